@@ -1,0 +1,150 @@
+"""Subcommands: tools, tool, policy, undo (and the ones that issues 4 and 5 add)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+from .config import Settings
+
+
+def _parser(prog: str, description: str) -> argparse.ArgumentParser:
+    return argparse.ArgumentParser(prog=f"agent-runtime {prog}", description=description)
+
+
+def cmd_tools(argv: list[str], settings: Settings, repo: Path) -> int:
+    parser = _parser("tools", "List the tools, their inputs and whether they need approval.")
+    parser.add_argument("--json", action="store_true", help="print JSON")
+    args = parser.parse_args(argv)
+    from .tools import tool_classes
+
+    rows = []
+    for cls in tool_classes():
+        rows.append({
+            "name": cls.name,
+            "description": cls.description,
+            "inputs": {k: {"type": v["type"], "required": not v.get("nullable", False), "description": v["description"]}
+                       for k, v in cls.inputs.items()},
+            "approval": {"never": "no", "always": "always", "policy": "by policy (ask rules)"}[cls.approval],
+        })
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    for row in rows:
+        inputs = ", ".join(f"{k}{'' if v['required'] else '?'}: {v['type']}" for k, v in row["inputs"].items())
+        print(f"{row['name']}({inputs})")
+        print(f"    {row['description']}")
+        print(f"    approval: {row['approval']}")
+    return 0
+
+
+def cmd_tool(argv: list[str], settings: Settings, repo: Path) -> int:
+    parser = _parser("tool", "Call one tool through the full checked path (validation, policy, approval, "
+                             "sandbox) and print its JSON result. Exit code 1 when the result is an error.")
+    parser.add_argument("name", help="tool name (see: agent-runtime tools)")
+    parser.add_argument("arguments", nargs="?", default="{}", help="JSON object of arguments, e.g. '{\"path\": \"README.md\"}'")
+    args = parser.parse_args(argv)
+    try:
+        arguments = json.loads(args.arguments)
+    except ValueError as exc:
+        parser.error(f"arguments are not valid JSON: {exc}")
+    if not isinstance(arguments, dict):
+        parser.error("arguments must be a JSON object")
+    from .policy import PolicyError
+    from .run import make_approver
+    from .runtime import Runtime
+    from .tools import build_tools
+
+    try:
+        runtime = Runtime.create(settings, repo, make_approver(settings))
+    except PolicyError as exc:
+        print(f"agent-runtime: error: {exc}", file=sys.stderr)
+        return 1
+    tools = {tool.name: tool for tool in build_tools(runtime)}
+    if args.name not in tools:
+        parser.error(f"no tool {args.name!r}; the tools are: {', '.join(tools)}")
+    result = tools[args.name](**arguments)
+    print(json.dumps(dict(result), indent=2, ensure_ascii=False, default=str))
+    return 1 if "error" in result else 0
+
+
+def cmd_policy(argv: list[str], settings: Settings, repo: Path) -> int:
+    parser = _parser("policy", "Check commands against the command policy, or test the policy file.")
+    sub = parser.add_subparsers(dest="action", required=True)
+    check = sub.add_parser("check", help="the decision for a shell command, as run_cmd would see it")
+    check.add_argument("--json", action="store_true", help="print JSON")
+    check.add_argument("command", help="the shell command, quoted")
+    sub.add_parser("test", help="run the policy file's own examples")
+    args = parser.parse_args(argv)
+    from .policy import Policy, PolicyError
+
+    try:
+        policy = Policy.load(settings.policy_file)
+    except PolicyError as exc:
+        print(f"agent-runtime: error: {exc}", file=sys.stderr)
+        return 1
+    if args.action == "test":
+        failures = policy.example_failures(repo)
+        checked = sum(len(r.match) + len(r.not_match) for r in policy.rules) + len(policy.examples)
+        for failure in failures:
+            print(f"FAIL {failure}")
+        print(f"{policy.source}: {checked - len(failures)} of {checked} examples pass ({len(policy.rules)} rules)")
+        return 1 if failures else 0
+    decision = policy.check_command(args.command, repo)
+    if args.json:
+        print(json.dumps(decision.as_dict()))
+        return 0
+    rule = f" (rule {decision.rule})" if decision.rule else ""
+    print(f"{decision.decision}{rule}: {decision.reason}")
+    for item in decision.commands:
+        via = f"  [via {item['via']}]" if item["via"] else ""
+        print(f"  {item['decision']:5}  {' '.join(item['argv'])}{via}")
+    return 0
+
+
+def undo_last(repo: Path, display: Any = None) -> int:
+    from .diffs import PatchError
+    from .patching import UndoJournal
+    from .runtime import undo_dir
+    from .tools.validation import Workspace
+
+    try:
+        done = UndoJournal(undo_dir(), Workspace(repo)).undo_last()
+    except PatchError as exc:
+        message = f"{exc.error}. {exc.suggestion}"
+        if display:
+            display.error(message)
+        else:
+            print(f"agent-runtime: error: {message}", file=sys.stderr)
+        return 1
+    message = f"Undid patch {done['patch_id']}: restored {', '.join(done['files'])}"
+    if display:
+        display.info(message)
+    else:
+        print(message)
+    return 0
+
+
+def cmd_undo(argv: list[str], settings: Settings, repo: Path) -> int:
+    _parser("undo", "Undo the last patch the agent applied in this repository (refused if its files "
+                    "changed since).").parse_args(argv)
+    return undo_last(repo)
+
+
+HANDLERS: dict[str, Callable[[list[str], Settings, Path], int]] = {
+    "tools": cmd_tools,
+    "tool": cmd_tool,
+    "policy": cmd_policy,
+    "undo": cmd_undo,
+}
+
+
+def dispatch(name: str, argv: list[str], settings: Settings, repo: Path) -> int:
+    handler = HANDLERS.get(name)
+    if handler is None:
+        print(f"agent-runtime: error: '{name}' is not available in this build", file=sys.stderr)
+        return 2
+    return handler(argv, settings, repo)

@@ -1,0 +1,185 @@
+"""One agent session: model, runtime and agent, tasks run in it, everything stopped at the end.
+
+Used by the single-task CLI and the REPL. The embedded server is started before the slow
+imports (smolagents, LiteLLM: seconds on a small machine) so the two overlap.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .approval import Approver
+from .config import Settings
+from .display import Display
+from .models import EMBEDDED_MODEL_NAME, EmbeddedServer, ModelError, embedded_gguf
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TaskResult:
+    status: str  # "answered", "step_limit", "interrupted", "error"
+    answer: str | None = None
+    error: str | None = None
+    steps: int = 0
+
+    @property
+    def exit_code(self) -> int:
+        return {"answered": 0, "step_limit": 3, "interrupted": 130, "error": 1}[self.status]
+
+
+def describe_model_error(exc: BaseException, model_id: str, api_base: str | None) -> str:
+    """A model failure as one line: which endpoint, what to do."""
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in chain:
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    for err in chain:
+        if isinstance(err, ModelError):
+            return str(err)
+    name = " ".join(type(e).__name__ for e in chain)
+    where = api_base or "the provider"
+    if "AuthenticationError" in name:
+        return f"{where} refused the credentials for {model_id}: set the provider's API key (e.g. OPENAI_API_KEY) or MODEL_API_KEY"
+    if "APIConnectionError" in name or "ConnectionError" in name or "ConnectError" in name:
+        return f"cannot reach the model {model_id} at {where}: is the server running?"
+    if "Timeout" in name:
+        return f"the model {model_id} at {where} did not answer in time (MODEL_TIMEOUT)"
+    if "NotFoundError" in name:
+        return f"{where} does not know the model {model_id}: check MODEL_ID"
+    if "ContextWindowExceeded" in name:
+        return f"the conversation no longer fits the model's context window: start over (/reset) or raise MODEL_CONTEXT_WINDOW"
+    root = chain[-1]
+    first_line = (str(root).strip().splitlines() or [type(root).__name__])[0]
+    return f"the model call failed: {first_line[:300]}"
+
+
+class Session:
+    def __init__(self, settings: Settings, repo: Path, approver: Approver, display: Display,
+                 use_bwrap: bool | None = None):
+        self.settings = settings
+        self.repo = repo
+        self.approver = approver
+        self.display = display
+        self.use_bwrap = use_bwrap
+        self.server: EmbeddedServer | None = None
+        self.runtime: Any = None
+        self.agent: Any = None
+        self.model: Any = None
+        self.model_label = ""
+        self._fresh = True
+
+    # --- lifecycle ---
+
+    def __enter__(self) -> "Session":
+        try:
+            self.open()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def open(self) -> None:
+        settings = self.settings
+        model_id = settings.model_id
+        if model_id is None:
+            gguf = embedded_gguf(settings)
+            self.server = EmbeddedServer(gguf, settings.model_context_window,
+                                         chat_format="gemma" if settings.model_gguf is None else None)
+            self.server.start()
+        self._quiet_libraries()
+        from .models import check_reachable, make_litellm_model, make_replay_model
+        from .runtime import Runtime
+
+        self.runtime = Runtime.create(settings, self.repo, self.approver, use_bwrap=self.use_bwrap)
+        grammar = settings.grammar == "tools"
+        if model_id is None:
+            assert self.server is not None
+            with self.display.waiting("Starting the embedded model (llama.cpp)…") as status:
+                self.server.wait_ready(tick=lambda s: status and status.update(
+                    f"Starting the embedded model (llama.cpp)… {s:.0f}s"))
+            self.model = make_litellm_model("openai/gemma-3-270m", settings, api_base=self.server.api_base,
+                                            api_key="sk-local", flatten=True, system_as_user=settings.model_gguf is None)
+            self.model_label = EMBEDDED_MODEL_NAME if settings.model_gguf is None else f"{settings.model_gguf.name} (embedded)"
+            grammar = settings.grammar in ("auto", "tools")
+        elif model_id.startswith("replay:"):
+            self.model = make_replay_model(Path(model_id.split(":", 1)[1]))
+            self.model_label = model_id
+            grammar = False
+        else:
+            check_reachable(model_id, settings.model_api_base, settings.model_api_key)
+            self.model = make_litellm_model(model_id, settings, api_base=settings.model_api_base,
+                                            api_key=settings.model_api_key, flatten=True)
+            self.model_label = model_id
+        self._show_progress_while_thinking()
+        from .agent import build_agent
+
+        self.agent = build_agent(self.runtime, self.model, settings.agent_max_steps, grammar=grammar)
+
+    def close(self) -> None:
+        if self.server is not None:
+            self.server.stop()
+            self.server = None
+
+    def _quiet_libraries(self) -> None:
+        if self.settings.suppress_warnings:
+            warnings.filterwarnings("ignore")
+        for name in ("LiteLLM", "litellm", "httpx", "httpcore", "urllib3", "smolagents"):
+            logging.getLogger(name).setLevel(logging.ERROR)
+        import litellm
+
+        litellm.suppress_debug_info = True
+        litellm.drop_params = True  # parameters a provider does not take are left out, not an error
+
+    def _show_progress_while_thinking(self) -> None:
+        generate = self.model.generate
+
+        def generate_with_spinner(*args: Any, **kwargs: Any) -> Any:
+            step = self.agent.step_number if self.agent is not None else 1
+            with self.display.waiting(f"Step {step}: the model is thinking…"):
+                return generate(*args, **kwargs)
+
+        self.model.generate = generate_with_spinner
+
+    # --- tasks ---
+
+    def reset(self) -> None:
+        self._fresh = True
+        if self.runtime is not None:
+            self.runtime.reset()
+
+    def run(self, task: str) -> TaskResult:
+        from smolagents.agents import FinalAnswerStep
+        from smolagents.memory import ActionStep
+        from smolagents.utils import AgentGenerationError
+
+        agent = self.agent
+        agent.step_limit_reached = False
+        steps = 0
+        answer: Any = None
+        reset, self._fresh = self._fresh, False
+        shown: set[int] = set()  # smolagents yields the last step twice when the step limit is hit
+        try:
+            for event in agent.run(task, stream=True, reset=reset, max_steps=self.settings.agent_max_steps):
+                if isinstance(event, ActionStep) and id(event) not in shown:
+                    shown.add(id(event))
+                    steps += 1
+                    self.display.step(event)
+                elif isinstance(event, FinalAnswerStep):
+                    answer = event.output
+        except KeyboardInterrupt:
+            return TaskResult("interrupted", error="interrupted", steps=steps)
+        except AgentGenerationError as exc:
+            return TaskResult("error", error=describe_model_error(exc, self.model_label, self.settings.model_api_base),
+                              steps=steps)
+        if agent.step_limit_reached:
+            return TaskResult("step_limit", answer=str(answer), steps=steps)
+        return TaskResult("answered", answer=str(answer) if answer is not None else "", steps=steps)

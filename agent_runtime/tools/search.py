@@ -1,0 +1,147 @@
+"""list_files and rg_search: ripgrep over the workspace, respecting .gitignore.
+
+Files the policy hides from reading (deny_read, e.g. `.env`) are excluded from search
+results too, so their contents cannot leak through a match.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from .base import Action, RuntimeTool, ToolError
+from .validation import int_check, path_check, text_check
+
+RG_TIMEOUT_S = 60
+MAX_MATCH_COLUMNS = 300
+
+
+def rg_binary() -> str:
+    found = shutil.which("rg")
+    if not found:
+        raise ToolError(
+            "ripgrep (rg) is not installed on this machine",
+            "Tell the user to install it (Debian/Ubuntu: apt-get install ripgrep; macOS: brew install ripgrep).",
+            kind="missing_dependency",
+        )
+    return found
+
+
+def base_command(hidden_globs: tuple[str, ...]) -> list[str]:
+    # --hidden shows dotfiles (.github/...), .git itself never; deny_read files are excluded.
+    command = [rg_binary(), "--hidden", "--glob", "!.git", "--no-config", "--color", "never"]
+    for pattern in hidden_globs:
+        command += ["--glob", "!" + pattern]
+    return command
+
+
+def run_rg(command: list[str], cwd: Path, limit: int) -> tuple[list[str], bool, str, int]:
+    """Run rg and read at most `limit` output lines, then stop it: (lines, more, stderr, exit code)."""
+    proc = subprocess.Popen(command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    lines: list[str] = []
+    more = False
+    try:
+        assert proc.stdout is not None
+        for raw in proc.stdout:
+            if len(lines) >= limit:
+                more = True
+                break
+            lines.append(raw.decode("utf-8", errors="replace").rstrip("\n"))
+    finally:
+        if more:
+            proc.kill()
+        try:
+            _, err = proc.communicate(timeout=RG_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            _, err = proc.communicate()
+    return lines, more, err.decode("utf-8", errors="replace"), proc.returncode
+
+
+class ListFilesTool(RuntimeTool):
+    name = "list_files"
+    description = "List files in the repository (respects .gitignore). pattern is a glob such as '*.py' or 'src/**/*.ts'."
+    inputs = {
+        "pattern": {"type": "string", "description": "glob to filter files (default: all files)", "nullable": True},
+        "max_results": {"type": "integer", "description": "most files to return (default 100)", "nullable": True},
+    }
+    checks = {"pattern": text_check("pattern"), "max_results": int_check("max_results", high=10000)}
+
+    def run(self, pattern: str | None = None, max_results: int | None = None) -> dict[str, Any]:
+        limit = max_results or self.runtime.settings.truncation_max_list_items
+        command = base_command(self.workspace.hidden) + ["--files"]
+        if pattern and pattern.strip() not in ("*", "**", "**/*"):
+            command += ["--glob", pattern.strip()]
+        files, _more, err, code = run_rg(command, self.workspace.root, limit=10_000_000)
+        if code == 2 and not files:
+            raise ToolError(f"list_files failed: {err.strip()[:300]}", "Check the glob pattern, e.g. '*.py' or 'src/**'.")
+        files.sort()
+        result: dict[str, Any] = {"total": len(files), "files": files[:limit]}
+        if len(files) > limit:
+            result["note"] = f"showing {limit} of {len(files)}; narrow the pattern or raise max_results"
+        if not files:
+            result["note"] = "no files match" + (f" {pattern!r}" if pattern else "")
+        return result
+
+
+class RgSearchTool(RuntimeTool):
+    name = "rg_search"
+    description = "Search file contents with ripgrep (regex). Returns 'path:line: text' for each match."
+    inputs = {
+        "pattern": {"type": "string", "description": "regular expression (Rust syntax) to search for"},
+        "path": {"type": "string", "description": "file or directory to search (default: whole repository)", "nullable": True},
+        "glob": {"type": "string", "description": "only search files matching this glob, e.g. '*.py'", "nullable": True},
+        "max_results": {"type": "integer", "description": "most matches to return (default 50)", "nullable": True},
+        "fixed_strings": {"type": "boolean", "description": "treat pattern as plain text, not a regex", "nullable": True},
+    }
+    checks = {
+        "pattern": text_check("pattern", allow_empty=False),
+        "path": path_check("any"),
+        "glob": text_check("glob"),
+        "max_results": int_check("max_results", high=1000),
+    }
+
+    def action(self, path: Path | None = None, **_: Any) -> Action:
+        return Action("read", paths=(self.workspace.relative(path),) if path is not None else ())
+
+    def run(
+        self,
+        pattern: str,
+        path: Path | None = None,
+        glob: str | None = None,
+        max_results: int | None = None,
+        fixed_strings: bool | None = None,
+    ) -> dict[str, Any]:
+        limit = max_results or 50
+        command = base_command(self.workspace.hidden) + [
+            "--line-number", "--no-heading", "--with-filename", "--null",
+            "--max-columns", str(MAX_MATCH_COLUMNS), "--max-columns-preview",
+        ]
+        if glob:
+            command += ["--glob", glob]
+        if fixed_strings:
+            command.append("--fixed-strings")
+        target = self.workspace.relative(path) if path is not None else "."
+        command += ["-e", pattern, "--", target]
+        lines, more, err, code = run_rg(command, self.workspace.root, limit=limit)
+        if code == 2 and not lines:
+            if "regex" in err:
+                raise ToolError(
+                    f"invalid regex {pattern!r}: {err.strip().splitlines()[-1][:200]}",
+                    "Escape special characters (\\( \\[ \\.) or pass fixed_strings=True to search plain text.",
+                    kind="invalid_regex",
+                )
+            raise ToolError(f"rg_search failed: {err.strip()[:300]}", "Check the path and glob.")
+        matches = []
+        for line in lines:
+            name, _, rest = line.partition("\0")
+            name = name[2:] if name.startswith("./") else name
+            matches.append(f"{name}:{rest}")
+        result: dict[str, Any] = {"count": len(matches), "matches": matches}
+        if more:
+            result["note"] = f"stopped after {limit} matches; narrow the pattern, path or glob, or raise max_results"
+        if not matches:
+            result["note"] = f"no matches for {pattern!r}" + (f" in {target}" if target != "." else "")
+        return result

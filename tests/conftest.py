@@ -1,0 +1,103 @@
+"""Shared fixtures: temporary git repositories, a runtime, and the CLI as a subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+VENV_BIN = Path(sys.executable).parent
+
+
+def git(repo: Path, *args: str) -> str:
+    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com",
+           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com"}
+    return subprocess.run(["git", *args], cwd=repo, env=env, check=True, capture_output=True, text=True).stdout
+
+
+def make_repo(path: Path, files: dict[str, str | bytes], commit: bool = True) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    git(path, "init", "-q", "-b", "main")
+    for name, content in files.items():
+        target = path / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            target.write_bytes(content)
+        else:
+            target.write_text(content)
+    if commit and files:
+        git(path, "add", "-A")
+        git(path, "commit", "-q", "-m", "initial")
+    return path
+
+
+BUGGY_PROJECT = {
+    "calc.py": "def add(a, b):\n    return a - b\n\n\ndef mul(a, b):\n    return a * b\n",
+    "test_calc.py": "from calc import add, mul\n\n\ndef test_add():\n    assert add(2, 3) == 5\n\n\ndef test_mul():\n    assert mul(2, 3) == 6\n",
+    "README.md": "# calc\n\nA tiny calculator.\n",
+    ".gitignore": "build/\n",
+}
+
+
+@pytest.fixture(autouse=True)
+def isolated_state(tmp_path_factory, monkeypatch):
+    """Runs, undo journals and REPL history go to a temporary state directory; tests that
+    run pytest inside the sandbox do not load this venv's plugins (Phoenix's is slow)."""
+    state = tmp_path_factory.mktemp("state")
+    monkeypatch.setenv("XDG_STATE_HOME", str(state))
+    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
+    monkeypatch.setenv("PATH", f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}")
+    for name in ("MODEL_ID", "MODEL_API_BASE", "APPROVAL_MODE", "PHOENIX_ENABLED", "RUNS_DIR", "POLICY_FILE"):
+        monkeypatch.delenv(name, raising=False)
+    return state
+
+
+@pytest.fixture
+def buggy_repo(tmp_path) -> Path:
+    return make_repo(tmp_path / "project", BUGGY_PROJECT)
+
+
+@pytest.fixture
+def make_runtime():
+    from agent_runtime.approval import Approver
+    from agent_runtime.config import load_settings
+    from agent_runtime.runtime import Runtime
+
+    def factory(repo: Path, approval: str = "auto", env: dict[str, str] | None = None, **kwargs):
+        settings = load_settings(env or {})
+        return Runtime.create(settings, repo, Approver(approval, interactive=False), **kwargs)
+
+    return factory
+
+
+@pytest.fixture
+def tools_for(make_runtime):
+    from agent_runtime.tools import build_tools
+
+    def factory(repo: Path, approval: str = "auto", **kwargs):
+        runtime = make_runtime(repo, approval, **kwargs)
+        return runtime, {tool.name: tool for tool in build_tools(runtime)}
+
+    return factory
+
+
+def run_cli(*args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 300,
+            input: str | None = None) -> subprocess.CompletedProcess:
+    """The CLI as a user runs it."""
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run([str(VENV_BIN / "agent-runtime"), *args], cwd=cwd, env=full_env, capture_output=True,
+                          text=True, timeout=timeout, input=input)
+
+
+def write_replay(path: Path, replies: list[str]) -> Path:
+    path.write_text(json.dumps(replies))
+    return path
+
+
+def step(thought: str, code: str) -> str:
+    return f"Thought: {thought}\n<code>\n{code}\n</code>"
