@@ -36,10 +36,10 @@ class Display:
         self.console.print(message)
 
     def warn(self, message: str) -> None:
-        self.console.print(f"[yellow]{escape(message)}[/]")
+        self.console.print(f"[yellow]{escape(message)}[/]", soft_wrap=True)
 
     def error(self, message: str) -> None:
-        self.console.print(f"[bold red]error:[/] {escape(message)}")
+        self.console.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)  # one line, unwrapped
 
     def banner(self, details: dict[str, str]) -> None:
         line = "  ".join(f"[dim]{k}[/] {escape(v)}" for k, v in details.items())
@@ -57,20 +57,20 @@ class Display:
     def task(self, task: str) -> None:
         self.console.rule(f"[bold]{escape(task[:100])}")
 
-    def step(self, step: Any) -> None:
-        seconds = step.timing.duration if step.timing and step.timing.end_time else None
-        usage = step.token_usage
-        facts = [f"Step {step.step_number}"]
-        if seconds is not None:
-            facts.append(f"{seconds:.1f}s")
-        if usage and (usage.input_tokens or usage.output_tokens):
-            facts.append(f"{usage.input_tokens:,} in / {usage.output_tokens:,} out tokens")
-        self.console.rule(" · ".join(facts), style="dim", align="left")
-        thought = _thought(step.model_output if isinstance(step.model_output, str) else None)
+    def step_code(self, number: int, model_output: str | None, code: str) -> None:
+        """A step's thought and code, shown before the code runs."""
+        self.console.rule(f"Step {number}", style="dim", align="left")
+        thought = _thought(model_output)
         if thought:
             self.console.print(Text(thought, style="italic"))
-        if step.code_action:
-            self.console.print(Syntax(step.code_action, "python", theme="ansi_dark", background_color="default"))
+        self.console.print(Syntax(code, "python", theme="ansi_dark", background_color="default"))
+
+    def step_done(self, step: Any, code_shown: bool) -> None:
+        """What the step gave back, once it has run (or why it could not)."""
+        if not code_shown:
+            self.console.rule(f"Step {step.step_number}", style="dim", align="left")
+            if isinstance(step.model_output, str) and step.model_output.strip():
+                self.console.print(Text(step.model_output.strip()[:800], style="italic"))
         if step.observations:
             text = step.observations.replace("Execution logs:\n", "", 1)
             text = re.sub(r"\n?Last output from code snippet:\nNone\s*$", "", text)  # print() returns None
@@ -81,6 +81,14 @@ class Display:
                                      border_style="dim"))
         if step.error:
             self.console.print(f"[red]{escape(type(step.error).__name__)}:[/] {escape(str(step.error))[:600]}")
+        facts = []
+        if step.timing and step.timing.end_time:
+            facts.append(f"{step.timing.duration:.1f}s")
+        usage = step.token_usage
+        if usage and (usage.input_tokens or usage.output_tokens):
+            facts.append(f"{usage.input_tokens:,} in / {usage.output_tokens:,} out tokens")
+        if facts:
+            self.console.print(f"[dim]{' · '.join(facts)}[/]")
 
     def final(self, answer: Any) -> None:
         text = str(answer)

@@ -16,8 +16,10 @@ from __future__ import annotations
 from typing import Any, Iterable
 
 THOUGHT_CHARS = 160
-MAX_STATEMENTS = 3
-STATEMENT_OVERHEAD = 48  # "result = " + name + "(" + "=" and ", " per argument + ")\n" (names counted apart)
+MAX_STATEMENTS = 3  # tool-call statements per reply, plus an optional final_answer
+VALUE_CHARS = {"int": 7, "num": 12, "bool": 5}  # longest literal of each kind
+FRAME = len("Thought: ") + THOUGHT_CHARS + len("\n<code>\n") + len("</code>")
+STATEMENT_FRAME = len("result = ") + len("\n")  # longer than print( ... )\n
 
 
 def _literal(text: str) -> str:
@@ -63,33 +65,50 @@ def _args_rule(inputs: dict[str, dict[str, Any]]) -> str | None:
     return rule if first_required is not None else f"({rule})?"
 
 
-def tool_call_grammar(tools: Iterable[Any], max_tokens: int) -> str:
-    tools = [t for t in tools if t.name != "final_answer"]
-    calls: list[str] = []
-    rules: list[str] = []
-    longest_args = 1
-    for tool in tools:
-        args = _args_rule(tool.inputs)
-        if args is None:
+def _call_length(tool, str_chars: int) -> int:
+    """Longest text of one call to `tool`, escapes counted as two characters."""
+    length = len(tool.name) + 2
+    for name, spec in tool.inputs.items():
+        value = _value_rule(spec["type"])
+        if value is None:
             continue
-        rule_name = "call-" + tool.name.replace("_", "-")
-        rules.append(f'{rule_name} ::= "{tool.name}(" {args} ")"')
-        calls.append(rule_name)
-        longest_args = max(longest_args, sum(1 for s in tool.inputs.values() if _value_rule(s["type"])))
-    # Budget: thought + statements, each with up to `longest_args` strings, within max_tokens chars.
-    room = max_tokens - THOUGHT_CHARS - 40 - (MAX_STATEMENTS + 1) * STATEMENT_OVERHEAD
-    str_chars = max(24, min(400, room // ((MAX_STATEMENTS + 1) * longest_args)))
+        longest = 2 + 2 * str_chars if "str" in value else max(VALUE_CHARS[v.strip()] for v in value.split("|"))
+        length += len(", ") + len(name) + 1 + longest
+    return length
+
+
+def longest_reply(tools: list[Any], str_chars: int) -> int:
+    """The most characters any reply under the grammar can have."""
+    call = max(_call_length(t, str_chars) for t in tools)
+    final = len("final_answer(") + 2 + 2 * str_chars + len(")\n")
+    return FRAME + MAX_STATEMENTS * (STATEMENT_FRAME + call) + final
+
+
+def string_budget(tools: list[Any], max_tokens: int) -> int:
+    """The longest string literal that keeps every reply within max_tokens characters."""
+    for str_chars in range(400, 7, -1):
+        if longest_reply(tools, str_chars) <= max_tokens:
+            return str_chars
+    return 8  # max_tokens is too small for a full reply; it is at least short
+
+
+def tool_call_grammar(tools: Iterable[Any], max_tokens: int) -> str:
+    tools = [t for t in tools if t.name != "final_answer" and _args_rule(t.inputs) is not None]
+    rules = []
+    for tool in tools:
+        rules.append(f'call-{tool.name.replace("_", "-")} ::= "{tool.name}(" {_args_rule(tool.inputs)} ")"')
+    str_chars = string_budget(tools, max_tokens)
     header = [
-        f'root ::= "Thought: " thought "\\n<code>\\n" body "</code>"',
+        'root ::= "Thought: " thought "\\n<code>\\n" body "</code>"',
         f"thought ::= [^\\n<]{{1,{THOUGHT_CHARS}}}",
-        f'body ::= final | plain{{1,{MAX_STATEMENTS}}} final? | plain{{0,{MAX_STATEMENTS - 1}}} assign '
-        f"(plain | use){{0,{MAX_STATEMENTS - 1}}} final-any?",
+        # At most MAX_STATEMENTS (3) calls; `result` can only be used after it is assigned.
+        "body ::= final | plain{1,3} final? | plain? assign (plain | use)? final-any?",
         'plain ::= "print(" call ")\\n"',
         'assign ::= "result = " call "\\n"',
         'use ::= "print(result)\\n"',
         'final ::= "final_answer(" str ")\\n"',
         'final-any ::= "final_answer(" (str | "result") ")\\n"',
-        "call ::= " + " | ".join(calls),
+        "call ::= " + " | ".join(f'call-{t.name.replace("_", "-")}' for t in tools),
         f'str ::= "\\"" strchar{{0,{str_chars}}} "\\""',
         'strchar ::= [^"\\\\\\n<] | "\\\\" ["\\\\nt] | "<" [^"\\\\\\n<e]',
         'int ::= "-"? [0-9]{1,6}',

@@ -84,7 +84,8 @@ def invoke(tool: "RuntimeTool", args: tuple, kwargs: dict[str, Any]) -> ToolResu
                     approval = runtime.approver.review(tool.name, action, decision)  # 3 approve
                 if decision.decision == "deny" or (approval is not None and not approval.approved):
                     raise _refusal(tool, decision, approval)
-            result = tool.run(**validated)  # 4 execute
+            with runtime.activity(tool.name, validated):
+                result = tool.run(**validated)  # 4 execute
         except ToolError as exc:
             result, error_type = exc.as_dict(), exc.kind
         except Exception as exc:  # a bug or an OS error: the model gets a message, the log the traceback

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, ContextManager
 
 from .approval import Approver
 from .config import Settings, state_home
@@ -39,6 +40,8 @@ class Runtime:
     # Listeners: the run record and the undo journal subscribe here.
     call_listeners: list[Callable[[CallRecord, Decision | None, "ApprovalResult | None"], None]] = field(default_factory=list)
     patch_listeners: list[Callable[["Patch"], None]] = field(default_factory=list)
+    # Wraps step 4 (execution) so a front end can show progress on long calls; no-op by default.
+    activity: Callable[[str, dict[str, Any]], ContextManager[Any]] = field(default=lambda name, args: nullcontext())
 
     @classmethod
     def create(cls, settings: Settings, repo: Path, approver: Approver, policy: Policy | None = None,

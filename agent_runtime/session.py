@@ -73,6 +73,7 @@ class Session:
         self.model: Any = None
         self.model_label = ""
         self._fresh = True
+        self._last_reply: str | None = None
 
     # --- lifecycle ---
 
@@ -119,7 +120,7 @@ class Session:
             self.model = make_litellm_model(model_id, settings, api_base=settings.model_api_base,
                                             api_key=settings.model_api_key, flatten=True)
             self.model_label = model_id
-        self._show_progress_while_thinking()
+        self._show_progress()
         from .agent import build_agent
 
         self.agent = build_agent(self.runtime, self.model, settings.agent_max_steps, grammar=grammar)
@@ -139,15 +140,24 @@ class Session:
         litellm.suppress_debug_info = True
         litellm.drop_params = True  # parameters a provider does not take are left out, not an error
 
-    def _show_progress_while_thinking(self) -> None:
+    def _show_progress(self) -> None:
+        """Spinners while the model thinks and while a tool runs; the reply is kept for display."""
         generate = self.model.generate
 
         def generate_with_spinner(*args: Any, **kwargs: Any) -> Any:
             step = self.agent.step_number if self.agent is not None else 1
             with self.display.waiting(f"Step {step}: the model is thinking…"):
-                return generate(*args, **kwargs)
+                message = generate(*args, **kwargs)
+            self._last_reply = message.content if isinstance(message.content, str) else None
+            return message
 
         self.model.generate = generate_with_spinner
+
+        def tool_activity(name: str, arguments: dict[str, Any]):
+            shown = ", ".join(f"{k}={v!r}"[:60] for k, v in arguments.items() if v is not None)
+            return self.display.waiting(f"Running {name}({shown})…")
+
+        self.runtime.activity = tool_activity
 
     # --- tasks ---
 
@@ -158,7 +168,7 @@ class Session:
 
     def run(self, task: str) -> TaskResult:
         from smolagents.agents import FinalAnswerStep
-        from smolagents.memory import ActionStep
+        from smolagents.memory import ActionStep, ToolCall
         from smolagents.utils import AgentGenerationError
 
         agent = self.agent
@@ -167,12 +177,17 @@ class Session:
         answer: Any = None
         reset, self._fresh = self._fresh, False
         shown: set[int] = set()  # smolagents yields the last step twice when the step limit is hit
+        code_shown = False
         try:
             for event in agent.run(task, stream=True, reset=reset, max_steps=self.settings.agent_max_steps):
-                if isinstance(event, ActionStep) and id(event) not in shown:
+                if isinstance(event, ToolCall):  # parsed, about to run: show it now
+                    self.display.step_code(agent.step_number, self._last_reply, str(event.arguments))
+                    code_shown = True
+                elif isinstance(event, ActionStep) and id(event) not in shown:
                     shown.add(id(event))
                     steps += 1
-                    self.display.step(event)
+                    self.display.step_done(event, code_shown)
+                    code_shown = False
                 elif isinstance(event, FinalAnswerStep):
                     answer = event.output
         except KeyboardInterrupt:

@@ -99,5 +99,12 @@ def write_replay(path: Path, replies: list[str]) -> Path:
     return path
 
 
+def flat(text: str) -> str:
+    """Terminal output without box drawing and line wrapping, for substring checks."""
+    import re
+
+    return re.sub(r"\s+", " ", re.sub(r"[│╭╮╰╯─]", " ", text))
+
+
 def step(thought: str, code: str) -> str:
     return f"Thought: {thought}\n<code>\n{code}\n</code>"

@@ -20,7 +20,7 @@ class RepoInfoTool(RuntimeTool):
 
     def run(self) -> dict[str, Any]:
         root = self.workspace.root
-        files, more, _, _ = run_rg(base_command(self.workspace.hidden) + ["--files"], root, MAX_SCANNED_FILES)
+        files, more, _, _ = run_rg(base_command(()) + ["--files"], root, MAX_SCANNED_FILES)  # stops early
         languages = Counter(Path(f).suffix.lower() for f in files if Path(f).suffix)
         result: dict[str, Any] = {
             "root": str(root),

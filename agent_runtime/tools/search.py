@@ -1,13 +1,15 @@
 """list_files and rg_search: ripgrep over the workspace, respecting .gitignore.
 
-Files the policy hides from reading (deny_read, e.g. `.env`) are excluded from search
-results too, so their contents cannot leak through a match.
+Files the policy forbids reading (deny_read, e.g. `.env`) are excluded from search results,
+so their contents cannot leak through a match; list_files shows only names and lists them.
 """
 
 from __future__ import annotations
 
+import heapq
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +62,17 @@ def run_rg(command: list[str], cwd: Path, limit: int) -> tuple[list[str], bool, 
     return lines, more, err.decode("utf-8", errors="replace"), proc.returncode
 
 
+def list_all(command: list[str], cwd: Path) -> tuple[list[str], str, int]:
+    """Every line rg prints. Through a file, not a pipe: on 100,000 files the pipe alone costs
+    a third of rg's own time."""
+    with tempfile.TemporaryFile() as out:
+        proc = subprocess.run(command, cwd=cwd, stdout=out, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+                              timeout=RG_TIMEOUT_S)
+        out.seek(0)
+        lines = out.read().decode("utf-8", errors="replace").splitlines()
+    return lines, proc.stderr.decode("utf-8", errors="replace"), proc.returncode
+
+
 class ListFilesTool(RuntimeTool):
     name = "list_files"
     description = "List files in the repository (respects .gitignore). pattern is a glob such as '*.py' or 'src/**/*.ts'."
@@ -71,14 +84,15 @@ class ListFilesTool(RuntimeTool):
 
     def run(self, pattern: str | None = None, max_results: int | None = None) -> dict[str, Any]:
         limit = max_results or self.runtime.settings.truncation_max_list_items
-        command = base_command(self.workspace.hidden) + ["--files"]
+        # Names only: deny_read files are listed (reading them is refused by the policy), which
+        # spares rg six exclusion globs per path.
+        command = base_command(()) + ["--files"]
         if pattern and pattern.strip() not in ("*", "**", "**/*"):
             command += ["--glob", pattern.strip()]
-        files, _more, err, code = run_rg(command, self.workspace.root, limit=10_000_000)
+        files, err, code = list_all(command, self.workspace.root)
         if code == 2 and not files:
             raise ToolError(f"list_files failed: {err.strip()[:300]}", "Check the glob pattern, e.g. '*.py' or 'src/**'.")
-        files.sort()
-        result: dict[str, Any] = {"total": len(files), "files": files[:limit]}
+        result: dict[str, Any] = {"total": len(files), "files": heapq.nsmallest(limit, files)}
         if len(files) > limit:
             result["note"] = f"showing {limit} of {len(files)}; narrow the pattern or raise max_results"
         if not files:

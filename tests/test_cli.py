@@ -1,0 +1,168 @@
+"""The CLI as a user runs it (subprocess): exit codes, bad configuration, unreachable models,
+and end-to-end runs with the replay model."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+
+from conftest import BUGGY_PROJECT, flat, git, make_repo, run_cli, step, write_replay
+
+FIX_REPLIES = [
+    step("Find where add is defined.", 'print(rg_search(pattern="def add"))'),
+    step("Read it.", 'print(read_file(path="calc.py"))'),
+    step("The sign is wrong: propose the fix.",
+         'p = propose_patch(path="calc.py", old="return a - b", new="return a + b")\nprint(p)'),
+    step("Apply it.", 'print(apply_patch(patch_id="p1"))'),
+    step("Run the tests.", 'r = run_tests()\nprint(r["summary"])'),
+    step("Done.", 'final_answer("add() subtracted; fixed it to add. Tests pass.")'),
+]
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_help_is_fast_and_lists_commands(tmp_path):
+    result = run_cli("--help", cwd=tmp_path)
+    assert result.returncode == 0
+    for command in ("tools [--json]", "tool NAME", "policy check", "policy test", "phoenix", "runs", "undo"):
+        assert command in result.stdout
+
+
+def test_usage_errors_exit_2(tmp_path):
+    assert run_cli("--frobnicate", cwd=tmp_path).returncode == 2
+    assert run_cli("--max-steps", "0", "task", cwd=tmp_path).returncode == 2
+    missing = run_cli("--repo", str(tmp_path / "nope"), "task", cwd=tmp_path)
+    assert missing.returncode == 2 and "is not a directory" in missing.stderr
+    assert run_cli("--approval", "sometimes", "task", cwd=tmp_path).returncode == 2
+
+
+def test_bad_configuration_exits_1_naming_the_variable(tmp_path):
+    for name, value in (("MODEL_TEMPERATURE", "hot"), ("AGENT_MAX_STEPS", "-1")):
+        result = run_cli("a task", cwd=tmp_path, env={name: value})
+        assert result.returncode == 1
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and name in lines[0] and "Traceback" not in result.stderr
+
+
+def test_bad_configuration_in_dotenv(tmp_path):
+    (tmp_path / ".env").write_text("MODEL_MAX_TOKENS=lots\n")
+    result = run_cli("a task", cwd=tmp_path)
+    assert result.returncode == 1 and "MODEL_MAX_TOKENS='lots' is not valid" in result.stderr
+
+
+def test_unreachable_ollama_says_what_to_start(tmp_path):
+    port = closed_port()
+    result = run_cli("--model", "ollama_chat/qwen2.5-coder:14b", "a task", cwd=tmp_path,
+                     env={"MODEL_API_BASE": f"http://127.0.0.1:{port}"})
+    assert result.returncode == 1
+    message = result.stderr.strip().splitlines()[-1]
+    assert f"127.0.0.1:{port}" in message and "ollama serve" in message
+    assert "ollama pull qwen2.5-coder:14b" in message and "Traceback" not in result.stderr
+
+
+def test_unreachable_openai_compatible_server(tmp_path):
+    port = closed_port()
+    result = run_cli("--model", "openai/local", "a task", cwd=tmp_path,
+                     env={"MODEL_API_BASE": f"http://127.0.0.1:{port}/v1"})
+    assert result.returncode == 1
+    assert f"cannot reach the model server at http://127.0.0.1:{port}/v1" in result.stderr
+    assert "llama_cpp.server" in result.stderr
+
+
+def test_end_to_end_fix_with_auto_approval(tmp_path):
+    repo = make_repo(tmp_path / "project", BUGGY_PROJECT)
+    replay = write_replay(tmp_path / "fix.json", FIX_REPLIES)
+    result = run_cli("--approval", "auto", "--model", f"replay:{replay}", "fix the failing test", cwd=repo)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "add() subtracted; fixed it to add. Tests pass."
+    assert (repo / "calc.py").read_text() == BUGGY_PROJECT["calc.py"].replace("a - b", "a + b")
+    assert "2 passed" in flat(result.stderr)  # the run_tests observation, shown as the step ran
+    assert git(repo, "status", "--porcelain").strip() == "M calc.py"
+
+
+def test_end_to_end_with_approval_never_refuses_and_tells_the_model(tmp_path):
+    repo = make_repo(tmp_path / "project", BUGGY_PROJECT)
+    replies = FIX_REPLIES[:4] + [step("It was refused; report.", 'final_answer("I could not apply the fix.")')]
+    replay = write_replay(tmp_path / "fix.json", replies)
+    result = run_cli("--approval", "never", "--model", f"replay:{replay}", "fix the failing test", cwd=repo)
+    assert result.returncode == 0, result.stderr
+    assert (repo / "calc.py").read_text() == BUGGY_PROJECT["calc.py"]
+    assert "apply_patch needs approval and was refused because approval mode is 'never'" in flat(result.stderr)
+    assert result.stdout.strip() == "I could not apply the fix."
+
+
+def test_without_a_terminal_approval_defaults_to_never(tmp_path):
+    repo = make_repo(tmp_path / "project", BUGGY_PROJECT)
+    replay = write_replay(tmp_path / "r.json", [FIX_REPLIES[2], FIX_REPLIES[3], FIX_REPLIES[5]])
+    result = run_cli("--model", f"replay:{replay}", "fix it", cwd=repo, input="")
+    assert result.returncode == 0
+    assert "no one is at a terminal to approve it" in flat(result.stderr)
+    assert (repo / "calc.py").read_text() == BUGGY_PROJECT["calc.py"]
+
+
+def test_step_limit_exits_3(tmp_path):
+    repo = make_repo(tmp_path / "project", BUGGY_PROJECT)
+    replay = write_replay(tmp_path / "r.json", FIX_REPLIES[:3])
+    result = run_cli("--max-steps", "2", "--model", f"replay:{replay}", "fix it", cwd=repo)
+    assert result.returncode == 3 and "step limit (2)" in result.stderr
+    assert result.stdout == ""
+
+
+def test_replay_running_out_is_an_error_that_says_so(tmp_path):
+    repo = make_repo(tmp_path / "project", BUGGY_PROJECT)
+    replay = write_replay(tmp_path / "r.json", FIX_REPLIES[:1])
+    result = run_cli("--model", f"replay:{replay}", "fix it", cwd=repo)
+    assert result.returncode == 1
+    assert "has 1 replies and the agent asked for reply 2" in result.stderr
+
+
+def test_replay_file_errors(tmp_path):
+    (tmp_path / "bad.json").write_text('{"not": "a list"}')
+    result = run_cli("--model", f"replay:{tmp_path / 'bad.json'}", "task", cwd=tmp_path)
+    assert result.returncode == 1 and "must hold a JSON list of strings" in result.stderr
+    result = run_cli("--model", f"replay:{tmp_path / 'missing.json'}", "task", cwd=tmp_path)
+    assert result.returncode == 1 and "does not exist" in result.stderr
+
+
+def test_tools_listing(tmp_path):
+    result = run_cli("tools", "--json", cwd=tmp_path)
+    assert result.returncode == 0
+    tools = {t["name"]: t for t in json.loads(result.stdout)}
+    assert set(tools) == {"repo_info", "list_files", "rg_search", "read_file", "read_file_snippet", "git_status",
+                          "git_diff", "git_log", "propose_patch_unified", "propose_patch", "show_patch",
+                          "apply_patch", "run_cmd", "run_tests"}
+    assert tools["apply_patch"]["approval"] == "always" and tools["read_file"]["approval"] == "no"
+    assert tools["read_file"]["inputs"]["path"]["required"] is True
+    assert tools["read_file"]["inputs"]["start_line"]["required"] is False
+    text = run_cli("tools", cwd=tmp_path).stdout
+    assert "read_file(path: string, start_line?: integer, end_line?: integer)" in text
+
+
+def test_tool_command_runs_the_full_path(tmp_path):
+    repo = make_repo(tmp_path / "project", BUGGY_PROJECT)
+    read = run_cli("tool", "read_file", '{"path": "calc.py", "end_line": 1}', cwd=repo)
+    assert read.returncode == 0 and json.loads(read.stdout)["content"] == "def add(a, b):\n"
+    refused = run_cli("tool", "run_cmd", '{"command": "rm calc.py"}', cwd=repo, input="")
+    assert refused.returncode == 1 and "refused" in json.loads(refused.stdout)["error"]
+    assert (repo / "calc.py").exists()
+    allowed = run_cli("--approval", "auto", "tool", "run_cmd", '{"command": "rm calc.py"}', cwd=repo)
+    assert allowed.returncode == 0 and json.loads(allowed.stdout)["exit_code"] == 0
+    assert not (repo / "calc.py").exists()
+    denied = run_cli("--approval", "auto", "tool", "run_cmd", '{"command": "sudo rm -rf /"}', cwd=repo)
+    assert denied.returncode == 1 and "rule privilege" in json.loads(denied.stdout)["error"]
+    assert run_cli("tool", "no_such_tool", cwd=repo).returncode == 2
+    assert run_cli("tool", "read_file", "{not json", cwd=repo).returncode == 2
+
+
+def test_python_dash_m_works_too(tmp_path):
+    import sys
+
+    result = subprocess.run([sys.executable, "-m", "agent_runtime", "tools"], cwd=tmp_path, capture_output=True,
+                            text=True, env=os.environ)
+    assert result.returncode == 0 and "apply_patch" in result.stdout
