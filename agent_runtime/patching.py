@@ -185,7 +185,7 @@ def _write_file(path: Path, data: bytes, mode: int | None) -> None:
 
 def write_edits(edits: list[FileEdit], workspace: Workspace) -> None:
     """Apply every edit or, if any write fails, restore every file touched so far."""
-    done: list[tuple[Path, bytes | None, int | None]] = []  # (path, bytes before, mode before)
+    done: list[tuple[Path, bytes | None, int | None]] = []  # (path, bytes before, mode before), once written
     made_dirs: list[Path] = []
     try:
         for edit in edits:
@@ -196,28 +196,46 @@ def write_edits(edits: list[FileEdit], workspace: Workspace) -> None:
                     directory.mkdir()
                     made_dirs.append(directory)
                 existed = target.exists()
-                done.append((target, target.read_bytes() if existed else None, target.stat().st_mode if existed else None))
-                _write_file(target, edit.after or b"", edit.new_mode)
+                previous = (target.read_bytes() if existed else None, target.stat().st_mode if existed else None)
+                _write_file(target, edit.after or b"", edit.new_mode)  # atomic: done, or not at all
+                done.append((target, *previous))
             if edit.old_path is not None and edit.old_path != edit.new_path:
                 source = workspace.resolve(edit.old_path, want="file")
-                done.append((source, source.read_bytes(), source.stat().st_mode))
+                previous = (source.read_bytes(), source.stat().st_mode)
                 source.unlink()
+                done.append((source, *previous))
     except BaseException as exc:
-        for path, data, mode in reversed(done):
-            if data is None:
-                if path.exists():
-                    path.unlink()
-            else:
-                _write_file(path, data, mode)
-        for directory in reversed(made_dirs):
-            if directory.exists() and not any(directory.iterdir()):
-                directory.rmdir()
+        unrestored = _roll_back(done, made_dirs)
+        if unrestored:
+            raise PatchError(
+                f"writing the patch failed ({exc}) and {', '.join(unrestored)} could not be restored",
+                "Check those files by hand (git diff shows them).",
+            ) from None
         if isinstance(exc, OSError):
             raise PatchError(
                 f"writing the patch failed ({exc.strerror}: {exc.filename}); every file was restored",
                 "Nothing was changed. Check permissions or disk space, then try again.",
             ) from None
         raise
+
+
+def _roll_back(done: list[tuple[Path, bytes | None, int | None]], made_dirs: list[Path]) -> list[str]:
+    """Put back what `done` lists, newest first; return the paths that could not be restored."""
+    unrestored = []
+    for path, data, mode in reversed(done):
+        try:
+            if data is None:
+                path.unlink(missing_ok=True)
+            else:
+                _write_file(path, data, mode)
+        except OSError:
+            unrestored.append(str(path))
+    for directory in reversed(made_dirs):
+        try:
+            directory.rmdir()
+        except OSError:
+            pass  # not empty (someone else's file) or already gone: leave it
+    return unrestored
 
 
 # --- undo: a journal of applied patches, outside the repository ---

@@ -31,6 +31,9 @@ SHIPPED_POLICY = Path(__file__).with_name("policy.toml")
 NEUTRAL_PATHS = ("/dev/null", "/dev/stdin", "/dev/stdout", "/dev/stderr", "/dev/tty", "/dev/zero",
                  "/dev/urandom", "/dev/random", "/dev/fd/")
 PRIVATE_TMP = "/tmp"  # private to each sandboxed command
+# Programs whose arguments are text, not files to read (`echo $HOME` reads nothing).
+NO_FILE_ARGUMENTS = {"echo", "printf", "seq", "date", "sleep", "true", "false", "expr", "basename", "dirname",
+                     "which", "type", "uname", "whoami", "id", "hostname", "nproc", "test", "["}
 # Variables a command may be given inline (`CI=1 pytest`); others (LD_PRELOAD, GIT_*, PAGER) can run code.
 SAFE_ASSIGNMENTS = re.compile(
     r"^(CI|TERM|LANG|LANGUAGE|LC_[A-Z]+|TZ|NO_COLOR|FORCE_COLOR|COLUMNS|PYTHONPATH|PYTHONDONTWRITEBYTECODE|"
@@ -134,8 +137,15 @@ class Place:
         return path == self.root or self.root in path.parents
 
     def neutral(self, path: Path) -> bool:
-        text = str(path)
-        return text.startswith(NEUTRAL_PATHS) or text == PRIVATE_TMP or text.startswith(PRIVATE_TMP + "/")
+        """Devices like /dev/null: using them touches no file."""
+        return not self.inside(path) and str(path).startswith(NEUTRAL_PATHS)
+
+    def scratch(self, written: str, path: Path) -> bool:
+        """A redirection into /tmp, private to each sandboxed command, written as such (`> /tmp/x`).
+        Not a relative path that climbs out of a workspace which happens to live under /tmp, and
+        not deleting or moving things there: that is still outside the workspace."""
+        named = written == PRIVATE_TMP or written.startswith(PRIVATE_TMP + "/")
+        return named and not self.inside(path)
 
     def relative(self, path: Path) -> str:
         return os.path.relpath(path, self.root) if self.inside(path) else str(path)
@@ -383,7 +393,7 @@ class Policy:
         for name, _ in cmd.assignments:
             if not SAFE_ASSIGNMENTS.match(name):
                 yield Verdict("ask", "env-assignment", f"setting {name} can change what runs")
-        for word in cmd.argv[1:]:
+        for word in cmd.argv[1:] if cmd.program not in NO_FILE_ARGUMENTS else ():
             for text in _path_values(word):
                 path = place.resolve(text)
                 if path is None:
@@ -404,7 +414,7 @@ class Policy:
             yield Verdict("ask", "redirect", f"redirection to {target.text}, a path only known at run time")
             return
         path = place.resolve(target.text)
-        if path is None or place.neutral(path):
+        if path is None or place.neutral(path) or (writes and place.scratch(target.text, path)):
             return
         rel = place.relative(path)
         if not place.inside(path):

@@ -384,7 +384,7 @@ INTERPRETERS: dict[str, tuple[str, ...]] = {
     "bun": ("-e", "--eval", "-p", "--print"), "deno": ("eval",), "pwsh": ("-c", "-Command"),
     "powershell": ("-c", "-Command"), "irb": (), "guile": ("-c",), "racket": ("-e",),
 }
-_MODULE_FLAGS = ("-m",)
+INFORMATIONAL_FLAGS = {"--version", "-V", "-v", "--help", "-h", "version"}
 
 
 def _has_flag(text: str, flag: str) -> bool:
@@ -396,6 +396,8 @@ def _has_flag(text: str, flag: str) -> bool:
 
 def _interpreter_code(program: str, args: list[Word]) -> str | None:
     """Why this interpreter call runs code we cannot judge, or None when it runs a file or a module."""
+    if args and all(w.static and w.text in INFORMATIONAL_FLAGS for w in args):
+        return None  # `python3 --version` runs no code
     for word in args:
         text = word.text
         if not word.static:
