@@ -1,4 +1,4 @@
-"""Subcommands: tools, tool, policy, undo (and the ones that issues 4 and 5 add)."""
+"""Subcommands: tools, tool, policy, undo, runs, trace, phoenix, models."""
 
 from __future__ import annotations
 
@@ -134,11 +134,92 @@ def cmd_undo(argv: list[str], settings: Settings, repo: Path) -> int:
     return undo_last(repo)
 
 
+def cmd_runs(argv: list[str], settings: Settings, repo: Path) -> int:
+    parser = _parser("runs", f"List recent runs (from RUNS_DIR, now {settings.runs_path}).")
+    parser.add_argument("-n", type=int, default=20, help="how many (default 20)")
+    parser.add_argument("--json", action="store_true", help="print JSON")
+    args = parser.parse_args(argv)
+    from .records import list_runs
+
+    runs = list_runs(settings.runs_path, args.n)
+    if args.json:
+        print(json.dumps(runs, indent=2, default=str))
+        return 0
+    if not runs:
+        print(f"No runs yet in {settings.runs_path}.")
+        return 0
+    for run in runs:
+        tokens = run.get("tokens") or {}
+        total = (tokens.get("input") or 0) + (tokens.get("output") or 0)
+        task = run.get("task", "").replace("\n", " ")
+        task = task if len(task) <= 50 else task[:49] + "…"
+        print(f"{run['run_id']}  {run.get('started_at', '')[:19].replace('T', ' ')}  {run.get('outcome', '?'):10} "
+              f"{run.get('steps', '-')!s:>3} steps {total:>8,} tokens  {Path(run.get('repo', '')).name:15.15}  {task}")
+    return 0
+
+
+def cmd_trace(argv: list[str], settings: Settings, repo: Path) -> int:
+    parser = _parser("trace", "Print one run's span tree: durations, token counts, policy and approval of each tool call.")
+    parser.add_argument("run_id", help="a run id from `agent-runtime runs` (a unique part of it is enough)")
+    args = parser.parse_args(argv)
+    from .records import find_run, load_run, load_spans, span_tree
+
+    directory = find_run(settings.runs_path, args.run_id)
+    if directory is None:
+        print(f"agent-runtime: error: no single run matches {args.run_id!r} in {settings.runs_path} "
+              "(list them with: agent-runtime runs)", file=sys.stderr)
+        return 1
+    run = load_run(directory)
+    print(f"run {run['run_id']}  ·  {run.get('outcome')}  ·  {run.get('model')}  ·  {run.get('task', '')[:80]}")
+    spans = load_spans(directory)
+    if not spans:
+        print("(no spans recorded)")
+    for line in span_tree(spans):
+        print(line)
+    print(f"files: {directory}")
+    return 0
+
+
+def cmd_phoenix(argv: list[str], settings: Settings, repo: Path) -> int:
+    parser = _parser("phoenix", "Start Phoenix (the trace UI) on 127.0.0.1 from the installed arize-phoenix, "
+                                "wait until it is healthy, print its URL, and keep it running until Ctrl-C.")
+    parser.add_argument("--port", type=int, default=settings.phoenix_port, help=f"port (default {settings.phoenix_port})")
+    args = parser.parse_args(argv)
+    from .display import Display
+    from .phoenix import PhoenixError, PhoenixServer
+
+    display = Display()
+    server = PhoenixServer(args.port)
+    try:
+        server.start()
+        with display.waiting("Starting Phoenix (the first start takes about 30 s)…") as status:
+            server.wait_healthy(tick=lambda s: status and status.update(f"Starting Phoenix… {s:.0f}s"))
+    except PhoenixError as exc:
+        server.stop()
+        display.error(str(exc))
+        return 1
+    except KeyboardInterrupt:
+        server.stop()
+        return 130
+    print(f"Phoenix is running: {server.url}")
+    print(f"To send traces there: PHOENIX_ENABLED=true PHOENIX_ENDPOINT={server.url}   (Ctrl-C stops Phoenix)")
+    try:
+        server.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+    return 0
+
+
 HANDLERS: dict[str, Callable[[list[str], Settings, Path], int]] = {
     "tools": cmd_tools,
     "tool": cmd_tool,
     "policy": cmd_policy,
     "undo": cmd_undo,
+    "runs": cmd_runs,
+    "trace": cmd_trace,
+    "phoenix": cmd_phoenix,
 }
 
 

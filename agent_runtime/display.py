@@ -17,6 +17,8 @@ from rich.panel import Panel
 from rich.syntax import Syntax
 from rich.text import Text
 
+from .telemetry import redact_text
+
 OBSERVATION_LINES = 14
 
 
@@ -36,10 +38,10 @@ class Display:
         self.console.print(message)
 
     def warn(self, message: str) -> None:
-        self.console.print(f"[yellow]{escape(message)}[/]", soft_wrap=True)
+        self.console.print(f"[yellow]{escape(redact_text(message))}[/]", soft_wrap=True)
 
     def error(self, message: str) -> None:
-        self.console.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)  # one line, unwrapped
+        self.console.print(f"[bold red]error:[/] {escape(redact_text(message))}", soft_wrap=True)  # one line
 
     def banner(self, details: dict[str, str]) -> None:
         line = "  ".join(f"[dim]{k}[/] {escape(v)}" for k, v in details.items())
@@ -89,6 +91,10 @@ class Display:
             facts.append(f"{usage.input_tokens:,} in / {usage.output_tokens:,} out tokens")
         if facts:
             self.console.print(f"[dim]{' · '.join(facts)}[/]")
+
+    def run_saved(self, run_id: str, trace_url: str | None) -> None:
+        where = f"trace in Phoenix: {trace_url}" if trace_url else f"see it with: agent-runtime trace {run_id}"
+        self.console.print(f"[dim]run {run_id} · {where}[/]", soft_wrap=True)
 
     def final(self, answer: Any) -> None:
         text = str(answer)

@@ -101,13 +101,19 @@ def make_approver(settings: Settings):
     return Approver(mode, interactive, mode_from_default=settings.approval_mode is None)
 
 
-def configure_logging(settings: Settings) -> None:
+def configure_logging(settings: Settings, repo: Path) -> None:
     import logging
+    import os
 
+    from rich.console import Console
     from rich.logging import RichHandler
 
+    from .telemetry import Redactor, install_redaction
+
     logging.basicConfig(level=settings.log_level, format="%(message)s",
-                        handlers=[RichHandler(show_time=False, show_path=False, markup=False)])
+                        handlers=[RichHandler(console=Console(stderr=True, soft_wrap=True), show_time=False,
+                                              show_path=False, markup=False)])  # no wrapping: one line stays one
+    install_redaction(Redactor.from_environment(os.environ, [Path.cwd() / ".env", repo / ".env"]))
 
 
 def run_task(task: str, settings: Settings, repo: Path) -> int:
@@ -156,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"agent-runtime: error: {exc}", file=sys.stderr)
         return 1
-    configure_logging(settings)
+    configure_logging(settings, repo)
     if rest and rest[0] in COMMANDS:
         from .commands import dispatch
 

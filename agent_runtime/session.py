@@ -7,6 +7,7 @@ imports (smolagents, LiteLLM: seconds on a small machine) so the two overlap.
 from __future__ import annotations
 
 import logging
+import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,6 +73,9 @@ class Session:
         self.agent: Any = None
         self.model: Any = None
         self.model_label = ""
+        self.tracing: Any = None
+        self.redactor: Any = None
+        self.last_run: Any = None
         self._fresh = True
         self._last_reply: str | None = None
 
@@ -99,8 +103,12 @@ class Session:
         self._quiet_libraries()
         from .models import check_reachable, make_litellm_model, make_replay_model
         from .runtime import Runtime
+        from .telemetry import Redactor, Tracing
 
-        self.runtime = Runtime.create(settings, self.repo, self.approver, use_bwrap=self.use_bwrap)
+        self.redactor = Redactor.from_environment(os.environ, [Path.cwd() / ".env", self.repo / ".env"])
+        self.tracing = Tracing(settings, self.redactor)
+        self.runtime = Runtime.create(settings, self.repo, self.approver, telemetry=self.tracing.telemetry,
+                                      use_bwrap=self.use_bwrap)
         grammar = settings.grammar == "tools"
         if model_id is None:
             assert self.server is not None
@@ -129,6 +137,9 @@ class Session:
         if self.server is not None:
             self.server.stop()
             self.server = None
+        if self.tracing is not None:
+            self.tracing.shutdown()  # waits at most 2 s for Phoenix
+            self.tracing = None
 
     def _quiet_libraries(self) -> None:
         if self.settings.suppress_warnings:
@@ -167,6 +178,40 @@ class Session:
             self.runtime.reset()
 
     def run(self, task: str) -> TaskResult:
+        """Run one task as one recorded run (run directory, trace, events)."""
+        from .records import RunRecord, load_spans
+
+        record = RunRecord.start(self.settings.runs_path, task, self.settings, self.repo, self.model_label,
+                                 self.approver.mode, self.runtime.sandbox.kind, self.redactor)
+        self.last_run = record
+        self.runtime.call_listeners.append(record.on_call)
+        self.tracing.start_run(record.dir / "trace.jsonl")
+        first_step = 0 if self._fresh else len(self.agent.memory.steps)  # a fresh run empties memory
+        first_call = len(self.runtime.state.history)
+        result = TaskResult("interrupted", error="interrupted")
+        try:
+            result = self._run(task)
+        finally:
+            self.runtime.call_listeners.remove(record.on_call)
+            self.tracing.end_run()
+            roots = [s for s in load_spans(record.dir) if s["parent_id"] is None and s.get("kind") == "AGENT"]
+            trace_id = roots[-1]["trace_id"] if roots else None
+            steps = self.agent.memory.steps[first_step:]
+            calls = self.runtime.state.history[first_call:]
+            usage = [s.token_usage for s in steps if getattr(s, "token_usage", None)]
+            errors = [type(getattr(s, "error", None)).__name__ for s in steps]
+            record.finish(
+                result.status, result.answer if result.status in ("answered", "step_limit") else None,
+                error=result.error, steps=result.steps, trace_id=trace_id,
+                tokens={"input": sum(u.input_tokens for u in usage), "output": sum(u.output_tokens for u in usage)},
+                tool_calls=len(calls), tool_errors=sum(1 for c in calls if c.outcome == "error"),
+                refused=sum(1 for c in calls if c.outcome == "refused"),
+                parse_errors=errors.count("AgentParsingError"), code_errors=errors.count("AgentExecutionError"),
+            )
+            self.display.run_saved(record.id, self.tracing.trace_url(trace_id))
+        return result
+
+    def _run(self, task: str) -> TaskResult:
         from smolagents.agents import FinalAnswerStep
         from smolagents.memory import ActionStep, ToolCall
         from smolagents.utils import AgentGenerationError

@@ -1,34 +1,115 @@
-"""Step 7 of a tool call: one OpenInference TOOL span, as the child of the step that made it.
+"""Tracing: one OpenInference TOOL span per tool call (step 7), the smolagents instrumentor for
+AGENT / CHAIN / LLM spans, and two exporters: OTLP to Phoenix and JSON lines into the run's
+directory, so a run's trace exists when Phoenix is off or down.
 
-Span name = the tool's class name, as OpenInference names TOOL spans. Attributes beside
-OpenInference's: policy.decision, policy.rule, approval.outcome, approval.source,
-sandbox, output.truncated, error.type, plus duration and input/output sizes.
+Secrets never leave: every exported span passes the Redactor (values of environment
+variables named like KEY/SECRET/TOKEN/PASSWORD, the same from `.env` files, and strings
+shaped like API keys). Phoenix being down, slow or restarted never breaks or slows a run:
+export happens in the background, failures are dropped with one warning, and shutdown
+waits at most 2 s.
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import re
+import threading
+import time
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 from opentelemetry import trace
 
 if TYPE_CHECKING:
     from .approval import ApprovalResult
+    from .config import Settings
     from .policy import Decision
 
+log = logging.getLogger(__name__)
 TRACER_NAME = "agent_runtime"
+EXPORT_TIMEOUT_S = 2.0
+SECRET_NAME = re.compile(r"KEY|SECRET|TOKEN|PASSWORD|PASSWD|CREDENTIAL", re.I)
+# Strings shaped like API keys, whatever variable they came from.
+KEY_SHAPES = re.compile(
+    r"\bsk-(?:ant-|proj-)?[A-Za-z0-9_-]{16,}"  # OpenAI, Anthropic
+    r"|\bgh[pousr]_[A-Za-z0-9]{30,}|\bgithub_pat_[A-Za-z0-9_]{30,}"  # GitHub
+    r"|\bxox[abprs]-[A-Za-z0-9-]{10,}"  # Slack
+    r"|\bAKIA[0-9A-Z]{16}\b"  # AWS access key id
+    r"|\bAIza[0-9A-Za-z_-]{35}\b"  # Google
+    r"|\bhf_[A-Za-z0-9]{30,}"  # Hugging Face
+    r"|\bglpat-[A-Za-z0-9_-]{20,}"  # GitLab
+    r"|(?i:bearer)\s+[A-Za-z0-9._~+/-]{20,}=*"  # bearer tokens
+)
+REDACTED = "[REDACTED]"
+MIN_SECRET_LENGTH = 6  # shorter values would redact ordinary words
+
+
+class Redactor:
+    """Replaces secret values and key-shaped strings in text."""
+
+    def __init__(self, values: Iterable[str] = ()):
+        secrets = sorted({v for v in values if v and len(v) >= MIN_SECRET_LENGTH}, key=len, reverse=True)
+        self._values = re.compile("|".join(re.escape(v) for v in secrets)) if secrets else None
+
+    @classmethod
+    def from_environment(cls, env: Mapping[str, str], dotenv_files: Iterable[Path] = ()) -> "Redactor":
+        values = [v for k, v in env.items() if SECRET_NAME.search(k)]
+        for path in dotenv_files:
+            if path.is_file():
+                from dotenv import dotenv_values
+
+                values += [v for k, v in dotenv_values(path).items() if v and SECRET_NAME.search(k)]
+        return cls(values)
+
+    def __call__(self, text: str) -> str:
+        if self._values is not None:
+            text = self._values.sub(REDACTED, text)
+        return KEY_SHAPES.sub(REDACTED, text)
+
+    def value(self, value: Any) -> Any:
+        if isinstance(value, str):
+            return self(value)
+        if isinstance(value, (list, tuple)):
+            return type(value)(self(v) if isinstance(v, str) else v for v in value)
+        return value
+
+
+_active: Redactor = Redactor()
+
+
+def install_redaction(redactor: Redactor) -> None:
+    """Use `redactor` for what the CLI prints and logs (spans and run files get theirs explicitly)."""
+    global _active
+    _active = redactor
+
+    class _Filter(logging.Filter):
+        def filter(self, record: logging.LogRecord) -> bool:
+            record.msg = _active(record.getMessage())
+            record.args = ()
+            return True
+
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(_Filter())
+
+
+def redact_text(text: str) -> str:
+    return _active(text)
 
 
 def _json(value: Any) -> str:
     return json.dumps(value, default=str, ensure_ascii=False)
 
 
+# --- the TOOL span (step 7 of the wrapper) ---
+
+
 class ToolSpan:
-    def __init__(self, span: trace.Span, redact: Callable[[str], str], started_ns: int):
+    def __init__(self, span: trace.Span, redact: Callable[[str], str]):
         self.span = span
         self._redact = redact
-        self._started_ns = started_ns
+        self._started = time.perf_counter()
 
     def finish(self, output: dict[str, Any], decision: "Decision | None", approval: "ApprovalResult | None",
                sandbox: str | None, truncated: bool, error_type: str | None) -> None:
@@ -43,31 +124,30 @@ class ToolSpan:
             "output.truncated": truncated,
             "policy.decision": decision.decision if decision else "allow",
             "approval.outcome": approval.outcome if approval else "not_required",
+            "tool.duration_ms": round((time.perf_counter() - self._started) * 1000, 3),
         }
-        if decision and decision.rule:
-            attributes["policy.rule"] = decision.rule
-        if decision:
+        if decision is not None:
             attributes["policy.reason"] = self._redact(decision.reason)
-        if approval:
+            if decision.rule:
+                attributes["policy.rule"] = decision.rule
+        if approval is not None:
             attributes["approval.source"] = approval.source
         if sandbox:
             attributes["sandbox"] = sandbox
         if error_type:
             attributes["error.type"] = error_type
-            span.set_status(trace.Status(trace.StatusCode.ERROR, self._redact(str(output.get("error", ""))[:500])))
+            span.set_status(trace.Status(trace.StatusCode.ERROR, self._redact(str(output.get("error", "")))[:500]))
         else:
             span.set_status(trace.Status(trace.StatusCode.OK))
         span.set_attributes(attributes)
 
 
 class Telemetry:
-    """Makes TOOL spans. With no tracer provider configured the spans record nothing and cost ~nothing."""
+    """Makes TOOL spans. Without a tracer provider the spans record nothing and cost ~nothing."""
 
-    def __init__(self, tracer_provider: Any = None, redact: Callable[[str], str] = lambda s: s,
-                 hide_content: bool = False):
+    def __init__(self, tracer_provider: Any = None, redact: Callable[[str], str] = lambda s: s):
         self.tracer = trace.get_tracer(TRACER_NAME, tracer_provider=tracer_provider)
         self.redact = redact
-        self.hide_content = hide_content
 
     @contextmanager
     def tool_span(self, tool: Any, arguments: dict[str, Any]) -> Iterator[ToolSpan]:
@@ -83,4 +163,169 @@ class Telemetry:
                     "input.mime_type": "application/json",
                     "input.size": len(text),
                 })
-            yield ToolSpan(span, self.redact, 0)
+            yield ToolSpan(span, self.redact)
+
+
+# --- exporters ---
+
+
+def span_to_dict(span: Any) -> dict[str, Any]:
+    context = span.get_span_context()
+    return {
+        "name": span.name,
+        "trace_id": format(context.trace_id, "032x"),
+        "span_id": format(context.span_id, "016x"),
+        "parent_id": format(span.parent.span_id, "016x") if span.parent else None,
+        "kind": (span.attributes or {}).get("openinference.span.kind"),
+        "start_time": span.start_time,
+        "end_time": span.end_time,
+        "status": span.status.status_code.name,
+        "status_message": span.status.description,
+        "attributes": dict(span.attributes or {}),
+        "events": [{"name": e.name, "time": e.timestamp, "attributes": dict(e.attributes or {})} for e in span.events],
+    }
+
+
+def _exporters():
+    from opentelemetry.sdk.trace import ReadableSpan
+    from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+
+    class RedactingExporter(SpanExporter):
+        """Secrets out of every attribute, event and status before anything leaves the process."""
+
+        def __init__(self, inner: SpanExporter, redact: Redactor):
+            self.inner, self.redact = inner, redact
+
+        def _clean(self, span: ReadableSpan) -> ReadableSpan:
+            from opentelemetry.sdk.trace import Event
+            from opentelemetry.trace import Status
+
+            attributes = {k: self.redact.value(v) for k, v in (span.attributes or {}).items()}
+            events = [Event(e.name, {k: self.redact.value(v) for k, v in (e.attributes or {}).items()}, e.timestamp)
+                      for e in span.events]
+            status = Status(span.status.status_code, self.redact(span.status.description)
+                            if span.status.description else None)
+            return ReadableSpan(name=span.name, context=span.context, parent=span.parent, resource=span.resource,
+                                attributes=attributes, events=events, links=span.links, kind=span.kind, status=status,
+                                start_time=span.start_time, end_time=span.end_time,
+                                instrumentation_scope=span.instrumentation_scope)
+
+        def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+            return self.inner.export([self._clean(s) for s in spans])
+
+        def shutdown(self) -> None:
+            self.inner.shutdown()
+
+        def force_flush(self, timeout_millis: int = 30000) -> bool:
+            return self.inner.force_flush(timeout_millis)
+
+    class RunFileExporter(SpanExporter):
+        """Spans as JSON lines into the current run's trace.jsonl (switched per run)."""
+
+        def __init__(self) -> None:
+            self.path: Path | None = None
+            self._lock = threading.Lock()
+
+        def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+            with self._lock:
+                if self.path is not None:
+                    with self.path.open("a", encoding="utf-8") as handle:
+                        for span in spans:
+                            handle.write(_json(span_to_dict(span)) + "\n")
+            return SpanExportResult.SUCCESS
+
+        def shutdown(self) -> None:
+            pass
+
+    class QuietExporter(SpanExporter):
+        """Phoenix down or slow: drop the batch, warn once, never raise."""
+
+        def __init__(self, inner: SpanExporter, endpoint: str):
+            self.inner, self.endpoint, self.warned = inner, endpoint, False
+
+        def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+            try:
+                result = self.inner.export(spans)
+            except Exception:  # the exporter's own bug or a transport error: same treatment
+                result = SpanExportResult.FAILURE
+            if result is not SpanExportResult.SUCCESS and not self.warned:
+                self.warned = True
+                log.warning("Phoenix at %s is not accepting spans; they are dropped there and kept in the run's "
+                            "trace.jsonl (start Phoenix with: agent-runtime phoenix)", self.endpoint)
+            return result
+
+        def shutdown(self) -> None:
+            self.inner.shutdown()
+
+    return RedactingExporter, RunFileExporter, QuietExporter
+
+
+class Tracing:
+    """The session's tracer provider, its exporters and the smolagents instrumentation."""
+
+    def __init__(self, settings: "Settings", redact: Redactor, phoenix_endpoint: str | None = None):
+        from opentelemetry.sdk.resources import Resource
+        from opentelemetry.sdk.trace import TracerProvider
+        from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
+
+        RedactingExporter, RunFileExporter, QuietExporter = _exporters()
+        self.settings = settings
+        self.redact = redact
+        self.provider = TracerProvider(resource=Resource.create({
+            "service.name": "agent-runtime",
+            "openinference.project.name": settings.phoenix_project_name,
+        }))
+        self.run_file = RunFileExporter()
+        # Written as each span ends: a run killed mid-way keeps every span that finished.
+        self.provider.add_span_processor(SimpleSpanProcessor(RedactingExporter(self.run_file, redact)))
+        self.phoenix_endpoint = phoenix_endpoint or (settings.phoenix_endpoint if settings.phoenix_enabled else None)
+        self.phoenix_exporter: Any = None
+        if self.phoenix_endpoint:
+            from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+            for name in ("opentelemetry.exporter.otlp.proto.http.trace_exporter", "opentelemetry.exporter.otlp",
+                         "opentelemetry.sdk.trace.export", "opentelemetry.exporter.otlp.common.http"):
+                logging.getLogger(name).setLevel(logging.CRITICAL)  # QuietExporter says it once
+            otlp = OTLPSpanExporter(endpoint=f"{self.phoenix_endpoint}/v1/traces", timeout=EXPORT_TIMEOUT_S)
+            self.phoenix_exporter = QuietExporter(otlp, self.phoenix_endpoint)
+            self.provider.add_span_processor(BatchSpanProcessor(
+                RedactingExporter(self.phoenix_exporter, redact),
+                schedule_delay_millis=500, export_timeout_millis=int(EXPORT_TIMEOUT_S * 1000)))
+        self._instrument()
+        self.telemetry = Telemetry(self.provider, redact)
+
+    def _instrument(self) -> None:
+        from openinference.instrumentation import TraceConfig
+        from openinference.instrumentation.smolagents import SmolagentsInstrumentor
+
+        hide = self.settings.trace_hide_content
+        # Hiding content hides every copy of it: messages, and the inputs/outputs that repeat them.
+        config = TraceConfig(hide_input_messages=hide, hide_output_messages=hide, hide_input_text=hide,
+                             hide_output_text=hide, hide_inputs=hide, hide_outputs=hide)
+        instrumentor = SmolagentsInstrumentor()
+        if instrumentor.is_instrumented_by_opentelemetry:
+            instrumentor.uninstrument()  # bound to an earlier session's provider
+        instrumentor.instrument(tracer_provider=self.provider, config=config, skip_dep_check=True)
+
+    def start_run(self, trace_file: Path) -> None:
+        self.run_file.path = trace_file
+
+    def end_run(self) -> None:
+        self.provider.force_flush(timeout_millis=int(EXPORT_TIMEOUT_S * 1000))
+        self.run_file.path = None
+
+    def trace_url(self, trace_id: str | None) -> str | None:
+        """The run's trace in the Phoenix UI (a route that finds the project by itself), unless
+        Phoenix is off or refused the spans."""
+        if not (self.phoenix_endpoint and trace_id) or (self.phoenix_exporter and self.phoenix_exporter.warned):
+            return None
+        return f"{self.phoenix_endpoint}/redirects/traces/{trace_id}"
+
+    def shutdown(self) -> None:
+        """Flush and stop, waiting at most EXPORT_TIMEOUT_S for the exporters."""
+        from openinference.instrumentation.smolagents import SmolagentsInstrumentor
+
+        SmolagentsInstrumentor().uninstrument()
+        stopper = threading.Thread(target=self.provider.shutdown, daemon=True, name="trace-shutdown")
+        stopper.start()
+        stopper.join(EXPORT_TIMEOUT_S)

@@ -122,6 +122,34 @@ def test_every_commit_reapplies_byte_identical_to_git_apply(tmp_path, tools_for)
     assert identical == len(shas) - 1 == 12
 
 
+def reapply(source: Path, parent: str, child: str, work: Path, tools_for) -> bool:
+    """Apply the diff parent..child to a checkout of parent, with apply_patch and with git apply."""
+    diff = subprocess.run(["git", "diff", "--no-color", "--no-ext-diff", parent, child], cwd=source,
+                          capture_output=True, check=True).stdout
+    ours = checkout(source, parent, work / f"ours-{child[:10]}")
+    theirs = checkout(source, parent, work / f"theirs-{child[:10]}")
+    if diff:
+        subprocess.run(["git", "apply", "-"], cwd=theirs, input=diff, check=True)
+        _, tools = tools_for(ours, env=BIG_LIMITS)
+        proposed = tools["propose_patch_unified"](diff=diff.decode("utf-8", "surrogateescape"))
+        assert "patch_id" in proposed, proposed
+        assert tools["apply_patch"](patch_id=proposed["patch_id"]).get("applied") is True
+    same = tree(ours) == tree(theirs)
+    shutil.rmtree(ours)
+    shutil.rmtree(theirs)
+    return same
+
+
+def test_a_random_history_reapplies_byte_identical(tmp_path, tools_for):
+    from patch_corpus import random_history
+
+    source = tmp_path / "random"
+    source.mkdir()
+    shas = random_history(source, commits=40)
+    results = [reapply(source, p, c, tmp_path, tools_for) for p, c in zip(shas, shas[1:])]
+    assert results.count(True) == len(results) == 40
+
+
 def test_a_patch_with_one_bad_hunk_changes_nothing(tmp_path, tools_for):
     repo = make_repo(tmp_path / "r", {"a.txt": "a1\na2\na3\n", "b.txt": "b1\nb2\nb3\n"})
     before = tree(repo)
