@@ -169,6 +169,24 @@ class Telemetry:
 # --- exporters ---
 
 
+def _listening(url: str, timeout: float = 0.3) -> bool:
+    """Does anything accept connections at url's host and port? (Quick: no request is made.)"""
+    import socket
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    try:
+        with socket.create_connection((parts.hostname, parts.port or (443 if parts.scheme == "https" else 80)), timeout):
+            return True
+    except OSError:
+        return False
+
+
+def _ours(span: Any) -> bool:
+    scope = getattr(span, "instrumentation_scope", None)
+    return scope is not None and scope.name == TRACER_NAME
+
+
 def span_to_dict(span: Any) -> dict[str, Any]:
     context = span.get_span_context()
     return {
@@ -211,7 +229,8 @@ def _exporters():
                                 instrumentation_scope=span.instrumentation_scope)
 
         def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
-            return self.inner.export([self._clean(s) for s in spans])
+            # Our own TOOL spans were redacted when they were made; only the instrumentor's need it.
+            return self.inner.export([s if _ours(s) else self._clean(s) for s in spans])
 
         def shutdown(self) -> None:
             self.inner.shutdown()
@@ -220,22 +239,28 @@ def _exporters():
             return self.inner.force_flush(timeout_millis)
 
     class RunFileExporter(SpanExporter):
-        """Spans as JSON lines into the current run's trace.jsonl (switched per run)."""
+        """Spans as JSON lines into the current run's trace.jsonl (switched per run). Flushed per
+        span, so a run killed mid-way keeps every span that had finished."""
 
         def __init__(self) -> None:
-            self.path: Path | None = None
+            self._handle: Any = None
             self._lock = threading.Lock()
+
+        def open(self, path: Path | None) -> None:
+            with self._lock:
+                if self._handle is not None:
+                    self._handle.close()
+                self._handle = path.open("a", encoding="utf-8") if path is not None else None
 
         def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
             with self._lock:
-                if self.path is not None:
-                    with self.path.open("a", encoding="utf-8") as handle:
-                        for span in spans:
-                            handle.write(_json(span_to_dict(span)) + "\n")
+                if self._handle is not None:
+                    self._handle.write("".join(_json(span_to_dict(span)) + "\n" for span in spans))
+                    self._handle.flush()
             return SpanExportResult.SUCCESS
 
         def shutdown(self) -> None:
-            pass
+            self.open(None)
 
     class QuietExporter(SpanExporter):
         """Phoenix down or slow: drop the batch, warn once, never raise."""
@@ -308,16 +333,19 @@ class Tracing:
         instrumentor.instrument(tracer_provider=self.provider, config=config, skip_dep_check=True)
 
     def start_run(self, trace_file: Path) -> None:
-        self.run_file.path = trace_file
+        self.run_file.open(trace_file)
 
     def end_run(self) -> None:
-        self.provider.force_flush(timeout_millis=int(EXPORT_TIMEOUT_S * 1000))
-        self.run_file.path = None
+        # The run file is complete (spans are written as they end). Phoenix's batch is left to the
+        # background exporter: a slow or dead Phoenix must not delay the end of a task.
+        self.run_file.open(None)
 
     def trace_url(self, trace_id: str | None) -> str | None:
         """The run's trace in the Phoenix UI (a route that finds the project by itself), unless
         Phoenix is off or refused the spans."""
         if not (self.phoenix_endpoint and trace_id) or (self.phoenix_exporter and self.phoenix_exporter.warned):
+            return None
+        if not _listening(self.phoenix_endpoint):
             return None
         return f"{self.phoenix_endpoint}/redirects/traces/{trace_id}"
 
@@ -328,4 +356,4 @@ class Tracing:
         SmolagentsInstrumentor().uninstrument()
         stopper = threading.Thread(target=self.provider.shutdown, daemon=True, name="trace-shutdown")
         stopper.start()
-        stopper.join(EXPORT_TIMEOUT_S)
+        stopper.join(EXPORT_TIMEOUT_S - 0.1)  # what is not sent by then is dropped (trace.jsonl has it)

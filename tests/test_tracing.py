@@ -215,6 +215,7 @@ def test_phoenix_down_never_breaks_a_run(tmp_path):
                           "RUNS_DIR": str(tmp_path / "runs")})
     assert result.returncode == 0 and time.monotonic() - started < 120
     assert result.stderr.count("is not accepting spans") == 1
+    assert "trace in Phoenix" not in result.stderr and "agent-runtime trace" in result.stderr
     run_dir = next((tmp_path / "runs").iterdir())
     spans = load_spans(run_dir)
     kinds = [s.get("kind") for s in spans]
