@@ -11,6 +11,7 @@ from smolagents.monitoring import LogLevel, Timing
 from smolagents.utils import AgentMaxStepsError
 
 from .grammar import tool_call_grammar
+from .memory import PromptMemory
 from .prompt import project_instructions, prompt_templates
 from .tools import build_tools
 
@@ -21,9 +22,16 @@ STEP_LIMIT_MESSAGE = "Stopped: the step limit ({n}) was reached before a final a
 
 
 class CodingAgent(CodeAgent):
-    """CodeAgent that stops at the step limit instead of asking the model for a last answer."""
+    """CodeAgent that sends its memory through PromptMemory (context budget, stable prefix) and
+    stops at the step limit instead of asking the model for a last answer."""
 
     step_limit_reached = False
+    prompt_memory: PromptMemory | None = None
+
+    def write_memory_to_messages(self, summary_mode: bool = False) -> list:
+        if self.prompt_memory is None or summary_mode:
+            return super().write_memory_to_messages(summary_mode)
+        return self.prompt_memory.build(self.memory.system_prompt.system_prompt, self.memory.steps)
 
     def _handle_max_steps_reached(self, task: str) -> Any:
         self.step_limit_reached = True
@@ -37,7 +45,8 @@ class CodingAgent(CodeAgent):
         return STEP_LIMIT_MESSAGE.format(n=self.step_number - 1)
 
 
-def build_agent(runtime: "Runtime", model: Any, max_steps: int, grammar: bool = False) -> CodingAgent:
+def build_agent(runtime: "Runtime", model: Any, max_steps: int, grammar: bool = False,
+                prompt_memory: PromptMemory | None = None) -> CodingAgent:
     tools = build_tools(runtime)
     agent = CodingAgent(
         tools=tools,
@@ -53,6 +62,7 @@ def build_agent(runtime: "Runtime", model: Any, max_steps: int, grammar: bool = 
         executor_kwargs={"timeout_seconds": None},
         verbosity_level=LogLevel.OFF,
     )
+    agent.prompt_memory = prompt_memory
     if grammar:
         model.grammar = tool_call_grammar(agent.tools.values(), runtime.settings.model_max_tokens)
     return agent

@@ -74,6 +74,7 @@ class Session:
         self.model: Any = None
         self.model_label = ""
         self.tracing: Any = None
+        self.prompt_memory: Any = None
         self.redactor: Any = None
         self.last_run: Any = None
         self._fresh = True
@@ -131,7 +132,25 @@ class Session:
         self._show_progress()
         from .agent import build_agent
 
-        self.agent = build_agent(self.runtime, self.model, settings.agent_max_steps, grammar=grammar)
+        self.prompt_memory = self._prompt_memory()
+        self.agent = build_agent(self.runtime, self.model, settings.agent_max_steps, grammar=grammar,
+                                 prompt_memory=self.prompt_memory)
+
+    def _prompt_memory(self):
+        """The context budget, with the most exact token counter at hand."""
+        from .memory import PromptMemory, estimate_counter, litellm_counter, llama_server_counter
+
+        settings = self.settings
+        reserve = settings.model_max_tokens
+        if self.server is not None:
+            counter = llama_server_counter(self.server.api_base)
+        elif settings.model_id and settings.model_id.startswith("replay:"):
+            counter = estimate_counter()
+        else:
+            counter = litellm_counter(settings.model_id)
+            if not settings.model_id.startswith(("openai/", "gpt-")) or settings.model_api_base:
+                reserve += settings.model_context_window // 20  # another tokenizer: keep 5% spare
+        return PromptMemory(settings.model_context_window, reserve, counter)
 
     def close(self) -> None:
         if self.server is not None:
@@ -176,6 +195,8 @@ class Session:
         self._fresh = True
         if self.runtime is not None:
             self.runtime.reset()
+        if self.prompt_memory is not None:
+            self.prompt_memory.reset()
 
     def run(self, task: str) -> TaskResult:
         """Run one task as one recorded run (run directory, trace, events)."""
@@ -216,11 +237,15 @@ class Session:
         from smolagents.memory import ActionStep, ToolCall
         from smolagents.utils import AgentGenerationError
 
+        from .memory import ContextOverflow
+
         agent = self.agent
         agent.step_limit_reached = False
         steps = 0
         answer: Any = None
         reset, self._fresh = self._fresh, False
+        if reset and self.prompt_memory is not None:
+            self.prompt_memory.reset()  # smolagents empties its memory on a fresh run
         shown: set[int] = set()  # smolagents yields the last step twice when the step limit is hit
         code_shown = False
         try:
@@ -240,6 +265,8 @@ class Session:
         except AgentGenerationError as exc:
             return TaskResult("error", error=describe_model_error(exc, self.model_label, self.settings.model_api_base),
                               steps=steps)
+        except ContextOverflow as exc:
+            return TaskResult("error", error=str(exc), steps=steps)
         if agent.step_limit_reached:
             return TaskResult("step_limit", answer=str(answer), steps=steps)
         return TaskResult("answered", answer=str(answer) if answer is not None else "", steps=steps)
