@@ -111,8 +111,104 @@ def tool_call_grammar(tools: Iterable[Any], max_tokens: int) -> str:
         "call ::= " + " | ".join(f'call-{t.name.replace("_", "-")}' for t in tools),
         f'str ::= "\\"" strchar{{0,{str_chars}}} "\\""',
         'strchar ::= [^"\\\\\\n<] | "\\\\" ["\\\\nt] | "<" [^"\\\\\\n<e]',
-        'int ::= "-"? [0-9]{1,6}',
-        'num ::= "-"? [0-9]{1,6} ("." [0-9]{1,4})?',
+        # No leading zeros: `07` is a SyntaxError in Python 3.
+        'int ::= "-"? ("0" | [1-9] [0-9]{0,5})',
+        'num ::= "-"? ("0" | [1-9] [0-9]{0,5}) ("." [0-9]{1,4})?',
         'bool ::= "True" | "False"',
     ]
     return "\n".join(header + rules) + "\n"
+
+
+# --- GRAMMAR=python: any syntactically valid Python of a safe shape -------------------------
+
+PYTHON_KEYWORDS = ("False", "None", "True", "and", "as", "assert", "async", "await", "break", "class", "continue",
+                   "def", "del", "elif", "else", "except", "finally", "for", "from", "global", "if", "import", "in",
+                   "is", "lambda", "nonlocal", "not", "or", "pass", "raise", "return", "try", "while", "with", "yield")
+IDENTIFIER_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_"
+
+
+def _char_class(chars: str) -> str:
+    return "[" + "".join(chars) + "]" if chars else ""
+
+
+def identifier_rules(keywords: Iterable[str] = PYTHON_KEYWORDS, max_tail: int = 30) -> list[str]:
+    """`name`: an identifier that is not a keyword. GBNF has no negation, so the complement of the
+    keyword set is spelled out along the keyword trie: at each node, either stop (unless the path
+    so far is a keyword), follow a keyword's next letter, or leave the trie with any other character."""
+    trie: dict[str, Any] = {}
+    ends = set(keywords)
+    for word in keywords:
+        node = trie
+        for char in word:
+            node = node.setdefault(char, {})
+    rules = [f"name-tail ::= [{IDENTIFIER_CHARS}]{{0,{max_tail}}}"]
+
+    def rule_name(path: str) -> str:
+        return "name-" + "".join(c if c.isalnum() else "_" for c in path) + ("-root" if not path else "")
+
+    def visit(path: str, node: dict[str, Any]) -> None:
+        first = not path
+        allowed = "".join(c for c in IDENTIFIER_CHARS if not (first and c.isdigit()))
+        options = []
+        if path and path not in ends:
+            options.append('""')
+        for char in sorted(node):
+            options.append(f'"{char}" {rule_name(path + char)}')
+            visit(path + char, node[char])
+        others = "".join(c for c in allowed if c not in node)
+        if others:
+            options.append(f"{_char_class(others)} name-tail")
+        rules.append(f"{rule_name(path)} ::= " + " | ".join(options))
+
+    visit("", trie)
+    rules.append(f"name ::= {rule_name('')}")
+    return rules
+
+
+def python_grammar(tools: Iterable[Any], max_tokens: int) -> str:
+    """A `<code>` block of simple statements, one-line `if`/`for`, calls, literals, operators,
+    comprehensions: every reply is syntactically valid Python unless cut off by max_tokens.
+    Keyword arguments appear only in tool calls (declared names, in order, once each), so a
+    repeated keyword cannot happen; assignment targets cannot be calls; numbers take no trailers."""
+    tools = [t for t in tools if t.name != "final_answer" and _args_rule(t.inputs) is not None]
+    str_chars = max(80, min(2000, max_tokens))
+    rules = [
+        'root ::= "Thought: " thought "\\n<code>\\n" stmt{1,8} "</code>"',
+        f"thought ::= [^\\n<]{{1,{THOUGHT_CHARS}}}",
+        'stmt ::= (simple | "if " expr ": " simple | "for " names " in " expr ": " simple) "\\n"',
+        "simple ::= assign | augassign | expr",
+        'assign ::= targets " = " expr',
+        'targets ::= target ("," " " target){0,3}',
+        'target ::= name ("[" expr "]" | "." name){0,3}',
+        'augassign ::= target (" += " | " -= " | " *= " | " /= ") expr',
+        'names ::= name ("," " " name){0,3}',
+        'expr ::= conj (" or " conj){0,3}',
+        'conj ::= neg (" and " neg){0,3}',
+        'neg ::= "not " neg | comp',
+        'comp ::= arith (compop arith){0,2}',
+        'compop ::= " == " | " != " | " < " | " > " | " <= " | " >= " | " in " | " not in " | " is " | " is not "',
+        'arith ::= term ((" + " | " - ") term){0,4}',
+        'term ::= factor ((" * " | " / " | " // " | " % ") factor){0,3}',
+        'factor ::= "-" factor | number | primary',
+        "primary ::= atom trailer{0,4}",
+        'atom ::= toolcall | name | string | "True" | "False" | "None" | list | dict | paren',
+        'trailer ::= "(" posargs? ")" | "[" subscript "]" | "." name',
+        'posargs ::= expr ("," " " expr){0,5}',
+        'subscript ::= expr | expr? ":" expr?',
+        'list ::= "[" (posargs | expr " for " names " in " expr (" if " expr)?)? "]"',
+        'dict ::= "{" (expr ": " expr ("," " " expr ": " expr){0,7})? "}"',
+        'paren ::= "(" expr ")" | "(" expr "," (" " expr ("," " " expr){0,5})? ")"',
+        'number ::= ("0" | [1-9] [0-9]{0,8}) ("." [0-9]{1,6})?',
+        f'string ::= "\\"" dqchar{{0,{str_chars}}} "\\"" | "\'" sqchar{{0,{str_chars}}} "\'"',
+        'dqchar ::= [^"\\\\\\n<] | "\\\\" ["\'\\\\nt] | "<" [^"\\\\\\n<e]',
+        'sqchar ::= [^\'\\\\\\n<] | "\\\\" ["\'\\\\nt] | "<" [^\'\\\\\\n<e]',
+        # Tool calls with keyword arguments: the declared names, in order, each once.
+        "toolcall ::= " + " | ".join(f'call-{t.name.replace("_", "-")}' for t in tools),
+        'str ::= string',
+        'int ::= "-"? ("0" | [1-9] [0-9]{0,8})',
+        'num ::= "-"? number',
+        'bool ::= "True" | "False"',
+    ]
+    for tool in tools:
+        rules.append(f'call-{tool.name.replace("_", "-")} ::= "{tool.name}(" {_args_rule(tool.inputs)} ")"')
+    return "\n".join(rules + identifier_rules()) + "\n"

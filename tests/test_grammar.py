@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import warnings
 
 from agent_runtime.grammar import THOUGHT_CHARS, tool_call_grammar
 from agent_runtime.tools import tool_classes
@@ -61,3 +62,57 @@ def test_longest_reply_fits_in_max_tokens():
         reply = ("Thought: " + "x" * THOUGHT_CHARS + "\n<code>\n" + f"result = {widest}\n" + f"print({widest})\n"
                  + f"print({widest})\n" + f"final_answer({longest_string})\n" + "</code>")
         assert len(reply) <= longest_reply(tools, str_chars) <= max_tokens
+
+
+def _code(reply: str) -> str:
+    return reply.split("<code>\n", 1)[1].rsplit("</code>", 1)[0]
+
+
+def test_every_reply_of_the_tools_grammar_parses_and_fits():
+    """Thousands of replies drawn from the grammar itself, not from a model's habits."""
+    import random
+
+    from gbnf_sampler import Grammar
+
+    grammar = Grammar(tool_call_grammar(tool_classes(), max_tokens=1024))
+    rng = random.Random(1)
+    for _ in range(2000):
+        reply = grammar.sample(rng)
+        assert reply.startswith("Thought: ") and "\n<code>\n" in reply and reply.endswith("</code>")
+        compile(_code(reply), "<reply>", "exec")
+        assert len(reply) <= 1024
+        if "print(result)" in _code(reply) or "final_answer(result)" in _code(reply):
+            assert "result = " in _code(reply).split("result)")[0], "result is used only after it is assigned"
+
+
+def test_every_reply_of_the_python_grammar_is_valid_python():
+    import random
+
+    from agent_runtime.grammar import python_grammar
+    from gbnf_sampler import Grammar
+
+    grammar = Grammar(python_grammar(tool_classes(), max_tokens=1024))
+    rng = random.Random(2)
+    kinds = set()
+    for _ in range(600):
+        code = _code(grammar.sample(rng))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", SyntaxWarning)  # `"a"(1)` compiles, with a warning: not our concern
+            compile(code, "<reply>", "exec")  # a SyntaxError fails the test
+        kinds |= {k for k in ("for ", "if ", " = ", "[", "{", "(", " and ", " not in ") if k in code}
+    assert len(kinds) == 8, "the samples cover the grammar's shapes"
+
+
+def test_identifiers_never_collide_with_keywords():
+    import keyword
+    import random
+
+    from agent_runtime.grammar import identifier_rules
+    from gbnf_sampler import Grammar
+
+    grammar = Grammar("\n".join(identifier_rules()))
+    rng = random.Random(3)
+    names = {grammar.sample(rng, "name") for _ in range(10000)}
+    assert not names & set(keyword.kwlist)
+    assert len(names) > 3000
+    assert all(n.isidentifier() for n in names)

@@ -1,0 +1,171 @@
+"""Random strings from a GBNF grammar (the subset agent_runtime generates), for testing the
+grammars themselves: whatever the grammar admits must parse."""
+
+from __future__ import annotations
+
+import random
+import re
+from dataclasses import dataclass
+
+ALPHABET = [chr(c) for c in range(32, 127)] + ["\n", "\t", "é", "→", "中"]
+
+
+@dataclass
+class Lit:
+    text: str
+
+
+@dataclass
+class CharClass:
+    chars: set[str]
+    negated: bool
+
+
+@dataclass
+class Ref:
+    name: str
+
+
+@dataclass
+class Seq:
+    items: list
+
+
+@dataclass
+class Alt:
+    options: list
+
+
+@dataclass
+class Repeat:
+    item: object
+    low: int
+    high: int
+
+
+class Grammar:
+    def __init__(self, text: str):
+        self.rules: dict[str, object] = {}
+        for line in text.splitlines():
+            if "::=" not in line:
+                continue
+            name, _, body = line.partition("::=")
+            self._src, self._pos = body.strip(), 0
+            self.rules[name.strip()] = self._alt()
+
+    # --- parsing ---
+    def _peek(self) -> str:
+        return self._src[self._pos] if self._pos < len(self._src) else ""
+
+    def _skip(self) -> None:
+        while self._peek() == " ":
+            self._pos += 1
+
+    def _alt(self):
+        options = [self._seq()]
+        self._skip()
+        while self._peek() == "|":
+            self._pos += 1
+            options.append(self._seq())
+            self._skip()
+        return options[0] if len(options) == 1 else Alt(options)
+
+    def _seq(self):
+        items = []
+        while True:
+            self._skip()
+            char = self._peek()
+            if char in ("", "|", ")"):
+                break
+            item = self._atom()
+            items.append(self._quantified(item))
+        return Seq(items)
+
+    def _quantified(self, item):
+        char = self._peek()
+        if char == "?":
+            self._pos += 1
+            return Repeat(item, 0, 1)
+        if char == "*":
+            self._pos += 1
+            return Repeat(item, 0, 4)
+        if char == "+":
+            self._pos += 1
+            return Repeat(item, 1, 4)
+        if char == "{":
+            end = self._src.index("}", self._pos)
+            low, _, high = self._src[self._pos + 1:end].partition(",")
+            self._pos = end + 1
+            return Repeat(item, int(low), int(high) if high else int(low))
+        return item
+
+    def _atom(self):
+        char = self._peek()
+        if char == '"':
+            self._pos += 1
+            out = []
+            while self._peek() != '"':
+                if self._peek() == "\\":
+                    self._pos += 1
+                    out.append({"n": "\n", "t": "\t", "\\": "\\", '"': '"'}.get(self._peek(), self._peek()))
+                else:
+                    out.append(self._peek())
+                self._pos += 1
+            self._pos += 1
+            return Lit("".join(out))
+        if char == "[":
+            self._pos += 1
+            negated = self._peek() == "^"
+            if negated:
+                self._pos += 1
+            chars: set[str] = set()
+            while self._peek() != "]":
+                c = self._peek()
+                if c == "\\":
+                    self._pos += 1
+                    c = {"n": "\n", "t": "\t"}.get(self._peek(), self._peek())
+                self._pos += 1
+                if self._peek() == "-" and self._src[self._pos + 1] != "]":
+                    end = self._src[self._pos + 1]
+                    self._pos += 2
+                    chars |= {chr(x) for x in range(ord(c), ord(end) + 1)}
+                else:
+                    chars.add(c)
+            self._pos += 1
+            return CharClass(chars, negated)
+        if char == "(":
+            self._pos += 1
+            inner = self._alt()
+            self._skip()
+            self._pos += 1
+            return inner
+        match = re.match(r"[a-zA-Z0-9_-]+", self._src[self._pos:])
+        self._pos += match.end()
+        return Ref(match.group(0))
+
+    # --- sampling ---
+    def sample(self, rng: random.Random, rule: str = "root", depth: int = 0) -> str:
+        return self._gen(self.rules[rule], rng, depth)
+
+    def _gen(self, node, rng: random.Random, depth: int) -> str:
+        if isinstance(node, Lit):
+            return node.text
+        if isinstance(node, CharClass):
+            if node.negated:
+                return rng.choice([c for c in ALPHABET if c not in node.chars])
+            return rng.choice(sorted(node.chars))
+        if isinstance(node, Ref):
+            return self._gen(self.rules[node.name], rng, depth + 1)
+        if isinstance(node, Seq):
+            return "".join(self._gen(item, rng, depth) for item in node.items)
+        if isinstance(node, Alt):
+            # Deep in the tree, prefer the first (shortest, non-recursive) options so samples end.
+            options = node.options[:2] if depth > 12 else node.options
+            return self._gen(rng.choice(options), rng, depth)
+        if isinstance(node, Repeat):
+            high = node.low if depth > 12 else node.high
+            count = rng.randint(node.low, max(node.low, min(high, node.low + 3 if high > 6 else high)))
+            if rng.random() < 0.04:
+                count = high  # sometimes the longest
+            return "".join(self._gen(node.item, rng, depth) for _ in range(count))
+        raise TypeError(node)
