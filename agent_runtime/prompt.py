@@ -13,15 +13,11 @@ SYSTEM_PROMPT = """\
 You are a coding agent working in a git repository. You act by writing Python code that calls the tools below; \
 the code runs and you see what it printed.
 
-Reply every time in exactly this form:
-Thought: one short sentence: what you do next and why.
-{{ code_block_opening_tag }}
-print(repo_info())
-{{ code_block_closing_tag }}
+{REPLY_FORM}
 
 Rules:
 - Use only the tools below and plain Python. No imports, no open(), no os or subprocess.
-- print() what you need to see; it comes back to you as "Observation:".
+- print() what you need to see; it comes back to you as "Observation:". Python strings cannot span lines: write \\n.
 - Look before you change anything: rg_search, list_files, read_file.
 - To change a file: propose_patch(path=..., old=..., new=...) with old copied exactly from read_file, \
 then apply_patch(patch_id=...), then run_tests().
@@ -41,10 +37,23 @@ Project instructions (AGENTS.md):
 """
 
 
-def prompt_templates() -> dict:
+TEXT_FORM = """\
+Reply every time in exactly this form:
+Thought: one short sentence: what you do next and why.
+{{ code_block_opening_tag }}
+print(repo_info())
+{{ code_block_closing_tag }}"""
+
+JSON_FORM = """\
+Reply every time with one JSON object in exactly this form:
+{"thought": "one short sentence: what you do next and why", "code": "print(repo_info())"}"""
+
+
+def prompt_templates(reply_format: str = "text") -> dict:
     """smolagents wants every template key present; only the system prompt is used."""
+    form = JSON_FORM if reply_format == "json" else TEXT_FORM
     return {
-        "system_prompt": SYSTEM_PROMPT,
+        "system_prompt": SYSTEM_PROMPT.replace("{REPLY_FORM}", form),
         "planning": {"initial_plan": "", "update_plan_pre_messages": "", "update_plan_post_messages": ""},
         "managed_agent": {"task": "", "report": ""},
         "final_answer": {"pre_messages": "", "post_messages": ""},

@@ -16,7 +16,8 @@ from typing import Any
 from .approval import Approver
 from .config import Settings
 from .display import Display
-from .models import EMBEDDED_MODEL_NAME, EmbeddedServer, ModelError, embedded_gguf
+from .embedded import EMBEDDED_MODEL_NAME, EmbeddedServer, embedded_gguf
+from .models import ModelError, context_window
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +78,9 @@ class Session:
         self.prompt_memory: Any = None
         self.redactor: Any = None
         self.last_run: Any = None
+        self.constraint: Any = None
+        self.model_switches: list[dict[str, str]] = []
+        self._switches_reported = 0  # switches already written to a run record
         self._fresh = True
         self._last_reply: str | None = None
 
@@ -95,14 +99,11 @@ class Session:
 
     def open(self) -> None:
         settings = self.settings
-        model_id = settings.model_id
-        if model_id is None:
-            gguf = embedded_gguf(settings)
-            self.server = EmbeddedServer(gguf, settings.model_context_window,
+        if settings.model_id is None:
+            self.server = EmbeddedServer(embedded_gguf(settings), context_window(settings, None),
                                          chat_format="gemma" if settings.model_gguf is None else None)
-            self.server.start()
+            self.server.start()  # loads while the slow imports below run
         self._quiet_libraries()
-        from .models import check_reachable, make_litellm_model, make_replay_model
         from .runtime import Runtime
         from .telemetry import Redactor, Tracing
 
@@ -110,47 +111,94 @@ class Session:
         self.tracing = Tracing(settings, self.redactor)
         self.runtime = Runtime.create(settings, self.repo, self.approver, telemetry=self.tracing.telemetry,
                                       use_bwrap=self.use_bwrap)
-        grammar = settings.grammar == "tools"
-        if model_id is None:
-            assert self.server is not None
-            with self.display.waiting("Starting the embedded model (llama.cpp)…") as status:
-                self.server.wait_ready(tick=lambda s: status and status.update(
-                    f"Starting the embedded model (llama.cpp)… {s:.0f}s"))
-            self.model = make_litellm_model("openai/gemma-3-270m", settings, api_base=self.server.api_base,
-                                            api_key="sk-local", flatten=True, system_as_user=settings.model_gguf is None)
-            self.model_label = EMBEDDED_MODEL_NAME if settings.model_gguf is None else f"{settings.model_gguf.name} (embedded)"
-            grammar = settings.grammar in ("auto", "tools")
-        elif model_id.startswith("replay:"):
-            self.model = make_replay_model(Path(model_id.split(":", 1)[1]))
-            self.model_label = model_id
-            grammar = False
-        else:
-            check_reachable(model_id, settings.model_api_base, settings.model_api_key)
-            self.model = make_litellm_model(model_id, settings, api_base=settings.model_api_base,
-                                            api_key=settings.model_api_key, flatten=True)
-            self.model_label = model_id
+        self.model, self.constraint = self._make_model()
         self._show_progress()
         from .agent import build_agent
 
         self.prompt_memory = self._prompt_memory()
-        self.agent = build_agent(self.runtime, self.model, settings.agent_max_steps, grammar=grammar,
+        self.agent = build_agent(self.runtime, self.model, settings.agent_max_steps, self.constraint,
                                  prompt_memory=self.prompt_memory)
+
+    def _make_model(self) -> tuple[Any, Any]:
+        """The model (with its fallbacks) and the constraint its replies are held to."""
+        from .models import Constraint, check_reachable, choose_constraint, make_fallback_model, make_litellm_model, \
+            make_replay_model
+
+        settings = self.settings
+        if self.server is not None:
+            with self.display.waiting("Starting the embedded model (llama.cpp)…") as status:
+                self.server.wait_ready(tick=lambda s: status and status.update(
+                    f"Starting the embedded model (llama.cpp)… {s:.0f}s"))
+            self.model_label = EMBEDDED_MODEL_NAME if settings.model_gguf is None else f"{settings.model_gguf.name} (embedded)"
+            model = make_litellm_model("openai/gemma-3-270m", settings, api_base=self.server.api_base,
+                                       system_as_user=settings.model_gguf is None)
+            constraint = choose_constraint(settings.grammar, None, None)
+            model.constraint = constraint
+            return model, constraint
+        if settings.model_id.startswith("replay:"):
+            self.model_label = settings.model_id
+            return make_replay_model(Path(settings.model_id.split(":", 1)[1])), Constraint("none")
+        # The first configured model that answers is used; the others wait as fallbacks.
+        ids = [settings.model_id, *settings.model_fallback_ids]
+        reachable: list[str] = []
+        problems: dict[str, str] = {}
+        for model_id in ids:
+            try:
+                check_reachable(model_id, self._api_base(model_id), settings.model_api_key)
+                reachable.append(model_id)
+            except ModelError as exc:
+                problems[model_id] = str(exc)
+        if not reachable:
+            first = problems[ids[0]]
+            raise ModelError(first + (f" (and the {len(ids) - 1} fallback(s) as well)" if len(ids) > 1 else ""))
+        for skipped, problem in problems.items():
+            if ids.index(skipped) < ids.index(reachable[0]):
+                self.model_switches.append({"from": skipped, "to": reachable[0], "reason": problem})
+                self.display.warn(f"{skipped} is not available ({problem}); using {reachable[0]}")
+        constraint = choose_constraint(settings.grammar, reachable[0], self._api_base(reachable[0]))
+        chain = []
+        for model_id in reachable:
+            api_base = self._api_base(model_id)
+            model = make_litellm_model(model_id, settings, api_base=api_base,
+                                       api_key=settings.model_api_key if model_id == settings.model_id else None)
+            model.constraint = choose_constraint(settings.grammar, model_id, api_base, reply_format=constraint.reply_format)
+            chain.append((model_id, model))
+        self.model_label = reachable[0]
+        if len(chain) == 1:
+            return chain[0][1], constraint
+        return make_fallback_model(chain, self._on_model_switch), constraint
+
+    def _api_base(self, model_id: str) -> str | None:
+        """MODEL_API_BASE belongs to MODEL_ID; fallbacks use their provider's default address."""
+        return self.settings.model_api_base if model_id == self.settings.model_id else None
+
+    def _on_model_switch(self, before: str, after: str, reason: str) -> None:
+        from opentelemetry import trace
+
+        self.model_label = after
+        switch = {"from": before, "to": after, "reason": reason}
+        self.model_switches.append(switch)
+        trace.get_current_span().set_attribute("llm.model_fallback", f"{before} -> {after}: {reason}")
+        if self.last_run is not None:
+            self.last_run.event("model_fallback", **switch)
+        self.display.warn(f"{before} failed ({reason}); continuing with {after}")
 
     def _prompt_memory(self):
         """The context budget, with the most exact token counter at hand."""
         from .memory import PromptMemory, estimate_counter, litellm_counter, llama_server_counter
 
         settings = self.settings
+        window = context_window(settings, settings.model_id, settings.model_api_base)
         reserve = settings.model_max_tokens
         if self.server is not None:
             counter = llama_server_counter(self.server.api_base)
-        elif settings.model_id and settings.model_id.startswith("replay:"):
+        elif settings.model_id.startswith("replay:"):
             counter = estimate_counter()
         else:
             counter = litellm_counter(settings.model_id)
             if not settings.model_id.startswith(("openai/", "gpt-")) or settings.model_api_base:
-                reserve += settings.model_context_window // 20  # another tokenizer: keep 5% spare
-        return PromptMemory(settings.model_context_window, reserve, counter)
+                reserve += window // 20  # another model's tokenizer: keep 5% spare
+        return PromptMemory(window, reserve, counter)
 
     def close(self) -> None:
         if self.server is not None:
@@ -209,6 +257,7 @@ class Session:
         self.tracing.start_run(record.dir / "trace.jsonl")
         first_step = 0 if self._fresh else len(self.agent.memory.steps)  # a fresh run empties memory
         first_call = len(self.runtime.state.history)
+        retries_before, switches_before = self.agent.format_retries, self._switches_reported
         result = TaskResult("interrupted", error="interrupted")
         try:
             result = self._run(task)
@@ -228,7 +277,10 @@ class Session:
                 tool_calls=len(calls), tool_errors=sum(1 for c in calls if c.outcome == "error"),
                 refused=sum(1 for c in calls if c.outcome == "refused"),
                 parse_errors=errors.count("AgentParsingError"), code_errors=errors.count("AgentExecutionError"),
+                format_retries=self.agent.format_retries - retries_before,
+                model_switches=self.model_switches[switches_before:],  # includes any made at start-up
             )
+            self._switches_reported = len(self.model_switches)
             self.display.run_saved(record.id, self.tracing.trace_url(trace_id))
         return result
 

@@ -59,7 +59,7 @@ def test_two_step_task_parses_and_runs_and_leaves_no_server(tmp_path):
 def test_server_dies_with_its_parent(tmp_path):
     script = (
         "import sys, time\n"
-        "from agent_runtime.models import EmbeddedServer, embedded_gguf\n"
+        "from agent_runtime.embedded import EmbeddedServer, embedded_gguf\n"
         "from agent_runtime.config import load_settings\n"
         "server = EmbeddedServer(embedded_gguf(load_settings({})), 2048)\n"
         "server.start(); print(server.proc.pid, flush=True); time.sleep(600)\n"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 from pathlib import Path
 
 from rich.console import Console
@@ -66,14 +67,31 @@ def test_code_errors_are_steps_not_crashes(tmp_path):
     repo = make_repo(tmp_path / "p", BUGGY_PROJECT)
     session = open_session(repo, [
         "Thought: no code here at all",
+        "Thought: still no code",  # the one retry; then the step counts as a parse failure
         step("bad python", "print(read_file(path=\"calc.py\"\n"),
+        step("fixed", 'print(read_file(path="calc.py"))'),
         step("undefined", "print(undefined_name)"),
         step("done", 'final_answer("ok")'),
     ], tmp_path)
     result = session.run("x")
     assert result.status == "answered" and result.steps == 4
     errors = [type(s.error).__name__ for s in session.agent.memory.steps if getattr(s, "error", None)]
-    assert errors == ["AgentParsingError", "AgentExecutionError", "AgentExecutionError"]
+    assert errors == ["AgentParsingError", "AgentExecutionError"]
+    assert session.agent.format_retries == 2
+    meta = json.loads((session.last_run.dir / "metadata.json").read_text())
+    assert (meta["parse_errors"], meta["code_errors"], meta["format_retries"]) == (1, 1, 2)
+
+
+def test_a_reply_that_does_not_parse_gets_one_retry_with_a_reminder(tmp_path):
+    repo = make_repo(tmp_path / "p", BUGGY_PROJECT)
+    session = open_session(repo, ["I think I will read the file.", step("d", 'final_answer("ok")')], tmp_path)
+    result = session.run("x")
+    seen = session.model.requests
+    assert result.status == "answered" and result.steps == 1, "the retry is part of the same step"
+    reminder = seen[1][-1].content[0]["text"]
+    assert reminder.startswith("Your reply could not be used (no code block") and "<code>" in reminder
+    assert seen[1][-2].content[0]["text"] == "I think I will read the file."
+    assert "I think I will" not in str(session.agent.memory.steps[-1].model_output)
 
 
 def test_imports_are_not_authorized(tmp_path):
