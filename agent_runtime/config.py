@@ -100,7 +100,7 @@ def _path(raw: str) -> Path | None:
     return Path(value).expanduser() if value else None
 
 
-def _url_list(raw: str) -> tuple[str, ...]:
+def _comma_list(raw: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in raw.split(",") if part.strip())
 
 
@@ -155,7 +155,7 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "MODEL_CONTEXT_WINDOW": lambda raw: _int(512, 1_048_576)(raw) if raw.strip() else None,
     "MODEL_TIMEOUT": _int(1, 86400),
     "MODEL_GGUF": _path,
-    "MODEL_FALLBACK_IDS": _url_list,
+    "MODEL_FALLBACK_IDS": _comma_list,
     "GRAMMAR": _choice("auto", "tools", "python", "off"),
     "AGENT_MAX_STEPS": _int(1, 1000),
     "APPROVAL_MODE": lambda raw: _choice("ask", "auto", "never")(raw) if raw.strip() else None,

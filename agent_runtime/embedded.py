@@ -73,8 +73,12 @@ class EmbeddedServer:
 
     def start(self) -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        command = [sys.executable, "-m", "llama_cpp.server", "--model", str(self.gguf), "--host", "127.0.0.1",
-                   "--port", str(self.port), "--n_ctx", str(self.n_ctx), "--logits_all", "false"]
+        threads = str(os.cpu_count() or 2)  # the agent waits while the model runs: give it every core
+        # llama_cpp.server with lazy grammar sampling (see llama_server.py); logits only for the last
+        # token (logits_all=false), which makes prompt processing ~2.5x faster.
+        command = [sys.executable, "-m", "agent_runtime.llama_server", "--model", str(self.gguf),
+                   "--host", "127.0.0.1", "--port", str(self.port), "--n_ctx", str(self.n_ctx), "--logits_all", "false",
+                   "--n_threads", threads, "--n_threads_batch", threads]
         if self.chat_format:
             command += ["--chat_format", self.chat_format]
         log = self.log_path.open("wb")

@@ -13,6 +13,7 @@ off mid-code.
 
 from __future__ import annotations
 
+import json
 from typing import Any, Iterable
 
 THOUGHT_CHARS = 160
@@ -223,8 +224,14 @@ def _regex_literal(text: str) -> str:
 
 def tool_call_pattern(tools: Iterable[Any]) -> str:
     """A regular expression for the code of one reply: the same shape as tool_call_grammar's body
-    (up to three calls, printed or assigned to `result`, then optionally final_answer)."""
-    string = r'"([^"\\\n]|\\["\\nt]){0,200}"'
+    (up to three calls, printed or assigned to `result`, then optionally final_answer).
+
+    It is written over the code *as it appears inside the JSON string* (a newline as backslash-n,
+    a quote as backslash-quote): llama.cpp and Ollama apply a schema's pattern to the raw
+    characters between the quotes, so a pattern over the decoded text would make them emit raw
+    newlines, which is invalid JSON. String arguments hold no quotes or backslashes."""
+    quote, newline = r'\\"', r"\\n"
+    string = quote + r"[^\\\"\x00-\x1f]{0,200}" + quote
     values = {"string": string, "integer": r"-?(0|[1-9][0-9]{0,5})", "number": r"-?(0|[1-9][0-9]{0,5})(\.[0-9]{1,4})?",
               "boolean": "(True|False)"}
     calls = []
@@ -237,17 +244,19 @@ def tool_call_pattern(tools: Iterable[Any]) -> str:
             value = values.get(spec["type"]) if isinstance(spec["type"], str) else None
             if value is None:
                 continue
-            sep = "" if first else ", "
-            piece = f"{_regex_literal(sep)}{name}={value}"
+            piece = f"{'' if first else ', '}{name}={value}"
             parts.append(f"({piece})?" if spec.get("nullable") else piece)
             first = False
-        # Optional arguments after an omitted first one would need a leading ", " variant; keep
-        # the first argument's form for them (a reply that leaves it out still parses).
         calls.append(f"{tool.name}\\({''.join(parts)}\\)")
     call = "(" + "|".join(calls) + ")"
-    line = rf"(print\({call}\)|result = {call}|print\(result\))\n"
-    final = rf"final_answer\(({string}|result)\)\n?"
+    line = rf"(print\({call}\)|result = {call}|print\(result\)){newline}"
+    final = rf"final_answer\(({string}|result)\)({newline})?"
     return rf"^(({line}){{1,3}}({final})?|{final})$"
+
+
+def json_escaped(code: str) -> str:
+    """Code as it appears between the quotes of a JSON string (what tool_call_pattern matches)."""
+    return json.dumps(code)[1:-1]
 
 
 def reply_schema(tools: Iterable[Any] | None) -> dict:

@@ -110,3 +110,65 @@ def test_grammar_replies_always_parse_and_run(tmp_path):
             agent.python_executor.send_tools({**agent.tools})
             agent.python_executor(code)  # raises if the code does not run
     assert len(session.runtime.state.history) >= len(tasks) - 1  # (a reply may be only final_answer)
+
+
+def test_five_short_tasks_three_steps_each_without_parse_or_code_errors(tmp_path):
+    import json
+
+    repo = make_repo(tmp_path / "p", BUGGY_PROJECT)
+    settings = load_settings({"AGENT_MAX_STEPS": "3", "MODEL_TEMPERATURE": "0", "RUNS_DIR": str(tmp_path / "runs")})
+    session = Session(settings, repo, Approver("never", interactive=False),
+                      Display(console=Console(file=io.StringIO()), out=io.StringIO()))
+    tasks = ["Which files are in this repository?", "Show the recent commits.", "Find the add function.",
+             "Read README.md.", "Run the tests."]
+    records, histories = [], []
+    with session:
+        for task in tasks:
+            result = session.run(task)
+            assert result.status in ("answered", "step_limit"), result.error
+            records.append(json.loads((session.last_run.dir / "metadata.json").read_text()))
+            histories.append(list(session.runtime.state.history))
+            session.reset()  # five short tasks, each on its own
+    assert sum(r["steps"] for r in records) >= 10
+    assert sum(r["parse_errors"] for r in records) == 0, "every reply parsed"
+    assert sum(r["code_errors"] for r in records) == 0, "every reply's code ran"
+    assert sum(r["format_retries"] for r in records) == 0, "the grammar left nothing to retry"
+    refused_repeats = 0
+    for history in histories:
+        for a, b, c in zip(history, history[1:], history[2:]):
+            if (a.tool, a.arguments) == (b.tool, b.arguments) == (c.tool, c.arguments) and a.outcome == b.outcome == "ok":
+                assert c.error_type == "loop_detected", "a third identical call in a row never runs"
+                refused_repeats += 1
+    assert refused_repeats >= 1, "the small model repeats itself, and loop detection stopped it"
+
+
+def test_lazy_grammar_sampling_gives_the_same_tokens_and_is_faster(tmp_path):
+    """Greedy decoding: the lazy sampler must pick exactly what llama-cpp-python's own would."""
+    script = r'''
+import json, sys, time
+import llama_cpp
+from agent_runtime.config import load_settings
+from agent_runtime.embedded import embedded_gguf
+from agent_runtime.grammar import python_grammar, tool_call_grammar
+from agent_runtime.tools import tool_classes
+if sys.argv[1] == "lazy":
+    from agent_runtime.llama_server import install
+    install()
+llm = llama_cpp.Llama(model_path=str(embedded_gguf(load_settings({}))), n_ctx=2048, n_threads=2, verbose=False)
+out, start = [], time.perf_counter()
+for grammar in (tool_call_grammar(tool_classes(), 1024), python_grammar(tool_classes(), 1024)):
+    for task in ("read README.md", "run the tests", "find the add function"):
+        prompt = f"<start_of_turn>user\nReply with Thought: then a <code> block of tool calls.\nTask: {task}<end_of_turn>\n<start_of_turn>model\n"
+        text = llm.create_completion(prompt, max_tokens=48, temperature=0,
+                                     grammar=llama_cpp.LlamaGrammar.from_string(grammar, verbose=False))
+        out.append(text["choices"][0]["text"])
+print(json.dumps({"texts": out, "seconds": time.perf_counter() - start}))
+'''
+    import json as _json
+
+    results = {}
+    for mode in ("eager", "lazy"):
+        done = subprocess.run([sys.executable, "-c", script, mode], capture_output=True, text=True, timeout=600)
+        results[mode] = _json.loads(done.stdout.strip().splitlines()[-1])
+    assert results["lazy"]["texts"] == results["eager"]["texts"]
+    assert results["lazy"]["seconds"] < results["eager"]["seconds"] * 0.7

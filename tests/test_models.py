@@ -14,6 +14,7 @@ from rich.console import Console
 from agent_runtime.approval import Approver
 from agent_runtime.config import ConfigError, load_settings
 from agent_runtime.display import Display
+from agent_runtime.grammar import json_escaped
 from agent_runtime.models import choose_constraint
 from agent_runtime.records import load_spans
 from agent_runtime.session import Session
@@ -47,8 +48,9 @@ def test_ollama_gets_num_ctx_and_the_reply_schema_and_its_json_replies_run(tmp_p
     assert first["options"]["num_ctx"] == 8192, "Ollama's 2048 default would drop the prompt's start"
     schema = first["format"]
     assert schema["required"] == ["thought", "code"]
-    pattern = schema["properties"]["code"]["pattern"]
-    assert re.match(pattern, 'print(read_file(path="calc.py"))\n') and not re.match(pattern, "import os\n")
+    pattern = schema["properties"]["code"]["pattern"]  # over the code as escaped inside the JSON string
+    assert re.match(pattern, json_escaped('print(read_file(path="calc.py"))\n'))
+    assert not re.match(pattern, json_escaped("import os\n"))
     system = first["messages"][0]["content"]
     assert '{"thought": "one short sentence' in system, "the prompt asks for the JSON form"
     assert "def add" in ollama.requests[1]["messages"][-1]["content"], "the tool ran and the model saw its output"

@@ -1,0 +1,79 @@
+"""The first request's size: agent_runtime's lean instructions vs a stock smolagents CodeAgent
+with the same tools and task. Counted with the embedded model's own tokenizer (Gemma 3) and
+with cl100k (GPT-4's). Target: under half of stock."""
+
+from __future__ import annotations
+
+import io
+import json
+import tempfile
+from pathlib import Path
+
+from _common import emit, git_repo
+
+from rich.console import Console
+
+from agent_runtime.approval import Approver
+from agent_runtime.config import load_settings
+from agent_runtime.display import Display
+from agent_runtime.embedded import embedded_gguf
+from agent_runtime.models import make_replay_model
+from agent_runtime.session import Session
+from agent_runtime.tools import build_tools
+
+TASK = "The test test_add fails. Find out why and fix it."
+
+
+def text_of(messages: list) -> list[str]:
+    out = []
+    for message in messages:
+        content = message.content if hasattr(message, "content") else message["content"]
+        out.append(content if isinstance(content, str) else "".join(part.get("text", "") for part in content))
+    return out
+
+
+def main() -> None:
+    work = Path(tempfile.mkdtemp(prefix="bench-size-"))
+    repo = git_repo(work / "repo")
+    replay = work / "r.json"
+    replay.write_text(json.dumps(['Thought: d\n<code>\nfinal_answer("x")\n</code>']))
+    settings = load_settings({"MODEL_ID": f"replay:{replay}", "RUNS_DIR": str(work / "runs")})
+    with Session(settings, repo, Approver("never", interactive=False),
+                 Display(console=Console(file=io.StringIO()), out=io.StringIO())) as session:
+        session.run(TASK)
+        ours = text_of(session.model.requests[0])
+        from smolagents import CodeAgent
+
+        stock_model = make_replay_model(replay)
+        stock = CodeAgent(tools=build_tools(session.runtime), model=stock_model, verbosity_level=-1)
+        stock.run(TASK)
+        theirs = text_of(stock_model.requests[0])
+
+    import litellm
+    import llama_cpp
+
+    gemma = llama_cpp.Llama(model_path=str(embedded_gguf(settings)), vocab_only=True, verbose=False)
+
+    def gemma_count(texts: list[str]) -> int:
+        return sum(len(gemma.tokenize(t.encode(), add_bos=False, special=False)) for t in texts)
+
+    def cl100k_count(texts: list[str]) -> int:
+        return sum(litellm.token_counter(model="gpt-4", text=t) for t in texts)
+
+    figures = {
+        "benchmark": "prompt_size",
+        "tools": len(build_tools(session.runtime)),
+        "ours_gemma_tokens": gemma_count(ours),
+        "stock_smolagents_gemma_tokens": gemma_count(theirs),
+        "ours_cl100k_tokens": cl100k_count(ours),
+        "stock_smolagents_cl100k_tokens": cl100k_count(theirs),
+    }
+    figures["ratio_gemma"] = round(figures["ours_gemma_tokens"] / figures["stock_smolagents_gemma_tokens"], 3)
+    figures["ratio_cl100k"] = round(figures["ours_cl100k_tokens"] / figures["stock_smolagents_cl100k_tokens"], 3)
+    figures["target_ratio"] = 0.5
+    figures["meets_target"] = figures["ratio_gemma"] < 0.5 and figures["ratio_cl100k"] < 0.5
+    emit(figures)
+
+
+if __name__ == "__main__":
+    main()
