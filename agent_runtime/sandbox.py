@@ -1,7 +1,8 @@
 """Commands run here: under bubblewrap when it works, with limits and a timeout always.
 
 Inside bubblewrap: the root file system is read-only, the workspace writable but its
-`.git` read-only, /tmp private, deny_read files hidden (in the workspace and the usual
+`.git` read-only, /tmp private (but tools installed under it stay visible, read-only),
+deny_read files hidden (in the workspace and the usual
 secret places in $HOME), no network unless the policy allows it, a new session and PID
 namespace, and the sandbox dies with us. Without bubblewrap the limits, the timeout and
 the scrubbed environment still apply, the result says sandbox="none", and we warn once.
@@ -16,6 +17,7 @@ import selectors
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +30,20 @@ SECRET_NAME_PARTS = ("KEY", "SECRET", "TOKEN", "PASSWORD", "PASSWD", "CREDENTIAL
 # Secret places outside the workspace, relative to $HOME; hidden from sandboxed commands.
 HOME_SECRETS = (".ssh", ".aws", ".netrc", ".gnupg", ".git-credentials", ".docker/config.json",
                 ".config/gh", ".kube", ".pypirc", ".npmrc", ".azure", ".config/gcloud")
+
+
+def _installed_under_tmp() -> list[Path]:
+    """Our Python environment and $PATH entries that live under /tmp (a clone in /tmp, a CI
+    checkout): the private /tmp would hide them, and commands that work outside would not inside."""
+    tmp = Path("/tmp").resolve()
+    candidates = [Path(sys.prefix), Path(sys.base_prefix)]
+    candidates += [Path(part) for part in os.environ.get("PATH", "").split(os.pathsep) if os.path.isabs(part)]
+    found: list[Path] = []
+    for path in candidates:
+        path = path.resolve()
+        if path.is_relative_to(tmp) and path != tmp and path.is_dir() and path not in found:
+            found.append(path)
+    return found
 
 
 @dataclass(frozen=True)
@@ -138,8 +154,10 @@ class Sandbox:
         return found
 
     def _bwrap_argv(self, argv: list[str], cwd: Path) -> list[str]:
-        out = [self._bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp",
-               "--bind", str(self.root), str(self.root)]
+        out = [self._bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
+        for path in _installed_under_tmp():
+            out += ["--ro-bind", str(path), str(path)]
+        out += ["--bind", str(self.root), str(self.root)]
         git_dir = self.root / ".git"
         if git_dir.exists():
             out += ["--ro-bind", str(git_dir), str(git_dir)]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -97,6 +98,27 @@ def test_tmp_is_private(sandbox):
     marker = f"/tmp/agent-runtime-private-{os.getpid()}"
     result = sandbox.run(f"echo secret > {marker} && cat {marker}", timeout=30)
     assert result.stdout == "secret\n" and not Path(marker).exists()
+
+
+def test_tools_installed_under_tmp_stay_visible_and_read_only(sandbox, monkeypatch):
+    """A checkout or venv in /tmp (CI does this) must not vanish behind the private /tmp."""
+    import tempfile
+
+    bin_dir = Path(tempfile.mkdtemp(prefix="agent-runtime-bin-", dir="/tmp"))
+    other = bin_dir.parent / (bin_dir.name + "-not-on-path")
+    other.mkdir()
+    try:
+        tool = bin_dir / "hello-from-tmp"
+        tool.write_text("#!/bin/sh\necho hello\n")
+        tool.chmod(0o755)
+        monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+        result = sandbox.run(f"hello-from-tmp; touch {bin_dir}/new; ls {other}", timeout=30)
+        assert result.stdout.startswith("hello\n")
+        assert not (bin_dir / "new").exists(), "what is re-shown from /tmp is read-only"
+        assert result.exit_code != 0, "the rest of /tmp stays private"
+    finally:
+        shutil.rmtree(bin_dir)
+        other.rmdir()
 
 
 def test_credentials_are_scrubbed_from_the_environment(sandbox, monkeypatch):
