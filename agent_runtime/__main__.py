@@ -1,3 +1,3 @@
-from .run import entry
+from agent_runtime.cli.main import entry
 
 entry()

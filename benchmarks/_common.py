@@ -35,5 +35,19 @@ def git_repo(path: Path) -> Path:
     return path
 
 
+def quiet_session(settings, repo: Path):
+    """A Session that approves nothing and prints nowhere (for scripted replay runs)."""
+    import io
+
+    from rich.console import Console
+
+    from agent_runtime.agent.session import Session
+    from agent_runtime.cli.display import Display
+    from agent_runtime.safety.approval import Approver
+
+    return Session(settings, repo, Approver("never", interactive=False),
+                   Display(console=Console(file=io.StringIO()), out=io.StringIO()))
+
+
 def emit(figures: dict) -> None:
     print(json.dumps(figures, indent=2))

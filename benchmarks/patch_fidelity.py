@@ -15,10 +15,10 @@ from _common import ROOT, emit
 sys.path.insert(0, str(ROOT / "tests"))
 from patch_corpus import random_history  # noqa: E402
 
-from agent_runtime.approval import Approver  # noqa: E402
 from agent_runtime.config import load_settings  # noqa: E402
-from agent_runtime.runtime import Runtime  # noqa: E402
+from agent_runtime.safety.approval import Approver  # noqa: E402
 from agent_runtime.tools import build_tools  # noqa: E402
+from agent_runtime.tools.runtime import Runtime  # noqa: E402
 
 COMMITS = 200
 LIMITS = {"VALIDATION_MAX_CHARS": "1000000", "VALIDATION_MAX_LINES": "100000"}

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from _common import ROOT, emit
 
-from agent_runtime.policy import Policy
+from agent_runtime.safety.policy import Policy
 
 
 def corpus(name: str) -> list[str]:

@@ -9,24 +9,19 @@ model calls, median of 3 rounds each. Target: stable at least 3x faster.
 
 from __future__ import annotations
 
-import io
 import json
+import statistics
 import tempfile
 import time
 from copy import deepcopy
 from pathlib import Path
 
-from _common import emit, git_repo
+from _common import emit, git_repo, quiet_session
 
-from rich.console import Console
-
-from agent_runtime.approval import Approver
 from agent_runtime.config import load_settings
-from agent_runtime.display import Display
-from agent_runtime.embedded import EmbeddedServer, embedded_gguf
-from agent_runtime.grammar import tool_call_grammar
-from agent_runtime.models import make_litellm_model
-from agent_runtime.session import Session
+from agent_runtime.models.embedded import EmbeddedServer, embedded_gguf
+from agent_runtime.models.grammar import tool_call_grammar
+from agent_runtime.models.litellm_model import make_litellm_model
 from agent_runtime.tools import tool_classes
 
 ROUNDS = 3
@@ -58,8 +53,7 @@ def scripted_requests(work: Path) -> list[list]:
                                  + ['Thought: done\n<code>\nfinal_answer("done")\n</code>']))
     settings = load_settings({"MODEL_ID": f"replay:{replay}", "AGENT_MAX_STEPS": "11", "RUNS_DIR": str(work / "runs"),
                               "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"})
-    with Session(settings, repo, Approver("never", interactive=False),
-                 Display(console=Console(file=io.StringIO()), out=io.StringIO())) as session:
+    with quiet_session(settings, repo) as session:
         session.run("Find out why test_add fails.")
         return [list(r) for r in session.model.requests[:10]]
 
@@ -103,8 +97,8 @@ def main() -> None:
             varied_times.append(round_time(varied))
     finally:
         server.stop()
-    median = lambda xs: sorted(xs)[len(xs) // 2]  # noqa: E731
-    stable_s, varied_s = median([t for t, _ in stable_times]), median([t for t, _ in varied_times])
+    stable_s = statistics.median(t for t, _ in stable_times)
+    varied_s = statistics.median(t for t, _ in varied_times)
     emit({
         "benchmark": "prompt_cache",
         "model": "gemma-3-270m Q4_K_M (embedded llama.cpp, 2 cores)",

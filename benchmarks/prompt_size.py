@@ -4,21 +4,15 @@ with cl100k (GPT-4's). Target: under half of stock."""
 
 from __future__ import annotations
 
-import io
 import json
 import tempfile
 from pathlib import Path
 
-from _common import emit, git_repo
+from _common import emit, git_repo, quiet_session
 
-from rich.console import Console
-
-from agent_runtime.approval import Approver
 from agent_runtime.config import load_settings
-from agent_runtime.display import Display
-from agent_runtime.embedded import embedded_gguf
-from agent_runtime.models import make_replay_model
-from agent_runtime.session import Session
+from agent_runtime.models.embedded import embedded_gguf
+from agent_runtime.models.replay import make_replay_model
 from agent_runtime.tools import build_tools
 
 TASK = "The test test_add fails. Find out why and fix it."
@@ -38,8 +32,7 @@ def main() -> None:
     replay = work / "r.json"
     replay.write_text(json.dumps(['Thought: d\n<code>\nfinal_answer("x")\n</code>']))
     settings = load_settings({"MODEL_ID": f"replay:{replay}", "RUNS_DIR": str(work / "runs")})
-    with Session(settings, repo, Approver("never", interactive=False),
-                 Display(console=Console(file=io.StringIO()), out=io.StringIO())) as session:
+    with quiet_session(settings, repo) as session:
         session.run(TASK)
         ours = text_of(session.model.requests[0])
         from smolagents import CodeAgent

@@ -13,14 +13,15 @@ from pathlib import Path
 
 from _common import emit, git_repo
 
-from agent_runtime.agent import build_agent
-from agent_runtime.approval import Approver
+from agent_runtime.agent.codeagent import build_agent
 from agent_runtime.config import load_settings
-from agent_runtime.embedded import EmbeddedServer, embedded_gguf
-from agent_runtime.grammar import json_escaped, reply_schema, tool_call_pattern
-from agent_runtime.models import Constraint, make_replay_model
-from agent_runtime.runtime import Runtime
+from agent_runtime.models.constraints import Constraint
+from agent_runtime.models.embedded import EmbeddedServer, embedded_gguf
+from agent_runtime.models.grammar import json_escaped, reply_schema, tool_call_pattern
+from agent_runtime.models.replay import make_replay_model
+from agent_runtime.safety.approval import Approver
 from agent_runtime.tools import tool_classes
+from agent_runtime.tools.runtime import Runtime
 
 TASKS = ["Which files are here?", "Find the add function.", "Show the last commits.", "Read README.md.",
          "Run the tests.", "Search for TODO comments.", "What changed recently?", "Is the work tree clean?",

@@ -17,16 +17,17 @@ import time
 from pathlib import Path
 
 from _common import emit, git_repo
-
 from rich.console import Console
 
-from agent_runtime.approval import Approver
+from agent_runtime.agent.session import Session
+from agent_runtime.cli.display import Display
 from agent_runtime.config import load_settings
-from agent_runtime.display import Display
-from agent_runtime.runtime import Runtime
-from agent_runtime.session import Session
-from agent_runtime.telemetry import Redactor, Telemetry, Tracing
+from agent_runtime.safety.approval import Approver
+from agent_runtime.telemetry.exporters import Tracing
+from agent_runtime.telemetry.redact import Redactor
+from agent_runtime.telemetry.spans import Telemetry
 from agent_runtime.tools import build_tools
+from agent_runtime.tools.runtime import Runtime
 
 CALLS = 3000
 

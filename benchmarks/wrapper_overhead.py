@@ -10,10 +10,10 @@ from pathlib import Path
 
 from _common import emit, git_repo, median_us
 
-from agent_runtime.approval import Approver
 from agent_runtime.config import load_settings
-from agent_runtime.runtime import Runtime
+from agent_runtime.safety.approval import Approver
 from agent_runtime.tools import build_tools
+from agent_runtime.tools.runtime import Runtime
 
 CALLS = 3000
 

@@ -64,9 +64,9 @@ def buggy_repo(tmp_path) -> Path:
 
 @pytest.fixture
 def make_runtime():
-    from agent_runtime.approval import Approver
     from agent_runtime.config import load_settings
-    from agent_runtime.runtime import Runtime
+    from agent_runtime.safety.approval import Approver
+    from agent_runtime.tools.runtime import Runtime
 
     def factory(repo: Path, approval: str = "auto", env: dict[str, str] | None = None, **kwargs):
         settings = load_settings(env or {})

@@ -9,17 +9,22 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ..runtime import Runtime
-    from .base import RuntimeTool
+    from agent_runtime.tools.base import RuntimeTool
+    from agent_runtime.tools.runtime import Runtime
 
 
 def tool_classes() -> tuple[type["RuntimeTool"], ...]:
-    from .files import ReadFileSnippetTool, ReadFileTool
-    from .git import GitDiffTool, GitLogTool, GitStatusTool
-    from .patch import ApplyPatchTool, ProposePatchTool, ProposePatchUnifiedTool, ShowPatchTool
-    from .repo import RepoInfoTool
-    from .search import ListFilesTool, RgSearchTool
-    from .shell import RunCmdTool, RunTestsTool
+    from agent_runtime.tools.commands import RunCmdTool, RunTestsTool
+    from agent_runtime.tools.files import ReadFileSnippetTool, ReadFileTool
+    from agent_runtime.tools.git import GitDiffTool, GitLogTool, GitStatusTool
+    from agent_runtime.tools.patch import (
+        ApplyPatchTool,
+        ProposePatchTool,
+        ProposePatchUnifiedTool,
+        ShowPatchTool,
+    )
+    from agent_runtime.tools.repo import RepoInfoTool
+    from agent_runtime.tools.search import ListFilesTool, RgSearchTool
 
     return (
         RepoInfoTool,

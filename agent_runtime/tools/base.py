@@ -8,42 +8,14 @@ approval.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, ClassVar
 
 from smolagents import Tool
 
+from agent_runtime.core import Action
+
 if TYPE_CHECKING:
-    from ..runtime import Runtime
-
-
-class ToolError(Exception):
-    """A failure the model can act on: what happened and what to try next."""
-
-    def __init__(self, error: str, suggestion: str, kind: str = "invalid_input"):
-        super().__init__(error)
-        self.error = error
-        self.suggestion = suggestion
-        self.kind = kind
-
-    def as_dict(self) -> dict[str, str]:
-        return {"error": self.error, "recovery_suggestion": self.suggestion}
-
-
-@dataclass(frozen=True)
-class Action:
-    """What a call is about to do, for the policy and the approval gate to judge.
-
-    kind: "read" (paths are read), "command" (a shell command runs), "write" (a patch
-    is written). `preview` is what a person sees before approving.
-    """
-
-    kind: str
-    paths: tuple[str, ...] = ()
-    command: str | None = None
-    summary: str = ""
-    preview: Any = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    from agent_runtime.tools.runtime import Runtime
 
 
 # A check turns one raw argument into a validated value or raises ToolError.
@@ -72,7 +44,7 @@ class RuntimeTool(Tool):
         return self.forward(*args, **kwargs)
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
-        from ..instrumentation import invoke
+        from agent_runtime.tools.wrapper import invoke
 
         return invoke(self, args, kwargs)
 

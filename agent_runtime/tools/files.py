@@ -6,8 +6,9 @@ import re
 from pathlib import Path
 from typing import Any, Iterator
 
-from .base import Action, RuntimeTool, ToolError
-from .validation import int_check, line_range, path_check, text_check
+from agent_runtime.core import Action, ToolError
+from agent_runtime.tools.base import RuntimeTool
+from agent_runtime.tools.checks import int_check, line_range, path_check, text_check
 
 BINARY_SNIFF_BYTES = 8192
 MAX_SNIPPET_MATCHES = 20

@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .base import RuntimeTool, ToolError
-from .validation import int_check, path_check
+from agent_runtime.core import ToolError
+from agent_runtime.tools.base import RuntimeTool
+from agent_runtime.tools.checks import int_check, path_check
 
 NOT_A_REPO_HINT = "This directory is not under git: use list_files, rg_search and read_file instead."
 

@@ -5,9 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ..patching import Patch, check_unchanged, plan_replace, plan_unified, write_edits
-from .base import Action, RuntimeTool, ToolError
-from .validation import path_check, text_check
+from agent_runtime.core import Action, ToolError
+from agent_runtime.patches.apply import (
+    Patch,
+    check_unchanged,
+    plan_replace,
+    plan_unified,
+    write_edits,
+)
+from agent_runtime.tools.base import RuntimeTool
+from agent_runtime.tools.checks import path_check, text_check
 
 
 class PatchStore:
@@ -102,7 +109,7 @@ class ApplyPatchTool(RuntimeTool):
     def action(self, patch_id: str) -> Action:
         patch = self.runtime.patches.get(patch_id)
         paths = tuple(p for e in patch.edits for p in {e.old_path, e.new_path} if p)
-        return Action("write", paths=paths, summary=f"apply patch {patch.id}", preview=patch)
+        return Action("write", paths=paths, preview=patch)
 
     def run(self, patch_id: str) -> dict[str, Any]:
         patch = self.runtime.patches.get(patch_id)

@@ -6,9 +6,10 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from .base import RuntimeTool, ToolError
-from .search import base_command, run_rg
-from .shell import detect_test_command
+from agent_runtime.core import ToolError
+from agent_runtime.tools.base import RuntimeTool
+from agent_runtime.tools.commands import detect_test_command
+from agent_runtime.tools.search import base_command, run_rg
 
 MAX_SCANNED_FILES = 200_000
 
@@ -38,7 +39,7 @@ class RepoInfoTool(RuntimeTool):
 
     @staticmethod
     def _git(root: Path) -> dict[str, Any]:
-        from .git import has_commits, open_repo
+        from agent_runtime.tools.git import has_commits, open_repo
 
         try:
             repo = open_repo(root)

@@ -13,8 +13,9 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from .base import Action, RuntimeTool, ToolError
-from .validation import int_check, path_check, text_check
+from agent_runtime.core import Action, ToolError
+from agent_runtime.tools.base import RuntimeTool
+from agent_runtime.tools.checks import int_check, path_check, text_check
 
 RG_TIMEOUT_S = 60
 MAX_MATCH_COLUMNS = 300

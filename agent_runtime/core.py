@@ -1,0 +1,150 @@
+"""The types every layer shares, standard library only: what a tool call is about to do
+(Action), what the policy said (Decision), what the approval gate said (ApprovalResult),
+a failure the model can act on (ToolError), and the one directory the agent works on
+(Workspace). Nothing here imports the rest of the package.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+# Environment variable names that hold credentials; the one list (redaction, the sandbox's
+# environment, run records).
+SECRET_NAME = re.compile(r"KEY|SECRET|TOKEN|PASSWORD|PASSWD|CREDENTIAL|AUTH|COOKIE|PRIVATE", re.I)
+
+
+def is_secret_name(name: str) -> bool:
+    return bool(SECRET_NAME.search(name))
+
+
+class ToolError(Exception):
+    """A failure the model can act on: what happened and what to try next."""
+
+    def __init__(self, error: str, suggestion: str, kind: str = "invalid_input"):
+        super().__init__(error)
+        self.error = error
+        self.suggestion = suggestion
+        self.kind = kind
+
+    def as_dict(self) -> dict[str, str]:
+        return {"error": self.error, "recovery_suggestion": self.suggestion}
+
+
+@dataclass(frozen=True)
+class Action:
+    """What a call is about to do, for the policy and the approval gate to judge.
+
+    kind: "read" (paths are read), "command" (a shell command runs), "write" (a patch
+    is written). `preview` is what a person sees before approving.
+    """
+
+    kind: str
+    paths: tuple[str, ...] = ()
+    command: str | None = None
+    preview: Any = None
+
+
+@dataclass
+class Decision:
+    decision: str
+    rule: str | None
+    reason: str
+    commands: list[dict[str, Any]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"decision": self.decision, "rule": self.rule, "reason": self.reason, "commands": self.commands}
+
+
+@dataclass(frozen=True)
+class ApprovalResult:
+    approved: bool
+    source: str  # "user", "config" (approval mode auto/never), "non_interactive" (no terminal)
+    message: str | None = None  # what the user told the model when refusing
+
+    @property
+    def outcome(self) -> str:
+        return "approved" if self.approved else "denied"
+
+
+class Workspace:
+    """The one directory the agent works on.
+
+    `hidden` holds the globs of files the policy forbids reading (deny_read); listing and
+    search tools leave them out so their contents never reach the model.
+    """
+
+    def __init__(self, root: Path, hidden: tuple[str, ...] = ()):
+        self.root = Path(root).resolve()
+        self.hidden = tuple(hidden)
+
+    def relative(self, path: Path) -> str:
+        rel = os.path.relpath(path, self.root)
+        return "." if rel == "." else rel.replace(os.sep, "/")
+
+    def contains(self, path: Path) -> bool:
+        return path == self.root or self.root in path.parents
+
+    def resolve(self, raw: Any, *, want: str = "file", must_exist: bool = True) -> Path:
+        """A model-given path -> an absolute path inside the workspace, or ToolError.
+
+        want: "file", "dir" or "any" (for paths that may be created, with must_exist=False).
+        """
+        if not isinstance(raw, str):
+            raise ToolError(f"path must be a string, got {type(raw).__name__}", 'Pass a relative path such as "src/app.py".')
+        text = raw.strip()
+        if "\x00" in text:
+            raise ToolError("path contains a NUL byte", "Pass a plain relative path.")
+        if text in ("", "."):
+            text = "."
+        candidate = Path(text)
+        if not candidate.is_absolute():
+            candidate = self.root / candidate
+        # Lexical check first, so `..` never touches the file system outside.
+        lexical = Path(os.path.normpath(candidate))
+        if not self.contains(lexical):
+            raise ToolError(
+                f"path {raw!r} is outside the workspace {self.root}",
+                "Use a path relative to the repository root, without '..'.",
+                kind="path_outside_workspace",
+            )
+        resolved = lexical.resolve()
+        if not self.contains(resolved):
+            raise ToolError(
+                f"path {raw!r} is a symlink that leads outside the workspace",
+                "Only files inside the repository can be used.",
+                kind="path_outside_workspace",
+            )
+        try:
+            mode = resolved.stat().st_mode
+        except FileNotFoundError:
+            if must_exist:
+                raise ToolError(
+                    f"{self.relative(lexical)} does not exist",
+                    "Check the name with list_files(pattern=...) or rg_search.",
+                    kind="not_found",
+                ) from None
+            return resolved
+        except OSError as exc:
+            raise ToolError(f"cannot access {raw!r}: {exc.strerror}", "Try another path.", kind="not_found") from None
+        if stat.S_ISDIR(mode):
+            if want == "file":
+                raise ToolError(
+                    f"{self.relative(resolved)} is a directory, not a file",
+                    f'List it with list_files(pattern="{self.relative(resolved)}/*").',
+                )
+        elif stat.S_ISREG(mode):
+            if want == "dir":
+                raise ToolError(f"{self.relative(resolved)} is a file, not a directory", "Pass a directory path.")
+        else:
+            raise ToolError(
+                f"{self.relative(resolved)} is not a regular file (device, FIFO or socket)",
+                "Only regular files and directories can be used.",
+            )
+        return resolved
+
+

@@ -1,0 +1,127 @@
+"""Any LiteLLM model id, with what constrains its replies on local backends, and a check that a
+local server answers before a session starts."""
+
+from __future__ import annotations
+
+import json
+import os
+import urllib.error
+import urllib.request
+from typing import Any
+
+from agent_runtime.config import Settings
+from agent_runtime.models.constraints import context_window, is_local, is_ollama
+from agent_runtime.models.errors import ModelError
+
+
+def make_litellm_model(model_id: str, settings: Settings, api_base: str | None = None, api_key: str | None = None,
+                       system_as_user: bool = False, window: int | None = None):
+    from smolagents import LiteLLMModel
+    from smolagents.models import tool_role_conversions
+
+    class LocalAwareModel(LiteLLMModel):
+        """LiteLLMModel that sends a llama.cpp grammar or an Ollama JSON schema when given one.
+        With a grammar, the grammar ends the reply, so stop sequences are dropped (a reply that
+        mentions one would be cut short)."""
+
+        grammar: str | None = None
+        json_schema: dict | None = None
+
+        def generate(self, messages, stop_sequences=None, response_format=None, tools_to_call_from=None, **kwargs):
+            if self.grammar:
+                extra = dict(kwargs.pop("extra_body", None) or {})
+                extra["grammar"] = self.grammar
+                kwargs["extra_body"] = extra
+                stop_sequences = None
+            if response_format is not None and self.json_schema is not None:
+                response_format = {"type": "json_schema",
+                                   "json_schema": {"name": "reply", "schema": self.json_schema, "strict": True}}
+            return super().generate(messages, stop_sequences=stop_sequences, response_format=response_format,
+                                    tools_to_call_from=tools_to_call_from, **kwargs)
+
+    kwargs: dict[str, Any] = {
+        "temperature": settings.model_temperature,
+        "max_tokens": settings.model_max_tokens,
+        "timeout": settings.model_timeout,
+        "num_retries": 0,
+    }
+    if is_ollama(model_id):
+        kwargs["num_ctx"] = window or context_window(settings, model_id, api_base)  # Ollama's default (2048) drops the prompt's start
+    return LocalAwareModel(
+        model_id=model_id,
+        api_base=api_base,
+        api_key=api_key or ("sk-local" if api_base and is_local(model_id, api_base) else None),
+        flatten_messages_as_text=True,  # llama.cpp's server rejects content given as a list of parts
+        # Replaces smolagents' default role mapping, so that one is kept and extended: Gemma's
+        # chat format silently drops system messages, so the instructions go in as user text.
+        custom_role_conversions={**tool_role_conversions, "system": "user"} if system_as_user else None,
+        **kwargs,
+    )
+
+
+# --- reachability ---
+
+
+def _get(url: str, timeout: float = 5.0, headers: dict[str, str] | None = None) -> bytes:
+    request = urllib.request.Request(url, headers=headers or {})
+    with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 (a URL the user configured)
+        return response.read()
+
+
+def ollama_base(api_base: str | None) -> str:
+    return (api_base or os.environ.get("OLLAMA_API_BASE") or "http://localhost:11434").rstrip("/")
+
+
+def check_reachable(model_id: str, api_base: str | None, api_key: str | None = None) -> None:
+    """Raise ModelError with one line (endpoint, what to start) when a local server does not answer."""
+    if is_ollama(model_id):
+        base = ollama_base(api_base)
+        name = model_id.split("/", 1)[1]
+        try:
+            tags = json.loads(_get(f"{base}/api/tags"))
+        except (urllib.error.URLError, OSError, ValueError) as exc:
+            raise ModelError(
+                f"cannot reach Ollama at {base} ({_reason(exc)}): start it with `ollama serve`, "
+                f"then `ollama pull {name}`"
+            ) from None
+        names = {m.get("name") for m in tags.get("models", [])} | {m.get("model") for m in tags.get("models", [])}
+        if name not in names and f"{name}:latest" not in names:
+            raise ModelError(f"Ollama at {base} does not have the model {name}: run `ollama pull {name}`")
+        return
+    if api_base:
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        try:
+            _get(f"{api_base.rstrip('/')}/models", headers=headers)
+        except urllib.error.HTTPError as exc:
+            if exc.code in (401, 403):
+                raise ModelError(f"the model server at {api_base} refused the key (HTTP {exc.code}): set MODEL_API_KEY") from None
+            # Some servers do not list models; answering at all is enough.
+        except (urllib.error.URLError, OSError) as exc:
+            raise ModelError(
+                f"cannot reach the model server at {api_base} for {model_id} ({_reason(exc)}): start it "
+                "(llama.cpp: `python -m llama_cpp.server --model FILE.gguf`; vLLM: `vllm serve MODEL`) "
+                "or fix MODEL_API_BASE"
+            ) from None
+
+
+def missing_key(model_id: str) -> str | None:
+    """For a hosted model: the provider key that is not set, if any (no request is made)."""
+    import litellm
+
+    # An empty variable (`OPENAI_API_KEY=` copied from .env.example) is no key at all.
+    empty = {k: v for k, v in os.environ.items() if not v.strip()}
+    for name in empty:
+        del os.environ[name]
+    try:
+        found = litellm.validate_environment(model=model_id)
+    except Exception:
+        return None
+    finally:
+        os.environ.update(empty)
+    missing = found.get("missing_keys") or []
+    return ", ".join(missing) if missing else None
+
+
+def _reason(exc: BaseException) -> str:
+    reason = getattr(exc, "reason", exc)
+    return str(reason).replace("[Errno 111] ", "")

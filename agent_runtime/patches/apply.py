@@ -1,0 +1,244 @@
+"""Patches that never half-apply, and can be undone.
+
+A patch is planned in memory first: every file's new bytes are computed from its current
+bytes (context must match; the failing hunk is named). Only then is anything written:
+each file through a temporary file and a rename, and if any write fails, every file
+already written is put back. Applied patches go to an undo journal outside the
+repository; undo restores the files unless they changed since.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable
+
+from agent_runtime.core import Workspace
+from agent_runtime.patches.diffs import (
+    PatchError,
+    apply_hunks,
+    line_counts,
+    parse_unified,
+    render_edit,
+    strip_prefix,
+)
+
+
+@dataclass
+class FileEdit:
+    """One file's change, as bytes before and after. None = the file does not exist."""
+
+    old_path: str | None
+    new_path: str | None
+    before: bytes | None
+    after: bytes | None
+    old_mode: int | None = None
+    new_mode: int | None = None
+
+    @property
+    def path(self) -> str:
+        return self.new_path or self.old_path or ""
+
+    @property
+    def status(self) -> str:
+        if self.old_path is None:
+            return "added"
+        if self.new_path is None:
+            return "deleted"
+        return "renamed" if self.old_path != self.new_path else "modified"
+
+    def inverse(self) -> "FileEdit":
+        return FileEdit(self.new_path, self.old_path, self.after, self.before, self.new_mode, self.old_mode)
+
+
+@dataclass
+class Patch:
+    id: str
+    edits: list[FileEdit]
+    notes: list[str] = field(default_factory=list)
+    applied: bool = False
+
+    def stats(self) -> list[dict[str, object]]:
+        out = []
+        for edit in self.edits:
+            added, removed = line_counts(edit.before, edit.after)
+            out.append({"path": edit.path, "status": edit.status, "added": added, "removed": removed})
+        return out
+
+    def diff(self) -> str:
+        return "".join(render_edit(edit) for edit in self.edits)
+
+
+# --- planning: compute every file's new bytes, write nothing ---
+
+
+def _read(workspace: Workspace, rel: str) -> tuple[bytes | None, int | None]:
+    path = workspace.resolve(rel, want="any", must_exist=False)
+    if not path.exists():
+        return None, None
+    if not path.is_file():
+        raise PatchError(f"{rel} is not a regular file", "Patch regular files only.")
+    return path.read_bytes(), path.stat().st_mode
+
+
+def plan_unified(diff: str, workspace: Workspace) -> tuple[list[FileEdit], list[str]]:
+    patchset = parse_unified(diff)
+    edits: list[FileEdit] = []
+    notes: list[str] = []
+    seen: set[str] = set()
+    for patched in patchset:
+        old_path, new_path = strip_prefix(patched.source_file, patched.target_file)
+        shown = new_path or old_path or "?"
+        touched = {p for p in (old_path, new_path) if p}
+        if touched & seen:
+            raise PatchError(f"the diff changes {shown} more than once", "Put all hunks of a file under one '---'/'+++' header.")
+        seen |= touched
+        if patched.is_binary_file:
+            raise PatchError(f"{shown}: binary patches are not supported", "Change text files only.")
+        if (patched.target_mode or patched.source_mode) in ("120000", "160000"):
+            raise PatchError(f"{shown}: symlink and submodule patches are not supported", "Change regular files only.")
+        before, old_mode = (None, None) if old_path is None else _read(workspace, old_path)
+        if old_path is not None and before is None:
+            raise PatchError(f"{old_path} does not exist", "Check the path with list_files, or create it with '--- /dev/null'.")
+        if new_path is not None and new_path != old_path and _read(workspace, new_path)[0] is not None:
+            raise PatchError(f"{new_path} already exists", "Patch the existing file, or pick another name.")
+        after, hunk_notes = apply_hunks(shown, before or b"", patched)
+        notes += hunk_notes
+        if new_path is None and after:
+            raise PatchError(f"{old_path}: the deletion does not remove the whole file", "Include every line of the file.")
+        new_mode = old_mode
+        if old_path is None:
+            new_mode = int(patched.target_mode, 8) if patched.target_mode else 0o100644
+        elif patched.target_mode and patched.source_mode and patched.target_mode != patched.source_mode:
+            new_mode = int(patched.target_mode, 8)  # an explicit mode change ("old mode" / "new mode")
+        edits.append(FileEdit(old_path, new_path, before, None if new_path is None else after, old_mode, new_mode))
+    return edits, notes
+
+
+def plan_replace(workspace: Workspace, rel: str, old: str, new: str) -> tuple[FileEdit, list[str]]:
+    """Replace the one occurrence of `old` by `new` in a file; old="" creates a new file."""
+    before, mode = _read(workspace, rel)
+    old_b, new_b = old.encode("utf-8", "surrogateescape"), new.encode("utf-8", "surrogateescape")
+    if before is None:
+        if old:
+            raise PatchError(f"{rel} does not exist", "To create it, pass old=\"\" and the whole content as new.")
+        return FileEdit(None, rel, None, new_b, None, 0o100644), []
+    if not old:
+        raise PatchError(
+            f"{rel} exists and old is empty",
+            "Pass the exact existing lines to replace as old (read them with read_file first).",
+        )
+    notes: list[str] = []
+    count = before.count(old_b)
+    if count == 0 and b"\r\n" in before and b"\r\n" not in old_b:
+        old_b, new_b = old_b.replace(b"\n", b"\r\n"), new_b.replace(b"\n", b"\r\n")
+        count = before.count(old_b)
+        if count:
+            notes.append(f"{rel}: matched with CRLF line endings")
+    if count == 0:
+        first = old.strip().splitlines()[0] if old.strip() else old
+        hint = "Copy old exactly from read_file output (whitespace and indentation count)."
+        if first and first.encode("utf-8", "surrogateescape") in before:
+            hint = f"The first line {first!r} occurs but the following lines differ. " + hint
+        raise PatchError(f"old text was not found in {rel}", hint)
+    if count > 1:
+        raise PatchError(
+            f"old text occurs {count} times in {rel}",
+            "Include more surrounding lines in old so that it matches exactly one place.",
+        )
+    return FileEdit(rel, rel, before, before.replace(old_b, new_b, 1), mode, mode), notes
+
+
+# --- writing: all files or none ---
+
+
+def _sha(data: bytes | None) -> str | None:
+    return None if data is None else hashlib.sha256(data).hexdigest()
+
+
+def check_unchanged(edits: Iterable[FileEdit], workspace: Workspace, patch_id: str) -> None:
+    """Refuse to write over work done since the patch was proposed."""
+    for edit in edits:
+        if edit.old_path is not None and _sha(_read(workspace, edit.old_path)[0]) != _sha(edit.before):
+            raise PatchError(
+                f"{edit.old_path} changed since patch {patch_id} was proposed",
+                "Read it again and propose a new patch.",
+            )
+        if edit.new_path not in (None, edit.old_path) and _read(workspace, edit.new_path)[0] is not None:
+            raise PatchError(f"{edit.new_path} was created since patch {patch_id} was proposed", "Propose the change again.")
+
+
+def _write_file(path: Path, data: bytes, mode: int | None) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".agent-tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, stat.S_IMODE(mode) if mode else 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def write_edits(edits: list[FileEdit], workspace: Workspace) -> None:
+    """Apply every edit or, if any write fails, restore every file touched so far."""
+    done: list[tuple[Path, bytes | None, int | None]] = []  # (path, bytes before, mode before), once written
+    made_dirs: list[Path] = []
+    try:
+        for edit in edits:
+            if edit.new_path is not None:
+                target = workspace.resolve(edit.new_path, want="any", must_exist=False)
+                missing = [p for p in [target.parent, *target.parent.parents] if not p.exists()]
+                for directory in reversed(missing):
+                    directory.mkdir()
+                    made_dirs.append(directory)
+                existed = target.exists()
+                previous = (target.read_bytes() if existed else None, target.stat().st_mode if existed else None)
+                _write_file(target, edit.after or b"", edit.new_mode)  # atomic: done, or not at all
+                done.append((target, *previous))
+            if edit.old_path is not None and edit.old_path != edit.new_path:
+                source = workspace.resolve(edit.old_path, want="file")
+                previous = (source.read_bytes(), source.stat().st_mode)
+                source.unlink()
+                done.append((source, *previous))
+    except BaseException as exc:
+        unrestored = _roll_back(done, made_dirs)
+        if unrestored:
+            raise PatchError(
+                f"writing the patch failed ({exc}) and {', '.join(unrestored)} could not be restored",
+                "Check those files by hand (git diff shows them).",
+            ) from None
+        if isinstance(exc, OSError):
+            raise PatchError(
+                f"writing the patch failed ({exc.strerror}: {exc.filename}); every file was restored",
+                "Nothing was changed. Check permissions or disk space, then try again.",
+            ) from None
+        raise
+
+
+def _roll_back(done: list[tuple[Path, bytes | None, int | None]], made_dirs: list[Path]) -> list[str]:
+    """Put back what `done` lists, newest first; return the paths that could not be restored."""
+    unrestored = []
+    for path, data, mode in reversed(done):
+        try:
+            if data is None:
+                path.unlink(missing_ok=True)
+            else:
+                _write_file(path, data, mode)
+        except OSError:
+            unrestored.append(str(path))
+    for directory in reversed(made_dirs):
+        try:
+            directory.rmdir()
+        except OSError:
+            pass  # not empty (someone else's file) or already gone: leave it
+    return unrestored
+
+

@@ -1,0 +1,72 @@
+"""The session's parts, in one object: what the wrapper and the tools reach through `tool.runtime`."""
+
+from __future__ import annotations
+
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, ContextManager
+
+from agent_runtime.config import Settings, state_home
+from agent_runtime.core import Decision, Workspace
+from agent_runtime.patches.undo import UndoJournal
+from agent_runtime.safety.approval import Approver
+from agent_runtime.safety.policy import Policy
+from agent_runtime.safety.sandbox import Sandbox
+from agent_runtime.telemetry.spans import Telemetry
+from agent_runtime.tools.history import CallRecord, SessionState
+from agent_runtime.tools.patch import PatchStore
+
+if TYPE_CHECKING:
+    from agent_runtime.core import Action, ApprovalResult
+    from agent_runtime.patches.apply import Patch
+
+
+def undo_dir() -> Path:
+    return state_home() / "undo"
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    workspace: Workspace
+    policy: Policy
+    approver: Approver
+    sandbox: Sandbox
+    telemetry: Telemetry = field(default_factory=Telemetry)
+    state: SessionState = field(default_factory=SessionState)
+    patches: PatchStore = field(default_factory=PatchStore)
+    # Listeners: the run record and the undo journal subscribe here.
+    call_listeners: list[Callable[[CallRecord, Decision | None, "ApprovalResult | None"], None]] = field(default_factory=list)
+    patch_listeners: list[Callable[["Patch"], None]] = field(default_factory=list)
+    # Wraps step 4 (execution) so a front end can show progress on long calls; no-op by default.
+    activity: Callable[[str, dict[str, Any]], ContextManager[Any]] = field(default=lambda name, args: nullcontext())
+
+    @classmethod
+    def create(cls, settings: Settings, repo: Path, approver: Approver, policy: Policy | None = None,
+               telemetry: Telemetry | None = None, use_bwrap: bool | None = None) -> "Runtime":
+        policy = policy or Policy.load(settings.policy_file)
+        workspace = Workspace(repo, hidden=policy.deny_read)
+        sandbox = Sandbox(workspace.root, hidden_globs=policy.deny_read, allow_network=policy.network,
+                          use_bwrap=use_bwrap)
+        runtime = cls(settings, workspace, policy, approver, sandbox, telemetry or Telemetry())
+        runtime.patch_listeners.append(UndoJournal(undo_dir(), workspace).record)
+        return runtime
+
+    def decide(self, action: "Action") -> Decision:
+        return self.policy.decide(action, self.workspace.root)
+
+    def observe(self, record: CallRecord, decision: Decision | None, approval: "ApprovalResult | None") -> None:
+        for listener in self.call_listeners:
+            listener(record, decision, approval)
+
+    def patch_applied(self, patch: "Patch") -> None:
+        for listener in self.patch_listeners:
+            listener(patch)
+
+    def reset(self) -> None:
+        self.state.reset()
+        self.patches = PatchStore()
+
+    def describe(self) -> dict[str, Any]:
+        return {"workspace": str(self.workspace.root), "sandbox": self.sandbox.kind, "policy": self.policy.source}

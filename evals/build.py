@@ -1,0 +1,58 @@
+"""Regenerate evals/tasks.jsonl and evals/solutions.jsonl from evals/sources/.
+
+    python evals/build.py            # write both files
+    python evals/build.py --check    # exit 1 if they are out of date
+    python evals/build.py --table    # print id, kind, difficulty
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.dont_write_bytecode = True  # keep evals/sources/ free of __pycache__
+sys.path.insert(0, str(HERE / "sources"))
+
+import edge_cases  # noqa: E402
+import features  # noqa: E402
+import multi_module  # noqa: E402
+import renamed_api  # noqa: E402
+import tracebacks  # noqa: E402
+
+MODULES = (multi_module, tracebacks, features, edge_cases, renamed_api)
+
+
+def all_tasks() -> list[dict]:
+    return [entry for module in MODULES for entry in module.TASKS]
+
+
+def render() -> tuple[str, str]:
+    entries = all_tasks()
+    tasks = "".join(json.dumps(e["task"], ensure_ascii=False) + "\n" for e in entries)
+    solutions = "".join(json.dumps(e["solution"], ensure_ascii=False) + "\n" for e in entries)
+    return tasks, solutions
+
+
+def main(argv: list[str]) -> int:
+    tasks, solutions = render()
+    targets = {HERE / "tasks.jsonl": tasks, HERE / "solutions.jsonl": solutions}
+    if "--table" in argv:
+        for e in all_tasks():
+            print(f"{e['task']['id']:<32} {e['task']['kind']:<13} {e['difficulty']}")
+        return 0
+    if "--check" in argv:
+        stale = [p.name for p, text in targets.items() if not p.exists() or p.read_text() != text]
+        if stale:
+            print("out of date:", ", ".join(stale), "(run python evals/build.py)")
+            return 1
+        return 0
+    for path, text in targets.items():
+        path.write_text(text)
+    print(f"wrote {len(all_tasks())} tasks")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

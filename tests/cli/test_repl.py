@@ -1,0 +1,59 @@
+"""The REPL in a real pseudo-terminal: prompt, commands, Ctrl-C, history across sessions."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from pathlib import Path
+
+from conftest import BUGGY_PROJECT, VENV_BIN, make_repo, step, write_replay
+from terminal import Terminal
+
+
+def repl(repo: Path, replay: Path, *extra: str) -> Terminal:
+    env = {**os.environ, "TERM": "dumb", "COLUMNS": "200"}
+    return Terminal([str(VENV_BIN / "agent-runtime"), "--model", f"replay:{replay}", *extra], repo, env)
+
+
+def test_prompt_help_and_exit(tmp_path):
+    repo = make_repo(tmp_path / "p", BUGGY_PROJECT)
+    term = repl(repo, write_replay(tmp_path / "r.json", []))
+    term.read_until("› ", timeout=20)
+    term.type("/help\n")
+    term.read_until("/reset")
+    term.type("/nonsense\n")
+    term.read_until("unknown command /nonsense")
+    term.type("/exit\n")
+    assert term.wait() == 0
+
+
+def test_ctrl_c_stops_the_task_not_the_repl_and_history_is_kept(tmp_path):
+    repo = make_repo(tmp_path / "p", BUGGY_PROJECT)
+    replay = write_replay(tmp_path / "r.json", [
+        step("Wait a long time.", 'print(run_cmd(command="sleep 60"))'),
+        step("Answer.", 'final_answer("second task answered")'),
+    ])
+    term = repl(repo, replay, "--approval", "auto")
+    term.read_until("› ", timeout=20)
+    term.type("first task: wait\n")
+    term.read_until("print(run_cmd(command=\"sleep 60\"))", timeout=120)  # shown before it runs
+    time.sleep(1.5)
+    started = time.monotonic()
+    term.interrupt()
+    term.read_until("Stopped. The conversation is kept", timeout=30)
+    assert time.monotonic() - started < 20, "Ctrl-C must stop the running command at once"
+    assert subprocess.run(["pgrep", "-f", "sleep 60"], capture_output=True).returncode != 0, "the command was killed"
+    term.type("second task\n")
+    term.read_until_after("second task answered", "› ", timeout=60)
+    term.type("\x04")  # Ctrl-D at the prompt leaves
+    assert term.wait() == 0
+    history = Path(os.environ["XDG_STATE_HOME"]) / "agent-runtime" / "history"
+    assert "first task: wait" in history.read_text() and "second task" in history.read_text()
+    # A new session starts with that history: arrow-up brings back the last line.
+    term = repl(repo, write_replay(tmp_path / "r2.json", []))
+    term.read_until("› ", timeout=20)
+    term.type("\x1b[A")
+    term.read_until("second task", timeout=10)
+    term.type("\x15/exit\n")  # Ctrl-U clears the recalled line
+    assert term.wait() == 0

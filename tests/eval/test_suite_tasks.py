@@ -1,0 +1,129 @@
+"""The bug-fixing suite in evals/: every task is well formed, fails as shipped, and passes once
+its reference solution is applied. Standard library and pytest only."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+EVALS = Path(__file__).resolve().parents[2] / "evals"
+TASKS_FILE = EVALS / "tasks.jsonl"
+SOLUTIONS_FILE = EVALS / "solutions.jsonl"
+
+REQUIRED = {"id": str, "prompt": str, "files": dict, "setup": (str, type(None)), "check": str,
+            "timeout_s": int, "protected": list, "kind": str}
+KINDS = {"multi-module", "traceback", "feature", "edge-case", "renamed-api"}
+PUBLIC_BENCHMARK_MARKERS = ("humaneval", "mbpp", "quixbugs", "fizzbuzz", "is_palindrome", "is_prime")
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+TASKS = read_jsonl(TASKS_FILE)
+SOLUTIONS = {entry["id"]: entry for entry in read_jsonl(SOLUTIONS_FILE)}
+BY_ID = {task["id"]: task for task in TASKS}
+
+
+def test_suite_shape():
+    ids = [task["id"] for task in TASKS]
+    assert len(TASKS) >= 28
+    assert len(ids) == len(set(ids)), "duplicate task ids"
+    assert set(ids) == set(SOLUTIONS), "every task needs exactly one solution and vice versa"
+    counts = {kind: sum(task["kind"] == kind for task in TASKS) for kind in KINDS}
+    assert min(counts.values()) >= 4, counts
+
+
+def test_jsonl_matches_sources():
+    """tasks.jsonl and solutions.jsonl are generated from evals/sources/ by evals/build.py."""
+    result = subprocess.run([sys.executable, str(EVALS / "build.py"), "--check"], capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("task", TASKS, ids=[task["id"] for task in TASKS])
+def test_task_schema(task):
+    for key, kind in REQUIRED.items():
+        assert key in task, key
+        assert isinstance(task[key], kind), key
+    assert set(task) == set(REQUIRED), set(task) ^ set(REQUIRED)
+    assert re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*", task["id"])
+    assert task["kind"] in KINDS
+    assert task["prompt"].strip() and task["timeout_s"] > 0
+    assert 2 <= len(task["files"]) <= 8
+    for path, content in task["files"].items():
+        assert isinstance(content, str)
+        assert not path.startswith("/") and ".." not in Path(path).parts
+    assert any(path.startswith("tests/") for path in task["files"])
+    assert sum(content.count("\n") for content in task["files"].values()) <= 250
+    assert task["protected"] and all(path in task["files"] for path in task["protected"])
+    assert task["check"].startswith("python -m pytest ") and "-p no:cacheprovider" in task["check"]
+    for word in task["check"].split():
+        if word.endswith(".py"):
+            assert word in task["protected"], f"{word} is read by the check but not protected"
+    text = json.dumps(task).lower()
+    assert not any(marker in text for marker in PUBLIC_BENCHMARK_MARKERS)
+
+    solution = SOLUTIONS[task["id"]]
+    assert set(solution) == {"id", "files"} and solution["files"]
+    for path, content in solution["files"].items():
+        assert isinstance(content, str)
+        assert path not in task["protected"], f"the solution edits protected {path}"
+        assert content != task["files"].get(path), f"the solution leaves {path} unchanged"
+
+
+@pytest.fixture(scope="module")
+def python_bin(tmp_path_factory) -> Path:
+    """A directory whose `python` is this interpreter, to put first on PATH."""
+    bin_dir = tmp_path_factory.mktemp("bin")
+    (bin_dir / "python").symlink_to(sys.executable)
+    return bin_dir
+
+
+def run(command: str, cwd: Path, python_bin: Path, timeout: float) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PATH": f"{python_bin}{os.pathsep}{os.environ.get('PATH', '')}",
+           # no stale .pyc after a same-size edit within the same second; no slow plugins
+           "PYTHONDONTWRITEBYTECODE": "1", "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
+    for name in ("PYTHONPATH", "PYTEST_ADDOPTS", "VIRTUAL_ENV"):
+        env.pop(name, None)
+    return subprocess.run(command, shell=True, cwd=cwd, env=env, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def git(repo: Path, *args: str) -> None:
+    subprocess.run(["git", "-c", "user.email=t@t", "-c", "user.name=t", *args], cwd=repo,
+                   check=True, capture_output=True)
+
+
+@pytest.mark.parametrize("task", TASKS, ids=[task["id"] for task in TASKS])
+def test_task_fails_then_solution_passes(task, tmp_path, python_bin):
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    for path, content in task["files"].items():
+        (repo / path).parent.mkdir(parents=True, exist_ok=True)
+        (repo / path).write_text(content, encoding="utf-8")
+    git(repo, "init", "-q")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "task")
+    if task["setup"]:
+        setup = run(task["setup"], repo, python_bin, timeout=60)
+        assert setup.returncode == 0, setup.stdout + setup.stderr
+
+    unsolved = run(task["check"], repo, python_bin, timeout=120)
+    output = unsolved.stdout + unsolved.stderr
+    assert unsolved.returncode != 0, f"the check passes before any fix:\n{output}"
+    # A real test failure, not a broken check command.
+    assert re.search(r"\b\d+ (failed|errors?)\b", output), output
+
+    for path, content in SOLUTIONS[task["id"]]["files"].items():
+        (repo / path).parent.mkdir(parents=True, exist_ok=True)
+        (repo / path).write_text(content, encoding="utf-8")
+    solved = run(task["check"], repo, python_bin, timeout=120)
+    assert solved.returncode == 0, solved.stdout + solved.stderr
+    assert re.search(r"\b\d+ passed\b", solved.stdout) and "skipped" not in solved.stdout, solved.stdout

@@ -1,0 +1,171 @@
+"""The embedded model for real: llama-cpp-python's server, reached through LiteLLM."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import BUGGY_PROJECT, make_repo, run_cli
+from rich.console import Console
+
+from agent_runtime.agent.session import Session
+from agent_runtime.cli.display import Display
+from agent_runtime.config import load_settings
+from agent_runtime.safety.approval import Approver
+
+pytestmark = pytest.mark.slow
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie is dead for our purposes.
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_two_step_task_parses_and_runs_and_leaves_no_server(tmp_path):
+    repo = make_repo(tmp_path / "p", BUGGY_PROJECT)
+    settings = load_settings({"AGENT_MAX_STEPS": "2"})
+    session = Session(settings, repo, Approver("never", interactive=False),
+                      Display(console=Console(file=io.StringIO()), out=io.StringIO()))
+    with session:
+        pid = session.server.proc.pid
+        assert alive(pid)
+        result = session.run("Which files are in this repository?")
+    assert result.status in ("answered", "step_limit"), result.error
+    steps = [s for s in session.agent.memory.steps if hasattr(s, "code_action")]
+    ran = [s for s in steps if s.code_action]
+    assert len(ran) >= 1 and result.steps >= 1
+    for s in steps:
+        if s.error is not None:
+            assert type(s.error).__name__ == "AgentMaxStepsError", f"step {s.step_number}: {s.error}"
+    assert session.runtime.state.history, "the model's code called the tools"
+    assert all(call.error_type in (None, "loop_detected") for call in session.runtime.state.history)
+    assert steps[0].token_usage.input_tokens > 0
+    assert not alive(pid), "the server stops with the session"
+
+
+def test_server_dies_with_its_parent(tmp_path):
+    script = (
+        "import sys, time\n"
+        "from agent_runtime.models.embedded import EmbeddedServer, embedded_gguf\n"
+        "from agent_runtime.config import load_settings\n"
+        "server = EmbeddedServer(embedded_gguf(load_settings({})), 2048)\n"
+        "server.start(); print(server.proc.pid, flush=True); time.sleep(600)\n"
+    )
+    parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    server_pid = int(parent.stdout.readline())
+    assert alive(server_pid)
+    parent.send_signal(signal.SIGKILL)
+    parent.wait()
+    deadline = time.monotonic() + 20
+    while alive(server_pid) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not alive(server_pid), "no orphan server after the agent is killed"
+
+
+def test_cli_single_task_on_the_embedded_model(tmp_path):
+    repo = make_repo(tmp_path / "p", BUGGY_PROJECT)
+    before = subprocess.run(["pgrep", "-f", "llama_cpp.server"], capture_output=True, text=True).stdout.split()
+    result = run_cli("--max-steps", "2", "What does calc.py do?", cwd=repo, timeout=600)
+    assert result.returncode in (0, 3), result.stderr
+    assert "Traceback" not in result.stderr and "Error in code parsing" not in result.stderr
+    assert "gemma-3-270m (embedded)" in result.stderr
+    after = subprocess.run(["pgrep", "-f", "llama_cpp.server"], capture_output=True, text=True).stdout.split()
+    assert set(after) <= set(before), "the CLI left a llama.cpp server running"
+
+
+def test_grammar_replies_always_parse_and_run(tmp_path):
+    """Sampled hot (temperature 1.3) so replies vary: every one must still parse and run."""
+    from smolagents.utils import parse_code_blobs
+
+    repo = make_repo(tmp_path / "p", BUGGY_PROJECT)
+    settings = load_settings({"MODEL_TEMPERATURE": "1.3", "MODEL_MAX_TOKENS": "384"})
+    session = Session(settings, repo, Approver("never", interactive=False),
+                      Display(console=Console(file=io.StringIO()), out=io.StringIO()))
+    tasks = ["Find the add function.", "Show the git log.", "Read README.md and summarize it.",
+             "Run the tests.", "Fix the bug in calc.py.", "List the Python files."]
+    with session:
+        agent = session.agent
+        for task in tasks:
+            messages = [{"role": "system", "content": [{"type": "text", "text": agent.system_prompt}]},
+                        {"role": "user", "content": [{"type": "text", "text": f"New task:\n{task}"}]}]
+            message = session.model.generate(messages)
+            assert message.raw.choices[0].finish_reason != "length", "a reply was cut off by max_tokens"
+            reply = message.content
+            code = parse_code_blobs(reply + ("" if reply.rstrip().endswith("</code>") else "</code>"),
+                                    agent.code_block_tags)
+            compile(code, "<reply>", "exec")
+            agent.python_executor.send_tools({**agent.tools})
+            agent.python_executor(code)  # raises if the code does not run
+    assert len(session.runtime.state.history) >= len(tasks) - 1  # (a reply may be only final_answer)
+
+
+def test_five_short_tasks_three_steps_each_without_parse_or_code_errors(tmp_path):
+    repo = make_repo(tmp_path / "p", BUGGY_PROJECT)
+    settings = load_settings({"AGENT_MAX_STEPS": "3", "MODEL_TEMPERATURE": "0", "RUNS_DIR": str(tmp_path / "runs")})
+    session = Session(settings, repo, Approver("never", interactive=False),
+                      Display(console=Console(file=io.StringIO()), out=io.StringIO()))
+    tasks = ["Which files are in this repository?", "Show the recent commits.", "Find the add function.",
+             "Read README.md.", "Run the tests."]
+    records, histories = [], []
+    with session:
+        for task in tasks:
+            result = session.run(task)
+            assert result.status in ("answered", "step_limit"), result.error
+            records.append(json.loads((session.last_run.dir / "metadata.json").read_text()))
+            histories.append(list(session.runtime.state.history))
+            session.reset()  # five short tasks, each on its own
+    assert sum(r["steps"] for r in records) >= 10
+    assert sum(r["parse_errors"] for r in records) == 0, "every reply parsed"
+    assert sum(r["code_errors"] for r in records) == 0, "every reply's code ran"
+    assert sum(r["format_retries"] for r in records) == 0, "the grammar left nothing to retry"
+    refused_repeats = 0
+    for history in histories:
+        for a, b, c in zip(history, history[1:], history[2:]):
+            if (a.tool, a.arguments) == (b.tool, b.arguments) == (c.tool, c.arguments) and a.outcome == b.outcome == "ok":
+                assert c.error_type == "loop_detected", "a third identical call in a row never runs"
+                refused_repeats += 1
+    assert refused_repeats >= 1, "the small model repeats itself, and loop detection stopped it"
+
+
+def test_lazy_grammar_sampling_gives_the_same_tokens_and_is_faster(tmp_path):
+    """Greedy decoding: the lazy sampler must pick exactly what llama-cpp-python's own would."""
+    script = r'''
+import json, sys, time
+import llama_cpp
+from agent_runtime.config import load_settings
+from agent_runtime.models.embedded import embedded_gguf
+from agent_runtime.models.grammar import python_grammar, tool_call_grammar
+from agent_runtime.tools import tool_classes
+if sys.argv[1] == "lazy":
+    from agent_runtime.models.llama_server import install
+    install()
+llm = llama_cpp.Llama(model_path=str(embedded_gguf(load_settings({}))), n_ctx=2048, n_threads=2, verbose=False)
+out, start = [], time.perf_counter()
+for grammar in (tool_call_grammar(tool_classes(), 1024), python_grammar(tool_classes(), 1024)):
+    for task in ("read README.md", "run the tests", "find the add function"):
+        prompt = f"<start_of_turn>user\nReply with Thought: then a <code> block of tool calls.\nTask: {task}<end_of_turn>\n<start_of_turn>model\n"
+        text = llm.create_completion(prompt, max_tokens=48, temperature=0,
+                                     grammar=llama_cpp.LlamaGrammar.from_string(grammar, verbose=False))
+        out.append(text["choices"][0]["text"])
+print(json.dumps({"texts": out, "seconds": time.perf_counter() - start}))
+'''
+    results = {}
+    for mode in ("eager", "lazy"):
+        done = subprocess.run([sys.executable, "-c", script, mode], capture_output=True, text=True, timeout=600)
+        results[mode] = json.loads(done.stdout.strip().splitlines()[-1])
+    assert results["lazy"]["texts"] == results["eager"]["texts"]
+    assert results["lazy"]["seconds"] < results["eager"]["seconds"] * 0.7

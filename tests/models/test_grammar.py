@@ -1,0 +1,120 @@
+"""The tool-call grammar: generated from the tool schemas, accepted by llama.cpp, bounded."""
+
+from __future__ import annotations
+
+import re
+import warnings
+
+from agent_runtime.models.grammar import THOUGHT_CHARS, tool_call_grammar
+from agent_runtime.tools import tool_classes
+
+
+class FakeTool:
+    def __init__(self, name, inputs):
+        self.name, self.inputs = name, inputs
+
+
+def test_grammar_covers_every_tool_and_compiles_in_llama_cpp():
+    import llama_cpp
+
+    grammar = tool_call_grammar(tool_classes(), max_tokens=1024)
+    for cls in tool_classes():
+        assert f'"{cls.name}("' in grammar
+    assert "final_answer(" in grammar
+    llama_cpp.LlamaGrammar.from_string(grammar, verbose=False)  # raises on a malformed grammar
+
+
+def test_argument_rules_follow_the_schema():
+    grammar = tool_call_grammar([FakeTool("read_file", {
+        "path": {"type": "string", "description": ""},
+        "start_line": {"type": "integer", "description": "", "nullable": True},
+    }), FakeTool("list_files", {
+        "pattern": {"type": "string", "description": "", "nullable": True},
+        "max_results": {"type": "integer", "description": "", "nullable": True},
+    }), FakeTool("repo_info", {})], max_tokens=1024)
+    assert 'call-read-file ::= "read_file(" ("path=" (str) (", start_line=" (int))?) ")"' in grammar
+    # all optional: none, the first with the rest optional, or only the second
+    assert 'call-list-files ::= "list_files(" (("pattern=" (str) (", max_results=" (int))?) | ' \
+           '("max_results=" (int)))? ")"' in grammar
+    assert 'call-repo-info ::= "repo_info(" "" ")"' in grammar
+
+
+def test_longest_reply_fits_in_max_tokens():
+    """Even at one character per token, a reply under the grammar is never cut off mid-code:
+    build the longest reply the grammar admits and check it against max_tokens."""
+    from agent_runtime.models.grammar import longest_reply, string_budget
+
+    tools = list(tool_classes())
+    for max_tokens in (1024, 2048, 4096):
+        grammar = tool_call_grammar(tools, max_tokens=max_tokens)
+        str_chars = int(re.search(r"strchar\{0,(\d+)\}", grammar).group(1))
+        assert str_chars == string_budget(tools, max_tokens) and str_chars >= 24
+        longest_string = '"' + "\\n" * str_chars + '"'  # every character an escape: two characters each
+
+        def call(tool):
+            args = []
+            for name, spec in tool.inputs.items():
+                value = {"string": longest_string, "integer": "-999999", "boolean": "False"}[spec["type"]]
+                args.append(f"{name}={value}")
+            return f"{tool.name}({', '.join(args)})"
+
+        widest = max((call(t) for t in tools), key=len)
+        reply = ("Thought: " + "x" * THOUGHT_CHARS + "\n<code>\n" + f"result = {widest}\n" + f"print({widest})\n"
+                 + f"print({widest})\n" + f"final_answer({longest_string})\n" + "</code>")
+        assert len(reply) <= longest_reply(tools, str_chars) <= max_tokens
+
+
+def _code(reply: str) -> str:
+    return reply.split("<code>\n", 1)[1].rsplit("</code>", 1)[0]
+
+
+def test_every_reply_of_the_tools_grammar_parses_and_fits():
+    """Thousands of replies drawn from the grammar itself, not from a model's habits."""
+    import random
+
+    from gbnf_sampler import Grammar
+
+    grammar = Grammar(tool_call_grammar(tool_classes(), max_tokens=1024))
+    rng = random.Random(1)
+    for _ in range(2000):
+        reply = grammar.sample(rng)
+        assert reply.startswith("Thought: ") and "\n<code>\n" in reply and reply.endswith("</code>")
+        compile(_code(reply), "<reply>", "exec")
+        assert len(reply) <= 1024
+        if "print(result)" in _code(reply) or "final_answer(result)" in _code(reply):
+            assert "result = " in _code(reply).split("result)")[0], "result is used only after it is assigned"
+
+
+def test_every_reply_of_the_python_grammar_is_valid_python():
+    import random
+
+    from gbnf_sampler import Grammar
+
+    from agent_runtime.models.grammar import python_grammar
+
+    grammar = Grammar(python_grammar(tool_classes(), max_tokens=1024))
+    rng = random.Random(2)
+    kinds = set()
+    for _ in range(600):
+        code = _code(grammar.sample(rng))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", SyntaxWarning)  # `"a"(1)` compiles, with a warning: not our concern
+            compile(code, "<reply>", "exec")  # a SyntaxError fails the test
+        kinds |= {k for k in ("for ", "if ", " = ", "[", "{", "(", " and ", " not in ") if k in code}
+    assert len(kinds) == 8, "the samples cover the grammar's shapes"
+
+
+def test_identifiers_never_collide_with_keywords():
+    import keyword
+    import random
+
+    from gbnf_sampler import Grammar
+
+    from agent_runtime.models.grammar import identifier_rules
+
+    grammar = Grammar("\n".join(identifier_rules()))
+    rng = random.Random(3)
+    names = {grammar.sample(rng, "name") for _ in range(10000)}
+    assert not names & set(keyword.kwlist)
+    assert len(names) > 3000
+    assert all(n.isidentifier() for n in names)

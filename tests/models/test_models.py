@@ -1,0 +1,141 @@
+"""Ollama (against OllamaProtocolFake: Ollama itself cannot be installed here), fallbacks
+between models, constraints per backend, and `agent-runtime models`."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import socket
+
+import pytest
+from conftest import BUGGY_PROJECT, make_repo, run_cli
+from ollama_fake import OllamaProtocolFake
+from rich.console import Console
+
+from agent_runtime.agent.session import Session
+from agent_runtime.cli.display import Display
+from agent_runtime.config import ConfigError, load_settings
+from agent_runtime.models.constraints import choose_constraint
+from agent_runtime.models.grammar import json_escaped
+from agent_runtime.safety.approval import Approver
+from agent_runtime.telemetry.records import load_spans
+
+MODEL = "qwen2.5-coder:14b"
+
+
+def json_reply(thought: str, code: str) -> str:
+    return json.dumps({"thought": thought, "code": code})
+
+
+def session_with(repo, tmp_path, **env) -> Session:
+    settings = load_settings({"RUNS_DIR": str(tmp_path / "runs"), **env})
+    return Session(settings, repo, Approver("never", interactive=False),
+                   Display(console=Console(file=io.StringIO(), width=200), out=io.StringIO()))
+
+
+def test_ollama_gets_num_ctx_and_the_reply_schema_and_its_json_replies_run(tmp_path):
+    repo = make_repo(tmp_path / "p", BUGGY_PROJECT)
+    replies = [json_reply("Look.", 'print(read_file(path="calc.py"))\n'),
+               json_reply("Done.", 'final_answer("add subtracts")\n')]
+    with OllamaProtocolFake([MODEL], replies) as ollama:
+        with session_with(repo, tmp_path, MODEL_ID=f"ollama_chat/{MODEL}", MODEL_API_BASE=ollama.url,
+                          MODEL_CONTEXT_WINDOW="8192") as session:
+            result = session.run("what does add do?")
+    assert result.status == "answered" and result.answer == "add subtracts"
+    first = ollama.requests[0]
+    assert first["model"] == MODEL and first["stream"] is False
+    assert first["options"]["num_ctx"] == 8192, "Ollama's 2048 default would drop the prompt's start"
+    schema = first["format"]
+    assert schema["required"] == ["thought", "code"]
+    pattern = schema["properties"]["code"]["pattern"]  # over the code as escaped inside the JSON string
+    assert re.match(pattern, json_escaped('print(read_file(path="calc.py"))\n'))
+    assert not re.match(pattern, json_escaped("import os\n"))
+    system = first["messages"][0]["content"]
+    assert '{"thought": "one short sentence' in system, "the prompt asks for the JSON form"
+    assert "def add" in ollama.requests[1]["messages"][-1]["content"], "the tool ran and the model saw its output"
+
+
+def test_default_window_for_local_models_is_16384(tmp_path):
+    repo = make_repo(tmp_path / "p", BUGGY_PROJECT)
+    with OllamaProtocolFake([MODEL], [json_reply("d", 'final_answer("x")')]) as ollama:
+        with session_with(repo, tmp_path, MODEL_ID=f"ollama_chat/{MODEL}", MODEL_API_BASE=ollama.url) as session:
+            session.run("x")
+    assert ollama.requests[0]["options"]["num_ctx"] == 16384
+
+
+def test_ollama_health_check_says_what_to_do(tmp_path):
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        closed = sock.getsockname()[1]
+    down = run_cli("--model", f"ollama_chat/{MODEL}", "task", cwd=tmp_path,
+                   env={"MODEL_API_BASE": f"http://127.0.0.1:{closed}"})
+    assert down.returncode == 1 and "ollama serve" in down.stderr
+    with OllamaProtocolFake(["llama3.2:latest"], []) as ollama:
+        missing = run_cli("--model", f"ollama_chat/{MODEL}", "task", cwd=tmp_path, env={"MODEL_API_BASE": ollama.url})
+    assert missing.returncode == 1
+    assert f"does not have the model {MODEL}: run `ollama pull {MODEL}`" in missing.stderr
+
+
+def test_a_5xx_moves_the_run_to_the_next_model_and_is_recorded(tmp_path, monkeypatch):
+    repo = make_repo(tmp_path / "p", BUGGY_PROJECT)
+    with OllamaProtocolFake([MODEL], [json_reply("Look.", 'print(list_files())\n'), 500, 500]) as primary, \
+            OllamaProtocolFake(["backup:7b"], [json_reply("Done.", 'final_answer("from the backup")\n')]) as backup:
+        monkeypatch.setenv("OLLAMA_API_BASE", backup.url)  # where fallbacks without MODEL_API_BASE go
+        with session_with(repo, tmp_path, MODEL_ID=f"ollama_chat/{MODEL}", MODEL_API_BASE=primary.url,
+                          MODEL_FALLBACK_IDS="ollama_chat/backup:7b") as session:
+            result = session.run("x")
+            record = session.last_run
+    assert result.status == "answered" and result.answer == "from the backup"
+    assert len(primary.requests) == 2 and len(backup.requests) == 1
+    meta = json.loads((record.dir / "metadata.json").read_text())
+    assert [(s["from"], s["to"]) for s in meta["model_switches"]] == [(f"ollama_chat/{MODEL}", "ollama_chat/backup:7b")]
+    assert "InternalServerError" in meta["model_switches"][0]["reason"] or "500" in meta["model_switches"][0]["reason"]
+    events = [json.loads(line) for line in (record.dir / "events.jsonl").read_text().splitlines()]
+    assert any(e["type"] == "model_fallback" for e in events)
+    step_spans = [s for s in load_spans(record.dir) if s["name"] == "Step 2"]
+    assert step_spans[0]["attributes"]["llm.model_fallback"].startswith(f"ollama_chat/{MODEL} -> ollama_chat/backup:7b")
+
+
+def test_an_unreachable_primary_is_skipped_at_start(tmp_path, monkeypatch):
+    repo = make_repo(tmp_path / "p", BUGGY_PROJECT)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        closed = sock.getsockname()[1]
+    with OllamaProtocolFake(["backup:7b"], [json_reply("d", 'final_answer("ok")\n')]) as backup:
+        monkeypatch.setenv("OLLAMA_API_BASE", backup.url)
+        with session_with(repo, tmp_path, MODEL_ID=f"ollama_chat/{MODEL}", MODEL_API_BASE=f"http://127.0.0.1:{closed}",
+                          MODEL_FALLBACK_IDS="ollama_chat/backup:7b") as session:
+            assert session.model_label == "ollama_chat/backup:7b"
+            result = session.run("x")
+            meta = json.loads((session.last_run.dir / "metadata.json").read_text())
+    assert result.status == "answered"
+    assert meta["model_switches"][0]["to"] == "ollama_chat/backup:7b" and "ollama serve" in meta["model_switches"][0]["reason"]
+
+
+def test_constraints_per_backend():
+    assert choose_constraint("auto", None, None).kind == "gbnf-tools"  # embedded llama.cpp
+    assert choose_constraint("python", None, None).kind == "gbnf-python"
+    assert choose_constraint("auto", "ollama_chat/q", None) == choose_constraint("tools", "ollama_chat/q", None)
+    assert choose_constraint("auto", "ollama_chat/q", None).kind == "schema-tools"
+    assert choose_constraint("auto", "ollama_chat/q", None).reply_format == "json"
+    assert choose_constraint("python", "ollama_chat/q", None).kind == "schema"
+    assert choose_constraint("auto", "openai/local", "http://127.0.0.1:8080/v1").kind == "none"
+    assert choose_constraint("tools", "openai/local", "http://127.0.0.1:8080/v1").kind == "gbnf-tools"
+    assert choose_constraint("auto", "openai/gpt-4o-mini", None).kind == "none"
+    assert choose_constraint("off", "ollama_chat/q", None).kind == "none"
+    with pytest.raises(ConfigError, match="GRAMMAR=tools needs a llama.cpp server"):
+        choose_constraint("tools", "anthropic/claude-x", None)
+
+
+def test_models_command(tmp_path):
+    with OllamaProtocolFake([MODEL], []) as ollama:
+        result = run_cli("models", "--json", cwd=tmp_path,
+                         env={"MODEL_ID": f"ollama_chat/{MODEL}", "MODEL_API_BASE": ollama.url,
+                              "MODEL_FALLBACK_IDS": "openai/gpt-4o-mini", "OPENAI_API_KEY": ""})
+    rows = json.loads(result.stdout)
+    assert [r["role"] for r in rows] == ["primary", "fallback 1"]
+    assert rows[0]["status"] == "answers" and rows[0]["window"] == 16384 and rows[0]["constraint"] == "schema-tools"
+    assert rows[1]["window"] == 128000 and "missing OPENAI_API_KEY" in rows[1]["status"]
+    embedded = json.loads(run_cli("models", "--json", cwd=tmp_path).stdout)
+    assert embedded[0]["model"] == "gemma-3-270m (embedded)" and embedded[0]["constraint"] == "gbnf-tools"

@@ -1,0 +1,304 @@
+"""Traces for real: a Phoenix started by the suite, spans read back over its REST API, run
+records on disk, secrets kept out, and runs that finish when Phoenix is down or hanging."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import (
+    BUGGY_PROJECT,
+    ROOT,
+    VENV_BIN,
+    make_repo,
+    run_cli,
+    step,
+    write_replay,
+)
+from rich.console import Console
+
+from agent_runtime.agent.session import Session
+from agent_runtime.cli.display import Display
+from agent_runtime.config import load_settings
+from agent_runtime.safety.approval import Approver
+from agent_runtime.telemetry.phoenix import PhoenixServer, _free_port
+from agent_runtime.telemetry.records import load_spans, span_tree
+from agent_runtime.telemetry.redact import REDACTED, Redactor
+
+SECRET_ENV = "sk-live-env-secret-0123456789abcdef"
+SECRET_DOTENV = "dotenv-token-value-98765"
+
+
+@pytest.fixture(scope="module")
+def phoenix(tmp_path_factory):
+    server = PhoenixServer(_free_port(), working_dir=tmp_path_factory.mktemp("phoenix"))
+    server.start()
+    try:
+        server.wait_healthy()
+        yield server
+    finally:
+        server.stop()
+
+
+def phoenix_spans(url: str, project: str, expect_at_least: int, timeout: float = 30) -> list[dict]:
+    deadline = time.monotonic() + timeout
+    spans: list[dict] = []
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{url}/v1/projects/{project}/spans?limit=1000", timeout=5) as response:
+                spans = json.loads(response.read())["data"]
+        except OSError:
+            spans = []
+        if len(spans) >= expect_at_least:
+            return spans
+        time.sleep(0.5)
+    return spans
+
+
+def quiet() -> Display:
+    return Display(console=Console(file=io.StringIO(), width=120), out=io.StringIO())
+
+
+def session_for(repo: Path, tmp_path: Path, replies: list[str] | None, **env: str) -> Session:
+    settings_env = {"RUNS_DIR": str(tmp_path / "runs"), **env}
+    if replies is not None:
+        settings_env["MODEL_ID"] = f"replay:{write_replay(tmp_path / 'replay.json', replies)}"
+    return Session(load_settings(settings_env), repo, Approver("never", interactive=False), quiet())
+
+
+TASK_REPLIES = [
+    step("Look around.", 'print(list_files(pattern="*.py"))'),
+    step("Read and search.", 'print(read_file(path="calc.py"))\nprint(rg_search(pattern="def add"))'),
+    step("Echo a value.", f'print(run_cmd(command="echo {SECRET_ENV} {SECRET_DOTENV}"))'),
+    step("Try to delete.", 'print(run_cmd(command="rm calc.py"))'),
+    step("Done.", 'final_answer("calc.py adds wrongly")'),
+]
+
+
+def test_spans_in_phoenix_have_the_right_shape_and_no_secrets(phoenix, tmp_path, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", SECRET_ENV)
+    repo = make_repo(tmp_path / "p", {**BUGGY_PROJECT, ".env": f"MY_SERVICE_TOKEN={SECRET_DOTENV}\n"})
+    monkeypatch.chdir(repo)
+    project = "test-shape"
+    session = session_for(repo, tmp_path, TASK_REPLIES, PHOENIX_ENABLED="true", PHOENIX_ENDPOINT=phoenix.url,
+                          PHOENIX_PROJECT_NAME=project)
+    with session:
+        result = session.run(f"explain calc.py (my key is {SECRET_ENV})")
+        record = session.last_run
+    assert result.status == "answered"
+    local = load_spans(record.dir)
+    spans = phoenix_spans(phoenix.url, project, expect_at_least=len(local))
+    assert len(spans) == len(local) >= 12
+    by_id = {s["context"]["span_id"]: s for s in spans}
+    agents = [s for s in spans if s["span_kind"] == "AGENT"]
+    assert len(agents) == 1 and agents[0]["parent_id"] is None
+    steps = [s for s in spans if s["span_kind"] == "CHAIN" and s["name"].startswith("Step ")]
+    assert len(steps) == 5 and all(by_id[s["parent_id"]] is agents[0] for s in steps)
+    tools = [s for s in spans if s["span_kind"] == "TOOL" and s["name"] != "FinalAnswerTool"]
+    assert [s["name"] for s in sorted(tools, key=lambda s: s["start_time"])] == [
+        "ListFilesTool", "ReadFileTool", "RgSearchTool", "RunCmdTool", "RunCmdTool"]
+    assert len(tools) == len(session.runtime.state.history), "one TOOL span per tool call"
+    for span in tools:
+        parent = by_id[span["parent_id"]]
+        assert parent in steps, "every tool span is the child of the step that made it"
+        attrs = span["attributes"]
+        for key in ("tool.name", "input.value", "output.value", "policy.decision", "approval.outcome",
+                    "output.truncated", "tool.duration_ms", "input.size", "output.size"):
+            assert key in attrs, (span["name"], key)
+    echo, refused = sorted((s for s in tools if s["name"] == "RunCmdTool"), key=lambda s: s["start_time"])
+    assert echo["attributes"]["sandbox"] == "bwrap" and echo["attributes"]["policy.decision"] == "allow"
+    assert refused["attributes"]["policy.decision"] == "ask" and refused["attributes"]["policy.rule"] == "change-files"
+    assert refused["attributes"]["approval.outcome"] == "denied"
+    assert refused["attributes"]["approval.source"] == "config"
+    assert refused["attributes"]["error.type"] == "refused" and refused["status_code"] == "ERROR"
+    everything = json.dumps(spans)
+    assert SECRET_ENV not in everything and SECRET_DOTENV not in everything and REDACTED in everything
+    for path in record.dir.iterdir():
+        text = path.read_text(errors="replace")
+        assert SECRET_ENV not in text and SECRET_DOTENV not in text, path.name
+
+
+def test_run_record_files(tmp_path):
+    repo = make_repo(tmp_path / "p", BUGGY_PROJECT)
+    with session_for(repo, tmp_path, TASK_REPLIES) as session:
+        session.run("explain calc.py")
+        record = session.last_run
+    names = sorted(p.name for p in record.dir.iterdir())
+    assert names == ["events.jsonl", "final.md", "metadata.json", "trace.jsonl"]  # no .running left
+    meta = json.loads((record.dir / "metadata.json").read_text())
+    assert meta["outcome"] == "answered" and meta["task"] == "explain calc.py" and meta["steps"] == 5
+    assert meta["git"]["head"] and meta["git"]["dirty"] is False
+    assert meta["versions"]["smolagents"] and meta["settings"]["agent_max_steps"] == 25
+    assert "model_api_key" not in meta["settings"] and meta["tool_calls"] == 5 and meta["refused"] == 1
+    assert meta["started_at"] <= meta["ended_at"] and len(meta["trace_id"]) == 32
+    events = [json.loads(line) for line in (record.dir / "events.jsonl").read_text().splitlines()]
+    calls = [e for e in events if e["type"] == "tool_call"]
+    approvals = [e for e in events if e["type"] == "approval"]
+    assert [c["tool"] for c in calls] == ["list_files", "read_file", "rg_search", "run_cmd", "run_cmd"]
+    assert approvals == [{**approvals[0], "tool": "run_cmd", "outcome": "denied", "source": "config",
+                          "rule": "change-files"}]
+    assert (record.dir / "final.md").read_text() == "calc.py adds wrongly\n"
+    tree = "\n".join(span_tree(load_spans(record.dir)))
+    assert re.search(r"\[AGENT\] CodingAgent.run .*\n  \[CHAIN\] Step 1 .*\n    \[TOOL\] ListFilesTool .* policy allow", tree)
+    assert "policy ask (change-files) · approval denied (config)" in tree
+
+
+def test_runs_and_trace_commands(tmp_path):
+    repo = make_repo(tmp_path / "p", BUGGY_PROJECT)
+    replay = write_replay(tmp_path / "r.json", TASK_REPLIES)
+    env = {"RUNS_DIR": str(tmp_path / "runs")}
+    assert run_cli("--model", f"replay:{replay}", "explain calc.py", cwd=repo, env=env).returncode == 0
+    listing = run_cli("runs", cwd=repo, env=env)
+    assert listing.returncode == 0 and "answered" in listing.stdout and "explain calc.py" in listing.stdout
+    run_id = json.loads(run_cli("runs", "--json", cwd=repo, env=env).stdout)[0]["run_id"]
+    shown = run_cli("trace", run_id[-4:], cwd=repo, env=env)
+    assert shown.returncode == 0 and "[TOOL] RunCmdTool" in shown.stdout and "approval denied" in shown.stdout
+    missing = run_cli("trace", "nope", cwd=repo, env=env)
+    assert missing.returncode == 1 and "agent-runtime runs" in missing.stderr
+    # a run killed mid-way keeps its marker and shows as killed
+    (tmp_path / "runs" / run_id / ".running").write_text("999999")
+    assert json.loads(run_cli("runs", "--json", cwd=repo, env=env).stdout)[0]["outcome"] == "killed"
+
+
+def test_run_id_and_phoenix_url_are_printed(phoenix, tmp_path):
+    repo = make_repo(tmp_path / "p", BUGGY_PROJECT)
+    replay = write_replay(tmp_path / "r.json", [step("d", 'final_answer("ok")')])
+    result = run_cli("--model", f"replay:{replay}", "say ok", cwd=repo,
+                     env={"PHOENIX_ENABLED": "true", "PHOENIX_ENDPOINT": phoenix.url, "RUNS_DIR": str(tmp_path / "r"),
+                          "PHOENIX_PROJECT_NAME": "url-test"})
+    assert result.returncode == 0
+    match = re.search(rf"trace in Phoenix: ({re.escape(phoenix.url)}/redirects/traces/([0-9a-f]{{32}}))", result.stderr)
+    assert match, result.stderr
+    run = json.loads(run_cli("runs", "--json", cwd=repo, env={"RUNS_DIR": str(tmp_path / "r")}).stdout)[0]
+    assert match.group(2) == run["trace_id"]
+    spans = phoenix_spans(phoenix.url, "url-test", expect_at_least=1)
+    assert {s["context"]["trace_id"] for s in spans} == {run["trace_id"]}, "the URL names the trace Phoenix holds"
+    with urllib.request.urlopen(match.group(1), timeout=10) as response:
+        assert response.status == 200
+
+
+def test_embedded_model_run_has_llm_spans_with_token_counts(phoenix, tmp_path):
+    repo = make_repo(tmp_path / "p", BUGGY_PROJECT)
+    project = "embedded-llm"
+    session = session_for(repo, tmp_path, None, AGENT_MAX_STEPS="1", PHOENIX_ENABLED="true",
+                          PHOENIX_ENDPOINT=phoenix.url, PHOENIX_PROJECT_NAME=project)
+    with session:
+        session.run("Which files are here?")
+    spans = phoenix_spans(phoenix.url, project, expect_at_least=3)
+    llm = [s for s in spans if s["span_kind"] == "LLM"]
+    assert llm, [s["name"] for s in spans]
+    attrs = llm[0]["attributes"]
+    assert attrs["llm.token_count.prompt"] > 100 and attrs["llm.token_count.completion"] > 0
+    assert "Which files are here?" in json.dumps(attrs)  # message content is kept by default
+
+
+def test_hidden_content(tmp_path):
+    repo = make_repo(tmp_path / "p", BUGGY_PROJECT)
+    with session_for(repo, tmp_path, None, AGENT_MAX_STEPS="1", TRACE_HIDE_CONTENT="true") as session:
+        session.run("A task whose words must not be traced")
+        spans = load_spans(session.last_run.dir)
+    llm = [s for s in spans if s.get("kind") == "LLM"]
+    assert llm and llm[0]["attributes"]["llm.token_count.prompt"] > 100
+    assert "must not be traced" not in json.dumps(llm)
+
+
+def test_phoenix_down_never_breaks_a_run(tmp_path):
+    repo = make_repo(tmp_path / "p", BUGGY_PROJECT)
+    replay = write_replay(tmp_path / "r.json", TASK_REPLIES)
+    port = _free_port()
+    started = time.monotonic()
+    result = run_cli("--model", f"replay:{replay}", "explain", cwd=repo,
+                     env={"PHOENIX_ENABLED": "true", "PHOENIX_ENDPOINT": f"http://127.0.0.1:{port}",
+                          "RUNS_DIR": str(tmp_path / "runs")})
+    assert result.returncode == 0 and time.monotonic() - started < 120
+    assert result.stderr.count("is not accepting spans") == 1
+    assert "trace in Phoenix" not in result.stderr and "agent-runtime trace" in result.stderr
+    run_dir = next((tmp_path / "runs").iterdir())
+    spans = load_spans(run_dir)
+    kinds = [s.get("kind") for s in spans]
+    assert kinds.count("AGENT") == 1 and kinds.count("CHAIN") == 5 and kinds.count("TOOL") == 6
+    assert all(line.strip() for line in (run_dir / "trace.jsonl").read_text().splitlines())
+
+
+def test_a_hanging_phoenix_delays_exit_by_at_most_two_seconds(tmp_path):
+    """A server that accepts connections and never answers: the worst case for an exporter."""
+    sink = socket.socket()
+    sink.bind(("127.0.0.1", 0))
+    sink.listen(50)
+    held = []
+    threading.Thread(target=lambda: [held.append(sink.accept()) for _ in range(50)], daemon=True).start()
+    repo = make_repo(tmp_path / "p", BUGGY_PROJECT)
+    session = session_for(repo, tmp_path, TASK_REPLIES, PHOENIX_ENABLED="true",
+                          PHOENIX_ENDPOINT=f"http://127.0.0.1:{sink.getsockname()[1]}")
+    session.open()
+    started = time.monotonic()
+    result = session.run("explain")
+    run_time = time.monotonic() - started
+    closing = time.monotonic()
+    session.close()
+    assert result.status == "answered"
+    assert time.monotonic() - closing < 2.5, "exit waits at most 2 s for the exporter"
+    assert run_time < 60
+    sink.close()
+
+
+def test_redactor():
+    redact = Redactor.from_environment({"GITHUB_TOKEN": "ghp_shortish_value", "HOME": "/root", "API_KEY": "abc"})
+    assert redact("token ghp_shortish_value here") == f"token {REDACTED} here"
+    assert redact("home /root") == "home /root" and redact("abc") == "abc"  # too short to be a secret
+    for shaped in ("sk-proj-abcdefghijklmnopqrstuv", "ghp_" + "a" * 36, "AKIAABCDEFGHIJKLMNOP", "Bearer abcdefghijklmnopqrstuvwxyz"):
+        assert REDACTED in redact(f"x {shaped} y"), shaped
+
+
+def test_docker_compose_agrees_with_env_example():
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    env = {}
+    for line in (ROOT / ".env.example").read_text().splitlines():
+        if re.match(r"^[A-Z_]+=", line):
+            key, _, value = line.partition("=")
+            env[key] = value
+    service = compose["services"]["phoenix"]
+    assert service["image"] == "arizephoenix/phoenix:version-19.17.0"
+    from importlib.metadata import version
+
+    assert service["image"].endswith(version("arize-phoenix")), "the image matches the installed Phoenix"
+    endpoint_port = int(env["PHOENIX_ENDPOINT"].rsplit(":", 1)[1])
+    published = service["ports"][0]
+    host, host_port, container_port = re.match(r"^(127\.0\.0\.1):\$\{PHOENIX_PORT:-(\d+)\}:(\d+)$", published).groups()
+    assert int(host_port) == int(env["PHOENIX_PORT"]) == endpoint_port
+    container_env = dict(item.split("=", 1) for item in service["environment"])
+    assert int(container_env["PHOENIX_PORT"]) == int(container_port)
+    assert container_env["PHOENIX_PROJECT_NAME"] == "${PHOENIX_PROJECT_NAME:-%s}" % env["PHOENIX_PROJECT_NAME"]
+    assert any(v.endswith(":" + container_env["PHOENIX_WORKING_DIR"]) for v in service["volumes"])
+
+
+def test_phoenix_command_starts_a_healthy_local_phoenix(tmp_path):
+    port = _free_port()
+    proc = subprocess.Popen([str(VENV_BIN / "agent-runtime"), "phoenix", "--port", str(port)], cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "XDG_DATA_HOME": str(tmp_path / "data")}, start_new_session=True)
+    try:
+        line = proc.stdout.readline()
+        assert line.strip() == f"Phoenix is running: http://127.0.0.1:{port}", line + proc.stderr.read()
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as response:
+            assert response.status == 200
+        assert (tmp_path / "data" / "agent-runtime" / "phoenix").is_dir()
+        listening = subprocess.run(["ss", "-ltnH", f"sport = :{port}"], capture_output=True, text=True).stdout
+        local_addresses = [line.split()[3] for line in listening.splitlines()]
+        assert local_addresses == [f"127.0.0.1:{port}"], "Phoenix listens on loopback only"
+    finally:
+        os.killpg(proc.pid, signal.SIGINT)
+        assert proc.wait(timeout=30) == 0
+    with pytest.raises(OSError):
+        urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2)
