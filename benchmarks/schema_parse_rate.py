@@ -16,7 +16,7 @@ from _common import emit, git_repo
 from agent_runtime.agent.codeagent import build_agent
 from agent_runtime.config import load_settings
 from agent_runtime.models.constraints import Constraint
-from agent_runtime.models.embedded import EmbeddedServer, embedded_gguf
+from agent_runtime.models.embedded import EmbeddedServer, resolve_embedded
 from agent_runtime.models.grammar import json_escaped, reply_schema, tool_call_pattern
 from agent_runtime.models.replay import make_replay_model
 from agent_runtime.safety.approval import Approver
@@ -41,7 +41,8 @@ def main() -> None:
     runtime = Runtime.create(settings, repo, Approver("never", interactive=False))
     agent = build_agent(runtime, make_replay_model(replay), 5, Constraint("schema-tools", "json"))
     system = agent.system_prompt
-    server = EmbeddedServer(embedded_gguf(settings), 8192)
+    choice = resolve_embedded(settings, "0.5b")
+    server = EmbeddedServer(choice.gguf, 8192, choice.chat_format)
     server.start()
     results = {}
     pattern = re.compile(tool_call_pattern(tool_classes()))
@@ -51,7 +52,7 @@ def main() -> None:
             bad_json = bad_code = only_tools = 0
             for task in TASKS:
                 reply = litellm.completion(
-                    model="openai/gemma", api_base=server.api_base, api_key="sk-local", temperature=0.7, max_tokens=400,
+                    model="openai/embedded", api_base=server.api_base, api_key="sk-local", temperature=0.7, max_tokens=400,
                     messages=[{"role": "user", "content": f"{system}\n\nNew task:\n{task}"}],
                     response_format={"type": "json_object", "schema": schema}).choices[0].message.content
                 try:
@@ -70,7 +71,7 @@ def main() -> None:
     finally:
         server.stop()
     emit({"benchmark": "schema_parse_rate", "backend": "llama.cpp JSON-schema grammar (as Ollama uses)",
-          "model": "gemma-3-270m (embedded)", "temperature": 0.7, **results})
+          "model": choice.label, "temperature": 0.7, **results})
 
 
 if __name__ == "__main__":

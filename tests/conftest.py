@@ -46,10 +46,13 @@ BUGGY_PROJECT = {
 
 @pytest.fixture(autouse=True)
 def isolated_state(tmp_path_factory, monkeypatch):
-    """Runs, undo journals and REPL history go to a temporary state directory; tests that
+    """Runs, undo journals and REPL history go to a temporary state directory, the user's config to
+    a temporary config directory; tests that
     run pytest inside the sandbox do not load this venv's plugins (Phoenix's is slow)."""
     state = tmp_path_factory.mktemp("state")
     monkeypatch.setenv("XDG_STATE_HOME", str(state))
+    # The user's own config (config.env, saved approvals, hooks) is never the developer's real one.
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("config")))
     monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
     monkeypatch.setenv("PATH", f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}")
     for name in ("MODEL_ID", "MODEL_API_BASE", "APPROVAL_MODE", "PHOENIX_ENABLED", "RUNS_DIR", "POLICY_FILE"):
@@ -108,3 +111,27 @@ def flat(text: str) -> str:
 
 def step(thought: str, code: str) -> str:
     return f"Thought: {thought}\n<code>\n{code}\n</code>"
+
+
+# `make test-fast` leaves out what is slow by nature: tests that start llama.cpp, Phoenix or Ray
+# (marked `slow` where they are written), drive a program on a pseudo-terminal (`pty`), or draw
+# thousands of random cases (`fuzz`). The last two are recognised from the test's own code.
+PTY_MARKERS = ("Terminal(", "repl(", "pty.")
+FUZZ_MARKERS = ("Grammar(", "random_history(", "random.Random(", "@given")
+
+
+def pytest_collection_modifyitems(config, items):
+    import inspect
+
+    for item in items:
+        function = getattr(item, "function", None)
+        try:
+            source = inspect.getsource(function) if function is not None else ""
+        except (OSError, TypeError):
+            source = ""
+        if any(marker in source for marker in PTY_MARKERS):
+            item.add_marker(pytest.mark.pty)
+        if any(marker in source for marker in FUZZ_MARKERS):
+            item.add_marker(pytest.mark.fuzz)
+        if "phoenix" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)

@@ -2,102 +2,100 @@
 
 from __future__ import annotations
 
-import ast
-import json
-import time
-from typing import TYPE_CHECKING, Any
+from contextlib import nullcontext
+from typing import TYPE_CHECKING, Any, Callable, ContextManager
 
 from smolagents import CodeAgent
-from smolagents.memory import ActionStep
-from smolagents.monitoring import LogLevel, Timing
-from smolagents.utils import AgentMaxStepsError
+from smolagents.memory import ActionStep, TaskStep
+from smolagents.monitoring import LogLevel
 
 from agent_runtime.agent.context import PromptMemory
 from agent_runtime.agent.prompt import project_instructions, prompt_templates
+from agent_runtime.agent.replies import GuardedModel
+from agent_runtime.core import Action
 from agent_runtime.models.grammar import python_grammar, reply_schema, tool_call_grammar
+from agent_runtime.safety.executor import SandboxedPythonExecutor
 from agent_runtime.tools import build_tools
+from agent_runtime.tools.results import ToolResult
 
 if TYPE_CHECKING:
     from agent_runtime.tools.runtime import Runtime
 
+CODE_TAGS = ("<code>", "</code>")
+
+
+class StepLimit:
+    """A step callback that stops the run after `limit` steps without a final answer. smolagents
+    would then ask the model for one more answer (a model call that small models spend badly);
+    instead the session runs the agent with one step to spare and this interrupts it before that
+    step begins, through the public interrupt(). The session reports the step limit."""
+
+    def __init__(self, limit: int):
+        self.limit = limit
+
+    def __call__(self, step: Any, agent: Any = None) -> None:
+        if agent is not None and step.step_number >= self.limit and not step.is_final_answer:
+            agent.step_limit_reached = True
+            agent.interrupt()
+
+
+class UnprintedErrors:
+    """A step callback: a tool call that failed inside code that did not print its result
+    (`p = propose_patch(...)`) is added to the step's observation, so the model learns why the
+    next call broke instead of guessing."""
+
+    def __init__(self, runtime: "Runtime"):
+        self.runtime = runtime
+        self.seen = 0
+
+    def __call__(self, step: Any, agent: Any = None) -> None:
+        history = self.runtime.state.history
+        if self.seen > len(history):  # the history was reset (a new conversation)
+            self.seen = 0
+        calls, self.seen = history[self.seen:], len(history)
+        observed = step.observations or ""
+        notes = []
+        for call in calls:
+            error = call.facts.get("error")
+            if error and error not in observed:
+                suggestion = call.facts.get("recovery_suggestion")
+                notes.append(f"- {call.tool} failed: {error}" + (f" ({suggestion})" if suggestion else ""))
+        if notes:
+            step.observations = (observed.rstrip() + "\n" if observed else "") + \
+                "Errors your code did not print:\n" + "\n".join(notes)
 STEP_LIMIT_MESSAGE = "Stopped: the step limit ({n}) was reached before a final answer."
 
 
 class CodingAgent(CodeAgent):
     """CodeAgent that sends its memory through PromptMemory (context budget, stable prefix) and
-    stops at the step limit instead of asking the model for a last answer."""
+    stops at the step limit instead of asking the model for a last answer (see StepLimit)."""
 
     step_limit_reached = False
     prompt_memory: PromptMemory | None = None
-    format_retries = 0
+
+    @property
+    def format_retries(self) -> int:
+        return self.model.format_retries if isinstance(self.model, GuardedModel) else 0
+
+    @property
+    def repeat_retries(self) -> int:
+        return self.model.repeat_retries if isinstance(self.model, GuardedModel) else 0
+
+    def task_codes(self) -> list[tuple[int, str]]:
+        """(step number, code) of the steps of the current task, for the repeat check."""
+        codes: list[tuple[int, str]] = []
+        for step in self.memory.steps:
+            if isinstance(step, TaskStep):
+                codes.clear()
+            elif isinstance(step, ActionStep) and step.code_action:
+                codes.append((step.step_number, step.code_action))
+        return codes
 
     def write_memory_to_messages(self, summary_mode: bool = False) -> list:
         if self.prompt_memory is None or summary_mode:
             return super().write_memory_to_messages(summary_mode)
         return self.prompt_memory.build(self.memory.system_prompt.system_prompt, self.memory.steps)
 
-    def _handle_max_steps_reached(self, task: str) -> Any:
-        self.step_limit_reached = True
-        now = time.time()
-        step = ActionStep(
-            step_number=self.step_number,
-            error=AgentMaxStepsError("Reached the step limit.", self.logger),
-            timing=Timing(start_time=now, end_time=now),
-        )
-        self.memory.steps.append(step)
-        return STEP_LIMIT_MESSAGE.format(n=self.step_number - 1)
-
-
-FORMAT_REMINDERS = {
-    "text": "Your reply could not be used ({problem}). Reply again in exactly this form:\n"
-            "Thought: one short sentence.\n<code>\nprint(repo_info())\n</code>",
-    "json": 'Your reply could not be used ({problem}). Reply again with one JSON object: '
-            '{{"thought": "one short sentence", "code": "print(repo_info())"}}',
-}
-
-
-def reply_problem(text: str | None, reply_format: str, code_tags: tuple[str, str]) -> str | None:
-    """Why a reply cannot be run, or None: the same parsing smolagents does, plus Python's."""
-    from smolagents.utils import extract_code_from_text, parse_code_blobs
-
-    if not text or not text.strip():
-        return "it was empty"
-    try:
-        if reply_format == "json":
-            code = json.loads(text)["code"]
-            code = extract_code_from_text(code, code_tags) or code
-        else:
-            closed = text if text.rstrip().endswith(code_tags[1]) else text + code_tags[1]
-            code = parse_code_blobs(closed, code_tags)
-        ast.parse(code)
-    except (ValueError, KeyError, TypeError) as exc:
-        return f"no code block: {str(exc).splitlines()[0][:120]}"
-    except SyntaxError as exc:
-        return f"the code is not valid Python: {exc.msg} on line {exc.lineno}"
-    return None
-
-
-def guard_format(agent: "CodingAgent", reply_format: str) -> None:
-    """A reply that does not parse gets one retry, with a short reminder of the format, before
-    it counts as a failed step. Only the second reply goes into memory (the prefix stays stable)."""
-    from smolagents.models import ChatMessage, MessageRole
-
-    generate = agent.model.generate
-
-    def generate_once_more(messages: list, *args: Any, **kwargs: Any) -> Any:
-        reply = generate(messages, *args, **kwargs)
-        problem = reply_problem(reply.content, reply_format, agent.code_block_tags)
-        if problem is None:
-            return reply
-        agent.format_retries += 1
-        reminder = FORMAT_REMINDERS[reply_format].format(problem=problem)
-        again = list(messages) + [
-            ChatMessage(role=MessageRole.ASSISTANT, content=[{"type": "text", "text": reply.content or ""}]),
-            ChatMessage(role=MessageRole.USER, content=[{"type": "text", "text": reminder}]),
-        ]
-        return generate(again, *args, **kwargs)
-
-    agent.model.generate = generate_once_more
 
 
 def constrain(model: Any, tools: list, max_tokens: int) -> None:
@@ -113,13 +111,22 @@ def constrain(model: Any, tools: list, max_tokens: int) -> None:
 
 
 def build_agent(runtime: "Runtime", model: Any, max_steps: int, constraint: Any = None,
-                prompt_memory: PromptMemory | None = None) -> CodingAgent:
+                prompt_memory: PromptMemory | None = None,
+                around_call: Callable[[], ContextManager[Any]] = nullcontext,
+                hint: Callable[[], str | None] = lambda: None) -> CodingAgent:
     reply_format = constraint.reply_format if constraint is not None else "text"
+    holder: list[CodingAgent] = []
+    guarded = GuardedModel(model, reply_format, CODE_TAGS, check_format=constraint is None or not constraint.guaranteed,
+                           earlier_codes=lambda: holder[0].task_codes() if holder else [], around_call=around_call,
+                           hint=hint)
     agent = CodingAgent(
         tools=build_tools(runtime),
-        model=model,
+        model=guarded,
+        step_callbacks=[UnprintedErrors(runtime), StepLimit(max_steps)],
+        code_block_tags=CODE_TAGS,
         prompt_templates=prompt_templates(reply_format),
-        instructions=project_instructions(runtime.workspace.root),
+        instructions=project_instructions(runtime.workspace.root, denied=lambda rel: runtime.decide(
+            Action("read", paths=(rel,))).decision == "deny"),
         max_steps=max_steps,
         additional_authorized_imports=[],
         # No executor timeout: smolagents' timeout runs each step in a worker thread that it cannot
@@ -127,11 +134,13 @@ def build_agent(runtime: "Runtime", model: Any, max_steps: int, constraint: Any 
         # timeouts (run_cmd, run_tests); the interpreter caps operations and loop iterations;
         # Ctrl-C stops a step.
         executor_kwargs={"timeout_seconds": None},
+        # The model's code runs in a sandboxed child process; its tool calls come back here as data.
+        executor=SandboxedPythonExecutor([], use_bwrap=runtime.sandbox.kind == "bwrap", result_type=ToolResult,
+                                         hide=(runtime.workspace.root,)),
         use_structured_outputs_internally=reply_format == "json",
         verbosity_level=LogLevel.OFF,
     )
+    holder.append(agent)
     agent.prompt_memory = prompt_memory
     constrain(model, list(agent.tools.values()), runtime.settings.model_max_tokens)
-    if constraint is None or not constraint.guaranteed:
-        guard_format(agent, reply_format)
     return agent

@@ -12,14 +12,13 @@ the run stops with a clear message.
 
 from __future__ import annotations
 
-import hashlib
-import json
-import urllib.request
 from dataclasses import dataclass, field
-from typing import Any, Callable, Protocol
+from typing import Any
 
 from smolagents.memory import ActionStep, TaskStep
 from smolagents.models import ChatMessage, MessageRole
+
+from agent_runtime.models.tokens import TokenCounter
 
 MESSAGE_OVERHEAD = 8  # tokens a chat template adds around each message (role markers, separators)
 KEEP_RECENT = 3  # action steps kept verbatim; older ones are compacted when the window fills
@@ -32,49 +31,6 @@ class ContextOverflow(RuntimeError):
     the run stops (the session reports this message)."""
 
 
-class TokenCounter(Protocol):
-    def __call__(self, text: str) -> int: ...
-
-
-class CachedCounter:
-    """Counts each distinct text once: the messages of earlier steps are counted again every step."""
-
-    def __init__(self, count: Callable[[str], int]):
-        self._count = count
-        self._cache: dict[str, int] = {}
-
-    def __call__(self, text: str) -> int:
-        key = hashlib.blake2b(text.encode("utf-8", "surrogateescape"), digest_size=16).hexdigest()
-        if key not in self._cache:
-            self._cache[key] = self._count(text)
-        return self._cache[key]
-
-
-def llama_server_counter(api_base: str) -> CachedCounter:
-    """Exact counts from the llama.cpp server's own tokenizer (/extras/tokenize/count)."""
-    root = api_base.rstrip("/").removesuffix("/v1")
-
-    def count(text: str) -> int:
-        request = urllib.request.Request(f"{root}/extras/tokenize/count", data=json.dumps({"input": text}).encode(),
-                                         headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 (our own server)
-            return int(json.loads(response.read())["count"])
-
-    return CachedCounter(count)
-
-
-def litellm_counter(model_id: str) -> CachedCounter:
-    """LiteLLM's offline tokenizers: exact for OpenAI models, an approximation for others."""
-    import litellm
-
-    return CachedCounter(lambda text: litellm.token_counter(model=model_id, text=text))
-
-
-def estimate_counter() -> CachedCounter:
-    """A deliberately high estimate (3 bytes per token) when no tokenizer is at hand."""
-    return CachedCounter(lambda text: len(text.encode("utf-8", "surrogateescape")) // 3 + 1)
-
-
 def compact(observation: str) -> str:
     lines = observation.splitlines()
     if len(lines) <= HEAD_LINES + TAIL_LINES + 1:
@@ -83,6 +39,34 @@ def compact(observation: str) -> str:
     note = (f"[... {dropped} of {len(lines)} lines of this observation were dropped to keep the conversation in "
             "the context window; call the tool again (e.g. read_file with a line range) to see them ...]")
     return "\n".join(lines[:HEAD_LINES] + [note] + lines[-TAIL_LINES:])
+
+
+def observation_text(raw: str) -> str:
+    """What the code printed, without smolagents' frame ("Execution logs:", and the value of the
+    last expression when it is None, as after print()): small models copy that noise."""
+    text = raw[len("Execution logs:\n"):] if raw.startswith("Execution logs:\n") else raw
+    marker = "Last output from code snippet:\n"
+    head, found, last = text.rpartition(marker)
+    if found:
+        text = head.rstrip("\n") if last.strip() in ("None", "") else f"{head.rstrip()}\nValue of the last line: {last.strip()}"
+    return text.strip() or "(nothing was printed: print() what you want to see)"
+
+
+def is_parse_failure(error: Any) -> bool:
+    """No code block, or code that is not Python (smolagents reports the latter as an execution
+    error whose message starts "Code parsing failed")."""
+    return error is not None and (type(error).__name__ == "AgentParsingError"
+                                  or str(error).startswith("Code parsing failed"))
+
+
+def shown_reply(step: Any) -> str:
+    """A reply as the model sees it again. One whose code did not parse is shown without that code:
+    small models copy what is in front of them, so a garbled block would come back step after step."""
+    text = step.model_output.strip()
+    if not is_parse_failure(step.error):
+        return text
+    thought = text.split("<code>", 1)[0].strip() or "Thought: (none)"
+    return f"{thought}\n<code>\n# (this code could not be parsed; it is left out)\n</code>"
 
 
 def _text(role: str, text: str) -> ChatMessage:
@@ -94,6 +78,7 @@ class RequestStats:
     requests: int = 0
     compactions: int = 0
     largest_request: int = 0
+    last_request: int = 0  # tokens of the latest request: the context used now (the step stats show it)
     compaction_steps: list[int] = field(default_factory=list)  # request numbers at which a block was compacted
 
 
@@ -113,6 +98,11 @@ class PromptMemory:
     def reset(self) -> None:
         # Action steps with an index below each boundary are shortened / noted / left out.
         self.shortened_before = self.noted_before = self.omitted_before = 0
+        self.task_context: dict[str, str] = {}  # task text -> what the session found about the repository
+
+    def set_task_context(self, task: str, context: str) -> None:
+        """Facts shown with a task (files, test command): fixed once per task, so the prefix stays stable."""
+        self.task_context.setdefault(task, context)
 
     def _messages(self, system_prompt: str, steps: list[Any]) -> list[ChatMessage]:
         messages = [_text("system", system_prompt)]
@@ -131,7 +121,8 @@ class PromptMemory:
         for step in steps:
             if isinstance(step, TaskStep):
                 flush_omitted()
-                messages.append(_text("user", f"New task:\n{step.task}"))
+                context = self.task_context.get(step.task)
+                messages.append(_text("user", f"New task:\n{step.task}" + (f"\n\n{context}" if context else "")))
                 continue
             if not isinstance(step, ActionStep):
                 continue
@@ -146,10 +137,10 @@ class PromptMemory:
             flush_omitted()
             index += 1
             if isinstance(step.model_output, str) and step.model_output.strip():
-                messages.append(_text("assistant", step.model_output.strip()))
+                messages.append(_text("assistant", shown_reply(step)))
             parts = []
             if step.observations:
-                observation = step.observations
+                observation = observation_text(step.observations)
                 if level == 2:
                     lines = observation.count("\n") + 1
                     observation = f"[{lines} lines left out to fit the context window; call the tool again to see them]"
@@ -179,6 +170,22 @@ class PromptMemory:
             return False
         return True
 
+    def size(self, system_prompt: str, steps: list[Any]) -> int:
+        """The tokens the conversation takes now (what the next request starts with); changes nothing."""
+        return self.tokens(self._messages(system_prompt, steps))
+
+    def compact_now(self, system_prompt: str, steps: list[Any]) -> tuple[int, int]:
+        """Compact the older steps (all but the latest KEEP_RECENT) one level further now, as a full
+        window would (/compact): returns the conversation's tokens before and after. The prefix then
+        changes once, like at any compaction."""
+        actions = sum(1 for s in steps if isinstance(s, ActionStep))
+        before = self.size(system_prompt, steps)
+        if not self._escalate(max(0, actions - self.keep_recent)):
+            return before, before
+        self.stats.compactions += 1
+        self.stats.compaction_steps.append(self.stats.requests)
+        return before, self.size(system_prompt, steps)
+
     def build(self, system_prompt: str, steps: list[Any]) -> list[ChatMessage]:
         """The request for the next step; shortens older steps, in blocks, only when needed."""
         actions = sum(1 for s in steps if isinstance(s, ActionStep))
@@ -207,6 +214,7 @@ class PromptMemory:
             self.stats.compaction_steps.append(self.stats.requests)
         self.stats.requests += 1
         self.stats.largest_request = max(self.stats.largest_request, size)
+        self.stats.last_request = size
         return messages
 
 

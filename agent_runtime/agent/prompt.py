@@ -1,4 +1,4 @@
-"""The instructions, written for 7B-14B local models: one format, few rules, one example.
+"""The instructions, written for small local models (1.5B-14B): one format, a work order, few rules.
 
 smolagents renders SYSTEM_PROMPT with Jinja (tools, custom_instructions). Tool signatures
 are one line each instead of smolagents' docstring blocks: the prompt stays small, so it
@@ -8,21 +8,30 @@ fits small context windows and is re-read quickly from the KV cache.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Callable
 
 SYSTEM_PROMPT = """\
-You are a coding agent working in a git repository. You act by writing Python code that calls the tools below; \
-the code runs and you see what it printed.
+You are a coding agent working in a git repository. You act by writing Python code that calls the tools \
+below; the code runs and you see what it printed.
 
 {REPLY_FORM}
 
+To fix a bug or make failing tests pass, work in this order ("..." stands for what you fill in):
+1. See the failure: print(run_tests())
+2. Read the file the failure points at: print(read_file(path="..."))
+3. Change the code, not the tests. old is copied exactly from what read_file showed, new is the corrected \
+text; use triple quotes for several lines. Then apply the patch by its id:
+   p = propose_patch(path="...", old=\"\"\"...\"\"\", new=\"\"\"...\"\"\")
+   print(apply_patch(patch_id=p["patch_id"]))
+4. Run the tests again: print(run_tests()). If they still fail, read the new output and fix again.
+5. When they pass: final_answer("what you changed and why").
+For a question about the code: look with rg_search, list_files and read_file, then final_answer(...).
+
 Rules:
 - Use only the tools below and plain Python. No imports, no open(), no os or subprocess.
-- print() what you need to see; it comes back to you as "Observation:". Python strings cannot span lines: write \\n.
-- Look before you change anything: rg_search, list_files, read_file.
-- To change a file: propose_patch(path=..., old=..., new=...) with old copied exactly from read_file, \
-then apply_patch(patch_id=...), then run_tests().
-- A failing tool returns error and recovery_suggestion: follow the suggestion; never repeat a failing call unchanged.
-- When the task is done, call final_answer("what you found or changed").
+- print() what you need to see. Text of several lines goes in triple quotes (\"\"\"...\"\"\").
+- Never repeat a call whose result you already have: use it and take the next step.
+- A failing tool returns error and recovery_suggestion: follow the suggestion.
 
 Tools (each returns a dict; None marks an optional argument):
 {%- for tool in tools.values() if tool.name != "final_answer" %}
@@ -38,15 +47,15 @@ Project instructions (AGENTS.md):
 
 
 TEXT_FORM = """\
-Reply every time in exactly this form:
-Thought: one short sentence: what you do next and why.
+Reply every time in exactly this form: one line of thought, then one code block.
+Thought: what you do next and why, in one sentence.
 {{ code_block_opening_tag }}
-print(repo_info())
+print(run_tests())
 {{ code_block_closing_tag }}"""
 
 JSON_FORM = """\
 Reply every time with one JSON object in exactly this form:
-{"thought": "one short sentence: what you do next and why", "code": "print(repo_info())"}"""
+{"thought": "what you do next and why, in one sentence", "code": "print(run_tests())"}"""
 
 
 def prompt_templates(reply_format: str = "text") -> dict:
@@ -60,15 +69,13 @@ def prompt_templates(reply_format: str = "text") -> dict:
     }
 
 
-MAX_AGENTS_MD_CHARS = 8000
+MAX_AGENTS_MD_CHARS = 8000  # the body of AGENTS.md; its notes section has its own budget (tools/remember.py)
 
 
-def project_instructions(root: Path) -> str | None:
-    """AGENTS.md at the repository root, if present (bounded: it goes into every request)."""
-    path = root / "AGENTS.md"
-    if not path.is_file():
-        return None
-    text = path.read_text(encoding="utf-8", errors="replace").strip()
-    if len(text) > MAX_AGENTS_MD_CHARS:
-        text = text[:MAX_AGENTS_MD_CHARS] + "\n[AGENTS.md truncated]"
-    return text or None
+def project_instructions(root: Path, denied: Callable[[str], bool] | None = None) -> str | None:
+    """AGENTS.md at the repository root, if present, with the notes saved by `remember` (bounded: it
+    goes into every request). Only a regular file inside the workspace that the policy lets the
+    model read (`denied`): a symlink to a key or to .env is never read into a prompt."""
+    from agent_runtime.tools.remember import read_instructions
+
+    return read_instructions(root, denied)

@@ -7,24 +7,22 @@ imports (smolagents, LiteLLM: seconds on a small machine) so the two overlap.
 from __future__ import annotations
 
 import logging
-import os
+import re
+import time
 import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
-from agent_runtime.cli.display import Display
+from agent_runtime.agent.frontend import Frontend
 from agent_runtime.config import Settings
-from agent_runtime.models.constraints import context_window
-from agent_runtime.models.embedded import (
-    EMBEDDED_MODEL_NAME,
-    EmbeddedServer,
-    embedded_gguf,
-)
-from agent_runtime.models.errors import ModelError
+from agent_runtime.models.registry import kind_for
 from agent_runtime.safety.approval import Approver
 
 log = logging.getLogger(__name__)
+# A task about a failure: the tests are worth running before the model's first step.
+TEST_TASK = re.compile(r"\btests?\b|\bfail|\berror|traceback|exception|\bcrash|\bbug\b|assert", re.I)
 
 
 @dataclass
@@ -40,41 +38,25 @@ class TaskResult:
 
 
 def describe_model_error(exc: BaseException, model_id: str, api_base: str | None) -> str:
-    """A model failure as one line: which endpoint, what to do."""
-    chain: list[BaseException] = []
-    current: BaseException | None = exc
-    while current is not None and current not in chain:
-        chain.append(current)
-        current = current.__cause__ or current.__context__
-    for err in chain:
-        if isinstance(err, ModelError):
-            return str(err)
-    name = " ".join(type(e).__name__ for e in chain)
-    where = api_base or "the provider"
-    if "AuthenticationError" in name:
-        return f"{where} refused the credentials for {model_id}: set the provider's API key (e.g. OPENAI_API_KEY) or MODEL_API_KEY"
-    if "APIConnectionError" in name or "ConnectionError" in name or "ConnectError" in name:
-        return f"cannot reach the model {model_id} at {where}: is the server running?"
-    if "Timeout" in name:
-        return f"the model {model_id} at {where} did not answer in time (MODEL_TIMEOUT)"
-    if "NotFoundError" in name:
-        return f"{where} does not know the model {model_id}: check MODEL_ID"
-    if "ContextWindowExceeded" in name:
-        return "the conversation no longer fits the model's context window: start over (/reset) or raise MODEL_CONTEXT_WINDOW"
-    root = chain[-1]
-    first_line = (str(root).strip().splitlines() or [type(root).__name__])[0]
-    return f"the model call failed: {first_line[:300]}"
+    """A model failure as one line: which endpoint, what to do (models/errors.py)."""
+    from agent_runtime.models.errors import describe
+
+    return describe(exc, model_id, api_base)
 
 
 class Session:
-    def __init__(self, settings: Settings, repo: Path, approver: Approver, display: Display,
-                 use_bwrap: bool | None = None):
+    def __init__(self, settings: Settings, repo: Path, approver: Approver, display: Frontend,
+                 use_bwrap: bool | None = None, session_id: str | None = None):
+        from agent_runtime.agent.tracing import new_session_id
+
         self.settings = settings
+        self.session_id = session_id or new_session_id("task")  # Phoenix's session: the REPL passes one for all tasks
         self.repo = repo
         self.approver = approver
         self.display = display
         self.use_bwrap = use_bwrap
-        self.server: EmbeddedServer | None = None
+        self.kind: Any = None  # models/registry.py: what the model id means
+        self.opened: Any = None
         self.runtime: Any = None
         self.agent: Any = None
         self.model: Any = None
@@ -88,6 +70,20 @@ class Session:
         self._switches_reported = 0  # switches already written to a run record
         self._fresh = True
         self._last_reply: str | None = None
+        self._step_announced = 0
+        self.model_seconds = 0.0
+        self._task_files: list[str] = []
+        self._task_shown: list[str] = []  # files the task's first message showed whole
+        self._task_first_call = 0
+        # The conversation (agent/resume.py): its id (its first run's), the run before the next one,
+        # memory steps already written to the run's steps.jsonl (None: the run has not begun).
+        self.conversation: str | None = None
+        self._previous_run: str | None = None
+        self._saved: int | None = None
+        self.applied: list[Any] = []  # patches applied in this session, in order (/diff)
+        self._runs = 0  # tasks run in this session (session_end hooks get it)
+        self._meter: Any = None  # the running task's figures (agent/stats.py)
+        self.notes: list[str] = []  # what changed since the last task (an undo): said with the next one
 
     # --- lifecycle ---
 
@@ -104,84 +100,41 @@ class Session:
 
     def open(self) -> None:
         settings = self.settings
-        if settings.model_id is None:
-            self.server = EmbeddedServer(embedded_gguf(settings), context_window(settings, None),
-                                         chat_format="gemma" if settings.model_gguf is None else None)
-            self.server.start()  # loads while the slow imports below run
+        self.kind = kind_for(settings)
+        self.kind.start(self.display)  # the embedded server loads while the slow imports below run
         self._quiet_libraries()
         from agent_runtime.telemetry.exporters import Tracing
         from agent_runtime.telemetry.redact import Redactor
         from agent_runtime.tools.runtime import Runtime
 
-        self.redactor = Redactor.from_environment(os.environ, [Path.cwd() / ".env", self.repo / ".env"])
+        self.redactor = Redactor.for_session(self.repo, settings)
         self.tracing = Tracing(settings, self.redactor)
         self.runtime = Runtime.create(settings, self.repo, self.approver, telemetry=self.tracing.telemetry,
                                       use_bwrap=self.use_bwrap)
+        self.runtime.patch_listeners.append(lambda patch: self.applied.append(patch))
         self.model, self.constraint = self._make_model()
         self._show_progress()
         from agent_runtime.agent.codeagent import build_agent
+        from agent_runtime.agent.tracing import trace_agent, trace_model
 
+        trace_model(self.model, self.tracing.telemetry, lambda: self.model_label)  # an LLM span per request
         self.prompt_memory = self._prompt_memory()
         self.agent = build_agent(self.runtime, self.model, settings.agent_max_steps, self.constraint,
-                                 prompt_memory=self.prompt_memory)
+                                 prompt_memory=self.prompt_memory, around_call=self._model_call,
+                                 hint=self._next_step_hint)
+        trace_agent(self.agent, self.tracing.telemetry)  # a CHAIN span per step
+        hooks = self.runtime.hooks  # the user's hooks.toml (tools/hooks.py)
+        hooks.warn, hooks.context["session_id"] = self.display.warn, self.session_id
+        hooks.session("session_start", model=self.model_label, approval=self.approver.mode,
+                      sandbox=self.runtime.sandbox.kind)
 
     def _make_model(self) -> tuple[Any, Any]:
         """The model (with its fallbacks) and the constraint its replies are held to."""
-        from agent_runtime.models.constraints import Constraint, choose_constraint
-        from agent_runtime.models.fallback import make_fallback_model
-        from agent_runtime.models.litellm_model import (
-            check_reachable,
-            make_litellm_model,
-        )
-        from agent_runtime.models.replay import make_replay_model
-
-        settings = self.settings
-        if self.server is not None:
-            with self.display.waiting("Starting the embedded model (llama.cpp)…") as status:
-                self.server.wait_ready(tick=lambda s: status and status.update(
-                    f"Starting the embedded model (llama.cpp)… {s:.0f}s"))
-            self.model_label = EMBEDDED_MODEL_NAME if settings.model_gguf is None else f"{settings.model_gguf.name} (embedded)"
-            model = make_litellm_model("openai/gemma-3-270m", settings, api_base=self.server.api_base,
-                                       system_as_user=settings.model_gguf is None)
-            constraint = choose_constraint(settings.grammar, None, None)
-            model.constraint = constraint
-            return model, constraint
-        if settings.model_id.startswith("replay:"):
-            self.model_label = settings.model_id
-            return make_replay_model(Path(settings.model_id.split(":", 1)[1])), Constraint("none")
-        # The first configured model that answers is used; the others wait as fallbacks.
-        ids = [settings.model_id, *settings.model_fallback_ids]
-        reachable: list[str] = []
-        problems: dict[str, str] = {}
-        for model_id in ids:
-            try:
-                check_reachable(model_id, self._api_base(model_id), settings.model_api_key)
-                reachable.append(model_id)
-            except ModelError as exc:
-                problems[model_id] = str(exc)
-        if not reachable:
-            first = problems[ids[0]]
-            raise ModelError(first + (f" (and the {len(ids) - 1} fallback(s) as well)" if len(ids) > 1 else ""))
-        for skipped, problem in problems.items():
-            if ids.index(skipped) < ids.index(reachable[0]):
-                self.model_switches.append({"from": skipped, "to": reachable[0], "reason": problem})
-                self.display.warn(f"{skipped} is not available ({problem}); using {reachable[0]}")
-        constraint = choose_constraint(settings.grammar, reachable[0], self._api_base(reachable[0]))
-        chain = []
-        for model_id in reachable:
-            api_base = self._api_base(model_id)
-            model = make_litellm_model(model_id, settings, api_base=api_base,
-                                       api_key=settings.model_api_key if model_id == settings.model_id else None)
-            model.constraint = choose_constraint(settings.grammar, model_id, api_base, reply_format=constraint.reply_format)
-            chain.append((model_id, model))
-        self.model_label = reachable[0]
-        if len(chain) == 1:
-            return chain[0][1], constraint
-        return make_fallback_model(chain, self._on_model_switch), constraint
-
-    def _api_base(self, model_id: str) -> str | None:
-        """MODEL_API_BASE belongs to MODEL_ID; fallbacks use their provider's default address."""
-        return self.settings.model_api_base if model_id == self.settings.model_id else None
+        opened = self.kind.open(self.display, self._on_model_switch)
+        self.opened = opened
+        self.model_label = opened.label
+        self.model_switches += opened.switches
+        return opened.model, opened.constraint
 
     def _on_model_switch(self, before: str, after: str, reason: str) -> None:
         from opentelemetry import trace
@@ -196,30 +149,18 @@ class Session:
 
     def _prompt_memory(self):
         """The context budget, with the most exact token counter at hand."""
-        from agent_runtime.agent.context import (
-            PromptMemory,
-            estimate_counter,
-            litellm_counter,
-            llama_server_counter,
-        )
+        from agent_runtime.agent.context import PromptMemory
 
-        settings = self.settings
-        window = context_window(settings, settings.model_id, settings.model_api_base)
-        reserve = settings.model_max_tokens
-        if self.server is not None:
-            counter = llama_server_counter(self.server.api_base)
-        elif settings.model_id.startswith("replay:"):
-            counter = estimate_counter()
-        else:
-            counter = litellm_counter(settings.model_id)
-            if not settings.model_id.startswith(("openai/", "gpt-")) or settings.model_api_base:
-                reserve += window // 20  # another model's tokenizer: keep 5% spare
-        return PromptMemory(window, reserve, counter)
+        opened = self.opened
+        return PromptMemory(opened.window, self.settings.model_max_tokens + opened.reserve_extra, self.kind.counter())
 
     def close(self) -> None:
-        if self.server is not None:
-            self.server.stop()
-            self.server = None
+        if self.runtime is not None and self.agent is not None:
+            self.runtime.hooks.session("session_end", runs=self._runs)
+        if self.agent is not None:
+            self.agent.cleanup()  # stops the sandboxed interpreter process
+        if self.kind is not None:
+            self.kind.close()
         if self.tracing is not None:
             self.tracing.shutdown()  # waits at most 2 s for Phoenix
             self.tracing = None
@@ -229,23 +170,29 @@ class Session:
             warnings.filterwarnings("ignore")
         for name in ("LiteLLM", "litellm", "httpx", "httpcore", "urllib3", "smolagents"):
             logging.getLogger(name).setLevel(logging.ERROR)
+        if type(self.kind).__name__ == "ReplayKind":
+            return  # recorded replies need no LiteLLM: its import is most of a start-up (seconds)
         import litellm
 
         litellm.suppress_debug_info = True
         litellm.drop_params = True  # parameters a provider does not take are left out, not an error
 
-    def _show_progress(self) -> None:
-        """Spinners while the model thinks and while a tool runs; the reply is kept for display."""
-        generate = self.model.generate
-
-        def generate_with_spinner(*args: Any, **kwargs: Any) -> Any:
-            step = self.agent.step_number if self.agent is not None else 1
+    @contextmanager
+    def _model_call(self) -> Iterator[None]:
+        """Around each call to the model: the step's start event, a spinner, the model's time."""
+        step = self.agent.step_number if self.agent is not None else 1
+        if step != self._step_announced:
+            self._step_announced = step
+            self.display.event("step_started", step=step)
+        started = time.monotonic()
+        try:
             with self.display.waiting(f"Step {step}: the model is thinking…"):
-                message = generate(*args, **kwargs)
-            self._last_reply = message.content if isinstance(message.content, str) else None
-            return message
+                yield
+        finally:
+            self.model_seconds += time.monotonic() - started
 
-        self.model.generate = generate_with_spinner
+    def _show_progress(self) -> None:
+        """Spinners while a tool runs."""
 
         def tool_activity(name: str, arguments: dict[str, Any]):
             shown = ", ".join(f"{k}={v!r}"[:60] for k, v in arguments.items() if v is not None)
@@ -257,6 +204,8 @@ class Session:
 
     def reset(self) -> None:
         self._fresh = True
+        self.conversation = self._previous_run = None
+        self.notes.clear()
         if self.runtime is not None:
             self.runtime.reset()
         if self.prompt_memory is not None:
@@ -264,47 +213,138 @@ class Session:
 
     def run(self, task: str) -> TaskResult:
         """Run one task as one recorded run (run directory, trace, events)."""
+        from agent_runtime.agent.attach import attach_files
         from agent_runtime.telemetry.records import RunRecord, load_spans
 
-        record = RunRecord.start(self.settings.runs_path, task, self.settings, self.repo, self.model_label,
-                                 self.approver.mode, self.runtime.sandbox.kind, self.redactor)
+        typed, task = task, attach_files(task, self.runtime)  # @path: the file's content joins the task
+        if self.notes and not self._fresh:  # the model's memory says otherwise: tell it
+            task += f"\n\n(Since the last task: {'; '.join(self.notes)}.)"
+        self.notes.clear()
+        fresh = self._fresh or self.conversation is None
+        record = RunRecord.start(self.settings.runs_path, typed, self.settings, self.repo, self.model_label,
+                                 self.approver.mode, self.runtime.sandbox.kind, self.redactor, conversation={
+                                     "session_id": self.session_id, "conversation": None if fresh else self.conversation,
+                                     "previous_run": None if fresh else self._previous_run})
         self.last_run = record
+        self.conversation, self._previous_run, self._saved = record.metadata["conversation"], record.id, None
+        if self.runtime.journal is not None:  # undo history and kept proposals say which run made them
+            self.runtime.journal.context.update(run_id=record.id, conversation=self.conversation)
+        started = time.monotonic()
+        model_seconds_before = self.model_seconds
+        self._step_announced = 0
+        self._runs += 1
+        self.runtime.hooks.context["session_id"] = self.session_id  # (a resumed conversation brings its own)
+        from agent_runtime.agent.stats import StepMeter
+
+        self._meter = StepMeter(self)  # per step and per task: time without approval prompts, context, cost
+        self.display.event("run_started", run_id=record.id, task=typed, model=self.model_label, repo=str(self.repo),
+                           approval=self.approver.mode, sandbox=self.runtime.sandbox.kind,
+                           max_steps=self.settings.agent_max_steps)
         self.runtime.call_listeners.append(record.on_call)
+        self.runtime.call_listeners.append(self._tool_event)
+        self.runtime.patch_listeners.append(self._patch_event)
+        self._files_changed: list[str] = []
         self.tracing.start_run(record.dir / "trace.jsonl")
         first_step = 0 if self._fresh else len(self.agent.memory.steps)  # a fresh run empties memory
         first_call = len(self.runtime.state.history)
         retries_before, switches_before = self.agent.format_retries, self._switches_reported
         result = TaskResult("interrupted", error="interrupted")
         try:
-            result = self._run(task)
+            # The trace's root: the task in, the final answer out, the outcome as its status.
+            with self.tracing.telemetry.task_span(task, self.session_id, {
+                    "run_id": record.id, "model": self.model_label, "approval": self.approver.mode,
+                    "sandbox": self.runtime.sandbox.kind, "max_steps": self.settings.agent_max_steps}) as root:
+                result = self._run(task)
+                root.finish(result.status, result.answer, result.error, result.steps, self.settings.agent_max_steps)
         finally:
             self.runtime.call_listeners.remove(record.on_call)
+            self.runtime.call_listeners.remove(self._tool_event)
+            self.runtime.patch_listeners.remove(self._patch_event)
             self.tracing.end_run()
+            if self._saved is not None:
+                self._save_steps()  # the last step (a step-limit or interrupted one is not streamed)
             roots = [s for s in load_spans(record.dir) if s["parent_id"] is None and s.get("kind") == "AGENT"]
             trace_id = roots[-1]["trace_id"] if roots else None
             steps = self.agent.memory.steps[first_step:]
             calls = self.runtime.state.history[first_call:]
             usage = [s.token_usage for s in steps if getattr(s, "token_usage", None)]
-            errors = [type(getattr(s, "error", None)).__name__ for s in steps]
+            from agent_runtime.agent.context import is_parse_failure
+
+            failed = [s.error for s in steps if getattr(s, "error", None) is not None]
+            parse_errors = sum(1 for e in failed if is_parse_failure(e))  # no code block, or not Python
+            code_errors = sum(1 for e in failed if type(e).__name__ == "AgentExecutionError") - sum(
+                1 for e in failed if type(e).__name__ == "AgentExecutionError" and is_parse_failure(e))
+            tokens_in, tokens_out = sum(u.input_tokens for u in usage), sum(u.output_tokens for u in usage)
+            model_s = round(self.model_seconds - model_seconds_before, 3)
             record.finish(
                 result.status, result.answer if result.status in ("answered", "step_limit") else None,
                 error=result.error, steps=result.steps, trace_id=trace_id,
-                tokens={"input": sum(u.input_tokens for u in usage), "output": sum(u.output_tokens for u in usage)},
+                tokens={"input": tokens_in, "output": tokens_out}, model_s=model_s,
                 tool_calls=len(calls), tool_errors=sum(1 for c in calls if c.outcome == "error"),
                 refused=sum(1 for c in calls if c.outcome == "refused"),
-                parse_errors=errors.count("AgentParsingError"), code_errors=errors.count("AgentExecutionError"),
+                parse_errors=parse_errors, code_errors=code_errors,
                 format_retries=self.agent.format_retries - retries_before,
                 model_switches=self.model_switches[switches_before:],  # includes any made at start-up
             )
             self._switches_reported = len(self.model_switches)
+            self.display.event("run_ended", run_id=record.id, status=result.status, exit_code=result.exit_code,
+                               steps=result.steps, tokens_in=tokens_in, tokens_out=tokens_out, model_s=model_s,
+                               wall_s=round(time.monotonic() - started, 3),
+                               parse_errors=parse_errors, code_errors=code_errors,
+                               format_retries=self.agent.format_retries - retries_before,
+                               files_changed=sorted(set(self._files_changed)), error=result.error,
+                               **self._meter.summary(calls))
             self.display.run_saved(record.id, self.tracing.trace_url(trace_id))
         return result
+
+    def _first_test_run(self, task: str) -> str | None:
+        """For a small repository shown whole and a task about failing tests or an error: the test
+        run the model would start with, made through the one tool path (policy, sandbox, span).
+        With it, the first reply can already be the fix: what one completion gets, the agent gets."""
+        if not self._task_shown or not TEST_TASK.search(task):
+            return None
+        tool = self.agent.tools.get("run_tests")
+        if tool is None:
+            return None
+        result = tool()
+        if not isinstance(result, dict) or "error" in result:
+            return None
+        return str(result)
+
+    def _may_read(self, rel: str) -> bool:
+        """What the task's overview may show: what the policy lets read_file read without asking."""
+        from agent_runtime.core import Action
+
+        return self.runtime.decide(Action("read", paths=(rel,))).decision == "allow"
+
+    def _next_step_hint(self) -> str | None:
+        from smolagents.memory import ActionStep
+
+        from agent_runtime.agent.hints import next_step
+
+        calls = self.runtime.state.history[self._task_first_call:]
+        recent = [s.observations or "" for s in self.agent.memory.steps[-3:] if isinstance(s, ActionStep)]
+        return next_step(calls, self._task_files, "\n".join(recent), shown=self._task_shown)
+
+    def _tool_event(self, record: Any, decision: Any, approval: Any) -> None:
+        self.display.event("tool_call", step=self._step_announced or None, tool=record.tool, arguments=record.arguments,
+                           outcome=record.outcome, decision=decision.decision if decision else "allow",
+                           rule=decision.rule if decision else None,
+                           approval=approval.outcome if approval else "not_required",
+                           approval_source=approval.source if approval else None,
+                           error=record.error_type, seconds=round(record.duration_ms / 1000, 3))
+
+    def _patch_event(self, patch: Any) -> None:
+        stats = patch.stats()
+        self._files_changed += [str(s["path"]) for s in stats]
+        self.display.event("patch_applied", patch_id=patch.id, files=stats)
 
     def _run(self, task: str) -> TaskResult:
         from smolagents.agents import FinalAnswerStep
         from smolagents.memory import ActionStep, ToolCall
-        from smolagents.utils import AgentGenerationError
+        from smolagents.utils import AgentError, AgentGenerationError
 
+        from agent_runtime.agent.codeagent import STEP_LIMIT_MESSAGE
         from agent_runtime.agent.context import ContextOverflow
 
         agent = self.agent
@@ -314,20 +354,40 @@ class Session:
         reset, self._fresh = self._fresh, False
         if reset and self.prompt_memory is not None:
             self.prompt_memory.reset()  # smolagents empties its memory on a fresh run
+        from agent_runtime.agent.overview import repository_files, repository_overview, small_repository
+
+        listing = repository_files(self.repo, hidden=self.runtime.workspace.hidden)
+        self._task_files, self._task_first_call = listing[0], len(self.runtime.state.history)
+        self._task_shown = small_repository(self.repo, listing[0], self._may_read)[1] if not listing[1] else []
+        if self.prompt_memory is not None:
+            overview = repository_overview(self.repo, listing, self._may_read)
+            first_run = self._first_test_run(task)
+            if first_run:
+                overview += f"\n\nThe tests, run for you just now (run_tests()):\n{first_run}"
+            self.prompt_memory.set_task_context(task, overview)
         shown: set[int] = set()  # smolagents yields the last step twice when the step limit is hit
         code_shown = False
         try:
-            for event in agent.run(task, stream=True, reset=reset, max_steps=self.settings.agent_max_steps):
+            kept = 0 if reset else len(agent.memory.steps)
+            # One step to spare: StepLimit (codeagent.py) interrupts the run before it begins.
+            stream = agent.run(task, stream=True, reset=reset, max_steps=self.settings.agent_max_steps + 1)
+            self._saved = kept  # agent.run() has put the task in memory: it is written at once
+            self._save_steps()
+            for event in stream:
                 if isinstance(event, ToolCall):  # parsed, about to run: show it now
-                    self.display.step_code(agent.step_number, self._last_reply, str(event.arguments))
+                    self.display.step_code(agent.step_number, agent.model.last_reply, str(event.arguments))
                     code_shown = True
                 elif isinstance(event, ActionStep) and id(event) not in shown:
                     shown.add(id(event))
                     steps += 1
+                    self._save_steps()  # as it happens: a killed run keeps its steps
                     self.display.step_done(event, code_shown)
+                    self.display.event("step_ended", **self._meter.step(event))
                     code_shown = False
                 elif isinstance(event, FinalAnswerStep):
                     answer = event.output
+                    if not agent.step_limit_reached:
+                        self.display.event("final_answer", answer=str(answer))
         except KeyboardInterrupt:
             return TaskResult("interrupted", error="interrupted", steps=steps)
         except AgentGenerationError as exc:
@@ -335,6 +395,109 @@ class Session:
                               steps=steps)
         except ContextOverflow as exc:
             return TaskResult("error", error=str(exc), steps=steps)
+        except AgentError:
+            if not agent.step_limit_reached:
+                raise
         if agent.step_limit_reached:
-            return TaskResult("step_limit", answer=str(answer), steps=steps)
+            return TaskResult("step_limit", answer=STEP_LIMIT_MESSAGE.format(n=self.settings.agent_max_steps),
+                              steps=steps)
         return TaskResult("answered", answer=str(answer) if answer is not None else "", steps=steps)
+
+    # --- the conversation on disk: steps.jsonl, resume, model switch ---
+
+    def _save_steps(self) -> None:
+        """Write the memory steps not written yet to the run's steps.jsonl."""
+        from smolagents.memory import ActionStep, TaskStep
+
+        from agent_runtime.agent.resume import step_line, task_line
+
+        record, steps = self.last_run, self.agent.memory.steps
+        if record is None or self._saved is None:
+            return
+        contexts = self.prompt_memory.task_context if self.prompt_memory is not None else {}
+        for step in steps[self._saved:]:
+            if isinstance(step, TaskStep):
+                record.step("task", **task_line(step, contexts.get(step.task)))
+            elif isinstance(step, ActionStep):
+                record.step("step", **step_line(step))
+        self._saved = len(steps)
+
+    def resume(self, conversation: Any) -> None:
+        """Take up a recorded conversation (agent/resume.py): the agent's memory, the tasks' context,
+        the proposed patches; the next task continues it."""
+        from agent_runtime.agent.resume import memory_steps
+
+        steps, contexts = memory_steps(conversation.items)
+        self.runtime.reset()
+        self.notes.clear()
+        if self.prompt_memory is not None:
+            self.prompt_memory.reset()
+            self.prompt_memory.task_context.update(contexts)
+        self.agent.memory.reset()
+        self.agent.memory.steps.extend(steps)
+        self._fresh = False
+        self.conversation, self._previous_run = conversation.conversation, conversation.run_id
+        if conversation.session_id:
+            self.session_id = conversation.session_id  # one Phoenix session for the whole conversation
+        if self.runtime.journal is not None and conversation.conversation:
+            patches = self.runtime.journal.proposals(conversation.conversation)
+            self.runtime.patches.restore(patches)
+            self.applied = [p for p in patches if p.applied]
+            undone = sorted({e.patch_id for e in self.runtime.journal.history() if e.undone}
+                            & {p.id for p in patches if not p.applied}, key=lambda i: int(i[1:]) if i[1:].isdigit() else 0)
+            if undone:  # applied in the conversation, undone since (or restored by hand)
+                self.notes.append(f"patch {', '.join(undone)} {'was' if len(undone) == 1 else 'were'} undone: "
+                                  "the files are back as they were before")
+        self.display.event("resumed", run_id=conversation.run_id, runs=conversation.runs, tasks=conversation.tasks,
+                           steps=conversation.steps, patches=[p.id for p in self.runtime.patches.all()])
+
+    def switch_model(self, model_id: str | None) -> None:
+        """Use another model (None: the embedded one) from the next task on, keeping the conversation.
+        If the new model cannot be opened the current one stays and the error is raised."""
+        import dataclasses
+
+        from agent_runtime.agent.codeagent import build_agent
+        from agent_runtime.agent.tracing import trace_agent, trace_model
+
+        settings = dataclasses.replace(self.settings, model_id=model_id)
+        kind = kind_for(settings)
+        try:
+            kind.start(self.display)
+            previous, self.kind = self.kind, kind
+            try:
+                self._quiet_libraries()  # LiteLLM set up, if this kind is the first to use it
+            finally:
+                self.kind = previous
+            opened = kind.open(self.display, self._on_model_switch)
+        except BaseException:
+            kind.close()
+            raise
+        old_agent, old_kind = self.agent, self.kind
+        steps = list(old_agent.memory.steps)
+        contexts = dict(self.prompt_memory.task_context) if self.prompt_memory is not None else {}
+        self.settings, self.kind, self.opened = settings, kind, opened
+        self.model_label, self.model, self.constraint = opened.label, opened.model, opened.constraint
+        self.model_switches += opened.switches
+        trace_model(self.model, self.tracing.telemetry, lambda: self.model_label)
+        self.prompt_memory = self._prompt_memory()  # the new model's window and token counter
+        self.prompt_memory.task_context.update(contexts)
+        self.agent = build_agent(self.runtime, self.model, settings.agent_max_steps, self.constraint,
+                                 prompt_memory=self.prompt_memory, around_call=self._model_call,
+                                 hint=self._next_step_hint)
+        trace_agent(self.agent, self.tracing.telemetry)
+        self.agent.memory.steps.extend(steps)
+        old_agent.cleanup()
+        old_kind.close()
+
+    def context_used(self) -> tuple[int, int]:
+        """(tokens the conversation takes now, the model's window)."""
+        memory = self.prompt_memory
+        if memory is None or self.agent is None:
+            return 0, 0
+        steps = [] if self._fresh else self.agent.memory.steps  # after /reset the next task starts afresh
+        return memory.size(self.agent.system_prompt, steps), memory.window
+
+    def compact(self) -> tuple[int, int]:
+        """Compact older steps now (/compact): the conversation's tokens before and after."""
+        steps = [] if self._fresh else self.agent.memory.steps
+        return self.prompt_memory.compact_now(self.agent.system_prompt, steps)

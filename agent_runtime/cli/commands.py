@@ -67,22 +67,30 @@ def cmd_tool(argv: list[str], settings: Settings, repo: Path) -> int:
     if args.name not in tools:
         parser.error(f"no tool {args.name!r}; the tools are: {', '.join(tools)}")
     result = tools[args.name](**arguments)
-    print(json.dumps(dict(result), indent=2, ensure_ascii=False, default=str))
+    from agent_runtime.core import visible
+    from agent_runtime.telemetry.redact import redact_text
+
+    # Redacted like a span; control characters visible (JSON leaves DEL and C1 controls raw).
+    print(visible(redact_text(json.dumps(dict(result), indent=2, ensure_ascii=False, default=str))))
     return 1 if "error" in result else 0
 
 
 def cmd_policy(argv: list[str], settings: Settings, repo: Path) -> int:
     parser = _parser("policy", "Check commands against the command policy, or test the policy file.")
     sub = parser.add_subparsers(dest="action", required=True)
-    check = sub.add_parser("check", help="the decision for a shell command, as run_cmd would see it")
+    check = sub.add_parser(
+        "check", help="the decision for a shell command, as run_cmd would see it",
+        description="The decision for a shell command, as run_cmd would see it in this repository.",
+        epilog="exit status: 0 allow, 10 ask, 20 deny (1: the policy file is invalid, 2: usage error)")
     check.add_argument("--json", action="store_true", help="print JSON")
     check.add_argument("command", help="the shell command, quoted")
-    sub.add_parser("test", help="run the policy file's own examples")
+    sub.add_parser("test", help="run the policy file's own examples, and those of your saved approvals")
     args = parser.parse_args(argv)
-    from agent_runtime.safety.policy import Policy, PolicyError
+    from agent_runtime.safety.policy import PolicyError
+    from agent_runtime.safety.userpolicy import example_failures, load_policy
 
     try:
-        policy = Policy.load(settings.policy_file)
+        policy = load_policy(settings.policy_file)  # with the user's saved approvals (userpolicy.py)
     except PolicyError as exc:
         print(f"agent-runtime: error: {exc}", file=sys.stderr)
         return 1
@@ -92,97 +100,222 @@ def cmd_policy(argv: list[str], settings: Settings, repo: Path) -> int:
         for failure in failures:
             print(f"FAIL {failure}")
         print(f"{policy.source}: {checked - len(failures)} of {checked} examples pass ({len(policy.rules)} rules)")
+        user = policy.user
+        if user:
+            saved = example_failures(policy, repo)
+            total = sum(len(e.match) for e in user.entries)
+            for failure in saved:
+                print(f"FAIL {failure}")
+            print(f"{user.shown}: {total - len(saved)} of {total} examples approved ({len(user.entries)} saved "
+                  "approvals)")
+            failures += saved
         return 1 if failures else 0
     decision = policy.check_command(args.command, repo)
+    status = {"allow": 0, "ask": 10, "deny": 20}[decision.decision]  # scripts can branch on the decision
     if args.json:
         print(json.dumps(decision.as_dict()))
-        return 0
+        return status
     rule = f" (rule {decision.rule})" if decision.rule else ""
     print(f"{decision.decision}{rule}: {decision.reason}")
+    if decision.approved_by:
+        print(f"  approved without asking: saved in {decision.approved_by}")
     for item in decision.commands:
         via = f"  [via {item['via']}]" if item["via"] else ""
         print(f"  {item['decision']:5}  {' '.join(item['argv'])}{via}")
-    return 0
+    return status
 
 
-def undo_last(repo: Path, display: Any = None) -> int:
+def _journal(repo: Path):
     from agent_runtime.core import Workspace
-    from agent_runtime.patches.diffs import PatchError
     from agent_runtime.patches.undo import UndoJournal
     from agent_runtime.tools.runtime import undo_dir
 
-    try:
-        done = UndoJournal(undo_dir(), Workspace(repo)).undo_last()
-    except PatchError as exc:
-        message = f"{exc.error}. {exc.suggestion}"
-        if display:
-            display.error(message)
-        else:
-            print(f"agent-runtime: error: {message}", file=sys.stderr)
-        return 1
-    message = f"Undid patch {done['patch_id']}: restored {', '.join(done['files'])}"
-    if display:
-        display.info(message)
+    return UndoJournal(undo_dir(), Workspace(repo))
+
+
+def _say(message: str, display: Any, error: bool = False) -> None:
+    """A line for the person: through the REPL's display, or on stdout / stderr."""
+    from agent_runtime.core import visible
+
+    if display is not None:
+        from rich.markup import escape
+
+        display.error(message) if error else display.info(escape(visible(message)))
+    elif error:
+        print(f"agent-runtime: error: {visible(message)}", file=sys.stderr)
     else:
-        print(message)
+        print(visible(message))
+
+
+def undo_last(repo: Path, display: Any = None, patch_id: str | None = None) -> int:
+    """Undo the newest applied patch still in effect (or `patch_id`); 0 done, 1 refused or nothing to do."""
+    from agent_runtime.patches.diffs import PatchError
+
+    try:
+        done = _journal(repo).undo(patch_id)
+    except PatchError as exc:
+        _say(f"{exc.error}. {exc.suggestion}", display, error=True)
+        return 1
+    if done["by_hand"]:
+        ids = ", ".join(done["by_hand"])
+        _say(f"Patch {ids} had already been undone by hand (its files are back as before); marked undone.", display)
+    if done["patch_id"] is None:
+        _say("No other applied patch is left to undo.", display)
+        return 0
+    kept = f" ({', '.join(done['left_as_is'])} already as before, left as is)" if done["left_as_is"] else ""
+    _say(f"Undid patch {done['patch_id']}: restored {', '.join(done['files'])}{kept}", display)
+    return 0
+
+
+def undo_list(repo: Path, display: Any = None, as_json: bool = False) -> int:
+    rows = _journal(repo).status()
+    if as_json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    if not rows:
+        _say(f"No patch has been applied in {repo} yet.", display)
+        return 0
+    import time as _time
+
+    lines = [f"{'PATCH':<7} {'APPLIED':<16} {'STATE':<16} {'FILES'}"]
+    for row in rows:
+        when = _time.strftime("%Y-%m-%d %H:%M", _time.localtime(row["time"])) if row["time"] else "?"
+        files = ", ".join(f"{f['path']} (+{f['added']} -{f['removed']})" for f in row["files"])
+        state = row["state"] + (f": {', '.join(row['changed'])}" if row["changed"] else "")
+        run = f"  run {row['run_id']}" if row.get("run_id") else ""
+        lines.append(f"{row['patch_id']:<7} {when:<16} {state:<16} {files}{run}")
+    _say("\n".join(lines), display)
     return 0
 
 
 def cmd_undo(argv: list[str], settings: Settings, repo: Path) -> int:
-    _parser("undo", "Undo the last patch the agent applied in this repository (refused if its files "
-                    "changed since).").parse_args(argv)
-    return undo_last(repo)
-
-
-def cmd_runs(argv: list[str], settings: Settings, repo: Path) -> int:
-    parser = _parser("runs", f"List recent runs (from RUNS_DIR, now {settings.runs_path}).")
-    parser.add_argument("-n", type=int, default=20, help="how many (default 20)")
-    parser.add_argument("--json", action="store_true", help="print JSON")
+    parser = _parser("undo", "Undo the newest patch the agent applied in this repository that is still in effect; "
+                             "run again to walk further back. Refused if that patch's files changed since (the "
+                             "message names them). A file restored by hand (git checkout) counts as undone.")
+    parser.add_argument("patch_id", nargs="?", help="undo this patch instead (an id from --list)")
+    parser.add_argument("--list", action="store_true", help="the history: every applied patch, newest first")
+    parser.add_argument("--json", action="store_true", help="with --list: print JSON")
     args = parser.parse_args(argv)
+    if args.list:
+        return undo_list(repo, as_json=args.json)
+    return undo_last(repo, patch_id=args.patch_id)
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of 1 or more, got {value}")
+    return value
+
+
+def _local_time(iso: Any) -> str:
+    """A record's UTC time as local time (as run ids are)."""
+    from datetime import datetime
+
+    try:
+        return datetime.fromisoformat(str(iso)).astimezone().strftime("%Y-%m-%d %H:%M:%S")
+    except ValueError:
+        return str(iso or "")[:19]
+
+
+def show_runs(settings: Settings, limit: int = 20, as_json: bool = False) -> int:
+    from agent_runtime.core import visible
     from agent_runtime.telemetry.records import list_runs
 
-    runs = list_runs(settings.runs_path, args.n)
-    if args.json:
+    runs = list_runs(settings.runs_path, limit)
+    if as_json:
         print(json.dumps(runs, indent=2, default=str))
         return 0
     if not runs:
         print(f"No runs yet in {settings.runs_path}.")
         return 0
+    print(f"{'RUN':<20}  {'STARTED':<19}  {'OUTCOME':<10} {'STEPS':>5} {'TOKENS':>9}  {'REPO':<15}  TASK")
     for run in runs:
         tokens = run.get("tokens") or {}
         total = (tokens.get("input") or 0) + (tokens.get("output") or 0)
-        task = run.get("task", "").replace("\n", " ")
+        task = " ".join(visible(str(run.get("task", ""))).split())
         task = task if len(task) <= 50 else task[:49] + "…"
-        print(f"{run['run_id']}  {run.get('started_at', '')[:19].replace('T', ' ')}  {run.get('outcome', '?'):10} "
-              f"{run.get('steps', '-')!s:>3} steps {total:>8,} tokens  {Path(run.get('repo', '')).name:15.15}  {task}")
+        steps = run.get("steps")
+        repo_name = visible(Path(str(run.get("repo") or "")).name)
+        print(f"{run['run_id']:<20}  {_local_time(run.get('started_at')):<19}  "
+              f"{str(run.get('outcome', '?')):<10} {'-' if steps is None else steps:>5} {total:>9,}  "
+              f"{repo_name:15.15}  {task}")
     return 0
 
 
-def cmd_trace(argv: list[str], settings: Settings, repo: Path) -> int:
-    parser = _parser("trace", "Print one run's span tree: durations, token counts, policy and approval of each tool call.")
-    parser.add_argument("run_id", help="a run id from `agent-runtime runs` (a unique part of it is enough)")
+def cmd_runs(argv: list[str], settings: Settings, repo: Path) -> int:
+    parser = _parser("runs", f"List recent runs, newest first (from RUNS_DIR, now {settings.runs_path}).")
+    parser.add_argument("-n", type=_positive, default=20, metavar="N", help="how many (default 20)")
+    parser.add_argument("--json", action="store_true", help="print each run's metadata as JSON")
     args = parser.parse_args(argv)
+    return show_runs(settings, args.n, args.json)
+
+
+def show_trace(settings: Settings, repo: Path, run_id: str | None = None) -> int:
+    """One run's span tree (run_id None or "last": the newest run in this repository)."""
+    from agent_runtime.core import visible
     from agent_runtime.telemetry.records import (
-        find_run,
+        find_runs,
+        latest_run,
         load_run,
         load_spans,
         span_tree,
     )
 
-    directory = find_run(settings.runs_path, args.run_id)
-    if directory is None:
-        print(f"agent-runtime: error: no single run matches {args.run_id!r} in {settings.runs_path} "
-              "(list them with: agent-runtime runs)", file=sys.stderr)
-        return 1
+    if run_id in (None, "last"):
+        directory = latest_run(settings.runs_path, repo)
+        if directory is None:
+            directory = latest_run(settings.runs_path)
+            if directory is not None:
+                print(f"(no run in {repo} yet; the newest run anywhere:)")
+        if directory is None:
+            print(f"agent-runtime: error: there are no runs in {settings.runs_path} yet", file=sys.stderr)
+            return 1
+    else:
+        matches = find_runs(settings.runs_path, run_id)
+        if len(matches) != 1:
+            if matches:
+                shown = ", ".join(m.name for m in matches[:5]) + (", …" if len(matches) > 5 else "")
+                why = f"{run_id!r} matches {len(matches)} runs ({shown}): give more of the id"
+            else:
+                why = f"no run matches {run_id!r} in {settings.runs_path} (list them with: agent-runtime runs)"
+            print(f"agent-runtime: error: {why}", file=sys.stderr)
+            return 1
+        directory = matches[0]
     run = load_run(directory)
-    print(f"run {run['run_id']}  ·  {run.get('outcome')}  ·  {run.get('model')}  ·  {run.get('task', '')[:80]}")
+    task = " ".join(str(run.get("task", "")).split())
+    steps = run.get("steps")
+    print(visible(f"run {run['run_id']}  ·  {run.get('outcome')}  ·  "
+                  f"{'?' if steps is None else steps} step{'' if steps == 1 else 's'}  ·  "
+                  f"{run.get('model')}  ·  {task[:80]}"))
+    if run.get("previous_run"):
+        print(visible(f"continues run {run['previous_run']} (same conversation)"))
     spans = load_spans(directory)
     if not spans:
         print("(no spans recorded)")
     for line in span_tree(spans):
-        print(line)
+        print(visible(line))
+    if run.get("outcome") in ("killed", "running"):
+        print(f"(the run {'was killed' if run['outcome'] == 'killed' else 'is still going'}: a step that had not "
+              "ended has no span; steps.jsonl has every step that ended)")
+    if run.get("error"):
+        print(visible(f"error: {run['error']}"))
     print(f"files: {directory}")
     return 0
+
+
+def cmd_trace(argv: list[str], settings: Settings, repo: Path) -> int:
+    parser = _parser("trace", "Print one run's span tree: steps, model calls with token counts, each tool call "
+                              "with its arguments, policy decision and approval (and the user's message when "
+                              "they refused).")
+    parser.add_argument("run_id", nargs="?", default="last",
+                        help="a run id from `agent-runtime runs` (a unique part is enough), or `last` (the default): "
+                             "the newest run in this repository")
+    args = parser.parse_args(argv)
+    return show_trace(settings, repo, args.run_id)
 
 
 def cmd_phoenix(argv: list[str], settings: Settings, repo: Path) -> int:
@@ -219,46 +352,9 @@ def cmd_phoenix(argv: list[str], settings: Settings, repo: Path) -> int:
 
 def model_rows(settings: Settings) -> list[dict[str, Any]]:
     """Each configured model: its window, its constraint, whether it answers right now."""
-    from agent_runtime.config import ConfigError
-    from agent_runtime.models.constraints import (
-        choose_constraint,
-        context_window,
-        is_local,
-    )
-    from agent_runtime.models.embedded import EMBEDDED_MODEL_NAME, embedded_gguf
-    from agent_runtime.models.errors import ModelError
-    from agent_runtime.models.litellm_model import check_reachable, missing_key
+    from agent_runtime.models.registry import kind_for
 
-    rows = []
-    if settings.model_id is None:
-        try:
-            status = f"starts with each session ({embedded_gguf(settings)})"
-        except (ConfigError, ModelError) as exc:
-            status = f"unavailable: {exc}"
-        rows.append({"model": EMBEDDED_MODEL_NAME, "role": "primary", "window": context_window(settings, None),
-                     "constraint": choose_constraint(settings.grammar, None, None).kind, "status": status})
-        return rows
-    if settings.model_id.startswith("replay:"):
-        return [{"model": settings.model_id, "role": "primary", "window": context_window(settings, settings.model_id),
-                 "constraint": "none", "status": "replays recorded replies"}]
-    for index, model_id in enumerate([settings.model_id, *settings.model_fallback_ids]):
-        api_base = settings.model_api_base if index == 0 else None
-        try:
-            constraint = choose_constraint(settings.grammar, model_id, api_base).kind
-        except ConfigError as exc:
-            constraint = f"invalid: {exc}"
-        if is_local(model_id, api_base) or api_base:
-            try:
-                check_reachable(model_id, api_base, settings.model_api_key if index == 0 else None)
-                status = "answers"
-            except ModelError as exc:
-                status = f"not answering: {exc}"
-        else:
-            missing = missing_key(model_id)
-            status = f"missing {missing}" if missing else "key set (hosted: not contacted)"
-        rows.append({"model": model_id, "role": "primary" if index == 0 else f"fallback {index}",
-                     "window": context_window(settings, model_id, api_base), "constraint": constraint, "status": status})
-    return rows
+    return kind_for(settings).rows()
 
 
 def cmd_models(argv: list[str], settings: Settings, repo: Path) -> int:
@@ -276,16 +372,42 @@ def cmd_models(argv: list[str], settings: Settings, repo: Path) -> int:
     return 0
 
 
-HANDLERS: dict[str, Callable[[list[str], Settings, Path], int]] = {
-    "tools": cmd_tools,
-    "tool": cmd_tool,
-    "policy": cmd_policy,
-    "undo": cmd_undo,
-    "runs": cmd_runs,
-    "trace": cmd_trace,
-    "phoenix": cmd_phoenix,
-    "models": cmd_models,
+Handler = Callable[[list[str], Settings, Path], int]
+
+
+def _later(module: str, name: str) -> Handler:
+    return lambda argv, settings, repo: _lazy(module, name)(argv, settings, repo)
+
+
+# The subcommands, once: what `main` dispatches on, what `--help` lists, what "did you mean" knows.
+SUBCOMMANDS: dict[str, tuple[Handler, list[tuple[str, str]]]] = {
+    "tools": (cmd_tools, [("tools [--json]", "list the tools, their inputs and whether they need approval")]),
+    "tool": (cmd_tool, [("tool NAME 'JSON_ARGS'", "call one tool through the full checked path; print its JSON result")]),
+    "policy": (cmd_policy, [('policy check [--json] "CMD"', "the policy decision for a shell command (exit 0/10/20)"),
+                            ("policy test", "run the policy file's own examples")]),
+    "phoenix": (cmd_phoenix, [("phoenix", "start a local Phoenix (traces UI) on 127.0.0.1")]),
+    "runs": (cmd_runs, [("runs [--json]", "list recorded runs")]),
+    "trace": (cmd_trace, [("trace [RUN_ID|last]", "print one run's steps and tool calls")]),
+    "undo": (cmd_undo, [("undo [PATCH_ID] [--list]", "undo the newest applied patch (or one by id); --list: the history")]),
+    "models": (cmd_models, [("models", "the configured models, their context window, whether they answer")]),
+    "eval": (_later("evalcmd", "cmd_eval"), [("eval SUITE | eval compare A B",
+                                              "run a task suite and score it | compare two results files")]),
+    "doctor": (_later("doctor", "cmd_doctor"), [("doctor", "the llama.cpp build's CPU features, the embedded models, "
+                                                           "sandbox and search")]),
 }
+HANDLERS: dict[str, Handler] = {name: handler for name, (handler, _) in SUBCOMMANDS.items()}
+
+
+def help_lines() -> list[str]:
+    return [f"  {usage:<29}{text}" if len(usage) < 29 else f"  {usage}  {text}"
+            for _, lines in SUBCOMMANDS.values() for usage, text in lines]
+
+
+def _lazy(module: str, name: str) -> Callable[[list[str], Settings, Path], int]:
+    """A subcommand from its own module, imported only when it runs."""
+    import importlib
+
+    return getattr(importlib.import_module(f"agent_runtime.cli.{module}"), name)
 
 
 def dispatch(name: str, argv: list[str], settings: Settings, repo: Path) -> int:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import sys
+import time
 from contextlib import contextmanager
 from typing import Any, Iterator
 
@@ -17,9 +18,16 @@ from rich.panel import Panel
 from rich.syntax import Syntax
 from rich.text import Text
 
+from agent_runtime.core import visible
 from agent_runtime.telemetry.redact import redact_text
 
 OBSERVATION_LINES = 14
+
+
+def for_terminal(text: Any) -> str:
+    """Text from the model, files or commands as it may reach a terminal: secrets redacted, control
+    characters made visible (an escape sequence must never redraw the screen)."""
+    return visible(redact_text(text if isinstance(text, str) else str(text)))
 
 
 def _thought(model_output: str | None) -> str:
@@ -27,6 +35,30 @@ def _thought(model_output: str | None) -> str:
         return ""
     head = re.split(r"<code>|```", model_output, maxsplit=1)[0]
     return head.replace("Thought:", "", 1).strip()
+
+
+def clock(seconds: float) -> str:
+    seconds = int(seconds)
+    return f"{seconds}s" if seconds < 60 else f"{seconds // 60}m {seconds % 60:02d}s"
+
+
+class Elapsed:
+    """A spinner's message with the time since it began; rich renders it anew on every refresh."""
+
+    _HAS_TIME = re.compile(r"\d+(\.\d+)?\s*s\W*$")  # a caller that shows its own seconds
+
+    def __init__(self, message: str):
+        self.message = message
+        self.started = time.monotonic()
+
+    def update(self, message: str) -> None:
+        self.message = message
+
+    def __rich__(self) -> Text:
+        shown = visible(self.message)
+        if self._HAS_TIME.search(shown):
+            return Text(shown)
+        return Text(f"{shown} {clock(time.monotonic() - self.started)}")
 
 
 class Display:
@@ -38,43 +70,76 @@ class Display:
         self.console.print(message)
 
     def warn(self, message: str) -> None:
-        self.console.print(f"[yellow]{escape(redact_text(message))}[/]", soft_wrap=True)
+        self.console.print(f"[yellow]{escape(for_terminal(message))}[/]", soft_wrap=True)
 
     def error(self, message: str) -> None:
-        self.console.print(f"[bold red]error:[/] {escape(redact_text(message))}", soft_wrap=True)  # one line
+        self.console.print(f"[bold red]error:[/] {escape(for_terminal(message))}", soft_wrap=True)  # one line
 
     def banner(self, details: dict[str, str]) -> None:
-        line = "  ".join(f"[dim]{k}[/] {escape(v)}" for k, v in details.items())
+        line = "  ".join(f"[dim]{k}[/] {escape(for_terminal(v))}" for k, v in details.items())
         self.console.print(line)
 
     @contextmanager
     def waiting(self, message: str) -> Iterator[Any]:
-        """A spinner for long waits (server start, model thinking); no-op when not on a terminal."""
+        """A spinner with the time elapsed for long waits (server start, model thinking, a tool running);
+        no-op when not on a terminal. Yields an object whose update(text) changes the message."""
         if not self.console.is_terminal:
             yield None
             return
-        with self.console.status(message, spinner="dots") as status:
-            yield status
+        text = Elapsed(message)
+        with self.console.status(text, spinner="dots"):
+            yield text
+
+    def event(self, kind: str, **fields: Any) -> None:
+        """A structured event (for --json); the terminal view shows the few it needs (the figures of a
+        step and of a task, agent/stats.py) and everything else through the calls above."""
+        if kind == "step_ended":
+            from agent_runtime.agent.stats import step_line
+
+            self.console.print(f"[dim]{escape(step_line(fields))}[/]", soft_wrap=True)
+        elif kind == "run_ended" and fields.get("run_id"):  # not for a run that could not start
+            from agent_runtime.agent.stats import summary_line
+
+            self.console.print(f"[bold]{escape(summary_line(fields))}[/]", soft_wrap=True)
+
+    @contextmanager
+    def progress(self, total: int) -> Iterator[Any]:
+        """A progress bar over `total` items with solved-so-far and elapsed time; yields advance(result, progress)."""
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                       console=self.console, transient=False, disable=not self.console.is_terminal)
+        task = bar.add_task("solved 0", total=total)
+
+        def advance(result: dict[str, Any], state: Any) -> None:
+            bar.update(task, advance=1, description=f"solved {state.solved}")
+            if not self.console.is_terminal:  # a log line per task instead of a bar
+                mark = "solved" if result.get("solved") else f"not solved ({result.get('status')})"
+                self.console.print(f"[{state.done}/{state.total}] {result['id']}: {mark} in "
+                                   f"{result.get('wall_s', 0):.0f} s · solved so far {state.solved}")
+
+        with bar:
+            yield advance
 
     def task(self, task: str) -> None:
-        self.console.rule(f"[bold]{escape(task[:100])}")
+        self.console.rule(f"[bold]{escape(for_terminal(task[:100]))}")
 
     def step_code(self, number: int, model_output: str | None, code: str) -> None:
         """A step's thought and code, shown before the code runs."""
         self.console.rule(f"Step {number}", style="dim", align="left")
         thought = _thought(model_output)
         if thought:
-            self.console.print(Text(thought, style="italic"))
-        self.console.print(Syntax(code, "python", theme="ansi_dark", background_color="default"))
+            self.console.print(Text(for_terminal(thought), style="italic"))
+        self.console.print(Syntax(for_terminal(code), "python", theme="ansi_dark", background_color="default"))
 
     def step_done(self, step: Any, code_shown: bool) -> None:
         """What the step gave back, once it has run (or why it could not)."""
         if not code_shown:
             self.console.rule(f"Step {step.step_number}", style="dim", align="left")
             if isinstance(step.model_output, str) and step.model_output.strip():
-                self.console.print(Text(step.model_output.strip()[:800], style="italic"))
+                self.console.print(Text(for_terminal(step.model_output.strip()[:800]), style="italic"))
         if step.observations:
-            text = step.observations.replace("Execution logs:\n", "", 1)
+            text = for_terminal(step.observations).replace("Execution logs:\n", "", 1)
             text = re.sub(r"\n?Last output from code snippet:\nNone\s*$", "", text)  # print() returns None
             lines = text.rstrip().splitlines()
             shown = "\n".join(lines[:OBSERVATION_LINES])
@@ -82,22 +147,16 @@ class Display:
             self.console.print(Panel(Text(shown + more, style="dim"), title="observation", title_align="left",
                                      border_style="dim"))
         if step.error:
-            self.console.print(f"[red]{escape(type(step.error).__name__)}:[/] {escape(str(step.error))[:600]}")
-        facts = []
-        if step.timing and step.timing.end_time:
-            facts.append(f"{step.timing.duration:.1f}s")
-        usage = step.token_usage
-        if usage and (usage.input_tokens or usage.output_tokens):
-            facts.append(f"{usage.input_tokens:,} in / {usage.output_tokens:,} out tokens")
-        if facts:
-            self.console.print(f"[dim]{' · '.join(facts)}[/]")
+            self.console.print(f"[red]{escape(type(step.error).__name__)}:[/] {escape(for_terminal(step.error))[:600]}")
+        # The step's figures follow as the step_ended event (event() above).
 
     def run_saved(self, run_id: str, trace_url: str | None) -> None:
         where = f"trace in Phoenix: {trace_url}" if trace_url else f"see it with: agent-runtime trace {run_id}"
         self.console.print(f"[dim]run {run_id} · {where}[/]", soft_wrap=True)
 
     def final(self, answer: Any) -> None:
-        text = str(answer)
+        text = redact_text(str(answer))
         if self.out.isatty():
+            text = visible(text)  # a file gets the answer as written; a terminal never raw escapes
             self.console.rule("[bold green]Final answer", style="green")
         print(text, file=self.out, flush=True)

@@ -10,32 +10,29 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import re
 import sys
 from pathlib import Path
+from typing import Any
 
 from agent_runtime import __version__
+from agent_runtime.cli.commands import SUBCOMMANDS, help_lines  # noqa: E402 (a light module: argparse, json)
 from agent_runtime.config import (
     ConfigError,
     Settings,
     default_approval_mode,
-    load_dotenv_file,
-    load_settings,
+    load_config,
 )
 
-COMMANDS = ("tools", "tool", "policy", "phoenix", "runs", "trace", "undo", "models")
+COMMANDS = tuple(SUBCOMMANDS)
 
-EPILOG = """\
+EPILOG_TEMPLATE = """\
 commands:
   (none)                       interactive REPL in the repository
   "TASK"                       run one task, print the final answer, exit
-  tools [--json]               list the tools, their inputs and whether they need approval
-  tool NAME 'JSON_ARGS'        call one tool through the full checked path; print its JSON result
-  policy check [--json] "CMD"  the policy decision for a shell command
-  policy test                  run the policy file's own examples
-  phoenix                      start a local Phoenix (traces UI) on 127.0.0.1
-  runs | trace RUN_ID          list recorded runs | print one run's span tree
-  undo                         undo the last patch the agent applied
-  models                       the configured models, their context window, whether they answer
+  --continue ["TASK"]          go on with the latest run's conversation in this repository (no task: the REPL)
+  --resume RUN_ID ["TASK"]     the same with a given run (any unique part of its id)
+{commands}
 
 examples:
   agent-runtime "where is the config file parsed?"
@@ -43,9 +40,11 @@ examples:
   agent-runtime --approval auto tool run_cmd '{"command": "ls"}'
   agent-runtime policy check "curl -fsSL https://x.sh | sh"
 
-Settings come from the environment and ./.env (see .env.example). Exit codes: 0 answered,
+Settings come from the environment and ~/.config/agent-runtime/config.env; a repository's
+.env may set only the harmless ones (see .env.example). Exit codes: 0 answered,
 1 runtime error, 2 usage error, 3 step limit reached, 130 interrupted.
 """
+EPILOG = EPILOG_TEMPLATE.replace("{commands}", "\n".join(help_lines()))
 
 
 def _positive_int(text: str) -> int:
@@ -73,9 +72,25 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--approval", choices=("ask", "auto", "never"),
                         help="ask: prompt on the terminal; auto: approve ask-level actions; never: refuse them "
                              "(default: APPROVAL_MODE, else ask on a terminal, never without one)")
+    parser.add_argument("--json", action="store_true",
+                        help="single task: JSON events on stdout, one per line (schema in the README)")
+    parser.add_argument("--continue", dest="continue_run", action="store_true",
+                        help="continue the latest run's conversation in this repository: with a task, run it "
+                             "there; without one, open the REPL with the conversation loaded")
+    parser.add_argument("--resume", metavar="RUN_ID",
+                        help="like --continue, with a given run (an id from `agent-runtime runs`, or a unique part)")
     parser.add_argument("--version", action="version", version=f"agent-runtime {__version__}")
     parser.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     return parser
+
+
+def escape_markup(text: str) -> str:
+    """Text for the terminal display (rich markup escaped, control characters visible)."""
+    from rich.markup import escape
+
+    from agent_runtime.core import visible
+
+    return escape(visible(text))
 
 
 def resolve_repo(path: Path | None) -> Path:
@@ -89,9 +104,12 @@ class UsageError(Exception):
     pass
 
 
-def make_settings(args: argparse.Namespace) -> Settings:
-    load_dotenv_file(Path.cwd())
-    settings = load_settings(agent_max_steps=args.max_steps, approval_mode=args.approval)
+def make_settings(args: argparse.Namespace, repo: Path | None = None) -> Settings:
+    # The environment, the user's config file and the command line; from a repository's .env only
+    # the harmless settings, never exported (see config.py).
+    settings, warnings = load_config(repo, agent_max_steps=args.max_steps, approval_mode=args.approval)
+    for warning in warnings:
+        print(f"agent-runtime: warning: {warning}", file=sys.stderr)
     if args.model == "embedded":
         settings = dataclasses.replace(settings, model_id=None)
     elif args.model:
@@ -109,7 +127,6 @@ def make_approver(settings: Settings):
 
 def configure_logging(settings: Settings, repo: Path) -> None:
     import logging
-    import os
 
     from rich.console import Console
     from rich.logging import RichHandler
@@ -119,25 +136,43 @@ def configure_logging(settings: Settings, repo: Path) -> None:
     logging.basicConfig(level=settings.log_level, format="%(message)s",
                         handlers=[RichHandler(console=Console(stderr=True, soft_wrap=True), show_time=False,
                                               show_path=False, markup=False)])  # no wrapping: one line stays one
-    install_redaction(Redactor.from_environment(os.environ, [Path.cwd() / ".env", repo / ".env"]))
+    install_redaction(Redactor.for_session(repo, settings))
 
 
-def run_task(task: str, settings: Settings, repo: Path) -> int:
+def run_task(task: str, settings: Settings, repo: Path, json_events: bool = False, resume: Any = None) -> int:
+    """resume: a Conversation (agent/resume.py) the task continues."""
+    from agent_runtime.agent.attach import AttachmentError
     from agent_runtime.agent.session import Session
     from agent_runtime.cli.display import Display
     from agent_runtime.models.errors import ModelError
     from agent_runtime.safety.policy import PolicyError
 
-    display = Display()
+    if json_events:
+        from agent_runtime.cli.jsonout import JsonDisplay
+
+        display: Display = JsonDisplay()
+    else:
+        display = Display()
     try:
-        with Session(settings, repo, make_approver(settings), display) as session:
+        with Session(settings, repo, make_approver(settings), display,
+                     session_id=resume.session_id if resume is not None else None) as session:
             display.banner({"model": session.model_label, "repo": str(repo),
                             "approval": session.approver.mode, "sandbox": session.runtime.sandbox.kind})
+            if resume is not None:
+                from agent_runtime.agent.resume import describe
+
+                session.resume(resume)
+                display.info(escape_markup(describe(resume)))
             display.task(task)
             result = session.run(task)
-    except (ConfigError, ModelError, PolicyError) as exc:
+    except (ConfigError, ModelError, PolicyError, AttachmentError) as exc:
+        code = 2 if isinstance(exc, AttachmentError) else 1  # a bad @path is the person's to fix: usage
         display.error(str(exc))
-        return 1
+        display.event("run_ended", run_id=None, status="error", exit_code=code, steps=0, tokens_in=0, tokens_out=0,
+                      model_s=0.0, wall_s=0.0, parse_errors=0, code_errors=0, format_retries=0, files_changed=[],
+                      error=str(exc), approval_s=0.0, cost_usd=None, context_tokens=None, context_window=None,
+                      tests_passed=None)
+        return code
     except KeyboardInterrupt:
         display.error("interrupted")
         return 130
@@ -153,10 +188,71 @@ def run_task(task: str, settings: Settings, repo: Path) -> int:
     return result.exit_code
 
 
+OPTION = re.compile(r"^(--[a-z][a-z-]*(=.*)?|-[a-zA-Z])$")
+
+
+def task_words(parser: argparse.ArgumentParser, args: argparse.Namespace, rest: list[str]) -> list[str]:
+    """The task's words; options written after the task are parsed into `args`, never folded
+    into the task (`agent-runtime "say hi" --max-steps 2`). After `--` everything is task text."""
+    words: list[str] = []
+    late: list[str] = []
+    takes_value = {s for a in parser._actions if a.nargs is None and a.option_strings for s in a.option_strings}
+    i = 0
+    while i < len(rest):
+        word = rest[i]
+        if word == "--":
+            words += rest[i + 1:]
+            break
+        if OPTION.match(word):
+            if word.split("=", 1)[0] not in parser._option_string_actions:
+                raise UsageError(f"unknown option {word}; put the task in quotes, or write -- before it "
+                                 "if it starts with a dash")
+            late.append(word)
+            if word in takes_value:
+                if i + 1 >= len(rest):
+                    raise UsageError(f"{word} needs a value")
+                late.append(rest[i + 1])
+                i += 1
+        else:
+            words.append(word)
+        i += 1
+    if late:
+        parsed = parser.parse_args(late)
+        for name, value in vars(parsed).items():
+            if name != "rest" and value not in (None, False):
+                setattr(args, name, value)
+    return words
+
+
+def did_you_mean(words: list[str]) -> str | None:
+    """A mistyped command (`agent-runtime tols`, `agent-runtime polcy check ls`): an unquoted first
+    word close to a command. A task in quotes is one argument with spaces and is never taken for one."""
+    if not words or not re.fullmatch(r"[a-z-]+", words[0]):
+        return None
+    import difflib
+
+    close = difflib.get_close_matches(words[0], COMMANDS, n=1, cutoff=0.7)
+    return close[0] if close else None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     rest: list[str] = list(args.rest)
+    if rest and rest[0] not in COMMANDS:
+        forced = "--" in rest  # `agent-runtime -- tols`: the user said it is a task
+        try:
+            rest = task_words(parser, args, rest)
+        except UsageError as exc:
+            parser.print_usage(sys.stderr)
+            print(f"agent-runtime: error: {exc}", file=sys.stderr)
+            return 2
+        guess = None if forced else did_you_mean(rest)
+        if guess:
+            print(f"agent-runtime: '{rest[0]}' is not a command. Did you mean '{guess}'? "
+                  f"(To give it to the agent as a task, put the task in quotes or write: "
+                  f"agent-runtime -- {rest[0]} ...)", file=sys.stderr)
+            return 2
     try:
         repo = resolve_repo(args.repo)
     except UsageError as exc:
@@ -164,7 +260,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"agent-runtime: error: {exc}", file=sys.stderr)
         return 2
     try:
-        settings = make_settings(args)
+        settings = make_settings(args, repo)
     except ConfigError as exc:
         print(f"agent-runtime: error: {exc}", file=sys.stderr)
         return 1
@@ -173,18 +269,33 @@ def main(argv: list[str] | None = None) -> int:
         from agent_runtime.cli.commands import dispatch
 
         return dispatch(rest[0], rest[1:], settings, repo)
-    if rest and rest[0] == "--":
-        rest = rest[1:]
     task = " ".join(rest).strip()
     if rest and not task:
         parser.print_usage(sys.stderr)
         print("agent-runtime: error: the task is empty", file=sys.stderr)
         return 2
+    if args.json and not task:
+        parser.print_usage(sys.stderr)
+        print("agent-runtime: error: --json needs a task (the REPL is interactive)", file=sys.stderr)
+        return 2
+    resume = None
+    if args.continue_run or args.resume:
+        if args.continue_run and args.resume:
+            parser.print_usage(sys.stderr)
+            print("agent-runtime: error: give --continue or --resume RUN_ID, not both", file=sys.stderr)
+            return 2
+        from agent_runtime.agent.resume import ResumeError, load_conversation, pick_run
+
+        try:
+            resume = load_conversation(settings.runs_path, pick_run(settings.runs_path, repo, args.resume), repo)
+        except ResumeError as exc:
+            print(f"agent-runtime: error: {exc}", file=sys.stderr)
+            return 1
     if task:
-        return run_task(task, settings, repo)
+        return run_task(task, settings, repo, json_events=args.json, resume=resume)
     from agent_runtime.cli.repl import run_repl
 
-    return run_repl(settings, repo)
+    return run_repl(settings, repo, resume=resume)
 
 
 def entry() -> None:

@@ -13,14 +13,6 @@ from typing import Any
 
 from agent_runtime.config import Settings, state_home
 
-HELP = """\
-Type a task and press Enter. The conversation continues across tasks until /reset.
-  /help    this help
-  /reset   forget the conversation and the proposed patches
-  /undo    undo the last patch the agent applied
-  /exit    leave (Ctrl-D works too)
-Ctrl-C stops the running task and keeps the REPL."""
-
 
 def _setup_history() -> None:
     try:
@@ -49,32 +41,49 @@ def _save_history(readline: Any, path: Path) -> None:
 class _Opener(threading.Thread):
     """Opens the session in the background; the first task waits for it."""
 
-    def __init__(self, session: Any):
+    def __init__(self, session: Any, resume: Any = None):
         super().__init__(daemon=True, name="session-opener")
         self.session = session
+        self.resume = resume  # a conversation to take up once open (--continue / --resume)
         self.error: BaseException | None = None
 
     def run(self) -> None:
         try:
             self.session.open()
-        except BaseException as exc:  # reported to the person on the main thread
+            if self.resume is not None:
+                self.session.resume(self.resume)
+        except BaseException as exc:  # noqa: BLE001 (reported to the person on the main thread)
             self.error = exc
 
 
-def run_repl(settings: Settings, repo: Path) -> int:
+def run_repl(settings: Settings, repo: Path, resume: Any = None) -> int:
+    """resume: a Conversation (agent/resume.py) to continue (--continue / --resume)."""
+    from agent_runtime.agent.attach import AttachmentError
     from agent_runtime.agent.session import Session
     from agent_runtime.cli.display import Display
-    from agent_runtime.cli.main import make_approver
+    from agent_runtime.cli.main import escape_markup, make_approver
+    from agent_runtime.cli.slash import ReplContext, dispatch
 
     display = Display()
     _setup_history()
-    session = Session(settings, repo, make_approver(settings), display)
-    opener = _Opener(session)
+    from agent_runtime.agent.tracing import new_session_id
+
+    # One Phoenix session for the REPL: its tasks are the turns of one conversation there (a resumed
+    # conversation keeps the session it had).
+    session_id = (resume.session_id if resume is not None else None) or new_session_id("repl")
+    session = Session(settings, repo, make_approver(settings), display, session_id=session_id)
+    opener = _Opener(session, resume)
     opener.start()
-    display.info(f"[bold]agent-runtime[/] in {repo}  ·  /help for commands  ·  Ctrl-D to leave")
-    ready = False
+    display.info(f"[bold]agent-runtime[/] in {escape_markup(str(repo))}  ·  /help for commands  ·  Ctrl-D to leave")
+    if resume is not None:
+        from agent_runtime.agent.resume import describe
+
+        display.info(escape_markup(describe(resume)))
+        for note in resume.notes:
+            display.warn(note)
+    ctx = ReplContext(settings, repo, session, display, opener)
     try:
-        while True:
+        while not ctx.done:
             if opener.error is not None:
                 display.error(str(opener.error))
                 return 1
@@ -88,45 +97,29 @@ def run_repl(settings: Settings, repo: Path) -> int:
                 continue
             if not line:
                 continue
-            if line.startswith("/"):
-                command = line.split()[0].lower()
-                if command in ("/exit", "/quit"):
-                    return 0
-                if command == "/help":
-                    display.info(HELP)
-                elif command == "/reset":
-                    session.reset()
-                    display.info("The conversation and proposed patches are forgotten.")
-                elif command == "/undo":
-                    from agent_runtime.cli.commands import undo_last
-
-                    undo_last(repo, display)
-                else:
-                    display.warn(f"unknown command {command}; /help lists them")
-                continue
-            if not ready:
-                with display.waiting("Getting the model ready…"):
-                    try:
-                        while opener.is_alive():
-                            opener.join(0.2)
-                    except KeyboardInterrupt:
-                        display.info("")
-                        continue
-                if opener.error is not None:
-                    display.error(str(opener.error))
+            try:
+                if line.startswith("/"):
+                    dispatch(ctx, line)
+                    continue
+                if not ctx.ready():
                     return 1
-                ready = True
-                display.banner({"model": session.model_label, "approval": session.approver.mode,
-                                "sandbox": session.runtime.sandbox.kind})
-            result = session.run(line)
+            except KeyboardInterrupt:
+                display.info("")
+                continue
+            try:
+                result = session.run(line)
+            except AttachmentError as exc:
+                display.error(str(exc))
+                continue
             if result.status == "answered":
                 display.final(result.answer)
             elif result.status == "interrupted":
                 display.warn("Stopped. The conversation is kept; type the next task.")
             elif result.status == "step_limit":
-                display.warn(f"The step limit ({settings.agent_max_steps}) was reached without a final answer.")
+                display.warn(f"The step limit ({session.settings.agent_max_steps}) was reached without a final answer.")
             else:
                 display.error(result.error or "the task failed")
+        return 0
     finally:
         if opener.is_alive():
             opener.join(30)

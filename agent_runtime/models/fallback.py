@@ -4,24 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-RETRYABLE = ("APIConnectionError", "Timeout", "ServiceUnavailableError", "InternalServerError", "BadGatewayError",
-             "ConnectionError", "ConnectError", "ReadTimeout")
-
-
-def retryable(exc: BaseException) -> bool:
-    """Connection errors, timeouts and 5xx answers move a run to the next model; others do not."""
-    chain: list[BaseException] = []
-    current: BaseException | None = exc
-    while current is not None and current not in chain:
-        chain.append(current)
-        current = current.__cause__ or current.__context__
-    for err in chain:
-        if type(err).__name__ in RETRYABLE:
-            return True
-        status = getattr(err, "status_code", None)
-        if isinstance(status, int) and status >= 500:
-            return True
-    return False
+from agent_runtime.models.errors import retryable
 
 
 def make_fallback_model(models: list[tuple[str, Any]], on_switch: Callable[[str, str, str], None]):

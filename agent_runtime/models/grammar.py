@@ -17,14 +17,11 @@ import json
 from typing import Any, Iterable
 
 THOUGHT_CHARS = 160
+PYTHON_THOUGHT_CHARS = 200  # the Python grammar has no length budget to share: a thought cut short makes poor code
 MAX_STATEMENTS = 3  # tool-call statements per reply, plus an optional final_answer
 VALUE_CHARS = {"int": 7, "num": 12, "bool": 5}  # longest literal of each kind
 FRAME = len("Thought: ") + THOUGHT_CHARS + len("\n<code>\n") + len("</code>")
 STATEMENT_FRAME = len("result = ") + len("\n")  # longer than print( ... )\n
-
-
-def _literal(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
 
 def _value_rule(kind: Any) -> str | None:
@@ -102,8 +99,8 @@ def tool_call_grammar(tools: Iterable[Any], max_tokens: int) -> str:
     header = [
         'root ::= "Thought: " thought "\\n<code>\\n" body "</code>"',
         f"thought ::= [^\\n<]{{1,{THOUGHT_CHARS}}}",
-        # At most MAX_STATEMENTS (3) calls; `result` can only be used after it is assigned.
-        "body ::= final | plain{1,3} final? | plain? assign (plain | use)? final-any?",
+        # At most MAX_STATEMENTS calls; `result` can only be used after it is assigned.
+        f"body ::= final | plain{{1,{MAX_STATEMENTS}}} final? | plain? assign (plain | use)? final-any?",
         'plain ::= "print(" call ")\\n"',
         'assign ::= "result = " call "\\n"',
         'use ::= "print(result)\\n"',
@@ -111,7 +108,9 @@ def tool_call_grammar(tools: Iterable[Any], max_tokens: int) -> str:
         'final-any ::= "final_answer(" (str | "result") ")\\n"',
         "call ::= " + " | ".join(f'call-{t.name.replace("_", "-")}' for t in tools),
         f'str ::= "\\"" strchar{{0,{str_chars}}} "\\""',
-        'strchar ::= [^"\\\\\\n<] | "\\\\" ["\\\\nt] | "<" [^"\\\\\\n<e]',
+        # "<" may not start "</" (a string holding </code> would end the code block early) nor
+        # "<e"... (a chat format's end-of-turn marker).
+        'strchar ::= [^"\\\\\\n<] | "\\\\" ["\\\\nt] | "<" [^"\\\\\\n<e/]',
         # No leading zeros: `07` is a SyntaxError in Python 3.
         'int ::= "-"? ("0" | [1-9] [0-9]{0,5})',
         'num ::= "-"? ("0" | [1-9] [0-9]{0,5}) ("." [0-9]{1,4})?',
@@ -175,7 +174,7 @@ def python_grammar(tools: Iterable[Any], max_tokens: int) -> str:
     str_chars = max(80, min(2000, max_tokens))
     rules = [
         'root ::= "Thought: " thought "\\n<code>\\n" stmt{1,8} "</code>"',
-        f"thought ::= [^\\n<]{{1,{THOUGHT_CHARS}}}",
+        f"thought ::= [^\\n<]{{1,{PYTHON_THOUGHT_CHARS}}}",
         'stmt ::= (simple | "if " expr ": " simple | "for " names " in " expr ": " simple) "\\n"',
         "simple ::= assign | augassign | expr",
         'assign ::= targets " = " expr',
@@ -200,9 +199,13 @@ def python_grammar(tools: Iterable[Any], max_tokens: int) -> str:
         'dict ::= "{" (expr ": " expr ("," " " expr ": " expr){0,7})? "}"',
         'paren ::= "(" expr ")" | "(" expr "," (" " expr ("," " " expr){0,5})? ")"',
         'number ::= ("0" | [1-9] [0-9]{0,8}) ("." [0-9]{1,6})?',
-        f'string ::= "\\"" dqchar{{0,{str_chars}}} "\\"" | "\'" sqchar{{0,{str_chars}}} "\'"',
-        'dqchar ::= [^"\\\\\\n<] | "\\\\" ["\'\\\\nt] | "<" [^"\\\\\\n<e]',
-        'sqchar ::= [^\'\\\\\\n<] | "\\\\" ["\'\\\\nt] | "<" [^\'\\\\\\n<e]',
+        f'string ::= "\\"" dqchar{{0,{str_chars}}} "\\"" | "\'" sqchar{{0,{str_chars}}} "\'" | tqstring',
+        # Triple-quoted strings for code of several lines (what a coder model writes for old= and
+        # new=): no \"\"\" inside, a quote is followed by another character, and no "</" as below.
+        f'tqstring ::= "\\"\\"\\"" tqchar{{0,{str_chars}}} "\\"\\"\\""',
+        r'''tqchar ::= [^"\\<] | "\\" ["'\\nt] | "<" [^"\\</e] | "\"" [^"\\<] | "\"\"" [^"\\<]''',
+        'dqchar ::= [^"\\\\\\n<] | "\\\\" ["\'\\\\nt] | "<" [^"\\\\\\n<e/]',
+        'sqchar ::= [^\'\\\\\\n<] | "\\\\" ["\'\\\\nt] | "<" [^\'\\\\\\n<e/]',
         # Tool calls with keyword arguments: the declared names, in order, each once.
         "toolcall ::= " + " | ".join(f'call-{t.name.replace("_", "-")}' for t in tools),
         'str ::= string',
@@ -216,10 +219,6 @@ def python_grammar(tools: Iterable[Any], max_tokens: int) -> str:
 
 
 # --- Ollama: a JSON schema ({thought, code}) whose code is held to tool calls by a pattern ---
-
-
-def _regex_literal(text: str) -> str:
-    return "".join("\\" + c if c in "\\.^$|?*+()[]{}" else c for c in text)
 
 
 def tool_call_pattern(tools: Iterable[Any]) -> str:
@@ -251,7 +250,7 @@ def tool_call_pattern(tools: Iterable[Any]) -> str:
     call = "(" + "|".join(calls) + ")"
     line = rf"(print\({call}\)|result = {call}|print\(result\)){newline}"
     final = rf"final_answer\(({string}|result)\)({newline})?"
-    return rf"^(({line}){{1,3}}({final})?|{final})$"
+    return rf"^(({line}){{1,{MAX_STATEMENTS}}}({final})?|{final})$"
 
 
 def json_escaped(code: str) -> str:

@@ -15,7 +15,7 @@ from agent_runtime.models.errors import ModelError
 
 
 def make_litellm_model(model_id: str, settings: Settings, api_base: str | None = None, api_key: str | None = None,
-                       system_as_user: bool = False, window: int | None = None):
+                       system_as_user: bool = False):
     from smolagents import LiteLLMModel
     from smolagents.models import tool_role_conversions
 
@@ -46,7 +46,7 @@ def make_litellm_model(model_id: str, settings: Settings, api_base: str | None =
         "num_retries": 0,
     }
     if is_ollama(model_id):
-        kwargs["num_ctx"] = window or context_window(settings, model_id, api_base)  # Ollama's default (2048) drops the prompt's start
+        kwargs["num_ctx"] = context_window(settings, model_id, api_base)  # Ollama's default (2048) drops the prompt's start
     return LocalAwareModel(
         model_id=model_id,
         api_base=api_base,
@@ -114,7 +114,7 @@ def missing_key(model_id: str) -> str | None:
         del os.environ[name]
     try:
         found = litellm.validate_environment(model=model_id)
-    except Exception:
+    except Exception:  # noqa: BLE001 (a provider LiteLLM cannot check: no answer, not an error)
         return None
     finally:
         os.environ.update(empty)

@@ -93,7 +93,26 @@ def install() -> None:
     Llama._init_sampler = init_sampler
 
 
+def exit_when_parent_goes() -> None:
+    """The session holds our stdin; EOF means it ended (however it ended): stop serving."""
+    import os
+    import sys
+    import threading
+
+    def watch() -> None:
+        try:
+            while sys.stdin.buffer.read(4096):
+                pass
+        except OSError:
+            pass
+        os._exit(0)
+
+    if not sys.stdin.isatty():
+        threading.Thread(target=watch, daemon=True, name="parent-watch").start()
+
+
 def main() -> None:
+    exit_when_parent_goes()
     install()
     from llama_cpp.server.__main__ import main as serve
 

@@ -5,6 +5,13 @@ bytes (context must match; the failing hunk is named). Only then is anything wri
 each file through a temporary file and a rename, and if any write fails, every file
 already written is put back. Applied patches go to an undo journal outside the
 repository; undo restores the files unless they changed since.
+
+Every path a patch names is normalized and resolved when the patch is planned (`./`, `..`,
+symlinks in any component: `b/./.git/hooks/x`, `hk/../.git/hooks/x` and `g/hooks/x` with
+`g -> .git` all become `.git/hooks/x`), and the edit keeps that path: it is what the policy
+judges and what is written. Writing checks again that each path still resolves to itself (a
+symlink made since would redirect the write). Only regular files are made: modes 100644 and
+100755; no symlinks (120000), submodules, setuid/setgid or other bits.
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ from pathlib import Path
 from typing import Iterable
 
 from agent_runtime.core import Workspace
+from agent_runtime.patches import match
 from agent_runtime.patches.diffs import (
     PatchError,
     apply_hunks,
@@ -76,8 +84,58 @@ class Patch:
 # --- planning: compute every file's new bytes, write nothing ---
 
 
-def _read(workspace: Workspace, rel: str) -> tuple[bytes | None, int | None]:
+REGULAR, EXECUTABLE = 0o100644, 0o100755
+ALLOWED_MODES = {"100644": REGULAR, "100755": EXECUTABLE}
+
+
+def permissions(mode: int | None) -> int:
+    """The permission bits a file is written with: never setuid, setgid or sticky."""
+    return stat.S_IMODE(mode) & 0o777 if mode else 0o644
+
+
+def git_mode(text: str | None, shown: str) -> int | None:
+    if text is None:
+        return None
+    if text in ALLOWED_MODES:
+        return ALLOWED_MODES[text]
+    what = {"120000": "a symlink", "160000": "a submodule", "040000": "a directory"}.get(text, "not a plain file mode")
+    raise PatchError(
+        f"{shown}: mode {text} is {what}; patches may only make regular files (100644) and executables (100755)",
+        "Drop the mode line (or use 100644 / 100755). Symlinks, submodules, setuid and other special files "
+        "must be made by the user.",
+    )
+
+
+def normalize(workspace: Workspace, raw: str) -> str:
+    """A path as a patch names it -> the workspace-relative path it really leads to (resolved).
+    Raises ToolError for paths outside the workspace (lexically or through a symlink)."""
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in raw):
+        raise PatchError(
+            f"the path {raw!r} contains a control character (newline, tab, escape)",
+            "Use a plain file name: such names cannot be shown honestly for review.",
+        )
+    path = workspace.resolve(raw, want="any", must_exist=False)
+    rel = workspace.relative(path)
+    if rel == ".":
+        raise PatchError(f"{raw!r} names the workspace itself, not a file", "Name a file inside the repository.")
+    return rel
+
+
+def target(workspace: Workspace, rel: str, patch_id: str | None = None) -> Path:
+    """The file to write for a planned path, refusing if it now resolves elsewhere (a symlink made since)."""
     path = workspace.resolve(rel, want="any", must_exist=False)
+    now = workspace.relative(path)
+    if now != rel:
+        raise PatchError(
+            f"{rel} now leads to {now} (a symlink was made or changed since "
+            f"{'patch ' + patch_id if patch_id else 'the patch'} was proposed)",
+            "Nothing was written. Check the symlink, then propose the change again.",
+        )
+    return path
+
+
+def _read(workspace: Workspace, rel: str) -> tuple[bytes | None, int | None]:
+    path = target(workspace, rel)
     if not path.exists():
         return None, None
     if not path.is_file():
@@ -92,6 +150,8 @@ def plan_unified(diff: str, workspace: Workspace) -> tuple[list[FileEdit], list[
     seen: set[str] = set()
     for patched in patchset:
         old_path, new_path = strip_prefix(patched.source_file, patched.target_file)
+        old_path = None if old_path is None else normalize(workspace, old_path)
+        new_path = None if new_path is None else normalize(workspace, new_path)
         shown = new_path or old_path or "?"
         touched = {p for p in (old_path, new_path) if p}
         if touched & seen:
@@ -99,8 +159,7 @@ def plan_unified(diff: str, workspace: Workspace) -> tuple[list[FileEdit], list[
         seen |= touched
         if patched.is_binary_file:
             raise PatchError(f"{shown}: binary patches are not supported", "Change text files only.")
-        if (patched.target_mode or patched.source_mode) in ("120000", "160000"):
-            raise PatchError(f"{shown}: symlink and submodule patches are not supported", "Change regular files only.")
+        source_mode, target_mode = git_mode(patched.source_mode, shown), git_mode(patched.target_mode, shown)
         before, old_mode = (None, None) if old_path is None else _read(workspace, old_path)
         if old_path is not None and before is None:
             raise PatchError(f"{old_path} does not exist", "Check the path with list_files, or create it with '--- /dev/null'.")
@@ -110,47 +169,53 @@ def plan_unified(diff: str, workspace: Workspace) -> tuple[list[FileEdit], list[
         notes += hunk_notes
         if new_path is None and after:
             raise PatchError(f"{old_path}: the deletion does not remove the whole file", "Include every line of the file.")
-        new_mode = old_mode
+        new_mode = None if old_mode is None else stat.S_IFREG | permissions(old_mode)
         if old_path is None:
-            new_mode = int(patched.target_mode, 8) if patched.target_mode else 0o100644
-        elif patched.target_mode and patched.source_mode and patched.target_mode != patched.source_mode:
-            new_mode = int(patched.target_mode, 8)  # an explicit mode change ("old mode" / "new mode")
+            new_mode = target_mode or REGULAR
+        elif target_mode and source_mode and target_mode != source_mode:
+            new_mode = target_mode  # an explicit mode change ("old mode" / "new mode")
         edits.append(FileEdit(old_path, new_path, before, None if new_path is None else after, old_mode, new_mode))
     return edits, notes
 
 
 def plan_replace(workspace: Workspace, rel: str, old: str, new: str) -> tuple[FileEdit, list[str]]:
     """Replace the one occurrence of `old` by `new` in a file; old="" creates a new file."""
+    rel = normalize(workspace, rel)
     before, mode = _read(workspace, rel)
+    mode = None if mode is None else stat.S_IFREG | permissions(mode)
     old_b, new_b = old.encode("utf-8", "surrogateescape"), new.encode("utf-8", "surrogateescape")
     if before is None:
         if old:
             raise PatchError(f"{rel} does not exist", "To create it, pass old=\"\" and the whole content as new.")
-        return FileEdit(None, rel, None, new_b, None, 0o100644), []
+        return FileEdit(None, rel, None, new_b, None, REGULAR), []
     if not old:
         raise PatchError(
             f"{rel} exists and old is empty",
             "Pass the exact existing lines to replace as old (read them with read_file first).",
         )
     notes: list[str] = []
-    count = before.count(old_b)
-    if count == 0 and b"\r\n" in before and b"\r\n" not in old_b:
-        old_b, new_b = old_b.replace(b"\n", b"\r\n"), new_b.replace(b"\n", b"\r\n")
-        count = before.count(old_b)
-        if count:
+    if b"\r\n" in before and b"\r\n" not in old_b and before.count(old_b) == 0:
+        crlf_old, crlf_new = old_b.replace(b"\n", b"\r\n"), new_b.replace(b"\n", b"\r\n")
+        if before.count(crlf_old):
+            old_b, new_b = crlf_old, crlf_new
             notes.append(f"{rel}: matched with CRLF line endings")
-    if count == 0:
-        first = old.strip().splitlines()[0] if old.strip() else old
+    found = match.find(before, old_b, new_b)
+    if found is None:
+        near = match.closest(before, old_b)
         hint = "Copy old exactly from read_file output (whitespace and indentation count)."
-        if first and first.encode("utf-8", "surrogateescape") in before:
-            hint = f"The first line {first!r} occurs but the following lines differ. " + hint
+        if near is not None:
+            hint = (f"The closest lines in {rel} (from line {near[0]}) are:\n{near[1]}\n"
+                    "Copy old exactly from them, or read the file again with read_file.")
         raise PatchError(f"old text was not found in {rel}", hint)
-    if count > 1:
+    if isinstance(found, list):
         raise PatchError(
-            f"old text occurs {count} times in {rel}",
+            f"old text occurs {len(found)} times in {rel} (lines {', '.join(map(str, found))})",
             "Include more surrounding lines in old so that it matches exactly one place.",
         )
-    return FileEdit(rel, rel, before, before.replace(old_b, new_b, 1), mode, mode), notes
+    if found.how != "exact":
+        notes.append(f"{rel}: old matched once when {found.how} is ignored; new was applied there")
+    after = before[:found.start] + found.new + before[found.end:]
+    return FileEdit(rel, rel, before, after, mode, mode), notes
 
 
 # --- writing: all files or none ---
@@ -161,8 +226,11 @@ def _sha(data: bytes | None) -> str | None:
 
 
 def check_unchanged(edits: Iterable[FileEdit], workspace: Workspace, patch_id: str) -> None:
-    """Refuse to write over work done since the patch was proposed."""
+    """Refuse to write over work done since the patch was proposed, or through a symlink made since."""
     for edit in edits:
+        for rel in (edit.old_path, edit.new_path):
+            if rel is not None:
+                target(workspace, rel, patch_id)
         if edit.old_path is not None and _sha(_read(workspace, edit.old_path)[0]) != _sha(edit.before):
             raise PatchError(
                 f"{edit.old_path} changed since patch {patch_id} was proposed",
@@ -179,7 +247,7 @@ def _write_file(path: Path, data: bytes, mode: int | None) -> None:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
-        os.chmod(tmp, stat.S_IMODE(mode) if mode else 0o644)
+        os.chmod(tmp, permissions(mode))
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -194,17 +262,20 @@ def write_edits(edits: list[FileEdit], workspace: Workspace) -> None:
     try:
         for edit in edits:
             if edit.new_path is not None:
-                target = workspace.resolve(edit.new_path, want="any", must_exist=False)
-                missing = [p for p in [target.parent, *target.parent.parents] if not p.exists()]
+                path = target(workspace, edit.new_path)
+                missing = [p for p in [path.parent, *path.parent.parents] if not p.exists()]
                 for directory in reversed(missing):
                     directory.mkdir()
                     made_dirs.append(directory)
-                existed = target.exists()
-                previous = (target.read_bytes() if existed else None, target.stat().st_mode if existed else None)
-                _write_file(target, edit.after or b"", edit.new_mode)  # atomic: done, or not at all
-                done.append((target, *previous))
+                path = target(workspace, edit.new_path)  # the directories made are still where they were planned
+                existed = path.exists()
+                if existed and not path.is_file():
+                    raise PatchError(f"{edit.new_path} is not a regular file", "Patch regular files only.")
+                previous = (path.read_bytes() if existed else None, path.stat().st_mode if existed else None)
+                _write_file(path, edit.after or b"", edit.new_mode)  # atomic: done, or not at all
+                done.append((path, *previous))
             if edit.old_path is not None and edit.old_path != edit.new_path:
-                source = workspace.resolve(edit.old_path, want="file")
+                source = target(workspace, edit.old_path)
                 previous = (source.read_bytes(), source.stat().st_mode)
                 source.unlink()
                 done.append((source, *previous))

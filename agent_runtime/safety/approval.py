@@ -2,123 +2,261 @@
 
 Modes: ask (prompt a person on the terminal), auto (approve ask-level actions; deny-level
 ones never reach here), never (refuse). Without a terminal, ask cannot prompt and refuses.
-Prompts come one at a time and wait as long as the person needs.
+Prompts come one at a time and wait as long as the person needs; Enter is the default, no.
+
+Approvals are remembered two ways, and one taken from memory says so (source `remembered`,
+a line on the terminal): an "always" of this session, and the user's saved approvals (their
+policy file, safety/userpolicy.py), offered for saving right after an "always" for a command.
+Neither ever covers a write to the project's instructions (rule `instructions`): that is
+asked every time. An explicit `--approval never` refuses even what is remembered.
+Answers are read without entering the REPL's readline history: `y` is not a task.
 """
 
 from __future__ import annotations
 
 import sys
 import threading
-from typing import TYPE_CHECKING, Callable
+import time
+from typing import TYPE_CHECKING, Any, Callable
 
-from agent_runtime.core import ApprovalResult
+from agent_runtime.core import ApprovalResult, visible
+from agent_runtime.safety.policy import PINNED_FLOORS
 
 if TYPE_CHECKING:
     from agent_runtime.core import Action, Decision
+    from agent_runtime.safety.userpolicy import ApprovalStore, Proposal
 
 
 # A prompt function shows the request and returns the user's key and optional message.
 Prompt = Callable[[str, "Action", "Decision"], tuple[str, str | None]]
+# Shows an entry about to be saved to the user's policy file; True saves it.
+ConfirmSave = Callable[["Proposal"], bool]
 
-CHOICES = {
-    "y": "yes, once",
-    "n": "no",
-    "a": "always: this exact command (for a patch: every patch) for the rest of the session",
-    "r": "always: every command of this rule for the rest of the session",
+CHOICES_COMMAND = {
+    "y": "yes, run it once",
+    "n": "no (Enter)",
+    "a": "always: this exact command, for this session (then: save it for later sessions?)",
+    "r": "always: every command of this rule, for this session (then: save it?)",
     "m": "no, and tell the model why",
 }
+CHOICES_PATCH = {
+    "y": "yes, apply it",
+    "n": "no (Enter)",
+    "a": "always: every patch, for this session",
+    "m": "no, and tell the model why",
+}
+DEFAULT_KEY = "n"
 
 
 class Approver:
-    def __init__(self, mode: str, interactive: bool, prompt: Prompt | None = None, mode_from_default: bool = False):
+    def __init__(self, mode: str, interactive: bool, prompt: Prompt | None = None, mode_from_default: bool = False,
+                 confirm_save: ConfirmSave | None = None, notice: Callable[[str], None] | None = None):
         """mode_from_default: `never` was chosen because there is no terminal, not by the user."""
         self.mode = mode
         self.interactive = interactive
         self.mode_from_default = mode_from_default
         self._prompt = prompt or terminal_prompt
+        self._confirm_save = confirm_save or terminal_confirm_save
+        self.notice = notice or stderr_notice  # one line for the person: what was approved from memory
+        self.store: ApprovalStore | None = None  # saves "always" to the user's policy file (Runtime.create)
+        self.before_prompt: Callable[[str, "Action", "Decision"], None] | None = None  # hooks (tools/hooks.py)
+        self.waited_s = 0.0  # time spent at prompts, left out of step and model times
         self._lock = threading.Lock()  # one prompt at a time
         self._always_commands: set[str] = set()
         self._always_rules: set[str] = set()
         self._always_patches = False
 
-    def review(self, tool_name: str, action: "Action", decision: "Decision") -> ApprovalResult:
-        if self.mode == "auto":
-            return ApprovalResult(True, "config")
-        if self.mode == "never":
-            return ApprovalResult(False, "non_interactive" if self.mode_from_default else "config")
-        if not self.interactive:
-            return ApprovalResult(False, "non_interactive")
+    def review(self, tool_name: str, action: "Action", decision: "Decision", hook: Any = None) -> ApprovalResult:
+        """hook: a before_tool hook's run that approved the call (tools/hooks.py HookRun), if any."""
+        if self.mode == "never" and not self.mode_from_default:
+            return ApprovalResult(False, "config")  # the user said never: not even what is remembered
+        if hook is not None:
+            why = f": {hook.message}" if hook.message else ""
+            self.notice(f"approved: by your hook {hook.hook.name}{why} — {tool_name}: {_subject(action)}")
+            return ApprovalResult(True, "hook", f"hook {hook.hook.name}{why}")
         with self._lock:
-            if self._remembered(action, decision):
-                return ApprovalResult(True, "user", "approved earlier for this session")
-            key, message = self._prompt(tool_name, action, decision)
-        if key == "a":
-            if action.kind == "write":
-                self._always_patches = True
-            else:
-                self._always_commands.add(action.command or "")
-        elif key == "r" and decision.rule:
-            self._always_rules.add(decision.rule)
+            remembered = self._remembered(action, decision)
+            if remembered is not None:
+                self.notice(f"approved: remembered from {remembered} — {tool_name}: {_subject(action)}")
+                return ApprovalResult(True, "remembered", remembered)
+            if self.mode == "auto":
+                return ApprovalResult(True, "config")
+            if self.mode == "never" or not self.interactive:
+                return ApprovalResult(False, "non_interactive")
+            if self.before_prompt is not None:
+                self.before_prompt(tool_name, action, decision)
+            started = time.monotonic()
+            try:
+                key, message = self._prompt(tool_name, action, decision)
+                if key in ("a", "r") and decision.rule not in PINNED_FLOORS:
+                    self._remember(key, action, decision)
+            finally:
+                self.waited_s += time.monotonic() - started
         approved = key in ("y", "a", "r")
         return ApprovalResult(approved, "user", None if approved else message)
 
-    def _remembered(self, action: "Action", decision: "Decision") -> bool:
+    def _remembered(self, action: "Action", decision: "Decision") -> str | None:
+        """Where an approval of this is remembered, or None."""
+        if decision.rule in PINNED_FLOORS:
+            return None  # the project's instructions: asked every time
         if action.kind == "write":
-            return self._always_patches
-        return (action.command or "") in self._always_commands or (decision.rule in self._always_rules)
+            return "this session ('always' for every patch)" if self._always_patches else None
+        if (action.command or "") in self._always_commands:
+            return "this session ('always' for this command)"
+        if decision.rule in self._always_rules:
+            return f"this session ('always' for rule {decision.rule})"
+        return decision.approved_by  # the user's saved approvals (safety/userpolicy.py)
+
+    def _remember(self, key: str, action: "Action", decision: "Decision") -> None:
+        if action.kind == "write":
+            self._always_patches = key == "a" or self._always_patches
+            return
+        command = action.command or ""
+        if key == "a":
+            self._always_commands.add(command)
+        elif decision.rule:
+            self._always_rules.add(decision.rule)
+        if self.store is None:
+            return
+        proposal = self.store.propose(command, decision.rule if key == "r" else None)
+        if proposal is None:
+            self.notice("remembered for this session only: a saved approval could not cover it (the policy asks "
+                        "for a reason that holds whatever is saved, such as code it cannot judge or AGENTS.md)")
+            return
+        if self._confirm_save(proposal):
+            from agent_runtime.safety.userpolicy import SaveError, shown
+
+            try:
+                self.store.save(proposal)
+            except SaveError as exc:
+                self.notice(f"not saved: {exc}")
+                return
+            self.notice(f"saved to {shown(proposal.path)}; later sessions approve it without asking "
+                        "(agent-runtime policy test checks it; delete the entry to undo)")
+
+
+def _subject(action: "Action") -> str:
+    if action.kind == "write":
+        return ", ".join(one_line(p) for p in action.paths)
+    return one_line(action.command or "")
+
+
+def one_line(text: str) -> str:
+    """A path or name on one line, control characters visible (a newline in a name cannot fake a row)."""
+    return visible(text).replace("\n", "^J").replace("\t", "^I")
+
+
+def stderr_notice(message: str) -> None:
+    from rich.console import Console
+    from rich.markup import escape
+
+    Console(stderr=True, highlight=False).print(f"[dim green]{escape(visible(message))}[/]", soft_wrap=True)
+
+
+def read_answer() -> str:
+    """One line typed at a prompt, kept out of the REPL's readline history (it is not a task);
+    raises EOFError when the input is closed."""
+    readline: Any = sys.modules.get("readline")
+    automatic = getattr(readline, "set_auto_history", None)
+    if automatic is not None:
+        automatic(False)
+    try:
+        return input()
+    finally:
+        if automatic is not None:
+            automatic(True)
+
+
+def question(tool_name: str, action: "Action") -> str:
+    """What the person is asked, worded for what is approved."""
+    if action.kind == "write":
+        return "Save this note?" if tool_name == "remember" else "Apply this patch?"
+    return "Run this command?"
 
 
 def terminal_prompt(tool_name: str, action: "Action", decision: "Decision") -> tuple[str, str | None]:
-    """Show what will happen and ask on the terminal (stderr for display, stdin for answers)."""
+    """Show what will happen and ask on the terminal (stderr for display, stdin for answers).
+
+    Everything shown passes `visible`: an escape sequence in a command or a diff is shown as
+    ^[[..., never sent to the terminal, so what a person approves is what runs."""
     from rich.console import Console
+    from rich.markup import escape
     from rich.panel import Panel
     from rich.text import Text
 
-    console = Console(stderr=True)
+    console = Console(stderr=True, highlight=False)
+    rule = f" (rule {decision.rule})" if decision.rule else ""
+    pinned = decision.rule in PINNED_FLOORS
     if action.kind == "write":
         patch = action.preview
         stats = patch.stats()
-        title = f"apply_patch {patch.id}: {len(stats)} file(s), " \
+        title = f"{tool_name} {patch.id}: {len(stats)} file(s), " \
                 f"+{sum(int(s['added']) for s in stats)} -{sum(int(s['removed']) for s in stats)}"
         body = Text()
         for s in stats:
-            body.append(f"{s['status']:>8}  {s['path']}  +{s['added']} -{s['removed']}\n", style="bold")
+            body.append(f"{s['status']:>8}  {one_line(str(s['path']))}  +{s['added']} -{s['removed']}\n", style="bold")
         body.append("\n")
         body.append_text(colored_diff(patch.diff()))
-        console.print(Panel(body, title=title, border_style="yellow"))
-        keys = ["y", "n", "a", "m"]
+        if pinned:
+            body.append(visible(f"\npolicy: {decision.decision}{rule}: {decision.reason}"), style="dim")
+        console.print(Panel(body, title=one_line(title), border_style="yellow"))
+        choices = CHOICES_PATCH
+        keys = ["y", "n", "m"] if pinned else ["y", "n", "a", "m"]
     else:
-        body = Text(action.command or "", style="bold")
-        rule = f" (rule {decision.rule})" if decision.rule else ""
-        body.append(f"\n\npolicy: {decision.decision}{rule}: {decision.reason}", style="dim")
+        body = Text(visible(action.command or ""), style="bold")
+        body.append(visible(f"\n\npolicy: {decision.decision}{rule}: {decision.reason}"), style="dim")
         console.print(Panel(body, title=f"{tool_name} wants to run", border_style="yellow"))
-        keys = ["y", "n", "a", "r", "m"] if decision.rule else ["y", "n", "a", "m"]
-    legend = "  ".join(f"[bold]{k}[/bold] {CHOICES[k]}" for k in keys)
+        choices = CHOICES_COMMAND
+        keys = ["y", "n", "m"] if pinned else ["y", "n", "a", "r", "m"] if decision.rule else ["y", "n", "a", "m"]
+    legend = "  ".join(f"[bold]{k}[/bold] {choices[k]}" for k in keys)
     console.print(legend)
+    shown_keys = "/".join(k.upper() if k == DEFAULT_KEY else k for k in keys)
     while True:
-        console.print("[bold yellow]Approve?[/] ", end="")
+        console.print(f"[bold yellow]{question(tool_name, action)}[/] {escape(f'[{shown_keys}]')} ", end="")
         try:
-            answer = input().strip().lower()[:1]
+            answer = read_answer().strip().lower()[:1] or DEFAULT_KEY
         except EOFError:
             return "n", "the user closed the input without answering"
         if answer in keys:
             break
-        console.print(f"Please answer one of: {', '.join(keys)}")
+        console.print(f"Please answer one of: {', '.join(keys)} (Enter: {DEFAULT_KEY})")
     message = None
     if answer == "m":
         console.print("[bold]Message to the model:[/] ", end="")
         try:
-            message = input().strip() or None
+            message = read_answer().strip() or None
         except EOFError:
             message = None
     return answer, message
+
+
+def terminal_confirm_save(proposal: "Proposal") -> bool:
+    """Show the entry that would go to the user's policy file; save only on an explicit yes."""
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.panel import Panel
+    from rich.text import Text
+
+    from agent_runtime.safety.userpolicy import shown
+
+    console = Console(stderr=True, highlight=False)
+    console.print(Panel(Text(visible(proposal.text.rstrip("\n"))), title=one_line(f"for {shown(proposal.path)}"),
+                        border_style="cyan"))
+    console.print("Later sessions would approve it without asking; its match example is checked by "
+                  "`agent-runtime policy test`.")
+    console.print(f"[bold cyan]Save it to {escape(one_line(shown(proposal.path)))}?[/] {escape('[y/N]')} ", end="")
+    try:
+        return read_answer().strip().lower()[:1] == "y"
+    except EOFError:
+        return False
 
 
 def colored_diff(diff: str):
     from rich.text import Text
 
     text = Text()
-    for line in diff.splitlines():
+    shown = visible(diff)
+    for line in (shown[:-1] if shown.endswith("\n") else shown).split("\n"):
         style = None
         if line.startswith(("+++", "---", "diff --git")):
             style = "bold"
@@ -130,7 +268,3 @@ def colored_diff(diff: str):
             style = "cyan"
         text.append(line + "\n", style=style)
     return text
-
-
-def stdin_is_interactive() -> bool:
-    return sys.stdin.isatty()

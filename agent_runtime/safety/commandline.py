@@ -2,10 +2,14 @@
 
 `parse(text)` returns every simple command that could run: inside lists, pipelines,
 subshells, groups, if/for/while/case, command and process substitutions, and inside
-wrappers (sudo, env, timeout, xargs, find -exec, ...) and `sh -c` / `eval` strings.
-Quoting and escaping are resolved (`r''m`, `\\rm`, `/bin/rm` are all `rm`). Words whose
-value is only known at run time ($VAR, $(...)) are marked dynamic. Anything the parser
-cannot read is reported in `problems`, so the policy can refuse to allow it.
+wrappers (sudo, env, timeout, xargs, find -exec, fd -x, watch, flock -c, ...), `sh -c` /
+`eval` strings and `env -S` strings (split by env's own rules). Quoting and escaping are
+resolved (`r''m`, `\\rm`, `/bin/rm` are all `rm`). Words whose value is only known at run
+time ($VAR, $(...), what xargs -I puts in place of {}) are marked dynamic; `$(echo WORD)` is
+WORD. Unquoted patterns ({a,b}, *) are marked so the policy can expand them. Shell variables a
+command sets (x=1, export, read, for, printf -v) are recorded: PATH or IFS change what runs
+next. Anything the parser cannot read is reported in `problems`, so the policy can refuse to
+allow it. What each program does with its arguments (sed scripts, output files) is in programs.py.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ MAX_DEPTH = 6  # nested sh -c / eval strings
 class Word:
     text: str
     static: bool = True  # False: contains an expansion or substitution
+    glob: bool = False  # has unquoted * ? [ or {a,b}: the shell expands it to file names
 
 
 DYNAMIC = Word("<dynamic>", static=False)
@@ -43,12 +48,16 @@ class SimpleCommand:
     fed_by: set[str] = field(default_factory=set)  # programs whose output it reads (pipes, substitutions)
     opaque_code: str | None = None  # code handed to an interpreter that cannot be judged, and how
     transparent: bool = False  # a wrapper or a shell whose script was read: only what it runs is judged
+    variables: list[str] = field(default_factory=list)  # shell variables it sets (x=1, export, read, for)
+    chdir: Word | None = None  # the directory it runs in, when a wrapper moves it (env -C DIR)
 
     @property
     def program(self) -> str | None:
         return self.argv[0].text if self.argv and self.argv[0].static else None
 
     def texts(self) -> list[str]:
+        if not self.argv:  # a bare assignment (`x=1`)
+            return [f"{name}={value.text}" for name, value in self.assignments] or [f"{v}=..." for v in self.variables]
         return [w.text for w in self.argv]
 
 
@@ -69,6 +78,7 @@ def _parser():
 # --- words ---
 
 _ESCAPE_IN_DQUOTE = re.compile(r'\\([$`"\\\n])')
+_UNQUOTED_GLOB = re.compile(r"(?<!\\)[*?[{]")
 
 
 def _unescape_word(text: str) -> str:
@@ -107,13 +117,13 @@ class _Walker:
         kind = node.type
         text = node.text.decode("utf-8", errors="replace")
         if kind in ("word", "number"):
-            return Word(_unescape_word(text))
+            return Word(_unescape_word(text), glob=bool(_UNQUOTED_GLOB.search(text)))
         if kind == "raw_string":
             return Word(text[1:-1])
         if kind == "ansi_c_string":
             try:
                 return Word(codecs.decode(text[2:-1].encode("latin-1", "backslashreplace"), "unicode_escape"))
-            except Exception:
+            except (UnicodeError, ValueError):
                 return Word(text, static=False)
         if kind == "string":
             parts, static = [], True
@@ -122,6 +132,9 @@ class _Walker:
                     parts.append(_ESCAPE_IN_DQUOTE.sub(r"\1", child.text.decode("utf-8", errors="replace")))
                 elif child.type in ("simple_expansion", "expansion") and _known_variable(child.text.decode()) is not None:
                     parts.append(_known_variable(child.text.decode()))  # type: ignore[arg-type]
+                elif child.type == "command_substitution" and self.echoed(child) is not None:
+                    self.substitutions_in(child)
+                    parts.append(self.echoed(child))  # type: ignore[arg-type]
                 else:
                     static = False
                     self.substitutions_in(child)
@@ -130,16 +143,40 @@ class _Walker:
         if kind == "concatenation":
             words = [self.word(child) for child in node.named_children]
             if not node.named_children:
-                return Word(_unescape_word(text))
-            return Word("".join(w.text for w in words), all(w.static for w in words))
+                return Word(_unescape_word(text), glob=bool(_UNQUOTED_GLOB.search(text)))
+            return Word("".join(w.text for w in words), all(w.static for w in words), any(w.glob for w in words))
         if kind in ("simple_expansion", "expansion") and _known_variable(text) is not None:
             return Word(_known_variable(text))  # type: ignore[arg-type]
+        if kind == "command_substitution" and self.echoed(node) is not None:
+            self.substitutions_in(node)  # echo is judged too
+            return Word(self.echoed(node))  # type: ignore[arg-type]
         if kind in ("simple_expansion", "expansion", "command_substitution", "process_substitution",
                     "arithmetic_expansion", "brace_expression"):
             self.substitutions_in(node)
             return Word(text, static=False)
         self.substitutions_in(node)
         return Word(text, static=False)
+
+    @staticmethod
+    def echoed(node) -> str | None:
+        """`$(echo .env)` is `.env`: the output of an echo of fixed words, when it is one plain word."""
+        commands = [c for c in node.named_children if c.type != "comment"]
+        if len(commands) != 1 or commands[0].type != "command":
+            return None
+        parts = commands[0].named_children
+        if not parts or parts[0].type != "command_name" or parts[0].text != b"echo" or len(parts) < 2:
+            return None
+        words = []
+        for part in parts[1:]:
+            if part.type not in ("word", "raw_string", "string", "concatenation") or any(
+                    c.type not in ("string_content", "word", "raw_string", "string") for c in part.named_children):
+                return None
+            words.append(_Walker(0).word(part))
+        text = " ".join(w.text for w in words)
+        if not all(w.static for w in words) or not text or text.startswith("-") or any(
+                c in text for c in " \t\n*?[{"):
+            return None
+        return text
 
     def substitutions_in(self, node, feed: set[str] | None = None) -> set[str]:
         """Walk the commands inside $(...), `...`, <(...) under `node`; return their programs."""
@@ -187,8 +224,31 @@ class _Walker:
             # What a call runs then depends on the function, and functions can recurse (fork bombs).
             self.problems.append("it defines a shell function")
         if kind in ("variable_assignment", "variable_assignments"):
-            self.substitutions_in(node)
-            return []
+            # `PATH=/tmp/evil:$PATH; ls`: a bare assignment changes what later commands run.
+            assignments = self.assignments_in(node)
+            bare = SimpleCommand([], assignments, via=via, transparent=True,
+                                 variables=[name for name, _ in assignments])
+            self.commands.append(bare)
+            return [bare]
+        if kind == "declaration_command":  # export / declare / local / readonly / typeset
+            keyword = node.children[0].text.decode() if node.children else "declare"
+            argv, assignments, names = [Word(keyword)], [], []
+            for child in node.named_children:
+                if child.type == "variable_assignment":
+                    assignments += self.assignments_in(child)
+                    names.append(assignments[-1][0])
+                elif child.type == "variable_name":
+                    names.append(child.text.decode())
+                else:
+                    argv.append(self.word(child))
+            cmd = SimpleCommand(argv, [], [], via, set(fed_by or set()), variables=names)
+            self.commands.append(cmd)
+            return [cmd]
+        if kind == "for_statement":
+            variable = node.child_by_field_name("variable")
+            if variable is not None:
+                self.commands.append(SimpleCommand([], [], via=via, transparent=True,
+                                                   variables=[variable.text.decode()]))
         if kind in ("comment", "heredoc_body", "heredoc_end", "heredoc_start"):
             return []
         made = []
@@ -204,6 +264,17 @@ class _Walker:
                 continue
             made += self.statement(child, via, fed_by)
         return made
+
+    def assignments_in(self, node) -> list[tuple[str, Word]]:
+        nodes = [node] if node.type == "variable_assignment" else [c for c in node.named_children
+                                                                    if c.type == "variable_assignment"]
+        out = []
+        for child in nodes:
+            name = child.child_by_field_name("name")
+            value = child.child_by_field_name("value")
+            out.append((name.text.decode() if name is not None else "?",
+                        self.word(value) if value is not None else Word("")))
+        return out
 
     def redirect(self, node, made: list[SimpleCommand] | None = None) -> list[Redirect]:
         made = made if made is not None else []
@@ -253,7 +324,10 @@ class _Walker:
             elif child.type == "command_name":
                 inner = child.named_children[0] if child.named_children else child
                 before = len(self.commands)
-                argv.append(self.word(inner))
+                program = self.word(inner)
+                if inner.type != "word" and ("$(" in inner.text.decode(errors="replace") or b"`" in inner.text):
+                    program = Word(program.text, False)  # a program named by a substitution stays unknown
+                argv.append(program)
                 subs |= {c.program for c in self.commands[before:] if c.program}
             elif child.type in ("file_redirect", "herestring_redirect"):
                 redirects += self.redirect(child)
@@ -289,19 +363,34 @@ class _Walker:
             script = _option_value(args, ("-c", "--command"))
         elif program == "env":
             inner, script = _unwrap_env(args, cmd)
+            if script is not None:
+                # `env -S STRING` splits by its own rules (\_ is a space, ${VAR} expands), not the shell's:
+                # what it runs is judged as split that way, and it is never allowed on its own.
+                cmd.opaque_code = "env -S splits a string into a command by rules of its own"
+                inner = _split_string(script) if script.static else [DYNAMIC]
+                script = None
+        elif program in ("read", "printf", "mapfile", "readarray", "getopts"):
+            cmd.variables += _variables_set(program, args)
         elif program == "find":
             for chunk in _find_exec(args):
                 made += self._run_inner(chunk, cmd, "find -exec")
+        elif program in ("fd", "fdfind"):
+            for chunk in _fd_exec(args):
+                made += self._run_inner(chunk, cmd, f"{program} --exec")
+        elif program == "watch":
+            inner, script = _unwrap_watch(args)
+        elif program == "flock":
+            inner, script = _unwrap_flock(args)
+        elif program == "xargs":
+            inner = _unwrap_xargs(args)
         elif program in RUNNERS and args and args[0].text == "run":
             inner = _skip_options(args[1:], RUNNER_OPTIONS)
             label = f"{program} run"
         elif program in WRAPPERS:
             inner = _skip_options(args, WRAPPERS[program])
-            if program == "xargs" and inner is not None:
-                inner = inner + [DYNAMIC]  # xargs appends arguments read from stdin
             if program in ("timeout",) and inner:
                 inner = inner[1:]  # the duration
-            if program in ("flock", "taskset", "chroot") and inner:
+            if program in ("taskset", "chroot") and inner:
                 inner = inner[1:]
         if inner:
             made += self._run_inner(inner, cmd, label)
@@ -312,7 +401,7 @@ class _Walker:
         return made
 
     def _run_inner(self, argv: list[Word], outer: SimpleCommand, label: str) -> list[SimpleCommand]:
-        inner = SimpleCommand(list(argv), [], [], label, set(outer.fed_by))
+        inner = SimpleCommand(list(argv), [], [], label, set(outer.fed_by), chdir=outer.chdir)
         return self.effective(inner)
 
     def _run_script(self, script: Word, outer: SimpleCommand, label: str) -> list[SimpleCommand]:
@@ -475,18 +564,41 @@ def _shell_script(args: list[Word]) -> tuple[Word | None, list[Word]]:
 
 
 def _unwrap_env(args: list[Word], cmd: SimpleCommand) -> tuple[list[Word] | None, Word | None]:
+    """`env [opts] [NAME=VALUE...] [CMD ARGS]`: the command, or the -S string; assignments and -C noted."""
     i = 0
     while i < len(args):
         word = args[i]
         text = word.text
-        if word.static and text in ("-S", "--split-string") and i + 1 < len(args):
-            return None, args[i + 1]
-        if word.static and text.startswith("--split-string="):
-            return None, Word(text.split("=", 1)[1])
-        if word.static and text in ("-u", "--unset", "-C", "--chdir"):
-            i += 2
+        if not word.static:
+            return args[i:], None
+        if text == "--":
+            i += 1
             continue
-        if word.static and text.startswith("-") and text != "-":
+        if text.startswith("--"):
+            name, eq, value = text.partition("=")
+            if name == "--split-string":
+                return None, (Word(value) if eq else (args[i + 1] if i + 1 < len(args) else Word("")))
+            if name in ("--chdir", "--unset"):
+                if not eq:
+                    value = args[i + 1].text if i + 1 < len(args) else ""
+                    i += 1
+                if name == "--chdir":
+                    cmd.chdir = Word(value)
+            i += 1
+            continue
+        if text.startswith("-") and text != "-":
+            # a cluster of short options: -i, -0, -v, then -u NAME, -C DIR, -S STRING take a value
+            for j, letter in enumerate(text[1:], start=2):
+                if letter in "uCS":
+                    value = text[j:]
+                    if not value:
+                        value = args[i + 1].text if i + 1 < len(args) else ""
+                        i += 1
+                    if letter == "S":
+                        return None, Word(value)
+                    if letter == "C":
+                        cmd.chdir = Word(value)
+                    break
             i += 1
             continue
         if "=" in text and not text.startswith("="):
@@ -496,6 +608,187 @@ def _unwrap_env(args: list[Word], cmd: SimpleCommand) -> tuple[list[Word] | None
             continue
         return args[i:], None
     return None, None
+
+
+def _split_string(text: Word) -> list[Word]:
+    """Split a string the way `env -S` does (GNU coreutils): quotes, backslash escapes
+    (\\_ is a space, \\c ends the string), ${VAR} (only known at run time), # starts a comment."""
+    words: list[Word] = []
+    s = text.text
+    current: list[str] = []
+    started, static = False, True
+    quote: str | None = None
+    i = 0
+    escapes = {"f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v", "_": " ", "\\": "\\", '"': '"',
+               "'": "'", "#": "#", "$": "$"}
+
+    def finish() -> None:
+        nonlocal current, started, static
+        if started:
+            words.append(Word("".join(current), static))
+        current, started, static = [], False, True
+
+    while i < len(s):
+        c = s[i]
+        if quote == "'":
+            if c == "'":
+                quote = None
+            else:
+                current.append(c)
+            i += 1
+            continue
+        if c == "\\" and i + 1 < len(s):
+            nxt = s[i + 1]
+            if nxt == "c":
+                break
+            if nxt == "_" and quote is None:
+                finish()  # outside quotes \_ separates words
+            else:
+                current.append(escapes.get(nxt, nxt))
+                started = True
+            i += 2
+            continue
+        if c == "$" and s.startswith("${", i):
+            end = s.find("}", i)
+            current.append(s[i:end + 1 if end >= 0 else len(s)])
+            started, static = True, False
+            i = end + 1 if end >= 0 else len(s)
+            continue
+        if quote == '"':
+            if c == '"':
+                quote = None
+            else:
+                current.append(c)
+            i += 1
+            continue
+        if c in "'\"":
+            quote, started = c, True
+        elif c in " \t\n":
+            finish()
+        elif c == "#" and not started:
+            break
+        else:
+            current.append(c)
+            started = True
+        i += 1
+    finish()
+    return words or [Word("")]
+
+
+def _variables_set(program: str, args: list[Word]) -> list[str]:
+    """The shell variables `read A B`, `printf -v A`, `mapfile A`, `getopts s A` assign."""
+    names = []
+    positional = []
+    i = 0
+    while i < len(args):
+        text = args[i].text
+        if program == "printf" and text == "-v" and i + 1 < len(args):
+            names.append(args[i + 1].text)
+            i += 2
+            continue
+        if program == "printf":
+            break  # the format and its arguments
+        if text.startswith("-") and len(text) > 1:
+            if program == "read" and text in ("-a",) and i + 1 < len(args):
+                names.append(args[i + 1].text)
+            if text[-1] in "adinNptuCcOsS" and len(text) == 2 and i + 1 < len(args):
+                i += 1  # an option with a value
+            i += 1
+            continue
+        positional.append(text)
+        i += 1
+    if program == "read":
+        names += positional
+    elif program in ("mapfile", "readarray"):
+        names += positional[-1:] or ["MAPFILE"]
+    elif program == "getopts":
+        names += positional[1:2]
+    return names
+
+
+def _replace_string(args: list[Word], placeholder: str) -> list[Word]:
+    """Arguments with `placeholder` (xargs -I {}, find's {}) hold text read at run time."""
+    return [Word(w.text, False) if placeholder in w.text else w for w in args]
+
+
+# xargs options whose value is the next argument (-i, -l, -e, --replace, --eof take theirs attached).
+XARGS_VALUES = {"-n", "-P", "-s", "-L", "-d", "-E", "-a", "--arg-file", "--delimiter", "--max-args", "--max-procs",
+                "--max-chars", "--max-lines", "--process-slot-var"}
+
+
+def _unwrap_xargs(args: list[Word]) -> list[Word]:
+    """The command xargs runs; what it reads from its input becomes arguments only known at run time."""
+    replace: str | None = None
+    i = 0
+    while i < len(args):
+        word = args[i]
+        text = word.text
+        if not word.static or text == "--" or not text.startswith("-") or text == "-":
+            break
+        if text == "-I":
+            replace = args[i + 1].text if i + 1 < len(args) else "{}"
+            i += 2
+            continue
+        if text.startswith("-I"):
+            replace = text[2:]
+        elif text == "--replace" or text.startswith("--replace="):
+            replace = text.partition("=")[2] or "{}"  # --replace[=R]: the value is optional
+        elif text.startswith("-i"):
+            replace = text[2:] or "{}"  # -i[R]
+        elif text in XARGS_VALUES:
+            i += 1
+        i += 1
+    if i < len(args) and args[i].static and args[i].text == "--":
+        i += 1
+    inner = args[i:] or [Word("echo")]  # xargs runs echo when given no command
+    if replace is not None:
+        return _replace_string(inner, replace)
+    return inner + [DYNAMIC]  # xargs appends arguments read from stdin
+
+
+def _unwrap_watch(args: list[Word]) -> tuple[list[Word] | None, Word | None]:
+    """watch joins its arguments and runs them with `sh -c`, unless -x/--exec."""
+    direct = False
+    i = 0
+    while i < len(args) and args[i].static and args[i].text.startswith("-"):
+        text = args[i].text
+        if text in ("-x", "--exec"):
+            direct = True
+        if text in WRAPPERS["watch"]:
+            i += 1
+        i += 1
+    rest = args[i:]
+    if not rest:
+        return None, None
+    if direct:
+        return rest, None
+    return None, Word(" ".join(w.text for w in rest), all(w.static for w in rest))
+
+
+def _unwrap_flock(args: list[Word]) -> tuple[list[Word] | None, Word | None]:
+    """`flock [opts] FILE -c CMD` runs CMD with `sh -c`; `flock [opts] FILE PROG ARGS` runs PROG."""
+    rest = _skip_options(args, WRAPPERS["flock"]) or []
+    rest = rest[1:]  # the lock file or descriptor
+    if rest and rest[0].text in ("-c", "--command"):
+        return None, (rest[1] if len(rest) > 1 else Word(""))
+    return (rest or None), None
+
+
+def _fd_exec(args: list[Word]) -> list[list[Word]]:
+    """`fd PATTERN -x CMD ARGS [;]`: CMD runs on every file found ({} and friends)."""
+    chunks, i = [], 0
+    while i < len(args):
+        if args[i].text in ("-x", "--exec", "-X", "--exec-batch"):
+            j = i + 1
+            chunk: list[Word] = []
+            while j < len(args) and args[j].text != ";":
+                chunk.append(args[j])
+                j += 1
+            if chunk:
+                chunks.append([Word(w.text, False) if "{" in w.text else w for w in chunk] + [DYNAMIC])
+            i = j
+        i += 1
+    return chunks
 
 
 def _find_exec(args: list[Word]) -> list[list[Word]]:

@@ -1,35 +1,109 @@
 """Commands run here: under bubblewrap when it works, with limits and a timeout always.
 
-Inside bubblewrap: the root file system is read-only, the workspace writable but its
-`.git` read-only, /tmp private (but tools installed under it stay visible, read-only),
-deny_read files hidden (in the workspace and the usual
-secret places in $HOME), no network unless the policy allows it, a new session and PID
-namespace, and the sandbox dies with us. Without bubblewrap the limits, the timeout and
-the scrubbed environment still apply, the result says sandbox="none", and we warn once.
+Inside bubblewrap a command has nothing of the host to gain, even when we run as root:
+- no capabilities: a user namespace, `--cap-drop ALL`, no further user namespaces, /proc/sys
+  read-only (bwrap's own cover of it is silently skipped), root-only files hidden when root;
+- the root file system read-only; the workspace writable except its configuration (`.git`,
+  `.env*`, `.gitattributes`, `.gitmodules`, `policy.toml`, `.agent-runtime`, `AGENTS.md`, a
+  core.hooksPath inside the workspace, what a symlinked one of those points at, the agent's own
+  virtualenv when it lives there): those are read-only, a new top-level `.env` cannot be
+  created (a read-only placeholder stands there while the command runs), and any other of
+  those names a command creates is removed afterwards and the command's output says so;
+- deny_read files hidden (in the workspace, what symlinks named like them point at, the usual
+  secret places in $HOME, the user's agent-runtime configuration, the start directory's .env);
+  .git/config is seen without credentials (remote URLs' user:token@, extraheader);
+- no host sockets: /run, /var/run and $XDG_RUNTIME_DIR are empty, socket files under $HOME and
+  the workspace are covered, /tmp is private (tools installed under it stay visible,
+  read-only), and no network (not even abstract unix sockets) unless the policy allows it;
+- a cap on processes that holds for root too (a PID namespace with its own pid_max, Linux
+  >= 6.14); where that is not available, RLIMIT_NPROC (which root ignores);
+- an environment built from an allow-list, not the host's;
+- a new session and PID namespace; the sandbox dies with us.
+Without bubblewrap the limits, the timeout and the allow-listed environment still apply, the
+result says sandbox="none", and we warn once.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import pwd
+import re
 import resource
 import selectors
 import shutil
 import signal
+import stat
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from agent_runtime.core import is_secret_name
+from agent_runtime.procs import stop_group
 
 log = logging.getLogger(__name__)
 
 OUTPUT_CAP_BYTES = 256 * 1024  # kept from each end of stdout and stderr
 PIPE_GRACE_S = 1.0  # after the command exits, how long its leftovers may keep writing
-SECRET_NAME_PARTS = ("KEY", "SECRET", "TOKEN", "PASSWORD", "PASSWD", "CREDENTIAL", "AUTH")
 # Secret places outside the workspace, relative to $HOME; hidden from sandboxed commands.
-HOME_SECRETS = (".ssh", ".aws", ".netrc", ".gnupg", ".git-credentials", ".docker/config.json",
-                ".config/gh", ".kube", ".pypirc", ".npmrc", ".azure", ".config/gcloud")
+HOME_SECRETS = (".ssh", ".aws", ".netrc", ".gnupg", ".git-credentials", ".docker", ".config/gh", ".kube",
+                ".pypirc", ".npmrc", ".azure", ".config/gcloud", ".cargo/credentials", ".cargo/credentials.toml",
+                # tokens typed at a shell or stored by other tools
+                ".bash_history", ".zsh_history", ".python_history", ".psql_history", ".mysql_history", ".pgpass",
+                ".my.cnf", ".config/git/credentials", ".config/hub", ".vault-token", ".terraform.d", ".s3cfg",
+                ".boto", ".huggingface", ".cache/huggingface/token", ".config/rclone", ".local/share/keyrings",
+                ".password-store", ".gem/credentials", ".env")
+# Files only root may read; a sandboxed root (kuid 0, no capabilities) still passes the owner check.
+ROOT_ONLY_FILES = ("/etc/shadow", "/etc/shadow-", "/etc/gshadow", "/etc/gshadow-", "/etc/sudoers",
+                   "/etc/sudoers.d", "/etc/ssh/ssh_host_rsa_key", "/etc/ssh/ssh_host_ecdsa_key",
+                   "/etc/ssh/ssh_host_ed25519_key", "/etc/ssh/ssh_host_dsa_key", "/etc/ssl/private")
+# Credentials in a repository's .git/config: a remote URL's user:token@, http.extraheader, and any
+# key named like a secret. Sandboxed commands (git included) see a copy without them.
+_URL_USERINFO = re.compile(r"(\b[A-Za-z][A-Za-z0-9+.-]*://)[^\s/@\"]*@")
+_CONFIG_KEY = re.compile(r"^\s*([A-Za-z][A-Za-z0-9-]*)\s*(?:=|$)")
+# The workspace's configuration: read by git or by us on the next start, so never written by a
+# command. `.env*` matches by prefix.
+# AGENTS.md too: every later session reads it into the prompt (the policy asks for each write).
+CONFIG_NAMES = (".git", ".gitattributes", ".gitmodules", "policy.toml", ".agent-runtime", "AGENTS.md")
+ENV_TEMPLATES = (".env.example", ".env.sample", ".env.template")
+# The environment commands get: these names from the host (never one that looks like a secret),
+# plus LC_*. Everything else is left out.
+ENV_ALLOWED = frozenset({
+    "PATH", "HOME", "LANG", "LANGUAGE", "TERM", "TZ", "USER", "LOGNAME", "VIRTUAL_ENV",
+    # harmless build and tool settings
+    "CC", "CXX", "CFLAGS", "CXXFLAGS", "CPPFLAGS", "LDFLAGS", "MAKEFLAGS", "PKG_CONFIG_PATH",
+    "JAVA_HOME", "GOPATH", "GOROOT", "GOFLAGS", "CARGO_HOME", "RUSTUP_HOME", "NODE_PATH",
+    "PYTHONPATH", "PYTHONDONTWRITEBYTECODE", "PYTHONUTF8", "PYTHONHASHSEED",
+    "PYTEST_ADDOPTS", "PYTEST_DISABLE_PLUGIN_AUTOLOAD", "NO_COLOR", "FORCE_COLOR", "CI", "SOURCE_DATE_EPOCH",
+    # where the CA certificates are (a path)
+    "SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "NODE_EXTRA_CA_CERTS",
+})
+ENV_ALLOWED_PREFIXES = ("LC_",)
+# Only when the policy gives commands the network: the way out, as the host has it.
+ENV_NETWORK = frozenset({"HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "ALL_PROXY",
+                         "http_proxy", "https_proxy", "no_proxy", "all_proxy"})
+# bwrap mounts a fresh /proc but only covers /proc/sys read-only if access(W_OK) succeeds, which
+# it never does for that directory: without this, a sandboxed root can write host sysctls
+# (kernel.core_pattern runs a program as host root).
+PROC_SYS_RO = ("--ro-bind", "/proc/sys", "/proc/sys")
+# Namespaces, spelled out: --unshare-all only *tries* the user namespace, and as root it is the
+# user namespace that empties the capability bounding set. --disable-userns: no `unshare -U`
+# inside to get capabilities back. --cap-drop ALL: as root bwrap keeps every capability otherwise.
+ISOLATION = ("--unshare-user", "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
+             "--disable-userns", "--cap-drop", "ALL", "--die-with-parent", "--new-session")
+# Where user namespaces are refused (some containers): still no capabilities and a PID namespace.
+ISOLATION_NO_USERNS = ("--unshare-pid", "--unshare-ipc", "--unshare-uts", "--cap-drop", "ALL",
+                       "--die-with-parent", "--new-session")
+# pid_max counts from 1, but once PIDs wrap the kernel hands out only PIDs >= 300.
+PID_RESERVED = 300
+SOCKET_SCAN_BUDGET_S = 0.25
+SOCKET_SCAN_SKIP = frozenset({".git", "node_modules", ".venv", "venv", "__pycache__", ".cache", ".pyenv", ".rustup",
+                              ".npm", ".m2", ".gradle", "site-packages", "target", ".tox", ".nox", ".mypy_cache"})
+HOME_SCAN_TTL_S = 60.0
 
 
 def _installed_under_tmp() -> list[Path]:
@@ -51,7 +125,10 @@ class Limits:
     cpu_seconds: int = 600
     memory_bytes: int = 8 << 30
     file_bytes: int = 2 << 30
-    processes: int = 4096  # per user, system-wide (a fork-bomb stop); root is exempt
+    # Processes in one sandbox, root included (up to 300 more before PIDs first wrap). Where the
+    # kernel cannot cap a PID namespace, RLIMIT_NPROC = max(this, 4096) per user instead, root exempt.
+    processes: int = 1024
+    tmp_bytes: int = 1 << 30  # the private /tmp (and /var/tmp): an unsized tmpfs may take half the RAM
 
 
 @dataclass
@@ -65,27 +142,522 @@ class CommandResult:
     output_dropped_bytes: int = 0
 
 
-def scrubbed_env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    """The environment minus anything that looks like a credential."""
-    env = {k: v for k, v in os.environ.items() if not any(part in k.upper() for part in SECRET_NAME_PARTS)}
+def _user_name() -> str:
+    try:
+        return pwd.getpwuid(os.getuid()).pw_name
+    except KeyError:
+        return str(os.getuid())
+
+
+def allowed_env(host: dict[str, str] | None = None, extra: dict[str, str] | None = None,
+                network: bool = False) -> dict[str, str]:
+    """The environment for a sandboxed command: allow-listed names only, never a secret-looking one."""
+    host = dict(os.environ if host is None else host)
+    allowed = ENV_ALLOWED | ENV_NETWORK if network else ENV_ALLOWED
+    env = {k: v for k, v in host.items()
+           if (k in allowed or k.startswith(ENV_ALLOWED_PREFIXES)) and not is_secret_name(k)}
+    env.setdefault("PATH", "/usr/local/bin:/usr/bin:/bin")
+    env.setdefault("HOME", str(Path.home()))
+    env.setdefault("USER", _user_name())
+    env.setdefault("LOGNAME", env["USER"])
     env.update(extra or {})
     return env
 
 
-def _set_limits(limits: Limits) -> None:
+_PR_SET_PDEATHSIG = 1
+
+
+def _libc():
+    import ctypes
+
+    return ctypes.CDLL(None, use_errno=True)
+
+
+def _set_limits(limits: Limits, nproc: bool, libc=None) -> None:
     # Runs in the child between fork and exec: no locks, no logging.
-    for which, value in (
-        (resource.RLIMIT_CPU, limits.cpu_seconds),
-        (resource.RLIMIT_AS, limits.memory_bytes),
-        (resource.RLIMIT_FSIZE, limits.file_bytes),
-        (resource.RLIMIT_NPROC, limits.processes),
-    ):
+    if libc is not None:  # SIGKILL when we die: covers the pid_max wrapper (bwrap covers itself)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    values = [(resource.RLIMIT_CPU, limits.cpu_seconds), (resource.RLIMIT_AS, limits.memory_bytes),
+              (resource.RLIMIT_FSIZE, limits.file_bytes), (resource.RLIMIT_CORE, 0)]
+    if nproc:
+        values.append((resource.RLIMIT_NPROC, max(limits.processes, 4096)))
+    for which, value in values:
         try:
             soft, hard = resource.getrlimit(which)
             cap = value if hard == resource.RLIM_INFINITY else min(value, hard)
             resource.setrlimit(which, (cap, cap))
         except (ValueError, OSError):
             pass
+
+
+# ------------------------------------------------------------------ what works on this machine
+
+@dataclass(frozen=True)
+class Isolation:
+    """What bubblewrap can do here, found once per process."""
+
+    bwrap: str | None
+    flags: tuple[str, ...] = ()
+    pid_limit: bool = False  # the pid_max wrapper works (the process cap holds for root)
+    note: str = ""
+
+
+_isolation: dict[tuple[str | None, int, bool], Isolation] = {}
+_isolation_lock = threading.Lock()
+CLEAN_PROBE_ENV = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}
+
+
+def pid_limit_prefix(pid_max: int) -> list[str]:
+    """Run the rest of the argv as the child of a fresh user + PID namespace whose pid_max is
+    `pid_max` (per PID namespace since Linux 6.14, checked at every level): no process in the
+    sandbox's nested namespaces can take a PID beyond it, root included. The sandbox cannot raise
+    it: no capabilities in this namespace, /proc/sys read-only. bwrap then runs as root of this
+    user namespace, so the caller passes --uid/--gid to keep the real ids inside."""
+    script = 'echo "$0" > /proc/sys/kernel/pid_max || exit 125; exec "$@"'
+    return [shutil.which("unshare") or "/usr/bin/unshare", "--user", "--map-root-user", "--pid", "--fork", "--kill-child", "--",
+            "/bin/sh", "-c", script, str(max(pid_max, PID_RESERVED + 1))]
+
+
+def _ids() -> list[str]:
+    return ["--uid", str(os.getuid()), "--gid", str(os.getgid())]
+
+
+def _probe_argv(bwrap: str, flags: tuple[str, ...]) -> list[str]:
+    return [bwrap, *flags, "--unshare-net", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
+            *PROC_SYS_RO, "--tmpfs", "/tmp", "--", "true"]
+
+
+def _works(argv: list[str]) -> tuple[bool, str]:
+    try:
+        done = subprocess.run(argv, capture_output=True, timeout=20, env=CLEAN_PROBE_ENV, stdin=subprocess.DEVNULL)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return False, str(exc)
+    return done.returncode == 0, done.stderr.decode(errors="replace").strip()
+
+
+def isolation(use_bwrap: bool | None = None) -> Isolation:
+    """Probe bubblewrap once: full isolation, then without user namespaces, then none."""
+    found = shutil.which("bwrap") if use_bwrap is not False else None
+    key = (found, os.geteuid(), use_bwrap is False)
+    with _isolation_lock:
+        if key in _isolation:
+            return _isolation[key]
+        result = Isolation(None, note="bubblewrap (bwrap) is not installed: apt-get install bubblewrap")
+        if use_bwrap is False:
+            result = Isolation(None, note="bubblewrap turned off")
+        elif found:
+            ok, why = _works(_probe_argv(found, ISOLATION))
+            if ok:
+                wrapped = pid_limit_prefix(PID_RESERVED + 100) + [found, *_ids()] + _probe_argv(found, ISOLATION)[1:]
+                limited, _ = _works(wrapped)
+                result = Isolation(found, ISOLATION, pid_limit=limited,
+                                   note="" if limited else "no per-sandbox process cap here (needs Linux >= 6.14 and "
+                                                           "user namespaces); RLIMIT_NPROC applies, root is exempt")
+            else:
+                ok2, why2 = _works(_probe_argv(found, ISOLATION_NO_USERNS))
+                if ok2:
+                    result = Isolation(found, ISOLATION_NO_USERNS,
+                                       note=f"bubblewrap runs without a user namespace here ({why})")
+                else:
+                    result = Isolation(None, note=f"bubblewrap is installed but cannot run here: {why2 or why}")
+        _isolation[key] = result
+        if result.note and result.bwrap:
+            log.info("sandbox: %s", result.note)
+        return result
+
+
+# ------------------------------------------------------------------------------- the helpers
+
+def hide_args(path: Path) -> list[str]:
+    """Cover a path: an empty read-only tmpfs over a directory, /dev/null over anything else
+    (file, socket). Reading a file covered with /dev/null fails: bwrap binds it nodev."""
+    if path.is_dir() and not path.is_symlink():
+        return ["--tmpfs", str(path), "--remount-ro", str(path)]
+    if os.path.lexists(path):
+        return ["--ro-bind", "/dev/null", str(path)]
+    return []
+
+
+def find_sockets(roots: list[Path], budget_s: float = SOCKET_SCAN_BUDGET_S, max_depth: int = 4) -> list[Path]:
+    """Unix socket files under roots: no symlinks followed, caches skipped, bounded in depth and time.
+    A snapshot: /run and /tmp are covered whole, abstract sockets by the network namespace."""
+    found: list[Path] = []
+    deadline = time.monotonic() + budget_s
+    stack = [(root, 0) for root in roots if root.is_dir()]
+    while stack and time.monotonic() < deadline:
+        path, depth = stack.pop()
+        try:
+            with os.scandir(path) as entries:
+                for entry in entries:
+                    try:
+                        mode = entry.stat(follow_symlinks=False).st_mode
+                    except OSError:
+                        continue
+                    if stat.S_ISSOCK(mode):
+                        found.append(Path(entry.path))
+                    elif stat.S_ISDIR(mode) and depth < max_depth and entry.name not in SOCKET_SCAN_SKIP:
+                        stack.append((Path(entry.path), depth + 1))
+        except OSError:
+            continue
+    return found
+
+
+def _under(path: Path, parent: Path) -> bool:
+    try:
+        return path.resolve().is_relative_to(parent.resolve())
+    except OSError:
+        return False
+
+
+def _is_config_name(name: str) -> bool:
+    return name in CONFIG_NAMES or name.startswith(".env")
+
+
+# The placeholders standing for a missing top-level .env while commands run: (path -> users).
+_placeholders: dict[Path, int] = {}
+_placeholder_lock = threading.Lock()
+
+
+class _DotenvPlaceholder:
+    """An empty file at W/.env while a command runs, so bwrap can cover it read-only: a command
+    cannot create .env (our next start would load it). Removed afterwards if still empty; one per
+    workspace however many commands run at once."""
+
+    def __init__(self, root: Path):
+        self.path = root / ".env"
+        self.ours = False
+
+    def __enter__(self) -> "_DotenvPlaceholder":
+        with _placeholder_lock:
+            if self.path in _placeholders:
+                _placeholders[self.path] += 1
+                self.ours = True
+            elif not os.path.lexists(self.path):
+                try:
+                    os.close(os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_NOFOLLOW, 0o600))
+                    _placeholders[self.path] = 1
+                    self.ours = True
+                except OSError:  # a read-only workspace, a race with the user: nothing to cover
+                    pass
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if not self.ours:
+            return
+        with _placeholder_lock:
+            _placeholders[self.path] -= 1
+            if _placeholders[self.path]:
+                return
+            del _placeholders[self.path]
+            try:
+                info = self.path.lstat()
+                if stat.S_ISREG(info.st_mode) and info.st_size == 0:
+                    self.path.unlink()
+            except OSError:
+                pass
+
+
+class Sandbox:
+    def __init__(self, workspace_root: Path, hidden_globs: tuple[str, ...] = (), allow_network: bool = False,
+                 limits: Limits = Limits(), use_bwrap: bool | None = None):
+        self.root = Path(workspace_root).resolve()
+        self.hidden_globs = hidden_globs
+        self.allow_network = allow_network
+        self.limits = limits
+        self.isolation = isolation(use_bwrap)
+        self._bwrap = self.isolation.bwrap
+        self._warned = False
+        self._home_sockets: tuple[float, list[Path]] = (0.0, [])
+
+    @property
+    def kind(self) -> str:
+        return "bwrap" if self._bwrap else "none"
+
+    def hidden_paths(self) -> list[Path]:
+        """deny_read files in the workspace (gitignored ones too) and secret places in $HOME."""
+        found: list[Path] = []
+        rg = shutil.which("rg")
+        if rg and self.hidden_globs:
+            command = [rg, "--files", "--hidden", "--no-ignore", "--no-config", "--glob-case-insensitive",
+                       "--glob", "!.git"]
+            for pattern in self.hidden_globs:
+                command += ["--glob", pattern]
+            listed = subprocess.run(command, cwd=self.root, capture_output=True, timeout=60)
+            found += [self.root / line for line in listed.stdout.decode(errors="replace").splitlines() if line]
+            found += self._linked_secrets()
+        home = Path.home()
+        found += [home / name for name in HOME_SECRETS if os.path.lexists(home / name)]
+        # The user's agent-runtime configuration (config.env holds provider API keys), wherever
+        # XDG_CONFIG_HOME puts it; and the .env files of the directory the agent was started in,
+        # which the agent reads (and redacts) but which may lie outside the workspace.
+        from agent_runtime.config import config_home
+
+        found += [p for p in (config_home(),) if os.path.lexists(p)]
+        try:
+            found += [e for e in Path.cwd().iterdir() if e.name.startswith(".env") and e.name not in ENV_TEMPLATES]
+        except OSError:
+            pass
+        return found
+
+    def _linked_secrets(self) -> list[Path]:
+        """What symlinks named like deny_read files point at (`.env -> conf/prod.vars`, `id_rsa ->
+        keys/deploy`): rg does not list symlinks, and a command reading the link reads the target.
+        The target is covered: a file anywhere; a directory inside the workspace or $HOME."""
+        find = shutil.which("find")
+        if not find:
+            return []
+        from agent_runtime.safety.policy import glob_match
+
+        listed = subprocess.run([find, ".", "-path", "./.git", "-prune", "-o", "-type", "l", "-print0"],
+                                cwd=self.root, capture_output=True, timeout=60)
+        home = Path.home().resolve()
+        # Only links whose path holds a literal piece of some glob can match it (pnpm's node_modules
+        # has thousands of links); a glob without one sends every link to the check.
+        pieces = [max(re.split(r"\[[^\]]*\]|[*?\[\]/{},]", g), key=len).lower() for g in self.hidden_globs]
+        found: list[Path] = []
+        for raw in listed.stdout.split(b"\0"):
+            rel = os.fsdecode(raw)[2:]
+            if not rel or not any(piece in rel.lower() for piece in pieces):
+                continue
+            if not any(glob_match(g, rel) or glob_match(g, rel + "/x") for g in self.hidden_globs):
+                continue
+            target = Path(os.path.realpath(self.root / rel))
+            if target.is_dir():
+                if target in (self.root, home) or not (_under(target, self.root) or _under(target, home)):
+                    continue
+            elif not target.is_file():
+                continue
+            found.append(target)
+        return found
+
+    def _sockets(self) -> list[Path]:
+        """Socket files under $HOME (rescanned each minute) and the workspace (each command)."""
+        scanned_at, home_sockets = self._home_sockets
+        home = Path.home()
+        if time.monotonic() - scanned_at > HOME_SCAN_TTL_S and not _under(home, self.root):
+            home_sockets = find_sockets([home])
+            self._home_sockets = (time.monotonic(), home_sockets)
+        return home_sockets + find_sockets([self.root])
+
+    def _bwrap_argv(self, argv: list[str], cwd: Path, env: dict[str, str], exclude: Path | None = None,
+                    git_config: Path | None = None) -> list[str]:
+        iso, limits = self.isolation, self.limits
+        out = [self._bwrap]
+        if iso.pid_limit:
+            out = pid_limit_prefix(limits.processes + PID_RESERVED) + [self._bwrap, *_ids()]
+        out += [*iso.flags, "--hostname", "sandbox"]
+        if not self.allow_network:
+            out.append("--unshare-net")  # only lo: no TCP/UDP out, no abstract unix sockets (netns-scoped)
+        out += ["--ro-bind", "/", "/",
+                # a minimal /dev, read-only (device nodes still work); POSIX shm gets its own small tmpfs
+                "--dev", "/dev", "--size", str(64 << 20), "--tmpfs", "/dev/shm", "--remount-ro", "/dev",
+                "--proc", "/proc", *PROC_SYS_RO,
+                "--size", str(limits.tmp_bytes), "--tmpfs", "/tmp",
+                "--size", str(limits.tmp_bytes), "--tmpfs", "/var/tmp",
+                # host sockets (dbus, docker, systemd, $XDG_RUNTIME_DIR under /run/user) gone
+                "--size", str(16 << 20), "--tmpfs", "/run"]
+        if Path("/var/run").is_dir() and not Path("/var/run").is_symlink():
+            out += ["--size", str(16 << 20), "--tmpfs", "/var/run"]
+        xdg = os.environ.get("XDG_RUNTIME_DIR")
+        if xdg and Path(xdg).is_dir() and not any(_under(Path(xdg), Path(p)) for p in ("/run", "/tmp", "/var/run")):
+            out += hide_args(Path(xdg))
+        for path in _installed_under_tmp():
+            out += ["--ro-bind", str(path), str(path)]
+        if os.geteuid() == 0:
+            for name in ROOT_ONLY_FILES:
+                out += hide_args(Path(name))
+        # The workspace, then what in it stays read-only or hidden (binds later in argv win).
+        out += ["--bind", str(self.root), str(self.root)]
+        for entry in self._config_entries():
+            out += ["--ro-bind", str(entry), str(entry)]
+        if exclude is not None:  # git inside does not list the .env placeholder as untracked
+            out += ["--ro-bind", str(exclude), str(self.root / ".git" / "info" / "exclude")]
+        if git_config is not None:  # .git/config without its credentials (see sanitized_git_config)
+            out += ["--ro-bind", str(git_config), str(self.root / ".git" / "config")]
+        agent_env = Path(sys.prefix).resolve()
+        if _under(agent_env, self.root) and agent_env != self.root:
+            out += ["--ro-bind", str(agent_env), str(agent_env)]  # code we run outside on the next start
+        for path in self.hidden_paths():
+            out += hide_args(path)
+        for sock in self._sockets():
+            out += hide_args(sock)
+        out.append("--clearenv")  # bwrap's argv order: clear, then set
+        for key, value in env.items():
+            out += ["--setenv", key, value]
+        out += ["--chdir", str(cwd), "--"]
+        return out + argv
+
+    def _exclude_placeholder(self, scratch: Path) -> Path | None:
+        """The repository's .git/info/exclude plus the placeholder, to bind over it read-only."""
+        exclude = self.root / ".git" / "info" / "exclude"
+        if not exclude.is_file() or exclude.is_symlink():
+            return None
+        try:
+            text = exclude.read_text(errors="replace")
+        except OSError:
+            return None
+        copy = scratch / "exclude"
+        copy.write_text(text.rstrip("\n") + "\n/.env\n")
+        return copy
+
+    def _git_config_copy(self, scratch: Path) -> Path | None:
+        """The repository's .git/config without credentials, to bind over it read-only."""
+        config = self.root / ".git" / "config"
+        if not config.is_file() or config.is_symlink() or (self.root / ".git").is_symlink():
+            return None
+        try:
+            text = config.read_text(encoding="utf-8", errors="surrogateescape")
+        except OSError:
+            return None
+        copy = scratch / "git-config"
+        copy.write_text(sanitized_git_config(text), encoding="utf-8", errors="surrogateescape")
+        return copy
+
+    def _config_entries(self) -> list[Path]:
+        """Top-level configuration entries that exist. A symlink (`.git -> .gitreal`) stands for its
+        target: that is what git reads and where a hook would be written. A target outside the
+        workspace is read-only anyway; the workspace itself is never one."""
+        try:
+            names = os.listdir(self.root)
+        except OSError:
+            return []
+        out: list[Path] = []
+        for name in sorted(names):
+            path = self.root / name
+            if not _is_config_name(name):
+                continue
+            if path.is_symlink():
+                path = Path(os.path.realpath(path))
+                if path == self.root or not _under(path, self.root) or not path.exists():
+                    continue
+            if path not in out:
+                out.append(path)
+        hooks = self._hooks_dir()
+        if hooks is not None and hooks not in out:
+            out.append(hooks)
+        return out
+
+    def _hooks_dir(self) -> Path | None:
+        """The repository's core.hooksPath when it lies in the workspace (`.husky`, `githooks/`):
+        the user's own git runs the hooks there, on the host, at the next commit."""
+        config = self.root / ".git" / "config"
+        git = shutil.which("git")
+        if not git or not config.is_file():
+            return None
+        try:
+            got = subprocess.run([git, "config", "--file", str(config), "--get", "core.hooksPath"],
+                                 capture_output=True, timeout=10, stdin=subprocess.DEVNULL,
+                                 env={k: v for k, v in os.environ.items() if not k.startswith("GIT_")})
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+        value = got.stdout.decode("utf-8", "replace").strip()
+        if got.returncode != 0 or not value:
+            return None
+        path = Path(os.path.realpath(self.root / os.path.expanduser(value)))
+        return path if path != self.root and _under(path, self.root) and path.is_dir() else None
+
+    def _env(self, cwd: Path) -> dict[str, str]:
+        extra = {"AGENT_RUNTIME_SANDBOX": self.kind, "PWD": str(cwd)}
+        if self._bwrap:
+            # $HOME is read-only in the sandbox; our own Phoenix dependency ships a pytest plugin
+            # that creates ~/.phoenix on import. The private /tmp takes it instead.
+            extra.update(TMPDIR="/tmp", PHOENIX_WORKING_DIR="/tmp/.phoenix")
+        elif os.environ.get("TMPDIR"):
+            extra["TMPDIR"] = os.environ["TMPDIR"]
+        return allowed_env(extra=extra, network=self.allow_network)
+
+    def run(self, command: str, timeout: float, cwd: Path | None = None) -> CommandResult:
+        """Run a shell command string; never raises for the command's own failures."""
+        cwd = cwd or self.root
+        env = self._env(cwd)
+        argv = ["bash", "-c", command]
+        if not self._bwrap and not self._warned:
+            self._warned = True
+            log.warning("%s: commands run without an OS sandbox (limits, timeout and a clean environment "
+                        "still apply). Install it: apt-get install bubblewrap", self.isolation.note)
+        before = set(os.listdir(self.root)) if self.root.is_dir() else set()
+        started = time.monotonic()
+        out, err = _Capped(), _Capped()
+        timed_out = False
+        try:
+            with _DotenvPlaceholder(self.root) if self._bwrap else _Nothing() as placeholder, \
+                    tempfile.TemporaryDirectory(prefix="agent-runtime-sandbox-") as scratch:
+                if self._bwrap:
+                    exclude = self._exclude_placeholder(Path(scratch)) if placeholder and placeholder.ours else None
+                    argv = self._bwrap_argv(argv, cwd, env, exclude, self._git_config_copy(Path(scratch)))
+                nproc = not (self._bwrap and self.isolation.pid_limit)
+                libc = _libc()
+                proc = subprocess.Popen(
+                    argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
+                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+                    preexec_fn=lambda: _set_limits(self.limits, nproc, libc),
+                )
+                try:
+                    timed_out = not _pump(proc, out, err, deadline=started + timeout)
+                finally:
+                    if proc.poll() is None:  # timed out, or we are being interrupted (Ctrl-C)
+                        # In bwrap the command is in its own session and dies with the PID namespace
+                        # (SIGKILL) anyway; the pid_max wrapper blocks SIGTERM. Outside, TERM first.
+                        _kill_group(proc, (signal.SIGKILL,) if self._bwrap else (signal.SIGTERM, signal.SIGKILL))
+                        if self._bwrap:  # the namespace dies just after: wait until its pipes close
+                            _pump(proc, out, err, deadline=time.monotonic() + 2)
+        finally:  # also after Ctrl-C
+            removed = self._remove_new_config(before | {".env"})  # .env: the placeholder's, see there
+        stderr = err.text()
+        if removed:
+            stderr += (f"\n[sandbox] removed {', '.join(removed)}: commands may not create the workspace's "
+                       "configuration files (.env*, .git, .gitattributes, .gitmodules, policy.toml, .agent-runtime, AGENTS.md). "
+                       "Create it with propose_patch (it asks for approval), or tell the user.\n")
+        return CommandResult(proc.returncode, out.text(), stderr, timed_out,
+                             round(time.monotonic() - started, 3), self.kind, out.dropped + err.dropped)
+
+    def _remove_new_config(self, before: set[str]) -> list[str]:
+        """Configuration names the command created at the top level. Nothing of the sandbox runs
+        any more (its PID namespace ended with the command), so this is not a race with it."""
+        if not self._bwrap:
+            return []
+        try:
+            created = sorted(n for n in os.listdir(self.root) if n not in before and _is_config_name(n))
+        except OSError:
+            return []
+        for name in created:
+            path = self.root / name
+            try:
+                if path.is_dir() and not path.is_symlink():
+                    shutil.rmtree(path)
+                else:
+                    path.unlink()
+            except OSError as exc:
+                log.warning("could not remove %s that a sandboxed command created: %s", path, exc)
+        return created
+
+
+def sanitized_git_config(text: str) -> str:
+    """A git config file's text without credentials: the user:token@ of every URL (also in section
+    names, `[url "https://tok@host/"]`), and every setting named like a secret or extraheader
+    (with its continuation lines). Everything else, which git needs to work, stays as it was."""
+    out: list[str] = []
+    dropping = False
+    for line in text.splitlines(keepends=True):
+        body = line.rstrip("\r\n")
+        if dropping:
+            dropping = body.endswith("\\")
+            continue
+        key = _CONFIG_KEY.match(body)
+        if key and not body.lstrip().startswith("[") and (key.group(1).lower() == "extraheader"
+                                                          or is_secret_name(key.group(1))):
+            dropping = body.endswith("\\")
+            continue
+        out.append(_URL_USERINFO.sub(r"\1", line))
+    return "".join(out)
+
+
+class _Nothing:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None
 
 
 class _Capped:
@@ -111,99 +683,6 @@ class _Capped:
     def text(self) -> str:
         middle = f"\n[... {self.dropped:,} bytes of output dropped ...]\n".encode() if self.dropped else b""
         return bytes(self.head + middle + self.tail).decode("utf-8", errors="replace")
-
-
-class Sandbox:
-    def __init__(self, workspace_root: Path, hidden_globs: tuple[str, ...] = (), allow_network: bool = False,
-                 limits: Limits = Limits(), use_bwrap: bool | None = None):
-        self.root = Path(workspace_root).resolve()
-        self.hidden_globs = hidden_globs
-        self.allow_network = allow_network
-        self.limits = limits
-        self._bwrap = self._probe_bwrap() if use_bwrap is None else (shutil.which("bwrap") if use_bwrap else None)
-        self._warned = False
-
-    @property
-    def kind(self) -> str:
-        return "bwrap" if self._bwrap else "none"
-
-    @staticmethod
-    def _probe_bwrap() -> str | None:
-        found = shutil.which("bwrap")
-        if not found:
-            return None
-        probe = subprocess.run([found, "--ro-bind", "/", "/", "--unshare-pid", "--proc", "/proc", "--", "true"],
-                               capture_output=True, timeout=20)
-        if probe.returncode != 0:
-            log.warning("bubblewrap is installed but cannot run here: %s", probe.stderr.decode(errors="replace").strip())
-            return None
-        return found
-
-    def hidden_paths(self) -> list[Path]:
-        """deny_read files in the workspace (gitignored ones too) and secret places in $HOME."""
-        found: list[Path] = []
-        rg = shutil.which("rg")
-        if rg and self.hidden_globs:
-            command = [rg, "--files", "--hidden", "--no-ignore", "--no-config", "--glob", "!.git"]
-            for pattern in self.hidden_globs:
-                command += ["--glob", pattern]
-            listed = subprocess.run(command, cwd=self.root, capture_output=True, timeout=60)
-            found += [self.root / line for line in listed.stdout.decode(errors="replace").splitlines() if line]
-        home = Path.home()
-        found += [home / name for name in HOME_SECRETS if (home / name).exists()]
-        return found
-
-    def _bwrap_argv(self, argv: list[str], cwd: Path) -> list[str]:
-        out = [self._bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
-        for path in _installed_under_tmp():
-            out += ["--ro-bind", str(path), str(path)]
-        out += ["--bind", str(self.root), str(self.root)]
-        git_dir = self.root / ".git"
-        if git_dir.exists():
-            out += ["--ro-bind", str(git_dir), str(git_dir)]
-        for path in self.hidden_paths():
-            if path.is_dir() and not path.is_symlink():
-                out += ["--tmpfs", str(path)]
-            elif path.exists():
-                out += ["--ro-bind", "/dev/null", str(path)]
-        if not self.allow_network:
-            out.append("--unshare-net")
-        out += ["--unshare-pid", "--unshare-ipc", "--new-session", "--die-with-parent", "--chdir", str(cwd), "--"]
-        return out + argv
-
-    def _env(self) -> dict[str, str]:
-        extra = {"AGENT_RUNTIME_SANDBOX": self.kind}
-        if self._bwrap:
-            # $HOME is read-only in the sandbox; our own Phoenix dependency ships a pytest plugin
-            # that creates ~/.phoenix on import. The private /tmp takes it instead.
-            extra.setdefault("PHOENIX_WORKING_DIR", "/tmp/.phoenix")
-        return scrubbed_env(extra)
-
-    def run(self, command: str, timeout: float, cwd: Path | None = None) -> CommandResult:
-        """Run a shell command string; never raises for the command's own failures."""
-        cwd = cwd or self.root
-        argv = ["bash", "-c", command]
-        if self._bwrap:
-            argv = self._bwrap_argv(argv, cwd)
-        elif not self._warned:
-            self._warned = True
-            log.warning("bubblewrap (bwrap) is not available: commands run without an OS sandbox "
-                        "(limits and timeout still apply). Install it: apt-get install bubblewrap")
-        started = time.monotonic()
-        proc = subprocess.Popen(
-            argv, cwd=cwd, env=self._env(), stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
-            preexec_fn=lambda: _set_limits(self.limits),
-        )
-        out, err = _Capped(), _Capped()
-        timed_out = False
-        try:
-            timed_out = not _pump(proc, out, err, deadline=started + timeout)
-        finally:
-            if proc.poll() is None:  # timed out, or we are being interrupted (Ctrl-C)
-                _kill_group(proc)
-        return CommandResult(proc.returncode, out.text(), err.text(), timed_out,
-                             round(time.monotonic() - started, 3), self.kind, out.dropped + err.dropped)
 
 
 def _pump(proc: subprocess.Popen, out: _Capped, err: _Capped, deadline: float) -> bool:
@@ -236,14 +715,5 @@ def _pump(proc: subprocess.Popen, out: _Capped, err: _Capped, deadline: float) -
     return True
 
 
-def _kill_group(proc: subprocess.Popen) -> None:
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        try:
-            os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            break
-        try:
-            proc.wait(timeout=2)
-            return
-        except subprocess.TimeoutExpired:
-            continue
+def _kill_group(proc: subprocess.Popen, signals: tuple[int, ...] = (signal.SIGTERM, signal.SIGKILL)) -> None:
+    stop_group(proc, signals, wait_s=2)

@@ -1,10 +1,11 @@
-"""Tracing: the session's tracer provider, the smolagents instrumentor for AGENT / CHAIN / LLM
-spans, and two exporters: OTLP to Phoenix and JSON lines into the run's directory, so a run's
-trace exists when Phoenix is off or down.
+"""Tracing: the session's tracer provider and two exporters: OTLP to Phoenix and JSON lines into
+the run's directory, so a run's trace exists when Phoenix is off or down. The spans themselves
+are made by telemetry.spans (TOOL, and the task's root) and agent.tracing (steps, model calls).
 
-Secrets never leave: every exported span passes the Redactor. Phoenix being down, slow or
-restarted never breaks or slows a run: export happens in the background, failures are
-dropped with one warning, and shutdown waits at most 2 s.
+Secrets never leave: every exported span (its name, attributes, events and status) passes the
+Redactor. Phoenix being down, slow, restarted or at a wrong address never breaks or slows a run:
+export happens in the background, and a failure is reported once, with its cause and what to do
+(the batch is dropped; the run's trace.jsonl keeps every span). Shutdown waits at most 2 s.
 """
 
 from __future__ import annotations
@@ -15,13 +16,54 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
 from agent_runtime.telemetry.redact import Redactor
-from agent_runtime.telemetry.spans import TRACER_NAME, Telemetry, _json
+from agent_runtime.telemetry.spans import Telemetry, _json
 
 if TYPE_CHECKING:
     from agent_runtime.config import Settings
 
 log = logging.getLogger(__name__)
 EXPORT_TIMEOUT_S = 2.0
+FLUSH_WAIT_S = 1.0  # at the end of a task, for Phoenix to take its spans (or be found refusing them)
+OTLP_PATH = "/v1/traces"
+# Attributes Phoenix parses as JSON at ingestion whose parsed value its UI cannot render: an
+# object in tool.parameters crashes the Info tab (React error #31).
+UNRENDERABLE = ("tool.parameters",)
+
+
+def phoenix_base(endpoint: str) -> str:
+    """Phoenix's base URL from PHOENIX_ENDPOINT, given as the base or as its OTLP `…/v1/traces`."""
+    base = endpoint.strip().rstrip("/")
+    return base[: -len(OTLP_PATH)].rstrip("/") if base.endswith(OTLP_PATH) else base
+
+
+def diagnose_endpoint(base: str, timeout: float = 1.0) -> str:
+    """Why Phoenix at `base` did not take a batch, and what to do, in one sentence."""
+    import http.client
+    import urllib.error
+    import urllib.request
+
+    url = base + OTLP_PATH
+    if not _listening(base, timeout):
+        return (f"nothing accepts connections at {base} (is Phoenix running? start one with: agent-runtime phoenix, "
+                "or set PHOENIX_ENDPOINT to where it runs)")
+    # An empty export request: an OTLP endpoint accepts it and stores nothing.
+    request = urllib.request.Request(url, data=b"", method="POST", headers={"Content-Type": "application/x-protobuf"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # the configured Phoenix
+            status, reason = response.status, response.reason
+    except urllib.error.HTTPError as exc:
+        status, reason = exc.code, exc.reason
+    except (OSError, http.client.HTTPException) as exc:
+        return f"{url} did not answer in time or broke off ({type(exc).__name__}); is Phoenix overloaded?"
+    if 200 <= status < 300:
+        return f"{url} accepts requests but did not take a batch in time (slow or restarting?)"
+    hint = ("that address is not Phoenix's OTLP endpoint: set PHOENIX_ENDPOINT to Phoenix's base URL "
+            "(e.g. http://127.0.0.1:6006) or to its …/v1/traces URL")
+    if status in (401, 403):
+        hint = "Phoenix wants authentication, which agent-runtime does not send: run a local Phoenix without auth"
+    elif status >= 500:
+        hint = "Phoenix failed on its side: see its log"
+    return f"{url} answered {status} {reason}: {hint}"
 
 
 # --- exporters ---
@@ -38,11 +80,6 @@ def _listening(url: str, timeout: float = 0.3) -> bool:
             return True
     except OSError:
         return False
-
-
-def _ours(span: Any) -> bool:
-    scope = getattr(span, "instrumentation_scope", None)
-    return scope is not None and scope.name == TRACER_NAME
 
 
 def span_to_dict(span: Any) -> dict[str, Any]:
@@ -67,7 +104,8 @@ def _exporters():
     from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
     class RedactingExporter(SpanExporter):
-        """Secrets out of every attribute, event and status before anything leaves the process."""
+        """Secrets out of every name, attribute, event and status before anything leaves the process,
+        and nothing that Phoenix's UI cannot render."""
 
         def __init__(self, inner: SpanExporter, redact: Redactor):
             self.inner, self.redact = inner, redact
@@ -76,19 +114,19 @@ def _exporters():
             from opentelemetry.sdk.trace import Event
             from opentelemetry.trace import Status
 
-            attributes = {k: self.redact.value(v) for k, v in (span.attributes or {}).items()}
-            events = [Event(e.name, {k: self.redact.value(v) for k, v in (e.attributes or {}).items()}, e.timestamp)
-                      for e in span.events]
+            attributes = {k: self.redact.value(v) for k, v in (span.attributes or {}).items() if k not in UNRENDERABLE}
+            events = [Event(self.redact(e.name), {k: self.redact.value(v) for k, v in (e.attributes or {}).items()},
+                            e.timestamp) for e in span.events]
             status = Status(span.status.status_code, self.redact(span.status.description)
                             if span.status.description else None)
-            return ReadableSpan(name=span.name, context=span.context, parent=span.parent, resource=span.resource,
+            return ReadableSpan(name=self.redact(span.name), context=span.context, parent=span.parent,
+                                resource=span.resource,
                                 attributes=attributes, events=events, links=span.links, kind=span.kind, status=status,
                                 start_time=span.start_time, end_time=span.end_time,
                                 instrumentation_scope=span.instrumentation_scope)
 
         def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
-            # Our own TOOL spans were redacted when they were made; only the instrumentor's need it.
-            return self.inner.export([s if _ours(s) else self._clean(s) for s in spans])
+            return self.inner.export([self._clean(s) for s in spans])
 
         def shutdown(self) -> None:
             self.inner.shutdown()
@@ -108,7 +146,7 @@ def _exporters():
             with self._lock:
                 if self._handle is not None:
                     self._handle.close()
-                self._handle = path.open("a", encoding="utf-8") if path is not None else None
+                self._handle = path.open("a", encoding="utf-8", errors="backslashreplace") if path is not None else None
 
         def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
             with self._lock:
@@ -121,20 +159,26 @@ def _exporters():
             self.open(None)
 
     class QuietExporter(SpanExporter):
-        """Phoenix down or slow: drop the batch, warn once, never raise."""
+        """Phoenix down, slow or at a wrong address: drop the batch, say once why, never raise."""
 
         def __init__(self, inner: SpanExporter, endpoint: str):
             self.inner, self.endpoint, self.warned = inner, endpoint, False
+            self.problem: str | None = None
 
         def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
             try:
                 result = self.inner.export(spans)
-            except Exception:  # the exporter's own bug or a transport error: same treatment
+            except Exception:  # noqa: BLE001 - the exporter's own bug or a transport error: same treatment
                 result = SpanExportResult.FAILURE
             if result is not SpanExportResult.SUCCESS and not self.warned:
                 self.warned = True
-                log.warning("Phoenix at %s is not accepting spans; they are dropped there and kept in the run's "
-                            "trace.jsonl (start Phoenix with: agent-runtime phoenix)", self.endpoint)
+                try:
+                    self.problem = diagnose_endpoint(self.endpoint)
+                except Exception as exc:  # noqa: BLE001 - never let the diagnosis break the export thread
+                    self.problem = f"{type(exc).__name__}: {exc}"
+                log.warning("Phoenix at %s is not accepting spans: %s. Spans it does not take are dropped there "
+                            "(said once); each run's trace is kept in its trace.jsonl: agent-runtime trace RUN_ID",
+                            self.endpoint, self.problem)
             return result
 
         def shutdown(self) -> None:
@@ -144,7 +188,7 @@ def _exporters():
 
 
 class Tracing:
-    """The session's tracer provider, its exporters and the smolagents instrumentation."""
+    """The session's tracer provider and its exporters."""
 
     def __init__(self, settings: "Settings", redact: Redactor, phoenix_endpoint: str | None = None):
         from opentelemetry.sdk.resources import Resource
@@ -164,8 +208,10 @@ class Tracing:
         self.run_file = RunFileExporter()
         # Written as each span ends: a run killed mid-way keeps every span that finished.
         self.provider.add_span_processor(SimpleSpanProcessor(RedactingExporter(self.run_file, redact)))
-        self.phoenix_endpoint = phoenix_endpoint or (settings.phoenix_endpoint if settings.phoenix_enabled else None)
+        endpoint = phoenix_endpoint or (settings.phoenix_endpoint if settings.phoenix_enabled else None)
+        self.phoenix_endpoint = phoenix_base(endpoint) if endpoint else None
         self.phoenix_exporter: Any = None
+        self._phoenix_processor: Any = None
         if self.phoenix_endpoint:
             from opentelemetry.exporter.otlp.proto.http.trace_exporter import (
                 OTLPSpanExporter,
@@ -174,26 +220,14 @@ class Tracing:
             for name in ("opentelemetry.exporter.otlp.proto.http.trace_exporter", "opentelemetry.exporter.otlp",
                          "opentelemetry.sdk.trace.export", "opentelemetry.exporter.otlp.common.http"):
                 logging.getLogger(name).setLevel(logging.CRITICAL)  # QuietExporter says it once
-            otlp = OTLPSpanExporter(endpoint=f"{self.phoenix_endpoint}/v1/traces", timeout=EXPORT_TIMEOUT_S)
+            otlp = OTLPSpanExporter(endpoint=self.phoenix_endpoint + OTLP_PATH, timeout=EXPORT_TIMEOUT_S)
             self.phoenix_exporter = QuietExporter(otlp, self.phoenix_endpoint)
-            self.provider.add_span_processor(BatchSpanProcessor(
+            self._phoenix_processor = BatchSpanProcessor(
                 RedactingExporter(self.phoenix_exporter, redact),
-                schedule_delay_millis=500, export_timeout_millis=int(EXPORT_TIMEOUT_S * 1000)))
-        self._instrument()
-        self.telemetry = Telemetry(self.provider, redact)
-
-    def _instrument(self) -> None:
-        from openinference.instrumentation import TraceConfig
-        from openinference.instrumentation.smolagents import SmolagentsInstrumentor
-
-        hide = self.settings.trace_hide_content
-        # Hiding content hides every copy of it: messages, and the inputs/outputs that repeat them.
-        config = TraceConfig(hide_input_messages=hide, hide_output_messages=hide, hide_input_text=hide,
-                             hide_output_text=hide, hide_inputs=hide, hide_outputs=hide)
-        instrumentor = SmolagentsInstrumentor()
-        if instrumentor.is_instrumented_by_opentelemetry:
-            instrumentor.uninstrument()  # bound to an earlier session's provider
-        instrumentor.instrument(tracer_provider=self.provider, config=config, skip_dep_check=True)
+                schedule_delay_millis=500, export_timeout_millis=int(EXPORT_TIMEOUT_S * 1000))
+            self.provider.add_span_processor(self._phoenix_processor)
+        # TRACE_HIDE_CONTENT hides every copy of the words: messages, the task, thoughts, code, answers.
+        self.telemetry = Telemetry(self.provider, redact, hide_content=settings.trace_hide_content)
 
     def start_run(self, trace_file: Path) -> None:
         self.run_file.open(trace_file)
@@ -203,10 +237,22 @@ class Tracing:
         # background exporter: a slow or dead Phoenix must not delay the end of a task.
         self.run_file.open(None)
 
+    def flush_phoenix(self, timeout: float = FLUSH_WAIT_S) -> None:
+        """Send what is queued for Phoenix now, waiting at most `timeout`: a refusal is then
+        reported before the run's last line, and a URL to a trace Phoenix lacks is not printed."""
+        if self._phoenix_processor is None:
+            return
+        flusher = threading.Thread(target=self._phoenix_processor.force_flush, daemon=True, name="trace-flush")
+        flusher.start()
+        flusher.join(timeout)  # the SDK's force_flush ignores its own timeout
+
     def trace_url(self, trace_id: str | None) -> str | None:
         """The run's trace in the Phoenix UI (a route that finds the project by itself), unless
         Phoenix is off or refused the spans."""
-        if not (self.phoenix_endpoint and trace_id) or (self.phoenix_exporter and self.phoenix_exporter.warned):
+        if not (self.phoenix_endpoint and trace_id):
+            return None
+        self.flush_phoenix()
+        if self.phoenix_exporter and self.phoenix_exporter.warned:
             return None
         if not _listening(self.phoenix_endpoint):
             return None
@@ -214,9 +260,6 @@ class Tracing:
 
     def shutdown(self) -> None:
         """Flush and stop, waiting at most EXPORT_TIMEOUT_S for the exporters."""
-        from openinference.instrumentation.smolagents import SmolagentsInstrumentor
-
-        SmolagentsInstrumentor().uninstrument()
         stopper = threading.Thread(target=self.provider.shutdown, daemon=True, name="trace-shutdown")
         stopper.start()
         stopper.join(EXPORT_TIMEOUT_S - 0.1)  # what is not sent by then is dropped (trace.jsonl has it)

@@ -5,16 +5,13 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Callable
 
 from agent_runtime.config import data_home
+from agent_runtime.procs import answers, free_port, log_tail, port_in_use, stop_group, wait_until
 
 START_TIMEOUT_S = 180
 
@@ -23,17 +20,11 @@ class PhoenixError(RuntimeError):
     pass
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 class PhoenixServer:
     def __init__(self, port: int, working_dir: Path | None = None, grpc_port: int | None = None):
         self.port = port
         self.working_dir = Path(working_dir or data_home() / "phoenix")
-        self.grpc_port = grpc_port or _free_port()  # Phoenix also opens OTLP/gRPC; keep it off 4317's clashes
+        self.grpc_port = grpc_port or free_port()  # Phoenix also opens OTLP/gRPC; keep it off 4317's clashes
         self.proc: subprocess.Popen | None = None
         self.log_path = self.working_dir / "phoenix.log"
 
@@ -42,10 +33,9 @@ class PhoenixServer:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> None:
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", self.port)) == 0:
-                raise PhoenixError(f"port {self.port} is already in use (is Phoenix already running at {self.url}?); "
-                                   "pass --port or set PHOENIX_PORT")
+        if port_in_use(self.port):
+            raise PhoenixError(f"port {self.port} is already in use (is Phoenix already running at {self.url}?); "
+                               "pass --port or set PHOENIX_PORT")
         self.working_dir.mkdir(parents=True, exist_ok=True)
         env = {**os.environ, "PHOENIX_HOST": "127.0.0.1", "PHOENIX_PORT": str(self.port),
                "PHOENIX_GRPC_PORT": str(self.grpc_port), "PHOENIX_WORKING_DIR": str(self.working_dir)}
@@ -55,25 +45,16 @@ class PhoenixServer:
                                          start_new_session=True)
 
     def healthy(self) -> bool:
-        try:
-            with urllib.request.urlopen(f"{self.url}/healthz", timeout=2) as response:  # noqa: S310
-                return response.status == 200
-        except (urllib.error.URLError, OSError):
-            return False
+        return answers(f"{self.url}/healthz")
 
     def wait_healthy(self, timeout: float = START_TIMEOUT_S, tick: Callable[[float], None] | None = None) -> None:
         assert self.proc is not None
-        started = time.monotonic()
-        while not self.healthy():
-            if self.proc.poll() is not None:
-                tail = self.log_path.read_text(errors="replace").strip().splitlines()[-1:] or ["no output"]
-                raise PhoenixError(f"Phoenix exited (code {self.proc.returncode}): {tail[0]} (log: {self.log_path})")
-            waited = time.monotonic() - started
-            if waited > timeout:
-                raise PhoenixError(f"Phoenix did not become healthy within {timeout:.0f}s (log: {self.log_path})")
-            if tick:
-                tick(waited)
-            time.sleep(0.5)
+        outcome = wait_until(self.healthy, self.proc, timeout, tick, interval=0.5)
+        if outcome == "exited":
+            raise PhoenixError(f"Phoenix exited (code {self.proc.returncode}): {log_tail(self.log_path, 1)} "
+                               f"(log: {self.log_path})")
+        if outcome == "timeout":
+            raise PhoenixError(f"Phoenix did not become healthy within {timeout:.0f}s (log: {self.log_path})")
 
     def wait(self) -> None:
         assert self.proc is not None
@@ -81,15 +62,4 @@ class PhoenixServer:
 
     def stop(self) -> None:
         proc, self.proc = self.proc, None
-        if proc is None or proc.poll() is not None:
-            return
-        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGKILL):
-            try:
-                os.killpg(proc.pid, sig)
-            except ProcessLookupError:
-                return
-            try:
-                proc.wait(timeout=10)
-                return
-            except subprocess.TimeoutExpired:
-                continue
+        stop_group(proc, (signal.SIGINT, signal.SIGTERM, signal.SIGKILL), wait_s=10)  # SIGINT: Phoenix shuts down cleanly

@@ -1,12 +1,28 @@
-"""Secrets out of everything that leaves the process: values of environment variables with
-secret-looking names, the same from `.env` files, and strings shaped like API keys."""
+"""Secrets out of everything that leaves the process: spans, run files, logs, what the terminal shows.
+
+Redacted, wherever they appear:
+- the value of every variable in the workspace's `.env` files (any name: `DATABASE_URL` is as
+  secret as `API_KEY`), in the repository and the current directory;
+- the values of environment variables, and of the user's config file, whose names look secret
+  (`agent_runtime.core.is_secret_name`, the one list) and the configured MODEL_API_KEY;
+- each of those values encoded: JSON-escaped, URL-encoded, hex, base64 (standard and URL-safe,
+  at any alignment inside a longer base64 text);
+- the password of any URL (`scheme://user:password@host`), and strings shaped like API keys.
+
+A Redactor never fails and returns text that can always be written: lone surrogates (from a
+model or from undecodable bytes) come out as the escape `\\udXXX`.
+"""
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 import logging
 import re
 from pathlib import Path
 from typing import Any, Iterable, Mapping
+from urllib.parse import quote, unquote, urlsplit
 
 from agent_runtime.core import is_secret_name
 
@@ -20,60 +36,185 @@ KEY_SHAPES = re.compile(
     r"|\bhf_[A-Za-z0-9]{30,}"  # Hugging Face
     r"|\bglpat-[A-Za-z0-9_-]{20,}"  # GitLab
     r"|(?i:bearer)\s+[A-Za-z0-9._~+/-]{20,}=*"  # bearer tokens
+    r"|(?i:basic)\s+[A-Za-z0-9+/]{16,}=*"  # HTTP basic credentials (user:password in base64)
 )
+# scheme://user:password@  (the password may hold '@'; it ends at the last '@' before a separator)
+URL_CREDENTIALS = re.compile(r"\b([A-Za-z][A-Za-z0-9+.-]*://)[^\s/:@\"'\\<>]*:[^\s/\"'\\<>]*@")
 REDACTED = "[REDACTED]"
 MIN_SECRET_LENGTH = 6  # shorter values would redact ordinary words
+MIN_ENCODED_LENGTH = 8  # shorter encoded pieces match too much by chance
+_SURROGATE = re.compile("[\ud800-\udfff]")
+# .env templates hold placeholders, not secrets (the policy lets the model read them).
+TEMPLATES = {".env.example", ".env.sample", ".env.template", ".env.dist", ".env.defaults"}
+_PLAIN_VALUE = re.compile(r"^(?:-?\d+(?:\.\d+)?|true|false|yes|no|on|off|none|null)$", re.I)
+
+
+def _base64_cores(data: bytes) -> set[str]:
+    """The part of data's base64 that is the same wherever data sits in a longer encoded text."""
+    cores = set()
+    for shift in range(3):
+        encoded = base64.b64encode(b"\0" * shift + data).decode("ascii")
+        start = -(-8 * shift // 6)  # first character that depends on data alone
+        end = 8 * (shift + len(data)) // 6  # last character not touched by what follows
+        core = encoded[start:end]
+        if len(core) >= MIN_ENCODED_LENGTH:
+            cores.add(core)
+            cores.add(core.translate(str.maketrans("+/", "-_")))
+    return cores
+
+
+def encoded_forms(secret: str) -> set[str]:
+    """The secret and the forms it takes in JSON, URLs, hex and base64 dumps."""
+    forms = {secret}
+    forms.add(json.dumps(secret)[1:-1])
+    forms.add(json.dumps(secret, ensure_ascii=False)[1:-1])
+    forms.add(quote(secret, safe=""))
+    forms.add(repr(secret)[1:-1])
+    data = secret.encode("utf-8", "surrogatepass")
+    hexed = binascii.hexlify(data).decode("ascii")
+    forms |= {hexed, hexed.upper()}
+    forms |= _base64_cores(data)
+    return {f for f in forms if len(f) >= MIN_SECRET_LENGTH}
+
+
+def url_password(value: str) -> str | None:
+    """The password inside a URL-like value (postgres://user:pw@host/db), if any."""
+    if "://" not in value or "@" not in value:
+        return None
+    try:
+        password = urlsplit(value.strip()).password
+    except ValueError:
+        return None
+    return unquote(password) if password else None
+
+
+def secret_values(value: str) -> list[str]:
+    """A secret value and the secrets inside it (a URL's password)."""
+    found = [value]
+    password = url_password(value)
+    if password:
+        found.append(password)
+    return found
 
 
 class Redactor:
-    """Replaces secret values and key-shaped strings in text."""
+    """Replaces secret values (in every encoded form) and key-shaped strings in text."""
 
     def __init__(self, values: Iterable[str] = ()):
-        secrets = sorted({v for v in values if v and len(v) >= MIN_SECRET_LENGTH}, key=len, reverse=True)
-        self._values = re.compile("|".join(re.escape(v) for v in secrets)) if secrets else None
+        secrets: set[str] = set()
+        for value in values:
+            for piece in secret_values(value) if value else ():
+                if len(piece) >= MIN_SECRET_LENGTH:
+                    secrets |= encoded_forms(piece)
+        ordered = sorted(secrets, key=len, reverse=True)  # longest first: no half-redacted secret
+        self._values = re.compile("|".join(re.escape(v) for v in ordered)) if ordered else None
+        self.count = len(ordered)
 
     @classmethod
     def from_environment(cls, env: Mapping[str, str], dotenv_files: Iterable[Path] = ()) -> "Redactor":
-        values = [v for k, v in env.items() if is_secret_name(k)]
-        for path in dotenv_files:
-            if path.is_file():
-                from dotenv import dotenv_values
+        """Secret-named variables of `env`, and every value of the given dotenv files."""
+        return cls(list(_env_secrets(env)) + [v for path in dotenv_files for v in _file_values(path)])
 
-                values += [v for k, v in dotenv_values(path).items() if v and is_secret_name(k)]
+    @classmethod
+    def for_session(cls, repo: Path, settings: Any = None, env: Mapping[str, str] | None = None,
+                    cwd: Path | None = None) -> "Redactor":
+        """Everything this process could leak: the environment's secrets, the user's config file's
+        secrets, every value of the `.env*` files (not templates) in the repository and the current
+        directory, and the configured MODEL_API_KEY."""
+        import os
+
+        from agent_runtime.config import read_env_file, user_config_path
+
+        values = list(_env_secrets(os.environ if env is None else env))
+        values += list(_env_secrets(read_env_file(user_config_path())))
+        for path in workspace_env_files(repo, cwd):
+            values += _file_values(path)
+        key = getattr(settings, "model_api_key", None)
+        if key:
+            values.append(key)
         return cls(values)
 
     def __call__(self, text: str) -> str:
+        if not isinstance(text, str):
+            text = str(text)
         if self._values is not None:
             text = self._values.sub(REDACTED, text)
-        return KEY_SHAPES.sub(REDACTED, text)
+        text = URL_CREDENTIALS.sub(lambda m: m.group(1) + REDACTED + "@", text)
+        text = KEY_SHAPES.sub(REDACTED, text)
+        return _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
     def value(self, value: Any) -> Any:
+        """Strings inside attributes and structures (dicts, lists, tuples), redacted; other values as they are."""
         if isinstance(value, str):
             return self(value)
+        if isinstance(value, dict):
+            return {self(k) if isinstance(k, str) else k: self.value(v) for k, v in value.items()}
         if isinstance(value, (list, tuple)):
-            return type(value)(self(v) if isinstance(v, str) else v for v in value)
+            return type(value)(self.value(v) for v in value)
         return value
 
 
+def _env_secrets(env: Mapping[str, str]) -> Iterable[str]:
+    for name, value in env.items():
+        if not value:
+            continue
+        if is_secret_name(name):
+            yield value
+        elif url_password(value):  # DATABASE_URL=postgres://user:pw@...: the password, not the URL
+            yield url_password(value) or ""
+
+
+def _file_values(path: Path) -> list[str]:
+    from agent_runtime.config import read_env_file
+
+    values = []
+    for name, value in read_env_file(Path(path)).items():
+        if value and (is_secret_name(name) or not _PLAIN_VALUE.match(value.strip())):
+            values.append(value)
+    return values
+
+
+def workspace_env_files(repo: Path, cwd: Path | None = None) -> list[Path]:
+    """`.env`, `.env.local`, `.env.production`, ... in the repository and the current directory."""
+    seen: set[Path] = set()
+    found = []
+    for directory in (Path(repo), Path(cwd) if cwd else Path.cwd()):
+        try:
+            entries = sorted(Path(directory).resolve().iterdir())
+        except OSError:
+            continue
+        for path in entries:
+            if path.name.startswith(".env") and path.name not in TEMPLATES and path not in seen and path.is_file():
+                seen.add(path)
+                found.append(path)
+    return found
+
+
 _active: Redactor = Redactor()
+
+
+class _LogFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = _active(record.getMessage())
+        record.args = ()
+        return True
+
+
+_LOG_FILTER = _LogFilter()
 
 
 def install_redaction(redactor: Redactor) -> None:
     """Use `redactor` for what the CLI prints and logs (spans and run files get theirs explicitly)."""
     global _active
     _active = redactor
-
-    class _Filter(logging.Filter):
-        def filter(self, record: logging.LogRecord) -> bool:
-            record.msg = _active(record.getMessage())
-            record.args = ()
-            return True
-
     for handler in logging.getLogger().handlers:
-        handler.addFilter(_Filter())
+        if _LOG_FILTER not in handler.filters:
+            handler.addFilter(_LOG_FILTER)
 
 
 def redact_text(text: str) -> str:
     return _active(text)
 
 
+def active_redactor() -> Redactor:
+    return _active

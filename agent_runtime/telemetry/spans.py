@@ -1,25 +1,111 @@
-"""The TOOL span of a tool call (step 7 of the wrapper). Without a tracer provider the spans
-record nothing and cost ~nothing."""
+"""The spans a run is made of, shaped so that Phoenix's UI (19.x) renders every one of them:
+
+    AGENT  task: <the task>        input = the task, output = the final answer (text/plain)
+      CHAIN  step N                input = the model's thought and code, output = the observation
+        LLM    llm: <model>        input/output messages, token counts
+        TOOL   run_cmd: git push   input = the arguments (JSON), output = the result (JSON),
+                                   policy and approval as attributes, a `metadata` card and an event
+
+What Phoenix needs (found by clicking every span in a real browser, tests/telemetry/test_phoenix_ui.py):
+- no `tool.parameters`: Phoenix parses it as JSON at ingestion and the UI's Tool card then renders
+  an object as text, which crashes the whole Info tab (React error #31) until the page is reloaded;
+- `input.value`/`output.value` always with their mime type; text where a person reads text;
+- `metadata` as one JSON string: the Info tab shows it as a card, open by default.
+
+Every span carries the context's `session.id` (openinference `using_session`), so the tasks of
+one REPL share a Phoenix session. Without a tracer provider the spans record nothing and cost
+~nothing. Secrets: the exporter redacts names, attributes, events and statuses of every span.
+"""
 
 from __future__ import annotations
 
 import json
+import re
 import time
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 from opentelemetry import trace
 
 from agent_runtime.core import ApprovalResult, Decision
 
 TRACER_NAME = "agent_runtime"
+JSON_MIME = "application/json"
+TEXT_MIME = "text/plain"
+NAME_MAX = 60  # characters of a task, command or path in a span name
+HIDDEN = "(hidden: TRACE_HIDE_CONTENT=true)"
+
+# The argument that says what a tool call is about, in order of preference.
+_SUBJECT_KEYS = ("command", "path", "patch_id", "pattern", "diff")
+_DIFF_TARGET = re.compile(r"^\+\+\+ (?:b/)?(\S+)", re.MULTILINE)
+_APPROVER = {"user": "by the user", "config": "by the approval mode",
+             "non_interactive": "(no one at a terminal to approve)", "remembered": "remembered from",
+             "hook": "by"}
 
 
 def _json(value: Any) -> str:
     return json.dumps(value, default=str, ensure_ascii=False)
 
 
-# --- the TOOL span (step 7 of the wrapper) ---
+def one_line(text: str, limit: int = NAME_MAX) -> str:
+    """The first line of text, at most `limit` characters; '…' says something was left out."""
+    lines = str(text).strip().splitlines() or [""]
+    first = " ".join(lines[0].split())
+    cut = len(lines) > 1
+    if len(first) > limit:
+        first, cut = first[: limit - 1].rstrip(), True
+    return first + "…" if cut else first
+
+
+def tool_label(name: str, arguments: dict[str, Any]) -> str:
+    """A span name that says what the call did: `run_cmd: git push --force`, `read_file: src/app.py:10-40`,
+    `apply_patch p1`, `propose_patch_unified: calc.py`, or the tool's name alone."""
+    for key in _SUBJECT_KEYS:
+        value = arguments.get(key)
+        if not isinstance(value, str) or not value.strip():
+            continue
+        if key == "patch_id":
+            return f"{name} {one_line(value)}"
+        if key == "diff":
+            targets = list(dict.fromkeys(t for t in _DIFF_TARGET.findall(value) if t != "/dev/null"))
+            if not targets:
+                return name
+            return f"{name}: {one_line(', '.join(targets))}"
+        subject = one_line(value)
+        if key == "path" and isinstance(arguments.get("start_line"), int):
+            end = arguments.get("end_line")
+            subject += f":{arguments['start_line']}" + (f"-{end}" if isinstance(end, int) else "-")
+        return f"{name}: {subject}"
+    return name
+
+
+def policy_summary(decision: "Decision | None", approval: "ApprovalResult | None") -> str | None:
+    """One line a person reads: `policy: ask (rule git-rewrite) → approved by the user`."""
+    if decision is None:
+        return None
+    rule = f" (rule {decision.rule})" if decision.rule else ""
+    text = f"policy: {decision.decision}{rule}"
+    if decision.decision == "deny":
+        return f"{text} → refused: {decision.reason}"
+    if approval is not None:
+        text += f" → {approval.outcome} {_APPROVER.get(approval.source, 'by ' + approval.source)}"
+        if approval.message and approval.source in ("remembered", "hook"):
+            text += f" {approval.message}"  # where it was remembered, which hook
+        elif approval.message and not approval.approved:
+            text += f": {approval.message}"
+    elif decision.decision == "ask":
+        text += " → not asked"
+    return text
+
+
+def context_attributes() -> dict[str, Any]:
+    """session.id (and user.id, tags, ...) set with openinference's using_session() and friends."""
+    from openinference.instrumentation import get_attributes_from_context
+
+    return dict(get_attributes_from_context())
+
+
+# --- TOOL (step 7 of the wrapper) ---
 
 
 class ToolSpan:
@@ -36,12 +122,23 @@ class ToolSpan:
         text = self._redact(_json(output))
         attributes: dict[str, Any] = {
             "output.value": text,
-            "output.mime_type": "application/json",
+            "output.mime_type": JSON_MIME,
             "output.size": len(text),
             "output.truncated": truncated,
             "policy.decision": decision.decision if decision else "allow",
             "approval.outcome": approval.outcome if approval else "not_required",
             "tool.duration_ms": round((time.perf_counter() - self._started) * 1000, 3),
+        }
+        summary = policy_summary(decision, approval)
+        metadata: dict[str, Any] = {
+            "summary": summary or "policy: not consulted (the call stopped before it)",
+            "policy": {"decision": decision.decision, "rule": decision.rule, "reason": self._redact(decision.reason)}
+            if decision else {"decision": None, "rule": None, "reason": "not consulted: the call stopped before it"},
+            "approval": {"outcome": attributes["approval.outcome"], "source": approval.source if approval else None,
+                         **({"from": approval.message} if approval and approval.source in ("remembered", "hook")
+                            else {})},
+            "sandbox": sandbox,  # null: nothing ran in a sandbox (a read, a refusal)
+            "output_truncated": truncated,
         }
         if decision is not None:
             attributes["policy.reason"] = self._redact(decision.reason)
@@ -53,33 +150,195 @@ class ToolSpan:
             attributes["sandbox"] = sandbox
         if error_type:
             attributes["error.type"] = error_type
+            metadata["error_type"] = error_type
+        attributes["metadata"] = _json(metadata)  # the Info tab's "Metadata" card
+        if summary:
+            span.add_event(self._redact(summary), {"policy.decision": attributes["policy.decision"],
+                                                   "approval.outcome": attributes["approval.outcome"]})
+        if error_type:
             span.set_status(trace.Status(trace.StatusCode.ERROR, self._redact(str(output.get("error", "")))[:500]))
         else:
             span.set_status(trace.Status(trace.StatusCode.OK))
         span.set_attributes(attributes)
 
 
-class Telemetry:
-    """Makes TOOL spans. Without a tracer provider the spans record nothing and cost ~nothing."""
+# --- AGENT (the task), CHAIN (a step), LLM (a model call) ---
 
-    def __init__(self, tracer_provider: Any = None, redact: Callable[[str], str] = lambda s: s):
+
+class TaskSpan:
+    """The root of a task's trace."""
+
+    def __init__(self, span: trace.Span, hide: bool, redact: Callable[[str], str] = lambda s: s):
+        self.span, self._hide, self._redact = span, hide, redact
+        self.finished = False
+
+    @property
+    def trace_id(self) -> str | None:
+        context = self.span.get_span_context()
+        return format(context.trace_id, "032x") if context.is_valid else None
+
+    def finish(self, status: str, answer: str | None = None, error: str | None = None, steps: int | None = None,
+               max_steps: int | None = None) -> None:
+        """status: answered, step_limit, interrupted or error (agent.session.TaskResult.status)."""
+        self.finished = True
+        span = self.span
+        if not span.is_recording():
+            return
+        if answer is not None:
+            output = answer
+        else:
+            output = {"interrupted": "Interrupted (Ctrl-C) before a final answer."}.get(status, f"Error: {error}")
+        span.set_attributes({"output.value": HIDDEN if self._hide else output, "output.mime_type": TEXT_MIME,
+                             "agent.outcome": status, **({"agent.steps": steps} if steps is not None else {})})
+        if status == "answered":
+            span.set_status(trace.Status(trace.StatusCode.OK))
+            return
+        if status == "step_limit":
+            limit = f" ({max_steps})" if max_steps else ""
+            message = f"the step limit{limit} was reached without a final answer"
+        elif status == "interrupted":
+            message = "interrupted (Ctrl-C)"
+        else:
+            message = error or "the task failed"
+        span.set_status(trace.Status(trace.StatusCode.ERROR, self._redact(message)[:500]))
+
+
+class StepSpan:
+    """One step of the agent: started and ended by agent.tracing around smolagents' step."""
+
+    def __init__(self, span: trace.Span, hide: bool, redact: Callable[[str], str] = lambda s: s):
+        self.span, self._hide, self._redact = span, hide, redact
+
+    def end(self, action: str | None, observation: str | None, error: str | None = None) -> None:
+        span = self.span
+        if span.is_recording():
+            attributes: dict[str, Any] = {}
+            if action is not None:
+                attributes.update({"input.value": HIDDEN if self._hide else action, "input.mime_type": TEXT_MIME})
+            shown = "\n".join(p for p in (observation, f"Error: {error}" if error else None) if p)
+            if shown:
+                attributes.update({"output.value": HIDDEN if self._hide else shown, "output.mime_type": TEXT_MIME})
+            span.set_attributes(attributes)
+            if error:
+                span.set_status(trace.Status(trace.StatusCode.ERROR, one_line(self._redact(error), 500)))
+            else:
+                span.set_status(trace.Status(trace.StatusCode.OK))
+        span.end()
+
+
+class LlmSpan:
+    def __init__(self, span: trace.Span, hide: bool):
+        self.span, self._hide = span, hide
+
+    def finish(self, reply: str | None, tokens_in: int | None, tokens_out: int | None) -> None:
+        span = self.span
+        if not span.is_recording():
+            return
+        attributes: dict[str, Any] = {}
+        if tokens_in is not None and tokens_out is not None:
+            attributes.update({"llm.token_count.prompt": tokens_in, "llm.token_count.completion": tokens_out,
+                               "llm.token_count.total": tokens_in + tokens_out})
+        if not self._hide:
+            attributes.update({
+                "output.value": reply or "", "output.mime_type": TEXT_MIME,
+                "llm.output_messages.0.message.role": "assistant",
+                "llm.output_messages.0.message.content": reply or "",
+            })
+        span.set_attributes(attributes)
+        span.set_status(trace.Status(trace.StatusCode.OK))
+
+
+class Telemetry:
+    """Makes the spans. Without a tracer provider they record nothing and cost ~nothing."""
+
+    def __init__(self, tracer_provider: Any = None, redact: Callable[[str], str] = lambda s: s,
+                 hide_content: bool = False):
         self.tracer = trace.get_tracer(TRACER_NAME, tracer_provider=tracer_provider)
         self.redact = redact
+        self.hide_content = hide_content  # TRACE_HIDE_CONTENT: no task, messages, thoughts or code
 
     @contextmanager
     def tool_span(self, tool: Any, arguments: dict[str, Any]) -> Iterator[ToolSpan]:
-        with self.tracer.start_as_current_span(type(tool).__name__, record_exception=False) as span:
+        # Redacted before it is cut short: half a secret no longer matches the redactor.
+        name = tool_label(tool.name, {k: self.redact(v) if isinstance(v, str) else v for k, v in arguments.items()})
+        with self.tracer.start_as_current_span(name, record_exception=False) as span:
             if span.is_recording():
                 text = self.redact(_json(arguments))
+                # No tool.parameters: see the module's docstring.
                 span.set_attributes({
                     "openinference.span.kind": "TOOL",
                     "tool.name": tool.name,
                     "tool.description": tool.description,
-                    "tool.parameters": _json(tool.inputs),
                     "input.value": text,
-                    "input.mime_type": "application/json",
+                    "input.mime_type": JSON_MIME,
                     "input.size": len(text),
+                    **context_attributes(),
                 })
             yield ToolSpan(span, self.redact)
 
+    @contextmanager
+    def task_span(self, task: str, session_id: str | None = None,
+                  metadata: dict[str, Any] | None = None) -> Iterator[TaskSpan]:
+        """The task's root span, with every span under it in the Phoenix session `session_id`.
+        An exception that escapes marks it as failed; otherwise call finish()."""
+        from openinference.instrumentation import using_session
 
+        hide = self.hide_content
+        with using_session(session_id) if session_id else _nothing():
+            name = "task" if hide else f"task: {one_line(self.redact(task))}"  # redacted before it is cut
+            with self.tracer.start_as_current_span(name, record_exception=False,
+                                                   set_status_on_exception=False) as span:
+                handle = TaskSpan(span, hide, self.redact)
+                if span.is_recording():
+                    span.set_attributes({
+                        "openinference.span.kind": "AGENT",
+                        "input.value": HIDDEN if hide else task, "input.mime_type": TEXT_MIME,
+                        **({"metadata": _json(metadata)} if metadata else {}),
+                        **context_attributes(),
+                    })
+                try:
+                    yield handle
+                except BaseException as exc:
+                    if not handle.finished:
+                        status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "error"
+                        handle.finish(status, error=f"{type(exc).__name__}: {exc}")
+                    raise
+
+    def start_step(self, number: int) -> StepSpan:
+        """A step span, not made current: the caller makes it current while the step runs
+        (trace.use_span), so that a step that is a generator never leaves it attached."""
+        span = self.tracer.start_span(f"step {number}", attributes={
+            "openinference.span.kind": "CHAIN", "agent.step": number, **context_attributes()})
+        return StepSpan(span, self.hide_content, self.redact)
+
+    @contextmanager
+    def llm_span(self, model: str, messages: Iterable[tuple[str, str]],
+                 parameters: dict[str, Any] | None = None) -> Iterator[LlmSpan]:
+        """One model call. messages: (role, text) pairs. An exception marks it as failed."""
+        hide = self.hide_content
+        with self.tracer.start_as_current_span(f"llm: {one_line(self.redact(model))}", record_exception=False,
+                                               set_status_on_exception=False) as span:
+            if span.is_recording():
+                attributes: dict[str, Any] = {"openinference.span.kind": "LLM", "llm.model_name": model,
+                                              **context_attributes()}
+                if parameters:
+                    attributes["llm.invocation_parameters"] = _json(parameters)
+                if not hide:
+                    pairs = list(messages)
+                    attributes["input.value"] = _json({"messages": [{"role": r, "content": c} for r, c in pairs]})
+                    attributes["input.mime_type"] = JSON_MIME
+                    for i, (role, content) in enumerate(pairs):
+                        attributes[f"llm.input_messages.{i}.message.role"] = role
+                        attributes[f"llm.input_messages.{i}.message.content"] = content
+                span.set_attributes(attributes)
+            try:
+                yield LlmSpan(span, hide)
+            except BaseException as exc:
+                said = "interrupted (Ctrl-C)" if isinstance(exc, KeyboardInterrupt) else f"{type(exc).__name__}: {exc}"
+                span.set_status(trace.Status(trace.StatusCode.ERROR, one_line(self.redact(said), 500)))
+                raise
+
+
+@contextmanager
+def _nothing() -> Iterator[None]:
+    yield

@@ -23,6 +23,7 @@ def tool_classes() -> tuple[type["RuntimeTool"], ...]:
         ProposePatchUnifiedTool,
         ShowPatchTool,
     )
+    from agent_runtime.tools.remember import RememberTool
     from agent_runtime.tools.repo import RepoInfoTool
     from agent_runtime.tools.search import ListFilesTool, RgSearchTool
 
@@ -41,6 +42,7 @@ def tool_classes() -> tuple[type["RuntimeTool"], ...]:
         ApplyPatchTool,
         RunCmdTool,
         RunTestsTool,
+        RememberTool,
     )
 
 

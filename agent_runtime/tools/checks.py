@@ -19,11 +19,60 @@ if TYPE_CHECKING:
 # --- checks: (value, runtime) -> validated value, or ToolError ---
 
 
+def encodable(name: str, value: str, *, raw_bytes: bool = False) -> str:
+    """Refuse strings that cannot be written as UTF-8 (a lone surrogate such as "\\ud83e").
+    raw_bytes: allow the surrogates Python uses for undecodable bytes (a diff of non-UTF-8 text)."""
+    try:
+        value.encode("utf-8", "surrogateescape" if raw_bytes else "strict")
+    except UnicodeEncodeError as exc:
+        bad = value[exc.start]
+        raise ToolError(
+            f"{name} contains a character that cannot be encoded as UTF-8 (a lone surrogate "
+            f"U+{ord(bad):04X} at position {exc.start})",
+            f"Write {name} with ordinary characters; an emoji must be one whole character, not half of a pair.",
+        ) from None
+    return value
+
+
+def similar_paths(runtime: "Runtime", wanted: str) -> str | None:
+    """For a path that does not exist: the repository's files with the closest names (small
+    models guess paths, or copy the prompt's example path)."""
+    import difflib
+
+    from agent_runtime.tools.search import base_command, run_rg
+
+    try:
+        files, _, _, _ = run_rg(base_command(runtime.workspace.hidden) + ["--files"], runtime.workspace.root, 20000)
+    except ToolError:
+        return None
+    if not files:
+        return None
+    by_name = difflib.get_close_matches(wanted.rsplit("/", 1)[-1], [f.rsplit("/", 1)[-1] for f in files], n=3, cutoff=0.5)
+    close = sorted((f for f in files if f.rsplit("/", 1)[-1] in by_name), key=lambda f: by_name.index(f.rsplit("/", 1)[-1]))
+    close += difflib.get_close_matches(wanted, files, n=3, cutoff=0.4)
+    close = list(dict.fromkeys(close))[:4] or (sorted(files)[:6] if len(files) <= 6 else [])
+    if not close:
+        return None
+    return "Files that exist: " + ", ".join(close) + "."
+
+
 def path_check(want: str = "file", must_exist: bool = True) -> Callable[[Any, "Runtime"], Path]:
     def check(value: Any, runtime: "Runtime") -> Path:
-        return runtime.workspace.resolve(value, want=want, must_exist=must_exist)
+        if isinstance(value, str):
+            encodable("path", value)
+        try:
+            return runtime.workspace.resolve(value, want=want, must_exist=must_exist)
+        except ToolError as exc:
+            if exc.kind == "not_found" and isinstance(value, str):
+                exc.suggestion = similar_paths(runtime, value) or exc.suggestion
+            raise
 
+    check.is_path = True  # type: ignore[attr-defined]  # the input names a path: the action must declare it
     return check
+
+
+def is_path_check(check: Any) -> bool:
+    return bool(getattr(check, "is_path", False))
 
 
 def text_check(name: str, *, allow_empty: bool = True) -> Callable[[Any, "Runtime"], str]:
@@ -35,6 +84,7 @@ def text_check(name: str, *, allow_empty: bool = True) -> Callable[[Any, "Runtim
             raise ToolError(f"{name} is empty", f"Pass a non-empty {name}.")
         if "\x00" in value:
             raise ToolError(f"{name} contains a NUL byte", f"Remove it from {name}.")
+        encodable(name, value)
         if len(value) > limits.validation_max_chars:
             raise ToolError(
                 f"{name} is {len(value):,} characters; the limit is {limits.validation_max_chars:,}",
@@ -46,6 +96,30 @@ def text_check(name: str, *, allow_empty: bool = True) -> Callable[[Any, "Runtim
             raise ToolError(
                 f"{name} has {lines:,} lines; the limit is {limits.validation_max_lines:,}",
                 "Split the work into smaller pieces (for a change: several smaller patches).",
+                kind="too_large",
+            )
+        return value
+
+    return check
+
+
+def patch_text_check(name: str, *, allow_empty: bool = True) -> Callable[[Any, "Runtime"], str]:
+    """Patch text (a diff, a file's old and new text): bounded by PATCH_MAX_BYTES only. Output
+    limits (TRUNCATION_*) and the limits for other text (VALIDATION_*) do not apply: a real
+    change can be hundreds of lines."""
+
+    def check(value: Any, runtime: "Runtime") -> str:
+        if not allow_empty and not value.strip():
+            raise ToolError(f"{name} is empty", f"Pass a non-empty {name}.")
+        if "\x00" in value:
+            raise ToolError(f"{name} contains a NUL byte", f"Remove it from {name}; binary changes are not supported.")
+        encodable(name, value, raw_bytes=True)
+        limit = runtime.settings.patch_max_bytes
+        size = len(value.encode("utf-8", "surrogateescape"))
+        if size > limit:
+            raise ToolError(
+                f"{name} is {size:,} bytes; the limit for a patch is {limit:,} (PATCH_MAX_BYTES)",
+                "Split the change into several smaller patches, one file or a few hunks each.",
                 kind="too_large",
             )
         return value

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import json
+import os
 import re
 import shutil
+import stat
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -48,23 +52,61 @@ class RunCmdTool(RuntimeTool):
         return result
 
 
+# Asks whether pytest is installed without importing it: `import pytest` would run a repository's
+# own pytest.py (sys.path[0] is the current directory), on the host, before any approval.
+_FINDS_PYTEST = "import importlib.util, sys; sys.exit(importlib.util.find_spec('pytest') is None)"
+MARKER_MAX_BYTES = 1 << 20  # pyproject.toml, Makefile, package.json: read only this much
+
+
+@functools.lru_cache(maxsize=4)
+def _python_with_pytest(path: str | None = None) -> str | None:
+    """The first of python3, python on PATH that has pytest installed. Run on the host, so: from
+    "/" (not the repository), only absolute PATH entries (`.` would pick the repository's python3),
+    and pytest looked up, never imported."""
+    absolute = os.pathsep.join(p for p in (path or "").split(os.pathsep) if os.path.isabs(p)) if path else path
+    for name in ("python3", "python"):
+        found = shutil.which(name, path=absolute)
+        if found and subprocess.run([found, "-c", _FINDS_PYTEST], capture_output=True, timeout=30, cwd="/",
+                                    stdin=subprocess.DEVNULL).returncode == 0:
+            return name
+    return None
+
+
+def _marker_text(path: Path) -> str | None:
+    """A small regular file's text; None for anything else. A repository's pyproject.toml can be
+    a symlink to /dev/zero or a FIFO: reading it whole would hang or fill the agent's memory."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError:
+        return None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        return os.read(fd, MARKER_MAX_BYTES).decode("utf-8", "replace")
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
 def detect_test_command(root: Path) -> str | None:
     """The project's test command, from the files that say how it is tested."""
+    # `python -m pytest` puts the repository on sys.path (bare `pytest` does not, and then a test's
+    # `import mypkg` fails to import); -q leaves out the header a model would only trip over.
     python = root / ".venv" / "bin" / "python"
-    pytest = f"{'.venv/bin/python' if python.exists() else 'python3'} -m pytest"
-    if not python.exists() and shutil.which("pytest"):
-        pytest = "pytest"
+    interpreter = ".venv/bin/python" if python.exists() else _python_with_pytest(os.environ.get("PATH"))
+    pytest = f"{interpreter} -m pytest -q" if interpreter else "pytest -q"
     markers = ("pytest.ini", "conftest.py", "tox.ini", "setup.cfg")
     pyproject = root / "pyproject.toml"
-    if any((root / m).exists() for m in markers) or (pyproject.exists() and "pytest" in pyproject.read_text(errors="replace")):
+    if any((root / m).exists() for m in markers) or "pytest" in (_marker_text(pyproject) or ""):
         return pytest
-    makefile = root / "Makefile"
-    if makefile.exists() and re.search(r"^test\s*:", makefile.read_text(errors="replace"), re.M):
+    makefile = _marker_text(root / "Makefile")
+    if makefile is not None and re.search(r"^test\s*:", makefile, re.M):
         return "make test"
-    package = root / "package.json"
-    if package.exists():
+    package = _marker_text(root / "package.json")
+    if package is not None:
         try:
-            if json.loads(package.read_text()).get("scripts", {}).get("test"):
+            if json.loads(package).get("scripts", {}).get("test"):
                 return "npm test"
         except (ValueError, AttributeError):
             pass

@@ -60,7 +60,7 @@ class ReadFileTool(RuntimeTool):
     }
 
     def action(self, path: Path, **_: Any) -> Action:
-        return Action("read", paths=(self.workspace.relative(path),))
+        return self.reads(path)
 
     def run(self, path: Path, start_line: int | None = None, end_line: int | None = None) -> dict[str, Any]:
         shown = self.workspace.relative(path)
@@ -89,9 +89,13 @@ class ReadFileTool(RuntimeTool):
         return result
 
 
+WHOLE_FILE_LINES = 80
+
+
 class ReadFileSnippetTool(RuntimeTool):
     name = "read_file_snippet"
-    description = "Show the lines of one file that match a regex, with line numbers and context around each match."
+    description = ("Show the lines of one file that match a regex, with line numbers and context around each match "
+                   "(a small file is shown whole, matches marked with >).")
     inputs = {
         "path": {"type": "string", "description": "file path relative to the repository root"},
         "pattern": {"type": "string", "description": "Python regular expression to look for"},
@@ -104,7 +108,7 @@ class ReadFileSnippetTool(RuntimeTool):
     }
 
     def action(self, path: Path, **_: Any) -> Action:
-        return Action("read", paths=(self.workspace.relative(path),))
+        return self.reads(path)
 
     def run(self, path: Path, pattern: str, context_lines: int | None = None) -> dict[str, Any]:
         shown = self.workspace.relative(path)
@@ -119,9 +123,14 @@ class ReadFileSnippetTool(RuntimeTool):
             ) from None
         context = 3 if context_lines is None else context_lines
         lines = list(iter_lines(path))
+        if context_lines is None and len(lines) <= WHOLE_FILE_LINES:
+            context = len(lines)  # a small file is shown whole, the matches marked: pieces of it mislead
         hits = [i for i, line in enumerate(lines) if regex.search(line)]
+        if not hits and regex.pattern != re.escape(pattern):  # `f(x)` meant literally, as models write it
+            hits = [i for i, line in enumerate(lines) if pattern in line]
         if not hits:
-            return {"path": shown, "matches": 0, "snippets": f"no line of {shown} matches {pattern!r}"}
+            return {"path": shown, "matches": 0, "snippets": f"no line of {shown} matches {pattern!r}",
+                    "next": f'read the whole file: read_file(path="{shown}"), or search with a shorter pattern'}
         shown_hits = hits[:MAX_SNIPPET_MATCHES]
         hit_set = set(shown_hits)
         out: list[str] = []

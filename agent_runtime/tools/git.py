@@ -1,78 +1,166 @@
-"""git_status, git_diff, git_log through gitpython. Read-only."""
+"""git_status, git_diff, git_log. Read-only.
+
+git runs through `safe_git` (the repository's configured programs switched off, see gitcmd).
+What the policy forbids reading (deny_read, e.g. `.env`) never appears: not as a name in the
+status, not as a hunk of the diff, not in the files a log entry lists. Each tool says how many
+paths it left out, so the model knows the picture is partial.
+"""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
-from agent_runtime.core import ToolError
+from agent_runtime.core import Action, ToolError
+from agent_runtime.gitcmd import NO_PROGRAMS, ForeignRepository, GitError, NotARepository, SafeGit, safe_git
 from agent_runtime.tools.base import RuntimeTool
 from agent_runtime.tools.checks import int_check, path_check
 
 NOT_A_REPO_HINT = "This directory is not under git: use list_files, rg_search and read_file instead."
+PATHSPEC_BATCH = 500  # paths per git call when a diff is limited to the shown files
 
 
-def open_repo(root: Path):
-    import git
-
+def open_repo(root: Path) -> SafeGit:
     try:
-        return git.Repo(root, search_parent_directories=True)
-    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+        return safe_git(root)
+    except ForeignRepository as exc:  # its .git file names another repository: not read
+        raise ToolError(str(exc), NOT_A_REPO_HINT, kind="not_a_repository") from None
+    except NotARepository:
         raise ToolError(f"{root} is not a git repository", NOT_A_REPO_HINT, kind="not_a_repository") from None
 
 
-def has_commits(repo) -> bool:
+def run_git(repo: SafeGit, *args: str, ok_codes: tuple[int, ...] = (0,)) -> str:
     try:
-        repo.head.commit
-        return True
-    except ValueError:
+        return repo.run(*args, ok_codes=ok_codes)
+    except NotARepository as exc:
+        raise ToolError(f"not a git repository: {exc}", NOT_A_REPO_HINT, kind="not_a_repository") from None
+    except GitError as exc:
+        raise ToolError(str(exc), "git could not answer; use list_files, rg_search and read_file instead.",
+                        kind="git_failed") from None
+
+
+def run_git_bytes(repo: SafeGit, *args: str) -> bytes:
+    try:
+        return repo.run_bytes(*args)
+    except NotARepository as exc:
+        raise ToolError(f"not a git repository: {exc}", NOT_A_REPO_HINT, kind="not_a_repository") from None
+    except GitError as exc:
+        raise ToolError(str(exc), "git could not answer; use list_files, rg_search and read_file instead.",
+                        kind="git_failed") from None
+
+
+def has_commits(repo: SafeGit) -> bool:
+    try:
+        return repo.head() is not None
+    except GitError:
         return False
 
 
-def repo_relative(repo, path: Path | None) -> str | None:
+def repo_relative(repo: SafeGit, path: Path | None) -> str | None:
     """A workspace path as git wants it: relative to the repository's top level."""
     if path is None:
         return None
-    return str(Path(path).relative_to(Path(repo.working_tree_dir).resolve())) or "."
+    return str(Path(path).relative_to(repo.top)) or "."
 
 
-class GitStatusTool(RuntimeTool):
+def _decode(raw: bytes) -> str:
+    return raw.decode("utf-8", "replace")
+
+
+def left_out_note(count: int, what: str = "path") -> str:
+    return (f"{count} changed {what}{'s' if count != 1 else ''} not shown: the policy forbids reading "
+            f"{'them' if count != 1 else 'it'} (deny_read, e.g. .env); ask the user if it matters")
+
+
+class GitTool(RuntimeTool):
+    """What the git tools share: the policy's read check on the paths git names."""
+
+    def hidden_git_path(self, repo: SafeGit, git_path: str) -> bool:
+        """`git_path` is relative to the repository's top level, which may be above the workspace."""
+        rel = os.path.relpath(repo.top / git_path, self.workspace.root).replace(os.sep, "/")
+        return self.hidden(rel)
+
+
+class GitStatusTool(GitTool):
     name = "git_status"
     description = "Show the current branch and which files are staged, modified or untracked."
     inputs: dict[str, Any] = {}
 
+    def action(self) -> Action:
+        return self.reads()  # the repository's state as a whole; hidden paths are left out below
+
     def run(self) -> dict[str, Any]:
         repo = open_repo(self.workspace.root)
-        out = repo.git.status("--porcelain=v1", "--branch", "--untracked-files=all")
-        lines = out.splitlines()
-        branch_line = lines[0][3:] if lines and lines[0].startswith("## ") else ""
+        fields = run_git_bytes(repo, "status", "--porcelain=v1", "-z", "--branch", "--untracked-files=all",
+                               "--ignore-submodules=all").split(b"\0")
+        branch_line = ""
         staged, modified, untracked, conflicts = [], [], [], []
-        for line in lines[1:]:
-            x, y, name = line[0], line[1], line[3:]
+        left_out = 0
+        i = 0
+        while i < len(fields):
+            entry = _decode(fields[i])
+            i += 1
+            if not entry:
+                continue
+            if entry.startswith("## "):
+                branch_line = entry[3:]
+                continue
+            x, y, name = entry[0], entry[1], entry[3:]
+            names = [name]
+            if x in "RC":  # a rename or copy: the source path follows
+                names.append(_decode(fields[i]) if i < len(fields) else "")
+                i += 1
+            if any(self.hidden_git_path(repo, n) for n in names if n):
+                left_out += 1
+                continue
             if x == "?":
                 untracked.append(name)
             elif "U" in (x, y) or (x, y) in (("A", "A"), ("D", "D")):
                 conflicts.append(name)
             else:
+                shown = name if len(names) == 1 else f"{names[1]} -> {name}"
                 if x != " ":
-                    staged.append(f"{x} {name}")
+                    staged.append(f"{x} {shown}")
                 if y != " ":
-                    modified.append(f"{y} {name}")
+                    modified.append(f"{y} {shown}")
         result: dict[str, Any] = {
             "branch": branch_line or "(unknown)",
-            "clean": not (staged or modified or untracked or conflicts),
+            "clean": not (staged or modified or untracked or conflicts or left_out),
             "staged": staged,
             "modified": modified,
             "untracked": untracked,
         }
         if conflicts:
             result["conflicts"] = conflicts
+        if left_out:
+            result["hidden"] = left_out_note(left_out, "path")
         if not has_commits(repo):
             result["note"] = "the repository has no commits yet"
         return result
 
 
-class GitDiffTool(RuntimeTool):
+def parse_numstat(raw: bytes) -> list[tuple[str, str, list[str]]]:
+    """`git diff --numstat -z` -> [(added, removed, [paths])]; a rename has both paths."""
+    fields = raw.split(b"\0")
+    out = []
+    i = 0
+    while i < len(fields):
+        record = _decode(fields[i])
+        i += 1
+        if not record:
+            continue
+        added, removed, name = record.split("\t", 2)
+        if name:
+            out.append((added, removed, [name]))
+        else:  # rename / copy: source and destination follow as their own fields
+            source, dest = _decode(fields[i]), _decode(fields[i + 1]) if i + 1 < len(fields) else ""
+            i += 2
+            out.append((added, removed, [source, dest]))
+    return out
+
+
+class GitDiffTool(GitTool):
     name = "git_diff"
     description = "Show uncommitted changes as a unified diff (working tree vs index, or staged vs HEAD)."
     inputs = {
@@ -81,28 +169,37 @@ class GitDiffTool(RuntimeTool):
     }
     checks = {"path": path_check("any", must_exist=False)}
 
+    def action(self, path: Path | None = None, **_: Any) -> Action:
+        return self.reads(path)
+
     def run(self, path: Path | None = None, staged: bool | None = None) -> dict[str, Any]:
         repo = open_repo(self.workspace.root)
-        args = ["--no-color", "--no-ext-diff"]
+        args = ["diff", "--no-color", *NO_PROGRAMS, "--ignore-submodules=all"]
         if staged:
             args.append("--cached")
-        stat_args = args + ["--numstat"]
-        if path is not None:
-            rel = repo_relative(repo, path)
-            args += ["--", rel]
-            stat_args += ["--", rel]
-        diff = repo.git.diff(*args)
-        files = []
-        for line in repo.git.diff(*stat_args).splitlines():
-            added, removed, name = line.split("\t", 2)
-            files.append(f"{name} (+{added} -{removed})")
+        limit = ["--", repo_relative(repo, path) or "."] if path is not None else []
+        entries = parse_numstat(run_git_bytes(repo, *args, "--numstat", "-z", *limit))
+        shown = [e for e in entries if not any(self.hidden_git_path(repo, n) for n in e[2])]
+        left_out = len(entries) - len(shown)
+        if not left_out:
+            diff = run_git(repo, *args, *limit)
+        else:
+            # Only the files that may be shown, by name (literal pathspecs; both ends of a rename).
+            parts = []
+            for start in range(0, len(shown), PATHSPEC_BATCH):
+                names = [n for e in shown[start:start + PATHSPEC_BATCH] for n in e[2]]
+                parts.append(run_git(repo, *args, "--", *names))
+            diff = "".join(part if part.endswith("\n") or not part else part + "\n" for part in parts).rstrip("\n")
+        files = [f"{' -> '.join(names)} (+{added} -{removed})" for added, removed, names in shown]
         result: dict[str, Any] = {"files": files, "diff": diff + "\n" if diff else ""}
+        if left_out:
+            result["hidden"] = left_out_note(left_out, "file")
         if not diff:
             result["note"] = "no staged changes" if staged else "no unstaged changes (untracked files are not shown; see git_status)"
         return result
 
 
-class GitLogTool(RuntimeTool):
+class GitLogTool(GitTool):
     name = "git_log"
     description = "Show recent commits (newest first), optionally only those touching a path."
     inputs = {
@@ -111,22 +208,24 @@ class GitLogTool(RuntimeTool):
     }
     checks = {"max_count": int_check("max_count", high=200), "path": path_check("any", must_exist=False)}
 
+    def action(self, path: Path | None = None, **_: Any) -> Action:
+        return self.reads(path)
+
     def run(self, max_count: int | None = None, path: Path | None = None) -> dict[str, Any]:
         repo = open_repo(self.workspace.root)
         if not has_commits(repo):
             return {"commits": [], "note": "the repository has no commits yet"}
         rel = repo_relative(repo, path)
+        # Metadata only (no patches, so no file contents): sha, date, author, subject.
+        out = run_git(repo, "log", *NO_PROGRAMS, "--no-color", f"--max-count={max_count or 10}",
+                      "--format=%H%x00%cI%x00%an%x00%s%x1e", *(["--", rel] if rel else []))
         commits = []
-        only = {"paths": rel} if rel else {}
-        for commit in repo.iter_commits(max_count=max_count or 10, **only):
-            commits.append(
-                {
-                    "sha": commit.hexsha[:10],
-                    "date": commit.committed_datetime.strftime("%Y-%m-%d"),
-                    "author": commit.author.name,
-                    "subject": commit.summary,
-                }
-            )
+        for record in out.split("\x1e"):
+            record = record.strip("\n")
+            if not record:
+                continue
+            sha, date, author, subject = (record.split("\x00") + ["", "", ""])[:4]
+            commits.append({"sha": sha[:10], "date": date[:10], "author": author, "subject": subject})
         result: dict[str, Any] = {"commits": commits}
         if not commits:
             result["note"] = "no commits touch that path"

@@ -7,21 +7,11 @@ arguments) is not run; the model is told so and asked to change approach.
 from __future__ import annotations
 
 import json
-import time
-from dataclasses import dataclass, field
 from typing import Any
 
+from agent_runtime.core import CallRecord
+
 REPEAT_LIMIT = 3
-
-
-@dataclass
-class CallRecord:
-    tool: str
-    arguments: dict[str, Any]
-    outcome: str  # "ok", "error", "refused", "loop"
-    error_type: str | None = None
-    duration_ms: float = 0.0
-    started_at: float = field(default_factory=time.time)
 
 
 def call_key(tool: str, arguments: dict[str, Any]) -> str:

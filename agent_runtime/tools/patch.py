@@ -1,4 +1,11 @@
-"""Patch tools: propose (nothing on disk changes), show, apply (needs approval)."""
+"""Patch tools: propose (nothing on disk changes), show, apply (needs approval).
+
+Proposing a patch reads the files it names (their current bytes, to place the hunks; errors
+quote them), so the policy judges it as a read of every path, normalized and resolved: a patch
+to `.env` is refused before anything of the file is read or quoted. Applying judges the same
+paths as a write. A proposal whose write the policy would deny is refused at once, so the model
+learns it before asking for approval.
+"""
 
 from __future__ import annotations
 
@@ -9,24 +16,45 @@ from agent_runtime.core import Action, ToolError
 from agent_runtime.patches.apply import (
     Patch,
     check_unchanged,
+    normalize,
     plan_replace,
     plan_unified,
     write_edits,
 )
+from agent_runtime.patches.diffs import parse_unified, strip_prefix
 from agent_runtime.tools.base import RuntimeTool
-from agent_runtime.tools.checks import path_check, text_check
+from agent_runtime.tools.checks import patch_text_check, path_check
 
 
 class PatchStore:
-    """The session's proposed patches, by id (p1, p2, ...)."""
+    """The session's proposed patches, by id (p1, p2, ...).
 
-    def __init__(self) -> None:
+    journal: the repository's undo journal (patches/undo.py): ids come from its counter, so an id
+    is never reused across sessions in a repository (an `undo` can never meet a stale p1), and
+    each proposal is kept there so a resumed conversation has its patches again."""
+
+    def __init__(self, journal: Any = None) -> None:
         self._patches: dict[str, Patch] = {}
+        self.journal = journal
 
     def add(self, patch_edits, notes) -> Patch:
-        patch = Patch(f"p{len(self._patches) + 1}", patch_edits, notes)
+        patch_id = self.journal.new_id() if self.journal is not None else f"p{len(self._patches) + 1}"
+        patch = Patch(patch_id, patch_edits, notes)
         self._patches[patch.id] = patch
+        if self.journal is not None:
+            self.journal.remember(patch)
         return patch
+
+    def restore(self, patches: list[Patch]) -> None:
+        """Patches of a resumed conversation, by their ids."""
+        for patch in patches:
+            self._patches[patch.id] = patch
+
+    def clear(self) -> None:
+        self._patches.clear()
+
+    def all(self) -> list[Patch]:
+        return list(self._patches.values())
 
     def get(self, patch_id: str) -> Patch:
         patch = self._patches.get(patch_id.strip())
@@ -34,10 +62,45 @@ class PatchStore:
             known = ", ".join(self._patches) or "none yet"
             raise ToolError(
                 f"there is no patch {patch_id!r} (proposed so far: {known})",
-                "Propose the change first with propose_patch or propose_patch_unified and use the patch_id it returns.",
+                "Propose the change first with propose_patch or propose_patch_unified and use the patch_id it returns: "
+                "p = propose_patch(...); print(p); then apply_patch(patch_id=p[\"patch_id\"]). If propose_patch "
+                "failed, its error says why.",
                 kind="not_found",
             )
         return patch
+
+
+def patch_paths(patch: Patch) -> tuple[str, ...]:
+    """Every path a patch reads or writes (both ends of a rename), as planned: normalized, resolved."""
+    paths: list[str] = []
+    for edit in patch.edits:
+        for rel in (edit.old_path, edit.new_path):
+            if rel and rel not in paths:
+                paths.append(rel)
+    return tuple(paths)
+
+
+def diff_paths(diff: str, workspace) -> tuple[str, ...]:
+    """The paths a unified diff names, normalized and resolved as planning will (for the policy)."""
+    paths: list[str] = []
+    for patched in parse_unified(diff):
+        for raw in strip_prefix(patched.source_file, patched.target_file):
+            if raw is not None:
+                rel = normalize(workspace, raw)
+                if rel not in paths:
+                    paths.append(rel)
+    return tuple(paths)
+
+
+def refuse_denied_write(tool: RuntimeTool, paths: tuple[str, ...]) -> None:
+    decision = tool.runtime.decide(Action("write", paths=paths))
+    if decision.decision == "deny":
+        rule = f" (rule {decision.rule})" if decision.rule else ""
+        raise ToolError(
+            f"this patch would be refused when applied{rule}: {decision.reason}",
+            "Do not change that file. Reach the goal another way, or tell the user what to change themselves.",
+            kind="refused",
+        )
 
 
 def proposal(patch: Patch) -> dict[str, Any]:
@@ -61,9 +124,20 @@ class ProposePatchUnifiedTool(RuntimeTool):
         "changes nothing. Returns patch_id for apply_patch."
     )
     inputs = {"diff": {"type": "string", "description": "unified diff text"}}
-    checks = {"diff": text_check("diff", allow_empty=False)}
+    checks = {"diff": patch_text_check("diff", allow_empty=False)}
+
+    _named: tuple[str, tuple[str, ...]] | None = None  # the last diff's paths: a big diff is parsed once here
+
+    def _paths(self, diff: str) -> tuple[str, ...]:
+        if self._named is None or self._named[0] != diff:
+            self._named = (diff, diff_paths(diff, self.workspace))
+        return self._named[1]
+
+    def action(self, diff: str) -> Action:
+        return self.reads(*self._paths(diff))
 
     def run(self, diff: str) -> dict[str, Any]:
+        refuse_denied_write(self, self._paths(diff))
         edits, notes = plan_unified(diff, self.workspace)
         if not edits:
             raise ToolError("the diff changes nothing", "Check that its + and - lines differ.", kind="patch_failed")
@@ -81,12 +155,18 @@ class ProposePatchTool(RuntimeTool):
         "old": {"type": "string", "description": "exact current text to replace, copied from read_file"},
         "new": {"type": "string", "description": "text to put in its place"},
     }
-    checks = {"path": path_check("any", must_exist=False), "old": text_check("old"), "new": text_check("new")}
+    checks = {"path": path_check("any", must_exist=False), "old": patch_text_check("old"),
+              "new": patch_text_check("new")}
+
+    def action(self, path: Path, **_: Any) -> Action:
+        return self.reads(path)
 
     def run(self, path: Path, old: str, new: str) -> dict[str, Any]:
         if old == new:
             raise ToolError("old and new are the same", "Pass the changed text as new.", kind="patch_failed")
-        edit, notes = plan_replace(self.workspace, self.workspace.relative(path), old, new)
+        rel = self.workspace.relative(path)
+        refuse_denied_write(self, (rel,))
+        edit, notes = plan_replace(self.workspace, rel, old, new)
         return proposal(self.runtime.patches.add([edit], notes))
 
 
@@ -94,6 +174,9 @@ class ShowPatchTool(RuntimeTool):
     name = "show_patch"
     description = "Show a proposed patch as a diff, with its files and line counts."
     inputs = {"patch_id": {"type": "string", "description": "id returned by a propose tool, e.g. 'p1'"}}
+
+    def action(self, patch_id: str) -> Action:
+        return self.reads(*patch_paths(self.runtime.patches.get(patch_id)))
 
     def run(self, patch_id: str) -> dict[str, Any]:
         patch = self.runtime.patches.get(patch_id)
@@ -108,13 +191,19 @@ class ApplyPatchTool(RuntimeTool):
 
     def action(self, patch_id: str) -> Action:
         patch = self.runtime.patches.get(patch_id)
-        paths = tuple(p for e in patch.edits for p in {e.old_path, e.new_path} if p)
-        return Action("write", paths=paths, preview=patch)
+        return Action("write", paths=patch_paths(patch), preview=patch)
 
     def run(self, patch_id: str) -> dict[str, Any]:
         patch = self.runtime.patches.get(patch_id)
         if patch.applied:
             raise ToolError(f"patch {patch.id} is already applied", "Propose a new patch for further changes.")
+        # The undo journal keeps the files' contents: never those of files the policy hides.
+        for rel in patch_paths(patch):
+            if self.hidden(rel):
+                raise ToolError(
+                    f"{rel} may hold secrets (the policy forbids reading it); patch {patch.id} is not applied",
+                    "Leave that file to the user; change other files.", kind="refused",
+                )
         check_unchanged(patch.edits, self.workspace, patch.id)
         write_edits(patch.edits, self.workspace)
         patch.applied = True

@@ -6,7 +6,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from agent_runtime.core import ToolError
+from agent_runtime.core import Action, ToolError
 from agent_runtime.tools.base import RuntimeTool
 from agent_runtime.tools.commands import detect_test_command
 from agent_runtime.tools.search import base_command, run_rg
@@ -19,16 +19,21 @@ class RepoInfoTool(RuntimeTool):
     description = "Summarize the repository: git branch and state, languages, top-level entries, how to run tests."
     inputs: dict[str, Any] = {}
 
+    def action(self) -> Action:
+        return self.reads()  # the listing and git state of the workspace; hidden names are left out
+
     def run(self) -> dict[str, Any]:
         root = self.workspace.root
         files, more, _, _ = run_rg(base_command(()) + ["--files"], root, MAX_SCANNED_FILES)  # stops early
+        files, _ = self.visible_paths(f[2:] if f.startswith("./") else f for f in files)
         languages = Counter(Path(f).suffix.lower() for f in files if Path(f).suffix)
         result: dict[str, Any] = {
             "root": str(root),
             "files": f"{len(files):,}{'+' if more else ''} (respecting .gitignore)",
             "languages": ", ".join(f"{ext} {n}" for ext, n in languages.most_common(8)) or "none",
             "top_level": sorted(
-                (p.name + ("/" if p.is_dir() else "")) for p in root.iterdir() if p.name != ".git"
+                (p.name + ("/" if p.is_dir() else "")) for p in root.iterdir()
+                if p.name != ".git" and not self.hidden(p.name)
             )[:60],
             "test_command": detect_test_command(root) or "none detected",
         }
@@ -39,6 +44,7 @@ class RepoInfoTool(RuntimeTool):
 
     @staticmethod
     def _git(root: Path) -> dict[str, Any]:
+        from agent_runtime.gitcmd import GitError
         from agent_runtime.tools.git import has_commits, open_repo
 
         try:
@@ -47,13 +53,12 @@ class RepoInfoTool(RuntimeTool):
             return {"git": "not a git repository"}
         info: dict[str, Any] = {}
         try:
-            info["branch"] = repo.active_branch.name
-        except TypeError:
-            info["branch"] = "(detached HEAD)"
-        if has_commits(repo):
-            head = repo.head.commit
-            info["head"] = f"{head.hexsha[:10]} {head.summary}"
-        else:
-            info["head"] = "(no commits yet)"
-        info["dirty"] = repo.is_dirty(untracked_files=True)
+            info["branch"] = repo.branch() or "(detached HEAD)"
+            if has_commits(repo):
+                info["head"] = repo.run("log", "-1", "--no-color", "--format=%h %s").strip()
+            else:
+                info["head"] = "(no commits yet)"
+            info["dirty"] = bool(repo.status_z().split(b"\0", 1)[-1].strip(b"\0"))
+        except GitError as exc:
+            info["git"] = f"git could not read the repository: {exc}"
         return info

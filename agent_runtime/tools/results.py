@@ -3,6 +3,8 @@
 A tool returns a plain dict. The model sees it through `print(...)`, so the dict we hand
 back is a ToolResult whose repr is readable text (file contents as lines, not one string
 full of "\\n"), while indexing it (`result["content"]`) still works in the model's code.
+
+Standard library only: the sandboxed interpreter (safety/executor_child.py) loads this file by path.
 """
 
 from __future__ import annotations

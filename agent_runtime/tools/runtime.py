@@ -8,17 +8,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, ContextManager
 
 from agent_runtime.config import Settings, state_home
-from agent_runtime.core import Decision, Workspace
+from agent_runtime.core import Action, CallRecord, Decision, Workspace
 from agent_runtime.patches.undo import UndoJournal
 from agent_runtime.safety.approval import Approver
 from agent_runtime.safety.policy import Policy
 from agent_runtime.safety.sandbox import Sandbox
 from agent_runtime.telemetry.spans import Telemetry
-from agent_runtime.tools.history import CallRecord, SessionState
+from agent_runtime.tools.history import SessionState
+from agent_runtime.tools.hooks import Hooks
 from agent_runtime.tools.patch import PatchStore
 
 if TYPE_CHECKING:
-    from agent_runtime.core import Action, ApprovalResult
+    from agent_runtime.core import ApprovalResult
     from agent_runtime.patches.apply import Patch
 
 
@@ -41,16 +42,32 @@ class Runtime:
     patch_listeners: list[Callable[["Patch"], None]] = field(default_factory=list)
     # Wraps step 4 (execution) so a front end can show progress on long calls; no-op by default.
     activity: Callable[[str, dict[str, Any]], ContextManager[Any]] = field(default=lambda name, args: nullcontext())
+    journal: UndoJournal | None = None  # the repository's undo history, patch ids and kept proposals
+    hooks: Hooks = field(default_factory=Hooks)  # the user's hooks.toml (tools/hooks.py); none by default
 
     @classmethod
     def create(cls, settings: Settings, repo: Path, approver: Approver, policy: Policy | None = None,
                telemetry: Telemetry | None = None, use_bwrap: bool | None = None) -> "Runtime":
-        policy = policy or Policy.load(settings.policy_file)
+        from agent_runtime.safety.userpolicy import ApprovalStore, load_policy
+
+        # The policy file (POLICY_FILE or the shipped one) with the user's saved approvals over it.
+        policy = policy or load_policy(settings.policy_file)
         workspace = Workspace(repo, hidden=policy.deny_read)
         sandbox = Sandbox(workspace.root, hidden_globs=policy.deny_read, allow_network=policy.network,
                           use_bwrap=use_bwrap)
         runtime = cls(settings, workspace, policy, approver, sandbox, telemetry or Telemetry())
-        runtime.patch_listeners.append(UndoJournal(undo_dir(), workspace).record)
+        # The journal stores files' contents: never of files the policy forbids reading.
+        journal = UndoJournal(undo_dir(), workspace, secret=lambda rel: runtime.decide(
+            Action("read", paths=(rel,))).decision == "deny")
+        runtime.patch_listeners.append(journal.record)
+        runtime.journal = journal
+        runtime.patches = PatchStore(journal)  # ids from the repository's counter: never reused
+        if approver.store is None:
+            approver.store = ApprovalStore(policy, workspace.root)  # "always" can be saved for later sessions
+        runtime.hooks = Hooks.load(workspace.root)
+        runtime.hooks.telemetry = runtime.telemetry
+        if runtime.hooks:
+            approver.before_prompt = runtime.hooks.before_approval
         return runtime
 
     def decide(self, action: "Action") -> Decision:
@@ -66,7 +83,4 @@ class Runtime:
 
     def reset(self) -> None:
         self.state.reset()
-        self.patches = PatchStore()
-
-    def describe(self) -> dict[str, Any]:
-        return {"workspace": str(self.workspace.root), "sandbox": self.sandbox.kind, "policy": self.policy.source}
+        self.patches = PatchStore(self.journal)

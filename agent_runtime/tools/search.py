@@ -1,7 +1,8 @@
 """list_files and rg_search: ripgrep over the workspace, respecting .gitignore.
 
-Files the policy forbids reading (deny_read, e.g. `.env`) are excluded from search results,
-so their contents cannot leak through a match; list_files shows only names and lists them.
+Files the policy forbids reading (deny_read, e.g. `.env`) never appear: ripgrep is told to skip
+them, after the model's own glob so that no glob can include them again (ripgrep lets the last
+matching glob win), and every path ripgrep prints passes the policy's read check as well.
 """
 
 from __future__ import annotations
@@ -32,12 +33,20 @@ def rg_binary() -> str:
     return found
 
 
-def base_command(hidden_globs: tuple[str, ...]) -> list[str]:
-    # --hidden shows dotfiles (.github/...), .git itself never; deny_read files are excluded.
-    command = [rg_binary(), "--hidden", "--glob", "!.git", "--no-config", "--color", "never"]
+def base_command(hidden_globs: tuple[str, ...], user_glob: str | None = None) -> list[str]:
+    """rg with dotfiles shown (.github/...), .git never, deny_read files excluded. The user's glob
+    comes first: ripgrep lets the last matching glob win, so the exclusions must come after it."""
+    command = [rg_binary(), "--hidden", "--no-config", "--color", "never"]
+    if user_glob:
+        command += ["--glob", user_glob]
+    command += ["--glob", "!.git"]
     for pattern in hidden_globs:
         command += ["--glob", "!" + pattern]
     return command
+
+
+def strip_dot(name: str) -> str:
+    return name[2:] if name.startswith("./") else name
 
 
 def run_rg(command: list[str], cwd: Path, limit: int) -> tuple[list[str], bool, str, int]:
@@ -83,21 +92,29 @@ class ListFilesTool(RuntimeTool):
     }
     checks = {"pattern": text_check("pattern"), "max_results": int_check("max_results", high=10000)}
 
+    def action(self, **_: Any) -> Action:
+        return self.reads()  # the workspace's listing; hidden paths are left out below
+
     def run(self, pattern: str | None = None, max_results: int | None = None) -> dict[str, Any]:
         limit = max_results or self.runtime.settings.truncation_max_list_items
-        # Names only: deny_read files are listed (reading them is refused by the policy), which
-        # spares rg six exclusion globs per path.
-        command = base_command(()) + ["--files"]
-        if pattern and pattern.strip() not in ("*", "**", "**/*"):
-            command += ["--glob", pattern.strip()]
-        files, err, code = list_all(command, self.workspace.root)
-        if code == 2 and not files:
+        glob = pattern.strip() if pattern and pattern.strip() not in ("*", "**", "**/*") else None
+        # Names only, but deny_read files are left out too: filtered here rather than by rg, which
+        # would cost six exclusion globs per path on a large tree.
+        command = base_command((), glob) + ["--files"]
+        listed, err, code = list_all(command, self.workspace.root)
+        if code == 2 and not listed:
             raise ToolError(f"list_files failed: {err.strip()[:300]}", "Check the glob pattern, e.g. '*.py' or 'src/**'.")
+        if listed and listed[0].startswith("./"):
+            listed = [strip_dot(f) for f in listed]
+        files, left_out = self.visible_paths(listed)
         result: dict[str, Any] = {"total": len(files), "files": heapq.nsmallest(limit, files)}
         if len(files) > limit:
             result["note"] = f"showing {limit} of {len(files)}; narrow the pattern or raise max_results"
         if not files:
             result["note"] = "no files match" + (f" {pattern!r}" if pattern else "")
+        if left_out:
+            result["hidden"] = (f"{left_out} file{'s' if left_out != 1 else ''} not listed: the policy forbids "
+                                f"reading {'them' if left_out != 1 else 'it'} (deny_read, e.g. .env)")
         return result
 
 
@@ -119,7 +136,7 @@ class RgSearchTool(RuntimeTool):
     }
 
     def action(self, path: Path | None = None, **_: Any) -> Action:
-        return Action("read", paths=(self.workspace.relative(path),) if path is not None else ())
+        return self.reads(path)
 
     def run(
         self,
@@ -130,12 +147,10 @@ class RgSearchTool(RuntimeTool):
         fixed_strings: bool | None = None,
     ) -> dict[str, Any]:
         limit = max_results or 50
-        command = base_command(self.workspace.hidden) + [
+        command = base_command(self.workspace.hidden, glob or None) + [
             "--line-number", "--no-heading", "--with-filename", "--null",
             "--max-columns", str(MAX_MATCH_COLUMNS), "--max-columns-preview",
         ]
-        if glob:
-            command += ["--glob", glob]
         if fixed_strings:
             command.append("--fixed-strings")
         target = self.workspace.relative(path) if path is not None else "."
@@ -152,8 +167,11 @@ class RgSearchTool(RuntimeTool):
         matches = []
         for line in lines:
             name, _, rest = line.partition("\0")
-            name = name[2:] if name.startswith("./") else name
-            matches.append(f"{name}:{rest}")
+            name = strip_dot(name)
+            # The policy is the authority, whatever rg was told. Dropped silently: even a count of
+            # hidden matches would let a pattern guess a secret one character at a time.
+            if not self.hidden(name):
+                matches.append(f"{name}:{rest}")
         result: dict[str, Any] = {"count": len(matches), "matches": matches}
         if more:
             result["note"] = f"stopped after {limit} matches; narrow the pattern, path or glob, or raise max_results"

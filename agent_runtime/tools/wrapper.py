@@ -2,7 +2,8 @@
 
     1 validate  2 policy  3 approve  4 execute  5 shape  6 record  7 span
 
-Written once, here. Tools only implement step 4.
+Written once, here. Tools only implement step 4. The user's hooks (tools/hooks.py) run between
+2 and 3 (before_tool: they may block the call or approve an `ask`) and after 6 (after_tool).
 """
 
 from __future__ import annotations
@@ -11,16 +12,18 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
-from agent_runtime.core import ToolError
+from agent_runtime.core import CallRecord, ToolError
 from agent_runtime.tools.checks import bind, validate
-from agent_runtime.tools.history import CallRecord
 from agent_runtime.tools.results import Limits, ToolResult, shape
 
 if TYPE_CHECKING:
     from agent_runtime.core import ApprovalResult, Decision
     from agent_runtime.tools.base import RuntimeTool
+    from agent_runtime.tools.hooks import HookRun
 
 log = logging.getLogger(__name__)
+# Small facts of a result kept in the call history (what the next-step hints need).
+RECORDED_FACTS = ("passed", "patch_id", "applied", "exit_code", "error", "recovery_suggestion")
 
 
 class Refused(ToolError):
@@ -53,6 +56,13 @@ def _refusal(tool: "RuntimeTool", decision: "Decision", approval: "ApprovalResul
     )
 
 
+def _blocked(tool: "RuntimeTool", run: "HookRun") -> Refused:
+    return Refused(
+        f"{tool.name} was blocked by the user's hook {run.hook.name}: {run.message}",
+        "Do not retry it. Follow what the hook said, or choose another approach.",
+    )
+
+
 def invoke(tool: "RuntimeTool", args: tuple, kwargs: dict[str, Any]) -> ToolResult:
     runtime = tool.runtime
     started = time.perf_counter()
@@ -76,13 +86,15 @@ def invoke(tool: "RuntimeTool", args: tuple, kwargs: dict[str, Any]) -> ToolResu
                     kind="loop_detected",
                 )
             validated = validate(tool, arguments, runtime)  # 1 validate
-            action = tool.action(**validated)
-            if action is not None:
-                decision = runtime.decide(action)  # 2 policy
-                if decision.decision == "ask":
-                    approval = runtime.approver.review(tool.name, action, decision)  # 3 approve
-                if decision.decision == "deny" or (approval is not None and not approval.approved):
-                    raise _refusal(tool, decision, approval)
+            action = tool.action(**validated)  # always an Action (tools/base.py): no call goes unjudged
+            decision = runtime.decide(action)  # 2 policy
+            hooks = runtime.hooks.before_tool(tool.name, arguments, decision)  # the user's hooks: block / approve
+            if hooks.blocked is not None and decision.decision != "deny":
+                raise _blocked(tool, hooks.blocked)
+            if decision.decision == "ask":
+                approval = runtime.approver.review(tool.name, action, decision, hooks.approved)  # 3 approve
+            if decision.decision == "deny" or (approval is not None and not approval.approved):
+                raise _refusal(tool, decision, approval)
             with runtime.activity(tool.name, validated):
                 result = tool.run(**validated)  # 4 execute
         except ToolError as exc:
@@ -101,9 +113,12 @@ def invoke(tool: "RuntimeTool", args: tuple, kwargs: dict[str, Any]) -> ToolResu
 
         duration_ms = (time.perf_counter() - started) * 1000
         outcome = "ok" if error_type is None else ("refused" if error_type == "refused" else "error")
-        record = CallRecord(tool.name, arguments, outcome, error_type, duration_ms)
+        facts = {k: result[k] if not isinstance(result[k], str) else result[k][:600]
+                 for k in RECORDED_FACTS if isinstance(result.get(k), (bool, int, str))}
+        record = CallRecord(tool.name, arguments, outcome, error_type, duration_ms, facts=facts)
         runtime.state.record(record)  # 6 record
         runtime.observe(record, decision, approval)
+        runtime.hooks.after_tool(record, shaped, decision, approval)
 
         span.finish(  # 7 span
             output=shaped,

@@ -7,10 +7,11 @@ import io
 from conftest import make_repo, step, write_replay
 from rich.console import Console
 
-from agent_runtime.agent.context import PromptMemory, compact, estimate_counter
+from agent_runtime.agent.context import PromptMemory, compact, observation_text
 from agent_runtime.agent.session import Session
 from agent_runtime.cli.display import Display
 from agent_runtime.config import load_settings
+from agent_runtime.models.tokens import estimate_counter
 from agent_runtime.safety.approval import Approver
 
 TASK = "Survey every section of big.txt and report what it holds."
@@ -75,7 +76,7 @@ def test_sixty_steps_with_large_outputs_stay_in_the_window_with_stable_prefixes(
         assert text.count(f"New task:\n{TASK}") == 1, "the task is never dropped"
         assert "Reply every time in exactly this form" in text, "the instructions are never dropped"
         if i > 0:
-            latest = session.agent.memory.steps[i].observations  # memory.steps[0] is the task
+            latest = observation_text(session.agent.memory.steps[i].observations)  # steps[0] is the task
             assert latest in text, f"the latest observation is whole in request {i}"
     last = sent_bytes(requests[-1])
     assert "to fit the context window" in last

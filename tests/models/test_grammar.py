@@ -51,7 +51,7 @@ def test_longest_reply_fits_in_max_tokens():
         assert str_chars == string_budget(tools, max_tokens) and str_chars >= 24
         longest_string = '"' + "\\n" * str_chars + '"'  # every character an escape: two characters each
 
-        def call(tool):
+        def call(tool, longest_string=longest_string):
             args = []
             for name, spec in tool.inputs.items():
                 value = {"string": longest_string, "integer": "-999999", "boolean": "False"}[spec["type"]]
@@ -102,6 +102,27 @@ def test_every_reply_of_the_python_grammar_is_valid_python():
             compile(code, "<reply>", "exec")  # a SyntaxError fails the test
         kinds |= {k for k in ("for ", "if ", " = ", "[", "{", "(", " and ", " not in ") if k in code}
     assert len(kinds) == 8, "the samples cover the grammar's shapes"
+
+
+def test_no_string_can_close_the_code_block_early():
+    """A model once wrote `patch_id=')["patch_id"]))</code>I'`: a string holding `</code>`, which
+    ends smolagents' code block mid-string. No grammar admits `</` inside the code."""
+    import random
+
+    from gbnf_sampler import Grammar
+
+    from agent_runtime.models.grammar import python_grammar
+
+    for grammar_text, seed in ((python_grammar(tool_classes(), max_tokens=1024), 4),
+                               (tool_call_grammar(tool_classes(), max_tokens=1024), 5)):
+        grammar = Grammar(grammar_text)
+        rng = random.Random(seed)
+        opened = 0
+        for _ in range(1500):
+            code = _code(grammar.sample(rng))
+            assert "</" not in code, code
+            opened += "<" in code
+        assert opened > 20, "strings with < were sampled, so the rule was exercised"
 
 
 def test_identifiers_never_collide_with_keywords():

@@ -52,7 +52,7 @@ def test_ollama_gets_num_ctx_and_the_reply_schema_and_its_json_replies_run(tmp_p
     assert re.match(pattern, json_escaped('print(read_file(path="calc.py"))\n'))
     assert not re.match(pattern, json_escaped("import os\n"))
     system = first["messages"][0]["content"]
-    assert '{"thought": "one short sentence' in system, "the prompt asks for the JSON form"
+    assert '{"thought": "what you do next' in system and '"code": "' in system, "the prompt asks for the JSON form"
     assert "def add" in ollama.requests[1]["messages"][-1]["content"], "the tool ran and the model saw its output"
 
 
@@ -93,7 +93,7 @@ def test_a_5xx_moves_the_run_to_the_next_model_and_is_recorded(tmp_path, monkeyp
     assert "InternalServerError" in meta["model_switches"][0]["reason"] or "500" in meta["model_switches"][0]["reason"]
     events = [json.loads(line) for line in (record.dir / "events.jsonl").read_text().splitlines()]
     assert any(e["type"] == "model_fallback" for e in events)
-    step_spans = [s for s in load_spans(record.dir) if s["name"] == "Step 2"]
+    step_spans = [s for s in load_spans(record.dir) if s["name"] == "step 2"]
     assert step_spans[0]["attributes"]["llm.model_fallback"].startswith(f"ollama_chat/{MODEL} -> ollama_chat/backup:7b")
 
 
@@ -114,7 +114,8 @@ def test_an_unreachable_primary_is_skipped_at_start(tmp_path, monkeypatch):
 
 
 def test_constraints_per_backend():
-    assert choose_constraint("auto", None, None).kind == "gbnf-tools"  # embedded llama.cpp
+    assert choose_constraint("auto", None, None).kind == "gbnf-python"  # embedded llama.cpp, an instruct model
+    assert choose_constraint("tools", None, None).kind == "gbnf-tools"
     assert choose_constraint("python", None, None).kind == "gbnf-python"
     assert choose_constraint("auto", "ollama_chat/q", None) == choose_constraint("tools", "ollama_chat/q", None)
     assert choose_constraint("auto", "ollama_chat/q", None).kind == "schema-tools"
@@ -138,4 +139,4 @@ def test_models_command(tmp_path):
     assert rows[0]["status"] == "answers" and rows[0]["window"] == 16384 and rows[0]["constraint"] == "schema-tools"
     assert rows[1]["window"] == 128000 and "missing OPENAI_API_KEY" in rows[1]["status"]
     embedded = json.loads(run_cli("models", "--json", cwd=tmp_path).stdout)
-    assert embedded[0]["model"] == "gemma-3-270m (embedded)" and embedded[0]["constraint"] == "gbnf-tools"
+    assert embedded[0]["model"] == "qwen2.5-coder-1.5b-instruct (Q4_K_M)" and embedded[0]["constraint"] == "gbnf-python"

@@ -104,8 +104,9 @@ def _terminal(args, repo):
 def test_terminal_prompt_for_a_command(tmp_path):
     repo = make_repo(tmp_path / "p", BUGGY_PROJECT)
     term = _terminal(["--approval", "ask", "tool", "run_cmd", '{"command": "rm calc.py"}'], repo)
-    term.read_until("Approve?", timeout=60)
+    term.read_until("[y/N/a/r/m]", timeout=60)
     shown = flat(term.output)
+    assert "Run this command?" in shown
     assert "run_cmd wants to run" in shown and "rm calc.py" in shown
     assert "policy: ask (rule change-files): changes files directly" in shown
     assert "always: every command of this rule" in shown
@@ -123,8 +124,10 @@ def test_terminal_prompt_for_a_patch_shows_the_diff_and_passes_a_message(tmp_pat
         step("Report.", 'final_answer("done")'),
     ])
     term = _terminal(["--approval", "ask", "--model", f"replay:{replay}", "fix add"], repo)
-    term.read_until("Approve?", timeout=120)
+    term.read_until("[y/N/a/m]", timeout=120)
     shown = flat(term.output)
+    assert "Apply this patch?" in shown
+    assert "this exact command" not in shown, "a patch prompt speaks of patches"
     assert "apply_patch p1: 1 file(s), +1 -1" in shown and "modified calc.py +1 -1" in shown
     assert "-    return a - b" in term.output and "+    return a + b" in term.output
     assert "\x1b[32m" in term.output and "\x1b[31m" in term.output, "the diff is coloured"

@@ -15,9 +15,9 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import make_repo
+from conftest import git, make_repo
 
-from agent_runtime.safety.sandbox import Limits, Sandbox
+from agent_runtime.safety.sandbox import ENV_ALLOWED, Limits, Sandbox
 
 DENY_READ = (".env*", "**/.ssh/**", "*.pem", "*id_rsa*", "**/.aws/**", "**/.netrc")
 
@@ -121,13 +121,27 @@ def test_tools_installed_under_tmp_stay_visible_and_read_only(sandbox, monkeypat
         other.rmdir()
 
 
-def test_credentials_are_scrubbed_from_the_environment(sandbox, monkeypatch):
+def test_the_environment_is_an_allow_list(sandbox, monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test-value-123")
     monkeypatch.setenv("GITHUB_TOKEN", "ghp_abc")
-    monkeypatch.setenv("HARMLESS_SETTING", "visible")
-    result = sandbox.run("env", timeout=30)
-    assert "sk-test-value-123" not in result.stdout and "ghp_abc" not in result.stdout
-    assert "HARMLESS_SETTING=visible" in result.stdout and "AGENT_RUNTIME_SANDBOX=bwrap" in result.stdout
+    monkeypatch.setenv("HARMLESS_SETTING", "not-passed")
+    monkeypatch.setenv("DATABASE_URL", "postgres://u:hunter4@db/x")  # a secret without a secret-looking name
+    monkeypatch.setenv("LC_ALL", "C.UTF-8")
+    monkeypatch.setenv("CFLAGS", "-O2")
+    monkeypatch.setenv("LC_AUTH_TOKEN", "tok-5")  # an allowed prefix, but a secret-looking name
+    # /proc/1/environ: bwrap's own environment, seen from inside (it must be clean too)
+    result = sandbox.run("printenv; echo ---; tr '\\0' '\\n' < /proc/1/environ", timeout=30)
+    names = {line.split("=", 1)[0] for line in result.stdout.split("---")[0].splitlines() if "=" in line}
+    assert names <= set(ENV_ALLOWED) | {"LC_ALL", "AGENT_RUNTIME_SANDBOX", "PWD", "TMPDIR", "PHOENIX_WORKING_DIR",
+                                        "SHLVL", "_", "OLDPWD"}, names
+    for value in ("sk-test-value-123", "ghp_abc", "not-passed", "hunter4", "tok-5"):
+        assert value not in result.stdout
+    assert {"LC_ALL", "CFLAGS", "PATH", "HOME", "AGENT_RUNTIME_SANDBOX"} <= names
+    # The proxy is the way out: passed only when the policy gives commands the network.
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal:3128")
+    assert "proxy.internal" not in sandbox.run("printenv", timeout=30).stdout
+    networked = Sandbox(sandbox.root, hidden_globs=DENY_READ, allow_network=True)
+    assert "HTTPS_PROXY=http://proxy.internal:3128" in networked.run("printenv", timeout=30).stdout
 
 
 def test_timeout_kills_the_whole_process_group(sandbox, workspace):
@@ -197,3 +211,200 @@ def test_without_bubblewrap_limits_still_apply_and_it_says_so(workspace, caplog)
 def test_run_cmd_reports_the_sandbox(workspace, tools_for):
     _, tools = tools_for(workspace, use_bwrap=False)
     assert tools["run_cmd"](command="echo hi")["sandbox"] == "none"
+
+
+# --- no root powers: every reproduction from the "trust boundaries" issue, as root and as a user ---
+
+
+def test_no_capabilities_and_no_new_user_namespaces(sandbox):
+    result = sandbox.run("grep -E 'CapEff|CapBnd|CapPrm|NoNewPrivs' /proc/self/status; unshare -U true; echo rc=$?",
+                         timeout=30)
+    status = dict(line.split(":\t") for line in result.stdout.splitlines() if ":\t" in line)
+    assert status["CapEff"] == status["CapBnd"] == status["CapPrm"] == "0000000000000000", result.stdout
+    assert status["NoNewPrivs"] == "1"
+    assert "rc=0" not in result.stdout, "a nested user namespace would give capabilities back"
+
+
+def test_mount_attacks_fail(sandbox, workspace, tmp_path, monkeypatch):
+    home = Path.home()
+    bashrc = home / ".bashrc"
+    before = bashrc.read_bytes() if bashrc.exists() else None
+    host_marker = Path("/tmp") / f"agent-runtime-bind-{os.getpid()}"
+    attack = (
+        "mount -o remount,bind,rw .git && echo 'touch hooked' > .git/hooks/post-checkout; "
+        "umount .env; cat .env; umount /proc; umount " + str(home / ".ssh") + "; "
+        "mkdir -p build/root && mount --bind / build/root && "
+        f"echo pwned > build/root{host_marker} ; echo pwned >> build/root{bashrc}; "
+        "mount -t tmpfs none build; echo end"
+    )
+    result = sandbox.run(attack, timeout=30)
+    assert "end" in result.stdout
+    assert not (workspace / ".git" / "hooks" / "post-checkout").exists()
+    assert "hunter2" not in result.stdout + result.stderr
+    assert not host_marker.exists()
+    assert (bashrc.read_bytes() if bashrc.exists() else None) == before
+    assert result.stderr.count("permission denied") + result.stderr.count("must be superuser") >= 4, result.stderr
+
+
+def test_host_sysctls_are_read_only(sandbox):
+    result = sandbox.run("echo '|/tmp/x %p' > /proc/sys/kernel/core_pattern; echo rc=$?; "
+                         "find /proc/sys -type f -writable 2>/dev/null | wc -l", timeout=60)
+    assert "rc=1" in result.stdout and result.stdout.split()[-1] == "0"
+    assert Path("/proc/sys/kernel/core_pattern").read_text().strip() != "|/tmp/x %p"
+
+
+def test_root_only_files_stay_unreadable(sandbox):
+    result = sandbox.run("cat /etc/shadow; echo rc=$?", timeout=30)
+    assert "rc=0" not in result.stdout and "root:" not in result.stdout
+
+
+def _unix_listener(path: Path) -> tuple[socket.socket, list]:
+    server = socket.socket(socket.AF_UNIX)
+    server.bind(str(path))
+    server.listen(4)
+    server.settimeout(0.1)
+    accepted: list = []
+
+    def serve() -> None:
+        while server.fileno() != -1:
+            try:
+                accepted.append(server.accept())
+            except (TimeoutError, OSError):
+                continue
+
+    threading.Thread(target=serve, daemon=True).start()
+    return server, accepted
+
+
+def test_host_unix_sockets_are_unreachable(sandbox, workspace, tmp_path):
+    """Sockets in the host /tmp, /run, $HOME and the workspace: the model must not talk to the
+    docker daemon, an ssh agent or a database through them."""
+    places = [tmp_path / "host.sock", Path.home() / f".agent-runtime-test-{os.getpid()}.sock",
+              workspace / "build" / "dev.sock"]
+    if os.access("/run", os.W_OK):
+        places.append(Path("/run") / f"agent-runtime-test-{os.getpid()}.sock")
+    listeners = [_unix_listener(p) for p in places]
+    try:
+        # outside the sandbox, the same client connects: the test can tell
+        client = socket.socket(socket.AF_UNIX)
+        client.connect(str(places[1]))
+        client.close()
+        time.sleep(0.3)
+        assert len(listeners[1][1]) == 1
+        listeners[1][1].clear()
+        probe = "; ".join(
+            "python3 -c 'import socket; s = socket.socket(socket.AF_UNIX); "
+            f"s.connect(\"{p}\"); print(\"connected {p}\")'"
+            for p in places)
+        result = sandbox.run(probe + "; ls -A /run; echo listed", timeout=60)
+        assert "connected" not in result.stdout, result.stdout
+        assert result.stdout.strip().endswith("listed") and result.stdout.strip() == "listed", "/run is empty inside"
+        time.sleep(0.3)
+        assert all(not accepted for _, accepted in listeners)
+    finally:
+        for (server, _), path in zip(listeners, places):
+            server.close()
+            path.unlink(missing_ok=True)
+
+
+def test_home_is_visible_read_only_and_run_is_empty(sandbox, tmp_path):
+    marker = Path.home() / f".agent-runtime-visible-{os.getpid()}"
+    marker.write_text("plain setting\n")
+    try:
+        result = sandbox.run(f"cat {marker}; echo more >> {marker}; echo rc=$?; ls -A /run | wc -l", timeout=30)
+        assert result.stdout.startswith("plain setting\n") and "rc=1" in result.stdout
+        assert result.stdout.split()[-1] == "0"
+        assert marker.read_text() == "plain setting\n"
+    finally:
+        marker.unlink()
+
+
+FORKER = """
+import os, time
+n = 0
+for _ in range(2000):
+    try:
+        pid = os.fork()
+    except OSError:
+        break
+    if pid == 0:
+        time.sleep(20)
+        os._exit(0)
+    n += 1
+print("forked", n, flush=True)
+"""
+
+
+def test_a_fork_bomb_is_bounded_for_root_too(workspace):
+    """RLIMIT_NPROC does not bind root; the PID namespace's own pid_max does. Bounded either way
+    (2000 forks at most), and everything dies with the sandbox."""
+    (workspace / "build" / "forker.py").write_text(FORKER)
+    box = Sandbox(workspace, limits=Limits(processes=100))
+    assert box.isolation.pid_limit, "this kernel (>= 6.14) caps a PID namespace: the limit must be on"
+    result = box.run(f"{sys.executable} build/forker.py", timeout=120)
+    forked = int(result.stdout.split()[-1])
+    assert 50 <= forked <= 100 + 300, result.stdout + result.stderr
+    time.sleep(0.5)
+    leftover = subprocess.run(["pgrep", "-f", "build/forker.py"], capture_output=True, text=True).stdout.split()
+    assert leftover == [], "the forked processes died with the sandbox"
+
+
+def test_configuration_files_cannot_be_written(sandbox, workspace):
+    git(workspace, "rm", "-q", "--cached", "app.py")  # anything; keeps the index valid
+    (workspace / ".gitattributes").write_text("*.py text\n")
+    (workspace / ".gitmodules").write_text("")
+    (workspace / "policy.toml").write_text('default = "ask"\n')
+    (workspace / ".agent-runtime").mkdir()
+    (workspace / ".agent-runtime" / "settings.toml").write_text("x = 1\n")
+    (workspace / ".env.example").write_text("TOKEN=\n")
+    originals = {p: p.read_bytes() for p in workspace.rglob("*") if p.is_file() and ".git/" not in str(p)}
+    attack = ("echo 'TOKEN=evil' > .env; echo '*.py filter=evil' >> .gitattributes; "
+              "echo '[submodule \"x\"]' >> .gitmodules; echo 'default = \"allow\"' > policy.toml; "
+              "echo y > .agent-runtime/settings.toml; rm -f .agent-runtime/settings.toml policy.toml .env.example; "
+              "mv .gitattributes moved; echo 'TOKEN=x' >> .env.example; echo hook > .git/hooks/pre-commit; "
+              "echo ok > build/fine.txt; echo end")
+    result = sandbox.run(attack, timeout=30)
+    assert result.stdout == "end\n"
+    assert result.stderr.count("Read-only file system") + result.stderr.count("Permission denied") >= 8, result.stderr
+    for path, content in originals.items():
+        assert path.read_bytes() == content, path
+    assert not (workspace / ".git" / "hooks" / "pre-commit").exists() and not (workspace / "moved").exists()
+    assert (workspace / "build" / "fine.txt").read_text() == "ok\n", "the rest of the workspace stays writable"
+
+
+def test_a_new_dotenv_cannot_be_created_and_no_placeholder_is_left(workspace):
+    (workspace / ".env").unlink()
+    box = Sandbox(workspace, hidden_globs=DENY_READ)
+    result = box.run("echo 'APPROVAL_MODE=auto' > .env; echo rc=$?; cat .env; ln -s /tmp/x .env; rm .env; "
+                     "echo 'X=1' > .env.local; echo done", timeout=30)
+    assert "rc=0" not in result.stdout and result.stdout.rstrip().endswith("done")
+    assert not (workspace / ".env").exists(), "the placeholder is gone after the command"
+    assert not (workspace / ".env.local").exists() and "removed .env.local" in result.stderr
+    assert "propose_patch" in result.stderr, "the model is told what to do instead"
+    status = box.run("git status --porcelain; echo ---; ls -a", timeout=30)
+    git_part, ls_part = status.stdout.split("---\n")
+    assert ".env" not in git_part and ".env\n" in ls_part, "git inside does not list the placeholder"
+    assert (workspace / ".git" / "info" / "exclude").read_text().count("/.env") == 0
+    # Everyday commands at the top level are not affected.
+    everyday = box.run("touch new.py && mkdir -p pkg && sed -i 's/1/2/' app.py && mv new.py new2.py && "
+                       "cat app.py && ls", timeout=30)
+    assert everyday.exit_code == 0, everyday.stderr
+    assert (workspace / "new2.py").exists() and (workspace / "app.py").read_text() == "x = 2\n"
+
+
+def test_new_git_or_policy_files_are_removed(workspace):
+    plain = workspace / "notarepo"
+    plain.mkdir()
+    box = Sandbox(plain)
+    result = box.run("git init -q . && git config core.fsmonitor 'touch /tmp/owned'; mkdir .agent-runtime; "
+                     "echo 'default = \"allow\"' > policy.toml; echo 'a' > .gitmodules; echo kept > kept.txt",
+                     timeout=30)
+    assert sorted(os.listdir(plain)) == ["kept.txt"], result.stderr
+    assert "removed .agent-runtime, .git, .gitmodules, policy.toml" in result.stderr
+
+
+def test_config_files_are_removed_after_a_timeout_too(workspace):
+    box = Sandbox(workspace)
+    result = box.run("(sleep 0.5; echo 'default = \"allow\"' > policy.toml) & sleep 30", timeout=2)
+    assert result.timed_out and not (workspace / "policy.toml").exists()
+    assert "removed policy.toml" in result.stderr

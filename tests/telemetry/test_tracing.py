@@ -31,8 +31,9 @@ from rich.console import Console
 from agent_runtime.agent.session import Session
 from agent_runtime.cli.display import Display
 from agent_runtime.config import load_settings
+from agent_runtime.procs import free_port as _free_port
 from agent_runtime.safety.approval import Approver
-from agent_runtime.telemetry.phoenix import PhoenixServer, _free_port
+from agent_runtime.telemetry.phoenix import PhoenixServer
 from agent_runtime.telemetry.records import load_spans, span_tree
 from agent_runtime.telemetry.redact import REDACTED, Redactor
 
@@ -103,11 +104,15 @@ def test_spans_in_phoenix_have_the_right_shape_and_no_secrets(phoenix, tmp_path,
     by_id = {s["context"]["span_id"]: s for s in spans}
     agents = [s for s in spans if s["span_kind"] == "AGENT"]
     assert len(agents) == 1 and agents[0]["parent_id"] is None
-    steps = [s for s in spans if s["span_kind"] == "CHAIN" and s["name"].startswith("Step ")]
+    assert agents[0]["name"] == f"task: explain calc.py (my key is {REDACTED})"
+    steps = [s for s in spans if s["span_kind"] == "CHAIN" and s["name"].startswith("step ")]
     assert len(steps) == 5 and all(by_id[s["parent_id"]] is agents[0] for s in steps)
-    tools = [s for s in spans if s["span_kind"] == "TOOL" and s["name"] != "FinalAnswerTool"]
+    llms = [s for s in spans if s["span_kind"] == "LLM"]
+    assert len(llms) == 5 and all(by_id[s["parent_id"]] in steps for s in llms), "one LLM span per model call"
+    tools = [s for s in spans if s["span_kind"] == "TOOL"]
     assert [s["name"] for s in sorted(tools, key=lambda s: s["start_time"])] == [
-        "ListFilesTool", "ReadFileTool", "RgSearchTool", "RunCmdTool", "RunCmdTool"]
+        "list_files: *.py", "read_file: calc.py", "rg_search: def add",
+        f"run_cmd: echo {REDACTED} {REDACTED}", "run_cmd: rm calc.py"]
     assert len(tools) == len(session.runtime.state.history), "one TOOL span per tool call"
     for span in tools:
         parent = by_id[span["parent_id"]]
@@ -116,14 +121,16 @@ def test_spans_in_phoenix_have_the_right_shape_and_no_secrets(phoenix, tmp_path,
         for key in ("tool.name", "input.value", "output.value", "policy.decision", "approval.outcome",
                     "output.truncated", "tool.duration_ms", "input.size", "output.size"):
             assert key in attrs, (span["name"], key)
-    echo, refused = sorted((s for s in tools if s["name"] == "RunCmdTool"), key=lambda s: s["start_time"])
+    echo, refused = sorted((s for s in tools if s["name"].startswith("run_cmd: ")), key=lambda s: s["start_time"])
     assert echo["attributes"]["sandbox"] == "bwrap" and echo["attributes"]["policy.decision"] == "allow"
     assert refused["attributes"]["policy.decision"] == "ask" and refused["attributes"]["policy.rule"] == "change-files"
     assert refused["attributes"]["approval.outcome"] == "denied"
     assert refused["attributes"]["approval.source"] == "config"
     assert refused["attributes"]["error.type"] == "refused" and refused["status_code"] == "ERROR"
-    everything = json.dumps(spans)
+    everything = json.dumps(spans, ensure_ascii=False)
     assert SECRET_ENV not in everything and SECRET_DOTENV not in everything and REDACTED in everything
+    # not even a piece: names are cut short after redaction, never before
+    assert SECRET_ENV[:12] not in everything and SECRET_DOTENV[:12] not in everything
     for path in record.dir.iterdir():
         text = path.read_text(errors="replace")
         assert SECRET_ENV not in text and SECRET_DOTENV not in text, path.name
@@ -135,7 +142,7 @@ def test_run_record_files(tmp_path):
         session.run("explain calc.py")
         record = session.last_run
     names = sorted(p.name for p in record.dir.iterdir())
-    assert names == ["events.jsonl", "final.md", "metadata.json", "trace.jsonl"]  # no .running left
+    assert names == ["events.jsonl", "final.md", "metadata.json", "steps.jsonl", "trace.jsonl"]  # no .running left
     meta = json.loads((record.dir / "metadata.json").read_text())
     assert meta["outcome"] == "answered" and meta["task"] == "explain calc.py" and meta["steps"] == 5
     assert meta["git"]["head"] and meta["git"]["dirty"] is False
@@ -150,7 +157,8 @@ def test_run_record_files(tmp_path):
                           "rule": "change-files"}]
     assert (record.dir / "final.md").read_text() == "calc.py adds wrongly\n"
     tree = "\n".join(span_tree(load_spans(record.dir)))
-    assert re.search(r"\[AGENT\] CodingAgent.run .*\n  \[CHAIN\] Step 1 .*\n    \[TOOL\] ListFilesTool .* policy allow", tree)
+    assert re.search(r"\[AGENT\] task: explain calc.py .*\n  \[CHAIN\] step 1 .*\n    \[LLM\] llm: replay:replay.json .*\n"
+                     r"    \[TOOL\] list_files \*\.py .* policy allow", tree), tree
     assert "policy ask (change-files) · approval denied (config)" in tree
 
 
@@ -163,7 +171,7 @@ def test_runs_and_trace_commands(tmp_path):
     assert listing.returncode == 0 and "answered" in listing.stdout and "explain calc.py" in listing.stdout
     run_id = json.loads(run_cli("runs", "--json", cwd=repo, env=env).stdout)[0]["run_id"]
     shown = run_cli("trace", run_id[-4:], cwd=repo, env=env)
-    assert shown.returncode == 0 and "[TOOL] RunCmdTool" in shown.stdout and "approval denied" in shown.stdout
+    assert shown.returncode == 0 and "[TOOL] run_cmd rm calc.py" in shown.stdout and "approval denied" in shown.stdout
     missing = run_cli("trace", "nope", cwd=repo, env=env)
     assert missing.returncode == 1 and "agent-runtime runs" in missing.stderr
     # a run killed mid-way keeps its marker and shows as killed
@@ -203,14 +211,189 @@ def test_embedded_model_run_has_llm_spans_with_token_counts(phoenix, tmp_path):
     assert "Which files are here?" in json.dumps(attrs)  # message content is kept by default
 
 
+@pytest.mark.slow
 def test_hidden_content(tmp_path):
+    """A real model (the 0.5B, the fastest), so the LLM spans carry real messages and counts."""
     repo = make_repo(tmp_path / "p", BUGGY_PROJECT)
-    with session_for(repo, tmp_path, None, AGENT_MAX_STEPS="1", TRACE_HIDE_CONTENT="true") as session:
+    with session_for(repo, tmp_path, None, AGENT_MAX_STEPS="1", TRACE_HIDE_CONTENT="true",
+                     MODEL_ID="embedded:0.5b") as session:
         session.run("A task whose words must not be traced")
         spans = load_spans(session.last_run.dir)
     llm = [s for s in spans if s.get("kind") == "LLM"]
     assert llm and llm[0]["attributes"]["llm.token_count.prompt"] > 100
     assert "must not be traced" not in json.dumps(llm)
+    # nor the task's root (its name, input, output) or the steps (thought, code, observation)
+    roots = [s for s in spans if s.get("kind") == "AGENT"]
+    assert [s["name"] for s in roots] == ["task"]
+    assert "must not be traced" not in json.dumps([s for s in spans if s.get("kind") != "TOOL"])
+    assert not any("llm.input_messages.0.message.content" in s["attributes"] for s in llm)
+
+
+def test_outcomes_set_the_span_status(tmp_path, monkeypatch):
+    """Step limit, errors, a failed step and Ctrl-C: the root's status says so, with a message."""
+    repo = make_repo(tmp_path / "p", BUGGY_PROJECT)
+
+    def run(name: str, replies: list[str], **env: str) -> tuple[object, list[dict]]:
+        (tmp_path / name).mkdir()
+        with session_for(repo, tmp_path / name, replies, **env) as session:
+            result = session.run(f"task {name}")
+            return result, load_spans(session.last_run.dir)
+
+    def root(spans: list[dict]) -> dict:
+        (found,) = [s for s in spans if s.get("kind") == "AGENT"]
+        return found
+
+    looping = [step(f"Look {i}.", f'print(list_files(pattern="*.py", max_results={i}))') for i in range(1, 4)]
+    result, spans = run("limit", looping, AGENT_MAX_STEPS="2")
+    assert result.status == "step_limit"
+    assert root(spans)["status"] == "ERROR"
+    assert root(spans)["status_message"] == "the step limit (2) was reached without a final answer"
+    assert root(spans)["attributes"]["output.value"].startswith("Stopped: the step limit (2)")
+
+    result, spans = run("error", looping[:1])  # the replay runs out: the model call fails
+    assert result.status == "error"
+    assert root(spans)["status"] == "ERROR" and "has 1 replies" in root(spans)["status_message"]
+    failed_llm = [s for s in spans if s.get("kind") == "LLM" and s["status"] == "ERROR"]
+    assert len(failed_llm) == 1 and "has 1 replies" in failed_llm[0]["status_message"]
+
+    result, spans = run("code", [step("Divide.", "print(1 / 0)"), step("Done.", 'final_answer("done")')])
+    assert result.status == "answered" and root(spans)["status"] == "OK"
+    first = next(s for s in spans if s["name"] == "step 1")
+    assert first["status"] == "ERROR" and "division by zero" in first["status_message"]
+    assert first["attributes"]["input.value"] == "Thought: Divide.\n\nCode:\nprint(1 / 0)"
+    assert "division by zero" in first["attributes"]["output.value"]
+
+    # a reply without code, and the format retry's as well: the step fails; each request is an LLM span
+    result, spans = run("noparse", ["I will not write code.", "Still no code.", step("Done.", 'final_answer("done")')])
+    assert result.status == "answered"
+    first = next(s for s in spans if s["name"] == "step 1")
+    assert first["status"] == "ERROR" and "Still no code." in first["attributes"]["input.value"]
+    assert len([s for s in spans if s.get("kind") == "LLM" and s["parent_id"] == first["span_id"]]) == 2
+
+    (tmp_path / "ctrl-c").mkdir()
+    with session_for(repo, tmp_path / "ctrl-c", looping) as session:
+        generate = session.model.generate
+        calls = []
+
+        def interrupted(*args, **kwargs):
+            calls.append(1)
+            if len(calls) == 2:
+                raise KeyboardInterrupt
+            return generate(*args, **kwargs)
+
+        session.model.generate = interrupted
+        result = session.run("task ctrl-c")
+        spans = load_spans(session.last_run.dir)
+    assert result.status == "interrupted"
+    assert root(spans)["status"] == "ERROR" and root(spans)["status_message"] == "interrupted (Ctrl-C)"
+    assert [s["status_message"] for s in spans if s["name"] == "step 2"] == ["interrupted (Ctrl-C)"]
+    assert all(s["end_time"] for s in spans), "every span ended"
+
+
+def test_names_are_cut_short_after_redaction():
+    """A secret where a span name is cut must not leave its first half in the name."""
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from agent_runtime.telemetry.spans import Telemetry
+
+    secret = "zq8-unusual-secret-value-4711"
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    telemetry = Telemetry(provider, Redactor([secret]))
+
+    class Tool:
+        name, description = "run_cmd", "runs"
+
+    for cut in range(40, 62):
+        with telemetry.task_span("x" * cut + secret) as root:
+            with telemetry.tool_span(Tool(), {"command": "y" * (cut - 9) + secret}) as span:
+                span.finish({"ok": True}, None, None, None, False, None)
+            root.finish("answered", "done")
+    names = [s.name for s in exporter.get_finished_spans()]
+    assert len(names) == 44 and all(len(n) <= 70 for n in names)
+    assert not [n for n in names if secret[:6] in n], names
+
+
+def test_phoenix_endpoint_takes_the_base_url_or_the_otlp_url():
+    for given in ("http://127.0.0.1:6006", "http://127.0.0.1:6006/", "http://127.0.0.1:6006/v1/traces",
+                  "http://127.0.0.1:6006/v1/traces/"):
+        assert load_settings({"PHOENIX_ENDPOINT": given}).phoenix_endpoint == "http://127.0.0.1:6006", given
+    assert load_settings({"PHOENIX_ENDPOINT": "https://h/phoenix/v1/traces"}).phoenix_endpoint == "https://h/phoenix"
+
+
+class NotFoundServer:
+    """An HTTP server that answers 404 to everything (Phoenix's address with a wrong path or
+    port that another program uses). Counts the requests it got."""
+
+    def __init__(self) -> None:
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        counter = self.requests = []
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                counter.append(self.path)
+                self.send_response(404)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            do_GET = do_POST
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_an_endpoint_that_answers_404_is_reported_once(caplog):
+    from agent_runtime.telemetry.exporters import Tracing
+
+    server = NotFoundServer()
+    try:
+        tracing = Tracing(load_settings({"PHOENIX_ENABLED": "true", "PHOENIX_ENDPOINT": server.url}), Redactor())
+        caplog.set_level("WARNING", logger="agent_runtime.telemetry.exporters")
+        for task in ("one", "two", "three"):  # three exports, three 404s
+            with tracing.telemetry.task_span(task) as root:
+                root.finish("answered", "ok")
+            assert tracing.trace_url(root.trace_id) is None, "no link to a trace Phoenix does not have"
+        tracing.shutdown()
+    finally:
+        server.close()
+    exports = [p for p in server.requests if p == "/v1/traces"]
+    assert len(exports) >= 3, server.requests
+    warnings = [r.getMessage() for r in caplog.records if "not accepting spans" in r.getMessage()]
+    assert len(warnings) == 1, warnings
+    assert f"{server.url}/v1/traces answered 404 Not Found" in warnings[0]
+    assert "set PHOENIX_ENDPOINT to Phoenix's base URL" in warnings[0]
+
+
+def test_the_cli_says_once_why_phoenix_does_not_take_spans(tmp_path):
+    server = NotFoundServer()
+    try:
+        repo = make_repo(tmp_path / "p", BUGGY_PROJECT)
+        replay = write_replay(tmp_path / "r.json", TASK_REPLIES)
+        result = run_cli("--model", f"replay:{replay}", "explain", cwd=repo,
+                         env={"PHOENIX_ENABLED": "true", "PHOENIX_ENDPOINT": server.url,
+                              "RUNS_DIR": str(tmp_path / "runs")})
+    finally:
+        server.close()
+    assert result.returncode == 0
+    assert result.stderr.count("is not accepting spans") == 1, result.stderr
+    said = " ".join(result.stderr.split())
+    assert "answered 404 Not Found" in said and "PHOENIX_ENDPOINT" in said
+    assert "trace in Phoenix" not in result.stderr and "agent-runtime trace" in result.stderr
+    # reported before the run's last line (not after it, from the exporter's thread at exit)
+    assert said.index("not accepting spans") < said.index("· see it with: agent-runtime trace")
 
 
 def test_phoenix_down_never_breaks_a_run(tmp_path):
@@ -227,7 +410,9 @@ def test_phoenix_down_never_breaks_a_run(tmp_path):
     run_dir = next((tmp_path / "runs").iterdir())
     spans = load_spans(run_dir)
     kinds = [s.get("kind") for s in spans]
-    assert kinds.count("AGENT") == 1 and kinds.count("CHAIN") == 5 and kinds.count("TOOL") == 6
+    # final_answer runs inside the sandboxed interpreter: 5 tool calls, 5 model calls
+    assert kinds.count("AGENT") == 1 and kinds.count("CHAIN") == 5 and kinds.count("TOOL") == 5
+    assert kinds.count("LLM") == 5
     assert all(line.strip() for line in (run_dir / "trace.jsonl").read_text().splitlines())
 
 
@@ -237,7 +422,15 @@ def test_a_hanging_phoenix_delays_exit_by_at_most_two_seconds(tmp_path):
     sink.bind(("127.0.0.1", 0))
     sink.listen(50)
     held = []
-    threading.Thread(target=lambda: [held.append(sink.accept()) for _ in range(50)], daemon=True).start()
+
+    def hold() -> None:
+        try:
+            for _ in range(50):
+                held.append(sink.accept())
+        except OSError:  # the sink was closed at the end of the test
+            pass
+
+    threading.Thread(target=hold, daemon=True).start()
     repo = make_repo(tmp_path / "p", BUGGY_PROJECT)
     session = session_for(repo, tmp_path, TASK_REPLIES, PHOENIX_ENABLED="true",
                           PHOENIX_ENDPOINT=f"http://127.0.0.1:{sink.getsockname()[1]}")
@@ -283,6 +476,7 @@ def test_docker_compose_agrees_with_env_example():
     assert any(v.endswith(":" + container_env["PHOENIX_WORKING_DIR"]) for v in service["volumes"])
 
 
+@pytest.mark.slow
 def test_phoenix_command_starts_a_healthy_local_phoenix(tmp_path):
     port = _free_port()
     proc = subprocess.Popen([str(VENV_BIN / "agent-runtime"), "phoenix", "--port", str(port)], cwd=tmp_path,

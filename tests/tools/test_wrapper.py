@@ -52,12 +52,19 @@ def test_limits_come_from_settings(tmp_path, tools_for):
 def test_text_inputs_are_bounded(buggy_repo, make_runtime):
     from agent_runtime.tools import build_tools
 
-    runtime = make_runtime(buggy_repo, env={"VALIDATION_MAX_CHARS": "100", "VALIDATION_MAX_LINES": "10"})
+    runtime = make_runtime(buggy_repo, env={"VALIDATION_MAX_CHARS": "100", "VALIDATION_MAX_LINES": "10",
+                                            "PATCH_MAX_BYTES": "1000"})
     tools = {t.name: t for t in build_tools(runtime)}
-    long = tools["propose_patch"](path="calc.py", old="return a - b", new="x" * 500)
+    long = tools["run_cmd"](command="echo " + "x" * 495)
     assert "500 characters; the limit is 100" in long["error"] and "smaller" in long["recovery_suggestion"]
-    tall = tools["propose_patch"](path="calc.py", old="return a - b", new="\n" * 20)
+    tall = tools["rg_search"](pattern="a\n" * 20)
     assert "21 lines; the limit is 10" in tall["error"]
+    # Patch text has its own limit (PATCH_MAX_BYTES), not the one for commands and patterns.
+    fits = tools["propose_patch"](path="calc.py", old="return a - b", new="x" * 500 + "\n" * 20)
+    assert "patch_id" in fits, fits
+    big = tools["propose_patch"](path="calc.py", old="return a - b", new="é" * 600)
+    assert "1,200 bytes; the limit for a patch is 1,000 (PATCH_MAX_BYTES)" in big["error"]
+    assert "smaller patches" in big["recovery_suggestion"]
 
 
 def test_argument_binding_errors_are_explained(buggy_repo, tools_for):
@@ -122,7 +129,7 @@ def test_every_call_emits_one_tool_span_with_its_attributes(buggy_repo, tools_fo
     tools["run_cmd"](command="rm calc.py")
     tools["run_cmd"](command="ls")
     spans = exporter.get_finished_spans()
-    assert [s.name for s in spans] == ["ReadFileTool", "RunCmdTool", "RunCmdTool", "RunCmdTool"]
+    assert [s.name for s in spans] == ["read_file: calc.py", "run_cmd: sudo ls", "run_cmd: rm calc.py", "run_cmd: ls"]
     read, denied, refused, ran = (dict(s.attributes) for s in spans)
     assert read["openinference.span.kind"] == "TOOL" and read["tool.name"] == "read_file"
     assert json.loads(read["input.value"]) == {"path": "calc.py", "start_line": None, "end_line": None}

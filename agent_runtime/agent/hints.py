@@ -1,0 +1,56 @@
+"""The next step, suggested from where a task stands, for a model that is going round in circles.
+
+Used only when the model repeats a step it already took: small models then copy their own last
+reply again and again. A concrete next call (read a file not read yet, change the code, run the
+tests, finish) breaks the loop better than "do something else". Derived from the task's tool
+calls so far and the repository's files; it knows nothing about any particular task.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Iterable
+
+TEST_FILE = re.compile(r"(^|/)(tests?/|test_[^/]*$|[^/]*_test\.py$|conftest\.py$)")
+SOURCE = re.compile(r"\.(py|js|ts|go|rs|rb|java|c|h|cpp|sh)$")
+
+
+def _read_paths(calls: Iterable[Any]) -> set[str]:
+    return {str(c.arguments.get("path")) for c in calls
+            if c.tool in ("read_file", "read_file_snippet") and c.outcome == "ok" and c.arguments.get("path")}
+
+
+def next_step(calls: list[Any], files: list[str], failing_output: str = "", shown: Iterable[str] = ()) -> str | None:
+    """A suggested next call, as one sentence with the code to write; None if nothing fits."""
+    ran_tests = [c for c in calls if c.tool == "run_tests" and c.outcome == "ok"]
+    applied = [i for i, c in enumerate(calls) if c.tool == "apply_patch" and c.outcome == "ok"]
+    proposed = [c for c in calls if c.tool.startswith("propose_patch") and c.outcome == "ok"]
+    if applied:
+        tested_after = any(c.tool == "run_tests" for c in calls[applied[-1] + 1:])
+        if not tested_after:
+            return "Your change is applied: run the tests now: print(run_tests())"
+        if ran_tests and ran_tests[-1].facts.get("passed"):
+            return 'The tests pass: finish with final_answer("what you changed and why").'
+    if proposed and not applied:
+        patch_id = proposed[-1].facts.get("patch_id")
+        if patch_id:
+            return f'Apply the patch you proposed: print(apply_patch(patch_id="{patch_id}"))'
+    if not ran_tests and any(TEST_FILE.search(f) for f in files):
+        return "See what fails first: print(run_tests())"
+    read = _read_paths(calls) | set(shown)
+    mentioned = [f for f in files if f in failing_output]
+    candidates = [f for f in mentioned + files if SOURCE.search(f) and not TEST_FILE.search(f) and f not in read]
+    if candidates:
+        return f'Read the code next: print(read_file(path="{candidates[0]}"))'
+    sources = [c.arguments.get("path") for c in calls if c.tool == "read_file" and c.outcome == "ok"
+               and not TEST_FILE.search(str(c.arguments.get("path")))]
+    sources = sources or [f for f in shown if SOURCE.search(f) and not TEST_FILE.search(f)
+                          and (not failing_output or f in failing_output)][-1:]
+    if sources:
+        return (f'You have read the code: change it now: p = propose_patch(path="{sources[-1]}", old=\"\"\"the lines to '
+                f'change, copied from read_file\"\"\", new=\"\"\"the corrected lines\"\"\") then '
+                f'print(apply_patch(patch_id=p["patch_id"]))')
+    if read:
+        return ("You have read the code: change it now with propose_patch(path=..., old=..., new=...) "
+                "and apply_patch(patch_id=...), copying old exactly from what read_file showed.")
+    return None

@@ -1,0 +1,93 @@
+"""What the model is told about the repository with each task: its files (or top-level entries
+when there are many) and how its tests run. Small models otherwise spend their first steps
+(and often all of them) finding out, and copy the exploring call over and over."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import Callable
+
+from agent_runtime.tools.commands import detect_test_command
+from agent_runtime.tools.search import base_command, run_rg
+
+MAX_LISTED_FILES = 40
+# A repository this small is shown whole with the task: the model starts where a person reading
+# it would, instead of spending steps (and often the whole budget) opening files one by one.
+SMALL_REPO_FILES, SMALL_REPO_CHARS = 12, 9000
+
+
+def repository_files(root: Path, limit: int = 5000, hidden: tuple[str, ...] = ()) -> tuple[list[str], bool]:
+    """The repository's files (respecting .gitignore, without the policy's deny_read ones, as
+    list_files shows them), sorted, and whether there are more."""
+    try:
+        files, more, _, _ = run_rg(base_command(hidden) + ["--files"], root, limit)
+    except Exception:  # no ripgrep, an unreadable tree: the task goes without the overview  # noqa: BLE001
+        return [], False
+    return sorted(files), more
+
+
+def _size(path: Path) -> str:
+    """' (12 lines)', ' (empty)': which files hold the code, at a glance."""
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(200_000)
+    except OSError:
+        return ""
+    if not data.strip():
+        return " (empty)"
+    if b"\0" in data[:8000]:
+        return " (binary)"
+    count = data.count(b"\n") + (not data.endswith(b"\n"))
+    return f" ({count} line{'s' if count != 1 else ''}{'+' if len(data) == 200_000 else ''})"
+
+
+def repository_overview(root: Path, listing: tuple[list[str], bool] | None = None,
+                        readable: Callable[[str], bool] | None = None) -> str:
+    """The listing (and for a small repository, its files), for the task's first message.
+    `readable(rel)`: may the model read that file (the policy's answer)."""
+    files, more = listing or repository_files(root)
+    lines = []
+    if files and len(files) <= MAX_LISTED_FILES and not more:
+        lines.append(f"The repository's files ({len(files)}):")
+        lines += [f"  {name}{_size(root / name)}" for name in files]
+    elif files:
+        tops = Counter(name.split("/", 1)[0] + ("/" if "/" in name else "") for name in files)
+        lines.append(f"The repository has {len(files):,}{'+' if more else ''} files; at the top level:")
+        lines += [f"  {name}" + (f" ({count} files)" if name.endswith("/") else "")
+                  for name, count in sorted(tops.items())[:MAX_LISTED_FILES]]
+    test_command = detect_test_command(root) if files else None
+    if test_command:
+        lines.append(f"Tests run with: {test_command} (run_tests() runs them)")
+    if readable is not None and files and not more:
+        shown = small_repository(root, files, readable)[0]
+        if shown:
+            lines.append("")
+            lines.append("The repository is small; here are its files as read_file shows them (no need to read them again):")
+            lines.append(shown)
+    return "\n".join(lines)
+
+
+def small_repository(root: Path, files: list[str], readable: Callable[[str], bool]) -> tuple[str | None, list[str]]:
+    """Every readable file's text and their names, when there are few and they are short."""
+    if len(files) > SMALL_REPO_FILES:
+        return None, []
+    parts, total, names = [], 0, []
+    for name in files:
+        if not readable(name):
+            parts.append(f"--- {name}: not shown (the policy keeps it from you) ---")
+            continue
+        try:
+            data = (root / name).read_bytes()
+        except OSError:
+            return None, []
+        if b"\0" in data[:8000]:
+            continue
+        text = data.decode("utf-8", "replace")
+        total += len(text)
+        if total > SMALL_REPO_CHARS:
+            return None, []
+        names.append(name)
+        if text.strip():
+            parts.append(f"--- {name} ---\n{text.rstrip()}\n--- end of {name} ---")
+    return ("\n".join(parts) or None), names

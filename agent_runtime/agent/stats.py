@@ -1,0 +1,108 @@
+"""Feedback while it works: what each step and each task took (time, tokens, context, money).
+
+Time spent at approval prompts is the person's, not the agent's: it is left out of a step's
+seconds and reported beside them (the model's time never includes it: prompts come between
+model calls). Context is the size of the latest request against the model's window (agent/
+context.py PromptMemory). Cost is for hosted models only, from LiteLLM's local cost map.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+
+class StepMeter:
+    """One task's figures, read from the session as the steps go by."""
+
+    def __init__(self, session: Any):
+        self.session = session
+        self.started = time.monotonic()
+        self._waited_at_start = self._waited_mark = self._waited()
+        self.cost_usd: float | None = None
+
+    def _waited(self) -> float:
+        return float(getattr(self.session.approver, "waited_s", 0.0))
+
+    def _context(self) -> tuple[int | None, int | None]:
+        memory = self.session.prompt_memory
+        if memory is None:
+            return None, None
+        used = memory.stats.last_request if memory.stats.requests else None
+        return used, memory.window
+
+    def step(self, step: Any) -> dict[str, Any]:
+        """The fields of a step_ended event (cli/jsonout.py EVENT_FIELDS)."""
+        waited = self._waited() - self._waited_mark
+        self._waited_mark = self._waited()
+        timing = getattr(step, "timing", None)
+        seconds = None
+        if timing is not None and timing.end_time:
+            seconds = round(max(0.0, timing.duration - waited), 3)
+        usage = getattr(step, "token_usage", None)
+        tokens_in, tokens_out = (usage.input_tokens, usage.output_tokens) if usage else (0, 0)
+        cost = None
+        if tokens_in or tokens_out:
+            kind = self.session.kind
+            cost = kind.cost(self.session.model_label, tokens_in, tokens_out) if kind is not None else None
+            if cost is not None:
+                self.cost_usd = (self.cost_usd or 0.0) + cost
+        context, window = self._context()
+        error = getattr(step, "error", None)
+        return {"step": step.step_number, "observation": step.observations or "",
+                "error": str(error) if error else None, "seconds": seconds, "tokens_in": tokens_in,
+                "tokens_out": tokens_out, "approval_s": round(waited, 3), "context_tokens": context,
+                "context_window": window, "cost_usd": round(cost, 6) if cost is not None else None}
+
+    def summary(self, calls: list[Any]) -> dict[str, Any]:
+        """The extra fields of run_ended: time at prompts, cost, context, the last test result."""
+        context, window = self._context()
+        tests = [c for c in calls if c.tool == "run_tests" and isinstance(c.facts.get("passed"), bool)]
+        return {"approval_s": round(self._waited() - self._waited_at_start, 3),
+                "cost_usd": round(self.cost_usd, 6) if self.cost_usd is not None else None,
+                "context_tokens": context, "context_window": window,
+                "tests_passed": tests[-1].facts["passed"] if tests else None}
+
+
+def step_line(fields: dict[str, Any]) -> str:
+    """`step 2 · 3.1 s (+4.0 s at the approval prompt) · 1,234 in / 56 out tokens · context 3,456 of 16,384 (21%) · $0.0004`"""
+    parts = [f"step {fields['step']}"]
+    if fields.get("seconds") is not None:
+        waited = fields.get("approval_s") or 0
+        parts.append(f"{fields['seconds']:.1f} s" + (f" (+{waited:.1f} s at the approval prompt)" if waited >= 0.05
+                                                      else ""))
+    parts.append(f"{fields.get('tokens_in', 0):,} in / {fields.get('tokens_out', 0):,} out tokens")
+    parts += _context_and_cost(fields)
+    return " · ".join(parts)
+
+
+def summary_line(fields: dict[str, Any]) -> str:
+    """The task's last line: outcome, steps, time, tokens, context, cost, files changed, last test result."""
+    status = {"answered": "done", "step_limit": "stopped at the step limit", "interrupted": "interrupted",
+              "error": "failed"}.get(fields.get("status", ""), str(fields.get("status")))
+    steps = fields.get("steps", 0)
+    wall, waited, model = fields.get("wall_s", 0.0), fields.get("approval_s") or 0.0, fields.get("model_s", 0.0)
+    timing = f"{max(0.0, wall - waited):.1f} s (model {model:.1f} s" + (
+        f"; {waited:.1f} s at approval prompts not counted)" if waited >= 0.05 else ")")
+    parts = [f"{status}: {steps} step{'s' if steps != 1 else ''}", timing,
+             f"{fields.get('tokens_in', 0):,} in / {fields.get('tokens_out', 0):,} out tokens"]
+    parts += _context_and_cost(fields)
+    files = fields.get("files_changed") or []
+    if files:
+        parts.append("files changed: " + ", ".join(files[:5]) + (f" and {len(files) - 5} more" if len(files) > 5
+                                                                 else ""))
+    else:
+        parts.append("no patch applied")
+    if fields.get("tests_passed") is not None:
+        parts.append("tests: " + ("passed" if fields["tests_passed"] else "failing"))
+    return " · ".join(parts)
+
+
+def _context_and_cost(fields: dict[str, Any]) -> list[str]:
+    parts = []
+    used, window = fields.get("context_tokens"), fields.get("context_window")
+    if used is not None and window:
+        parts.append(f"context {used:,} of {window:,} ({used * 100 // window}%)")
+    if fields.get("cost_usd") is not None:
+        parts.append(f"${fields['cost_usd']:.4f}")
+    return parts

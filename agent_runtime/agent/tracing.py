@@ -1,0 +1,196 @@
+"""The agent's own spans, made from what smolagents knows: each step (CHAIN `step N`, input = the
+model's thought and code, output = the observation) and each model call (LLM `llm: <model>`).
+The task's root span is made by the session (telemetry's task_span).
+
+Why not OpenInference's smolagents instrumentor: its span names (`CodingAgent.run`, `Step 3`),
+its AGENT output (a RunResult repr) and its step input (an ActionStep repr) are not
+configurable, and its TOOL spans carry `tool.parameters`, which Phoenix's UI cannot show.
+Everything here wraps one agent's or one model's instance; nothing is patched globally.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from enum import Enum
+from typing import TYPE_CHECKING, Any, Callable, Iterator
+
+from opentelemetry import trace
+
+from agent_runtime.core import is_secret_name
+
+if TYPE_CHECKING:
+    from agent_runtime.telemetry.spans import Telemetry
+
+
+def new_session_id(kind: str = "task") -> str:
+    """A Phoenix session id: `repl-20261123-113024-3f9a1c` (one per REPL) or `task-…` (one per single task)."""
+    return f"{kind}-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
+
+
+# --- model calls ---
+
+
+def _text(content: Any) -> str:
+    """A message's content as text: smolagents gives a string or a list of parts."""
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        parts = []
+        for part in content:
+            if isinstance(part, dict) and part.get("type") == "text":
+                parts.append(str(part.get("text", "")))
+            elif isinstance(part, dict):
+                parts.append(f"[{part.get('type', 'part')}]")
+            else:
+                parts.append(str(part))
+        return "\n".join(parts)
+    return str(content)
+
+
+def _messages(messages: Any) -> list[tuple[str, str]]:
+    pairs = []
+    for message in messages or ():
+        if isinstance(message, dict):
+            role, content = message.get("role"), message.get("content")
+        else:
+            role, content = getattr(message, "role", None), getattr(message, "content", None)
+        role = role.value if isinstance(role, Enum) else role
+        pairs.append((str(role or "user"), _text(content)))
+    return pairs
+
+
+def _parameters(model: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """What the call was made with: stop sequences, the reply format's name, the model's
+    scalar settings (temperature, max_tokens, ...); never grammars, schemas or keys."""
+    found: dict[str, Any] = {}
+    settings = getattr(model, "kwargs", None)
+    for key, value in (settings if isinstance(settings, dict) else {}).items():
+        plain = isinstance(value, (int, float, bool)) or (isinstance(value, str) and len(value) <= 200)
+        if plain and not is_secret_name(key):
+            found[key] = value
+    if kwargs.get("stop_sequences"):
+        found["stop_sequences"] = list(kwargs["stop_sequences"])
+    response_format = kwargs.get("response_format")
+    if isinstance(response_format, dict):
+        schema = response_format.get("json_schema")
+        found["response_format"] = (schema.get("name") if isinstance(schema, dict) else None) or \
+            response_format.get("type", "custom")
+    return found
+
+
+def model_label(label: str) -> str:
+    """What an LLM span is named after: the model, not a replay file's whole path."""
+    if label.startswith("replay:"):
+        return "replay:" + label[len("replay:"):].rstrip("/").rsplit("/", 1)[-1]
+    return label
+
+
+def _wrap_generate(model: Any, telemetry: "Telemetry", label: Callable[[], str]) -> None:
+    generate = model.generate
+
+    def traced_generate(*args: Any, **kwargs: Any) -> Any:
+        messages = args[0] if args else kwargs.get("messages")
+        with telemetry.llm_span(model_label(label()), _messages(messages), _parameters(model, kwargs)) as span:
+            message = generate(*args, **kwargs)
+            usage = getattr(message, "token_usage", None)
+            span.finish(_text(getattr(message, "content", None)), getattr(usage, "input_tokens", None),
+                        getattr(usage, "output_tokens", None))
+        return message
+
+    model.generate = traced_generate
+
+
+def trace_model(model: Any, telemetry: "Telemetry", label: Callable[[], str]) -> None:
+    """One LLM span per call to the model. Called before anything else wraps `generate` (the
+    progress display, the format retry) so that each request to a model is one span; a
+    fallback chain gets a span per model tried, named after that model."""
+    chain = getattr(model, "chain", None)
+    if chain:
+        for model_id, inner in chain:
+            _wrap_generate(inner, telemetry, lambda model_id=model_id: model_id)
+    else:
+        _wrap_generate(model, telemetry, label)
+
+
+# --- steps and the final answer ---
+
+
+def _thought(output: str, code_tags: tuple[str, str]) -> str:
+    text = output.strip()
+    if text.startswith("{"):  # the JSON reply format: {"thought": ..., "code": ...}
+        try:
+            data = json.loads(text)
+            return str(data.get("thought", "")).strip() if isinstance(data, dict) else ""
+        except ValueError:
+            pass
+    before = text.split(code_tags[0], 1)[0] if code_tags[0] in text else text.split("```", 1)[0]
+    before = before.strip()
+    return before[len("Thought:"):].strip() if before.startswith("Thought:") else before
+
+
+def step_action(memory_step: Any, code_tags: tuple[str, str] = ("<code>", "</code>")) -> str | None:
+    """What the model did in a step, as a person reads it: the thought, then the code."""
+    output = getattr(memory_step, "model_output", None)
+    code = getattr(memory_step, "code_action", None)
+    if not isinstance(output, str) and not code:
+        return None
+    parts = []
+    thought = _thought(output, code_tags) if isinstance(output, str) else ""
+    if thought:
+        parts.append(f"Thought: {thought}")
+    if code:
+        parts.append(f"Code:\n{code}")
+    else:
+        parts.append(f"The model's reply (no code could be read from it):\n{output}")
+    return "\n\n".join(parts)
+
+
+def _error_text(exc: BaseException) -> str:
+    if isinstance(exc, KeyboardInterrupt):
+        return "interrupted (Ctrl-C)"
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _wrap_steps(agent: Any, telemetry: "Telemetry") -> None:
+    step_stream = agent._step_stream
+    code_tags = tuple(getattr(agent, "code_block_tags", None) or ("<code>", "</code>"))
+
+    def traced_step_stream(memory_step: Any) -> Iterator[Any]:
+        step = telemetry.start_step(getattr(memory_step, "step_number", None) or agent.step_number)
+        inner = step_stream(memory_step)
+        error: str | None = None
+        try:
+            while True:
+                # Current only while the step runs: never left attached across a yield.
+                with trace.use_span(step.span, end_on_exit=False, record_exception=False,
+                                    set_status_on_exception=False):
+                    try:
+                        item = next(inner)
+                    except StopIteration:
+                        return
+                yield item
+        except GeneratorExit:
+            with trace.use_span(step.span, end_on_exit=False, record_exception=False, set_status_on_exception=False):
+                inner.close()
+            error = "stopped before the step finished"
+            raise
+        except BaseException as exc:
+            error = _error_text(exc)
+            raise
+        finally:
+            observation = getattr(memory_step, "observations", None)
+            step.end(step_action(memory_step, code_tags), observation if isinstance(observation, str) else None,
+                     error)
+
+    agent._step_stream = traced_step_stream
+
+
+def trace_agent(agent: Any, telemetry: "Telemetry") -> None:
+    """A CHAIN span per step. (The runtime's tools make their own TOOL spans; final_answer runs
+    inside the sandboxed interpreter: the step's output and the task's root show the answer.)"""
+    _wrap_steps(agent, telemetry)

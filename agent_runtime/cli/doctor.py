@@ -1,0 +1,53 @@
+"""`agent-runtime doctor`: what this machine has for the agent — the llama.cpp build's CPU
+features, the embedded models and whether their weights are installed, bubblewrap, ripgrep."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+from agent_runtime.config import Settings
+
+
+def facts(settings: Settings, models_only: bool = False) -> dict[str, Any]:
+    from agent_runtime.models import weights
+    from agent_runtime.models.embedded import cpu_features
+
+    out: dict[str, Any] = {"models": []}
+    for key, item in weights.CATALOG.items():
+        cached = weights.cache_dir() / item.filename
+        state = ("verified in the cache" if weights._verified(cached, item)
+                 else "parts installed (assembled and checked on first use)" if weights.part_files(item) is not None
+                 else f"not installed ({item.install})")
+        out["models"].append({"model": f"embedded:{key}", "label": item.label, "default": key == weights.DEFAULT_KEY,
+                              "weights": state})
+    if settings.model_gguf:
+        out["models"].append({"model": "MODEL_GGUF", "label": str(settings.model_gguf),
+                              "weights": "file exists" if Path(settings.model_gguf).is_file() else "missing"})
+    if models_only:
+        return out
+    out["llama_cpp_build"] = cpu_features()
+    out["bubblewrap"] = shutil.which("bwrap") or "missing (apt-get install bubblewrap): commands run without an OS sandbox"
+    out["ripgrep"] = shutil.which("rg") or "missing (apt-get install ripgrep): search tools do not work"
+    return out
+
+
+def cmd_doctor(argv: list[str], settings: Settings, repo: Path) -> int:
+    parser = argparse.ArgumentParser(prog="agent-runtime doctor", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--json", action="store_true", help="print JSON")
+    parser.add_argument("--models-only", action="store_true", help="only the embedded models")
+    args = parser.parse_args(argv)
+    found = facts(settings, args.models_only)
+    if args.json:
+        print(json.dumps(found, indent=2))
+        return 0
+    for row in found["models"]:
+        mark = " (default)" if row.get("default") else ""
+        print(f"{row['model']:<22} {row['label']}{mark}: {row['weights']}")
+    for key in ("llama_cpp_build", "bubblewrap", "ripgrep"):
+        if key in found:
+            print(f"{key.replace('_', ' ')}: {found[key]}")
+    return 0

@@ -1,0 +1,140 @@
+"""`agent-runtime eval SUITE` and `agent-runtime eval compare A B`."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from agent_runtime.config import Settings, state_home
+
+USAGE = """\
+agent-runtime eval SUITE [--model ID] [--workers N] [--max-steps N] [--timeout S] [--out FILE]
+agent-runtime eval compare A.jsonl B.jsonl"""
+
+DESCRIPTION = """\
+Run a task suite: each task in a fresh git repository, the agent as a single task
+(--approval auto; the policy and the sandbox as always), then the task's check in a clean
+sandboxed process. SUITE is a JSONL file (one task a line: id, prompt, files, setup, check,
+timeout_s, protected) or a directory of them; the project's own suite is evals/.
+Results go to a JSONL file (one line per task) and a summary is printed. N workers share one
+model server. With ray installed and --ray ADDRESS (or RAY_ADDRESS), tasks run on a Ray cluster."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="agent-runtime eval", usage=USAGE, description=DESCRIPTION,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("suite", help="a JSONL file or a directory of them (or: compare A B)")
+    parser.add_argument("more", nargs="*", help=argparse.SUPPRESS)
+    parser.add_argument("--model", metavar="ID", help="model for every task (default: the session's; embedded:0.5b, "
+                        "ollama_chat/..., openai/... with MODEL_API_BASE)")
+    parser.add_argument("--workers", type=int, default=1, metavar="N", help="tasks at once (default 1)")
+    parser.add_argument("--max-steps", type=int, metavar="N", help="step limit per task (default: AGENT_MAX_STEPS)")
+    parser.add_argument("--timeout", type=float, metavar="S", help="seconds per task (default: each task's timeout_s)")
+    parser.add_argument("--out", type=Path, metavar="FILE", help="results file (default: under the state directory)")
+    parser.add_argument("--only", action="append", metavar="ID", help="run only these task ids (repeatable)")
+    parser.add_argument("--keep", action="store_true", help="keep each task's repository next to the results")
+    parser.add_argument("--ray", metavar="ADDRESS", default=os.environ.get("RAY_ADDRESS"),
+                        help="run tasks on a Ray cluster (needs: pip install 'agent-runtime[ray]')")
+    return parser
+
+
+def cmd_eval(argv: list[str], settings: Settings, repo: Path) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.suite == "compare":
+        return _compare(parser, args.more)
+    if args.more:
+        parser.error(f"unexpected arguments: {' '.join(args.more)}")
+    if args.workers < 1:
+        parser.error("--workers must be 1 or more")
+    from agent_runtime.eval.suite import SuiteError, load_suite
+
+    try:
+        tasks = load_suite(Path(args.suite))
+    except SuiteError as exc:
+        print(f"agent-runtime: error: {exc}", file=sys.stderr)
+        return 2
+    if args.only:
+        unknown = set(args.only) - {t.id for t in tasks}
+        if unknown:
+            parser.error(f"no task with id {', '.join(sorted(unknown))}")
+        tasks = [t for t in tasks if t.id in set(args.only)]
+    out = args.out or state_home() / "evals" / f"{time.strftime('%Y%m%d-%H%M%S')}-{Path(args.suite).stem}.jsonl"
+    return run_eval(tasks, settings, args, out)
+
+
+def run_eval(tasks: list[Any], settings: Settings, args: argparse.Namespace, out: Path) -> int:
+    from agent_runtime.cli.display import Display
+    from agent_runtime.eval.report import summary_lines, task_lines
+    from agent_runtime.eval.runner import EvalOptions, agent_attempt, run_suite
+    from agent_runtime.models.errors import ModelError
+    from agent_runtime.models.registry import SHARED_SERVER_ENV
+
+    display = Display()
+    model = args.model or settings.model_id
+    options = EvalOptions(model=model, max_steps=args.max_steps, timeout_s=args.timeout, workers=args.workers,
+                          keep=args.keep)
+    server = None
+    try:
+        if (model is None or model.startswith("embedded")) and not os.environ.get(SHARED_SERVER_ENV):
+            server = _start_shared_server(settings, model, display)
+            options.extra_env[SHARED_SERVER_ENV] = server.api_base
+        display.info(f"{len(tasks)} tasks · {args.workers} worker(s) · model {model or 'embedded (default)'} · "
+                     f"results: {out}")
+        if args.ray:
+            from agent_runtime.eval.ray_backend import run_on_ray
+
+            results = run_on_ray(tasks, options, out, args.ray, display)
+        else:
+            with display.progress(len(tasks)) as advance:
+                results = run_suite(tasks, agent_attempt, options, out,
+                                    on_result=lambda result, progress: advance(result, progress))
+    except ModelError as exc:
+        display.error(str(exc))
+        return 1
+    except KeyboardInterrupt:
+        display.error(f"interrupted; the results so far are in {out}")
+        return 130
+    finally:
+        if server is not None:
+            server.stop()
+    for line in task_lines(results) + [""] + summary_lines(results):
+        print(line)
+    print(f"results: {out}")
+    return 0
+
+
+def _start_shared_server(settings: Settings, model: str | None, display: Any) -> Any:
+    from agent_runtime.models.constraints import context_window
+    from agent_runtime.models.embedded import EmbeddedServer, resolve_embedded
+
+    key = model.partition(":")[2] or None if model else None
+    choice = resolve_embedded(settings, key)
+    if choice.note:
+        display.warn(choice.note)
+    server = EmbeddedServer(choice.gguf, context_window(settings, None), choice.chat_format)
+    server.start()
+    with display.waiting(f"Starting the embedded model for the eval ({choice.label})…") as status:
+        server.wait_ready(tick=lambda s: status and status.update(f"Starting the embedded model… {s:.0f}s"))
+    return server
+
+
+def _compare(parser: argparse.ArgumentParser, files: list[str]) -> int:
+    if len(files) != 2:
+        parser.error("compare takes two results files: agent-runtime eval compare A.jsonl B.jsonl")
+    from agent_runtime.eval.report import compare_lines, load_results
+
+    loaded = []
+    for name in files:
+        path = Path(name)
+        if not path.is_file():
+            print(f"agent-runtime: error: {path} does not exist", file=sys.stderr)
+            return 2
+        loaded.append(load_results(path))
+    for line in compare_lines(loaded[0], loaded[1], Path(files[0]).stem, Path(files[1]).stem):
+        print(line)
+    return 0

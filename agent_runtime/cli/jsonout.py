@@ -1,0 +1,102 @@
+"""`--json`: one JSON object per line on stdout for each event of a single task, and nothing
+else on stdout (progress and warnings go to stderr as usual, without colour).
+
+Every event has `type`, `time` (ISO 8601, UTC) and the fields in EVENT_FIELDS; the README
+documents them and a test validates every event of a run against this table.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from contextlib import contextmanager, nullcontext
+from datetime import datetime, timezone
+from typing import Any, Iterator
+
+from agent_runtime.cli.display import Display, _thought
+
+# type -> {field: JSON type(s)}. "?" suffix: may be null.
+EVENT_FIELDS: dict[str, dict[str, str]] = {
+    "resumed": {"run_id": "string", "runs": "array", "tasks": "integer", "steps": "integer", "patches": "array"},
+    "run_started": {"run_id": "string", "task": "string", "model": "string", "repo": "string", "approval": "string",
+                    "sandbox": "string", "max_steps": "integer"},
+    "step_started": {"step": "integer"},
+    "model_reply": {"step": "integer", "thought": "string", "code": "string"},
+    "tool_call": {"step": "integer?", "tool": "string", "arguments": "object", "outcome": "string",
+                  "decision": "string", "rule": "string?", "approval": "string", "approval_source": "string?",
+                  "error": "string?", "seconds": "number"},
+    "patch_applied": {"patch_id": "string", "files": "array"},
+    "step_ended": {"step": "integer", "observation": "string", "error": "string?", "seconds": "number?",
+                   "tokens_in": "integer", "tokens_out": "integer", "approval_s": "number",
+                   "context_tokens": "integer?", "context_window": "integer?", "cost_usd": "number?"},
+    "final_answer": {"answer": "string"},
+    "warning": {"message": "string"},
+    "error": {"message": "string"},
+    "run_ended": {"run_id": "string?", "status": "string", "exit_code": "integer", "steps": "integer",
+                  "tokens_in": "integer", "tokens_out": "integer", "model_s": "number", "wall_s": "number",
+                  "parse_errors": "integer", "code_errors": "integer", "format_retries": "integer",
+                  "files_changed": "array", "error": "string?", "approval_s": "number", "cost_usd": "number?",
+                  "context_tokens": "integer?", "context_window": "integer?", "tests_passed": "boolean?"},
+}
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+class JsonDisplay(Display):
+    """The events of a task as JSON lines on stdout; the human view's remaining output on stderr."""
+
+    def __init__(self, out: Any = None) -> None:
+        from rich.console import Console
+
+        super().__init__(console=Console(stderr=True, highlight=False, no_color=True), out=out or sys.stdout)
+        self.stdout = self.out
+
+    def event(self, kind: str, **fields: Any) -> None:
+        from agent_runtime.telemetry.redact import active_redactor
+
+        # Secrets redacted (in the values, before escaping could hide them, and in the line); DEL and C1
+        # controls, which JSON leaves raw, escaped so that no byte of the stream is a terminal command.
+        redact = active_redactor()
+        line = redact(json.dumps(redact.value({"type": kind, "time": _now(), **fields}), ensure_ascii=False,
+                                 default=str))
+        line = re.sub("[\x7f-\x9f]", lambda m: f"\\u{ord(m.group()):04x}", line)
+        # A lone surrogate from a model must not break the stream: it goes out escaped.
+        self.stdout.write(line.encode("utf-8", "backslashreplace").decode("utf-8") + "\n")
+        self.stdout.flush()
+
+    # The terminal-facing calls become events or go quiet.
+
+    def warn(self, message: str) -> None:
+        self.event("warning", message=message)
+
+    def error(self, message: str) -> None:
+        self.event("error", message=message)
+
+    def banner(self, details: dict[str, str]) -> None:
+        pass
+
+    def task(self, task: str) -> None:
+        pass
+
+    @contextmanager
+    def waiting(self, message: str) -> Iterator[Any]:
+        with nullcontext():
+            yield None
+
+    def step_code(self, number: int, model_output: str | None, code: str) -> None:
+        self.event("model_reply", step=number, thought=_thought(model_output), code=code)
+
+    def step_done(self, step: Any, code_shown: bool) -> None:
+        if not code_shown and isinstance(step.model_output, str):
+            self.event("model_reply", step=step.step_number, thought=_thought(step.model_output),
+                       code=getattr(step, "code_action", None) or "")
+        # step_ended comes from the session (agent/stats.py): its seconds leave out approval prompts.
+
+    def run_saved(self, run_id: str, trace_url: str | None) -> None:
+        pass
+
+    def final(self, answer: Any) -> None:
+        pass  # the session sent final_answer before run_ended

@@ -1,0 +1,117 @@
+"""One task's repository: made fresh (files committed), set up, its protected files put back
+after the agent, and its check run in a clean, sandboxed process.
+
+The check runs against code the model wrote, so it runs in the same OS sandbox as the agent's
+commands (no network, nothing outside the repository writable), with a clean environment.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from agent_runtime.eval.suite import Task
+
+GIT_IDENTITY = {"GIT_AUTHOR_NAME": "eval", "GIT_AUTHOR_EMAIL": "eval@agent-runtime.invalid",
+                "GIT_COMMITTER_NAME": "eval", "GIT_COMMITTER_EMAIL": "eval@agent-runtime.invalid",
+                "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": os.devnull}
+
+
+def _git(repo: Path, *args: str) -> None:
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(repo), **GIT_IDENTITY}
+    subprocess.run(["git", *args], cwd=repo, env=env, check=True, capture_output=True, timeout=60)
+
+
+def check_env(bin_dir: Path) -> dict[str, str]:
+    """`python` is the runner's Python (which has pytest); no plugins, no stale bytecode."""
+    return {
+        "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '/usr/bin:/bin')}",
+        "HOME": os.environ.get("HOME", "/tmp"),
+        "LANG": "C.UTF-8",
+        "PYTHONDONTWRITEBYTECODE": "1",  # an edit within the same second must not run the old .pyc
+        "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",
+    }
+
+
+def python_bin_dir(root: Path) -> Path:
+    """A directory whose `python` is this interpreter (tasks say `python -m pytest`)."""
+    bin_dir = root / "bin"
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    link = bin_dir / "python"
+    if not link.exists():
+        link.symlink_to(sys.executable)
+    return bin_dir
+
+
+def make_repo(task: Task, where: Path) -> Path:
+    repo = where / "repo"
+    repo.mkdir(parents=True)
+    for rel, content in task.files.items():
+        target = repo / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(content, encoding="utf-8")
+    _git(repo, "init", "-q", "-b", "main")
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-q", "-m", f"task {task.id}")
+    return repo
+
+
+@dataclass
+class CheckResult:
+    passed: bool
+    exit_code: int | None
+    output: str
+    timed_out: bool = False
+
+
+def run_shell(command: str, repo: Path, env: dict[str, str], timeout: float, sandboxed: bool = True) -> CheckResult:
+    """A trusted command (setup, check) over untrusted files: inside the command sandbox when
+    bubblewrap works here."""
+    from agent_runtime.safety.sandbox import Sandbox
+
+    if sandboxed:
+        box = Sandbox(repo)
+        if box.kind == "bwrap":
+            # The sandbox builds its own environment; the check's variables go in front of it.
+            exports = "".join(f"export {name}={shlex.quote(value)}; " for name, value in env.items())
+            result = box.run(exports + command, timeout=timeout)
+            output = (result.stdout + result.stderr)[-4000:]
+            return CheckResult(result.exit_code == 0 and not result.timed_out, result.exit_code, output,
+                               result.timed_out)
+    try:
+        done = subprocess.run(["bash", "-c", command], cwd=repo, env=env, capture_output=True, text=True,
+                              timeout=timeout, start_new_session=True)
+    except subprocess.TimeoutExpired as exc:
+        return CheckResult(False, None, str(exc.stdout or "")[-4000:], timed_out=True)
+    return CheckResult(done.returncode == 0, done.returncode, (done.stdout + done.stderr)[-4000:])
+
+
+def restore_protected(task: Task, repo: Path) -> list[str]:
+    """Put protected files back as the task gave them; returns those the agent had changed."""
+    changed: list[str] = []
+    for rel in task.protected:
+        target = repo / rel
+        original = task.files.get(rel)
+        current = target.read_bytes() if target.is_file() and not target.is_symlink() else None
+        if original is None:
+            if target.exists() or target.is_symlink():
+                changed.append(rel)
+                target.unlink()
+            continue
+        if current != original.encode("utf-8"):
+            changed.append(rel)
+            if target.is_symlink() or target.is_dir():
+                target.unlink() if target.is_symlink() else _rmtree(target)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(original, encoding="utf-8")
+    return changed
+
+
+def _rmtree(path: Path) -> None:
+    import shutil
+
+    shutil.rmtree(path)

@@ -1,0 +1,209 @@
+"""Running a suite: each task in a fresh repository, the agent as a single task (`--approval
+auto`, the policy and the sandbox as always, `--json` events read back), then its protected
+files restored and its check run in a clean sandboxed process. N tasks at once share one
+model server (the embedded one, started here, or the user's endpoint).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from agent_runtime.eval.repo import check_env, make_repo, python_bin_dir, restore_protected, run_shell
+from agent_runtime.eval.suite import Task
+
+
+@dataclass
+class EvalOptions:
+    model: str | None = None  # None: the embedded default
+    max_steps: int | None = None
+    timeout_s: float | None = None  # overrides every task's timeout_s
+    workers: int = 1
+    keep: bool = False  # keep each task's repository
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+
+# An attempt puts the system under test to work on a prepared repository and returns facts.
+Attempt = Callable[[Task, Path, EvalOptions, float], dict[str, Any]]
+
+
+def _kill(proc: subprocess.Popen) -> None:
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            proc.wait(timeout=5)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def agent_attempt(task: Task, repo: Path, options: EvalOptions, timeout: float) -> dict[str, Any]:
+    """agent_runtime itself, through its command line, as a user's script would call it."""
+    argv = [sys.executable, "-m", "agent_runtime", "--repo", str(repo), "--approval", "auto", "--json"]
+    if options.model:
+        argv += ["--model", options.model]
+    if options.max_steps:
+        argv += ["--max-steps", str(options.max_steps)]
+    argv += ["--", task.prompt]
+    env = {**os.environ, **options.extra_env, "PYTHONDONTWRITEBYTECODE": "1"}
+    events: list[dict[str, Any]] = []
+    proc = subprocess.Popen(argv, cwd=repo, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, start_new_session=True, text=True, encoding="utf-8",
+                            errors="replace")
+    stderr_tail: list[str] = []
+
+    def read_stderr() -> None:
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            stderr_tail.append(line)
+            del stderr_tail[:-40]
+
+    reader = threading.Thread(target=read_stderr, daemon=True)
+    reader.start()
+    expired = threading.Event()
+
+    def stop() -> None:
+        expired.set()
+        _kill(proc)
+
+    timer = threading.Timer(timeout, stop)
+    timer.start()
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            try:
+                events.append(json.loads(line))
+            except ValueError:
+                continue
+        proc.wait()
+    finally:
+        timer.cancel()
+        timed_out = expired.is_set()
+        if proc.poll() is None:
+            _kill(proc)
+        reader.join(timeout=5)
+    return _facts(events, proc.returncode, timed_out, "".join(stderr_tail))
+
+
+def _ended(events: list[dict[str, Any]]) -> bool:
+    return any(e.get("type") == "run_ended" for e in events)
+
+
+def _facts(events: list[dict[str, Any]], exit_code: int | None, timed_out: bool, stderr: str) -> dict[str, Any]:
+    started = next((e for e in events if e.get("type") == "run_started"), {})
+    ended = next((e for e in events if e.get("type") == "run_ended"), {})
+    calls = [e for e in events if e.get("type") == "tool_call"]
+    # Stopped at the task's timeout: the agent may still have ended the run cleanly ("interrupted").
+    status = "timeout" if timed_out else ended.get("status") or ("crashed" if exit_code else "unknown")
+    facts = {
+        "status": status,
+        "exit_code": exit_code,
+        "run_id": started.get("run_id"),
+        "model": started.get("model"),
+        "steps": ended.get("steps", sum(1 for e in events if e.get("type") == "step_ended")),
+        "model_s": ended.get("model_s"),
+        "tokens_in": ended.get("tokens_in"),
+        "tokens_out": ended.get("tokens_out"),
+        "parse_failures": ended.get("parse_errors"),
+        "format_retries": ended.get("format_retries"),
+        "code_errors": ended.get("code_errors"),
+        "tool_errors": sum(1 for e in calls if e.get("outcome") == "error"),
+        "refusals": sum(1 for e in calls if e.get("outcome") == "refused"),
+        "tool_calls": len(calls),
+    }
+    if status in ("crashed", "error", "timeout", "unknown"):
+        facts["error"] = ended.get("error") or stderr.strip().splitlines()[-1:] or None
+    return facts
+
+
+@dataclass
+class Progress:
+    total: int
+    done: int = 0
+    solved: int = 0
+    started: float = field(default_factory=time.monotonic)
+
+
+def run_task(task: Task, attempt: Attempt, options: EvalOptions, work: Path, system: str) -> dict[str, Any]:
+    started = time.monotonic()
+    where = Path(tempfile.mkdtemp(prefix=f"{task.id[:40]}-", dir=work))
+    repo = make_repo(task, where)
+    env = check_env(python_bin_dir(where))
+    timeout = options.timeout_s or task.timeout_s
+    result: dict[str, Any] = {"id": task.id, "kind": task.kind, "system": system}
+    if task.setup:
+        setup = run_shell(task.setup, repo, env, timeout=min(timeout, 300))
+        if not setup.passed:
+            result.update(solved=False, status="setup_failed", error=setup.output[-500:],
+                          wall_s=round(time.monotonic() - started, 2))
+            return result
+    try:
+        facts = attempt(task, repo, options, timeout)
+    except Exception as exc:  # the system under test broke: this task counts as unsolved  # noqa: BLE001
+        facts = {"status": "crashed", "error": f"{type(exc).__name__}: {exc}"}
+    result.update(facts)
+    tampered = restore_protected(task, repo)
+    check = run_shell(task.check, repo, env, timeout=300)
+    result.update(
+        solved=check.passed and not tampered,
+        tampered=tampered,
+        check_exit_code=check.exit_code,
+        check_output=check.output[-1500:] if not check.passed else "",
+        wall_s=round(time.monotonic() - started, 2),
+    )
+    if options.keep:
+        result["repo"] = str(repo)
+    return result
+
+
+def run_suite(tasks: list[Task], attempt: Attempt, options: EvalOptions, out: Path, system: str = "agent_runtime",
+              on_result: Callable[[dict[str, Any], Progress], None] | None = None) -> list[dict[str, Any]]:
+    """Run every task (options.workers at once); each result is appended to `out` as it comes."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    progress = Progress(len(tasks))
+    results: list[dict[str, Any]] = []
+    lock = threading.Lock()
+    # With --keep, the repositories stay next to the results; otherwise in a directory removed at the end.
+    keep_dir = out.with_suffix(".repos") if options.keep else None
+    if keep_dir is not None:
+        keep_dir.mkdir(parents=True, exist_ok=True)
+    with (nullcontext(str(keep_dir)) if keep_dir else tempfile.TemporaryDirectory(prefix="agent-runtime-eval-")) as tmp, \
+            out.open("a", encoding="utf-8") as sink:
+        work = Path(tmp)
+
+        def one(task: Task) -> dict[str, Any]:
+            return run_task(task, attempt, options, work, system)
+
+        with ThreadPoolExecutor(max_workers=max(1, options.workers)) as pool:
+            futures = [pool.submit(one, task) for task in tasks]
+            try:
+                for future in as_completed(futures):
+                    result = future.result()
+                    with lock:
+                        results.append(result)
+                        progress.done += 1
+                        progress.solved += bool(result.get("solved"))
+                        sink.write(json.dumps(result, ensure_ascii=False, default=str) + "\n")
+                        sink.flush()
+                        if on_result:
+                            on_result(result, progress)
+            except KeyboardInterrupt:
+                for future in futures:
+                    future.cancel()
+                raise
+    order = {task.id: i for i, task in enumerate(tasks)}
+    return sorted(results, key=lambda r: order.get(r["id"], 0))

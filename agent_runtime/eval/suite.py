@@ -1,0 +1,87 @@
+"""A task suite: JSONL files, one task a line. Loading checks every task once, so a typo in line
+17 is reported before any model time is spent."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+class SuiteError(ValueError):
+    """The suite cannot be used; the message names the file, the line and the field."""
+
+
+@dataclass(frozen=True)
+class Task:
+    id: str
+    prompt: str
+    files: dict[str, str]
+    check: str
+    setup: str | None = None
+    timeout_s: int = 300
+    protected: tuple[str, ...] = ()
+    kind: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)  # other fields, kept for reports
+
+
+_FIELDS = {"id": str, "prompt": str, "files": dict, "check": str}
+_OPTIONAL = {"setup": (str, type(None)), "timeout_s": int, "protected": list, "kind": (str, type(None))}
+
+
+def _task(raw: Any, where: str) -> Task:
+    if not isinstance(raw, dict):
+        raise SuiteError(f"{where}: a task must be a JSON object")
+    for name, kind in {**_FIELDS, **_OPTIONAL}.items():
+        if name in _FIELDS and name not in raw:
+            raise SuiteError(f"{where}: the task has no {name!r}")
+        if name in raw and not isinstance(raw[name], kind):
+            raise SuiteError(f"{where}: {name!r} has the wrong type ({type(raw[name]).__name__})")
+    for path, content in raw["files"].items():
+        if not isinstance(content, str):
+            raise SuiteError(f"{where}: files[{path!r}] must be a string")
+        if path.startswith("/") or ".." in Path(path).parts or not path.strip():
+            raise SuiteError(f"{where}: files[{path!r}] must be a relative path inside the repository")
+    protected = raw.get("protected", [])
+    if not all(isinstance(p, str) for p in protected):
+        raise SuiteError(f"{where}: 'protected' must be a list of paths")
+    if raw.get("timeout_s", 300) <= 0:
+        raise SuiteError(f"{where}: 'timeout_s' must be positive")
+    known = set(_FIELDS) | set(_OPTIONAL)
+    return Task(id=raw["id"], prompt=raw["prompt"], files=dict(raw["files"]), check=raw["check"],
+                setup=raw.get("setup"), timeout_s=raw.get("timeout_s", 300), protected=tuple(protected),
+                kind=raw.get("kind"), extra={k: v for k, v in raw.items() if k not in known})
+
+
+def load_suite(path: Path) -> list[Task]:
+    """A JSONL file, or a directory of them (sorted by name)."""
+    path = Path(path)
+    if path.is_dir():
+        files = sorted(path.glob("*.jsonl"))
+        files = [f for f in files if f.name != "solutions.jsonl"]  # reference fixes, never tasks
+        if not files:
+            raise SuiteError(f"{path}: no *.jsonl files in this directory")
+    elif path.is_file():
+        files = [path]
+    else:
+        raise SuiteError(f"{path}: no such file or directory")
+    tasks: list[Task] = []
+    seen: set[str] = set()
+    for file in files:
+        for number, line in enumerate(file.read_text(encoding="utf-8").splitlines(), start=1):
+            if not line.strip():
+                continue
+            where = f"{file}:{number}"
+            try:
+                raw = json.loads(line)
+            except ValueError as exc:
+                raise SuiteError(f"{where}: not valid JSON ({exc})") from None
+            task = _task(raw, where)
+            if task.id in seen:
+                raise SuiteError(f"{where}: the id {task.id!r} is used twice")
+            seen.add(task.id)
+            tasks.append(task)
+    if not tasks:
+        raise SuiteError(f"{path}: the suite has no tasks")
+    return tasks

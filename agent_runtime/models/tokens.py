@@ -1,0 +1,53 @@
+"""Counting a model's tokens, as exactly as the backend allows (for the context budget)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import urllib.request
+from typing import Callable, Protocol
+
+
+class TokenCounter(Protocol):
+    def __call__(self, text: str) -> int: ...
+
+
+class CachedCounter:
+    """Counts each distinct text once: the messages of earlier steps are counted again every step."""
+
+    def __init__(self, count: Callable[[str], int]):
+        self._count = count
+        self._cache: dict[str, int] = {}
+
+    def __call__(self, text: str) -> int:
+        key = hashlib.blake2b(text.encode("utf-8", "surrogateescape"), digest_size=16).hexdigest()
+        if key not in self._cache:
+            self._cache[key] = self._count(text)
+        return self._cache[key]
+
+
+def llama_server_counter(api_base: str) -> CachedCounter:
+    """Exact counts from the llama.cpp server's own tokenizer (/extras/tokenize/count)."""
+    root = api_base.rstrip("/").removesuffix("/v1")
+
+    def count(text: str) -> int:
+        request = urllib.request.Request(f"{root}/extras/tokenize/count", data=json.dumps({"input": text}).encode(),
+                                         headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 (our own server)
+            return int(json.loads(response.read())["count"])
+
+    return CachedCounter(count)
+
+
+def litellm_counter(model_id: str) -> CachedCounter:
+    """LiteLLM's offline tokenizers: exact for OpenAI models, an approximation for others."""
+    import litellm
+
+    return CachedCounter(lambda text: litellm.token_counter(model=model_id, text=text))
+
+
+def estimate_counter() -> CachedCounter:
+    """A deliberately high estimate (3 bytes per token) when no tokenizer is at hand."""
+    return CachedCounter(lambda text: len(text.encode("utf-8", "surrogateescape")) // 3 + 1)
+
+

@@ -1,0 +1,121 @@
+"""Finding the text a model means by `old` in propose_patch(path, old, new).
+
+Small models copy code almost exactly: a missing indentation, trailing spaces, a final newline
+too many or too few. Each looser match is tried only when the stricter one finds nothing, and
+only a match of exactly one place is used; `new` is re-indented the way `old` was. When nothing
+matches, the closest lines of the file are shown, so the next try can copy them.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Match:
+    start: int  # byte offsets in the file
+    end: int
+    new: bytes  # the replacement, re-indented like the matched lines
+    how: str  # "exact", or what was forgiven
+
+
+def _lines(data: bytes) -> list[bytes]:
+    return data.splitlines(keepends=True)
+
+
+def _indent(line: bytes) -> bytes:
+    return line[: len(line) - len(line.lstrip(b" \t"))]
+
+
+def _reindent(new: bytes, old_lines: list[bytes], block: list[bytes]) -> bytes:
+    """Shift each line of `new` as much as the line of `old` at the same position (or the last
+    one) had to shift to match the file: a lost indentation is put back where it was lost."""
+    shifts = [len(_indent(f)) - len(_indent(o)) for o, f in zip(old_lines, block)]
+    fill = next((_indent(f)[:1] for f in block if _indent(f)), b" ")
+    out = []
+    for i, line in enumerate(_lines(new)):
+        shift = shifts[min(i, len(shifts) - 1)] if shifts else 0
+        if not line.strip() or shift == 0:
+            out.append(line)
+        elif shift > 0:
+            out.append(fill * shift + line)
+        else:
+            out.append(line[min(-shift, len(_indent(line))):])
+    return b"".join(out)
+
+
+def find(data: bytes, old: bytes, new: bytes) -> Match | list[int] | None:
+    """A unique match of `old` in `data`; a list of line numbers when it matches several places;
+    None when it matches nowhere."""
+    count = data.count(old)
+    if count == 1:
+        start = data.index(old)
+        line_start = data.rfind(b"\n", 0, start) + 1
+        inside_indent = start > line_start and not data[line_start:start].strip()
+        if not (inside_indent and b"\n" in new.strip(b"\n")):
+            return Match(start, start + len(old), new, "exact")
+        # old begins inside a line's indentation and new has several lines: matched as whole
+        # lines below, so that new's later lines get the file's indentation too.
+    if count > 1:
+        return [data[: i].count(b"\n") + 1 for i in _all(data, old)][:10]
+    file_lines = _lines(data)
+    old_lines = _lines(old.strip(b"\n"))
+    found = _by_lines(file_lines, old_lines, new)
+    if (found is None or isinstance(found, list)) and count == 1:
+        start = data.index(old)
+        return Match(start, start + len(old), new, "exact")
+    return found
+
+
+def _by_lines(file_lines: list[bytes], old_lines: list[bytes], new: bytes) -> Match | list[int] | None:
+    if not old_lines or not any(line.strip() for line in old_lines):
+        return None
+    for how, key in (("trailing whitespace", lambda s: s.rstrip()), ("indentation", lambda s: s.strip())):
+        wanted = [key(line) for line in old_lines]
+        hits = [i for i in range(len(file_lines) - len(wanted) + 1)
+                if [key(line) for line in file_lines[i:i + len(wanted)]] == wanted]
+        if len(hits) > 1:
+            return [i + 1 for i in hits][:10]
+        if len(hits) == 1:
+            i = hits[0]
+            start = sum(len(line) for line in file_lines[:i])
+            block = file_lines[i:i + len(wanted)]
+            end = start + sum(len(line) for line in block)
+            replacement = new
+            if how == "indentation":
+                replacement = _reindent(new, old_lines, block)
+            # Keep the file's line ending after the block when old had none (or one too many).
+            if block and block[-1].endswith(b"\n") and not replacement.endswith(b"\n") and replacement:
+                replacement += b"\r\n" if block[-1].endswith(b"\r\n") else b"\n"
+            return Match(start, end, replacement, how)
+    return None
+
+
+def _all(data: bytes, old: bytes) -> list[int]:
+    found, at = [], data.find(old)
+    while at != -1 and old:
+        found.append(at)
+        at = data.find(old, at + 1)
+    return found
+
+
+def closest(data: bytes, old: bytes, context: int = 1) -> tuple[int, str] | None:
+    """The 1-based first line and text of the file's lines most like `old` (for the error)."""
+    file_lines = data.decode("utf-8", "replace").splitlines()
+    old_lines = old.decode("utf-8", "replace").strip("\n").splitlines() or [""]
+    size = len(old_lines)
+    if not file_lines:
+        return None
+    target = "\n".join(line.strip() for line in old_lines)
+    best, best_at = 0.0, 0
+    for i in range(max(1, len(file_lines) - size + 1)):
+        window = "\n".join(line.strip() for line in file_lines[i:i + size])
+        score = difflib.SequenceMatcher(None, target, window, autojunk=False).ratio()
+        if score > best:
+            best, best_at = score, i
+    if best < 0.5:
+        return None
+    first = max(0, best_at - context)
+    last = min(len(file_lines), best_at + size + context)
+    return first + 1, "\n".join(file_lines[first:last])

@@ -1,0 +1,222 @@
+"""Baselines on the same model and the same tasks as `agent-runtime eval`, for the side-by-side table.
+
+    single_shot   one completion: the repository's files and the failing test output in, the
+                  fixed files out (written back as given), then the task's check.
+    smolagents    a stock smolagents CodeAgent with three tools a user would write in an
+                  afternoon (read_file, write_file, run_tests) and smolagents' default prompt.
+
+Both reach the model the same way agent_runtime does (LiteLLM to the embedded llama.cpp server,
+started once here, or MODEL_ID/MODEL_API_BASE), and both are scored by the eval runner's own
+repository set-up and check, so the results files compare with `agent-runtime eval compare`.
+
+    python benchmarks/baselines.py single_shot [--model embedded:0.5b] [--only ID ...] [--out FILE]
+    python benchmarks/baselines.py smolagents  [--max-steps 12]
+
+Prints a JSON summary (solved, median seconds per task) at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from _common import emit
+
+from agent_runtime.config import load_settings
+from agent_runtime.eval.repo import check_env, python_bin_dir, run_shell
+from agent_runtime.eval.report import summary
+from agent_runtime.eval.runner import EvalOptions, run_suite
+from agent_runtime.eval.suite import Task, load_suite
+from agent_runtime.models.registry import SHARED_SERVER_ENV
+
+ROOT = Path(__file__).resolve().parents[1]
+SINGLE_SHOT_PROMPT = """\
+{prompt}
+
+Here are the repository's files.
+
+{files}
+
+Running `{check}` gives:
+
+{output}
+
+Fix the code so that the tests pass. Do not change the tests. Reply with the complete new content of \
+every file you change, each as a heading with its path followed by a python code block, like this:
+
+### path/to/file.py
+```python
+...the whole file...
+```
+"""
+
+
+def _model_kwargs(api_base: str | None, model_id: str) -> dict[str, Any]:
+    return {"model": model_id, "api_base": api_base, "api_key": "sk-local" if api_base else None}
+
+
+def _complete(messages: list[dict[str, str]], model: dict[str, Any], max_tokens: int, timeout: float) -> tuple[str, Any]:
+    import litellm
+
+    response = litellm.completion(messages=messages, temperature=0.1, max_tokens=max_tokens, timeout=timeout,
+                                  num_retries=0, **model)
+    return response.choices[0].message.content or "", response.usage
+
+
+FILE_BLOCK = re.compile(r"^#+\s*`?([\w./-]+\.\w+)`?\s*\n```[a-zA-Z]*\n(.*?)\n```", re.M | re.S)
+
+
+def single_shot(model: dict[str, Any], max_tokens: int):
+    def attempt(task: Task, repo: Path, options: EvalOptions, timeout: float) -> dict[str, Any]:
+        env = check_env(python_bin_dir(repo.parent))
+        before = run_shell(task.check, repo, env, timeout=300)
+        files = "\n\n".join(f"### {path}\n```python\n{content.rstrip()}\n```" for path, content in sorted(task.files.items()))
+        prompt = SINGLE_SHOT_PROMPT.format(prompt=task.prompt, files=files, check=task.check,
+                                           output=before.output[-3000:])
+        started = time.monotonic()
+        text, usage = _complete([{"role": "user", "content": prompt}], model, max_tokens, timeout)
+        written = []
+        for path, content in FILE_BLOCK.findall(text):
+            target = (repo / path).resolve()
+            if repo.resolve() in target.parents and path in task.files:  # only the task's own files
+                target.write_text(content.rstrip("\n") + "\n", encoding="utf-8")
+                written.append(path)
+        return {"status": "answered" if written else "no_files", "steps": 1, "model_s": round(time.monotonic() - started, 2),
+                "tokens_in": getattr(usage, "prompt_tokens", None), "tokens_out": getattr(usage, "completion_tokens", None),
+                "files_written": written, "parse_failures": 0 if written else 1}
+
+    return attempt
+
+
+SMOLAGENTS_WORKER = r'''
+import json, subprocess, sys, time
+from pathlib import Path
+from smolagents import CodeAgent, LiteLLMModel, tool
+
+config = json.loads(sys.argv[1])
+root = Path(config["repo"])
+
+@tool
+def read_file(path: str) -> str:
+    """Read a file of the repository.
+
+    Args:
+        path: the file's path, relative to the repository root
+    """
+    return (root / path).read_text()
+
+@tool
+def write_file(path: str, content: str) -> str:
+    """Write (replace) a file of the repository.
+
+    Args:
+        path: the file's path, relative to the repository root
+        content: the file's complete new content
+    """
+    (root / path).write_text(content)
+    return f"wrote {path}"
+
+@tool
+def run_tests() -> str:
+    """Run the repository's tests with pytest and return their output."""
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q"], cwd=root, capture_output=True, text=True, timeout=300)
+    return (done.stdout + done.stderr)[-4000:]
+
+model = LiteLLMModel(model_id=config["model"], api_base=config["api_base"], api_key=config["api_key"],
+                     temperature=0.1, max_tokens=config["max_tokens"], flatten_messages_as_text=True)
+agent = CodeAgent(tools=[read_file, write_file, run_tests], model=model, max_steps=config["max_steps"],
+                  verbosity_level=0)
+started = time.monotonic()
+status = "answered"
+try:
+    agent.run(config["prompt"])
+except Exception as exc:
+    status = f"error: {type(exc).__name__}"
+steps = [s for s in agent.memory.steps if type(s).__name__ == "ActionStep"]
+usage = [s.token_usage for s in steps if getattr(s, "token_usage", None)]
+errors = [type(s.error).__name__ for s in steps if getattr(s, "error", None)]
+if errors and errors[-1] == "AgentMaxStepsError":
+    status = "step_limit"
+print(json.dumps({"status": status, "steps": len(steps), "model_s": None,
+                  "tokens_in": sum(u.input_tokens for u in usage), "tokens_out": sum(u.output_tokens for u in usage),
+                  "parse_failures": errors.count("AgentParsingError"), "code_errors": errors.count("AgentExecutionError"),
+                  "wall_agent_s": round(time.monotonic() - started, 2)}))
+'''
+
+
+def smolagents_agent(model: dict[str, Any], max_tokens: int, max_steps: int):
+    def attempt(task: Task, repo: Path, options: EvalOptions, timeout: float) -> dict[str, Any]:
+        config = {**model, "repo": str(repo), "prompt": task.prompt, "max_tokens": max_tokens, "max_steps": max_steps}
+        env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",
+               "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
+        try:
+            done = subprocess.run([sys.executable, "-c", SMOLAGENTS_WORKER, json.dumps(config)], cwd=repo, env=env,
+                                  capture_output=True, text=True, timeout=timeout, start_new_session=True)
+        except subprocess.TimeoutExpired:
+            return {"status": "timeout"}
+        lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+        if not lines:
+            return {"status": "crashed", "error": done.stderr.strip().splitlines()[-1:] or None}
+        return json.loads(lines[-1])
+
+    return attempt
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("system", choices=("single_shot", "smolagents"))
+    parser.add_argument("--suite", type=Path, default=ROOT / "evals" / "tasks.jsonl")
+    parser.add_argument("--model", default=None, help="embedded[:KEY] (default) or a LiteLLM id with MODEL_API_BASE")
+    parser.add_argument("--only", action="append")
+    parser.add_argument("--max-steps", type=int, default=12)
+    parser.add_argument("--max-tokens", type=int, default=1536)
+    parser.add_argument("--timeout", type=float, help="seconds per task (default: each task's timeout_s)")
+    parser.add_argument("--out", type=Path)
+    args = parser.parse_args()
+    settings = load_settings()
+    tasks = load_suite(args.suite)
+    if args.only:
+        tasks = [t for t in tasks if t.id in set(args.only)]
+    out = args.out or ROOT / "benchmarks" / "results" / f"{args.system}-{time.strftime('%Y%m%d-%H%M%S')}.jsonl"
+    server = None
+    model_id = args.model or "embedded"
+    if model_id.startswith("embedded"):
+        from agent_runtime.models.constraints import context_window
+        from agent_runtime.models.embedded import EmbeddedServer, resolve_embedded
+
+        choice = resolve_embedded(settings, model_id.partition(":")[2] or None)
+        api_base = os.environ.get(SHARED_SERVER_ENV)
+        if not api_base:
+            server = EmbeddedServer(choice.gguf, context_window(settings, None), choice.chat_format)
+            server.start()
+            server.wait_ready()
+            api_base = server.api_base
+        model = _model_kwargs(api_base, "openai/embedded")
+        label = choice.label
+    else:
+        model = _model_kwargs(settings.model_api_base, model_id)
+        label = model_id
+    try:
+        attempt = (single_shot(model, args.max_tokens) if args.system == "single_shot"
+                   else smolagents_agent(model, args.max_tokens, args.max_steps))
+        results = run_suite(tasks, attempt, EvalOptions(timeout_s=args.timeout), out, system=args.system,
+                            on_result=lambda r, p: print(f"[{p.done}/{p.total}] {r['id']}: "
+                                                         f"{'solved' if r.get('solved') else r.get('status')} "
+                                                         f"{r.get('wall_s')} s", file=sys.stderr, flush=True))
+    finally:
+        if server is not None:
+            server.stop()
+    s = summary(results)
+    emit({"benchmark": f"baseline_{args.system}", "model": label, "solved": s["solved"], "total": s["total"],
+          "median_wall_s": s["median_wall_s"], "parse_failures": s["parse_failures"], "results": str(out)})
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,111 @@
+"""Replies checked before they cost a step: a repeated step gets a retry with a nudge and the
+next step suggested; the repeat is not what goes into memory; the suggestion follows the task's
+progress."""
+
+from __future__ import annotations
+
+import io
+from types import SimpleNamespace
+
+from conftest import BUGGY_PROJECT, make_repo, step, write_replay
+from rich.console import Console
+
+from agent_runtime.agent.hints import next_step
+from agent_runtime.agent.session import Session
+from agent_runtime.cli.display import Display
+from agent_runtime.config import load_settings
+from agent_runtime.safety.approval import Approver
+
+
+def session_for(tmp_path, replies, approval="auto"):
+    repo = make_repo(tmp_path / "p", BUGGY_PROJECT)
+    replay = write_replay(tmp_path / "r.json", replies)
+    settings = load_settings({"MODEL_ID": f"replay:{replay}", "RUNS_DIR": str(tmp_path / "runs")})
+    return Session(settings, repo, Approver(approval, interactive=False),
+                   Display(console=Console(file=io.StringIO()), out=io.StringIO()))
+
+
+def text_of(message) -> str:
+    content = message.content
+    return content if isinstance(content, str) else "".join(part.get("text", "") for part in content)
+
+
+def test_a_repeated_step_is_retried_with_a_suggested_next_step(tmp_path):
+    replies = [step("tests", "print(run_tests())"),
+               step("tests again", "print(run_tests())"),  # the repeat: retried, never run
+               step("read", 'print(read_file(path="calc.py"))'),
+               step("done", 'final_answer("read it")')]
+    with session_for(tmp_path, replies) as session:
+        result = session.run("Fix the failing test.")
+    assert result.status == "answered"
+    codes = [s.code_action for s in session.agent.memory.steps if getattr(s, "code_action", None)]
+    assert codes == ["print(run_tests())", 'print(read_file(path="calc.py"))', 'final_answer("read it")']
+    assert session.agent.repeat_retries == 1
+    retry = session.model.requests[2]  # the request after the repeat
+    nudge = text_of(retry[-1])
+    assert "You already ran exactly this code in step 1" in nudge
+    # the repository is small, so its files came with the task: the suggestion is the change itself
+    assert 'Suggested next step: You have read the code: change it now: p = propose_patch(path="calc.py"' in nudge
+    # the first run_tests is the session's own (a small repository, a task about a failing test)
+    assert [s.tool for s in session.runtime.state.history] == ["run_tests", "run_tests", "read_file"]
+
+
+def test_a_repeat_that_persists_is_shown_the_step_itself_once_more(tmp_path):
+    same = step("tests", "print(run_tests())")
+    replies = [same, same, same, step("read", 'print(read_file(path="calc.py"))'), step("done", 'final_answer("x")')]
+    with session_for(tmp_path, replies) as session:
+        session.run("Fix the failing test.")
+    second_nudge = text_of(session.model.requests[3][-1])
+    assert "That is step 1 again" in second_nudge and 'propose_patch(path="calc.py"' in second_nudge
+
+
+def calls(*records):
+    return [SimpleNamespace(tool=t, arguments=a, outcome=o, facts=f) for t, a, o, f in records]
+
+
+def test_the_suggestion_follows_the_task():
+    files = ["shop/cart.py", "shop/pricing.py", "tests/test_cart.py"]
+    assert next_step([], files) == "See what fails first: print(run_tests())"
+    failing = calls(("run_tests", {}, "ok", {"passed": False}))
+    assert next_step(failing, files, "shop/pricing.py:7: in apply_discount") == \
+        'Read the code next: print(read_file(path="shop/pricing.py"))'
+    read_all = failing + calls(("read_file", {"path": "shop/cart.py"}, "ok", {}),
+                               ("read_file", {"path": "shop/pricing.py"}, "ok", {}))
+    assert next_step(read_all, files).startswith('You have read the code: change it now: p = propose_patch('
+                                                 'path="shop/pricing.py"')
+    proposed = read_all + calls(("propose_patch", {}, "ok", {"patch_id": "p7"}))
+    assert next_step(proposed, files) == 'Apply the patch you proposed: print(apply_patch(patch_id="p7"))'
+    applied = proposed + calls(("apply_patch", {"patch_id": "p7"}, "ok", {"applied": True}))
+    assert next_step(applied, files) == "Your change is applied: run the tests now: print(run_tests())"
+    passing = applied + calls(("run_tests", {}, "ok", {"passed": True}))
+    assert next_step(passing, files).startswith("The tests pass: finish with final_answer")
+
+
+def test_a_reply_that_did_not_parse_is_not_shown_to_the_model_again(tmp_path):
+    garbled = "Thought: patch it\n<code>\nprint(apply_patch(patch_id=')[\"patch_id\"]))\n</code>"
+    replies = [garbled, garbled,  # the reply and its format retry: both unparseable, the step fails
+               step("read", 'print(read_file(path="calc.py"))'), step("done", 'final_answer("x")')]
+    with session_for(tmp_path, replies) as session:
+        session.run("Fix the failing test.")
+    after = "\n".join(text_of(m) for m in session.model.requests[2])
+    assert "Thought: patch it" in after and "(this code could not be parsed; it is left out)" in after
+    assert "print(apply_patch(patch_id=')" not in after.split("Thought: patch it", 1)[1].split("Error", 1)[0]
+
+
+def test_a_small_repository_and_a_failing_test_come_with_the_task(tmp_path):
+    replies = [step("done", 'final_answer("x")')]
+    with session_for(tmp_path, replies) as session:
+        session.run("The test test_add fails. Fix it.")
+    first = "\n".join(text_of(m) for m in session.model.requests[0])
+    assert "The repository is small; here are its files" in first and "def add(a, b):\n    return a - b" in first
+    assert "The tests, run for you just now (run_tests()):" in first and "assert -1 == 5" in first
+    assert [c.tool for c in session.runtime.state.history] == ["run_tests"]
+
+
+def test_a_question_does_not_run_the_tests(tmp_path):
+    replies = [step("done", 'final_answer("it adds")')]
+    with session_for(tmp_path, replies) as session:
+        session.run("What does calc.py do?")
+    first = "\n".join(text_of(m) for m in session.model.requests[0])
+    assert "def add(a, b)" in first and "run for you" not in first
+    assert session.runtime.state.history == []

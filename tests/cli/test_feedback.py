@@ -1,0 +1,126 @@
+"""Feedback while it works: a stats line after each step and a summary at the end (terminal and
+--json), time at approval prompts left out, spinners with elapsed time, cost for hosted models;
+and approval answers kept out of the REPL's history."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+from pathlib import Path
+
+from conftest import BUGGY_PROJECT, VENV_BIN, flat, make_repo, run_cli, step, write_replay
+from terminal import Terminal
+
+FIX = [
+    step("See the failure.", "print(run_tests())"),
+    step("Fix.", 'p = propose_patch(path="calc.py", old="a - b", new="a + b")\nprint(apply_patch(patch_id=p["patch_id"]))'),
+    step("Check.", 'print(run_tests(command="python -m pytest -q"))'),
+    step("Done.", 'final_answer("fixed add")'),
+]
+
+
+def test_step_lines_and_the_summary_in_the_terminal_output(tmp_path):
+    repo = make_repo(tmp_path / "p", BUGGY_PROJECT)
+    replay = write_replay(tmp_path / "r.json", FIX)
+    done = run_cli("--approval", "auto", "--model", f"replay:{replay}", "fix the test", cwd=repo)
+    assert done.returncode == 0, done.stderr
+    err = flat(done.stderr)
+    for n in range(1, 5):
+        assert re.search(rf"step {n} · \d+\.\d s · 0 in / 0 out tokens · context [\d,]+ of 16,384 \(\d+%\)", err), err
+    assert re.search(r"done: 4 steps · \d+\.\d s \(model \d+\.\d s\) · 0 in / 0 out tokens · context [\d,]+ of 16,384 "
+                     r"\(\d+%\) · files changed: calc.py · tests: passed", err), err
+    assert done.stdout.strip() == "fixed add", "stdout stays the answer alone"
+
+
+def test_run_ended_in_json_has_the_summary_fields(tmp_path):
+    repo = make_repo(tmp_path / "p", BUGGY_PROJECT)
+    replay = write_replay(tmp_path / "r.json", FIX)
+    done = run_cli("--json", "--approval", "auto", "--model", f"replay:{replay}", "fix the test", cwd=repo)
+    assert done.returncode == 0, done.stderr
+    events = [json.loads(line) for line in done.stdout.splitlines()]
+    end = events[-1]
+    assert end["type"] == "run_ended" and end["tests_passed"] is True and end["cost_usd"] is None
+    assert end["context_window"] == 16384 and 0 < end["context_tokens"] < 16384
+    assert end["approval_s"] == 0.0
+    steps = [e for e in events if e["type"] == "step_ended"]
+    assert [s["step"] for s in steps] == [1, 2, 3, 4]
+    assert all(s["context_window"] == 16384 and s["approval_s"] == 0.0 for s in steps)
+    assert steps[0]["context_tokens"] < steps[-1]["context_tokens"], "the context grows step by step"
+
+
+def test_time_at_an_approval_prompt_is_left_out_of_the_step(tmp_path):
+    repo = make_repo(tmp_path / "p", BUGGY_PROJECT)
+    replay = write_replay(tmp_path / "r.json", [step("Make it.", 'print(run_cmd(command="touch made.txt"))'),
+                                                step("Done.", 'final_answer("made")')])
+    env = {**os.environ, "TERM": "dumb", "COLUMNS": "200"}
+    term = Terminal([str(VENV_BIN / "agent-runtime"), "--approval", "ask", "--model", f"replay:{replay}", "make"],
+                    repo, env)
+    term.read_until("[y/N/a/r/m]", timeout=120)
+    time.sleep(2.5)  # the person thinks
+    term.type("y\n")
+    assert term.wait(120) == 0
+    out = flat(term.output)
+    found = re.search(r"step 1 · (\d+\.\d) s \(\+(\d+\.\d) s at the approval prompt\)", out)
+    assert found, out
+    assert float(found.group(1)) < 2.0 and float(found.group(2)) >= 2.4
+    assert re.search(r"done: 2 steps · \d+\.\d s \(model \d+\.\d s; \d+\.\d s at approval prompts not counted\)", out)
+
+
+def test_approval_answers_never_enter_the_repl_history(tmp_path):
+    repo = make_repo(tmp_path / "p", BUGGY_PROJECT)
+    replay = write_replay(tmp_path / "r.json", [
+        step("Remove it.", 'print(run_cmd(command="rm calc.py"))'),
+        step("Try another way.", 'print(run_cmd(command="rm test_calc.py"))'),
+        step("Stop.", 'final_answer("left them")'),
+    ])
+    env = {**os.environ, "TERM": "dumb", "COLUMNS": "200"}
+    term = Terminal([str(VENV_BIN / "agent-runtime"), "--approval", "ask", "--model", f"replay:{replay}"], repo, env)
+    term.read_until("› ", timeout=30)
+    term.type("clean up the calculator\n")
+    term.read_until("[y/N/a/r/m]", timeout=120)
+    term.type("m\n")
+    term.read_until("Message to the model:", timeout=30)
+    term.type("keep calc.py, it is used\n")
+    term.read_until("rm test_calc.py", timeout=60)
+    term.read_until_after("rm test_calc.py", "[y/N/a/r/m]", timeout=60)
+    term.type("n\n")
+    term.read_until_after("left them", "› ", timeout=60)
+    term.type("/exit\n")
+    assert term.wait() == 0
+    history = (Path(os.environ["XDG_STATE_HOME"]) / "agent-runtime" / "history").read_text().splitlines()
+    assert "clean up the calculator" in history
+    for answer in ("m", "n", "keep calc.py, it is used"):
+        assert answer not in history, history
+    assert (repo / "calc.py").exists() and (repo / "test_calc.py").exists()
+
+
+def test_a_spinner_shows_the_time_elapsed():
+    from rich.console import Console
+
+    from agent_runtime.cli.display import Elapsed
+
+    text = Elapsed("Step 1: the model is thinking…")
+    text.started -= 75
+    console = Console(width=100, record=True, file=open(os.devnull, "w"))
+    console.print(text)
+    assert "Step 1: the model is thinking… 1m 15s" in console.export_text()
+    text.update("Starting the embedded model… 12s")  # a caller that shows its own time keeps it
+    console.print(text)
+    assert console.export_text().rstrip().endswith("Starting the embedded model… 12s")
+
+
+def test_cost_comes_from_the_local_cost_map_for_hosted_models_only():
+    from agent_runtime.config import load_settings
+    from agent_runtime.models.registry import kind_for
+
+    hosted = kind_for(load_settings({"MODEL_ID": "openai/gpt-4o-mini"}))
+    cost = hosted.cost("openai/gpt-4o-mini", 1_000_000, 1_000_000)
+    assert cost is not None and 0.1 < cost < 10
+    assert hosted.cost("openai/no-such-model-xyz", 1000, 10) is None, "unknown is not free"
+    served = kind_for(load_settings({"MODEL_ID": "openai/x", "MODEL_API_BASE": "http://127.0.0.1:8080/v1"}))
+    assert served.cost("openai/x", 1000, 10) is None
+    assert kind_for(load_settings({"MODEL_ID": "ollama_chat/qwen2.5-coder:7b"})).cost(
+        "ollama_chat/qwen2.5-coder:7b", 1000, 10) is None
+    assert os.environ.get("LITELLM_LOCAL_MODEL_COST_MAP") == "True", "nothing is fetched"

@@ -1,0 +1,161 @@
+"""The eval runner, end to end through `agent-runtime eval` with the replay model: solved and
+unsolved tasks, a check file the agent edits, a timeout, isolated parallel workers, compare,
+and the Ray path on a local Ray cluster."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+from conftest import VENV_BIN, run_cli, step, write_replay
+
+from agent_runtime.procs import free_port
+
+CALC = {"calc.py": "def add(a, b):\n    return a - b\n",
+        "tests/test_calc.py": "from calc import add\n\n\ndef test_add():\n    assert add(2, 3) == 5\n"}
+CHECK = "python -m pytest -q -p no:cacheprovider tests/test_calc.py"
+
+FIX = [step("see", 'print(run_tests())'),
+       step("fix", 'p = propose_patch(path="calc.py", old="a - b", new="a + b")\nprint(apply_patch(patch_id=p["patch_id"]))'),
+       step("done", 'final_answer("fixed add")')]
+
+
+def task(task_id: str, files: dict[str, str] = CALC, **extra) -> dict:
+    return {"id": task_id, "prompt": "tests/test_calc.py fails; fix calc.py", "files": files, "setup": None,
+            "check": CHECK, "timeout_s": 120, "protected": ["tests/test_calc.py"], **extra}
+
+
+def suite(path: Path, tasks: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(t) + "\n" for t in tasks))
+    return path
+
+
+def results(path: Path) -> dict[str, dict]:
+    return {r["id"]: r for r in map(json.loads, path.read_text().splitlines())}
+
+
+def run_eval(tmp_path: Path, tasks: list[dict], replies: list[str], *extra: str, timeout: float = 300):
+    replay = write_replay(tmp_path / "replay.json", replies)
+    out = tmp_path / "results.jsonl"
+    done = run_cli("eval", str(suite(tmp_path / "suite.jsonl", tasks)), "--model", f"replay:{replay}",
+                   "--out", str(out), *extra, cwd=tmp_path, timeout=timeout)
+    return done, out
+
+
+def test_a_solved_task_and_its_record(tmp_path):
+    done, out = run_eval(tmp_path, [task("fix-add")], FIX)
+    assert done.returncode == 0, done.stderr
+    result = results(out)["fix-add"]
+    assert result["solved"] is True and result["status"] == "answered" and result["exit_code"] == 0
+    # 4 tool calls: the session ran the tests for the model first (a small repository, a failing test)
+    assert result["steps"] == 3 and result["tool_calls"] == 4 and result["tampered"] == []
+    assert result["run_id"] and result["wall_s"] > 0
+    assert "solved 1/1" in done.stdout
+    # the attempt is a recorded run: `agent-runtime trace` shows it
+    trace = run_cli("trace", result["run_id"], cwd=tmp_path)
+    assert trace.returncode == 0 and "apply_patch" in trace.stdout
+
+
+def test_an_unsolved_task(tmp_path):
+    done, out = run_eval(tmp_path, [task("no-fix")], [step("give up", 'final_answer("no idea")')])
+    assert done.returncode == 0, done.stderr
+    result = results(out)["no-fix"]
+    assert result["solved"] is False and result["status"] == "answered"
+    assert "assert -1 == 5" in result["check_output"]
+    assert "solved 0/1" in done.stdout
+
+
+def test_a_check_file_the_agent_edits_is_restored_and_the_task_counts_unsolved(tmp_path):
+    cheat = [step("cheat", 'p = propose_patch(path="tests/test_calc.py", old="== 5", new="== -1")\n'
+                           'print(apply_patch(patch_id=p["patch_id"]))'),
+             step("done", 'final_answer("tests pass now")')]
+    done, out = run_eval(tmp_path, [task("cheat")], cheat, "--keep")
+    assert done.returncode == 0, done.stderr
+    result = results(out)["cheat"]
+    assert result["tampered"] == ["tests/test_calc.py"] and result["solved"] is False
+    kept = Path(result["repo"])
+    assert (kept / "tests" / "test_calc.py").read_text() == CALC["tests/test_calc.py"], "restored before the check"
+
+
+def test_a_task_that_runs_too_long_is_stopped_and_counted(tmp_path):
+    slow = [step("wait", 'print(run_cmd(command="sleep 60", timeout=120))'), step("done", 'final_answer("x")')]
+    started = time.monotonic()
+    done, out = run_eval(tmp_path, [task("slow", timeout_s=8)], slow)
+    assert done.returncode == 0, done.stderr
+    assert time.monotonic() - started < 50
+    result = results(out)["slow"]
+    assert result["status"] == "timeout" and result["solved"] is False
+
+
+def test_three_workers_run_isolated_tasks(tmp_path):
+    tasks = []
+    for name in ("red", "green", "blue"):
+        files = {f"{name}.txt": name, "tests/test_only.py":
+                 f"import os\n\n\ndef test_alone():\n    # .env: the sandbox's read-only placeholder (a command cannot create one)\n"
+                 f"    assert sorted(set(os.listdir('.')) - {{'.env'}}) == ['.git', '{name}.txt', 'tests']\n"}
+        tasks.append({"id": name, "prompt": "look", "files": files, "setup": None, "timeout_s": 120,
+                      "check": "python -m pytest -q -p no:cacheprovider tests/test_only.py", "protected": []})
+    replies = [step("look", 'print(list_files())\nprint(run_cmd(command="sleep 2"))'), step("done", 'final_answer("ok")')]
+    started = time.monotonic()
+    done, out = run_eval(tmp_path, tasks, replies, "--workers", "3")
+    assert done.returncode == 0, done.stderr
+    found = results(out)
+    assert all(found[name]["solved"] for name in ("red", "green", "blue")), found
+    assert len({found[name]["run_id"] for name in found}) == 3
+    for name in found:  # each agent saw only its own files
+        events = (Path(os.environ["XDG_STATE_HOME"]) / "agent-runtime" / "runs" / found[name]["run_id"] / "trace.jsonl")
+        text = events.read_text()
+        others = {"red", "green", "blue"} - {name}
+        assert f"{name}.txt" in text and not any(f"{o}.txt" in text for o in others)
+    assert time.monotonic() - started < 120
+
+
+def test_compare_shows_per_task_differences_and_totals(tmp_path):
+    a, b = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    a.write_text(json.dumps({"id": "t1", "solved": False, "status": "step_limit", "wall_s": 30}) + "\n"
+                 + json.dumps({"id": "t2", "solved": True, "status": "answered", "wall_s": 20}) + "\n")
+    b.write_text(json.dumps({"id": "t1", "solved": True, "status": "answered", "wall_s": 25}) + "\n"
+                 + json.dumps({"id": "t2", "solved": True, "status": "answered", "wall_s": 22}) + "\n")
+    done = run_cli("eval", "compare", str(a), str(b), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert any(line.startswith("t1") and line.rstrip().endswith("+") for line in lines)
+    assert any(line.startswith("solved") and "1/2" in line and "2/2" in line for line in lines)
+    assert "B solves 1 that A does not; A solves 0 that B does not" in done.stdout
+
+
+def test_a_bad_suite_is_reported_with_its_line(tmp_path):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps(task("ok")) + "\n" + '{"id": "x", "prompt": "p"}\n')
+    done = run_cli("eval", str(bad), cwd=tmp_path)
+    assert done.returncode == 2 and f"{bad}:2: the task has no 'files'" in done.stderr
+
+
+@pytest.mark.slow
+def test_the_ray_path_on_a_local_ray_cluster(tmp_path):
+    pytest.importorskip("ray", reason="the ray extra is part of the dev install")
+    ray = shutil.which("ray", path=str(VENV_BIN))
+    assert ray, "the ray command comes with the ray package"
+    port = free_port()
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
+    temp = tempfile.mkdtemp(prefix="ray-", dir="/tmp")  # Ray's unix sockets need a short path (< 108 bytes)
+    started = subprocess.run([ray, "start", "--head", f"--port={port}", "--num-cpus=2", "--include-dashboard=false",
+                              "--node-ip-address=127.0.0.1", f"--temp-dir={temp}"], env=env, capture_output=True,
+                             text=True, timeout=180)
+    assert started.returncode == 0, started.stderr
+    try:
+        done, out = run_eval(tmp_path, [task("ray-fix"), task("ray-nofix", files={**CALC, "calc.py": "x = 1\n"})], FIX,
+                             "--ray", f"127.0.0.1:{port}", timeout=600)
+        assert done.returncode == 0, done.stderr + done.stdout
+        found = results(out)
+        assert found["ray-fix"]["solved"] is True and found["ray-nofix"]["solved"] is False
+        assert all(r.get("node") for r in found.values()), "each result came back from a Ray worker"
+    finally:
+        subprocess.run([ray, "stop", "--force"], env=env, capture_output=True, timeout=120)
+        shutil.rmtree(temp, ignore_errors=True)

@@ -1,0 +1,159 @@
+"""Undo as history: patch ids never reused in a repository, undo walking back through applied
+patches newest first, each refused only for its own files (and saying which and what to do), a
+restore by hand (git checkout) never leaving undo stuck, `undo --list`."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from conftest import git, make_repo, run_cli
+
+from agent_runtime.core import Workspace
+from agent_runtime.patches.undo import UndoJournal
+from agent_runtime.tools.runtime import undo_dir
+
+
+def patch(tools, path: str, old: str, new: str) -> str:
+    proposed = tools["propose_patch"](path=path, old=old, new=new)
+    assert "patch_id" in proposed, proposed
+    applied = tools["apply_patch"](patch_id=proposed["patch_id"])
+    assert applied.get("applied") is True, applied
+    return proposed["patch_id"]
+
+
+def test_ids_are_unique_across_sessions_and_undo_walks_back_through_them(tmp_path, tools_for):
+    repo = make_repo(tmp_path / "r", {"a.txt": "a1\n", "b.txt": "b1\n"})
+    _, first = tools_for(repo)  # one session
+    assert patch(first, "a.txt", "a1", "a2") == "p1"
+    assert patch(first, "b.txt", "b1", "b2") == "p2"
+    _, second = tools_for(repo)  # a later session in the same repository goes on counting
+    assert patch(second, "a.txt", "a2", "a3") == "p3"
+    assert second["show_patch"](patch_id="p1")["error"].startswith("there is no patch 'p1'"), \
+        "an earlier session's patch is not this one's"
+    other = make_repo(tmp_path / "other", {"x.txt": "x\n"})
+    _, elsewhere = tools_for(other)
+    assert patch(elsewhere, "x.txt", "x", "y") == "p1", "each repository counts on its own"
+
+    listed = run_cli("undo", "--list", cwd=repo)
+    assert listed.returncode == 0
+    rows = listed.stdout.splitlines()
+    assert rows[0].split() == ["PATCH", "APPLIED", "STATE", "FILES"]
+    assert [r.split()[0] for r in rows[1:]] == ["p3", "p2", "p1"] and all("in effect" in r for r in rows[1:])
+    assert "in effect, then p3" in rows[3], "p1's file was changed again by p3, the agent's own later patch"
+
+    steps = []
+    for expected in ("p3", "p2", "p1"):
+        done = run_cli("undo", cwd=repo)
+        assert done.returncode == 0, done.stderr
+        steps.append(done.stdout.strip())
+        assert f"Undid patch {expected}" in done.stdout
+    assert (repo / "a.txt").read_text() == "a1\n" and (repo / "b.txt").read_text() == "b1\n"
+    assert steps[0] == "Undid patch p3: restored a.txt"
+    nothing = run_cli("undo", cwd=repo)
+    assert nothing.returncode == 1 and "no applied patch to undo" in nothing.stderr
+    states = {row["patch_id"]: row["state"] for row in json.loads(run_cli("undo", "--list", "--json", cwd=repo).stdout)}
+    assert states == {"p1": "undone", "p2": "undone", "p3": "undone"}
+    again = run_cli("undo", "p2", cwd=repo)
+    assert again.returncode == 1 and "patch p2 is already undone" in again.stderr
+
+
+def test_a_refusal_names_the_file_and_a_git_checkout_unsticks_it(tmp_path, tools_for):
+    repo = make_repo(tmp_path / "r", {"a.txt": "a1\n", "b.txt": "b1\n"})
+    _, tools = tools_for(repo)
+    patch(tools, "b.txt", "b1", "b2")  # p1
+    patch(tools, "a.txt", "a1", "a2")  # p2
+    (repo / "a.txt").write_text("a2 and the person's own edit\n")
+    refused = run_cli("undo", cwd=repo)
+    assert refused.returncode == 1
+    assert "cannot undo patch p2: a.txt changed since it was applied" in refused.stderr
+    assert "git checkout -- a.txt" in refused.stderr and "undo --list" in refused.stderr
+    assert (repo / "a.txt").read_text() == "a2 and the person's own edit\n", "the person's edit is kept"
+    # Its own files only: p1 (b.txt) can be undone by id meanwhile.
+    assert run_cli("undo", "p1", cwd=repo).returncode == 0 and (repo / "b.txt").read_text() == "b1\n"
+    # The person restores a.txt by hand: p2 counts as undone, and undo goes on (nothing left here).
+    git(repo, "checkout", "--", "a.txt")
+    done = run_cli("undo", cwd=repo)
+    assert done.returncode == 0, done.stderr
+    assert "Patch p2 had already been undone by hand" in done.stdout and "No other applied patch" in done.stdout
+    states = {row["patch_id"]: row["state"] for row in json.loads(run_cli("undo", "--list", "--json", cwd=repo).stdout)}
+    assert states == {"p1": "undone", "p2": "undone by hand"}
+
+
+def test_a_checkout_past_several_patches_of_one_file_is_not_stuck_either(tmp_path, tools_for):
+    repo = make_repo(tmp_path / "r", {"a.txt": "one\n", "c.txt": "c1\n"})
+    _, tools = tools_for(repo)
+    patch(tools, "c.txt", "c1", "c2")  # p1
+    patch(tools, "a.txt", "one", "two")  # p2
+    patch(tools, "a.txt", "two", "three")  # p3
+    explicit = run_cli("undo", "p2", cwd=repo)
+    assert explicit.returncode == 1 and "(by patch p3, applied later)" in explicit.stderr
+    (repo / "a.txt").write_text("four\n")
+    assert run_cli("undo", cwd=repo).returncode == 1
+    git(repo, "checkout", "--", "a.txt")  # back to "one": before p2, so before p3 too
+    done = run_cli("undo", cwd=repo)
+    assert done.returncode == 0, done.stderr
+    assert "Patch p3, p2 had already been undone by hand" in done.stdout
+    assert "Undid patch p1: restored c.txt" in done.stdout and (repo / "c.txt").read_text() == "c1\n"
+
+
+def test_a_journal_from_before_the_counter_is_continued_not_reused(tmp_path, tools_for):
+    repo = make_repo(tmp_path / "r", {"a.txt": "a1\n"})
+    journal = UndoJournal(undo_dir(), Workspace(repo))
+    journal.path.parent.mkdir(parents=True, exist_ok=True)
+    old = {"patch_id": "p7", "time": 1.0, "root": str(repo), "undone": True,
+           "edits": [{"old_path": "a.txt", "new_path": "a.txt", "before": "YTAK", "after": "YTEK",
+                      "old_mode": None, "new_mode": None}]}
+    journal.path.write_text(json.dumps(old) + "\n")  # the journal's first format: no counter, undone in place
+    _, tools = tools_for(repo)
+    assert patch(tools, "a.txt", "a1", "a2") == "p8"
+    history = journal.history()
+    assert [(e.patch_id, e.undone) for e in history] == [("p7", "undo"), ("p8", None)]
+
+
+def test_proposals_are_kept_for_resume_but_never_a_hidden_files(tmp_path, tools_for):
+    from agent_runtime.patches.apply import FileEdit, Patch
+
+    repo = make_repo(tmp_path / "r", {"a.txt": "a1\n"})
+    runtime, tools = tools_for(repo)
+    runtime.journal.context.update(conversation="conv-1")
+    first = tools["propose_patch"](path="a.txt", old="a1", new="a2")["patch_id"]
+    runtime.journal.remember(Patch("p99", [FileEdit(".env", ".env", b"K=secret\n", b"K=x\n", 0o100644, 0o100644)]))
+    kept = runtime.journal.proposals("conv-1")
+    assert [p.id for p in kept] == [first] and not kept[0].applied
+    assert b"secret" not in runtime.journal.proposed_path.read_bytes()
+    tools["apply_patch"](patch_id=first)
+    assert runtime.journal.proposals("conv-1")[0].applied
+    assert runtime.journal.proposals("other") == []
+    mode = os.stat(runtime.journal.proposed_path).st_mode & 0o777
+    assert mode == 0o600
+
+
+def test_undo_in_the_repl_lists_and_refuses_as_the_command_does(tmp_path, tools_for):
+    from agent_runtime.cli.slash import ReplContext, dispatch
+    from agent_runtime.config import load_settings
+
+    repo = make_repo(tmp_path / "r", {"a.txt": "a1\n"})
+    _, tools = tools_for(repo)
+    patch(tools, "a.txt", "a1", "a2")
+    said: list[str] = []
+
+    class Display:
+        def info(self, message):
+            said.append(message)
+
+        def warn(self, message):
+            said.append("warn: " + message)
+
+        def error(self, message):
+            said.append("error: " + message)
+
+    ctx = ReplContext(load_settings({}), Path(repo), session=None, display=Display(), opener=None)
+    dispatch(ctx, "/undo --list")
+    assert "p1" in said[-1] and "in effect" in said[-1]
+    (repo / "a.txt").write_text("changed\n")
+    dispatch(ctx, "/undo")
+    assert said[-1].startswith("error: cannot undo patch p1: a.txt changed since it was applied")
+    dispatch(ctx, "/undoo")
+    assert said[-1] == "warn: unknown command /undoo; did you mean /undo? (/help lists them)"
