@@ -169,3 +169,35 @@ class Grammar:
                 count = high  # sometimes the longest
             return "".join(self._gen(node.item, rng, depth) for _ in range(count))
         raise TypeError(node)
+
+    # --- matching ---
+    def accepts(self, text: str, rule: str = "root") -> bool:
+        """Whether the grammar admits exactly `text` (every parse followed, as end positions)."""
+        return len(text) in self._match(self.rules[rule], text, 0)
+
+    def _match(self, node, text: str, pos: int) -> set[int]:
+        if isinstance(node, Lit):
+            return {pos + len(node.text)} if text.startswith(node.text, pos) else set()
+        if isinstance(node, CharClass):
+            if pos < len(text) and (text[pos] in node.chars) != node.negated:
+                return {pos + 1}
+            return set()
+        if isinstance(node, Ref):
+            return self._match(self.rules[node.name], text, pos)
+        if isinstance(node, Seq):
+            ends = {pos}
+            for item in node.items:
+                ends = {e for p in ends for e in self._match(item, text, p)}
+            return ends
+        if isinstance(node, Alt):
+            return {e for option in node.options for e in self._match(option, text, pos)}
+        if isinstance(node, Repeat):
+            found, current = ({pos} if node.low == 0 else set()), {pos}
+            for count in range(1, node.high + 1):
+                current = {e for p in current for e in self._match(node.item, text, p)}
+                if not current:
+                    break
+                if count >= node.low:
+                    found |= current
+            return found
+        raise TypeError(node)

@@ -110,6 +110,18 @@ def constrain(model: Any, tools: list, max_tokens: int) -> None:
             inner.json_schema = reply_schema(tools if kind == "schema-tools" else None)
 
 
+def require_fix_next(model: Any, tools: list, max_tokens: int) -> bool:
+    """The next reply must propose a change (a grammar for that request only). For a task whose
+    failure and files are all in the prompt already: what a single completion would do first.
+    False where nothing can be enforced (no Python grammar)."""
+    enforced = False
+    for inner in [m for _, m in getattr(model, "chain", [])] or [model]:
+        if getattr(getattr(inner, "constraint", None), "kind", "none") == "gbnf-python":
+            inner.grammar_once = python_grammar(tools, max_tokens, fix_first=True)
+            enforced = True
+    return enforced
+
+
 def build_agent(runtime: "Runtime", model: Any, max_steps: int, constraint: Any = None,
                 prompt_memory: PromptMemory | None = None,
                 around_call: Callable[[], ContextManager[Any]] = nullcontext,

@@ -24,7 +24,7 @@ def next_step(calls: list[Any], files: list[str], failing_output: str = "", show
     """A suggested next call, as one sentence with the code to write; None if nothing fits."""
     ran_tests = [c for c in calls if c.tool == "run_tests" and c.outcome == "ok"]
     applied = [i for i, c in enumerate(calls) if c.tool == "apply_patch" and c.outcome == "ok"]
-    proposed = [c for c in calls if c.tool.startswith("propose_patch") and c.outcome == "ok"]
+    proposed = [c for c in calls if c.tool.startswith("propose_") and c.outcome == "ok"]
     if applied:
         tested_after = any(c.tool == "run_tests" for c in calls[applied[-1] + 1:])
         if not tested_after:
@@ -47,10 +47,9 @@ def next_step(calls: list[Any], files: list[str], failing_output: str = "", show
     sources = sources or [f for f in shown if SOURCE.search(f) and not TEST_FILE.search(f)
                           and (not failing_output or f in failing_output)][-1:]
     if sources:
-        return (f'You have read the code: change it now: p = propose_patch(path="{sources[-1]}", old=\"\"\"the lines to '
-                f'change, copied from read_file\"\"\", new=\"\"\"the corrected lines\"\"\") then '
-                f'print(apply_patch(patch_id=p["patch_id"]))')
+        return (f"You have read the code: fix it now. In one step, write the corrected {sources[-1]} whole with "
+                f'propose_file(path="{sources[-1]}", content=r\'\'\'...\'\'\'), apply it with apply_patch and run run_tests().')
     if read:
-        return ("You have read the code: change it now with propose_patch(path=..., old=..., new=...) "
-                "and apply_patch(patch_id=...), copying old exactly from what read_file showed.")
+        return ("You have read the code: fix it now. In one step, write the corrected file whole with "
+                "propose_file(path=\"...\", content=r\'\'\'...\'\'\'), apply it with apply_patch and run run_tests().")
     return None

@@ -19,17 +19,19 @@ below; the code runs and you see what it printed.
 To fix a bug or make failing tests pass, work in this order ("..." stands for what you fill in):
 1. See the failure: print(run_tests())
 2. Read the file the failure points at: print(read_file(path="..."))
-3. Change the code, not the tests. old is copied exactly from what read_file showed, new is the corrected \
-text; use triple quotes for several lines. Then apply the patch by its id:
-   p = propose_patch(path="...", old=\"\"\"...\"\"\", new=\"\"\"...\"\"\")
+3. Fix the code, not the tests: write the corrected file whole, apply it and run the tests, in one step:
+   p = propose_file(path="...", content=r\'\'\'...every line of the corrected file...\'\'\')
    print(apply_patch(patch_id=p["patch_id"]))
-4. Run the tests again: print(run_tests()). If they still fail, read the new output and fix again.
+   print(run_tests())
+   In a long file, replace only the lines that change: propose_patch(path="...", old=r\'\'\'...\'\'\', new=r\'\'\'...\'\'\'),
+   old copied exactly from what read_file showed.
+4. If the tests still fail, read the new output and fix again.
 5. When they pass: final_answer("what you changed and why").
 For a question about the code: look with rg_search, list_files and read_file, then final_answer(...).
 
 Rules:
 - Use only the tools below and plain Python. No imports, no open(), no os or subprocess.
-- print() what you need to see. Text of several lines goes in triple quotes (\"\"\"...\"\"\").
+- print() what you need to see. Text of several lines goes in r\'\'\'...\'\'\'.
 - Never repeat a call whose result you already have: use it and take the next step.
 - A failing tool returns error and recovery_suggestion: follow the suggestion.
 

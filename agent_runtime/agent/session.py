@@ -344,7 +344,7 @@ class Session:
         from smolagents.memory import ActionStep, ToolCall
         from smolagents.utils import AgentError, AgentGenerationError
 
-        from agent_runtime.agent.codeagent import STEP_LIMIT_MESSAGE
+        from agent_runtime.agent.codeagent import STEP_LIMIT_MESSAGE, require_fix_next
         from agent_runtime.agent.context import ContextOverflow
 
         agent = self.agent
@@ -364,6 +364,11 @@ class Session:
             first_run = self._first_test_run(task)
             if first_run:
                 overview += f"\n\nThe tests, run for you just now (run_tests()):\n{first_run}"
+                if self._task_shown and "passed: false" in first_run:
+                    # Small models otherwise re-read what they were just shown, or wander off.
+                    overview += "\n\nSteps 1 and 2 are done: the failure and the files are above. Begin with step 3."
+                    require_fix_next(getattr(self.agent.model, "inner", self.agent.model), list(self.agent.tools.values()),
+                                     self.settings.model_max_tokens)
             self.prompt_memory.set_task_context(task, overview)
         shown: set[int] = set()  # smolagents yields the last step twice when the step limit is hit
         code_shown = False

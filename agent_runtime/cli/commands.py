@@ -201,7 +201,7 @@ def cmd_undo(argv: list[str], settings: Settings, repo: Path) -> int:
     return undo_last(repo, patch_id=args.patch_id)
 
 
-def _positive(text: str) -> int:
+def positive_int(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
@@ -248,7 +248,7 @@ def show_runs(settings: Settings, limit: int = 20, as_json: bool = False) -> int
 
 def cmd_runs(argv: list[str], settings: Settings, repo: Path) -> int:
     parser = _parser("runs", f"List recent runs, newest first (from RUNS_DIR, now {settings.runs_path}).")
-    parser.add_argument("-n", type=_positive, default=20, metavar="N", help="how many (default 20)")
+    parser.add_argument("-n", type=positive_int, default=20, metavar="N", help="how many (default 20)")
     parser.add_argument("--json", action="store_true", help="print each run's metadata as JSON")
     args = parser.parse_args(argv)
     return show_runs(settings, args.n, args.json)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -79,6 +81,11 @@ def run_eval(tasks: list[Any], settings: Settings, args: argparse.Namespace, out
     options = EvalOptions(model=model, max_steps=args.max_steps, timeout_s=args.timeout, workers=args.workers,
                           keep=args.keep)
     server = None
+
+    def terminated(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt  # `kill`, a CI job's timeout: stop the running agents as Ctrl-C does
+
+    previous = signal.signal(signal.SIGTERM, terminated) if threading.current_thread() is threading.main_thread() else None
     try:
         if (model is None or model.startswith("embedded")) and not os.environ.get(SHARED_SERVER_ENV):
             server = _start_shared_server(settings, model, display)
@@ -100,6 +107,8 @@ def run_eval(tasks: list[Any], settings: Settings, args: argparse.Namespace, out
         display.error(f"interrupted; the results so far are in {out}")
         return 130
     finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
         if server is not None:
             server.stop()
     for line in task_lines(results) + [""] + summary_lines(results):

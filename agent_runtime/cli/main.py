@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from agent_runtime import __version__
-from agent_runtime.cli.commands import SUBCOMMANDS, help_lines  # noqa: E402 (a light module: argparse, json)
+from agent_runtime.cli.commands import SUBCOMMANDS, help_lines, positive_int  # noqa: E402 (a light module: argparse, json)
 from agent_runtime.config import (
     ConfigError,
     Settings,
@@ -47,16 +47,6 @@ Settings come from the environment and ~/.config/agent-runtime/config.env; a rep
 EPILOG = EPILOG_TEMPLATE.replace("{commands}", "\n".join(help_lines()))
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number of 1 or more, got {value}")
-    return value
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="agent-runtime",
@@ -68,7 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--repo", type=Path, metavar="PATH", help="the repository to work on (default: current directory)")
     parser.add_argument("--model", metavar="ID", help="LiteLLM model id (ollama_chat/qwen2.5-coder:14b, openai/MODEL, ...), "
                         "replay:FILE, or 'embedded' (default: MODEL_ID, else the embedded model)")
-    parser.add_argument("--max-steps", type=_positive_int, metavar="N", help="step limit per task (default: AGENT_MAX_STEPS, 25)")
+    parser.add_argument("--max-steps", type=positive_int, metavar="N", help="step limit per task (default: AGENT_MAX_STEPS, 25)")
     parser.add_argument("--approval", choices=("ask", "auto", "never"),
                         help="ask: prompt on the terminal; auto: approve ask-level actions; never: refuse them "
                              "(default: APPROVAL_MODE, else ask on a terminal, never without one)")

@@ -11,9 +11,7 @@ endpoint all nodes can reach (`--model ollama_chat/...` with OLLAMA_API_BASE, or
 from __future__ import annotations
 
 import dataclasses
-import json
 import tempfile
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -43,8 +41,6 @@ def run_on_ray(tasks: list[Task], options: EvalOptions, out: Path, address: str,
     remote = ray.remote(num_cpus=1, max_retries=0)(_remote_task)
     pending = {remote.remote(dataclasses.asdict(task), dataclasses.asdict(options)): task for task in tasks}
     progress = Progress(len(tasks))
-    results: list[dict[str, Any]] = []
-    lock = threading.Lock()
     out.parent.mkdir(parents=True, exist_ok=True)
     with out.open("a", encoding="utf-8") as sink:
         while pending:
@@ -56,15 +52,10 @@ def run_on_ray(tasks: list[Task], options: EvalOptions, out: Path, address: str,
                 except Exception as exc:  # the Ray task itself failed (worker died): unsolved, with why  # noqa: BLE001
                     result = {"id": task.id, "kind": task.kind, "system": "agent_runtime", "solved": False,
                               "status": "crashed", "error": f"{type(exc).__name__}: {str(exc)[:300]}"}
-                with lock:
-                    results.append(result)
-                    progress.done += 1
-                    progress.solved += bool(result.get("solved"))
-                    sink.write(json.dumps(result, ensure_ascii=False, default=str) + "\n")
-                    sink.flush()
+                progress.record(result, sink)
                 if display is not None:
                     display.info(f"[{progress.done}/{progress.total}] {result['id']}: "
                                  f"{'solved' if result.get('solved') else 'not solved (' + str(result.get('status')) + ')'}"
                                  f" on {result.get('node', '?')} · solved so far {progress.solved}")
     order = {task.id: i for i, task in enumerate(tasks)}
-    return sorted(results, key=lambda r: order.get(r["id"], 0))
+    return sorted(progress.results, key=lambda r: order.get(r["id"], 0))

@@ -51,6 +51,19 @@ def _kill(proc: subprocess.Popen) -> None:
             continue
 
 
+# The agents running now: Ctrl-C stops them too (each runs in its own session, out of the
+# terminal's reach), instead of waiting for them to finish.
+_running: set[subprocess.Popen] = set()
+_running_lock = threading.Lock()
+
+
+def stop_running() -> None:
+    with _running_lock:
+        procs = list(_running)
+    for proc in procs:
+        _kill(proc)
+
+
 def agent_attempt(task: Task, repo: Path, options: EvalOptions, timeout: float) -> dict[str, Any]:
     """agent_runtime itself, through its command line, as a user's script would call it."""
     argv = [sys.executable, "-m", "agent_runtime", "--repo", str(repo), "--approval", "auto", "--json"]
@@ -74,6 +87,8 @@ def agent_attempt(task: Task, repo: Path, options: EvalOptions, timeout: float) 
 
     reader = threading.Thread(target=read_stderr, daemon=True)
     reader.start()
+    with _running_lock:
+        _running.add(proc)
     expired = threading.Event()
 
     def stop() -> None:
@@ -95,6 +110,8 @@ def agent_attempt(task: Task, repo: Path, options: EvalOptions, timeout: float) 
         timed_out = expired.is_set()
         if proc.poll() is None:
             _kill(proc)
+        with _running_lock:
+            _running.discard(proc)
         reader.join(timeout=5)
     return _facts(events, proc.returncode, timed_out, "".join(stderr_tail))
 
@@ -136,6 +153,17 @@ class Progress:
     done: int = 0
     solved: int = 0
     started: float = field(default_factory=time.monotonic)
+    results: list[dict[str, Any]] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def record(self, result: dict[str, Any], sink: Any) -> None:
+        """A finished task: counted, and its line written at once (an interrupted eval keeps it)."""
+        with self.lock:
+            self.results.append(result)
+            self.done += 1
+            self.solved += bool(result.get("solved"))
+            sink.write(json.dumps(result, ensure_ascii=False, default=str) + "\n")
+            sink.flush()
 
 
 def run_task(task: Task, attempt: Attempt, options: EvalOptions, work: Path, system: str) -> dict[str, Any]:
@@ -175,8 +203,6 @@ def run_suite(tasks: list[Task], attempt: Attempt, options: EvalOptions, out: Pa
     """Run every task (options.workers at once); each result is appended to `out` as it comes."""
     out.parent.mkdir(parents=True, exist_ok=True)
     progress = Progress(len(tasks))
-    results: list[dict[str, Any]] = []
-    lock = threading.Lock()
     # With --keep, the repositories stay next to the results; otherwise in a directory removed at the end.
     keep_dir = out.with_suffix(".repos") if options.keep else None
     if keep_dir is not None:
@@ -193,17 +219,13 @@ def run_suite(tasks: list[Task], attempt: Attempt, options: EvalOptions, out: Pa
             try:
                 for future in as_completed(futures):
                     result = future.result()
-                    with lock:
-                        results.append(result)
-                        progress.done += 1
-                        progress.solved += bool(result.get("solved"))
-                        sink.write(json.dumps(result, ensure_ascii=False, default=str) + "\n")
-                        sink.flush()
-                        if on_result:
-                            on_result(result, progress)
+                    progress.record(result, sink)
+                    if on_result:
+                        on_result(result, progress)
             except KeyboardInterrupt:
                 for future in futures:
                     future.cancel()
+                stop_running()
                 raise
     order = {task.id: i for i, task in enumerate(tasks)}
-    return sorted(results, key=lambda r: order.get(r["id"], 0))
+    return sorted(progress.results, key=lambda r: order.get(r["id"], 0))

@@ -165,15 +165,19 @@ def identifier_rules(keywords: Iterable[str] = PYTHON_KEYWORDS, max_tail: int = 
     return rules
 
 
-def python_grammar(tools: Iterable[Any], max_tokens: int) -> str:
+def python_grammar(tools: Iterable[Any], max_tokens: int, fix_first: bool = False) -> str:
     """A `<code>` block of simple statements, one-line `if`/`for`, calls, literals, operators,
     comprehensions: every reply is syntactically valid Python unless cut off by max_tokens.
     Keyword arguments appear only in tool calls (declared names, in order, once each), so a
-    repeated keyword cannot happen; assignment targets cannot be calls; numbers take no trailers."""
+    repeated keyword cannot happen; assignment targets cannot be calls; numbers take no trailers.
+    fix_first: the code must begin with `p = propose_file(...)` or `p = propose_patch(...)`."""
     tools = [t for t in tools if t.name != "final_answer" and _args_rule(t.inputs) is not None]
     str_chars = max(80, min(2000, max_tokens))
+    file_chars = max(80, min(12000, 4 * max_tokens))  # about four characters a token
     rules = [
-        'root ::= "Thought: " thought "\\n<code>\\n" stmt{1,8} "</code>"',
+        'root ::= "Thought: " thought "\\n<code>\\n" stmt{1,8} "</code>"' if not fix_first else
+        # The task's failure and every file are already in the prompt: this reply is the fix.
+        'root ::= "Thought: " thought "\\n<code>\\np = " (call-propose-file | call-propose-patch) "\\n" stmt{0,7} "</code>"',
         f"thought ::= [^\\n<]{{1,{PYTHON_THOUGHT_CHARS}}}",
         'stmt ::= (simple | "if " expr ": " simple | "for " names " in " expr ": " simple) "\\n"',
         "simple ::= assign | augassign | expr",
@@ -202,15 +206,22 @@ def python_grammar(tools: Iterable[Any], max_tokens: int) -> str:
         f'string ::= "\\"" dqchar{{0,{str_chars}}} "\\"" | "\'" sqchar{{0,{str_chars}}} "\'" | tqstring',
         # Triple-quoted strings for code of several lines (what a coder model writes for old= and
         # new=): no \"\"\" inside, a quote is followed by another character, and no "</" as below.
-        f'tqstring ::= "\\"\\"\\"" tqchar{{0,{str_chars}}} "\\"\\"\\""',
+        # r'''...''' too: a whole file written as content (propose_file) holds \"\"\" docstrings and
+        # backslashes (regular expressions, "\\n") that must reach the file as they are.
+        f'tqstring ::= "\\"\\"\\"" tqchar{{0,{file_chars}}} "\\"\\"\\"" | "r\'\'\'" rqchar{{0,{file_chars}}} "\'\'\'"',
+        # A backslash always takes the next character with it (in a raw string `\\'` does not end it).
+        r'''rqchar ::= rqone | "'" rqone | "''" rqone''',
+        r'''rqone ::= [^'<\\] | "\\" [^<] | "<" [^'</e\\]''',
         r'''tqchar ::= [^"\\<] | "\\" ["'\\nt] | "<" [^"\\</e] | "\"" [^"\\<] | "\"\"" [^"\\<]''',
         'dqchar ::= [^"\\\\\\n<] | "\\\\" ["\'\\\\nt] | "<" [^"\\\\\\n<e/]',
         'sqchar ::= [^\'\\\\\\n<] | "\\\\" ["\'\\\\nt] | "<" [^\'\\\\\\n<e/]',
         # Tool calls with keyword arguments: the declared names, in order, each once.
         "toolcall ::= " + " | ".join(f'call-{t.name.replace("_", "-")}' for t in tools),
-        'str ::= string',
-        'int ::= "-"? ("0" | [1-9] [0-9]{0,8})',
-        'num ::= "-"? number',
+        # An argument may also be a variable or an item of one: apply_patch(patch_id=p["patch_id"]),
+        # as the prompt shows. A literal only, and the model writes the call into a string instead.
+        'str ::= string | target',
+        'int ::= "-"? ("0" | [1-9] [0-9]{0,8}) | target',
+        'num ::= "-"? number | target',
         'bool ::= "True" | "False"',
     ]
     for tool in tools:

@@ -25,12 +25,14 @@ def make_litellm_model(model_id: str, settings: Settings, api_base: str | None =
         mentions one would be cut short)."""
 
         grammar: str | None = None
+        grammar_once: str | None = None  # for the next request only, then `grammar` again
         json_schema: dict | None = None
 
         def generate(self, messages, stop_sequences=None, response_format=None, tools_to_call_from=None, **kwargs):
-            if self.grammar:
+            grammar, self.grammar_once = self.grammar_once or self.grammar, None
+            if grammar:
                 extra = dict(kwargs.pop("extra_body", None) or {})
-                extra["grammar"] = self.grammar
+                extra["grammar"] = grammar
                 kwargs["extra_body"] = extra
                 stop_sequences = None
             if response_format is not None and self.json_schema is not None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import stat
 import tempfile
 from dataclasses import dataclass, field
@@ -215,6 +216,41 @@ def plan_replace(workspace: Workspace, rel: str, old: str, new: str) -> tuple[Fi
     if found.how != "exact":
         notes.append(f"{rel}: old matched once when {found.how} is ignored; new was applied there")
     after = before[:found.start] + found.new + before[found.end:]
+    return FileEdit(rel, rel, before, after, mode, mode), notes
+
+
+# A line standing for code left out ("# ... rest unchanged", "..."): written whole, it would
+# delete that code. Only refused when the file did not already have such a line.
+ELISION = re.compile(rb"^[ \t]*(?:(?:#|//)[ \t]*)?(?:\.\.\.|\xe2\x80\xa6)[ \t]*(?:(?:rest|remaining|other|existing|unchanged)\b.*)?$",
+                     re.MULTILINE | re.IGNORECASE)
+
+
+def plan_write(workspace: Workspace, rel: str, content: str) -> tuple[FileEdit, list[str]]:
+    """A file's whole new content (the file is created if missing). Small models rewrite a short
+    file more reliably than they copy an exact snippet of it; the result is an ordinary edit."""
+    rel = normalize(workspace, rel)
+    before, mode = _read(workspace, rel)
+    after = content.encode("utf-8", "surrogateescape")
+    if after.startswith(b"\n") and not (before or b"").startswith(b"\n"):
+        after = after[1:]  # content='''<newline>... : the newline after the opening quotes is not the file's
+    if before is None:
+        return FileEdit(None, rel, None, after, None, REGULAR), []
+    mode = stat.S_IFREG | permissions(mode)
+    notes: list[str] = []
+    if before.endswith(b"\n") and after and not after.endswith(b"\n"):
+        after += b"\n"
+    if b"\r\n" in before and b"\r\n" not in after:
+        after = after.replace(b"\n", b"\r\n")
+        notes.append(f"{rel}: written with the file's CRLF line endings")
+    elided = [m.group(0).strip().decode("utf-8", "replace") for m in ELISION.finditer(after)]
+    if elided and not ELISION.search(before):
+        raise PatchError(
+            f"content has the line {elided[0]!r}, which would delete the code it stands for",
+            "Pass the whole file as content, every line of it, or change only some lines with "
+            "propose_patch(path, old, new).",
+        )
+    if after == before:
+        raise PatchError(f"content is the same as {rel} now", "Pass the corrected file as content.")
     return FileEdit(rel, rel, before, after, mode, mode), notes
 
 

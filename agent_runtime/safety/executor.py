@@ -35,7 +35,7 @@ from typing import Any
 
 from smolagents.local_python_executor import CodeOutput, InterpreterError, PythonExecutor
 
-from agent_runtime.safety.sandbox import PID_RESERVED, _ids, _libc, _under, isolation, pid_limit_prefix
+from agent_runtime.safety.sandbox import PID_RESERVED, _ids, _libc, _under, cap_limits, isolation, pid_limit_prefix
 
 log = logging.getLogger(__name__)
 
@@ -151,13 +151,7 @@ def _limits(libc: Any, nproc: bool) -> None:
               (resource.RLIMIT_CORE, 0), (resource.RLIMIT_NOFILE, 256)]
     if nproc:
         values.append((resource.RLIMIT_NPROC, 4096))  # per user; root is exempt (the pid cap is not)
-    for which, value in values:
-        try:
-            soft, hard = resource.getrlimit(which)
-            cap = value if hard == resource.RLIM_INFINITY else min(value, hard)
-            resource.setrlimit(which, (cap, cap))
-        except (ValueError, OSError):
-            pass
+    cap_limits(values)
 
 
 class _Child:

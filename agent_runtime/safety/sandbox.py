@@ -181,6 +181,12 @@ def _set_limits(limits: Limits, nproc: bool, libc=None) -> None:
               (resource.RLIMIT_FSIZE, limits.file_bytes), (resource.RLIMIT_CORE, 0)]
     if nproc:
         values.append((resource.RLIMIT_NPROC, max(limits.processes, 4096)))
+    cap_limits(values)
+
+
+def cap_limits(values: list[tuple[int, int]]) -> None:
+    """Lower each resource limit to the value (never above the hard limit there is). Between fork
+    and exec too: no locks, no logging."""
     for which, value in values:
         try:
             soft, hard = resource.getrlimit(which)

@@ -19,6 +19,7 @@ def tool_classes() -> tuple[type["RuntimeTool"], ...]:
     from agent_runtime.tools.git import GitDiffTool, GitLogTool, GitStatusTool
     from agent_runtime.tools.patch import (
         ApplyPatchTool,
+        ProposeFileTool,
         ProposePatchTool,
         ProposePatchUnifiedTool,
         ShowPatchTool,
@@ -38,6 +39,7 @@ def tool_classes() -> tuple[type["RuntimeTool"], ...]:
         GitLogTool,
         ProposePatchUnifiedTool,
         ProposePatchTool,
+        ProposeFileTool,
         ShowPatchTool,
         ApplyPatchTool,
         RunCmdTool,

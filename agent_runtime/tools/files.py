@@ -113,14 +113,11 @@ class ReadFileSnippetTool(RuntimeTool):
     def run(self, path: Path, pattern: str, context_lines: int | None = None) -> dict[str, Any]:
         shown = self.workspace.relative(path)
         ensure_text(path, shown)
+        literal = None  # `def f(self` is meant literally, as models write it: searched as text
         try:
             regex = re.compile(pattern)
         except re.error as exc:
-            raise ToolError(
-                f"invalid regular expression {pattern!r}: {exc}",
-                "Escape special characters with a backslash (e.g. \\( or \\.), or search for a plainer word.",
-                kind="invalid_regex",
-            ) from None
+            regex, literal = re.compile(re.escape(pattern)), f"not a valid regular expression ({exc}); searched as plain text"
         context = 3 if context_lines is None else context_lines
         lines = list(iter_lines(path))
         if context_lines is None and len(lines) <= WHOLE_FILE_LINES:
@@ -130,6 +127,7 @@ class ReadFileSnippetTool(RuntimeTool):
             hits = [i for i, line in enumerate(lines) if pattern in line]
         if not hits:
             return {"path": shown, "matches": 0, "snippets": f"no line of {shown} matches {pattern!r}",
+                    **({"pattern": literal} if literal else {}),
                     "next": f'read the whole file: read_file(path="{shown}"), or search with a shorter pattern'}
         shown_hits = hits[:MAX_SNIPPET_MATCHES]
         hit_set = set(shown_hits)
@@ -144,6 +142,8 @@ class ReadFileSnippetTool(RuntimeTool):
                 out.append(f"{marker}{i + 1:>5}: {lines[i]}")
             last_printed = max(last_printed, high - 1)
         result: dict[str, Any] = {"path": shown, "matches": len(hits), "snippets": "\n".join(out) + "\n"}
+        if literal:
+            result["pattern"] = literal
         if len(hits) > MAX_SNIPPET_MATCHES:
             result["note"] = f"showing the first {MAX_SNIPPET_MATCHES} matches; use a more specific pattern"
         return result

@@ -10,7 +10,7 @@ learns it before asking for approval.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from agent_runtime.core import Action, ToolError
 from agent_runtime.patches.apply import (
@@ -19,6 +19,7 @@ from agent_runtime.patches.apply import (
     normalize,
     plan_replace,
     plan_unified,
+    plan_write,
     write_edits,
 )
 from agent_runtime.patches.diffs import parse_unified, strip_prefix
@@ -117,6 +118,14 @@ def proposal(patch: Patch) -> dict[str, Any]:
     return result
 
 
+def propose_one(tool: RuntimeTool, path: Path, plan: Callable[[str], tuple[Any, list[str]]]) -> dict[str, Any]:
+    """A change to one file: refused if the policy forbids writing it, else planned and kept."""
+    rel = tool.workspace.relative(path)
+    refuse_denied_write(tool, (rel,))
+    edit, notes = plan(rel)
+    return proposal(tool.runtime.patches.add([edit], notes))
+
+
 class ProposePatchUnifiedTool(RuntimeTool):
     name = "propose_patch_unified"
     description = (
@@ -164,10 +173,26 @@ class ProposePatchTool(RuntimeTool):
     def run(self, path: Path, old: str, new: str) -> dict[str, Any]:
         if old == new:
             raise ToolError("old and new are the same", "Pass the changed text as new.", kind="patch_failed")
-        rel = self.workspace.relative(path)
-        refuse_denied_write(self, (rel,))
-        edit, notes = plan_replace(self.workspace, rel, old, new)
-        return proposal(self.runtime.patches.add([edit], notes))
+        return propose_one(self, path, lambda rel: plan_replace(self.workspace, rel, old, new))
+
+
+class ProposeFileTool(RuntimeTool):
+    name = "propose_file"
+    description = (
+        "Propose the whole new content of one file (replaces it, or creates it). Changes nothing. "
+        "Returns patch_id for apply_patch."
+    )
+    inputs = {
+        "path": {"type": "string", "description": "file path relative to the repository root"},
+        "content": {"type": "string", "description": "the complete new text of the file, every line"},
+    }
+    checks = {"path": path_check("any", must_exist=False), "content": patch_text_check("content")}
+
+    def action(self, path: Path, **_: Any) -> Action:
+        return self.reads(path)
+
+    def run(self, path: Path, content: str) -> dict[str, Any]:
+        return propose_one(self, path, lambda rel: plan_write(self.workspace, rel, content))
 
 
 class ShowPatchTool(RuntimeTool):

@@ -45,7 +45,7 @@ def test_a_repeated_step_is_retried_with_a_suggested_next_step(tmp_path):
     nudge = text_of(retry[-1])
     assert "You already ran exactly this code in step 1" in nudge
     # the repository is small, so its files came with the task: the suggestion is the change itself
-    assert 'Suggested next step: You have read the code: change it now: p = propose_patch(path="calc.py"' in nudge
+    assert 'Suggested next step: You have read the code: fix it now. In one step, write the corrected calc.py whole with propose_file(path="calc.py"' in nudge
     # the first run_tests is the session's own (a small repository, a task about a failing test)
     assert [s.tool for s in session.runtime.state.history] == ["run_tests", "run_tests", "read_file"]
 
@@ -56,7 +56,7 @@ def test_a_repeat_that_persists_is_shown_the_step_itself_once_more(tmp_path):
     with session_for(tmp_path, replies) as session:
         session.run("Fix the failing test.")
     second_nudge = text_of(session.model.requests[3][-1])
-    assert "That is step 1 again" in second_nudge and 'propose_patch(path="calc.py"' in second_nudge
+    assert "That is step 1 again" in second_nudge and 'propose_file(path="calc.py"' in second_nudge
 
 
 def calls(*records):
@@ -71,8 +71,8 @@ def test_the_suggestion_follows_the_task():
         'Read the code next: print(read_file(path="shop/pricing.py"))'
     read_all = failing + calls(("read_file", {"path": "shop/cart.py"}, "ok", {}),
                                ("read_file", {"path": "shop/pricing.py"}, "ok", {}))
-    assert next_step(read_all, files).startswith('You have read the code: change it now: p = propose_patch('
-                                                 'path="shop/pricing.py"')
+    assert next_step(read_all, files).startswith('You have read the code: fix it now. In one step, write the '
+                                                 'corrected shop/pricing.py whole with propose_file(path="shop/pricing.py"')
     proposed = read_all + calls(("propose_patch", {}, "ok", {"patch_id": "p7"}))
     assert next_step(proposed, files) == 'Apply the patch you proposed: print(apply_patch(patch_id="p7"))'
     applied = proposed + calls(("apply_patch", {"patch_id": "p7"}, "ok", {"applied": True}))

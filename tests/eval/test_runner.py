@@ -93,6 +93,36 @@ def test_a_task_that_runs_too_long_is_stopped_and_counted(tmp_path):
     assert result["status"] == "timeout" and result["solved"] is False
 
 
+@pytest.mark.parametrize("signame", ["SIGINT", "SIGTERM"])
+def test_ctrl_c_stops_the_running_agent_at_once(tmp_path, signame):
+    """The agent runs in its own session (out of the terminal's reach): Ctrl-C on the eval must
+    stop it too, not wait for the task's timeout."""
+    import signal
+
+    slow = [step("wait", 'print(run_cmd(command="sleep 90", timeout=120))'), step("done", 'final_answer("x")')]
+    replay = write_replay(tmp_path / "replay.json", slow)
+    out = tmp_path / "results.jsonl"
+    proc = subprocess.Popen([str(VENV_BIN / "agent-runtime"), "eval", str(suite(tmp_path / "s.jsonl", [task("slow", timeout_s=300)])),
+                             "--model", f"replay:{replay}", "--out", str(out)], cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def agents() -> list[str]:
+        listing = subprocess.run(["ps", "-ww", "-eo", "args"], capture_output=True, text=True).stdout
+        return [line for line in listing.splitlines() if str(replay) in line and "--repo" in line]
+
+    deadline = time.monotonic() + 60
+    while not agents() and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert agents(), "the agent started"
+    time.sleep(3)
+    proc.send_signal(getattr(signal, signame))
+    started = time.monotonic()
+    _, err = proc.communicate(timeout=40)
+    assert time.monotonic() - started < 30
+    assert proc.returncode != 0 and "interrupted" in err and "Traceback" not in err
+    assert not agents(), "no agent left running"
+
+
 def test_three_workers_run_isolated_tasks(tmp_path):
     tasks = []
     for name in ("red", "green", "blue"):

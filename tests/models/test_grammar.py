@@ -139,3 +139,52 @@ def test_identifiers_never_collide_with_keywords():
     assert not names & set(keyword.kwlist)
     assert len(names) > 3000
     assert all(n.isidentifier() for n in names)
+
+
+def test_fix_first_grammar_makes_the_reply_a_change_and_compiles():
+    """When the failure and the files are already in the prompt, the first reply is the fix:
+    every reply begins with a proposal, and the rest is still valid Python."""
+    import random
+
+    import llama_cpp
+    from gbnf_sampler import Grammar
+
+    from agent_runtime.models.grammar import python_grammar
+
+    text = python_grammar(tool_classes(), max_tokens=1024, fix_first=True)
+    llama_cpp.LlamaGrammar.from_string(text, verbose=False)
+    grammar, rng = Grammar(text), random.Random(5)
+    starts = set()
+    for _ in range(150):
+        code = _code(grammar.sample(rng))
+        assert code.startswith(("p = propose_file(", "p = propose_patch(")), code[:80]
+        starts.add(code[:17])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", SyntaxWarning)
+            compile(code, "<reply>", "exec")
+    assert len(starts) == 2
+
+
+def test_raw_triple_quoted_content_reaches_the_tool_as_written():
+    """A whole file as content: docstrings, backslashes and quotes pass through r'''...'''."""
+    import random
+
+    from gbnf_sampler import Grammar
+
+    from agent_runtime.models.grammar import python_grammar
+
+    grammar = Grammar(python_grammar(tool_classes(), max_tokens=1024))
+    assert grammar.accepts("Thought: fix\n<code>\np = propose_file(path=\"a.py\", content=r'''def f():\n"
+                           "    \"\"\"Doc.\"\"\"\n    return re.sub(r\"\\d+\", '\\n', s)\n''')\n</code>")
+    # The prompt's own example: a tool argument taken from an earlier result
+    assert grammar.accepts('Thought: apply\n<code>\np = propose_patch(path="a.py", old="x", new="y")\n'
+                           'print(apply_patch(patch_id=p["patch_id"]))\n</code>')
+    # r'''a\''' does not end where it seems to (the backslash takes the quote): refused
+    assert not grammar.accepts("Thought: fix\n<code>\np = propose_file(path=\"a.py\", content=r'''a\\''')\n</code>")
+    rng = random.Random(7)
+    for _ in range(300):
+        code = _code(grammar.sample(rng))
+        if "r'''" in code:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", SyntaxWarning)
+                compile(code, "<reply>", "exec")

@@ -46,7 +46,7 @@ SAMPLES = {
     "pattern": "def", "glob": "*.py", "diff": FIX, "old": "return a - b", "new": "return a + b",
     "command": "ls", "patch_id": "p1", "max_results": 5, "max_count": 3, "start_line": 1, "end_line": 2,
     "context_lines": 1, "timeout": 30, "staged": False, "fixed_strings": False,
-    "note": "the tests run with pytest",
+    "note": "the tests run with pytest", "content": "def add(a, b):\n    return a + b\n",
 }
 
 
@@ -495,3 +495,23 @@ def test_tool_command_output_shows_c1_controls_visibly(tmp_path):
     assert done.returncode == 0
     assert "\u009b" not in done.stdout and "\x7f" not in done.stdout
     assert "M-^[2J" in done.stdout and "^?" in done.stdout
+
+
+@pytest.mark.parametrize("path", [".git/hooks/post-commit", "./.git/config", "g/hooks/pre-push", "hk/../.git/hooks/x"])
+def test_propose_file_cannot_write_into_git(tmp_path, tools_for, path):
+    """The whole-file tool goes through the same path resolution and deny_write as the others."""
+    repo = make_repo(tmp_path / "r", {"a.txt": "a\n", "hk/keep": "k\n"})
+    (repo / "g").symlink_to(repo / ".git")
+    _, tools = tools_for(repo, approval="auto")
+    result = tools["propose_file"](path=path, content="#!/bin/sh\ntouch PWNED\n")
+    assert "refused" in result["error"] and ".git/" in result["error"]
+    assert not (repo / ".git" / "hooks" / "post-commit").exists() and not list(repo.rglob("PWNED"))
+
+
+def test_propose_file_does_not_show_or_overwrite_dotenv(tmp_path, tools_for):
+    repo = make_repo(tmp_path / "r", {"a.txt": "a\n"})
+    (repo / ".env").write_text("API_KEY=sk-secret-value-123\n")
+    _, tools = tools_for(repo, approval="auto")
+    result = tools["propose_file"](path=".env", content="API_KEY=x\n")
+    assert "error" in result and "sk-secret" not in str(result)
+    assert (repo / ".env").read_text() == "API_KEY=sk-secret-value-123\n"

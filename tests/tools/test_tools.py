@@ -114,8 +114,11 @@ def test_read_file_snippet(buggy_repo, tools_for):
     assert result["matches"] == 1
     assert ">    2:     return a - b" in result["snippets"]
     assert "    1: def add(a, b):" in result["snippets"]
-    bad = tools["read_file_snippet"](path="calc.py", pattern="(unclosed")
-    assert "invalid regular expression" in bad["error"] and "Escape" in bad["recovery_suggestion"]
+    # Not a valid regular expression: searched as the text it is (models write `def f(self`)
+    literal = tools["read_file_snippet"](path="calc.py", pattern="def add(a", context_lines=0)
+    assert literal["matches"] == 1 and ">    1: def add(a, b):" in literal["snippets"]
+    assert "searched as plain text" in literal["pattern"]
+    assert tools["read_file_snippet"](path="calc.py", pattern="(unclosed")["matches"] == 0
     none = tools["read_file_snippet"](path="calc.py", pattern="nothing_here")
     assert none["matches"] == 0
 
@@ -319,3 +322,37 @@ def test_a_path_that_does_not_exist_names_the_files_that_do(buggy_repo, tools_fo
     assert guessed["recovery_suggestion"].startswith("Files that exist: calc.py")
     copied = tools["read_file"](path="pkg/module.py")
     assert "calc.py" in copied["recovery_suggestion"]
+
+
+# --- propose_file: a file's whole new content (what small models write best) ---
+
+
+def test_propose_file_rewrites_a_file_through_apply_patch(buggy_repo, tools_for):
+    _, tools = tools_for(buggy_repo)
+    before = (buggy_repo / "calc.py").read_bytes()
+    # The newline right after the opening quotes is not the file's; the missing last newline is kept.
+    content = '\ndef add(a, b):\n    """Sum."""\n    return a + b\n\n\ndef mul(a, b):\n    return a * b'
+    proposed = tools["propose_file"](path="calc.py", content=content)
+    assert proposed["files"] == ["calc.py (modified, +2 -1)"]
+    assert (buggy_repo / "calc.py").read_bytes() == before  # nothing written before apply_patch
+    assert tools["apply_patch"](patch_id=proposed["patch_id"])["applied"] is True
+    assert (buggy_repo / "calc.py").read_text() == content[1:] + "\n"
+    created = tools["propose_file"](path="pkg/new.py", content="VALUE = 1\n")
+    assert created["files"] == ["pkg/new.py (added, +1 -0)"] and not (buggy_repo / "pkg").exists()
+
+
+def test_propose_file_refuses_elided_or_unchanged_content(buggy_repo, tools_for):
+    _, tools = tools_for(buggy_repo)
+    elided = tools["propose_file"](path="calc.py", content="def add(a, b):\n    return a + b\n\n# ... rest unchanged\n")
+    assert "would delete the code" in elided["error"] and "whole file" in elided["recovery_suggestion"]
+    same = tools["propose_file"](path="calc.py", content=(buggy_repo / "calc.py").read_text())
+    assert "the same as calc.py" in same["error"]
+    assert "outside the workspace" in tools["propose_file"](path="../x.py", content="x\n")["error"]
+
+
+def test_propose_file_keeps_crlf_line_endings(tmp_path, tools_for):
+    repo = make_repo(tmp_path / "r", {"w.py": b"a = 1\r\nb = 2\r\n"})
+    _, tools = tools_for(repo)
+    proposed = tools["propose_file"](path="w.py", content="a = 1\nb = 3\n")
+    tools["apply_patch"](patch_id=proposed["patch_id"])
+    assert (repo / "w.py").read_bytes() == b"a = 1\r\nb = 3\r\n"

@@ -1,0 +1,56 @@
+"""The side-by-side table of the eval issue: agent_runtime, stock smolagents and single shot on the
+same tasks and model, from their results files (`agent-runtime eval --out`, `baselines.py --out`).
+
+    python benchmarks/eval_table.py 1.5b:agent_runtime=A.jsonl 1.5b:smolagents=B.jsonl 1.5b:single_shot=C.jsonl ...
+
+Prints one JSON object (the figures per model and system, and the goals checked: more solved
+than single shot, at least 1.5x smolagents, median time within 2x single shot, no parse failure
+that cost a step) and, on stderr, the table as Markdown for the README.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from _common import emit
+
+from agent_runtime.eval.report import load_results, summary
+
+
+def main(argv: list[str]) -> None:
+    rows: dict[str, dict[str, dict]] = {}
+    for arg in argv:
+        label, _, path = arg.partition("=")
+        model, _, system = label.partition(":")
+        results = load_results(Path(path))
+        s = summary(results)
+        rows.setdefault(model, {})[system] = {
+            "solved": s["solved"], "total": s["total"], "median_wall_s": s["median_wall_s"],
+            "steps": s["steps"], "parse_failures": s["parse_failures"],
+            "parse_failures_per_step": s["parse_failures_per_step"],
+            "solved_ids": sorted(r["id"] for r in results if r.get("solved")),
+        }
+    goals = {}
+    for model, systems in rows.items():
+        ours, shot, smol = (systems.get(k) for k in ("agent_runtime", "single_shot", "smolagents"))
+        if not ours:
+            continue
+        goals[model] = {
+            "more_than_single_shot": shot is not None and ours["solved"] > shot["solved"],
+            "at_least_1.5x_smolagents": smol is not None and ours["solved"] >= 1.5 * smol["solved"] and ours["solved"] > 0,
+            "median_within_2x_single_shot": bool(shot and ours["median_wall_s"] and shot["median_wall_s"]
+                                                 and ours["median_wall_s"] <= 2 * shot["median_wall_s"]),
+            "zero_parse_failures": ours["parse_failures"] == 0,
+        }
+    lines = ["| model | system | solved | median s / task | parse failures / step |", "|---|---|---|---|---|"]
+    for model, systems in rows.items():
+        for system, r in systems.items():
+            lines.append(f"| {model} | {system} | {r['solved']}/{r['total']} | {r['median_wall_s']} | "
+                         f"{r['parse_failures_per_step']} ({r['parse_failures']} in {r['steps']} steps) |")
+    print("\n".join(lines), file=sys.stderr)
+    emit({"benchmark": "eval_table", "rows": rows, "goals": goals})
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
