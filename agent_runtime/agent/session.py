@@ -23,6 +23,12 @@ from agent_runtime.safety.approval import Approver
 log = logging.getLogger(__name__)
 # A task about a failure: the tests are worth running before the model's first step.
 TEST_TASK = re.compile(r"\btests?\b|\bfail|\berror|traceback|exception|\bcrash|\bbug\b|assert", re.I)
+# A question ("why do the tests fail?") or "run the tests" asks for no change: its first reply is
+# not made to propose one, unless it also asks for a fix.
+NOT_A_CHANGE = re.compile(r"^\s*(why|what|how|explain|which|where|who|when|is|are|does|do|can|could|tell|show|"
+                          r"describe|list|run)\b", re.I)
+ASKS_CHANGE = re.compile(r"\b(fix|repair|make\b.{0,40}\bpass|resolve|correct|change|update|add|implement|support|"
+                         r"handle|rename)", re.I)
 
 
 @dataclass
@@ -364,7 +370,8 @@ class Session:
             first_run = self._first_test_run(task)
             if first_run:
                 overview += f"\n\nThe tests, run for you just now (run_tests()):\n{first_run}"
-                if self._task_shown and "passed: false" in first_run:
+                if self._task_shown and "passed: false" in first_run and (
+                        ASKS_CHANGE.search(task) or not NOT_A_CHANGE.search(task)):
                     # Small models otherwise re-read what they were just shown, or wander off.
                     overview += "\n\nSteps 1 and 2 are done: the failure and the files are above. Begin with step 3."
                     require_fix_next(getattr(self.agent.model, "inner", self.agent.model), list(self.agent.tools.values()),

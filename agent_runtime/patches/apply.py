@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Iterable
 
 from agent_runtime.core import Workspace
-from agent_runtime.patches import match
+from agent_runtime.patches import fragments, match
 from agent_runtime.patches.diffs import (
     PatchError,
     apply_hunks,
@@ -225,6 +225,28 @@ ELISION = re.compile(rb"^[ \t]*(?:(?:#|//)[ \t]*)?(?:\.\.\.|\xe2\x80\xa6)[ \t]*(
                      re.MULTILINE | re.IGNORECASE)
 
 
+def _place_fragment(rel: str, before: bytes, after: bytes, notes: list[str]) -> bytes:
+    """Content that is only some of the file's definitions (small models write just the function
+    they fixed): put in place of those, the rest kept; refused when it cannot be placed."""
+    old_text, new_text = before.decode("utf-8", "surrogateescape"), after.decode("utf-8", "surrogateescape")
+    problem = fragments.syntax_problem(old_text, new_text)
+    if problem:
+        raise PatchError(f"content is not valid Python ({problem}); {rel} is now", "Correct the code and propose it again.")
+    dropped = fragments.dropped_names(old_text, new_text)
+    if not dropped:
+        return after
+    placed = fragments.place_fragment(old_text, new_text)
+    if placed is None:
+        raise PatchError(
+            f"content would delete {', '.join(dropped[:6])}{' …' if len(dropped) > 6 else ''} from {rel}",
+            "Pass every line of the file as content, or change only some lines with propose_patch(path, old, new).",
+        )
+    text, names = placed
+    notes.append(f"{rel}: content held only {', '.join(names)}: put in place of "
+                 f"{'it' if len(names) == 1 else 'them'}, the rest of the file kept")
+    return text.encode("utf-8", "surrogateescape")
+
+
 def plan_write(workspace: Workspace, rel: str, content: str) -> tuple[FileEdit, list[str]]:
     """A file's whole new content (the file is created if missing). Small models rewrite a short
     file more reliably than they copy an exact snippet of it; the result is an ordinary edit."""
@@ -235,8 +257,12 @@ def plan_write(workspace: Workspace, rel: str, content: str) -> tuple[FileEdit, 
         after = after[1:]  # content='''<newline>... : the newline after the opening quotes is not the file's
     if before is None:
         return FileEdit(None, rel, None, after, None, REGULAR), []
+    if b"\0" in before[:8000]:
+        raise PatchError(f"{rel} is a binary file", "propose_file writes text; leave binary files as they are.")
     mode = stat.S_IFREG | permissions(mode)
     notes: list[str] = []
+    if rel.endswith(".py"):
+        after = _place_fragment(rel, before, after, notes)
     if before.endswith(b"\n") and after and not after.endswith(b"\n"):
         after += b"\n"
     if b"\r\n" in before and b"\r\n" not in after:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 from types import SimpleNamespace
 
+import pytest
 from conftest import BUGGY_PROJECT, make_repo, step, write_replay
 from rich.console import Console
 
@@ -109,3 +110,29 @@ def test_a_question_does_not_run_the_tests(tmp_path):
     first = "\n".join(text_of(m) for m in session.model.requests[0])
     assert "def add(a, b)" in first and "run for you" not in first
     assert session.runtime.state.history == []
+
+
+@pytest.mark.parametrize("task,forced", [("Fix the failing test.", True),
+                                         ("test_calc.py fails with AssertionError", True),
+                                         ("Why does the test fail?", False),
+                                         ("Run the tests.", False)])
+def test_a_fix_task_with_everything_shown_starts_with_the_fix(tmp_path, task, forced):
+    """Failing tests and a small repository in the prompt: a task asking for a change is told to
+    begin with the fix; a question or "run the tests" is not."""
+    with session_for(tmp_path, [step("done", 'final_answer("x")')]) as session:
+        session.run(task)
+    first = text_of(session.model.requests[0][-1])
+    assert "passed: false" in first  # the tests ran first in both cases
+    assert ("Begin with step 3" in first) is forced
+
+
+def test_the_fix_grammar_is_set_only_where_a_python_grammar_is_sent():
+    from agent_runtime.agent.codeagent import require_fix_next
+    from agent_runtime.tools import tool_classes
+
+    python = SimpleNamespace(constraint=SimpleNamespace(kind="gbnf-python"), grammar_once=None)
+    hosted = SimpleNamespace(constraint=SimpleNamespace(kind="none"), grammar_once=None)
+    chain = SimpleNamespace(chain=[("a", python), ("b", hosted)])
+    assert require_fix_next(chain, list(tool_classes()), 1024) is True
+    assert 'p = " (call-propose-file | call-propose-patch)' in python.grammar_once and hosted.grammar_once is None
+    assert require_fix_next(hosted, list(tool_classes()), 1024) is False

@@ -232,3 +232,58 @@ def test_a_file_that_is_not_a_model_fails_at_start_with_the_reason(tmp_path):
             server.wait_ready(timeout=120)
     finally:
         server.stop()
+
+
+def test_the_repl_keeps_its_server_through_three_tasks(tmp_path):
+    """First contact: the REPL on the embedded model, three tasks in a row; the server started
+    for the first task is the one answering the third, and it is gone after /exit.
+    AGENT_RUNTIME_REPL_MODEL picks the model (the closing note's figure used the default)."""
+    from conftest import VENV_BIN
+    from terminal import Terminal
+
+    model = os.environ.get("AGENT_RUNTIME_REPL_MODEL", "embedded:0.5b")
+    repo = make_repo(tmp_path / "p", BUGGY_PROJECT)
+    env = {**os.environ, "TERM": "dumb", "COLUMNS": "200"}
+    term = Terminal([str(VENV_BIN / "agent-runtime"), "--model", model, "--approval", "never", "--max-steps", "3"],
+                    repo, env)
+    term.read_until("› ", timeout=60)
+
+    def servers() -> set[int]:
+        listing = subprocess.run(["pgrep", "-f", "agent_runtime.models.llama_server", "-P", str(term.proc.pid)],
+                                 capture_output=True, text=True).stdout
+        return {int(p) for p in listing.split()}
+
+    seen: list[set[int]] = []
+    for number, task in enumerate(["What does calc.py define? One sentence.",
+                                   "Which file holds the tests? One sentence.",
+                                   "What is the project called, from its README? One sentence."], start=2):
+        term.type(task + "\n")
+        term.read_count("› ", number, timeout=900)
+        assert "internal error" not in term.output and "Connection refused" not in term.output
+        seen.append(servers())
+    assert len(seen[0]) == 1 and seen[0] == seen[1] == seen[2], f"one server throughout: {seen}"
+    assert alive(next(iter(seen[0])))
+    term.type("/exit\n")
+    assert term.wait(timeout=60) == 0
+    deadline = time.monotonic() + 20
+    while alive(next(iter(seen[0]))) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert not alive(next(iter(seen[0]))), "the server ends with the REPL"
+
+
+def test_the_first_reply_to_a_fix_task_is_the_fix(tmp_path):
+    """Failing tests and a small repository in the prompt: under the fix-first grammar the model's
+    first reply proposes a change (the real 0.5B model, the real grammar); the grammar holds for
+    that one request only."""
+    repo = make_repo(tmp_path / "p", BUGGY_PROJECT)
+    settings = load_settings({**SMALL, "AGENT_MAX_STEPS": "2"})
+    session = Session(settings, repo, Approver("auto", interactive=False),
+                      Display(console=Console(file=io.StringIO()), out=io.StringIO()))
+    with session:
+        session.run("test_calc.py fails: fix calc.py.")
+        inner = session.agent.model.inner
+        assert inner.grammar_once is None and "call-propose-file |" not in inner.grammar
+    steps = [s for s in session.agent.memory.steps if getattr(s, "code_action", None)]
+    assert steps[0].code_action.startswith(("p = propose_file(", "p = propose_patch(")), steps[0].code_action
+    proposed = [c for c in session.runtime.state.history if c.tool.startswith("propose_")]
+    assert proposed, "the proposal ran through the wrapper"

@@ -343,11 +343,21 @@ def test_propose_file_rewrites_a_file_through_apply_patch(buggy_repo, tools_for)
 
 def test_propose_file_refuses_elided_or_unchanged_content(buggy_repo, tools_for):
     _, tools = tools_for(buggy_repo)
-    elided = tools["propose_file"](path="calc.py", content="def add(a, b):\n    return a + b\n\n# ... rest unchanged\n")
+    # "the rest unchanged" around a definition: the definition is put in place, the rest kept
+    placed = tools["propose_file"](path="calc.py", content="def add(a, b):\n    return a + b\n\n# ... rest unchanged\n")
+    assert "content held only add" in placed["notes"][0]
+    diff = tools["show_patch"](patch_id=placed["patch_id"])["diff"]
+    assert "+    return a + b" in diff and "-def mul" not in diff and "rest unchanged" not in diff
+    # ... standing for a body would delete it
+    elided = tools["propose_file"](path="calc.py", content="def add(a, b):\n    ...\n\n\ndef mul(a, b):\n    return a * b\n")
     assert "would delete the code" in elided["error"] and "whole file" in elided["recovery_suggestion"]
     same = tools["propose_file"](path="calc.py", content=(buggy_repo / "calc.py").read_text())
     assert "the same as calc.py" in same["error"]
     assert "outside the workspace" in tools["propose_file"](path="../x.py", content="x\n")["error"]
+    (buggy_repo / "logo.bin").write_bytes(b"\x89PNG\0\0data")
+    assert "binary file" in tools["propose_file"](path="logo.bin", content="x\n")["error"]
+    (buggy_repo / "pkg").mkdir()
+    assert "not a regular file" in tools["propose_file"](path="pkg", content="x\n")["error"]
 
 
 def test_propose_file_keeps_crlf_line_endings(tmp_path, tools_for):

@@ -1,0 +1,78 @@
+"""propose_file given only the function the model fixed: put in place, never a deleted file."""
+
+from __future__ import annotations
+
+from conftest import make_repo
+
+from agent_runtime.patches.fragments import place_fragment
+
+MODULE = '''"""Export helpers."""
+import csv
+
+
+def quote_field(value):
+    text = str(value)
+    if "," in text:
+        return '"' + text + '"'
+    return text
+
+
+class Exporter:
+    @staticmethod
+    def line(row):
+        return ",".join(quote_field(v) for v in row)
+
+    def other(self):
+        return 1
+
+
+def export_rows(rows):
+    return "\\n".join(Exporter.line(r) for r in rows)
+'''
+
+
+def test_a_function_alone_replaces_that_function_and_keeps_the_rest(tmp_path, tools_for):
+    repo = make_repo(tmp_path / "r", {"export.py": MODULE})
+    _, tools = tools_for(repo)
+    fixed = ('def quote_field(value):\n    text = str(value)\n    if "," in text or \'"\' in text:\n'
+             '        return \'"\' + text.replace(\'"\', \'""\') + \'"\'\n    return text')
+    proposed = tools["propose_file"](path="export.py", content=fixed)
+    assert proposed["files"] == ["export.py (modified, +2 -2)"], proposed
+    assert "content held only quote_field" in proposed["notes"][0]
+    tools["apply_patch"](patch_id=proposed["patch_id"])
+    text = (repo / "export.py").read_text()
+    assert text == MODULE.replace('    if "," in text:\n        return \'"\' + text + \'"\'',
+                                  '    if "," in text or \'"\' in text:\n'
+                                  '        return \'"\' + text.replace(\'"\', \'""\') + \'"\'')
+    assert "class Exporter" in text and "def export_rows" in text
+
+
+def test_a_method_written_flush_left_goes_back_into_its_class_with_a_new_import():
+    text, names = place_fragment(MODULE, "import re\n\n@staticmethod\ndef line(row):\n    return ';'.join(row)\n")
+    assert names == ["line"]
+    assert "import csv\nimport re\n" in text
+    assert "class Exporter:\n    @staticmethod\n    def line(row):\n        return ';'.join(row)\n\n    def other" in text
+
+
+def test_what_cannot_be_placed_is_refused_not_written(tmp_path, tools_for):
+    repo = make_repo(tmp_path / "r", {"export.py": MODULE})
+    _, tools = tools_for(repo)
+    for fragment in ("TIMEOUT = 3\n\ndef quote_field(v):\n    return v\n",  # a statement the file lacks
+                     "def unknown_name(v):\n    return v\n"):  # names nothing in the file
+        result = tools["propose_file"](path="export.py", content=fragment)
+        assert "would delete" in result["error"] and "Exporter" in result["error"], (fragment, result)
+        assert "propose_patch" in result["recovery_suggestion"]
+    broken = tools["propose_file"](path="export.py", content="def quote_field(v)\n    return v\n")
+    assert "not valid Python (expected ':' on line 1)" in broken["error"]
+    assert (repo / "export.py").read_text() == MODULE
+
+
+def test_a_whole_file_is_still_a_whole_file(tmp_path, tools_for):
+    """Every definition kept: a plain replacement, even if the layout changed."""
+    repo = make_repo(tmp_path / "r", {"export.py": MODULE})
+    _, tools = tools_for(repo)
+    new = MODULE.replace("import csv\n", "").replace("return 1", "return 2")
+    proposed = tools["propose_file"](path="export.py", content=new)
+    assert "notes" not in proposed
+    tools["apply_patch"](patch_id=proposed["patch_id"])
+    assert (repo / "export.py").read_text() == new
