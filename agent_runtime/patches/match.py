@@ -9,6 +9,7 @@ matches, the closest lines of the file are shown, so the next try can copy them.
 from __future__ import annotations
 
 import difflib
+import re
 from dataclasses import dataclass
 
 
@@ -45,9 +46,31 @@ def _reindent(new: bytes, old_lines: list[bytes], block: list[bytes]) -> bytes:
     return b"".join(out)
 
 
+# pytest's listing of the failing code: `>   ` marks the failing line, `E   ` lines and `^^^^`
+# lines are its report. Small models copy these into old (and new) from the test output.
+_PYTEST_MARK = re.compile(rb"^>   ", re.M)
+_PYTEST_REPORT = re.compile(rb"^(?:E   .*|[ \t]*\^+[ \t]*)(?:\r?\n|$)", re.M)
+
+
+def without_pytest_marks(text: bytes) -> bytes:
+    return _PYTEST_MARK.sub(b"", _PYTEST_REPORT.sub(b"", text))
+
+
 def find(data: bytes, old: bytes, new: bytes) -> Match | list[int] | None:
     """A unique match of `old` in `data`; a list of line numbers when it matches several places;
-    None when it matches nowhere."""
+    None when it matches nowhere. Last, old (and new) without lines copied from pytest's report."""
+    found = _find(data, old, new)
+    if found is None:
+        # (both without a final line break: the report lines removed may have left one)
+        clean_old, clean_new = without_pytest_marks(old).rstrip(b"\r\n"), without_pytest_marks(new).rstrip(b"\r\n")
+        if clean_old != old.rstrip(b"\r\n") and clean_old.strip():
+            found = _find(data, clean_old, clean_new)
+            if isinstance(found, Match):
+                found = Match(found.start, found.end, found.new, "the test output's >, E and ^ lines copied into old")
+    return found
+
+
+def _find(data: bytes, old: bytes, new: bytes) -> Match | list[int] | None:
     count = data.count(old)
     if count == 1:
         start = data.index(old)

@@ -76,3 +76,22 @@ def test_a_whole_file_is_still_a_whole_file(tmp_path, tools_for):
     assert "notes" not in proposed
     tools["apply_patch"](patch_id=proposed["patch_id"])
     assert (repo / "export.py").read_text() == new
+
+
+def test_pytest_report_lines_copied_into_old_are_forgiven(tmp_path, tools_for):
+    """Models copy the failing line from pytest's listing (`>   `, `E   `, `^^^`) into old and new."""
+    billing = ('def add_months(day, months):\n    index = day.month - 1 + months\n'
+               '    year, month = day.year + index // 12, index % 12 + 1\n'
+               '    return day.replace(year=year, month=month)\n\n\ndef other():\n    pass\n')
+    repo = make_repo(tmp_path / "r", {"billing.py": billing})
+    _, tools = tools_for(repo)
+    old = ('    year, month = day.year + index // 12, index % 12 + 1\n'
+           '>       return day.replace(year=year, month=month)\n'
+           '               ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^\n'
+           'E       ValueError: day is out of range for month')
+    new = ('    year, month = day.year + index // 12, index % 12 + 1\n'
+           '>       return day.replace(year=year, month=month, day=1)')
+    proposed = tools["propose_patch"](path="billing.py", old=old, new=new)
+    assert "the test output's" in proposed["notes"][0]
+    tools["apply_patch"](patch_id=proposed["patch_id"])
+    assert (repo / "billing.py").read_text() == billing.replace("month=month)", "month=month, day=1)")
