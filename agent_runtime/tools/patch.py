@@ -22,7 +22,7 @@ from agent_runtime.patches.apply import (
     plan_write,
     write_edits,
 )
-from agent_runtime.patches.diffs import parse_unified, strip_prefix
+from agent_runtime.patches.diffs import PatchError, parse_unified, strip_prefix
 from agent_runtime.tools.base import RuntimeTool
 from agent_runtime.tools.checks import patch_text_check, path_check
 
@@ -173,7 +173,36 @@ class ProposePatchTool(RuntimeTool):
     def run(self, path: Path, old: str, new: str) -> dict[str, Any]:
         if old == new:
             raise ToolError("old and new are the same", "Pass the changed text as new.", kind="patch_failed")
-        return propose_one(self, path, lambda rel: plan_replace(self.workspace, rel, old, new))
+        try:
+            return propose_one(self, path, lambda rel: plan_replace(self.workspace, rel, old, new))
+        except PatchError as exc:
+            named = self.workspace.relative(path)
+            other = self._only_file_with(old, named) if "was not found" in exc.error and old.strip() else None
+            if other is None:
+                raise
+        # Small models name the test file while copying old from the code under test: the text
+        # is in exactly one other file the policy lets them read, so that is the file meant.
+        result = propose_one(self, self.workspace.root / other, lambda rel: plan_replace(self.workspace, rel, old, new))
+        result["notes"] = [f"old is not in {named} but in {other}: this patch changes {other}"] + result.get("notes", [])
+        return result
+
+    def _only_file_with(self, old: str, named: str) -> str | None:
+        from agent_runtime.tools.search import base_command, run_rg, strip_dot
+
+        needle = old.encode("utf-8", "surrogateescape")
+        files, _, _, _ = run_rg(base_command(self.workspace.hidden) + ["--files"], self.workspace.root, 5000)
+        found = []
+        for rel in map(strip_dot, files):
+            target = self.workspace.root / rel
+            if rel == named or not target.is_file() or target.stat().st_size > 1_000_000:
+                continue
+            if self.runtime.decide(Action("read", paths=(rel,))).decision != "allow":
+                continue
+            if needle in target.read_bytes():
+                found.append(rel)
+                if len(found) > 1:
+                    return None
+        return found[0] if found else None
 
 
 class ProposeFileTool(RuntimeTool):

@@ -366,3 +366,18 @@ def test_propose_file_keeps_crlf_line_endings(tmp_path, tools_for):
     proposed = tools["propose_file"](path="w.py", content="a = 1\nb = 3\n")
     tools["apply_patch"](patch_id=proposed["patch_id"])
     assert (repo / "w.py").read_bytes() == b"a = 1\r\nb = 3\r\n"
+
+
+def test_propose_patch_naming_the_wrong_file_goes_to_the_one_file_with_old(tmp_path, tools_for):
+    """Models name the test file while copying old from the code under test."""
+    repo = make_repo(tmp_path / "r", {"paginate.py": "def pages(n):\n    return n // 10 + 1\n",
+                                      "tests/test_paginate.py": "from paginate import pages\n\n\ndef test():\n    assert pages(20) == 2\n"})
+    (repo / ".env").write_text("SECRET=x\n    return n // 10 + 1\n")  # hidden by the policy: never a candidate
+    _, tools = tools_for(repo)
+    proposed = tools["propose_patch"](path="tests/test_paginate.py", old="    return n // 10 + 1",
+                                      new="    return (n + 9) // 10")
+    assert proposed["files"] == ["paginate.py (modified, +1 -1)"]
+    assert "old is not in tests/test_paginate.py but in paginate.py" in proposed["notes"][0]
+    (repo / "copy.py").write_text("def pages(n):\n    return n // 10 + 1\n")
+    two = tools["propose_patch"](path="tests/test_paginate.py", old="    return n // 10 + 1", new="x")
+    assert "was not found in tests/test_paginate.py" in two["error"]  # two candidates: no guess
