@@ -216,6 +216,9 @@ def plan_replace(workspace: Workspace, rel: str, old: str, new: str) -> tuple[Fi
     if found.how != "exact":
         notes.append(f"{rel}: old matched once when {found.how} is ignored; new was applied there")
     after = before[:found.start] + found.new + before[found.end:]
+    if after == before:
+        raise PatchError(f"the patch changes nothing in {rel} (new is the text that is there now)",
+                         "Pass the corrected text as new.")
     return FileEdit(rel, rel, before, after, mode, mode), notes
 
 

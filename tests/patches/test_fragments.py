@@ -95,3 +95,10 @@ def test_pytest_report_lines_copied_into_old_are_forgiven(tmp_path, tools_for):
     assert "the test output's" in proposed["notes"][0]
     tools["apply_patch"](patch_id=proposed["patch_id"])
     assert (repo / "billing.py").read_text() == billing.replace("month=month)", "month=month, day=1)")
+
+
+def test_a_patch_that_changes_nothing_once_the_report_lines_are_gone_is_refused(tmp_path, tools_for):
+    repo = make_repo(tmp_path / "r", {"b.py": "def f():\n    return 1\n"})
+    _, tools = tools_for(repo)
+    same = tools["propose_patch"](path="b.py", old=">       return 1\nE       AssertionError", new=">       return 1")
+    assert "changes nothing in b.py" in same["error"]
