@@ -260,7 +260,11 @@ class Session:
             with self.tracing.telemetry.task_span(task, self.session_id, {
                     "run_id": record.id, "model": self.model_label, "approval": self.approver.mode,
                     "sandbox": self.runtime.sandbox.kind, "max_steps": self.settings.agent_max_steps}) as root:
-                result = self._run(task)
+                try:
+                    result = self._run(task)
+                except Exception as exc:  # a fault of ours: the run record says error, not interrupted
+                    result = TaskResult("error", error=f"{type(exc).__name__}: {exc}")
+                    raise
                 root.finish(result.status, result.answer, result.error, result.steps, self.settings.agent_max_steps)
         finally:
             self.runtime.call_listeners.remove(record.on_call)

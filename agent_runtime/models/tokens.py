@@ -26,15 +26,22 @@ class CachedCounter:
         return self._cache[key]
 
 
-def llama_server_counter(api_base: str) -> CachedCounter:
-    """Exact counts from the llama.cpp server's own tokenizer (/extras/tokenize/count)."""
+def llama_server_counter(api_base: str, timeout: float = 10) -> CachedCounter:
+    """Exact counts from the llama.cpp server's own tokenizer (/extras/tokenize/count). The server
+    answers one request at a time: while it still generates for a reply nobody waits for any more
+    (a step stopped by Ctrl-C or a timeout), a count would wait too. Then the high estimate is
+    used for that text instead of failing the step."""
     root = api_base.rstrip("/").removesuffix("/v1")
+    estimate = estimate_counter()
 
     def count(text: str) -> int:
         request = urllib.request.Request(f"{root}/extras/tokenize/count", data=json.dumps({"input": text}).encode(),
                                          headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 (our own server)
-            return int(json.loads(response.read())["count"])
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 (our own server)
+                return int(json.loads(response.read())["count"])
+        except (OSError, ValueError, KeyError):  # busy, gone, or an answer we cannot read
+            return estimate(text)
 
     return CachedCounter(count)
 
