@@ -135,7 +135,7 @@ def test_tools_listing(tmp_path):
     assert result.returncode == 0
     tools = {t["name"]: t for t in json.loads(result.stdout)}
     assert set(tools) == {"repo_info", "list_files", "rg_search", "read_file", "read_file_snippet", "git_status",
-                          "git_diff", "git_log", "propose_patch_unified", "propose_patch", "show_patch",
+                          "git_diff", "git_log", "propose_patch_unified", "propose_patch", "propose_file", "show_patch",
                           "apply_patch", "run_cmd", "run_tests", "remember"}
     assert tools["apply_patch"]["approval"] == "always" and tools["read_file"]["approval"] == "no"
     assert tools["read_file"]["inputs"]["path"]["required"] is True
