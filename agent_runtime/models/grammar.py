@@ -217,11 +217,12 @@ def python_grammar(tools: Iterable[Any], max_tokens: int, fix_first: bool = Fals
         'sqchar ::= [^\'\\\\\\n<] | "\\\\" ["\'\\\\nt] | "<" [^\'\\\\\\n<e/]',
         # Tool calls with keyword arguments: the declared names, in order, each once.
         "toolcall ::= " + " | ".join(f'call-{t.name.replace("_", "-")}' for t in tools),
-        # An argument may also be a variable or an item of one: apply_patch(patch_id=p["patch_id"]),
-        # as the prompt shows. A literal only, and the model writes the call into a string instead.
-        'str ::= string | target',
-        'int ::= "-"? ("0" | [1-9] [0-9]{0,8}) | target',
-        'num ::= "-"? number | target',
+        # A string argument may also be an item of an earlier result: apply_patch(patch_id=p["patch_id"]),
+        # as the prompt shows (a literal only, and the model wrote the call into a string instead).
+        # At least one subscript or attribute: a bare name would let `None` run on into `None0`.
+        'str ::= string | name ("[" expr "]" | "." name){1,3}',
+        'int ::= "-"? ("0" | [1-9] [0-9]{0,8})',
+        'num ::= "-"? number',
         'bool ::= "True" | "False"',
     ]
     for tool in tools:
