@@ -194,7 +194,13 @@ def python_grammar(tools: Iterable[Any], max_tokens: int, fix_first: bool = Fals
         'arith ::= term ((" + " | " - ") term){0,4}',
         'term ::= factor ((" * " | " / " | " // " | " % ") factor){0,3}',
         'factor ::= "-" factor | number | primary',
-        "primary ::= atom trailer{0,4}",
+        # A bare name is called only if it is a builtin or final_answer: a model once called a
+        # `summarize()` it made up. Methods (`text.split(...)`) stay open.
+        'primary ::= builtin "(" posargs? ")" trailer{0,3} | atom | atom nocall trailer{0,3}',
+        'nocall ::= "[" subscript "]" | "." name',
+        'builtin ::= "print" | "len" | "str" | "int" | "float" | "bool" | "list" | "dict" | "set" | "tuple" | '
+        '"sorted" | "reversed" | "range" | "enumerate" | "zip" | "min" | "max" | "sum" | "any" | "all" | "abs" | '
+        '"round" | "repr" | "isinstance" | "final_answer"',
         'atom ::= toolcall | name | string | "True" | "False" | "None" | list | dict | paren',
         'trailer ::= "(" posargs? ")" | "[" subscript "]" | "." name',
         'posargs ::= expr ("," " " expr){0,5}',

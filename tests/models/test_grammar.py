@@ -179,6 +179,9 @@ def test_raw_triple_quoted_content_reaches_the_tool_as_written():
     # The prompt's own example: a tool argument taken from an earlier result
     assert grammar.accepts('Thought: apply\n<code>\np = propose_patch(path="a.py", old="x", new="y")\n'
                            'print(apply_patch(patch_id=p["patch_id"]))\n</code>')
+    # A made-up function cannot be called; builtins, methods and final_answer can
+    assert not grammar.accepts('Thought: x\n<code>\nprint(summarize(read_file(path="README.md")))\n</code>')
+    assert grammar.accepts('Thought: x\n<code>\nfinal_answer(", ".join(sorted(list_files()["files"])))\n</code>')
     # None stays None: a name may not run on from it (the model once wrote max_results=None0)
     assert not grammar.accepts('Thought: list\n<code>\nprint(list_files(pattern="*.py", max_results=None0))\n</code>')
     assert grammar.accepts('Thought: list\n<code>\nprint(list_files(pattern="*.py", max_results=5))\n</code>')
