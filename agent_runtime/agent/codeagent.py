@@ -110,14 +110,15 @@ def constrain(model: Any, tools: list, max_tokens: int) -> None:
             inner.json_schema = reply_schema(tools if kind == "schema-tools" else None)
 
 
-def require_fix_next(model: Any, tools: list, max_tokens: int) -> bool:
-    """The next reply must propose a change (a grammar for that request only). For a task whose
-    failure and files are all in the prompt already: what a single completion would do first.
+def constrain_next(model: Any, tools: list, max_tokens: int, **options: Any) -> bool:
+    """A stricter Python grammar for the next request only (python_grammar's options):
+    fix_first, for a task whose failure and files are all in the prompt already (what a single
+    completion would do first); readable, for a retry after a reply read a name nothing set.
     False where nothing can be enforced (no Python grammar)."""
     enforced = False
     for inner in [m for _, m in getattr(model, "chain", [])] or [model]:
         if getattr(getattr(inner, "constraint", None), "kind", "none") == "gbnf-python":
-            inner.grammar_once = python_grammar(tools, max_tokens, fix_first=True)
+            inner.grammar_once = python_grammar(tools, max_tokens, **options)
             enforced = True
     return enforced
 
@@ -130,7 +131,10 @@ def build_agent(runtime: "Runtime", model: Any, max_steps: int, constraint: Any 
     holder: list[CodingAgent] = []
     guarded = GuardedModel(model, reply_format, CODE_TAGS, check_format=constraint is None or not constraint.guaranteed,
                            earlier_codes=lambda: holder[0].task_codes() if holder else [], around_call=around_call,
-                           hint=hint)
+                           hint=hint, tool_names=lambda: set(holder[0].tools) if holder else set(),
+                           variables=lambda: holder[0].python_executor.variable_names() if holder else set(),
+                           constrain=lambda **options: constrain_next(model, list(holder[0].tools.values()),
+                                                                      runtime.settings.model_max_tokens, **options))
     agent = CodingAgent(
         tools=build_tools(runtime),
         model=guarded,

@@ -3,9 +3,13 @@
 A wrapper (composition, not a patched method) around the real model:
 - a reply that does not parse gets one retry with a short reminder of the format (backends
   without a grammar);
+- a reply whose code reads a name nothing set (small models run their thought on into the
+  code block when a grammar ends the thought: `print(list_all)`, `F.uido`) gets one retry
+  that names it and lists the variables there are (under a grammar that lets it read only those);
 - a reply whose code repeats a step already taken in this task gets one retry with a nudge and
   a higher temperature. Small models copy their own last reply: the same context and a low
   temperature give the same answer again, step after step, until the step limit;
+- a request can be held to a stricter grammar (require_next: the fix first), retries included;
 - the front end's hook runs around each call (a spinner, the model's time).
 Only the reply that is kept goes into memory, so the prompt's prefix stays the same.
 """
@@ -13,6 +17,7 @@ Only the reply that is kept goes into memory, so the prompt's prefix stays the s
 from __future__ import annotations
 
 import ast
+import builtins
 import json
 import re
 from contextlib import nullcontext
@@ -31,6 +36,8 @@ REPEAT_NUDGE = ("You already ran exactly this code in step {step}, and its resul
                 "change the code, run the tests, or final_answer).")
 REPEAT_ONCE_MORE = ("That is step {step} again. Do not write that code. The next step is: {suggestion}\n"
                     "Reply with a Thought line and that code.")
+UNBOUND_NOTE = ("Your code reads {names}, which neither an earlier step nor this code sets, so it would fail. "
+                "{have} Reply again with a Thought line and code that calls a tool or uses those.")
 RETRY_TEMPERATURE = 0.5
 
 
@@ -58,6 +65,35 @@ def reply_problem(text: str | None, reply_format: str, code_tags: tuple[str, str
     return None
 
 
+def unbound_reads(code: str, known: set[str]) -> list[str]:
+    """Names the code reads that nothing binds: not a builtin, not in `known` (tools, earlier
+    variables), not bound anywhere in the code (assignment, loop, import, def, argument). Where
+    in the code a name is bound does not matter: this catches made-up names, not order."""
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return []
+    bound = set(known) | set(dir(builtins))
+    augmented = {id(n.target) for n in ast.walk(tree) if isinstance(n, ast.AugAssign)}  # `x += 1` reads x
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load) and id(node) not in augmented:
+            bound.add(node.id)
+        elif isinstance(node, ast.arg):
+            bound.add(node.arg)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            bound.add(node.name)
+        elif isinstance(node, ast.alias):
+            bound.add((node.asname or node.name).split(".")[0])
+        elif isinstance(node, ast.ExceptHandler) and node.name:
+            bound.add(node.name)
+        elif isinstance(node, (ast.MatchAs, ast.MatchStar)) and node.name:
+            bound.add(node.name)
+        elif isinstance(node, ast.Global | ast.Nonlocal):
+            bound.update(node.names)
+    reads = [n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and (isinstance(n.ctx, ast.Load) or id(n) in augmented)]
+    return list(dict.fromkeys(name for name in reads if name not in bound))
+
+
 def normalized(code: str) -> str:
     return re.sub(r"\s+", " ", code).strip()
 
@@ -74,7 +110,9 @@ class GuardedModel(Model):
     def __init__(self, inner: Any, reply_format: str, code_tags: tuple[str, str], check_format: bool,
                  earlier_codes: Callable[[], list[tuple[int, str]]] = list,
                  around_call: Callable[[], ContextManager[Any]] = nullcontext,
-                 hint: Callable[[], str | None] = lambda: None):
+                 hint: Callable[[], str | None] = lambda: None,
+                 variables: Callable[[], set[str]] | None = None, tool_names: Callable[[], set[str]] = set,
+                 constrain: Callable[..., bool] = lambda **options: False):
         super().__init__(model_id=getattr(inner, "model_id", None))
         self.inner = inner
         self.reply_format = reply_format
@@ -83,22 +121,45 @@ class GuardedModel(Model):
         self.earlier_codes = earlier_codes  # (step number, code) of this task's steps so far
         self.around_call = around_call
         self.hint = hint  # the next step, from where the task stands (agent/hints.py)
-        self.format_retries = 0
+        self.variables = variables  # the interpreter's variables now; None: reads are not checked
+        self.tool_names = tool_names
+        # A stricter grammar for one request (python_grammar's options), where one is sent.
+        self.constrain = constrain
+        self.next_options: dict[str, Any] = {}  # for the next request and its retries (require_next)
+        self.format_retries = 0  # replies asked again: no code, invalid Python or an unbound name
         self.repeat_retries = 0
         self.last_reply: str | None = None  # the reply kept, for the front end to show its thought
 
-    def _call(self, messages: list, **kwargs: Any) -> ChatMessage:
+    def require_next(self, **options: Any) -> bool:
+        """The next request (and its retries) under a stricter grammar: fix_first=True. False
+        where no grammar can hold the model to it."""
+        self.next_options = dict(options)
+        return self.constrain(**options)
+
+    def _call(self, messages: list, options: dict | None = None, **kwargs: Any) -> ChatMessage:
+        if options:
+            self.constrain(**options)
         with self.around_call():
             return self.inner.generate(messages, **kwargs)
 
-    def _again(self, messages: list, reply: ChatMessage, note: str, **kwargs: Any) -> ChatMessage:
+    def _again(self, messages: list, reply: ChatMessage, note: str, options: dict | None = None,
+               **kwargs: Any) -> ChatMessage:
         again = list(messages) + [
             ChatMessage(role=MessageRole.ASSISTANT, content=[{"type": "text", "text": reply.content or ""}]),
             ChatMessage(role=MessageRole.USER, content=[{"type": "text", "text": note}]),
         ]
-        second = self._call(again, **kwargs)
+        second = self._call(again, options, **kwargs)
         second.token_usage = _add_usage(reply.token_usage, second.token_usage)
         return second
+
+    def _unbound(self, reply: ChatMessage) -> list[str]:
+        if self.variables is None:
+            return []
+        try:
+            code = reply_code(reply.content, self.reply_format, self.code_tags)
+        except (ValueError, KeyError, TypeError):
+            return []
+        return unbound_reads(code, self.variables() | self.tool_names())
 
     def _repeats(self, reply: ChatMessage) -> int | None:
         """The step whose code this reply repeats, if any."""
@@ -112,23 +173,37 @@ class GuardedModel(Model):
                  tools_to_call_from: Any = None, **kwargs: Any) -> ChatMessage:
         kwargs.update(stop_sequences=stop_sequences, response_format=response_format,
                       tools_to_call_from=tools_to_call_from)
-        reply = self._call(messages, **kwargs)
+        options, self.next_options = self.next_options, {}
+        reply = self._call(messages, options, **kwargs)
         if self.check_format:
             problem = reply_problem(reply.content, self.reply_format, self.code_tags)
             if problem is not None:
                 self.format_retries += 1
                 reply = self._again(messages, reply, FORMAT_REMINDERS[self.reply_format].format(problem=problem),
-                                    **kwargs)
+                                    options, **kwargs)
         self.last_reply = reply.content if isinstance(reply.content, str) else None
         repeated = self._repeats(reply)
         if repeated is not None:
             self.repeat_retries += 1
             suggestion = self.hint()
             nudge = REPEAT_NUDGE.format(step=repeated) + (f"\nSuggested next step: {suggestion}" if suggestion else "")
-            reply = self._again(messages, reply, nudge, **{**kwargs, "temperature": RETRY_TEMPERATURE})
+            reply = self._again(messages, reply, nudge, options, **{**kwargs, "temperature": RETRY_TEMPERATURE})
             if suggestion and self._repeats(reply) is not None:
                 # Still the same: small models copy what they are shown, so show the step itself.
                 reply = self._again(messages, reply, REPEAT_ONCE_MORE.format(step=repeated, suggestion=suggestion),
-                                    **{**kwargs, "temperature": RETRY_TEMPERATURE})
+                                    options, **{**kwargs, "temperature": RETRY_TEMPERATURE})
+            self.last_reply = reply.content if isinstance(reply.content, str) else None
+        # Last, so that it also covers a reply that a retry above gave.
+        unbound = self._unbound(reply)
+        if unbound:
+            self.format_retries += 1
+            have = sorted(self.variables()) if self.variables else []
+            note = UNBOUND_NOTE.format(
+                names=", ".join(f"`{n}`" for n in unbound[:3]),
+                have=f"The variables there are: {', '.join(have[:20])}." if have else "There are no variables yet.")
+            # The same model would write the same name again: where a grammar is sent, the retry's
+            # code can read only the variables there are.
+            reply = self._again(messages, reply, note, {**options, "readable": set(have)},
+                                **{**kwargs, "temperature": RETRY_TEMPERATURE})
             self.last_reply = reply.content if isinstance(reply.content, str) else None
         return reply

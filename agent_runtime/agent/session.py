@@ -354,7 +354,7 @@ class Session:
         from smolagents.memory import ActionStep, ToolCall
         from smolagents.utils import AgentError, AgentGenerationError
 
-        from agent_runtime.agent.codeagent import STEP_LIMIT_MESSAGE, require_fix_next
+        from agent_runtime.agent.codeagent import STEP_LIMIT_MESSAGE
         from agent_runtime.agent.context import ContextOverflow
 
         agent = self.agent
@@ -378,8 +378,7 @@ class Session:
                         ASKS_CHANGE.search(task) or not NOT_A_CHANGE.search(task)):
                     # Small models otherwise re-read what they were just shown, or wander off.
                     overview += "\n\nSteps 1 and 2 are done: the failure and the files are above. Begin with step 3."
-                    require_fix_next(getattr(self.agent.model, "inner", self.agent.model), list(self.agent.tools.values()),
-                                     self.settings.model_max_tokens)
+                    self.agent.model.require_next(fix_first=True, paths=tuple(self._task_shown))
             self.prompt_memory.set_task_context(task, overview)
         shown: set[int] = set()  # smolagents yields the last step twice when the step limit is hit
         code_shown = False

@@ -31,12 +31,12 @@ def _value_rule(kind: Any) -> str | None:
     return " | ".join(usable) if usable else None
 
 
-def _args_rule(inputs: dict[str, dict[str, Any]]) -> str | None:
+def _args_rule(inputs: dict[str, dict[str, Any]], rules: dict[str, str] | None = None) -> str | None:
     """Keyword arguments in declared order; optional ones may be left out. None: a required input
-    has a type the grammar cannot write (array, object)."""
+    has a type the grammar cannot write (array, object). `rules`: a rule for some arguments."""
     items = []
     for name, spec in inputs.items():
-        value = _value_rule(spec["type"])
+        value = (rules or {}).get(name) or _value_rule(spec["type"])
         required = not spec.get("nullable")
         if value is None:
             if required:
@@ -165,26 +165,41 @@ def identifier_rules(keywords: Iterable[str] = PYTHON_KEYWORDS, max_tail: int = 
     return rules
 
 
-def python_grammar(tools: Iterable[Any], max_tokens: int, fix_first: bool = False) -> str:
+def python_grammar(tools: Iterable[Any], max_tokens: int, fix_first: bool = False,
+                   readable: Iterable[str] | None = None, paths: Iterable[str] = ()) -> str:
     """A `<code>` block of simple statements, one-line `if`/`for`, calls, literals, operators,
     comprehensions: every reply is syntactically valid Python unless cut off by max_tokens.
     Keyword arguments appear only in tool calls (declared names, in order, once each), so a
-    repeated keyword cannot happen; assignment targets cannot be calls; numbers take no trailers.
-    fix_first: the code must begin with `p = propose_file(...)` or `p = propose_patch(...)`."""
+    repeated keyword cannot happen; assignment targets cannot be calls; numbers take no trailers;
+    a statement is an assignment (one target) or a call.
+    fix_first: the code must begin with `p = propose_file(...)` or `p = propose_patch(...)`, for
+    one of `paths` if given (the files the prompt showed: small models copied the prompt's
+    `path="..."` instead).
+    readable: if given, the only variables code may read (those an earlier step set): for a
+    retry after a reply read a name it made up. Names this code sets cannot be read back then."""
+    reads = "name"
+    if readable is not None:
+        known = sorted(n for n in set(readable) | ({"p"} if fix_first else set())  # the fix sets p itself
+                       if n.isidentifier() and n not in PYTHON_KEYWORDS)
+        reads = " | ".join(f'"{n}"' for n in known) or None
     tools = [t for t in tools if t.name != "final_answer" and _args_rule(t.inputs) is not None]
     str_chars = max(80, min(2000, max_tokens))
     file_chars = max(80, min(12000, 4 * max_tokens))  # about four characters a token
     rules = [
         'root ::= "Thought: " thought "\\n<code>\\n" stmt{1,8} "</code>"' if not fix_first else
         # The task's failure and every file are already in the prompt: this reply is the fix.
-        'root ::= "Thought: " thought "\\n<code>\\np = " (call-propose-file | call-propose-patch) "\\n" stmt{0,7} "</code>"',
+        'root ::= "Thought: " thought "\\n<code>\\np = " (fix-propose-file | fix-propose-patch) "\\n" stmt{0,7} "</code>"',
         f"thought ::= [^\\n<]{{1,{PYTHON_THOUGHT_CHARS}}}",
         'stmt ::= (simple | "if " expr ": " simple | "for " names " in " expr ": " simple) "\\n"',
-        "simple ::= assign | augassign | expr",
-        'assign ::= targets " = " expr',
-        'targets ::= target ("," " " target){0,3}',
-        'target ::= name ("[" expr "]" | "." name){0,3}',
-        'augassign ::= target (" += " | " -= " | " *= " | " /= ") expr',
+        # A statement does something: an assignment or a call. A bare `F.uido` or `[100]` (a
+        # thought cut off by the grammar, continued as code) and `a, b, c = tool()` (a tool
+        # returns one result) are what small models wrote instead.
+        "simple ::= assign | callstmt" + (" | augassign" if reads else ""),
+        'assign ::= target " = " expr',
+        # `x[i] = v`, `x.a = v` and `x += v` read x first.
+        'target ::= name' + (f' | ({reads}) ("[" expr "]" | "." name){{1,3}}' if reads else ''),
+        f'augassign ::= ({reads or "name"}) ("[" expr "]" | "." name){{0,3}} (" += " | " -= " | " *= " | " /= ") expr',
+        'callstmt ::= (builtin "(" posargs? ")" | toolcall' + (f' | ({reads}) ("[" subscript "]" | "." name){{0,2}} "." name "(" posargs? ")"' if reads else '') + ') trailer{0,3}',
         'names ::= name ("," " " name){0,3}',
         'expr ::= conj (" or " conj){0,3}',
         'conj ::= neg (" and " neg){0,3}',
@@ -201,7 +216,7 @@ def python_grammar(tools: Iterable[Any], max_tokens: int, fix_first: bool = Fals
         'builtin ::= "print" | "len" | "str" | "int" | "float" | "bool" | "list" | "dict" | "set" | "tuple" | '
         '"sorted" | "reversed" | "range" | "enumerate" | "zip" | "min" | "max" | "sum" | "any" | "all" | "abs" | '
         '"round" | "repr" | "isinstance" | "final_answer"',
-        'atom ::= toolcall | name | string | "True" | "False" | "None" | list | dict | paren',
+        'atom ::= toolcall | ' + (f'({reads}) | ' if reads else '') + 'string | "True" | "False" | "None" | list | dict | paren',
         'trailer ::= "(" posargs? ")" | "[" subscript "]" | "." name',
         'posargs ::= expr ("," " " expr){0,5}',
         'subscript ::= expr | expr? ":" expr?',
@@ -226,13 +241,28 @@ def python_grammar(tools: Iterable[Any], max_tokens: int, fix_first: bool = Fals
         # A string argument may also be an item of an earlier result: apply_patch(patch_id=p["patch_id"]),
         # as the prompt shows (a literal only, and the model wrote the call into a string instead).
         # At least one subscript or attribute: a bare name would let `None` run on into `None0`.
-        'str ::= string | name ("[" expr "]" | "." name){1,3}',
+        'str ::= string' + (f' | ({reads}) ("[" expr "]" | "." name){{1,3}}' if reads else ''),
         'int ::= "-"? ("0" | [1-9] [0-9]{0,8})',
         'num ::= "-"? number',
         'bool ::= "True" | "False"',
+        # A whole file begins with code, a comment, a docstring or a decorator, never with the
+        # prompt's `...every line of the corrected file...` that small models copied.
+        f"filecontent ::= \"r'''\" \"\\n\"? [a-zA-Z_#@\"] rqchar{{0,{file_chars}}} \"'''\" | "
+        f'"\\"\\"\\"" "\\n"? [a-zA-Z_#@] tqchar{{0,{file_chars}}} "\\"\\"\\""',
     ]
+    content = {"content": "filecontent"}
     for tool in tools:
-        rules.append(f'call-{tool.name.replace("_", "-")} ::= "{tool.name}(" {_args_rule(tool.inputs)} ")"')
+        args = _args_rule(tool.inputs, content if tool.name == "propose_file" else None)
+        rules.append(f'call-{tool.name.replace("_", "-")} ::= "{tool.name}(" {args} ")"')
+    if fix_first:
+        # The path as a GBNF literal of the quoted string: "\"calc.py\"".
+        shown = [json.dumps(f'"{p}"', ensure_ascii=False) for p in paths
+                 if p.isprintable() and '"' not in p and "\\" not in p]
+        fixed = {"path": " | ".join(shown)} if shown else {}
+        for tool in tools:
+            if tool.name in ("propose_file", "propose_patch"):
+                args = _args_rule(tool.inputs, {**fixed, **(content if tool.name == "propose_file" else {})})
+                rules.append(f'fix-{tool.name.replace("_", "-")} ::= "{tool.name}(" {args} ")"')
     return "\n".join(rules + identifier_rules()) + "\n"
 
 

@@ -319,6 +319,7 @@ class SandboxedPythonExecutor(PythonExecutor):
         self.hide = tuple(p for p in {Path(p).resolve() for p in (*hide, Path.home(), Path.cwd())} if p != Path("/"))
         self.tools: dict[str, Any] = {}
         self.variables: dict[str, Any] = {}
+        self.names: set[str] = set()  # the interpreter's variables after the last step
         usable, why = (False, "bubblewrap is not used in this session") if use_bwrap is False else sandbox_works()
         self.kind = "bwrap" if usable else "none"
         if self.kind == "none" and not _warned_unsandboxed:
@@ -346,6 +347,7 @@ class SandboxedPythonExecutor(PythonExecutor):
         if self.kind == "bwrap" and self.results_file.resolve() != RESULTS:
             raise ValueError(f"result_type must come from {RESULTS}: the sandbox binds only that file")
         child = self._spawner.submit(_Child, self.argv(), self.kind == "bwrap").result()
+        self.names = set()  # a new interpreter: nothing but the tools and the variables sent
         child.send({"op": "setup", "authorized_imports": self.additional_authorized_imports,
                     "max_print_outputs_length": self.max_print_outputs_length})
         if self.tools:
@@ -375,6 +377,10 @@ class SandboxedPythonExecutor(PythonExecutor):
             self._start()
 
     # --- PythonExecutor ---
+
+    def variable_names(self) -> set[str]:
+        """The variables code in the next step can read (earlier steps' and those sent)."""
+        return self.names | set(self.variables)
 
     def send_tools(self, tools: dict[str, Any]) -> None:
         self.tools = dict(tools)
@@ -417,6 +423,7 @@ class SandboxedPythonExecutor(PythonExecutor):
                     continue
                 logs = notice + str(message.get("logs", ""))
                 self.state["_print_outputs"] = logs
+                self.names = {n for n in message.get("names", []) if isinstance(n, str)}
                 if op == "done":
                     return CodeOutput(output=self._decode(message.get("output")), logs=logs,
                                       is_final_answer=bool(message.get("final")))

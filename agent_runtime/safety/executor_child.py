@@ -221,6 +221,8 @@ def run_step(executor: Any, message: dict) -> dict:
         _running = False
         reply = {"op": "interrupted"}
     reply.setdefault("logs", str(executor.state.get("_print_outputs", "")))
+    # The names the next step's code can read: the parent checks replies against them.
+    reply["names"] = [k for k in executor.state if isinstance(k, str) and not k.startswith("_")][:1000]
     reply["step"] = _step
     return reply
 

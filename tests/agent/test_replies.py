@@ -127,12 +127,90 @@ def test_a_fix_task_with_everything_shown_starts_with_the_fix(tmp_path, task, fo
 
 
 def test_the_fix_grammar_is_set_only_where_a_python_grammar_is_sent():
-    from agent_runtime.agent.codeagent import require_fix_next
+    from agent_runtime.agent.codeagent import constrain_next
     from agent_runtime.tools import tool_classes
 
     python = SimpleNamespace(constraint=SimpleNamespace(kind="gbnf-python"), grammar_once=None)
     hosted = SimpleNamespace(constraint=SimpleNamespace(kind="none"), grammar_once=None)
     chain = SimpleNamespace(chain=[("a", python), ("b", hosted)])
-    assert require_fix_next(chain, list(tool_classes()), 1024) is True
-    assert 'p = " (call-propose-file | call-propose-patch)' in python.grammar_once and hosted.grammar_once is None
-    assert require_fix_next(hosted, list(tool_classes()), 1024) is False
+    assert constrain_next(chain, list(tool_classes()), 1024, fix_first=True) is True
+    assert 'p = " (fix-propose-file | fix-propose-patch)' in python.grammar_once and hosted.grammar_once is None
+    assert constrain_next(hosted, list(tool_classes()), 1024, fix_first=True) is False
+
+
+def test_a_reply_reading_a_name_nothing_set_is_asked_again_and_never_runs(tmp_path):
+    """The 0.5B model ran its cut-off thought into the code: `print(list_all)`, `F.uido`."""
+    replies = [step("files", "files = list_files()\nprint(files)"),
+               step("all", "print(list_all)"),  # nothing set list_all: asked again, never run
+               step("files again", "print(len(files))"),  # `files` is the interpreter's, from step 1
+               step("done", 'final_answer(str(len(files)))')]
+    with session_for(tmp_path, replies) as session:
+        result = session.run("Which files are in this repository?")
+    assert result.status == "answered"
+    codes = [s.code_action for s in session.agent.memory.steps if getattr(s, "code_action", None)]
+    assert codes == ["files = list_files()\nprint(files)", "print(len(files))", "final_answer(str(len(files)))"]
+    assert not any(getattr(s, "error", None) for s in session.agent.memory.steps)
+    note = text_of(session.model.requests[2][-1])
+    assert "Your code reads `list_all`, which neither an earlier step nor this code sets" in note
+    assert "The variables there are: files." in note
+    assert session.agent.format_retries == 1
+
+
+@pytest.mark.parametrize("code, unbound", [
+    ("print(list_all)", ["list_all"]),
+    ("F.uido\n[100]", ["F"]),
+    ("x = read_file(path='a')\nprint(x)", []),
+    ("print(y)\ny = 1", []),  # bound later in the code: order is not what this catches
+    ("for i, line in enumerate(text.splitlines()): print(i, line)", ["text"]),
+    ("print([n for n in range(3)])\nimport re\nprint(re.escape('a'))", []),
+    ("def f(a, *b, c=1, **d): return a, b, c, d\nprint(f(1))", []),
+    ("try:\n    pass\nexcept Exception as e:\n    print(e)", []),
+    ("print(old_var, read_file, len)", []),  # a variable of an earlier step, a tool, a builtin
+    ("returna -= b", ["returna", "b"]),
+    ("n = 0\nn += 1", []),
+])
+def test_unbound_reads(code, unbound):
+    from agent_runtime.agent.replies import unbound_reads
+
+    assert unbound_reads(code, {"old_var", "read_file"}) == unbound
+
+
+def test_a_retry_that_reads_a_name_nothing_set_is_asked_again_too(tmp_path):
+    """The repeat retry's reply followed the suggestion half-way: apply_patch(patch_id=p[...])
+    with no `p` (seen with the 0.5B model)."""
+    replies = [step("tests", "print(run_tests())"),
+               step("tests again", "print(run_tests())"),  # a repeat: retried
+               step("apply", 'print(apply_patch(patch_id=p["patch_id"]))'),  # the retry: no `p`
+               step("read", 'print(read_file(path="calc.py"))'),
+               step("done", 'final_answer("read it")')]
+    with session_for(tmp_path, replies) as session:
+        session.run("Fix the failing test.")
+    codes = [s.code_action for s in session.agent.memory.steps if getattr(s, "code_action", None)]
+    assert codes == ["print(run_tests())", 'print(read_file(path="calc.py"))', 'final_answer("read it")']
+    assert "Your code reads `p`" in text_of(session.model.requests[3][-1])
+    assert (session.agent.repeat_retries, session.agent.format_retries) == (1, 1)
+
+
+def test_a_stricter_grammar_holds_for_the_request_and_its_retries_only():
+    """require_next(fix_first=True) holds for the retry too; the unbound-name retry adds the
+    variables there are; the request after that is free again."""
+    from smolagents.models import ChatMessage, MessageRole
+
+    from agent_runtime.agent.codeagent import CODE_TAGS
+    from agent_runtime.agent.replies import GuardedModel
+
+    texts = iter([step("fix", 'p = propose_file(path="calc.py", content="x = 1\\n")\nprint(newcontent)'),
+                  step("fix", 'p = propose_file(path="calc.py", content="x = 1\\n")\nprint(p)'),
+                  step("next", "print(run_tests())")])
+    inner = SimpleNamespace(model_id="m", generate=lambda messages, **kw: ChatMessage(
+        role=MessageRole.ASSISTANT, content=next(texts)))
+    constrained = []
+    model = GuardedModel(inner, "text", CODE_TAGS, check_format=True, variables=lambda: {"files"},
+                         tool_names=lambda: {"propose_file", "run_tests"},
+                         constrain=lambda **options: constrained.append(options) or True)
+    assert model.require_next(fix_first=True) is True
+    reply = model.generate([])
+    assert "print(p)" in reply.content
+    assert constrained == [{"fix_first": True}, {"fix_first": True}, {"fix_first": True, "readable": {"files"}}]
+    model.generate([])
+    assert len(constrained) == 3, "the next request is not constrained"

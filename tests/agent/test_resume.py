@@ -41,7 +41,7 @@ def texts(messages) -> list[tuple[str, str]]:
 FIRST = [
     step("Read the code.", 'print(read_file(path="calc.py"))'),
     step("Propose the fix.", 'print(propose_patch(path="calc.py", old="return a - b", new="return a + b"))'),
-    step("A mistake.", "print(undefined_name)"),
+    step("A mistake.", "print(1 / 0)"),
     step("Report.", 'final_answer("add() subtracts; patch p1 fixes it")'),
 ]
 SECOND = [
@@ -163,11 +163,13 @@ def test_what_cannot_be_resumed_is_said(tmp_path):
     session = new_session(repo, tmp_path, [step("d", 'final_answer("x")')] * 2, "r")
     try:
         session.run("one")
+        first_id = session.last_run.dir.name
         session.reset()
         session.run("two")
     finally:
         session.close()
-    ids = sorted(p.name for p in runs.iterdir())
+    # Two runs in one second: their ids sort by a random suffix, not by time.
+    ids = [first_id] + [p.name for p in runs.iterdir() if p.name != first_id]
     with pytest.raises(ResumeError, match="no run matches 'nope'"):
         pick_run(runs, repo, "nope")
     for crafted in ("../runs/" + ids[0], "*", ids[0] + "/..", ".."):  # only names inside RUNS_DIR

@@ -70,7 +70,7 @@ def test_code_errors_are_steps_not_crashes(tmp_path):
         "Thought: still no code",  # the one retry; then the step counts as a parse failure
         step("bad python", "print(read_file(path=\"calc.py\"\n"),
         step("fixed", 'print(read_file(path="calc.py"))'),
-        step("undefined", "print(undefined_name)"),
+        step("division", "print(1 / 0)"),
         step("done", 'final_answer("ok")'),
     ], tmp_path)
     result = session.run("x")

@@ -47,7 +47,7 @@ def test_every_event_of_a_run_is_valid_and_in_order(tmp_path):
         step("see", "print(run_tests())"),
         step("fix", 'p = propose_patch(path="calc.py", old="a - b", new="a + b")\nprint(apply_patch(patch_id=p["patch_id"]))'),
         step("push", 'print(run_cmd(command="git push"))'),
-        step("oops", "print(undefined_name)"),
+        step("oops", "print(1 / 0)"),
         step("done", 'final_answer("fixed add; \\ud83e lone surrogate")'),
     ])
     done = run_cli("--json", "--approval", "auto", "--model", f"replay:{replay}", "fix the test", cwd=repo)
@@ -67,7 +67,7 @@ def test_every_event_of_a_run_is_valid_and_in_order(tmp_path):
     patch = next(e for e in events if e["type"] == "patch_applied")
     assert patch["files"] == [{"path": "calc.py", "status": "modified", "added": 1, "removed": 1}]
     errors = [e for e in events if e["type"] == "step_ended" and e["error"]]
-    assert len(errors) == 1 and "undefined_name" in errors[0]["error"]
+    assert len(errors) == 1 and "division by zero" in errors[0]["error"]
     end = events[-1]
     assert end["status"] == "answered" and end["exit_code"] == 0 and end["steps"] == 5
     assert end["files_changed"] == ["calc.py"] and end["code_errors"] == 1

@@ -298,7 +298,7 @@ def test_the_first_reply_to_a_fix_task_is_the_fix(tmp_path):
     with session:
         session.run("test_calc.py fails: fix calc.py.")
         inner = session.agent.model.inner
-        assert inner.grammar_once is None and 'p = " (call-propose-file' not in inner.grammar
+        assert inner.grammar_once is None and 'p = " (fix-propose-file' not in inner.grammar
     steps = [s for s in session.agent.memory.steps if getattr(s, "code_action", None)]
     assert steps[0].code_action.startswith(("p = propose_file(", "p = propose_patch(")), steps[0].code_action
     proposed = [c for c in session.runtime.state.history if c.tool.startswith("propose_")]

@@ -194,3 +194,52 @@ def test_raw_triple_quoted_content_reaches_the_tool_as_written():
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", SyntaxWarning)
                 compile(code, "<reply>", "exec")
+
+
+def test_a_retry_grammar_reads_only_the_variables_there_are():
+    """After a reply read a name nothing set, the retry may read only what earlier steps set."""
+    import random
+
+    from gbnf_sampler import Grammar
+
+    from agent_runtime.agent.replies import unbound_reads
+    from agent_runtime.models.grammar import python_grammar
+
+    def reply(code: str) -> str:
+        return f"Thought: x\n<code>\n{code}\n</code>"
+
+    some = Grammar(python_grammar(tool_classes(), max_tokens=512, readable={"files", "p", "if", "no-id"}))
+    assert some.accepts(reply("print(files)")) and some.accepts(reply('print(apply_patch(patch_id=p["patch_id"]))'))
+    assert some.accepts(reply("print(len(files))")) and some.accepts(reply("x = read_file(path=\"a\")"))
+    assert not some.accepts(reply("print(list_all)")) and not some.accepts(reply("F.uido"))
+    assert not some.accepts(reply("print(filesx)")), "a known name does not run on into another"
+    none = Grammar(python_grammar(tool_classes(), max_tokens=512, readable=set()))
+    assert none.accepts(reply("print(list_files())")) and not none.accepts(reply("print(files)"))
+    assert not none.accepts(reply('print(apply_patch(patch_id=p["patch_id"]))'))
+    assert not none.accepts(reply("n += 1")) and not none.accepts(reply("d['k'] = 1")) and none.accepts(reply("d = 1"))
+    assert some.accepts(reply("p['k'] = 1")) and not some.accepts(reply("q['k'] = 1")) and not some.accepts(reply("q += 1"))
+    rng = random.Random(3)
+    tools = {t.name for t in tool_classes()} | {"final_answer"}
+    for _ in range(60):
+        code = _code(some.sample(rng))
+        assert unbound_reads(code, {"files", "p"} | tools) == [], code
+
+
+def test_the_fix_first_grammar_writes_one_of_the_files_shown():
+    """The 0.5B model copied the prompt's `propose_file(path="...", ...)`: the fix names a file shown."""
+    from gbnf_sampler import Grammar
+
+    from agent_runtime.models.grammar import python_grammar
+
+    grammar = Grammar(python_grammar(tool_classes(), max_tokens=512, fix_first=True, paths=("calc.py", "pkg/ü x.py")))
+    fix = "Thought: fix\n<code>\np = propose_file(path={path}, content=r'''x = 1\n''')\nprint(p)\n</code>"
+    assert grammar.accepts(fix.format(path='"calc.py"')) and grammar.accepts(fix.format(path='"pkg/ü x.py"'))
+    assert not grammar.accepts(fix.format(path='"..."')) and not grammar.accepts(fix.format(path='"calc.pyx"'))
+    copied = "Thought: fix\n<code>\np = propose_file(path=\"calc.py\", content=r'''...every line of the corrected file...''')\n</code>"
+    assert not grammar.accepts(copied), "a file does not begin with the prompt's placeholder"
+    assert grammar.accepts(fix.format(path='"calc.py"').replace("r'''x = 1", '"""\n# a comment\nx = 1').replace("\n''')", '\n""")'))
+    # a retry of the fix that may read nothing else still reads its own p
+    strict = Grammar(python_grammar(tool_classes(), max_tokens=512, fix_first=True, paths=("calc.py",), readable=()))
+    assert strict.accepts(fix.format(path='"calc.py"'))
+    free = Grammar(python_grammar(tool_classes(), max_tokens=512, fix_first=True))
+    assert free.accepts(fix.format(path='"..."')), "no files given: any path"

@@ -477,6 +477,21 @@ def test_a_child_that_died_between_steps_is_replaced_and_the_model_is_told(execu
     assert out.logs.endswith("next\n")
 
 
+def test_the_parent_knows_the_interpreters_variable_names(executor):
+    """What a reply may read (agent/replies.py checks replies against these)."""
+    executor.send_tools(tools())
+    executor.send_variables({"sent": 1})
+    executor("kept = 1\nimport re")
+    with pytest.raises(InterpreterError):
+        executor("also = 2\nnot_there")  # a failed step still set `also`
+    assert {"kept", "also", "sent", "re"} <= executor.variable_names()
+    assert not any(n.startswith("_") for n in executor.variable_names())
+    os.killpg(executor._child.proc.pid, signal.SIGKILL)
+    executor._child.proc.wait(timeout=10)
+    executor("print('next')")
+    assert executor.variable_names() == {"sent"}, "a new interpreter has only the variables sent"
+
+
 def test_the_child_imports_only_the_standard_library_and_smolagents():
     import ast
 
