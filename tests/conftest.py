@@ -109,6 +109,12 @@ def flat(text: str) -> str:
     return re.sub(r"\s+", " ", re.sub(r"[│╭╮╰╯─]", " ", text))
 
 
+def runs_in_order(runs_dir: Path) -> list[Path]:
+    """Run directories in the order the runs started. Ids tell the second only (then a random
+    suffix); a run's metadata.json is written last when it ends."""
+    return sorted(Path(runs_dir).iterdir(), key=lambda d: (d.name[:15], (d / "metadata.json").stat().st_mtime_ns))
+
+
 def step(thought: str, code: str) -> str:
     return f"Thought: {thought}\n<code>\n{code}\n</code>"
 

@@ -53,3 +53,20 @@ def next_step(calls: list[Any], files: list[str], failing_output: str = "", show
         return ("You have read the code: fix it now. In one step, write the corrected file whole with "
                 "propose_file(path=\"...\", content=r\'\'\'...\'\'\'), apply it with apply_patch and run run_tests().")
     return None
+
+
+def fix_failed(calls: list[Any]) -> bool:
+    """Whether these calls (one step's) tried a fix that failed: a proposal refused and nothing
+    applied, or a change applied and a test run after it that did not pass."""
+    applied = [i for i, c in enumerate(calls) if c.tool == "apply_patch" and c.outcome == "ok"]
+    if applied:
+        runs = [c for c in calls[applied[-1] + 1:] if c.tool == "run_tests" and c.outcome == "ok"]
+        return bool(runs) and not runs[-1].facts.get("passed")
+    return any(c.tool.startswith("propose_") and c.outcome != "ok" for c in calls)
+
+
+def fix_targets(shown: Iterable[str]) -> tuple[str, ...]:
+    """The files a fix may name when the grammar holds it to the files shown: the code, not its
+    tests (a small model "fixed" failing tests by editing them), nor the README."""
+    shown = tuple(shown)
+    return tuple(f for f in shown if SOURCE.search(f) and not TEST_FILE.search(f)) or shown

@@ -126,14 +126,16 @@ class GuardedModel(Model):
         # A stricter grammar for one request (python_grammar's options), where one is sent.
         self.constrain = constrain
         self.next_options: dict[str, Any] = {}  # for the next request and its retries (require_next)
+        self.next_temperature: float | None = None  # for the next request
         self.format_retries = 0  # replies asked again: no code, invalid Python or an unbound name
         self.repeat_retries = 0
         self.last_reply: str | None = None  # the reply kept, for the front end to show its thought
 
-    def require_next(self, **options: Any) -> bool:
-        """The next request (and its retries) under a stricter grammar: fix_first=True. False
-        where no grammar can hold the model to it."""
+    def require_next(self, temperature: float | None = None, **options: Any) -> bool:
+        """The next request (and its retries) under a stricter grammar: fix_first=True; sampled
+        at `temperature` if given. False where no grammar can hold the model to it."""
         self.next_options = dict(options)
+        self.next_temperature = temperature
         return self.constrain(**options)
 
     def _call(self, messages: list, options: dict | None = None, **kwargs: Any) -> ChatMessage:
@@ -174,6 +176,9 @@ class GuardedModel(Model):
         kwargs.update(stop_sequences=stop_sequences, response_format=response_format,
                       tools_to_call_from=tools_to_call_from)
         options, self.next_options = self.next_options, {}
+        temperature, self.next_temperature = self.next_temperature, None
+        if temperature is not None:
+            kwargs["temperature"] = temperature
         reply = self._call(messages, options, **kwargs)
         if self.check_format:
             problem = reply_problem(reply.content, self.reply_format, self.code_tags)

@@ -22,6 +22,9 @@ from agent_runtime.safety.approval import Approver
 
 log = logging.getLogger(__name__)
 # A task about a failure: the tests are worth running before the model's first step.
+# A fix sampled again after a failed one: warm enough that a small model does not write the
+# same file again, cool enough to stay on the task.
+REFIX_TEMPERATURE = 0.7
 TEST_TASK = re.compile(r"\btests?\b|\bfail|\berror|traceback|exception|\bcrash|\bbug\b|assert", re.I)
 # A question ("why do the tests fail?") or "run the tests" asks for no change: its first reply is
 # not made to propose one, unless it also asks for a fix.
@@ -81,6 +84,8 @@ class Session:
         self._task_files: list[str] = []
         self._task_shown: list[str] = []  # files the task's first message showed whole
         self._task_first_call = 0
+        self._step_first_call = 0  # where the current step's tool calls begin in the history
+        self._fix_task = False  # a fix task whose files and failure the first prompt showed
         # The conversation (agent/resume.py): its id (its first run's), the run before the next one,
         # memory steps already written to the run's steps.jsonl (None: the run has not begun).
         self.conversation: str | None = None
@@ -321,6 +326,19 @@ class Session:
             return None
         return str(result)
 
+    def _after_step(self) -> None:
+        """A fix task whose files were all shown, after a step whose fix failed (the proposal was
+        refused, or it was applied and the tests still fail): the next reply is a fix again,
+        sampled warmer. One completion gets one try; the agent gets a new one each step, judged
+        by the tests (small models otherwise re-run the tests or re-read the files)."""
+        from agent_runtime.agent.hints import fix_failed, fix_targets
+
+        calls = self.runtime.state.history[self._step_first_call:]
+        self._step_first_call = len(self.runtime.state.history)
+        if self._fix_task and fix_failed(calls):
+            self.agent.model.require_next(fix_first=True, paths=fix_targets(self._task_shown),
+                                          temperature=REFIX_TEMPERATURE)
+
     def _may_read(self, rel: str) -> bool:
         """What the task's overview may show: what the policy lets read_file read without asking."""
         from agent_runtime.core import Action
@@ -364,10 +382,12 @@ class Session:
         reset, self._fresh = self._fresh, False
         if reset and self.prompt_memory is not None:
             self.prompt_memory.reset()  # smolagents empties its memory on a fresh run
+        from agent_runtime.agent.hints import fix_targets
         from agent_runtime.agent.overview import repository_files, repository_overview, small_repository
 
         listing = repository_files(self.repo, hidden=self.runtime.workspace.hidden)
         self._task_files, self._task_first_call = listing[0], len(self.runtime.state.history)
+        self._fix_task, self._step_first_call = False, len(self.runtime.state.history)
         self._task_shown = small_repository(self.repo, listing[0], self._may_read)[1] if not listing[1] else []
         if self.prompt_memory is not None:
             overview = repository_overview(self.repo, listing, self._may_read)
@@ -378,7 +398,8 @@ class Session:
                         ASKS_CHANGE.search(task) or not NOT_A_CHANGE.search(task)):
                     # Small models otherwise re-read what they were just shown, or wander off.
                     overview += "\n\nSteps 1 and 2 are done: the failure and the files are above. Begin with step 3."
-                    self.agent.model.require_next(fix_first=True, paths=tuple(self._task_shown))
+                    self._fix_task = True
+                    self.agent.model.require_next(fix_first=True, paths=fix_targets(self._task_shown))
             self.prompt_memory.set_task_context(task, overview)
         shown: set[int] = set()  # smolagents yields the last step twice when the step limit is hit
         code_shown = False
@@ -399,6 +420,7 @@ class Session:
                     self.display.step_done(event, code_shown)
                     self.display.event("step_ended", **self._meter.step(event))
                     code_shown = False
+                    self._after_step()
                 elif isinstance(event, FinalAnswerStep):
                     answer = event.output
                     if not agent.step_limit_reached:

@@ -33,6 +33,7 @@ def make_replay_model(path: Path):
             self.source = source
             self.calls = 0
             self.requests: list[list] = []  # what it was sent, for tests and for debugging a replay
+            self.temperatures: list[float | None] = []  # the temperature each request asked for
 
         def generate(self, messages, stop_sequences=None, response_format=None, tools_to_call_from=None, **kwargs):
             if self.calls >= len(self.replies):
@@ -41,6 +42,7 @@ def make_replay_model(path: Path):
                     f"reply {self.calls + 1}"
                 )
             self.requests.append(list(messages))
+            self.temperatures.append(kwargs.get("temperature"))
             text = self.replies[self.calls]
             self.calls += 1
             for stop in stop_sequences or ():

@@ -214,3 +214,48 @@ def test_a_stricter_grammar_holds_for_the_request_and_its_retries_only():
     assert constrained == [{"fix_first": True}, {"fix_first": True}, {"fix_first": True, "readable": {"files"}}]
     model.generate([])
     assert len(constrained) == 3, "the next request is not constrained"
+
+
+def test_after_a_fix_that_fails_its_tests_the_next_reply_is_a_fix_again_sampled_warmer(tmp_path):
+    """Best of several tries, judged by the tests: one completion gets one; the agent a new one each step."""
+    from agent_runtime.agent.session import REFIX_TEMPERATURE
+
+    def fix(old, new):
+        return f'p = propose_patch(path="calc.py", old="{old}", new="{new}")\n' \
+               'print(apply_patch(patch_id=p["patch_id"]))\nprint(run_tests())'
+
+    replies = [step("fix", fix("return a - b", "return a ** b")),  # applied; the tests still fail
+               step("fix again", fix("return a ** b", "return a + b")),  # applied; they pass
+               step("done", 'final_answer("add() added")')]
+    with session_for(tmp_path, replies) as session:
+        required = []
+        require_next = session.agent.model.require_next
+        session.agent.model.require_next = lambda **o: required.append(o) or require_next(**o)
+        result = session.run("test_calc.py fails: fix calc.py.")
+    assert result.status == "answered" and "return a + b" in (session.repo / "calc.py").read_text()
+    assert required == [{"fix_first": True, "paths": ("calc.py",)},
+                        {"fix_first": True, "paths": ("calc.py",), "temperature": REFIX_TEMPERATURE}], \
+        "only after the failed fix; the code, not its tests"
+    assert session.model.temperatures == [None, REFIX_TEMPERATURE, None]
+
+
+def test_a_refused_proposal_is_a_failed_fix_and_a_question_never_gets_one():
+    from agent_runtime.agent.hints import fix_failed
+
+    def call(tool, outcome="ok", **facts):
+        return SimpleNamespace(tool=tool, arguments={}, outcome=outcome, facts=facts)
+
+    assert fix_failed([call("propose_file", "error")])
+    assert fix_failed([call("propose_patch"), call("apply_patch"), call("run_tests", passed=False)])
+    assert not fix_failed([call("propose_patch"), call("apply_patch"), call("run_tests", passed=True)])
+    assert not fix_failed([call("propose_patch"), call("apply_patch")]), "not tested yet: run the tests first"
+    assert not fix_failed([call("read_file"), call("run_tests", passed=False)])
+    assert not fix_failed([call("propose_file", "error"), call("propose_file"), call("apply_patch")])
+
+
+def test_a_fix_names_the_code_not_its_tests():
+    from agent_runtime.agent.hints import fix_targets
+
+    assert fix_targets(["README.md", "shop/cart.py", "tests/test_cart.py", "conftest.py", "app_test.py"]) == \
+        ("shop/cart.py",)
+    assert fix_targets(["notes.txt"]) == ("notes.txt",), "no code shown: any file shown"

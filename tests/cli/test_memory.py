@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 
-from conftest import BUGGY_PROJECT, VENV_BIN, flat, make_repo, write_replay
+from conftest import BUGGY_PROJECT, VENV_BIN, flat, make_repo, runs_in_order, write_replay
 from terminal import Terminal
 
 from agent_runtime.tools.remember import with_note
@@ -52,7 +52,7 @@ def test_memory_opens_the_editor_and_the_next_task_reads_the_edit(tmp_path):
     term.type("/exit\n")
     assert term.wait() == 0
     assert "deploys go through CI" in (repo / "AGENTS.md").read_text()
-    first, second = sorted(runs.iterdir())
+    first, second = runs_in_order(runs)
     def request(run):
         spans = [json.loads(line) for line in (run / "trace.jsonl").read_text().splitlines()]
         return next(s for s in spans if s["kind"] == "LLM")["attributes"]["input.value"]

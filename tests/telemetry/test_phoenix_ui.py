@@ -25,7 +25,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import BUGGY_PROJECT, VENV_BIN, make_repo, run_cli, step, write_replay
+from conftest import BUGGY_PROJECT, VENV_BIN, make_repo, run_cli, runs_in_order, step, write_replay
 from terminal import Terminal
 
 from agent_runtime.procs import free_port as _free_port
@@ -145,8 +145,8 @@ def runs(phoenix, tmp_path_factory, timings) -> dict[str, list[dict]]:
     timings["repl_two_tasks_s"] = round(time.monotonic() - started, 1)
     assert (repo / "calc.py").read_text().count("return a + b") == 1, "the approved patch was applied"
 
-    single = [load_spans(d) for d in sorted((base / "runs-single").iterdir())]
-    repl = [load_spans(d) for d in sorted((base / "runs-repl").iterdir())]
+    single = [load_spans(d) for d in runs_in_order(base / "runs-single")]
+    repl = [load_spans(d) for d in runs_in_order(base / "runs-repl")]
     assert len(single) == 1 and len(repl) == 2
     return {"single": single[0], "repl1": repl[0], "repl2": repl[1]}
 
