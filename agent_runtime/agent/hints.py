@@ -70,3 +70,17 @@ def fix_targets(shown: Iterable[str]) -> tuple[str, ...]:
     tests (a small model "fixed" failing tests by editing them), nor the README."""
     shown = tuple(shown)
     return tuple(f for f in shown if SOURCE.search(f) and not TEST_FILE.search(f)) or shown
+
+
+def attempt_note(number: int, calls: list[Any], undone: list[str], observations: str) -> str:
+    """What a failed fix did, for the next attempt, which does not see it: the files it changed
+    and the tests' failures, or why its proposal was refused."""
+    if undone:
+        summary = re.search(r"^summary: (.*)$", observations, re.MULTILINE)
+        failures = [line.rstrip() for line in observations.splitlines() if re.match(r"E\s", line)][:8]
+        return (f"Attempt {number} did not work: it changed {', '.join(undone)} and the tests still failed"
+                + (f" ({summary.group(1).strip()})" if summary else "") + ":\n" + "\n".join(failures)
+                + ("\n" if failures else "") + "That change is undone.")
+    refused = [c for c in calls if c.tool.startswith("propose_") and c.outcome != "ok"]
+    why = refused[-1].facts.get("error", "it was refused") if refused else "it was refused"
+    return f"Attempt {number} did not work: {refused[-1].tool if refused else 'the proposal'} refused it: {why}. Nothing was changed."

@@ -9,7 +9,8 @@ A wrapper (composition, not a patched method) around the real model:
 - a reply whose code repeats a step already taken in this task gets one retry with a nudge and
   a higher temperature. Small models copy their own last reply: the same context and a low
   temperature give the same answer again, step after step, until the step limit;
-- a request can be held to a stricter grammar (require_next: the fix first), retries included;
+- a request can be held to a stricter grammar (require_next: the fix first), retries included,
+  and can start afresh from the task's first message (a new attempt after a failed fix);
 - the front end's hook runs around each call (a spinner, the model's time).
 Only the reply that is kept goes into memory, so the prompt's prefix stays the same.
 """
@@ -127,16 +128,29 @@ class GuardedModel(Model):
         self.constrain = constrain
         self.next_options: dict[str, Any] = {}  # for the next request and its retries (require_next)
         self.next_temperature: float | None = None  # for the next request
+        self.next_fresh: str | None = None  # for the next request: a fresh start with this note
         self.format_retries = 0  # replies asked again: no code, invalid Python or an unbound name
         self.repeat_retries = 0
         self.last_reply: str | None = None  # the reply kept, for the front end to show its thought
 
-    def require_next(self, temperature: float | None = None, **options: Any) -> bool:
+    def require_next(self, temperature: float | None = None, fresh: str | None = None, **options: Any) -> bool:
         """The next request (and its retries) under a stricter grammar: fix_first=True; sampled
-        at `temperature` if given. False where no grammar can hold the model to it."""
+        at `temperature` if given; `fresh`: sent only the system prompt, the task's first
+        message and this note, not the steps since (a new attempt at a fix, not a copy of the
+        last one). False where no grammar can hold the model to it."""
         self.next_options = dict(options)
-        self.next_temperature = temperature
+        self.next_temperature, self.next_fresh = temperature, fresh
         return self.constrain(**options)
+
+    @staticmethod
+    def _fresh(messages: list, note: str) -> list:
+        """The messages up to the task's first one, then `note` (as the user)."""
+        roles = [m.get("role") if isinstance(m, dict) else getattr(m, "role", None) for m in messages]
+        first = next((i for i, r in enumerate(roles) if r == MessageRole.USER), None)
+        if first is None:
+            return messages
+        return list(messages[:first + 1]) + [ChatMessage(role=MessageRole.USER,
+                                                         content=[{"type": "text", "text": note}])]
 
     def _call(self, messages: list, options: dict | None = None, **kwargs: Any) -> ChatMessage:
         if options:
@@ -179,6 +193,9 @@ class GuardedModel(Model):
         temperature, self.next_temperature = self.next_temperature, None
         if temperature is not None:
             kwargs["temperature"] = temperature
+        fresh, self.next_fresh = self.next_fresh, None
+        if fresh:
+            messages = self._fresh(messages, fresh)
         reply = self._call(messages, options, **kwargs)
         if self.check_format:
             problem = reply_problem(reply.content, self.reply_format, self.code_tags)

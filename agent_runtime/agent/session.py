@@ -25,6 +25,8 @@ log = logging.getLogger(__name__)
 # A fix sampled again after a failed one: warm enough that a small model does not write the
 # same file again, cool enough to stay on the task.
 REFIX_TEMPERATURE = 0.7
+ATTEMPT_AGAIN = ("The files are as shown above again. Write a different fix: p = propose_file(...) or "
+                 "p = propose_patch(...), apply it and run the tests, in one step.")
 TEST_TASK = re.compile(r"\btests?\b|\bfail|\berror|traceback|exception|\bcrash|\bbug\b|assert", re.I)
 # A question ("why do the tests fail?") or "run the tests" asks for no change: its first reply is
 # not made to propose one, unless it also asks for a fix.
@@ -84,8 +86,9 @@ class Session:
         self._task_files: list[str] = []
         self._task_shown: list[str] = []  # files the task's first message showed whole
         self._task_first_call = 0
-        self._step_first_call = 0  # where the current step's tool calls begin in the history
+        self._attempt_first_call = 0  # where the current fix attempt's tool calls begin in the history
         self._fix_task = False  # a fix task whose files and failure the first prompt showed
+        self._attempts: list[str] = []  # notes of this task's failed fixes (see _after_step)
         # The conversation (agent/resume.py): its id (its first run's), the run before the next one,
         # memory steps already written to the run's steps.jsonl (None: the run has not begun).
         self.conversation: str | None = None
@@ -326,18 +329,47 @@ class Session:
             return None
         return str(result)
 
-    def _after_step(self) -> None:
+    def _after_step(self, step: Any) -> None:
         """A fix task whose files were all shown, after a step whose fix failed (the proposal was
-        refused, or it was applied and the tests still fail): the next reply is a fix again,
-        sampled warmer. One completion gets one try; the agent gets a new one each step, judged
-        by the tests (small models otherwise re-run the tests or re-read the files)."""
-        from agent_runtime.agent.hints import fix_failed, fix_targets
+        refused, or it was applied and the tests still fail): the failed change is undone and the
+        next reply is a new attempt, from the task's first message and a note of what failed,
+        sampled warmer. One completion gets one try; the agent gets one each step, judged by the
+        tests. (With the failed attempt in view, small models wrote it again, step after step.)"""
+        from agent_runtime.agent.hints import attempt_note, fix_failed, fix_targets
 
-        calls = self.runtime.state.history[self._step_first_call:]
-        self._step_first_call = len(self.runtime.state.history)
-        if self._fix_task and fix_failed(calls):
-            self.agent.model.require_next(fix_first=True, paths=fix_targets(self._task_shown),
-                                          temperature=REFIX_TEMPERATURE)
+        # An attempt may take more than one step (apply now, test in the next).
+        calls = self.runtime.state.history[self._attempt_first_call:]
+        if not (self._fix_task and fix_failed(calls)):
+            return
+        self._attempt_first_call = len(self.runtime.state.history)
+        undone = self._undo_attempt(calls)
+        fresh = None
+        if undone is not None:  # the files are as the first message showed them: start from there
+            self._attempts.append(attempt_note(len(self._attempts) + 1, calls, undone, step.observations or ""))
+            fresh = "\n\n".join(self._attempts[-3:]) + "\n\n" + ATTEMPT_AGAIN
+        self.agent.model.require_next(fix_first=True, paths=fix_targets(self._task_shown),
+                                      temperature=REFIX_TEMPERATURE, fresh=fresh)
+
+    def _undo_attempt(self, calls: list[Any]) -> list[str] | None:
+        """Undo the patches these calls applied (newest first): the files they restored, or None
+        if one could not be undone (then the attempt stays, and so does the history that shows it)."""
+        from agent_runtime.patches.diffs import PatchError
+
+        ids = [c.facts.get("patch_id") for c in calls if c.tool == "apply_patch" and c.outcome == "ok"]
+        if not ids:
+            return []
+        if self.runtime.journal is None or None in ids:
+            return None
+        files: list[str] = []
+        try:
+            for patch_id in reversed(ids):
+                files += self.runtime.journal.undo(str(patch_id))["files"]
+        except PatchError:
+            return None
+        self.applied = [p for p in self.applied if p.id not in ids]
+        self.display.warn(f"The tests still fail: undid {', '.join(str(i) for i in ids)} "
+                          f"({', '.join(sorted(set(files)))}) and trying a new fix.")
+        return sorted(set(files))
 
     def _may_read(self, rel: str) -> bool:
         """What the task's overview may show: what the policy lets read_file read without asking."""
@@ -387,7 +419,8 @@ class Session:
 
         listing = repository_files(self.repo, hidden=self.runtime.workspace.hidden)
         self._task_files, self._task_first_call = listing[0], len(self.runtime.state.history)
-        self._fix_task, self._step_first_call = False, len(self.runtime.state.history)
+        self._fix_task, self._attempt_first_call = False, len(self.runtime.state.history)
+        self._attempts = []
         self._task_shown = small_repository(self.repo, listing[0], self._may_read)[1] if not listing[1] else []
         if self.prompt_memory is not None:
             overview = repository_overview(self.repo, listing, self._may_read)
@@ -420,7 +453,7 @@ class Session:
                     self.display.step_done(event, code_shown)
                     self.display.event("step_ended", **self._meter.step(event))
                     code_shown = False
-                    self._after_step()
+                    self._after_step(event)
                 elif isinstance(event, FinalAnswerStep):
                     answer = event.output
                     if not agent.step_limit_reached:

@@ -237,7 +237,10 @@ def _place_fragment(rel: str, before: bytes, after: bytes, notes: list[str]) -> 
         raise PatchError(f"content is not valid Python ({problem}); {rel} is now", "Correct the code and propose it again.")
     dropped = fragments.dropped_names(old_text, new_text)
     if not dropped:
-        return after
+        text, restored = fragments.restore_imports(old_text, new_text)
+        if restored:
+            notes.append(f"{rel}: content left out {'; '.join(restored)}, which it still uses: kept")
+        return text.encode("utf-8", "surrogateescape")
     placed = fragments.place_fragment(old_text, new_text)
     if placed is None:
         raise PatchError(

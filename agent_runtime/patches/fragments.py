@@ -5,6 +5,7 @@ given, that deletes the rest of the file. When every definition in such a fragme
 exactly one definition of the file (a function, a method, a class), each replaces that one,
 re-indented to where it stands, new imports go after the file's imports, and the rest of the
 file is kept. Anything else is left to the caller: a fragment that cannot be placed is refused.
+A whole file that left out imports it still uses gets them back (restore_imports).
 """
 
 from __future__ import annotations
@@ -98,3 +99,34 @@ def place_fragment(before: str, fragment: str) -> tuple[str, list[str]] | None:
             at = old.body[0].end_lineno or 0  # after the module docstring
         lines[at:at] = [line + newline for line in imports]
     return "".join(lines), names
+
+
+def _bound_by_import(node: ast.AST) -> set[str]:
+    return {(a.asname or a.name).split(".")[0] for a in getattr(node, "names", [])}
+
+
+def restore_imports(before: str, after: str) -> tuple[str, list[str]]:
+    """`after` (a whole file) with the imports of `before` it left out but still uses put back:
+    small models rewrite the function they fixed and forget the file's imports above it."""
+    old, new = _parse(before), _parse(after)
+    if old is None or new is None:
+        return after, []
+    used = {n.id for n in ast.walk(new) if isinstance(n, ast.Name)}
+    bound = set().union(*(_bound_by_import(n) for n in ast.walk(new) if isinstance(n, (ast.Import, ast.ImportFrom))))
+    bound |= {n.name for n in ast.walk(new) if isinstance(n, DEFINITIONS)}
+    bound |= {n.id for n in ast.walk(new) if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load)}
+    missing = [ast.get_source_segment(before, n) or "" for n in old.body if isinstance(n, (ast.Import, ast.ImportFrom))
+               and (_bound_by_import(n) & used) - bound]
+    missing = [m for m in missing if m]
+    if not missing:
+        return after, []
+    lines = after.splitlines(keepends=True)
+    at = 0
+    if new.body and isinstance(new.body[0], ast.Expr) and isinstance(getattr(new.body[0], "value", None), ast.Constant):
+        at = new.body[0].end_lineno or 0  # after the module docstring
+    futures = [n for n in new.body if isinstance(n, ast.ImportFrom) and n.module == "__future__"]
+    if futures:
+        at = max(at, futures[-1].end_lineno or 0)
+    newline = "\r\n" if "\r\n" in after else "\n"
+    lines[at:at] = [m + newline for m in missing]
+    return "".join(lines), missing

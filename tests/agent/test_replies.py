@@ -224,8 +224,8 @@ def test_after_a_fix_that_fails_its_tests_the_next_reply_is_a_fix_again_sampled_
         return f'p = propose_patch(path="calc.py", old="{old}", new="{new}")\n' \
                'print(apply_patch(patch_id=p["patch_id"]))\nprint(run_tests())'
 
-    replies = [step("fix", fix("return a - b", "return a ** b")),  # applied; the tests still fail
-               step("fix again", fix("return a ** b", "return a + b")),  # applied; they pass
+    replies = [step("fix", fix("return a - b", "return a ** b")),  # applied; the tests still fail: undone
+               step("fix again", fix("return a - b", "return a + b")),  # from the file as first shown; passes
                step("done", 'final_answer("add() added")')]
     with session_for(tmp_path, replies) as session:
         required = []
@@ -233,10 +233,20 @@ def test_after_a_fix_that_fails_its_tests_the_next_reply_is_a_fix_again_sampled_
         session.agent.model.require_next = lambda **o: required.append(o) or require_next(**o)
         result = session.run("test_calc.py fails: fix calc.py.")
     assert result.status == "answered" and "return a + b" in (session.repo / "calc.py").read_text()
-    assert required == [{"fix_first": True, "paths": ("calc.py",)},
-                        {"fix_first": True, "paths": ("calc.py",), "temperature": REFIX_TEMPERATURE}], \
+    assert [{k: v for k, v in r.items() if k != "fresh"} for r in required] == [
+        {"fix_first": True, "paths": ("calc.py",)},
+        {"fix_first": True, "paths": ("calc.py",), "temperature": REFIX_TEMPERATURE}], \
         "only after the failed fix; the code, not its tests"
     assert session.model.temperatures == [None, REFIX_TEMPERATURE, None]
+    # The new attempt starts from the task's first message and a note; it does not see the failed one.
+    fresh = session.model.requests[1]
+    assert len(fresh) == 3 and text_of(fresh[1]) == text_of(session.model.requests[0][1])
+    note = text_of(fresh[2])
+    assert note.startswith("Attempt 1 did not work: it changed calc.py and the tests still failed (1 failed, 1 passed")
+    assert "E       assert 8 == 5" in note and "That change is undone." in note and "Write a different fix" in note
+    assert "return a ** b" not in note
+    assert [e.undone for e in session.runtime.journal.history()] == ["undo", None], "the failed change was undone"
+    assert len(session.model.requests[2]) > 3, "the step after it sees the whole history again"
 
 
 def test_a_refused_proposal_is_a_failed_fix_and_a_question_never_gets_one():
@@ -259,3 +269,33 @@ def test_a_fix_names_the_code_not_its_tests():
     assert fix_targets(["README.md", "shop/cart.py", "tests/test_cart.py", "conftest.py", "app_test.py"]) == \
         ("shop/cart.py",)
     assert fix_targets(["notes.txt"]) == ("notes.txt",), "no code shown: any file shown"
+
+
+def test_a_refused_fix_is_tried_afresh_with_the_reason(tmp_path):
+    same = 'p = propose_file(path="calc.py", content=r\'\'\'def add(a, b):\n    return a - b\n\n\ndef mul(a, b):\n' \
+           '    return a * b\n\'\'\')\nprint(apply_patch(patch_id=p["patch_id"]))'
+    replies = [step("fix", same),  # the file as it is: refused, nothing changed
+               step("fix", 'p = propose_patch(path="calc.py", old="a - b", new="a + b")\n'
+                           'print(apply_patch(patch_id=p["patch_id"]))\nprint(run_tests())'),
+               step("done", 'final_answer("fixed")')]
+    with session_for(tmp_path, replies) as session:
+        assert session.run("Fix the failing test.").status == "answered"
+    note = text_of(session.model.requests[1][-1])
+    assert note.startswith("Attempt 1 did not work: propose_file refused it: content is the same as calc.py now. "
+                           "Nothing was changed.")
+    assert "return a + b" in (session.repo / "calc.py").read_text()
+
+
+def test_an_attempt_tested_a_step_later_counts_too(tmp_path):
+    replies = [step("fix", 'p = propose_patch(path="calc.py", old="a - b", new="a * b")\n'
+                           'print(apply_patch(patch_id=p["patch_id"]))'),
+               step("test", "print(run_tests())"),  # fails: the attempt of the step before is undone
+               step("fix", 'p = propose_patch(path="calc.py", old="a - b", new="a + b")\n'
+                           'print(apply_patch(patch_id=p["patch_id"]))\nprint(run_tests())'),
+               step("done", 'final_answer("fixed")')]
+    with session_for(tmp_path, replies) as session:
+        assert session.run("Fix the failing test.").status == "answered"
+    assert [len(r) for r in session.model.requests][2] == 3, "the third request starts afresh"
+    assert "The tests still fail: undid p1 (calc.py) and trying a new fix." in session.display.console.file.getvalue()
+    assert text_of(session.model.requests[2][-1]).startswith("Attempt 1 did not work: it changed calc.py")
+    assert "return a + b" in (session.repo / "calc.py").read_text()

@@ -78,6 +78,26 @@ def test_a_whole_file_is_still_a_whole_file(tmp_path, tools_for):
     assert (repo / "export.py").read_text() == new
 
 
+def test_a_whole_file_that_left_out_an_import_it_uses_keeps_it(tmp_path, tools_for):
+    """Seen with the 1.5B model: shop/cart.py rewritten whole without its `from ... import`."""
+    cart = ('"""The cart."""\nfrom __future__ import annotations\n\nimport os\nfrom shop.pricing import unit_price_for\n\n\n'
+            "class Cart:\n    def total(self, q, p):\n        return unit_price_for(q, p) * q\n")
+    repo = make_repo(tmp_path / "r", {"shop/cart.py": cart})
+    _, tools = tools_for(repo)
+    content = "class Cart:\n    def total(self, q, p):\n        return max(0, unit_price_for(q, p) * q)\n"
+    proposed = tools["propose_file"](path="shop/cart.py", content=content)
+    assert proposed["notes"] == ["shop/cart.py: content left out from shop.pricing import unit_price_for, "
+                                 "which it still uses: kept"], proposed
+    tools["apply_patch"](patch_id=proposed["patch_id"])
+    # os is not used any more: its removal stands; the docstring and __future__ go as the content says
+    assert (repo / "shop/cart.py").read_text() == "from shop.pricing import unit_price_for\n" + content
+    from agent_runtime.patches.fragments import restore_imports
+
+    text, restored = restore_imports(cart, '"""Doc."""\nfrom __future__ import annotations\nx = os.sep\n')
+    assert restored == ["import os"] and text == '"""Doc."""\nfrom __future__ import annotations\nimport os\nx = os.sep\n'
+    assert restore_imports(cart, "import os as unit_price_for\nprint(unit_price_for)\n")[1] == []
+
+
 def test_pytest_report_lines_copied_into_old_are_forgiven(tmp_path, tools_for):
     """Models copy the failing line from pytest's listing (`>   `, `E   `, `^^^`) into old and new."""
     billing = ('def add_months(day, months):\n    index = day.month - 1 + months\n'
