@@ -10,7 +10,7 @@ UV := $(shell command -v uv 2>/dev/null)
 ifeq ($(UV),)
 UV := $(PYTHON) -m uv
 endif
-TASK ?= What is this repository for? Look at its README and files, then answer in two sentences.
+TASK ?= Read README.md, then say in two sentences what this project is for.
 
 # llama-cpp-python builds from source. Not -march=native: on CPUs with AMX (current Xeons, most
 # cloud VMs) ggml's AMX path crashes in llama_decode on Q4_K models (llama.cpp issue 20824).

@@ -65,11 +65,28 @@ def fix_failed(calls: list[Any]) -> bool:
     return any(c.tool.startswith("propose_") and c.outcome != "ok" for c in calls)
 
 
-def fix_targets(shown: Iterable[str]) -> tuple[str, ...]:
+# A sentence of the task that tells the agent to leave something as it is.
+KEEP = re.compile(r"\b(must|should|do|does|can|may)\s*(not|n't)\s+(be\s+)?(chang|edit|touch|modif|alter)|"
+                  r"\bnever\s+(chang|edit|touch|modif)|\bwithout\s+(chang|edit|touch|modif)|\bleave\b.{0,60}\balone\b|"
+                  r"\b(unchanged|as it is|read-only)\b", re.IGNORECASE)
+
+
+def _kept_by_task(path: str, task: str) -> bool:
+    """Whether the task names this file in a sentence that says not to change it."""
+    name = re.escape(path.rsplit("/", 1)[-1])
+    for sentence in re.split(r"(?<=[.;!?])\s+|;|\n", task):
+        if KEEP.search(sentence) and re.search(rf"(?<![\w.-]){name}(?![\w-])", sentence):
+            return True
+    return False
+
+
+def fix_targets(shown: Iterable[str], task: str = "") -> tuple[str, ...]:
     """The files a fix may name when the grammar holds it to the files shown: the code, not its
-    tests (a small model "fixed" failing tests by editing them), nor the README."""
+    tests (a small model "fixed" failing tests by editing them), nor the README, nor a file the
+    task says must not change (it rewrote the "new API" the task said to keep)."""
     shown = tuple(shown)
-    return tuple(f for f in shown if SOURCE.search(f) and not TEST_FILE.search(f)) or shown
+    code = tuple(f for f in shown if SOURCE.search(f) and not TEST_FILE.search(f)) or shown
+    return tuple(f for f in code if not _kept_by_task(f, task)) or code
 
 
 def attempt_note(number: int, calls: list[Any], undone: list[str], observations: str) -> str:

@@ -89,6 +89,7 @@ class Session:
         self._attempt_first_call = 0  # where the current fix attempt's tool calls begin in the history
         self._fix_task = False  # a fix task whose files and failure the first prompt showed
         self._attempts: list[str] = []  # notes of this task's failed fixes (see _after_step)
+        self._task = ""  # the task being run
         # The conversation (agent/resume.py): its id (its first run's), the run before the next one,
         # memory steps already written to the run's steps.jsonl (None: the run has not begun).
         self.conversation: str | None = None
@@ -347,7 +348,7 @@ class Session:
         if undone is not None:  # the files are as the first message showed them: start from there
             self._attempts.append(attempt_note(len(self._attempts) + 1, calls, undone, step.observations or ""))
             fresh = "\n\n".join(self._attempts[-3:]) + "\n\n" + ATTEMPT_AGAIN
-        self.agent.model.require_next(fix_first=True, paths=fix_targets(self._task_shown),
+        self.agent.model.require_next(fix_first=True, paths=fix_targets(self._task_shown, self._task),
                                       temperature=REFIX_TEMPERATURE, fresh=fresh)
 
     def _undo_attempt(self, calls: list[Any]) -> list[str] | None:
@@ -420,7 +421,7 @@ class Session:
         listing = repository_files(self.repo, hidden=self.runtime.workspace.hidden)
         self._task_files, self._task_first_call = listing[0], len(self.runtime.state.history)
         self._fix_task, self._attempt_first_call = False, len(self.runtime.state.history)
-        self._attempts = []
+        self._attempts, self._task = [], task
         self._task_shown = small_repository(self.repo, listing[0], self._may_read)[1] if not listing[1] else []
         if self.prompt_memory is not None:
             overview = repository_overview(self.repo, listing, self._may_read)
@@ -432,7 +433,7 @@ class Session:
                     # Small models otherwise re-read what they were just shown, or wander off.
                     overview += "\n\nSteps 1 and 2 are done: the failure and the files are above. Begin with step 3."
                     self._fix_task = True
-                    self.agent.model.require_next(fix_first=True, paths=fix_targets(self._task_shown))
+                    self.agent.model.require_next(fix_first=True, paths=fix_targets(self._task_shown, self._task))
             self.prompt_memory.set_task_context(task, overview)
         shown: set[int] = set()  # smolagents yields the last step twice when the step limit is hit
         code_shown = False

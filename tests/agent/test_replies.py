@@ -299,3 +299,17 @@ def test_an_attempt_tested_a_step_later_counts_too(tmp_path):
     assert "The tests still fail: undid p1 (calc.py) and trying a new fix." in session.display.console.file.getvalue()
     assert text_of(session.model.requests[2][-1]).startswith("Attempt 1 did not work: it changed calc.py")
     assert "return a + b" in (session.repo / "calc.py").read_text()
+
+
+def test_a_file_the_task_says_to_keep_is_not_a_fix_target():
+    """The 1.5B model rewrote the "new API" the task said must not change."""
+    from agent_runtime.agent.hints import fix_targets
+
+    files = ["basket.py", "checkout.py", "importer.py", "tests/test_checkout.py"]
+    task = ("Since the Basket refactor, tests/test_checkout.py fails with AttributeError. basket.py is the new "
+            "API and must not change; fix the code that uses it so the tests pass. Leave the tests alone.")
+    assert fix_targets(files, task) == ("checkout.py", "importer.py")
+    assert fix_targets(files, "Fix basket.py so that the tests pass.") == ("basket.py", "checkout.py", "importer.py")
+    assert fix_targets(files, "Don't touch checkout.py or importer.py; fix it.") == ("basket.py",)
+    assert fix_targets(["a.py"], "a.py must not change.") == ("a.py",), "never nothing to fix"
+    assert fix_targets(["mybasket.py", "basket.py"], "basket.py must not change") == ("mybasket.py",)
