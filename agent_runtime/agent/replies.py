@@ -133,14 +133,17 @@ class GuardedModel(Model):
         self.repeat_retries = 0
         self.last_reply: str | None = None  # the reply kept, for the front end to show its thought
 
-    def require_next(self, temperature: float | None = None, fresh: str | None = None, **options: Any) -> bool:
+    def require_next(self, temperature: float | None = None, fresh: str | None = None, **options: Any) -> None:
         """The next request (and its retries) under a stricter grammar: fix_first=True; sampled
         at `temperature` if given; `fresh`: sent only the system prompt, the task's first
         message and this note, not the steps since (a new attempt at a fix, not a copy of the
-        last one). False where no grammar can hold the model to it."""
+        last one). Applied when that request is made; forget_next() drops it."""
         self.next_options = dict(options)
         self.next_temperature, self.next_fresh = temperature, fresh
-        return self.constrain(**options)
+
+    def forget_next(self) -> None:
+        """A new task: nothing asked for the last one's next request carries over."""
+        self.require_next()
 
     @staticmethod
     def _fresh(messages: list, note: str) -> list:

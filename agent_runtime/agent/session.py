@@ -422,6 +422,7 @@ class Session:
         self._task_files, self._task_first_call = listing[0], len(self.runtime.state.history)
         self._fix_task, self._attempt_first_call = False, len(self.runtime.state.history)
         self._attempts, self._task = [], task
+        self.agent.model.forget_next()  # e.g. a new attempt asked for after the last task's last step
         self._task_shown = small_repository(self.repo, listing[0], self._may_read)[1] if not listing[1] else []
         if self.prompt_memory is not None:
             overview = repository_overview(self.repo, listing, self._may_read)

@@ -18,10 +18,10 @@ from agent_runtime.config import load_settings
 from agent_runtime.safety.approval import Approver
 
 
-def session_for(tmp_path, replies, approval="auto"):
+def session_for(tmp_path, replies, approval="auto", **env):
     repo = make_repo(tmp_path / "p", BUGGY_PROJECT)
     replay = write_replay(tmp_path / "r.json", replies)
-    settings = load_settings({"MODEL_ID": f"replay:{replay}", "RUNS_DIR": str(tmp_path / "runs")})
+    settings = load_settings({"MODEL_ID": f"replay:{replay}", "RUNS_DIR": str(tmp_path / "runs"), **env})
     return Session(settings, repo, Approver(approval, interactive=False),
                    Display(console=Console(file=io.StringIO()), out=io.StringIO()))
 
@@ -201,19 +201,24 @@ def test_a_stricter_grammar_holds_for_the_request_and_its_retries_only():
 
     texts = iter([step("fix", 'p = propose_file(path="calc.py", content="x = 1\\n")\nprint(newcontent)'),
                   step("fix", 'p = propose_file(path="calc.py", content="x = 1\\n")\nprint(p)'),
-                  step("next", "print(run_tests())")])
+                  step("next", "print(run_tests())"), step("again", "print(run_tests())")])
     inner = SimpleNamespace(model_id="m", generate=lambda messages, **kw: ChatMessage(
         role=MessageRole.ASSISTANT, content=next(texts)))
     constrained = []
     model = GuardedModel(inner, "text", CODE_TAGS, check_format=True, variables=lambda: {"files"},
                          tool_names=lambda: {"propose_file", "run_tests"},
                          constrain=lambda **options: constrained.append(options) or True)
-    assert model.require_next(fix_first=True) is True
+    model.require_next(fix_first=True)
+    assert constrained == [], "applied when the request is made, not before"
     reply = model.generate([])
     assert "print(p)" in reply.content
-    assert constrained == [{"fix_first": True}, {"fix_first": True}, {"fix_first": True, "readable": {"files"}}]
+    assert constrained == [{"fix_first": True}, {"fix_first": True, "readable": {"files"}}]
     model.generate([])
-    assert len(constrained) == 3, "the next request is not constrained"
+    assert len(constrained) == 2, "the next request is not constrained"
+    model.require_next(fix_first=True, temperature=0.7, fresh="note")
+    model.forget_next()
+    model.generate([])
+    assert len(constrained) == 2, "forgotten: a new task starts free"
 
 
 def test_after_a_fix_that_fails_its_tests_the_next_reply_is_a_fix_again_sampled_warmer(tmp_path):
@@ -233,7 +238,7 @@ def test_after_a_fix_that_fails_its_tests_the_next_reply_is_a_fix_again_sampled_
         session.agent.model.require_next = lambda **o: required.append(o) or require_next(**o)
         result = session.run("test_calc.py fails: fix calc.py.")
     assert result.status == "answered" and "return a + b" in (session.repo / "calc.py").read_text()
-    assert [{k: v for k, v in r.items() if k != "fresh"} for r in required] == [
+    assert [{k: v for k, v in r.items() if k != "fresh"} for r in required if r] == [
         {"fix_first": True, "paths": ("calc.py",)},
         {"fix_first": True, "paths": ("calc.py",), "temperature": REFIX_TEMPERATURE}], \
         "only after the failed fix; the code, not its tests"
@@ -313,3 +318,17 @@ def test_a_file_the_task_says_to_keep_is_not_a_fix_target():
     assert fix_targets(files, "Don't touch checkout.py or importer.py; fix it.") == ("basket.py",)
     assert fix_targets(["a.py"], "a.py must not change.") == ("a.py",), "never nothing to fix"
     assert fix_targets(["mybasket.py", "basket.py"], "basket.py must not change") == ("mybasket.py",)
+
+
+def test_a_new_attempt_asked_for_at_the_step_limit_does_not_reach_the_next_task(tmp_path):
+    from agent_runtime.agent.session import REFIX_TEMPERATURE
+
+    replies = [step("fix", 'p = propose_patch(path="calc.py", old="a - b", new="a * b")\n'
+                           'print(apply_patch(patch_id=p["patch_id"]))\nprint(run_tests())'),
+               step("answer", 'final_answer("it adds")')]
+    with session_for(tmp_path, replies, AGENT_MAX_STEPS="1") as session:
+        assert session.run("Fix the failing test.").status == "step_limit"
+        assert session.agent.model.next_temperature == REFIX_TEMPERATURE  # asked for, never made
+        session.run("What does calc.py do?")
+    assert session.model.temperatures == [None, None]
+    assert "Attempt 1" not in text_of(session.model.requests[1][-1])
