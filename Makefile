@@ -1,7 +1,8 @@
 # agent_runtime: two commands on a fresh machine.
 #   make run    create .venv, install, fetch the embedded model, run one read-only task on it
 #   make test   install with the dev extras, run the whole test suite
-#   make test-fast   everything but the tests that start llama.cpp, Phoenix, a pty or fuzz (about 6 min on 2 cores)
+#   make test-fast   everything but the tests that start llama.cpp, Phoenix, a pty or fuzz (8 min on 2 cores
+#                    busy with other work, 3 min of CPU; see the README's Development section)
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv

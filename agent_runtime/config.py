@@ -150,7 +150,9 @@ class Settings:
     log_level: str = "INFO"
     suppress_warnings: bool = True
     runs_dir: Path | None = None  # None: <state home>/runs
-    policy_file: Path | None = None  # None: policy.toml at the repo root, else the shipped one
+    # None: the shipped policy (agent_runtime/safety/policy.toml). A repository's own policy.toml is
+    # never read: POLICY_FILE comes only from the user (environment, config file, not a repo's .env).
+    policy_file: Path | None = None
 
     @property
     def runs_path(self) -> Path:

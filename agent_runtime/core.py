@@ -22,6 +22,17 @@ def is_secret_name(name: str) -> bool:
     return bool(SECRET_NAME.search(name))
 
 
+def within(path: Path, root: Path) -> bool:
+    """Is `path` `root` itself or under it? The one containment check of the package.
+
+    Whole components are compared, as written: `/a/bc` is not within `/a/b`. Nothing is resolved
+    or normalised here: a `..` is taken literally (`/a/b/../c` counts as within `/a/b`) and no
+    symlink is followed. So callers pass `path` normalised (os.path.normpath) or resolved, and
+    `root` absolute and normalised too (a resolved path is both).
+    """
+    return path == root or root in path.parents
+
+
 class ToolError(Exception):
     """A failure the model can act on: what happened and what to try next."""
 
@@ -91,9 +102,6 @@ class Workspace:
         rel = os.path.relpath(path, self.root)
         return "." if rel == "." else rel.replace(os.sep, "/")
 
-    def contains(self, path: Path) -> bool:
-        return path == self.root or self.root in path.parents
-
     def resolve(self, raw: Any, *, want: str = "file", must_exist: bool = True) -> Path:
         """A model-given path -> an absolute path inside the workspace, or ToolError.
 
@@ -111,14 +119,14 @@ class Workspace:
             candidate = self.root / candidate
         # Lexical check first, so `..` never touches the file system outside.
         lexical = Path(os.path.normpath(candidate))
-        if not self.contains(lexical):
+        if not within(lexical, self.root):
             raise ToolError(
                 f"path {raw!r} is outside the workspace {self.root}",
                 "Use a path relative to the repository root, without '..'.",
                 kind="path_outside_workspace",
             )
         resolved = lexical.resolve()
-        if not self.contains(resolved):
+        if not within(resolved, self.root):
             raise ToolError(
                 f"path {raw!r} is a symlink that leads outside the workspace",
                 "Only files inside the repository can be used.",
@@ -195,3 +203,16 @@ class CallRecord:
     error_type: str | None = None
     duration_ms: float = 0.0
     facts: dict[str, Any] = field(default_factory=dict)  # passed, patch_id, ... (see wrapper.RECORDED_FACTS)
+
+    def summary(self) -> str:
+        """What came back, in a few words: the error, the tests' summary, a patch, an exit code."""
+        facts = self.facts
+        if facts.get("error"):
+            return str(facts["error"]).splitlines()[0][:200]
+        if "passed" in facts:
+            return f"tests {'passed' if facts['passed'] else 'failed'}" + (f": {facts['summary']}" if facts.get("summary") else "")
+        if facts.get("patch_id"):
+            return f"patch {facts['patch_id']} " + ("applied" if facts.get("applied") else "proposed")
+        if "exit_code" in facts:
+            return f"exit code {facts['exit_code']}"
+        return self.outcome

@@ -28,6 +28,8 @@ import os
 import subprocess
 from pathlib import Path
 
+from agent_runtime.core import within
+
 GIT_TIMEOUT_S = 60
 SAFE_CONFIG = (
     "core.fsmonitor=false",
@@ -89,7 +91,7 @@ def foreign_git_dir(top: Path) -> Path | None:
     target = Path(text[7:].strip())
     git_dir = Path(os.path.realpath(target if target.is_absolute() else top / target))
     root = Path(os.path.realpath(top))
-    if git_dir == root or root in git_dir.parents:
+    if within(git_dir, root):
         return None  # inside the workspace: nothing of anyone else's
     try:  # a linked worktree (git worktree add): its gitdir file names our .git file
         back = (git_dir / "gitdir").read_text(encoding="utf-8", errors="replace").strip()

@@ -156,8 +156,11 @@ def smolagents_agent(model: dict[str, Any], max_tokens: int, max_steps: int):
         config = {**model, "repo": str(repo), "prompt": task.prompt, "max_tokens": max_tokens, "max_steps": max_steps}
         env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",
                "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
+        # A file, not `python -c`: smolagents' @tool reads each tool's source with inspect.
+        worker = repo.parent / "smolagents_worker.py"
+        worker.write_text(SMOLAGENTS_WORKER, encoding="utf-8")
         try:
-            done = subprocess.run([sys.executable, "-c", SMOLAGENTS_WORKER, json.dumps(config)], cwd=repo, env=env,
+            done = subprocess.run([sys.executable, str(worker), json.dumps(config)], cwd=repo, env=env,
                                   capture_output=True, text=True, timeout=timeout, start_new_session=True)
         except subprocess.TimeoutExpired:
             return {"status": "timeout"}

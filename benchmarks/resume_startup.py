@@ -80,7 +80,9 @@ def main() -> None:
     repo = make_repo(base)
     runs = base / "runs"
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    env.update({"RUNS_DIR": str(runs), "PYTHONPYCACHEPREFIX": str(base / "pycache"), "XDG_STATE_HOME": str(base / "state")})
+    # The user's own config (hooks, saved approvals, config.env) is left out: it says nothing about resuming.
+    env.update({"RUNS_DIR": str(runs), "PYTHONPYCACHEPREFIX": str(base / "pycache"), "XDG_STATE_HOME": str(base / "state"),
+                "XDG_CONFIG_HOME": str(base / "config")})
     long_replay = base / "long.json"
     long_replay.write_text(json.dumps(long_run_replies()))
     one = base / "one.json"

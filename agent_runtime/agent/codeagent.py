@@ -13,7 +13,7 @@ from agent_runtime.agent.context import PromptMemory
 from agent_runtime.agent.prompt import project_instructions, prompt_templates
 from agent_runtime.agent.replies import GuardedModel
 from agent_runtime.core import Action
-from agent_runtime.models.grammar import python_grammar, reply_schema, tool_call_grammar
+from agent_runtime.models.grammar import edit_grammar, python_grammar, reply_schema, tool_call_grammar
 from agent_runtime.safety.executor import SandboxedPythonExecutor
 from agent_runtime.tools import build_tools
 from agent_runtime.tools.results import ToolResult
@@ -111,13 +111,18 @@ def constrain(model: Any, tools: list, max_tokens: int) -> None:
 
 
 def constrain_next(model: Any, tools: list, max_tokens: int, **options: Any) -> bool:
-    """A stricter Python grammar for the next request only (python_grammar's options):
-    fix_first, for a task whose failure and files are all in the prompt already (what a single
-    completion would do first); readable, for a retry after a reply read a name nothing set.
-    False where nothing can be enforced (no Python grammar)."""
+    """A stricter grammar for the next request only: edit=paths, a fix in the edit form
+    (models/grammar.edit_grammar); else python_grammar's option readable, for a retry after a
+    reply read a name nothing set.
+    False where nothing can be enforced (no GBNF backend)."""
     enforced = False
+    edit = options.pop("edit", None)
     for inner in [m for _, m in getattr(model, "chain", [])] or [model]:
-        if getattr(getattr(inner, "constraint", None), "kind", "none") == "gbnf-python":
+        kind = getattr(getattr(inner, "constraint", None), "kind", "none")
+        if edit and kind in ("gbnf-python", "gbnf-tools"):
+            inner.grammar_once = edit_grammar(edit)  # paths: a fix in the edit form (agent/edits.py)
+            enforced = True
+        elif kind == "gbnf-python" and not edit:
             inner.grammar_once = python_grammar(tools, max_tokens, **options)
             enforced = True
     return enforced

@@ -99,5 +99,7 @@ def attempt_note(number: int, calls: list[Any], undone: list[str], observations:
                 + (f" ({summary.group(1).strip()})" if summary else "") + ":\n" + "\n".join(failures)
                 + ("\n" if failures else "") + "That change is undone.")
     refused = [c for c in calls if c.tool.startswith("propose_") and c.outcome != "ok"]
-    why = refused[-1].facts.get("error", "it was refused") if refused else "it was refused"
-    return f"Attempt {number} did not work: {refused[-1].tool if refused else 'the proposal'} refused it: {why}. Nothing was changed."
+    if not refused:
+        return f"Attempt {number} did not work: it changed no file."
+    why = refused[-1].facts.get("error", "it was refused")
+    return f"Attempt {number} did not work: {refused[-1].tool} refused it: {why}. Nothing was changed."

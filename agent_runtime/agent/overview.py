@@ -4,10 +4,14 @@ when there are many) and how its tests run. Small models otherwise spend their f
 
 from __future__ import annotations
 
+import ast
+import re
 from collections import Counter
 from pathlib import Path
 from typing import Callable
 
+from agent_runtime.agent.edits import file_block
+from agent_runtime.agent.hints import TEST_FILE
 from agent_runtime.tools.commands import detect_test_command
 from agent_runtime.tools.search import base_command, run_rg
 
@@ -63,7 +67,7 @@ def repository_overview(root: Path, listing: tuple[list[str], bool] | None = Non
         shown = small_repository(root, files, readable)[0]
         if shown:
             lines.append("")
-            lines.append("The repository is small; here are its files as read_file shows them (no need to read them again):")
+            lines.append("The repository is small; here are its files (no need to read them again):")
             lines.append(shown)
     return "\n".join(lines)
 
@@ -75,7 +79,7 @@ def small_repository(root: Path, files: list[str], readable: Callable[[str], boo
     parts, total, names = [], 0, []
     for name in files:
         if not readable(name):
-            parts.append(f"--- {name}: not shown (the policy keeps it from you) ---")
+            parts.append(f"### {name}\n(not shown: the policy keeps it from you)")
             continue
         try:
             data = (root / name).read_bytes()
@@ -89,5 +93,76 @@ def small_repository(root: Path, files: list[str], readable: Callable[[str], boo
             return None, []
         names.append(name)
         if text.strip():
-            parts.append(f"--- {name} ---\n{text.rstrip()}\n--- end of {name} ---")
-    return ("\n".join(parts) or None), names
+            parts.append(file_block(name, text))  # the form a fix is asked in (agent/edits.py)
+    return ("\n\n".join(parts) or None), names
+
+
+# A repository too big to show whole: the files a failure involves, shown instead (up to this much).
+FAILURE_FILES_CHARS = 12000
+_MENTION = re.compile(r"[\w./-]+\.\w+")
+
+
+def named_files(text: str, files: list[str]) -> list[str]:
+    """Repository files a text names (`tests/test_cart.py:12`, `File "/home/x/repo/shop/cart.py"`), in order."""
+    known, found = set(files), []
+    for word in _MENTION.findall(text):
+        for candidate in (word, *(word.split("/", i)[-1] for i in range(1, word.count("/") + 1))):
+            if candidate in known and candidate not in found:
+                found.append(candidate)
+                break
+    return found
+
+
+def imported_files(root: Path, path: str, files: list[str]) -> list[str]:
+    """Repository files a Python file imports (absolute imports, plain or src/ layout; relative ones
+    from its folder)."""
+    try:
+        tree = ast.parse((root / path).read_text(encoding="utf-8", errors="replace"))
+    except (OSError, SyntaxError, ValueError):
+        return []
+    known, folder, found = set(files), str(Path(path).parent), []
+    for node in ast.walk(tree):
+        modules: list[str] = []
+        if isinstance(node, ast.Import):
+            modules = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = (node.module or "")
+            if node.level:
+                parts = [p for p in folder.split("/") if p and p != "."]
+                parts = parts[:len(parts) - (node.level - 1)] if node.level > 1 else parts
+                base = ".".join(parts + ([base] if base else []))
+            modules = [base] + [f"{base}.{a.name}" if base else a.name for a in node.names]
+        for module in modules:
+            stem = module.replace(".", "/")
+            for prefix in ("", "src/"):
+                for candidate in (f"{prefix}{stem}.py", f"{prefix}{stem}/__init__.py"):
+                    if candidate in known and candidate not in found and candidate != path:
+                        found.append(candidate)
+    return found
+
+
+def failure_files(root: Path, files: list[str], failure: str, task: str,
+                  readable: Callable[[str], bool]) -> list[str]:
+    """The files a failure involves, for a repository too big to show whole: those the task and the
+    test output name, and what the named test files import; [] unless there is code among them and
+    they fit in FAILURE_FILES_CHARS."""
+    named = named_files(task + "\n" + failure, files)
+    chosen = list(named)
+    for path in named:
+        if path.endswith(".py") and TEST_FILE.search(path):
+            chosen += [f for f in imported_files(root, path, files) if f not in chosen]
+    chosen = [f for f in chosen if readable(f)]
+    total = 0
+    for path in chosen:
+        try:
+            total += (root / path).stat().st_size
+        except OSError:
+            return []
+    if total > FAILURE_FILES_CHARS or not any(not TEST_FILE.search(f) for f in chosen):
+        return []
+    return chosen
+
+
+def show_files(root: Path, names: list[str]) -> str:
+    return "\n\n".join(file_block(name, (root / name).read_text(encoding="utf-8", errors="replace"))
+                       for name in names)

@@ -71,9 +71,6 @@ def prompt_templates(reply_format: str = "text") -> dict:
     }
 
 
-MAX_AGENTS_MD_CHARS = 8000  # the body of AGENTS.md; its notes section has its own budget (tools/remember.py)
-
-
 def project_instructions(root: Path, denied: Callable[[str], bool] | None = None) -> str | None:
     """AGENTS.md at the repository root, if present, with the notes saved by `remember` (bounded: it
     goes into every request). Only a regular file inside the workspace that the policy lets the

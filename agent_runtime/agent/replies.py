@@ -9,8 +9,9 @@ A wrapper (composition, not a patched method) around the real model:
 - a reply whose code repeats a step already taken in this task gets one retry with a nudge and
   a higher temperature. Small models copy their own last reply: the same context and a low
   temperature give the same answer again, step after step, until the step limit;
-- a request can be held to a stricter grammar (require_next: the fix first), retries included,
-  and can start afresh from the task's first message (a new attempt after a failed fix);
+- a request can be a fix in the edit form (require_next(edit=...), agent/edits.py): the task's
+  first message and what earlier attempts did, the reply's files turned into the agent's code;
+  or held to a stricter grammar, retries included;
 - the front end's hook runs around each call (a spinner, the model's time).
 Only the reply that is kept goes into memory, so the prompt's prefix stays the same.
 """
@@ -99,6 +100,10 @@ def normalized(code: str) -> str:
     return re.sub(r"\s+", " ", code).strip()
 
 
+def _text(reply: ChatMessage) -> str:
+    return reply.content if isinstance(reply.content, str) else ""
+
+
 def _add_usage(first: TokenUsage | None, second: TokenUsage | None) -> TokenUsage | None:
     if first is None or second is None:
         return second or first
@@ -129,17 +134,21 @@ class GuardedModel(Model):
         self.next_options: dict[str, Any] = {}  # for the next request and its retries (require_next)
         self.next_temperature: float | None = None  # for the next request
         self.next_fresh: str | None = None  # for the next request: a fresh start with this note
+        self.next_edit: Any = None  # for the next request: a fix in the edit form (an EditRequest)
+        self.edits = 0  # fix requests answered in the edit form
         self.format_retries = 0  # replies asked again: no code, invalid Python or an unbound name
         self.repeat_retries = 0
         self.last_reply: str | None = None  # the reply kept, for the front end to show its thought
 
-    def require_next(self, temperature: float | None = None, fresh: str | None = None, **options: Any) -> None:
-        """The next request (and its retries) under a stricter grammar: fix_first=True; sampled
+    def require_next(self, temperature: float | None = None, fresh: str | None = None, edit: Any = None,
+                     **options: Any) -> None:
+        """The next request (and its retries) under a stricter grammar (python_grammar's options); sampled
         at `temperature` if given; `fresh`: sent only the system prompt, the task's first
         message and this note, not the steps since (a new attempt at a fix, not a copy of the
-        last one). Applied when that request is made; forget_next() drops it."""
+        last one); `edit`: a fix in the edit form (an EditRequest, agent/edits.py). Applied when
+        that request is made; forget_next() drops it."""
         self.next_options = dict(options)
-        self.next_temperature, self.next_fresh = temperature, fresh
+        self.next_temperature, self.next_fresh, self.next_edit = temperature, fresh, edit
 
     def forget_next(self) -> None:
         """A new task: nothing asked for the last one's next request carries over."""
@@ -171,6 +180,46 @@ class GuardedModel(Model):
         second.token_usage = _add_usage(reply.token_usage, second.token_usage)
         return second
 
+    def _edit(self, messages: list, request: Any, fresh: str | None, kwargs: dict[str, Any]) -> ChatMessage:
+        """A fix in the edit form (agent/edits.py): the task's first message (and what earlier
+        attempts did), the ask; the reply's files become the agent's code. A reply in the agent's
+        own form (where no grammar holds the model to the edit form) runs as usual. One with no
+        file, or only files as they already are, is asked again once (warmer, for the copy)."""
+        from agent_runtime.agent.edits import EDIT_ASK, EDIT_REMINDER, NO_USABLE_FILE, UNCHANGED, as_note, edit_messages
+
+        paths = request.paths
+        messages = edit_messages(messages, EDIT_ASK if not fresh else f"{fresh}\n\n{EDIT_ASK}")
+        # Free text with files, not the {thought, code} object a JSON-schema backend would force,
+        # and no stop strings of that form ("Observation:", "</code>") to cut it short.
+        kwargs = {**kwargs, "response_format": None, "stop_sequences": None,
+                  **({"max_tokens": request.max_tokens} if request.max_tokens else {})}
+        options = {"edit": paths}
+        reply = self._call(messages, options, **kwargs)
+        explanation, edits, unchanged = request.read(_text(reply))
+        if not edits and not self._own_form(reply):
+            self.format_retries += 1
+            note = UNCHANGED if unchanged else EDIT_REMINDER.format(paths=", ".join(paths))
+            reply = self._again(messages, reply, note, options,
+                                **{**kwargs, "temperature": max(RETRY_TEMPERATURE, kwargs.get("temperature") or 0)})
+            explanation, edits, unchanged = request.read(_text(reply))
+        if edits:
+            self.edits += 1
+            reply.content = request.as_reply(explanation, edits, self.reply_format, self.code_tags)
+        elif not self._own_form(reply):
+            # Never run a file the model wrote as if it were the agent's code (smolagents would take a
+            # Markdown block for code): the step says what happened, and the next attempt starts afresh.
+            said = (f"The reply wrote {', '.join(unchanged)} exactly as it is now." if unchanged
+                    else NO_USABLE_FILE.format(paths=", ".join(paths)))
+            reply.content = as_note(explanation, said, self.reply_format, self.code_tags)
+        self.last_reply = reply.content if isinstance(reply.content, str) else None
+        return reply
+
+    def _own_form(self, reply: ChatMessage) -> bool:
+        """A reply in the agent's form (a code block in its tags, or the JSON object) that parses."""
+        text = _text(reply)
+        marked = text.lstrip().startswith("{") if self.reply_format == "json" else self.code_tags[0] in text
+        return marked and reply_problem(text, self.reply_format, self.code_tags) is None
+
     def _unbound(self, reply: ChatMessage) -> list[str]:
         if self.variables is None:
             return []
@@ -197,6 +246,9 @@ class GuardedModel(Model):
         if temperature is not None:
             kwargs["temperature"] = temperature
         fresh, self.next_fresh = self.next_fresh, None
+        edit, self.next_edit = self.next_edit, None
+        if edit:
+            return self._edit(messages, edit, fresh, kwargs)
         if fresh:
             messages = self._fresh(messages, fresh)
         reply = self._call(messages, options, **kwargs)

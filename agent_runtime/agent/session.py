@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
+import shlex
 import time
 import warnings
 from contextlib import contextmanager
@@ -25,8 +26,7 @@ log = logging.getLogger(__name__)
 # A fix sampled again after a failed one: warm enough that a small model does not write the
 # same file again, cool enough to stay on the task.
 REFIX_TEMPERATURE = 0.7
-ATTEMPT_AGAIN = ("The files are as shown above again. Write a different fix: p = propose_file(...) or "
-                 "p = propose_patch(...), apply it and run the tests, in one step.")
+ATTEMPT_AGAIN = "The files are as shown above again: those changes were undone. Write a different fix."
 TEST_TASK = re.compile(r"\btests?\b|\bfail|\berror|traceback|exception|\bcrash|\bbug\b|assert", re.I)
 # A question ("why do the tests fail?") or "run the tests" asks for no change: its first reply is
 # not made to propose one, unless it also asks for a fix.
@@ -89,6 +89,8 @@ class Session:
         self._attempt_first_call = 0  # where the current fix attempt's tool calls begin in the history
         self._fix_task = False  # a fix task whose files and failure the first prompt showed
         self._attempts: list[str] = []  # notes of this task's failed fixes (see _after_step)
+        self._first_run_s = 0.0  # how long the task's first test run took
+        self._test_command: str | None = None  # the tests a big repository's task names, as run first
         self._task = ""  # the task being run
         # The conversation (agent/resume.py): its id (its first run's), the run before the next one,
         # memory steps already written to the run's steps.jsonl (None: the run has not begun).
@@ -185,7 +187,7 @@ class Session:
             warnings.filterwarnings("ignore")
         for name in ("LiteLLM", "litellm", "httpx", "httpcore", "urllib3", "smolagents"):
             logging.getLogger(name).setLevel(logging.ERROR)
-        if type(self.kind).__name__ == "ReplayKind":
+        if not self.kind.uses_litellm:
             return  # recorded replies need no LiteLLM: its import is most of a start-up (seconds)
         import litellm
 
@@ -316,16 +318,26 @@ class Session:
             self.display.run_saved(record.id, self.tracing.trace_url(trace_id))
         return result
 
-    def _first_test_run(self, task: str) -> str | None:
-        """For a small repository shown whole and a task about failing tests or an error: the test
-        run the model would start with, made through the one tool path (policy, sandbox, span).
-        With it, the first reply can already be the fix: what one completion gets, the agent gets."""
-        if not self._task_shown or not TEST_TASK.search(task):
-            return None
+    def _first_test_run(self, task: str, files: list[str]) -> str | None:
+        """For a task about failing tests or an error: the test run the model would start with, made
+        through the one tool path (policy, sandbox, span). With it, the first reply can already be
+        the fix: what one completion gets, the agent gets. In a repository too big to show whole,
+        only the test files the task names, if it names some (a whole suite can take minutes)."""
+        from agent_runtime.agent.hints import TEST_FILE
+        from agent_runtime.agent.overview import named_files
+        from agent_runtime.tools.commands import detect_test_command
+
         tool = self.agent.tools.get("run_tests")
-        if tool is None:
+        if not files or not TEST_TASK.search(task) or tool is None:
             return None
-        result = tool()
+        self._test_command = None
+        named = [f for f in named_files(task, files) if TEST_FILE.search(f)]
+        detected = detect_test_command(self.repo) if named and not self._task_shown else None
+        if detected and "pytest" in detected:
+            self._test_command = f"{detected} {' '.join(shlex.quote(n) for n in named)}"
+        started = time.monotonic()
+        result = tool(command=self._test_command) if self._test_command else tool()
+        self._first_run_s = time.monotonic() - started
         if not isinstance(result, dict) or "error" in result:
             return None
         return str(result)
@@ -336,20 +348,37 @@ class Session:
         next reply is a new attempt, from the task's first message and a note of what failed,
         sampled warmer. One completion gets one try; the agent gets one each step, judged by the
         tests. (With the failed attempt in view, small models wrote it again, step after step.)"""
-        from agent_runtime.agent.hints import attempt_note, fix_failed, fix_targets
+        from agent_runtime.agent.hints import attempt_note, fix_failed
 
         # An attempt may take more than one step (apply now, test in the next).
         calls = self.runtime.state.history[self._attempt_first_call:]
-        if not (self._fix_task and fix_failed(calls)):
+        if not self._fix_task or step.is_final_answer:
             return
+        if calls and not fix_failed(calls):
+            return  # e.g. applied and not tested yet: the model goes on from where it is
         self._attempt_first_call = len(self.runtime.state.history)
         undone = self._undo_attempt(calls)
         fresh = None
         if undone is not None:  # the files are as the first message showed them: start from there
             self._attempts.append(attempt_note(len(self._attempts) + 1, calls, undone, step.observations or ""))
             fresh = "\n\n".join(self._attempts[-3:]) + "\n\n" + ATTEMPT_AGAIN
-        self.agent.model.require_next(fix_first=True, paths=fix_targets(self._task_shown, self._task),
-                                      temperature=REFIX_TEMPERATURE, fresh=fresh)
+        self._edit_next(temperature=REFIX_TEMPERATURE, fresh=fresh)
+
+    def _edit_next(self, temperature: float | None = None, fresh: str | None = None) -> None:
+        """The next request asks for a fix in the edit form (agent/edits.py), for the code files the
+        task may change, with room for them whole."""
+        from agent_runtime.agent.edits import EditRequest
+        from agent_runtime.agent.hints import fix_targets
+
+        targets = fix_targets(self._task_shown, self._task)
+        now = {t: (self.repo / t).read_text(encoding="utf-8", errors="replace") for t in targets
+               if (self.repo / t).is_file()}  # as the task's first message showed them (failed fixes are undone)
+        window = self.prompt_memory.window if self.prompt_memory is not None else 16384
+        room = min(max(self.settings.model_max_tokens, sum(map(len, now.values())) // 3 + 400), window // 3)
+        # A fix that loops forever should cost a minute, not the task's whole time.
+        test_timeout = min(300, max(60, int(10 * self._first_run_s)))
+        self.agent.model.require_next(edit=EditRequest(targets, room, test_timeout, now.get, self._test_command),
+                                      temperature=temperature, fresh=fresh)
 
     def _undo_attempt(self, calls: list[Any]) -> list[str] | None:
         """Undo the patches these calls applied (newest first): the files they restored, or None
@@ -393,7 +422,7 @@ class Session:
                            rule=decision.rule if decision else None,
                            approval=approval.outcome if approval else "not_required",
                            approval_source=approval.source if approval else None,
-                           error=record.error_type, seconds=round(record.duration_ms / 1000, 3))
+                           error=record.error_type, result=record.summary(), seconds=round(record.duration_ms / 1000, 3))
 
     def _patch_event(self, patch: Any) -> None:
         stats = patch.stats()
@@ -415,8 +444,13 @@ class Session:
         reset, self._fresh = self._fresh, False
         if reset and self.prompt_memory is not None:
             self.prompt_memory.reset()  # smolagents empties its memory on a fresh run
-        from agent_runtime.agent.hints import fix_targets
-        from agent_runtime.agent.overview import repository_files, repository_overview, small_repository
+        from agent_runtime.agent.overview import (
+            failure_files,
+            repository_files,
+            repository_overview,
+            show_files,
+            small_repository,
+        )
 
         listing = repository_files(self.repo, hidden=self.runtime.workspace.hidden)
         self._task_files, self._task_first_call = listing[0], len(self.runtime.state.history)
@@ -426,15 +460,26 @@ class Session:
         self._task_shown = small_repository(self.repo, listing[0], self._may_read)[1] if not listing[1] else []
         if self.prompt_memory is not None:
             overview = repository_overview(self.repo, listing, self._may_read)
-            first_run = self._first_test_run(task)
+            first_run = self._first_test_run(task, listing[0])
             if first_run:
-                overview += f"\n\nThe tests, run for you just now (run_tests()):\n{first_run}"
-                if self._task_shown and "passed: false" in first_run and (
+                how = f'run_tests(command="{self._test_command}")' if self._test_command else "run_tests()"
+                overview += f"\n\nThe tests, run for you just now ({how}):\n{first_run}"
+                if not self._task_shown and "passed: false" in first_run:
+                    # Too big to show whole: the files the failure involves stand in for it.
+                    self._task_shown = failure_files(self.repo, listing[0], first_run, task, self._may_read)
+                    if self._task_shown:
+                        overview += ("\n\nThe files the failure involves (no need to read them again):\n"
+                                     + show_files(self.repo, self._task_shown))
+                # Only for a conversation's first task: a fix request sees the task's first message,
+                # not the steps of earlier tasks that a follow-up ("now apply it") refers to.
+                if reset and self._task_shown and "passed: false" in first_run and (
                         ASKS_CHANGE.search(task) or not NOT_A_CHANGE.search(task)):
-                    # Small models otherwise re-read what they were just shown, or wander off.
-                    overview += "\n\nSteps 1 and 2 are done: the failure and the files are above. Begin with step 3."
+                    # The failure and every file are in front of the model: its first reply is the fix
+                    # (what one completion gets, the agent gets; small models otherwise re-read what
+                    # they were just shown, or wander off), then one fresh attempt per step.
                     self._fix_task = True
-                    self.agent.model.require_next(fix_first=True, paths=fix_targets(self._task_shown, self._task))
+                    self._attempt_first_call = len(self.runtime.state.history)  # after that test run
+                    self._edit_next()
             self.prompt_memory.set_task_context(task, overview)
         shown: set[int] = set()  # smolagents yields the last step twice when the step limit is hit
         code_shown = False

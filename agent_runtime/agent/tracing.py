@@ -5,7 +5,8 @@ The task's root span is made by the session (telemetry's task_span).
 Why not OpenInference's smolagents instrumentor: its span names (`CodingAgent.run`, `Step 3`),
 its AGENT output (a RunResult repr) and its step input (an ActionStep repr) are not
 configurable, and its TOOL spans carry `tool.parameters`, which Phoenix's UI cannot show.
-Everything here wraps one agent's or one model's instance; nothing is patched globally.
+Everything here wraps one agent's or one model's instance; nothing is patched globally. The step
+spans wrap the agent's private `_step_stream` (see _wrap_steps for why no public hook will do).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator
 from opentelemetry import trace
 
 from agent_runtime.core import is_secret_name
+from agent_runtime.models.registry import span_label
 
 if TYPE_CHECKING:
     from agent_runtime.telemetry.spans import Telemetry
@@ -82,19 +84,18 @@ def _parameters(model: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
     return found
 
 
-def model_label(label: str) -> str:
-    """What an LLM span is named after: the model, not a replay file's whole path."""
-    if label.startswith("replay:"):
-        return "replay:" + label[len("replay:"):].rstrip("/").rsplit("/", 1)[-1]
-    return label
-
-
 def _wrap_generate(model: Any, telemetry: "Telemetry", label: Callable[[], str]) -> None:
+    # The instance's public `generate` is wrapped, not a smolagents internal. A wrapping Model
+    # (composition, as agent/replies.py's GuardedModel) would have to be what the session hands to
+    # build_agent, while the session keeps the bare model: agent/codeagent.py sets each model's
+    # grammar, schema and one-off grammar on the model objects (each of a fallback chain's too),
+    # and the session and its tests read the replay model's requests from it. Until those pass a
+    # traced model separately, the span is made here, on the instance, before anything wraps it.
     generate = model.generate
 
     def traced_generate(*args: Any, **kwargs: Any) -> Any:
         messages = args[0] if args else kwargs.get("messages")
-        with telemetry.llm_span(model_label(label()), _messages(messages), _parameters(model, kwargs)) as span:
+        with telemetry.llm_span(span_label(label()), _messages(messages), _parameters(model, kwargs)) as span:
             message = generate(*args, **kwargs)
             usage = getattr(message, "token_usage", None)
             span.finish(_text(getattr(message, "content", None)), getattr(usage, "input_tokens", None),
@@ -157,6 +158,11 @@ def _error_text(exc: BaseException) -> str:
 
 
 def _wrap_steps(agent: Any, telemetry: "Telemetry") -> None:
+    # Private smolagents (`_step_stream`; hence the ~= pin in pyproject.toml): no public hook marks
+    # a step's start. step_callbacks run in _finalize_step, after the step's model call and code,
+    # and run(stream=True) yields nothing for a step before its model call has begun. The step's span
+    # must be current while the step runs (the parent of its LLM and TOOL spans, and there for a
+    # step stopped in its model call) and never across a yield to the session's loop.
     step_stream = agent._step_stream
     code_tags = tuple(getattr(agent, "code_block_tags", None) or ("<code>", "</code>"))
 

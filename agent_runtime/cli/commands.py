@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any, Callable
 
+from agent_runtime.cli.common import make_approver
 from agent_runtime.config import Settings
 
 
@@ -53,7 +54,6 @@ def cmd_tool(argv: list[str], settings: Settings, repo: Path) -> int:
         parser.error(f"arguments are not valid JSON: {exc}")
     if not isinstance(arguments, dict):
         parser.error("arguments must be a JSON object")
-    from agent_runtime.cli.main import make_approver
     from agent_runtime.safety.policy import PolicyError
     from agent_runtime.tools import build_tools
     from agent_runtime.tools.runtime import Runtime

@@ -12,6 +12,7 @@ import time
 from contextlib import contextmanager
 from typing import Any, Iterator
 
+from rich.cells import cell_len
 from rich.console import Console
 from rich.markup import escape
 from rich.panel import Panel
@@ -130,7 +131,12 @@ class Display:
         thought = _thought(model_output)
         if thought:
             self.console.print(Text(for_terminal(thought), style="italic"))
-        self.console.print(Syntax(for_terminal(code), "python", theme="ansi_dark", background_color="default"))
+        shown = for_terminal(code)
+        # A line wider than the terminal is wrapped, never cropped: the person sees all the code that
+        # runs; line numbers then tell a wrapped line's continuation from the next line.
+        long = any(cell_len(line) > self.console.width for line in shown.splitlines())
+        self.console.print(Syntax(shown, "python", theme="ansi_dark", background_color="default", word_wrap=True,
+                                  line_numbers=long))
 
     def step_done(self, step: Any, code_shown: bool) -> None:
         """What the step gave back, once it has run (or why it could not)."""

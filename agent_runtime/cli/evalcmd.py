@@ -74,7 +74,7 @@ def run_eval(tasks: list[Any], settings: Settings, args: argparse.Namespace, out
     from agent_runtime.eval.report import summary_lines, task_lines
     from agent_runtime.eval.runner import EvalOptions, agent_attempt, run_suite
     from agent_runtime.models.errors import ModelError
-    from agent_runtime.models.registry import SHARED_SERVER_ENV
+    from agent_runtime.models.registry import SHARED_SERVER_ENV, EmbeddedKind, kind_for
 
     display = Display()
     model = args.model or settings.model_id
@@ -87,8 +87,9 @@ def run_eval(tasks: list[Any], settings: Settings, args: argparse.Namespace, out
 
     previous = signal.signal(signal.SIGTERM, terminated) if threading.current_thread() is threading.main_thread() else None
     try:
-        if (model is None or model.startswith("embedded")) and not os.environ.get(SHARED_SERVER_ENV):
-            server = _start_shared_server(settings, model, display)
+        kind = kind_for(settings, model)  # the registry says what the id means
+        if isinstance(kind, EmbeddedKind) and not os.environ.get(SHARED_SERVER_ENV):
+            server = _start_shared_server(settings, kind.key, display)
             options.extra_env[SHARED_SERVER_ENV] = server.api_base
         display.info(f"{len(tasks)} tasks · {args.workers} worker(s) · model {model or 'embedded (default)'} · "
                      f"results: {out}")
@@ -117,11 +118,11 @@ def run_eval(tasks: list[Any], settings: Settings, args: argparse.Namespace, out
     return 0
 
 
-def _start_shared_server(settings: Settings, model: str | None, display: Any) -> Any:
+def _start_shared_server(settings: Settings, key: str | None, display: Any) -> Any:
+    """The embedded server `key` names (None: the default), for all the eval's workers."""
     from agent_runtime.models.constraints import context_window
     from agent_runtime.models.embedded import EmbeddedServer, resolve_embedded
 
-    key = model.partition(":")[2] or None if model else None
     choice = resolve_embedded(settings, key)
     if choice.note:
         display.warn(choice.note)

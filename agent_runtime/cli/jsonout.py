@@ -25,7 +25,7 @@ EVENT_FIELDS: dict[str, dict[str, str]] = {
     "model_reply": {"step": "integer", "thought": "string", "code": "string"},
     "tool_call": {"step": "integer?", "tool": "string", "arguments": "object", "outcome": "string",
                   "decision": "string", "rule": "string?", "approval": "string", "approval_source": "string?",
-                  "error": "string?", "seconds": "number"},
+                  "error": "string?", "result": "string", "seconds": "number"},
     "patch_applied": {"patch_id": "string", "files": "array"},
     "step_ended": {"step": "integer", "observation": "string", "error": "string?", "seconds": "number?",
                    "tokens_in": "integer", "tokens_out": "integer", "approval_s": "number",

@@ -2,8 +2,8 @@
 
 Exit codes of a single task: 0 final answer; 1 runtime error (model unreachable, bad
 configuration) with a one-line cause; 2 usage error; 3 step limit reached without a final
-answer; 130 interrupted. Heavy libraries are imported only when needed, so `--help` and
-the REPL prompt come up fast.
+answer; 130 interrupted. When stdout is closed (`| head`), the command stops quietly with 0.
+Heavy libraries are imported only when needed, so `--help` and the REPL prompt come up fast.
 """
 
 from __future__ import annotations
@@ -17,10 +17,10 @@ from typing import Any
 
 from agent_runtime import __version__
 from agent_runtime.cli.commands import SUBCOMMANDS, help_lines, positive_int  # noqa: E402 (a light module: argparse, json)
+from agent_runtime.cli.common import escape_markup, make_approver
 from agent_runtime.config import (
     ConfigError,
     Settings,
-    default_approval_mode,
     load_config,
 )
 
@@ -42,7 +42,8 @@ examples:
 
 Settings come from the environment and ~/.config/agent-runtime/config.env; a repository's
 .env may set only the harmless ones (see .env.example). Exit codes: 0 answered,
-1 runtime error, 2 usage error, 3 step limit reached, 130 interrupted.
+1 runtime error, 2 usage error, 3 step limit reached, 130 interrupted; a closed stdout
+(| head) stops the command quietly with 0.
 """
 EPILOG = EPILOG_TEMPLATE.replace("{commands}", "\n".join(help_lines()))
 
@@ -74,15 +75,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def escape_markup(text: str) -> str:
-    """Text for the terminal display (rich markup escaped, control characters visible)."""
-    from rich.markup import escape
-
-    from agent_runtime.core import visible
-
-    return escape(visible(text))
-
-
 def resolve_repo(path: Path | None) -> Path:
     repo = (path or Path.cwd()).expanduser()
     if not repo.is_dir():
@@ -105,14 +97,6 @@ def make_settings(args: argparse.Namespace, repo: Path | None = None) -> Setting
     elif args.model:
         settings = dataclasses.replace(settings, model_id=args.model)
     return settings
-
-
-def make_approver(settings: Settings):
-    from agent_runtime.safety.approval import Approver
-
-    mode = default_approval_mode(settings)
-    interactive = sys.stdin.isatty()
-    return Approver(mode, interactive, mode_from_default=settings.approval_mode is None)
 
 
 def configure_logging(settings: Settings, repo: Path) -> None:
@@ -288,12 +272,32 @@ def main(argv: list[str] | None = None) -> int:
     return run_repl(settings, repo, resume=resume)
 
 
+PIPE_CLOSED = 0  # the reader had what it wanted (`| head`): not a failure of the command
+
+
+def _stdout_to_devnull() -> None:
+    """Point stdout at /dev/null, so that the flush at exit does not fail on the closed pipe again."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
+
+
 def entry() -> None:
     try:
         code = main()
     except KeyboardInterrupt:
         print("agent-runtime: interrupted", file=sys.stderr)
         code = 130
+    except BrokenPipeError:
+        # Whatever read stdout went away (`agent-runtime runs --json | head`, a CI step that stopped
+        # reading --json events): stop quietly, with 0 (issue 13: "exit 0 on BrokenPipe").
+        _stdout_to_devnull()
+        code = PIPE_CLOSED
     except Exception as exc:  # a bug: one line for the person, the traceback for LOG_LEVEL=debug
         import logging
 

@@ -11,6 +11,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from agent_runtime.cli.common import escape_markup, make_approver
 from agent_runtime.config import Settings, state_home
 
 
@@ -61,7 +62,6 @@ def run_repl(settings: Settings, repo: Path, resume: Any = None) -> int:
     from agent_runtime.agent.attach import AttachmentError
     from agent_runtime.agent.session import Session
     from agent_runtime.cli.display import Display
-    from agent_runtime.cli.main import escape_markup, make_approver
     from agent_runtime.cli.slash import ReplContext, dispatch
 
     display = Display()

@@ -22,6 +22,7 @@ from typing import Any, Callable
 
 from agent_runtime.eval.repo import check_env, make_repo, python_bin_dir, restore_protected, run_shell
 from agent_runtime.eval.suite import Task
+from agent_runtime.procs import stop_group
 
 
 @dataclass
@@ -39,16 +40,8 @@ Attempt = Callable[[Task, Path, EvalOptions, float], dict[str, Any]]
 
 
 def _kill(proc: subprocess.Popen) -> None:
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGKILL):
-        try:
-            os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            proc.wait(timeout=5)
-            return
-        except subprocess.TimeoutExpired:
-            continue
+    """The agent and everything it started: Ctrl-C first (it records the run as interrupted)."""
+    stop_group(proc, (signal.SIGINT, signal.SIGTERM, signal.SIGKILL), wait_s=5)
 
 
 # The agents running now: Ctrl-C stops them too (each runs in its own session, out of the
@@ -114,10 +107,6 @@ def agent_attempt(task: Task, repo: Path, options: EvalOptions, timeout: float) 
             _running.discard(proc)
         reader.join(timeout=5)
     return _facts(events, proc.returncode, timed_out, "".join(stderr_tail))
-
-
-def _ended(events: list[dict[str, Any]]) -> bool:
-    return any(e.get("type") == "run_ended" for e in events)
 
 
 def _facts(events: list[dict[str, Any]], exit_code: int | None, timed_out: bool, stderr: str) -> dict[str, Any]:

@@ -165,30 +165,23 @@ def identifier_rules(keywords: Iterable[str] = PYTHON_KEYWORDS, max_tail: int = 
     return rules
 
 
-def python_grammar(tools: Iterable[Any], max_tokens: int, fix_first: bool = False,
-                   readable: Iterable[str] | None = None, paths: Iterable[str] = ()) -> str:
+def python_grammar(tools: Iterable[Any], max_tokens: int, readable: Iterable[str] | None = None) -> str:
     """A `<code>` block of simple statements, one-line `if`/`for`, calls, literals, operators,
     comprehensions: every reply is syntactically valid Python unless cut off by max_tokens.
     Keyword arguments appear only in tool calls (declared names, in order, once each), so a
     repeated keyword cannot happen; assignment targets cannot be calls; numbers take no trailers;
     a statement is an assignment (one target) or a call.
-    fix_first: the code must begin with `p = propose_file(...)` or `p = propose_patch(...)`, for
-    one of `paths` if given (the files the prompt showed: small models copied the prompt's
-    `path="..."` instead).
     readable: if given, the only variables code may read (those an earlier step set): for a
     retry after a reply read a name it made up. Names this code sets cannot be read back then."""
     reads = "name"
     if readable is not None:
-        known = sorted(n for n in set(readable) | ({"p"} if fix_first else set())  # the fix sets p itself
-                       if n.isidentifier() and n not in PYTHON_KEYWORDS)
+        known = sorted(n for n in set(readable) if n.isidentifier() and n not in PYTHON_KEYWORDS)
         reads = " | ".join(f'"{n}"' for n in known) or None
     tools = [t for t in tools if t.name != "final_answer" and _args_rule(t.inputs) is not None]
     str_chars = max(80, min(2000, max_tokens))
     file_chars = max(80, min(12000, 4 * max_tokens))  # about four characters a token
     rules = [
-        'root ::= "Thought: " thought "\\n<code>\\n" stmt{1,8} "</code>"' if not fix_first else
-        # The task's failure and every file are already in the prompt: this reply is the fix.
-        'root ::= "Thought: " thought "\\n<code>\\np = " (fix-propose-file | fix-propose-patch) "\\n" stmt{0,7} "</code>"',
+        'root ::= "Thought: " thought "\\n<code>\\n" stmt{1,8} "</code>"',
         f"thought ::= [^\\n<]{{1,{PYTHON_THOUGHT_CHARS}}}",
         'stmt ::= (simple | "if " expr ": " simple | "for " names " in " expr ": " simple) "\\n"',
         # A statement does something: an assignment or a call. A bare `F.uido` or `[100]` (a
@@ -254,15 +247,6 @@ def python_grammar(tools: Iterable[Any], max_tokens: int, fix_first: bool = Fals
     for tool in tools:
         args = _args_rule(tool.inputs, content if tool.name == "propose_file" else None)
         rules.append(f'call-{tool.name.replace("_", "-")} ::= "{tool.name}(" {args} ")"')
-    if fix_first:
-        # The path as a GBNF literal of the quoted string: "\"calc.py\"".
-        shown = [json.dumps(f'"{p}"', ensure_ascii=False) for p in paths
-                 if p.isprintable() and '"' not in p and "\\" not in p]
-        fixed = {"path": " | ".join(shown)} if shown else {}
-        for tool in tools:
-            if tool.name in ("propose_file", "propose_patch"):
-                args = _args_rule(tool.inputs, {**fixed, **(content if tool.name == "propose_file" else {})})
-                rules.append(f'fix-{tool.name.replace("_", "-")} ::= "{tool.name}(" {args} ")"')
     return "\n".join(rules + identifier_rules()) + "\n"
 
 
@@ -313,3 +297,28 @@ def reply_schema(tools: Iterable[Any] | None) -> dict:
         code["pattern"] = tool_call_pattern(tools)
     return {"type": "object", "properties": {"thought": {"type": "string", "maxLength": THOUGHT_CHARS}, "code": code},
             "required": ["thought", "code"], "additionalProperties": False}
+
+
+# --- the edit form (agent/edits.py): what is wrong, then whole files under their headings ---
+
+
+def edit_grammar(paths: Iterable[str], explanation_lines: int = 8) -> str:
+    """A few lines of explanation (none starting a heading or a fence), then one to len(paths)
+    files, each `### path` (one of `paths`: the code the task may change, never its tests), a
+    fence, lines that do not close it, the closing fence. Every reply parses; a test file cannot
+    be written."""
+    shown = [json.dumps(p, ensure_ascii=False) for p in paths if p.isprintable() and "\n" not in p]
+    if not shown:
+        raise ValueError("no file the edit may change")
+    return "\n".join([
+        f"root ::= explain block{{1,{len(shown)}}}",
+        # What is wrong comes first (a small model that says it fixes more than one that copies
+        # the file straight away): a line of text, then more lines or blank ones.
+        f"explain ::= etext eline{{0,{explanation_lines - 1}}}",
+        r'etext ::= [^#`\n \t] [^\n]{0,400} "\n"',
+        r'eline ::= etext | "\n"',
+        r'block ::= "### " path "\n```" [a-z]{0,12} "\n" cline{0,5000} "```\n"',
+        # A line of the file: anything but a line that starts with three backticks.
+        r'cline ::= ([^`\n] [^\n]{0,2000} | "`" [^`\n] [^\n]{0,2000} | "``" [^`\n] [^\n]{0,2000})? "\n"',
+        "path ::= " + " | ".join(shown),
+    ]) + "\n"

@@ -6,12 +6,14 @@ from __future__ import annotations
 import json
 import os
 import urllib.error
-import urllib.request
 from typing import Any
 
 from agent_runtime.config import Settings
 from agent_runtime.models.constraints import context_window, is_local, is_ollama
 from agent_runtime.models.errors import ModelError
+from agent_runtime.procs import http_get
+
+PER_REQUEST = ("temperature", "max_tokens")  # settings one request may change (a retry, a fix)
 
 
 def make_litellm_model(model_id: str, settings: Settings, api_base: str | None = None, api_key: str | None = None,
@@ -38,8 +40,15 @@ def make_litellm_model(model_id: str, settings: Settings, api_base: str | None =
             if response_format is not None and self.json_schema is not None:
                 response_format = {"type": "json_schema",
                                    "json_schema": {"name": "reply", "schema": self.json_schema, "strict": True}}
-            return super().generate(messages, stop_sequences=stop_sequences, response_format=response_format,
-                                    tools_to_call_from=tools_to_call_from, **kwargs)
+            # smolagents lets the model's own settings override what a request asks for, so a retry
+            # "sampled warmer" went out at the default temperature: this request's values win.
+            asked = {k: kwargs.pop(k) for k in PER_REQUEST if kwargs.get(k) is not None}
+            defaults, self.kwargs = self.kwargs, {**self.kwargs, **asked}
+            try:
+                return super().generate(messages, stop_sequences=stop_sequences, response_format=response_format,
+                                        tools_to_call_from=tools_to_call_from, **kwargs)
+            finally:
+                self.kwargs = defaults
 
     kwargs: dict[str, Any] = {
         "temperature": settings.model_temperature,
@@ -64,12 +73,6 @@ def make_litellm_model(model_id: str, settings: Settings, api_base: str | None =
 # --- reachability ---
 
 
-def _get(url: str, timeout: float = 5.0, headers: dict[str, str] | None = None) -> bytes:
-    request = urllib.request.Request(url, headers=headers or {})
-    with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 (a URL the user configured)
-        return response.read()
-
-
 def ollama_base(api_base: str | None) -> str:
     return (api_base or os.environ.get("OLLAMA_API_BASE") or "http://localhost:11434").rstrip("/")
 
@@ -80,7 +83,7 @@ def check_reachable(model_id: str, api_base: str | None, api_key: str | None = N
         base = ollama_base(api_base)
         name = model_id.split("/", 1)[1]
         try:
-            tags = json.loads(_get(f"{base}/api/tags"))
+            tags = json.loads(http_get(f"{base}/api/tags"))
         except (urllib.error.URLError, OSError, ValueError) as exc:
             raise ModelError(
                 f"cannot reach Ollama at {base} ({_reason(exc)}): start it with `ollama serve`, "
@@ -93,7 +96,7 @@ def check_reachable(model_id: str, api_base: str | None, api_key: str | None = N
     if api_base:
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         try:
-            _get(f"{api_base.rstrip('/')}/models", headers=headers)
+            http_get(f"{api_base.rstrip('/')}/models", headers=headers)
         except urllib.error.HTTPError as exc:
             if exc.code in (401, 403):
                 raise ModelError(f"the model server at {api_base} refused the key (HTTP {exc.code}): set MODEL_API_KEY") from None

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, ContextManager, Protocol
+from typing import Any, Callable, ClassVar, ContextManager, Protocol
 
 from agent_runtime.config import ConfigError, Settings
 from agent_runtime.models.constraints import Constraint, choose_constraint, context_window, is_local
@@ -43,6 +43,15 @@ class OpenedModel:
 
 class ModelKind:
     """Base of the kinds. `start` begins slow work early (the session overlaps it with imports)."""
+
+    # Does this kind talk to its model through LiteLLM (so the session sets LiteLLM up)? Importing
+    # LiteLLM is most of a start-up (seconds): a kind that does not need it never loads it.
+    uses_litellm: ClassVar[bool] = True
+
+    @staticmethod
+    def span_label(label: str) -> str:
+        """What an LLM span is named after, from the session's label of the model."""
+        return label
 
     def __init__(self, settings: Settings, model_id: str | None):
         self.settings = settings
@@ -139,6 +148,15 @@ class EmbeddedKind(ModelKind):
 
 
 class ReplayKind(ModelKind):
+    """`replay:FILE`: the replies of a JSON file, in order (models/replay.py); no server, no LiteLLM."""
+
+    uses_litellm = False
+
+    @staticmethod
+    def span_label(label: str) -> str:
+        """The replay file's name, not its whole path: `replay:/tmp/x/replay.json` -> `replay:replay.json`."""
+        return "replay:" + label.removeprefix("replay:").rstrip("/").rsplit("/", 1)[-1]
+
     def open(self, ui: ModelUI, on_switch: Callable[[str, str, str], None]) -> OpenedModel:
         from agent_runtime.models.replay import make_replay_model
 
@@ -244,11 +262,22 @@ class LiteLLMKind(ModelKind):
         return rows
 
 
+def kind_class(model_id: str | None) -> type[ModelKind]:
+    """What a model id means (None: the embedded default)."""
+    if model_id is None or model_id == "embedded" or model_id.startswith("embedded:"):
+        return EmbeddedKind
+    if model_id.startswith("replay:"):
+        return ReplayKind
+    return LiteLLMKind
+
+
 def kind_for(settings: Settings, model_id: str | None = None) -> ModelKind:
     """The kind of `model_id` (default: the settings' MODEL_ID)."""
     model_id = settings.model_id if model_id is None else model_id
-    if model_id is None or model_id == "embedded" or model_id.startswith("embedded:"):
-        return EmbeddedKind(settings, model_id)
-    if model_id.startswith("replay:"):
-        return ReplayKind(settings, model_id)
-    return LiteLLMKind(settings, model_id)
+    return kind_class(model_id)(settings, model_id)
+
+
+def span_label(label: str) -> str:
+    """What an LLM span is named after: the session's label of a model (its id, or the embedded
+    model's name), as that model's kind names it."""
+    return kind_class(label).span_label(label)

@@ -28,6 +28,7 @@ from typing import Iterable
 from agent_runtime.core import Workspace
 from agent_runtime.patches import fragments, match
 from agent_runtime.patches.diffs import (
+    FileEdit,
     PatchError,
     apply_hunks,
     line_counts,
@@ -35,33 +36,6 @@ from agent_runtime.patches.diffs import (
     render_edit,
     strip_prefix,
 )
-
-
-@dataclass
-class FileEdit:
-    """One file's change, as bytes before and after. None = the file does not exist."""
-
-    old_path: str | None
-    new_path: str | None
-    before: bytes | None
-    after: bytes | None
-    old_mode: int | None = None
-    new_mode: int | None = None
-
-    @property
-    def path(self) -> str:
-        return self.new_path or self.old_path or ""
-
-    @property
-    def status(self) -> str:
-        if self.old_path is None:
-            return "added"
-        if self.new_path is None:
-            return "deleted"
-        return "renamed" if self.old_path != self.new_path else "modified"
-
-    def inverse(self) -> "FileEdit":
-        return FileEdit(self.new_path, self.old_path, self.after, self.before, self.new_mode, self.old_mode)
 
 
 @dataclass

@@ -1,4 +1,5 @@
-"""Diffs as bytes: split lines, parse unified diffs, apply hunks, render edits as git-style diffs.
+"""Diffs as bytes: one file's change (FileEdit), split lines, parse unified diffs, apply hunks, render edits as
+git-style diffs.
 
 Pure functions, no disk access. Bytes are bytes throughout (CRLF, no final newline,
 non-UTF-8 text): a git diff applied here gives what `git apply` gives.
@@ -8,12 +9,9 @@ from __future__ import annotations
 
 import difflib
 import re
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
 
 from agent_runtime.core import ToolError
-
-if TYPE_CHECKING:
-    from agent_runtime.patches.apply import FileEdit
 
 DEV_NULL = "/dev/null"
 _PREFIX = re.compile(r"^[abciow12]/")
@@ -23,6 +21,33 @@ _HUNK_HEADER = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@(.*)$")
 class PatchError(ToolError):
     def __init__(self, error: str, suggestion: str = "Read the file again with read_file and propose a new patch."):
         super().__init__(error, suggestion, kind="patch_failed")
+
+
+@dataclass
+class FileEdit:
+    """One file's change, as bytes before and after. None = the file does not exist."""
+
+    old_path: str | None
+    new_path: str | None
+    before: bytes | None
+    after: bytes | None
+    old_mode: int | None = None
+    new_mode: int | None = None
+
+    @property
+    def path(self) -> str:
+        return self.new_path or self.old_path or ""
+
+    @property
+    def status(self) -> str:
+        if self.old_path is None:
+            return "added"
+        if self.new_path is None:
+            return "deleted"
+        return "renamed" if self.old_path != self.new_path else "modified"
+
+    def inverse(self) -> "FileEdit":
+        return FileEdit(self.new_path, self.old_path, self.after, self.before, self.new_mode, self.old_mode)
 
 
 # --- lines as bytes ---

@@ -45,6 +45,12 @@ CHOICES_PATCH = {
     "a": "always: every patch, for this session",
     "m": "no, and tell the model why",
 }
+CHOICES_NOTE = {  # `remember`: a note for the project's instructions, worded as such
+    "y": "yes, save it",
+    "n": "no (Enter)",
+    "a": "always: every note and patch, for this session",
+    "m": "no, and tell the model why",
+}
 DEFAULT_KEY = "n"
 
 
@@ -62,12 +68,14 @@ class Approver:
         self.before_prompt: Callable[[str, "Action", "Decision"], None] | None = None  # hooks (tools/hooks.py)
         self.waited_s = 0.0  # time spent at prompts, left out of step and model times
         self._lock = threading.Lock()  # one prompt at a time
+        self._latest = threading.local()  # this thread's latest review: its time at the prompt
         self._always_commands: set[str] = set()
         self._always_rules: set[str] = set()
         self._always_patches = False
 
     def review(self, tool_name: str, action: "Action", decision: "Decision", hook: Any = None) -> ApprovalResult:
         """hook: a before_tool hook's run that approved the call (tools/hooks.py HookRun), if any."""
+        self._latest.waited_s = 0.0
         if self.mode == "never" and not self.mode_from_default:
             return ApprovalResult(False, "config")  # the user said never: not even what is remembered
         if hook is not None:
@@ -91,9 +99,15 @@ class Approver:
                 if key in ("a", "r") and decision.rule not in PINNED_FLOORS:
                     self._remember(key, action, decision)
             finally:
-                self.waited_s += time.monotonic() - started
+                self._latest.waited_s = time.monotonic() - started
+                self.waited_s += self._latest.waited_s
         approved = key in ("y", "a", "r")
         return ApprovalResult(approved, "user", None if approved else message)
+
+    def last_wait_s(self) -> float:
+        """Seconds the calling thread's latest `review` spent at the prompt (the answer, a message,
+        "save it?"), 0 when none was shown: the TOOL span's `approval.wait_ms`."""
+        return getattr(self._latest, "waited_s", 0.0)
 
     def _remembered(self, action: "Action", decision: "Decision") -> str | None:
         """Where an approval of this is remembered, or None."""
@@ -200,7 +214,7 @@ def terminal_prompt(tool_name: str, action: "Action", decision: "Decision") -> t
         if pinned:
             body.append(visible(f"\npolicy: {decision.decision}{rule}: {decision.reason}"), style="dim")
         console.print(Panel(body, title=one_line(title), border_style="yellow"))
-        choices = CHOICES_PATCH
+        choices = CHOICES_NOTE if tool_name == "remember" else CHOICES_PATCH
         keys = ["y", "n", "m"] if pinned else ["y", "n", "a", "m"]
     else:
         body = Text(visible(action.command or ""), style="bold")

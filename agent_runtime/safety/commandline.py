@@ -150,10 +150,7 @@ class _Walker:
         if kind == "command_substitution" and self.echoed(node) is not None:
             self.substitutions_in(node)  # echo is judged too
             return Word(self.echoed(node))  # type: ignore[arg-type]
-        if kind in ("simple_expansion", "expansion", "command_substitution", "process_substitution",
-                    "arithmetic_expansion", "brace_expression"):
-            self.substitutions_in(node)
-            return Word(text, static=False)
+        # $VAR, ${...}, $(...), <(...), $((...)), {a,b} and anything else: known only at run time
         self.substitutions_in(node)
         return Word(text, static=False)
 
@@ -178,18 +175,20 @@ class _Walker:
             return None
         return text
 
-    def substitutions_in(self, node, feed: set[str] | None = None) -> set[str]:
-        """Walk the commands inside $(...), `...`, <(...) under `node`; return their programs."""
-        programs: set[str] = set()
+    def substitutions_in(self, node) -> None:
+        """Walk the commands inside $(...), `...`, <(...) under `node`: they are judged too."""
         if node.type in ("command_substitution", "process_substitution"):
-            before = len(self.commands)
+            redirects: list[Redirect] = []
             for child in node.named_children:
-                self.statement(child, via="$(...)")
-            programs |= {c.program for c in self.commands[before:] if c.program}
-            return programs
+                if child.type in ("file_redirect", "heredoc_redirect", "herestring_redirect"):
+                    redirects += self.redirect(child)  # `$(<file)`: no command, only the redirection
+                else:
+                    self.statement(child, via="$(...)")
+            if redirects:  # bash prints the file, as `$(cat <file)` would: judged as that
+                self.commands.append(SimpleCommand([Word("cat")], redirects=redirects, via="$(...)"))
+            return
         for child in node.named_children:
-            programs |= self.substitutions_in(child)
-        return programs
+            self.substitutions_in(child)
 
     # Statements
     def statement(self, node, via: str = "", fed_by: set[str] | None = None) -> list[SimpleCommand]:

@@ -27,7 +27,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable
 
-from agent_runtime.core import Action, Decision
+from agent_runtime.core import Action, Decision, within
 from agent_runtime.safety import commandline as shell
 from agent_runtime.safety import programs
 
@@ -62,6 +62,9 @@ ROUTINE_FLOORS = {"write", "redirect-write", "write-dynamic", "redirect", "outsi
 INSTRUCTION_FILES = ("AGENTS.md",)
 # Floors that name the decision even when a rule already asks (the approval gate treats them apart).
 PINNED_FLOORS = frozenset({"instructions"})
+# Floors a user's saved approval (safety/userpolicy.py) may cover: a write to a named file inside the
+# workspace (not a deny_write file, not AGENTS.md: those are other floors). Every other floor still applies.
+USER_LOWERABLE = frozenset({"write", "redirect-write"})
 INSTRUCTIONS_REASON = ("changes AGENTS.md, the project instructions every later session follows (asked every time, "
                        "never approved from memory)")
 
@@ -185,7 +188,7 @@ class Place:
         return out
 
     def inside(self, path: Path) -> bool:
-        return path == self.root or self.root in path.parents
+        return within(path, self.root)
 
     def neutral(self, path: Path) -> bool:
         """Devices like /dev/null: using them touches no file."""
@@ -525,7 +528,7 @@ def _paths_in_repository(worktree: Path, index_only: bool) -> list[str] | None:
 
 def _covers(pathspec: Path, secret: Path) -> bool:
     """Would a git pathspec (resolved to an absolute path) select this file?"""
-    if secret == pathspec or pathspec in secret.parents:
+    if within(secret, pathspec):
         return True
     text = str(pathspec)
     return any(c in text for c in "*?[") and fnmatch.fnmatchcase(str(secret), text)
@@ -674,7 +677,7 @@ class Policy:
         written by the agent, also when the workspace holds it (--repo ~)."""
         for path in place.forms(text, follow):
             for directory in self.protected:
-                if path == directory or directory in path.parents:
+                if within(path, directory):
                     return directory
         return None
 
@@ -757,8 +760,6 @@ class Policy:
         """Where the user approved this asking command for good (userpolicy.py), or None. The entry
         must name the exact command, or every rule that asks about it; no rule may deny it; and no
         floor may ask but a plain write inside the workspace."""
-        from agent_runtime.safety.userpolicy import USER_LOWERABLE
-
         hits = [r for r in self._candidates(cmd) if r.applies(cmd, place)]
         if any(r.decision == "deny" for r in hits):
             return None

@@ -618,6 +618,10 @@ def pager(args: list[Word], eff: Effects) -> None:
 
 def file_(args: list[Word], eff: Effects) -> None:
     found = scan(args, "mfFPe", {"--magic-file", "--files-from", "--separator", "--parameter", "--exclude"})
+    # `file -f.env` prints each line as a name it cannot open; `file -m.env` quotes the lines
+    # it cannot parse as magic.
+    for value in found.values("-m", "--magic-file", "-f", "--files-from"):
+        eff.reads.append((value, "file reads"))
     if found.has("-C", "--compile"):
         eff.ask("file-compile", "file -C writes a compiled magic file")
 
@@ -750,10 +754,16 @@ def find(args: list[Word], eff: Effects) -> None:
 
 
 def _search_patterns(args: list[Word], eff: Effects, short_values: str, long_values: set[str],
-                     pattern_options: tuple[str, ...], text_options: tuple[str, ...]) -> Scanned:
+                     pattern_options: tuple[str, ...], text_options: tuple[str, ...],
+                     file_options: tuple[str, ...] = ("-f", "--file")) -> Scanned:
     """grep and rg: the pattern (the first operand, or every -e) is text, not a file; so are the
-    values of options that name text (--exclude=GLOB leaves files out, it reads none)."""
+    values of options that name text (--exclude=GLOB leaves files out, it reads none). The values
+    of `file_options` are files read (`-f FILE`: patterns), also written attached to the option
+    (`-f.env`, `-rf../.env`), where the word itself is not a path: `grep -o -f.env` prints what of
+    its input the secret's lines match, `rg --debug -f.env` the patterns themselves."""
     found = scan(args, short_values, long_values)
+    for value in found.values(*file_options):
+        eff.reads.append((value, "reads patterns from"))
     patterns = found.values(*pattern_options)
     if not patterns and not found.has("-f", "--file") and found.positionals:
         eff.not_paths.append(found.positionals[0])
@@ -776,9 +786,9 @@ def grep(args: list[Word], eff: Effects) -> None:
     _search_patterns(args, eff, "efABCmdD", {"--regexp", "--file", "--after-context", "--before-context",
                                              "--context", "--max-count", "--directories", "--devices",
                                              "--label", "--exclude", "--exclude-dir", "--color", "--colour",
-                                             "--binary-files"},
+                                             "--binary-files", "--exclude-from"},
                      ("-e", "--regexp"), ("--exclude", "--exclude-dir", "--label", "-A", "-B", "-C", "-m",
-                                          "--color", "--colour"))
+                                          "--color", "--colour"), ("-f", "--file", "--exclude-from"))
 
 
 def rg(args: list[Word], eff: Effects) -> None:
@@ -791,10 +801,12 @@ def rg(args: list[Word], eff: Effects) -> None:
                                                      "--max-depth", "--replace", "--encoding", "--pre",
                                                      "--pre-glob", "--sort", "--sortr", "--type-add", "--colors",
                                                      "--context-separator", "--path-separator",
-                                                     "--max-filesize", "--field-match-separator"},
+                                                     "--max-filesize", "--field-match-separator",
+                                                     "--ignore-file"},
                      ("-e", "--regexp"), ("-g", "--glob", "--iglob", "-t", "-T", "--type", "--type-not", "-r",
                                           "--replace", "--pre-glob", "--type-add", "--colors", "-A", "-B", "-C",
-                                          "-m", "-M", "--context-separator", "--field-match-separator"))
+                                          "-m", "-M", "--context-separator", "--field-match-separator"),
+                     ("-f", "--file", "--ignore-file"))
 
 
 def jq(args: list[Word], eff: Effects) -> None:
@@ -818,9 +830,53 @@ def jq(args: list[Word], eff: Effects) -> None:
         i += 1
 
 
+XARGS_SHORT_VALUES = "adEILnPs"  # the value attached, or the next argument
+XARGS_SHORT_OPTIONAL = "iel"  # -i[R], -l[N], -e[EOF]: a value only when attached
+XARGS_LONG_VALUES = {"--arg-file", "--delimiter", "--max-args", "--max-procs", "--max-chars", "--max-lines",
+                     "--process-slot-var"}
+
+
+def xargs(args: list[Word], eff: Effects) -> None:
+    """xargs's own options (what it runs is judged apart, see commandline.py): -a FILE reads the
+    arguments from FILE and hands them to the command, so `xargs -a.env echo` prints the file."""
+    how = "xargs -a reads the arguments from"
+    i = 0
+    while i < len(args):
+        word, text = args[i], args[i].text
+        if not word.static or text == "--" or not text.startswith("-") or text == "-":
+            break
+        following = args[i + 1] if i + 1 < len(args) else None
+        if text.startswith("--"):
+            name, eq, value = text.partition("=")
+            if name in XARGS_LONG_VALUES and not eq:
+                if name == "--arg-file" and following is not None:
+                    eff.reads.append((following, how))
+                i += 1
+            elif name == "--arg-file":
+                eff.reads.append((Word(value), how))
+            i += 1
+            continue
+        for j, letter in enumerate(text[1:], start=2):
+            if letter in XARGS_SHORT_VALUES:
+                value = text[j:]
+                if letter == "a" and (value or following is not None):
+                    eff.reads.append((Word(value) if value else following, how))  # type: ignore[arg-type]
+                if not value:
+                    i += 1
+                break
+            if letter in XARGS_SHORT_OPTIONAL:
+                break
+        i += 1
+
+
 def fd(args: list[Word], eff: Effects) -> None:
     if any(w.text in ("-x", "--exec", "-X", "--exec-batch") for w in args):
         eff.ask("fd-exec", "fd --exec runs a command on every file it finds")
+    for i, word in enumerate(args):  # names only, but an ignore file is read
+        if word.static and word.text == "--ignore-file" and i + 1 < len(args):
+            eff.reads.append((args[i + 1], "fd reads ignore patterns from"))
+        elif word.static and word.text.startswith("--ignore-file="):
+            eff.reads.append((Word(word.text.partition("=")[2]), "fd reads ignore patterns from"))
     eff.names_only = True
 
 
@@ -876,6 +932,17 @@ SHOPT_RISKY = {"dotglob", "globstar", "nocaseglob", "extglob", "expand_aliases",
 def shopt(args: list[Word], eff: Effects) -> None:
     if any(w.text in SHOPT_RISKY or not w.static for w in args):
         eff.ask("shell-options", "this shell option changes which files a pattern or a name stands for")
+
+
+def option_reads(names: tuple[str, ...], how: str, short_values: str = "",
+                 long_values: frozenset[str] | set[str] = frozenset()) -> Callable[[list[Word], Effects], None]:
+    """Options whose values are files read (also attached: `hexdump -f.env`, whose error quotes
+    the file's lines)."""
+    def handler(args: list[Word], eff: Effects) -> None:
+        found = scan(args, short_values, long_values)
+        for value in found.values(*names):
+            eff.reads.append((value, how))
+    return handler
 
 
 def output_option(names: tuple[str, ...], how: str, short_values: str = "",
@@ -1073,12 +1140,44 @@ def git(args: list[Word], eff: Effects) -> None:
         for text in (word.text, word.text.partition("=")[2]):
             for path in _git_repo_paths(text) if word.static else ():
                 eff.repo_paths.append((path, f"git {sub} {word.text}"))
+    git_file_options(sub, rest, eff)
     git_writes(sub, rest, eff)
     git_credentials(sub, rest, eff)
     history = git_history(sub, rest, eff)
     if history is not None:
         history.chdir = chdir
         eff.history = history
+
+
+# Short options whose value is a file git reads, per subcommand, and the short options before them
+# in a cluster that take a value of their own: `git blame -S FILE` (a revisions file: a line it
+# cannot parse is quoted, "bad graft data: TOKEN=..."), `git grep -f FILE` (patterns), `git ls-files
+# -X FILE`, `git commit -F FILE` (the message: into the history). The long forms (`--exclude-from=`)
+# and a separate value are paths already; -S is search text for `git log`, a file only for blame.
+GIT_FILE_OPTIONS = {"blame": ("S", "LCM"), "annotate": ("S", "LCM"), "grep": ("f", "eABCmO"),
+                    "ls-files": ("X", "x"), "commit": ("F", "mcCtuS"), "tag": ("F", "mu"),
+                    "merge": ("F", "msX"), "notes": ("F", "mC")}
+
+
+def git_file_options(sub: str, rest: list[Word], eff: Effects) -> None:
+    files, values = GIT_FILE_OPTIONS.get(sub, ("", ""))
+    if not files:
+        return
+    for j, word in enumerate(rest):
+        text = word.text
+        if not word.static or text == "--":
+            break
+        if not text.startswith("-") or text.startswith("--") or len(text) < 2:
+            continue
+        for k, letter in enumerate(text[1:], start=2):
+            if letter in files:
+                value = text[k:]
+                target = Word(value) if value else (rest[j + 1] if j + 1 < len(rest) else None)
+                if target is not None:
+                    eff.reads.append((target, f"git {sub} -{letter} reads"))
+                break
+            if letter in values:
+                break
 
 
 def _flag(words: list[Word], *names: str) -> bool:
@@ -1253,6 +1352,14 @@ HANDLERS: dict[str, Callable[[list[Word], Effects], None]] = {
     "nawk": lambda a, e: awk(a, e, "nawk"),
     "sort": sort, "uniq": uniq, "xxd": xxd, "tee": tee, "dd": dd, "tree": tree,
     "less": pager, "more": pager, "file": file_,
+    "hexdump": option_reads(("-f", "--format-file"), "hexdump reads formats from", "efns",
+                            {"--format", "--format-file", "--length", "--skip"}),
+    "diff": option_reads(("-X", "--exclude-from"), "diff reads names to leave out from", "xXIFLSDCUW",
+                         {"--exclude", "--exclude-from", "--ignore-matching-lines", "--show-function-line",
+                          "--label", "--starting-file", "--ifdef", "--width", "--tabsize",
+                          "--old-line-format", "--new-line-format", "--unchanged-line-format", "--line-format",
+                          "--old-group-format", "--new-group-format", "--unchanged-group-format",
+                          "--changed-group-format", "--horizon-lines", "--color", "--palette"}),
     "cp": cp, "install": lambda a, e: cp(a, e, "install"), "mv": mv, "ln": lambda a, e: mv(a, e, "ln"),
     "rm": positional_writes("rm removes"), "rmdir": positional_writes("rmdir removes"),
     "unlink": positional_writes("unlink removes"), "shred": positional_writes("shred destroys", "nsu"),
@@ -1270,7 +1377,7 @@ HANDLERS: dict[str, Callable[[list[Word], Effects], None]] = {
     "zstd": lambda a, e: compressor(a, e, "zstd"),
     "tar": tar, "unzip": unzip, "patch": patch,
     "rsync": lambda a, e: last_positional_written(a, e, "rsync"), "scp": lambda a, e: last_positional_written(a, e, "scp"),
-    "du": du, "ps": ps, "uv": uv, "find": find, "rg": rg, "grep": grep, "egrep": grep, "fgrep": grep,
+    "du": du, "ps": ps, "uv": uv, "find": find, "rg": rg, "grep": grep, "egrep": grep, "fgrep": grep, "xargs": xargs,
     "zgrep": grep, "jq": jq, "fd": fd, "fdfind": fd, "date": date, "hostname": hostname, "alias": alias,
     "shopt": shopt, "declare": declare, "typeset": declare, "local": declare,
     "time": lambda a, e: time_like(a, e, "time"), "strace": lambda a, e: time_like(a, e, "strace"),

@@ -6,11 +6,13 @@ Inside bubblewrap a command has nothing of the host to gain, even when we run as
 - the root file system read-only; the workspace writable except its configuration (`.git`,
   `.env*`, `.gitattributes`, `.gitmodules`, `policy.toml`, `.agent-runtime`, `AGENTS.md`, a
   core.hooksPath inside the workspace, what a symlinked one of those points at, the agent's own
-  virtualenv when it lives there): those are read-only, a new top-level `.env` cannot be
+  virtualenv when it lives there; below the top level, a nested repository's .git and any
+  .gitattributes or .gitmodules): those are read-only, a new top-level `.env` cannot be
   created (a read-only placeholder stands there while the command runs), and any other of
   those names a command creates is removed afterwards and the command's output says so;
 - deny_read files hidden (in the workspace, what symlinks named like them point at, the usual
-  secret places in $HOME, the user's agent-runtime configuration, the start directory's .env);
+  secret places in $HOME, the user's agent-runtime configuration, the .env files of the start
+  directory and of every directory above the workspace);
   .git/config is seen without credentials (remote URLs' user:token@, extraheader);
 - no host sockets: /run, /var/run and $XDG_RUNTIME_DIR are empty, socket files under $HOME and
   the workspace are covered, /tmp is private (tools installed under it stay visible,
@@ -42,7 +44,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from agent_runtime.core import is_secret_name
+from agent_runtime.core import is_secret_name, within
 from agent_runtime.procs import stop_group
 
 log = logging.getLogger(__name__)
@@ -70,6 +72,10 @@ _CONFIG_KEY = re.compile(r"^\s*([A-Za-z][A-Za-z0-9-]*)\s*(?:=|$)")
 # AGENTS.md too: every later session reads it into the prompt (the policy asks for each write).
 CONFIG_NAMES = (".git", ".gitattributes", ".gitmodules", "policy.toml", ".agent-runtime", "AGENTS.md")
 ENV_TEMPLATES = (".env.example", ".env.sample", ".env.template")
+# Configuration at any depth (the policy's deny_write has `**/.git/**`; .gitattributes and
+# .gitmodules match at any depth): a nested repository's .git holds hooks and a config that run
+# when the user works in it. Existing ones are read-only in the sandbox.
+NESTED_CONFIG_NAMES = (".git", ".gitattributes", ".gitmodules")
 # The environment commands get: these names from the host (never one that looks like a secret),
 # plus LC_*. Everything else is left out.
 ENV_ALLOWED = frozenset({
@@ -115,7 +121,7 @@ def _installed_under_tmp() -> list[Path]:
     found: list[Path] = []
     for path in candidates:
         path = path.resolve()
-        if path.is_relative_to(tmp) and path != tmp and path.is_dir() and path not in found:
+        if within(path, tmp) and path != tmp and path.is_dir() and path not in found:
             found.append(path)
     return found
 
@@ -310,7 +316,7 @@ def find_sockets(roots: list[Path], budget_s: float = SOCKET_SCAN_BUDGET_S, max_
 
 def _under(path: Path, parent: Path) -> bool:
     try:
-        return path.resolve().is_relative_to(parent.resolve())
+        return within(path.resolve(), parent.resolve())
     except OSError:
         return False
 
@@ -379,8 +385,9 @@ class Sandbox:
     def kind(self) -> str:
         return "bwrap" if self._bwrap else "none"
 
-    def hidden_paths(self) -> list[Path]:
-        """deny_read files in the workspace (gitignored ones too) and secret places in $HOME."""
+    def hidden_paths(self, walked: list[tuple[str, str]] | None = None) -> list[Path]:
+        """deny_read files in the workspace (gitignored ones too) and secret places in $HOME.
+        `walked`: what _walk() found, when the caller has it already."""
         found: list[Path] = []
         rg = shutil.which("rg")
         if rg and self.hidden_globs:
@@ -390,7 +397,7 @@ class Sandbox:
                 command += ["--glob", pattern]
             listed = subprocess.run(command, cwd=self.root, capture_output=True, timeout=60)
             found += [self.root / line for line in listed.stdout.decode(errors="replace").splitlines() if line]
-            found += self._linked_secrets()
+            found += self._linked_secrets(self._walk() if walked is None else walked)
         home = Path.home()
         found += [home / name for name in HOME_SECRETS if os.path.lexists(home / name)]
         # The user's agent-runtime configuration (config.env holds provider API keys), wherever
@@ -399,31 +406,72 @@ class Sandbox:
         from agent_runtime.config import config_home
 
         found += [p for p in (config_home(),) if os.path.lexists(p)]
-        try:
-            found += [e for e in Path.cwd().iterdir() if e.name.startswith(".env") and e.name not in ENV_TEMPLATES]
-        except OSError:
-            pass
+        # And those of the directories above the workspace (a monorepo's root .env, with --repo one of
+        # its projects): the policy denies reading them, but a command it asks about and the user
+        # approves (or --approval auto) would otherwise still find them there.
+        for directory in (Path.cwd(), *self.root.parents):
+            try:
+                found += [e for e in directory.iterdir() if e.name.startswith(".env") and e.name not in ENV_TEMPLATES]
+            except OSError:
+                pass
         return found
 
-    def _linked_secrets(self) -> list[Path]:
-        """What symlinks named like deny_read files point at (`.env -> conf/prod.vars`, `id_rsa ->
-        keys/deploy`): rg does not list symlinks, and a command reading the link reads the target.
-        The target is covered: a file anywhere; a directory inside the workspace or $HOME."""
+    def _walk(self) -> list[tuple[str, str]]:
+        """One walk of the workspace (its own .git left out): (find's type letter, relative path) of
+        every symlink, and of every configuration entry below the top level (NESTED_CONFIG_NAMES:
+        a nested repository's .git is not entered)."""
         find = shutil.which("find")
         if not find:
             return []
+        names: list[str] = []
+        for name in NESTED_CONFIG_NAMES[1:]:
+            names += ["-o", "-name", name]
+        listed = subprocess.run([find, ".", "-path", "./.git", "-prune",
+                                 "-o", "-name", ".git", "-printf", "%y %p\\0", "-prune",
+                                 "-o", "(", "-type", "l", *names, ")", "-printf", "%y %p\\0"],
+                                cwd=self.root, capture_output=True, timeout=60)
+        found = []
+        for raw in listed.stdout.split(b"\0"):
+            kind, _, path = os.fsdecode(raw).partition(" ")
+            if path.startswith("./") and len(path) > 2:
+                found.append((kind, path[2:]))
+        return found
+
+    def _nested_config(self, walked: list[tuple[str, str]]) -> list[Path]:
+        """Configuration below the top level: a nested repository's .git (its hooks and config run
+        when the user works in it; deny_write `**/.git/**`), .gitattributes and .gitmodules in
+        subdirectories. A symlink stands for its target, as in _config_entries."""
+        out: list[Path] = []
+        for _, rel in walked:
+            if "/" not in rel or rel.rpartition("/")[2] not in NESTED_CONFIG_NAMES:
+                continue
+            path = self._config_target(self.root / rel)
+            if path is not None and path not in out:
+                out.append(path)
+        return out
+
+    def _config_target(self, path: Path) -> Path | None:
+        """A configuration entry, or the target of a symlink named like one when that is inside the
+        workspace (and exists); None otherwise."""
+        if path.is_symlink():
+            path = Path(os.path.realpath(path))
+            if path == self.root or not _under(path, self.root) or not path.exists():
+                return None
+        return path
+
+    def _linked_secrets(self, walked: list[tuple[str, str]]) -> list[Path]:
+        """What symlinks named like deny_read files point at (`.env -> conf/prod.vars`, `id_rsa ->
+        keys/deploy`): rg does not list symlinks, and a command reading the link reads the target.
+        The target is covered: a file anywhere; a directory inside the workspace or $HOME."""
         from agent_runtime.safety.policy import glob_match
 
-        listed = subprocess.run([find, ".", "-path", "./.git", "-prune", "-o", "-type", "l", "-print0"],
-                                cwd=self.root, capture_output=True, timeout=60)
         home = Path.home().resolve()
         # Only links whose path holds a literal piece of some glob can match it (pnpm's node_modules
         # has thousands of links); a glob without one sends every link to the check.
         pieces = [max(re.split(r"\[[^\]]*\]|[*?\[\]/{},]", g), key=len).lower() for g in self.hidden_globs]
         found: list[Path] = []
-        for raw in listed.stdout.split(b"\0"):
-            rel = os.fsdecode(raw)[2:]
-            if not rel or not any(piece in rel.lower() for piece in pieces):
+        for kind, rel in walked:
+            if kind != "l" or not any(piece in rel.lower() for piece in pieces):
                 continue
             if not any(glob_match(g, rel) or glob_match(g, rel + "/x") for g in self.hidden_globs):
                 continue
@@ -474,7 +522,8 @@ class Sandbox:
                 out += hide_args(Path(name))
         # The workspace, then what in it stays read-only or hidden (binds later in argv win).
         out += ["--bind", str(self.root), str(self.root)]
-        for entry in self._config_entries():
+        walked = self._walk()
+        for entry in self._config_entries() + self._nested_config(walked):
             out += ["--ro-bind", str(entry), str(entry)]
         if exclude is not None:  # git inside does not list the .env placeholder as untracked
             out += ["--ro-bind", str(exclude), str(self.root / ".git" / "info" / "exclude")]
@@ -483,7 +532,7 @@ class Sandbox:
         agent_env = Path(sys.prefix).resolve()
         if _under(agent_env, self.root) and agent_env != self.root:
             out += ["--ro-bind", str(agent_env), str(agent_env)]  # code we run outside on the next start
-        for path in self.hidden_paths():
+        for path in self.hidden_paths(walked):
             out += hide_args(path)
         for sock in self._sockets():
             out += hide_args(sock)
@@ -529,14 +578,10 @@ class Sandbox:
             return []
         out: list[Path] = []
         for name in sorted(names):
-            path = self.root / name
             if not _is_config_name(name):
                 continue
-            if path.is_symlink():
-                path = Path(os.path.realpath(path))
-                if path == self.root or not _under(path, self.root) or not path.exists():
-                    continue
-            if path not in out:
+            path = self._config_target(self.root / name)
+            if path is not None and path not in out:
                 out.append(path)
         hooks = self._hooks_dir()
         if hooks is not None and hooks not in out:

@@ -25,7 +25,7 @@ Precedence, strongest first (policy.py applies it):
      still ask, whatever is saved.
   3. a saved entry: the command asks because of a rule (or the default), and the entry names
      that exact command, or every rule that asks about it; plain writes inside the workspace
-     (USER_LOWERABLE) are covered too. The policy's decision stays `ask` (spans show what the
+     (policy.USER_LOWERABLE) are covered too. The policy's decision stays `ask` (spans show what the
      shipped policy says) and carries `approved_by`; the approval gate approves it without a
      prompt, with source `remembered`.
   4. the shipped policy (or POLICY_FILE): allow / ask.
@@ -50,9 +50,6 @@ from agent_runtime.safety.policy import Policy, PolicyError
 
 USER_POLICY_NAME = "policy.toml"
 ALLOW_KEYS = ("id", "command", "rule", "repo", "reason", "match", "saved")
-# Floors a saved entry may cover: a write to a named file inside the workspace (not a deny_write
-# file, not AGENTS.md: those are other floors). Every other floor still applies.
-USER_LOWERABLE = frozenset({"write", "redirect-write"})
 MAX_COMMAND_CHARS = 2000
 HEADER = """\
 # agent-runtime: your own approvals, layered over the shipped command policy.

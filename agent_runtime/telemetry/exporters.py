@@ -28,6 +28,25 @@ OTLP_PATH = "/v1/traces"
 # Attributes Phoenix parses as JSON at ingestion whose parsed value its UI cannot render: an
 # object in tool.parameters crashes the Info tab (React error #31).
 UNRENDERABLE = ("tool.parameters",)
+# Attributes a span may hold. OpenTelemetry's default is 128, but the smolagents instrumentation
+# flattens every message sent to the model into llm.input_messages.N.message.{role,content}, so
+# the LLM span of a long conversation (about 30 steps, or one picked up with --continue) would
+# drop its oldest attributes (its kind, input.value, token counts) with a warning for each. The
+# window bounds what is sent, so a high cap costs nothing in a short run. Values are not cut
+# (the SDK's default length limit is none). OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT or
+# OTEL_ATTRIBUTE_COUNT_LIMIT in the environment still wins.
+MAX_SPAN_ATTRIBUTES = 100_000
+
+
+def span_limits() -> Any:
+    """The SpanLimits of the session's tracer provider (see MAX_SPAN_ATTRIBUTES)."""
+    import os
+
+    from opentelemetry.sdk.trace import SpanLimits
+
+    if os.environ.get("OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT") or os.environ.get("OTEL_ATTRIBUTE_COUNT_LIMIT"):
+        return SpanLimits()  # the person's own choice, read by the SDK
+    return SpanLimits(max_span_attributes=MAX_SPAN_ATTRIBUTES)
 
 
 def phoenix_base(endpoint: str) -> str:
@@ -204,7 +223,7 @@ class Tracing:
         self.provider = TracerProvider(resource=Resource.create({
             "service.name": "agent-runtime",
             "openinference.project.name": settings.phoenix_project_name,
-        }))
+        }), span_limits=span_limits())
         self.run_file = RunFileExporter()
         # Written as each span ends: a run killed mid-way keeps every span that finished.
         self.provider.add_span_processor(SimpleSpanProcessor(RedactingExporter(self.run_file, redact)))

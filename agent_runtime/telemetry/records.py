@@ -63,11 +63,6 @@ def _git_state(repo: Path) -> dict[str, Any]:
         return {"head": None, "dirty": None}
 
 
-def private_dir(path: Path) -> Path:
-    path.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR)
-    return path
-
-
 def _open_private(path: Path, mode: str) -> Any:
     """A file only the user can read, created so (not chmod-ed after being written)."""
     flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if mode == "a" else os.O_TRUNC)
@@ -238,11 +233,6 @@ def list_runs(runs_dir: Path, limit: int = 20) -> list[dict[str, Any]]:
     return runs
 
 
-def find_run(runs_dir: Path, run_id: str) -> Path | None:
-    matches = find_runs(runs_dir, run_id)
-    return matches[0] if len(matches) == 1 else None
-
-
 def find_runs(runs_dir: Path, run_id: str) -> list[Path]:
     """The runs whose id is `run_id`, or else contains it (newest first)."""
     exact = Path(runs_dir) / run_id
@@ -370,9 +360,29 @@ def _tool_line(span: dict[str, Any]) -> tuple[str, list[str]]:
     return label, facts
 
 
+def _hook_facts(attrs: dict[str, Any]) -> list[str]:
+    """A hook span's outcome, with what the hook said: `block: "pushing is for humans here"`, so a
+    call a hook blocked reads differently from one the user or the policy refused."""
+    outcome = str(attrs["hook.outcome"])
+    said = str(attrs.get("output.value") or "")
+    said = "" if said == outcome else said
+    shown = outcome.replace("_", " ")
+    return [f"{shown}: {json.dumps(_short(said), ensure_ascii=False)}" if said else shown]
+
+
+def _blocking_hook(children: list[dict[str, Any]]) -> str | None:
+    """The name of the user's hook that blocked a tool call, from the call's child spans."""
+    for child in children:
+        attrs = child["attributes"]
+        if attrs.get("hook.event") == "before_tool" and attrs.get("hook.outcome") == "block":
+            return str(attrs.get("hook.name") or "?")
+    return None
+
+
 def span_tree(spans: list[dict[str, Any]]) -> list[str]:
     """Indented lines: name, kind, duration; tool calls with their key arguments, policy and
-    approval outcome (and what the user said when they refused)."""
+    approval outcome (and what the user said when they refused); a hook's outcome (and what it
+    said when it blocked), with the blocked call marked `blocked by hook NAME`."""
     by_parent: dict[str | None, list[dict[str, Any]]] = {}
     ids = {s["span_id"] for s in spans}
     for span in spans:
@@ -393,7 +403,12 @@ def span_tree(spans: list[dict[str, Any]]) -> list[str]:
             if span.get("kind") == "TOOL":
                 name, more = _tool_line(span)
                 facts += more
-            if span["status"] == "ERROR" and span.get("kind") != "TOOL":
+                hook = _blocking_hook(by_parent.get(span["span_id"], []))
+                if hook is not None:
+                    facts.append(f"blocked by hook {hook}")
+            if "hook.outcome" in attrs:
+                facts += _hook_facts(attrs)  # says error / timeout itself
+            elif span["status"] == "ERROR" and span.get("kind") != "TOOL":
                 facts.append("ERROR")
             kind = f"[{span['kind']}] " if span.get("kind") else ""
             lines.append(f"{'  ' * depth}{kind}{name}  ·  {' · '.join(facts)}")

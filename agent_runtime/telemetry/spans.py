@@ -115,7 +115,10 @@ class ToolSpan:
         self._started = time.perf_counter()
 
     def finish(self, output: dict[str, Any], decision: "Decision | None", approval: "ApprovalResult | None",
-               sandbox: str | None, truncated: bool, error_type: str | None) -> None:
+               sandbox: str | None, truncated: bool, error_type: str | None,
+               approval_wait_ms: float | None = None) -> None:
+        """approval_wait_ms: time at the approval prompt (when the gate was consulted), which the
+        span's duration includes: `approval.wait_ms`, for a reader to subtract."""
         span = self.span
         if not span.is_recording():
             return
@@ -146,6 +149,8 @@ class ToolSpan:
                 attributes["policy.rule"] = decision.rule
         if approval is not None:
             attributes["approval.source"] = approval.source
+        if approval_wait_ms is not None:
+            attributes["approval.wait_ms"] = round(approval_wait_ms, 3)
         if sandbox:
             attributes["sandbox"] = sandbox
         if error_type:

@@ -81,9 +81,8 @@ class RuntimeTool(Tool):
         return self.forward(*args, **kwargs)
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
-        from agent_runtime.tools.wrapper import invoke
-
-        return invoke(self, args, kwargs)
+        # The runtime owns the one path (tools/wrapper.py); a tool never reaches it another way.
+        return self.runtime.invoke(self, args, kwargs)
 
     def action(self, **args: Any) -> Action:
         """What the policy judges for these (validated) arguments. Every tool defines it."""

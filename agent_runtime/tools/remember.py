@@ -27,7 +27,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable
 
-from agent_runtime.core import Action, ToolError, visible
+from agent_runtime.core import Action, ToolError, visible, within
 from agent_runtime.patches.apply import (
     REGULAR,
     FileEdit,
@@ -114,7 +114,7 @@ def read_instructions(root: Path, denied: Callable[[str], bool] | None = None) -
     path = root / NOTES_FILE
     try:
         resolved = path.resolve()
-        if not (resolved == root or root in resolved.parents) or not resolved.is_file():
+        if not within(resolved, root) or not resolved.is_file():
             return None
         if denied is not None and denied(NOTES_FILE):
             return None

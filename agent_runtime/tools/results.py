@@ -50,13 +50,13 @@ def _compact(value: Any) -> str:
 
 
 @dataclass(frozen=True)
-class Limits:
+class OutputLimits:
     max_chars: int
     max_lines: int
     max_items: int
 
 
-def truncate_text(text: str, limits: Limits, keep_tail: bool = False) -> tuple[str, bool]:
+def truncate_text(text: str, limits: OutputLimits, keep_tail: bool = False) -> tuple[str, bool]:
     """Cut text to the limits with a marker saying what was dropped."""
     lines = text.splitlines(keepends=True)
     if len(text) <= limits.max_chars and len(lines) <= limits.max_lines:
@@ -81,7 +81,7 @@ def truncate_text(text: str, limits: Limits, keep_tail: bool = False) -> tuple[s
     return kept + marker, True
 
 
-def shape(result: dict[str, Any], limits: Limits, keep_tail: frozenset[str] = frozenset()) -> tuple[ToolResult, bool]:
+def shape(result: dict[str, Any], limits: OutputLimits, keep_tail: frozenset[str] = frozenset()) -> tuple[ToolResult, bool]:
     """Truncate every long string and list in a tool's result; report whether anything was cut."""
     shaped = ToolResult()
     truncated = False

@@ -17,10 +17,13 @@ from agent_runtime.telemetry.spans import Telemetry
 from agent_runtime.tools.history import SessionState
 from agent_runtime.tools.hooks import Hooks
 from agent_runtime.tools.patch import PatchStore
+from agent_runtime.tools.results import ToolResult
+from agent_runtime.tools.wrapper import invoke
 
 if TYPE_CHECKING:
     from agent_runtime.core import ApprovalResult
     from agent_runtime.patches.apply import Patch
+    from agent_runtime.tools.base import RuntimeTool
 
 
 def undo_dir() -> Path:
@@ -69,6 +72,10 @@ class Runtime:
         if runtime.hooks:
             approver.before_prompt = runtime.hooks.before_approval
         return runtime
+
+    def invoke(self, tool: "RuntimeTool", args: tuple, kwargs: dict[str, Any]) -> ToolResult:
+        """One tool call, through the one path (tools/wrapper.py): what `RuntimeTool.forward` calls."""
+        return invoke(tool, args, kwargs)
 
     def decide(self, action: "Action") -> Decision:
         return self.policy.decide(action, self.workspace.root)

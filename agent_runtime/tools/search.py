@@ -12,7 +12,7 @@ import shutil
 import subprocess
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from agent_runtime.core import Action, ToolError
 from agent_runtime.tools.base import RuntimeTool
@@ -49,18 +49,24 @@ def strip_dot(name: str) -> str:
     return name[2:] if name.startswith("./") else name
 
 
-def run_rg(command: list[str], cwd: Path, limit: int) -> tuple[list[str], bool, str, int]:
-    """Run rg and read at most `limit` output lines, then stop it: (lines, more, stderr, exit code)."""
+def run_rg(command: list[str], cwd: Path, limit: int,
+           keep: Callable[[str], bool] | None = None) -> tuple[list[str], bool, str, int]:
+    """Run rg and read at most `limit` output lines, then stop it: (lines, more, stderr, exit code).
+    `keep`: lines it rejects are dropped as they come and take no place in the limit (nor count as
+    "more"), so what is shown does not depend on anything left out."""
     proc = subprocess.Popen(command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
     lines: list[str] = []
     more = False
     try:
         assert proc.stdout is not None
         for raw in proc.stdout:
+            line = raw.decode("utf-8", errors="replace").rstrip("\n")
+            if keep is not None and not keep(line):
+                continue
             if len(lines) >= limit:
                 more = True
                 break
-            lines.append(raw.decode("utf-8", errors="replace").rstrip("\n"))
+            lines.append(line)
     finally:
         if more:
             proc.kill()
@@ -155,7 +161,12 @@ class RgSearchTool(RuntimeTool):
             command.append("--fixed-strings")
         target = self.workspace.relative(path) if path is not None else "."
         command += ["-e", pattern, "--", target]
-        lines, more, err, code = run_rg(command, self.workspace.root, limit=limit)
+        # The policy is the authority, whatever rg was told (its exclusion globs are case-sensitive,
+        # the policy's are not: `.ENV`). A hidden match is dropped as it is read, before the limit:
+        # otherwise with max_results=1 it would push a visible match out, and whether one is shown
+        # would tell a guessed pattern (`SECRET=h|def main`) matched the hidden file.
+        lines, more, err, code = run_rg(command, self.workspace.root, limit=limit,
+                                        keep=lambda line: not self.hidden(strip_dot(line.partition("\0")[0])))
         if code == 2 and not lines:
             if "regex" in err:
                 raise ToolError(
@@ -168,8 +179,8 @@ class RgSearchTool(RuntimeTool):
         for line in lines:
             name, _, rest = line.partition("\0")
             name = strip_dot(name)
-            # The policy is the authority, whatever rg was told. Dropped silently: even a count of
-            # hidden matches would let a pattern guess a secret one character at a time.
+            # Checked again (the same check as `keep`). Dropped silently: even a count of hidden
+            # matches would let a pattern guess a secret one character at a time.
             if not self.hidden(name):
                 matches.append(f"{name}:{rest}")
         result: dict[str, Any] = {"count": len(matches), "matches": matches}

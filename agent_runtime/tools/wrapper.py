@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from agent_runtime.core import CallRecord, ToolError
 from agent_runtime.tools.checks import bind, validate
-from agent_runtime.tools.results import Limits, ToolResult, shape
+from agent_runtime.tools.results import OutputLimits, ToolResult, shape
 
 if TYPE_CHECKING:
     from agent_runtime.core import ApprovalResult, Decision
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 # Small facts of a result kept in the call history (what the next-step hints need).
-RECORDED_FACTS = ("passed", "patch_id", "applied", "exit_code", "error", "recovery_suggestion")
+RECORDED_FACTS = ("passed", "summary", "patch_id", "applied", "exit_code", "error", "recovery_suggestion")
 
 
 class Refused(ToolError):
@@ -74,6 +74,7 @@ def invoke(tool: "RuntimeTool", args: tuple, kwargs: dict[str, Any]) -> ToolResu
     decision: Decision | None = None
     approval: ApprovalResult | None = None
     error_type: str | None = None
+    approval_wait_ms: float | None = None  # time at the approval prompt, part of the span's duration
 
     with runtime.telemetry.tool_span(tool, arguments) as span:
         try:
@@ -93,6 +94,7 @@ def invoke(tool: "RuntimeTool", args: tuple, kwargs: dict[str, Any]) -> ToolResu
                 raise _blocked(tool, hooks.blocked)
             if decision.decision == "ask":
                 approval = runtime.approver.review(tool.name, action, decision, hooks.approved)  # 3 approve
+                approval_wait_ms = runtime.approver.last_wait_s() * 1000
             if decision.decision == "deny" or (approval is not None and not approval.approved):
                 raise _refusal(tool, decision, approval)
             with runtime.activity(tool.name, validated):
@@ -108,7 +110,7 @@ def invoke(tool: "RuntimeTool", args: tuple, kwargs: dict[str, Any]) -> ToolResu
             error_type = type(exc).__name__
 
         settings = runtime.settings
-        limits = Limits(settings.truncation_max_chars, settings.truncation_max_lines, settings.truncation_max_list_items)
+        limits = OutputLimits(settings.truncation_max_chars, settings.truncation_max_lines, settings.truncation_max_list_items)
         shaped, truncated = shape(result, limits, tool.keep_tail)  # 5 shape
 
         duration_ms = (time.perf_counter() - started) * 1000
@@ -127,5 +129,6 @@ def invoke(tool: "RuntimeTool", args: tuple, kwargs: dict[str, Any]) -> ToolResu
             sandbox=result.get("sandbox"),
             truncated=truncated,
             error_type=error_type,
+            approval_wait_ms=approval_wait_ms,
         )
     return shaped

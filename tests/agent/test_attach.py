@@ -64,3 +64,33 @@ def test_a_refused_attachment_runs_nothing(tmp_path):
     assert "@.env is not attached: the policy forbids reading it" in done.stderr and "nothing was run" in done.stderr
     assert SECRET not in done.stdout + done.stderr
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+
+
+def test_a_mistyped_path_gets_one_warning_but_decorators_and_addresses_do_not(tmp_path, make_runtime):
+    repo = make_repo(tmp_path / "p", {**BUGGY_PROJECT, ".gitignore": ".env\n", "pytest.ini": "[pytest]\n"})
+    (repo / ".env").write_text(f"API_KEY={SECRET}\n")
+    runtime = make_runtime(repo)
+    warned: list[str] = []
+    task = ("fix @calc.pyy and @src/utils.py, see @notes.md; not @property, @pytest.fixture, @dataclass, "
+            "@app.route('/x'), @.evn or me@example.com")
+    assert attach_files(task, runtime, warn=warned.append) == task
+    assert warned == [
+        "@calc.pyy names no file in the repository and is not attached (did you mean @calc.py?); "
+        "the task goes on without it",
+        "@src/utils.py names no file in the repository and is not attached (a mistyped path?); "
+        "the task goes on without it",
+        "@notes.md names no file in the repository and is not attached (a mistyped path?); "
+        "the task goes on without it",
+    ]
+    assert not any(".env" in line or SECRET in line for line in warned), "a denied file is never suggested"
+
+
+def test_the_warning_reaches_the_person_and_the_task_runs(tmp_path):
+    repo = make_repo(tmp_path / "p", BUGGY_PROJECT)
+    replay = write_replay(tmp_path / "r.json", [step("d", 'final_answer("looked")')])
+    done = run_cli("--model", f"replay:{replay}", "look at @calc.pyy", cwd=repo,
+                   env={"RUNS_DIR": str(tmp_path / "runs")})
+    assert done.returncode == 0, done.stderr
+    said = " ".join(done.stderr.split())
+    assert said.count("@calc.pyy names no file in the repository") == 1
+    assert "did you mean @calc.py?" in said and done.stdout.strip() == "looked"

@@ -31,13 +31,17 @@ def text_of(message) -> str:
     return content if isinstance(content, str) else "".join(part.get("text", "") for part in content)
 
 
+# A task about the tests that asks for no change: the tests run first, and the model works step by step.
+LOOK_AROUND = "What do the tests check? Look around before you answer."
+
+
 def test_a_repeated_step_is_retried_with_a_suggested_next_step(tmp_path):
     replies = [step("tests", "print(run_tests())"),
                step("tests again", "print(run_tests())"),  # the repeat: retried, never run
                step("read", 'print(read_file(path="calc.py"))'),
                step("done", 'final_answer("read it")')]
     with session_for(tmp_path, replies) as session:
-        result = session.run("Fix the failing test.")
+        result = session.run(LOOK_AROUND)
     assert result.status == "answered"
     codes = [s.code_action for s in session.agent.memory.steps if getattr(s, "code_action", None)]
     assert codes == ["print(run_tests())", 'print(read_file(path="calc.py"))', 'final_answer("read it")']
@@ -55,7 +59,7 @@ def test_a_repeat_that_persists_is_shown_the_step_itself_once_more(tmp_path):
     same = step("tests", "print(run_tests())")
     replies = [same, same, same, step("read", 'print(read_file(path="calc.py"))'), step("done", 'final_answer("x")')]
     with session_for(tmp_path, replies) as session:
-        session.run("Fix the failing test.")
+        session.run(LOOK_AROUND)
     second_nudge = text_of(session.model.requests[3][-1])
     assert "That is step 1 again" in second_nudge and 'propose_file(path="calc.py"' in second_nudge
 
@@ -87,7 +91,7 @@ def test_a_reply_that_did_not_parse_is_not_shown_to_the_model_again(tmp_path):
     replies = [garbled, garbled,  # the reply and its format retry: both unparseable, the step fails
                step("read", 'print(read_file(path="calc.py"))'), step("done", 'final_answer("x")')]
     with session_for(tmp_path, replies) as session:
-        session.run("Fix the failing test.")
+        session.run("What does calc.py do?")
     after = "\n".join(text_of(m) for m in session.model.requests[2])
     assert "Thought: patch it" in after and "(this code could not be parsed; it is left out)" in after
     assert "print(apply_patch(patch_id=')" not in after.split("Thought: patch it", 1)[1].split("Error", 1)[0]
@@ -117,25 +121,34 @@ def test_a_question_does_not_run_the_tests(tmp_path):
                                          ("Why does the test fail?", False),
                                          ("Run the tests.", False)])
 def test_a_fix_task_with_everything_shown_starts_with_the_fix(tmp_path, task, forced):
-    """Failing tests and a small repository in the prompt: a task asking for a change is told to
-    begin with the fix; a question or "run the tests" is not."""
+    """Failing tests and a small repository in the prompt: a task asking for a change is asked for the
+    fix in the edit form, as one message without the agent's instructions (what one completion
+    gets); a question or "run the tests" is not."""
+    from agent_runtime.agent.edits import EDIT_ASK
+
     with session_for(tmp_path, [step("done", 'final_answer("x")')]) as session:
         session.run(task)
-    first = text_of(session.model.requests[0][-1])
-    assert "passed: false" in first  # the tests ran first in both cases
-    assert ("Begin with step 3" in first) is forced
+    first = session.model.requests[0]
+    assert "passed: false" in "\n".join(text_of(m) for m in first)  # the tests ran first in both cases
+    if forced:
+        assert len(first) == 1 and text_of(first[0]).startswith(task)
+        assert text_of(first[0]).endswith(EDIT_ASK) and "You are a coding agent" not in text_of(first[0])
+    else:
+        assert len(first) == 2 and EDIT_ASK not in text_of(first[-1])
 
 
-def test_the_fix_grammar_is_set_only_where_a_python_grammar_is_sent():
+def test_the_edit_grammar_is_set_where_a_gbnf_grammar_is_sent():
     from agent_runtime.agent.codeagent import constrain_next
     from agent_runtime.tools import tool_classes
 
     python = SimpleNamespace(constraint=SimpleNamespace(kind="gbnf-python"), grammar_once=None)
+    tools = SimpleNamespace(constraint=SimpleNamespace(kind="gbnf-tools"), grammar_once=None)
     hosted = SimpleNamespace(constraint=SimpleNamespace(kind="none"), grammar_once=None)
-    chain = SimpleNamespace(chain=[("a", python), ("b", hosted)])
-    assert constrain_next(chain, list(tool_classes()), 1024, fix_first=True) is True
-    assert 'p = " (fix-propose-file | fix-propose-patch)' in python.grammar_once and hosted.grammar_once is None
-    assert constrain_next(hosted, list(tool_classes()), 1024, fix_first=True) is False
+    chain = SimpleNamespace(chain=[("a", python), ("b", tools), ("c", hosted)])
+    assert constrain_next(chain, list(tool_classes()), 1024, edit=("calc.py",)) is True
+    assert 'path ::= "calc.py"' in python.grammar_once and python.grammar_once == tools.grammar_once
+    assert hosted.grammar_once is None
+    assert constrain_next(hosted, list(tool_classes()), 1024, edit=("calc.py",)) is False
 
 
 def test_a_reply_reading_a_name_nothing_set_is_asked_again_and_never_runs(tmp_path):
@@ -184,7 +197,7 @@ def test_a_retry_that_reads_a_name_nothing_set_is_asked_again_too(tmp_path):
                step("read", 'print(read_file(path="calc.py"))'),
                step("done", 'final_answer("read it")')]
     with session_for(tmp_path, replies) as session:
-        session.run("Fix the failing test.")
+        session.run(LOOK_AROUND)
     codes = [s.code_action for s in session.agent.memory.steps if getattr(s, "code_action", None)]
     assert codes == ["print(run_tests())", 'print(read_file(path="calc.py"))', 'final_answer("read it")']
     assert "Your code reads `p`" in text_of(session.model.requests[3][-1])
@@ -192,7 +205,7 @@ def test_a_retry_that_reads_a_name_nothing_set_is_asked_again_too(tmp_path):
 
 
 def test_a_stricter_grammar_holds_for_the_request_and_its_retries_only():
-    """require_next(fix_first=True) holds for the retry too; the unbound-name retry adds the
+    """require_next(strict=True) holds for the retry too; the unbound-name retry adds the
     variables there are; the request after that is free again."""
     from smolagents.models import ChatMessage, MessageRole
 
@@ -208,50 +221,58 @@ def test_a_stricter_grammar_holds_for_the_request_and_its_retries_only():
     model = GuardedModel(inner, "text", CODE_TAGS, check_format=True, variables=lambda: {"files"},
                          tool_names=lambda: {"propose_file", "run_tests"},
                          constrain=lambda **options: constrained.append(options) or True)
-    model.require_next(fix_first=True)
+    model.require_next(strict=True)
     assert constrained == [], "applied when the request is made, not before"
     reply = model.generate([])
     assert "print(p)" in reply.content
-    assert constrained == [{"fix_first": True}, {"fix_first": True, "readable": {"files"}}]
+    assert constrained == [{"strict": True}, {"strict": True, "readable": {"files"}}]
     model.generate([])
     assert len(constrained) == 2, "the next request is not constrained"
-    model.require_next(fix_first=True, temperature=0.7, fresh="note")
+    model.require_next(strict=True, temperature=0.7, fresh="note")
     model.forget_next()
     model.generate([])
     assert len(constrained) == 2, "forgotten: a new task starts free"
 
 
+def edit(explanation: str, path: str, content: str) -> str:
+    """A reply in the edit form (agent/edits.py)."""
+    return f"{explanation}\n\n### {path}\n```python\n{content}```\n"
+
+
+FIXED_CALC = "def add(a, b):\n    return a + b\n\n\ndef mul(a, b):\n    return a * b\n"
+
+
 def test_after_a_fix_that_fails_its_tests_the_next_reply_is_a_fix_again_sampled_warmer(tmp_path):
     """Best of several tries, judged by the tests: one completion gets one; the agent a new one each step."""
+    from agent_runtime.agent.edits import EDIT_ASK
     from agent_runtime.agent.session import REFIX_TEMPERATURE
 
-    def fix(old, new):
-        return f'p = propose_patch(path="calc.py", old="{old}", new="{new}")\n' \
-               'print(apply_patch(patch_id=p["patch_id"]))\nprint(run_tests())'
-
-    replies = [step("fix", fix("return a - b", "return a ** b")),  # applied; the tests still fail: undone
-               step("fix again", fix("return a - b", "return a + b")),  # from the file as first shown; passes
-               step("done", 'final_answer("add() added")')]
+    replies = [edit("add() subtracts.", "calc.py", FIXED_CALC.replace("a + b", "a ** b")),  # the tests still fail: undone
+               edit("add() must add.", "calc.py", FIXED_CALC)]  # from the file as first shown; passes and finishes
     with session_for(tmp_path, replies) as session:
         required = []
         require_next = session.agent.model.require_next
         session.agent.model.require_next = lambda **o: required.append(o) or require_next(**o)
         result = session.run("test_calc.py fails: fix calc.py.")
-    assert result.status == "answered" and "return a + b" in (session.repo / "calc.py").read_text()
-    assert [{k: v for k, v in r.items() if k != "fresh"} for r in required if r] == [
-        {"fix_first": True, "paths": ("calc.py",)},
-        {"fix_first": True, "paths": ("calc.py",), "temperature": REFIX_TEMPERATURE}], \
-        "only after the failed fix; the code, not its tests"
-    assert session.model.temperatures == [None, REFIX_TEMPERATURE, None]
+    assert result.status == "answered" and result.steps == 2
+    assert result.answer == "The tests pass. add() must add."
+    assert (session.repo / "calc.py").read_text() == FIXED_CALC
+    assert [(r["edit"].paths, r["temperature"]) for r in required if r] == [(("calc.py",), None),
+                                                                            (("calc.py",), REFIX_TEMPERATURE)], \
+        "only the code, not its tests; warmer after the failed fix"
+    assert session.model.temperatures == [None, REFIX_TEMPERATURE]
     # The new attempt starts from the task's first message and a note; it does not see the failed one.
-    fresh = session.model.requests[1]
-    assert len(fresh) == 3 and text_of(fresh[1]) == text_of(session.model.requests[0][1])
-    note = text_of(fresh[2])
-    assert note.startswith("Attempt 1 did not work: it changed calc.py and the tests still failed (1 failed, 1 passed")
+    first, fresh = session.model.requests
+    assert len(fresh) == 1 and text_of(fresh[0]).startswith(text_of(first[0]).removesuffix(EDIT_ASK).rstrip())
+    note = text_of(fresh[0]).removeprefix(text_of(first[0]).removesuffix(EDIT_ASK).rstrip())
+    assert note.lstrip().startswith("Attempt 1 did not work: it changed calc.py and the tests still failed (1 failed, 1 passed")
     assert "E       assert 8 == 5" in note and "That change is undone." in note and "Write a different fix" in note
-    assert "return a ** b" not in note
+    assert "a ** b" not in note and note.endswith(EDIT_ASK)
     assert [e.undone for e in session.runtime.journal.history()] == ["undo", None], "the failed change was undone"
-    assert len(session.model.requests[2]) > 3, "the step after it sees the whole history again"
+    codes = [s.code_action for s in session.agent.memory.steps if getattr(s, "code_action", None)]
+    assert codes[1].startswith('p = propose_file(path="calc.py", content=r\'\'\'def add(a, b):\n    return a + b\n')
+    assert codes[1].endswith('tests = run_tests(timeout=60)\nprint(tests)\nif tests["passed"]:\n'
+                             '    final_answer("The tests pass. add() must add.")'), "a fix that loops costs a minute"
 
 
 def test_a_refused_proposal_is_a_failed_fix_and_a_question_never_gets_one():
@@ -276,34 +297,68 @@ def test_a_fix_names_the_code_not_its_tests():
     assert fix_targets(["notes.txt"]) == ("notes.txt",), "no code shown: any file shown"
 
 
+def test_a_file_written_back_unchanged_is_asked_again_warmer_before_it_costs_a_step(tmp_path):
+    """The 1.5B model often copies the file it was shown: that is no fix, and no step is spent on it."""
+    from agent_runtime.agent.edits import UNCHANGED
+
+    replies = [edit("Nothing to change.", "calc.py", BUGGY_PROJECT["calc.py"]),  # the file as it is
+               edit("add() must add.", "calc.py", FIXED_CALC)]
+    with session_for(tmp_path, replies) as session:
+        result = session.run("Fix the failing test.")
+    assert result.status == "answered" and result.steps == 1
+    assert text_of(session.model.requests[1][-1]) == UNCHANGED
+    assert session.model.temperatures[1] >= 0.5
+    assert (session.repo / "calc.py").read_text() == FIXED_CALC
+
+
 def test_a_refused_fix_is_tried_afresh_with_the_reason(tmp_path):
+    """Where no grammar holds the model to the edit form, its own code runs; a refused proposal is
+    a failed attempt, and the next one is told why."""
     same = 'p = propose_file(path="calc.py", content=r\'\'\'def add(a, b):\n    return a - b\n\n\ndef mul(a, b):\n' \
            '    return a * b\n\'\'\')\nprint(apply_patch(patch_id=p["patch_id"]))'
-    replies = [step("fix", same),  # the file as it is: refused, nothing changed
-               step("fix", 'p = propose_patch(path="calc.py", old="a - b", new="a + b")\n'
-                           'print(apply_patch(patch_id=p["patch_id"]))\nprint(run_tests())'),
-               step("done", 'final_answer("fixed")')]
+    replies = [step("fix", same), edit("add() must add.", "calc.py", FIXED_CALC)]
     with session_for(tmp_path, replies) as session:
         assert session.run("Fix the failing test.").status == "answered"
     note = text_of(session.model.requests[1][-1])
-    assert note.startswith("Attempt 1 did not work: propose_file refused it: content is the same as calc.py now. "
-                           "Nothing was changed.")
-    assert "return a + b" in (session.repo / "calc.py").read_text()
+    assert "Attempt 1 did not work: propose_file refused it: content is the same as calc.py now. " \
+           "Nothing was changed." in note
+    assert (session.repo / "calc.py").read_text() == FIXED_CALC
 
 
 def test_an_attempt_tested_a_step_later_counts_too(tmp_path):
+    """Without a grammar a model may answer a fix request in the agent's own form: that runs as it is."""
     replies = [step("fix", 'p = propose_patch(path="calc.py", old="a - b", new="a * b")\n'
                            'print(apply_patch(patch_id=p["patch_id"]))'),
                step("test", "print(run_tests())"),  # fails: the attempt of the step before is undone
-               step("fix", 'p = propose_patch(path="calc.py", old="a - b", new="a + b")\n'
-                           'print(apply_patch(patch_id=p["patch_id"]))\nprint(run_tests())'),
-               step("done", 'final_answer("fixed")')]
+               edit("add() must add.", "calc.py", FIXED_CALC)]
     with session_for(tmp_path, replies) as session:
         assert session.run("Fix the failing test.").status == "answered"
-    assert [len(r) for r in session.model.requests][2] == 3, "the third request starts afresh"
+    assert [len(r) for r in session.model.requests] == [1, 4, 1], "the third request starts afresh"
     assert "The tests still fail: undid p1 (calc.py) and trying a new fix." in session.display.console.file.getvalue()
-    assert text_of(session.model.requests[2][-1]).startswith("Attempt 1 did not work: it changed calc.py")
-    assert "return a + b" in (session.repo / "calc.py").read_text()
+    assert "Attempt 1 did not work: it changed calc.py" in text_of(session.model.requests[2][-1])
+    assert (session.repo / "calc.py").read_text() == FIXED_CALC
+
+
+def test_a_reply_with_no_file_and_no_code_gets_one_reminder(tmp_path):
+    replies = ["calc.py is wrong, add() should add.",  # neither a file nor code: reminded once
+               edit("add() must add.", "calc.py", FIXED_CALC)]
+    with session_for(tmp_path, replies) as session:
+        result = session.run("Fix the failing test.")
+    assert result.status == "answered" and result.steps == 1
+    assert "That reply has no file to use" in text_of(session.model.requests[1][-1])
+    assert session.agent.format_retries == 1
+
+
+def test_a_fix_cannot_write_the_tests_and_an_unusable_attempt_is_tried_again(tmp_path):
+    """A file outside the ones the fix may change (the tests) is dropped; a reply that names only
+    those changes nothing, and the next request is a fresh attempt that says so."""
+    tests_only = edit("The test is wrong.", "test_calc.py", "def test_add():\n    pass\n")
+    replies = [tests_only, tests_only, edit("add() must add.", "calc.py", FIXED_CALC)]
+    with session_for(tmp_path, replies) as session:
+        result = session.run("Fix the failing test.")
+    assert result.status == "answered" and result.steps == 2
+    assert "Attempt 1 did not work: it changed no file." in text_of(session.model.requests[2][-1])
+    assert (session.repo / "test_calc.py").read_text() == BUGGY_PROJECT["test_calc.py"]
 
 
 def test_a_file_the_task_says_to_keep_is_not_a_fix_target():
@@ -323,8 +378,7 @@ def test_a_file_the_task_says_to_keep_is_not_a_fix_target():
 def test_a_new_attempt_asked_for_at_the_step_limit_does_not_reach_the_next_task(tmp_path):
     from agent_runtime.agent.session import REFIX_TEMPERATURE
 
-    replies = [step("fix", 'p = propose_patch(path="calc.py", old="a - b", new="a * b")\n'
-                           'print(apply_patch(patch_id=p["patch_id"]))\nprint(run_tests())'),
+    replies = [edit("add() must multiply.", "calc.py", FIXED_CALC.replace("a + b", "a * b")),
                step("answer", 'final_answer("it adds")')]
     with session_for(tmp_path, replies, AGENT_MAX_STEPS="1") as session:
         assert session.run("Fix the failing test.").status == "step_limit"
@@ -332,3 +386,46 @@ def test_a_new_attempt_asked_for_at_the_step_limit_does_not_reach_the_next_task(
         session.run("What does calc.py do?")
     assert session.model.temperatures == [None, None]
     assert "Attempt 1" not in text_of(session.model.requests[1][-1])
+
+
+def test_a_bigger_repository_shows_the_files_the_failure_involves_and_runs_only_the_named_tests(tmp_path):
+    """Too many files to show whole: the tests the task names run first (not a whole suite), and the
+    files the failure involves (named in the output, imported by the test) stand in for the repository."""
+    from agent_runtime.agent.edits import EDIT_ASK
+
+    files = {f"tools/util_{i}.py": f"def helper_{i}():\n    return {i}\n" for i in range(14)}
+    files.update({
+        "shop/__init__.py": "",
+        "shop/pricing.py": "def discount(price, percent):\n    return price * (1 - percent)\n",
+        "tests/test_pricing.py": "from shop.pricing import discount\n\n\ndef test_discount():\n"
+                                 "    assert discount(80.0, 25) == 60.0\n",
+        "tests/test_other.py": "def test_slow():\n    assert True\n",
+    })
+    repo = make_repo(tmp_path / "big", files)
+    fixed = "def discount(price, percent):\n    return price * (1 - percent / 100)\n"
+    replay = write_replay(tmp_path / "r.json", [edit("percent is a fraction of 100.", "shop/pricing.py", fixed)])
+    settings = load_settings({"MODEL_ID": f"replay:{replay}", "RUNS_DIR": str(tmp_path / "runs")})
+    with Session(settings, repo, Approver("auto", interactive=False),
+                 Display(console=Console(file=io.StringIO()), out=io.StringIO())) as session:
+        result = session.run("tests/test_pricing.py fails: fix it.")
+    assert result.status == "answered" and (repo / "shop/pricing.py").read_text() == fixed
+    (request,) = session.model.requests[0]
+    text = text_of(request)
+    assert "-m pytest -q tests/test_pricing.py" in text and text.endswith(EDIT_ASK)
+    assert "The files the failure involves" in text and "### shop/pricing.py\n```python\ndef discount" in text
+    assert "def helper_3" not in text, "not the whole repository"
+    runs = [c.arguments.get("command") or "" for c in session.runtime.state.history if c.tool == "run_tests"]
+    assert len(runs) == 2 and all(r.endswith("-m pytest -q tests/test_pricing.py") for r in runs), \
+        "the fix is checked with the same tests"
+
+
+def test_a_follow_up_task_keeps_its_conversation_rather_than_starting_a_fresh_fix(tmp_path):
+    """A fix request sees only the task's first message: for a follow-up that refers to earlier
+    work it would lose it, so only a conversation's first task is asked for a fix that way."""
+    replies = [step("done", 'final_answer("add() subtracts")'), step("look", "print(run_tests())"),
+               step("done", 'final_answer("ok")')]
+    with session_for(tmp_path, replies) as session:
+        session.run("What does calc.py do?")
+        session.run("Now fix the failing test as you said.")
+    second = session.model.requests[1]
+    assert len(second) > 2 and "add() subtracts" in "\n".join(text_of(m) for m in second)

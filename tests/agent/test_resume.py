@@ -222,3 +222,22 @@ def test_compact_now_shortens_older_steps_and_the_prefix_is_stable_after(tmp_pat
     finally:
         session.close()
     assert any("lines of this observation were dropped" in text for _, text in request)
+
+
+def test_a_long_conversation_keeps_every_llm_span_whole(tmp_path, caplog):
+    """A 40-step conversation (what --continue picks up) is traced like a short one: each LLM span
+    keeps its kind, what was sent and its token counts, and nothing is dropped with a warning."""
+    repo = make_repo(tmp_path / "p", BUGGY_PROJECT)
+    replies = [step(f"Look {n}.", f"print({n})") for n in range(39)] + [step("Done.", 'final_answer("looked")')]
+    session = new_session(repo, tmp_path, replies, "long", AGENT_MAX_STEPS="45")
+    try:
+        assert session.run("look around").status == "answered"
+    finally:
+        session.close()
+    [run] = list((tmp_path / "runs").iterdir())
+    spans = [json.loads(line) for line in (run / "trace.jsonl").read_text().splitlines()]
+    llm = [s for s in spans if s["name"].startswith("llm")]
+    assert len(llm) == 40
+    assert all(s["kind"] == "LLM" and "input.value" in s["attributes"] for s in llm), \
+        [n for n, s in enumerate(llm, 1) if s["kind"] != "LLM"]
+    assert "Attributes dict is full" not in caplog.text

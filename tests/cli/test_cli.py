@@ -166,3 +166,51 @@ def test_python_dash_m_works_too(tmp_path):
     result = subprocess.run([sys.executable, "-m", "agent_runtime", "tools"], cwd=tmp_path, capture_output=True,
                             text=True, env=os.environ)
     assert result.returncode == 0 and "apply_patch" in result.stdout
+
+
+def test_a_reader_that_goes_away_stops_the_command_quietly(tmp_path):
+    """`agent-runtime runs --json | head`, or a CI step that stops reading `--json` events: the
+    command stops quietly with exit 0 (issue 13), no "internal error" and no traceback."""
+    repo = make_repo(tmp_path / "p", BUGGY_PROJECT)
+    replay = write_replay(tmp_path / "r.json", [step("Answer.", 'final_answer("hi")')])
+    env = {**os.environ, "RUNS_DIR": str(tmp_path / "runs")}
+    assert run_cli("--model", f"replay:{replay}", "say hi", cwd=repo, env=env).returncode == 0
+    from conftest import VENV_BIN
+
+    for argv in (["runs", "--json"], ["tools"], ["--json", "--model", f"replay:{replay}", "say hi"]):
+        read_end, write_end = os.pipe()
+        os.close(read_end)  # nobody reads: the first write fails
+        try:
+            done = subprocess.run([str(VENV_BIN / "agent-runtime"), *argv], cwd=repo, env=env, stdout=write_end,
+                                  stderr=subprocess.PIPE, text=True, timeout=300)
+        finally:
+            os.close(write_end)
+        assert done.returncode == 0, (argv, done.stderr)
+        assert "internal error" not in done.stderr and "Traceback" not in done.stderr, done.stderr
+        assert "Exception ignored" not in done.stderr, done.stderr
+    from agent_runtime.cli import main as cli_main
+
+    for text in (cli_main.EPILOG, cli_main.__doc__):
+        said = " ".join(text.split())
+        assert "141" not in said and "quietly with 0" in said, said
+
+
+def test_long_code_lines_are_wrapped_with_line_numbers_never_cropped():
+    from rich.console import Console
+
+    from agent_runtime.cli.display import Display
+
+    long = "total = " + " + ".join(f"len('segment {i}')" for i in range(12))
+    code = f"{long}\nprint(total)\nname = '{'a' * 90}'"
+    console = Console(width=60, record=True, file=open(os.devnull, "w"))
+    Display(console=console).step_code(1, "Thought: add them\n<code>\n...", code)
+    shown = console.export_text()
+    lines = shown.splitlines()
+    assert "len('segment 11')" in shown
+    assert "a" * 90 in "".join(line.strip() for line in lines[lines.index(next(x for x in lines if "name =" in x)):])
+    assert all(len(line) <= 60 for line in lines)
+    assert any(line.lstrip().startswith("1 total = ") for line in lines), "line numbers show where a line wraps"
+    assert any(line.lstrip().startswith("2 print(total)") for line in lines)
+    console = Console(width=60, record=True, file=open(os.devnull, "w"))
+    Display(console=console).step_code(2, None, "print(total)")
+    assert console.export_text().splitlines()[-1] == "print(total)", "short code stays as it was written"

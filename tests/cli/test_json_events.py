@@ -62,6 +62,8 @@ def test_every_event_of_a_run_is_valid_and_in_order(tmp_path):
     # the first run_tests is the session's own, before step 1 (a small repository, a task about a test)
     assert [c["tool"] for c in calls] == ["run_tests", "run_tests", "propose_patch", "apply_patch", "run_cmd"]
     assert calls[0]["step"] is None and calls[1]["step"] == 1
+    assert calls[0]["result"].startswith("tests failed: 1 failed, 1 passed")  # what came back, in a few words
+    assert [c["result"] for c in calls[2:4]] == ["patch p1 proposed", "patch p1 applied"]
     push = calls[-1]
     assert push["decision"] in ("ask", "deny") and push["arguments"] == {"command": "git push", "timeout": None}
     patch = next(e for e in events if e["type"] == "patch_applied")

@@ -57,3 +57,52 @@ def test_ctrl_c_stops_the_task_not_the_repl_and_history_is_kept(tmp_path):
     term.read_until("second task", timeout=10)
     term.type("\x15/exit\n")  # Ctrl-U clears the recalled line
     assert term.wait() == 0
+
+
+def test_approval_status_runs_and_compact_commands(tmp_path):
+    """/approval changes the mode for the next task; /status, /runs and /compact say what is so."""
+    from conftest import flat
+
+    repo = make_repo(tmp_path / "p", BUGGY_PROJECT)
+    runs = tmp_path / "runs"
+    replay = write_replay(tmp_path / "r.json", [
+        step("Make it.", 'print(run_cmd(command="touch made.txt"))'),
+        step("Done.", 'final_answer("could not make it")'),
+    ])
+    env = {**os.environ, "TERM": "dumb", "COLUMNS": "200", "RUNS_DIR": str(runs)}
+    term = Terminal([str(VENV_BIN / "agent-runtime"), "--approval", "ask", "--model", f"replay:{replay}"], repo, env)
+    term.read_until("› ", timeout=30)
+    term.type("/approval sometimes\n")
+    term.read_until("usage: /approval ask|auto|never (now: ask)", timeout=30)
+    term.type("/approval never\n")
+    term.read_until("Approval mode: never", timeout=30)
+    term.type("make a file\n")
+    term.read_until_after("could not make it", "› ", timeout=120)
+    assert "[y/N/a/r/m]" not in term.output, "never: no prompt"
+    assert not (repo / "made.txt").exists()
+    [run] = list(runs.iterdir())
+
+    mark = len(term.output)
+    term.type("/status\n")
+    term.read_until_after("/status", "repo ", timeout=30)
+    shown = flat(term.output[mark:])
+    assert "approval never" in shown and f"run {run.name}" in shown and "conversation 1 task(s), 2 step(s)" in shown
+    assert "context " in shown and " of 16,384 tokens" in shown
+
+    mark = len(term.output)
+    term.type("/runs\n")
+    term.read_until_after("/runs", "make a file", timeout=30)
+    shown = term.output[mark:]
+    assert "RUN" in shown and "OUTCOME" in shown and run.name in shown
+
+    mark = len(term.output)
+    term.type("/compact\n")
+    term.read_until_after("/compact", "tokens", timeout=30)
+    assert "Nothing more to compact" in term.output[mark:] or "Compacted older steps" in term.output[mark:]
+
+    mark = len(term.output)
+    term.type("/trace last\n")
+    term.read_until_after("/trace last", f"files: {run}", timeout=30)
+    assert "[TOOL] run_cmd touch made.txt" in flat(term.output[mark:])
+    term.type("/exit\n")
+    assert term.wait() == 0

@@ -189,3 +189,22 @@ def test_the_ray_path_on_a_local_ray_cluster(tmp_path):
     finally:
         subprocess.run([ray, "stop", "--force"], env=env, capture_output=True, timeout=120)
         shutil.rmtree(temp, ignore_errors=True)
+
+
+def test_kill_interrupts_the_agents_whole_group_first():
+    """_kill is procs.stop_group with Ctrl-C first (the agent records the run as interrupted), sent
+    to the agent's whole process group."""
+    import sys
+
+    from agent_runtime.eval.runner import _kill
+
+    code = ("import subprocess, sys, time\nchild = subprocess.Popen(['sleep', '60'])\nprint('ready', flush=True)\n"
+            "try:\n    time.sleep(60)\nexcept KeyboardInterrupt:\n"
+            "    print(child.wait(), flush=True)\n    sys.exit(130)\n")
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, start_new_session=True)
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+    started = time.monotonic()
+    _kill(proc)
+    assert proc.returncode == 130 and time.monotonic() - started < 5, "SIGINT was enough"
+    assert proc.stdout.read().strip() == "-2", "the agent's child got SIGINT too"
+    _kill(proc)  # a process that has ended: nothing to do

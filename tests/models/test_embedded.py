@@ -288,9 +288,10 @@ def test_the_repl_keeps_its_server_through_three_tasks(tmp_path):
 
 
 def test_the_first_reply_to_a_fix_task_is_the_fix(tmp_path):
-    """Failing tests and a small repository in the prompt: under the fix-first grammar the model's
-    first reply proposes a change (the real 0.5B model, the real grammar); the grammar holds for
-    that one request only."""
+    """Failing tests and a small repository in the prompt: the first request asks for the fix in the
+    edit form and the real grammar holds the real 0.5B model to it, for the code file and never the
+    test; the reply becomes the agent's propose/apply/test step. The grammar holds for that one
+    request only."""
     repo = make_repo(tmp_path / "p", BUGGY_PROJECT)
     settings = load_settings({**SMALL, "AGENT_MAX_STEPS": "2"})
     session = Session(settings, repo, Approver("auto", interactive=False),
@@ -298,8 +299,12 @@ def test_the_first_reply_to_a_fix_task_is_the_fix(tmp_path):
     with session:
         session.run("test_calc.py fails: fix calc.py.")
         inner = session.agent.model.inner
-        assert inner.grammar_once is None and 'p = " (fix-propose-file' not in inner.grammar
+        assert inner.grammar_once is None and 'path ::= "calc.py"' not in inner.grammar
     steps = [s for s in session.agent.memory.steps if getattr(s, "code_action", None)]
-    assert steps[0].code_action.startswith(("p = propose_file(", "p = propose_patch(")), steps[0].code_action
+    assert steps[0].code_action.startswith('p = propose_file(path="calc.py", content='), steps[0].code_action
+    assert "tests = run_tests(timeout=" in steps[0].code_action
+    from agent_runtime.agent.context import is_parse_failure
+
+    assert not any(is_parse_failure(getattr(s, "error", None)) for s in session.agent.memory.steps), "every reply parsed"
     proposed = [c for c in session.runtime.state.history if c.tool.startswith("propose_")]
     assert proposed, "the proposal ran through the wrapper"

@@ -141,28 +141,34 @@ def test_identifiers_never_collide_with_keywords():
     assert all(n.isidentifier() for n in names)
 
 
-def test_fix_first_grammar_makes_the_reply_a_change_and_compiles():
-    """When the failure and the files are already in the prompt, the first reply is the fix:
-    every reply begins with a proposal, and the rest is still valid Python."""
+def test_the_edit_grammar_compiles_and_writes_only_the_files_it_may():
+    """A fix in the edit form: an explanation first, then whole files, each one the task may change
+    (never its tests, never a path the model makes up); every reply parses into the files."""
     import random
 
     import llama_cpp
     from gbnf_sampler import Grammar
 
-    from agent_runtime.models.grammar import python_grammar
+    from agent_runtime.agent.edits import parse_edits
+    from agent_runtime.models.grammar import edit_grammar
 
-    text = python_grammar(tool_classes(), max_tokens=1024, fix_first=True)
+    paths = ("calc.py", "pkg/ü x.py")
+    text = edit_grammar(paths)
     llama_cpp.LlamaGrammar.from_string(text, verbose=False)
-    grammar, rng = Grammar(text), random.Random(5)
-    starts = set()
+    grammar = Grammar(text)
+    good = "add() subtracts.\n\n### calc.py\n```python\ndef add(a, b):\n    return a + b\n```\n"
+    assert grammar.accepts(good)
+    assert grammar.accepts(good + "### pkg/ü x.py\n```\nx = '``'\n```\n"), "a second file; backticks inside a line"
+    assert not grammar.accepts(good.replace("### calc.py", "### test_calc.py")), "not a file it may change"
+    assert not grammar.accepts(good.split("\n\n", 1)[1]), "what is wrong comes first"
+    assert not grammar.accepts(good + "Now the tests pass.\n"), "nothing after the files"
+    assert not grammar.accepts("x\n### calc.py\n```python\n```python\n```\n"), "a fence line closes the file"
+    rng = random.Random(11)
     for _ in range(150):
-        code = _code(grammar.sample(rng))
-        assert code.startswith(("p = propose_file(", "p = propose_patch(")), code[:80]
-        starts.add(code[:17])
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", SyntaxWarning)
-            compile(code, "<reply>", "exec")
-    assert len(starts) == 2
+        reply = grammar.sample(rng)
+        explanation, edits = parse_edits(reply, paths)
+        assert edits and all(e.path in paths for e in edits) and explanation, reply[:200]
+        assert all(e.content == "" or e.content.endswith("\n") for e in edits)
 
 
 def test_raw_triple_quoted_content_reaches_the_tool_as_written():
@@ -223,23 +229,3 @@ def test_a_retry_grammar_reads_only_the_variables_there_are():
     for _ in range(60):
         code = _code(some.sample(rng))
         assert unbound_reads(code, {"files", "p"} | tools) == [], code
-
-
-def test_the_fix_first_grammar_writes_one_of_the_files_shown():
-    """The 0.5B model copied the prompt's `propose_file(path="...", ...)`: the fix names a file shown."""
-    from gbnf_sampler import Grammar
-
-    from agent_runtime.models.grammar import python_grammar
-
-    grammar = Grammar(python_grammar(tool_classes(), max_tokens=512, fix_first=True, paths=("calc.py", "pkg/ü x.py")))
-    fix = "Thought: fix\n<code>\np = propose_file(path={path}, content=r'''x = 1\n''')\nprint(p)\n</code>"
-    assert grammar.accepts(fix.format(path='"calc.py"')) and grammar.accepts(fix.format(path='"pkg/ü x.py"'))
-    assert not grammar.accepts(fix.format(path='"..."')) and not grammar.accepts(fix.format(path='"calc.pyx"'))
-    copied = "Thought: fix\n<code>\np = propose_file(path=\"calc.py\", content=r'''...every line of the corrected file...''')\n</code>"
-    assert not grammar.accepts(copied), "a file does not begin with the prompt's placeholder"
-    assert grammar.accepts(fix.format(path='"calc.py"').replace("r'''x = 1", '"""\n# a comment\nx = 1').replace("\n''')", '\n""")'))
-    # a retry of the fix that may read nothing else still reads its own p
-    strict = Grammar(python_grammar(tool_classes(), max_tokens=512, fix_first=True, paths=("calc.py",), readable=()))
-    assert strict.accepts(fix.format(path='"calc.py"'))
-    free = Grammar(python_grammar(tool_classes(), max_tokens=512, fix_first=True))
-    assert free.accepts(fix.format(path='"..."')), "no files given: any path"

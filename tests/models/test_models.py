@@ -140,3 +140,85 @@ def test_models_command(tmp_path):
     assert rows[1]["window"] == 128000 and "missing OPENAI_API_KEY" in rows[1]["status"]
     embedded = json.loads(run_cli("models", "--json", cwd=tmp_path).stdout)
     assert embedded[0]["model"] == "qwen2.5-coder-1.5b-instruct (Q4_K_M)" and embedded[0]["constraint"] == "gbnf-python"
+
+
+def test_replay_and_fallback_models_are_module_level_classes(tmp_path):
+    """One class each (not one per factory call), so isinstance and pickling see the same type."""
+    from conftest import write_replay
+
+    from agent_runtime.models.fallback import FallbackModel, make_fallback_model
+    from agent_runtime.models.replay import ReplayModel, make_replay_model
+
+    one = make_replay_model(write_replay(tmp_path / "one.json", ["first"]))
+    two = make_replay_model(write_replay(tmp_path / "two.json", ["second"]))
+    assert type(one) is type(two) is ReplayModel and ReplayModel.__qualname__ == "ReplayModel"
+    assert one.model_id == "replay:one.json" and one.generate([]).content == "first"
+
+    class Down:
+        def generate(self, messages, **kwargs):
+            raise ConnectionError("refused")
+
+    switches = []
+    chain = make_fallback_model([("down", Down()), ("two", two)], lambda *switch: switches.append(switch))
+    assert isinstance(chain, FallbackModel) and FallbackModel.__qualname__ == "FallbackModel"
+    assert chain.generate([]).content == "second"
+    assert chain.model_id == "two" and switches == [("down", "two", "ConnectionError: refused")]
+
+
+def test_the_registry_says_what_a_model_id_means(tmp_path):
+    """Nothing outside models/registry.py branches on the form of a model id."""
+    from agent_runtime.models.registry import EmbeddedKind, LiteLLMKind, ReplayKind, kind_for, span_label
+
+    settings = load_settings({})
+    kinds = {model_id: type(kind_for(settings, model_id)) for model_id in
+             ("embedded", "embedded:0.5b", "embeddedX", "replay:/tmp/x/r.json", "ollama_chat/qwen2.5-coder:7b")}
+    assert kinds == {"embedded": EmbeddedKind, "embedded:0.5b": EmbeddedKind, "embeddedX": LiteLLMKind,
+                     "replay:/tmp/x/r.json": ReplayKind, "ollama_chat/qwen2.5-coder:7b": LiteLLMKind}
+    assert type(kind_for(settings)) is EmbeddedKind, "no MODEL_ID: the embedded default"
+    assert [kind.uses_litellm for kind in (EmbeddedKind, ReplayKind, LiteLLMKind)] == [True, False, True]
+    assert span_label("replay:/tmp/x/r.json") == "replay:r.json"
+    assert span_label("ollama_chat/qwen2.5-coder:7b") == "ollama_chat/qwen2.5-coder:7b"
+
+
+def test_a_replay_session_never_imports_litellm(tmp_path):
+    """The session asks the kind (`uses_litellm`) whether to set LiteLLM up: recorded replies do not."""
+    import subprocess
+    import sys
+
+    from conftest import write_replay
+
+    repo = make_repo(tmp_path / "p", BUGGY_PROJECT)
+    replay = write_replay(tmp_path / "r.json", ['final_answer("ok")'])
+    code = ("import io, sys\nfrom pathlib import Path\nfrom rich.console import Console\n"
+            "from agent_runtime.agent.session import Session\nfrom agent_runtime.cli.display import Display\n"
+            "from agent_runtime.config import load_settings\nfrom agent_runtime.safety.approval import Approver\n"
+            f"settings = load_settings({{'MODEL_ID': 'replay:{replay}', 'RUNS_DIR': '{tmp_path / 'runs'}'}})\n"
+            "display = Display(console=Console(file=io.StringIO()), out=io.StringIO())\n"
+            f"with Session(settings, Path('{repo}'), Approver('never', interactive=False), display):\n"
+            "    print('litellm' in sys.modules)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=repo)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "False"
+
+
+def test_a_fix_over_ollama_is_free_text_and_a_new_attempt_really_goes_out_warmer(tmp_path):
+    """The edit form is free text (no {thought, code} schema for that request), with room for the file;
+    a request's own temperature reaches the server (smolagents let the model's default win, so the
+    retries "sampled warmer" went out at 0.1)."""
+    from agent_runtime.agent.session import REFIX_TEMPERATURE
+
+    repo = make_repo(tmp_path / "p", BUGGY_PROJECT)
+    wrong = "add() is off.\n\n### calc.py\n```python\ndef add(a, b):\n    return a * b\n\n\ndef mul(a, b):\n    return a * b\n```\n"
+    right = wrong.replace("return a * b\n\n\n", "return a + b\n\n\n", 1)
+    with OllamaProtocolFake([MODEL], [wrong, right]) as ollama:
+        settings = load_settings({"RUNS_DIR": str(tmp_path / "runs"), "MODEL_ID": f"ollama_chat/{MODEL}",
+                                  "MODEL_API_BASE": ollama.url, "MODEL_TEMPERATURE": "0.1", "MODEL_MAX_TOKENS": "512"})
+        with Session(settings, repo, Approver("auto", interactive=False),
+                     Display(console=Console(file=io.StringIO(), width=200), out=io.StringIO())) as session:
+            result = session.run("test_calc.py fails. Fix calc.py.")
+    assert result.status == "answered" and "return a + b" in (repo / "calc.py").read_text()
+    first, second = ollama.requests
+    assert "format" not in first and "format" not in second, "the edit form is free text"
+    assert first["options"]["temperature"] == 0.1 and second["options"]["temperature"] == REFIX_TEMPERATURE
+    assert first["options"]["num_predict"] >= 512 and len(first["messages"]) == 1
+    assert "stop" not in first["options"], "no stop strings of the agent's own form cut a file short"

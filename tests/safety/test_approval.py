@@ -137,3 +137,32 @@ def test_terminal_prompt_for_a_patch_shows_the_diff_and_passes_a_message(tmp_pat
     assert term.wait(120) == 0
     assert "The user refused this apply_patch. They said: please add a test first" in flat(term.output)
     assert (repo / "calc.py").read_text() == BUGGY_PROJECT["calc.py"]
+
+
+class _Preview:
+    """Enough of a patch for the terminal prompt: its id, its files and its diff."""
+
+    id = "p1"
+
+    def stats(self):
+        return [{"status": "modified", "path": "AGENTS.md", "added": 2, "removed": 0}]
+
+    def diff(self):
+        return "--- a/AGENTS.md\n+++ b/AGENTS.md\n@@ -1 +1,3 @@\n # Notes\n+\n+- run make test-fast first\n"
+
+
+def test_the_note_prompt_speaks_of_saving_a_note(monkeypatch, capsys):
+    from agent_runtime.safety import approval
+
+    monkeypatch.setattr(approval, "read_answer", lambda: "y")
+    pinned = Decision("ask", "instructions", "writes the project's instructions")
+    note = Action("write", paths=("AGENTS.md",), preview=_Preview())
+    assert approval.terminal_prompt("remember", note, pinned) == ("y", None)
+    shown = " ".join(capsys.readouterr().err.split())
+    assert "Save this note? [y/N/m]" in shown and "y yes, save it" in shown, shown
+    assert "apply" not in shown.lower(), "a note is saved, not applied"
+    # A patch keeps its own words.
+    assert approval.terminal_prompt("apply_patch", note, ASK) == ("y", None)
+    shown = " ".join(capsys.readouterr().err.split())
+    assert "Apply this patch? [y/N/a/m]" in shown and "y yes, apply it" in shown, shown
+    assert "always: every patch, for this session" in shown

@@ -12,6 +12,11 @@ Broke, fixed:
   from the history;
 - deny_read / deny_write matched case-sensitively: `.ENV` and `.GIT/hooks` are `.env` and
   `.git/hooks` on a case-insensitive file system (macOS, Windows, WSL's /mnt/c);
+- a file-valued option written attached to it (`rg --debug -f../.env`, `grep -o -f.env`, `file -f.env`,
+  `hexdump -f.env`, `xargs -a.env echo`; `git blame -S FILE`, attached or not, whose error quotes
+  the file) was allowed: the word starts with `-`, so it was not judged
+  as a path; and `echo $(<.env)` was not seen (a substitution that is only a redirection); a .env
+  above the workspace is not hidden by the sandbox, so they printed it;
 - an escaped interpreter could hang the agent (`[[[[...` past the JSON parser's stack killed the
   reader thread) or fill its memory (messages from a thread of its own between steps, ~1 GB in 8 s).
 """
@@ -20,6 +25,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import threading
 import time
 from pathlib import Path
@@ -187,6 +193,52 @@ def test_reading_git_objects_directly_is_denied(history_repo):
         assert POLICY.check_command(command, history_repo).decision == "allow", command
 
 
+ATTACHED_READS = ["rg --debug -f../.env app.py", "grep -o -f../.env /dev/stdin", "grep -rf../.env .",
+                  "rg -e x -f../.env", "rg --ignore-file ../.env x", "grep --exclude-from=../.env -r x .",
+                  "file -f../.env", "file -m../.env app.py", "hexdump -f../.env app.py", "fd --ignore-file ../.env",
+                  "xargs -a../.env echo", "xargs -0a../.env echo", "echo $(<../.env)", 'x="$(< ../.env)"',
+                  "git blame -S ../.env app.py", "git blame -S../.env app.py", "git grep -f../.env"]
+
+
+def test_a_file_option_written_attached_is_a_read_of_that_file(fake_home):
+    """`-fFILE`: the word starts with `-`, so it was no path, and grep, rg, file, hexdump and xargs
+    read FILE and print what is in it; `$(<FILE)` (a substitution that is only a redirection) was
+    not seen at all. The sandbox hid the workspace's own .env files, not those of the directories
+    above it (a monorepo's .env, with --repo one of its projects), so these were leaks without
+    approval (now those are hidden too, next test; any other .env on the machine is not)."""
+    parent = fake_home / "src"
+    repo = make_repo(parent / "app", {"app.py": "x = 1\n"})
+    (parent / ".env").write_text(f"SECRET={SECRET}\n")
+    # The commands really print the file (run here, outside the sandbox: it now hides the .env files
+    # above the workspace too, but not every .env on the machine, `/srv/other/.env`).
+    real = subprocess.run(["bash", "-c", "rg --debug -f../.env app.py 2>&1; echo SECRET=hunter2xyz | grep -o "
+                           "-f../.env; xargs -a../.env echo; echo $(<../.env); git blame -S ../.env app.py 2>&1"],
+                          cwd=repo, capture_output=True, text=True, timeout=60)
+    assert real.stdout.count(SECRET) >= 5, real.stdout + real.stderr
+    for command in ATTACHED_READS:
+        decision = POLICY.check_command(command, repo)
+        assert decision.decision == "deny" and decision.rule == "deny_read", (command, decision)
+    for command in ("grep -rn -e.env src", "rg -g'!.env*' TODO", "diff -x '*.pyc' -r src src", "file -b app.py",
+                    "git log -S.env --oneline", "xargs -E.env echo"):
+        assert POLICY.check_command(command, repo).decision != "deny", command
+
+
+def test_the_env_files_above_the_workspace_are_hidden_from_commands(fake_home):
+    """What the policy denies (`cat ../.env`), a command it asks about could still do once approved
+    (`python tests/load_settings.py`): the .env files of the directories above the workspace are
+    hidden too, as the workspace's own are. A template stays readable."""
+    parent = fake_home / "src"
+    repo = make_repo(parent / "app", {"app.py": "x = 1\n"})
+    (parent / ".env").write_text(f"SECRET={SECRET}\n")
+    (parent / ".env.production").write_text(f"SECRET={SECRET}\n")
+    (parent / ".env.example").write_text("SECRET=\n")
+    (fake_home / ".env.local").write_text(f"SECRET={SECRET}\n")
+    result = sandbox_for(repo).run("cat ../.env ../.env.production ../../.env.local; cat ../.env.example; "
+                                   "ls -a .. | grep -c env", timeout=60)
+    assert SECRET not in result.stdout, result.stdout
+    assert "SECRET=\n" in result.stdout and result.stdout.rstrip().endswith("3"), result.stdout + result.stderr
+
+
 @pytest.mark.parametrize("command", ["cat .ENV", "cat .Env.local", "grep x ID_RSA", "cat .SSH/config",
                                      "cp evil .GIT/hooks/pre-commit", "tee .Git/config < x"])
 def test_secret_and_config_paths_match_whatever_their_case(tmp_path, command):
@@ -269,9 +321,15 @@ def test_messages_nobody_asked_for_do_not_fill_the_agents_memory(monkeypatch):
     executor = evil_executor(monkeypatch, "flood")
     try:
         assert run_step(executor).output == 1
-        time.sleep(6)  # the model "thinks"; the escaped interpreter writes on
         child = executor._child
-        assert child is not None and child.pending <= MAX_PENDING_BYTES
+        assert child is not None
+        # The model "thinks"; the escaped interpreter writes on (~1 GB in 8 s on an idle machine;
+        # on a busy one it takes longer to pass the cap, so wait for it, checking all the while).
+        deadline = time.monotonic() + 120
+        while child.alive() and time.monotonic() < deadline:
+            assert child.pending <= MAX_PENDING_BYTES
+            time.sleep(0.1)
+        assert child.pending <= MAX_PENDING_BYTES
         assert not child.alive(), "the flooding interpreter is given up"
         out = run_step(executor)  # a fresh interpreter, and the model is told
         assert out.output == 2 and "interpreter was restarted" in out.logs

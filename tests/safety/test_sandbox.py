@@ -372,6 +372,30 @@ def test_configuration_files_cannot_be_written(sandbox, workspace):
     assert (workspace / "build" / "fine.txt").read_text() == "ok\n", "the rest of the workspace stays writable"
 
 
+def test_a_nested_repositorys_git_and_nested_git_files_are_read_only(sandbox, workspace):
+    """deny_write `**/.git/**` holds at any depth: a vendored repository's hooks run when the user
+    commits there. Its work tree stays writable, git still reads it, and a symlink to it is no way in."""
+    nested = make_repo(workspace / "vendor" / "lib", {"lib.py": "y = 1\n"})
+    (workspace / "vendor" / "lib" / ".gitattributes").write_text("*.py text\n")
+    (workspace / "pkg").mkdir()
+    (workspace / "pkg" / ".gitmodules").write_text("")
+    (workspace / "link").symlink_to(nested / ".git")
+    config = (nested / ".git" / "config").read_bytes()
+    attack = ("echo hook > vendor/lib/.git/hooks/post-commit; chmod +x vendor/lib/.git/hooks/pre-commit.sample; "
+              "echo '[core]' >> vendor/lib/.git/config; echo x > link/hooks/pre-push; rm -rf vendor/lib/.git/refs; "
+              "echo '*.py filter=evil' >> vendor/lib/.gitattributes; echo '[submodule]' > pkg/.gitmodules; "
+              "echo ok > vendor/lib/fine.py; git -C vendor/lib log --oneline | wc -l; echo end")
+    result = sandbox.run(attack, timeout=30)
+    assert result.stdout == "1\nend\n", result.stdout + result.stderr
+    assert result.stderr.count("Read-only file system") >= 6, result.stderr
+    hooks = os.listdir(nested / ".git" / "hooks")
+    assert "post-commit" not in hooks and "pre-push" not in hooks
+    assert (nested / ".git" / "config").read_bytes() == config and (nested / ".git" / "refs").is_dir()
+    assert (nested / ".gitattributes").read_text() == "*.py text\n"
+    assert (workspace / "pkg" / ".gitmodules").read_text() == ""
+    assert (nested / "fine.py").read_text() == "ok\n", "the nested work tree stays writable"
+
+
 def test_a_new_dotenv_cannot_be_created_and_no_placeholder_is_left(workspace):
     (workspace / ".env").unlink()
     box = Sandbox(workspace, hidden_globs=DENY_READ)

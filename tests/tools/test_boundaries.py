@@ -203,6 +203,24 @@ def test_rg_search_through_paths_and_symlinks(secret_repo, tools_for):
     assert tools["rg_search"](pattern="visible change")["count"] == 1, "ordinary files are still searched"
 
 
+def test_a_hidden_match_takes_no_place_in_max_results(tmp_path, tools_for):
+    """rg is told to skip `.env*` case-sensitively; the policy also hides `.ENV`. Dropped after the
+    limit was counted, a hidden match would push the visible one out of max_results=1, and whether
+    `def main` is shown would tell whether a guessed prefix of the secret was right."""
+    repo = make_repo(tmp_path / "r", {"app.py": "def main(): pass\n"})
+    for name in (".ENV", ".Env.local"):
+        (repo / name).write_text(f"API_TOKEN={SECRET}\n")
+    _, tools = tools_for(repo, approval="never")
+    shown = {}
+    for guess in ("API_TOKEN=h", "API_TOKEN=x"):
+        for limit in (1, 2):
+            result = tools["rg_search"](pattern=f"{guess}|def main", max_results=limit)
+            assert not leaks(result), result
+            shown[guess, limit] = (result["count"], result["matches"], "note" in result)
+    assert shown["API_TOKEN=h", 1] == shown["API_TOKEN=x", 1] == (1, ["app.py:1:def main(): pass"], False)
+    assert shown["API_TOKEN=h", 2] == shown["API_TOKEN=x", 2]
+
+
 def test_list_files_and_repo_info_leave_out_hidden_files(secret_repo, tools_for):
     _, tools = tools_for(secret_repo)
     listing = tools["list_files"]()

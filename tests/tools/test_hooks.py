@@ -90,6 +90,14 @@ name = "log"
     assert not any(k.startswith("tool.") for k in first_block["attributes"]), "no tool-span attributes"
     push = next(s for s in tools.values() if "git push" in s["attributes"]["input.value"])
     assert push["attributes"]["error.type"] == "refused"
+    # `agent-runtime trace` tells the hook's block from a refusal, with what the hook said.
+    from agent_runtime.telemetry.records import span_tree
+
+    tree = span_tree(spans)
+    [tool_line] = [line for line in tree if "[TOOL] run_cmd git push" in line]
+    assert "blocked by hook no-push" in tool_line
+    blocks = [line for line in tree if "hook before_tool: no-push" in line and "block: " in line]
+    assert len(blocks) == 1 and '"pushing is for humans here: commit, then stop and tell the user"' in blocks[0]
     # The after_tool hook got both calls as JSON on stdin.
     logged = [json.loads(line) for line in log.read_text().splitlines()]
     assert [(e["event"], e["tool"], e["outcome"]) for e in logged] == [
@@ -97,6 +105,39 @@ name = "log"
     assert logged[0]["arguments"]["command"] == "git push origin main"
     assert logged[0]["policy"]["decision"] == "ask" and logged[0]["repo"] == str(repo.resolve())
     assert logged[1]["result"]["exit_code"] == 0
+
+
+def _span(span_id: str, parent: str | None, name: str, kind: str, status: str = "OK", **attributes) -> dict:
+    return {"name": name, "span_id": span_id, "parent_id": parent, "kind": kind, "status": status,
+            "start_time": int(span_id) * 1_000_000, "end_time": int(span_id) * 1_000_000 + 2_000_000,
+            "attributes": {"openinference.span.kind": kind, **attributes}}
+
+
+def test_the_trace_view_tells_a_hook_block_from_a_refusal():
+    from agent_runtime.telemetry.records import span_tree
+
+    tool = {"tool.name": "run_cmd", "input.value": json.dumps({"command": "git push origin main"}),
+            "policy.decision": "ask", "approval.outcome": "not_required", "error.type": "refused"}
+    spans = [
+        _span("1", None, "run_cmd", "TOOL", "ERROR", **tool),
+        _span("2", "1", "hook before_tool: no-push", "CHAIN", **{
+            "hook.event": "before_tool", "hook.name": "no-push", "hook.outcome": "block", "hook.exit_code": 2,
+            "output.value": "pushing is for humans here"}),
+        _span("3", "1", "hook after_tool: log", "CHAIN", **{
+            "hook.event": "after_tool", "hook.name": "log", "hook.outcome": "no_opinion",
+            "output.value": "no_opinion"}),
+        _span("4", None, "run_cmd", "TOOL", "ERROR", **{**tool, "approval.outcome": "denied",
+                                                        "approval.source": "user"}),
+        _span("5", "4", "hook before_tool: slow", "CHAIN", "ERROR", **{
+            "hook.event": "before_tool", "hook.name": "slow", "hook.outcome": "timeout",
+            "output.value": "did not finish within 1 s and was killed"}),
+    ]
+    blocked, block, logged, refused, slow = span_tree(spans)
+    assert blocked.endswith("approval not_required · error refused · blocked by hook no-push"), blocked
+    assert block.endswith('2 ms · block: "pushing is for humans here"'), block
+    assert logged.endswith("2 ms · no opinion"), logged
+    assert "blocked by hook" not in refused and "approval denied (user)" in refused, refused
+    assert slow.endswith('timeout: "did not finish within 1 s and was killed"'), slow
 
 
 def test_a_hook_that_hangs_is_killed_and_has_no_opinion(tmp_path):

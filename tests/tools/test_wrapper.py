@@ -11,11 +11,11 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from agent_runtime.telemetry.spans import Telemetry
-from agent_runtime.tools.results import Limits, ToolResult, render, shape, truncate_text
+from agent_runtime.tools.results import OutputLimits, ToolResult, render, shape, truncate_text
 
 
 def test_truncation_keeps_head_with_a_visible_marker():
-    limits = Limits(max_chars=200, max_lines=10, max_items=3)
+    limits = OutputLimits(max_chars=200, max_lines=10, max_items=3)
     text = "".join(f"line {i}\n" for i in range(100))
     cut, truncated = truncate_text(text, limits)
     assert truncated and cut.startswith("line 0\n") and "line 9\n" in cut and "line 10\n" not in cut
@@ -23,14 +23,14 @@ def test_truncation_keeps_head_with_a_visible_marker():
 
 
 def test_truncation_of_command_output_keeps_the_tail():
-    limits = Limits(max_chars=200, max_lines=8, max_items=3)
+    limits = OutputLimits(max_chars=200, max_lines=8, max_items=3)
     text = "".join(f"line {i}\n" for i in range(100)) + "FAILED test_x\n"
     cut, truncated = truncate_text(text, limits, keep_tail=True)
     assert truncated and cut.rstrip().endswith("FAILED test_x") and "cut from the middle" in cut
 
 
 def test_shape_truncates_lists_and_marks_result():
-    shaped, truncated = shape({"files": [f"f{i}" for i in range(10)], "n": 10}, Limits(1000, 100, 3))
+    shaped, truncated = shape({"files": [f"f{i}" for i in range(10)], "n": 10}, OutputLimits(1000, 100, 3))
     assert truncated and shaped["truncated"] is True
     assert shaped["files"][:3] == ["f0", "f1", "f2"] and "7 more not shown" in shaped["files"][3]
 
@@ -139,3 +139,54 @@ def test_every_call_emits_one_tool_span_with_its_attributes(buggy_repo, tools_fo
     assert refused["policy.decision"] == "ask" and refused["approval.outcome"] == "denied"
     assert refused["approval.source"] == "config"
     assert ran["policy.decision"] == "allow" and ran["sandbox"] == "bwrap" and ran["output.truncated"] is False
+
+
+def test_a_tool_span_says_how_long_it_waited_at_the_approval_prompt(buggy_repo):
+    import time
+
+    from agent_runtime.config import load_settings
+    from agent_runtime.safety.approval import Approver
+    from agent_runtime.tools import build_tools
+    from agent_runtime.tools.runtime import Runtime
+
+    def slow_person(tool, action, decision):
+        time.sleep(0.3)  # reading the command, then answering
+        return ("y" if "touch" in (action.command or "") else "n"), None
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    approver = Approver("ask", interactive=True, prompt=slow_person)
+    runtime = Runtime.create(load_settings({}), buggy_repo, approver, telemetry=Telemetry(provider))
+    tools = {t.name: t for t in build_tools(runtime)}
+    tools["run_cmd"](command="touch made.txt")
+    tools["run_cmd"](command="rm calc.py")
+    tools["read_file"](path="calc.py")
+    approver.mode = "auto"
+    tools["run_cmd"](command="touch other.txt")
+    approved, refused, read, auto = (dict(s.attributes) for s in exporter.get_finished_spans())
+    for span in (approved, refused):
+        assert 300 <= span["approval.wait_ms"] <= span["tool.duration_ms"], span
+    assert approved["approval.outcome"] == "approved" and refused["approval.outcome"] == "denied"
+    assert "approval.wait_ms" not in read, "no approval gate, no wait"
+    assert auto["approval.source"] == "config" and auto["approval.wait_ms"] == 0
+    assert approver.waited_s * 1000 == pytest.approx(approved["approval.wait_ms"] + refused["approval.wait_ms"],
+                                                     abs=1), "the same figure the terminal leaves out"
+
+
+def test_a_tool_call_goes_through_its_runtime(buggy_repo, tools_for, monkeypatch):
+    """The runtime owns the path: `forward` hands the call to `Runtime.invoke` (the one wrapper)."""
+    from agent_runtime.tools.runtime import Runtime
+
+    runtime, tools = tools_for(buggy_repo)
+    seen = []
+    real = Runtime.invoke
+
+    def invoke(self, tool, args, kwargs):
+        seen.append((self, tool.name, args, kwargs))
+        return real(self, tool, args, kwargs)
+
+    monkeypatch.setattr(Runtime, "invoke", invoke)
+    result = tools["read_file"](path="calc.py")
+    assert seen == [(runtime, "read_file", (), {"path": "calc.py"})]
+    assert "def add" in result["content"] and runtime.state.history[-1].tool == "read_file"

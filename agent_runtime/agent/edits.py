@@ -1,0 +1,189 @@
+"""The fix as a model writes it best: what is wrong, then each changed file whole.
+
+Small coder models fix more bugs writing a file in a Markdown block (as in a chat answer, or
+Aider's "whole" edit format) than writing it into a string argument of a tool call. For a fix
+request the model is asked for that form; its reply is then turned into the agent's own code
+(propose_file, apply_patch, run_tests, and final_answer once the tests pass), which runs
+through the one tool path like any other step: policy, approval, sandbox, spans. The model's
+raw reply stays in the LLM span; the step shows the code that ran.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+from dataclasses import dataclass
+from typing import Any, Callable
+
+EDIT_ASK = (
+    "Fix the code so that the tests pass. Do not change the tests. First say in one or two sentences what is "
+    "wrong and where. Then reply with the complete new content of every file you change, each as a heading "
+    "with its path followed by a code block, like this:\n\n### path/to/file.py\n```python\n...the whole file...\n```"
+)
+EDIT_REMINDER = ("That reply has no file to use. Say in one sentence what is wrong, then write the complete corrected "
+                 "file under a heading with its path ({paths}) and a code block:\n\n### path\n```python\n...\n```")
+# The heading line, then the fence; the content ends at a line that is only a fence (or the reply's end:
+# a reply cut off by max_tokens keeps its complete files and drops the one cut short).
+_BLOCK = re.compile(r"^#{1,6}[ \t]+([^\n]+?)[ \t]*\n+```[\w+-]*[ \t]*\n(.*?)^```[ \t]*$", re.M | re.S)
+THOUGHT_CHARS = 300
+PROJECT_HEADING = "Project instructions (AGENTS.md):"  # as agent/prompt.py writes them  # the step's Thought line: the explanation's first sentences
+
+
+@dataclass(frozen=True)
+class Edit:
+    path: str
+    content: str
+
+
+def parse_edits(text: str, paths: tuple[str, ...] | None = None) -> tuple[str, list[Edit]]:
+    """(explanation, files) of a reply in the edit form. Files outside `paths` (when given) are
+    left out; a file given twice counts once, the last time."""
+    found: dict[str, Edit] = {}
+    first = None
+    for match in _BLOCK.finditer(text or ""):
+        path = match.group(1).strip("`*: \t").removeprefix("./")  # `### `a.py`:` and `### **a.py**` too
+        first = match.start() if first is None else first
+        if paths is not None and path not in paths:
+            continue
+        found[path] = Edit(path, match.group(2))
+    explanation = (text or "")[:first].strip() if first is not None else (text or "").strip()
+    return explanation, list(found.values())
+
+
+def _literal(content: str) -> str:
+    """A Python literal for a file's text that reads well in the step (a raw triple-quoted string
+    where one can hold it exactly) and always evaluates to the text."""
+    if "'''" not in content and not content.endswith(("'", "\\")):
+        candidate = f"r'''{content}'''"
+        try:
+            if ast.literal_eval(candidate) == content:
+                return candidate
+        except (SyntaxError, ValueError):
+            pass
+    return repr(content)
+
+
+def _thought(explanation: str) -> str:
+    """The explanation as one line of plain text. Anything that reads as the agent's own reply format
+    (a `Thought:` label, a code tag) is cut: the step's code must be the edit, nothing else."""
+    text = re.split(r"</?code>|```", explanation, maxsplit=1)[0]
+    text = re.sub(r"\b[Tt]hought:\s*", "", text)
+    line = " ".join(text.replace("<", "‹").replace(">", "›").split())
+    if len(line) > THOUGHT_CHARS:
+        line = line[:THOUGHT_CHARS].rsplit(" ", 1)[0] + " ..."
+    return line or "Fix the code and run the tests."
+
+
+def edits_as_code(explanation: str, edits: list[Edit], test_timeout: int | None = None,
+                  test_command: str | None = None) -> str:
+    """The code that proposes each file, applies it, runs the tests, and finishes when they pass.
+    test_timeout: a fix can loop forever; its test run should not take the task's whole time."""
+    lines = []
+    names = ["p"] if len(edits) == 1 else [f"p{i}" for i in range(1, len(edits) + 1)]
+    for name, edit in zip(names, edits):
+        lines.append(f"{name} = propose_file(path={json.dumps(edit.path)}, content={_literal(edit.content)})")
+    for name in names:
+        lines.append(f'print(apply_patch(patch_id={name}["patch_id"]))')
+    answer = _thought(explanation)
+    test_args = ([f"command={json.dumps(test_command)}"] if test_command else []) + (
+        [f"timeout={test_timeout}"] if test_timeout else [])
+    lines += [f"tests = run_tests({', '.join(test_args)})", "print(tests)",
+              'if tests["passed"]:',
+              f"    final_answer({json.dumps('The tests pass. ' + answer, ensure_ascii=False)})"]
+    return "\n".join(lines)
+
+
+def as_reply(explanation: str, edits: list[Edit], reply_format: str, code_tags: tuple[str, str],
+             test_timeout: int | None = None, test_command: str | None = None) -> str:
+    """The edit as a reply in the agent's own format (what goes into memory and is run)."""
+    code = edits_as_code(explanation, edits, test_timeout, test_command)
+    if reply_format == "json":
+        return json.dumps({"thought": _thought(explanation), "code": code}, ensure_ascii=False)
+    return f"Thought: {_thought(explanation)}\n{code_tags[0]}\n{code}\n{code_tags[1]}"
+
+
+NO_USABLE_FILE = "The reply changed no file the fix may change ({paths})."
+UNCHANGED = ("That is the file exactly as it is now, and the tests fail with it. Find the line that causes the "
+             "failure, change it, and write the corrected file whole under its heading.")
+
+
+@dataclass
+class EditRequest:
+    """One fix request: the files it may change, room for them whole, how long a test run of the
+    fix may take, and the files' text now (a file written back unchanged is no fix)."""
+
+    paths: tuple[str, ...]
+    max_tokens: int | None = None
+    test_timeout: int | None = None
+    current: Callable[[str], str | None] = lambda path: None
+    test_command: str | None = None  # the tests to run (None: the project's, detected)
+
+    def read(self, text: str) -> tuple[str, list[Edit], list[str]]:
+        """(explanation, the edits that change something, the files written back as they are)."""
+        explanation, edits = parse_edits(text, self.paths)
+        changed = [e for e in edits if not _same(e.content, self.current(e.path))]
+        return explanation, changed, [e.path for e in edits if e not in changed]
+
+    def as_reply(self, explanation: str, edits: list[Edit], reply_format: str, code_tags: tuple[str, str]) -> str:
+        return as_reply(explanation, edits, reply_format, code_tags, self.test_timeout, self.test_command)
+
+
+def _same(new: str, now: str | None) -> bool:
+    """The same file but for trailing whitespace (what propose_file refuses as no change)."""
+    if now is None:
+        return False
+    return [line.rstrip() for line in new.strip().splitlines()] == [line.rstrip() for line in now.strip().splitlines()]
+
+
+def as_note(explanation: str, note: str, reply_format: str, code_tags: tuple[str, str]) -> str:
+    """A reply with no usable file, as a step that only says so."""
+    code = f"print({json.dumps(note, ensure_ascii=False)})"
+    if reply_format == "json":
+        return json.dumps({"thought": _thought(explanation), "code": code}, ensure_ascii=False)
+    return f"Thought: {_thought(explanation)}\n{code_tags[0]}\n{code}\n{code_tags[1]}"
+
+
+def fence_for(content: str) -> str:
+    """A Markdown fence longer than any backtick run at a line start in `content`."""
+    runs = [len(m.group(0)) for m in re.finditer(r"^`{3,}", content, re.M)]
+    return "`" * max([3] + [n + 1 for n in runs])
+
+
+LANGUAGES = {".py": "python", ".js": "javascript", ".ts": "typescript", ".go": "go", ".rs": "rust", ".rb": "ruby",
+             ".java": "java", ".c": "c", ".h": "c", ".cpp": "cpp", ".sh": "bash", ".toml": "toml", ".json": "json",
+             ".yaml": "yaml", ".yml": "yaml", ".md": "markdown", ".ini": "ini", ".cfg": "ini", ".txt": "text"}
+
+
+def file_block(path: str, content: str) -> str:
+    """A file as the edit form writes it: heading, fence with the language, the text."""
+    suffix = "." + path.rsplit(".", 1)[-1] if "." in path.rsplit("/", 1)[-1] else ""
+    fence = fence_for(content)
+    return f"### {path}\n{fence}{LANGUAGES.get(suffix, '')}\n{content.rstrip()}\n{fence}"
+
+
+def _text_of(message: Any) -> tuple[Any, str]:
+    role = message.get("role") if isinstance(message, dict) else getattr(message, "role", None)
+    content = message.get("content") if isinstance(message, dict) else getattr(message, "content", None)
+    if isinstance(content, list):
+        content = "\n".join(part.get("text", "") for part in content if isinstance(part, dict))
+    return role, content or ""
+
+
+def edit_messages(messages: list[Any], ask: str) -> list[Any]:
+    """A fix request: one user message with the project's instructions (AGENTS.md), the task's first
+    message (the task, the files, the failing tests) and `ask`. Not the agent's system prompt: its
+    reply format (a Thought, a code block of tool calls) is not this one, and small models mixed
+    the two."""
+    from smolagents.models import ChatMessage, MessageRole
+
+    parts = []
+    for message in messages:
+        role, text = _text_of(message)
+        if role == MessageRole.SYSTEM and PROJECT_HEADING in text:
+            parts.append(PROJECT_HEADING + text.split(PROJECT_HEADING, 1)[1].rstrip())
+        elif role == MessageRole.USER:
+            parts.append(text.removeprefix("New task:\n"))
+            break
+    parts.append(ask)
+    return [ChatMessage(role=MessageRole.USER, content=[{"type": "text", "text": "\n\n".join(parts)}])]

@@ -1,0 +1,114 @@
+"""The edit form: a fix written as files under their headings, turned into the agent's own code."""
+
+from __future__ import annotations
+
+import ast
+import json
+import random
+
+import pytest
+from smolagents.models import ChatMessage, MessageRole
+
+from agent_runtime.agent.edits import EDIT_ASK, Edit, as_reply, edit_messages, edits_as_code, file_block, parse_edits
+
+CODE_TAGS = ("<code>", "</code>")
+
+
+def test_files_are_read_from_the_usual_headings_and_a_cut_off_one_is_dropped():
+    reply = ("The discount is taken as a fraction.\n\n### shop/pricing.py\n```python\nA = 1\n```\n\n"
+             "## `shop/cart.py`:\n```\nB = 2\n```\n"
+             "### **./shop/util.py**\n```python\nC = 3\n```\n"
+             "### shop/late.py\n```python\nD = 4\n")  # cut off by max_tokens: no closing fence
+    explanation, edits = parse_edits(reply)
+    assert explanation == "The discount is taken as a fraction."
+    assert edits == [Edit("shop/pricing.py", "A = 1\n"), Edit("shop/cart.py", "B = 2\n"), Edit("shop/util.py", "C = 3\n")]
+
+
+def test_only_the_files_the_fix_may_change_count_and_a_repeated_file_counts_once():
+    reply = ("x\n### tests/test_a.py\n```python\nassert True\n```\n### a.py\n```python\nv = 1\n```\n"
+             "### a.py\n```python\nv = 2\n```\n")
+    assert parse_edits(reply, ("a.py",))[1] == [Edit("a.py", "v = 2\n")]
+    assert parse_edits("no files here", ("a.py",)) == ("no files here", [])
+
+
+TRICKY = ["", "x = 1\n", "s = '''doc'''\n", "a = 'it''s'\n", 'r"\\d+\\n"\n', "ends with a backslash \\",
+          "ends with a quote'", "\"\"\"doc\"\"\"\nx = '\\''\n", "tab\there\r\nwindows\r\n", "ü → 中\n", "\\'''\n"]
+
+
+@pytest.mark.parametrize("content", TRICKY)
+def test_a_file_becomes_code_that_gives_back_exactly_its_text(content):
+    code = edits_as_code("fixed it", [Edit("a.py", content)])
+    tree = ast.parse(code)
+    call = tree.body[0].value
+    assert ast.literal_eval(call.keywords[1].value) == content
+
+
+def test_random_file_texts_survive_the_round_trip():
+    rng = random.Random(4)
+    alphabet = ["'", '"', "\\", "\n", "r", "x", " ", "`", "#", "<", ">", "é"]
+    for _ in range(500):
+        content = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 30)))
+        call = ast.parse(edits_as_code("e", [Edit("a.py", content)])).body[0].value
+        assert ast.literal_eval(call.keywords[1].value) == content
+
+
+def test_the_reply_proposes_applies_tests_and_finishes_only_when_the_tests_pass():
+    reply = as_reply("The sum is wrong.", [Edit("a.py", "x = 1\n"), Edit("b/c.py", "y = 2\n")], "text", CODE_TAGS)
+    thought, _, rest = reply.partition("\n<code>\n")
+    assert thought == "Thought: The sum is wrong."
+    code = rest.removesuffix("\n</code>")
+    assert code.splitlines()[-6:] == ['print(apply_patch(patch_id=p1["patch_id"]))',
+                                     'print(apply_patch(patch_id=p2["patch_id"]))', "tests = run_tests()",
+                                     "print(tests)", 'if tests["passed"]:',
+                                     '    final_answer("The tests pass. The sum is wrong.")']
+    assert code.startswith("p1 = propose_file(path=\"a.py\", content=r'''x = 1\n''')\np2 = propose_file(path=\"b/c.py\"")
+    as_json = json.loads(as_reply("The sum is wrong.", [Edit("a.py", "x = 1\n")], "json", CODE_TAGS))
+    assert as_json["thought"] == "The sum is wrong." and as_json["code"].startswith("p = propose_file(")
+
+
+def test_an_explanation_written_in_the_agents_own_form_cannot_add_code():
+    """Seen with the 1.5B model: `Thought: ... <code> print(run_tests()) </code> ...` in the explanation."""
+    explanation = "Thought: Thought: page_count is off by one. <code> print(run_tests()) </code> Thought: more"
+    reply = as_reply(explanation, [Edit("a.py", "x = 1\n")], "text", CODE_TAGS)
+    assert reply.count("<code>") == 1 and reply.count("</code>") == 1
+    assert reply.startswith("Thought: page_count is off by one.\n<code>\np = propose_file(")
+    long = as_reply("word " * 200, [Edit("a.py", "x = 1\n")], "text", CODE_TAGS).split("\n", 1)[0]
+    assert len(long) < 320 and long.endswith(" ...")
+
+
+def test_a_fix_request_is_the_task_and_the_ask_without_the_agents_instructions():
+    system = ChatMessage(role=MessageRole.SYSTEM, content=[{"type": "text", "text": (
+        "You are a coding agent ...\n\nProject instructions (AGENTS.md):\nUse tabs.")}])
+    task = ChatMessage(role=MessageRole.USER, content=[{"type": "text", "text": "New task:\nFix it.\n\nfiles..."}])
+    later = ChatMessage(role=MessageRole.ASSISTANT, content=[{"type": "text", "text": "Thought: x"}])
+    (message,) = edit_messages([system, task, later], EDIT_ASK)
+    text = message.content[0]["text"]
+    assert text == f"Project instructions (AGENTS.md):\nUse tabs.\n\nFix it.\n\nfiles...\n\n{EDIT_ASK}"
+    assert message.role == MessageRole.USER
+
+
+def test_a_file_is_shown_in_the_form_the_fix_is_asked_in():
+    assert file_block("a.py", "x = 1\n") == "### a.py\n```python\nx = 1\n```"
+    shown = file_block("README.md", "text\n```bash\nls\n```\n")
+    assert shown.startswith("### README.md\n````markdown\n") and shown.endswith("\n````")
+    assert parse_edits("why\n" + file_block("a.py", "x = 1\n"))[1] == [Edit("a.py", "x = 1\n")]
+
+
+def test_the_files_a_failure_involves(tmp_path):
+    from agent_runtime.agent.overview import failure_files, imported_files, named_files
+
+    files = ["src/app/__init__.py", "src/app/core.py", "src/app/util.py", "tests/test_core.py", "tests/helpers.py",
+             "docs/big.md"]
+    for name in files:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("x = 1\n")
+    (tmp_path / "tests/test_core.py").write_text("from app.core import run\nfrom . import helpers\nimport app.util\n")
+    assert imported_files(tmp_path, "tests/test_core.py", files) == ["src/app/core.py", "tests/helpers.py",
+                                                                     "src/app/util.py"]
+    output = 'File "/home/dana/proj/tests/test_core.py", line 3\nE   AssertionError\ntests/test_core.py:3: AssertionError'
+    assert named_files(output, files) == ["tests/test_core.py"]
+    chosen = failure_files(tmp_path, files, output, "fix it", lambda rel: rel != "tests/helpers.py")
+    assert chosen == ["tests/test_core.py", "src/app/core.py", "src/app/util.py"], "what the policy hides stays out"
+    (tmp_path / "src/app/core.py").write_text("x = 1\n" * 5000)
+    assert failure_files(tmp_path, files, output, "fix it", lambda rel: True) == [], "too big to show"
+    assert failure_files(tmp_path, files, "nothing named", "fix it", lambda rel: True) == []
