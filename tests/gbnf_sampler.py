@@ -40,7 +40,7 @@ class Alt:
 class Repeat:
     item: object
     low: int
-    high: int
+    high: int | None  # None: unbounded (`*`, `+`)
 
 
 class Grammar:
@@ -86,12 +86,12 @@ class Grammar:
         if char == "?":
             self._pos += 1
             return Repeat(item, 0, 1)
-        if char == "*":
+        if char == "*":  # unbounded (None) when matching; sampled up to four times
             self._pos += 1
-            return Repeat(item, 0, 4)
+            return Repeat(item, 0, None)
         if char == "+":
             self._pos += 1
-            return Repeat(item, 1, 4)
+            return Repeat(item, 1, None)
         if char == "{":
             end = self._src.index("}", self._pos)
             low, _, high = self._src[self._pos + 1:end].partition(",")
@@ -163,7 +163,7 @@ class Grammar:
             options = node.options[:2] if depth > 12 else node.options
             return self._gen(rng.choice(options), rng, depth)
         if isinstance(node, Repeat):
-            high = node.low if depth > 12 else node.high
+            high = node.low if depth > 12 else (max(node.low, 4) if node.high is None else node.high)
             count = rng.randint(node.low, max(node.low, min(high, node.low + 3 if high > 6 else high)))
             if rng.random() < 0.04:
                 count = high  # sometimes the longest
@@ -193,7 +193,8 @@ class Grammar:
             return {e for option in node.options for e in self._match(option, text, pos)}
         if isinstance(node, Repeat):
             found, current = ({pos} if node.low == 0 else set()), {pos}
-            for count in range(1, node.high + 1):
+            # Unbounded: at most one repetition per character left (each takes at least one).
+            for count in range(1, (len(text) - pos + 1 if node.high is None else node.high) + 1):
                 current = {e for p in current for e in self._match(node.item, text, p)}
                 if not current:
                     break

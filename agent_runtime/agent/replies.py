@@ -252,12 +252,7 @@ class GuardedModel(Model):
         if fresh:
             messages = self._fresh(messages, fresh)
         reply = self._call(messages, options, **kwargs)
-        if self.check_format:
-            problem = reply_problem(reply.content, self.reply_format, self.code_tags)
-            if problem is not None:
-                self.format_retries += 1
-                reply = self._again(messages, reply, FORMAT_REMINDERS[self.reply_format].format(problem=problem),
-                                    options, **kwargs)
+        reply = checked = self._parses(messages, reply, options, kwargs)
         self.last_reply = reply.content if isinstance(reply.content, str) else None
         repeated = self._repeats(reply)
         if repeated is not None:
@@ -283,4 +278,27 @@ class GuardedModel(Model):
             reply = self._again(messages, reply, note, {**options, "readable": set(have)},
                                 **{**kwargs, "temperature": RETRY_TEMPERATURE})
             self.last_reply = reply.content if isinstance(reply.content, str) else None
+        if reply is not checked:
+            # A retry's reply is checked too: a grammar holds its form but not its length (a
+            # string the model never closes runs to max_tokens and is cut off).
+            reply = self._parses(messages, reply, options, {**kwargs, "temperature": RETRY_TEMPERATURE})
+            self.last_reply = reply.content if isinstance(reply.content, str) else None
         return reply
+
+    def _parses(self, messages: list, reply: ChatMessage, options: dict, kwargs: dict[str, Any]) -> ChatMessage:
+        """The reply, or (where replies are checked) one retry with a reminder of the format."""
+        problem = reply_problem(reply.content, self.reply_format, self.code_tags) if self.check_format else None
+        if problem is None:
+            return reply
+        self.format_retries += 1
+        note = FORMAT_REMINDERS[self.reply_format].format(problem=problem)
+        text = _text(reply)
+        if self.reply_format == "text" and self.code_tags[0] in text and self.code_tags[1] not in text:
+            # Cut off inside its code (a string never closed, a call nested on and on): shown that
+            # reply, the 0.5B model wrote it again. The retry is the request again, with the reminder.
+            second = self._call(list(messages) + [ChatMessage(role=MessageRole.USER, content=[
+                {"type": "text", "text": note.replace("could not be used", "was cut off and could not be used")}])],
+                options, **kwargs)
+            second.token_usage = _add_usage(reply.token_usage, second.token_usage)
+            return second
+        return self._again(messages, reply, note, options, **kwargs)

@@ -317,8 +317,10 @@ def edit_grammar(paths: Iterable[str], explanation_lines: int = 8) -> str:
         f"explain ::= etext eline{{0,{explanation_lines - 1}}}",
         r'etext ::= [^#`\n \t] [^\n]{0,400} "\n"',
         r'eline ::= etext | "\n"',
-        r'block ::= "### " path "\n```" [a-z]{0,12} "\n" cline{0,5000} "```\n"',
+        # Unbounded lines (max_tokens ends a reply): llama.cpp refuses a grammar whose bounded
+        # repetitions would expand to more than 2,000 rules, and its server then samples without one.
+        r'block ::= "### " path "\n```" [a-z]{0,12} "\n" cline* "```\n"',
         # A line of the file: anything but a line that starts with three backticks.
-        r'cline ::= ([^`\n] [^\n]{0,2000} | "`" [^`\n] [^\n]{0,2000} | "``" [^`\n] [^\n]{0,2000})? "\n"',
+        r'cline ::= ([^`\n] [^\n]* | "`" [^`\n] [^\n]* | "``" [^`\n] [^\n]*)? "\n"',
         "path ::= " + " | ".join(shown),
     ]) + "\n"

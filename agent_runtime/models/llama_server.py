@@ -88,6 +88,10 @@ def install() -> None:
             return chain
         grammar_sampler = llama_cpp.llama_sampler_init_grammar(
             self._model.vocab, grammar._grammar.encode("utf-8"), grammar._root.encode("utf-8"))
+        if not grammar_sampler:
+            # llama.cpp refused it (its reason is in this server's log): the request fails, rather
+            # than being answered as if no grammar had been sent.
+            raise ValueError("llama.cpp cannot parse the request's grammar (the server log says why)")
         return LazyGrammarSampler(chain, grammar_sampler, self._n_vocab)
 
     Llama._init_sampler = init_sampler

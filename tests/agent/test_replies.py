@@ -5,6 +5,7 @@ progress."""
 from __future__ import annotations
 
 import io
+import json
 from types import SimpleNamespace
 
 import pytest
@@ -202,6 +203,27 @@ def test_a_retry_that_reads_a_name_nothing_set_is_asked_again_too(tmp_path):
     assert codes == ["print(run_tests())", 'print(read_file(path="calc.py"))', 'final_answer("read it")']
     assert "Your code reads `p`" in text_of(session.model.requests[3][-1])
     assert (session.agent.repeat_retries, session.agent.format_retries) == (1, 1)
+
+
+def test_a_retry_cut_off_by_max_tokens_is_asked_again_in_the_format(tmp_path):
+    """Under the Python grammar the 0.5B model's unbound-name retry opened a triple-quoted string and
+    never closed it: the reply ran to max_tokens and was cut off. A retry's reply is checked as
+    the first one is, so the cut-off reply never costs a step."""
+    replies = [step("tests", "print(run_tests())"),
+               step("tests again", "print(run_tests())"),  # a repeat: retried
+               step("apply", 'print(apply_patch(patch_id=p["patch_id"]))'),  # the retry: no `p`
+               'Thought: apply it\n<code>\nprint(apply_patch(patch_id="""\nThis should work as intended.',  # cut off
+               step("read", 'print(read_file(path="calc.py"))'),
+               step("done", 'final_answer("read it")')]
+    with session_for(tmp_path, replies) as session:
+        session.run(LOOK_AROUND)
+    codes = [s.code_action for s in session.agent.memory.steps if getattr(s, "code_action", None)]
+    assert codes == ["print(run_tests())", 'print(read_file(path="calc.py"))', 'final_answer("read it")']
+    retry = session.model.requests[4]
+    assert "was cut off" in text_of(retry[-1]) and "Reply again in exactly this form" in text_of(retry[-1])
+    assert not any("This should work" in text_of(m) for m in retry), "the cut-off reply is not shown again"
+    assert (session.agent.repeat_retries, session.agent.format_retries) == (1, 2)
+    assert json.loads((session.last_run.dir / "metadata.json").read_text())["parse_errors"] == 0
 
 
 def test_a_stricter_grammar_holds_for_the_request_and_its_retries_only():

@@ -216,6 +216,41 @@ def test_the_server_lives_as_long_as_the_session_whichever_thread_starts_it(tmp_
         server.stop()
 
 
+def test_a_grammar_the_server_cannot_parse_fails_the_request_and_the_edit_grammar_holds(tmp_path):
+    """llama.cpp refuses some grammars (too many rules once repetitions expand); its server then
+    answered as if no grammar had been sent, and every fix request went out unconstrained. Now the
+    request fails; the edit grammar is one it parses, and the reply follows it."""
+    import urllib.error
+    import urllib.request
+
+    from agent_runtime.models.embedded import EmbeddedServer
+    from agent_runtime.models.grammar import edit_grammar
+
+    def ask(grammar: str) -> str:
+        body = {"messages": [{"role": "user", "content": "Print ### README.md, then hello in a code fence."}],
+                "max_tokens": 80, "temperature": 0, "grammar": grammar}
+        request = urllib.request.Request(f"{server.api_base}/chat/completions", data=json.dumps(body).encode(),
+                                         headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=300) as response:
+            return json.loads(response.read())["choices"][0]["message"]["content"]
+
+    server = EmbeddedServer(small_gguf(), 2048)
+    server.start()
+    try:
+        server.wait_ready(timeout=300)
+        too_big = 'root ::= ("a" [^\\n]{0,900} | "b" [^\\n]{0,900} | "c" [^\\n]{0,900})? "\\n"'
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            ask(too_big)
+        assert refused.value.code >= 400
+        reply = ask(edit_grammar(["calc.py"]))
+        assert reply[0] not in "#`\n \t", "an explanation comes first, as the grammar says"
+        headings = [line for line in reply.splitlines() if line.startswith("### ")]
+        assert all(line == "### calc.py" for line in headings), "only a file the fix may change"
+        assert "cannot parse" in server.log_path.read_text(errors="replace")
+    finally:
+        server.stop()
+
+
 def test_each_server_has_its_own_log_and_a_crash_is_explained(tmp_path):
     from agent_runtime.models.embedded import EmbeddedServer
     from agent_runtime.models.errors import ModelError

@@ -1,12 +1,65 @@
-"""The tool-call grammar: generated from the tool schemas, accepted by llama.cpp, bounded."""
+"""The grammars: generated from the tool schemas, accepted by llama.cpp's own parser, bounded."""
 
 from __future__ import annotations
 
 import re
 import warnings
+from functools import cache
+
+import pytest
 
 from agent_runtime.models.grammar import THOUGHT_CHARS, tool_call_grammar
 from agent_runtime.tools import tool_classes
+
+
+@cache
+def _vocab_model():
+    """The embedded 0.5B model with its vocabulary only (no weights are loaded)."""
+    import llama_cpp
+
+    from agent_runtime.config import load_settings
+    from agent_runtime.models.embedded import resolve_embedded
+
+    return llama_cpp.Llama(str(resolve_embedded(load_settings({}), "0.5b").gguf), vocab_only=True, verbose=False)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _free_the_vocab_model():
+    yield
+    if _vocab_model.cache_info().currsize:
+        _vocab_model().close()  # now, not at interpreter exit (llama_cpp is gone by then)
+        _vocab_model.cache_clear()
+
+
+def assert_llama_cpp_parses(grammar: str) -> None:
+    """What the server does with a grammar: llama.cpp's parser, with its limits (a bounded repetition
+    may expand to at most 2,000 rules). `LlamaGrammar.from_string` checks none of them, and a grammar
+    the server cannot parse was silently dropped (the reply then followed no grammar at all)."""
+    import llama_cpp
+
+    sampler = llama_cpp.llama_sampler_init_grammar(_vocab_model()._model.vocab, grammar.encode("utf-8"), b"root")
+    assert sampler, "llama.cpp refuses this grammar (its log says why)"
+    llama_cpp.llama_sampler_free(sampler)
+
+
+def test_llama_cpp_refuses_a_grammar_that_expands_too_far():
+    """The check above can fail: a group of bounded repetitions past llama.cpp's limit."""
+    assert_llama_cpp_parses('root ::= ("a" [^\\n]{0,900})? "\\n"')
+    with pytest.raises(AssertionError, match="refuses"):
+        assert_llama_cpp_parses('root ::= ("a" [^\\n]{0,900} | "b" [^\\n]{0,900} | "c" [^\\n]{0,900})? "\\n"')
+
+
+def test_every_grammar_the_agent_sends_parses_in_llama_cpp():
+    from agent_runtime.models.grammar import edit_grammar, python_grammar
+
+    tools = tool_classes()
+    for max_tokens in (256, 1024, 1536, 4096, 8192):
+        assert_llama_cpp_parses(tool_call_grammar(tools, max_tokens=max_tokens))
+        assert_llama_cpp_parses(python_grammar(tools, max_tokens=max_tokens))
+        assert_llama_cpp_parses(python_grammar(tools, max_tokens=max_tokens, readable={"files", "p", "tests"}))
+        assert_llama_cpp_parses(python_grammar(tools, max_tokens=max_tokens, readable=set()))
+    for paths in (["calc.py"], ["shop/__init__.py", "shop/cart.py", "shop/pricing.py"], [f"m{i}.py" for i in range(12)]):
+        assert_llama_cpp_parses(edit_grammar(paths))
 
 
 class FakeTool:
@@ -15,13 +68,11 @@ class FakeTool:
 
 
 def test_grammar_covers_every_tool_and_compiles_in_llama_cpp():
-    import llama_cpp
-
     grammar = tool_call_grammar(tool_classes(), max_tokens=1024)
     for cls in tool_classes():
         assert f'"{cls.name}("' in grammar
     assert "final_answer(" in grammar
-    llama_cpp.LlamaGrammar.from_string(grammar, verbose=False)  # raises on a malformed grammar
+    assert_llama_cpp_parses(grammar)
 
 
 def test_argument_rules_follow_the_schema():
@@ -146,7 +197,6 @@ def test_the_edit_grammar_compiles_and_writes_only_the_files_it_may():
     (never its tests, never a path the model makes up); every reply parses into the files."""
     import random
 
-    import llama_cpp
     from gbnf_sampler import Grammar
 
     from agent_runtime.agent.edits import parse_edits
@@ -154,7 +204,7 @@ def test_the_edit_grammar_compiles_and_writes_only_the_files_it_may():
 
     paths = ("calc.py", "pkg/ü x.py")
     text = edit_grammar(paths)
-    llama_cpp.LlamaGrammar.from_string(text, verbose=False)
+    assert_llama_cpp_parses(text)
     grammar = Grammar(text)
     good = "add() subtracts.\n\n### calc.py\n```python\ndef add(a, b):\n    return a + b\n```\n"
     assert grammar.accepts(good)
