@@ -171,9 +171,9 @@ class GuardedModel(Model):
             return self.inner.generate(messages, **kwargs)
 
     def _again(self, messages: list, reply: ChatMessage, note: str, options: dict | None = None,
-               **kwargs: Any) -> ChatMessage:
-        again = list(messages) + [
-            ChatMessage(role=MessageRole.ASSISTANT, content=[{"type": "text", "text": reply.content or ""}]),
+               show_reply: bool = True, **kwargs: Any) -> ChatMessage:
+        shown = [ChatMessage(role=MessageRole.ASSISTANT, content=[{"type": "text", "text": reply.content or ""}])]
+        again = list(messages) + (shown if show_reply else []) + [
             ChatMessage(role=MessageRole.USER, content=[{"type": "text", "text": note}]),
         ]
         second = self._call(again, options, **kwargs)
@@ -293,12 +293,9 @@ class GuardedModel(Model):
         self.format_retries += 1
         note = FORMAT_REMINDERS[self.reply_format].format(problem=problem)
         text = _text(reply)
-        if self.reply_format == "text" and self.code_tags[0] in text and self.code_tags[1] not in text:
-            # Cut off inside its code (a string never closed, a call nested on and on): shown that
-            # reply, the 0.5B model wrote it again. The retry is the request again, with the reminder.
-            second = self._call(list(messages) + [ChatMessage(role=MessageRole.USER, content=[
-                {"type": "text", "text": note.replace("could not be used", "was cut off and could not be used")}])],
-                options, **kwargs)
-            second.token_usage = _add_usage(reply.token_usage, second.token_usage)
-            return second
-        return self._again(messages, reply, note, options, **kwargs)
+        # Cut off inside its code (a string never closed, a call nested on and on): shown that
+        # reply, the 0.5B model wrote it again, so the retry is the request again with the reminder.
+        cut_off = self.reply_format == "text" and self.code_tags[0] in text and self.code_tags[1] not in text
+        if cut_off:
+            note = note.replace("could not be used", "was cut off and could not be used")
+        return self._again(messages, reply, note, options, show_reply=not cut_off, **kwargs)
