@@ -13,6 +13,22 @@ from typing import Any, Iterable
 
 TEST_FILE = re.compile(r"(^|/)(tests?/|test_[^/]*$|[^/]*_test\.py$|conftest\.py$)")
 SOURCE = re.compile(r"\.(py|js|ts|go|rs|rb|java|c|h|cpp|sh)$")
+# A task about a failure: the tests are worth running before the model's first step.
+FAILURE = re.compile(r"\btests?\b|\bfail|\berror|traceback|exception|\bcrash|\bbug\b|assert", re.I)
+# A question ("why do the tests fail?") or "run the tests" asks for no change, unless it also asks for a fix.
+NOT_A_CHANGE = re.compile(r"^\s*(why|what|how|explain|which|where|who|when|is|are|does|do|can|could|tell|show|"
+                          r"describe|list|run)\b", re.I)
+ASKS_CHANGE = re.compile(r"\b(fix|repair|make\b.{0,40}\bpass|resolve|correct|change|update|add|implement|support|"
+                         r"handle|rename)", re.I)
+
+
+def about_failure(task: str) -> bool:
+    return bool(FAILURE.search(task))
+
+
+def asks_change(task: str) -> bool:
+    """Whether a task asks for a change to the code (a fix, a feature), not only for an answer."""
+    return bool(ASKS_CHANGE.search(task)) or (about_failure(task) and not NOT_A_CHANGE.search(task))
 
 
 def _read_paths(calls: Iterable[Any]) -> set[str]:
@@ -20,8 +36,11 @@ def _read_paths(calls: Iterable[Any]) -> set[str]:
             if c.tool in ("read_file", "read_file_snippet") and c.outcome == "ok" and c.arguments.get("path")}
 
 
-def next_step(calls: list[Any], files: list[str], failing_output: str = "", shown: Iterable[str] = ()) -> str | None:
-    """A suggested next call, as one sentence with the code to write; None if nothing fits."""
+def next_step(calls: list[Any], files: list[str], failing_output: str = "", shown: Iterable[str] = (),
+              task: str | None = None) -> str | None:
+    """A suggested next call, as one sentence with the code to write; None if nothing fits. A task
+    that asks for an answer, not a change, is answered once something was read (a small model,
+    told to run the tests, went on to "fix" a project it had only been asked to describe)."""
     ran_tests = [c for c in calls if c.tool == "run_tests" and c.outcome == "ok"]
     applied = [i for i, c in enumerate(calls) if c.tool == "apply_patch" and c.outcome == "ok"]
     proposed = [c for c in calls if c.tool.startswith("propose_") and c.outcome == "ok"]
@@ -35,6 +54,8 @@ def next_step(calls: list[Any], files: list[str], failing_output: str = "", show
         patch_id = proposed[-1].facts.get("patch_id")
         if patch_id:
             return f'Apply the patch you proposed: print(apply_patch(patch_id="{patch_id}"))'
+    if task is not None and not asks_change(task):
+        return _answer_step(task, calls, files, ran_tests, shown)
     if not ran_tests and any(TEST_FILE.search(f) for f in files):
         return "See what fails first: print(run_tests())"
     read = _read_paths(calls) | set(shown)
@@ -52,6 +73,20 @@ def next_step(calls: list[Any], files: list[str], failing_output: str = "", show
     if read:
         return ("You have read the code: fix it now. In one step, write the corrected file whole with "
                 "propose_file(path=\"...\", content=r\'\'\'...\'\'\'), apply it with apply_patch and run run_tests().")
+    return None
+
+
+def _answer_step(task: str, calls: list[Any], files: list[str], ran_tests: list[Any], shown: Iterable[str]) -> str | None:
+    if about_failure(task) and not ran_tests and any(TEST_FILE.search(f) for f in files):
+        return "See what fails first: print(run_tests())"
+    read = _read_paths(calls) | set(shown)
+    unread = [f for f in files if f not in read and re.search(rf"(?<![\w/.-]){re.escape(f)}(?![\w-])", task)]
+    if unread:
+        return f'Read it next: print(read_file(path="{unread[0]}"))'
+    if read or ran_tests or calls:
+        # "What it says", not "what it is": small models otherwise answer "the README gives an overview".
+        return ('You have what the task asks about: answer it now with final_answer("..."), saying what '
+                'the text you read says, as the task asks.')
     return None
 
 

@@ -7,7 +7,6 @@ imports (smolagents, LiteLLM: seconds on a small machine) so the two overlap.
 from __future__ import annotations
 
 import logging
-import re
 import shlex
 import time
 import warnings
@@ -22,18 +21,10 @@ from agent_runtime.models.registry import kind_for
 from agent_runtime.safety.approval import Approver
 
 log = logging.getLogger(__name__)
-# A task about a failure: the tests are worth running before the model's first step.
 # A fix sampled again after a failed one: warm enough that a small model does not write the
 # same file again, cool enough to stay on the task.
 REFIX_TEMPERATURE = 0.7
 ATTEMPT_AGAIN = "The files are as shown above again: those changes were undone. Write a different fix."
-TEST_TASK = re.compile(r"\btests?\b|\bfail|\berror|traceback|exception|\bcrash|\bbug\b|assert", re.I)
-# A question ("why do the tests fail?") or "run the tests" asks for no change: its first reply is
-# not made to propose one, unless it also asks for a fix.
-NOT_A_CHANGE = re.compile(r"^\s*(why|what|how|explain|which|where|who|when|is|are|does|do|can|could|tell|show|"
-                          r"describe|list|run)\b", re.I)
-ASKS_CHANGE = re.compile(r"\b(fix|repair|make\b.{0,40}\bpass|resolve|correct|change|update|add|implement|support|"
-                         r"handle|rename)", re.I)
 
 
 @dataclass
@@ -323,12 +314,12 @@ class Session:
         through the one tool path (policy, sandbox, span). With it, the first reply can already be
         the fix: what one completion gets, the agent gets. In a repository too big to show whole,
         only the test files the task names, if it names some (a whole suite can take minutes)."""
-        from agent_runtime.agent.hints import TEST_FILE
+        from agent_runtime.agent.hints import TEST_FILE, about_failure
         from agent_runtime.agent.overview import named_files
         from agent_runtime.tools.commands import detect_test_command
 
         tool = self.agent.tools.get("run_tests")
-        if not files or not TEST_TASK.search(task) or tool is None:
+        if not files or not about_failure(task) or tool is None:
             return None
         self._test_command = None
         named = [f for f in named_files(task, files) if TEST_FILE.search(f)]
@@ -414,7 +405,7 @@ class Session:
 
         calls = self.runtime.state.history[self._task_first_call:]
         recent = [s.observations or "" for s in self.agent.memory.steps[-3:] if isinstance(s, ActionStep)]
-        return next_step(calls, self._task_files, "\n".join(recent), shown=self._task_shown)
+        return next_step(calls, self._task_files, "\n".join(recent), shown=self._task_shown, task=self._task)
 
     def _tool_event(self, record: Any, decision: Any, approval: Any) -> None:
         self.display.event("tool_call", step=self._step_announced or None, tool=record.tool, arguments=record.arguments,
@@ -444,6 +435,7 @@ class Session:
         reset, self._fresh = self._fresh, False
         if reset and self.prompt_memory is not None:
             self.prompt_memory.reset()  # smolagents empties its memory on a fresh run
+        from agent_runtime.agent.hints import asks_change
         from agent_runtime.agent.overview import (
             failure_files,
             repository_files,
@@ -472,8 +464,7 @@ class Session:
                                      + show_files(self.repo, self._task_shown))
                 # Only for a conversation's first task: a fix request sees the task's first message,
                 # not the steps of earlier tasks that a follow-up ("now apply it") refers to.
-                if reset and self._task_shown and "passed: false" in first_run and (
-                        ASKS_CHANGE.search(task) or not NOT_A_CHANGE.search(task)):
+                if reset and self._task_shown and "passed: false" in first_run and asks_change(task):
                     # The failure and every file are in front of the model: its first reply is the fix
                     # (what one completion gets, the agent gets; small models otherwise re-read what
                     # they were just shown, or wander off), then one fresh attempt per step.

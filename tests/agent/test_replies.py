@@ -50,8 +50,8 @@ def test_a_repeated_step_is_retried_with_a_suggested_next_step(tmp_path):
     retry = session.model.requests[2]  # the request after the repeat
     nudge = text_of(retry[-1])
     assert "You already ran exactly this code in step 1" in nudge
-    # the repository is small, so its files came with the task: the suggestion is the change itself
-    assert 'Suggested next step: You have read the code: fix it now. In one step, write the corrected calc.py whole with propose_file(path="calc.py"' in nudge
+    # the repository is small, so its files came with the task, and the task is a question: answer it
+    assert 'Suggested next step: You have what the task asks about: answer it now with final_answer(' in nudge
     # the first run_tests is the session's own (a small repository, a task about a failing test)
     assert [s.tool for s in session.runtime.state.history] == ["run_tests", "run_tests", "read_file"]
 
@@ -62,7 +62,7 @@ def test_a_repeat_that_persists_is_shown_the_step_itself_once_more(tmp_path):
     with session_for(tmp_path, replies) as session:
         session.run(LOOK_AROUND)
     second_nudge = text_of(session.model.requests[3][-1])
-    assert "That is step 1 again" in second_nudge and 'propose_file(path="calc.py"' in second_nudge
+    assert "That is step 1 again" in second_nudge and "final_answer(" in second_nudge
 
 
 def calls(*records):
@@ -85,6 +85,40 @@ def test_the_suggestion_follows_the_task():
     assert next_step(applied, files) == "Your change is applied: run the tests now: print(run_tests())"
     passing = applied + calls(("run_tests", {}, "ok", {"passed": True}))
     assert next_step(passing, files).startswith("The tests pass: finish with final_answer")
+
+
+def test_a_question_is_answered_not_fixed():
+    """A task that asks for an answer: the suggestion reads what it names, then answers; it never
+    sends the model to run the tests or change the code (seen with 1.5B: told "run the tests" after
+    re-reading the README it was asked to describe, it went on to patch a lock file)."""
+    files = ["README.md", "shop/cart.py", "tests/test_cart.py"]
+    task = "Read README.md, then say in two sentences what this project is for."
+    assert next_step([], files, task=task) == 'Read it next: print(read_file(path="README.md"))'
+    read = calls(("read_file", {"path": "README.md"}, "ok", {}))
+    assert next_step(read, files, task=task) == \
+        'You have what the task asks about: answer it now with final_answer("..."), saying what the text you read says, as the task asks.'
+    assert next_step([], files, shown=["README.md"], task="What is this project for?").startswith("You have what")
+    why = "Why do the tests fail?"
+    assert next_step([], files, task=why) == "See what fails first: print(run_tests())"
+    failing = calls(("run_tests", {}, "ok", {"passed": False}))
+    assert next_step(failing, files, task=why).startswith("You have what the task asks about")
+    # A change is still a change: the fix path as before.
+    assert next_step(read, files, task="Add a discount to shop/cart.py") == "See what fails first: print(run_tests())"
+    assert next_step(failing, files, task="The tests fail, fix it").startswith("Read the code next")
+    assert 'propose_file(path="shop/pricing.py"' in next_step(failing, files, shown=["shop/cart.py", "shop/pricing.py"],
+                                                           task="The tests fail, fix it")
+
+
+def test_a_repeated_read_for_a_question_is_followed_by_an_answer(tmp_path):
+    """Through the session: the model reads README.md, then reads it again; the retry suggests the
+    answer, and the run ends answered."""
+    again = step("readme", 'print(read_file(path="README.md"))')
+    replies = [again, again, step("answer", 'final_answer("A calculator.")')]
+    with session_for(tmp_path, replies) as session:
+        result = session.run("Read README.md, then say in one sentence what this project is for.")
+    nudge = text_of(session.model.requests[2][-1])
+    assert "final_answer" in nudge and "run_tests" not in nudge.split("Suggested next step:")[-1]
+    assert result.status == "answered" and result.answer == "A calculator."
 
 
 def test_a_reply_that_did_not_parse_is_not_shown_to_the_model_again(tmp_path):

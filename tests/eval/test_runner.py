@@ -198,8 +198,9 @@ def test_kill_interrupts_the_agents_whole_group_first():
 
     from agent_runtime.eval.runner import _kill
 
-    code = ("import subprocess, sys, time\nchild = subprocess.Popen(['sleep', '60'])\nprint('ready', flush=True)\n"
-            "try:\n    time.sleep(60)\nexcept KeyboardInterrupt:\n"
+    # 'ready' is printed inside the try: a Ctrl-C that lands just after it is still caught.
+    code = ("import subprocess, sys, time\nchild = subprocess.Popen(['sleep', '60'])\n"
+            "try:\n    print('ready', flush=True)\n    time.sleep(60)\nexcept KeyboardInterrupt:\n"
             "    print(child.wait(), flush=True)\n    sys.exit(130)\n")
     proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, start_new_session=True)
     assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
