@@ -9,7 +9,16 @@ import random
 import pytest
 from smolagents.models import ChatMessage, MessageRole
 
-from agent_runtime.agent.edits import EDIT_ASK, Edit, as_reply, edit_messages, edits_as_code, file_block, parse_edits
+from agent_runtime.agent.edits import (
+    EDIT_ASK,
+    Edit,
+    EditRequest,
+    as_reply,
+    edit_messages,
+    edits_as_code,
+    file_block,
+    parse_edits,
+)
 
 CODE_TAGS = ("<code>", "</code>")
 
@@ -29,6 +38,17 @@ def test_only_the_files_the_fix_may_change_count_and_a_repeated_file_counts_once
              "### a.py\n```python\nv = 2\n```\n")
     assert parse_edits(reply, ("a.py",))[1] == [Edit("a.py", "v = 2\n")]
     assert parse_edits("no files here", ("a.py",)) == ("no files here", [])
+
+
+def test_a_file_written_back_but_for_blank_lines_and_trailing_spaces_is_no_change():
+    now = "def add(a, b):\n    return a - b\n\n\ndef mul(a, b):\n    return a * b\n"
+    request = EditRequest(("calc.py",), current=lambda path: now)
+    same = "### calc.py\n```python\ndef add(a, b):  \n    return a - b\n\ndef mul(a, b):\n    return a * b\n```\n"
+    assert request.read(same)[1:] == ([], ["calc.py"])
+    fixed = same.replace("a - b", "a + b")
+    assert [e.path for e in request.read(fixed)[1]] == ["calc.py"]
+    indented = same.replace("    return a * b", "  return a * b")  # indentation is code: a change
+    assert [e.path for e in request.read(indented)[1]] == ["calc.py"]
 
 
 TRICKY = ["", "x = 1\n", "s = '''doc'''\n", "a = 'it''s'\n", 'r"\\d+\\n"\n', "ends with a backslash \\",

@@ -344,8 +344,7 @@ def test_the_first_reply_to_a_fix_task_is_the_fix(tmp_path):
     # Greedy decoding differs between CPUs (seen: the CI machine's 0.5B wrote calc.py back unchanged,
     # twice). Either way the reply was read in the edit form, for calc.py and nothing else.
     if steps[0].code_action == 'print("The reply wrote calc.py exactly as it is now.")':
-        assert not proposed, "an unchanged file is no proposal"
-        return
+        return  # (a later step's fresh attempt may propose a change)
     assert steps[0].code_action.startswith('p = propose_file(path="calc.py", content='), steps[0].code_action
     assert "tests = run_tests(timeout=" in steps[0].code_action
     assert proposed, "the proposal ran through the wrapper"
