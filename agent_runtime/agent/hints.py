@@ -91,13 +91,18 @@ def _answer_step(task: str, calls: list[Any], files: list[str], ran_tests: list[
 
 
 def fix_failed(calls: list[Any]) -> bool:
-    """Whether these calls (one step's) tried a fix that failed: a proposal refused and nothing
-    applied, or a change applied and a test run after it that did not pass."""
-    applied = [i for i, c in enumerate(calls) if c.tool == "apply_patch" and c.outcome == "ok"]
-    if applied:
-        runs = [c for c in calls[applied[-1] + 1:] if c.tool == "run_tests" and c.outcome == "ok"]
-        return bool(runs) and not runs[-1].facts.get("passed")
-    return any(c.tool.startswith("propose_") and c.outcome != "ok" for c in calls)
+    """Whether these calls (one attempt's) tried a fix that failed: a proposal refused and no later
+    one for its file (the attempt did not go through whole, even if it applied another file), or a
+    change applied and a test run after it that did not pass. (Seen: a two-file fix whose second
+    file was refused kept its first file applied, untested, and the model wrote the same step for
+    the rest of its time, each refused as "the same as now".)"""
+    refused = [i for i, c in enumerate(calls) if c.tool.startswith("propose_") and c.outcome != "ok"]
+    if refused:
+        path = calls[refused[-1]].arguments.get("path")
+        if not any(c.tool.startswith("propose_") and c.outcome == "ok" and c.arguments.get("path") in (None, path)
+                   for c in calls[refused[-1] + 1:]):
+            return True
+    return _tests_failed_after_apply(calls)
 
 
 # A sentence of the task that tells the agent to leave something as it is.
@@ -125,16 +130,23 @@ def fix_targets(shown: Iterable[str], task: str = "") -> tuple[str, ...]:
 
 
 def attempt_note(number: int, calls: list[Any], undone: list[str], observations: str) -> str:
-    """What a failed fix did, for the next attempt, which does not see it: the files it changed
-    and the tests' failures, or why its proposal was refused."""
+    """What a failed fix did, for the next attempt, which does not see it: why its proposal was
+    refused (and what of it that went in is undone), or the files it changed and the tests' failures."""
+    refused = [c for c in calls if c.tool.startswith("propose_") and c.outcome != "ok"]
+    if refused and fix_failed(calls) and not _tests_failed_after_apply(calls):
+        why = refused[-1].facts.get("error", "it was refused")
+        return (f"Attempt {number} did not work: {refused[-1].tool} refused it: {why}. "
+                + (f"What it changed ({', '.join(undone)}) is undone." if undone else "Nothing was changed."))
     if undone:
         summary = re.search(r"^summary: (.*)$", observations, re.MULTILINE)
         failures = [line.rstrip() for line in observations.splitlines() if re.match(r"E\s", line)][:8]
         return (f"Attempt {number} did not work: it changed {', '.join(undone)} and the tests still failed"
                 + (f" ({summary.group(1).strip()})" if summary else "") + ":\n" + "\n".join(failures)
                 + ("\n" if failures else "") + "That change is undone.")
-    refused = [c for c in calls if c.tool.startswith("propose_") and c.outcome != "ok"]
-    if not refused:
-        return f"Attempt {number} did not work: it changed no file."
-    why = refused[-1].facts.get("error", "it was refused")
-    return f"Attempt {number} did not work: {refused[-1].tool} refused it: {why}. Nothing was changed."
+    return f"Attempt {number} did not work: it changed no file."
+
+
+def _tests_failed_after_apply(calls: list[Any]) -> bool:
+    applied = [i for i, c in enumerate(calls) if c.tool == "apply_patch" and c.outcome == "ok"]
+    runs = [c for c in calls[applied[-1] + 1:] if c.tool == "run_tests" and c.outcome == "ok"] if applied else []
+    return bool(runs) and not runs[-1].facts.get("passed")

@@ -97,7 +97,20 @@ def unbound_reads(code: str, known: set[str]) -> list[str]:
 
 
 def normalized(code: str) -> str:
-    return re.sub(r"\s+", " ", code).strip()
+    """The code with its layout and the names it assigns made uniform: `p3 = propose_file(…)` is a
+    repeat of `p1 = propose_file(…)` (seen: the 1.5B model wrote one step seven times, renumbered)."""
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return re.sub(r"\s+", " ", code).strip()
+    assigned: dict[str, str] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            assigned.setdefault(node.id, f"_v{len(assigned)}")
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and node.id in assigned:
+            node.id = assigned[node.id]
+    return ast.unparse(tree)
 
 
 def _text(reply: ChatMessage) -> str:

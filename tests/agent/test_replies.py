@@ -19,8 +19,8 @@ from agent_runtime.config import load_settings
 from agent_runtime.safety.approval import Approver
 
 
-def session_for(tmp_path, replies, approval="auto", **env):
-    repo = make_repo(tmp_path / "p", BUGGY_PROJECT)
+def session_for(tmp_path, replies, approval="auto", files=BUGGY_PROJECT, **env):
+    repo = make_repo(tmp_path / "p", files)
     replay = write_replay(tmp_path / "r.json", replies)
     settings = load_settings({"MODEL_ID": f"replay:{replay}", "RUNS_DIR": str(tmp_path / "runs"), **env})
     return Session(settings, repo, Approver(approval, interactive=False),
@@ -54,6 +54,18 @@ def test_a_repeated_step_is_retried_with_a_suggested_next_step(tmp_path):
     assert 'Suggested next step: You have what the task asks about: answer it now with final_answer(' in nudge
     # the first run_tests is the session's own (a small repository, a task about a failing test)
     assert [s.tool for s in session.runtime.state.history] == ["run_tests", "run_tests", "read_file"]
+
+
+def test_a_step_written_again_with_its_variables_renumbered_is_a_repeat():
+    from agent_runtime.agent.replies import normalized
+
+    first = 'p1 = propose_file(path="a.py", content="x = 1")\nprint(apply_patch(patch_id=p1["patch_id"]))'
+    again = 'p7 = propose_file(path="a.py",  content="x = 1")\nprint(apply_patch(patch_id=p7["patch_id"]))\n'
+    assert normalized(first) == normalized(again)
+    assert normalized(first) != normalized(first.replace("x = 1", "x = 2")), "another fix is no repeat"
+    assert normalized(first) != normalized(first.replace('patch_id"]', 'id"]'))
+    assert normalized("print(read_file(path='a.py'))") != normalized("print(read_file(path='b.py'))")
+    assert normalized("print(  (") == normalized("print( (")  # not Python: layout only
 
 
 def test_a_repeat_that_persists_is_shown_the_step_itself_once_more(tmp_path):
@@ -343,6 +355,33 @@ def test_a_refused_proposal_is_a_failed_fix_and_a_question_never_gets_one():
     assert not fix_failed([call("propose_patch"), call("apply_patch")]), "not tested yet: run the tests first"
     assert not fix_failed([call("read_file"), call("run_tests", passed=False)])
     assert not fix_failed([call("propose_file", "error"), call("propose_file"), call("apply_patch")])
+    a, b = {"path": "a.py"}, {"path": "b.py"}
+    assert fix_failed([SimpleNamespace(tool="propose_file", arguments=a, outcome="ok", facts={}),
+                       SimpleNamespace(tool="propose_file", arguments=b, outcome="error", facts={}),
+                       call("apply_patch")]), "half a fix applied is a failed attempt"
+    assert not fix_failed([SimpleNamespace(tool="propose_file", arguments=b, outcome="error", facts={}),
+                           SimpleNamespace(tool="propose_file", arguments=b, outcome="ok", facts={}),
+                           call("apply_patch")]), "put right within the step"
+
+
+def test_a_fix_with_one_file_refused_is_undone_whole_and_attempted_afresh(tmp_path):
+    """The edit form's reply writes calc.py fixed and util.py cut short (its functions gone): the
+    cut file is refused, calc.py's change that did go in is undone, and the next reply is a new
+    attempt, not the same step again."""
+    util = "def double(x):\n    return 2 * x\n\n\ndef half(x):\n    return x / 2\n"
+    files = {**BUGGY_PROJECT, "util.py": util}
+    replies = [edit("add() subtracts.", "calc.py", FIXED_CALC) + '### util.py\n```python\n"""Helpers."""\n```\n',
+               edit("add() must add.", "calc.py", FIXED_CALC)]
+    with session_for(tmp_path, replies, files=files) as session:
+        result = session.run("test_calc.py fails: fix calc.py.")
+    assert result.status == "answered" and result.steps == 2, result
+    assert (session.repo / "util.py").read_text() == util
+    assert (session.repo / "calc.py").read_text() == FIXED_CALC
+    history = session.runtime.journal.history()
+    assert [e.undone for e in history] == ["undo", None], "the half-applied attempt was undone"
+    note = text_of(session.model.requests[1][0])
+    assert "Attempt 1 did not work: propose_file refused it: content would delete double, half from util.py" in note
+    assert "What it changed (calc.py) is undone." in note and "tests still failed" not in note
 
 
 def test_a_fix_names_the_code_not_its_tests():
