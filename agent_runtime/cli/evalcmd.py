@@ -85,7 +85,15 @@ def run_eval(tasks: list[Any], settings: Settings, args: argparse.Namespace, out
     def terminated(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt  # `kill`, a CI job's timeout: stop the running agents as Ctrl-C does
 
-    previous = signal.signal(signal.SIGTERM, terminated) if threading.current_thread() is threading.main_thread() else None
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, terminated) if main else None
+    # Started in the background by a script, the eval inherits SIGINT ignored, and so would every agent
+    # it starts: the Ctrl-C that ends an agent at its task's timeout did nothing, the agent was killed
+    # and its run's figures (parse failures, tokens) were lost. A handler here is reset to the default
+    # in each agent when it starts.
+    ignored = main and signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    if ignored:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         kind = kind_for(settings, model)  # the registry says what the id means
         if isinstance(kind, EmbeddedKind) and not os.environ.get(SHARED_SERVER_ENV):
@@ -110,6 +118,8 @@ def run_eval(tasks: list[Any], settings: Settings, args: argparse.Namespace, out
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
+        if ignored:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
         if server is not None:
             server.stop()
     for line in task_lines(results) + [""] + summary_lines(results):

@@ -93,6 +93,24 @@ def test_a_task_that_runs_too_long_is_stopped_and_counted(tmp_path):
     assert result["status"] == "timeout" and result["solved"] is False
 
 
+def test_an_eval_started_with_ctrl_c_ignored_still_ends_a_slow_agent_cleanly(tmp_path):
+    """`nohup agent-runtime eval … &` from a script: SIGINT arrives ignored. The agent at its timeout
+    still gets a working Ctrl-C, ends its own run and reports its figures (seen: every timed-out
+    task was killed instead, its parse failures and tokens unknown)."""
+    import signal
+
+    slow = [step("wait", 'print(run_cmd(command="sleep 60", timeout=120))'), step("done", 'final_answer("x")')]
+    replay = write_replay(tmp_path / "replay.json", slow)
+    out = tmp_path / "results.jsonl"
+    done = subprocess.run([str(VENV_BIN / "agent-runtime"), "eval", str(suite(tmp_path / "s.jsonl", [task("slow", timeout_s=8)])),
+                           "--model", f"replay:{replay}", "--out", str(out)], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=120, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    assert done.returncode == 0, done.stderr
+    result = results(out)["slow"]
+    assert result["status"] == "timeout" and result["exit_code"] == 130, result
+    assert result["parse_failures"] == 0 and result["tokens_in"] is not None, "the agent's own figures"
+
+
 @pytest.mark.parametrize("signame", ["SIGINT", "SIGTERM"])
 def test_ctrl_c_stops_the_running_agent_at_once(tmp_path, signame):
     """The agent runs in its own session (out of the terminal's reach): Ctrl-C on the eval must
