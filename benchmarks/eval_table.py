@@ -19,6 +19,11 @@ from agent_runtime.eval.report import load_results, summary
 
 
 def main(argv: list[str]) -> None:
+    if not argv or any(a.startswith("-") or "=" not in a for a in argv):
+        sys.exit(__doc__.strip())
+    missing = [a.partition("=")[2] for a in argv if not Path(a.partition("=")[2]).is_file()]
+    if missing:
+        sys.exit(f"eval_table: no results file {', '.join(missing)}")
     rows: dict[str, dict[str, dict]] = {}
     for arg in argv:
         label, _, path = arg.partition("=")
