@@ -1,5 +1,6 @@
 # agent_runtime: two commands on a fresh machine.
-#   make run    create .venv, install, fetch the embedded model, run one read-only task on it
+#   make run    create .venv, install, fetch the embedded model, have it fix a bug in a scratch copy
+#               of examples/first-task
 #   make test   install with the dev extras, run the whole test suite
 #   make test-fast   everything but the tests that start llama.cpp, Phoenix, a pty or fuzz (8 min on 2 cores
 #                    busy with other work, 3 min of CPU; see the README's Development section)
@@ -11,7 +12,9 @@ UV := $(shell command -v uv 2>/dev/null)
 ifeq ($(UV),)
 UV := $(PYTHON) -m uv
 endif
-TASK ?= Read README.md, then say in two sentences what this project is for.
+# make run's task: fix a bug in a scratch copy of examples/first-task (this checkout is not
+# touched). TASK="..." asks something else of that copy.
+TASK ?= The tests fail. Fix the bug in the code, not the tests.
 
 # llama-cpp-python builds from source. Not -march=native: on CPUs with AMX (current Xeons, most
 # cloud VMs) ggml's AMX path crashes in llama_decode on Q4_K models (llama.cpp issue 20824).
@@ -40,10 +43,16 @@ endef
 .PHONY: run test test-fast lint install install-dev system-deps models rebuild-llama llama-flags doctor bench lock clean
 
 run: install models
-	@echo "== One read-only task on the embedded model (a 1.5B model on the CPU: expect 1-3 minutes)"
-	@$(BIN)/agent-runtime --approval never --max-steps 6 "$(TASK)"; code=$$?; \
+	@repo=$$(mktemp -d "$${TMPDIR:-/tmp}/agent-runtime-first-task.XXXXXX") && cp -R examples/first-task/. "$$repo" && \
+	  git -C "$$repo" init -q && git -C "$$repo" add -A && \
+	  git -C "$$repo" -c user.name=agent-runtime -c user.email=agent-runtime@localhost commit -qm "examples/first-task" && \
+	  echo "== A first task on the embedded model, in a scratch copy of examples/first-task: $$repo" && \
+	  echo "   (a 1.5B model on the CPU: expect 1-3 minutes. --approval auto: its fix is applied in that copy," && \
+	  echo "   under the policy and the sandbox as always)" && \
+	  { $(BIN)/agent-runtime --repo "$$repo" --approval auto --max-steps 6 "$(TASK)"; code=$$?; \
+	  echo "== What changed in $$repo:"; git -C "$$repo" --no-pager diff --stat; \
 	  if [ $$code -eq 3 ]; then echo "(the model used its 6 steps without a final answer: exit code 3, as documented)"; \
-	  elif [ $$code -ne 0 ]; then exit $$code; fi
+	  elif [ $$code -ne 0 ]; then exit $$code; fi; }
 
 test: install-dev models lint
 	$(BIN)/python -m pytest

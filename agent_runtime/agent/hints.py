@@ -8,6 +8,7 @@ calls so far and the repository's files; it knows nothing about any particular t
 
 from __future__ import annotations
 
+import ast
 import re
 from typing import Any, Iterable
 
@@ -34,6 +35,11 @@ def asks_change(task: str) -> bool:
 def _read_paths(calls: Iterable[Any]) -> set[str]:
     return {str(c.arguments.get("path")) for c in calls
             if c.tool in ("read_file", "read_file_snippet") and c.outcome == "ok" and c.arguments.get("path")}
+
+
+def _named(task: str, files: list[str]) -> list[str]:
+    """The repository files the task names, as written (`README.md`, not `docs/README.md`)."""
+    return [f for f in files if re.search(rf"(?<![\w/.-]){re.escape(f)}(?![\w-])", task)]
 
 
 def next_step(calls: list[Any], files: list[str], failing_output: str = "", shown: Iterable[str] = (),
@@ -80,7 +86,7 @@ def _answer_step(task: str, calls: list[Any], files: list[str], ran_tests: list[
     if about_failure(task) and not ran_tests and any(TEST_FILE.search(f) for f in files):
         return "See what fails first: print(run_tests())"
     read = _read_paths(calls) | set(shown)
-    unread = [f for f in files if f not in read and re.search(rf"(?<![\w/.-]){re.escape(f)}(?![\w-])", task)]
+    unread = [f for f in _named(task, files) if f not in read]
     if unread:
         return f'Read it next: print(read_file(path="{unread[0]}"))'
     if read or ran_tests or calls:
@@ -88,6 +94,51 @@ def _answer_step(task: str, calls: list[Any], files: list[str], ran_tests: list[
         return ('You have what the task asks about: answer it now with final_answer("..."), saying what '
                 'the text you read says, as the task asks.')
     return None
+
+
+def answer_now(task: str, calls: list[Any], step_calls: list[Any], files: list[str]) -> str | None:
+    """For a question about files the task names (`Read README.md, then say ...`), once this step
+    has read the last of them: a note that the answer is due. Said once, after that read. (A 1.5B
+    model read the first page of a 687-line README, then paged through the rest and answered
+    from its last page about something else.)"""
+    if asks_change(task) or about_failure(task):
+        return None
+    named = _named(task, files)
+    just_read = _read_paths(step_calls)
+    if not named or not just_read & set(named) or not set(named) <= _read_paths(calls):
+        return None
+    if _read_paths(calls[:len(calls) - len(step_calls)]) & set(named) == set(named):
+        return None  # read before this step: the note was given then
+    return (f"(You have read {', '.join(named)}. If that answers the task, answer it in your next step with "
+            'final_answer("..."), saying what the text says, as the task asks.)')
+
+
+def reread(task: str, code: str, calls: list[Any], files: list[str]) -> str | None:
+    """For a question about files the task names: a step that reads one of them again, after this
+    task has read it. It is taken as a repeat (agent/replies.py), with the answer suggested. (Given
+    the note above, a 1.5B model still paged on through a 691-line README to the step limit.)"""
+    if asks_change(task) or about_failure(task):
+        return None
+    done = _read_paths(calls) & set(_named(task, files))
+    again = [p for p in read_in(code) if p in done]
+    if not again:
+        return None
+    return (f"You have read {again[0]} already, as the task asked. More of it is not what the task needs: "
+            "it asks for an answer now.")
+
+
+def read_in(code: str) -> list[str]:
+    """The paths a piece of code reads with read_file (literal ones)."""
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return []
+    paths = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("read_file", "read_file_snippet"):
+            args = [k.value for k in node.keywords if k.arg == "path"] + node.args[:1]
+            paths += [a.value for a in args[:1] if isinstance(a, ast.Constant) and isinstance(a.value, str)]
+    return paths
 
 
 def fix_failed(calls: list[Any]) -> bool:

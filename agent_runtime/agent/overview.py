@@ -166,3 +166,43 @@ def failure_files(root: Path, files: list[str], failure: str, task: str,
 def show_files(root: Path, names: list[str]) -> str:
     return "\n\n".join(file_block(name, (root / name).read_text(encoding="utf-8", errors="replace"))
                        for name in names)
+
+
+# A question that names files ("Read README.md, then say what this project is for"): their
+# beginnings come with the task, so the model's first reply is written knowing them. (A 1.5B
+# model otherwise wrote "the README gives an overview" before reading it, and answered with that.)
+NAMED_HEAD_CHARS = 4000
+
+
+def named_heads(root: Path, files: list[str], task: str, readable: Callable[[str], bool]) -> tuple[str, list[str]]:
+    """The beginning of each readable text file the task names (up to three), NAMED_HEAD_CHARS
+    shared between them (a short file leaves its share to the others), and the names of those
+    shown whole; a file cut short says how much of it is shown."""
+    texts: dict[str, list[str]] = {}
+    for name in named_files(task, files)[:3]:
+        try:
+            data = (root / name).read_bytes() if readable(name) else b"\0"
+        except OSError:
+            continue
+        if b"\0" not in data[:8000] and data.strip():
+            texts[name] = data.decode("utf-8", "replace").splitlines()
+    room, heads = NAMED_HEAD_CHARS, {}
+    for count, name in enumerate(sorted(texts, key=lambda n: sum(map(len, texts[n]))), start=1):
+        share, used, head = room // (len(texts) - count + 1), 0, []
+        for line in texts[name]:
+            if used + len(line) + 1 > share:
+                break
+            head.append(line)
+            used += len(line) + 1
+        room -= used
+        heads[name] = head
+    parts = []
+    for name, lines in texts.items():
+        head = heads[name]
+        if not head:
+            continue  # a first line longer than its share (minified, generated): read_file is the way
+        parts.append(file_block(name, "\n".join(head)))
+        if len(head) < len(lines):
+            # Not the call that reads on: a 1.5B model took it as the next step and paged to the end.
+            parts.append(f"(lines 1-{len(head)} of {len(lines)} shown)")
+    return "\n\n".join(parts), [n for n in texts if len(heads[n]) == len(texts[n])]

@@ -77,6 +77,8 @@ class Session:
         self._task_files: list[str] = []
         self._task_shown: list[str] = []  # files the task's first message showed whole
         self._task_first_call = 0
+        self._step_first_call = 0  # where the current step's tool calls begin (see _answer_note)
+        self._attached = False  # the task came with @path attachments (then nothing else is shown)
         self._attempt_first_call = 0  # where the current fix attempt's tool calls begin in the history
         self._fix_task = False  # a fix task whose files and failure the first prompt showed
         self._attempts: list[str] = []  # notes of this task's failed fixes (see _after_step)
@@ -129,7 +131,7 @@ class Session:
         self.prompt_memory = self._prompt_memory()
         self.agent = build_agent(self.runtime, self.model, settings.agent_max_steps, self.constraint,
                                  prompt_memory=self.prompt_memory, around_call=self._model_call,
-                                 hint=self._next_step_hint)
+                                 hint=self._next_step_hint, off_course=self._off_course)
         trace_agent(self.agent, self.tracing.telemetry)  # a CHAIN span per step
         hooks = self.runtime.hooks  # the user's hooks.toml (tools/hooks.py)
         hooks.warn, hooks.context["session_id"] = self.display.warn, self.session_id
@@ -225,6 +227,7 @@ class Session:
         from agent_runtime.telemetry.records import RunRecord, load_spans
 
         typed, task = task, attach_files(task, self.runtime)  # @path: the file's content joins the task
+        self._attached = task != typed
         if self.notes and not self._fresh:  # the model's memory says otherwise: tell it
             task += f"\n\n(Since the last task: {'; '.join(self.notes)}.)"
         self.notes.clear()
@@ -355,6 +358,18 @@ class Session:
             fresh = "\n\n".join(self._attempts[-3:]) + "\n\n" + ATTEMPT_AGAIN
         self._edit_next(temperature=REFIX_TEMPERATURE, fresh=fresh)
 
+    def _answer_note(self, step: Any) -> None:
+        """A question about named files, once this step has read them: the step's observation
+        (what the next request shows the model, the display and steps.jsonl) says the answer is due."""
+        from agent_runtime.agent.hints import answer_now
+
+        task_calls = self.runtime.state.history[self._task_first_call:]
+        step_calls = task_calls[self._step_first_call - self._task_first_call:]
+        self._step_first_call = len(self.runtime.state.history)
+        note = None if step.is_final_answer else answer_now(self._task, task_calls, step_calls, self._task_files)
+        if note:
+            step.observations = ((step.observations or "").rstrip() + "\n" + note).lstrip()
+
     def _edit_next(self, temperature: float | None = None, fresh: str | None = None) -> None:
         """The next request asks for a fix in the edit form (agent/edits.py), for the code files the
         task may change, with room for them whole."""
@@ -407,6 +422,11 @@ class Session:
         recent = [s.observations or "" for s in self.agent.memory.steps[-3:] if isinstance(s, ActionStep)]
         return next_step(calls, self._task_files, "\n".join(recent), shown=self._task_shown, task=self._task)
 
+    def _off_course(self, code: str) -> str | None:
+        from agent_runtime.agent.hints import reread
+
+        return reread(self._task, code, self.runtime.state.history[self._task_first_call:], self._task_files)
+
     def _tool_event(self, record: Any, decision: Any, approval: Any) -> None:
         self.display.event("tool_call", step=self._step_announced or None, tool=record.tool, arguments=record.arguments,
                            outcome=record.outcome, decision=decision.decision if decision else "allow",
@@ -438,6 +458,7 @@ class Session:
         from agent_runtime.agent.hints import asks_change
         from agent_runtime.agent.overview import (
             failure_files,
+            named_heads,
             repository_files,
             repository_overview,
             show_files,
@@ -446,6 +467,7 @@ class Session:
 
         listing = repository_files(self.repo, hidden=self.runtime.workspace.hidden)
         self._task_files, self._task_first_call = listing[0], len(self.runtime.state.history)
+        self._step_first_call = self._task_first_call
         self._fix_task, self._attempt_first_call = False, len(self.runtime.state.history)
         self._attempts, self._task = [], task
         self.agent.model.forget_next()  # e.g. a new attempt asked for after the last task's last step
@@ -471,6 +493,10 @@ class Session:
                     self._fix_task = True
                     self._attempt_first_call = len(self.runtime.state.history)  # after that test run
                     self._edit_next()
+            elif not self._task_shown and not self._attached and not asks_change(task):
+                heads, self._task_shown = named_heads(self.repo, listing[0], task, self._may_read)
+                if heads:
+                    overview += "\n\nWhat the task names (no need to read this again):\n" + heads
             self.prompt_memory.set_task_context(task, overview)
         shown: set[int] = set()  # smolagents yields the last step twice when the step limit is hit
         code_shown = False
@@ -487,6 +513,7 @@ class Session:
                 elif isinstance(event, ActionStep) and id(event) not in shown:
                     shown.add(id(event))
                     steps += 1
+                    self._answer_note(event)
                     self._save_steps()  # as it happens: a killed run keeps its steps
                     self.display.step_done(event, code_shown)
                     self.display.event("step_ended", **self._meter.step(event))
@@ -591,7 +618,7 @@ class Session:
         self.prompt_memory.task_context.update(contexts)
         self.agent = build_agent(self.runtime, self.model, settings.agent_max_steps, self.constraint,
                                  prompt_memory=self.prompt_memory, around_call=self._model_call,
-                                 hint=self._next_step_hint)
+                                 hint=self._next_step_hint, off_course=self._off_course)
         trace_agent(self.agent, self.tracing.telemetry)
         self.agent.memory.steps.extend(steps)
         old_agent.cleanup()

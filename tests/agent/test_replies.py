@@ -77,6 +77,67 @@ def test_a_repeat_that_persists_is_shown_the_step_itself_once_more(tmp_path):
     assert "That is step 1 again" in second_nudge and "final_answer(" in second_nudge
 
 
+PAGING = "The README.md file provides an overview of the project's purpose, features, and installation."
+
+
+def test_the_same_thought_paging_on_through_a_file_is_a_repeat(tmp_path):
+    """Seen with 1.5B on make run's task: one thought word for word, and read_file with the next
+    start_line, six steps to the step limit. The second such reply is retried, with the answer
+    suggested; a different call or a short thought that comes back is not a repeat."""
+    replies = [step(PAGING, 'print(read_file(path="README.md"))'),
+               step(PAGING, 'print(read_file(path="README.md", start_line=151))'),  # retried, never run
+               step("answer", 'final_answer("A calculator.")')]
+    with session_for(tmp_path, replies, files=BIG_PROJECT) as session:
+        result = session.run("Read README.md, then say in two sentences what this project is for.")
+    assert result.status == "answered" and result.answer == "A calculator."
+    assert session.agent.repeat_retries == 1
+    assert [c.arguments.get("start_line") for c in session.runtime.state.history] == [None]
+    nudge = text_of(session.model.requests[2][-1])
+    assert "Step 1 had this same thought and called the same tools" in nudge and "final_answer(" in nudge
+
+
+@pytest.mark.parametrize("second", [
+    step(PAGING, 'print(list_files())'),  # the same thought, another tool: a step on
+    step("Read more of it.", 'print(read_file(path="README.md", start_line=151))'),  # a short thought again
+])
+def test_a_new_call_or_a_new_thought_is_no_repeat(tmp_path, second):
+    replies = [step("Read more of it.", 'print(read_file(path="README.md"))') if "Read more" in second
+               else step(PAGING, 'print(read_file(path="README.md"))'), second, step("answer", 'final_answer("x")')]
+    with session_for(tmp_path, replies, files=BIG_PROJECT) as session:
+        session.run("What is this project for? Say it in two sentences.")  # names no file: reading on is fine
+    assert session.agent.repeat_retries == 0 and len(session.runtime.state.history) == 2
+
+
+def test_paging_on_through_a_file_a_question_named_is_a_repeat(tmp_path):
+    """Seen with 1.5B after the note: each page with a new thought, to the step limit. A question's
+    second read of a file it names is retried, with the answer suggested."""
+    replies = [step("The README explains the project.", 'print(read_file(path="README.md"))'),
+               step("It goes on about the features.", 'print(read_file(path="README.md", start_line=151))'),
+               step("answer", 'final_answer("A shop that sells hats.")')]
+    with session_for(tmp_path, replies, files=BIG_PROJECT) as session:
+        result = session.run("Read README.md, then say in two sentences what this project is for.")
+    assert result.answer == "A shop that sells hats." and session.agent.repeat_retries == 1
+    assert len(session.runtime.state.history) == 1
+    nudge = text_of(session.model.requests[2][-1])
+    assert "You have read README.md already" in nudge and "final_answer(" in nudge
+
+
+def test_what_counts_as_reading_a_named_file_again():
+    from agent_runtime.agent.hints import read_in, reread
+
+    files = ["README.md", "NOTES.md", "shop/cart.py"]
+    task = "Read README.md, then say what this project is for."
+    read = calls(("read_file", {"path": "README.md"}, "ok", {}))
+    assert reread(task, 'print(read_file("README.md", start_line=151))', read, files).startswith("You have read README.md")
+    assert reread(task, 'print(read_file(path="README.md"))', [], files) is None  # the first read
+    assert reread(task, 'print(read_file(path="NOTES.md"))', read, files) is None  # not named
+    assert reread(task, 'print(rg_search(pattern="README.md"))', read, files) is None
+    assert reread("Fix the typo in README.md", 'print(read_file(path="README.md"))', read, files) is None
+    assert reread("Why do the tests in README.md fail?", 'print(read_file(path="README.md"))', read, files) is None
+    assert read_in('x = read_file(path=p)\nprint(read_file_snippet("a.py", 3))') == ["a.py"]
+    assert read_in("print(read_file(") == []
+
+
 def calls(*records):
     return [SimpleNamespace(tool=t, arguments=a, outcome=o, facts=f) for t, a, o, f in records]
 
@@ -131,6 +192,76 @@ def test_a_repeated_read_for_a_question_is_followed_by_an_answer(tmp_path):
     nudge = text_of(session.model.requests[2][-1])
     assert "final_answer" in nudge and "run_tests" not in nudge.split("Suggested next step:")[-1]
     assert result.status == "answered" and result.answer == "A calculator."
+
+
+def test_a_question_about_a_named_file_is_told_to_answer_once_it_is_read():
+    """A 1.5B model read the first page of a long README, paged on through the rest and answered
+    from its last page about something else: once the step has read what the task names, the note
+    says the answer is due; once, and never for a change or a failure."""
+    from agent_runtime.agent.hints import answer_now
+
+    files = ["README.md", "docs/README.md", "shop/cart.py"]
+    task = "Read README.md, then say in two sentences what this project is for."
+    read = calls(("read_file", {"path": "README.md", "end_line": 150}, "ok", {}))
+    note = answer_now(task, read, read, files)
+    assert note.startswith("(You have read README.md.") and 'final_answer("...")' in note
+    page_two = calls(("read_file", {"path": "README.md", "start_line": 151}, "ok", {}))
+    assert answer_now(task, read + page_two, page_two, files) is None  # said once
+    other = calls(("read_file", {"path": "shop/cart.py"}, "ok", {}))
+    assert answer_now(task, other, other, files) is None  # not what the task names
+    refused = calls(("read_file", {"path": "README.md"}, "refused", {}))
+    assert answer_now(task, refused, refused, files) is None
+    both = "Compare README.md and shop/cart.py: do they agree?"
+    assert answer_now(both, read, read, files) is None  # shop/cart.py not read yet
+    assert answer_now(both, read + other, other, files).startswith("(You have read README.md, shop/cart.py.")
+    assert answer_now("Fix the typo in README.md", read, read, files) is None
+    assert answer_now("Why does README.md say the tests fail?", read, read, files) is None
+    assert answer_now("What is this project for?", read, read, files) is None  # names no file
+
+
+def test_the_answer_note_reaches_the_model_with_the_read(tmp_path):
+    replies = [step("readme", 'print(read_file(path="README.md"))'),
+               step("more", 'print(read_file(path="calc.py"))'),
+               step("answer", 'final_answer("A calculator.")')]
+    with session_for(tmp_path, replies) as session:
+        result = session.run("Read README.md, then say in one sentence what this project is for.")
+    after_first, after_second = (text_of(session.model.requests[i][-1]) for i in (1, 2))
+    assert "A tiny calculator." in after_first and "(You have read README.md. If that answers the task" in after_first
+    assert "You have read README.md" not in after_second
+    assert result.status == "answered" and result.answer == "A calculator."
+    saved = (session.last_run.dir / "steps.jsonl").read_text()
+    assert "You have read README.md" in saved  # what the model saw is what a resumed run sees
+
+
+BIG_PROJECT = {**{f"pkg/m{i}.py": f"X{i} = {i}\n" for i in range(14)},
+               "README.md": "# shop\n\nA shop that sells hats.\n\n" + "".join(f"line {i} of the manual\n" for i in range(400)),
+               "NOTES.md": "short notes\n", ".env": "TOKEN=s3cret-value\n"}
+
+
+@pytest.mark.parametrize("task,shown", [
+    ("Read README.md, then say in two sentences what this project is for.", ["README.md"]),
+    ("What do README.md and NOTES.md say?", ["README.md", "NOTES.md"]),
+    ("What is in .env?", []),  # the policy keeps it from the model: not shown
+    ("Add a hats section to README.md", []),  # a change: the model reads what it needs
+    ("What does README.md say? @NOTES.md", []),  # attachments are what the person chose to show
+])
+def test_a_question_about_named_files_comes_with_their_beginning(tmp_path, task, shown):
+    """A repository too big to show whole: a question's first message has the beginning of the
+    files it names, with how to read on, so the first reply is written knowing them."""
+    with session_for(tmp_path, [step("done", 'final_answer("x")')], files=BIG_PROJECT) as session:
+        session.run(task)
+    first = text_of(session.model.requests[0][-1])
+    assert ("What the task names" in first) == bool(shown)
+    assert "s3cret-value" not in first
+    if "README.md" in shown:
+        assert "### README.md\n```markdown\n# shop\n\nA shop that sells hats." in first or \
+            "### README.md\n```\n# shop\n\nA shop that sells hats." in first
+        lines = int(first.split("(lines 1-")[1].split(" ")[0])
+        assert 50 < lines < 404 and f"(lines 1-{lines} of 404 shown)" in first
+        assert "line 399 of the manual" not in first
+    if "NOTES.md" in shown:
+        assert "short notes" in first and "of 1;" not in first
+    assert session._task_shown == [n for n in shown if n == "NOTES.md"]  # only what was shown whole
 
 
 def test_a_reply_that_did_not_parse_is_not_shown_to_the_model_again(tmp_path):

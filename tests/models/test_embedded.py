@@ -25,6 +25,7 @@ from agent_runtime.safety.approval import Approver
 
 pytestmark = pytest.mark.slow
 SMALL = {"MODEL_ID": "embedded:0.5b"}
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "first-task"
 
 
 def small_gguf():
@@ -94,6 +95,25 @@ def test_cli_single_task_on_the_embedded_model(tmp_path):
     assert "qwen2.5-coder-1.5b-instruct (Q4_K_M)" in result.stderr
     after = subprocess.run(["pgrep", "-f", "llama_cpp.server"], capture_output=True, text=True).stdout.split()
     assert set(after) <= set(before), "the CLI left a llama.cpp server running"
+
+
+def test_make_runs_first_task_on_the_default_model(tmp_path):
+    """What `make run` does, on the default 1.5B model: the fix it applies is one the tests pass
+    (an answered run leaves them passing: the edit form answers only when they pass), the tests
+    are not what it changed, and nothing crashed."""
+
+    task = "The tests fail. Fix the bug in the code, not the tests."
+    repo = make_repo(tmp_path / "first-task", {str(p.relative_to(EXAMPLE)): p.read_text() for p in EXAMPLE.rglob("*")
+                                              if p.is_file()})
+    test_file = (repo / "tests" / "test_cart.py").read_text()
+    result = run_cli("--approval", "auto", "--max-steps", "6", task, cwd=repo, timeout=900)
+    assert result.returncode in (0, 3), result.stderr
+    assert "Traceback" not in result.stderr and "qwen2.5-coder-1.5b-instruct (Q4_K_M)" in result.stderr
+    assert (repo / "tests" / "test_cart.py").read_text() == test_file
+    tests = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:phoenix"],
+                           cwd=repo, capture_output=True, text=True, timeout=120)
+    if result.returncode == 0:
+        assert tests.returncode == 0, tests.stdout
 
 
 def test_grammar_replies_always_parse_and_run(tmp_path):
