@@ -81,14 +81,14 @@ class CodingAgent(CodeAgent):
     def repeat_retries(self) -> int:
         return self.model.repeat_retries if isinstance(self.model, GuardedModel) else 0
 
-    def task_codes(self) -> list[tuple[int, str, str]]:
-        """(step number, code, the model's reply) of the steps of the current task, for the repeat check."""
-        codes: list[tuple[int, str, str]] = []
+    def task_codes(self) -> list[tuple[int, str]]:
+        """(step number, code) of the steps of the current task, for the repeat check."""
+        codes: list[tuple[int, str]] = []
         for step in self.memory.steps:
             if isinstance(step, TaskStep):
                 codes.clear()
             elif isinstance(step, ActionStep) and step.code_action:
-                codes.append((step.step_number, step.code_action, step.model_output or ""))
+                codes.append((step.step_number, step.code_action))
         return codes
 
     def write_memory_to_messages(self, summary_mode: bool = False) -> list:
@@ -131,13 +131,12 @@ def constrain_next(model: Any, tools: list, max_tokens: int, **options: Any) -> 
 def build_agent(runtime: "Runtime", model: Any, max_steps: int, constraint: Any = None,
                 prompt_memory: PromptMemory | None = None,
                 around_call: Callable[[], ContextManager[Any]] = nullcontext,
-                hint: Callable[[], str | None] = lambda: None,
-                off_course: Callable[[str], str | None] = lambda code: None) -> CodingAgent:
+                hint: Callable[[], str | None] = lambda: None) -> CodingAgent:
     reply_format = constraint.reply_format if constraint is not None else "text"
     holder: list[CodingAgent] = []
     guarded = GuardedModel(model, reply_format, CODE_TAGS, check_format=constraint is None or not constraint.guaranteed,
                            earlier_codes=lambda: holder[0].task_codes() if holder else [], around_call=around_call,
-                           hint=hint, off_course=off_course, tool_names=lambda: set(holder[0].tools) if holder else set(),
+                           hint=hint, tool_names=lambda: set(holder[0].tools) if holder else set(),
                            variables=lambda: holder[0].python_executor.variable_names() if holder else set(),
                            constrain=lambda **options: constrain_next(model, list(holder[0].tools.values()),
                                                                       runtime.settings.model_max_tokens, **options))

@@ -8,7 +8,6 @@ calls so far and the repository's files; it knows nothing about any particular t
 
 from __future__ import annotations
 
-import ast
 import re
 from typing import Any, Iterable
 
@@ -111,34 +110,6 @@ def answer_now(task: str, calls: list[Any], step_calls: list[Any], files: list[s
         return None  # read before this step: the note was given then
     return (f"(You have read {', '.join(named)}. If that answers the task, answer it in your next step with "
             'final_answer("..."), saying what the text says, as the task asks.)')
-
-
-def reread(task: str, code: str, calls: list[Any], files: list[str]) -> str | None:
-    """For a question about files the task names: a step that reads one of them again, after this
-    task has read it. It is taken as a repeat (agent/replies.py), with the answer suggested. (Given
-    the note above, a 1.5B model still paged on through a 691-line README to the step limit.)"""
-    if asks_change(task) or about_failure(task):
-        return None
-    done = _read_paths(calls) & set(_named(task, files))
-    again = [p for p in read_in(code) if p in done]
-    if not again:
-        return None
-    return (f"You have read {again[0]} already, as the task asked. More of it is not what the task needs: "
-            "it asks for an answer now.")
-
-
-def read_in(code: str) -> list[str]:
-    """The paths a piece of code reads with read_file (literal ones)."""
-    try:
-        tree = ast.parse(code)
-    except SyntaxError:
-        return []
-    paths = []
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("read_file", "read_file_snippet"):
-            args = [k.value for k in node.keywords if k.arg == "path"] + node.args[:1]
-            paths += [a.value for a in args[:1] if isinstance(a, ast.Constant) and isinstance(a.value, str)]
-    return paths
 
 
 def fix_failed(calls: list[Any]) -> bool:

@@ -6,11 +6,9 @@ A wrapper (composition, not a patched method) around the real model:
 - a reply whose code reads a name nothing set (small models run their thought on into the
   code block when a grammar ends the thought: `print(list_all)`, `F.uido`) gets one retry
   that names it and lists the variables there are (under a grammar that lets it read only those);
-- a reply whose code repeats a step already taken in this task, or that has an earlier step's
-  thought word for word and calls the same tools (paging on through a file it was asked about),
-  gets one retry with a nudge and a higher temperature. Small models copy their own last reply:
-  the same context and a low temperature give the same answer again, step after step, until the
-  step limit;
+- a reply whose code repeats a step already taken in this task gets one retry with a nudge and
+  a higher temperature. Small models copy their own last reply: the same context and a low
+  temperature give the same answer again, step after step, until the step limit;
 - a request can be a fix in the edit form (require_next(edit=...), agent/edits.py): the task's
   first message and what earlier attempts did, the reply's files turned into the agent's code;
   or held to a stricter grammar, retries included;
@@ -38,9 +36,6 @@ FORMAT_REMINDERS = {
 REPEAT_NUDGE = ("You already ran exactly this code in step {step}, and its result is above. Running it again "
                 "gives the same result. Use that result and take the next step instead (read another file, "
                 "change the code, run the tests, or final_answer).")
-REPEAT_THOUGHT_NUDGE = ("Step {step} had this same thought and called the same tools; doing that again with "
-                        "other arguments does not move the task on. Use what you have and take the next step "
-                        "instead (a different call, or final_answer).")
 REPEAT_ONCE_MORE = ("That is step {step} again. Do not write that code. The next step is: {suggestion}\n"
                     "Reply with a Thought line and that code.")
 UNBOUND_NOTE = ("Your code reads {names}, which neither an earlier step nor this code sets, so it would fail. "
@@ -118,29 +113,6 @@ def normalized(code: str) -> str:
     return ast.unparse(tree)
 
 
-def reply_thought(text: str | None, reply_format: str, code_tags: tuple[str, str]) -> str:
-    """A reply's thought, with its spacing made uniform: the text before its code ('' if none)."""
-    try:
-        thought = str(json.loads(text or "").get("thought", "")) if reply_format == "json" \
-            else (text or "").split(code_tags[0], 1)[0]
-    except (ValueError, AttributeError):
-        thought = ""
-    return " ".join(re.sub(r"^\s*Thought:", "", thought).split())
-
-
-def called(code: str) -> set[str]:
-    """The names of the functions a piece of code calls."""
-    try:
-        tree = ast.parse(code)
-    except SyntaxError:
-        return set()
-    return {node.func.id for node in ast.walk(tree) if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)}
-
-
-# Shorter thoughts ("Run the tests.") come back legitimately; a long one word for word is a copy.
-SAME_THOUGHT_CHARS = 40
-
-
 def _text(reply: ChatMessage) -> str:
     return reply.content if isinstance(reply.content, str) else ""
 
@@ -155,10 +127,9 @@ class GuardedModel(Model):
     """The agent's model: `inner` plus the checks above."""
 
     def __init__(self, inner: Any, reply_format: str, code_tags: tuple[str, str], check_format: bool,
-                 earlier_codes: Callable[[], list[tuple[int, str, str]]] = list,
+                 earlier_codes: Callable[[], list[tuple[int, str]]] = list,
                  around_call: Callable[[], ContextManager[Any]] = nullcontext,
                  hint: Callable[[], str | None] = lambda: None,
-                 off_course: Callable[[str], str | None] = lambda code: None,
                  variables: Callable[[], set[str]] | None = None, tool_names: Callable[[], set[str]] = set,
                  constrain: Callable[..., bool] = lambda **options: False):
         super().__init__(model_id=getattr(inner, "model_id", None))
@@ -166,10 +137,9 @@ class GuardedModel(Model):
         self.reply_format = reply_format
         self.code_tags = code_tags
         self.check_format = check_format
-        self.earlier_codes = earlier_codes  # (step number, code, reply) of this task's steps so far
+        self.earlier_codes = earlier_codes  # (step number, code) of this task's steps so far
         self.around_call = around_call
         self.hint = hint  # the next step, from where the task stands (agent/hints.py)
-        self.off_course = off_course  # why this code is as good as a repeat for the task, or None (hints.reread)
         self.variables = variables  # the interpreter's variables now; None: reads are not checked
         self.tool_names = tool_names
         # A stricter grammar for one request (python_grammar's options), where one is sent.
@@ -272,25 +242,13 @@ class GuardedModel(Model):
             return []
         return unbound_reads(code, self.variables() | self.tool_names())
 
-    def _repeats(self, reply: ChatMessage) -> tuple[int, str] | None:
-        """The step this reply repeats, if any, and the nudge that says how: the same code, or the
-        same (long) thought calling the same tools with other arguments."""
+    def _repeats(self, reply: ChatMessage) -> int | None:
+        """The step whose code this reply repeats, if any."""
         try:
-            code = reply_code(reply.content, self.reply_format, self.code_tags)
+            code = normalized(reply_code(reply.content, self.reply_format, self.code_tags))
         except (ValueError, KeyError, TypeError):
             return None
-        earlier = list(reversed(self.earlier_codes()))
-        same = next((step for step, before, _ in earlier if normalized(before) == normalized(code)), None)
-        if same is not None:
-            return same, REPEAT_NUDGE.format(step=same)
-        thought, calls = reply_thought(_text(reply), self.reply_format, self.code_tags), called(code)
-        if len(thought) >= SAME_THOUGHT_CHARS and calls - {"print", "final_answer"}:
-            same = next((step for step, before, output in earlier if called(before) == calls
-                         and reply_thought(output, self.reply_format, self.code_tags) == thought), None)
-            if same is not None:
-                return same, REPEAT_THOUGHT_NUDGE.format(step=same)
-        why = self.off_course(code)
-        return None if why is None else (earlier[0][0] if earlier else 0, why)
+        return next((step for step, earlier in reversed(self.earlier_codes()) if normalized(earlier) == code), None)
 
     def generate(self, messages: list, stop_sequences: list[str] | None = None, response_format: Any = None,
                  tools_to_call_from: Any = None, **kwargs: Any) -> ChatMessage:
@@ -313,8 +271,7 @@ class GuardedModel(Model):
         if repeated is not None:
             self.repeat_retries += 1
             suggestion = self.hint()
-            repeated, nudge = repeated
-            nudge += f"\nSuggested next step: {suggestion}" if suggestion else ""
+            nudge = REPEAT_NUDGE.format(step=repeated) + (f"\nSuggested next step: {suggestion}" if suggestion else "")
             reply = self._again(messages, reply, nudge, options, **{**kwargs, "temperature": RETRY_TEMPERATURE})
             if suggestion and self._repeats(reply) is not None:
                 # Still the same: small models copy what they are shown, so show the step itself.

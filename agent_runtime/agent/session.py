@@ -131,7 +131,7 @@ class Session:
         self.prompt_memory = self._prompt_memory()
         self.agent = build_agent(self.runtime, self.model, settings.agent_max_steps, self.constraint,
                                  prompt_memory=self.prompt_memory, around_call=self._model_call,
-                                 hint=self._next_step_hint, off_course=self._off_course)
+                                 hint=self._next_step_hint)
         trace_agent(self.agent, self.tracing.telemetry)  # a CHAIN span per step
         hooks = self.runtime.hooks  # the user's hooks.toml (tools/hooks.py)
         hooks.warn, hooks.context["session_id"] = self.display.warn, self.session_id
@@ -422,11 +422,6 @@ class Session:
         recent = [s.observations or "" for s in self.agent.memory.steps[-3:] if isinstance(s, ActionStep)]
         return next_step(calls, self._task_files, "\n".join(recent), shown=self._task_shown, task=self._task)
 
-    def _off_course(self, code: str) -> str | None:
-        from agent_runtime.agent.hints import reread
-
-        return reread(self._task, code, self.runtime.state.history[self._task_first_call:], self._task_files)
-
     def _tool_event(self, record: Any, decision: Any, approval: Any) -> None:
         self.display.event("tool_call", step=self._step_announced or None, tool=record.tool, arguments=record.arguments,
                            outcome=record.outcome, decision=decision.decision if decision else "allow",
@@ -618,7 +613,7 @@ class Session:
         self.prompt_memory.task_context.update(contexts)
         self.agent = build_agent(self.runtime, self.model, settings.agent_max_steps, self.constraint,
                                  prompt_memory=self.prompt_memory, around_call=self._model_call,
-                                 hint=self._next_step_hint, off_course=self._off_course)
+                                 hint=self._next_step_hint)
         trace_agent(self.agent, self.tracing.telemetry)
         self.agent.memory.steps.extend(steps)
         old_agent.cleanup()

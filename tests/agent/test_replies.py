@@ -77,67 +77,6 @@ def test_a_repeat_that_persists_is_shown_the_step_itself_once_more(tmp_path):
     assert "That is step 1 again" in second_nudge and "final_answer(" in second_nudge
 
 
-PAGING = "The README.md file provides an overview of the project's purpose, features, and installation."
-
-
-def test_the_same_thought_paging_on_through_a_file_is_a_repeat(tmp_path):
-    """Seen with 1.5B on make run's task: one thought word for word, and read_file with the next
-    start_line, six steps to the step limit. The second such reply is retried, with the answer
-    suggested; a different call or a short thought that comes back is not a repeat."""
-    replies = [step(PAGING, 'print(read_file(path="README.md"))'),
-               step(PAGING, 'print(read_file(path="README.md", start_line=151))'),  # retried, never run
-               step("answer", 'final_answer("A calculator.")')]
-    with session_for(tmp_path, replies, files=BIG_PROJECT) as session:
-        result = session.run("Read README.md, then say in two sentences what this project is for.")
-    assert result.status == "answered" and result.answer == "A calculator."
-    assert session.agent.repeat_retries == 1
-    assert [c.arguments.get("start_line") for c in session.runtime.state.history] == [None]
-    nudge = text_of(session.model.requests[2][-1])
-    assert "Step 1 had this same thought and called the same tools" in nudge and "final_answer(" in nudge
-
-
-@pytest.mark.parametrize("second", [
-    step(PAGING, 'print(list_files())'),  # the same thought, another tool: a step on
-    step("Read more of it.", 'print(read_file(path="README.md", start_line=151))'),  # a short thought again
-])
-def test_a_new_call_or_a_new_thought_is_no_repeat(tmp_path, second):
-    replies = [step("Read more of it.", 'print(read_file(path="README.md"))') if "Read more" in second
-               else step(PAGING, 'print(read_file(path="README.md"))'), second, step("answer", 'final_answer("x")')]
-    with session_for(tmp_path, replies, files=BIG_PROJECT) as session:
-        session.run("What is this project for? Say it in two sentences.")  # names no file: reading on is fine
-    assert session.agent.repeat_retries == 0 and len(session.runtime.state.history) == 2
-
-
-def test_paging_on_through_a_file_a_question_named_is_a_repeat(tmp_path):
-    """Seen with 1.5B after the note: each page with a new thought, to the step limit. A question's
-    second read of a file it names is retried, with the answer suggested."""
-    replies = [step("The README explains the project.", 'print(read_file(path="README.md"))'),
-               step("It goes on about the features.", 'print(read_file(path="README.md", start_line=151))'),
-               step("answer", 'final_answer("A shop that sells hats.")')]
-    with session_for(tmp_path, replies, files=BIG_PROJECT) as session:
-        result = session.run("Read README.md, then say in two sentences what this project is for.")
-    assert result.answer == "A shop that sells hats." and session.agent.repeat_retries == 1
-    assert len(session.runtime.state.history) == 1
-    nudge = text_of(session.model.requests[2][-1])
-    assert "You have read README.md already" in nudge and "final_answer(" in nudge
-
-
-def test_what_counts_as_reading_a_named_file_again():
-    from agent_runtime.agent.hints import read_in, reread
-
-    files = ["README.md", "NOTES.md", "shop/cart.py"]
-    task = "Read README.md, then say what this project is for."
-    read = calls(("read_file", {"path": "README.md"}, "ok", {}))
-    assert reread(task, 'print(read_file("README.md", start_line=151))', read, files).startswith("You have read README.md")
-    assert reread(task, 'print(read_file(path="README.md"))', [], files) is None  # the first read
-    assert reread(task, 'print(read_file(path="NOTES.md"))', read, files) is None  # not named
-    assert reread(task, 'print(rg_search(pattern="README.md"))', read, files) is None
-    assert reread("Fix the typo in README.md", 'print(read_file(path="README.md"))', read, files) is None
-    assert reread("Why do the tests in README.md fail?", 'print(read_file(path="README.md"))', read, files) is None
-    assert read_in('x = read_file(path=p)\nprint(read_file_snippet("a.py", 3))') == ["a.py"]
-    assert read_in("print(read_file(") == []
-
-
 def calls(*records):
     return [SimpleNamespace(tool=t, arguments=a, outcome=o, facts=f) for t, a, o, f in records]
 
@@ -262,6 +201,24 @@ def test_a_question_about_named_files_comes_with_their_beginning(tmp_path, task,
     if "NOTES.md" in shown:
         assert "short notes" in first and "of 1;" not in first
     assert session._task_shown == [n for n in shown if n == "NOTES.md"]  # only what was shown whole
+
+
+@pytest.mark.parametrize("target", ["outside", ".env"])
+def test_a_named_file_that_is_a_symlink_to_a_secret_is_not_shown(tmp_path, target):
+    """An attack through the repository: README.md links to a file outside it, or to its .env.
+    What the first message shows passes the policy read_file passes: neither is shown."""
+    import os
+
+    secret = tmp_path / "outside.txt"
+    secret.write_text("OUTSIDE-SECRET-42\n")
+    files = {k: v for k, v in BIG_PROJECT.items() if k != "README.md"}
+    with session_for(tmp_path, [step("done", 'final_answer("x")')], files=files) as session:
+        readme = session.repo / "README.md"
+        os.symlink(secret if target == "outside" else session.repo / ".env", readme)
+        session.run("Read README.md, then say in two sentences what this project is for.")
+    first = text_of(session.model.requests[0][-1])
+    assert "OUTSIDE-SECRET-42" not in first and "s3cret-value" not in first
+    assert "What the task names" not in first
 
 
 def test_a_reply_that_did_not_parse_is_not_shown_to_the_model_again(tmp_path):
