@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -108,7 +109,10 @@ def test_make_runs_first_task_on_the_default_model(tmp_path):
     test_file = (repo / "tests" / "test_cart.py").read_text()
     result = run_cli("--approval", "auto", "--max-steps", "6", task, cwd=repo, timeout=900)
     assert result.returncode in (0, 3), result.stderr
-    assert "Traceback" not in result.stderr and "qwen2.5-coder-1.5b-instruct (Q4_K_M)" in result.stderr
+    # (Not "Traceback": a fix that breaks an import shows pytest's collection traceback, as it should.)
+    assert "internal error" not in result.stderr and "qwen2.5-coder-1.5b-instruct (Q4_K_M)" in result.stderr, \
+        result.stderr[-3000:]
+    assert re.search(r"^run \d{8}-\d{6}-\w+ ", result.stderr, re.MULTILINE), "the run was recorded"
     assert (repo / "tests" / "test_cart.py").read_text() == test_file
     tests = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:phoenix"],
                            cwd=repo, capture_output=True, text=True, timeout=120)
