@@ -216,8 +216,11 @@ def test_kill_interrupts_the_agents_whole_group_first():
 
     from agent_runtime.eval.runner import _kill
 
-    # 'ready' is printed inside the try: a Ctrl-C that lands just after it is still caught.
-    code = ("import subprocess, sys, time\nchild = subprocess.Popen(['sleep', '60'])\n"
+    # 'ready' is printed inside the try: a Ctrl-C that lands just after it is still caught. Ctrl-C
+    # is made to work first, as the agent does (cli/evalcmd.py): a test run from a script's
+    # background job inherits SIGINT ignored, and so would the child and its sleep.
+    code = ("import signal, subprocess, sys, time\nsignal.signal(signal.SIGINT, signal.default_int_handler)\n"
+            "child = subprocess.Popen(['sleep', '60'], preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))\n"
             "try:\n    print('ready', flush=True)\n    time.sleep(60)\nexcept KeyboardInterrupt:\n"
             "    print(child.wait(), flush=True)\n    sys.exit(130)\n")
     proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, start_new_session=True)
