@@ -17,13 +17,15 @@ from pathlib import Path
 class Terminal:
     """A program on a pseudo-terminal, read and typed into like a person would."""
 
-    def __init__(self, args: list[str], cwd: Path, env: dict[str, str]):
+    def __init__(self, args: list[str], cwd: Path, env: dict[str, str], sigint_ignored: bool = False):
         self.master, slave = pty.openpty()
 
         def controlling_terminal() -> None:
             # A new session whose controlling terminal is the pty: Ctrl-C typed there becomes SIGINT.
             os.setsid()
             fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+            if sigint_ignored:  # as a script's background job starts it
+                signal.signal(signal.SIGINT, signal.SIG_IGN)
 
         self.proc = subprocess.Popen(args, cwd=cwd, env=env, stdin=slave, stdout=slave, stderr=slave,
                                      preexec_fn=controlling_terminal, close_fds=True)

@@ -7,6 +7,7 @@ Line editing and history (kept across sessions) come from readline.
 
 from __future__ import annotations
 
+import signal
 import threading
 from pathlib import Path
 from typing import Any
@@ -66,6 +67,10 @@ def run_repl(settings: Settings, repo: Path, resume: Any = None) -> int:
 
     display = Display()
     _setup_history()
+    # Started by a script's background job, a process inherits SIGINT ignored; the REPL is typed at,
+    # and its Ctrl-C must stop the running task (run commands get the default again when they start).
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN and threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     from agent_runtime.agent.tracing import new_session_id
 
     # One Phoenix session for the REPL: its tasks are the turns of one conversation there (a resumed

@@ -11,9 +11,29 @@ from conftest import BUGGY_PROJECT, VENV_BIN, make_repo, step, write_replay
 from terminal import Terminal
 
 
-def repl(repo: Path, replay: Path, *extra: str) -> Terminal:
+def repl(repo: Path, replay: Path, *extra: str, sigint_ignored: bool = False) -> Terminal:
     env = {**os.environ, "TERM": "dumb", "COLUMNS": "200"}
-    return Terminal([str(VENV_BIN / "agent-runtime"), "--model", f"replay:{replay}", *extra], repo, env)
+    return Terminal([str(VENV_BIN / "agent-runtime"), "--model", f"replay:{replay}", *extra], repo, env,
+                    sigint_ignored=sigint_ignored)
+
+
+def test_ctrl_c_works_in_a_repl_started_with_sigint_ignored(tmp_path):
+    """Started from a script's background job, the REPL inherits SIGINT ignored; Ctrl-C typed at it
+    still stops the running task and its command, and the REPL goes on."""
+    repo = make_repo(tmp_path / "p", BUGGY_PROJECT)
+    replay = write_replay(tmp_path / "r.json", [step("Wait a long time.", 'print(run_cmd(command="sleep 61"))')])
+    term = repl(repo, replay, "--approval", "auto", sigint_ignored=True)
+    term.read_until("› ", timeout=20)
+    term.type("wait\n")
+    term.read_until('print(run_cmd(command="sleep 61"))', timeout=120)
+    time.sleep(1.5)
+    started = time.monotonic()
+    term.interrupt()
+    term.read_until("Stopped. The conversation is kept", timeout=30)
+    assert time.monotonic() - started < 20
+    assert subprocess.run(["pgrep", "-f", "sleep 61"], capture_output=True).returncode != 0, "the command was killed"
+    term.type("/exit\n")
+    assert term.wait() == 0
 
 
 def test_prompt_help_and_exit(tmp_path):
