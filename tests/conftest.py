@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -34,6 +35,14 @@ def make_repo(path: Path, files: dict[str, str | bytes], commit: bool = True) ->
         git(path, "add", "-A")
         git(path, "commit", "-q", "-m", "initial")
     return path
+
+
+# Run from a script's background job (`bash .ci/run &`), the suite inherits SIGINT ignored, and so
+# would every process a test starts: the tests of Ctrl-C would then test nothing but that. A
+# terminal's Ctrl-C is what they are about, so the suite starts from it. (The products' own
+# answers to an ignored SIGINT, in the REPL and the eval, have tests that set it up on purpose.)
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 BUGGY_PROJECT = {
