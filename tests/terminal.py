@@ -74,6 +74,16 @@ class Terminal:
     def interrupt(self) -> None:
         self.type("\x03")  # Ctrl-C through the terminal, as a person would press it
 
+
+    def stop_task_when_shown(self, shown: str, timeout: float = 120) -> float:
+        """Once `shown` (the running step's code) is on screen, Ctrl-C; the seconds until the REPL
+        says the task stopped."""
+        self.read_until(shown, timeout=timeout)
+        time.sleep(1.5)  # the step is running, not starting
+        started = time.monotonic()
+        self.interrupt()
+        self.read_until("Stopped. The conversation is kept", timeout=30)
+        return time.monotonic() - started
     def wait(self, timeout: float = 60) -> int:
         deadline = time.monotonic() + timeout
         while self.proc.poll() is None and time.monotonic() < deadline:
