@@ -134,6 +134,7 @@ class Settings:
     model_fallback_ids: tuple[str, ...] = ()
     grammar: str = "auto"
     agent_max_steps: int = 25
+    agent_time_budget: int | None = None  # seconds a task may take; a fix task stops trying before it runs out
     approval_mode: str | None = None  # None: ask on a TTY, never without one
     phoenix_enabled: bool = False
     phoenix_endpoint: str = "http://127.0.0.1:6006"
@@ -176,6 +177,7 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "MODEL_FALLBACK_IDS": _comma_list,
     "GRAMMAR": _choice("auto", "tools", "python", "off"),
     "AGENT_MAX_STEPS": _int(1, 1000),
+    "AGENT_TIME_BUDGET": lambda raw: _int(10, 864000)(raw) if raw.strip() else None,
     "APPROVAL_MODE": lambda raw: _choice("ask", "auto", "never")(raw) if raw.strip() else None,
     "PHOENIX_ENABLED": _bool,
     # Phoenix's base URL; its OTLP address (…/v1/traces, what OpenTelemetry's docs give) means the same.
@@ -204,7 +206,7 @@ assert set(_PARSERS) == {f.name.upper() for f in fields(Settings)}, "every setti
 # MODEL_FALLBACK_IDS, MODEL_GGUF, MODEL_CONTEXT_WINDOW, PHOENIX_ENABLED, PHOENIX_ENDPOINT,
 # PHOENIX_PORT, RUNS_DIR (they lower safety, redirect data, or load files as models).
 REPO_SETTINGS = frozenset({
-    "MODEL_TEMPERATURE", "MODEL_MAX_TOKENS", "MODEL_TIMEOUT", "GRAMMAR", "AGENT_MAX_STEPS",
+    "MODEL_TEMPERATURE", "MODEL_MAX_TOKENS", "MODEL_TIMEOUT", "GRAMMAR", "AGENT_MAX_STEPS", "AGENT_TIME_BUDGET",
     "TRUNCATION_MAX_CHARS", "TRUNCATION_MAX_LINES", "TRUNCATION_MAX_LIST_ITEMS",
     "VALIDATION_MAX_CHARS", "VALIDATION_MAX_LINES", "VALIDATION_MAX_LINE_RANGE", "PATCH_MAX_BYTES",
     "LOG_LEVEL", "PHOENIX_PROJECT_NAME", "TRACE_HIDE_CONTENT", "SUPPRESS_WARNINGS",

@@ -15,14 +15,15 @@ ALLOWED: dict[str, set[str]] = {
     "procs": set(),
     "gitcmd": {"core"},  # the agent's own git calls, with the repository's programs switched off
     "config": {"core"},
+    "code": {"core"},  # Python code by name: symbols, the repository index, failures (standard library only)
     "safety": BASE,
-    "patches": BASE,
+    "patches": BASE | {"code"},
     "models": BASE,
     "telemetry": BASE,
-    "tools": BASE | {"safety", "patches", "telemetry"},
-    "agent": BASE | {"safety", "patches", "telemetry", "tools", "models"},
-    "eval": BASE | {"safety", "patches", "telemetry", "tools", "models", "agent"},
-    "cli": BASE | {"safety", "patches", "telemetry", "tools", "models", "agent", "eval", "package"},
+    "tools": BASE | {"safety", "patches", "telemetry", "code"},
+    "agent": BASE | {"safety", "patches", "telemetry", "tools", "models", "code"},
+    "eval": BASE | {"safety", "patches", "telemetry", "tools", "models", "agent", "code"},
+    "cli": BASE | {"safety", "patches", "telemetry", "tools", "models", "agent", "eval", "package", "code"},
     "run": {"cli"},
     "__main__": {"cli"},
     "package": set(),  # agent_runtime/__init__.py

@@ -110,36 +110,42 @@ def constrain(model: Any, tools: list, max_tokens: int) -> None:
             inner.json_schema = reply_schema(tools if kind == "schema-tools" else None)
 
 
-def constrain_next(model: Any, tools: list, max_tokens: int, **options: Any) -> bool:
-    """A stricter grammar for the next request only: edit=paths, a fix in the edit form
-    (models/grammar.edit_grammar); else python_grammar's option readable, for a retry after a
-    reply read a name nothing set.
-    False where nothing can be enforced (no GBNF backend)."""
-    enforced = False
-    edit = options.pop("edit", None)
-    for inner in [m for _, m in getattr(model, "chain", [])] or [model]:
-        kind = getattr(getattr(inner, "constraint", None), "kind", "none")
+def grammar_chooser(tools: list, max_tokens: int, edit: tuple[str, ...] | None = None,
+                    readable: set[str] | None = None, edit_blocks: int | None = None) -> Callable[[str], str | None] | None:
+    """The grammar one request is held to, chosen per backend kind (a fallback chain mixes them):
+    edit=headings, a fix in the edit form (models/grammar.edit_grammar); readable=names, the Python
+    grammar reading only those (a retry after a reply read a name nothing set). None: the model's
+    own grammar, as set by constrain()."""
+    if not edit and readable is None:
+        return None
+    made: dict[str, str] = {}
+
+    def grammar_for(kind: str) -> str | None:
         if edit and kind in ("gbnf-python", "gbnf-tools"):
-            inner.grammar_once = edit_grammar(edit)  # paths: a fix in the edit form (agent/edits.py)
-            enforced = True
-        elif kind == "gbnf-python" and not edit:
-            inner.grammar_once = python_grammar(tools, max_tokens, **options)
-            enforced = True
-    return enforced
+            made.setdefault("edit", edit_grammar(edit, max_blocks=edit_blocks))
+            return made["edit"]
+        if kind == "gbnf-python" and not edit:
+            made.setdefault("python", python_grammar(tools, max_tokens, readable=readable))
+            return made["python"]
+        return None
+
+    return grammar_for
 
 
 def build_agent(runtime: "Runtime", model: Any, max_steps: int, constraint: Any = None,
                 prompt_memory: PromptMemory | None = None,
                 around_call: Callable[[], ContextManager[Any]] = nullcontext,
-                hint: Callable[[], str | None] = lambda: None) -> CodingAgent:
+                hint: Callable[[], str | None] = lambda: None,
+                plan: Callable[[], Any] = lambda: None) -> CodingAgent:
     reply_format = constraint.reply_format if constraint is not None else "text"
     holder: list[CodingAgent] = []
     guarded = GuardedModel(model, reply_format, CODE_TAGS, check_format=constraint is None or not constraint.guaranteed,
                            earlier_codes=lambda: holder[0].task_codes() if holder else [], around_call=around_call,
                            hint=hint, tool_names=lambda: set(holder[0].tools) if holder else set(),
                            variables=lambda: holder[0].python_executor.variable_names() if holder else set(),
-                           constrain=lambda **options: constrain_next(model, list(holder[0].tools.values()),
-                                                                      runtime.settings.model_max_tokens, **options))
+                           grammars=lambda **options: grammar_chooser(list(holder[0].tools.values()),
+                                                                      runtime.settings.model_max_tokens, **options),
+                           plan=plan)
     agent = CodingAgent(
         tools=build_tools(runtime),
         model=guarded,

@@ -1,11 +1,17 @@
-"""The fix as a model writes it best: what is wrong, then each changed file whole.
+"""The fix as a model writes it best: what is wrong, then each changed piece whole.
 
-Small coder models fix more bugs writing a file in a Markdown block (as in a chat answer, or
-Aider's "whole" edit format) than writing it into a string argument of a tool call. For a fix
-request the model is asked for that form; its reply is then turned into the agent's own code
-(propose_file, apply_patch, run_tests, and final_answer once the tests pass), which runs
-through the one tool path like any other step: policy, approval, sandbox, spans. The model's
-raw reply stays in the LLM span; the step shows the code that ran.
+Small coder models fix more bugs writing code in a Markdown block under a heading (as in a chat
+answer, or Aider's "whole" edit format) than writing it into a string argument of a tool call.
+For a fix request the model is asked for that form; its reply is then turned into the agent's
+own code (propose_file / replace_symbol / propose_patch, apply_patch, run_tests, and
+final_answer once the tests pass), which runs through the one tool path like any other step:
+policy, approval, sandbox, spans. The model's raw reply stays in the LLM span; the step shows
+the code that ran.
+
+What a heading names (an EditTarget): a small file whole (`### shop/cart.py`); in a big file, one
+function or method whole (`### pkg/core.py::Parser.parse`: only that definition is written back,
+the rest of the file stays byte for byte); or, in a function too long to write back, the lines
+that were shown of it (`### pkg/core.py lines 410-460`). Unchanged code is never re-typed.
 """
 
 from __future__ import annotations
@@ -13,13 +19,19 @@ from __future__ import annotations
 import ast
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 EDIT_ASK = (
     "Fix the code so that the tests pass. Do not change the tests. First say in one or two sentences what is "
     "wrong and where. Then reply with the complete new content of every file you change, each as a heading "
     "with its path followed by a code block, like this:\n\n### path/to/file.py\n```python\n...the whole file...\n```"
+)
+# The same, for code shown as functions (and lines) under their headings.
+SYMBOL_ASK = (
+    "Fix the code so that the failing tests pass. Do not change the tests. First say in one or two sentences "
+    "what is wrong and where. Then write each function you change, whole, under its heading exactly as shown "
+    "above, like this:\n\n### path/to/file.py::Class.method\n```python\n...the whole function...\n```"
 )
 EDIT_REMINDER = ("That reply has no file to use. Say in one sentence what is wrong, then write the complete corrected "
                  "file under a heading with its path ({paths}) and a code block:\n\n### path\n```python\n...\n```")
@@ -32,13 +44,42 @@ PROJECT_HEADING = "Project instructions (AGENTS.md):"  # as agent/prompt.py writ
 
 @dataclass(frozen=True)
 class Edit:
-    path: str
+    heading: str  # a path, `path::Qualified.name` or `path lines A-B` (an EditTarget's heading)
     content: str
+
+    @property
+    def path(self) -> str:
+        return re.split(r"::| lines \d", self.heading, maxsplit=1)[0]
+
+
+@dataclass(frozen=True)
+class EditTarget:
+    """What one heading of a fix names, and its text now (as shown to the model)."""
+
+    heading: str
+    path: str
+    symbol: str | None = None  # replace this class, function or method
+    region: tuple[int, int] | None = None  # replace these lines (1-based, inclusive)
+    text: str = ""
+
+    @classmethod
+    def file(cls, path: str, text: str) -> "EditTarget":
+        return cls(path, path, text=text)
+
+    @classmethod
+    def of_symbol(cls, path: str, name: str, text: str) -> "EditTarget":
+        return cls(f"{path}::{name}", path, symbol=name, text=text)
+
+    @classmethod
+    def of_lines(cls, path: str, first: int, last: int, text: str, within: str | None = None) -> "EditTarget":
+        """Lines of a file (of the definition `within`, named in the heading for the reader)."""
+        heading = f"{path}::{within} lines {first}-{last}" if within else f"{path} lines {first}-{last}"
+        return cls(heading, path, region=(first, last), text=text)
 
 
 def parse_edits(text: str, paths: tuple[str, ...] | None = None) -> tuple[str, list[Edit]]:
-    """(explanation, files) of a reply in the edit form. Files outside `paths` (when given) are
-    left out; a file given twice counts once, the last time."""
+    """(explanation, pieces) of a reply in the edit form. Headings outside `paths` (when given) are
+    left out; a heading given twice counts once, the last time."""
     found: dict[str, Edit] = {}
     first = None
     for match in _BLOCK.finditer(text or ""):
@@ -75,58 +116,91 @@ def _thought(explanation: str) -> str:
     return line or "Fix the code and run the tests."
 
 
+def _proposal(name: str, edit: Edit, target: EditTarget | None) -> str:
+    """The call that proposes one piece of a fix."""
+    path = json.dumps(target.path if target else edit.path)
+    if target is not None and target.symbol:
+        return f"{name} = replace_symbol(path={path}, name={json.dumps(target.symbol)}, source={_literal(edit.content)})"
+    if target is not None and target.region:
+        return f"{name} = propose_patch(path={path}, old={_literal(target.text)}, new={_literal(edit.content)})"
+    return f"{name} = propose_file(path={path}, content={_literal(edit.content)})"
+
+
 def edits_as_code(explanation: str, edits: list[Edit], test_timeout: int | None = None,
-                  test_command: str | None = None) -> str:
-    """The code that proposes each file, applies it, runs the tests, and finishes when they pass.
-    test_timeout: a fix can loop forever; its test run should not take the task's whole time."""
+                  test_command: str | None = None, targets: dict[str, EditTarget] | None = None,
+                  wider_command: str | None = None) -> str:
+    """The code that proposes each piece, applies it, runs the tests, and finishes when they pass.
+    test_timeout: a fix can loop forever; its test run should not take the task's whole time.
+    wider_command: once the failing tests pass, the tests around them (their files), so that a fix
+    that breaks a neighbour is no fix."""
     lines = []
     names = ["p"] if len(edits) == 1 else [f"p{i}" for i in range(1, len(edits) + 1)]
     for name, edit in zip(names, edits):
-        lines.append(f"{name} = propose_file(path={json.dumps(edit.path)}, content={_literal(edit.content)})")
+        lines.append(_proposal(name, edit, (targets or {}).get(edit.heading)))
     for name in names:
         lines.append(f'print(apply_patch(patch_id={name}["patch_id"]))')
     answer = _thought(explanation)
-    test_args = ([f"command={json.dumps(test_command)}"] if test_command else []) + (
-        [f"timeout={test_timeout}"] if test_timeout else [])
-    lines += [f"tests = run_tests({', '.join(test_args)})", "print(tests)",
-              'if tests["passed"]:',
+
+    def run(command: str | None, timeout: int | None) -> str:
+        args = ([f"command={json.dumps(command)}"] if command else []) + ([f"timeout={timeout}"] if timeout else [])
+        return f"run_tests({', '.join(args)})"
+
+    lines += [f"tests = {run(test_command, test_timeout)}", "print(tests)"]
+    if wider_command:
+        lines += ['if tests["passed"]:', f"    tests = {run(wider_command, 2 * test_timeout if test_timeout else None)}",
+                  "    print(tests)"]
+    lines += ['if tests["passed"]:',
               f"    final_answer({json.dumps('The tests pass. ' + answer, ensure_ascii=False)})"]
     return "\n".join(lines)
 
 
 def as_reply(explanation: str, edits: list[Edit], reply_format: str, code_tags: tuple[str, str],
-             test_timeout: int | None = None, test_command: str | None = None) -> str:
+             test_timeout: int | None = None, test_command: str | None = None,
+             targets: dict[str, EditTarget] | None = None, wider_command: str | None = None) -> str:
     """The edit as a reply in the agent's own format (what goes into memory and is run)."""
-    code = edits_as_code(explanation, edits, test_timeout, test_command)
+    code = edits_as_code(explanation, edits, test_timeout, test_command, targets, wider_command)
     if reply_format == "json":
         return json.dumps({"thought": _thought(explanation), "code": code}, ensure_ascii=False)
     return f"Thought: {_thought(explanation)}\n{code_tags[0]}\n{code}\n{code_tags[1]}"
 
 
 NO_USABLE_FILE = "The reply changed no file the fix may change ({paths})."
-UNCHANGED = ("That is the file exactly as it is now, and the tests fail with it. Find the line that causes the "
-             "failure, change it, and write the corrected file whole under its heading.")
+UNCHANGED = ("That is the code exactly as it is now, and the tests fail with it. Find the line that causes the "
+             "failure, change it, and write the corrected code whole under its heading.")
 
 
 @dataclass
 class EditRequest:
-    """One fix request: the files it may change, room for them whole, how long a test run of the
-    fix may take, and the files' text now (a file written back unchanged is no fix)."""
+    """One fix request: what it may change (headings: files, functions, lines), room for them
+    whole, the tests that judge it and how long a run of them may take, and the text of each
+    heading now (a piece written back unchanged is no fix)."""
 
-    paths: tuple[str, ...]
+    paths: tuple[str, ...]  # the headings the reply may write (the edit grammar's alternatives)
     max_tokens: int | None = None
     test_timeout: int | None = None
     current: Callable[[str], str | None] = lambda path: None
     test_command: str | None = None  # the tests to run (None: the project's, detected)
+    targets: dict[str, EditTarget] = field(default_factory=dict)  # heading -> what it names (none: whole files)
+    wider_command: str | None = None  # then these tests, once the failing ones pass
+    ask: str = EDIT_ASK
+    max_blocks: int | None = None  # pieces one reply may write (None: every heading)
+
+    @classmethod
+    def of(cls, targets: list[EditTarget], **options: Any) -> "EditRequest":
+        by_heading = {t.heading: t for t in targets}
+        whole = all(t.symbol is None and t.region is None for t in targets)
+        return cls(tuple(by_heading), current=lambda heading: by_heading[heading].text if heading in by_heading else None,
+                   targets=by_heading, ask=EDIT_ASK if whole else SYMBOL_ASK, max_blocks=None if whole else 2, **options)
 
     def read(self, text: str) -> tuple[str, list[Edit], list[str]]:
-        """(explanation, the edits that change something, the files written back as they are)."""
+        """(explanation, the edits that change something, the headings written back as they are)."""
         explanation, edits = parse_edits(text, self.paths)
-        changed = [e for e in edits if not _same(e.content, self.current(e.path))]
-        return explanation, changed, [e.path for e in edits if e not in changed]
+        changed = [e for e in edits if not _same(e.content, self.current(e.heading))]
+        return explanation, changed, [e.heading for e in edits if e not in changed]
 
     def as_reply(self, explanation: str, edits: list[Edit], reply_format: str, code_tags: tuple[str, str]) -> str:
-        return as_reply(explanation, edits, reply_format, code_tags, self.test_timeout, self.test_command)
+        return as_reply(explanation, edits, reply_format, code_tags, self.test_timeout, self.test_command,
+                        self.targets, self.wider_command)
 
 
 def _same(new: str, now: str | None) -> bool:
@@ -160,11 +234,13 @@ LANGUAGES = {".py": "python", ".js": "javascript", ".ts": "typescript", ".go": "
              ".yaml": "yaml", ".yml": "yaml", ".md": "markdown", ".ini": "ini", ".cfg": "ini", ".txt": "text"}
 
 
-def file_block(path: str, content: str) -> str:
-    """A file as the edit form writes it: heading, fence with the language, the text."""
-    suffix = "." + path.rsplit(".", 1)[-1] if "." in path.rsplit("/", 1)[-1] else ""
+def file_block(path: str, content: str, heading: str | None = None) -> str:
+    """A file (or a piece of one, under its own heading) as the edit form writes it: heading, fence
+    with the language, the text."""
+    name = path.rsplit("/", 1)[-1]
+    suffix = "." + name.rsplit(".", 1)[-1] if "." in name else ""
     fence = fence_for(content)
-    return f"### {path}\n{fence}{LANGUAGES.get(suffix, '')}\n{content.rstrip()}\n{fence}"
+    return f"### {heading or path}\n{fence}{LANGUAGES.get(suffix, '')}\n{content.rstrip()}\n{fence}"
 
 
 def _text_of(message: Any) -> tuple[Any, str]:

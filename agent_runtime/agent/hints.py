@@ -1,44 +1,23 @@
-"""The next step, suggested from where a task stands, for a model that is going round in circles.
+"""The next step, suggested from where a task stands, for a model that is going round in circles,
+and the note that a question about named files is due its answer.
 
-Used only when the model repeats a step it already took: small models then copy their own last
-reply again and again. A concrete next call (read a file not read yet, change the code, run the
-tests, finish) breaks the loop better than "do something else". Derived from the task's tool
-calls so far and the repository's files; it knows nothing about any particular task.
+The suggestion is used only when the model repeats a step it already took: small models then copy
+their own last reply again and again. A concrete next call (read a file not read yet, change the
+code, run the tests, finish) breaks the loop better than "do something else". Derived from the
+task's tool calls so far and the repository's files; it knows nothing about any particular task.
 """
 
 from __future__ import annotations
 
-import re
 from typing import Any, Iterable
 
-TEST_FILE = re.compile(r"(^|/)(tests?/|test_[^/]*$|[^/]*_test\.py$|conftest\.py$)")
-SOURCE = re.compile(r"\.(py|js|ts|go|rs|rb|java|c|h|cpp|sh)$")
-# A task about a failure: the tests are worth running before the model's first step.
-FAILURE = re.compile(r"\btests?\b|\bfail|\berror|traceback|exception|\bcrash|\bbug\b|assert", re.I)
-# A question ("why do the tests fail?") or "run the tests" asks for no change, unless it also asks for a fix.
-NOT_A_CHANGE = re.compile(r"^\s*(why|what|how|explain|which|where|who|when|is|are|does|do|can|could|tell|show|"
-                          r"describe|list|run)\b", re.I)
-ASKS_CHANGE = re.compile(r"\b(fix|repair|make\b.{0,40}\bpass|resolve|correct|change|update|add|implement|support|"
-                         r"handle|rename)", re.I)
-
-
-def about_failure(task: str) -> bool:
-    return bool(FAILURE.search(task))
-
-
-def asks_change(task: str) -> bool:
-    """Whether a task asks for a change to the code (a fix, a feature), not only for an answer."""
-    return bool(ASKS_CHANGE.search(task)) or (about_failure(task) and not NOT_A_CHANGE.search(task))
+from agent_runtime.agent.tasks import SOURCE, TEST_FILE, about_failure, asks_change
+from agent_runtime.agent.tasks import named as _named
 
 
 def _read_paths(calls: Iterable[Any]) -> set[str]:
     return {str(c.arguments.get("path")) for c in calls
             if c.tool in ("read_file", "read_file_snippet") and c.outcome == "ok" and c.arguments.get("path")}
-
-
-def _named(task: str, files: list[str]) -> list[str]:
-    """The repository files the task names, as written (`README.md`, not `docs/README.md`)."""
-    return [f for f in files if re.search(rf"(?<![\w/.-]){re.escape(f)}(?![\w-])", task)]
 
 
 def next_step(calls: list[Any], files: list[str], failing_output: str = "", shown: Iterable[str] = (),
@@ -110,65 +89,3 @@ def answer_now(task: str, calls: list[Any], step_calls: list[Any], files: list[s
         return None  # read before this step: the note was given then
     return (f"(You have read {', '.join(named)}. If that answers the task, answer it in your next step with "
             'final_answer("..."), saying what the text says, as the task asks.)')
-
-
-def fix_failed(calls: list[Any]) -> bool:
-    """Whether these calls (one attempt's) tried a fix that failed: a proposal refused and no later
-    one for its file (the attempt did not go through whole, even if it applied another file), or a
-    change applied and a test run after it that did not pass. (Seen: a two-file fix whose second
-    file was refused kept its first file applied, untested, and the model wrote the same step for
-    the rest of its time, each refused as "the same as now".)"""
-    refused = [i for i, c in enumerate(calls) if c.tool.startswith("propose_") and c.outcome != "ok"]
-    if refused:
-        path = calls[refused[-1]].arguments.get("path")
-        if not any(c.tool.startswith("propose_") and c.outcome == "ok" and c.arguments.get("path") in (None, path)
-                   for c in calls[refused[-1] + 1:]):
-            return True
-    return _tests_failed_after_apply(calls)
-
-
-# A sentence of the task that tells the agent to leave something as it is.
-KEEP = re.compile(r"\b(must|should|do|does|can|may)\s*(not|n't)\s+(be\s+)?(chang|edit|touch|modif|alter)|"
-                  r"\bnever\s+(chang|edit|touch|modif)|\bwithout\s+(chang|edit|touch|modif)|\bleave\b.{0,60}\balone\b|"
-                  r"\b(unchanged|as it is|read-only)\b", re.IGNORECASE)
-
-
-def _kept_by_task(path: str, task: str) -> bool:
-    """Whether the task names this file in a sentence that says not to change it."""
-    name = re.escape(path.rsplit("/", 1)[-1])
-    for sentence in re.split(r"(?<=[.;!?])\s+|;|\n", task):
-        if KEEP.search(sentence) and re.search(rf"(?<![\w.-]){name}(?![\w-])", sentence):
-            return True
-    return False
-
-
-def fix_targets(shown: Iterable[str], task: str = "") -> tuple[str, ...]:
-    """The files a fix may name when the grammar holds it to the files shown: the code, not its
-    tests (a small model "fixed" failing tests by editing them), nor the README, nor a file the
-    task says must not change (it rewrote the "new API" the task said to keep)."""
-    shown = tuple(shown)
-    code = tuple(f for f in shown if SOURCE.search(f) and not TEST_FILE.search(f)) or shown
-    return tuple(f for f in code if not _kept_by_task(f, task)) or code
-
-
-def attempt_note(number: int, calls: list[Any], undone: list[str], observations: str) -> str:
-    """What a failed fix did, for the next attempt, which does not see it: why its proposal was
-    refused (and what of it that went in is undone), or the files it changed and the tests' failures."""
-    refused = [c for c in calls if c.tool.startswith("propose_") and c.outcome != "ok"]
-    if refused and fix_failed(calls) and not _tests_failed_after_apply(calls):
-        why = refused[-1].facts.get("error", "it was refused")
-        return (f"Attempt {number} did not work: {refused[-1].tool} refused it: {why}. "
-                + (f"What it changed ({', '.join(undone)}) is undone." if undone else "Nothing was changed."))
-    if undone:
-        summary = re.search(r"^summary: (.*)$", observations, re.MULTILINE)
-        failures = [line.rstrip() for line in observations.splitlines() if re.match(r"E\s", line)][:8]
-        return (f"Attempt {number} did not work: it changed {', '.join(undone)} and the tests still failed"
-                + (f" ({summary.group(1).strip()})" if summary else "") + ":\n" + "\n".join(failures)
-                + ("\n" if failures else "") + "That change is undone.")
-    return f"Attempt {number} did not work: it changed no file."
-
-
-def _tests_failed_after_apply(calls: list[Any]) -> bool:
-    applied = [i for i, c in enumerate(calls) if c.tool == "apply_patch" and c.outcome == "ok"]
-    runs = [c for c in calls[applied[-1] + 1:] if c.tool == "run_tests" and c.outcome == "ok"] if applied else []
-    return bool(runs) and not runs[-1].facts.get("passed")

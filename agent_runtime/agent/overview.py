@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Callable
 
 from agent_runtime.agent.edits import file_block
-from agent_runtime.agent.hints import TEST_FILE
+from agent_runtime.agent.tasks import TEST_FILE
 from agent_runtime.tools.commands import detect_test_command
 from agent_runtime.tools.search import base_command, run_rg
 

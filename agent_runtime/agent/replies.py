@@ -9,9 +9,11 @@ A wrapper (composition, not a patched method) around the real model:
 - a reply whose code repeats a step already taken in this task gets one retry with a nudge and
   a higher temperature. Small models copy their own last reply: the same context and a low
   temperature give the same answer again, step after step, until the step limit;
-- a request can be a fix in the edit form (require_next(edit=...), agent/edits.py): the task's
-  first message and what earlier attempts did, the reply's files turned into the agent's code;
-  or held to a stricter grammar, retries included;
+- a request can be a fix in the edit form (a RequestPlan from agent/attempts.py, asked for once
+  per step through `plan`): the task's first message and what earlier attempts did, the reply's
+  pieces turned into the agent's code (agent/edits.py);
+- a grammar is chosen per request (`grammar_for`, passed with the request): the backend's own for a
+  normal step, the edit form's for a fix, a stricter one for a retry;
 - the front end's hook runs around each call (a spinner, the model's time).
 Only the reply that is kept goes into memory, so the prompt's prefix stays the same.
 """
@@ -131,7 +133,8 @@ class GuardedModel(Model):
                  around_call: Callable[[], ContextManager[Any]] = nullcontext,
                  hint: Callable[[], str | None] = lambda: None,
                  variables: Callable[[], set[str]] | None = None, tool_names: Callable[[], set[str]] = set,
-                 constrain: Callable[..., bool] = lambda **options: False):
+                 grammars: Callable[..., Any] = lambda **options: None,
+                 plan: Callable[[], Any] = lambda: None):
         super().__init__(model_id=getattr(inner, "model_id", None))
         self.inner = inner
         self.reply_format = reply_format
@@ -142,30 +145,14 @@ class GuardedModel(Model):
         self.hint = hint  # the next step, from where the task stands (agent/hints.py)
         self.variables = variables  # the interpreter's variables now; None: reads are not checked
         self.tool_names = tool_names
-        # A stricter grammar for one request (python_grammar's options), where one is sent.
-        self.constrain = constrain
-        self.next_options: dict[str, Any] = {}  # for the next request and its retries (require_next)
-        self.next_temperature: float | None = None  # for the next request
-        self.next_fresh: str | None = None  # for the next request: a fresh start with this note
-        self.next_edit: Any = None  # for the next request: a fix in the edit form (an EditRequest)
+        # grammars(**options) -> grammar_for: the grammar a request is held to, per backend kind
+        # (agent/codeagent.py); options: edit=headings (the edit form), readable=names (a retry).
+        self.grammars = grammars
+        self.plan = plan  # the RequestPlan of this step's request, or None (agent/attempts.py)
         self.edits = 0  # fix requests answered in the edit form
         self.format_retries = 0  # replies asked again: no code, invalid Python or an unbound name
         self.repeat_retries = 0
         self.last_reply: str | None = None  # the reply kept, for the front end to show its thought
-
-    def require_next(self, temperature: float | None = None, fresh: str | None = None, edit: Any = None,
-                     **options: Any) -> None:
-        """The next request (and its retries) under a stricter grammar (python_grammar's options); sampled
-        at `temperature` if given; `fresh`: sent only the system prompt, the task's first
-        message and this note, not the steps since (a new attempt at a fix, not a copy of the
-        last one); `edit`: a fix in the edit form (an EditRequest, agent/edits.py). Applied when
-        that request is made; forget_next() drops it."""
-        self.next_options = dict(options)
-        self.next_temperature, self.next_fresh, self.next_edit = temperature, fresh, edit
-
-    def forget_next(self) -> None:
-        """A new task: nothing asked for the last one's next request carries over."""
-        self.require_next()
 
     @staticmethod
     def _fresh(messages: list, note: str) -> list:
@@ -178,8 +165,9 @@ class GuardedModel(Model):
                                                          content=[{"type": "text", "text": note}])]
 
     def _call(self, messages: list, options: dict | None = None, **kwargs: Any) -> ChatMessage:
-        if options:
-            self.constrain(**options)
+        chosen = self.grammars(**(options or {}))
+        if chosen is not None:
+            kwargs["grammar_for"] = chosen
         with self.around_call():
             return self.inner.generate(messages, **kwargs)
 
@@ -201,12 +189,13 @@ class GuardedModel(Model):
         from agent_runtime.agent.edits import EDIT_ASK, EDIT_REMINDER, NO_USABLE_FILE, UNCHANGED, as_note, edit_messages
 
         paths = request.paths
-        messages = edit_messages(messages, EDIT_ASK if not fresh else f"{fresh}\n\n{EDIT_ASK}")
+        ask = request.ask or EDIT_ASK
+        messages = edit_messages(messages, ask if not fresh else f"{fresh}\n\n{ask}")
         # Free text with files, not the {thought, code} object a JSON-schema backend would force,
         # and no stop strings of that form ("Observation:", "</code>") to cut it short.
         kwargs = {**kwargs, "response_format": None, "stop_sequences": None,
                   **({"max_tokens": request.max_tokens} if request.max_tokens else {})}
-        options = {"edit": paths}
+        options = {"edit": paths, "edit_blocks": request.max_blocks}
         reply = self._call(messages, options, **kwargs)
         explanation, edits, unchanged = request.read(_text(reply))
         if not edits and not self._own_form(reply):
@@ -254,14 +243,13 @@ class GuardedModel(Model):
                  tools_to_call_from: Any = None, **kwargs: Any) -> ChatMessage:
         kwargs.update(stop_sequences=stop_sequences, response_format=response_format,
                       tools_to_call_from=tools_to_call_from)
-        options, self.next_options = self.next_options, {}
-        temperature, self.next_temperature = self.next_temperature, None
-        if temperature is not None:
-            kwargs["temperature"] = temperature
-        fresh, self.next_fresh = self.next_fresh, None
-        edit, self.next_edit = self.next_edit, None
-        if edit:
-            return self._edit(messages, edit, fresh, kwargs)
+        plan = self.plan()
+        options: dict[str, Any] = {}
+        fresh = plan.fresh if plan is not None else None
+        if plan is not None and plan.temperature is not None:
+            kwargs["temperature"] = plan.temperature
+        if plan is not None and plan.edit is not None:
+            return self._edit(messages, plan.edit, fresh, kwargs)
         if fresh:
             messages = self._fresh(messages, fresh)
         reply = self._call(messages, options, **kwargs)

@@ -7,7 +7,6 @@ imports (smolagents, LiteLLM: seconds on a small machine) so the two overlap.
 from __future__ import annotations
 
 import logging
-import shlex
 import time
 import warnings
 from contextlib import contextmanager
@@ -21,22 +20,18 @@ from agent_runtime.models.registry import kind_for
 from agent_runtime.safety.approval import Approver
 
 log = logging.getLogger(__name__)
-# A fix sampled again after a failed one: warm enough that a small model does not write the
-# same file again, cool enough to stay on the task.
-REFIX_TEMPERATURE = 0.7
-ATTEMPT_AGAIN = "The files are as shown above again: those changes were undone. Write a different fix."
 
 
 @dataclass
 class TaskResult:
-    status: str  # "answered", "step_limit", "interrupted", "error"
+    status: str  # "answered", "step_limit", "gave_up", "interrupted", "error"
     answer: str | None = None
     error: str | None = None
     steps: int = 0
 
     @property
     def exit_code(self) -> int:
-        return {"answered": 0, "step_limit": 3, "interrupted": 130, "error": 1}[self.status]
+        return {"answered": 0, "step_limit": 3, "gave_up": 4, "interrupted": 130, "error": 1}[self.status]
 
 
 def describe_model_error(exc: BaseException, model_id: str, api_base: str | None) -> str:
@@ -71,19 +66,14 @@ class Session:
         self.model_switches: list[dict[str, str]] = []
         self._switches_reported = 0  # switches already written to a run record
         self._fresh = True
-        self._last_reply: str | None = None
         self._step_announced = 0
         self.model_seconds = 0.0
         self._task_files: list[str] = []
-        self._task_shown: list[str] = []  # files the task's first message showed whole
+        self._task_shown: list[str] = []  # files the task's first message showed (whole or their failing code)
         self._task_first_call = 0
         self._step_first_call = 0  # where the current step's tool calls begin (see _answer_note)
         self._attached = False  # the task came with @path attachments (then nothing else is shown)
-        self._attempt_first_call = 0  # where the current fix attempt's tool calls begin in the history
-        self._fix_task = False  # a fix task whose files and failure the first prompt showed
-        self._attempts: list[str] = []  # notes of this task's failed fixes (see _after_step)
-        self._first_run_s = 0.0  # how long the task's first test run took
-        self._test_command: str | None = None  # the tests a big repository's task names, as run first
+        self.attempts: Any = None  # the running fix task's attempts (agent/attempts.py), if any
         self._task = ""  # the task being run
         # The conversation (agent/resume.py): its id (its first run's), the run before the next one,
         # memory steps already written to the run's steps.jsonl (None: the run has not begun).
@@ -131,8 +121,10 @@ class Session:
         self.prompt_memory = self._prompt_memory()
         self.agent = build_agent(self.runtime, self.model, settings.agent_max_steps, self.constraint,
                                  prompt_memory=self.prompt_memory, around_call=self._model_call,
-                                 hint=self._next_step_hint)
+                                 hint=self._next_step_hint, plan=self._request_plan)
         trace_agent(self.agent, self.tracing.telemetry)  # a CHAIN span per step
+        self.runtime.undo_listeners.append(lambda patch_id: setattr(
+            self, "applied", [p for p in self.applied if p.id != patch_id]))
         hooks = self.runtime.hooks  # the user's hooks.toml (tools/hooks.py)
         hooks.warn, hooks.context["session_id"] = self.display.warn, self.session_id
         hooks.session("session_start", model=self.model_label, approval=self.approver.mode,
@@ -308,55 +300,10 @@ class Session:
                                parse_errors=parse_errors, code_errors=code_errors,
                                format_retries=self.agent.format_retries - retries_before,
                                files_changed=sorted(set(self._files_changed)), error=result.error,
+                               attempts=self.attempts.made(result.status == "answered") if self.attempts else 0,
                                **self._meter.summary(calls))
             self.display.run_saved(record.id, self.tracing.trace_url(trace_id))
         return result
-
-    def _first_test_run(self, task: str, files: list[str]) -> str | None:
-        """For a task about failing tests or an error: the test run the model would start with, made
-        through the one tool path (policy, sandbox, span). With it, the first reply can already be
-        the fix: what one completion gets, the agent gets. In a repository too big to show whole,
-        only the test files the task names, if it names some (a whole suite can take minutes)."""
-        from agent_runtime.agent.hints import TEST_FILE, about_failure
-        from agent_runtime.agent.overview import named_files
-        from agent_runtime.tools.commands import detect_test_command
-
-        tool = self.agent.tools.get("run_tests")
-        if not files or not about_failure(task) or tool is None:
-            return None
-        self._test_command = None
-        named = [f for f in named_files(task, files) if TEST_FILE.search(f)]
-        detected = detect_test_command(self.repo) if named and not self._task_shown else None
-        if detected and "pytest" in detected:
-            self._test_command = f"{detected} {' '.join(shlex.quote(n) for n in named)}"
-        started = time.monotonic()
-        result = tool(command=self._test_command) if self._test_command else tool()
-        self._first_run_s = time.monotonic() - started
-        if not isinstance(result, dict) or "error" in result:
-            return None
-        return str(result)
-
-    def _after_step(self, step: Any) -> None:
-        """A fix task whose files were all shown, after a step whose fix failed (the proposal was
-        refused, or it was applied and the tests still fail): the failed change is undone and the
-        next reply is a new attempt, from the task's first message and a note of what failed,
-        sampled warmer. One completion gets one try; the agent gets one each step, judged by the
-        tests. (With the failed attempt in view, small models wrote it again, step after step.)"""
-        from agent_runtime.agent.hints import attempt_note, fix_failed
-
-        # An attempt may take more than one step (apply now, test in the next).
-        calls = self.runtime.state.history[self._attempt_first_call:]
-        if not self._fix_task or step.is_final_answer:
-            return
-        if calls and not fix_failed(calls):
-            return  # e.g. applied and not tested yet: the model goes on from where it is
-        self._attempt_first_call = len(self.runtime.state.history)
-        undone = self._undo_attempt(calls)
-        fresh = None
-        if undone is not None:  # the files are as the first message showed them: start from there
-            self._attempts.append(attempt_note(len(self._attempts) + 1, calls, undone, step.observations or ""))
-            fresh = "\n\n".join(self._attempts[-3:]) + "\n\n" + ATTEMPT_AGAIN
-        self._edit_next(temperature=REFIX_TEMPERATURE, fresh=fresh)
 
     def _answer_note(self, step: Any) -> None:
         """A question about named files, once this step has read them: the step's observation
@@ -370,42 +317,24 @@ class Session:
         if note:
             step.observations = ((step.observations or "").rstrip() + "\n" + note).lstrip()
 
-    def _edit_next(self, temperature: float | None = None, fresh: str | None = None) -> None:
-        """The next request asks for a fix in the edit form (agent/edits.py), for the code files the
-        task may change, with room for them whole."""
-        from agent_runtime.agent.edits import EditRequest
-        from agent_runtime.agent.hints import fix_targets
+    def _request_plan(self) -> Any:
+        """This step's request plan (agent/attempts.py), for the model wrapper."""
+        return self.attempts.take() if self.attempts is not None else None
 
-        targets = fix_targets(self._task_shown, self._task)
-        now = {t: (self.repo / t).read_text(encoding="utf-8", errors="replace") for t in targets
-               if (self.repo / t).is_file()}  # as the task's first message showed them (failed fixes are undone)
-        window = self.prompt_memory.window if self.prompt_memory is not None else 16384
-        room = min(max(self.settings.model_max_tokens, sum(map(len, now.values())) // 3 + 400), window // 3)
-        # A fix that loops forever should cost a minute, not the task's whole time.
-        test_timeout = min(300, max(60, int(10 * self._first_run_s)))
-        self.agent.model.require_next(edit=EditRequest(targets, room, test_timeout, now.get, self._test_command),
-                                      temperature=temperature, fresh=fresh)
+    def _after_step(self, step: Any) -> None:
+        """A fix task's decision after a step (agent/attempts.py); it may stop the task early."""
+        if self.attempts is None:
+            return
+        self.attempts.after_step(step, self.runtime.state.history)
+        if self.attempts.stopped is not None:
+            self.agent.interrupt()  # ends the run before the next step; _run reports the answer
 
-    def _undo_attempt(self, calls: list[Any]) -> list[str] | None:
-        """Undo the patches these calls applied (newest first): the files they restored, or None
-        if one could not be undone (then the attempt stays, and so does the history that shows it)."""
-        from agent_runtime.patches.diffs import PatchError
-
-        ids = [c.facts.get("patch_id") for c in calls if c.tool == "apply_patch" and c.outcome == "ok"]
-        if not ids:
-            return []
-        if self.runtime.journal is None or None in ids:
-            return None
-        files: list[str] = []
-        try:
-            for patch_id in reversed(ids):
-                files += self.runtime.journal.undo(str(patch_id))["files"]
-        except PatchError:
-            return None
-        self.applied = [p for p in self.applied if p.id not in ids]
-        self.display.warn(f"The tests still fail: undid {', '.join(str(i) for i in ids)} "
-                          f"({', '.join(sorted(set(files)))}) and trying a new fix.")
-        return sorted(set(files))
+    def _undo_patch(self, patch_id: str) -> dict[str, Any]:
+        """An automatic undo, through the one tool path (policy, span, record) like any call."""
+        tool = self.agent.tools.get("undo_patch")
+        if tool is None:
+            return {"error": "the undo_patch tool is not available"}
+        return dict(tool(patch_id=patch_id))
 
     def _may_read(self, rel: str) -> bool:
         """What the task's overview may show: what the policy lets read_file read without asking."""
@@ -450,49 +379,30 @@ class Session:
         reset, self._fresh = self._fresh, False
         if reset and self.prompt_memory is not None:
             self.prompt_memory.reset()  # smolagents empties its memory on a fresh run
-        from agent_runtime.agent.hints import asks_change
-        from agent_runtime.agent.overview import (
-            failure_files,
-            named_heads,
-            repository_files,
-            repository_overview,
-            show_files,
-            small_repository,
-        )
+        from agent_runtime.agent.attempts import FixAttempts
+        from agent_runtime.agent.overview import repository_files, small_repository
+        from agent_runtime.agent.start import prepare
+        from agent_runtime.config import state_home
 
         listing = repository_files(self.repo, hidden=self.runtime.workspace.hidden)
         self._task_files, self._task_first_call = listing[0], len(self.runtime.state.history)
         self._step_first_call = self._task_first_call
-        self._fix_task, self._attempt_first_call = False, len(self.runtime.state.history)
-        self._attempts, self._task = [], task
-        self.agent.model.forget_next()  # e.g. a new attempt asked for after the last task's last step
-        self._task_shown = small_repository(self.repo, listing[0], self._may_read)[1] if not listing[1] else []
+        self._task = task
+        # A new task: nothing planned for the last one's next request carries over.
+        self.attempts = FixAttempts(self._undo_patch, say=self.display.warn, budget_s=self.settings.agent_time_budget)
+        small = small_repository(self.repo, listing[0], self._may_read)[1] if not listing[1] else []
+        self._task_shown = small
         if self.prompt_memory is not None:
-            overview = repository_overview(self.repo, listing, self._may_read)
-            first_run = self._first_test_run(task, listing[0])
-            if first_run:
-                how = f'run_tests(command="{self._test_command}")' if self._test_command else "run_tests()"
-                overview += f"\n\nThe tests, run for you just now ({how}):\n{first_run}"
-                if not self._task_shown and "passed: false" in first_run:
-                    # Too big to show whole: the files the failure involves stand in for it.
-                    self._task_shown = failure_files(self.repo, listing[0], first_run, task, self._may_read)
-                    if self._task_shown:
-                        overview += ("\n\nThe files the failure involves (no need to read them again):\n"
-                                     + show_files(self.repo, self._task_shown))
-                # Only for a conversation's first task: a fix request sees the task's first message,
-                # not the steps of earlier tasks that a follow-up ("now apply it") refers to.
-                if reset and self._task_shown and "passed: false" in first_run and asks_change(task):
-                    # The failure and every file are in front of the model: its first reply is the fix
-                    # (what one completion gets, the agent gets; small models otherwise re-read what
-                    # they were just shown, or wander off), then one fresh attempt per step.
-                    self._fix_task = True
-                    self._attempt_first_call = len(self.runtime.state.history)  # after that test run
-                    self._edit_next()
-            elif not self._task_shown and not self._attached and not asks_change(task):
-                heads, self._task_shown = named_heads(self.repo, listing[0], task, self._may_read)
-                if heads:
-                    overview += "\n\nWhat the task names (no need to read this again):\n" + heads
-            self.prompt_memory.set_task_context(task, overview)
+            start = prepare(task, self.repo, listing, self.agent.tools.get("run_tests"), self._may_read, small,
+                            fresh=reset, attached=self._attached, max_tokens=self.settings.model_max_tokens,
+                            window=self.prompt_memory.window, cache_dir=state_home() / "code-index")
+            self._task_shown = start.shown
+            if start.request is not None:
+                # The failure and the code are in front of the model: its first reply is the fix (what
+                # one completion gets, the agent gets; small models otherwise re-read what they were
+                # just shown, or wander off), then one fresh attempt per step (agent/attempts.py).
+                self.attempts.begin(start.request, len(self.runtime.state.history))
+            self.prompt_memory.set_task_context(task, start.overview)
         shown: set[int] = set()  # smolagents yields the last step twice when the step limit is hit
         code_shown = False
         try:
@@ -526,8 +436,11 @@ class Session:
         except ContextOverflow as exc:
             return TaskResult("error", error=str(exc), steps=steps)
         except AgentError:
-            if not agent.step_limit_reached:
+            if not agent.step_limit_reached and self.attempts.stopped is None:
                 raise
+        if self.attempts.stopped is not None:
+            self.display.event("final_answer", answer=self.attempts.stopped)
+            return TaskResult("gave_up", answer=self.attempts.stopped, steps=steps)
         if agent.step_limit_reached:
             return TaskResult("step_limit", answer=STEP_LIMIT_MESSAGE.format(n=self.settings.agent_max_steps),
                               steps=steps)
@@ -613,7 +526,7 @@ class Session:
         self.prompt_memory.task_context.update(contexts)
         self.agent = build_agent(self.runtime, self.model, settings.agent_max_steps, self.constraint,
                                  prompt_memory=self.prompt_memory, around_call=self._model_call,
-                                 hint=self._next_step_hint)
+                                 hint=self._next_step_hint, plan=self._request_plan)
         trace_agent(self.agent, self.tracing.telemetry)
         self.agent.memory.steps.extend(steps)
         old_agent.cleanup()

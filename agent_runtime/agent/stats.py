@@ -55,10 +55,14 @@ class StepMeter:
                 "context_window": window, "cost_usd": round(cost, 6) if cost is not None else None}
 
     def summary(self, calls: list[Any]) -> dict[str, Any]:
-        """The extra fields of run_ended: time at prompts, cost, context, the last test result."""
+        """The extra fields of run_ended: where the time went (tools, tests, prompts), cost, context,
+        the last test result."""
         context, window = self._context()
         tests = [c for c in calls if c.tool == "run_tests" and isinstance(c.facts.get("passed"), bool)]
-        return {"approval_s": round(self._waited() - self._waited_at_start, 3),
+        waited = self._waited() - self._waited_at_start
+        tool_s = sum(c.duration_ms for c in calls) / 1000  # a call's time includes its approval prompt
+        return {"approval_s": round(waited, 3), "tools_s": round(max(0.0, tool_s - waited), 3),
+                "tests_s": round(sum(c.duration_ms for c in calls if c.tool == "run_tests") / 1000, 3),
                 "cost_usd": round(self.cost_usd, 6) if self.cost_usd is not None else None,
                 "context_tokens": context, "context_window": window,
                 "tests_passed": tests[-1].facts["passed"] if tests else None}
@@ -79,11 +83,20 @@ def step_line(fields: dict[str, Any]) -> str:
 def summary_line(fields: dict[str, Any]) -> str:
     """The task's last line: outcome, steps, time, tokens, context, cost, files changed, last test result."""
     status = {"answered": "done", "step_limit": "stopped at the step limit", "interrupted": "interrupted",
-              "error": "failed"}.get(fields.get("status", ""), str(fields.get("status")))
+              "gave_up": "stopped trying", "error": "failed"}.get(fields.get("status", ""), str(fields.get("status")))
     steps = fields.get("steps", 0)
     wall, waited, model = fields.get("wall_s", 0.0), fields.get("approval_s") or 0.0, fields.get("model_s", 0.0)
-    timing = f"{max(0.0, wall - waited):.1f} s (model {model:.1f} s" + (
-        f"; {waited:.1f} s at approval prompts not counted)" if waited >= 0.05 else ")")
+    split = [f"model {model:.1f} s"]
+    if fields.get("prompt_s") is not None and fields.get("generation_s") is not None:
+        split[0] += f": reading {fields['prompt_s']:.1f} s, writing {fields['generation_s']:.1f} s"
+    tests, tools = fields.get("tests_s") or 0.0, fields.get("tools_s") or 0.0
+    if tests >= 0.05:
+        split.append(f"tests {tests:.1f} s")
+    if tools - tests >= 0.05:
+        split.append(f"other tools {tools - tests:.1f} s")
+    if waited >= 0.05:
+        split.append(f"{waited:.1f} s at approval prompts not counted")
+    timing = f"{max(0.0, wall - waited):.1f} s ({'; '.join(split)})"
     parts = [f"{status}: {steps} step{'s' if steps != 1 else ''}", timing,
              f"{fields.get('tokens_in', 0):,} in / {fields.get('tokens_out', 0):,} out tokens"]
     parts += _context_and_cost(fields)

@@ -37,7 +37,8 @@ EVENT_FIELDS: dict[str, dict[str, str]] = {
                   "tokens_in": "integer", "tokens_out": "integer", "model_s": "number", "wall_s": "number",
                   "parse_errors": "integer", "code_errors": "integer", "format_retries": "integer",
                   "files_changed": "array", "error": "string?", "approval_s": "number", "cost_usd": "number?",
-                  "context_tokens": "integer?", "context_window": "integer?", "tests_passed": "boolean?"},
+                  "context_tokens": "integer?", "context_window": "integer?", "tests_passed": "boolean?",
+                  "tools_s": "number", "tests_s": "number", "attempts": "integer"},
 }
 
 

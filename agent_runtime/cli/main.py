@@ -2,7 +2,8 @@
 
 Exit codes of a single task: 0 final answer; 1 runtime error (model unreachable, bad
 configuration) with a one-line cause; 2 usage error; 3 step limit reached without a final
-answer; 130 interrupted. When stdout is closed (`| head`), the command stops quietly with 0.
+answer; 4 a fix task stopped trying (more attempts would not help; the answer says what was
+tried and what still fails); 130 interrupted. When stdout is closed (`| head`), the command stops quietly with 0.
 Heavy libraries are imported only when needed, so `--help` and the REPL prompt come up fast.
 """
 
@@ -42,7 +43,8 @@ examples:
 
 Settings come from the environment and ~/.config/agent-runtime/config.env; a repository's
 .env may set only the harmless ones (see .env.example). Exit codes: 0 answered,
-1 runtime error, 2 usage error, 3 step limit reached, 130 interrupted; a closed stdout
+1 runtime error, 2 usage error, 3 step limit reached, 4 stopped trying to fix (the
+answer says what was tried), 130 interrupted; a closed stdout
 (| head) stops the command quietly with 0.
 """
 EPILOG = EPILOG_TEMPLATE.replace("{commands}", "\n".join(help_lines()))
@@ -145,12 +147,12 @@ def run_task(task: str, settings: Settings, repo: Path, json_events: bool = Fals
         display.event("run_ended", run_id=None, status="error", exit_code=code, steps=0, tokens_in=0, tokens_out=0,
                       model_s=0.0, wall_s=0.0, parse_errors=0, code_errors=0, format_retries=0, files_changed=[],
                       error=str(exc), approval_s=0.0, cost_usd=None, context_tokens=None, context_window=None,
-                      tests_passed=None)
+                      tests_passed=None, tools_s=0.0, tests_s=0.0, attempts=0)
         return code
     except KeyboardInterrupt:
         display.error("interrupted")
         return 130
-    if result.status == "answered":
+    if result.status in ("answered", "gave_up"):
         display.final(result.answer)
     elif result.status == "step_limit":
         display.error(f"the step limit ({settings.agent_max_steps}) was reached without a final answer; "

@@ -302,16 +302,16 @@ def reply_schema(tools: Iterable[Any] | None) -> dict:
 # --- the edit form (agent/edits.py): what is wrong, then whole files under their headings ---
 
 
-def edit_grammar(paths: Iterable[str], explanation_lines: int = 8) -> str:
+def edit_grammar(paths: Iterable[str], explanation_lines: int = 8, max_blocks: int | None = None) -> str:
     """A few lines of explanation (none starting a heading or a fence), then one to len(paths)
-    files, each `### path` (one of `paths`: the code the task may change, never its tests), a
-    fence, lines that do not close it, the closing fence. Every reply parses; a test file cannot
-    be written."""
+    blocks, each `### heading` (one of `paths`: the code the task may change -- files, functions,
+    lines -- never its tests), a fence, lines that do not close it, the closing fence. Every reply
+    parses; a test file cannot be written. max_blocks=2: at most two blocks, under different
+    headings (small models otherwise wrote the same function out again and again)."""
     shown = [json.dumps(p, ensure_ascii=False) for p in paths if p.isprintable() and "\n" not in p]
     if not shown:
         raise ValueError("no file the edit may change")
-    return "\n".join([
-        f"root ::= explain block{{1,{len(shown)}}}",
+    rules = [
         # What is wrong comes first (a small model that says it fixes more than one that copies
         # the file straight away): a line of text, then more lines or blank ones.
         f"explain ::= etext eline{{0,{explanation_lines - 1}}}",
@@ -319,8 +319,20 @@ def edit_grammar(paths: Iterable[str], explanation_lines: int = 8) -> str:
         r'eline ::= etext | "\n"',
         # Unbounded lines (max_tokens ends a reply): llama.cpp refuses a grammar whose bounded
         # repetitions would expand to more than 2,000 rules, and its server then samples without one.
-        r'block ::= "### " path "\n```" [a-z]{0,12} "\n" cline* "```\n"',
-        # A line of the file: anything but a line that starts with three backticks.
+        r'body ::= "\n```" [a-z]{0,12} "\n" cline* "```\n"',
+        # A line of the code: anything but a line that starts with three backticks.
         r'cline ::= ([^`\n] [^\n]* | "`" [^`\n] [^\n]* | "``" [^`\n] [^\n]*)? "\n"',
-        "path ::= " + " | ".join(shown),
-    ]) + "\n"
+    ]
+    if max_blocks == 2 and len(shown) > 1:
+        firsts = []
+        for i, heading in enumerate(shown):
+            others = " | ".join(h for j, h in enumerate(shown) if j != i)
+            rules.append(f'first{i} ::= "### " {heading} body ("### " ({others}) body)?')
+            firsts.append(f"first{i}")
+        rules.insert(0, f"root ::= explain ({' | '.join(firsts)})")
+    else:
+        count = min(len(shown), max_blocks or len(shown))
+        rules.insert(0, f"root ::= explain block{{1,{count}}}")
+        rules.append('block ::= "### " path body')
+        rules.append("path ::= " + " | ".join(shown))
+    return "\n".join(rules) + "\n"

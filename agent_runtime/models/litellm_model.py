@@ -24,14 +24,16 @@ def make_litellm_model(model_id: str, settings: Settings, api_base: str | None =
     class LocalAwareModel(LiteLLMModel):
         """LiteLLMModel that sends a llama.cpp grammar or an Ollama JSON schema when given one.
         With a grammar, the grammar ends the reply, so stop sequences are dropped (a reply that
-        mentions one would be cut short)."""
+        mentions one would be cut short). A request may bring its own grammar: `grammar_for(kind)`
+        (agent/codeagent.py grammar_chooser) answers for this model's constraint kind."""
 
         grammar: str | None = None
-        grammar_once: str | None = None  # for the next request only, then `grammar` again
         json_schema: dict | None = None
 
         def generate(self, messages, stop_sequences=None, response_format=None, tools_to_call_from=None, **kwargs):
-            grammar, self.grammar_once = self.grammar_once or self.grammar, None
+            chooser = kwargs.pop("grammar_for", None)
+            kind = getattr(getattr(self, "constraint", None), "kind", "none")
+            grammar = (chooser(kind) if chooser is not None else None) or self.grammar
             if grammar:
                 extra = dict(kwargs.pop("extra_body", None) or {})
                 extra["grammar"] = grammar

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
+from agent_runtime.code import symbols
 from agent_runtime.core import Workspace
 from agent_runtime.patches import fragments, match
 from agent_runtime.patches.diffs import (
@@ -177,11 +178,16 @@ def plan_replace(workspace: Workspace, rel: str, old: str, new: str) -> tuple[Fi
     found = match.find(before, old_b, new_b)
     if found is None:
         near = match.closest(before, old_b)
+        differ = match.mismatched_lines(before, old_b)
+        error = f"old text was not found in {rel}"
+        if differ is not None and differ[1]:
+            error += f" (indentation and trailing spaces aside); where it comes closest, from line {differ[0]}: " \
+                     + "; ".join(differ[1])
         hint = "Copy old exactly from read_file output (whitespace and indentation count)."
         if near is not None:
             hint = (f"The closest lines in {rel} (from line {near[0]}) are:\n{near[1]}\n"
                     "Copy old exactly from them, or read the file again with read_file.")
-        raise PatchError(f"old text was not found in {rel}", hint)
+        raise PatchError(error, hint)
     if isinstance(found, list):
         raise PatchError(
             f"old text occurs {len(found)} times in {rel} (lines {', '.join(map(str, found))})",
@@ -258,6 +264,34 @@ def plan_write(workspace: Workspace, rel: str, content: str) -> tuple[FileEdit, 
     if after == before:
         raise PatchError(f"content is the same as {rel} now", "Pass the corrected file as content.")
     return FileEdit(rel, rel, before, after, mode, mode), notes
+
+
+def plan_symbol(workspace: Workspace, rel: str, name: str, new: str) -> tuple[FileEdit, list[str]]:
+    """One class, function or method of a Python file replaced by its new source (code/symbols.py):
+    the result must parse, and every byte outside the symbol stays as it is."""
+    rel = normalize(workspace, rel)
+    before, mode = _read(workspace, rel)
+    if before is None:
+        raise PatchError(f"{rel} does not exist", "Check the path with list_files or find_symbol.")
+    if b"\0" in before[:8000]:
+        raise PatchError(f"{rel} is a binary file", "Symbols are found in Python source files only.")
+    text = before.decode("utf-8", "surrogateescape")
+    try:
+        after_text, symbol = symbols.replace(text, name, new.replace("\r\n", "\n"), rel)
+    except symbols.SymbolError as exc:
+        raise PatchError(exc.error, exc.suggestion) from None
+    after = after_text.encode("utf-8", "surrogateescape")
+    elided = [m.group(0).strip().decode("utf-8", "replace") for m in ELISION.finditer(after)]
+    if elided and not ELISION.search(before):
+        raise PatchError(
+            f"the new {symbol.name} has the line {elided[0]!r}, which would delete the code it stands for",
+            f"Write {symbol.name} whole, every line of it.",
+        )
+    if after == before:
+        raise PatchError(f"the new {symbol.name} is the same as it is now in {rel}",
+                         "Change the lines that cause the failure.")
+    mode = None if mode is None else stat.S_IFREG | permissions(mode)
+    return FileEdit(rel, rel, before, after, mode, mode), [f"{rel}: {symbol.name} (lines {symbol.start}-{symbol.end}) replaced"]
 
 
 # --- writing: all files or none ---

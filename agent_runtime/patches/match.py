@@ -142,3 +142,23 @@ def closest(data: bytes, old: bytes, context: int = 1) -> tuple[int, str] | None
     first = max(0, best_at - context)
     last = min(len(file_lines), best_at + size + context)
     return first + 1, "\n".join(file_lines[first:last])
+
+
+def mismatched_lines(data: bytes, old: bytes, limit: int = 5) -> tuple[int, list[str]] | None:
+    """Where `old` comes closest to the file, which of its lines differ from the file's (indentation
+    and trailing spaces aside): (the file line where the closest place starts, one description per
+    differing line). None when nothing in the file is close."""
+    file_lines = data.decode("utf-8", "replace").splitlines()
+    old_lines = old.decode("utf-8", "replace").strip("\n").splitlines()
+    found = closest(data, old, context=0)
+    if found is None or not old_lines:
+        return None
+    first = found[0]
+    window = file_lines[first - 1:first - 1 + len(old_lines)]
+    report = []
+    for i, line in enumerate(old_lines):
+        there = window[i] if i < len(window) else None
+        if there is None or line.strip() != there.strip():
+            shown = repr(there.strip()) if there is not None else "(past the end of the file)"
+            report.append(f"old line {i + 1} {line.strip()!r} is not file line {first + i}: {shown}")
+    return first, report[:limit] + ([f"... and {len(report) - limit} more"] if len(report) > limit else [])

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
 
 
 def tool_classes() -> tuple[type["RuntimeTool"], ...]:
+    from agent_runtime.tools.code import FindSymbolTool, OutlineTool, ReadSymbolTool, ReplaceSymbolTool
     from agent_runtime.tools.commands import RunCmdTool, RunTestsTool
     from agent_runtime.tools.files import ReadFileSnippetTool, ReadFileTool
     from agent_runtime.tools.git import GitDiffTool, GitLogTool, GitStatusTool
@@ -23,6 +24,7 @@ def tool_classes() -> tuple[type["RuntimeTool"], ...]:
         ProposePatchTool,
         ProposePatchUnifiedTool,
         ShowPatchTool,
+        UndoPatchTool,
     )
     from agent_runtime.tools.remember import RememberTool
     from agent_runtime.tools.repo import RepoInfoTool
@@ -34,14 +36,19 @@ def tool_classes() -> tuple[type["RuntimeTool"], ...]:
         RgSearchTool,
         ReadFileTool,
         ReadFileSnippetTool,
+        OutlineTool,
+        ReadSymbolTool,
+        FindSymbolTool,
         GitStatusTool,
         GitDiffTool,
         GitLogTool,
         ProposePatchUnifiedTool,
         ProposePatchTool,
         ProposeFileTool,
+        ReplaceSymbolTool,
         ShowPatchTool,
         ApplyPatchTool,
+        UndoPatchTool,
         RunCmdTool,
         RunTestsTool,
         RememberTool,

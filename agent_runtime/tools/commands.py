@@ -120,6 +120,63 @@ def detect_test_command(root: Path) -> str | None:
     return None
 
 
+_SECTION = re.compile(r"^=+ (.+?) =+$")
+_FAILURE_HEADER = re.compile(r"^_{3,} (.+?) _{3,}$")
+FAILURES_SHOWN = 3  # failures shown in full; the rest by their summary line
+FAILURE_LINES = 60  # of one failure's report
+
+
+def condense(output: str) -> str:
+    """pytest's output as the model should read it: the first failures in full (each cut to
+    FAILURE_LINES), the rest by their line in the short summary; no warnings section (a plugin's
+    deprecation warnings are pages of noise). Other output is returned as it is."""
+    lines = output.splitlines()
+    if not any(_SECTION.match(line) for line in lines):
+        return output
+    kept: list[str] = []
+    section = None
+    failures = 0
+    in_failure: list[str] = []
+
+    def close_failure() -> None:
+        nonlocal in_failure
+        if in_failure:
+            if failures <= FAILURES_SHOWN:
+                cut = len(in_failure) - FAILURE_LINES
+                kept.extend(in_failure[:FAILURE_LINES] + ([f"[... {cut} more lines of this failure ...]"] if cut > 0 else []))
+            in_failure = []
+
+    skipped = 0
+    for line in lines:
+        header = _SECTION.match(line)
+        if header:
+            close_failure()
+            section = header.group(1).lower()
+            if "warnings summary" not in section:
+                kept.append(line)
+            continue
+        if section in ("failures", "errors") and _FAILURE_HEADER.match(line):
+            close_failure()
+            failures += 1
+            if failures > FAILURES_SHOWN:
+                skipped += 1
+            in_failure = [line]
+            continue
+        if section and "warnings summary" in section:
+            continue
+        if line.startswith("-- Docs: https://docs.pytest.org"):
+            continue
+        if in_failure:
+            in_failure.append(line)
+        else:
+            kept.append(line)
+    close_failure()
+    if skipped:
+        at = next((i for i, line in enumerate(kept) if "short test summary info" in line), len(kept))
+        kept.insert(at, f"[... {skipped} more failures: see their lines below ...]")
+    return "\n".join(kept) + ("\n" if output.endswith("\n") else "")
+
+
 def summarize(output: str, exit_code: int | None) -> str:
     found = _PYTEST_SUMMARY.findall(output)
     if found:
@@ -160,11 +217,13 @@ class RunTestsTool(RuntimeTool):
         chosen = self._command(command)
         outcome = self.runtime.sandbox.run(chosen, timeout=timeout or 300)
         output = (outcome.stdout + ("\n" + outcome.stderr if outcome.stderr.strip() else "")).strip() + "\n"
+        summary = summarize(output, outcome.exit_code)
+        output = condense(output)
         result: dict[str, Any] = {
             "command": chosen,
             "passed": outcome.exit_code == 0 and not outcome.timed_out,
             "exit_code": outcome.exit_code,
-            "summary": summarize(output, outcome.exit_code) if not outcome.timed_out else f"timed out after {timeout or 300}s",
+            "summary": summary if not outcome.timed_out else f"timed out after {timeout or 300}s",
             "output": output,
             "sandbox": outcome.sandbox,
         }

@@ -263,3 +263,36 @@ class ApplyPatchTool(RuntimeTool):
         patch.applied = True
         self.runtime.patch_applied(patch)
         return {"patch_id": patch.id, "applied": True, "files": proposal(patch)["files"]}
+
+
+class UndoPatchTool(RuntimeTool):
+    name = "undo_patch"
+    description = ("Undo an applied patch: its files are put back as they were before it (refused if they changed "
+                   "since).")
+    inputs = {"patch_id": {"type": "string", "description": "id of an applied patch, e.g. 'p1'"}}
+
+    def _paths(self, patch_id: str) -> tuple[str, ...]:
+        journal = self.runtime.journal
+        entry = next((e for e in reversed(journal.history()) if e.patch_id == patch_id.strip()), None) \
+            if journal is not None else None
+        if entry is None:
+            raise ToolError(f"there is no applied patch {patch_id!r} in this repository's history",
+                            "Pass the patch_id that apply_patch returned.", kind="not_found")
+        return tuple(dict.fromkeys(rel for e in entry.edits for rel in (e.old_path, e.new_path) if rel))
+
+    def action(self, patch_id: str) -> Action:
+        # Writes, judged like apply_patch: paths the policy forbids writing are refused here too.
+        return Action("write", paths=self._paths(patch_id))
+
+    def run(self, patch_id: str) -> dict[str, Any]:
+        journal = self.runtime.journal
+        assert journal is not None  # _paths refused the call otherwise
+        try:
+            done = journal.undo(patch_id.strip())
+        except PatchError as exc:
+            raise ToolError(exc.error, exc.suggestion, kind="patch_failed") from None
+        for patch in self.runtime.patches.all():
+            if patch.id == done.get("patch_id"):
+                patch.applied = False
+        self.runtime.patch_undone(str(done.get("patch_id")))
+        return {"patch_id": done.get("patch_id"), "undone": True, "files": done.get("files", [])}

@@ -43,6 +43,7 @@ class Runtime:
     # Listeners: the run record and the undo journal subscribe here.
     call_listeners: list[Callable[[CallRecord, Decision | None, "ApprovalResult | None"], None]] = field(default_factory=list)
     patch_listeners: list[Callable[["Patch"], None]] = field(default_factory=list)
+    undo_listeners: list[Callable[[str], None]] = field(default_factory=list)  # a patch id undone (undo_patch)
     # Wraps step 4 (execution) so a front end can show progress on long calls; no-op by default.
     activity: Callable[[str, dict[str, Any]], ContextManager[Any]] = field(default=lambda name, args: nullcontext())
     journal: UndoJournal | None = None  # the repository's undo history, patch ids and kept proposals
@@ -87,6 +88,10 @@ class Runtime:
     def patch_applied(self, patch: "Patch") -> None:
         for listener in self.patch_listeners:
             listener(patch)
+
+    def patch_undone(self, patch_id: str) -> None:
+        for listener in self.undo_listeners:
+            listener(patch_id)
 
     def reset(self) -> None:
         self.state.reset()

@@ -273,17 +273,27 @@ def test_a_fix_task_with_everything_shown_starts_with_the_fix(tmp_path, task, fo
 
 
 def test_the_edit_grammar_is_set_where_a_gbnf_grammar_is_sent():
-    from agent_runtime.agent.codeagent import constrain_next
+    """A fix request's grammar is chosen per backend kind (a fallback chain mixes them), and goes
+    with that request only: the LiteLLM model sends it, and its own grammar again after."""
+    from agent_runtime.agent.codeagent import grammar_chooser
+    from agent_runtime.config import load_settings
+    from agent_runtime.models.litellm_model import make_litellm_model
     from agent_runtime.tools import tool_classes
 
-    python = SimpleNamespace(constraint=SimpleNamespace(kind="gbnf-python"), grammar_once=None)
-    tools = SimpleNamespace(constraint=SimpleNamespace(kind="gbnf-tools"), grammar_once=None)
-    hosted = SimpleNamespace(constraint=SimpleNamespace(kind="none"), grammar_once=None)
-    chain = SimpleNamespace(chain=[("a", python), ("b", tools), ("c", hosted)])
-    assert constrain_next(chain, list(tool_classes()), 1024, edit=("calc.py",)) is True
-    assert 'path ::= "calc.py"' in python.grammar_once and python.grammar_once == tools.grammar_once
-    assert hosted.grammar_once is None
-    assert constrain_next(hosted, list(tool_classes()), 1024, edit=("calc.py",)) is False
+    choose = grammar_chooser(list(tool_classes()), 1024, edit=("calc.py",))
+    assert 'path ::= "calc.py"' in choose("gbnf-python") and choose("gbnf-python") == choose("gbnf-tools")
+    assert choose("none") is None and choose("schema-tools") is None
+    assert grammar_chooser(list(tool_classes()), 1024) is None, "no options: the model's own grammar"
+    model = make_litellm_model("openai/x", load_settings({}), api_base="http://127.0.0.1:9")
+    model.constraint, model.grammar = SimpleNamespace(kind="gbnf-python"), "root ::= \"own\""
+    sent = []
+    model.client = SimpleNamespace(completion=lambda **kw: sent.append(kw) or (_ for _ in ()).throw(RuntimeError("x")))
+    for chooser in (choose, None):
+        with pytest.raises(RuntimeError):
+            model.generate([{"role": "user", "content": [{"type": "text", "text": "hi"}]}],
+                           **({"grammar_for": chooser} if chooser else {}))
+    assert 'path ::= "calc.py"' in sent[0]["extra_body"]["grammar"] and "grammar_for" not in sent[0]
+    assert sent[1]["extra_body"]["grammar"] == 'root ::= "own"', "the next request has the model's own grammar"
 
 
 def test_a_reply_reading_a_name_nothing_set_is_asked_again_and_never_runs(tmp_path):
@@ -360,34 +370,33 @@ def test_a_retry_cut_off_by_max_tokens_is_asked_again_in_the_format(tmp_path):
     assert json.loads((session.last_run.dir / "metadata.json").read_text())["parse_errors"] == 0
 
 
-def test_a_stricter_grammar_holds_for_the_request_and_its_retries_only():
-    """require_next(strict=True) holds for the retry too; the unbound-name retry adds the
-    variables there are; the request after that is free again."""
+def test_a_stricter_grammar_holds_for_the_retry_only_and_a_plan_for_its_request_only():
+    """The unbound-name retry is held to the variables there are; the request after that is free
+    again. A request plan (agent/attempts.py) is asked for once per request and holds for it alone."""
     from smolagents.models import ChatMessage, MessageRole
 
+    from agent_runtime.agent.attempts import RequestPlan
     from agent_runtime.agent.codeagent import CODE_TAGS
     from agent_runtime.agent.replies import GuardedModel
 
     texts = iter([step("fix", 'p = propose_file(path="calc.py", content="x = 1\\n")\nprint(newcontent)'),
                   step("fix", 'p = propose_file(path="calc.py", content="x = 1\\n")\nprint(p)'),
                   step("next", "print(run_tests())"), step("again", "print(run_tests())")])
-    inner = SimpleNamespace(model_id="m", generate=lambda messages, **kw: ChatMessage(
-        role=MessageRole.ASSISTANT, content=next(texts)))
+    temperatures = []
+    inner = SimpleNamespace(model_id="m", generate=lambda messages, **kw: temperatures.append(
+        kw.get("temperature")) or ChatMessage(role=MessageRole.ASSISTANT, content=next(texts)))
     constrained = []
+    plans = [RequestPlan(temperature=0.7), None, None]
     model = GuardedModel(inner, "text", CODE_TAGS, check_format=True, variables=lambda: {"files"},
                          tool_names=lambda: {"propose_file", "run_tests"},
-                         constrain=lambda **options: constrained.append(options) or True)
-    model.require_next(strict=True)
-    assert constrained == [], "applied when the request is made, not before"
+                         grammars=lambda **options: constrained.append(options), plan=lambda: plans.pop(0))
     reply = model.generate([])
     assert "print(p)" in reply.content
-    assert constrained == [{"strict": True}, {"strict": True, "readable": {"files"}}]
+    assert constrained == [{}, {"readable": {"files"}}], "the retry reads only the variables there are"
+    assert temperatures[0] == 0.7, "the plan's temperature for its request"
     model.generate([])
-    assert len(constrained) == 2, "the next request is not constrained"
-    model.require_next(strict=True, temperature=0.7, fresh="note")
-    model.forget_next()
-    model.generate([])
-    assert len(constrained) == 2, "forgotten: a new task starts free"
+    assert constrained[2:] == [{}] and temperatures[2] is None, "the next request is free"
+    assert plans == [None], "one plan asked for per request, not per retry"
 
 
 def edit(explanation: str, path: str, content: str) -> str:
@@ -400,21 +409,21 @@ FIXED_CALC = "def add(a, b):\n    return a + b\n\n\ndef mul(a, b):\n    return a
 
 def test_after_a_fix_that_fails_its_tests_the_next_reply_is_a_fix_again_sampled_warmer(tmp_path):
     """Best of several tries, judged by the tests: one completion gets one; the agent a new one each step."""
+    from agent_runtime.agent.attempts import REFIX_TEMPERATURE
     from agent_runtime.agent.edits import EDIT_ASK
-    from agent_runtime.agent.session import REFIX_TEMPERATURE
 
     replies = [edit("add() subtracts.", "calc.py", FIXED_CALC.replace("a + b", "a ** b")),  # the tests still fail: undone
                edit("add() must add.", "calc.py", FIXED_CALC)]  # from the file as first shown; passes and finishes
     with session_for(tmp_path, replies) as session:
         required = []
-        require_next = session.agent.model.require_next
-        session.agent.model.require_next = lambda **o: required.append(o) or require_next(**o)
+        take = session._request_plan
+        session.agent.model.plan = lambda: (lambda plan: required.append(plan) or plan)(take())
         result = session.run("test_calc.py fails: fix calc.py.")
     assert result.status == "answered" and result.steps == 2
     assert result.answer == "The tests pass. add() must add."
     assert (session.repo / "calc.py").read_text() == FIXED_CALC
-    assert [(r["edit"].paths, r["temperature"]) for r in required if r] == [(("calc.py",), None),
-                                                                            (("calc.py",), REFIX_TEMPERATURE)], \
+    assert [(r.edit.paths, r.temperature) for r in required if r] == [(("calc.py",), None),
+                                                                      (("calc.py",), REFIX_TEMPERATURE)], \
         "only the code, not its tests; warmer after the failed fix"
     assert session.model.temperatures == [None, REFIX_TEMPERATURE]
     # The new attempt starts from the task's first message and a note; it does not see the failed one.
@@ -432,7 +441,7 @@ def test_after_a_fix_that_fails_its_tests_the_next_reply_is_a_fix_again_sampled_
 
 
 def test_a_refused_proposal_is_a_failed_fix_and_a_question_never_gets_one():
-    from agent_runtime.agent.hints import fix_failed
+    from agent_runtime.agent.attempts import fix_failed
 
     def call(tool, outcome="ok", **facts):
         return SimpleNamespace(tool=tool, arguments={}, outcome=outcome, facts=facts)
@@ -473,7 +482,7 @@ def test_a_fix_with_one_file_refused_is_undone_whole_and_attempted_afresh(tmp_pa
 
 
 def test_a_fix_names_the_code_not_its_tests():
-    from agent_runtime.agent.hints import fix_targets
+    from agent_runtime.agent.tasks import fix_targets
 
     assert fix_targets(["README.md", "shop/cart.py", "tests/test_cart.py", "conftest.py", "app_test.py"]) == \
         ("shop/cart.py",)
@@ -546,7 +555,7 @@ def test_a_fix_cannot_write_the_tests_and_an_unusable_attempt_is_tried_again(tmp
 
 def test_a_file_the_task_says_to_keep_is_not_a_fix_target():
     """The 1.5B model rewrote the "new API" the task said must not change."""
-    from agent_runtime.agent.hints import fix_targets
+    from agent_runtime.agent.tasks import fix_targets
 
     files = ["basket.py", "checkout.py", "importer.py", "tests/test_checkout.py"]
     task = ("Since the Basket refactor, tests/test_checkout.py fails with AttributeError. basket.py is the new "
@@ -559,13 +568,13 @@ def test_a_file_the_task_says_to_keep_is_not_a_fix_target():
 
 
 def test_a_new_attempt_asked_for_at_the_step_limit_does_not_reach_the_next_task(tmp_path):
-    from agent_runtime.agent.session import REFIX_TEMPERATURE
+    from agent_runtime.agent.attempts import REFIX_TEMPERATURE
 
     replies = [edit("add() must multiply.", "calc.py", FIXED_CALC.replace("a + b", "a * b")),
                step("answer", 'final_answer("it adds")')]
     with session_for(tmp_path, replies, AGENT_MAX_STEPS="1") as session:
         assert session.run("Fix the failing test.").status == "step_limit"
-        assert session.agent.model.next_temperature == REFIX_TEMPERATURE  # asked for, never made
+        assert session.attempts._pending.temperature == REFIX_TEMPERATURE  # asked for, never made
         session.run("What does calc.py do?")
     assert session.model.temperatures == [None, None]
     assert "Attempt 1" not in text_of(session.model.requests[1][-1])

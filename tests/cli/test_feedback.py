@@ -29,7 +29,8 @@ def test_step_lines_and_the_summary_in_the_terminal_output(tmp_path):
     err = flat(done.stderr)
     for n in range(1, 5):
         assert re.search(rf"step {n} · \d+\.\d s · 0 in / 0 out tokens · context [\d,]+ of 16,384 \(\d+%\)", err), err
-    assert re.search(r"done: 4 steps · \d+\.\d s \(model \d+\.\d s\) · 0 in / 0 out tokens · context [\d,]+ of 16,384 "
+    assert re.search(r"done: 4 steps · \d+\.\d s \(model \d+\.\d s; tests \d+\.\d s(; other tools \d+\.\d s)?\) · "
+                     r"0 in / 0 out tokens · context [\d,]+ of 16,384 "
                      r"\(\d+%\) · files changed: calc.py · tests: passed", err), err
     assert done.stdout.strip() == "fixed add", "stdout stays the answer alone"
 
@@ -65,7 +66,8 @@ def test_time_at_an_approval_prompt_is_left_out_of_the_step(tmp_path):
     found = re.search(r"step 1 · (\d+\.\d) s \(\+(\d+\.\d) s at the approval prompt\)", out)
     assert found, out
     assert float(found.group(1)) < 2.0 and float(found.group(2)) >= 2.4
-    assert re.search(r"done: 2 steps · \d+\.\d s \(model \d+\.\d s; \d+\.\d s at approval prompts not counted\)", out)
+    assert re.search(r"done: 2 steps · \d+\.\d s \(model \d+\.\d s(; other tools \d+\.\d s)?; "
+                     r"\d+\.\d s at approval prompts not counted\)", out)
 
 
 def test_approval_answers_never_enter_the_repl_history(tmp_path):

@@ -205,7 +205,7 @@ def test_a_fix_over_ollama_is_free_text_and_a_new_attempt_really_goes_out_warmer
     """The edit form is free text (no {thought, code} schema for that request), with room for the file;
     a request's own temperature reaches the server (smolagents let the model's default win, so the
     retries "sampled warmer" went out at 0.1)."""
-    from agent_runtime.agent.session import REFIX_TEMPERATURE
+    from agent_runtime.agent.attempts import REFIX_TEMPERATURE
 
     repo = make_repo(tmp_path / "p", BUGGY_PROJECT)
     wrong = "add() is off.\n\n### calc.py\n```python\ndef add(a, b):\n    return a * b\n\n\ndef mul(a, b):\n    return a * b\n```\n"

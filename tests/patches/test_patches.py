@@ -274,3 +274,22 @@ def test_undo_of_a_rename(tmp_path, tools_for):
     assert (repo / "y.txt").exists() and not (repo / "x.txt").exists()
     assert run_cli("undo", cwd=repo).returncode == 0
     assert (repo / "x.txt").read_text() == "content\n" and not (repo / "y.txt").exists()
+
+
+def test_old_text_that_does_not_match_says_which_of_its_lines_differ(tmp_path):
+    """Indentation and trailing spaces are forgiven; a line that really differs is named, with the
+    file's line beside it, so the next try can copy the right text."""
+    from agent_runtime.core import Workspace
+    from agent_runtime.patches.apply import plan_replace
+    from agent_runtime.patches.diffs import PatchError
+
+    (tmp_path / "m.py").write_text("def f(a, b):\n    x = a + 1\n    y = b * 2\n    return x - y\n")
+    workspace = Workspace(tmp_path)
+    edit, notes = plan_replace(workspace, "m.py", "  x = a + 1  \n  y = b * 2", "  x = a + 2\n  y = b * 2")
+    assert edit.after == b"def f(a, b):\n    x = a + 2\n    y = b * 2\n    return x - y\n"
+    assert notes == ["m.py: old matched once when indentation is ignored; new was applied there"]
+    with pytest.raises(PatchError) as refused:
+        plan_replace(workspace, "m.py", "x = a + 1\ny = b*2\nreturn x - y", "x = 0")
+    assert "old line 2 'y = b*2' is not file line 3: 'y = b * 2'" in refused.value.error
+    assert "old line 1" not in refused.value.error and "old line 3" not in refused.value.error
+    assert "The closest lines in m.py (from line 1)" in refused.value.suggestion

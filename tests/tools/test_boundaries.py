@@ -47,6 +47,7 @@ SAMPLES = {
     "command": "ls", "patch_id": "p1", "max_results": 5, "max_count": 3, "start_line": 1, "end_line": 2,
     "context_lines": 1, "timeout": 30, "staged": False, "fixed_strings": False,
     "note": "the tests run with pytest", "content": "def add(a, b):\n    return a + b\n",
+    "name": "add", "source": "def add(a, b):\n    return a + b\n",
 }
 
 
@@ -67,6 +68,7 @@ def test_every_tool_declares_what_the_policy_judges(buggy_repo, tools_for):
     tool is given is among the paths the policy judges (commands: the command)."""
     runtime, tools = tools_for(buggy_repo)
     tools["propose_patch_unified"](diff=FIX)  # a patch p1 for show_patch and apply_patch
+    assert tools["apply_patch"](patch_id="p1")["applied"] is True  # and for undo_patch
 
     for cls in tool_classes():
         assert "action" in cls.__dict__, f"{cls.name} must define action()"
@@ -86,7 +88,7 @@ def test_every_tool_declares_what_the_policy_judges(buggy_repo, tools_for):
             for name in path_inputs:
                 if args.get(name) is not None:
                     assert "calc.py" in action.paths, f"{cls.name}: path input {name} is not judged"
-            if cls.name in ("propose_patch_unified", "show_patch", "apply_patch"):
+            if cls.name in ("propose_patch_unified", "show_patch", "apply_patch", "undo_patch"):
                 assert "calc.py" in action.paths, f"{cls.name}: the patch's paths are not judged"
 
 

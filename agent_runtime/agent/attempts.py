@@ -1,0 +1,232 @@
+"""A fix task's attempts, owned in one place: what the model is asked for next, the decision after
+each step, the undo of a failed fix, and when more attempts will not help.
+
+A fix task whose failure and code were put in front of the model starts with the fix: the first
+reply is asked in the edit form (agent/edits.py). After a step, the calls of the current attempt
+say how it went: the tests pass (the step's code has given the final answer), the fix is not
+tested yet (the model goes on from where it is), or it failed (refused, or applied and the tests
+still fail). A failed fix is undone -- through the tool path, `undo_patch`, so it is a span with a
+policy decision like any change -- and the next request is a new attempt: the task's first message
+and a note of what the failed attempts did, sampled warmer. (With a failed attempt in view, small
+models wrote it again, step after step.)
+
+The request plan for the next model call is handed to the model wrapper explicitly
+(agent/replies.py asks `take()` once per step): nothing is left set on the model object.
+
+Stopping: attempts end early, with an honest answer, when they stop telling anything new -- the
+same failure after several different fixes, fixes the model already tried (or that change
+nothing), or no time left for another one.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from agent_runtime.agent.edits import EditRequest
+
+# A fix sampled again after a failed one: warm enough that a small model does not write the
+# same code again, cool enough to stay on the task.
+REFIX_TEMPERATURE = 0.7
+ATTEMPT_AGAIN = "The code is as shown above again: those changes were undone. Write a different fix."
+NOTES_KEPT = 3  # earlier attempts the next one is told about
+# When to stop: this many tested fixes in a row that leave the same failure, this many fixes the
+# model had already tried (or that changed nothing).
+SAME_FAILURE_LIMIT = 4
+REPEATED_FIX_LIMIT = 3
+
+
+@dataclass
+class RequestPlan:
+    """What one model request is: a fix in the edit form, at a temperature, from a fresh start."""
+
+    edit: EditRequest | None = None
+    temperature: float | None = None
+    fresh: str | None = None  # the request is the task's first message and this note
+
+
+def fix_failed(calls: list[Any]) -> bool:
+    """Whether these calls (one attempt's) tried a fix that failed: a proposal refused and no later
+    one for its file (the attempt did not go through whole, even if it applied another file), or a
+    change applied and a test run after it that did not pass. (Seen: a two-file fix whose second
+    file was refused kept its first file applied, untested, and the model wrote the same step for
+    the rest of its time, each refused as "the same as now".)"""
+    refused = [i for i, c in enumerate(calls) if _proposes(c.tool) and c.outcome != "ok"]
+    if refused:
+        path = calls[refused[-1]].arguments.get("path")
+        if not any(_proposes(c.tool) and c.outcome == "ok" and c.arguments.get("path") in (None, path)
+                   for c in calls[refused[-1] + 1:]):
+            return True
+    return _tests_failed_after_apply(calls)
+
+
+def _proposes(tool: str) -> bool:
+    return tool.startswith("propose_") or tool == "replace_symbol"
+
+
+def _tests_failed_after_apply(calls: list[Any]) -> bool:
+    applied = [i for i, c in enumerate(calls) if c.tool == "apply_patch" and c.outcome == "ok"]
+    runs = [c for c in calls[applied[-1] + 1:] if c.tool == "run_tests" and c.outcome == "ok"] if applied else []
+    return bool(runs) and not runs[-1].facts.get("passed")
+
+
+def _last_test_output(observations: str) -> str:
+    """The output of the step's last test run (a fix runs the failing tests, then their files)."""
+    at = observations.rfind("\ncommand: ")
+    return observations[at:] if at >= 0 else observations
+
+
+def failure_lines(observations: str, limit: int = 8) -> list[str]:
+    return [line.rstrip() for line in _last_test_output(observations).splitlines() if re.match(r"E\s", line)][:limit]
+
+
+def attempt_note(number: int, calls: list[Any], undone: list[str], observations: str) -> str:
+    """What a failed fix did, for the next attempt, which does not see it: why its proposal was
+    refused (and what of it that went in is undone), or what it changed and the tests' failures."""
+    refused = [c for c in calls if _proposes(c.tool) and c.outcome != "ok"]
+    if refused and fix_failed(calls) and not _tests_failed_after_apply(calls):
+        why = refused[-1].facts.get("error", "it was refused")
+        return (f"Attempt {number} did not work: {refused[-1].tool} refused it: {why}. "
+                + (f"What it changed ({', '.join(undone)}) is undone." if undone else "Nothing was changed."))
+    if undone:
+        output = _last_test_output(observations)
+        summary = re.search(r"^summary: (.*)$", output, re.MULTILINE)
+        failures = failure_lines(observations)
+        return (f"Attempt {number} did not work: it changed {', '.join(undone)} and the tests still failed"
+                + (f" ({summary.group(1).strip()})" if summary else "") + ":\n" + "\n".join(failures)
+                + ("\n" if failures else "") + "That change is undone.")
+    return f"Attempt {number} did not work: it changed no file."
+
+
+@dataclass
+class Attempt:
+    number: int
+    what: str  # the model's explanation (the step's thought)
+    failure: str  # the failing lines after it ("" when refused or not tested)
+    fix: str  # the change itself, normalized (an attempt that repeats an earlier one has the same)
+    seconds: float
+
+
+@dataclass
+class FixAttempts:
+    """The attempts of one fix task. `undo(patch_id)` undoes a patch through the tool path and
+    returns the tool's result; `say(text)` tells the user; `budget_s`: the task's time, if known."""
+
+    undo: Callable[[str], dict[str, Any]]
+    say: Callable[[str], None] = lambda text: None
+    budget_s: float | None = None
+    clock: Callable[[], float] = time.monotonic
+    request: EditRequest | None = None
+    attempts: list[Attempt] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    first_call: int = 0  # where the current attempt's calls begin in the session's history
+    stopped: str | None = None  # the honest answer, once more attempts will not help
+    _pending: RequestPlan | None = None
+    _started: float = 0.0
+    _attempt_started: float = 0.0
+
+    @property
+    def active(self) -> bool:
+        return self.request is not None
+
+    def made(self, answered: bool) -> int:
+        """Fix attempts made in the task: the failed ones, and the one that passed."""
+        return len(self.attempts) + (1 if self.active and answered else 0)
+
+    def begin(self, request: EditRequest, first_call: int) -> None:
+        """A fix task: the first reply is the fix."""
+        self.request, self.first_call = request, first_call
+        self._started = self._attempt_started = self.clock()
+        self._pending = RequestPlan(edit=request)
+
+    def take(self) -> RequestPlan | None:
+        """The plan of the request being made now (the model wrapper asks once per step; its
+        retries keep it)."""
+        plan, self._pending = self._pending, None
+        return plan
+
+    def after_step(self, step: Any, history: list[Any]) -> None:
+        """Decide after a step: nothing to do, or undo a failed fix and plan a new attempt, or stop.
+        history: the session's tool calls (this attempt's begin at first_call)."""
+        if self.request is None or step.is_final_answer:
+            return
+        calls = history[self.first_call:]
+        if calls and not fix_failed(calls):
+            return  # e.g. applied and not tested yet: the model goes on from where it is
+        undone = self._undo(calls)
+        self.first_call = len(history)  # after the undo's own calls
+        observations = step.observations or ""
+        now = self.clock()
+        self.attempts.append(Attempt(len(self.attempts) + 1, _thought(step), "\n".join(failure_lines(observations)),
+                                     _fix_of(step), now - self._attempt_started))
+        self._attempt_started = now
+        fresh = None
+        if undone is not None:  # the code is as the first message showed it: start from there
+            self.notes.append(attempt_note(len(self.notes) + 1, calls, undone, observations))
+            fresh = "\n\n".join(self.notes[-NOTES_KEPT:]) + "\n\n" + ATTEMPT_AGAIN
+        self.stopped = self._stop_reason()
+        if self.stopped is None:
+            self._pending = RequestPlan(edit=self.request, temperature=REFIX_TEMPERATURE, fresh=fresh)
+
+    def _undo(self, calls: list[Any]) -> list[str] | None:
+        """Undo the patches these calls applied (newest first): the files restored, or None if one
+        could not be undone (then the attempt stays, and so does the history that shows it)."""
+        ids = [c.facts.get("patch_id") for c in calls if c.tool == "apply_patch" and c.outcome == "ok"]
+        if not ids:
+            return []
+        if None in ids:
+            return None
+        files: list[str] = []
+        for patch_id in reversed(ids):
+            result = self.undo(str(patch_id))
+            if "error" in result:
+                self.say(f"Could not undo {patch_id}: {result['error']}")
+                return None
+            files += [str(f) for f in result.get("files", [])]
+        self.say(f"The tests still fail: undid {', '.join(ids)} ({', '.join(sorted(set(files)))}) and trying a new fix.")
+        return sorted(set(files))
+
+    def _stop_reason(self) -> str | None:
+        tested = [a for a in self.attempts if a.failure]
+        same = tested[-SAME_FAILURE_LIMIT:]
+        if len(same) == SAME_FAILURE_LIMIT and len({a.failure for a in same}) == 1 \
+                and len({a.fix for a in same}) == SAME_FAILURE_LIMIT:
+            why = f"{SAME_FAILURE_LIMIT} different fixes in a row left the same failure"
+        elif sum(1 for i, a in enumerate(self.attempts) if a.fix in {b.fix for b in self.attempts[:i]}
+                 or not a.fix) >= REPEATED_FIX_LIMIT:
+            why = "the model kept writing fixes it had already tried"
+        elif self.budget_s is not None and self.attempts:
+            spent = self.clock() - self._started
+            mean = spent / len(self.attempts)
+            why = "there is no time left for another attempt" if spent + mean > self.budget_s else None
+        else:
+            why = None
+        return None if why is None else self.summary(why)
+
+    def summary(self, why: str) -> str:
+        """The honest answer: could not fix it, what was tried, what still fails."""
+        lines = [f"Could not fix it: stopped after {len(self.attempts)} attempts because {why}. "
+                 "Each failed change was undone, so the code is as it was."]
+        for attempt in self.attempts[-5:]:
+            failure = attempt.failure.splitlines()[0].removeprefix("E").strip() if attempt.failure else "not tested"
+            lines.append(f"- attempt {attempt.number}: {attempt.what[:160] or '(no explanation)'} -> {failure[:160]}")
+        last = next((a.failure for a in reversed(self.attempts) if a.failure), "")
+        if last:
+            lines.append("Still failing:\n" + last)
+        return "\n".join(lines)
+
+
+def _thought(step: Any) -> str:
+    output = step.model_output if isinstance(step.model_output, str) else ""
+    first = output.split("\n", 1)[0]
+    return first.removeprefix("Thought:").strip()
+
+
+def _fix_of(step: Any) -> str:
+    """The change a step proposed, without its layout (a repeated fix compares equal)."""
+    code = step.code_action or ""
+    proposals = re.findall(r"^p\d* = (?:propose_\w+|replace_symbol)\(.*?(?=^p\d* = |^print\(apply_patch)", code,
+                           re.M | re.S)
+    return re.sub(r"\s+", " ", "".join(proposals)).strip()

@@ -1,0 +1,87 @@
+"""The code a failure goes through, put in front of the model in a repository too big to show
+whole: the failing test's function, then the library functions it runs (code/focus.py ranks
+them), each under the heading a fix writes it back under (agent/edits.py). A function too long
+to write back is shown around the line the traceback names, and those lines are the heading.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from agent_runtime.agent.edits import EditTarget, file_block
+from agent_runtime.code.focus import LONG_FUNCTION_LINES, Focus, failure_focus
+from agent_runtime.code.frames import Failure, parse_failure
+from agent_runtime.code.index import RepoIndex
+
+# What the first message may spend on code: about 2,500 tokens (prompt processing on 2 cores runs
+# at ~60 tokens/s for a 1.5B model, so every 1,000 characters shown costs ~4 s a request).
+FOCUS_CHARS = 9000
+MAX_SHOWN = 6  # definitions shown whole (the test's included)
+MAX_LISTED = 8  # more, by name only
+
+
+@dataclass
+class FocusView:
+    text: str  # the blocks, for the first message
+    targets: list[EditTarget]  # what a fix may write back
+    shown: list[str] = field(default_factory=list)  # the files whose code is shown
+    failure: Failure | None = None
+
+
+def focus_view(root: Path, files: list[str], output: str, task: str, readable: Callable[[str], bool],
+               cache_dir: Path | None = None, budget: int = FOCUS_CHARS) -> FocusView | None:
+    """The failure's code as blocks and edit targets; None when nothing of the library is found."""
+    failure = parse_failure(output, files)
+    index = RepoIndex(root, files, cache_dir=cache_dir, readable=readable)
+    ranked = failure_focus(index, failure, task)
+    index.save()
+    blocks: list[str] = []
+    targets: list[EditTarget] = []
+    listed: list[str] = []
+    used = 0
+    for item in ranked:
+        text = index.text(item.path)
+        if text is None:
+            continue
+        lines = text.splitlines()
+        region = None
+        if item.symbol.lines > LONG_FUNCTION_LINES:
+            if item.line is None:
+                if item.role != "test":
+                    listed.append(_listed(item))  # too long, and nothing says where to look in it
+                continue
+            region = _region(item)
+        first, last = region or (item.symbol.start, item.symbol.end)
+        piece = "\n".join(lines[first - 1:last])
+        if len(blocks) >= MAX_SHOWN or used + len(piece) > budget:
+            if item.role != "test":
+                listed.append(_listed(item))
+            continue
+        used += len(piece)
+        if item.role == "test":
+            heading = item.key if region is None else f"{item.key} lines {first}-{last}"
+            blocks.append(file_block(item.path, piece, heading=heading))
+            continue
+        target = (EditTarget.of_symbol(item.path, item.symbol.name, piece) if region is None
+                  else EditTarget.of_lines(item.path, first, last, piece, item.symbol.name))
+        targets.append(target)
+        blocks.append(file_block(item.path, piece, heading=target.heading))
+    if not targets:
+        return None
+    parts = ["The code the failure goes through (no need to read it again):", *blocks]
+    if listed:
+        parts.append("It also calls (read one with read_symbol if you need it): " + ", ".join(listed[:MAX_LISTED]))
+    shown = sorted({t.path for t in targets})
+    return FocusView("\n\n".join(parts), targets, shown, failure)
+
+
+def _listed(item: Focus) -> str:
+    return f"{item.key} ({item.symbol.lines} lines)"
+
+
+def _region(item: Focus, around: int = 25) -> tuple[int, int]:
+    """The lines of a long function around its frame's line: what is shown, and what a fix writes back."""
+    assert item.line is not None
+    return max(item.symbol.body, item.line - around), min(item.symbol.end, item.line + around)

@@ -1,0 +1,166 @@
+"""What a task starts with: the repository's overview, the tests the task names run first, the
+code the failure goes through, and whether the first reply is the fix.
+
+Small models spend their first steps (often all of them) finding out what a person would see at
+a glance. So before the first model call: the files are listed (a small repository is shown
+whole); for a task about a failure the tests it names run, through the one tool path; in a
+repository too big to show whole, the failure's code is found by name (agent/focus.py) and
+shown; and when the code and the failure are both in front of the model and the task asks for
+a change, the first reply is asked for in the edit form (agent/attempts.py owns what follows).
+"""
+
+from __future__ import annotations
+
+import shlex
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from agent_runtime.agent.edits import EditRequest, EditTarget
+from agent_runtime.agent.focus import focus_view
+from agent_runtime.agent.overview import failure_files, named_heads, repository_overview, show_files
+from agent_runtime.agent.tasks import TEST_FILE, about_failure, asks_change, fix_targets, named, named_tests
+from agent_runtime.code.frames import parse_failure
+from agent_runtime.code.index import RepoIndex
+from agent_runtime.code.repomap import render_map
+from agent_runtime.tools.commands import detect_test_command
+
+# A file this short is shown and written back whole; a longer one by its functions.
+WHOLE_FILE_LINES = 150
+
+
+@dataclass
+class TestPlan:
+    """The tests a fix is judged by: `first` (the failing ones the task names; None: the project's
+    whole suite, detected), then `wider` (their files, with tests that failed before the fix left
+    out), if any."""
+
+    first: str | None = None
+    wider: str | None = None
+    first_run_s: float = 0.0
+
+    @property
+    def timeout(self) -> int:
+        # A fix that loops forever should cost a minute, not the task's whole time.
+        return min(300, max(60, int(10 * self.first_run_s)))
+
+
+@dataclass
+class TaskStart:
+    overview: str
+    shown: list[str] = field(default_factory=list)  # files the first message showed (whole or in part)
+    request: EditRequest | None = None  # the first reply is this fix
+    tests: TestPlan = field(default_factory=TestPlan)
+
+
+def plan_tests(task: str, files: list[str], repo: Path, small: bool) -> TestPlan:
+    """In a small repository the whole suite; else the tests (or test files) the task names."""
+    if small:
+        return TestPlan()
+    ids = named_tests(task, files)
+    test_files = [f for f in named(task, files) if TEST_FILE.search(f)]
+    if not ids and not test_files:
+        return TestPlan()
+    detected = detect_test_command(repo)
+    if not detected or "pytest" not in detected:
+        return TestPlan()
+    if ids:
+        around = list(dict.fromkeys([i.split("::", 1)[0] for i in ids] + test_files))
+        return TestPlan(f"{detected} {' '.join(shlex.quote(i) for i in ids)}",
+                        f"{detected} {' '.join(shlex.quote(f) for f in around)}")
+    return TestPlan(f"{detected} {' '.join(shlex.quote(f) for f in test_files)}")
+
+
+def _run_tests(tool: Any, command: str | None) -> tuple[dict | None, float]:
+    started = time.monotonic()
+    result = tool(command=command) if command else tool()
+    return (result if isinstance(result, dict) and "error" not in result else None), time.monotonic() - started
+
+
+def prepare(task: str, repo: Path, listing: tuple[list[str], bool], run_tests: Any,
+            readable: Callable[[str], bool], small_files: list[str], *, fresh: bool, attached: bool,
+            max_tokens: int, window: int, cache_dir: Path | None = None) -> TaskStart:
+    """Everything the task's first message holds, and the fix request if the first reply is a fix.
+    small_files: the files of a repository small enough to show whole (none otherwise)."""
+    files, more = listing
+    start = TaskStart(repository_overview(repo, listing, readable), shown=list(small_files))
+    if not files or run_tests is None or not about_failure(task):
+        if not start.shown and not attached and not asks_change(task):
+            heads, start.shown = named_heads(repo, files, task, readable)
+            if heads:
+                start.overview += "\n\nWhat the task names (no need to read this again):\n" + heads
+        if not start.shown:
+            start.overview += _code_map(repo, files, task, readable, cache_dir)
+        return start
+    plan = plan_tests(task, files, repo, small=bool(small_files))
+    result, plan.first_run_s = _run_tests(run_tests, plan.first)
+    start.tests = plan
+    if result is None:
+        return start
+    how = f'run_tests(command="{plan.first}")' if plan.first else "run_tests()"
+    start.overview += f"\n\nThe tests, run for you just now ({how}):\n{result}"
+    if result.get("passed"):
+        plan.wider = None
+        return start
+    targets: list[EditTarget] = []
+    if start.shown:
+        targets = [EditTarget.file(p, (repo / p).read_text(encoding="utf-8", errors="replace"))
+                   for p in fix_targets(start.shown, task) if (repo / p).is_file()]
+    else:
+        output = str(result.get("output", ""))
+        involved = failure_files(repo, files, output, task, readable)
+        if involved and all(_lines(repo / p) <= WHOLE_FILE_LINES for p in involved):
+            start.shown = involved
+            start.overview += "\n\nThe files the failure involves (no need to read them again):\n" + show_files(repo, involved)
+            targets = [EditTarget.file(p, (repo / p).read_text(encoding="utf-8", errors="replace"))
+                       for p in fix_targets(involved, task)]
+        else:
+            view = focus_view(repo, files, output, task, readable, cache_dir=cache_dir)
+            if view is not None:
+                start.shown = view.shown
+                start.overview += "\n\n" + view.text
+                targets = [t for t in view.targets if t.path in fix_targets(view.shown, task)]
+    if not start.shown:
+        start.overview += _code_map(repo, files, task, readable, cache_dir)
+    if plan.wider:
+        plan.wider = _without_failing(plan.wider, run_tests, task, files)
+    if fresh and targets and asks_change(task):
+        room = min(max(max_tokens, sum(len(t.text) for t in targets) // 3 + 400), window // 3)
+        start.request = EditRequest.of(targets, max_tokens=room, test_timeout=plan.timeout,
+                                       test_command=plan.first, wider_command=plan.wider)
+    return start
+
+
+def _without_failing(wider: str, run_tests: Any, task: str, files: list[str]) -> str | None:
+    """The wider run with the tests that fail before any fix left out (other than those the task
+    names): a fix is judged by what it breaks, not by what was broken already. None when the wider
+    run cannot be made (it errs, or nothing of it passes)."""
+    result, _ = _run_tests(run_tests, wider)
+    if result is None:
+        return None
+    if result.get("passed"):
+        return wider
+    failing = parse_failure(str(result.get("output", "")), files).tests
+    wanted = set(named_tests(task, files))
+    others = [t for t in failing if t not in wanted and not any(t.startswith(w + "[") for w in wanted)]
+    return wider + "".join(f" --deselect {shlex.quote(t)}" for t in others)
+
+
+def _code_map(repo: Path, files: list[str], task: str, readable: Callable[[str], bool],
+              cache_dir: Path | None) -> str:
+    """The repository's code by name (code/repomap.py), for a repository not shown whole."""
+    if not any(f.endswith(".py") for f in files):
+        return ""
+    index = RepoIndex(repo, files, cache_dir=cache_dir, readable=readable)
+    text = render_map(index, task)
+    index.save()
+    return ("\n\nThe code by name, what the task mentions first (read one with read_symbol(path, name)):\n" + text
+            if text else "")
+
+
+def _lines(path: Path) -> int:
+    try:
+        return path.read_bytes().count(b"\n")
+    except OSError:
+        return 0

@@ -1,0 +1,70 @@
+"""What a task asks for, read from its text: a change or only an answer, about a failure or not,
+the files and tests it names, the files it says to leave alone."""
+
+from __future__ import annotations
+
+import re
+from typing import Iterable
+
+from agent_runtime.code.focus import TEST_PATH
+
+TEST_FILE = TEST_PATH
+SOURCE = re.compile(r"\.(py|js|ts|go|rs|rb|java|c|h|cpp|sh)$")
+# A task about a failure: the tests are worth running before the model's first step.
+FAILURE = re.compile(r"\btests?\b|\bfail|\berror|traceback|exception|\bcrash|\bbug\b|assert", re.I)
+# A question ("why do the tests fail?") or "run the tests" asks for no change, unless it also asks for a fix.
+NOT_A_CHANGE = re.compile(r"^\s*(why|what|how|explain|which|where|who|when|is|are|does|do|can|could|tell|show|"
+                          r"describe|list|run)\b", re.I)
+ASKS_CHANGE = re.compile(r"\b(fix|repair|make\b.{0,40}\bpass|resolve|correct|change|update|add|implement|support|"
+                         r"handle|rename)", re.I)
+# A pytest id as people paste it: tests/test_x.py::TestY::test_z[param]
+TEST_ID = re.compile(r"(?<![\w/.-])((?:[\w.-]+/)*[\w.-]+\.py)::([\w.]+(?:::[\w.]+)*(?:\[[^\]\s]*\])?)")
+
+
+def about_failure(task: str) -> bool:
+    return bool(FAILURE.search(task))
+
+
+def asks_change(task: str) -> bool:
+    """Whether a task asks for a change to the code (a fix, a feature), not only for an answer."""
+    return bool(ASKS_CHANGE.search(task)) or (about_failure(task) and not NOT_A_CHANGE.search(task))
+
+
+def named(task: str, files: list[str]) -> list[str]:
+    """The repository files the task names, as written (`README.md`, not `docs/README.md`)."""
+    return [f for f in files if re.search(rf"(?<![\w/.-]){re.escape(f)}(?![\w-])", task)]
+
+
+def named_tests(task: str, files: Iterable[str]) -> list[str]:
+    """The test ids the task names (`tests/test_x.py::test_y`) whose file is in the repository."""
+    known = set(files)
+    found: list[str] = []
+    for match in TEST_ID.finditer(task):
+        test = f"{match.group(1)}::{match.group(2)}".rstrip(".,;:")
+        if match.group(1) in known and test not in found:
+            found.append(test)
+    return found
+
+
+# A sentence of the task that tells the agent to leave something as it is.
+KEEP = re.compile(r"\b(must|should|do|does|can|may)\s*(not|n't)\s+(be\s+)?(chang|edit|touch|modif|alter)|"
+                  r"\bnever\s+(chang|edit|touch|modif)|\bwithout\s+(chang|edit|touch|modif)|\bleave\b.{0,60}\balone\b|"
+                  r"\b(unchanged|as it is|read-only)\b", re.IGNORECASE)
+
+
+def kept_by_task(path: str, task: str) -> bool:
+    """Whether the task names this file in a sentence that says not to change it."""
+    name = re.escape(path.rsplit("/", 1)[-1])
+    for sentence in re.split(r"(?<=[.;!?])\s+|;|\n", task):
+        if KEEP.search(sentence) and re.search(rf"(?<![\w.-]){name}(?![\w-])", sentence):
+            return True
+    return False
+
+
+def fix_targets(shown: Iterable[str], task: str = "") -> tuple[str, ...]:
+    """The files a fix may name when the grammar holds it to the files shown: the code, not its
+    tests (a small model "fixed" failing tests by editing them), nor the README, nor a file the
+    task says must not change (it rewrote the "new API" the task said to keep)."""
+    shown = tuple(shown)
+    code = tuple(f for f in shown if SOURCE.search(f) and not TEST_FILE.search(f)) or shown
+    return tuple(f for f in code if not kept_by_task(f, task)) or code

@@ -1,0 +1,98 @@
+"""The code a failure goes through, ranked, for a repository too big to show whole.
+
+From a failing test: the test's own function (shown, never edited), the library functions of
+its traceback (innermost first), what the test calls, and what those call, as far as static
+resolution reaches (code/index.py). Names the error message or the task mention rank higher.
+What fits a character budget is shown in full; the rest is listed by name, to read on demand.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from agent_runtime.code.frames import Failure
+from agent_runtime.code.index import RepoIndex, Target
+from agent_runtime.code.symbols import Symbol, enclosing
+
+TEST_PATH = re.compile(r"(^|/)(tests?/|test_[^/]*$|[^/]*_test\.py$|conftest\.py$)")
+# A function longer than this is shown only around the lines that matter (its frame's line).
+LONG_FUNCTION_LINES = 120
+
+
+def is_test_path(path: str) -> bool:
+    return bool(TEST_PATH.search(path))
+
+
+@dataclass(frozen=True)
+class Focus:
+    path: str
+    symbol: Symbol
+    role: str  # "test" (the failing test: context, not to edit), "frame", "called"
+    score: float
+    line: int | None = None  # the frame's line in it, if any
+
+    @property
+    def key(self) -> str:
+        return f"{self.path}::{self.symbol.name}"
+
+
+def _test_symbol(index: RepoIndex, test_id: str) -> Target | None:
+    path, _, rest = test_id.partition("::")
+    name = re.sub(r"\[.*\]$", "", rest).replace("::", ".")
+    symbol = index.symbol(path, name) if name else None
+    return Target(path, symbol) if symbol is not None else None
+
+
+def failure_focus(index: RepoIndex, failure: Failure, task: str = "", depth: int = 2) -> list[Focus]:
+    """Ranked definitions for this failure: tests first, then library code by score."""
+    words = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]{2,}", failure.message + "\n" + task))
+    library = [p for p in index.files if not is_test_path(p)]
+    ranked: dict[tuple[str, str], Focus] = {}
+
+    def put(target: Target, role: str, score: float, line: int | None = None) -> None:
+        if target.symbol.short in words or target.symbol.name in words:
+            score += 3
+        key = (target.path, target.symbol.name)
+        if role != "test" and is_test_path(target.path):
+            return  # helpers of the tests are context the test shows, not code to fix
+        old = ranked.get(key)
+        if old is None or (old.role != "test" and old.score < score):
+            ranked[key] = Focus(target.path, target.symbol, role, score, line if line else (old.line if old else None))
+
+    tests: list[Target] = []
+    for test_id in failure.tests:
+        found = _test_symbol(index, test_id)
+        if found is not None and found not in tests:
+            tests.append(found)
+    frames: list[tuple[Target, int]] = []
+    for frame in failure.frames:
+        facts = index.facts(frame.path)
+        symbol = enclosing(facts.symbols, frame.line) if facts else None
+        if symbol is None:
+            continue
+        target = Target(frame.path, symbol)
+        if is_test_path(frame.path):
+            if symbol.name.split(".")[-1].startswith("test") and target not in tests:
+                tests.append(target)
+        else:
+            frames.append((target, frame.line))
+    for position, target in enumerate(tests):
+        put(target, "test", 100 - position)
+    # Innermost frames first: where it was raised, then its callers.
+    for position, (target, line) in enumerate(reversed(frames)):
+        put(target, "frame", 20 - position * 0.5, line)
+    # The line a test failed on says which of its calls failed: those rank first, and what they call.
+    failing_lines = {(f.path, f.line) for f in failure.frames}
+    level = [(t, 0.0) for t in tests] + [(t, 0.0) for t, _ in frames]
+    for step in range(depth):
+        following: list[tuple[Target, float]] = []
+        for caller, inherited in level:
+            for position, (callee, line) in enumerate(index.calls_at(caller, wide=library)):
+                if is_test_path(callee.path):
+                    continue
+                bonus = inherited + (8.0 if (caller.path, line) in failing_lines else 0.0)
+                put(callee, "called", (8 if step == 0 else 4) + bonus - position * 0.1)
+                following.append((callee, bonus * 0.75))
+        level = following
+    return sorted(ranked.values(), key=lambda f: (f.role != "test", -f.score))

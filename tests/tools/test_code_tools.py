@@ -1,0 +1,96 @@
+"""outline, read_symbol, find_symbol and replace_symbol through the one tool path: by name in a
+big file, refusals that say what to do, hidden files never shown, and a replacement that changes
+only its symbol (applied, and undone, like any patch)."""
+
+from __future__ import annotations
+
+from conftest import make_repo
+
+BIG = "\n".join(f"def filler_{i}(x):\n    return x + {i}\n\n" for i in range(400)) + '''
+class Parser:
+    """Parses."""
+
+    def parse(self, text):
+        return text.split(",")
+
+    def count(self, text):
+        return len(self.parse(text))
+'''
+FILES = {"pkg/__init__.py": "", "pkg/big.py": BIG, "pkg/use.py": "from pkg.big import Parser\n\n\n"
+         "def run(text):\n    return Parser().count(text)\n", ".env": "API_KEY=sk-secret\n",
+         "notes.txt": "not python\n"}
+
+
+def test_outline_and_read_symbol_find_one_method_in_a_big_file(tmp_path, tools_for):
+    repo = make_repo(tmp_path / "r", FILES)
+    _, tools = tools_for(repo)
+    outline = tools["outline"](path="pkg/big.py")
+    assert outline["symbols"] == 403 and outline["outline"].startswith("1-2: def filler_0(x)\n")
+    assert outline["truncated"] is True, "a long outline is cut like any output: find_symbol narrows it"
+    read = tools["read_symbol"](path="pkg/big.py", name="Parser.count")
+    assert read["source"] == "    def count(self, text):\n        return len(self.parse(text))\n"
+    assert read["lines"] == "1607-1608 of 1608"
+    assert tools["read_symbol"](path="pkg/big.py", name="count")["name"] == "Parser.count", "a unique short name"
+
+
+def test_read_symbol_refusals_say_what_there_is(tmp_path, tools_for):
+    repo = make_repo(tmp_path / "r", FILES)
+    runtime, tools = tools_for(repo)
+    missing = tools["read_symbol"](path="pkg/big.py", name="Parser.counts")
+    assert "no class or function called 'Parser.counts'" in missing["error"]
+    assert "Parser.count" in missing["recovery_suggestion"]
+    assert runtime.state.history[-1].error_type == "not_found"
+    assert "is not a Python file" in tools["read_symbol"](path="notes.txt", name="x")["error"]
+    assert "policy" in tools["read_symbol"](path=".env", name="x")["error"], "a hidden file is refused by the policy"
+
+
+def test_find_symbol_lists_definitions_and_uses_and_never_hidden_files(tmp_path, tools_for):
+    repo = make_repo(tmp_path / "r", {**FILES, "secrets/.env.py": "def count():\n    return 'sk-secret'\n"})
+    _, tools = tools_for(repo)
+    found = tools["find_symbol"](name="Parser.count")
+    assert found["definitions"] == ["pkg/big.py:1607: Parser.count: def count(self, text)"]
+    assert found["uses"] == ["pkg/use.py:5: return Parser().count(text)"]
+    assert "sk-secret" not in str(tools["find_symbol"](name="count"))
+    assert "is not a name" in tools["find_symbol"](name="a b")["error"]
+
+
+def test_replace_symbol_changes_only_its_symbol_and_is_applied_and_undone_as_a_patch(tmp_path, tools_for):
+    repo = make_repo(tmp_path / "r", FILES)
+    runtime, tools = tools_for(repo, approval="auto")
+    proposed = tools["replace_symbol"](path="pkg/big.py", name="Parser.parse",
+                                       source="def parse(self, text):\n    return [p.strip() for p in text.split(',')]\n")
+    assert proposed["files"] == ["pkg/big.py (modified, +1 -1)"]
+    assert (repo / "pkg/big.py").read_text() == BIG, "proposing changes nothing"
+    assert tools["apply_patch"](patch_id=proposed["patch_id"])["applied"] is True
+    after = (repo / "pkg/big.py").read_text()
+    assert after == BIG.replace('        return text.split(",")', "        return [p.strip() for p in text.split(',')]")
+    undone = tools["undo_patch"](patch_id=proposed["patch_id"])
+    assert undone["files"] == ["pkg/big.py"] and (repo / "pkg/big.py").read_text() == BIG
+    assert [c.tool for c in runtime.state.history][-3:] == ["replace_symbol", "apply_patch", "undo_patch"]
+
+
+def test_replace_symbol_refuses_what_would_break_the_file(tmp_path, tools_for):
+    repo = make_repo(tmp_path / "r", FILES)
+    _, tools = tools_for(repo)
+    broken = tools["replace_symbol"](path="pkg/big.py", name="Parser.parse", source="def parse(self, text:\n    pass\n")
+    assert "is not valid Python" in broken["error"]
+    renamed = tools["replace_symbol"](path="pkg/big.py", name="Parser.parse", source="def split(self):\n    pass\n")
+    assert "defines 'split', not 'parse'" in renamed["error"]
+    elided = tools["replace_symbol"](path="pkg/big.py", name="Parser", source="class Parser:\n    ...\n    # ... rest unchanged\n")
+    assert "would delete the code it stands for" in elided["error"]
+    same = tools["replace_symbol"](path="pkg/big.py", name="Parser.count",
+                                   source="def count(self, text):\n    return len(self.parse(text))\n")
+    assert "is the same as it is now" in same["error"]
+    assert "policy" in tools["replace_symbol"](path=".env", name="x", source="def x():\n    pass\n")["error"]
+    assert (repo / "pkg/big.py").read_text() == BIG
+
+
+def test_undo_patch_refuses_an_unknown_patch_and_a_file_changed_since(tmp_path, tools_for):
+    repo = make_repo(tmp_path / "r", FILES)
+    _, tools = tools_for(repo, approval="auto")
+    assert "no applied patch 'p9'" in tools["undo_patch"](patch_id="p9")["error"]
+    proposed = tools["replace_symbol"](path="pkg/use.py", name="run", source="def run(text):\n    return 0\n")
+    tools["apply_patch"](patch_id=proposed["patch_id"])
+    (repo / "pkg/use.py").write_text("changed by the user\n")
+    refused = tools["undo_patch"](patch_id=proposed["patch_id"])
+    assert "error" in refused and (repo / "pkg/use.py").read_text() == "changed by the user\n"
