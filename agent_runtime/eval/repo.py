@@ -14,7 +14,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from agent_runtime.eval.suite import Task
+from agent_runtime.eval.task import Task
 
 GIT_IDENTITY = {"GIT_AUTHOR_NAME": "eval", "GIT_AUTHOR_EMAIL": "eval@agent-runtime.invalid",
                 "GIT_COMMITTER_NAME": "eval", "GIT_COMMITTER_EMAIL": "eval@agent-runtime.invalid",
@@ -68,9 +68,10 @@ class CheckResult:
     timed_out: bool = False
 
 
-def run_shell(command: str, repo: Path, env: dict[str, str], timeout: float, sandboxed: bool = True) -> CheckResult:
+def run_shell(command: str, repo: Path, env: dict[str, str], timeout: float, sandboxed: bool = True,
+              tail_chars: int | None = 4000) -> CheckResult:
     """A trusted command (setup, check) over untrusted files: inside the command sandbox when
-    bubblewrap works here."""
+    bubblewrap works here. The output keeps its last `tail_chars` (None: all the sandbox kept)."""
     from agent_runtime.safety.sandbox import Sandbox
 
     if sandboxed:
@@ -79,15 +80,20 @@ def run_shell(command: str, repo: Path, env: dict[str, str], timeout: float, san
             # The sandbox builds its own environment; the check's variables go in front of it.
             exports = "".join(f"export {name}={shlex.quote(value)}; " for name, value in env.items())
             result = box.run(exports + command, timeout=timeout)
-            output = (result.stdout + result.stderr)[-4000:]
+            output = _tail(result.stdout + result.stderr, tail_chars)
             return CheckResult(result.exit_code == 0 and not result.timed_out, result.exit_code, output,
                                result.timed_out)
     try:
         done = subprocess.run(["bash", "-c", command], cwd=repo, env=env, capture_output=True, text=True,
                               timeout=timeout, start_new_session=True)
     except subprocess.TimeoutExpired as exc:
-        return CheckResult(False, None, str(exc.stdout or "")[-4000:], timed_out=True)
-    return CheckResult(done.returncode == 0, done.returncode, (done.stdout + done.stderr)[-4000:])
+        out = exc.stdout.decode(errors="replace") if isinstance(exc.stdout, bytes) else str(exc.stdout or "")
+        return CheckResult(False, None, _tail(out, tail_chars), timed_out=True)
+    return CheckResult(done.returncode == 0, done.returncode, _tail(done.stdout + done.stderr, tail_chars))
+
+
+def _tail(text: str, chars: int | None) -> str:
+    return text if chars is None else text[-chars:]
 
 
 def restore_protected(task: Task, repo: Path) -> list[str]:
