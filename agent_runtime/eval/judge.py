@@ -12,8 +12,9 @@ Judging: what the agent changed is measured (files, lines added and removed); th
 (those the test patch touches, those the test ids name, any conftest.py) go back to base_commit
 and the test patch is applied again, so the original tests judge; then FAIL_TO_PASS and
 PASS_TO_PASS run with the instance's test command inside the sandbox, as a task's check does.
-Solved: every listed test passed. The outcome of each test is read from pytest's summary
-(`-rfEp`): the test command must be pytest or pass its arguments on to it.
+Solved: every listed test passed (an expected failure, xfail, counts as passed, as in SWE-bench).
+The outcome of each test is read from pytest's summary (`-rfEpx`): the test command must be
+pytest or pass its arguments on to it.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from agent_runtime.gitcmd import NO_PROGRAMS, SAFE_CONFIG
 
 JUDGE_TIMEOUT_S = 600
 DIFF_KEEP_CHARS = 20_000  # the agent's diff kept in the result, for reading what it did
-REPORT_FLAGS = "-rfEp"  # pytest's summary lists failed, error and passed tests by id
+REPORT_FLAGS = "-rfEpx"  # pytest's summary lists failed, error, passed and xfailed tests by id
 
 
 class PrepareError(RuntimeError):
@@ -155,17 +156,21 @@ def restore_tests(prepared: InstanceRepo, paths: list[str]) -> None:
 
 
 def outcomes(output: str, tests: tuple[str, ...]) -> dict[str, str]:
-    """Test id -> PASSED / FAILED / ERROR / MISSING, from the last summary pytest printed (what the
-    tests themselves printed comes before it). Passed means listed as passed and not as failed or
-    in error too (a teardown error lists a test twice)."""
+    """Test id -> PASSED / XFAIL / FAILED / ERROR / MISSING, from the last summary pytest printed
+    (what the tests themselves printed comes before it). A test listed as failed or in error is
+    that, even if also listed as passed (a teardown error lists a test twice)."""
     start = output.rfind("short test summary info")
     lines = set(output[start:].splitlines()) if start >= 0 else set()
-    found = {}
-    for test in tests:
-        bad = next((status for status in ("FAILED", "ERROR") for line in lines
-                    if line == f"{status} {test}" or line.startswith(f"{status} {test} - ")), None)
-        found[test] = bad or ("PASSED" if f"PASSED {test}" in lines else "MISSING")
-    return found
+
+    def listed(status: str, test: str) -> bool:
+        return f"{status} {test}" in lines or any(line.startswith(f"{status} {test} - ") for line in lines)
+
+    return {test: next((status for status in ("FAILED", "ERROR", "PASSED", "XFAIL") if listed(status, test)), "MISSING")
+            for test in tests}
+
+
+def passed(status: str) -> bool:
+    return status in ("PASSED", "XFAIL")  # as SWE-bench counts: an expected failure is not a regression
 
 
 def judge_command(instance: Instance) -> str:
@@ -193,13 +198,14 @@ def judge_instance(prepared: InstanceRepo, env: dict[str, str], timeout: float =
     restore_tests(prepared, sorted(protected | set(tampered)))
     check = run_shell(judge_command(instance), prepared.repo, env, timeout=timeout, tail_chars=None)
     found = outcomes(check.output, instance.fail_to_pass + instance.pass_to_pass)
-    f2p = sum(found.get(t) == "PASSED" for t in instance.fail_to_pass)
-    p2p = sum(found.get(t) == "PASSED" for t in instance.pass_to_pass)
+    f2p = sum(passed(found[t]) for t in instance.fail_to_pass)
+    p2p = sum(passed(found[t]) for t in instance.pass_to_pass)
     solved = f2p == len(instance.fail_to_pass) and p2p == len(instance.pass_to_pass) and not check.timed_out
     facts.update(
         solved=solved,  # edited tests were put back first: only the tests' outcome counts
         f2p_passed=f2p, f2p_total=len(instance.fail_to_pass),
         p2p_passed=p2p, p2p_total=len(instance.pass_to_pass),
+        not_passed={test: status for test, status in found.items() if not passed(status)},
         check_exit_code=check.exit_code,
         check_output="" if solved else check.output[-1500:],
     )

@@ -21,6 +21,9 @@ GIT_IDENTITY = {"GIT_AUTHOR_NAME": "eval", "GIT_AUTHOR_EMAIL": "eval@agent-runti
                 "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": os.devnull}
 
 
+SANDBOX_BIN = "/tmp/.agent-runtime-eval-bin"  # in the sandbox's own /tmp
+
+
 def _git(repo: Path, *args: str) -> None:
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(repo), **GIT_IDENTITY}
     subprocess.run(["git", *args], cwd=repo, env=env, check=True, capture_output=True, timeout=60)
@@ -41,10 +44,15 @@ def python_bin_dir(root: Path) -> Path:
     """A directory whose `python` is this interpreter (tasks say `python -m pytest`)."""
     bin_dir = root / "bin"
     bin_dir.mkdir(parents=True, exist_ok=True)
-    link = bin_dir / "python"
-    if not link.exists():
-        link.symlink_to(sys.executable)
+    wrapper = bin_dir / "python"
+    if not wrapper.exists():
+        wrapper.write_text(PYTHON_WRAPPER.format(python=shlex.quote(sys.executable)))
+        wrapper.chmod(0o755)
     return bin_dir
+
+
+# A script, not a symlink: a venv's python knows it is one only when started by its own path.
+PYTHON_WRAPPER = '#!/bin/sh\nexec {python} "$@"\n'
 
 
 def make_repo(task: Task, where: Path) -> Path:
@@ -79,6 +87,11 @@ def run_shell(command: str, repo: Path, env: dict[str, str], timeout: float, san
         if box.kind == "bwrap":
             # The sandbox builds its own environment; the check's variables go in front of it.
             exports = "".join(f"export {name}={shlex.quote(value)}; " for name, value in env.items())
+            # `python` is this interpreter: python_bin_dir's wrapper lies outside the repository, which
+            # the sandbox's private /tmp hides, so the sandbox gets a wrapper of its own.
+            wrapper = shlex.quote(PYTHON_WRAPPER.format(python=shlex.quote(sys.executable)))
+            exports += (f"mkdir -p {SANDBOX_BIN} && printf %s {wrapper} > {SANDBOX_BIN}/python && "
+                        f"chmod +x {SANDBOX_BIN}/python && export PATH={SANDBOX_BIN}:\"$PATH\"; ")
             result = box.run(exports + command, timeout=timeout)
             output = _tail(result.stdout + result.stderr, tail_chars)
             return CheckResult(result.exit_code == 0 and not result.timed_out, result.exit_code, output,

@@ -156,13 +156,13 @@ def test_the_cli_reports_a_bad_instance_in_one_line(tmp_path, snapshot):
 
 
 def test_outcomes_are_read_from_pytests_last_summary_only():
-    tests = ("t.py::test_a[x - y]", "t.py::test_b", "t.py::test_c", "t.py::test_d")
+    tests = ("t.py::test_a[x - y]", "t.py::test_b", "t.py::test_c", "t.py::test_d", "t.py::test_e")
     output = ("---- Captured stdout call ----\n=== short test summary info ===\nPASSED t.py::test_b\n"  # printed by a test
               "=========================== short test summary info ============================\n"
               "PASSED t.py::test_a[x - y]\nFAILED t.py::test_b - assert 1 == 2\nPASSED t.py::test_c\n"
-              "ERROR t.py::test_c - teardown\n1 failed, 2 passed, 1 error in 0.1s\n")
-    assert outcomes(output, tests) == {"t.py::test_a[x - y]": "PASSED", "t.py::test_b": "FAILED",
-                                       "t.py::test_c": "ERROR", "t.py::test_d": "MISSING"}
+              "ERROR t.py::test_c - teardown\nXFAIL t.py::test_e - known\n1 failed, 2 passed, 1 error in 0.1s\n")
+    assert outcomes(output, tests) == {"t.py::test_a[x - y]": "PASSED", "t.py::test_b": "FAILED", "t.py::test_c": "ERROR",
+                                       "t.py::test_d": "MISSING", "t.py::test_e": "XFAIL"}
     assert outcomes("no summary at all", ("t.py::test_b",)) == {"t.py::test_b": "MISSING"}
 
 
@@ -171,8 +171,8 @@ def test_the_test_command_gets_the_ids_at_the_end_or_where_it_says(tmp_path, sna
     plain, tox = load_suite(write_suite(tmp_path / "s.jsonl", [
         instance("plain", "snapshot", base),
         instance("tox", "snapshot", base, test_cmd="tox -e py -- {tests} -x", FAIL_TO_PASS=["t.py::a b"])]))
-    assert judge_command(plain) == (f"{DEFAULT_TEST_CMD} -rfEp tests/test_calc.py::test_add tests/test_calc.py::test_mul")
-    assert judge_command(tox) == "tox -e py -- -rfEp 't.py::a b' tests/test_calc.py::test_mul -x"
+    assert judge_command(plain) == (f"{DEFAULT_TEST_CMD} -rfEpx tests/test_calc.py::test_add tests/test_calc.py::test_mul")
+    assert judge_command(tox) == "tox -e py -- -rfEpx 't.py::a b' tests/test_calc.py::test_mul -x"
 
 
 # -- end to end, with the replay model ----------------------------------------------------------
@@ -322,3 +322,20 @@ def test_the_judge_never_runs_what_the_agents_git_config_names(tmp_path, snapsho
     result = judge_instance(ready, env)
     assert not marker.exists(), "the judge ran a program the repository named"
     assert result["solved"] is True and result["diff_files"] == 2  # the fix and .gitattributes
+
+
+@pytest.mark.parametrize("sandboxed", [True, False])
+def test_the_checks_python_is_the_runners_even_when_path_has_another(tmp_path, monkeypatch, sandboxed):
+    """Tasks say `python -m pytest`: that must be this interpreter (with its venv and pytest), not
+    the first python on PATH; in the sandbox too, whose private /tmp hides the wrapper made outside."""
+    import sys
+
+    from agent_runtime.eval.repo import run_shell
+
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")  # no venv here; maybe a system python
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    env = check_env(python_bin_dir(tmp_path))
+    done = run_shell('python -c "import sys; print(sys.prefix)"', repo, env, timeout=60, sandboxed=sandboxed)
+    assert done.passed, done.output
+    assert done.output.strip().splitlines()[-1] == sys.prefix
