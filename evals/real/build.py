@@ -76,7 +76,7 @@ class Spec:
     tests: tuple[str, ...]  # FAIL_TO_PASS: test ids in the older tree, taken from the newer release
     fix: tuple[str, ...]  # path::Qualified.name in the newer release
     statement: str
-    pass_to_pass: tuple[str, ...] = ()  # test files (or ids) whose other tests must keep passing
+    pass_to_pass: tuple[str, ...] = ()  # test files (or classes, ids) whose other tests must keep passing
     exclude: tuple[str, ...] = ()  # tests of those files that fail as released here
     test_helpers: tuple[str, ...] = ()  # path::name of helpers the new tests need (fixtures), moved too
     test_data: tuple[str, ...] = ()  # files the new tests read (tests/files/x.sql), taken whole from the newer release
@@ -320,14 +320,14 @@ def build_one(spec: Spec, project: Project, cache: Path, out: Path) -> dict:
     missing = [t for t in spec.tests if collected and t not in collected]
     if missing:
         raise BuildError(f"{spec.id}: pytest does not collect {', '.join(missing)}")
-    wanted = set(spec.pass_to_pass)
-    line["PASS_TO_PASS"] = [t for t in collected if t not in spec.tests and not _excluded(t, spec.exclude)
-                            and (t in wanted or t.split("::")[0] in wanted)]
+    line["PASS_TO_PASS"] = [t for t in collected if t not in spec.tests and not _under(t, spec.exclude)
+                            and _under(t, spec.pass_to_pass)]
     return line
 
 
-def _excluded(test: str, exclude: tuple[str, ...]) -> bool:
-    return any(test == e or test.startswith(e + "::") or test.startswith(e + "[") for e in exclude)
+def _under(test: str, prefixes: tuple[str, ...]) -> bool:
+    """The test is one of these ids, or in one of these files, classes or parametrized functions."""
+    return any(test == p or test.startswith(p + "::") or test.startswith(p + "[") for p in prefixes)
 
 
 def build(spec_path: Path, out: Path, cache: Path, only: list[str] | None = None) -> list[dict]:

@@ -21,16 +21,22 @@ class Span:
 
 
 def spans(text: str) -> dict[str, Span]:
-    """Every function and class by qualified name (`Class.method`); a name defined twice (a
-    property's setter) keeps its first definition."""
+    """Every function and class by qualified name (`Class.method`). A name defined more than once
+    (typing overloads before the implementation, a property's setter) is also listed as `name#1`,
+    `name#2`, ... and `name#last`; the plain name is its first definition."""
     found: dict[str, Span] = {}
+    counts: dict[str, int] = {}
 
     def visit(body: list[ast.stmt], prefix: str) -> None:
         for node in body:
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
                 name = prefix + node.name
                 start = min([node.lineno] + [d.lineno for d in node.decorator_list])
-                found.setdefault(name, Span(start, node.end_lineno or node.lineno, node.col_offset))
+                span = Span(start, node.end_lineno or node.lineno, node.col_offset)
+                counts[name] = counts.get(name, 0) + 1
+                found.setdefault(name, span)
+                found[f"{name}#{counts[name]}"] = span
+                found[f"{name}#last"] = span
                 if isinstance(node, ast.ClassDef):
                     visit(node.body, name + ".")
 

@@ -205,6 +205,7 @@ def test_an_unsolved_instance_with_the_tests_hidden(tmp_path, snapshot):
     assert result["solved"] is False and result["status"] == "answered" and result["tampered"] == []
     assert (result["f2p_passed"], result["p2p_passed"]) == (0, 1) and result["diff_files"] == 0
     assert "FAILED tests/test_calc.py::test_add - assert -1 == 5" in result["check_output"]
+    assert result["not_passed"] == {"tests/test_calc.py::test_add": "FAILED"}
     kept = Path(result["repo"])
     assert git(kept, "log", "--format=%s").splitlines() == ["initial"], "SWE-bench: no test commit"
     # the agent saw the tests as they were at base_commit: the read_file result has no test_add

@@ -202,3 +202,11 @@ def test_the_real_suite_builds_and_every_task_fails_then_passes(tmp_path):
     forbidden = {"more-itertools", "tabulate", "boltons", "parse", "toolz", "sortedcontainers", "marshmallow"}
     assert not projects & forbidden
     print(f"built and checked {len(lines)} tasks of {len(projects)} projects in {time.monotonic() - started:.0f} s")
+
+
+def test_transplant_picks_one_definition_of_a_name_defined_twice():
+    overloads = ("from typing import overload\n\n\n@overload\ndef item(x: int) -> int: ...\n\n\n"
+                 "def item(x):\n    return {body}\n")
+    out = transplant(overloads.format(body="x"), overloads.format(body="x + 1"), ["item#last"])
+    assert out == overloads.format(body="x + 1")
+    assert transplant(overloads.format(body="x"), overloads.format(body="x + 1"), ["item"]) == overloads.format(body="x")
