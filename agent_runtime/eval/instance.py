@@ -41,10 +41,6 @@ class Instance(Task):
     tests_visible: bool = False  # the test patch committed before the agent starts (our own suite)
     reference_patch: str | None = None
 
-    @property
-    def is_git_source(self) -> bool:
-        return self.base_commit is not None
-
 
 def patch_paths(diff: str) -> list[str]:
     """The files a unified diff touches (old and new names), in order, without a/ b/ prefixes."""
