@@ -22,6 +22,18 @@ Run a task suite: each task in a fresh git repository, the agent as a single tas
 (--approval auto; the policy and the sandbox as always), then the task's check in a clean
 sandboxed process. SUITE is a JSONL file (one task a line: id, prompt, files, setup, check,
 timeout_s, protected) or a directory of them; the project's own suite is evals/.
+
+A line with instance_id is a SWE-bench-style instance: repo (a git repository or a plain
+directory, relative to the file; a git URL; or owner/name for GitHub), base_commit,
+problem_statement (the agent's task), test_patch (a unified diff), FAIL_TO_PASS and
+PASS_TO_PASS (lists of test ids, or JSON strings of them), and optionally test_cmd (pytest or
+a command passing its arguments to pytest; default "python -m pytest -q -p no:cacheprovider"),
+setup, timeout_s, patch (the reference fix, never shown to the agent) and tests_visible (true:
+the test patch is committed before the agent starts; default false, as in SWE-bench). The
+judge puts the test files back as base_commit plus test_patch, then runs both lists in the
+sandbox: solved when every one passes. Results also record the passes per list, the size of
+the agent's change and the test files it edited. evals/real/build.py builds such a suite.
+
 Results go to a JSONL file (one line per task) and a summary is printed. N workers share one
 model server. With ray installed and --ray ADDRESS (or RAY_ADDRESS), tasks run on a Ray cluster."""
 

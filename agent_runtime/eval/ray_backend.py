@@ -16,13 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from agent_runtime.eval.runner import EvalOptions, Progress, agent_attempt, run_task
-from agent_runtime.eval.suite import Task
+from agent_runtime.eval.task import Task
 
 
-def _remote_task(task: dict[str, Any], options: dict[str, Any]) -> dict[str, Any]:
-    """Runs on a Ray worker: plain data in, plain data out."""
+def _remote_task(task: Task, options: dict[str, Any]) -> dict[str, Any]:
+    """Runs on a Ray worker: the task pickled (a Task or an Instance), plain data out."""
     with tempfile.TemporaryDirectory(prefix="agent-runtime-ray-") as tmp:
-        result = run_task(Task(**task), agent_attempt, EvalOptions(**options), Path(tmp), "agent_runtime")
+        result = run_task(task, agent_attempt, EvalOptions(**options), Path(tmp), "agent_runtime")
     import socket
 
     result["node"] = socket.gethostname()
@@ -39,7 +39,7 @@ def run_on_ray(tasks: list[Task], options: EvalOptions, out: Path, address: str,
     ray.init(address=None if address == "local" else address, ignore_reinit_error=True, logging_level="ERROR",
              log_to_driver=False, include_dashboard=False if address == "local" else None)
     remote = ray.remote(num_cpus=1, max_retries=0)(_remote_task)
-    pending = {remote.remote(dataclasses.asdict(task), dataclasses.asdict(options)): task for task in tasks}
+    pending = {remote.remote(task, dataclasses.asdict(options)): task for task in tasks}
     progress = Progress(len(tasks))
     out.parent.mkdir(parents=True, exist_ok=True)
     with out.open("a", encoding="utf-8") as sink:

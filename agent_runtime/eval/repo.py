@@ -14,11 +14,14 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from agent_runtime.eval.suite import Task
+from agent_runtime.eval.task import Task
 
 GIT_IDENTITY = {"GIT_AUTHOR_NAME": "eval", "GIT_AUTHOR_EMAIL": "eval@agent-runtime.invalid",
                 "GIT_COMMITTER_NAME": "eval", "GIT_COMMITTER_EMAIL": "eval@agent-runtime.invalid",
                 "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": os.devnull}
+
+
+SANDBOX_BIN = "/tmp/.agent-runtime-eval-bin"  # in the sandbox's own /tmp
 
 
 def _git(repo: Path, *args: str) -> None:
@@ -41,10 +44,15 @@ def python_bin_dir(root: Path) -> Path:
     """A directory whose `python` is this interpreter (tasks say `python -m pytest`)."""
     bin_dir = root / "bin"
     bin_dir.mkdir(parents=True, exist_ok=True)
-    link = bin_dir / "python"
-    if not link.exists():
-        link.symlink_to(sys.executable)
+    wrapper = bin_dir / "python"
+    if not wrapper.exists():
+        wrapper.write_text(PYTHON_WRAPPER.format(python=shlex.quote(sys.executable)))
+        wrapper.chmod(0o755)
     return bin_dir
+
+
+# A script, not a symlink: a venv's python knows it is one only when started by its own path.
+PYTHON_WRAPPER = '#!/bin/sh\nexec {python} "$@"\n'
 
 
 def make_repo(task: Task, where: Path) -> Path:
@@ -68,9 +76,10 @@ class CheckResult:
     timed_out: bool = False
 
 
-def run_shell(command: str, repo: Path, env: dict[str, str], timeout: float, sandboxed: bool = True) -> CheckResult:
+def run_shell(command: str, repo: Path, env: dict[str, str], timeout: float, sandboxed: bool = True,
+              tail_chars: int | None = 4000) -> CheckResult:
     """A trusted command (setup, check) over untrusted files: inside the command sandbox when
-    bubblewrap works here."""
+    bubblewrap works here. The output keeps its last `tail_chars` (None: all the sandbox kept)."""
     from agent_runtime.safety.sandbox import Sandbox
 
     if sandboxed:
@@ -78,16 +87,26 @@ def run_shell(command: str, repo: Path, env: dict[str, str], timeout: float, san
         if box.kind == "bwrap":
             # The sandbox builds its own environment; the check's variables go in front of it.
             exports = "".join(f"export {name}={shlex.quote(value)}; " for name, value in env.items())
+            # `python` is this interpreter: python_bin_dir's wrapper lies outside the repository, which
+            # the sandbox's private /tmp hides, so the sandbox gets a wrapper of its own.
+            wrapper = shlex.quote(PYTHON_WRAPPER.format(python=shlex.quote(sys.executable)))
+            exports += (f"mkdir -p {SANDBOX_BIN} && printf %s {wrapper} > {SANDBOX_BIN}/python && "
+                        f"chmod +x {SANDBOX_BIN}/python && export PATH={SANDBOX_BIN}:\"$PATH\"; ")
             result = box.run(exports + command, timeout=timeout)
-            output = (result.stdout + result.stderr)[-4000:]
+            output = _tail(result.stdout + result.stderr, tail_chars)
             return CheckResult(result.exit_code == 0 and not result.timed_out, result.exit_code, output,
                                result.timed_out)
     try:
         done = subprocess.run(["bash", "-c", command], cwd=repo, env=env, capture_output=True, text=True,
                               timeout=timeout, start_new_session=True)
     except subprocess.TimeoutExpired as exc:
-        return CheckResult(False, None, str(exc.stdout or "")[-4000:], timed_out=True)
-    return CheckResult(done.returncode == 0, done.returncode, (done.stdout + done.stderr)[-4000:])
+        out = exc.stdout.decode(errors="replace") if isinstance(exc.stdout, bytes) else str(exc.stdout or "")
+        return CheckResult(False, None, _tail(out, tail_chars), timed_out=True)
+    return CheckResult(done.returncode == 0, done.returncode, _tail(done.stdout + done.stderr, tail_chars))
+
+
+def _tail(text: str, chars: int | None) -> str:
+    return text if chars is None else text[-chars:]
 
 
 def restore_protected(task: Task, repo: Path) -> list[str]:

@@ -44,6 +44,8 @@ def summary(results: list[dict[str, Any]]) -> dict[str, Any]:
         "tool_errors": sum(r.get("tool_errors") or 0 for r in results),
         "refusals": sum(r.get("refusals") or 0 for r in results),
         "tampered": sum(1 for r in results if r.get("tampered")),
+        # instances: lines the agent's change added + removed (a fix should change only what it must)
+        "median_diff_lines": _median([r["diff_added"] + r["diff_removed"] for r in results if "diff_added" in r]),
         "unsolved_by_status": dict(failures),
     }
 
@@ -56,6 +58,8 @@ def summary_lines(results: list[dict[str, Any]], title: str = "") -> list[str]:
     lines.append(f"steps {s['steps']}  ·  parse failures {s['parse_failures']} ({s['parse_failures_per_step']} per step)"
                  f"  ·  format retries {s['format_retries']}  ·  tool errors {s['tool_errors']}"
                  f"  ·  refusals {s['refusals']}  ·  check files edited {s['tampered']}")
+    if s["median_diff_lines"] is not None:
+        lines.append(f"median change {s['median_diff_lines']} lines (added + removed)")
     if s["unsolved_by_status"]:
         lines.append("unsolved: " + ", ".join(f"{k} {v}" for k, v in sorted(s["unsolved_by_status"].items())))
     return lines
@@ -65,8 +69,9 @@ def task_lines(results: list[dict[str, Any]]) -> list[str]:
     lines = []
     for r in results:
         mark = "✓" if r.get("solved") else "✗"
+        size = f"  +{r['diff_added']} -{r['diff_removed']} in {r['diff_files']} files" if "diff_added" in r else ""
         lines.append(f"{mark} {r['id']:<34.34} {r.get('status', '?'):<11} {r.get('steps') or 0:>3} steps "
-                     f"{r.get('wall_s') or 0:>7.1f} s  {r.get('run_id') or ''}")
+                     f"{r.get('wall_s') or 0:>7.1f} s  {r.get('run_id') or ''}{size}")
     return lines
 
 

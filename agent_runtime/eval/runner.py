@@ -1,6 +1,7 @@
 """Running a suite: each task in a fresh repository, the agent as a single task (`--approval
 auto`, the policy and the sandbox as always, `--json` events read back), then its protected
-files restored and its check run in a clean sandboxed process. N tasks at once share one
+files restored and its check run in a clean sandboxed process (an instance: its tests restored
+and run, judge.py). N tasks at once share one
 model server (the embedded one, started here, or the user's endpoint).
 """
 
@@ -20,8 +21,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from agent_runtime.eval.instance import Instance
+from agent_runtime.eval.judge import PrepareError, judge_instance, prepare_instance
 from agent_runtime.eval.repo import check_env, make_repo, python_bin_dir, restore_protected, run_shell
-from agent_runtime.eval.suite import Task
+from agent_runtime.eval.task import Task
 from agent_runtime.procs import stop_group
 
 
@@ -155,33 +158,55 @@ class Progress:
             sink.flush()
 
 
+def _setup_failed(result: dict[str, Any], error: str, started: float) -> dict[str, Any]:
+    result.update(solved=False, status="setup_failed", error=error, wall_s=round(time.monotonic() - started, 2))
+    return result
+
+
 def run_task(task: Task, attempt: Attempt, options: EvalOptions, work: Path, system: str) -> dict[str, Any]:
     started = time.monotonic()
     where = Path(tempfile.mkdtemp(prefix=f"{task.id[:40]}-", dir=work))
-    repo = make_repo(task, where)
+    result: dict[str, Any] = {"id": task.id, "kind": task.kind, "system": system}
+    prepared = None  # an instance's repository and the judge's view of it
+    try:
+        if isinstance(task, Instance):
+            prepared = prepare_instance(task, where)
+            repo = prepared.repo
+        else:
+            repo = make_repo(task, where)
+    except PrepareError as exc:  # a missing snapshot or commit: nothing for the agent to work on
+        return _setup_failed(result, str(exc), started)
     env = check_env(python_bin_dir(where))
     timeout = options.timeout_s or task.timeout_s
-    result: dict[str, Any] = {"id": task.id, "kind": task.kind, "system": system}
     if task.setup:
         setup = run_shell(task.setup, repo, env, timeout=min(timeout, 300))
         if not setup.passed:
-            result.update(solved=False, status="setup_failed", error=setup.output[-500:],
-                          wall_s=round(time.monotonic() - started, 2))
-            return result
+            return _setup_failed(result, setup.output[-500:], started)
+    if prepared is not None:
+        try:
+            prepared.mark_start()
+        except PrepareError as exc:
+            return _setup_failed(result, str(exc), started)
     try:
         facts = attempt(task, repo, options, timeout)
     except Exception as exc:  # the system under test broke: this task counts as unsolved  # noqa: BLE001
         facts = {"status": "crashed", "error": f"{type(exc).__name__}: {exc}"}
     result.update(facts)
-    tampered = restore_protected(task, repo)
-    check = run_shell(task.check, repo, env, timeout=300)
-    result.update(
-        solved=check.passed and not tampered,
-        tampered=tampered,
-        check_exit_code=check.exit_code,
-        check_output=check.output[-1500:] if not check.passed else "",
-        wall_s=round(time.monotonic() - started, 2),
-    )
+    if prepared is not None:
+        try:
+            result.update(judge_instance(prepared, env))
+        except (PrepareError, OSError) as exc:  # the agent left the work tree unusable (unreadable files)
+            result.update(solved=False, tampered=[], judge_error=f"{type(exc).__name__}: {exc}")
+    else:
+        tampered = restore_protected(task, repo)
+        check = run_shell(task.check, repo, env, timeout=300)
+        result.update(
+            solved=check.passed and not tampered,
+            tampered=tampered,
+            check_exit_code=check.exit_code,
+            check_output=check.output[-1500:] if not check.passed else "",
+        )
+    result["wall_s"] = round(time.monotonic() - started, 2)
     if options.keep:
         result["repo"] = str(repo)
     return result

@@ -1,29 +1,18 @@
 """A task suite: JSONL files, one task a line. Loading checks every task once, so a typo in line
-17 is reported before any model time is spent."""
+17 is reported before any model time is spent. A line is one of the project's own tasks (`id`,
+files written into a fresh repository, a check command) or a SWE-bench-shaped instance
+(`instance_id`: a repository at a commit, judged by its tests; see instance.py)."""
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from agent_runtime.eval.instance import parse_instance
+from agent_runtime.eval.task import SuiteError, Task
 
-class SuiteError(ValueError):
-    """The suite cannot be used; the message names the file, the line and the field."""
-
-
-@dataclass(frozen=True)
-class Task:
-    id: str
-    prompt: str
-    files: dict[str, str]
-    check: str
-    setup: str | None = None
-    timeout_s: int = 300
-    protected: tuple[str, ...] = ()
-    kind: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)  # other fields, kept for reports
+__all__ = ["SuiteError", "Task", "load_suite"]
 
 
 _FIELDS = {"id": str, "prompt": str, "files": dict, "check": str}
@@ -55,7 +44,8 @@ def _task(raw: Any, where: str) -> Task:
 
 
 def load_suite(path: Path) -> list[Task]:
-    """A JSONL file, or a directory of them (sorted by name)."""
+    """A JSONL file, or a directory of them (sorted by name); instances and tasks may be mixed."""
+
     path = Path(path)
     if path.is_dir():
         files = sorted(path.glob("*.jsonl"))
@@ -77,7 +67,10 @@ def load_suite(path: Path) -> list[Task]:
                 raw = json.loads(line)
             except ValueError as exc:
                 raise SuiteError(f"{where}: not valid JSON ({exc})") from None
-            task = _task(raw, where)
+            if isinstance(raw, dict) and "instance_id" in raw and "id" not in raw:
+                task = parse_instance(raw, where, file.parent)
+            else:
+                task = _task(raw, where)
             if task.id in seen:
                 raise SuiteError(f"{where}: the id {task.id!r} is used twice")
             seen.add(task.id)

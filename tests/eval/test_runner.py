@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import VENV_BIN, run_cli, step, write_replay
+from conftest import VENV_BIN, git, make_repo, run_cli, step, write_replay
 
 from agent_runtime.procs import free_port
 
@@ -197,12 +197,20 @@ def test_the_ray_path_on_a_local_ray_cluster(tmp_path):
                               "--node-ip-address=127.0.0.1", f"--temp-dir={temp}"], env=env, capture_output=True,
                              text=True, timeout=180)
     assert started.returncode == 0, started.stderr
+    # an instance too (pickled to the worker as it is): a snapshot at a commit, judged by its tests
+    snapshot = make_repo(tmp_path / "snapshot", {**CALC, "tests/test_calc.py": "def test_nothing():\n    pass\n"})
+    test_patch = ("--- a/tests/test_calc.py\n+++ b/tests/test_calc.py\n@@ -1,2 +1,5 @@\n-def test_nothing():\n-    pass\n"
+                  + "".join(f"+{line}\n" for line in CALC["tests/test_calc.py"].splitlines()))
+    instance = {"instance_id": "ray-instance", "repo": str(snapshot), "base_commit": git(snapshot, "rev-parse", "HEAD").strip(),
+                "problem_statement": "tests/test_calc.py::test_add fails; fix calc.py", "test_patch": test_patch,
+                "FAIL_TO_PASS": ["tests/test_calc.py::test_add"], "PASS_TO_PASS": [], "tests_visible": True}
     try:
-        done, out = run_eval(tmp_path, [task("ray-fix"), task("ray-nofix", files={**CALC, "calc.py": "x = 1\n"})], FIX,
-                             "--ray", f"127.0.0.1:{port}", timeout=600)
+        done, out = run_eval(tmp_path, [task("ray-fix"), task("ray-nofix", files={**CALC, "calc.py": "x = 1\n"}), instance],
+                             FIX, "--ray", f"127.0.0.1:{port}", timeout=600)
         assert done.returncode == 0, done.stderr + done.stdout
         found = results(out)
         assert found["ray-fix"]["solved"] is True and found["ray-nofix"]["solved"] is False
+        assert found["ray-instance"]["solved"] is True and found["ray-instance"]["f2p_passed"] == 1, found["ray-instance"]
         assert all(r.get("node") for r in found.values()), "each result came back from a Ray worker"
     finally:
         subprocess.run([ray, "stop", "--force"], env=env, capture_output=True, timeout=120)
