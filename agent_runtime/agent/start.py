@@ -19,7 +19,13 @@ from typing import Any, Callable
 
 from agent_runtime.agent.edits import EditRequest, EditTarget
 from agent_runtime.agent.focus import focus_view
-from agent_runtime.agent.overview import failure_files, named_heads, repository_overview, show_files
+from agent_runtime.agent.overview import (
+    FAILURE_FILES_CHARS,
+    failure_files,
+    named_heads,
+    repository_overview,
+    show_files,
+)
 from agent_runtime.agent.tasks import TEST_FILE, about_failure, asks_change, fix_targets, named, named_tests
 from agent_runtime.code.frames import parse_failure
 from agent_runtime.code.index import RepoIndex
@@ -110,17 +116,21 @@ def prepare(task: str, repo: Path, listing: tuple[list[str], bool], run_tests: A
     else:
         output = str(result.get("output", ""))
         involved = failure_files(repo, files, output, task, readable)
-        if involved and all(_lines(repo / p) <= WHOLE_FILE_LINES for p in involved):
-            start.shown = involved
-            start.overview += "\n\nThe files the failure involves (no need to read them again):\n" + show_files(repo, involved)
+        view = focus_view(repo, files, output, task, readable, cache_dir=cache_dir)
+        code = sorted({t.path for t in view.targets}) if view is not None else [
+            p for p in involved if not TEST_FILE.search(p)]
+        whole = list(dict.fromkeys([p for p in involved if TEST_FILE.search(p)] + code))
+        if code and all(_lines(repo / p) <= WHOLE_FILE_LINES for p in code) and \
+                sum(_size(repo / p) for p in whole) <= FAILURE_FILES_CHARS:
+            # Short files: shown and written back whole (what small models do best).
+            start.shown = whole
+            start.overview += "\n\nThe files the failure involves (no need to read them again):\n" + show_files(repo, whole)
             targets = [EditTarget.file(p, (repo / p).read_text(encoding="utf-8", errors="replace"))
-                       for p in fix_targets(involved, task)]
-        else:
-            view = focus_view(repo, files, output, task, readable, cache_dir=cache_dir)
-            if view is not None:
-                start.shown = view.shown
-                start.overview += "\n\n" + view.text
-                targets = [t for t in view.targets if t.path in fix_targets(view.shown, task)]
+                       for p in fix_targets(code, task)]
+        elif view is not None:
+            start.shown = view.shown
+            start.overview += "\n\n" + view.text
+            targets = [t for t in view.targets if t.path in fix_targets(view.shown, task)]
     if not start.shown:
         start.overview += _code_map(repo, files, task, readable, cache_dir)
     if plan.wider:
@@ -157,6 +167,13 @@ def _code_map(repo: Path, files: list[str], task: str, readable: Callable[[str],
     index.save()
     return ("\n\nThe code by name, what the task mentions first (read one with read_symbol(path, name)):\n" + text
             if text else "")
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
 
 
 def _lines(path: Path) -> int:

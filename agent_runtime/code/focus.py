@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from agent_runtime.code.frames import Failure
 from agent_runtime.code.index import RepoIndex, Target
+from agent_runtime.code.lexical import related, weighted
 from agent_runtime.code.symbols import Symbol, enclosing
 
 TEST_PATH = re.compile(r"(^|/)(tests?/|test_[^/]*$|[^/]*_test\.py$|conftest\.py$)")
@@ -28,7 +29,7 @@ def is_test_path(path: str) -> bool:
 class Focus:
     path: str
     symbol: Symbol
-    role: str  # "test" (the failing test: context, not to edit), "frame", "called"
+    role: str  # "test" (the failing test: context, not to edit), "frame", "called", "related" (by its words)
     score: float
     line: int | None = None  # the frame's line in it, if any
 
@@ -95,4 +96,16 @@ def failure_focus(index: RepoIndex, failure: Failure, task: str = "", depth: int
                 put(callee, "called", (8 if step == 0 else 4) + bonus - position * 0.1)
                 following.append((callee, bonus * 0.75))
         level = following
+    # What static resolution cannot reach (calls through a table, by name): functions that share
+    # rare words with the failure, the test's name above all.
+    query = weighted(("\n".join(_source(index, t) for t in tests), 0.5), (task + "\n" + failure.message, 1.0),
+                     (" ".join(t.symbol.name for t in tests), 3.0))
+    found = related(index, library, query)
+    for item in found:
+        put(item.target, "related", 6 + 8 * item.score / found[0].score)
     return sorted(ranked.values(), key=lambda f: (f.role != "test", -f.score))
+
+
+def _source(index: RepoIndex, target: Target) -> str:
+    text = index.text(target.path) or ""
+    return "\n".join(text.splitlines()[target.symbol.start - 1:target.symbol.end])
