@@ -167,8 +167,8 @@ class FixAttempts:
             self.notes.append(attempt_note(len(self.notes) + 1, calls, undone, observations))
             fresh = "\n\n".join(self.notes[-NOTES_KEPT:]) + "\n\n" + ATTEMPT_AGAIN
         self.stopped = self._stop_reason()
-        if self.stopped is None:
-            self._pending = RequestPlan(edit=self.request, temperature=REFIX_TEMPERATURE, fresh=fresh)
+        self._pending = None if self.stopped else RequestPlan(edit=self.request, temperature=REFIX_TEMPERATURE,
+                                                              fresh=fresh)
 
     def _undo(self, calls: list[Any]) -> list[str] | None:
         """Undo the patches these calls applied (newest first): the files restored, or None if one

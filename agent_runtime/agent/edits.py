@@ -28,10 +28,12 @@ EDIT_ASK = (
     "with its path followed by a code block, like this:\n\n### path/to/file.py\n```python\n...the whole file...\n```"
 )
 # The same, for code shown as functions (and lines) under their headings.
+# No placeholder example here: the blocks shown above are the form, and a 1.5B model copied
+# "...the whole function..." as the function's body.
 SYMBOL_ASK = (
     "Fix the code so that the failing tests pass. Do not change the tests. First say in one or two sentences "
-    "what is wrong and where. Then write each function you change, whole, under its heading exactly as shown "
-    "above, like this:\n\n### path/to/file.py::Class.method\n```python\n...the whole function...\n```"
+    "what is wrong and where. Then write each function you change: its heading line exactly as shown above "
+    "(### path::name), then the whole corrected function in a ```python code block."
 )
 EDIT_REMINDER = ("That reply has no file to use. Say in one sentence what is wrong, then write the complete corrected "
                  "file under a heading with its path ({paths}) and a code block:\n\n### path\n```python\n...\n```")

@@ -60,6 +60,9 @@ def stop_running() -> None:
         _kill(proc)
 
 
+TIME_MARGIN_S = 20
+
+
 def agent_attempt(task: Task, repo: Path, options: EvalOptions, timeout: float) -> dict[str, Any]:
     """agent_runtime itself, through its command line, as a user's script would call it."""
     argv = [sys.executable, "-m", "agent_runtime", "--repo", str(repo), "--approval", "auto", "--json"]
@@ -69,6 +72,9 @@ def agent_attempt(task: Task, repo: Path, options: EvalOptions, timeout: float) 
         argv += ["--max-steps", str(options.max_steps)]
     argv += ["--", task.prompt]
     env = {**os.environ, **options.extra_env, "PYTHONDONTWRITEBYTECODE": "1"}
+    # The agent knows its time, so a fix task ends with what it tried rather than being killed
+    # (a margin for its start-up and its last test run).
+    env.setdefault("AGENT_TIME_BUDGET", str(max(10, int(timeout - TIME_MARGIN_S))))
     events: list[dict[str, Any]] = []
     proc = subprocess.Popen(argv, cwd=repo, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, start_new_session=True, text=True, encoding="utf-8",

@@ -99,7 +99,7 @@ def test_a_real_repository_shaped_task_is_solved_through_the_symbol_edit_form(tm
     assert "### ledger/book.py::Book.balance\n```python\n    def balance(self):" in first
     assert "def report_40" not in first and "def rule_30" not in first, "not the whole module, nor the filler"
     assert "-m pytest -q tests/test_book.py::test_balance_starts_at_the_opening" in first
-    assert "write each function you change, whole, under its heading" in first
+    assert "write each function you change: its heading line exactly as shown above" in first
 
 
 def _first_request(state: Path, run_id: str) -> str:

@@ -1,0 +1,166 @@
+"""A fix task's attempts: a failed fix undone through the tool path, the next attempt planned
+explicitly, and the task stopped with an honest answer when attempts stop telling anything new."""
+
+from __future__ import annotations
+
+import io
+from types import SimpleNamespace
+
+from conftest import BUGGY_PROJECT, make_repo, run_cli, write_replay
+from rich.console import Console
+
+from agent_runtime.agent.attempts import (
+    REFIX_TEMPERATURE,
+    REPEATED_FIX_LIMIT,
+    SAME_FAILURE_LIMIT,
+    FixAttempts,
+    RequestPlan,
+)
+from agent_runtime.agent.edits import EditRequest
+from agent_runtime.agent.session import Session
+from agent_runtime.cli.display import Display
+from agent_runtime.config import load_settings
+from agent_runtime.safety.approval import Approver
+
+
+def call(tool, outcome="ok", **facts):
+    return SimpleNamespace(tool=tool, arguments={"path": "calc.py"}, outcome=outcome, facts=facts)
+
+
+def failed_step(fix: str, failure: str = "E       assert -1 == 5") -> SimpleNamespace:
+    code = f'p = propose_file(path="calc.py", content={fix!r})\nprint(apply_patch(patch_id=p["patch_id"]))\n'
+    observations = f"patch_id: p\ncommand: python -m pytest -q\npassed: false\noutput:\n{failure}\n(end of output)"
+    return SimpleNamespace(is_final_answer=False, observations=observations, model_output=f"Thought: try {fix}\n",
+                           code_action=code)
+
+
+class Clock:
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+
+def attempts_with(history, clock=None, budget=None):
+    undone = []
+    attempts = FixAttempts(undo=lambda pid: undone.append(pid) or {"patch_id": pid, "files": ["calc.py"]},
+                           budget_s=budget, clock=clock or Clock())
+    attempts.begin(EditRequest(("calc.py",)), first_call=len(history))
+    return attempts, undone
+
+
+def one_attempt(attempts, history, fix, failure="E       assert -1 == 5", patch="p1"):
+    history += [call("propose_file", patch_id=patch), call("apply_patch", patch_id=patch),
+                call("run_tests", passed=False)]
+    attempts.after_step(failed_step(fix, failure), history)
+    history.append(call("undo_patch"))  # what the undo callable would have recorded
+
+
+def test_the_first_request_is_the_fix_and_a_failed_one_is_undone_and_tried_warmer():
+    history: list = []
+    attempts, undone = attempts_with(history)
+    plan = attempts.take()
+    assert isinstance(plan, RequestPlan) and plan.edit is not None and plan.temperature is None
+    assert attempts.take() is None, "asked for once per request"
+    one_attempt(attempts, history, "a * b")
+    assert undone == ["p1"] and attempts.stopped is None
+    plan = attempts.take()
+    assert plan.temperature == REFIX_TEMPERATURE and plan.fresh.startswith("Attempt 1 did not work: it changed calc.py")
+    assert attempts.made(answered=True) == 2 and attempts.made(answered=False) == 1
+
+
+def test_a_fix_not_tested_yet_is_left_to_go_on():
+    history = [call("propose_file", patch_id="p1"), call("apply_patch", patch_id="p1")]
+    attempts, undone = attempts_with([])
+    attempts.first_call = 0
+    attempts.take()
+    attempts.after_step(failed_step("x"), history)
+    assert undone == [] and attempts.take() is None and attempts.attempts == []
+
+
+def test_the_same_failure_after_several_different_fixes_stops_the_task():
+    history: list = []
+    attempts, _ = attempts_with(history)
+    for i in range(SAME_FAILURE_LIMIT):
+        assert attempts.stopped is None
+        one_attempt(attempts, history, f"fix {i}", patch=f"p{i}")
+    assert attempts.stopped is not None and attempts.take() is None
+    assert attempts.stopped.startswith(f"Could not fix it: stopped after {SAME_FAILURE_LIMIT} attempts because "
+                                       f"{SAME_FAILURE_LIMIT} different fixes in a row left the same failure")
+    assert "Still failing:\nE       assert -1 == 5" in attempts.stopped
+
+
+def test_different_failures_keep_it_trying():
+    history: list = []
+    attempts, _ = attempts_with(history)
+    for i in range(SAME_FAILURE_LIMIT + 2):
+        one_attempt(attempts, history, f"fix {i}", failure=f"E       assert {i} == 5", patch=f"p{i}")
+    assert attempts.stopped is None, "each fix changed what fails: they still tell something"
+
+
+def test_fixes_already_tried_stop_the_task():
+    history: list = []
+    attempts, _ = attempts_with(history)
+    fixes = ["a * b", "a * b", "a / b", "a * b", "a / b"]
+    for i, fix in enumerate(fixes):
+        one_attempt(attempts, history, fix, failure=f"E       assert {i} == 5", patch=f"p{i}")
+        if attempts.stopped:
+            break
+    assert i == 4 and "the model kept writing fixes it had already tried" in attempts.stopped
+    assert REPEATED_FIX_LIMIT == 3
+
+
+def test_no_time_left_for_another_attempt_stops_the_task():
+    history: list = []
+    clock = Clock()
+    attempts, _ = attempts_with(history, clock, budget=100)
+    clock.now = 40
+    one_attempt(attempts, history, "fix 1", failure="E 1")
+    assert attempts.stopped is None, "80 s of 100 after another attempt like it"
+    clock.now = 70
+    one_attempt(attempts, history, "fix 2", failure="E 2")
+    assert attempts.stopped and "there is no time left for another attempt" in attempts.stopped
+
+
+FIXED_CALC = "def add(a, b):\n    return a + b\n\n\ndef mul(a, b):\n    return a * b\n"
+
+
+def edit(explanation: str, content: str) -> str:
+    return f"{explanation}\n\n### calc.py\n```python\n{content}```\n"
+
+
+def test_a_session_that_stops_trying_answers_what_it_tried_with_exit_code_4(tmp_path):
+    """The same wrong fix written again and again: undone each time (undo_patch through the tool
+    path), then the task ends with the honest answer; the code is as it was."""
+    repo = make_repo(tmp_path / "p", BUGGY_PROJECT)
+    wrong = edit("add() must multiply.", FIXED_CALC.replace("a + b", "a * b"))
+    replay = write_replay(tmp_path / "r.json", [wrong] * (REPEATED_FIX_LIMIT + 1) + [edit("add.", FIXED_CALC)])
+    done = run_cli("--approval", "auto", "--model", f"replay:{replay}", "--json", "Fix the failing test.", cwd=repo,
+                   timeout=900)
+    assert done.returncode == 4, done.stderr
+    import json
+
+    events = [json.loads(line) for line in done.stdout.splitlines()]
+    end = events[-1]
+    assert end["type"] == "run_ended" and end["status"] == "gave_up" and end["exit_code"] == 4
+    assert end["attempts"] == REPEATED_FIX_LIMIT + 1 and end["steps"] == REPEATED_FIX_LIMIT + 1
+    answer = next(e["answer"] for e in events if e["type"] == "final_answer")
+    assert answer.startswith("Could not fix it: stopped after 4 attempts because the model kept writing fixes "
+                             "it had already tried")
+    assert (repo / "calc.py").read_text() == BUGGY_PROJECT["calc.py"], "every failed change was undone"
+    undos = [e for e in events if e["type"] == "tool_call" and e["tool"] == "undo_patch"]
+    assert len(undos) == REPEATED_FIX_LIMIT + 1 and all(u["outcome"] == "ok" for u in undos), \
+        "each undo is a call of the tool path (policy, span)"
+
+
+def test_a_new_task_starts_without_the_last_ones_attempts(tmp_path):
+    repo = make_repo(tmp_path / "p", BUGGY_PROJECT)
+    replay = write_replay(tmp_path / "r.json", [edit("multiply.", FIXED_CALC.replace("a + b", "a * b")),
+                                                'Thought: answer.\n<code>\nfinal_answer("it adds")\n</code>'])
+    settings = load_settings({"MODEL_ID": f"replay:{replay}", "RUNS_DIR": str(tmp_path / "runs"), "AGENT_MAX_STEPS": "1"})
+    with Session(settings, repo, Approver("auto", interactive=False),
+                 Display(console=Console(file=io.StringIO()), out=io.StringIO())) as session:
+        assert session.run("Fix the failing test.").status == "step_limit"
+        session.run("What does calc.py do?")
+        assert not session.attempts.active and session.attempts.attempts == []
