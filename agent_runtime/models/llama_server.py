@@ -152,9 +152,10 @@ def _install_timed_generation(Llama: Any, prompt_lookup: bool) -> None:
             self.input_ids[n_past : n_past + n] = batch
             self.n_tokens += n
             self._requires_eval = False
-        clock.evaluated(len(tokens), self.n_tokens - len(tokens), time.perf_counter() - started)
+        seconds = time.perf_counter() - started
+        clock.evaluated(len(tokens), self.n_tokens - len(tokens))
         if clock.generating and isinstance(self.draft_model, PromptLookup):
-            self.draft_model.batch_time(len(tokens), time.perf_counter() - started)
+            self.draft_model.batch_time(len(tokens), seconds)
 
     def generate(self: Any, tokens: Any, *args: Any, **kwargs: Any) -> Any:
         if prompt_lookup and self.draft_model is None and not self._logits_all:

@@ -24,7 +24,9 @@ PRIOR = (1.0, 1.0)  # acceptance prior (accepted, rejected) for a reply nothing 
 DECAY = 0.97  # weight of the past per emitted token: a reply moves from prose to copied code and
 # back, and a failed guess stops drafting for a while (~35 tokens), not for the rest of the reply
 MIN_GAIN = 1.1  # expected speed-up a draft must promise (measurement noise, the lookup's own time)
-DEFAULT_SLOPE = 0.3  # extra cost of each more position in a batch, relative to one (measured below)
+DEFAULT_SLOPE = 0.3  # extra cost of each more position in a batch, relative to one (then measured)
+MAX_SLOPE = 1.5  # one observation counts at most this much (a batch that waited for a busy CPU)
+RELAX = 0.02  # per single-token batch, towards DEFAULT_SLOPE
 
 
 def find_continuation(ids: np.ndarray, min_match: int = MIN_MATCH, max_match: int = MAX_MATCH) -> tuple[int, int]:
@@ -133,9 +135,12 @@ class PromptLookup:
     # --- cost of a batch, measured by the server ---
 
     def batch_time(self, positions: int, seconds: float) -> None:
-        """How long a generation-phase batch of `positions` took: learns the cost slope."""
+        """How long a generation-phase batch of `positions` took: learns the cost slope. A batch of
+        one also pulls the slope back towards its default a little: a slope learned while the
+        machine was busy would otherwise stop drafting for good (it is only measured by drafting)."""
         if positions == 1:
             self._single = seconds if self._single is None else 0.8 * self._single + 0.2 * seconds
+            self.slope += (DEFAULT_SLOPE - self.slope) * RELAX
         elif self._single:
-            observed = (seconds / self._single - 1.0) / (positions - 1)
-            self.slope = min(max(0.9 * self.slope + 0.1 * observed, 0.02), 2.0)
+            observed = min(max((seconds / self._single - 1.0) / (positions - 1), 0.0), MAX_SLOPE)
+            self.slope = 0.8 * self.slope + 0.2 * observed

@@ -94,7 +94,7 @@ class RequestClock:
         self.first_token: float | None = None
         self.generated = 0
 
-    def evaluated(self, count: int, past: int, seconds: float) -> None:
+    def evaluated(self, count: int, past: int) -> None:
         if not self.generating:
             if self.cached is None:
                 self.cached = past

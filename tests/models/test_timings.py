@@ -79,7 +79,7 @@ def test_ollama_durations_reach_the_agent_through_litellm(tmp_path):
 
 def test_the_server_adds_timings_and_cached_tokens_to_a_completion_only():
     clock = RequestClock(120)
-    clock.evaluated(20, 100, 0.5)
+    clock.evaluated(20, 100)
     for _ in range(9):
         clock.emitted(end_of_generation=False)
     clock.emitted(end_of_generation=True)  # the end-of-generation token is not part of the reply
