@@ -179,12 +179,13 @@ def _install_timed_generation(Llama: Any, prompt_lookup: bool) -> None:
         finally:
             inner.close()
             self._agent_runtime_clock = None
-            timings = clock.finish(drafter.drafted if drafter else None, drafter.accepted if drafter else None)
-            self.agent_runtime_timings = timings
-            holder = REQUEST_TIMINGS.get()
-            if holder is not None:
-                holder["timings"] = timings
-            print(timings.log_line(), file=sys.stderr, flush=True)
+            if clock.cached is not None:  # (not a request that failed before its prompt was evaluated)
+                timings = clock.finish(drafter.drafted if drafter else None, drafter.accepted if drafter else None)
+                self.agent_runtime_timings = timings
+                holder = REQUEST_TIMINGS.get()
+                if holder is not None:
+                    holder["timings"] = timings
+                print(timings.log_line(), file=sys.stderr, flush=True)
 
     Llama.eval, Llama.generate = eval, generate
 

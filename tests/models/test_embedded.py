@@ -432,7 +432,8 @@ def test_prompt_lookup_is_on_by_default_off_when_set_and_changes_nothing_but_spe
     assert "prompt lookup decoding off" in off.server.log_path.read_text(errors="replace")
     copy = f"Write this file back exactly, in a python code fence:\n```python\n{CALC}```"
     replies = {name: ask(kind, copy) for name, kind in lookup_servers.items()}
-    assert replies["on"].content == replies["off"].content, "greedy: the same reply either way"
+    # Greedy, copying: the same reply either way (a guess only ever keeps the tokens the model samples).
+    assert replies["on"].content == replies["off"].content
     assert "return a - b" in replies["on"].content
     with_lookup, without = model_timings(replies["on"]), model_timings(replies["off"])
     assert with_lookup.drafted > 20 and with_lookup.accepted > 0.6 * with_lookup.drafted
@@ -445,16 +446,17 @@ def test_grammar_replies_still_parse_with_prompt_lookup_on(lookup_servers):
     from agent_runtime.models.grammar import edit_grammar, python_grammar
     from agent_runtime.tools import tool_classes
 
-    on, off = lookup_servers["on"], lookup_servers["off"]
-    edit = ask(on, FIX, edit_grammar(["calc.py"]))
-    assert edit.content == ask(off, FIX, edit_grammar(["calc.py"])).content
+    # (Not compared with the other server's reply: a batch of 4 or more positions goes through
+    # other matrix kernels than one token, which round differently; where the model is near a
+    # tie, as in free explanation text, greedy decoding can then pick another word.)
+    edit = ask(lookup_servers["on"], FIX, edit_grammar(["calc.py"]))
     text = edit.content
     assert text[0] not in "#`\n \t", "an explanation comes first, as the grammar says"
     assert [line for line in text.splitlines() if line.startswith("### ")] == ["### calc.py"]
     fenced = text.split("```python\n", 1)[1].split("```", 1)[0]
     compile(fenced, "calc.py", "exec")
     assert "return a + b" in fenced
-    tool = ask(on, "Reply with Thought: then a <code> block of tool calls.\nTask: read calc.py, then run the tests.",
+    tool = ask(lookup_servers["on"], "Reply with Thought: then a <code> block of tool calls.\nTask: read calc.py, then run the tests.",
                python_grammar(tool_classes(), 1024), max_tokens=160)
     if tool.raw.choices[0].finish_reason != "length":
         reply = tool.content
