@@ -112,8 +112,7 @@ def main() -> None:
         seconds.append(round(time.perf_counter() - start, 3))
 
     llm.eval = counting_eval.__get__(llm)
-    requests = [("copy", COPY, None, 110), ("edit", EDIT, "edit", 110), ("edit_free", EDIT, None, 110),
-                ("tool", TOOL, "python", 40)]
+    requests = [("copy", COPY, None, 110), ("edit", EDIT, "edit", 110), ("tool", TOOL, "python", 40)]
     out["texts"], out["timings"] = {}, {}
     for name, messages, grammar, max_tokens in requests:
         g = llama_cpp.LlamaGrammar.from_string(gbnf[grammar], verbose=False) if grammar else None

@@ -199,7 +199,7 @@ from agent_runtime.models.grammar import python_grammar, tool_call_grammar
 from agent_runtime.tools import tool_classes
 if sys.argv[1] == "lazy":
     from agent_runtime.models.llama_server import install
-    install()
+    install(prompt_lookup=False)  # (speculation's batches would round differently: test_llama_contract.py)
 llm = llama_cpp.Llama(model_path=str(resolve_embedded(load_settings({}), "0.5b").gguf), n_ctx=2048, n_threads=2,
                       verbose=False)
 out, start = [], time.perf_counter()
@@ -417,7 +417,7 @@ def ask(kind, text: str, grammar: str | None = None, max_tokens: int = 110):
     """One greedy request through LiteLLM, as the agent sends it: the ChatMessage."""
     from agent_runtime.models.litellm_model import make_litellm_model
 
-    model = make_litellm_model("openai/embedded", load_settings({"MODEL_TEMPERATURE": "0",
+    model = make_litellm_model("openai/embedded", load_settings({"MODEL_TEMPERATURE": "0", "MODEL_TIMEOUT": "3600",
                                                                  "MODEL_MAX_TOKENS": str(max_tokens)}),
                                api_base=kind.api_base)
     model.grammar = grammar

@@ -32,7 +32,7 @@ def probes() -> dict:
     out = {}
     for mode in ("plain", "lookup", "wrong"):
         done = subprocess.run([sys.executable, str(PROBE), mode, str(small_gguf())], capture_output=True, text=True,
-                              timeout=1800)
+                              timeout=3600)
         assert done.returncode == 0, done.stderr[-3000:]
         out[mode] = json.loads(done.stdout.strip().splitlines()[-1])
     return out
