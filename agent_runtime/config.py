@@ -132,6 +132,7 @@ class Settings:
     model_timeout: int = 600
     model_gguf: Path | None = None
     model_fallback_ids: tuple[str, ...] = ()
+    model_prompt_lookup: bool = True  # the embedded server decodes speculatively from prompt lookup
     grammar: str = "auto"
     agent_max_steps: int = 25
     agent_time_budget: int | None = None  # seconds a task may take; a fix task stops trying before it runs out
@@ -175,6 +176,7 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "MODEL_TIMEOUT": _int(1, 86400),
     "MODEL_GGUF": _path,
     "MODEL_FALLBACK_IDS": _comma_list,
+    "MODEL_PROMPT_LOOKUP": _bool,
     "GRAMMAR": _choice("auto", "tools", "python", "off"),
     "AGENT_MAX_STEPS": _int(1, 1000),
     "AGENT_TIME_BUDGET": lambda raw: _int(10, 864000)(raw) if raw.strip() else None,

@@ -46,11 +46,18 @@ def make_litellm_model(model_id: str, settings: Settings, api_base: str | None =
             # "sampled warmer" went out at the default temperature: this request's values win.
             asked = {k: kwargs.pop(k) for k in PER_REQUEST if kwargs.get(k) is not None}
             defaults, self.kwargs = self.kwargs, {**self.kwargs, **asked}
+            native: dict = {}
+            if is_ollama(self.model_id):
+                kwargs["logger_fn"] = lambda details: native.update(ollama_durations(details))
             try:
-                return super().generate(messages, stop_sequences=stop_sequences, response_format=response_format,
-                                        tools_to_call_from=tools_to_call_from, **kwargs)
+                message = super().generate(messages, stop_sequences=stop_sequences, response_format=response_format,
+                                           tools_to_call_from=tools_to_call_from, **kwargs)
             finally:
                 self.kwargs = defaults
+            if native and message.raw is not None:
+                # LiteLLM keeps Ollama's counts but drops its durations: kept here for model_timings().
+                message.raw.ollama_timings = native
+            return message
 
     kwargs: dict[str, Any] = {
         "temperature": settings.model_temperature,
@@ -70,6 +77,21 @@ def make_litellm_model(model_id: str, settings: Settings, api_base: str | None =
         custom_role_conversions={**tool_role_conversions, "system": "user"} if system_as_user else None,
         **kwargs,
     )
+
+
+def ollama_durations(details: dict) -> dict:
+    """Ollama's own counts and durations from the raw answer LiteLLM logs (its `logger_fn` hook
+    is called with the call's details, the raw answer under `original_response` once it came)."""
+    from agent_runtime.models.timings import OLLAMA_FIELDS
+
+    raw = details.get("original_response") if isinstance(details, dict) else None
+    if not isinstance(raw, str) or not raw.lstrip().startswith("{"):
+        return {}
+    try:
+        answer = json.loads(raw)
+    except ValueError:
+        return {}
+    return {k: answer[k] for k in OLLAMA_FIELDS if isinstance(answer, dict) and k in answer}
 
 
 # --- reachability ---

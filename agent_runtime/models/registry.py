@@ -99,7 +99,8 @@ class EmbeddedKind(ModelKind):
         if shared:
             self.api_base = shared.rstrip("/")
             return
-        self.server = EmbeddedServer(self.choice.gguf, context_window(self.settings, None), self.choice.chat_format)
+        self.server = EmbeddedServer(self.choice.gguf, context_window(self.settings, None), self.choice.chat_format,
+                                     prompt_lookup=self.settings.model_prompt_lookup)
         self.server.start()
         self.api_base = self.server.api_base
 

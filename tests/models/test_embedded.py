@@ -199,7 +199,7 @@ from agent_runtime.models.grammar import python_grammar, tool_call_grammar
 from agent_runtime.tools import tool_classes
 if sys.argv[1] == "lazy":
     from agent_runtime.models.llama_server import install
-    install()
+    install(prompt_lookup=False)  # (speculation's batches would round differently: test_llama_contract.py)
 llm = llama_cpp.Llama(model_path=str(resolve_embedded(load_settings({}), "0.5b").gguf), n_ctx=2048, n_threads=2,
                       verbose=False)
 out, start = [], time.perf_counter()
@@ -372,3 +372,112 @@ def test_the_first_reply_to_a_fix_task_is_the_fix(tmp_path):
     assert steps[0].code_action.startswith('p = propose_file(path="calc.py", content='), steps[0].code_action
     assert "tests = run_tests(timeout=" in steps[0].code_action
     assert proposed, "the proposal ran through the wrapper"
+
+
+# --- prompt lookup and the server's timings (one server with it on by default, one with it off) ---
+
+CALC = ("def add(a, b):\n    \"\"\"Return the sum of a and b.\"\"\"\n    return a - b\n\n\n"
+        "def mul(a, b):\n    \"\"\"Return the product of a and b.\"\"\"\n    return a * b\n\n\n"
+        "def div(a, b):\n    \"\"\"Return a divided by b; b must not be zero.\"\"\"\n    if b == 0:\n"
+        "        raise ZeroDivisionError(\"b must not be zero\")\n    return a / b\n")
+FIX = (f"calc.py:\n```python\n{CALC}```\nadd is wrong: it must return a + b. Say why in one sentence, then write "
+       "### calc.py and the whole corrected file in a python code fence.")
+
+
+class QuietUI:
+    def warn(self, message: str) -> None:
+        pass
+
+    def waiting(self, message: str):
+        import contextlib
+
+        return contextlib.nullcontext()
+
+
+@pytest.fixture(scope="module")
+def lookup_servers():
+    """`embedded:0.5b` as a session starts it: default settings, and MODEL_PROMPT_LOOKUP=0."""
+    from agent_runtime.models.registry import EmbeddedKind
+
+    kinds = {}
+    try:
+        for name, env in (("on", {}), ("off", {"MODEL_PROMPT_LOOKUP": "0"})):
+            kind = EmbeddedKind(load_settings({**SMALL, "MODEL_CONTEXT_WINDOW": "4096", **env}), "embedded:0.5b")
+            kind.start(QuietUI())
+            kinds[name] = kind
+        for kind in kinds.values():
+            kind.server.wait_ready(timeout=300)
+        yield kinds
+    finally:
+        for kind in kinds.values():
+            kind.close()
+
+
+def ask(kind, text: str, grammar: str | None = None, max_tokens: int = 110):
+    """One greedy request through LiteLLM, as the agent sends it: the ChatMessage."""
+    from agent_runtime.models.litellm_model import make_litellm_model
+
+    model = make_litellm_model("openai/embedded", load_settings({"MODEL_TEMPERATURE": "0", "MODEL_TIMEOUT": "3600",
+                                                                 "MODEL_MAX_TOKENS": str(max_tokens)}),
+                               api_base=kind.api_base)
+    model.grammar = grammar
+    return model.generate([{"role": "user", "content": [{"type": "text", "text": text}]}])
+
+
+def test_prompt_lookup_is_on_by_default_off_when_set_and_changes_nothing_but_speed(lookup_servers):
+    from agent_runtime.models.timings import model_timings
+
+    on, off = lookup_servers["on"], lookup_servers["off"]
+    assert "prompt lookup decoding on" in on.server.log_path.read_text(errors="replace")
+    assert "prompt lookup decoding off" in off.server.log_path.read_text(errors="replace")
+    copy = f"Write this file back exactly, in a python code fence:\n```python\n{CALC}```"
+    replies = {name: ask(kind, copy) for name, kind in lookup_servers.items()}
+    # Greedy, copying: the same reply either way (a guess only ever keeps the tokens the model samples).
+    assert replies["on"].content == replies["off"].content
+    assert "return a - b" in replies["on"].content
+    with_lookup, without = model_timings(replies["on"]), model_timings(replies["off"])
+    assert with_lookup.drafted > 20 and with_lookup.accepted > 0.6 * with_lookup.drafted
+    assert without.drafted is None and without.accepted is None
+
+
+def test_grammar_replies_still_parse_with_prompt_lookup_on(lookup_servers):
+    from smolagents.utils import parse_code_blobs
+
+    from agent_runtime.models.grammar import edit_grammar, python_grammar
+    from agent_runtime.tools import tool_classes
+
+    # (Not compared with the other server's reply: a batch of 4 or more positions goes through
+    # other matrix kernels than one token, which round differently; where the model is near a
+    # tie, as in free explanation text, greedy decoding can then pick another word.)
+    edit = ask(lookup_servers["on"], FIX, edit_grammar(["calc.py"]))
+    text = edit.content
+    assert text[0] not in "#`\n \t", "an explanation comes first, as the grammar says"
+    assert [line for line in text.splitlines() if line.startswith("### ")] == ["### calc.py"]
+    fenced = text.split("```python\n", 1)[1].split("```", 1)[0]
+    compile(fenced, "calc.py", "exec")
+    assert "return a + b" in fenced
+    tool = ask(lookup_servers["on"], "Reply with Thought: then a <code> block of tool calls.\nTask: read calc.py, then run the tests.",
+               python_grammar(tool_classes(), 1024), max_tokens=160)
+    if tool.raw.choices[0].finish_reason != "length":
+        reply = tool.content
+        code = parse_code_blobs(reply + ("" if reply.rstrip().endswith("</code>") else "</code>"), ("<code>", "</code>"))
+        compile(code, "<reply>", "exec")
+
+
+def test_the_servers_timings_reach_the_agent_and_add_up(lookup_servers):
+    from agent_runtime.models.timings import model_timings
+
+    on = lookup_servers["on"]
+    first = ask(on, FIX + " Be brief.", max_tokens=40)
+    second = ask(on, FIX + " Be very brief.", max_tokens=40)  # the same prefix: served from the KV cache
+    for message in (first, second):
+        timings, usage = model_timings(message), message.raw.usage
+        assert timings.source == "llama.cpp" and timings.prompt_tokens == usage.prompt_tokens
+        assert timings.prompt_evaluated + timings.prompt_cached == usage.prompt_tokens
+        assert timings.generated_tokens == usage.completion_tokens == message.token_usage.output_tokens
+        assert usage.prompt_tokens_details.cached_tokens == timings.prompt_cached
+        assert timings.prompt_ms > 0 and timings.generation_ms > 0 and timings.generation_per_second > 0
+    assert model_timings(second).prompt_cached > 0.8 * second.raw.usage.prompt_tokens
+    assert model_timings(second).prompt_evaluated < 0.2 * second.raw.usage.prompt_tokens
+    log = on.server.log_path.read_text(errors="replace")
+    assert f"timings: prompt {second.raw.usage.prompt_tokens} tokens ({model_timings(second).prompt_evaluated} evaluated" in log
