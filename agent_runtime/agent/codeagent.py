@@ -136,7 +136,8 @@ def build_agent(runtime: "Runtime", model: Any, max_steps: int, constraint: Any 
                 prompt_memory: PromptMemory | None = None,
                 around_call: Callable[[], ContextManager[Any]] = nullcontext,
                 hint: Callable[[], str | None] = lambda: None,
-                plan: Callable[[], Any] = lambda: None) -> CodingAgent:
+                plan: Callable[[], Any] = lambda: None,
+                observe: Callable[[Any], None] = lambda reply: None) -> CodingAgent:
     reply_format = constraint.reply_format if constraint is not None else "text"
     holder: list[CodingAgent] = []
     guarded = GuardedModel(model, reply_format, CODE_TAGS, check_format=constraint is None or not constraint.guaranteed,
@@ -145,7 +146,7 @@ def build_agent(runtime: "Runtime", model: Any, max_steps: int, constraint: Any 
                            variables=lambda: holder[0].python_executor.variable_names() if holder else set(),
                            grammars=lambda **options: grammar_chooser(list(holder[0].tools.values()),
                                                                       runtime.settings.model_max_tokens, **options),
-                           plan=plan)
+                           plan=plan, observe=observe)
     agent = CodingAgent(
         tools=build_tools(runtime),
         model=guarded,

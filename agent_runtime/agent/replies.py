@@ -134,7 +134,8 @@ class GuardedModel(Model):
                  hint: Callable[[], str | None] = lambda: None,
                  variables: Callable[[], set[str]] | None = None, tool_names: Callable[[], set[str]] = set,
                  grammars: Callable[..., Any] = lambda **options: None,
-                 plan: Callable[[], Any] = lambda: None):
+                 plan: Callable[[], Any] = lambda: None,
+                 observe: Callable[[ChatMessage], None] = lambda reply: None):
         super().__init__(model_id=getattr(inner, "model_id", None))
         self.inner = inner
         self.reply_format = reply_format
@@ -149,6 +150,7 @@ class GuardedModel(Model):
         # (agent/codeagent.py); options: edit=headings (the edit form), readable=names (a retry).
         self.grammars = grammars
         self.plan = plan  # the RequestPlan of this step's request, or None (agent/attempts.py)
+        self.observe = observe  # every reply the model gives, retries included (the session's figures)
         self.edits = 0  # fix requests answered in the edit form
         self.format_retries = 0  # replies asked again: no code, invalid Python or an unbound name
         self.repeat_retries = 0
@@ -169,7 +171,9 @@ class GuardedModel(Model):
         if chosen is not None:
             kwargs["grammar_for"] = chosen
         with self.around_call():
-            return self.inner.generate(messages, **kwargs)
+            reply = self.inner.generate(messages, **kwargs)
+        self.observe(reply)
+        return reply
 
     def _again(self, messages: list, reply: ChatMessage, note: str, options: dict | None = None,
                show_reply: bool = True, **kwargs: Any) -> ChatMessage:

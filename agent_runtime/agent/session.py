@@ -68,6 +68,8 @@ class Session:
         self._fresh = True
         self._step_announced = 0
         self.model_seconds = 0.0
+        self.server_time = {"prompt_s": 0.0, "generation_s": 0.0, "prompt_tokens": 0, "prompt_evaluated": 0,
+                            "calls": 0, "timed": 0}  # what the model's server says of its calls (models/timings.py)
         self._task_files: list[str] = []
         self._task_shown: list[str] = []  # files the task's first message showed (whole or their failing code)
         self._task_first_call = 0
@@ -121,7 +123,8 @@ class Session:
         self.prompt_memory = self._prompt_memory()
         self.agent = build_agent(self.runtime, self.model, settings.agent_max_steps, self.constraint,
                                  prompt_memory=self.prompt_memory, around_call=self._model_call,
-                                 hint=self._next_step_hint, plan=self._request_plan)
+                                 hint=self._next_step_hint, plan=self._request_plan,
+                                 observe=self._observe_reply)
         trace_agent(self.agent, self.tracing.telemetry)  # a CHAIN span per step
         self.runtime.undo_listeners.append(lambda patch_id: setattr(
             self, "applied", [p for p in self.applied if p.id != patch_id]))
@@ -234,6 +237,7 @@ class Session:
             self.runtime.journal.context.update(run_id=record.id, conversation=self.conversation)
         started = time.monotonic()
         model_seconds_before = self.model_seconds
+        server_before = dict(self.server_time)
         self._step_announced = 0
         self._runs += 1
         self.runtime.hooks.context["session_id"] = self.session_id  # (a resumed conversation brings its own)
@@ -301,7 +305,7 @@ class Session:
                                format_retries=self.agent.format_retries - retries_before,
                                files_changed=sorted(set(self._files_changed)), error=result.error,
                                attempts=self.attempts.made(result.status == "answered") if self.attempts else 0,
-                               **self._meter.summary(calls))
+                               **self._server_figures(server_before), **self._meter.summary(calls))
             self.display.run_saved(record.id, self.tracing.trace_url(trace_id))
         return result
 
@@ -316,6 +320,31 @@ class Session:
         note = None if step.is_final_answer else answer_now(self._task, task_calls, step_calls, self._task_files)
         if note:
             step.observations = ((step.observations or "").rstrip() + "\n" + note).lstrip()
+
+    def _observe_reply(self, reply: Any) -> None:
+        """The server's own timings of a call (prompt processing vs generation), where it reports them."""
+        from agent_runtime.models.timings import model_timings
+
+        timings = model_timings(reply)
+        figures = self.server_time
+        figures["calls"] += 1
+        if timings is None:
+            return
+        figures["timed"] += 1
+        figures["prompt_s"] += (timings.prompt_ms or 0.0) / 1000
+        figures["generation_s"] += (timings.generation_ms or 0.0) / 1000
+        figures["prompt_tokens"] += timings.prompt_tokens or 0
+        figures["prompt_evaluated"] += timings.prompt_evaluated or 0
+
+    def _server_figures(self, before: dict[str, float]) -> dict[str, Any]:
+        """This task's model time split as the server measured it (None when it did not report for
+        every call): reading the prompt, writing the reply, and the prompt tokens it had to read
+        against those it could reuse from its cache."""
+        now = {k: self.server_time[k] - before[k] for k in self.server_time}
+        if not now["calls"] or now["timed"] < now["calls"]:
+            return {"prompt_s": None, "generation_s": None, "prompt_tokens": None, "prompt_evaluated": None}
+        return {"prompt_s": round(now["prompt_s"], 3), "generation_s": round(now["generation_s"], 3),
+                "prompt_tokens": int(now["prompt_tokens"]), "prompt_evaluated": int(now["prompt_evaluated"])}
 
     def _request_plan(self) -> Any:
         """This step's request plan (agent/attempts.py), for the model wrapper."""
@@ -526,7 +555,8 @@ class Session:
         self.prompt_memory.task_context.update(contexts)
         self.agent = build_agent(self.runtime, self.model, settings.agent_max_steps, self.constraint,
                                  prompt_memory=self.prompt_memory, around_call=self._model_call,
-                                 hint=self._next_step_hint, plan=self._request_plan)
+                                 hint=self._next_step_hint, plan=self._request_plan,
+                                 observe=self._observe_reply)
         trace_agent(self.agent, self.tracing.telemetry)
         self.agent.memory.steps.extend(steps)
         old_agent.cleanup()

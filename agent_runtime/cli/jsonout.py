@@ -38,7 +38,8 @@ EVENT_FIELDS: dict[str, dict[str, str]] = {
                   "parse_errors": "integer", "code_errors": "integer", "format_retries": "integer",
                   "files_changed": "array", "error": "string?", "approval_s": "number", "cost_usd": "number?",
                   "context_tokens": "integer?", "context_window": "integer?", "tests_passed": "boolean?",
-                  "tools_s": "number", "tests_s": "number", "attempts": "integer"},
+                  "tools_s": "number", "tests_s": "number", "attempts": "integer", "prompt_s": "number?",
+                  "generation_s": "number?", "prompt_tokens": "integer?", "prompt_evaluated": "integer?"},
 }
 
 

@@ -147,7 +147,8 @@ def run_task(task: str, settings: Settings, repo: Path, json_events: bool = Fals
         display.event("run_ended", run_id=None, status="error", exit_code=code, steps=0, tokens_in=0, tokens_out=0,
                       model_s=0.0, wall_s=0.0, parse_errors=0, code_errors=0, format_retries=0, files_changed=[],
                       error=str(exc), approval_s=0.0, cost_usd=None, context_tokens=None, context_window=None,
-                      tests_passed=None, tools_s=0.0, tests_s=0.0, attempts=0)
+                      tests_passed=None, tools_s=0.0, tests_s=0.0, attempts=0, prompt_s=None, generation_s=None,
+                      prompt_tokens=None, prompt_evaluated=None)
         return code
     except KeyboardInterrupt:
         display.error("interrupted")

@@ -139,6 +139,9 @@ def _facts(events: list[dict[str, Any]], exit_code: int | None, timed_out: bool,
         "tool_errors": sum(1 for e in calls if e.get("outcome") == "error"),
         "refusals": sum(1 for e in calls if e.get("outcome") == "refused"),
         "tool_calls": len(calls),
+        # Where the time went (the server's own split of model time, where it reports one).
+        **{key: ended.get(key) for key in ("prompt_s", "generation_s", "tools_s", "tests_s", "approval_s", "attempts",
+                                           "prompt_tokens", "prompt_evaluated")},
     }
     if status in ("crashed", "error", "timeout", "unknown"):
         facts["error"] = ended.get("error") or stderr.strip().splitlines()[-1:] or None
