@@ -68,11 +68,13 @@ def peers_home() -> Path:
 
 
 def _uv() -> list[str]:
+    """uv on PATH, or as a module of this Python or of python3 (where the Makefile installs it)."""
     found = shutil.which("uv")
     if found:
         return [found]
-    if subprocess.run([sys.executable, "-m", "uv", "--version"], capture_output=True).returncode == 0:
-        return [sys.executable, "-m", "uv"]
+    for python in (sys.executable, shutil.which("python3")):
+        if python and subprocess.run([python, "-m", "uv", "--version"], capture_output=True).returncode == 0:
+            return [python, "-m", "uv"]
     raise PeerError("uv is needed to make the peers' virtualenvs: pip install uv")
 
 
@@ -87,7 +89,7 @@ def ensure_venv(peer: Peer, say: Callable[[str], None] = lambda m: print(m, file
         ready = venv / READY
         if ready.is_file() and ready.read_text().strip() == stamp and executable.is_file():
             return executable
-        say(f"Making the {peer.package} {peer.version} virtualenv in {venv} (first use: about a minute)…")
+        say(f"Making the {peer.package} {peer.version} virtualenv in {venv} (first use: 20 s to a minute)…")
         started = time.monotonic()
         shutil.rmtree(venv, ignore_errors=True)
         for argv in (["venv", "-q", "--python", PYTHON, str(venv)],
@@ -191,7 +193,8 @@ def aider_argv(executable: Path, endpoint: Endpoint, task: Task, files: dict[str
 
 def parse_aider(analytics: str, output: str) -> dict[str, Any]:
     """Facts from aider's analytics log (one `message_send` event per model call, with the
-    server's token counts) and its console output (edits applied, test runs, why it stopped)."""
+    server's token counts) and its console output (edits applied, failing test runs fed back to
+    the model, whether it hit its limit of 3 reflections)."""
     events = []
     for line in analytics.splitlines():
         try:
@@ -208,6 +211,7 @@ def parse_aider(analytics: str, output: str) -> dict[str, Any]:
         "edit_format": next((s.get("edit_format") for s in sends if s.get("edit_format")), None),
         "files_edited": sorted(set(edits)),
         "edits_applied": len(edits),
+        "failed_test_runs": len(re.findall(r"^Added \d+ lines? of output to the chat\.$", output, re.M)),
         "reflection_limit": "reflections allowed, stopping" in output,
         "model_errors": len(re.findall(r"^litellm\.\w+Error", output, re.M)),
         "exit_reason": ended,
