@@ -134,7 +134,7 @@ class Tail:
 
     def __init__(self, log: Path, keep: int = 400):
         self.lines: deque[str] = deque(maxlen=keep)
-        self.log = log.open("w", encoding="utf-8")
+        self.log = log.open("w", encoding="utf-8", buffering=1)  # line by line: readable while it runs
 
     def __call__(self, line: str) -> None:
         self.lines.append(line)
