@@ -296,11 +296,14 @@ def parse_mini(trajectory: dict[str, Any]) -> dict[str, Any]:
     token counts in each saved response, replies without exactly one bash block, why it ended."""
     info = trajectory.get("info", {})
     messages = trajectory.get("messages", [])
+    # One saved response per reply the model gave (a reply without exactly one bash block too);
+    # api_calls also counts a call the timeout cut short.
     usage = [m.get("extra", {}).get("response", {}).get("usage") or {} for m in messages
              if isinstance(m.get("extra", {}).get("response"), dict)]
     exit_status = info.get("exit_status") or ""
     return {
-        "steps": info.get("model_stats", {}).get("api_calls", 0),
+        "steps": len(usage),
+        "api_calls": info.get("model_stats", {}).get("api_calls", 0),
         "tokens_in": sum(u.get("prompt_tokens") or 0 for u in usage),
         "tokens_out": sum(u.get("completion_tokens") or 0 for u in usage),
         "parse_failures": sum(1 for m in messages if m.get("extra", {}).get("interrupt_type") == "FormatError"),
