@@ -4,13 +4,19 @@
                   fixed files out (written back as given), then the task's check.
     smolagents    a stock smolagents CodeAgent with three tools a user would write in an
                   afternoon (read_file, write_file, run_tests) and smolagents' default prompt.
+    aider         Aider as it ships (benchmarks/peers.py): its repo map, no files named, --auto-test.
+    mini_swe_agent  mini-swe-agent's `mini` with its text-based config, yolo.
 
-Both reach the model the same way agent_runtime does (LiteLLM to the embedded llama.cpp server,
-started once here, or MODEL_ID/MODEL_API_BASE), and both are scored by the eval runner's own
-repository set-up and check, so the results files compare with `agent-runtime eval compare`.
+All reach the model the same way agent_runtime does (the embedded llama.cpp server, started once
+here, or MODEL_ID/MODEL_API_BASE), every reply capped at the same max_tokens (MODEL_MAX_TOKENS,
+agent_runtime's own cap, unless --max-tokens), and all are scored by the eval runner's own
+repository set-up and check, so the results files compare with `agent-runtime eval compare`
+and `benchmarks/eval_table.py`. The two peers run from their own virtualenvs, made on first use.
 
     python benchmarks/baselines.py single_shot [--model embedded:0.5b] [--only ID ...] [--out FILE]
     python benchmarks/baselines.py smolagents  [--max-steps 12]
+    python benchmarks/baselines.py aider       [--only basket-add-renamed]
+    python benchmarks/baselines.py mini_swe_agent [--max-steps 25]
 
 Prints a JSON summary (solved, median seconds per task) at the end.
 """
@@ -36,6 +42,8 @@ from agent_runtime.eval.runner import EvalOptions, run_suite
 from agent_runtime.eval.suite import Task, load_suite
 from agent_runtime.models.registry import SHARED_SERVER_ENV
 
+SYSTEMS = ("single_shot", "smolagents", "aider", "mini_swe_agent")
+
 ROOT = Path(__file__).resolve().parents[1]
 SINGLE_SHOT_PROMPT = """\
 {prompt}
@@ -58,8 +66,8 @@ every file you change, each as a heading with its path followed by a python code
 """
 
 
-def _model_kwargs(api_base: str | None, model_id: str) -> dict[str, Any]:
-    return {"model": model_id, "api_base": api_base, "api_key": "sk-local" if api_base else None}
+def _model_kwargs(api_base: str | None, model_id: str, api_key: str | None = None) -> dict[str, Any]:
+    return {"model": model_id, "api_base": api_base, "api_key": api_key or ("sk-local" if api_base else None)}
 
 
 def _complete(messages: list[dict[str, str]], model: dict[str, Any], max_tokens: int, timeout: float) -> tuple[str, Any]:
@@ -172,44 +180,67 @@ def smolagents_agent(model: dict[str, Any], max_tokens: int, max_steps: int):
     return attempt
 
 
+def make_attempt(system: str, model: dict[str, Any], max_tokens: int, max_steps: int, window: int | None):
+    if system == "single_shot":
+        return single_shot(model, max_tokens)
+    if system == "smolagents":
+        return smolagents_agent(model, max_tokens, max_steps)
+    from peers import Endpoint, aider_attempt, mini_attempt
+
+    endpoint = Endpoint(model["model"], model["api_base"], model["api_key"], max_tokens, window)
+    return aider_attempt(endpoint) if system == "aider" else mini_attempt(endpoint, max_steps)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("system", choices=("single_shot", "smolagents"))
+    parser.add_argument("system", choices=SYSTEMS)
     parser.add_argument("--suite", type=Path, default=ROOT / "evals" / "tasks.jsonl")
     parser.add_argument("--model", default=None, help="embedded[:KEY] (default) or a LiteLLM id with MODEL_API_BASE")
     parser.add_argument("--only", action="append")
     parser.add_argument("--max-steps", type=int, default=12)
-    parser.add_argument("--max-tokens", type=int, default=1536)
+    parser.add_argument("--max-tokens", type=int, help="the cap on every reply (default: MODEL_MAX_TOKENS)")
     parser.add_argument("--timeout", type=float, help="seconds per task (default: each task's timeout_s)")
     parser.add_argument("--out", type=Path)
+    parser.add_argument("--keep", action="store_true", help="keep each task's directory (repository, peer logs)")
     args = parser.parse_args()
     settings = load_settings()
+    max_tokens = args.max_tokens or settings.model_max_tokens
     tasks = load_suite(args.suite)
     if args.only:
         tasks = [t for t in tasks if t.id in set(args.only)]
+    if args.system in ("aider", "mini_swe_agent"):
+        from peers import SYSTEMS as PEERS
+        from peers import PeerError, ensure_venv
+
+        try:
+            ensure_venv(PEERS[args.system])  # before the model loads: a set-up problem shows at once
+        except PeerError as exc:
+            sys.exit(f"baselines: {exc}")
     out = args.out or ROOT / "benchmarks" / "results" / f"{args.system}-{time.strftime('%Y%m%d-%H%M%S')}.jsonl"
     server = None
     model_id = args.model or "embedded"
+    from agent_runtime.models.constraints import context_window
+
     if model_id.startswith("embedded"):
-        from agent_runtime.models.constraints import context_window
         from agent_runtime.models.embedded import EmbeddedServer, resolve_embedded
 
         choice = resolve_embedded(settings, model_id.partition(":")[2] or None)
+        window = context_window(settings, None)
         api_base = os.environ.get(SHARED_SERVER_ENV)
         if not api_base:
-            server = EmbeddedServer(choice.gguf, context_window(settings, None), choice.chat_format)
+            server = EmbeddedServer(choice.gguf, window, choice.chat_format)
             server.start()
             server.wait_ready()
             api_base = server.api_base
         model = _model_kwargs(api_base, "openai/embedded")
         label = choice.label
     else:
-        model = _model_kwargs(settings.model_api_base, model_id)
+        model = _model_kwargs(settings.model_api_base, model_id, settings.model_api_key)
+        window = context_window(settings, model_id, settings.model_api_base)
         label = model_id
     try:
-        attempt = (single_shot(model, args.max_tokens) if args.system == "single_shot"
-                   else smolagents_agent(model, args.max_tokens, args.max_steps))
-        results = run_suite(tasks, attempt, EvalOptions(timeout_s=args.timeout), out, system=args.system,
+        attempt = make_attempt(args.system, model, max_tokens, args.max_steps, window)
+        results = run_suite(tasks, attempt, EvalOptions(timeout_s=args.timeout, keep=args.keep), out, system=args.system,
                             on_result=lambda r, p: print(f"[{p.done}/{p.total}] {r['id']}: "
                                                          f"{'solved' if r.get('solved') else r.get('status')} "
                                                          f"{r.get('wall_s')} s", file=sys.stderr, flush=True))
@@ -217,8 +248,9 @@ def main() -> None:
         if server is not None:
             server.stop()
     s = summary(results)
-    emit({"benchmark": f"baseline_{args.system}", "model": label, "solved": s["solved"], "total": s["total"],
-          "median_wall_s": s["median_wall_s"], "parse_failures": s["parse_failures"], "results": str(out)})
+    emit({"benchmark": f"baseline_{args.system}", "model": label, "max_tokens": max_tokens, "solved": s["solved"],
+          "total": s["total"], "median_wall_s": s["median_wall_s"], "steps": s["steps"], "tokens_in": s["tokens_in"],
+          "tokens_out": s["tokens_out"], "parse_failures": s["parse_failures"], "results": str(out)})
 
 
 if __name__ == "__main__":

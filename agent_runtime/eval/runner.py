@@ -63,20 +63,20 @@ def stop_running() -> None:
 TIME_MARGIN_S = 20
 
 
-def agent_attempt(task: Task, repo: Path, options: EvalOptions, timeout: float) -> dict[str, Any]:
-    """agent_runtime itself, through its command line, as a user's script would call it."""
-    argv = [sys.executable, "-m", "agent_runtime", "--repo", str(repo), "--approval", "auto", "--json"]
-    if options.model:
-        argv += ["--model", options.model]
-    if options.max_steps:
-        argv += ["--max-steps", str(options.max_steps)]
-    argv += ["--", task.prompt]
-    env = {**os.environ, **options.extra_env, "PYTHONDONTWRITEBYTECODE": "1"}
-    # The agent knows its time, so a fix task ends with what it tried rather than being killed
-    # (a margin for its start-up and its last test run).
-    env.setdefault("AGENT_TIME_BUDGET", str(max(10, int(timeout - TIME_MARGIN_S))))
-    events: list[dict[str, Any]] = []
-    proc = subprocess.Popen(argv, cwd=repo, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+@dataclass
+class Supervised:
+    """How a supervised process ended."""
+
+    exit_code: int | None
+    timed_out: bool
+    stderr_tail: str
+
+
+def supervise(argv: list[str], cwd: Path, env: dict[str, str], timeout: float,
+              on_line: Callable[[str], None]) -> Supervised:
+    """Run a system under test to its end or its timeout: stdin closed, its own process group
+    (killed whole at the timeout, and by Ctrl-C of the eval), each stdout line to `on_line`."""
+    proc = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, start_new_session=True, text=True, encoding="utf-8",
                             errors="replace")
     stderr_tail: list[str] = []
@@ -102,20 +102,40 @@ def agent_attempt(task: Task, repo: Path, options: EvalOptions, timeout: float) 
     try:
         assert proc.stdout is not None
         for line in proc.stdout:
-            try:
-                events.append(json.loads(line))
-            except ValueError:
-                continue
+            on_line(line)
         proc.wait()
     finally:
         timer.cancel()
-        timed_out = expired.is_set()
         if proc.poll() is None:
             _kill(proc)
         with _running_lock:
             _running.discard(proc)
         reader.join(timeout=5)
-    return _facts(events, proc.returncode, timed_out, "".join(stderr_tail))
+    return Supervised(proc.returncode, expired.is_set(), "".join(stderr_tail))
+
+
+def agent_attempt(task: Task, repo: Path, options: EvalOptions, timeout: float) -> dict[str, Any]:
+    """agent_runtime itself, through its command line, as a user's script would call it."""
+    argv = [sys.executable, "-m", "agent_runtime", "--repo", str(repo), "--approval", "auto", "--json"]
+    if options.model:
+        argv += ["--model", options.model]
+    if options.max_steps:
+        argv += ["--max-steps", str(options.max_steps)]
+    argv += ["--", task.prompt]
+    env = {**os.environ, **options.extra_env, "PYTHONDONTWRITEBYTECODE": "1"}
+    # The agent knows its time, so a fix task ends with what it tried rather than being killed
+    # (a margin for its start-up and its last test run).
+    env.setdefault("AGENT_TIME_BUDGET", str(max(10, int(timeout - TIME_MARGIN_S))))
+    events: list[dict[str, Any]] = []
+
+    def on_line(line: str) -> None:
+        try:
+            events.append(json.loads(line))
+        except ValueError:
+            pass
+
+    done = supervise(argv, repo, env, timeout, on_line)
+    return _facts(events, done.exit_code, done.timed_out, done.stderr_tail)
 
 
 def _facts(events: list[dict[str, Any]], exit_code: int | None, timed_out: bool, stderr: str) -> dict[str, Any]:
