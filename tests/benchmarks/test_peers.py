@@ -81,7 +81,9 @@ def test_aider_is_capped_pointed_at_the_server_and_names_no_file(tmp_path):
     assert env["HOME"] == str(tmp_path / "aider" / "home") and "PYTHONPATH" not in env
     # `python` in its test command is the runner's Python (with pytest), as for the check
     assert env["PATH"].split(os.pathsep)[0] == str(tmp_path / "bin")
-    assert (tmp_path / "bin" / "python").resolve() == Path(sys.executable).resolve()
+    python = tmp_path / "bin" / "python"
+    ran = subprocess.run([str(python), "-c", "import sys; print(sys.executable)"], capture_output=True, text=True)
+    assert ran.stdout.strip() == sys.executable, ran
 
 
 def test_aider_for_another_provider_takes_the_address_in_its_settings(tmp_path):
