@@ -11,11 +11,22 @@ scanned for deny_read files (history.py).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from agent_runtime.core import Action, Decision
 from agent_runtime.safety.commandline import DYNAMIC, SimpleCommand, parse
+from agent_runtime.safety.policy.containment import (
+    CONTAINED,
+    ESCAPES,
+    UNAVAILABLE,
+    SandboxState,
+    contained_reason,
+    in_sandbox_reason,
+    unavailable_reason,
+    worst,
+)
 from agent_runtime.safety.policy.floors import (
     INSTRUCTIONS_REASON,
     PINNED_FLOORS,
@@ -33,7 +44,8 @@ SHIPPED_POLICY = Path(__file__).resolve().parents[1] / "policy.toml"
 class Policy:
     def __init__(self, rules: list[Rule], default: str = "ask", deny_read: tuple[str, ...] = (),
                  allow_read: tuple[str, ...] = (), deny_write: tuple[str, ...] = (), network: bool = False,
-                 examples: tuple[tuple[str, str], ...] = (), source: str = "<policy>"):
+                 examples: tuple[tuple[str, str, bool], ...] = (), source: str = "<policy>",
+                 sandbox_default: str = "allow"):
         self.rules = rules
         self.default = default
         self.paths = PathRules(deny_read, allow_read, deny_write)
@@ -41,6 +53,10 @@ class Policy:
         self.examples = examples
         self.source = source
         self.user: Any = None  # the user's saved approvals (safety/userpolicy.py), layered over the rules
+        self.sandbox_default = sandbox_default  # a command no rule covers, when commands run in the sandbox
+        # Whether the commands judged run in the sandbox (tools/runtime.py, `policy check` set it).
+        # None: not known, so nothing is allowed for being contained and no reason says so.
+        self.sandbox: SandboxState | None = None
         # Rules by program name, so a command is tried only against rules that can match it.
         self._by_program: dict[str, list[tuple[int, Rule]]] = {}
         self._any_program: list[tuple[int, Rule]] = []
@@ -85,8 +101,9 @@ class Policy:
 
     def example_failures(self, root: Path) -> list[str]:
         failures = self.rule_example_failures()
-        for command, expected in self.examples:
-            got = self.check_command(command, root)
+        for command, expected, sandboxed in self.examples:
+            state = SandboxState(True) if sandboxed else SandboxState(False, "the example says sandbox = false")
+            got = self.check_command(command, root, state)
             if got.decision != expected:
                 failures.append(f"example {command!r}: expected {expected}, got {got.decision} ({got.reason})")
         return failures
@@ -161,8 +178,24 @@ class Policy:
             return Decision("ask", "instructions", INSTRUCTIONS_REASON)
         return Decision("ask", "write", "changes files in the workspace")
 
-    def check_command(self, command: str, root: Path) -> Decision:
-        root = Path(root).resolve()
+    def check_command(self, command: str, root: Path, sandbox: SandboxState | None = None) -> Decision:
+        """The decision for a shell command run in `root`. `sandbox`: whether commands run in the
+        sandbox (default: what the policy was told, `self.sandbox`); an ask whose whole effect it
+        contains is then allowed, and every ask's reason says why it is still asked."""
+        state = sandbox if sandbox is not None else self.sandbox
+        decision = self._check(command, Path(root).resolve(), state is not None and state.contains)
+        if state is None:
+            decision.sandbox = None  # nothing is known of a sandbox: nothing said of it
+            return decision
+        if decision.decision != "ask":
+            return decision
+        if state.contains:
+            decision.reason = in_sandbox_reason(decision.reason, decision.sandbox or ESCAPES, decision.rule)
+        elif self._check(command, Path(root).resolve(), True).decision == "allow":
+            decision.reason, decision.sandbox = unavailable_reason(decision.reason, state.note), UNAVAILABLE
+        return decision
+
+    def _check(self, command: str, root: Path, contained: bool) -> Decision:
         parsed = parse(command)
         place = Place(root, root)
         overall: Verdict | None = None
@@ -170,6 +203,8 @@ class Policy:
             overall = Verdict("ask", "parse", f"cannot be fully read ({parsed.problems[0]}), so it is never allowed")
         judged = []
         saved: list[str | None] = []  # for each command that asks: the user's entry that approves it
+        kind: str | None = ESCAPES if parsed.problems else None  # the worst kind of the asks
+        relaxed: Verdict | None = None  # the first command allowed because the sandbox contains it
         for cmd in parsed.commands:
             if cmd.program in ("cd", "pushd", "popd") and not cmd.via.startswith("$("):
                 args = [w for w in cmd.argv[1:] if not (w.static and w.text.startswith("-") and w.text != "-")]
@@ -177,20 +212,28 @@ class Policy:
             here = place
             if cmd.chdir is not None:  # env -C DIR: this command (and what it runs) starts there
                 here = place.moved(cmd.chdir)
-            verdict = self._judge(cmd, here)
+            verdict = self._judge(cmd, here, contained)
             judged.append({"argv": cmd.texts(), "decision": verdict.decision, "rule": verdict.rule, "via": cmd.via})
-            if verdict.decision == "ask" and self.user:
-                saved.append(self._saved_approval(command, cmd, here))
+            if verdict.decision == "ask":
+                kind = worst(kind or verdict.sandbox, verdict.sandbox)
+                if self.user:
+                    saved.append(self._saved_approval(command, cmd, here))
+            elif verdict.decision == "allow" and verdict.sandbox == CONTAINED and relaxed is None:
+                relaxed = verdict
             if overall is not None and verdict.decision == overall.decision and verdict.rule in PINNED_FLOORS:
                 overall = verdict  # the decision names it, whatever else asks
             else:
                 overall = verdict if overall is None else stricter(overall, verdict)
         if overall is None:
             overall = Verdict("ask", "parse", "no command found")
+            kind = ESCAPES
         approved_by = None
         if overall.decision == "ask" and not parsed.problems and saved and all(saved):
             approved_by = saved[0]
-        return Decision(overall.decision, overall.rule, overall.reason, judged, approved_by)
+        if overall.decision == "allow" and relaxed is not None:
+            overall = relaxed  # the reason says that the sandbox is why
+        sandbox = {"allow": CONTAINED if relaxed is not None else None, "ask": kind, "deny": None}[overall.decision]
+        return Decision(overall.decision, overall.rule, overall.reason, judged, approved_by, sandbox)
 
     def _saved_approval(self, command: str, cmd: SimpleCommand, place: Place) -> str | None:
         """Where the user approved this asking command for good (userpolicy.py), or None. The entry
@@ -208,24 +251,35 @@ class Policy:
                 return None
         return self.user.where(entry)
 
-    def _judge(self, cmd: SimpleCommand, place: Place) -> Verdict:
+    def _judge(self, cmd: SimpleCommand, place: Place, contained: bool = False) -> Verdict:
+        """One simple command: the strictest rule, then the floors. contained: commands run in the
+        sandbox, so an ask of the kind it contains is lifted (before the floors, which then judge
+        what an allowed command reads)."""
         hits = [r for r in self._candidates(cmd) if r.applies(cmd, place)]
         if hits:
             best = hits[0]
             for rule in hits[1:]:
                 if RANK[rule.decision] > RANK[best.decision]:
                     best = rule
-            verdict = Verdict(best.decision, best.id, best.reason)
+            verdict = Verdict(best.decision, best.id, best.reason, best.sandbox)
         elif not cmd.argv:
             verdict = Verdict("allow", None, "sets shell variables")
         elif cmd.transparent:
             verdict = Verdict("allow", None, f"{cmd.program} only runs the commands judged beside it")
         else:
             name = cmd.program or "a program only known at run time"
-            verdict = Verdict(self.default, None, f"no rule covers {name!r}; the default is {self.default}")
+            kind = CONTAINED if cmd.program is not None and self.sandbox_default == "allow" else ESCAPES
+            verdict = Verdict(self.default, None, f"no rule covers {name!r}; the default is {self.default}", kind)
         if verdict.decision == "deny":
             return verdict  # nothing is stricter; the floors would only cost time
+        lifted: Verdict | None = None
+        if contained and verdict.decision == "ask" and verdict.sandbox == CONTAINED:
+            lifted, verdict = verdict, Verdict("allow", verdict.rule, verdict.reason, CONTAINED)
         for floor in floors(self.paths, cmd, place, verdict):
+            if contained and floor.decision == "ask" and floor.sandbox == CONTAINED:
+                lifted = lifted or floor
+                continue
+            kind = worst(floor.sandbox, floor.sandbox if verdict.decision != "ask" else verdict.sandbox)
             if RANK[floor.decision] > RANK[verdict.decision] or (
                     floor.decision == verdict.decision and verdict.rule is None and floor.rule):
                 verdict = floor  # stricter, or the same with a specific reason instead of the default's
@@ -238,4 +292,8 @@ class Policy:
                 verdict = Verdict(verdict.decision, verdict.rule, f"{verdict.reason}; also {floor.reason}")
             if verdict.decision == "deny":
                 break
+            if verdict.decision == "ask":
+                verdict = replace(verdict, sandbox=kind)
+        if verdict.decision == "allow" and lifted is not None:
+            return Verdict("allow", lifted.rule, contained_reason(lifted.reason), CONTAINED)
         return verdict

@@ -7,12 +7,17 @@ by redirection, by a tool's output option or by cp/mv/ln/tee; any other write as
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from typing import Iterable
 
 from agent_runtime.safety import programs
+from agent_runtime.safety.policy.containment import CONTAINED, ESCAPES, REVIEW, floor_kind
 from agent_runtime.safety.policy.history import history_floor
 from agent_runtime.safety.policy.paths import PathRules, Place, candidates, write_denied_reason
 from agent_runtime.safety.policy.rules import Verdict
+from agent_runtime.safety.programs.files import CHANGES_FILES, DECLARED_CHANGES
+from agent_runtime.safety.programs.inline import inline_code, what_code_does
+from agent_runtime.safety.programs.interpreters import INTERPRETERS
 from agent_runtime.safety.programs.shell import NO_FILE_ARGUMENTS, SAFE_ASSIGNMENTS, risky_variable
 from agent_runtime.safety.shellwords import Redirect, SimpleCommand, Word
 
@@ -31,10 +36,31 @@ INSTRUCTIONS_REASON = ("changes AGENTS.md, the project instructions every later 
 
 
 def floors(paths: PathRules, cmd: SimpleCommand, place: Place, verdict: Verdict) -> Iterable[Verdict]:
+    """What holds for one simple command whatever the rules say; each ask with its kind to the
+    sandbox (policy/containment.py)."""
+    for floor in _floors(paths, cmd, place, verdict):
+        if floor.decision == "ask" and floor.sandbox is None:
+            floor = replace(floor, sandbox=floor_kind(floor.rule))
+        yield floor
+
+
+def _code_floor(cmd: SimpleCommand) -> Verdict:
+    """Code handed to an interpreter: never allowed without the sandbox. In it, inline code that only
+    computes and prints is contained; code that runs programs or changes files, or that comes from
+    the command's input or only at run time, still asks."""
+    kind, because = ESCAPES, ""
+    if cmd.program in INTERPRETERS and inline_code(cmd.program, cmd.argv[1:]) is not None:
+        why = what_code_does(cmd.program, cmd.argv[1:])
+        kind, because = (CONTAINED, "") if why is None else (ESCAPES, f", and {why}")
+    return Verdict("ask", "interpreter-code", f"{cmd.opaque_code}{because}: code the policy cannot judge needs a "
+                                              "person", kind)
+
+
+def _floors(paths: PathRules, cmd: SimpleCommand, place: Place, verdict: Verdict) -> Iterable[Verdict]:
     if cmd.program is None and cmd.argv:
         yield Verdict("ask", "dynamic-program", "the program to run is only known at run time")
     if cmd.opaque_code:
-        yield Verdict("ask", "interpreter-code", f"{cmd.opaque_code}: code that cannot be judged is never allowed")
+        yield _code_floor(cmd)
     if cmd.argv:
         for name, _ in cmd.assignments:
             if not SAFE_ASSIGNMENTS.match(name):
@@ -59,10 +85,34 @@ def floors(paths: PathRules, cmd: SimpleCommand, place: Place, verdict: Verdict)
     for word in cmd.argv[1:] if reads_files else ():
         if id(word) not in written:  # what it writes or removes, or a pattern or a script, it does not read
             yield from read_floor(paths, word, place, verdict, "")
+    if effects.names_only:
+        for word in cmd.argv[1:]:
+            listed = secret_directory(paths, word, place)
+            if listed:
+                yield Verdict("ask", "secret-listing", f"lists {word.text}, where secrets are kept (deny_read "
+                                                       f"{listed!r}): what is there, and its details, would be shown")
     if effects.history is not None:
         yield from history_floor(paths, effects.history, place)
     for redirect in cmd.redirects:
         yield from redirect_floor(paths, redirect, place)
+
+
+def secret_directory(paths: PathRules, word: Word, place: Place) -> str | None:
+    """The deny_read glob when `word` names a directory of secrets (`ls -la ~/.ssh`): one that is a
+    directory here, or that does not exist here and that a glob names by name (`**/.ssh/**`)."""
+    if not word.static or word.text.startswith("-"):
+        return None
+    for text in candidates(word, place):
+        for path in place.forms(text):
+            pattern = paths.read_denied(place.relative(path))
+            if not pattern:
+                continue
+            named = path.name.lower() in {part.lower() for part in pattern.split("/") if part
+                                          and not any(c in part for c in "*?[")}
+            if path.is_dir() or (named and not path.exists()):
+                return pattern
+    return None
+
 
 def read_floor(paths: PathRules, word: Word, place: Place, verdict: Verdict, how: str) -> Iterable[Verdict]:
     label = f"{how} " if how else ""
@@ -88,6 +138,7 @@ def read_floor(paths: PathRules, word: Word, place: Place, verdict: Verdict, how
                                                       "at run time")
         elif not place.inside(path) and not place.neutral(path) and not place.neutral_text(text) and path.exists():
             yield Verdict("ask", "outside-workspace", f"{label}{text} is outside the workspace")
+
 
 def write_floor(paths: PathRules, word: Word, place: Place, how: str,
                  cmd: SimpleCommand | None = None) -> Iterable[Verdict]:
@@ -127,8 +178,12 @@ def write_floor(paths: PathRules, word: Word, place: Place, how: str,
         elif paths.instructions_at(place, text, follow):
             yield Verdict("ask", "instructions", f"{how} {place.relative(path)}: {INSTRUCTIONS_REASON}")
         else:
+            # A change the command declares (rm, cp, mkdir, sed -i, ...) is the judge's to review in the
+            # sandbox; one hidden in an option of a program that reads (sort -o, uniq IN OUT, awk's print >)
+            # is a person's.
+            declared = cmd is None or cmd.program in CHANGES_FILES or how.startswith(DECLARED_CHANGES)
             yield Verdict("ask", "write", f"{how} {place.relative(path)} directly (propose_patch lets the user "
-                                          "review a change)")
+                                          "review a change)", REVIEW if declared else ESCAPES)
 
 
 def redirect_floor(paths: PathRules, redirect: Redirect, place: Place) -> Iterable[Verdict]:
@@ -143,6 +198,15 @@ def redirect_floor(paths: PathRules, redirect: Redirect, place: Place) -> Iterab
             if hit:
                 yield Verdict("deny", "deny_read", f"{hit[0]} may hold secrets (deny_read {hit[1]!r})")
                 return
+        lexical = place.lexical(target.text)
+        if lexical is not None and str(lexical).startswith(("/dev/tcp/", "/dev/udp/")):
+            yield Verdict("ask", "network-redirect", f"reads from {target.text}: bash opens a network connection "
+                                                     "for it")
+            return
+        path = place.resolve(target.text)
+        if path is not None and (place.known or os.path.isabs(target.text)) and not place.inside(path) \
+                and not place.neutral(path) and not place.neutral_text(target.text) and path.exists():
+            yield Verdict("ask", "outside-workspace", f"reads {target.text}, outside the workspace")
         return
     path = place.resolve(target.text)
     if path is None or place.neutral(path) or place.neutral_text(target.text):

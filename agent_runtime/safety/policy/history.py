@@ -161,6 +161,12 @@ def history_floor(paths: PathRules, history: HistoryRead, place: Place) -> Itera
                                             "and the history could not be checked for deny_read files")
         return
     shown = [s for s in secrets if not positives or any(_covers(p, worktree / s) for p in positives)]
+    if not shown and history.every_ref:
+        # No deny_read file, but a secret committed once to any file and removed since is printed whole.
+        yield Verdict("ask", "git-history-all", f"{history.what} {history.every_ref} prints every change on every "
+                                                "branch, tag and stash: a secret committed once and removed since "
+                                                "is printed whole, and output redaction is the only guard; name the "
+                                                "branch or range, e.g. `git log -p main~5..main`")
     if shown:
         more = f" (and {len(shown) - 1} more)" if len(shown) > 1 else ""
         where = "index" if index_only else "history or index"
@@ -168,6 +174,7 @@ def history_floor(paths: PathRules, history: HistoryRead, place: Place) -> Itera
                       f"{history.what} can print {shown[0]}{more} from the repository's {where}, and it may "
                       f"hold secrets (deny_read {paths.read_denied(shown[0])!r}); name the paths to show, "
                       f"e.g. `{history.what} -- src/`")
+
 
 def secrets_in_repository(rules: PathRules, worktree: Path, git_dir: Path,
                           index_only: bool = False) -> tuple[str, ...] | None:

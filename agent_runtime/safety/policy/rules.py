@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
+from agent_runtime.safety.policy.containment import ESCAPES, RULE_KINDS
 from agent_runtime.safety.policy.paths import Place, path_values
 from agent_runtime.safety.programs.base import has_flag
 from agent_runtime.safety.shellwords import SimpleCommand, Word
@@ -18,9 +19,9 @@ from agent_runtime.safety.shellwords import SimpleCommand, Word
 DECISIONS = ("allow", "ask", "deny")
 RANK = {d: i for i, d in enumerate(DECISIONS)}
 SECTIONS = ("default", "sandbox", "paths", "rules", "examples")
-SANDBOX_KEYS = ("network",)
+SANDBOX_KEYS = ("network", "default")
 PATH_KEYS = ("deny_read", "allow_read", "deny_write")
-EXAMPLE_KEYS = ("command", "decision")
+EXAMPLE_KEYS = ("command", "decision", "sandbox")
 
 
 class PolicyError(ValueError):
@@ -32,6 +33,7 @@ class Verdict:
     decision: str
     rule: str | None
     reason: str
+    sandbox: str | None = None  # for an ask: what kind it is to the sandbox (policy/containment.py)
 
 
 def stricter(a: Verdict, b: Verdict) -> Verdict:
@@ -110,9 +112,10 @@ class Rule:
     pipe_from: tuple[str, ...] = ()
     match: tuple[str, ...] = ()
     not_match: tuple[str, ...] = ()
+    sandbox: str = ESCAPES  # an ask rule: "contained" or "review" when the sandbox holds what it does
 
     FIELDS = ("id", "decision", "reason", "pattern", "exact", "any_flag", "any_arg", "outside_workspace",
-              "pipe_from", "match", "not_match")
+              "pipe_from", "match", "not_match", "sandbox")
 
     @classmethod
     def from_toml(cls, raw: Any, where: str) -> "Rule":
@@ -137,10 +140,16 @@ class Rule:
         pattern = tuple(_alternatives(p, where) for p in pattern_raw)
         if not pattern:
             raise PolicyError(f"{where}: pattern must name at least the program")
+        sandbox = raw.get("sandbox", ESCAPES)
+        if "sandbox" in raw and sandbox not in RULE_KINDS:
+            raise _wrong(where, "sandbox", '"contained" or "review"', sandbox)
+        if "sandbox" in raw and decision != "ask":
+            raise PolicyError(f"{where}: only an ask rule says what the sandbox contains (sandbox = ...); "
+                              f"this one is {decision}")
         return cls(rid, decision, raw["reason"], pattern, _boolean(raw, "exact", where),
                    _strings(raw, "any_flag", where), _strings(raw, "any_arg", where),
                    _boolean(raw, "outside_workspace", where), _strings(raw, "pipe_from", where),
-                   _strings(raw, "match", where), _strings(raw, "not_match", where))
+                   _strings(raw, "match", where), _strings(raw, "not_match", where), sandbox)
 
     def __post_init__(self) -> None:
         # Per position: the literal alternatives as a set, the glob ones as compiled patterns (speed).
@@ -210,6 +219,10 @@ def read_policy_file(path: Path) -> dict[str, Any]:
         raise _wrong(where, "sandbox", "a table ([sandbox])", sandbox)
     _unknown(f"{where}: [sandbox]", sandbox, SANDBOX_KEYS, "key(s)")
     network = _boolean(sandbox, "network", f"{where}: [sandbox]")
+    # What a command no rule covers gets when commands run in the sandbox (it lowers only an ask).
+    sandbox_default = sandbox.get("default", "allow")
+    if sandbox_default not in ("allow", "ask"):
+        raise _wrong(f"{where}: [sandbox]", "default", '"allow" or "ask"', sandbox_default)
     paths = raw.get("paths", {})
     if not isinstance(paths, dict):
         raise _wrong(where, "paths", "a table ([paths])", paths)
@@ -233,6 +246,9 @@ def read_policy_file(path: Path) -> dict[str, Any]:
         _unknown(f"{where}: [[examples]]", item, EXAMPLE_KEYS, "key(s)")
         if not isinstance(item.get("command"), str) or not item["command"]:
             raise _wrong(f"{where}: [[examples]]", "command", "a shell command (a string)", item.get("command"))
-        examples.append((item["command"], _decision(item, "decision", f"{where}: [[examples]] {item['command']!r}")))
+        said = f"{where}: [[examples]] {item['command']!r}"
+        # sandbox = true / false: judged as when commands run in the sandbox / without it (default: false)
+        examples.append((item["command"], _decision(item, "decision", said), _boolean(item, "sandbox", said)))
     return {"rules": rules, "default": default, "deny_read": deny_read, "allow_read": allow_read,
-            "deny_write": deny_write, "network": network, "examples": tuple(examples), "source": where}
+            "deny_write": deny_write, "network": network, "examples": tuple(examples), "source": where,
+            "sandbox_default": sandbox_default}

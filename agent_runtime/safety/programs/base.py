@@ -27,6 +27,7 @@ class HistoryRead:
     kind: str = "history"
     staged: bool = False  # git diff --cached: the index against HEAD, so HEAD's files too
     chdir: Word | None = None  # git -C DIR
+    every_ref: str | None = None  # `--all`, `--branches`, ...: the whole history of every ref is printed
 
 
 @dataclass

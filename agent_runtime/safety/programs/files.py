@@ -300,5 +300,12 @@ HANDLERS = {
     "rsync": lambda a, e: last_positional_written(a, e, "rsync"), "scp": lambda a, e: last_positional_written(a, e, "scp"),
     "du": du, "find": find,
 }
+# Programs whose job is to change files: what they write is declared, not hidden in an option of a
+# program that reads (policy/containment.py: the judge may review the first kind, only a person the
+# second). And the options that declare a change in a program that otherwise reads.
+CHANGES_FILES = frozenset({"cp", "install", "mv", "ln", "rm", "rmdir", "unlink", "shred", "touch", "mkdir", "mkfifo",
+                           "mknod", "truncate", "chmod", "chown", "chgrp", "split", "csplit", "gzip", "gunzip",
+                           "bzip2", "xz", "zstd", "tar", "unzip", "patch", "rsync", "scp", "tee", "dd"})
+DECLARED_CHANGES = ("sed -i ", "find -delete ")
 # Programs that only list or examine the paths they are given: `ls .env` shows a name, not secrets.
 NAMES_ONLY = {"ls", "stat", "du", "realpath", "readlink", "test", "[", "basename", "dirname", "cd", "pushd"}

@@ -24,6 +24,9 @@ GIT_NAMES_ONLY = ("--stat", "--shortstat", "--numstat", "--name-only", "--name-s
                   "--no-patch", "--dirstat", "--compact-summary")
 GIT_PATCH_FLAGS = ("-p", "-u", "--patch", "--patch-with-stat", "--patch-with-raw", "--cc", "-c", "--word-diff",
                    "--color-words", "--full-diff", "-U", "--unified", "-L", "-m", "--diff-merges", "--remerge-diff")
+# Revisions that mean every ref: with -p, the whole history of every branch, tag and stash.
+GIT_ALL_REFS = ("--all", "--branches", "--tags", "--remotes", "--glob", "--reflog", "-g", "--walk-reflogs",
+                "--stdin", "--alternate-refs")
 # Configuration keys that can hold a credential (case-insensitive).
 GIT_SECRET_KEY = re.compile(r"(^|\.)(url|pushurl|insteadof|pushinsteadof|extraheader|proxy|proxyauthmethod|"
                             r"cookiefile|askpass|helper)$|^(remote|url|http|https|credential|sendemail|github|"
@@ -242,7 +245,8 @@ def git_history(sub: str, rest: list[Word], eff: Effects) -> HistoryRead | None:
     if sub == "show" and not (names_only and not any(":" in w.text for w in before)):
         return HistoryRead(what, after, before or [Word("HEAD")], kind="objects")
     if sub in ("log", "whatchanged", "reflog") and _flag(rest, *GIT_PATCH_FLAGS) and not names_only:
-        return HistoryRead(f"{what} -p", after, before)
+        every = [w.text for w in rest if w.static and w.text.split("=")[0] in GIT_ALL_REFS]
+        return HistoryRead(f"{what} -p", after, before, every_ref=" ".join(every) or None)
     if sub == "stash" and rest and rest[0].text == "list" and _flag(rest, *GIT_PATCH_FLAGS):
         return HistoryRead("git stash list -p", after, before[1:])
     if sub in ("diff", "diff-tree", "diff-index", "diff-files") and not names_only:
