@@ -4,7 +4,8 @@ Inside bubblewrap a command has nothing of the host to gain, even when we run as
 - no capabilities: a user namespace, `--cap-drop ALL`, no further user namespaces, /proc/sys
   read-only (bwrap's own cover of it is silently skipped), root-only files hidden when root;
 - the root file system read-only; the workspace writable except its configuration (`.git`,
-  `.env*`, `.gitattributes`, `.gitmodules`, `policy.toml`, `.agent-runtime`, `AGENTS.md`, a
+  `.env*`, `.gitattributes`, `.gitmodules`, `policy.toml`, `.agent-runtime`, `AGENTS.md`, the
+  commit-hook configurations the host runs at the next commit (pre-commit, husky, lefthook), a
   core.hooksPath inside the workspace, what a symlinked one of those points at, the agent's own
   virtualenv when it lives there; below the top level, a nested repository's .git and any
   .gitattributes or .gitmodules): those are read-only, a new top-level `.env` cannot be
@@ -76,7 +77,12 @@ _CONFIG_KEY = re.compile(r"^\s*([A-Za-z][A-Za-z0-9-]*)\s*(?:=|$)")
 # The workspace's configuration: read by git or by us on the next start, so never written by a
 # command. `.env*` matches by prefix.
 # AGENTS.md too: every later session reads it into the prompt (the policy asks for each write).
-CONFIG_NAMES = (".git", ".gitattributes", ".gitmodules", "policy.toml", ".agent-runtime", "AGENTS.md")
+# And what the user's installed commit hooks run on the host at the next commit (a command the
+# policy lets run because the sandbox contains it must not leave behind what runs outside it).
+COMMIT_HOOK_CONFIGS = (".pre-commit-config.yaml", ".husky", "lefthook.yml", ".lefthook.yml", "lefthook-local.yml",
+                       ".lefthook-local.yml")
+CONFIG_NAMES = (".git", ".gitattributes", ".gitmodules", "policy.toml", ".agent-runtime", "AGENTS.md",
+                *COMMIT_HOOK_CONFIGS)
 ENV_TEMPLATES = (".env.example", ".env.sample", ".env.template")
 # Configuration at any depth (the policy's deny_write has `**/.git/**`; .gitattributes and
 # .gitmodules match at any depth): a nested repository's .git holds hooks and a config that run
@@ -531,7 +537,7 @@ class Sandbox:
         stderr = err.text()
         if removed:
             stderr += (f"\n[sandbox] removed {', '.join(removed)}: commands may not create the workspace's "
-                       "configuration files (.env*, .git, .gitattributes, .gitmodules, policy.toml, .agent-runtime, AGENTS.md). "
+                       f"configuration files (.env*, {', '.join(CONFIG_NAMES)}). "
                        "Create it with propose_patch (it asks for approval), or tell the user.\n")
         return CommandResult(proc.returncode, out.text(), stderr, timed_out,
                              round(time.monotonic() - started, 3), self.kind, out.dropped + err.dropped)

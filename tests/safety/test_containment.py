@@ -243,7 +243,8 @@ def test_commands_the_sandbox_lets_run_cannot_get_out_of_it(tmp_path, tools_for,
     It tries every way out the issue names; none may leave a trace on the host."""
     outside = tmp_path / "outside"
     outside.mkdir()
-    root = make_repo(tmp_path / "ws", {"app.py": "x = 1\n", ".env": "TOKEN=hunter2\n"})
+    root = make_repo(tmp_path / "ws", {"app.py": "x = 1\n", ".env": "TOKEN=hunter2\n",
+                                       ".pre-commit-config.yaml": "repos: []\n"})
     (root / "out-link").symlink_to(outside)  # a symlink in the workspace that leads out
     sock = socket.socket(socket.AF_UNIX)
     sock.bind(str(root / "agent.sock"))  # a host socket in the workspace (a docker socket, an ssh agent)
@@ -258,6 +259,8 @@ mkdir -p .git/hooks; echo 'touch {outside}/hook-ran' > .git/hooks/pre-commit; ch
 git config core.fsmonitor 'touch {outside}/fsmonitor-ran'
 git config core.hooksPath {outside}
 echo '* filter=evil' > .gitattributes
+echo '- repo: local' >> .pre-commit-config.yaml
+mkdir -p .husky && echo 'touch {outside}/husky-ran' > .husky/pre-commit
 echo TOKEN=x > .env.local
 cat .env
 python3 -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:{host_server}/escape', timeout=3)"
@@ -278,6 +281,8 @@ echo done
     config = (root / ".git" / "config").read_text()
     assert "fsmonitor" not in config and "hooksPath" not in config
     assert not (root / ".gitattributes").exists() and not (root / ".env.local").exists()
+    # what the user's commit hooks would run on the host at the next commit
+    assert (root / ".pre-commit-config.yaml").read_text() == "repos: []\n" and not (root / ".husky").exists()
     assert "hunter2" not in result["stdout"] + result["stderr"]
     assert "CONNECTED" not in result["stdout"]
     assert _Recorder.hits == []
