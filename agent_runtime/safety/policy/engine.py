@@ -191,8 +191,12 @@ class Policy:
             return decision
         if state.contains:
             decision.reason = in_sandbox_reason(decision.reason, decision.sandbox or ESCAPES, decision.rule)
-        elif self._check(command, Path(root).resolve(), True).decision == "allow":
+            return decision
+        inside = self._check(command, Path(root).resolve(), True)  # what the sandbox would make of it
+        if inside.decision == "allow":
             decision.reason, decision.sandbox = unavailable_reason(decision.reason, state.note), UNAVAILABLE
+        else:
+            decision.sandbox = inside.sandbox  # its kind in the sandbox: review or escapes
         return decision
 
     def _check(self, command: str, root: Path, contained: bool) -> Decision:
