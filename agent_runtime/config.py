@@ -137,6 +137,7 @@ class Settings:
     agent_max_steps: int = 25
     agent_time_budget: int | None = None  # seconds a task may take; a fix task stops trying before it runs out
     approval_mode: str | None = None  # None: ask on a TTY, never without one
+    judge_model: str | None = None  # --approval judge: None is the embedded 0.5B model (models/registry.py ids)
     phoenix_enabled: bool = False
     phoenix_endpoint: str = "http://127.0.0.1:6006"
     phoenix_port: int = 6006
@@ -180,7 +181,8 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "GRAMMAR": _choice("auto", "tools", "python", "off"),
     "AGENT_MAX_STEPS": _int(1, 1000),
     "AGENT_TIME_BUDGET": lambda raw: _int(10, 864000)(raw) if raw.strip() else None,
-    "APPROVAL_MODE": lambda raw: _choice("ask", "auto", "never")(raw) if raw.strip() else None,
+    "APPROVAL_MODE": lambda raw: _choice("ask", "auto", "never", "judge")(raw) if raw.strip() else None,
+    "JUDGE_MODEL": lambda raw: raw.strip() or None,
     "PHOENIX_ENABLED": _bool,
     # Phoenix's base URL; its OTLP address (…/v1/traces, what OpenTelemetry's docs give) means the same.
     "PHOENIX_ENDPOINT": lambda raw: (_url(raw) or "").removesuffix("/v1/traces").rstrip("/") or "http://127.0.0.1:6006",
@@ -204,7 +206,7 @@ assert set(_PARSERS) == {f.name.upper() for f in fields(Settings)}, "every setti
 
 
 # Settings a repository's `.env` may set: how the agent works on this project. Not among them,
-# and so only from the user: APPROVAL_MODE, POLICY_FILE, MODEL_ID, MODEL_API_BASE, MODEL_API_KEY,
+# and so only from the user: APPROVAL_MODE, JUDGE_MODEL, POLICY_FILE, MODEL_ID, MODEL_API_BASE, MODEL_API_KEY,
 # MODEL_FALLBACK_IDS, MODEL_GGUF, MODEL_CONTEXT_WINDOW, PHOENIX_ENABLED, PHOENIX_ENDPOINT,
 # PHOENIX_PORT, RUNS_DIR (they lower safety, redirect data, or load files as models).
 REPO_SETTINGS = frozenset({

@@ -68,19 +68,28 @@ class Decision:
     commands: list[dict[str, Any]] = field(default_factory=list)
     # An `ask` the user approved for good in their own policy file (safety/userpolicy.py): where.
     approved_by: str | None = None
+    # What the bubblewrap sandbox has to do with it (safety/policy/containment.py): "contained" (allowed
+    # because commands run in it), "review" / "escapes" (an ask: the judge may clear a review, only a
+    # person an escape), "unavailable" (asked because commands run without it), None (nothing).
+    sandbox: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {"decision": self.decision, "rule": self.rule, "reason": self.reason, "commands": self.commands,
-                "approved_by": self.approved_by}
+                "approved_by": self.approved_by, "sandbox": self.sandbox}
 
 
 @dataclass(frozen=True)
 class ApprovalResult:
     approved: bool
     # "user" (at a prompt), "remembered" (an "always" of this session, or the user's saved approvals),
-    # "hook" (a before_tool hook), "config" (approval mode auto/never), "non_interactive" (no terminal)
+    # "hook" (a before_tool hook), "config" (approval mode auto/never), "non_interactive" (no terminal),
+    # "judge" (the judge model approved it: --approval judge)
     source: str
     message: str | None = None  # what the user told the model when refusing; for remembered: where from
+    # With --approval judge (safety/judge.py): its verdict ("approve" / "human") and one-line reason,
+    # also when it sent the request on to the person (then `source` says who answered).
+    judge: str | None = None
+    judge_reason: str | None = None
 
     @property
     def outcome(self) -> str:

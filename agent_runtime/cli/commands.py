@@ -83,6 +83,9 @@ def cmd_policy(argv: list[str], settings: Settings, repo: Path) -> int:
         description="The decision for a shell command, as run_cmd would see it in this repository.",
         epilog="exit status: 0 allow, 10 ask, 20 deny (1: the policy file is invalid, 2: usage error)")
     check.add_argument("--json", action="store_true", help="print JSON")
+    check.add_argument("--sandbox", choices=("auto", "on", "off"), default="auto",
+                       help="judge as when commands run in the bubblewrap sandbox (on), without it (off), or as "
+                            "they would run here (auto: bwrap works and [sandbox] network is off)")
     check.add_argument("command", help="the shell command, quoted")
     sub.add_parser("test", help="run the policy file's own examples, and those of your saved approvals")
     args = parser.parse_args(argv)
@@ -110,19 +113,55 @@ def cmd_policy(argv: list[str], settings: Settings, repo: Path) -> int:
                   "approvals)")
             failures += saved
         return 1 if failures else 0
-    decision = policy.check_command(args.command, repo)
+    state = sandbox_state(args.sandbox, policy.network)
+    decision = policy.check_command(args.command, repo, state)
     status = {"allow": 0, "ask": 10, "deny": 20}[decision.decision]  # scripts can branch on the decision
     if args.json:
-        print(json.dumps(decision.as_dict()))
+        print(json.dumps({**decision.as_dict(), "sandbox_available": state.contains,
+                          "sandbox_note": state.note or None}))
         return status
     rule = f" (rule {decision.rule})" if decision.rule else ""
     print(f"{decision.decision}{rule}: {decision.reason}")
+    print(f"  sandbox: {sandbox_line(decision, state.note)}")
     if decision.approved_by:
         print(f"  approved without asking: saved in {decision.approved_by}")
     for item in decision.commands:
         via = f"  [via {item['via']}]" if item["via"] else ""
         print(f"  {item['decision']:5}  {' '.join(item['argv'])}{via}")
     return status
+
+
+def sandbox_state(choice: str, network: bool):
+    """Whether `policy check` judges as when commands run in the sandbox: as they would here (auto)."""
+    from agent_runtime.safety.policy.containment import SandboxState
+
+    if choice == "on":
+        return SandboxState(True)
+    if choice == "off":
+        return SandboxState(False, "--sandbox off")
+    from agent_runtime.safety.sandbox import isolation
+
+    found = isolation()
+    if found.bwrap is None:
+        return SandboxState(False, found.note or "bubblewrap does not run here")
+    if network:
+        return SandboxState(False, "the policy gives sandboxed commands the network ([sandbox] network = true)")
+    return SandboxState(True)
+
+
+def sandbox_line(decision: Any, note: str) -> str:
+    """What the sandbox has to do with a decision, in a line."""
+    from agent_runtime.safety.policy.containment import escapes_because
+
+    if decision.decision == "deny":
+        return "refused, in the sandbox or not"
+    return {
+        "contained": "runs in the sandbox without asking: the sandbox contains what it does",
+        "review": "asked even in the sandbox: it changes the workspace or reads what the policy cannot place "
+                  "(with --approval judge, the judge may approve it)",
+        "escapes": f"asked even in the sandbox: {escapes_because(decision.rule)} (a person decides)",
+        "unavailable": f"commands run without the sandbox here ({note}); in it, this would run without asking",
+    }.get(decision.sandbox or "", "allowed, in the sandbox or not")
 
 
 def _journal(repo: Path):

@@ -23,4 +23,9 @@ def make_approver(settings: Settings):
 
     mode = default_approval_mode(settings)
     interactive = sys.stdin.isatty()
-    return Approver(mode, interactive, mode_from_default=settings.approval_mode is None)
+    approver = Approver(mode, interactive, mode_from_default=settings.approval_mode is None)
+    if mode == "judge":
+        from agent_runtime.cli.judgemodel import make_judge
+
+        approver.judge = make_judge(settings)  # its model opens on its first question
+    return approver

@@ -62,9 +62,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--model", metavar="ID", help="LiteLLM model id (ollama_chat/qwen2.5-coder:14b, openai/MODEL, ...), "
                         "replay:FILE, or 'embedded' (default: MODEL_ID, else the embedded model)")
     parser.add_argument("--max-steps", type=positive_int, metavar="N", help="step limit per task (default: AGENT_MAX_STEPS, 25)")
-    parser.add_argument("--approval", choices=("ask", "auto", "never"),
-                        help="ask: prompt on the terminal; auto: approve ask-level actions; never: refuse them "
-                             "(default: APPROVAL_MODE, else ask on a terminal, never without one)")
+    parser.add_argument("--approval", choices=("ask", "auto", "never", "judge"),
+                        help="ask: prompt on the terminal; auto: approve ask-level actions; never: refuse them; "
+                             "judge: a small model (JUDGE_MODEL) approves what the sandbox would contain, and asks "
+                             "you the rest (default: APPROVAL_MODE, else ask on a terminal, never without one)")
     parser.add_argument("--json", action="store_true",
                         help="single task: JSON events on stdout, one per line (schema in the README)")
     parser.add_argument("--continue", dest="continue_run", action="store_true",
@@ -140,6 +141,7 @@ def run_task(task: str, settings: Settings, repo: Path, json_events: bool = Fals
                 session.resume(resume)
                 display.info(escape_markup(describe(resume)))
             display.task(task)
+            session.approver.task = task  # what the judge (--approval judge) weighs a command against
             result = session.run(task)
     except (ConfigError, ModelError, PolicyError, AttachmentError) as exc:
         code = 2 if isinstance(exc, AttachmentError) else 1  # a bad @path is the person's to fix: usage

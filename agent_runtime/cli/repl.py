@@ -112,6 +112,7 @@ def run_repl(settings: Settings, repo: Path, resume: Any = None) -> int:
                 display.info("")
                 continue
             try:
+                session.approver.task = line  # what the judge (--approval judge) weighs a command against
                 result = session.run(line)
             except AttachmentError as exc:
                 display.error(str(exc))

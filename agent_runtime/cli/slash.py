@@ -252,17 +252,23 @@ def _status(ctx: ReplContext, args: list[str]) -> None:
     ctx.say("\n".join(f"{k:<13}{v}" for k, v in rows))
 
 
-@command("/approval", "MODE", "ask | auto | never, for the rest of the session")
+@command("/approval", "MODE", "ask | auto | never | judge, for the rest of the session")
 def _approval(ctx: ReplContext, args: list[str]) -> None:
-    modes = ("ask", "auto", "never")
+    modes = ("ask", "auto", "never", "judge")
     if len(args) != 1 or args[0].lower() not in modes:
-        ctx.display.warn(f"usage: /approval ask|auto|never (now: {ctx.session.approver.mode})")
+        ctx.display.warn(f"usage: /approval ask|auto|never|judge (now: {ctx.session.approver.mode})")
         return
     approver = ctx.session.approver
     approver.mode, approver.mode_from_default = args[0].lower(), False
+    if approver.mode == "judge" and approver.judge is None:
+        from agent_runtime.cli.judgemodel import make_judge
+
+        approver.judge = make_judge(ctx.session.settings)
     meaning = {"ask": "you are asked before each patch and risky command",
                "auto": "patches and ask-level commands are approved (deny-level ones never run)",
-               "never": "patches and ask-level commands are refused; the model is told why"}[approver.mode]
+               "never": "patches and ask-level commands are refused; the model is told why",
+               "judge": "a small model approves changes the sandbox would contain and the task needs; you are "
+                        "asked the rest"}[approver.mode]
     ctx.say(f"Approval mode: {approver.mode}: {meaning}.")
 
 

@@ -1,8 +1,10 @@
 """Step 3 of a tool call: approval of `ask` actions (patches, risky commands).
 
 Modes: ask (prompt a person on the terminal), auto (approve ask-level actions; deny-level
-ones never reach here), never (refuse). Without a terminal, ask cannot prompt and refuses.
-Prompts come one at a time and wait as long as the person needs; Enter is the default, no.
+ones never reach here), never (refuse), judge (a small model answers what the sandbox would
+contain, safety/judge.py, and sends the rest to the person). Without a terminal, ask cannot
+prompt and refuses. Prompts come one at a time and wait as long as the person needs; Enter is
+the default, no.
 
 Approvals are remembered two ways, and one taken from memory says so (source `remembered`,
 a line on the terminal): an "always" of this session, and the user's saved approvals (their
@@ -20,6 +22,7 @@ import time
 from typing import TYPE_CHECKING, Any, Callable
 
 from agent_runtime.core import ApprovalResult, visible
+from agent_runtime.safety.judge import Judge, JudgeContext, JudgeVerdict
 from agent_runtime.safety.policy import PINNED_FLOORS
 
 if TYPE_CHECKING:
@@ -66,6 +69,12 @@ class Approver:
         self.notice = notice or stderr_notice  # one line for the person: what was approved from memory
         self.store: ApprovalStore | None = None  # saves "always" to the user's policy file (Runtime.create)
         self.before_prompt: Callable[[str, "Action", "Decision"], None] | None = None  # hooks (tools/hooks.py)
+        # --approval judge: the model (cli/judgemodel.py builds it), the task the session works on (the
+        # session sets it when a task starts) and the recent steps (tools/runtime.py: the calls made).
+        self.judge: Judge | None = None
+        self.task: str | None = None
+        self.steps: Callable[[], list[str]] | None = None
+        self.sandboxed = False  # commands run in the sandbox (tools/runtime.py): without it the judge approves nothing
         self.waited_s = 0.0  # time spent at prompts, left out of step and model times
         self._lock = threading.Lock()  # one prompt at a time
         self._latest = threading.local()  # this thread's latest review: its time at the prompt
@@ -89,8 +98,12 @@ class Approver:
                 return ApprovalResult(True, "remembered", remembered)
             if self.mode == "auto":
                 return ApprovalResult(True, "config")
+            judged = self._judge(tool_name, action, decision) if self.mode == "judge" else None
+            said = {"judge": judged.word, "judge_reason": judged.reason} if judged is not None else {}
+            if judged is not None and judged.approve:
+                return ApprovalResult(True, "judge", judged.reason, **said)
             if self.mode == "never" or not self.interactive:
-                return ApprovalResult(False, "non_interactive")
+                return ApprovalResult(False, "non_interactive", **said)
             if self.before_prompt is not None:
                 self.before_prompt(tool_name, action, decision)
             started = time.monotonic()
@@ -102,7 +115,18 @@ class Approver:
                 self._latest.waited_s = time.monotonic() - started
                 self.waited_s += self._latest.waited_s
         approved = key in ("y", "a", "r")
-        return ApprovalResult(approved, "user", None if approved else message)
+        return ApprovalResult(approved, "user", None if approved else message, **said)
+
+    def _judge(self, tool_name: str, action: "Action", decision: "Decision") -> JudgeVerdict:
+        """The judge's verdict, shown as one line whatever it is (the person sees why they are asked)."""
+        if self.judge is None:
+            verdict = JudgeVerdict(False, "no judge model is set up", consulted=False)
+        else:
+            steps = tuple(self.steps()) if self.steps is not None else ()
+            verdict = self.judge.review(action, decision, JudgeContext(self.task, steps), self.sandboxed)
+        what = "approved by the judge" if verdict.approve else "judge: for you to decide"
+        self.notice(f"{what}: {verdict.reason} — {tool_name}: {_subject(action)}")
+        return verdict
 
     def last_wait_s(self) -> float:
         """Seconds the calling thread's latest `review` spent at the prompt (the answer, a message,

@@ -35,7 +35,8 @@ from typing import Any
 
 from smolagents.local_python_executor import CodeOutput, InterpreterError, PythonExecutor
 
-from agent_runtime.safety.sandbox import PID_RESERVED, _ids, _libc, _under, cap_limits, isolation, pid_limit_prefix
+from agent_runtime.safety.isolation import PID_RESERVED, _ids, _libc, cap_limits, isolation, pid_limit_prefix
+from agent_runtime.safety.sandbox import _under
 
 log = logging.getLogger(__name__)
 

@@ -4,7 +4,8 @@ Inside bubblewrap a command has nothing of the host to gain, even when we run as
 - no capabilities: a user namespace, `--cap-drop ALL`, no further user namespaces, /proc/sys
   read-only (bwrap's own cover of it is silently skipped), root-only files hidden when root;
 - the root file system read-only; the workspace writable except its configuration (`.git`,
-  `.env*`, `.gitattributes`, `.gitmodules`, `policy.toml`, `.agent-runtime`, `AGENTS.md`, a
+  `.env*`, `.gitattributes`, `.gitmodules`, `policy.toml`, `.agent-runtime`, `AGENTS.md`, the
+  commit-hook configurations the host runs at the next commit (pre-commit, husky, lefthook), a
   core.hooksPath inside the workspace, what a symlinked one of those points at, the agent's own
   virtualenv when it lives there; below the top level, a nested repository's .git and any
   .gitattributes or .gitmodules): those are read-only, a new top-level `.env` cannot be
@@ -31,8 +32,6 @@ import logging
 import os
 import pwd
 import re
-import resource
-import selectors
 import shutil
 import signal
 import stat
@@ -45,12 +44,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from agent_runtime.core import is_secret_name, within
-from agent_runtime.procs import stop_group
+from agent_runtime.safety.capture import Capped, kill_group, pump
+from agent_runtime.safety.isolation import (
+    PID_RESERVED,
+    PROC_SYS_RO,
+    Limits,
+    _ids,
+    _libc,
+    _set_limits,
+    isolation,
+    pid_limit_prefix,
+)
 
 log = logging.getLogger(__name__)
 
-OUTPUT_CAP_BYTES = 256 * 1024  # kept from each end of stdout and stderr
-PIPE_GRACE_S = 1.0  # after the command exits, how long its leftovers may keep writing
 # Secret places outside the workspace, relative to $HOME; hidden from sandboxed commands.
 HOME_SECRETS = (".ssh", ".aws", ".netrc", ".gnupg", ".git-credentials", ".docker", ".config/gh", ".kube",
                 ".pypirc", ".npmrc", ".azure", ".config/gcloud", ".cargo/credentials", ".cargo/credentials.toml",
@@ -70,7 +77,12 @@ _CONFIG_KEY = re.compile(r"^\s*([A-Za-z][A-Za-z0-9-]*)\s*(?:=|$)")
 # The workspace's configuration: read by git or by us on the next start, so never written by a
 # command. `.env*` matches by prefix.
 # AGENTS.md too: every later session reads it into the prompt (the policy asks for each write).
-CONFIG_NAMES = (".git", ".gitattributes", ".gitmodules", "policy.toml", ".agent-runtime", "AGENTS.md")
+# And what the user's installed commit hooks run on the host at the next commit (a command the
+# policy lets run because the sandbox contains it must not leave behind what runs outside it).
+COMMIT_HOOK_CONFIGS = (".pre-commit-config.yaml", ".husky", "lefthook.yml", ".lefthook.yml", "lefthook-local.yml",
+                       ".lefthook-local.yml")
+CONFIG_NAMES = (".git", ".gitattributes", ".gitmodules", "policy.toml", ".agent-runtime", "AGENTS.md",
+                *COMMIT_HOOK_CONFIGS)
 ENV_TEMPLATES = (".env.example", ".env.sample", ".env.template")
 # Configuration at any depth (the policy's deny_write has `**/.git/**`; .gitattributes and
 # .gitmodules match at any depth): a nested repository's .git holds hooks and a config that run
@@ -92,20 +104,6 @@ ENV_ALLOWED_PREFIXES = ("LC_",)
 # Only when the policy gives commands the network: the way out, as the host has it.
 ENV_NETWORK = frozenset({"HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "ALL_PROXY",
                          "http_proxy", "https_proxy", "no_proxy", "all_proxy"})
-# bwrap mounts a fresh /proc but only covers /proc/sys read-only if access(W_OK) succeeds, which
-# it never does for that directory: without this, a sandboxed root can write host sysctls
-# (kernel.core_pattern runs a program as host root).
-PROC_SYS_RO = ("--ro-bind", "/proc/sys", "/proc/sys")
-# Namespaces, spelled out: --unshare-all only *tries* the user namespace, and as root it is the
-# user namespace that empties the capability bounding set. --disable-userns: no `unshare -U`
-# inside to get capabilities back. --cap-drop ALL: as root bwrap keeps every capability otherwise.
-ISOLATION = ("--unshare-user", "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
-             "--disable-userns", "--cap-drop", "ALL", "--die-with-parent", "--new-session")
-# Where user namespaces are refused (some containers): still no capabilities and a PID namespace.
-ISOLATION_NO_USERNS = ("--unshare-pid", "--unshare-ipc", "--unshare-uts", "--cap-drop", "ALL",
-                       "--die-with-parent", "--new-session")
-# pid_max counts from 1, but once PIDs wrap the kernel hands out only PIDs >= 300.
-PID_RESERVED = 300
 SOCKET_SCAN_BUDGET_S = 0.25
 SOCKET_SCAN_SKIP = frozenset({".git", "node_modules", ".venv", "venv", "__pycache__", ".cache", ".pyenv", ".rustup",
                               ".npm", ".m2", ".gradle", "site-packages", "target", ".tox", ".nox", ".mypy_cache"})
@@ -124,17 +122,6 @@ def _installed_under_tmp() -> list[Path]:
         if within(path, tmp) and path != tmp and path.is_dir() and path not in found:
             found.append(path)
     return found
-
-
-@dataclass(frozen=True)
-class Limits:
-    cpu_seconds: int = 600
-    memory_bytes: int = 8 << 30
-    file_bytes: int = 2 << 30
-    # Processes in one sandbox, root included (up to 300 more before PIDs first wrap). Where the
-    # kernel cannot cap a PID namespace, RLIMIT_NPROC = max(this, 4096) per user instead, root exempt.
-    processes: int = 1024
-    tmp_bytes: int = 1 << 30  # the private /tmp (and /var/tmp): an unsized tmpfs may take half the RAM
 
 
 @dataclass
@@ -169,113 +156,6 @@ def allowed_env(host: dict[str, str] | None = None, extra: dict[str, str] | None
     env.update(extra or {})
     return env
 
-
-_PR_SET_PDEATHSIG = 1
-
-
-def _libc():
-    import ctypes
-
-    return ctypes.CDLL(None, use_errno=True)
-
-
-def _set_limits(limits: Limits, nproc: bool, libc=None) -> None:
-    # Runs in the child between fork and exec: no locks, no logging.
-    if libc is not None:  # SIGKILL when we die: covers the pid_max wrapper (bwrap covers itself)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    values = [(resource.RLIMIT_CPU, limits.cpu_seconds), (resource.RLIMIT_AS, limits.memory_bytes),
-              (resource.RLIMIT_FSIZE, limits.file_bytes), (resource.RLIMIT_CORE, 0)]
-    if nproc:
-        values.append((resource.RLIMIT_NPROC, max(limits.processes, 4096)))
-    cap_limits(values)
-
-
-def cap_limits(values: list[tuple[int, int]]) -> None:
-    """Lower each resource limit to the value (never above the hard limit there is). Between fork
-    and exec too: no locks, no logging."""
-    for which, value in values:
-        try:
-            soft, hard = resource.getrlimit(which)
-            cap = value if hard == resource.RLIM_INFINITY else min(value, hard)
-            resource.setrlimit(which, (cap, cap))
-        except (ValueError, OSError):
-            pass
-
-
-# ------------------------------------------------------------------ what works on this machine
-
-@dataclass(frozen=True)
-class Isolation:
-    """What bubblewrap can do here, found once per process."""
-
-    bwrap: str | None
-    flags: tuple[str, ...] = ()
-    pid_limit: bool = False  # the pid_max wrapper works (the process cap holds for root)
-    note: str = ""
-
-
-_isolation: dict[tuple[str | None, int, bool], Isolation] = {}
-_isolation_lock = threading.Lock()
-CLEAN_PROBE_ENV = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}
-
-
-def pid_limit_prefix(pid_max: int) -> list[str]:
-    """Run the rest of the argv as the child of a fresh user + PID namespace whose pid_max is
-    `pid_max` (per PID namespace since Linux 6.14, checked at every level): no process in the
-    sandbox's nested namespaces can take a PID beyond it, root included. The sandbox cannot raise
-    it: no capabilities in this namespace, /proc/sys read-only. bwrap then runs as root of this
-    user namespace, so the caller passes --uid/--gid to keep the real ids inside."""
-    script = 'echo "$0" > /proc/sys/kernel/pid_max || exit 125; exec "$@"'
-    return [shutil.which("unshare") or "/usr/bin/unshare", "--user", "--map-root-user", "--pid", "--fork", "--kill-child", "--",
-            "/bin/sh", "-c", script, str(max(pid_max, PID_RESERVED + 1))]
-
-
-def _ids() -> list[str]:
-    return ["--uid", str(os.getuid()), "--gid", str(os.getgid())]
-
-
-def _probe_argv(bwrap: str, flags: tuple[str, ...]) -> list[str]:
-    return [bwrap, *flags, "--unshare-net", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
-            *PROC_SYS_RO, "--tmpfs", "/tmp", "--", "true"]
-
-
-def _works(argv: list[str]) -> tuple[bool, str]:
-    try:
-        done = subprocess.run(argv, capture_output=True, timeout=20, env=CLEAN_PROBE_ENV, stdin=subprocess.DEVNULL)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        return False, str(exc)
-    return done.returncode == 0, done.stderr.decode(errors="replace").strip()
-
-
-def isolation(use_bwrap: bool | None = None) -> Isolation:
-    """Probe bubblewrap once: full isolation, then without user namespaces, then none."""
-    found = shutil.which("bwrap") if use_bwrap is not False else None
-    key = (found, os.geteuid(), use_bwrap is False)
-    with _isolation_lock:
-        if key in _isolation:
-            return _isolation[key]
-        result = Isolation(None, note="bubblewrap (bwrap) is not installed: apt-get install bubblewrap")
-        if use_bwrap is False:
-            result = Isolation(None, note="bubblewrap turned off")
-        elif found:
-            ok, why = _works(_probe_argv(found, ISOLATION))
-            if ok:
-                wrapped = pid_limit_prefix(PID_RESERVED + 100) + [found, *_ids()] + _probe_argv(found, ISOLATION)[1:]
-                limited, _ = _works(wrapped)
-                result = Isolation(found, ISOLATION, pid_limit=limited,
-                                   note="" if limited else "no per-sandbox process cap here (needs Linux >= 6.14 and "
-                                                           "user namespaces); RLIMIT_NPROC applies, root is exempt")
-            else:
-                ok2, why2 = _works(_probe_argv(found, ISOLATION_NO_USERNS))
-                if ok2:
-                    result = Isolation(found, ISOLATION_NO_USERNS,
-                                       note=f"bubblewrap runs without a user namespace here ({why})")
-                else:
-                    result = Isolation(None, note=f"bubblewrap is installed but cannot run here: {why2 or why}")
-        _isolation[key] = result
-        if result.note and result.bwrap:
-            log.info("sandbox: %s", result.note)
-        return result
 
 
 # ------------------------------------------------------------------------------- the helpers
@@ -628,7 +508,7 @@ class Sandbox:
                         "still apply). Install it: apt-get install bubblewrap", self.isolation.note)
         before = set(os.listdir(self.root)) if self.root.is_dir() else set()
         started = time.monotonic()
-        out, err = _Capped(), _Capped()
+        out, err = Capped(), Capped()
         timed_out = False
         try:
             with _DotenvPlaceholder(self.root) if self._bwrap else _Nothing() as placeholder, \
@@ -644,20 +524,20 @@ class Sandbox:
                     preexec_fn=lambda: _set_limits(self.limits, nproc, libc),
                 )
                 try:
-                    timed_out = not _pump(proc, out, err, deadline=started + timeout)
+                    timed_out = not pump(proc, out, err, deadline=started + timeout)
                 finally:
                     if proc.poll() is None:  # timed out, or we are being interrupted (Ctrl-C)
                         # In bwrap the command is in its own session and dies with the PID namespace
                         # (SIGKILL) anyway; the pid_max wrapper blocks SIGTERM. Outside, TERM first.
-                        _kill_group(proc, (signal.SIGKILL,) if self._bwrap else (signal.SIGTERM, signal.SIGKILL))
+                        kill_group(proc, (signal.SIGKILL,) if self._bwrap else (signal.SIGTERM, signal.SIGKILL))
                         if self._bwrap:  # the namespace dies just after: wait until its pipes close
-                            _pump(proc, out, err, deadline=time.monotonic() + 2)
+                            pump(proc, out, err, deadline=time.monotonic() + 2)
         finally:  # also after Ctrl-C
             removed = self._remove_new_config(before | {".env"})  # .env: the placeholder's, see there
         stderr = err.text()
         if removed:
             stderr += (f"\n[sandbox] removed {', '.join(removed)}: commands may not create the workspace's "
-                       "configuration files (.env*, .git, .gitattributes, .gitmodules, policy.toml, .agent-runtime, AGENTS.md). "
+                       f"configuration files (.env*, {', '.join(CONFIG_NAMES)}). "
                        "Create it with propose_patch (it asks for approval), or tell the user.\n")
         return CommandResult(proc.returncode, out.text(), stderr, timed_out,
                              round(time.monotonic() - started, 3), self.kind, out.dropped + err.dropped)
@@ -709,62 +589,3 @@ class _Nothing:
 
     def __exit__(self, *exc: object) -> None:
         return None
-
-
-class _Capped:
-    """Keeps the first and last OUTPUT_CAP_BYTES of a stream."""
-
-    def __init__(self) -> None:
-        self.head = bytearray()
-        self.tail = bytearray()
-        self.dropped = 0
-
-    def add(self, data: bytes) -> None:
-        room = OUTPUT_CAP_BYTES - len(self.head)
-        if room > 0:
-            self.head += data[:room]
-            data = data[room:]
-        if data:
-            self.tail += data
-            excess = len(self.tail) - OUTPUT_CAP_BYTES
-            if excess > 0:
-                del self.tail[:excess]
-                self.dropped += excess
-
-    def text(self) -> str:
-        middle = f"\n[... {self.dropped:,} bytes of output dropped ...]\n".encode() if self.dropped else b""
-        return bytes(self.head + middle + self.tail).decode("utf-8", errors="replace")
-
-
-def _pump(proc: subprocess.Popen, out: _Capped, err: _Capped, deadline: float) -> bool:
-    """Read both pipes until the process ends; False if the deadline passed first."""
-    selector = selectors.DefaultSelector()
-    selector.register(proc.stdout, selectors.EVENT_READ, out)  # type: ignore[arg-type]
-    selector.register(proc.stderr, selectors.EVENT_READ, err)  # type: ignore[arg-type]
-    open_pipes = 2
-    exited_at: float | None = None
-    while open_pipes:
-        now = time.monotonic()
-        if now >= deadline:
-            return False
-        if exited_at is None and proc.poll() is not None:
-            exited_at = now
-        if exited_at is not None and now - exited_at > PIPE_GRACE_S:
-            break  # the command ended; something it left behind holds the pipes: it gets killed
-        for key, _ in selector.select(timeout=min(deadline - now, 0.2)):
-            data = os.read(key.fd, 65536)
-            if data:
-                key.data.add(data)
-            else:
-                selector.unregister(key.fileobj)
-                open_pipes -= 1
-    selector.close()
-    try:
-        proc.wait(timeout=max(0.0, deadline - time.monotonic()))
-    except subprocess.TimeoutExpired:
-        return False
-    return True
-
-
-def _kill_group(proc: subprocess.Popen, signals: tuple[int, ...] = (signal.SIGTERM, signal.SIGKILL)) -> None:
-    stop_group(proc, signals, wait_s=2)

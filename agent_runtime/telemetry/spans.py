@@ -40,7 +40,7 @@ _SUBJECT_KEYS = ("command", "path", "patch_id", "pattern", "diff")
 _DIFF_TARGET = re.compile(r"^\+\+\+ (?:b/)?(\S+)", re.MULTILINE)
 _APPROVER = {"user": "by the user", "config": "by the approval mode",
              "non_interactive": "(no one at a terminal to approve)", "remembered": "remembered from",
-             "hook": "by"}
+             "hook": "by", "judge": "by the judge"}
 
 
 def _json(value: Any) -> str:
@@ -91,8 +91,10 @@ def policy_summary(decision: "Decision | None", approval: "ApprovalResult | None
         text += f" → {approval.outcome} {_APPROVER.get(approval.source, 'by ' + approval.source)}"
         if approval.message and approval.source in ("remembered", "hook"):
             text += f" {approval.message}"  # where it was remembered, which hook
-        elif approval.message and not approval.approved:
+        elif approval.message and (approval.source == "judge" or not approval.approved):
             text += f": {approval.message}"
+        if approval.judge == "human":
+            text += f" (the judge sent it on: {approval.judge_reason})"
     elif decision.decision == "ask":
         text += " → not asked"
     return text
@@ -149,6 +151,12 @@ class ToolSpan:
                 attributes["policy.rule"] = decision.rule
         if approval is not None:
             attributes["approval.source"] = approval.source
+            if approval.judge is not None:  # --approval judge: its verdict, also when a person decided
+                attributes["approval.judge"] = approval.judge
+                attributes["approval.judge_reason"] = self._redact(approval.judge_reason or "")
+                metadata["approval"]["judge"] = {"verdict": approval.judge, "reason": attributes["approval.judge_reason"]}
+        if decision is not None and decision.sandbox:
+            attributes["policy.sandbox"] = decision.sandbox  # contained / review / escapes / unavailable
         if approval_wait_ms is not None:
             attributes["approval.wait_ms"] = round(approval_wait_ms, 3)
         if sandbox:

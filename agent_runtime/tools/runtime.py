@@ -12,6 +12,7 @@ from agent_runtime.core import Action, CallRecord, Decision, Workspace
 from agent_runtime.patches.undo import UndoJournal
 from agent_runtime.safety.approval import Approver
 from agent_runtime.safety.policy import Policy
+from agent_runtime.safety.policy.containment import SandboxState
 from agent_runtime.safety.sandbox import Sandbox
 from agent_runtime.telemetry.spans import Telemetry
 from agent_runtime.tools.history import SessionState
@@ -26,8 +27,27 @@ if TYPE_CHECKING:
     from agent_runtime.tools.base import RuntimeTool
 
 
+STEPS_FOR_JUDGE = 6
+
+
 def undo_dir() -> Path:
     return state_home() / "undo"
+
+
+def sandbox_state(sandbox: Sandbox, network: bool) -> SandboxState:
+    """Whether commands run contained: in bubblewrap, without the network."""
+    if sandbox.kind != "bwrap":
+        return SandboxState(False, sandbox.isolation.note or "bubblewrap does not run here")
+    if network:
+        return SandboxState(False, "the policy gives sandboxed commands the network ([sandbox] network = true)")
+    return SandboxState(True)
+
+
+def describe_call(record: CallRecord) -> str:
+    """One line of a tool call for the judge: the tool, its arguments, how it ended."""
+    arguments = ", ".join(f"{k}={str(v)[:120]!r}" for k, v in record.arguments.items())
+    facts = ", ".join(f"{k}={v}" for k, v in record.facts.items() if k in ("exit_code", "passed", "error"))
+    return f"{record.tool}({arguments}) -> {record.outcome}" + (f" ({facts[:200]})" if facts else "")
 
 
 @dataclass
@@ -59,7 +79,12 @@ class Runtime:
         workspace = Workspace(repo, hidden=policy.deny_read)
         sandbox = Sandbox(workspace.root, hidden_globs=policy.deny_read, allow_network=policy.network,
                           use_bwrap=use_bwrap)
+        # The policy lets what the sandbox contains run without asking only when commands do run in it.
+        policy.sandbox = sandbox_state(sandbox, policy.network)
+        approver.sandboxed = policy.sandbox.contains  # the judge approves only what the sandbox contains
         runtime = cls(settings, workspace, policy, approver, sandbox, telemetry or Telemetry())
+        if approver.steps is None:  # what the judge (--approval judge) sees of the work so far
+            approver.steps = lambda: [describe_call(r) for r in runtime.state.history[-STEPS_FOR_JUDGE:]]
         # The journal stores files' contents: never of files the policy forbids reading.
         journal = UndoJournal(undo_dir(), workspace, secret=lambda rel: runtime.decide(
             Action("read", paths=(rel,))).decision == "deny")

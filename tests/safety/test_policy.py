@@ -468,8 +468,10 @@ def test_history_reads_of_secrets(policy, planted):
 
 def test_a_clean_history_reads_freely_until_a_secret_is_committed(policy, tmp_path):
     root = make_repo(tmp_path / "clean", {"app.py": "x = 1\n"})
-    assert decide(policy, root, "git log -p --all") == "allow"
+    assert decide(policy, root, "git log -p") == "allow"
     assert decide(policy, root, "git show HEAD") == "allow"
+    # every ref's whole history asks even when clean: a secret in any file, removed since (issue 23)
+    assert policy.check_command("git log -p --all", root).rule == "git-history-all"
     (root / ".env").write_text("TOKEN=x\n")
     assert decide(policy, root, "git diff") == "allow"  # untracked: git diff does not show it
     git(root, "add", ".env")
@@ -570,8 +572,10 @@ def test_policy_check_json(tmp_path):
     result = run_cli("policy", "check", "--json", "ls && sudo rm -rf /", cwd=tmp_path)
     assert result.returncode == 20  # deny
     out = json.loads(result.stdout)
-    # approved_by: where the user's saved approvals approve an `ask` (safety/userpolicy.py), else null
-    assert set(out) == {"decision", "rule", "reason", "commands", "approved_by"}
+    # approved_by: where the user's saved approvals approve an `ask` (safety/userpolicy.py), else null;
+    # sandbox: what the sandbox has to do with it, and whether commands run in one here (issue 23)
+    assert set(out) == {"decision", "rule", "reason", "commands", "approved_by", "sandbox", "sandbox_available",
+                        "sandbox_note"}
     assert out["decision"] == "deny" and out["rule"] == "privilege" and out["approved_by"] is None
     assert [c["argv"] for c in out["commands"]] == [["ls"], ["sudo", "rm", "-rf", "/"], ["rm", "-rf", "/"]]
     assert [c["decision"] for c in out["commands"]] == ["allow", "deny", "deny"]

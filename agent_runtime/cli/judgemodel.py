@@ -1,0 +1,74 @@
+"""The judge's model for `--approval judge` (safety/judge.py), from the model registry: JUDGE_MODEL,
+else the embedded 0.5B model. It is opened on the judge's first question (a session that never
+needs it starts none) and closed at exit; its answers are held to one line (a grammar on llama.cpp
+servers, few tokens, no sampling warmth)."""
+
+from __future__ import annotations
+
+import atexit
+import sys
+import threading
+from contextlib import contextmanager
+from dataclasses import replace
+from typing import Any, Iterator
+
+from agent_runtime.config import Settings
+from agent_runtime.safety.judge import Judge
+
+DEFAULT_JUDGE_MODEL = "embedded:0.5b"
+JUDGE_MAX_TOKENS = 60
+JUDGE_WINDOW = 4096  # the prompt is a task, six steps and a command
+# llama.cpp: the reply is one verdict line, whatever the model would rather say.
+JUDGE_GRAMMAR = 'root ::= ("APPROVE" | "HUMAN") ": " [^\\n] [^\\n]*'
+
+
+class _StderrUI:
+    """What a model kind may show while it starts: one line on stderr."""
+
+    def warn(self, message: str) -> None:
+        print(f"judge: {message}", file=sys.stderr)
+
+    @contextmanager
+    def waiting(self, message: str) -> Iterator[None]:
+        print(f"judge: {message}", file=sys.stderr)
+        yield None
+
+
+class JudgeModel:
+    """A completion function over a registry model, opened once, on first use."""
+
+    def __init__(self, settings: Settings, model_id: str):
+        # Its own small window and short answers; MODEL_GGUF belongs to the agent's model, not the judge's.
+        self.settings = replace(settings, model_gguf=None, model_max_tokens=JUDGE_MAX_TOKENS, model_temperature=0.0,
+                                model_context_window=JUDGE_WINDOW)
+        self.model_id = model_id
+        self._model: Any = None
+        self._lock = threading.Lock()
+
+    def _open(self) -> Any:
+        from agent_runtime.models.registry import kind_for
+
+        kind = kind_for(self.settings, self.model_id)
+        ui = _StderrUI()
+        kind.start(ui)
+        atexit.register(kind.close)
+        opened = kind.open(ui, lambda old, new, why: ui.warn(f"{old} is not available ({why}); using {new}"))
+        if hasattr(opened.model, "grammar") and opened.constraint.kind.startswith("gbnf"):
+            opened.model.grammar = JUDGE_GRAMMAR
+        return opened.model
+
+    def __call__(self, messages: list[dict[str, str]]) -> str:
+        with self._lock:
+            if self._model is None:
+                self._model = self._open()
+            parts = [{"role": m["role"], "content": [{"type": "text", "text": m["content"]}]} for m in messages]
+            reply = self._model.generate(parts, max_tokens=JUDGE_MAX_TOKENS, temperature=0.0)
+        content = reply.content
+        if isinstance(content, list):  # parts, as some backends return them
+            content = "".join(p.get("text", "") for p in content if isinstance(p, dict))
+        return content or ""
+
+
+def make_judge(settings: Settings) -> Judge:
+    model_id = settings.judge_model or DEFAULT_JUDGE_MODEL
+    return Judge(JudgeModel(settings, model_id), label=model_id)

@@ -1,0 +1,148 @@
+"""What bubblewrap can do on this machine (probed once per process), the namespaces and flags
+the sandboxes use (sandbox.py for commands, executor.py for the model's code), and the limits
+set on what they run, which hold whether or not bubblewrap works."""
+
+from __future__ import annotations
+
+import logging
+import os
+import resource
+import shutil
+import signal
+import subprocess
+import threading
+from dataclasses import dataclass
+
+log = logging.getLogger(__name__)
+
+# bwrap mounts a fresh /proc but only covers /proc/sys read-only if access(W_OK) succeeds, which
+# it never does for that directory: without this, a sandboxed root can write host sysctls
+# (kernel.core_pattern runs a program as host root).
+PROC_SYS_RO = ("--ro-bind", "/proc/sys", "/proc/sys")
+# Namespaces, spelled out: --unshare-all only *tries* the user namespace, and as root it is the
+# user namespace that empties the capability bounding set. --disable-userns: no `unshare -U`
+# inside to get capabilities back. --cap-drop ALL: as root bwrap keeps every capability otherwise.
+ISOLATION = ("--unshare-user", "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
+             "--disable-userns", "--cap-drop", "ALL", "--die-with-parent", "--new-session")
+# Where user namespaces are refused (some containers): still no capabilities and a PID namespace.
+ISOLATION_NO_USERNS = ("--unshare-pid", "--unshare-ipc", "--unshare-uts", "--cap-drop", "ALL",
+                       "--die-with-parent", "--new-session")
+# pid_max counts from 1, but once PIDs wrap the kernel hands out only PIDs >= 300.
+PID_RESERVED = 300
+
+
+@dataclass(frozen=True)
+class Limits:
+    cpu_seconds: int = 600
+    memory_bytes: int = 8 << 30
+    file_bytes: int = 2 << 30
+    # Processes in one sandbox, root included (up to 300 more before PIDs first wrap). Where the
+    # kernel cannot cap a PID namespace, RLIMIT_NPROC = max(this, 4096) per user instead, root exempt.
+    processes: int = 1024
+    tmp_bytes: int = 1 << 30  # the private /tmp (and /var/tmp): an unsized tmpfs may take half the RAM
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _libc():
+    import ctypes
+
+    return ctypes.CDLL(None, use_errno=True)
+
+
+def _set_limits(limits: Limits, nproc: bool, libc=None) -> None:
+    # Runs in the child between fork and exec: no locks, no logging.
+    if libc is not None:  # SIGKILL when we die: covers the pid_max wrapper (bwrap covers itself)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    values = [(resource.RLIMIT_CPU, limits.cpu_seconds), (resource.RLIMIT_AS, limits.memory_bytes),
+              (resource.RLIMIT_FSIZE, limits.file_bytes), (resource.RLIMIT_CORE, 0)]
+    if nproc:
+        values.append((resource.RLIMIT_NPROC, max(limits.processes, 4096)))
+    cap_limits(values)
+
+
+def cap_limits(values: list[tuple[int, int]]) -> None:
+    """Lower each resource limit to the value (never above the hard limit there is). Between fork
+    and exec too: no locks, no logging."""
+    for which, value in values:
+        try:
+            soft, hard = resource.getrlimit(which)
+            cap = value if hard == resource.RLIM_INFINITY else min(value, hard)
+            resource.setrlimit(which, (cap, cap))
+        except (ValueError, OSError):
+            pass
+
+
+@dataclass(frozen=True)
+class Isolation:
+    """What bubblewrap can do here, found once per process."""
+
+    bwrap: str | None
+    flags: tuple[str, ...] = ()
+    pid_limit: bool = False  # the pid_max wrapper works (the process cap holds for root)
+    note: str = ""
+
+
+_isolation: dict[tuple[str | None, int, bool], Isolation] = {}
+_isolation_lock = threading.Lock()
+CLEAN_PROBE_ENV = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}
+
+
+def pid_limit_prefix(pid_max: int) -> list[str]:
+    """Run the rest of the argv as the child of a fresh user + PID namespace whose pid_max is
+    `pid_max` (per PID namespace since Linux 6.14, checked at every level): no process in the
+    sandbox's nested namespaces can take a PID beyond it, root included. The sandbox cannot raise
+    it: no capabilities in this namespace, /proc/sys read-only. bwrap then runs as root of this
+    user namespace, so the caller passes --uid/--gid to keep the real ids inside."""
+    script = 'echo "$0" > /proc/sys/kernel/pid_max || exit 125; exec "$@"'
+    return [shutil.which("unshare") or "/usr/bin/unshare", "--user", "--map-root-user", "--pid", "--fork", "--kill-child", "--",
+            "/bin/sh", "-c", script, str(max(pid_max, PID_RESERVED + 1))]
+
+
+def _ids() -> list[str]:
+    return ["--uid", str(os.getuid()), "--gid", str(os.getgid())]
+
+
+def _probe_argv(bwrap: str, flags: tuple[str, ...]) -> list[str]:
+    return [bwrap, *flags, "--unshare-net", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
+            *PROC_SYS_RO, "--tmpfs", "/tmp", "--", "true"]
+
+
+def _works(argv: list[str]) -> tuple[bool, str]:
+    try:
+        done = subprocess.run(argv, capture_output=True, timeout=20, env=CLEAN_PROBE_ENV, stdin=subprocess.DEVNULL)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return False, str(exc)
+    return done.returncode == 0, done.stderr.decode(errors="replace").strip()
+
+
+def isolation(use_bwrap: bool | None = None) -> Isolation:
+    """Probe bubblewrap once: full isolation, then without user namespaces, then none."""
+    found = shutil.which("bwrap") if use_bwrap is not False else None
+    key = (found, os.geteuid(), use_bwrap is False)
+    with _isolation_lock:
+        if key in _isolation:
+            return _isolation[key]
+        result = Isolation(None, note="bubblewrap (bwrap) is not installed: apt-get install bubblewrap")
+        if use_bwrap is False:
+            result = Isolation(None, note="bubblewrap turned off")
+        elif found:
+            ok, why = _works(_probe_argv(found, ISOLATION))
+            if ok:
+                wrapped = pid_limit_prefix(PID_RESERVED + 100) + [found, *_ids()] + _probe_argv(found, ISOLATION)[1:]
+                limited, _ = _works(wrapped)
+                result = Isolation(found, ISOLATION, pid_limit=limited,
+                                   note="" if limited else "no per-sandbox process cap here (needs Linux >= 6.14 and "
+                                                           "user namespaces); RLIMIT_NPROC applies, root is exempt")
+            else:
+                ok2, why2 = _works(_probe_argv(found, ISOLATION_NO_USERNS))
+                if ok2:
+                    result = Isolation(found, ISOLATION_NO_USERNS,
+                                       note=f"bubblewrap runs without a user namespace here ({why})")
+                else:
+                    result = Isolation(None, note=f"bubblewrap is installed but cannot run here: {why2 or why}")
+        _isolation[key] = result
+        if result.note and result.bwrap:
+            log.info("sandbox: %s", result.note)
+        return result

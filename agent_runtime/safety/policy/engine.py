@@ -1,0 +1,303 @@
+"""Step 2 of a tool call: allow / ask / deny, from rules that are data (policy.toml).
+
+Each rule matches simple commands by an argv prefix (alternatives per position, globs
+allowed) and optional conditions, and carries a decision, a reason, and example commands
+that must and must not match; the examples are checked when the file loads (rules.py). Every
+simple command a shell string would run (see commandline.py) is judged; the strictest decision
+wins; a command no rule matches gets the default (ask). The floors (floors.py) hold whatever
+the rules say; a path is judged as written and as resolved (paths.py); git's history is
+scanned for deny_read files (history.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from agent_runtime.core import Action, Decision
+from agent_runtime.safety.commandline import DYNAMIC, SimpleCommand, parse
+from agent_runtime.safety.policy.containment import (
+    CONTAINED,
+    ESCAPES,
+    UNAVAILABLE,
+    SandboxState,
+    contained_reason,
+    in_sandbox_reason,
+    unavailable_reason,
+    worst,
+)
+from agent_runtime.safety.policy.floors import (
+    INSTRUCTIONS_REASON,
+    PINNED_FLOORS,
+    ROUTINE_FLOORS,
+    USER_LOWERABLE,
+    floors,
+)
+from agent_runtime.safety.policy.history import secrets_in_repository
+from agent_runtime.safety.policy.paths import PathRules, Place, write_denied_reason
+from agent_runtime.safety.policy.rules import RANK, PolicyError, Rule, Verdict, read_policy_file, stricter
+
+SHIPPED_POLICY = Path(__file__).resolve().parents[1] / "policy.toml"
+
+
+class Policy:
+    def __init__(self, rules: list[Rule], default: str = "ask", deny_read: tuple[str, ...] = (),
+                 allow_read: tuple[str, ...] = (), deny_write: tuple[str, ...] = (), network: bool = False,
+                 examples: tuple[tuple[str, str, bool], ...] = (), source: str = "<policy>",
+                 sandbox_default: str = "allow"):
+        self.rules = rules
+        self.default = default
+        self.paths = PathRules(deny_read, allow_read, deny_write)
+        self.network = network
+        self.examples = examples
+        self.source = source
+        self.user: Any = None  # the user's saved approvals (safety/userpolicy.py), layered over the rules
+        self.sandbox_default = sandbox_default  # a command no rule covers, when commands run in the sandbox
+        # Whether the commands judged run in the sandbox (tools/runtime.py, `policy check` set it).
+        # None: not known, so nothing is allowed for being contained and no reason says so.
+        self.sandbox: SandboxState | None = None
+        # Rules by program name, so a command is tried only against rules that can match it.
+        self._by_program: dict[str, list[tuple[int, Rule]]] = {}
+        self._any_program: list[tuple[int, Rule]] = []
+        for index, rule in enumerate(rules):
+            names = rule.programs
+            if names is None:
+                self._any_program.append((index, rule))
+            else:
+                for name in names:
+                    self._by_program.setdefault(name, []).append((index, rule))
+
+    def _candidates(self, cmd: SimpleCommand) -> list[Rule]:
+        program = cmd.program
+        if program is None:
+            return []
+        found = self._by_program.get(program, []) + self._any_program
+        return [rule for _, rule in sorted(found, key=lambda item: item[0])]
+
+    @classmethod
+    def load(cls, path: Path | None = None) -> "Policy":
+        """Read and check a policy file: every key known, every value of its type, every example right."""
+        policy = cls(**read_policy_file(Path(path) if path else SHIPPED_POLICY))
+        failures = policy.rule_example_failures()
+        if failures:
+            raise PolicyError(f"{policy.source}: {failures[0]}" +
+                              (f" (and {len(failures) - 1} more)" if len(failures) > 1 else ""))
+        return policy
+
+    # --- examples that test the policy itself ---
+
+    def rule_example_failures(self) -> list[str]:
+        place = Place(Path("/policy-examples/workspace"), Path("/policy-examples/workspace"))
+        failures = []
+        for rule in self.rules:
+            for example in rule.match:
+                if not any(rule.applies(c, place) for c in parse(example).commands):
+                    failures.append(f"rule {rule.id!r}: its match example {example!r} does not match it")
+            for example in rule.not_match:
+                if any(rule.applies(c, place) for c in parse(example).commands):
+                    failures.append(f"rule {rule.id!r}: its not_match example {example!r} matches it")
+        return failures
+
+    def example_failures(self, root: Path) -> list[str]:
+        failures = self.rule_example_failures()
+        for command, expected, sandboxed in self.examples:
+            state = SandboxState(True) if sandboxed else SandboxState(False, "the example says sandbox = false")
+            got = self.check_command(command, root, state)
+            if got.decision != expected:
+                failures.append(f"example {command!r}: expected {expected}, got {got.decision} ({got.reason})")
+        return failures
+
+    def read_denied(self, rel: str) -> str | None:
+        """The deny_read glob that forbids reading `rel`, unless allow_read excepts it."""
+        return self.paths.read_denied(rel)
+
+    def write_denied(self, rel: str) -> str | None:
+        return self.paths.write_denied(rel)
+
+    @property
+    def deny_read(self) -> tuple[str, ...]:
+        return self.paths.deny_read
+
+    @property
+    def allow_read(self) -> tuple[str, ...]:
+        return self.paths.allow_read
+
+    @property
+    def deny_write(self) -> tuple[str, ...]:
+        return self.paths.deny_write
+
+    @property
+    def protected(self) -> tuple[Path, ...]:
+        """The user's configuration directory: never written by the agent (set by safety/userpolicy.py)."""
+        return self.paths.protected
+
+    @protected.setter
+    def protected(self, directories: tuple[Path, ...]) -> None:
+        self.paths.protected = directories
+
+    def secrets_in_repository(self, worktree: Path, git_dir: Path, index_only: bool = False) -> tuple[str, ...] | None:
+        """The deny_read paths git holds for this repository (policy/history.py)."""
+        return secrets_in_repository(self.paths, worktree, git_dir, index_only)
+
+    # --- decisions ---
+
+    def decide(self, action: Action, root: Path) -> Decision:
+        """The decision for a tool's action (DESIGN.md step 2). Paths are judged resolved: `..`,
+        and symlinks in every component (a link `g -> .git` makes `g/hooks/x` a .git path)."""
+        if action.kind == "command":
+            return self.check_command(action.command or "", root)
+        if action.kind not in ("read", "write"):
+            return Decision("ask", None, f"unknown action {action.kind!r}")
+        root = Path(root).resolve()
+        place = Place(root, root)
+        for rel in action.paths:
+            if not isinstance(rel, str) or not rel or "\x00" in rel:
+                return Decision("deny", "path", f"{rel!r} is not a usable path")
+            resolved = place.resolve(rel)
+            if resolved is None or not place.inside(resolved) or not all(place.inside(p) for p in place.forms(rel)):
+                return Decision("deny", "outside-workspace", f"{rel} leads outside the workspace {root}")
+            if action.kind == "read":
+                hit = self.paths.denied_at(place, rel, self.read_denied)
+                if hit:
+                    return Decision("deny", "deny_read", f"{hit[0]} may hold secrets (deny_read {hit[1]!r})")
+            else:
+                hit = self.paths.denied_at(place, rel, self.write_denied)
+                if hit:
+                    return Decision("deny", "deny_write", f"{hit[0]} {write_denied_reason(hit[0], hit[1])}")
+                if self.paths.protected_at(place, rel):
+                    return Decision("deny", "user-config", f"{rel} is in your agent-runtime configuration "
+                                                           "(approvals, hooks): only you change it")
+                hit = self.paths.denied_at(place, rel, self.read_denied)
+                if hit:  # writing a secret file is replacing it: the user does that, not the agent
+                    return Decision("deny", "deny_read", f"{hit[0]} may hold secrets (deny_read {hit[1]!r}); "
+                                                         "it is changed by the user, not by the agent")
+        if action.kind == "read":
+            return Decision("allow", None, "reads files in the workspace")
+        if any(self.paths.instructions_at(place, rel) for rel in action.paths):
+            return Decision("ask", "instructions", INSTRUCTIONS_REASON)
+        return Decision("ask", "write", "changes files in the workspace")
+
+    def check_command(self, command: str, root: Path, sandbox: SandboxState | None = None) -> Decision:
+        """The decision for a shell command run in `root`. `sandbox`: whether commands run in the
+        sandbox (default: what the policy was told, `self.sandbox`); an ask whose whole effect it
+        contains is then allowed, and every ask's reason says why it is still asked."""
+        state = sandbox if sandbox is not None else self.sandbox
+        decision = self._check(command, Path(root).resolve(), state is not None and state.contains)
+        if state is None:
+            decision.sandbox = None  # nothing is known of a sandbox: nothing said of it
+            return decision
+        if decision.decision != "ask":
+            return decision
+        if state.contains:
+            decision.reason = in_sandbox_reason(decision.reason, decision.sandbox or ESCAPES, decision.rule)
+            return decision
+        inside = self._check(command, Path(root).resolve(), True)  # what the sandbox would make of it
+        if inside.decision == "allow":
+            decision.reason, decision.sandbox = unavailable_reason(decision.reason, state.note), UNAVAILABLE
+        else:
+            decision.sandbox = inside.sandbox  # its kind in the sandbox: review or escapes
+        return decision
+
+    def _check(self, command: str, root: Path, contained: bool) -> Decision:
+        parsed = parse(command)
+        place = Place(root, root)
+        overall: Verdict | None = None
+        if parsed.problems:
+            overall = Verdict("ask", "parse", f"cannot be fully read ({parsed.problems[0]}), so it is never allowed")
+        judged = []
+        saved: list[str | None] = []  # for each command that asks: the user's entry that approves it
+        kind: str | None = ESCAPES if parsed.problems else None  # the worst kind of the asks
+        relaxed: Verdict | None = None  # the first command allowed because the sandbox contains it
+        for cmd in parsed.commands:
+            if cmd.program in ("cd", "pushd", "popd") and not cmd.via.startswith("$("):
+                args = [w for w in cmd.argv[1:] if not (w.static and w.text.startswith("-") and w.text != "-")]
+                place = place.moved(args[0] if args else None) if cmd.program != "popd" else place.moved(DYNAMIC)
+            here = place
+            if cmd.chdir is not None:  # env -C DIR: this command (and what it runs) starts there
+                here = place.moved(cmd.chdir)
+            verdict = self._judge(cmd, here, contained)
+            judged.append({"argv": cmd.texts(), "decision": verdict.decision, "rule": verdict.rule, "via": cmd.via})
+            if verdict.decision == "ask":
+                kind = worst(kind or verdict.sandbox, verdict.sandbox)
+                if self.user:
+                    saved.append(self._saved_approval(command, cmd, here))
+            elif verdict.decision == "allow" and verdict.sandbox == CONTAINED and relaxed is None:
+                relaxed = verdict
+            if overall is not None and verdict.decision == overall.decision and verdict.rule in PINNED_FLOORS:
+                overall = verdict  # the decision names it, whatever else asks
+            else:
+                overall = verdict if overall is None else stricter(overall, verdict)
+        if overall is None:
+            overall = Verdict("ask", "parse", "no command found")
+            kind = ESCAPES
+        approved_by = None
+        if overall.decision == "ask" and not parsed.problems and saved and all(saved):
+            approved_by = saved[0]
+        if overall.decision == "allow" and relaxed is not None:
+            overall = relaxed  # the reason says that the sandbox is why
+        sandbox = {"allow": CONTAINED if relaxed is not None else None, "ask": kind, "deny": None}[overall.decision]
+        return Decision(overall.decision, overall.rule, overall.reason, judged, approved_by, sandbox)
+
+    def _saved_approval(self, command: str, cmd: SimpleCommand, place: Place) -> str | None:
+        """Where the user approved this asking command for good (userpolicy.py), or None. The entry
+        must name the exact command, or every rule that asks about it; no rule may deny it; and no
+        floor may ask but a plain write inside the workspace."""
+        hits = [r for r in self._candidates(cmd) if r.applies(cmd, place)]
+        if any(r.decision == "deny" for r in hits):
+            return None
+        entry = self.user.by_command(command, place.root) or self.user.by_rules(
+            {r.id for r in hits if r.decision == "ask"}, place.root)
+        if entry is None:
+            return None
+        for floor in floors(self.paths, cmd, place, Verdict("allow", entry.id, entry.reason)):
+            if floor.decision == "deny" or floor.rule not in USER_LOWERABLE:
+                return None
+        return self.user.where(entry)
+
+    def _judge(self, cmd: SimpleCommand, place: Place, contained: bool = False) -> Verdict:
+        """One simple command: the strictest rule, then the floors. contained: commands run in the
+        sandbox, so an ask of the kind it contains is lifted (before the floors, which then judge
+        what an allowed command reads)."""
+        hits = [r for r in self._candidates(cmd) if r.applies(cmd, place)]
+        if hits:
+            best = hits[0]
+            for rule in hits[1:]:
+                if RANK[rule.decision] > RANK[best.decision]:
+                    best = rule
+            verdict = Verdict(best.decision, best.id, best.reason, best.sandbox)
+        elif not cmd.argv:
+            verdict = Verdict("allow", None, "sets shell variables")
+        elif cmd.transparent:
+            verdict = Verdict("allow", None, f"{cmd.program} only runs the commands judged beside it")
+        else:
+            name = cmd.program or "a program only known at run time"
+            kind = CONTAINED if cmd.program is not None and self.sandbox_default == "allow" else ESCAPES
+            verdict = Verdict(self.default, None, f"no rule covers {name!r}; the default is {self.default}", kind)
+        if verdict.decision == "deny":
+            return verdict  # nothing is stricter; the floors would only cost time
+        lifted: Verdict | None = None
+        if contained and verdict.decision == "ask" and verdict.sandbox == CONTAINED:
+            lifted, verdict = verdict, Verdict("allow", verdict.rule, verdict.reason, CONTAINED)
+        for floor in floors(self.paths, cmd, place, verdict):
+            if contained and floor.decision == "ask" and floor.sandbox == CONTAINED:
+                lifted = lifted or floor
+                continue
+            kind = worst(floor.sandbox, floor.sandbox if verdict.decision != "ask" else verdict.sandbox)
+            if RANK[floor.decision] > RANK[verdict.decision] or (
+                    floor.decision == verdict.decision and verdict.rule is None and floor.rule):
+                verdict = floor  # stricter, or the same with a specific reason instead of the default's
+            elif floor.decision == verdict.decision == "ask" and floor.rule in PINNED_FLOORS \
+                    and verdict.rule not in PINNED_FLOORS:
+                verdict = Verdict("ask", floor.rule, f"{floor.reason}; also {verdict.reason}")
+            elif floor.decision == verdict.decision == "ask" and floor.rule not in ROUTINE_FLOORS \
+                    and floor.reason not in verdict.reason and verdict.reason.count("; also ") < 2:
+                # A person approving should see that it also runs code or prints secrets.
+                verdict = Verdict(verdict.decision, verdict.rule, f"{verdict.reason}; also {floor.reason}")
+            if verdict.decision == "deny":
+                break
+            if verdict.decision == "ask":
+                verdict = replace(verdict, sandbox=kind)
+        if verdict.decision == "allow" and lifted is not None:
+            return Verdict("allow", lifted.rule, contained_reason(lifted.reason), CONTAINED)
+        return verdict

@@ -1,0 +1,223 @@
+"""Floors: what holds whatever the rules say. What the parser cannot read is never allowed;
+code handed to an interpreter, or hidden in a tool's own language (sed `e`, awk `system`, `make
+--eval`, see programs/), is never allowed; reading deny_read files is denied, also from git's
+history; writing deny_write files is denied and writing outside the workspace is denied, whether
+by redirection, by a tool's output option or by cp/mv/ln/tee; any other write asks."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import replace
+from typing import Iterable
+
+from agent_runtime.safety import programs
+from agent_runtime.safety.policy.containment import CONTAINED, ESCAPES, REVIEW, floor_kind
+from agent_runtime.safety.policy.history import history_floor
+from agent_runtime.safety.policy.paths import PathRules, Place, candidates, write_denied_reason
+from agent_runtime.safety.policy.rules import Verdict
+from agent_runtime.safety.programs.files import CHANGES_FILES, DECLARED_CHANGES
+from agent_runtime.safety.programs.inline import inline_code, what_code_does
+from agent_runtime.safety.programs.interpreters import INTERPRETERS
+from agent_runtime.safety.programs.shell import NO_FILE_ARGUMENTS, SAFE_ASSIGNMENTS, risky_variable
+from agent_runtime.safety.shellwords import Redirect, SimpleCommand, Word
+
+# Floors that only restate what an ask rule already says (it writes a file); others are added to its reason.
+ROUTINE_FLOORS = {"write", "redirect-write", "write-dynamic", "redirect", "outside-workspace", "dynamic-argument",
+                  "dynamic-directory"}
+# Floors that name the decision even when a rule already asks (the approval gate treats them apart).
+PINNED_FLOORS = frozenset({"instructions"})
+# Floors a user's saved approval (safety/userpolicy.py) may cover: a write to a named file inside the
+# workspace (not a deny_write file, not AGENTS.md: those are other floors). Every other floor still applies.
+USER_LOWERABLE = frozenset({"write", "redirect-write"})
+# A write to the project's instructions (INSTRUCTION_FILES) asks every time, never approved from memory
+# (a session's "always" or the user's saved approvals).
+INSTRUCTIONS_REASON = ("changes AGENTS.md, the project instructions every later session follows (asked every time, "
+                       "never approved from memory)")
+
+
+def floors(paths: PathRules, cmd: SimpleCommand, place: Place, verdict: Verdict) -> Iterable[Verdict]:
+    """What holds for one simple command whatever the rules say; each ask with its kind to the
+    sandbox (policy/containment.py)."""
+    for floor in _floors(paths, cmd, place, verdict):
+        if floor.decision == "ask" and floor.sandbox is None:
+            floor = replace(floor, sandbox=floor_kind(floor.rule))
+        yield floor
+
+
+def _code_floor(cmd: SimpleCommand) -> Verdict:
+    """Code handed to an interpreter: never allowed without the sandbox. In it, inline code that only
+    computes and prints is contained; code that runs programs or changes files, or that comes from
+    the command's input or only at run time, still asks."""
+    kind, because = ESCAPES, ""
+    if cmd.program in INTERPRETERS and inline_code(cmd.program, cmd.argv[1:]) is not None:
+        why = what_code_does(cmd.program, cmd.argv[1:])
+        kind, because = (CONTAINED, "") if why is None else (ESCAPES, f", and {why}")
+    return Verdict("ask", "interpreter-code", f"{cmd.opaque_code}{because}: code the policy cannot judge needs a "
+                                              "person", kind)
+
+
+def _floors(paths: PathRules, cmd: SimpleCommand, place: Place, verdict: Verdict) -> Iterable[Verdict]:
+    if cmd.program is None and cmd.argv:
+        yield Verdict("ask", "dynamic-program", "the program to run is only known at run time")
+    if cmd.opaque_code:
+        yield _code_floor(cmd)
+    if cmd.argv:
+        for name, _ in cmd.assignments:
+            if not SAFE_ASSIGNMENTS.match(name):
+                yield Verdict("ask", "env-assignment", f"setting {name} can change what runs")
+    for name in cmd.variables:
+        if risky_variable(name):
+            yield Verdict("ask", "env-assignment", f"setting {name} can change what later commands run")
+    effects = programs.effects(cmd)
+    for rule, reason in effects.asks:
+        yield Verdict("ask", rule, reason)
+    for word, how in effects.writes:
+        yield from write_floor(paths, word, place, how, cmd)
+    for word, how in effects.reads:
+        yield from read_floor(paths, word, place, verdict, how)
+    for path, how in effects.repo_paths:
+        pattern = paths.read_denied(path)
+        if pattern:
+            yield Verdict("deny", "deny_read", f"{how} prints {path} from the repository's history, and it may "
+                                               f"hold secrets (deny_read {pattern!r})")
+    written = {id(word) for word, _ in effects.writes} | {id(word) for word in effects.not_paths}
+    reads_files = cmd.program not in NO_FILE_ARGUMENTS and not effects.names_only
+    for word in cmd.argv[1:] if reads_files else ():
+        if id(word) not in written:  # what it writes or removes, or a pattern or a script, it does not read
+            yield from read_floor(paths, word, place, verdict, "")
+    if effects.names_only:
+        for word in cmd.argv[1:]:
+            listed = secret_directory(paths, word, place)
+            if listed:
+                yield Verdict("ask", "secret-listing", f"lists {word.text}, where secrets are kept (deny_read "
+                                                       f"{listed!r}): what is there, and its details, would be shown")
+    if effects.history is not None:
+        yield from history_floor(paths, effects.history, place)
+    for redirect in cmd.redirects:
+        yield from redirect_floor(paths, redirect, place)
+
+
+def secret_directory(paths: PathRules, word: Word, place: Place) -> str | None:
+    """The deny_read glob when `word` names a directory of secrets (`ls -la ~/.ssh`): one that is a
+    directory here, or that does not exist here and that a glob names by name (`**/.ssh/**`)."""
+    if not word.static or word.text.startswith("-"):
+        return None
+    for text in candidates(word, place):
+        for path in place.forms(text):
+            pattern = paths.read_denied(place.relative(path))
+            if not pattern:
+                continue
+            named = path.name.lower() in {part.lower() for part in pattern.split("/") if part
+                                          and not any(c in part for c in "*?[")}
+            if path.is_dir() or (named and not path.exists()):
+                return pattern
+    return None
+
+
+def read_floor(paths: PathRules, word: Word, place: Place, verdict: Verdict, how: str) -> Iterable[Verdict]:
+    label = f"{how} " if how else ""
+    if not word.static:
+        if verdict.decision == "allow":
+            yield Verdict("ask", "dynamic-argument", f"{label}{word.text} is only known at run time; it could "
+                                                     "name a file that may hold secrets")
+        return
+    for text in candidates(word, place):
+        hit = paths.denied_at(place, text, paths.read_denied)
+        if hit:
+            shown = text if os.path.normpath(text) == hit[0] else f"{text} ({hit[0]})"
+            said = f"{how} {shown}, which" if how else shown
+            yield Verdict("deny", "deny_read", f"{said} may hold secrets (deny_read {hit[1]!r})")
+            return
+        if verdict.decision != "allow":
+            continue
+        path = place.resolve(text)
+        if path is None:
+            continue
+        if not place.known and not os.path.isabs(text) and not text.startswith("~"):
+            yield Verdict("ask", "dynamic-directory", f"{label}{text} is relative to a directory only known "
+                                                      "at run time")
+        elif not place.inside(path) and not place.neutral(path) and not place.neutral_text(text) and path.exists():
+            yield Verdict("ask", "outside-workspace", f"{label}{text} is outside the workspace")
+
+
+def write_floor(paths: PathRules, word: Word, place: Place, how: str,
+                 cmd: SimpleCommand | None = None) -> Iterable[Verdict]:
+    if not word.static:
+        yield Verdict("ask", "write-dynamic", f"{how} {word.text}, a path only known at run time")
+        return
+    if not word.text:
+        return
+    texts = candidates(word, place)
+    follow = not how.startswith(("rm ", "unlink ", "rmdir ", "mv moves", "ln moves"))
+    for text in texts:
+        hit = paths.denied_at(place, text, paths.write_denied, follow)
+        if hit:
+            yield Verdict("deny", "deny_write", f"{how} {hit[0]}, which {write_denied_reason(hit[0], hit[1])}")
+            return
+        if paths.protected_at(place, text, follow):
+            yield Verdict("deny", "user-config", f"{how} {text}, in your agent-runtime configuration (approvals, "
+                                                 "hooks): only you change it")
+            return
+        hit = paths.denied_at(place, text, paths.read_denied, follow)
+        if hit and not how.startswith(("rm ", "unlink ", "rmdir ", "shred ")):
+            yield Verdict("deny", "deny_read", f"{how} {hit[0]}, which may hold secrets (deny_read {hit[1]!r}); "
+                                               "the user changes it")
+            return
+    for text in texts[:1]:
+        path = place.resolve(text)
+        if path is None or place.neutral(path) or place.neutral_text(text):
+            continue
+        if not place.known and not os.path.isabs(text) and not text.startswith("~"):
+            yield Verdict("ask", "write-dynamic", f"{how} {text} in a directory only known at run time")
+        elif not place.inside(path):
+            if not place.scratch(text, path):
+                yield Verdict("deny", "write-outside", f"{how} {text}, outside the workspace")
+        elif path == place.root and not any(c in text for c in "*?[") and cmd is not None \
+                and cmd.program in ("rm", "mv", "rmdir", "shred"):
+            yield Verdict("deny", "workspace-root", f"{how} the whole workspace, .git included")
+        elif paths.instructions_at(place, text, follow):
+            yield Verdict("ask", "instructions", f"{how} {place.relative(path)}: {INSTRUCTIONS_REASON}")
+        else:
+            # A change the command declares (rm, cp, mkdir, sed -i, ...) is the judge's to review in the
+            # sandbox; one hidden in an option of a program that reads (sort -o, uniq IN OUT, awk's print >)
+            # is a person's.
+            declared = cmd is None or cmd.program in CHANGES_FILES or how.startswith(DECLARED_CHANGES)
+            yield Verdict("ask", "write", f"{how} {place.relative(path)} directly (propose_patch lets the user "
+                                          "review a change)", REVIEW if declared else ESCAPES)
+
+
+def redirect_floor(paths: PathRules, redirect: Redirect, place: Place) -> Iterable[Verdict]:
+    target = redirect.target
+    writes = not redirect.op.startswith("<") or redirect.op == "<>"
+    if not target.static:
+        yield Verdict("ask", "redirect", f"redirection to {target.text}, a path only known at run time")
+        return
+    if not writes:
+        for text in candidates(target, place):
+            hit = paths.denied_at(place, text, paths.read_denied)
+            if hit:
+                yield Verdict("deny", "deny_read", f"{hit[0]} may hold secrets (deny_read {hit[1]!r})")
+                return
+        lexical = place.lexical(target.text)
+        if lexical is not None and str(lexical).startswith(("/dev/tcp/", "/dev/udp/")):
+            yield Verdict("ask", "network-redirect", f"reads from {target.text}: bash opens a network connection "
+                                                     "for it")
+            return
+        path = place.resolve(target.text)
+        if path is not None and (place.known or os.path.isabs(target.text)) and not place.inside(path) \
+                and not place.neutral(path) and not place.neutral_text(target.text) and path.exists():
+            yield Verdict("ask", "outside-workspace", f"reads {target.text}, outside the workspace")
+        return
+    path = place.resolve(target.text)
+    if path is None or place.neutral(path) or place.neutral_text(target.text):
+        return
+    anchored = place.known or os.path.isabs(target.text) or target.text.startswith("~")
+    if anchored and not place.inside(path) and not place.scratch(target.text, path):
+        yield Verdict("deny", "redirect-outside", f"writes to {target.text}, outside the workspace")
+        return
+    for verdict in write_floor(paths, target, place, "the redirection writes"):
+        if verdict.rule == "write":
+            yield Verdict("ask", "redirect-write", f"writes {place.relative(path)} directly (propose_patch lets "
+                                                   "the user review a change)")
+        else:
+            yield verdict
