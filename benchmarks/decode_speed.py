@@ -9,7 +9,7 @@
 (c) prompt tokens evaluated per request over the 10 requests of a scripted agent session
     (stable prefix: system + task + steps appended). Target: after the first, <= 25% of the prompt.
 
-    python benchmarks/decode_speed.py [--model 1.5b|0.5b] [--parts abc]
+    python benchmarks/decode_speed.py [--model 1.5b|0.5b] [--parts abc] [--cases N] [--max-tokens N]
 
 The machine is shared: its load average is printed with the figures; on/off requests alternate
 so that load falls on both alike.
@@ -105,12 +105,12 @@ def ask(server: EmbeddedServer, text: str, grammar: str | None, max_tokens: int)
     return {"text": message.content, "wall_s": round(wall, 2), **timings.as_dict()}
 
 
-def part_a(servers: dict[str, EmbeddedServer]) -> dict:
+def part_a(servers: dict[str, EmbeddedServer], cases: int, max_tokens: int) -> dict:
     requests = []
-    for name, text, failure in CASES:
-        requests.append(("edit_grammar", name, edit_prompt(name, text, failure), edit_grammar([name]), 900))
-        requests.append(("edit_free", name, edit_prompt(name, text, failure), None, 900))
-        requests.append(("prose", name, f"{name}:\n```python\n{text}```\n\n{PROSE_ASK}", None, 300))
+    for name, text, failure in CASES[:cases]:
+        requests.append(("edit_grammar", name, edit_prompt(name, text, failure), edit_grammar([name]), max_tokens))
+        requests.append(("edit_free", name, edit_prompt(name, text, failure), None, max_tokens))
+        requests.append(("prose", name, f"{name}:\n```python\n{text}```\n\n{PROSE_ASK}", None, max_tokens // 2))
     rows = []
     for index, (kind, name, prompt, grammar, max_tokens) in enumerate(requests):
         order = ("on", "off") if index % 2 == 0 else ("off", "on")
@@ -199,6 +199,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--model", default="1.5b", choices=("1.5b", "0.5b"))
     parser.add_argument("--parts", default="abc")
+    parser.add_argument("--cases", type=int, default=len(CASES), help="(a): how many of the files")
+    parser.add_argument("--max-tokens", type=int, default=900, help="(a): per edit reply (prose: half)")
     args = parser.parse_args()
     choice = resolve_embedded(load_settings({}), args.model)
     servers = {"on": EmbeddedServer(choice.gguf, 8192, choice.chat_format, prompt_lookup=True),
@@ -211,7 +213,7 @@ def main() -> None:
         for server in servers.values():
             server.wait_ready()
         if "a" in args.parts:
-            figures["a_prompt_lookup"] = part_a(servers)
+            figures["a_prompt_lookup"] = part_a(servers, args.cases, args.max_tokens)
         if "b" in args.parts:
             figures["b_machine_limit"] = part_b(servers, choice.gguf)
         if "c" in args.parts:

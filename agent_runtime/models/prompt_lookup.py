@@ -8,7 +8,7 @@ A draft costs time whether or not it is accepted, so this drafts only when it pa
 must be at least `min_match` tokens long, and the draft length is the one that maximises the
 expected tokens per second, from the acceptance seen so far in this reply and the measured cost
 of a batch of k + 1 positions relative to one. Prose, where guesses mostly fail, gets few and
-short drafts, then none.
+short drafts, then none for a while.
 
 No llama.cpp here: llama_server.py feeds this class the tokens and the batch timings.
 """
