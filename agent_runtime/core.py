@@ -51,7 +51,8 @@ class Action:
     """What a call is about to do, for the policy and the approval gate to judge.
 
     kind: "read" (paths are read), "command" (a shell command runs), "write" (a patch
-    is written). `preview` is what a person sees before approving.
+    is written), "restore" (files the session's own patch changed are put back as they were).
+    `preview` is what a person sees before approving.
     """
 
     kind: str

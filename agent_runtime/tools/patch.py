@@ -271,18 +271,25 @@ class UndoPatchTool(RuntimeTool):
                    "since).")
     inputs = {"patch_id": {"type": "string", "description": "id of an applied patch, e.g. 'p1'"}}
 
-    def _paths(self, patch_id: str) -> tuple[str, ...]:
+    def _entry(self, patch_id: str) -> Any:
         journal = self.runtime.journal
         entry = next((e for e in reversed(journal.history()) if e.patch_id == patch_id.strip()), None) \
             if journal is not None else None
         if entry is None:
             raise ToolError(f"there is no applied patch {patch_id!r} in this repository's history",
                             "Pass the patch_id that apply_patch returned.", kind="not_found")
-        return tuple(dict.fromkeys(rel for e in entry.edits for rel in (e.old_path, e.new_path) if rel))
+        return entry
 
     def action(self, patch_id: str) -> Action:
-        # Writes, judged like apply_patch: paths the policy forbids writing are refused here too.
-        return Action("write", paths=self._paths(patch_id))
+        entry = self._entry(patch_id)
+        paths = tuple(dict.fromkeys(rel for e in entry.edits for rel in (e.old_path, e.new_path) if rel))
+        # A patch applied in this session puts back files the session itself changed (the journal
+        # refuses if they changed since): a "restore", judged for its paths like a write but not
+        # asked. An older patch is a write like any other, asked with the diff that undoes it.
+        mine = any(p.id == entry.patch_id and p.applied for p in self.runtime.patches.all())
+        if mine:
+            return Action("restore", paths=paths)
+        return Action("write", paths=paths, preview=Patch(entry.patch_id, [e.inverse() for e in entry.edits]))
 
     def run(self, patch_id: str) -> dict[str, Any]:
         journal = self.runtime.journal

@@ -94,3 +94,55 @@ def test_undo_patch_refuses_an_unknown_patch_and_a_file_changed_since(tmp_path, 
     (repo / "pkg/use.py").write_text("changed by the user\n")
     refused = tools["undo_patch"](patch_id=proposed["patch_id"])
     assert "error" in refused and (repo / "pkg/use.py").read_text() == "changed by the user\n"
+
+
+def test_undoing_this_sessions_patch_is_not_asked_an_older_one_is_asked_with_its_diff(tmp_path, tools_for):
+    """In ask mode a failed fix is undone without a prompt (it puts back what the session itself
+    changed); a patch of an earlier session is a write like any other: asked, shown as the diff
+    that undoes it, and left alone when refused."""
+    from agent_runtime.safety.approval import Approver
+
+    repo = make_repo(tmp_path / "r", FILES)
+    asked: list[tuple[str, str, str]] = []
+
+    def person(answer: str):
+        def prompt(tool_name, action, decision):
+            asked.append((tool_name, action.kind, action.preview.diff() if action.preview else ""))
+            return answer, None
+        return prompt
+
+    runtime, tools = tools_for(repo)
+    runtime.approver = Approver("ask", interactive=True, prompt=person("y"), notice=lambda m: None)
+    proposed = tools["replace_symbol"](path="pkg/use.py", name="run", source="def run(text):\n    return 0\n")
+    assert tools["apply_patch"](patch_id=proposed["patch_id"])["applied"] is True
+    assert [a[0] for a in asked] == ["apply_patch"]
+    assert tools["undo_patch"](patch_id=proposed["patch_id"])["undone"] is True
+    assert [a[0] for a in asked] == ["apply_patch"], "the session's own patch is undone without asking"
+    assert (repo / "pkg/use.py").read_text() == FILES["pkg/use.py"]
+    assert runtime.state.history[-1].tool == "undo_patch" and runtime.state.history[-1].error_type is None
+
+    again = tools["replace_symbol"](path="pkg/use.py", name="run", source="def run(text):\n    return 1\n")
+    tools["apply_patch"](patch_id=again["patch_id"])
+    later, later_tools = tools_for(repo)  # a later session on the same repository (same undo history)
+    later.approver = Approver("ask", interactive=True, prompt=person("n"), notice=lambda m: None)
+    asked.clear()
+    refused = later_tools["undo_patch"](patch_id=again["patch_id"])
+    assert [(a[0], a[1]) for a in asked] == [("undo_patch", "write")], "an earlier session's patch is asked"
+    assert "-    return 1" in asked[0][2] and "+" in asked[0][2], "the person sees the diff that undoes it"
+    assert "error" in refused and "return 1" in (repo / "pkg/use.py").read_text(), "refused: nothing changes"
+    later.approver = Approver("ask", interactive=True, prompt=person("y"), notice=lambda m: None)
+    assert later_tools["undo_patch"](patch_id=again["patch_id"])["undone"] is True
+    assert (repo / "pkg/use.py").read_text() == FILES["pkg/use.py"]
+
+
+def test_a_restore_is_judged_for_its_paths_like_a_write(tmp_path, make_runtime):
+    """"restore" is allowed only where a write would be: a secret, a path outside, the user's own
+    configuration stay denied whatever the kind."""
+    from agent_runtime.core import Action
+
+    repo = make_repo(tmp_path / "r", FILES)
+    runtime = make_runtime(repo, "ask")
+    assert runtime.decide(Action("restore", paths=("pkg/use.py",))).decision == "allow"
+    for path in (".env", "../outside.py", ".git/hooks/pre-commit"):
+        assert runtime.decide(Action("restore", paths=(path,))).decision == "deny", path
+        assert runtime.decide(Action("write", paths=(path,))).decision == "deny", path

@@ -147,7 +147,7 @@ class Policy:
         and symlinks in every component (a link `g -> .git` makes `g/hooks/x` a .git path)."""
         if action.kind == "command":
             return self.check_command(action.command or "", root)
-        if action.kind not in ("read", "write"):
+        if action.kind not in ("read", "write", "restore"):
             return Decision("ask", None, f"unknown action {action.kind!r}")
         root = Path(root).resolve()
         place = Place(root, root)
@@ -174,6 +174,8 @@ class Policy:
                                                          "it is changed by the user, not by the agent")
         if action.kind == "read":
             return Decision("allow", None, "reads files in the workspace")
+        if action.kind == "restore":  # the paths' denies above hold as for any write
+            return Decision("allow", "restore", "puts back files as they were before this session's own patch")
         if any(self.paths.instructions_at(place, rel) for rel in action.paths):
             return Decision("ask", "instructions", INSTRUCTIONS_REASON)
         return Decision("ask", "write", "changes files in the workspace")
