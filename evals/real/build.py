@@ -410,10 +410,14 @@ def figures(lines: list[dict]) -> dict:
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python evals/real/build.py", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--spec", type=Path, default=HERE / "tasks.toml")
-    parser.add_argument("--out", type=Path, default=CACHE / "real")
-    parser.add_argument("--cache", type=Path, default=CACHE / "sdists")
-    parser.add_argument("--only", action="append", metavar="ID")
+    parser.add_argument("--spec", type=Path, default=HERE / "tasks.toml", metavar="FILE",
+                        help="the tasks (default: evals/real/tasks.toml)")
+    parser.add_argument("--out", type=Path, default=CACHE / "real", metavar="DIR",
+                        help="where instances.jsonl and the snapshots go (default: %(default)s)")
+    parser.add_argument("--cache", type=Path, default=CACHE / "sdists", metavar="DIR",
+                        help="downloaded source distributions (default: %(default)s)")
+    parser.add_argument("--only", action="append", metavar="ID",
+                        help="build (and check) only this task; repeatable; instances.jsonl then holds only these")
     parser.add_argument("--check", action="store_true", help="prove every task fails as given and passes with its fix")
     parser.add_argument("--table", action="store_true", help="print the suite's figures as JSON")
     args = parser.parse_args(argv)
