@@ -14,8 +14,8 @@ repository (one git snapshot per release, committed with a fixed identity and da
 base_commit is the same everywhere); the newer release's test functions added to the older
 test file are the test patch (visible to the agent, committed before it starts); the newer
 release's fixed functions put into the older source are the reference fix (never shown).
-PASS_TO_PASS is every other test of the files `pass_to_pass` names, less `exclude`, collected
-with pytest. Only names, versions, hashes and test ids are committed; sources are downloaded
+PASS_TO_PASS is every other test of the files (or classes) `pass_to_pass` names, less `exclude`,
+that pytest collects and that passes as given (a skipped test never passes, so it is left out). Only names, versions, hashes and test ids are committed; sources are downloaded
 from the package index (PYPI_JSON_URL, default https://pypi.org/pypi) and verified by sha256.
 """
 
@@ -287,8 +287,12 @@ def _prepared(line: dict, out: Path, where: Path):
     return ready, check_env(python_bin_dir(where))
 
 
-def collect(line: dict, spec: Spec, out: Path) -> list[str]:
-    """The test ids pytest collects in `pass_to_pass` (the test patch applied), in the sandbox."""
+def pass_to_pass(line: dict, spec: Spec, out: Path) -> list[str]:
+    """The tests pytest collects under `pass_to_pass` (less FAIL_TO_PASS and `exclude`) that pass
+    as given, the test patch applied: skipped ones, and ones that fail in this Python, are left
+    out (with a note). Collected and run in the sandbox, as the judge runs them."""
+    from agent_runtime.eval.instance import parse_instance
+    from agent_runtime.eval.judge import judge_command, outcomes, passed
     from agent_runtime.eval.repo import run_shell
 
     if not spec.pass_to_pass:
@@ -297,10 +301,22 @@ def collect(line: dict, spec: Spec, out: Path) -> list[str]:
         ready, env = _prepared({**line, "PASS_TO_PASS": []}, out, Path(tmp))
         files = " ".join(sorted({t.split("::")[0] for t in spec.pass_to_pass}))
         done = run_shell(f"{line['test_cmd']} --collect-only {files}", ready.repo, env, timeout=300, tail_chars=None)
-    ids = [row.strip() for row in done.output.splitlines() if "::" in row and not row.startswith(" ")]
-    if not done.passed or not ids:
-        raise BuildError(f"{spec.id}: pytest could not collect {files}:\n{done.output[-1500:]}")
-    return ids
+        collected = [row.strip() for row in done.output.splitlines() if "::" in row and not row.startswith(" ")]
+        if not done.passed or not collected:
+            raise BuildError(f"{spec.id}: pytest could not collect {files}:\n{done.output[-1500:]}")
+        missing = [t for t in spec.tests if t not in collected]
+        if missing:
+            raise BuildError(f"{spec.id}: pytest does not collect {', '.join(missing)}")
+        candidates = [t for t in collected if t not in spec.tests and not _under(t, spec.exclude)
+                      and _under(t, spec.pass_to_pass)]
+        instance = parse_instance({**line, "PASS_TO_PASS": candidates}, spec.id, out)
+        run = run_shell(judge_command(instance), ready.repo, env, timeout=600, tail_chars=None)
+    found = outcomes(run.output, tuple(candidates))
+    left_out = [f"{t} ({found[t].lower()})" for t in candidates if not passed(found[t])]
+    if left_out:
+        print(f"{spec.id}: PASS_TO_PASS leaves out {len(left_out)} tests that do not pass as given: "
+              f"{', '.join(left_out[:5])}{' ...' if len(left_out) > 5 else ''}", file=sys.stderr)
+    return [t for t in candidates if passed(found[t])]
 
 
 def build_one(spec: Spec, project: Project, cache: Path, out: Path) -> dict:
@@ -316,12 +332,7 @@ def build_one(spec: Spec, project: Project, cache: Path, out: Path) -> dict:
         "fixed_symbols": list(spec.fix), "fixed_file_lines": file_lines, "fix_added": added, "fix_removed": removed,
         **spec.extra,
     }
-    collected = collect(line, spec, out)
-    missing = [t for t in spec.tests if collected and t not in collected]
-    if missing:
-        raise BuildError(f"{spec.id}: pytest does not collect {', '.join(missing)}")
-    line["PASS_TO_PASS"] = [t for t in collected if t not in spec.tests and not _under(t, spec.exclude)
-                            and _under(t, spec.pass_to_pass)]
+    line["PASS_TO_PASS"] = pass_to_pass(line, spec, out)
     return line
 
 
@@ -399,10 +410,14 @@ def figures(lines: list[dict]) -> dict:
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python evals/real/build.py", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--spec", type=Path, default=HERE / "tasks.toml")
-    parser.add_argument("--out", type=Path, default=CACHE / "real")
-    parser.add_argument("--cache", type=Path, default=CACHE / "sdists")
-    parser.add_argument("--only", action="append", metavar="ID")
+    parser.add_argument("--spec", type=Path, default=HERE / "tasks.toml", metavar="FILE",
+                        help="the tasks (default: evals/real/tasks.toml)")
+    parser.add_argument("--out", type=Path, default=CACHE / "real", metavar="DIR",
+                        help="where instances.jsonl and the snapshots go (default: %(default)s)")
+    parser.add_argument("--cache", type=Path, default=CACHE / "sdists", metavar="DIR",
+                        help="downloaded source distributions (default: %(default)s)")
+    parser.add_argument("--only", action="append", metavar="ID",
+                        help="build (and check) only this task; repeatable; instances.jsonl then holds only these")
     parser.add_argument("--check", action="store_true", help="prove every task fails as given and passes with its fix")
     parser.add_argument("--table", action="store_true", help="print the suite's figures as JSON")
     args = parser.parse_args(argv)

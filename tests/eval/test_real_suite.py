@@ -170,7 +170,7 @@ def test_the_built_instance_runs_in_the_eval_with_the_replay_model(tmp_path, toy
     replay = write_replay(tmp_path / "replay.json", fix)
     out = tmp_path / "results.jsonl"
     done = run_cli("eval", str(tmp_path / "out" / "instances.jsonl"), "--model", f"replay:{replay}", "--out", str(out),
-                   cwd=tmp_path)
+                   cwd=tmp_path, timeout=900)
     assert done.returncode == 0, done.stderr
     (result,) = map(json.loads, out.read_text().splitlines())
     assert result["solved"] is True and (result["f2p_passed"], result["p2p_passed"], result["p2p_total"]) == (1, 2, 2)
