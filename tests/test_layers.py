@@ -1,4 +1,4 @@
-"""Imports point one way (README, "Architecture"): each folder may import only the layers below
+"""Imports point one way (docs/architecture.md, "Layers"): each folder may import only the layers below
 it. Every import counts — at module level, inside functions, and under TYPE_CHECKING — so a
 cycle cannot hide. A new arrow the wrong way fails here, with the file and the line."""
 
@@ -55,7 +55,7 @@ def test_every_import_points_down():
         module = "agent_runtime." + ".".join(path.relative_to(PACKAGE).with_suffix("").parts)
         module = module.removesuffix(".__init__")
         here = layer_of(module)
-        assert here in ALLOWED, f"{path}: a new folder needs its place in ALLOWED (and the README)"
+        assert here in ALLOWED, f"{path}: a new folder needs its place in ALLOWED (and docs/architecture.md)"
         for line, target in imports(path):
             if target == "<relative import>":
                 wrong.append(f"{path.relative_to(PACKAGE.parent)}:{line}: relative import")

@@ -1,4 +1,4 @@
-"""The one wrapper every tool call passes (DESIGN.md, "The one path of a tool call").
+"""The one wrapper every tool call passes (docs/architecture.md, "The one path of a tool call").
 
     1 validate  2 policy  3 approve  4 execute  5 shape  6 record  7 span
 

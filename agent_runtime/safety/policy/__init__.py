@@ -1,4 +1,5 @@
-"""The command policy (DESIGN.md step 2): allow / ask / deny for a tool's action.
+"""The command policy (docs/architecture.md, "The one path of a tool call", step 2): allow /
+ask / deny for a tool's action.
 
     rules.py     the policy file: rules as data, its keys and types checked strictly
     paths.py     paths as written and resolved, globs and braces, the deny_read / deny_write lists

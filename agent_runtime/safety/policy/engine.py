@@ -143,8 +143,9 @@ class Policy:
     # --- decisions ---
 
     def decide(self, action: Action, root: Path) -> Decision:
-        """The decision for a tool's action (DESIGN.md step 2). Paths are judged resolved: `..`,
-        and symlinks in every component (a link `g -> .git` makes `g/hooks/x` a .git path)."""
+        """The decision for a tool's action (docs/architecture.md, "The one path of a tool call",
+        step 2). Paths are judged resolved: `..`, and symlinks in every component (a link
+        `g -> .git` makes `g/hooks/x` a .git path)."""
         if action.kind == "command":
             return self.check_command(action.command or "", root)
         if action.kind not in ("read", "write", "restore"):
