@@ -8,10 +8,11 @@ import ast
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "agent_runtime"
-BASE = {"core", "config", "procs", "gitcmd"}
+BASE = {"core", "config", "procs", "gitcmd", "smol"}
 # layer -> the layers it may import (besides itself)
 ALLOWED: dict[str, set[str]] = {
     "core": set(),
+    "smol": set(),  # the one adapter for what smolagents does not promise (standard library only at import)
     "procs": set(),
     "gitcmd": {"core"},  # the agent's own git calls, with the repository's programs switched off
     "config": {"core"},
