@@ -273,7 +273,7 @@ def test_tool_class_calls_forward_directly_and_skips_the_signature_check():
         def forward(self, *args, **kwargs):
             return "ok"
 
-    with pytest.raises(Exception):
+    with pytest.raises(Exception, match="'forward' method parameters"):
         Generic()  # Tool checks forward's parameters against `inputs` unless told not to
 
     class Direct(smol.tool_class()):
