@@ -18,7 +18,7 @@ from agent_runtime.agent.frontend import Frontend
 from agent_runtime.config import Settings
 from agent_runtime.models.registry import kind_for
 from agent_runtime.safety.approval import Approver
-from agent_runtime.smol import steps_to_run
+from agent_runtime.smol import steps_to_run, stop_after_step
 
 log = logging.getLogger(__name__)
 
@@ -358,7 +358,7 @@ class Session:
             return
         self.attempts.after_step(step, self.runtime.state.history)
         if self.attempts.stopped is not None:
-            self.agent.interrupt()  # ends the run before the next step; _run reports the answer
+            stop_after_step(self.agent)  # ends the run before the next step; _run reports the answer
 
     def _undo_patch(self, patch_id: str) -> dict[str, Any]:
         """An automatic undo, through the one tool path (policy, span, record) like any call."""
