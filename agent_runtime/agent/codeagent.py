@@ -5,7 +5,6 @@ from __future__ import annotations
 from contextlib import nullcontext
 from typing import TYPE_CHECKING, Any, Callable, ContextManager
 
-from smolagents import CodeAgent
 from smolagents.memory import ActionStep, TaskStep
 from smolagents.monitoring import LogLevel
 
@@ -15,6 +14,7 @@ from agent_runtime.agent.replies import GuardedModel
 from agent_runtime.core import Action
 from agent_runtime.models.grammar import edit_grammar, python_grammar, reply_schema, tool_call_grammar
 from agent_runtime.safety.executor import SandboxedPythonExecutor
+from agent_runtime.smol import add_to_observations, agent_class, stop_after_step
 from agent_runtime.tools import build_tools
 from agent_runtime.tools.results import ToolResult
 
@@ -28,7 +28,7 @@ class StepLimit:
     """A step callback that stops the run after `limit` steps without a final answer. smolagents
     would then ask the model for one more answer (a model call that small models spend badly);
     instead the session runs the agent with one step to spare and this interrupts it before that
-    step begins, through the public interrupt(). The session reports the step limit."""
+    step begins (agent_runtime/smol.py steps_to_run, stop_after_step). The session reports the step limit."""
 
     def __init__(self, limit: int):
         self.limit = limit
@@ -36,7 +36,7 @@ class StepLimit:
     def __call__(self, step: Any, agent: Any = None) -> None:
         if agent is not None and step.step_number >= self.limit and not step.is_final_answer:
             agent.step_limit_reached = True
-            agent.interrupt()
+            stop_after_step(agent)
 
 
 class UnprintedErrors:
@@ -61,12 +61,11 @@ class UnprintedErrors:
                 suggestion = call.facts.get("recovery_suggestion")
                 notes.append(f"- {call.tool} failed: {error}" + (f" ({suggestion})" if suggestion else ""))
         if notes:
-            step.observations = (observed.rstrip() + "\n" if observed else "") + \
-                "Errors your code did not print:\n" + "\n".join(notes)
+            add_to_observations(step, "Errors your code did not print:\n" + "\n".join(notes))
 STEP_LIMIT_MESSAGE = "Stopped: the step limit ({n}) was reached before a final answer."
 
 
-class CodingAgent(CodeAgent):
+class CodingAgent(agent_class()):  # type: ignore[misc]
     """CodeAgent that sends its memory through PromptMemory (context budget, stable prefix) and
     stops at the step limit instead of asking the model for a last answer (see StepLimit)."""
 
@@ -91,9 +90,9 @@ class CodingAgent(CodeAgent):
                 codes.append((step.step_number, step.code_action))
         return codes
 
-    def write_memory_to_messages(self, summary_mode: bool = False) -> list:
-        if self.prompt_memory is None or summary_mode:
-            return super().write_memory_to_messages(summary_mode)
+    def messages_for_request(self) -> list | None:
+        if self.prompt_memory is None:
+            return None
         return self.prompt_memory.build(self.memory.system_prompt.system_prompt, self.memory.steps)
 
 

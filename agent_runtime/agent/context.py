@@ -19,6 +19,7 @@ from smolagents.memory import ActionStep, TaskStep
 from smolagents.models import ChatMessage, MessageRole
 
 from agent_runtime.models.tokens import TokenCounter
+from agent_runtime.smol import is_parse_failure, split_observation
 
 MESSAGE_OVERHEAD = 8  # tokens a chat template adds around each message (role markers, separators)
 KEEP_RECENT = 3  # action steps kept verbatim; older ones are compacted when the window fills
@@ -44,19 +45,10 @@ def compact(observation: str) -> str:
 def observation_text(raw: str) -> str:
     """What the code printed, without smolagents' frame ("Execution logs:", and the value of the
     last expression when it is None, as after print()): small models copy that noise."""
-    text = raw[len("Execution logs:\n"):] if raw.startswith("Execution logs:\n") else raw
-    marker = "Last output from code snippet:\n"
-    head, found, last = text.rpartition(marker)
-    if found:
-        text = head.rstrip("\n") if last.strip() in ("None", "") else f"{head.rstrip()}\nValue of the last line: {last.strip()}"
+    text, last = split_observation(raw)
+    if last is not None:
+        text = text.rstrip("\n") if last.strip() in ("None", "") else f"{text.rstrip()}\nValue of the last line: {last.strip()}"
     return text.strip() or "(nothing was printed: print() what you want to see)"
-
-
-def is_parse_failure(error: Any) -> bool:
-    """No code block, or code that is not Python (smolagents reports the latter as an execution
-    error whose message starts "Code parsing failed")."""
-    return error is not None and (type(error).__name__ == "AgentParsingError"
-                                  or str(error).startswith("Code parsing failed"))
 
 
 def shown_reply(step: Any) -> str:

@@ -13,7 +13,7 @@ from typing import Callable
 from agent_runtime.agent.edits import file_block
 from agent_runtime.agent.tasks import TEST_FILE
 from agent_runtime.tools.commands import detect_test_command
-from agent_runtime.tools.search import base_command, run_rg
+from agent_runtime.tools.rg import base_command, run_rg
 
 MAX_LISTED_FILES = 40
 # A repository this small is shown whole with the task: the model starts where a person reading

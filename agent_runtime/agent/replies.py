@@ -29,6 +29,8 @@ from typing import Any, Callable, ContextManager
 
 from smolagents.models import ChatMessage, MessageRole, Model, TokenUsage
 
+from agent_runtime.smol import set_reply_text
+
 FORMAT_REMINDERS = {
     "text": "Your reply could not be used ({problem}). Reply again in exactly this form:\n"
             "Thought: one short sentence.\n<code>\nprint(run_tests())\n</code>",
@@ -210,13 +212,13 @@ class GuardedModel(Model):
             explanation, edits, unchanged = request.read(_text(reply))
         if edits:
             self.edits += 1
-            reply.content = request.as_reply(explanation, edits, self.reply_format, self.code_tags)
+            set_reply_text(reply, request.as_reply(explanation, edits, self.reply_format, self.code_tags))
         elif not self._own_form(reply):
             # Never run a file the model wrote as if it were the agent's code (smolagents would take a
             # Markdown block for code): the step says what happened, and the next attempt starts afresh.
             said = (f"The reply wrote {', '.join(unchanged)} exactly as it is now." if unchanged
                     else NO_USABLE_FILE.format(paths=", ".join(paths)))
-            reply.content = as_note(explanation, said, self.reply_format, self.code_tags)
+            set_reply_text(reply, as_note(explanation, said, self.reply_format, self.code_tags))
         self.last_reply = reply.content if isinstance(reply.content, str) else None
         return reply
 

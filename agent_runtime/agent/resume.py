@@ -148,15 +148,9 @@ def _error(info: Any) -> Any:
     """An agent error with the recorded class and message (str() gives the message back as it was)."""
     if not isinstance(info, dict):
         return None
-    from smolagents import utils
+    from agent_runtime.smol import rebuild_error
 
-    cls = getattr(utils, str(info.get("type")), None)
-    if not (isinstance(cls, type) and issubclass(cls, utils.AgentError)):
-        cls = utils.AgentError
-    error = cls.__new__(cls)
-    Exception.__init__(error, str(info.get("message", "")))  # AgentError's own __init__ logs it
-    error.message = str(info.get("message", ""))
-    return error
+    return rebuild_error(str(info.get("type")), str(info.get("message", "")))
 
 
 def memory_steps(items: list[dict[str, Any]]) -> tuple[list[Any], dict[str, str]]:

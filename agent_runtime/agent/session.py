@@ -18,6 +18,7 @@ from agent_runtime.agent.frontend import Frontend
 from agent_runtime.config import Settings
 from agent_runtime.models.registry import kind_for
 from agent_runtime.safety.approval import Approver
+from agent_runtime.smol import steps_to_run, stop_after_step
 
 log = logging.getLogger(__name__)
 
@@ -313,13 +314,14 @@ class Session:
         """A question about named files, once this step has read them: the step's observation
         (what the next request shows the model, the display and steps.jsonl) says the answer is due."""
         from agent_runtime.agent.hints import answer_now
+        from agent_runtime.smol import add_to_observations
 
         task_calls = self.runtime.state.history[self._task_first_call:]
         step_calls = task_calls[self._step_first_call - self._task_first_call:]
         self._step_first_call = len(self.runtime.state.history)
         note = None if step.is_final_answer else answer_now(self._task, task_calls, step_calls, self._task_files)
         if note:
-            step.observations = ((step.observations or "").rstrip() + "\n" + note).lstrip()
+            add_to_observations(step, note)
 
     def _observe_reply(self, reply: Any) -> None:
         """The server's own timings of a call (prompt processing vs generation), where it reports them."""
@@ -356,7 +358,7 @@ class Session:
             return
         self.attempts.after_step(step, self.runtime.state.history)
         if self.attempts.stopped is not None:
-            self.agent.interrupt()  # ends the run before the next step; _run reports the answer
+            stop_after_step(self.agent)  # ends the run before the next step; _run reports the answer
 
     def _undo_patch(self, patch_id: str) -> dict[str, Any]:
         """An automatic undo, through the one tool path (policy, span, record) like any call."""
@@ -437,7 +439,7 @@ class Session:
         try:
             kept = 0 if reset else len(agent.memory.steps)
             # One step to spare: StepLimit (codeagent.py) interrupts the run before it begins.
-            stream = agent.run(task, stream=True, reset=reset, max_steps=self.settings.agent_max_steps + 1)
+            stream = agent.run(task, stream=True, reset=reset, max_steps=steps_to_run(self.settings.agent_max_steps))
             self._saved = kept  # agent.run() has put the task in memory: it is written at once
             self._save_steps()
             for event in stream:
@@ -498,6 +500,7 @@ class Session:
         """Take up a recorded conversation (agent/resume.py): the agent's memory, the tasks' context,
         the proposed patches; the next task continues it."""
         from agent_runtime.agent.resume import memory_steps
+        from agent_runtime.smol import set_memory
 
         steps, contexts = memory_steps(conversation.items)
         self.runtime.reset()
@@ -505,8 +508,7 @@ class Session:
         if self.prompt_memory is not None:
             self.prompt_memory.reset()
             self.prompt_memory.task_context.update(contexts)
-        self.agent.memory.reset()
-        self.agent.memory.steps.extend(steps)
+        set_memory(self.agent, steps)
         self._fresh = False
         self.conversation, self._previous_run = conversation.conversation, conversation.run_id
         if conversation.session_id:
@@ -530,6 +532,7 @@ class Session:
 
         from agent_runtime.agent.codeagent import build_agent
         from agent_runtime.agent.tracing import trace_agent, trace_model
+        from agent_runtime.smol import set_memory
 
         settings = dataclasses.replace(self.settings, model_id=model_id)
         kind = kind_for(settings)
@@ -558,7 +561,7 @@ class Session:
                                  hint=self._next_step_hint, plan=self._request_plan,
                                  observe=self._observe_reply)
         trace_agent(self.agent, self.tracing.telemetry)
-        self.agent.memory.steps.extend(steps)
+        set_memory(self.agent, steps)
         old_agent.cleanup()
         old_kind.close()
 

@@ -6,7 +6,8 @@ Why not OpenInference's smolagents instrumentor: its span names (`CodingAgent.ru
 its AGENT output (a RunResult repr) and its step input (an ActionStep repr) are not
 configurable, and its TOOL spans carry `tool.parameters`, which Phoenix's UI cannot show.
 Everything here wraps one agent's or one model's instance; nothing is patched globally. The step
-spans wrap the agent's private `_step_stream` (see _wrap_steps for why no public hook will do).
+spans wrap smolagents' step method through agent_runtime/smol.py, the one place that reaches
+past smolagents' public API (wrap_step_stream says why no public hook will do).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from opentelemetry import trace
 
 from agent_runtime.core import is_secret_name
 from agent_runtime.models.registry import span_label
+from agent_runtime.smol import wrap_generate, wrap_step_stream
 
 if TYPE_CHECKING:
     from agent_runtime.telemetry.spans import Telemetry
@@ -91,9 +93,7 @@ def _wrap_generate(model: Any, telemetry: "Telemetry", label: Callable[[], str])
     # grammar, schema and one-off grammar on the model objects (each of a fallback chain's too),
     # and the session and its tests read the replay model's requests from it. Until those pass a
     # traced model separately, the span is made here, on the instance, before anything wraps it.
-    generate = model.generate
-
-    def traced_generate(*args: Any, **kwargs: Any) -> Any:
+    def traced_generate(generate: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         messages = args[0] if args else kwargs.get("messages")
         with telemetry.llm_span(span_label(label()), _messages(messages), _parameters(model, kwargs)) as span:
             message = generate(*args, **kwargs)
@@ -102,7 +102,7 @@ def _wrap_generate(model: Any, telemetry: "Telemetry", label: Callable[[], str])
                         getattr(usage, "output_tokens", None))
         return message
 
-    model.generate = traced_generate
+    wrap_generate(model, traced_generate)
 
 
 def trace_model(model: Any, telemetry: "Telemetry", label: Callable[[], str]) -> None:
@@ -158,15 +158,13 @@ def _error_text(exc: BaseException) -> str:
 
 
 def _wrap_steps(agent: Any, telemetry: "Telemetry") -> None:
-    # Private smolagents (`_step_stream`; hence the ~= pin in pyproject.toml): no public hook marks
-    # a step's start. step_callbacks run in _finalize_step, after the step's model call and code,
-    # and run(stream=True) yields nothing for a step before its model call has begun. The step's span
-    # must be current while the step runs (the parent of its LLM and TOOL spans, and there for a
-    # step stopped in its model call) and never across a yield to the session's loop.
-    step_stream = agent._step_stream
+    # Around smolagents' private step method (agent_runtime/smol.py wrap_step_stream says why no
+    # public hook will do). The step's span must be current while the step runs (the parent of its
+    # LLM and TOOL spans, and there for a step stopped in its model call) and never across a yield
+    # to the session's loop.
     code_tags = tuple(getattr(agent, "code_block_tags", None) or ("<code>", "</code>"))
 
-    def traced_step_stream(memory_step: Any) -> Iterator[Any]:
+    def traced_step_stream(step_stream: Callable[[Any], Iterator[Any]], memory_step: Any) -> Iterator[Any]:
         step = telemetry.start_step(getattr(memory_step, "step_number", None) or agent.step_number)
         inner = step_stream(memory_step)
         error: str | None = None
@@ -193,7 +191,7 @@ def _wrap_steps(agent: Any, telemetry: "Telemetry") -> None:
             step.end(step_action(memory_step, code_tags), observation if isinstance(observation, str) else None,
                      error)
 
-    agent._step_stream = traced_step_stream
+    wrap_step_stream(agent, traced_step_stream)
 
 
 def trace_agent(agent: Any, telemetry: "Telemetry") -> None:

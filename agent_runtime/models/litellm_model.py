@@ -21,6 +21,8 @@ def make_litellm_model(model_id: str, settings: Settings, api_base: str | None =
     from smolagents import LiteLLMModel
     from smolagents.models import tool_role_conversions
 
+    from agent_runtime.smol import request_settings
+
     class LocalAwareModel(LiteLLMModel):
         """LiteLLMModel that sends a llama.cpp grammar or an Ollama JSON schema when given one.
         With a grammar, the grammar ends the reply, so stop sequences are dropped (a reply that
@@ -45,15 +47,12 @@ def make_litellm_model(model_id: str, settings: Settings, api_base: str | None =
             # smolagents lets the model's own settings override what a request asks for, so a retry
             # "sampled warmer" went out at the default temperature: this request's values win.
             asked = {k: kwargs.pop(k) for k in PER_REQUEST if kwargs.get(k) is not None}
-            defaults, self.kwargs = self.kwargs, {**self.kwargs, **asked}
             native: dict = {}
             if is_ollama(self.model_id):
                 kwargs["logger_fn"] = lambda details: native.update(ollama_durations(details))
-            try:
+            with request_settings(self, asked):
                 message = super().generate(messages, stop_sequences=stop_sequences, response_format=response_format,
                                            tools_to_call_from=tools_to_call_from, **kwargs)
-            finally:
-                self.kwargs = defaults
             if native and message.raw is not None:
                 # LiteLLM keeps Ollama's counts but drops its durations: kept here for model_timings().
                 message.raw.ollama_timings = native

@@ -37,12 +37,14 @@ from smolagents.local_python_executor import CodeOutput, InterpreterError, Pytho
 
 from agent_runtime.safety.isolation import PID_RESERVED, _ids, _libc, cap_limits, isolation, pid_limit_prefix
 from agent_runtime.safety.sandbox import _under
+from agent_runtime.smol import is_final_answer_tool, set_printed
 
 log = logging.getLogger(__name__)
 
 CHILD = Path(__file__).with_name("executor_child.py")
 RESULTS = Path(__file__).resolve().parents[1] / "tools" / "results.py"
-INSIDE = "/opt/agent-runtime"  # where the child's two files appear in the sandbox
+ADAPTER = Path(__file__).resolve().parents[1] / "smol.py"  # agent_runtime/smol.py: the child loads it by path too
+INSIDE = "/opt/agent-runtime"  # where the child's three files appear in the sandbox
 INTERRUPT_GRACE_S = 2.0
 START_TIMEOUT_S = 120.0  # importing smolagents on a busy machine
 MAX_MESSAGE_BYTES = 64 << 20
@@ -92,7 +94,7 @@ def _python_dirs() -> list[Path]:
 
 def sandbox_argv(python_args: list[str], hide: tuple[Path, ...] = ()) -> list[str]:
     """`python -I -B ARGS` under bubblewrap, seeing only /usr, the interpreter's directories and
-    the child's two files, all read-only; no /proc, no /tmp, no network. `hide`: places that must
+    the child's three files, all read-only; no /proc, no /tmp, no network. `hide`: places that must
     stay invisible even if a bound directory contains them (the workspace, $HOME)."""
     iso = isolation()
     assert iso.bwrap, "bubblewrap is not usable here"
@@ -111,7 +113,8 @@ def sandbox_argv(python_args: list[str], hide: tuple[Path, ...] = ()) -> list[st
     for path in _python_dirs():
         argv += ["--ro-bind", str(path), str(path)]
         bound.append(path)
-    argv += ["--ro-bind", str(CHILD), f"{INSIDE}/executor_child.py", "--ro-bind", str(RESULTS), f"{INSIDE}/results.py"]
+    argv += ["--ro-bind", str(CHILD), f"{INSIDE}/executor_child.py", "--ro-bind", str(RESULTS), f"{INSIDE}/results.py",
+             "--ro-bind", str(ADAPTER), f"{INSIDE}/smol.py"]
     for place in hide:
         if any(_under(place, b) for b in bound):
             argv += ["--tmpfs", str(place), "--remount-ro", str(place)]
@@ -305,7 +308,11 @@ def _same_shape(value: Any, depth: int = 0) -> bool:
 
 
 class SandboxedPythonExecutor(PythonExecutor):
-    """A PythonExecutor whose interpreter is a sandboxed child process (see the module doc)."""
+    """A PythonExecutor whose interpreter is a sandboxed child process (see the module doc).
+
+    What CodeAgent uses of its executor (tests/test_smol.py pins it): PythonExecutor's abstract
+    methods (send_tools, send_variables, a call that returns a CodeOutput), `state` for a failed
+    step's logs (agent_runtime.smol.set_printed) and `cleanup()`. PythonExecutor has no __init__ of its own."""
 
     def __init__(self, additional_authorized_imports: list[str] | None = None,
                  max_print_outputs_length: int | None = None, use_bwrap: bool | None = None,
@@ -314,7 +321,8 @@ class SandboxedPythonExecutor(PythonExecutor):
         self.additional_authorized_imports = list(additional_authorized_imports or [])
         self.max_print_outputs_length = max_print_outputs_length
         self.timeout_seconds = None  # no step timeout: tools carry theirs, Ctrl-C stops a step
-        self.state: dict[str, Any] = {"_print_outputs": ""}  # the last step's output (CodeAgent reads it on errors)
+        self.state: dict[str, Any] = {}  # the last step's output, where CodeAgent reads it on errors
+        set_printed(self.state, "")
         self.result_type = result_type
         self.results_file = Path(inspect.getfile(result_type)) if result_type is not None else RESULTS
         self.hide = tuple(p for p in {Path(p).resolve() for p in (*hide, Path.home(), Path.cwd())} if p != Path("/"))
@@ -339,10 +347,10 @@ class SandboxedPythonExecutor(PythonExecutor):
     # --- the child ---
 
     def argv(self) -> list[str]:
-        args = [f"{INSIDE}/executor_child.py", f"{INSIDE}/results.py"]
+        args = [f"{INSIDE}/executor_child.py", f"{INSIDE}/results.py", f"{INSIDE}/smol.py"]
         if self.kind == "bwrap":
             return sandbox_argv(args, self.hide)
-        return [sys.executable, "-I", "-B", str(CHILD), str(self.results_file)]
+        return [sys.executable, "-I", "-B", str(CHILD), str(self.results_file), str(ADAPTER)]
 
     def _start(self) -> _Child:
         if self.kind == "bwrap" and self.results_file.resolve() != RESULTS:
@@ -390,7 +398,7 @@ class SandboxedPythonExecutor(PythonExecutor):
     def _send_tools(self, child: _Child) -> None:
         described = []
         for name, tool in self.tools.items():
-            local = name == "final_answer" and type(tool).__name__ == "FinalAnswerTool"
+            local = is_final_answer_tool(name, tool)
             described.append({"name": name, "doc": getattr(tool, "description", None), "local": local})
         child.send({"op": "tools", "tools": described})
 
@@ -411,7 +419,7 @@ class SandboxedPythonExecutor(PythonExecutor):
         self._step += 1
         step = self._step
         notice, self._notice = self._notice, ""
-        self.state["_print_outputs"] = notice
+        set_printed(self.state, notice)
         child.send({"op": "run", "step": step, "code": code_action})
         try:
             while True:
@@ -423,7 +431,7 @@ class SandboxedPythonExecutor(PythonExecutor):
                     self._call(child, message)
                     continue
                 logs = notice + str(message.get("logs", ""))
-                self.state["_print_outputs"] = logs
+                set_printed(self.state, logs)
                 self.names = {n for n in message.get("names", []) if isinstance(n, str)}
                 if op == "done":
                     return CodeOutput(output=self._decode(message.get("output")), logs=logs,
@@ -471,7 +479,7 @@ class SandboxedPythonExecutor(PythonExecutor):
                 while (left := deadline - time.monotonic()) > 0:
                     message = child.recv(timeout=left)
                     if message.get("step") == step and message.get("op") in ("interrupted", "done", "error"):
-                        self.state["_print_outputs"] = str(message.get("logs", ""))
+                        set_printed(self.state, str(message.get("logs", "")))
                         return
             except (queue.Empty, ChildGone, KeyboardInterrupt):  # a second Ctrl-C: stop waiting
                 pass

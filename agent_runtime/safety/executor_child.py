@@ -4,24 +4,27 @@ steps, talking to the agent in JSON lines over stdin/stdout.
 Standard library and smolagents only: this file runs in a sandbox that holds nothing of the
 agent (no workspace, no $HOME, no agent_runtime package). Tools are plain proxy functions; a
 call is a message to the agent, which runs the real tool through its wrapper and answers with
-data. ToolResult (readable when printed) comes from tools/results.py, loaded by path: that
-file is standard library only for this reason.
+data. ToolResult (readable when printed) comes from tools/results.py, and what this process needs
+of smolagents beyond its public API (importing its interpreter alone, the interpreter's state
+keys) from agent_runtime/smol.py, the project's one adapter: both loaded by path, both standard
+library only at import time for this reason.
 
 Messages in:  tools, vars, run, result (of a tool call), interrupt.
 Messages out: ready, call, done, error, interrupted.
-Run as: python -I -B executor_child.py PATH/TO/results.py
+Run as: python -I -B executor_child.py PATH/TO/results.py PATH/TO/smol.py
 """
 
 from __future__ import annotations
 
 import builtins
-import importlib.util
 import json
 import os
 import queue
+import runpy
 import signal
 import sys
 import threading
+from types import SimpleNamespace
 from typing import Any
 
 OUT_FD = 1
@@ -30,6 +33,7 @@ _inbox: "queue.Queue[dict | None]" = queue.Queue()
 _running = False  # a step is running: SIGINT (our interrupt) raises KeyboardInterrupt only then
 _call_ids = iter(range(1, 1 << 62))
 ToolResult: Any = dict
+smol: Any = None  # agent_runtime/smol.py, loaded by path in main()
 
 
 def send(message: dict) -> None:
@@ -173,28 +177,10 @@ def final_answer(answer: Any = None, *args: Any, **kwargs: Any) -> Any:
     return answer
 
 
-def import_interpreter() -> Any:
-    """smolagents.local_python_executor without smolagents/__init__.py, which imports the whole
-    agent stack (about 1 s); the plain import if that does not work with this version."""
-    if "smolagents" not in sys.modules:
-        spec = importlib.util.find_spec("smolagents")
-        if spec is not None and spec.submodule_search_locations:
-            sys.modules["smolagents"] = importlib.util.module_from_spec(spec)
-    try:
-        from smolagents import local_python_executor
-    except Exception:  # noqa: BLE001 (any failure: fall back to importing the package normally)
-        for name in [n for n in sys.modules if n == "smolagents" or n.startswith("smolagents.")]:
-            del sys.modules[name]
-        from smolagents import local_python_executor
-    return local_python_executor
-
-
-def load_tool_result(path: str) -> Any:
-    spec = importlib.util.spec_from_file_location("agent_runtime_results", path)
-    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
-    sys.modules[spec.name] = module  # type: ignore[union-attr]
-    spec.loader.exec_module(module)  # type: ignore[union-attr]
-    return module.ToolResult
+def load_file(path: str) -> SimpleNamespace:
+    """A standard-library-only file of the package, by path (the sandbox holds no package): its
+    module-level names. Run by runpy, so no module is registered in sys.modules."""
+    return SimpleNamespace(**runpy.run_path(path))
 
 
 _step = 0
@@ -220,15 +206,15 @@ def run_step(executor: Any, message: dict) -> dict:
     except KeyboardInterrupt:  # landed in a handler above
         _running = False
         reply = {"op": "interrupted"}
-    reply.setdefault("logs", str(executor.state.get("_print_outputs", "")))
+    reply.setdefault("logs", smol.printed(executor.state))
     # The names the next step's code can read: the parent checks replies against them.
-    reply["names"] = [k for k in executor.state if isinstance(k, str) and not k.startswith("_")][:1000]
+    reply["names"] = smol.variable_names(executor.state)[:1000]
     reply["step"] = _step
     return reply
 
 
 def main() -> None:
-    global OUT_FD, ToolResult
+    global OUT_FD, ToolResult, smol
     # The protocol keeps the original stdin/stdout; whatever else writes to fd 1 goes to stderr.
     OUT_FD = os.dup(1)
     incoming = os.fdopen(os.dup(0), "rb")
@@ -239,8 +225,9 @@ def main() -> None:
     threading.Thread(target=_read_messages, args=(incoming, threading.get_ident()), daemon=True,
                      name="messages").start()
 
-    ToolResult = load_tool_result(sys.argv[1])
-    lpe = import_interpreter()
+    ToolResult = load_file(sys.argv[1]).ToolResult
+    smol = load_file(sys.argv[2])  # agent_runtime/smol.py: what this file needs of smolagents beyond its API
+    lpe = smol.import_interpreter()
     executor = None
     send({"op": "ready", "pid": os.getpid()})
     while True:

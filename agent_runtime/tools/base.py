@@ -21,9 +21,8 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, ClassVar, Iterable
 
-from smolagents import Tool
-
 from agent_runtime.core import Action
+from agent_runtime.smol import tool_class
 
 if TYPE_CHECKING:
     from agent_runtime.tools.runtime import Runtime
@@ -49,12 +48,12 @@ def _checked_action(action: Callable[..., Any]) -> Callable[..., Action]:
     return judged
 
 
-class RuntimeTool(Tool):
-    """Base of all agent_runtime tools."""
+class RuntimeTool(tool_class()):  # type: ignore[misc]
+    """Base of all agent_runtime tools: a smolagents Tool whose call goes straight to `forward`
+    (agent_runtime/smol.py says why), whose `forward` is generic: arguments are bound and checked in
+    the wrapper."""
 
     output_type = "object"
-    # The signature is generic on purpose: arguments are bound and checked in the wrapper.
-    skip_forward_signature_validation = True
     checks: ClassVar[dict[str, Check]] = {}
     # Result fields where the end matters more than the start (command output).
     keep_tail: ClassVar[frozenset[str]] = frozenset()
@@ -74,11 +73,6 @@ class RuntimeTool(Tool):
         self.runtime = runtime
         self._hidden_filter: HiddenFilter | None = None
         super().__init__()
-
-    def __call__(self, *args: Any, sanitize_inputs_outputs: bool = False, **kwargs: Any) -> Any:
-        # Tool.__call__ is what OpenInference wraps in a TOOL span; skipping it leaves the
-        # wrapper's span as the one span of this call.
-        return self.forward(*args, **kwargs)
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         # The runtime owns the one path (tools/wrapper.py); a tool never reaches it another way.

@@ -39,7 +39,7 @@ def similar_paths(runtime: "Runtime", wanted: str) -> str | None:
     models guess paths, or copy the prompt's example path)."""
     import difflib
 
-    from agent_runtime.tools.search import base_command, run_rg
+    from agent_runtime.tools.rg import base_command, run_rg
 
     try:
         files, _, _, _ = run_rg(base_command(runtime.workspace.hidden) + ["--files"], runtime.workspace.root, 20000)

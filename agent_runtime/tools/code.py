@@ -97,7 +97,7 @@ class FindSymbolTool(RuntimeTool):
         return self.reads(path)  # none given: the whole workspace, hidden files left out below
 
     def run(self, name: str, path: Path | None = None) -> dict[str, Any]:
-        from agent_runtime.tools.search import base_command, run_rg, strip_dot
+        from agent_runtime.tools.rg import base_command, run_rg, strip_dot
 
         wanted = name.strip().removesuffix("()").split("::")[-1]
         short = wanted.rsplit(".", 1)[-1]

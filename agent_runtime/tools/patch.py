@@ -187,7 +187,7 @@ class ProposePatchTool(RuntimeTool):
         return result
 
     def _only_file_with(self, old: str, named: str) -> str | None:
-        from agent_runtime.tools.search import base_command, run_rg, strip_dot
+        from agent_runtime.tools.rg import base_command, run_rg, strip_dot
 
         needle = old.encode("utf-8", "surrogateescape")
         files, _, _, _ = run_rg(base_command(self.workspace.hidden) + ["--files"], self.workspace.root, 5000)

@@ -9,7 +9,7 @@ from typing import Any
 from agent_runtime.core import Action, ToolError
 from agent_runtime.tools.base import RuntimeTool
 from agent_runtime.tools.commands import detect_test_command
-from agent_runtime.tools.search import base_command, run_rg
+from agent_runtime.tools.rg import base_command, run_rg
 
 MAX_SCANNED_FILES = 200_000
 

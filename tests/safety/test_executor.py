@@ -490,7 +490,7 @@ def test_the_parent_knows_the_interpreters_variable_names(executor):
 def test_the_child_imports_only_the_standard_library_and_smolagents():
     import ast
 
-    for path in (executor_module.CHILD, executor_module.RESULTS):
+    for path in (executor_module.CHILD, executor_module.RESULTS, executor_module.ADAPTER):
         tree = ast.parse(path.read_text())
         names = {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import)
                  for alias in node.names}
