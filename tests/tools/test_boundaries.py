@@ -84,7 +84,7 @@ def test_every_tool_declares_what_the_policy_judges(buggy_repo, tools_for):
             if action.kind == "command":
                 assert action.command, cls.name
                 continue
-            assert action.kind in ("read", "write") and action.paths, f"{cls.name}: {action}"
+            assert action.kind in ("read", "write", "restore") and action.paths, f"{cls.name}: {action}"
             for name in path_inputs:
                 if args.get(name) is not None:
                     assert "calc.py" in action.paths, f"{cls.name}: path input {name} is not judged"
