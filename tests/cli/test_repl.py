@@ -83,7 +83,7 @@ def test_approval_status_runs_and_compact_commands(tmp_path):
     term = Terminal([str(VENV_BIN / "agent-runtime"), "--approval", "ask", "--model", f"replay:{replay}"], repo, env)
     term.read_until("› ", timeout=30)
     term.type("/approval sometimes\n")
-    term.read_until("usage: /approval ask|auto|never (now: ask)", timeout=30)
+    term.read_until("usage: /approval ask|auto|never|judge (now: ask)", timeout=30)
     term.type("/approval never\n")
     term.read_until("Approval mode: never", timeout=30)
     term.type("make a file\n")
