@@ -12,7 +12,7 @@ from agent_runtime.agent.context import PromptMemory
 from agent_runtime.agent.prompt import project_instructions, prompt_templates
 from agent_runtime.agent.replies import GuardedModel
 from agent_runtime.core import Action
-from agent_runtime.models.grammar import edit_grammar, python_grammar, reply_schema, tool_call_grammar
+from agent_runtime.models.grammar import changes_grammar, edit_grammar, python_grammar, reply_schema, tool_call_grammar
 from agent_runtime.safety.executor import SandboxedPythonExecutor
 from agent_runtime.smol import add_to_observations, agent_class, stop_after_step
 from agent_runtime.tools import build_tools
@@ -110,9 +110,11 @@ def constrain(model: Any, tools: list, max_tokens: int) -> None:
 
 
 def grammar_chooser(tools: list, max_tokens: int, edit: tuple[str, ...] | None = None,
-                    readable: set[str] | None = None, edit_blocks: int | None = None) -> Callable[[str], str | None] | None:
+                    readable: set[str] | None = None, edit_blocks: int | None = None,
+                    edit_changes: dict[str, str] | None = None) -> Callable[[str], str | None] | None:
     """The grammar one request is held to, chosen per backend kind (a fallback chain mixes them):
-    edit=headings, a fix in the edit form (models/grammar.edit_grammar); readable=names, the Python
+    edit=headings, a fix in the edit form (models/grammar.edit_grammar); edit_changes=heading -> its
+    code, the fix in the changes form (models/grammar.changes_grammar); readable=names, the Python
     grammar reading only those (a retry after a reply read a name nothing set). None: the model's
     own grammar, as set by constrain()."""
     if not edit and readable is None:
@@ -121,6 +123,8 @@ def grammar_chooser(tools: list, max_tokens: int, edit: tuple[str, ...] | None =
 
     def grammar_for(kind: str) -> str | None:
         if edit and kind in ("gbnf-python", "gbnf-tools"):
+            if edit_changes:
+                made.setdefault("edit", changes_grammar(edit_changes, max_blocks=edit_blocks or 2))
             made.setdefault("edit", edit_grammar(edit, max_blocks=edit_blocks))
             return made["edit"]
         if kind == "gbnf-python" and not edit:

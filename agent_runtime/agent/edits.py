@@ -11,30 +11,43 @@ the code that ran.
 What a heading names (an EditTarget): a small file whole (`### shop/cart.py`); in a big file, one
 function or method whole (`### pkg/core.py::Parser.parse`: only that definition is written back,
 the rest of the file stays byte for byte); or, in a function too long to write back, the lines
-that were shown of it (`### pkg/core.py lines 410-460`). Unchanged code is never re-typed.
+that were shown of it (`### pkg/core.py lines 410-460`). Unchanged code is never re-typed: for
+functions and lines the reply writes only the lines it changes (SEARCH/REPLACE pairs under the
+heading, the "changes" form), and the step proposes them as one unified diff.
 """
 
 from __future__ import annotations
 
 import ast
+import difflib
 import json
 import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
+
+from agent_runtime.models.grammar import DIVIDER, REPLACE, SEARCH
 
 EDIT_ASK = (
     "Fix the code so that the tests pass. Do not change the tests. First say in one or two sentences what is "
     "wrong and where. Then reply with the complete new content of every file you change, each as a heading "
     "with its path followed by a code block, like this:\n\n### path/to/file.py\n```python\n...the whole file...\n```"
 )
-# The same, for code shown as functions (and lines) under their headings.
-# No placeholder example here: the blocks shown above are the form, and a 1.5B model copied
-# "...the whole function..." as the function's body.
-SYMBOL_ASK = (
+# Only the lines that change, for functions too long to write back whole on 2 cores (a 110-line
+# method re-typed to change one line took a 1.5B model 1,151 tokens, over two minutes). Aider's
+# SEARCH/REPLACE blocks, which coder models know; the grammar (models/grammar.changes_grammar)
+# holds SEARCH to lines of the code shown, so it is always found. The example names no real heading.
+CHANGES_ASK = (
     "Fix the code so that the failing tests pass. Do not change the tests. First say in one or two sentences "
-    "what is wrong and where. Then write each function you change: its heading line exactly as shown above "
-    "(### path::name), then the whole corrected function in a ```python code block."
+    "what is wrong and where. Then write only the lines you change: the heading line exactly as shown above "
+    "(### path::name), then a code block with the lines as they are now, copied exactly, and the lines that "
+    f"replace them, like this:\n\n### shop/cart.py::Cart.total\n```python\n{SEARCH}\n        return sum(prices)\n"
+    f"{DIVIDER}\n        return round(sum(prices), 2)\n{REPLACE}\n```"
 )
+CHANGES_REMINDER = ("That reply changed nothing that can be found. Say in one sentence what is wrong, then under a "
+                    "heading as shown above ({paths}) write the lines as they are now, copied exactly, and their "
+                    f"replacement:\n\n### heading\n```python\n{SEARCH}\n...\n{DIVIDER}\n...\n{REPLACE}\n```")
+CHANGES_UNCHANGED = ("The lines under REPLACE are the lines as they are now, and the tests fail with them. Find the "
+                     "line that causes the failure and write it changed under REPLACE.")
 EDIT_REMINDER = ("That reply has no file to use. Say in one sentence what is wrong, then write the complete corrected "
                  "file under a heading with its path ({paths}) and a code block:\n\n### path\n```python\n...\n```")
 # The heading line, then the fence; the content ends at a line that is only a fence (or the reply's end:
@@ -94,6 +107,85 @@ def parse_edits(text: str, paths: tuple[str, ...] | None = None) -> tuple[str, l
     return explanation, list(found.values())
 
 
+_CHANGE = re.compile(r"^<{5,9}[ \t]*SEARCH[ \t]*\n(.*?)^={5,9}[ \t]*\n(.*?)^>{5,9}[ \t]*REPLACE[ \t]*$", re.M | re.S)
+_HEADING = re.compile(r"^#{1,6}[ \t]+([^\n]+?)[ \t]*$", re.M)
+
+
+def parse_changes(text: str, headings: tuple[str, ...]) -> tuple[str, dict[str, list[tuple[str, str]]]]:
+    """(explanation, heading -> its (search, replace) pairs) of a reply in the changes form. A pair
+    belongs to the heading before it (a `# comment` inside a pair is not a heading); headings
+    outside `headings` are left out, and a heading given twice counts the last time."""
+    text = text or ""
+    changes = list(_CHANGE.finditer(text))
+    inside = [(c.start(), c.end()) for c in changes]
+    marks = [m for m in _HEADING.finditer(text) if not any(a <= m.start() < b for a, b in inside)]
+    found: dict[str, list[tuple[str, str]]] = {}
+    first = None
+    for mark in marks:
+        later = [m.start() for m in marks if m.start() > mark.start()]
+        end = later[0] if later else len(text)
+        pairs = [(c.group(1), c.group(2)) for c in changes if mark.end() <= c.start() < end]
+        if not pairs:
+            continue
+        first = mark.start() if first is None else first
+        heading = mark.group(1).strip("`*: \t").removeprefix("./")
+        if heading in headings:
+            found[heading] = pairs
+    explanation = text[:first].strip() if first is not None else text.strip()
+    return explanation, found
+
+
+def _indent(line: str) -> str:
+    return line[:len(line) - len(line.lstrip(" \t"))]
+
+
+def _locate(lines: list[str], search: list[str]) -> tuple[int, str, str] | None:
+    """(first line, the file's indentation, the search's) where `search` stands in `lines`: exactly,
+    else line by line with the indentation shifted by one amount (what a model copying by hand
+    drifts by), else None."""
+    n = len(search)
+    for at in range(len(lines) - n + 1):
+        if lines[at:at + n] == search:
+            return at, "", ""
+    first = next((line for line in search if line.strip()), None)
+    if first is None:
+        return None
+    for at in range(len(lines) - n + 1):
+        window = lines[at:at + n]
+        if [w.strip() for w in window] != [s.strip() for s in search]:
+            continue
+        pivot = next(k for k, line in enumerate(search) if line.strip())
+        theirs, ours = _indent(window[pivot]), _indent(search[pivot])
+        if all(w.strip() == "" or (w.startswith(theirs) and s.startswith(ours) and w[len(theirs):] == s[len(ours):])
+               for w, s in zip(window, search)):
+            return at, theirs, ours
+    return None
+
+
+def apply_changes(text: str, pairs: list[tuple[str, str]]) -> tuple[str, list[str]]:
+    """`text` with each (search, replace) applied, and the first line of each search that was not
+    found (left out). Each search is found in the text as it is now; one that overlaps an earlier
+    pair's lines is left out too (the first says what those lines become)."""
+    lines = text.splitlines()
+    missing, taken, spans = [], set(), []
+    for search, replace in pairs:
+        old, new = search.splitlines(), replace.splitlines()
+        found = _locate(lines, old) if any(line.strip() for line in old) else None
+        if found is None:
+            missing.append(next((line.strip() for line in old if line.strip()), "(nothing under SEARCH)"))
+            continue
+        at, theirs, ours = found
+        if taken & set(range(at, at + len(old))):
+            continue
+        taken |= set(range(at, at + len(old)))
+        if theirs != ours:
+            new = [theirs + line[len(ours):] if line.startswith(ours) else line for line in new]
+        spans.append((at, len(old), new))
+    for at, count, new in sorted(spans, reverse=True):
+        lines[at:at + count] = new
+    return "\n".join(lines) + ("\n" if text.endswith("\n") else ""), missing
+
+
 def _literal(content: str) -> str:
     """A Python literal for a file's text that reads well in the step (a raw triple-quoted string
     where one can hold it exactly) and always evaluates to the text."""
@@ -128,17 +220,57 @@ def _proposal(name: str, edit: Edit, target: EditTarget | None) -> str:
     return f"{name} = propose_file(path={path}, content={_literal(edit.content)})"
 
 
+def as_diff(pieces: list[Edit], targets: dict[str, EditTarget], file_text: Callable[[str], str | None]) -> str | None:
+    """Pieces of files (functions, lines) as one unified diff of their files: the step shows what
+    changes, not the function twice. None when a file cannot be read or no longer holds its piece."""
+    texts: dict[str, str] = {}
+    for edit in pieces:
+        target = targets[edit.heading]
+        now = texts.get(target.path) if target.path in texts else file_text(target.path)
+        if now is None or not now.endswith("\n"):
+            return None
+        wrapped = "\n" + now
+        old = "\n" + target.text.rstrip("\n") + "\n"
+        if wrapped.count(old) != 1:
+            return None
+        new = "\n" + edit.content.rstrip("\n") + "\n" if edit.content.strip() else "\n"
+        texts[target.path] = wrapped.replace(old, new, 1)[1:]
+    parts = []
+    for path, new in texts.items():
+        if path.endswith(".py") and not _parses(new):
+            return None  # replace_symbol and propose_patch say what the change would break
+        before = file_text(path) or ""
+        parts += difflib.unified_diff(before.splitlines(True), new.splitlines(True), f"a/{path}", f"b/{path}")
+    return "".join(parts) or None
+
+
+def _parses(source: str) -> bool:
+    try:
+        ast.parse(source)
+    except (SyntaxError, ValueError):
+        return False
+    return True
+
+
 def edits_as_code(explanation: str, edits: list[Edit], test_timeout: int | None = None,
                   test_command: str | None = None, targets: dict[str, EditTarget] | None = None,
-                  wider_command: str | None = None) -> str:
+                  wider_command: str | None = None, file_text: Callable[[str], str | None] | None = None) -> str:
     """The code that proposes each piece, applies it, runs the tests, and finishes when they pass.
+    Pieces of files (functions, lines) go as one unified diff when file_text can read their files.
     test_timeout: a fix can loop forever; its test run should not take the task's whole time.
     wider_command: once the failing tests pass, the tests around them (their files), so that a fix
     that breaks a neighbour is no fix."""
     lines = []
-    names = ["p"] if len(edits) == 1 else [f"p{i}" for i in range(1, len(edits) + 1)]
-    for name, edit in zip(names, edits):
-        lines.append(_proposal(name, edit, (targets or {}).get(edit.heading)))
+    targets = targets or {}
+    pieces = [e for e in edits if targets.get(e.heading) is not None
+              and (targets[e.heading].symbol or targets[e.heading].region)]
+    diff = as_diff(pieces, targets, file_text) if pieces and file_text is not None else None
+    proposals: list[tuple[str | None, Edit]] = [(diff, pieces[0])] if diff else []
+    proposals += [(None, e) for e in edits if not (diff and e in pieces)]
+    names = ["p"] if len(proposals) == 1 else [f"p{i}" for i in range(1, len(proposals) + 1)]
+    for name, (unified, edit) in zip(names, proposals):
+        lines.append(f"{name} = propose_patch_unified(diff={_literal(unified)})" if unified
+                     else _proposal(name, edit, targets.get(edit.heading)))
     for name in names:
         lines.append(f'print(apply_patch(patch_id={name}["patch_id"]))')
     answer = _thought(explanation)
@@ -158,9 +290,10 @@ def edits_as_code(explanation: str, edits: list[Edit], test_timeout: int | None 
 
 def as_reply(explanation: str, edits: list[Edit], reply_format: str, code_tags: tuple[str, str],
              test_timeout: int | None = None, test_command: str | None = None,
-             targets: dict[str, EditTarget] | None = None, wider_command: str | None = None) -> str:
+             targets: dict[str, EditTarget] | None = None, wider_command: str | None = None,
+             file_text: Callable[[str], str | None] | None = None) -> str:
     """The edit as a reply in the agent's own format (what goes into memory and is run)."""
-    code = edits_as_code(explanation, edits, test_timeout, test_command, targets, wider_command)
+    code = edits_as_code(explanation, edits, test_timeout, test_command, targets, wider_command, file_text)
     if reply_format == "json":
         return json.dumps({"thought": _thought(explanation), "code": code}, ensure_ascii=False)
     return f"Thought: {_thought(explanation)}\n{code_tags[0]}\n{code}\n{code_tags[1]}"
@@ -186,23 +319,50 @@ class EditRequest:
     wider_command: str | None = None  # then these tests, once the failing ones pass
     ask: str = EDIT_ASK
     max_blocks: int | None = None  # pieces one reply may write (None: every heading)
+    form: str = "whole"  # "whole": each heading's code written whole; "changes": SEARCH/REPLACE pairs
+    file_text: Callable[[str], str | None] | None = None  # a file's text now (pieces go as one diff)
 
     @classmethod
     def of(cls, targets: list[EditTarget], **options: Any) -> "EditRequest":
         by_heading = {t.heading: t for t in targets}
         whole = all(t.symbol is None and t.region is None for t in targets)
         return cls(tuple(by_heading), current=lambda heading: by_heading[heading].text if heading in by_heading else None,
-                   targets=by_heading, ask=EDIT_ASK if whole else SYMBOL_ASK, max_blocks=None if whole else 2, **options)
+                   targets=by_heading, ask=EDIT_ASK if whole else CHANGES_ASK, max_blocks=None if whole else 2,
+                   form="whole" if whole else "changes", **options)
 
     def read(self, text: str) -> tuple[str, list[Edit], list[str]]:
         """(explanation, the edits that change something, the headings written back as they are)."""
+        if self.form == "changes":
+            return self._read_changes(text)
         explanation, edits = parse_edits(text, self.paths)
         changed = [e for e in edits if not _same(e.content, self.current(e.heading))]
         return explanation, changed, [e.heading for e in edits if e not in changed]
 
+    def _read_changes(self, text: str) -> tuple[str, list[Edit], list[str]]:
+        """Each heading's code with its pairs applied. A heading any of whose SEARCH text is not in
+        its code is left out (half a fix is not applied), as is one its pairs leave as it was."""
+        explanation, changes = parse_changes(text, self.paths)
+        edits, unchanged = [], []
+        for heading, pairs in changes.items():
+            now = self.current(heading) or ""
+            new, missing = apply_changes(now, pairs)
+            if missing:
+                continue
+            if _same(new, now):
+                unchanged.append(heading)
+            else:
+                edits.append(Edit(heading, new))
+        return explanation, edits, unchanged
+
+    def again(self, unchanged: bool) -> str:
+        """What a retry is told when a reply changed nothing usable."""
+        if self.form == "changes":
+            return CHANGES_UNCHANGED if unchanged else CHANGES_REMINDER.format(paths=", ".join(self.paths))
+        return UNCHANGED if unchanged else EDIT_REMINDER.format(paths=", ".join(self.paths))
+
     def as_reply(self, explanation: str, edits: list[Edit], reply_format: str, code_tags: tuple[str, str]) -> str:
         return as_reply(explanation, edits, reply_format, code_tags, self.test_timeout, self.test_command,
-                        self.targets, self.wider_command)
+                        self.targets, self.wider_command, self.file_text)
 
 
 def _same(new: str, now: str | None) -> bool:

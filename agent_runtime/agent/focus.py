@@ -41,6 +41,7 @@ def focus_view(root: Path, files: list[str], output: str, task: str, readable: C
     targets: list[EditTarget] = []
     listed: list[str] = []
     used = 0
+    spans: list[tuple[str, int, int]] = []  # what is shown already: a class holding a method shown is not shown again
     for item in ranked:
         text = index.text(item.path)
         if text is None:
@@ -54,12 +55,15 @@ def focus_view(root: Path, files: list[str], output: str, task: str, readable: C
                 continue
             region = _region(item)
         first, last = region or (item.symbol.start, item.symbol.end)
+        if any(path == item.path and first <= end and start <= last for path, start, end in spans):
+            continue
         piece = "\n".join(lines[first - 1:last])
         if len(blocks) >= MAX_SHOWN or used + len(piece) > budget:
             if item.role != "test":
                 listed.append(_listed(item))
             continue
         used += len(piece)
+        spans.append((item.path, first, last))
         if item.role == "test":
             heading = item.key if region is None else f"{item.key} lines {first}-{last}"
             blocks.append(file_block(item.path, piece, heading=heading))

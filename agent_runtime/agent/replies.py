@@ -192,7 +192,7 @@ class GuardedModel(Model):
         attempts did), the ask; the reply's files become the agent's code. A reply in the agent's
         own form (where no grammar holds the model to the edit form) runs as usual. One with no
         file, or only files as they already are, is asked again once (warmer, for the copy)."""
-        from agent_runtime.agent.edits import EDIT_ASK, EDIT_REMINDER, NO_USABLE_FILE, UNCHANGED, as_note, edit_messages
+        from agent_runtime.agent.edits import EDIT_ASK, NO_USABLE_FILE, as_note, edit_messages
 
         paths = request.paths
         ask = request.ask or EDIT_ASK
@@ -201,12 +201,13 @@ class GuardedModel(Model):
         # and no stop strings of that form ("Observation:", "</code>") to cut it short.
         kwargs = {**kwargs, "response_format": None, "stop_sequences": None,
                   **({"max_tokens": request.max_tokens} if request.max_tokens else {})}
-        options = {"edit": paths, "edit_blocks": request.max_blocks}
+        options = {"edit": paths, "edit_blocks": request.max_blocks,
+                   "edit_changes": {h: request.current(h) or "" for h in paths} if request.form == "changes" else None}
         reply = self._call(messages, options, **kwargs)
         explanation, edits, unchanged = request.read(_text(reply))
         if not edits and not self._own_form(reply):
             self.format_retries += 1
-            note = UNCHANGED if unchanged else EDIT_REMINDER.format(paths=", ".join(paths))
+            note = request.again(bool(unchanged))
             reply = self._again(messages, reply, note, options,
                                 **{**kwargs, "temperature": max(RETRY_TEMPERATURE, kwargs.get("temperature") or 0)})
             explanation, edits, unchanged = request.read(_text(reply))

@@ -138,7 +138,8 @@ def prepare(task: str, repo: Path, listing: tuple[list[str], bool], run_tests: A
     if fresh and targets and asks_change(task):
         room = min(max(max_tokens, sum(len(t.text) for t in targets) // 3 + 400), window // 3)
         start.request = EditRequest.of(targets, max_tokens=room, test_timeout=plan.timeout,
-                                       test_command=plan.first, wider_command=plan.wider)
+                                       test_command=plan.first, wider_command=plan.wider,
+                                       file_text=lambda rel: _text(repo / rel))
     return start
 
 
@@ -181,3 +182,10 @@ def _lines(path: Path) -> int:
         return path.read_bytes().count(b"\n")
     except OSError:
         return 0
+
+
+def _text(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None

@@ -336,3 +336,61 @@ def edit_grammar(paths: Iterable[str], explanation_lines: int = 8, max_blocks: i
         rules.append('block ::= "### " path body')
         rules.append("path ::= " + " | ".join(shown))
     return "\n".join(rules) + "\n"
+
+
+# --- the changes form (agent/edits.py): only the lines a fix changes, in a long function -------
+
+SEARCH, DIVIDER, REPLACE = "<<<<<<< SEARCH", "=======", ">>>>>>> REPLACE"
+
+
+def _literal(text: str) -> str:
+    return json.dumps(text, ensure_ascii=False)
+
+
+def changes_grammar(targets: dict[str, str], explanation_lines: int = 8, max_blocks: int = 2,
+                    max_changes: int = 3) -> str:
+    """A few lines of explanation, then up to max_blocks headings (of `targets`: heading -> its code
+    now, each at most once), each with up to max_changes SEARCH/REPLACE pairs in a fence.
+
+    SEARCH can only be lines of that heading's code, copied exactly, in order, starting at a line that
+    occurs once in it: every SEARCH the model can write is found, in one place. (Aider's form, whose
+    failures with small models are mostly SEARCH text that is not in the file.) REPLACE is free."""
+    rules = [
+        f"explain ::= etext eline{{0,{explanation_lines - 1}}}",
+        r'etext ::= [^#`\n \t] [^\n]{0,400} "\n"',
+        r'eline ::= etext | "\n"',
+        # A line of the new code: anything but a line that starts with ">>" (the end marker's start).
+        r'rline ::= ([^>\n] [^\n]* | ">" [^>\n] [^\n]*)? "\n"',
+    ]
+    blocks = []
+    for i, (heading, text) in enumerate(targets.items()):
+        lines = text.splitlines()
+        if not heading.isprintable() or "\n" in heading:
+            continue
+        counts: dict[str, int] = {}
+        for line in lines:
+            counts[line] = counts.get(line, 0) + 1
+        starts = [j for j, line in enumerate(lines) if line.strip() and counts[line] == 1]
+        if not starts:
+            continue
+        for j, line in enumerate(lines):
+            follow = f" t{i}-{j + 1}?" if j + 1 < len(lines) else ""
+            rules.append(f"t{i}-{j} ::= {_literal(line + chr(10))}{follow}")
+        rules.append(f"search{i} ::= " + " | ".join(f"t{i}-{j}" for j in starts))
+        rules.append(f'change{i} ::= {_literal(SEARCH + chr(10))} search{i} {_literal(DIVIDER + chr(10))} rline* '
+                     f'{_literal(REPLACE + chr(10))}')
+        rules.append(f'block{i} ::= "### " {_literal(heading)} "\\n```" [a-z]{{0,12}} "\\n" change{i} '
+                     f'("\\n"? change{i}){{0,{max_changes - 1}}} "```\\n"')
+        blocks.append(i)
+    if not blocks:
+        raise ValueError("no code the fix may change")
+    if max_blocks >= 2 and len(blocks) > 1:
+        firsts = []
+        for i in blocks:
+            others = " | ".join(f"block{j}" for j in blocks if j != i)
+            rules.append(f"first{i} ::= block{i} (\"\\n\"? ({others}))?")
+            firsts.append(f"first{i}")
+        rules.insert(0, f"root ::= explain ({' | '.join(firsts)})")
+    else:
+        rules.insert(0, f"root ::= explain ({' | '.join(f'block{i}' for i in blocks)})")
+    return "\n".join(rules) + "\n"

@@ -132,3 +132,73 @@ def test_the_files_a_failure_involves(tmp_path):
     (tmp_path / "src/app/core.py").write_text("x = 1\n" * 5000)
     assert failure_files(tmp_path, files, output, "fix it", lambda rel: True) == [], "too big to show"
     assert failure_files(tmp_path, files, "nothing named", "fix it", lambda rel: True) == []
+
+
+# --- the changes form: only the lines a fix changes, for functions and lines of big files ---
+
+FILE = ('import re\n\n\nclass Parser:\n    def parse(self, text):\n        words = []\n'
+        '        for word in text.split(" "):\n            # keep real words\n            if word:\n'
+        '                words.append(word)\n        return words[1:]\n\n    def count(self, text):\n'
+        '        return len(self.parse(text))\n')
+PARSE = "\n".join(FILE.splitlines()[4:11])
+
+
+def changes(heading: str, *pairs: tuple[str, str], explanation: str = "It drops the first word.") -> str:
+    body = "\n".join(f"<<<<<<< SEARCH\n{old}=======\n{new}>>>>>>> REPLACE" for old, new in pairs)
+    return f"{explanation}\n\n### {heading}\n```python\n{body}\n```\n"
+
+
+def parse_request():
+    from agent_runtime.agent.edits import EditTarget
+
+    target = EditTarget.of_symbol("pkg/core.py", "Parser.parse", PARSE)
+    return EditRequest.of([target], file_text=lambda path: FILE if path == "pkg/core.py" else None)
+
+
+def test_a_function_in_a_big_file_is_asked_for_as_its_changed_lines_and_proposed_as_one_diff():
+    from agent_runtime.agent.edits import CHANGES_ASK
+
+    request = parse_request()
+    assert request.form == "changes" and request.ask == CHANGES_ASK
+    reply = changes("pkg/core.py::Parser.parse", ("        return words[1:]\n", "        return words\n"))
+    explanation, edits, unchanged = request.read(reply)
+    assert explanation == "It drops the first word." and unchanged == []
+    assert edits[0].content == PARSE.replace("words[1:]", "words")
+    code = request.as_reply(explanation, edits, "text", CODE_TAGS).split("<code>\n")[1].split("\n</code>")[0]
+    call = ast.parse(code).body[0].value
+    assert call.func.id == "propose_patch_unified"
+    diff = ast.literal_eval(call.keywords[0].value)
+    assert diff.startswith("--- a/pkg/core.py\n+++ b/pkg/core.py\n@@ ")
+    assert [line for line in diff.splitlines() if line[:1] in "+-" and line[:3] not in ("---", "+++")] == \
+        ["-        return words[1:]", "+        return words"], "the step shows the change, not the function twice"
+
+
+def test_changes_tolerate_drifted_indentation_keep_comments_and_leave_out_what_is_not_there():
+    from agent_runtime.agent.edits import apply_changes, parse_changes
+
+    request = parse_request()
+    drifted = changes("pkg/core.py::Parser.parse", ("    if word:\n        words.append(word)\n",
+                                                    "    if word.strip():\n        # a comment, not a heading\n"
+                                                    "        words.append(word)\n"))
+    (edit,) = request.read(drifted)[1]
+    assert "            if word.strip():\n                # a comment, not a heading\n" \
+           "                words.append(word)\n" in edit.content, "indented as the code is"
+    assert parse_changes(drifted, ("pkg/core.py::Parser.parse",))[1]["pkg/core.py::Parser.parse"][0][1].count("#") == 1
+    missing = changes("pkg/core.py::Parser.parse", ("        return words[2:]\n", "        return words\n"))
+    assert request.read(missing)[1:] == ([], []), "a search that is not there: nothing is applied"
+    half = changes("pkg/core.py::Parser.parse", ("        words = []\n", "        words = list()\n"),
+                   ("        return words[2:]\n", "        return words\n"))
+    assert request.read(half)[1] == [], "half a fix is not applied"
+    same = changes("pkg/core.py::Parser.parse", ("        return words[1:]\n", "        return words[1:]\n"))
+    assert request.read(same)[1:] == ([], ["pkg/core.py::Parser.parse"])
+    assert apply_changes("a\nb\nc\n", [("b\nc\n", "B\n"), ("c\n", "C\n")]) == ("a\nB\n", []), \
+        "a pair that overlaps an earlier one is left out"
+    assert "pkg/core.py::Parser.parse" in request.again(False) and "REPLACE" in request.again(True)
+
+
+def test_a_change_that_would_break_the_file_goes_to_the_tool_that_says_so():
+    request = parse_request()
+    broken = changes("pkg/core.py::Parser.parse", ("        return words[1:]\n", "        return words[\n"))
+    explanation, edits, _ = request.read(broken)
+    code = request.as_reply(explanation, edits, "text", CODE_TAGS)
+    assert "replace_symbol(" in code and "propose_patch_unified" not in code

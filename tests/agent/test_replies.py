@@ -621,3 +621,35 @@ def test_a_follow_up_task_keeps_its_conversation_rather_than_starting_a_fresh_fi
         session.run("Now fix the failing test as you said.")
     second = session.model.requests[1]
     assert len(second) > 2 and "add() subtracts" in "\n".join(text_of(m) for m in second)
+
+
+def test_a_fix_in_a_big_file_is_asked_for_as_changed_lines_and_applied_as_one_diff(tmp_path):
+    """A library module too big to show whole: the failing test's code and the function it runs are
+    shown under their headings, the fix is asked for as SEARCH/REPLACE lines, and what is applied
+    changes those lines only (the rest of the file byte for byte)."""
+    from agent_runtime.agent.edits import CHANGES_ASK
+
+    filler = "".join(f"\n\ndef helper_{i}(value):\n    \"\"\"Helper {i}.\"\"\"\n    return value + {i}\n"
+                     for i in range(40))
+    core = ("class Parser:\n    def parse(self, text):\n        words = []\n        for word in text.split(\" \"):\n"
+            "            if word:\n                words.append(word)\n        return words[1:]\n" + filler)
+    files = {f"tools/util_{i}.py": f"def util_{i}():\n    return {i}\n" for i in range(14)}
+    files |= {"pkg/__init__.py": "", "pkg/core.py": core,
+             "tests/test_core.py": "from pkg.core import Parser\n\n\ndef test_parse():\n"
+                                   "    assert Parser().parse(\"a b\") == [\"a\", \"b\"]\n"}
+    repo = make_repo(tmp_path / "big", files)
+    reply = ("parse drops the first word.\n\n### pkg/core.py::Parser.parse\n```python\n<<<<<<< SEARCH\n"
+             "        return words[1:]\n=======\n        return words\n>>>>>>> REPLACE\n```\n")
+    replay = write_replay(tmp_path / "r.json", [reply])
+    settings = load_settings({"MODEL_ID": f"replay:{replay}", "RUNS_DIR": str(tmp_path / "runs")})
+    with Session(settings, repo, Approver("auto", interactive=False),
+                 Display(console=Console(file=io.StringIO()), out=io.StringIO())) as session:
+        result = session.run("tests/test_core.py::test_parse fails: fix it.")
+    assert result.status == "answered"
+    assert (repo / "pkg/core.py").read_text() == core.replace("return words[1:]", "return words")
+    text = text_of(session.model.requests[0][0])
+    assert text.endswith(CHANGES_ASK) and "### pkg/core.py::Parser.parse\n```python\n    def parse" in text
+    assert "def helper_30" not in text, "not the whole module"
+    assert text.count("return words[1:]") == 1, "the class around the method is not shown again"
+    tools = [c.tool for c in session.runtime.state.history]
+    assert "propose_patch_unified" in tools and "replace_symbol" not in tools

@@ -279,3 +279,59 @@ def test_a_retry_grammar_reads_only_the_variables_there_are():
     for _ in range(60):
         code = _code(some.sample(rng))
         assert unbound_reads(code, {"files", "p"} | tools) == [], code
+
+
+PARSE = ('    def parse(self, text):\n        """Split text into words."""\n        words = []\n'
+         '        for word in text.split(" "):\n            if word:\n                words.append(word)\n'
+         '            if word:\n                continue\n        return words[1:]')
+
+
+def test_the_changes_grammar_holds_search_to_the_code_shown_and_compiles_in_llama_cpp():
+    """A fix in the changes form: SEARCH is lines of the heading's code, copied exactly, starting at
+    a line that occurs once in it (so it is found, in one place); REPLACE is free; at most two
+    headings, each once. Every sampled reply applies with nothing missing."""
+    import random
+
+    from gbnf_sampler import Grammar
+
+    from agent_runtime.agent.edits import apply_changes, parse_changes
+    from agent_runtime.models.grammar import changes_grammar
+
+    targets = {"pkg/core.py::Parser.parse": PARSE, "pkg/ü x.py lines 3-4": "x = '\"\\\\'\n\ty = 2"}
+    text = changes_grammar(targets)
+    assert_llama_cpp_parses(text)
+    grammar = Grammar(text)
+    good = ("It drops the first word.\n\n### pkg/core.py::Parser.parse\n```python\n<<<<<<< SEARCH\n"
+            "        return words[1:]\n=======\n        return words\n>>>>>>> REPLACE\n```\n")
+    assert grammar.accepts(good)
+    two = good.replace("```\n", "", 1).rstrip("`\n") + "\n\n<<<<<<< SEARCH\n        words = []\n=======\n" \
+        "        words = list()\n>>>>>>> REPLACE\n```\n"
+    assert grammar.accepts(two), "two changes under one heading"
+    assert grammar.accepts(good + "### pkg/ü x.py lines 3-4\n```\n<<<<<<< SEARCH\n\ty = 2\n=======\n>>>>>>> REPLACE\n```\n")
+    assert not grammar.accepts(good.replace("return words[1:]\n=", "return words[2:]\n=")), "not in the code"
+    assert not grammar.accepts(good.replace("        return words[1:]\n=", "    return words[1:]\n=")), \
+        "copied with other indentation"
+    dup = good.replace("        return words[1:]\n=", "            if word:\n                continue\n=")
+    assert not grammar.accepts(dup), "starts at a line that occurs twice: where would it go?"
+    assert grammar.accepts(dup.replace("<<<<<<< SEARCH\n", "<<<<<<< SEARCH\n                words.append(word)\n")), \
+        "the same lines, from a line that occurs once"
+    assert not grammar.accepts(good.replace("Parser.parse", "Parser.other")), "a heading that was not shown"
+    assert not grammar.accepts(good + good.split("\n\n", 1)[1]), "a heading once"
+    assert not grammar.accepts(good.split("\n\n", 1)[1]), "what is wrong comes first"
+    rng = random.Random(5)
+    for _ in range(150):
+        reply = grammar.sample(rng)
+        explanation, changes = parse_changes(reply, tuple(targets))
+        assert explanation and changes, reply[:300]
+        for heading, pairs in changes.items():
+            assert apply_changes(targets[heading], pairs)[1] == [], reply[:300]
+
+
+def test_the_changes_grammar_of_the_longest_function_shown_compiles():
+    """The focus shows functions of up to 120 lines (code/focus.LONG_FUNCTION_LINES), six at most."""
+    from agent_runtime.code.focus import LONG_FUNCTION_LINES
+    from agent_runtime.models.grammar import changes_grammar
+
+    body = "\n".join(f"    value_{i} = compute({i}, 'text \" {i}')" for i in range(LONG_FUNCTION_LINES))
+    targets = {f"pkg/m{k}.py::f{k}": f"def f{k}():\n{body}" for k in range(6)}
+    assert_llama_cpp_parses(changes_grammar(targets))
