@@ -170,7 +170,9 @@ def gbnf_literal(text: str) -> str:
 def part_c(servers: dict[str, EmbeddedServer]) -> dict:
     """Each request's reply is forced (by a grammar that allows only that text) to be the one the
     next request has in its history, so the KV cache holds what it would hold in a live session:
-    the model's own tokens for it."""
+    the model's own tokens for it. The session's first request is a fix request (the task alone, in
+    the edit form), which the conversation after it does not extend: the share counts the requests
+    that extend the one before them."""
     from prompt_cache import scripted_requests
 
     requests = scripted_requests(Path(tempfile.mkdtemp(prefix="bench-decode-")))
@@ -180,16 +182,17 @@ def part_c(servers: dict[str, EmbeddedServer]) -> dict:
     for index, messages in enumerate(requests):
         following = requests[index + 1] if index + 1 < len(requests) else None
         if following is not None:
-            reply = following[len(messages)]
+            reply = following[-2]  # the newest reply in the next request's history: this one's
             assert str(getattr(reply, "role", "")).endswith("assistant"), reply
             model.grammar = gbnf_literal("".join(part["text"] for part in reply.content))
         else:
             model.grammar = python_grammar(tool_classes(), 1024)
         timings = model_timings(model.generate(messages))
+        extends = index > 0 and messages[:len(requests[index - 1])] == requests[index - 1]
         steps.append({"prompt_tokens": timings.prompt_tokens, "evaluated": timings.prompt_evaluated,
                       "cached": timings.prompt_cached, "prompt_ms": timings.prompt_ms,
-                      "share": round(timings.prompt_evaluated / timings.prompt_tokens, 3)})
-    later = steps[1:]
+                      "share": round(timings.prompt_evaluated / timings.prompt_tokens, 3), "extends": extends})
+    later = [s for s in steps if s["extends"]]
     share = sum(s["evaluated"] for s in later) / sum(s["prompt_tokens"] for s in later)
     return {"steps": steps, "evaluated_share_after_first": round(share, 3),
             "max_share_after_first": max(s["share"] for s in later), "target_share": 0.25,

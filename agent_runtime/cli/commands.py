@@ -54,25 +54,55 @@ def cmd_tool(argv: list[str], settings: Settings, repo: Path) -> int:
         parser.error(f"arguments are not valid JSON: {exc}")
     if not isinstance(arguments, dict):
         parser.error("arguments must be a JSON object")
+    from agent_runtime.redact import Redactor
     from agent_runtime.safety.policy import PolicyError
+    from agent_runtime.telemetry.exporters import Tracing
+    from agent_runtime.telemetry.records import RunRecord
     from agent_runtime.tools import build_tools
     from agent_runtime.tools.runtime import Runtime
 
+    redactor = Redactor.for_session(repo, settings)
+    tracing = Tracing(settings, redactor)
     try:
-        runtime = Runtime.create(settings, repo, make_approver(settings))
-    except PolicyError as exc:
-        print(f"agent-runtime: error: {exc}", file=sys.stderr)
-        return 1
-    tools = {tool.name: tool for tool in build_tools(runtime)}
-    if args.name not in tools:
-        parser.error(f"no tool {args.name!r}; the tools are: {', '.join(tools)}")
-    result = tools[args.name](**arguments)
+        try:
+            runtime = Runtime.create(settings, repo, make_approver(settings), telemetry=tracing.telemetry)
+        except PolicyError as exc:
+            print(f"agent-runtime: error: {exc}", file=sys.stderr)
+            return 1
+        tools = {tool.name: tool for tool in build_tools(runtime)}
+        if args.name not in tools:
+            parser.error(f"no tool {args.name!r}; the tools are: {', '.join(tools)}")
+        result = _traced_call(tools[args.name], arguments, settings, repo, runtime, tracing, redactor, RunRecord)
+    finally:
+        tracing.shutdown()
     from agent_runtime.core import visible
-    from agent_runtime.telemetry.redact import redact_text
 
     # Redacted like a span; control characters visible (JSON leaves DEL and C1 controls raw).
-    print(visible(redact_text(json.dumps(dict(result), indent=2, ensure_ascii=False, default=str))))
+    print(visible(redactor(json.dumps(dict(result), indent=2, ensure_ascii=False, default=str))))
     return 1 if "error" in result else 0
+
+
+def _traced_call(tool: Any, arguments: dict[str, Any], settings: Settings, repo: Path, runtime: Any, tracing: Any,
+                 redactor: Any, record_class: Any) -> Any:
+    """One tool call as a run of its own: a run directory (agent-runtime runs/show) and a trace whose
+    root holds the TOOL span, as a task's would."""
+    label = f"tool {tool.name} {json.dumps(arguments, ensure_ascii=False)}"
+    record = record_class.start(settings.runs_path, label, settings, repo, "(none: one tool call)",
+                                runtime.approver.mode, runtime.sandbox.kind, redactor)
+    runtime.call_listeners.append(record.on_call)
+    tracing.start_run(record.dir / "trace.jsonl")
+    outcome, answer = "error", None
+    try:
+        with tracing.telemetry.task_span(label, metadata={"run_id": record.id, "tool": tool.name}) as root:
+            result = tool(**arguments)
+            outcome = "error" if "error" in result else "answered"
+            answer = json.dumps(dict(result), ensure_ascii=False, default=str)
+            root.finish(outcome, answer, result.get("error") if outcome == "error" else None, steps=1)
+    finally:
+        tracing.end_run()
+        record.finish(outcome, answer, steps=1)
+    print(f"run {record.id} · agent-runtime trace {record.id}", file=sys.stderr)
+    return result
 
 
 def cmd_policy(argv: list[str], settings: Settings, repo: Path) -> int:

@@ -20,7 +20,7 @@ from rich.syntax import Syntax
 from rich.text import Text
 
 from agent_runtime.core import visible
-from agent_runtime.telemetry.redact import redact_text
+from agent_runtime.redact import redact_text
 
 OBSERVATION_LINES = 14
 

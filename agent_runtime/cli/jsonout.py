@@ -57,7 +57,7 @@ class JsonDisplay(Display):
         self.stdout = self.out
 
     def event(self, kind: str, **fields: Any) -> None:
-        from agent_runtime.telemetry.redact import active_redactor
+        from agent_runtime.redact import active_redactor
 
         # Secrets redacted (in the values, before escaping could hide them, and in the line); DEL and C1
         # controls, which JSON leaves raw, escaped so that no byte of the stream is a terminal command.

@@ -108,7 +108,7 @@ def configure_logging(settings: Settings, repo: Path) -> None:
     from rich.console import Console
     from rich.logging import RichHandler
 
-    from agent_runtime.telemetry.redact import Redactor, install_redaction
+    from agent_runtime.redact import Redactor, install_redaction
 
     logging.basicConfig(level=settings.log_level, format="%(message)s",
                         handlers=[RichHandler(console=Console(stderr=True, soft_wrap=True), show_time=False,

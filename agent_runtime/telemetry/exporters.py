@@ -15,7 +15,7 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
-from agent_runtime.telemetry.redact import Redactor
+from agent_runtime.redact import Redactor
 from agent_runtime.telemetry.spans import Telemetry, _json
 
 if TYPE_CHECKING:

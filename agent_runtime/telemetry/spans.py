@@ -239,6 +239,28 @@ class StepSpan:
         span.end()
 
 
+class HookSpan:
+    """One run of a user's hook (tools/hooks.py): its outcome, time and message."""
+
+    def __init__(self, span: trace.Span, redact: Callable[[str], str]):
+        self.span = span
+        self._redact = redact
+
+    def finish(self, outcome: str, duration_ms: float, message: str, exit_code: int | None) -> None:
+        span = self.span
+        if not span.is_recording():
+            return
+        attributes: dict[str, Any] = {"hook.outcome": outcome, "hook.duration_ms": duration_ms,
+                                      "output.value": self._redact(message or outcome), "output.mime_type": TEXT_MIME}
+        if exit_code is not None:
+            attributes["hook.exit_code"] = exit_code
+        span.set_attributes(attributes)
+        if outcome in ("error", "timeout"):
+            span.set_status(trace.Status(trace.StatusCode.ERROR, self._redact(message)[:500]))
+        else:
+            span.set_status(trace.Status(trace.StatusCode.OK))
+
+
 class LlmSpan:
     def __init__(self, span: trace.Span, hide: bool):
         self.span, self._hide = span, hide
@@ -288,6 +310,18 @@ class Telemetry:
                     **context_attributes(),
                 })
             yield ToolSpan(span, self.redact)
+
+    @contextmanager
+    def hook_span(self, event: str, name: str, command: str, timeout: float,
+                  payload: dict[str, Any]) -> Iterator[HookSpan]:
+        """A hook's run: what it was given (the payload, redacted or hidden) and the command."""
+        with self.tracer.start_as_current_span(f"hook {event}: {name}", record_exception=False) as span:
+            if span.is_recording():
+                text = HIDDEN if self.hide_content else self.redact(_json(payload))
+                span.set_attributes({"openinference.span.kind": "CHAIN", "hook.event": event, "hook.name": name,
+                                     "hook.command": self.redact(command), "hook.timeout_s": timeout,
+                                     "input.value": text, "input.mime_type": JSON_MIME, **context_attributes()})
+            yield HookSpan(span, self.redact)
 
     @contextmanager
     def task_span(self, task: str, session_id: str | None = None,

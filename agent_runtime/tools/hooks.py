@@ -230,33 +230,11 @@ class Hooks:
         return runs
 
     def _traced(self, hook: Hook, payload: dict[str, Any]) -> HookRun:
-        telemetry = self.telemetry
-        if telemetry is None:
+        if self.telemetry is None:
             return self._execute(hook, payload)
-        from opentelemetry import trace
-
-        from agent_runtime.telemetry.spans import JSON_MIME, TEXT_MIME, context_attributes
-
-        redact = telemetry.redact
-        with telemetry.tracer.start_as_current_span(f"hook {hook.event}: {hook.name}", record_exception=False) as span:
-            if span.is_recording():
-                text = "(hidden: TRACE_HIDE_CONTENT=true)" if telemetry.hide_content else redact(json.dumps(payload))
-                span.set_attributes({"openinference.span.kind": "CHAIN", "hook.event": hook.event,
-                                     "hook.name": hook.name, "hook.command": redact(shlex.join(hook.argv)),
-                                     "hook.timeout_s": hook.timeout, "input.value": text,
-                                     "input.mime_type": JSON_MIME, **context_attributes()})
+        with self.telemetry.hook_span(hook.event, hook.name, shlex.join(hook.argv), hook.timeout, payload) as span:
             run = self._execute(hook, payload)
-            if span.is_recording():
-                attributes: dict[str, Any] = {"hook.outcome": run.outcome, "hook.duration_ms": run.duration_ms,
-                                              "output.value": redact(run.message or run.outcome),
-                                              "output.mime_type": TEXT_MIME}
-                if run.exit_code is not None:
-                    attributes["hook.exit_code"] = run.exit_code
-                span.set_attributes(attributes)
-                if run.outcome in ("error", "timeout"):
-                    span.set_status(trace.Status(trace.StatusCode.ERROR, redact(run.message)[:500]))
-                else:
-                    span.set_status(trace.Status(trace.StatusCode.OK))
+            span.finish(run.outcome, run.duration_ms, run.message, run.exit_code)
         return run
 
     def _execute(self, hook: Hook, payload: dict[str, Any]) -> HookRun:

@@ -137,7 +137,7 @@ def note_check(value: Any, runtime: Any) -> str:
     if len(note) > MAX_NOTE_CHARS:
         raise ToolError(f"note is {len(note)} characters; at most {MAX_NOTE_CHARS}",
                         "Keep it to one short fact; leave out what the code already says.")
-    from agent_runtime.telemetry.redact import redact_text
+    from agent_runtime.redact import redact_text
 
     if redact_text(note) != note:
         raise ToolError("the note looks like it holds a secret (a key, token or password)",

@@ -653,3 +653,51 @@ def test_a_fix_in_a_big_file_is_asked_for_as_changed_lines_and_applied_as_one_di
     assert text.count("return words[1:]") == 1, "the class around the method is not shown again"
     tools = [c.tool for c in session.runtime.state.history]
     assert "propose_patch_unified" in tools and "replace_symbol" not in tools
+
+
+def big_module_repo(tmp_path, test_source: str):
+    filler = "".join(f"\n\ndef helper_{i}(value):\n    return value + {i}\n" for i in range(60))
+    core = ("class Parser:\n    def parse(self, text):\n        words = text.split()\n        return words[1:]\n"
+            + filler)
+    files = {f"tools/util_{i}.py": f"def util_{i}():\n    return {i}\n" for i in range(14)}
+    files |= {"pkg/__init__.py": "", "pkg/core.py": core, "tests/test_core.py": test_source}
+    return make_repo(tmp_path / "big", files), core
+
+
+FIX_PARSE = ("parse drops the first word.\n\n### pkg/core.py::Parser.parse\n```python\n<<<<<<< SEARCH\n"
+             "        return words[1:]\n=======\n        return words\n>>>>>>> REPLACE\n```\n")
+
+
+def test_a_fix_is_judged_by_its_file_with_the_tests_that_failed_before_left_out(tmp_path):
+    tests = ("import time\n\nfrom pkg.core import Parser\n\n\ndef test_parse():\n    assert Parser().parse('a b') == ['a', 'b']\n\n\n"
+             "def test_broken_before():\n    assert False\n\n\ndef test_other():\n    assert Parser().parse('') == []\n")
+    repo, core = big_module_repo(tmp_path, tests)
+    replay = write_replay(tmp_path / "r.json", [FIX_PARSE])
+    settings = load_settings({"MODEL_ID": f"replay:{replay}", "RUNS_DIR": str(tmp_path / "runs")})
+    with Session(settings, repo, Approver("auto", interactive=False),
+                 Display(console=Console(file=io.StringIO()), out=io.StringIO())) as session:
+        result = session.run("tests/test_core.py::test_parse fails: fix it.")
+    assert result.status == "answered"
+    runs = [c.arguments.get("command") or "" for c in session.runtime.state.history if c.tool == "run_tests"]
+    assert runs[-1].endswith("tests/test_core.py --deselect tests/test_core.py::test_broken_before"), runs
+
+
+def test_a_slow_test_file_is_not_run_before_the_first_request(tmp_path, monkeypatch):
+    """The run of the failing test's whole file, before the model is asked anything, has a short
+    limit: past it, the failing tests alone judge a fix."""
+    from agent_runtime.agent import start
+
+    monkeypatch.setattr(start, "WIDER_FIRST_S", 2)
+    tests = ("import time\n\nfrom pkg.core import Parser\n\n\ndef test_parse():\n    assert Parser().parse('a b') == ['a', 'b']\n\n\n"
+             "def test_slow():\n    time.sleep(8)\n")
+    repo, core = big_module_repo(tmp_path, tests)
+    replay = write_replay(tmp_path / "r.json", [FIX_PARSE])
+    settings = load_settings({"MODEL_ID": f"replay:{replay}", "RUNS_DIR": str(tmp_path / "runs")})
+    with Session(settings, repo, Approver("auto", interactive=False),
+                 Display(console=Console(file=io.StringIO()), out=io.StringIO())) as session:
+        result = session.run("tests/test_core.py::test_parse fails: fix it.")
+    assert result.status == "answered" and (repo / "pkg/core.py").read_text() != core
+    calls = [c for c in session.runtime.state.history if c.tool == "run_tests"]
+    assert [c.arguments.get("timeout") for c in calls][:2] == [None, 2], "the file's run is cut short"
+    assert all(c.arguments["command"].endswith("::test_parse") for c in calls[2:]), \
+        "after the fix only the failing test runs"

@@ -4,6 +4,7 @@ and end-to-end runs with the replay model."""
 from __future__ import annotations
 
 import json
+import re
 import os
 import socket
 import subprocess
@@ -159,6 +160,24 @@ def test_tool_command_runs_the_full_path(tmp_path):
     assert denied.returncode == 1 and "rule privilege" in json.loads(denied.stdout)["error"]
     assert run_cli("tool", "no_such_tool", cwd=repo).returncode == 2
     assert run_cli("tool", "read_file", "{not json", cwd=repo).returncode == 2
+
+
+def test_a_tool_command_is_a_run_with_its_trace(tmp_path):
+    """`agent-runtime tool` is recorded like a task: a run directory, and a trace whose root holds
+    the TOOL span with the policy's decision (what `trace` and Phoenix show)."""
+    repo = make_repo(tmp_path / "project", BUGGY_PROJECT)
+    env = {"RUNS_DIR": str(tmp_path / "runs")}
+    refused = run_cli("tool", "run_cmd", '{"command": "rm calc.py"}', cwd=repo, input="", env=env)
+    run_id = re.search(r"^run (\S+) · agent-runtime trace \1$", refused.stderr, re.M).group(1)
+    metadata = json.loads((tmp_path / "runs" / run_id / "metadata.json").read_text())
+    assert metadata["outcome"] == "error" and metadata["task"] == 'tool run_cmd {"command": "rm calc.py"}'
+    spans = [json.loads(line) for line in (tmp_path / "runs" / run_id / "trace.jsonl").read_text().splitlines()]
+    (root,) = [s for s in spans if s["parent_id"] is None]
+    (tool,) = [s for s in spans if s["attributes"].get("openinference.span.kind") == "TOOL"]
+    assert root["attributes"]["openinference.span.kind"] == "AGENT" and tool["parent_id"] == root["span_id"]
+    assert tool["attributes"]["tool.name"] == "run_cmd" and tool["attributes"]["approval.outcome"] == "denied"
+    shown = run_cli("trace", run_id, cwd=repo, env=env)
+    assert shown.returncode == 0 and "[TOOL] run_cmd" in shown.stdout and "denied" in shown.stdout
 
 
 def test_python_dash_m_works_too(tmp_path):

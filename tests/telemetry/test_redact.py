@@ -17,7 +17,7 @@ import pytest
 from conftest import BUGGY_PROJECT, make_repo, run_cli, step, write_replay
 from rich.console import Console
 
-from agent_runtime.telemetry.redact import REDACTED, Redactor, encoded_forms
+from agent_runtime.redact import REDACTED, Redactor, encoded_forms
 
 PASSWORD = "Sup3r-S3cret-Pw"
 DATABASE_URL = f"postgres://admin:{PASSWORD}@db.internal.example:5432/app"
@@ -202,7 +202,7 @@ def test_observations_on_the_terminal_are_redacted_and_visible():
     from types import SimpleNamespace
 
     from agent_runtime.cli.display import Display
-    from agent_runtime.telemetry.redact import active_redactor, install_redaction
+    from agent_runtime.redact import active_redactor, install_redaction
 
     before = active_redactor()
     install_redaction(Redactor([PASSWORD]))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import base64
 
-from agent_runtime.telemetry.redact import Redactor
+from agent_runtime.redact import Redactor
 
 
 def test_http_basic_credentials_are_redacted():
