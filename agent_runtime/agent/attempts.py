@@ -33,9 +33,12 @@ REFIX_TEMPERATURE = 0.7
 ATTEMPT_AGAIN = "The code is as shown above again: those changes were undone. Write a different fix."
 NOTES_KEPT = 3  # earlier attempts the next one is told about
 # When to stop: this many tested fixes in a row that leave the same failure, this many fixes the
-# model had already tried (or that changed nothing).
-SAME_FAILURE_LIMIT = 4
-REPEATED_FIX_LIMIT = 3
+# model had already tried, this many replies that changed nothing. Generous: on the project's small
+# tasks a fix often passed at the 4th to 6th attempt, after copies and repeats (limits of 4 and 3,
+# the no-change replies counted as repeats, gave up on tasks the agent had solved the day before).
+SAME_FAILURE_LIMIT = 6
+REPEATED_FIX_LIMIT = 5
+NO_CHANGE_LIMIT = 6
 
 
 @dataclass
@@ -194,9 +197,11 @@ class FixAttempts:
         if len(same) == SAME_FAILURE_LIMIT and len({a.failure for a in same}) == 1 \
                 and len({a.fix for a in same}) == SAME_FAILURE_LIMIT:
             why = f"{SAME_FAILURE_LIMIT} different fixes in a row left the same failure"
-        elif sum(1 for i, a in enumerate(self.attempts) if a.fix in {b.fix for b in self.attempts[:i]}
-                 or not a.fix) >= REPEATED_FIX_LIMIT:
+        elif sum(1 for i, a in enumerate(self.attempts)
+                 if a.fix and a.fix in {b.fix for b in self.attempts[:i]}) >= REPEATED_FIX_LIMIT:
             why = "the model kept writing fixes it had already tried"
+        elif sum(1 for a in self.attempts if not a.fix) >= NO_CHANGE_LIMIT:
+            why = "the model kept writing the code back unchanged"
         elif self.budget_s is not None and self.attempts:
             spent = self.clock() - self._started
             mean = spent / len(self.attempts)

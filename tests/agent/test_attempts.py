@@ -102,13 +102,29 @@ def test_different_failures_keep_it_trying():
 def test_fixes_already_tried_stop_the_task():
     history: list = []
     attempts, _ = attempts_with(history)
-    fixes = ["a * b", "a * b", "a / b", "a * b", "a / b"]
+    fixes = ["a * b", "a * b", "a / b", "a * b", "a / b", "a * b", "a / b", "a - b"]
     for i, fix in enumerate(fixes):
         one_attempt(attempts, history, fix, failure=f"E       assert {i} == 5", patch=f"p{i}")
         if attempts.stopped:
             break
-    assert i == 4 and "the model kept writing fixes it had already tried" in attempts.stopped
-    assert REPEATED_FIX_LIMIT == 3
+    assert i == 6 and "the model kept writing fixes it had already tried" in attempts.stopped
+    assert REPEATED_FIX_LIMIT == 5
+
+
+def test_replies_that_change_nothing_stop_the_task_later_than_repeats_would():
+    """A reply that writes the code back as it is changes nothing: not a repeated fix (a copy, then a
+    real fix, solved tasks), but NO_CHANGE_LIMIT of them end the task."""
+    from agent_runtime.agent.attempts import NO_CHANGE_LIMIT
+
+    history: list = []
+    attempts, _ = attempts_with(history)
+    copy = SimpleNamespace(is_final_answer=False, observations="The reply wrote calc.py exactly as it is now.",
+                           model_output="Thought: it is fine\n", code_action='print("The reply wrote calc.py")\n')
+    for i in range(NO_CHANGE_LIMIT):
+        assert attempts.stopped is None, f"stopped after {i} copies"
+        attempts.after_step(copy, history)
+    assert "the model kept writing the code back unchanged" in attempts.stopped
+    assert NO_CHANGE_LIMIT > REPEATED_FIX_LIMIT
 
 
 def test_no_time_left_for_another_attempt_stops_the_task():
@@ -146,7 +162,7 @@ def test_a_session_that_stops_trying_answers_what_it_tried_with_exit_code_4(tmp_
     assert end["type"] == "run_ended" and end["status"] == "gave_up" and end["exit_code"] == 4
     assert end["attempts"] == REPEATED_FIX_LIMIT + 1 and end["steps"] == REPEATED_FIX_LIMIT + 1
     answer = next(e["answer"] for e in events if e["type"] == "final_answer")
-    assert answer.startswith("Could not fix it: stopped after 4 attempts because the model kept writing fixes "
+    assert answer.startswith(f"Could not fix it: stopped after {REPEATED_FIX_LIMIT + 1} attempts because the model kept writing fixes "
                              "it had already tried")
     assert (repo / "calc.py").read_text() == BUGGY_PROJECT["calc.py"], "every failed change was undone"
     undos = [e for e in events if e["type"] == "tool_call" and e["tool"] == "undo_patch"]
