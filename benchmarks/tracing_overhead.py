@@ -22,9 +22,9 @@ from rich.console import Console
 from agent_runtime.agent.session import Session
 from agent_runtime.cli.display import Display
 from agent_runtime.config import load_settings
+from agent_runtime.redact import Redactor
 from agent_runtime.safety.approval import Approver
 from agent_runtime.telemetry.exporters import Tracing
-from agent_runtime.redact import Redactor
 from agent_runtime.telemetry.spans import Telemetry
 from agent_runtime.tools import build_tools
 from agent_runtime.tools.runtime import Runtime

@@ -106,8 +106,8 @@ class Session:
         self.kind = kind_for(settings)
         self.kind.start(self.display)  # the embedded server loads while the slow imports below run
         self._quiet_libraries()
-        from agent_runtime.telemetry.exporters import Tracing
         from agent_runtime.redact import Redactor
+        from agent_runtime.telemetry.exporters import Tracing
         from agent_runtime.tools.runtime import Runtime
 
         self.redactor = Redactor.for_session(self.repo, settings)

@@ -138,7 +138,9 @@ def prepare(task: str, repo: Path, listing: tuple[list[str], bool], run_tests: A
     if plan.wider:
         plan.wider = _without_failing(plan.wider, run_tests, task, files)
     if fresh and targets and asks_change(task):
-        room = min(max(max_tokens, sum(len(t.text) for t in targets) // 3 + 400), window // 3)
+        whole = all(t.symbol is None and t.region is None for t in targets)
+        # Room for the files whole, or (the changes form) for a few lines and what they become.
+        room = min(max(max_tokens, sum(len(t.text) for t in targets) // 3 + 400), window // 3) if whole else max_tokens
         start.request = EditRequest.of(targets, max_tokens=room, test_timeout=plan.timeout,
                                        test_command=plan.first, wider_command=plan.wider,
                                        file_text=lambda rel: _text(repo / rel))

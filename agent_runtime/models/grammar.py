@@ -347,20 +347,27 @@ def _literal(text: str) -> str:
     return json.dumps(text, ensure_ascii=False)
 
 
-def changes_grammar(targets: dict[str, str], explanation_lines: int = 8, max_blocks: int = 2,
-                    max_changes: int = 3) -> str:
+SEARCH_LINES = 8  # the most lines one SEARCH may copy
+
+
+def changes_grammar(targets: dict[str, str], explanation_lines: int = 4, max_blocks: int = 2,
+                    max_changes: int = 3, search_lines: int = SEARCH_LINES) -> str:
     """A few lines of explanation, then up to max_blocks headings (of `targets`: heading -> its code
     now, each at most once), each with up to max_changes SEARCH/REPLACE pairs in a fence.
 
     SEARCH can only be lines of that heading's code, copied exactly, in order, starting at a line that
     occurs once in it: every SEARCH the model can write is found, in one place. (Aider's form, whose
-    failures with small models are mostly SEARCH text that is not in the file.) REPLACE is free."""
+    failures with small models are mostly SEARCH text that is not in the file.) At most search_lines
+    of them: the 1.5B model copied a 40-line function whole into SEARCH, then again into REPLACE,
+    and ran out of tokens. REPLACE is free."""
     rules = [
         f"explain ::= etext eline{{0,{explanation_lines - 1}}}",
         r'etext ::= [^#`\n \t] [^\n]{0,400} "\n"',
         r'eline ::= etext | "\n"',
-        # A line of the new code: anything but a line that starts with ">>" (the end marker's start).
-        r'rline ::= ([^>\n] [^\n]* | ">" [^>\n] [^\n]*)? "\n"',
+        # A line of the new code: anything but a line that starts with ">>" (the end marker's start)
+        # or "=" (no line of code does; the 0.5B model wrote the divider again and again instead of
+        # the end marker).
+        r'rline ::= ([^>=\n] [^\n]* | ">" [^>\n] [^\n]*)? "\n"',
     ]
     blocks = []
     for i, (heading, text) in enumerate(targets.items()):
@@ -373,10 +380,12 @@ def changes_grammar(targets: dict[str, str], explanation_lines: int = 8, max_blo
         starts = [j for j, line in enumerate(lines) if line.strip() and counts[line] == 1]
         if not starts:
             continue
+        # t{i}-{j}-{d}: line j, then at most d - 1 lines after it.
         for j, line in enumerate(lines):
-            follow = f" t{i}-{j + 1}?" if j + 1 < len(lines) else ""
-            rules.append(f"t{i}-{j} ::= {_literal(line + chr(10))}{follow}")
-        rules.append(f"search{i} ::= " + " | ".join(f"t{i}-{j}" for j in starts))
+            for depth in range(1, search_lines + 1):
+                follow = f" t{i}-{j + 1}-{depth - 1}?" if j + 1 < len(lines) and depth > 1 else ""
+                rules.append(f"t{i}-{j}-{depth} ::= {_literal(line + chr(10))}{follow}")
+        rules.append(f"search{i} ::= " + " | ".join(f"t{i}-{j}-{search_lines}" for j in starts))
         rules.append(f'change{i} ::= {_literal(SEARCH + chr(10))} search{i} {_literal(DIVIDER + chr(10))} rline* '
                      f'{_literal(REPLACE + chr(10))}')
         rules.append(f'block{i} ::= "### " {_literal(heading)} "\\n```" [a-z]{{0,12}} "\\n" change{i} '

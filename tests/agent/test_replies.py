@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from types import SimpleNamespace
 
 import pytest
@@ -436,8 +437,10 @@ def test_after_a_fix_that_fails_its_tests_the_next_reply_is_a_fix_again_sampled_
     assert [e.undone for e in session.runtime.journal.history()] == ["undo", None], "the failed change was undone"
     codes = [s.code_action for s in session.agent.memory.steps if getattr(s, "code_action", None)]
     assert codes[1].startswith('p = propose_file(path="calc.py", content=r\'\'\'def add(a, b):\n    return a + b\n')
-    assert codes[1].endswith('tests = run_tests(timeout=60)\nprint(tests)\nif tests["passed"]:\n'
-                             '    final_answer("The tests pass. add() must add.")'), "a fix that loops costs a minute"
+    # A fix that loops costs a minute (ten times the first run, on a loaded machine; never the task's whole time).
+    ending = re.search(r'tests = run_tests\(timeout=(\d+)\)\nprint\(tests\)\nif tests\["passed"\]:\n'
+                       r'    final_answer\("The tests pass. add\(\) must add."\)$', codes[1])
+    assert ending and 60 <= int(ending.group(1)) <= 300, codes[1][-200:]
 
 
 def test_a_refused_proposal_is_a_failed_fix_and_a_question_never_gets_one():

@@ -4,8 +4,8 @@ and end-to-end runs with the replay model."""
 from __future__ import annotations
 
 import json
-import re
 import os
+import re
 import socket
 import subprocess
 

@@ -486,3 +486,38 @@ def test_the_servers_timings_reach_the_agent_and_add_up(lookup_servers):
     assert model_timings(second).prompt_evaluated < 0.2 * second.raw.usage.prompt_tokens
     log = on.server.log_path.read_text(errors="replace")
     assert f"timings: prompt {second.raw.usage.prompt_tokens} tokens ({model_timings(second).prompt_evaluated} evaluated" in log
+
+
+def test_the_changes_grammar_holds_a_real_model_to_lines_of_the_code_shown(tmp_path):
+    """The fix in a big file, as the embedded model writes it under the changes grammar: it ends (the
+    divider once, then the end marker), and every SEARCH is lines of the function, found in one place."""
+    import urllib.request
+
+    from agent_runtime.agent.edits import CHANGES_ASK, apply_changes, parse_changes
+    from agent_runtime.models.embedded import EmbeddedServer
+    from agent_runtime.models.grammar import changes_grammar
+
+    lines = [f"    total_{i} = price * {i} + shipping" for i in range(30)]
+    lines[17] = "    total_17 = price * 17 - shipping  # wrong sign"
+    function = "def totals(price, shipping):\n" + "\n".join(lines) + "\n    return total_17"
+    heading = "shop/cart.py::totals"
+    prompt = (f"test_total_17 fails: totals(2, 1) returns 33, not 35.\n\n### {heading}\n```python\n{function}\n```\n\n"
+              + CHANGES_ASK)
+    server = EmbeddedServer(small_gguf(), 4096)
+    server.start()
+    try:
+        server.wait_ready(timeout=300)
+        body = {"messages": [{"role": "user", "content": prompt}], "max_tokens": 400, "temperature": 0,
+                "grammar": changes_grammar({heading: function})}
+        request = urllib.request.Request(f"{server.api_base}/chat/completions", data=json.dumps(body).encode(),
+                                         headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=600) as response:
+            choice = json.loads(response.read())["choices"][0]
+    finally:
+        server.stop()
+    reply = choice["message"]["content"]
+    assert choice["finish_reason"] == "stop", reply[-500:]
+    explanation, changes = parse_changes(reply, (heading,))
+    assert explanation and list(changes) == [heading], reply
+    new, missing = apply_changes(function, changes[heading])
+    assert missing == [] and all(len(search.splitlines()) <= 8 for search, _ in changes[heading]), reply

@@ -284,6 +284,7 @@ def test_a_retry_grammar_reads_only_the_variables_there_are():
 PARSE = ('    def parse(self, text):\n        """Split text into words."""\n        words = []\n'
          '        for word in text.split(" "):\n            if word:\n                words.append(word)\n'
          '            if word:\n                continue\n        return words[1:]')
+SEARCH_LINES = 8
 
 
 def test_the_changes_grammar_holds_search_to_the_code_shown_and_compiles_in_llama_cpp():
@@ -295,8 +296,10 @@ def test_the_changes_grammar_holds_search_to_the_code_shown_and_compiles_in_llam
     from gbnf_sampler import Grammar
 
     from agent_runtime.agent.edits import apply_changes, parse_changes
+    from agent_runtime.models.grammar import SEARCH_LINES as lines_allowed
     from agent_runtime.models.grammar import changes_grammar
 
+    assert lines_allowed == SEARCH_LINES
     targets = {"pkg/core.py::Parser.parse": PARSE, "pkg/ü x.py lines 3-4": "x = '\"\\\\'\n\ty = 2"}
     text = changes_grammar(targets)
     assert_llama_cpp_parses(text)
@@ -315,6 +318,13 @@ def test_the_changes_grammar_holds_search_to_the_code_shown_and_compiles_in_llam
     assert not grammar.accepts(dup), "starts at a line that occurs twice: where would it go?"
     assert grammar.accepts(dup.replace("<<<<<<< SEARCH\n", "<<<<<<< SEARCH\n                words.append(word)\n")), \
         "the same lines, from a line that occurs once"
+    whole = good.replace("<<<<<<< SEARCH\n        return words[1:]\n", "<<<<<<< SEARCH\n" + PARSE + "\n")
+    assert len(PARSE.splitlines()) > SEARCH_LINES and not grammar.accepts(whole), \
+        f"at most {SEARCH_LINES} lines copied (the model copied a whole function, twice)"
+    assert grammar.accepts(good.replace("<<<<<<< SEARCH\n", "<<<<<<< SEARCH\n" + "\n".join(
+        PARSE.splitlines()[1:9]) + "\n").replace("        return words[1:]\n=", "=")), f"{SEARCH_LINES} lines"
+    assert not grammar.accepts(good.replace("        return words\n>>>", "        return words\n=======\n>>>")), \
+        "the divider once (the 0.5B model wrote it again and again)"
     assert not grammar.accepts(good.replace("Parser.parse", "Parser.other")), "a heading that was not shown"
     assert not grammar.accepts(good + good.split("\n\n", 1)[1]), "a heading once"
     assert not grammar.accepts(good.split("\n\n", 1)[1]), "what is wrong comes first"

@@ -32,10 +32,10 @@ from agent_runtime.agent.session import Session
 from agent_runtime.cli.display import Display
 from agent_runtime.config import load_settings
 from agent_runtime.procs import free_port as _free_port
+from agent_runtime.redact import REDACTED, Redactor
 from agent_runtime.safety.approval import Approver
 from agent_runtime.telemetry.phoenix import PhoenixServer
 from agent_runtime.telemetry.records import load_spans, span_tree
-from agent_runtime.redact import REDACTED, Redactor
 
 SECRET_ENV = "sk-live-env-secret-0123456789abcdef"
 SECRET_DOTENV = "dotenv-token-value-98765"
