@@ -233,7 +233,8 @@ def as_diff(pieces: list[Edit], targets: dict[str, EditTarget], file_text: Calla
         old = "\n" + target.text.rstrip("\n") + "\n"
         if wrapped.count(old) != 1:
             return None
-        new = "\n" + edit.content.rstrip("\n") + "\n" if edit.content.strip() else "\n"
+        piece = _aligned(edit.content, target.text)
+        new = "\n" + piece.rstrip("\n") + "\n" if piece.strip() else "\n"
         texts[target.path] = wrapped.replace(old, new, 1)[1:]
     parts = []
     for path, new in texts.items():
@@ -242,6 +243,18 @@ def as_diff(pieces: list[Edit], targets: dict[str, EditTarget], file_text: Calla
         before = file_text(path) or ""
         parts += difflib.unified_diff(before.splitlines(True), new.splitlines(True), f"a/{path}", f"b/{path}")
     return "".join(parts) or None
+
+
+def _aligned(content: str, now: str) -> str:
+    """`content` indented as `now` is (by its first line): a method written without its class's
+    indentation would otherwise become a function that swallows the methods after it, and parse."""
+    first_new = next((line for line in content.splitlines() if line.strip()), "")
+    first_now = next((line for line in now.splitlines() if line.strip()), "")
+    theirs, ours = _indent(first_now), _indent(first_new)
+    if theirs == ours:
+        return content
+    return "\n".join(theirs + line[len(ours):] if line.startswith(ours) and line.strip() else line
+                     for line in content.splitlines()) + ("\n" if content.endswith("\n") else "")
 
 
 def _parses(source: str) -> bool:
@@ -340,9 +353,16 @@ class EditRequest:
 
     def _read_changes(self, text: str) -> tuple[str, list[Edit], list[str]]:
         """Each heading's code with its pairs applied. A heading any of whose SEARCH text is not in
-        its code is left out (half a fix is not applied), as is one its pairs leave as it was."""
+        its code is left out (half a fix is not applied), as is one its pairs leave as it was.
+        Without a grammar a model may write the whole definition instead: that is taken whole."""
         explanation, changes = parse_changes(text, self.paths)
         edits, unchanged = [], []
+        if not changes:
+            whole_explanation, whole = parse_edits(text, self.paths)
+            edits = [e for e in whole if SEARCH not in e.content and not _same(e.content, self.current(e.heading))]
+            unchanged = [e.heading for e in whole if e not in edits and SEARCH not in e.content]
+            if whole:
+                return whole_explanation, edits, unchanged
         for heading, pairs in changes.items():
             now = self.current(heading) or ""
             new, missing = apply_changes(now, pairs)

@@ -202,3 +202,17 @@ def test_a_change_that_would_break_the_file_goes_to_the_tool_that_says_so():
     explanation, edits, _ = request.read(broken)
     code = request.as_reply(explanation, edits, "text", CODE_TAGS)
     assert "replace_symbol(" in code and "propose_patch_unified" not in code
+
+
+def test_a_whole_method_written_without_its_indentation_is_put_back_inside_its_class():
+    """Without a grammar a model may answer the changes form with the whole method, flush left: it
+    is taken whole and indented as the method is (flush left it would parse, as a function that
+    swallows the class's later methods)."""
+    request = parse_request()
+    reply = ("It drops the first word.\n\n### pkg/core.py::Parser.parse\n```python\ndef parse(self, text):\n"
+             "    return text.split()\n```\n")
+    explanation, edits, _ = request.read(reply)
+    code = request.as_reply(explanation, edits, "text", CODE_TAGS).split("<code>\n")[1].split("\n</code>")[0]
+    diff = ast.literal_eval(ast.parse(code).body[0].value.keywords[0].value)
+    assert "+    def parse(self, text):\n+        return text.split()\n" in diff
+    assert "-    def parse(self, text):\n" in diff and "    def count(self, text):" in FILE

@@ -1,14 +1,16 @@
 """A task in the shape of a real repository, end to end through `agent-runtime eval` with the
 replay model: several files and a module of several hundred lines, the failing test named, its
 cause one method deep. The first message shows the failing test and the code it runs by name
-(not whole files); the reply writes back only the method it fixes (`### path::Class.method`), which
-replace_symbol puts in place with every other byte of the module kept."""
+(not whole files); the reply writes only the lines it changes under the method's heading
+(`### path::Class.method`, SEARCH/REPLACE), or, as a model without a grammar may, the whole
+method; either is put in place with every other byte of the module kept."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+import pytest
 from conftest import git, make_repo, run_cli, write_replay
 
 # A ledger library: 12 modules of filler, and `ledger/book.py` of several hundred lines whose
@@ -65,11 +67,15 @@ diff --git a/tests/test_book.py b/tests/test_book.py
 +    assert book.balance() == 105
 """
 FIXED = "def balance(self):\n    total = self.opening\n    for entry in self.entries:\n        total += entry.amount\n    return total\n"
-REPLY = ("Book.balance starts from 0 instead of the opening balance.\n\n"
+WHOLE = ("Book.balance starts from 0 instead of the opening balance.\n\n"
          f"### ledger/book.py::Book.balance\n```python\n{FIXED}```\n")
+CHANGES = ("Book.balance starts from 0 instead of the opening balance.\n\n"
+           "### ledger/book.py::Book.balance\n```python\n<<<<<<< SEARCH\n        total = 0\n=======\n"
+           "        total = self.opening\n>>>>>>> REPLACE\n```\n")
 
 
-def test_a_real_repository_shaped_task_is_solved_through_the_symbol_edit_form(tmp_path, isolated_state):
+@pytest.mark.parametrize("reply", [CHANGES, WHOLE], ids=["changes", "whole-method"])
+def test_a_real_repository_shaped_task_is_solved_through_the_symbol_edit_form(tmp_path, isolated_state, reply):
     snapshot = make_repo(tmp_path / "snapshot", FILES)
     base = git(snapshot, "rev-parse", "HEAD").strip()
     instance = {"instance_id": "ledger-opening-balance", "repo": str(snapshot), "base_commit": base,
@@ -81,7 +87,7 @@ def test_a_real_repository_shaped_task_is_solved_through_the_symbol_edit_form(tm
                 "PASS_TO_PASS": ["tests/test_book.py::test_add"]}
     suite = tmp_path / "instances.jsonl"
     suite.write_text(json.dumps(instance) + "\n")
-    replay = write_replay(tmp_path / "replay.json", [REPLY])
+    replay = write_replay(tmp_path / "replay.json", [reply])
     out = tmp_path / "results.jsonl"
     done = run_cli("eval", str(suite), "--model", f"replay:{replay}", "--out", str(out), "--keep",
                    cwd=tmp_path, timeout=600)
@@ -99,7 +105,7 @@ def test_a_real_repository_shaped_task_is_solved_through_the_symbol_edit_form(tm
     assert "### ledger/book.py::Book.balance\n```python\n    def balance(self):" in first
     assert "def report_40" not in first and "def rule_30" not in first, "not the whole module, nor the filler"
     assert "-m pytest -q tests/test_book.py::test_balance_starts_at_the_opening" in first
-    assert "write each function you change: its heading line exactly as shown above" in first
+    assert "write only the lines you change: the heading line exactly as shown above" in first
 
 
 def _first_request(state: Path, run_id: str) -> str:
