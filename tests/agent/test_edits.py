@@ -214,5 +214,5 @@ def test_a_whole_method_written_without_its_indentation_is_put_back_inside_its_c
     explanation, edits, _ = request.read(reply)
     code = request.as_reply(explanation, edits, "text", CODE_TAGS).split("<code>\n")[1].split("\n</code>")[0]
     diff = ast.literal_eval(ast.parse(code).body[0].value.keywords[0].value)
-    assert "+    def parse(self, text):\n+        return text.split()\n" in diff
-    assert "-    def parse(self, text):\n" in diff and "    def count(self, text):" in FILE
+    assert " class Parser:\n     def parse(self, text):\n" in diff and "+        return text.split()\n" in diff
+    assert "\n     def count(self, text):\n" in diff, "the next method stays in the class"
