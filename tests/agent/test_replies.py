@@ -671,15 +671,20 @@ FIX_PARSE = ("parse drops the first word.\n\n### pkg/core.py::Parser.parse\n```p
              "        return words[1:]\n=======\n        return words\n>>>>>>> REPLACE\n```\n")
 
 
-def test_a_fix_is_judged_by_its_file_with_the_tests_that_failed_before_left_out(tmp_path):
-    tests = ("import time\n\nfrom pkg.core import Parser\n\n\ndef test_parse():\n    assert Parser().parse('a b') == ['a', 'b']\n\n\n"
-             "def test_broken_before():\n    assert False\n\n\ndef test_other():\n    assert Parser().parse('') == []\n")
-    repo, core = big_module_repo(tmp_path, tests)
+def fix_parse(tmp_path, repo):
+    """The task `test_parse fails`, answered by FIX_PARSE."""
     replay = write_replay(tmp_path / "r.json", [FIX_PARSE])
     settings = load_settings({"MODEL_ID": f"replay:{replay}", "RUNS_DIR": str(tmp_path / "runs")})
     with Session(settings, repo, Approver("auto", interactive=False),
                  Display(console=Console(file=io.StringIO()), out=io.StringIO())) as session:
-        result = session.run("tests/test_core.py::test_parse fails: fix it.")
+        return session.run("tests/test_core.py::test_parse fails: fix it."), session
+
+
+def test_a_fix_is_judged_by_its_file_with_the_tests_that_failed_before_left_out(tmp_path):
+    tests = ("import time\n\nfrom pkg.core import Parser\n\n\ndef test_parse():\n    assert Parser().parse('a b') == ['a', 'b']\n\n\n"
+             "def test_broken_before():\n    assert False\n\n\ndef test_other():\n    assert Parser().parse('') == []\n")
+    repo, core = big_module_repo(tmp_path, tests)
+    result, session = fix_parse(tmp_path, repo)
     assert result.status == "answered"
     runs = [c.arguments.get("command") or "" for c in session.runtime.state.history if c.tool == "run_tests"]
     assert runs[-1].endswith("tests/test_core.py --deselect tests/test_core.py::test_broken_before"), runs
@@ -694,11 +699,7 @@ def test_a_slow_test_file_is_not_run_before_the_first_request(tmp_path, monkeypa
     tests = ("import time\n\nfrom pkg.core import Parser\n\n\ndef test_parse():\n    assert Parser().parse('a b') == ['a', 'b']\n\n\n"
              "def test_slow():\n    time.sleep(8)\n")
     repo, core = big_module_repo(tmp_path, tests)
-    replay = write_replay(tmp_path / "r.json", [FIX_PARSE])
-    settings = load_settings({"MODEL_ID": f"replay:{replay}", "RUNS_DIR": str(tmp_path / "runs")})
-    with Session(settings, repo, Approver("auto", interactive=False),
-                 Display(console=Console(file=io.StringIO()), out=io.StringIO())) as session:
-        result = session.run("tests/test_core.py::test_parse fails: fix it.")
+    result, session = fix_parse(tmp_path, repo)
     assert result.status == "answered" and (repo / "pkg/core.py").read_text() != core
     calls = [c for c in session.runtime.state.history if c.tool == "run_tests"]
     assert [c.arguments.get("timeout") for c in calls][:2] == [None, 2], "the file's run is cut short"
