@@ -125,6 +125,10 @@ PYTHON_KEYWORDS = ("False", "None", "True", "and", "as", "assert", "async", "awa
                    "def", "del", "elif", "else", "except", "finally", "for", "from", "global", "if", "import", "in",
                    "is", "lambda", "nonlocal", "not", "or", "pass", "raise", "return", "try", "while", "with", "yield")
 IDENTIFIER_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_"
+# What a variable of the model's code can hold: a tool's result (a dict), or a str, list, number,
+# set or tuple made from one. Their public methods are the only attributes that exist on them.
+VALUE_METHODS = tuple(sorted({m for kind in (str, dict, list, set, tuple, int, float)
+                              for m in dir(kind) if not m.startswith("_")}))
 
 
 def _char_class(chars: str) -> str:
@@ -170,6 +174,7 @@ def python_grammar(tools: Iterable[Any], max_tokens: int, readable: Iterable[str
     comprehensions: every reply is syntactically valid Python unless cut off by max_tokens.
     Keyword arguments appear only in tool calls (declared names, in order, once each), so a
     repeated keyword cannot happen; assignment targets cannot be calls; numbers take no trailers;
+    a method is one the values code can hold have (str, dict, list, numbers), and is called;
     a statement is an assignment (one target) or a call.
     readable: if given, the only variables code may read (those an earlier step set): for a
     retry after a reply read a name it made up. Names this code sets cannot be read back then."""
@@ -189,10 +194,10 @@ def python_grammar(tools: Iterable[Any], max_tokens: int, readable: Iterable[str
         # returns one result) are what small models wrote instead.
         "simple ::= assign | callstmt" + (" | augassign" if reads else ""),
         'assign ::= target " = " expr',
-        # `x[i] = v`, `x.a = v` and `x += v` read x first.
-        'target ::= name' + (f' | ({reads}) ("[" expr "]" | "." name){{1,3}}' if reads else ''),
-        f'augassign ::= ({reads or "name"}) ("[" expr "]" | "." name){{0,3}} (" += " | " -= " | " *= " | " /= ") expr',
-        'callstmt ::= (builtin "(" posargs? ")" | toolcall' + (f' | ({reads}) ("[" subscript "]" | "." name){{0,2}} "." name "(" posargs? ")"' if reads else '') + ') trailer{0,3}',
+        # `x[i] = v` and `x += v` read x first.
+        'target ::= name' + (f' | ({reads}) ("[" expr "]"){{1,3}}' if reads else ''),
+        f'augassign ::= ({reads or "name"}) ("[" expr "]"){{0,3}} (" += " | " -= " | " *= " | " /= ") expr',
+        'callstmt ::= (builtin "(" posargs? ")" | toolcall' + (f' | ({reads}) ("[" subscript "]" | methodcall){{0,2}} methodcall' if reads else '') + ') trailer{0,3}',
         'names ::= name ("," " " name){0,3}',
         'expr ::= conj (" or " conj){0,3}',
         'conj ::= neg (" and " neg){0,3}',
@@ -203,14 +208,18 @@ def python_grammar(tools: Iterable[Any], max_tokens: int, readable: Iterable[str
         'term ::= factor ((" * " | " / " | " // " | " % ") factor){0,3}',
         'factor ::= "-" factor | number | primary',
         # A bare name is called only if it is a builtin or final_answer: a model once called a
-        # `summarize()` it made up. Methods (`text.split(...)`) stay open.
+        # `summarize()` it made up.
         'primary ::= builtin "(" posargs? ")" trailer{0,3} | atom | atom nocall trailer{0,3}',
-        'nocall ::= "[" subscript "]" | "." name',
+        'nocall ::= "[" subscript "]" | methodcall',
+        # A method is one that str, dict, list and numbers have, and is called: `E.assert_add()`
+        # and `result.content` (a dict has no attributes) failed at run time every time.
+        'methodcall ::= "." method "(" posargs? ")"',
+        'method ::= ' + ' | '.join(f'"{m}"' for m in VALUE_METHODS),
         'builtin ::= "print" | "len" | "str" | "int" | "float" | "bool" | "list" | "dict" | "set" | "tuple" | '
         '"sorted" | "reversed" | "range" | "enumerate" | "zip" | "min" | "max" | "sum" | "any" | "all" | "abs" | '
         '"round" | "repr" | "isinstance" | "final_answer"',
         'atom ::= toolcall | ' + (f'({reads}) | ' if reads else '') + 'string | "True" | "False" | "None" | list | dict | paren',
-        'trailer ::= "(" posargs? ")" | "[" subscript "]" | "." name',
+        'trailer ::= "(" posargs? ")" | "[" subscript "]" | methodcall',
         'posargs ::= expr ("," " " expr){0,5}',
         'subscript ::= expr | expr? ":" expr?',
         'list ::= "[" (posargs | expr " for " names " in " expr (" if " expr)?)? "]"',
@@ -234,7 +243,7 @@ def python_grammar(tools: Iterable[Any], max_tokens: int, readable: Iterable[str
         # A string argument may also be an item of an earlier result: apply_patch(patch_id=p["patch_id"]),
         # as the prompt shows (a literal only, and the model wrote the call into a string instead).
         # At least one subscript or attribute: a bare name would let `None` run on into `None0`.
-        'str ::= string' + (f' | ({reads}) ("[" expr "]" | "." name){{1,3}}' if reads else ''),
+        'str ::= string' + (f' | ({reads}) ("[" expr "]" | methodcall){{1,3}}' if reads else ''),
         'int ::= "-"? ("0" | [1-9] [0-9]{0,8})',
         'num ::= "-"? number',
         'bool ::= "True" | "False"',
