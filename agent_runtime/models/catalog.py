@@ -142,6 +142,14 @@ class _Lines:
                 seen += 1
         return None
 
+    def section(self, name: str) -> int | None:
+        """The first line of a top-level section: `[name]`, `[[name]]` or a table under it (`[name.x]`)."""
+        for number, line in enumerate(self.lines, 1):
+            bare = line.split("#", 1)[0].strip().replace('"', "").replace("'", "").replace(" ", "").strip("[]")
+            if line.lstrip().startswith("[") and (bare == name or bare.startswith(name + ".")):
+                return number
+        return None
+
     def key(self, table: str | None, key: str, index: int = 0) -> int | None:
         start = self.header(table, index) if table else 0
         if start is None:
@@ -177,7 +185,7 @@ def parse(text: str, source: str = "<models file>") -> Catalog:
     at = _Lines(text, source)
     unknown = sorted(set(raw) - set(SECTIONS))
     if unknown:
-        raise at.error(at.key(None, unknown[0]) or at.header(unknown[0]), unknown[0],
+        raise at.error(at.section(unknown[0]) or at.key(None, unknown[0]), unknown[0],
                        f"unknown section (known: {', '.join(SECTIONS)}); check the spelling")
     catalog = Catalog(source=source)
     models = _table(raw, "models", at, None)
@@ -209,6 +217,11 @@ def parse(text: str, source: str = "<models file>") -> Catalog:
     for index, body in enumerate(routes):
         catalog.routes.append(_route(index, body, at, catalog))
     return catalog
+
+
+def _shown(value: Any) -> str:
+    """A value in a message: a string quoted, anything else with its type."""
+    return repr(value) if isinstance(value, str) else _describe(value)
 
 
 def _known(catalog: Catalog) -> str:
@@ -299,8 +312,7 @@ def _assignments(body: dict[str, Any], table: str, at: _Lines, catalog: Catalog)
         if role not in ROLES:
             raise at.error(line, f"[{table}] {role}", f"unknown role (the roles: {', '.join(ROLES)})")
         if not isinstance(name, str) or name not in catalog.models:
-            shown = repr(name) if isinstance(name, str) else _describe(name)
-            raise at.error(line, f"[{table}] {role}", f"{shown} is not a model of this file ({_known(catalog)})")
+            raise at.error(line, f"[{table}] {role}", f"{_shown(name)} is not a model of this file ({_known(catalog)})")
         out[role] = name
     return out
 
@@ -323,10 +335,10 @@ def _route(index: int, body: Any, at: _Lines, catalog: Catalog) -> Route:
         raise at.error(line("role"), f"{where} role", "the judge is not routed (it answers approvals, not tasks): "
                                                       "set it in [roles]")
     if not isinstance(body["role"], str) or body["role"] not in ROUTED_ROLES:
-        raise at.error(line("role"), f"{where} role", f"{_describe(body['role'])} is not a role routes pick "
+        raise at.error(line("role"), f"{where} role", f"{_shown(body['role'])} is not a role routes pick "
                                                       f"({', '.join(ROUTED_ROLES)})")
     if not isinstance(body["model"], str) or body["model"] not in catalog.models:
-        raise at.error(line("model"), f"{where} model", f"{_describe(body['model'])} is not a model of this file "
+        raise at.error(line("model"), f"{where} model", f"{_shown(body['model'])} is not a model of this file "
                                                         f"({_known(catalog)})")
     kinds = body.get("kind", [])
     kinds = [kinds] if isinstance(kinds, str) else kinds
