@@ -137,7 +137,9 @@ class Settings:
     agent_max_steps: int = 25
     agent_time_budget: int | None = None  # seconds a task may take; a fix task stops trying before it runs out
     approval_mode: str | None = None  # None: ask on a TTY, never without one
-    judge_model: str | None = None  # --approval judge: None is the embedded 0.5B model (models/registry.py ids)
+    judge_model: str | None = None  # --approval judge: None is the models file's judge, else the embedded 0.5B model
+    planner_model: str | None = None  # the planner role: a models file name or a model id (models/roles.py)
+    models_file: Path | None = None  # None: <config home>/models.toml (models/catalog.py); only ever the user's
     phoenix_enabled: bool = False
     phoenix_endpoint: str = "http://127.0.0.1:6006"
     phoenix_port: int = 6006
@@ -163,7 +165,7 @@ class Settings:
 
     @property
     def uses_embedded_model(self) -> bool:
-        return self.model_id is None
+        return self.model_id is None or self.model_id == "embedded" or self.model_id.startswith("embedded:")
 
 
 # Variable -> parser. The parser's ValueError text says what the variable accepts.
@@ -183,6 +185,8 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "AGENT_TIME_BUDGET": lambda raw: _int(10, 864000)(raw) if raw.strip() else None,
     "APPROVAL_MODE": lambda raw: _choice("ask", "auto", "never", "judge")(raw) if raw.strip() else None,
     "JUDGE_MODEL": lambda raw: raw.strip() or None,
+    "PLANNER_MODEL": lambda raw: raw.strip() or None,
+    "MODELS_FILE": _path,
     "PHOENIX_ENABLED": _bool,
     # Phoenix's base URL; its OTLP address (…/v1/traces, what OpenTelemetry's docs give) means the same.
     "PHOENIX_ENDPOINT": lambda raw: (_url(raw) or "").removesuffix("/v1/traces").rstrip("/") or "http://127.0.0.1:6006",
@@ -206,9 +210,9 @@ assert set(_PARSERS) == {f.name.upper() for f in fields(Settings)}, "every setti
 
 
 # Settings a repository's `.env` may set: how the agent works on this project. Not among them,
-# and so only from the user: APPROVAL_MODE, JUDGE_MODEL, POLICY_FILE, MODEL_ID, MODEL_API_BASE, MODEL_API_KEY,
-# MODEL_FALLBACK_IDS, MODEL_GGUF, MODEL_CONTEXT_WINDOW, PHOENIX_ENABLED, PHOENIX_ENDPOINT,
-# PHOENIX_PORT, RUNS_DIR (they lower safety, redirect data, or load files as models).
+# and so only from the user: APPROVAL_MODE, JUDGE_MODEL, PLANNER_MODEL, MODELS_FILE, POLICY_FILE, MODEL_ID,
+# MODEL_API_BASE, MODEL_API_KEY, MODEL_FALLBACK_IDS, MODEL_GGUF, MODEL_CONTEXT_WINDOW, PHOENIX_ENABLED,
+# PHOENIX_ENDPOINT, PHOENIX_PORT, RUNS_DIR (they lower safety, redirect data, or load files as models).
 REPO_SETTINGS = frozenset({
     "MODEL_TEMPERATURE", "MODEL_MAX_TOKENS", "MODEL_TIMEOUT", "GRAMMAR", "AGENT_MAX_STEPS", "AGENT_TIME_BUDGET",
     "TRUNCATION_MAX_CHARS", "TRUNCATION_MAX_LINES", "TRUNCATION_MAX_LIST_ITEMS",

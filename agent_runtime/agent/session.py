@@ -16,7 +16,7 @@ from typing import Any, Iterator
 
 from agent_runtime.agent.frontend import Frontend
 from agent_runtime.config import Settings
-from agent_runtime.models.registry import kind_for
+from agent_runtime.models.roles import ROLES, RoleModel, model_for_role, roles_for, task_size
 from agent_runtime.safety.approval import Approver
 from agent_runtime.smol import steps_to_run, stop_after_step
 
@@ -44,10 +44,15 @@ def describe_model_error(exc: BaseException, model_id: str, api_base: str | None
 
 class Session:
     def __init__(self, settings: Settings, repo: Path, approver: Approver, display: Frontend,
-                 use_bwrap: bool | None = None, session_id: str | None = None):
+                 use_bwrap: bool | None = None, session_id: str | None = None, first_task: str | None = None):
+        """first_task: the task the session opens for (a single task), so that the models file's routes
+        may pick the coder by its kind and size; None (the REPL): the roles as configured."""
         from agent_runtime.agent.tracing import new_session_id
 
+        self.base_settings = settings  # as given; self.settings is the coder's view of them once open
         self.settings = settings
+        self.first_task = first_task
+        self.roles: dict[str, RoleModel | None] = {}  # models/roles.py: the model of each role
         self.session_id = session_id or new_session_id("task")  # Phoenix's session: the REPL passes one for all tasks
         self.repo = repo
         self.approver = approver
@@ -102,8 +107,11 @@ class Session:
         self.close()
 
     def open(self) -> None:
-        settings = self.settings
-        self.kind = kind_for(settings)
+        self.roles = roles_for(self.base_settings, **self._route_hint())
+        coder = self.roles["coder"]
+        assert coder is not None  # the coder always has a model (the embedded one by default)
+        self.settings = settings = coder.apply(self.base_settings)  # MODEL_ID & co. as the coder's kind reads them
+        self.kind = coder.open_kind(self.base_settings)
         self.kind.start(self.display)  # the embedded server loads while the slow imports below run
         self._quiet_libraries()
         from agent_runtime.redact import Redactor
@@ -120,7 +128,10 @@ class Session:
         from agent_runtime.agent.codeagent import build_agent
         from agent_runtime.agent.tracing import trace_agent, trace_model
 
-        trace_model(self.model, self.tracing.telemetry, lambda: self.model_label)  # an LLM span per request
+        trace_model(self.model, self.tracing.telemetry, lambda: self.model_label, "coder")  # an LLM span per request
+        judge = getattr(self.approver, "judge", None)
+        if judge is not None and hasattr(judge.complete, "telemetry"):
+            judge.complete.telemetry = self.tracing.telemetry  # its calls are LLM spans too (llm.role judge)
         self.prompt_memory = self._prompt_memory()
         self.agent = build_agent(self.runtime, self.model, settings.agent_max_steps, self.constraint,
                                  prompt_memory=self.prompt_memory, around_call=self._model_call,
@@ -133,6 +144,34 @@ class Session:
         hooks.warn, hooks.context["session_id"] = self.display.warn, self.session_id
         hooks.session("session_start", model=self.model_label, approval=self.approver.mode,
                       sandbox=self.runtime.sandbox.kind)
+
+    def _route_hint(self) -> dict[str, Any]:
+        """The first task's kind (question, change, fix) and size, for the models file's routes."""
+        if not self.first_task:
+            return {}
+        from agent_runtime.agent.tasks import about_failure, asks_change
+
+        task = self.first_task
+        kind = ("fix" if about_failure(task) else "change") if asks_change(task) else "question"
+        return {"kind": kind, "tokens": task_size(task)}
+
+    def models_by_role(self) -> dict[str, str | None]:
+        """The model each role used (the run_ended event, the run record): the coder's as it answered
+        (after any fallback), the judge's when one judges, the planner's as configured."""
+        judge = getattr(self.approver, "judge", None)
+        planner = self.roles.get("planner")
+        return {"coder": self.model_label or None, "planner": planner.name if planner else None,
+                "judge": judge.label if judge is not None else None}
+
+    def _roles_record(self) -> dict[str, Any]:
+        """models in metadata.json: each role's model, its id, where the choice came from."""
+        out: dict[str, Any] = {}
+        used = self.models_by_role()
+        for role in ROLES:
+            chosen = self.roles.get(role)
+            out[role] = None if chosen is None and used[role] is None else {
+                **(chosen.as_dict() if chosen is not None else {}), "answered": used[role]}
+        return out
 
     def _make_model(self) -> tuple[Any, Any]:
         """The model (with its fallbacks) and the constraint its replies are held to."""
@@ -231,7 +270,8 @@ class Session:
         record = RunRecord.start(self.settings.runs_path, typed, self.settings, self.repo, self.model_label,
                                  self.approver.mode, self.runtime.sandbox.kind, self.redactor, conversation={
                                      "session_id": self.session_id, "conversation": None if fresh else self.conversation,
-                                     "previous_run": None if fresh else self._previous_run})
+                                     "previous_run": None if fresh else self._previous_run},
+                                 models=self._roles_record())
         self.last_run = record
         self.conversation, self._previous_run, self._saved = record.metadata["conversation"], record.id, None
         if self.runtime.journal is not None:  # undo history and kept proposals say which run made them
@@ -297,6 +337,7 @@ class Session:
                 parse_errors=parse_errors, code_errors=code_errors,
                 format_retries=self.agent.format_retries - retries_before,
                 model_switches=self.model_switches[switches_before:],  # includes any made at start-up
+                models=self._roles_record(),  # after any fallback: the model that answered last
             )
             self._switches_reported = len(self.model_switches)
             self.display.event("run_ended", run_id=record.id, status=result.status, exit_code=result.exit_code,
@@ -305,6 +346,7 @@ class Session:
                                parse_errors=parse_errors, code_errors=code_errors,
                                format_retries=self.agent.format_retries - retries_before,
                                files_changed=sorted(set(self._files_changed)), error=result.error,
+                               models=self.models_by_role(),
                                attempts=self.attempts.made(result.status == "answered") if self.attempts else 0,
                                **self._server_figures(server_before), **self._meter.summary(calls))
             self.display.run_saved(record.id, self.tracing.trace_url(trace_id))
@@ -526,16 +568,20 @@ class Session:
                            steps=conversation.steps, patches=[p.id for p in self.runtime.patches.all()])
 
     def switch_model(self, model_id: str | None) -> None:
-        """Use another model (None: the embedded one) from the next task on, keeping the conversation.
-        If the new model cannot be opened the current one stays and the error is raised."""
+        """Use another coder model (an id, a name of the models file; None: the embedded one) from the
+        next task on, keeping the conversation. If it cannot be opened the current one stays and the
+        error is raised."""
         import dataclasses
 
         from agent_runtime.agent.codeagent import build_agent
         from agent_runtime.agent.tracing import trace_agent, trace_model
         from agent_runtime.smol import set_memory
 
-        settings = dataclasses.replace(self.settings, model_id=model_id)
-        kind = kind_for(settings)
+        chosen = model_for_role(dataclasses.replace(self.base_settings, model_id=model_id or "embedded"), "coder")
+        assert chosen is not None
+        chosen = dataclasses.replace(chosen, source="/model")
+        settings = chosen.apply(self.base_settings)
+        kind = chosen.open_kind(self.base_settings)
         try:
             kind.start(self.display)
             previous, self.kind = self.kind, kind
@@ -551,9 +597,10 @@ class Session:
         steps = list(old_agent.memory.steps)
         contexts = dict(self.prompt_memory.task_context) if self.prompt_memory is not None else {}
         self.settings, self.kind, self.opened = settings, kind, opened
+        self.roles["coder"] = chosen
         self.model_label, self.model, self.constraint = opened.label, opened.model, opened.constraint
         self.model_switches += opened.switches
-        trace_model(self.model, self.tracing.telemetry, lambda: self.model_label)
+        trace_model(self.model, self.tracing.telemetry, lambda: self.model_label, "coder")
         self.prompt_memory = self._prompt_memory()  # the new model's window and token counter
         self.prompt_memory.task_context.update(contexts)
         self.agent = build_agent(self.runtime, self.model, settings.agent_max_steps, self.constraint,

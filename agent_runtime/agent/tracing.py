@@ -86,7 +86,7 @@ def _parameters(model: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
     return found
 
 
-def _wrap_generate(model: Any, telemetry: "Telemetry", label: Callable[[], str]) -> None:
+def _wrap_generate(model: Any, telemetry: "Telemetry", label: Callable[[], str], role: str | None) -> None:
     # The instance's public `generate` is wrapped, not a smolagents internal. A wrapping Model
     # (composition, as agent/replies.py's GuardedModel) would have to be what the session hands to
     # build_agent, while the session keeps the bare model: agent/codeagent.py sets each model's
@@ -95,7 +95,7 @@ def _wrap_generate(model: Any, telemetry: "Telemetry", label: Callable[[], str])
     # traced model separately, the span is made here, on the instance, before anything wraps it.
     def traced_generate(generate: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         messages = args[0] if args else kwargs.get("messages")
-        with telemetry.llm_span(span_label(label()), _messages(messages), _parameters(model, kwargs)) as span:
+        with telemetry.llm_span(span_label(label()), _messages(messages), _parameters(model, kwargs), role) as span:
             message = generate(*args, **kwargs)
             usage = getattr(message, "token_usage", None)
             span.finish(_text(getattr(message, "content", None)), getattr(usage, "input_tokens", None),
@@ -105,16 +105,17 @@ def _wrap_generate(model: Any, telemetry: "Telemetry", label: Callable[[], str])
     wrap_generate(model, traced_generate)
 
 
-def trace_model(model: Any, telemetry: "Telemetry", label: Callable[[], str]) -> None:
+def trace_model(model: Any, telemetry: "Telemetry", label: Callable[[], str], role: str | None = "coder") -> None:
     """One LLM span per call to the model. Called before anything else wraps `generate` (the
     progress display, the format retry) so that each request to a model is one span; a
-    fallback chain gets a span per model tried, named after that model."""
+    fallback chain gets a span per model tried, named after that model. role: the part the model
+    plays (`llm.role`: coder, planner, judge)."""
     chain = getattr(model, "chain", None)
     if chain:
         for model_id, inner in chain:
-            _wrap_generate(inner, telemetry, lambda model_id=model_id: model_id)
+            _wrap_generate(inner, telemetry, lambda model_id=model_id: model_id, role)
     else:
-        _wrap_generate(model, telemetry, label)
+        _wrap_generate(model, telemetry, label, role)
 
 
 # --- steps and the final answer ---

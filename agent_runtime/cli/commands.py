@@ -419,25 +419,24 @@ def cmd_phoenix(argv: list[str], settings: Settings, repo: Path) -> int:
     return 0
 
 
-def model_rows(settings: Settings) -> list[dict[str, Any]]:
-    """Each configured model: its window, its constraint, whether it answers right now."""
-    from agent_runtime.models.registry import kind_for
-
-    return kind_for(settings).rows()
-
-
 def cmd_models(argv: list[str], settings: Settings, repo: Path) -> int:
-    parser = _parser("models", "List the configured models (MODEL_ID, MODEL_FALLBACK_IDS) with their context "
-                               "window, how their replies are constrained, and whether each answers right now.")
+    parser = _parser("models", "The model registry: the models file (MODELS_FILE, else "
+                               "~/.config/agent-runtime/models.toml) or the settings' models, the model of each role "
+                               "(coder, planner, judge) and where that choice came from, each model's window, "
+                               "constraint, fallbacks and whether it answers now (an address: a GET of /models, 2 s; "
+                               "hosted: whether its key variable is set, never the key), the routes and the profiles.")
     parser.add_argument("--json", action="store_true", help="print JSON")
     args = parser.parse_args(argv)
-    rows = model_rows(settings)
+    from agent_runtime.models.reach import report, report_lines
+
+    found = report(settings)
     if args.json:
-        print(json.dumps(rows, indent=2))
+        print(json.dumps(found, indent=2))
         return 0
-    for row in rows:
-        print(f"{row['role']:<11} {row['model']}")
-        print(f"            window {row['window']:,} tokens · constraint {row['constraint']} · {row['status']}")
+    from agent_runtime.core import visible
+
+    for line in report_lines(found):
+        print(visible(line))
     return 0
 
 
@@ -458,7 +457,7 @@ SUBCOMMANDS: dict[str, tuple[Handler, list[tuple[str, str]]]] = {
     "runs": (cmd_runs, [("runs [--json]", "list recorded runs")]),
     "trace": (cmd_trace, [("trace [RUN_ID|last]", "print one run's steps and tool calls")]),
     "undo": (cmd_undo, [("undo [PATCH_ID] [--list]", "undo the newest applied patch (or one by id); --list: the history")]),
-    "models": (cmd_models, [("models", "the configured models, their context window, whether they answer")]),
+    "models": (cmd_models, [("models [--json]", "the model registry: roles, models, routes, profiles, reachability")]),
     "eval": (_later("evalcmd", "cmd_eval"), [("eval SUITE | eval compare A B",
                                               "run a task suite and score it | compare two results files")]),
     "doctor": (_later("doctor", "cmd_doctor"), [("doctor", "the llama.cpp build's CPU features, the embedded models, "

@@ -39,7 +39,8 @@ EVENT_FIELDS: dict[str, dict[str, str]] = {
                   "files_changed": "array", "error": "string?", "approval_s": "number", "cost_usd": "number?",
                   "context_tokens": "integer?", "context_window": "integer?", "tests_passed": "boolean?",
                   "tools_s": "number", "tests_s": "number", "attempts": "integer", "prompt_s": "number?",
-                  "generation_s": "number?", "prompt_tokens": "integer?", "prompt_evaluated": "integer?"},
+                  "generation_s": "number?", "prompt_tokens": "integer?", "prompt_evaluated": "integer?",
+                  "models": "object?"},
 }
 
 

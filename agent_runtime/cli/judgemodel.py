@@ -1,5 +1,5 @@
-"""The judge's model for `--approval judge` (safety/judge.py), from the model registry: JUDGE_MODEL,
-else the embedded 0.5B model. It is opened on the judge's first question (a session that never
+"""The judge's model for `--approval judge` (safety/judge.py): the judge role's model (models/roles.py:
+--model judge=..., JUDGE_MODEL, the models file's [roles] judge), else the embedded 0.5B model. It is opened on the judge's first question (a session that never
 needs it starts none) and closed at exit; its answers are held to one line (a grammar on llama.cpp
 servers, few tokens, no sampling warmth)."""
 
@@ -13,6 +13,7 @@ from dataclasses import replace
 from typing import Any, Iterator
 
 from agent_runtime.config import Settings
+from agent_runtime.models.roles import RoleModel, model_for_role
 from agent_runtime.safety.judge import Judge
 
 DEFAULT_JUDGE_MODEL = "embedded:0.5b"
@@ -37,24 +38,31 @@ class _StderrUI:
 class JudgeModel:
     """A completion function over a registry model, opened once, on first use."""
 
-    def __init__(self, settings: Settings, model_id: str):
+    def __init__(self, settings: Settings, chosen: RoleModel):
         # Its own small window and short answers; MODEL_GGUF belongs to the agent's model, not the judge's.
-        self.settings = replace(settings, model_gguf=None, model_max_tokens=JUDGE_MAX_TOKENS, model_temperature=0.0,
-                                model_context_window=JUDGE_WINDOW)
-        self.model_id = model_id
+        self.settings = replace(chosen.apply(settings), model_gguf=None, model_max_tokens=JUDGE_MAX_TOKENS,
+                                model_temperature=0.0, model_context_window=JUDGE_WINDOW)
+        self.chosen = chosen
+        self.endpoints = chosen.endpoints(settings)
+        self.model_id = chosen.entry.id
+        self.telemetry: Any = None  # the session's (agent/session.py): each call is an LLM span, llm.role judge
         self._model: Any = None
         self._lock = threading.Lock()
 
     def _open(self) -> Any:
         from agent_runtime.models.registry import kind_for
 
-        kind = kind_for(self.settings, self.model_id)
+        kind = kind_for(self.settings, self.settings.model_id, endpoints=self.endpoints)
         ui = _StderrUI()
         kind.start(ui)
         atexit.register(kind.close)
         opened = kind.open(ui, lambda old, new, why: ui.warn(f"{old} is not available ({why}); using {new}"))
         if hasattr(opened.model, "grammar") and opened.constraint.kind.startswith("gbnf"):
             opened.model.grammar = JUDGE_GRAMMAR
+        if self.telemetry is not None:
+            from agent_runtime.agent.tracing import trace_model
+
+            trace_model(opened.model, self.telemetry, lambda: opened.label, "judge")
         return opened.model
 
     def __call__(self, messages: list[dict[str, str]]) -> str:
@@ -69,6 +77,16 @@ class JudgeModel:
         return content or ""
 
 
+def judge_role(settings: Settings) -> RoleModel:
+    """The judge's model: the judge role's, else embedded:0.5b."""
+    chosen = model_for_role(settings, "judge")
+    if chosen is None:
+        default = model_for_role(replace(settings, judge_model=DEFAULT_JUDGE_MODEL), "judge")
+        assert default is not None
+        chosen = replace(default, source="default (--approval judge)")
+    return chosen
+
+
 def make_judge(settings: Settings) -> Judge:
-    model_id = settings.judge_model or DEFAULT_JUDGE_MODEL
-    return Judge(JudgeModel(settings, model_id), label=model_id)
+    chosen = judge_role(settings)
+    return Judge(JudgeModel(settings, chosen), label=chosen.describe())

@@ -10,7 +10,6 @@ Heavy libraries are imported only when needed, so `--help` and the REPL prompt c
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import re
 import sys
 from pathlib import Path
@@ -59,8 +58,10 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--repo", type=Path, metavar="PATH", help="the repository to work on (default: current directory)")
-    parser.add_argument("--model", metavar="ID", help="LiteLLM model id (ollama_chat/qwen2.5-coder:14b, openai/MODEL, ...), "
-                        "replay:FILE, or 'embedded' (default: MODEL_ID, else the embedded model)")
+    parser.add_argument("--model", metavar="ID", help="the coder's model: a LiteLLM model id (ollama_chat/qwen2.5-coder:14b, "
+                        "openai/MODEL, ...), replay:FILE, 'embedded', or a name from the models file; or a profile of "
+                        "that file; or roles: coder=MODEL,planner=MODEL,judge=MODEL (default: MODEL_ID, "
+                        "PLANNER_MODEL, JUDGE_MODEL, then the models file's [roles], else the embedded model)")
     parser.add_argument("--max-steps", type=positive_int, metavar="N", help="step limit per task (default: AGENT_MAX_STEPS, 25)")
     parser.add_argument("--approval", choices=("ask", "auto", "never", "judge"),
                         help="ask: prompt on the terminal; auto: approve ask-level actions; never: refuse them; "
@@ -95,11 +96,12 @@ def make_settings(args: argparse.Namespace, repo: Path | None = None) -> Setting
     settings, warnings = load_config(repo, agent_max_steps=args.max_steps, approval_mode=args.approval)
     for warning in warnings:
         print(f"agent-runtime: warning: {warning}", file=sys.stderr)
-    if args.model == "embedded":
-        settings = dataclasses.replace(settings, model_id=None)
-    elif args.model:
-        settings = dataclasses.replace(settings, model_id=args.model)
-    return settings
+    from agent_runtime.models.roles import ModelChoiceError, choose_models
+
+    try:  # the models file is read and checked here, whatever the command (a bad one: exit 1)
+        return choose_models(settings, args.model)  # `--model embedded` stays "embedded": it beats the file's coder
+    except ModelChoiceError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def configure_logging(settings: Settings, repo: Path) -> None:
@@ -132,7 +134,8 @@ def run_task(task: str, settings: Settings, repo: Path, json_events: bool = Fals
         display = Display()
     try:
         with Session(settings, repo, make_approver(settings), display,
-                     session_id=resume.session_id if resume is not None else None) as session:
+                     session_id=resume.session_id if resume is not None else None,
+                     first_task=task) as session:  # the models file's routes may pick the coder for it
             display.banner({"model": session.model_label, "repo": str(repo),
                             "approval": session.approver.mode, "sandbox": session.runtime.sandbox.kind})
             if resume is not None:
@@ -150,7 +153,7 @@ def run_task(task: str, settings: Settings, repo: Path, json_events: bool = Fals
                       model_s=0.0, wall_s=0.0, parse_errors=0, code_errors=0, format_retries=0, files_changed=[],
                       error=str(exc), approval_s=0.0, cost_usd=None, context_tokens=None, context_window=None,
                       tests_passed=None, tools_s=0.0, tests_s=0.0, attempts=0, prompt_s=None, generation_s=None,
-                      prompt_tokens=None, prompt_evaluated=None)
+                      prompt_tokens=None, prompt_evaluated=None, models=None)
         return code
     except KeyboardInterrupt:
         display.error("interrupted")
@@ -243,6 +246,10 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"agent-runtime: error: {exc}", file=sys.stderr)
         return 1
+    except UsageError as exc:
+        parser.print_usage(sys.stderr)
+        print(f"agent-runtime: error: {exc}", file=sys.stderr)
+        return 2
     configure_logging(settings, repo)
     if rest and rest[0] in COMMANDS:
         from agent_runtime.cli.commands import dispatch

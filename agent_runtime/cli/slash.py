@@ -186,11 +186,19 @@ def _diff(ctx: ReplContext, args: list[str]) -> None:
 
 def _model_choices(settings: Settings) -> list[tuple[str, str]]:
     from agent_runtime.models import weights
+    from agent_runtime.models.roles import load_catalog
 
     rows = [("embedded", f"the embedded model (default {weights.DEFAULT_KEY})")]
     for key, item in weights.CATALOG.items():
         installed = weights.part_files(item) is not None
         rows.append((f"embedded:{key}", f"{item.label}" + ("" if installed else f" — not installed: {item.install}")))
+    try:
+        catalog = load_catalog(settings)
+    except Exception as exc:  # noqa: BLE001 - the file changed since start-up: say so, list the rest
+        rows.append(("(models file)", str(exc)))
+    else:
+        for name, entry in catalog.models.items():
+            rows.append((name, f"{entry.id} (models file)"))
     if settings.model_id:
         rows.append((settings.model_id, "MODEL_ID"))
     for index, model_id in enumerate(settings.model_fallback_ids, 1):
@@ -200,18 +208,47 @@ def _model_choices(settings: Settings) -> list[tuple[str, str]]:
     return rows
 
 
-@command("/model", "[ID]", "switch model for the next task (no ID: the current one and the choices)")
+def _role_lines(ctx: ReplContext) -> list[str]:
+    """Each role's model: the coder as it answers now, the others as configured (models/roles.py)."""
+    from agent_runtime.models.catalog import ROLES
+    from agent_runtime.models.roles import roles_for
+
+    session = ctx.session
+    roles = dict(getattr(session, "roles", None) or {})
+    if not roles:
+        try:
+            roles = roles_for(ctx.settings)
+        except Exception as exc:  # noqa: BLE001 - a models file broken since start-up
+            return [f"roles: {exc}"]
+    judge = getattr(getattr(session, "approver", None), "judge", None)
+    lines = ["roles:"]
+    for role in ROLES:
+        chosen = roles.get(role)
+        if role == "coder" and session.model_label:
+            shown = session.model_label + (f" [{chosen.name}: {chosen.source}]" if chosen else "")
+        elif role == "judge" and judge is not None:
+            shown = f"{judge.label} [answers approvals now]"
+        elif chosen is not None:
+            shown = f"{chosen.describe()} [{chosen.source}]"
+        else:
+            shown = "(none)" if role != "judge" else "(none: embedded:0.5b with /approval judge)"
+        lines.append(f"  {role:<8} {shown}")
+    return lines
+
+
+@command("/model", "[ID|NAME]", "switch the coder's model for the next task (no argument: the roles and the choices)")
 def _model(ctx: ReplContext, args: list[str]) -> None:
     session = ctx.session
     if not args:
-        current = session.model_label or ctx.settings.model_id or "embedded (starting)"
         rows = _model_choices(ctx.settings)
         width = max(len(r[0]) for r in rows)
-        ctx.say("\n".join([f"model: {current}", "choices (/model ID):"] +
+        current = session.model_label or ctx.settings.model_id or "embedded (starting)"
+        ctx.say("\n".join([f"model: {current}"] + _role_lines(ctx) + ["choices for the coder (/model ID or NAME):"] +
                           [f"  {name:<{width}}  {what}" for name, what in rows]))
         return
-    if len(args) != 1:
-        ctx.display.warn("usage: /model ID  (one id, e.g. /model embedded:0.5b)")
+    if len(args) != 1 or "=" in args[0]:
+        ctx.display.warn("usage: /model ID  (one model id or name of the models file, e.g. /model embedded:0.5b; "
+                         "it becomes the coder)")
         return
     if not ctx.ready():
         return

@@ -6,6 +6,8 @@ command ask the kind; nothing else branches on the model id.
     replay:FILE                      recorded replies, in order (tests and demos)
     anything else                    a LiteLLM id (ollama_chat/..., openai/... + MODEL_API_BASE, hosted),
                                      with MODEL_FALLBACK_IDS behind it
+
+Which id each role uses (coder, planner, judge; names of the models file) is models/roles.py's answer.
 """
 
 from __future__ import annotations
@@ -56,6 +58,8 @@ class ModelKind:
     def __init__(self, settings: Settings, model_id: str | None):
         self.settings = settings
         self.model_id = model_id
+        # Fallback id -> (api_base, api_key): a models file's fallbacks bring their own (models/roles.py).
+        self.endpoints: dict[str, tuple[str | None, str | None]] = {}
 
     def start(self, ui: ModelUI) -> None:
         pass
@@ -180,8 +184,17 @@ class LiteLLMKind(ModelKind):
         return [self.model_id, *self.settings.model_fallback_ids]
 
     def api_base(self, model_id: str) -> str | None:
-        """MODEL_API_BASE belongs to MODEL_ID; fallbacks use their provider's default address."""
+        """MODEL_API_BASE belongs to MODEL_ID; fallbacks use their own address (a models file's) or
+        their provider's default one."""
+        if model_id != self.settings.model_id and model_id in self.endpoints:
+            return self.endpoints[model_id][0]
         return self.settings.model_api_base if model_id == self.settings.model_id else None
+
+    def api_key(self, model_id: str) -> str | None:
+        """MODEL_API_KEY belongs to MODEL_ID; a fallback of the models file has its own."""
+        if model_id != self.settings.model_id and model_id in self.endpoints:
+            return self.endpoints[model_id][1]
+        return self.settings.model_api_key if model_id == self.settings.model_id else None
 
     def open(self, ui: ModelUI, on_switch: Callable[[str, str, str], None]) -> OpenedModel:
         from agent_runtime.models.fallback import make_fallback_model
@@ -192,7 +205,8 @@ class LiteLLMKind(ModelKind):
         problems: dict[str, str] = {}
         for model_id in ids:
             try:
-                check_reachable(model_id, self.api_base(model_id), settings.model_api_key)
+                key = self.api_key(model_id) if model_id in self.endpoints else settings.model_api_key
+                check_reachable(model_id, self.api_base(model_id), key)
                 reachable.append(model_id)
             except ModelError as exc:
                 problems[model_id] = str(exc)
@@ -209,8 +223,7 @@ class LiteLLMKind(ModelKind):
         chain = []
         for model_id in reachable:
             api_base = self.api_base(model_id)
-            model = make_litellm_model(model_id, settings, api_base=api_base,
-                                       api_key=settings.model_api_key if model_id == settings.model_id else None)
+            model = make_litellm_model(model_id, settings, api_base=api_base, api_key=self.api_key(model_id))
             model.constraint = choose_constraint(settings.grammar, model_id, api_base, reply_format=constraint.reply_format)
             chain.append((model_id, model))
         model = chain[0][1] if len(chain) == 1 else make_fallback_model(chain, on_switch)
@@ -272,10 +285,14 @@ def kind_class(model_id: str | None) -> type[ModelKind]:
     return LiteLLMKind
 
 
-def kind_for(settings: Settings, model_id: str | None = None) -> ModelKind:
-    """The kind of `model_id` (default: the settings' MODEL_ID)."""
+def kind_for(settings: Settings, model_id: str | None = None,
+             endpoints: dict[str, tuple[str | None, str | None]] | None = None) -> ModelKind:
+    """The kind of `model_id` (default: the settings' MODEL_ID). endpoints: the fallbacks' own
+    address and key, by id (a models file's fallbacks)."""
     model_id = settings.model_id if model_id is None else model_id
-    return kind_class(model_id)(settings, model_id)
+    kind = kind_class(model_id)(settings, model_id)
+    kind.endpoints = dict(endpoints or {})
+    return kind
 
 
 def span_label(label: str) -> str:

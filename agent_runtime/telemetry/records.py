@@ -98,9 +98,10 @@ class RunRecord:
 
     @classmethod
     def start(cls, runs_dir: Path, task: str, settings: "Settings", repo: Path, model: str, approval_mode: str,
-              sandbox: str, redact: Callable[[str], str], conversation: dict[str, Any] | None = None) -> "RunRecord":
+              sandbox: str, redact: Callable[[str], str], conversation: dict[str, Any] | None = None,
+              models: dict[str, Any] | None = None) -> "RunRecord":
         """conversation: session_id, conversation (its first run's id), previous_run (the run whose
-        conversation this one continues, or None)."""
+        conversation this one continues, or None). models: each role's model (coder, planner, judge)."""
         run_id = datetime.now().strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(2)
         directory = Path(runs_dir) / run_id
         Path(runs_dir).mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR)
@@ -114,6 +115,7 @@ class RunRecord:
             "task": redact(task),
             "repo": str(repo),
             "model": model,
+            **({"models": models} if models is not None else {}),
             "approval_mode": approval_mode,
             "sandbox": sandbox,
             "git": _git_state(repo),

@@ -2,7 +2,7 @@
 
     AGENT  task: <the task>        input = the task, output = the final answer (text/plain)
       CHAIN  step N                input = the model's thought and code, output = the observation
-        LLM    llm: <model>        input/output messages, token counts
+        LLM    llm: <model>        input/output messages, token counts, llm.role (coder, planner, judge)
         TOOL   run_cmd: git push   input = the arguments (JSON), output = the result (JSON),
                                    policy and approval as attributes, a `metadata` card and an event
 
@@ -360,14 +360,17 @@ class Telemetry:
 
     @contextmanager
     def llm_span(self, model: str, messages: Iterable[tuple[str, str]],
-                 parameters: dict[str, Any] | None = None) -> Iterator[LlmSpan]:
-        """One model call. messages: (role, text) pairs. An exception marks it as failed."""
+                 parameters: dict[str, Any] | None = None, role: str | None = None) -> Iterator[LlmSpan]:
+        """One model call. messages: (role, text) pairs; role: the part the model plays (coder,
+        planner, judge: `llm.role`). An exception marks it as failed."""
         hide = self.hide_content
         with self.tracer.start_as_current_span(f"llm: {one_line(self.redact(model))}", record_exception=False,
                                                set_status_on_exception=False) as span:
             if span.is_recording():
                 attributes: dict[str, Any] = {"openinference.span.kind": "LLM", "llm.model_name": model,
                                               **context_attributes()}
+                if role:
+                    attributes["llm.role"] = role
                 if parameters:
                     attributes["llm.invocation_parameters"] = _json(parameters)
                 if not hide:

@@ -134,12 +134,19 @@ def test_models_command(tmp_path):
         result = run_cli("models", "--json", cwd=tmp_path,
                          env={"MODEL_ID": f"ollama_chat/{MODEL}", "MODEL_API_BASE": ollama.url,
                               "MODEL_FALLBACK_IDS": "openai/gpt-4o-mini", "OPENAI_API_KEY": ""})
-    rows = json.loads(result.stdout)
-    assert [r["role"] for r in rows] == ["primary", "fallback 1"]
-    assert rows[0]["status"] == "answers" and rows[0]["window"] == 16384 and rows[0]["constraint"] == "schema-tools"
-    assert rows[1]["window"] == 128000 and "missing OPENAI_API_KEY" in rows[1]["status"]
+    found = json.loads(result.stdout)
+    assert found["roles"]["coder"] == {"model": f"ollama_chat/{MODEL}", "id": f"ollama_chat/{MODEL}",
+                                       "source": "--model / MODEL_ID", "fallbacks": ["openai/gpt-4o-mini"]}
+    rows = {r["name"]: r for r in found["models"]}
+    primary, fallback = rows[f"ollama_chat/{MODEL}"], rows["openai/gpt-4o-mini"]
+    assert primary["roles"] == ["coder"] and fallback["fallback_of"] == ["coder"]
+    assert primary["reachable"] is True and primary["window"] == 16384 and primary["constraint"] == "schema-tools"
+    assert fallback["window"] == 128000 and fallback["reachable"] is False
+    assert "missing OPENAI_API_KEY" in fallback["status"]
     embedded = json.loads(run_cli("models", "--json", cwd=tmp_path).stdout)
-    assert embedded[0]["model"] == "qwen2.5-coder-1.5b-instruct (Q4_K_M)" and embedded[0]["constraint"] == "gbnf-python"
+    coder = next(r for r in embedded["models"] if r["roles"] == ["coder"])
+    assert coder["id"] == "embedded" and coder["constraint"] == "gbnf-python"
+    assert "qwen2.5-coder-1.5b-instruct (Q4_K_M)" in coder["status"]
 
 
 def test_replay_and_fallback_models_are_module_level_classes(tmp_path):

@@ -217,6 +217,14 @@ def test_approval_judge_on_the_command_line(tmp_path):
                   if json.loads(line)["kind"] == "TOOL"]
     attributes = tool_spans[0]["attributes"]
     assert (attributes["approval.source"], attributes["approval.judge"]) == ("judge", "approve")
+    # Each model call is an LLM span that says which role answered: the judge's inside the TOOL span.
+    llm = [json.loads(line) for line in run.read_text().splitlines() if json.loads(line)["kind"] == "LLM"]
+    roles = [(s["attributes"]["llm.role"], s["attributes"]["llm.model_name"]) for s in llm]
+    assert roles.count(("coder", "replay:agent.json")) == 2 and roles.count(("judge", "replay:judge.json")) == 1
+    judged = next(s for s in llm if s["attributes"]["llm.role"] == "judge")
+    assert judged["parent_id"] == tool_spans[0]["span_id"]
+    meta = json.loads((run.parent / "metadata.json").read_text())
+    assert meta["models"]["judge"]["answered"] == f"replay:{judge}"
     # a bad mode is a usage error, and the judge's mode is a user setting only
     bad = run_cli("--approval", "maybe", "tools", cwd=repo)
     assert bad.returncode == 2 and "judge" in bad.stderr
