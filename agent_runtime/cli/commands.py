@@ -63,6 +63,7 @@ def cmd_tool(argv: list[str], settings: Settings, repo: Path) -> int:
 
     redactor = Redactor.for_session(repo, settings)
     tracing = Tracing(settings, redactor)
+    runtime = None
     try:
         try:
             runtime = Runtime.create(settings, repo, make_approver(settings), telemetry=tracing.telemetry)
@@ -74,6 +75,8 @@ def cmd_tool(argv: list[str], settings: Settings, repo: Path) -> int:
             parser.error(f"no tool {args.name!r}; the tools are: {', '.join(tools)}")
         result = _traced_call(tools[args.name], arguments, settings, repo, runtime, tracing, redactor, RunRecord)
     finally:
+        if runtime is not None:
+            runtime.close()  # MCP servers it started
         tracing.shutdown()
     from agent_runtime.core import visible
 
