@@ -1,4 +1,5 @@
-"""Subcommands: tools, tool, policy, undo, runs, trace, phoenix, models."""
+"""Subcommands: tools, tool, policy, undo, runs, trace, phoenix, models (and, from their own modules, eval,
+mcp, doctor)."""
 
 from __future__ import annotations
 
@@ -464,6 +465,8 @@ SUBCOMMANDS: dict[str, tuple[Handler, list[tuple[str, str]]]] = {
     "models": (cmd_models, [("models", "the configured models, their context window, whether they answer")]),
     "eval": (_later("evalcmd", "cmd_eval"), [("eval SUITE | eval compare A B",
                                               "run a task suite and score it | compare two results files")]),
+    "mcp": (_later("mcpserve", "cmd_mcp"), [("mcp", "serve the tools and run_task over MCP stdio (policy, approval "
+                                                    "and sandbox apply; an ask follows --approval)")]),
     "doctor": (_later("doctor", "cmd_doctor"), [("doctor", "the llama.cpp build's CPU features, the embedded models, "
                                                            "sandbox and search")]),
 }
