@@ -29,7 +29,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 STDERR_TAIL = 600  # characters of a server's stderr quoted in an error
-GRACE_S = 5.0  # beyond the SDK's own timeout, before the waiting side gives up on the loop
+GRACE_S = 5.0
+REQUEST_TIMEOUT = 408  # beyond the SDK's own timeout, before the waiting side gives up on the loop
 
 
 class EventLoop:
@@ -103,10 +104,9 @@ class McpServer:
             raise
         except Exception as exc:
             from mcp.shared.exceptions import McpError
-            from mcp.types import REQUEST_TIMEOUT
 
-            timed_out = isinstance(exc, TimeoutError) or (
-                isinstance(exc, McpError) and exc.error.code == REQUEST_TIMEOUT)
+            # The SDK reports its read timeout as an McpError with HTTP's 408 as the code.
+            timed_out = isinstance(exc, TimeoutError) or (isinstance(exc, McpError) and exc.error.code == REQUEST_TIMEOUT)
             said = self._said()
             self.stop()  # a server that hung or broke is not trusted with the next call: it starts afresh
             if timed_out:

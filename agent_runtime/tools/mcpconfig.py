@@ -32,7 +32,7 @@ DECISIONS = ("allow", "ask", "deny")
 # Part of the tool names mcp__<server>__<tool>: no "__", and a Python name once "-" is "_".
 SERVER_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9]*(?:[-_][A-Za-z0-9]+)*$")
 DEFAULT_TIMEOUT_S = 60.0
-DEFAULT_STARTUP_S = 30.0
+DEFAULT_STARTUP_S = 60.0
 MAX_TIMEOUT_S = 3600.0
 
 
