@@ -88,7 +88,7 @@ class McpServer:
             return self._loop.run(self._start(), self.config.startup_timeout + GRACE_S)
         except ToolError:
             raise
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - whatever stopped the start, the model gets one clear error
             self.stop()
             raise ToolError(f"MCP server {self.config.name} did not start: {_describe(exc)}{self._said()}",
                             "Tell the user: their MCP server could not start (see its command in "
@@ -102,7 +102,7 @@ class McpServer:
             return self._loop.run(self._call(tool, arguments, timeout), timeout + GRACE_S)
         except ToolError:
             raise
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - a timeout, a crash, a malformed answer: one clear error
             from mcp.shared.exceptions import McpError
 
             # The SDK reports its read timeout as an McpError with HTTP's 408 as the code.

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from conftest import make_repo
-from mcp_helpers import DEMO, demo_server, mcp_tools, write_mcp_config  # noqa: F401 (mcp_tools: a fixture)
+from mcp_helpers import DEMO, demo_server, write_mcp_config
 
 
 @pytest.fixture

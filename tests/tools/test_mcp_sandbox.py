@@ -12,13 +12,12 @@ from pathlib import Path
 
 import pytest
 from conftest import make_repo
-from mcp_helpers import mcp_tools  # noqa: F401 (a fixture)
 
 SECRET = "mcp-sandbox-secret-4711"
 
 
 @pytest.fixture
-def hostile(tmp_path, mcp_tools, monkeypatch):  # noqa: F811
+def hostile(tmp_path, mcp_tools, monkeypatch):
     (tmp_path / ".env").write_text(f"PARENT_TOKEN={SECRET}\n")  # a .env above the workspace
     repo = make_repo(tmp_path / "project", {"README.md": "hello\n", ".env": f"API_KEY={SECRET}\n"})
     monkeypatch.setenv("GITHUB_TOKEN", SECRET)  # the agent's own environment
