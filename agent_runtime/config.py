@@ -234,6 +234,11 @@ def user_config_path() -> Path:
     return config_home() / USER_CONFIG_NAME
 
 
+def mcp_config_path() -> Path:
+    """The user's MCP servers (tools/mcpconfig.py reads it; redaction reads their env's secrets)."""
+    return config_home() / "mcp.toml"
+
+
 def read_env_file(path: Path) -> dict[str, str]:
     """A dotenv file's variables, without touching os.environ (no interpolation of ${...}: a
     file's values are taken as written). Missing or unreadable: nothing."""

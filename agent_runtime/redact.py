@@ -129,6 +129,7 @@ class Redactor:
         values += list(_env_secrets(read_env_file(user_config_path())))
         for path in workspace_env_files(repo, cwd):
             values += _file_values(path)
+        values += list(_mcp_env_secrets())
         key = getattr(settings, "model_api_key", None)
         if key:
             values.append(key)
@@ -162,6 +163,22 @@ def _env_secrets(env: Mapping[str, str]) -> Iterable[str]:
             yield value
         elif url_password(value):  # DATABASE_URL=postgres://user:pw@...: the password, not the URL
             yield url_password(value) or ""
+
+
+def _mcp_env_secrets() -> Iterable[str]:
+    """The secrets the user hands their MCP servers (`env` in mcp.toml): never in spans either."""
+    import tomllib
+
+    from agent_runtime.config import mcp_config_path
+
+    try:
+        servers = tomllib.loads(mcp_config_path().read_text(encoding="utf-8")).get("servers", {})
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return
+    for server in servers.values() if isinstance(servers, dict) else ():
+        env = server.get("env") if isinstance(server, dict) else None
+        if isinstance(env, dict):
+            yield from _env_secrets({k: v for k, v in env.items() if isinstance(k, str) and isinstance(v, str)})
 
 
 def _file_values(path: Path) -> list[str]:

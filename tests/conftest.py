@@ -150,3 +150,6 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.fuzz)
         if "phoenix" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.slow)
+
+# The MCP client tests' fixture (a user's mcp.toml naming the SDK test server): tests/mcp_helpers.py.
+from mcp_helpers import mcp_tools  # noqa: E402, F401

@@ -10,7 +10,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
-DOCS = ["usage", "models", "safety", "traces", "configuration", "evaluation", "architecture", "development"]
+DOCS = ["usage", "models", "safety", "traces", "configuration", "evaluation", "mcp", "architecture", "development"]
 
 # Backticked paths that name what exists only at run time or on the user's machine, never in the
 # repository: keep this short, and say why each is here.

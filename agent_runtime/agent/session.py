@@ -206,6 +206,8 @@ class Session:
             self.agent.cleanup()  # stops the sandboxed interpreter process
         if self.kind is not None:
             self.kind.close()
+        if self.runtime is not None:
+            self.runtime.close()  # the MCP servers' processes
         if self.tracing is not None:
             self.tracing.shutdown()  # waits at most 2 s for Phoenix
             self.tracing = None

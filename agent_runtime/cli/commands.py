@@ -1,4 +1,5 @@
-"""Subcommands: tools, tool, policy, undo, runs, trace, phoenix, models."""
+"""Subcommands: tools, tool, policy, undo, runs, trace, phoenix, models (and, from their own modules, eval,
+mcp, doctor)."""
 
 from __future__ import annotations
 
@@ -63,6 +64,7 @@ def cmd_tool(argv: list[str], settings: Settings, repo: Path) -> int:
 
     redactor = Redactor.for_session(repo, settings)
     tracing = Tracing(settings, redactor)
+    runtime = None
     try:
         try:
             runtime = Runtime.create(settings, repo, make_approver(settings), telemetry=tracing.telemetry)
@@ -74,6 +76,8 @@ def cmd_tool(argv: list[str], settings: Settings, repo: Path) -> int:
             parser.error(f"no tool {args.name!r}; the tools are: {', '.join(tools)}")
         result = _traced_call(tools[args.name], arguments, settings, repo, runtime, tracing, redactor, RunRecord)
     finally:
+        if runtime is not None:
+            runtime.close()  # MCP servers it started
         tracing.shutdown()
     from agent_runtime.core import visible
 
@@ -460,6 +464,8 @@ SUBCOMMANDS: dict[str, tuple[Handler, list[tuple[str, str]]]] = {
     "models": (cmd_models, [("models [--json]", "the model registry: roles, models, routes, profiles, reachability")]),
     "eval": (_later("evalcmd", "cmd_eval"), [("eval SUITE | eval compare A B",
                                               "run a task suite and score it | compare two results files")]),
+    "mcp": (_later("mcpserve", "cmd_mcp"), [("mcp", "serve the tools and run_task over MCP stdio (policy, approval "
+                                                    "and sandbox apply; an ask follows --approval)")]),
     "doctor": (_later("doctor", "cmd_doctor"), [("doctor", "the llama.cpp build's CPU features, the embedded models, "
                                                            "sandbox and search")]),
 }

@@ -54,6 +54,12 @@ CHOICES_NOTE = {  # `remember`: a note for the project's instructions, worded as
     "a": "always: every note and patch, for this session",
     "m": "no, and tell the model why",
 }
+CHOICES_MCP = {
+    "y": "yes, call it once",
+    "n": "no (Enter)",
+    "a": "always: this MCP tool, for this session",
+    "m": "no, and tell the model why",
+}
 DEFAULT_KEY = "n"
 
 
@@ -139,6 +145,8 @@ class Approver:
             return None  # the project's instructions: asked every time
         if action.kind == "write":
             return "this session ('always' for every patch)" if self._always_patches else None
+        if action.kind == "mcp":  # an MCP tool: remembered by its name, for this session only
+            return "this session ('always' for this MCP tool)" if _key(action) in self._always_commands else None
         if (action.command or "") in self._always_commands:
             return "this session ('always' for this command)"
         if decision.rule in self._always_rules:
@@ -148,6 +156,9 @@ class Approver:
     def _remember(self, key: str, action: "Action", decision: "Decision") -> None:
         if action.kind == "write":
             self._always_patches = key == "a" or self._always_patches
+            return
+        if action.kind == "mcp":  # its "always" covers this tool by name; nothing to save as a command rule
+            self._always_commands.add(_key(action))
             return
         command = action.command or ""
         if key == "a":
@@ -171,6 +182,11 @@ class Approver:
                 return
             self.notice(f"saved to {shown(proposal.path)}; later sessions approve it without asking "
                         "(agent-runtime policy test checks it; delete the entry to undo)")
+
+
+def _key(action: "Action") -> str:
+    """What an "always" of an MCP tool remembers: never equal to a shell command's text."""
+    return f"{action.kind}:{action.command or ''}"
 
 
 def _subject(action: "Action") -> str:
@@ -209,6 +225,8 @@ def question(tool_name: str, action: "Action") -> str:
     """What the person is asked, worded for what is approved."""
     if action.kind == "write":
         return "Save this note?" if tool_name == "remember" else "Apply this patch?"
+    if action.kind == "mcp":
+        return "Call this MCP tool?"
     return "Run this command?"
 
 
@@ -240,6 +258,15 @@ def terminal_prompt(tool_name: str, action: "Action", decision: "Decision") -> t
         console.print(Panel(body, title=one_line(title), border_style="yellow"))
         choices = CHOICES_NOTE if tool_name == "remember" else CHOICES_PATCH
         keys = ["y", "n", "m"] if pinned else ["y", "n", "a", "m"]
+    elif action.kind == "mcp":  # the tool and its arguments, as they will be sent to the server
+        import json
+
+        body = Text(visible(action.command or ""), style="bold")
+        body.append(visible("\n" + json.dumps(action.preview, indent=2, ensure_ascii=False, default=str)))
+        body.append(visible(f"\n\npolicy: {decision.decision}{rule}: {decision.reason}"), style="dim")
+        console.print(Panel(body, title="MCP tool call", border_style="yellow"))
+        choices = CHOICES_MCP
+        keys = ["y", "n", "a", "m"]
     else:
         body = Text(visible(action.command or ""), style="bold")
         body.append(visible(f"\n\npolicy: {decision.decision}{rule}: {decision.reason}"), style="dim")

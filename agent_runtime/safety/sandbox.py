@@ -40,8 +40,10 @@ import sys
 import tempfile
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 from agent_runtime.core import is_secret_name, within
 from agent_runtime.safety.capture import Capped, kill_group, pump
@@ -542,6 +544,36 @@ class Sandbox:
         return CommandResult(proc.returncode, out.text(), stderr, timed_out,
                              round(time.monotonic() - started, 3), self.kind, out.dropped + err.dropped)
 
+    @contextmanager
+    def program(self, argv: list[str], extra_env: dict[str, str] | None = None,
+                limits: Limits | None = None) -> Iterator[tuple[list[str], dict[str, str]]]:
+        """The argv and environment that start a long-running program of the user's (an MCP server)
+        in this sandbox, for the caller to start and own (its stdin and stdout are the program's
+        protocol): the same bubblewrap as commands (workspace writable but its configuration,
+        secrets hidden, no network unless this sandbox has it, no capabilities, its own PID
+        namespace that dies with the program) and limits set with prlimit. `extra_env` is added to
+        the allow-listed environment (the user configured it). Held while the program runs: the
+        .env placeholder stands, and configuration it created at the top level goes afterwards.
+        Without bubblewrap: ToolError, nothing starts (the caller decides whether the user allowed
+        running unsandboxed)."""
+        from agent_runtime.core import ToolError
+
+        if not self._bwrap:
+            raise ToolError(f"bubblewrap does not run here ({self.isolation.note or 'not installed'}), and MCP "
+                            "servers start only inside it", "Install bubblewrap (apt-get install bubblewrap), or "
+                            "set sandbox = false for this server in your MCP configuration.", kind="unavailable")
+        limits = limits or self.limits
+        env = {**self._env(self.root), **(extra_env or {})}
+        before = set(os.listdir(self.root)) if self.root.is_dir() else set()
+        try:
+            with _DotenvPlaceholder(self.root) as placeholder, \
+                    tempfile.TemporaryDirectory(prefix="agent-runtime-sandbox-") as scratch:
+                exclude = self._exclude_placeholder(Path(scratch)) if placeholder.ours else None
+                wrapped = self._bwrap_argv(argv, self.root, env, exclude, self._git_config_copy(Path(scratch)))
+                yield prlimit_prefix(limits) + wrapped, env
+        finally:
+            self._remove_new_config(before | {".env"})
+
     def _remove_new_config(self, before: set[str]) -> list[str]:
         """Configuration names the command created at the top level. Nothing of the sandbox runs
         any more (its PID namespace ended with the command), so this is not a race with it."""
@@ -561,6 +593,27 @@ class Sandbox:
             except OSError as exc:
                 log.warning("could not remove %s that a sandboxed command created: %s", path, exc)
         return created
+
+
+def prlimit_prefix(limits: Limits) -> list[str]:
+    """The limits of `_set_limits` as a prlimit(1) prefix, for a program another library starts
+    (no preexec_fn there), each capped at the hard limit there is (as `cap_limits` does); nothing
+    where prlimit is missing (bubblewrap's walls still hold)."""
+    import resource
+
+    found = shutil.which("prlimit")
+    if not found:
+        return []
+    out = [found]
+    for flag, which, value in (("--cpu", resource.RLIMIT_CPU, limits.cpu_seconds),
+                               ("--as", resource.RLIMIT_AS, limits.memory_bytes),
+                               ("--fsize", resource.RLIMIT_FSIZE, limits.file_bytes),
+                               ("--core", resource.RLIMIT_CORE, 0),
+                               ("--nproc", resource.RLIMIT_NPROC, max(limits.processes, 4096))):
+        hard = resource.getrlimit(which)[1]
+        cap = value if hard == resource.RLIM_INFINITY else min(value, hard)
+        out.append(f"{flag}={cap}:{cap}")
+    return out + ["--"]
 
 
 def sanitized_git_config(text: str) -> str:

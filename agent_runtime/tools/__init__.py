@@ -56,4 +56,10 @@ def tool_classes() -> tuple[type["RuntimeTool"], ...]:
 
 
 def build_tools(runtime: "Runtime") -> list["RuntimeTool"]:
-    return [cls(runtime) for cls in tool_classes()]
+    """The built-in tools, and those of the user's MCP servers (started now) when any are configured."""
+    tools = [cls(runtime) for cls in tool_classes()]
+    if runtime.mcp is not None:
+        from agent_runtime.tools.mcptool import build_mcp_tools
+
+        tools += build_mcp_tools(runtime, runtime.mcp.started(), {t.name for t in tools}, runtime.mcp.warn)
+    return tools

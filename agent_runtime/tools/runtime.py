@@ -17,6 +17,7 @@ from agent_runtime.safety.sandbox import Sandbox
 from agent_runtime.telemetry.spans import Telemetry
 from agent_runtime.tools.history import SessionState
 from agent_runtime.tools.hooks import Hooks
+from agent_runtime.tools.mcpclient import McpClients
 from agent_runtime.tools.patch import PatchStore
 from agent_runtime.tools.results import ToolResult
 from agent_runtime.tools.wrapper import invoke
@@ -41,6 +42,23 @@ def sandbox_state(sandbox: Sandbox, network: bool) -> SandboxState:
     if network:
         return SandboxState(False, "the policy gives sandboxed commands the network ([sandbox] network = true)")
     return SandboxState(True)
+
+
+def mcp_clients(policy: Policy, workspace: Workspace, use_bwrap: bool | None) -> McpClients | None:
+    """The user's MCP servers (their own mcp.toml, never a repository's file), their tools' decisions
+    added to the policy; None when none is configured."""
+    from agent_runtime.tools.mcpconfig import load_servers
+
+    servers = load_servers()
+    if not servers:
+        return None
+    for server in servers:
+        where = f"your MCP configuration, server {server.name}"
+        prefix = f"mcp__{server.name.replace('-', '_')}__"
+        for decision in ("allow", "ask", "deny"):
+            policy.mcp.add(decision, [prefix + pattern for pattern in getattr(server, decision)], where)
+        policy.mcp.server_defaults[server.name.replace("-", "_")] = (server.default, where)
+    return McpClients(servers, workspace.root, policy.deny_read, use_bwrap=use_bwrap)
 
 
 def describe_call(record: CallRecord) -> str:
@@ -68,6 +86,7 @@ class Runtime:
     activity: Callable[[str, dict[str, Any]], ContextManager[Any]] = field(default=lambda name, args: nullcontext())
     journal: UndoJournal | None = None  # the repository's undo history, patch ids and kept proposals
     hooks: Hooks = field(default_factory=Hooks)  # the user's hooks.toml (tools/hooks.py); none by default
+    mcp: McpClients | None = None  # the user's MCP servers (tools/mcpclient.py), started when tools are built
 
     @classmethod
     def create(cls, settings: Settings, repo: Path, approver: Approver, policy: Policy | None = None,
@@ -97,7 +116,13 @@ class Runtime:
         runtime.hooks.telemetry = runtime.telemetry
         if runtime.hooks:
             approver.before_prompt = runtime.hooks.before_approval
+        runtime.mcp = mcp_clients(policy, workspace, use_bwrap)
         return runtime
+
+    def close(self) -> None:
+        """Stop what the runtime started: the MCP servers' processes."""
+        if self.mcp is not None:
+            self.mcp.close()
 
     def invoke(self, tool: "RuntimeTool", args: tuple, kwargs: dict[str, Any]) -> ToolResult:
         """One tool call, through the one path (tools/wrapper.py): what `RuntimeTool.forward` calls."""

@@ -49,6 +49,8 @@ UNPRIVILEGED_TESTS = [
     "tests/tools/test_code_tools.py::test_undoing_this_sessions_patch_is_not_asked_an_older_one_is_asked_with_its_diff",
     "tests/tools/test_code_tools.py::test_a_restore_is_judged_for_its_paths_like_a_write",
     "tests/tools/test_redteam.py",
+    "tests/tools/test_mcp_sandbox.py",  # a hostile MCP server the user configured, in bubblewrap
+    "tests/cli/test_mcp_server.py::test_the_server_refuses_what_the_policy_refuses",
     "tests/telemetry/test_redteam_redact.py",
 ]
 # Where the user's $HOME is mounted (a tmpfs in the private mount namespace): the first of these

@@ -35,6 +35,7 @@ from agent_runtime.safety.policy.floors import (
     floors,
 )
 from agent_runtime.safety.policy.history import secrets_in_repository
+from agent_runtime.safety.policy.mcp import McpRules, server_of
 from agent_runtime.safety.policy.paths import PathRules, Place, write_denied_reason
 from agent_runtime.safety.policy.rules import RANK, PolicyError, Rule, Verdict, read_policy_file, stricter
 
@@ -45,8 +46,9 @@ class Policy:
     def __init__(self, rules: list[Rule], default: str = "ask", deny_read: tuple[str, ...] = (),
                  allow_read: tuple[str, ...] = (), deny_write: tuple[str, ...] = (), network: bool = False,
                  examples: tuple[tuple[str, str, bool], ...] = (), source: str = "<policy>",
-                 sandbox_default: str = "allow"):
+                 sandbox_default: str = "allow", mcp: McpRules | None = None):
         self.rules = rules
+        self.mcp = mcp or McpRules()  # MCP tools by name; the user's server configuration adds to it
         self.default = default
         self.paths = PathRules(deny_read, allow_read, deny_write)
         self.network = network
@@ -148,6 +150,9 @@ class Policy:
         `g -> .git` makes `g/hooks/x` a .git path)."""
         if action.kind == "command":
             return self.check_command(action.command or "", root)
+        if action.kind == "mcp":  # a tool of an MCP server: judged by its name (policy/mcp.py)
+            name = action.command or ""
+            return self.mcp.decide(name, server_of(name))
         if action.kind not in ("read", "write", "restore"):
             return Decision("ask", None, f"unknown action {action.kind!r}")
         root = Path(root).resolve()

@@ -12,13 +12,15 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from agent_runtime.safety.policy.containment import ESCAPES, RULE_KINDS
+from agent_runtime.safety.policy.mcp import KEYS as MCP_KEYS
+from agent_runtime.safety.policy.mcp import McpRules
 from agent_runtime.safety.policy.paths import Place, path_values
 from agent_runtime.safety.programs.base import has_flag
 from agent_runtime.safety.shellwords import SimpleCommand, Word
 
 DECISIONS = ("allow", "ask", "deny")
 RANK = {d: i for i, d in enumerate(DECISIONS)}
-SECTIONS = ("default", "sandbox", "paths", "rules", "examples")
+SECTIONS = ("default", "sandbox", "paths", "rules", "examples", "mcp")
 SANDBOX_KEYS = ("network", "default")
 PATH_KEYS = ("deny_read", "allow_read", "deny_write")
 EXAMPLE_KEYS = ("command", "decision", "sandbox")
@@ -236,6 +238,13 @@ def read_policy_file(path: Path) -> dict[str, Any]:
     duplicate = next((i for i in ids if ids.count(i) > 1), None)
     if duplicate:
         raise PolicyError(f"{where}: rule id {duplicate!r} is used twice")
+    mcp = raw.get("mcp", {})  # MCP tools by name (safety/policy/mcp.py)
+    if not isinstance(mcp, dict):
+        raise _wrong(where, "mcp", "a table ([mcp])", mcp)
+    _unknown(f"{where}: [mcp]", mcp, MCP_KEYS, "key(s)")
+    mcp_rules = McpRules(_decision(mcp, "default", f"{where}: [mcp]", "ask"))
+    for decision in DECISIONS:
+        mcp_rules.add(decision, _strings(mcp, decision, f"{where}: [mcp]"), where)
     examples_raw = raw.get("examples", [])
     if not isinstance(examples_raw, list):
         raise _wrong(where, "examples", "an array of tables ([[examples]])", examples_raw)
@@ -251,4 +260,4 @@ def read_policy_file(path: Path) -> dict[str, Any]:
         examples.append((item["command"], _decision(item, "decision", said), _boolean(item, "sandbox", said)))
     return {"rules": rules, "default": default, "deny_read": deny_read, "allow_read": allow_read,
             "deny_write": deny_write, "network": network, "examples": tuple(examples), "source": where,
-            "sandbox_default": sandbox_default}
+            "sandbox_default": sandbox_default, "mcp": mcp_rules}

@@ -1,0 +1,178 @@
+"""The tools of the user's MCP servers, as tools like the built-in ones.
+
+Each server tool becomes a RuntimeTool named `mcp__<server>__<tool>` with its description and its
+inputs from the tool's JSON input schema, so every call passes the one path (tools/wrapper.py):
+  1 validate  the arguments against the schema: unknown keys and missing required ones refused by
+              `bind`, each value checked against its property's schema (types, enums, ranges,
+              nested objects) here, before the server hears of the call;
+  2 policy    Action("mcp", name): judged by name (safety/policy/mcp.py), `ask` unless configured;
+  3 approve   as any ask;  4 execute  the call, with the server's timeout (tools/mcpclient.py);
+  5 shape     the result's text truncated as any tool's; an error result or a malformed one becomes
+              {"error", "recovery_suggestion"}.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import TYPE_CHECKING, Any, Callable
+
+from agent_runtime.core import Action, ToolError
+from agent_runtime.safety.policy.mcp import tool_name
+from agent_runtime.tools.base import RuntimeTool
+
+if TYPE_CHECKING:
+    from mcp import types
+
+    from agent_runtime.tools.mcpclient import McpServer
+    from agent_runtime.tools.runtime import Runtime
+
+JSON_TYPES = ("string", "integer", "number", "boolean", "array", "object")
+DESCRIPTION_MAX = 1000  # characters of a server's description of a tool or an input shown to the model
+_NOT_IDENTIFIER = re.compile(r"[^A-Za-z0-9_]")
+
+
+def python_name(name: str) -> str:
+    """A name the model's Python can call: what is not a letter, digit or _ becomes _."""
+    cleaned = _NOT_IDENTIFIER.sub("_", name)
+    return cleaned if cleaned and not cleaned[0].isdigit() else f"_{cleaned}"
+
+
+class McpTool(RuntimeTool):
+    """Base of the generated tools; `server` and `remote` are set on each generated class."""
+
+    server: "McpServer"
+    remote: str  # the tool's name on its server
+    schema: dict[str, Any]
+    approval = "policy"
+    keep_tail = frozenset()
+
+    def action(self, **args: Any) -> Action:
+        given = {k: v for k, v in args.items() if v is not None}
+        return Action("mcp", command=self.name, preview=given)
+
+    def run(self, **args: Any) -> dict[str, Any]:
+        # An input not given stays out: the server applies its own default.
+        given = {k: v for k, v in args.items() if v is not None}
+        return result_dict(self.server.call(self.remote, given), self.server.config.name, self.remote,
+                           self.server.sandbox_kind)
+
+
+def result_dict(result: "types.CallToolResult", server: str, tool: str, sandbox: str) -> dict[str, Any]:
+    """A CallToolResult as a tool's dict: text joined (other content described, not inlined)."""
+    from mcp import types
+
+    if not isinstance(result, types.CallToolResult):
+        raise ToolError(f"MCP server {server} answered {tool} with something that is not a tool result",
+                        "Try another tool; tell the user the server misbehaves.", kind="mcp_error")
+    parts: list[str] = []
+    for item in result.content:
+        if isinstance(item, types.TextContent):
+            parts.append(item.text)
+        elif isinstance(item, (types.ImageContent, types.AudioContent)):
+            parts.append(f"[{item.type}: {item.mimeType}, {len(item.data) * 3 // 4:,} bytes not shown]")
+        elif isinstance(item, types.EmbeddedResource):
+            resource = item.resource
+            text = getattr(resource, "text", None)
+            parts.append(text if isinstance(text, str) else f"[resource {resource.uri}: binary, not shown]")
+        elif isinstance(item, types.ResourceLink):
+            parts.append(f"[resource link: {item.uri}]")
+        else:
+            parts.append(f"[{getattr(item, 'type', type(item).__name__)} content not shown]")
+    text = "\n".join(parts)
+    if result.isError:
+        raise ToolError(f"{tool} (MCP server {server}) returned an error: {text.strip()[:2000] or '(no message)'}",
+                        "Read the error; fix the arguments, or try another approach.", kind="mcp_tool_error")
+    out: dict[str, Any] = {"content": text}
+    if result.structuredContent is not None:
+        out["structured"] = json.dumps(result.structuredContent, ensure_ascii=False, default=str)
+    out["sandbox"] = sandbox
+    return out
+
+
+# --- the input schema as inputs (for the model and `bind`) and checks (step 1) ---
+
+
+def _declared_type(spec: Any) -> str | list[str]:
+    kind = spec.get("type") if isinstance(spec, dict) else None
+    if isinstance(kind, str) and kind in JSON_TYPES:
+        return kind
+    if isinstance(kind, list):
+        kinds = [k for k in kind if k in JSON_TYPES]
+        if kinds and len(kinds) == len([k for k in kind if k != "null"]):
+            return kinds if len(kinds) > 1 else kinds[0]
+    return "any"  # anyOf, $ref, no type: the schema check below judges the value
+
+
+def inputs_and_checks(schema: Any, tool: str) -> tuple[dict[str, dict[str, Any]], dict[str, Callable]]:
+    """(smolagents inputs, per-input checks) from a tool's JSON input schema. A schema we cannot
+    use (not an object schema, or itself invalid) raises ToolError: the tool is not offered."""
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import SchemaError
+
+    if not isinstance(schema, dict) or schema.get("type", "object") != "object":
+        raise ToolError(f"{tool}: its input schema is not an object schema", "", kind="mcp_schema")
+    try:
+        Draft202012Validator.check_schema(schema)
+    except SchemaError as exc:
+        raise ToolError(f"{tool}: its input schema is invalid: {exc.message}", "", kind="mcp_schema") from None
+    properties = schema.get("properties") or {}
+    required = set(schema.get("required") or ())
+    definitions = {k: schema[k] for k in ("$defs", "definitions") if k in schema}
+    inputs: dict[str, dict[str, Any]] = {}
+    checks: dict[str, Callable] = {}
+    for name, spec in properties.items():
+        if not name.isidentifier():
+            raise ToolError(f"{tool}: input {name!r} is not a name Python can pass", "", kind="mcp_schema")
+        spec = spec if isinstance(spec, dict) else {}
+        described = str(spec.get("description") or spec.get("title") or name)[:DESCRIPTION_MAX]
+        inputs[name] = {"type": _declared_type(spec), "description": described}
+        if name not in required:
+            inputs[name]["nullable"] = True
+        checks[name] = _schema_check(name, {**spec, **definitions}, Draft202012Validator)
+    missing = required - set(properties)
+    if missing:
+        raise ToolError(f"{tool}: requires inputs its schema does not describe: {', '.join(sorted(missing))}", "",
+                        kind="mcp_schema")
+    return inputs, checks
+
+
+def _schema_check(name: str, spec: dict[str, Any], validator_class: Any) -> Callable[[Any, "Runtime"], Any]:
+    validator = validator_class(spec)
+
+    def check(value: Any, runtime: "Runtime") -> Any:
+        error = next(iter(sorted(validator.iter_errors(value), key=lambda e: list(e.path))), None)
+        if error is not None:
+            where = "".join(f"[{p!r}]" for p in error.path)
+            raise ToolError(f"{name}{where} does not fit the tool's schema: {error.message[:300]}",
+                            f"Pass {name} as its description says: {spec.get('description', '')}"[:400])
+        return value
+
+    return check
+
+
+def build_mcp_tools(runtime: "Runtime", servers: list["McpServer"], taken: set[str],
+                    warn: Callable[[str], None]) -> list[RuntimeTool]:
+    """One tool object per server tool; a tool whose schema cannot be used, or whose name would
+    collide with another, is left out with a warning."""
+    tools: list[RuntimeTool] = []
+    for server in servers:
+        for remote in server.tools:
+            name = tool_name(python_name(server.config.name), python_name(remote.name))
+            if name in taken:
+                warn(f"MCP tool {remote.name} of server {server.config.name} is left out: its name {name} is taken")
+                continue
+            try:
+                inputs, checks = inputs_and_checks(remote.inputSchema, name)
+            except ToolError as exc:
+                warn(f"MCP tool {remote.name} of server {server.config.name} is left out: {exc.error}")
+                continue
+            description = " ".join((remote.description or remote.title or remote.name).split())[:DESCRIPTION_MAX]
+            cls = type(f"Mcp_{name}", (McpTool,), {
+                "name": name, "description": f"[MCP server {server.config.name}] {description}",
+                "inputs": inputs, "checks": checks, "server": server, "remote": remote.name,
+                "schema": remote.inputSchema,
+            })
+            taken.add(name)
+            tools.append(cls(runtime))
+    return tools

@@ -1,0 +1,69 @@
+"""A configured MCP server that turns hostile: inside bubblewrap it cannot read the workspace's or the
+directories' above `.env`, the user's agent-runtime configuration (where its own tokens are), write
+outside the workspace or into its configuration, reach the network, or see the agent's secrets. Run
+as root and as an unprivileged user (tests/safety/test_unprivileged.py)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+from pathlib import Path
+
+import pytest
+from conftest import make_repo
+
+SECRET = "mcp-sandbox-secret-4711"
+
+
+@pytest.fixture
+def hostile(tmp_path, mcp_tools, monkeypatch):
+    (tmp_path / ".env").write_text(f"PARENT_TOKEN={SECRET}\n")  # a .env above the workspace
+    repo = make_repo(tmp_path / "project", {"README.md": "hello\n", ".env": f"API_KEY={SECRET}\n"})
+    monkeypatch.setenv("GITHUB_TOKEN", SECRET)  # the agent's own environment
+    runtime, tools = mcp_tools(repo, allow=["*"], env={"SERVER_SETTING": "visible", "SERVER_API_TOKEN": SECRET + "-cfg"})
+    return repo, runtime, tools
+
+
+def test_secrets_are_out_of_a_servers_reach(hostile):
+    repo, runtime, tools = hostile
+    read = tools["mcp__demo__read_path"]
+    assert read(path="README.md")["content"] == "READ:hello\n"  # its working directory is the workspace
+    config = Path(os.environ["XDG_CONFIG_HOME"]) / "agent-runtime" / "mcp.toml"
+    for path in (str(repo / ".env"), ".env", str(repo.parent / ".env"), str(config), "/root/.ssh/id_rsa"):
+        got = read(path=path)
+        assert SECRET not in str(got) and got["content"].startswith("FAILED"), (path, got)
+    environment = tools["mcp__demo__environment"]()["content"]
+    assert "GITHUB_TOKEN" not in environment and "SERVER_SETTING=visible" in environment
+    # What the user gave the server is its own; it is redacted from spans and records like other secrets.
+    from agent_runtime.redact import Redactor
+
+    assert SECRET + "-cfg" not in Redactor.for_session(repo)(environment)
+
+
+def test_a_server_writes_only_in_the_workspace_and_not_its_configuration(hostile, tmp_path):
+    repo, runtime, tools = hostile
+    write = tools["mcp__demo__write_path"]
+    assert write(path="notes.txt", text="ok")["content"] == "WROTE"
+    for path in ("/etc/agent-runtime-mcp-test", ".git/hooks/pre-commit", ".git/config", str(Path.home() / "x"),
+                 str(Path(os.environ["XDG_CONFIG_HOME"]) / "agent-runtime" / "mcp.toml")):
+        assert write(path=path, text="pwned")["content"].startswith("FAILED"), path
+    write(path=str(tmp_path / "outside.txt"), text="pwned")  # the sandbox's /tmp is its own: lost with it
+    assert not (tmp_path / "outside.txt").exists() and not (repo / ".git" / "hooks" / "pre-commit").exists()
+    assert "pwned" not in (repo / ".git" / "config").read_text()
+
+
+def test_a_server_has_no_network_unless_the_user_grants_it(hostile):
+    repo, runtime, tools = hostile
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    port = listener.getsockname()[1]
+    accepted = []
+    threading.Thread(target=lambda: accepted.append(listener.accept()), daemon=True).start()
+    try:
+        got = tools["mcp__demo__connect"](host="127.0.0.1", port=port)
+        assert got["content"].startswith("FAILED"), got
+        assert accepted == []
+    finally:
+        listener.close()
