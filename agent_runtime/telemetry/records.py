@@ -222,10 +222,19 @@ def load_steps(directory: Path) -> list[dict[str, Any]]:
     return items
 
 
+def _newest_first(directory: Path) -> tuple[str, int]:
+    # Ids tell the second a run started; two in one second: the one whose record was written last.
+    try:
+        return directory.name[:15], (directory / "metadata.json").stat().st_mtime_ns
+    except OSError:
+        return directory.name[:15], 0
+
+
 def list_runs(runs_dir: Path, limit: int = 20) -> list[dict[str, Any]]:
     if not Path(runs_dir).is_dir():
         return []
-    directories = sorted((d for d in Path(runs_dir).iterdir() if (d / "metadata.json").is_file()), reverse=True)
+    directories = sorted((d for d in Path(runs_dir).iterdir() if (d / "metadata.json").is_file()),
+                         key=_newest_first, reverse=True)
     runs = []
     for directory in directories[:limit]:
         try:
@@ -243,7 +252,7 @@ def find_runs(runs_dir: Path, run_id: str) -> list[Path]:
     if not Path(runs_dir).is_dir() or not run_id or any(c in run_id for c in "/*?[]"):
         return []
     return sorted((d for d in Path(runs_dir).iterdir() if run_id in d.name and (d / "metadata.json").is_file()),
-                  reverse=True)
+                  key=_newest_first, reverse=True)
 
 
 def latest_run(runs_dir: Path, repo: Path | None = None) -> Path | None:
@@ -251,15 +260,8 @@ def latest_run(runs_dir: Path, repo: Path | None = None) -> Path | None:
     if not Path(runs_dir).is_dir():
         return None
 
-    def newest_first(directory: Path) -> tuple[str, int]:
-        # Ids tell the second a run started; two in one second: the one whose record was written last.
-        try:
-            return directory.name[:15], (directory / "metadata.json").stat().st_mtime_ns
-        except OSError:
-            return directory.name[:15], 0
-
     for directory in sorted((d for d in Path(runs_dir).iterdir() if (d / "metadata.json").is_file()),
-                            key=newest_first, reverse=True):
+                            key=_newest_first, reverse=True):
         if repo is None:
             return directory
         try:
