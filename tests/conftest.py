@@ -98,6 +98,22 @@ def tools_for(make_runtime):
     return factory
 
 
+@pytest.fixture
+def loopback_listener():
+    """A TCP port listening on 127.0.0.1 and the connections it accepted: what a sandboxed
+    program with no network must never reach."""
+    import socket
+    import threading
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    accepted: list = []
+    threading.Thread(target=lambda: accepted.append(listener.accept()), daemon=True).start()
+    yield listener.getsockname()[1], accepted
+    listener.close()
+
+
 def run_cli(*args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 300,
             input: str | None = None) -> subprocess.CompletedProcess:
     """The CLI as a user runs it."""

@@ -75,13 +75,8 @@ def test_secrets_in_home_are_hidden(workspace, tmp_path, monkeypatch):
     assert "hunter3" not in result.stdout
 
 
-def test_no_network_not_even_loopback(sandbox):
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(1)
-    port = server.getsockname()[1]
-    accepted = []
-    threading.Thread(target=lambda: accepted.append(server.accept()), daemon=True).start()
+def test_no_network_not_even_loopback(sandbox, loopback_listener):
+    port, accepted = loopback_listener
     probe = f"exec 3<>/dev/tcp/127.0.0.1/{port} && echo connected"
     result = sandbox.run(probe, timeout=30)
     assert "connected" not in result.stdout and result.exit_code != 0
@@ -91,7 +86,6 @@ def test_no_network_not_even_loopback(sandbox):
     open_box = Sandbox(sandbox.root, hidden_globs=DENY_READ, allow_network=True)
     result = open_box.run(probe, timeout=30)
     assert "connected" in result.stdout
-    server.close()
 
 
 def test_tmp_is_private(sandbox):

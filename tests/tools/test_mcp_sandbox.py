@@ -6,8 +6,6 @@ as root and as an unprivileged user (tests/safety/test_unprivileged.py)."""
 from __future__ import annotations
 
 import os
-import socket
-import threading
 from pathlib import Path
 
 import pytest
@@ -53,17 +51,9 @@ def test_a_server_writes_only_in_the_workspace_and_not_its_configuration(hostile
     assert "pwned" not in (repo / ".git" / "config").read_text()
 
 
-def test_a_server_has_no_network_unless_the_user_grants_it(hostile):
+def test_a_server_has_no_network_unless_the_user_grants_it(hostile, loopback_listener):
     repo, runtime, tools = hostile
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(1)
-    port = listener.getsockname()[1]
-    accepted = []
-    threading.Thread(target=lambda: accepted.append(listener.accept()), daemon=True).start()
-    try:
-        got = tools["mcp__demo__connect"](host="127.0.0.1", port=port)
-        assert got["content"].startswith("FAILED"), got
-        assert accepted == []
-    finally:
-        listener.close()
+    port, accepted = loopback_listener
+    got = tools["mcp__demo__connect"](host="127.0.0.1", port=port)
+    assert got["content"].startswith("FAILED"), got
+    assert accepted == []
