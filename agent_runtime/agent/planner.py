@@ -164,7 +164,7 @@ def read_plan(text: str, request: PlanRequest) -> Plan:
     name a function of the code the fix may change. Anything else is no plan, with a note why."""
     found = _OBJECT.search(text or "")
     try:
-        data = json.loads(found.group(0)) if found else None
+        data = json.loads(found.group(0), strict=False) if found else None  # a tab in the sentence
     except ValueError:
         data = None
     if not isinstance(data, dict) or not isinstance(data.get("targets"), list):

@@ -430,8 +430,8 @@ def plan_grammar(keys: Iterable[str], max_targets: int = 3) -> str:
     more = max(0, max_targets - 1)
     return "\n".join([
         r'root ::= "{\"problem\": \"" ptext "\", \"targets\": [" target ("," " "? target)' + f"{{0,{more}}}" + ' "]}"',
-        # No quote, backslash or newline: the sentence is data, and needs no escapes.
-        r'ptext ::= [^"\\\n] [^"\\\n]*',
+        # No quote, backslash, newline or tab: the sentence is data, and needs no escapes.
+        r'ptext ::= [^"\\\n\t] [^"\\\n\t]*',
         "target ::= " + " | ".join(shown),
     ]) + "\n"
 
