@@ -31,11 +31,16 @@ class FocusView:
 
 
 def focus_view(root: Path, files: list[str], output: str, task: str, readable: Callable[[str], bool],
-               cache_dir: Path | None = None, budget: int = FOCUS_CHARS) -> FocusView | None:
-    """The failure's code as blocks and edit targets; None when nothing of the library is found."""
+               cache_dir: Path | None = None, budget: int = FOCUS_CHARS,
+               plan: list[str] | None = None) -> FocusView | None:
+    """The failure's code as blocks and edit targets; None when nothing of the library is found.
+    plan: `path::name` of the functions a planner chose (agent/planner.py): those are the code shown
+    and edited, in its order, instead of the ranking's."""
     failure = parse_failure(output, files)
     index = RepoIndex(root, files, cache_dir=cache_dir, readable=readable)
     ranked = failure_focus(index, failure, task)
+    if plan:
+        ranked = _planned(index, ranked, failure, plan)
     index.save()
     blocks: list[str] = []
     targets: list[EditTarget] = []
@@ -79,6 +84,23 @@ def focus_view(root: Path, files: list[str], output: str, task: str, readable: C
         parts.append("It also calls (read one with read_symbol if you need it): " + ", ".join(listed[:MAX_LISTED]))
     shown = sorted({t.path for t in targets})
     return FocusView("\n\n".join(parts), targets, shown, failure)
+
+
+def _planned(index: RepoIndex, ranked: list[Focus], failure: Failure, plan: list[str]) -> list[Focus]:
+    """The failing tests, then the planned definitions (with the traceback's line in each, if any)."""
+    found = {item.key: item for item in ranked}
+    chosen = [item for item in ranked if item.role == "test"]
+    for position, key in enumerate(plan):
+        path, _, name = key.partition("::")
+        symbol = index.symbol(path, name)
+        if symbol is None:
+            continue
+        line = found[key].line if key in found else next(
+            (f.line for f in reversed(failure.frames) if f.path == path and symbol.start <= f.line <= symbol.end), None)
+        if symbol.lines > LONG_FUNCTION_LINES and line is None:
+            line = min(symbol.end, symbol.body + 25)  # nothing says where: its first lines
+        chosen.append(Focus(path, symbol, "planned", 50.0 - position, line))
+    return chosen
 
 
 def _listed(item: Focus) -> str:

@@ -92,6 +92,8 @@ class Session:
         self._runs = 0  # tasks run in this session (session_end hooks get it)
         self._meter: Any = None  # the running task's figures (agent/stats.py)
         self.notes: list[str] = []  # what changed since the last task (an undo): said with the next one
+        self.planner: Any = None  # the planner's model (agent/planner.py), when the planner role has one
+        self.plan: Any = None  # the running task's plan (agent/planner.py Plan), if the planner was asked
 
     # --- lifecycle ---
 
@@ -124,6 +126,12 @@ class Session:
                                       use_bwrap=self.use_bwrap)
         self.runtime.patch_listeners.append(lambda patch: self.applied.append(patch))
         self.model, self.constraint = self._make_model()
+        planner = self.roles.get("planner")
+        if planner is not None:
+            from agent_runtime.agent.planner import Planner
+
+            # Opened on its first plan; its calls are LLM spans with llm.role planner.
+            self.planner = Planner(self.base_settings, planner, self.tracing.telemetry, self.display, self.kind)
         self._show_progress()
         from agent_runtime.agent.codeagent import build_agent
         from agent_runtime.agent.tracing import trace_agent, trace_model
@@ -204,6 +212,8 @@ class Session:
             self.runtime.hooks.session("session_end", runs=self._runs)
         if self.agent is not None:
             self.agent.cleanup()  # stops the sandboxed interpreter process
+        if self.planner is not None:
+            self.planner.close()
         if self.kind is not None:
             self.kind.close()
         if self.runtime is not None:
@@ -340,6 +350,7 @@ class Session:
                 format_retries=self.agent.format_retries - retries_before,
                 model_switches=self.model_switches[switches_before:],  # includes any made at start-up
                 models=self._roles_record(),  # after any fallback: the model that answered last
+                **({"plan": self.plan.as_dict()} if self.plan is not None else {}),
             )
             self._switches_reported = len(self.model_switches)
             self.display.event("run_ended", run_id=record.id, status=result.status, exit_code=result.exit_code,
@@ -463,6 +474,7 @@ class Session:
         self._task_files, self._task_first_call = listing[0], len(self.runtime.state.history)
         self._step_first_call = self._task_first_call
         self._task = task
+        self.plan = None
         # A new task: nothing planned for the last one's next request carries over.
         self.attempts = FixAttempts(self._undo_patch, say=self.display.warn, budget_s=self.settings.agent_time_budget)
         small = small_repository(self.repo, listing[0], self._may_read)[1] if not listing[1] else []
@@ -470,8 +482,12 @@ class Session:
         if self.prompt_memory is not None:
             start = prepare(task, self.repo, listing, self.agent.tools.get("run_tests"), self._may_read, small,
                             fresh=reset, attached=self._attached, max_tokens=self.settings.model_max_tokens,
-                            window=self.prompt_memory.window, cache_dir=state_home() / "code-index")
+                            window=self.prompt_memory.window, cache_dir=state_home() / "code-index",
+                            planner=self.planner)
             self._task_shown = start.shown
+            if start.plan is not None:
+                self.plan = start.plan
+                self.display.event("plan", **start.plan.as_dict())
             if start.request is not None:
                 # The failure and the code are in front of the model: its first reply is the fix (what
                 # one completion gets, the agent gets; small models otherwise re-read what they were
@@ -600,6 +616,8 @@ class Session:
         contexts = dict(self.prompt_memory.task_context) if self.prompt_memory is not None else {}
         self.settings, self.kind, self.opened = settings, kind, opened
         self.roles["coder"] = chosen
+        if self.planner is not None:
+            self.planner.coder_kind = kind  # a planner on the same embedded model uses this one's server
         self.model_label, self.model, self.constraint = opened.label, opened.model, opened.constraint
         self.model_switches += opened.switches
         trace_model(self.model, self.tracing.telemetry, lambda: self.model_label, "coder")

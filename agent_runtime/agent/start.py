@@ -26,7 +26,15 @@ from agent_runtime.agent.overview import (
     repository_overview,
     show_files,
 )
-from agent_runtime.agent.tasks import TEST_FILE, about_failure, asks_change, fix_targets, named, named_tests
+from agent_runtime.agent.tasks import (
+    TEST_FILE,
+    about_failure,
+    asks_change,
+    fix_targets,
+    kept_by_task,
+    named,
+    named_tests,
+)
 from agent_runtime.code.frames import parse_failure
 from agent_runtime.code.index import RepoIndex
 from agent_runtime.code.repomap import render_map
@@ -59,6 +67,7 @@ class TaskStart:
     shown: list[str] = field(default_factory=list)  # files the first message showed (whole or in part)
     request: EditRequest | None = None  # the first reply is this fix
     tests: TestPlan = field(default_factory=TestPlan)
+    plan: Any = None  # the planner's answer (agent/planner.py Plan), when a planner was asked
 
 
 def plan_tests(task: str, files: list[str], repo: Path, small: bool) -> TestPlan:
@@ -88,9 +97,11 @@ def _run_tests(tool: Any, command: str | None, timeout: int | None = None) -> tu
 
 def prepare(task: str, repo: Path, listing: tuple[list[str], bool], run_tests: Any,
             readable: Callable[[str], bool], small_files: list[str], *, fresh: bool, attached: bool,
-            max_tokens: int, window: int, cache_dir: Path | None = None) -> TaskStart:
+            max_tokens: int, window: int, cache_dir: Path | None = None,
+            planner: Callable[[Any], Any] | None = None) -> TaskStart:
     """Everything the task's first message holds, and the fix request if the first reply is a fix.
-    small_files: the files of a repository small enough to show whole (none otherwise)."""
+    small_files: the files of a repository small enough to show whole (none otherwise).
+    planner: a PlanRequest -> Plan (agent/planner.py), asked before a fix; None: the coder alone."""
     files, more = listing
     start = TaskStart(repository_overview(repo, listing, readable), shown=list(small_files))
     if not files or run_tests is None or not about_failure(task):
@@ -112,13 +123,22 @@ def prepare(task: str, repo: Path, listing: tuple[list[str], bool], run_tests: A
         plan.wider = None
         return start
     targets: list[EditTarget] = []
+    output = str(result.get("output", ""))
+    planned: list[str] = []
+    if planner is not None and fresh and asks_change(task):
+        start.plan = _ask_planner(planner, repo, files, output, task, readable, cache_dir,
+                                  fix_targets(start.shown, task) if start.shown else ())
+        if start.plan.used:
+            planned = start.plan.targets
+            start.overview += start.plan.for_coder()
     if start.shown:
+        editable = fix_targets(start.shown, task)
+        chosen = [p for p in editable if any(t.split("::", 1)[0] == p for t in planned)] or editable
         targets = [EditTarget.file(p, (repo / p).read_text(encoding="utf-8", errors="replace"))
-                   for p in fix_targets(start.shown, task) if (repo / p).is_file()]
+                   for p in chosen if (repo / p).is_file()]
     else:
-        output = str(result.get("output", ""))
         involved = failure_files(repo, files, output, task, readable)
-        view = focus_view(repo, files, output, task, readable, cache_dir=cache_dir)
+        view = focus_view(repo, files, output, task, readable, cache_dir=cache_dir, plan=planned or None)
         code = sorted({t.path for t in view.targets}) if view is not None else [
             p for p in involved if not TEST_FILE.search(p)]
         whole = list(dict.fromkeys([p for p in involved if TEST_FILE.search(p)] + code))
@@ -145,6 +165,25 @@ def prepare(task: str, repo: Path, listing: tuple[list[str], bool], run_tests: A
                                        test_command=plan.first, wider_command=plan.wider,
                                        file_text=lambda rel: _text(repo / rel))
     return start
+
+
+def _ask_planner(planner: Callable[[Any], Any], repo: Path, files: list[str], output: str, task: str,
+                 readable: Callable[[str], bool], cache_dir: Path | None, code_files: tuple[str, ...]) -> Any:
+    """The planner's plan for this failure (agent/planner.py); its targets only in files the fix may
+    change (not the tests, not a file the task says to keep)."""
+    from agent_runtime.agent.planner import Plan, plan_request
+
+    request = plan_request(repo, files, output, task, readable, code_files, cache_dir=cache_dir)
+    if request is None:
+        return Plan(note="the repository has no Python function for a plan to name")
+    plan = planner(request)
+    kept = [t for t in plan.targets if kept_by_task(t.split("::", 1)[0], task)]
+    if kept:
+        plan.targets = [t for t in plan.targets if t not in kept]
+        plan.dropped += kept
+        if not plan.targets and plan.note is None:
+            plan.note = "the plan named only code the task says to keep"
+    return plan
 
 
 def _without_failing(wider: str, run_tests: Any, task: str, files: list[str]) -> str | None:

@@ -38,6 +38,17 @@ def _thought(model_output: str | None) -> str:
     return head.replace("Thought:", "", 1).strip()
 
 
+def plan_line(plan: dict[str, Any]) -> str:
+    """The planner's answer in one line (agent/planner.py): where the fix goes and why, or why the coder
+    goes on alone."""
+    took = f"{plan.get('seconds') or 0:.0f}s"
+    if plan.get("used"):
+        problem = f" {plan['problem']}" if plan.get("problem") else ""
+        dropped = f" (dropped: {', '.join(plan['dropped'])})" if plan.get("dropped") else ""
+        return f"plan ({plan.get('model')}, {took}): {', '.join(plan.get('targets') or [])}.{problem}{dropped}"
+    return f"plan ({plan.get('model') or 'planner'}, {took}): none, {plan.get('note')}; the coder goes on alone"
+
+
 def clock(seconds: float) -> str:
     seconds = int(seconds)
     return f"{seconds}s" if seconds < 60 else f"{seconds // 60}m {seconds % 60:02d}s"
@@ -98,6 +109,8 @@ class Display:
             from agent_runtime.agent.stats import step_line
 
             self.console.print(f"[dim]{escape(step_line(fields))}[/]", soft_wrap=True)
+        elif kind == "plan":
+            self.console.print(escape(for_terminal(plan_line(fields))), soft_wrap=True)
         elif kind == "run_ended" and fields.get("run_id"):  # not for a run that could not start
             from agent_runtime.agent.stats import summary_line
 

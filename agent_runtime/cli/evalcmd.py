@@ -8,13 +8,14 @@ import signal
 import sys
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from agent_runtime.config import Settings, state_home
 
 USAGE = """\
-agent-runtime eval SUITE [--model ID] [--workers N] [--max-steps N] [--timeout S] [--out FILE]
+agent-runtime eval SUITE [--model ID] [--planner ID|none] [--workers N] [--max-steps N] [--timeout S] [--out FILE]
 agent-runtime eval compare A.jsonl B.jsonl"""
 
 DESCRIPTION = """\
@@ -45,6 +46,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("more", nargs="*", help=argparse.SUPPRESS)
     parser.add_argument("--model", metavar="ID", help="model for every task (default: the session's; embedded:0.5b, "
                         "ollama_chat/..., openai/... with MODEL_API_BASE)")
+    parser.add_argument("--planner", metavar="ID", help="the planner's model for every task (a model id or a name "
+                        "of the models file; 'none': the coder alone, whatever the models file says; default: "
+                        "the session's, e.g. --model coder=X,planner=Y before `eval`)")
     parser.add_argument("--workers", type=int, default=1, metavar="N", help="tasks at once (default 1)")
     parser.add_argument("--max-steps", type=int, metavar="N", help="step limit per task (default: AGENT_MAX_STEPS)")
     parser.add_argument("--timeout", type=float, metavar="S", help="seconds per task (default: each task's timeout_s)")
@@ -86,12 +90,14 @@ def run_eval(tasks: list[Any], settings: Settings, args: argparse.Namespace, out
     from agent_runtime.eval.report import summary_lines, task_lines
     from agent_runtime.eval.runner import EvalOptions, agent_attempt, run_suite
     from agent_runtime.models.errors import ModelError
-    from agent_runtime.models.registry import SHARED_SERVER_ENV, EmbeddedKind, kind_for
+    from agent_runtime.models.registry import SHARED_SERVER_ENV, EmbeddedKind
+    from agent_runtime.models.roles import model_for_role
 
     display = Display()
-    model = args.model or settings.model_id
+    model = args.model or settings.model_id  # as given: each worker reads a name of the models file itself
+    planner = getattr(args, "planner", None) or settings.planner_model
     options = EvalOptions(model=model, max_steps=args.max_steps, timeout_s=args.timeout, workers=args.workers,
-                          keep=args.keep)
+                          keep=args.keep, planner=planner)
     server = None
 
     def terminated(signum: int, frame: Any) -> None:
@@ -107,12 +113,18 @@ def run_eval(tasks: list[Any], settings: Settings, args: argparse.Namespace, out
     if ignored:
         signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
-        kind = kind_for(settings, model)  # the registry says what the id means
+        # The coder as the workers will choose it (a name of the models file is the file's model, not an id).
+        view = replace(settings, model_id=model, planner_model=planner)
+        coder = model_for_role(view, "coder")
+        chosen_planner = model_for_role(view, "planner")
+        assert coder is not None
+        kind = coder.open_kind(view)  # the registry says what the id means
         if isinstance(kind, EmbeddedKind) and not os.environ.get(SHARED_SERVER_ENV):
             server = _start_shared_server(settings, kind.key, display)
             options.extra_env[SHARED_SERVER_ENV] = server.api_base
-        display.info(f"{len(tasks)} tasks · {args.workers} worker(s) · model {model or 'embedded (default)'} · "
-                     f"results: {out}")
+        roles = f"model {coder.describe() if model else 'embedded (default)'}"
+        roles += f" · planner {chosen_planner.describe()}" if chosen_planner is not None else " · no planner"
+        display.info(f"{len(tasks)} tasks · {args.workers} worker(s) · {roles} · results: {out}")
         if args.ray:
             from agent_runtime.eval.ray_backend import run_on_ray
 

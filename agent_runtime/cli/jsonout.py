@@ -21,6 +21,8 @@ EVENT_FIELDS: dict[str, dict[str, str]] = {
     "resumed": {"run_id": "string", "runs": "array", "tasks": "integer", "steps": "integer", "patches": "array"},
     "run_started": {"run_id": "string", "task": "string", "model": "string", "repo": "string", "approval": "string",
                     "sandbox": "string", "max_steps": "integer"},
+    "plan": {"model": "string", "targets": "array", "problem": "string?", "dropped": "array", "used": "boolean",
+             "note": "string?", "seconds": "number"},
     "step_started": {"step": "integer"},
     "model_reply": {"step": "integer", "thought": "string", "code": "string"},
     "tool_call": {"step": "integer?", "tool": "string", "arguments": "object", "outcome": "string",

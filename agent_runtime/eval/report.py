@@ -47,6 +47,11 @@ def summary(results: list[dict[str, Any]]) -> dict[str, Any]:
         # instances: lines the agent's change added + removed (a fix should change only what it must)
         "median_diff_lines": _median([r["diff_added"] + r["diff_removed"] for r in results if "diff_added" in r]),
         "unsolved_by_status": dict(failures),
+        # the planner/coder mode (agent/planner.py): plans asked for, used, and what they cost
+        "plans": sum(1 for r in results if r.get("plan_used") is not None),
+        "plans_used": sum(1 for r in results if r.get("plan_used")),
+        "solved_with_plan": sum(1 for r in results if r.get("plan_used") and r.get("solved")),
+        "median_plan_s": _median([r.get("plan_s") for r in results]),
     }
 
 
@@ -60,6 +65,10 @@ def summary_lines(results: list[dict[str, Any]], title: str = "") -> list[str]:
                  f"  ·  refusals {s['refusals']}  ·  check files edited {s['tampered']}")
     if s["median_diff_lines"] is not None:
         lines.append(f"median change {s['median_diff_lines']} lines (added + removed)")
+    if s["plans"]:
+        lines.append(f"planner {next((r.get('planner') for r in results if r.get('planner')), '?')}: "
+                     f"{s['plans']} plans, {s['plans_used']} used ({s['solved_with_plan']} of those solved)"
+                     f"  ·  median {s['median_plan_s']} s a plan")
     if s["unsolved_by_status"]:
         lines.append("unsolved: " + ", ".join(f"{k} {v}" for k, v in sorted(s["unsolved_by_status"].items())))
     return lines

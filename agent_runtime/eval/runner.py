@@ -36,6 +36,7 @@ class EvalOptions:
     workers: int = 1
     keep: bool = False  # keep each task's repository
     extra_env: dict[str, str] = field(default_factory=dict)
+    planner: str | None = None  # the planner's model (PLANNER_MODEL for each agent; "none": no planner)
 
 
 # An attempt puts the system under test to work on a prepared repository and returns facts.
@@ -123,6 +124,8 @@ def agent_attempt(task: Task, repo: Path, options: EvalOptions, timeout: float) 
         argv += ["--max-steps", str(options.max_steps)]
     argv += ["--", task.prompt]
     env = {**os.environ, **options.extra_env, "PYTHONDONTWRITEBYTECODE": "1"}
+    if options.planner:
+        env["PLANNER_MODEL"] = options.planner  # the agent's own roles: the models file, routes, this
     # The agent knows its time, so a fix task ends with what it tried rather than being killed
     # (a margin for its start-up and its last test run).
     env.setdefault("AGENT_TIME_BUDGET", str(max(10, int(timeout - TIME_MARGIN_S))))
@@ -142,6 +145,7 @@ def _facts(events: list[dict[str, Any]], exit_code: int | None, timed_out: bool,
     started = next((e for e in events if e.get("type") == "run_started"), {})
     ended = next((e for e in events if e.get("type") == "run_ended"), {})
     calls = [e for e in events if e.get("type") == "tool_call"]
+    plan = next((e for e in events if e.get("type") == "plan"), None)
     # Stopped at the task's timeout: the agent may still have ended the run cleanly ("interrupted").
     status = "timeout" if timed_out else ended.get("status") or ("crashed" if exit_code else "unknown")
     facts = {
@@ -159,6 +163,10 @@ def _facts(events: list[dict[str, Any]], exit_code: int | None, timed_out: bool,
         "tool_errors": sum(1 for e in calls if e.get("outcome") == "error"),
         "refusals": sum(1 for e in calls if e.get("outcome") == "refused"),
         "tool_calls": len(calls),
+        "planner": (ended.get("models") or {}).get("planner"),
+        "plan_used": plan.get("used") if plan else None,  # None: no plan was asked for
+        "plan_targets": plan.get("targets") if plan else None,
+        "plan_s": plan.get("seconds") if plan else None,
         # Where the time went (the server's own split of model time, where it reports one).
         **{key: ended.get(key) for key in ("prompt_s", "generation_s", "tools_s", "tests_s", "approval_s", "attempts",
                                            "prompt_tokens", "prompt_evaluated")},

@@ -412,3 +412,34 @@ def changes_grammar(targets: dict[str, str], explanation_lines: int = 4, max_blo
     else:
         rules.insert(0, f"root ::= explain ({' | '.join(f'block{i}' for i in blocks)})")
     return "\n".join(rules) + "\n"
+
+
+# --- the planner's plan (agent/planner.py): what is wrong, then where -------------------------
+
+PLAN_PROBLEM_CHARS = 300
+
+
+def plan_grammar(keys: Iterable[str], max_targets: int = 3) -> str:
+    """One JSON object: {"problem": "...", "targets": ["path::name", ...]}, the problem first (a
+    small model that says what is wrong chooses better), then 1 to max_targets of `keys` (the
+    candidates the planner was shown: it cannot name a function that does not exist)."""
+    shown = [json.dumps(json.dumps(k, ensure_ascii=False), ensure_ascii=False) for k in keys
+             if k.isprintable() and "\n" not in k]
+    if not shown:
+        raise ValueError("no candidate for the plan to name")
+    more = max(0, max_targets - 1)
+    return "\n".join([
+        r'root ::= "{\"problem\": \"" ptext "\", \"targets\": [" target ("," " "? target)' + f"{{0,{more}}}" + ' "]}"',
+        # No quote, backslash, newline or tab: the sentence is data, and needs no escapes.
+        r'ptext ::= [^"\\\n\t] [^"\\\n\t]*',
+        "target ::= " + " | ".join(shown),
+    ]) + "\n"
+
+
+def plan_schema(keys: Iterable[str], max_targets: int = 3) -> dict:
+    """The same plan as a JSON schema (Ollama's `format`)."""
+    return {"type": "object", "properties": {
+        "problem": {"type": "string", "maxLength": PLAN_PROBLEM_CHARS},
+        "targets": {"type": "array", "items": {"type": "string", "enum": list(keys)}, "minItems": 1,
+                    "maxItems": max_targets}},
+        "required": ["problem", "targets"]}

@@ -92,6 +92,11 @@ class EmbeddedKind(ModelKind):
         self.choice: Any = None
         self.server: Any = None
         self.api_base: str | None = None
+        # May it use the eval's shared server (SHARED_SERVER_ENV)? That one serves the coder's model: a
+        # planner on another embedded model starts its own. api_base_override: a server already serving
+        # this model (the coder's, for a planner on the same model).
+        self.shared = True
+        self.api_base_override: str | None = None
 
     def start(self, ui: ModelUI) -> None:
         from agent_runtime.models.embedded import EmbeddedServer, resolve_embedded
@@ -99,7 +104,7 @@ class EmbeddedKind(ModelKind):
         self.choice = resolve_embedded(self.settings, self.key)
         if self.choice.note:
             ui.warn(self.choice.note)
-        shared = os.environ.get(SHARED_SERVER_ENV)
+        shared = self.api_base_override or (os.environ.get(SHARED_SERVER_ENV) if self.shared else None)
         if shared:
             self.api_base = shared.rstrip("/")
             return

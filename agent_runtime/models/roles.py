@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 ROLE_FIELDS = {"coder": "model_id", "planner": "planner_model", "judge": "judge_model"}
 ROLE_VARIABLES = {"coder": "MODEL_ID", "planner": "PLANNER_MODEL", "judge": "JUDGE_MODEL"}
 CHARS_PER_TOKEN = 4  # a task's size for routes, estimated before any tokenizer is loaded
+NO_MODEL = "none"  # planner=none, PLANNER_MODEL=none: no planner, whatever the models file says
 
 
 class ModelChoiceError(ValueError):
@@ -145,6 +146,8 @@ def model_for_role(settings: Settings, role: str, *, kind: str | None = None, to
         raise ValueError(f"unknown role {role!r} (the roles: {', '.join(ROLES)})")
     catalog = load_catalog(settings) if catalog is None else catalog
     chosen = getattr(settings, ROLE_FIELDS[role])
+    if chosen == NO_MODEL and role != "coder":
+        return None
     route = catalog.route(role, kind, tokens) if kind is not None and not chosen else None
     if chosen:
         ref, source = chosen, f"--model / {ROLE_VARIABLES[role]}"
@@ -211,7 +214,7 @@ def parse_model_option(text: str, catalog: Catalog) -> dict[str, str]:
         if not ref or any(c.isspace() for c in ref) or "=" in ref:
             raise ModelChoiceError(f"--model {text!r}: {role}= needs one model (a name of the models file or a "
                                    "model id)")
-        if ref not in catalog.models and not looks_like_id(ref):
+        if ref not in catalog.models and not looks_like_id(ref) and not (ref == NO_MODEL and role != "coder"):
             close = difflib.get_close_matches(ref, [*catalog.models], n=1, cutoff=0.6)
             hint = f"; did you mean {close[0]}?" if close else ""
             names = ", ".join(catalog.models) or f"none: {catalog.source or 'no models file'}"

@@ -1,6 +1,8 @@
 """The spans a run is made of, shaped so that Phoenix's UI (19.x) renders every one of them:
 
     AGENT  task: <the task>        input = the task, output = the final answer (text/plain)
+      CHAIN  plan                  (a planner only) its request in, the plan out, plan.targets & co.
+        LLM    llm: <planner>      llm.role planner
       CHAIN  step N                input = the model's thought and code, output = the observation
         LLM    llm: <model>        input/output messages, token counts, llm.role (coder, planner, judge)
         TOOL   run_cmd: git push   input = the arguments (JSON), output = the result (JSON),
@@ -261,6 +263,32 @@ class HookSpan:
             span.set_status(trace.Status(trace.StatusCode.OK))
 
 
+class PlanSpan:
+    """The planner's stage (agent/planner.py): its request in, the plan out, the targets as attributes."""
+
+    def __init__(self, span: trace.Span, hide: bool, redact: Callable[[str], str] = lambda s: s):
+        self.span, self._hide, self._redact = span, hide, redact
+
+    def finish(self, plan: dict[str, Any]) -> None:
+        span = self.span
+        if not span.is_recording():
+            return
+        attributes: dict[str, Any] = {
+            "plan.targets": [str(t) for t in plan.get("targets") or []],
+            "plan.used": bool(plan.get("used")),
+            "plan.model": str(plan.get("model") or ""),
+            "output.value": HIDDEN if self._hide else _json(plan), "output.mime_type": JSON_MIME,
+        }
+        if plan.get("dropped"):
+            attributes["plan.dropped"] = [str(t) for t in plan["dropped"]]
+        if plan.get("problem") and not self._hide:
+            attributes["plan.problem"] = str(plan["problem"])
+        if plan.get("note"):
+            attributes["plan.note"] = str(plan["note"])
+        span.set_attributes(attributes)
+        span.set_status(trace.Status(trace.StatusCode.OK))  # no plan is an outcome, not a failure of the run
+
+
 class LlmSpan:
     def __init__(self, span: trace.Span, hide: bool):
         self.span, self._hide = span, hide
@@ -357,6 +385,17 @@ class Telemetry:
         span = self.tracer.start_span(f"step {number}", attributes={
             "openinference.span.kind": "CHAIN", "agent.step": number, **context_attributes()})
         return StepSpan(span, self.hide_content, self.redact)
+
+    @contextmanager
+    def plan_span(self, request: str, model: str) -> Iterator[PlanSpan]:
+        """The planner's stage: a CHAIN span `plan`, the parent of the planner's LLM span."""
+        with self.tracer.start_as_current_span("plan", record_exception=False,
+                                               set_status_on_exception=False) as span:
+            if span.is_recording():
+                span.set_attributes({"openinference.span.kind": "CHAIN", "plan.model": model,
+                                     "input.value": HIDDEN if self.hide_content else request,
+                                     "input.mime_type": TEXT_MIME, **context_attributes()})
+            yield PlanSpan(span, self.hide_content, self.redact)
 
     @contextmanager
     def llm_span(self, model: str, messages: Iterable[tuple[str, str]],

@@ -34,3 +34,57 @@ def test_the_registry_decides_whether_the_eval_starts_the_embedded_server(tmp_pa
         code = None
     assert keys == ([("0.5b" if model == "embedded:0.5b" else None)] if shared else [])
     assert code == (None if shared else 0)
+
+
+def test_a_coder_named_in_the_models_file_is_the_files_model(tmp_path, monkeypatch):
+    """`--model NAME eval`: the name is the models file's model (here the embedded 0.5B, so the eval
+    starts its server), not a LiteLLM id."""
+    from agent_runtime.models.roles import choose_models
+
+    keys = []
+
+    def start(settings, key, display):
+        keys.append(key)
+        raise Started
+
+    monkeypatch.setattr(evalcmd, "_start_shared_server", start)
+    monkeypatch.delenv("AGENT_RUNTIME_EMBEDDED_SERVER", raising=False)
+    models = tmp_path / "models.toml"
+    models.write_text('[models.small]\nid = "embedded:0.5b"\n')
+    settings = choose_models(load_settings({"MODELS_FILE": str(models)}), "coder=small,planner=small")
+    args = argparse.Namespace(model=None, planner=None, max_steps=None, timeout=None, workers=1, keep=False, ray=None)
+    with pytest.raises(Started):
+        evalcmd.run_eval([], settings, args, tmp_path / "out.jsonl")
+    assert keys == ["0.5b"]
+
+
+@pytest.mark.parametrize(("option", "planner"), [(None, "replay:p.json"), ("none", "none"), ("replay:q.json", "replay:q.json")])
+def test_the_planner_reaches_every_agent_of_the_eval(tmp_path, monkeypatch, option, planner):
+    """--model coder=...,planner=... before `eval`, or `eval --planner`: each agent gets PLANNER_MODEL."""
+    from pathlib import Path
+
+    from agent_runtime.eval import runner
+    from agent_runtime.eval.task import Task
+    from agent_runtime.models.roles import choose_models
+
+    seen = {}
+
+    def supervise(argv, cwd, env, timeout, on_line):
+        seen.update(argv=argv, env=env)
+        return runner.Supervised(0, False, "")
+
+    monkeypatch.setattr(runner, "supervise", supervise)
+    monkeypatch.delenv("PLANNER_MODEL", raising=False)
+    settings = choose_models(load_settings({}), "coder=replay:c.json,planner=replay:p.json")
+    args = argparse.Namespace(model=None, planner=option, max_steps=None, timeout=None, workers=1, keep=False, ray=None)
+    captured = {}
+
+    def run_suite(tasks, attempt, options, out, on_result=None):
+        captured["options"] = options
+        attempt(Task("t", "fix it", {}, "true", ""), Path(tmp_path), options, 60)
+        return []
+
+    monkeypatch.setattr(runner, "run_suite", run_suite)
+    assert evalcmd.run_eval([], settings, args, tmp_path / "out.jsonl") == 0
+    assert captured["options"].planner == planner and seen["env"]["PLANNER_MODEL"] == planner
+    assert seen["argv"][seen["argv"].index("--model") + 1] == "replay:c.json"
