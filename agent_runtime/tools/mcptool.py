@@ -37,6 +37,7 @@ REMOTE_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
 MAX_INPUTS = 64
 SCHEMA_MAX_CHARS = 64_000
 MAX_TOOLS = 256  # per server
+SERVER_PROMPT_MAX = 200_000  # characters of descriptions and inputs one server's tools bring to the prompt
 _NOT_IDENTIFIER = re.compile(r"[^A-Za-z0-9_]")
 
 
@@ -175,6 +176,7 @@ def build_mcp_tools(runtime: "Runtime", servers: list["McpServer"], taken: set[s
         # Two tools that become one name (a-b and a_b, or a tool listed twice) are both left out: which of
         # them the name calls, and which the user's allow or deny meant, would be a guess.
         count = Counter(python_name(r.name) for r in listed if isinstance(r.name, str))
+        budget = SERVER_PROMPT_MAX
         for remote in listed:
             if not isinstance(remote.name, str) or not REMOTE_NAME.match(remote.name):
                 warn(f"MCP tool {str(remote.name)[:80]!r} of server {server.config.name} is left out: a tool's name "
@@ -194,6 +196,11 @@ def build_mcp_tools(runtime: "Runtime", servers: list["McpServer"], taken: set[s
                 warn(f"MCP tool {remote.name} of server {server.config.name} is left out: {exc.error}")
                 continue
             description = " ".join((remote.description or remote.title or remote.name).split())[:DESCRIPTION_MAX]
+            budget -= len(description) + len(json.dumps(inputs))
+            if budget < 0:  # 256 tools of 64,000 characters each would still fill any prompt
+                warn(f"MCP tool {remote.name} of server {server.config.name} is left out: the server's tools "
+                     f"already describe {SERVER_PROMPT_MAX:,} characters")
+                continue
             cls = type(f"Mcp_{name}", (McpTool,), {
                 "name": name, "description": f"[MCP server {server.config.name}] {description}",
                 "inputs": inputs, "checks": checks, "server": server, "remote": remote.name,

@@ -71,8 +71,12 @@ def test_a_hostile_tool_list_offers_no_look_alike_duplicate_or_huge_name(repo, h
 
 
 def test_a_hostile_schema_or_description_cannot_flood_the_prompt(repo, hostile):
-    runtime, tools = hostile(repo, "inject,wide,badschema,notobject,recursive,echo")
+    runtime, tools = hostile(repo, "inject,wide,badschema,notobject,recursive,echo,many")
     offered = _mcp(tools)
+    # 40 tools of 54,000 characters each: the first few, up to the server's budget
+    many = [name for name in offered if name.startswith("mcp__h__many")]
+    assert 0 < len(many) < 5
+    offered -= set(many)
     assert "mcp__h__wide" not in offered  # 5,000 inputs of instructions: left out
     assert "mcp__h__badschema" not in offered and "mcp__h__notobject" not in offered
     inject = tools["mcp__h__inject"]

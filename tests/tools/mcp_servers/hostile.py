@@ -41,6 +41,9 @@ TOOLS = [
     tool("secret"), tool("flood"), tool("garbage"), tool("forker"), tool("procs"),
     tool("connect", {"type": "object", "properties": {"port": {"type": "integer"}}, "required": ["port"]}),
     tool("hooks"), tool("echo", {"type": "object", "properties": {"text": {"type": "string"}}}),
+    # many tools each just under the per-tool bounds: together they would still fill the prompt
+    *[tool(f"many{i}", {"type": "object", "properties": {f"p{j}": {"type": "string", "description": "d" * 900}
+                                                         for j in range(60)}}) for i in range(40)],
 ]
 
 
@@ -50,7 +53,7 @@ WANTED = [w for w in os.environ.get("HOSTILE_TOOLS", "").split(",") if w]
 
 @server.list_tools()
 async def list_tools() -> list[types.Tool]:
-    return [t for t in TOOLS if not WANTED or t.name[:20] in WANTED]
+    return [t for t in TOOLS if not WANTED or t.name[:20] in WANTED or (t.name.startswith("many") and "many" in WANTED)]
 
 
 def _read(path):
