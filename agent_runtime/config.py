@@ -239,6 +239,31 @@ def mcp_config_path() -> Path:
     return config_home() / "mcp.toml"
 
 
+USER_FILE_MAX_BYTES = 1_000_000
+
+
+def read_user_file(path: Path, max_bytes: int = USER_FILE_MAX_BYTES) -> str:
+    """A small configuration file's text (the models file, mcp.toml). A FIFO, a device (/dev/zero),
+    a directory or a file over max_bytes is refused with OSError, never read: reading one would hang
+    start-up or fill memory. FileNotFoundError when there is none; UnicodeDecodeError as read_text."""
+    import stat
+
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # a FIFO without a writer does not block the open
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise OSError(f"not a regular file ({'a directory' if stat.S_ISDIR(info.st_mode) else 'a FIFO, device or socket'})")
+        if info.st_size > max_bytes:
+            raise OSError(f"{info.st_size:,} bytes, more than a configuration file holds ({max_bytes:,} at most)")
+        with os.fdopen(os.dup(fd), "rb") as handle:
+            data = handle.read(max_bytes + 1)
+    finally:
+        os.close(fd)
+    if len(data) > max_bytes:
+        raise OSError(f"more than a configuration file holds ({max_bytes:,} bytes at most)")
+    return data.decode("utf-8")
+
+
 def read_env_file(path: Path) -> dict[str, str]:
     """A dotenv file's variables, without touching os.environ (no interpolation of ${...}: a
     file's values are taken as written). Missing or unreadable: nothing."""

@@ -169,10 +169,10 @@ def _mcp_env_secrets() -> Iterable[str]:
     """The secrets the user hands their MCP servers (`env` in mcp.toml): never in spans either."""
     import tomllib
 
-    from agent_runtime.config import mcp_config_path
+    from agent_runtime.config import mcp_config_path, read_user_file
 
     try:
-        servers = tomllib.loads(mcp_config_path().read_text(encoding="utf-8")).get("servers", {})
+        servers = tomllib.loads(read_user_file(mcp_config_path())).get("servers", {})
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
         return
     for server in servers.values() if isinstance(servers, dict) else ():

@@ -431,16 +431,18 @@ def cmd_models(argv: list[str], settings: Settings, repo: Path) -> int:
                                "hosted: whether its key variable is set, never the key), the routes and the profiles.")
     parser.add_argument("--json", action="store_true", help="print JSON")
     args = parser.parse_args(argv)
+    from agent_runtime.core import visible
     from agent_runtime.models.reach import report, report_lines
+    from agent_runtime.redact import Redactor
 
     found = report(settings)
+    # An address with user:password@ (MODEL_API_BASE, a models file), a key in an error: not on the terminal.
+    redact = Redactor.for_session(repo, settings)
     if args.json:
-        print(json.dumps(found, indent=2))
+        print(redact(json.dumps(found, indent=2)))
         return 0
-    from agent_runtime.core import visible
-
     for line in report_lines(found):
-        print(visible(line))
+        print(visible(redact(line)))
     return 0
 
 

@@ -243,8 +243,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         settings = make_settings(args, repo)
-    except ConfigError as exc:
-        print(f"agent-runtime: error: {exc}", file=sys.stderr)
+    except ConfigError as exc:  # may quote the user's files: an escape sequence there is shown, not run
+        from agent_runtime.core import visible
+
+        print(f"agent-runtime: error: {visible(str(exc))}", file=sys.stderr)
         return 1
     except UsageError as exc:
         parser.print_usage(sys.stderr)

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agent_runtime.config import ConfigError, config_home
+from agent_runtime.config import ConfigError, config_home, read_user_file
 
 ROLES = ("coder", "planner", "judge")
 ROUTED_ROLES = ("coder", "planner")  # a route picks by the task: the judge has none
@@ -110,7 +110,7 @@ class Catalog:
         empty catalog; a missing file the user named (MODELS_FILE), an error."""
         path = Path(path) if path else models_file_path()
         try:
-            text = path.read_text(encoding="utf-8")
+            text = read_user_file(path)  # not a FIFO, /dev/zero or 100 MB: no hang at start-up
         except FileNotFoundError:
             if required:
                 raise ModelsFileError(f"{path}: file not found (MODELS_FILE)") from None
@@ -248,8 +248,10 @@ def _model(name: str, body: Any, at: _Lines) -> ModelEntry:
     if not isinstance(body, dict):
         raise at.error(at.key("models", name), where, f"expected a table, got {_describe(body)}")
 
-    def wrong(key: str, expected: str) -> ModelsFileError:
-        return at.error(at.key(table, key), f"{where} {key}", f"expected {expected}, got {_describe(body[key])}")
+    def wrong(key: str, expected: str, show: bool = True) -> ModelsFileError:
+        # A key pasted where its variable's name goes, or a URL with a password, is not echoed to the terminal.
+        got = _describe(body[key]) if show else "a value not shown here (it may be a secret)"
+        return at.error(at.key(table, key), f"{where} {key}", f"expected {expected}, got {got}")
 
     for key in body:
         if key not in MODEL_KEYS:
@@ -262,13 +264,17 @@ def _model(name: str, body: Any, at: _Lines) -> ModelEntry:
         raise wrong("id", "a model id without spaces")
     api_base = body.get("api_base")
     if api_base is not None and (not isinstance(api_base, str) or not api_base.startswith(("http://", "https://"))):
-        raise wrong("api_base", "a URL starting with http:// or https://")
+        raise wrong("api_base", "a URL starting with http:// or https://", show=False)
+    if api_base is not None and "@" in api_base.split("/")[2]:  # http://user:secret@host: a key in the file
+        raise wrong("api_base", "an address without user:password@ (the key goes in the variable api_key_env "
+                                "names)", show=False)
     if api_base is not None and _is_kind_id(model_id):
         raise at.error(at.key(table, "api_base"), f"{where} api_base",
                        f"{model_id.split(':')[0]} models have no address (only a server you run has one); remove it")
     key_env = body.get("api_key_env")
     if key_env is not None and (not isinstance(key_env, str) or not _ENV_NAME.match(key_env)):
-        raise wrong("api_key_env", "the name of an environment variable (the key itself is never written here)")
+        raise wrong("api_key_env", "the name of an environment variable (the key itself is never written here)",
+                    show=False)
     window = body.get("context_window")
     if window is not None and (not _whole(window) or not 512 <= window <= 1_048_576):
         raise wrong("context_window", "a whole number from 512 to 1048576")

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agent_runtime.config import ConfigError, mcp_config_path
+from agent_runtime.config import ConfigError, mcp_config_path, read_user_file
 
 SERVER_KEYS = ("command", "env", "network", "sandbox", "timeout", "startup_timeout", "default", "allow", "ask", "deny")
 DECISIONS = ("allow", "ask", "deny")
@@ -59,7 +59,7 @@ def load_servers(path: Path | None = None) -> list[ServerConfig]:
     """The configured servers (none when the file does not exist); McpConfigError when it is invalid."""
     path = path or mcp_config_path()
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        raw = tomllib.loads(read_user_file(path))  # a FIFO or a device is refused, not waited on
     except FileNotFoundError:
         return []
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
@@ -70,7 +70,15 @@ def load_servers(path: Path | None = None) -> list[ServerConfig]:
     servers = raw.get("servers", {})
     if not isinstance(servers, dict):
         raise McpConfigError(f"{path}: servers must be a table ([servers.NAME])")
-    return [_server(path, name, body) for name, body in servers.items()]
+    out = [_server(path, name, body) for name, body in servers.items()]
+    # a-b and a_b would share the tool names mcp__a_b__*, and with them each other's allow, deny and default.
+    seen: dict[str, str] = {}
+    for server in out:
+        other = seen.setdefault(server.name.replace("-", "_"), server.name)
+        if other != server.name:
+            raise McpConfigError(f"{path}: [servers.{server.name}] and [servers.{other}] would give their tools the "
+                                 "same names (mcp__<server>__<tool>, '-' as '_'): rename one")
+    return out
 
 
 def _server(path: Path, name: str, body: Any) -> ServerConfig:

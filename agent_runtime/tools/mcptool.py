@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from typing import TYPE_CHECKING, Any, Callable
 
 from agent_runtime.core import Action, ToolError
@@ -29,6 +30,14 @@ if TYPE_CHECKING:
 
 JSON_TYPES = ("string", "integer", "number", "boolean", "array", "object")
 DESCRIPTION_MAX = 1000  # characters of a server's description of a tool or an input shown to the model
+# A server's tool list is the server's to write, and what passes here reaches the model's prompt and
+# the policy: names as the MCP spec has them (SEP-986: 1-128 of letters, digits, _ - .), so no look-alike,
+# newline or 10,000-character name; and a bounded schema, so one tool cannot fill the prompt.
+REMOTE_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
+MAX_INPUTS = 64
+SCHEMA_MAX_CHARS = 64_000
+MAX_TOOLS = 256  # per server
+SERVER_PROMPT_MAX = 200_000  # characters of descriptions and inputs one server's tools bring to the prompt
 _NOT_IDENTIFIER = re.compile(r"[^A-Za-z0-9_]")
 
 
@@ -112,6 +121,9 @@ def inputs_and_checks(schema: Any, tool: str) -> tuple[dict[str, dict[str, Any]]
 
     if not isinstance(schema, dict) or schema.get("type", "object") != "object":
         raise ToolError(f"{tool}: its input schema is not an object schema", "", kind="mcp_schema")
+    if len(json.dumps(schema, default=str)) > SCHEMA_MAX_CHARS or len(schema.get("properties") or {}) > MAX_INPUTS:
+        raise ToolError(f"{tool}: its input schema is too large (over {SCHEMA_MAX_CHARS:,} characters or "
+                        f"{MAX_INPUTS} inputs)", "", kind="mcp_schema")
     try:
         Draft202012Validator.check_schema(schema)
     except SchemaError as exc:
@@ -157,7 +169,23 @@ def build_mcp_tools(runtime: "Runtime", servers: list["McpServer"], taken: set[s
     collide with another, is left out with a warning."""
     tools: list[RuntimeTool] = []
     for server in servers:
-        for remote in server.tools:
+        if len(server.tools) > MAX_TOOLS:
+            warn(f"MCP server {server.config.name} lists {len(server.tools):,} tools; only its first {MAX_TOOLS} "
+                 "are used")
+        listed = server.tools[:MAX_TOOLS]
+        # Two tools that become one name (a-b and a_b, or a tool listed twice) are both left out: which of
+        # them the name calls, and which the user's allow or deny meant, would be a guess.
+        count = Counter(python_name(r.name) for r in listed if isinstance(r.name, str))
+        budget = SERVER_PROMPT_MAX
+        for remote in listed:
+            if not isinstance(remote.name, str) or not REMOTE_NAME.match(remote.name):
+                warn(f"MCP tool {str(remote.name)[:80]!r} of server {server.config.name} is left out: a tool's name "
+                     "is 1 to 128 letters, digits, '_', '-' or '.'")
+                continue
+            if count[python_name(remote.name)] > 1:
+                warn(f"MCP tool {remote.name} of server {server.config.name} is left out: another of its tools has "
+                     f"the same name once '-' and '.' are '_'")
+                continue
             name = tool_name(python_name(server.config.name), python_name(remote.name))
             if name in taken:
                 warn(f"MCP tool {remote.name} of server {server.config.name} is left out: its name {name} is taken")
@@ -168,6 +196,11 @@ def build_mcp_tools(runtime: "Runtime", servers: list["McpServer"], taken: set[s
                 warn(f"MCP tool {remote.name} of server {server.config.name} is left out: {exc.error}")
                 continue
             description = " ".join((remote.description or remote.title or remote.name).split())[:DESCRIPTION_MAX]
+            budget -= len(description) + len(json.dumps(inputs))
+            if budget < 0:  # 256 tools of 64,000 characters each would still fill any prompt
+                warn(f"MCP tool {remote.name} of server {server.config.name} is left out: the server's tools "
+                     f"already describe {SERVER_PROMPT_MAX:,} characters")
+                continue
             cls = type(f"Mcp_{name}", (McpTool,), {
                 "name": name, "description": f"[MCP server {server.config.name}] {description}",
                 "inputs": inputs, "checks": checks, "server": server, "remote": remote.name,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,7 +57,10 @@ def mcp_clients(policy: Policy, workspace: Workspace, use_bwrap: bool | None) ->
         where = f"your MCP configuration, server {server.name}"
         prefix = f"mcp__{server.name.replace('-', '_')}__"
         for decision in ("allow", "ask", "deny"):
-            policy.mcp.add(decision, [prefix + pattern for pattern in getattr(server, decision)], where)
+            # Written with the server's own tool names; judged on the names the model calls, where '-' and
+            # '.' are '_' (tools/mcptool.py): deny = ["delete-all"] must hold for mcp__x__delete_all.
+            patterns = [prefix + re.sub(r"[-.]", "_", pattern) for pattern in getattr(server, decision)]
+            policy.mcp.add(decision, patterns, where)
         policy.mcp.server_defaults[server.name.replace("-", "_")] = (server.default, where)
     return McpClients(servers, workspace.root, policy.deny_read, use_bwrap=use_bwrap)
 

@@ -89,3 +89,65 @@ def test_run_task_runs_one_agent_task(repo, tmp_path):
                                         env={"MODEL_ID": f"replay:{replay}"})
     assert not failed and result["status"] == "answered" and result["answer"] == "It says hello."
     assert result["run_id"]
+
+
+def test_a_client_cannot_write_configuration_or_read_outside_even_with_auto(repo, tmp_path):
+    """Attacks a client may send: a patch to .git/hooks or .env, reads by ../, an absolute path or a
+    symlink in the repository pointing out. Refused by the policy, so --approval auto does not help."""
+    (tmp_path / "outside.txt").write_text("outside-secret-4711\n")
+    (repo / "link.txt").symlink_to(tmp_path / "outside.txt")
+    hook = ("--- /dev/null\n+++ b/.git/hooks/pre-commit\n@@ -0,0 +1,2 @@\n+#!/bin/sh\n+touch /tmp/pwned\n")
+    env_patch = ("--- a/.env\n+++ b/.env\n@@ -1 +1 @@\n-API_KEY=mcp-server-secret-4711\n+API_KEY=stolen\n")
+    calls = [("propose_patch_unified", {"diff": hook}), ("apply_patch", {"patch_id": "p1"}),
+             ("propose_patch_unified", {"diff": env_patch}), ("apply_patch", {"patch_id": "p2"}),
+             ("propose_patch", {"path": ".git/config", "old": "[core]", "new": "[core]\n\thooksPath = /tmp"}),
+             ("read_file", {"path": "../outside.txt"}), ("read_file", {"path": str(tmp_path / "outside.txt")}),
+             ("read_file", {"path": "link.txt"})]
+    _, results = call_server(repo, calls, "--approval", "auto")
+    assert all(failed for failed, _ in results), results
+    assert not (repo / ".git" / "hooks" / "pre-commit").exists()
+    assert "stolen" not in (repo / ".env").read_text() and "hooksPath" not in (repo / ".git" / "config").read_text()
+    assert "outside-secret-4711" not in json.dumps(results)
+
+
+def test_stdout_carries_only_the_protocol_whatever_a_client_sends(repo):
+    """Malformed JSON-RPC, a 5 MB request, a command that prints: every line on stdout is a JSON-RPC
+    message, and the server still answers."""
+    import subprocess
+
+    requests = [
+        {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "attack", "version": "0"}}},
+        {"jsonrpc": "2.0", "method": "notifications/initialized"},
+    ]
+    lines = [json.dumps(r) for r in requests]
+    lines += ["this is not json", '{"jsonrpc": "2.0", "id": 2, "method": 7}', "\x00\xff{{{", "[]",
+              json.dumps({"jsonrpc": "2.0", "id": 3, "method": "tools/call",
+                          "params": {"name": "read_file", "arguments": {"path": "x" * 5_000_000}}}),
+              json.dumps({"jsonrpc": "2.0", "id": 4, "method": "tools/call",
+                          "params": {"name": "run_cmd", "arguments": {"command": "echo printed-by-a-command"}}}),
+              json.dumps({"jsonrpc": "2.0", "id": 5, "method": "tools/call",
+                          "params": {"name": "no_such_tool", "arguments": {}}}),
+              json.dumps({"jsonrpc": "2.0", "id": 6, "method": "tools/call",
+                          "params": {"name": "read_file", "arguments": {"path": "README.md"}}})]
+    server = subprocess.Popen([sys.executable, "-m", "agent_runtime", "--repo", str(repo), "--approval", "auto", "mcp"],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                              cwd=str(repo), env={**os.environ, "PYTHONPATH": str(ROOT)})
+    messages = []
+    try:
+        server.stdin.write("\n".join(lines) + "\n")
+        server.stdin.flush()
+        while not any(m.get("id") == 6 for m in messages):  # stdin stays open until the last answer
+            line = server.stdout.readline()
+            assert line, f"the server stopped; it said {messages}"
+            messages.append(json.loads(line))  # every line parses
+    finally:
+        server.stdin.close()
+        server.wait(60)
+    assert all(m.get("jsonrpc") == "2.0" for m in messages)
+    answers = {m["id"]: m for m in messages if "id" in m}
+    assert answers[3]["result"]["isError"]  # the huge path refused by the tool's checks
+    ran = json.loads(answers[4]["result"]["content"][0]["text"])
+    assert ran["stdout"] == "printed-by-a-command\n"  # inside the result, not loose on stdout
+    assert answers[5]["result"]["isError"]
+    assert json.loads(answers[6]["result"]["content"][0]["text"])["content"] == "hello\n"  # it still answers

@@ -51,6 +51,9 @@ UNPRIVILEGED_TESTS = [
     "tests/tools/test_redteam.py",
     "tests/tools/test_mcp_sandbox.py",  # a hostile MCP server the user configured, in bubblewrap
     "tests/cli/test_mcp_server.py::test_the_server_refuses_what_the_policy_refuses",
+    # the attacks of the MCP review: a hostile server in bubblewrap, a client of agent-runtime mcp
+    "tests/tools/test_mcp_attacks.py",
+    "tests/cli/test_mcp_server.py::test_a_client_cannot_write_configuration_or_read_outside_even_with_auto",
     "tests/telemetry/test_redteam_redact.py",
 ]
 # Where the user's $HOME is mounted (a tmpfs in the private mount namespace): the first of these
