@@ -74,6 +74,25 @@ def cap_limits(values: list[tuple[int, int]]) -> None:
             pass
 
 
+def prlimit_prefix(limits: Limits) -> list[str]:
+    """The limits of `_set_limits` as a prlimit(1) prefix, for a program another library starts
+    (no preexec_fn there), each capped at the hard limit there is (as `cap_limits` does); nothing
+    where prlimit is missing (bubblewrap's walls still hold)."""
+    found = shutil.which("prlimit")
+    if not found:
+        return []
+    out = [found]
+    for flag, which, value in (("--cpu", resource.RLIMIT_CPU, limits.cpu_seconds),
+                               ("--as", resource.RLIMIT_AS, limits.memory_bytes),
+                               ("--fsize", resource.RLIMIT_FSIZE, limits.file_bytes),
+                               ("--core", resource.RLIMIT_CORE, 0),
+                               ("--nproc", resource.RLIMIT_NPROC, max(limits.processes, 4096))):
+        hard = resource.getrlimit(which)[1]
+        cap = value if hard == resource.RLIM_INFINITY else min(value, hard)
+        out.append(f"{flag}={cap}:{cap}")
+    return out + ["--"]
+
+
 @dataclass(frozen=True)
 class Isolation:
     """What bubblewrap can do here, found once per process."""

@@ -47,6 +47,7 @@ from typing import Iterator
 
 from agent_runtime.core import is_secret_name, within
 from agent_runtime.safety.capture import Capped, kill_group, pump
+from agent_runtime.safety.gitconfig import sanitized_git_config
 from agent_runtime.safety.isolation import (
     PID_RESERVED,
     PROC_SYS_RO,
@@ -56,6 +57,7 @@ from agent_runtime.safety.isolation import (
     _set_limits,
     isolation,
     pid_limit_prefix,
+    prlimit_prefix,
 )
 
 log = logging.getLogger(__name__)
@@ -72,10 +74,6 @@ HOME_SECRETS = (".ssh", ".aws", ".netrc", ".gnupg", ".git-credentials", ".docker
 ROOT_ONLY_FILES = ("/etc/shadow", "/etc/shadow-", "/etc/gshadow", "/etc/gshadow-", "/etc/sudoers",
                    "/etc/sudoers.d", "/etc/ssh/ssh_host_rsa_key", "/etc/ssh/ssh_host_ecdsa_key",
                    "/etc/ssh/ssh_host_ed25519_key", "/etc/ssh/ssh_host_dsa_key", "/etc/ssl/private")
-# Credentials in a repository's .git/config: a remote URL's user:token@, http.extraheader, and any
-# key named like a secret. Sandboxed commands (git included) see a copy without them.
-_URL_USERINFO = re.compile(r"(\b[A-Za-z][A-Za-z0-9+.-]*://)[^\s/@\"]*@")
-_CONFIG_KEY = re.compile(r"^\s*([A-Za-z][A-Za-z0-9-]*)\s*(?:=|$)")
 # The workspace's configuration: read by git or by us on the next start, so never written by a
 # command. `.env*` matches by prefix.
 # AGENTS.md too: every later session reads it into the prompt (the policy asks for each write).
@@ -548,14 +546,12 @@ class Sandbox:
     def program(self, argv: list[str], extra_env: dict[str, str] | None = None,
                 limits: Limits | None = None) -> Iterator[tuple[list[str], dict[str, str]]]:
         """The argv and environment that start a long-running program of the user's (an MCP server)
-        in this sandbox, for the caller to start and own (its stdin and stdout are the program's
-        protocol): the same bubblewrap as commands (workspace writable but its configuration,
-        secrets hidden, no network unless this sandbox has it, no capabilities, its own PID
-        namespace that dies with the program) and limits set with prlimit. `extra_env` is added to
-        the allow-listed environment (the user configured it). Held while the program runs: the
-        .env placeholder stands, and configuration it created at the top level goes afterwards.
-        Without bubblewrap: ToolError, nothing starts (the caller decides whether the user allowed
-        running unsandboxed)."""
+        in this sandbox, for the caller to start and own (its stdin and stdout are its protocol):
+        the same bubblewrap as commands (workspace writable but its configuration, secrets hidden,
+        no network unless this sandbox has it, no capabilities, its own PID namespace) and limits
+        set with prlimit. `extra_env` is added to the allow-listed environment (the user's). Held
+        while the program runs: the .env placeholder stands, and configuration it created at the
+        top level goes afterwards. Without bubblewrap: ToolError, nothing starts."""
         from agent_runtime.core import ToolError
 
         if not self._bwrap:
@@ -593,47 +589,6 @@ class Sandbox:
             except OSError as exc:
                 log.warning("could not remove %s that a sandboxed command created: %s", path, exc)
         return created
-
-
-def prlimit_prefix(limits: Limits) -> list[str]:
-    """The limits of `_set_limits` as a prlimit(1) prefix, for a program another library starts
-    (no preexec_fn there), each capped at the hard limit there is (as `cap_limits` does); nothing
-    where prlimit is missing (bubblewrap's walls still hold)."""
-    import resource
-
-    found = shutil.which("prlimit")
-    if not found:
-        return []
-    out = [found]
-    for flag, which, value in (("--cpu", resource.RLIMIT_CPU, limits.cpu_seconds),
-                               ("--as", resource.RLIMIT_AS, limits.memory_bytes),
-                               ("--fsize", resource.RLIMIT_FSIZE, limits.file_bytes),
-                               ("--core", resource.RLIMIT_CORE, 0),
-                               ("--nproc", resource.RLIMIT_NPROC, max(limits.processes, 4096))):
-        hard = resource.getrlimit(which)[1]
-        cap = value if hard == resource.RLIM_INFINITY else min(value, hard)
-        out.append(f"{flag}={cap}:{cap}")
-    return out + ["--"]
-
-
-def sanitized_git_config(text: str) -> str:
-    """A git config file's text without credentials: the user:token@ of every URL (also in section
-    names, `[url "https://tok@host/"]`), and every setting named like a secret or extraheader
-    (with its continuation lines). Everything else, which git needs to work, stays as it was."""
-    out: list[str] = []
-    dropping = False
-    for line in text.splitlines(keepends=True):
-        body = line.rstrip("\r\n")
-        if dropping:
-            dropping = body.endswith("\\")
-            continue
-        key = _CONFIG_KEY.match(body)
-        if key and not body.lstrip().startswith("[") and (key.group(1).lower() == "extraheader"
-                                                          or is_secret_name(key.group(1))):
-            dropping = body.endswith("\\")
-            continue
-        out.append(_URL_USERINFO.sub(r"\1", line))
-    return "".join(out)
 
 
 class _Nothing:

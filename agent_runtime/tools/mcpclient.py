@@ -29,8 +29,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 STDERR_TAIL = 600  # characters of a server's stderr quoted in an error
-GRACE_S = 5.0
-REQUEST_TIMEOUT = 408  # beyond the SDK's own timeout, before the waiting side gives up on the loop
+GRACE_S = 5.0  # beyond the SDK's own timeout, before the waiting side gives up on the loop
+STOP_WAIT_S = 30.0  # for a server to be stopped (see McpServer.stop)
+REQUEST_TIMEOUT = 408  # the error code of the SDK's read timeout (HTTP's)
 
 
 class EventLoop:
@@ -68,7 +69,6 @@ class McpServer:
         self._task: asyncio.Task | None = None
         self._stderr = tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace", prefix="agent-runtime-mcp-")
         self.tools: list["types.Tool"] = []
-        self.pid: int | None = None  # the process the SDK started (bwrap, or the server without a sandbox)
 
     @property
     def sandbox_kind(self) -> str:
@@ -125,7 +125,9 @@ class McpServer:
             return
         self._loop.loop.call_soon_threadsafe(stop.set)
         try:
-            self._loop.run(asyncio.wait_for(asyncio.shield(task), 10), 12)
+            # The SDK's own steps take about 4 s (stdin closed, 2 s, TERM to the group, 2 s, KILL); on a
+            # loaded machine its loop turns slowly, and a server left behind is worse than a wait.
+            self._loop.run(asyncio.wait_for(asyncio.shield(task), STOP_WAIT_S), STOP_WAIT_S + 2)
         except Exception:  # noqa: BLE001 - stopping is best effort; the loop thread dies with us anyway
             log.debug("MCP server %s did not stop cleanly", self.config.name, exc_info=True)
 
