@@ -127,8 +127,14 @@ class FixAttempts:
     first_call: int = 0  # where the current attempt's calls begin in the session's history
     stopped: str | None = None  # the honest answer, once more attempts will not help
     _pending: RequestPlan | None = None
+    _task_started: float = 0.0
     _started: float = 0.0
     _attempt_started: float = 0.0
+
+    def __post_init__(self) -> None:
+        # Made when the task starts: what comes before the first attempt (the failing tests' run,
+        # a planner's reply) is spent from the same budget.
+        self._task_started = self.clock()
 
     @property
     def active(self) -> bool:
@@ -203,8 +209,9 @@ class FixAttempts:
         elif sum(1 for a in self.attempts if not a.fix) >= NO_CHANGE_LIMIT:
             why = "the model kept writing the code back unchanged"
         elif self.budget_s is not None and self.attempts:
-            spent = self.clock() - self._started
-            mean = spent / len(self.attempts)
+            now = self.clock()
+            mean = (now - self._started) / len(self.attempts)
+            spent = now - self._task_started
             why = "there is no time left for another attempt" if spent + mean > self.budget_s else None
         else:
             why = None

@@ -139,6 +139,20 @@ def test_no_time_left_for_another_attempt_stops_the_task():
     assert attempts.stopped and "there is no time left for another attempt" in attempts.stopped
 
 
+def test_the_time_before_the_first_attempt_counts_against_the_budget():
+    """The failing tests' run and a planner's reply come before the first attempt, from the same
+    task time: a 300 s eval task whose plan took 40 s was killed at its timeout, not stopped."""
+    history: list = []
+    clock = Clock()
+    attempts = FixAttempts(undo=lambda pid: {"patch_id": pid}, budget_s=100, clock=clock)
+    clock.now = 40  # preparing the task
+    attempts.begin(EditRequest(("calc.py",)), first_call=0)
+    clock.now = 71
+    one_attempt(attempts, history, "fix 1", failure="E 1")
+    assert attempts.stopped and "there is no time left for another attempt" in attempts.stopped, \
+        "71 s spent, an attempt takes 31 s: past 100 s"
+
+
 FIXED_CALC = "def add(a, b):\n    return a + b\n\n\ndef mul(a, b):\n    return a * b\n"
 
 
