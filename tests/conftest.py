@@ -114,6 +114,23 @@ def loopback_listener():
     listener.close()
 
 
+def not_a_small_file(kind: str, path: Path) -> Path:
+    """A user's configuration file that must be refused, not read: a FIFO (a read would block), a
+    directory, a device (/dev/zero never ends), or 100 MB."""
+    import os
+
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "directory":
+        path.mkdir()
+    elif kind == "device":
+        return Path("/dev/zero")
+    else:
+        with open(path, "wb") as handle:
+            handle.truncate(100_000_000)  # sparse
+    return path
+
+
 def run_cli(*args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 300,
             input: str | None = None) -> subprocess.CompletedProcess:
     """The CLI as a user runs it."""

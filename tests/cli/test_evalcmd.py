@@ -14,12 +14,9 @@ class Started(Exception):
     pass
 
 
-@pytest.mark.parametrize(("model", "shared"), [(None, True), ("embedded", True), ("embedded:0.5b", True),
-                                               ("embeddedX", False), ("replay:r.json", False)])
-def test_the_registry_decides_whether_the_eval_starts_the_embedded_server(tmp_path, monkeypatch, model, shared):
-    """One shared llama.cpp server for the workers when the model is the embedded one, as the
-    registry reads the id (`embeddedX` is a LiteLLM id, not the embedded model)."""
-    keys = []
+def _servers_started(monkeypatch) -> list:
+    """The keys of the shared servers the eval would start (the start raises Started instead)."""
+    keys: list = []
 
     def start(settings, key, display):
         keys.append(key)
@@ -27,6 +24,15 @@ def test_the_registry_decides_whether_the_eval_starts_the_embedded_server(tmp_pa
 
     monkeypatch.setattr(evalcmd, "_start_shared_server", start)
     monkeypatch.delenv("AGENT_RUNTIME_EMBEDDED_SERVER", raising=False)
+    return keys
+
+
+@pytest.mark.parametrize(("model", "shared"), [(None, True), ("embedded", True), ("embedded:0.5b", True),
+                                               ("embeddedX", False), ("replay:r.json", False)])
+def test_the_registry_decides_whether_the_eval_starts_the_embedded_server(tmp_path, monkeypatch, model, shared):
+    """One shared llama.cpp server for the workers when the model is the embedded one, as the
+    registry reads the id (`embeddedX` is a LiteLLM id, not the embedded model)."""
+    keys = _servers_started(monkeypatch)
     args = argparse.Namespace(model=model, max_steps=None, timeout=None, workers=1, keep=False, ray=None)
     try:
         code = evalcmd.run_eval([], load_settings({}), args, tmp_path / "out.jsonl")
@@ -41,14 +47,7 @@ def test_a_coder_named_in_the_models_file_is_the_files_model(tmp_path, monkeypat
     starts its server), not a LiteLLM id."""
     from agent_runtime.models.roles import choose_models
 
-    keys = []
-
-    def start(settings, key, display):
-        keys.append(key)
-        raise Started
-
-    monkeypatch.setattr(evalcmd, "_start_shared_server", start)
-    monkeypatch.delenv("AGENT_RUNTIME_EMBEDDED_SERVER", raising=False)
+    keys = _servers_started(monkeypatch)
     models = tmp_path / "models.toml"
     models.write_text('[models.small]\nid = "embedded:0.5b"\n')
     settings = choose_models(load_settings({"MODELS_FILE": str(models)}), "coder=small,planner=small")

@@ -4,12 +4,10 @@ that is not a small regular file, names that carry escape sequences to the termi
 from __future__ import annotations
 
 import json
-import os
 import time
-from pathlib import Path
 
 import pytest
-from conftest import run_cli
+from conftest import not_a_small_file, run_cli
 
 SECRET = "hunter2-models-secret-4711"
 KEY = "sk-proj-Q1w2E3r4T5y6U7i8O9p0A1s2D3f4"
@@ -38,16 +36,7 @@ def test_a_key_in_the_file_is_refused_and_never_echoed():
 def test_a_models_file_that_is_not_a_small_file_is_a_clear_error_not_a_hang(kind, tmp_path):
     from agent_runtime.models.catalog import Catalog, ModelsFileError
 
-    path = tmp_path / "models.toml"
-    if kind == "fifo":
-        os.mkfifo(path)
-    elif kind == "directory":
-        path.mkdir()
-    elif kind == "device":
-        path = Path("/dev/zero")
-    else:
-        with open(path, "wb") as handle:
-            handle.truncate(100_000_000)  # 100 MB, sparse
+    path = not_a_small_file(kind, tmp_path / "models.toml")
     started = time.monotonic()
     with pytest.raises(ModelsFileError, match="cannot be read"):
         Catalog.load(path, required=True)

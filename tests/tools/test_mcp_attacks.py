@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import make_repo
+from conftest import make_repo, not_a_small_file
 from mcp_helpers import write_mcp_config
 
 HOSTILE = Path(__file__).resolve().parent / "mcp_servers" / "hostile.py"
@@ -174,15 +174,7 @@ def test_two_servers_sharing_tool_names_are_refused(repo, tools_for):
 def test_an_mcp_toml_that_is_not_a_small_file_is_a_clear_error_not_a_hang(kind, tmp_path):
     from agent_runtime.tools.mcpconfig import McpConfigError, load_servers
 
-    path = tmp_path / "mcp.toml"
-    if kind == "fifo":
-        os.mkfifo(path)
-    elif kind == "directory":
-        path.mkdir()
-    elif kind == "device":
-        path = Path("/dev/zero")
-    else:
-        path.write_text("# " + "x" * 5_000_000 + "\n")
+    path = not_a_small_file(kind, tmp_path / "mcp.toml")
     with pytest.raises(McpConfigError, match="cannot be read"):
         load_servers(path)
 
