@@ -198,36 +198,15 @@ def test_five_short_tasks_three_steps_each_without_parse_or_code_errors(tmp_path
                 assert c.error_type == "loop_detected", "a third identical call in a row never runs"
 
 
-def test_lazy_grammar_sampling_gives_the_same_tokens_and_is_faster(tmp_path):
-    """Greedy decoding: the lazy sampler must pick exactly what llama-cpp-python's own would."""
-    script = r'''
-import json, sys, time
-import llama_cpp
-from agent_runtime.config import load_settings
-from agent_runtime.models.embedded import resolve_embedded
-from agent_runtime.models.grammar import python_grammar, tool_call_grammar
-from agent_runtime.tools import tool_classes
-if sys.argv[1] == "lazy":
-    from agent_runtime.models.llama_server import install
-    install(prompt_lookup=False)  # (speculation's batches would round differently: test_llama_contract.py)
-llm = llama_cpp.Llama(model_path=str(resolve_embedded(load_settings({}), "0.5b").gguf), n_ctx=2048, n_threads=2,
-                      verbose=False)
-out, start = [], time.perf_counter()
-for grammar in (tool_call_grammar(tool_classes(), 1024), python_grammar(tool_classes(), 1024)):
-    for task in ("read README.md", "run the tests", "find the add function"):
-        prompt = (f"<|im_start|>user\nReply with Thought: then a <code> block of tool calls.\nTask: {task}<|im_end|>\n"
-                  "<|im_start|>assistant\n")
-        text = llm.create_completion(prompt, max_tokens=48, temperature=0,
-                                     grammar=llama_cpp.LlamaGrammar.from_string(grammar, verbose=False))
-        out.append(text["choices"][0]["text"])
-print(json.dumps({"texts": out, "seconds": time.perf_counter() - start}))
-'''
-    results = {}
-    for mode in ("eager", "lazy"):
-        done = subprocess.run([sys.executable, "-c", script, mode], capture_output=True, text=True, timeout=600)
-        results[mode] = json.loads(done.stdout.strip().splitlines()[-1])
-    assert results["lazy"]["texts"] == results["eager"]["texts"]
-    assert results["lazy"]["seconds"] < results["eager"]["seconds"] * 0.7
+def test_lazy_grammar_sampling_gives_the_same_tokens():
+    """Greedy decoding: the lazy sampler must pick exactly what llama-cpp-python's own would.
+    (How much faster it is: benchmarks/grammar_sampling.py; a timing is no test on a shared machine.)"""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+    from grammar_sampling import sample
+
+    eager, lazy = sample("eager"), sample("lazy")
+    assert len(eager["texts"]) == 6 and all(eager["texts"])
+    assert lazy["texts"] == eager["texts"]
 
 
 def test_the_server_lives_as_long_as_the_session_whichever_thread_starts_it(tmp_path):
