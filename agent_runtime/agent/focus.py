@@ -14,12 +14,24 @@ from agent_runtime.agent.edits import EditTarget, file_block
 from agent_runtime.code.focus import LONG_FUNCTION_LINES, Focus, failure_focus
 from agent_runtime.code.frames import Failure, parse_failure
 from agent_runtime.code.index import RepoIndex
+from agent_runtime.code.values import MAX_WATCHED
 
 # What the first message may spend on code: about 2,500 tokens (prompt processing on 2 cores runs
 # at ~60 tokens/s for a 1.5B model, so every 1,000 characters shown costs ~4 s a request).
 FOCUS_CHARS = 9000
 MAX_SHOWN = 6  # definitions shown whole (the test's included)
 MAX_LISTED = 8  # more, by name only
+
+
+@dataclass
+class Seen:
+    """What the failing tests' traced run found (RunTestsTool's `values`)."""
+
+    text: str
+    not_called: set[str] = field(default_factory=set)
+
+
+Observe = Callable[[list[str]], "Seen | None"]
 
 
 @dataclass
@@ -32,16 +44,26 @@ class FocusView:
 
 def focus_view(root: Path, files: list[str], output: str, task: str, readable: Callable[[str], bool],
                cache_dir: Path | None = None, budget: int = FOCUS_CHARS,
-               plan: list[str] | None = None) -> FocusView | None:
+               plan: list[str] | None = None, observe: Observe | None = None) -> FocusView | None:
     """The failure's code as blocks and edit targets; None when nothing of the library is found.
     plan: `path::name` of the functions a planner chose (agent/planner.py): those are the code shown
-    and edited, in its order, instead of the ranking's."""
+    and edited, in its order, instead of the ranking's.
+    observe: runs the failing tests watching the leading candidates (code/values.py); a function they
+    never called is not the cause and is left out (unless planned), and what the others held is shown."""
     failure = parse_failure(output, files)
     index = RepoIndex(root, files, cache_dir=cache_dir, readable=readable)
     ranked = failure_focus(index, failure, task)
     if plan:
         ranked = _planned(index, ranked, failure, plan)
     index.save()
+    seen = None
+    if observe is not None:
+        watched = [item.key for item in ranked if item.symbol.kind != "class"][:MAX_WATCHED]
+        seen = observe(watched) if watched else None
+        # Not over a plan (the planner may name what should be called), nor when none was called (the
+        # run broke early).
+        if seen is not None and not plan and len(seen.not_called) < len(watched):
+            ranked = [item for item in ranked if item.role == "test" or item.key not in seen.not_called]
     blocks: list[str] = []
     targets: list[EditTarget] = []
     listed: list[str] = []
@@ -82,6 +104,8 @@ def focus_view(root: Path, files: list[str], output: str, task: str, readable: C
     parts = ["The code the failure goes through (no need to read it again):", *blocks]
     if listed:
         parts.append("It also calls (read one with read_symbol if you need it): " + ", ".join(listed[:MAX_LISTED]))
+    if seen is not None and seen.text:
+        parts.append("What their variables held when the failing tests ran them (the last call of each):\n" + seen.text)
     shown = sorted({t.path for t in targets})
     return FocusView("\n\n".join(parts), targets, shown, failure)
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from agent_runtime.agent.edits import EditRequest, EditTarget
-from agent_runtime.agent.focus import focus_view
+from agent_runtime.agent.focus import Seen, focus_view
 from agent_runtime.agent.overview import (
     FAILURE_FILES_CHARS,
     failure_files,
@@ -88,9 +88,9 @@ def plan_tests(task: str, files: list[str], repo: Path, small: bool) -> TestPlan
     return TestPlan(f"{detected} {' '.join(shlex.quote(f) for f in test_files)}")
 
 
-def _run_tests(tool: Any, command: str | None, timeout: int | None = None) -> tuple[dict | None, float]:
+def _run_tests(tool: Any, command: str | None, **options: Any) -> tuple[dict | None, float]:
     started = time.monotonic()
-    options = {"timeout": timeout} if timeout else {}
+    options = {k: v for k, v in options.items() if v}
     result = tool(command=command, **options) if command else tool(**options)
     return (result if isinstance(result, dict) and "error" not in result else None), time.monotonic() - started
 
@@ -150,6 +150,9 @@ def prepare(task: str, repo: Path, listing: tuple[list[str], bool], run_tests: A
             targets = [EditTarget.file(p, (repo / p).read_text(encoding="utf-8", errors="replace"))
                        for p in fix_targets(code, task)]
         elif view is not None:
+            # The functions shown, checked against a traced run of the failing tests (agent/focus.py).
+            view = focus_view(repo, files, output, task, readable, cache_dir=cache_dir, plan=planned or None,
+                              observe=_observer(run_tests, plan)) or view
             start.shown = view.shown
             start.overview += "\n\n" + view.text
             targets = [t for t in view.targets if t.path in fix_targets(view.shown, task)]
@@ -165,6 +168,20 @@ def prepare(task: str, repo: Path, listing: tuple[list[str], bool], run_tests: A
                                        test_command=plan.first, wider_command=plan.wider,
                                        file_text=lambda rel: _text(repo / rel))
     return start
+
+
+def _observer(run_tests: Any, plan: TestPlan) -> Callable[[list[str]], Seen | None] | None:
+    """The failing tests run again watching these functions (run_tests' `values`; pytest only)."""
+    if not plan.first:
+        return None
+
+    def observe(keys: list[str]) -> Seen | None:
+        result, _ = _run_tests(run_tests, plan.first, values=", ".join(keys), timeout=plan.timeout)
+        if result is None or "not_called" not in result:
+            return None  # not pytest, or the run never reported: the view as without
+        return Seen(str(result.get("values", "")).strip(), set(result["not_called"]))
+
+    return observe
 
 
 def _ask_planner(planner: Callable[[Any], Any], repo: Path, files: list[str], output: str, task: str,
@@ -192,7 +209,7 @@ def _without_failing(wider: str, run_tests: Any, task: str, files: list[str]) ->
     run cannot be made (it errs, or nothing of it passes) or takes longer than WIDER_FIRST_S: then
     the failing tests alone judge a fix (pyparsing's 8,000-line test file took 118 s of a task's
     300 before the model was asked anything)."""
-    result, _ = _run_tests(run_tests, wider, WIDER_FIRST_S)
+    result, _ = _run_tests(run_tests, wider, timeout=WIDER_FIRST_S)
     if result is None or "timed out" in str(result.get("summary", "")):
         return None
     if result.get("passed"):

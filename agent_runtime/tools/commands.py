@@ -12,6 +12,8 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+from agent_runtime.code import symbols
+from agent_runtime.code.values import MAX_WATCHED, ValuesError, Watched, is_python, render, split_output, traced_command
 from agent_runtime.core import Action, ToolError
 from agent_runtime.tools.base import RuntimeTool
 from agent_runtime.tools.checks import int_check, text_check
@@ -191,8 +193,12 @@ class RunTestsTool(RuntimeTool):
     inputs = {
         "command": {"type": "string", "description": "test command; detected when omitted", "nullable": True},
         "timeout": {"type": "integer", "description": "seconds before it is stopped (default 300)", "nullable": True},
+        "values": {"type": "string", "nullable": True,
+                   "description": "functions whose variables to report on their last call (pytest), "
+                                  "e.g. \"pkg/mod.py::Class.method, tests/test_x.py::test_y\""},
     }
-    checks = {"command": text_check("command"), "timeout": int_check("timeout", high=MAX_TIMEOUT_S)}
+    checks = {"command": text_check("command"), "timeout": int_check("timeout", high=MAX_TIMEOUT_S),
+              "values": text_check("values")}
     keep_tail = frozenset({"output"})
     approval = "policy"
 
@@ -213,10 +219,19 @@ class RunTestsTool(RuntimeTool):
         chosen = self._command(command)
         return Action("command", command=chosen)
 
-    def run(self, command: str | None = None, timeout: int | None = None) -> dict[str, Any]:
+    def run(self, command: str | None = None, timeout: int | None = None, values: str | None = None) -> dict[str, Any]:
         chosen = self._command(command)
-        outcome = self.runtime.sandbox.run(chosen, timeout=timeout or 300)
-        output = (outcome.stdout + ("\n" + outcome.stderr if outcome.stderr.strip() else "")).strip() + "\n"
+        watched = self._watched(values) if values and values.strip() else []
+        if watched:
+            try:
+                ran = traced_command(chosen, watched)
+            except ValuesError as exc:
+                raise ToolError(exc.error, exc.suggestion) from None
+        else:
+            ran = chosen
+        outcome = self.runtime.sandbox.run(ran, timeout=timeout or 300)
+        stderr, found = split_output(outcome.stderr) if watched else (outcome.stderr, None)
+        output = (outcome.stdout + ("\n" + stderr if stderr.strip() else "")).strip() + "\n"
         summary = summarize(output, outcome.exit_code)
         output = condense(output)
         result: dict[str, Any] = {
@@ -229,4 +244,34 @@ class RunTestsTool(RuntimeTool):
         }
         if outcome.exit_code == 5 and "pytest" in chosen:
             result["summary"] = "no tests were collected"
+        if watched:
+            sources = {w.path: (self.workspace.root / w.path).read_text(encoding="utf-8", errors="replace").splitlines()
+                       for w in watched}
+            if found is None:
+                result["values"] = "the tests ended before the values could be reported\n"
+            else:
+                result["values"] = render(watched, found, sources) + "\n"
+                result["not_called"] = [w.key for w in watched if w.key not in found]
         return result
+
+    def _watched(self, values: str) -> list[Watched]:
+        """`path::Name, ...` -> the definitions to watch (each a Python file the model may read)."""
+        watched = []
+        for key in dict.fromkeys(k.strip() for k in values.split(",") if k.strip()):
+            path, sep, name = key.partition("::")
+            if not sep or not name or not is_python(path):
+                raise ToolError(f"values: {key!r} is not `path.py::Name`",
+                                'Name each function as "pkg/mod.py::Class.method" or "tests/test_x.py::test_y".')
+            rel = self.workspace.relative(self.workspace.resolve(path))
+            if self.hidden(rel):
+                raise ToolError(f"values: {rel} may not be read (policy)", "Name functions in other files.",
+                                kind="refused")
+            found = symbols.index((self.workspace.root / rel).read_text(encoding="utf-8", errors="replace"))
+            if found is None:
+                raise ToolError(f"values: {rel} does not parse as Python", "Name functions in another file.")
+            try:
+                symbol = symbols.find(found, name.split("[", 1)[0].replace("::", "."), rel)  # a test id: no [param]
+            except symbols.SymbolError as exc:
+                raise ToolError(f"values: {exc.error}", exc.suggestion, kind="not_found") from None
+            watched.append(Watched(f"{rel}::{symbol.name}", rel, symbol.name, symbol.start, symbol.end))
+        return watched[:MAX_WATCHED]
