@@ -55,6 +55,9 @@ UNPRIVILEGED_TESTS = [
     "tests/tools/test_mcp_attacks.py",
     "tests/cli/test_mcp_server.py::test_a_client_cannot_write_configuration_or_read_outside_even_with_auto",
     "tests/telemetry/test_redteam_redact.py",
+    # the traced test run (run_tests' values): nothing more runs than the judged command
+    "tests/code/test_values.py::test_the_traced_command_quotes_every_word_so_it_can_do_nothing_more",
+    "tests/code/test_values.py::test_values_are_refused_clearly_where_they_cannot_be_read",
 ]
 # Where the user's $HOME is mounted (a tmpfs in the private mount namespace): the first of these
 # that exists and holds nothing the run needs.
