@@ -133,7 +133,10 @@ def prepare(task: str, repo: Path, listing: tuple[list[str], bool], run_tests: A
             start.overview += start.plan.for_coder()
     if start.shown:
         editable = fix_targets(start.shown, task)
-        chosen = [p for p in editable if any(t.split("::", 1)[0] == p for t in planned)] or editable
+        # The planned files first, every file still writable: narrowed to the plan's files, the 1.5B
+        # pair lost the three small tasks the coder solved alone (two fixes were in files it did not name).
+        planned_files = {t.split("::", 1)[0] for t in planned}
+        chosen = sorted(editable, key=lambda p: p not in planned_files)
         targets = [EditTarget.file(p, (repo / p).read_text(encoding="utf-8", errors="replace"))
                    for p in chosen if (repo / p).is_file()]
     else:

@@ -143,17 +143,18 @@ def test_a_planner_reply_that_attempts_an_edit_writes_nothing(tmp_path):
         assert session.runtime.patches.all() == []
 
 
-def test_in_a_small_repository_the_plan_narrows_the_files_the_fix_may_write(tmp_path):
+def test_in_a_small_repository_the_plan_orders_the_files_but_every_one_stays_writable(tmp_path):
+    """A planner that names the wrong file must not make the fix impossible (it did, measured)."""
     files = dict(BUGGY_PROJECT, **{"fmt.py": "def show(x):\n    return str(x)\n"})
     repo = make_repo(tmp_path / "p", files)
     alone, _, _ = run(tmp_path, repo, "Fix the failing test.", [DONE], name="alone")
     assert alone.attempts.request.paths == ("calc.py", "fmt.py")
-    session, _, _ = run(tmp_path, repo, "Fix the failing test.", [DONE], [plan("add subtracts.", "calc.py::add")],
+    session, _, _ = run(tmp_path, repo, "Fix the failing test.", [DONE], [plan("show is wrong.", "fmt.py::show")],
                         name="planned")
-    assert session.attempts.request.paths == ("calc.py",)
+    assert session.attempts.request.paths == ("fmt.py", "calc.py")
     request = first_request(session)
-    assert request.endswith(EDIT_ASK) and "The code to change: calc.py::add." in request
-    assert "def show(x)" in request, "a small repository is still shown whole"
+    assert request.endswith(EDIT_ASK) and "The code to change: fmt.py::show." in request
+    assert "def add(a, b)" in request, "a small repository is still shown whole"
 
 
 def test_spans_say_which_role_answered_and_the_plan_is_a_chain_span(tmp_path):
