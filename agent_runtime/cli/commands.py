@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from agent_runtime.cli.common import make_approver
-from agent_runtime.config import Settings
+from agent_runtime.config import ConfigError, Settings
 
 
 def _parser(prog: str, description: str) -> argparse.ArgumentParser:
@@ -18,29 +18,94 @@ def _parser(prog: str, description: str) -> argparse.ArgumentParser:
 
 
 def cmd_tools(argv: list[str], settings: Settings, repo: Path) -> int:
-    parser = _parser("tools", "List the tools, their inputs and whether they need approval.")
+    parser = _parser("tools", "List the tools, their inputs and whether they need approval; with MCP servers in "
+                              "your mcp.toml, their tools too (the servers are started in the sandbox, listed, "
+                              "stopped) with the policy's decision for each.")
     parser.add_argument("--json", action="store_true", help="print JSON")
     args = parser.parse_args(argv)
+    from agent_runtime.core import visible
     from agent_runtime.tools import tool_classes
+    from agent_runtime.tools.mcpconfig import McpConfigError, load_servers
 
+    try:
+        servers = load_servers()  # standard library only: without servers, the SDK is never imported
+    except McpConfigError as exc:  # as a session's start-up: one line naming the file, server and key
+        print(f"agent-runtime: error: {visible(str(exc))}", file=sys.stderr)
+        return 1
     rows = []
     for cls in tool_classes():
         rows.append({
             "name": cls.name,
             "description": cls.description,
-            "inputs": {k: {"type": v["type"], "required": not v.get("nullable", False), "description": v["description"]}
-                       for k, v in cls.inputs.items()},
+            "inputs": _inputs(cls),
             "approval": {"never": "no", "always": "always", "policy": "by policy (ask rules)"}[cls.approval],
         })
+    if servers:
+        from agent_runtime.safety.policy import PolicyError
+
+        try:
+            rows += _mcp_rows(settings, repo, servers, {row["name"] for row in rows})
+        except PolicyError as exc:  # the decisions cannot be told without the policy, as a session cannot start
+            print(f"agent-runtime: error: {visible(str(exc))}", file=sys.stderr)
+            return 1
     if args.json:
-        print(json.dumps(rows, indent=2))
+        print(visible(json.dumps(rows, indent=2)))  # a server's text: DEL and C1 controls are raw in JSON
         return 0
     for row in rows:
-        inputs = ", ".join(f"{k}{'' if v['required'] else '?'}: {v['type']}" for k, v in row["inputs"].items())
-        print(f"{row['name']}({inputs})")
-        print(f"    {row['description']}")
-        print(f"    approval: {row['approval']}")
+        inputs = ", ".join(f"{k}{'' if v['required'] else '?'}: {_type_text(v['type'])}"
+                           for k, v in row["inputs"].items())
+        print(visible(f"{row['name']}({inputs})"))
+        print(visible(f"    {row['description']}"))
+        print(visible(f"    approval: {_approval_text(row)}"))
     return 0
+
+
+def _inputs(cls: Any) -> dict[str, dict[str, Any]]:
+    return {k: {"type": v["type"], "required": not v.get("nullable", False), "description": v["description"]}
+            for k, v in cls.inputs.items()}
+
+
+def _type_text(kind: Any) -> str:
+    return "|".join(kind) if isinstance(kind, list) else str(kind)  # an MCP input may take several types
+
+
+def _approval_text(row: dict[str, Any]) -> str:
+    if "server" not in row:  # a built-in tool: its approval is a property of the tool
+        return row["approval"]
+    said = f"{row['approval']}: {row['approval_reason']}"
+    return f"{said}; approved without asking: saved in {row['approved_by']}" if row["approved_by"] else said
+
+
+def _mcp_rows(settings: Settings, repo: Path, servers: list[Any], taken: set[str]) -> list[dict[str, Any]]:
+    """The tools of the user's MCP servers, each with the policy's decision for its name. The servers
+    start as a session starts them (in the sandbox, the policy's hidden files hidden), are listed and
+    stopped; one that cannot start or list is a note on stderr and the others are listed."""
+    from agent_runtime.core import Action, Workspace
+    from agent_runtime.safety.approval import one_line
+    from agent_runtime.safety.userpolicy import load_policy
+    from agent_runtime.tools.mcptool import mcp_tool_classes
+    from agent_runtime.tools.runtime import mcp_clients
+
+    def note(message: str) -> None:
+        print(f"agent-runtime: note: {' '.join(one_line(message).split())}", file=sys.stderr)
+
+    policy = load_policy(settings.policy_file)  # with the user's saved approvals, as a session's
+    workspace = Workspace(repo, hidden=policy.deny_read)
+    clients = mcp_clients(policy, workspace, None, servers)  # also adds the servers' allow / ask / deny
+    assert clients is not None
+    clients.warn = note
+    try:
+        classes = mcp_tool_classes(clients.started(), set(taken), note)
+    finally:
+        clients.close()  # every server process stopped before anything is printed
+    rows = []
+    for cls in classes:
+        decision = policy.decide(Action("mcp", command=cls.name), workspace.root)
+        rows.append({"name": cls.name, "description": cls.description, "inputs": _inputs(cls),
+                     "approval": decision.decision, "server": cls.server.config.name,
+                     "approval_rule": decision.rule, "approval_reason": decision.reason,
+                     "approved_by": decision.approved_by})
+    return rows
 
 
 def cmd_tool(argv: list[str], settings: Settings, repo: Path) -> int:
@@ -68,8 +133,10 @@ def cmd_tool(argv: list[str], settings: Settings, repo: Path) -> int:
     try:
         try:
             runtime = Runtime.create(settings, repo, make_approver(settings), telemetry=tracing.telemetry)
-        except PolicyError as exc:
-            print(f"agent-runtime: error: {exc}", file=sys.stderr)
+        except (PolicyError, ConfigError) as exc:  # the policy file, or an invalid mcp.toml or hooks.toml
+            from agent_runtime.core import visible
+
+            print(f"agent-runtime: error: {visible(str(exc))}", file=sys.stderr)
             return 1
         tools = {tool.name: tool for tool in build_tools(runtime)}
         if args.name not in tools:
@@ -123,6 +190,7 @@ def cmd_policy(argv: list[str], settings: Settings, repo: Path) -> int:
     check.add_argument("command", help="the shell command, quoted")
     sub.add_parser("test", help="run the policy file's own examples, and those of your saved approvals")
     args = parser.parse_args(argv)
+    from agent_runtime.core import visible
     from agent_runtime.safety.policy import PolicyError
     from agent_runtime.safety.userpolicy import example_failures, load_policy
 
@@ -139,6 +207,14 @@ def cmd_policy(argv: list[str], settings: Settings, repo: Path) -> int:
         print(f"{policy.source}: {checked - len(failures)} of {checked} examples pass ({len(policy.rules)} rules)")
         user = policy.user
         if user:
+            if any(entry.tool for entry in user.entries):  # MCP tools are judged with mcp.toml's servers too
+                from agent_runtime.tools.mcpconfig import McpConfigError, load_servers
+
+                try:
+                    policy.mcp.add_servers(load_servers())
+                except McpConfigError as exc:
+                    print(f"agent-runtime: error: {visible(str(exc))}", file=sys.stderr)
+                    return 1
             saved = example_failures(policy, repo)
             total = sum(len(e.match) for e in user.entries)
             for failure in saved:

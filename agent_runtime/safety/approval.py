@@ -8,7 +8,8 @@ the default, no.
 
 Approvals are remembered two ways, and one taken from memory says so (source `remembered`,
 a line on the terminal): an "always" of this session, and the user's saved approvals (their
-policy file, safety/userpolicy.py), offered for saving right after an "always" for a command.
+policy file, safety/userpolicy.py), offered for saving right after an "always" for a command
+or an MCP tool.
 Neither ever covers a write to the project's instructions (rule `instructions`): that is
 asked every time. An explicit `--approval never` refuses even what is remembered.
 Answers are read without entering the REPL's readline history: `y` is not a task.
@@ -57,7 +58,7 @@ CHOICES_NOTE = {  # `remember`: a note for the project's instructions, worded as
 CHOICES_MCP = {
     "y": "yes, call it once",
     "n": "no (Enter)",
-    "a": "always: this MCP tool, for this session",
+    "a": "always: this MCP tool, for this session (then: save it for later sessions?)",
     "m": "no, and tell the model why",
 }
 DEFAULT_KEY = "n"
@@ -145,8 +146,10 @@ class Approver:
             return None  # the project's instructions: asked every time
         if action.kind == "write":
             return "this session ('always' for every patch)" if self._always_patches else None
-        if action.kind == "mcp":  # an MCP tool: remembered by its name, for this session only
-            return "this session ('always' for this MCP tool)" if _key(action) in self._always_commands else None
+        if action.kind == "mcp":  # an MCP tool: by its name, for this session or saved (policy/engine.py)
+            if _key(action) in self._always_commands:
+                return "this session ('always' for this MCP tool)"
+            return decision.approved_by
         if (action.command or "") in self._always_commands:
             return "this session ('always' for this command)"
         if decision.rule in self._always_rules:
@@ -157,8 +160,12 @@ class Approver:
         if action.kind == "write":
             self._always_patches = key == "a" or self._always_patches
             return
-        if action.kind == "mcp":  # its "always" covers this tool by name; nothing to save as a command rule
+        if action.kind == "mcp":  # its "always" covers this tool by name, and can be saved as such
             self._always_commands.add(_key(action))
+            if self.store is not None:
+                self._offer(self.store.propose_tool(action.command or ""),
+                            "a saved approval could not cover this MCP tool (its server is not in your mcp.toml "
+                            "as configured now)")
             return
         command = action.command or ""
         if key == "a":
@@ -167,10 +174,14 @@ class Approver:
             self._always_rules.add(decision.rule)
         if self.store is None:
             return
-        proposal = self.store.propose(command, decision.rule if key == "r" else None)
+        self._offer(self.store.propose(command, decision.rule if key == "r" else None),
+                    "a saved approval could not cover it (the policy asks for a reason that holds whatever is "
+                    "saved, such as code it cannot judge or AGENTS.md)")
+
+    def _offer(self, proposal: "Proposal | None", why_not: str) -> None:
+        """Show an entry for the user's policy file; save it on their yes."""
         if proposal is None:
-            self.notice("remembered for this session only: a saved approval could not cover it (the policy asks "
-                        "for a reason that holds whatever is saved, such as code it cannot judge or AGENTS.md)")
+            self.notice(f"remembered for this session only: {why_not}")
             return
         if self._confirm_save(proposal):
             from agent_runtime.safety.userpolicy import SaveError, shown
@@ -307,8 +318,7 @@ def terminal_confirm_save(proposal: "Proposal") -> bool:
     console = Console(stderr=True, highlight=False)
     console.print(Panel(Text(visible(proposal.text.rstrip("\n"))), title=one_line(f"for {shown(proposal.path)}"),
                         border_style="cyan"))
-    console.print("Later sessions would approve it without asking; its match example is checked by "
-                  "`agent-runtime policy test`.")
+    console.print("Later sessions would approve it without asking; `agent-runtime policy test` checks it.")
     console.print(f"[bold cyan]Save it to {escape(one_line(shown(proposal.path)))}?[/] {escape('[y/N]')} ", end="")
     try:
         return read_answer().strip().lower()[:1] == "y"

@@ -17,6 +17,12 @@ configuration directory, also when it lies inside the workspace). It holds only 
     rule = "git-push"                       # every command that rule of the shipped policy asks about
     match = ["git push origin feature"]
 
+    [[allow]]
+    id = "mcp-notes-search"
+    tool = "mcp__notes__search"             # exactly this MCP tool (a full name, never a glob)
+    server = "notes"                        # of the server of this exact name in mcp.toml
+    repo = "/home/me/src/app"
+
 Precedence, strongest first (policy.py applies it):
   1. deny, from a rule or a floor: stays deny. A saved entry never lowers a deny.
   2. floors that ask: what cannot be read, code handed to an interpreter, a program or path only
@@ -33,6 +39,10 @@ Precedence, strongest first (policy.py applies it):
 An entry saved from a prompt holds the repository it was approved in (`repo`): the same command
 text means something else in another repository (`./build.sh` there is another script), so an
 approval does not travel unless the user deletes that line.
+
+A `tool` entry approves one MCP tool the policy asks about (policy/mcp.py); a deny (the server's
+`deny` or `default` in mcp.toml, the policy file's `[mcp]` table) stays deny. It needs no `match`:
+`policy test` checks the tool itself.
 """
 
 from __future__ import annotations
@@ -44,19 +54,23 @@ import tomllib
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 from agent_runtime.config import config_home
+from agent_runtime.core import Action
 from agent_runtime.safety.policy import Policy, PolicyError
+from agent_runtime.safety.policy.mcp import TOOL_NAME, server_of
 
 USER_POLICY_NAME = "policy.toml"
-ALLOW_KEYS = ("id", "command", "rule", "repo", "reason", "match", "saved")
+ALLOW_KEYS = ("id", "command", "rule", "tool", "server", "repo", "reason", "match", "saved")
 MAX_COMMAND_CHARS = 2000
 HEADER = """\
 # agent-runtime: your own approvals, layered over the shipped command policy.
-# An [[allow]] entry approves, without asking, the exact `command` it names, or every command
-# the shipped rule `rule` asks about. It never allows what the policy denies, and never lifts
-# its floors (secrets, configuration files, AGENTS.md, code handed to an interpreter).
-# `agent-runtime policy test` checks each entry's `match` examples. Edit or delete freely.
+# An [[allow]] entry approves, without asking, the exact `command` it names, every command
+# the shipped rule `rule` asks about, or the one MCP `tool` it names (of `server` in mcp.toml).
+# It never allows what the policy denies, and never lifts its floors (secrets, configuration
+# files, AGENTS.md, code handed to an interpreter).
+# `agent-runtime policy test` checks each entry. Edit or delete freely.
 """
 
 
@@ -80,11 +94,15 @@ class Allowance:
     match: tuple[str, ...]
     saved: str | None = None
     repo: Path | None = None  # None: every repository
+    tool: str | None = None  # an MCP tool's full name (its `match` is that name)
+    server: str | None = None  # with `tool`: the server's name in mcp.toml, exactly
 
     def applies_in(self, root: Path) -> bool:
         return self.repo is None or _same_directory(self.repo, root)
 
     def describe(self) -> str:
+        if self.tool is not None:
+            return f"the MCP tool {self.tool} of server {self.server}"
         return f"the command {self.command!r}" if self.command is not None else f"every command of rule {self.rule}"
 
 
@@ -110,6 +128,10 @@ class UserPolicy:
         if not rule_ids or not all(r in found for r in rule_ids):
             return None
         return found[sorted(rule_ids)[0]]
+
+    def by_tool(self, name: str, server: str, root: Path) -> Allowance | None:
+        """The entry of exactly this MCP tool of exactly this server (compared as written, no glob)."""
+        return next((e for e in self.entries if e.tool == name and e.server == server and e.applies_in(root)), None)
 
     def where(self, entry: Allowance) -> str:
         return f"{self.shown} ([[allow]] {entry.id})"
@@ -149,27 +171,48 @@ def parse(text: str, where: str) -> tuple[Allowance, ...]:
         if extra:
             raise PolicyError(f"{at}: unknown key(s) {', '.join(extra)} (known: {', '.join(ALLOW_KEYS)}); "
                               "check the spelling")
-        for key in ("id", "command", "rule", "repo", "reason", "saved"):
+        for key in ("id", "command", "rule", "tool", "server", "repo", "reason", "saved"):
             if key in item and (not isinstance(item[key], str) or not item[key].strip()):
                 raise PolicyError(f"{at}: {key} must be a non-empty string")
-        if ("command" in item) == ("rule" in item):
-            raise PolicyError(f"{at}: give exactly one of command (an exact command) or rule (a rule id of the "
-                              "shipped policy)")
-        match = item.get("match")
+        if sum(key in item for key in ("command", "rule", "tool")) != 1:
+            raise PolicyError(f"{at}: give exactly one of command (an exact command), rule (a rule id of the "
+                              "shipped policy) or tool (an MCP tool's full name)")
+        if "tool" in item:
+            match = _tool_entry(item, at)
+        elif "server" in item:
+            raise PolicyError(f"{at}: server goes with tool (an MCP tool), not with a command or a rule")
+        else:
+            match = item.get("match")
         if not isinstance(match, list) or not match or not all(isinstance(m, str) and m.strip() for m in match):
             raise PolicyError(f"{at}: match must be a non-empty list of example commands (policy test checks them)")
         if "repo" in item and not os.path.isabs(os.path.expanduser(item["repo"])):
             raise PolicyError(f"{at}: repo must be an absolute path (or leave it out for every repository)")
         command = item["command"].strip() if "command" in item else None
-        entry_id = item.get("id") or (f"command {command!r}" if command else f"rule {item['rule']}")
+        entry_id = item.get("id") or (f"command {command!r}" if command else
+                                      f"rule {item['rule']}" if "rule" in item else f"tool {item['tool']}")
         repo = Path(os.path.expanduser(item["repo"])) if "repo" in item else None
         entries.append(Allowance(entry_id, command, item.get("rule"), item.get("reason", "saved approval"),
-                                 tuple(match), item.get("saved"), repo))
+                                 tuple(match), item.get("saved"), repo, item.get("tool"), item.get("server")))
     ids = [e.id for e in entries]
     duplicate = next((i for i in ids if ids.count(i) > 1), None)
     if duplicate:
         raise PolicyError(f"{where}: the id {duplicate!r} is used twice")
     return tuple(entries)
+
+
+def _tool_entry(item: dict, at: str) -> list[str]:
+    """Check an MCP tool entry; its one example is the tool itself."""
+    tool, server = item["tool"], item.get("server")
+    if not TOOL_NAME.fullmatch(tool):
+        raise PolicyError(f"{at}: tool must be one MCP tool's full name as the prompt shows it, "
+                          f"mcp__<server>__<tool> (letters, digits and '_', no glob), not {tool!r}")
+    if server is None:
+        raise PolicyError(f"{at}: a tool entry names its server as in your mcp.toml (server = \"...\")")
+    if server_of(tool) != server.replace("-", "_"):
+        raise PolicyError(f"{at}: {tool} is not a tool of server {server!r}")
+    if "match" in item:
+        raise PolicyError(f"{at}: a tool entry approves only the tool it names: leave out match")
+    return [tool]
 
 
 def _same_directory(a: Path, b: Path) -> bool:
@@ -196,6 +239,9 @@ def example_failures(policy: Policy, root: Path) -> list[str]:
     failures: list[str] = []
     known = {r.id for r in policy.rules}
     for entry in user.entries if user else ():
+        if entry.tool is not None:
+            failures += _tool_failures(policy, user, entry, root)
+            continue
         if entry.rule is not None and entry.rule not in known:
             failures.append(f"{user.shown}: [[allow]] {entry.id}: the policy has no rule {entry.rule!r} "
                             "(renamed or removed); this entry approves nothing")
@@ -210,6 +256,19 @@ def example_failures(policy: Policy, root: Path) -> list[str]:
                 failures.append(f"{user.shown}: [[allow]] {entry.id}: {example!r} is not approved by it: the policy "
                                 f"says {decision.decision} (rule {decision.rule}): {decision.reason}")
     return failures
+
+
+def _tool_failures(policy: Policy, user: UserPolicy, entry: Allowance, root: Path) -> list[str]:
+    """A tool entry approves its tool as the policy and mcp.toml (added by the caller) now decide."""
+    at = f"{user.shown}: [[allow]] {entry.id}"
+    if entry.server not in policy.mcp.servers.values():
+        return [f"{at}: your mcp.toml has no server {entry.server!r} (renamed or removed); this entry approves "
+                "nothing"]
+    decision = policy.decide(Action("mcp", command=entry.tool), entry.repo or root)
+    if decision.approved_by is None:
+        return [f"{at}: {entry.tool} is not approved by it: the policy says {decision.decision} "
+                f"(rule {decision.rule}): {decision.reason}"]
+    return []
 
 
 # --- saving an "always" from a prompt ---
@@ -252,41 +311,58 @@ class ApprovalStore:
         command = command.strip()
         if not command or len(command) > MAX_COMMAND_CHARS or any(0xD800 <= ord(c) < 0xE000 for c in command):
             return None
+        key = f"rule = {_toml_string(rule)}" if rule else f"command = {_toml_string(command)}"
+        entry, text = self._entry(f"rule-{_slug(rule)}" if rule else _slug(command), [key],
+                                  f"match = [{_toml_string(command)}]", (command,), command=None if rule else command,
+                                  rule=rule)
+        return self._checked(entry, text, lambda policy: policy.check_command(command, self.root))
+
+    def propose_tool(self, name: str) -> Proposal | None:
+        """The entry for "always this MCP tool": its full name and its server's exact name in mcp.toml
+        (as configured now), or None when the policy would not ask about it (a deny stays deny)."""
+        server = self.policy.mcp.servers.get(server_of(name) or "")
+        if server is None or not TOOL_NAME.fullmatch(name):
+            return None
+        keys = [f"tool = {_toml_string(name)}  # exactly this MCP tool: no other tool, no glob",
+                f"server = {_toml_string(server)}  # its server, by its exact name in your mcp.toml"]
+        entry, text = self._entry(_slug(name), keys, None, (name,), tool=name, server=server)
+        return self._checked(entry, text, lambda policy: policy.decide(Action("mcp", command=name), self.root))
+
+    def _entry(self, base: str, keys: list[str], match: str | None, examples: tuple[str, ...],
+               **what: Any) -> tuple[Allowance, str]:
+        """An entry of this repository saved today, with a free id, and its TOML."""
         existing = self.policy.user.entries if getattr(self.policy, "user", None) is not None else ()
         ids = {e.id for e in existing}
-        base = f"rule-{_slug(rule)}" if rule else _slug(command)
         entry_id, n = base, 2
         while entry_id in ids:
             entry_id, n = f"{base}-{n}", n + 1
         today = datetime.now(timezone.utc).strftime("%Y-%m-%d")
         repo = Path(os.path.realpath(self.root))
-        entry = Allowance(entry_id, None if rule else command, rule,
-                          f"saved with 'always' at an approval prompt ({today})", (command,), today, repo)
-        lines = ["[[allow]]", f"id = {_toml_string(entry.id)}"]
-        lines.append(f"rule = {_toml_string(rule)}" if rule else f"command = {_toml_string(command)}")
-        lines += [f"repo = {_toml_string(str(repo))}  # only in this repository; without it: in every one",
-                  f"reason = {_toml_string(entry.reason)}", f"match = [{_toml_string(command)}]",
-                  f"saved = {_toml_string(today)}"]
-        text = "\n".join(lines) + "\n"
+        entry = Allowance(entry_id, what.get("command"), what.get("rule"),
+                          f"saved with 'always' at an approval prompt ({today})", examples, today, repo,
+                          what.get("tool"), what.get("server"))
+        lines = ["[[allow]]", f"id = {_toml_string(entry.id)}", *keys,
+                 f"repo = {_toml_string(str(repo))}  # only in this repository; without it: in every one",
+                 f"reason = {_toml_string(entry.reason)}", *([match] if match else []), f"saved = {_toml_string(today)}"]
+        return entry, "\n".join(lines) + "\n"
+
+    def _checked(self, entry: Allowance, text: str, decide: Any) -> Proposal | None:
+        """The proposal, if its TOML reads back as the same entry and, with it saved, `decide` is approved."""
         try:
             text.encode("utf-8")  # a path or command that is not UTF-8 cannot be saved as TOML
             parsed = parse(text, "entry")[0]
         except (PolicyError, UnicodeEncodeError):
             return None
-        if (parsed.command, parsed.rule, parsed.match, parsed.repo) != (entry.command, entry.rule, entry.match, repo):
+        fields = ("command", "rule", "tool", "server", "match", "repo")
+        if any(getattr(parsed, f) != getattr(entry, f) for f in fields):
             return None
-        if not self._would_approve(entry, command):
-            return None
-        return Proposal(entry, text, self.path)
-
-    def _would_approve(self, entry: Allowance, command: str) -> bool:
         current = getattr(self.policy, "user", None)
-        trial = UserPolicy(self.path, (*(current.entries if current else ()), entry))
-        self.policy.user = trial
+        self.policy.user = UserPolicy(self.path, (*(current.entries if current else ()), entry))
         try:
-            return self.policy.check_command(command, self.root).approved_by is not None
+            approved = decide(self.policy).approved_by is not None
         finally:
             self.policy.user = current
+        return Proposal(entry, text, self.path) if approved else None
 
     def save(self, proposal: Proposal) -> None:
         """Append the entry (the file is checked whole before it replaces the old one) and use it now."""

@@ -165,9 +165,14 @@ def _schema_check(name: str, spec: dict[str, Any], validator_class: Any) -> Call
 
 def build_mcp_tools(runtime: "Runtime", servers: list["McpServer"], taken: set[str],
                     warn: Callable[[str], None]) -> list[RuntimeTool]:
-    """One tool object per server tool; a tool whose schema cannot be used, or whose name would
-    collide with another, is left out with a warning."""
-    tools: list[RuntimeTool] = []
+    """One tool object per server tool (see mcp_tool_classes)."""
+    return [cls(runtime) for cls in mcp_tool_classes(servers, taken, warn)]
+
+
+def mcp_tool_classes(servers: list["McpServer"], taken: set[str], warn: Callable[[str], None]) -> list[type[McpTool]]:
+    """One tool class per server tool, as `agent-runtime tools` lists them and a session builds them; a
+    tool whose schema cannot be used, or whose name would collide with another, is left out with a warning."""
+    tools: list[type[McpTool]] = []
     for server in servers:
         if len(server.tools) > MAX_TOOLS:
             warn(f"MCP server {server.config.name} lists {len(server.tools):,} tools; only its first {MAX_TOOLS} "
@@ -207,5 +212,5 @@ def build_mcp_tools(runtime: "Runtime", servers: list["McpServer"], taken: set[s
                 "schema": remote.inputSchema,
             })
             taken.add(name)
-            tools.append(cls(runtime))
+            tools.append(cls)
     return tools

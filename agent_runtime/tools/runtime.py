@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +26,7 @@ if TYPE_CHECKING:
     from agent_runtime.core import ApprovalResult
     from agent_runtime.patches.apply import Patch
     from agent_runtime.tools.base import RuntimeTool
+    from agent_runtime.tools.mcpconfig import ServerConfig
 
 
 STEPS_FOR_JUDGE = 6
@@ -45,23 +45,16 @@ def sandbox_state(sandbox: Sandbox, network: bool) -> SandboxState:
     return SandboxState(True)
 
 
-def mcp_clients(policy: Policy, workspace: Workspace, use_bwrap: bool | None) -> McpClients | None:
-    """The user's MCP servers (their own mcp.toml, never a repository's file), their tools' decisions
-    added to the policy; None when none is configured."""
+def mcp_clients(policy: Policy, workspace: Workspace, use_bwrap: bool | None,
+                servers: list["ServerConfig"] | None = None) -> McpClients | None:
+    """The user's MCP servers (their own mcp.toml, never a repository's file, unless `servers` are
+    given), their tools' decisions added to the policy; None when none is configured."""
     from agent_runtime.tools.mcpconfig import load_servers
 
-    servers = load_servers()
+    servers = load_servers() if servers is None else servers
     if not servers:
         return None
-    for server in servers:
-        where = f"your MCP configuration, server {server.name}"
-        prefix = f"mcp__{server.name.replace('-', '_')}__"
-        for decision in ("allow", "ask", "deny"):
-            # Written with the server's own tool names; judged on the names the model calls, where '-' and
-            # '.' are '_' (tools/mcptool.py): deny = ["delete-all"] must hold for mcp__x__delete_all.
-            patterns = [prefix + re.sub(r"[-.]", "_", pattern) for pattern in getattr(server, decision)]
-            policy.mcp.add(decision, patterns, where)
-        policy.mcp.server_defaults[server.name.replace("-", "_")] = (server.default, where)
+    policy.mcp.add_servers(servers)
     return McpClients(servers, workspace.root, policy.deny_read, use_bwrap=use_bwrap)
 
 

@@ -53,6 +53,8 @@ UNPRIVILEGED_TESTS = [
     "tests/cli/test_mcp_server.py::test_the_server_refuses_what_the_policy_refuses",
     # the attacks of the MCP review: a hostile server in bubblewrap, a client of agent-runtime mcp
     "tests/tools/test_mcp_attacks.py",
+    # an MCP tool's saved approval: never over a deny, only its exact name, never from a repository
+    "tests/tools/test_mcp_approvals.py",
     "tests/cli/test_mcp_server.py::test_a_client_cannot_write_configuration_or_read_outside_even_with_auto",
     "tests/telemetry/test_redteam_redact.py",
     # the traced test run (run_tests' values): nothing more runs than the judged command

@@ -152,7 +152,10 @@ class Policy:
             return self.check_command(action.command or "", root)
         if action.kind == "mcp":  # a tool of an MCP server: judged by its name (policy/mcp.py)
             name = action.command or ""
-            return self.mcp.decide(name, server_of(name))
+            decision = self.mcp.decide(name, server_of(name))
+            if decision.decision == "ask" and self.user:  # a deny or an allow stays what it is
+                decision.approved_by = self._saved_tool_approval(name, root)
+            return decision
         if action.kind not in ("read", "write", "restore"):
             return Decision("ask", None, f"unknown action {action.kind!r}")
         root = Path(root).resolve()
@@ -262,6 +265,14 @@ class Policy:
             if floor.decision == "deny" or floor.rule not in USER_LOWERABLE:
                 return None
         return self.user.where(entry)
+
+    def _saved_tool_approval(self, name: str, root: Path) -> str | None:
+        """Where the user approved this MCP tool for good (userpolicy.py), or None. The entry names the
+        exact tool and the server's exact name in mcp.toml as configured now: `my-notes` and `my_notes`
+        give the same tool names, and a server renamed to the other one is not the one approved."""
+        server = self.mcp.servers.get(server_of(name) or "")
+        entry = self.user.by_tool(name, server, root) if server is not None else None
+        return self.user.where(entry) if entry is not None else None
 
     def _judge(self, cmd: SimpleCommand, place: Place, contained: bool = False) -> Verdict:
         """One simple command: the strictest rule, then the floors. contained: commands run in the

@@ -5,19 +5,24 @@ which tool it is. So its decision comes from name globs (`mcp__<server>__<tool>`
 sensitive), from the policy file's `[mcp]` table and from the user's server configuration; the
 strictest matching decision wins and a tool nothing matches is asked. A `deny` is final: the
 wrapper refuses it before approval, hooks or `--approval auto` are consulted, as for a denied
-command.
+command. The user's saved approval of one tool (safety/userpolicy.py) lifts only an `ask`.
 """
 
 from __future__ import annotations
 
 import fnmatch
+import re
 from dataclasses import dataclass, field
+from typing import Any, Iterable
 
 from agent_runtime.core import Decision
 
 DECISIONS = ("allow", "ask", "deny")
 KEYS = ("default", "allow", "ask", "deny")  # the [mcp] table of policy.toml
 PREFIX = "mcp__"
+# A full name as the model calls it: a server name with '-' as '_' (no "__" in it, tools/mcpconfig.py),
+# then the tool's name with what is not a letter or digit as '_' (tools/mcptool.py). No glob character.
+TOOL_NAME = re.compile(r"^mcp__[A-Za-z][A-Za-z0-9]*(?:_[A-Za-z0-9]+)*__[A-Za-z0-9_]{1,129}$")
 
 
 def tool_name(server: str, tool: str) -> str:
@@ -42,6 +47,21 @@ class McpRules:
     globs: list[tuple[str, str, str]] = field(default_factory=list)
     # Per-server defaults from the user's configuration: server name -> (decision, where).
     server_defaults: dict[str, tuple[str, str]] = field(default_factory=dict)
+    # The servers configured now: the name in tool names ('-' as '_') -> the name in mcp.toml, exactly.
+    # A saved approval names the latter, so `my-notes` saved is not `my_notes` configured later.
+    servers: dict[str, str] = field(default_factory=dict)
+
+    def add_servers(self, servers: Iterable[Any]) -> None:
+        """The user's servers (tools/mcpconfig.py ServerConfig): their allow / ask / deny and default."""
+        for server in servers:
+            where = f"your MCP configuration, server {server.name}"
+            key = server.name.replace("-", "_")
+            for decision in DECISIONS:
+                # Written with the server's own tool names; judged on the names the model calls, where '-' and
+                # '.' are '_' (tools/mcptool.py): deny = ["delete-all"] must hold for mcp__x__delete_all.
+                self.add(decision, [tool_name(key, re.sub(r"[-.]", "_", p)) for p in getattr(server, decision)], where)
+            self.server_defaults[key] = (server.default, where)
+            self.servers[key] = server.name
 
     def add(self, decision: str, patterns: tuple[str, ...] | list[str], where: str) -> None:
         assert decision in DECISIONS

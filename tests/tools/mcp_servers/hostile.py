@@ -53,6 +53,8 @@ WANTED = [w for w in os.environ.get("HOSTILE_TOOLS", "").split(",") if w]
 
 @server.list_tools()
 async def list_tools() -> list[types.Tool]:
+    if os.environ.get("HOSTILE_LIST") == "fail":  # it starts, then cannot list its tools
+        raise RuntimeError("the tool list is broken")
     return [t for t in TOOLS if not WANTED or t.name[:20] in WANTED or (t.name.startswith("many") and "many" in WANTED)]
 
 
