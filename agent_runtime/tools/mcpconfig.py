@@ -10,7 +10,7 @@ policy denies the agent writes to this directory). Standard library only.
     network = false       # the server gets the network (default false)
     sandbox = true        # start it in bubblewrap (default true; false only if you accept it runs as you)
     timeout = 60          # seconds a call may take (default 60); then the server is stopped
-    default = "ask"       # allow / ask / deny: its tools not named below (default ask)
+    default = "ask"       # allow / ask / deny: its tools not named below (unset: policy.toml's [mcp] default, else ask)
     allow = ["search", "get_*"]   # tool names (globs) allowed without asking
     ask = []
     deny = ["delete_*"]           # never called, whatever the approval mode
@@ -49,7 +49,7 @@ class ServerConfig:
     sandbox: bool = True
     timeout: float = DEFAULT_TIMEOUT_S
     startup_timeout: float = DEFAULT_STARTUP_S
-    default: str = "ask"
+    default: str | None = None  # as written; none: the policy file's [mcp] default, else ask
     allow: tuple[str, ...] = ()
     ask: tuple[str, ...] = ()
     deny: tuple[str, ...] = ()
@@ -111,8 +111,8 @@ def _server(path: Path, name: str, body: Any) -> ServerConfig:
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= MAX_TIMEOUT_S:
             raise McpConfigError(f"{where}: {key} must be a number of seconds from 0 to {MAX_TIMEOUT_S:g}")
         times[key] = float(value)
-    default = body.get("default", "ask")
-    if default not in DECISIONS:
+    default = body.get("default")
+    if default is not None and default not in DECISIONS:
         raise McpConfigError(f'{where}: default must be "allow", "ask" or "deny"')
     globs = {}
     for key in DECISIONS:

@@ -683,3 +683,23 @@ def test_policy_check_exit_status(tmp_path):
             assert result.returncode == status, (command, extra, result.stdout, result.stderr)
     help_text = run_cli("policy", "check", "--help", cwd=tmp_path).stdout
     assert "0 allow" in help_text and "10 ask" in help_text and "20 deny" in help_text
+
+
+def test_mcp_defaults_written_in_either_place_vote_and_the_strictest_wins():
+    """An unset default is no vote: the policy file's `[mcp] default = "deny"` holds for a server that
+    sets none (it did not: every server's unset default was ask), and a server's own `allow` holds
+    when the policy file sets none."""
+    from agent_runtime.safety.policy.mcp import McpRules
+    from agent_runtime.tools.mcpconfig import ServerConfig
+
+    def decide(policy_default: str | None, server_default: str | None) -> str:
+        rules = McpRules(policy_default or "ask", default_written=policy_default is not None)
+        rules.add_servers([ServerConfig("notes", ("notes-server",), default=server_default)])
+        return rules.decide("mcp__notes__read", "notes").decision
+
+    assert decide(None, None) == "ask"
+    assert decide("deny", None) == "deny"
+    assert decide(None, "allow") == "allow"
+    assert decide("ask", "allow") == "ask"
+    assert decide("allow", "deny") == "deny"
+    assert decide("deny", "allow") == "deny"

@@ -144,7 +144,7 @@ def test_saved_at_the_terminal_prompt_then_a_session_without_a_terminal_takes_it
     assert tool["attributes"]["approval.source"] == "remembered"
 
 
-@pytest.mark.parametrize("deny", ["server-deny", "server-default", "policy-deny"])
+@pytest.mark.parametrize("deny", ["server-deny", "server-default", "policy-deny", "policy-default"])
 def test_a_saved_approval_never_overrides_a_deny_added_after_saving(repo, session, tmp_path, deny):
     write_mcp_config({"demo": demo_server()})
     save_approval(repo, "mcp__demo__pick")
@@ -153,7 +153,8 @@ def test_a_saved_approval_never_overrides_a_deny_added_after_saving(repo, sessio
     policy = tmp_path / "policy.toml"
     from agent_runtime.safety.policy.engine import SHIPPED_POLICY
 
-    policy.write_text(SHIPPED_POLICY.read_text() + ('\n[mcp]\ndeny = ["mcp__demo__*"]\n' if deny == "policy-deny" else ""))
+    table = {"policy-deny": '\n[mcp]\ndeny = ["mcp__demo__*"]\n', "policy-default": '\n[mcp]\ndefault = "deny"\n'}
+    policy.write_text(SHIPPED_POLICY.read_text() + table.get(deny, ""))
     later = session(repo, env={"POLICY_FILE": str(policy)})
     assert "refused by the command policy" in later.tools["mcp__demo__pick"](color="red")["error"]
     record, decision, approval = later.calls[-1]

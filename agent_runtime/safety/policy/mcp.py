@@ -43,6 +43,7 @@ class McpRules:
     """Name globs -> decisions, from several sources (each named in the decision's reason)."""
 
     default: str = "ask"
+    default_written: bool = False  # the policy file's [mcp] table sets `default` (unset, it is no vote)
     # (glob, decision, where it was set)
     globs: list[tuple[str, str, str]] = field(default_factory=list)
     # Per-server defaults from the user's configuration: server name -> (decision, where).
@@ -60,7 +61,8 @@ class McpRules:
                 # Written with the server's own tool names; judged on the names the model calls, where '-' and
                 # '.' are '_' (tools/mcptool.py): deny = ["delete-all"] must hold for mcp__x__delete_all.
                 self.add(decision, [tool_name(key, re.sub(r"[-.]", "_", p)) for p in getattr(server, decision)], where)
-            self.server_defaults[key] = (server.default, where)
+            if server.default is not None:
+                self.server_defaults[key] = (server.default, where)
             self.servers[key] = server.name
 
     def add(self, decision: str, patterns: tuple[str, ...] | list[str], where: str) -> None:
@@ -72,8 +74,12 @@ class McpRules:
         if found:
             decision, pattern, where = max(found, key=lambda item: DECISIONS.index(item[0]))
             return Decision(decision, f"mcp:{pattern}", f"MCP tool {name} matches {pattern!r} ({where})")
-        if server is not None and server in self.server_defaults:
-            decision, where = self.server_defaults[server]
-            return Decision(decision, "mcp-default", f"MCP tool {name}: the default of server {server} ({where})")
-        return Decision(self.default, "mcp-default",
-                        f"MCP tool {name}: a tool of an MCP server, {self.default} unless configured otherwise")
+        # The defaults that were written (the server's, the policy file's [mcp]) vote; the strictest wins.
+        written = [(d, f"the default of server {server} ({w})") for d, w in
+                   ([self.server_defaults[server]] if server is not None and server in self.server_defaults else [])]
+        if self.default_written:
+            written.append((self.default, "the default of the policy file's [mcp] table"))
+        if written:
+            decision, why = max(written, key=lambda item: DECISIONS.index(item[0]))
+            return Decision(decision, "mcp-default", f"MCP tool {name}: {why}")
+        return Decision("ask", "mcp-default", f"MCP tool {name}: a tool of an MCP server, ask unless configured otherwise")

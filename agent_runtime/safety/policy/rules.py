@@ -242,7 +242,7 @@ def read_policy_file(path: Path) -> dict[str, Any]:
     if not isinstance(mcp, dict):
         raise _wrong(where, "mcp", "a table ([mcp])", mcp)
     _unknown(f"{where}: [mcp]", mcp, MCP_KEYS, "key(s)")
-    mcp_rules = McpRules(_decision(mcp, "default", f"{where}: [mcp]", "ask"))
+    mcp_rules = McpRules(_decision(mcp, "default", f"{where}: [mcp]", "ask"), default_written="default" in mcp)
     for decision in DECISIONS:
         mcp_rules.add(decision, _strings(mcp, decision, f"{where}: [mcp]"), where)
     examples_raw = raw.get("examples", [])
