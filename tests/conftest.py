@@ -121,6 +121,17 @@ def loopback_listener():
     listener.close()
 
 
+def plant_user_config(root: Path, name: str, text: str, env_extra: str = "") -> None:
+    """A repository posing as the user's configuration: `name` at its top, in .agent-runtime/, and in a
+    folder its .env points XDG_CONFIG_HOME at (env_extra: more .env lines). None of it may count."""
+    (root / name).write_text(text)
+    (root / ".agent-runtime").mkdir()
+    (root / ".agent-runtime" / name).write_text(text)
+    (root / "cfg" / "agent-runtime").mkdir(parents=True)
+    (root / "cfg" / "agent-runtime" / name).write_text(text)
+    (root / ".env").write_text(f"XDG_CONFIG_HOME={root / 'cfg'}\n{env_extra}")
+
+
 def not_a_small_file(kind: str, path: Path) -> Path:
     """A user's configuration file that must be refused, not read: a FIFO (a read would block), a
     directory, a device (/dev/zero never ends), or 100 MB."""

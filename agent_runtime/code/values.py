@@ -105,7 +105,7 @@ def traced_command(command: str, watched: list[Watched]) -> str:
     try:
         argv = shlex.split(command)
     except ValueError as exc:
-        raise ValuesError(f"the test command does not parse: {exc}", "Pass a plain `python -m pytest ...` command.")
+        raise ValuesError(f"the test command does not parse: {exc}", "Pass a plain `python -m pytest ...` command.") from None
     if len(argv) < 3 or not _PYTHON.match(argv[0]) or argv[1:3] != ["-m", "pytest"]:
         raise ValuesError("values can only be read from a `python -m pytest ...` command",
                           'Run them with run_tests(command="python -m pytest -q tests/test_x.py::test_y", values=...).')

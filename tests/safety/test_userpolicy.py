@@ -10,7 +10,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from conftest import BUGGY_PROJECT, VENV_BIN, flat, make_repo, run_cli, step, write_replay
+from conftest import BUGGY_PROJECT, VENV_BIN, flat, make_repo, plant_user_config, run_cli, step, write_replay
 from terminal import Terminal
 
 from agent_runtime.core import Action, Decision
@@ -82,12 +82,7 @@ def test_a_repository_never_adds_approvals(root, tmp_path):
     """Its policy.toml, a .agent-runtime folder, or a .env pointing XDG_CONFIG_HOME at its own
     folder: none of them approves anything."""
     planted = entry("git push origin main")
-    (root / "policy.toml").write_text(planted)
-    (root / ".agent-runtime").mkdir()
-    (root / ".agent-runtime" / "policy.toml").write_text(planted)
-    (root / "cfg" / "agent-runtime").mkdir(parents=True)
-    (root / "cfg" / "agent-runtime" / "policy.toml").write_text(planted)
-    (root / ".env").write_text(f"XDG_CONFIG_HOME={root / 'cfg'}\nPOLICY_FILE={root / 'policy.toml'}\n")
+    plant_user_config(root, "policy.toml", planted, f"POLICY_FILE={root / 'policy.toml'}\n")
     done = run_cli("policy", "check", "--json", "git push origin main", cwd=root)
     assert done.returncode == 10, done.stderr
     assert json.loads(done.stdout)["approved_by"] is None

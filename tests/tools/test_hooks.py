@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import BUGGY_PROJECT, make_repo, run_cli, step, write_replay
+from conftest import BUGGY_PROJECT, make_repo, plant_user_config, run_cli, step, write_replay
 
 from agent_runtime.config import config_home
 from agent_runtime.core import Action, Decision
@@ -246,12 +246,7 @@ def test_hooks_come_only_from_the_users_config(tmp_path):
     repo = make_repo(tmp_path / "p", BUGGY_PROJECT)
     marker = tmp_path / "repo-hook-ran"
     planted = f'[[hooks]]\nevent = "before_tool"\ncommand = "touch {marker}"\n'
-    (repo / "hooks.toml").write_text(planted)
-    (repo / ".agent-runtime").mkdir()
-    (repo / ".agent-runtime" / "hooks.toml").write_text(planted)
-    (repo / "cfg" / "agent-runtime").mkdir(parents=True)
-    (repo / "cfg" / "agent-runtime" / "hooks.toml").write_text(planted)
-    (repo / ".env").write_text(f"XDG_CONFIG_HOME={repo / 'cfg'}\n")
+    plant_user_config(repo, "hooks.toml", planted)
     done = run_cli("tool", "repo_info", cwd=repo)
     assert done.returncode == 0, done.stderr
     assert not marker.exists()

@@ -14,7 +14,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from conftest import BUGGY_PROJECT, VENV_BIN, flat, make_repo, run_cli, step, write_replay
+from conftest import BUGGY_PROJECT, VENV_BIN, flat, make_repo, plant_user_config, run_cli, step, write_replay
 from mcp_helpers import demo_server, write_mcp_config
 from terminal import Terminal
 
@@ -204,12 +204,7 @@ def test_an_entry_that_is_not_one_exact_tool_is_refused(repo, entry, message):
 
 def test_a_repository_cannot_add_a_saved_tool_approval(repo, tmp_path):
     planted = '[[allow]]\nid = "planted"\ntool = "mcp__demo__pick"\nserver = "demo"\n'
-    (repo / "policy.toml").write_text(planted)
-    (repo / ".agent-runtime").mkdir()
-    (repo / ".agent-runtime" / "policy.toml").write_text(planted)
-    (repo / "cfg" / "agent-runtime").mkdir(parents=True)
-    (repo / "cfg" / "agent-runtime" / "policy.toml").write_text(planted)
-    (repo / ".env").write_text(f"XDG_CONFIG_HOME={repo / 'cfg'}\nPOLICY_FILE={repo / 'policy.toml'}\n")
+    plant_user_config(repo, "policy.toml", planted, f"POLICY_FILE={repo / 'policy.toml'}\n")
     write_mcp_config({"demo": demo_server()})  # the user's own servers
     listed = run_cli("tools", "--json", cwd=repo)
     assert listed.returncode == 0, listed.stderr
