@@ -210,7 +210,8 @@ class Planner:
         from agent_runtime.agent.tracing import trace_model
         from agent_runtime.models.registry import EmbeddedKind, kind_for
 
-        kind = kind_for(self.settings, self.settings.model_id, endpoints=self.chosen.endpoints(self.base_settings))
+        kind = kind_for(self.settings, self.settings.model_id, endpoints=self.chosen.endpoints(self.base_settings),
+                        limits=self.chosen.limits())
         if isinstance(kind, EmbeddedKind):
             kind.shared = _same_embedded(kind, self.coder_kind)
             if kind.shared and self.coder_kind.api_base:

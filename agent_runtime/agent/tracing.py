@@ -22,6 +22,7 @@ from opentelemetry import trace
 
 from agent_runtime.core import is_secret_name
 from agent_runtime.models.registry import span_label
+from agent_runtime.models.slots import queue_waits
 from agent_runtime.smol import wrap_generate, wrap_step_stream
 
 if TYPE_CHECKING:
@@ -96,7 +97,12 @@ def _wrap_generate(model: Any, telemetry: "Telemetry", label: Callable[[], str],
     def traced_generate(generate: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         messages = args[0] if args else kwargs.get("messages")
         with telemetry.llm_span(span_label(label()), _messages(messages), _parameters(model, kwargs), role) as span:
-            message = generate(*args, **kwargs)
+            with queue_waits() as waits:  # a model the models file limits waits for a slot inside (models/slots.py)
+                try:
+                    message = generate(*args, **kwargs)
+                finally:
+                    if waits:
+                        span.queue_wait(sum(waits))
             usage = getattr(message, "token_usage", None)
             span.finish(_text(getattr(message, "content", None)), getattr(usage, "input_tokens", None),
                         getattr(usage, "output_tokens", None))

@@ -52,7 +52,7 @@ class JudgeModel:
     def _open(self) -> Any:
         from agent_runtime.models.registry import kind_for
 
-        kind = kind_for(self.settings, self.settings.model_id, endpoints=self.endpoints)
+        kind = kind_for(self.settings, self.settings.model_id, endpoints=self.endpoints, limits=self.chosen.limits())
         ui = _StderrUI()
         kind.start(ui)
         atexit.register(kind.close)

@@ -9,7 +9,7 @@
     context_window = 16384
     capabilities = ["code", "plan"]     free words the routing and `models` show
     cost = { input = 0.15, output = 0.6 }   US dollars per million tokens
-    concurrency = 1                     requests to it at once
+    concurrency = 1                     requests to it at once, from every process of the user (models/slots.py)
     fallbacks = ["big"]                 other names, tried in order when it does not answer
 
     [roles]                             planner / coder / judge -> a model's name
@@ -61,7 +61,7 @@ class ModelEntry:
     capabilities: tuple[str, ...] = ()
     cost_input: float | None = None  # USD per million tokens
     cost_output: float | None = None
-    concurrency: int = 1
+    concurrency: int | None = None  # requests at once (models/slots.py); None: not a model of the file, no limit
     fallbacks: tuple[str, ...] = ()
     where: str = ""  # file:line of its table
 

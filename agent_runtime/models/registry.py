@@ -60,6 +60,9 @@ class ModelKind:
         self.model_id = model_id
         # Fallback id -> (api_base, api_key): a models file's fallbacks bring their own (models/roles.py).
         self.endpoints: dict[str, tuple[str | None, str | None]] = {}
+        # Model id -> the models file's `concurrency`: at most that many requests at once (models/slots.py).
+        # An id with none (not a model of the file) is not limited.
+        self.limits: dict[str, int] = {}
 
     def start(self, ui: ModelUI) -> None:
         pass
@@ -81,6 +84,16 @@ class ModelKind:
 
     def close(self) -> None:
         pass
+
+    def limit(self, model: Any, model_id: str, api_base: str | None, ui: ModelUI) -> None:
+        """Hold one of the model's request slots around each of its requests, when the models file
+        limits it. Every kind that talks to a server calls this on each model it makes: the coder's,
+        the planner's and the judge's requests all pass here."""
+        concurrency = self.limits.get(model_id)
+        if concurrency:
+            from agent_runtime.models.slots import ModelSlots, limit_requests
+
+            limit_requests(model, ModelSlots(model_id, api_base, concurrency), ui.warn)
 
 
 class EmbeddedKind(ModelKind):
@@ -126,6 +139,9 @@ class EmbeddedKind(ModelKind):
                                    system_as_user=self.choice.system_as_user)
         constraint = choose_constraint(self.settings.grammar, None, None)
         model.constraint = constraint
+        # Its address is the server's: the eval's shared one is one model for every worker, a session's
+        # own server is that session's (its planner on the same model shares it).
+        self.limit(model, self.model_id or "embedded", self.api_base, ui)
         return OpenedModel(model, self.choice.label, constraint, context_window(self.settings, None))
 
     def counter(self) -> TokenCounter:
@@ -230,6 +246,7 @@ class LiteLLMKind(ModelKind):
             api_base = self.api_base(model_id)
             model = make_litellm_model(model_id, settings, api_base=api_base, api_key=self.api_key(model_id))
             model.constraint = choose_constraint(settings.grammar, model_id, api_base, reply_format=constraint.reply_format)
+            self.limit(model, model_id, api_base, ui)  # each of a chain has its own slots
             chain.append((model_id, model))
         model = chain[0][1] if len(chain) == 1 else make_fallback_model(chain, on_switch)
         window = context_window(settings, first, self.api_base(first))
@@ -291,12 +308,15 @@ def kind_class(model_id: str | None) -> type[ModelKind]:
 
 
 def kind_for(settings: Settings, model_id: str | None = None,
-             endpoints: dict[str, tuple[str | None, str | None]] | None = None) -> ModelKind:
+             endpoints: dict[str, tuple[str | None, str | None]] | None = None,
+             limits: dict[str, int] | None = None) -> ModelKind:
     """The kind of `model_id` (default: the settings' MODEL_ID). endpoints: the fallbacks' own
-    address and key, by id (a models file's fallbacks)."""
+    address and key, by id (a models file's fallbacks). limits: requests at once, by id (the models
+    file's `concurrency`; an id not there is not limited)."""
     model_id = settings.model_id if model_id is None else model_id
     kind = kind_class(model_id)(settings, model_id)
     kind.endpoints = dict(endpoints or {})
+    kind.limits = dict(limits or {})
     return kind
 
 

@@ -111,12 +111,17 @@ class RoleModel:
         """Each fallback's own address and key (a fallback of the file may have both)."""
         return {f.id: (f.api_base, api_key(f, settings)) for f in self.fallbacks}
 
+    def limits(self) -> dict[str, int]:
+        """Requests at once to this model and to each fallback, by id: the models file's `concurrency`.
+        A model given as an id is not in the file and has none (no limit)."""
+        return {e.id: e.concurrency for e in (*reversed(self.fallbacks), self.entry) if e.concurrency}
+
     def open_kind(self, settings: Settings) -> "ModelKind":
         """The registry's kind for this model, with its fallbacks behind it (not started yet)."""
         from agent_runtime.models.registry import kind_for
 
         view = self.apply(settings)
-        return kind_for(view, view.model_id, endpoints=self.endpoints(settings))
+        return kind_for(view, view.model_id, endpoints=self.endpoints(settings), limits=self.limits())
 
 
 def api_key(entry: ModelEntry, settings: Settings) -> str | None:

@@ -4,7 +4,8 @@
       CHAIN  plan                  (a planner only) its request in, the plan out, plan.targets & co.
         LLM    llm: <planner>      llm.role planner
       CHAIN  step N                input = the model's thought and code, output = the observation
-        LLM    llm: <model>        input/output messages, token counts, llm.role (coder, planner, judge)
+        LLM    llm: <model>        input/output messages, token counts, llm.role (coder, planner, judge),
+                                   llm.queue_wait_s (a model the models file limits: the wait for a slot)
         TOOL   run_cmd: git push   input = the arguments (JSON), output = the result (JSON),
                                    policy and approval as attributes, a `metadata` card and an event
 
@@ -292,6 +293,12 @@ class PlanSpan:
 class LlmSpan:
     def __init__(self, span: trace.Span, hide: bool):
         self.span, self._hide = span, hide
+
+    def queue_wait(self, seconds: float) -> None:
+        """How long the request waited for one of its model's slots before it was sent (the span's
+        time includes it)."""
+        if self.span.is_recording():
+            self.span.set_attribute("llm.queue_wait_s", round(seconds, 3))
 
     def finish(self, reply: str | None, tokens_in: int | None, tokens_out: int | None) -> None:
         span = self.span
