@@ -3,12 +3,15 @@
 A real Phoenix (started once for the module) receives the traces of real `agent-runtime` runs
 with the replay model: one task with `--approval never` (a refused `git push --force`), and a
 REPL on a pseudo-terminal whose two tasks share a Phoenix session (a patch the user approves, a
-`git push` the user refuses with a message). Then, in the browser, every span of every trace is
-clicked and its Info tab read: it renders (no error boundary, which a `tool.parameters` object
-used to trigger), and it shows what a person looks for: the tool's arguments and result, the
-policy decision and the approval outcome, the step's thought and code and observation, the
-model's reply, the task and its final answer. The Sessions page lists the REPL's session with
-both of its traces.
+`git push` the user refuses with a message), and a planned task (agent/planner.py): a replay
+planner names the function to change in a repository too big to be shown whole, and a replay
+coder fixes it. Then, in the browser, every span of every trace is clicked and its Info tab read:
+it renders (no error boundary, which a `tool.parameters` object used to trigger), and it shows
+what a person looks for: the tool's arguments and result, the policy decision and the approval
+outcome, the step's thought and code and observation, the model's reply, the task and its final
+answer, the plan's problem and targets. The Attributes tab of each model call says which role
+answered (`llm.role` planner or coder). The Sessions page lists the REPL's session with both of
+its traces.
 
 Screenshots go to the test's temporary directory and, when AGENT_RUNTIME_ARTIFACTS is set, to
 $AGENT_RUNTIME_ARTIFACTS/phoenix-ui/ (with timings.json).
@@ -64,6 +67,26 @@ REPL_REPLIES = [
     step("Answer.", f'final_answer("{REPL_ANSWERS[1]}")'),
 ]
 
+# The planner/coder mode: a repository too big to be shown whole (as tests/agent/test_planner.py's
+# big_repo), a failing test, a plan naming the method that drops a word, the coder's fix of it.
+PLANNED_PROJECT = {
+    **{f"tools/util_{i}.py": f"def util_{i}():\n    return {i}\n" for i in range(14)},
+    "pkg/__init__.py": "",
+    "pkg/core.py": ("class Parser:\n    def parse(self, text):\n        return clean(text.split())[1:]\n\n\n"
+                    "def clean(words):\n    return [w for w in words if w]\n"
+                    + "".join(f"\n\ndef helper_{i}(value):\n    return value + {i}\n" for i in range(60))),
+    "tests/test_core.py": "from pkg.core import Parser\n\n\ndef test_parse():\n"
+                          "    assert Parser().parse('a b') == ['a', 'b']\n",
+}
+PLANNED_TASK = "tests/test_core.py::test_parse fails: fix it."
+PLAN_PROBLEM = "Parser.parse cuts off the first word of the text."
+PLAN_TARGET = "pkg/core.py::Parser.parse"
+PLANNER_REPLY = json.dumps({"problem": PLAN_PROBLEM, "targets": [PLAN_TARGET]})
+CODER_REPLY = ("parse drops the first word.\n\n### pkg/core.py::Parser.parse\n```python\n<<<<<<< SEARCH\n"
+               "        return clean(text.split())[1:]\n=======\n        return clean(text.split())\n"
+               ">>>>>>> REPLACE\n```\n")
+PLANNED_LLMS = {"llm: replay:planner.json": "planner", "llm: replay:planned.json": "coder"}  # span name: llm.role
+
 
 # --- fixtures: Phoenix, the runs, the browser ---
 
@@ -105,7 +128,7 @@ def _tracing_env(phoenix: PhoenixServer, runs: Path, endpoint: str | None = None
 
 @pytest.fixture(scope="module")
 def runs(phoenix, tmp_path_factory, timings) -> dict[str, list[dict]]:
-    """The local spans (trace.jsonl) of three traces: `single`, `repl1`, `repl2`."""
+    """The local spans (trace.jsonl) of four traces: `single`, `repl1`, `repl2`, `planned`."""
     base = tmp_path_factory.mktemp("runs")
     # One task; PHOENIX_ENDPOINT in its OTLP form (…/v1/traces) works as well as the base URL.
     repo = make_repo(base / "single", BUGGY_PROJECT)
@@ -145,10 +168,29 @@ def runs(phoenix, tmp_path_factory, timings) -> dict[str, list[dict]]:
     timings["repl_two_tasks_s"] = round(time.monotonic() - started, 1)
     assert (repo / "calc.py").read_text().count("return a + b") == 1, "the approved patch was applied"
 
+    # A planned task: the planner names Parser.parse, the coder fixes it (SEARCH/REPLACE), the tests pass.
+    # The failing test runs in the sandbox (three times before the first request): with this venv's
+    # python3 and without its pytest plugins, as the autouse isolated_state gives function-scoped tests.
+    repo = make_repo(base / "planned", PLANNED_PROJECT)
+    env = {**_tracing_env(phoenix, base / "runs-planned"),
+           "PLANNER_MODEL": f"replay:{write_replay(base / 'planner.json', [PLANNER_REPLY])}",
+           "PATH": f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}", "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",
+           "XDG_STATE_HOME": str(tmp_path_factory.mktemp("state")),
+           "XDG_CONFIG_HOME": str(tmp_path_factory.mktemp("config"))}
+    replay = write_replay(base / "planned.json", [CODER_REPLY])
+    started = time.monotonic()
+    result = run_cli("--approval", "auto", "--model", f"replay:{replay}", PLANNED_TASK, cwd=repo, env=env,
+                     timeout=900)  # on a loaded 2-core machine the test runs alone took 3-4 minutes
+    timings["planned_task_run_s"] = round(time.monotonic() - started, 1)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert f"trace in Phoenix: {phoenix.url}/redirects/traces/" in result.stderr, result.stderr
+    assert "        return clean(text.split())\n" in (repo / "pkg/core.py").read_text(), "the coder's fix was applied"
+
     single = [load_spans(d) for d in runs_in_order(base / "runs-single")]
     repl = [load_spans(d) for d in runs_in_order(base / "runs-repl")]
-    assert len(single) == 1 and len(repl) == 2
-    return {"single": single[0], "repl1": repl[0], "repl2": repl[1]}
+    planned = [load_spans(d) for d in runs_in_order(base / "runs-planned")]
+    assert len(single) == 1 and len(repl) == 2 and len(planned) == 1
+    return {"single": single[0], "repl1": repl[0], "repl2": repl[1], "planned": planned[0]}
 
 
 @pytest.fixture(scope="module")
@@ -206,18 +248,36 @@ def _first_text(value) -> str:
     return next((found for found in map(_first_text, items) if found), "")
 
 
+def json_lines(value) -> list[str]:
+    """A JSON value's lines as Phoenix's JSON viewer shows them (indented by two, one key a line)."""
+    return [line.strip() for line in json.dumps(value, indent=2, ensure_ascii=False).splitlines()]
+
+
+def reply_lines(reply: str) -> list[str]:
+    """What the Info tab shows of a model's reply: its first line, or a JSON object's lines (Phoenix
+    pretty-prints a message that is JSON, as the planner's plan is)."""
+    try:
+        value = json.loads(reply)
+    except ValueError:
+        value = None
+    return json_lines(value) if isinstance(value, dict) else [reply.splitlines()[0]]
+
+
 def expectations(span: dict) -> list[str]:
     """What the span's Info tab must show, from the span as the run recorded it."""
     attrs, kind = span["attributes"], span["kind"]
     if kind == "AGENT":
         return [attrs["input.value"], attrs["output.value"], "Metadata", "run_id"]
+    if kind == "CHAIN" and "plan.model" in attrs:  # the planner's stage: its request in, the plan out
+        plan = json.loads(attrs["output.value"])
+        return [attrs["input.value"].splitlines()[0], "Output", *json_lines(plan)]
     if kind == "CHAIN":
         action = attrs["input.value"]
         code = action.split("Code:\n", 1)[1].splitlines()[0]
         observation = [line for line in attrs["output.value"].splitlines() if line.strip()]
         return [action.splitlines()[0], code, observation[1] if len(observation) > 1 else observation[0]]
     if kind == "LLM":
-        return ["Output", "assistant", attrs["llm.output_messages.0.message.content"].splitlines()[0]]
+        return ["Output", "assistant", *reply_lines(attrs["llm.output_messages.0.message.content"])]
     assert kind == "TOOL", span
     arguments = {k: v for k, v in json.loads(attrs["input.value"]).items() if v is not None}
     first_text = _first_text(json.loads(attrs["output.value"]))
@@ -299,16 +359,43 @@ class PhoenixUI:
         if shown:
             self.failures.append(f"{where}: the Info tab shows Python reprs {shown}")
 
-    def check_trace(self, label: str, spans: list[dict]) -> dict:
+    def attributes(self, span: dict, node: dict, nth: int, keys: list[str], label: str) -> dict[str, str | None]:
+        """Click the span in the tree, then its Attributes tab, and read what the table shows for
+        each key (None: no such row); back on the Info tab after (Phoenix keeps the tab open from
+        span to span)."""
+        self.select(node, nth)
+        details = self.page.get_by_test_id("span-details")
+        details.get_by_role("tab", name="Attributes").click()
+        rows = details.locator("tr:has(.json-table__key)")
+        rows.first.wait_for()
+        self.page.wait_for_timeout(300)
+        shown: dict[str, str | None] = {}
+        for key in keys:  # the key is shown as `llm.<wbr>role`: its text is the key
+            row = rows.filter(has=self.page.locator(".json-table__key", has_text=key))
+            values = [row.nth(i) for i in range(row.count())
+                      if row.nth(i).locator(".json-table__key").inner_text().strip() == key]
+            shown[key] = values[0].locator(".json-table__value").inner_text().strip() if values else None
+        safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in span["name"])[:50]
+        self.page.screenshot(path=str(self.shots / f"{label}_attributes_{span['kind']}_{safe}.png"))
+        details.get_by_role("tab", name="Info").click()
+        self.info.wait_for()
+        return shown
+
+    def nodes(self, spans: list[dict]) -> tuple[dict, dict[str, dict], dict[str, int]]:
+        """The trace in Phoenix, its nodes by span id, and each node's place among the same-named ones."""
         trace = phoenix_trace(self.base, spans)
         nodes = {e["node"]["context"]["spanId"]: e["node"] for e in trace["spans"]["edges"]}
+        order = sorted(nodes.values(), key=lambda n: n["startTime"])  # the tree's order for same-named spans
+        nth = {span_id: [n["id"] for n in order if n["name"] == node["name"]].index(node["id"])
+               for span_id, node in nodes.items()}
+        return trace, nodes, nth
+
+    def check_trace(self, label: str, spans: list[dict]) -> dict:
+        trace, nodes, nth = self.nodes(spans)
         self.open_trace(trace, spans[0]["trace_id"])
         self.page.screenshot(path=str(self.shots / f"{label}_trace.png"))
-        order = sorted(nodes.values(), key=lambda n: n["startTime"])  # the tree's order for same-named spans
         for span in spans:
-            node = nodes[span["span_id"]]
-            nth = [n["id"] for n in order if n["name"] == node["name"]].index(node["id"])
-            self.check(span, node, nth, label)
+            self.check(span, nodes[span["span_id"]], nth[span["span_id"]], label)
         return trace
 
 
@@ -340,7 +427,7 @@ def test_spans_say_what_happened(runs):
     applied = by_name["apply_patch p1"]
     assert applied["status"] == "OK" and applied["attributes"]["approval.outcome"] == "approved"
     assert applied["events"][0]["name"].endswith("→ approved by the user")
-    for spans in (single, repl1, repl2):
+    for spans in (single, repl1, repl2, runs["planned"]):
         root = next(s for s in spans if s["kind"] == "AGENT")
         assert root["parent_id"] is None and root["status"] == "OK"
         assert all("tool.parameters" not in s["attributes"] for s in spans)
@@ -349,6 +436,29 @@ def test_spans_say_what_happened(runs):
     assert all(len(ids) == 1 for ids in sessions.values()), sessions
     assert sessions["repl1"] == sessions["repl2"] != sessions["single"]
     assert next(iter(sessions["repl1"])).startswith("repl-") and next(iter(sessions["single"])).startswith("task-")
+    assert next(iter(sessions["planned"])).startswith("task-") and sessions["planned"] != sessions["single"]
+    # The planned task: the planner's stage, then the coder's step; each model call says its role.
+    planned = runs["planned"]
+    assert names(planned, "CHAIN") == ["plan", "step 1"]
+    assert [(s["name"], s["attributes"]["llm.role"]) for s in sorted(planned, key=lambda s: s["start_time"])
+            if s["kind"] == "LLM"] == list(PLANNED_LLMS.items())
+
+
+def test_the_planned_run_has_a_plan_span_over_the_planner_and_a_role_for_each_model(runs):
+    planned = runs["planned"]
+    by_name = {s["name"]: s for s in planned}
+    assert names(planned, "AGENT") == [f"task: {PLANNED_TASK}"]
+    llms = [s for s in sorted(planned, key=lambda s: s["start_time"]) if s["kind"] == "LLM"]
+    assert [s["attributes"]["llm.role"] for s in llms] == ["planner", "coder"]
+    root, plan = by_name[f"task: {PLANNED_TASK}"], by_name["plan"]
+    assert root["attributes"]["agent.outcome"] == "answered"
+    assert plan["parent_id"] == root["span_id"] and plan["kind"] == "CHAIN"
+    assert llms[0]["parent_id"] == plan["span_id"], "the planner's call is inside the plan's span"
+    assert llms[1]["parent_id"] == by_name["step 1"]["span_id"], "the coder's call is its step's"
+    attrs = plan["attributes"]
+    assert list(attrs["plan.targets"]) == [PLAN_TARGET] and attrs["plan.problem"] == PLAN_PROBLEM
+    assert attrs["plan.used"] is True and "plan.note" not in attrs and "plan.dropped" not in attrs
+    assert "apply_patch p1" in by_name and by_name["apply_patch p1"]["status"] == "OK"
 
 
 def test_every_span_renders_in_the_phoenix_ui(phoenix, runs, page, shots, timings):
@@ -362,6 +472,44 @@ def test_every_span_renders_in_the_phoenix_ui(phoenix, runs, page, shots, timing
     timings["all_spans_checked_s"] = round(time.monotonic() - started, 1)
     assert not ui.failures, "\n".join(ui.failures)
     assert len(ui.clicks) == sum(len(spans) for spans in runs.values())
+
+
+def test_the_plan_and_each_models_role_show_in_the_phoenix_ui(phoenix, runs, page, shots, timings):
+    """The plan's span shows the problem and the target (Info tab: the plan as JSON; Attributes tab:
+    plan.problem, plan.targets.0); the planner's call is nested under it in the tree; the Attributes
+    tab of each model call shows its llm.role."""
+    spans = runs["planned"]
+    ui = PhoenixUI(page, phoenix.url, shots, timings)
+    started = time.monotonic()
+    trace, nodes, nth = ui.nodes(spans)
+    ui.open_trace(trace, spans[0]["trace_id"])
+    by_name = {s["name"]: s for s in spans}
+    plan = by_name["plan"]
+    planner_name = next(name for name, role in PLANNED_LLMS.items() if role == "planner")
+    # The tree: the planner's call is a child of `plan` (a node's children are in the <ul> of its <li>).
+    plan_item = ui.tree.locator("li").filter(has=page.locator('span[title="plan"]')).last
+    assert plan_item.locator(f'ul span[title="{planner_name}"]').count() == 1, "the planner's call is under plan"
+
+    ui.select(nodes[plan["span_id"]], nth[plan["span_id"]])
+    info = ui.info.inner_text()
+    ui.info.get_by_text(f'"problem": {json.dumps(PLAN_PROBLEM)}').first.scroll_into_view_if_needed()  # below the request
+    page.screenshot(path=str(shots / "planned_plan_info.png"))
+    assert PLAN_PROBLEM in info and PLAN_TARGET in info, info[-1500:]
+    assert f'"problem": {json.dumps(PLAN_PROBLEM)}' in info and '"used": true' in info
+    shown = ui.attributes(plan, nodes[plan["span_id"]], nth[plan["span_id"]],
+                          ["plan.problem", "plan.targets.0", "plan.used", "openinference.span.kind"], "planned")
+    assert shown == {"plan.problem": PLAN_PROBLEM, "plan.targets.0": PLAN_TARGET, "plan.used": "true",
+                     "openinference.span.kind": "CHAIN"}, shown
+
+    roles = {}
+    for name in PLANNED_LLMS:
+        span = by_name[name]
+        shown = ui.attributes(span, nodes[span["span_id"]], nth[span["span_id"]], ["llm.role", "llm.model_name"],
+                              "planned")
+        assert shown["llm.model_name"] == name.removeprefix("llm: "), shown
+        roles[name] = shown["llm.role"]
+    assert roles == PLANNED_LLMS, roles
+    timings["plan_and_roles_checked_s"] = round(time.monotonic() - started, 1)
 
 
 def test_the_sessions_page_lists_the_repl_session_with_both_traces(phoenix, runs, page, shots, timings):
