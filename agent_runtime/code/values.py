@@ -24,7 +24,7 @@ MAX_VALUE_CHARS = 160
 
 # Runs inside the sandbox under the project's Python (3.7+): argv = [-c, SPEC, -m, pytest, ...].
 TRACER = r'''
-import json, os, reprlib, runpy, sys, threading
+import json, os, reprlib, sys, threading
 spec, rest = json.loads(sys.argv[1]), sys.argv[2:]
 root = os.getcwd()
 wanted = {}
@@ -67,15 +67,24 @@ def tracer(frame, event, arg):
         if code.co_name == name and first <= code.co_firstlineno <= last:
             return watch(key)
     return None
+class Watching:
+    """Trace only while a test runs (its fixtures too): collection and start-up cost nothing."""
+    def pytest_runtest_setup(self, item):
+        threading.settrace(tracer)
+        sys.settrace(tracer)
+    def pytest_runtest_logfinish(self, nodeid, location):
+        sys.settrace(None)
+        threading.settrace(None)
 sys.argv = ["pytest"] + rest[2:]
-sys.settrace(tracer)
-threading.settrace(tracer)
+code = 3
 try:
-    runpy.run_module("pytest", run_name="__main__", alter_sys=True)
+    import pytest
+    code = pytest.main(rest[2:], plugins=[Watching()])
 finally:
     sys.settrace(None)
     sys.stderr.flush()
     os.write(2, ("\n__MARKER__" + json.dumps(found) + "\n").encode("utf-8", "replace"))
+sys.exit(int(code))
 '''.replace("__CHARS__", str(MAX_VALUE_CHARS)).replace("__CALLS__", str(MAX_CALLS_RECORDED)).replace("__MARKER__", MARKER)
 
 _PYTHON = re.compile(r"^(?:\S*/)?python(?:3(?:\.\d+)?)?$")

@@ -68,9 +68,12 @@ def _python_with_pytest(path: str | None = None) -> str | None:
     absolute = os.pathsep.join(p for p in (path or "").split(os.pathsep) if os.path.isabs(p)) if path else path
     for name in ("python3", "python"):
         found = shutil.which(name, path=absolute)
-        if found and subprocess.run([found, "-c", _FINDS_PYTEST], capture_output=True, timeout=30, cwd="/",
-                                    stdin=subprocess.DEVNULL).returncode == 0:
-            return name
+        try:
+            if found and subprocess.run([found, "-c", _FINDS_PYTEST], capture_output=True, timeout=30, cwd="/",
+                                        stdin=subprocess.DEVNULL).returncode == 0:
+                return name
+        except (subprocess.TimeoutExpired, OSError):
+            continue  # a shim that hangs or cannot run is not the one (it ended the task before)
     return None
 
 
