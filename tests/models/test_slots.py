@@ -383,6 +383,17 @@ def test_a_model_given_as_an_id_is_not_limited(tmp_path, chat_server):
     assert model_for_role(settings, "coder").limits() == {MODEL: 3}
 
 
+def slot_held(tmp_path, chat_server):
+    """A server that answers one step, a small repository, and another process holding the model's
+    only slot (it lets go when `out/first.release` appears)."""
+    server = chat_server(step("calc.py adds.", 'final_answer("it adds")'))
+    repo = make_repo(tmp_path / "p", {"calc.py": "def add(a, b):\n    return a + b\n"})
+    out = tmp_path / "out"
+    first = holder(out, "first", base=server.api_base)
+    wait_for(out / "first.holding", first)
+    return server, repo, out, first
+
+
 def test_a_session_waits_for_the_slot_says_so_then_asks(tmp_path, chat_server):
     import io
 
@@ -394,11 +405,7 @@ def test_a_session_waits_for_the_slot_says_so_then_asks(tmp_path, chat_server):
     from agent_runtime.safety.approval import Approver
     from agent_runtime.telemetry.records import load_spans
 
-    server = chat_server(step("calc.py adds.", 'final_answer("it adds")'))
-    repo = make_repo(tmp_path / "p", {"calc.py": "def add(a, b):\n    return a + b\n"})
-    out = tmp_path / "out"
-    first = holder(out, "first", base=server.api_base)
-    wait_for(out / "first.holding", first)
+    server, repo, out, first = slot_held(tmp_path, chat_server)
     shown = io.StringIO()
 
     class Watching(Display):
@@ -445,11 +452,7 @@ def wait_in(path: Path, text: str, process: subprocess.Popen) -> str:
 
 
 def test_ctrl_c_while_a_session_waits_stops_it_cleanly(tmp_path, chat_server):
-    server = chat_server(step("calc.py adds.", 'final_answer("it adds")'))
-    repo = make_repo(tmp_path / "p", {"calc.py": "def add(a, b):\n    return a + b\n"})
-    out = tmp_path / "out"
-    first = holder(out, "first", base=server.api_base)
-    wait_for(out / "first.holding", first)
+    server, repo, out, first = slot_held(tmp_path, chat_server)
     process, err = agent(tmp_path, repo, models_file(tmp_path, server.api_base))
     wait_in(err, "waiting for model", process)
     process.send_signal(signal.SIGINT)
