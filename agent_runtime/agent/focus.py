@@ -44,15 +44,19 @@ class FocusView:
 
 def focus_view(root: Path, files: list[str], output: str, task: str, readable: Callable[[str], bool],
                cache_dir: Path | None = None, budget: int = FOCUS_CHARS,
-               plan: list[str] | None = None, observe: Observe | None = None) -> FocusView | None:
+               plan: list[str] | None = None, observe: Observe | None = None,
+               suspects: list[str] | None = None, ran: set[str] | None = None) -> FocusView | None:
     """The failure's code as blocks and edit targets; None when nothing of the library is found.
     plan: `path::name` of the functions a planner chose (agent/planner.py): those are the code shown
     and edited, in its order, instead of the ranking's.
     observe: runs the failing tests watching the leading candidates (code/values.py); a function they
-    never called is not the cause and is left out (unless planned), and what the others held is shown."""
+    never called is not the cause and is left out (unless planned), and what the others held is shown.
+    suspects: what the failing tests ran and the passing ones did not, most suspect first (run_tests'
+    `suspects`, code/spectrum.py): ranked in turn with what names and calls lead to; ran: every
+    function they ran (what they did not run is left out of the ranking)."""
     failure = parse_failure(output, files)
     index = RepoIndex(root, files, cache_dir=cache_dir, readable=readable)
-    ranked = failure_focus(index, failure, task)
+    ranked = failure_focus(index, failure, task, suspects=suspects, ran=ran)
     if plan:
         ranked = _planned(index, ranked, failure, plan)
     index.save()

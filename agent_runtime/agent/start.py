@@ -54,6 +54,8 @@ class TestPlan:
     first: str | None = None
     wider: str | None = None
     first_run_s: float = 0.0
+    wider_checked: bool = False  # `wider` was run before any fix (what fails in it already is left out)
+    spectrum_timed_out: bool = False  # the traced run of `wider` was stopped at its timeout
 
     @property
     def timeout(self) -> int:
@@ -81,6 +83,10 @@ def plan_tests(task: str, files: list[str], repo: Path, small: bool) -> TestPlan
     detected = detect_test_command(repo)
     if not detected or "pytest" not in detected:
         return TestPlan()
+    # Short tracebacks: the failing line and the error of each frame. The long form printed the test's
+    # and every library frame's code up to the failing line, and the first message shows those
+    # functions whole anyway (sqlparse: the test's 40 lines twice).
+    detected += " --tb=short"
     if ids:
         around = list(dict.fromkeys([i.split("::", 1)[0] for i in ids] + test_files))
         return TestPlan(f"{detected} {' '.join(shlex.quote(i) for i in ids)}",
@@ -153,15 +159,23 @@ def prepare(task: str, repo: Path, listing: tuple[list[str], bool], run_tests: A
             targets = [EditTarget.file(p, (repo / p).read_text(encoding="utf-8", errors="replace"))
                        for p in fix_targets(code, task)]
         elif view is not None:
-            # The functions shown, checked against a traced run of the failing tests (agent/focus.py).
+            # The functions shown: ranked with what the failing tests run that the passing ones do not
+            # (one traced run of their files, which also says what fails there already), then checked
+            # against a traced run of the failing tests (agent/focus.py).
+            spectrum = _spectrum(run_tests, plan, task, files)
+            if spectrum is not None and plan.wider:
+                plan.wider, plan.wider_checked = _wider_from(spectrum, plan.wider, task, files), True
+            elif spectrum is None and plan.wider and plan.spectrum_timed_out:
+                plan.wider, plan.wider_checked = None, True  # too slow to run before the first request
             view = focus_view(repo, files, output, task, readable, cache_dir=cache_dir, plan=planned or None,
-                              observe=_observer(run_tests, plan)) or view
+                              observe=_observer(run_tests, plan), ran=_ran(spectrum),
+                              suspects=[s["function"] for s in spectrum["suspects"]] if spectrum else None) or view
             start.shown = view.shown
             start.overview += "\n\n" + view.text
             targets = [t for t in view.targets if t.path in fix_targets(view.shown, task)]
     if not start.shown:
         start.overview += _code_map(repo, files, task, readable, cache_dir)
-    if plan.wider:
+    if plan.wider and not plan.wider_checked:
         plan.wider = _without_failing(plan.wider, run_tests, task, files)
     if fresh and targets and asks_change(task):
         whole = all(t.symbol is None and t.region is None for t in targets)
@@ -204,6 +218,51 @@ def _ask_planner(planner: Callable[[Any], Any], repo: Path, files: list[str], ou
         if not plan.targets and plan.note is None:
             plan.note = "the plan named only code the task says to keep"
     return plan
+
+
+def _spectrum(run_tests: Any, plan: TestPlan, task: str, files: list[str]) -> dict | None:
+    """The failing tests' files run once, traced: which functions the failing tests run that the
+    passing ones do not (run_tests' `suspects`, code/spectrum.py), and which of their tests fail
+    already. None when it cannot be had (not pytest, no failing test counted)."""
+    command = plan.wider or plan.first
+    if not command or "pytest" not in command:
+        return None
+    named = named_tests(task, files)
+    result, _ = _run_tests(run_tests, command, suspects=", ".join(named) if named else "failing",
+                           timeout=spectrum_timeout())
+    plan.spectrum_timed_out = result is not None and "timed out" in str(result.get("summary", ""))
+    if result is None or not result.get("suspects"):
+        return None
+    return result
+
+
+def spectrum_timeout() -> int:
+    # The tracer stops starting tests at 70% of the timeout: WIDER_FIRST_S, as the untraced run had.
+    return int(WIDER_FIRST_S / 0.7) + 1
+
+
+def _ran(spectrum: dict | None) -> set[str] | None:
+    """Every function the failing tests ran, when the traced run listed them all."""
+    if spectrum is None:
+        return None
+    counted = spectrum.get("suspects_counted") or {}
+    ran = {s["function"] for s in spectrum.get("suspects", [])} | set(spectrum.get("ran_by_failing", []))
+    return ran if len(ran) >= counted.get("ran_by_failing", len(ran) + 1) else None
+
+
+def _wider_from(spectrum: dict, wider: str, task: str, files: list[str]) -> str | None:
+    """The wider run as _without_failing makes it, from the traced run: None when it did not run to
+    the end in its time; else with the tests that failed already (other than the named) left out."""
+    counted = spectrum.get("suspects_counted") or {}
+    if not counted.get("complete") or "timed out" in str(spectrum.get("summary", "")):
+        return None
+    listed = spectrum.get("other_failures", [])
+    if spectrum.get("other_failures_count", 0) > len(listed):
+        return None  # too many broken already to leave out one by one
+    wanted = set(named_tests(task, files))
+    others = [t for t in listed if t not in wanted
+              and not any(t.startswith(w + "[") for w in wanted)]
+    return wider + "".join(f" --deselect {shlex.quote(t)}" for t in others)
 
 
 def _without_failing(wider: str, run_tests: Any, task: str, files: list[str]) -> str | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from itertools import zip_longest
 
 from agent_runtime.code.frames import Failure
 from agent_runtime.code.index import RepoIndex, Target
@@ -29,7 +30,8 @@ def is_test_path(path: str) -> bool:
 class Focus:
     path: str
     symbol: Symbol
-    role: str  # "test" (the failing test: context, not to edit), "frame", "called", "related" (by its words)
+    role: str  # "test" (the failing test: context, not to edit), "frame", "called", "related" (by its words),
+    # "suspect" (run by the failing tests, few passing ones: code/spectrum.py)
     score: float
     line: int | None = None  # the frame's line in it, if any
 
@@ -45,8 +47,11 @@ def _test_symbol(index: RepoIndex, test_id: str) -> Target | None:
     return Target(path, symbol) if symbol is not None else None
 
 
-def failure_focus(index: RepoIndex, failure: Failure, task: str = "", depth: int = 2) -> list[Focus]:
-    """Ranked definitions for this failure: tests first, then library code by score."""
+def failure_focus(index: RepoIndex, failure: Failure, task: str = "", depth: int = 2,
+                  suspects: list[str] | None = None, ran: set[str] | None = None) -> list[Focus]:
+    """Ranked definitions for this failure: tests first, then library code by score.
+    suspects: `path::name` of the functions the failing tests ran, most suspect first (code/spectrum.py);
+    the two rankings take turns. ran: every function the failing tests ran: the others are not the cause."""
     words = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]{2,}", failure.message + "\n" + task))
     library = [p for p in index.files if not is_test_path(p)]
     ranked: dict[tuple[str, str], Focus] = {}
@@ -103,7 +108,34 @@ def failure_focus(index: RepoIndex, failure: Failure, task: str = "", depth: int
     found = related(index, library, query)
     for item in found:
         put(item.target, "related", 6 + 8 * item.score / found[0].score)
-    return sorted(ranked.values(), key=lambda f: (f.role != "test", -f.score))
+    ordered = sorted(ranked.values(), key=lambda f: (f.role != "test", -f.score))
+    if ran:
+        # What the failing tests never ran is not the cause (a class stays: its body is no function).
+        ordered = [f for f in ordered if f.role == "test" or f.symbol.kind == "class" or f.key in ran]
+    return _with_suspects(index, ordered, suspects) if suspects else ordered
+
+
+def _with_suspects(index: RepoIndex, ordered: list[Focus], suspects: list[str]) -> list[Focus]:
+    """The static ranking and the spectrum's suspects, taking turns: each finds what the other misses
+    (a traceback names the function that raised; a spectrum, the filter a plugin stack called that
+    no name leads to)."""
+    tests = [f for f in ordered if f.role == "test"]
+    static = [f for f in ordered if f.role != "test"]
+    found: list[Focus] = []
+    for key in suspects:
+        path, _, name = key.partition("::")
+        symbol = index.symbol(path, name)
+        if symbol is not None and not is_test_path(path):
+            found.append(Focus(path, symbol, "suspect", 0.0))
+    merged: list[Focus] = []
+    seen: set[str] = set()
+    for pair in zip_longest(static, found):
+        for item in pair:
+            if item is not None and item.key not in seen:
+                seen.add(item.key)
+                merged.append(item)
+    # Scores in the merged order, so that a later sort keeps it.
+    return tests + [Focus(f.path, f.symbol, f.role, 50.0 - i * 0.5, f.line) for i, f in enumerate(merged)]
 
 
 def _source(index: RepoIndex, target: Target) -> str:

@@ -39,6 +39,32 @@ def text(value):
     except Exception as exc:
         out = "<%s; its repr raised %s>" % (type(value).__name__, type(exc).__name__)
     return out if len(out) <= __CHARS__ else out[:__CHARS__ - 3] + "..."
+PLAIN = (str, bytes, int, float, complex, bool, type(None))
+def plain(value, depth=0):
+    # a repr that runs none of the project's code (reprlib shows at most 8 items of a container)
+    if type(value) in PLAIN:
+        return True
+    if depth < 2 and type(value) in (list, tuple, set, frozenset):
+        return all(plain(v, depth + 1) for v in list(value)[:8])
+    if depth < 2 and type(value) is dict:
+        return all(plain(k, depth + 1) and plain(v, depth + 1) for k, v in list(value.items())[:8])
+    return False
+class Later:
+    # An object's repr runs its code: a Statement's consumed the generator it held, and the test then
+    # saw another result. So it is written when the test is over, not in the middle of it.
+    __slots__ = ("value",)
+    def __init__(self, value):
+        self.value = value
+def held(value):
+    return text(value) if plain(value) else Later(value)
+def written(value):
+    return text(value.value) if isinstance(value, Later) else value
+def write_all():
+    for record in found.values():
+        if "outcome" in record:
+            how, what = record["outcome"]
+            record["outcome"] = (how, written(what))
+        record["locals"] = [[name, written(value)] for name, value in record.get("locals", [])]
 def watch(key):
     record = found.setdefault(key, {"calls": 0})
     record["calls"] += 1
@@ -52,8 +78,8 @@ def watch(key):
             pending[:] = []
         elif event == "return":
             record["line"] = frame.f_lineno
-            record["outcome"] = ("raised", pending[0]) if pending else ("returned", text(arg))
-            record["locals"] = [[name, text(value)] for name, value in frame.f_locals.items()]
+            record["outcome"] = ("raised", pending[0]) if pending else ("returned", held(arg))
+            record["locals"] = [[name, held(value)] for name, value in frame.f_locals.items()]
         return local
     return local
 def tracer(frame, event, arg):
@@ -75,6 +101,7 @@ class Watching:
     def pytest_runtest_logfinish(self, nodeid, location):
         sys.settrace(None)
         threading.settrace(None)
+        write_all()
 sys.argv = ["pytest"] + rest[2:]
 code = 3
 try:
@@ -82,6 +109,7 @@ try:
     code = pytest.main(rest[2:], plugins=[Watching()])
 finally:
     sys.settrace(None)
+    write_all()
     sys.stderr.flush()
     os.write(2, ("\n__MARKER__" + json.dumps(found) + "\n").encode("utf-8", "replace"))
 sys.exit(int(code))
@@ -108,16 +136,22 @@ class Watched:
     last: int
 
 
-def traced_command(command: str, watched: list[Watched]) -> str:
-    """The test command with the tracer in front. Only `python -m pytest ...`: every word of the
-    command is passed on quoted, so the traced command can do nothing the command itself could not."""
+def pytest_argv(command: str, what: str = "values", how: str = "values=...") -> list[str]:
+    """The words of a `python -m pytest ...` command: the only form a tracer can be put in front of."""
     try:
         argv = shlex.split(command)
     except ValueError as exc:
         raise ValuesError(f"the test command does not parse: {exc}", "Pass a plain `python -m pytest ...` command.") from None
     if len(argv) < 3 or not _PYTHON.match(argv[0]) or argv[1:3] != ["-m", "pytest"]:
-        raise ValuesError("values can only be read from a `python -m pytest ...` command",
-                          'Run them with run_tests(command="python -m pytest -q tests/test_x.py::test_y", values=...).')
+        raise ValuesError(f"{what} can only be read from a `python -m pytest ...` command",
+                          f'Run them with run_tests(command="python -m pytest -q tests/test_x.py::test_y", {how}).')
+    return argv
+
+
+def traced_command(command: str, watched: list[Watched]) -> str:
+    """The test command with the tracer in front. Only `python -m pytest ...`: every word of the
+    command is passed on quoted, so the traced command can do nothing the command itself could not."""
+    argv = pytest_argv(command)
     spec = [[w.key, w.path, w.name.rsplit(".", 1)[-1], w.first, w.last] for w in watched]
     return shlex.join([argv[0], "-c", TRACER, json.dumps(spec), *argv[1:]])
 

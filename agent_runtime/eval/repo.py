@@ -41,13 +41,15 @@ def check_env(bin_dir: Path) -> dict[str, str]:
 
 
 def python_bin_dir(root: Path) -> Path:
-    """A directory whose `python` is this interpreter (tasks say `python -m pytest`)."""
+    """A directory whose `python` and `python3` are this interpreter (tasks say `python -m pytest`;
+    the agent detects `python3 -m pytest`, and the system's python3 may have no pytest)."""
     bin_dir = root / "bin"
     bin_dir.mkdir(parents=True, exist_ok=True)
-    wrapper = bin_dir / "python"
-    if not wrapper.exists():
-        wrapper.write_text(PYTHON_WRAPPER.format(python=shlex.quote(sys.executable)))
-        wrapper.chmod(0o755)
+    for name in ("python", "python3"):
+        wrapper = bin_dir / name
+        if not wrapper.exists():
+            wrapper.write_text(PYTHON_WRAPPER.format(python=shlex.quote(sys.executable)))
+            wrapper.chmod(0o755)
     return bin_dir
 
 

@@ -123,7 +123,12 @@ def agent_attempt(task: Task, repo: Path, options: EvalOptions, timeout: float) 
     if options.max_steps:
         argv += ["--max-steps", str(options.max_steps)]
     argv += ["--", task.prompt]
-    env = {**os.environ, **options.extra_env, "PYTHONDONTWRITEBYTECODE": "1"}
+    # The tests the agent runs see what the judge's do (check_env): `python` and `python3` are the
+    # runner's, no plugins autoloaded. Without it the agent ran tests with whatever python3 the PATH
+    # had (a pyenv shim that a project's .python-version breaks; or agent_runtime's own venv, whose
+    # Phoenix pytest plugin took 10-30 s to import before every test run), and the peers did not.
+    env = {**os.environ, **options.extra_env, "PYTHONDONTWRITEBYTECODE": "1", "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",
+           "PATH": f"{python_bin_dir(repo.parent)}{os.pathsep}{os.environ.get('PATH', '/usr/bin:/bin')}"}
     if options.planner:
         env["PLANNER_MODEL"] = options.planner  # the agent's own roles: the models file, routes, this
     # The agent knows its time, so a fix task ends with what it tried rather than being killed

@@ -10,10 +10,20 @@ import shutil
 import stat
 import subprocess
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
-from agent_runtime.code import symbols
-from agent_runtime.code.values import MAX_WATCHED, ValuesError, Watched, is_python, render, split_output, traced_command
+from agent_runtime.code import spectrum, symbols
+from agent_runtime.code.focus import is_test_path
+from agent_runtime.code.values import (
+    MAX_WATCHED,
+    ValuesError,
+    Watched,
+    is_python,
+    pytest_argv,
+    render,
+    split_output,
+    traced_command,
+)
 from agent_runtime.core import Action, ToolError
 from agent_runtime.tools.base import RuntimeTool
 from agent_runtime.tools.checks import int_check, text_check
@@ -199,9 +209,13 @@ class RunTestsTool(RuntimeTool):
         "values": {"type": "string", "nullable": True,
                    "description": "functions whose variables to report on their last call (pytest), "
                                   "e.g. \"pkg/mod.py::Class.method, tests/test_x.py::test_y\""},
+        "suspects": {"type": "string", "nullable": True,
+                     "description": "rank the functions the failing tests run and the passing ones do not (pytest): "
+                                    "the failing tests' ids, comma-separated, or \"failing\" for every test that "
+                                    "fails; run it on their whole test file"},
     }
     checks = {"command": text_check("command"), "timeout": int_check("timeout", high=MAX_TIMEOUT_S),
-              "values": text_check("values")}
+              "values": text_check("values"), "suspects": text_check("suspects")}
     keep_tail = frozenset({"output"})
     approval = "policy"
 
@@ -222,18 +236,32 @@ class RunTestsTool(RuntimeTool):
         chosen = self._command(command)
         return Action("command", command=chosen)
 
-    def run(self, command: str | None = None, timeout: int | None = None, values: str | None = None) -> dict[str, Any]:
+    def run(self, command: str | None = None, timeout: int | None = None, values: str | None = None,
+            suspects: str | None = None) -> dict[str, Any]:
         chosen = self._command(command)
         watched = self._watched(values) if values and values.strip() else []
-        if watched:
-            try:
+        failing = self._failing(suspects) if suspects and suspects.strip() else None
+        if watched and failing is not None:
+            raise ToolError("values and suspects cannot be read in one run",
+                            "Ask for the suspects first, then for the values of the leading ones.")
+        limit = timeout or 300
+        try:
+            if watched:
                 ran = traced_command(chosen, watched)
-            except ValuesError as exc:
-                raise ToolError(exc.error, exc.suggestion) from None
-        else:
-            ran = chosen
-        outcome = self.runtime.sandbox.run(ran, timeout=timeout or 300)
-        stderr, found = split_output(outcome.stderr) if watched else (outcome.stderr, None)
+            elif failing is not None:
+                # The tracer stops running further tests at 70% of the time: what it reached is counted.
+                argv = pytest_argv(chosen, "suspects", 'suspects="tests/test_x.py::test_y"')
+                ran = spectrum.traced_command(argv, failing, budget=max(5.0, 0.7 * limit))
+            else:
+                ran = chosen
+        except ValuesError as exc:
+            raise ToolError(exc.error, exc.suggestion) from None
+        outcome = self.runtime.sandbox.run(ran, timeout=limit)
+        stderr, found, report = outcome.stderr, None, None
+        if watched:
+            stderr, found = split_output(stderr)
+        elif failing is not None:
+            stderr, report = spectrum.split_output(stderr)
         output = (outcome.stdout + ("\n" + stderr if stderr.strip() else "")).strip() + "\n"
         summary = summarize(output, outcome.exit_code)
         output = condense(output)
@@ -241,7 +269,7 @@ class RunTestsTool(RuntimeTool):
             "command": chosen,
             "passed": outcome.exit_code == 0 and not outcome.timed_out,
             "exit_code": outcome.exit_code,
-            "summary": summary if not outcome.timed_out else f"timed out after {timeout or 300}s",
+            "summary": summary if not outcome.timed_out else f"timed out after {limit}s",
             "output": output,
             "sandbox": outcome.sandbox,
         }
@@ -255,7 +283,62 @@ class RunTestsTool(RuntimeTool):
             else:
                 result["values"] = render(watched, found, sources) + "\n"
                 result["not_called"] = [w.key for w in watched if w.key not in found]
+        if failing is not None:
+            result.update(self._suspects(report))
         return result
+
+    def _failing(self, suspects: str) -> list[str] | None:
+        """The test ids whose failures count (an empty list: every failing test)."""
+        if suspects.strip().lower() == "failing":
+            return []
+        ids = [t.strip() for t in suspects.split(",") if t.strip()]
+        bad = [t for t in ids if "::" not in t and not t.endswith(".py")]
+        if bad:
+            raise ToolError(f"suspects: {bad[0]!r} is not a test id",
+                            'Name the failing tests as "tests/test_x.py::test_y", or pass "failing".')
+        return ids
+
+    def _suspects(self, report: dict | None) -> dict[str, Any]:
+        """The traced run's report as the functions to suspect, each a definition of a file the agent
+        may read (keys come from the files, never from the report, which the tests' code can write)."""
+        found = spectrum.rank(report, self._definitions()) if report is not None else None
+        if found is None:
+            why = ("the tests ended before the tracer reported" if report is None
+                   else "none of the named tests failed")
+            return {"suspects": [], "suspects_note": why}
+        return {
+            "suspects": [{"function": s.key, "failing": s.failed, "passing": s.passed, "score": round(s.score, 3)}
+                         for s in found.suspects[:spectrum.MAX_SUSPECTS]],
+            "suspects_counted": {"failing": found.failing, "passing": found.passing, "complete": found.complete,
+                                 "ran_by_failing": len(found.suspects)},
+            # Every function the failing tests ran, by name (what they did not run is not the cause).
+            "ran_by_failing": sorted(s.key for s in found.suspects[spectrum.MAX_SUSPECTS:])[:spectrum.MAX_RAN],
+            "other_failures": found.other_failures[:200],
+            "other_failures_count": len(found.other_failures),
+        }
+
+    def _definitions(self) -> Callable[[str, int], str | None]:
+        """(path, line) -> `path::Name` of the function or method there, for files as they are now."""
+        parsed: dict[str, list | None] = {}
+
+        def definition(path: str, line: int) -> str | None:
+            if not is_python(path) or is_test_path(path) or path.startswith(("..", "/")):
+                return None
+            try:
+                rel = self.workspace.relative(self.workspace.resolve(path))
+            except ToolError:
+                return None
+            if rel not in parsed:
+                try:
+                    parsed[rel] = None if self.hidden(rel) else symbols.index(
+                        (self.workspace.root / rel).read_text(encoding="utf-8", errors="replace"))
+                except OSError:
+                    parsed[rel] = None
+            found = parsed[rel]
+            symbol = spectrum.definition_at(found, line) if found else None
+            return f"{rel}::{symbol.name}" if symbol is not None else None
+
+        return definition
 
     def _watched(self, values: str) -> list[Watched]:
         """`path::Name, ...` -> the definitions to watch (each a Python file the model may read)."""

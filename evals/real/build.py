@@ -127,10 +127,12 @@ def sdist(project: Project, version: str, cache: Path) -> Path:
     for cached in cache.glob(f"*-{version}.*"):
         if cached.suffix in (".gz", ".zip") and hashlib.sha256(cached.read_bytes()).hexdigest() == want:
             return cached
-    url = f"{INDEX}/{project.name}/{version}/json"
+    # The project's JSON, not the release's (`/NAME/VERSION/json`): the index's per-release pages
+    # answered 404 here on 2026-11-25 while the project's page listed every release.
+    url = f"{INDEX}/{project.name}/json"
     try:
         with urllib.request.urlopen(url, timeout=60) as answer:
-            files = json.load(answer)["urls"]
+            files = json.load(answer)["releases"][version]
     except (OSError, ValueError, KeyError) as exc:
         raise BuildError(f"{project.name} {version}: the index did not answer ({url}: {exc})") from None
     chosen = [f for f in files if f.get("packagetype") == "sdist" and f.get("digests", {}).get("sha256") == want]

@@ -606,11 +606,11 @@ def test_a_bigger_repository_shows_the_files_the_failure_involves_and_runs_only_
     assert result.status == "answered" and (repo / "shop/pricing.py").read_text() == fixed
     (request,) = session.model.requests[0]
     text = text_of(request)
-    assert "-m pytest -q tests/test_pricing.py" in text and text.endswith(EDIT_ASK)
+    assert "-m pytest -q --tb=short tests/test_pricing.py" in text and text.endswith(EDIT_ASK)
     assert "The files the failure involves" in text and "### shop/pricing.py\n```python\ndef discount" in text
     assert "def helper_3" not in text, "not the whole repository"
     runs = [c.arguments.get("command") or "" for c in session.runtime.state.history if c.tool == "run_tests"]
-    assert len(runs) == 2 and all(r.endswith("-m pytest -q tests/test_pricing.py") for r in runs), \
+    assert len(runs) == 2 and all(r.endswith("-m pytest -q --tb=short tests/test_pricing.py") for r in runs), \
         "the fix is checked with the same tests"
 
 
@@ -704,6 +704,8 @@ def test_a_slow_test_file_is_not_run_before_the_first_request(tmp_path, monkeypa
     result, session = fix_parse(tmp_path, repo)
     assert result.status == "answered" and (repo / "pkg/core.py").read_text() != core
     calls = [c for c in session.runtime.state.history if c.tool == "run_tests" and not c.arguments.get("values")]
-    assert [c.arguments.get("timeout") for c in calls][:2] == [None, 2], "the file's run is cut short"
+    assert [c.arguments.get("timeout") for c in calls][:2] == [None, start.spectrum_timeout()], \
+        "the file's run (traced for the suspects) is cut short"
+    assert calls[1].arguments.get("suspects") and start.spectrum_timeout() <= 3
     assert all(c.arguments["command"].endswith("::test_parse") for c in calls[2:]), \
         "after the fix only the failing test runs"

@@ -160,3 +160,27 @@ def test_the_failures_code_leaves_out_what_the_tests_never_called(tmp_path, tool
     assert "cents = 5" in seen.text
     assert all(t.symbol != "unused_price_helper" for t in seen.targets)
     runtime.close()
+
+
+def test_reading_the_values_runs_none_of_the_projects_code_while_the_test_runs(tmp_path, tools_for):
+    """A repr runs the project's code: sqlparse's Statement consumed the token generator it held, so
+    the traced run saw another result and its generator was "never called". Objects are written
+    when the test is over; plain values (strings, numbers, their lists) as they were at the return."""
+    repo = make_repo(tmp_path / "repo", {
+        "stmt.py": ("class Statement:\n    def __init__(self, tokens):\n        self.tokens = tokens\n\n"
+                    "    def __repr__(self):\n        return '<Statement %s>' % ''.join(self.tokens)\n\n\n"
+                    "def words(text):\n    for word in text.split():\n        yield word.upper()\n\n\n"
+                    "def parse(text):\n    stmt = Statement(words(text))\n    count = len(text)\n    return stmt\n"),
+        "tests/test_stmt.py": ("from stmt import parse\n\n\ndef test_parse():\n    stmt = parse('a b')\n"
+                               "    assert ''.join(stmt.tokens) == 'AB'\n    assert False, 'so that it fails'\n"),
+        "pytest.ini": "[pytest]\n",
+    })
+    runtime, tools = tools_for(repo)
+    command = f"{sys.executable} -m pytest -q tests/test_stmt.py"
+    plain = tools["run_tests"](command=command)
+    traced = tools["run_tests"](command=command, values="stmt.py::parse, stmt.py::words")
+    assert "so that it fails" in plain["output"] and "so that it fails" in traced["output"], traced["output"]
+    assert traced["not_called"] == [], "the generator ran in the test, under the trace"
+    assert "    count = 3" in traced["values"], "a plain value as it was"
+    assert "stmt.py::words (" in traced["values"]
+    runtime.close()

@@ -104,7 +104,7 @@ def test_a_real_repository_shaped_task_is_solved_through_the_symbol_edit_form(tm
     assert "### tests/test_book.py::test_balance_starts_at_the_opening" in first
     assert "### ledger/book.py::Book.balance\n```python\n    def balance(self):" in first
     assert "def report_40" not in first and "def rule_30" not in first, "not the whole module, nor the filler"
-    assert "-m pytest -q tests/test_book.py::test_balance_starts_at_the_opening" in first
+    assert "-m pytest -q --tb=short tests/test_book.py::test_balance_starts_at_the_opening" in first
     assert "write only the lines you change: the heading line exactly as shown above" in first
 
 

@@ -1,0 +1,212 @@
+"""Which functions the failing tests run that the passing ones do not: spectrum-based fault
+localization (Ochiai), at the level a fix is written (a function or method).
+
+A failing test far from its cause names none of the code at fault: an assertion on a formatter's
+output has no library frame, and what it calls goes through tables and plugin stacks that static
+resolution does not follow (sqlparse's filters, markdown's processors). Running the failing tests'
+files once under a trace function that notes every function each test calls says what the
+failing tests run; the passing tests of the same files say what is ordinary. A function every
+failing test runs and few passing tests run is suspect: score = failed / sqrt(all failed x
+(failed + passed)) (Ochiai), the measure that did best in studies of fault localization.
+
+The tracer is the fixed source below, handed to the project's own interpreter with `-c` (inside
+the sandbox, as the tests themselves run); what it found comes back as one marked JSON line on
+stderr. The named failing tests run early (after one other test, which takes what runs once per
+process), and the run stops itself after a time budget (the tests it reached are counted), so a
+slow test file costs at most that.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shlex
+from dataclasses import dataclass
+from typing import Callable
+
+from agent_runtime.code.symbols import Symbol
+
+MARKER = "@@agent-runtime-spectrum@@"
+MAX_SUSPECTS = 20  # reported by run_tests with their counts
+MAX_RAN = 400  # the others the failing tests ran, by name only
+
+# Runs inside the sandbox under the project's Python (3.7+): argv = [-c, SPEC, -m, pytest, ...];
+# SPEC = {"first": [test ids], "budget": seconds}.
+TRACER = r'''
+import json, os, sys, threading, time
+spec, rest = json.loads(sys.argv[1]), sys.argv[2:]
+root = os.path.realpath(os.getcwd())
+first = [str(t) for t in spec.get("first") or []]
+budget = float(spec.get("budget", 30))
+codes, names, current = {}, [], set()
+failed, passed = {}, {}
+counts = {"failed": 0, "passed": 0}
+others = {}
+every = spec.get("first") is None
+def named(nodeid):
+    return every or any(nodeid == t or nodeid.startswith(t + "[") for t in first)
+def explaining(frame):
+    # pytest explaining a failure (an assertion's reprs) is not what the test ran
+    back = frame.f_back
+    while back is not None:
+        name = back.f_code.co_filename
+        if "_pytest" in name and ("assertion" in name or "_io" in name or "_code" in name or "reports" in name):
+            return True
+        back = back.f_back
+    return False
+def tracer(frame, event, arg):
+    code = frame.f_code
+    index = codes.get(code)
+    if index is None:
+        path = os.path.realpath(code.co_filename)
+        if path.startswith(root + os.sep) and os.sep + "site-packages" + os.sep not in path:
+            index = len(names)
+            names.append([os.path.relpath(path, root), code.co_firstlineno])
+        else:
+            index = -1
+        codes[code] = index
+    if index >= 0 and index not in current and not explaining(frame):
+        current.add(index)
+    return None
+class Spectrum:
+    def __init__(self):
+        self.started, self.outcome, self.stopped = time.monotonic(), {}, False
+    def pytest_collection_modifyitems(self, session, config, items):
+        # One other test first, then the named ones: what runs once per process (a lexer built on first
+        # use, a cache filled) is then the first test's, not the failing tests'.
+        failing = [item for item in items if named(item.nodeid)]
+        rest = [item for item in items if not named(item.nodeid)]
+        items[:] = rest[:1] + failing + rest[1:]
+    def pytest_runtest_setup(self, item):
+        current.clear()
+        threading.settrace(tracer)
+        sys.settrace(tracer)
+    def pytest_runtest_logreport(self, report):
+        if report.failed:
+            self.outcome[report.nodeid] = "failed"
+        elif report.skipped:
+            self.outcome.setdefault(report.nodeid, "skipped")
+        elif report.when == "call":
+            self.outcome.setdefault(report.nodeid, "passed")
+    def pytest_runtest_logfinish(self, nodeid, location):
+        sys.settrace(None)
+        threading.settrace(None)
+        outcome = self.outcome.get(nodeid, "skipped")
+        if outcome == "failed" and named(nodeid):
+            counts["failed"] += 1
+            for index in current:
+                failed[index] = failed.get(index, 0) + 1
+        elif outcome == "passed":
+            counts["passed"] += 1
+            for index in current:
+                passed[index] = passed.get(index, 0) + 1
+        elif outcome == "failed":
+            others[nodeid] = outcome
+        current.clear()
+    def pytest_runtest_protocol(self, item, nextitem):
+        if time.monotonic() - self.started > budget and not named(item.nodeid):
+            self.stopped = True
+            item.session.shouldstop = "the traced run's time is up"
+        return None
+watching = Spectrum()
+sys.argv = ["pytest"] + rest[2:]
+code = 3
+try:
+    import pytest
+    code = pytest.main(rest[2:], plugins=[watching])
+finally:
+    sys.settrace(None)
+    report = {"functions": names, "failed": failed, "passed": passed, "counts": counts,
+              "other_failures": sorted(others), "stopped": watching.stopped}
+    sys.stderr.flush()
+    os.write(2, ("\n__MARKER__" + json.dumps(report) + "\n").encode("utf-8", "replace"))
+sys.exit(int(code))
+'''.replace("__MARKER__", MARKER)
+
+
+@dataclass(frozen=True)
+class Suspect:
+    key: str  # "pkg/mod.py::Class.method"
+    failed: int  # failing tests that ran it
+    passed: int  # passing tests that ran it
+    score: float  # Ochiai
+
+
+@dataclass
+class Spectrum:
+    suspects: list[Suspect]  # every function a failing test ran, most suspect first
+    failing: int  # the named tests that failed (and were counted)
+    passing: int  # the tests that passed (and were counted)
+    other_failures: list[str]  # tests that failed but were not named: broken before any fix
+    complete: bool  # every test of the command ran (the run was not cut short by its budget)
+
+    @property
+    def executed(self) -> set[str]:
+        return {s.key for s in self.suspects}
+
+
+def traced_command(argv: list[str], first: list[str], budget: float) -> str:
+    """`python -m pytest ARGS` with the tracer in front (first: the failing tests that count; empty:
+    every test that fails) (the caller checked the form); every word of
+    the command is passed on quoted, so the traced command can do nothing the command itself could not."""
+    spec = {"first": list(first) if first else None, "budget": budget}  # None: every failing test counts
+    return shlex.join([argv[0], "-c", TRACER, json.dumps(spec), *argv[1:]])
+
+
+def split_output(stderr: str) -> tuple[str, dict | None]:
+    """stderr without the tracer's line, and what it reported (None: it never reported)."""
+    at = stderr.rfind(MARKER)
+    if at < 0:
+        return stderr, None
+    line, _, after = stderr[at + len(MARKER):].partition("\n")
+    try:
+        found = json.loads(line)
+    except ValueError:
+        found = None
+    rest = stderr[:at].rstrip("\n") + ("\n" + after if after.strip() else "")
+    return rest, found if isinstance(found, dict) else None
+
+
+def rank(report: dict, definition: Callable[[str, int], str | None]) -> Spectrum | None:
+    """The report as suspects. `definition(path, line)`: the key of the definition a code object
+    starting at that line belongs to (the fix's unit), or None for one not to consider (a test, a
+    file the agent may not read, anything not in the repository's listing). The report is the
+    tests' stderr, which the project's code can write too: only well-formed entries count, and
+    every key comes from `definition`, never from the report."""
+    try:
+        functions = [(str(path), int(line)) for path, line in report["functions"]]
+        failed = {int(i): int(n) for i, n in dict(report["failed"]).items()}
+        passed = {int(i): int(n) for i, n in dict(report["passed"]).items()}
+        failing, passing = int(report["counts"]["failed"]), int(report["counts"]["passed"])
+        others = [str(t) for t in report.get("other_failures", [])][:1000]
+        stopped = bool(report.get("stopped", False))
+    except (TypeError, ValueError, KeyError, AttributeError):
+        return None
+    if failing <= 0:
+        return None
+    ran_failing: dict[str, int] = {}
+    ran_passing: dict[str, int] = {}
+    for index, (path, line) in enumerate(functions):
+        key = definition(path, line)
+        if key is None:
+            continue
+        # Several code objects (nested functions, comprehensions) make one definition: the most
+        # tests any of them was run by.
+        if index in failed:
+            ran_failing[key] = max(ran_failing.get(key, 0), failed[index])
+        if index in passed:
+            ran_passing[key] = max(ran_passing.get(key, 0), passed[index])
+    suspects = [Suspect(key, n, ran_passing.get(key, 0), n / math.sqrt(failing * (n + ran_passing.get(key, 0))))
+                for key, n in ran_failing.items()]
+    suspects.sort(key=lambda s: (-s.score, s.passed, s.key))
+    return Spectrum(suspects, failing, passing, others, not stopped)
+
+
+def definition_at(symbols: list[Symbol], line: int) -> Symbol | None:
+    """The function or method a code object starting at `line` belongs to, as a fix would name it:
+    a nested function or a comprehension is part of the outermost function or method around it."""
+    best = None
+    for symbol in symbols:
+        if symbol.kind != "class" and symbol.start <= line <= symbol.end and (best is None or symbol.start < best.start):
+            best = symbol
+    return best
