@@ -356,3 +356,67 @@ def test_saved_approvals_stay_with_the_sandbox(tmp_path, root):
             approval = Approver("never", interactive=False, mode_from_default=True, notice=lambda m: None).review(
                 "run_cmd", Action("command", command=command), decision)
             assert (approval.approved, approval.source) == (True, "remembered")
+
+
+# --- holes found reviewing issue 23: what the sandbox lets run, reaching what it should not ---
+
+
+def test_inline_code_that_reads_outside_the_workspace_asks_as_cat_does(policy, tmp_path):
+    """`cat OUTSIDE` asks in the sandbox (it hides only the secrets it knows of); the same read
+    written as Python was allowed, also through a symlink of the workspace that leads out."""
+    outside = tmp_path / "other-project"
+    outside.mkdir()
+    (outside / "config.yml").write_text("token: other-project-token\n")
+    root = make_repo(tmp_path / "ws", {"app.py": "x = 1\n", "package.json": '{"version": "1.0"}\n'})
+    (root / "out-link").symlink_to(outside)
+    asked = [f"python3 -c \"print(open('{outside}/config.yml').read())\"",
+             "python3 -c \"print(open('out-link/config.yml').read())\"",
+             "python3 -c \"print(open('out-link/.e' 'nv').read())\"",
+             "python3 -c \"print(open('../other-project/config.yml').read())\"",
+             "python3 -c \"import os; print(open(os.path.expanduser('~/.config/x')).read())\"",
+             "python3 -c \"import pathlib; print(pathlib.Path.home().joinpath('x').read_text())\"",
+             "python3 -c \"import os; print(open(os.environ['HOME'] + '/x').read())\"",
+             "python3 -c \"print(open(chr(47) + 'etc/hostname').read())\"",
+             "python3 -c \"import json; print(open(json.__file__[:6] + 'x').read())\"",
+             "python3 -c \"import os; print(os.listdir('out-link'))\"",
+             "python3 -c \"from pathlib import Path; print([p.read_text() for p in Path('.').iterdir()])\"",
+             "python3 -c \"print(open(open('where.txt').read().strip()).read())\"",
+             "python3 -c \"f = open('app.py'); f = open(f.read()); print(f.read())\""]
+    for command in asked:
+        assert policy.check_command(f"cat {outside}/config.yml", root, ON).decision == "ask"
+        decision = policy.check_command(command, root, ON)
+        assert decision.decision in ("ask", "deny") and decision.sandbox != "contained", (command, decision.as_dict())
+        assert policy.check_command(command, root, OFF).decision in ("ask", "deny"), command
+    for command in ("python -c \"import sys; print(sys.version)\"",
+                    "python3 -c 'import json, sys; print(json.load(open(\"package.json\"))[\"version\"])'",
+                    "python3 -c \"print(open('app.py').read())\"",
+                    "python3 -c \"with open('app.py') as f: print(f.read())\"",
+                    "python3 -c \"import json; print(json.load(open('package.json')))\"",
+                    "python3 -c \"from pathlib import Path; print(Path('app.py').read_text())\""):
+        assert policy.check_command(command, root, ON).decision == "allow", command
+
+
+def test_changes_that_leave_code_for_later_are_reviewed_not_contained(policy, root):
+    """A change the command declares is reviewed, however it is written: an archive unpacked or
+    packed by Python as by unzip and tar (the person's or the judge's), files written by inline code,
+    and package.json's scripts, which npm runs also outside the sandbox (`npm install` on the host
+    runs its lifecycle scripts): the person's, never the judge's."""
+    for command in ("python3 -m zipfile -e a.zip .", "python3 -m tarfile -e a.tar src",
+                    "python3 -m zipfile -c a.zip app.py"):
+        decision = policy.check_command(command, root, ON)
+        assert (decision.decision, decision.sandbox) == ("ask", "review"), (command, decision.as_dict())
+    for command in ("npm pkg set scripts.test='cat ~/.config/x'", "npm pkg delete scripts.lint",
+                    "npm set-script leak 'cat ../x'", "npm init -y"):
+        decision = policy.check_command(command, root, ON)
+        assert (decision.decision, decision.sandbox) == ("ask", "escapes"), (command, decision.as_dict())
+        assert "npm runs package.json's scripts outside the sandbox too" in decision.reason
+    for command in ("python3 -c \"import zipfile; zipfile.ZipFile('a.zip', 'w').writestr('Makefile', 'x')\"",
+                    "python3 -c \"import zipfile; zipfile.ZipFile('a.zip').extractall()\"",
+                    "python3 -c \"import shutil; shutil.unpack_archive('a.zip')\"",
+                    "python3 -c \"import fileinput; [print(l, end='') for l in fileinput.input('app.py', "
+                    "inplace=True)]\""):
+        decision = policy.check_command(command, root, ON)
+        assert decision.decision == "ask" and decision.sandbox == "escapes", (command, decision.as_dict())
+    for command in ("npm run build", "npm pkg --help", "python3 -m zipfile -l a.zip",
+                    "python3 -c \"import zipfile; print(zipfile.ZipFile('a.zip').namelist())\""):
+        assert policy.check_command(command, root, ON).decision == "allow", command
