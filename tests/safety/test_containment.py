@@ -420,3 +420,68 @@ def test_changes_that_leave_code_for_later_are_reviewed_not_contained(policy, ro
     for command in ("npm run build", "npm pkg --help", "python3 -m zipfile -l a.zip",
                     "python3 -c \"import zipfile; print(zipfile.ZipFile('a.zip').namelist())\""):
         assert policy.check_command(command, root, ON).decision == "allow", command
+
+
+@pytest.fixture
+def outside_home(monkeypatch):
+    """A $HOME and a projects folder outside /tmp (the sandbox's /tmp is private: what lies there is
+    hidden anyway), under the real home of whoever runs the test; removed afterwards."""
+    import shutil
+
+    base = Path.home() / f".agent-runtime-review-{os.getpid()}"
+    (base / "home").mkdir(parents=True)
+    monkeypatch.setenv("HOME", str(base / "home"))
+    try:
+        yield base
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+SECRETS = {"sibling-dotenv-value", "sibling-local-value", "sibling-git-token", "gitconfig-url-token",
+           "gitconfig-header-token", "xdg-gitconfig-token", "agent-auth-token", "agent-oauth-token",
+           "monorepo-git-token"}
+
+
+@needs_bwrap
+def test_a_contained_build_cannot_print_secrets_kept_outside_the_workspace(outside_home, tools_for):
+    """`make` runs without asking in the sandbox. Its recipe (written by anyone: the repository, or
+    the model through a command the sandbox lets run) prints what the policy calls secret outside
+    the workspace: another project's .env files and .git/config credentials, the user's git
+    settings' credentials, another coding agent's login. The sandbox must show none of it, and git
+    must still work with what it shows."""
+    home, code = outside_home / "home", outside_home / "code"
+    (home / ".gitconfig").write_text(
+        "[user]\n\tname = Review Bot\n[url \"https://bot:gitconfig-url-token@example.com/\"]\n"
+        "\tinsteadOf = https://example.com/\n[http]\n\textraheader = AUTHORIZATION: bearer gitconfig-header-token\n")
+    (home / ".config" / "git").mkdir(parents=True)
+    (home / ".config" / "git" / "config").write_text(
+        "[url \"https://bot:xdg-gitconfig-token@example.org/\"]\n\tinsteadOf = https://example.org/\n")
+    for name, text in ((".codex/auth.json", '{"token": "agent-auth-token"}'),
+                       (".claude/.credentials.json", '{"oauth": "agent-oauth-token"}')):
+        (home / name).parent.mkdir(parents=True)
+        (home / name).write_text(text)
+    other = make_repo(code / "other", {"README.md": "# other\n"})
+    (other / ".env").write_text("TOKEN=sibling-dotenv-value\n")
+    (other / ".env.local").write_text("LOCAL=sibling-local-value\n")
+    git(other, "remote", "add", "origin", "https://bot:sibling-git-token@example.com/other.git")
+    mono = code / "mono"
+    mono.mkdir()
+    git(mono, "init", "-q")
+    git(mono, "remote", "add", "origin", "https://bot:monorepo-git-token@example.com/mono.git")
+    root = make_repo(mono / "ws", {"app.py": "x = 1\n", "Makefile": (
+        "leak:\n"
+        "\t@cat ../../other/.env ../../other/.env.local ../../other/.git/config ../.git/config 2>&1 || true\n"
+        "\t@cat ~/.gitconfig ~/.config/git/config ~/.codex/auth.json ~/.claude/.credentials.json 2>&1 || true\n"
+        "\t@git -C ../../other remote -v 2>&1 || true\n"
+        "\t@echo name=$$(git config --global user.name)\n")})
+    runtime, tools = tools_for(root, approval="never")
+    decision = runtime.decide(Action("command", command="make leak"))
+    assert (decision.decision, decision.sandbox) == ("allow", "contained")
+    result = _run(tools, "make leak")
+    shown = result.get("stdout", "") + result.get("stderr", "")
+    assert result.get("sandbox") == "bwrap" and "name=Review Bot" in shown, result  # git settings still read
+    assert "example.com/other.git" in shown  # the sibling's remote is there, without its credentials
+    assert [s for s in SECRETS if s in shown] == [], shown
+    # the files themselves are untouched on the host
+    assert "sibling-git-token" in (other / ".git" / "config").read_text()
+    assert "gitconfig-url-token" in (home / ".gitconfig").read_text()
