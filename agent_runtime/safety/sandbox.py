@@ -46,6 +46,7 @@ from pathlib import Path
 from typing import Iterator
 
 from agent_runtime.core import is_secret_name, within
+from agent_runtime.safety import outside
 from agent_runtime.safety.capture import Capped, kill_group, pump
 from agent_runtime.safety.gitconfig import sanitized_git_config
 from agent_runtime.safety.isolation import (
@@ -59,17 +60,10 @@ from agent_runtime.safety.isolation import (
     pid_limit_prefix,
     prlimit_prefix,
 )
+from agent_runtime.safety.outside import HOME_SECRETS
 
 log = logging.getLogger(__name__)
 
-# Secret places outside the workspace, relative to $HOME; hidden from sandboxed commands.
-HOME_SECRETS = (".ssh", ".aws", ".netrc", ".gnupg", ".git-credentials", ".docker", ".config/gh", ".kube",
-                ".pypirc", ".npmrc", ".azure", ".config/gcloud", ".cargo/credentials", ".cargo/credentials.toml",
-                # tokens typed at a shell or stored by other tools
-                ".bash_history", ".zsh_history", ".python_history", ".psql_history", ".mysql_history", ".pgpass",
-                ".my.cnf", ".config/git/credentials", ".config/hub", ".vault-token", ".terraform.d", ".s3cfg",
-                ".boto", ".huggingface", ".cache/huggingface/token", ".config/rclone", ".local/share/keyrings",
-                ".password-store", ".gem/credentials", ".env")
 # Files only root may read; a sandboxed root (kuid 0, no capabilities) still passes the owner check.
 ROOT_ONLY_FILES = ("/etc/shadow", "/etc/shadow-", "/etc/gshadow", "/etc/gshadow-", "/etc/sudoers",
                    "/etc/sudoers.d", "/etc/ssh/ssh_host_rsa_key", "/etc/ssh/ssh_host_ecdsa_key",
@@ -83,7 +77,6 @@ COMMIT_HOOK_CONFIGS = (".pre-commit-config.yaml", ".husky", "lefthook.yml", ".le
                        ".lefthook-local.yml")
 CONFIG_NAMES = (".git", ".gitattributes", ".gitmodules", "policy.toml", ".agent-runtime", "AGENTS.md",
                 *COMMIT_HOOK_CONFIGS)
-ENV_TEMPLATES = (".env.example", ".env.sample", ".env.template")
 # Configuration at any depth (the policy's deny_write has `**/.git/**`; .gitattributes and
 # .gitmodules match at any depth): a nested repository's .git holds hooks and a config that run
 # when the user works in it. Existing ones are read-only in the sandbox.
@@ -287,14 +280,9 @@ class Sandbox:
 
         found += [p for p in (config_home(),) if os.path.lexists(p)]
         # And those of the directories above the workspace (a monorepo's root .env, with --repo one of
-        # its projects): the policy denies reading them, but a command it asks about and the user
-        # approves (or --approval auto) would otherwise still find them there.
-        for directory in (Path.cwd(), *self.root.parents):
-            try:
-                found += [e for e in directory.iterdir() if e.name.startswith(".env") and e.name not in ENV_TEMPLATES]
-            except OSError:
-                pass
-        return found
+        # its projects) and beside them (another project's): the policy denies reading them, but a
+        # command the sandbox lets run, or one the user approves, would otherwise find them there.
+        return found + outside.secret_files(self.root, Path.cwd(), outside.neighbours(self.root, Path.cwd()))
 
     def _walk(self) -> list[tuple[str, str]]:
         """One walk of the workspace (its own .git left out): (find's type letter, relative path) of
@@ -374,7 +362,7 @@ class Sandbox:
         return home_sockets + find_sockets([self.root])
 
     def _bwrap_argv(self, argv: list[str], cwd: Path, env: dict[str, str], exclude: Path | None = None,
-                    git_config: Path | None = None) -> list[str]:
+                    git_config: Path | None = None, scratch: Path | None = None) -> list[str]:
         iso, limits = self.isolation, self.limits
         out = [self._bwrap]
         if iso.pid_limit:
@@ -414,6 +402,10 @@ class Sandbox:
             out += ["--ro-bind", str(agent_env), str(agent_env)]  # code we run outside on the next start
         for path in self.hidden_paths(walked):
             out += hide_args(path)
+        if scratch is not None:  # git's configuration outside the workspace, without credentials (outside.py)
+            beside = outside.neighbours(self.root, Path.cwd())
+            for copy, original in outside.sanitized_copies(outside.git_configs(self.root, beside), scratch):
+                out += ["--ro-bind", str(copy), str(original)]
         for sock in self._sockets():
             out += hide_args(sock)
         out.append("--clearenv")  # bwrap's argv order: clear, then set
@@ -515,7 +507,8 @@ class Sandbox:
                     tempfile.TemporaryDirectory(prefix="agent-runtime-sandbox-") as scratch:
                 if self._bwrap:
                     exclude = self._exclude_placeholder(Path(scratch)) if placeholder and placeholder.ours else None
-                    argv = self._bwrap_argv(argv, cwd, env, exclude, self._git_config_copy(Path(scratch)))
+                    argv = self._bwrap_argv(argv, cwd, env, exclude, self._git_config_copy(Path(scratch)),
+                                            Path(scratch))
                 nproc = not (self._bwrap and self.isolation.pid_limit)
                 libc = _libc()
                 proc = subprocess.Popen(
@@ -565,7 +558,8 @@ class Sandbox:
             with _DotenvPlaceholder(self.root) as placeholder, \
                     tempfile.TemporaryDirectory(prefix="agent-runtime-sandbox-") as scratch:
                 exclude = self._exclude_placeholder(Path(scratch)) if placeholder.ours else None
-                wrapped = self._bwrap_argv(argv, self.root, env, exclude, self._git_config_copy(Path(scratch)))
+                wrapped = self._bwrap_argv(argv, self.root, env, exclude, self._git_config_copy(Path(scratch)),
+                                           Path(scratch))
                 yield prlimit_prefix(limits) + wrapped, env
         finally:
             self._remove_new_config(before | {".env"})

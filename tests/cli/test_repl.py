@@ -116,3 +116,36 @@ def test_approval_status_runs_and_compact_commands(tmp_path):
     assert "[TOOL] run_cmd touch made.txt" in flat(term.output[mark:])
     term.type("/exit\n")
     assert term.wait() == 0
+
+
+def test_the_judges_verdicts_are_shown_in_the_repl(tmp_path):
+    """`/approval judge` (issue 23): every verdict is a line in the REPL, the one it approves runs, the
+    one it sends to the person is then asked at the prompt (and refused here)."""
+    import pytest
+
+    from agent_runtime.safety.sandbox import isolation
+
+    if isolation().bwrap is None:
+        pytest.skip("bubblewrap does not run here: the judge approves nothing without it")
+    repo = make_repo(tmp_path / "p", BUGGY_PROJECT)
+    replay = write_replay(tmp_path / "r.json", [
+        step("Make the build directory.", 'print(run_cmd(command="mkdir -p build"))'),
+        step("Remove the readme.", 'print(run_cmd(command="rm README.md"))'),
+        step("Done.", 'final_answer("built it")')])
+    judge = write_replay(tmp_path / "judge.json", ["APPROVE: the task builds into build/",
+                                                   "HUMAN: removing the readme is not part of building"])
+    env = {**os.environ, "TERM": "dumb", "COLUMNS": "200", "JUDGE_MODEL": f"replay:{judge}"}
+    term = Terminal([str(VENV_BIN / "agent-runtime"), "--approval", "ask", "--model", f"replay:{replay}"], repo, env)
+    term.read_until("› ", timeout=30)
+    term.type("/approval judge\n")
+    term.read_until("Approval mode: judge", timeout=30)
+    term.type("build the project into build/\n")
+    term.read_until("approved by the judge: the task builds into build/ — run_cmd: mkdir -p build", timeout=120)
+    term.read_until("judge: for you to decide: removing the readme is not part of building — run_cmd: rm README.md",
+                    timeout=120)
+    term.read_until("[y/N/a/r/m]", timeout=60)
+    term.type("n\n")
+    term.read_until_after("built it", "› ", timeout=120)
+    assert (repo / "build").is_dir() and (repo / "README.md").exists()
+    term.type("/exit\n")
+    assert term.wait() == 0

@@ -356,3 +356,132 @@ def test_saved_approvals_stay_with_the_sandbox(tmp_path, root):
             approval = Approver("never", interactive=False, mode_from_default=True, notice=lambda m: None).review(
                 "run_cmd", Action("command", command=command), decision)
             assert (approval.approved, approval.source) == (True, "remembered")
+
+
+# --- holes found reviewing issue 23: what the sandbox lets run, reaching what it should not ---
+
+
+def test_inline_code_that_reads_outside_the_workspace_asks_as_cat_does(policy, tmp_path):
+    """`cat OUTSIDE` asks in the sandbox (it hides only the secrets it knows of); the same read
+    written as Python was allowed, also through a symlink of the workspace that leads out."""
+    outside = tmp_path / "other-project"
+    outside.mkdir()
+    (outside / "config.yml").write_text("token: other-project-token\n")
+    root = make_repo(tmp_path / "ws", {"app.py": "x = 1\n", "package.json": '{"version": "1.0"}\n'})
+    (root / "out-link").symlink_to(outside)
+    asked = [f"python3 -c \"print(open('{outside}/config.yml').read())\"",
+             "python3 -c \"print(open('out-link/config.yml').read())\"",
+             "python3 -c \"print(open('out-link/.e' 'nv').read())\"",
+             "python3 -c \"print(open('../other-project/config.yml').read())\"",
+             "python3 -c \"import os; print(open(os.path.expanduser('~/.config/x')).read())\"",
+             "python3 -c \"import pathlib; print(pathlib.Path.home().joinpath('x').read_text())\"",
+             "python3 -c \"import os; print(open(os.environ['HOME'] + '/x').read())\"",
+             "python3 -c \"print(open(chr(47) + 'etc/hostname').read())\"",
+             "python3 -c \"import json; print(open(json.__file__[:6] + 'x').read())\"",
+             "python3 -c \"import os; print(os.listdir('out-link'))\"",
+             "python3 -c \"from pathlib import Path; print([p.read_text() for p in Path('.').iterdir()])\"",
+             "python3 -c \"print(open(open('where.txt').read().strip()).read())\"",
+             "python3 -c \"f = open('app.py'); f = open(f.read()); print(f.read())\""]
+    for command in asked:
+        assert policy.check_command(f"cat {outside}/config.yml", root, ON).decision == "ask"
+        decision = policy.check_command(command, root, ON)
+        assert decision.decision in ("ask", "deny") and decision.sandbox != "contained", (command, decision.as_dict())
+        assert policy.check_command(command, root, OFF).decision in ("ask", "deny"), command
+    for command in ("python -c \"import sys; print(sys.version)\"",
+                    "python3 -c 'import json, sys; print(json.load(open(\"package.json\"))[\"version\"])'",
+                    "python3 -c \"print(open('app.py').read())\"",
+                    "python3 -c \"with open('app.py') as f: print(f.read())\"",
+                    "python3 -c \"import json; print(json.load(open('package.json')))\"",
+                    "python3 -c \"from pathlib import Path; print(Path('app.py').read_text())\""):
+        assert policy.check_command(command, root, ON).decision == "allow", command
+
+
+def test_changes_that_leave_code_for_later_are_reviewed_not_contained(policy, root):
+    """A change the command declares is reviewed, however it is written: an archive unpacked or
+    packed by Python as by unzip and tar (the person's or the judge's), files written by inline code,
+    and package.json's scripts, which npm runs also outside the sandbox (`npm install` on the host
+    runs its lifecycle scripts): the person's, never the judge's."""
+    for command in ("python3 -m zipfile -e a.zip .", "python3 -m tarfile -e a.tar src",
+                    "python3 -m zipfile -c a.zip app.py"):
+        decision = policy.check_command(command, root, ON)
+        assert (decision.decision, decision.sandbox) == ("ask", "review"), (command, decision.as_dict())
+    for command in ("npm pkg set scripts.test='cat ~/.config/x'", "npm pkg delete scripts.lint",
+                    "npm set-script leak 'cat ../x'", "npm init -y"):
+        decision = policy.check_command(command, root, ON)
+        assert (decision.decision, decision.sandbox) == ("ask", "escapes"), (command, decision.as_dict())
+        assert "npm runs package.json's scripts outside the sandbox too" in decision.reason
+    for command in ("python3 -c \"import zipfile; zipfile.ZipFile('a.zip', 'w').writestr('Makefile', 'x')\"",
+                    "python3 -c \"import zipfile; zipfile.ZipFile('a.zip').extractall()\"",
+                    "python3 -c \"import shutil; shutil.unpack_archive('a.zip')\"",
+                    "python3 -c \"import fileinput; [print(l, end='') for l in fileinput.input('app.py', "
+                    "inplace=True)]\""):
+        decision = policy.check_command(command, root, ON)
+        assert decision.decision == "ask" and decision.sandbox == "escapes", (command, decision.as_dict())
+    for command in ("npm run build", "npm pkg --help", "python3 -m zipfile -l a.zip",
+                    "python3 -c \"import zipfile; print(zipfile.ZipFile('a.zip').namelist())\""):
+        assert policy.check_command(command, root, ON).decision == "allow", command
+
+
+@pytest.fixture
+def outside_home(monkeypatch):
+    """A $HOME and a projects folder outside /tmp (the sandbox's /tmp is private: what lies there is
+    hidden anyway), under the real home of whoever runs the test; removed afterwards."""
+    import shutil
+
+    base = Path.home() / f".agent-runtime-review-{os.getpid()}"
+    (base / "home").mkdir(parents=True)
+    monkeypatch.setenv("HOME", str(base / "home"))
+    try:
+        yield base
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+SECRETS = {"sibling-dotenv-value", "sibling-local-value", "sibling-git-token", "gitconfig-url-token",
+           "gitconfig-header-token", "xdg-gitconfig-token", "agent-auth-token", "agent-oauth-token",
+           "monorepo-git-token"}
+
+
+@needs_bwrap
+def test_a_contained_build_cannot_print_secrets_kept_outside_the_workspace(outside_home, tools_for):
+    """`make` runs without asking in the sandbox. Its recipe (written by anyone: the repository, or
+    the model through a command the sandbox lets run) prints what the policy calls secret outside
+    the workspace: another project's .env files and .git/config credentials, the user's git
+    settings' credentials, another coding agent's login. The sandbox must show none of it, and git
+    must still work with what it shows."""
+    home, code = outside_home / "home", outside_home / "code"
+    (home / ".gitconfig").write_text(
+        "[user]\n\tname = Review Bot\n[url \"https://bot:gitconfig-url-token@example.com/\"]\n"
+        "\tinsteadOf = https://example.com/\n[http]\n\textraheader = AUTHORIZATION: bearer gitconfig-header-token\n")
+    (home / ".config" / "git").mkdir(parents=True)
+    (home / ".config" / "git" / "config").write_text(
+        "[url \"https://bot:xdg-gitconfig-token@example.org/\"]\n\tinsteadOf = https://example.org/\n")
+    for name, text in ((".codex/auth.json", '{"token": "agent-auth-token"}'),
+                       (".claude/.credentials.json", '{"oauth": "agent-oauth-token"}')):
+        (home / name).parent.mkdir(parents=True)
+        (home / name).write_text(text)
+    other = make_repo(code / "other", {"README.md": "# other\n"})
+    (other / ".env").write_text("TOKEN=sibling-dotenv-value\n")
+    (other / ".env.local").write_text("LOCAL=sibling-local-value\n")
+    git(other, "remote", "add", "origin", "https://bot:sibling-git-token@example.com/other.git")
+    mono = code / "mono"
+    mono.mkdir()
+    git(mono, "init", "-q")
+    git(mono, "remote", "add", "origin", "https://bot:monorepo-git-token@example.com/mono.git")
+    root = make_repo(mono / "ws", {"app.py": "x = 1\n", "Makefile": (
+        "leak:\n"
+        "\t@cat ../../other/.env ../../other/.env.local ../../other/.git/config ../.git/config 2>&1 || true\n"
+        "\t@cat ~/.gitconfig ~/.config/git/config ~/.codex/auth.json ~/.claude/.credentials.json 2>&1 || true\n"
+        "\t@git -C ../../other remote -v 2>&1 || true\n"
+        "\t@echo name=$$(git config --global user.name)\n")})
+    runtime, tools = tools_for(root, approval="never")
+    decision = runtime.decide(Action("command", command="make leak"))
+    assert (decision.decision, decision.sandbox) == ("allow", "contained")
+    result = _run(tools, "make leak")
+    shown = result.get("stdout", "") + result.get("stderr", "")
+    assert result.get("sandbox") == "bwrap" and "name=Review Bot" in shown, result  # git settings still read
+    assert "example.com/other.git" in shown  # the sibling's remote is there, without its credentials
+    assert [s for s in SECRETS if s in shown] == [], shown
+    # the files themselves are untouched on the host
+    assert "sibling-git-token" in (other / ".git" / "config").read_text()
+    assert "gitconfig-url-token" in (home / ".gitconfig").read_text()

@@ -68,6 +68,8 @@ ESCAPES_BECAUSE: dict[str, str] = {
     "process-environment": "its output leaves the sandbox and can carry a secret",
     "secret-listing": "its output leaves the sandbox and names what is kept secret",
     "instructions": "later sessions outside the sandbox follow AGENTS.md",
+    "package-scripts": "npm runs package.json's scripts outside the sandbox too (npm install on your machine)",
+    "package-scripts-pkg": "npm runs package.json's scripts outside the sandbox too (npm install on your machine)",
     "write": "it writes through an option of a program that otherwise only reads",
     "write-dynamic": "where it writes is only known at run time", "redirect": "where it writes is only known at run time",
     "outside-workspace": "its output leaves the sandbox, which hides only the secrets it knows of",

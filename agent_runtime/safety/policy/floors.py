@@ -16,7 +16,7 @@ from agent_runtime.safety.policy.history import history_floor
 from agent_runtime.safety.policy.paths import PathRules, Place, candidates, write_denied_reason
 from agent_runtime.safety.policy.rules import Verdict
 from agent_runtime.safety.programs.files import CHANGES_FILES, DECLARED_CHANGES
-from agent_runtime.safety.programs.inline import inline_code, what_code_does
+from agent_runtime.safety.programs.inline import inline_code, python_strings, what_code_does
 from agent_runtime.safety.programs.interpreters import INTERPRETERS
 from agent_runtime.safety.programs.shell import NO_FILE_ARGUMENTS, SAFE_ASSIGNMENTS, risky_variable
 from agent_runtime.safety.shellwords import Redirect, SimpleCommand, Word
@@ -56,11 +56,28 @@ def _code_floor(cmd: SimpleCommand) -> Verdict:
                                               "person", kind)
 
 
+def inline_reads_floor(paths: PathRules, cmd: SimpleCommand, place: Place) -> Iterable[Verdict]:
+    """The paths Python code given on the command line names, judged as `cat` would judge them (a secret
+    is denied, outside the workspace asks, also through a symlink that leads out); and, since code can
+    join them, a path that is absolute, starts at ~ or climbs with `..` asks even where nothing is now."""
+    code = inline_code(cmd.program or "", cmd.argv[1:])
+    for text in python_strings(code.text) if code is not None else ():
+        said = list(read_floor(paths, Word(text), place, Verdict("allow", None, ""), "its code names"))
+        yield from said
+        lexical = text.strip()
+        leaves = lexical.startswith(("/", "~")) or ".." in lexical.replace("\\", "/").split("/")
+        if not said and leaves and not place.neutral_text(lexical):
+            yield Verdict("ask", "outside-workspace", f"its code names {text!r}, outside the workspace")
+
+
 def _floors(paths: PathRules, cmd: SimpleCommand, place: Place, verdict: Verdict) -> Iterable[Verdict]:
     if cmd.program is None and cmd.argv:
         yield Verdict("ask", "dynamic-program", "the program to run is only known at run time")
     if cmd.opaque_code:
-        yield _code_floor(cmd)
+        code = _code_floor(cmd)
+        yield code
+        if code.sandbox == CONTAINED and (cmd.program or "").startswith(("python", "pypy")):
+            yield from inline_reads_floor(paths, cmd, place)
     if cmd.argv:
         for name, _ in cmd.assignments:
             if not SAFE_ASSIGNMENTS.match(name):

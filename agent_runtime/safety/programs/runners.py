@@ -82,11 +82,24 @@ def go(args: list[Word], eff: Effects) -> None:
             eff.writes.append((target, f"go {name} writes"))
 
 
+# `python -m zipfile` / `tarfile`: the archive tools of the standard library, unpacking or packing as
+# unzip and tar do (a change the command declares): option -> which argument after it is written.
+ARCHIVE_MODULES = {"zipfile": {"-e": 1, "--extract": 1, "-c": 0, "--create": 0},
+                   "tarfile": {"-e": 1, "--extract": 1, "-c": 0, "--create": 0}}
+
+
 def python_module(args: list[Word], eff: Effects) -> None:
     for i, word in enumerate(args[:-1]):
         if word.text == "-m":
-            if args[i + 1].text == "pytest":
-                pytest(args[i + 2:], eff)
+            module, rest = args[i + 1].text, args[i + 2:]
+            if module == "pytest":
+                pytest(rest, eff)
+            for k, option in enumerate(rest):
+                written = ARCHIVE_MODULES.get(module, {}).get(option.text)
+                if written is not None:
+                    after = rest[k + 1:]
+                    target = after[written] if len(after) > written else Word(".")  # -e ARCHIVE: here
+                    eff.writes.append((target, f"python -m {module} {option.text} writes"))
             return
         if not word.text.startswith("-"):
             return

@@ -1,0 +1,130 @@
+"""Secrets outside the workspace that sandboxed commands could otherwise read and print.
+
+The sandbox shows the host read-only, and what the policy lets run without asking because the
+sandbox contains it (a build, a script or a Makefile of the workspace, `npm run`: issue 23)
+prints what it reads to the model. So the sandbox hides, besides the usual secret places of
+$HOME (HOME_SECRETS), what the policy itself calls secret where a command of this workspace is
+likely to find it:
+
+- the `.env` files (and `.git-credentials`, `.netrc`) of the directories above the workspace and
+  of the start directory, and those at the top of every directory beside them: another project
+  next to this one (`../other/.env`) or next to a folder above it;
+- the credentials in git's configuration outside the workspace (the user's `~/.gitconfig` and
+  `~/.config/git/config`, a repository above the workspace, the repositories beside it): shown
+  as the workspace's own `.git/config` is, without them (gitconfig.sanitized_git_config), so git
+  still works with the rest.
+
+Only the top of each neighbouring directory is looked at: a secret deeper in another project
+(`../other/config/.env`) is not known here. Reading it by name asks (policy: outside-workspace);
+code that only finds it at run time is not stopped by this module.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from agent_runtime.core import within
+from agent_runtime.safety.gitconfig import sanitized_git_config
+
+# Secret places outside the workspace, relative to $HOME; hidden from sandboxed commands.
+HOME_SECRETS = (".ssh", ".aws", ".netrc", ".gnupg", ".git-credentials", ".docker", ".config/gh", ".kube",
+                ".pypirc", ".npmrc", ".azure", ".config/gcloud", ".cargo/credentials", ".cargo/credentials.toml",
+                # tokens typed at a shell or stored by other tools
+                ".bash_history", ".zsh_history", ".python_history", ".psql_history", ".mysql_history", ".pgpass",
+                ".my.cnf", ".config/git/credentials", ".config/hub", ".vault-token", ".terraform.d", ".s3cfg",
+                ".boto", ".huggingface", ".cache/huggingface/token", ".config/rclone", ".local/share/keyrings",
+                ".password-store", ".gem/credentials", ".env",
+                # the logins of other coding agents and assistants, and more stores of tokens or history
+                ".claude", ".claude.json", ".codex", ".gemini", ".config/github-copilot", ".aider.conf.yml",
+                ".ollama/id_ed25519", ".config/composer/auth.json", ".composer/auth.json", ".pulumi/credentials.json",
+                ".databrickscfg", ".oci", ".config/op", ".node_repl_history", ".sqlite_history", ".rediscli_history",
+                ".irb_history", ".local/share/fish/fish_history")
+ENV_TEMPLATES = (".env.example", ".env.sample", ".env.template")
+SECRET_FILE_NAMES = (".git-credentials", ".netrc")
+# Not looked into: pseudo file systems, and what the sandbox covers whole (its /tmp is private).
+SKIPPED = frozenset({"/proc", "/sys", "/dev", "/run", "/tmp", "/var/tmp", "/var/run"})
+MAX_NEIGHBOURS = 4000  # directories beside the workspace's ancestors looked into, at most
+
+
+def is_secret_file(name: str) -> bool:
+    return (name.startswith(".env") and name not in ENV_TEMPLATES) or name in SECRET_FILE_NAMES
+
+
+def ancestors(root: Path, start: Path) -> list[Path]:
+    """The directories above the workspace, and the start directory and those above it (outside the workspace)."""
+    out: list[Path] = []
+    for directory in (*root.parents, start, *start.parents):
+        if directory not in out and not within(directory, root):
+            out.append(directory)
+    return out
+
+
+def neighbours(root: Path, start: Path) -> list[Path]:
+    """The directories beside the workspace and beside each directory above it (not the workspace,
+    not one of those directories themselves, not symlinks)."""
+    above = ancestors(root, start)
+    chain = set(above) | {root}
+    out: list[Path] = []
+    for directory in above:
+        if str(directory) in SKIPPED:
+            continue
+        try:
+            with os.scandir(directory) as entries:
+                for entry in entries:
+                    path = Path(entry.path)
+                    if entry.is_dir(follow_symlinks=False) and path not in chain and entry.path not in SKIPPED:
+                        out.append(path)
+                        if len(out) >= MAX_NEIGHBOURS:
+                            return out
+        except OSError:
+            continue
+    return out
+
+
+def secret_files(root: Path, start: Path, beside: list[Path]) -> list[Path]:
+    """The .env files (and .git-credentials, .netrc) at the top of the directories above the
+    workspace and of those beside them."""
+    found: list[Path] = []
+    for directory in (*ancestors(root, start), *beside):
+        try:
+            names = os.listdir(directory)
+        except OSError:
+            continue
+        found += [directory / name for name in names if is_secret_file(name)]
+    return found
+
+
+def git_configs(root: Path, beside: list[Path]) -> list[Path]:
+    """git configuration files outside the workspace that a command can read."""
+    home = Path.home()
+    found = [home / ".gitconfig", home / ".config" / "git" / "config", Path("/etc/gitconfig")]
+    xdg = os.environ.get("XDG_CONFIG_HOME")
+    if xdg and os.path.isabs(xdg):
+        found.append(Path(xdg) / "git" / "config")
+    found += [directory / ".git" / "config" for directory in (*root.parents, *beside)]
+    return [path for path in found if not within(path, root)]
+
+
+def sanitized_copies(paths: list[Path], scratch: Path) -> list[tuple[Path, Path]]:
+    """(copy without credentials, the file it stands for) for each of `paths` that holds any; the
+    file is its real path, so a symlinked ~/.gitconfig is covered where it lives."""
+    out: list[tuple[Path, Path]] = []
+    seen: set[Path] = set()
+    for path in paths:
+        real = Path(os.path.realpath(path))
+        if real in seen:
+            continue
+        seen.add(real)
+        try:  # a directory this user cannot enter (another user's repository) is not read, nor shown
+            if not real.is_file():
+                continue
+            text = real.read_text(encoding="utf-8", errors="surrogateescape")
+        except OSError:
+            continue
+        clean = sanitized_git_config(text)
+        if clean != text:
+            copy = scratch / f"outside-git-config-{len(out)}"
+            copy.write_text(clean, encoding="utf-8", errors="surrogateescape")
+            out.append((copy, real))
+    return out
