@@ -197,3 +197,12 @@ def test_the_cycle_check_finds_a_cycle_hidden_inside_a_function():
     graph = module_graph()
     assert "tools.rg" in graph["tools.checks"], "an import inside a function is seen"
     assert "tools.runtime" in graph["tools.checks"], "an import under TYPE_CHECKING is seen"
+
+
+MAX_MODULE_LINES = 600  # a module a newcomer reads in one sitting (issue 24)
+
+
+def test_no_module_is_longer_than_a_newcomer_reads_at_once():
+    long = {str(path.relative_to(PACKAGE)): n for path in PACKAGE.rglob("*.py")
+            if (n := len(path.read_text(encoding="utf-8").splitlines())) > MAX_MODULE_LINES}
+    assert long == {}, f"split these by what they do (docs/architecture.md): {long}"

@@ -119,6 +119,33 @@ def load_conversation(runs_dir: Path, directory: Path, repo: Path | None = None)
 # --- memory steps <-> lines of steps.jsonl ---
 
 
+def write_steps(record: Any, steps: list[Any], saved: int, contexts: dict[str, str]) -> int:
+    """Write the memory steps from `saved` on to the run's steps.jsonl; how many are written now."""
+    from smolagents.memory import ActionStep, TaskStep
+
+    for step in steps[saved:]:
+        if isinstance(step, TaskStep):
+            record.step("task", **task_line(step, contexts.get(step.task)))
+        elif isinstance(step, ActionStep):
+            record.step("step", **step_line(step))
+    return len(steps)
+
+
+def restore_patches(runtime: Any, conversation: str) -> tuple[list[Any], str | None]:
+    """The conversation's proposed patches back in the runtime's store: (those applied, a note of the
+    ones undone since, if any)."""
+    patches = runtime.journal.proposals(conversation)
+    runtime.patches.restore(patches)
+    applied_ids = {p.id for p in patches if p.applied}
+    undone = sorted({e.patch_id for e in runtime.journal.history() if e.undone} & {p.id for p in patches} - applied_ids,
+                    key=lambda i: int(i[1:]) if i[1:].isdigit() else 0)
+    note = None
+    if undone:  # applied in the conversation, undone since (or restored by hand)
+        note = (f"patch {', '.join(undone)} {'was' if len(undone) == 1 else 'were'} undone: "
+                "the files are back as they were before")
+    return [p for p in patches if p.applied], note
+
+
 def task_line(step: Any, context: str | None) -> dict[str, Any]:
     return {"task": step.task, "context": context}
 

@@ -16,7 +16,7 @@ from typing import Any, Iterator
 
 from agent_runtime.agent.frontend import Frontend
 from agent_runtime.config import Settings
-from agent_runtime.models.roles import ROLES, RoleModel, model_for_role, roles_for, task_size
+from agent_runtime.models.roles import ROLES, RoleModel, roles_for, task_size
 from agent_runtime.safety.approval import Approver
 from agent_runtime.smol import steps_to_run, stop_after_step
 
@@ -133,19 +133,14 @@ class Session:
             # Opened on its first plan; its calls are LLM spans with llm.role planner.
             self.planner = Planner(self.base_settings, planner, self.tracing.telemetry, self.display, self.kind)
         self._show_progress()
-        from agent_runtime.agent.codeagent import build_agent
-        from agent_runtime.agent.tracing import trace_agent, trace_model
+        from agent_runtime.agent.tracing import trace_model
 
         trace_model(self.model, self.tracing.telemetry, lambda: self.model_label, "coder")  # an LLM span per request
         judge = getattr(self.approver, "judge", None)
         if judge is not None and hasattr(judge.complete, "telemetry"):
             judge.complete.telemetry = self.tracing.telemetry  # its calls are LLM spans too (llm.role judge)
         self.prompt_memory = self._prompt_memory()
-        self.agent = build_agent(self.runtime, self.model, settings.agent_max_steps, self.constraint,
-                                 prompt_memory=self.prompt_memory, around_call=self._model_call,
-                                 hint=self._next_step_hint, plan=self._request_plan,
-                                 observe=self._observe_reply)
-        trace_agent(self.agent, self.tracing.telemetry)  # a CHAIN span per step
+        self.rebuild_agent()
         self.runtime.undo_listeners.append(lambda patch_id: setattr(
             self, "applied", [p for p in self.applied if p.id != patch_id]))
         hooks = self.runtime.hooks  # the user's hooks.toml (tools/hooks.py)
@@ -541,25 +536,16 @@ class Session:
 
     def _save_steps(self) -> None:
         """Write the memory steps not written yet to the run's steps.jsonl."""
-        from smolagents.memory import ActionStep, TaskStep
+        from agent_runtime.agent.resume import write_steps
 
-        from agent_runtime.agent.resume import step_line, task_line
-
-        record, steps = self.last_run, self.agent.memory.steps
-        if record is None or self._saved is None:
-            return
-        contexts = self.prompt_memory.task_context if self.prompt_memory is not None else {}
-        for step in steps[self._saved:]:
-            if isinstance(step, TaskStep):
-                record.step("task", **task_line(step, contexts.get(step.task)))
-            elif isinstance(step, ActionStep):
-                record.step("step", **step_line(step))
-        self._saved = len(steps)
+        if self.last_run is not None and self._saved is not None:
+            contexts = self.prompt_memory.task_context if self.prompt_memory is not None else {}
+            self._saved = write_steps(self.last_run, self.agent.memory.steps, self._saved, contexts)
 
     def resume(self, conversation: Any) -> None:
         """Take up a recorded conversation (agent/resume.py): the agent's memory, the tasks' context,
         the proposed patches; the next task continues it."""
-        from agent_runtime.agent.resume import memory_steps
+        from agent_runtime.agent.resume import memory_steps, restore_patches
         from agent_runtime.smol import set_memory
 
         steps, contexts = memory_steps(conversation.items)
@@ -574,63 +560,29 @@ class Session:
         if conversation.session_id:
             self.session_id = conversation.session_id  # one Phoenix session for the whole conversation
         if self.runtime.journal is not None and conversation.conversation:
-            patches = self.runtime.journal.proposals(conversation.conversation)
-            self.runtime.patches.restore(patches)
-            self.applied = [p for p in patches if p.applied]
-            undone = sorted({e.patch_id for e in self.runtime.journal.history() if e.undone}
-                            & {p.id for p in patches if not p.applied}, key=lambda i: int(i[1:]) if i[1:].isdigit() else 0)
-            if undone:  # applied in the conversation, undone since (or restored by hand)
-                self.notes.append(f"patch {', '.join(undone)} {'was' if len(undone) == 1 else 'were'} undone: "
-                                  "the files are back as they were before")
+            self.applied, note = restore_patches(self.runtime, conversation.conversation)
+            self.notes += [note] if note else []
         self.display.event("resumed", run_id=conversation.run_id, runs=conversation.runs, tasks=conversation.tasks,
                            steps=conversation.steps, patches=[p.id for p in self.runtime.patches.all()])
 
     def switch_model(self, model_id: str | None) -> None:
         """Use another coder model (an id, a name of the models file; None: the embedded one) from the
-        next task on, keeping the conversation. If it cannot be opened the current one stays and the
-        error is raised."""
-        import dataclasses
+        next task on, keeping the conversation (agent/switch.py). If it cannot be opened the current
+        one stays and the error is raised."""
+        from agent_runtime.agent.switch import switch_coder
 
+        switch_coder(self, model_id)
+
+    def rebuild_agent(self) -> None:
+        """A new CodeAgent on the session's model, runtime and prompt memory (traced as the first was)."""
         from agent_runtime.agent.codeagent import build_agent
-        from agent_runtime.agent.tracing import trace_agent, trace_model
-        from agent_runtime.smol import set_memory
+        from agent_runtime.agent.tracing import trace_agent
 
-        chosen = model_for_role(dataclasses.replace(self.base_settings, model_id=model_id or "embedded"), "coder")
-        assert chosen is not None
-        chosen = dataclasses.replace(chosen, source="/model")
-        settings = chosen.apply(self.base_settings)
-        kind = chosen.open_kind(self.base_settings)
-        try:
-            kind.start(self.display)
-            previous, self.kind = self.kind, kind
-            try:
-                self._quiet_libraries()  # LiteLLM set up, if this kind is the first to use it
-            finally:
-                self.kind = previous
-            opened = kind.open(self.display, self._on_model_switch)
-        except BaseException:
-            kind.close()
-            raise
-        old_agent, old_kind = self.agent, self.kind
-        steps = list(old_agent.memory.steps)
-        contexts = dict(self.prompt_memory.task_context) if self.prompt_memory is not None else {}
-        self.settings, self.kind, self.opened = settings, kind, opened
-        self.roles["coder"] = chosen
-        if self.planner is not None:
-            self.planner.coder_kind = kind  # a planner on the same embedded model uses this one's server
-        self.model_label, self.model, self.constraint = opened.label, opened.model, opened.constraint
-        self.model_switches += opened.switches
-        trace_model(self.model, self.tracing.telemetry, lambda: self.model_label, "coder")
-        self.prompt_memory = self._prompt_memory()  # the new model's window and token counter
-        self.prompt_memory.task_context.update(contexts)
-        self.agent = build_agent(self.runtime, self.model, settings.agent_max_steps, self.constraint,
+        self.agent = build_agent(self.runtime, self.model, self.settings.agent_max_steps, self.constraint,
                                  prompt_memory=self.prompt_memory, around_call=self._model_call,
                                  hint=self._next_step_hint, plan=self._request_plan,
                                  observe=self._observe_reply)
-        trace_agent(self.agent, self.tracing.telemetry)
-        set_memory(self.agent, steps)
-        old_agent.cleanup()
-        old_kind.close()
+        trace_agent(self.agent, self.tracing.telemetry)  # a CHAIN span per step
 
     def context_used(self) -> tuple[int, int]:
         """(tokens the conversation takes now, the model's window)."""

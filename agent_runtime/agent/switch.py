@@ -1,0 +1,52 @@
+"""/model: the session's coder model swapped for another between tasks, the conversation kept.
+
+The new model's kind is started and opened first; only when that worked does the session take it
+(its settings, window, token counter and a new CodeAgent over the same memory), and the old agent
+and kind are closed. If it cannot be opened the current one stays and the error is raised.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from agent_runtime.models.roles import model_for_role
+
+
+def switch_coder(session: Any, model_id: str | None) -> None:
+    """model_id: an id, a name of the models file; None: the embedded one."""
+    from agent_runtime.agent.tracing import trace_model
+    from agent_runtime.smol import set_memory
+
+    chosen = model_for_role(dataclasses.replace(session.base_settings, model_id=model_id or "embedded"), "coder")
+    assert chosen is not None
+    chosen = dataclasses.replace(chosen, source="/model")
+    settings = chosen.apply(session.base_settings)
+    kind = chosen.open_kind(session.base_settings)
+    try:
+        kind.start(session.display)
+        previous, session.kind = session.kind, kind
+        try:
+            session._quiet_libraries()  # LiteLLM set up, if this kind is the first to use it
+        finally:
+            session.kind = previous
+        opened = kind.open(session.display, session._on_model_switch)
+    except BaseException:
+        kind.close()
+        raise
+    old_agent, old_kind = session.agent, session.kind
+    steps = list(old_agent.memory.steps)
+    contexts = dict(session.prompt_memory.task_context) if session.prompt_memory is not None else {}
+    session.settings, session.kind, session.opened = settings, kind, opened
+    session.roles["coder"] = chosen
+    if session.planner is not None:
+        session.planner.coder_kind = kind  # a planner on the same embedded model uses this one's server
+    session.model_label, session.model, session.constraint = opened.label, opened.model, opened.constraint
+    session.model_switches += opened.switches
+    trace_model(session.model, session.tracing.telemetry, lambda: session.model_label, "coder")
+    session.prompt_memory = session._prompt_memory()  # the new model's window and token counter
+    session.prompt_memory.task_context.update(contexts)
+    session.rebuild_agent()
+    set_memory(session.agent, steps)
+    old_agent.cleanup()
+    old_kind.close()
