@@ -709,3 +709,33 @@ def test_a_slow_test_file_is_not_run_before_the_first_request(tmp_path, monkeypa
     assert calls[1].arguments.get("suspects") and start.spectrum_timeout() <= 3
     assert all(c.arguments["command"].endswith("::test_parse") for c in calls[2:]), \
         "after the fix only the failing test runs"
+
+
+def test_a_fix_in_a_function_only_the_traced_run_leads_to(tmp_path):
+    """Parser.parse calls its handlers through a table: no name, traceback or static call leads to
+    `_words`, where the bug is. The failing tests' file, run traced, does: `_words` is shown and
+    can be written back; the reply that fixes it solves the task."""
+    filler = "".join(f"\n\ndef helper_{i}(value):\n    return value + {i}\n" for i in range(60))
+    core = ("def _words(text):\n    return text.split()[1:]\n\n\ndef _chars(text):\n    return list(text)\n\n\n"
+            "HANDLERS = {'words': _words, 'chars': _chars}\n\n\n"
+            "class Parser:\n    def __init__(self, kind='words'):\n        self.kind = kind\n\n"
+            "    def parse(self, text):\n        handler = HANDLERS[self.kind]\n        return handler(text)\n" + filler)
+    tests = ("from pkg.core import Parser\n\n\ndef test_chars():\n    assert Parser('chars').parse('ab') == ['a', 'b']\n\n\n"
+             "def test_empty():\n    assert Parser('chars').parse('') == []\n\n\n"
+             "def test_parse():\n    assert Parser().parse('a b') == ['a', 'b']\n")
+    files = {f"tools/util_{i}.py": f"def util_{i}():\n    return {i}\n" for i in range(14)}
+    files |= {"pkg/__init__.py": "", "pkg/core.py": core, "tests/test_core.py": tests}
+    repo = make_repo(tmp_path / "big", files)
+    fix = ("_words drops the first word.\n\n### pkg/core.py::_words\n```python\n<<<<<<< SEARCH\n"
+           "    return text.split()[1:]\n=======\n    return text.split()\n>>>>>>> REPLACE\n```\n")
+    replay = write_replay(tmp_path / "r.json", [fix])
+    settings = load_settings({"MODEL_ID": f"replay:{replay}", "RUNS_DIR": str(tmp_path / "runs")})
+    with Session(settings, repo, Approver("auto", interactive=False),
+                 Display(console=Console(file=io.StringIO()), out=io.StringIO())) as session:
+        result = session.run("tests/test_core.py::test_parse fails: fix it.")
+        (request,) = session.model.requests[0]
+    assert result.status == "answered", result
+    assert (repo / "pkg/core.py").read_text() == core.replace("text.split()[1:]", "text.split()")
+    assert "### pkg/core.py::_words\n```python\ndef _words(text):" in text_of(request)
+    suspects = [c for c in session.runtime.state.history if c.tool == "run_tests" and c.arguments.get("suspects")]
+    assert len(suspects) == 1 and suspects[0].arguments["suspects"] == "tests/test_core.py::test_parse"
