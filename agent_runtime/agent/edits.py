@@ -180,10 +180,30 @@ def apply_changes(text: str, pairs: list[tuple[str, str]]) -> tuple[str, list[st
         taken |= set(range(at, at + len(old)))
         if theirs != ours:
             new = [theirs + line[len(ours):] if line.startswith(ours) else line for line in new]
-        spans.append((at, len(old), new))
+        spans.append((at, len(old), _keep_definition(lines[at:at + len(old)], new)))
     for at, count, new in sorted(spans, reverse=True):
         lines[at:at + count] = new
     return "\n".join(lines) + ("\n" if text.endswith("\n") else ""), missing
+
+
+_DEF = re.compile(r"^(\s*)(?:async\s+)?def\s")
+
+
+def _keep_definition(old: list[str], new: list[str]) -> list[str]:
+    """A SEARCH from a `def` line whose REPLACE has no `def` at all is the function's new body, as
+    the 1.5B model writes it (two of six attempts on a sqlparse task: the method's `def` dropped,
+    its body left at class level, the module broken at import): the `def` line stays, the body
+    goes under it."""
+    start = next((i for i, line in enumerate(old) if line.strip()), None)
+    head = _DEF.match(old[start]) if start is not None else None
+    if head is None or not old[start].rstrip().endswith(":") or any(_DEF.match(line) for line in new):
+        return new
+    if not any(line.strip() for line in new):
+        return new  # the function deleted on purpose (nothing in its place)
+    indent = head.group(1)
+    body = [line for line in new if line.strip()]
+    shift = "    " if min(len(line) - len(line.lstrip()) for line in body) <= len(indent) else ""
+    return old[:start + 1] + [shift + line if line.strip() else line for line in new]
 
 
 def _literal(content: str) -> str:

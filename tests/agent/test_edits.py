@@ -216,3 +216,27 @@ def test_a_whole_method_written_without_its_indentation_is_put_back_inside_its_c
     diff = ast.literal_eval(ast.parse(code).body[0].value.keywords[0].value)
     assert " class Parser:\n     def parse(self, text):\n" in diff and "+        return text.split()\n" in diff
     assert "\n     def count(self, text):\n" in diff, "the next method stays in the class"
+
+
+def test_a_replace_without_the_def_line_is_the_functions_new_body():
+    """The 1.5B model's SEARCH began at a method's `def`; its REPLACE was the new body without it,
+    at the `def`'s indentation: applied as written, the module broke at import."""
+    from agent_runtime.agent.edits import apply_changes
+
+    text = ("class Filter:\n    def process(self, tlist):\n        self._last = tlist[0]\n        self.run(tlist)\n\n"
+            "    def other(self):\n        return 1\n")
+    search = "    def process(self, tlist):\n        self._last = tlist[0]\n        self.run(tlist)\n"
+    at_def = "    if tlist[1] == 'from':\n        tlist.insert(0, ' ')\n    self.run(tlist)\n"
+    fixed, missing = apply_changes(text, [(search, at_def)])
+    assert missing == []
+    assert fixed.startswith("class Filter:\n    def process(self, tlist):\n        if tlist[1] == 'from':\n"
+                            "            tlist.insert(0, ' ')\n        self.run(tlist)\n\n    def other(self):")
+    compile(fixed, "filters.py", "exec")
+    # The body at the body's indentation: only the `def` line is kept.
+    in_body = "        self.run(tlist[1:])\n"
+    fixed, _ = apply_changes(text, [(search, in_body)])
+    assert "    def process(self, tlist):\n        self.run(tlist[1:])\n\n    def other" in fixed
+    # A REPLACE that is a whole new definition, or nothing at all, is taken as written.
+    renamed = "    def process(self, tokens):\n        self.run(tokens)\n"
+    assert "def process(self, tokens):" in apply_changes(text, [(search, renamed)])[0]
+    assert "def process" not in apply_changes(text, [(search, "")])[0]
