@@ -11,7 +11,9 @@ and a note of what the failed attempts did, sampled warmer. (With a failed attem
 models wrote it again, step after step.)
 
 The request plan for the next model call is handed to the model wrapper explicitly
-(agent/replies.py asks `take()` once per step): nothing is left set on the model object.
+(agent/replies.py asks `take()` once per step): nothing is left set on the model object. In a big
+repository (the changes form), each function shown gets its turn: the next attempt is held to the
+best-ranked one no attempt has written yet.
 
 Stopping: attempts end early, with an honest answer, when they stop telling anything new -- the
 same failure after several different fixes, fixes the model already tried (or that change
@@ -110,6 +112,7 @@ class Attempt:
     failure: str  # the failing lines after it ("" when refused or not tested)
     fix: str  # the change itself, normalized (an attempt that repeats an earlier one has the same)
     seconds: float
+    wrote: tuple[str, ...] = ()  # the headings its reply wrote
 
 
 @dataclass
@@ -127,6 +130,8 @@ class FixAttempts:
     first_call: int = 0  # where the current attempt's calls begin in the session's history
     stopped: str | None = None  # the honest answer, once more attempts will not help
     _pending: RequestPlan | None = None
+    _current: EditRequest | None = None  # the request of the attempt under way
+    _turns: list[str] = field(default_factory=list)  # the headings attempts were held to, in order
     _task_started: float = 0.0
     _started: float = 0.0
     _attempt_started: float = 0.0
@@ -148,6 +153,7 @@ class FixAttempts:
         """A fix task: the first reply is the fix."""
         self.request, self.first_call = request, first_call
         self._started = self._attempt_started = self.clock()
+        self._current = request
         self._pending = RequestPlan(edit=request)
 
     def take(self) -> RequestPlan | None:
@@ -168,16 +174,34 @@ class FixAttempts:
         self.first_call = len(history)  # after the undo's own calls
         observations = step.observations or ""
         now = self.clock()
+        wrote = tuple(self._current.written) if self._current is not None else ()
         self.attempts.append(Attempt(len(self.attempts) + 1, _thought(step), "\n".join(failure_lines(observations)),
-                                     _fix_of(step), now - self._attempt_started))
+                                     _fix_of(step), now - self._attempt_started, wrote))
         self._attempt_started = now
         fresh = None
         if undone is not None:  # the code is as the first message showed it: start from there
             self.notes.append(attempt_note(len(self.notes) + 1, calls, undone, observations))
             fresh = "\n\n".join(self.notes[-NOTES_KEPT:]) + "\n\n" + ATTEMPT_AGAIN
         self.stopped = self._stop_reason()
-        self._pending = None if self.stopped else RequestPlan(edit=self.request, temperature=REFIX_TEMPERATURE,
+        self._current = self._next_request()
+        self._pending = None if self.stopped else RequestPlan(edit=self._current, temperature=REFIX_TEMPERATURE,
                                                               fresh=fresh)
+
+    def _next_request(self) -> EditRequest:
+        """In a big repository, each function shown gets its turn, in the order of the ranking: the
+        next attempt is held to the best-ranked one no attempt has written yet (the 1.5B model
+        otherwise came back to the same one or two, attempt after attempt: on a sqlparse task five
+        attempts changed `_process_function`, none the function at fault, shown first). Once every
+        one has had its turn, the model chooses again."""
+        assert self.request is not None
+        if self.request.form != "changes" or len(self.request.paths) < 2:
+            return self.request
+        visited = set(self._turns) | {h for a in self.attempts for h in a.wrote}
+        left = [h for h in self.request.paths if h not in visited]
+        if not left:
+            return self.request
+        self._turns.append(left[0])
+        return self.request.narrowed(left[0])
 
     def _undo(self, calls: list[Any]) -> list[str] | None:
         """Undo the patches these calls applied (newest first): the files restored, or None if one

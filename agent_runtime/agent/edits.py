@@ -19,6 +19,7 @@ heading, the "changes" form), and the step proposes them as one unified diff.
 from __future__ import annotations
 
 import ast
+import dataclasses
 import difflib
 import json
 import re
@@ -333,6 +334,9 @@ def as_reply(explanation: str, edits: list[Edit], reply_format: str, code_tags: 
 
 
 NO_USABLE_FILE = "The reply changed no file the fix may change ({paths})."
+# An attempt held to one heading (agent/attempts.py: each shown function gets its turn).
+LOOK_THERE = ("\n\nThe earlier attempts changed other code and the tests still failed. This time, look for the "
+              "mistake in {heading} and write the fix there.")
 UNCHANGED = ("That is the code exactly as it is now, and the tests fail with it. Find the line that causes the "
              "failure, change it, and write the corrected code whole under its heading.")
 
@@ -354,6 +358,7 @@ class EditRequest:
     max_blocks: int | None = None  # pieces one reply may write (None: every heading)
     form: str = "whole"  # "whole": each heading's code written whole; "changes": SEARCH/REPLACE pairs
     file_text: Callable[[str], str | None] | None = None  # a file's text now (pieces go as one diff)
+    written: list[str] = field(default_factory=list)  # the headings the last reply read wrote (changed or not)
 
     @classmethod
     def of(cls, targets: list[EditTarget], **options: Any) -> "EditRequest":
@@ -366,10 +371,19 @@ class EditRequest:
     def read(self, text: str) -> tuple[str, list[Edit], list[str]]:
         """(explanation, the edits that change something, the headings written back as they are)."""
         if self.form == "changes":
-            return self._read_changes(text)
-        explanation, edits = parse_edits(text, self.paths)
-        changed = [e for e in edits if not _same(e.content, self.current(e.heading))]
-        return explanation, changed, [e.heading for e in edits if e not in changed]
+            explanation, changed, unchanged = self._read_changes(text)
+        else:
+            explanation, edits = parse_edits(text, self.paths)
+            changed = [e for e in edits if not _same(e.content, self.current(e.heading))]
+            unchanged = [e.heading for e in edits if e not in changed]
+        self.written = [e.heading for e in changed] + unchanged
+        return explanation, changed, unchanged
+
+    def narrowed(self, heading: str) -> "EditRequest":
+        """This request held to one of its headings: the next attempt writes its fix there."""
+        target = self.targets.get(heading)
+        return dataclasses.replace(self, paths=(heading,), targets={heading: target} if target else {},
+                                   max_blocks=1, ask=self.ask + LOOK_THERE.format(heading=heading), written=[])
 
     def _read_changes(self, text: str) -> tuple[str, list[Edit], list[str]]:
         """Each heading's code with its pairs applied. A heading any of whose SEARCH text is not in

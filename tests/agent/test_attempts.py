@@ -194,3 +194,39 @@ def test_a_new_task_starts_without_the_last_ones_attempts(tmp_path):
         assert session.run("Fix the failing test.").status == "step_limit"
         session.run("What does calc.py do?")
         assert not session.attempts.active and session.attempts.attempts == []
+
+
+def test_in_a_big_repository_each_function_shown_gets_its_turn():
+    """The changes form with four functions shown: after the free first attempt (which wrote B), the
+    next attempts are held to A, C, D in the ranking's order, each alone, told where to look; then
+    the model chooses again."""
+    from agent_runtime.agent.edits import EditTarget
+
+    targets = [EditTarget.of_symbol("pkg/core.py", name, f"def {name}():\n    return 1\n") for name in "ABCD"]
+    request = EditRequest.of(targets)
+    assert request.form == "changes" and request.max_blocks == 2
+    history: list = []
+    attempts = FixAttempts(undo=lambda pid: {"patch_id": pid, "files": ["pkg/core.py"]})
+    attempts.begin(request, first_call=0)
+    first = attempts.take().edit
+    assert first is request
+    held = []
+    for number, wrote in enumerate(["B", "A", "C", "D", "D"]):
+        current = attempts._current
+        current.written = [f"pkg/core.py::{wrote}"]
+        one_attempt(attempts, history, f"fix {number}", patch=f"p{number}")
+        plan = attempts.take()
+        held.append(plan.edit.paths)
+    assert held[:3] == [("pkg/core.py::A",), ("pkg/core.py::C",), ("pkg/core.py::D",)]
+    assert held[3] == request.paths and held[4] == request.paths, "every one had its turn: the model chooses"
+    narrowed = request.narrowed("pkg/core.py::C")
+    assert narrowed.max_blocks == 1 and list(narrowed.targets) == ["pkg/core.py::C"]
+    assert narrowed.ask.endswith("look for the mistake in pkg/core.py::C and write the fix there.")
+    assert narrowed.current("pkg/core.py::C") == "def C():\n    return 1\n"
+    # Small files written whole (the project's small tasks): the model always chooses.
+    whole = EditRequest.of([EditTarget.file("a.py", "x = 1\n"), EditTarget.file("b.py", "y = 2\n")])
+    attempts = FixAttempts(undo=lambda pid: {"patch_id": pid, "files": ["a.py"]})
+    attempts.begin(whole, first_call=0)
+    attempts.take()
+    one_attempt(attempts, [], "fix", patch="p9")
+    assert attempts.take().edit is whole
