@@ -18,13 +18,12 @@ slow test file costs at most that.
 
 from __future__ import annotations
 
-import json
 import math
-import shlex
 from dataclasses import dataclass
 from typing import Callable
 
 from agent_runtime.code.symbols import Symbol
+from agent_runtime.code.values import marked_report, with_tracer
 
 MARKER = "@@agent-runtime-spectrum@@"
 MAX_SUSPECTS = 20  # reported by run_tests with their counts
@@ -146,25 +145,14 @@ class Spectrum:
 
 
 def traced_command(argv: list[str], first: list[str], budget: float) -> str:
-    """`python -m pytest ARGS` with the tracer in front (first: the failing tests that count; empty:
-    every test that fails) (the caller checked the form); every word of
-    the command is passed on quoted, so the traced command can do nothing the command itself could not."""
-    spec = {"first": list(first) if first else None, "budget": budget}  # None: every failing test counts
-    return shlex.join([argv[0], "-c", TRACER, json.dumps(spec), *argv[1:]])
+    """`python -m pytest ARGS` (the caller checked the form) with the tracer in front; first: the
+    failing tests that count (empty: every test that fails)."""
+    return with_tracer(argv, TRACER, {"first": list(first) if first else None, "budget": budget})
 
 
 def split_output(stderr: str) -> tuple[str, dict | None]:
     """stderr without the tracer's line, and what it reported (None: it never reported)."""
-    at = stderr.rfind(MARKER)
-    if at < 0:
-        return stderr, None
-    line, _, after = stderr[at + len(MARKER):].partition("\n")
-    try:
-        found = json.loads(line)
-    except ValueError:
-        found = None
-    rest = stderr[:at].rstrip("\n") + ("\n" + after if after.strip() else "")
-    return rest, found if isinstance(found, dict) else None
+    return marked_report(stderr, MARKER)
 
 
 def rank(report: dict, definition: Callable[[str, int], str | None]) -> Spectrum | None:

@@ -148,26 +148,37 @@ def pytest_argv(command: str, what: str = "values", how: str = "values=...") -> 
     return argv
 
 
-def traced_command(command: str, watched: list[Watched]) -> str:
-    """The test command with the tracer in front. Only `python -m pytest ...`: every word of the
-    command is passed on quoted, so the traced command can do nothing the command itself could not."""
-    argv = pytest_argv(command)
-    spec = [[w.key, w.path, w.name.rsplit(".", 1)[-1], w.first, w.last] for w in watched]
-    return shlex.join([argv[0], "-c", TRACER, json.dumps(spec), *argv[1:]])
+def with_tracer(argv: list[str], tracer: str, spec: object) -> str:
+    """`python -m pytest ...` (as pytest_argv checked it) with a tracer's source in front: every word
+    of the command is passed on quoted, so the traced command can do nothing the command itself could not."""
+    return shlex.join([argv[0], "-c", tracer, json.dumps(spec), *argv[1:]])
 
 
-def split_output(stderr: str) -> tuple[str, dict | None]:
-    """stderr without the tracer's line, and what the tracer found (None: it never reported)."""
-    at = stderr.rfind(MARKER)
+def marked_report(stderr: str, marker: str) -> tuple[str, dict | None]:
+    """stderr without a tracer's line, and the JSON object it reported (None: it never reported).
+    The last marked line counts: the tracer writes its own last."""
+    at = stderr.rfind(marker)
     if at < 0:
         return stderr, None
-    line, _, after = stderr[at + len(MARKER):].partition("\n")
+    line, _, after = stderr[at + len(marker):].partition("\n")
     try:
         found = json.loads(line)
     except ValueError:
         found = None
     rest = stderr[:at].rstrip("\n") + ("\n" + after if after.strip() else "")
-    return rest, (_records(found) if isinstance(found, dict) else None)
+    return rest, found if isinstance(found, dict) else None
+
+
+def traced_command(command: str, watched: list[Watched]) -> str:
+    """The test command with the values tracer in front. Only `python -m pytest ...`."""
+    spec = [[w.key, w.path, w.name.rsplit(".", 1)[-1], w.first, w.last] for w in watched]
+    return with_tracer(pytest_argv(command), TRACER, spec)
+
+
+def split_output(stderr: str) -> tuple[str, dict | None]:
+    """stderr without the tracer's line, and what the tracer found (None: it never reported)."""
+    rest, found = marked_report(stderr, MARKER)
+    return rest, (_records(found) if found is not None else None)
 
 
 def _records(found: dict) -> dict:

@@ -673,9 +673,9 @@ FIX_PARSE = ("parse drops the first word.\n\n### pkg/core.py::Parser.parse\n```p
              "        return words[1:]\n=======\n        return words\n>>>>>>> REPLACE\n```\n")
 
 
-def fix_parse(tmp_path, repo):
-    """The task `test_parse fails`, answered by FIX_PARSE."""
-    replay = write_replay(tmp_path / "r.json", [FIX_PARSE])
+def fix_parse(tmp_path, repo, reply=FIX_PARSE):
+    """The task `test_parse fails`, answered by `reply`."""
+    replay = write_replay(tmp_path / "r.json", [reply])
     settings = load_settings({"MODEL_ID": f"replay:{replay}", "RUNS_DIR": str(tmp_path / "runs")})
     with Session(settings, repo, Approver("auto", interactive=False),
                  Display(console=Console(file=io.StringIO()), out=io.StringIO())) as session:
@@ -728,12 +728,8 @@ def test_a_fix_in_a_function_only_the_traced_run_leads_to(tmp_path):
     repo = make_repo(tmp_path / "big", files)
     fix = ("_words drops the first word.\n\n### pkg/core.py::_words\n```python\n<<<<<<< SEARCH\n"
            "    return text.split()[1:]\n=======\n    return text.split()\n>>>>>>> REPLACE\n```\n")
-    replay = write_replay(tmp_path / "r.json", [fix])
-    settings = load_settings({"MODEL_ID": f"replay:{replay}", "RUNS_DIR": str(tmp_path / "runs")})
-    with Session(settings, repo, Approver("auto", interactive=False),
-                 Display(console=Console(file=io.StringIO()), out=io.StringIO())) as session:
-        result = session.run("tests/test_core.py::test_parse fails: fix it.")
-        (request,) = session.model.requests[0]
+    result, session = fix_parse(tmp_path, repo, fix)
+    (request,) = session.model.requests[0]
     assert result.status == "answered", result
     assert (repo / "pkg/core.py").read_text() == core.replace("text.split()[1:]", "text.split()")
     assert "### pkg/core.py::_words\n```python\ndef _words(text):" in text_of(request)
