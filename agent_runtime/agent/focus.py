@@ -73,6 +73,7 @@ def focus_view(root: Path, files: list[str], output: str, task: str, readable: C
     listed: list[str] = []
     used = 0
     spans: list[tuple[str, int, int]] = []  # what is shown already: a class holding a method shown is not shown again
+    tests_shown: set[str] = set()
     for item in ranked:
         text = index.text(item.path)
         if text is None:
@@ -98,6 +99,7 @@ def focus_view(root: Path, files: list[str], output: str, task: str, readable: C
         if item.role == "test":
             heading = item.key if region is None else f"{item.key} lines {first}-{last}"
             blocks.append(file_block(item.path, piece, heading=heading))
+            tests_shown.add(item.key)
             continue
         target = (EditTarget.of_symbol(item.path, item.symbol.name, piece) if region is None
                   else EditTarget.of_lines(item.path, first, last, piece, item.symbol.name))
@@ -108,10 +110,25 @@ def focus_view(root: Path, files: list[str], output: str, task: str, readable: C
     parts = ["The code the failure goes through (no need to read it again):", *blocks]
     if listed:
         parts.append("It also calls (read one with read_symbol if you need it): " + ", ".join(listed[:MAX_LISTED]))
-    if seen is not None and seen.text:
-        parts.append("What their variables held when the failing tests ran them (the last call of each):\n" + seen.text)
+    held = _values_of(seen.text, {t.heading.split(" lines ")[0] for t in targets} | tests_shown) if seen else ""
+    if held:
+        parts.append("What their variables held when the failing tests ran them (the last call of each):\n" + held)
     shown = sorted({t.path for t in targets})
     return FocusView("\n\n".join(parts), targets, shown, failure)
+
+
+def _values_of(text: str, keys: set[str]) -> str:
+    """The paragraphs of the values run (code/values.py render: a line `key (...): ...`, then its
+    variables indented) of the definitions shown: those of the ones only listed by name are noise
+    at the price of prompt time (18 variables of sqlparse's 121-line validate_options)."""
+    kept: list[str] = []
+    keep = False
+    for line in text.splitlines():
+        if line and not line[0].isspace():
+            keep = line.split(" (", 1)[0] in keys
+        if keep:
+            kept.append(line)
+    return "\n".join(kept)
 
 
 def _planned(index: RepoIndex, ranked: list[Focus], failure: Failure, plan: list[str]) -> list[Focus]:

@@ -184,3 +184,14 @@ def test_reading_the_values_runs_none_of_the_projects_code_while_the_test_runs(t
     assert "    count = 3" in traced["values"], "a plain value as it was"
     assert "stmt.py::words (" in traced["values"]
     runtime.close()
+
+
+def test_only_the_values_of_the_code_shown_are_shown():
+    from agent_runtime.agent.focus import _values_of
+
+    text = ("a.py::shown (its only call): returned 1 at line 2\n    x = 1\n"
+            "a.py::listed (the last of 9 calls): returned {'k': 1, ...} at line 90\n    options = {...}\n    y = 2\n"
+            "tests/test_a.py::test_it (its only call): raised AssertionError\n    got = 1\n")
+    assert _values_of(text, {"a.py::shown", "tests/test_a.py::test_it"}) == (
+        "a.py::shown (its only call): returned 1 at line 2\n    x = 1\n"
+        "tests/test_a.py::test_it (its only call): raised AssertionError\n    got = 1")
