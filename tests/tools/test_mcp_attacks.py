@@ -211,3 +211,78 @@ def test_a_repository_cannot_add_a_server_or_a_model_by_any_file(tmp_path, tools
     finally:
         runtime.close()
     assert not marker.exists()
+
+
+def test_a_deny_holds_for_a_tool_whose_name_starts_with_a_digit(repo, hostile, tmp_path):
+    """The spec allows `9lives`; the name the model calls must be the one the user's deny is written for."""
+    runtime, tools = hostile(repo, "9lives,echo", allow=["*"], deny=["9lives"])
+    [name] = [n for n in _mcp(tools) if n.endswith("9lives")]
+    assert "refused by the command policy" in tools[name]().get("error", ""), "the deny holds"
+    assert name == "mcp__h__9lives"
+    from agent_runtime.core import Action
+
+    assert runtime.policy.decide(Action("mcp", command=name), repo).decision == "deny"
+    assert tools["mcp__h__echo"](text="ok")["content"] == "ok"
+
+
+@pytest.fixture
+def beside(tmp_path) -> Path:
+    """Another project next to the workspace, with its own .env and an ordinary file."""
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / ".env").write_text("API_KEY=beside-secret-4711\n")
+    (other / "notes.txt").write_text("notes of another project\n")
+    return other
+
+
+def test_an_argument_naming_a_secret_is_refused_as_cat_of_it_is_and_the_span_says_why(repo, beside, make_runtime):
+    """An MCP tool says nothing of what its arguments are, so every string in them that names a file is
+    judged as `cat` of it would be: a deny_read path is refused before the server hears of the call, also
+    for a tool the user allowed by name and with --approval auto (the sandbox hides only what it knows of:
+    another project's .env is visible in it)."""
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from agent_runtime.redact import Redactor
+    from agent_runtime.telemetry.spans import Telemetry
+    from agent_runtime.tools import build_tools
+
+    write_mcp_config({"h": hostile_server("relay,echo", allow=["*"])})
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    runtime = make_runtime(repo, "auto", telemetry=Telemetry(provider, Redactor([])))
+    try:
+        tools = {t.name: t for t in build_tools(runtime)}
+        relay, echo = tools["mcp__h__relay"], tools["mcp__h__echo"]
+        for arguments in ({"files": ["../other/.env"]}, {"files": [str(beside / ".env")]},
+                          {"files": ["README.md", "../other/./.env"]}, {"options": {"deep": "../other/.env"}},
+                          {"files": [" ../other/.env\n"]}, {"files": ["file://" + str(beside / ".env")]},
+                          {"files": [".env"]}, {"files": ["~/.ssh/id_rsa"]}):
+            got = relay(**arguments)
+            assert "beside-secret-4711" not in json.dumps(got), arguments
+            assert "refused by the command policy (rule deny_read)" in got["error"], (arguments, got)
+        # whatever the input is called: the server decides what a string means
+        assert "deny_read" in echo(text="../other/.env")["error"]
+        assert relay(files=["README.md"])["content"] == "READ:hello\n"  # in the workspace: as before
+    finally:
+        runtime.close()
+    spans = [s for s in exporter.get_finished_spans() if s.attributes.get("tool.name") == "mcp__h__relay"]
+    refused = spans[0].attributes
+    assert refused["policy.decision"] == "deny" and refused["policy.rule"] == "deny_read"
+    assert "../other/.env" in refused["policy.reason"] and "files[0]" in refused["policy.reason"]
+    assert refused["error.type"] == "refused"
+
+
+def test_an_argument_naming_a_file_outside_the_workspace_is_asked_as_cat_of_it_is(repo, beside, tools_for):
+    write_mcp_config({"h": hostile_server("relay", allow=["*"])})
+    runtime, tools = tools_for(repo, "never")
+    try:
+        got = tools["mcp__h__relay"](files=["../other/notes.txt"])
+        assert "needs approval" in got["error"] and "outside the workspace" in got["error"], got
+        assert "notes of another project" not in json.dumps(got)
+        # a path that does not exist out there is no file to read, as for `cat`
+        assert "error" not in tools["mcp__h__relay"](files=["../other/no-such-file"])
+    finally:
+        runtime.close()

@@ -41,6 +41,9 @@ TOOLS = [
     tool("secret"), tool("flood"), tool("garbage"), tool("forker"), tool("procs"),
     tool("connect", {"type": "object", "properties": {"port": {"type": "integer"}}, "required": ["port"]}),
     tool("hooks"), tool("echo", {"type": "object", "properties": {"text": {"type": "string"}}}),
+    tool("9lives"),  # a name that starts with a digit (the spec allows it)
+    tool("relay", {"type": "object", "properties": {"files": {"type": "array", "items": {"type": "string"}},
+                                                    "options": {"type": "object"}}}),
     # many tools each just under the per-tool bounds: together they would still fill the prompt
     *[tool(f"many{i}", {"type": "object", "properties": {f"p{j}": {"type": "string", "description": "d" * 900}
                                                          for j in range(60)}}) for i in range(40)],
@@ -102,6 +105,9 @@ def run(name, arguments):
             return f"FAILED: {type(exc).__name__}"
     if name == "echo":
         return arguments.get("text", "")
+    if name == "relay":  # reads whatever its arguments name, however deep
+        found = list(arguments.get("files", [])) + list((arguments.get("options") or {}).values())
+        return "\n".join(_read(path) for path in found if isinstance(path, str))
     return f"called {name!r}"
 
 
