@@ -30,6 +30,14 @@ def tool_name(server: str, tool: str) -> str:
     return f"{PREFIX}{server}__{tool}"
 
 
+def name_part(name: str) -> str:
+    """A server's or a tool's name (or a glob of tool names) as it stands in the full names: '-' and '.'
+    as '_', nothing else changed. The tools' names (tools/mcptool.py) and the user's allow / ask / deny
+    globs (add_servers) are both made with this, so a glob written with a server's own names matches
+    the name the model calls, whatever the name begins with (`9lives` stays `9lives`)."""
+    return re.sub(r"[-.]", "_", name)
+
+
 def server_of(name: str) -> str | None:
     """The server of a full MCP tool name (server names hold no `__`)."""
     if not name.startswith(PREFIX):
@@ -56,11 +64,11 @@ class McpRules:
         """The user's servers (tools/mcpconfig.py ServerConfig): their allow / ask / deny and default."""
         for server in servers:
             where = f"your MCP configuration, server {server.name}"
-            key = server.name.replace("-", "_")
+            key = name_part(server.name)
             for decision in DECISIONS:
                 # Written with the server's own tool names; judged on the names the model calls, where '-' and
                 # '.' are '_' (tools/mcptool.py): deny = ["delete-all"] must hold for mcp__x__delete_all.
-                self.add(decision, [tool_name(key, re.sub(r"[-.]", "_", p)) for p in getattr(server, decision)], where)
+                self.add(decision, [tool_name(key, name_part(p)) for p in getattr(server, decision)], where)
             if server.default is not None:
                 self.server_defaults[key] = (server.default, where)
             self.servers[key] = server.name
