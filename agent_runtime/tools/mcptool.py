@@ -5,7 +5,9 @@ inputs from the tool's JSON input schema, so every call passes the one path (too
   1 validate  the arguments against the schema: unknown keys and missing required ones refused by
               `bind`, each value checked against its property's schema (types, enums, ranges,
               nested objects) here, before the server hears of the call;
-  2 policy    Action("mcp", name): judged by name (safety/policy/mcp.py), `ask` unless configured;
+  2 policy    Action("mcp", name, arguments): judged by name (safety/policy/mcp.py), `ask` unless configured,
+              then each string of the arguments as the file `cat` of it would read (deny_read: deny;
+              an existing file outside the workspace: ask);
   3 approve   as any ask;  4 execute  the call, with the server's timeout (tools/mcpclient.py);
   5 shape     the result's text truncated as any tool's; an error result or a malformed one becomes
               {"error", "recovery_suggestion"}.

@@ -1,21 +1,31 @@
-"""Decisions for MCP tools (tools of MCP servers the user configured), by the tool's full name.
+"""Decisions for MCP tools (tools of MCP servers the user configured): by the tool's full name, then
+by what its arguments name.
 
-An MCP tool says nothing the policy could read (no command, no paths): all that can be judged is
-which tool it is. So its decision comes from name globs (`mcp__<server>__<tool>`, fnmatch, case
-sensitive), from the policy file's `[mcp]` table and from the user's server configuration; the
-strictest matching decision wins and a tool nothing matches is asked. A `deny` is final: the
-wrapper refuses it before approval, hooks or `--approval auto` are consulted, as for a denied
-command. The user's saved approval of one tool (safety/userpolicy.py) lifts only an `ask`.
+An MCP tool says nothing the policy could read of what it does: what can be judged is which tool it
+is, and the strings it is given. So its decision comes from name globs (`mcp__<server>__<tool>`,
+fnmatch, case sensitive), from the policy file's `[mcp]` table and from the user's server
+configuration; the strictest matching decision wins and a tool nothing matches is asked. A `deny`
+is final: the wrapper refuses it before approval, hooks or `--approval auto` are consulted, as for a
+denied command. The user's saved approval of one tool (safety/userpolicy.py) lifts only an `ask`.
+
+Then every string of the arguments, at any depth, is judged as the file `cat` of it would read
+(`argument_floor`): the server alone knows which of them are paths, and the sandbox hides only the
+secrets it knows of (another project's `.env` is visible in it). A deny_read path is denied; an
+existing file outside the workspace is asked, also for a tool allowed by name, and a saved approval of
+the tool does not answer that ask.
 """
 
 from __future__ import annotations
 
 import fnmatch
+import os
 import re
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
+from urllib.parse import unquote, urlsplit
 
 from agent_runtime.core import Decision
+from agent_runtime.safety.policy.paths import PathRules, Place
 
 DECISIONS = ("allow", "ask", "deny")
 KEYS = ("default", "allow", "ask", "deny")  # the [mcp] table of policy.toml
@@ -91,3 +101,60 @@ class McpRules:
             decision, why = max(written, key=lambda item: DECISIONS.index(item[0]))
             return Decision(decision, "mcp-default", f"MCP tool {name}: {why}")
         return Decision("ask", "mcp-default", f"MCP tool {name}: a tool of an MCP server, ask unless configured otherwise")
+
+
+PATH_MAX = 4096  # characters: a longer string (or line) names no file
+MAX_JUDGED = 10_000  # strings (and lines of strings) judged in one call's arguments; more are asked
+
+
+def _strings(value: Any, where: str) -> Iterator[tuple[str, str]]:
+    """(where, text) for every string in a call's arguments: values and keys, at any depth."""
+    stack = [(where, value)]
+    while stack:
+        where, value = stack.pop()
+        if isinstance(value, str):
+            yield where, value
+        elif isinstance(value, dict):
+            for key, item in reversed(list(value.items())):
+                if isinstance(key, str) and where:  # the top level's keys are the schema's input names
+                    yield f"{where} (a key)", key
+                stack.append((f"{where}.{key}" if where else str(key), item))
+        elif isinstance(value, (list, tuple)):
+            stack += [(f"{where}[{index}]", item) for index, item in reversed(list(enumerate(value)))]
+
+
+def _readings(text: str) -> list[str]:
+    """The paths a server could make of one string: as given, stripped, each line of it, a file:// URI's path."""
+    out: list[str] = []
+    lines = text.splitlines()
+    for form in (text, text.strip(), *([line.strip() for line in lines] if len(lines) > 1 else [])):
+        if form.startswith("file://"):
+            form = unquote(urlsplit(form).path)
+        if form and len(form) <= PATH_MAX and "\x00" not in form and form not in out:
+            out.append(form)
+    return out
+
+
+def argument_floor(paths: PathRules, place: Place, arguments: Any) -> tuple[str, str, str] | None:
+    """(decision, rule, reason) when an MCP call's arguments name what `cat` of them could not read
+    freely: a deny_read file (deny), or an existing file outside the workspace (ask). None otherwise."""
+    asked: tuple[str, str, str] | None = None
+    judged = 0
+    for where, text in _strings(arguments, ""):
+        for form in _readings(text):
+            judged += 1
+            if judged > MAX_JUDGED:
+                return asked or ("ask", "mcp-arguments", f"its arguments hold over {MAX_JUDGED:,} strings, too many "
+                                                         "to judge each as a file it could read")
+            hit = paths.denied_at(place, form, paths.read_denied)
+            if hit:
+                shown = form if os.path.normpath(form) == hit[0] else f"{form} ({hit[0]})"
+                return ("deny", "deny_read", f"{where} = {text[:200]!r} names {shown}, which may hold secrets "
+                                             f"(deny_read {hit[1]!r})")
+            if asked is None:
+                path = place.resolve(form)
+                if (path is not None and not place.inside(path) and not place.neutral(path)
+                        and not place.neutral_text(form) and path.exists()):
+                    asked = ("ask", "outside-workspace", f"{where} = {text[:200]!r} names {form}, outside the "
+                                                         "workspace (the server could read it and answer with it)")
+    return asked
