@@ -156,7 +156,10 @@ class Policy:
             if decision.decision == "deny":
                 return decision
             resolved = Path(root).resolve()
-            floor = argument_floor(self.paths, Place(resolved, resolved), action.preview)
+            # A command given to a server is judged as run_cmd's, but without the sandbox's relaxing of asks:
+            # the server's sandbox may be off (sandbox = false in mcp.toml).
+            floor = argument_floor(self.paths, Place(resolved, resolved), action.preview,
+                                   lambda command: self._check(command, resolved, False))
             if floor is not None:  # as for `cat` of it: stricter than an allow by name, not lifted by a saved one
                 verdict, rule, why = floor
                 also = f"; also {decision.reason}" if verdict == decision.decision == "ask" else ""

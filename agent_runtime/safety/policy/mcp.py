@@ -12,7 +12,9 @@ Then every string of the arguments, at any depth, is judged as the file `cat` of
 (`argument_floor`): the server alone knows which of them are paths, and the sandbox hides only the
 secrets it knows of (another project's `.env` is visible in it). A deny_read path is denied; an
 existing file outside the workspace is asked, also for a tool allowed by name, and a saved approval of
-the tool does not answer that ask.
+the tool does not answer that ask. A string given as a command input (`command`, `cmd`, `script`, ...:
+COMMAND_INPUTS) is also judged as `run_cmd` would judge it: what the policy denies there is denied here,
+what it asks about is asked.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import fnmatch
 import os
 import re
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 from urllib.parse import unquote, urlsplit
 
 from agent_runtime.core import Decision
@@ -107,20 +109,30 @@ PATH_MAX = 4096  # characters: a longer string (or line) names no file
 MAX_JUDGED = 10_000  # strings (and lines of strings) judged in one call's arguments; more are asked
 
 
-def _strings(value: Any, where: str) -> Iterator[tuple[str, str]]:
-    """(where, text) for every string in a call's arguments: values and keys, at any depth."""
-    stack = [(where, value)]
+# Inputs whose strings a server runs as shell commands, by name (any depth, any case; `-` as `_`).
+COMMAND_INPUTS = frozenset({"command", "commands", "cmd", "cmdline", "command_line", "commandline", "shell",
+                            "shell_command", "script", "bash", "sh"})
+
+
+def _strings(value: Any, where: str) -> Iterator[tuple[str, str, str | None]]:
+    """(where, text, the input it is given as) for every string in a call's arguments: values and keys, at
+    any depth; the input is the nearest key above the string (a list's items are given as its key)."""
+    stack: list[tuple[str, Any, str | None]] = [(where, value, None)]
     while stack:
-        where, value = stack.pop()
+        where, value, key = stack.pop()
         if isinstance(value, str):
-            yield where, value
+            yield where, value, key
         elif isinstance(value, dict):
-            for key, item in reversed(list(value.items())):
-                if isinstance(key, str) and where:  # the top level's keys are the schema's input names
-                    yield f"{where} (a key)", key
-                stack.append((f"{where}.{key}" if where else str(key), item))
+            for name, item in reversed(list(value.items())):
+                if isinstance(name, str) and where:  # the top level's keys are the schema's input names
+                    yield f"{where} (a key)", name, None
+                stack.append((f"{where}.{name}" if where else str(name), item, str(name)))
         elif isinstance(value, (list, tuple)):
-            stack += [(f"{where}[{index}]", item) for index, item in reversed(list(enumerate(value)))]
+            stack += [(f"{where}[{index}]", item, key) for index, item in reversed(list(enumerate(value)))]
+
+
+def is_command_input(name: str | None) -> bool:
+    return name is not None and name.lower().replace("-", "_") in COMMAND_INPUTS
 
 
 def _readings(text: str) -> list[str]:
@@ -135,12 +147,23 @@ def _readings(text: str) -> list[str]:
     return out
 
 
-def argument_floor(paths: PathRules, place: Place, arguments: Any) -> tuple[str, str, str] | None:
+def argument_floor(paths: PathRules, place: Place, arguments: Any,
+                   judge_command: Callable[[str], Decision] | None = None) -> tuple[str, str, str] | None:
     """(decision, rule, reason) when an MCP call's arguments name what `cat` of them could not read
-    freely: a deny_read file (deny), or an existing file outside the workspace (ask). None otherwise."""
+    freely: a deny_read file (deny), or an existing file outside the workspace (ask); or when a string given
+    as a command input (COMMAND_INPUTS) is a command `run_cmd` would not run freely (`judge_command`: its
+    decision, deny or ask, without the sandbox's relaxing, as the server's sandbox may be off). None otherwise."""
     asked: tuple[str, str, str] | None = None
     judged = 0
-    for where, text in _strings(arguments, ""):
+    for where, text, key in _strings(arguments, ""):
+        if judge_command is not None and is_command_input(key) and text.strip():
+            decision = judge_command(text)
+            if decision.decision == "deny":
+                return ("deny", decision.rule or "command", f"{where} = {text[:200]!r} is a command the policy "
+                                                            f"denies: {decision.reason}")
+            if decision.decision == "ask" and asked is None:
+                asked = ("ask", decision.rule or "command", f"{where} = {text[:200]!r} is a command the policy "
+                                                            f"asks about: {decision.reason}")
         for form in _readings(text):
             judged += 1
             if judged > MAX_JUDGED:
