@@ -129,6 +129,8 @@ async def call_tool(name: str, arguments: dict) -> list[types.TextContent]:
 
 
 async def main():
+    if os.environ.get("HOSTILE_START") == "hang":  # started, never answers `initialize`
+        await anyio.sleep(3600)
     async with stdio_server() as (read, write):
         await server.run(read, write, server.create_initialization_options())
 
