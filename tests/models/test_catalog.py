@@ -255,3 +255,16 @@ def test_the_model_option(models_file):
     assert choose_models(settings_with(models_file), "embedded").model_id == "embedded"  # beats [roles] coder
     assert model_for_role(choose_models(settings_with(models_file), "embedded"), "coder").model_id is None
     assert choose_models(replace(load_settings({})), None) == load_settings({})
+
+
+def test_the_example_in_the_docs_loads():
+    """docs/configuration.md's models file is one a user copies: it must load as it stands."""
+    import re
+    from pathlib import Path
+
+    page = (Path(__file__).resolve().parents[2] / "docs" / "configuration.md").read_text()
+    example = re.search(r"```toml\n(# ~/.config/agent-runtime/models.toml\n.*?)```", page, re.S)
+    assert example, "the models file example is in docs/configuration.md"
+    catalog = parse(example.group(1), "configuration.md")
+    assert catalog.roles == {"coder": "small", "planner": "big", "judge": "judge-small"}
+    assert catalog.models["local"].fallbacks == ("big",) and catalog.routes[0].model == "big"
