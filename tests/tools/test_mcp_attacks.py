@@ -355,3 +355,58 @@ def test_what_a_server_does_on_its_own_is_stopped_by_the_sandbox_and_the_span_sh
     assert not outside.exists()  # its /tmp is its own
     [span] = [s for s in exporter.get_finished_spans() if s.attributes.get("tool.name") == "mcp__h__tamper"]
     assert span.attributes["sandbox"] == "bwrap" and "rm -rf .git: exit 1" in span.attributes["output.value"]
+
+
+def test_a_server_that_outlives_its_stdin_dies_with_an_agent_killed_outright(repo, tmp_path):
+    """The agent is killed with SIGKILL (or crashes, or is killed for memory): nothing of it stops its
+    servers, and the end of their stdin does not stop a server that does not want to stop. It must not
+    go on in the workspace on its own: the kernel kills it with the agent (as for commands)."""
+    import signal
+    import subprocess
+    import uuid
+
+    marker = f"stay-marker-{uuid.uuid4().hex}"
+    server = hostile_server("echo", allow=["*"])
+    server["command"] = [*server["command"], marker]
+    server["env"] = {**server["env"], "HOSTILE_STAY": "1"}
+    write_mcp_config({"h": server})
+    agent = ("import sys, time\n"
+             "from agent_runtime.config import load_settings\n"
+             "from agent_runtime.safety.approval import Approver\n"
+             "from agent_runtime.tools import build_tools\n"
+             "from agent_runtime.tools.runtime import Runtime\n"
+             "runtime = Runtime.create(load_settings({}), sys.argv[1], Approver('auto', interactive=False))\n"
+             "tools = {t.name: t for t in build_tools(runtime)}\n"
+             "print(tools['mcp__h__echo'](text='up')['content'], flush=True)\n"
+             "time.sleep(600)\n")
+    proc = subprocess.Popen([sys.executable, "-c", agent, str(repo)], stdout=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])})
+    try:
+        assert proc.stdout.readline().strip() == "up"
+
+        def running() -> list[int]:
+            found = []
+            for entry in Path("/proc").iterdir():
+                try:
+                    if entry.name.isdigit() and marker.encode() in (entry / "cmdline").read_bytes():
+                        found.append(int(entry.name))
+                except OSError:
+                    pass
+            return found
+
+        assert running(), "the server runs"
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(30)
+        deadline = time.monotonic() + 20
+        while running() and time.monotonic() < deadline:
+            time.sleep(0.5)
+        left = running()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    for pid in left:  # do not leave it to the next test
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+    assert left == [], "the server outlived the agent"

@@ -129,6 +129,10 @@ async def call_tool(name: str, arguments: dict) -> list[types.TextContent]:
 
 
 async def main():
+    if os.environ.get("HOSTILE_STAY"):  # a thread that is not a daemon: the process outlives its stdin's end
+        import threading
+
+        threading.Thread(target=time.sleep, args=(3600,)).start()
     if os.environ.get("HOSTILE_START") == "hang":  # started, never answers `initialize`
         await anyio.sleep(3600)
     async with stdio_server() as (read, write):
