@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from agent_runtime.core import ToolError
+from agent_runtime.safety.isolation import dies_with_us_prefix
 from agent_runtime.safety.sandbox import Sandbox, allowed_env
 
 if TYPE_CHECKING:
@@ -191,6 +192,9 @@ class McpServer:
             else:  # the user chose it: the allow-listed environment still applies
                 program = nullcontext((list(config.argv), allowed_env(extra=config.env, network=config.network)))
             with program as (argv, env):
+                # Started from this loop's thread, which lives until every server is stopped; killed with us if we
+                # die outright (a server that ignores the end of its stdin would go on alone).
+                argv = dies_with_us_prefix() + list(argv)
                 params = StdioServerParameters(command=argv[0], args=argv[1:], env=env, cwd=str(self.root))
                 async with stdio_client(params, errlog=self._stderr) as (read, write):
                     async with ClientSession(read, write) as session:

@@ -184,7 +184,9 @@ def test_a_server_that_never_answers_its_start_is_left_out_in_its_startup_timeou
     try:
         runtime.mcp.warn = warned.append
         assert McpClients.started(runtime.mcp) == [] and not [n for n in tools if n.startswith("mcp__")]
-        assert time.monotonic() - started < 2 * (3 + 15), "two starts (the tools' and this one), each bounded"
+        # two starts (the tools' and this one), each its 3 s and the stopping (about 4 s, more on a loaded
+        # machine); a start that waited for a stop it never reached took 3 + 30 s
+        assert time.monotonic() - started < 55, "two starts, each bounded"
         assert "did not answer in time (startup_timeout 3 s; it has no network" in warned[0], warned
         assert _processes_running(str(hostile)) == []
     finally:
