@@ -279,9 +279,11 @@ def test_an_argument_naming_a_file_outside_the_workspace_is_asked_as_cat_of_it_i
     write_mcp_config({"h": hostile_server("relay", allow=["*"])})
     runtime, tools = tools_for(repo, "never")
     try:
-        got = tools["mcp__h__relay"](files=["../other/notes.txt"])
-        assert "needs approval" in got["error"] and "outside the workspace" in got["error"], got
-        assert "notes of another project" not in json.dumps(got)
+        for named in ("../other/notes.txt", str(beside / "notes.txt"), f"file:{beside / 'notes.txt'}",
+                      f"FILE://localhost{beside / 'notes.txt'}"):
+            got = tools["mcp__h__relay"](files=[named])
+            assert "needs approval" in got["error"] and "outside the workspace" in got["error"], (named, got)
+            assert "notes of another project" not in json.dumps(got)
         # a path that does not exist out there is no file to read, as for `cat`
         assert "error" not in tools["mcp__h__relay"](files=["../other/no-such-file"])
     finally:

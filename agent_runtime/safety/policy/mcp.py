@@ -136,11 +136,11 @@ def is_command_input(name: str | None) -> bool:
 
 
 def _readings(text: str) -> list[str]:
-    """The paths a server could make of one string: as given, stripped, each line of it, a file:// URI's path."""
+    """The paths a server could make of one string: as given, stripped, each line of it, a file: URI's path."""
     out: list[str] = []
     lines = text.splitlines()
     for form in (text, text.strip(), *([line.strip() for line in lines] if len(lines) > 1 else [])):
-        if form.startswith("file://"):
+        if form[:5].lower() == "file:":  # file:///x, file://host/x, file:/x
             form = unquote(urlsplit(form).path)
         if form and len(form) <= PATH_MAX and "\x00" not in form and form not in out:
             out.append(form)
