@@ -10,7 +10,8 @@
     capabilities = ["code", "plan"]     free words the routing and `models` show
     cost = { input = 0.15, output = 0.6 }   US dollars per million tokens
     concurrency = 1                     requests to it at once, from every process of the user (models/slots.py)
-    fallbacks = ["big"]                 other names, tried in order when it does not answer
+    fallbacks = ["big"]                 other names, tried in order when it does not answer (a server's or a
+                                        provider's model: not the embedded one, not replay:, either way)
 
     [roles]                             planner / coder / judge -> a model's name
     [profiles.NAME]                     the same, picked with `--model NAME`
@@ -192,11 +193,21 @@ def parse(text: str, source: str = "<models file>") -> Catalog:
     for name, body in models.items():
         catalog.models[name] = _model(name, body, at)
     for name, entry in catalog.models.items():
+        where = (at.key(f"models.{name}", "fallbacks"), f"[models.{name}] fallbacks")
         for other in entry.fallbacks:
             if other not in catalog.models or other == name:
                 why = "is this model itself" if other == name else f"is not a model of this file ({_known(catalog)})"
-                raise at.error(at.key(f"models.{name}", "fallbacks"), f"[models.{name}] fallbacks",
-                               f"{other!r} {why}")
+                raise at.error(*where, f"{other!r} {why}")
+        # Fallbacks are the LiteLLM chain's (models/registry.py LiteLLMKind): tried when a server or a provider
+        # does not answer, each one reached through LiteLLM itself.
+        if entry.fallbacks and _is_kind_id(entry.id):
+            raise at.error(*where, f"{entry.id} is never replaced by a fallback (fallbacks are tried when a server "
+                                   "or a provider does not answer): give them to such a model, or remove them")
+        for other in entry.fallbacks:
+            if _is_kind_id(catalog.models[other].id):
+                raise at.error(*where, f"{other!r} is {catalog.models[other].id}, which cannot stand in for "
+                                       f"{entry.id}: a fallback is a model reached through LiteLLM (a server or a "
+                                       "provider)")
     catalog.roles = _assignments(_table(raw, "roles", at, None), "roles", at, catalog)
     for name, body in _table(raw, "profiles", at, None).items():
         where = f"[profiles.{name}]"

@@ -222,6 +222,11 @@ class LiteLLMKind(ModelKind):
         from agent_runtime.models.litellm_model import check_reachable, make_litellm_model
 
         settings, ids = self.settings, self.ids
+        for other in ids[1:]:  # the chain calls each through LiteLLM (a models file refuses these when read)
+            if kind_class(other) is not LiteLLMKind:
+                raise ModelError(f"{other} cannot be a fallback of {ids[0]}: a fallback is a model reached through "
+                                 "LiteLLM (a server or a provider), not the embedded model or recorded replies; "
+                                 "take it out of MODEL_FALLBACK_IDS")
         reachable: list[str] = []
         problems: dict[str, str] = {}
         for model_id in ids:

@@ -10,6 +10,7 @@ import resource
 import shutil
 import signal
 import subprocess
+import sys
 import threading
 from dataclasses import dataclass
 
@@ -72,6 +73,23 @@ def cap_limits(values: list[tuple[int, int]]) -> None:
             resource.setrlimit(which, (cap, cap))
         except (ValueError, OSError):
             pass
+
+
+# Run before a program another library starts (no preexec_fn there), outside the sandbox: the kernel's
+# SIGKILL when the process that started it dies, which exec keeps (prlimit, unshare and bwrap are not
+# set-uid), then the program. If that process is already gone, nothing starts.
+_DIE_WITH_PARENT = ("import ctypes, os, signal, sys\n"
+                    "ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0)\n"
+                    "if os.getppid() != int(sys.argv[1]):\n    sys.exit(125)\n"
+                    "os.execvp(sys.argv[2], sys.argv[2:])\n")
+
+
+def dies_with_us_prefix() -> list[str]:
+    """A prefix that makes a program die with this process however it ends (SIGKILL, a crash, the OOM
+    killer): `unshare` ignores SIGTERM and outlives its parent, and a program that does not stop when its
+    stdin ends would go on alone. The signal comes when the thread that started it ends: start it from
+    one that lives as long as the program should (an MCP client's event loop thread)."""
+    return [sys.executable, "-I", "-S", "-c", _DIE_WITH_PARENT, str(os.getpid())]
 
 
 def prlimit_prefix(limits: Limits) -> list[str]:

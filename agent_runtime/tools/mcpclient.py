@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from agent_runtime.core import ToolError
+from agent_runtime.safety.isolation import dies_with_us_prefix
 from agent_runtime.safety.sandbox import Sandbox, allowed_env
 
 if TYPE_CHECKING:
@@ -89,8 +90,9 @@ class McpServer:
         except ToolError:
             raise
         except Exception as exc:  # noqa: BLE001 - whatever stopped the start, the model gets one clear error
+            said = self._said()
             self.stop()
-            raise ToolError(f"MCP server {self.config.name} did not start: {_describe(exc)}{self._said()}",
+            raise ToolError(f"MCP server {self.config.name} did not start: {_describe(exc)}{said}{self._hint(exc)}",
                             "Tell the user: their MCP server could not start (see its command in "
                             "~/.config/agent-runtime/mcp.toml). Continue without its tools.",
                             kind="mcp_unavailable") from None
@@ -121,9 +123,13 @@ class McpServer:
     def stop(self) -> None:
         """Stop the server and wait until its process is gone (the SDK closes stdin, then TERM, then KILL)."""
         task, stop = self._task, self._stop
-        if task is None or stop is None:
+        if task is None or stop is None or task.done():
             return
         self._loop.loop.call_soon_threadsafe(stop.set)
+        if self._session is None:
+            # Still starting (no answer to initialize or to the tool list): nothing waits on `stop` yet, so the
+            # task is cancelled, and the SDK's clean-up stops the process as it would after `stop`.
+            self._loop.loop.call_soon_threadsafe(task.cancel)
         try:
             # The SDK's own steps take about 4 s (stdin closed, 2 s, TERM to the group, 2 s, KILL); on a
             # loaded machine its loop turns slowly, and a server left behind is worse than a wait.
@@ -134,6 +140,23 @@ class McpServer:
     def close(self) -> None:
         self.stop()
         self._stderr.close()
+
+    def _hint(self, exc: BaseException) -> str:
+        """What the user can change in mcp.toml when a start failed for a reason the sandbox gives it."""
+        config = self.config
+        if not config.sandbox:
+            return ""
+        under_tmp = [a for a in config.argv if a.startswith("/tmp/") and not Path(a).is_relative_to(self.root)]
+        if under_tmp:
+            return (f"; {under_tmp[0]} is under /tmp, which is private in the sandbox (the server sees an empty "
+                    "one): put the server elsewhere, or set sandbox = false for it")
+        timed_out = "did not answer in time" in _describe(exc)
+        if timed_out and not config.network:
+            return (f" (startup_timeout {config.startup_timeout:g} s; it has no network: a server that downloads "
+                    "itself at start, as `npx -y` and `uvx` do, needs network = true, or install it first)")
+        if timed_out:
+            return f" (startup_timeout {config.startup_timeout:g} s)"
+        return ""
 
     def _said(self) -> str:
         """The tail of what the server wrote on stderr, for an error message."""
@@ -169,6 +192,9 @@ class McpServer:
             else:  # the user chose it: the allow-listed environment still applies
                 program = nullcontext((list(config.argv), allowed_env(extra=config.env, network=config.network)))
             with program as (argv, env):
+                # Started from this loop's thread, which lives until every server is stopped; killed with us if we
+                # die outright (a server that ignores the end of its stdin would go on alone).
+                argv = dies_with_us_prefix() + list(argv)
                 params = StdioServerParameters(command=argv[0], args=argv[1:], env=env, cwd=str(self.root))
                 async with stdio_client(params, errlog=self._stderr) as (read, write):
                     async with ClientSession(read, write) as session:

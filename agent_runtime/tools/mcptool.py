@@ -5,7 +5,9 @@ inputs from the tool's JSON input schema, so every call passes the one path (too
   1 validate  the arguments against the schema: unknown keys and missing required ones refused by
               `bind`, each value checked against its property's schema (types, enums, ranges,
               nested objects) here, before the server hears of the call;
-  2 policy    Action("mcp", name): judged by name (safety/policy/mcp.py), `ask` unless configured;
+  2 policy    Action("mcp", name, arguments): judged by name (safety/policy/mcp.py), `ask` unless configured,
+              then each string of the arguments as the file `cat` of it would read (deny_read: deny;
+              an existing file outside the workspace: ask);
   3 approve   as any ask;  4 execute  the call, with the server's timeout (tools/mcpclient.py);
   5 shape     the result's text truncated as any tool's; an error result or a malformed one becomes
               {"error", "recovery_suggestion"}.
@@ -19,7 +21,7 @@ from collections import Counter
 from typing import TYPE_CHECKING, Any, Callable
 
 from agent_runtime.core import Action, ToolError
-from agent_runtime.safety.policy.mcp import tool_name
+from agent_runtime.safety.policy.mcp import name_part, tool_name
 from agent_runtime.tools.base import RuntimeTool
 
 if TYPE_CHECKING:
@@ -38,13 +40,6 @@ MAX_INPUTS = 64
 SCHEMA_MAX_CHARS = 64_000
 MAX_TOOLS = 256  # per server
 SERVER_PROMPT_MAX = 200_000  # characters of descriptions and inputs one server's tools bring to the prompt
-_NOT_IDENTIFIER = re.compile(r"[^A-Za-z0-9_]")
-
-
-def python_name(name: str) -> str:
-    """A name the model's Python can call: what is not a letter, digit or _ becomes _."""
-    cleaned = _NOT_IDENTIFIER.sub("_", name)
-    return cleaned if cleaned and not cleaned[0].isdigit() else f"_{cleaned}"
 
 
 class McpTool(RuntimeTool):
@@ -180,18 +175,20 @@ def mcp_tool_classes(servers: list["McpServer"], taken: set[str], warn: Callable
         listed = server.tools[:MAX_TOOLS]
         # Two tools that become one name (a-b and a_b, or a tool listed twice) are both left out: which of
         # them the name calls, and which the user's allow or deny meant, would be a guess.
-        count = Counter(python_name(r.name) for r in listed if isinstance(r.name, str))
+        count = Counter(name_part(r.name) for r in listed if isinstance(r.name, str))
         budget = SERVER_PROMPT_MAX
         for remote in listed:
             if not isinstance(remote.name, str) or not REMOTE_NAME.match(remote.name):
                 warn(f"MCP tool {str(remote.name)[:80]!r} of server {server.config.name} is left out: a tool's name "
                      "is 1 to 128 letters, digits, '_', '-' or '.'")
                 continue
-            if count[python_name(remote.name)] > 1:
+            if count[name_part(remote.name)] > 1:
                 warn(f"MCP tool {remote.name} of server {server.config.name} is left out: another of its tools has "
                      f"the same name once '-' and '.' are '_'")
                 continue
-            name = tool_name(python_name(server.config.name), python_name(remote.name))
+            # A name REMOTE_NAME admits, '-' and '.' as '_': letters, digits and '_' behind "mcp__<server>__",
+            # so a name the model's Python can call, and the very name the user's globs are matched against.
+            name = tool_name(name_part(server.config.name), name_part(remote.name))
             if name in taken:
                 warn(f"MCP tool {remote.name} of server {server.config.name} is left out: its name {name} is taken")
                 continue

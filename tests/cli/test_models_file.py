@@ -172,3 +172,42 @@ def test_a_session_names_each_roles_model_in_spans_record_and_events(tmp_path):
     assert meta["models"]["planner"]["model"] == "reader" and meta["models"]["judge"] is None
     ended = [json.loads(line) for line in out.getvalue().splitlines() if '"run_ended"' in line][-1]
     assert ended["models"] == {"coder": f"replay:{asked}", "planner": "reader", "judge": None}
+
+
+def test_a_fallback_that_cannot_stand_in_is_one_clear_line_not_a_failed_first_request(tmp_path):
+    """MODEL_FALLBACK_IDS (or a coder's fallbacks named by name) with the embedded model or recorded replies:
+    the LiteLLM chain cannot call them. It said "using embedded:0.5b", then failed the first request with
+    LiteLLM's "LLM Provider NOT provided"."""
+    repo = make_repo(tmp_path / "p", BUGGY_PROJECT)
+    replay = write_replay(tmp_path / "r.json", [step("Done.", 'final_answer("x")')])
+    for fallback in ("embedded:0.5b", f"replay:{replay}"):
+        result = run_cli("--approval", "never", "what is this?", cwd=repo, timeout=120,
+                         env={"MODEL_ID": "openai/x", "MODEL_API_BASE": f"http://127.0.0.1:{closed_port()}/v1",
+                              "MODEL_FALLBACK_IDS": fallback, "RUNS_DIR": str(tmp_path / "runs")})
+        assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+        assert f"{fallback} cannot be a fallback of openai/x" in result.stderr, result.stderr
+        assert "LLM Provider NOT provided" not in result.stderr and "using " not in result.stderr
+
+
+def test_a_role_list_on_the_command_line_plans_and_codes_one_task(tmp_path):
+    """`--model coder=...,planner=...` for a single task with --json: the plan event, the fix, and the
+    models each role used in the run's end, its metadata and its LLM spans."""
+    repo = make_repo(tmp_path / "p", BUGGY_PROJECT)
+    fix = ("add subtracts.\n\n### calc.py\n```python\ndef add(a, b):\n    return a + b\n\n\n"
+           "def mul(a, b):\n    return a * b\n```\n")
+    coder = write_replay(tmp_path / "coder.json", [fix])
+    planner = write_replay(tmp_path / "planner.json", [json.dumps({"problem": "add subtracts",
+                                                                    "targets": ["calc.py::add"]})])
+    result = run_cli("--approval", "auto", "--json", "--model", f"coder=replay:{coder},planner=replay:{planner}",
+                     "test_calc.py fails: fix it", cwd=repo, env={"RUNS_DIR": str(tmp_path / "runs")}, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    events = [json.loads(line) for line in result.stdout.splitlines()]
+    [plan] = [e for e in events if e["type"] == "plan"]
+    assert plan["targets"] == ["calc.py::add"] and plan["used"] is True, plan
+    ended = [e for e in events if e["type"] == "run_ended"][-1]
+    assert ended["models"] == {"coder": f"replay:{coder}", "planner": f"replay:{planner}", "judge": None}
+    assert "return a + b" in (repo / "calc.py").read_text()
+    [run] = list((tmp_path / "runs").iterdir())
+    llm = [s for s in load_spans(run) if s["attributes"].get("openinference.span.kind") == "LLM"]
+    assert [(s["attributes"]["llm.role"], s["attributes"]["llm.model_name"]) for s in llm] == \
+        [("planner", "replay:planner.json"), ("coder", "replay:coder.json")]

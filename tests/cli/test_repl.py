@@ -149,3 +149,52 @@ def test_the_judges_verdicts_are_shown_in_the_repl(tmp_path):
     assert (repo / "build").is_dir() and (repo / "README.md").exists()
     term.type("/exit\n")
     assert term.wait() == 0
+
+
+def test_roles_a_profile_a_plan_and_an_mcp_tool_in_the_repl(tmp_path):
+    """Issue 25's rows at the REPL: a profile of the models file picks the coder and the planner, /model
+    shows each role and where it came from, a fix task is planned before the coder's first request, a
+    tool of the user's MCP server is called like a built-in one, and each model call's span names its role."""
+    import json
+
+    from conftest import flat
+    from mcp_helpers import demo_server, write_mcp_config
+
+    from agent_runtime.telemetry.records import load_spans
+
+    repo = make_repo(tmp_path / "p", BUGGY_PROJECT)
+    runs = tmp_path / "runs"
+    fix = ("add subtracts.\n\n### calc.py\n```python\ndef add(a, b):\n    return a + b\n\n\n"
+           "def mul(a, b):\n    return a * b\n```\n")
+    coder = write_replay(tmp_path / "coder.json", [fix, step("Add.", "print(mcp__demo__add(a=2, b=3))"),
+                                                   step("Done.", 'final_answer("the server says five")')])
+    planner = write_replay(tmp_path / "planner.json", [json.dumps({"problem": "add subtracts",
+                                                                    "targets": ["calc.py::add"]})])
+    models = tmp_path / "models.toml"
+    models.write_text(f'[models.writer]\nid = "replay:{coder}"\n\n[models.reader]\nid = "replay:{planner}"\n\n'
+                      '[profiles.pair]\ncoder = "writer"\nplanner = "reader"\n')
+    write_mcp_config({"demo": demo_server(allow=["add"])})
+    env = {**os.environ, "TERM": "dumb", "COLUMNS": "200", "RUNS_DIR": str(runs), "MODELS_FILE": str(models)}
+    term = Terminal([str(VENV_BIN / "agent-runtime"), "--approval", "auto", "--model", "pair"], repo, env)
+    term.read_until("› ", timeout=60)
+    term.type("/model\n")
+    term.read_until("choices for the coder", timeout=30)
+    shown = term.output
+    assert f"coder    writer (replay:{coder})" in shown and f"planner  reader (replay:{planner})" in shown
+    term.type("test_calc.py fails: fix it\n")
+    term.read_until_after("Final answer", "› ", timeout=300)
+    assert "plan (replay:" in term.output and "calc.py::add. add subtracts" in flat(term.output)
+    assert "return a + b" in (repo / "calc.py").read_text()
+    term.type("add 2 and 3 with the demo server\n")
+    term.read_until_after("the server says five", "› ", timeout=300)
+    term.type("/exit\n")
+    assert term.wait(120) == 0
+    fixed, added = sorted(runs.iterdir())
+    fixed_spans, added_spans = load_spans(fixed), load_spans(added)
+    roles = [s["attributes"]["llm.role"] for s in fixed_spans if s["attributes"].get("openinference.span.kind") == "LLM"]
+    assert roles == ["planner", "coder"]
+    assert [s for s in fixed_spans if s["name"] == "plan"][0]["attributes"]["plan.used"] is True
+    [tool] = [s for s in added_spans if s["attributes"].get("tool.name") == "mcp__demo__add"]
+    assert tool["attributes"]["policy.decision"] == "allow" and tool["attributes"]["sandbox"] == "bwrap"
+    assert '"content": "5"' in tool["attributes"]["output.value"]
+    assert {s["attributes"]["llm.role"] for s in added_spans if "llm.role" in s["attributes"]} == {"coder"}

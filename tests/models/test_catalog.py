@@ -18,7 +18,6 @@ FULL = """\
 id = "embedded:1.5b"
 context_window = 16384
 capabilities = ["code"]
-fallbacks = ["local", "big"]
 
 [models.local]
 id = "openai/qwen"
@@ -26,6 +25,7 @@ api_base = "http://127.0.0.1:8080/v1/"
 api_key_env = "LOCAL_KEY"
 cost = { input = 0, output = 0.5 }
 concurrency = 2
+fallbacks = ["big"]
 
 [models.big]
 id = "ollama_chat/qwen2.5-coder:7b"
@@ -56,7 +56,7 @@ def test_a_full_file_is_read_whole():
     catalog = parse(FULL, "m.toml")
     assert list(catalog.models) == ["small", "local", "big"] and catalog.source == "m.toml"
     small, local = catalog.models["small"], catalog.models["local"]
-    assert small.embedded and small.fallbacks == ("local", "big") and small.capabilities == ("code",)
+    assert small.embedded and small.fallbacks == () and local.fallbacks == ("big",) and small.capabilities == ("code",)
     assert small.where == "m.toml:2" and small.context_window == 16384
     assert local.api_base == "http://127.0.0.1:8080/v1" and local.api_key_env == "LOCAL_KEY"
     assert local.concurrency == 2 and local.cost(1_000_000, 2_000_000) == 1.0 and small.cost(5, 5) is None
@@ -107,6 +107,13 @@ ERRORS = [
     (bad("[models.small]", 'id = "x/y"', 'fallbacks = ["small"]'), 3, "'small' is this model itself"),
     (bad("[models.small]", 'id = "x/y"', 'fallbacks = ["big"]'), 3, "'big' is not a model of this file (models: small)"),
     (bad("[models.small]", 'id = "x/y"', 'fallbacks = ["b", "b"]', "[models.b]", 'id = "b/c"'), 3, "each name once"),
+    # a fallback stands in for a model reached through LiteLLM, and is one (registry.py's LiteLLMKind)
+    (bad("[models.small]", 'id = "embedded:1.5b"', 'fallbacks = ["b"]', "[models.b]", 'id = "b/c"'), 3,
+     "[models.small] fallbacks: embedded:1.5b is never replaced by a fallback"),
+    (bad("[models.small]", 'id = "x/y"', 'fallbacks = ["b"]', "[models.b]", 'id = "embedded:0.5b"'), 3,
+     "[models.small] fallbacks: 'b' is embedded:0.5b, which cannot stand in for x/y"),
+    (bad("[models.small]", 'id = "x/y"', 'fallbacks = ["b"]', "[models.b]", 'id = "replay:/r.json"'), 3,
+     "'b' is replay:/r.json, which cannot stand in"),
     (bad("roles = 'small'"), 1, "roles: expected a table ([roles])"),
     (bad(MODEL, "[roles]", 'writer = "small"'), 4, "[roles] writer: unknown role (the roles: coder, planner, judge)"),
     (bad(MODEL, "[roles]", 'coder = "smal"'), 4, "[roles] coder: 'smal' is not a model of this file (models: small)"),
@@ -175,7 +182,8 @@ def test_each_role_comes_from_the_first_that_names_it(models_file, monkeypatch):
     coder = model_for_role(settings, "coder")
     assert (coder.name, coder.entry.id, coder.source, coder.named) == ("small", "embedded:1.5b",
                                                                         "models file [roles]", True)
-    assert [f.name for f in coder.fallbacks] == ["local", "big"]
+    assert coder.fallbacks == ()
+    assert [f.name for f in model_for_role(settings_with(models_file, MODEL_ID="local"), "coder").fallbacks] == ["big"]
     assert model_for_role(settings, "planner").entry.id == "ollama_chat/qwen2.5-coder:7b"
     assert model_for_role(settings, "judge") is None  # nothing names one: cli/judgemodel.py's default
     # A route, for a task known before the model opens; never over a setting.
@@ -247,3 +255,16 @@ def test_the_model_option(models_file):
     assert choose_models(settings_with(models_file), "embedded").model_id == "embedded"  # beats [roles] coder
     assert model_for_role(choose_models(settings_with(models_file), "embedded"), "coder").model_id is None
     assert choose_models(replace(load_settings({})), None) == load_settings({})
+
+
+def test_the_example_in_the_docs_loads():
+    """docs/configuration.md's models file is one a user copies: it must load as it stands."""
+    import re
+    from pathlib import Path
+
+    page = (Path(__file__).resolve().parents[2] / "docs" / "configuration.md").read_text()
+    example = re.search(r"```toml\n(# ~/.config/agent-runtime/models.toml\n.*?)```", page, re.S)
+    assert example, "the models file example is in docs/configuration.md"
+    catalog = parse(example.group(1), "configuration.md")
+    assert catalog.roles == {"coder": "small", "planner": "big", "judge": "judge-small"}
+    assert catalog.models["local"].fallbacks == ("big",) and catalog.routes[0].model == "big"

@@ -226,3 +226,22 @@ def test_approval_never_refuses_a_saved_tool_approval(repo, session):
     unattended = session(repo, mode="never", interactive=False, mode_from_default=True)
     assert unattended.tools["mcp__demo__pick"](color="red")["content"] == "red None"
     assert unattended.calls[-1][2].source == "remembered"
+
+
+def test_a_saved_approval_of_a_tool_does_not_answer_for_what_its_arguments_name(repo, session, tmp_path):
+    """The entry approves the tool by name; a file outside the workspace in its arguments is still asked,
+    and a deny_read file refused (safety/policy/mcp.py argument_floor)."""
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "notes.txt").write_text("elsewhere\n")
+    (tmp_path / "other" / ".env").write_text("API_KEY=saved-approval-secret\n")
+    write_mcp_config({"demo": demo_server()})
+    save_approval(repo, "mcp__demo__read_path")
+    later = session(repo, mode="ask", answer="n")
+    assert later.tools["mcp__demo__read_path"](path="calc.py")["content"].startswith("READ:def add")
+    assert later.asked == [] and later.calls[-1][1].approved_by is not None
+    refused = later.tools["mcp__demo__read_path"](path="../other/notes.txt")
+    assert "The user refused" in refused["error"] and later.asked == ["mcp__demo__read_path"]
+    assert later.calls[-1][1].rule == "outside-workspace" and later.calls[-1][1].approved_by is None
+    denied = later.tools["mcp__demo__read_path"](path="../other/.env")
+    assert "deny_read" in denied["error"] and "saved-approval-secret" not in str(denied)
+    assert later.asked == ["mcp__demo__read_path"], "a deny is not asked"

@@ -4,6 +4,7 @@ the one tool path: schema validation, policy by name, approval, timeouts, shapin
 from __future__ import annotations
 
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -166,3 +167,49 @@ def test_an_invalid_configuration_stops_start_up_naming_the_key(repo, tools_for)
     write_mcp_config({"demo": demo_server(tiemout=3)})
     with pytest.raises(ConfigError, match=r"servers.demo.*tiemout"):
         tools_for(repo)
+
+
+def test_a_server_that_never_answers_its_start_is_left_out_in_its_startup_timeout_and_stopped(repo, tools_for):
+    """A server that does not answer `initialize` (a hang; `npx -y` downloading without network): the
+    session goes on without it after startup_timeout and a few seconds of stopping it, not a minute more,
+    with a warning that says what to change, and its process is gone."""
+    from agent_runtime.tools.mcpclient import McpClients
+
+    hostile = Path(__file__).resolve().parent / "mcp_servers" / "hostile.py"
+    write_mcp_config({"slow": {"command": [sys.executable, str(hostile)], "startup_timeout": 3,
+                               "env": {"HOSTILE_START": "hang"}}})
+    warned: list[str] = []
+    started = time.monotonic()
+    runtime, tools = tools_for(repo)
+    try:
+        runtime.mcp.warn = warned.append
+        assert McpClients.started(runtime.mcp) == [] and not [n for n in tools if n.startswith("mcp__")]
+        # two starts (the tools' and this one), each its 3 s and the stopping (about 4 s, more on a loaded
+        # machine); a start that waited for a stop it never reached took 3 + 30 s
+        assert time.monotonic() - started < 55, "two starts, each bounded"
+        assert "did not answer in time (startup_timeout 3 s; it has no network" in warned[0], warned
+        assert _processes_running(str(hostile)) == []
+    finally:
+        closing = time.monotonic()
+        runtime.close()
+    assert time.monotonic() - closing < 10, "nothing left to wait for at close"
+
+
+def test_a_server_under_tmp_that_cannot_start_is_told_why(repo, tmp_path, tools_for):
+    """The sandbox's /tmp is private: a server kept under /tmp (outside the workspace) is not there."""
+    import shutil
+
+    server = tmp_path / "server.py"
+    shutil.copy(DEMO, server)
+    write_mcp_config({"tmp": {"command": [sys.executable, str(server)], "startup_timeout": 60}})
+    warned: list[str] = []
+    runtime, tools = tools_for(repo)
+    try:
+        runtime.mcp.warn = warned.append
+        from agent_runtime.tools.mcpclient import McpClients
+
+        assert McpClients.started(runtime.mcp) == []
+        assert f"{server} is under /tmp, which is private in the sandbox" in warned[0], warned
+        assert "set sandbox = false" in warned[0]
+    finally:
+        runtime.close()

@@ -23,14 +23,23 @@ def hostile(tmp_path, mcp_tools, monkeypatch):
     return repo, runtime, tools
 
 
+def behind_the_policy(runtime, tool: str, **arguments) -> str:
+    """What the server answers when called directly, as if the policy had let the call through: the
+    sandbox alone (the tool path judges these arguments first, tests/tools/test_mcp_attacks.py)."""
+    result = runtime.mcp.servers["demo"].call(tool, arguments)
+    return "\n".join(getattr(item, "text", "") for item in result.content)
+
+
 def test_secrets_are_out_of_a_servers_reach(hostile):
     repo, runtime, tools = hostile
     read = tools["mcp__demo__read_path"]
     assert read(path="README.md")["content"] == "READ:hello\n"  # its working directory is the workspace
     config = Path(os.environ["XDG_CONFIG_HOME"]) / "agent-runtime" / "mcp.toml"
     for path in (str(repo / ".env"), ".env", str(repo.parent / ".env"), str(config), "/root/.ssh/id_rsa"):
-        got = read(path=path)
-        assert SECRET not in str(got) and got["content"].startswith("FAILED"), (path, got)
+        got = read(path=path)  # refused (deny_read) or asked (outside the workspace: approved here, auto)
+        assert SECRET not in str(got) and ("error" in got or got["content"].startswith("FAILED")), (path, got)
+        behind = behind_the_policy(runtime, "read_path", path=path)
+        assert SECRET not in behind and behind.startswith("FAILED"), (path, behind)
     environment = tools["mcp__demo__environment"]()["content"]
     assert "GITHUB_TOKEN" not in environment and "SERVER_SETTING=visible" in environment
     # What the user gave the server is its own; it is redacted from spans and records like other secrets.
@@ -45,7 +54,9 @@ def test_a_server_writes_only_in_the_workspace_and_not_its_configuration(hostile
     assert write(path="notes.txt", text="ok")["content"] == "WROTE"
     for path in ("/etc/agent-runtime-mcp-test", ".git/hooks/pre-commit", ".git/config", str(Path.home() / "x"),
                  str(Path(os.environ["XDG_CONFIG_HOME"]) / "agent-runtime" / "mcp.toml")):
-        assert write(path=path, text="pwned")["content"].startswith("FAILED"), path
+        got = write(path=path, text="pwned")  # .git/config is refused first (deny_read)
+        assert "error" in got or got["content"].startswith("FAILED"), (path, got)
+        assert behind_the_policy(runtime, "write_path", path=path, text="pwned").startswith("FAILED"), path
     write(path=str(tmp_path / "outside.txt"), text="pwned")  # the sandbox's /tmp is its own: lost with it
     assert not (tmp_path / "outside.txt").exists() and not (repo / ".git" / "hooks" / "pre-commit").exists()
     assert "pwned" not in (repo / ".git" / "config").read_text()

@@ -35,7 +35,7 @@ from agent_runtime.safety.policy.floors import (
     floors,
 )
 from agent_runtime.safety.policy.history import secrets_in_repository
-from agent_runtime.safety.policy.mcp import McpRules, server_of
+from agent_runtime.safety.policy.mcp import McpRules, argument_floor, server_of
 from agent_runtime.safety.policy.paths import PathRules, Place, write_denied_reason
 from agent_runtime.safety.policy.rules import RANK, PolicyError, Rule, Verdict, read_policy_file, stricter
 
@@ -150,10 +150,21 @@ class Policy:
         `g -> .git` makes `g/hooks/x` a .git path)."""
         if action.kind == "command":
             return self.check_command(action.command or "", root)
-        if action.kind == "mcp":  # a tool of an MCP server: judged by its name (policy/mcp.py)
+        if action.kind == "mcp":  # a tool of an MCP server: by its name, then its arguments (policy/mcp.py)
             name = action.command or ""
             decision = self.mcp.decide(name, server_of(name))
-            if decision.decision == "ask" and self.user:  # a deny or an allow stays what it is
+            if decision.decision == "deny":
+                return decision
+            resolved = Path(root).resolve()
+            # A command given to a server is judged as run_cmd's, but without the sandbox's relaxing of asks:
+            # the server's sandbox may be off (sandbox = false in mcp.toml).
+            floor = argument_floor(self.paths, Place(resolved, resolved), action.preview,
+                                   lambda command: self._check(command, resolved, False))
+            if floor is not None:  # as for `cat` of it: stricter than an allow by name, not lifted by a saved one
+                verdict, rule, why = floor
+                also = f"; also {decision.reason}" if verdict == decision.decision == "ask" else ""
+                return Decision(verdict, rule, f"MCP tool {name}: {why}{also}")
+            if decision.decision == "ask" and self.user:  # an allow stays what it is
                 decision.approved_by = self._saved_tool_approval(name, root)
             return decision
         if action.kind not in ("read", "write", "restore"):
