@@ -143,6 +143,9 @@ def _install_timed_generation(Llama: Any, prompt_lookup: bool) -> None:
         started = time.perf_counter()
         self._ctx.kv_cache_seq_rm(-1, self.n_tokens, -1)
         for i in range(0, len(tokens), self.n_batch):
+            if cancelled():  # between batches: what was evaluated stays cached for the next request
+                clock.evaluated(i, self.n_tokens - i)
+                raise RequestCancelled("the client went away while its prompt was evaluated")
             batch = tokens[i : i + self.n_batch]
             n_past, n = self.n_tokens, len(batch)
             self._batch.set_batch(batch=batch, n_past=n_past, logits_all=False)  # (the last one: True)
@@ -175,7 +178,12 @@ def _install_timed_generation(Llama: Any, prompt_lookup: bool) -> None:
                 clock.emitted(bool(llama_cpp.llama_vocab_is_eog(self._model.vocab, token)))
                 if drafter is not None:
                     drafter.observe(token)
+                if cancelled():
+                    raise RequestCancelled(f"the client went away after {clock.generated} tokens")
                 sent = yield token
+        except RequestCancelled as exc:
+            print(f"request cancelled: {exc}", file=sys.stderr, flush=True)
+            raise
         finally:
             inner.close()
             self._agent_runtime_clock = None
@@ -219,13 +227,27 @@ def _install_piece_cache() -> None:
 
 
 # The timings of the request being answered: set per HTTP request by TimingsMiddleware, filled in
-# by generate (in the worker thread, whose context is a copy holding the same dict).
+# by generate (in the worker thread, whose context is a copy holding the same dict). Its "cancel"
+# event is set when the client goes away.
 REQUEST_TIMINGS: ContextVar[dict | None] = ContextVar("agent_runtime_request_timings", default=None)
 
 
+class RequestCancelled(RuntimeError):
+    """The client went away: the rest of its request is not worth the machine's time. (Seen: an
+    eval task killed at its timeout left a 9,881-token request running for 250 s more, and the
+    next task's first request waited behind it.)"""
+
+
+def cancelled() -> bool:
+    holder = REQUEST_TIMINGS.get()
+    event = holder.get("cancel") if holder else None
+    return event is not None and event.is_set()
+
+
 class TimingsMiddleware:
-    """Adds the request's `timings` (llama.cpp's server's format) and
-    usage.prompt_tokens_details.cached_tokens to a completion's JSON. (llama-cpp-python's routes
+    """Stops a completion whose client went away (RequestCancelled), and adds the request's
+    `timings` (llama.cpp's server's format) and usage.prompt_tokens_details.cached_tokens to a
+    completion's JSON. (llama-cpp-python's routes
     declare TypedDict response models, which drop any key they do not list, so this is added to
     the response after them.) Streamed answers pass through unchanged."""
 
@@ -238,10 +260,38 @@ class TimingsMiddleware:
         if scope["type"] != "http" or scope.get("path") not in self.PATHS:
             await self.app(scope, receive, send)
             return
-        holder: dict = {}
+        import asyncio
+        import threading
+
+        holder: dict = {"cancel": threading.Event()}
         token = REQUEST_TIMINGS.set(holder)
         start: dict | None = None
         chunks: list[bytes] = []
+        # Once the request's body is read, only a disconnect can come from the client: a watcher
+        # waits for it (and sets "cancel", which generate and eval check) and hands it on to the app
+        # if the app asks (a streamed answer listens for it). One reader of `receive` at a time.
+        body_read, gone = asyncio.Event(), asyncio.Event()
+
+        async def app_receive() -> dict:
+            if body_read.is_set():
+                await gone.wait()
+                return {"type": "http.disconnect"}
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                holder["cancel"].set()
+                gone.set()
+            elif message["type"] == "http.request" and not message.get("more_body"):
+                body_read.set()
+            return message
+
+        async def watch() -> None:
+            await body_read.wait()
+            while (await receive())["type"] != "http.disconnect":
+                pass
+            holder["cancel"].set()
+            gone.set()
+
+        watcher = asyncio.ensure_future(watch())
 
         async def capture(message: dict) -> None:
             nonlocal start
@@ -262,8 +312,9 @@ class TimingsMiddleware:
             await send(message)
 
         try:
-            await self.app(scope, receive, capture)
+            await self.app(scope, app_receive, capture)
         finally:
+            watcher.cancel()
             REQUEST_TIMINGS.reset(token)
 
 

@@ -506,3 +506,55 @@ def test_the_changes_grammar_holds_a_real_model_to_lines_of_the_code_shown(tmp_p
     assert explanation and list(changes) == [heading], reply
     new, missing = apply_changes(function, changes[heading])
     assert missing == [] and all(len(search.splitlines()) <= 8 for search, _ in changes[heading]), reply
+
+
+def test_a_request_whose_client_went_away_stops_and_frees_the_server(tmp_path):
+    """An eval task killed at its timeout left its last request running on the shared server (a
+    9,881-token prompt, 250 s more), and the next task's first request waited behind it. A client
+    that goes away now stops its request: during the prompt (between batches) and while it writes."""
+    import http.client
+
+    from agent_runtime.models.embedded import EmbeddedServer
+
+    def send(body: dict, path: str = "/v1/chat/completions") -> http.client.HTTPConnection:
+        host, port = server.api_base.split("//", 1)[1].split("/", 1)[0].split(":")
+        connection = http.client.HTTPConnection(host, int(port), timeout=300)
+        connection.request("POST", path, body=json.dumps(body), headers={"Content-Type": "application/json"})
+        return connection
+
+    def log() -> str:
+        return server.log_path.read_text(errors="replace")
+
+    def wait_for(text: str, timeout: float = 120) -> None:
+        deadline = time.monotonic() + timeout
+        while text not in log():
+            assert time.monotonic() < deadline, f"{text!r} not in the server's log"
+            time.sleep(0.2)
+
+    server = EmbeddedServer(small_gguf(), 8192)
+    server.start()
+    try:
+        server.wait_ready(timeout=300)
+        long_prompt = " ".join(f"line {i}: the quick brown fox jumps over the lazy dog." for i in range(300))
+        abandoned = send({"messages": [{"role": "user", "content": long_prompt}], "max_tokens": 50})
+        time.sleep(1.0)
+        abandoned.sock.close()  # as a killed agent's connection
+        wait_for("request cancelled: the client went away while its prompt was evaluated")
+        cut = [line for line in log().splitlines() if line.startswith("timings:")][-1]
+        evaluated = int(re.search(r"\((\d+) evaluated", cut).group(1))
+        total = int(re.search(r"prompt (\d+) tokens", cut).group(1))
+        assert evaluated < total, cut
+        # A reply that cannot end (its end-of-text tokens barred) before 3,000 tokens: minutes of writing.
+        writing = send({"prompt": "1, 2, 3,", "max_tokens": 3000, "temperature": 0,
+                        "logit_bias": {"151643": -100, "151645": -100}}, "/v1/completions")
+        time.sleep(6)  # its prompt is short: it is writing by now
+        writing.sock.close()
+        wait_for("request cancelled: the client went away after")
+        generated = int(re.search(r"went away after (\d+) tokens", log()).group(1))
+        assert generated < 3000
+        # The server answers the next request as usual.
+        after = send({"messages": [{"role": "user", "content": "Say hi."}], "max_tokens": 5})
+        answer = json.loads(after.getresponse().read())
+        assert answer["choices"][0]["message"]["content"] is not None and "timings" in answer
+    finally:
+        server.stop()
