@@ -135,20 +135,30 @@ def _char_class(chars: str) -> str:
     return "[" + "".join(chars) + "]" if chars else ""
 
 
-def identifier_rules(keywords: Iterable[str] = PYTHON_KEYWORDS, max_tail: int = 30) -> list[str]:
-    """`name`: an identifier that is not a keyword. GBNF has no negation, so the complement of the
-    keyword set is spelled out along the keyword trie: at each node, either stop (unless the path
-    so far is a keyword), follow a keyword's next letter, or leave the trie with any other character."""
+# What a model glues onto a statement it may not write: `def add(a, b):` came out as `defadd = 0`
+# and `assert add(2, 3) == 5` as `assertadd2 = -1` (the grammar refused the space after the
+# keyword, not the keyword). A statement's first name never begins with these, so the model's
+# next choice is a statement it may write. The price: no new variable named `default` or `classes`.
+STATEMENT_KEYWORDS = ("assert", "class", "def", "from", "import", "lambda", "raise", "return", "try", "while", "with")
+
+
+def identifier_rules(keywords: Iterable[str] = PYTHON_KEYWORDS, max_tail: int = 30, rule: str = "name",
+                     barred_prefixes: Iterable[str] = ()) -> list[str]:
+    """`rule` (`name`): an identifier that is not a keyword, nor begins with a barred prefix. GBNF
+    has no negation, so the complement is spelled out along the trie of keywords and prefixes: at
+    each node, either stop (unless the path so far is a keyword), follow a keyword's next letter
+    (unless that makes a barred prefix), or leave the trie with any other character."""
     trie: dict[str, Any] = {}
     ends = set(keywords)
-    for word in keywords:
+    barred = set(barred_prefixes)
+    for word in ends | barred:
         node = trie
         for char in word:
             node = node.setdefault(char, {})
-    rules = [f"name-tail ::= [{IDENTIFIER_CHARS}]{{0,{max_tail}}}"]
+    rules = [f"name-tail ::= [{IDENTIFIER_CHARS}]{{0,{max_tail}}}"] if rule == "name" else []
 
     def rule_name(path: str) -> str:
-        return "name-" + "".join(c if c.isalnum() else "_" for c in path) + ("-root" if not path else "")
+        return f"{rule}-" + "".join(c if c.isalnum() else "_" for c in path) + ("-root" if not path else "")
 
     def visit(path: str, node: dict[str, Any]) -> None:
         first = not path
@@ -157,6 +167,8 @@ def identifier_rules(keywords: Iterable[str] = PYTHON_KEYWORDS, max_tail: int = 
         if path and path not in ends:
             options.append('""')
         for char in sorted(node):
+            if path + char in barred:
+                continue
             options.append(f'"{char}" {rule_name(path + char)}')
             visit(path + char, node[char])
         others = "".join(c for c in allowed if c not in node)
@@ -165,7 +177,7 @@ def identifier_rules(keywords: Iterable[str] = PYTHON_KEYWORDS, max_tail: int = 
         rules.append(f"{rule_name(path)} ::= " + " | ".join(options))
 
     visit("", trie)
-    rules.append(f"name ::= {rule_name('')}")
+    rules.append(f"{rule} ::= {rule_name('')}")
     return rules
 
 
@@ -179,9 +191,11 @@ def python_grammar(tools: Iterable[Any], max_tokens: int, readable: Iterable[str
     readable: if given, the only variables code may read (those an earlier step set): for a
     retry after a reply read a name it made up. Names this code sets cannot be read back then."""
     reads = "name"
+    lead = "stmtname"  # what a statement may begin with: a variable, none glued to a keyword
     if readable is not None:
         known = sorted(n for n in set(readable) if n.isidentifier() and n not in PYTHON_KEYWORDS)
         reads = " | ".join(f'"{n}"' for n in known) or None
+        lead = reads
     tools = [t for t in tools if t.name != "final_answer" and _args_rule(t.inputs) is not None]
     str_chars = max(80, min(2000, max_tokens))
     file_chars = max(80, min(12000, 4 * max_tokens))  # about four characters a token
@@ -195,9 +209,9 @@ def python_grammar(tools: Iterable[Any], max_tokens: int, readable: Iterable[str
         "simple ::= assign | callstmt" + (" | augassign" if reads else ""),
         'assign ::= target " = " expr',
         # `x[i] = v` and `x += v` read x first.
-        'target ::= name' + (f' | ({reads}) ("[" expr "]"){{1,3}}' if reads else ''),
-        f'augassign ::= ({reads or "name"}) ("[" expr "]"){{0,3}} (" += " | " -= " | " *= " | " /= ") expr',
-        'callstmt ::= (builtin "(" posargs? ")" | toolcall' + (f' | ({reads}) ("[" subscript "]" | methodcall){{0,2}} methodcall' if reads else '') + ') trailer{0,3}',
+        'target ::= stmtname' + (f' | ({lead}) ("[" expr "]"){{1,3}}' if lead else ''),
+        f'augassign ::= ({lead or "stmtname"}) ("[" expr "]"){{0,3}} (" += " | " -= " | " *= " | " /= ") expr',
+        'callstmt ::= (builtin "(" posargs? ")" | toolcall' + (f' | ({lead}) ("[" subscript "]" | methodcall){{0,2}} methodcall' if lead else '') + ') trailer{0,3}',
         'names ::= name ("," " " name){0,3}',
         'expr ::= conj (" or " conj){0,3}',
         'conj ::= neg (" and " neg){0,3}',
@@ -256,7 +270,7 @@ def python_grammar(tools: Iterable[Any], max_tokens: int, readable: Iterable[str
     for tool in tools:
         args = _args_rule(tool.inputs, content if tool.name == "propose_file" else None)
         rules.append(f'call-{tool.name.replace("_", "-")} ::= "{tool.name}(" {args} ")"')
-    return "\n".join(rules + identifier_rules()) + "\n"
+    return "\n".join(rules + identifier_rules() + identifier_rules(rule="stmtname", barred_prefixes=STATEMENT_KEYWORDS)) + "\n"
 
 
 # --- Ollama: a JSON schema ({thought, code}) whose code is held to tool calls by a pattern ---

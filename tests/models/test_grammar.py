@@ -192,6 +192,35 @@ def test_identifiers_never_collide_with_keywords():
     assert all(n.isidentifier() for n in names)
 
 
+def test_a_statement_never_begins_with_a_name_glued_to_a_keyword():
+    """The 0.5B model, refused the space after `def` and `assert`, wrote `defadd = 0` and
+    `assertadd2 = -1`, then `apply_patch(patch_id=defadd["patch_id"])` (a TypeError, in CI)."""
+    import keyword
+    import random
+
+    from gbnf_sampler import Grammar
+
+    from agent_runtime.models.grammar import STATEMENT_KEYWORDS, identifier_rules, python_grammar
+
+    def reply(code: str) -> str:
+        return f"Thought: x\n<code>\n{code}\n</code>"
+
+    grammar = Grammar(python_grammar(tool_classes(), max_tokens=512))
+    for glued in ("defadd = 0", "assertadd2 = -1", "importos = 1", "defadd.append(1)", "returnx += 1",
+                  "withopen = 1", "classes = 1", "if x: defadd = 1", "defadd[0] = 1"):
+        assert not grammar.accepts(reply(glued)), glued
+    for fine in ("d = 1", "result = repo_info()", "x.append(1)", "for_each = 1", "tests = run_tests()",
+                 "print(default)", "p = propose_file(path=\"a.py\", content=r\'\'\'def add(a, b):\n    return a + b\n\'\'\')"):
+        assert grammar.accepts(reply(fine)), fine
+    names = Grammar("\n".join(identifier_rules() + identifier_rules(rule="stmtname", barred_prefixes=STATEMENT_KEYWORDS)))
+    rng = random.Random(4)
+    sampled = {names.sample(rng, "stmtname") for _ in range(5000)}
+    assert not any(n.startswith(STATEMENT_KEYWORDS) for n in sampled)
+    assert not sampled & set(keyword.kwlist) and all(n.isidentifier() for n in sampled)
+    assert {n for n in sampled if n.startswith(("de", "as", "in", "cl", "wh"))}, "near misses are still names"
+    assert_llama_cpp_parses(python_grammar(tool_classes(), max_tokens=512))
+
+
 def test_the_edit_grammar_compiles_and_writes_only_the_files_it_may():
     """A fix in the edit form: an explanation first, then whole files, each one the task may change
     (never its tests, never a path the model makes up); every reply parses into the files."""
