@@ -44,6 +44,9 @@ REPEAT_ONCE_MORE = ("That is step {step} again. Do not write that code. The next
                     "Reply with a Thought line and that code.")
 UNBOUND_NOTE = ("Your code reads {names}, which neither an earlier step nor this code sets, so it would fail. "
                 "{have} Reply again with a Thought line and code that calls a tool or uses those.")
+SCALAR_NOTE = ("Your code sets {names} to a number and then reads an item of it ({example}), so it would fail: "
+               "a number has no items; a tool's result (a dict) has. {have} Reply again with a Thought line and "
+               "code that calls a tool or uses those.")
 RETRY_TEMPERATURE = 0.5
 
 
@@ -98,6 +101,36 @@ def unbound_reads(code: str, known: set[str]) -> list[str]:
             bound.update(node.names)
     reads = [n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and (isinstance(n.ctx, ast.Load) or id(n) in augmented)]
     return list(dict.fromkeys(name for name in reads if name not in bound))
+
+
+def subscripted_numbers(code: str) -> list[tuple[str, str]]:
+    """(name, the subscript as written) where the code sets a name only ever to a number, True,
+    False or None and reads an item of it: `E = -1` then `apply_patch(patch_id=E["patch_id"])`
+    (the 0.5B model copying pytest's `E   assert -1 == 5`), a TypeError every time it runs."""
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return []
+
+    def scalar(value: ast.AST) -> bool:
+        if isinstance(value, ast.UnaryOp) and isinstance(value.op, (ast.USub, ast.UAdd)):
+            value = value.operand
+        return isinstance(value, ast.Constant) and (value.value is None or isinstance(value.value, (bool, int, float)))
+
+    stores: dict[str, list[bool]] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign):
+            for target in node.targets:
+                if isinstance(target, ast.Name):
+                    stores.setdefault(target.id, []).append(scalar(node.value))
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            stores.setdefault(node.id, [])  # bound another way too (a loop, `x: int`, a tuple): not judged
+    numbers = {name for name, kinds in stores.items() if kinds and all(kinds)
+               and sum(1 for n in ast.walk(tree) if isinstance(n, ast.Name) and n.id == name
+                       and isinstance(n.ctx, ast.Store)) == len(kinds)}
+    return list(dict.fromkeys((n.value.id, ast.unparse(n)) for n in ast.walk(tree)
+                              if isinstance(n, ast.Subscript) and isinstance(n.value, ast.Name)
+                              and n.value.id in numbers))
 
 
 def normalized(code: str) -> str:
@@ -229,14 +262,25 @@ class GuardedModel(Model):
         marked = text.lstrip().startswith("{") if self.reply_format == "json" else self.code_tags[0] in text
         return marked and reply_problem(text, self.reply_format, self.code_tags) is None
 
-    def _unbound(self, reply: ChatMessage) -> list[str]:
+    def _bad_reads(self, reply: ChatMessage) -> str | None:
+        """Why the reply's code would fail at its first read, seen before it runs: a name nothing
+        sets, or an item of a number. None: nothing seen."""
         if self.variables is None:
-            return []
+            return None
         try:
             code = reply_code(reply.content, self.reply_format, self.code_tags)
         except (ValueError, KeyError, TypeError):
-            return []
-        return unbound_reads(code, self.variables() | self.tool_names())
+            return None
+        have = sorted(self.variables())
+        listed = f"The variables there are: {', '.join(have[:20])}." if have else "There are no variables yet."
+        unbound = unbound_reads(code, set(have) | self.tool_names())
+        if unbound:
+            return UNBOUND_NOTE.format(names=", ".join(f"`{n}`" for n in unbound[:3]), have=listed)
+        numbers = subscripted_numbers(code)
+        if numbers:
+            return SCALAR_NOTE.format(names=", ".join(f"`{n}`" for n in dict.fromkeys(n for n, _ in numbers[:3])),
+                                      example=f"`{numbers[0][1]}`", have=listed)
+        return None
 
     def _repeats(self, reply: ChatMessage) -> int | None:
         """The step whose code this reply repeats, if any."""
@@ -274,15 +318,12 @@ class GuardedModel(Model):
                                     options, **{**kwargs, "temperature": RETRY_TEMPERATURE})
             self.last_reply = reply.content if isinstance(reply.content, str) else None
         # Last, so that it also covers a reply that a retry above gave.
-        unbound = self._unbound(reply)
-        if unbound:
+        note = self._bad_reads(reply)
+        if note:
             self.format_retries += 1
             have = sorted(self.variables()) if self.variables else []
-            note = UNBOUND_NOTE.format(
-                names=", ".join(f"`{n}`" for n in unbound[:3]),
-                have=f"The variables there are: {', '.join(have[:20])}." if have else "There are no variables yet.")
             # The same model would write the same name again: where a grammar is sent, the retry's
-            # code can read only the variables there are.
+            # code can read only the variables there are (not those it sets itself).
             reply = self._again(messages, reply, note, {**options, "readable": set(have)},
                                 **{**kwargs, "temperature": RETRY_TEMPERATURE})
             self.last_reply = reply.content if isinstance(reply.content, str) else None

@@ -334,6 +334,39 @@ def test_unbound_reads(code, unbound):
     assert unbound_reads(code, {"old_var", "read_file"}) == unbound
 
 
+@pytest.mark.parametrize("code, found", [
+    ('E = -1\nprint(apply_patch(patch_id=E["patch_id"]))', [("E", "E['patch_id']")]),
+    ("defadd = 0\nprint(defadd[0])", [("defadd", "defadd[0]")]),
+    ("n = None\nprint(n['a'])", [("n", "n['a']")]),
+    ('p = propose_file(path="a", content="x")\nprint(p["patch_id"])', []),  # a tool's result
+    ("x = 1\nx = read_file(path='a')\nprint(x['content'])", []),  # set to a result too
+    ("x = 0\nfor x in range(3): print(x)\nprint(x[0])", []),  # bound another way: not judged
+    ("x = 0\nx += 1\nprint(x)", []),
+    ("print(old_var['a'])", []),  # an earlier step's variable: its value is not known here
+])
+def test_items_of_numbers(code, found):
+    from agent_runtime.agent.replies import subscripted_numbers
+
+    assert subscripted_numbers(code) == found
+
+
+def test_a_reply_that_reads_an_item_of_a_number_is_asked_again(tmp_path):
+    """CI, the 0.5B model at temperature 0 after a test run: `E = -1` (pytest's `E   assert -1 == 5`
+    copied) then apply_patch(patch_id=E["patch_id"]), a TypeError. Retried before it runs."""
+    replies = [step("tests", "print(run_tests())"),
+               step("apply", 'E = -1\nprint(apply_patch(patch_id=E["patch_id"]))'),  # retried
+               step("read", 'print(read_file(path="calc.py"))'),
+               step("done", 'final_answer("read it")')]
+    with session_for(tmp_path, replies) as session:
+        session.run(LOOK_AROUND)
+    codes = [s.code_action for s in session.agent.memory.steps if getattr(s, "code_action", None)]
+    assert codes == ["print(run_tests())", 'print(read_file(path="calc.py"))', 'final_answer("read it")']
+    note = text_of(session.model.requests[2][-1])
+    assert "Your code sets `E` to a number and then reads an item of it (`E['patch_id']`)" in note
+    assert not any(getattr(s, "error", None) for s in session.agent.memory.steps)
+    assert session.agent.format_retries == 1
+
+
 def test_a_retry_that_reads_a_name_nothing_set_is_asked_again_too(tmp_path):
     """The repeat retry's reply followed the suggestion half-way: apply_patch(patch_id=p[...])
     with no `p` (seen with the 0.5B model)."""
