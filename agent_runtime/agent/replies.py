@@ -6,6 +6,7 @@ A wrapper (composition, not a patched method) around the real model:
 - a reply whose code reads a name nothing set (small models run their thought on into the
   code block when a grammar ends the thought: `print(list_all)`, `F.uido`) gets one retry
   that names it and lists the variables there are (under a grammar that lets it read only those);
+  so does one that sets a name to a number and reads an item of it (`E = -1`, then `E["patch_id"]`);
 - a reply whose code repeats a step already taken in this task gets one retry with a nudge and
   a higher temperature. Small models copy their own last reply: the same context and a low
   temperature give the same answer again, step after step, until the step limit;
@@ -24,6 +25,7 @@ import ast
 import builtins
 import json
 import re
+from collections import Counter
 from contextlib import nullcontext
 from typing import Any, Callable, ContextManager
 
@@ -117,17 +119,15 @@ def subscripted_numbers(code: str) -> list[tuple[str, str]]:
             value = value.operand
         return isinstance(value, ast.Constant) and (value.value is None or isinstance(value.value, (bool, int, float)))
 
-    stores: dict[str, list[bool]] = {}
+    assigned: dict[str, list[bool]] = {}  # name -> for each `name = value`: is the value a number
     for node in ast.walk(tree):
         if isinstance(node, ast.Assign):
             for target in node.targets:
                 if isinstance(target, ast.Name):
-                    stores.setdefault(target.id, []).append(scalar(node.value))
-        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
-            stores.setdefault(node.id, [])  # bound another way too (a loop, `x: int`, a tuple): not judged
-    numbers = {name for name, kinds in stores.items() if kinds and all(kinds)
-               and sum(1 for n in ast.walk(tree) if isinstance(n, ast.Name) and n.id == name
-                       and isinstance(n.ctx, ast.Store)) == len(kinds)}
+                    assigned.setdefault(target.id, []).append(scalar(node.value))
+    bindings = Counter(n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store))
+    # Bound another way too (a loop, `+=`, a tuple): not judged.
+    numbers = {name for name, kinds in assigned.items() if all(kinds) and bindings[name] == len(kinds)}
     return list(dict.fromkeys((n.value.id, ast.unparse(n)) for n in ast.walk(tree)
                               if isinstance(n, ast.Subscript) and isinstance(n.value, ast.Name)
                               and n.value.id in numbers))

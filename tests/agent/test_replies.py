@@ -20,6 +20,14 @@ from agent_runtime.config import load_settings
 from agent_runtime.safety.approval import Approver
 
 
+def step_codes(session) -> list[str]:
+    """The code of each step the task took (retried replies never become steps)."""
+    return [s.code_action for s in session.agent.memory.steps if getattr(s, "code_action", None)]
+
+
+READ_AND_FINISH = [step("read", 'print(read_file(path="calc.py"))'), step("done", 'final_answer("read it")')]
+
+
 def session_for(tmp_path, replies, approval="auto", files=BUGGY_PROJECT, **env):
     repo = make_repo(tmp_path / "p", files)
     replay = write_replay(tmp_path / "r.json", replies)
@@ -45,7 +53,7 @@ def test_a_repeated_step_is_retried_with_a_suggested_next_step(tmp_path):
     with session_for(tmp_path, replies) as session:
         result = session.run(LOOK_AROUND)
     assert result.status == "answered"
-    codes = [s.code_action for s in session.agent.memory.steps if getattr(s, "code_action", None)]
+    codes = step_codes(session)
     assert codes == ["print(run_tests())", 'print(read_file(path="calc.py"))', 'final_answer("read it")']
     assert session.agent.repeat_retries == 1
     retry = session.model.requests[2]  # the request after the repeat
@@ -306,7 +314,7 @@ def test_a_reply_reading_a_name_nothing_set_is_asked_again_and_never_runs(tmp_pa
     with session_for(tmp_path, replies) as session:
         result = session.run("Which files are in this repository?")
     assert result.status == "answered"
-    codes = [s.code_action for s in session.agent.memory.steps if getattr(s, "code_action", None)]
+    codes = step_codes(session)
     assert codes == ["files = list_files()\nprint(files)", "print(len(files))", "final_answer(str(len(files)))"]
     assert not any(getattr(s, "error", None) for s in session.agent.memory.steps)
     note = text_of(session.model.requests[2][-1])
@@ -355,11 +363,10 @@ def test_a_reply_that_reads_an_item_of_a_number_is_asked_again(tmp_path):
     copied) then apply_patch(patch_id=E["patch_id"]), a TypeError. Retried before it runs."""
     replies = [step("tests", "print(run_tests())"),
                step("apply", 'E = -1\nprint(apply_patch(patch_id=E["patch_id"]))'),  # retried
-               step("read", 'print(read_file(path="calc.py"))'),
-               step("done", 'final_answer("read it")')]
+               *READ_AND_FINISH]
     with session_for(tmp_path, replies) as session:
         session.run(LOOK_AROUND)
-    codes = [s.code_action for s in session.agent.memory.steps if getattr(s, "code_action", None)]
+    codes = step_codes(session)
     assert codes == ["print(run_tests())", 'print(read_file(path="calc.py"))', 'final_answer("read it")']
     note = text_of(session.model.requests[2][-1])
     assert "Your code sets `E` to a number and then reads an item of it (`E['patch_id']`)" in note
@@ -373,11 +380,10 @@ def test_a_retry_that_reads_a_name_nothing_set_is_asked_again_too(tmp_path):
     replies = [step("tests", "print(run_tests())"),
                step("tests again", "print(run_tests())"),  # a repeat: retried
                step("apply", 'print(apply_patch(patch_id=p["patch_id"]))'),  # the retry: no `p`
-               step("read", 'print(read_file(path="calc.py"))'),
-               step("done", 'final_answer("read it")')]
+               *READ_AND_FINISH]
     with session_for(tmp_path, replies) as session:
         session.run(LOOK_AROUND)
-    codes = [s.code_action for s in session.agent.memory.steps if getattr(s, "code_action", None)]
+    codes = step_codes(session)
     assert codes == ["print(run_tests())", 'print(read_file(path="calc.py"))', 'final_answer("read it")']
     assert "Your code reads `p`" in text_of(session.model.requests[3][-1])
     assert (session.agent.repeat_retries, session.agent.format_retries) == (1, 1)
@@ -395,7 +401,7 @@ def test_a_retry_cut_off_by_max_tokens_is_asked_again_in_the_format(tmp_path):
                step("done", 'final_answer("read it")')]
     with session_for(tmp_path, replies) as session:
         session.run(LOOK_AROUND)
-    codes = [s.code_action for s in session.agent.memory.steps if getattr(s, "code_action", None)]
+    codes = step_codes(session)
     assert codes == ["print(run_tests())", 'print(read_file(path="calc.py"))', 'final_answer("read it")']
     retry = session.model.requests[4]
     assert "was cut off" in text_of(retry[-1]) and "Reply again in exactly this form" in text_of(retry[-1])
@@ -468,7 +474,7 @@ def test_after_a_fix_that_fails_its_tests_the_next_reply_is_a_fix_again_sampled_
     assert "E       assert 8 == 5" in note and "That change is undone." in note and "Write a different fix" in note
     assert "a ** b" not in note and note.endswith(EDIT_ASK)
     assert [e.undone for e in session.runtime.journal.history()] == ["undo", None], "the failed change was undone"
-    codes = [s.code_action for s in session.agent.memory.steps if getattr(s, "code_action", None)]
+    codes = step_codes(session)
     assert codes[1].startswith('p = propose_file(path="calc.py", content=r\'\'\'def add(a, b):\n    return a + b\n')
     # A fix that loops costs a minute (ten times the first run, on a loaded machine; never the task's whole time).
     ending = re.search(r'tests = run_tests\(timeout=(\d+)\)\nprint\(tests\)\nif tests\["passed"\]:\n'
