@@ -155,6 +155,7 @@ def identifier_rules(keywords: Iterable[str] = PYTHON_KEYWORDS, max_tail: int = 
         node = trie
         for char in word:
             node = node.setdefault(char, {})
+    # name-tail is shared: written once, with the `name` rules (a grammar with `stmtname` has both).
     rules = [f"name-tail ::= [{IDENTIFIER_CHARS}]{{0,{max_tail}}}"] if rule == "name" else []
 
     def rule_name(path: str) -> str:
