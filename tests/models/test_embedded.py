@@ -187,10 +187,11 @@ def test_five_short_tasks_three_steps_each_without_parse_or_code_errors(tmp_path
             session.reset()  # five short tasks, each on its own
     assert sum(r["steps"] for r in records) >= 10
     assert sum(r["parse_errors"] for r in records) == 0, "every reply parsed"
-    # Code that ran, but for a variable it never set (what no grammar can rule out): at most one
-    # step in five; a made-up function, a syntax error or a tool misuse fails the test.
+    # Code that ran but failed on a value (what no grammar can rule out, for it has no types: a name
+    # it never set, `sum(max(100, 200))` as CI's 0.5B model wrote once): at most one step in five;
+    # a made-up function, a syntax error or a tool misuse fails the test.
     assert sum(r["code_errors"] for r in records) == len(errors)
-    assert all("is not defined" in e for e in errors), errors
+    assert all(any(kind in e for kind in MODEL_VALUE_ERRORS) for e in errors), errors
     assert len(errors) * 5 <= sum(r["steps"] for r in records), errors
     for history in histories:
         for a, b, c in zip(history, history[1:], history[2:]):
