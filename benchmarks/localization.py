@@ -79,7 +79,8 @@ def locate(raw: dict, work: Path) -> dict:
     if os.environ.get("LOCALIZATION_SHOW"):
         print(start.overview, file=sys.stderr)
     return {"id": instance.id, "fixed": fixed, "targets": headings, "rank": rank,
-            "chars": len(start.overview), "seconds": round(time.monotonic() - started, 1)}
+            "chars": len(start.overview), "seconds": round(time.monotonic() - started, 1),
+            "judged_by": start.tests.wider or start.tests.first}  # the tests a fix must pass
 
 
 def main(argv: list[str]) -> int:

@@ -750,6 +750,38 @@ def test_a_slow_test_file_is_not_run_before_the_first_request(tmp_path, monkeypa
         "after the fix only the failing test runs"
 
 
+def test_a_test_file_too_slow_to_run_on_each_fix_leaves_the_failing_tests_class_to_judge_it(tmp_path, monkeypatch):
+    """pyparsing's test file was too slow to run before the first request, so its failing test alone
+    judged a fix: one broke 44 tests of the same class and the agent said the tests pass. The class
+    runs instead: a fix that breaks its neighbour there is no fix; the right one is."""
+    from agent_runtime.agent import start
+
+    monkeypatch.setattr(start, "WIDER_FIRST_S", 2)
+    tests = ("import time\n\nfrom pkg.core import Parser\n\n\nclass TestParse:\n"
+             "    def test_parse(self):\n        assert Parser().parse('a b') == ['a', 'b']\n\n"
+             "    def test_empty(self):\n        assert Parser().parse('') == []\n\n"
+             "    def test_broken_before(self):\n        assert False\n\n\n"
+             "class TestSlow:\n    def test_slow(self):\n        time.sleep(8)\n")
+    breaking = FIX_PARSE.replace("        return words\n", "        return ['a', 'b']\n")
+    for reply, solved in ((breaking, False), (FIX_PARSE, True)):
+        repo, core = big_module_repo(tmp_path / str(solved), tests)
+        replay = write_replay(tmp_path / f"r{solved}.json", [reply, "Thought: I stop.\n<code>\nfinal_answer('no fix')\n</code>"])
+        settings = load_settings({"MODEL_ID": f"replay:{replay}", "RUNS_DIR": str(tmp_path / "runs"),
+                                  "AGENT_MAX_STEPS": "2"})
+        with Session(settings, repo, Approver("auto", interactive=False),
+                     Display(console=Console(file=io.StringIO()), out=io.StringIO())) as session:
+            result = session.run("tests/test_core.py::TestParse::test_parse fails: fix it.")
+        runs = [c.arguments.get("command") or "" for c in session.runtime.state.history
+                if c.tool == "run_tests" and not c.arguments.get("values") and not c.arguments.get("suspects")]
+        assert runs[-1].endswith("tests/test_core.py::TestParse --deselect tests/test_core.py::TestParse::test_broken_before"), runs
+        assert not any(r.endswith("tests/test_core.py") for r in runs), "the slow file is not run whole"
+        if solved:
+            assert result.status == "answered" and (repo / "pkg/core.py").read_text() != core
+        else:
+            assert (repo / "pkg/core.py").read_text() == core, "the fix that broke test_empty is undone"
+            assert result.answer != "The tests pass." and "The tests pass" not in (result.answer or "")
+
+
 def test_a_fix_in_a_function_only_the_traced_run_leads_to(tmp_path):
     """Parser.parse calls its handlers through a table: no name, traceback or static call leads to
     `_words`, where the bug is. The failing tests' file, run traced, does: `_words` is shown and
@@ -774,3 +806,15 @@ def test_a_fix_in_a_function_only_the_traced_run_leads_to(tmp_path):
     assert "### pkg/core.py::_words\n```python\ndef _words(text):" in text_of(request)
     suspects = [c for c in session.runtime.state.history if c.tool == "run_tests" and c.arguments.get("suspects")]
     assert len(suspects) == 1 and suspects[0].arguments["suspects"] == "tests/test_core.py::test_parse"
+
+
+def test_a_failing_tests_class_is_found_from_its_id(tmp_path):
+    from agent_runtime.agent.start import _test_class, plan_tests
+
+    assert _test_class("tests/t.py::TestA::test_x[a::b]") == "tests/t.py::TestA"
+    assert _test_class("tests/t.py::test_x[a::b]") == "tests/t.py::test_x[a::b]"
+    repo = make_repo(tmp_path / "p", {"tests/t.py": "def test_x():\n    pass\n", "pyproject.toml": "[tool.pytest.ini_options]\n"})
+    files = ["pyproject.toml", "tests/t.py"]
+    plan = plan_tests("tests/t.py::TestA::test_x and tests/t.py::test_y fail", files, repo, small=False)
+    assert plan.classes.endswith("tests/t.py::TestA tests/t.py::test_y"), plan
+    assert plan_tests("tests/t.py::test_y fails", files, repo, small=False).classes is None, "no class: the file is next"
