@@ -180,9 +180,6 @@ def prepare(task: str, repo: Path, listing: tuple[list[str], bool], run_tests: A
                 plan.wider, plan.wider_checked = _wider_from(spectrum, plan.wider, task, files), True
             elif spectrum is None and plan.wider and plan.spectrum_timed_out:
                 plan.wider, plan.wider_checked = None, True  # too slow to run before the first request
-            if plan.wider is None and plan.wider_checked and plan.classes:
-                # The files too slow (or too broken) to judge each fix: their classes (checked below).
-                plan.wider, plan.wider_checked = plan.classes, False
             view = focus_view(repo, files, output, task, readable, cache_dir=cache_dir, plan=planned or None,
                               observe=_observer(run_tests, plan), ran=_ran(spectrum),
                               suspects=[s["function"] for s in spectrum["suspects"]] if spectrum else None) or view
@@ -192,10 +189,10 @@ def prepare(task: str, repo: Path, listing: tuple[list[str], bool], run_tests: A
     if not start.shown:
         start.overview += _code_map(repo, files, task, readable, cache_dir)
     if plan.wider and not plan.wider_checked:
-        tried = plan.wider
         plan.wider = _without_failing(plan.wider, run_tests, task, files)
-        if plan.wider is None and plan.classes and tried != plan.classes:
-            plan.wider = _without_failing(plan.classes, run_tests, task, files)
+    if plan.wider is None and plan.classes:
+        # Their files too slow (or too broken) to judge each fix: their classes.
+        plan.wider = _without_failing(plan.classes, run_tests, task, files)
     if fresh and targets and asks_change(task):
         whole = all(t.symbol is None and t.region is None for t in targets)
         # Room for the files whole, or (the changes form) for a few lines and what they become.
