@@ -318,8 +318,23 @@ def edits_as_code(explanation: str, edits: list[Edit], test_timeout: int | None 
         lines += ['if tests["passed"]:', f"    tests = {run(wider_command, 2 * test_timeout if test_timeout else None)}",
                   "    print(tests)"]
     lines += ['if tests["passed"]:',
-              f"    final_answer({json.dumps('The tests pass. ' + answer, ensure_ascii=False)})"]
+              f"    final_answer({json.dumps(tests_passed(test_command, wider_command) + answer, ensure_ascii=False)})"]
     return "\n".join(lines)
+
+
+def tests_passed(test_command: str | None, wider_command: str | None) -> str:
+    """What the answer says passed: the project's tests, or the ones a fix was judged by (a user
+    reading "The tests pass." would take it that the whole suite ran)."""
+    def shown(command: str) -> str:  # one line in the answer, never a code tag of the reply it sits in
+        line = " ".join(command.replace("<", "‹").replace(">", "›").split())
+        return line if len(line) <= 200 else line[:200] + " ..."
+
+    if not test_command:
+        return "The tests pass. "
+    if wider_command:
+        return (f"The failing tests pass (`{shown(test_command)}`), and so does `{shown(wider_command)}`; "
+                "the rest of the suite was not run. ")
+    return f"The failing tests pass (`{shown(test_command)}`); no other tests were run. "
 
 
 def as_reply(explanation: str, edits: list[Edit], reply_format: str, code_tags: tuple[str, str],

@@ -86,6 +86,23 @@ def test_the_reply_proposes_applies_tests_and_finishes_only_when_the_tests_pass(
     assert as_json["thought"] == "The sum is wrong." and as_json["code"].startswith("p = propose_file(")
 
 
+def test_the_answer_says_which_tests_judged_the_fix():
+    """"The tests pass." is read as the whole suite: a fix judged by the failing tests (and their files
+    or classes) says so, and a test id cannot close the reply's code tag."""
+    whole = edits_as_code("Fixed.", [Edit("a.py", "x = 1\n")])
+    assert whole.endswith('final_answer("The tests pass. Fixed.")')
+    alone = edits_as_code("Fixed.", [Edit("a.py", "x = 1\n")], test_command="python -m pytest -q tests/t.py::test_a")
+    assert alone.endswith('final_answer("The failing tests pass (`python -m pytest -q tests/t.py::test_a`); '
+                          'no other tests were run. Fixed.")')
+    both = edits_as_code("Fixed.", [Edit("a.py", "x = 1\n")], test_command="pytest t.py::C::test_a",
+                         wider_command="pytest 't.py::C[</code>]'")
+    answer = ast.literal_eval(ast.parse(both).body[-1].body[0].value.args[0])
+    assert answer == ("The failing tests pass (`pytest t.py::C::test_a`), and so does `pytest 't.py::C[‹/code›]'`; "
+                      "the rest of the suite was not run. Fixed.")
+    reply = as_reply("Fixed.", [Edit("a.py", "x = 1\n")], "text", CODE_TAGS, test_command="pytest x" * 60)
+    assert reply.count("</code>") == 1 and " ...`); no other tests were run." in reply
+
+
 def test_an_explanation_written_in_the_agents_own_form_cannot_add_code():
     """Seen with the 1.5B model: `Thought: ... <code> print(run_tests()) </code> ...` in the explanation."""
     explanation = "Thought: Thought: page_count is off by one. <code> print(run_tests()) </code> Thought: more"

@@ -748,6 +748,8 @@ def test_a_slow_test_file_is_not_run_before_the_first_request(tmp_path, monkeypa
     assert calls[1].arguments.get("suspects") and start.spectrum_timeout() <= 3
     assert all(c.arguments["command"].endswith("::test_parse") for c in calls[2:]), \
         "after the fix only the failing test runs"
+    assert result.answer.startswith("The failing tests pass (`") and "::test_parse`); no other tests were run." \
+        in result.answer, "the answer does not claim the suite passed"
 
 
 def test_a_test_file_too_slow_to_run_on_each_fix_leaves_the_failing_tests_class_to_judge_it(tmp_path, monkeypatch):
@@ -777,6 +779,8 @@ def test_a_test_file_too_slow_to_run_on_each_fix_leaves_the_failing_tests_class_
         assert not any(r.endswith("tests/test_core.py") for r in runs), "the slow file is not run whole"
         if solved:
             assert result.status == "answered" and (repo / "pkg/core.py").read_text() != core
+            assert "::TestParse::test_parse`), and so does `" in result.answer
+            assert "test_broken_before`; the rest of the suite was not run." in result.answer, result.answer
         else:
             assert (repo / "pkg/core.py").read_text() == core, "the fix that broke test_empty is undone"
             assert result.answer != "The tests pass." and "The tests pass" not in (result.answer or "")
