@@ -5,7 +5,8 @@
     replies about the same files. Target: edit replies >= 1.8x the tokens/s; prose not slower.
 (b) time to first token (cold prompt; a step appended to a cached one) and plain decoding
     tokens/s next to the machine's memory bandwidth: decoding reads every weight once per token,
-    so bandwidth / model file size is the ceiling in tokens/s.
+    so bandwidth / model file size is the ceiling in tokens/s. And what a batch of n positions
+    costs against one: the most prompt lookup can gain on this CPU even when every guess is right.
 (c) prompt tokens evaluated per request over the 10 requests of a scripted agent session
     (stable prefix: system + task + steps appended). Target: after the first, <= 25% of the prompt.
 
@@ -89,6 +90,40 @@ def memory_bandwidth(size_mb: int = 512, rounds: int = 4) -> dict:
     return out
 
 
+def batch_costs(gguf: Path, sizes: tuple[int, ...] = (1, 2, 3, 4, 6, 8, 12, 16), rounds: int = 5) -> dict:
+    """Seconds to decode a batch of n positions, every one with its logits (what verifying a draft
+    of n - 1 tokens costs), after a 600-token prompt, relative to a batch of one. With cost(n), a
+    draft of k tokens all accepted yields (k + 1) / cost(k + 1) times plain decoding: the ceiling
+    of prompt lookup on this CPU, whatever the drafter guesses."""
+    import llama_cpp
+
+    llm = llama_cpp.Llama(model_path=str(gguf), n_ctx=2048, n_threads=os.cpu_count(), n_threads_batch=os.cpu_count(),
+                          logits_all=False, verbose=False)
+    try:
+        tokens = llm.tokenize((ROOT / "agent_runtime" / "models" / "prompt_lookup.py").read_bytes())[:600]
+        llm.eval(tokens)
+        base = llm.n_tokens
+        seconds = {}
+        for n in sizes:
+            best = float("inf")
+            for _ in range(rounds):
+                llm._ctx.kv_cache_seq_rm(-1, base, -1)
+                llm._batch.set_batch(batch=tokens[:n], n_past=base, logits_all=True)
+                start = time.perf_counter()
+                llm._ctx.decode(llm._batch)
+                best = min(best, time.perf_counter() - start)
+            seconds[n] = best
+        llm._ctx.kv_cache_seq_rm(-1, base, -1)
+    finally:
+        llm.close()
+    relative = {n: round(t / seconds[1], 2) for n, t in seconds.items()}
+    ceiling = {n - 1: round(n / relative[n], 2) for n in sizes if n > 1}
+    slope = statistics.median((relative[n] - 1) / (n - 1) for n in sizes if n > 1)
+    return {"one_position_ms": round(seconds[1] * 1000, 1), "cost_relative_to_one": relative,
+            "speedup_if_all_k_accepted": ceiling, "slope_per_position": round(slope, 3),
+            "best_possible_speedup": max(ceiling.values())}
+
+
 def model_for(server: EmbeddedServer, max_tokens: int):
     model = make_litellm_model("openai/embedded", load_settings({"MODEL_TEMPERATURE": "0"}), api_base=server.api_base)
     model.kwargs["max_tokens"] = max_tokens  # below the setting's floor of 16: a time-to-first-token request asks for 1
@@ -150,6 +185,7 @@ def part_b(servers: dict[str, EmbeddedServer], gguf: Path) -> dict:
     warm = ask(off, cold_prompt + "\n\nObservation: the tests ran; 1 failed, 12 passed.\nNow fix it.", None, 1)
     decode = ask(off, f"{name}:\n```python\n{text}```\n\n{PROSE_ASK}", None, 200)
     bandwidth = memory_bandwidth()
+    batches = batch_costs(gguf)
     best = max(bandwidth.values())
     model_bytes = gguf.stat().st_size
     ceiling = best * 1e9 / model_bytes
@@ -158,7 +194,8 @@ def part_b(servers: dict[str, EmbeddedServer], gguf: Path) -> dict:
             "warm_step_tokens_evaluated": warm["prompt_evaluated"], "warm_ttft_s": warm["wall_s"],
             "decode_tokens_per_s": decode["generation_per_second"], "decode_tokens": decode["generated_tokens"],
             **bandwidth, "model_file_bytes": model_bytes, "ceiling_tokens_per_s": round(ceiling, 1),
-            "decode_share_of_ceiling": round(decode["generation_per_second"] / ceiling, 3), "load": load_average()}
+            "decode_share_of_ceiling": round(decode["generation_per_second"] / ceiling, 3),
+            "draft_verification": batches, "load": load_average()}
 
 
 def gbnf_literal(text: str) -> str:
