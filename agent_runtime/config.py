@@ -5,7 +5,7 @@ ConfigError whose message names the variable, where it was set and what it accep
 
 Where settings come from, the first that has a value winning:
 
-    1. the command line (--approval, --model, --max-steps)
+    1. the command line (--approval, --model, --max-steps, --max-attempts)
     2. the environment of the process (the user's)
     3. the user's config file: $XDG_CONFIG_HOME/agent-runtime/config.env (~/.config/...),
        dotenv format, the names of .env.example. Other variables there (OPENAI_API_KEY, ...)
@@ -136,6 +136,7 @@ class Settings:
     grammar: str = "auto"
     agent_max_steps: int = 25
     agent_time_budget: int | None = None  # seconds a task may take; a fix task stops trying before it runs out
+    agent_max_attempts: int = 3  # fixes a fix task tries before it stops and says what it tried
     approval_mode: str | None = None  # None: ask on a TTY, never without one
     judge_model: str | None = None  # --approval judge: None is the models file's judge, else the embedded 0.5B model
     planner_model: str | None = None  # the planner role: a models file name or a model id (models/roles.py)
@@ -183,6 +184,7 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "GRAMMAR": _choice("auto", "tools", "python", "off"),
     "AGENT_MAX_STEPS": _int(1, 1000),
     "AGENT_TIME_BUDGET": lambda raw: _int(10, 864000)(raw) if raw.strip() else None,
+    "AGENT_MAX_ATTEMPTS": _int(1, 1000),
     "APPROVAL_MODE": lambda raw: _choice("ask", "auto", "never", "judge")(raw) if raw.strip() else None,
     "JUDGE_MODEL": lambda raw: raw.strip() or None,
     "PLANNER_MODEL": lambda raw: raw.strip() or None,
@@ -214,7 +216,7 @@ assert set(_PARSERS) == {f.name.upper() for f in fields(Settings)}, "every setti
 # MODEL_API_BASE, MODEL_API_KEY, MODEL_FALLBACK_IDS, MODEL_GGUF, MODEL_CONTEXT_WINDOW, PHOENIX_ENABLED,
 # PHOENIX_ENDPOINT, PHOENIX_PORT, RUNS_DIR (they lower safety, redirect data, or load files as models).
 REPO_SETTINGS = frozenset({
-    "MODEL_TEMPERATURE", "MODEL_MAX_TOKENS", "MODEL_TIMEOUT", "GRAMMAR", "AGENT_MAX_STEPS", "AGENT_TIME_BUDGET",
+    "MODEL_TEMPERATURE", "MODEL_MAX_TOKENS", "MODEL_TIMEOUT", "GRAMMAR", "AGENT_MAX_STEPS", "AGENT_TIME_BUDGET", "AGENT_MAX_ATTEMPTS",
     "TRUNCATION_MAX_CHARS", "TRUNCATION_MAX_LINES", "TRUNCATION_MAX_LIST_ITEMS",
     "VALIDATION_MAX_CHARS", "VALIDATION_MAX_LINES", "VALIDATION_MAX_LINE_RANGE", "PATCH_MAX_BYTES",
     "LOG_LEVEL", "PHOENIX_PROJECT_NAME", "TRACE_HIDE_CONTENT", "SUPPRESS_WARNINGS",

@@ -220,7 +220,8 @@ def part_c(servers: dict[str, EmbeddedServer]) -> dict:
         following = requests[index + 1] if index + 1 < len(requests) else None
         if following is not None:
             reply = following[-2]  # the newest reply in the next request's history: this one's
-            assert str(getattr(reply, "role", "")).endswith("assistant"), reply
+            role = getattr(reply, "role", "")
+            assert getattr(role, "value", role) == "assistant", reply  # (smolagents' MessageRole: str() is its name)
             model.grammar = gbnf_literal("".join(part["text"] for part in reply.content))
         else:
             model.grammar = python_grammar(tool_classes(), 1024)

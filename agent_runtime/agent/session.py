@@ -471,7 +471,8 @@ class Session:
         self._task = task
         self.plan = None
         # A new task: nothing planned for the last one's next request carries over.
-        self.attempts = FixAttempts(self._undo_patch, say=self.display.warn, budget_s=self.settings.agent_time_budget)
+        self.attempts = FixAttempts(self._undo_patch, say=self.display.warn, budget_s=self.settings.agent_time_budget,
+                                    max_attempts=self.settings.agent_max_attempts)
         small = small_repository(self.repo, listing[0], self._may_read)[1] if not listing[1] else []
         self._task_shown = small
         if self.prompt_memory is not None:

@@ -63,6 +63,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "that file; or roles: coder=MODEL,planner=MODEL,judge=MODEL (default: MODEL_ID, "
                         "PLANNER_MODEL, JUDGE_MODEL, then the models file's [roles], else the embedded model)")
     parser.add_argument("--max-steps", type=positive_int, metavar="N", help="step limit per task (default: AGENT_MAX_STEPS, 25)")
+    parser.add_argument("--max-attempts", type=positive_int, metavar="N",
+                        help="a fix task stops after N fixes that fail their tests, undone, with what it tried "
+                             "(default: AGENT_MAX_ATTEMPTS, 3)")
     parser.add_argument("--approval", choices=("ask", "auto", "never", "judge"),
                         help="ask: prompt on the terminal; auto: approve ask-level actions; never: refuse them; "
                              "judge: a small model (JUDGE_MODEL) approves what the sandbox would contain, and asks "
@@ -93,7 +96,8 @@ class UsageError(Exception):
 def make_settings(args: argparse.Namespace, repo: Path | None = None) -> Settings:
     # The environment, the user's config file and the command line; from a repository's .env only
     # the harmless settings, never exported (see config.py).
-    settings, warnings = load_config(repo, agent_max_steps=args.max_steps, approval_mode=args.approval)
+    settings, warnings = load_config(repo, agent_max_steps=args.max_steps, agent_max_attempts=args.max_attempts,
+                                     approval_mode=args.approval)
     for warning in warnings:
         print(f"agent-runtime: warning: {warning}", file=sys.stderr)
     from agent_runtime.models.roles import ModelChoiceError, choose_models

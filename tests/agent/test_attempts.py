@@ -181,7 +181,7 @@ def test_a_session_that_stops_trying_answers_what_it_tried_with_exit_code_4(tmp_
     wrong = edit("add() must multiply.", FIXED_CALC.replace("a + b", "a * b"))
     replay = write_replay(tmp_path / "r.json", [wrong] * (REPEATED_FIX_LIMIT + 1) + [edit("add.", FIXED_CALC)])
     done = run_cli("--approval", "auto", "--model", f"replay:{replay}", "--json", "Fix the failing test.", cwd=repo,
-                   timeout=900)
+                   env={"AGENT_MAX_ATTEMPTS": "20"}, timeout=900)
     assert done.returncode == 4, done.stderr
     import json
 
@@ -196,6 +196,39 @@ def test_a_session_that_stops_trying_answers_what_it_tried_with_exit_code_4(tmp_
     undos = [e for e in events if e["type"] == "tool_call" and e["tool"] == "undo_patch"]
     assert len(undos) == REPEATED_FIX_LIMIT + 1 and all(u["outcome"] == "ok" for u in undos), \
         "each undo is a call of the tool path (policy, span)"
+
+
+def test_the_attempt_limit_stops_the_task_and_says_how_to_try_more():
+    history: list = []
+    attempts, _ = attempts_with(history)
+    attempts.max_attempts = 3
+    for i in range(3):
+        assert attempts.stopped is None
+        one_attempt(attempts, history, f"fix {i}", failure=f"E       assert {i} == 5", patch=f"p{i}")
+    assert attempts.take() is None
+    assert attempts.stopped.startswith("Could not fix it: stopped after 3 attempts because that is the limit "
+                                       "(AGENT_MAX_ATTEMPTS=3; --max-attempts N tries more).")
+    assert "Still failing:\nE       assert 2 == 5" in attempts.stopped
+
+
+def test_three_failed_fixes_end_a_cli_task_by_default_and_max_attempts_allows_more(tmp_path):
+    """Aider stops after 3 reflections; so does a fix task here by default (exit code 4, every change
+    undone). The same replies with --max-attempts 4 reach the fix that passes."""
+    wrongs = [edit(f"add() must use {op}.", FIXED_CALC.replace("a + b", f"a {op} b")) for op in ("*", "**", "//")]
+    replay = write_replay(tmp_path / "r.json", [*wrongs, edit("add.", FIXED_CALC)])
+    repo = make_repo(tmp_path / "p", BUGGY_PROJECT)
+    done = run_cli("--approval", "auto", "--model", f"replay:{replay}", "Fix the failing test.", cwd=repo, timeout=600)
+    assert done.returncode == 4, done.stderr
+    assert "stopped after 3 attempts because that is the limit (AGENT_MAX_ATTEMPTS=3; --max-attempts N tries more)" \
+        in " ".join(done.stdout.split())
+    assert (repo / "calc.py").read_text() == BUGGY_PROJECT["calc.py"], "every failed change was undone"
+    repo = make_repo(tmp_path / "q", BUGGY_PROJECT)
+    done = run_cli("--approval", "auto", "--model", f"replay:{replay}", "Fix the failing test.", "--max-attempts", "4",
+                   cwd=repo, timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert (repo / "calc.py").read_text() == FIXED_CALC
+    bad = run_cli("--max-attempts", "0", "hi", cwd=repo)
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr
 
 
 def test_a_new_task_starts_without_the_last_ones_attempts(tmp_path):
