@@ -52,6 +52,7 @@ run: install models
 	  { $(BIN)/agent-runtime --repo "$$repo" --approval auto --max-steps 6 "$(TASK)"; code=$$?; \
 	  echo "== What changed in $$repo:"; git -C "$$repo" --no-pager diff --stat; \
 	  if [ $$code -eq 3 ]; then echo "(the model used its 6 steps without a final answer: exit code 3, as documented)"; \
+	  elif [ $$code -eq 4 ]; then echo "(the model's fixes failed the tests and were undone: exit code 4, as documented)"; \
 	  elif [ $$code -ne 0 ]; then exit $$code; fi; }
 
 test: install-dev models lint
