@@ -17,15 +17,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import sys
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-def default_runs() -> Path:
-    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    return Path(base) / "agent-runtime" / "runs"
+from agent_runtime.config import state_home  # noqa: E402  (not _common: it points XDG_STATE_HOME elsewhere)
 
 
 def read_jsonl(path: Path) -> list[dict]:
@@ -82,7 +80,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("results", type=Path, help="an agent eval's results (agent-runtime eval --out)")
     parser.add_argument("--single-shot", type=Path, help="single shot's results on the same tasks (baselines.py)")
-    parser.add_argument("--runs", type=Path, default=default_runs(), help="the runs directory the eval wrote")
+    parser.add_argument("--runs", type=Path, default=state_home() / "runs", help="the runs directory the eval wrote")
     args = parser.parse_args(argv)
     results = [r for r in read_jsonl(args.results) if "id" in r]
     single = None
