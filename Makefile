@@ -1,9 +1,8 @@
 # agent_runtime: two commands on a fresh machine.
 #   make run    create .venv, install, fetch the embedded model, have it fix a bug in a scratch copy
 #               of examples/first-task
-#   make test   install with the dev extras, run the whole test suite
-#   make test-fast   everything but the tests that start llama.cpp, Phoenix, a pty or fuzz (8 min on 2 cores
-#                    busy with other work, 3 min of CPU; see docs/development.md)
+#   make test   install with the dev extras, run the whole test suite on two workers (TEST_WORKERS=N)
+#   make test-fast   everything but the tests that start llama.cpp, Phoenix, a pty or fuzz
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
@@ -55,11 +54,15 @@ run: install models
 	  elif [ $$code -eq 4 ]; then echo "(the model's fixes failed the tests and were undone: exit code 4, as documented)"; \
 	  elif [ $$code -ne 0 ]; then exit $$code; fi; }
 
+# Two workers (pytest-xdist), a test file each at a time: a file's module-wide servers start once.
+TEST_WORKERS ?= 2
+PYTEST_PARALLEL := -n $(TEST_WORKERS) --dist loadfile
+
 test: install-dev models lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest $(PYTEST_PARALLEL)
 
 test-fast: install-dev lint
-	$(BIN)/python -m pytest -m "not slow and not pty and not fuzz"
+	$(BIN)/python -m pytest $(PYTEST_PARALLEL) -m "not slow and not pty and not fuzz"
 
 lint: install-dev
 	$(BIN)/ruff check agent_runtime tests benchmarks evals

@@ -53,11 +53,35 @@ BUGGY_PROJECT = {
 }
 
 
+# The user's real home and cache, read before any test changes $HOME. The cache stays shared: it holds
+# the embedded model's weights (assembled once, checked by sha256) and uv's wheels, nothing a test reads back.
+REAL_HOME = Path.home()
+REAL_CACHE = Path(os.environ.get("XDG_CACHE_HOME") or REAL_HOME / ".cache")
+
+
+@pytest.fixture(scope="session")
+def homes() -> Path:
+    """Where each test's $HOME is made: under the real home, not /tmp, because the sandbox hides /tmp and
+    the tests of what a command sees of $HOME need one it shows (a checkout under /tmp included)."""
+    import shutil
+    import tempfile
+
+    base = Path(tempfile.mkdtemp(prefix=".agent-runtime-test-homes-", dir=REAL_HOME))
+    yield base
+    shutil.rmtree(base, ignore_errors=True)
+
+
 @pytest.fixture(autouse=True)
-def isolated_state(tmp_path_factory, monkeypatch):
-    """Runs, undo journals and REPL history go to a temporary state directory, the user's config to
-    a temporary config directory; tests that
+def isolated_state(tmp_path_factory, monkeypatch, homes):
+    """Each test has its own $HOME, state, config and data folders: nothing of the developer's own
+    configuration, saved approvals or earlier runs reaches it, wherever the checkout lives. Tests that
     run pytest inside the sandbox do not load this venv's plugins (Phoenix's is slow)."""
+    import tempfile
+
+    home = Path(tempfile.mkdtemp(prefix="home-", dir=homes))
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(REAL_CACHE))
+    monkeypatch.setenv("XDG_DATA_HOME", str(home / ".local" / "share"))
     state = tmp_path_factory.mktemp("state")
     monkeypatch.setenv("XDG_STATE_HOME", str(state))
     # The user's own config (config.env, saved approvals, hooks) is never the developer's real one.

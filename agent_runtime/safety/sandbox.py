@@ -117,6 +117,45 @@ def _installed_under_tmp() -> list[Path]:
     return found
 
 
+# Covered whole inside the sandbox (empty tmpfs): a program the user configured there is bound back.
+PRIVATE_TREES = ("/tmp", "/var/tmp", "/run", "/var/run")
+
+
+def named_by_command(argv: list[str], root: Path) -> list[Path]:
+    """What a user's configured program (an MCP server) names that the sandbox would hide: its
+    executable and the files its arguments name, when they live under /tmp, /var/tmp or /run.
+    A file's folder is bound (a script imports its neighbours), a virtualenv's interpreter brings
+    its environment; a folder that is itself private (/tmp) or the workspace brings the file alone."""
+    private = [Path(p).resolve() for p in PRIVATE_TREES if Path(p).is_dir()]
+    runtime_dir = os.environ.get("XDG_RUNTIME_DIR")
+    if runtime_dir and Path(runtime_dir).is_dir():
+        private.append(Path(runtime_dir).resolve())
+    words = list(argv[1:])
+    found = shutil.which(argv[0]) if argv else None
+    if found:
+        words.insert(0, found)
+    named: list[Path] = []
+    for word in words:
+        text = word.split("=", 1)[1] if word.startswith("-") and "=" in word else word
+        if not os.path.isabs(text) or not os.path.lexists(text):
+            continue
+        path = Path(os.path.abspath(text))
+        if not any(within(path, tree) for tree in private) or within(path, root):
+            continue
+        if path.is_dir():
+            named.append(path)
+            continue
+        folder = path.parent
+        if folder.name == "bin" and (folder.parent / "pyvenv.cfg").is_file():
+            folder = folder.parent
+        mount = folder if folder not in private and not within(root, folder) else path
+        real = Path(os.path.realpath(path))  # an interpreter symlink's target, when it too is hidden
+        for candidate in (mount, real):
+            if candidate not in named and any(within(candidate, tree) for tree in private):
+                named.append(candidate)
+    return named
+
+
 @dataclass
 class CommandResult:
     exit_code: int | None
@@ -362,7 +401,8 @@ class Sandbox:
         return home_sockets + find_sockets([self.root])
 
     def _bwrap_argv(self, argv: list[str], cwd: Path, env: dict[str, str], exclude: Path | None = None,
-                    git_config: Path | None = None, scratch: Path | None = None) -> list[str]:
+                    git_config: Path | None = None, scratch: Path | None = None,
+                    visible: list[Path] | None = None) -> list[str]:
         iso, limits = self.isolation, self.limits
         out = [self._bwrap]
         if iso.pid_limit:
@@ -383,7 +423,7 @@ class Sandbox:
         xdg = os.environ.get("XDG_RUNTIME_DIR")
         if xdg and Path(xdg).is_dir() and not any(_under(Path(xdg), Path(p)) for p in ("/run", "/tmp", "/var/run")):
             out += hide_args(Path(xdg))
-        for path in _installed_under_tmp():
+        for path in _installed_under_tmp() + list(visible or ()):
             out += ["--ro-bind", str(path), str(path)]
         if os.geteuid() == 0:
             for name in ROOT_ONLY_FILES:
@@ -402,6 +442,10 @@ class Sandbox:
             out += ["--ro-bind", str(agent_env), str(agent_env)]  # code we run outside on the next start
         for path in self.hidden_paths(walked):
             out += hide_args(path)
+        for folder in (v for v in visible or () if v.is_dir()):  # a bound-back folder keeps its secrets hidden
+            for entry in sorted(folder.iterdir()):
+                if outside.is_secret_file(entry.name):
+                    out += hide_args(entry)
         if scratch is not None:  # git's configuration outside the workspace, without credentials (outside.py)
             beside = outside.neighbours(self.root, Path.cwd())
             for copy, original in outside.sanitized_copies(outside.git_configs(self.root, beside), scratch):
@@ -559,7 +603,7 @@ class Sandbox:
                     tempfile.TemporaryDirectory(prefix="agent-runtime-sandbox-") as scratch:
                 exclude = self._exclude_placeholder(Path(scratch)) if placeholder.ours else None
                 wrapped = self._bwrap_argv(argv, self.root, env, exclude, self._git_config_copy(Path(scratch)),
-                                           Path(scratch))
+                                           Path(scratch), named_by_command(argv, self.root))
                 yield prlimit_prefix(limits) + wrapped, env
         finally:
             self._remove_new_config(before | {".env"})

@@ -146,10 +146,6 @@ class McpServer:
         config = self.config
         if not config.sandbox:
             return ""
-        under_tmp = [a for a in config.argv if a.startswith("/tmp/") and not Path(a).is_relative_to(self.root)]
-        if under_tmp:
-            return (f"; {under_tmp[0]} is under /tmp, which is private in the sandbox (the server sees an empty "
-                    "one): put the server elsewhere, or set sandbox = false for it")
         timed_out = "did not answer in time" in _describe(exc)
         if timed_out and not config.network:
             return (f" (startup_timeout {config.startup_timeout:g} s; it has no network: a server that downloads "

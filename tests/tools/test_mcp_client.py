@@ -195,21 +195,32 @@ def test_a_server_that_never_answers_its_start_is_left_out_in_its_startup_timeou
     assert time.monotonic() - closing < 10, "nothing left to wait for at close"
 
 
-def test_a_server_under_tmp_that_cannot_start_is_told_why(repo, tmp_path, tools_for):
-    """The sandbox's /tmp is private: a server kept under /tmp (outside the workspace) is not there."""
+@pytest.mark.parametrize("folder", ["servers", "my servers ✓ é"])
+def test_a_server_under_tmp_starts_from_where_its_command_is(repo, tmp_path, tools_for, folder):
+    """The sandbox's /tmp is private, but a server the user configured under /tmp (outside the workspace) is bound
+    back read-only: its folder, not the rest of /tmp, and not a secret file beside it."""
     import shutil
 
-    server = tmp_path / "server.py"
+    home = tmp_path / folder
+    home.mkdir()
+    server = home / "server.py"
     shutil.copy(DEMO, server)
-    write_mcp_config({"tmp": {"command": [sys.executable, str(server)], "startup_timeout": 60}})
+    (home / ".env").write_text("TOKEN=beside-the-server-4711\n")
+    (home / "notes.txt").write_text("the server's own file\n")
+    elsewhere = tmp_path / "elsewhere.txt"
+    elsewhere.write_text("not for the server\n")
+    write_mcp_config({"tmp": {"command": [sys.executable, str(server)], "timeout": 60, "startup_timeout": 300}})
     warned: list[str] = []
-    runtime, tools = tools_for(repo)
+    runtime, tools = tools_for(repo, "auto")
     try:
         runtime.mcp.warn = warned.append
-        from agent_runtime.tools.mcpclient import McpClients
-
-        assert McpClients.started(runtime.mcp) == []
-        assert f"{server} is under /tmp, which is private in the sandbox" in warned[0], warned
-        assert "set sandbox = false" in warned[0]
+        assert tools["mcp__tmp__add"](a=2, b=3)["content"] == "5", warned
+        got = tools["mcp__tmp__read_path"](path=str(home / "notes.txt"))
+        assert "the server's own file" in got.get("content", ""), got
+        for hidden in (home / ".env", elsewhere):
+            seen = str(tools["mcp__tmp__read_path"](path=str(hidden)))
+            assert "4711" not in seen and "not for the server" not in seen, seen
+        tools["mcp__tmp__write_path"](path=str(home / "created"), text="x")
+        assert not (home / "created").exists(), "bound read-only"
     finally:
         runtime.close()
