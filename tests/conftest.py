@@ -228,3 +228,25 @@ def pytest_collection_modifyitems(config, items):
 
 # The MCP client tests' fixture (a user's mcp.toml naming the SDK test server): tests/mcp_helpers.py.
 from mcp_helpers import mcp_tools  # noqa: E402, F401
+
+
+def processes(marker: str, within: Path | None = None, same_home: bool = False) -> list[int]:
+    """This user's processes whose command line holds `marker` (whose working directory is inside `within`;
+    started with this test's own $HOME): the suite runs on two workers and reruns some files as another user
+    at the same time, so a check for what a test left running looks at that test's own processes only."""
+    home = f"HOME={os.environ['HOME']}".encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if not entry.name.isdigit() or entry.stat().st_uid != os.geteuid():
+                continue
+            if marker.encode() not in (entry / "cmdline").read_bytes():
+                continue
+            if within is not None and not Path(os.readlink(entry / "cwd")).is_relative_to(within):
+                continue
+            if same_home and home not in (entry / "environ").read_bytes().split(b"\0"):
+                continue
+            found.append(int(entry.name))
+        except OSError:
+            pass
+    return found

@@ -25,7 +25,7 @@ def test_ctrl_c_works_in_a_repl_started_with_sigint_ignored(tmp_path):
     term.read_until("› ", timeout=20)
     term.type("wait\n")
     assert term.stop_task_when_shown('print(run_cmd(command="sleep 61"))') < 20
-    assert subprocess.run(["pgrep", "-f", "sleep 61"], capture_output=True).returncode != 0, "the command was killed"
+    assert subprocess.run(["pgrep", "-u", str(os.geteuid()), "-f", "sleep 61"], capture_output=True).returncode != 0, "the command was killed"
     term.type("/exit\n")
     assert term.wait() == 0
 
@@ -53,7 +53,7 @@ def test_ctrl_c_stops_the_task_not_the_repl_and_history_is_kept(tmp_path):
     term.type("first task: wait\n")
     # (The step is shown before it runs.)
     assert term.stop_task_when_shown("print(run_cmd(command=\"sleep 60\"))") < 20, "Ctrl-C must stop the command at once"
-    assert subprocess.run(["pgrep", "-f", "sleep 60"], capture_output=True).returncode != 0, "the command was killed"
+    assert subprocess.run(["pgrep", "-u", str(os.geteuid()), "-f", "sleep 60"], capture_output=True).returncode != 0, "the command was killed"
     term.type("second task\n")
     term.read_until_after("second task answered", "› ", timeout=60)
     term.type("\x04")  # Ctrl-D at the prompt leaves

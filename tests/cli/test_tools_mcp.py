@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import BUGGY_PROJECT, make_repo, run_cli
+from conftest import BUGGY_PROJECT, make_repo, processes, run_cli
 from mcp_helpers import DEMO, demo_server, write_mcp_config
 
 HOSTILE = Path(__file__).resolve().parents[1] / "tools" / "mcp_servers" / "hostile.py"
@@ -22,17 +22,6 @@ BUILT_IN_KEYS = {"name", "description", "inputs", "approval"}
 @pytest.fixture
 def repo(tmp_path) -> Path:
     return make_repo(tmp_path / "project", BUGGY_PROJECT)
-
-
-def _running(marker: str) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        try:
-            if entry.name.isdigit() and marker in (entry / "cmdline").read_bytes().decode(errors="replace"):
-                found.append(int(entry.name))
-        except OSError:
-            pass
-    return found
 
 
 def test_mcp_tools_are_listed_with_inputs_decisions_and_their_server(repo, tmp_path):
@@ -67,7 +56,7 @@ def test_mcp_tools_are_listed_with_inputs_decisions_and_their_server(repo, tmp_p
     assert any("MCP server lister did not start" in n and "the tool list is broken" in n for n in notes), done.stderr
     assert not [n for n in rows if n.startswith(("mcp__broken__", "mcp__lister__"))]
     assert "Traceback" not in done.stderr
-    assert _running(str(DEMO)) == [] and _running(str(HOSTILE)) == [], "every server is stopped"
+    assert processes(str(DEMO), repo) == [] and processes(str(HOSTILE), repo) == [], "every server is stopped"
     text = run_cli("tools", cwd=repo, env={"POLICY_FILE": str(policy)})
     assert text.returncode == 0, text.stderr
     assert "mcp__demo__pick(color: string, sizes?: any)\n    [MCP server demo] Echo a color" in text.stdout

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import BUGGY_PROJECT, make_repo, run_cli
+from conftest import BUGGY_PROJECT, make_repo, processes, run_cli
 from rich.console import Console
 
 from agent_runtime.agent.session import Session
@@ -90,13 +90,11 @@ def test_server_dies_with_its_parent(tmp_path):
 
 def test_cli_single_task_on_the_embedded_model(tmp_path):
     repo = make_repo(tmp_path / "p", BUGGY_PROJECT)
-    before = subprocess.run(["pgrep", "-f", "llama_cpp.server"], capture_output=True, text=True).stdout.split()
     result = run_cli("--max-steps", "2", "What does calc.py do?", cwd=repo, timeout=600)
     assert result.returncode in (0, 3), result.stderr
     assert "Traceback" not in result.stderr and "Error in code parsing" not in result.stderr
     assert "qwen2.5-coder-1.5b-instruct (Q4_K_M)" in result.stderr
-    after = subprocess.run(["pgrep", "-f", "llama_cpp.server"], capture_output=True, text=True).stdout.split()
-    assert set(after) <= set(before), "the CLI left a llama.cpp server running"
+    assert processes("agent_runtime.models.llama_server", same_home=True) == [], "the CLI left a llama.cpp server running"
 
 
 def test_make_runs_first_task_on_the_default_model(tmp_path):

@@ -182,11 +182,11 @@ def test_sandboxed_commands_die_with_the_agent(workspace, tmp_path):
         time.sleep(0.1)
     assert pid_file.exists()
     time.sleep(0.5)
-    assert subprocess.run(["pgrep", "-f", "sleep 120"], capture_output=True).returncode == 0
+    assert subprocess.run(["pgrep", "-u", str(os.geteuid()), "-f", "sleep 120"], capture_output=True).returncode == 0
     parent.send_signal(signal.SIGKILL)
     parent.wait()
     deadline = time.monotonic() + 10
-    while subprocess.run(["pgrep", "-f", "sleep 120"], capture_output=True).returncode == 0:
+    while subprocess.run(["pgrep", "-u", str(os.geteuid()), "-f", "sleep 120"], capture_output=True).returncode == 0:
         assert time.monotonic() < deadline, "the sandboxed command outlived the agent"
         time.sleep(0.2)
 
@@ -339,7 +339,8 @@ def test_a_fork_bomb_is_bounded_for_root_too(workspace):
     forked = int(result.stdout.split()[-1])
     assert 50 <= forked <= 100 + 300, result.stdout + result.stderr
     time.sleep(0.5)
-    leftover = subprocess.run(["pgrep", "-f", "build/forker.py"], capture_output=True, text=True).stdout.split()
+    leftover = subprocess.run(["pgrep", "-u", str(os.geteuid()), "-f", "build/forker.py"], capture_output=True,
+                              text=True).stdout.split()
     assert leftover == [], "the forked processes died with the sandbox"
 
 

@@ -5,6 +5,7 @@ hangs is killed and counts as no opinion."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -159,7 +160,7 @@ name = "slow"
     assert [r.outcome for r in verdict.runs] == ["timeout"] and marker.exists()
     assert warnings and "did not finish within 1 s and was killed; taken as no opinion" in warnings[0]
     time.sleep(0.2)
-    assert subprocess.run(["pgrep", "-xf", "sleep 61.5"], capture_output=True).returncode != 0, "it was killed"
+    assert subprocess.run(["pgrep", "-u", str(os.geteuid()), "-xf", "sleep 61.5"], capture_output=True).returncode != 0, "it was killed"
 
 
 def test_a_timed_out_hook_in_a_run_is_a_span_and_the_call_goes_on(tmp_path):

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import make_repo
+from conftest import make_repo, processes
 from mcp_helpers import DEMO, demo_server, write_mcp_config
 
 
@@ -102,30 +102,18 @@ def test_huge_output_is_truncated_and_errors_and_crashes_are_clear_and_the_sessi
     assert tools["mcp__demo__add"](a=20, b=22)["content"] == "42"  # started again
 
 
-def _processes_running(marker: str) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if marker in (entry / "cmdline").read_bytes().decode(errors="replace"):
-                    found.append(int(entry.name))
-            except OSError:
-                pass
-    return found
-
-
 def test_a_hung_server_times_out_and_its_process_is_gone(repo, mcp_tools):
     runtime, tools = mcp_tools(repo, timeout=3)
-    assert _processes_running(str(DEMO))
+    assert processes(str(DEMO), repo)
     started = time.monotonic()
     result = tools["mcp__demo__hang"]()
     assert time.monotonic() - started < 3 + 15
     assert "did not answer hang within 3 s" in result["error"] and "was stopped" in result["error"]
     assert runtime.state.history[-1].error_type == "timeout"
-    assert _processes_running(str(DEMO)) == []
+    assert processes(str(DEMO), repo) == []
     assert tools["mcp__demo__add"](a=1, b=2)["content"] == "3"  # the next call starts it again
     runtime.close()
-    assert _processes_running(str(DEMO)) == []  # closed with the runtime
+    assert processes(str(DEMO), repo) == []  # closed with the runtime
 
 
 def test_a_repository_cannot_add_a_server(tmp_path, tools_for, monkeypatch):
@@ -188,7 +176,7 @@ def test_a_server_that_never_answers_its_start_is_left_out_in_its_startup_timeou
         # machine); a start that waited for a stop it never reached took 3 + 30 s
         assert time.monotonic() - started < 55, "two starts, each bounded"
         assert "did not answer in time (startup_timeout 3 s; it has no network" in warned[0], warned
-        assert _processes_running(str(hostile)) == []
+        assert processes(str(hostile), repo) == []
     finally:
         closing = time.monotonic()
         runtime.close()
