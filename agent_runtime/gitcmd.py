@@ -243,8 +243,9 @@ def _outside(origin: str, cwd: Path, roots: Sequence[Path]) -> bool:
 
 def read_overrides(cwd: Path, env: Mapping[str, str], roots: Sequence[Path], pins: Sequence[str]) -> dict[str, str]:
     """GIT_CONFIG_COUNT/KEY/VALUE entries blanking every program the configuration seen from
-    `cwd` names (see the module): like `-c`, but any key, even a subsection holding `=`. UnsafeRepository when the repository's own configuration (local, worktree) comes
-    from a file outside `roots`; GitError when git cannot read it."""
+    `cwd` names (see the module): like `-c`, but for any key, even a subsection holding `=`.
+    UnsafeRepository when the repository's own configuration (local, worktree) comes from a
+    file outside `roots`; GitError when git cannot read it."""
     try:
         proc = subprocess.run([*pins, "config", "--list", "--includes", "--show-scope", "--show-origin", "-z"],
                               cwd=cwd, env=dict(env), capture_output=True, timeout=GIT_TIMEOUT_S,
@@ -291,7 +292,8 @@ def run_git(args: Sequence[str], cwd: Path, *, env: Mapping[str, str] | None = N
     """One git call through the door (see the module): the repository's programs switched off,
     its configuration checked first. `env`: more of the environment, only CALLER_ENV names.
     `protocols`: transports allowed (the eval fetching into a repository it just made).
-    `roots`: where the repository's configuration files may be (default: `cwd` and GIT_DIR).
+    `roots`: where the repository's configuration files may be (default: `cwd`, the work tree
+    holding it and its git directories, GIT_DIR).
     Raises GitError (UnsafeRepository) when git cannot be run safely; a git failure is the
     returned process's exit code."""
     cwd = Path(cwd)
@@ -299,6 +301,9 @@ def run_git(args: Sequence[str], cwd: Path, *, env: Mapping[str, str] | None = N
     pins = _pins(protocols)
     if roots is None:
         roots = [Path(os.path.realpath(cwd))]
+        top = find_top(cwd)
+        if top is not None:
+            roots += [Path(os.path.realpath(top)), *git_dirs(top)]
         if full_env.get("GIT_DIR"):
             roots.append(Path(os.path.realpath(cwd / full_env["GIT_DIR"])))
     full_env.update(read_overrides(cwd, full_env, roots, pins))

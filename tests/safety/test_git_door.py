@@ -156,11 +156,6 @@ def test_the_reproduction_is_live_without_the_door(tmp_path):
 
 # --- the door itself over the hostile repository ---
 
-@pytest.fixture
-def hostile(tmp_path):
-    return make_hostile_repo(tmp_path)
-
-
 def test_the_hostile_repository_is_live_without_the_door(hostile):
     """Plain git over the fixture runs its programs: each test that finds no marker means something."""
     env = {"PATH": os.environ["PATH"], "HOME": str(hostile.root), "GIT_CONFIG_NOSYSTEM": "1"}
