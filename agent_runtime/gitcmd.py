@@ -158,11 +158,15 @@ def foreign_git_dir(top: Path) -> Path | None:
     archive whose `.git` says `gitdir: ../private/.git` makes `git diff` print every file of that
     other repository as deleted lines, and `git log` its history. A linked worktree's git
     directory names this `.git` file in its `gitdir` file, an absorbed submodule's names this
-    directory as core.worktree: those belong here."""
+    directory as core.worktree: those belong here. A `.git` symlink to a directory outside is
+    the same as such a file."""
+    root = Path(os.path.realpath(top))
+    if (top / ".git").is_symlink():
+        target = Path(os.path.realpath(top / ".git"))
+        return None if within(target, root) else target
     git_dir = _gitfile_target(top / ".git")
     if git_dir is None:
         return None
-    root = Path(os.path.realpath(top))
     if within(git_dir, root):
         return None  # inside the workspace: nothing of anyone else's
     try:  # a linked worktree (git worktree add): its gitdir file names our .git file

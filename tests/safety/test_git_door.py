@@ -150,7 +150,8 @@ def test_the_reproduction_is_live_without_the_door(tmp_path):
     """The same walk with plain git runs core.sshCommand: what the door is for."""
     repo, marker = partial_clone_with_ssh_command(tmp_path)
     subprocess.run(["git", "rev-list", "--objects", "--all", "--reflog", "--indexed-objects"], cwd=repo,
-                   capture_output=True, env={"PATH": os.environ["PATH"], "HOME": str(tmp_path)})
+                   capture_output=True, env={"PATH": os.environ["PATH"], "HOME": str(tmp_path)},
+                   stdin=subprocess.DEVNULL, timeout=120)
     assert marker.exists()
 
 
@@ -158,13 +159,16 @@ def test_the_reproduction_is_live_without_the_door(tmp_path):
 
 def test_the_hostile_repository_is_live_without_the_door(hostile):
     """Plain git over the fixture runs its programs: each test that finds no marker means something."""
-    env = {"PATH": os.environ["PATH"], "HOME": str(hostile.root), "GIT_CONFIG_NOSYSTEM": "1"}
+    env = {"PATH": os.environ["PATH"], "HOME": str(hostile.root), "GIT_CONFIG_NOSYSTEM": "1",
+           "GIT_TERMINAL_PROMPT": "0"}  # the programs run; only a prompt on a terminal is left out
     for args in (["status"], ["diff", "HEAD~1", "HEAD"], ["rev-list", "--objects", "--all"]):
-        subprocess.run(["git", *args], cwd=hostile.root, capture_output=True, env=env, timeout=60)
+        subprocess.run(["git", *args], cwd=hostile.root, capture_output=True, env=env, timeout=120,
+                       stdin=subprocess.DEVNULL)
     written = set(hostile.markers_written())
     assert {"ssh", "fsmonitor", "diff-external"} <= written, written
     assert written & {"filter-clean", "filter-process"}, written
-    subprocess.run(["git", "status"], cwd=hostile.root / "vendor" / "lib", capture_output=True, env=env, timeout=60)
+    subprocess.run(["git", "status"], cwd=hostile.root / "vendor" / "lib", capture_output=True, env=env, timeout=120,
+                   stdin=subprocess.DEVNULL)
     assert "lib-fsmonitor" in hostile.markers_written()
 
 
@@ -265,3 +269,15 @@ def test_a_configuration_that_never_ends_is_an_error_not_a_hang(tmp_path, monkey
     monkeypatch.setattr(gitcmd, "GIT_TIMEOUT_S", 2)
     with pytest.raises(GitError, match="took over"):
         safe_git(repo).call("status")
+
+
+def test_a_git_symlink_to_a_repository_outside_is_someone_elses(hostile, tmp_path):
+    """`.git -> /elsewhere/.git` is followed by git like a `gitdir:` file: not this work tree's."""
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / ".git").symlink_to(hostile.root / ".git")
+    with pytest.raises(gitcmd.ForeignRepository):
+        safe_git(work)
+    done = run_cli("--approval", "never", "policy", "check", "git log -p", cwd=work)
+    assert done.returncode == 10 and "outside the workspace" in done.stdout + done.stderr
+    assert hostile.markers_written() == []
