@@ -37,7 +37,9 @@ safety and eval all use it.
 
 from __future__ import annotations
 
+import functools
 import os
+import re
 import subprocess
 from pathlib import Path
 from typing import Mapping, Sequence
@@ -245,15 +247,38 @@ def _outside(origin: str, cwd: Path, roots: Sequence[Path]) -> bool:
     return not any(within(path, root) for root in roots)
 
 
+MIN_GIT = (2, 31)  # GIT_CONFIG_COUNT/KEY/VALUE; an older git would ignore the blanking silently
+
+
+@functools.lru_cache(maxsize=1)
+def _version_problem() -> str | None:
+    """Why this git cannot be used through the door (too old, missing); None when it can."""
+    env = git_environment()
+    env["GIT_DIR"] = os.devnull + "/none"
+    try:
+        proc = subprocess.run(["git", "version"], cwd="/", env=env, capture_output=True, timeout=GIT_TIMEOUT_S,
+                              stdin=subprocess.DEVNULL, start_new_session=True)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"git could not start: {exc}"
+    found = re.search(rb"(\d+)\.(\d+)", proc.stdout)
+    if found is None or (int(found[1]), int(found[2])) < MIN_GIT:
+        text = proc.stdout.decode("utf-8", "replace").strip() or "an unknown version"
+        return f"{text} is too old: the agent needs git {MIN_GIT[0]}.{MIN_GIT[1]} or later to run it safely"
+    return None
+
+
 def read_overrides(cwd: Path, env: Mapping[str, str], roots: Sequence[Path], pins: Sequence[str]) -> dict[str, str]:
     """GIT_CONFIG_COUNT/KEY/VALUE entries blanking every program the configuration seen from
     `cwd` names (see the module): like `-c`, but for any key, even a subsection holding `=`.
     UnsafeRepository when the repository's own configuration (local, worktree) comes from a
     file outside `roots`; GitError when git cannot read it."""
+    problem = _version_problem()
+    if problem is not None:
+        raise GitError(problem)
     try:
         proc = subprocess.run([*pins, "config", "--list", "--includes", "--show-scope", "--show-origin", "-z"],
                               cwd=cwd, env=dict(env), capture_output=True, timeout=GIT_TIMEOUT_S,
-                              stdin=subprocess.DEVNULL)
+                              stdin=subprocess.DEVNULL, start_new_session=True)
     except subprocess.TimeoutExpired:
         raise GitError(f"git config took over {GIT_TIMEOUT_S} s (a configuration file that never ends?)") from None
     except OSError as exc:
@@ -317,8 +342,10 @@ def run_git(args: Sequence[str], cwd: Path, *, env: Mapping[str, str] | None = N
 def _call(command: list[str], cwd: Path, env: dict[str, str], input: bytes | None,
           timeout: float) -> subprocess.CompletedProcess:
     try:
+        # A session of its own: no controlling terminal, so `include.path = /dev/tty` or a prompt
+        # can never read what the user types.
         return subprocess.run(command, cwd=cwd, env=env, input=input, capture_output=True, timeout=timeout,
-                              stdin=None if input is not None else subprocess.DEVNULL)
+                              stdin=None if input is not None else subprocess.DEVNULL, start_new_session=True)
     except subprocess.TimeoutExpired:
         raise GitError(f"git {_subcommand(command)} took over {timeout:.0f} s") from None
     except OSError as exc:

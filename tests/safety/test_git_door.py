@@ -161,7 +161,9 @@ def test_the_hostile_repository_is_live_without_the_door(hostile):
     """Plain git over the fixture runs its programs: each test that finds no marker means something."""
     env = {"PATH": os.environ["PATH"], "HOME": str(hostile.root), "GIT_CONFIG_NOSYSTEM": "1",
            "GIT_TERMINAL_PROMPT": "0"}  # the programs run; only a prompt on a terminal is left out
-    for args in (["status"], ["diff", "HEAD~1", "HEAD"], ["rev-list", "--objects", "--all"]):
+    # status: fsmonitor, index hooks; diff HEAD~1 HEAD: diff.external; rev-list: the lazy fetch;
+    # diff: the work tree's files through the filter (last: the failing filter stops git)
+    for args in (["status"], ["diff", "HEAD~1", "HEAD"], ["rev-list", "--objects", "--all"], ["diff"]):
         subprocess.run(["git", *args], cwd=hostile.root, capture_output=True, env=env, timeout=120,
                        stdin=subprocess.DEVNULL)
     written = set(hostile.markers_written())
@@ -244,6 +246,7 @@ def test_the_environment_is_clean_and_transport_is_closed(monkeypatch, tmp_path)
     command = SafeGit(tmp_path).command("status")
     assert "protocol.allow=never" in command and "credential.helper=" in command
     assert "core.sshCommand=false" in command and "core.hooksPath=/dev/null" in command
+    assert not any("safe.directory" in arg for arg in command)  # git's ownership check is never waived
     # a fetch is refused before any transport starts
     src, dst = tmp_path / "src", tmp_path / "dst"
     for path in (src, dst):
@@ -281,3 +284,18 @@ def test_a_git_symlink_to_a_repository_outside_is_someone_elses(hostile, tmp_pat
     done = run_cli("--approval", "never", "policy", "check", "git log -p", cwd=work)
     assert done.returncode == 10 and "outside the workspace" in done.stdout + done.stderr
     assert hostile.markers_written() == []
+
+
+def test_a_git_too_old_for_the_door_is_refused_not_run_unprotected(tmp_path, monkeypatch):
+    """Before 2.31 git ignores GIT_CONFIG_COUNT: the repository's filters would run. Every call fails."""
+    fake = tmp_path / "bin" / "git"
+    fake.parent.mkdir()
+    fake.write_text("#!/bin/sh\necho 'git version 2.25.1'\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake.parent}{os.pathsep}{os.environ['PATH']}")
+    gitcmd._version_problem.cache_clear()
+    try:
+        with pytest.raises(GitError, match="2.25.1 is too old"):
+            run_git(["status"], tmp_path)
+    finally:
+        gitcmd._version_problem.cache_clear()
