@@ -24,10 +24,12 @@ anywhere but here. Each call:
 - refuses a repository whose configuration comes from a file outside it (include.path,
   includeIf, a symlinked config file): UnsafeRepository;
 - pins the work tree to the directory that holds `.git` and stops discovery above it, and
-  refuses a `.git` file pointing into someone else's repository (ForeignRepository).
+  refuses a `.git` file or symlink pointing into someone else's repository (ForeignRepository);
+- runs git in a session of its own (no terminal to read), and only git 2.31 or later (older
+  ones ignore GIT_CONFIG_COUNT).
 
-What remains: the user's own ~/.gitconfig is read (identity, aliases, safe.directory), but the
-programs it names are switched off like the repository's. Pathspecs are literal. A missing
+What remains: the user's own ~/.gitconfig is read (identity, safe.directory), but the programs
+it names are switched off like the repository's. Pathspecs are literal. A missing
 object is an error (rev-list fails), never a fetch. The eval's preparing step may ask for a
 transport (`protocols`) into a repository it has just created.
 
