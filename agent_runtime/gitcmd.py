@@ -1,50 +1,116 @@
-"""The agent's own git calls: one way to run git that a repository cannot turn into running a program.
+"""The one door to the host for git: every git process the agent starts goes through here.
 
-A repository's `.git/config` (or an environment variable inherited from wherever the agent was
-started) can make git run commands on the host: core.fsmonitor, hooks, a pager, external diff
-drivers, textconv, clean/smudge filters, gpg for signatures. It can also move the working tree
-(core.worktree) so that `git diff` shows files outside the workspace. Every git call of the
-agent itself (tools, repo_info, run records) goes through `safe_git`, which:
+Why: a repository's configuration names programs that git runs on the host, as the user, during
+plain reads. A partial clone missing one object makes `git rev-list` fetch it and run
+core.sshCommand; `git status` runs core.fsmonitor; diffs run diff.external and textconv; a
+filter runs on every file it touches; hooks, a pager, an editor, credential helpers, gpg run
+when their moment comes. The repository may be hostile (an archive with its .git, or a `.git`
+that code in the sandbox planted at any depth), and the policy runs git while still judging a
+command, before anyone approved anything. So no git call of the agent's may run anything of
+the repository's, and a test (tests/safety/test_git_door.py) fails on a git process started
+anywhere but here. Each call:
 
-- drops every inherited GIT_* variable (GIT_DIR, GIT_WORK_TREE, GIT_CONFIG_COUNT/KEY/VALUE,
-  GIT_EXTERNAL_DIFF, GIT_EXEC_PATH, ...) and sets GIT_CONFIG_NOSYSTEM=1;
-- pins the working tree to the directory that holds `.git` and stops discovery there;
-- overrides the settings that run programs: `-c core.fsmonitor=false -c core.hooksPath=/dev/null
-  -c core.pager=cat -c log.showSignature=false -c protocol.allow=never`, and blanks every filter
-  driver the repository configures (clean, smudge, process);
-- passes `--no-ext-diff --no-textconv` to diff and log, and ignores submodules (whose own
-  configuration would apply in their directories).
+- runs in a clean environment: PATH (absolute entries only), HOME, LANG/LC_ALL=C and the GIT_*
+  set here (GIT_CONFIG_NOSYSTEM, GIT_NO_LAZY_FETCH, GIT_TERMINAL_PROMPT=0, ...); nothing
+  inherited (GIT_DIR, GIT_SSH_COMMAND, GIT_EXTERNAL_DIFF, GIT_CONFIG_PARAMETERS, SSH_ASKPASS);
+- pins with `-c` (which beats every config file) what runs programs: no transport at all
+  (protocol.allow=never, so no lazy fetch even where GIT_NO_LAZY_FETCH is unknown), hooks,
+  fsmonitor, pager, editor, sshCommand, askPass, credential helpers (the list reset), gpg and
+  ssh signing programs, diff.external, automatic gc;
+- reads the repository's configuration first (`git config --list`, which runs nothing) and
+  blanks every driver it names: filters, diff textconv and commands, merge drivers, trailer
+  commands, archive compressors, credential helpers per URL, config-based hooks, aliases;
+- passes --no-ext-diff --no-textconv to every command that prints diffs;
+- refuses a repository whose configuration comes from a file outside it (include.path,
+  includeIf, a symlinked config file): UnsafeRepository;
+- pins the work tree to the directory that holds `.git` and stops discovery above it, and
+  refuses a `.git` file or symlink pointing into someone else's repository (ForeignRepository);
+- runs git in a session of its own (no terminal to read), and only git 2.31 or later (older
+  ones ignore GIT_CONFIG_COUNT).
 
-What remains: the user's own global git configuration (~/.gitconfig) is honoured, as it is the
-user's; filters configured there (git-lfs) still run. Pathspecs are literal.
+What remains: the user's own ~/.gitconfig is read (identity, safe.directory), but the programs
+it names are switched off like the repository's. Pathspecs are literal. A missing
+object is an error (rev-list fails), never a fetch. The eval's preparing step may ask for a
+transport (`protocols`) into a repository it has just created.
 
-Standard library only, a base module beside core and config: tools, telemetry (run records)
-and safety may all use it.
+Standard library only, a base module beside core and config: tools, telemetry (run records),
+safety and eval all use it.
 """
 
 from __future__ import annotations
 
+import functools
 import os
+import re
 import subprocess
 from pathlib import Path
+from typing import Mapping, Sequence
 
 from agent_runtime.core import within
 
 GIT_TIMEOUT_S = 60
+# Pinned on every call. An empty credential.helper resets the list; an empty diff.external or
+# gpg program fails closed (git reports it cannot run "") instead of running anything.
 SAFE_CONFIG = (
     "core.fsmonitor=false",
     "core.hooksPath=/dev/null",
     "core.pager=cat",
     "core.editor=false",
+    "sequence.editor=false",
+    "core.askPass=",
+    "credential.helper=",
+    "core.sshCommand=false",
+    "diff.external=",
+    "gpg.program=",
+    "gpg.openpgp.program=",
+    "gpg.x509.program=",
+    "gpg.ssh.program=",
+    "gpg.ssh.defaultKeyCommand=",
+    "commit.gpgSign=false",
+    "tag.gpgSign=false",
     "log.showSignature=false",
     "protocol.allow=never",
+    "submodule.recurse=false",
     "diff.ignoreSubmodules=all",
     "status.submoduleSummary=false",
+    "gc.auto=0",
+    "maintenance.auto=false",
+    "help.autoCorrect=0",
     "core.quotePath=true",
 )
-# Options that keep diff-like commands from running configured programs.
+# Pins left to the user's own configuration when a transport is asked for (`protocols`).
+_TRANSPORT_PINS = ("core.askPass=", "credential.helper=", "core.sshCommand=false")
+# Options that keep diff-like commands from running configured programs; added by the door.
 NO_PROGRAMS = ("--no-ext-diff", "--no-textconv")
-_FILTER_KEYS = ("clean", "smudge", "process")
+_DIFFING = {"diff", "log", "show", "whatchanged", "format-patch", "diff-tree", "diff-index", "diff-files"}
+# Configuration keys (lower-case, as `git config --list` prints them) that name a program, and
+# what each is set to instead. Three-part keys match on their first and last part.
+_PROGRAM_KEYS = {
+    ("filter", "clean"): "", ("filter", "smudge"): "", ("filter", "process"): "", ("filter", "required"): "false",
+    ("diff", "textconv"): "", ("diff", "command"): "", ("merge", "driver"): "",
+    ("trailer", "command"): "", ("trailer", "cmd"): "", ("tar", "command"): "", ("credential", "helper"): "",
+    ("hook", "command"): "", ("alias", None): "", ("pager", None): "false", ("remote", "uploadpack"): "",
+    ("remote", "receivepack"): "", ("remote", "vcs"): "", ("difftool", "cmd"): "", ("mergetool", "cmd"): "",
+    ("core", "alternaterefscommand"): "", ("browser", "cmd"): "", ("man", "cmd"): "",
+}
+# The environment a git call may be given besides the door's own (the eval's repositories).
+CALLER_ENV = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_CONFIG_GLOBAL", "GIT_AUTHOR_NAME",
+              "GIT_AUTHOR_EMAIL", "GIT_AUTHOR_DATE", "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL",
+              "GIT_COMMITTER_DATE", "GIT_LITERAL_PATHSPECS", "HOME")
+# Set on every call, whatever the caller gives.
+_DOOR_ENV = {
+    "GIT_CONFIG_NOSYSTEM": "1",
+    "GIT_ATTR_NOSYSTEM": "1",
+    "GIT_NO_LAZY_FETCH": "1",  # a missing object is an error, not a fetch (git 2.39.4 and later)
+    "GIT_TERMINAL_PROMPT": "0",
+    "GIT_OPTIONAL_LOCKS": "0",  # reading never rewrites the index
+    "GIT_NO_REPLACE_OBJECTS": "1",
+    "GIT_PAGER": "cat",
+    "GIT_PROTOCOL_FROM_USER": "0",
+}
+# With a transport asked for: what reaching a remote needs from the user's environment.
+_TRANSPORT_ENV = ("http_proxy", "https_proxy", "no_proxy", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY",
+                  "SSH_AUTH_SOCK", "GIT_SSL_CAINFO", "SSL_CERT_FILE", "SSL_CERT_DIR")
 
 
 class GitError(Exception):
@@ -59,6 +125,10 @@ class ForeignRepository(NotARepository):
     """The work tree's .git file points to someone else's repository (see foreign_git_dir)."""
 
 
+class UnsafeRepository(GitError):
+    """The repository's configuration comes from a file outside it: git is not run there."""
+
+
 def find_top(start: Path) -> Path | None:
     """The directory holding `.git` (a directory or a gitfile), walking up from `start`."""
     current = Path(start).resolve()
@@ -71,14 +141,8 @@ def find_top(start: Path) -> Path | None:
 GITFILE_MAX_BYTES = 4096
 
 
-def foreign_git_dir(top: Path) -> Path | None:
-    """When `top/.git` is a file (`gitdir: PATH`) naming a git directory outside `top` that is not
-    this work tree's, that directory; else None. Git follows such a file anywhere: an unpacked
-    archive whose `.git` says `gitdir: ../private/.git` makes `git diff` print every file of that
-    other repository as deleted lines, and `git log` its history. A linked worktree's git
-    directory names this `.git` file in its `gitdir` file, an absorbed submodule's names this
-    directory as core.worktree: those belong here."""
-    dot_git = top / ".git"
+def _gitfile_target(dot_git: Path) -> Path | None:
+    """What a `.git` file (`gitdir: PATH`) names, resolved; None for anything else."""
     try:
         if dot_git.is_symlink() or not dot_git.is_file():
             return None
@@ -89,8 +153,24 @@ def foreign_git_dir(top: Path) -> Path | None:
     if not text.startswith("gitdir:"):
         return None
     target = Path(text[7:].strip())
-    git_dir = Path(os.path.realpath(target if target.is_absolute() else top / target))
+    return Path(os.path.realpath(target if target.is_absolute() else dot_git.parent / target))
+
+
+def foreign_git_dir(top: Path) -> Path | None:
+    """When `top/.git` is a file (`gitdir: PATH`) naming a git directory outside `top` that is not
+    this work tree's, that directory; else None. Git follows such a file anywhere: an unpacked
+    archive whose `.git` says `gitdir: ../private/.git` makes `git diff` print every file of that
+    other repository as deleted lines, and `git log` its history. A linked worktree's git
+    directory names this `.git` file in its `gitdir` file, an absorbed submodule's names this
+    directory as core.worktree: those belong here. A `.git` symlink to a directory outside is
+    the same as such a file."""
     root = Path(os.path.realpath(top))
+    if (top / ".git").is_symlink():
+        target = Path(os.path.realpath(top / ".git"))
+        return None if within(target, root) else target
+    git_dir = _gitfile_target(top / ".git")
+    if git_dir is None:
+        return None
     if within(git_dir, root):
         return None  # inside the workspace: nothing of anyone else's
     try:  # a linked worktree (git worktree add): its gitdir file names our .git file
@@ -99,81 +179,227 @@ def foreign_git_dir(top: Path) -> Path | None:
             return None
     except OSError:
         pass
-    try:  # a submodule's git directory (.git/modules/NAME): core.worktree names this directory
-        proc = subprocess.run(["git", "config", "--file", str(git_dir / "config"), "--get", "core.worktree"],
-                              capture_output=True, timeout=GIT_TIMEOUT_S, stdin=subprocess.DEVNULL,
-                              env={k: v for k, v in os.environ.items() if not k.startswith("GIT_")})
-        worktree = proc.stdout.decode("utf-8", "replace").strip()
-        if proc.returncode == 0 and worktree and Path(os.path.realpath(
-                Path(worktree) if os.path.isabs(worktree) else git_dir / worktree)) == root:
-            return None
-    except (OSError, subprocess.TimeoutExpired):
-        pass
+    # a submodule's git directory (.git/modules/NAME): core.worktree names this directory
+    worktree = config_file_get(git_dir / "config", "core.worktree")
+    if worktree and Path(os.path.realpath(Path(worktree) if os.path.isabs(worktree) else git_dir / worktree)) == root:
+        return None
     return git_dir
 
 
-def clean_environment(top: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
-    env.pop("PAGER", None)
-    env.update({
-        "GIT_CONFIG_NOSYSTEM": "1",
-        "GIT_ATTR_NOSYSTEM": "1",
-        "GIT_WORK_TREE": str(top),
-        "GIT_CEILING_DIRECTORIES": str(top.parent),
-        "GIT_OPTIONAL_LOCKS": "0",  # reading never rewrites the index
-        "GIT_TERMINAL_PROMPT": "0",
-        "GIT_LITERAL_PATHSPECS": "1",
-        "GIT_NO_REPLACE_OBJECTS": "1",
-        "LC_ALL": "C",
-    })
+def git_dirs(top: Path) -> list[Path]:
+    """The git directory of the work tree `top` and its common directory (a linked worktree's
+    main repository), resolved, without running git."""
+    dot_git = top / ".git"
+    git_dir = _gitfile_target(dot_git) or Path(os.path.realpath(dot_git))
+    found = [git_dir]
+    try:
+        common = (git_dir / "commondir").read_text(encoding="utf-8", errors="replace").strip()
+        if common:
+            found.append(Path(os.path.realpath(common if os.path.isabs(common) else git_dir / common)))
+    except OSError:
+        pass
+    return found
+
+
+def _search_path() -> str:
+    """PATH without relative entries (`.` would pick a repository's own `git` or `cat`)."""
+    entries = [p for p in os.environ.get("PATH", "").split(os.pathsep) if os.path.isabs(p)]
+    return os.pathsep.join(entries) or "/usr/local/bin:/usr/bin:/bin"
+
+
+def git_environment(extra: Mapping[str, str] | None = None, transport: bool = False) -> dict[str, str]:
+    """The whole environment of a git call: only what git needs, and the door's own GIT_*."""
+    env = {"PATH": _search_path(), "LANG": "C", "LC_ALL": "C"}
+    if "HOME" in os.environ:
+        env["HOME"] = os.environ["HOME"]
+    if transport:
+        env.update({k: os.environ[k] for k in _TRANSPORT_ENV if k in os.environ})
+    for key, value in (extra or {}).items():
+        if key not in CALLER_ENV and key not in _DOOR_ENV:  # the door's own are set below, whatever given
+            raise ValueError(f"{key} is not for a git call (gitcmd.CALLER_ENV)")
+        env[key] = value
+    env.update(_DOOR_ENV)
+    env.setdefault("GIT_LITERAL_PATHSPECS", "1")
     return env
 
 
+def _pins(protocols: Sequence[str]) -> list[str]:
+    pins = [item for item in SAFE_CONFIG if not (protocols and item in _TRANSPORT_PINS)]
+    pins += [f"protocol.{name}.allow=always" for name in protocols]
+    args = ["git", "--no-pager"]
+    for item in pins:
+        args += ["-c", item]
+    return args
+
+
+def _program_key(key: str) -> str | None:
+    """The inert value for a configuration key that names a program; None for any other key."""
+    section, _, rest = key.partition(".")
+    last = rest.rpartition(".")[2]
+    for wanted in ((section.lower(), last.lower()), (section.lower(), None)):
+        if wanted in _PROGRAM_KEYS:
+            return _PROGRAM_KEYS[wanted]
+    return None
+
+
+def _outside(origin: str, cwd: Path, roots: Sequence[Path]) -> bool:
+    if not origin.startswith("file:"):
+        return False  # the command line (the door's own pins), standard input
+    path = Path(os.path.realpath(cwd / origin[5:]))
+    return not any(within(path, root) for root in roots)
+
+
+MIN_GIT = (2, 31)  # GIT_CONFIG_COUNT/KEY/VALUE; an older git would ignore the blanking silently
+
+
+@functools.lru_cache(maxsize=1)
+def _version_problem() -> str | None:
+    """Why this git cannot be used through the door (too old, missing); None when it can."""
+    env = git_environment()
+    env["GIT_DIR"] = os.devnull + "/none"
+    try:
+        proc = subprocess.run(["git", "version"], cwd="/", env=env, capture_output=True, timeout=GIT_TIMEOUT_S,
+                              stdin=subprocess.DEVNULL, start_new_session=True)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"git could not start: {exc}"
+    found = re.search(rb"(\d+)\.(\d+)", proc.stdout)
+    if found is None or (int(found[1]), int(found[2])) < MIN_GIT:
+        text = proc.stdout.decode("utf-8", "replace").strip() or "an unknown version"
+        return f"{text} is too old: the agent needs git {MIN_GIT[0]}.{MIN_GIT[1]} or later to run it safely"
+    return None
+
+
+def read_overrides(cwd: Path, env: Mapping[str, str], roots: Sequence[Path], pins: Sequence[str]) -> dict[str, str]:
+    """GIT_CONFIG_COUNT/KEY/VALUE entries blanking every program the configuration seen from
+    `cwd` names (see the module): like `-c`, but for any key, even a subsection holding `=`.
+    UnsafeRepository when the repository's own configuration (local, worktree) comes from a
+    file outside `roots`; GitError when git cannot read it."""
+    problem = _version_problem()
+    if problem is not None:
+        raise GitError(problem)
+    try:
+        proc = subprocess.run([*pins, "config", "--list", "--includes", "--show-scope", "--show-origin", "-z"],
+                              cwd=cwd, env=dict(env), capture_output=True, timeout=GIT_TIMEOUT_S,
+                              stdin=subprocess.DEVNULL, start_new_session=True)
+    except subprocess.TimeoutExpired:
+        raise GitError(f"git config took over {GIT_TIMEOUT_S} s (a configuration file that never ends?)") from None
+    except OSError as exc:
+        raise GitError(f"git could not start: {exc}") from None
+    if proc.returncode != 0:
+        text = proc.stderr.decode("utf-8", "replace")
+        if "not a git repository" in text:
+            return {}  # init, clone: no repository of anyone's yet
+        raise GitError("git cannot read the repository's configuration: " + " ".join(text.split())[:300])
+    fields = proc.stdout.decode("utf-8", "surrogateescape").split("\0")
+    items: dict[str, str] = {}
+    for scope, origin, entry in zip(fields[0::3], fields[1::3], fields[2::3]):
+        key = entry.split("\n", 1)[0]
+        if scope in ("local", "worktree") and _outside(origin, cwd, roots):
+            raise UnsafeRepository(f"the repository's configuration reads {origin[5:]}, a file outside it "
+                                   "(include.path, includeIf or a symlink), so git is not used there")
+        value = _program_key(key)
+        if value is None:
+            continue
+        items[key] = value
+        if key.lower().startswith("filter."):  # a blanked filter must not be required either
+            items[f"{key.rpartition('.')[0]}.required"] = "false"
+    env = {"GIT_CONFIG_COUNT": str(len(items))}
+    for i, (key, value) in enumerate(items.items()):
+        env[f"GIT_CONFIG_KEY_{i}"], env[f"GIT_CONFIG_VALUE_{i}"] = key, value
+    return env
+
+
+def with_no_programs(args: Sequence[str]) -> list[str]:
+    """`args` with --no-ext-diff --no-textconv after a subcommand that prints diffs."""
+    args = list(args)
+    if args and args[0] in _DIFFING:
+        return [args[0], *NO_PROGRAMS, *args[1:]]
+    return args
+
+
+def run_git(args: Sequence[str], cwd: Path, *, env: Mapping[str, str] | None = None, input: bytes | None = None,
+            timeout: float = GIT_TIMEOUT_S, protocols: Sequence[str] = (),
+            roots: Sequence[Path] | None = None) -> subprocess.CompletedProcess:
+    """One git call through the door (see the module): the repository's programs switched off,
+    its configuration checked first. `env`: more of the environment, only CALLER_ENV names.
+    `protocols`: transports allowed (the eval fetching into a repository it just made).
+    `roots`: where the repository's configuration files may be (default: `cwd`, the work tree
+    holding it and its git directories, GIT_DIR).
+    Raises GitError (UnsafeRepository) when git cannot be run safely; a git failure is the
+    returned process's exit code."""
+    cwd = Path(cwd)
+    full_env = git_environment(env, transport=bool(protocols))
+    pins = _pins(protocols)
+    if roots is None:
+        roots = [Path(os.path.realpath(cwd))]
+        top = find_top(cwd)
+        if top is not None:
+            roots += [Path(os.path.realpath(top)), *git_dirs(top)]
+        if full_env.get("GIT_DIR"):
+            roots.append(Path(os.path.realpath(cwd / full_env["GIT_DIR"])))
+    full_env.update(read_overrides(cwd, full_env, roots, pins))
+    return _call([*pins, *with_no_programs(args)], cwd, full_env, input, timeout)
+
+
+def _call(command: list[str], cwd: Path, env: dict[str, str], input: bytes | None,
+          timeout: float) -> subprocess.CompletedProcess:
+    try:
+        # A session of its own: no controlling terminal, so `include.path = /dev/tty` or a prompt
+        # can never read what the user types.
+        return subprocess.run(command, cwd=cwd, env=env, input=input, capture_output=True, timeout=timeout,
+                              stdin=None if input is not None else subprocess.DEVNULL, start_new_session=True)
+    except subprocess.TimeoutExpired:
+        raise GitError(f"git {_subcommand(command)} took over {timeout:.0f} s") from None
+    except OSError as exc:
+        raise GitError(f"git could not start: {exc}") from None
+
+
+def _subcommand(command: Sequence[str]) -> str:
+    rest = list(command[1:])
+    while rest and rest[0].startswith("-"):
+        rest = rest[2:] if rest[0] == "-c" else rest[1:]
+    return rest[0] if rest else ""
+
+
+def config_file_get(path: Path, key: str) -> str | None:
+    """One value of one configuration file (`git config --file PATH --get KEY`), read with no
+    repository around (GIT_DIR names none) and no includes; None when unset or unreadable."""
+    env = git_environment()
+    env["GIT_DIR"] = os.devnull + "/none"  # no repository: nothing discovered from the current directory
+    try:
+        proc = _call([*_pins(()), "config", "--file", str(path), "--get", key], Path("/"), env, None, 10)
+    except GitError:
+        return None
+    value = proc.stdout.decode("utf-8", "replace").strip()
+    return value if proc.returncode == 0 and value else None
+
+
 class SafeGit:
-    """git for one repository, with the repository's programs switched off (see the module)."""
+    """git for one repository (its work tree `top`), through the door (see the module)."""
 
     def __init__(self, top: Path):
         self.top = top
-        self.env = clean_environment(top)
-        self._config: tuple[str, ...] | None = None
-
-    def _base(self) -> list[str]:
-        args = ["git"]
-        for item in SAFE_CONFIG:
-            args += ["-c", item]
-        return args
-
-    def _filter_overrides(self) -> tuple[str, ...]:
-        """`-c filter.NAME.clean=` ... for every filter driver configured outside the user's own
-        global file (the repository's config and what it includes)."""
-        if self._config is None:
-            proc = subprocess.run(self._base() + ["config", "--show-scope", "--null", "--name-only", "--get-regexp",
-                                                  r"^filter\."],
-                                  cwd=self.top, env=self.env, capture_output=True, timeout=GIT_TIMEOUT_S,
-                                  stdin=subprocess.DEVNULL)
-            names: set[str] = set()
-            fields = proc.stdout.decode("utf-8", "surrogateescape").split("\0")
-            for scope, key in zip(fields[0::2], fields[1::2]):
-                if scope == "global":
-                    continue
-                name = key.split(".", 1)[1].rpartition(".")[0] if key.count(".") >= 2 else ""
-                if name:
-                    names.add(name)
-            overrides: list[str] = []
-            for name in sorted(names):
-                overrides += [f"filter.{name}.{k}=" for k in _FILTER_KEYS] + [f"filter.{name}.required=false"]
-            self._config = tuple(overrides)
-        return self._config
+        self.env = git_environment({"GIT_WORK_TREE": str(top)})
+        self.env["GIT_CEILING_DIRECTORIES"] = str(top.parent)
+        self.roots = [Path(os.path.realpath(top)), *git_dirs(top)]
+        self._pins = _pins(())
+        self._read = False
 
     def command(self, *args: str) -> list[str]:
-        full = self._base()
-        for item in self._filter_overrides():
-            full += ["-c", item]
-        return full + list(args)
+        """The argv of a call; the repository's configuration is read (and checked) first, and its
+        programs blanked in self.env."""
+        if not self._read:
+            self.env.update(read_overrides(self.top, self.env, self.roots, self._pins))
+            self._read = True
+        return [*self._pins, *with_no_programs(args)]
+
+    def call(self, *args: str, timeout: float = GIT_TIMEOUT_S) -> subprocess.CompletedProcess:
+        """The finished process, whatever its exit code; GitError when git could not be run safely."""
+        command = self.command(*args)
+        return _call(command, self.top, self.env, None, timeout)
 
     def run_bytes(self, *args: str, ok_codes: tuple[int, ...] = (0,)) -> bytes:
-        proc = subprocess.run(self.command(*args), cwd=self.top, env=self.env, capture_output=True,
-                              timeout=GIT_TIMEOUT_S, stdin=subprocess.DEVNULL)
+        proc = self.call(*args)
         if proc.returncode not in ok_codes:
             message = proc.stderr.decode("utf-8", "replace").strip().splitlines()
             text = " ".join(message[:3])[:500] or f"exit code {proc.returncode}"
@@ -209,5 +435,5 @@ def safe_git(root: Path) -> SafeGit:
     foreign = foreign_git_dir(top)
     if foreign is not None:
         raise ForeignRepository(f"{top}/.git points to {foreign}, a repository outside the workspace that is not "
-                             "this directory's (not its linked worktree or submodule), so git is not used here")
+                                "this directory's (not its linked worktree or submodule), so git is not used here")
     return SafeGit(top)

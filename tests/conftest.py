@@ -99,6 +99,15 @@ def buggy_repo(tmp_path) -> Path:
 
 
 @pytest.fixture
+def hostile(tmp_path):
+    """A repository whose every git program writes a marker if it runs, nested repositories,
+    planted secrets (tests/hostile_repo.py)."""
+    from hostile_repo import make_hostile_repo
+
+    return make_hostile_repo(tmp_path)
+
+
+@pytest.fixture
 def make_runtime():
     from agent_runtime.config import load_settings
     from agent_runtime.safety.approval import Approver

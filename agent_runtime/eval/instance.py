@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -86,25 +85,21 @@ def _test_list(raw: dict[str, Any], name: str, where: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(value))
 
 
-def _git_env() -> dict[str, str]:
-    return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": os.environ.get("HOME", "/tmp"),
-            "GIT_CONFIG_NOSYSTEM": "1", "LANG": "C"}
-
-
 def is_git_repository(path: Path) -> bool:
     """A work tree with its own .git, or a bare repository (not a folder inside someone's work tree)."""
     return (path / ".git").exists() or ((path / "HEAD").is_file() and (path / "objects").is_dir())
 
 
 def _resolve_commit(repo: Path, commit: str, where: str) -> str:
+    from agent_runtime.gitcmd import GitError, run_git  # git only through the door
+
     try:
-        done = subprocess.run(["git", "-C", str(repo), "rev-parse", "--verify", "--quiet", f"{commit}^{{commit}}"],
-                              capture_output=True, text=True, timeout=60, env=_git_env(), stdin=subprocess.DEVNULL)
-    except (OSError, subprocess.TimeoutExpired) as exc:
+        done = run_git(["rev-parse", "--verify", "--quiet", f"{commit}^{{commit}}"], repo)
+    except GitError as exc:
         raise SuiteError(f"{where}: 'base_commit': git could not read {repo} ({exc})") from None
     if done.returncode != 0:
         raise SuiteError(f"{where}: 'base_commit' {commit} is not a commit of {repo}")
-    return done.stdout.strip()  # the full sha: a fetch needs it
+    return done.stdout.decode("utf-8", "replace").strip()  # the full sha: a fetch needs it
 
 
 def _source(raw: dict[str, Any], base_dir: Path, where: str) -> tuple[str, str | None]:

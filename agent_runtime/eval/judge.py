@@ -22,14 +22,13 @@ from __future__ import annotations
 import os
 import shlex
 import shutil
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from agent_runtime.eval.instance import Instance, is_git_repository, patch_paths
 from agent_runtime.eval.repo import GIT_IDENTITY, run_shell
-from agent_runtime.gitcmd import NO_PROGRAMS, SAFE_CONFIG
+from agent_runtime.gitcmd import NO_PROGRAMS, GitError, run_git
 
 JUDGE_TIMEOUT_S = 600
 DIFF_KEEP_CHARS = 20_000  # the agent's diff kept in the result, for reading what it did
@@ -41,8 +40,7 @@ class PrepareError(RuntimeError):
 
 
 def _env(git_dir: Path | None = None, work_tree: Path | None = None) -> dict[str, str]:
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": os.environ.get("HOME", "/tmp"), "LANG": "C",
-           "GIT_LITERAL_PATHSPECS": "1", "GIT_TERMINAL_PROMPT": "0", **GIT_IDENTITY}
+    env = {"HOME": os.environ.get("HOME", "/tmp"), **GIT_IDENTITY}
     if git_dir is not None:
         env["GIT_DIR"] = str(git_dir)
     if work_tree is not None:
@@ -50,17 +48,24 @@ def _env(git_dir: Path | None = None, work_tree: Path | None = None) -> dict[str
     return env
 
 
+# Where an instance's snapshot may come from: a local repository, GitHub (https), git@ (ssh).
+FETCH_PROTOCOLS = ("file", "https", "ssh")
+
+
 def _git(cwd: Path, *args: str, env: dict[str, str] | None = None, stdin: str | None = None,
          timeout: float = 600) -> str:
-    config = [arg for item in SAFE_CONFIG if not item.startswith("protocol.") for arg in ("-c", item)]
+    """git through the door (gitcmd); only fetch and clone may use a transport."""
+    protocols = FETCH_PROTOCOLS if args[0] in ("fetch", "clone") else ()
     try:
-        done = subprocess.run(["git", *config, *args], cwd=cwd, env=env or _env(), input=stdin, capture_output=True,
-                              text=True, encoding="utf-8", errors="surrogateescape", timeout=timeout)
-    except subprocess.TimeoutExpired:
-        raise PrepareError(f"git {args[0]} took over {timeout:.0f} s") from None
+        done = run_git(args, cwd, env=env or _env(), timeout=timeout, protocols=protocols,
+                       input=None if stdin is None else stdin.encode("utf-8", "surrogateescape"))
+    except GitError as exc:
+        raise PrepareError(f"git {args[0]}: {exc}") from None
+    stdout = done.stdout.decode("utf-8", "surrogateescape")
     if done.returncode != 0:
-        raise PrepareError(f"git {args[0]} failed: {(done.stderr or done.stdout).strip()[-400:]}")
-    return done.stdout
+        stderr = done.stderr.decode("utf-8", "surrogateescape")
+        raise PrepareError(f"git {args[0]} failed: {(stderr or stdout).strip()[-400:]}")
+    return stdout
 
 
 @dataclass

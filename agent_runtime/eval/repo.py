@@ -25,8 +25,11 @@ SANDBOX_BIN = "/tmp/.agent-runtime-eval-bin"  # in the sandbox's own /tmp
 
 
 def _git(repo: Path, *args: str) -> None:
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(repo), **GIT_IDENTITY}
-    subprocess.run(["git", *args], cwd=repo, env=env, check=True, capture_output=True, timeout=60)
+    from agent_runtime.gitcmd import run_git  # git only through the door
+
+    done = run_git(args, repo, env={"HOME": str(repo), **GIT_IDENTITY})
+    if done.returncode != 0:
+        raise subprocess.CalledProcessError(done.returncode, list(args), done.stdout, done.stderr)
 
 
 def check_env(bin_dir: Path) -> dict[str, str]:

@@ -507,18 +507,11 @@ class Sandbox:
     def _hooks_dir(self) -> Path | None:
         """The repository's core.hooksPath when it lies in the workspace (`.husky`, `githooks/`):
         the user's own git runs the hooks there, on the host, at the next commit."""
+        from agent_runtime.gitcmd import config_file_get  # git only through the door
+
         config = self.root / ".git" / "config"
-        git = shutil.which("git")
-        if not git or not config.is_file():
-            return None
-        try:
-            got = subprocess.run([git, "config", "--file", str(config), "--get", "core.hooksPath"],
-                                 capture_output=True, timeout=10, stdin=subprocess.DEVNULL,
-                                 env={k: v for k, v in os.environ.items() if not k.startswith("GIT_")})
-        except (OSError, subprocess.TimeoutExpired):
-            return None
-        value = got.stdout.decode("utf-8", "replace").strip()
-        if got.returncode != 0 or not value:
+        value = config_file_get(config, "core.hooksPath") if config.is_file() else None
+        if not value:
             return None
         path = Path(os.path.realpath(self.root / os.path.expanduser(value)))
         return path if path != self.root and _under(path, self.root) and path.is_dir() else None

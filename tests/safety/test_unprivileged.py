@@ -45,6 +45,9 @@ UNPRIVILEGED_TESTS = [
     "tests/safety/test_executor.py::test_the_child_sandbox_holds_nothing_even_for_raw_python",
     "tests/safety/test_executor.py::test_the_agent_process_environment_does_not_reach_the_child",
     "tests/tools/test_boundaries.py",
+    # git on the host only through gitcmd's door, attacked with the hostile repository (issue 30)
+    "tests/safety/test_git_door.py",
+    "tests/safety/test_hostile_entry_points.py",
     # undo without asking only for the session's own patch, and never where a write is denied
     "tests/tools/test_code_tools.py::test_undoing_this_sessions_patch_is_not_asked_an_older_one_is_asked_with_its_diff",
     "tests/tools/test_code_tools.py::test_a_restore_is_judged_for_its_paths_like_a_write",

@@ -64,17 +64,18 @@ def _repository_state(git_dir: Path) -> tuple:
     return tuple(state)
 
 
-_GIT_ENV_DROP = re.compile(r"^GIT_")  # GIT_DIR and friends would point git somewhere else
 _HISTORY_CACHE: dict[tuple, tuple[str, ...] | None] = {}
 
 
 def _git(worktree: Path, *args: str) -> subprocess.CompletedProcess | None:
-    env = {k: v for k, v in os.environ.items() if not _GIT_ENV_DROP.match(k)}
-    env.update(GIT_OPTIONAL_LOCKS="0", GIT_TERMINAL_PROMPT="0", GIT_CONFIG_NOSYSTEM="1")
+    """git through the door (gitcmd): the repository's programs switched off, no lazy fetch (a
+    partial clone's missing object makes rev-list fail: the history could not be checked).
+    None when git could not be run safely."""
+    from agent_runtime.gitcmd import GitError, SafeGit
+
     try:
-        return subprocess.run(["git", "-c", "core.fsmonitor=false", "-C", str(worktree), *args],
-                              capture_output=True, timeout=GIT_SCAN_TIMEOUT_S, env=env, stdin=subprocess.DEVNULL)
-    except (OSError, subprocess.TimeoutExpired):
+        return SafeGit(worktree).call(*args, timeout=GIT_SCAN_TIMEOUT_S)
+    except GitError:
         return None
 
 
