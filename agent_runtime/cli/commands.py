@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 from pathlib import Path
 from typing import Any, Callable
@@ -469,7 +470,8 @@ def cmd_trace(argv: list[str], settings: Settings, repo: Path) -> int:
 
 def cmd_phoenix(argv: list[str], settings: Settings, repo: Path) -> int:
     parser = _parser("phoenix", "Start Phoenix (the trace UI) on 127.0.0.1 from the installed arize-phoenix, "
-                                "wait until it is healthy, print its URL, and keep it running until Ctrl-C.")
+                                "wait until it is healthy, print its URL, and keep it running until Ctrl-C "
+                                "(or SIGTERM, SIGHUP).")
     parser.add_argument("--port", type=int, default=settings.phoenix_port, help=f"port (default {settings.phoenix_port})")
     args = parser.parse_args(argv)
     from agent_runtime.cli.display import Display
@@ -477,6 +479,16 @@ def cmd_phoenix(argv: list[str], settings: Settings, repo: Path) -> int:
 
     display = Display()
     server = PhoenixServer(args.port)
+
+    def terminated(signum: int, frame: Any) -> None:
+        # `kill`, a closed terminal: stop Phoenix as Ctrl-C does (its own session never gets the signal,
+        # and an orphan would keep the port)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)  # a second signal must not cut the stop short
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, terminated)
+    signal.signal(signal.SIGHUP, terminated)
     try:
         server.start()
         with display.waiting("Starting Phoenix (the first start takes about 30 s)…") as status:

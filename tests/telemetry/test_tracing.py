@@ -496,3 +496,59 @@ def test_phoenix_command_starts_a_healthy_local_phoenix(tmp_path):
         assert proc.wait(timeout=30) == 0
     with pytest.raises(OSError):
         urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2)
+
+
+@pytest.mark.slow
+def test_sigterm_or_sighup_stops_the_phoenix_child_as_ctrl_c_does(tmp_path):
+    """`kill PID` of a background `agent-runtime phoenix`, or its terminal closed (SIGHUP), stops the
+    Phoenix server it started (its own session: the signal never reaches it): no orphan keeps the port."""
+
+    def start(port: int) -> subprocess.Popen:
+        return subprocess.Popen([str(VENV_BIN / "agent-runtime"), "phoenix", "--port", str(port)], cwd=tmp_path,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                env={**os.environ, "XDG_DATA_HOME": str(tmp_path / "data")})
+
+    def child_of(proc: subprocess.Popen) -> int:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            found = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True).stdout.split()
+            if found:
+                return int(found[0])
+            time.sleep(0.1)
+        raise AssertionError("agent-runtime phoenix started no child")
+
+    def gone(pid: int) -> bool:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                return True
+            time.sleep(0.2)
+        return False
+
+    # SIGHUP while Phoenix is still starting: the terminal was closed.
+    proc = start(_free_port())
+    child = child_of(proc)
+    try:
+        proc.send_signal(signal.SIGHUP)
+        proc.wait(timeout=60)
+        assert gone(child), "the Phoenix child outlived a SIGHUP"
+        # SIGTERM once it is up: `kill` of a background job.
+        port = _free_port()
+        proc = start(port)
+        line = proc.stdout.readline()
+        assert line.strip() == f"Phoenix is running: http://127.0.0.1:{port}", line + proc.stderr.read()
+        child = child_of(proc)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 0
+        assert gone(child), "the Phoenix child outlived a SIGTERM"
+        with pytest.raises(OSError):
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2)
+        assert "Traceback" not in proc.stderr.read()
+    finally:
+        for pid in (proc.pid, child):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
