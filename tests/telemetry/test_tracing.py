@@ -21,6 +21,7 @@ from conftest import (
     BUGGY_PROJECT,
     ROOT,
     VENV_BIN,
+    json_lines,
     make_repo,
     run_cli,
     step,
@@ -169,14 +170,17 @@ def test_runs_and_trace_commands(tmp_path):
     assert run_cli("--model", f"replay:{replay}", "explain calc.py", cwd=repo, env=env).returncode == 0
     listing = run_cli("runs", cwd=repo, env=env)
     assert listing.returncode == 0 and "answered" in listing.stdout and "explain calc.py" in listing.stdout
-    run_id = json.loads(run_cli("runs", "--json", cwd=repo, env=env).stdout)[0]["run_id"]
+    run_id = json_lines(run_cli("runs", "--json", cwd=repo, env=env).stdout)[0]["run_id"]
     shown = run_cli("trace", run_id[-4:], cwd=repo, env=env)
     assert shown.returncode == 0 and "[TOOL] run_cmd rm calc.py" in shown.stdout and "approval denied" in shown.stdout
+    refused = next(line for line in shown.stdout.splitlines() if "run_cmd rm calc.py" in line)
+    assert 'policy ask (change-files): "changes files directly (propose_patch' in refused, "no one said why: the rule's reason"
+    assert "final answer: calc.py adds wrongly" in shown.stdout
     missing = run_cli("trace", "nope", cwd=repo, env=env)
     assert missing.returncode == 1 and "agent-runtime runs" in missing.stderr
     # a run killed mid-way keeps its marker and shows as killed
     (tmp_path / "runs" / run_id / ".running").write_text("999999")
-    assert json.loads(run_cli("runs", "--json", cwd=repo, env=env).stdout)[0]["outcome"] == "killed"
+    assert json_lines(run_cli("runs", "--json", cwd=repo, env=env).stdout)[0]["outcome"] == "killed"
 
 
 def test_run_id_and_phoenix_url_are_printed(phoenix, tmp_path):
@@ -188,7 +192,7 @@ def test_run_id_and_phoenix_url_are_printed(phoenix, tmp_path):
     assert result.returncode == 0
     match = re.search(rf"trace in Phoenix: ({re.escape(phoenix.url)}/redirects/traces/([0-9a-f]{{32}}))", result.stderr)
     assert match, result.stderr
-    run = json.loads(run_cli("runs", "--json", cwd=repo, env={"RUNS_DIR": str(tmp_path / "r")}).stdout)[0]
+    run = json_lines(run_cli("runs", "--json", cwd=repo, env={"RUNS_DIR": str(tmp_path / "r")}).stdout)[0]
     assert match.group(2) == run["trace_id"]
     spans = phoenix_spans(phoenix.url, "url-test", expect_at_least=1)
     assert {s["context"]["trace_id"] for s in spans} == {run["trace_id"]}, "the URL names the trace Phoenix holds"
