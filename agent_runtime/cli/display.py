@@ -6,6 +6,7 @@ the answer.
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 import time
@@ -34,6 +35,10 @@ def stderr_console(**options: Any) -> Console:
     terminal, COLUMNS overrides), no wrapping at all elsewhere."""
     console = Console(stderr=True, highlight=False, **options)
     if console.is_terminal:
+        columns, lines = os.environ.get("COLUMNS", ""), os.environ.get("LINES", "")
+        if console.is_dumb_terminal and columns.isdigit():  # rich gives TERM=dumb 80 columns whatever COLUMNS says
+            return Console(stderr=True, highlight=False, width=int(columns),
+                           height=int(lines) if lines.isdigit() else 25, **options)
         return console
     return Console(stderr=True, highlight=False, width=UNBOUNDED, soft_wrap=True, **options)
 

@@ -85,6 +85,10 @@ class JsonDisplay(Display):
                 stdout_to_devnull()
             raise ReaderGone() from None
 
+    def info(self, message: str) -> None:
+        if not self.quiet:
+            super().info(message)
+
     def warn(self, message: str) -> None:
         if not self.quiet:
             super().warn(message)
