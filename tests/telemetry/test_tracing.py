@@ -160,7 +160,8 @@ def test_run_record_files(tmp_path):
     tree = "\n".join(span_tree(load_spans(record.dir)))
     assert re.search(r"\[AGENT\] task: explain calc.py .*\n  \[CHAIN\] step 1 .*\n    \[LLM\] llm: replay:replay.json .*\n"
                      r"    \[TOOL\] list_files \*\.py .* policy allow", tree), tree
-    assert "policy ask (change-files) · approval denied (config)" in tree
+    # No person refused it (--approval never): the rule's reason says why
+    assert re.search(r'policy ask \(change-files\): "changes files directly[^"]*" · approval denied \(config\)', tree), tree
 
 
 def test_runs_and_trace_commands(tmp_path):
