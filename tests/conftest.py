@@ -195,6 +195,11 @@ def write_replay(path: Path, replies: list[str]) -> Path:
     return path
 
 
+def json_lines(text: str) -> list[dict]:
+    """Output of one JSON object per line (`--json` events, `runs --json`): every line must parse."""
+    return [json.loads(line) for line in text.splitlines()]
+
+
 def flat(text: str) -> str:
     """Terminal output without box drawing and line wrapping, for substring checks."""
     import re

@@ -7,7 +7,15 @@ from __future__ import annotations
 from typing import Any, ContextManager, Protocol
 
 
+class ReaderGone(KeyboardInterrupt):
+    """Whoever read the events went away (`agent-runtime --json ... | head -1`): the task stops as
+    at Ctrl-C (commands killed, the run recorded), and the run is recorded as stopped by the reader."""
+
+
 class Frontend(Protocol):
+    reader_closed: bool  # the output's reader went away (ReaderGone was raised)
+
+
     def info(self, message: str) -> None: ...
 
     def warn(self, message: str) -> None: ...

@@ -25,14 +25,15 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class TaskResult:
-    status: str  # "answered", "step_limit", "gave_up", "interrupted", "error"
+    status: str  # "answered", "step_limit", "gave_up", "interrupted", "reader_closed", "error"
     answer: str | None = None
     error: str | None = None
     steps: int = 0
 
     @property
     def exit_code(self) -> int:
-        return {"answered": 0, "step_limit": 3, "gave_up": 4, "interrupted": 130, "error": 1}[self.status]
+        return {"answered": 0, "step_limit": 3, "gave_up": 4, "interrupted": 130, "error": 1,
+                "reader_closed": 0}[self.status]  # `--json ... | head`: the reader had what it wanted
 
 
 def describe_model_error(exc: BaseException, model_id: str, api_base: str | None) -> str:
@@ -289,12 +290,9 @@ class Session:
         self._step_announced = 0
         self._runs += 1
         self.runtime.hooks.context["session_id"] = self.session_id  # (a resumed conversation brings its own)
-        from agent_runtime.agent.stats import StepMeter
+        from agent_runtime.agent.stats import StepMeter, server_figures
 
         self._meter = StepMeter(self)  # per step and per task: time without approval prompts, context, cost
-        self.display.event("run_started", run_id=record.id, task=typed, model=self.model_label, repo=str(self.repo),
-                           approval=self.approver.mode, sandbox=self.runtime.sandbox.kind,
-                           max_steps=self.settings.agent_max_steps)
         self.runtime.call_listeners.append(record.on_call)
         self.runtime.call_listeners.append(self._tool_event)
         self.runtime.patch_listeners.append(self._patch_event)
@@ -305,6 +303,9 @@ class Session:
         retries_before, switches_before = self.agent.format_retries, self._switches_reported
         result = TaskResult("interrupted", error="interrupted")
         try:
+            self.display.event("run_started", run_id=record.id, task=typed, model=self.model_label,
+                               repo=str(self.repo), approval=self.approver.mode, sandbox=self.runtime.sandbox.kind,
+                               max_steps=self.settings.agent_max_steps)
             # The trace's root: the task in, the final answer out, the outcome as its status.
             with self.tracing.telemetry.task_span(task, self.session_id, {
                     "run_id": record.id, "model": self.model_label, "approval": self.approver.mode,
@@ -324,6 +325,8 @@ class Session:
                 self._save_steps()  # the last step (a step-limit or interrupted one is not streamed)
             roots = [s for s in load_spans(record.dir) if s["parent_id"] is None and s.get("kind") == "AGENT"]
             trace_id = roots[-1]["trace_id"] if roots else None
+            if getattr(self.display, "reader_closed", False):  # stopped by the reader, not a failure
+                result = TaskResult("reader_closed", error="the reader closed the output", steps=result.steps)
             steps = self.agent.memory.steps[first_step:]
             calls = self.runtime.state.history[first_call:]
             usage = [s.token_usage for s in steps if getattr(s, "token_usage", None)]
@@ -356,7 +359,7 @@ class Session:
                                files_changed=sorted(set(self._files_changed)), error=result.error,
                                models=self.models_by_role(),
                                attempts=self.attempts.made(result.status == "answered") if self.attempts else 0,
-                               **self._server_figures(server_before), **self._meter.summary(calls))
+                               **server_figures(self.server_time, server_before), **self._meter.summary(calls))
             self.display.run_saved(record.id, self.tracing.trace_url(trace_id))
         return result
 
@@ -374,29 +377,9 @@ class Session:
             add_to_observations(step, note)
 
     def _observe_reply(self, reply: Any) -> None:
-        """The server's own timings of a call (prompt processing vs generation), where it reports them."""
-        from agent_runtime.models.timings import model_timings
+        from agent_runtime.agent.stats import observe_reply
 
-        timings = model_timings(reply)
-        figures = self.server_time
-        figures["calls"] += 1
-        if timings is None:
-            return
-        figures["timed"] += 1
-        figures["prompt_s"] += (timings.prompt_ms or 0.0) / 1000
-        figures["generation_s"] += (timings.generation_ms or 0.0) / 1000
-        figures["prompt_tokens"] += timings.prompt_tokens or 0
-        figures["prompt_evaluated"] += timings.prompt_evaluated or 0
-
-    def _server_figures(self, before: dict[str, float]) -> dict[str, Any]:
-        """This task's model time split as the server measured it (None when it did not report for
-        every call): reading the prompt, writing the reply, and the prompt tokens it had to read
-        against those it could reuse from its cache."""
-        now = {k: self.server_time[k] - before[k] for k in self.server_time}
-        if not now["calls"] or now["timed"] < now["calls"]:
-            return {"prompt_s": None, "generation_s": None, "prompt_tokens": None, "prompt_evaluated": None}
-        return {"prompt_s": round(now["prompt_s"], 3), "generation_s": round(now["generation_s"], 3),
-                "prompt_tokens": int(now["prompt_tokens"]), "prompt_evaluated": int(now["prompt_evaluated"])}
+        observe_reply(self.server_time, reply)
 
     def _request_plan(self) -> Any:
         """This step's request plan (agent/attempts.py), for the model wrapper."""

@@ -56,16 +56,49 @@ class StepMeter:
 
     def summary(self, calls: list[Any]) -> dict[str, Any]:
         """The extra fields of run_ended: where the time went (tools, tests, prompts), cost, context,
-        the last test result."""
+        the last test result, and whether a change came after it (then it says nothing of the files on disk)."""
         context, window = self._context()
-        tests = [c for c in calls if c.tool == "run_tests" and isinstance(c.facts.get("passed"), bool)]
+        tests = [i for i, c in enumerate(calls) if c.tool == "run_tests" and isinstance(c.facts.get("passed"), bool)]
         waited = self._waited() - self._waited_at_start
         tool_s = sum(c.duration_ms for c in calls) / 1000  # a call's time includes its approval prompt
         return {"approval_s": round(waited, 3), "tools_s": round(max(0.0, tool_s - waited), 3),
                 "tests_s": round(sum(c.duration_ms for c in calls if c.tool == "run_tests") / 1000, 3),
                 "cost_usd": round(self.cost_usd, 6) if self.cost_usd is not None else None,
                 "context_tokens": context, "context_window": window,
-                "tests_passed": tests[-1].facts["passed"] if tests else None}
+                "tests_passed": calls[tests[-1]].facts["passed"] if tests else None,
+                "tests_stale": bool(tests) and any(changed_files(c) for c in calls[tests[-1] + 1:])}
+
+
+def changed_files(call: Any) -> bool:
+    """A call that changed the workspace's files: a patch applied or undone."""
+    return call.outcome == "ok" and (call.tool == "undo_patch" or (call.tool == "apply_patch"
+                                                                    and call.facts.get("applied") is True))
+
+
+def observe_reply(figures: dict[str, float], reply: Any) -> None:
+    """The server's own timings of a call (prompt processing vs generation), where it reports them."""
+    from agent_runtime.models.timings import model_timings
+
+    timings = model_timings(reply)
+    figures["calls"] += 1
+    if timings is None:
+        return
+    figures["timed"] += 1
+    figures["prompt_s"] += (timings.prompt_ms or 0.0) / 1000
+    figures["generation_s"] += (timings.generation_ms or 0.0) / 1000
+    figures["prompt_tokens"] += timings.prompt_tokens or 0
+    figures["prompt_evaluated"] += timings.prompt_evaluated or 0
+
+
+def server_figures(figures: dict[str, float], before: dict[str, float]) -> dict[str, Any]:
+    """A task's model time split as the server measured it (None when it did not report for every
+    call): reading the prompt, writing the reply, and the prompt tokens it had to read against those
+    it could reuse from its cache."""
+    now = {k: figures[k] - before[k] for k in figures}
+    if not now["calls"] or now["timed"] < now["calls"]:
+        return {"prompt_s": None, "generation_s": None, "prompt_tokens": None, "prompt_evaluated": None}
+    return {"prompt_s": round(now["prompt_s"], 3), "generation_s": round(now["generation_s"], 3),
+            "prompt_tokens": int(now["prompt_tokens"]), "prompt_evaluated": int(now["prompt_evaluated"])}
 
 
 def step_line(fields: dict[str, Any]) -> str:
@@ -83,7 +116,8 @@ def step_line(fields: dict[str, Any]) -> str:
 def summary_line(fields: dict[str, Any]) -> str:
     """The task's last line: outcome, steps, time, tokens, context, cost, files changed, last test result."""
     status = {"answered": "done", "step_limit": "stopped at the step limit", "interrupted": "interrupted",
-              "gave_up": "stopped trying", "error": "failed"}.get(fields.get("status", ""), str(fields.get("status")))
+              "gave_up": "stopped trying", "error": "failed",
+              "reader_closed": "stopped by the reader"}.get(fields.get("status", ""), str(fields.get("status")))
     steps = fields.get("steps", 0)
     wall, waited, model = fields.get("wall_s", 0.0), fields.get("approval_s") or 0.0, fields.get("model_s", 0.0)
     split = [f"model {model:.1f} s"]
@@ -106,7 +140,9 @@ def summary_line(fields: dict[str, Any]) -> str:
                                                                  else ""))
     else:
         parts.append("no patch applied")
-    if fields.get("tests_passed") is not None:
+    if fields.get("tests_stale"):
+        parts.append("tests: not run since the last change")
+    elif fields.get("tests_passed") is not None:
         parts.append("tests: " + ("passed" if fields["tests_passed"] else "failing"))
     return " · ".join(parts)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 from pathlib import Path
 from typing import Any, Callable
@@ -375,13 +376,14 @@ def show_runs(settings: Settings, limit: int = 20, as_json: bool = False) -> int
     from agent_runtime.telemetry.records import list_runs
 
     runs = list_runs(settings.runs_path, limit)
-    if as_json:
-        print(json.dumps(runs, indent=2, default=str))
+    if as_json:  # one object per line, like a task's --json events: `| head -1`, `| jq` read it as it comes
+        for run in runs:
+            print(json.dumps(run, default=str), flush=True)
         return 0
     if not runs:
         print(f"No runs yet in {settings.runs_path}.")
         return 0
-    print(f"{'RUN':<20}  {'STARTED':<19}  {'OUTCOME':<10} {'STEPS':>5} {'TOKENS':>9}  {'REPO':<15}  TASK")
+    print(f"{'RUN':<20}  {'STARTED':<19}  {'OUTCOME':<13} {'STEPS':>5} {'TOKENS':>9}  {'REPO':<15}  TASK")
     for run in runs:
         tokens = run.get("tokens") or {}
         total = (tokens.get("input") or 0) + (tokens.get("output") or 0)
@@ -390,7 +392,7 @@ def show_runs(settings: Settings, limit: int = 20, as_json: bool = False) -> int
         steps = run.get("steps")
         repo_name = visible(Path(str(run.get("repo") or "")).name)
         print(f"{run['run_id']:<20}  {_local_time(run.get('started_at')):<19}  "
-              f"{str(run.get('outcome', '?')):<10} {'-' if steps is None else steps:>5} {total:>9,}  "
+              f"{str(run.get('outcome', '?')):<13} {'-' if steps is None else steps:>5} {total:>9,}  "
               f"{repo_name:15.15}  {task}")
     return 0
 
@@ -398,7 +400,7 @@ def show_runs(settings: Settings, limit: int = 20, as_json: bool = False) -> int
 def cmd_runs(argv: list[str], settings: Settings, repo: Path) -> int:
     parser = _parser("runs", f"List recent runs, newest first (from RUNS_DIR, now {settings.runs_path}).")
     parser.add_argument("-n", type=positive_int, default=20, metavar="N", help="how many (default 20)")
-    parser.add_argument("--json", action="store_true", help="print each run's metadata as JSON")
+    parser.add_argument("--json", action="store_true", help="print each run's metadata as JSON, one run per line")
     args = parser.parse_args(argv)
     return show_runs(settings, args.n, args.json)
 
@@ -452,6 +454,9 @@ def show_trace(settings: Settings, repo: Path, run_id: str | None = None) -> int
               "ended has no span; steps.jsonl has every step that ended)")
     if run.get("error"):
         print(visible(f"error: {run['error']}"))
+    answer = directory / "final.md"
+    if answer.is_file():
+        print(visible(f"final answer: {answer.read_text(encoding='utf-8', errors='replace').strip()}"))
     print(f"files: {directory}")
     return 0
 
@@ -469,7 +474,8 @@ def cmd_trace(argv: list[str], settings: Settings, repo: Path) -> int:
 
 def cmd_phoenix(argv: list[str], settings: Settings, repo: Path) -> int:
     parser = _parser("phoenix", "Start Phoenix (the trace UI) on 127.0.0.1 from the installed arize-phoenix, "
-                                "wait until it is healthy, print its URL, and keep it running until Ctrl-C.")
+                                "wait until it is healthy, print its URL, and keep it running until Ctrl-C "
+                                "(or SIGTERM, SIGHUP).")
     parser.add_argument("--port", type=int, default=settings.phoenix_port, help=f"port (default {settings.phoenix_port})")
     args = parser.parse_args(argv)
     from agent_runtime.cli.display import Display
@@ -477,6 +483,16 @@ def cmd_phoenix(argv: list[str], settings: Settings, repo: Path) -> int:
 
     display = Display()
     server = PhoenixServer(args.port)
+
+    def terminated(signum: int, frame: Any) -> None:
+        # `kill`, a closed terminal: stop Phoenix as Ctrl-C does (its own session never gets the signal,
+        # and an orphan would keep the port)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)  # a second signal must not cut the stop short
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, terminated)
+    signal.signal(signal.SIGHUP, terminated)
     try:
         server.start()
         with display.waiting("Starting Phoenix (the first start takes about 30 s)…") as status:

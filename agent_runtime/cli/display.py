@@ -6,6 +6,7 @@ the answer.
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 import time
@@ -23,6 +24,23 @@ from agent_runtime.core import visible
 from agent_runtime.redact import redact_text
 
 OBSERVATION_LINES = 14
+# Not a terminal (a log, `2>file`, a pipe): the file has no edge, so lines are never wrapped. The
+# console gets this width (text is not wrapped at all); boxes and rules are drawn as wide as they need.
+UNBOUNDED = 100_000
+RULE_WIDTH = 80
+
+
+def stderr_console(**options: Any) -> Console:
+    """The console for progress on stderr: the terminal's own width on a terminal (rich asks the
+    terminal, COLUMNS overrides), no wrapping at all elsewhere."""
+    console = Console(stderr=True, highlight=False, **options)
+    if console.is_terminal:
+        columns, lines = os.environ.get("COLUMNS", ""), os.environ.get("LINES", "")
+        if console.is_dumb_terminal and columns.isdigit():  # rich gives TERM=dumb 80 columns whatever COLUMNS says
+            return Console(stderr=True, highlight=False, width=int(columns),
+                           height=int(lines) if lines.isdigit() else 25, **options)
+        return console
+    return Console(stderr=True, highlight=False, width=UNBOUNDED, soft_wrap=True, **options)
 
 
 def for_terminal(text: Any) -> str:
@@ -36,6 +54,15 @@ def _thought(model_output: str | None) -> str:
         return ""
     head = re.split(r"<code>|```", model_output, maxsplit=1)[0]
     return head.replace("Thought:", "", 1).strip()
+
+
+def observation_lines(lines: list[str]) -> list[str]:
+    """An observation cut to OBSERVATION_LINES: its first lines and its last (where the answer or the
+    tests' summary is), never a marker in place of a single line."""
+    if len(lines) <= OBSERVATION_LINES + 1:
+        return lines
+    hidden = len(lines) - OBSERVATION_LINES
+    return lines[:OBSERVATION_LINES - 1] + [f"… {hidden} more line{'s' if hidden != 1 else ''}"] + lines[-1:]
 
 
 def plan_line(plan: dict[str, Any]) -> str:
@@ -74,18 +101,39 @@ class Elapsed:
 
 
 class Display:
+    reader_closed = False  # JsonDisplay: the reader of stdout went away
+
     def __init__(self, console: Console | None = None, out: Any = None):
-        self.console = console or Console(stderr=True, highlight=False)
+        self.console = console or stderr_console()
         self.out = out or sys.stdout
+        self.unbounded = self.console.width >= UNBOUNDED  # not a terminal: nothing is wrapped
+        self.wrap = self.console.is_terminal  # lines of figures: wrapped at words, at the terminal's edge
+
+    def _rule(self, title: str, **options: Any) -> None:
+        from rich.rule import Rule
+
+        if not self.unbounded:
+            self.console.rule(title, **options)
+            return
+        width = max(RULE_WIDTH, cell_len(Text.from_markup(title).plain) + 8)  # the whole title, never cut
+        self.console.print(Rule(title, **options), width=width)
+
+    def _boxed(self, renderable: Any, lines: list[str], extra: int) -> None:
+        """A panel or code: on a terminal as wide as it is; elsewhere as wide as its longest line."""
+        if not self.unbounded:
+            self.console.print(renderable)
+            return
+        widest = max((cell_len(line) for line in lines), default=0)
+        self.console.print(renderable, width=max(RULE_WIDTH // 2, widest + extra))
 
     def info(self, message: str) -> None:
         self.console.print(message)
 
     def warn(self, message: str) -> None:
-        self.console.print(f"[yellow]{escape(for_terminal(message))}[/]", soft_wrap=True)
+        self.console.print(f"[yellow]{escape(for_terminal(message))}[/]", soft_wrap=not self.wrap)
 
     def error(self, message: str) -> None:
-        self.console.print(f"[bold red]error:[/] {escape(for_terminal(message))}", soft_wrap=True)  # one line
+        self.console.print(f"[bold red]error:[/] {escape(for_terminal(message))}", soft_wrap=not self.wrap)
 
     def banner(self, details: dict[str, str]) -> None:
         line = "  ".join(f"[dim]{k}[/] {escape(for_terminal(v))}" for k, v in details.items())
@@ -108,13 +156,13 @@ class Display:
         if kind == "step_ended":
             from agent_runtime.agent.stats import step_line
 
-            self.console.print(f"[dim]{escape(step_line(fields))}[/]", soft_wrap=True)
+            self.console.print(f"[dim]{escape(step_line(fields))}[/]", soft_wrap=not self.wrap)
         elif kind == "plan":
-            self.console.print(escape(for_terminal(plan_line(fields))), soft_wrap=True)
+            self.console.print(escape(for_terminal(plan_line(fields))), soft_wrap=not self.wrap)
         elif kind == "run_ended" and fields.get("run_id"):  # not for a run that could not start
             from agent_runtime.agent.stats import summary_line
 
-            self.console.print(f"[bold]{escape(summary_line(fields))}[/]", soft_wrap=True)
+            self.console.print(f"[bold]{escape(summary_line(fields))}[/]", soft_wrap=not self.wrap)
 
     @contextmanager
     def progress(self, total: int) -> Iterator[Any]:
@@ -136,11 +184,11 @@ class Display:
             yield advance
 
     def task(self, task: str) -> None:
-        self.console.rule(f"[bold]{escape(for_terminal(task[:100]))}")
+        self._rule(f"[bold]{escape(for_terminal(task[:100]))}")
 
     def step_code(self, number: int, model_output: str | None, code: str) -> None:
         """A step's thought and code, shown before the code runs."""
-        self.console.rule(f"Step {number}", style="dim", align="left")
+        self._rule(f"Step {number}", style="dim", align="left")
         thought = _thought(model_output)
         if thought:
             self.console.print(Text(for_terminal(thought), style="italic"))
@@ -148,34 +196,32 @@ class Display:
         # A line wider than the terminal is wrapped, never cropped: the person sees all the code that
         # runs; line numbers then tell a wrapped line's continuation from the next line.
         long = any(cell_len(line) > self.console.width for line in shown.splitlines())
-        self.console.print(Syntax(shown, "python", theme="ansi_dark", background_color="default", word_wrap=True,
-                                  line_numbers=long))
+        self._boxed(Syntax(shown, "python", theme="ansi_dark", background_color="default", word_wrap=True,
+                           line_numbers=long), shown.splitlines(), 1)
 
     def step_done(self, step: Any, code_shown: bool) -> None:
         """What the step gave back, once it has run (or why it could not)."""
         if not code_shown:
-            self.console.rule(f"Step {step.step_number}", style="dim", align="left")
+            self._rule(f"Step {step.step_number}", style="dim", align="left")
             if isinstance(step.model_output, str) and step.model_output.strip():
                 self.console.print(Text(for_terminal(step.model_output.strip()[:800]), style="italic"))
         if step.observations:
             text = for_terminal(step.observations).replace("Execution logs:\n", "", 1)
             text = re.sub(r"\n?Last output from code snippet:\nNone\s*$", "", text)  # print() returns None
-            lines = text.rstrip().splitlines()
-            shown = "\n".join(lines[:OBSERVATION_LINES])
-            more = f"\n… {len(lines) - OBSERVATION_LINES} more lines" if len(lines) > OBSERVATION_LINES else ""
-            self.console.print(Panel(Text(shown + more, style="dim"), title="observation", title_align="left",
-                                     border_style="dim"))
+            shown = "\n".join(observation_lines(text.rstrip().splitlines()))
+            self._boxed(Panel(Text(shown, style="dim"), title="observation", title_align="left",
+                              border_style="dim"), shown.splitlines(), 4)
         if step.error:
             self.console.print(f"[red]{escape(type(step.error).__name__)}:[/] {escape(for_terminal(step.error))[:600]}")
         # The step's figures follow as the step_ended event (event() above).
 
     def run_saved(self, run_id: str, trace_url: str | None) -> None:
         where = f"trace in Phoenix: {trace_url}" if trace_url else f"see it with: agent-runtime trace {run_id}"
-        self.console.print(f"[dim]run {run_id} · {where}[/]", soft_wrap=True)
+        self.console.print(f"[dim]run {run_id} · {where}[/]", soft_wrap=not self.wrap)
 
     def final(self, answer: Any) -> None:
         text = redact_text(str(answer))
         if self.out.isatty():
             text = visible(text)  # a file gets the answer as written; a terminal never raw escapes
-            self.console.rule("[bold green]Final answer", style="green")
+            self._rule("[bold green]Final answer", style="green")
         print(text, file=self.out, flush=True)

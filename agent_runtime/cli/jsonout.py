@@ -14,7 +14,9 @@ from contextlib import contextmanager, nullcontext
 from datetime import datetime, timezone
 from typing import Any, Iterator
 
-from agent_runtime.cli.display import Display, _thought
+from agent_runtime.agent.frontend import ReaderGone
+from agent_runtime.cli.common import stdout_to_devnull
+from agent_runtime.cli.display import Display, _thought, stderr_console
 
 # type -> {field: JSON type(s)}. "?" suffix: may be null.
 EVENT_FIELDS: dict[str, dict[str, str]] = {
@@ -40,9 +42,9 @@ EVENT_FIELDS: dict[str, dict[str, str]] = {
                   "parse_errors": "integer", "code_errors": "integer", "format_retries": "integer",
                   "files_changed": "array", "error": "string?", "approval_s": "number", "cost_usd": "number?",
                   "context_tokens": "integer?", "context_window": "integer?", "tests_passed": "boolean?",
-                  "tools_s": "number", "tests_s": "number", "attempts": "integer", "prompt_s": "number?",
-                  "generation_s": "number?", "prompt_tokens": "integer?", "prompt_evaluated": "integer?",
-                  "models": "object?"},
+                  "tests_stale": "boolean", "tools_s": "number", "tests_s": "number", "attempts": "integer",
+                  "prompt_s": "number?", "generation_s": "number?", "prompt_tokens": "integer?",
+                  "prompt_evaluated": "integer?", "models": "object?"},
 }
 
 
@@ -51,57 +53,90 @@ def _now() -> str:
 
 
 class JsonDisplay(Display):
-    """The events of a task as JSON lines on stdout; the human view's remaining output on stderr."""
+    """The events of a task as JSON lines on stdout; the human view (steps, their figures, warnings)
+    on stderr as usual, uncoloured, unless quiet (`-q`): then stderr says nothing but what an
+    approval prompt needs, the step it asks about first."""
 
-    def __init__(self, out: Any = None) -> None:
-        from rich.console import Console
-
-        super().__init__(console=Console(stderr=True, highlight=False, no_color=True), out=out or sys.stdout)
+    def __init__(self, out: Any = None, quiet: bool = False) -> None:
+        super().__init__(console=stderr_console(no_color=True), out=out or sys.stdout)
         self.stdout = self.out
+        self.quiet = quiet
+        self._unshown: tuple[int, str | None, str] | None = None  # quiet: the step an approval would ask about
 
     def event(self, kind: str, **fields: Any) -> None:
         from agent_runtime.redact import active_redactor
 
+        if not self.quiet:
+            super().event(kind, **fields)
+        if self.reader_closed:
+            return
         # Secrets redacted (in the values, before escaping could hide them, and in the line); DEL and C1
         # controls, which JSON leaves raw, escaped so that no byte of the stream is a terminal command.
         redact = active_redactor()
         line = redact(json.dumps(redact.value({"type": kind, "time": _now(), **fields}), ensure_ascii=False,
                                  default=str))
         line = re.sub("[\x7f-\x9f]", lambda m: f"\\u{ord(m.group()):04x}", line)
-        # A lone surrogate from a model must not break the stream: it goes out escaped.
-        self.stdout.write(line.encode("utf-8", "backslashreplace").decode("utf-8") + "\n")
-        self.stdout.flush()
+        try:  # a lone surrogate from a model must not break the stream: it goes out escaped
+            self.stdout.write(line.encode("utf-8", "backslashreplace").decode("utf-8") + "\n")
+            self.stdout.flush()
+        except BrokenPipeError:  # `| head -1` had what it wanted: stop the task, recorded as such
+            self.reader_closed = True
+            if self.stdout is sys.stdout:
+                stdout_to_devnull()
+            raise ReaderGone() from None
 
-    # The terminal-facing calls become events or go quiet.
+    def info(self, message: str) -> None:
+        if not self.quiet:
+            super().info(message)
 
     def warn(self, message: str) -> None:
+        if not self.quiet:
+            super().warn(message)
         self.event("warning", message=message)
 
     def error(self, message: str) -> None:
+        if not self.quiet:
+            super().error(message)
         self.event("error", message=message)
 
     def banner(self, details: dict[str, str]) -> None:
-        pass
+        if not self.quiet:
+            super().banner(details)
 
     def task(self, task: str) -> None:
-        pass
+        if not self.quiet:
+            super().task(task)
 
     @contextmanager
     def waiting(self, message: str) -> Iterator[Any]:
-        with nullcontext():
-            yield None
+        with (nullcontext() if self.quiet else super().waiting(message)) as shown:
+            yield shown
 
     def step_code(self, number: int, model_output: str | None, code: str) -> None:
+        if self.quiet:
+            self._unshown = (number, model_output, code)
+        else:
+            super().step_code(number, model_output, code)
         self.event("model_reply", step=number, thought=_thought(model_output), code=code)
 
     def step_done(self, step: Any, code_shown: bool) -> None:
+        self._unshown = None
+        if not self.quiet:
+            super().step_done(step, code_shown)
         if not code_shown and isinstance(step.model_output, str):
             self.event("model_reply", step=step.step_number, thought=_thought(step.model_output),
                        code=getattr(step, "code_action", None) or "")
         # step_ended comes from the session (agent/stats.py): its seconds leave out approval prompts.
 
+    def before_approval(self) -> None:
+        """Quiet: the step an approval prompt is about, shown above it (never a box out of nowhere)."""
+        if self._unshown is not None:
+            super().step_code(*self._unshown)
+            self._unshown = None
+
     def run_saved(self, run_id: str, trace_url: str | None) -> None:
-        pass
+        if not self.quiet:
+            super().run_saved(run_id, trace_url)
 
     def final(self, answer: Any) -> None:
         pass  # the session sent final_answer before run_ended

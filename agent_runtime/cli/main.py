@@ -17,7 +17,7 @@ from typing import Any
 
 from agent_runtime import __version__
 from agent_runtime.cli.commands import SUBCOMMANDS, help_lines, positive_int  # noqa: E402 (a light module: argparse, json)
-from agent_runtime.cli.common import escape_markup, make_approver
+from agent_runtime.cli.common import escape_markup, make_approver, stdout_to_devnull
 from agent_runtime.config import (
     ConfigError,
     Settings,
@@ -49,8 +49,27 @@ answer says what was tried), 130 interrupted; a closed stdout
 EPILOG = EPILOG_TEMPLATE.replace("{commands}", "\n".join(help_lines()))
 
 
+def option_hint(parser: argparse.ArgumentParser, word: str) -> str:
+    """` (did you mean --approval?)` for a mistyped long option, else nothing."""
+    import difflib
+
+    if not word.startswith("--"):
+        return ""
+    known = [s for s in parser._option_string_actions if s.startswith("--")]
+    close = difflib.get_close_matches(word.split("=", 1)[0], known, n=1, cutoff=0.7)
+    return f" (did you mean {close[0]}?)" if close else ""
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> Any:  # type: ignore[override]
+        unknown = re.match(r"unrecognized arguments: (.*)", message)
+        if unknown:  # `--aproval auto`: say which option was meant
+            message += "".join(option_hint(self, word) for word in unknown.group(1).split())
+        super().error(message)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="agent-runtime",
         usage="agent-runtime [options] [\"TASK\" | COMMAND ...]",
         description="A local-first coding agent: checked tools, a command policy, an OS sandbox, traces.",
@@ -72,6 +91,9 @@ def build_parser() -> argparse.ArgumentParser:
                              "you the rest (default: APPROVAL_MODE, else ask on a terminal, never without one)")
     parser.add_argument("--json", action="store_true",
                         help="single task: JSON events on stdout, one per line (schema in the README)")
+    parser.add_argument("-q", "--quiet", action="store_true",
+                        help="with --json: no progress on stderr, only the events on stdout (an approval prompt "
+                             "still shows the step it asks about)")
     parser.add_argument("--continue", dest="continue_run", action="store_true",
                         help="continue the latest run's conversation in this repository: with a task, run it "
                              "there; without one, open the REPL with the conversation loaded")
@@ -122,9 +144,12 @@ def configure_logging(settings: Settings, repo: Path) -> None:
     install_redaction(Redactor.for_session(repo, settings))
 
 
-def run_task(task: str, settings: Settings, repo: Path, json_events: bool = False, resume: Any = None) -> int:
-    """resume: a Conversation (agent/resume.py) the task continues."""
+def run_task(task: str, settings: Settings, repo: Path, json_events: bool = False, resume: Any = None,
+             quiet: bool = False) -> int:
+    """resume: a Conversation (agent/resume.py) the task continues; quiet: --json's stderr says nothing
+    but approval prompts."""
     from agent_runtime.agent.attach import AttachmentError
+    from agent_runtime.agent.frontend import ReaderGone
     from agent_runtime.agent.session import Session
     from agent_runtime.cli.display import Display
     from agent_runtime.models.errors import ModelError
@@ -133,11 +158,12 @@ def run_task(task: str, settings: Settings, repo: Path, json_events: bool = Fals
     if json_events:
         from agent_runtime.cli.jsonout import JsonDisplay
 
-        display: Display = JsonDisplay()
+        display: Display = JsonDisplay(quiet=quiet)
+        before_prompt = display.before_approval
     else:
-        display = Display()
+        display, before_prompt = Display(), None
     try:
-        with Session(settings, repo, make_approver(settings), display,
+        with Session(settings, repo, make_approver(settings, before_prompt), display,
                      session_id=resume.session_id if resume is not None else None,
                      first_task=task) as session:  # the models file's routes may pick the coder for it
             display.banner({"model": session.model_label, "repo": str(repo),
@@ -156,12 +182,16 @@ def run_task(task: str, settings: Settings, repo: Path, json_events: bool = Fals
         display.event("run_ended", run_id=None, status="error", exit_code=code, steps=0, tokens_in=0, tokens_out=0,
                       model_s=0.0, wall_s=0.0, parse_errors=0, code_errors=0, format_retries=0, files_changed=[],
                       error=str(exc), approval_s=0.0, cost_usd=None, context_tokens=None, context_window=None,
-                      tests_passed=None, tools_s=0.0, tests_s=0.0, attempts=0, prompt_s=None, generation_s=None,
+                      tests_passed=None, tests_stale=False, tools_s=0.0, tests_s=0.0, attempts=0, prompt_s=None, generation_s=None,
                       prompt_tokens=None, prompt_evaluated=None, models=None)
         return code
+    except ReaderGone:  # before the run began (the run record, if any, says so)
+        return PIPE_CLOSED
     except KeyboardInterrupt:
         display.error("interrupted")
         return 130
+    if result.status == "reader_closed":
+        return result.exit_code
     if result.status in ("answered", "gave_up"):
         display.final(result.answer)
     elif result.status == "step_limit":
@@ -191,8 +221,8 @@ def task_words(parser: argparse.ArgumentParser, args: argparse.Namespace, rest: 
             break
         if OPTION.match(word):
             if word.split("=", 1)[0] not in parser._option_string_actions:
-                raise UsageError(f"unknown option {word}; put the task in quotes, or write -- before it "
-                                 "if it starts with a dash")
+                raise UsageError(f"unknown option {word}{option_hint(parser, word)}; put the task in quotes, or "
+                                 "write -- before it if it starts with a dash")
             late.append(word)
             if word in takes_value:
                 if i + 1 >= len(rest):
@@ -235,9 +265,9 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         guess = None if forced else did_you_mean(rest)
         if guess:
+            # Quotes do not tell a task from a command (the shell removes them): only `--` does.
             print(f"agent-runtime: '{rest[0]}' is not a command. Did you mean '{guess}'? "
-                  f"(To give it to the agent as a task, put the task in quotes or write: "
-                  f"agent-runtime -- {rest[0]} ...)", file=sys.stderr)
+                  f"(To give '{rest[0]}' to the agent as a task, write: agent-runtime -- {rest[0]})", file=sys.stderr)
             return 2
     try:
         repo = resolve_repo(args.repo)
@@ -266,6 +296,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_usage(sys.stderr)
         print("agent-runtime: error: the task is empty", file=sys.stderr)
         return 2
+    if args.quiet and not args.json:
+        parser.print_usage(sys.stderr)
+        print("agent-runtime: error: -q quiets --json's progress on stderr: give it with --json", file=sys.stderr)
+        return 2
     if args.json and not task:
         parser.print_usage(sys.stderr)
         print("agent-runtime: error: --json needs a task (the REPL is interactive)", file=sys.stderr)
@@ -284,25 +318,13 @@ def main(argv: list[str] | None = None) -> int:
             print(f"agent-runtime: error: {exc}", file=sys.stderr)
             return 1
     if task:
-        return run_task(task, settings, repo, json_events=args.json, resume=resume)
+        return run_task(task, settings, repo, json_events=args.json, resume=resume, quiet=args.quiet)
     from agent_runtime.cli.repl import run_repl
 
-    return run_repl(settings, repo, resume=resume)
+    return run_repl(settings, repo, resume=resume, model_option=args.model)
 
 
 PIPE_CLOSED = 0  # the reader had what it wanted (`| head`): not a failure of the command
-
-
-def _stdout_to_devnull() -> None:
-    """Point stdout at /dev/null, so that the flush at exit does not fail on the closed pipe again."""
-    import os
-
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        os.close(devnull)
-    except (OSError, ValueError):
-        pass
 
 
 def entry() -> None:
@@ -314,7 +336,7 @@ def entry() -> None:
     except BrokenPipeError:
         # Whatever read stdout went away (`agent-runtime runs --json | head`, a CI step that stopped
         # reading --json events): stop quietly, with 0 (issue 13: "exit 0 on BrokenPipe").
-        _stdout_to_devnull()
+        stdout_to_devnull()
         code = PIPE_CLOSED
     except Exception as exc:  # a bug: one line for the person, the traceback for LOG_LEVEL=debug
         import logging

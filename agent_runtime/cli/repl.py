@@ -58,8 +58,8 @@ class _Opener(threading.Thread):
             self.error = exc
 
 
-def run_repl(settings: Settings, repo: Path, resume: Any = None) -> int:
-    """resume: a Conversation (agent/resume.py) to continue (--continue / --resume)."""
+def run_repl(settings: Settings, repo: Path, resume: Any = None, model_option: str | None = None) -> int:
+    """resume: a Conversation (agent/resume.py) to continue (--continue / --resume); model_option: --model."""
     from agent_runtime.agent.attach import AttachmentError
     from agent_runtime.agent.session import Session
     from agent_runtime.cli.display import Display
@@ -86,7 +86,7 @@ def run_repl(settings: Settings, repo: Path, resume: Any = None) -> int:
         display.info(escape_markup(describe(resume)))
         for note in resume.notes:
             display.warn(note)
-    ctx = ReplContext(settings, repo, session, display, opener)
+    ctx = ReplContext(settings, repo, session, display, opener, model_option=model_option)
     try:
         while not ctx.done:
             if opener.error is not None:

@@ -51,6 +51,7 @@ class ReplContext:
     done: bool = False  # /exit
     shown_banner: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
+    model_option: str | None = None  # what --model said, if anything (/model names where a choice came from)
 
     def ready(self) -> bool:
         """Wait for the session to be open (a spinner meanwhile); False (and said) if it failed."""
@@ -184,9 +185,9 @@ def _diff(ctx: ReplContext, args: list[str]) -> None:
     ctx.say("(as the patches left the files; `git diff` shows what is on disk now)")
 
 
-def _model_choices(settings: Settings) -> list[tuple[str, str]]:
+def _model_choices(settings: Settings, model_option: str | None = None) -> list[tuple[str, str]]:
     from agent_runtime.models import weights
-    from agent_runtime.models.roles import load_catalog
+    from agent_runtime.models.roles import load_catalog, parse_model_option
 
     rows = [("embedded", f"the embedded model (default {weights.DEFAULT_KEY})")]
     for key, item in weights.CATALOG.items():
@@ -199,8 +200,12 @@ def _model_choices(settings: Settings) -> list[tuple[str, str]]:
     else:
         for name, entry in catalog.models.items():
             rows.append((name, f"{entry.id} (models file)"))
-    if settings.model_id:
-        rows.append((settings.model_id, "MODEL_ID"))
+        if settings.model_id:
+            try:  # --model beats MODEL_ID: a coder it names came from the command line
+                by_option = bool(model_option) and "coder" in parse_model_option(model_option or "", catalog)
+            except ValueError:
+                by_option = False
+            rows.append((settings.model_id, "--model" if by_option else "MODEL_ID"))
     for index, model_id in enumerate(settings.model_fallback_ids, 1):
         rows.append((model_id, f"MODEL_FALLBACK_IDS #{index}"))
     rows.append(("replay:FILE", "recorded replies (tests and demos)"))
@@ -240,7 +245,7 @@ def _role_lines(ctx: ReplContext) -> list[str]:
 def _model(ctx: ReplContext, args: list[str]) -> None:
     session = ctx.session
     if not args:
-        rows = _model_choices(ctx.settings)
+        rows = _model_choices(ctx.settings, ctx.model_option)
         width = max(len(r[0]) for r in rows)
         current = session.model_label or ctx.settings.model_id or "embedded (starting)"
         ctx.say("\n".join([f"model: {current}"] + _role_lines(ctx) + ["choices for the coder (/model ID or NAME):"] +

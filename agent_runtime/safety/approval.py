@@ -17,6 +17,7 @@ Answers are read without entering the REPL's readline history: `y` is not a task
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 import time
@@ -232,6 +233,36 @@ def read_answer() -> str:
             automatic(True)
 
 
+def read_key() -> str:
+    """One answer at a prompt: on a terminal a single keypress, no Enter needed (Enter alone is "" and
+    means the default); elsewhere a line. Raises EOFError when the input is closed (Ctrl-D)."""
+    try:
+        fd = sys.stdin.fileno()
+        terminal = os.isatty(fd)
+    except (AttributeError, ValueError, OSError):
+        terminal = False
+    if not terminal:
+        return read_answer().strip().lower()[:1]
+    import select
+    import termios
+    import tty
+
+    saved = termios.tcgetattr(fd)
+    try:
+        tty.setcbreak(fd, termios.TCSANOW)  # never a flush: keys typed once the question showed are the answer
+        data = os.read(fd, 64)
+        if len(data) == 1 and data not in (b"\r", b"\n") and select.select([fd], [], [], 0.05)[0]:
+            data += os.read(fd, 64)  # `y` then Enter out of habit: the Enter must not answer the next prompt
+    finally:
+        termios.tcsetattr(fd, termios.TCSADRAIN, saved)
+    if not data or data[:1] == b"\x04":
+        raise EOFError
+    key = data[:1].decode("ascii", "replace").lower()
+    key = "" if key in "\r\n" else key
+    print(visible(key), file=sys.stderr, flush=True)  # the echo the terminal no longer gives, and the newline
+    return key
+
+
 def question(tool_name: str, action: "Action") -> str:
     """What the person is asked, worded for what is approved."""
     if action.kind == "write":
@@ -290,7 +321,7 @@ def terminal_prompt(tool_name: str, action: "Action", decision: "Decision") -> t
     while True:
         console.print(f"[bold yellow]{question(tool_name, action)}[/] {escape(f'[{shown_keys}]')} ", end="")
         try:
-            answer = read_answer().strip().lower()[:1] or DEFAULT_KEY
+            answer = read_key() or DEFAULT_KEY
         except EOFError:
             return "n", "the user closed the input without answering"
         if answer in keys:
@@ -321,7 +352,7 @@ def terminal_confirm_save(proposal: "Proposal") -> bool:
     console.print("Later sessions would approve it without asking; `agent-runtime policy test` checks it.")
     console.print(f"[bold cyan]Save it to {escape(one_line(shown(proposal.path)))}?[/] {escape('[y/N]')} ", end="")
     try:
-        return read_answer().strip().lower()[:1] == "y"
+        return read_key() == "y"
     except EOFError:
         return False
 

@@ -255,20 +255,27 @@ def find_runs(runs_dir: Path, run_id: str) -> list[Path]:
                   key=_newest_first, reverse=True)
 
 
+PEEKS = ("reader_closed",)  # runs whose reader went away (`--json ... | head -1`): never "the last run"
+
+
 def latest_run(runs_dir: Path, repo: Path | None = None) -> Path | None:
-    """The newest run (in `repo`, when given): run ids begin with their start time."""
+    """The newest run (in `repo`, when given): run ids begin with their start time. A run stopped
+    by its reader was a peek, not work to pick up: `last` and `--continue` pass over it."""
     if not Path(runs_dir).is_dir():
         return None
 
     for directory in sorted((d for d in Path(runs_dir).iterdir() if (d / "metadata.json").is_file()),
                             key=_newest_first, reverse=True):
-        if repo is None:
-            return directory
         try:
-            if json.loads((directory / "metadata.json").read_text()).get("repo") == str(repo):
-                return directory
+            metadata = json.loads((directory / "metadata.json").read_text())
         except (OSError, ValueError):
+            if repo is None:
+                return directory
             continue
+        if metadata.get("outcome") in PEEKS:
+            continue
+        if repo is None or metadata.get("repo") == str(repo):
+            return directory
     return None
 
 
@@ -346,7 +353,11 @@ def _tool_line(span: dict[str, Any]) -> tuple[str, list[str]]:
     if "policy.decision" not in attrs:  # smolagents' own final_answer, not one of ours
         return label, facts
     rule = f" ({attrs['policy.rule']})" if attrs.get("policy.rule") else ""
-    facts.append(f"policy {attrs['policy.decision']}{rule}")
+    policy = f"policy {attrs['policy.decision']}{rule}"
+    refused = attrs["policy.decision"] == "deny" or attrs.get("approval.outcome") == "denied"
+    if refused and attrs.get("approval.source") != "user" and attrs.get("policy.reason"):
+        policy += f": {json.dumps(_short(str(attrs['policy.reason']), 200), ensure_ascii=False)}"  # no one said why
+    facts.append(policy)
     source = f" ({attrs['approval.source']})" if attrs.get("approval.source") else ""
     approval = f"approval {attrs.get('approval.outcome')}{source}"
     try:

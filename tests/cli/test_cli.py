@@ -234,3 +234,26 @@ def test_long_code_lines_are_wrapped_with_line_numbers_never_cropped():
     console = Console(width=60, record=True, file=open(os.devnull, "w"))
     Display(console=console).step_code(2, None, "print(total)")
     assert console.export_text().splitlines()[-1] == "print(total)", "short code stays as it was written"
+
+
+def test_an_observation_box_never_hides_its_last_line():
+    """The last line of an observation is where the answer or the tests' summary is: a long one is cut
+    in the middle, and a marker never stands in for a single line."""
+    from types import SimpleNamespace
+
+    from rich.console import Console
+
+    from agent_runtime.cli.display import OBSERVATION_LINES, Display
+
+    def shown(count: int) -> str:
+        console = Console(width=100, record=True, file=open(os.devnull, "w"))
+        lines = [f"line {n}" for n in range(1, count + 1)]
+        step = SimpleNamespace(step_number=1, model_output=None, observations="\n".join(lines), error=None)
+        Display(console=console).step_done(step, code_shown=True)
+        return console.export_text()
+
+    one_more = shown(OBSERVATION_LINES + 1)
+    assert f"line {OBSERVATION_LINES + 1} " in one_more and "more line" not in one_more
+    many = shown(40)
+    assert "line 40 " in many and "line 1 " in many and f"line {OBSERVATION_LINES} " not in many
+    assert f"… {40 - OBSERVATION_LINES} more lines" in many

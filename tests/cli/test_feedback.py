@@ -35,6 +35,21 @@ def test_step_lines_and_the_summary_in_the_terminal_output(tmp_path):
     assert done.stdout.strip() == "fixed add", "stdout stays the answer alone"
 
 
+def test_a_patch_applied_after_the_last_test_run_makes_the_summary_say_tests_not_run(tmp_path):
+    """The tests failed, then a fix was applied and nothing ran them: their result is stale."""
+    repo = make_repo(tmp_path / "p", BUGGY_PROJECT)
+    replay = write_replay(tmp_path / "r.json", FIX[:2] + [step("Done.", 'final_answer("fixed add")')])
+    done = run_cli("--approval", "auto", "--model", f"replay:{replay}", "fix the test", cwd=repo)
+    assert done.returncode == 0, done.stderr
+    err = flat(done.stderr)
+    assert re.search(r"done: 3 steps · .* · files changed: calc.py · tests: not run since the last change", err), err
+    assert "tests: failing" not in err
+    done = run_cli("--json", "--approval", "auto", "--model", f"replay:{replay}", "fix it again", cwd=repo)
+    end = json.loads(done.stdout.splitlines()[-1])
+    # The second run's tests pass (the fix is on disk), but its apply_patch fails: nothing changed since.
+    assert end["type"] == "run_ended" and end["tests_passed"] is True and end["tests_stale"] is False, end
+
+
 def test_run_ended_in_json_has_the_summary_fields(tmp_path):
     repo = make_repo(tmp_path / "p", BUGGY_PROJECT)
     replay = write_replay(tmp_path / "r.json", FIX)
@@ -43,6 +58,7 @@ def test_run_ended_in_json_has_the_summary_fields(tmp_path):
     events = [json.loads(line) for line in done.stdout.splitlines()]
     end = events[-1]
     assert end["type"] == "run_ended" and end["tests_passed"] is True and end["cost_usd"] is None
+    assert end["tests_stale"] is False, "the tests ran after the patch"
     assert end["context_window"] == 16384 and 0 < end["context_tokens"] < 16384
     assert end["approval_s"] == 0.0
     steps = [e for e in events if e["type"] == "step_ended"]
@@ -126,3 +142,37 @@ def test_cost_comes_from_the_local_cost_map_for_hosted_models_only():
     assert kind_for(load_settings({"MODEL_ID": "ollama_chat/qwen2.5-coder:7b"})).cost(
         "ollama_chat/qwen2.5-coder:7b", 1000, 10) is None
     assert os.environ.get("LITELLM_LOCAL_MODEL_COST_MAP") == "True", "nothing is fetched"
+
+
+def test_no_wrapping_when_not_a_terminal_and_the_terminals_own_width_on_one(tmp_path):
+    """A log (`2>file`, a pipe) keeps every line whole: headers, observations, the figures. On a
+    terminal, lines are wrapped at its real width, between words, never inside one."""
+    import fcntl
+    import struct
+    import termios
+
+    from rich.cells import cell_len
+
+    repo = make_repo(tmp_path / "p", BUGGY_PROJECT)
+    long = "x" * 150
+    replay = write_replay(tmp_path / "r.json", [step("Print a long line.", f'print("{long}")'),
+                                                step("Done.", 'final_answer("done")')])
+    task = "a task whose words run on well past the eighty columns that a log file was cut at before"
+    done = run_cli("--approval", "never", "--model", f"replay:{replay}", task, cwd=repo)
+    assert done.returncode == 0, done.stderr
+    lines = done.stderr.splitlines()
+    assert any(task in line for line in lines), "the task's header is whole"
+    assert any(f'print("{long}")' in line for line in lines), "the step's code line is whole"
+    assert any(line.startswith("│ " + long) for line in lines), "the observation's line is whole, in its box"
+    assert any(line.startswith("step 1 · ") and "context" in line for line in lines), done.stderr
+    assert any(line.startswith("done: 2 steps") and line.endswith("no patch applied") for line in lines), done.stderr
+    assert all(cell_len(line) < 260 for line in lines), "boxes and rules are as wide as they need, no wider"
+
+    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
+    term = Terminal([str(VENV_BIN / "agent-runtime"), "--approval", "never", "--model", f"replay:{replay}", task],
+                    repo, {**env, "TERM": "xterm"})
+    fcntl.ioctl(term.master, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 70, 0, 0))
+    assert term.wait(120) == 0, term.output
+    shown = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07", "", term.output).replace("\r", "")
+    assert all(cell_len(line) <= 70 for line in shown.splitlines()), shown
+    assert "no patch applied" in flat(shown) and "steps ·" in flat(shown), shown

@@ -105,7 +105,12 @@ def test_a_mistyped_command_is_not_run_as_a_task(tmp_path):
         done = run_cli(*argv, cwd=tmp_path)
         assert done.returncode == 2, argv
         assert f"'{argv[0]}' is not a command. Did you mean '{meant}'?" in done.stderr
-        assert f"agent-runtime -- {argv[0]}" in done.stderr and "in quotes" in done.stderr
+        # Quotes never reach the program (`agent-runtime "tols"` is the same argv): only -- is advice that works.
+        assert f"agent-runtime -- {argv[0]}" in done.stderr and "in quotes" not in done.stderr
+    for argv in (["--aproval", "auto", "say hi"], ["say hi", "--aproval", "auto"], ["--aproval=auto", "tools"]):
+        done = run_cli(*argv, cwd=tmp_path)
+        assert done.returncode == 2 and "--aproval" in done.stderr, (argv, done.stderr)
+        assert "did you mean --approval?" in done.stderr, (argv, done.stderr)
 
 
 def test_the_original_module_entry_point_works(tmp_path):
@@ -161,3 +166,87 @@ def test_the_readme_documents_every_event_and_field():
         for name, spec in fields.items():
             shown = f"`{name}?`" if spec.endswith("?") else f"`{name}`"
             assert shown in rows[kind], f"README: {kind} lacks {shown}"
+
+
+def test_a_run_piped_to_head_is_stopped_by_its_reader_and_never_taken_for_the_last_run(tmp_path):
+    """`agent-runtime --json ... | head -1`: a real pipe whose reader closes after the first line. The
+    run stops (exit 0, no traceback), is recorded as stopped by the reader, not as an error, and
+    `trace last` and `--continue` pass over the peek to the run before it."""
+    import os
+    import subprocess
+
+    from conftest import VENV_BIN
+
+    repo = make_repo(tmp_path / "p", BUGGY_PROJECT)
+    env = {**os.environ, "RUNS_DIR": str(tmp_path / "runs")}
+    first = write_replay(tmp_path / "first.json", [step("Answer.", 'final_answer("the real work")')])
+    assert run_cli("--model", f"replay:{first}", "say hi", cwd=repo, env=env).returncode == 0
+    real = next((tmp_path / "runs").iterdir()).name
+    # The peek's first step takes seconds: its events come well after the reader has gone.
+    peek = write_replay(tmp_path / "peek.json", [step("Wait.", 'print(run_cmd(command="sleep 3"))'),
+                                                 step("Answer.", 'final_answer("never read")')])
+    proc = subprocess.Popen([str(VENV_BIN / "agent-runtime"), "--json", "--approval", "auto", "--model",
+                             f"replay:{peek}", "peek"], cwd=repo, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    head = proc.stdout.readline()
+    proc.stdout.close()  # what `head -1` does once it has its line
+    stderr = proc.stderr.read()
+    assert proc.wait(timeout=120) == 0, stderr
+    assert json.loads(head)["type"] == "run_started"
+    assert "Traceback" not in stderr and "internal error" not in stderr and "Exception ignored" not in stderr, stderr
+    peeked = json.loads(head)["run_id"]
+    metadata = json.loads((tmp_path / "runs" / peeked / "metadata.json").read_text())
+    assert metadata["outcome"] == "reader_closed" and not (tmp_path / "runs" / peeked / "final.md").exists()
+    listed = run_cli("runs", cwd=repo, env=env).stdout
+    assert any(peeked in line and "reader_closed" in line for line in listed.splitlines()), listed
+    trace = run_cli("trace", "last", cwd=repo, env=env)
+    assert trace.returncode == 0 and f"run {real}" in trace.stdout and peeked not in trace.stdout, trace.stdout
+    again = write_replay(tmp_path / "again.json", [step("Answer.", 'final_answer("continued")')])
+    done = run_cli("--json", "--continue", "--model", f"replay:{again}", "go on", cwd=repo, env=env)
+    assert done.returncode == 0, done.stderr
+    resumed = events_of(done.stdout)[0]
+    assert resumed["type"] == "resumed" and resumed["run_id"] == real, resumed
+
+
+def test_json_keeps_the_step_lines_on_stderr_and_q_quiets_them(tmp_path):
+    repo = make_repo(tmp_path / "p", BUGGY_PROJECT)
+    replay = write_replay(tmp_path / "r.json", [step("Look around first.", 'print(repo_info())'),
+                                                step("Answer.", 'final_answer("hi")')])
+    done = run_cli("--json", "--model", f"replay:{replay}", "say hi", cwd=repo)
+    assert done.returncode == 0, done.stderr
+    assert all(valid(e) == [] for e in events_of(done.stdout)), "stdout stays JSON alone"
+    for shown in ("Step 1", "Look around first.", "step 1 · ", "step 2 · ", "done: 2 steps"):
+        assert shown in done.stderr, (shown, done.stderr)
+    quiet = run_cli("--json", "-q", "--model", f"replay:{replay}", "say hi", cwd=repo)
+    assert quiet.returncode == 0 and quiet.stderr == "", quiet.stderr
+    assert [e["type"] for e in events_of(quiet.stdout)] == [e["type"] for e in events_of(done.stdout)]
+    alone = run_cli("-q", "--model", f"replay:{replay}", "say hi", cwd=repo)
+    assert alone.returncode == 2 and "give it with --json" in alone.stderr
+
+
+def test_an_approval_prompt_of_a_quiet_json_run_shows_the_step_it_asks_about(tmp_path):
+    """On a terminal with stdout going to a file, `--json -q` shows nothing of its progress, but an
+    approval box never comes out of nowhere: the step's thought and code are drawn above it."""
+    import os
+
+    from conftest import VENV_BIN
+    from terminal import Terminal
+
+    repo = make_repo(tmp_path / "p", BUGGY_PROJECT)
+    replay = write_replay(tmp_path / "r.json", [step("Quietly look around.", 'print(repo_info())'),
+                                                step("Make the file the user asked for.",
+                                                     'print(run_cmd(command="touch made.txt"))'),
+                                                step("Done.", 'final_answer("made")')])
+    events = tmp_path / "events.jsonl"
+    env = {**os.environ, "TERM": "dumb", "COLUMNS": "200"}
+    term = Terminal(["/bin/sh", "-c", f'exec "$0" "$@" > {events}', str(VENV_BIN / "agent-runtime"), "--json", "-q",
+                     "--approval", "ask", "--model", f"replay:{replay}", "make it"], repo, env)
+    term.read_until("Run this command?", timeout=120)
+    term.type("y\n")
+    assert term.wait(120) == 0, term.output
+    shown = term.output
+    assert "Quietly look around." not in shown, "a step that asks nothing stays quiet"
+    assert shown.index("Make the file the user asked for.") < shown.index("touch made.txt") \
+        < shown.index("Run this command?"), shown
+    assert (repo / "made.txt").exists()
+    assert events_of(events.read_text())[-1]["type"] == "run_ended"

@@ -11,7 +11,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from conftest import BUGGY_PROJECT, VENV_BIN, flat, make_repo, run_cli, step, write_replay
+from conftest import BUGGY_PROJECT, VENV_BIN, flat, json_lines, make_repo, run_cli, step, write_replay
 from terminal import Terminal
 
 REFUSAL = "do not push, I review first"
@@ -98,6 +98,7 @@ def test_a_repl_session_then_continue_in_a_new_process(tmp_path):
     term.type("/model\n")
     shown = flat(read_after(term, mark, "any LiteLLM id"))
     assert f"model: replay:{replay}" in shown and "embedded:0.5b" in shown and "replay:FILE" in shown
+    assert f"replay:{replay} --model" in shown, "the choice is named by where it came from, not MODEL_ID"
 
     mark = len(term.output)
     term.type("/trace\n")
@@ -130,7 +131,7 @@ def test_a_repl_session_then_continue_in_a_new_process(tmp_path):
     lines = listing.stdout.splitlines()
     assert lines[0].split() == ["RUN", "STARTED", "OUTCOME", "STEPS", "TOKENS", "REPO", "TASK"]
     assert len(lines) == 4 and "what did the first task change?" in lines[1]
-    as_json = json.loads(run_cli("runs", "--json", cwd=repo, env={"RUNS_DIR": str(runs)}).stdout)
+    as_json = json_lines(run_cli("runs", "--json", cwd=repo, env={"RUNS_DIR": str(runs)}).stdout)
     assert [r["steps"] for r in as_json] == [1, 3, 2]
     last = run_cli("trace", "last", cwd=repo, env={"RUNS_DIR": str(runs)})
     assert last.returncode == 0 and f"run {run_dir.name}" in last.stdout
@@ -162,7 +163,7 @@ def test_a_killed_run_keeps_its_steps_and_is_resumed_with_them(tmp_path):
     finally:
         proc.wait(timeout=30)
     run_id = events[0]["run_id"]
-    killed = json.loads(run_cli("runs", "--json", cwd=repo, env={"RUNS_DIR": str(runs)}).stdout)[0]
+    killed = json_lines(run_cli("runs", "--json", cwd=repo, env={"RUNS_DIR": str(runs)}).stdout)[0]
     assert killed["run_id"] == run_id and killed["outcome"] == "killed"
     assert killed["steps"] == 2, "the two steps that ended are counted"
     listing = run_cli("runs", cwd=repo, env={"RUNS_DIR": str(runs)}).stdout.splitlines()[1]

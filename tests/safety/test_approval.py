@@ -116,6 +116,22 @@ def test_terminal_prompt_for_a_command(tmp_path):
     assert term.wait() == 0 and not (repo / "calc.py").exists()
 
 
+def test_a_single_keypress_answers_the_prompt_and_enter_alone_is_still_no(tmp_path):
+    repo = make_repo(tmp_path / "p", BUGGY_PROJECT)
+    term = _terminal(["--approval", "ask", "tool", "run_cmd", '{"command": "rm calc.py"}'], repo)
+    term.read_until("[y/N/a/r/m]", timeout=60)
+    term.type("y")  # no Enter
+    assert term.wait() == 0 and not (repo / "calc.py").exists()
+    import re
+
+    assert "[y/N/a/r/m] y" in re.sub(r"\x1b\[[0-9;]*m", "", term.output), "the key is echoed after the question"
+    term = _terminal(["--approval", "ask", "tool", "run_cmd", '{"command": "rm test_calc.py"}'], repo)
+    term.read_until("[y/N/a/r/m]", timeout=60)
+    term.type("\r")  # Enter: the default
+    term.wait()
+    assert (repo / "test_calc.py").exists() and "refused" in term.output
+
+
 def test_terminal_prompt_for_a_patch_shows_the_diff_and_passes_a_message(tmp_path):
     repo = make_repo(tmp_path / "p", BUGGY_PROJECT)
     replay = write_replay(tmp_path / "r.json", [

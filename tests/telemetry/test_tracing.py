@@ -21,6 +21,7 @@ from conftest import (
     BUGGY_PROJECT,
     ROOT,
     VENV_BIN,
+    json_lines,
     make_repo,
     run_cli,
     step,
@@ -159,7 +160,8 @@ def test_run_record_files(tmp_path):
     tree = "\n".join(span_tree(load_spans(record.dir)))
     assert re.search(r"\[AGENT\] task: explain calc.py .*\n  \[CHAIN\] step 1 .*\n    \[LLM\] llm: replay:replay.json .*\n"
                      r"    \[TOOL\] list_files \*\.py .* policy allow", tree), tree
-    assert "policy ask (change-files) · approval denied (config)" in tree
+    # No person refused it (--approval never): the rule's reason says why
+    assert re.search(r'policy ask \(change-files\): "changes files directly[^"]*" · approval denied \(config\)', tree), tree
 
 
 def test_runs_and_trace_commands(tmp_path):
@@ -169,14 +171,17 @@ def test_runs_and_trace_commands(tmp_path):
     assert run_cli("--model", f"replay:{replay}", "explain calc.py", cwd=repo, env=env).returncode == 0
     listing = run_cli("runs", cwd=repo, env=env)
     assert listing.returncode == 0 and "answered" in listing.stdout and "explain calc.py" in listing.stdout
-    run_id = json.loads(run_cli("runs", "--json", cwd=repo, env=env).stdout)[0]["run_id"]
+    run_id = json_lines(run_cli("runs", "--json", cwd=repo, env=env).stdout)[0]["run_id"]
     shown = run_cli("trace", run_id[-4:], cwd=repo, env=env)
     assert shown.returncode == 0 and "[TOOL] run_cmd rm calc.py" in shown.stdout and "approval denied" in shown.stdout
+    refused = next(line for line in shown.stdout.splitlines() if "run_cmd rm calc.py" in line)
+    assert 'policy ask (change-files): "changes files directly (propose_patch' in refused, "no one said why: the rule's reason"
+    assert "final answer: calc.py adds wrongly" in shown.stdout
     missing = run_cli("trace", "nope", cwd=repo, env=env)
     assert missing.returncode == 1 and "agent-runtime runs" in missing.stderr
     # a run killed mid-way keeps its marker and shows as killed
     (tmp_path / "runs" / run_id / ".running").write_text("999999")
-    assert json.loads(run_cli("runs", "--json", cwd=repo, env=env).stdout)[0]["outcome"] == "killed"
+    assert json_lines(run_cli("runs", "--json", cwd=repo, env=env).stdout)[0]["outcome"] == "killed"
 
 
 def test_run_id_and_phoenix_url_are_printed(phoenix, tmp_path):
@@ -188,7 +193,7 @@ def test_run_id_and_phoenix_url_are_printed(phoenix, tmp_path):
     assert result.returncode == 0
     match = re.search(rf"trace in Phoenix: ({re.escape(phoenix.url)}/redirects/traces/([0-9a-f]{{32}}))", result.stderr)
     assert match, result.stderr
-    run = json.loads(run_cli("runs", "--json", cwd=repo, env={"RUNS_DIR": str(tmp_path / "r")}).stdout)[0]
+    run = json_lines(run_cli("runs", "--json", cwd=repo, env={"RUNS_DIR": str(tmp_path / "r")}).stdout)[0]
     assert match.group(2) == run["trace_id"]
     spans = phoenix_spans(phoenix.url, "url-test", expect_at_least=1)
     assert {s["context"]["trace_id"] for s in spans} == {run["trace_id"]}, "the URL names the trace Phoenix holds"
@@ -496,3 +501,59 @@ def test_phoenix_command_starts_a_healthy_local_phoenix(tmp_path):
         assert proc.wait(timeout=30) == 0
     with pytest.raises(OSError):
         urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2)
+
+
+@pytest.mark.slow
+def test_sigterm_or_sighup_stops_the_phoenix_child_as_ctrl_c_does(tmp_path):
+    """`kill PID` of a background `agent-runtime phoenix`, or its terminal closed (SIGHUP), stops the
+    Phoenix server it started (its own session: the signal never reaches it): no orphan keeps the port."""
+
+    def start(port: int) -> subprocess.Popen:
+        return subprocess.Popen([str(VENV_BIN / "agent-runtime"), "phoenix", "--port", str(port)], cwd=tmp_path,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                env={**os.environ, "XDG_DATA_HOME": str(tmp_path / "data")})
+
+    def child_of(proc: subprocess.Popen) -> int:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            found = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True).stdout.split()
+            if found:
+                return int(found[0])
+            time.sleep(0.1)
+        raise AssertionError("agent-runtime phoenix started no child")
+
+    def gone(pid: int) -> bool:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                return True
+            time.sleep(0.2)
+        return False
+
+    # SIGHUP while Phoenix is still starting: the terminal was closed.
+    proc = start(_free_port())
+    child = child_of(proc)
+    try:
+        proc.send_signal(signal.SIGHUP)
+        proc.wait(timeout=60)
+        assert gone(child), "the Phoenix child outlived a SIGHUP"
+        # SIGTERM once it is up: `kill` of a background job.
+        port = _free_port()
+        proc = start(port)
+        line = proc.stdout.readline()
+        assert line.strip() == f"Phoenix is running: http://127.0.0.1:{port}", line + proc.stderr.read()
+        child = child_of(proc)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 0
+        assert gone(child), "the Phoenix child outlived a SIGTERM"
+        with pytest.raises(OSError):
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2)
+        assert "Traceback" not in proc.stderr.read()
+    finally:
+        for pid in (proc.pid, child):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
