@@ -46,6 +46,23 @@ def data_home() -> Path:
     return Path(base) / "agent-runtime"
 
 
+def cache_home() -> Path:
+    """Where per-user caches live (model weights: models/weights.py)."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "agent-runtime"
+
+
+def agent_dirs(runs: Path | None = None) -> list[Path]:
+    """Every directory of the agent's own: run records, server logs, the undo journal, REPL history
+    (state), the user's configuration, Phoenix's traces (data), caches, and the runs directory
+    (`runs`, else RUNS_DIR of the environment). What no sandboxed program may list or read."""
+    found = [state_home(), config_home(), data_home(), cache_home()]
+    raw = runs or (Path(os.environ["RUNS_DIR"]).expanduser() if os.environ.get("RUNS_DIR", "").strip() else None)
+    if raw is not None:
+        found.append(Path(raw))
+    return [path for i, path in enumerate(found) if path.is_absolute() and path not in found[:i]]
+
+
 # --- parsers: each takes the raw string and returns a value or raises ValueError(accepts) ---
 
 _TRUE = {"1", "true", "yes", "on"}

@@ -128,3 +128,26 @@ def sanitized_copies(paths: list[Path], scratch: Path) -> list[tuple[Path, Path]
             copy.write_text(clean, encoding="utf-8", errors="surrogateescape")
             out.append((copy, real))
     return out
+
+
+def agent_state(root: Path, runs: Path | None = None) -> list[Path]:
+    """The agent's own directories (config.agent_dirs: run records, server logs, the undo journal,
+    REPL history, the user's configuration, traces, caches) to cover in the sandbox. One that holds
+    the workspace (a workspace under ~/.local/state) is covered entry by entry, down to the workspace."""
+    from agent_runtime.config import agent_dirs
+
+    out: list[Path] = []
+    for directory in agent_dirs(runs):
+        real = Path(os.path.realpath(directory))
+        if not os.path.lexists(real) or real == root:
+            continue
+        if not within(root, real):
+            out.append(real)
+            continue
+        for above in [p for p in root.parents if within(p, real)]:  # from real down to the workspace's parent
+            step = next(p for p in (root, *root.parents) if p.parent == above)
+            try:
+                out += [above / name for name in os.listdir(above) if above / name != step]
+            except OSError:
+                continue
+    return out

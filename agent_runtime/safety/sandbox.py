@@ -12,8 +12,10 @@ Inside bubblewrap a command has nothing of the host to gain, even when we run as
   created (a read-only placeholder stands there while the command runs), and any other of
   those names a command creates is removed afterwards and the command's output says so;
 - deny_read files hidden (in the workspace, what symlinks named like them point at, the usual
-  secret places in $HOME, the user's agent-runtime configuration, the .env files of the start
-  directory and of every directory above the workspace);
+  secret places in $HOME, the .env files of the start directory and of every directory above
+  the workspace), and the agent's own state wherever XDG_* and RUNS_DIR put it (the user's
+  configuration, run records, server logs, the undo journal, REPL history, traces, caches);
+- git's configuration a command creates at any depth removed afterwards (planted.py);
   .git/config is seen without credentials (remote URLs' user:token@, extraheader);
 - no host sockets: /run, /var/run and $XDG_RUNTIME_DIR are empty, socket files under $HOME and
   the workspace are covered, /tmp is private (tools installed under it stay visible,
@@ -201,8 +203,9 @@ def _is_config_name(name: str) -> bool:
 
 class Sandbox:
     def __init__(self, workspace_root: Path, hidden_globs: tuple[str, ...] = (), allow_network: bool = False,
-                 limits: Limits = Limits(), use_bwrap: bool | None = None):
+                 limits: Limits = Limits(), use_bwrap: bool | None = None, runs: Path | None = None):
         self.root = Path(workspace_root).resolve()
+        self.runs = runs  # the runs directory when settings put it elsewhere (hidden with the agent's state)
         self.hidden_globs = hidden_globs
         self.allow_network = allow_network
         self.limits = limits
@@ -230,12 +233,10 @@ class Sandbox:
             found += self._linked_secrets(self._walk() if walked is None else walked)
         home = Path.home()
         found += [home / name for name in HOME_SECRETS if os.path.lexists(home / name)]
-        # The user's agent-runtime configuration (config.env holds provider API keys), wherever
-        # XDG_CONFIG_HOME puts it; and the .env files of the directory the agent was started in,
-        # which the agent reads (and redacts) but which may lie outside the workspace.
-        from agent_runtime.config import config_home
-
-        found += [p for p in (config_home(),) if os.path.lexists(p)]
+        # The agent's own files, wherever XDG_* and RUNS_DIR put them: the user's configuration
+        # (config.env holds provider API keys), every project's run records, the model server's
+        # logs (whole prompts), the undo journal (files' contents), REPL history, traces.
+        found += outside.agent_state(self.root, self.runs)
         # And those of the directories above the workspace (a monorepo's root .env, with --repo one of
         # its projects) and beside them (another project's): the policy denies reading them, but a
         # command the sandbox lets run, or one the user approves, would otherwise find them there.
