@@ -24,13 +24,14 @@ when the walk after it runs: its PID namespace ended with the command.
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import shutil
 import stat
 import subprocess
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 log = logging.getLogger(__name__)
 
@@ -124,6 +125,14 @@ def walk(root: str, before: Listing | None = None) -> Listing:
         top = os.open(root, _DIR_FLAGS)
     except OSError:
         return out
+    if before is not None:
+        try:
+            quick = _walk_by_path(top, before)
+        finally:
+            os.close(top)
+        if quick is not None:
+            return quick
+        top = os.open(root, _DIR_FLAGS)
     # Depth first; each level keeps its directory's descriptor open while its subdirectories are walked.
     stack: list[tuple[int, str, list[str]]] = []
 
@@ -133,7 +142,7 @@ def walk(root: str, before: Listing | None = None) -> Listing:
         ident = _ident(info)
         old = before.dirs.get(rel) if before is not None else None
         if old is not None and old.ident == ident and not old.recent:
-            found = replace(old, recent=False)
+            found = old
         else:
             found = _read_dir(fd, ident)
             found.recent = info.st_ctime_ns >= recent
@@ -172,9 +181,53 @@ def walk(root: str, before: Listing | None = None) -> Listing:
     return out
 
 
+def _walk_by_path(top: int, before: Listing) -> Listing | None:
+    """The walk after a command: one stat per folder, by its path from the workspace; only a folder
+    whose identity changed (or that is new) is opened and read. None when a path is too long for
+    one call: the walk by descriptors takes over."""
+    out = Listing()
+    recent = time.time_ns() - RECENT_NS
+    stack = [""]
+    while stack:
+        rel = stack.pop()
+        path = rel or "."
+        try:
+            info = os.stat(path, dir_fd=top, follow_symlinks=False)
+        except OSError as exc:
+            if exc.errno == errno.ENAMETOOLONG:
+                return None
+            continue
+        if not stat.S_ISDIR(info.st_mode):
+            continue
+        ident = _ident(info)
+        old = before.dirs.get(rel)
+        if old is not None and old.ident == ident and not old.recent:
+            found = old  # the same names (and not recent then, so not now)
+        else:
+            try:
+                fd = _open_dir(top, path, info, before, rel)
+            except OSError as exc:
+                if exc.errno == errno.ENAMETOOLONG:
+                    return None
+                out.unreadable[rel] = ident
+                continue
+            try:
+                found = _read_dir(fd, ident)
+            except OSError:
+                out.unreadable[rel] = ident
+                continue
+            finally:
+                os.close(fd)
+            found.recent = info.st_ctime_ns >= recent
+        out.dirs[rel] = found
+        stack += [_join(rel, name) for name in found.subdirs]
+    return out
+
+
 def _open_dir(parent_fd: int, name: str, info: os.stat_result, before: Listing | None, rel: str) -> int:
-    """A directory's descriptor. One the command made unreadable (chmod 000) is opened after giving
-    the owner access back, when it changed since the walk before (which recorded it unreadable)."""
+    """A directory's descriptor (`name` relative to `parent_fd`). One the command made unreadable
+    (chmod 000) is opened after giving the owner access back, when it changed since the walk
+    before (which recorded it unreadable)."""
     try:
         return os.open(name, _DIR_FLAGS, dir_fd=parent_fd)
     except PermissionError:
