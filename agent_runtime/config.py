@@ -55,11 +55,15 @@ def cache_home() -> Path:
 def agent_dirs(runs: Path | None = None) -> list[Path]:
     """Every directory of the agent's own: run records, server logs, the undo journal, REPL history
     (state), the user's configuration, Phoenix's traces (data), caches, and the runs directory
-    (`runs`, else RUNS_DIR of the environment). What no sandboxed program may list or read."""
+    (`runs`, and RUNS_DIR of the environment and of the user's config file). What no sandboxed
+    program may list or read."""
     found = [state_home(), config_home(), data_home(), cache_home()]
-    raw = runs or (Path(os.environ["RUNS_DIR"]).expanduser() if os.environ.get("RUNS_DIR", "").strip() else None)
-    if raw is not None:
-        found.append(Path(raw))
+    if runs is not None:
+        found.append(Path(runs))
+    # RUNS_DIR where the settings may have it (a sandbox made without them: an MCP server's)
+    for raw in (os.environ.get("RUNS_DIR", ""), read_env_file(user_config_path()).get("RUNS_DIR", "")):
+        if raw.strip():
+            found.append(Path(raw.strip()).expanduser())
     return [path for i, path in enumerate(found) if path.is_absolute() and path not in found[:i]]
 
 

@@ -137,3 +137,17 @@ def test_the_models_code_sees_none_of_it(agent_state):
     assert done.returncode == 0, done.stderr
     assert SECRET not in done.stdout and all(s in ("FileNotFoundError", "PermissionError", "[]")
                                              for s in json.loads(done.stdout)), done.stdout
+
+
+def test_a_runs_dir_set_only_in_the_users_config_file_is_hidden_too(tmp_path, agent_state, monkeypatch):
+    """A sandbox made without the settings (an MCP server's) still knows the runs directory."""
+    monkeypatch.delenv("RUNS_DIR")
+    config = Path(os.environ["XDG_CONFIG_HOME"]) / "agent-runtime" / "config.env"
+    config.write_text(f"RUNS_DIR={agent_state['RUNS_DIR']}\n")
+    repo = workspace_with_probe(tmp_path / "project", agent_state)
+    result = Sandbox(repo).run("python3 probe.py", timeout=60)
+    assert result.exit_code == 0, result.stderr
+    found = json.loads((repo / "found.json").read_text())
+    assert all(SECRET not in text for text in found["RUNS_DIR"] + found["RUNS_DIR (file)"]), found["RUNS_DIR"]
+    assert any(SECRET in text for text in found["control"])
+
