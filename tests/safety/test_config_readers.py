@@ -106,3 +106,13 @@ def test_the_cli_refuses_a_symlinked_dotenv_and_prints_no_key(tmp_path, fake_key
     assert done.returncode == 0, done.stderr
     assert "symlink that leads outside" in done.stderr and ".env" in done.stderr, done.stderr
     assert key_material(done.stdout + done.stderr) == []
+
+
+def test_a_dotenv_leading_to_a_name_with_escape_sequences_is_shown_harmless(tmp_path):
+    """The warning names where the link leads: a terminal escape in that name is shown, not run."""
+    repo = make_repo(tmp_path / "repo", {"a.py": "x = 1\n"})
+    (repo / ".env").symlink_to("/nonexistent/\x1b]0;owned\x07\x1b[2J")
+    done = run_cli("tool", "list_files", "{}", cwd=repo, env={"XDG_CONFIG_HOME": str(tmp_path / "no-config")})
+    assert done.returncode == 0, done.stderr
+    assert "leads outside" in done.stderr and "\x1b" not in done.stderr and "^[]0;owned" in done.stderr
+
