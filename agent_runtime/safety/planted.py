@@ -30,6 +30,7 @@ import os
 import shutil
 import stat
 import subprocess
+import tempfile
 import time
 from dataclasses import dataclass, field
 
@@ -297,8 +298,31 @@ def _open_parent(root: str, rel: str) -> int:
     return fd
 
 
-def remove(root: str, rel: str) -> bool:
-    """Remove the entry at `rel` (a folder with all it holds), never following a symlink."""
+class Keep:
+    """Where what is taken out of the workspace goes, so that nothing is lost (a repository the user
+    cloned into the workspace while a command ran looks just like a planted one): a private folder
+    made on first use. Moved there when it is on the same file system, deleted otherwise."""
+
+    def __init__(self, parent: str):
+        self.parent = parent
+        self.path: str | None = None
+        self.count = 0
+
+    def take(self, fd: int, name: str) -> bool:
+        try:
+            if self.path is None:
+                os.makedirs(self.parent, mode=0o700, exist_ok=True)
+                self.path = tempfile.mkdtemp(prefix=time.strftime("%Y%m%d-%H%M%S-"), dir=self.parent)
+            self.count += 1
+            os.rename(name, os.path.join(self.path, f"{self.count}-{name}"), src_dir_fd=fd)
+            return True
+        except OSError:  # another file system (EXDEV), no room: deleted instead
+            return False
+
+
+def remove(root: str, rel: str, keep: Keep | None = None) -> bool:
+    """Take the entry at `rel` out of the workspace (a folder with all it holds), never following a
+    symlink: into `keep` when it can, else deleted."""
     try:
         fd = _open_parent(root, rel)
     except OSError as exc:
@@ -307,6 +331,8 @@ def remove(root: str, rel: str) -> bool:
     name = rel.rpartition("/")[2]
     try:
         info = os.stat(name, dir_fd=fd, follow_symlinks=False)
+        if keep is not None and keep.take(fd, name):
+            return True
         if not stat.S_ISDIR(info.st_mode):
             os.unlink(name, dir_fd=fd)
             return True
@@ -327,9 +353,10 @@ def remove(root: str, rel: str) -> bool:
         os.close(fd)
 
 
-def planted(root: str, before: Listing, dangling: dict[str, str]) -> list[str]:
-    """Walk the workspace again and remove what the command planted; the rel paths removed.
-    Top-level entries named exactly like the top-level configuration are left to the caller."""
+def planted(root: str, before: Listing, dangling: dict[str, str], keep: Keep | None = None) -> list[str]:
+    """Walk the workspace again and take out what the command planted (into `keep` when given);
+    the rel paths taken. Top-level entries named exactly like the top-level configuration are left
+    to the caller."""
     after = walk(root, before)
     known = {ident for _, ident in before.config.values()}  # wherever they are now: a rename moves them
     created = [rel for rel, (_, ident) in after.config.items() if ident not in known and not _top_level_exact(rel)]
@@ -345,7 +372,7 @@ def planted(root: str, before: Listing, dangling: dict[str, str]) -> list[str]:
     for rel in sorted(set(created), key=lambda r: (r.count("/"), r)):
         if any(rel.startswith(done + "/") for done in removed):
             continue  # inside a folder removed already
-        if remove(root, rel):
+        if remove(root, rel, keep):
             removed.append(rel)
     return removed
 

@@ -543,5 +543,12 @@ class Sandbox:
             except OSError as exc:
                 log.warning("could not remove %s that a sandboxed command created: %s", path, exc)
         if listing is not None:
-            created += planted.planted(str(self.root), listing, dangling or {})
+            from agent_runtime.config import state_home
+
+            keep = planted.Keep(str(state_home() / "removed"))
+            nested = planted.planted(str(self.root), listing, dangling or {}, keep)
+            created += nested
+            if keep.path is not None:
+                log.warning("moved %d entr%s a sandboxed command created out of %s into %s", keep.count,
+                            "y" if keep.count == 1 else "ies", self.root, keep.path)
         return created

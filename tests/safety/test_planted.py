@@ -127,6 +127,18 @@ echo done
     assert not (workspace / "real").exists(), "a new folder git takes for a bare repository goes too"
 
 
+def test_what_is_taken_out_is_kept_in_the_agents_state_not_lost(sandbox, workspace, isolated_state):
+    """A repository cloned into the workspace by the user while a command ran looks like a planted
+    one: it leaves the workspace, but into a private folder of the agent's state (hidden from the
+    sandbox like the rest of it), not into nothing."""
+    result = sandbox.run("mkdir -p sub/.git && echo work > sub/.git/precious && echo x > sub/kept.txt", timeout=30)
+    assert "removed sub/.git" in result.stderr and not os.path.lexists(workspace / "sub" / ".git")
+    kept = list((isolated_state / "agent-runtime" / "removed").glob("*/1-.git/precious"))
+    assert len(kept) == 1 and kept[0].read_text() == "work\n"
+    assert oct(kept[0].parent.parent.stat().st_mode & 0o777) == "0o700"
+    assert (workspace / "sub" / "kept.txt").read_text() == "x\n"
+
+
 def test_the_users_nested_repository_moved_by_a_command_is_kept(sandbox, workspace):
     """Identity, not path: a nested repository that existed at the start and that a command moved
     (renaming a folder above it) is the user's, and is not deleted as if it were new."""
