@@ -19,7 +19,9 @@ listing from before is reused (cheap: only changed directories are read again, a
 just before the walk, where file times are coarse). The walk goes by
 file descriptors, so a path longer than PATH_MAX is walked too; a directory the walk cannot read
 that changed during the command is removed (fail closed). Nothing of the sandbox runs any more
-when the walk after it runs: its PID namespace ended with the command.
+when the walk after it runs: its PID namespace ended with the command. What is taken out goes to
+a private folder of the agent's state when it can (Keep), so a repository the user cloned into
+the workspace while a command ran is not lost.
 """
 
 from __future__ import annotations
