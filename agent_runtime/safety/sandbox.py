@@ -213,6 +213,7 @@ class Sandbox:
         self._bwrap = self.isolation.bwrap
         self._warned = False
         self._home_sockets: tuple[float, list[Path]] = (0.0, [])
+        self._live: list[tuple[planted.Listing, dict[str, str]]] = []  # programs running (program())
 
     @property
     def kind(self) -> str:
@@ -503,6 +504,9 @@ class Sandbox:
         limits = limits or self.limits
         env = {**self._env(self.root), **(extra_env or {})}
         before, listing, dangling = self._before()
+        live = (listing, dangling)
+        if listing is not None:
+            self._live.append(live)
         try:
             with DotenvPlaceholder(self.root) as placeholder, \
                     tempfile.TemporaryDirectory(prefix="agent-runtime-sandbox-") as scratch:
@@ -511,6 +515,8 @@ class Sandbox:
                                            Path(scratch), listing)
                 yield prlimit_prefix(limits) + wrapped, env
         finally:
+            if live in self._live:
+                self._live.remove(live)
             self._remove_new_config(before | {".env"}, listing, dangling)
 
     def _before(self) -> tuple[set[str], planted.Listing | None, dict[str, str]]:
@@ -543,12 +549,25 @@ class Sandbox:
             except OSError as exc:
                 log.warning("could not remove %s that a sandboxed command created: %s", path, exc)
         if listing is not None:
-            from agent_runtime.config import state_home
-
-            keep = planted.Keep(str(state_home() / "removed"))
-            nested = planted.planted(str(self.root), listing, dangling or {}, keep)
-            created += nested
-            if keep.path is not None:
-                log.warning("moved %d entr%s a sandboxed command created out of %s into %s", keep.count,
-                            "y" if keep.count == 1 else "ies", self.root, keep.path)
+            created += self._take_out(listing, dangling or {})
         return created
+
+    def _take_out(self, listing: planted.Listing, dangling: dict[str, str]) -> list[str]:
+        """Git's configuration created at any depth since `listing` (planted.py), out of the workspace."""
+        from agent_runtime.config import state_home
+
+        keep = planted.Keep(str(state_home() / "removed"))
+        taken = planted.planted(str(self.root), listing, dangling, keep)
+        if keep.path is not None:
+            log.warning("moved %d entr%s a sandboxed program created out of %s into %s", keep.count,
+                        "y" if keep.count == 1 else "ies", self.root, keep.path)
+        return taken
+
+    def sweep(self) -> list[str]:
+        """What the programs running in this sandbox now (MCP servers) created of git's configuration
+        since they started, taken out: after each of their calls, when the host may use the workspace
+        next. They run on, so this narrows the window, it does not close it (the host's git is hardened)."""
+        taken: list[str] = []
+        for listing, dangling in list(self._live):
+            taken += self._take_out(listing, dangling)
+        return taken
