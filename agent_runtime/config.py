@@ -21,7 +21,9 @@ model or its endpoint and keys, where traces and run records go, or the environm
 
 from __future__ import annotations
 
+import io
 import os
+import re
 import sys
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -42,6 +44,27 @@ def data_home() -> Path:
     """Where per-user data lives (Phoenix's working directory)."""
     base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
     return Path(base) / "agent-runtime"
+
+
+def cache_home() -> Path:
+    """Where per-user caches live (model weights: models/weights.py)."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "agent-runtime"
+
+
+def agent_dirs(runs: Path | None = None) -> list[Path]:
+    """Every directory of the agent's own: run records, server logs, the undo journal, REPL history
+    (state), the user's configuration, Phoenix's traces (data), caches, and the runs directory
+    (`runs`, and RUNS_DIR of the environment and of the user's config file). What no sandboxed
+    program may list or read."""
+    found = [state_home(), config_home(), data_home(), cache_home()]
+    if runs is not None:
+        found.append(Path(runs))
+    # RUNS_DIR where the settings may have it (a sandbox made without them: an MCP server's)
+    for raw in (os.environ.get("RUNS_DIR", ""), read_env_file(user_config_path()).get("RUNS_DIR", "")):
+        if raw.strip():
+            found.append(Path(raw.strip()).expanduser())
+    return [path for i, path in enumerate(found) if path.is_absolute() and path not in found[:i]]
 
 
 # --- parsers: each takes the raw string and returns a value or raises ValueError(accepts) ---
@@ -266,15 +289,39 @@ def read_user_file(path: Path, max_bytes: int = USER_FILE_MAX_BYTES) -> str:
     return data.decode("utf-8")
 
 
-def read_env_file(path: Path) -> dict[str, str]:
+# A variable's name as a warning may show it or the user's config file export it: letters of one
+# case, digits and `_` (OPENAI_API_KEY, http_proxy). Anything else read as a name is counted, never
+# quoted: python-dotenv reads a key file's base64 line ending in `=` as a name, an identifier too,
+# but one that mixes cases.
+VARIABLE_NAME = re.compile(r"[A-Z_][A-Z0-9_]{0,63}|[a-z_][a-z0-9_]{0,63}")
+
+
+def is_variable_name(name: str) -> bool:
+    return bool(VARIABLE_NAME.fullmatch(name))
+
+
+def outside_of(path: Path, directory: Path) -> str | None:
+    """Why the repository file `path` may not be read as configuration: it resolves outside
+    `directory` (a symlink to ~/.ssh/id_ed25519); None when it may."""
+    real = Path(os.path.realpath(path))
+    if real.is_relative_to(Path(os.path.realpath(directory))):
+        return None
+    return (f"{path} is not read: it is a symlink that leads outside {directory} (to {real}), and a "
+            "project's configuration is read only from the project")
+
+
+def read_env_file(path: Path, inside: Path | None = None) -> dict[str, str]:
     """A dotenv file's variables, without touching os.environ (no interpolation of ${...}: a
-    file's values are taken as written). Missing or unreadable: nothing."""
+    file's values are taken as written). Missing or unreadable: nothing. `inside`: the directory
+    the file must resolve in (a repository's .env), else ConfigError naming it."""
+    if inside is not None and os.path.lexists(path) and (why := outside_of(path, inside)):
+        raise ConfigError(why)
     try:
         if not path.is_file():
             return {}
         from dotenv import dotenv_values
 
-        values = dotenv_values(path, interpolate=False)
+        values = dotenv_values(stream=io.StringIO(read_user_file(path)), interpolate=False)
     except (OSError, UnicodeDecodeError):
         return {}
     return {k: v for k, v in values.items() if k and v is not None}
@@ -311,8 +358,14 @@ def load_config(repo: Path | None = None, *, env: Mapping[str, str] | None = Non
     user = read_env_file(user_path)
     raw: dict[str, tuple[str, str]] = {}  # name -> (value, where)
     ignored: dict[Path, list[str]] = {}
+    warnings = []
     for path in project_env_files(repo, cwd):
-        for name, value in read_env_file(path).items():
+        try:  # a repository's .env only from the repository (or the start directory) itself
+            found = read_env_file(path, inside=path.parent)
+        except ConfigError as exc:
+            warnings.append(str(exc))
+            continue
+        for name, value in found.items():
             if name in REPO_SETTINGS:
                 raw[name] = (value, str(path))
             else:
@@ -326,14 +379,18 @@ def load_config(repo: Path | None = None, *, env: Mapping[str, str] | None = Non
     settings = _parse(raw, overrides)
     if export:
         for name, value in user.items():
-            if name not in _PARSERS and name not in os.environ:
+            if name not in _PARSERS and name not in os.environ and is_variable_name(name):
                 os.environ[name] = value
-    warnings = []
     for path, names in ignored.items():
         home = str(Path.home())
         shown_user = "~" + str(user_path)[len(home):] if str(user_path).startswith(home + os.sep) else str(user_path)
+        shown = sorted(name for name in names if is_variable_name(name))
+        odd = len(names) - len(shown)  # never quoted: what is not a name may be a value (a line of a key)
+        what = ", ".join(filter(None, [_describe(shown) if shown else "",
+                                       f"{odd} line{'s' if odd != 1 else ''} that {'are' if odd != 1 else 'is'} "
+                                       "not a variable name" if odd else ""]))
         warnings.append(
-            f"ignored in {path}: {_describe(sorted(names))} (a repository's .env may set only the settings "
+            f"ignored in {path}: {what} (a repository's .env may set only the settings "
             f"marked [repo] in .env.example; put the others, and provider keys, in the environment or in {shown_user})"
         )
     return settings, warnings

@@ -120,8 +120,10 @@ def make_settings(args: argparse.Namespace, repo: Path | None = None) -> Setting
     # the harmless settings, never exported (see config.py).
     settings, warnings = load_config(repo, agent_max_steps=args.max_steps, agent_max_attempts=args.max_attempts,
                                      approval_mode=args.approval)
-    for warning in warnings:
-        print(f"agent-runtime: warning: {warning}", file=sys.stderr)
+    from agent_runtime.core import visible
+
+    for warning in warnings:  # a path there may hold control characters (a symlink's target)
+        print(f"agent-runtime: warning: {visible(warning)}", file=sys.stderr)
     from agent_runtime.models.roles import ModelChoiceError, choose_models
 
     try:  # the models file is read and checked here, whatever the command (a bad one: exit 1)

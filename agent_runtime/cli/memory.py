@@ -25,6 +25,11 @@ def show_memory(ctx: Any) -> None:
             console.print(text, soft_wrap=True)
         else:
             ctx.display.info(text)
+    from agent_runtime.config import outside_of
+
+    if os.path.lexists(path) and (why := outside_of(path, ctx.repo)):  # a symlink to a key is not shown
+        ctx.display.error(visible(why))
+        return
     try:
         text = path.read_text(encoding="utf-8", errors="replace") if path.is_file() else None
     except OSError as exc:

@@ -115,8 +115,10 @@ def sandbox_argv(python_args: list[str], hide: tuple[Path, ...] = ()) -> list[st
         bound.append(path)
     argv += ["--ro-bind", str(CHILD), f"{INSIDE}/executor_child.py", "--ro-bind", str(RESULTS), f"{INSIDE}/results.py",
              "--ro-bind", str(ADAPTER), f"{INSIDE}/smol.py"]
-    for place in hide:
-        if any(_under(place, b) for b in bound):
+    from agent_runtime.config import agent_dirs
+
+    for place in (*hide, *agent_dirs()):  # the agent's own state too, should a bound directory hold it
+        if any(_under(place, b) for b in bound) and Path(place).is_dir():
             argv += ["--tmpfs", str(place), "--remount-ro", str(place)]
     argv += ["--remount-ro", "/", "--clearenv"]  # the root is bwrap's own tmpfs: read-only too
     for key, value in CHILD_ENV.items():

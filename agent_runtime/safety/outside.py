@@ -17,11 +17,15 @@ likely to find it:
 Only the top of each neighbouring directory is looked at: a secret deeper in another project
 (`../other/config/.env`) is not known here. Reading it by name asks (policy: outside-workspace);
 code that only finds it at run time is not stopped by this module.
+
+The other way round, `named_by_command`: what a program the user configured (an MCP server) names
+under a folder the sandbox empties (/tmp), bound back read-only so it starts wherever it lives.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 from agent_runtime.core import within
@@ -128,3 +132,65 @@ def sanitized_copies(paths: list[Path], scratch: Path) -> list[tuple[Path, Path]
             copy.write_text(clean, encoding="utf-8", errors="surrogateescape")
             out.append((copy, real))
     return out
+
+
+def agent_state(root: Path, runs: Path | None = None) -> list[Path]:
+    """The agent's own directories (config.agent_dirs: run records, server logs, the undo journal,
+    REPL history, the user's configuration, traces, caches) to cover in the sandbox. One that holds
+    the workspace (a workspace under ~/.local/state) is covered entry by entry, down to the workspace."""
+    from agent_runtime.config import agent_dirs
+
+    out: list[Path] = []
+    for directory in agent_dirs(runs):
+        real = Path(os.path.realpath(directory))
+        if not os.path.lexists(real) or real == root:
+            continue
+        if not within(root, real):
+            out.append(real)
+            continue
+        for above in [p for p in root.parents if within(p, real)]:  # from real down to the workspace's parent
+            step = next(p for p in (root, *root.parents) if p.parent == above)
+            try:
+                out += [above / name for name in os.listdir(above) if above / name != step]
+            except OSError:
+                continue
+    return out
+
+
+# Covered whole inside the sandbox (empty tmpfs): a program the user configured there is bound back.
+PRIVATE_TREES = ("/tmp", "/var/tmp", "/run", "/var/run")
+
+
+def named_by_command(argv: list[str], root: Path) -> list[Path]:
+    """What a user's configured program (an MCP server) names that the sandbox would hide: its
+    executable and the files its arguments name, when they live under /tmp, /var/tmp or /run.
+    A file's folder is bound (a script imports its neighbours), a virtualenv's interpreter brings
+    its environment; a folder that is itself private (/tmp) or the workspace brings the file alone."""
+    private = [Path(p).resolve() for p in PRIVATE_TREES if Path(p).is_dir()]
+    runtime_dir = os.environ.get("XDG_RUNTIME_DIR")
+    if runtime_dir and Path(runtime_dir).is_dir():
+        private.append(Path(runtime_dir).resolve())
+    words = list(argv[1:])
+    found = shutil.which(argv[0]) if argv else None
+    if found:
+        words.insert(0, found)
+    named: list[Path] = []
+    for word in words:
+        text = word.split("=", 1)[1] if word.startswith("-") and "=" in word else word
+        if not os.path.isabs(text) or not os.path.lexists(text):
+            continue
+        path = Path(os.path.abspath(text))
+        if not any(within(path, tree) for tree in private) or within(path, root):
+            continue
+        if path.is_dir():
+            named.append(path)
+            continue
+        folder = path.parent
+        if folder.name == "bin" and (folder.parent / "pyvenv.cfg").is_file():
+            folder = folder.parent
+        mount = folder if folder not in private and not within(root, folder) else path
+        real = Path(os.path.realpath(path))  # an interpreter symlink's target, when it too is hidden
+        for candidate in (mount, real):
+            if candidate not in named and any(within(candidate, tree) for tree in private):
+                named.append(candidate)
+    return named

@@ -12,8 +12,10 @@ Inside bubblewrap a command has nothing of the host to gain, even when we run as
   created (a read-only placeholder stands there while the command runs), and any other of
   those names a command creates is removed afterwards and the command's output says so;
 - deny_read files hidden (in the workspace, what symlinks named like them point at, the usual
-  secret places in $HOME, the user's agent-runtime configuration, the .env files of the start
-  directory and of every directory above the workspace);
+  secret places in $HOME, the .env files of the start directory and of every directory above
+  the workspace), and the agent's own state wherever XDG_* and RUNS_DIR put it (the user's
+  configuration, run records, server logs, the undo journal, REPL history, traces, caches);
+- git's configuration a command creates at any depth removed afterwards (planted.py);
   .git/config is seen without credentials (remote URLs' user:token@, extraheader);
 - no host sockets: /run, /var/run and $XDG_RUNTIME_DIR are empty, socket files under $HOME and
   the workspace are covered, /tmp is private (tools installed under it stay visible,
@@ -38,15 +40,14 @@ import stat
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-from agent_runtime.core import is_secret_name, within
-from agent_runtime.safety import outside
+from agent_runtime.core import is_secret_name, visible, within
+from agent_runtime.safety import outside, planted
 from agent_runtime.safety.capture import Capped, kill_group, pump
 from agent_runtime.safety.gitconfig import sanitized_git_config
 from agent_runtime.safety.isolation import (
@@ -61,6 +62,7 @@ from agent_runtime.safety.isolation import (
     prlimit_prefix,
 )
 from agent_runtime.safety.outside import HOME_SECRETS
+from agent_runtime.safety.placeholder import DotenvPlaceholder, Nothing
 
 log = logging.getLogger(__name__)
 
@@ -79,8 +81,8 @@ CONFIG_NAMES = (".git", ".gitattributes", ".gitmodules", "policy.toml", ".agent-
                 *COMMIT_HOOK_CONFIGS)
 # Configuration at any depth (the policy's deny_write has `**/.git/**`; .gitattributes and
 # .gitmodules match at any depth): a nested repository's .git holds hooks and a config that run
-# when the user works in it. Existing ones are read-only in the sandbox.
-NESTED_CONFIG_NAMES = (".git", ".gitattributes", ".gitmodules")
+# when the user works in it. Existing ones are read-only in the sandbox, new ones are removed
+# afterwards (planted.py: planted.PLANTED_NAMES).
 # The environment commands get: these names from the host (never one that looks like a secret),
 # plus LC_*. Everything else is left out.
 ENV_ALLOWED = frozenset({
@@ -101,6 +103,7 @@ SOCKET_SCAN_BUDGET_S = 0.25
 SOCKET_SCAN_SKIP = frozenset({".git", "node_modules", ".venv", "venv", "__pycache__", ".cache", ".pyenv", ".rustup",
                               ".npm", ".m2", ".gradle", "site-packages", "target", ".tox", ".nox", ".mypy_cache"})
 HOME_SCAN_TTL_S = 60.0
+SHOWN_REMOVED = 20  # paths named in the note about removed configuration
 
 
 def _installed_under_tmp() -> list[Path]:
@@ -115,45 +118,6 @@ def _installed_under_tmp() -> list[Path]:
         if within(path, tmp) and path != tmp and path.is_dir() and path not in found:
             found.append(path)
     return found
-
-
-# Covered whole inside the sandbox (empty tmpfs): a program the user configured there is bound back.
-PRIVATE_TREES = ("/tmp", "/var/tmp", "/run", "/var/run")
-
-
-def named_by_command(argv: list[str], root: Path) -> list[Path]:
-    """What a user's configured program (an MCP server) names that the sandbox would hide: its
-    executable and the files its arguments name, when they live under /tmp, /var/tmp or /run.
-    A file's folder is bound (a script imports its neighbours), a virtualenv's interpreter brings
-    its environment; a folder that is itself private (/tmp) or the workspace brings the file alone."""
-    private = [Path(p).resolve() for p in PRIVATE_TREES if Path(p).is_dir()]
-    runtime_dir = os.environ.get("XDG_RUNTIME_DIR")
-    if runtime_dir and Path(runtime_dir).is_dir():
-        private.append(Path(runtime_dir).resolve())
-    words = list(argv[1:])
-    found = shutil.which(argv[0]) if argv else None
-    if found:
-        words.insert(0, found)
-    named: list[Path] = []
-    for word in words:
-        text = word.split("=", 1)[1] if word.startswith("-") and "=" in word else word
-        if not os.path.isabs(text) or not os.path.lexists(text):
-            continue
-        path = Path(os.path.abspath(text))
-        if not any(within(path, tree) for tree in private) or within(path, root):
-            continue
-        if path.is_dir():
-            named.append(path)
-            continue
-        folder = path.parent
-        if folder.name == "bin" and (folder.parent / "pyvenv.cfg").is_file():
-            folder = folder.parent
-        mount = folder if folder not in private and not within(root, folder) else path
-        real = Path(os.path.realpath(path))  # an interpreter symlink's target, when it too is hidden
-        for candidate in (mount, real):
-            if candidate not in named and any(within(candidate, tree) for tree in private):
-                named.append(candidate)
-    return named
 
 
 @dataclass
@@ -237,54 +201,11 @@ def _is_config_name(name: str) -> bool:
     return name in CONFIG_NAMES or name.startswith(".env")
 
 
-# The placeholders standing for a missing top-level .env while commands run: (path -> users).
-_placeholders: dict[Path, int] = {}
-_placeholder_lock = threading.Lock()
-
-
-class _DotenvPlaceholder:
-    """An empty file at W/.env while a command runs, so bwrap can cover it read-only: a command
-    cannot create .env (our next start would load it). Removed afterwards if still empty; one per
-    workspace however many commands run at once."""
-
-    def __init__(self, root: Path):
-        self.path = root / ".env"
-        self.ours = False
-
-    def __enter__(self) -> "_DotenvPlaceholder":
-        with _placeholder_lock:
-            if self.path in _placeholders:
-                _placeholders[self.path] += 1
-                self.ours = True
-            elif not os.path.lexists(self.path):
-                try:
-                    os.close(os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_NOFOLLOW, 0o600))
-                    _placeholders[self.path] = 1
-                    self.ours = True
-                except OSError:  # a read-only workspace, a race with the user: nothing to cover
-                    pass
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if not self.ours:
-            return
-        with _placeholder_lock:
-            _placeholders[self.path] -= 1
-            if _placeholders[self.path]:
-                return
-            del _placeholders[self.path]
-            try:
-                info = self.path.lstat()
-                if stat.S_ISREG(info.st_mode) and info.st_size == 0:
-                    self.path.unlink()
-            except OSError:
-                pass
-
-
 class Sandbox:
     def __init__(self, workspace_root: Path, hidden_globs: tuple[str, ...] = (), allow_network: bool = False,
-                 limits: Limits = Limits(), use_bwrap: bool | None = None):
+                 limits: Limits = Limits(), use_bwrap: bool | None = None, runs: Path | None = None):
         self.root = Path(workspace_root).resolve()
+        self.runs = runs  # the runs directory when settings put it elsewhere (hidden with the agent's state)
         self.hidden_globs = hidden_globs
         self.allow_network = allow_network
         self.limits = limits
@@ -292,6 +213,7 @@ class Sandbox:
         self._bwrap = self.isolation.bwrap
         self._warned = False
         self._home_sockets: tuple[float, list[Path]] = (0.0, [])
+        self._live: list[tuple[planted.Listing, dict[str, str]]] = []  # programs running (program())
 
     @property
     def kind(self) -> str:
@@ -312,49 +234,33 @@ class Sandbox:
             found += self._linked_secrets(self._walk() if walked is None else walked)
         home = Path.home()
         found += [home / name for name in HOME_SECRETS if os.path.lexists(home / name)]
-        # The user's agent-runtime configuration (config.env holds provider API keys), wherever
-        # XDG_CONFIG_HOME puts it; and the .env files of the directory the agent was started in,
-        # which the agent reads (and redacts) but which may lie outside the workspace.
-        from agent_runtime.config import config_home
-
-        found += [p for p in (config_home(),) if os.path.lexists(p)]
+        # The agent's own files, wherever XDG_* and RUNS_DIR put them: the user's configuration
+        # (config.env holds provider API keys), every project's run records, the model server's
+        # logs (whole prompts), the undo journal (files' contents), REPL history, traces.
+        found += outside.agent_state(self.root, self.runs)
         # And those of the directories above the workspace (a monorepo's root .env, with --repo one of
         # its projects) and beside them (another project's): the policy denies reading them, but a
         # command the sandbox lets run, or one the user approves, would otherwise find them there.
         return found + outside.secret_files(self.root, Path.cwd(), outside.neighbours(self.root, Path.cwd()))
 
     def _walk(self) -> list[tuple[str, str]]:
-        """One walk of the workspace (its own .git left out): (find's type letter, relative path) of
-        every symlink, and of every configuration entry below the top level (NESTED_CONFIG_NAMES:
-        a nested repository's .git is not entered)."""
-        find = shutil.which("find")
-        if not find:
-            return []
-        names: list[str] = []
-        for name in NESTED_CONFIG_NAMES[1:]:
-            names += ["-o", "-name", name]
-        listed = subprocess.run([find, ".", "-path", "./.git", "-prune",
-                                 "-o", "-name", ".git", "-printf", "%y %p\\0", "-prune",
-                                 "-o", "(", "-type", "l", *names, ")", "-printf", "%y %p\\0"],
-                                cwd=self.root, capture_output=True, timeout=60)
-        found = []
-        for raw in listed.stdout.split(b"\0"):
-            kind, _, path = os.fsdecode(raw).partition(" ")
-            if path.startswith("./") and len(path) > 2:
-                found.append((kind, path[2:]))
-        return found
+        """(find's type letter, relative path) of every symlink of the workspace and of every
+        configuration entry below the top level (a nested repository's .git is not entered)."""
+        return planted.walk(str(self.root)).entries()
 
     def _nested_config(self, walked: list[tuple[str, str]]) -> list[Path]:
         """Configuration below the top level: a nested repository's .git (its hooks and config run
         when the user works in it; deny_write `**/.git/**`), .gitattributes and .gitmodules in
         subdirectories. A symlink stands for its target, as in _config_entries."""
         out: list[Path] = []
-        for _, rel in walked:
-            if "/" not in rel or rel.rpartition("/")[2] not in NESTED_CONFIG_NAMES:
+        for kind, rel in walked:
+            if "/" not in rel or not planted.is_planted_name(rel.rpartition("/")[2]):
                 continue
-            path = self._config_target(self.root / rel)
-            if path is not None and path not in out:
-                out.append(path)
+            targets = [self._config_target(self.root / rel)]
+            if kind == "f":  # a `gitdir:` file: what it points at in the workspace holds the config
+                gitdir = planted.gitdir_target(str(self.root), rel)
+                targets.append(self.root / gitdir if gitdir and (self.root / gitdir).exists() else None)
+            out += [path for path in targets if path is not None and path not in out]
         return out
 
     def _config_target(self, path: Path) -> Path | None:
@@ -402,7 +308,7 @@ class Sandbox:
 
     def _bwrap_argv(self, argv: list[str], cwd: Path, env: dict[str, str], exclude: Path | None = None,
                     git_config: Path | None = None, scratch: Path | None = None,
-                    visible: list[Path] | None = None) -> list[str]:
+                    listing: planted.Listing | None = None, bound: list[Path] | None = None) -> list[str]:
         iso, limits = self.isolation, self.limits
         out = [self._bwrap]
         if iso.pid_limit:
@@ -423,14 +329,14 @@ class Sandbox:
         xdg = os.environ.get("XDG_RUNTIME_DIR")
         if xdg and Path(xdg).is_dir() and not any(_under(Path(xdg), Path(p)) for p in ("/run", "/tmp", "/var/run")):
             out += hide_args(Path(xdg))
-        for path in _installed_under_tmp() + list(visible or ()):
+        for path in _installed_under_tmp() + list(bound or ()):
             out += ["--ro-bind", str(path), str(path)]
         if os.geteuid() == 0:
             for name in ROOT_ONLY_FILES:
                 out += hide_args(Path(name))
         # The workspace, then what in it stays read-only or hidden (binds later in argv win).
         out += ["--bind", str(self.root), str(self.root)]
-        walked = self._walk()
+        walked = (listing or planted.walk(str(self.root))).entries()
         for entry in self._config_entries() + self._nested_config(walked):
             out += ["--ro-bind", str(entry), str(entry)]
         if exclude is not None:  # git inside does not list the .env placeholder as untracked
@@ -442,7 +348,7 @@ class Sandbox:
             out += ["--ro-bind", str(agent_env), str(agent_env)]  # code we run outside on the next start
         for path in self.hidden_paths(walked):
             out += hide_args(path)
-        for folder in (v for v in visible or () if v.is_dir()):  # a bound-back folder keeps its secrets hidden
+        for folder in (b for b in bound or () if b.is_dir()):  # a bound-back folder keeps its secrets hidden
             for entry in sorted(folder.iterdir()):
                 if outside.is_secret_file(entry.name):
                     out += hide_args(entry)
@@ -535,17 +441,17 @@ class Sandbox:
             self._warned = True
             log.warning("%s: commands run without an OS sandbox (limits, timeout and a clean environment "
                         "still apply). Install it: apt-get install bubblewrap", self.isolation.note)
-        before = set(os.listdir(self.root)) if self.root.is_dir() else set()
+        before, listing, dangling = self._before()
         started = time.monotonic()
         out, err = Capped(), Capped()
         timed_out = False
         try:
-            with _DotenvPlaceholder(self.root) if self._bwrap else _Nothing() as placeholder, \
+            with DotenvPlaceholder(self.root) if self._bwrap else Nothing() as placeholder, \
                     tempfile.TemporaryDirectory(prefix="agent-runtime-sandbox-") as scratch:
                 if self._bwrap:
                     exclude = self._exclude_placeholder(Path(scratch)) if placeholder and placeholder.ours else None
                     argv = self._bwrap_argv(argv, cwd, env, exclude, self._git_config_copy(Path(scratch)),
-                                            Path(scratch))
+                                            Path(scratch), listing)
                 nproc = not (self._bwrap and self.isolation.pid_limit)
                 libc = _libc()
                 proc = subprocess.Popen(
@@ -563,11 +469,15 @@ class Sandbox:
                         if self._bwrap:  # the namespace dies just after: wait until its pipes close
                             pump(proc, out, err, deadline=time.monotonic() + 2)
         finally:  # also after Ctrl-C
-            removed = self._remove_new_config(before | {".env"})  # .env: the placeholder's, see there
+            removed = self._remove_new_config(before | {".env"}, listing, dangling)  # .env: the placeholder's
         stderr = err.text()
         if removed:
-            stderr += (f"\n[sandbox] removed {', '.join(removed)}: commands may not create the workspace's "
-                       f"configuration files (.env*, {', '.join(CONFIG_NAMES)}). "
+            # one line whatever the names hold (a newline in a name must not start a line of its own)
+            shown = ", ".join(visible(name.replace("\n", "^J").replace("\t", "^I")) for name in removed[:SHOWN_REMOVED])
+            more = f" and {len(removed) - SHOWN_REMOVED} more" if len(removed) > SHOWN_REMOVED else ""
+            stderr += (f"\n[sandbox] removed {shown}{more}: commands may not create the workspace's "
+                       f"configuration files (.env*, {', '.join(CONFIG_NAMES)}; .git, .gitattributes and "
+                       ".gitmodules at any depth, and what a .git there points at). "
                        "Create it with propose_patch (it asks for approval), or tell the user.\n")
         return CommandResult(proc.returncode, out.text(), stderr, timed_out,
                              round(time.monotonic() - started, 3), self.kind, out.dropped + err.dropped)
@@ -590,26 +500,42 @@ class Sandbox:
                             "set sandbox = false for this server in your MCP configuration.", kind="unavailable")
         limits = limits or self.limits
         env = {**self._env(self.root), **(extra_env or {})}
-        before = set(os.listdir(self.root)) if self.root.is_dir() else set()
+        before, listing, dangling = self._before()
+        live = (listing, dangling)
+        if listing is not None:
+            self._live.append(live)
         try:
-            with _DotenvPlaceholder(self.root) as placeholder, \
+            with DotenvPlaceholder(self.root) as placeholder, \
                     tempfile.TemporaryDirectory(prefix="agent-runtime-sandbox-") as scratch:
                 exclude = self._exclude_placeholder(Path(scratch)) if placeholder.ours else None
                 wrapped = self._bwrap_argv(argv, self.root, env, exclude, self._git_config_copy(Path(scratch)),
-                                           Path(scratch), named_by_command(argv, self.root))
+                                           Path(scratch), listing, outside.named_by_command(argv, self.root))
                 yield prlimit_prefix(limits) + wrapped, env
         finally:
-            self._remove_new_config(before | {".env"})
+            if live in self._live:
+                self._live.remove(live)
+            self._remove_new_config(before | {".env"}, listing, dangling)
 
-    def _remove_new_config(self, before: set[str]) -> list[str]:
-        """Configuration names the command created at the top level. Nothing of the sandbox runs
-        any more (its PID namespace ended with the command), so this is not a race with it."""
+    def _before(self) -> tuple[set[str], planted.Listing | None, dict[str, str]]:
+        """What the workspace holds before a command: its top-level names, and with bubblewrap one
+        walk of it (planted.py) and the .git pointers whose targets do not exist yet."""
+        names = set(os.listdir(self.root)) if self.root.is_dir() else set()
+        if not self._bwrap:
+            return names, None, {}
+        listing = planted.walk(str(self.root))
+        return names, listing, planted.pointers(str(self.root), listing)
+
+    def _remove_new_config(self, before: set[str], listing: planted.Listing | None = None,
+                           dangling: dict[str, str] | None = None) -> list[str]:
+        """Configuration the command created: names at the top level, then git's configuration at
+        any depth (planted.py). Nothing of the sandbox runs any more (its PID namespace ended with
+        the command), so this is not a race with it."""
         if not self._bwrap:
             return []
         try:
             created = sorted(n for n in os.listdir(self.root) if n not in before and _is_config_name(n))
         except OSError:
-            return []
+            created = []
         for name in created:
             path = self.root / name
             try:
@@ -619,12 +545,26 @@ class Sandbox:
                     path.unlink()
             except OSError as exc:
                 log.warning("could not remove %s that a sandboxed command created: %s", path, exc)
+        if listing is not None:
+            created += self._take_out(listing, dangling or {})
         return created
 
+    def _take_out(self, listing: planted.Listing, dangling: dict[str, str]) -> list[str]:
+        """Git's configuration created at any depth since `listing` (planted.py), out of the workspace."""
+        from agent_runtime.config import state_home
 
-class _Nothing:
-    def __enter__(self) -> None:
-        return None
+        keep = planted.Keep(str(state_home() / "removed"))
+        taken = planted.planted(str(self.root), listing, dangling, keep)
+        if keep.path is not None:
+            log.warning("moved %d entr%s a sandboxed program created out of %s into %s", keep.count,
+                        "y" if keep.count == 1 else "ies", self.root, keep.path)
+        return taken
 
-    def __exit__(self, *exc: object) -> None:
-        return None
+    def sweep(self) -> list[str]:
+        """What the programs running in this sandbox now (MCP servers) created of git's configuration
+        since they started, taken out: after each of their calls, when the host may use the workspace
+        next. They run on, so this narrows the window, it does not close it (the host's git is hardened)."""
+        taken: list[str] = []
+        for listing, dangling in list(self._live):
+            taken += self._take_out(listing, dangling)
+        return taken

@@ -19,7 +19,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
-from agent_runtime.core import ToolError
+from agent_runtime.core import ToolError, visible
 from agent_runtime.safety.isolation import dies_with_us_prefix
 from agent_runtime.safety.sandbox import Sandbox, allowed_env
 
@@ -98,6 +98,15 @@ class McpServer:
                             kind="mcp_unavailable") from None
 
     def call(self, tool: str, arguments: dict[str, Any]) -> "types.CallToolResult":
+        try:
+            return self._call_started(tool, arguments)
+        finally:  # what it planted of git's configuration in the workspace goes before the host goes on
+            if self.config.sandbox:
+                for rel in self._sandbox.sweep():
+                    log.warning("MCP server %s created %s in the workspace; taken out", self.config.name,
+                                visible(rel.replace("\n", "^J")))
+
+    def _call_started(self, tool: str, arguments: dict[str, Any]) -> "types.CallToolResult":
         self.start()
         timeout = self.config.timeout
         try:

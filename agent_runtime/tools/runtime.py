@@ -94,7 +94,7 @@ class Runtime:
         policy = policy or load_policy(settings.policy_file)
         workspace = Workspace(repo, hidden=policy.deny_read)
         sandbox = Sandbox(workspace.root, hidden_globs=policy.deny_read, allow_network=policy.network,
-                          use_bwrap=use_bwrap)
+                          use_bwrap=use_bwrap, runs=settings.runs_path)
         # The policy lets what the sandbox contains run without asking only when commands do run in it.
         policy.sandbox = sandbox_state(sandbox, policy.network)
         approver.sandboxed = policy.sandbox.contains  # the judge approves only what the sandbox contains

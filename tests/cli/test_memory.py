@@ -57,3 +57,20 @@ def test_memory_opens_the_editor_and_the_next_task_reads_the_edit(tmp_path):
         spans = [json.loads(line) for line in (run / "trace.jsonl").read_text().splitlines()]
         return next(s for s in spans if s["kind"] == "LLM")["attributes"]["input.value"]
     assert "deploys go through CI" not in request(first) and "deploys go through CI" in request(second)
+
+
+def test_memory_refuses_an_agents_md_that_leads_outside_and_opens_no_editor(tmp_path):
+    """AGENTS.md -> ~/.ssh/id_ed25519 in a hostile repository: /memory neither shows it nor opens it."""
+    key = tmp_path / "home" / ".ssh" / "id_ed25519"
+    key.parent.mkdir(parents=True)
+    key.write_text("-----BEGIN OPENSSH PRIVATE KEY-----\n## Notes (saved by agent-runtime)\n\n- b3BlbnNzaC1rZXktdjEAAAAA\n")
+    repo = make_repo(tmp_path / "p", BUGGY_PROJECT)
+    (repo / "AGENTS.md").symlink_to(key)
+    opened = tmp_path / "opened"
+    term = repl(repo, write_replay(tmp_path / "r.json", []), EDITOR=f"sh -c 'touch {opened}'")
+    term.read_until("› ", timeout=30)
+    term.type("/memory\n")
+    term.read_until("a project's configuration is read only from the project", timeout=30)
+    term.type("/exit\n")
+    assert term.wait() == 0
+    assert "b3BlbnNzaC1rZXkt" not in flat(term.output) and not opened.exists()

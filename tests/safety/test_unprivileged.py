@@ -37,6 +37,9 @@ from conftest import ROOT
 # attacked, the reproductions from the trust-boundaries issue, the file and git tools on disk.
 UNPRIVILEGED_TESTS = [
     "tests/safety/test_sandbox.py",
+    "tests/safety/test_planted.py",  # git's configuration planted at any depth by a sandboxed command
+    "tests/safety/test_config_readers.py",  # a repository's .env symlinked to a key
+    "tests/safety/test_agent_state_hidden.py",  # run records, logs, journal, history out of the sandbox's sight
     "tests/safety/test_redteam.py",
     "tests/safety/test_containment.py",  # what the sandbox lets run without asking, trying to get out
     "tests/safety/test_judge.py",  # the judge gated on the sandbox

@@ -68,3 +68,15 @@ def test_a_server_has_no_network_unless_the_user_grants_it(hostile, loopback_lis
     got = tools["mcp__demo__connect"](host="127.0.0.1", port=port)
     assert got["content"].startswith("FAILED"), got
     assert accepted == []
+
+
+def test_git_configuration_a_server_creates_is_taken_out_after_its_call(hostile, caplog):
+    """A server runs for the whole session: what it plants for the host's git (a `.git` file pointing
+    at a config of its own) is taken out when its call returns, not only when it stops."""
+    repo, runtime, tools = hostile
+    (repo / "sub").mkdir()
+    got = behind_the_policy(runtime, "write_path", path="sub/.git", text="gitdir: ../evil\n")
+    assert got == "WROTE"
+    assert not os.path.lexists(repo / "sub" / ".git"), "taken out before the host goes on"
+    assert "created sub/.git" in caplog.text
+    assert tools["mcp__demo__read_path"](path="README.md")["content"] == "READ:hello\n", "the server runs on"
