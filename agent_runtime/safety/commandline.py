@@ -20,6 +20,7 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
+from agent_runtime.safety.programs import RUNS, runs
 from agent_runtime.safety.programs.base import normalize_program
 from agent_runtime.safety.programs.files import find_exec
 from agent_runtime.safety.programs.interpreters import INTERPRETERS, SHELLS, interpreter_code, shell_script
@@ -266,10 +267,13 @@ class _Walker:
                     upstream = {c.program for c in made if c.program}
                     made += self.statement(child, fed_by=upstream)  # `cat <<EOF | sh`: the pipe goes on here
             for command in made:
-                if body_text is not None and command.opaque_code and command.program in SHELLS:
-                    command.opaque_code = None  # the heredoc is the script: judge it
+                if body_text is not None and command.opaque_code and command.input_script:
+                    command.opaque_code, command.input_script = None, False  # the heredoc is the script: judge it
                     self._run_script(Word(body_text), command, f"{command.program} <<heredoc")
             return out
+        if node.type == "herestring_redirect":
+            self.herestring(node, made)
+            return []
         if node.type != "file_redirect":
             self.substitutions_in(node)
             return []
@@ -290,6 +294,7 @@ class _Walker:
         assignments: list[tuple[str, Word]] = []
         redirects: list[Redirect] = []
         subs: set[str] = set()
+        herestrings = []
         for child in node.named_children:
             if child.type == "variable_assignment":
                 name = child.child_by_field_name("name")
@@ -304,14 +309,33 @@ class _Walker:
                     program = Word(program.text, False)  # a program named by a substitution stays unknown
                 argv.append(program)
                 subs |= {c.program for c in self.commands[before:] if c.program}
-            elif child.type in ("file_redirect", "herestring_redirect"):
+            elif child.type == "file_redirect":
                 redirects += self.redirect(child)
+            elif child.type == "herestring_redirect":
+                herestrings.append(child)
             else:
                 before = len(self.commands)
                 argv.append(self.word(child))
                 subs |= {c.program for c in self.commands[before:] if c.program}
         cmd = SimpleCommand(argv, assignments, redirects, via, set(fed_by) | subs)
-        return self.effective(cmd)
+        made = self.effective(cmd)
+        for child in herestrings:
+            made += self.herestring(child, [cmd])
+        return made
+
+    def herestring(self, node, made: list[SimpleCommand]) -> list[SimpleCommand]:
+        """`bash <<< 'CMD'`, `. /dev/stdin <<< 'CMD'`: the here-string is the script, judged as one."""
+        self.substitutions_in(node)
+        named = node.named_children
+        if not named:
+            return []
+        text = _Walker(self.depth).word(named[-1])  # its substitutions were walked just above
+        ran: list[SimpleCommand] = []
+        for command in list(made):
+            if command.opaque_code and command.input_script:
+                command.opaque_code, command.input_script = None, False
+                ran += self._run_script(Word(text.text + "\n", text.static), command, f"{command.program} <<<")
+        return ran
 
     def effective(self, cmd: SimpleCommand) -> list[SimpleCommand]:
         """Record `cmd` and whatever it runs in turn (wrappers, sh -c, eval, find -exec)."""
@@ -330,6 +354,7 @@ class _Walker:
             script, rest = shell_script(args)
             if script is None and (not rest or rest[0].text == "-"):
                 cmd.opaque_code = f"{program} runs commands read from its input"
+                cmd.input_script = True
         elif program in INTERPRETERS:
             cmd.opaque_code = interpreter_code(program, args)
         elif program == "eval":
@@ -358,6 +383,19 @@ class _Walker:
             inner, script = unwrap_flock(args)
         elif program == "xargs":
             inner = unwrap_xargs(args)
+        elif program in RUNS:
+            found = runs(program, args)
+            assert found is not None
+            if found.chdir is not None:
+                cmd.chdir = found.chdir
+            for argv in found.argvs:
+                made += self._run_inner(argv, cmd, found.label or program)
+            for text in found.scripts:
+                made += self._run_script(text, cmd, found.label or program)
+            if found.unknown:  # what it runs cannot be read here: never allowed without a person
+                cmd.opaque_code, cmd.input_script = found.unknown, found.from_input
+            cmd.transparent = bool(found.argvs or found.scripts) and not found.unknown and all(
+                text.static for text in found.scripts)
         elif program in RUNNERS and args and args[0].text == "run":
             inner = skip_options(args[1:], RUNNER_OPTIONS)
             label = f"{program} run"

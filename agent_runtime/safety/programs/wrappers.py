@@ -31,7 +31,6 @@ WRAPPERS: dict[str, set[str]] = {
     "chroot": {"--userspec", "--groups"},
     "strace": {"-e", "-o", "-p", "-s", "-u"},
     "ltrace": {"-e", "-o", "-p", "-s", "-u"},
-    "gdb": set(),
     "valgrind": set(),
 }
 
