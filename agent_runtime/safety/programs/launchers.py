@@ -136,11 +136,20 @@ def script_writes(args: list[Word], eff: Effects) -> None:
     eff.writes.append((target, "script writes its log to"))
 
 
+# Options (short flags, short with a value, long flags, long with a value) of the schedulers, which
+# both say where the command starts and whether another process is changed.
+OPTIONS: dict[str, tuple[str, str, set[str], set[str]]] = {
+    "chrt": ("abdfioRrmvhVep", "TPD", {"--all-tasks", "--batch", "--deadline", "--fifo", "--idle", "--other", "--rr",
+                                       "--reset-on-fork", "--max", "--verbose", "--help", "--version", "--ext",
+                                       "--pid"}, {"--sched-runtime", "--sched-period", "--sched-deadline"}),
+    "taskset": ("acphV", "", {"--all-tasks", "--cpu-list", "--help", "--version", "--pid"}, set()),
+    "ionice": ("thV", "cnpPu", {"--ignore", "--help", "--version"}, {"--class", "--classdata", "--pid", "--pgid",
+                                                                    "--uid"}),
+}
+
+
 def chrt(args: list[Word]) -> Runs:
-    opts, rest, why = strict_options(args, "abdfioRrmvhVep", "TPD", {
-        "--all-tasks", "--batch", "--deadline", "--fifo", "--idle", "--other", "--rr", "--reset-on-fork",
-        "--max", "--verbose", "--help", "--version", "--ext", "--pid"},
-        {"--sched-runtime", "--sched-period", "--sched-deadline"}, "chrt")
+    opts, rest, why = strict_options(args, *OPTIONS["chrt"], "chrt")
     if why:
         return Runs(unknown=why, label="chrt")
     if "-p" in opts or "--pid" in opts or "-m" in opts or "--max" in opts:
@@ -149,8 +158,7 @@ def chrt(args: list[Word]) -> Runs:
 
 
 def taskset(args: list[Word]) -> Runs:
-    opts, rest, why = strict_options(args, "acphV", "", {"--all-tasks", "--cpu-list", "--help", "--version"},
-                                     set(), "taskset")
+    opts, rest, why = strict_options(args, *OPTIONS["taskset"], "taskset")
     if why:
         return Runs(unknown=why, label="taskset")
     if "-p" in opts or "--pid" in opts:
@@ -159,8 +167,7 @@ def taskset(args: list[Word]) -> Runs:
 
 
 def ionice(args: list[Word]) -> Runs:
-    opts, rest, why = strict_options(args, "thV", "cnpPu", {"--ignore", "--help", "--version"},
-                                     {"--class", "--classdata", "--pid", "--pgid", "--uid"}, "ionice")
+    opts, rest, why = strict_options(args, *OPTIONS["ionice"], "ionice")
     if why:
         return Runs(unknown=why, label="ionice")
     if any(name in opts for name in ("-p", "-P", "-u", "--pid", "--pgid", "--uid")):
@@ -168,15 +175,17 @@ def ionice(args: list[Word]) -> Runs:
     return command_after(rest, "ionice")
 
 
-def processes(program: str, short: str, long: tuple[str, ...]) -> Callable[[list[Word], Effects], None]:
+def processes(program: str, names: tuple[str, ...]) -> Callable[[list[Word], Effects], None]:
     """`taskset -p`, `chrt -p`, `ionice -p`, `prlimit --pid`: they change another process."""
     def handler(args: list[Word], eff: Effects) -> None:
-        for word in args:
-            if not word.static or not word.text.startswith("-") or word.text == "--":
-                break
-            text = word.text
-            if text.split("=")[0] in long or (not text.startswith("--") and any(c in short for c in text[1:])):
-                eff.ask("processes", f"{program} {text} changes another process")
+        spec = OPTIONS.get(program)
+        if spec is not None:
+            found = set(strict_options(args, *spec, program)[0])
+        else:  # prlimit: resource options carry their values attached
+            found = {w.text.split("=")[0] for w in args if w.static and w.text.startswith("-")}
+        for name in names:
+            if name in found:
+                eff.ask("processes", f"{program} {name} changes another process")
                 return
     return handler
 
@@ -437,8 +446,8 @@ UNWRAP: dict[str, Callable[[list[Word]], Runs]] = {
 }
 HANDLERS = {
     "script": script_writes,
-    "chrt": processes("chrt", "p", ("--pid", "--all-tasks")),
-    "taskset": processes("taskset", "p", ("--pid",)),
-    "ionice": processes("ionice", "pPu", ("--pid", "--pgid", "--uid")),
-    "prlimit": processes("prlimit", "p", ("--pid",)),
+    "chrt": processes("chrt", ("-p", "--pid")),
+    "taskset": processes("taskset", ("-p", "--pid")),
+    "ionice": processes("ionice", ("-p", "-P", "-u", "--pid", "--pgid", "--uid")),
+    "prlimit": processes("prlimit", ("-p", "--pid")),
 }
