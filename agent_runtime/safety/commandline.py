@@ -267,7 +267,7 @@ class _Walker:
                     upstream = {c.program for c in made if c.program}
                     made += self.statement(child, fed_by=upstream)  # `cat <<EOF | sh`: the pipe goes on here
             for command in made:
-                if body_text is not None and command.opaque_code and command.input_script:
+                if body_text is not None and command.input_script:
                     command.opaque_code, command.input_script = None, False  # the heredoc is the script: judge it
                     self._run_script(Word(body_text), command, f"{command.program} <<heredoc")
             return out
@@ -332,7 +332,7 @@ class _Walker:
         text = _Walker(self.depth).word(named[-1])  # its substitutions were walked just above
         ran: list[SimpleCommand] = []
         for command in list(made):
-            if command.opaque_code and command.input_script:
+            if command.input_script:
                 command.opaque_code, command.input_script = None, False
                 ran += self._run_script(Word(text.text + "\n", text.static), command, f"{command.program} <<<")
         return ran
@@ -352,9 +352,9 @@ class _Walker:
         label = program
         if program in SHELLS:
             script, rest = shell_script(args)
+            cmd.input_script = script is None  # a heredoc or here-string is judged (a script file may read it)
             if script is None and (not rest or rest[0].text == "-"):
                 cmd.opaque_code = f"{program} runs commands read from its input"
-                cmd.input_script = True
         elif program in INTERPRETERS:
             cmd.opaque_code = interpreter_code(program, args)
         elif program == "eval":
@@ -392,8 +392,9 @@ class _Walker:
                 made += self._run_inner(argv, cmd, found.label or program)
             for text in found.scripts:
                 made += self._run_script(text, cmd, found.label or program)
+            cmd.input_script = found.from_input
             if found.unknown:  # what it runs cannot be read here: never allowed without a person
-                cmd.opaque_code, cmd.input_script = found.unknown, found.from_input
+                cmd.opaque_code = found.unknown
             cmd.transparent = bool(found.argvs or found.scripts) and not found.unknown and all(
                 text.static for text in found.scripts)
         elif program in RUNNERS and args and args[0].text == "run":

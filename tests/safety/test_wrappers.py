@@ -197,3 +197,29 @@ def test_the_issues_wrapped_deletions_do_not_run_unasked(tmp_path, tools_for, pr
     assert (root / "src" / "app.py").read_text() == "x = 1\n", result
     assert (root / "notes.txt").read_text() == "untracked work\n"
     assert "rm -rf src notes.txt" in json.dumps(result) or result.get("error"), result
+
+
+@pytest.mark.parametrize(("command", "decision"), [
+    # script's options may follow its file (getopt permutes them)
+    ("script log.txt -c 'rm -rf /'", "deny"), ("script -c 'rm -rf /' -q /dev/null", "deny"),
+    # sqlite3 takes a prefix of a dot-command's name, and a dot-command argument's lines are one command
+    ("sqlite3 x.db '.sh rm -rf /'", "deny"), ("sqlite3 x.db '.sys rm -rf /'", "deny"),
+    ("sqlite3 x.db $'.shell\\nrm -rf /'", "deny"), ("sqlite3 x.db '.o out.txt'", "ask"),
+    # sqlite3 splits a dot-command by its own rules: a quoted word with no space reaches the shell bare
+    ("sqlite3 x.db \".shell 'ls;rm' -rf /\"", "deny"), ("sqlite3 x.db \".shell 'ls;rm${IFS}-rf${IFS}src'\"", "ask"),
+    # source: `--`, and any spelling of the input
+    (". -- /dev/stdin <<< 'rm -rf /'", "deny"), (". /dev/./stdin", "ask"), (". /proc/self/fd/0", "ask"),
+    (". /dev/fd/3 3< names.txt", "ask"),
+    # a sourced file may be a link to the input: a here-string given to it is judged, as for a shell
+    (". ./names.txt <<< 'rm -rf /'", "deny"), ("bash run.sh <<< 'rm -rf /'", "deny"),
+    # parallel: replacement strings of its own, quoting mode, a value as the program
+    ("parallel --er XX 'XX -rf src' ::: rm.x", "ask"), ("parallel --rpl '{x} s/a/b/' '{x}' ::: a", "ask"),
+    ("parallel --plus '{..} -rf src' ::: rm.tar.gz", "ask"), ("parallel '{/.} -rf /' ::: a/rm.x", "deny"), ("parallel '{} -rf /' ::: rm", "deny"),
+    ("parallel -q sh -c 'rm -rf {}' ::: /", "deny"), ("ls | parallel -q sh -c 'ls {}'", "ask"),
+    ("parallel -I XX 'rm -rf XX' ::: /", "deny"), ("parallel \"awk '{print}' {}\" ::: f", "ask"),
+    # where the command runs: git -C DIR, cmake -E chdir DIR
+    ("git -C src bisect run rm -rf ..", "deny"), ("busybox -- rm -rf /", "deny"),
+])
+def test_the_ways_around_each_reading_are_closed(policy, root, command, decision):
+    assert policy.check_command(command, root, ON).decision == decision, policy.check_command(
+        command, root, ON).as_dict()

@@ -62,7 +62,14 @@ RUNS = {**launchers.UNWRAP, **fanout.UNWRAP, **escapes.UNWRAP}
 def runs(program: str, args: list[Word]) -> Runs | None:
     """What a program that runs commands given to it runs (programs/launchers.py), or None."""
     unwrap = RUNS.get(program)
-    return unwrap(args) if unwrap is not None else None
+    if unwrap is None:
+        return None
+    found = unwrap(args)
+    for argv in found.argvs:
+        if not launchers.plausible(argv):  # its options were misread: never judge "10" as the program
+            found.unknown = f"{found.label or program}: {argv[0].text!r} cannot be the program it runs"
+    found.argvs = [argv for argv in found.argvs if launchers.plausible(argv)]
+    return found
 
 
 def effects(cmd: SimpleCommand) -> Effects:

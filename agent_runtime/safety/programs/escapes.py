@@ -58,27 +58,68 @@ def _sqlite(args: list[Word]) -> tuple[Runs, list[tuple[Word, str]]]:
         if not text.static:
             out.unknown = "sqlite3 is given commands only known at run time"
             continue
-        if SQLITE_FUNCTIONS.search(text.text):
-            found = SQLITE_FUNCTIONS.search(text.text).group(1)  # type: ignore[union-attr]
-            out.unknown = f"sqlite3's {found}() reads or writes files, or runs programs, the policy does not see"
-        for line in text.text.splitlines():
-            line = line.strip()
-            if not line.startswith("."):
-                continue
-            command, _, rest = line.partition(" ")
-            command, rest = command.lower(), rest.strip()
-            argument = rest.strip("'\"")
-            if command in (".shell", ".system"):
-                out.scripts.append(Word(rest))
-            elif command in SQLITE_PIPES and argument.startswith("|"):
-                out.scripts.append(Word(argument[1:]))
-            elif command in SQLITE_CODE:
-                out.unknown = f"sqlite3 {command} {SQLITE_CODE[command]}"
-            elif command in SQLITE_WRITES and argument and not argument.startswith("-"):
-                writes.append((Word(argument.split()[-1]), f"sqlite3 {command} writes"))
-            elif command in (".once", ".output") and argument.startswith(("-x", "-e", "-w")):
-                out.unknown = f"sqlite3 {command} {argument} opens another program"
+        found = SQLITE_FUNCTIONS.search(text.text)
+        if found:
+            out.unknown = f"sqlite3's {found.group(1)}() reads or writes files, or runs programs, the policy does not see"
+        if text.text.startswith("."):  # a dot-command: the whole argument, its lines joined by spaces
+            _dot_command(text.text[1:], out, writes)
+        for line in text.text.splitlines()[1:]:  # SQL; a line that looks like a dot-command is judged anyway
+            if line.strip().startswith("."):
+                _dot_command(line.strip()[1:], out, writes)
     return out, writes
+
+
+def _sqlite_words(line: str) -> list[str] | None:
+    """A dot-command's words as sqlite3 splits them (shell.c): spaces separate, a word that starts with a
+    quote ends at the same quote. None: a backslash escape inside "..." (resolved by rules not followed here)."""
+    words, i, n = [], 0, len(line)
+    while i < n:
+        while i < n and line[i].isspace():
+            i += 1
+        if i >= n:
+            break
+        if line[i] in "'\"":
+            delim, start = line[i], i + 1
+            i += 1
+            while i < n and line[i] != delim:
+                i += 2 if line[i] == "\\" and delim == '"' and i + 1 < n else 1
+            word = line[start:i]
+            i += 1
+            if delim == '"' and "\\" in word:
+                return None
+            words.append(word)
+        else:
+            start = i
+            while i < n and not line[i].isspace():
+                i += 1
+            words.append(line[start:i])
+    return words
+
+
+SQLITE_DOTS = ("shell", "system", *(name[1:] for name in SQLITE_PIPES | SQLITE_WRITES | set(SQLITE_CODE)))
+
+
+def _dot_command(line: str, out: Runs, writes: list[tuple[Word, str]]) -> None:
+    words = _sqlite_words(line)
+    if words is None:
+        out.unknown = "sqlite3 is given a dot-command with escapes this check does not follow"
+        return
+    if not words:
+        return
+    # sqlite3 takes any prefix of a dot-command's name (`.sh` is `.shell`): each command it may be is judged
+    name, args = words[0].lower(), words[1:]
+    meant = {f".{full}" for full in SQLITE_DOTS if full.startswith(name)}
+    first = args[0] if args else ""
+    if meant & {".shell", ".system"}:  # sqlite3 puts "..." around a word with a space, then runs system()
+        out.scripts.append(Word(" ".join(f'"{a}"' if " " in a else a for a in args)))
+    if meant & SQLITE_PIPES and first.startswith("|"):
+        out.scripts.append(Word(first[1:]))
+    for command in sorted(meant & set(SQLITE_CODE)):
+        out.unknown = f"sqlite3 {command} {SQLITE_CODE[command]}"
+    if meant & {".once", ".output"} and first in ("-x", "-e", "-w"):
+        out.unknown = f"sqlite3 {words[0]} {first} opens another program"
+    elif meant & SQLITE_WRITES and args and not args[-1].startswith(("-", "|")):
+        writes.append((Word(args[-1]), f"sqlite3 .{name} writes"))
 
 
 def sqlite3(args: list[Word]) -> Runs:
@@ -230,6 +271,8 @@ def gdb(args: list[Word]) -> Runs:
             out.unknown = f"gdb {word.text} runs the commands of a file"
         elif name in ("p", "pid"):
             out.unknown = f"gdb {word.text} attaches to another process"
+            i += 1 if eq else 2
+            continue
         elif name in GDB_VALUES:
             given = Word(value) if eq else (args[i + 1] if i + 1 < len(args) else Word(""))
             if name in ("ex", "eval-command", "iex", "init-eval-command"):

@@ -47,17 +47,29 @@ PARALLEL_OTHER = {"-S": "runs the commands on other machines", "--sshlogin": "ru
                   "-J": "reads options from a file", "-W": "runs the commands in another directory",
                   "--controlmaster": "runs the commands on other machines", "-M": "runs the commands on other "
                   "machines"}
+for _name in ("--rpl", "--extensionreplace", "--er", "--basenamereplace", "--bnr", "--dirnamereplace", "--dnr",
+              "--basenameextensionreplace", "--bner", "--seqreplace", "--slotreplace"):
+    PARALLEL_OTHER[_name] = "defines replacement strings this check does not follow"
 PARALLEL_SEPARATORS = (":::", ":::+", "::::", "::::+")
+# What is left of a replacement string that is not one of {}, {.}, {/}, ...: parallel would put a value
+# there, which judging the text as written would miss (`{+/}` with --plus as the program).
+_OTHER_PLACEHOLDER = re.compile(r"(?<![$\\])\{[^{}\s,]*\}")
 _PLACEHOLDER = re.compile(r"\{(\d*)(\.|/|//|/\.|#|%|\.\.|\.\.\.|\+/|\+\.|\+\.\.|\+\.\.\.|)\}")
 PARALLEL_COMBINATIONS = 64  # beyond this, the values are judged as only known at run time
 
 
-def _fill(template: str, values: list[str] | None, replace: str | None) -> str:
+_RUN_TIME = "\0"  # a value only known at run time (or by rules not followed here): "$PARALLEL_ARG"
+
+
+def _fill(template: str, values: list[str] | None, replace: str | None, quoted: list[str] | None = None) -> str:
     """The shell string parallel runs for one set of values (quoted, as parallel quotes them); None: the
-    values are only known at run time."""
-    def one(index: str, kind: str) -> str:
-        if values is None:
-            return '"$PARALLEL_ARG"'
+    values are only known at run time. Only {}, {.}, {/}, {//}, {/.} are computed; what --plus adds
+    ({..}, {+/}, ...) counts as a value only known at run time."""
+    def one(index: str, kind: str, raw: bool = False) -> str:
+        if kind in ("#", "%"):
+            return "1"
+        if values is None or kind not in ("", "/", "//", ".", "/."):
+            return _RUN_TIME
         value = values[int(index) - 1] if index and 0 < int(index) <= len(values) else " ".join(values)
         if kind in ("/", "/."):
             value = value.rsplit("/", 1)[-1]
@@ -65,12 +77,17 @@ def _fill(template: str, values: list[str] | None, replace: str | None) -> str:
             value = value.rsplit("/", 1)[0] if "/" in value else "."
         if kind in (".", "/."):
             value = re.sub(r"\.[^./]*$", "", value)
-        return "1" if kind in ("#", "%") else shlex.quote(value)
+        return value if raw else shlex.quote(value)
 
     text = template.replace(replace, "{}") if replace else template
+    if quoted:  # -q: each word of the command is quoted, values put in raw
+        words = [_PLACEHOLDER.sub(lambda m: one(m.group(1), m.group(2), raw=True), w) for w in quoted]
+        if any(_PLACEHOLDER.search(w) for w in quoted):
+            return " ".join('"$PARALLEL_ARG"' if _RUN_TIME in w else shlex.quote(w) for w in words)
+        text = " ".join(shlex.quote(w) for w in quoted)
     filled, count = _PLACEHOLDER.subn(lambda m: one(m.group(1), m.group(2)), text)
     if count:
-        return filled
+        return filled.replace(_RUN_TIME, '"$PARALLEL_ARG"')
     tail = '"$PARALLEL_ARG"' if values is None else " ".join(shlex.quote(v) for v in values)
     return f"{text} {tail}"
 
@@ -94,6 +111,12 @@ def parallel(args: list[Word]) -> Runs:
     template = " ".join(w.text for w in command)
     if "{=" in template:
         return Runs(unknown="parallel {= ... =} runs Perl code", label="parallel")
+    replace = opts.get("-I") or opts.get("--replace")
+    unknown = _OTHER_PLACEHOLDER.search(_PLACEHOLDER.sub("", template.replace(replace.text, "{}") if replace
+                                                         else template))
+    if unknown:
+        return Runs(unknown=f"parallel would put a value in place of {unknown.group(0)}, a replacement string this "
+                            "check does not follow", label="parallel")
     dynamic = bool(opts.get("-a") or opts.get("--arg-file")) or not sources or "--pipe" in opts
     groups: list[list[Word]] = []
     for word in sources:
@@ -107,12 +130,14 @@ def parallel(args: list[Word]) -> Runs:
         dynamic = dynamic or not all(w.static for w in group)
         combos = [c + [w.text] for c in combos for w in group][:PARALLEL_COMBINATIONS + 1]
     dynamic = dynamic or len(combos) > PARALLEL_COMBINATIONS
-    replace = opts.get("-I") or opts.get("--replace")
     out = Runs(label="parallel")
     if command:
         static = all(w.static for w in command)
         fills = [None] if dynamic else combos
-        out.scripts = [Word(_fill(template, values, replace.text if replace else None), static) for values in fills]
+        quoted = [w.text.replace(replace.text, "{}") if replace else w.text for w in command] \
+            if "-q" in opts or "--quote" in opts else None
+        out.scripts = [Word(_fill(template, values, replace.text if replace else None, quoted), static)
+                       for values in fills]
     elif dynamic:
         return Runs(unknown="parallel runs commands read from its input or a file", label="parallel")
     else:

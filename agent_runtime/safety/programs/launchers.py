@@ -15,12 +15,13 @@ command starts uncertain, which asks too, rather than judging a wrong word as th
 
 from __future__ import annotations
 
+import posixpath
 import re
 import shlex
 from dataclasses import dataclass, field
 from typing import Callable
 
-from agent_runtime.safety.programs.base import Effects
+from agent_runtime.safety.programs.base import Effects, Scanned, scan
 from agent_runtime.safety.shellwords import Word
 
 
@@ -102,22 +103,39 @@ def command_after(rest: list[Word], label: str, skip: int = 0, why: str = "") ->
 # --- util-linux and friends: scheduling, sandboxes, sessions ---
 
 
+SCRIPT_SHORT_VALUES = "cEIOBTmo"
+SCRIPT_LONG_VALUES = {"--command", "--echo", "--log-in", "--log-out", "--log-io", "--log-timing", "--logging-format",
+                      "--output-limit"}
+
+
+def _script_args(args: list[Word]) -> tuple[Scanned, list[Word]]:
+    """script's options may follow its file (getopt permutes): (options and operands, the words after `--`)."""
+    texts = [w.text if w.static else "" for w in args]
+    cut = texts.index("--") if "--" in texts else len(args)
+    return scan(args[:cut], SCRIPT_SHORT_VALUES, SCRIPT_LONG_VALUES), args[cut + 1:]
+
+
+def _script_bsd(args: list[Word]) -> list[Word]:
+    i = 0
+    while i < len(args) and args[i].static and args[i].text.startswith("-") and args[i].text != "--":
+        text = args[i].text
+        first = next((k for k, c in enumerate(text) if k and c in SCRIPT_SHORT_VALUES), None)
+        takes = text in SCRIPT_LONG_VALUES or (not text.startswith("--") and first == len(text) - 1)
+        i += 2 if takes else 1  # a value letter last in its cluster takes the next word
+    return args[i + 1:] if i < len(args) and args[i].text != "--" else []
+
+
 def script(args: list[Word]) -> Runs:
     """util-linux `script [opts] [-c CMD] [FILE] [-- CMD ARGS]` (BSD: `script [FILE [CMD ARGS]]`):
     CMD runs through the shell; without it the shell reads its commands from the input."""
-    opts, rest, why = strict_options(args, "aefqhVkr", "cEIOBTmot", {
-        "--append", "--return", "--flush", "--force", "--quiet", "--help", "--version", "--echo"},
-        {"--command", "--log-in", "--log-out", "--log-io", "--log-timing", "--logging-format", "--output-limit",
-         "--timing", "--echo"}, "script")
-    if why:
-        return Runs(unknown=why, label="script")
+    found, after = _script_args(args)
     out = Runs(label="script -c")
-    command = opts.get("-c") or opts.get("--command")
-    if command is not None:
-        out.scripts.append(command)
-    after = rest[1:]
-    if after and after[0].text == "--":
-        after = after[1:]
+    out.scripts += found.values("-c", "--command")
+    if found.positionals[1:]:
+        out.argvs.append(found.positionals[1:])
+    bsd = _script_bsd(args)  # BSD script stops at its file: what follows is the command, options and all
+    if bsd and bsd != found.positionals[1:]:
+        out.argvs.append(bsd)
     if after:
         out.argvs.append(after)
     if not out.scripts and not out.argvs:
@@ -126,13 +144,11 @@ def script(args: list[Word]) -> Runs:
 
 
 def script_writes(args: list[Word], eff: Effects) -> None:
-    opts, rest, _ = strict_options(args, "aefqhVkr", "cEIOBTmot", set(), {
-        "--log-in", "--log-out", "--log-io", "--log-timing", "--timing", "--command", "--echo",
-        "--logging-format", "--output-limit"}, "script")
-    for name in ("-I", "-O", "-B", "-T", "-t", "--log-in", "--log-out", "--log-io", "--log-timing", "--timing"):
-        if opts.get(name) is not None:
-            eff.writes.append((opts[name], f"script {name} writes"))  # type: ignore[arg-type]
-    target = rest[0] if rest and rest[0].text != "--" else Word("typescript")
+    found, _ = _script_args(args)
+    for name in ("-I", "-O", "-B", "-T", "--log-in", "--log-out", "--log-io", "--log-timing"):
+        for value in found.values(name):
+            eff.writes.append((value, f"script {name} writes"))
+    target = found.positionals[0] if found.positionals else Word("typescript")
     eff.writes.append((target, "script writes its log to"))
 
 
@@ -221,6 +237,8 @@ def dbus_run_session(args: list[Word]) -> Runs:
 
 def busybox(args: list[Word]) -> Runs:
     """`busybox APPLET ARGS` (and toybox): the applet is the program."""
+    if args and args[0].text == "--":
+        args = args[1:]
     if not args or (args[0].static and args[0].text.startswith("-")):
         return Runs(label="busybox")  # --list, --help, --install
     return Runs(argvs=[args], label="busybox")
@@ -342,15 +360,19 @@ def moreutils_wrapper(program: str, flags: str) -> Callable[[list[Word]], Runs]:
 
 # --- the shell: `source /dev/stdin` ---
 
-STDIN_FILES = ("/dev/stdin", "/dev/fd/0", "/proc/self/fd/0")
+# A descriptor, not a file of the workspace: the commands come from the input (or another descriptor).
+_DESCRIPTOR = re.compile(r"/dev/(stdin|tty|fd/\d+)|/proc/[^/]+/(task/[^/]+/)?fd/\d+")
 
 
 def source(args: list[Word]) -> Runs:
     """`. /dev/stdin` runs what its input holds: a heredoc or here-string is judged as the script it is
-    (commandline.py), anything else cannot be read here."""
-    if args and args[0].static and args[0].text in STDIN_FILES:
+    (commandline.py; also for any file sourced, which may be a link to the input), anything else cannot
+    be read here."""
+    if args and args[0].static and args[0].text == "--":
+        args = args[1:]
+    if args and args[0].static and _DESCRIPTOR.fullmatch(posixpath.normpath(args[0].text)):
         return Runs(unknown="source reads the commands it runs from its input", label="source", from_input=True)
-    return Runs(label="source")
+    return Runs(label="source", from_input=True)
 
 
 # --- git: the subcommands that run a command given to them ---
@@ -364,8 +386,11 @@ GIT_FILTERS = ("--env-filter", "--tree-filter", "--index-filter", "--parent-filt
 def git(args: list[Word]) -> Runs:
     out, i = Runs(label="git"), 0
     aliases: dict[str, Word] = {}
+    chdir: Word | None = None
     while i < len(args) and args[i].static and args[i].text.startswith("-"):
         text = args[i].text
+        if text == "-C" and i + 1 < len(args):
+            chdir = args[i + 1]
         if text == "-c" and i + 1 < len(args):
             key, eq, value = args[i + 1].text.partition("=")
             if key.lower().startswith("alias.") and value.startswith("!"):
@@ -382,7 +407,9 @@ def git(args: list[Word]) -> Runs:
         return Runs(scripts=[Word(f"{script.text} {words}".strip(), script.static and all(w.static for w in rest))],
                     label="git alias")
     if sub == "bisect" and rest and rest[0].text == "run":
-        return command_after(rest[1:], "git bisect run", why="git bisect run is given no command")
+        found = command_after(rest[1:], "git bisect run", why="git bisect run is given no command")
+        found.chdir = chdir  # git -C DIR: the command runs there
+        return found
     if sub == "submodule" and rest and rest[0].text == "foreach":
         words = [w for w in rest[1:] if not (w.static and w.text in ("--recursive", "-q", "--quiet"))]
         if words:
