@@ -24,6 +24,7 @@ from agent_runtime.safety.programs import RUNS, runs
 from agent_runtime.safety.programs.base import normalize_program
 from agent_runtime.safety.programs.files import find_exec
 from agent_runtime.safety.programs.interpreters import INTERPRETERS, SHELLS, interpreter_code, shell_script
+from agent_runtime.safety.programs.launchers import plausible
 from agent_runtime.safety.programs.runners import RUNNER_OPTIONS, RUNNERS
 from agent_runtime.safety.programs.search import fd_exec
 from agent_runtime.safety.programs.shell import variables_set
@@ -406,6 +407,9 @@ class _Walker:
                 inner = inner[1:]  # the duration
             if program in ("taskset", "chroot") and inner:
                 inner = inner[1:]
+            if inner and not plausible(inner):  # an option misread: "10" is not what it runs
+                cmd.opaque_code = f"{program}: {inner[0].text!r} cannot be the program it runs"
+                inner = None
         if inner:
             made += self._run_inner(inner, cmd, label)
             cmd.transparent = True

@@ -36,7 +36,8 @@ def root(tmp_path) -> Path:
 SCHEDULING = ["chrt -f 10 sh -c '{c}'", "chrt 10 {c}", "taskset -c 0 {c}", "taskset 0x1 {c}", "ionice -c 3 {c}",
               "nice -n 5 {c}", "stdbuf -oL {c}", "setsid -f {c}", "flock /tmp/lock -c '{c}'", "flock /tmp/lock {c}",
               "prlimit --nofile=64 {c}", "numactl -N 0 {c}", "setarch x86_64 -R {c}", "timeout 5 {c}"]
-SESSIONS = ["script -qc '{c}' /dev/null", "script -q -c '{c}' /dev/null", "script --command '{c}' /dev/null",
+SESSIONS = ["man -P '{c}' ls", "sem -j 2 '{c}'", "strace -f {c}", "ltrace -o /tmp/trace {c}",
+            "script -qc '{c}' /dev/null", "script -q -c '{c}' /dev/null", "script --command '{c}' /dev/null",
             "script -q /dev/null {c}", "firejail --quiet {c}", "xvfb-run -a {c}", "dbus-run-session -- {c}",
             "nohup {c}", "time {c}", "watch -n 1 '{c}'", "faketime 2020-01-01 {c}", "ifne {c}", "chronic {c}",
             "busybox {c}", "busybox sh -c '{c}'", "toybox {c}"]
@@ -112,6 +113,9 @@ UNREADABLE = [
     ("git bisect run", "git bisect run is given no command"),
     ("hyperfine --shell zsh 'ls'", "hyperfine --shell runs the commands with a program of its choosing"),
     ("systemd-run ls", "systemd-run hands the command to the system's service manager"),
+    ("tsp ls", "tsp runs the command later or detached"), ("man -H ls", "man -H opens a browser"),
+    ("strace -p 1", "strace -p attaches to another process"),
+    ("nice --frobnicate 10 ls", "nice: '10' cannot be the program it runs"),
 ]
 
 
@@ -219,6 +223,8 @@ def test_the_issues_wrapped_deletions_do_not_run_unasked(tmp_path, tools_for, pr
     ("parallel -I XX 'rm -rf XX' ::: /", "deny"), ("parallel \"awk '{print}' {}\" ::: f", "ask"),
     # where the command runs: git -C DIR, cmake -E chdir DIR
     ("git -C src bisect run rm -rf ..", "deny"), ("busybox -- rm -rf /", "deny"),
+    # a wrapper's option not known here whose value would be taken for the program
+    ("strace -P x rm -rf /", "deny"), ("strace -J x rm -rf src", "ask"),
 ])
 def test_the_ways_around_each_reading_are_closed(policy, root, command, decision):
     assert policy.check_command(command, root, ON).decision == decision, policy.check_command(

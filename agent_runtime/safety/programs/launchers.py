@@ -286,6 +286,33 @@ def prefix(program: str, flags: str, values: str, long_flags: frozenset[str] = f
     return unwrap
 
 
+def sem(args: list[Word]) -> Runs:
+    """GNU parallel's `sem [opts] CMD ARGS`: the words joined, run through the shell."""
+    _, rest, why = strict_options(args, "kquv", "jP", {"--fg", "--bg", "--wait", "--semaphore", "--will-cite"},
+                                  {"--id", "--semaphorename", "--jobs", "--timeout", "--semaphoretimeout", "--st"},
+                                  "sem")
+    if why or not rest:
+        return Runs(unknown=why or "sem is given no command", label="sem")
+    return Runs(scripts=[Word(" ".join(w.text for w in rest), all(w.static for w in rest))], label="sem")
+
+
+def man(args: list[Word]) -> Runs:
+    """`man -P CMD` / `--pager=CMD` runs CMD through the shell; `-H[BROWSER]` / `--html[=BROWSER]` a browser."""
+    out = Runs(label="man -P")
+    for i, word in enumerate(args):
+        text = word.text
+        if text in ("-P", "--pager") and i + 1 < len(args):
+            out.scripts.append(args[i + 1])
+        elif text.startswith("--pager="):
+            out.scripts.append(Word(text.split("=", 1)[1], word.static))
+        elif text.startswith("-P") and not text.startswith("--") and len(text) > 2:
+            out.scripts.append(Word(text[2:], word.static))
+        elif text.startswith(("--html", "-H")) or not word.static:
+            out.unknown = "man -H opens a browser of its choosing" if word.static else "man is given options " \
+                                                                                       "only known at run time"
+    return out
+
+
 def subcommand(program: str, names: tuple[str, ...], inner: Callable[[list[Word]], Runs]) -> Callable[[list[Word]],
                                                                                                        Runs]:
     """`bundle exec CMD`, `conda run CMD`, `direnv exec DIR CMD`, `perf stat CMD`: only that subcommand runs one."""
@@ -468,6 +495,21 @@ UNWRAP: dict[str, Callable[[list[Word]], Runs]] = {
         frozenset({"--name", "--prefix", "--cwd"}))) for name in ("conda", "mamba", "micromamba")},
     "perf": subcommand("perf", ("stat", "record", "trace", "ftrace", "mem", "c2c", "kmem", "sched", "lock"), prefix(
         "perf", "gdqvnsBA", "eorxIGCFcmjMD", PERF_FLAGS, PERF_VALUES, other=PERF_OTHER)),
+    # strace -o FILE writes (HANDLERS in wrappers.py); -p attaches to another process
+    "strace": prefix("strace", "cCdDfFhiknqrtTvVwxyYzZ", "abeEIoOpPsSuUX", frozenset({
+        "--follow-forks", "--output-separately", "--summary-only", "--summary", "--no-abbrev", "--verbose",
+        "--quiet", "--help", "--version", "--seccomp-bpf", "--daemonize", "--kill-on-exit", "--instruction-pointer",
+        "--stack-trace", "--relative-timestamps", "--absolute-timestamps", "--syscall-times", "--string-limit"}),
+        frozenset({"--expr", "--output", "--trace", "--signal", "--status", "--trace-path", "--env", "--user",
+                   "--columns", "--string-limit", "--summary-sort-by", "--const-print-style", "--decode-fds",
+                   "--attach"}), other={"-p": "attaches to another process", "--attach": "attaches to another process"}),
+    "ltrace": prefix("ltrace", "bcCfhiLrStTV", "aADeFlnopsuwx", frozenset({"--help", "--version", "--demangle"}),
+                     frozenset({"--align", "--output", "--library"}), other={"-p": "attaches to another process"}),
+    # GNU parallel's sem runs its command through the shell; these run theirs later or detached from here
+    "sem": sem, "man": man,
+    **{name: (lambda n: lambda args: Runs(unknown=f"{n} runs the command later or detached from this one, "
+                                                   "which the check does not follow", label=n))(name)
+       for name in ("tsp", "nq", "dtach", "abduco", "batch", "niceload", "daemonize", "start-stop-daemon")},
     "systemd-run": lambda args: Runs(unknown="systemd-run hands the command to the system's service manager, "
                                              "outside the sandbox", label="systemd-run"),
 }
