@@ -396,7 +396,7 @@ class _Walker:
             cmd.input_script = found.from_input
             if found.unknown:  # what it runs cannot be read here: never allowed without a person
                 cmd.opaque_code = found.unknown
-            cmd.transparent = bool(found.argvs or found.scripts) and not found.unknown and all(
+            cmd.transparent = found.pure and bool(found.argvs or found.scripts) and not found.unknown and all(
                 text.static for text in found.scripts)
         elif program in RUNNERS and args and args[0].text == "run":
             inner = skip_options(args[1:], RUNNER_OPTIONS)

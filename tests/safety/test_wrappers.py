@@ -229,3 +229,17 @@ def test_the_issues_wrapped_deletions_do_not_run_unasked(tmp_path, tools_for, pr
 def test_the_ways_around_each_reading_are_closed(policy, root, command, decision):
     assert policy.check_command(command, root, ON).decision == decision, policy.check_command(
         command, root, ON).as_dict()
+
+
+def test_a_program_with_a_shell_escape_is_still_judged_as_itself(tmp_path, root):
+    """A wrapper only runs what it is given; sqlite3, vim, gdb, git do things of their own: a policy whose
+    default for programs no rule covers is ask still asks about them, whatever they run."""
+    base = (Path(__file__).parents[2] / "policy.toml").read_text()
+    strict = tmp_path / "strict.toml"
+    strict.write_text(base.replace('default = "allow"', 'default = "ask"', 1))
+    policy = Policy.load(strict)
+    for command in ("sqlite3 x.db '.shell ls'", "vim -es -c '!ls' -c q", "gdb -batch -ex 'shell ls'",
+                    "git bisect run ls", "man -P cat ls"):
+        assert policy.check_command(command, root, ON).decision == "ask", command
+    for command in ("script -qc 'ls' /dev/null", "chrt -f 10 ls", "parallel ::: ls"):
+        assert policy.check_command(command, root, ON).decision == "allow", command

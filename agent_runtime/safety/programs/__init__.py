@@ -65,6 +65,7 @@ def runs(program: str, args: list[Word]) -> Runs | None:
     if unwrap is None:
         return None
     found = unwrap(args)
+    found.pure = found.pure and program not in escapes.UNWRAP and program not in launchers.NOT_PURE
     for argv in found.argvs:
         if not launchers.plausible(argv):  # its options were misread: never judge "10" as the program
             found.unknown = f"{found.label or program}: {argv[0].text!r} cannot be the program it runs"

@@ -33,6 +33,9 @@ class Runs:
     label: str = ""
     from_input: bool = False  # the shell script it runs is its input: a heredoc or here-string is judged
     chdir: Word | None = None  # the directory what it runs starts in (`cmake -E chdir DIR CMD`)
+    # only runs what it is given (a wrapper): judged by that alone. A program that also does things of its
+    # own (sqlite3, vim, gdb, git, cmake, man) is judged as itself too, by the rules or the default.
+    pure: bool = True
 
 
 # A word that cannot be a program: a priority, a CPU mask or list, a duration. When a wrapper's parser
@@ -453,6 +456,8 @@ def git(args: list[Word]) -> Runs:
     return out
 
 
+# Programs that do things of their own besides running what they are given.
+NOT_PURE = frozenset({"git", "cmake", "man", "source", "."})
 UNWRAP: dict[str, Callable[[list[Word]], Runs]] = {
     "script": script, "chrt": chrt, "taskset": taskset, "ionice": ionice, "firejail": firejail,
     "xvfb-run": xvfb_run, "dbus-run-session": dbus_run_session, "busybox": busybox, "toybox": busybox,
