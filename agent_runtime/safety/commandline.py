@@ -2,8 +2,10 @@
 
 `parse(text)` returns every simple command that could run: inside lists, pipelines,
 subshells, groups, if/for/while/case, command and process substitutions, and inside
-wrappers (sudo, env, timeout, xargs, find -exec, fd -x, watch, flock -c, ...), `sh -c` /
-`eval` strings and `env -S` strings (split by env's own rules). Quoting and escaping are
+wrappers (sudo, env, timeout, xargs, find -exec, fd -x, watch, flock -c, script -c, parallel,
+chrt, git bisect run, ...), shell escapes (sqlite3 .shell, vim :!, gdb !), `sh -c` / `eval`
+strings, here-strings and heredocs a shell or `. /dev/stdin` reads, and `env -S` strings
+(split by env's own rules). Quoting and escaping are
 resolved (`r''m`, `\\rm`, `/bin/rm` are all `rm`). Words whose value is only known at run
 time ($VAR, $(...), what xargs -I puts in place of {}) are marked dynamic; `$(echo WORD)` is
 WORD. Unquoted patterns ({a,b}, *) are marked so the policy can expand them. Shell variables a
