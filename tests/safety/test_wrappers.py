@@ -211,6 +211,9 @@ def test_the_issues_wrapped_deletions_do_not_run_unasked(tmp_path, tools_for, pr
     ("sqlite3 x.db $'.shell\\nrm -rf /'", "deny"), ("sqlite3 x.db '.o out.txt'", "ask"),
     # sqlite3 splits a dot-command by its own rules: a quoted word with no space reaches the shell bare
     ("sqlite3 x.db \".shell 'ls;rm' -rf /\"", "deny"), ("sqlite3 x.db \".shell 'ls;rm${IFS}-rf${IFS}src'\"", "ask"),
+    # sqlite3's own ways to read a file and print it
+    ("sqlite3 :memory: '.import .env t' 'select * from t'", "deny"),
+    ("sqlite3 :memory: \"select data from fsdir('.env')\"", "ask"), ("sqlite3 x.db '.import /etc/hostname t'", "ask"),
     # source: `--`, and any spelling of the input
     (". -- /dev/stdin <<< 'rm -rf /'", "deny"), (". /dev/./stdin", "ask"), (". /proc/self/fd/0", "ask"),
     (". /dev/fd/3 3< names.txt", "ask"),

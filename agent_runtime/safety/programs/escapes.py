@@ -26,10 +26,14 @@ SQLITE_CODE = {".load": "loads a library (native code)", ".read": "runs the comm
                ".excel": "opens another program", ".edit": "opens an editor", ".open": "opens another database",
                ".archive": "packs or unpacks files", ".ar": "packs or unpacks files",
                ".cd": "changes the directory the rest runs in", ".restore": "replaces the database"}
-SQLITE_FUNCTIONS = re.compile(r"\b(writefile|readfile|edit|load_extension|fts3_tokenizer)\s*\(", re.I)
+# SQL functions and tables of the sqlite3 shell that read or write files or run programs (fsdir() returns
+# each file's content: `select data from fsdir('.env')` prints it)
+SQLITE_FUNCTIONS = re.compile(r"\b(writefile|readfile|edit|load_extension|fts3_tokenizer|fsdir|zipfile|"
+                              r"sqlar_uncompress)\s*\(", re.I)
 
 
 def _sqlite(args: list[Word]) -> tuple[Runs, list[tuple[Word, str]]]:
+    """What sqlite3 runs, and the files its dot-commands write ("... writes") or read ("... reads")."""
     out, writes = Runs(label="sqlite3 .shell"), []
     texts: list[Word] = []
     positionals = 0
@@ -120,14 +124,19 @@ def _dot_command(line: str, out: Runs, writes: list[tuple[Word, str]]) -> None:
         out.unknown = f"sqlite3 {words[0]} {first} opens another program"
     elif meant & SQLITE_WRITES and args and not args[-1].startswith(("-", "|")):
         writes.append((Word(args[-1]), f"sqlite3 .{name} writes"))
+    if ".import" in meant:  # `.import FILE TABLE` reads FILE into the database, for a select to print
+        named = [a for a in args if not a.startswith(("-", "|"))]
+        if named:
+            writes.append((Word(named[0]), "sqlite3 .import reads"))
 
 
 def sqlite3(args: list[Word]) -> Runs:
     return _sqlite(args)[0]
 
 
-def sqlite3_writes(args: list[Word], eff: Effects) -> None:
-    eff.writes += _sqlite(args)[1]
+def sqlite3_files(args: list[Word], eff: Effects) -> None:
+    for word, how in _sqlite(args)[1]:
+        (eff.reads if how.endswith(" reads") else eff.writes).append((word, how))
 
 
 # --- vim, vi, ex, nvim, view ---
@@ -330,4 +339,4 @@ def emacs(args: list[Word]) -> Runs:
 
 UNWRAP = {"sqlite3": sqlite3, "gdb": gdb, "ed": ed, "dc": dc, "emacs": emacs,
           **{name: vim(name) for name in VIM_PROGRAMS}}
-HANDLERS = {"sqlite3": sqlite3_writes}
+HANDLERS = {"sqlite3": sqlite3_files}
