@@ -36,7 +36,7 @@ def root(tmp_path) -> Path:
 SCHEDULING = ["chrt -f 10 sh -c '{c}'", "chrt 10 {c}", "taskset -c 0 {c}", "taskset 0x1 {c}", "ionice -c 3 {c}",
               "nice -n 5 {c}", "stdbuf -oL {c}", "setsid -f {c}", "flock /tmp/lock -c '{c}'", "flock /tmp/lock {c}",
               "prlimit --nofile=64 {c}", "numactl -N 0 {c}", "setarch x86_64 -R {c}", "timeout 5 {c}"]
-SESSIONS = ["man -P '{c}' ls", "sem -j 2 '{c}'", "strace -f {c}", "ltrace -o /tmp/trace {c}",
+SESSIONS = ["sem -j 2 '{c}'", "strace -f {c}", "ltrace -o /tmp/trace {c}",
             "script -qc '{c}' /dev/null", "script -q -c '{c}' /dev/null", "script --command '{c}' /dev/null",
             "script -q /dev/null {c}", "firejail --quiet {c}", "xvfb-run -a {c}", "dbus-run-session -- {c}",
             "nohup {c}", "time {c}", "watch -n 1 '{c}'", "faketime 2020-01-01 {c}", "ifne {c}", "chronic {c}",
@@ -51,7 +51,8 @@ ESCAPES = ["sqlite3 x.db '.shell {c}'", "sqlite3 x.db '.system {c}'", "sqlite3 -
            "sqlite3 x.db \".once '|{c}'\" 'select 1'", "vim -es -c ':!{c}' -c q", "vim -es -c 'silent !{c}' -c qa",
            "ex -c '!{c}' -c q", "nvim --headless -c '!{c}' -c q", "vi -c ':!{c}' -c q", "gdb -batch -ex '!{c}'",
            "gdb -batch -ex 'shell {c}'", "gdb -batch -ex 'pipe bt | {c}'"]
-FORMS = SCHEDULING + SESSIONS + FANOUT + PROJECT + STDIN + ESCAPES
+BUILTINS = ["trap '{c}' EXIT", "coproc {c}", "compgen -C '{c}' x", "man -P '{c}' ls"]
+FORMS = SCHEDULING + SESSIONS + FANOUT + PROJECT + STDIN + ESCAPES + BUILTINS
 
 
 @pytest.mark.parametrize("form", FORMS)
@@ -114,6 +115,9 @@ UNREADABLE = [
     ("hyperfine --shell zsh 'ls'", "hyperfine --shell runs the commands with a program of its choosing"),
     ("systemd-run ls", "systemd-run hands the command to the system's service manager"),
     ("tsp ls", "tsp runs the command later or detached"), ("man -H ls", "man -H opens a browser"),
+    ("coproc X { ls; }", "coproc runs a compound command this check does not read"),
+    ("fc -s", "fc runs commands from the shell's history"),
+    ("let 'a[$(ls)]=1'", "let evaluates arithmetic whose array subscripts can run commands"),
     ("strace -p 1", "strace -p attaches to another process"),
     ("nice --frobnicate 10 ls", "nice: '10' cannot be the program it runs"),
 ]

@@ -56,7 +56,7 @@ HANDLERS: dict[str, Callable[[list[Word], Effects], None]] = {
 NAMES_ONLY = files.NAMES_ONLY
 
 
-RUNS = {**launchers.UNWRAP, **fanout.UNWRAP, **escapes.UNWRAP}
+RUNS = {**launchers.UNWRAP, **fanout.UNWRAP, **escapes.UNWRAP, **shell.UNWRAP}
 
 
 def runs(program: str, args: list[Word]) -> Runs | None:
