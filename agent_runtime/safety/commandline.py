@@ -391,10 +391,14 @@ class _Walker:
             assert found is not None
             if found.chdir is not None:
                 cmd.chdir = found.chdir
+            ran: list[SimpleCommand] = []
             for argv in found.argvs:
-                made += self._run_inner(argv, cmd, found.label or program)
+                ran += self._run_inner(argv, cmd, found.label or program)
             for text in found.scripts:
-                made += self._run_script(text, cmd, found.label or program)
+                ran += self._run_script(text, cmd, found.label or program)
+            for command in ran:
+                command.through = command.through or found.label or program
+            made += ran
             cmd.input_script = found.from_input
             if found.unknown:  # what it runs cannot be read here: never allowed without a person
                 cmd.opaque_code = found.unknown

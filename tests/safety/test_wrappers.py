@@ -250,3 +250,15 @@ def test_a_program_with_a_shell_escape_is_still_judged_as_itself(tmp_path, root)
         assert policy.check_command(command, root, ON).decision == "ask", command
     for command in ("script -qc 'ls' /dev/null", "chrt -f 10 ls", "parallel ::: ls"):
         assert policy.check_command(command, root, ON).decision == "allow", command
+
+
+@pytest.mark.parametrize("command", ["script -qc 'rm -rf src' /dev/null", "parallel rm -rf ::: src",
+                                     "sqlite3 x.db '.shell rm -rf src'", "vim -es -c '!rm -rf src' -c q",
+                                     "chrt 10 rm -rf src", "git bisect run rm -rf src", "trap 'rm -rf src' EXIT"])
+def test_a_change_run_through_another_program_is_for_a_person_not_the_judge(policy, root, command):
+    """`rm -rf src` is a change the command declares, which the judge (--approval judge) may approve; run
+    through a launcher or a shell escape it is asked of a person (safety/judge.py answers only review)."""
+    assert policy.check_command("rm -rf src", root, ON).sandbox == "review"
+    decision = policy.check_command(command, root, ON)
+    assert (decision.decision, decision.rule, decision.sandbox) == ("ask", "change-files", "escapes")
+    assert "runs it, so a person looks at it" in decision.reason
