@@ -396,8 +396,6 @@ class _Walker:
                 ran += self._run_inner(argv, cmd, found.label or program)
             for text in found.scripts:
                 ran += self._run_script(text, cmd, found.label or program)
-            for command in ran:
-                command.through = command.through or found.label or program
             made += ran
             cmd.input_script = found.from_input
             if found.unknown:  # what it runs cannot be read here: never allowed without a person
@@ -426,7 +424,10 @@ class _Walker:
 
     def _run_inner(self, argv: list[Word], outer: SimpleCommand, label: str) -> list[SimpleCommand]:
         inner = SimpleCommand(list(argv), [], [], label, set(outer.fed_by), chdir=outer.chdir)
-        return self.effective(inner)
+        made = self.effective(inner)
+        for command in made:
+            command.through = command.through or label
+        return made
 
     def _run_script(self, script: Word, outer: SimpleCommand, label: str) -> list[SimpleCommand]:
         if not script.static:
@@ -439,6 +440,7 @@ class _Walker:
         nested.walk(script.text)
         for command in nested.commands:
             command.via = label if not command.via else f"{label} > {command.via}"
+            command.through = command.through or label
             command.fed_by |= outer.fed_by
         self.commands += nested.commands
         self.problems += nested.problems

@@ -225,7 +225,8 @@ def test_the_issues_wrapped_deletions_do_not_run_unasked(tmp_path, tools_for, pr
     (". ./names.txt <<< 'rm -rf /'", "deny"), ("bash run.sh <<< 'rm -rf /'", "deny"),
     # parallel: replacement strings of its own, quoting mode, a value as the program
     ("parallel --er XX 'XX -rf src' ::: rm.x", "ask"), ("parallel --rpl '{x} s/a/b/' '{x}' ::: a", "ask"),
-    ("parallel --plus '{..} -rf src' ::: rm.tar.gz", "ask"), ("parallel '{/.} -rf /' ::: a/rm.x", "deny"), ("parallel '{} -rf /' ::: rm", "deny"),
+    ("parallel --plus '{..} -rf src' ::: rm.tar.gz", "ask"), ("parallel '{/.} -rf /' ::: a/rm.x", "deny"),
+    ("parallel '{} -rf /' ::: rm", "deny"),
     ("parallel -q sh -c 'rm -rf {}' ::: /", "deny"), ("ls | parallel -q sh -c 'ls {}'", "ask"),
     ("parallel -I XX 'rm -rf XX' ::: /", "deny"), ("parallel \"awk '{print}' {}\" ::: f", "ask"),
     # where the command runs: git -C DIR, cmake -E chdir DIR
@@ -252,7 +253,8 @@ def test_a_program_with_a_shell_escape_is_still_judged_as_itself(tmp_path, root)
         assert policy.check_command(command, root, ON).decision == "allow", command
 
 
-@pytest.mark.parametrize("command", ["script -qc 'rm -rf src' /dev/null", "parallel rm -rf ::: src",
+@pytest.mark.parametrize("command", ["script -qc 'rm -rf src' /dev/null", "parallel rm -rf ::: src", "nohup rm -rf src",
+                                     "sh -c 'rm -rf src'", "bash <<< 'rm -rf src'", "find . -ok rm -rf src ';'",
                                      "sqlite3 x.db '.shell rm -rf src'", "vim -es -c '!rm -rf src' -c q",
                                      "chrt 10 rm -rf src", "git bisect run rm -rf src", "trap 'rm -rf src' EXIT"])
 def test_a_change_run_through_another_program_is_for_a_person_not_the_judge(policy, root, command):

@@ -64,7 +64,7 @@ def _sqlite(args: list[Word]) -> tuple[Runs, list[tuple[Word, str]]]:
             continue
         found = SQLITE_FUNCTIONS.search(text.text)
         if found:
-            out.unknown = f"sqlite3's {found.group(1)}() reads or writes files, or runs programs, the policy does not see"
+            out.unknown = f"sqlite3's {found.group(1)}() reads or writes files, or runs programs, unseen here"
         if text.text.startswith("."):  # a dot-command: the whole argument, its lines joined by spaces
             _dot_command(text.text[1:], out, writes)
         for line in text.text.splitlines()[1:]:  # SQL; a line that looks like a dot-command is judged anyway

@@ -507,7 +507,8 @@ UNWRAP: dict[str, Callable[[list[Word]], Runs]] = {
         "--stack-trace", "--relative-timestamps", "--absolute-timestamps", "--syscall-times", "--string-limit"}),
         frozenset({"--expr", "--output", "--trace", "--signal", "--status", "--trace-path", "--env", "--user",
                    "--columns", "--string-limit", "--summary-sort-by", "--const-print-style", "--decode-fds",
-                   "--attach"}), other={"-p": "attaches to another process", "--attach": "attaches to another process"}),
+                   "--attach"}),
+        other={"-p": "attaches to another process", "--attach": "attaches to another process"}),
     "ltrace": prefix("ltrace", "bcCfhiLrStTV", "aADeFlnopsuwx", frozenset({"--help", "--version", "--demangle"}),
                      frozenset({"--align", "--output", "--library"}), other={"-p": "attaches to another process"}),
     # GNU parallel's sem runs its command through the shell; these run theirs later or detached from here
