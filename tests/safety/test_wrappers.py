@@ -264,3 +264,13 @@ def test_a_change_run_through_another_program_is_for_a_person_not_the_judge(poli
     decision = policy.check_command(command, root, ON)
     assert (decision.decision, decision.rule, decision.sandbox) == ("ask", "change-files", "escapes")
     assert "runs it, so a person looks at it" in decision.reason
+
+
+@pytest.mark.parametrize("program", ["/usr//bin/rm", "/bin/../bin/rm", "/usr/bin/./rm", "//usr/bin/rm", "///bin/rm"])
+def test_a_system_program_spelled_another_way_is_that_program(policy, root, program):
+    """Not a script of the workspace (`*/*`, which the sandbox contains): /usr//bin/rm is rm."""
+    decision = policy.check_command(f"{program} -rf src", root, ON)
+    assert (decision.decision, decision.rule) == ("ask", "change-files"), decision.as_dict()
+    assert policy.check_command(f"{program} -rf /", root, ON).decision == "deny"
+    wrapped = policy.check_command("/snap/bin/sqlite3 x.db '.shell rm -rf /'", root, ON)
+    assert wrapped.decision == "deny"
