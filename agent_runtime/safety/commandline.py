@@ -2,8 +2,10 @@
 
 `parse(text)` returns every simple command that could run: inside lists, pipelines,
 subshells, groups, if/for/while/case, command and process substitutions, and inside
-wrappers (sudo, env, timeout, xargs, find -exec, fd -x, watch, flock -c, ...), `sh -c` /
-`eval` strings and `env -S` strings (split by env's own rules). Quoting and escaping are
+wrappers (sudo, env, timeout, xargs, find -exec, fd -x, watch, flock -c, script -c, parallel,
+chrt, git bisect run, ...), shell escapes (sqlite3 .shell, vim :!, gdb !), `sh -c` / `eval`
+strings, here-strings and heredocs a shell or `. /dev/stdin` reads, and `env -S` strings
+(split by env's own rules). Quoting and escaping are
 resolved (`r''m`, `\\rm`, `/bin/rm` are all `rm`). Words whose value is only known at run
 time ($VAR, $(...), what xargs -I puts in place of {}) are marked dynamic; `$(echo WORD)` is
 WORD. Unquoted patterns ({a,b}, *) are marked so the policy can expand them. Shell variables a
@@ -20,9 +22,11 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
+from agent_runtime.safety.programs import RUNS, runs
 from agent_runtime.safety.programs.base import normalize_program
 from agent_runtime.safety.programs.files import find_exec
 from agent_runtime.safety.programs.interpreters import INTERPRETERS, SHELLS, interpreter_code, shell_script
+from agent_runtime.safety.programs.launchers import plausible
 from agent_runtime.safety.programs.runners import RUNNER_OPTIONS, RUNNERS
 from agent_runtime.safety.programs.search import fd_exec
 from agent_runtime.safety.programs.shell import variables_set
@@ -266,10 +270,13 @@ class _Walker:
                     upstream = {c.program for c in made if c.program}
                     made += self.statement(child, fed_by=upstream)  # `cat <<EOF | sh`: the pipe goes on here
             for command in made:
-                if body_text is not None and command.opaque_code and command.program in SHELLS:
-                    command.opaque_code = None  # the heredoc is the script: judge it
+                if body_text is not None and command.input_script:
+                    command.opaque_code, command.input_script = None, False  # the heredoc is the script: judge it
                     self._run_script(Word(body_text), command, f"{command.program} <<heredoc")
             return out
+        if node.type == "herestring_redirect":
+            self.herestring(node, made)
+            return []
         if node.type != "file_redirect":
             self.substitutions_in(node)
             return []
@@ -290,6 +297,7 @@ class _Walker:
         assignments: list[tuple[str, Word]] = []
         redirects: list[Redirect] = []
         subs: set[str] = set()
+        herestrings = []
         for child in node.named_children:
             if child.type == "variable_assignment":
                 name = child.child_by_field_name("name")
@@ -304,14 +312,33 @@ class _Walker:
                     program = Word(program.text, False)  # a program named by a substitution stays unknown
                 argv.append(program)
                 subs |= {c.program for c in self.commands[before:] if c.program}
-            elif child.type in ("file_redirect", "herestring_redirect"):
+            elif child.type == "file_redirect":
                 redirects += self.redirect(child)
+            elif child.type == "herestring_redirect":
+                herestrings.append(child)
             else:
                 before = len(self.commands)
                 argv.append(self.word(child))
                 subs |= {c.program for c in self.commands[before:] if c.program}
         cmd = SimpleCommand(argv, assignments, redirects, via, set(fed_by) | subs)
-        return self.effective(cmd)
+        made = self.effective(cmd)
+        for child in herestrings:
+            made += self.herestring(child, [cmd])
+        return made
+
+    def herestring(self, node, made: list[SimpleCommand]) -> list[SimpleCommand]:
+        """`bash <<< 'CMD'`, `. /dev/stdin <<< 'CMD'`: the here-string is the script, judged as one."""
+        self.substitutions_in(node)
+        named = node.named_children
+        if not named:
+            return []
+        text = _Walker(self.depth).word(named[-1])  # its substitutions were walked just above
+        ran: list[SimpleCommand] = []
+        for command in list(made):
+            if command.input_script:
+                command.opaque_code, command.input_script = None, False
+                ran += self._run_script(Word(text.text + "\n", text.static), command, f"{command.program} <<<")
+        return ran
 
     def effective(self, cmd: SimpleCommand) -> list[SimpleCommand]:
         """Record `cmd` and whatever it runs in turn (wrappers, sh -c, eval, find -exec)."""
@@ -328,6 +355,7 @@ class _Walker:
         label = program
         if program in SHELLS:
             script, rest = shell_script(args)
+            cmd.input_script = script is None  # a heredoc or here-string is judged (a script file may read it)
             if script is None and (not rest or rest[0].text == "-"):
                 cmd.opaque_code = f"{program} runs commands read from its input"
         elif program in INTERPRETERS:
@@ -358,6 +386,22 @@ class _Walker:
             inner, script = unwrap_flock(args)
         elif program == "xargs":
             inner = unwrap_xargs(args)
+        elif program in RUNS:
+            found = runs(program, args)
+            assert found is not None
+            if found.chdir is not None:
+                cmd.chdir = found.chdir
+            ran: list[SimpleCommand] = []
+            for argv in found.argvs:
+                ran += self._run_inner(argv, cmd, found.label or program)
+            for text in found.scripts:
+                ran += self._run_script(text, cmd, found.label or program)
+            made += ran
+            cmd.input_script = found.from_input
+            if found.unknown:  # what it runs cannot be read here: never allowed without a person
+                cmd.opaque_code = found.unknown
+            cmd.transparent = found.pure and bool(found.argvs or found.scripts) and not found.unknown and all(
+                text.static for text in found.scripts)
         elif program in RUNNERS and args and args[0].text == "run":
             inner = skip_options(args[1:], RUNNER_OPTIONS)
             label = f"{program} run"
@@ -367,6 +411,9 @@ class _Walker:
                 inner = inner[1:]  # the duration
             if program in ("taskset", "chroot") and inner:
                 inner = inner[1:]
+            if inner and not plausible(inner):  # an option misread: "10" is not what it runs
+                cmd.opaque_code = f"{program}: {inner[0].text!r} cannot be the program it runs"
+                inner = None
         if inner:
             made += self._run_inner(inner, cmd, label)
             cmd.transparent = True
@@ -377,7 +424,10 @@ class _Walker:
 
     def _run_inner(self, argv: list[Word], outer: SimpleCommand, label: str) -> list[SimpleCommand]:
         inner = SimpleCommand(list(argv), [], [], label, set(outer.fed_by), chdir=outer.chdir)
-        return self.effective(inner)
+        made = self.effective(inner)
+        for command in made:
+            command.through = command.through or label
+        return made
 
     def _run_script(self, script: Word, outer: SimpleCommand, label: str) -> list[SimpleCommand]:
         if not script.static:
@@ -390,6 +440,7 @@ class _Walker:
         nested.walk(script.text)
         for command in nested.commands:
             command.via = label if not command.via else f"{label} > {command.via}"
+            command.through = command.through or label
             command.fed_by |= outer.fed_by
         self.commands += nested.commands
         self.problems += nested.problems

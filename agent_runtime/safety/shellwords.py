@@ -37,6 +37,8 @@ class SimpleCommand:
     transparent: bool = False  # a wrapper or a shell whose script was read: only what it runs is judged
     variables: list[str] = field(default_factory=list)  # shell variables it sets (x=1, export, read, for)
     chdir: Word | None = None  # the directory it runs in, when a wrapper moves it (env -C DIR)
+    input_script: bool = False  # its input is the shell script it runs (`bash`, `. /dev/stdin`)
+    through: str = ""  # the launcher or shell escape that runs it (`script -c`, `sqlite3 .shell`), issue 30
 
     @property
     def program(self) -> str | None:

@@ -42,6 +42,7 @@ UNPRIVILEGED_TESTS = [
     "tests/safety/test_agent_state_hidden.py",  # run records, logs, journal, history out of the sandbox's sight
     "tests/safety/test_redteam.py",
     "tests/safety/test_containment.py",  # what the sandbox lets run without asking, trying to get out
+    "tests/safety/test_wrappers.py",  # wrapped deletions run for real with approval never (issue 30)
     "tests/safety/test_judge.py",  # the judge gated on the sandbox
     "tests/safety/test_executor.py::test_the_issues_attacks_do_no_harm",
     "tests/safety/test_executor.py::test_tools_in_the_child_are_bare_proxies",

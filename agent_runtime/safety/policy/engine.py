@@ -20,6 +20,7 @@ from agent_runtime.safety.commandline import DYNAMIC, SimpleCommand, parse
 from agent_runtime.safety.policy.containment import (
     CONTAINED,
     ESCAPES,
+    REVIEW,
     UNAVAILABLE,
     SandboxState,
     contained_reason,
@@ -239,6 +240,10 @@ class Policy:
             if cmd.chdir is not None:  # env -C DIR: this command (and what it runs) starts there
                 here = place.moved(cmd.chdir)
             verdict = self._judge(cmd, here, contained)
+            if verdict.decision == "ask" and verdict.sandbox == REVIEW and cmd.through:
+                # a change run through another program (script -c, parallel, sqlite3 .shell) is a person's to see
+                verdict = Verdict("ask", verdict.rule, f"{verdict.reason}; {cmd.through} runs it, so a person "
+                                                       "looks at it", ESCAPES)
             judged.append({"argv": cmd.texts(), "decision": verdict.decision, "rule": verdict.rule, "via": cmd.via})
             if verdict.decision == "ask":
                 kind = worst(kind or verdict.sandbox, verdict.sandbox)

@@ -6,6 +6,7 @@ Effects (see programs/__init__.py for what each field means to the policy).
 
 from __future__ import annotations
 
+import posixpath
 import re
 from dataclasses import dataclass, field
 
@@ -118,7 +119,8 @@ def has_flag(text: str, flag: str) -> bool:
 
 
 # Where a program name is a path we know: the system's directories and virtualenvs.
-_SYSTEM_DIRS = {"/bin", "/usr/bin", "/usr/local/bin", "/sbin", "/usr/sbin", "/usr/local/sbin"}
+_SYSTEM_DIRS = {"/bin", "/usr/bin", "/usr/local/bin", "/sbin", "/usr/sbin", "/usr/local/sbin", "/snap/bin",
+                "/opt/homebrew/bin", "/opt/local/bin", "/usr/games", "/run/current-system/sw/bin"}
 _VENV_BIN = re.compile(r"(^|/)(\.?venv|env|\.tox/[^/]+|node_modules/\.bin)/bin$|(^|/)node_modules/\.bin$")
 _VERSIONED = re.compile(r"^(python|pip|pypy)(\d+(\.\d+)*)$")
 
@@ -126,6 +128,8 @@ _VERSIONED = re.compile(r"^(python|pip|pypy)(\d+(\.\d+)*)$")
 def normalize_program(name: str) -> str:
     """`/usr/bin/rm` -> `rm`, `.venv/bin/pytest` -> `pytest`, `python3.11` -> `python3`."""
     directory, _, base = name.rpartition("/")
+    if directory.startswith("/"):  # `/usr//bin/rm`, `/bin/../bin/rm`, `/usr/bin/./rm` are /usr/bin/rm
+        directory = posixpath.normpath("/" + directory.lstrip("/"))  # normpath keeps a leading //
     if directory and (directory in _SYSTEM_DIRS or _VENV_BIN.search(directory)):
         name = base
     match = _VERSIONED.match(name)

@@ -15,7 +15,7 @@ INTERPRETERS: dict[str, tuple[str, ...]] = {
     "perl": ("-e", "-E"), "ruby": ("-e",), "node": ("-e", "--eval", "-p", "--print"), "nodejs": ("-e", "--eval"),
     "php": ("-r",), "lua": ("-e",), "Rscript": ("-e",), "osascript": ("-e",), "tclsh": (), "jshell": (),
     "bun": ("-e", "--eval", "-p", "--print"), "deno": ("eval",), "pwsh": ("-c", "-Command"),
-    "powershell": ("-c", "-Command"), "irb": (), "guile": ("-c",), "racket": ("-e",),
+    "powershell": ("-c", "-Command"), "irb": (), "guile": ("-c",), "racket": ("-e",), "expect": ("-c",),
 }
 INFORMATIONAL_FLAGS = {"--version", "-V", "-v", "--help", "-h", "version"}
 

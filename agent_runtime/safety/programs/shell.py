@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 from agent_runtime.safety.programs.base import Effects, scan
+from agent_runtime.safety.programs.launchers import Runs
 from agent_runtime.safety.shellwords import Word
 
 # Programs whose arguments are text, not files to read (`echo $HOME` reads nothing).
@@ -106,3 +107,50 @@ def shopt(args: list[Word], eff: Effects) -> None:
 
 HANDLERS = {"date": date, "hostname": hostname, "alias": alias, "shopt": shopt, "declare": declare,
             "typeset": declare, "local": declare, "ps": ps}
+
+
+# --- builtins that run a command or a string given to them (issue 30) ---
+
+
+def trap(args: list[Word]) -> Runs:
+    """`trap 'CMD' EXIT`: CMD runs when the shell gets the signal or exits; `trap - SIG` / `trap SIG` resets."""
+    rest = [w for w in args if not (w.static and w.text in ("-p", "-l", "-P", "--"))]
+    if len(rest) >= 2 and not (rest[0].static and rest[0].text in ("-", "")):
+        return Runs(scripts=[rest[0]], label="trap")
+    return Runs(label="trap")
+
+
+def coproc(args: list[Word]) -> Runs:
+    """`coproc CMD ARGS` runs CMD in the background; the parser does not read `coproc NAME { ...; }`."""
+    if not args or any(w.text in ("{", "(", "}") or w.text.startswith("(") for w in args):
+        return Runs(unknown="coproc runs a compound command this check does not read", label="coproc")
+    return Runs(argvs=[args], label="coproc")
+
+
+def compgen(args: list[Word]) -> Runs:
+    """`compgen -C CMD` runs CMD to list completions (also in a script); -F calls a function."""
+    out = Runs(label="compgen -C")
+    for i, word in enumerate(args):
+        if word.text == "-C" and i + 1 < len(args):
+            out.scripts.append(args[i + 1])
+        elif word.text == "-F":
+            out.unknown = "compgen -F calls a shell function"
+    return out
+
+
+def fc(args: list[Word]) -> Runs:
+    if args and all(w.static and w.text in ("-l", "-n", "-r", "-ln", "-nl", "-lr", "-rl") for w in args):
+        return Runs(label="fc")  # only lists the history
+    return Runs(unknown="fc runs commands from the shell's history (or an editor), which this check does not see",
+                label="fc")
+
+
+def let(args: list[Word]) -> Runs:
+    """Arithmetic evaluates `$(...)` in an array subscript: `let 'a[$(rm -rf src)]=1'` runs rm."""
+    for word in args:
+        if not word.static or "$(" in word.text or "`" in word.text:
+            return Runs(unknown="let evaluates arithmetic whose array subscripts can run commands", label="let")
+    return Runs(label="let")
+
+
+UNWRAP = {"trap": trap, "coproc": coproc, "compgen": compgen, "fc": fc, "let": let}

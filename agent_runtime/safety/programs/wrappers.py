@@ -29,9 +29,6 @@ WRAPPERS: dict[str, set[str]] = {
     "flock": {"-w", "-E", "--timeout", "--conflict-exit-code"},
     "taskset": set(),
     "chroot": {"--userspec", "--groups"},
-    "strace": {"-e", "-o", "-p", "-s", "-u"},
-    "ltrace": {"-e", "-o", "-p", "-s", "-u"},
-    "gdb": set(),
     "valgrind": set(),
 }
 
