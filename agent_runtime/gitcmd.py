@@ -77,6 +77,7 @@ SAFE_CONFIG = (
     "maintenance.auto=false",
     "help.autoCorrect=0",
     "core.quotePath=true",
+    "safe.bareRepository=explicit",  # a bare repository shipped as plain files is never found by discovery
 )
 # Pins left to the user's own configuration when a transport is asked for (`protocols`).
 _TRANSPORT_PINS = ("core.askPass=", "credential.helper=", "core.sshCommand=false")
