@@ -171,9 +171,10 @@ class SafeGit:
             full += ["-c", item]
         return full + list(args)
 
-    def run_bytes(self, *args: str, ok_codes: tuple[int, ...] = (0,)) -> bytes:
+    def run_bytes(self, *args: str, ok_codes: tuple[int, ...] = (0,), input: bytes | None = None) -> bytes:
         proc = subprocess.run(self.command(*args), cwd=self.top, env=self.env, capture_output=True,
-                              timeout=GIT_TIMEOUT_S, stdin=subprocess.DEVNULL)
+                              timeout=GIT_TIMEOUT_S, input=input,
+                              stdin=subprocess.DEVNULL if input is None else None)
         if proc.returncode not in ok_codes:
             message = proc.stderr.decode("utf-8", "replace").strip().splitlines()
             text = " ".join(message[:3])[:500] or f"exit code {proc.returncode}"
@@ -199,6 +200,19 @@ class SafeGit:
     def status_z(self) -> bytes:
         return self.run_bytes("status", "--porcelain=v1", "-z", "--branch", "--untracked-files=all",
                               "--ignore-submodules=all")
+
+
+class PrivateGit(SafeGit):
+    """git on a store of the agent's own (patches/checkpoint.py): its git directory and index outside
+    the work tree, so the repository's .git (config, hooks, index, refs) is never read or written;
+    and only the store's own configuration (no system or global file: no user filter runs either)."""
+
+    def __init__(self, git_dir: Path, work_tree: Path, index_file: Path):
+        super().__init__(work_tree)
+        self.env.update(GIT_DIR=str(git_dir), GIT_INDEX_FILE=str(index_file), GIT_CONFIG_GLOBAL=os.devnull,
+                        GIT_NO_LAZY_FETCH="1")
+        self.env.pop("GIT_CEILING_DIRECTORIES", None)
+        self._config = ()  # its configuration is ours: no filter driver to blank
 
 
 def safe_git(root: Path) -> SafeGit:
