@@ -212,6 +212,7 @@ class PrivateGit(SafeGit):
         self.env.update(GIT_DIR=str(git_dir), GIT_INDEX_FILE=str(index_file), GIT_CONFIG_GLOBAL=os.devnull,
                         GIT_NO_LAZY_FETCH="1")
         self.env.pop("GIT_CEILING_DIRECTORIES", None)
+        self.env.pop("GIT_OPTIONAL_LOCKS", None)  # its index is ours: status may refresh it (the stat cache)
         self._config = ()  # its configuration is ours: no filter driver to blank
 
 

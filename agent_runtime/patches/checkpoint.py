@@ -14,9 +14,10 @@ A snapshot holds every file git would list (tracked and untracked) but: the file
 IGNORED_FILE_MAX_BYTES each or IGNORED_TOTAL_MAX_BYTES in all (named as not covered). Empty
 directories and the files of a nested repository are not kept either.
 
-Cost: `git add -A` into the store's index hashes again only the files whose stat data changed
-(and the untracked cache spares reading unchanged directories); when it changed nothing the
-snapshot is the last one, without writing a tree.
+Cost: one `git status` against the last snapshot (the store's HEAD) says whether anything changed,
+comparing stat data with the store's index and sparing unchanged directories (the untracked
+cache); when nothing did, that is the snapshot. Otherwise `git add -A` hashes again only the files
+whose stat data changed, and the tree is written.
 """
 
 from __future__ import annotations
@@ -57,6 +58,9 @@ STORE_CONFIG = """[core]
 \thooksPath = /dev/null
 [gc]
 \tauto = 0
+[user]
+\tname = agent-runtime
+\temail = agent-runtime@localhost
 [advice]
 \taddEmbeddedRepo = false
 \taddIgnoredFile = false
@@ -157,17 +161,25 @@ class Store:
         with self._locked():
             if self._index_stat() != self._index_seen:
                 self.last = None  # another session's snapshot moved the index: "no change" would mislead
-            # -v names what changed in the index; --ignore-errors: an unreadable file is left out, not the rest.
-            added = git.run_bytes("add", "-A", "-v", "--ignore-errors", ok_codes=(0, 1))
-            listed = git.run_bytes("ls-files", "-z", "--others", "--ignored", "--exclude-standard", "--directory")
-            picked, not_covered = self._ignored([os.fsdecode(p) for p in listed.split(b"\0") if p])
-            if picked:
-                git.run_bytes("add", "-f", "--ignore-errors", "--pathspec-from-file=-", "--pathspec-file-nul",
-                              input=b"\0".join(os.fsencode(p) for p in picked), ok_codes=(0, 1))
-            if self.last is not None and not added.strip() and not picked:
+            # One walk says whether anything changed since the last snapshot (the store's HEAD) and
+            # which ignored files there are; the untracked cache spares reading unchanged directories.
+            listed = git.run_bytes("status", "--porcelain=v1", "-z", "--untracked-files=all", "--ignored=matching",
+                                   "--no-renames", "--ignore-submodules=all")
+            entries = [os.fsdecode(e) for e in listed.split(b"\0") if len(e) > 3]
+            changed = any(not e.startswith("!! ") for e in entries)
+            picked, not_covered = self._ignored([e[3:] for e in entries if e.startswith("!! ")])
+            if self.last is not None and not changed and not picked:
                 self.last = Snapshot(self.last.tree, not_covered)
             else:
-                self.last = Snapshot(git.run("write-tree").strip(), not_covered)
+                # --ignore-errors: an unreadable file is left out, not the rest.
+                git.run_bytes("add", "-A", "--ignore-errors", ok_codes=(0, 1))
+                if picked:
+                    git.run_bytes("add", "-f", "--ignore-errors", "--pathspec-from-file=-", "--pathspec-file-nul",
+                                  input=b"\0".join(os.fsencode(p) for p in picked), ok_codes=(0, 1))
+                tree = git.run("write-tree").strip()
+                # HEAD is the last snapshot: what the next status compares with.
+                git.run("update-ref", "HEAD", git.run("commit-tree", tree, "-m", "checkpoint").strip())
+                self.last = Snapshot(tree, not_covered)
             self._index_seen = self._index_stat()
         return self.last
 
@@ -184,10 +196,12 @@ class Store:
         picked: list[str] = []
         over: list[str] = []
         total = seen = 0
-        for entry in sorted(listed):
+        candidates = [e for e in sorted(listed) if e.rstrip("/") and not not_kept(e.rstrip("/"))
+                      and not self.hidden(e.rstrip("/"))]
+        if candidates:  # the limit holds for all the ignored files kept, those of earlier snapshots too
+            total = self._kept_ignored_bytes()
+        for entry in candidates:
             rel = entry.rstrip("/")
-            if not rel or not_kept(rel) or self.hidden(rel):
-                continue
             for path in self._files(rel) if entry.endswith("/") else [rel]:
                 seen += 1
                 if seen > IGNORED_MAX_FILES:
@@ -207,6 +221,16 @@ class Store:
                 total += info.st_size
                 picked.append(path)
         return picked, over
+
+    def _kept_ignored_bytes(self) -> int:
+        kept = self.git().run_bytes("ls-files", "-z", "--cached", "--ignored", "--exclude-standard")
+        total = 0
+        for rel in kept.split(b"\0"):
+            try:
+                total += os.lstat(self.root / os.fsdecode(rel)).st_size if rel else 0
+            except OSError:
+                pass
+        return total
 
     def _files(self, rel: str) -> Iterator[str]:
         """The files under an ignored directory, not entering a nested repository or a symlink."""

@@ -193,10 +193,10 @@ def test_a_hostile_repository_configuration_runs_nothing_in_snapshot_or_restore(
         (hooks / name).write_text(f"#!/bin/sh\ntouch {markers}/hook-{name}\n")
         os.chmod(hooks / name, 0o755)
     nested = repo / "vendor" / "lib"  # a nested repository, configured the same way
-    nested.mkdir(parents=True)
-    subprocess.run(["git", "init", "-q"], cwd=nested, check=True)
+    make_repo(nested, {"lib.py": "L = 1\n"})  # with a commit: a gitlink in the store, its status not asked
+    (nested / "lib.py").write_text("L = 2\n")
     (nested / ".git" / "config").write_text(HOSTILE_CONFIG.format(m=markers))
-    (nested / "lib.py").write_text("L = 1\n")
+    (nested / ".gitattributes").write_text("* filter=evil\n")
     before = tree(repo)
     _, tools = tools_for(repo)
     result = run(tools, "rm -rf src && echo y > README.md")
