@@ -131,16 +131,42 @@ class Store:
             for sub in ("", "git", "git/objects", "git/refs", "git/info"):
                 (self.dir / sub).mkdir(parents=True, exist_ok=True, mode=0o700)
             os.chmod(self.dir, 0o700)
-            exclude = "\n".join([*self.excludes, *(f"{p}" for p in NOT_KEPT)]) + "\n"
             for name, text in (("HEAD", "ref: refs/heads/checkpoints\n"), ("config", STORE_CONFIG),
-                               ("info/attributes", STORE_ATTRIBUTES), ("info/exclude", exclude)):
-                if name == "info/exclude" and not self.excludes:
-                    continue  # a store opened only to restore (`agent-runtime undo`) keeps the session's excludes
-                path = self.git_dir / name
-                if not path.exists() or path.read_text(encoding="utf-8", errors="replace") != text:
-                    path.write_text(text, encoding="utf-8")  # rewritten only when it differs (the untracked cache)
+                               ("info/attributes", STORE_ATTRIBUTES)):
+                self._write_text(self.git_dir / name, text)
             self._git = PrivateGit(self.git_dir, self.root, self.dir / "index")
         return self._git
+
+    @staticmethod
+    def _write_text(path: Path, text: str) -> None:
+        if not path.exists() or path.read_text(encoding="utf-8", errors="surrogateescape") != text:
+            path.write_text(text, encoding="utf-8", errors="surrogateescape")  # only when it differs
+
+    def _nested(self) -> list[str]:
+        try:
+            return (self.dir / "nested").read_text(encoding="utf-8", errors="surrogateescape").splitlines()
+        except FileNotFoundError:
+            return []
+
+    def _exclude(self, nested: list[str]) -> None:
+        """What `git add -A` leaves out: the policy's hidden files, NOT_KEPT, and the nested repositories
+        found so far (in the store's index git would run `git status` in them, with their configuration)."""
+        def literal(rel: str) -> str:
+            return "/" + "".join("\\" + c if c in "*?[]\\!# " else c for c in rel) + "/"
+
+        self._write_text(self.dir / "nested", "".join(f"{n}\n" for n in nested))
+        self._write_text(self.git_dir / "info" / "exclude",
+                    "\n".join([*self.excludes, *NOT_KEPT, *(literal(n) for n in nested)]) + "\n")
+
+    def _drop_nested(self, added: bytes) -> None:
+        """Nested repositories that `git add -A` just added (as gitlinks, `add 'path/'`): out of the
+        index before anything looks at them again, and left out from now on."""
+        found = [os.fsdecode(line[5:-2]) for line in added.split(b"\n") if line.startswith(b"add '")
+                 and line.endswith(b"/'")]
+        if found:
+            self.git().run_bytes("update-index", "--force-remove", "-z", "--stdin",
+                                 input=b"".join(os.fsencode(f) + b"\0" for f in found))
+            self._exclude(sorted(set(self._nested()) | set(found)))
 
     @contextmanager
     def _locked(self) -> Iterator[None]:
@@ -161,6 +187,8 @@ class Store:
         with self._locked():
             if self._index_stat() != self._index_seen:
                 self.last = None  # another session's snapshot moved the index: "no change" would mislead
+            if self.last is None:
+                self._exclude(self._nested())
             # One walk says whether anything changed since the last snapshot (the store's HEAD) and
             # which ignored files there are; the untracked cache spares reading unchanged directories.
             listed = git.run_bytes("status", "--porcelain=v1", "-z", "--untracked-files=all", "--ignored=matching",
@@ -172,7 +200,7 @@ class Store:
                 self.last = Snapshot(self.last.tree, not_covered)
             else:
                 # --ignore-errors: an unreadable file is left out, not the rest.
-                git.run_bytes("add", "-A", "--ignore-errors", ok_codes=(0, 1))
+                self._drop_nested(git.run_bytes("add", "-A", "-v", "--ignore-errors", ok_codes=(0, 1)))
                 if picked:
                     git.run_bytes("add", "-f", "--ignore-errors", "--pathspec-from-file=-", "--pathspec-file-nul",
                                   input=b"\0".join(os.fsencode(p) for p in picked), ok_codes=(0, 1))
