@@ -25,6 +25,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import os
+import shutil
 import stat
 import subprocess
 import tempfile
@@ -106,6 +107,22 @@ def blob_id(data: bytes) -> str:
     return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
 
 
+def prune(directory: Path) -> None:
+    """Remove the stores of workspaces that are gone (a deleted clone, an eval's temporary copy): each
+    holds a copy of its workspace's files, and nothing can be undone there any more."""
+    try:
+        stores = list(directory.iterdir())
+    except OSError:
+        return
+    for store in stores:
+        try:
+            root = (store / "root").read_text(encoding="utf-8", errors="surrogateescape").strip()
+        except OSError:
+            continue
+        if root and not os.path.isdir(root):
+            shutil.rmtree(store, ignore_errors=True)
+
+
 class Store:
     """The checkpoint store of one workspace.
 
@@ -122,18 +139,23 @@ class Store:
         self.excludes = excludes or []
         self.last: Snapshot | None = None
         self._index_seen: tuple[int, int, int] | None = None
+        self._over: set[str] = set()  # ignored files past the limits, found in this session
+        self._nested_seen: list[str] = []
         self._git: PrivateGit | None = None
 
     # --- the store ---
 
     def git(self) -> PrivateGit:
         if self._git is None:
+            if not self.dir.exists():
+                prune(self.dir.parent)
             for sub in ("", "git", "git/objects", "git/refs", "git/info"):
                 (self.dir / sub).mkdir(parents=True, exist_ok=True, mode=0o700)
             os.chmod(self.dir, 0o700)
             for name, text in (("HEAD", "ref: refs/heads/checkpoints\n"), ("config", STORE_CONFIG),
                                ("info/attributes", STORE_ATTRIBUTES)):
                 self._write_text(self.git_dir / name, text)
+            self._write_text(self.dir / "root", f"{self.root}\n")
             self._git = PrivateGit(self.git_dir, self.root, self.dir / "index")
         return self._git
 
@@ -154,6 +176,7 @@ class Store:
         def literal(rel: str) -> str:
             return "/" + "".join("\\" + c if c in "*?[]\\!# " else c for c in rel) + "/"
 
+        self._nested_seen = nested
         self._write_text(self.dir / "nested", "".join(f"{n}\n" for n in nested))
         self._write_text(self.git_dir / "info" / "exclude",
                     "\n".join([*self.excludes, *NOT_KEPT, *(literal(n) for n in nested)]) + "\n")
@@ -220,21 +243,25 @@ class Store:
 
     def _ignored(self, listed: list[str]) -> tuple[list[str], list[str]]:
         """(ignored files to keep, those past the limits). `listed`: git's ignored entries, a whole
-        ignored directory as `dir/`, walked here (git would list every file of node_modules)."""
+        ignored directory as `dir/`, walked here. A file found past the limits is not looked at again
+        in this session (nor is the size of what the store keeps, unless there is a file to add)."""
         picked: list[str] = []
         over: list[str] = []
-        total = seen = 0
-        candidates = [e for e in sorted(listed) if e.rstrip("/") and not not_kept(e.rstrip("/"))
-                      and not self.hidden(e.rstrip("/"))]
-        if candidates:  # the limit holds for all the ignored files kept, those of earlier snapshots too
-            total = self._kept_ignored_bytes()
-        for entry in candidates:
+        total: int | None = None
+        seen = 0
+        nested = set(self._nested_seen)
+        for entry in sorted(listed):
             rel = entry.rstrip("/")
+            if not rel or rel in nested or not_kept(rel) or self.hidden(rel):
+                continue
             for path in self._files(rel) if entry.endswith("/") else [rel]:
-                seen += 1
-                if seen > IGNORED_MAX_FILES:
+                if path in self._over:
                     over.append(path)
                     continue
+                seen += 1
+                if seen > IGNORED_MAX_FILES:
+                    over.append(f"{rel}/... (more than {IGNORED_MAX_FILES} ignored files)")
+                    break
                 if not_kept(path) or self.hidden(path):
                     continue
                 try:
@@ -243,7 +270,10 @@ class Store:
                     continue
                 if not (stat.S_ISREG(info.st_mode) or stat.S_ISLNK(info.st_mode)):
                     continue
+                if total is None:  # the limit holds for all the ignored files kept, earlier snapshots' too
+                    total = self._kept_ignored_bytes()
                 if info.st_size > IGNORED_FILE_MAX_BYTES or total + info.st_size > IGNORED_TOTAL_MAX_BYTES:
+                    self._over.add(path)
                     over.append(path)
                     continue
                 total += info.st_size

@@ -249,3 +249,19 @@ def test_checkpoints_can_be_switched_off_but_not_by_the_repository(tmp_path, too
     _, tools = tools_for(repo, env={"CHECKPOINTS": "false"})
     result = run(tools, "rm src/notes.txt")
     assert "undo_id" not in result and not (repo / "src" / "notes.txt").exists()
+
+
+def test_the_store_of_a_workspace_that_is_gone_is_removed_when_another_store_is_made(tmp_path):
+    from agent_runtime.patches.checkpoint import Store
+
+    stores = tmp_path / "checkpoints"
+    gone = make_repo(tmp_path / "gone", {"a.txt": "a\n"})
+    kept = make_repo(tmp_path / "kept", {"b.txt": "b\n"})
+    Store(stores / "one", gone).snapshot()
+    Store(stores / "two", kept).snapshot()
+    assert sorted(os.listdir(stores)) == ["one", "two"]
+    subprocess.run(["rm", "-rf", str(gone)], check=True)
+    Store(stores / "two", kept).snapshot()  # an existing store: nothing is looked at
+    assert sorted(os.listdir(stores)) == ["one", "two"]
+    Store(stores / "three", make_repo(tmp_path / "new", {"c.txt": "c\n"})).snapshot()
+    assert sorted(os.listdir(stores)) == ["three", "two"]
