@@ -198,6 +198,9 @@ class Store:
         fd = os.open(self.dir / "lock", os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
+            for stale in (self.dir / "index.lock", self.git_dir / "HEAD.lock",
+                          self.git_dir / "refs" / "heads" / "checkpoints.lock"):
+                stale.unlink(missing_ok=True)  # left by a git killed mid-way: no other git of ours runs now
             yield
         finally:
             os.close(fd)
@@ -477,6 +480,14 @@ class Mark:
         return {"checkpoint": self.note} if self.note else {}
 
 
+def _why(exc: BaseException) -> str:
+    if isinstance(exc, subprocess.TimeoutExpired):
+        return f"git timed out after {exc.timeout:.0f} s"
+    if isinstance(exc, OSError):
+        return f"{exc.strerror or exc}: {exc.filename}" if exc.filename else str(exc.strerror or exc)
+    return str(exc)[:300]
+
+
 @contextmanager
 def around(store: Store, record: Callable[[Snapshot, Snapshot, list[Change]], str]) -> Iterator[Mark]:
     """Snapshots before and after the body (a command); `record` is called with both and the changes
@@ -486,7 +497,7 @@ def around(store: Store, record: Callable[[Snapshot, Snapshot, list[Change]], st
     try:
         before: Snapshot | None = store.snapshot()
     except (GitError, OSError, subprocess.SubprocessError) as exc:
-        before, mark.note = None, f"no checkpoint before this command ({exc}): its changes cannot be undone"
+        before, mark.note = None, f"no checkpoint before this command ({_why(exc)}): its changes cannot be undone"
     try:
         yield mark
     finally:
@@ -497,4 +508,4 @@ def around(store: Store, record: Callable[[Snapshot, Snapshot, list[Change]], st
                 if changes:
                     mark.id, mark.files = record(before, after, changes), len(changes)
             except (GitError, OSError, subprocess.SubprocessError) as exc:
-                mark.note = f"no checkpoint after this command ({exc}): its changes cannot be undone"
+                mark.note = f"no checkpoint after this command ({_why(exc)}): its changes cannot be undone"

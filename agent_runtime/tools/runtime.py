@@ -95,6 +95,7 @@ class Runtime:
     hooks: Hooks = field(default_factory=Hooks)  # the user's hooks.toml (tools/hooks.py); none by default
     mcp: McpClients | None = None  # the user's MCP servers (tools/mcpclient.py), started when tools are built
     commands_changed: set[str] = field(default_factory=set)  # ids of this session's commands' changes (c4)
+    checkpoints_off: str | None = None  # why checkpoints stopped in this session
 
     @classmethod
     def create(cls, settings: Settings, repo: Path, approver: Approver, policy: Policy | None = None,
@@ -143,6 +144,9 @@ class Runtime:
         if self.journal is None or not self.settings.checkpoints:
             yield Mark()
             return
+        if self.checkpoints_off:  # a snapshot timed out: each command would wait as long again
+            yield Mark(note=self.checkpoints_off)
+            return
         journal = self.journal
         mark = Mark()
         try:
@@ -152,6 +156,8 @@ class Runtime:
         finally:
             if mark.id:
                 self.commands_changed.add(mark.id)
+            if mark.note and "timed out" in mark.note:
+                self.checkpoints_off = f"{mark.note} (checkpoints are off for the rest of this session)"
 
     def decide(self, action: "Action") -> Decision:
         return self.policy.decide(action, self.workspace.root)

@@ -265,3 +265,25 @@ def test_the_store_of_a_workspace_that_is_gone_is_removed_when_another_store_is_
     assert sorted(os.listdir(stores)) == ["one", "two"]
     Store(stores / "three", make_repo(tmp_path / "new", {"c.txt": "c\n"})).snapshot()
     assert sorted(os.listdir(stores)) == ["three", "two"]
+
+
+def test_a_snapshot_that_fails_never_stops_the_command_and_one_that_times_out_is_not_tried_again(
+        tmp_path, tools_for, monkeypatch):
+    from agent_runtime.patches.checkpoint import Store
+
+    repo = project(tmp_path)
+    _, tools = tools_for(repo)
+    calls = []
+
+    def slow(self):
+        calls.append(1)
+        raise subprocess.TimeoutExpired(["git", "status"], 60)
+
+    monkeypatch.setattr(Store, "snapshot", slow)
+    first = run(tools, "rm src/notes.txt")
+    assert not (repo / "src" / "notes.txt").exists() and "undo_id" not in first
+    assert first["checkpoint"] == "no checkpoint before this command (git timed out after 60 s): its changes " \
+                                  "cannot be undone"
+    second = run(tools, "rm README.md")
+    assert not (repo / "README.md").exists() and len(calls) == 1
+    assert second["checkpoint"].endswith("(checkpoints are off for the rest of this session)")
