@@ -311,9 +311,10 @@ class UndoJournal:
                 wanted = patch_id.strip()
                 matches = [e for e in live if e.patch_id == wanted]
                 if not matches:
-                    if any(e.patch_id == wanted for e in history):
-                        raise PatchError(f"patch {wanted} is already undone", "Nothing to do (agent-runtime undo --list "
-                                                                              "shows the history).")
+                    done = [e for e in history if e.patch_id == wanted]
+                    if done:
+                        raise PatchError(f"{done[-1].what} is already undone",
+                                         "Nothing to do (agent-runtime undo --list shows the history).")
                     raise PatchError(f"there is no patch {wanted} in this repository's history",
                                      "agent-runtime undo --list shows the applied patches and their ids.")
                 candidates = matches[-1:]
