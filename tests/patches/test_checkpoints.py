@@ -287,3 +287,21 @@ def test_a_snapshot_that_fails_never_stops_the_command_and_one_that_times_out_is
     second = run(tools, "rm README.md")
     assert not (repo / "README.md").exists() and len(calls) == 1
     assert second["checkpoint"].endswith("(checkpoints are off for the rest of this session)")
+
+
+@needs_bwrap
+def test_undoing_this_sessions_command_is_not_asked_an_earlier_sessions_is_asked_with_its_diff(tmp_path, tools_for):
+    repo = project(tmp_path)
+    (repo / "tidy.sh").write_text("rm src/notes.txt\necho more >> README.md\n")
+    before = tree(repo)
+    _, first = tools_for(repo, approval="never")  # nobody to ask: only what needs no approval runs
+    result = run(first, "bash tidy.sh")  # a script of the workspace: the sandbox contains it
+    assert result["undo_id"] == "c1" and not (repo / "src" / "notes.txt").exists()
+    _, later = tools_for(repo, approval="never")
+    refused = later["undo_patch"](patch_id="c1")
+    assert "needs approval" in refused["error"] and not (repo / "src" / "notes.txt").exists()
+    undone = first["undo_patch"](patch_id="c1")  # this session's own command: put back without asking
+    assert undone.get("undone") is True, undone
+    assert tree(repo) == before
+    again = first["undo_patch"](patch_id="c1")
+    assert "command c1 (`bash tidy.sh`) is already undone" in again["error"]
