@@ -315,11 +315,13 @@ def undo_last(repo: Path, display: Any = None, patch_id: str | None = None) -> i
     if done.get("command") is None:
         _say(f"Undid patch {done['patch_id']}: restored {', '.join(done['files'])}{kept}", display)
         return 0
-    files = done["files"]
+    removed = done.get("removed") or []
+    files = [f for f in done["files"] if f not in removed]
     missed = (f". Not covered (ignored files past the checkpoint's size limits, left as they are): "
               f"{_paths(done['not_covered'])}") if done.get("not_covered") else ""
-    _say(f"Undid {done['what']}: put back {len(files)} file{'s' if len(files) != 1 else ''} ({_paths(files)})"
-         f"{kept}{missed}", display)
+    parts = [f"put back {len(files)} file{'s' if len(files) != 1 else ''} ({_paths(files)})"] if files else []
+    parts += [f"removed {len(removed)} it made ({_paths(removed)})"] if removed else []
+    _say(f"Undid {done['what']}: {'; '.join(parts)}{kept}{missed}", display)
     return 0
 
 

@@ -329,15 +329,18 @@ class UndoJournal:
                     live.remove(entry)
                     by_hand.append(entry.patch_id)
                     continue
+                removed: list[str] = []
                 if entry.command is not None:
                     self.store.restore(in_effect)
                     files = [c.path for c in in_effect]
+                    removed = [c.path for c in in_effect if c.before is None]
                 else:
                     write_edits([edit.inverse() for edit in in_effect], self.workspace)
                     files = [e.inverse().path for e in in_effect]
                 self._mark(entry, "undo")
                 return {"patch_id": entry.patch_id, "files": files, "by_hand": by_hand, "left_as_is": restored,
-                        "what": entry.what, "command": entry.command, "not_covered": entry.not_covered}
+                        "what": entry.what, "command": entry.command, "not_covered": entry.not_covered,
+                        "removed": removed}
             if by_hand:
                 return {"patch_id": None, "files": [], "by_hand": by_hand, "left_as_is": []}
             raise PatchError("there is no applied patch to undo in this repository (nor a command's changes)",

@@ -138,7 +138,9 @@ def test_a_command_whose_files_a_later_patch_changed_is_refused_and_nothing_is_l
     by_tool = tools["undo_patch"](patch_id="c1")
     assert "changed since it ran" in by_tool["error"] and tree(repo) == now
     assert run_cli("undo", cwd=repo).returncode == 0  # p2 first
-    assert run_cli("undo", cwd=repo).returncode == 0  # then the command
+    done = run_cli("undo", cwd=repo)  # then the command
+    assert done.returncode == 0 and done.stdout.strip() == "Undid command c1 (`echo 'print(2)' >> src/app.py && " \
+        "touch src/new.py`): put back 1 file (src/app.py); removed 1 it made (src/new.py)"
     assert (repo / "src" / "app.py").read_text() == PROJECT["src/app.py"] and not (repo / "src" / "new.py").exists()
 
 
