@@ -182,6 +182,7 @@ class Settings:
     # None: the shipped policy (agent_runtime/safety/policy.toml). A repository's own policy.toml is
     # never read: POLICY_FILE comes only from the user (environment, config file, not a repo's .env).
     policy_file: Path | None = None
+    checkpoints: bool = True  # the workspace saved around every sandboxed command, for undo (patches/checkpoint.py)
 
     @property
     def runs_path(self) -> Path:
@@ -229,6 +230,7 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "SUPPRESS_WARNINGS": _bool,
     "RUNS_DIR": _path,
     "POLICY_FILE": _path,
+    "CHECKPOINTS": _bool,
 }
 
 assert set(_PARSERS) == {f.name.upper() for f in fields(Settings)}, "every setting needs a parser"
@@ -237,7 +239,7 @@ assert set(_PARSERS) == {f.name.upper() for f in fields(Settings)}, "every setti
 # Settings a repository's `.env` may set: how the agent works on this project. Not among them,
 # and so only from the user: APPROVAL_MODE, JUDGE_MODEL, PLANNER_MODEL, MODELS_FILE, POLICY_FILE, MODEL_ID,
 # MODEL_API_BASE, MODEL_API_KEY, MODEL_FALLBACK_IDS, MODEL_GGUF, MODEL_CONTEXT_WINDOW, PHOENIX_ENABLED,
-# PHOENIX_ENDPOINT, PHOENIX_PORT, RUNS_DIR (they lower safety, redirect data, or load files as models).
+# PHOENIX_ENDPOINT, PHOENIX_PORT, RUNS_DIR, CHECKPOINTS (they lower safety, redirect data, or load files as models).
 REPO_SETTINGS = frozenset({
     "MODEL_TEMPERATURE", "MODEL_MAX_TOKENS", "MODEL_TIMEOUT", "GRAMMAR", "AGENT_MAX_STEPS", "AGENT_TIME_BUDGET", "AGENT_MAX_ATTEMPTS",
     "TRUNCATION_MAX_CHARS", "TRUNCATION_MAX_LINES", "TRUNCATION_MAX_LIST_ITEMS",

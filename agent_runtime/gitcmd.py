@@ -394,13 +394,13 @@ class SafeGit:
             self._read = True
         return [*self._pins, *with_no_programs(args)]
 
-    def call(self, *args: str, timeout: float = GIT_TIMEOUT_S) -> subprocess.CompletedProcess:
+    def call(self, *args: str, timeout: float = GIT_TIMEOUT_S, input: bytes | None = None) -> subprocess.CompletedProcess:
         """The finished process, whatever its exit code; GitError when git could not be run safely."""
         command = self.command(*args)
-        return _call(command, self.top, self.env, None, timeout)
+        return _call(command, self.top, self.env, input, timeout)
 
-    def run_bytes(self, *args: str, ok_codes: tuple[int, ...] = (0,)) -> bytes:
-        proc = self.call(*args)
+    def run_bytes(self, *args: str, ok_codes: tuple[int, ...] = (0,), input: bytes | None = None) -> bytes:
+        proc = self.call(*args, input=input)
         if proc.returncode not in ok_codes:
             message = proc.stderr.decode("utf-8", "replace").strip().splitlines()
             text = " ".join(message[:3])[:500] or f"exit code {proc.returncode}"
@@ -426,6 +426,21 @@ class SafeGit:
     def status_z(self) -> bytes:
         return self.run_bytes("status", "--porcelain=v1", "-z", "--branch", "--untracked-files=all",
                               "--ignore-submodules=all")
+
+
+class PrivateGit(SafeGit):
+    """git on a store of the agent's own (patches/checkpoint.py): its git directory and index outside
+    the work tree, so the repository's .git (config, hooks, index, refs) is never read or written;
+    and only the store's own configuration (no system or global file: no user filter runs either)."""
+
+    def __init__(self, git_dir: Path, work_tree: Path, index_file: Path):
+        super().__init__(work_tree)
+        self.env.update(GIT_DIR=str(git_dir), GIT_INDEX_FILE=str(index_file), GIT_CONFIG_GLOBAL=os.devnull,
+                        GIT_NO_LAZY_FETCH="1")
+        self.env.pop("GIT_CEILING_DIRECTORIES", None)
+        self.env.pop("GIT_OPTIONAL_LOCKS", None)  # its index is ours: status may refresh it (the stat cache)
+        self.roots.append(Path(os.path.realpath(git_dir)))
+        self._read = True  # its configuration is ours: no program to blank
 
 
 def safe_git(root: Path) -> SafeGit:

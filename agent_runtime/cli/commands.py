@@ -312,9 +312,22 @@ def undo_last(repo: Path, display: Any = None, patch_id: str | None = None) -> i
     if done["patch_id"] is None:
         _say("No other applied patch is left to undo.", display)
         return 0
-    kept = f" ({', '.join(done['left_as_is'])} already as before, left as is)" if done["left_as_is"] else ""
-    _say(f"Undid patch {done['patch_id']}: restored {', '.join(done['files'])}{kept}", display)
+    kept = f" ({_paths(done['left_as_is'])} already as before, left as is)" if done["left_as_is"] else ""
+    if done.get("command") is None:
+        _say(f"Undid patch {done['patch_id']}: restored {', '.join(done['files'])}{kept}", display)
+        return 0
+    removed = done.get("removed") or []
+    files = [f for f in done["files"] if f not in removed]
+    missed = (f". Not covered (ignored files past the checkpoint's size limits, left as they are): "
+              f"{_paths(done['not_covered'])}") if done.get("not_covered") else ""
+    parts = [f"put back {len(files)} file{'s' if len(files) != 1 else ''} ({_paths(files)})"] if files else []
+    parts += [f"removed {len(removed)} it made ({_paths(removed)})"] if removed else []
+    _say(f"Undid {done['what']}: {'; '.join(parts)}{kept}{missed}", display)
     return 0
+
+
+def _paths(paths: list[str], shown: int = 10) -> str:
+    return ", ".join(paths[:shown]) + (f" and {len(paths) - shown} more" if len(paths) > shown else "")
 
 
 def undo_list(repo: Path, display: Any = None, as_json: bool = False) -> int:
@@ -323,7 +336,7 @@ def undo_list(repo: Path, display: Any = None, as_json: bool = False) -> int:
         print(json.dumps(rows, indent=2))
         return 0
     if not rows:
-        _say(f"No patch has been applied in {repo} yet.", display)
+        _say(f"No patch has been applied, nor a command's changes saved, in {repo} yet.", display)
         return 0
     import time as _time
 
@@ -331,6 +344,9 @@ def undo_list(repo: Path, display: Any = None, as_json: bool = False) -> int:
     for row in rows:
         when = _time.strftime("%Y-%m-%d %H:%M", _time.localtime(row["time"])) if row["time"] else "?"
         files = ", ".join(f"{f['path']} (+{f['added']} -{f['removed']})" for f in row["files"])
+        if row.get("kind") == "command":  # a command's changes (a checkpoint): the command, then its files
+            command = row["command"] if len(row["command"]) <= 60 else row["command"][:57] + "..."
+            files = f"`{command}`: {_paths([f['path'] for f in row['files']], 5)}"
         state = row["state"] + (f": {', '.join(row['changed'])}" if row["changed"] else "")
         run = f"  run {row['run_id']}" if row.get("run_id") else ""
         lines.append(f"{row['patch_id']:<7} {when:<16} {state:<16} {files}{run}")
@@ -339,11 +355,13 @@ def undo_list(repo: Path, display: Any = None, as_json: bool = False) -> int:
 
 
 def cmd_undo(argv: list[str], settings: Settings, repo: Path) -> int:
-    parser = _parser("undo", "Undo the newest patch the agent applied in this repository that is still in effect; "
-                             "run again to walk further back. Refused if that patch's files changed since (the "
-                             "message names them). A file restored by hand (git checkout) counts as undone.")
-    parser.add_argument("patch_id", nargs="?", help="undo this patch instead (an id from --list)")
-    parser.add_argument("--list", action="store_true", help="the history: every applied patch, newest first")
+    parser = _parser("undo", "Undo the newest change the agent made in this repository that is still in effect: a "
+                             "patch, or what a command changed (saved before and after it: a checkpoint); run "
+                             "again to walk further back. Refused if its files changed since (the message names "
+                             "them). A file restored by hand (git checkout) counts as undone.")
+    parser.add_argument("patch_id", nargs="?", help="undo this patch or command instead (an id from --list)")
+    parser.add_argument("--list", action="store_true",
+                        help="the history: every applied patch and command that changed files, newest first")
     parser.add_argument("--json", action="store_true", help="with --list: print JSON")
     args = parser.parse_args(argv)
     if args.list:
@@ -554,7 +572,8 @@ SUBCOMMANDS: dict[str, tuple[Handler, list[tuple[str, str]]]] = {
     "phoenix": (cmd_phoenix, [("phoenix", "start a local Phoenix (traces UI) on 127.0.0.1")]),
     "runs": (cmd_runs, [("runs [--json]", "list recorded runs")]),
     "trace": (cmd_trace, [("trace [RUN_ID|last]", "print one run's steps and tool calls")]),
-    "undo": (cmd_undo, [("undo [PATCH_ID] [--list]", "undo the newest applied patch (or one by id); --list: the history")]),
+    "undo": (cmd_undo, [("undo [ID] [--list]", "undo the newest applied patch or command's changes (or one by id); "
+                                               "--list: the history")]),
     "models": (cmd_models, [("models [--json]", "the model registry: roles, models, routes, profiles, reachability")]),
     "eval": (_later("evalcmd", "cmd_eval"), [("eval SUITE | eval compare A B",
                                               "run a task suite and score it | compare two results files")]),

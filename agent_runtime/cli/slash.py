@@ -119,8 +119,8 @@ def _reset(ctx: ReplContext, args: list[str]) -> None:
     ctx.say("The conversation and proposed patches are forgotten.")
 
 
-@command("/undo", "[PATCH_ID|--list]", "undo the newest applied patch still in effect (again: the one before); "
-                                       "--list: the history")
+@command("/undo", "[ID|--list]", "undo the newest applied patch or command's changes still in effect (again: "
+                                 "the one before); --list: the history")
 def _undo(ctx: ReplContext, args: list[str]) -> None:
     from agent_runtime.cli.commands import undo_last, undo_list
 
@@ -146,6 +146,11 @@ def _after_undo(ctx: ReplContext) -> None:
     if undone:
         ctx.session.notes.append(f"the user undid patch {', '.join(undone)}: its files are back as they were "
                                  "before it")
+    commands = sorted(i for i in runtime.commands_changed if i not in in_effect)
+    runtime.commands_changed.difference_update(commands)
+    if commands:
+        ctx.session.notes.append(f"the user undid what command {', '.join(commands)} changed: those files are back "
+                                 "as they were before it ran")
 
 
 @command("/diff", "", "the changes the agent made in this session or the conversation it resumed (its applied "

@@ -13,6 +13,11 @@ The journal holds files' contents, so it is private (directory 0700, files 0600)
 holds the content of a file the policy forbids reading (deny_read, e.g. `.env`): such a patch is
 refused before anything is written (the policy denies proposing it in the first place).
 
+Commands are in the same history: before and after each sandboxed command the workspace is saved
+in the checkpoint store (patches/checkpoint.py), and a command that changed files gets an entry
+(ids c1, c2, ... from the same counter) naming its two snapshots; undoing it puts every file it
+changed back as it was, under the same rule as a patch (refused when one changed since).
+
 A patch is undone by hand when each of its files is back as it was before it (or before an
 earlier patch still in effect), e.g. after `git checkout FILE`: undo then marks it undone and goes
 on to the one before, so a restore by hand never leaves undo stuck on a refusal.
@@ -26,6 +31,7 @@ import hashlib
 import json
 import os
 import re
+import subprocess
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -33,7 +39,9 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from agent_runtime.core import Workspace
+from agent_runtime.gitcmd import GitError
 from agent_runtime.patches.apply import FileEdit, Patch, _read, write_edits
+from agent_runtime.patches.checkpoint import SHOWN, Change, Snapshot, Store
 from agent_runtime.patches.diffs import PatchError
 
 
@@ -47,7 +55,7 @@ def _unb64(text: str | None) -> bytes | None:
 
 PRIVATE_DIR, PRIVATE_FILE = 0o700, 0o600
 PROPOSED_MAX_BYTES = 16_000_000  # past this the oldest half of the proposals is dropped
-_ID = re.compile(r"^p(\d+)$")
+_ID = re.compile(r"^[pc](\d+)$")
 
 
 def _write_private(path: Path, text: str, append: bool) -> None:
@@ -95,11 +103,25 @@ class Applied:
     run_id: str | None = None
     conversation: str | None = None
     undone: str | None = None  # None (in effect), "undo", or "by hand"
-    files: list[str] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)  # a command's: the paths it changed
+    command: str | None = None  # set for a command's changes (a checkpoint), None for a patch
+    before: str = ""  # a command's snapshots (trees of the checkpoint store)
+    after: str = ""
+    not_covered: list[str] = field(default_factory=list)  # ignored files past the snapshot's limits
 
     @property
     def paths(self) -> list[str]:
+        if self.command is not None:
+            return self.files
         return [p for e in self.edits for p in dict.fromkeys((e.old_path, e.new_path)) if p]
+
+    @property
+    def what(self) -> str:
+        """"patch p3" or "command c4 (`rm -rf src`)"."""
+        if self.command is None:
+            return f"patch {self.patch_id}"
+        shown = self.command if len(self.command) <= 60 else self.command[:57] + "..."
+        return f"command {self.patch_id} (`{shown}`)"
 
 
 class UndoJournal:
@@ -109,8 +131,11 @@ class UndoJournal:
     context: tags written with each entry (run_id, conversation), set by the session.
     """
 
-    def __init__(self, directory: Path, workspace: Workspace, secret: Callable[[str], bool] | None = None):
+    def __init__(self, directory: Path, workspace: Workspace, secret: Callable[[str], bool] | None = None,
+                 store: Store | None = None):
         key = hashlib.sha256(str(workspace.root).encode()).hexdigest()[:16]
+        # The checkpoint store of this workspace, beside the journal (<state home>/checkpoints/<key>).
+        self.store = store or Store(Path(directory).parent / "checkpoints" / key, workspace.root)
         self.dir = Path(directory)
         self.path = self.dir / f"{key}.jsonl"
         self.proposed_path = self.dir / f"{key}.proposed.jsonl"
@@ -133,8 +158,9 @@ class UndoJournal:
 
     # --- ids ---
 
-    def new_id(self) -> str:
-        """The next patch id of this repository: p1, p2, ... never one an earlier session used."""
+    def new_id(self, prefix: str = "p") -> str:
+        """The next id of this repository: p1, p2, ... (c3 for a command's changes), never one an earlier
+        session used."""
         with self._locked():
             try:
                 number = int(self.counter_path.read_text().strip())
@@ -143,7 +169,7 @@ class UndoJournal:
             tmp = self.counter_path.with_suffix(".tmp")
             _write_private(tmp, f"{number + 1}\n", append=False)
             os.replace(tmp, self.counter_path)
-        return f"p{number}"
+        return f"{prefix}{number}"
 
     def _highest_id(self) -> int:
         numbers = [0]
@@ -174,6 +200,17 @@ class UndoJournal:
                  **self._tags(), "edits": _edits_json(patch.edits)}
         with self._locked():
             _write_private(self.path, json.dumps(entry, ensure_ascii=True) + "\n", append=True)
+
+    def record_command(self, command: str, before: Snapshot, after: Snapshot, changes: list[Change]) -> str:
+        """A command that changed files (checkpoint.around's `record`): its id."""
+        entry_id = self.new_id("c")
+        covered = set(after.not_covered) - set(before.not_covered)
+        entry = {"type": "command", "patch_id": entry_id, "time": time.time(), "root": str(self.workspace.root),
+                 **self._tags(), "command": command, "before": before.tree, "after": after.tree,
+                 "files": [c.path for c in changes], "not_covered": sorted(covered)[:SHOWN]}
+        with self._locked():
+            _write_private(self.path, json.dumps(entry, ensure_ascii=True) + "\n", append=True)
+        return entry_id
 
     def remember(self, patch: Patch) -> None:
         """A proposed patch, kept so a resumed conversation has it again. One that names a file
@@ -208,6 +245,12 @@ class UndoJournal:
                 if item.get("undone"):  # the journal's first format marked undone entries in place
                     entry.undone = "undo"
                 applied[number] = entry
+            elif kind == "command" and isinstance(item.get("files"), list):
+                applied[number] = Applied(number, str(item.get("patch_id", "?")), float(item.get("time") or 0), [],
+                                          item.get("run_id"), item.get("conversation"),
+                                          files=[str(f) for f in item["files"]], command=str(item.get("command")),
+                                          before=str(item.get("before")), after=str(item.get("after")),
+                                          not_covered=[str(f) for f in item.get("not_covered") or []])
             elif kind == "undone" and isinstance(item.get("line"), int) and item["line"] in applied:
                 applied[item["line"]].undone = str(item.get("how") or "undo")
         return list(applied.values())
@@ -268,16 +311,17 @@ class UndoJournal:
                 wanted = patch_id.strip()
                 matches = [e for e in live if e.patch_id == wanted]
                 if not matches:
-                    if any(e.patch_id == wanted for e in history):
-                        raise PatchError(f"patch {wanted} is already undone", "Nothing to do (agent-runtime undo --list "
-                                                                              "shows the history).")
+                    done = [e for e in history if e.patch_id == wanted]
+                    if done:
+                        raise PatchError(f"{done[-1].what} is already undone",
+                                         "Nothing to do (agent-runtime undo --list shows the history).")
                     raise PatchError(f"there is no patch {wanted} in this repository's history",
                                      "agent-runtime undo --list shows the applied patches and their ids.")
                 candidates = matches[-1:]
             else:
                 candidates = list(reversed(live))
             for entry in candidates:
-                in_effect, restored, changed = self._state(entry, live)
+                in_effect, restored, changed = self._entry_state(entry, live)
                 if changed:
                     raise PatchError(self._refusal(entry, changed, live), self._advice(entry, changed))
                 if not in_effect:  # every file is back already: undone by hand
@@ -285,27 +329,52 @@ class UndoJournal:
                     live.remove(entry)
                     by_hand.append(entry.patch_id)
                     continue
-                write_edits([edit.inverse() for edit in in_effect], self.workspace)
+                removed: list[str] = []
+                if entry.command is not None:
+                    self.store.restore(in_effect)
+                    files = [c.path for c in in_effect]
+                    removed = [c.path for c in in_effect if c.before is None]
+                else:
+                    write_edits([edit.inverse() for edit in in_effect], self.workspace)
+                    files = [e.inverse().path for e in in_effect]
                 self._mark(entry, "undo")
-                return {"patch_id": entry.patch_id, "files": [e.inverse().path for e in in_effect],
-                        "by_hand": by_hand, "left_as_is": restored}
+                return {"patch_id": entry.patch_id, "files": files, "by_hand": by_hand, "left_as_is": restored,
+                        "what": entry.what, "command": entry.command, "not_covered": entry.not_covered,
+                        "removed": removed}
             if by_hand:
                 return {"patch_id": None, "files": [], "by_hand": by_hand, "left_as_is": []}
-            raise PatchError("there is no applied patch to undo in this repository",
+            raise PatchError("there is no applied patch to undo in this repository (nor a command's changes)",
                              "Nothing to do (agent-runtime undo --list shows the history).")
 
+    def _entry_state(self, entry: Applied, live: list[Applied]) -> tuple[list[Any], list[str], list[str]]:
+        """_state for a patch; for a command, from its snapshots in the checkpoint store."""
+        if entry.command is None:
+            return self._state(entry, live)
+        try:
+            return self.store.state(entry.before, entry.after)
+        except (GitError, OSError, subprocess.SubprocessError) as exc:
+            raise PatchError(f"the checkpoint of {entry.what} cannot be read ({exc})",
+                             "Nothing was changed. Restore its files by hand (git checkout, your backups).") from None
+
     def _refusal(self, entry: Applied, changed: list[str], live: list[Applied]) -> str:
-        later = [e.patch_id for e in live if e.line > entry.line and set(e.paths) & set(changed)]
-        if later:
-            return (f"cannot undo patch {entry.patch_id}: {', '.join(changed)} changed since it was applied "
-                    f"(by patch {', '.join(later)}, applied later)")
-        return f"cannot undo patch {entry.patch_id}: {', '.join(changed)} changed since it was applied"
+        later = [e for e in live if e.line > entry.line and set(e.paths) & set(changed)]
+        since = "it was applied" if entry.command is None else "it ran"
+        files = ", ".join(changed[:SHOWN]) + (f" and {len(changed) - SHOWN} more" if len(changed) > SHOWN else "")
+        head = f"cannot undo {entry.what}: {files} changed since {since}"
+        patches = [e.patch_id for e in later if e.command is None]
+        commands = [e.what for e in later if e.command is not None]
+        if patches:
+            head += f" (by patch {', '.join(patches)}, applied later)"
+        if commands:
+            head += f" (by {', '.join(commands)}, run later)"
+        return head
 
     def _advice(self, entry: Applied, changed: list[str]) -> str:
-        files = " ".join(changed)
-        return (f"Nothing was changed. Undo the later patches first, or put {files} back by hand "
+        files = " ".join(changed[:SHOWN])
+        later = "patches" if entry.command is None else "patches and commands"
+        return (f"Nothing was changed. Undo the later {later} first, or put {files} back by hand "
                 f"(`git diff -- {files}` shows what changed; `git checkout -- {files}` restores the committed "
-                f"version, after which undo goes on); earlier patches can be undone by id "
+                f"version, after which undo goes on); earlier {later} can be undone by id "
                 "(agent-runtime undo --list)")
 
     def status(self) -> list[dict[str, Any]]:
@@ -319,7 +388,7 @@ class UndoJournal:
                 changed: list[str] = []
             else:
                 try:
-                    in_effect, _, changed = self._state(entry, live)
+                    in_effect, _, changed = self._entry_state(entry, live)
                 except PatchError as exc:
                     in_effect, changed = [], [exc.error]
                 later = [e.patch_id for e in live if e.line > entry.line and set(e.paths) & set(changed)]
@@ -327,9 +396,13 @@ class UndoJournal:
                     state, changed = f"in effect, then {', '.join(later)}", []
                 else:
                     state = "changed since" if changed else ("in effect" if in_effect else "restored by hand")
-            patch = Patch(entry.patch_id, entry.edits)
-            rows.append({"patch_id": entry.patch_id, "time": entry.time, "state": state, "changed": changed,
-                         "files": patch.stats(), "run_id": entry.run_id})
+            if entry.command is None:
+                files = Patch(entry.patch_id, entry.edits).stats()
+            else:
+                files = [{"path": p, "status": "changed", "added": None, "removed": None} for p in entry.files]
+            rows.append({"patch_id": entry.patch_id, "time": entry.time, "state": state, "changed": changed[:SHOWN],
+                         "files": files, "run_id": entry.run_id, "kind": "command" if entry.command else "patch",
+                         "command": entry.command, "not_covered": entry.not_covered})
         return rows
 
     def undo_last(self) -> dict[str, Any]:

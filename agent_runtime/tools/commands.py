@@ -50,13 +50,15 @@ class RunCmdTool(RuntimeTool):
         return Action("command", command=command)
 
     def run(self, command: str, timeout: int | None = None) -> dict[str, Any]:
-        outcome = self.runtime.sandbox.run(command, timeout=timeout or 120)
+        with self.runtime.checkpoint(command) as mark:
+            outcome = self.runtime.sandbox.run(command, timeout=timeout or 120)
         result: dict[str, Any] = {
             "exit_code": outcome.exit_code,
             "stdout": outcome.stdout,
             "stderr": outcome.stderr,
             "duration_s": outcome.duration_s,
             "sandbox": outcome.sandbox,
+            **mark.facts(),
         }
         if outcome.timed_out:
             result["timed_out"] = True
@@ -256,7 +258,8 @@ class RunTestsTool(RuntimeTool):
                 ran = chosen
         except ValuesError as exc:
             raise ToolError(exc.error, exc.suggestion) from None
-        outcome = self.runtime.sandbox.run(ran, timeout=limit)
+        with self.runtime.checkpoint(chosen) as mark:
+            outcome = self.runtime.sandbox.run(ran, timeout=limit)
         stderr, found, report = outcome.stderr, None, None
         if watched:
             stderr, found = split_output(stderr)
@@ -272,6 +275,7 @@ class RunTestsTool(RuntimeTool):
             "summary": summary if not outcome.timed_out else f"timed out after {limit}s",
             "output": output,
             "sandbox": outcome.sandbox,
+            **mark.facts(),
         }
         if outcome.exit_code == 5 and "pytest" in chosen:
             result["summary"] = "no tests were collected"

@@ -267,9 +267,10 @@ class ApplyPatchTool(RuntimeTool):
 
 class UndoPatchTool(RuntimeTool):
     name = "undo_patch"
-    description = ("Undo an applied patch: its files are put back as they were before it (refused if they changed "
-                   "since).")
-    inputs = {"patch_id": {"type": "string", "description": "id of an applied patch, e.g. 'p1'"}}
+    description = ("Undo an applied patch, or what a command changed (the undo_id run_cmd and run_tests return): "
+                   "its files are put back as they were before it (refused if they changed since).")
+    inputs = {"patch_id": {"type": "string", "description": "id of an applied patch, e.g. 'p1', or a command's "
+                                                           "undo_id, e.g. 'c2'"}}
 
     def _entry(self, patch_id: str) -> Any:
         journal = self.runtime.journal
@@ -277,12 +278,18 @@ class UndoPatchTool(RuntimeTool):
             if journal is not None else None
         if entry is None:
             raise ToolError(f"there is no applied patch {patch_id!r} in this repository's history",
-                            "Pass the patch_id that apply_patch returned.", kind="not_found")
+                            "Pass the patch_id that apply_patch returned, or the undo_id of a command.",
+                            kind="not_found")
         return entry
 
     def action(self, patch_id: str) -> Action:
         entry = self._entry(patch_id)
-        paths = tuple(dict.fromkeys(rel for e in entry.edits for rel in (e.old_path, e.new_path) if rel))
+        paths = tuple(dict.fromkeys(entry.paths))
+        if entry.command is not None:  # a command's changes: the same, with this session's commands as its own
+            if entry.patch_id in self.runtime.commands_changed:
+                return Action("restore", paths=paths)
+            edits = self.runtime.journal.store.edits(entry.before, entry.after)  # type: ignore[union-attr]
+            return Action("write", paths=paths, preview=Patch(entry.patch_id, [e.inverse() for e in edits]))
         # A patch applied in this session puts back files the session itself changed (the journal
         # refuses if they changed since): a "restore", judged for its paths like a write but not
         # asked. An older patch is a write like any other, asked with the diff that undoes it.

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from contextlib import nullcontext
+import hashlib
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, ContextManager
+from typing import TYPE_CHECKING, Any, Callable, ContextManager, Iterator
 
 from agent_runtime.config import Settings, state_home
 from agent_runtime.core import Action, CallRecord, Decision, Workspace
+from agent_runtime.patches.checkpoint import Mark, Store, around, git_ignore_lines
 from agent_runtime.patches.undo import UndoJournal
 from agent_runtime.safety.approval import Approver
 from agent_runtime.safety.policy import Policy
@@ -34,6 +36,14 @@ STEPS_FOR_JUDGE = 6
 
 def undo_dir() -> Path:
     return state_home() / "undo"
+
+
+def checkpoint_store(workspace: Workspace, policy: Policy) -> Store:
+    """The workspace's checkpoint store (<state home>/checkpoints/<key>), never holding what the policy hides."""
+    key = hashlib.sha256(str(workspace.root).encode()).hexdigest()[:16]
+    return Store(state_home() / "checkpoints" / key, workspace.root,
+                 hidden=lambda rel: policy.read_denied(rel) is not None,
+                 excludes=git_ignore_lines(policy.deny_read, policy.allow_read))
 
 
 def sandbox_state(sandbox: Sandbox, network: bool) -> SandboxState:
@@ -84,6 +94,8 @@ class Runtime:
     journal: UndoJournal | None = None  # the repository's undo history, patch ids and kept proposals
     hooks: Hooks = field(default_factory=Hooks)  # the user's hooks.toml (tools/hooks.py); none by default
     mcp: McpClients | None = None  # the user's MCP servers (tools/mcpclient.py), started when tools are built
+    commands_changed: set[str] = field(default_factory=set)  # ids of this session's commands' changes (c4)
+    checkpoints_off: str | None = None  # why checkpoints stopped in this session
 
     @classmethod
     def create(cls, settings: Settings, repo: Path, approver: Approver, policy: Policy | None = None,
@@ -103,7 +115,7 @@ class Runtime:
             approver.steps = lambda: [describe_call(r) for r in runtime.state.history[-STEPS_FOR_JUDGE:]]
         # The journal stores files' contents: never of files the policy forbids reading.
         journal = UndoJournal(undo_dir(), workspace, secret=lambda rel: runtime.decide(
-            Action("read", paths=(rel,))).decision == "deny")
+            Action("read", paths=(rel,))).decision == "deny", store=checkpoint_store(workspace, policy))
         runtime.patch_listeners.append(journal.record)
         runtime.journal = journal
         runtime.patches = PatchStore(journal)  # ids from the repository's counter: never reused
@@ -124,6 +136,28 @@ class Runtime:
     def invoke(self, tool: "RuntimeTool", args: tuple, kwargs: dict[str, Any]) -> ToolResult:
         """One tool call, through the one path (tools/wrapper.py): what `RuntimeTool.forward` calls."""
         return invoke(tool, args, kwargs)
+
+    @contextmanager
+    def checkpoint(self, command: str) -> Iterator[Mark]:
+        """Around a sandboxed command: the workspace saved before and after, and its changes an entry
+        of the undo history (patches/checkpoint.py); nothing when CHECKPOINTS is off."""
+        if self.journal is None or not self.settings.checkpoints:
+            yield Mark()
+            return
+        if self.checkpoints_off:  # a snapshot timed out: each command would wait as long again
+            yield Mark(note=self.checkpoints_off)
+            return
+        journal = self.journal
+        mark = Mark()
+        try:
+            with around(journal.store, lambda before, after, changes: journal.record_command(
+                    command, before, after, changes)) as mark:
+                yield mark
+        finally:
+            if mark.id:
+                self.commands_changed.add(mark.id)
+            if mark.note and "timed out" in mark.note:
+                self.checkpoints_off = f"{mark.note} (checkpoints are off for the rest of this session)"
 
     def decide(self, action: "Action") -> Decision:
         return self.policy.decide(action, self.workspace.root)

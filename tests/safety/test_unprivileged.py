@@ -70,6 +70,8 @@ UNPRIVILEGED_TESTS = [
     # the traced test run (run_tests' values): nothing more runs than the judged command
     "tests/code/test_values.py::test_the_traced_command_quotes_every_word_so_it_can_do_nothing_more",
     "tests/code/test_values.py::test_values_are_refused_clearly_where_they_cannot_be_read",
+    # checkpoints: a command's changes undone byte for byte, nothing of a hostile repository run
+    "tests/patches/test_checkpoints.py",
 ]
 # Where the user's $HOME is mounted (a tmpfs in the private mount namespace): the first of these
 # that exists and holds nothing the run needs.

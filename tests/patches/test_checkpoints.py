@@ -1,0 +1,309 @@
+"""Checkpoints: what a sandboxed command changes is undone like a patch, byte for byte, untracked files,
+modes and symlinks included; one history with the patches; the user's repository untouched; nothing
+of a hostile repository runs; no secret stored. Real git, real bubblewrap, through the real tools."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+from pathlib import Path
+
+import pytest
+from conftest import git, make_repo, run_cli
+
+from agent_runtime.safety.isolation import isolation
+
+needs_bwrap = pytest.mark.skipif(isolation(None).bwrap is None, reason="bubblewrap does not run here")
+
+PROJECT = {
+    "src/app.py": "def main():\n\treturn 1\n",
+    "src/util.py": "X = 1\r\nY = 2\r\n",  # CRLF, with `* text` below: kept as the bytes it is
+    "src/run.sh": "#!/bin/sh\necho hi\n",
+    "README.md": "# r\n",
+    ".gitattributes": "* text\n",
+    ".gitignore": "build/\n*.log\n",
+}
+
+
+def tree(root: Path) -> dict[str, tuple]:
+    """Every file of the workspace but .git: (kind, executable, bytes or link target)."""
+    out: dict[str, tuple] = {}
+    for top, dirs, files in os.walk(root):
+        dirs[:] = [d for d in dirs if d != ".git" and not os.path.islink(os.path.join(top, d))]
+        names = files + [d for d in os.listdir(top) if os.path.islink(os.path.join(top, d)) and d not in files]
+        for name in names:
+            path = os.path.join(top, name)
+            rel = os.path.relpath(path, root)
+            info = os.lstat(path)
+            if stat.S_ISLNK(info.st_mode):
+                out[rel] = ("link", False, os.readlink(path))
+            else:
+                out[rel] = ("file", bool(info.st_mode & stat.S_IXUSR), Path(path).read_bytes())
+    return out
+
+
+def project(tmp_path: Path) -> Path:
+    repo = make_repo(tmp_path / "r", PROJECT)
+    os.chmod(repo / "src" / "run.sh", 0o755)
+    (repo / "src" / "notes.txt").write_text("untracked work\n")  # never committed
+    os.symlink("app.py", repo / "src" / "link.py")
+    (repo / "build").mkdir()
+    (repo / "build" / "out.txt").write_text("ignored, small\n")
+    (repo / "debug.log").write_text("ignored too\n")
+    return repo
+
+
+def run(tools, command: str) -> dict:
+    result = tools["run_cmd"](command=command)
+    assert "error" not in result, result
+    return result
+
+
+@needs_bwrap
+def test_undo_of_a_wrapped_rm_rf_puts_every_file_back_byte_identical(tmp_path, tools_for):
+    repo = project(tmp_path)
+    before = tree(repo)
+    _, tools = tools_for(repo)
+    result = run(tools, "script -qc 'rm -rf src build debug.log' /dev/null")
+    assert not (repo / "src").exists() and not (repo / "debug.log").exists()
+    assert result["undo_id"] == "c1" and result["files_changed"] == 7, result
+    listed = run_cli("undo", "--list", cwd=repo)
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stdout.splitlines()[1].split()[0] == "c1" and "`script -qc 'rm -rf src" in listed.stdout
+    done = run_cli("undo", cwd=repo)
+    assert done.returncode == 0, done.stderr
+    assert "Undid command c1 (`script -qc 'rm -rf src build debug.log' /dev/null`): put back 7 files" in done.stdout
+    assert tree(repo) == before
+    assert "`script" in run_cli("undo", "--list", cwd=repo).stdout and \
+        json.loads(run_cli("undo", "--list", "--json", cwd=repo).stdout)[0]["state"] == "undone"
+
+
+@needs_bwrap
+def test_undo_of_a_formatter_over_the_repository_through_the_models_tool(tmp_path, tools_for):
+    repo = project(tmp_path)
+    for i in range(30):
+        (repo / "pkg" / f"m{i}.py").parent.mkdir(exist_ok=True)
+        (repo / "pkg" / f"m{i}.py").write_text(f"x={i}\n\ty = 2  \n")
+    before = tree(repo)
+    (repo / "fmt.py").write_text(
+        "import pathlib\n"
+        "for p in pathlib.Path('.').rglob('*.py'):\n"
+        "    if p.name != 'fmt.py' and not p.is_symlink():\n"
+        "        p.write_text('# formatted\\n' + p.read_text().replace('\\t', '    '))\n")
+    before["fmt.py"] = ("file", False, (repo / "fmt.py").read_bytes())
+    _, tools = tools_for(repo)
+    result = run(tools, "python3 fmt.py")
+    assert result["exit_code"] == 0, result
+    assert (repo / "pkg" / "m3.py").read_text().startswith("# formatted")
+    assert result["files_changed"] == 32
+    undone = tools["undo_patch"](patch_id=result["undo_id"])
+    assert undone.get("undone") is True, undone
+    assert tree(repo) == before
+
+
+@needs_bwrap
+def test_a_deleted_untracked_file_comes_back_and_patches_and_commands_share_one_history(tmp_path, tools_for):
+    repo = project(tmp_path)
+    _, tools = tools_for(repo)
+    proposed = tools["propose_patch"](path="README.md", old="# r", new="# readme")
+    assert tools["apply_patch"](patch_id=proposed["patch_id"])["applied"] is True
+    before = tree(repo)
+    result = run(tools, "rm src/notes.txt")
+    assert result["undo_id"] == "c2" and not (repo / "src" / "notes.txt").exists()
+    assert "undo_id" not in run(tools, "ls -la src && cat README.md"), "a command that changed nothing makes no entry"
+    rows = json.loads(run_cli("undo", "--list", "--json", cwd=repo).stdout)
+    assert [(r["patch_id"], r["kind"]) for r in rows] == [("c2", "command"), ("p1", "patch")]
+    assert rows[0]["command"] == "rm src/notes.txt" and [f["path"] for f in rows[0]["files"]] == ["src/notes.txt"]
+    done = run_cli("undo", "c2", cwd=repo)
+    assert done.returncode == 0, done.stderr
+    assert tree(repo) == before and (repo / "src" / "notes.txt").read_text() == "untracked work\n"
+    assert "Undid patch p1" in run_cli("undo", cwd=repo).stdout, "then the patch before it"
+
+
+@needs_bwrap
+def test_a_command_whose_files_a_later_patch_changed_is_refused_and_nothing_is_lost(tmp_path, tools_for):
+    repo = project(tmp_path)
+    _, tools = tools_for(repo)
+    result = run(tools, "echo 'print(2)' >> src/app.py && touch src/new.py")
+    proposed = tools["propose_patch"](path="src/app.py", old="print(2)", new="print(3)")
+    assert tools["apply_patch"](patch_id=proposed["patch_id"])["applied"] is True
+    now = tree(repo)
+    refused = run_cli("undo", result["undo_id"], cwd=repo)
+    assert refused.returncode == 1
+    assert "cannot undo command c1 (`echo 'print(2)' >> src/app.py && touch src/new.py`): src/app.py changed " \
+           "since it ran (by patch p2, applied later)" in refused.stderr
+    assert tree(repo) == now, "a refusal changes nothing"
+    by_tool = tools["undo_patch"](patch_id="c1")
+    assert "changed since it ran" in by_tool["error"] and tree(repo) == now
+    assert run_cli("undo", cwd=repo).returncode == 0  # p2 first
+    done = run_cli("undo", cwd=repo)  # then the command
+    assert done.returncode == 0 and done.stdout.strip() == "Undid command c1 (`echo 'print(2)' >> src/app.py && " \
+        "touch src/new.py`): put back 1 file (src/app.py); removed 1 it made (src/new.py)"
+    assert (repo / "src" / "app.py").read_text() == PROJECT["src/app.py"] and not (repo / "src" / "new.py").exists()
+
+
+@needs_bwrap
+def test_a_snapshot_leaves_the_users_repository_as_it_was(tmp_path, tools_for):
+    repo = project(tmp_path)
+    (repo / "README.md").write_text("stashed\n")
+    git(repo, "stash")
+    (repo / "src" / "app.py").write_text("staged\n")
+    git(repo, "add", "src/app.py")
+    (repo / "README.md").write_text("unstaged\n")
+    dot = repo / ".git"
+
+    def users() -> tuple:
+        refs = sorted((str(p.relative_to(dot)), p.read_bytes()) for p in (dot / "refs").rglob("*") if p.is_file())
+        return ((dot / "index").read_bytes(), git(repo, "status", "--porcelain=v1", "-uall"),
+                git(repo, "stash", "list"), refs, (dot / "HEAD").read_bytes(), sorted(os.listdir(dot)))
+
+    seen = users()
+    _, tools = tools_for(repo)
+    result = run(tools, "rm README.md && echo x > src/other.py")
+    assert result["undo_id"] == "c1"
+    assert run_cli("undo", cwd=repo).returncode == 0
+    assert users() == seen
+
+
+HOSTILE_CONFIG = """[core]
+\tfsmonitor = "sh -c 'touch {m}/fsmonitor; echo 0'"
+\thooksPath = {m}/hooks
+\tsshCommand = "sh -c 'touch {m}/ssh'"
+\tpager = "sh -c 'touch {m}/pager'"
+[filter "evil"]
+\tclean = "sh -c 'touch {m}/clean; cat'"
+\tsmudge = "sh -c 'touch {m}/smudge; cat'"
+\tprocess = "sh -c 'touch {m}/process'"
+\trequired = true
+[diff "evil"]
+\ttextconv = "sh -c 'touch {m}/textconv; cat'"
+"""
+
+
+@needs_bwrap
+def test_a_hostile_repository_configuration_runs_nothing_in_snapshot_or_restore(tmp_path, tools_for):
+    markers = tmp_path / "markers"
+    markers.mkdir()
+    repo = project(tmp_path)
+    (repo / ".git" / "config").write_text(HOSTILE_CONFIG.format(m=markers))
+    (repo / ".gitattributes").write_text("* filter=evil diff=evil\n")
+    hooks = markers / "hooks"
+    hooks.mkdir()
+    for name in ("pre-commit", "post-checkout", "post-index-change", "reference-transaction"):
+        (hooks / name).write_text(f"#!/bin/sh\ntouch {markers}/hook-{name}\n")
+        os.chmod(hooks / name, 0o755)
+    nested = repo / "vendor" / "lib"  # a nested repository, configured the same way
+    make_repo(nested, {"lib.py": "L = 1\n"})  # with a commit: a gitlink in the store, its status not asked
+    (nested / "lib.py").write_text("L = 2\n")
+    (nested / ".git" / "config").write_text(HOSTILE_CONFIG.format(m=markers))
+    (nested / ".gitattributes").write_text("* filter=evil\n")
+    before = tree(repo)
+    _, tools = tools_for(repo)
+    result = run(tools, "rm -rf src && echo y > README.md")
+    assert result.get("undo_id") == "c1", result
+    assert run_cli("undo", cwd=repo).returncode == 0
+    assert tree(repo) == before
+    assert sorted(os.listdir(markers)) == ["hooks"], "nothing of the repository's configuration ran"
+
+
+@needs_bwrap
+def test_secrets_are_never_stored_and_big_ignored_files_are_named_not_covered(tmp_path, tools_for, isolated_state):
+    repo = project(tmp_path)
+    (repo / ".env").write_text("API_KEY=sk-checkpoint-secret-1\n")
+    (repo / "certs").mkdir()
+    (repo / "certs" / "server.PEM").write_text("sk-checkpoint-secret-2\n")
+    (repo / "build" / "big.bin").write_bytes(b"\0" * (2 << 20))
+    (repo / "src" / "__pycache__").mkdir()
+    (repo / "src" / "__pycache__" / "app.cpython-311.pyc").write_bytes(b"cache")
+    _, tools = tools_for(repo)
+    result = run(tools, "rm -rf build src/app.py")
+    assert result["undo_id"] == "c1"
+    rows = json.loads(run_cli("undo", "--list", "--json", cwd=repo).stdout)
+    assert rows[0]["not_covered"] == [] and "build/big.bin" not in [f["path"] for f in rows[0]["files"]]
+    done = run_cli("undo", cwd=repo)
+    assert done.returncode == 0 and (repo / "build" / "out.txt").read_text() == "ignored, small\n"
+    assert not (repo / "build" / "big.bin").exists(), "past the size limit: not kept, so not put back"
+    stores = list((isolated_state / "agent-runtime" / "checkpoints").iterdir())
+    assert len(stores) == 1 and stat.S_IMODE(stores[0].stat().st_mode) == 0o700
+    everything = subprocess.run(["git", "cat-file", "--batch-all-objects", "--batch"], capture_output=True,
+                                env={**os.environ, "GIT_DIR": str(stores[0] / "git")}, check=True).stdout
+    assert b"sk-checkpoint-secret" not in everything and b"cache" not in everything
+    assert b"ignored, small" in everything
+
+    result = run(tools, "head -c 2000000 /dev/zero > build/huge.bin && echo z > build/small.txt")
+    row = json.loads(run_cli("undo", "--list", "--json", cwd=repo).stdout)[0]
+    assert row["patch_id"] == result["undo_id"] and row["not_covered"] == ["build/huge.bin"]
+    done = run_cli("undo", cwd=repo)
+    assert "Not covered (ignored files past the checkpoint's size limits, left as they are): build/huge.bin" \
+        in done.stdout
+    assert not (repo / "build" / "small.txt").exists() and (repo / "build" / "huge.bin").exists()
+
+
+def test_checkpoints_can_be_switched_off_but_not_by_the_repository(tmp_path, tools_for, make_runtime):
+    from agent_runtime.config import load_config
+
+    repo = project(tmp_path)
+    (repo / ".env").write_text("CHECKPOINTS=false\n")
+    settings, warnings = load_config(repo, env={})
+    assert settings.checkpoints is True and any("CHECKPOINTS" in w for w in warnings)
+    _, tools = tools_for(repo, env={"CHECKPOINTS": "false"})
+    result = run(tools, "rm src/notes.txt")
+    assert "undo_id" not in result and not (repo / "src" / "notes.txt").exists()
+
+
+def test_the_store_of_a_workspace_that_is_gone_is_removed_when_another_store_is_made(tmp_path):
+    from agent_runtime.patches.checkpoint import Store
+
+    stores = tmp_path / "checkpoints"
+    gone = make_repo(tmp_path / "gone", {"a.txt": "a\n"})
+    kept = make_repo(tmp_path / "kept", {"b.txt": "b\n"})
+    Store(stores / "one", gone).snapshot()
+    Store(stores / "two", kept).snapshot()
+    assert sorted(os.listdir(stores)) == ["one", "two"]
+    subprocess.run(["rm", "-rf", str(gone)], check=True)
+    Store(stores / "two", kept).snapshot()  # an existing store: nothing is looked at
+    assert sorted(os.listdir(stores)) == ["one", "two"]
+    Store(stores / "three", make_repo(tmp_path / "new", {"c.txt": "c\n"})).snapshot()
+    assert sorted(os.listdir(stores)) == ["three", "two"]
+
+
+def test_a_snapshot_that_fails_never_stops_the_command_and_one_that_times_out_is_not_tried_again(
+        tmp_path, tools_for, monkeypatch):
+    from agent_runtime.patches.checkpoint import Store
+
+    repo = project(tmp_path)
+    _, tools = tools_for(repo)
+    calls = []
+
+    def slow(self):
+        calls.append(1)
+        raise subprocess.TimeoutExpired(["git", "status"], 60)
+
+    monkeypatch.setattr(Store, "snapshot", slow)
+    first = run(tools, "rm src/notes.txt")
+    assert not (repo / "src" / "notes.txt").exists() and "undo_id" not in first
+    assert first["checkpoint"] == "no checkpoint before this command (git timed out after 60 s): its changes " \
+                                  "cannot be undone"
+    second = run(tools, "rm README.md")
+    assert not (repo / "README.md").exists() and len(calls) == 1
+    assert second["checkpoint"].endswith("(checkpoints are off for the rest of this session)")
+
+
+@needs_bwrap
+def test_undoing_this_sessions_command_is_not_asked_an_earlier_sessions_is_asked_with_its_diff(tmp_path, tools_for):
+    repo = project(tmp_path)
+    (repo / "tidy.sh").write_text("rm src/notes.txt\necho more >> README.md\n")
+    before = tree(repo)
+    _, first = tools_for(repo, approval="never")  # nobody to ask: only what needs no approval runs
+    result = run(first, "bash tidy.sh")  # a script of the workspace: the sandbox contains it
+    assert result["undo_id"] == "c1" and not (repo / "src" / "notes.txt").exists()
+    _, later = tools_for(repo, approval="never")
+    refused = later["undo_patch"](patch_id="c1")
+    assert "needs approval" in refused["error"] and not (repo / "src" / "notes.txt").exists()
+    undone = first["undo_patch"](patch_id="c1")  # this session's own command: put back without asking
+    assert undone.get("undone") is True, undone
+    assert tree(repo) == before
+    again = first["undo_patch"](patch_id="c1")
+    assert "command c1 (`bash tidy.sh`) is already undone" in again["error"]
