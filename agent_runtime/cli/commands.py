@@ -1,4 +1,4 @@
-"""Subcommands: tools, tool, policy, undo, runs, trace, phoenix, models (and, from their own modules, eval,
+"""Subcommands: tools, tool, policy, runs, trace, phoenix, models (and, from their own modules, undo, eval,
 mcp, doctor)."""
 
 from __future__ import annotations
@@ -275,100 +275,6 @@ def sandbox_line(decision: Any, note: str) -> str:
     }.get(decision.sandbox or "", "allowed, in the sandbox or not")
 
 
-def _journal(repo: Path):
-    from agent_runtime.core import Workspace
-    from agent_runtime.patches.undo import UndoJournal
-    from agent_runtime.tools.runtime import undo_dir
-
-    return UndoJournal(undo_dir(), Workspace(repo))
-
-
-def _say(message: str, display: Any, error: bool = False) -> None:
-    """A line for the person: through the REPL's display, or on stdout / stderr."""
-    from agent_runtime.core import visible
-
-    if display is not None:
-        from rich.markup import escape
-
-        display.error(message) if error else display.info(escape(visible(message)))
-    elif error:
-        print(f"agent-runtime: error: {visible(message)}", file=sys.stderr)
-    else:
-        print(visible(message))
-
-
-def undo_last(repo: Path, display: Any = None, patch_id: str | None = None) -> int:
-    """Undo the newest applied patch still in effect (or `patch_id`); 0 done, 1 refused or nothing to do."""
-    from agent_runtime.patches.diffs import PatchError
-
-    try:
-        done = _journal(repo).undo(patch_id)
-    except PatchError as exc:
-        _say(f"{exc.error}. {exc.suggestion}", display, error=True)
-        return 1
-    if done["by_hand"]:
-        ids = ", ".join(done["by_hand"])
-        _say(f"Patch {ids} had already been undone by hand (its files are back as before); marked undone.", display)
-    if done["patch_id"] is None:
-        _say("No other applied patch is left to undo.", display)
-        return 0
-    kept = f" ({_paths(done['left_as_is'])} already as before, left as is)" if done["left_as_is"] else ""
-    if done.get("command") is None:
-        _say(f"Undid patch {done['patch_id']}: restored {', '.join(done['files'])}{kept}", display)
-        return 0
-    removed = done.get("removed") or []
-    files = [f for f in done["files"] if f not in removed]
-    missed = (f". Not covered (ignored files past the checkpoint's size limits, left as they are): "
-              f"{_paths(done['not_covered'])}") if done.get("not_covered") else ""
-    parts = [f"put back {len(files)} file{'s' if len(files) != 1 else ''} ({_paths(files)})"] if files else []
-    parts += [f"removed {len(removed)} it made ({_paths(removed)})"] if removed else []
-    _say(f"Undid {done['what']}: {'; '.join(parts)}{kept}{missed}", display)
-    return 0
-
-
-def _paths(paths: list[str], shown: int = 10) -> str:
-    return ", ".join(paths[:shown]) + (f" and {len(paths) - shown} more" if len(paths) > shown else "")
-
-
-def undo_list(repo: Path, display: Any = None, as_json: bool = False) -> int:
-    rows = _journal(repo).status()
-    if as_json:
-        print(json.dumps(rows, indent=2))
-        return 0
-    if not rows:
-        _say(f"No patch has been applied, nor a command's changes saved, in {repo} yet.", display)
-        return 0
-    import time as _time
-
-    lines = [f"{'PATCH':<7} {'APPLIED':<16} {'STATE':<16} {'FILES'}"]
-    for row in rows:
-        when = _time.strftime("%Y-%m-%d %H:%M", _time.localtime(row["time"])) if row["time"] else "?"
-        files = ", ".join(f"{f['path']} (+{f['added']} -{f['removed']})" for f in row["files"])
-        if row.get("kind") == "command":  # a command's changes (a checkpoint): the command, then its files
-            command = row["command"] if len(row["command"]) <= 60 else row["command"][:57] + "..."
-            files = f"`{command}`: {_paths([f['path'] for f in row['files']], 5)}"
-        state = row["state"] + (f": {', '.join(row['changed'])}" if row["changed"] else "")
-        run = f"  run {row['run_id']}" if row.get("run_id") else ""
-        lines.append(f"{row['patch_id']:<7} {when:<16} {state:<16} {files}{run}")
-    _say("\n".join(lines), display)
-    return 0
-
-
-def cmd_undo(argv: list[str], settings: Settings, repo: Path) -> int:
-    parser = _parser("undo", "Undo the newest change the agent made in this repository that is still in effect: a "
-                             "patch, or what a command changed (saved before and after it: a checkpoint); run "
-                             "again to walk further back. Refused if its files changed since (the message names "
-                             "them). A file restored by hand (git checkout) counts as undone.")
-    parser.add_argument("patch_id", nargs="?", help="undo this patch or command instead (an id from --list)")
-    parser.add_argument("--list", action="store_true",
-                        help="the history: every applied patch and command that changed files, newest first")
-    parser.add_argument("--json", action="store_true", help="with --list: print JSON")
-    args = parser.parse_args(argv)
-    if args.list:
-        return undo_list(repo, as_json=args.json)
-    return undo_last(repo, patch_id=args.patch_id)
-
-
 def positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -572,7 +478,7 @@ SUBCOMMANDS: dict[str, tuple[Handler, list[tuple[str, str]]]] = {
     "phoenix": (cmd_phoenix, [("phoenix", "start a local Phoenix (traces UI) on 127.0.0.1")]),
     "runs": (cmd_runs, [("runs [--json]", "list recorded runs")]),
     "trace": (cmd_trace, [("trace [RUN_ID|last]", "print one run's steps and tool calls")]),
-    "undo": (cmd_undo, [("undo [ID] [--list]", "undo the newest applied patch or command's changes (or one by id); "
+    "undo": (_later("undocmd", "cmd_undo"), [("undo [ID] [--list]", "undo the newest applied patch or command's changes (or one by id); "
                                                "--list: the history")]),
     "models": (cmd_models, [("models [--json]", "the model registry: roles, models, routes, profiles, reachability")]),
     "eval": (_later("evalcmd", "cmd_eval"), [("eval SUITE | eval compare A B",

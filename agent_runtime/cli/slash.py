@@ -122,7 +122,7 @@ def _reset(ctx: ReplContext, args: list[str]) -> None:
 @command("/undo", "[ID|--list]", "undo the newest applied patch or command's changes still in effect (again: "
                                  "the one before); --list: the history")
 def _undo(ctx: ReplContext, args: list[str]) -> None:
-    from agent_runtime.cli.commands import undo_last, undo_list
+    from agent_runtime.cli.undocmd import undo_last, undo_list
 
     if args and args[0] in ("--list", "-l", "list"):
         undo_list(ctx.repo, ctx.display)

@@ -40,8 +40,8 @@ KNOWN_PROCESSES = {
     "models/embedded.py": (1, "llama.cpp's server, this interpreter"),
     "safety/executor.py": (2, "the model's code in the sandboxed child (this interpreter), and its probe"),
     "safety/isolation.py": (1, "bubblewrap's probe"),
-    "safety/sandbox.py": (3, "rg and find over the workspace (no configuration read), the judged command in the "
-                             "sandbox"),
+    "safety/planted.py": (1, "rm -rf of a planted folder through its directory's fd (a tree of any depth)"),
+    "safety/sandbox.py": (2, "rg over the workspace (no configuration read), the judged command in the sandbox"),
     "telemetry/phoenix.py": (1, "Phoenix's server, this interpreter"),
     "tools/commands.py": (1, "python3 -c 'find_spec(pytest)', from /, absolute PATH entries only"),
     "tools/hooks.py": (1, "the user's own hooks (hooks.toml in the user's config, never a repository's)"),
