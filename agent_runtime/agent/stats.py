@@ -67,6 +67,13 @@ class StepMeter:
                 "context_tokens": context, "context_window": window,
                 "tests_passed": tests[-1].facts["passed"] if tests else None}
 
+    def review(self, calls: list[Any], exit_code: int) -> dict[str, Any]:
+        """The task's root span figures a reviewer filters on in Phoenix (telemetry/review.py)."""
+        from agent_runtime.telemetry.review import task_review
+
+        files = getattr(self.session, "_files_changed", [])
+        return task_review(calls, files, exit_code, self._waited() - self._waited_at_start)
+
 
 def step_line(fields: dict[str, Any]) -> str:
     """`step 2 · 3.1 s (+4.0 s at the approval prompt) · 1,234 in / 56 out tokens · context 3,456 of 16,384 (21%) · $0.0004`"""
