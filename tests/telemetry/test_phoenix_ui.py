@@ -427,9 +427,13 @@ def test_spans_say_what_happened(runs):
     applied = by_name["apply_patch p1"]
     assert applied["status"] == "OK" and applied["attributes"]["approval.outcome"] == "approved"
     assert applied["events"][0]["name"].endswith("→ approved by the user")
-    for spans in (single, repl1, repl2, runs["planned"]):
+    # A refused call makes the whole trace ERROR (telemetry/review.py): the trace list shows it red.
+    statuses = {"single": ("ERROR", "answered, but: 1 refusal"), "repl1": ("ERROR", "answered, but: 1 refusal"),
+                "repl2": ("OK", None), "planned": ("OK", None)}
+    for label, spans in runs.items():
         root = next(s for s in spans if s["kind"] == "AGENT")
-        assert root["parent_id"] is None and root["status"] == "OK"
+        assert root["parent_id"] is None and (root["status"], root["status_message"]) == statuses[label], label
+        assert root["attributes"]["agent_runtime.refusals"] == (1 if label in ("single", "repl1") else 0)
         assert all("tool.parameters" not in s["attributes"] for s in spans)
     # One Phoenix session per REPL, its own for a single task; every span carries it.
     sessions = {label: {s["attributes"].get("session.id") for s in spans} for label, spans in runs.items()}
