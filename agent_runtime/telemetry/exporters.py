@@ -1,5 +1,6 @@
-"""Tracing: the session's tracer provider and two exporters: OTLP to Phoenix and JSON lines into
-the run's directory, so a run's trace exists when Phoenix is off or down. The spans themselves
+"""Tracing: the session's tracer provider and two exporters: OTLP to Phoenix (then the approval
+annotations of what it took: telemetry/review.py) and JSON lines into the run's directory, so a
+run's trace exists when Phoenix is off or down. The spans themselves
 are made by telemetry.spans (TOOL, and the task's root) and agent.tracing (steps, model calls).
 
 Secrets never leave: every exported span (its name, attributes, events and status) passes the
