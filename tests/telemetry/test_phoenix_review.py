@@ -394,15 +394,19 @@ def test_the_filters_and_annotations_in_the_phoenix_ui(phoenix, runs, page, shot
     trace = gql(base, """query($t: String!) { trace: getTraceByOtelId(traceId: $t) {
       spans(first: 100) { edges { node { id context { spanId } } } } } }""", {"t": push["trace_id"]})["trace"]
     node = next(e["node"]["id"] for e in trace["spans"]["edges"] if e["node"]["context"]["spanId"] == push["span_id"])
+    # Wide enough for the annotations table to show its explanation column.
+    page.set_viewport_size({"width": 2600, "height": 1100})
     page.goto(f"{base}/projects/{pid}/traces/{push['trace_id']}?selectedSpanNodeId={urllib.parse.quote(node)}")
     details = page.get_by_test_id("span-details")
     details.get_by_text(push["span_id"]).first.wait_for()
-    details.get_by_role("tab", name=re.compile("Annotations")).click()
+    details.get_by_role("button", name="Annotations", exact=True).first.click()  # folded by default
+    details.get_by_text("Table", exact=True).first.click()
     details.get_by_text(REFUSAL_MESSAGE).first.wait_for()
     page.wait_for_timeout(500)
     page.screenshot(path=str(shots / "annotation_refused_push.png"))
-    text = details.inner_text()
-    assert "approval" in text and "refused" in text and REFUSAL_MESSAGE in text, text[-1500:]
+    table = details.locator("table").first.inner_text()
+    page.set_viewport_size({"width": 1700, "height": 1100})
+    assert re.search(r"approval\s+HUMAN\s+refused\s+0\s+" + re.escape(REFUSAL_MESSAGE), table), table
 
 
 def test_each_eval_is_an_experiment_on_the_suites_dataset(phoenix, evals):
@@ -458,3 +462,11 @@ def test_two_experiments_side_by_side_in_the_phoenix_ui(phoenix, evals, page, sh
     page.screenshot(path=str(shots / "experiments_compare.png"), full_page=True)
     text = page.inner_text("body")
     assert "sub() in calc.py adds" in text and "fixer" in text and "idle" in text, text[:2000]
+    for label in ("solved", "unsolved", "steps", "tokens", "seconds"):
+        assert label in text, f"the compare view lacks {label}"
+    # A run's trace, one click away: the agent's task and its steps.
+    page.get_by_role("button", name="View run trace").first.click()
+    page.get_by_text(f"task: {SUITE_TASKS[0]['prompt']}").first.wait_for()
+    page.get_by_text("apply_patch p1").first.wait_for()
+    page.wait_for_timeout(1500)
+    page.screenshot(path=str(shots / "experiment_run_trace.png"))
