@@ -127,11 +127,11 @@ class ToolSpan:
         if wait_ms <= 0 or not self.span.is_recording():
             return
         end = time.time_ns()
+        attributes = {"openinference.span.kind": "CHAIN", "approval.wait_ms": round(wait_ms, 3),
+                      "approval.outcome": approval.outcome, "approval.source": approval.source,
+                      **context_attributes()}
         child = self._tracer.start_span("approval.wait", context=trace.set_span_in_context(self.span),
-                                  start_time=end - int(wait_ms * 1_000_000), attributes={
-                                      "openinference.span.kind": "CHAIN", "approval.wait_ms": round(wait_ms, 3),
-                                      "approval.outcome": approval.outcome, "approval.source": approval.source,
-                                      **context_attributes()})
+                                        start_time=end - int(wait_ms * 1_000_000), attributes=attributes)
         child.set_status(trace.Status(trace.StatusCode.OK))
         child.end(end_time=end)
 
