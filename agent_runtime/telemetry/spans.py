@@ -127,9 +127,11 @@ class ToolSpan:
         if wait_ms <= 0 or not self.span.is_recording():
             return
         end = time.time_ns()
+        said = f": {self._redact(approval.message)}" if approval.message and not approval.approved else ""
         attributes = {"openinference.span.kind": "CHAIN", "approval.wait_ms": round(wait_ms, 3),
                       "approval.outcome": approval.outcome, "approval.source": approval.source,
-                      **context_attributes()}
+                      "output.value": f"{approval.outcome} after {wait_ms / 1000:.1f} s{said}",
+                      "output.mime_type": TEXT_MIME, **context_attributes()}
         child = self._tracer.start_span("approval.wait", context=trace.set_span_in_context(self.span),
                                         start_time=end - int(wait_ms * 1_000_000), attributes=attributes)
         child.set_status(trace.Status(trace.StatusCode.OK))
