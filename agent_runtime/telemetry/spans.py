@@ -130,6 +130,8 @@ class ToolSpan:
         said = f": {self._redact(approval.message)}" if approval.message and not approval.approved else ""
         attributes = {"openinference.span.kind": "CHAIN", "approval.wait_ms": round(wait_ms, 3),
                       "approval.outcome": approval.outcome, "approval.source": approval.source,
+                      "input.value": f"asked: {getattr(self.span, 'name', 'the tool call')}",
+                      "input.mime_type": TEXT_MIME,
                       "output.value": f"{approval.outcome} after {wait_ms / 1000:.1f} s{said}",
                       "output.mime_type": TEXT_MIME, **context_attributes()}
         child = self._tracer.start_span("approval.wait", context=trace.set_span_in_context(self.span),

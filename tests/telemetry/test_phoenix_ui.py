@@ -272,7 +272,7 @@ def expectations(span: dict) -> list[str]:
         plan = json.loads(attrs["output.value"])
         return [attrs["input.value"].splitlines()[0], "Output", *json_lines(plan)]
     if kind == "CHAIN" and span["name"] == "approval.wait":  # the time at a prompt, apart from the call's
-        return ["Output", attrs["output.value"]]
+        return ["Input", attrs["input.value"], "Output", attrs["output.value"]]
     if kind == "CHAIN":
         action = attrs["input.value"]
         code = action.split("Code:\n", 1)[1].splitlines()[0]
@@ -433,6 +433,7 @@ def test_spans_say_what_happened(runs):
     waits = [s for s in repl1 if s["name"] == "approval.wait"]
     assert sorted(s["parent_id"] for s in waits) == sorted([applied["span_id"], user_push["span_id"]])
     assert {s["attributes"]["output.value"].split(" after ")[0] for s in waits} == {"approved", "denied"}
+    assert sorted(s["attributes"]["input.value"] for s in waits) == ["asked: apply_patch p1", "asked: run_cmd: git push"]
     # A refused call makes the whole trace ERROR (telemetry/review.py): the trace list shows it red.
     statuses = {"single": ("ERROR", "answered, but: 1 refusal"), "repl1": ("ERROR", "answered, but: 1 refusal"),
                 "repl2": ("OK", None), "planned": ("OK", None)}
