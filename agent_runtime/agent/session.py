@@ -315,7 +315,8 @@ class Session:
                 except Exception as exc:  # a fault of ours: the run record says error, not interrupted
                     result = TaskResult("error", error=f"{type(exc).__name__}: {exc}")
                     raise
-                root.finish(result.status, result.answer, result.error, result.steps, self.settings.agent_max_steps)
+                root.finish(result.status, result.answer, result.error, result.steps, self.settings.agent_max_steps,
+                            self._meter.review(self.runtime.state.history[first_call:], result.exit_code))
         finally:
             self.runtime.call_listeners.remove(record.on_call)
             self.runtime.call_listeners.remove(self._tool_event)

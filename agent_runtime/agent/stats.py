@@ -100,6 +100,13 @@ def server_figures(figures: dict[str, float], before: dict[str, float]) -> dict[
     return {"prompt_s": round(now["prompt_s"], 3), "generation_s": round(now["generation_s"], 3),
             "prompt_tokens": int(now["prompt_tokens"]), "prompt_evaluated": int(now["prompt_evaluated"])}
 
+    def review(self, calls: list[Any], exit_code: int) -> dict[str, Any]:
+        """The task's root span figures a reviewer filters on in Phoenix (telemetry/review.py)."""
+        from agent_runtime.telemetry.review import task_review
+
+        files = getattr(self.session, "_files_changed", [])
+        return task_review(calls, files, exit_code, self._waited() - self._waited_at_start)
+
 
 def step_line(fields: dict[str, Any]) -> str:
     """`step 2 · 3.1 s (+4.0 s at the approval prompt) · 1,234 in / 56 out tokens · context 3,456 of 16,384 (21%) · $0.0004`"""

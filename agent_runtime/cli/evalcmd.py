@@ -16,6 +16,7 @@ from agent_runtime.config import Settings, state_home
 
 USAGE = """\
 agent-runtime eval SUITE [--model ID] [--planner ID|none] [--workers N] [--max-steps N] [--timeout S] [--out FILE]
+                   [--phoenix [--experiment NAME]]
 agent-runtime eval compare A.jsonl B.jsonl"""
 
 DESCRIPTION = """\
@@ -36,7 +37,12 @@ sandbox: solved when every one passes. Results also record the passes per list, 
 the agent's change and the test files it edited. evals/real/build.py builds such a suite.
 
 Results go to a JSONL file (one line per task) and a summary is printed. N workers share one
-model server. With ray installed and --ray ADDRESS (or RAY_ADDRESS), tasks run on a Ray cluster."""
+model server. With ray installed and --ray ADDRESS (or RAY_ADDRESS), tasks run on a Ray cluster.
+
+With --phoenix, each agent's trace goes to Phoenix (PHOENIX_ENDPOINT), the suite is uploaded as a
+Phoenix dataset (named after the suite) and this eval is recorded as one of its experiments: per
+task solved, seconds, steps and tokens, and the task's trace; Phoenix's experiment view compares
+two evals (two models, two builds) side by side."""
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -55,6 +61,10 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", type=Path, metavar="FILE", help="results file (default: under the state directory)")
     parser.add_argument("--only", action="append", metavar="ID", help="run only these task ids (repeatable)")
     parser.add_argument("--keep", action="store_true", help="keep each task's repository next to the results")
+    parser.add_argument("--phoenix", action="store_true", help="traces to Phoenix, the suite as a Phoenix dataset "
+                        "and this eval as an experiment on it (PHOENIX_ENDPOINT)")
+    parser.add_argument("--experiment", metavar="NAME", help="the experiment's name (default: the model, the build "
+                        "and the time)")
     parser.add_argument("--ray", metavar="ADDRESS", default=os.environ.get("RAY_ADDRESS"),
                         help="run tasks on a Ray cluster (needs: pip install 'agent-runtime[ray]')")
     return parser
@@ -81,8 +91,51 @@ def cmd_eval(argv: list[str], settings: Settings, repo: Path) -> int:
         if unknown:
             parser.error(f"no task with id {', '.join(sorted(unknown))}")
         tasks = [t for t in tasks if t.id in set(args.only)]
+    if args.experiment and not args.phoenix:
+        parser.error("--experiment goes with --phoenix")
     out = args.out or state_home() / "evals" / f"{time.strftime('%Y%m%d-%H%M%S')}-{Path(args.suite).stem}.jsonl"
-    return run_eval(tasks, settings, args, out)
+    code = run_eval(tasks, settings, args, out)
+    if args.phoenix and code == 0:
+        return _to_phoenix(tasks, settings, args, out)
+    return code
+
+
+def _build() -> str:
+    """This agent_runtime's version and, from a git checkout, its commit (+ when changed)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    from agent_runtime.telemetry.records import _git_state
+
+    try:
+        label = version("agent-runtime")
+    except PackageNotFoundError:
+        label = "dev"
+    state = _git_state(Path(__file__).resolve().parents[2])
+    if state.get("head"):
+        label += f"+{state['head'][:10]}" + (".dirty" if state.get("dirty") else "")
+    return label
+
+
+def _to_phoenix(tasks: list[Any], settings: Settings, args: argparse.Namespace, out: Path) -> int:
+    """The results file's tasks as an experiment on the suite's dataset (eval/phoenix.py)."""
+    from agent_runtime.eval.phoenix import PhoenixUploadError, record_experiment
+    from agent_runtime.eval.report import load_results
+    from agent_runtime.telemetry.exporters import phoenix_base
+
+    model, build = args.model or settings.model_id or "embedded (default)", _build()
+    name = args.experiment or f"{model} · {build} · {time.strftime('%Y-%m-%d %H:%M')}"
+    metadata = {"model": model, "planner": getattr(args, "planner", None) or settings.planner_model, "build": build,
+                "max_steps": args.max_steps, "workers": args.workers, "results": str(out)}
+    base = phoenix_base(settings.phoenix_endpoint)
+    try:
+        done = record_experiment(base, Path(args.suite).stem, tasks, load_results(out), settings.runs_path, name,
+                                 metadata)
+    except PhoenixUploadError as exc:
+        print(f"agent-runtime: error: the experiment was not recorded in Phoenix: {exc} (results: {out})",
+              file=sys.stderr)
+        return 1
+    print(f"Phoenix experiment \"{name}\": {done['runs']} runs on dataset {Path(args.suite).stem}: {done['url']}")
+    return 0
 
 
 def run_eval(tasks: list[Any], settings: Settings, args: argparse.Namespace, out: Path) -> int:
@@ -98,6 +151,8 @@ def run_eval(tasks: list[Any], settings: Settings, args: argparse.Namespace, out
     planner = getattr(args, "planner", None) or settings.planner_model
     options = EvalOptions(model=model, max_steps=args.max_steps, timeout_s=args.timeout, workers=args.workers,
                           keep=args.keep, planner=planner)
+    if getattr(args, "phoenix", False):  # each agent's trace, linked from its experiment run
+        options.extra_env["PHOENIX_ENABLED"] = "true"
     server = None
 
     def terminated(signum: int, frame: Any) -> None:

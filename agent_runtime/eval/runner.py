@@ -18,6 +18,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import nullcontext
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
@@ -209,7 +210,8 @@ def _setup_failed(result: dict[str, Any], error: str, started: float) -> dict[st
 def run_task(task: Task, attempt: Attempt, options: EvalOptions, work: Path, system: str) -> dict[str, Any]:
     started = time.monotonic()
     where = Path(tempfile.mkdtemp(prefix=f"{task.id[:40]}-", dir=work))
-    result: dict[str, Any] = {"id": task.id, "kind": task.kind, "system": system}
+    result: dict[str, Any] = {"id": task.id, "kind": task.kind, "system": system,
+                              "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
     prepared = None  # an instance's repository and the judge's view of it
     try:
         if isinstance(task, Instance):

@@ -1,5 +1,6 @@
-"""Tracing: the session's tracer provider and two exporters: OTLP to Phoenix and JSON lines into
-the run's directory, so a run's trace exists when Phoenix is off or down. The spans themselves
+"""Tracing: the session's tracer provider and two exporters: OTLP to Phoenix (then the approval
+annotations of what it took: telemetry/review.py) and JSON lines into the run's directory, so a
+run's trace exists when Phoenix is off or down. The spans themselves
 are made by telemetry.spans (TOOL, and the task's root) and agent.tracing (steps, model calls).
 
 Secrets never leave: every exported span (its name, attributes, events and status) passes the
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
 from agent_runtime.redact import Redactor
+from agent_runtime.telemetry.review import approval_annotation
 from agent_runtime.telemetry.spans import Telemetry, _json
 
 if TYPE_CHECKING:
@@ -25,6 +27,7 @@ log = logging.getLogger(__name__)
 EXPORT_TIMEOUT_S = 2.0
 FLUSH_WAIT_S = 1.0  # at the end of a task, for Phoenix to take its spans (or be found refusing them)
 OTLP_PATH = "/v1/traces"
+ANNOTATIONS_PATH = "/v1/span_annotations"
 # Attributes Phoenix parses as JSON at ingestion whose parsed value its UI cannot render: an
 # object in tool.parameters crashes the Info tab (React error #31).
 UNRENDERABLE = ("tool.parameters",)
@@ -203,7 +206,42 @@ def _exporters():
         def shutdown(self) -> None:
             self.inner.shutdown()
 
-    return RedactingExporter, RunFileExporter, QuietExporter
+    class AnnotatingExporter(SpanExporter):
+        """After Phoenix took a batch, the approvals and refusals among its TOOL spans as `approval`
+        annotations (telemetry/review.py), on the export thread: never in a run's way, and a
+        failure is dropped (said once, at debug level: the spans went; the trace shows the same)."""
+
+        def __init__(self, inner: SpanExporter, endpoint: str):
+            self.inner, self.endpoint, self.failed = inner, endpoint, False
+
+        def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+            result = self.inner.export(spans)
+            if result is SpanExportResult.SUCCESS:
+                found = [a for a in (approval_annotation(format(s.get_span_context().span_id, "016x"),
+                                                         dict(s.attributes or {})) for s in spans) if a]
+                if found:
+                    try:
+                        send_annotations(self.endpoint, found)
+                    except Exception as exc:  # noqa: BLE001 - Phoenix's trouble never reaches the run
+                        if not self.failed:
+                            self.failed = True
+                            log.debug("approval annotations not sent to %s: %s", self.endpoint, exc)
+            return result
+
+        def shutdown(self) -> None:
+            self.inner.shutdown()
+
+    return RedactingExporter, RunFileExporter, QuietExporter, AnnotatingExporter
+
+
+def send_annotations(base: str, annotations: list[dict[str, Any]], timeout: float = EXPORT_TIMEOUT_S) -> None:
+    """POST span annotations to Phoenix's REST API (queued there until their spans are stored)."""
+    import urllib.request
+
+    request = urllib.request.Request(base + ANNOTATIONS_PATH, data=_json({"data": annotations}).encode(),
+                                     method="POST", headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=timeout) as response:  # the configured Phoenix
+        response.read()
 
 
 class Tracing:
@@ -217,7 +255,7 @@ class Tracing:
             SimpleSpanProcessor,
         )
 
-        RedactingExporter, RunFileExporter, QuietExporter = _exporters()
+        RedactingExporter, RunFileExporter, QuietExporter, AnnotatingExporter = _exporters()
         self.settings = settings
         self.redact = redact
         self.provider = TracerProvider(resource=Resource.create({
@@ -242,7 +280,7 @@ class Tracing:
             otlp = OTLPSpanExporter(endpoint=self.phoenix_endpoint + OTLP_PATH, timeout=EXPORT_TIMEOUT_S)
             self.phoenix_exporter = QuietExporter(otlp, self.phoenix_endpoint)
             self._phoenix_processor = BatchSpanProcessor(
-                RedactingExporter(self.phoenix_exporter, redact),
+                RedactingExporter(AnnotatingExporter(self.phoenix_exporter, self.phoenix_endpoint), redact),
                 schedule_delay_millis=500, export_timeout_millis=int(EXPORT_TIMEOUT_S * 1000))
             self.provider.add_span_processor(self._phoenix_processor)
         # TRACE_HIDE_CONTENT hides every copy of the words: messages, the task, thoughts, code, answers.

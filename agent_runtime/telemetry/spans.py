@@ -31,6 +31,7 @@ from typing import Any, Callable, Iterable, Iterator
 from opentelemetry import trace
 
 from agent_runtime.core import ApprovalResult, Decision
+from agent_runtime.telemetry import review as reviewing
 
 TRACER_NAME = "agent_runtime"
 JSON_MIME = "application/json"
@@ -114,10 +115,29 @@ def context_attributes() -> dict[str, Any]:
 
 
 class ToolSpan:
-    def __init__(self, span: trace.Span, redact: Callable[[str], str]):
+    def __init__(self, span: trace.Span, redact: Callable[[str], str], tracer: Any = None):
         self.span = span
         self._redact = redact
+        self._tracer = tracer or trace.get_tracer(TRACER_NAME)
         self._started = time.perf_counter()
+
+    def approval_wait(self, wait_ms: float, approval: "ApprovalResult") -> None:
+        """A child span `approval.wait` for the time a person took at the prompt (just ended), so
+        that a reader sees it apart from the call's own work; none when no prompt was shown."""
+        if wait_ms <= 0 or not self.span.is_recording():
+            return
+        end = time.time_ns()
+        said = f": {self._redact(approval.message)}" if approval.message and not approval.approved else ""
+        attributes = {"openinference.span.kind": "CHAIN", "approval.wait_ms": round(wait_ms, 3),
+                      "approval.outcome": approval.outcome, "approval.source": approval.source,
+                      "input.value": f"asked: {getattr(self.span, 'name', 'the tool call')}",
+                      "input.mime_type": TEXT_MIME,
+                      "output.value": f"{approval.outcome} after {wait_ms / 1000:.1f} s{said}",
+                      "output.mime_type": TEXT_MIME, **context_attributes()}
+        child = self._tracer.start_span("approval.wait", context=trace.set_span_in_context(self.span),
+                                        start_time=end - int(wait_ms * 1_000_000), attributes=attributes)
+        child.set_status(trace.Status(trace.StatusCode.OK))
+        child.end(end_time=end)
 
     def finish(self, output: dict[str, Any], decision: "Decision | None", approval: "ApprovalResult | None",
                sandbox: str | None, truncated: bool, error_type: str | None,
@@ -154,6 +174,8 @@ class ToolSpan:
                 attributes["policy.rule"] = decision.rule
         if approval is not None:
             attributes["approval.source"] = approval.source
+            if approval.message:  # what the person told the model (or where an approval is remembered from)
+                attributes["approval.message"] = self._redact(approval.message)
             if approval.judge is not None:  # --approval judge: its verdict, also when a person decided
                 attributes["approval.judge"] = approval.judge
                 attributes["approval.judge_reason"] = self._redact(approval.judge_reason or "")
@@ -187,6 +209,7 @@ class TaskSpan:
     def __init__(self, span: trace.Span, hide: bool, redact: Callable[[str], str] = lambda s: s):
         self.span, self._hide, self._redact = span, hide, redact
         self.finished = False
+        self._started = time.perf_counter()
 
     @property
     def trace_id(self) -> str | None:
@@ -194,12 +217,17 @@ class TaskSpan:
         return format(context.trace_id, "032x") if context.is_valid else None
 
     def finish(self, status: str, answer: str | None = None, error: str | None = None, steps: int | None = None,
-               max_steps: int | None = None) -> None:
-        """status: answered, step_limit, interrupted or error (agent.session.TaskResult.status)."""
+               max_steps: int | None = None, review: dict[str, Any] | None = None) -> None:
+        """status: answered, step_limit, interrupted or error (agent.session.TaskResult.status).
+        review: telemetry.review.task_review's figures, what a reviewer filters on; any problem
+        among them (a refusal, a failed call, failing tests) marks the trace ERROR, answered or not."""
         self.finished = True
         span = self.span
         if not span.is_recording():
             return
+        found = reviewing.problems(review) if review else []
+        if review:
+            span.set_attributes(reviewing.attributes(review, (time.perf_counter() - self._started) * 1000))
         if answer is not None:
             output = answer
         else:
@@ -207,7 +235,10 @@ class TaskSpan:
         span.set_attributes({"output.value": HIDDEN if self._hide else output, "output.mime_type": TEXT_MIME,
                              "agent.outcome": status, **({"agent.steps": steps} if steps is not None else {})})
         if status == "answered":
-            span.set_status(trace.Status(trace.StatusCode.OK))
+            if found:
+                span.set_status(trace.Status(trace.StatusCode.ERROR, "answered, but: " + ", ".join(found)))
+            else:
+                span.set_status(trace.Status(trace.StatusCode.OK))
             return
         if status == "step_limit":
             limit = f" ({max_steps})" if max_steps else ""
@@ -216,6 +247,8 @@ class TaskSpan:
             message = "interrupted (Ctrl-C)"
         else:
             message = error or "the task failed"
+        if found:
+            message = f"{message}; {', '.join(found)}"
         span.set_status(trace.Status(trace.StatusCode.ERROR, self._redact(message)[:500]))
 
 
@@ -344,7 +377,7 @@ class Telemetry:
                     "input.size": len(text),
                     **context_attributes(),
                 })
-            yield ToolSpan(span, self.redact)
+            yield ToolSpan(span, self.redact, self.tracer)
 
     @contextmanager
     def hook_span(self, event: str, name: str, command: str, timeout: float,

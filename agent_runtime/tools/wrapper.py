@@ -95,6 +95,7 @@ def invoke(tool: "RuntimeTool", args: tuple, kwargs: dict[str, Any]) -> ToolResu
             if decision.decision == "ask":
                 approval = runtime.approver.review(tool.name, action, decision, hooks.approved)  # 3 approve
                 approval_wait_ms = runtime.approver.last_wait_s() * 1000
+                span.approval_wait(approval_wait_ms, approval)  # the person's time, a span of its own
             if decision.decision == "deny" or (approval is not None and not approval.approved):
                 raise _refusal(tool, decision, approval)
             with runtime.activity(tool.name, validated):

@@ -87,3 +87,35 @@ def test_the_planner_reaches_every_agent_of_the_eval(tmp_path, monkeypatch, opti
     assert evalcmd.run_eval([], settings, args, tmp_path / "out.jsonl") == 0
     assert captured["options"].planner == planner and seen["env"]["PLANNER_MODEL"] == planner
     assert seen["argv"][seen["argv"].index("--model") + 1] == "replay:c.json"
+
+
+def test_experiment_goes_with_phoenix(tmp_path, capsys):
+    suite = tmp_path / "s.jsonl"
+    suite.write_text('{"id": "t", "prompt": "p", "files": {}, "check": "true"}\n')
+    with pytest.raises(SystemExit) as exc:
+        evalcmd.cmd_eval([str(suite), "--experiment", "x"], load_settings({}), tmp_path)
+    assert exc.value.code == 2 and "--experiment goes with --phoenix" in capsys.readouterr().err
+
+
+def test_a_phoenix_that_is_down_leaves_the_results_and_says_so(tmp_path, monkeypatch, capsys):
+    """The eval ran; Phoenix does not answer: exit 1 with one line naming Phoenix and the results
+    file (no traceback); the agents were told to send their traces."""
+    from agent_runtime.procs import free_port
+
+    suite = tmp_path / "s.jsonl"
+    suite.write_text('{"id": "t", "prompt": "p", "files": {}, "check": "true"}\n')
+    out = tmp_path / "out.jsonl"
+    seen = {}
+
+    def run_eval(tasks, settings, args, path):
+        seen["phoenix"] = args.phoenix
+        path.write_text('{"id": "t", "solved": true, "wall_s": 1.0, "steps": 1}\n')
+        return 0
+
+    monkeypatch.setattr(evalcmd, "run_eval", run_eval)
+    settings = load_settings({"PHOENIX_ENDPOINT": f"http://127.0.0.1:{free_port()}"})
+    code = evalcmd.cmd_eval([str(suite), "--phoenix", "--out", str(out)], settings, tmp_path)
+    err = capsys.readouterr().err
+    assert code == 1 and seen["phoenix"] is True
+    assert "the experiment was not recorded in Phoenix" in err and str(out) in err and "did not answer" in err
+    assert "Traceback" not in err

@@ -271,6 +271,8 @@ def expectations(span: dict) -> list[str]:
     if kind == "CHAIN" and "plan.model" in attrs:  # the planner's stage: its request in, the plan out
         plan = json.loads(attrs["output.value"])
         return [attrs["input.value"].splitlines()[0], "Output", *json_lines(plan)]
+    if kind == "CHAIN" and span["name"] == "approval.wait":  # the time at a prompt, apart from the call's
+        return ["Input", attrs["input.value"], "Output", attrs["output.value"]]
     if kind == "CHAIN":
         action = attrs["input.value"]
         code = action.split("Code:\n", 1)[1].splitlines()[0]
@@ -427,9 +429,18 @@ def test_spans_say_what_happened(runs):
     applied = by_name["apply_patch p1"]
     assert applied["status"] == "OK" and applied["attributes"]["approval.outcome"] == "approved"
     assert applied["events"][0]["name"].endswith("→ approved by the user")
-    for spans in (single, repl1, repl2, runs["planned"]):
+    # The time at each prompt is a span of its own under its call (telemetry/spans.py approval_wait).
+    waits = [s for s in repl1 if s["name"] == "approval.wait"]
+    assert sorted(s["parent_id"] for s in waits) == sorted([applied["span_id"], user_push["span_id"]])
+    assert {s["attributes"]["output.value"].split(" after ")[0] for s in waits} == {"approved", "denied"}
+    assert sorted(s["attributes"]["input.value"] for s in waits) == ["asked: apply_patch p1", "asked: run_cmd: git push"]
+    # A refused call makes the whole trace ERROR (telemetry/review.py): the trace list shows it red.
+    statuses = {"single": ("ERROR", "answered, but: 1 refusal"), "repl1": ("ERROR", "answered, but: 1 refusal"),
+                "repl2": ("OK", None), "planned": ("OK", None)}
+    for label, spans in runs.items():
         root = next(s for s in spans if s["kind"] == "AGENT")
-        assert root["parent_id"] is None and root["status"] == "OK"
+        assert root["parent_id"] is None and (root["status"], root["status_message"]) == statuses[label], label
+        assert root["attributes"]["agent_runtime.refusals"] == (1 if label in ("single", "repl1") else 0)
         assert all("tool.parameters" not in s["attributes"] for s in spans)
     # One Phoenix session per REPL, its own for a single task; every span carries it.
     sessions = {label: {s["attributes"].get("session.id") for s in spans} for label, spans in runs.items()}

@@ -164,7 +164,15 @@ def test_a_tool_span_says_how_long_it_waited_at_the_approval_prompt(buggy_repo):
     tools["read_file"](path="calc.py")
     approver.mode = "auto"
     tools["run_cmd"](command="touch other.txt")
-    approved, refused, read, auto = (dict(s.attributes) for s in exporter.get_finished_spans())
+    spans = exporter.get_finished_spans()
+    calls = [s for s in spans if s.attributes.get("openinference.span.kind") == "TOOL"]
+    approved, refused, read, auto = (dict(s.attributes) for s in calls)
+    # Each prompt shown is a span of its own under its call, as long as the wait (telemetry/spans.py).
+    waits = [s for s in spans if s.name == "approval.wait"]
+    assert [w.parent.span_id for w in waits] == [c.context.span_id for c in calls[:2]]
+    for wait, call in zip(waits, (approved, refused)):
+        assert wait.attributes["approval.wait_ms"] == call["approval.wait_ms"]
+        assert abs((wait.end_time - wait.start_time) / 1e6 - wait.attributes["approval.wait_ms"]) < 1
     for span in (approved, refused):
         assert 300 <= span["approval.wait_ms"] <= span["tool.duration_ms"], span
     assert approved["approval.outcome"] == "approved" and refused["approval.outcome"] == "denied"

@@ -1,0 +1,137 @@
+"""The review figures of a task's root span and the approval annotations, without a Phoenix
+(tests/telemetry/test_phoenix_review.py checks them in a real one)."""
+
+from __future__ import annotations
+
+import io
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+
+import pytest
+from conftest import BUGGY_PROJECT, make_repo, step, write_replay
+from rich.console import Console
+
+from agent_runtime.agent.session import Session
+from agent_runtime.cli.display import Display
+from agent_runtime.config import load_settings
+from agent_runtime.core import CallRecord
+from agent_runtime.safety.approval import Approver
+from agent_runtime.telemetry.records import load_spans
+from agent_runtime.telemetry.review import approval_annotation, problems, task_review
+from agent_runtime.telemetry.review import tests_state as state_of_tests
+
+
+def call(tool: str, outcome: str = "ok", **facts) -> CallRecord:
+    return CallRecord(tool, {}, outcome, facts=facts)
+
+
+def test_the_last_test_result_counts_until_a_change_makes_it_stale():
+    assert state_of_tests([]) == "unknown"
+    assert state_of_tests([call("run_tests", passed=False)]) == "false"
+    assert state_of_tests([call("run_tests", passed=False), call("run_tests", passed=True)]) == "true"
+    # a patch applied after the tests: their result no longer says anything about the code
+    assert state_of_tests([call("run_tests", passed=True), call("apply_patch", applied=True)]) == "unknown"
+    assert state_of_tests([call("run_tests", passed=True), call("undo_patch")]) == "unknown"
+    # a patch that failed changed nothing; a read changes nothing
+    assert state_of_tests([call("run_tests", passed=False), call("apply_patch", "error"), call("read_file")]) == "false"
+    assert state_of_tests([call("apply_patch", applied=True), call("run_tests", passed=True)]) == "true"
+
+
+def test_figures_and_problems():
+    calls = [call("propose_patch", "error"), call("run_cmd", "refused"), call("run_cmd", "refused"),
+             call("run_tests", passed=False)]
+    review = task_review(calls, ["calc.py", "calc.py", "b.py"], 0, approval_wait_s=1.5)
+    assert review == {"refusals": 2, "failed_tool_calls": 1, "files_changed": 2, "tests_passed": "false",
+                      "exit_code": 0, "approval_wait_ms": 1500.0}
+    assert problems(review) == ["2 refusals", "1 failed tool call", "tests failing"]
+    assert problems(task_review([call("read_file")], [], 0)) == []
+
+
+ASKED = {"openinference.span.kind": "TOOL", "tool.name": "run_cmd", "policy.decision": "ask", "policy.rule": "git-push"}
+
+
+@pytest.mark.parametrize("attrs, expected", [
+    ({**ASKED, "approval.outcome": "denied", "approval.source": "user", "approval.message": "not now"},
+     ("HUMAN", "refused", 0.0, "not now")),
+    ({**ASKED, "approval.outcome": "approved", "approval.source": "user"}, ("HUMAN", "approved", 1.0, "approved (user)")),
+    ({**ASKED, "approval.outcome": "approved", "approval.source": "remembered", "approval.message": "saved approvals"},
+     ("HUMAN", "approved", 1.0, "saved approvals")),
+    ({**ASKED, "approval.outcome": "approved", "approval.source": "judge", "approval.judge_reason": "a test run"},
+     ("LLM", "approved", 1.0, "a test run")),
+    ({**ASKED, "approval.outcome": "denied", "approval.source": "config"}, ("CODE", "refused", 0.0, "refused (config)")),
+    ({**ASKED, "policy.decision": "deny", "policy.reason": "would destroy .git", "approval.outcome": "not_required"},
+     ("CODE", "refused", 0.0, "would destroy .git")),
+])
+def test_an_approval_or_refusal_is_one_annotation(attrs, expected):
+    found = approval_annotation("00f067aa0ba902b7", attrs)
+    assert found is not None and found["span_id"] == "00f067aa0ba902b7" and found["name"] == "approval"
+    result = found["result"]
+    assert (found["annotator_kind"], result["label"], result["score"], result["explanation"]) == expected
+    assert found["metadata"]["tool"] == "run_cmd"
+
+
+def test_calls_without_a_question_have_no_annotation():
+    assert approval_annotation("1", {**ASKED, "policy.decision": "allow"}) is None
+    assert approval_annotation("1", {"openinference.span.kind": "TOOL"}) is None  # stopped before the policy
+    assert approval_annotation("1", {**ASKED, "openinference.span.kind": "CHAIN"}) is None
+
+
+def session_for(repo: Path, tmp_path: Path, replies: list[str], **env: str) -> Session:
+    settings = load_settings({"RUNS_DIR": str(tmp_path / "runs"), **env,
+                              "MODEL_ID": f"replay:{write_replay(tmp_path / 'replay.json', replies)}"})
+    display = Display(console=Console(file=io.StringIO(), width=120), out=io.StringIO())
+    return Session(settings, repo, Approver("never", interactive=False), display)
+
+
+class _Phoenix(BaseHTTPRequestHandler):
+    """Takes OTLP batches and annotations; `status` is what it answers to annotations."""
+
+    received: list[tuple[str, bytes]] = []
+    status = 200
+
+    def do_POST(self):  # noqa: N802 - http.server's name
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        type(self).received.append((self.path, body))
+        code = type(self).status if self.path.startswith("/v1/span_annotations") else 200
+        self.send_response(code)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def fake_phoenix():
+    _Phoenix.received, _Phoenix.status = [], 200
+    server = HTTPServer(("127.0.0.1", 0), _Phoenix)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+
+
+@pytest.mark.parametrize("status", [200, 500])
+def test_a_run_sends_its_refusals_as_annotations_and_never_minds_a_failure(fake_phoenix, tmp_path, status):
+    """--approval never: the push is refused by the approval mode; the annotation goes out after the
+    spans, and Phoenix answering 500 to it changes nothing for the run."""
+    _Phoenix.status = status
+    repo = make_repo(tmp_path / "p", BUGGY_PROJECT)
+    replies = [step("Push.", 'print(run_cmd(command="git push --force"))'), step("Done.", 'final_answer("no")')]
+    with session_for(repo, tmp_path, replies, PHOENIX_ENABLED="true", PHOENIX_ENDPOINT=fake_phoenix) as session:
+        result = session.run("push it")
+        session.tracing.flush_phoenix(5)
+        spans = load_spans(session.last_run.dir)
+    assert result.status == "answered"
+    root = next(s for s in spans if s["parent_id"] is None)
+    assert root["status"] == "ERROR" and root["status_message"] == "answered, but: 1 refusal"
+    assert root["attributes"]["agent_runtime.refusals"] == 1 and root["attributes"]["agent_runtime.exit_code"] == 0
+    paths = [path for path, _ in _Phoenix.received]
+    assert "/v1/traces" in paths and "/v1/span_annotations" in paths
+    assert paths.index("/v1/traces") < paths.index("/v1/span_annotations"), "the span first, then its annotation"
+    (body,) = [json.loads(b) for p, b in _Phoenix.received if p == "/v1/span_annotations"]
+    push = next(s for s in spans if s["name"] == "run_cmd: git push --force")
+    assert [(a["span_id"], a["annotator_kind"], a["result"]["label"]) for a in body["data"]] == [
+        (push["span_id"], "CODE", "refused")]
