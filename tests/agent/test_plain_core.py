@@ -120,7 +120,8 @@ def test_before_the_first_request_only_the_failing_tests_run_unless_the_profile_
             result = session.run("tests/test_core.py::test_parse fails: fix it.")
         calls = session.runtime.state.history
         first_fix = next(i for i, c in enumerate(calls) if c.tool.startswith("propose"))
-        before[name] = [c.arguments for c in calls[:first_fix] if c.tool == "run_tests"]
+        before[name] = [{k: v for k, v in c.arguments.items() if v is not None} for c in calls[:first_fix]
+                        if c.tool == "run_tests"]
         assert result.status == "answered", (name, result)
     assert before["plain"] == [{"command": "python3 -m pytest -q --tb=short tests/test_core.py::test_parse"}], before
     assert [sorted(a) for a in before["localized"]] == [["command"], ["command", "suspects", "timeout"],
