@@ -284,10 +284,9 @@ class Session:
         if self.runtime.journal is not None:  # undo history and kept proposals say which run made them
             self.runtime.journal.context.update(run_id=record.id, conversation=self.conversation)
         started = self._run_started = time.monotonic()  # (attempts.py measures the time to the first request)
-        self.attempts = None  # made by _run; nothing of the last task's is reported for this one
         model_seconds_before = self.model_seconds
         server_before = dict(self.server_time)
-        self._step_announced = 0
+        self._step_announced, self.attempts = 0, None  # _run makes this task's attempts (none of the last's)
         self._runs += 1
         self.runtime.hooks.context["session_id"] = self.session_id  # (a resumed conversation brings its own)
         from agent_runtime.agent.stats import StepMeter
