@@ -160,6 +160,7 @@ class Settings:
     agent_max_steps: int = 25
     agent_time_budget: int | None = None  # seconds a task may take; a fix task stops trying before it runs out
     agent_max_attempts: int = 3  # fixes a fix task tries before it stops and says what it tried
+    agent_coaching: str | None = None  # one run's coaching rules (models/profiles.py); None: the model's profile
     approval_mode: str | None = None  # None: ask on a TTY, never without one
     judge_model: str | None = None  # --approval judge: None is the models file's judge, else the embedded 0.5B model
     planner_model: str | None = None  # the planner role: a models file name or a model id (models/roles.py)
@@ -209,6 +210,7 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "AGENT_MAX_STEPS": _int(1, 1000),
     "AGENT_TIME_BUDGET": lambda raw: _int(10, 864000)(raw) if raw.strip() else None,
     "AGENT_MAX_ATTEMPTS": _int(1, 1000),
+    "AGENT_COACHING": _text,  # read (and refused with the rules listed) by models/profiles.py
     "APPROVAL_MODE": lambda raw: _choice("ask", "auto", "never", "judge")(raw) if raw.strip() else None,
     "JUDGE_MODEL": lambda raw: raw.strip() or None,
     "PLANNER_MODEL": lambda raw: raw.strip() or None,

@@ -21,6 +21,11 @@ nothing), or no time left for another one -- and after AGENT_MAX_ATTEMPTS failed
 stops after its first edit and 3 reflections): on the project's small tasks the 1.5B model's
 passing fixes came by the third attempt in 9 of 11 solved runs, and the attempts after it made a
 task it could not fix wait three times as long (docs/evaluation.md, "Attempts and time").
+
+Coaching rules (models/profiles.py) decide three of these: `fresh_restart` (the undo and the fresh
+start; off, the failed fix stays applied and its failure is reflected back, bounded, in the same
+conversation, whose next request is the agent's own), `temperature_bumps` (the warmer refix) and
+`new_function_per_attempt` (the turn of each function shown).
 """
 
 from __future__ import annotations
@@ -31,12 +36,15 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from agent_runtime.agent.edits import EditRequest
+from agent_runtime.models.profiles import FULL, Coaching
+from agent_runtime.smol import add_to_observations
 
 # A fix sampled again after a failed one: warm enough that a small model does not write the
 # same code again, cool enough to stay on the task.
 REFIX_TEMPERATURE = 0.7
 ATTEMPT_AGAIN = "The code is as shown above again: those changes were undone. Write a different fix."
 NOTES_KEPT = 3  # earlier attempts the next one is told about
+REFLECT_CHARS = 1500  # the most of a failed run's output reflected back (fresh_restart off)
 # When to stop: this many tested fixes in a row that leave the same failure, this many fixes the
 # model had already tried, this many replies that changed nothing. Generous: on the project's small
 # tasks a fix often passed at the 4th to 6th attempt, after copies and repeats (limits of 4 and 3,
@@ -108,6 +116,20 @@ def attempt_note(number: int, calls: list[Any], undone: list[str], observations:
     return f"Attempt {number} did not work: it changed no file."
 
 
+def reflection(calls: list[Any], observations: str) -> str:
+    """A failed fix told in the same conversation (fresh_restart off): why its proposal was refused,
+    or the failures of the tests run after it, bounded; the change stays applied."""
+    refused = [c for c in calls if _proposes(c.tool) and c.outcome != "ok"]
+    if refused and not _tests_failed_after_apply(calls):
+        why = refused[-1].facts.get("error", "it was refused")
+        return f"That fix did not go in: {refused[-1].tool} refused it: {why}. Write the fix again."
+    output = _last_test_output(observations)
+    summary = re.search(r"^summary: (.*)$", output, re.MULTILINE)
+    shown = "\n".join(failure_lines(observations)) or output.strip()[-REFLECT_CHARS:]
+    return ("The tests still fail with your change applied" + (f" ({summary.group(1).strip()})" if summary else "")
+            + f":\n{shown[:REFLECT_CHARS]}\nThe change stays: fix the code as it is now.")
+
+
 @dataclass
 class Attempt:
     number: int
@@ -128,6 +150,9 @@ class FixAttempts:
     budget_s: float | None = None
     max_attempts: int | None = None  # failed fixes after which the task stops (AGENT_MAX_ATTEMPTS)
     clock: Callable[[], float] = time.monotonic
+    coaching: Coaching = FULL  # the model's coaching rules (models/profiles.py)
+    started: float | None = None  # when the task began, on `clock` (None: now)
+    first_request_s: float | None = None  # from the task's start to its first model request
     request: EditRequest | None = None
     attempts: list[Attempt] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -143,7 +168,7 @@ class FixAttempts:
     def __post_init__(self) -> None:
         # Made when the task starts: what comes before the first attempt (the failing tests' run,
         # a planner's reply) is spent from the same budget.
-        self._task_started = self.clock()
+        self._task_started = self.clock() if self.started is None else self.started
 
     @property
     def active(self) -> bool:
@@ -163,6 +188,8 @@ class FixAttempts:
     def take(self) -> RequestPlan | None:
         """The plan of the request being made now (the model wrapper asks once per step; its
         retries keep it)."""
+        if self.first_request_s is None:  # asked once per request: the first ask is the first request
+            self.first_request_s = round(self.clock() - self._task_started, 3)
         plan, self._pending = self._pending, None
         return plan
 
@@ -172,9 +199,10 @@ class FixAttempts:
         if self.request is None or step.is_final_answer:
             return
         calls = history[self.first_call:]
-        if calls and not fix_failed(calls):
+        restart = self.coaching.on("fresh_restart")
+        if (calls or not restart) and not fix_failed(calls):
             return  # e.g. applied and not tested yet: the model goes on from where it is
-        undone = self._undo(calls)
+        undone = self._undo(calls) if restart else None
         self.first_call = len(history)  # after the undo's own calls
         observations = step.observations or ""
         now = self.clock()
@@ -187,9 +215,16 @@ class FixAttempts:
             self.notes.append(attempt_note(len(self.notes) + 1, calls, undone, observations))
             fresh = "\n\n".join(self.notes[-NOTES_KEPT:]) + "\n\n" + ATTEMPT_AGAIN
         self.stopped = self._stop_reason()
+        warmer = REFIX_TEMPERATURE if self.coaching.on("temperature_bumps") else None
+        if not restart:
+            # The same conversation goes on: the next request is the agent's own, after this note.
+            self._current = None
+            if not self.stopped:
+                add_to_observations(step, reflection(calls, observations))
+            self._pending = None if self.stopped or warmer is None else RequestPlan(temperature=warmer)
+            return
         self._current = self._next_request()
-        self._pending = None if self.stopped else RequestPlan(edit=self._current, temperature=REFIX_TEMPERATURE,
-                                                              fresh=fresh)
+        self._pending = None if self.stopped else RequestPlan(edit=self._current, temperature=warmer, fresh=fresh)
 
     def _next_request(self) -> EditRequest:
         """In a big repository, each function shown gets its turn, in the order of the ranking: the
@@ -198,6 +233,8 @@ class FixAttempts:
         attempts changed `_process_function`, none the function at fault, shown first). Once every
         one has had its turn, the model chooses again."""
         assert self.request is not None
+        if not self.coaching.on("new_function_per_attempt"):
+            return self.request
         if self.request.form != "changes" or len(self.request.paths) < 2:
             return self.request
         visited = set(self._turns) | {h for a in self.attempts for h in a.wrote}
@@ -255,8 +292,9 @@ class FixAttempts:
 
     def summary(self, why: str) -> str:
         """The honest answer: could not fix it, what was tried, what still fails."""
-        lines = [f"Could not fix it: stopped after {len(self.attempts)} attempts because {why}. "
-                 "Each failed change was undone, so the code is as it was."]
+        kept = "Each failed change was undone, so the code is as it was." if self.coaching.on("fresh_restart") \
+            else "The changes are still applied (undo_patch or /undo takes them back)."
+        lines = [f"Could not fix it: stopped after {len(self.attempts)} attempts because {why}. {kept}"]
         for attempt in self.attempts[-5:]:
             failure = attempt.failure.splitlines()[0].removeprefix("E").strip() if attempt.failure else "not tested"
             lines.append(f"- attempt {attempt.number}: {attempt.what[:160] or '(no explanation)'} -> {failure[:160]}")

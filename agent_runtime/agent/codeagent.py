@@ -12,7 +12,15 @@ from agent_runtime.agent.context import PromptMemory
 from agent_runtime.agent.prompt import project_instructions, prompt_templates
 from agent_runtime.agent.replies import GuardedModel
 from agent_runtime.core import Action
-from agent_runtime.models.grammar import changes_grammar, edit_grammar, python_grammar, reply_schema, tool_call_grammar
+from agent_runtime.models.grammar import (
+    SEARCH_LINES,
+    changes_grammar,
+    edit_grammar,
+    python_grammar,
+    reply_schema,
+    tool_call_grammar,
+)
+from agent_runtime.models.profiles import FULL, Coaching
 from agent_runtime.safety.executor import SandboxedPythonExecutor
 from agent_runtime.smol import add_to_observations, agent_class, stop_after_step
 from agent_runtime.tools import build_tools
@@ -97,26 +105,27 @@ class CodingAgent(agent_class()):  # type: ignore[misc]
 
 
 
-def constrain(model: Any, tools: list, max_tokens: int) -> None:
-    """Give each LiteLLM model (a fallback chain has several) what its constraint needs."""
+def constrain(model: Any, tools: list, max_tokens: int, limits: bool = True) -> None:
+    """Give each LiteLLM model (a fallback chain has several) what its constraint needs. limits: the
+    coaching rule grammar_limits (short thoughts, few statements)."""
     for inner in [m for _, m in getattr(model, "chain", [])] or [model]:
         kind = getattr(getattr(inner, "constraint", None), "kind", "none")
         if kind == "gbnf-tools":
-            inner.grammar = tool_call_grammar(tools, max_tokens)
+            inner.grammar = tool_call_grammar(tools, max_tokens, limits)
         elif kind == "gbnf-python":
-            inner.grammar = python_grammar(tools, max_tokens)
+            inner.grammar = python_grammar(tools, max_tokens, limits=limits)
         elif kind in ("schema-tools", "schema"):
-            inner.json_schema = reply_schema(tools if kind == "schema-tools" else None)
+            inner.json_schema = reply_schema(tools if kind == "schema-tools" else None, limits)
 
 
 def grammar_chooser(tools: list, max_tokens: int, edit: tuple[str, ...] | None = None,
                     readable: set[str] | None = None, edit_blocks: int | None = None,
-                    edit_changes: dict[str, str] | None = None) -> Callable[[str], str | None] | None:
+                    edit_changes: dict[str, str] | None = None, limits: bool = True) -> Callable[[str], str | None] | None:
     """The grammar one request is held to, chosen per backend kind (a fallback chain mixes them):
     edit=headings, a fix in the edit form (models/grammar.edit_grammar); edit_changes=heading -> its
     code, the fix in the changes form (models/grammar.changes_grammar); readable=names, the Python
     grammar reading only those (a retry after a reply read a name nothing set). None: the model's
-    own grammar, as set by constrain()."""
+    own grammar, as set by constrain(). limits: the coaching rule grammar_limits (a SEARCH's length)."""
     if not edit and readable is None:
         return None
     made: dict[str, str] = {}
@@ -124,11 +133,12 @@ def grammar_chooser(tools: list, max_tokens: int, edit: tuple[str, ...] | None =
     def grammar_for(kind: str) -> str | None:
         if edit and kind in ("gbnf-python", "gbnf-tools"):
             if edit_changes:
-                made.setdefault("edit", changes_grammar(edit_changes, max_blocks=edit_blocks or 2))
+                made.setdefault("edit", changes_grammar(edit_changes, max_blocks=edit_blocks or 2,
+                                                        search_lines=SEARCH_LINES if limits else None))
             made.setdefault("edit", edit_grammar(edit, max_blocks=edit_blocks))
             return made["edit"]
         if kind == "gbnf-python" and not edit:
-            made.setdefault("python", python_grammar(tools, max_tokens, readable=readable))
+            made.setdefault("python", python_grammar(tools, max_tokens, readable=readable, limits=limits))
             return made["python"]
         return None
 
@@ -140,16 +150,21 @@ def build_agent(runtime: "Runtime", model: Any, max_steps: int, constraint: Any 
                 around_call: Callable[[], ContextManager[Any]] = nullcontext,
                 hint: Callable[[], str | None] = lambda: None,
                 plan: Callable[[], Any] = lambda: None,
-                observe: Callable[[Any], None] = lambda reply: None) -> CodingAgent:
+                observe: Callable[[Any], None] = lambda reply: None, coaching: Coaching = FULL) -> CodingAgent:
+    """coaching: the rules the model runs with (models/profiles.py); the default, every one."""
     reply_format = constraint.reply_format if constraint is not None else "text"
     holder: list[CodingAgent] = []
-    guarded = GuardedModel(model, reply_format, CODE_TAGS, check_format=constraint is None or not constraint.guaranteed,
+    limits = coaching.on("grammar_limits")
+    # Without the grammar's limits a reply may run past max_tokens: it is checked like an unconstrained one.
+    checked = constraint is None or not constraint.guaranteed or not limits
+    guarded = GuardedModel(model, reply_format, CODE_TAGS, check_format=checked,
                            earlier_codes=lambda: holder[0].task_codes() if holder else [], around_call=around_call,
                            hint=hint, tool_names=lambda: set(holder[0].tools) if holder else set(),
                            variables=lambda: holder[0].python_executor.variable_names() if holder else set(),
                            grammars=lambda **options: grammar_chooser(list(holder[0].tools.values()),
-                                                                      runtime.settings.model_max_tokens, **options),
-                           plan=plan, observe=observe)
+                                                                      runtime.settings.model_max_tokens,
+                                                                      limits=limits, **options),
+                           plan=plan, observe=observe, coaching=coaching)
     agent = CodingAgent(
         tools=build_tools(runtime),
         model=guarded,
@@ -173,5 +188,5 @@ def build_agent(runtime: "Runtime", model: Any, max_steps: int, constraint: Any 
     )
     holder.append(agent)
     agent.prompt_memory = prompt_memory
-    constrain(model, list(agent.tools.values()), runtime.settings.model_max_tokens)
+    constrain(model, list(agent.tools.values()), runtime.settings.model_max_tokens, limits)
     return agent

@@ -221,7 +221,9 @@ class Planner:
         self.opened = kind.open(self.ui, lambda old, new, why: self.ui.warn(
             f"planner: {old} is not available ({why}); using {new}"))
         self.label = self.opened.label
-        trace_model(self.opened.model, self.telemetry, lambda: self.opened.label, "planner")
+        # Its spans list the coder's rules: the planner stage is one of them.
+        trace_model(self.opened.model, self.telemetry, lambda: self.opened.label, "planner",
+                    lambda: getattr(self.coder_kind, "coaching", None))
         return self.opened
 
     def __call__(self, request: PlanRequest) -> Plan:

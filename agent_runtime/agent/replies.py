@@ -17,6 +17,11 @@ A wrapper (composition, not a patched method) around the real model:
   normal step, the edit form's for a fix, a stricter one for a retry;
 - the front end's hook runs around each call (a spinner, the model's time).
 Only the reply that is kept goes into memory, so the prompt's prefix stays the same.
+
+The retries are coaching rules (models/profiles.py), each on only where the model's profile turns it
+on: `reply_repairs` (format, unbound reads, an unusable file), `repeat_retry`, `hints` (the suggested
+next step), `temperature_bumps` (a retry sampled warmer). Where all are off the reply is kept as the
+model wrote it: a parse error is the step's error, as smolagents reports it.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from typing import Any, Callable, ContextManager
 
 from smolagents.models import ChatMessage, MessageRole, Model, TokenUsage
 
+from agent_runtime.models.profiles import FULL, Coaching
 from agent_runtime.smol import set_reply_text
 
 FORMAT_REMINDERS = {
@@ -170,7 +176,7 @@ class GuardedModel(Model):
                  variables: Callable[[], set[str]] | None = None, tool_names: Callable[[], set[str]] = set,
                  grammars: Callable[..., Any] = lambda **options: None,
                  plan: Callable[[], Any] = lambda: None,
-                 observe: Callable[[ChatMessage], None] = lambda reply: None):
+                 observe: Callable[[ChatMessage], None] = lambda reply: None, coaching: Coaching = FULL):
         super().__init__(model_id=getattr(inner, "model_id", None))
         self.inner = inner
         self.reply_format = reply_format
@@ -186,10 +192,19 @@ class GuardedModel(Model):
         self.grammars = grammars
         self.plan = plan  # the RequestPlan of this step's request, or None (agent/attempts.py)
         self.observe = observe  # every reply the model gives, retries included (the session's figures)
+        self.coaching = coaching  # which of the retries run (models/profiles.py)
         self.edits = 0  # fix requests answered in the edit form
         self.format_retries = 0  # replies asked again: no code, invalid Python or an unbound name
         self.repeat_retries = 0
         self.last_reply: str | None = None  # the reply kept, for the front end to show its thought
+
+    def _warmer(self, kwargs: dict[str, Any], floor: bool = False) -> dict[str, Any]:
+        """A retry's sampling: RETRY_TEMPERATURE where temperature_bumps is on (floor: at least that),
+        else the request's own temperature."""
+        if not self.coaching.on("temperature_bumps"):
+            return kwargs
+        wanted = max(RETRY_TEMPERATURE, kwargs.get("temperature") or 0) if floor else RETRY_TEMPERATURE
+        return {**kwargs, "temperature": wanted}
 
     @staticmethod
     def _fresh(messages: list, note: str) -> list:
@@ -238,11 +253,10 @@ class GuardedModel(Model):
                    "edit_changes": {h: request.current(h) or "" for h in paths} if request.form == "changes" else None}
         reply = self._call(messages, options, **kwargs)
         explanation, edits, unchanged = request.read(_text(reply))
-        if not edits and not self._own_form(reply):
+        if not edits and not self._own_form(reply) and self.coaching.on("reply_repairs"):
             self.format_retries += 1
             note = request.again(bool(unchanged))
-            reply = self._again(messages, reply, note, options,
-                                **{**kwargs, "temperature": max(RETRY_TEMPERATURE, kwargs.get("temperature") or 0)})
+            reply = self._again(messages, reply, note, options, **self._warmer(kwargs, floor=True))
             explanation, edits, unchanged = request.read(_text(reply))
         if edits:
             self.edits += 1
@@ -264,8 +278,8 @@ class GuardedModel(Model):
 
     def _bad_reads(self, reply: ChatMessage) -> str | None:
         """Why the reply's code would fail at its first read, seen before it runs: a name nothing
-        sets, or an item of a number. None: nothing seen."""
-        if self.variables is None:
+        sets, or an item of a number. None: nothing seen (or reply_repairs is off)."""
+        if self.variables is None or not self.coaching.on("reply_repairs"):
             return None
         try:
             code = reply_code(reply.content, self.reply_format, self.code_tags)
@@ -283,7 +297,9 @@ class GuardedModel(Model):
         return None
 
     def _repeats(self, reply: ChatMessage) -> int | None:
-        """The step whose code this reply repeats, if any."""
+        """The step whose code this reply repeats, if any (never where repeat_retry is off)."""
+        if not self.coaching.on("repeat_retry"):
+            return None
         try:
             code = normalized(reply_code(reply.content, self.reply_format, self.code_tags))
         except (ValueError, KeyError, TypeError):
@@ -309,13 +325,13 @@ class GuardedModel(Model):
         repeated = self._repeats(reply)
         if repeated is not None:
             self.repeat_retries += 1
-            suggestion = self.hint()
+            suggestion = self.hint() if self.coaching.on("hints") else None
             nudge = REPEAT_NUDGE.format(step=repeated) + (f"\nSuggested next step: {suggestion}" if suggestion else "")
-            reply = self._again(messages, reply, nudge, options, **{**kwargs, "temperature": RETRY_TEMPERATURE})
+            reply = self._again(messages, reply, nudge, options, **self._warmer(kwargs))
             if suggestion and self._repeats(reply) is not None:
                 # Still the same: small models copy what they are shown, so show the step itself.
                 reply = self._again(messages, reply, REPEAT_ONCE_MORE.format(step=repeated, suggestion=suggestion),
-                                    options, **{**kwargs, "temperature": RETRY_TEMPERATURE})
+                                    options, **self._warmer(kwargs))
             self.last_reply = reply.content if isinstance(reply.content, str) else None
         # Last, so that it also covers a reply that a retry above gave.
         note = self._bad_reads(reply)
@@ -324,19 +340,19 @@ class GuardedModel(Model):
             have = sorted(self.variables()) if self.variables else []
             # The same model would write the same name again: where a grammar is sent, the retry's
             # code can read only the variables there are (not those it sets itself).
-            reply = self._again(messages, reply, note, {**options, "readable": set(have)},
-                                **{**kwargs, "temperature": RETRY_TEMPERATURE})
+            reply = self._again(messages, reply, note, {**options, "readable": set(have)}, **self._warmer(kwargs))
             self.last_reply = reply.content if isinstance(reply.content, str) else None
         if reply is not checked:
             # A retry's reply is checked too: a grammar holds its form but not its length (a
             # string the model never closes runs to max_tokens and is cut off).
-            reply = self._parses(messages, reply, options, {**kwargs, "temperature": RETRY_TEMPERATURE})
+            reply = self._parses(messages, reply, options, self._warmer(kwargs))
             self.last_reply = reply.content if isinstance(reply.content, str) else None
         return reply
 
     def _parses(self, messages: list, reply: ChatMessage, options: dict, kwargs: dict[str, Any]) -> ChatMessage:
         """The reply, or (where replies are checked) one retry with a reminder of the format."""
-        problem = reply_problem(reply.content, self.reply_format, self.code_tags) if self.check_format else None
+        checked = self.check_format and self.coaching.on("reply_repairs")
+        problem = reply_problem(reply.content, self.reply_format, self.code_tags) if checked else None
         if problem is None:
             return reply
         self.format_retries += 1

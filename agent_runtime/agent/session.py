@@ -136,7 +136,7 @@ class Session:
         self._show_progress()
         from agent_runtime.agent.tracing import trace_model
 
-        trace_model(self.model, self.tracing.telemetry, lambda: self.model_label, "coder")  # an LLM span per request
+        trace_model(self.model, self.tracing.telemetry, lambda: self.model_label, "coder", lambda: self.kind.coaching)
         judge = getattr(self.approver, "judge", None)
         if judge is not None and hasattr(judge.complete, "telemetry"):
             judge.complete.telemetry = self.tracing.telemetry  # its calls are LLM spans too (llm.role judge)
@@ -284,10 +284,10 @@ class Session:
         self.conversation, self._previous_run, self._saved = record.metadata["conversation"], record.id, None
         if self.runtime.journal is not None:  # undo history and kept proposals say which run made them
             self.runtime.journal.context.update(run_id=record.id, conversation=self.conversation)
-        started = time.monotonic()
+        started = self._run_started = time.monotonic()  # (attempts.py measures the time to the first request)
         model_seconds_before = self.model_seconds
         server_before = dict(self.server_time)
-        self._step_announced = 0
+        self._step_announced, self.attempts = 0, None  # _run makes this task's attempts (none of the last's)
         self._runs += 1
         self.runtime.hooks.context["session_id"] = self.session_id  # (a resumed conversation brings its own)
         from agent_runtime.agent.stats import StepMeter, server_figures
@@ -317,6 +317,7 @@ class Session:
                     raise
                 root.finish(result.status, result.answer, result.error, result.steps, self.settings.agent_max_steps,
                             self._meter.review(self.runtime.state.history[first_call:], result.exit_code))
+                root.note("agent_runtime.time_to_first_request_s", getattr(self.attempts, "first_request_s", None))
         finally:
             self.runtime.call_listeners.remove(record.on_call)
             self.runtime.call_listeners.remove(self._tool_event)
@@ -349,6 +350,8 @@ class Session:
                 format_retries=self.agent.format_retries - retries_before,
                 model_switches=self.model_switches[switches_before:],  # includes any made at start-up
                 models=self._roles_record(),  # after any fallback: the model that answered last
+                coaching_rules=self.kind.coaching.names,
+                time_to_first_request_s=getattr(self.attempts, "first_request_s", None),
                 **({"plan": self.plan.as_dict()} if self.plan is not None else {}),
             )
             self._switches_reported = len(self.model_switches)
@@ -373,18 +376,14 @@ class Session:
         task_calls = self.runtime.state.history[self._task_first_call:]
         step_calls = task_calls[self._step_first_call - self._task_first_call:]
         self._step_first_call = len(self.runtime.state.history)
-        note = None if step.is_final_answer else answer_now(self._task, task_calls, step_calls, self._task_files)
-        if note:
+        hints = self.kind.coaching.on("hints") and not step.is_final_answer  # a coaching rule (models/profiles.py)
+        if hints and (note := answer_now(self._task, task_calls, step_calls, self._task_files)):
             add_to_observations(step, note)
 
     def _observe_reply(self, reply: Any) -> None:
         from agent_runtime.agent.stats import observe_reply
 
         observe_reply(self.server_time, reply)
-
-    def _request_plan(self) -> Any:
-        """This step's request plan (agent/attempts.py), for the model wrapper."""
-        return self.attempts.take() if self.attempts is not None else None
 
     def _after_step(self, step: Any) -> None:
         """A fix task's decision after a step (agent/attempts.py); it may stop the task early."""
@@ -456,14 +455,15 @@ class Session:
         self.plan = None
         # A new task: nothing planned for the last one's next request carries over.
         self.attempts = FixAttempts(self._undo_patch, say=self.display.warn, budget_s=self.settings.agent_time_budget,
-                                    max_attempts=self.settings.agent_max_attempts)
+                                    max_attempts=self.settings.agent_max_attempts, coaching=self.kind.coaching,
+                                    started=self._run_started)
         small = small_repository(self.repo, listing[0], self._may_read)[1] if not listing[1] else []
         self._task_shown = small
         if self.prompt_memory is not None:
             start = prepare(task, self.repo, listing, self.agent.tools.get("run_tests"), self._may_read, small,
                             fresh=reset, attached=self._attached, max_tokens=self.settings.model_max_tokens,
                             window=self.prompt_memory.window, cache_dir=state_home() / "code-index",
-                            planner=self.planner)
+                            planner=self.planner, coaching=self.kind.coaching)
             self._task_shown = start.shown
             if start.plan is not None:
                 self.plan = start.plan
@@ -565,8 +565,8 @@ class Session:
 
         self.agent = build_agent(self.runtime, self.model, self.settings.agent_max_steps, self.constraint,
                                  prompt_memory=self.prompt_memory, around_call=self._model_call,
-                                 hint=self._next_step_hint, plan=self._request_plan,
-                                 observe=self._observe_reply)
+                                 hint=self._next_step_hint, plan=lambda: self.attempts and self.attempts.take(),
+                                 observe=self._observe_reply, coaching=self.kind.coaching)
         trace_agent(self.agent, self.tracing.telemetry)  # a CHAIN span per step
 
     def context_used(self) -> tuple[int, int]:

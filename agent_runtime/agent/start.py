@@ -7,6 +7,11 @@ whole); for a task about a failure the tests it names run, through the one tool 
 repository too big to show whole, the failure's code is found by name (agent/focus.py) and
 shown; and when the code and the failure are both in front of the model and the task asks for
 a change, the first reply is asked for in the edit form (agent/attempts.py owns what follows).
+
+Before the first request only the failing tests run, unless the model's coaching rules
+(models/profiles.py) turn more on: `localization` (the traced spectrum run and the values run that
+rank the code shown), `extra_test_runs` (the failing tests' files run without the failing tests, so a
+fix is judged by what it breaks) and `planner` (the planner role's plan).
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ from agent_runtime.agent.tasks import (
 from agent_runtime.code.frames import parse_failure
 from agent_runtime.code.index import RepoIndex
 from agent_runtime.code.repomap import render_map
+from agent_runtime.models.profiles import FULL, Coaching
 from agent_runtime.tools.commands import detect_test_command
 
 # A file this short is shown and written back whole; a longer one by its functions.
@@ -117,10 +123,12 @@ def _run_tests(tool: Any, command: str | None, **options: Any) -> tuple[dict | N
 def prepare(task: str, repo: Path, listing: tuple[list[str], bool], run_tests: Any,
             readable: Callable[[str], bool], small_files: list[str], *, fresh: bool, attached: bool,
             max_tokens: int, window: int, cache_dir: Path | None = None,
-            planner: Callable[[Any], Any] | None = None) -> TaskStart:
+            planner: Callable[[Any], Any] | None = None, coaching: Coaching = FULL) -> TaskStart:
     """Everything the task's first message holds, and the fix request if the first reply is a fix.
     small_files: the files of a repository small enough to show whole (none otherwise).
-    planner: a PlanRequest -> Plan (agent/planner.py), asked before a fix; None: the coder alone."""
+    planner: a PlanRequest -> Plan (agent/planner.py), asked before a fix where the coaching rule
+    `planner` is on; None: the coder alone. coaching: the model's rules (see the module's note)."""
+    localize, extra_runs = coaching.on("localization"), coaching.on("extra_test_runs")
     files, more = listing
     start = TaskStart(repository_overview(repo, listing, readable), shown=list(small_files))
     if not files or run_tests is None or not about_failure(task):
@@ -144,7 +152,7 @@ def prepare(task: str, repo: Path, listing: tuple[list[str], bool], run_tests: A
     targets: list[EditTarget] = []
     output = str(result.get("output", ""))
     planned: list[str] = []
-    if planner is not None and fresh and asks_change(task):
+    if planner is not None and coaching.on("planner") and fresh and asks_change(task):
         start.plan = _ask_planner(planner, repo, files, output, task, readable, cache_dir,
                                   fix_targets(start.shown, task) if start.shown else ())
         if start.plan.used:
@@ -175,22 +183,24 @@ def prepare(task: str, repo: Path, listing: tuple[list[str], bool], run_tests: A
             # The functions shown: ranked with what the failing tests run that the passing ones do not
             # (one traced run of their files, which also says what fails there already), then checked
             # against a traced run of the failing tests (agent/focus.py).
-            spectrum = _spectrum(run_tests, plan, task, files)
+            spectrum = _spectrum(run_tests, plan, task, files) if localize else None
             if spectrum is not None and plan.wider:
                 plan.wider, plan.wider_checked = _wider_from(spectrum, plan.wider, task, files), True
             elif spectrum is None and plan.wider and plan.spectrum_timed_out:
                 plan.wider, plan.wider_checked = None, True  # too slow to run before the first request
-            view = focus_view(repo, files, output, task, readable, cache_dir=cache_dir, plan=planned or None,
-                              observe=_observer(run_tests, plan), ran=_ran(spectrum),
-                              suspects=[s["function"] for s in spectrum["suspects"]] if spectrum else None) or view
+            if localize:  # without it, the view as ranked by name (focus_view above)
+                view = focus_view(repo, files, output, task, readable, cache_dir=cache_dir, plan=planned or None,
+                                  observe=_observer(run_tests, plan), ran=_ran(spectrum),
+                                  suspects=[s["function"] for s in spectrum["suspects"]] if spectrum else None) or view
             start.shown = view.shown
             start.overview += "\n\n" + view.text
             targets = [t for t in view.targets if t.path in fix_targets(view.shown, task)]
     if not start.shown:
         start.overview += _code_map(repo, files, task, readable, cache_dir)
     if plan.wider and not plan.wider_checked:
-        plan.wider = _without_failing(plan.wider, run_tests, task, files)
-    if plan.wider is None and plan.classes:
+        # Not run before the first request: the failing tests alone judge a fix.
+        plan.wider = _without_failing(plan.wider, run_tests, task, files) if extra_runs else None
+    if plan.wider is None and plan.classes and extra_runs:
         # Their files too slow (or too broken) to judge each fix: their classes.
         plan.wider = _without_failing(plan.classes, run_tests, task, files)
     if fresh and targets and asks_change(task):

@@ -43,7 +43,8 @@ def switch_coder(session: Any, model_id: str | None) -> None:
         session.planner.coder_kind = kind  # a planner on the same embedded model uses this one's server
     session.model_label, session.model, session.constraint = opened.label, opened.model, opened.constraint
     session.model_switches += opened.switches
-    trace_model(session.model, session.tracing.telemetry, lambda: session.model_label, "coder")
+    trace_model(session.model, session.tracing.telemetry, lambda: session.model_label, "coder",
+                lambda: session.kind.coaching)
     session.prompt_memory = session._prompt_memory()  # the new model's window and token counter
     session.prompt_memory.task_context.update(contexts)
     session.rebuild_agent()

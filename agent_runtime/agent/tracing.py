@@ -87,7 +87,8 @@ def _parameters(model: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
     return found
 
 
-def _wrap_generate(model: Any, telemetry: "Telemetry", label: Callable[[], str], role: str | None) -> None:
+def _wrap_generate(model: Any, telemetry: "Telemetry", label: Callable[[], str], role: str | None,
+                   coaching: Callable[[], Any]) -> None:
     # The instance's public `generate` is wrapped, not a smolagents internal. A wrapping Model
     # (composition, as agent/replies.py's GuardedModel) would have to be what the session hands to
     # build_agent, while the session keeps the bare model: agent/codeagent.py sets each model's
@@ -97,6 +98,9 @@ def _wrap_generate(model: Any, telemetry: "Telemetry", label: Callable[[], str],
     def traced_generate(generate: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         messages = args[0] if args else kwargs.get("messages")
         with telemetry.llm_span(span_label(label()), _messages(messages), _parameters(model, kwargs), role) as span:
+            rules = coaching()  # the coaching rules the run holds this model to (models/profiles.py)
+            if span.span.is_recording():
+                span.span.set_attribute("llm.coaching_rules", rules.names if rules is not None else [])
             with queue_waits() as waits:  # a model the models file limits waits for a slot inside (models/slots.py)
                 try:
                     message = generate(*args, **kwargs)
@@ -111,17 +115,19 @@ def _wrap_generate(model: Any, telemetry: "Telemetry", label: Callable[[], str],
     wrap_generate(model, traced_generate)
 
 
-def trace_model(model: Any, telemetry: "Telemetry", label: Callable[[], str], role: str | None = "coder") -> None:
+def trace_model(model: Any, telemetry: "Telemetry", label: Callable[[], str], role: str | None = "coder",
+                coaching: Callable[[], Any] = lambda: None) -> None:
     """One LLM span per call to the model. Called before anything else wraps `generate` (the
     progress display, the format retry) so that each request to a model is one span; a
     fallback chain gets a span per model tried, named after that model. role: the part the model
-    plays (`llm.role`: coder, planner, judge)."""
+    plays (`llm.role`: coder, planner, judge). coaching: the run's Coaching (its rules are the span's
+    `llm.coaching_rules`; None, as for the judge: no rule, an empty list)."""
     chain = getattr(model, "chain", None)
     if chain:
         for model_id, inner in chain:
-            _wrap_generate(inner, telemetry, lambda model_id=model_id: model_id, role)
+            _wrap_generate(inner, telemetry, lambda model_id=model_id: model_id, role, coaching)
     else:
-        _wrap_generate(model, telemetry, label, role)
+        _wrap_generate(model, telemetry, label, role, coaching)
 
 
 # --- steps and the final answer ---

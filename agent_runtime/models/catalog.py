@@ -12,6 +12,8 @@
     concurrency = 1                     requests to it at once, from every process of the user (models/slots.py)
     fallbacks = ["big"]                 other names, tried in order when it does not answer (a server's or a
                                         provider's model: not the embedded one, not replay:, either way)
+    rules = ["hints"]                   coaching rules (models/profiles.py): exactly these; or a table,
+                                        rules = { hints = false }, switching some of its built-in profile's
 
     [roles]                             planner / coder / judge -> a model's name
     [profiles.NAME]                     the same, picked with `--model NAME`
@@ -20,7 +22,7 @@
                                         route that fits a single task picks that role's model
 
 Every key is checked when the file loads; an error names the file, the line and the key, and
-says what was expected. Only standard library here: `agent-runtime models` and start-up read it.
+says what was expected. Only standard library (and models/profiles.py) here: `agent-runtime models` and start-up read it.
 """
 
 from __future__ import annotations
@@ -32,11 +34,13 @@ from pathlib import Path
 from typing import Any
 
 from agent_runtime.config import ConfigError, config_home, read_user_file
+from agent_runtime.models.profiles import CoachingError, switches
 
 ROLES = ("coder", "planner", "judge")
 ROUTED_ROLES = ("coder", "planner")  # a route picks by the task: the judge has none
 TASK_KINDS = ("question", "change", "fix")
-MODEL_KEYS = ("id", "api_base", "api_key_env", "context_window", "capabilities", "cost", "concurrency", "fallbacks")
+MODEL_KEYS = ("id", "api_base", "api_key_env", "context_window", "capabilities", "cost", "concurrency", "fallbacks",
+              "rules")
 ROUTE_KEYS = ("role", "kind", "min_tokens", "max_tokens", "model")
 SECTIONS = ("models", "roles", "profiles", "routes")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")
@@ -65,6 +69,7 @@ class ModelEntry:
     concurrency: int | None = None  # requests at once (models/slots.py); None: not a model of the file, no limit
     fallbacks: tuple[str, ...] = ()
     where: str = ""  # file:line of its table
+    rules: tuple[tuple[str, bool], ...] = ()  # coaching rules switched on or off (models/profiles.py)
 
     @property
     def embedded(self) -> bool:
@@ -304,9 +309,13 @@ def _model(name: str, body: Any, at: _Lines) -> ModelEntry:
         raise wrong("fallbacks", "a list of other models' names")
     if len(set(fallbacks)) != len(fallbacks):
         raise wrong("fallbacks", "each name once")
+    try:
+        rules = switches(body["rules"], f"{where} rules") if "rules" in body else ()
+    except CoachingError as exc:
+        raise at.error(at.key(table, "rules"), f"{where} rules", str(exc).split(": ", 1)[1]) from None
     return ModelEntry(name, model_id.strip(), api_base.rstrip("/") if api_base else None, key_env, window,
                       tuple(capabilities), _float(cost.get("input")), _float(cost.get("output")), concurrency,
-                      tuple(fallbacks), f"{at.source}:{at.header(table) or '?'}")
+                      tuple(fallbacks), f"{at.source}:{at.header(table) or '?'}", rules)
 
 
 def _is_kind_id(text: str) -> bool:

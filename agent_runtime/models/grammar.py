@@ -90,7 +90,9 @@ def string_budget(tools: list[Any], max_tokens: int) -> int:
     return 8  # max_tokens is too small for a full reply; it is at least short
 
 
-def tool_call_grammar(tools: Iterable[Any], max_tokens: int) -> str:
+def tool_call_grammar(tools: Iterable[Any], max_tokens: int, limits: bool = True) -> str:
+    """limits (the coaching rule grammar_limits, models/profiles.py): the thought, the statements and
+    the strings bounded so that the longest reply fits max_tokens; without them only the form holds."""
     tools = [t for t in tools if t.name != "final_answer" and _args_rule(t.inputs) is not None]
     rules = []
     for tool in tools:
@@ -98,16 +100,17 @@ def tool_call_grammar(tools: Iterable[Any], max_tokens: int) -> str:
     str_chars = string_budget(tools, max_tokens)
     header = [
         'root ::= "Thought: " thought "\\n<code>\\n" body "</code>"',
-        f"thought ::= [^\\n<]{{1,{THOUGHT_CHARS}}}",
+        f"thought ::= [^\\n<]{{1,{THOUGHT_CHARS}}}" if limits else "thought ::= [^\\n<]+",
         # At most MAX_STATEMENTS calls; `result` can only be used after it is assigned.
-        f"body ::= final | plain{{1,{MAX_STATEMENTS}}} final? | plain? assign (plain | use)? final-any?",
+        f"body ::= final | plain{{1,{MAX_STATEMENTS}}} final? | plain? assign (plain | use)? final-any?" if limits
+        else "body ::= final | plain+ final? | plain* assign (plain | use)* final-any?",
         'plain ::= "print(" call ")\\n"',
         'assign ::= "result = " call "\\n"',
         'use ::= "print(result)\\n"',
         'final ::= "final_answer(" str ")\\n"',
         'final-any ::= "final_answer(" (str | "result") ")\\n"',
         "call ::= " + " | ".join(f'call-{t.name.replace("_", "-")}' for t in tools),
-        f'str ::= "\\"" strchar{{0,{str_chars}}} "\\""',
+        f'str ::= "\\"" strchar{{0,{str_chars}}} "\\""' if limits else 'str ::= "\\"" strchar* "\\""',
         # "<" may not start "</" (a string holding </code> would end the code block early) nor
         # "<e"... (a chat format's end-of-turn marker).
         'strchar ::= [^"\\\\\\n<] | "\\\\" ["\\\\nt] | "<" [^"\\\\\\n<e/]',
@@ -182,7 +185,8 @@ def identifier_rules(keywords: Iterable[str] = PYTHON_KEYWORDS, max_tail: int = 
     return rules
 
 
-def python_grammar(tools: Iterable[Any], max_tokens: int, readable: Iterable[str] | None = None) -> str:
+def python_grammar(tools: Iterable[Any], max_tokens: int, readable: Iterable[str] | None = None,
+                   limits: bool = True) -> str:
     """A `<code>` block of simple statements, one-line `if`/`for`, calls, literals, operators,
     comprehensions: every reply is syntactically valid Python unless cut off by max_tokens.
     Keyword arguments appear only in tool calls (declared names, in order, once each), so a
@@ -190,7 +194,8 @@ def python_grammar(tools: Iterable[Any], max_tokens: int, readable: Iterable[str
     a method is one the values code can hold have (str, dict, list, numbers), and is called;
     a statement is an assignment (one target) or a call.
     readable: if given, the only variables code may read (those an earlier step set): for a
-    retry after a reply read a name it made up. Names this code sets cannot be read back then."""
+    retry after a reply read a name it made up. Names this code sets cannot be read back then.
+    limits (grammar_limits): a thought of at most PYTHON_THOUGHT_CHARS and at most 8 statements."""
     reads = "name"
     lead = "stmtname"  # what a statement may begin with: a variable, none glued to a keyword
     if readable is not None:
@@ -201,8 +206,8 @@ def python_grammar(tools: Iterable[Any], max_tokens: int, readable: Iterable[str
     str_chars = max(80, min(2000, max_tokens))
     file_chars = max(80, min(12000, 4 * max_tokens))  # about four characters a token
     rules = [
-        'root ::= "Thought: " thought "\\n<code>\\n" stmt{1,8} "</code>"',
-        f"thought ::= [^\\n<]{{1,{PYTHON_THOUGHT_CHARS}}}",
+        'root ::= "Thought: " thought "\\n<code>\\n" stmt' + ("{1,8}" if limits else "+") + ' "</code>"',
+        f"thought ::= [^\\n<]{{1,{PYTHON_THOUGHT_CHARS}}}" if limits else "thought ::= [^\\n<]+",
         'stmt ::= (simple | "if " expr ": " simple | "for " names " in " expr ": " simple) "\\n"',
         # A statement does something: an assignment or a call. A bare `F.uido` or `[100]` (a
         # thought cut off by the grammar, continued as code) and `a, b, c = tool()` (a tool
@@ -277,7 +282,7 @@ def python_grammar(tools: Iterable[Any], max_tokens: int, readable: Iterable[str
 # --- Ollama: a JSON schema ({thought, code}) whose code is held to tool calls by a pattern ---
 
 
-def tool_call_pattern(tools: Iterable[Any]) -> str:
+def tool_call_pattern(tools: Iterable[Any], limits: bool = True) -> str:
     """A regular expression for the code of one reply: the same shape as tool_call_grammar's body
     (up to three calls, printed or assigned to `result`, then optionally final_answer).
 
@@ -306,7 +311,8 @@ def tool_call_pattern(tools: Iterable[Any]) -> str:
     call = "(" + "|".join(calls) + ")"
     line = rf"(print\({call}\)|result = {call}|print\(result\)){newline}"
     final = rf"final_answer\(({string}|result)\)({newline})?"
-    return rf"^(({line}){{1,{MAX_STATEMENTS}}}({final})?|{final})$"
+    count = f"{{1,{MAX_STATEMENTS}}}" if limits else "+"
+    return rf"^(({line}){count}({final})?|{final})$"
 
 
 def json_escaped(code: str) -> str:
@@ -314,12 +320,14 @@ def json_escaped(code: str) -> str:
     return json.dumps(code)[1:-1]
 
 
-def reply_schema(tools: Iterable[Any] | None) -> dict:
-    """The {thought, code} schema; with tools, the code must match tool_call_pattern."""
+def reply_schema(tools: Iterable[Any] | None, limits: bool = True) -> dict:
+    """The {thought, code} schema; with tools, the code must match tool_call_pattern. limits
+    (grammar_limits): the thought at most THOUGHT_CHARS, at most MAX_STATEMENTS calls."""
     code: dict[str, Any] = {"type": "string"}
     if tools is not None:
-        code["pattern"] = tool_call_pattern(tools)
-    return {"type": "object", "properties": {"thought": {"type": "string", "maxLength": THOUGHT_CHARS}, "code": code},
+        code["pattern"] = tool_call_pattern(tools, limits)
+    thought = {"type": "string", **({"maxLength": THOUGHT_CHARS} if limits else {})}
+    return {"type": "object", "properties": {"thought": thought, "code": code},
             "required": ["thought", "code"], "additionalProperties": False}
 
 
@@ -375,7 +383,7 @@ SEARCH_LINES = 8  # the most lines one SEARCH may copy
 
 
 def changes_grammar(targets: dict[str, str], explanation_lines: int = 4, max_blocks: int = 2,
-                    max_changes: int = 3, search_lines: int = SEARCH_LINES) -> str:
+                    max_changes: int = 3, search_lines: int | None = SEARCH_LINES) -> str:
     """A few lines of explanation, then up to max_blocks headings (of `targets`: heading -> its code
     now, each at most once), each with up to max_changes SEARCH/REPLACE pairs in a fence.
 
@@ -383,7 +391,8 @@ def changes_grammar(targets: dict[str, str], explanation_lines: int = 4, max_blo
     occurs once in it: every SEARCH the model can write is found, in one place. (Aider's form, whose
     failures with small models are mostly SEARCH text that is not in the file.) At most search_lines
     of them: the 1.5B model copied a 40-line function whole into SEARCH, then again into REPLACE,
-    and ran out of tokens. REPLACE is free."""
+    and ran out of tokens. REPLACE is free. search_lines None (grammar_limits off): any run of lines, to
+    the code's end."""
     rules = [
         f"explain ::= etext eline{{0,{explanation_lines - 1}}}",
         r'etext ::= [^#`\n \t] [^\n]{0,400} "\n"',
@@ -404,12 +413,17 @@ def changes_grammar(targets: dict[str, str], explanation_lines: int = 4, max_blo
         starts = [j for j, line in enumerate(lines) if line.strip() and counts[line] == 1]
         if not starts:
             continue
-        # t{i}-{j}-{d}: line j, then at most d - 1 lines after it.
-        for j, line in enumerate(lines):
-            for depth in range(1, search_lines + 1):
-                follow = f" t{i}-{j + 1}-{depth - 1}?" if j + 1 < len(lines) and depth > 1 else ""
-                rules.append(f"t{i}-{j}-{depth} ::= {_literal(line + chr(10))}{follow}")
-        rules.append(f"search{i} ::= " + " | ".join(f"t{i}-{j}-{search_lines}" for j in starts))
+        if search_lines is None:  # t{i}-{j}: line j, then any of the lines after it, in order
+            for j, line in enumerate(lines):
+                follow = f" t{i}-{j + 1}?" if j + 1 < len(lines) else ""
+                rules.append(f"t{i}-{j} ::= {_literal(line + chr(10))}{follow}")
+            rules.append(f"search{i} ::= " + " | ".join(f"t{i}-{j}" for j in starts))
+        else:  # t{i}-{j}-{d}: line j, then at most d - 1 lines after it
+            for j, line in enumerate(lines):
+                for depth in range(1, search_lines + 1):
+                    follow = f" t{i}-{j + 1}-{depth - 1}?" if j + 1 < len(lines) and depth > 1 else ""
+                    rules.append(f"t{i}-{j}-{depth} ::= {_literal(line + chr(10))}{follow}")
+            rules.append(f"search{i} ::= " + " | ".join(f"t{i}-{j}-{search_lines}" for j in starts))
         rules.append(f'change{i} ::= {_literal(SEARCH + chr(10))} search{i} {_literal(DIVIDER + chr(10))} rline* '
                      f'{_literal(REPLACE + chr(10))}')
         rules.append(f'block{i} ::= "### " {_literal(heading)} "\\n```" [a-z]{{0,12}} "\\n" change{i} '

@@ -124,6 +124,17 @@ def _details(entry: ModelEntry, settings: Settings) -> dict[str, Any]:
     return {"window": window, "constraint": constraint}
 
 
+def _coaching(entry: ModelEntry, settings: Settings) -> dict[str, Any]:
+    """The coaching rules the agent runs this model with: its profile, where they were set, the rules on."""
+    from agent_runtime.models.profiles import CoachingError, coaching_for
+
+    try:
+        coaching = coaching_for(entry.id, entry.rules, settings.agent_coaching)
+    except CoachingError as exc:
+        return {"profile": None, "source": "AGENT_COACHING", "rules": [], "error": str(exc)}
+    return {"profile": coaching.profile, "source": coaching.source, "rules": coaching.names}
+
+
 def report(settings: Settings) -> dict[str, Any]:
     """The registry: the file, each role's model, every model (the file's and those the roles name)
     with its reachability, the routes and the profiles."""
@@ -154,7 +165,7 @@ def report(settings: Settings) -> dict[str, Any]:
             "cost": None if entry.cost_input is None and entry.cost_output is None else
             {"input": entry.cost_input, "output": entry.cost_output},
             "concurrency": entry.concurrency, "fallbacks": list(entry.fallbacks),
-            **_details(entry, settings), "reachable": answers, "status": status,
+            **_details(entry, settings), "reachable": answers, "status": status, "coaching": _coaching(entry, settings),
         })
     return {
         "file": {"path": str(path), "exists": catalog.source is not None},
@@ -189,6 +200,9 @@ def report_lines(found: dict[str, Any]) -> list[str]:
         mark = {True: "ok", False: "NOT REACHABLE", None: "not contacted"}[model["reachable"]]
         facts = [f"window {model['window']:,}", f"constraint {model['constraint']}", f"{mark}: {model['status']}"]
         lines.append(f"  {'':<{width}}  " + " · ".join(facts))
+        coaching = model["coaching"]
+        rules = coaching.get("error") or ", ".join(coaching["rules"]) or "none (the plain core)"
+        lines.append(f"  {'':<{width}}  coaching {coaching['profile'] or '?'} ({coaching['source']}): {rules}")
         more = []
         if model["fallbacks"]:
             more.append(f"fallbacks {', '.join(model['fallbacks'])}")

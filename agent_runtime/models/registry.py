@@ -20,6 +20,7 @@ from typing import Any, Callable, ClassVar, ContextManager, Protocol
 from agent_runtime.config import ConfigError, Settings
 from agent_runtime.models.constraints import Constraint, choose_constraint, context_window, is_local
 from agent_runtime.models.errors import ModelError
+from agent_runtime.models.profiles import Coaching, coaching_for
 from agent_runtime.models.tokens import TokenCounter
 
 SHARED_SERVER_ENV = "AGENT_RUNTIME_EMBEDDED_SERVER"  # set by `agent-runtime eval` for its workers
@@ -63,6 +64,8 @@ class ModelKind:
         # Model id -> the models file's `concurrency`: at most that many requests at once (models/slots.py).
         # An id with none (not a model of the file) is not limited.
         self.limits: dict[str, int] = {}
+        # The coaching rules the agent runs this model with (models/profiles.py); kind_for adds the file's.
+        self.coaching: Coaching = coaching_for(model_id, (), settings.agent_coaching)
 
     def start(self, ui: ModelUI) -> None:
         pass
@@ -314,14 +317,16 @@ def kind_class(model_id: str | None) -> type[ModelKind]:
 
 def kind_for(settings: Settings, model_id: str | None = None,
              endpoints: dict[str, tuple[str | None, str | None]] | None = None,
-             limits: dict[str, int] | None = None) -> ModelKind:
+             limits: dict[str, int] | None = None, rules: tuple[tuple[str, bool], ...] = ()) -> ModelKind:
     """The kind of `model_id` (default: the settings' MODEL_ID). endpoints: the fallbacks' own
     address and key, by id (a models file's fallbacks). limits: requests at once, by id (the models
-    file's `concurrency`; an id not there is not limited)."""
+    file's `concurrency`; an id not there is not limited). rules: the models file's coaching rules."""
     model_id = settings.model_id if model_id is None else model_id
     kind = kind_class(model_id)(settings, model_id)
     kind.endpoints = dict(endpoints or {})
     kind.limits = dict(limits or {})
+    if rules:
+        kind.coaching = coaching_for(model_id, rules, settings.agent_coaching)
     return kind
 
 

@@ -29,6 +29,7 @@ from agent_runtime.config import Settings
 from agent_runtime.models.catalog import ROLES, Catalog, ModelEntry, models_file_path
 
 if TYPE_CHECKING:
+    from agent_runtime.models.profiles import Coaching
     from agent_runtime.models.registry import ModelKind
 
 # The setting that names each role's model (field of Settings, its variable).
@@ -121,7 +122,14 @@ class RoleModel:
         from agent_runtime.models.registry import kind_for
 
         view = self.apply(settings)
-        return kind_for(view, view.model_id, endpoints=self.endpoints(settings), limits=self.limits())
+        return kind_for(view, view.model_id, endpoints=self.endpoints(settings), limits=self.limits(),
+                        rules=self.entry.rules)
+
+    def coaching(self, settings: Settings) -> "Coaching":
+        """The coaching rules the agent runs this model with (models/profiles.py)."""
+        from agent_runtime.models.profiles import coaching_for
+
+        return coaching_for(self.model_id, self.entry.rules, settings.agent_coaching)
 
 
 def api_key(entry: ModelEntry, settings: Settings) -> str | None:

@@ -216,6 +216,11 @@ class TaskSpan:
         context = self.span.get_span_context()
         return format(context.trace_id, "032x") if context.is_valid else None
 
+    def note(self, key: str, value: Any) -> None:
+        """One more attribute of the task (None: none)."""
+        if value is not None and self.span.is_recording():
+            self.span.set_attribute(key, value)
+
     def finish(self, status: str, answer: str | None = None, error: str | None = None, steps: int | None = None,
                max_steps: int | None = None, review: dict[str, Any] | None = None) -> None:
         """status: answered, step_limit, interrupted or error (agent.session.TaskResult.status).

@@ -456,7 +456,7 @@ def test_after_a_fix_that_fails_its_tests_the_next_reply_is_a_fix_again_sampled_
                edit("add() must add.", "calc.py", FIXED_CALC)]  # from the file as first shown; passes and finishes
     with session_for(tmp_path, replies) as session:
         required = []
-        take = session._request_plan
+        take = session.agent.model.plan  # the attempts' plan, as the session handed it
         session.agent.model.plan = lambda: (lambda plan: required.append(plan) or plan)(take())
         result = session.run("test_calc.py fails: fix calc.py.")
     assert result.status == "answered" and result.steps == 2

@@ -211,3 +211,51 @@ def test_a_role_list_on_the_command_line_plans_and_codes_one_task(tmp_path):
     llm = [s for s in load_spans(run) if s["attributes"].get("openinference.span.kind") == "LLM"]
     assert [(s["attributes"]["llm.role"], s["attributes"]["llm.model_name"]) for s in llm] == \
         [("planner", "replay:planner.json"), ("coder", "replay:coder.json")]
+
+
+def test_models_shows_the_coaching_rules_each_model_runs_with(tmp_path):
+    """Built-in profiles for the small models the project knows, the plain core for any other, and the
+    models file's `rules` (a list: exactly these; a table: switches on the built-in profile)."""
+    replay = write_replay(tmp_path / "replay.json", ["x"])
+    models = tmp_path / "models.toml"
+    models.write_text(f"""\
+[models.small]
+id = "embedded:0.5b"
+rules = {{ hints = false, planner = false }}
+
+[models.big]
+id = "anthropic/claude-x"
+api_key_env = "HOSTED_KEY"
+
+[models.helped]
+id = "anthropic/claude-y"
+api_key_env = "HOSTED_KEY"
+rules = ["hints"]
+
+[models.recorded]
+id = "replay:{replay}"
+
+[roles]
+coder = "recorded"
+""")
+    env = {"MODELS_FILE": str(models), "HOSTED_KEY": "k"}
+    result = run_cli("models", "--json", cwd=tmp_path, env=env, timeout=120)
+    assert result.returncode == 0, result.stderr
+    rows = {row["name"]: row["coaching"] for row in json.loads(result.stdout)["models"]}
+    every = ["grammar_limits", "reply_repairs", "repeat_retry", "fresh_restart", "new_function_per_attempt",
+             "temperature_bumps", "localization", "extra_test_runs", "planner", "hints"]
+    assert rows["small"] == {"profile": "qwen2.5-coder-0.5b", "source": "models file", "rules": every[:-2]}
+    assert rows["big"] == {"profile": "plain", "source": "built-in", "rules": []}
+    assert rows["helped"] == {"profile": "plain", "source": "models file", "rules": ["hints"]}
+    assert rows["recorded"] == {"profile": "qwen2.5-coder-1.5b", "source": "built-in", "rules": every}
+    text = run_cli("models", cwd=tmp_path, env={**env, "AGENT_COACHING": "-hints"}, timeout=120)
+    assert text.returncode == 0, text.stderr
+    out = " ".join(text.stdout.split())
+    assert "coaching plain (AGENT_COACHING): none (the plain core)" in out
+    assert f"coaching qwen2.5-coder-1.5b (AGENT_COACHING): {', '.join(every[:-1])}" in out
+    bad = run_cli("models", cwd=tmp_path, env={**env, "AGENT_COACHING": "hintz"}, timeout=120)
+    assert bad.returncode == 0 and "unknown rule 'hintz'" in bad.stdout, "the report shows it, never a traceback"
+    models.write_text('[models.small]\nid = "embedded"\nrules = ["hintz"]\n')
+    broken = run_cli("tools", cwd=tmp_path, env=env, timeout=120)
+    assert broken.returncode == 1 and "Traceback" not in broken.stderr
+    assert f"{models}:3: [models.small] rules: unknown rule 'hintz' (the rules: grammar_limits" in broken.stderr

@@ -58,6 +58,9 @@ def test_every_grammar_the_agent_sends_parses_in_llama_cpp():
         assert_llama_cpp_parses(python_grammar(tools, max_tokens=max_tokens))
         assert_llama_cpp_parses(python_grammar(tools, max_tokens=max_tokens, readable={"files", "p", "tests"}))
         assert_llama_cpp_parses(python_grammar(tools, max_tokens=max_tokens, readable=set()))
+        # Without the coaching rule grammar_limits (models/profiles.py): only the form holds.
+        assert_llama_cpp_parses(tool_call_grammar(tools, max_tokens=max_tokens, limits=False))
+        assert_llama_cpp_parses(python_grammar(tools, max_tokens=max_tokens, limits=False))
     for paths in (["calc.py"], ["shop/__init__.py", "shop/cart.py", "shop/pricing.py"], [f"m{i}.py" for i in range(12)]):
         assert_llama_cpp_parses(edit_grammar(paths))
 
@@ -374,3 +377,4 @@ def test_the_changes_grammar_of_the_longest_function_shown_compiles():
     body = "\n".join(f"    value_{i} = compute({i}, 'text \" {i}')" for i in range(LONG_FUNCTION_LINES))
     targets = {f"pkg/m{k}.py::f{k}": f"def f{k}():\n{body}" for k in range(6)}
     assert_llama_cpp_parses(changes_grammar(targets))
+    assert_llama_cpp_parses(changes_grammar(targets, search_lines=None))  # grammar_limits off

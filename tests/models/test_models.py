@@ -218,8 +218,11 @@ def test_a_fix_over_ollama_is_free_text_and_a_new_attempt_really_goes_out_warmer
     wrong = "add() is off.\n\n### calc.py\n```python\ndef add(a, b):\n    return a * b\n\n\ndef mul(a, b):\n    return a * b\n```\n"
     right = wrong.replace("return a * b\n\n\n", "return a + b\n\n\n", 1)
     with OllamaProtocolFake([MODEL], [wrong, right]) as ollama:
+        # The warmer fresh attempt is a coaching rule (fresh_restart, temperature_bumps): a 14B model runs
+        # the plain core unless told otherwise (models/profiles.py).
         settings = load_settings({"RUNS_DIR": str(tmp_path / "runs"), "MODEL_ID": f"ollama_chat/{MODEL}",
-                                  "MODEL_API_BASE": ollama.url, "MODEL_TEMPERATURE": "0.1", "MODEL_MAX_TOKENS": "512"})
+                                  "MODEL_API_BASE": ollama.url, "MODEL_TEMPERATURE": "0.1", "MODEL_MAX_TOKENS": "512",
+                                  "AGENT_COACHING": "qwen2.5-coder-1.5b"})
         with Session(settings, repo, Approver("auto", interactive=False),
                      Display(console=Console(file=io.StringIO(), width=200), out=io.StringIO())) as session:
             result = session.run("test_calc.py fails. Fix calc.py.")

@@ -1,0 +1,164 @@
+"""Each coaching rule (models/profiles.py) on where the profile turns it on, and the plain core where
+it is off: the model wrapper's retries, the attempts' restart, per-function turns and warmer fixes,
+what runs before the first request, the hints."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+from conftest import step
+
+from agent_runtime.models.profiles import ALL, FULL, PLAIN_CORE, Coaching
+
+
+def only_off(rule: str) -> Coaching:
+    return Coaching("test", ALL - {rule})
+
+
+def guarded(replies: list[str], coaching: Coaching, earlier=(), hint=lambda: "read calc.py", **options):
+    from smolagents.models import ChatMessage, MessageRole
+
+    from agent_runtime.agent.codeagent import CODE_TAGS
+    from agent_runtime.agent.replies import GuardedModel
+
+    texts = iter(replies)
+    sent: list = []
+    inner = SimpleNamespace(model_id="m", generate=lambda messages, **kw: sent.append((messages, kw)) or ChatMessage(
+        role=MessageRole.ASSISTANT, content=next(texts)))
+    model = GuardedModel(inner, "text", CODE_TAGS, check_format=True, earlier_codes=lambda: list(earlier),
+                         hint=hint, coaching=coaching, **options)
+    return model, sent
+
+
+@pytest.mark.parametrize("coaching, calls", [(FULL, 2), (only_off("reply_repairs"), 1), (PLAIN_CORE, 1)])
+def test_reply_repairs_ask_again_for_a_reply_that_does_not_parse_only_where_on(coaching, calls):
+    model, sent = guarded(["Thought: no code here", step("ok", "print(run_tests())")], coaching)
+    reply = model.generate([])
+    assert len(sent) == calls and model.format_retries == calls - 1
+    assert reply.content == ("Thought: no code here" if calls == 1 else step("ok", "print(run_tests())")), \
+        "off: the reply is kept as the model wrote it"
+
+
+@pytest.mark.parametrize("coaching, calls", [(FULL, 2), (only_off("reply_repairs"), 1)])
+def test_reply_repairs_ask_again_for_a_read_of_a_name_nothing_set_only_where_on(coaching, calls):
+    model, sent = guarded([step("x", "print(made_up)"), step("ok", "print(run_tests())")], coaching,
+                          variables=lambda: set(), tool_names=lambda: {"run_tests"})
+    model.generate([])
+    assert len(sent) == calls
+
+
+@pytest.mark.parametrize("coaching, calls", [(FULL, 2), (only_off("repeat_retry"), 1), (PLAIN_CORE, 1)])
+def test_repeat_retry_asks_again_for_a_repeated_step_only_where_on(coaching, calls):
+    model, sent = guarded([step("again", "print(run_tests())"), step("next", 'print(read_file(path="calc.py"))')],
+                          coaching, earlier=[(1, "print(run_tests())")])
+    model.generate([], temperature=0.1)
+    assert len(sent) == calls and model.repeat_retries == calls - 1
+
+
+@pytest.mark.parametrize("coaching, suggested", [(FULL, True), (only_off("hints"), False)])
+def test_hints_suggest_the_next_step_only_where_on(coaching, suggested):
+    asked = []
+    model, sent = guarded([step("again", "print(run_tests())"), step("next", "print(1)")], coaching,
+                          earlier=[(1, "print(run_tests())")], hint=lambda: asked.append(1) or "read calc.py")
+    model.generate([])
+    nudge = sent[1][0][-1].content[0]["text"]
+    assert ("Suggested next step: read calc.py" in nudge) is suggested and bool(asked) is suggested
+
+
+@pytest.mark.parametrize("coaching, temperature", [(FULL, 0.5), (only_off("temperature_bumps"), 0.1)])
+def test_temperature_bumps_sample_a_retry_warmer_only_where_on(coaching, temperature):
+    from agent_runtime.agent.replies import RETRY_TEMPERATURE
+
+    model, sent = guarded([step("again", "print(run_tests())"), step("next", "print(1)")], coaching,
+                          earlier=[(1, "print(run_tests())")])
+    model.generate([], temperature=0.1)
+    assert RETRY_TEMPERATURE == 0.5 and sent[1][1]["temperature"] == temperature, "off: the user's temperature"
+
+
+# --- the attempts (agent/attempts.py) ---
+
+
+def call(tool, outcome="ok", **facts):
+    return SimpleNamespace(tool=tool, arguments={"path": "calc.py"}, outcome=outcome, facts=facts)
+
+
+def failed_step(fix: str = "a * b") -> SimpleNamespace:
+    observations = ("patch_id: p\ncommand: python -m pytest -q\npassed: false\nsummary: 1 failed, 1 passed\noutput:\n"
+                    "E       assert 6 == 5\n(end of output)")
+    code = f'p = propose_file(path="calc.py", content={fix!r})\nprint(apply_patch(patch_id=p["patch_id"]))\n'
+    return SimpleNamespace(is_final_answer=False, observations=observations, model_output=f"Thought: {fix}\n",
+                           code_action=code)
+
+
+def failed_attempt(coaching: Coaching, request=None):
+    from agent_runtime.agent.attempts import FixAttempts
+    from agent_runtime.agent.edits import EditRequest
+
+    undone: list = []
+    attempts = FixAttempts(undo=lambda pid: undone.append(pid) or {"patch_id": pid, "files": ["calc.py"]},
+                           coaching=coaching)
+    attempts.begin(request or EditRequest(("calc.py",)), first_call=0)
+    attempts.take()
+    history = [call("propose_file", patch_id="p1"), call("apply_patch", patch_id="p1"), call("run_tests", passed=False)]
+    step_ = failed_step()
+    attempts.after_step(step_, history)
+    return attempts, undone, step_
+
+
+def test_fresh_restart_undoes_a_failed_fix_and_starts_afresh_only_where_on():
+    attempts, undone, step_ = failed_attempt(FULL)
+    plan = attempts.take()
+    assert undone == ["p1"] and plan.edit is not None and plan.fresh.startswith("Attempt 1 did not work")
+    attempts, undone, step_ = failed_attempt(only_off("fresh_restart"))
+    plan = attempts.take()
+    assert undone == [], "the failed change stays: the next attempt builds on it"
+    assert plan.edit is None and plan.fresh is None, "the next request is the agent's own, in the same conversation"
+    reflected = step_.observations.split("(end of output)", 1)[1]
+    assert reflected.strip().startswith("The tests still fail with your change applied (1 failed, 1 passed):\n"
+                                        "E       assert 6 == 5\nThe change stays")
+    assert len(attempts.attempts) == 1 and attempts.made(answered=True) == 2
+
+
+def test_a_plain_attempt_is_counted_only_when_a_fix_failed_and_its_stop_says_the_changes_stay():
+    from agent_runtime.agent.attempts import reflection
+
+    attempts, undone, _ = failed_attempt(PLAIN_CORE)
+    assert attempts.take() is None, "no warmer fix, no fresh start, no edit form: nothing planned"
+    reading = SimpleNamespace(is_final_answer=False, observations="", model_output="Thought: look\n", code_action="")
+    attempts.after_step(reading, [call("read_file")])
+    attempts.after_step(reading, [])
+    assert len(attempts.attempts) == 1, "a step that tried no fix is no attempt"
+    assert "The changes are still applied" in attempts.summary("test")
+    refused = reflection([call("propose_file", outcome="refused", error="outside the workspace")], "")
+    assert refused == "That fix did not go in: propose_file refused it: outside the workspace. Write the fix again."
+    long = reflection([call("apply_patch"), call("run_tests", passed=False)], "command: x\n" + "y" * 9000)
+    assert len(long) < 1700, "bounded"
+
+
+@pytest.mark.parametrize("coaching, temperature", [(FULL, 0.7), (only_off("temperature_bumps"), None)])
+def test_temperature_bumps_sample_the_next_fix_warmer_only_where_on(coaching, temperature):
+    attempts, _, _ = failed_attempt(coaching)
+    assert attempts.take().temperature == temperature
+
+
+@pytest.mark.parametrize("coaching, narrowed", [(FULL, True), (only_off("new_function_per_attempt"), False)])
+def test_new_function_per_attempt_holds_the_next_attempt_to_another_function_only_where_on(coaching, narrowed):
+    from agent_runtime.agent.edits import EditRequest, EditTarget
+
+    request = EditRequest.of([EditTarget.of_symbol("pkg/core.py", n, f"def {n}():\n    return 1\n") for n in "AB"])
+    attempts, _, _ = failed_attempt(coaching, request)
+    assert (attempts.take().edit.paths == ("pkg/core.py::A",)) is narrowed
+
+
+def test_the_time_to_the_first_request_is_measured_from_the_task_s_start():
+    from agent_runtime.agent.attempts import FixAttempts
+
+    now = [10.0]
+    attempts = FixAttempts(undo=lambda pid: {}, clock=lambda: now[0], started=4.0)
+    assert attempts.first_request_s is None
+    now[0] = 12.5
+    attempts.take()
+    now[0] = 20.0
+    attempts.take()
+    assert attempts.first_request_s == 8.5, "the first request only"
