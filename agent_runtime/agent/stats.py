@@ -68,6 +68,13 @@ class StepMeter:
                 "tests_passed": calls[tests[-1]].facts["passed"] if tests else None,
                 "tests_stale": bool(tests) and any(changed_files(c) for c in calls[tests[-1] + 1:])}
 
+    def review(self, calls: list[Any], exit_code: int) -> dict[str, Any]:
+        """The task's root span figures a reviewer filters on in Phoenix (telemetry/review.py)."""
+        from agent_runtime.telemetry.review import task_review
+
+        files = getattr(self.session, "_files_changed", [])
+        return task_review(calls, files, exit_code, self._waited() - self._waited_at_start)
+
 
 def changed_files(call: Any) -> bool:
     """A call that changed the workspace's files: a patch applied or undone."""
@@ -99,13 +106,6 @@ def server_figures(figures: dict[str, float], before: dict[str, float]) -> dict[
         return {"prompt_s": None, "generation_s": None, "prompt_tokens": None, "prompt_evaluated": None}
     return {"prompt_s": round(now["prompt_s"], 3), "generation_s": round(now["generation_s"], 3),
             "prompt_tokens": int(now["prompt_tokens"]), "prompt_evaluated": int(now["prompt_evaluated"])}
-
-    def review(self, calls: list[Any], exit_code: int) -> dict[str, Any]:
-        """The task's root span figures a reviewer filters on in Phoenix (telemetry/review.py)."""
-        from agent_runtime.telemetry.review import task_review
-
-        files = getattr(self.session, "_files_changed", [])
-        return task_review(calls, files, exit_code, self._waited() - self._waited_at_start)
 
 
 def step_line(fields: dict[str, Any]) -> str:

@@ -145,6 +145,8 @@ def agent_state(root: Path, runs: Path | None = None) -> list[Path]:
         real = Path(os.path.realpath(directory))
         if not os.path.lexists(real) or real == root:
             continue
+        if any(within(real, Path(tree)) for tree in PRIVATE_TREES) and not within(real, root):
+            continue  # the sandbox's own empty /tmp (/run) already hides it; a cover there cannot be mounted
         if not within(root, real):
             out.append(real)
             continue
