@@ -8,7 +8,7 @@ import json
 import os
 from pathlib import Path
 
-from conftest import git, make_repo, run_cli
+from conftest import git, make_repo, run_cli, step, write_replay
 
 from agent_runtime.core import Workspace
 from agent_runtime.patches.undo import UndoJournal
@@ -213,3 +213,52 @@ def test_undo_in_the_repl_lists_and_refuses_as_the_command_does(tmp_path, tools_
     assert said[-1].startswith("error: cannot undo patch p1: a.txt changed since it was applied")
     dispatch(ctx, "/undoo")
     assert said[-1] == "warn: unknown command /undoo; did you mean /undo? (/help lists them)"
+
+
+def test_the_repls_undo_takes_this_sessions_short_ids_and_earlier_ones_qualified(tmp_path, tools_for):
+    from types import SimpleNamespace
+
+    from agent_runtime.cli.slash import ReplContext, dispatch
+    from agent_runtime.config import load_settings
+
+    repo = make_repo(tmp_path / "r", {"a.txt": "a1\n", "b.txt": "b1\n"})
+    _, earlier = tools_for(repo)
+    patch(earlier, "a.txt", "a1", "a2")  # s1.p1
+    runtime, tools = tools_for(repo)  # the REPL's session
+    assert patch(tools, "b.txt", "b1", "b2") == "p1"
+    said: list[str] = []
+    display = SimpleNamespace(info=said.append, warn=lambda m: said.append("warn: " + m),
+                              error=lambda m: said.append("error: " + m))
+    session = SimpleNamespace(runtime=runtime, notes=[], applied=[])
+    ctx = ReplContext(load_settings({}), Path(repo), session=session, display=display, opener=None)
+    dispatch(ctx, "/undo --list")
+    assert [line.split()[0] for line in said[-1].splitlines()[1:]] == ["p1", "s1.p1"]
+    dispatch(ctx, "/undo p1")  # this session's p1: b.txt, not the earlier session's a.txt
+    assert said[-1] == "Undid patch p1: restored b.txt"
+    assert (repo / "b.txt").read_text() == "b1\n" and (repo / "a.txt").read_text() == "a2\n"
+    assert session.notes == ["the user undid patch p1: its files are back as they were before it"]
+    dispatch(ctx, "/undo p2")
+    assert said[-1].startswith("error: there is no applied patch 'p2' in this session") and "s1.p1" in said[-1]
+    dispatch(ctx, "/undo s1.p1")
+    assert said[-1] == "Undid patch s1.p1: restored a.txt" and (repo / "a.txt").read_text() == "a1\n"
+
+
+def test_a_fresh_cli_run_numbers_from_p1_and_continue_numbers_on_in_its_session(tmp_path):
+    repo = make_repo(tmp_path / "r", {"a.txt": "a1\n", "b.txt": "b1\n"})
+    runs = tmp_path / "runs"
+
+    def task(path: str, old: str, new: str, *options: str):
+        replay = write_replay(tmp_path / f"{path}-{new}.json", [step("Change it and report its id.", (
+            f'p = propose_patch(path="{path}", old="{old}", new="{new}")\n'
+            'print(apply_patch(patch_id=p["patch_id"]))\nfinal_answer(p["patch_id"])'))])
+        done = run_cli(*options, "--approval", "auto", "--model", f"replay:{replay}", f"change {path}", cwd=repo,
+                       env={"RUNS_DIR": str(runs)})
+        assert done.returncode == 0, done.stderr
+        return done.stdout.strip()
+
+    assert task("a.txt", "a1", "a2") == "p1"
+    assert task("b.txt", "b1", "b2") == "p1", "a new process is a new session: it numbers from p1"
+    assert task("a.txt", "a2", "a3", "--continue") == "p2", "a resumed conversation numbers on in its session"
+    rows = json.loads(run_cli("undo", "--list", "--json", cwd=repo).stdout)
+    assert [r["id"] for r in rows] == ["s2.p2", "s2.p1", "s1.p1"]
+    assert [r["patch_id"] for r in rows] == ["p2", "p1", "s1.p1"]
