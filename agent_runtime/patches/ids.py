@@ -107,7 +107,7 @@ def resolve(entries: list[Any], wanted: str, where: str, command: str) -> list[A
             raise PatchError(f"{short} is ambiguous: it is the id of {_choices(alike)}", advice)
         whose = "an earlier session's" if len(same) == 1 else "one of earlier sessions'"
         raise PatchError(f"{where} has no {short} of its own; {short} may mean {whose}: {_choices(same)}", advice)
-    valid = [e.shown for e in reversed(_distinct(entries))][:12]
-    known = ", ".join(valid) + (", ..." if len(entries) > 12 else "") if valid else "none yet"
+    distinct = [e.shown for e in reversed(_distinct(entries))]
+    known = ", ".join(distinct[:12]) + (", ..." if len(distinct) > 12 else "") if distinct else "none yet"
     raise PatchError(f"there is no applied patch {wanted!r} in {where} (nor a command's changes); valid ids: {known}",
                      "agent-runtime undo --list shows the applied patches and commands' changes and their ids.")
