@@ -173,9 +173,10 @@ class UndoJournal:
 
     # --- ids ---
 
-    def new_id(self, prefix: str = "p") -> str:
+    def new_id(self, prefix: str = "p", take: bool = True) -> str:
         """The session's next id: p1, p2, ... (c3 for a command's changes). The session gets the
-        repository's next number first if it has none yet (sessions are never renumbered)."""
+        repository's next number first if it has none yet (sessions are never renumbered).
+        take=False: only that (the id is not used up)."""
         with self._locked():
             ids = self._read_ids()
             if self.session is None:
@@ -185,7 +186,7 @@ class UndoJournal:
             number = ids["next"].get(self.session)
             if not isinstance(number, int):  # a session taken up (resume) the file does not know
                 number = self._highest_id(self.session) + 1
-            ids["next"][self.session] = number + 1
+            ids["next"][self.session] = number + 1 if take else number
             tmp = self.ids_path.with_suffix(".tmp")
             _write_private(tmp, json.dumps(ids) + "\n", append=False)
             os.replace(tmp, self.ids_path)
@@ -215,7 +216,7 @@ class UndoJournal:
 
     def _own_session(self) -> str:
         if self.session is None:
-            self.new_id("p")  # numbers the session (an id of it left unused)
+            self.new_id("p", take=False)  # numbers the session
         assert self.session is not None
         return self.session
 
