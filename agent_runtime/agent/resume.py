@@ -133,12 +133,16 @@ def write_steps(record: Any, steps: list[Any], saved: int, contexts: dict[str, s
 
 def restore_patches(runtime: Any, conversation: str) -> tuple[list[Any], str | None]:
     """The conversation's proposed patches back in the runtime's store: (those applied, a note of the
-    ones undone since, if any)."""
+    ones undone since, if any). The conversation numbers on in its session, so its patches keep their ids
+    (patches/ids.py)."""
+    from agent_runtime.patches.ids import sort_key
+
+    runtime.journal.take_up(conversation)
     patches = runtime.journal.proposals(conversation)
     runtime.patches.restore(patches)
     applied_ids = {p.id for p in patches if p.applied}
-    undone = sorted({e.patch_id for e in runtime.journal.history() if e.undone} & {p.id for p in patches} - applied_ids,
-                    key=lambda i: int(i[1:]) if i[1:].isdigit() else 0)
+    undone = sorted({e.shown for e in runtime.journal.history() if e.undone} & {p.id for p in patches} - applied_ids,
+                    key=sort_key)
     note = None
     if undone:  # applied in the conversation, undone since (or restored by hand)
         note = (f"patch {', '.join(undone)} {'was' if len(undone) == 1 else 'were'} undone: "

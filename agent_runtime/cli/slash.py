@@ -125,12 +125,18 @@ def _undo(ctx: ReplContext, args: list[str]) -> None:
     from agent_runtime.cli.undocmd import undo_last, undo_list
 
     if args and args[0] in ("--list", "-l", "list"):
-        undo_list(ctx.repo, ctx.display)
+        undo_list(ctx.repo, ctx.display, journal=_journal(ctx))
     elif len(args) > 1 or (args and args[0].startswith("-")):
         ctx.display.warn("usage: /undo [PATCH_ID|--list]")
     else:
-        undo_last(ctx.repo, ctx.display, args[0] if args else None)
+        undo_last(ctx.repo, ctx.display, args[0] if args else None, journal=_journal(ctx))
         _after_undo(ctx)
+
+
+def _journal(ctx: ReplContext):
+    """The session's undo journal: short ids (p1) are this session's there; None without a session."""
+    runtime = getattr(ctx.session, "runtime", None)
+    return getattr(runtime, "journal", None)
 
 
 def _after_undo(ctx: ReplContext) -> None:
@@ -139,15 +145,19 @@ def _after_undo(ctx: ReplContext) -> None:
     runtime = getattr(ctx.session, "runtime", None)
     if runtime is None or runtime.journal is None:
         return
-    in_effect = {e.patch_id for e in runtime.journal.history() if e.undone is None}
+    history = runtime.journal.history()
+    in_effect = {e.shown for e in history if e.undone is None}
     undone = [p.id for p in runtime.patches.all() if p.applied and p.id not in in_effect]
     for patch in runtime.patches.all():
         patch.applied = patch.applied and patch.id in in_effect
     if undone:
         ctx.session.notes.append(f"the user undid patch {', '.join(undone)}: its files are back as they were "
                                  "before it")
-    commands = sorted(i for i in runtime.commands_changed if i not in in_effect)
-    runtime.commands_changed.difference_update(commands)
+    live = {e.qualified for e in history if e.undone is None}
+    gone = sorted(i for i in runtime.commands_changed if i not in live)
+    runtime.commands_changed.difference_update(gone)
+    shown = {e.qualified: e.shown for e in history}
+    commands = [shown.get(i, i) for i in gone]
     if commands:
         ctx.session.notes.append(f"the user undid what command {', '.join(commands)} changed: those files are back "
                                  "as they were before it ran")
@@ -168,8 +178,8 @@ def _diff(ctx: ReplContext, args: list[str]) -> None:
     journal = session.runtime.journal
     ids = {p.id for p in session.applied}
     if journal is not None:
-        entries = [e for e in journal.history() if e.patch_id in ids and e.undone is None]
-        groups, shown_ids = [e.edits for e in entries], [e.patch_id for e in entries]
+        entries = [e for e in journal.history() if e.shown in ids and e.undone is None]
+        groups, shown_ids = [e.edits for e in entries], [e.shown for e in entries]
     else:
         groups, shown_ids = [p.edits for p in session.applied], [p.id for p in session.applied]
     edits = combined_edits(groups)

@@ -34,12 +34,13 @@ def _say(message: str, display: Any, error: bool = False) -> None:
         print(visible(message))
 
 
-def undo_last(repo: Path, display: Any = None, patch_id: str | None = None) -> int:
-    """Undo the newest applied patch still in effect (or `patch_id`); 0 done, 1 refused or nothing to do."""
+def undo_last(repo: Path, display: Any = None, patch_id: str | None = None, journal: Any = None) -> int:
+    """Undo the newest applied patch still in effect (or `patch_id`); 0 done, 1 refused or nothing to do.
+    journal: a session's (the REPL's), where a short id is that session's; else the newest session's."""
     from agent_runtime.patches.diffs import PatchError
 
     try:
-        done = _journal(repo).undo(patch_id)
+        done = (journal or _journal(repo)).undo(patch_id)
     except PatchError as exc:
         _say(f"{exc.error}. {exc.suggestion}", display, error=True)
         return 1
@@ -67,8 +68,9 @@ def _paths(paths: list[str], shown: int = 10) -> str:
     return ", ".join(paths[:shown]) + (f" and {len(paths) - shown} more" if len(paths) > shown else "")
 
 
-def undo_list(repo: Path, display: Any = None, as_json: bool = False) -> int:
-    rows = _journal(repo).status()
+def undo_list(repo: Path, display: Any = None, as_json: bool = False, journal: Any = None) -> int:
+    """The history, newest first: ids short where they mean the entry (patches/ids.py), else qualified."""
+    rows = (journal or _journal(repo)).status()
     if as_json:
         print(json.dumps(rows, indent=2))
         return 0
@@ -77,7 +79,8 @@ def undo_list(repo: Path, display: Any = None, as_json: bool = False) -> int:
         return 0
     import time as _time
 
-    lines = [f"{'PATCH':<7} {'APPLIED':<16} {'STATE':<16} {'FILES'}"]
+    width = max(7, *(len(row["patch_id"]) for row in rows))
+    lines = [f"{'PATCH':<{width}} {'APPLIED':<16} {'STATE':<16} {'FILES'}"]
     for row in rows:
         when = _time.strftime("%Y-%m-%d %H:%M", _time.localtime(row["time"])) if row["time"] else "?"
         files = ", ".join(f"{f['path']} (+{f['added']} -{f['removed']})" for f in row["files"])
@@ -86,7 +89,7 @@ def undo_list(repo: Path, display: Any = None, as_json: bool = False) -> int:
             files = f"`{command}`: {_paths([f['path'] for f in row['files']], 5)}"
         state = row["state"] + (f": {', '.join(row['changed'])}" if row["changed"] else "")
         run = f"  run {row['run_id']}" if row.get("run_id") else ""
-        lines.append(f"{row['patch_id']:<7} {when:<16} {state:<16} {files}{run}")
+        lines.append(f"{row['patch_id']:<{width}} {when:<16} {state:<16} {files}{run}")
     _say("\n".join(lines), display)
     return 0
 
@@ -96,7 +99,8 @@ def cmd_undo(argv: list[str], settings: Settings, repo: Path) -> int:
                              "patch, or what a command changed (saved before and after it: a checkpoint); run "
                              "again to walk further back. Refused if its files changed since (the message names "
                              "them). A file restored by hand (git checkout) counts as undone.")
-    parser.add_argument("patch_id", nargs="?", help="undo this patch or command instead (an id from --list)")
+    parser.add_argument("patch_id", nargs="?", help="undo this patch or command instead (an id from --list: p2 is "
+                                                    "the newest session's, s3.p2 an earlier session's)")
     parser.add_argument("--list", action="store_true",
                         help="the history: every applied patch and command that changed files, newest first")
     parser.add_argument("--json", action="store_true", help="with --list: print JSON")

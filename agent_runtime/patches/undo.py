@@ -6,7 +6,8 @@ Files, all under the user's state directory (undo/), named after the workspace's
     <key>.jsonl            one line per applied patch (files' bytes before and after), and one
                            per undo ("undone": which line, how); appended, never rewritten
     <key>.proposed.jsonl   every proposed patch (so a resumed conversation gets its patches back)
-    <key>.next             the next patch number: ids (p1, p2, ...) are never reused in a repository
+    <key>.ids              the next session number and each session's next id (patches/ids.py: p1, p2,
+                           ... per session, `s3.p1` in the history; an id never names two entries)
     <key>.lock             taken while allocating an id, appending or undoing (two sessions at once)
 
 The journal holds files' contents, so it is private (directory 0700, files 0600), and it never
@@ -15,7 +16,7 @@ refused before anything is written (the policy denies proposing it in the first 
 
 Commands are in the same history: before and after each sandboxed command the workspace is saved
 in the checkpoint store (patches/checkpoint.py), and a command that changed files gets an entry
-(ids c1, c2, ... from the same counter) naming its two snapshots; undoing it puts every file it
+(ids c1, c2, ... from the session's counter) naming its two snapshots; undoing it puts every file it
 changed back as it was, under the same rule as a patch (refused when one changed since).
 
 A patch is undone by hand when each of its files is back as it was before it (or before an
@@ -43,6 +44,7 @@ from agent_runtime.gitcmd import GitError
 from agent_runtime.patches.apply import FileEdit, Patch, _read, write_edits
 from agent_runtime.patches.checkpoint import SHOWN, Change, Snapshot, Store
 from agent_runtime.patches.diffs import PatchError
+from agent_runtime.patches.ids import LEGACY, SESSION, current_sessions, label, resolve, split
 
 
 def _b64(data: bytes | None) -> str | None:
@@ -56,6 +58,7 @@ def _unb64(text: str | None) -> bytes | None:
 PRIVATE_DIR, PRIVATE_FILE = 0o700, 0o600
 PROPOSED_MAX_BYTES = 16_000_000  # past this the oldest half of the proposals is dropped
 _ID = re.compile(r"^[pc](\d+)$")
+IDS_FILE = "ids"  # <key>.ids: {"sessions": the last session number, "next": {"s3": 4, ...}}
 
 
 def _write_private(path: Path, text: str, append: bool) -> None:
@@ -108,6 +111,13 @@ class Applied:
     before: str = ""  # a command's snapshots (trees of the checkpoint store)
     after: str = ""
     not_covered: list[str] = field(default_factory=list)  # ignored files past the snapshot's limits
+    session: str = LEGACY  # the session that made it (s0: before sessions were numbered)
+    shown: str = ""  # the id to show and accept: short where it means this entry, else qualified
+    in_scope: bool = False  # of the session(s) short ids mean
+
+    @property
+    def qualified(self) -> str:
+        return f"{self.session}.{self.patch_id}"
 
     @property
     def paths(self) -> list[str]:
@@ -119,9 +129,9 @@ class Applied:
     def what(self) -> str:
         """"patch p3" or "command c4 (`rm -rf src`)"."""
         if self.command is None:
-            return f"patch {self.patch_id}"
+            return f"patch {self.shown or self.patch_id}"
         shown = self.command if len(self.command) <= 60 else self.command[:57] + "..."
-        return f"command {self.patch_id} (`{shown}`)"
+        return f"command {self.shown or self.patch_id} (`{shown}`)"
 
 
 class UndoJournal:
@@ -129,21 +139,26 @@ class UndoJournal:
 
     secret: does the policy forbid reading this workspace-relative path? (default: nothing is)
     context: tags written with each entry (run_id, conversation), set by the session.
+    mine: a session's journal (a runtime's): short ids are this session's (`session`, numbered at its
+    first id, or taken up from a resumed conversation). Otherwise (`agent-runtime undo`) short ids are
+    the newest session's (patches/ids.py).
     """
 
     def __init__(self, directory: Path, workspace: Workspace, secret: Callable[[str], bool] | None = None,
-                 store: Store | None = None):
+                 store: Store | None = None, mine: bool = False):
         key = hashlib.sha256(str(workspace.root).encode()).hexdigest()[:16]
         # The checkpoint store of this workspace, beside the journal (<state home>/checkpoints/<key>).
         self.store = store or Store(Path(directory).parent / "checkpoints" / key, workspace.root)
         self.dir = Path(directory)
         self.path = self.dir / f"{key}.jsonl"
         self.proposed_path = self.dir / f"{key}.proposed.jsonl"
-        self.counter_path = self.dir / f"{key}.next"
+        self.ids_path = self.dir / f"{key}.{IDS_FILE}"
         self.lock_path = self.dir / f"{key}.lock"
         self.workspace = workspace
         self.secret = secret or (lambda rel: False)
         self.context: dict[str, Any] = {}
+        self.mine = mine
+        self.session: str | None = None
 
     @contextmanager
     def _locked(self) -> Iterator[None]:
@@ -158,27 +173,73 @@ class UndoJournal:
 
     # --- ids ---
 
-    def new_id(self, prefix: str = "p") -> str:
-        """The next id of this repository: p1, p2, ... (c3 for a command's changes), never one an earlier
-        session used."""
+    def new_id(self, prefix: str = "p", take: bool = True) -> str:
+        """The session's next id: p1, p2, ... (c3 for a command's changes). The session gets the
+        repository's next number first if it has none yet (sessions are never renumbered).
+        take=False: only that (the id is not used up)."""
         with self._locked():
-            try:
-                number = int(self.counter_path.read_text().strip())
-            except (FileNotFoundError, ValueError):
-                number = self._highest_id() + 1  # a journal from before the counter: go past its ids
-            tmp = self.counter_path.with_suffix(".tmp")
-            _write_private(tmp, f"{number + 1}\n", append=False)
-            os.replace(tmp, self.counter_path)
+            ids = self._read_ids()
+            if self.session is None:
+                last = ids["sessions"] if isinstance(ids.get("sessions"), int) else self._highest_session()
+                self.session = f"s{last + 1}"
+                ids["sessions"], ids["next"][self.session] = last + 1, 1
+            number = ids["next"].get(self.session)
+            if not isinstance(number, int):  # a session taken up (resume) the file does not know
+                number = self._highest_id(self.session) + 1
+            ids["next"][self.session] = number + 1 if take else number
+            tmp = self.ids_path.with_suffix(".tmp")
+            _write_private(tmp, json.dumps(ids) + "\n", append=False)
+            os.replace(tmp, self.ids_path)
         return f"{prefix}{number}"
 
-    def _highest_id(self) -> int:
-        numbers = [0]
+    def _read_ids(self) -> dict[str, Any]:
+        try:
+            ids = json.loads(self.ids_path.read_text())
+        except (FileNotFoundError, ValueError):
+            ids = {}
+        ids = ids if isinstance(ids, dict) else {}
+        ids["next"] = ids["next"] if isinstance(ids.get("next"), dict) else {}
+        return ids
+
+    def _tagged(self) -> Iterator[tuple[str, str]]:
+        """(session, short id) of every line of the journal and the proposals."""
         for path in (self.path, self.proposed_path):
             for item in _lines(path):
-                match = _ID.match(str(item.get("patch_id", "")))
-                if match:
-                    numbers.append(int(match.group(1)))
-        return max(numbers)
+                if item.get("patch_id"):
+                    yield str(item.get("session") or LEGACY), str(item["patch_id"])
+
+    def _highest_session(self) -> int:
+        return max([0] + [int(m.group(1)) for s, _ in self._tagged() if (m := SESSION.match(s))])
+
+    def _highest_id(self, session: str) -> int:
+        return max([0] + [int(m.group(1)) for s, i in self._tagged() if s == session and (m := _ID.match(i))])
+
+    def _own_session(self) -> str:
+        if self.session is None:
+            self.new_id("p", take=False)  # numbers the session
+        assert self.session is not None
+        return self.session
+
+    def _entry_ids(self, patch_id: str) -> dict[str, str]:
+        """The journal's fields for an id: a short one is this session's, a qualified one (a patch of
+        an earlier session of a resumed conversation) keeps its session."""
+        session, short = split(patch_id)
+        return {"session": session or self._own_session(), "patch_id": short}
+
+    def session_of(self, conversation: str) -> str | None:
+        """The session of a conversation's newest patch or command's changes (None: it made none)."""
+        found = None
+        for path in (self.proposed_path, self.path):
+            for item in _lines(path):
+                if item.get("conversation") == conversation and item.get("patch_id"):
+                    found = str(item.get("session") or LEGACY)
+        return found
+
+    def take_up(self, conversation: str) -> None:
+        """A resumed conversation numbers on in its session, so its patches keep their ids."""
+        session = self.session_of(conversation)
+        if session is not None:
+            self.session = session
 
     # --- writing ---
 
@@ -196,7 +257,7 @@ class UndoJournal:
     def record(self, patch: Patch) -> None:
         """An applied patch (a Runtime patch listener)."""
         self.refuse_secrets(patch)
-        entry = {"type": "applied", "patch_id": patch.id, "time": time.time(), "root": str(self.workspace.root),
+        entry = {"type": "applied", **self._entry_ids(patch.id), "time": time.time(), "root": str(self.workspace.root),
                  **self._tags(), "edits": _edits_json(patch.edits)}
         with self._locked():
             _write_private(self.path, json.dumps(entry, ensure_ascii=True) + "\n", append=True)
@@ -205,7 +266,8 @@ class UndoJournal:
         """A command that changed files (checkpoint.around's `record`): its id."""
         entry_id = self.new_id("c")
         covered = set(after.not_covered) - set(before.not_covered)
-        entry = {"type": "command", "patch_id": entry_id, "time": time.time(), "root": str(self.workspace.root),
+        entry = {"type": "command", **self._entry_ids(entry_id), "time": time.time(),
+                 "root": str(self.workspace.root),
                  **self._tags(), "command": command, "before": before.tree, "after": after.tree,
                  "files": [c.path for c in changes], "not_covered": sorted(covered)[:SHOWN]}
         with self._locked():
@@ -218,7 +280,7 @@ class UndoJournal:
         paths = [rel for e in patch.edits for rel in (e.old_path, e.new_path) if rel]
         if any(self.secret(rel) for rel in paths):
             return
-        entry = {"type": "proposed", "patch_id": patch.id, "time": time.time(), **self._tags(),
+        entry = {"type": "proposed", **self._entry_ids(patch.id), "time": time.time(), **self._tags(),
                  "notes": list(patch.notes), "edits": _edits_json(patch.edits)}
         with self._locked():
             _write_private(self.proposed_path, json.dumps(entry, ensure_ascii=True) + "\n", append=True)
@@ -235,7 +297,8 @@ class UndoJournal:
     # --- reading ---
 
     def history(self) -> list[Applied]:
-        """Every applied patch, oldest first, with whether (and how) it was undone."""
+        """Every applied patch and command's changes, oldest first, with whether (and how) it was
+        undone, and the id to show for it (`shown`: short where it means it, else qualified)."""
         applied: dict[int, Applied] = {}
         for number, item in enumerate(_lines(self.path)):
             kind = item.get("type", "applied" if "edits" in item else None)
@@ -253,18 +316,59 @@ class UndoJournal:
                                           not_covered=[str(f) for f in item.get("not_covered") or []])
             elif kind == "undone" and isinstance(item.get("line"), int) and item["line"] in applied:
                 applied[item["line"]].undone = str(item.get("how") or "undo")
-        return list(applied.values())
+                continue
+            if number in applied:
+                applied[number].session = str(item.get("session") or LEGACY)
+        entries = list(applied.values())
+        label(entries, self.scope(entries))
+        return entries
+
+    def scope(self, entries: list[Applied]) -> set[str]:
+        """The sessions whose short ids mean their entries: this one, or (no session) the newest."""
+        if self.mine:
+            return {self.session} if self.session else set()
+        return current_sessions(entries)
+
+    def where(self, entries: list[Applied]) -> str:
+        """What a short id means, for messages."""
+        if self.mine:
+            return "this session"
+        sessions = sorted(current_sessions(entries))
+        return f"the newest session ({', '.join(sessions)})" if sessions else "this repository's history"
+
+    def find(self, patch_id: str, entries: list[Applied] | None = None) -> list[Applied]:
+        """The entries an id names (one patch, applied once or again), newest last; PatchError naming
+        the valid ids, or the choices of an ambiguous short id."""
+        entries = self.history() if entries is None else entries
+        return resolve(entries, patch_id, self.where(entries),
+                       "undo_patch" if self.mine else "agent-runtime undo")
 
     def proposals(self, conversation: str) -> list[Patch]:
         """The patches proposed in a conversation, in order, marked applied when they still are."""
-        in_effect = {e.patch_id for e in self.history() if e.undone is None}
+        in_effect = {e.qualified for e in self.history() if e.undone is None}
         found: dict[str, Patch] = {}
         for item in _lines(self.proposed_path):
             if item.get("type") == "proposed" and item.get("conversation") == conversation and "edits" in item:
-                patch = Patch(str(item["patch_id"]), _edits(item["edits"]), list(item.get("notes") or []))
-                patch.applied = patch.id in in_effect
+                session, short = str(item.get("session") or LEGACY), str(item["patch_id"])
+                shown = short if session == self.session else f"{session}.{short}"  # ids stay unique here
+                patch = Patch(shown, _edits(item["edits"]), list(item.get("notes") or []))
+                patch.applied = f"{session}.{short}" in in_effect
                 found[patch.id] = patch
         return list(found.values())
+
+    def kept(self, qualified: str) -> Patch | None:
+        """A patch of the history by its qualified id (s3.p1): as applied, else as proposed."""
+        for entry in reversed(self.history()):
+            if entry.qualified == qualified and entry.command is None:
+                patch = Patch(qualified, entry.edits)
+                patch.applied = entry.undone is None
+                return patch
+        session, short = split(qualified)
+        for item in reversed(_lines(self.proposed_path)):
+            if item.get("type") == "proposed" and str(item.get("session") or LEGACY) == session \
+                    and item.get("patch_id") == short and "edits" in item:
+                return Patch(qualified, _edits(item["edits"]), list(item.get("notes") or []))
+        return None
 
     # --- undo ---
 
@@ -308,15 +412,11 @@ class UndoJournal:
             live = [e for e in history if e.undone is None]
             by_hand: list[str] = []
             if patch_id is not None:
-                wanted = patch_id.strip()
-                matches = [e for e in live if e.patch_id == wanted]
+                named = self.find(patch_id, history)
+                matches = [e for e in named if e.undone is None]
                 if not matches:
-                    done = [e for e in history if e.patch_id == wanted]
-                    if done:
-                        raise PatchError(f"{done[-1].what} is already undone",
-                                         "Nothing to do (agent-runtime undo --list shows the history).")
-                    raise PatchError(f"there is no patch {wanted} in this repository's history",
-                                     "agent-runtime undo --list shows the applied patches and their ids.")
+                    raise PatchError(f"{named[-1].what} is already undone",
+                                     "Nothing to do (agent-runtime undo --list shows the history).")
                 candidates = matches[-1:]
             else:
                 candidates = list(reversed(live))
@@ -327,7 +427,7 @@ class UndoJournal:
                 if not in_effect:  # every file is back already: undone by hand
                     self._mark(entry, "by hand")
                     live.remove(entry)
-                    by_hand.append(entry.patch_id)
+                    by_hand.append(entry.shown)
                     continue
                 removed: list[str] = []
                 if entry.command is not None:
@@ -338,7 +438,7 @@ class UndoJournal:
                     write_edits([edit.inverse() for edit in in_effect], self.workspace)
                     files = [e.inverse().path for e in in_effect]
                 self._mark(entry, "undo")
-                return {"patch_id": entry.patch_id, "files": files, "by_hand": by_hand, "left_as_is": restored,
+                return {"patch_id": entry.shown, "id": entry.qualified, "files": files, "by_hand": by_hand, "left_as_is": restored,
                         "what": entry.what, "command": entry.command, "not_covered": entry.not_covered,
                         "removed": removed}
             if by_hand:
@@ -361,7 +461,7 @@ class UndoJournal:
         since = "it was applied" if entry.command is None else "it ran"
         files = ", ".join(changed[:SHOWN]) + (f" and {len(changed) - SHOWN} more" if len(changed) > SHOWN else "")
         head = f"cannot undo {entry.what}: {files} changed since {since}"
-        patches = [e.patch_id for e in later if e.command is None]
+        patches = [e.shown for e in later if e.command is None]
         commands = [e.what for e in later if e.command is not None]
         if patches:
             head += f" (by patch {', '.join(patches)}, applied later)"
@@ -391,7 +491,7 @@ class UndoJournal:
                     in_effect, _, changed = self._entry_state(entry, live)
                 except PatchError as exc:
                     in_effect, changed = [], [exc.error]
-                later = [e.patch_id for e in live if e.line > entry.line and set(e.paths) & set(changed)]
+                later = [e.shown for e in live if e.line > entry.line and set(e.paths) & set(changed)]
                 if changed and later:  # changed again by a later patch of the agent's: still in effect
                     state, changed = f"in effect, then {', '.join(later)}", []
                 else:
@@ -400,7 +500,7 @@ class UndoJournal:
                 files = Patch(entry.patch_id, entry.edits).stats()
             else:
                 files = [{"path": p, "status": "changed", "added": None, "removed": None} for p in entry.files]
-            rows.append({"patch_id": entry.patch_id, "time": entry.time, "state": state, "changed": changed[:SHOWN],
+            rows.append({"patch_id": entry.shown, "id": entry.qualified, "session": entry.session, "time": entry.time, "state": state, "changed": changed[:SHOWN],
                          "files": files, "run_id": entry.run_id, "kind": "command" if entry.command else "patch",
                          "command": entry.command, "not_covered": entry.not_covered})
         return rows

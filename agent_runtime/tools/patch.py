@@ -23,6 +23,7 @@ from agent_runtime.patches.apply import (
     write_edits,
 )
 from agent_runtime.patches.diffs import PatchError, parse_unified, strip_prefix
+from agent_runtime.patches.ids import split
 from agent_runtime.tools.base import RuntimeTool
 from agent_runtime.tools.checks import patch_text_check, path_check
 
@@ -30,9 +31,9 @@ from agent_runtime.tools.checks import patch_text_check, path_check
 class PatchStore:
     """The session's proposed patches, by id (p1, p2, ...).
 
-    journal: the repository's undo journal (patches/undo.py): ids come from its counter, so an id
-    is never reused across sessions in a repository (an `undo` can never meet a stale p1), and
-    each proposal is kept there so a resumed conversation has its patches again."""
+    journal: the repository's undo journal (patches/undo.py): ids are numbered per session there,
+    the session numbered per repository, so `s3.p1` names one patch of the history for good
+    (patches/ids.py); each proposal is kept there so a resumed conversation has its patches again."""
 
     def __init__(self, journal: Any = None) -> None:
         self._patches: dict[str, Patch] = {}
@@ -58,7 +59,11 @@ class PatchStore:
         return list(self._patches.values())
 
     def get(self, patch_id: str) -> Patch:
-        patch = self._patches.get(patch_id.strip())
+        wanted = patch_id.strip()
+        session, short = split(wanted)
+        if session is not None and self.journal is not None and session == self.journal.session:
+            wanted = short  # this session's own, by its qualified id
+        patch = self._patches.get(wanted)
         if patch is None:
             known = ", ".join(self._patches) or "none yet"
             raise ToolError(
@@ -68,6 +73,18 @@ class PatchStore:
                 "failed, its error says why.",
                 kind="not_found",
             )
+        return patch
+
+    def find(self, patch_id: str) -> Patch:
+        """get, or an earlier session's patch by its qualified id (s3.p1), from the undo journal (to show)."""
+        session, _ = split(patch_id)
+        if session is None or self.journal is None or session == self.journal.session:
+            return self.get(patch_id)
+        patch = self.journal.kept(patch_id.strip())
+        if patch is None:
+            raise ToolError(f"there is no patch {patch_id.strip()!r} in this repository's history",
+                            "Pass an id from `agent-runtime undo --list`, or a patch_id of this session "
+                            f"(proposed so far: {', '.join(self._patches) or 'none yet'}).", kind="not_found")
         return patch
 
 
@@ -230,10 +247,10 @@ class ShowPatchTool(RuntimeTool):
     inputs = {"patch_id": {"type": "string", "description": "id returned by a propose tool, e.g. 'p1'"}}
 
     def action(self, patch_id: str) -> Action:
-        return self.reads(*patch_paths(self.runtime.patches.get(patch_id)))
+        return self.reads(*patch_paths(self.runtime.patches.find(patch_id)))
 
     def run(self, patch_id: str) -> dict[str, Any]:
-        patch = self.runtime.patches.get(patch_id)
+        patch = self.runtime.patches.find(patch_id)
         return {**proposal(patch), "applied": patch.applied, "diff": patch.diff()}
 
 
@@ -274,26 +291,29 @@ class UndoPatchTool(RuntimeTool):
 
     def _entry(self, patch_id: str) -> Any:
         journal = self.runtime.journal
-        entry = next((e for e in reversed(journal.history()) if e.patch_id == patch_id.strip()), None) \
-            if journal is not None else None
-        if entry is None:
-            raise ToolError(f"there is no applied patch {patch_id!r} in this repository's history",
-                            "Pass the patch_id that apply_patch returned, or the undo_id of a command.",
-                            kind="not_found")
-        return entry
+        if journal is None:
+            raise ToolError(f"there is no applied patch {patch_id!r}: this session keeps no undo history",
+                            "Undo by hand, with another patch.", kind="not_found")
+        try:  # a short id is this session's; an earlier session's by its qualified id (s3.p1)
+            named = journal.find(patch_id)
+        except PatchError as exc:
+            raise ToolError(exc.error, "Pass the patch_id that apply_patch returned, or the undo_id of a command. "
+                            + exc.suggestion, kind="not_found") from None
+        live = [e for e in named if e.undone is None]
+        return (live or named)[-1]
 
     def action(self, patch_id: str) -> Action:
         entry = self._entry(patch_id)
         paths = tuple(dict.fromkeys(entry.paths))
         if entry.command is not None:  # a command's changes: the same, with this session's commands as its own
-            if entry.patch_id in self.runtime.commands_changed:
+            if entry.qualified in self.runtime.commands_changed:
                 return Action("restore", paths=paths)
             edits = self.runtime.journal.store.edits(entry.before, entry.after)  # type: ignore[union-attr]
             return Action("write", paths=paths, preview=Patch(entry.patch_id, [e.inverse() for e in edits]))
         # A patch applied in this session puts back files the session itself changed (the journal
         # refuses if they changed since): a "restore", judged for its paths like a write but not
         # asked. An older patch is a write like any other, asked with the diff that undoes it.
-        mine = any(p.id == entry.patch_id and p.applied for p in self.runtime.patches.all())
+        mine = any(p.id == entry.shown and p.applied for p in self.runtime.patches.all())
         if mine:
             return Action("restore", paths=paths)
         return Action("write", paths=paths, preview=Patch(entry.patch_id, [e.inverse() for e in entry.edits]))
@@ -302,7 +322,7 @@ class UndoPatchTool(RuntimeTool):
         journal = self.runtime.journal
         assert journal is not None  # _paths refused the call otherwise
         try:
-            done = journal.undo(patch_id.strip())
+            done = journal.undo(self._entry(patch_id).qualified)
         except PatchError as exc:
             raise ToolError(exc.error, exc.suggestion, kind="patch_failed") from None
         for patch in self.runtime.patches.all():

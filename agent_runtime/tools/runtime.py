@@ -94,7 +94,7 @@ class Runtime:
     journal: UndoJournal | None = None  # the repository's undo history, patch ids and kept proposals
     hooks: Hooks = field(default_factory=Hooks)  # the user's hooks.toml (tools/hooks.py); none by default
     mcp: McpClients | None = None  # the user's MCP servers (tools/mcpclient.py), started when tools are built
-    commands_changed: set[str] = field(default_factory=set)  # ids of this session's commands' changes (c4)
+    commands_changed: set[str] = field(default_factory=set)  # qualified ids of this session's commands' changes (s2.c4)
     checkpoints_off: str | None = None  # why checkpoints stopped in this session
 
     @classmethod
@@ -115,10 +115,10 @@ class Runtime:
             approver.steps = lambda: [describe_call(r) for r in runtime.state.history[-STEPS_FOR_JUDGE:]]
         # The journal stores files' contents: never of files the policy forbids reading.
         journal = UndoJournal(undo_dir(), workspace, secret=lambda rel: runtime.decide(
-            Action("read", paths=(rel,))).decision == "deny", store=checkpoint_store(workspace, policy))
+            Action("read", paths=(rel,))).decision == "deny", store=checkpoint_store(workspace, policy), mine=True)
         runtime.patch_listeners.append(journal.record)
         runtime.journal = journal
-        runtime.patches = PatchStore(journal)  # ids from the repository's counter: never reused
+        runtime.patches = PatchStore(journal)  # ids numbered per session, unique in the history (patches/ids.py)
         if approver.store is None:
             approver.store = ApprovalStore(policy, workspace.root)  # "always" can be saved for later sessions
         runtime.hooks = Hooks.load(workspace.root)
@@ -155,7 +155,7 @@ class Runtime:
                 yield mark
         finally:
             if mark.id:
-                self.commands_changed.add(mark.id)
+                self.commands_changed.add(f"{journal.session}.{mark.id}")
             if mark.note and "timed out" in mark.note:
                 self.checkpoints_off = f"{mark.note} (checkpoints are off for the rest of this session)"
 

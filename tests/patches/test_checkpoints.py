@@ -300,7 +300,9 @@ def test_undoing_this_sessions_command_is_not_asked_an_earlier_sessions_is_asked
     result = run(first, "bash tidy.sh")  # a script of the workspace: the sandbox contains it
     assert result["undo_id"] == "c1" and not (repo / "src" / "notes.txt").exists()
     _, later = tools_for(repo, approval="never")
-    refused = later["undo_patch"](patch_id="c1")
+    short = later["undo_patch"](patch_id="c1")  # a later session numbers its own from 1: c1 is not its
+    assert "this session has no c1 of its own" in short["error"] and "s1.c1 (command `bash tidy.sh`" in short["error"]
+    refused = later["undo_patch"](patch_id="s1.c1")
     assert "needs approval" in refused["error"] and not (repo / "src" / "notes.txt").exists()
     undone = first["undo_patch"](patch_id="c1")  # this session's own command: put back without asking
     assert undone.get("undone") is True, undone

@@ -126,12 +126,16 @@ def test_undoing_this_sessions_patch_is_not_asked_an_older_one_is_asked_with_its
     later, later_tools = tools_for(repo)  # a later session on the same repository (same undo history)
     later.approver = Approver("ask", interactive=True, prompt=person("n"), notice=lambda m: None)
     asked.clear()
-    refused = later_tools["undo_patch"](patch_id=again["patch_id"])
+    assert again["patch_id"] == "p2" and runtime.journal.session == "s1"
+    short = later_tools["undo_patch"](patch_id="p2")  # the later session has no p2: an earlier session's id
+    assert "this session has no p2 of its own" in short["error"] and "s1.p2 (patch: pkg/use.py" in short["error"]
+    assert asked == [], "a refused id asks nothing"
+    refused = later_tools["undo_patch"](patch_id="s1.p2")
     assert [(a[0], a[1]) for a in asked] == [("undo_patch", "write")], "an earlier session's patch is asked"
     assert "-    return 1" in asked[0][2] and "+" in asked[0][2], "the person sees the diff that undoes it"
     assert "error" in refused and "return 1" in (repo / "pkg/use.py").read_text(), "refused: nothing changes"
     later.approver = Approver("ask", interactive=True, prompt=person("y"), notice=lambda m: None)
-    assert later_tools["undo_patch"](patch_id=again["patch_id"])["undone"] is True
+    assert later_tools["undo_patch"](patch_id="s1.p2")["undone"] is True
     assert (repo / "pkg/use.py").read_text() == FILES["pkg/use.py"]
 
 
