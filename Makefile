@@ -1,7 +1,7 @@
 # agent_runtime: two commands on a fresh machine.
 #   make run    create .venv, install, fetch the embedded model, have it fix a bug in a scratch copy
 #               of examples/first-task
-#   make test   install with the dev extras, run the whole test suite on two workers (TEST_WORKERS=N)
+#   make test   install with the dev extras, run the whole test suite (TEST_WORKERS=2: on two workers)
 #   make test-fast   everything but the tests that start llama.cpp, Phoenix, a pty or fuzz
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -63,9 +63,11 @@ run: install models
 	  elif [ $$code -eq 4 ]; then echo "(the model's fixes failed the tests and were undone: exit code 4, as documented)"; \
 	  elif [ $$code -ne 0 ]; then exit $$code; fi; }
 
-# Two workers (pytest-xdist), a test file each at a time: a file's module-wide servers start once.
-TEST_WORKERS ?= 2
-PYTEST_PARALLEL := -n $(TEST_WORKERS) --dist loadfile
+# TEST_WORKERS=2: two pytest-xdist workers, a test file each at a time (a file's module-wide servers start
+# once). Not the default yet: beside a worker running llama.cpp, timing-sensitive tests of the other failed
+# on 2 cores (docs/development.md).
+TEST_WORKERS ?= 1
+PYTEST_PARALLEL := $(if $(filter-out 1,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist loadfile,)
 
 test: install-dev models lint
 	$(BIN)/python -m pytest $(PYTEST_PARALLEL)
