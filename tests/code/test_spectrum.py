@@ -7,6 +7,7 @@ model that the listing and the policy would not."""
 from __future__ import annotations
 
 import json
+import shlex
 import sys
 from pathlib import Path
 
@@ -89,7 +90,7 @@ def _repo(tmp_path: Path, extra: dict[str, str] | None = None) -> Path:
     return make_repo(tmp_path / "repo", {**files, **(extra or {})})
 
 
-COMMAND = f"{sys.executable} -m pytest -q tests/test_fmt.py"
+COMMAND = f"{shlex.quote(sys.executable)} -m pytest -q tests/test_fmt.py"
 
 
 def test_the_function_at_fault_leads_from_a_real_run_in_the_sandbox(tmp_path, tools_for):
@@ -205,7 +206,7 @@ def test_the_traced_command_quotes_every_word(tmp_path):
 def test_the_failures_code_shows_the_suspect_no_name_leads_to(tmp_path, tools_for):
     repo = _repo(tmp_path)
     runtime, tools = tools_for(repo)
-    run = tools["run_tests"](command=f"{sys.executable} -m pytest -q {FAILING}")
+    run = tools["run_tests"](command=f"{shlex.quote(sys.executable)} -m pytest -q {FAILING}")
     files = ["fmt/__init__.py", "fmt/core.py", "pytest.ini", "tests/test_fmt.py"]
     task = f"{FAILING} fails: the last word is lost. Fix the library code."
     spectrum = tools["run_tests"](command=COMMAND, suspects=FAILING)

@@ -5,6 +5,7 @@ and nothing the project's code prints or the model passes can make the traced co
 from __future__ import annotations
 
 import json
+import shlex
 import sys
 from pathlib import Path
 
@@ -46,7 +47,7 @@ def _repo(tmp_path: Path) -> Path:
                                          "tests/test_prices.py": TEST, "pytest.ini": "[pytest]\n"})
 
 
-COMMAND = f"{sys.executable} -m pytest -q tests/test_prices.py::test_label"
+COMMAND = f"{shlex.quote(sys.executable)} -m pytest -q tests/test_prices.py::test_label"
 
 
 def test_the_values_of_the_last_call_come_from_a_real_run_in_the_sandbox(tmp_path, tools_for):
@@ -95,7 +96,7 @@ def test_the_traced_command_quotes_every_word_so_it_can_do_nothing_more(tmp_path
     for trick in ("tests/test_prices.py; touch pwned", "tests/test_prices.py $(touch pwned)",
                   "tests/test_prices.py `touch pwned`", "'tests/test_prices.py' && touch pwned"):
         try:
-            command = traced_command(f"{sys.executable} -m pytest -q {trick}", watched)
+            command = traced_command(f"{shlex.quote(sys.executable)} -m pytest -q {trick}", watched)
         except ValueError:
             continue  # refused outright: as good
         subprocess.run(["bash", "-c", command], cwd=repo, capture_output=True, timeout=120)
@@ -131,7 +132,7 @@ def test_a_call_the_tests_killed_still_counts_as_called(tmp_path, tools_for):
         "pytest.ini": "[pytest]\n",
     })
     runtime, tools = tools_for(repo)
-    result = tools["run_tests"](command=f"{sys.executable} -m pytest -q tests/test_slow.py", timeout=5,
+    result = tools["run_tests"](command=f"{shlex.quote(sys.executable)} -m pytest -q tests/test_slow.py", timeout=5,
                                 values="slow.py::wait")
     assert result["passed"] is False
     # Killed before it could report: no values, and no function is called "not called".
@@ -176,7 +177,7 @@ def test_reading_the_values_runs_none_of_the_projects_code_while_the_test_runs(t
         "pytest.ini": "[pytest]\n",
     })
     runtime, tools = tools_for(repo)
-    command = f"{sys.executable} -m pytest -q tests/test_stmt.py"
+    command = f"{shlex.quote(sys.executable)} -m pytest -q tests/test_stmt.py"
     plain = tools["run_tests"](command=command)
     traced = tools["run_tests"](command=command, values="stmt.py::parse, stmt.py::words")
     assert "so that it fails" in plain["output"] and "so that it fails" in traced["output"], traced["output"]

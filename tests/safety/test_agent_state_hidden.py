@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 import subprocess
 from pathlib import Path
@@ -97,7 +98,7 @@ def assert_nothing_seen(found: dict[str, list[str]]) -> None:
 def test_a_conftest_run_by_run_tests_sees_none_of_the_agents_state(tmp_path, agent_state, tools_for):
     repo = workspace_with_probe(tmp_path / "project", agent_state)
     _, tools = tools_for(repo, "never", env={"RUNS_DIR": str(agent_state["RUNS_DIR"])})
-    result = tools["run_tests"](command=f"{VENV_BIN / 'python'} -m pytest -q -p no:cacheprovider")
+    result = tools["run_tests"](command=f"{shlex.quote(str(VENV_BIN / 'python'))} -m pytest -q -p no:cacheprovider")
     assert result.get("passed") is True, result
     assert_nothing_seen(json.loads((repo / "found.json").read_text()))
 

@@ -9,6 +9,7 @@ tests plant it every way we could think of and then look from the host.
 from __future__ import annotations
 
 import os
+import shlex
 import subprocess
 import sys
 import time
@@ -78,7 +79,7 @@ def test_the_issues_chain_a_conftest_run_by_run_tests_plants_no_repository(tmp_p
         "vendor/lib/lib.py": "y = 1\n",
     })
     _, tools = tools_for(repo, "never")  # nobody to ask: it runs only because the sandbox contains it
-    result = tools["run_tests"](command=f"{VENV_BIN / 'python'} -m pytest -q -p no:cacheprovider")
+    result = tools["run_tests"](command=f"{shlex.quote(str(VENV_BIN / 'python'))} -m pytest -q -p no:cacheprovider")
     assert result.get("passed") is True, result
     assert not os.path.lexists(repo / "vendor" / "lib" / ".git")
     assert "removed vendor/lib/.git" in result["output"], result["output"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shlex
 import shutil
 import signal
 import socket
@@ -162,7 +163,7 @@ def test_limits_on_file_size_memory_and_cpu(workspace):
     box = Sandbox(workspace, limits=Limits(cpu_seconds=2, memory_bytes=512 << 20, file_bytes=1 << 20))
     big = box.run("head -c 5000000 /dev/zero > build/big.bin", timeout=30)
     assert big.exit_code != 0 and (workspace / "build" / "big.bin").stat().st_size <= 1 << 20
-    memory = box.run(f"{sys.executable} -c 'x = bytearray(2 << 30)'", timeout=60)
+    memory = box.run(f"{shlex.quote(sys.executable)} -c 'x = bytearray(2 << 30)'", timeout=60)
     assert memory.exit_code != 0 and "MemoryError" in memory.stderr
     started = time.monotonic()
     cpu = box.run("while true; do :; done", timeout=60)
@@ -335,7 +336,7 @@ def test_a_fork_bomb_is_bounded_for_root_too(workspace):
     (workspace / "build" / "forker.py").write_text(FORKER)
     box = Sandbox(workspace, limits=Limits(processes=100))
     assert box.isolation.pid_limit, "this kernel (>= 6.14) caps a PID namespace: the limit must be on"
-    result = box.run(f"{sys.executable} build/forker.py", timeout=120)
+    result = box.run(f"{shlex.quote(sys.executable)} build/forker.py", timeout=120)
     forked = int(result.stdout.split()[-1])
     assert 50 <= forked <= 100 + 300, result.stdout + result.stderr
     time.sleep(0.5)
