@@ -22,12 +22,10 @@ WRAPPERS: dict[str, set[str]] = {
     "time": {"-f", "-o", "--format", "--output"},
     "timeout": {"-s", "-k", "--signal", "--kill-after"},
     "stdbuf": {"-i", "-o", "-e", "--input", "--output", "--error"},
-    "ionice": {"-c", "-n", "-p", "-P", "-u", "--class", "--classdata"},
     "watch": {"-n", "-d", "--interval", "--differences"},
     "setsid": set(),
     "unbuffer": set(),
     "flock": {"-w", "-E", "--timeout", "--conflict-exit-code"},
-    "taskset": set(),
     "chroot": {"--userspec", "--groups"},
     "valgrind": set(),
 }
