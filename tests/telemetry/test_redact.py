@@ -153,7 +153,7 @@ def test_the_undo_journal_is_private(tmp_path, tools_for):
         os.umask(old)
     undo = Path(os.environ["XDG_STATE_HOME"]) / "agent-runtime" / "undo"
     journals = sorted(p.name.split(".", 1)[1] for p in undo.iterdir())
-    assert journals == ["jsonl", "lock", "next", "proposed.jsonl"]  # applied, lock, id counter, proposals
+    assert journals == ["ids", "jsonl", "lock", "proposed.jsonl"]  # id counters, applied, lock, proposals
     assert all(mode(p) == 0o600 for p in undo.iterdir()) and mode(undo) == 0o700
 
 
