@@ -70,7 +70,8 @@ def test_memory_refuses_an_agents_md_that_leads_outside_and_opens_no_editor(tmp_
     term = repl(repo, write_replay(tmp_path / "r.json", []), EDITOR=f"sh -c 'touch {opened}'")
     term.read_until("› ", timeout=30)
     term.type("/memory\n")
-    term.read_until("a project's configuration is read only from the project", timeout=30)
+    term.read_until("from the project", timeout=30)  # the line wraps at the terminal's width
     term.type("/exit\n")
     assert term.wait() == 0
+    assert "a project's configuration is read only from the project" in flat(term.output)
     assert "b3BlbnNzaC1rZXkt" not in flat(term.output) and not opened.exists()
