@@ -115,7 +115,7 @@ finally:
 sys.exit(int(code))
 '''.replace("__CHARS__", str(MAX_VALUE_CHARS)).replace("__CALLS__", str(MAX_CALLS_RECORDED)).replace("__MARKER__", MARKER)
 
-_PYTHON = re.compile(r"^(?:\S*/)?python(?:3(?:\.\d+)?)?$")
+_PYTHON = re.compile(r"^(?:.*/)?python(?:3(?:\.\d+)?)?$")  # any folder: a checkout may have spaces in its path
 _ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+>")  # `<Token 'x' at 0x7f...>`: noise to a model
 
 
