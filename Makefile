@@ -63,14 +63,21 @@ run: install models
 	  elif [ $$code -eq 4 ]; then echo "(the model's fixes failed the tests and were undone: exit code 4, as documented)"; \
 	  elif [ $$code -ne 0 ]; then exit $$code; fi; }
 
-# TEST_WORKERS=2: two pytest-xdist workers, a test file each at a time (a file's module-wide servers start
-# once). Not the default yet: beside a worker running llama.cpp, timing-sensitive tests of the other failed
-# on 2 cores (docs/development.md).
-TEST_WORKERS ?= 1
+# Two passes: everything but the real-model tests on TEST_WORKERS pytest-xdist workers (a test file each
+# at a time, so a file's module-wide servers start once), then the tests marked `model` one at a time:
+# llama.cpp takes both cores, and beside it the other worker's timing-sensitive tests failed.
+# Both passes always run; either one failing fails `make test`. TEST_WORKERS=1: no xdist.
+TEST_WORKERS ?= 2
 PYTEST_PARALLEL := $(if $(filter-out 1,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist loadfile,)
 
 test: install-dev models lint
-	$(BIN)/python -m pytest $(PYTEST_PARALLEL)
+	@started=$$(date +%s); status=0; \
+	echo "== make test 1/2: all but the real-model tests$(if $(PYTEST_PARALLEL), on $(TEST_WORKERS) workers)"; \
+	$(BIN)/python -m pytest $(PYTEST_PARALLEL) -m "not model" || status=1; \
+	echo "== make test 2/2: the tests that run a real model (llama.cpp), one at a time"; \
+	$(BIN)/python -m pytest -m model || status=1; \
+	echo "== make test: $$( [ $$status -eq 0 ] && echo passed || echo FAILED) in $$(( ($$(date +%s) - started) / 60 )) min"; \
+	exit $$status
 
 test-fast: install-dev lint
 	$(BIN)/python -m pytest $(PYTEST_PARALLEL) -m "not slow and not pty and not fuzz"

@@ -66,19 +66,19 @@ def homes() -> Path:
     import shutil
     import tempfile
 
-    base = Path(tempfile.mkdtemp(prefix=".agent-runtime-test-homes-", dir=REAL_HOME))
+    base = Path(tempfile.mkdtemp(prefix=".art-homes-", dir=REAL_HOME))  # short: unix socket paths under it fit 108 bytes
     yield base
     shutil.rmtree(base, ignore_errors=True)
 
 
 @pytest.fixture(autouse=True)
-def isolated_state(tmp_path_factory, monkeypatch, homes):
+def isolated_state(request, tmp_path_factory, monkeypatch, homes):
     """Each test has its own $HOME, state, config and data folders: nothing of the developer's own
     configuration, saved approvals or earlier runs reaches it, wherever the checkout lives. Tests that
     run pytest inside the sandbox do not load this venv's plugins (Phoenix's is slow)."""
     import tempfile
 
-    home = Path(tempfile.mkdtemp(prefix="home-", dir=homes))
+    home = Path(tempfile.mkdtemp(prefix="h-", dir=homes))
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.setenv("XDG_CACHE_HOME", str(REAL_CACHE))
     monkeypatch.setenv("XDG_DATA_HOME", str(home / ".local" / "share"))
@@ -90,7 +90,11 @@ def isolated_state(tmp_path_factory, monkeypatch, homes):
     monkeypatch.setenv("PATH", f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}")
     for name in ("MODEL_ID", "MODEL_API_BASE", "APPROVAL_MODE", "PHOENIX_ENABLED", "RUNS_DIR", "POLICY_FILE"):
         monkeypatch.delenv(name, raising=False)
-    return state
+    yield state
+    # `make test` runs the tests marked `model` alone, after the rest: beside them, llama.cpp's two threads
+    # starve the timing-sensitive tests of the other worker. One that starts a server unmarked is an error.
+    if request.node.get_closest_marker("model") is None and any((state / "agent-runtime" / "logs").glob("llama-*.log")):
+        pytest.fail("this test started a real model server (llama.cpp): mark it @pytest.mark.model", pytrace=False)
 
 
 @pytest.fixture

@@ -321,6 +321,7 @@ def run_peer(tmp_path: Path, attempt) -> dict:
 
 
 @pytest.mark.slow
+@pytest.mark.model
 @pytest.mark.timeout(REAL_TIMEOUT_S + 480)  # and the model server's start, the peer's own start, the check
 def test_aider_for_real_on_the_embedded_model(tmp_path, small_server):
     """One tiny task: aider starts, asks the model (every reply within the cap), applies what it
@@ -345,6 +346,7 @@ def test_aider_for_real_on_the_embedded_model(tmp_path, small_server):
 
 
 @pytest.mark.slow
+@pytest.mark.model
 @pytest.mark.timeout(REAL_TIMEOUT_S + 480)
 def test_mini_for_real_on_the_embedded_model(tmp_path, small_server):
     endpoint = peers.Endpoint("openai/embedded", small_server.api_base, None, 256, 4096)

@@ -25,7 +25,7 @@ from agent_runtime.cli.display import Display
 from agent_runtime.config import load_settings
 from agent_runtime.safety.approval import Approver
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.model]
 SMALL = {"MODEL_ID": "embedded:0.5b"}
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "first-task"
 
@@ -88,19 +88,10 @@ def test_server_dies_with_its_parent(tmp_path):
     assert not alive(server_pid), "no orphan server after the agent is killed"
 
 
-def test_cli_single_task_on_the_embedded_model(tmp_path):
-    repo = make_repo(tmp_path / "p", BUGGY_PROJECT)
-    result = run_cli("--max-steps", "2", "What does calc.py do?", cwd=repo, timeout=600)
-    assert result.returncode in (0, 3), result.stderr
-    assert "Traceback" not in result.stderr and "Error in code parsing" not in result.stderr
-    assert "qwen2.5-coder-1.5b-instruct (Q4_K_M)" in result.stderr
-    assert processes("agent_runtime.models.llama_server", same_home=True) == [], "the CLI left a llama.cpp server running"
-
-
 def test_make_runs_first_task_on_the_default_model(tmp_path):
-    """What `make run` does, on the default 1.5B model: the fix it applies is one the tests pass
-    (an answered run leaves them passing: the edit form answers only when they pass), the tests
-    are not what it changed, and nothing crashed."""
+    """What `make run` does, a single task from the CLI on the default 1.5B model: the fix it applies
+    is one the tests pass (an answered run leaves them passing: the edit form answers only when they
+    pass), the tests are not what it changed, nothing crashed, and no server is left running."""
 
     task = "The tests fail. Fix the bug in the code, not the tests."
     repo = make_repo(tmp_path / "first-task", {str(p.relative_to(EXAMPLE)): p.read_text() for p in EXAMPLE.rglob("*")
@@ -111,6 +102,8 @@ def test_make_runs_first_task_on_the_default_model(tmp_path):
     # (Not "Traceback": a fix that breaks an import shows pytest's collection traceback, as it should.)
     assert "internal error" not in result.stderr and "qwen2.5-coder-1.5b-instruct (Q4_K_M)" in result.stderr, \
         result.stderr[-3000:]
+    assert "Error in code parsing" not in result.stderr
+    assert processes("agent_runtime.models.llama_server", same_home=True) == [], "the CLI left a llama.cpp server running"
     assert re.search(r"^run \d{8}-\d{6}-\w+ ", result.stderr, re.MULTILINE), "the run was recorded"
     assert (repo / "tests" / "test_cart.py").read_text() == test_file
     tests = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:phoenix"],

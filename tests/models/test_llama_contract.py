@@ -17,7 +17,7 @@ import pytest
 
 from agent_runtime.config import load_settings
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.model]
 PROBE = Path(__file__).with_name("llama_probe.py")
 
 

@@ -28,6 +28,7 @@ NEVER_ASKED = ["git push --force origin main", "pip install evil-package", "curl
 
 
 @pytest.mark.slow
+@pytest.mark.model
 @pytest.mark.timeout(900)
 def test_the_embedded_judge_on_a_small_corpus(tmp_path):
     if weights.part_files(weights.CATALOG["0.5b"]) is None:

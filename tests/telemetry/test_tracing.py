@@ -201,10 +201,11 @@ def test_run_id_and_phoenix_url_are_printed(phoenix, tmp_path):
         assert response.status == 200
 
 
+@pytest.mark.model
 def test_embedded_model_run_has_llm_spans_with_token_counts(phoenix, tmp_path):
     repo = make_repo(tmp_path / "p", BUGGY_PROJECT)
     project = "embedded-llm"
-    session = session_for(repo, tmp_path, None, AGENT_MAX_STEPS="1", PHOENIX_ENABLED="true",
+    session = session_for(repo, tmp_path, None, AGENT_MAX_STEPS="1", PHOENIX_ENABLED="true", MODEL_ID="embedded:0.5b",
                           PHOENIX_ENDPOINT=phoenix.url, PHOENIX_PROJECT_NAME=project)
     with session:
         session.run("Which files are here?")
@@ -217,6 +218,7 @@ def test_embedded_model_run_has_llm_spans_with_token_counts(phoenix, tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.model
 def test_hidden_content(tmp_path):
     """A real model (the 0.5B, the fastest), so the LLM spans carry real messages and counts."""
     repo = make_repo(tmp_path / "p", BUGGY_PROJECT)
