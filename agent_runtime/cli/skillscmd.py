@@ -41,6 +41,21 @@ def list_lines(repo: Path) -> list[str]:
     return [visible(line) for line in lines]
 
 
+def startup_notes(repo: Path) -> list[str]:
+    """What the REPL says as it opens: repository skills that are off until trusted, skills not read."""
+    from agent_runtime.tools.skillset import discover
+
+    skills = discover(repo)
+    notes = []
+    if skills.untrusted:
+        names = ", ".join(skill.name for skill in skills.untrusted)
+        notes.append(f"The repository has skills you have not trusted (off until you do): {names}. "
+                     "/skills shows them; agent-runtime skills trust NAME enables one.")
+    if skills.problems:
+        notes.append(f"{len(skills.problems)} skill(s) could not be read: /skills says why.")
+    return notes
+
+
 def show_lines(repo: Path, name: str) -> list[str] | None:
     from agent_runtime.tools.skillset import discover
 

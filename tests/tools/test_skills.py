@@ -217,3 +217,55 @@ def test_a_skill_that_says_to_disable_approvals_changes_nothing(tmp_path):
     assert push["attributes"]["error.type"] == "refused"
     assert json.loads((run / "metadata.json").read_text())["approval_mode"] == "never"
     assert os.environ.get("APPROVAL_MODE") is None
+
+
+def test_a_repository_skills_folder_that_links_out_is_not_read(tmp_path):
+    repo = make_repo(tmp_path / "p", BUGGY_PROJECT)
+    write_skill(tmp_path / "theirs", "planted")
+    (repo / ".claude").mkdir()
+    (repo / ".claude" / "skills").symlink_to(tmp_path / "theirs")
+    found = discover(repo)
+    assert found.found == []
+    [problem] = found.problems
+    assert problem.startswith(str(repo / ".claude" / "skills")) and "leads outside the repository" in problem
+
+
+def test_the_repl_says_what_is_off_and_lists_skills(tmp_path, capsys):
+    from agent_runtime.cli.commands import cmd_tools
+    from agent_runtime.cli.skillscmd import startup_notes
+    from agent_runtime.cli.slash import ReplContext, dispatch
+    from agent_runtime.config import load_settings
+
+    repo = make_repo(tmp_path / "p", BUGGY_PROJECT)
+    write_skill(repo / ".agents" / "skills", "lint", "---\nname: lint\ndescription: How we lint.\n---\nRun ruff.\n")
+    [note] = startup_notes(repo)
+    assert "not trusted" in note and "lint" in note
+
+    class Shown:
+        def __init__(self):
+            self.lines = []
+
+        def info(self, text):
+            self.lines.append(("info", text))
+
+        def warn(self, text):
+            self.lines.append(("warn", text))
+
+    display = Shown()
+    ctx = ReplContext(load_settings({}), repo, None, display, None)
+    dispatch(ctx, "/skills")
+    from rich.markup import escape  # the REPL's display shows text, never markup
+
+    assert ("info", escape("lint  [repository .agents/skills]  off: not trusted (agent-runtime skills trust lint)")) \
+        in display.lines
+    dispatch(ctx, "/skills show lint")
+    assert ("info", "Run ruff.") in display.lines
+    dispatch(ctx, "/skills show nope")
+    assert display.lines[-1] == ("warn", "no skill named 'nope' (/skills lists them)")
+    # `agent-runtime tools` lists the skills' tools only while a skill is enabled.
+    settings = load_settings({})
+    assert cmd_tools(["--json"], settings, repo) == 0
+    assert "load_skill" not in {row["name"] for row in json.loads(capsys.readouterr().out)}
+    write_skill(user_skills(), "mine")
+    assert cmd_tools(["--json"], settings, repo) == 0
+    assert {"load_skill", "read_skill_file"} <= {row["name"] for row in json.loads(capsys.readouterr().out)}
