@@ -262,6 +262,16 @@ def test_the_repl_says_what_is_off_and_lists_skills(tmp_path, capsys):
     assert ("info", "Run ruff.") in display.lines
     dispatch(ctx, "/skills show nope")
     assert display.lines[-1] == ("warn", "no skill named 'nope' (/skills lists them)")
+    # `agent-runtime skills list --json`, and `show` of a name that is not there.
+    from agent_runtime.cli.skillscmd import cmd_skills
+
+    assert cmd_skills(["list", "--json"], load_settings({}), repo) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert [(s["name"], s["origin"], s["enabled"], s["trusted"]) for s in listed["skills"]] == [
+        ("lint", ".agents/skills", False, False)]
+    assert listed["problems"] == []
+    assert cmd_skills(["show", "nope"], load_settings({}), repo) == 1
+    assert "no skill named 'nope'" in capsys.readouterr().err
     # `agent-runtime tools` lists the skills' tools only while a skill is enabled.
     settings = load_settings({})
     assert cmd_tools(["--json"], settings, repo) == 0
