@@ -144,7 +144,10 @@ def skill_files(folder: Path) -> list[tuple[str, Path]]:
                                  f"(to {_shown(resolved)}); skills may not link out")
             if name in linked:
                 continue  # a link to a folder inside the skill: its files are listed where they are
-            info = resolved.stat()
+            try:
+                info = resolved.stat()
+            except FileNotFoundError:
+                continue  # a dangling link inside the folder: nothing to read
             if not stat.S_ISREG(info.st_mode):
                 continue  # FIFOs, sockets, devices: never read
             total += info.st_size

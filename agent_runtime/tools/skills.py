@@ -62,10 +62,12 @@ def relative_path_check(value: Any, runtime: Any) -> str:
 def skill_action(tool: RuntimeTool, skill: Skill, rel: str) -> Action:
     """What the policy judges: a repository skill's file is a read in the workspace (its floors hold:
     a `.env` in a skill is not read); a user's skill's file is a `skill` read, outside the workspace."""
+    if not skill.from_repository:  # by origin, not place: with `--repo ~` your folder is in the workspace too
+        return Action("skill", paths=(rel,))
     root = tool.workspace.root
-    if within(skill.folder, root):
-        return tool.reads(f"{skill.folder.relative_to(root).as_posix()}/{rel}")
-    return Action("skill", paths=(rel,))
+    if not within(skill.folder, root):  # discovery keeps them inside; fail closed if that ever changes
+        raise ToolError(f"the skill {skill.name!r} is not inside the repository", "Work without it.", kind="refused")
+    return tool.reads(f"{skill.folder.relative_to(root).as_posix()}/{rel}")
 
 
 class LoadSkillTool(RuntimeTool):

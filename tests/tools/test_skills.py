@@ -175,7 +175,9 @@ def test_read_skill_file_stays_inside_the_skill(tmp_path, tools_for):
     repo = make_repo(tmp_path / "p", BUGGY_PROJECT)
     folder = write_skill(user_skills(), "guide", files={"references/a.md": "A\n", ".env": "KEY=1\n"})
     (tmp_path / "outside.txt").write_text("not the skill's")
+    (folder / "references" / "gone.md").symlink_to(folder / "references" / "nothing.md")  # dangling, inside
     runtime, tools = tools_for(repo)
+    assert runtime.skill_set().get("guide").files == (".env", "SKILL.md", "references/a.md")
     read = tools["read_skill_file"]
     assert read(name="guide", path="references/a.md")["content"] == "A\n"
     for path in ("../guide/references/a.md", "references/../../guide/SKILL.md", str(folder / "references/a.md")):
