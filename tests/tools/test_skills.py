@@ -6,7 +6,6 @@ out of a skill's folder."""
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
@@ -217,8 +216,10 @@ def test_a_skill_that_says_to_disable_approvals_changes_nothing(tmp_path):
     assert load["attributes"]["policy.decision"] == "allow"
     push = next(s for s in tools if s["attributes"]["tool.name"] == "run_cmd")
     assert push["attributes"]["error.type"] == "refused"
+    # An ask of the policy (rule git-force-push), refused by the mode the user chose: the skill's text changed neither.
+    assert push["attributes"]["policy.decision"] == "ask"
+    assert "approval mode is 'never'" in push["attributes"]["output.value"]
     assert json.loads((run / "metadata.json").read_text())["approval_mode"] == "never"
-    assert os.environ.get("APPROVAL_MODE") is None
 
 
 def test_a_repository_skills_folder_that_links_out_is_not_read(tmp_path):
