@@ -53,7 +53,8 @@ class Action:
     kind: "read" (paths are read), "command" (a shell command runs), "write" (a patch
     is written), "restore" (files the session's own patch changed are put back as they were).
     "mcp": a tool of an MCP server is called (`command` holds its full name, `preview` its
-    arguments); the policy judges it by name.
+    arguments); the policy judges it by name. "skill": files of a skill in the user's own skills
+    folder (paths relative to the skill's folder), outside the workspace.
     `preview` is what a person sees before approving.
     """
 

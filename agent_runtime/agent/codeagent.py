@@ -25,6 +25,7 @@ from agent_runtime.safety.executor import SandboxedPythonExecutor
 from agent_runtime.smol import add_to_observations, agent_class, stop_after_step
 from agent_runtime.tools import build_tools
 from agent_runtime.tools.results import ToolResult
+from agent_runtime.tools.skillset import catalogue
 
 if TYPE_CHECKING:
     from agent_runtime.tools.runtime import Runtime
@@ -79,6 +80,15 @@ class CodingAgent(agent_class()):  # type: ignore[misc]
 
     step_limit_reached = False
     prompt_memory: PromptMemory | None = None
+
+    def __init__(self, *args: Any, skills_catalogue: str | None = None, **kwargs: Any):
+        self.skills_catalogue = skills_catalogue  # before smolagents renders the system prompt
+        super().__init__(*args, **kwargs)
+
+    def initialize_system_prompt(self) -> str:
+        # Appended, not rendered: a skill's description is someone's text, never a Jinja template.
+        prompt = super().initialize_system_prompt()
+        return f"{prompt}\n\n{self.skills_catalogue}" if self.skills_catalogue else prompt
 
     @property
     def format_retries(self) -> int:
@@ -173,6 +183,7 @@ def build_agent(runtime: "Runtime", model: Any, max_steps: int, constraint: Any 
         prompt_templates=prompt_templates(reply_format),
         instructions=project_instructions(runtime.workspace.root, denied=lambda rel: runtime.decide(
             Action("read", paths=(rel,))).decision == "deny"),
+        skills_catalogue=catalogue(runtime.skill_set().enabled),
         max_steps=max_steps,
         additional_authorized_imports=[],
         # No executor timeout: smolagents' timeout runs each step in a worker thread that it cannot

@@ -1,5 +1,5 @@
 """Subcommands: tools, tool, policy, runs, trace, phoenix, models (and, from their own modules, undo, eval,
-mcp, doctor)."""
+mcp, skills, doctor)."""
 
 from __future__ import annotations
 
@@ -33,8 +33,13 @@ def cmd_tools(argv: list[str], settings: Settings, repo: Path) -> int:
     except McpConfigError as exc:  # as a session's start-up: one line naming the file, server and key
         print(f"agent-runtime: error: {visible(str(exc))}", file=sys.stderr)
         return 1
+    from agent_runtime.tools.skills import skill_tool_classes
+    from agent_runtime.tools.skillset import discover
+
+    # The skills' tools are offered only when a skill is enabled (tools/__init__.py build_tools).
+    classes = tool_classes() + (skill_tool_classes() if discover(repo).enabled else ())
     rows = []
-    for cls in tool_classes():
+    for cls in classes:
         rows.append({
             "name": cls.name,
             "description": cls.description,
@@ -485,6 +490,9 @@ SUBCOMMANDS: dict[str, tuple[Handler, list[tuple[str, str]]]] = {
                                               "run a task suite and score it | compare two results files")]),
     "mcp": (_later("mcpserve", "cmd_mcp"), [("mcp", "serve the tools and run_task over MCP stdio (policy, approval "
                                                     "and sandbox apply; an ask follows --approval)")]),
+    "skills": (_later("skillscmd", "cmd_skills"), [("skills [list|show NAME|trust NAME]",
+                                                     "Agent Skills (SKILL.md): yours, and the repository's once "
+                                                     "trusted")]),
     "doctor": (_later("doctor", "cmd_doctor"), [("doctor", "the llama.cpp build's CPU features, the embedded models, "
                                                            "sandbox and search")]),
 }

@@ -80,6 +80,10 @@ def run_repl(settings: Settings, repo: Path, resume: Any = None, model_option: s
     opener = _Opener(session, resume)
     opener.start()
     display.info(f"[bold]agent-runtime[/] in {escape_markup(str(repo))}  ·  /help for commands  ·  Ctrl-D to leave")
+    from agent_runtime.cli.skillscmd import startup_notes
+
+    for note in startup_notes(repo):  # a repository's skills stay off until trusted: say so once
+        display.warn(note)
     if resume is not None:
         from agent_runtime.agent.resume import describe
 

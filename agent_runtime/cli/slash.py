@@ -390,3 +390,21 @@ def _memory(ctx: ReplContext, args: list[str]) -> None:
     from agent_runtime.cli.memory import show_memory
 
     show_memory(ctx)
+
+
+@command("/skills", "[show NAME]", "the Agent Skills: yours, and the repository's (trusted with agent-runtime skills trust)")
+def _skills(ctx: ReplContext, args: list[str]) -> None:
+    from agent_runtime.cli.skillscmd import list_lines, show_lines
+
+    if args[:1] == ["show"] and len(args) == 2:
+        lines = show_lines(ctx.repo, args[1])
+        if lines is None:
+            ctx.display.warn(f"no skill named {visible(args[1])!r} (/skills lists them)")
+            return
+    elif args:
+        ctx.display.warn("usage: /skills, or /skills show NAME")
+        return
+    else:
+        lines = list_lines(ctx.repo)
+    for line in lines:
+        ctx.say(line)

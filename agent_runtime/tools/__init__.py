@@ -56,8 +56,13 @@ def tool_classes() -> tuple[type["RuntimeTool"], ...]:
 
 
 def build_tools(runtime: "Runtime") -> list["RuntimeTool"]:
-    """The built-in tools, and those of the user's MCP servers (started now) when any are configured."""
+    """The built-in tools, the skills' when any skill is enabled, and those of the user's MCP servers
+    (started now) when any are configured."""
     tools = [cls(runtime) for cls in tool_classes()]
+    if runtime.skill_set().enabled:  # without a skill, two tools would only lengthen the prompt
+        from agent_runtime.tools.skills import skill_tool_classes
+
+        tools += [cls(runtime) for cls in skill_tool_classes()]
     if runtime.mcp is not None:
         from agent_runtime.tools.mcptool import build_mcp_tools
 

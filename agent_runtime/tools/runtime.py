@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from agent_runtime.patches.apply import Patch
     from agent_runtime.tools.base import RuntimeTool
     from agent_runtime.tools.mcpconfig import ServerConfig
+    from agent_runtime.tools.skillset import Skills
 
 
 STEPS_FOR_JUDGE = 6
@@ -96,6 +97,7 @@ class Runtime:
     mcp: McpClients | None = None  # the user's MCP servers (tools/mcpclient.py), started when tools are built
     commands_changed: set[str] = field(default_factory=set)  # qualified ids of this session's commands' changes (s2.c4)
     checkpoints_off: str | None = None  # why checkpoints stopped in this session
+    skills: "Skills | None" = None  # the Agent Skills (tools/skillset.py), found on first use
 
     @classmethod
     def create(cls, settings: Settings, repo: Path, approver: Approver, policy: Policy | None = None,
@@ -132,6 +134,14 @@ class Runtime:
         """Stop what the runtime started: the MCP servers' processes."""
         if self.mcp is not None:
             self.mcp.close()
+
+    def skill_set(self) -> "Skills":
+        """The user's skills and the repository's (enabled once the user trusted them as they are)."""
+        if self.skills is None:
+            from agent_runtime.tools.skillset import discover
+
+            self.skills = discover(self.workspace.root)
+        return self.skills
 
     def invoke(self, tool: "RuntimeTool", args: tuple, kwargs: dict[str, Any]) -> ToolResult:
         """One tool call, through the one path (tools/wrapper.py): what `RuntimeTool.forward` calls."""

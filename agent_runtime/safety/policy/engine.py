@@ -168,6 +168,12 @@ class Policy:
             if decision.decision == "ask" and self.user:  # an allow stays what it is
                 decision.approved_by = self._saved_tool_approval(name, root)
             return decision
+        if action.kind == "skill":  # a file of a skill in the user's own folder (tools/skills.py), paths relative to it
+            for rel in action.paths:
+                glob = self.read_denied(rel)
+                if glob:
+                    return Decision("deny", "deny_read", f"{rel} may hold secrets (deny_read {glob!r})")
+            return Decision("allow", "skill", "reads a skill of your own skills folder")
         if action.kind not in ("read", "write", "restore"):
             return Decision("ask", None, f"unknown action {action.kind!r}")
         root = Path(root).resolve()
