@@ -758,7 +758,8 @@ def test_a_test_file_too_slow_to_run_on_each_fix_leaves_the_failing_tests_class_
     runs instead: a fix that breaks its neighbour there is no fix; the right one is."""
     from agent_runtime.agent import start
 
-    monkeypatch.setattr(start, "WIDER_FIRST_S", 2)
+    # the file's 8 s test is past it; the class's run, a second or two on a busy machine, is within it
+    monkeypatch.setattr(start, "WIDER_FIRST_S", 5)
     tests = ("import time\n\nfrom pkg.core import Parser\n\n\nclass TestParse:\n"
              "    def test_parse(self):\n        assert Parser().parse('a b') == ['a', 'b']\n\n"
              "    def test_empty(self):\n        assert Parser().parse('') == []\n\n"
