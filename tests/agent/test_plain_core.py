@@ -1,6 +1,7 @@
 """A capable model's habits, replayed with the plain core (AGENT_COACHING=plain: every coaching rule
 off): long reasoning kept whole, several tool calls in one step, a second attempt that builds on the
-first one's failure in the same conversation; no reply rewritten, retried or restarted. And what every
+first one's failure in the same conversation, a fix across two files, a new test written with the
+code, a question answered from the code read; no reply rewritten, retried or restarted. And what every
 run says of its rules: the LLM spans' `llm.coaching_rules`, the run record, the time to the first request."""
 
 from __future__ import annotations
@@ -128,3 +129,67 @@ def test_before_the_first_request_only_the_failing_tests_run_unless_the_profile_
                                                         ["command", "timeout", "values"]], before["localized"]
     assert before["extra"][1:] == [{"command": "python3 -m pytest -q --tb=short tests/test_core.py", "timeout": 30}], \
         "extra_test_runs: the failing tests' file, to leave out what failed before"
+
+
+SHOP = {
+    "shop/prices.py": "def net(gross, rate):\n    return gross * rate\n",
+    "shop/cart.py": "from shop.prices import net\n\n\ndef total(items, rate):\n    return sum(net(g, rate) for g in items) + 1\n",
+    "shop/__init__.py": "",
+    "tests/test_cart.py": "from shop.cart import total\n\n\ndef test_total():\n    assert total([100, 50], 0.2) == 120\n",
+}
+
+
+def test_a_fix_across_two_files_is_one_step_of_two_patches_and_one_test_run(tmp_path):
+    """The tests fail for two reasons in two files; the model fixes both in one step, then tests."""
+    fix = step("net subtracts the tax, and total adds a stray 1: two files.",
+               'a = propose_patch(path="shop/prices.py", old="return gross * rate", new="return gross * (1 - rate)")\n'
+               'b = propose_patch(path="shop/cart.py", old=") + 1", new=")")\n'
+               'print(apply_patch(patch_id=a["patch_id"]))\nprint(apply_patch(patch_id=b["patch_id"]))\n'
+               'print(run_tests())')
+    replies = [fix, step("They pass.", 'final_answer("net takes the rate off; total adds no 1")')]
+    with session_for(tmp_path, replies, files=SHOP, AGENT_COACHING="plain") as session:
+        result = session.run("tests/test_cart.py fails: fix the shop code.")
+        prices, cart = ((session.repo / f).read_text() for f in ("shop/prices.py", "shop/cart.py"))
+    assert result.status == "answered", result
+    assert "gross * (1 - rate)" in prices and cart.endswith("for g in items)\n")
+    untouched(session, replies)
+    # (the plain core's one run before the first request: the failing tests)
+    tools = [c.tool for c in session.runtime.state.history]
+    assert tools == ["run_tests", "propose_patch", "propose_patch", "apply_patch", "apply_patch", "run_tests"], tools
+    assert session.runtime.state.history[0].facts["passed"] is False
+    assert session.runtime.state.history[-1].facts["passed"] is True
+    assert [e.undone for e in session.runtime.journal.history()] == [None, None], "both changes kept"
+
+
+def test_a_new_test_file_is_written_run_and_kept(tmp_path):
+    """A feature with its test: the model writes a test file that did not exist, then the code, then runs both."""
+    test = "from calc import sub\n\n\ndef test_sub():\n    assert sub(5, 3) == 2\n"
+    write = step("A test for sub first, then sub itself.",
+                 f't = propose_file(path="test_sub.py", content={test!r})\n'
+                 'print(apply_patch(patch_id=t["patch_id"]))\n'
+                 'c = propose_patch(path="calc.py", old="def mul(a, b):", '
+                 'new="def sub(a, b):\\n    return a - b\\n\\n\\ndef mul(a, b):")\n'
+                 'print(apply_patch(patch_id=c["patch_id"]))\nprint(run_tests(command="python -m pytest -q test_sub.py"))')
+    replies = [write, step("It passes.", 'final_answer("sub added, with test_sub.py")')]
+    with session_for(tmp_path, replies, AGENT_COACHING="plain") as session:
+        result = session.run("Add a sub(a, b) function to calc.py, with a test.")
+        written = (session.repo / "test_sub.py").read_text()
+    assert result.status == "answered" and written == test, result
+    untouched(session, replies)
+    ran = session.runtime.state.history[-1]
+    assert ran.tool == "run_tests" and ran.facts["passed"] is True and "1 passed" in ran.summary(), ran.facts
+
+
+def test_a_question_is_answered_from_the_code_it_read(tmp_path):
+    """A question, no check to pass: search, read, answer; nothing proposed and no test run."""
+    replies = [step("Where is add?", 'print(rg_search(pattern="def add"))'),
+               step("Read it.", 'print(read_file(path="calc.py", start_line=1, end_line=2))'),
+               step("It subtracts.", 'final_answer("add in calc.py returns a - b: it subtracts")')]
+    with session_for(tmp_path, replies, AGENT_COACHING="plain") as session:
+        result = session.run("What does add in calc.py return?")
+    assert result.status == "answered" and "a - b" in result.answer, result
+    untouched(session, replies)
+    assert [c.tool for c in session.runtime.state.history] == ["rg_search", "read_file"]
+    observations = "".join(s.observations or "" for s in session.agent.memory.steps if hasattr(s, "observations"))
+    assert "calc.py" in observations and "return a - b" in observations
+    assert (session.repo / "calc.py").read_text() == BUGGY_PROJECT["calc.py"]
