@@ -75,13 +75,13 @@ def test_time_at_an_approval_prompt_is_left_out_of_the_step(tmp_path):
     term = Terminal([str(VENV_BIN / "agent-runtime"), "--approval", "ask", "--model", f"replay:{replay}", "make"],
                     repo, env)
     term.read_until("[y/N/a/r/m]", timeout=120)
-    time.sleep(2.5)  # the person thinks
+    time.sleep(8)  # the person thinks: longer than the step itself takes on a busy machine
     term.type("y\n")
     assert term.wait(120) == 0
     out = flat(term.output)
     found = re.search(r"step 1 · (\d+\.\d) s \(\+(\d+\.\d) s at the approval prompt\)", out)
     assert found, out
-    assert float(found.group(1)) < 2.0 and float(found.group(2)) >= 2.4
+    assert float(found.group(1)) < 8 and float(found.group(2)) >= 7.9, "the 8 s at the prompt are not the step's"
     assert re.search(r"done: 2 steps · \d+\.\d s \(model \d+\.\d s(; other tools \d+\.\d s)?; "
                      r"\d+\.\d s at approval prompts not counted\)", out)
 

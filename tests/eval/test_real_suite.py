@@ -189,6 +189,7 @@ def test_transplant_replaces_and_adds_with_decorators_and_comments():
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(3700)  # its 32 tasks, each tested twice in the sandbox: 7 minutes alone, more beside other tests
 def test_the_real_suite_builds_and_every_task_fails_then_passes(tmp_path):
     """Downloads each release once (cached under ~/.cache/agent-runtime/evals/sdists), then proves
     every task: its FAIL_TO_PASS fail and PASS_TO_PASS pass as given; all pass with the fix."""
