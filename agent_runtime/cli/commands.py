@@ -33,11 +33,15 @@ def cmd_tools(argv: list[str], settings: Settings, repo: Path) -> int:
     except McpConfigError as exc:  # as a session's start-up: one line naming the file, server and key
         print(f"agent-runtime: error: {visible(str(exc))}", file=sys.stderr)
         return 1
+    from agent_runtime.tools.promoted import promoted_classes
     from agent_runtime.tools.skills import skill_tool_classes
     from agent_runtime.tools.skillset import discover
 
     # The skills' tools are offered only when a skill is enabled (tools/__init__.py build_tools).
-    classes = tool_classes() + (skill_tool_classes() if discover(repo).enabled else ())
+    skills = discover(repo)
+    classes = tool_classes() + (skill_tool_classes() if skills.enabled else ())
+    classes += tuple(promoted_classes(skills, {cls.name for cls in classes},
+                                      lambda message: print(f"agent-runtime: {visible(message)}", file=sys.stderr)))
     rows = []
     for cls in classes:
         rows.append({
