@@ -56,6 +56,11 @@ CHOICES_NOTE = {  # `remember`: a note for the project's instructions, worded as
     "a": "always: every note and patch, for this session",
     "m": "no, and tell the model why",
 }
+CHOICES_PROMOTE = {  # promote_tool: code that later sessions call as a tool
+    "y": "yes, promote it",
+    "n": "no (Enter)",
+    "m": "no, and tell the model why",
+}
 CHOICES_MCP = {
     "y": "yes, call it once",
     "n": "no (Enter)",
@@ -308,7 +313,7 @@ def terminal_prompt(tool_name: str, action: "Action", decision: "Decision") -> t
         body = colored_diff(str(action.preview))
         body.append(visible(f"\npolicy: {decision.decision}{rule}: {decision.reason}"), style="dim")
         console.print(Panel(body, title=one_line(f"{tool_name}: {action.command or ''}"), border_style="yellow"))
-        choices = CHOICES_PATCH
+        choices = CHOICES_PROMOTE
         keys = ["y", "n", "m"]
     elif action.kind == "mcp":  # the tool and its arguments, as they will be sent to the server
         import json

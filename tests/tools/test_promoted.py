@@ -161,3 +161,45 @@ def test_end_to_end_a_replayed_session_promotes_and_the_next_calls_it(repo, tmp_
     ])
     done = run_cli("--approval", "never", "--model", f"replay:{replay}", "count", cwd=repo)
     assert done.returncode == 0 and "1 word" in done.stdout, done.stdout
+
+
+def test_the_person_sees_the_new_skill_as_a_diff_and_the_judge_does_not_decide(repo, tools_for, monkeypatch, capsys):
+    from agent_runtime.safety import approval
+
+    _, tools = tools_for(repo)
+    action = tools["promote_tool"].action(path=repo / "wc.py", function="count_words", name="word_count")
+    runtime, _ = tools_for(repo)
+    decision = runtime.decide(action)
+    assert (decision.decision, decision.rule) == ("ask", "promote")
+    monkeypatch.setattr(approval, "read_key", lambda: "n")
+    monkeypatch.setenv("COLUMNS", "200")
+    key, _ = approval.terminal_prompt("promote_tool", action, decision)
+    shown = capsys.readouterr().err
+    assert key == "n" and "Promote this tool?" in shown and "y yes, promote it" in shown and "[y/n/m]" in shown.replace("N", "n")
+    assert "+def count_words(text: str, minimum: int = 1) -> int:" in shown and "word-count/scripts/tool.py" in shown
+    judge = approval.Approver("judge", interactive=False)
+    assert not judge.review("promote_tool", action, decision).approved, "no model approves new code for later sessions"
+
+
+def test_the_mcp_server_serves_a_promoted_tool(repo):
+    import asyncio
+    import os
+    import sys
+
+    from conftest import ROOT
+    from mcp import ClientSession, StdioServerParameters
+    from mcp.client.stdio import stdio_client
+
+    plant_tool("shout", "    return arg.upper()\n")
+
+    async def session():
+        params = StdioServerParameters(command=sys.executable, args=["-m", "agent_runtime", "--repo", str(repo), "mcp"],
+                                       env={**os.environ, "PYTHONPATH": str(ROOT)}, cwd=str(repo))
+        async with stdio_client(params) as (read, write):
+            async with ClientSession(read, write) as client:
+                await client.initialize()
+                listed = [tool.name for tool in (await client.list_tools()).tools]
+                return listed, await client.call_tool("shout", {"arg": "hi"})
+
+    listed, got = asyncio.run(asyncio.wait_for(session(), 300))
+    assert "shout" in listed and not got.isError and json.loads(got.content[0].text)["result"] == "HI"
