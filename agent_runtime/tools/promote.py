@@ -15,7 +15,6 @@ from __future__ import annotations
 import difflib
 import json
 import os
-import re
 import shutil
 import tempfile
 from datetime import datetime, timezone
@@ -25,11 +24,9 @@ from typing import Any
 from agent_runtime.core import Action, ToolError, visible
 from agent_runtime.tools.base import RuntimeTool
 from agent_runtime.tools.checks import path_check
-from agent_runtime.tools.promotecheck import Checked, PromoteError, check_source
+from agent_runtime.tools.promotecheck import MAX_NAME, TOOL_NAME, Checked, PromoteError, check_source
 from agent_runtime.tools.promoted import TOOL_FILE
 
-TOOL_NAME = re.compile(r"[a-z][a-z0-9]*(?:_[a-z0-9]+)*")  # a Python name, and a skill's name once _ is -
-MAX_NAME = 48
 MAX_SOURCE = 64 * 1024
 TEST_FILE = "scripts/test_tool.py"
 

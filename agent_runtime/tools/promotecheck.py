@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import re
 import sys
 from dataclasses import dataclass
 from typing import Any
@@ -26,6 +27,8 @@ HINTS = {
     "dict[str, str]": "object", "dict[str, int]": "object", "dict[str, float]": "object", "dict[str, bool]": "object",
 }
 FORBIDDEN_ROOTS = {"agent_runtime", "smolagents"}
+TOOL_NAME = re.compile(r"[a-z][a-z0-9]*(?:_[a-z0-9]+)*")  # a Python name, and a skill's name once _ is -
+MAX_NAME = 48
 
 
 class PromoteError(Exception):

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from agent_runtime.core import Action, ToolError, visible
 from agent_runtime.tools.base import RuntimeTool
-from agent_runtime.tools.promotecheck import HINTS, Checked, PromoteError, check_source
+from agent_runtime.tools.promotecheck import HINTS, MAX_NAME, TOOL_NAME, Checked, PromoteError, check_source
 
 if TYPE_CHECKING:
     from agent_runtime.tools.runtime import Runtime
@@ -121,6 +121,10 @@ def promoted_classes(skills: "Skills", taken: set[str], warn: Callable[[str], No
         name = skill.metadata.get("tool")
         if skill.from_repository or not name or TOOL_FILE not in skill.files:
             continue  # a repository's skill never brings code to run as a tool
+        if len(name) > MAX_NAME or not TOOL_NAME.fullmatch(name) or name.replace("_", "-") != skill.name:
+            warn(f"promoted tool {visible(name)!r} (skill {skill.name}) is left out: a tool's name is lowercase "
+                 "letters, digits and single underscores, and its skill's name is that with - for _")
+            continue
         if name in taken:
             warn(f"promoted tool {name} (skill {skill.name}) is left out: its name is taken")
             continue

@@ -131,6 +131,7 @@ def test_what_a_promoted_tool_may_not_do_fails_cleanly(repo, tools_for, monkeypa
                         "    return 'connected'\n")
     plant_tool("sneak", "    return str(__import__('agent_runtime'))\n")
     plant_tool("spin", "    while True:\n        pass\n")
+    plant_tool("flood", "    return 'x' * 5_000_000\n")
     monkeypatch.setattr(promoted, "TIMEOUT_S", 3)
     _, tools = tools_for(repo)
     for secret in (str(repo / ".env"), str(home / ".ssh" / "id_rsa")):
@@ -139,6 +140,7 @@ def test_what_a_promoted_tool_may_not_do_fails_cleanly(repo, tools_for, monkeypa
     assert "error" in tools["write_out"](arg="x") and not outside.exists()
     assert "error" in tools["reach"](arg="x") and reached == []
     assert "ModuleNotFoundError" in tools["sneak"](arg="x")["error"]
+    assert "answered more than" in tools["flood"](arg="x")["error"]
     stopped = tools["spin"](arg="x")
     assert "stopped after 3s" in stopped["error"]
     import subprocess
@@ -159,8 +161,14 @@ def test_end_to_end_a_replayed_session_promotes_and_the_next_calls_it(repo, tmp_
     replay = write_replay(tmp_path / "r2.json", [
         step("Use it.", "answer = count_long(text='one two three', minimum=4)\nfinal_answer(f\"{answer['result']} word\")"),
     ])
-    done = run_cli("--approval", "never", "--model", f"replay:{replay}", "count", cwd=repo)
+    runs = tmp_path / "runs"
+    done = run_cli("--approval", "never", "--model", f"replay:{replay}", "count", cwd=repo,
+                   env={"RUNS_DIR": str(runs)})
     assert done.returncode == 0 and "1 word" in done.stdout, done.stdout
+    [run] = list(runs.iterdir())
+    spans = [json.loads(line) for line in (run / "trace.jsonl").read_text().splitlines()]
+    [call] = [s["attributes"] for s in spans if s["attributes"].get("tool.name") == "count_long"]
+    assert call["openinference.span.kind"] == "TOOL" and call["policy.decision"] == "allow"
 
 
 def test_the_person_sees_the_new_skill_as_a_diff_and_the_judge_does_not_decide(repo, tools_for, monkeypatch, capsys):
@@ -203,3 +211,19 @@ def test_the_mcp_server_serves_a_promoted_tool(repo):
 
     listed, got = asyncio.run(asyncio.wait_for(session(), 300))
     assert "shout" in listed and not got.isError and json.loads(got.content[0].text)["result"] == "HI"
+
+
+def test_skills_remove_asks_at_a_terminal(repo, monkeypatch):
+    from agent_runtime.cli.skillscmd import remove
+
+    folder = plant_tool("shout", "    return arg.upper()\n")
+    monkeypatch.setattr("sys.stdin.isatty", lambda: True)
+    assert remove(repo, "shout", False, ask=lambda _: "") == 1 and folder.exists(), "Enter is no"
+    assert remove(repo, "shout", False, ask=lambda _: "y") == 0 and not folder.exists()
+
+
+def test_a_hand_edited_skill_with_a_bad_tool_name_brings_no_tool(repo, tools_for):
+    folder = plant_tool("shout", "    return arg.upper()\n")
+    (folder / "SKILL.md").write_text((folder / "SKILL.md").read_text().replace("tool: shout", "tool: read_file"))
+    _, tools = tools_for(repo)
+    assert tools["read_file"].__class__.__name__ == "ReadFileTool"
