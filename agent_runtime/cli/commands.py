@@ -494,9 +494,9 @@ SUBCOMMANDS: dict[str, tuple[Handler, list[tuple[str, str]]]] = {
                                               "run a task suite and score it | compare two results files")]),
     "mcp": (_later("mcpserve", "cmd_mcp"), [("mcp", "serve the tools and run_task over MCP stdio (policy, approval "
                                                     "and sandbox apply; an ask follows --approval)")]),
-    "skills": (_later("skillscmd", "cmd_skills"), [("skills [list|show NAME|trust NAME]",
-                                                     "Agent Skills (SKILL.md): yours, and the repository's once "
-                                                     "trusted")]),
+    "skills": (_later("skillscmd", "cmd_skills"), [("skills [list|show NAME|trust NAME|remove NAME]",
+                                                     "Agent Skills (SKILL.md): yours (promoted tools too), and the "
+                                                     "repository's once trusted")]),
     "doctor": (_later("doctor", "cmd_doctor"), [("doctor", "the llama.cpp build's CPU features, the embedded models, "
                                                            "sandbox and search")]),
 }
