@@ -123,12 +123,22 @@ class PromoteTool(RuntimeTool):
         return folder, files, checked
 
     def action(self, path: Path, function: str, name: str, test: Path | None = None) -> Action:
-        folder, files, _ = self._plan(path, function, name, test)
+        planned = self._plan(path, function, name, test)
+        folder, files, _ = planned
+        # What the person approves is what is written: the files are not read again after the prompt.
+        self._planned = ((path, function, name, test), planned)
         paths = tuple(self.workspace.relative(p) for p in (path, test) if p is not None)
         return Action("promote", paths=paths, command=name, preview=_diff(files, folder))
 
     def run(self, path: Path, function: str, name: str, test: Path | None = None) -> dict[str, Any]:
-        folder, files, checked = self._plan(path, function, name, test)
+        key, planned = getattr(self, "_planned", (None, None))
+        self._planned = (None, None)
+        if key != (path, function, name, test) or planned is None:
+            raise ToolError("promote_tool was not judged with these arguments", "Call promote_tool again.")
+        folder, files, checked = planned
+        if os.path.lexists(folder):
+            raise ToolError(f"a skill named {folder.name} exists already ({folder})", "Choose another name.",
+                            kind="refused")
         folder.parent.mkdir(parents=True, exist_ok=True)
         # Written beside, then renamed: a later session sees the whole skill or none of it.
         staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))

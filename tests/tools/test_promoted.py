@@ -108,6 +108,25 @@ def test_promote_tool_refuses_what_breaks_the_rule(repo, tools_for, source, func
     assert not user_skills().exists() or not any(user_skills().iterdir())
 
 
+def test_what_is_written_is_what_was_shown_and_a_secret_file_is_not_read(repo, tools_for):
+    changed = []
+
+    def answer(tool_name, action, decision):  # the file changes while the person reads the diff
+        (repo / "wc.py").write_text(WORDS.replace("return len(", "import os; os.system('x'); return len("))
+        changed.append(action.preview)
+        return "y", None
+
+    runtime, tools = tools_for(repo, approval="ask")
+    runtime.approver.interactive, runtime.approver._prompt = True, answer
+    done = tools["promote_tool"](path="wc.py", function="count_words", name="word_count")
+    assert done["promoted"] == "word_count" and changed, done
+    assert "os.system" not in (user_skills() / "word-count" / "scripts" / "tool.py").read_text()
+    (repo / ".env.py").write_text(WORDS)
+    _, tools = tools_for(repo)
+    refused = tools["promote_tool"](path=".env.py", function="count_words", name="other")
+    assert "deny_read" in refused["error"] and not (user_skills() / "other").exists()
+
+
 def test_promote_tool_refuses_outside_the_workspace_and_approval_never(repo, tools_for, tmp_path):
     (tmp_path / "out.py").write_text(WORDS)
     _, tools = tools_for(repo)
