@@ -82,9 +82,8 @@ def _diff(files: dict[str, str], folder: Path) -> str:
 
 class PromoteTool(RuntimeTool):
     name = "promote_tool"
-    description = ("Make a tested, self-contained Python function of the workspace a tool of later sessions (asks the "
-                   "user). The function needs a docstring and type hints (str, int, float, bool, list[str], "
-                   "dict[str, str], ...), and may use only its parameters and the standard library.")
+    description = ("Make a tested, self-contained function of the workspace a tool of later sessions (asks the user; "
+                   "it needs a docstring, type hints, the standard library only).")
     inputs = {
         "path": {"type": "string", "description": "the Python file in the workspace"},
         "function": {"type": "string", "description": "the function's name, at the file's top level"},
