@@ -79,6 +79,7 @@ class PromotedTool(RuntimeTool):
     checked: Checked
     skill: str
     approval = "never"
+    timeout_s: float = TIMEOUT_S
 
     def action(self, **args: Any) -> Action:
         return Action("promoted", command=self.name, preview={k: v for k, v in args.items() if v is not None})
@@ -93,9 +94,9 @@ class PromotedTool(RuntimeTool):
         if len(request) - len(self.checked.source) > MAX_ARGUMENTS:
             raise ToolError(f"the arguments are over {MAX_ARGUMENTS:,} characters", "Pass shorter arguments.")
         command = shlex.join([sys.executable, "-I", "-S", "-c", RUNNER])
-        outcome = sandbox.run(command, timeout=TIMEOUT_S, stdin=request.encode())
+        outcome = sandbox.run(command, timeout=self.timeout_s, stdin=request.encode())
         if outcome.timed_out:
-            raise ToolError(f"{self.name} was stopped after {TIMEOUT_S}s", "Call it with smaller input, or work "
+            raise ToolError(f"{self.name} was stopped after {self.timeout_s:g}s", "Call it with smaller input, or work "
                             "without it.", kind="timeout")
         if len(outcome.stdout) > MAX_RESULT or outcome.output_dropped_bytes:
             raise ToolError(f"{self.name} answered more than {MAX_RESULT:,} characters", "Call it with smaller input.")

@@ -10,7 +10,6 @@ import pytest
 from conftest import BUGGY_PROJECT, make_repo, run_cli, step, write_replay
 
 from agent_runtime.config import config_home
-from agent_runtime.tools import promoted
 
 WORDS = '''import re
 
@@ -137,7 +136,7 @@ def test_promote_tool_refuses_outside_the_workspace_and_approval_never(repo, too
     assert not (user_skills() / "wc").exists()
 
 
-def test_what_a_promoted_tool_may_not_do_fails_cleanly(repo, tools_for, monkeypatch, loopback_listener):
+def test_what_a_promoted_tool_may_not_do_fails_cleanly(repo, tools_for, loopback_listener):
     (repo / ".env").write_text("TOKEN=hunter2\n")
     home = Path.home()
     (home / ".ssh").mkdir(exist_ok=True)
@@ -151,8 +150,8 @@ def test_what_a_promoted_tool_may_not_do_fails_cleanly(repo, tools_for, monkeypa
     plant_tool("sneak", "    return str(__import__('agent_runtime'))\n")
     plant_tool("spin", "    while True:\n        pass\n")
     plant_tool("flood", "    return 'x' * 5_000_000\n")
-    monkeypatch.setattr(promoted, "TIMEOUT_S", 3)
     _, tools = tools_for(repo)
+    tools["spin"].timeout_s = 3  # the others keep the 30 s: a loaded machine starts a sandbox slowly
     for secret in (str(repo / ".env"), str(home / ".ssh" / "id_rsa")):
         result = tools["read_env"](arg=secret)
         assert "error" in result and "hunter2" not in json.dumps(result) and "PRIVATE" not in json.dumps(result)
