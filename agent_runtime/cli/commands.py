@@ -33,11 +33,15 @@ def cmd_tools(argv: list[str], settings: Settings, repo: Path) -> int:
     except McpConfigError as exc:  # as a session's start-up: one line naming the file, server and key
         print(f"agent-runtime: error: {visible(str(exc))}", file=sys.stderr)
         return 1
+    from agent_runtime.tools.promoted import promoted_classes
     from agent_runtime.tools.skills import skill_tool_classes
     from agent_runtime.tools.skillset import discover
 
     # The skills' tools are offered only when a skill is enabled (tools/__init__.py build_tools).
-    classes = tool_classes() + (skill_tool_classes() if discover(repo).enabled else ())
+    skills = discover(repo)
+    classes = tool_classes() + (skill_tool_classes() if skills.enabled else ())
+    classes += tuple(promoted_classes(skills, {cls.name for cls in classes},
+                                      lambda message: print(f"agent-runtime: {visible(message)}", file=sys.stderr)))
     rows = []
     for cls in classes:
         rows.append({
@@ -490,9 +494,9 @@ SUBCOMMANDS: dict[str, tuple[Handler, list[tuple[str, str]]]] = {
                                               "run a task suite and score it | compare two results files")]),
     "mcp": (_later("mcpserve", "cmd_mcp"), [("mcp", "serve the tools and run_task over MCP stdio (policy, approval "
                                                     "and sandbox apply; an ask follows --approval)")]),
-    "skills": (_later("skillscmd", "cmd_skills"), [("skills [list|show NAME|trust NAME]",
-                                                     "Agent Skills (SKILL.md): yours, and the repository's once "
-                                                     "trusted")]),
+    "skills": (_later("skillscmd", "cmd_skills"), [("skills [list|show NAME|trust NAME|remove NAME]",
+                                                     "Agent Skills (SKILL.md): yours (promoted tools too), and the "
+                                                     "repository's once trusted")]),
     "doctor": (_later("doctor", "cmd_doctor"), [("doctor", "the llama.cpp build's CPU features, the embedded models, "
                                                            "sandbox and search")]),
 }

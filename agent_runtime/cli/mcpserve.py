@@ -161,6 +161,9 @@ async def _serve(settings: Settings, repo: Path, mode: str, protocol_out: io.Tex
     built = {tool.name: tool for tool in build_tools(runtime)}
     tools: dict[str, RuntimeTool] = {name: built[name] for name in SERVED if name in built}
     tools["run_task"] = RunTaskTool(runtime)
+    from agent_runtime.tools.promoted import PromotedTool
+
+    tools.update({name: tool for name, tool in built.items() if isinstance(tool, PromotedTool)})  # the user's own
     lock = anyio.Lock()  # one call at a time: the runtime's history, patches and approvals are one session's
     server: Server = Server("agent-runtime")
 

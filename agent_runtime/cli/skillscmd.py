@@ -1,4 +1,4 @@
-"""`agent-runtime skills [list|show NAME|trust NAME]` and the REPL's /skills: the Agent Skills a
+"""`agent-runtime skills [list|show NAME|trust NAME|remove NAME]` and the REPL's /skills: the Agent Skills a
 session would have (tools/skillset.py), and the one door by which a repository's skill is trusted."""
 
 from __future__ import annotations
@@ -118,18 +118,53 @@ def trust(repo: Path, name: str, yes: bool, ask: Callable[[str], str] = input) -
     return 0
 
 
+def remove(repo: Path, name: str, yes: bool, ask: Callable[[str], str] = input) -> int:
+    """Delete a skill of the user's own folder (a promoted tool goes with it); a repository's is not ours."""
+    import shutil
+
+    from agent_runtime.tools.skillset import discover, user_skills_dir
+
+    skill = discover(repo).get(name)
+    if skill is None:
+        print(f"agent-runtime: error: no skill named {visible(name)!r} (agent-runtime skills list)", file=sys.stderr)
+        return 1
+    if skill.from_repository:
+        print(f"agent-runtime: error: {skill.name} is the repository's ({skill.folder}); it is not removed from "
+              "here: delete that folder in the repository if you mean to", file=sys.stderr)
+        return 1
+    if not yes:
+        if not sys.stdin.isatty():
+            print(f"agent-runtime: error: nobody at a terminal to agree; run `agent-runtime skills remove --yes "
+                  f"{skill.name}`", file=sys.stderr)
+            return 1
+        if ask(f"Remove {skill.name} ({skill.folder})? [y/N] ").strip().lower() not in ("y", "yes"):
+            print("Not removed.")
+            return 1
+    folder = user_skills_dir() / skill.name
+    # The entry in the user's folder goes, a link as a link: never what a link points at.
+    if folder.is_symlink():
+        folder.unlink()
+    else:
+        shutil.rmtree(folder)
+    print(f"Removed {skill.name}; new sessions no longer have it.")
+    return 0
+
+
 def cmd_skills(argv: list[str], settings: Settings, repo: Path) -> int:
     parser = _parser("skills", "The Agent Skills (SKILL.md folders) of your skills folder and of the repository. "
-                               "A repository's skill is off until you trust it as it is (skills trust NAME).")
-    parser.add_argument("action", nargs="?", default="list", choices=("list", "show", "trust"))
-    parser.add_argument("name", nargs="?", help="the skill (show, trust)")
+                               "A repository's skill is off until you trust it as it is (skills trust NAME). "
+                               "skills remove NAME deletes one of your own, and a tool promote_tool made with it.")
+    parser.add_argument("action", nargs="?", default="list", choices=("list", "show", "trust", "remove"))
+    parser.add_argument("name", nargs="?", help="the skill (show, trust, remove)")
     parser.add_argument("--json", action="store_true", help="list: print JSON")
-    parser.add_argument("--yes", action="store_true", help="trust: agree without a prompt")
+    parser.add_argument("--yes", action="store_true", help="trust, remove: agree without a prompt")
     args = parser.parse_intermixed_args(argv)  # `trust --yes NAME` as `trust NAME --yes`
-    if args.action in ("show", "trust") and not args.name:
+    if args.action in ("show", "trust", "remove") and not args.name:
         parser.error(f"skills {args.action} needs the skill's NAME")
     if args.action == "trust":
         return trust(repo, args.name, args.yes)
+    if args.action == "remove":
+        return remove(repo, args.name, args.yes)
     if args.action == "show":
         lines = show_lines(repo, args.name)
         if lines is None:

@@ -56,6 +56,11 @@ CHOICES_NOTE = {  # `remember`: a note for the project's instructions, worded as
     "a": "always: every note and patch, for this session",
     "m": "no, and tell the model why",
 }
+CHOICES_PROMOTE = {  # promote_tool: code that later sessions call as a tool
+    "y": "yes, promote it",
+    "n": "no (Enter)",
+    "m": "no, and tell the model why",
+}
 CHOICES_MCP = {
     "y": "yes, call it once",
     "n": "no (Enter)",
@@ -106,7 +111,9 @@ class Approver:
                 return ApprovalResult(True, "remembered", remembered)
             if self.mode == "auto":
                 return ApprovalResult(True, "config")
-            judged = self._judge(tool_name, action, decision) if self.mode == "judge" else None
+            # A new tool is code for every later session: the person decides, never the judge model.
+            judged = self._judge(tool_name, action, decision) if self.mode == "judge" and action.kind != "promote" \
+                else None
             said = {"judge": judged.word, "judge_reason": judged.reason} if judged is not None else {}
             if judged is not None and judged.approve:
                 return ApprovalResult(True, "judge", judged.reason, **said)
@@ -143,8 +150,8 @@ class Approver:
 
     def _remembered(self, action: "Action", decision: "Decision") -> str | None:
         """Where an approval of this is remembered, or None."""
-        if decision.rule in PINNED_FLOORS:
-            return None  # the project's instructions: asked every time
+        if decision.rule in PINNED_FLOORS or action.kind == "promote":
+            return None  # the project's instructions, a new tool: asked every time
         if action.kind == "write":
             return "this session ('always' for every patch)" if self._always_patches else None
         if action.kind == "mcp":  # an MCP tool: by its name, for this session or saved (policy/engine.py)
@@ -269,6 +276,8 @@ def question(tool_name: str, action: "Action") -> str:
         return "Save this note?" if tool_name == "remember" else "Apply this patch?"
     if action.kind == "mcp":
         return "Call this MCP tool?"
+    if action.kind == "promote":
+        return "Promote this tool?"
     return "Run this command?"
 
 
@@ -300,6 +309,12 @@ def terminal_prompt(tool_name: str, action: "Action", decision: "Decision") -> t
         console.print(Panel(body, title=one_line(title), border_style="yellow"))
         choices = CHOICES_NOTE if tool_name == "remember" else CHOICES_PATCH
         keys = ["y", "n", "m"] if pinned else ["y", "n", "a", "m"]
+    elif action.kind == "promote":  # the new skill's files as a diff: the code that later sessions run
+        body = colored_diff(str(action.preview))
+        body.append(visible(f"\npolicy: {decision.decision}{rule}: {decision.reason}"), style="dim")
+        console.print(Panel(body, title=one_line(f"{tool_name}: {action.command or ''}"), border_style="yellow"))
+        choices = CHOICES_PROMOTE
+        keys = ["y", "n", "m"]
     elif action.kind == "mcp":  # the tool and its arguments, as they will be sent to the server
         import json
 

@@ -432,8 +432,9 @@ class Sandbox:
             extra["TMPDIR"] = os.environ["TMPDIR"]
         return allowed_env(extra=extra, network=self.allow_network)
 
-    def run(self, command: str, timeout: float, cwd: Path | None = None) -> CommandResult:
-        """Run a shell command string; never raises for the command's own failures."""
+    def run(self, command: str, timeout: float, cwd: Path | None = None, stdin: bytes | None = None) -> CommandResult:
+        """Run a shell command string; never raises for the command's own failures. `stdin`: a few
+        kilobytes given to it (written whole before its output is read, so keep it under a pipe's 64 KiB)."""
         cwd = cwd or self.root
         env = self._env(cwd)
         argv = ["bash", "-c", command]
@@ -455,11 +456,17 @@ class Sandbox:
                 nproc = not (self._bwrap and self.isolation.pid_limit)
                 libc = _libc()
                 proc = subprocess.Popen(
-                    argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
+                    argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL if stdin is None else subprocess.PIPE,
                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
                     preexec_fn=lambda: _set_limits(self.limits, nproc, libc),
                 )
                 try:
+                    if stdin is not None and proc.stdin is not None:
+                        try:
+                            proc.stdin.write(stdin)
+                            proc.stdin.close()
+                        except BrokenPipeError:
+                            pass  # it ended without reading: its output says why
                     timed_out = not pump(proc, out, err, deadline=started + timeout)
                 finally:
                     if proc.poll() is None:  # timed out, or we are being interrupted (Ctrl-C)

@@ -26,6 +26,7 @@ def tool_classes() -> tuple[type["RuntimeTool"], ...]:
         ShowPatchTool,
         UndoPatchTool,
     )
+    from agent_runtime.tools.promote import PromoteTool
     from agent_runtime.tools.remember import RememberTool
     from agent_runtime.tools.repo import RepoInfoTool
     from agent_runtime.tools.search import ListFilesTool, RgSearchTool
@@ -52,17 +53,28 @@ def tool_classes() -> tuple[type["RuntimeTool"], ...]:
         RunCmdTool,
         RunTestsTool,
         RememberTool,
+        PromoteTool,
     )
 
 
+def _warn(message: str) -> None:
+    import logging
+
+    logging.getLogger(__name__).warning("%s", message)
+
+
 def build_tools(runtime: "Runtime") -> list["RuntimeTool"]:
-    """The built-in tools, the skills' when any skill is enabled, and those of the user's MCP servers
+    """The built-in tools, the skills' when any skill is enabled, the user's promoted tools, and those of the user's MCP servers
     (started now) when any are configured."""
     tools = [cls(runtime) for cls in tool_classes()]
     if runtime.skill_set().enabled:  # without a skill, two tools would only lengthen the prompt
         from agent_runtime.tools.skills import skill_tool_classes
 
         tools += [cls(runtime) for cls in skill_tool_classes()]
+    from agent_runtime.tools.promoted import promoted_classes
+
+    # The user's promoted tools (their own skills folder only): each call runs in the sandbox.
+    tools += [cls(runtime) for cls in promoted_classes(runtime.skill_set(), {t.name for t in tools}, _warn)]
     if runtime.mcp is not None:
         from agent_runtime.tools.mcptool import build_mcp_tools
 

@@ -118,7 +118,7 @@ def test_prompt_lists_every_tool_in_one_line(tmp_path):
     prompt = session.agent.system_prompt
     assert "- read_file(path, start_line=None, end_line=None): Read lines of a text file." in prompt
     assert "- apply_patch(patch_id): " in prompt and "- final_answer(answer): " in prompt
-    assert prompt.split("Tools (")[1].count("\n- ") == 22  # 21 tools and final_answer
+    assert prompt.split("Tools (")[1].count("\n- ") == 23  # 22 tools and final_answer
 
 
 def test_executor_waits_for_slow_tools(tmp_path):

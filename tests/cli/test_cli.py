@@ -138,8 +138,9 @@ def test_tools_listing(tmp_path):
     assert set(tools) == {"repo_info", "list_files", "rg_search", "read_file", "read_file_snippet", "git_status",
                           "git_diff", "git_log", "propose_patch_unified", "propose_patch", "propose_file", "show_patch",
                           "apply_patch", "run_cmd", "run_tests", "remember", "outline", "read_symbol",
-                          "find_symbol", "replace_symbol", "undo_patch"}
+                          "find_symbol", "replace_symbol", "undo_patch", "promote_tool"}
     assert tools["apply_patch"]["approval"] == "always" and tools["read_file"]["approval"] == "no"
+    assert tools["promote_tool"]["approval"] == "always"
     assert tools["read_file"]["inputs"]["path"]["required"] is True
     assert tools["read_file"]["inputs"]["start_line"]["required"] is False
     text = run_cli("tools", cwd=tmp_path).stdout

@@ -106,5 +106,5 @@ def test_without_mcp_toml_the_listing_is_unchanged_and_the_sdk_is_not_imported(r
     listing, _, last = done.stdout.rstrip("\n").rpartition("\n")
     assert last == "NO-SDK 0"
     rows = json.loads(listing)
-    assert all(row.keys() == BUILT_IN_KEYS for row in rows) and len(rows) == 21
+    assert all(row.keys() == BUILT_IN_KEYS for row in rows) and len(rows) == 22
     assert done.stderr == ""

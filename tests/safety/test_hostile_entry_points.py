@@ -31,6 +31,7 @@ TOOL_CALLS = [
     ("show_patch", {"patch_id": "p1"}), ("apply_patch", {"patch_id": "p1"}), ("undo_patch", {"patch_id": "p1"}),
     *[("run_cmd", {"command": command}) for command in GIT_COMMANDS],
     ("run_tests", {"command": "python -m pytest -q"}), ("remember", {"note": "the tests run with pytest"}),
+    ("promote_tool", {"path": "app.py", "function": "add", "name": "add_numbers"}),
 ]
 
 

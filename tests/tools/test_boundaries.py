@@ -47,8 +47,11 @@ SAMPLES = {
     "command": "ls", "patch_id": "p1", "max_results": 5, "max_count": 3, "start_line": 1, "end_line": 2,
     "context_lines": 1, "timeout": 30, "staged": False, "fixed_strings": False,
     "note": "the tests run with pytest", "content": "def add(a, b):\n    return a + b\n",
-    "name": "add", "source": "def add(a, b):\n    return a + b\n",
+    "name": "add", "source": "def add(a, b):\n    return a + b\n", "function": "twice",
 }
+# A function promote_tool accepts (hints, docstring), beside the ones FIX changes.
+PROMOTABLE = '\n\ndef twice(x: int) -> int:\n    """Twice x."""\n    return 2 * x\n'
+
 
 
 def sample_arguments(cls, path_value: str | None) -> dict:
@@ -66,6 +69,7 @@ def sample_arguments(cls, path_value: str | None) -> dict:
 def test_every_tool_declares_what_the_policy_judges(buggy_repo, tools_for):
     """Walks every registered tool: `action` is its own, returns an Action, and every path the
     tool is given is among the paths the policy judges (commands: the command)."""
+    (buggy_repo / "calc.py").write_text(BUGGY_PROJECT["calc.py"] + PROMOTABLE)
     runtime, tools = tools_for(buggy_repo)
     tools["propose_patch_unified"](diff=FIX)  # a patch p1 for show_patch and apply_patch
     assert tools["apply_patch"](patch_id="p1")["applied"] is True  # and for undo_patch
@@ -84,7 +88,7 @@ def test_every_tool_declares_what_the_policy_judges(buggy_repo, tools_for):
             if action.kind == "command":
                 assert action.command, cls.name
                 continue
-            assert action.kind in ("read", "write", "restore") and action.paths, f"{cls.name}: {action}"
+            assert action.kind in ("read", "write", "restore", "promote") and action.paths, f"{cls.name}: {action}"
             for name in path_inputs:
                 if args.get(name) is not None:
                     assert "calc.py" in action.paths, f"{cls.name}: path input {name} is not judged"
@@ -93,6 +97,7 @@ def test_every_tool_declares_what_the_policy_judges(buggy_repo, tools_for):
 
 
 def test_every_call_is_decided_by_the_policy_before_the_tool_runs(buggy_repo, tools_for, monkeypatch):
+    (buggy_repo / "calc.py").write_text(BUGGY_PROJECT["calc.py"] + PROMOTABLE)
     runtime, tools = tools_for(buggy_repo)
     tools["propose_patch_unified"](diff=FIX)
     events: list[tuple[str, object]] = []

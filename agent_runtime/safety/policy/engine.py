@@ -174,6 +174,14 @@ class Policy:
                 if glob:
                     return Decision("deny", "deny_read", f"{rel} may hold secrets (deny_read {glob!r})")
             return Decision("allow", "skill", "reads a skill of your own skills folder")
+        if action.kind == "promoted":  # the user's own promoted tool (tools/promoted.py): it runs in the sandbox
+            return Decision("allow", "promoted", "your own promoted tool, run in the sandbox")
+        if action.kind == "promote":  # promote_tool: its source file is read, a tool is added for later sessions
+            read = self.decide(Action("read", paths=action.paths), root)
+            if read.decision == "deny":
+                return read
+            return Decision("ask", "promote", "adds a tool to your own skills folder that later sessions can call "
+                                              "(it runs in the sandbox)")
         if action.kind not in ("read", "write", "restore"):
             return Decision("ask", None, f"unknown action {action.kind!r}")
         root = Path(root).resolve()
