@@ -40,6 +40,7 @@ import stat
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -199,6 +200,14 @@ def _under(path: Path, parent: Path) -> bool:
 
 def _is_config_name(name: str) -> bool:
     return name in CONFIG_NAMES or name.startswith(".env")
+
+
+def _feed(pipe, data: bytes) -> None:
+    try:
+        pipe.write(data)
+        pipe.close()
+    except (BrokenPipeError, ValueError, OSError):
+        pass  # it ended (or was killed at its timeout) without reading it all: its output says why
 
 
 class Sandbox:
@@ -433,8 +442,8 @@ class Sandbox:
         return allowed_env(extra=extra, network=self.allow_network)
 
     def run(self, command: str, timeout: float, cwd: Path | None = None, stdin: bytes | None = None) -> CommandResult:
-        """Run a shell command string; never raises for the command's own failures. `stdin`: a few
-        kilobytes given to it (written whole before its output is read, so keep it under a pipe's 64 KiB)."""
+        """Run a shell command string; never raises for the command's own failures. `stdin`: bytes given
+        to it (written by a thread beside the output's reader, so neither side can block the other)."""
         cwd = cwd or self.root
         env = self._env(cwd)
         argv = ["bash", "-c", command]
@@ -462,11 +471,7 @@ class Sandbox:
                 )
                 try:
                     if stdin is not None and proc.stdin is not None:
-                        try:
-                            proc.stdin.write(stdin)
-                            proc.stdin.close()
-                        except BrokenPipeError:
-                            pass  # it ended without reading: its output says why
+                        threading.Thread(target=_feed, args=(proc.stdin, stdin), daemon=True).start()
                     timed_out = not pump(proc, out, err, deadline=started + timeout)
                 finally:
                     if proc.poll() is None:  # timed out, or we are being interrupted (Ctrl-C)

@@ -429,3 +429,12 @@ def test_config_files_are_removed_after_a_timeout_too(workspace):
     result = box.run("(sleep 0.5; echo 'default = \"allow\"' > policy.toml) & sleep 30", timeout=2)
     assert result.timed_out and not (workspace / "policy.toml").exists()
     assert "removed policy.toml" in result.stderr
+
+
+def test_a_large_stdin_the_command_never_reads_does_not_hang_the_run(sandbox):
+    """Given more than a pipe holds to a command that reads none of it, the run still ends at its timeout."""
+    started = time.monotonic()
+    result = sandbox.run("sleep 30", timeout=3, stdin=b"x" * (1 << 20))
+    assert result.timed_out and time.monotonic() - started < 20
+    echoed = sandbox.run("wc -c", timeout=30, stdin=b"y" * (1 << 20))
+    assert echoed.exit_code == 0 and echoed.stdout.strip() == str(1 << 20)
