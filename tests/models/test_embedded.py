@@ -65,7 +65,10 @@ def test_two_step_task_parses_and_runs_and_leaves_no_server(tmp_path):
         if s.error is not None:
             assert type(s.error).__name__ == "AgentMaxStepsError", f"step {s.step_number}: {s.error}"
     assert session.runtime.state.history, "the model's code called the tools"
-    assert all(call.error_type in (None, "loop_detected") for call in session.runtime.state.history)
+    # A call the model got wrong (a path that is not there) is its answer's quality; the runtime's part is
+    # that each call came back through the path with its outcome, an error named, and the run went on.
+    for call in session.runtime.state.history:
+        assert call.outcome in ("ok", "error", "refused", "loop") and (call.outcome == "ok" or call.error_type), call
     assert steps[0].token_usage.input_tokens > 0
     assert not alive(pid), "the server stops with the session"
 
