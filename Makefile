@@ -1,7 +1,7 @@
 # agent_runtime: two commands on a fresh machine.
 #   make run    create .venv, install, fetch the embedded model, have it fix a bug in a scratch copy
 #               of examples/first-task
-#   make test   install with the dev extras, run the whole test suite (TEST_WORKERS=2: on two workers)
+#   make test   install with the dev extras, lint, run the whole test suite (two workers, then the real-model tests alone)
 #   make test-fast   everything but the tests that start llama.cpp, Phoenix, a pty or fuzz
 SHELL := /bin/bash
 PYTHON ?= python3
