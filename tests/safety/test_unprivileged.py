@@ -72,6 +72,9 @@ UNPRIVILEGED_TESTS = [
     "tests/code/test_values.py::test_values_are_refused_clearly_where_they_cannot_be_read",
     # checkpoints: a command's changes undone byte for byte, nothing of a hostile repository run
     "tests/patches/test_checkpoints.py",
+    # skills (issue 32): a promoted tool's attacks in the sandbox, a repository's skills and links out
+    "tests/tools/test_promoted.py",
+    "tests/tools/test_skills.py",
 ]
 # Where the user's $HOME is mounted (a tmpfs in the private mount namespace): the first of these
 # that exists and holds nothing the run needs.
