@@ -156,7 +156,9 @@ def agent_state(root: Path, runs: Path | None = None) -> list[Path]:
                 out += [above / name for name in os.listdir(above) if above / name != step]
             except OSError:
                 continue
-    return out
+    # A folder inside one already covered (RUNS_DIR in the state folder) is hidden with it; covering it
+    # again would make bwrap create its mount point in the read-only cover, and every command would fail.
+    return [p for p in out if not any(other != p and within(p, other) for other in out)]
 
 
 # Covered whole inside the sandbox (empty tmpfs): a program the user configured there is bound back.

@@ -152,3 +152,16 @@ def test_a_runs_dir_set_only_in_the_users_config_file_is_hidden_too(tmp_path, ag
     assert all(SECRET not in text for text in found["RUNS_DIR"] + found["RUNS_DIR (file)"]), found["RUNS_DIR"]
     assert any(SECRET in text for text in found["control"])
 
+
+
+def test_the_default_layout_runs_inside_the_state_folder_still_lets_commands_run(tmp_path, agent_state, tools_for,
+                                                                                  monkeypatch):
+    """RUNS_DIR unset: the run records live in the state folder (~/.local/state/agent-runtime/runs), a folder
+    inside one already hidden. Covering both made bwrap fail on every command (`make run` found it)."""
+    monkeypatch.delenv("RUNS_DIR")
+    places = {k: v for k, v in agent_state.items() if not k.startswith("RUNS_DIR")}
+    repo = workspace_with_probe(tmp_path / "project", places)
+    _, tools = tools_for(repo, "never")
+    result = tools["run_cmd"](command="python3 probe.py")
+    assert result["exit_code"] == 0 and "bwrap" not in result["stderr"], result
+    assert_nothing_seen(json.loads((repo / "found.json").read_text()))
