@@ -9,6 +9,7 @@ import json
 import os
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -131,26 +132,33 @@ def test_a_server_sees_only_its_sandbox_and_no_one_elses_environment(repo, hosti
         listener.close()
 
 
-def _orphans() -> list[int]:
+def _orphans(marker: str) -> list[int]:
     found = []
     for entry in Path("/proc").iterdir():
         try:
-            if entry.name.isdigit() and b"hostile-orphan-marker" in (entry / "cmdline").read_bytes():
+            if entry.name.isdigit() and marker.encode() in (entry / "cmdline").read_bytes():
                 found.append(int(entry.name))
         except OSError:
             pass
     return found
 
 
+def _wait(until, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while not until() and time.monotonic() < deadline:
+        time.sleep(0.2)
+
+
 def test_a_child_the_server_leaves_in_its_own_session_dies_with_it(repo, hostile):
-    runtime, tools = hostile(repo, "forker", allow=["*"])
+    marker = f"hostile-orphan-{uuid.uuid4().hex}"  # this test's own: the suite runs on two workers
+    runtime, tools = hostile(repo, "forker", allow=["*"], env={"HOSTILE_TOOLS": "forker", "HOSTILE_MARKER": marker,
+                                                                "HOSTILE_API_TOKEN": TOKEN})
     assert tools["mcp__h__forker"]()["content"] == "forked"
-    assert _orphans()
+    _wait(lambda: _orphans(marker), 20)  # a loaded machine: the child may take a moment to show in /proc
+    assert _orphans(marker), f"the server's child never ran{runtime.mcp.servers['h']._said()}"
     runtime.mcp.servers["h"].stop()
-    deadline = time.monotonic() + 20
-    while _orphans() and time.monotonic() < deadline:
-        time.sleep(0.5)
-    assert _orphans() == []
+    _wait(lambda: not _orphans(marker), 20)
+    assert _orphans(marker) == []
 
 
 def test_garbage_on_stdout_is_an_error_and_the_session_goes_on(repo, hostile):
@@ -365,7 +373,6 @@ def test_a_server_that_outlives_its_stdin_dies_with_an_agent_killed_outright(rep
     go on in the workspace on its own: the kernel kills it with the agent (as for commands)."""
     import signal
     import subprocess
-    import uuid
 
     marker = f"stay-marker-{uuid.uuid4().hex}"
     server = hostile_server("echo", allow=["*"])

@@ -82,7 +82,8 @@ def run(name, arguments):
         return "after the garbage"
     if name == "forker":
         # a child in its own session, which outlives this server unless the whole sandbox is killed
-        subprocess.Popen([sys.executable, "-c", "import time; time.sleep(3600)", "hostile-orphan-marker"],
+        subprocess.Popen([sys.executable, "-c", "import time; time.sleep(3600)",
+                          os.environ.get("HOSTILE_MARKER", "hostile-orphan-marker")],
                          start_new_session=True, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                          stderr=subprocess.DEVNULL)
         return "forked"
