@@ -45,7 +45,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 from agent_runtime.core import is_secret_name, visible, within
 from agent_runtime.safety import outside, planted
@@ -223,6 +223,9 @@ class Sandbox:
         self._warned = False
         self._home_sockets: tuple[float, list[Path]] = (0.0, [])
         self._live: list[tuple[planted.Listing, dict[str, str]]] = []  # programs running (program())
+        # Folders shown read-only even where the agent's state is hidden: the user's enabled skills
+        # (their scripts run through run_cmd), asked of the runtime's skill set when a command starts.
+        self.shown: Callable[[], list[Path]] = list
 
     @property
     def kind(self) -> str:
@@ -355,8 +358,7 @@ class Sandbox:
         agent_env = Path(sys.prefix).resolve()
         if _under(agent_env, self.root) and agent_env != self.root:
             out += ["--ro-bind", str(agent_env), str(agent_env)]  # code we run outside on the next start
-        for path in self.hidden_paths(walked):
-            out += hide_args(path)
+        out += self._hide(self.hidden_paths(walked))
         for folder in (b for b in bound or () if b.is_dir()):  # a bound-back folder keeps its secrets hidden
             for entry in sorted(folder.iterdir()):
                 if outside.is_secret_file(entry.name):
@@ -372,6 +374,25 @@ class Sandbox:
             out += ["--setenv", key, value]
         out += ["--chdir", str(cwd), "--"]
         return out + argv
+
+    def _hide(self, paths: list[Path]) -> list[str]:
+        """Cover each path; a shown folder inside a covered one is bound into the cover before the cover
+        turns read-only (a mount point cannot be made in a read-only tmpfs), its secrets still hidden."""
+        out: list[str] = []
+        shown = [Path(os.path.realpath(f)) for f in self.shown() if Path(f).is_dir()]
+
+        def show(folders: list[Path]) -> list[str]:
+            return [arg for folder in folders for arg in ["--ro-bind", str(folder), str(folder)] + [
+                a for entry in sorted(folder.iterdir()) if outside.is_secret_file(entry.name) for a in hide_args(entry)]]
+
+        for path in paths:
+            inside = [f for f in shown if _under(f, path) and f != path] if path.is_dir() else []
+            if not inside or path.is_symlink():
+                out += hide_args(path)
+                continue
+            out += ["--tmpfs", str(path), *show(inside), "--remount-ro", str(path)]
+            shown = [f for f in shown if f not in inside]
+        return out + show(shown)  # the rest: under the sandbox's own /tmp, or not hidden at all
 
     def _exclude_placeholder(self, scratch: Path) -> Path | None:
         """The repository's .git/info/exclude plus the placeholder, to bind over it read-only."""

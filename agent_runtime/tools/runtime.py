@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, ContextManager, Iterator
 
 from agent_runtime.config import Settings, state_home
-from agent_runtime.core import Action, CallRecord, Decision, Workspace
+from agent_runtime.core import Action, CallRecord, Decision, Workspace, within
 from agent_runtime.patches.checkpoint import Mark, Store, around, git_ignore_lines
 from agent_runtime.patches.undo import UndoJournal
 from agent_runtime.safety.approval import Approver
@@ -113,6 +114,7 @@ class Runtime:
         policy.sandbox = sandbox_state(sandbox, policy.network)
         approver.sandboxed = policy.sandbox.contains  # the judge approves only what the sandbox contains
         runtime = cls(settings, workspace, policy, approver, sandbox, telemetry or Telemetry())
+        sandbox.shown = runtime.user_skill_folders
         if approver.steps is None:  # what the judge (--approval judge) sees of the work so far
             approver.steps = lambda: [describe_call(r) for r in runtime.state.history[-STEPS_FOR_JUDGE:]]
         # The journal stores files' contents: never of files the policy forbids reading.
@@ -134,6 +136,14 @@ class Runtime:
         """Stop what the runtime started: the MCP servers' processes."""
         if self.mcp is not None:
             self.mcp.close()
+
+    def user_skill_folders(self) -> list[Path]:
+        """The user's enabled skills' folders, which the sandbox shows read-only (their scripts run through
+        run_cmd); only those inside the user's skills folder, not where a link out of it leads."""
+        from agent_runtime.tools.skillset import user_skills_dir
+
+        home = Path(os.path.realpath(user_skills_dir()))
+        return [s.folder for s in self.skill_set().enabled if not s.from_repository and within(s.folder, home)]
 
     def skill_set(self) -> "Skills":
         """The user's skills and the repository's (enabled once the user trusted them as they are)."""

@@ -87,11 +87,13 @@ class LoadSkillTool(RuntimeTool):
         if name is None:
             return {"skills": [{"name": s.name, "description": s.description} for s in skills.enabled],
                     "next": 'load_skill(name="...") for one skill\'s instructions'}
-        result: dict[str, Any] = {"name": name.name, "instructions": name.body,
+        root = self.runtime.workspace.root
+        folder = name.folder.relative_to(root).as_posix() if within(name.folder, root) else str(name.folder)
+        result: dict[str, Any] = {"name": name.name, "folder": folder, "instructions": name.body,
                                   "files": [f for f in name.files if f != SKILL_FILE]}
         if result["files"]:
             result["next"] = ('read_skill_file(name="...", path="...") reads one of the files; scripts run only '
-                              "through run_cmd")
+                              "through run_cmd, from the skill's folder")
         return result
 
 

@@ -282,3 +282,35 @@ def test_the_repl_says_what_is_off_and_lists_skills(tmp_path, capsys):
     write_skill(user_skills(), "mine")
     assert cmd_tools(["--json"], settings, repo) == 0
     assert {"load_skill", "read_skill_file"} <= {row["name"] for row in json.loads(capsys.readouterr().out)}
+
+
+@pytest.mark.parametrize("where", ["home", "tmp"])  # ~/.config (covered by the sandbox) or under /tmp (its own)
+def test_a_user_skills_script_runs_through_run_cmd_and_the_rest_of_the_config_stays_hidden(where, tmp_path, tools_for,
+                                                                                            monkeypatch):
+    """The user's skills live in the configuration folder, which the sandbox hides (config.env holds API
+    keys): an enabled skill's folder is shown read-only, its secrets and everything beside it stay hidden,
+    and a skill folder that is a link out of the skills folder (to ~/.ssh, say) is not shown."""
+    if where == "home":
+        monkeypatch.setenv("XDG_CONFIG_HOME", str(Path.home() / ".config"))
+    repo = make_repo(tmp_path / "p", BUGGY_PROJECT)
+    config_home().mkdir(parents=True, exist_ok=True)
+    (config_home() / "config.env").write_text("OPENAI_API_KEY=sk-config-secret-4711\n")
+    folder = write_skill(user_skills(), "greet", files={"scripts/hello.py": "print('hello from the skill')\n",
+                                                        ".env": "SKILL_TOKEN=tok-in-skill-4711\n"})
+    secret_dir = tmp_path / "keys"
+    write_skill(secret_dir, "keys", files={"id_key.txt": "PRIVATE-4711\n"})
+    (user_skills() / "keys").symlink_to(secret_dir / "keys")
+    runtime, tools = tools_for(repo, "auto")  # what the sandbox holds, past a policy that may ask
+    if runtime.sandbox.kind != "bwrap":
+        pytest.fail("bubblewrap is required here (apt-get install bubblewrap)")
+    loaded = tools["load_skill"](name="greet")
+    assert loaded["folder"] == str(folder.resolve()) and "scripts/hello.py" in loaded["files"]
+    ran = tools["run_cmd"](command=f"python3 {loaded['folder']}/scripts/hello.py")
+    assert "hello from the skill" in json.dumps(ran), ran
+    for peek in (f"cat {config_home() / 'config.env'}", f"cat {folder / '.env'}", f"ls -a {config_home()}",
+                 f"cat {user_skills() / 'keys' / 'id_key.txt'}", f"cat {secret_dir / 'keys' / 'id_key.txt'}"):
+        seen = tools["run_cmd"](command=peek)
+        assert "4711" not in json.dumps(seen) and "config.env" not in seen.get("stdout", ""), (peek, seen)
+    # Written to? No: the skill is the user's, read-only to the sandbox.
+    tools["run_cmd"](command=f"sh -c 'echo x > {folder}/scripts/hello.py'")
+    assert (folder / "scripts" / "hello.py").read_text() == "print('hello from the skill')\n"
