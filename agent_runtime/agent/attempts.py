@@ -17,10 +17,9 @@ best-ranked one no attempt has written yet.
 
 Stopping: attempts end early, with an honest answer, when they stop telling anything new -- the
 same failure after several different fixes, fixes the model already tried (or that change
-nothing), or no time left for another one -- and after AGENT_MAX_ATTEMPTS failed ones (3; Aider
-stops after its first edit and 3 reflections): on the project's small tasks the 1.5B model's
-passing fixes came by the third attempt in 9 of 11 solved runs, and the attempts after it made a
-task it could not fix wait three times as long (docs/evaluation.md, "Attempts and time").
+nothing), or no time left for another one -- and after AGENT_MAX_ATTEMPTS failed ones (3, as Aider's
+3 reflections): later attempts rarely pass and make an unfixable task wait longer (the figures:
+docs/evaluation.md, "Attempts and time").
 
 Coaching rules (models/profiles.py) decide three of these: `fresh_restart` (the undo and the fresh
 start; off, the failed fix stays applied and its failure is reflected back, bounded, in the same
@@ -46,9 +45,9 @@ ATTEMPT_AGAIN = "The code is as shown above again: those changes were undone. Wr
 NOTES_KEPT = 3  # earlier attempts the next one is told about
 REFLECT_CHARS = 1500  # the most of a failed run's output reflected back (fresh_restart off)
 # When to stop: this many tested fixes in a row that leave the same failure, this many fixes the
-# model had already tried, this many replies that changed nothing. Generous: on the project's small
-# tasks a fix often passed at the 4th to 6th attempt, after copies and repeats (limits of 4 and 3,
-# the no-change replies counted as repeats, gave up on tasks the agent had solved the day before).
+# model had already tried, this many replies that changed nothing. Generous, because a small model's
+# passing fix often comes after copies and repeats (docs/evaluation.md, "Where the coaching's
+# constants come from").
 SAME_FAILURE_LIMIT = 6
 REPEATED_FIX_LIMIT = 5
 NO_CHANGE_LIMIT = 6
@@ -66,9 +65,8 @@ class RequestPlan:
 def fix_failed(calls: list[Any]) -> bool:
     """Whether these calls (one attempt's) tried a fix that failed: a proposal refused and no later
     one for its file (the attempt did not go through whole, even if it applied another file), or a
-    change applied and a test run after it that did not pass. (Seen: a two-file fix whose second
-    file was refused kept its first file applied, untested, and the model wrote the same step for
-    the rest of its time, each refused as "the same as now".)"""
+    change applied and a test run after it that did not pass. A fix refused for one of its files
+    failed as a whole: its other files applied alone are untested and would be written again."""
     refused = [i for i, c in enumerate(calls) if _proposes(c.tool) and c.outcome != "ok"]
     if refused:
         path = calls[refused[-1]].arguments.get("path")
@@ -228,10 +226,9 @@ class FixAttempts:
 
     def _next_request(self) -> EditRequest:
         """In a big repository, each function shown gets its turn, in the order of the ranking: the
-        next attempt is held to the best-ranked one no attempt has written yet (the 1.5B model
-        otherwise came back to the same one or two, attempt after attempt: on a sqlparse task five
-        attempts changed `_process_function`, none the function at fault, shown first). Once every
-        one has had its turn, the model chooses again."""
+        next attempt is held to the best-ranked one no attempt has written yet, so that a small model
+        does not return to the same one or two functions. Once every one has had its turn, the model
+        chooses again."""
         assert self.request is not None
         if not self.coaching.on("new_function_per_attempt"):
             return self.request
@@ -283,10 +280,9 @@ class FixAttempts:
         return None if why is None else self.summary(why)
 
     def _next_attempt_s(self) -> float:
-        """How long the next attempt will likely take: as the later ones did. The first pays for the
-        whole first message (its prompt processed from nothing; 74 s of a 142 s first attempt on a
-        sqlparse task, which then stopped with 130 s left); the next ones find it in the server's
-        cache, so the first alone counts half."""
+        """How long the next attempt will likely take: as the later ones did. The first pays for
+        processing the whole first message, which the next ones find in the server's cache, so the
+        first alone counts half."""
         later = [a.seconds for a in self.attempts[1:]]
         return sum(later) / len(later) if later else self.attempts[0].seconds / 2
 

@@ -192,9 +192,8 @@ _DEF = re.compile(r"^(\s*)(?:async\s+)?def\s")
 
 def _keep_definition(old: list[str], new: list[str]) -> list[str]:
     """A SEARCH from a `def` line whose REPLACE has no `def` at all is the function's new body, as
-    the 1.5B model writes it (two of six attempts on a sqlparse task: the method's `def` dropped,
-    its body left at class level, the module broken at import): the `def` line stays, the body
-    goes under it."""
+    small models write it: the `def` line stays and the body goes under it, rather than a body left
+    at class level that breaks the module at import."""
     start = next((i for i, line in enumerate(old) if line.strip()), None)
     head = _DEF.match(old[start]) if start is not None else None
     if head is None or not old[start].rstrip().endswith(":") or any(_DEF.match(line) for line in new):
@@ -435,8 +434,8 @@ class EditRequest:
 
 
 def _same(new: str, now: str | None) -> bool:
-    """The same file but for trailing whitespace and blank lines: no fix (seen: the 0.5B model wrote
-    calc.py back with one blank line fewer, and that went on to be applied and tested)."""
+    """The same file but for trailing whitespace and blank lines: no fix, so it is not applied and
+    tested as if it were one."""
     if now is None:
         return False
 

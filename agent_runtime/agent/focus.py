@@ -120,7 +120,7 @@ def focus_view(root: Path, files: list[str], output: str, task: str, readable: C
 def _values_of(text: str, keys: set[str]) -> str:
     """The paragraphs of the values run (code/values.py render: a line `key (...): ...`, then its
     variables indented) of the definitions shown: those of the ones only listed by name are noise
-    at the price of prompt time (18 variables of sqlparse's 121-line validate_options)."""
+    at the price of prompt time."""
     kept: list[str] = []
     keep = False
     for line in text.splitlines():

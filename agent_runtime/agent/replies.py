@@ -141,7 +141,7 @@ def subscripted_numbers(code: str) -> list[tuple[str, str]]:
 
 def normalized(code: str) -> str:
     """The code with its layout and the names it assigns made uniform: `p3 = propose_file(…)` is a
-    repeat of `p1 = propose_file(…)` (seen: the 1.5B model wrote one step seven times, renumbered)."""
+    repeat of `p1 = propose_file(…)`: a small model repeats a step with its names renumbered."""
     try:
         tree = ast.parse(code)
     except SyntaxError:

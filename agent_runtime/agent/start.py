@@ -90,15 +90,13 @@ def plan_tests(task: str, files: list[str], repo: Path, small: bool) -> TestPlan
     detected = detect_test_command(repo)
     if not detected or "pytest" not in detected:
         return TestPlan()
-    # Short tracebacks: the failing line and the error of each frame. The long form printed the test's
-    # and every library frame's code up to the failing line, and the first message shows those
-    # functions whole anyway (sqlparse: the test's 40 lines twice).
+    # Short tracebacks: the failing line and the error of each frame. The long form repeats code the
+    # first message shows whole anyway.
     detected += " --tb=short"
     if ids:
         around = list(dict.fromkeys([i.split("::", 1)[0] for i in ids] + test_files))
-        # A test's class (`file::Class::test` -> `file::Class`): between the test and its file. pyparsing's
-        # test file takes 30 s; its failing test's class 2 s, and a fix judged by the test alone broke 44
-        # of the class's tests while the agent said the tests pass.
+        # A test's class (`file::Class::test` -> `file::Class`): between the test and its file in cost, and
+        # a fix judged by the failing test alone can break its neighbours unseen.
         classes = list(dict.fromkeys(_test_class(i) for i in ids))
         return TestPlan(f"{detected} {' '.join(shlex.quote(i) for i in ids)}",
                         f"{detected} {' '.join(shlex.quote(f) for f in around)}",
@@ -285,24 +283,26 @@ def _wider_from(spectrum: dict, wider: str, task: str, files: list[str]) -> str 
     listed = spectrum.get("other_failures", [])
     if spectrum.get("other_failures_count", 0) > len(listed):
         return None  # too many broken already to leave out one by one
-    wanted = set(named_tests(task, files))
-    others = [t for t in listed if t not in wanted
-              and not any(t.startswith(w + "[") for w in wanted)]
-    return wider + "".join(f" --deselect {shlex.quote(t)}" for t in others)
+    return _deselecting(wider, listed, task, files)
 
 
 def _without_failing(wider: str, run_tests: Any, task: str, files: list[str]) -> str | None:
     """The wider run with the tests that fail before any fix left out (other than those the task
     names): a fix is judged by what it breaks, not by what was broken already. None when the wider
     run cannot be made (it errs, or nothing of it passes) or takes longer than WIDER_FIRST_S: then
-    the failing tests alone judge a fix (pyparsing's 8,000-line test file took 118 s of a task's
-    300 before the model was asked anything)."""
+    the failing tests alone judge a fix, rather than a large test file's run spending the task's
+    time before the model is asked anything."""
     result, _ = _run_tests(run_tests, wider, timeout=WIDER_FIRST_S)
     if result is None or "timed out" in str(result.get("summary", "")):
         return None
     if result.get("passed"):
         return wider
-    failing = parse_failure(str(result.get("output", "")), files).tests
+    return _deselecting(wider, parse_failure(str(result.get("output", "")), files).tests, task, files)
+
+
+def _deselecting(wider: str, failing: list[str], task: str, files: list[str]) -> str:
+    """The wider run without the tests that failed already, except those the task names (and their
+    parametrized cases)."""
     wanted = set(named_tests(task, files))
     others = [t for t in failing if t not in wanted and not any(t.startswith(w + "[") for w in wanted)]
     return wider + "".join(f" --deselect {shlex.quote(t)}" for t in others)

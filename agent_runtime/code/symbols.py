@@ -240,16 +240,3 @@ def outline(text: str, symbols: list[Symbol] | None = None) -> list[str]:
         return []
     return [f"{s.start}-{s.end}: {'  ' * s.name.count('.')}{s.signature}" for s in symbols]
 
-
-IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-
-
-def names_used(node: ast.AST) -> set[str]:
-    """Identifiers a piece of code reads or calls (names and attribute names)."""
-    found: set[str] = set()
-    for child in ast.walk(node):
-        if isinstance(child, ast.Name):
-            found.add(child.id)
-        elif isinstance(child, ast.Attribute):
-            found.add(child.attr)
-    return found

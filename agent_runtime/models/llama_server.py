@@ -233,9 +233,8 @@ REQUEST_TIMINGS: ContextVar[dict | None] = ContextVar("agent_runtime_request_tim
 
 
 class RequestCancelled(RuntimeError):
-    """The client went away: the rest of its request is not worth the machine's time. (Seen: an
-    eval task killed at its timeout left a 9,881-token request running for 250 s more, and the
-    next task's first request waited behind it.)"""
+    """The client went away: the rest of its request is not worth the machine's time, and the next
+    request would wait behind it."""
 
 
 def cancelled() -> bool:
