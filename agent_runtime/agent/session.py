@@ -10,37 +10,16 @@ import logging
 import time
 import warnings
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
 from agent_runtime.agent.frontend import Frontend
+from agent_runtime.agent.taskloop import TaskLoop, TaskResult
 from agent_runtime.config import Settings
 from agent_runtime.models.roles import ROLES, RoleModel, roles_for, task_size
 from agent_runtime.safety.approval import Approver
-from agent_runtime.smol import steps_to_run, stop_after_step
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class TaskResult:
-    status: str  # "answered", "step_limit", "gave_up", "interrupted", "reader_closed", "error"
-    answer: str | None = None
-    error: str | None = None
-    steps: int = 0
-
-    @property
-    def exit_code(self) -> int:
-        return {"answered": 0, "step_limit": 3, "gave_up": 4, "interrupted": 130, "error": 1,
-                "reader_closed": 0}[self.status]  # `--json ... | head`: the reader had what it wanted
-
-
-def describe_model_error(exc: BaseException, model_id: str, api_base: str | None) -> str:
-    """A model failure as one line: which endpoint, what to do (models/errors.py)."""
-    from agent_runtime.models.errors import describe
-
-    return describe(exc, model_id, api_base)
 
 
 class Session:
@@ -71,30 +50,23 @@ class Session:
         self.last_run: Any = None
         self.constraint: Any = None
         self.model_switches: list[dict[str, str]] = []
-        self._switches_reported = 0  # switches already written to a run record
+        self.switches_reported = 0  # switches already written to a run record
         self._fresh = True
-        self._step_announced = 0
+        self.step_announced = 0  # the step whose step_started event was sent
         self.model_seconds = 0.0
         self.server_time = {"prompt_s": 0.0, "generation_s": 0.0, "prompt_tokens": 0, "prompt_evaluated": 0,
                             "calls": 0, "timed": 0}  # what the model's server says of its calls (models/timings.py)
-        self._task_files: list[str] = []
-        self._task_shown: list[str] = []  # files the task's first message showed (whole or their failing code)
-        self._task_first_call = 0
-        self._step_first_call = 0  # where the current step's tool calls begin (see _answer_note)
-        self._attached = False  # the task came with @path attachments (then nothing else is shown)
-        self.attempts: Any = None  # the running fix task's attempts (agent/attempts.py), if any
-        self._task = ""  # the task being run
+        self.task: TaskLoop | None = None  # the running (or last) task
         # The conversation (agent/resume.py): its id (its first run's), the run before the next one,
         # memory steps already written to the run's steps.jsonl (None: the run has not begun).
         self.conversation: str | None = None
-        self._previous_run: str | None = None
-        self._saved: int | None = None
+        self.previous_run: str | None = None
+        self.steps_saved: int | None = None
         self.applied: list[Any] = []  # patches applied in this session, in order (/diff)
         self._runs = 0  # tasks run in this session (session_end hooks get it)
-        self._meter: Any = None  # the running task's figures (agent/stats.py)
+        self.meter: Any = None  # the running task's figures (agent/stats.py)
         self.notes: list[str] = []  # what changed since the last task (an undo): said with the next one
         self.planner: Any = None  # the planner's model (agent/planner.py), when the planner role has one
-        self.plan: Any = None  # the running task's plan (agent/planner.py Plan), if the planner was asked
 
     # --- lifecycle ---
 
@@ -167,7 +139,7 @@ class Session:
         return {"coder": self.model_label or None, "planner": planner.name if planner else None,
                 "judge": judge.label if judge is not None else None}
 
-    def _roles_record(self) -> dict[str, Any]:
+    def roles_record(self) -> dict[str, Any]:
         """models in metadata.json: each role's model, its id, where the choice came from."""
         out: dict[str, Any] = {}
         used = self.models_by_role()
@@ -234,8 +206,8 @@ class Session:
     def _model_call(self) -> Iterator[None]:
         """Around each call to the model: the step's start event, a spinner, the model's time."""
         step = self.agent.step_number if self.agent is not None else 1
-        if step != self._step_announced:
-            self._step_announced = step
+        if step != self.step_announced:
+            self.step_announced = step
             self.display.event("step_started", step=step)
         started = time.monotonic()
         try:
@@ -257,7 +229,7 @@ class Session:
 
     def reset(self) -> None:
         self._fresh = True
-        self.conversation = self._previous_run = None
+        self.conversation = self.previous_run = None
         self.notes.clear()
         if self.runtime is not None:
             self.runtime.reset()
@@ -267,265 +239,48 @@ class Session:
     def run(self, task: str) -> TaskResult:
         """Run one task as one recorded run (run directory, trace, events)."""
         from agent_runtime.agent.attach import attach_files
-        from agent_runtime.telemetry.records import RunRecord, load_spans
+        from agent_runtime.agent.runlog import RunLog
 
         typed, task = task, attach_files(task, self.runtime)  # @path: the file's content joins the task
-        self._attached = task != typed
         if self.notes and not self._fresh:  # the model's memory says otherwise: tell it
             task += f"\n\n(Since the last task: {'; '.join(self.notes)}.)"
         self.notes.clear()
-        fresh = self._fresh or self.conversation is None
-        record = RunRecord.start(self.settings.runs_path, typed, self.settings, self.repo, self.model_label,
-                                 self.approver.mode, self.runtime.sandbox.kind, self.redactor, conversation={
-                                     "session_id": self.session_id, "conversation": None if fresh else self.conversation,
-                                     "previous_run": None if fresh else self._previous_run},
-                                 models=self._roles_record())
-        self.last_run = record
-        self.conversation, self._previous_run, self._saved = record.metadata["conversation"], record.id, None
-        if self.runtime.journal is not None:  # undo history and kept proposals say which run made them
-            self.runtime.journal.context.update(run_id=record.id, conversation=self.conversation)
-        started = self._run_started = time.monotonic()  # (attempts.py measures the time to the first request)
-        model_seconds_before = self.model_seconds
-        server_before = dict(self.server_time)
-        self._step_announced, self.attempts = 0, None  # _run makes this task's attempts (none of the last's)
+        log = RunLog(self, typed)
         self._runs += 1
-        self.runtime.hooks.context["session_id"] = self.session_id  # (a resumed conversation brings its own)
-        from agent_runtime.agent.stats import StepMeter, server_figures
+        self.task, self._fresh = TaskLoop(self, task, attached=task != typed, fresh=self._fresh), False
+        with log.around(task, self.task) as result:
+            result[0] = self.task.run()
+        return result[0]
 
-        self._meter = StepMeter(self)  # per step and per task: time without approval prompts, context, cost
-        self.runtime.call_listeners.append(record.on_call)
-        self.runtime.call_listeners.append(self._tool_event)
-        self.runtime.patch_listeners.append(self._patch_event)
-        self._files_changed: list[str] = []
-        self.tracing.start_run(record.dir / "trace.jsonl")
-        first_step = 0 if self._fresh else len(self.agent.memory.steps)  # a fresh run empties memory
-        first_call = len(self.runtime.state.history)
-        retries_before, switches_before = self.agent.format_retries, self._switches_reported
-        result = TaskResult("interrupted", error="interrupted")
-        try:
-            self.display.event("run_started", run_id=record.id, task=typed, model=self.model_label,
-                               repo=str(self.repo), approval=self.approver.mode, sandbox=self.runtime.sandbox.kind,
-                               max_steps=self.settings.agent_max_steps)
-            # The trace's root: the task in, the final answer out, the outcome as its status.
-            with self.tracing.telemetry.task_span(task, self.session_id, {
-                    "run_id": record.id, "model": self.model_label, "approval": self.approver.mode,
-                    "sandbox": self.runtime.sandbox.kind, "max_steps": self.settings.agent_max_steps}) as root:
-                try:
-                    result = self._run(task)
-                except Exception as exc:  # a fault of ours: the run record says error, not interrupted
-                    result = TaskResult("error", error=f"{type(exc).__name__}: {exc}")
-                    raise
-                root.finish(result.status, result.answer, result.error, result.steps, self.settings.agent_max_steps,
-                            self._meter.review(self.runtime.state.history[first_call:], result.exit_code))
-                root.note("agent_runtime.time_to_first_request_s", getattr(self.attempts, "first_request_s", None))
-        finally:
-            self.runtime.call_listeners.remove(record.on_call)
-            self.runtime.call_listeners.remove(self._tool_event)
-            self.runtime.patch_listeners.remove(self._patch_event)
-            self.tracing.end_run()
-            if self._saved is not None:
-                self._save_steps()  # the last step (a step-limit or interrupted one is not streamed)
-            roots = [s for s in load_spans(record.dir) if s["parent_id"] is None and s.get("kind") == "AGENT"]
-            trace_id = roots[-1]["trace_id"] if roots else None
-            if getattr(self.display, "reader_closed", False):  # stopped by the reader, not a failure
-                result = TaskResult("reader_closed", error="the reader closed the output", steps=result.steps)
-            steps = self.agent.memory.steps[first_step:]
-            calls = self.runtime.state.history[first_call:]
-            usage = [s.token_usage for s in steps if getattr(s, "token_usage", None)]
-            from agent_runtime.agent.context import is_parse_failure
+    @property
+    def attempts(self) -> Any:
+        """The running (or last) task's attempts (agent/attempts.py), if a task has run."""
+        return self.task.attempts if self.task is not None else None
 
-            failed = [s.error for s in steps if getattr(s, "error", None) is not None]
-            parse_errors = sum(1 for e in failed if is_parse_failure(e))  # no code block, or not Python
-            code_errors = sum(1 for e in failed if type(e).__name__ == "AgentExecutionError") - sum(
-                1 for e in failed if type(e).__name__ == "AgentExecutionError" and is_parse_failure(e))
-            tokens_in, tokens_out = sum(u.input_tokens for u in usage), sum(u.output_tokens for u in usage)
-            model_s = round(self.model_seconds - model_seconds_before, 3)
-            record.finish(
-                result.status, result.answer if result.status in ("answered", "step_limit") else None,
-                error=result.error, steps=result.steps, trace_id=trace_id,
-                tokens={"input": tokens_in, "output": tokens_out}, model_s=model_s,
-                tool_calls=len(calls), tool_errors=sum(1 for c in calls if c.outcome == "error"),
-                refused=sum(1 for c in calls if c.outcome == "refused"),
-                parse_errors=parse_errors, code_errors=code_errors,
-                format_retries=self.agent.format_retries - retries_before,
-                model_switches=self.model_switches[switches_before:],  # includes any made at start-up
-                models=self._roles_record(),  # after any fallback: the model that answered last
-                coaching_rules=self.kind.coaching.names,
-                time_to_first_request_s=getattr(self.attempts, "first_request_s", None),
-                **({"plan": self.plan.as_dict()} if self.plan is not None else {}),
-            )
-            self._switches_reported = len(self.model_switches)
-            self.display.event("run_ended", run_id=record.id, status=result.status, exit_code=result.exit_code,
-                               steps=result.steps, tokens_in=tokens_in, tokens_out=tokens_out, model_s=model_s,
-                               wall_s=round(time.monotonic() - started, 3),
-                               parse_errors=parse_errors, code_errors=code_errors,
-                               format_retries=self.agent.format_retries - retries_before,
-                               files_changed=sorted(set(self._files_changed)), error=result.error,
-                               models=self.models_by_role(),
-                               attempts=self.attempts.made(result.status == "answered") if self.attempts else 0,
-                               **server_figures(self.server_time, server_before), **self._meter.summary(calls))
-            self.display.run_saved(record.id, self.tracing.trace_url(trace_id))
-        return result
-
-    def _answer_note(self, step: Any) -> None:
-        """A question about named files, once this step has read them: the step's observation
-        (what the next request shows the model, the display and steps.jsonl) says the answer is due."""
-        from agent_runtime.agent.hints import answer_now
-        from agent_runtime.smol import add_to_observations
-
-        task_calls = self.runtime.state.history[self._task_first_call:]
-        step_calls = task_calls[self._step_first_call - self._task_first_call:]
-        self._step_first_call = len(self.runtime.state.history)
-        hints = self.kind.coaching.on("hints") and not step.is_final_answer  # a coaching rule (models/profiles.py)
-        if hints and (note := answer_now(self._task, task_calls, step_calls, self._task_files)):
-            add_to_observations(step, note)
+    @property
+    def plan(self) -> Any:
+        """The running (or last) task's plan (agent/planner.py Plan), if the planner was asked."""
+        return self.task.plan if self.task is not None else None
 
     def _observe_reply(self, reply: Any) -> None:
         from agent_runtime.agent.stats import observe_reply
 
         observe_reply(self.server_time, reply)
 
-    def _after_step(self, step: Any) -> None:
-        """A fix task's decision after a step (agent/attempts.py); it may stop the task early."""
-        if self.attempts is None:
-            return
-        self.attempts.after_step(step, self.runtime.state.history)
-        if self.attempts.stopped is not None:
-            stop_after_step(self.agent)  # ends the run before the next step; _run reports the answer
-
-    def _undo_patch(self, patch_id: str) -> dict[str, Any]:
-        """An automatic undo, through the one tool path (policy, span, record) like any call."""
-        tool = self.agent.tools.get("undo_patch")
-        if tool is None:
-            return {"error": "the undo_patch tool is not available"}
-        return dict(tool(patch_id=patch_id))
-
-    def _may_read(self, rel: str) -> bool:
-        """What the task's overview may show: what the policy lets read_file read without asking."""
-        from agent_runtime.core import Action
-
-        return self.runtime.decide(Action("read", paths=(rel,))).decision == "allow"
-
-    def _next_step_hint(self) -> str | None:
-        from smolagents.memory import ActionStep
-
-        from agent_runtime.agent.hints import next_step
-
-        calls = self.runtime.state.history[self._task_first_call:]
-        recent = [s.observations or "" for s in self.agent.memory.steps[-3:] if isinstance(s, ActionStep)]
-        return next_step(calls, self._task_files, "\n".join(recent), shown=self._task_shown, task=self._task)
-
-    def _tool_event(self, record: Any, decision: Any, approval: Any) -> None:
-        self.display.event("tool_call", step=self._step_announced or None, tool=record.tool, arguments=record.arguments,
-                           outcome=record.outcome, decision=decision.decision if decision else "allow",
-                           rule=decision.rule if decision else None,
-                           approval=approval.outcome if approval else "not_required",
-                           approval_source=approval.source if approval else None,
-                           error=record.error_type, result=record.summary(), seconds=round(record.duration_ms / 1000, 3))
-
-    def _patch_event(self, patch: Any) -> None:
-        stats = patch.stats()
-        self._files_changed += [str(s["path"]) for s in stats]
-        self.display.event("patch_applied", patch_id=patch.id, files=stats)
-
-    def _run(self, task: str) -> TaskResult:
-        from smolagents.agents import FinalAnswerStep
-        from smolagents.memory import ActionStep, ToolCall
-        from smolagents.utils import AgentError, AgentGenerationError
-
-        from agent_runtime.agent.codeagent import STEP_LIMIT_MESSAGE
-        from agent_runtime.agent.context import ContextOverflow
-
-        agent = self.agent
-        agent.step_limit_reached = False
-        steps = 0
-        answer: Any = None
-        reset, self._fresh = self._fresh, False
-        if reset and self.prompt_memory is not None:
-            self.prompt_memory.reset()  # smolagents empties its memory on a fresh run
-        from agent_runtime.agent.attempts import FixAttempts
-        from agent_runtime.agent.overview import repository_files, small_repository
-        from agent_runtime.agent.start import prepare
-        from agent_runtime.config import state_home
-
-        listing = repository_files(self.repo, hidden=self.runtime.workspace.hidden)
-        self._task_files, self._task_first_call = listing[0], len(self.runtime.state.history)
-        self._step_first_call = self._task_first_call
-        self._task = task
-        self.plan = None
-        # A new task: nothing planned for the last one's next request carries over.
-        self.attempts = FixAttempts(self._undo_patch, say=self.display.warn, budget_s=self.settings.agent_time_budget,
-                                    max_attempts=self.settings.agent_max_attempts, coaching=self.kind.coaching,
-                                    started=self._run_started)
-        small = small_repository(self.repo, listing[0], self._may_read)[1] if not listing[1] else []
-        self._task_shown = small
-        if self.prompt_memory is not None:
-            start = prepare(task, self.repo, listing, self.agent.tools.get("run_tests"), self._may_read, small,
-                            fresh=reset, attached=self._attached, max_tokens=self.settings.model_max_tokens,
-                            window=self.prompt_memory.window, cache_dir=state_home() / "code-index",
-                            planner=self.planner, coaching=self.kind.coaching)
-            self._task_shown = start.shown
-            if start.plan is not None:
-                self.plan = start.plan
-                self.display.event("plan", **start.plan.as_dict())
-            if start.request is not None:
-                # The failure and the code are in front of the model: its first reply is the fix (what
-                # one completion gets, the agent gets; small models otherwise re-read what they were
-                # just shown, or wander off), then one fresh attempt per step (agent/attempts.py).
-                self.attempts.begin(start.request, len(self.runtime.state.history))
-            self.prompt_memory.set_task_context(task, start.overview)
-        shown: set[int] = set()  # smolagents yields the last step twice when the step limit is hit
-        code_shown = False
-        try:
-            kept = 0 if reset else len(agent.memory.steps)
-            # One step to spare: StepLimit (codeagent.py) interrupts the run before it begins.
-            stream = agent.run(task, stream=True, reset=reset, max_steps=steps_to_run(self.settings.agent_max_steps))
-            self._saved = kept  # agent.run() has put the task in memory: it is written at once
-            self._save_steps()
-            for event in stream:
-                if isinstance(event, ToolCall):  # parsed, about to run: show it now
-                    self.display.step_code(agent.step_number, agent.model.last_reply, str(event.arguments))
-                    code_shown = True
-                elif isinstance(event, ActionStep) and id(event) not in shown:
-                    shown.add(id(event))
-                    steps += 1
-                    self._answer_note(event)
-                    self._save_steps()  # as it happens: a killed run keeps its steps
-                    self.display.step_done(event, code_shown)
-                    self.display.event("step_ended", **self._meter.step(event))
-                    code_shown = False
-                    self._after_step(event)
-                elif isinstance(event, FinalAnswerStep):
-                    answer = event.output
-                    if not agent.step_limit_reached:
-                        self.display.event("final_answer", answer=str(answer))
-        except KeyboardInterrupt:
-            return TaskResult("interrupted", error="interrupted", steps=steps)
-        except AgentGenerationError as exc:
-            return TaskResult("error", error=describe_model_error(exc, self.model_label, self.settings.model_api_base),
-                              steps=steps)
-        except ContextOverflow as exc:
-            return TaskResult("error", error=str(exc), steps=steps)
-        except AgentError:
-            if not agent.step_limit_reached and self.attempts.stopped is None:
-                raise
-        if self.attempts.stopped is not None:
-            self.display.event("final_answer", answer=self.attempts.stopped)
-            return TaskResult("gave_up", answer=self.attempts.stopped, steps=steps)
-        if agent.step_limit_reached:
-            return TaskResult("step_limit", answer=STEP_LIMIT_MESSAGE.format(n=self.settings.agent_max_steps),
-                              steps=steps)
-        return TaskResult("answered", answer=str(answer) if answer is not None else "", steps=steps)
-
     # --- the conversation on disk: steps.jsonl, resume, model switch ---
 
-    def _save_steps(self) -> None:
+    def steps_written(self, count: int) -> None:
+        """The task's memory steps are on record from `count` on: written at once, then as they come."""
+        self.steps_saved = count
+        self.save_steps()
+
+    def save_steps(self) -> None:
         """Write the memory steps not written yet to the run's steps.jsonl."""
         from agent_runtime.agent.resume import write_steps
 
-        if self.last_run is not None and self._saved is not None:
+        if self.last_run is not None and self.steps_saved is not None:
             contexts = self.prompt_memory.task_context if self.prompt_memory is not None else {}
-            self._saved = write_steps(self.last_run, self.agent.memory.steps, self._saved, contexts)
+            self.steps_saved = write_steps(self.last_run, self.agent.memory.steps, self.steps_saved, contexts)
 
     def resume(self, conversation: Any) -> None:
         """Take up a recorded conversation (agent/resume.py): the agent's memory, the tasks' context,
@@ -541,7 +296,7 @@ class Session:
             self.prompt_memory.task_context.update(contexts)
         set_memory(self.agent, steps)
         self._fresh = False
-        self.conversation, self._previous_run = conversation.conversation, conversation.run_id
+        self.conversation, self.previous_run = conversation.conversation, conversation.run_id
         if conversation.session_id:
             self.session_id = conversation.session_id  # one Phoenix session for the whole conversation
         if self.runtime.journal is not None and conversation.conversation:
@@ -565,7 +320,8 @@ class Session:
 
         self.agent = build_agent(self.runtime, self.model, self.settings.agent_max_steps, self.constraint,
                                  prompt_memory=self.prompt_memory, around_call=self._model_call,
-                                 hint=self._next_step_hint, plan=lambda: self.attempts and self.attempts.take(),
+                                 hint=lambda: self.task.next_step_hint() if self.task else None,
+                                 plan=lambda: self.task.next_request() if self.task else None,
                                  observe=self._observe_reply, coaching=self.kind.coaching)
         trace_agent(self.agent, self.tracing.telemetry)  # a CHAIN span per step
 

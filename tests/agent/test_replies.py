@@ -209,7 +209,7 @@ def test_a_question_about_named_files_comes_with_their_beginning(tmp_path, task,
         assert "line 399 of the manual" not in first
     if "NOTES.md" in shown:
         assert "short notes" in first and "of 1;" not in first
-    assert session._task_shown == [n for n in shown if n == "NOTES.md"]  # only what was shown whole
+    assert session.task.shown == [n for n in shown if n == "NOTES.md"]  # only what was shown whole
 
 
 @pytest.mark.parametrize("target", ["outside", ".env"])

@@ -1,0 +1,138 @@
+"""What one task leaves behind: its run record (telemetry/records.py), its events (`--json`), its
+trace's root span and its figures. Opened before the task's loop runs, finished after it, whatever
+happened in between."""
+
+from __future__ import annotations
+
+import time
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, Iterator
+
+from agent_runtime.agent.taskloop import TaskLoop, TaskResult
+
+if TYPE_CHECKING:
+    from agent_runtime.agent.session import Session
+
+
+class RunLog:
+    def __init__(self, session: "Session", typed: str):
+        """typed: the task as the user typed it (before attachments and notes joined it)."""
+        from agent_runtime.agent.stats import StepMeter
+        from agent_runtime.telemetry.records import RunRecord
+
+        self.session = s = session
+        self.typed = typed
+        fresh = s._fresh or s.conversation is None
+        self.record = record = RunRecord.start(
+            s.settings.runs_path, typed, s.settings, s.repo, s.model_label, s.approver.mode, s.runtime.sandbox.kind,
+            s.redactor, conversation={"session_id": s.session_id, "conversation": None if fresh else s.conversation,
+                                      "previous_run": None if fresh else s.previous_run},
+            models=s.roles_record())
+        s.last_run = record
+        s.conversation, s.previous_run = record.metadata["conversation"], record.id
+        s.steps_saved = None
+        if s.runtime.journal is not None:  # undo history and kept proposals say which run made them
+            s.runtime.journal.context.update(run_id=record.id, conversation=s.conversation)
+        self.started = time.monotonic()
+        self.model_seconds = s.model_seconds
+        self.server_before = dict(s.server_time)
+        s.step_announced = 0
+        s.runtime.hooks.context["session_id"] = s.session_id  # (a resumed conversation brings its own)
+        s.meter = StepMeter(s)  # per step and per task: time without approval prompts, context, cost
+        self.files_changed: list[str] = []
+        self.first_step = 0 if s._fresh else len(s.agent.memory.steps)  # a fresh run empties memory
+        self.first_call = len(s.runtime.state.history)
+        self.retries_before, self.switches_before = s.agent.format_retries, s.switches_reported
+
+    def _tool_event(self, record: Any, decision: Any, approval: Any) -> None:
+        self.session.display.event(
+            "tool_call", step=self.session.step_announced or None, tool=record.tool, arguments=record.arguments,
+            outcome=record.outcome, decision=decision.decision if decision else "allow",
+            rule=decision.rule if decision else None, approval=approval.outcome if approval else "not_required",
+            approval_source=approval.source if approval else None, error=record.error_type,
+            result=record.summary(), seconds=round(record.duration_ms / 1000, 3))
+
+    def _patch_event(self, patch: Any) -> None:
+        stats = patch.stats()
+        self.files_changed += [str(s["path"]) for s in stats]
+        self.session.display.event("patch_applied", patch_id=patch.id, files=stats)
+
+    @contextmanager
+    def around(self, task: str, loop: TaskLoop) -> Iterator[list[TaskResult]]:
+        """Around the task's loop: listeners, the trace file, the run_started event and the root span;
+        the caller puts the loop's result in the yielded list; finish() reports it."""
+        s, record = self.session, self.record
+        runtime = s.runtime
+        runtime.call_listeners += [record.on_call, self._tool_event]
+        runtime.patch_listeners.append(self._patch_event)
+        s.tracing.start_run(record.dir / "trace.jsonl")
+        out = [TaskResult("interrupted", error="interrupted")]
+        try:
+            s.display.event("run_started", run_id=record.id, task=self.typed, model=s.model_label, repo=str(s.repo),
+                            approval=s.approver.mode, sandbox=runtime.sandbox.kind,
+                            max_steps=s.settings.agent_max_steps)
+            # The trace's root: the task in, the final answer out, the outcome as its status.
+            with s.tracing.telemetry.task_span(task, s.session_id, {
+                    "run_id": record.id, "model": s.model_label, "approval": s.approver.mode,
+                    "sandbox": runtime.sandbox.kind, "max_steps": s.settings.agent_max_steps}) as root:
+                try:
+                    yield out
+                except Exception as exc:  # a fault of ours: the run record says error, not interrupted
+                    out[0] = TaskResult("error", error=f"{type(exc).__name__}: {exc}")
+                    raise
+                result = out[0]
+                root.finish(result.status, result.answer, result.error, result.steps, s.settings.agent_max_steps,
+                            s.meter.review(runtime.state.history[self.first_call:], result.exit_code))
+                root.note("agent_runtime.time_to_first_request_s", loop.attempts.first_request_s)
+        finally:
+            runtime.call_listeners.remove(record.on_call)
+            runtime.call_listeners.remove(self._tool_event)
+            runtime.patch_listeners.remove(self._patch_event)
+            s.tracing.end_run()
+            if s.steps_saved is not None:
+                s.save_steps()  # the last step (a step-limit or interrupted one is not streamed)
+            out[0] = self._finish(out[0], loop)
+
+    def _finish(self, result: TaskResult, loop: TaskLoop) -> TaskResult:
+        """The run record finished and the run_ended event, with the task's figures."""
+        from agent_runtime.agent.context import is_parse_failure
+        from agent_runtime.agent.stats import server_figures
+        from agent_runtime.telemetry.records import load_spans
+
+        s, record = self.session, self.record
+        roots = [sp for sp in load_spans(record.dir) if sp["parent_id"] is None and sp.get("kind") == "AGENT"]
+        trace_id = roots[-1]["trace_id"] if roots else None
+        if getattr(s.display, "reader_closed", False):  # stopped by the reader, not a failure
+            result = TaskResult("reader_closed", error="the reader closed the output", steps=result.steps)
+        steps = s.agent.memory.steps[self.first_step:]
+        calls = s.runtime.state.history[self.first_call:]
+        usage = [st.token_usage for st in steps if getattr(st, "token_usage", None)]
+        failed = [st.error for st in steps if getattr(st, "error", None) is not None]
+        parse_errors = sum(1 for e in failed if is_parse_failure(e))  # no code block, or not Python
+        code_errors = sum(1 for e in failed if type(e).__name__ == "AgentExecutionError" and not is_parse_failure(e))
+        tokens_in, tokens_out = sum(u.input_tokens for u in usage), sum(u.output_tokens for u in usage)
+        model_s = round(s.model_seconds - self.model_seconds, 3)
+        retries = s.agent.format_retries - self.retries_before
+        record.finish(
+            result.status, result.answer if result.status in ("answered", "step_limit") else None,
+            error=result.error, steps=result.steps, trace_id=trace_id,
+            tokens={"input": tokens_in, "output": tokens_out}, model_s=model_s,
+            tool_calls=len(calls), tool_errors=sum(1 for c in calls if c.outcome == "error"),
+            refused=sum(1 for c in calls if c.outcome == "refused"),
+            parse_errors=parse_errors, code_errors=code_errors, format_retries=retries,
+            model_switches=s.model_switches[self.switches_before:],  # includes any made at start-up
+            models=s.roles_record(),  # after any fallback: the model that answered last
+            coaching_rules=s.kind.coaching.names,
+            time_to_first_request_s=loop.attempts.first_request_s,
+            **({"plan": loop.plan.as_dict()} if loop.plan is not None else {}),
+        )
+        s.switches_reported = len(s.model_switches)
+        s.display.event("run_ended", run_id=record.id, status=result.status, exit_code=result.exit_code,
+                        steps=result.steps, tokens_in=tokens_in, tokens_out=tokens_out, model_s=model_s,
+                        wall_s=round(time.monotonic() - self.started, 3), parse_errors=parse_errors,
+                        code_errors=code_errors, format_retries=retries,
+                        files_changed=sorted(set(self.files_changed)), error=result.error,
+                        models=s.models_by_role(), attempts=loop.attempts.made(result.status == "answered"),
+                        **server_figures(s.server_time, self.server_before), **s.meter.summary(calls))
+        s.display.run_saved(record.id, s.tracing.trace_url(trace_id))
+        return result

@@ -1,0 +1,191 @@
+"""One task on the session's CodeAgent: what the model is shown first, the steps as they stream,
+a fix task's attempts (agent/attempts.py), and how the task ended.
+
+The session (agent/session.py) owns what lives across tasks: the model, the runtime, the agent,
+the conversation on disk. It makes one TaskLoop per task and reports what `run` returns.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from agent_runtime.core import Action
+
+if TYPE_CHECKING:
+    from agent_runtime.agent.session import Session
+
+
+@dataclass
+class TaskResult:
+    status: str  # "answered", "step_limit", "gave_up", "interrupted", "reader_closed", "error"
+    answer: str | None = None
+    error: str | None = None
+    steps: int = 0
+
+    @property
+    def exit_code(self) -> int:
+        return {"answered": 0, "step_limit": 3, "gave_up": 4, "interrupted": 130, "error": 1,
+                "reader_closed": 0}[self.status]  # `--json ... | head`: the reader had what it wanted
+
+
+def describe_model_error(exc: BaseException, model_id: str, api_base: str | None) -> str:
+    """A model failure as one line: which endpoint, what to do (models/errors.py)."""
+    from agent_runtime.models.errors import describe
+
+    return describe(exc, model_id, api_base)
+
+
+class TaskLoop:
+    def __init__(self, session: "Session", task: str, attached: bool, fresh: bool):
+        from agent_runtime.agent.attempts import FixAttempts
+
+        self.session = session
+        self.task = task
+        self.attached = attached  # the task came with @path attachments (then nothing else is shown)
+        self.fresh = fresh  # a new conversation: smolagents empties its memory
+        self.started = time.monotonic()  # (attempts.py measures the time to the first request)
+        runtime, settings = session.runtime, session.settings
+        self.files: list[str] = []  # the repository's files
+        self.shown: list[str] = []  # files the task's first message showed (whole or their failing code)
+        self.first_call = self.step_first_call = len(runtime.state.history)  # this task's, this step's calls
+        self.plan: Any = None  # the planner's plan (agent/planner.py Plan), if it was asked
+        self.attempts = FixAttempts(self.undo_patch, say=session.display.warn, budget_s=settings.agent_time_budget,
+                                    max_attempts=settings.agent_max_attempts, coaching=session.kind.coaching,
+                                    started=self.started)
+
+    # --- what the agent asks of the task (agent/codeagent.py build_agent) ---
+
+    def next_request(self) -> Any:
+        """The request plan of the next model call: a fix attempt's, or None (the agent's own)."""
+        return self.attempts.take()
+
+    def next_step_hint(self) -> str | None:
+        from smolagents.memory import ActionStep
+
+        from agent_runtime.agent.hints import next_step
+
+        calls = self.session.runtime.state.history[self.first_call:]
+        recent = [s.observations or "" for s in self.session.agent.memory.steps[-3:] if isinstance(s, ActionStep)]
+        return next_step(calls, self.files, "\n".join(recent), shown=self.shown, task=self.task)
+
+    def undo_patch(self, patch_id: str) -> dict[str, Any]:
+        """An automatic undo, through the one tool path (policy, span, record) like any call."""
+        tool = self.session.agent.tools.get("undo_patch")
+        if tool is None:
+            return {"error": "the undo_patch tool is not available"}
+        return dict(tool(patch_id=patch_id))
+
+    # --- the task ---
+
+    def _may_read(self, rel: str) -> bool:
+        """What the task's overview may show: what the policy lets read_file read without asking."""
+        return self.session.runtime.decide(Action("read", paths=(rel,))).decision == "allow"
+
+    def _prepare(self) -> None:
+        """The repository's listing and, for a fix task, its failure and code in the first message."""
+        from agent_runtime.agent.overview import repository_files, small_repository
+        from agent_runtime.agent.start import prepare
+        from agent_runtime.config import state_home
+
+        session = self.session
+        listing = repository_files(session.repo, hidden=session.runtime.workspace.hidden)
+        self.files = listing[0]
+        self.shown = small = small_repository(session.repo, listing[0], self._may_read)[1] if not listing[1] else []
+        memory = session.prompt_memory
+        if memory is None:
+            return
+        start = prepare(self.task, session.repo, listing, session.agent.tools.get("run_tests"), self._may_read, small,
+                        fresh=self.fresh, attached=self.attached, max_tokens=session.settings.model_max_tokens,
+                        window=memory.window, cache_dir=state_home() / "code-index",
+                        planner=session.planner, coaching=session.kind.coaching)
+        self.shown = start.shown
+        if start.plan is not None:
+            self.plan = start.plan
+            session.display.event("plan", **start.plan.as_dict())
+        if start.request is not None:
+            # The failure and the code are in front of the model: its first reply is the fix, then one
+            # attempt per step (agent/attempts.py).
+            self.attempts.begin(start.request, len(session.runtime.state.history))
+        memory.set_task_context(self.task, start.overview)
+
+    def _answer_note(self, step: Any) -> None:
+        """A question about named files, once this step has read them: the step's observation
+        (what the next request shows the model, the display and steps.jsonl) says the answer is due."""
+        from agent_runtime.agent.hints import answer_now
+        from agent_runtime.smol import add_to_observations
+
+        history = self.session.runtime.state.history
+        task_calls = history[self.first_call:]
+        step_calls = task_calls[self.step_first_call - self.first_call:]
+        self.step_first_call = len(history)
+        hints = self.session.kind.coaching.on("hints") and not step.is_final_answer  # a coaching rule
+        if hints and (note := answer_now(self.task, task_calls, step_calls, self.files)):
+            add_to_observations(step, note)
+
+    def _after_step(self, step: Any) -> None:
+        """A fix task's decision after a step (agent/attempts.py); it may stop the task early."""
+        from agent_runtime.smol import stop_after_step
+
+        self.attempts.after_step(step, self.session.runtime.state.history)
+        if self.attempts.stopped is not None:
+            stop_after_step(self.session.agent)  # ends the run before the next step; run() reports the answer
+
+    def run(self) -> TaskResult:
+        from smolagents.agents import FinalAnswerStep
+        from smolagents.memory import ActionStep, ToolCall
+        from smolagents.utils import AgentError, AgentGenerationError
+
+        from agent_runtime.agent.codeagent import STEP_LIMIT_MESSAGE
+        from agent_runtime.agent.context import ContextOverflow
+        from agent_runtime.smol import steps_to_run
+
+        session = self.session
+        agent, display, settings = session.agent, session.display, session.settings
+        agent.step_limit_reached = False
+        steps = 0
+        answer: Any = None
+        if self.fresh and session.prompt_memory is not None:
+            session.prompt_memory.reset()  # smolagents empties its memory on a fresh run
+        self._prepare()
+        shown: set[int] = set()  # smolagents yields the last step twice when the step limit is hit
+        code_shown = False
+        try:
+            kept = 0 if self.fresh else len(agent.memory.steps)
+            # One step to spare: StepLimit (codeagent.py) interrupts the run before it begins.
+            stream = agent.run(self.task, stream=True, reset=self.fresh, max_steps=steps_to_run(settings.agent_max_steps))
+            session.steps_written(kept)  # agent.run() has put the task in memory: it is written at once
+            for event in stream:
+                if isinstance(event, ToolCall):  # parsed, about to run: show it now
+                    display.step_code(agent.step_number, agent.model.last_reply, str(event.arguments))
+                    code_shown = True
+                elif isinstance(event, ActionStep) and id(event) not in shown:
+                    shown.add(id(event))
+                    steps += 1
+                    self._answer_note(event)
+                    session.save_steps()  # as it happens: a killed run keeps its steps
+                    display.step_done(event, code_shown)
+                    display.event("step_ended", **session.meter.step(event))
+                    code_shown = False
+                    self._after_step(event)
+                elif isinstance(event, FinalAnswerStep):
+                    answer = event.output
+                    if not agent.step_limit_reached:
+                        display.event("final_answer", answer=str(answer))
+        except KeyboardInterrupt:
+            return TaskResult("interrupted", error="interrupted", steps=steps)
+        except AgentGenerationError as exc:
+            return TaskResult("error", error=describe_model_error(exc, session.model_label, settings.model_api_base),
+                              steps=steps)
+        except ContextOverflow as exc:
+            return TaskResult("error", error=str(exc), steps=steps)
+        except AgentError:
+            if not agent.step_limit_reached and self.attempts.stopped is None:
+                raise
+        if self.attempts.stopped is not None:
+            display.event("final_answer", answer=self.attempts.stopped)
+            return TaskResult("gave_up", answer=self.attempts.stopped, steps=steps)
+        if agent.step_limit_reached:
+            return TaskResult("step_limit", answer=STEP_LIMIT_MESSAGE.format(n=settings.agent_max_steps), steps=steps)
+        return TaskResult("answered", answer=str(answer) if answer is not None else "", steps=steps)
