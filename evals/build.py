@@ -1,4 +1,5 @@
-"""Regenerate evals/tasks.jsonl and evals/solutions.jsonl from evals/sources/.
+"""Regenerate evals/tasks.jsonl and evals/solutions.jsonl from evals/sources/ (and the suite of
+other kinds, evals/kinds/, the same way).
 
     python evals/build.py            # write both files
     python evals/build.py --check    # exit 1 if they are out of date
@@ -15,21 +16,25 @@ HERE = Path(__file__).resolve().parent
 sys.dont_write_bytecode = True  # keep evals/sources/ free of __pycache__
 sys.path.insert(0, str(HERE / "sources"))
 
+import changes  # noqa: E402
 import edge_cases  # noqa: E402
 import features  # noqa: E402
 import multi_module  # noqa: E402
+import questions  # noqa: E402
 import renamed_api  # noqa: E402
 import tracebacks  # noqa: E402
 
 MODULES = (multi_module, tracebacks, features, edge_cases, renamed_api)
+# Kinds beyond fixing code, in a suite of their own (evals/kinds/): `eval evals/` stays the bug-fixing suite.
+KIND_MODULES = (changes, questions)
 
 
-def all_tasks() -> list[dict]:
-    return [entry for module in MODULES for entry in module.TASKS]
+def all_tasks(modules: tuple = MODULES) -> list[dict]:
+    return [entry for module in modules for entry in module.TASKS]
 
 
-def render() -> tuple[str, str]:
-    entries = all_tasks()
+def render(modules: tuple = MODULES) -> tuple[str, str]:
+    entries = all_tasks(modules)
     tasks = "".join(json.dumps(e["task"], ensure_ascii=False) + "\n" for e in entries)
     solutions = "".join(json.dumps(e["solution"], ensure_ascii=False) + "\n" for e in entries)
     return tasks, solutions
@@ -38,19 +43,20 @@ def render() -> tuple[str, str]:
 def main(argv: list[str]) -> int:
     tasks, solutions = render()
     targets = {HERE / "tasks.jsonl": tasks, HERE / "solutions.jsonl": solutions}
+    targets.update(zip((HERE / "kinds" / "tasks.jsonl", HERE / "kinds" / "solutions.jsonl"), render(KIND_MODULES)))
     if "--table" in argv:
-        for e in all_tasks():
+        for e in all_tasks() + all_tasks(KIND_MODULES):
             print(f"{e['task']['id']:<32} {e['task']['kind']:<13} {e['difficulty']}")
         return 0
     if "--check" in argv:
-        stale = [p.name for p, text in targets.items() if not p.exists() or p.read_text() != text]
+        stale = [str(p.relative_to(HERE)) for p, text in targets.items() if not p.exists() or p.read_text() != text]
         if stale:
             print("out of date:", ", ".join(stale), "(run python evals/build.py)")
             return 1
         return 0
     for path, text in targets.items():
         path.write_text(text)
-    print(f"wrote {len(all_tasks())} tasks")
+    print(f"wrote {len(all_tasks())} tasks, and {len(all_tasks(KIND_MODULES))} in kinds/")
     return 0
 
 

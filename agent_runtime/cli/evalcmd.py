@@ -23,7 +23,8 @@ DESCRIPTION = """\
 Run a task suite: each task in a fresh git repository, the agent as a single task
 (--approval auto; the policy and the sandbox as always), then the task's check in a clean
 sandboxed process. SUITE is a JSONL file (one task a line: id, prompt, files, setup, check,
-timeout_s, protected) or a directory of them; the project's own suite is evals/.
+timeout_s, protected; answer: regexes the final answer must match, for a question) or a
+directory of them; the project's own suites are evals/ and evals/kinds/.
 
 A line with instance_id is a SWE-bench-style instance: repo (a git repository or a plain
 directory, relative to the file; a git URL; or owner/name for GitHub), base_commit,

@@ -56,7 +56,7 @@ def dataset_rows(tasks: list[Task]) -> dict[str, Any]:
     """The suite as the upload's columns: the task in, the check as the expected output."""
     return {
         "inputs": [{"prompt": t.prompt, "files": sorted(t.files)} for t in tasks],
-        "outputs": [{"check": t.check} for t in tasks],
+        "outputs": [{"check": t.check, **({"answer": list(t.answer)} if t.answer else {})} for t in tasks],
         "metadata": [{"task_id": t.id, "kind": t.kind, "timeout_s": t.timeout_s} for t in tasks],
         "example_ids": [t.id for t in tasks],
     }

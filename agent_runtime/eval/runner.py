@@ -25,7 +25,7 @@ from typing import Any, Callable
 from agent_runtime.eval.instance import Instance
 from agent_runtime.eval.judge import PrepareError, judge_instance, prepare_instance
 from agent_runtime.eval.repo import check_env, make_repo, python_bin_dir, restore_protected, run_shell
-from agent_runtime.eval.task import Task
+from agent_runtime.eval.task import Task, answer_misses
 from agent_runtime.procs import stop_group
 
 
@@ -153,6 +153,7 @@ def _facts(events: list[dict[str, Any]], exit_code: int | None, timed_out: bool,
     ended = next((e for e in events if e.get("type") == "run_ended"), {})
     calls = [e for e in events if e.get("type") == "tool_call"]
     plan = next((e for e in events if e.get("type") == "plan"), None)
+    answer = next((e.get("answer") for e in reversed(events) if e.get("type") == "final_answer"), None)
     # Stopped at the task's timeout: the agent may still have ended the run cleanly ("interrupted").
     status = "timeout" if timed_out else ended.get("status") or ("crashed" if exit_code else "unknown")
     facts = {
@@ -174,6 +175,7 @@ def _facts(events: list[dict[str, Any]], exit_code: int | None, timed_out: bool,
         "plan_used": plan.get("used") if plan else None,  # None: no plan was asked for
         "plan_targets": plan.get("targets") if plan else None,
         "plan_s": plan.get("seconds") if plan else None,
+        "answer": answer[:4000] if isinstance(answer, str) else None,  # a question's is judged on it (run_task)
         # Where the time went (the server's own split of model time, where it reports one).
         **{key: ended.get(key) for key in ("prompt_s", "generation_s", "tools_s", "tests_s", "approval_s", "attempts",
                                            "prompt_tokens", "prompt_evaluated")},
@@ -244,13 +246,14 @@ def run_task(task: Task, attempt: Attempt, options: EvalOptions, work: Path, sys
             result.update(solved=False, tampered=[], judge_error=f"{type(exc).__name__}: {exc}")
     else:
         tampered = restore_protected(task, repo)
-        check = run_shell(task.check, repo, env, timeout=300)
-        result.update(
-            solved=check.passed and not tampered,
-            tampered=tampered,
-            check_exit_code=check.exit_code,
-            check_output=check.output[-1500:] if not check.passed else "",
-        )
+        result.update(solved=not tampered, tampered=tampered)
+        if task.check is not None:
+            check = run_shell(task.check, repo, env, timeout=300)
+            result.update(solved=result["solved"] and check.passed, check_exit_code=check.exit_code,
+                          check_output=check.output[-1500:] if not check.passed else "")
+        if task.answer:  # a question: its final answer (of a run that ended answering) matches every regex
+            missing = answer_misses(task.answer, facts.get("answer") if facts.get("status") == "answered" else None)
+            result.update(solved=result["solved"] and not missing, answer_missing=missing)
     result["wall_s"] = round(time.monotonic() - started, 2)
     if options.keep:
         result["repo"] = str(repo)

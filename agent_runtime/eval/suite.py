@@ -6,6 +6,7 @@ files written into a fresh repository, a check command) or a SWE-bench-shaped in
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -16,13 +17,35 @@ __all__ = ["SuiteError", "Task", "load_suite"]
 
 
 _FIELDS = {"id": str, "prompt": str, "files": dict, "check": str}
-_OPTIONAL = {"setup": (str, type(None)), "timeout_s": int, "protected": list, "kind": (str, type(None))}
+_OPTIONAL = {"setup": (str, type(None)), "timeout_s": int, "protected": list, "kind": (str, type(None)),
+             "answer": list}
+
+
+def _answer(raw: dict[str, Any], where: str) -> tuple[str, ...]:
+    """A question's `answer`: regexes its final answer must all match. Its `check` may then be
+    null or missing (the answer alone judges it)."""
+    patterns = raw.get("answer", [])
+    if not isinstance(patterns, list):
+        raise SuiteError(f"{where}: 'answer' has the wrong type ({type(patterns).__name__})")
+    if "answer" in raw and not patterns:
+        raise SuiteError(f"{where}: 'answer' must list at least one regex")
+    for pattern in patterns:
+        if not isinstance(pattern, str) or not pattern.strip():
+            raise SuiteError(f"{where}: 'answer' must be a list of regexes (strings)")
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise SuiteError(f"{where}: 'answer' has an invalid regex {pattern!r} ({exc})") from None
+    return tuple(patterns)
 
 
 def _task(raw: Any, where: str) -> Task:
     if not isinstance(raw, dict):
         raise SuiteError(f"{where}: a task must be a JSON object")
+    answer = _answer(raw, where)
     for name, kind in {**_FIELDS, **_OPTIONAL}.items():
+        if name == "check" and answer and raw.get("check") is None:
+            continue  # a question: its answer is the check
         if name in _FIELDS and name not in raw:
             raise SuiteError(f"{where}: the task has no {name!r}")
         if name in raw and not isinstance(raw[name], kind):
@@ -38,9 +61,9 @@ def _task(raw: Any, where: str) -> Task:
     if raw.get("timeout_s", 300) <= 0:
         raise SuiteError(f"{where}: 'timeout_s' must be positive")
     known = set(_FIELDS) | set(_OPTIONAL)
-    return Task(id=raw["id"], prompt=raw["prompt"], files=dict(raw["files"]), check=raw["check"],
+    return Task(id=raw["id"], prompt=raw["prompt"], files=dict(raw["files"]), check=raw.get("check"),
                 setup=raw.get("setup"), timeout_s=raw.get("timeout_s", 300), protected=tuple(protected),
-                kind=raw.get("kind"), extra={k: v for k, v in raw.items() if k not in known})
+                kind=raw.get("kind"), extra={k: v for k, v in raw.items() if k not in known}, answer=answer)
 
 
 def load_suite(path: Path) -> list[Task]:

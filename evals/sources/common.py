@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 PYTEST = "python -m pytest -q -p no:cacheprovider"
-KINDS = ("multi-module", "traceback", "feature", "edge-case", "renamed-api")
+KINDS = ("multi-module", "traceback", "feature", "edge-case", "renamed-api", "change", "question")
 DIFFICULTIES = ("easy", "medium", "hard")
 
 
@@ -37,5 +37,20 @@ def task(*, id: str, kind: str, difficulty: str, prompt: str, files: dict[str, s
         "task": {"id": id, "prompt": prompt.strip(), "files": files, "setup": setup, "check": check,
                  "timeout_s": timeout_s, "protected": protected, "kind": kind},
         "solution": {"id": id, "files": solution},
+        "difficulty": difficulty,
+    }
+
+
+def question(*, id: str, difficulty: str, prompt: str, files: dict[str, str], answer: list[str],
+             reference: str, timeout_s: int = 300) -> dict:
+    """A question about the code: no check command; the agent's final answer must match every
+    regex of `answer` (case-insensitive). `reference` is a right answer, kept with the solutions.
+    Every file is protected: the code is read, not changed."""
+    assert difficulty in DIFFICULTIES and answer, id
+    files = {path: src(text) for path, text in files.items()}
+    return {
+        "task": {"id": id, "prompt": prompt.strip(), "files": files, "setup": None, "check": None,
+                 "timeout_s": timeout_s, "protected": sorted(files), "kind": "question", "answer": answer},
+        "solution": {"id": id, "answer": reference.strip()},
         "difficulty": difficulty,
     }

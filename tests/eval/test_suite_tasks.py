@@ -1,5 +1,6 @@
-"""The bug-fixing suite in evals/: every task is well formed, fails as shipped, and passes once
-its reference solution is applied. Standard library and pytest only."""
+"""The bug-fixing suite in evals/ and the change tasks of evals/kinds/: every task is well
+formed, fails as shipped, and passes once its reference solution is applied. Standard library
+and pytest only. (The question tasks of evals/kinds/: test_question_tasks.py.)"""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ SOLUTIONS_FILE = EVALS / "solutions.jsonl"
 
 REQUIRED = {"id": str, "prompt": str, "files": dict, "setup": (str, type(None)), "check": str,
             "timeout_s": int, "protected": list, "kind": str}
-KINDS = {"multi-module", "traceback", "feature", "edge-case", "renamed-api"}
+KINDS = {"multi-module", "traceback", "feature", "edge-case", "renamed-api", "change"}
 PUBLIC_BENCHMARK_MARKERS = ("humaneval", "mbpp", "quixbugs", "fizzbuzz", "is_palindrome", "is_prime")
 
 
@@ -29,6 +30,12 @@ def read_jsonl(path: Path) -> list[dict]:
 TASKS = read_jsonl(TASKS_FILE)
 SOLUTIONS = {entry["id"]: entry for entry in read_jsonl(SOLUTIONS_FILE)}
 BY_ID = {task["id"]: task for task in TASKS}
+# evals/kinds/: changes across several files (judged like the fixes) and questions (by their answer)
+KIND_TASKS = read_jsonl(EVALS / "kinds" / "tasks.jsonl")
+KIND_SOLUTIONS = {entry["id"]: entry for entry in read_jsonl(EVALS / "kinds" / "solutions.jsonl")}
+CHANGES = [task for task in KIND_TASKS if task["kind"] == "change"]
+CHECKED = TASKS + CHANGES  # every task judged by its check command
+CHECKED_SOLUTIONS = {**SOLUTIONS, **{task["id"]: KIND_SOLUTIONS[task["id"]] for task in CHANGES}}
 
 
 def test_suite_shape():
@@ -36,8 +43,29 @@ def test_suite_shape():
     assert len(TASKS) >= 28
     assert len(ids) == len(set(ids)), "duplicate task ids"
     assert set(ids) == set(SOLUTIONS), "every task needs exactly one solution and vice versa"
-    counts = {kind: sum(task["kind"] == kind for task in TASKS) for kind in KINDS}
+    counts = {kind: sum(task["kind"] == kind for task in TASKS) for kind in KINDS - {"change"}}
     assert min(counts.values()) >= 4, counts
+
+
+def test_features_come_with_their_tests():
+    """A feature task is judged by tests written for the feature, which the agent cannot edit."""
+    features = [task for task in TASKS if task["kind"] == "feature"]
+    assert len(features) >= 5
+    for task in features:
+        run = [word for word in task["check"].split() if word.endswith(".py")]
+        assert run and all(word.startswith("tests/") and word in task["protected"] for word in run), task["id"]
+
+
+def test_the_kinds_suite_shape():
+    ids = [task["id"] for task in KIND_TASKS]
+    assert len(ids) == len(set(ids)) and not set(ids) & set(BY_ID), "ids unique across both suites"
+    assert set(ids) == set(KIND_SOLUTIONS)
+    counts = {kind: sum(task["kind"] == kind for task in KIND_TASKS) for kind in ("change", "question")}
+    assert counts == {"change": len(CHANGES), "question": len(KIND_TASKS) - len(CHANGES)}
+    assert min(counts.values()) >= 5, counts
+    for task in CHANGES:  # several files change, and the check reads more than one of them
+        assert len(KIND_SOLUTIONS[task["id"]]["files"]) >= 2, task["id"]
+        assert "answer" not in task
 
 
 def test_jsonl_matches_sources():
@@ -47,7 +75,7 @@ def test_jsonl_matches_sources():
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-@pytest.mark.parametrize("task", TASKS, ids=[task["id"] for task in TASKS])
+@pytest.mark.parametrize("task", CHECKED, ids=[task["id"] for task in CHECKED])
 def test_task_schema(task):
     for key, kind in REQUIRED.items():
         assert key in task, key
@@ -70,7 +98,7 @@ def test_task_schema(task):
     text = json.dumps(task).lower()
     assert not any(marker in text for marker in PUBLIC_BENCHMARK_MARKERS)
 
-    solution = SOLUTIONS[task["id"]]
+    solution = CHECKED_SOLUTIONS[task["id"]]
     assert set(solution) == {"id", "files"} and solution["files"]
     for path, content in solution["files"].items():
         assert isinstance(content, str)
@@ -101,7 +129,7 @@ def git(repo: Path, *args: str) -> None:
                    check=True, capture_output=True)
 
 
-@pytest.mark.parametrize("task", TASKS, ids=[task["id"] for task in TASKS])
+@pytest.mark.parametrize("task", CHECKED, ids=[task["id"] for task in CHECKED])
 def test_task_fails_then_solution_passes(task, tmp_path, python_bin):
     repo = tmp_path / "repo"
     repo.mkdir()
@@ -121,7 +149,7 @@ def test_task_fails_then_solution_passes(task, tmp_path, python_bin):
     # A real test failure, not a broken check command.
     assert re.search(r"\b\d+ (failed|errors?)\b", output), output
 
-    for path, content in SOLUTIONS[task["id"]]["files"].items():
+    for path, content in CHECKED_SOLUTIONS[task["id"]]["files"].items():
         (repo / path).parent.mkdir(parents=True, exist_ok=True)
         (repo / path).write_text(content, encoding="utf-8")
     solved = run(task["check"], repo, python_bin, timeout=120)
