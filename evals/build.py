@@ -1,7 +1,7 @@
-"""Regenerate evals/tasks.jsonl and evals/solutions.jsonl from evals/sources/ (and the suite of
-other kinds, evals/kinds/, the same way).
+"""Regenerate evals/tasks.jsonl and evals/solutions.jsonl from evals/sources/ (and the suites of
+other kinds, evals/kinds/, and of skill tasks, evals/skills/, the same way).
 
-    python evals/build.py            # write both files
+    python evals/build.py            # write the JSONL files
     python evals/build.py --check    # exit 1 if they are out of date
     python evals/build.py --table    # print id, kind, difficulty
 """
@@ -22,11 +22,14 @@ import features  # noqa: E402
 import multi_module  # noqa: E402
 import questions  # noqa: E402
 import renamed_api  # noqa: E402
+import skills  # noqa: E402
 import tracebacks  # noqa: E402
 
 MODULES = (multi_module, tracebacks, features, edge_cases, renamed_api)
 # Kinds beyond fixing code, in a suite of their own (evals/kinds/): `eval evals/` stays the bug-fixing suite.
 KIND_MODULES = (changes, questions)
+# Tasks a repository's skill matters for (evals/skills/): `eval evals/skills/ --skills off|trusted`.
+SKILL_MODULES = (skills,)
 
 
 def all_tasks(modules: tuple = MODULES) -> list[dict]:
@@ -44,8 +47,9 @@ def main(argv: list[str]) -> int:
     tasks, solutions = render()
     targets = {HERE / "tasks.jsonl": tasks, HERE / "solutions.jsonl": solutions}
     targets.update(zip((HERE / "kinds" / "tasks.jsonl", HERE / "kinds" / "solutions.jsonl"), render(KIND_MODULES)))
+    targets.update(zip((HERE / "skills" / "tasks.jsonl", HERE / "skills" / "solutions.jsonl"), render(SKILL_MODULES)))
     if "--table" in argv:
-        for e in all_tasks() + all_tasks(KIND_MODULES):
+        for e in all_tasks() + all_tasks(KIND_MODULES) + all_tasks(SKILL_MODULES):
             print(f"{e['task']['id']:<32} {e['task']['kind']:<13} {e['difficulty']}")
         return 0
     if "--check" in argv:
@@ -56,7 +60,8 @@ def main(argv: list[str]) -> int:
         return 0
     for path, text in targets.items():
         path.write_text(text)
-    print(f"wrote {len(all_tasks())} tasks, and {len(all_tasks(KIND_MODULES))} in kinds/")
+    print(f"wrote {len(all_tasks())} tasks, {len(all_tasks(KIND_MODULES))} in kinds/ and "
+          f"{len(all_tasks(SKILL_MODULES))} in skills/")
     return 0
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 PYTEST = "python -m pytest -q -p no:cacheprovider"
-KINDS = ("multi-module", "traceback", "feature", "edge-case", "renamed-api", "change", "question")
+KINDS = ("multi-module", "traceback", "feature", "edge-case", "renamed-api", "change", "question", "skill")
 DIFFICULTIES = ("easy", "medium", "hard")
 
 
@@ -20,6 +20,20 @@ def task(*, id: str, kind: str, difficulty: str, prompt: str, files: dict[str, s
     is protected, plus `also_protected`. The check runs `tests` (default: all test files)."""
     assert kind in KINDS and difficulty in DIFFICULTIES, id
     files = {path: src(text) for path, text in files.items()}
+    solution = applied(id, files, fix)
+    test_files = sorted(p for p in files if p.startswith("tests/"))
+    protected = test_files + sorted(also_protected)
+    check = f"{PYTEST} {' '.join(tests or [p for p in test_files if p.rsplit('/', 1)[-1].startswith('test_')])}"
+    return {
+        "task": {"id": id, "prompt": prompt.strip(), "files": files, "setup": setup, "check": check,
+                 "timeout_s": timeout_s, "protected": protected, "kind": kind},
+        "solution": {"id": id, "files": solution},
+        "difficulty": difficulty,
+    }
+
+
+def applied(id: str, files: dict[str, str], fix: dict[str, str | list[tuple[str, str]]]) -> dict[str, str]:
+    """The files `fix` changes, each as its full new content (see `task`)."""
     solution = {}
     for path, change in fix.items():
         if isinstance(change, str):
@@ -30,15 +44,7 @@ def task(*, id: str, kind: str, difficulty: str, prompt: str, files: dict[str, s
             assert text.count(old) == 1, f"{id}: {path}: {old!r} occurs {text.count(old)} times"
             text = text.replace(old, new)
         solution[path] = text
-    test_files = sorted(p for p in files if p.startswith("tests/"))
-    protected = test_files + sorted(also_protected)
-    check = f"{PYTEST} {' '.join(tests or [p for p in test_files if p.rsplit('/', 1)[-1].startswith('test_')])}"
-    return {
-        "task": {"id": id, "prompt": prompt.strip(), "files": files, "setup": setup, "check": check,
-                 "timeout_s": timeout_s, "protected": protected, "kind": kind},
-        "solution": {"id": id, "files": solution},
-        "difficulty": difficulty,
-    }
+    return solution
 
 
 def question(*, id: str, difficulty: str, prompt: str, files: dict[str, str], answer: list[str],
@@ -54,3 +60,42 @@ def question(*, id: str, difficulty: str, prompt: str, files: dict[str, str], an
         "solution": {"id": id, "answer": reference.strip()},
         "difficulty": difficulty,
     }
+
+
+SKILLS_FOLDER = ".agent-runtime/skills"
+
+
+def procedure_check(tests: str) -> str:
+    """A check in two parts: the project's own tests (tests/), then `tests`, a pytest module that
+    checks the project's procedure was followed. The second is kept out of the repository (written
+    to a temporary folder by the check command itself): the agent learns the procedure from the
+    skill, not from a test it can read. The module's working directory is the repository's root."""
+    runner = (
+        "import os, pathlib, subprocess, sys, tempfile\n"
+        f"TEST = {src(tests)!r}\n"
+        "folder = tempfile.mkdtemp(prefix='procedure-')\n"
+        "path = pathlib.Path(folder, 'test_procedure.py')\n"
+        "path.write_text(TEST, encoding='utf-8')\n"
+        "env = {**os.environ, 'PYTHONPATH': os.getcwd()}\n"
+        "sys.exit(subprocess.call([sys.executable, '-m', 'pytest', '-q', '-p', 'no:cacheprovider', '--rootdir', folder,"
+        " str(path)], env=env))\n"
+    )
+    assert "\nCHECK\n" not in runner
+    return f"{PYTEST} tests && python - <<'CHECK'\n{runner}CHECK"
+
+
+def skill_task(*, id: str, difficulty: str, prompt: str, files: dict[str, str], skill: tuple[str, str],
+               fix: dict[str, str | list[tuple[str, str]]], without_skill: dict[str, str | list[tuple[str, str]]],
+               procedure: str, timeout_s: int = 300) -> dict:
+    """A task a repository's skill matters for: `skill` is (name, SKILL.md text), written to
+    .agent-runtime/skills/NAME/SKILL.md and protected. The prompt names the procedure, never
+    restates it. The check runs the project's tests and `procedure` (procedure_check). `fix` is
+    the reference solution; `without_skill` a plausible one that ignores the skill (the check must
+    fail it), kept in the solution line as `without_skill`."""
+    name, text = skill
+    path = f"{SKILLS_FOLDER}/{name}/SKILL.md"
+    entry = task(id=id, kind="skill", difficulty=difficulty, prompt=prompt, files={**files, path: text}, fix=fix,
+                 also_protected=(path,), timeout_s=timeout_s)
+    entry["task"]["check"] = procedure_check(procedure)
+    entry["solution"]["without_skill"] = applied(id, entry["task"]["files"], without_skill)
+    return entry
