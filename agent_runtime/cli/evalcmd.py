@@ -16,7 +16,7 @@ from agent_runtime.config import Settings, state_home
 
 USAGE = """\
 agent-runtime eval SUITE [--model ID] [--planner ID|none] [--workers N] [--max-steps N] [--timeout S] [--out FILE]
-                   [--phoenix [--experiment NAME]]
+                   [--skills off|trusted] [--phoenix [--experiment NAME]]
 agent-runtime eval compare A.jsonl B.jsonl"""
 
 DESCRIPTION = """\
@@ -36,6 +36,12 @@ the test patch is committed before the agent starts; default false, as in SWE-be
 judge puts the test files back as base_commit plus test_patch, then runs both lists in the
 sandbox: solved when every one passes. Results also record the passes per list, the size of
 the agent's change and the test files it edited. evals/real/build.py builds such a suite.
+
+A task's repository may ship skills (.agent-runtime/skills/NAME/SKILL.md and the other skill
+folders). As for any user, they are off until trusted (--skills off, the default); --skills trusted
+trusts each task's repository skills for that run only, in a trust file beside the task's
+repository, never in your trusted-skills.json. Run a suite both ways to measure what its skills are
+worth (evals/skills/ is such a suite; benchmarks/skills_worth.py runs both arms).
 
 Results go to a JSONL file (one line per task) and a summary is printed. N workers share one
 model server. With ray installed and --ray ADDRESS (or RAY_ADDRESS), tasks run on a Ray cluster.
@@ -62,6 +68,10 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", type=Path, metavar="FILE", help="results file (default: under the state directory)")
     parser.add_argument("--only", action="append", metavar="ID", help="run only these task ids (repeatable)")
     parser.add_argument("--keep", action="store_true", help="keep each task's repository next to the results")
+    parser.add_argument("--skills", choices=("off", "trusted"), default="off",
+                        help="a task repository's skills: off (default: not trusted, so listed but not enabled, as "
+                        "for any user) or trusted for this run only (your trusted-skills.json is not touched); "
+                        "the two measure what a skill is worth")
     parser.add_argument("--phoenix", action="store_true", help="traces to Phoenix, the suite as a Phoenix dataset "
                         "and this eval as an experiment on it (PHOENIX_ENDPOINT)")
     parser.add_argument("--experiment", metavar="NAME", help="the experiment's name (default: the model, the build "
@@ -126,6 +136,7 @@ def _to_phoenix(tasks: list[Any], settings: Settings, args: argparse.Namespace, 
     model, build = args.model or settings.model_id or "embedded (default)", _build()
     name = args.experiment or f"{model} · {build} · {time.strftime('%Y-%m-%d %H:%M')}"
     metadata = {"model": model, "planner": getattr(args, "planner", None) or settings.planner_model, "build": build,
+                "skills": getattr(args, "skills", None) or "off",
                 "max_steps": args.max_steps, "workers": args.workers, "results": str(out)}
     base = phoenix_base(settings.phoenix_endpoint)
     try:
@@ -151,7 +162,7 @@ def run_eval(tasks: list[Any], settings: Settings, args: argparse.Namespace, out
     model = args.model or settings.model_id  # as given: each worker reads a name of the models file itself
     planner = getattr(args, "planner", None) or settings.planner_model
     options = EvalOptions(model=model, max_steps=args.max_steps, timeout_s=args.timeout, workers=args.workers,
-                          keep=args.keep, planner=planner)
+                          keep=args.keep, planner=planner, skills=getattr(args, "skills", None) or "off")
     if getattr(args, "phoenix", False):  # each agent's trace, linked from its experiment run
         options.extra_env["PHOENIX_ENABLED"] = "true"
     server = None
@@ -180,6 +191,7 @@ def run_eval(tasks: list[Any], settings: Settings, args: argparse.Namespace, out
             options.extra_env[SHARED_SERVER_ENV] = server.api_base
         roles = f"model {coder.describe() if model else 'embedded (default)'}"
         roles += f" · planner {chosen_planner.describe()}" if chosen_planner is not None else " · no planner"
+        roles += " · repository skills trusted for the run" if options.skills == "trusted" else ""
         display.info(f"{len(tasks)} tasks · {args.workers} worker(s) · {roles} · results: {out}")
         if args.ray:
             from agent_runtime.eval.ray_backend import run_on_ray

@@ -38,6 +38,31 @@ class EvalOptions:
     keep: bool = False  # keep each task's repository
     extra_env: dict[str, str] = field(default_factory=dict)
     planner: str | None = None  # the planner's model (PLANNER_MODEL for each agent; "none": no planner)
+    skills: str = "off"  # a task repository's skills: "off" (untrusted, as for any user) or "trusted" for the run
+
+
+SKILLS_CHOICES = ("off", "trusted")
+
+
+def run_trust_file(repo: Path) -> Path:
+    """Where `--skills trusted` keeps a task's trust: beside its repository (outside it, so the agent's
+    commands and the check never see it), removed with it; never the user's trusted-skills.json."""
+    from agent_runtime.tools.skillset import TRUST_FILE
+
+    return repo.parent / "config" / TRUST_FILE
+
+
+def trust_repository_skills(repo: Path) -> list[str]:
+    """Trust the repository's skills as they are now, in the run's own trust file; their names."""
+    from agent_runtime.tools.skillset import TrustStore, discover
+
+    path = run_trust_file(repo)
+    empty = path.parent / "no-user-skills"  # the repository's skills only: the user's are trusted anyway
+    found = [s for s in discover(repo, user_dir=empty, trust_file=path).found if s.from_repository]
+    store = TrustStore(path)
+    for skill in found:
+        store.trust(repo.resolve(), skill)
+    return [skill.name for skill in found]
 
 
 # An attempt puts the system under test to work on a prepared repository and returns facts.
@@ -136,6 +161,11 @@ def agent_attempt(task: Task, repo: Path, options: EvalOptions, timeout: float) 
     # The agent knows its time, so a fix task ends with what it tried rather than being killed
     # (a margin for its start-up and its last test run).
     env.setdefault("AGENT_TIME_BUDGET", str(max(10, int(timeout - TIME_MARGIN_S))))
+    from agent_runtime.tools.skillset import EXTRA_TRUST_ENV
+
+    env.pop(EXTRA_TRUST_ENV, None)  # --skills off is off, whatever the eval's own environment says
+    if options.skills == "trusted":
+        env[EXTRA_TRUST_ENV] = str(run_trust_file(repo))
     events: list[dict[str, Any]] = []
 
     def on_line(line: str) -> None:
@@ -176,6 +206,11 @@ def _facts(events: list[dict[str, Any]], exit_code: int | None, timed_out: bool,
         "plan_targets": plan.get("targets") if plan else None,
         "plan_s": plan.get("seconds") if plan else None,
         "answer": answer[:4000] if isinstance(answer, str) else None,  # a question's is judged on it (run_task)
+        # Skills: the calls of load_skill, and the skills it gave (refused and failed calls give none).
+        "load_skill_calls": sum(1 for e in calls if e.get("tool") == "load_skill"),
+        "skills_loaded": sorted({str((e.get("arguments") or {}).get("name")) for e in calls
+                                 if e.get("tool") == "load_skill" and e.get("outcome") == "ok"
+                                 and (e.get("arguments") or {}).get("name")}),
         # Where the time went (the server's own split of model time, where it reports one).
         **{key: ended.get(key) for key in ("prompt_s", "generation_s", "tools_s", "tests_s", "approval_s", "attempts",
                                            "prompt_tokens", "prompt_evaluated")},
@@ -234,6 +269,9 @@ def run_task(task: Task, attempt: Attempt, options: EvalOptions, work: Path, sys
             prepared.mark_start()
         except PrepareError as exc:
             return _setup_failed(result, str(exc), started)
+    result["skills"] = options.skills
+    if options.skills == "trusted":  # after setup: the skills as the agent finds them
+        result["skills_trusted"] = trust_repository_skills(repo)
     try:
         facts = attempt(task, repo, options, timeout)
     except Exception as exc:  # the system under test broke: this task counts as unsolved  # noqa: BLE001

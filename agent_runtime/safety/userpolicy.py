@@ -224,11 +224,16 @@ def _same_directory(a: Path, b: Path) -> bool:
 
 def load_policy(policy_file: Path | None = None, user_file: Path | None = None) -> Policy:
     """The command policy (POLICY_FILE or the shipped one) with the user's saved approvals over it.
-    The user's configuration directory is protected from writes by the agent."""
+    The user's configuration directory is protected from writes by the agent, and so is the folder
+    of an eval's trust file for the run (AGENT_RUNTIME_TRUSTED_SKILLS)."""
+    from agent_runtime.tools.skillset import extra_trust_path
+
     policy = Policy.load(policy_file)
     user = UserPolicy.load(user_file)
     policy.user = user
-    policy.protected = tuple(dict.fromkeys(Path(os.path.realpath(d)) for d in (config_home(), user.path.parent)))
+    extra = extra_trust_path()
+    folders = (config_home(), user.path.parent) + ((extra.parent,) if extra is not None else ())
+    policy.protected = tuple(dict.fromkeys(Path(os.path.realpath(d)) for d in folders))
     return policy
 
 

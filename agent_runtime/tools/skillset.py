@@ -40,6 +40,18 @@ def trust_path() -> Path:
     return config_home() / TRUST_FILE
 
 
+# A second trust file, read beside the user's and never written: `agent-runtime eval --skills trusted`
+# gives each task's agent one naming that task's repository skills, so that a measurement of what a
+# skill is worth leaves nothing in the user's own file. Only the environment sets it (a repository's
+# .env cannot: it is no setting), as only the environment sets XDG_CONFIG_HOME, which moves the whole file.
+EXTRA_TRUST_ENV = "AGENT_RUNTIME_TRUSTED_SKILLS"
+
+
+def extra_trust_path() -> Path | None:
+    value = os.environ.get(EXTRA_TRUST_ENV, "").strip()
+    return Path(value) if value else None
+
+
 @dataclass
 class Skills:
     """What discovery found: the usable skills (one per name) and a line for each that is not."""
@@ -115,8 +127,10 @@ def discover(repo: Path | None, user_dir: Path | None = None, trust_file: Path |
             seen[skill.name] = skill
             skills.found.append(skill)
     if repo is not None:
+        extra = extra_trust_path() if trust_file is None else None
+        stores = [TrustStore(trust_file)] + ([TrustStore(extra)] if extra is not None else [])
         skills.trusted = {s.name for s in skills.found if s.from_repository
-                          and TrustStore(trust_file).is_trusted(Path(repo).resolve(), s)}
+                          and any(store.is_trusted(Path(repo).resolve(), s) for store in stores)}
     return skills
 
 
