@@ -197,3 +197,20 @@ def test_eval_help_names_the_skills_flag():
     done = run_cli("eval", "--help", cwd=ROOT)
     assert done.returncode == 0 and "--skills {off,trusted}" in done.stdout
     assert "trusted-skills.json" in " ".join(done.stdout.split())
+
+
+def test_skills_worth_runs_both_arms_and_counts_the_skill_loads(tmp_path):
+    """benchmarks/skills_worth.py end to end with the replay model, on one task: the arm with the
+    skills trusted got the skill from load_skill, the arm without did not."""
+    replay = write_replay(tmp_path / "replay.json", LOAD)
+    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "skills_worth.py"), "--model", f"replay:{replay}",
+                           "--budget", "60", "--only", RELEASE, "--out-dir", str(tmp_path / "out")],
+                          capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["arms"]["off"] == {"solved": 0, "total": 1, "median_wall_s": report["arms"]["off"]["median_wall_s"],
+                                     "called_load_skill": 0, "loaded_a_skill": 0}
+    assert report["arms"]["trusted"]["loaded_a_skill"] == 1 and report["arms"]["trusted"]["total"] == 1
+    [row] = report["tasks"]
+    assert row["id"] == RELEASE and row["trusted"]["skills_loaded"] == ["release"] and row["off"]["skills_loaded"] == []
+    assert report["solved_gain"] == 0
