@@ -214,3 +214,25 @@ def test_skills_worth_runs_both_arms_and_counts_the_skill_loads(tmp_path):
     [row] = report["tasks"]
     assert row["id"] == RELEASE and row["trusted"]["skills_loaded"] == ["release"] and row["off"]["skills_loaded"] == []
     assert report["solved_gain"] == 0
+
+
+def test_the_runs_trust_file_counts_only_from_the_environment_and_the_agent_may_not_write_it(tmp_path, monkeypatch):
+    from conftest import make_repo as make_git_repo
+
+    from agent_runtime.safety.userpolicy import load_policy
+    from agent_runtime.tools.skillset import EXTRA_TRUST_ENV, TrustStore, discover
+
+    task = next(t for t in TASKS if t["id"] == RELEASE)
+    repo = make_git_repo(tmp_path / "repo", task["files"])
+    trust = tmp_path / "run" / "trusted-skills.json"
+    [skill] = discover(repo).found
+    TrustStore(trust).trust(repo.resolve(), skill)
+    assert discover(repo).trusted == set()
+    # a repository's .env cannot point the agent at a trust file of its choosing
+    (repo / ".env").write_text(f"{EXTRA_TRUST_ENV}={trust}\n")
+    listed = run_cli("skills", "list", "--json", cwd=repo)
+    assert [s["enabled"] for s in json.loads(listed.stdout)["skills"]] == [False], listed.stdout + listed.stderr
+    monkeypatch.setenv(EXTRA_TRUST_ENV, str(trust))
+    assert discover(repo).trusted == {"release"}
+    assert Path(os.path.realpath(trust.parent)) in load_policy().protected
+
