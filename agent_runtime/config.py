@@ -258,6 +258,18 @@ def config_home() -> Path:
     return Path(base) / "agent-runtime"
 
 
+# A second trust file, read beside the user's and never written: `agent-runtime eval --skills trusted`
+# gives each task's agent one naming that task's repository skills, so that a measurement of what a
+# skill is worth leaves nothing in the user's own file. Only the environment sets it (a repository's
+# .env cannot: it is no setting), as only the environment sets XDG_CONFIG_HOME, which moves the whole file.
+EXTRA_TRUST_ENV = "AGENT_RUNTIME_TRUSTED_SKILLS"
+
+
+def extra_trust_path() -> Path | None:
+    value = os.environ.get(EXTRA_TRUST_ENV, "").strip()
+    return Path(value) if value else None
+
+
 def user_config_path() -> Path:
     """The user's own settings file (trusted like the environment)."""
     return config_home() / USER_CONFIG_NAME

@@ -82,7 +82,8 @@ class RunLog:
                     raise
                 result = out[0]
                 root.finish(result.status, result.answer, result.error, result.steps, s.settings.agent_max_steps,
-                            s.meter.review(runtime.state.history[self.first_call:], result.exit_code))
+                            s.meter.review(runtime.state.history[self.first_call:], self.files_changed,
+                                           result.exit_code))
                 root.note("agent_runtime.time_to_first_request_s", loop.attempts.first_request_s)
         finally:
             runtime.call_listeners.remove(record.on_call)

@@ -68,12 +68,11 @@ class StepMeter:
                 "tests_passed": calls[tests[-1]].facts["passed"] if tests else None,
                 "tests_stale": bool(tests) and any(changed_files(c) for c in calls[tests[-1] + 1:])}
 
-    def review(self, calls: list[Any], exit_code: int) -> dict[str, Any]:
+    def review(self, calls: list[Any], files_changed: list[str], exit_code: int) -> dict[str, Any]:
         """The task's root span figures a reviewer filters on in Phoenix (telemetry/review.py)."""
         from agent_runtime.telemetry.review import task_review
 
-        files = getattr(self.session, "_files_changed", [])
-        return task_review(calls, files, exit_code, self._waited() - self._waited_at_start)
+        return task_review(calls, files_changed, exit_code, self._waited() - self._waited_at_start)
 
 
 def changed_files(call: Any) -> bool:

@@ -161,7 +161,7 @@ def agent_attempt(task: Task, repo: Path, options: EvalOptions, timeout: float) 
     # The agent knows its time, so a fix task ends with what it tried rather than being killed
     # (a margin for its start-up and its last test run).
     env.setdefault("AGENT_TIME_BUDGET", str(max(10, int(timeout - TIME_MARGIN_S))))
-    from agent_runtime.tools.skillset import EXTRA_TRUST_ENV
+    from agent_runtime.config import EXTRA_TRUST_ENV
 
     env.pop(EXTRA_TRUST_ENV, None)  # --skills off is off, whatever the eval's own environment says
     if options.skills == "trusted":

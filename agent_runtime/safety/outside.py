@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import stat
+import time
 from pathlib import Path
 
 from agent_runtime.core import within
@@ -198,3 +200,33 @@ def named_by_command(argv: list[str], root: Path) -> list[Path]:
             if candidate not in named and any(within(candidate, tree) for tree in private):
                 named.append(candidate)
     return named
+
+
+# Unix sockets of $HOME and the workspace (an agent, a database, a desktop bus) are covered too.
+SOCKET_SCAN_BUDGET_S = 0.25
+SOCKET_SCAN_SKIP = frozenset({".git", "node_modules", ".venv", "venv", "__pycache__", ".cache", ".pyenv", ".rustup",
+                              ".npm", ".m2", ".gradle", "site-packages", "target", ".tox", ".nox", ".mypy_cache"})
+
+
+def find_sockets(roots: list[Path], budget_s: float = SOCKET_SCAN_BUDGET_S, max_depth: int = 4) -> list[Path]:
+    """Unix socket files under roots: no symlinks followed, caches skipped, bounded in depth and time.
+    A snapshot: /run and /tmp are covered whole, abstract sockets by the network namespace."""
+    found: list[Path] = []
+    deadline = time.monotonic() + budget_s
+    stack = [(root, 0) for root in roots if root.is_dir()]
+    while stack and time.monotonic() < deadline:
+        path, depth = stack.pop()
+        try:
+            with os.scandir(path) as entries:
+                for entry in entries:
+                    try:
+                        mode = entry.stat(follow_symlinks=False).st_mode
+                    except OSError:
+                        continue
+                    if stat.S_ISSOCK(mode):
+                        found.append(Path(entry.path))
+                    elif stat.S_ISDIR(mode) and depth < max_depth and entry.name not in SOCKET_SCAN_SKIP:
+                        stack.append((Path(entry.path), depth + 1))
+        except OSError:
+            continue
+    return found

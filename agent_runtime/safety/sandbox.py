@@ -36,7 +36,6 @@ import pwd
 import re
 import shutil
 import signal
-import stat
 import subprocess
 import sys
 import tempfile
@@ -62,7 +61,7 @@ from agent_runtime.safety.isolation import (
     pid_limit_prefix,
     prlimit_prefix,
 )
-from agent_runtime.safety.outside import HOME_SECRETS
+from agent_runtime.safety.outside import HOME_SECRETS, find_sockets
 from agent_runtime.safety.placeholder import DotenvPlaceholder, Nothing
 
 log = logging.getLogger(__name__)
@@ -100,9 +99,6 @@ ENV_ALLOWED_PREFIXES = ("LC_",)
 # Only when the policy gives commands the network: the way out, as the host has it.
 ENV_NETWORK = frozenset({"HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "ALL_PROXY",
                          "http_proxy", "https_proxy", "no_proxy", "all_proxy"})
-SOCKET_SCAN_BUDGET_S = 0.25
-SOCKET_SCAN_SKIP = frozenset({".git", "node_modules", ".venv", "venv", "__pycache__", ".cache", ".pyenv", ".rustup",
-                              ".npm", ".m2", ".gradle", "site-packages", "target", ".tox", ".nox", ".mypy_cache"})
 HOME_SCAN_TTL_S = 60.0
 SHOWN_REMOVED = 20  # paths named in the note about removed configuration
 
@@ -165,30 +161,6 @@ def hide_args(path: Path) -> list[str]:
     if os.path.lexists(path):
         return ["--ro-bind", "/dev/null", str(path)]
     return []
-
-
-def find_sockets(roots: list[Path], budget_s: float = SOCKET_SCAN_BUDGET_S, max_depth: int = 4) -> list[Path]:
-    """Unix socket files under roots: no symlinks followed, caches skipped, bounded in depth and time.
-    A snapshot: /run and /tmp are covered whole, abstract sockets by the network namespace."""
-    found: list[Path] = []
-    deadline = time.monotonic() + budget_s
-    stack = [(root, 0) for root in roots if root.is_dir()]
-    while stack and time.monotonic() < deadline:
-        path, depth = stack.pop()
-        try:
-            with os.scandir(path) as entries:
-                for entry in entries:
-                    try:
-                        mode = entry.stat(follow_symlinks=False).st_mode
-                    except OSError:
-                        continue
-                    if stat.S_ISSOCK(mode):
-                        found.append(Path(entry.path))
-                    elif stat.S_ISDIR(mode) and depth < max_depth and entry.name not in SOCKET_SCAN_SKIP:
-                        stack.append((Path(entry.path), depth + 1))
-        except OSError:
-            continue
-    return found
 
 
 def _under(path: Path, parent: Path) -> bool:

@@ -226,7 +226,7 @@ def load_policy(policy_file: Path | None = None, user_file: Path | None = None) 
     """The command policy (POLICY_FILE or the shipped one) with the user's saved approvals over it.
     The user's configuration directory is protected from writes by the agent, and so is the folder
     of an eval's trust file for the run (AGENT_RUNTIME_TRUSTED_SKILLS)."""
-    from agent_runtime.tools.skillset import extra_trust_path
+    from agent_runtime.config import extra_trust_path
 
     policy = Policy.load(policy_file)
     user = UserPolicy.load(user_file)

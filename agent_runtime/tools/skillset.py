@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from agent_runtime.config import config_home
+from agent_runtime.config import config_home, extra_trust_path
 from agent_runtime.core import visible, within
 from agent_runtime.tools.skillfiles import SKILL_FILE, Skill, SkillError, read_skill
 
@@ -38,18 +38,6 @@ def user_skills_dir() -> Path:
 
 def trust_path() -> Path:
     return config_home() / TRUST_FILE
-
-
-# A second trust file, read beside the user's and never written: `agent-runtime eval --skills trusted`
-# gives each task's agent one naming that task's repository skills, so that a measurement of what a
-# skill is worth leaves nothing in the user's own file. Only the environment sets it (a repository's
-# .env cannot: it is no setting), as only the environment sets XDG_CONFIG_HOME, which moves the whole file.
-EXTRA_TRUST_ENV = "AGENT_RUNTIME_TRUSTED_SKILLS"
-
-
-def extra_trust_path() -> Path | None:
-    value = os.environ.get(EXTRA_TRUST_ENV, "").strip()
-    return Path(value) if value else None
 
 
 @dataclass

@@ -219,8 +219,9 @@ def test_skills_worth_runs_both_arms_and_counts_the_skill_loads(tmp_path):
 def test_the_runs_trust_file_counts_only_from_the_environment_and_the_agent_may_not_write_it(tmp_path, monkeypatch):
     from conftest import make_repo as make_git_repo
 
+    from agent_runtime.config import EXTRA_TRUST_ENV
     from agent_runtime.safety.userpolicy import load_policy
-    from agent_runtime.tools.skillset import EXTRA_TRUST_ENV, TrustStore, discover
+    from agent_runtime.tools.skillset import TrustStore, discover
 
     task = next(t for t in TASKS if t["id"] == RELEASE)
     repo = make_git_repo(tmp_path / "repo", task["files"])
