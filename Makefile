@@ -64,7 +64,8 @@ run: install models
 	  elif [ $$code -ne 0 ]; then exit $$code; fi; }
 
 # Two passes: everything but the real-model tests on TEST_WORKERS pytest-xdist workers (a test file each
-# at a time, so a file's module-wide servers start once), then the tests marked `model` one at a time:
+# at a time, so a file's module-wide servers start once; the files reading the one Phoenix together, so it
+# starts once: tests/conftest.py's scheduler), then the tests marked `model` one at a time:
 # llama.cpp takes both cores, and beside it the other worker's timing-sensitive tests failed.
 # Both passes always run; either one failing fails `make test`. TEST_WORKERS=1: no xdist.
 TEST_WORKERS ?= 2

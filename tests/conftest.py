@@ -244,6 +244,44 @@ def pytest_collection_modifyitems(config, items):
         if "phoenix" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.slow)
 
+
+# `make test` hands its workers whole files (--dist loadfile), so a file's module-wide servers start once;
+# the files that read spans from the one Phoenix (below) go to one worker together, which starts it once.
+PHOENIX_FILES = {"test_tracing.py", "test_phoenix_ui.py", "test_phoenix_review.py"}
+
+
+def pytest_xdist_make_scheduler(config, log):
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class ByFile(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::", 1)[0]
+            return "phoenix" if path.rsplit("/", 1)[-1] in PHOENIX_FILES else path
+
+    return ByFile(config, log)
+
+
+@pytest.fixture(scope="session")
+def phoenix(tmp_path_factory):
+    """One Phoenix for the tests that read spans from it, each under a project of its own: it takes
+    most of a minute to start on two cores."""
+    import time
+
+    from agent_runtime.procs import free_port
+    from agent_runtime.telemetry.phoenix import PhoenixServer
+
+    started = time.monotonic()
+    server = PhoenixServer(free_port(), working_dir=tmp_path_factory.mktemp("phoenix"))
+    server.start()
+    try:
+        server.wait_healthy()
+        server.start_s = round(time.monotonic() - started, 1)
+        yield server
+    finally:
+        server.stop()
+
 # The MCP client tests' fixture (a user's mcp.toml naming the SDK test server): tests/mcp_helpers.py.
 from mcp_helpers import mcp_tools  # noqa: E402, F401
 

@@ -35,7 +35,6 @@ import pytest
 from conftest import BUGGY_PROJECT, ROOT, VENV_BIN, make_repo, run_cli, runs_in_order, step, write_replay
 from terminal import Terminal
 
-from agent_runtime.procs import free_port
 from agent_runtime.telemetry.phoenix import PhoenixServer
 from agent_runtime.telemetry.records import load_spans
 
@@ -108,17 +107,6 @@ def shots(tmp_path_factory):
     if artifacts:
         shutil.copytree(directory, Path(artifacts) / "phoenix-review", dirs_exist_ok=True)
     print(f"\nPhoenix review screenshots: {directory}")
-
-
-@pytest.fixture(scope="module")
-def phoenix(tmp_path_factory):
-    server = PhoenixServer(free_port(), working_dir=tmp_path_factory.mktemp("phoenix"))
-    server.start()
-    try:
-        server.wait_healthy()
-        yield server
-    finally:
-        server.stop()
 
 
 def _env(phoenix: PhoenixServer, base: Path, runs: str) -> dict[str, str]:

@@ -31,7 +31,6 @@ import pytest
 from conftest import BUGGY_PROJECT, VENV_BIN, make_repo, run_cli, runs_in_order, step, write_replay
 from terminal import Terminal
 
-from agent_runtime.procs import free_port as _free_port
 from agent_runtime.telemetry.phoenix import PhoenixServer
 from agent_runtime.telemetry.records import load_spans
 
@@ -108,19 +107,6 @@ def shots(tmp_path_factory, timings):
     print("timings:", json.dumps(timings))
 
 
-@pytest.fixture(scope="module")
-def phoenix(tmp_path_factory, timings):
-    started = time.monotonic()
-    server = PhoenixServer(_free_port(), working_dir=tmp_path_factory.mktemp("phoenix"))
-    server.start()
-    try:
-        server.wait_healthy()
-        timings["phoenix_start_s"] = round(time.monotonic() - started, 1)
-        yield server
-    finally:
-        server.stop()
-
-
 def _tracing_env(phoenix: PhoenixServer, runs: Path, endpoint: str | None = None) -> dict[str, str]:
     return {"PHOENIX_ENABLED": "true", "PHOENIX_ENDPOINT": endpoint or phoenix.url,
             "PHOENIX_PROJECT_NAME": PROJECT, "RUNS_DIR": str(runs)}
@@ -129,6 +115,7 @@ def _tracing_env(phoenix: PhoenixServer, runs: Path, endpoint: str | None = None
 @pytest.fixture(scope="module")
 def runs(phoenix, tmp_path_factory, timings) -> dict[str, list[dict]]:
     """The local spans (trace.jsonl) of four traces: `single`, `repl1`, `repl2`, `planned`."""
+    timings["phoenix_start_s"] = phoenix.start_s
     base = tmp_path_factory.mktemp("runs")
     # One task; PHOENIX_ENDPOINT in its OTLP form (…/v1/traces) works as well as the base URL.
     repo = make_repo(base / "single", BUGGY_PROJECT)

@@ -35,22 +35,10 @@ from agent_runtime.config import load_settings
 from agent_runtime.procs import free_port as _free_port
 from agent_runtime.redact import REDACTED, Redactor
 from agent_runtime.safety.approval import Approver
-from agent_runtime.telemetry.phoenix import PhoenixServer
 from agent_runtime.telemetry.records import load_spans, span_tree
 
 SECRET_ENV = "sk-live-env-secret-0123456789abcdef"
 SECRET_DOTENV = "dotenv-token-value-98765"
-
-
-@pytest.fixture(scope="module")
-def phoenix(tmp_path_factory):
-    server = PhoenixServer(_free_port(), working_dir=tmp_path_factory.mktemp("phoenix"))
-    server.start()
-    try:
-        server.wait_healthy()
-        yield server
-    finally:
-        server.stop()
 
 
 def phoenix_spans(url: str, project: str, expect_at_least: int, timeout: float = 30) -> list[dict]:
