@@ -14,6 +14,10 @@ endif
 # make run's task: fix a bug in a scratch copy of examples/first-task (this checkout is not
 # touched). TASK="..." asks something else of that copy.
 TASK ?= The tests fail. Fix the bug in the code, not the tests.
+# Packages are installed with their bytecode, and this package's is compiled after it: where
+# PYTHONDONTWRITEBYTECODE is set (CI images, containers) every process would otherwise compile all it
+# imports, every time (LiteLLM alone: 6 s of CPU instead of 3; smolagents 1.4 s instead of 0.4).
+export UV_COMPILE_BYTECODE := 1
 
 # llama-cpp-python builds from source. Not -march=native: on CPUs with AMX (current Xeons, most
 # cloud VMs) ggml's AMX path crashes in llama_decode on Q4_K models (llama.cpp issue 20824).
@@ -72,6 +76,7 @@ TEST_WORKERS ?= 2
 PYTEST_PARALLEL := $(if $(filter-out 1,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist loadfile,)
 
 test: install-dev models lint
+	@$(BIN)/python -m compileall -q agent_runtime >/dev/null
 	@started=$$(date +%s); status=0; \
 	echo "== make test 1/2: all but the real-model tests$(if $(PYTEST_PARALLEL), on $(TEST_WORKERS) workers)"; \
 	$(BIN)/python -m pytest $(PYTEST_PARALLEL) -m "not model" || status=1; \
@@ -100,6 +105,7 @@ $(VENV)/.installed: requirements.lock pyproject.toml | $(BIN)/python
 	@mkdir -p "$(LLAMA_WHEELS)"
 	$(UV) pip install --python $(BIN)/python --find-links "$(LLAMA_WHEELS)" -r requirements.lock
 	$(UV) pip install --python $(BIN)/python --no-deps -e .
+	@$(BIN)/python -m compileall -q agent_runtime >/dev/null
 	$(llama_stamp)
 	$(llama_keep_wheel)
 	@touch $@
@@ -109,6 +115,7 @@ $(VENV)/.installed-dev: requirements-dev.lock pyproject.toml | $(BIN)/python
 	@mkdir -p "$(LLAMA_WHEELS)"
 	$(UV) pip install --python $(BIN)/python --find-links "$(LLAMA_WHEELS)" -r requirements-dev.lock
 	$(UV) pip install --python $(BIN)/python --no-deps -e .
+	@$(BIN)/python -m compileall -q agent_runtime >/dev/null
 	$(llama_stamp)
 	$(llama_keep_wheel)
 	@touch $@ $(VENV)/.installed
