@@ -108,7 +108,13 @@ class TaskLoop:
             # The failure and the code are in front of the model: its first reply is the fix, then one
             # attempt per step (agent/attempts.py).
             self.attempts.begin(start.request, len(session.runtime.state.history))
-        memory.set_task_context(self.task, start.overview)
+        overview = start.overview
+        load_skill = session.agent.tools.get("load_skill")
+        if session.kind.coaching.on("skill_preload") and load_skill is not None:  # a coaching rule
+            from agent_runtime.agent.preload import preloaded
+
+            overview += preloaded(self.task, session.runtime.skill_set().enabled, load_skill)
+        memory.set_task_context(self.task, overview)
 
     def _answer_note(self, step: Any) -> None:
         """A question about named files, once this step has read them: the step's observation

@@ -9,11 +9,15 @@ from agent_runtime.config import ConfigError, load_settings
 from agent_runtime.models.profiles import (
     ALL,
     RULES,
+    UNMEASURED,
     CoachingError,
     coaching_for,
     profile_for,
     switches,
 )
+
+
+SMALL = ALL - UNMEASURED  # what the built-in profiles of the small models turn on
 
 
 @pytest.mark.parametrize("model_id, profile", [
@@ -25,14 +29,15 @@ from agent_runtime.models.profiles import (
 def test_built_in_profiles_know_the_small_models_and_anything_else_gets_the_plain_core(model_id, profile):
     assert profile_for(model_id) == profile
     coaching = coaching_for(model_id)
-    assert coaching.rules == (frozenset() if profile == "plain" else ALL)
+    assert coaching.rules == (frozenset() if profile == "plain" else SMALL)
     assert coaching.source == "built-in"
 
 
 def test_the_rules_are_the_ones_the_issue_names():
     assert list(RULES) == ["grammar_limits", "reply_repairs", "repeat_retry", "fresh_restart",
                            "new_function_per_attempt", "temperature_bumps", "localization", "extra_test_runs",
-                           "planner", "hints"]
+                           "planner", "hints", "skill_preload"]
+    assert UNMEASURED == {"skill_preload"}, "a rule joins the small models' profiles once measured there"
     with pytest.raises(KeyError):
         coaching_for(None).on("no_such_rule")
 
@@ -43,7 +48,7 @@ def test_the_models_file_sets_rules_as_a_list_or_switches_some_as_a_table():
     assert coaching_for("embedded:1.5b", exactly).names == ["planner", "hints"], "a list is exactly these"
     some = switches({"hints": False, "repeat_retry": False}, "[models.small] rules")
     small = coaching_for("embedded:1.5b", some)
-    assert small.rules == ALL - {"hints", "repeat_retry"} and small.source == "models file"
+    assert small.rules == SMALL - {"hints", "repeat_retry"} and small.source == "models file"
     assert coaching_for("openai/gpt-4o", switches({"hints": True}, "x")).names == ["hints"]
     with pytest.raises(CoachingError, match="unknown rule 'hint' .*the rules: grammar_limits"):
         switches(["hint"], "[models.big] rules")
@@ -53,10 +58,11 @@ def test_the_models_file_sets_rules_as_a_list_or_switches_some_as_a_table():
 
 def test_agent_coaching_overrides_one_run():
     assert coaching_for("embedded", override="plain").rules == frozenset()
-    assert coaching_for("openai/gpt-4o", override="qwen2.5-coder-1.5b").rules == ALL
+    assert coaching_for("openai/gpt-4o", override="qwen2.5-coder-1.5b").rules == SMALL
     assert coaching_for("openai/gpt-4o", override="all").rules == ALL
     assert coaching_for("embedded", override="none").rules == frozenset()
-    assert coaching_for("embedded", override="-hints,-planner").rules == ALL - {"hints", "planner"}
+    assert coaching_for("embedded", override="-hints,-planner").rules == SMALL - {"hints", "planner"}
+    assert coaching_for("embedded", override="+skill_preload").rules == ALL
     assert coaching_for("openai/gpt-4o", override="+hints").names == ["hints"]
     assert coaching_for("openai/gpt-4o", override="localization, extra_test_runs").names == \
         ["localization", "extra_test_runs"]
@@ -74,7 +80,7 @@ def test_the_session_s_model_kind_carries_its_rules(tmp_path):
     plain = load_settings({"MODEL_ID": "ollama_chat/qwen2.5-coder:7b"})
     assert model_for_role(plain, "coder").open_kind(plain).coaching.rules == frozenset()
     replay = load_settings({"MODEL_ID": f"replay:{tmp_path / 'r.json'}"})
-    assert model_for_role(replay, "coder").open_kind(replay).coaching.rules == ALL
+    assert model_for_role(replay, "coder").open_kind(replay).coaching.rules == SMALL
     off = load_settings({"MODEL_ID": f"replay:{tmp_path / 'r.json'}", "AGENT_COACHING": "plain"})
     assert model_for_role(off, "coder").open_kind(off).coaching.rules == frozenset()
     file = tmp_path / "models.toml"
