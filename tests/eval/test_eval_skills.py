@@ -199,9 +199,10 @@ def test_eval_help_names_the_skills_flag():
     assert "trusted-skills.json" in " ".join(done.stdout.split())
 
 
-def test_skills_worth_runs_both_arms_and_counts_the_skill_loads(tmp_path):
-    """benchmarks/skills_worth.py end to end with the replay model, on one task: the arm with the
-    skills trusted got the skill from load_skill, the arm without did not."""
+def test_skills_worth_runs_the_three_arms_and_counts_the_skill_loads(tmp_path):
+    """benchmarks/skills_worth.py end to end with the replay model, on one task: the arms with the
+    skills trusted got the skill from load_skill, the arm without did not; with skill_preload on, the
+    skill was loaded once before the model's own call."""
     replay = write_replay(tmp_path / "replay.json", LOAD)
     done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "skills_worth.py"), "--model", f"replay:{replay}",
                            "--budget", "60", "--only", RELEASE, "--out-dir", str(tmp_path / "out")],
@@ -213,7 +214,9 @@ def test_skills_worth_runs_both_arms_and_counts_the_skill_loads(tmp_path):
     assert report["arms"]["trusted"]["loaded_a_skill"] == 1 and report["arms"]["trusted"]["total"] == 1
     [row] = report["tasks"]
     assert row["id"] == RELEASE and row["trusted"]["skills_loaded"] == ["release"] and row["off"]["skills_loaded"] == []
-    assert report["solved_gain"] == 0
+    assert row["trusted"]["load_skill_calls"] == 1 and row["preload"]["load_skill_calls"] == 2
+    assert row["preload"]["skills_loaded"] == ["release"]
+    assert report["solved_gain_trusted"] == 0 and report["solved_gain_preload"] == 0
 
 
 def test_the_runs_trust_file_counts_only_from_the_environment_and_the_agent_may_not_write_it(tmp_path, monkeypatch):
