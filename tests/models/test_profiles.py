@@ -16,7 +16,6 @@ from agent_runtime.models.profiles import (
     switches,
 )
 
-
 SMALL = ALL - UNMEASURED  # what the built-in profiles of the small models turn on
 
 
