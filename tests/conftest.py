@@ -250,6 +250,7 @@ def pytest_collection_modifyitems(config, items):
 PHOENIX_FILES = {"test_tracing.py", "test_phoenix_ui.py", "test_phoenix_review.py"}
 
 
+@pytest.hookimpl(optionalhook=True)  # a pytest without xdist (the sandbox's, a rerun's) has no such hook
 def pytest_xdist_make_scheduler(config, log):
     if config.getvalue("dist") != "loadfile":
         return None
