@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from contextlib import nullcontext
+from functools import partial
 from typing import TYPE_CHECKING, Any, Callable, ContextManager
 
 from smolagents.memory import ActionStep, TaskStep
@@ -157,24 +158,17 @@ def grammar_chooser(tools: list, max_tokens: int, edit: tuple[str, ...] | None =
 
 def build_agent(runtime: "Runtime", model: Any, max_steps: int, constraint: Any = None,
                 prompt_memory: PromptMemory | None = None,
-                around_call: Callable[[], ContextManager[Any]] = nullcontext,
-                hint: Callable[[], str | None] = lambda: None,
-                plan: Callable[[], Any] = lambda: None,
+                around_call: Callable[[int], ContextManager[Any]] = lambda step: nullcontext(),
                 observe: Callable[[Any], None] = lambda reply: None, coaching: Coaching = FULL) -> CodingAgent:
     """coaching: the rules the model runs with (models/profiles.py); the default, every one."""
     reply_format = constraint.reply_format if constraint is not None else "text"
-    holder: list[CodingAgent] = []
     limits = coaching.on("grammar_limits")
     # Without the grammar's limits a reply may run past max_tokens: it is checked like an unconstrained one.
     checked = constraint is None or not constraint.guaranteed or not limits
-    guarded = GuardedModel(model, reply_format, CODE_TAGS, check_format=checked,
-                           earlier_codes=lambda: holder[0].task_codes() if holder else [], around_call=around_call,
-                           hint=hint, tool_names=lambda: set(holder[0].tools) if holder else set(),
-                           variables=lambda: holder[0].python_executor.variable_names() if holder else set(),
-                           grammars=lambda **options: grammar_chooser(list(holder[0].tools.values()),
-                                                                      runtime.settings.model_max_tokens,
-                                                                      limits=limits, **options),
-                           plan=plan, observe=observe, coaching=coaching)
+    guarded = GuardedModel(model, reply_format, CODE_TAGS, check_format=checked, around_call=around_call,
+                           grammars=partial(grammar_chooser, max_tokens=runtime.settings.model_max_tokens,
+                                            limits=limits),
+                           observe=observe, coaching=coaching)
     agent = CodingAgent(
         tools=build_tools(runtime),
         model=guarded,
@@ -197,7 +191,7 @@ def build_agent(runtime: "Runtime", model: Any, max_steps: int, constraint: Any 
         use_structured_outputs_internally=reply_format == "json",
         verbosity_level=LogLevel.OFF,
     )
-    holder.append(agent)
+    guarded.bind(agent)
     agent.prompt_memory = prompt_memory
     constrain(model, list(agent.tools.values()), runtime.settings.model_max_tokens, limits)
     return agent

@@ -10,8 +10,8 @@ A wrapper (composition, not a patched method) around the real model:
 - a reply whose code repeats a step already taken in this task gets one retry with a nudge and
   a higher temperature. Small models copy their own last reply: the same context and a low
   temperature give the same answer again, step after step, until the step limit;
-- a request can be a fix in the edit form (a RequestPlan from agent/attempts.py, asked for once
-  per step through `plan`): the task's first message and what earlier attempts did, the reply's
+- a request can be a fix in the edit form (a RequestPlan from agent/attempts.py, told by the task
+  loop before each step through `next_step`): the task's first message and what earlier attempts did, the reply's
   pieces turned into the agent's code (agent/edits.py);
 - a grammar is chosen per request (`grammar_for`, passed with the request): the backend's own for a
   normal step, the edit form's for a fix, a stricter one for a retry;
@@ -170,33 +170,43 @@ class GuardedModel(Model):
     """The agent's model: `inner` plus the checks above."""
 
     def __init__(self, inner: Any, reply_format: str, code_tags: tuple[str, str], check_format: bool,
-                 earlier_codes: Callable[[], list[tuple[int, str]]] = list,
-                 around_call: Callable[[], ContextManager[Any]] = nullcontext,
-                 hint: Callable[[], str | None] = lambda: None,
-                 variables: Callable[[], set[str]] | None = None, tool_names: Callable[[], set[str]] = set,
-                 grammars: Callable[..., Any] = lambda **options: None,
-                 plan: Callable[[], Any] = lambda: None,
+                 around_call: Callable[[int], ContextManager[Any]] = lambda step: nullcontext(),
+                 grammars: Callable[..., Any] = lambda tools, **options: None,
                  observe: Callable[[ChatMessage], None] = lambda reply: None, coaching: Coaching = FULL):
         super().__init__(model_id=getattr(inner, "model_id", None))
         self.inner = inner
         self.reply_format = reply_format
         self.code_tags = code_tags
         self.check_format = check_format
-        self.earlier_codes = earlier_codes  # (step number, code) of this task's steps so far
         self.around_call = around_call
-        self.hint = hint  # the next step, from where the task stands (agent/hints.py)
-        self.variables = variables  # the interpreter's variables now; None: reads are not checked
-        self.tool_names = tool_names
-        # grammars(**options) -> grammar_for: the grammar a request is held to, per backend kind
+        # grammars(tools, **options) -> grammar_for: the grammar a request is held to, per backend kind
         # (agent/codeagent.py); options: edit=headings (the edit form), readable=names (a retry).
         self.grammars = grammars
-        self.plan = plan  # the RequestPlan of this step's request, or None (agent/attempts.py)
         self.observe = observe  # every reply the model gives, retries included (the session's figures)
         self.coaching = coaching  # which of the retries run (models/profiles.py)
+        self.agent: Any = None  # the agent it answers (bind): its tools, variables and steps are what replies are checked against
+        self._plan: Any = None  # the next request's RequestPlan (agent/attempts.py), told by next_step
+        self._hint: str | None = None  # the step the task's hints suggest (agent/hints.py), told by next_step
         self.edits = 0  # fix requests answered in the edit form
         self.format_retries = 0  # replies asked again: no code, invalid Python or an unbound name
         self.repeat_retries = 0
         self.last_reply: str | None = None  # the reply kept, for the front end to show its thought
+
+    def bind(self, agent: Any) -> None:
+        """The agent this model answers, once it is built."""
+        self.agent = agent
+
+    def next_step(self, plan: Any = None, hint: str | None = None) -> None:
+        """What the task loop (agent/taskloop.py) says before a step: the plan of its request (None:
+        the agent's own), used by that request alone, its retries included; the suggested next step."""
+        self._plan, self._hint = plan, hint
+
+    def _variables(self) -> set[str] | None:
+        """The interpreter's variables now; None (no agent bound): reads are not checked."""
+        return None if self.agent is None else set(self.agent.python_executor.variable_names())
+
+    def _earlier_codes(self) -> list[tuple[int, str]]:
+        return self.agent.task_codes() if self.agent is not None else []
 
     def _warmer(self, kwargs: dict[str, Any], floor: bool = False) -> dict[str, Any]:
         """A retry's sampling: RETRY_TEMPERATURE where temperature_bumps is on (floor: at least that),
@@ -217,10 +227,10 @@ class GuardedModel(Model):
                                                          content=[{"type": "text", "text": note}])]
 
     def _call(self, messages: list, options: dict | None = None, **kwargs: Any) -> ChatMessage:
-        chosen = self.grammars(**(options or {}))
+        chosen = self.grammars(list(self.agent.tools.values()) if self.agent is not None else [], **(options or {}))
         if chosen is not None:
             kwargs["grammar_for"] = chosen
-        with self.around_call():
+        with self.around_call(self.agent.step_number if self.agent is not None else 1):
             reply = self.inner.generate(messages, **kwargs)
         self.observe(reply)
         return reply
@@ -279,15 +289,16 @@ class GuardedModel(Model):
     def _bad_reads(self, reply: ChatMessage) -> str | None:
         """Why the reply's code would fail at its first read, seen before it runs: a name nothing
         sets, or an item of a number. None: nothing seen (or reply_repairs is off)."""
-        if self.variables is None or not self.coaching.on("reply_repairs"):
+        variables = self._variables()
+        if variables is None or not self.coaching.on("reply_repairs"):
             return None
         try:
             code = reply_code(reply.content, self.reply_format, self.code_tags)
         except (ValueError, KeyError, TypeError):
             return None
-        have = sorted(self.variables())
+        have = sorted(variables)
         listed = f"The variables there are: {', '.join(have[:20])}." if have else "There are no variables yet."
-        unbound = unbound_reads(code, set(have) | self.tool_names())
+        unbound = unbound_reads(code, set(have) | set(self.agent.tools))
         if unbound:
             return UNBOUND_NOTE.format(names=", ".join(f"`{n}`" for n in unbound[:3]), have=listed)
         numbers = subscripted_numbers(code)
@@ -304,13 +315,13 @@ class GuardedModel(Model):
             code = normalized(reply_code(reply.content, self.reply_format, self.code_tags))
         except (ValueError, KeyError, TypeError):
             return None
-        return next((step for step, earlier in reversed(self.earlier_codes()) if normalized(earlier) == code), None)
+        return next((step for step, earlier in reversed(self._earlier_codes()) if normalized(earlier) == code), None)
 
     def generate(self, messages: list, stop_sequences: list[str] | None = None, response_format: Any = None,
                  tools_to_call_from: Any = None, **kwargs: Any) -> ChatMessage:
         kwargs.update(stop_sequences=stop_sequences, response_format=response_format,
                       tools_to_call_from=tools_to_call_from)
-        plan = self.plan()
+        plan, self._plan = self._plan, None
         options: dict[str, Any] = {}
         fresh = plan.fresh if plan is not None else None
         if plan is not None and plan.temperature is not None:
@@ -325,7 +336,7 @@ class GuardedModel(Model):
         repeated = self._repeats(reply)
         if repeated is not None:
             self.repeat_retries += 1
-            suggestion = self.hint() if self.coaching.on("hints") else None
+            suggestion = self._hint if self.coaching.on("hints") else None
             nudge = REPEAT_NUDGE.format(step=repeated) + (f"\nSuggested next step: {suggestion}" if suggestion else "")
             reply = self._again(messages, reply, nudge, options, **self._warmer(kwargs))
             if suggestion and self._repeats(reply) is not None:
@@ -337,7 +348,7 @@ class GuardedModel(Model):
         note = self._bad_reads(reply)
         if note:
             self.format_retries += 1
-            have = sorted(self.variables()) if self.variables else []
+            have = sorted(self._variables() or ())
             # The same model would write the same name again: where a grammar is sent, the retry's
             # code can read only the variables there are (not those it sets itself).
             reply = self._again(messages, reply, note, {**options, "readable": set(have)}, **self._warmer(kwargs))

@@ -244,3 +244,26 @@ def pick_run(runs_dir: Path, repo: Path, run_id: str | None = None) -> Path:
         shown = ", ".join(m.name for m in matches[:5]) + (", …" if len(matches) > 5 else "")
         raise ResumeError(f"{run_id!r} matches {len(matches)} runs ({shown}): give more of the id")
     return matches[0]
+
+
+def take_up(session: Any, conversation: Conversation) -> None:
+    """The session takes up a recorded conversation: the agent's memory, the tasks' context, the
+    proposed patches; its next task continues it."""
+    from agent_runtime.smol import set_memory
+
+    steps, contexts = memory_steps(conversation.items)
+    session.runtime.reset()
+    session.notes.clear()
+    if session.prompt_memory is not None:
+        session.prompt_memory.reset()
+        session.prompt_memory.task_context.update(contexts)
+    set_memory(session.agent, steps)
+    session._fresh = False
+    session.conversation, session.previous_run = conversation.conversation, conversation.run_id
+    if conversation.session_id:
+        session.session_id = conversation.session_id  # one Phoenix session for the whole conversation
+    if session.runtime.journal is not None and conversation.conversation:
+        session.applied, note = restore_patches(session.runtime, conversation.conversation)
+        session.notes += [note] if note else []
+    session.display.event("resumed", run_id=conversation.run_id, runs=conversation.runs, tasks=conversation.tasks,
+                          steps=conversation.steps, patches=[p.id for p in session.runtime.patches.all()])

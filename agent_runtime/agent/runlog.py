@@ -27,16 +27,16 @@ class RunLog:
             s.settings.runs_path, typed, s.settings, s.repo, s.model_label, s.approver.mode, s.runtime.sandbox.kind,
             s.redactor, conversation={"session_id": s.session_id, "conversation": None if fresh else s.conversation,
                                       "previous_run": None if fresh else s.previous_run},
-            models=s.roles_record())
+            models=roles_record(s))
         s.last_run = record
         s.conversation, s.previous_run = record.metadata["conversation"], record.id
         s.steps_saved = None
         if s.runtime.journal is not None:  # undo history and kept proposals say which run made them
             s.runtime.journal.context.update(run_id=record.id, conversation=s.conversation)
         self.started = time.monotonic()
-        self.model_seconds = s.model_seconds
-        self.server_before = dict(s.server_time)
-        s.step_announced = 0
+        self.model_seconds = s.calls.seconds
+        self.server_before = dict(s.calls.server)
+        s.calls.step_announced = 0
         s.runtime.hooks.context["session_id"] = s.session_id  # (a resumed conversation brings its own)
         s.meter = StepMeter(s)  # per step and per task: time without approval prompts, context, cost
         self.files_changed: list[str] = []
@@ -46,7 +46,7 @@ class RunLog:
 
     def _tool_event(self, record: Any, decision: Any, approval: Any) -> None:
         self.session.display.event(
-            "tool_call", step=self.session.step_announced or None, tool=record.tool, arguments=record.arguments,
+            "tool_call", step=self.session.calls.step_announced or None, tool=record.tool, arguments=record.arguments,
             outcome=record.outcome, decision=decision.decision if decision else "allow",
             rule=decision.rule if decision else None, approval=approval.outcome if approval else "not_required",
             approval_source=approval.source if approval else None, error=record.error_type,
@@ -112,7 +112,7 @@ class RunLog:
         parse_errors = sum(1 for e in failed if is_parse_failure(e))  # no code block, or not Python
         code_errors = sum(1 for e in failed if type(e).__name__ == "AgentExecutionError" and not is_parse_failure(e))
         tokens_in, tokens_out = sum(u.input_tokens for u in usage), sum(u.output_tokens for u in usage)
-        model_s = round(s.model_seconds - self.model_seconds, 3)
+        model_s = round(s.calls.seconds - self.model_seconds, 3)
         retries = s.agent.format_retries - self.retries_before
         record.finish(
             result.status, result.answer if result.status in ("answered", "step_limit") else None,
@@ -122,7 +122,7 @@ class RunLog:
             refused=sum(1 for c in calls if c.outcome == "refused"),
             parse_errors=parse_errors, code_errors=code_errors, format_retries=retries,
             model_switches=s.model_switches[self.switches_before:],  # includes any made at start-up
-            models=s.roles_record(),  # after any fallback: the model that answered last
+            models=roles_record(s),  # after any fallback: the model that answered last
             coaching_rules=s.kind.coaching.names,
             time_to_first_request_s=loop.attempts.first_request_s,
             **({"plan": loop.plan.as_dict()} if loop.plan is not None else {}),
@@ -133,7 +133,29 @@ class RunLog:
                         wall_s=round(time.monotonic() - self.started, 3), parse_errors=parse_errors,
                         code_errors=code_errors, format_retries=retries,
                         files_changed=sorted(set(self.files_changed)), error=result.error,
-                        models=s.models_by_role(), attempts=loop.attempts.made(result.status == "answered"),
-                        **server_figures(s.server_time, self.server_before), **s.meter.summary(calls))
+                        models=models_by_role(s), attempts=loop.attempts.made(result.status == "answered"),
+                        **server_figures(s.calls.server, self.server_before), **s.meter.summary(calls))
         s.display.run_saved(record.id, s.tracing.trace_url(trace_id))
         return result
+
+
+def models_by_role(s: "Session") -> dict[str, str | None]:
+    """The model each role used (the run_ended event, the run record): the coder's as it answered
+    (after any fallback), the judge's when one judges, the planner's as configured."""
+    judge = getattr(s.approver, "judge", None)
+    planner = s.roles.get("planner")
+    return {"coder": s.model_label or None, "planner": planner.name if planner else None,
+            "judge": judge.label if judge is not None else None}
+
+
+def roles_record(s: "Session") -> dict[str, Any]:
+    """models in metadata.json: each role's model, its id, where the choice came from."""
+    from agent_runtime.models.roles import ROLES
+
+    out: dict[str, Any] = {}
+    used = models_by_role(s)
+    for role in ROLES:
+        chosen = s.roles.get(role)
+        out[role] = None if chosen is None and used[role] is None else {
+            **(chosen.as_dict() if chosen is not None else {}), "answered": used[role]}
+    return out

@@ -6,20 +6,17 @@ imports (smolagents, LiteLLM: seconds on a small machine) so the two overlap.
 
 from __future__ import annotations
 
-import logging
-import time
-import warnings
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from agent_runtime.agent.frontend import Frontend
+from agent_runtime.agent.stats import ModelCalls, tool_spinner
 from agent_runtime.agent.taskloop import TaskLoop, TaskResult
+from agent_runtime.agent.tasks import route_hint
 from agent_runtime.config import Settings
-from agent_runtime.models.roles import ROLES, RoleModel, roles_for, task_size
+from agent_runtime.models.litellm_model import quiet_libraries
+from agent_runtime.models.roles import RoleModel, roles_for
 from agent_runtime.safety.approval import Approver
-
-log = logging.getLogger(__name__)
 
 
 class Session:
@@ -52,10 +49,7 @@ class Session:
         self.model_switches: list[dict[str, str]] = []
         self.switches_reported = 0  # switches already written to a run record
         self._fresh = True
-        self.step_announced = 0  # the step whose step_started event was sent
-        self.model_seconds = 0.0
-        self.server_time = {"prompt_s": 0.0, "generation_s": 0.0, "prompt_tokens": 0, "prompt_evaluated": 0,
-                            "calls": 0, "timed": 0}  # what the model's server says of its calls (models/timings.py)
+        self.calls = ModelCalls(display)  # the coder's calls: time, server figures, step events (agent/stats.py)
         self.task: TaskLoop | None = None  # the running (or last) task
         # The conversation (agent/resume.py): its id (its first run's), the run before the next one,
         # memory steps already written to the run's steps.jsonl (None: the run has not begun).
@@ -82,13 +76,13 @@ class Session:
         self.close()
 
     def open(self) -> None:
-        self.roles = roles_for(self.base_settings, **self._route_hint())
+        self.roles = roles_for(self.base_settings, **route_hint(self.first_task))
         coder = self.roles["coder"]
         assert coder is not None  # the coder always has a model (the embedded one by default)
         self.settings = settings = coder.apply(self.base_settings)  # MODEL_ID & co. as the coder's kind reads them
         self.kind = coder.open_kind(self.base_settings)
         self.kind.start(self.display)  # the embedded server loads while the slow imports below run
-        self._quiet_libraries()
+        quiet_libraries(settings.suppress_warnings, self.kind.uses_litellm)
         from agent_runtime.redact import Redactor
         from agent_runtime.telemetry.exporters import Tracing
         from agent_runtime.tools.runtime import Runtime
@@ -105,7 +99,7 @@ class Session:
 
             # Opened on its first plan; its calls are LLM spans with llm.role planner.
             self.planner = Planner(self.base_settings, planner, self.tracing.telemetry, self.display, self.kind)
-        self._show_progress()
+        self.runtime.activity = tool_spinner(self.display)  # a spinner while a tool runs
         from agent_runtime.agent.tracing import trace_model
 
         trace_model(self.model, self.tracing.telemetry, lambda: self.model_label, "coder", lambda: self.kind.coaching)
@@ -120,34 +114,6 @@ class Session:
         hooks.warn, hooks.context["session_id"] = self.display.warn, self.session_id
         hooks.session("session_start", model=self.model_label, approval=self.approver.mode,
                       sandbox=self.runtime.sandbox.kind)
-
-    def _route_hint(self) -> dict[str, Any]:
-        """The first task's kind (question, change, fix) and size, for the models file's routes."""
-        if not self.first_task:
-            return {}
-        from agent_runtime.agent.tasks import about_failure, asks_change
-
-        task = self.first_task
-        kind = ("fix" if about_failure(task) else "change") if asks_change(task) else "question"
-        return {"kind": kind, "tokens": task_size(task)}
-
-    def models_by_role(self) -> dict[str, str | None]:
-        """The model each role used (the run_ended event, the run record): the coder's as it answered
-        (after any fallback), the judge's when one judges, the planner's as configured."""
-        judge = getattr(self.approver, "judge", None)
-        planner = self.roles.get("planner")
-        return {"coder": self.model_label or None, "planner": planner.name if planner else None,
-                "judge": judge.label if judge is not None else None}
-
-    def roles_record(self) -> dict[str, Any]:
-        """models in metadata.json: each role's model, its id, where the choice came from."""
-        out: dict[str, Any] = {}
-        used = self.models_by_role()
-        for role in ROLES:
-            chosen = self.roles.get(role)
-            out[role] = None if chosen is None and used[role] is None else {
-                **(chosen.as_dict() if chosen is not None else {}), "answered": used[role]}
-        return out
 
     def _make_model(self) -> tuple[Any, Any]:
         """The model (with its fallbacks) and the constraint its replies are held to."""
@@ -190,41 +156,6 @@ class Session:
             self.tracing.shutdown()  # waits at most 2 s for Phoenix
             self.tracing = None
 
-    def _quiet_libraries(self) -> None:
-        if self.settings.suppress_warnings:
-            warnings.filterwarnings("ignore")
-        for name in ("LiteLLM", "litellm", "httpx", "httpcore", "urllib3", "smolagents"):
-            logging.getLogger(name).setLevel(logging.ERROR)
-        if not self.kind.uses_litellm:
-            return  # recorded replies need no LiteLLM: its import is most of a start-up (seconds)
-        import litellm
-
-        litellm.suppress_debug_info = True
-        litellm.drop_params = True  # parameters a provider does not take are left out, not an error
-
-    @contextmanager
-    def _model_call(self) -> Iterator[None]:
-        """Around each call to the model: the step's start event, a spinner, the model's time."""
-        step = self.agent.step_number if self.agent is not None else 1
-        if step != self.step_announced:
-            self.step_announced = step
-            self.display.event("step_started", step=step)
-        started = time.monotonic()
-        try:
-            with self.display.waiting(f"Step {step}: the model is thinking…"):
-                yield
-        finally:
-            self.model_seconds += time.monotonic() - started
-
-    def _show_progress(self) -> None:
-        """Spinners while a tool runs."""
-
-        def tool_activity(name: str, arguments: dict[str, Any]):
-            shown = ", ".join(f"{k}={v!r}"[:60] for k, v in arguments.items() if v is not None)
-            return self.display.waiting(f"Running {name}({shown})…")
-
-        self.runtime.activity = tool_activity
-
     # --- tasks ---
 
     def reset(self) -> None:
@@ -262,11 +193,6 @@ class Session:
         """The running (or last) task's plan (agent/planner.py Plan), if the planner was asked."""
         return self.task.plan if self.task is not None else None
 
-    def _observe_reply(self, reply: Any) -> None:
-        from agent_runtime.agent.stats import observe_reply
-
-        observe_reply(self.server_time, reply)
-
     # --- the conversation on disk: steps.jsonl, resume, model switch ---
 
     def steps_written(self, count: int) -> None:
@@ -283,27 +209,10 @@ class Session:
             self.steps_saved = write_steps(self.last_run, self.agent.memory.steps, self.steps_saved, contexts)
 
     def resume(self, conversation: Any) -> None:
-        """Take up a recorded conversation (agent/resume.py): the agent's memory, the tasks' context,
-        the proposed patches; the next task continues it."""
-        from agent_runtime.agent.resume import memory_steps, restore_patches
-        from agent_runtime.smol import set_memory
+        """Take up a recorded conversation (agent/resume.py); the next task continues it."""
+        from agent_runtime.agent.resume import take_up
 
-        steps, contexts = memory_steps(conversation.items)
-        self.runtime.reset()
-        self.notes.clear()
-        if self.prompt_memory is not None:
-            self.prompt_memory.reset()
-            self.prompt_memory.task_context.update(contexts)
-        set_memory(self.agent, steps)
-        self._fresh = False
-        self.conversation, self.previous_run = conversation.conversation, conversation.run_id
-        if conversation.session_id:
-            self.session_id = conversation.session_id  # one Phoenix session for the whole conversation
-        if self.runtime.journal is not None and conversation.conversation:
-            self.applied, note = restore_patches(self.runtime, conversation.conversation)
-            self.notes += [note] if note else []
-        self.display.event("resumed", run_id=conversation.run_id, runs=conversation.runs, tasks=conversation.tasks,
-                           steps=conversation.steps, patches=[p.id for p in self.runtime.patches.all()])
+        take_up(self, conversation)
 
     def switch_model(self, model_id: str | None) -> None:
         """Use another coder model (an id, a name of the models file; None: the embedded one) from the
@@ -319,10 +228,8 @@ class Session:
         from agent_runtime.agent.tracing import trace_agent
 
         self.agent = build_agent(self.runtime, self.model, self.settings.agent_max_steps, self.constraint,
-                                 prompt_memory=self.prompt_memory, around_call=self._model_call,
-                                 hint=lambda: self.task.next_step_hint() if self.task else None,
-                                 plan=lambda: self.task.next_request() if self.task else None,
-                                 observe=self._observe_reply, coaching=self.kind.coaching)
+                                 prompt_memory=self.prompt_memory, around_call=self.calls.around,
+                                 observe=self.calls.observe, coaching=self.kind.coaching)
         trace_agent(self.agent, self.tracing.telemetry)  # a CHAIN span per step
 
     def context_used(self) -> tuple[int, int]:

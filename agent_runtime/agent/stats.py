@@ -9,7 +9,8 @@ context.py PromptMemory). Cost is for hosted models only, from LiteLLM's local c
 from __future__ import annotations
 
 import time
-from typing import Any
+from contextlib import contextmanager
+from typing import Any, Iterator
 
 
 class StepMeter:
@@ -79,6 +80,44 @@ def changed_files(call: Any) -> bool:
     """A call that changed the workspace's files: a patch applied or undone."""
     return call.outcome == "ok" and (call.tool == "undo_patch" or (call.tool == "apply_patch"
                                                                     and call.facts.get("applied") is True))
+
+
+class ModelCalls:
+    """The coder's calls as a session counts them (agent/replies.py runs each in `around`, shows each
+    reply to `observe`): the step_started event of the step a call begins, a spinner while it waits,
+    the model's time, and what its server says of them (models/timings.py)."""
+
+    def __init__(self, display: Any):
+        self.display = display
+        self.step_announced = 0  # the step whose step_started event was sent
+        self.seconds = 0.0
+        self.server = {"prompt_s": 0.0, "generation_s": 0.0, "prompt_tokens": 0, "prompt_evaluated": 0,
+                       "calls": 0, "timed": 0}
+
+    @contextmanager
+    def around(self, step: int) -> Iterator[None]:
+        if step != self.step_announced:
+            self.step_announced = step
+            self.display.event("step_started", step=step)
+        started = time.monotonic()
+        try:
+            with self.display.waiting(f"Step {step}: the model is thinking…"):
+                yield
+        finally:
+            self.seconds += time.monotonic() - started
+
+    def observe(self, reply: Any) -> None:
+        observe_reply(self.server, reply)
+
+
+def tool_spinner(display: Any) -> Any:
+    """The runtime's `activity`: a spinner naming the tool and its arguments while it runs."""
+
+    def activity(name: str, arguments: dict[str, Any]) -> Any:
+        shown = ", ".join(f"{k}={v!r}"[:60] for k, v in arguments.items() if v is not None)
+        return display.waiting(f"Running {name}({shown})…")
+
+    return activity
 
 
 def observe_reply(figures: dict[str, float], reply: Any) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from agent_runtime.models.litellm_model import quiet_libraries
 from agent_runtime.models.roles import model_for_role
 
 
@@ -25,11 +26,7 @@ def switch_coder(session: Any, model_id: str | None) -> None:
     kind = chosen.open_kind(session.base_settings)
     try:
         kind.start(session.display)
-        previous, session.kind = session.kind, kind
-        try:
-            session._quiet_libraries()  # LiteLLM set up, if this kind is the first to use it
-        finally:
-            session.kind = previous
+        quiet_libraries(session.settings.suppress_warnings, kind.uses_litellm)  # LiteLLM, if this kind is its first user
         opened = kind.open(session.display, session._on_model_switch)
     except BaseException:
         kind.close()

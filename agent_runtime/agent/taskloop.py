@@ -55,20 +55,21 @@ class TaskLoop:
                                     max_attempts=settings.agent_max_attempts, coaching=session.kind.coaching,
                                     started=self.started)
 
-    # --- what the agent asks of the task (agent/codeagent.py build_agent) ---
+    # --- what the model is told before each step (agent/replies.py GuardedModel.next_step) ---
 
-    def next_request(self) -> Any:
-        """The request plan of the next model call: a fix attempt's, or None (the agent's own)."""
-        return self.attempts.take()
-
-    def next_step_hint(self) -> str | None:
+    def _next_step(self) -> None:
+        """The next request's plan (a fix attempt's, or None: the agent's own) and, where the hints
+        rule is on, the step they suggest should the model repeat one."""
         from smolagents.memory import ActionStep
 
         from agent_runtime.agent.hints import next_step
 
-        calls = self.session.runtime.state.history[self.first_call:]
-        recent = [s.observations or "" for s in self.session.agent.memory.steps[-3:] if isinstance(s, ActionStep)]
-        return next_step(calls, self.files, "\n".join(recent), shown=self.shown, task=self.task)
+        hint = None
+        if self.session.kind.coaching.on("hints"):  # a coaching rule
+            calls = self.session.runtime.state.history[self.first_call:]
+            recent = [s.observations or "" for s in self.session.agent.memory.steps[-3:] if isinstance(s, ActionStep)]
+            hint = next_step(calls, self.files, "\n".join(recent), shown=self.shown, task=self.task)
+        self.session.agent.model.next_step(self.attempts.take(), hint)
 
     def undo_patch(self, patch_id: str) -> dict[str, Any]:
         """An automatic undo, through the one tool path (policy, span, record) like any call."""
@@ -162,6 +163,7 @@ class TaskLoop:
             # One step to spare: StepLimit (codeagent.py) interrupts the run before it begins.
             stream = agent.run(self.task, stream=True, reset=self.fresh, max_steps=steps_to_run(settings.agent_max_steps))
             session.steps_written(kept)  # agent.run() has put the task in memory: it is written at once
+            self._next_step()  # the stream runs nothing before it is read: this is before the first step
             for event in stream:
                 if isinstance(event, ToolCall):  # parsed, about to run: show it now
                     display.step_code(agent.step_number, agent.model.last_reply, str(event.arguments))
@@ -175,6 +177,8 @@ class TaskLoop:
                     display.event("step_ended", **session.meter.step(event))
                     code_shown = False
                     self._after_step(event)
+                    if not (event.is_final_answer or agent.step_limit_reached or self.attempts.stopped):
+                        self._next_step()
                 elif isinstance(event, FinalAnswerStep):
                     answer = event.output
                     if not agent.step_limit_reached:

@@ -68,3 +68,13 @@ def fix_targets(shown: Iterable[str], task: str = "") -> tuple[str, ...]:
     shown = tuple(shown)
     code = tuple(f for f in shown if SOURCE.search(f) and not TEST_FILE.search(f)) or shown
     return tuple(f for f in code if not kept_by_task(f, task)) or code
+
+
+def route_hint(task: str | None) -> dict[str, object]:
+    """A first task's kind (question, change, fix) and size, for the models file's routes."""
+    from agent_runtime.models.roles import task_size
+
+    if not task:
+        return {}
+    kind = ("fix" if about_failure(task) else "change") if asks_change(task) else "question"
+    return {"kind": kind, "tokens": task_size(task)}

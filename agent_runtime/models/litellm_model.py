@@ -153,3 +153,21 @@ def missing_key(model_id: str) -> str | None:
 def _reason(exc: BaseException) -> str:
     reason = getattr(exc, "reason", exc)
     return str(reason).replace("[Errno 111] ", "")
+
+
+def quiet_libraries(suppress_warnings: bool, uses_litellm: bool) -> None:
+    """The libraries' logging as a session wants it: errors only. LiteLLM is imported only when the
+    model uses it (recorded replies need none: its import is most of a start-up, seconds)."""
+    import logging
+    import warnings
+
+    if suppress_warnings:
+        warnings.filterwarnings("ignore")
+    for name in ("LiteLLM", "litellm", "httpx", "httpcore", "urllib3", "smolagents"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    if not uses_litellm:
+        return
+    import litellm
+
+    litellm.suppress_debug_info = True
+    litellm.drop_params = True  # parameters a provider does not take are left out, not an error

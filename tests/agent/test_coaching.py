@@ -16,7 +16,10 @@ def only_off(rule: str) -> Coaching:
     return Coaching("test", ALL - {rule})
 
 
-def guarded(replies: list[str], coaching: Coaching, earlier=(), hint=lambda: "read calc.py", **options):
+def guarded(replies: list[str], coaching: Coaching, earlier=(), hint="read calc.py", variables=(),
+            tools=("run_tests", "read_file"), **options):
+    """The model wrapper bound to an agent with these tools, variables and earlier steps; told the
+    hint before its step, as the task loop tells it."""
     from smolagents.models import ChatMessage, MessageRole
 
     from agent_runtime.agent.codeagent import CODE_TAGS
@@ -26,8 +29,10 @@ def guarded(replies: list[str], coaching: Coaching, earlier=(), hint=lambda: "re
     sent: list = []
     inner = SimpleNamespace(model_id="m", generate=lambda messages, **kw: sent.append((messages, kw)) or ChatMessage(
         role=MessageRole.ASSISTANT, content=next(texts)))
-    model = GuardedModel(inner, "text", CODE_TAGS, check_format=True, earlier_codes=lambda: list(earlier),
-                         hint=hint, coaching=coaching, **options)
+    model = GuardedModel(inner, "text", CODE_TAGS, check_format=True, coaching=coaching, **options)
+    model.bind(SimpleNamespace(step_number=1, tools=dict.fromkeys(tools), task_codes=lambda: list(earlier),
+                               python_executor=SimpleNamespace(variable_names=lambda: set(variables))))
+    model.next_step(None, hint)
     return model, sent
 
 
@@ -43,7 +48,7 @@ def test_reply_repairs_ask_again_for_a_reply_that_does_not_parse_only_where_on(c
 @pytest.mark.parametrize("coaching, calls", [(FULL, 2), (only_off("reply_repairs"), 1)])
 def test_reply_repairs_ask_again_for_a_read_of_a_name_nothing_set_only_where_on(coaching, calls):
     model, sent = guarded([step("x", "print(made_up)"), step("ok", "print(run_tests())")], coaching,
-                          variables=lambda: set(), tool_names=lambda: {"run_tests"})
+                          variables=set())
     model.generate([])
     assert len(sent) == calls
 
@@ -58,12 +63,11 @@ def test_repeat_retry_asks_again_for_a_repeated_step_only_where_on(coaching, cal
 
 @pytest.mark.parametrize("coaching, suggested", [(FULL, True), (only_off("hints"), False)])
 def test_hints_suggest_the_next_step_only_where_on(coaching, suggested):
-    asked = []
     model, sent = guarded([step("again", "print(run_tests())"), step("next", "print(1)")], coaching,
-                          earlier=[(1, "print(run_tests())")], hint=lambda: asked.append(1) or "read calc.py")
+                          earlier=[(1, "print(run_tests())")], hint="read calc.py")
     model.generate([])
     nudge = sent[1][0][-1].content[0]["text"]
-    assert ("Suggested next step: read calc.py" in nudge) is suggested and bool(asked) is suggested
+    assert ("Suggested next step: read calc.py" in nudge) is suggested
 
 
 @pytest.mark.parametrize("coaching, temperature", [(FULL, 0.5), (only_off("temperature_bumps"), 0.1)])

@@ -412,7 +412,7 @@ def test_a_retry_cut_off_by_max_tokens_is_asked_again_in_the_format(tmp_path):
 
 def test_a_stricter_grammar_holds_for_the_retry_only_and_a_plan_for_its_request_only():
     """The unbound-name retry is held to the variables there are; the request after that is free
-    again. A request plan (agent/attempts.py) is asked for once per request and holds for it alone."""
+    again. A request plan (agent/attempts.py), told before its request, holds for it alone."""
     from smolagents.models import ChatMessage, MessageRole
 
     from agent_runtime.agent.attempts import RequestPlan
@@ -427,16 +427,17 @@ def test_a_stricter_grammar_holds_for_the_retry_only_and_a_plan_for_its_request_
         kw.get("temperature")) or ChatMessage(role=MessageRole.ASSISTANT, content=next(texts)))
     constrained = []
     plans = [RequestPlan(temperature=0.7), None, None]
-    model = GuardedModel(inner, "text", CODE_TAGS, check_format=True, variables=lambda: {"files"},
-                         tool_names=lambda: {"propose_file", "run_tests"},
-                         grammars=lambda **options: constrained.append(options), plan=lambda: plans.pop(0))
+    model = GuardedModel(inner, "text", CODE_TAGS, check_format=True,
+                         grammars=lambda tools, **options: constrained.append(options))
+    model.bind(SimpleNamespace(step_number=1, tools=dict.fromkeys(["propose_file", "run_tests"]), task_codes=list,
+                               python_executor=SimpleNamespace(variable_names=lambda: {"files"})))
+    model.next_step(plans.pop(0))
     reply = model.generate([])
     assert "print(p)" in reply.content
     assert constrained == [{}, {"readable": {"files"}}], "the retry reads only the variables there are"
     assert temperatures[0] == 0.7, "the plan's temperature for its request"
     model.generate([])
-    assert constrained[2:] == [{}] and temperatures[2] is None, "the next request is free"
-    assert plans == [None], "one plan asked for per request, not per retry"
+    assert constrained[2:] == [{}] and temperatures[2] is None, "the plan held for its request alone"
 
 
 def edit(explanation: str, path: str, content: str) -> str:
@@ -456,8 +457,8 @@ def test_after_a_fix_that_fails_its_tests_the_next_reply_is_a_fix_again_sampled_
                edit("add() must add.", "calc.py", FIXED_CALC)]  # from the file as first shown; passes and finishes
     with session_for(tmp_path, replies) as session:
         required = []
-        take = session.agent.model.plan  # the attempts' plan, as the session handed it
-        session.agent.model.plan = lambda: (lambda plan: required.append(plan) or plan)(take())
+        told = session.agent.model.next_step  # the attempts' plan, as the task loop tells it
+        session.agent.model.next_step = lambda plan, hint=None: required.append(plan) or told(plan, hint)
         result = session.run("test_calc.py fails: fix calc.py.")
     assert result.status == "answered" and result.steps == 2
     assert result.answer == "The tests pass. add() must add."
