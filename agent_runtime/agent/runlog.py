@@ -134,6 +134,7 @@ class RunLog:
                         code_errors=code_errors, format_retries=retries,
                         files_changed=sorted(set(self.files_changed)), error=result.error,
                         models=models_by_role(s), attempts=loop.attempts.made(result.status == "answered"),
+                        time_to_first_request_s=loop.attempts.first_request_s,
                         **server_figures(s.calls.server, self.server_before), **s.meter.summary(calls))
         s.display.run_saved(record.id, s.tracing.trace_url(trace_id))
         return result

@@ -213,7 +213,7 @@ def _facts(events: list[dict[str, Any]], exit_code: int | None, timed_out: bool,
                                  and (e.get("arguments") or {}).get("name")}),
         # Where the time went (the server's own split of model time, where it reports one).
         **{key: ended.get(key) for key in ("prompt_s", "generation_s", "tools_s", "tests_s", "approval_s", "attempts",
-                                           "prompt_tokens", "prompt_evaluated")},
+                                           "prompt_tokens", "prompt_evaluated", "time_to_first_request_s")},
     }
     if status in ("crashed", "error", "timeout", "unknown"):
         facts["error"] = ended.get("error") or stderr.strip().splitlines()[-1:] or None

@@ -73,6 +73,8 @@ def test_every_event_of_a_run_is_valid_and_in_order(tmp_path):
     end = events[-1]
     assert end["status"] == "answered" and end["exit_code"] == 0 and end["steps"] == 5
     assert end["files_changed"] == ["calc.py"] and end["code_errors"] == 1
+    # after the session's own test run, before step 1's request: a time, and less than the run's
+    assert 0 < end["time_to_first_request_s"] < end["wall_s"]
     answer = next(e for e in events if e["type"] == "final_answer")
     assert answer["answer"].startswith("fixed add")
 

@@ -1,0 +1,147 @@
+"""What the coaching rules are worth to one model: the same tasks run in several arms, each a value
+of AGENT_COACHING (models/profiles.py), alternating arm by arm within each task on one shared
+embedded server, so that load and the server's state fall alike on every arm.
+
+    python benchmarks/coaching_worth.py [--model embedded:1.5b] [--arms profile,plain,-fresh_restart]
+                                        [--suite evals/tasks.jsonl] [--only ID ...] [--budget 300]
+                                        [--out-dir DIR] [--dry-run]
+
+An arm is `profile` (the model's built-in rules, AGENT_COACHING unset), `plain` (every rule off),
+`-RULE` (the profile without one rule) or any other AGENT_COACHING value. The default tasks are the
+12 small tasks of docs/evaluation.md. Prints one JSON object: per arm solved/total, the median
+seconds a task and to the first model request, steps and fix attempts; per task the arms side by
+side; `worth` is each arm's solved count against `profile`'s. The results files stay in --out-dir
+(one JSONL per arm, for `agent-runtime eval compare`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from _common import ROOT, emit
+
+SMALL_TASKS = ("cart-bulk-discount", "csv-export-quotes", "invoice-half-up-rounding", "serve-port-type-error",
+               "events-json-datetime", "billing-month-end", "slugify-max-length", "convert-temperature",
+               "page-count-exact-multiple", "split-bill-cents", "read-config-renamed", "basket-add-renamed")
+SHARED_SERVER_ENV = "AGENT_RUNTIME_EMBEDDED_SERVER"
+
+
+def arm_env(arm: str) -> dict[str, str]:
+    return {} if arm == "profile" else {"AGENT_COACHING": arm}
+
+
+def arm_file(out_dir: Path, arm: str) -> Path:
+    name = arm.replace(",", "+").replace("-", "minus_").replace("+", "plus_")
+    return out_dir / f"coaching-{name}.jsonl"
+
+
+def eval_command(args: argparse.Namespace, task: str, out: Path) -> list[str]:
+    argv = [sys.executable, "-m", "agent_runtime", "--model", args.model, "eval", str(args.suite), "--only", task,
+            "--planner", "none", "--timeout", str(args.budget), "--out", str(out)]
+    return argv + (["--max-steps", str(args.max_steps)] if args.max_steps else [])
+
+
+def read_results(path: Path) -> list[dict]:
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def _median(values: list) -> float | None:
+    numbers = [v for v in values if isinstance(v, (int, float))]
+    return round(statistics.median(numbers), 1) if numbers else None
+
+
+def arm_figures(results: list[dict]) -> dict:
+    return {"solved": sum(bool(r.get("solved")) for r in results), "total": len(results),
+            "median_wall_s": _median([r.get("wall_s") for r in results]),
+            "median_first_request_s": _median([r.get("time_to_first_request_s") for r in results]),
+            "steps": sum(r.get("steps") or 0 for r in results),
+            "fix_attempts": sum(r.get("attempts") or 0 for r in results)}
+
+
+def start_server(model: str):
+    """One embedded server for every arm (stopped by the caller)."""
+    from agent_runtime.config import load_settings
+    from agent_runtime.models.constraints import context_window
+    from agent_runtime.models.embedded import EmbeddedServer, resolve_embedded
+
+    settings = load_settings({})
+    choice = resolve_embedded(settings, model.split(":", 1)[1] if ":" in model else None)
+    server = EmbeddedServer(choice.gguf, context_window(settings, None), choice.chat_format)
+    server.start()
+    server.wait_ready()
+    return server
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", default="embedded:1.5b", help="the model of every arm (default embedded:1.5b)")
+    parser.add_argument("--arms", default="profile,plain", help="comma-separated arms (default profile,plain)")
+    parser.add_argument("--suite", type=Path, default=ROOT / "evals" / "tasks.jsonl", help="the suite")
+    parser.add_argument("--only", action="append", default=[], metavar="ID",
+                        help="these tasks (repeatable; default: the 12 small tasks)")
+    parser.add_argument("--budget", type=int, default=300, metavar="S", help="seconds per task (default 300)")
+    parser.add_argument("--max-steps", type=int, metavar="N", help="step limit per task (default: the agent's)")
+    parser.add_argument("--out-dir", type=Path, metavar="DIR", help="where the results go (default: a new folder)")
+    parser.add_argument("--dry-run", action="store_true", help="print the commands and stop")
+    args = parser.parse_args(argv)
+    arms = [a.strip() for a in args.arms.split(",") if a.strip()]
+    if not arms or len(set(arms)) != len(arms):
+        parser.error("--arms: one or more distinct arms, comma-separated")
+    if args.budget < 10:
+        parser.error("--budget must be at least 10 seconds")
+    if not args.suite.exists():
+        parser.error(f"no suite at {args.suite}")
+    tasks = args.only or list(SMALL_TASKS)
+    out_dir = args.out_dir or (Path("OUT-DIR") if args.dry_run else Path(tempfile.mkdtemp(prefix="coaching-worth-")))
+    outs = {arm: arm_file(out_dir, arm) for arm in arms}
+    if args.dry_run:
+        emit({"commands": [{"arm": arm, "environment": arm_env(arm), "argv": eval_command(args, task, outs[arm])}
+                           for task in tasks for arm in arms]})
+        return 0
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for out in outs.values():
+        out.unlink(missing_ok=True)  # the runner appends: one arm's file holds this run
+    server = None if os.environ.get(SHARED_SERVER_ENV) or not args.model.startswith("embedded") \
+        else start_server(args.model)
+    shared = {SHARED_SERVER_ENV: server.api_base} if server is not None else {}
+    failed: dict[str, int] = {}
+    try:
+        for task in tasks:
+            for arm in arms:
+                env = {**os.environ, **shared, **arm_env(arm)}
+                if arm == "profile":
+                    env.pop("AGENT_COACHING", None)
+                done = subprocess.run(eval_command(args, task, outs[arm]), cwd=ROOT, stdout=subprocess.DEVNULL,
+                                      check=False, env=env)
+                if done.returncode not in (0, 3):  # 3: some task unsolved
+                    failed[f"{task} {arm}"] = done.returncode
+    finally:
+        if server is not None:
+            server.stop()
+    by_arm = {arm: read_results(out) for arm, out in outs.items()}
+    figures = {arm: arm_figures(results) for arm, results in by_arm.items()}
+    rows = [{"id": task, **{arm: next(({"solved": bool(r.get("solved")), "status": r.get("status"),
+                                       "wall_s": r.get("wall_s"), "first_request_s": r.get("time_to_first_request_s"),
+                                       "attempts": r.get("attempts")}
+                                      for r in by_arm[arm] if r.get("id") == task), None) for arm in arms}}
+            for task in tasks]
+    base = figures.get("profile")
+    emit({"model": args.model, "suite": str(args.suite), "budget_s": args.budget, "arms": figures,
+          **({"worth": {arm: base["solved"] - f["solved"] for arm, f in figures.items() if arm != "profile"}}
+             if base else {}),
+          "results": {arm: str(out) for arm, out in outs.items()}, **({"eval_exit_codes": failed} if failed else {}),
+          "tasks": rows})
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

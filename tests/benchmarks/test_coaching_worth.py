@@ -1,0 +1,50 @@
+"""benchmarks/coaching_worth.py end to end with the replay model: each arm's AGENT_COACHING reaches
+its agent (the run record's rules), arms alternate within a task, and the figures are read from
+the eval's results."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from conftest import ROOT, step, write_replay
+
+SCRIPT = ROOT / "benchmarks" / "coaching_worth.py"
+
+
+def test_two_arms_alternate_on_each_task_and_each_runs_with_its_rules(tmp_path):
+    replay = write_replay(tmp_path / "r.json", [step("look", "print(run_tests())"),
+                                                step("stop", 'final_answer("not fixed")')] * 4)
+    runs = tmp_path / "runs"
+    done = subprocess.run([sys.executable, str(SCRIPT), "--model", f"replay:{replay}", "--arms", "plain,hints",
+                           "--only", "basket-add-renamed", "--only", "convert-temperature", "--budget", "60",
+                           "--out-dir", str(tmp_path / "out")], capture_output=True, text=True, timeout=600,
+                          cwd=tmp_path, env={**__import__("os").environ, "RUNS_DIR": str(runs)})
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert set(report["arms"]) == {"plain", "hints"} and "worth" not in report  # no `profile` arm to count from
+    for arm in ("plain", "hints"):
+        figures = report["arms"][arm]
+        assert figures["total"] == 2 and figures["solved"] == 0
+        assert figures["median_first_request_s"] is not None and figures["median_first_request_s"] > 0
+    rules, order = {}, []
+    for arm in ("plain", "hints"):
+        for line in (tmp_path / "out" / f"coaching-{arm}.jsonl").read_text().splitlines():
+            result = json.loads(line)
+            record = json.loads(next(runs.rglob(f"{result['run_id']}/metadata.json")).read_text())
+            rules.setdefault(arm, set()).add(tuple(record["coaching_rules"]))
+            order.append((record["started_at"], result["id"], arm))
+    assert rules == {"plain": {()}, "hints": {("hints",)}}
+    assert [(task, arm) for _, task, arm in sorted(order)] == [
+        ("basket-add-renamed", "plain"), ("basket-add-renamed", "hints"),
+        ("convert-temperature", "plain"), ("convert-temperature", "hints")], "arms alternate within each task"
+    assert [row["id"] for row in report["tasks"]] == ["basket-add-renamed", "convert-temperature"]
+
+
+def test_bad_arms_and_budgets_are_clear_errors(tmp_path):
+    for args, said in ((["--arms", "plain,plain"], "distinct"), (["--arms", ","], "distinct"),
+                       (["--budget", "5"], "at least 10")):
+        done = subprocess.run([sys.executable, str(SCRIPT), *args, "--dry-run"], capture_output=True, text=True,
+                              timeout=120, cwd=tmp_path)
+        assert done.returncode == 2 and said in done.stderr and "Traceback" not in done.stderr
