@@ -207,6 +207,25 @@ def test_the_issues_wrapped_deletions_do_not_run_unasked(tmp_path, tools_for, pr
     assert "rm -rf src notes.txt" in json.dumps(result) or result.get("error"), result
 
 
+@needs_bwrap
+@pytest.mark.parametrize("form", ["alias", "climb"])
+def test_a_repository_alias_or_a_climbing_path_does_not_delete_unasked(tmp_path, tools_for, form):
+    """`git wipe`, an alias of the repository's own configuration, and rm reached by a relative path
+    that climbs out of the workspace: each ran in the sandbox unasked before, and deleted files
+    git cannot give back."""
+    root = make_repo(tmp_path / "ws", {"src/app.py": "x = 1\n", "README.md": "# x\n"})
+    (root / "notes.txt").write_text("untracked work\n")
+    with (root / ".git" / "config").open("a") as config:
+        config.write("[alias]\n\twipe = !rm -rf src notes.txt\n")
+    command = "git wipe" if form == "alias" else "../" * (len(root.parts) + 2) + "usr/bin/rm -rf src notes.txt"
+    runtime, tools = tools_for(root, approval="never")
+    result = dict(tools["run_cmd"](command=command, timeout=60))
+    assert (root / "src" / "app.py").read_text() == "x = 1\n", result
+    assert (root / "notes.txt").read_text() == "untracked work\n"
+    said = "`git wipe` is no git command" if form == "alias" else "changes files directly"
+    assert "was refused" in result["error"] and said in result["error"], result
+
+
 @pytest.mark.parametrize(("command", "decision"), [
     # script's options may follow its file (getopt permutes them)
     ("script log.txt -c 'rm -rf /'", "deny"), ("script -c 'rm -rf /' -q /dev/null", "deny"),
@@ -266,9 +285,12 @@ def test_a_change_run_through_another_program_is_for_a_person_not_the_judge(poli
     assert "runs it, so a person looks at it" in decision.reason
 
 
-@pytest.mark.parametrize("program", ["/usr//bin/rm", "/bin/../bin/rm", "/usr/bin/./rm", "//usr/bin/rm", "///bin/rm"])
+@pytest.mark.parametrize("program", ["/usr//bin/rm", "/bin/../bin/rm", "/usr/bin/./rm", "//usr/bin/rm", "///bin/rm",
+                                     "../../usr/bin/rm", "./../../../usr/bin/rm", "src/../../../bin/rm",
+                                     "~/../../usr/bin/rm", "../rm"])
 def test_a_system_program_spelled_another_way_is_that_program(policy, root, program):
-    """Not a script of the workspace (`*/*`, which the sandbox contains): /usr//bin/rm is rm."""
+    """Not a script of the workspace (`*/*`, which the sandbox contains): /usr//bin/rm is rm, and so is
+    a relative path that climbs out of the workspace to it."""
     decision = policy.check_command(f"{program} -rf src", root, ON)
     assert (decision.decision, decision.rule) == ("ask", "change-files"), decision.as_dict()
     assert policy.check_command(f"{program} -rf /", root, ON).decision == "deny"

@@ -126,11 +126,15 @@ _VERSIONED = re.compile(r"^(python|pip|pypy)(\d+(\.\d+)*)$")
 
 
 def normalize_program(name: str) -> str:
-    """`/usr/bin/rm` -> `rm`, `.venv/bin/pytest` -> `pytest`, `python3.11` -> `python3`."""
+    """`/usr/bin/rm` -> `rm`, `../../usr/bin/rm` -> `rm`, `.venv/bin/pytest` -> `pytest`, `python3.11` -> `python3`."""
     directory, _, base = name.rpartition("/")
     if directory.startswith("/"):  # `/usr//bin/rm`, `/bin/../bin/rm`, `/usr/bin/./rm` are /usr/bin/rm
         directory = posixpath.normpath("/" + directory.lstrip("/"))  # normpath keeps a leading //
     if directory and (directory in _SYSTEM_DIRS or _VENV_BIN.search(directory)):
+        name = base
+    elif directory and (directory.startswith("~") or posixpath.normpath(directory).split("/")[0] == ".."):
+        # `../../usr/bin/rm`, `~/../../bin/rm`: a path that climbs out of where it starts is no script
+        # of the workspace (`*/*`, which the sandbox contains), so it is judged as the program it names.
         name = base
     match = _VERSIONED.match(name)
     if match:

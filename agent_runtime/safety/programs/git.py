@@ -34,6 +34,31 @@ GIT_SECRET_KEY = re.compile(r"(^|\.)(url|pushurl|insteadof|pushinsteadof|extrahe
                             re.I)
 
 
+# git's own commands (git 2.39 `--list-cmds=main,nohelpers`, and later ones): any other name is an alias
+# of the repository's configuration or a git-NAME program on the PATH, code the policy cannot read.
+GIT_COMMANDS = frozenset({
+    "add", "am", "annotate", "apply", "archive", "backfill", "bisect", "blame", "branch", "bugreport", "bundle",
+    "cat-file", "check-attr", "check-ignore", "check-mailmap", "check-ref-format", "checkout", "checkout-index",
+    "cherry", "cherry-pick", "clean", "clone", "column", "commit", "commit-graph", "commit-tree", "config",
+    "count-objects", "credential", "credential-cache", "credential-store", "daemon", "describe", "diagnose", "diff",
+    "diff-files", "diff-index", "diff-tree", "difftool", "fast-export", "fast-import", "fetch", "fetch-pack",
+    "filter-branch", "fmt-merge-msg", "for-each-ref", "for-each-repo", "format-patch", "fsck", "fsck-objects", "gc",
+    "get-tar-commit-id", "grep", "hash-object", "help", "hook", "http-backend", "http-fetch", "http-push",
+    "imap-send", "index-pack", "init", "init-db", "instaweb", "interpret-trailers", "log", "ls-files", "ls-remote",
+    "ls-tree", "mailinfo", "mailsplit", "maintenance", "merge", "merge-base", "merge-file", "merge-index",
+    "merge-octopus", "merge-one-file", "merge-ours", "merge-recursive", "merge-recursive-ours",
+    "merge-recursive-theirs", "merge-resolve", "merge-subtree", "merge-tree", "mergetool", "mktag", "mktree",
+    "multi-pack-index", "mv", "name-rev", "notes", "pack-objects", "pack-redundant", "pack-refs", "patch-id",
+    "pickaxe", "prune", "prune-packed", "pull", "push", "quiltimport", "range-diff", "read-tree", "rebase",
+    "receive-pack", "reflog", "refs", "remote", "remote-ext", "remote-fd", "remote-ftp", "remote-ftps",
+    "remote-http", "remote-https", "repack", "replace", "replay", "request-pull", "rerere", "reset", "restore",
+    "rev-list", "rev-parse", "revert", "rm", "send-pack", "shell", "shortlog", "show", "show-branch", "show-index",
+    "show-ref", "sparse-checkout", "stage", "stash", "status", "stripspace", "submodule", "subtree", "switch",
+    "symbolic-ref", "tag", "unpack-file", "unpack-objects", "update-index", "update-ref", "update-server-info",
+    "upload-archive", "upload-pack", "var", "verify-commit", "verify-pack", "verify-tag", "version", "whatchanged",
+    "worktree", "write-tree"
+})
+
 GIT_TEXT_OPTIONS = {"-m", "--message", "--grep", "--author", "--committer", "-S", "-G", "--format", "--pretty",
                     "--date", "--since", "--until", "--after", "--before"}
 
@@ -73,6 +98,9 @@ def git(args: list[Word], eff: Effects) -> None:
     if i >= len(args) or not args[i].static:
         return
     sub, rest = args[i].text, args[i + 1:]
+    if sub not in GIT_COMMANDS:
+        eff.ask("git-alias", f"`git {sub}` is no git command: an alias in the repository's configuration or a "
+                             f"git-{sub} program runs it")
     for j, word in enumerate(rest):  # messages and search text are not paths
         name = word.text.split("=")[0]
         if name in GIT_TEXT_OPTIONS and word.static:
