@@ -185,7 +185,7 @@ def run_task(task: str, settings: Settings, repo: Path, json_events: bool = Fals
                       model_s=0.0, wall_s=0.0, parse_errors=0, code_errors=0, format_retries=0, files_changed=[],
                       error=str(exc), approval_s=0.0, cost_usd=None, context_tokens=None, context_window=None,
                       tests_passed=None, tests_stale=False, tools_s=0.0, tests_s=0.0, attempts=0, prompt_s=None, generation_s=None,
-                      prompt_tokens=None, prompt_evaluated=None, models=None)
+                      prompt_tokens=None, prompt_evaluated=None, models=None, time_to_first_request_s=None)
         return code
     except ReaderGone:  # before the run began (the run record, if any, says so)
         return PIPE_CLOSED
