@@ -15,6 +15,12 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("XDG_STATE_HOME", tempfile.mkdtemp(prefix="bench-state-"))
 
 
+def median(values: list) -> float | None:
+    """The median of the numbers among `values` (None and missing figures left out), to 0.1."""
+    numbers = [v for v in values if isinstance(v, (int, float))]
+    return round(statistics.median(numbers), 1) if numbers else None
+
+
 def median_us(samples: list[float]) -> float:
     return round(statistics.median(samples) * 1e6, 1)
 

@@ -17,15 +17,13 @@ side; `worth` is each arm's solved count against `profile`'s. The results files 
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-from _common import ROOT, emit
+from _common import ROOT, emit, median
 
 SMALL_TASKS = ("cart-bulk-discount", "csv-export-quotes", "invoice-half-up-rounding", "serve-port-type-error",
                "events-json-datetime", "billing-month-end", "slugify-max-length", "convert-temperature",
@@ -49,20 +47,15 @@ def eval_command(args: argparse.Namespace, task: str, out: Path) -> list[str]:
 
 
 def read_results(path: Path) -> list[dict]:
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    from agent_runtime.eval.report import load_results
 
-
-def _median(values: list) -> float | None:
-    numbers = [v for v in values if isinstance(v, (int, float))]
-    return round(statistics.median(numbers), 1) if numbers else None
+    return load_results(path) if path.exists() else []
 
 
 def arm_figures(results: list[dict]) -> dict:
     return {"solved": sum(bool(r.get("solved")) for r in results), "total": len(results),
-            "median_wall_s": _median([r.get("wall_s") for r in results]),
-            "median_first_request_s": _median([r.get("time_to_first_request_s") for r in results]),
+            "median_wall_s": median([r.get("wall_s") for r in results]),
+            "median_first_request_s": median([r.get("time_to_first_request_s") for r in results]),
             "steps": sum(r.get("steps") or 0 for r in results),
             "fix_attempts": sum(r.get("attempts") or 0 for r in results)}
 

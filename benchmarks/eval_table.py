@@ -12,18 +12,12 @@ single shot, no parse failure that cost a step) and, on stderr, the table as Mar
 
 from __future__ import annotations
 
-import statistics
 import sys
 from pathlib import Path
 
-from _common import emit
+from _common import emit, median
 
 from agent_runtime.eval.report import load_results, summary
-
-
-def median(values: list) -> float | None:
-    numbers = [v for v in values if isinstance(v, (int, float))]
-    return round(statistics.median(numbers), 1) if numbers else None
 
 
 def diff_lines(result: dict) -> int | None:
