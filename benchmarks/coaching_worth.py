@@ -7,7 +7,9 @@ embedded server, so that load and the server's state fall alike on every arm.
                                         [--out-dir DIR] [--dry-run]
 
 An arm is `profile` (the model's built-in rules, AGENT_COACHING unset), `plain` (every rule off),
-`-RULE` (the profile without one rule) or any other AGENT_COACHING value. The default tasks are the
+`-RULE` (the profile without one rule), any other AGENT_COACHING value, or `@REV`: another build,
+this repository's package at git revision REV (its profile), run from a copy of it -- old and new
+builds alternating task by task (`--arms @b3b57f5^1,profile`: before and after issue 31). The default tasks are the
 12 small tasks of docs/evaluation.md. Prints one JSON object: per arm solved/total, the median
 seconds a task and to the first model request, steps and fix attempts; per task the arms side by
 side; `worth` is each arm's solved count against `profile`'s. The results files stay in --out-dir
@@ -32,7 +34,36 @@ SHARED_SERVER_ENV = "AGENT_RUNTIME_EMBEDDED_SERVER"
 
 
 def arm_env(arm: str) -> dict[str, str]:
-    return {} if arm == "profile" else {"AGENT_COACHING": arm}
+    return {} if arm == "profile" or arm.startswith("@") else {"AGENT_COACHING": arm}
+
+
+def build_copy(out_dir: Path, arm: str) -> Path:
+    """The tree at the arm's revision (`@REV`: its package links to its policy.toml), extracted beside
+    the results; its package runs with PYTHONPATH."""
+    revision = arm[1:]
+    target = out_dir / ("build-" + "".join(c if c.isalnum() else "_" for c in revision))
+    if not (target / "agent_runtime").is_dir():
+        target.mkdir(parents=True, exist_ok=True)
+        archive = subprocess.run(["git", "-C", str(ROOT), "archive", "--format=tar", revision],
+                                 capture_output=True, check=False)
+        if archive.returncode != 0:
+            raise SystemExit(f"{arm}: not a revision of this repository: {archive.stderr.decode().strip()}")
+        subprocess.run(["tar", "-x", "-C", str(target)], input=archive.stdout, check=True)
+    return target
+
+
+def first_request_s(runs_dir: Path, run_id: str | None) -> float | None:
+    """From the task's root span to its first LLM span, read from the run's trace: the same measure
+    for a build that does not record it."""
+    import json
+
+    trace = runs_dir / str(run_id) / "trace.jsonl"
+    if not run_id or not trace.is_file():
+        return None
+    spans = [json.loads(line) for line in trace.read_text(encoding="utf-8").splitlines() if line.strip()]
+    roots = [s["start_time"] for s in spans if s.get("parent_id") is None]
+    llm = [s["start_time"] for s in spans if (s.get("attributes") or {}).get("openinference.span.kind") == "LLM"]
+    return round((min(llm) - min(roots)) / 1e9, 3) if roots and llm else None
 
 
 def arm_file(out_dir: Path, arm: str) -> Path:
@@ -56,6 +87,8 @@ def arm_figures(results: list[dict]) -> dict:
     return {"solved": sum(bool(r.get("solved")) for r in results), "total": len(results),
             "median_wall_s": median([r.get("wall_s") for r in results]),
             "median_first_request_s": median([r.get("time_to_first_request_s") for r in results]),
+            # root span to first LLM span (every build's trace has both)
+            "median_first_request_trace_s": median([r.get("first_request_trace_s") for r in results]),
             "steps": sum(r.get("steps") or 0 for r in results),
             "fix_attempts": sum(r.get("attempts") or 0 for r in results)}
 
@@ -103,6 +136,8 @@ def main(argv: list[str] | None = None) -> int:
     out_dir.mkdir(parents=True, exist_ok=True)
     for out in outs.values():
         out.unlink(missing_ok=True)  # the runner appends: one arm's file holds this run
+    builds = {arm: build_copy(out_dir, arm) for arm in arms if arm.startswith("@")}
+    runs_dirs = {arm: out_dir / f"runs-{outs[arm].stem}" for arm in arms}
     server = None if os.environ.get(SHARED_SERVER_ENV) or not args.model.startswith("embedded") \
         else start_server(args.model)
     shared = {SHARED_SERVER_ENV: server.api_base} if server is not None else {}
@@ -110,20 +145,26 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for task in tasks:
             for arm in arms:
-                env = {**os.environ, **shared, **arm_env(arm)}
-                if arm == "profile":
+                env = {**os.environ, **shared, **arm_env(arm), "RUNS_DIR": str(runs_dirs[arm])}
+                if arm == "profile" or arm in builds:
                     env.pop("AGENT_COACHING", None)
-                done = subprocess.run(eval_command(args, task, outs[arm]), cwd=ROOT, stdout=subprocess.DEVNULL,
-                                      check=False, env=env)
+                if arm in builds:
+                    env["PYTHONPATH"] = str(builds[arm])
+                done = subprocess.run(eval_command(args, task, outs[arm]), cwd=builds.get(arm, ROOT),
+                                      stdout=subprocess.DEVNULL, check=False, env=env)
                 if done.returncode not in (0, 3):  # 3: some task unsolved
                     failed[f"{task} {arm}"] = done.returncode
     finally:
         if server is not None:
             server.stop()
     by_arm = {arm: read_results(out) for arm, out in outs.items()}
+    for arm, results in by_arm.items():
+        for result in results:
+            result["first_request_trace_s"] = first_request_s(runs_dirs[arm], result.get("run_id"))
     figures = {arm: arm_figures(results) for arm, results in by_arm.items()}
     rows = [{"id": task, **{arm: next(({"solved": bool(r.get("solved")), "status": r.get("status"),
                                        "wall_s": r.get("wall_s"), "first_request_s": r.get("time_to_first_request_s"),
+                                       "first_request_trace_s": r.get("first_request_trace_s"),
                                        "attempts": r.get("attempts")}
                                       for r in by_arm[arm] if r.get("id") == task), None) for arm in arms}}
             for task in tasks]

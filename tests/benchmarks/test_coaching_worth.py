@@ -28,11 +28,13 @@ def test_two_arms_alternate_on_each_task_and_each_runs_with_its_rules(tmp_path):
         figures = report["arms"][arm]
         assert figures["total"] == 2 and figures["solved"] == 0
         assert figures["median_first_request_s"] is not None and figures["median_first_request_s"] > 0
+        assert figures["median_first_request_trace_s"] > 0
+    assert not runs.exists(), "each arm's runs go to its own folder beside its results"
     rules, order = {}, []
     for arm in ("plain", "hints"):
         for line in (tmp_path / "out" / f"coaching-{arm}.jsonl").read_text().splitlines():
             result = json.loads(line)
-            record = json.loads(next(runs.rglob(f"{result['run_id']}/metadata.json")).read_text())
+            record = json.loads(next((tmp_path / "out").rglob(f"{result['run_id']}/metadata.json")).read_text())
             rules.setdefault(arm, set()).add(tuple(record["coaching_rules"]))
             order.append((record["started_at"], result["id"], arm))
     assert rules == {"plain": {()}, "hints": {("hints",)}}
@@ -40,6 +42,27 @@ def test_two_arms_alternate_on_each_task_and_each_runs_with_its_rules(tmp_path):
         ("basket-add-renamed", "plain"), ("basket-add-renamed", "hints"),
         ("convert-temperature", "plain"), ("convert-temperature", "hints")], "arms alternate within each task"
     assert [row["id"] for row in report["tasks"]] == ["basket-add-renamed", "convert-temperature"]
+
+
+def test_a_build_arm_runs_the_package_of_its_revision_beside_this_one(tmp_path):
+    """`@REV`: the tree as committed at REV, extracted, its package run with PYTHONPATH (paired old/new
+    builds); a revision that is not one is a clear error."""
+    replay = write_replay(tmp_path / "r.json", [step("stop", 'final_answer("not fixed")')] * 2)
+    done = subprocess.run([sys.executable, str(SCRIPT), "--model", f"replay:{replay}", "--arms", "@HEAD,profile",
+                           "--only", "convert-temperature", "--budget", "60", "--out-dir", str(tmp_path / "out")],
+                          capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    build = tmp_path / "out" / "build-HEAD" / "agent_runtime"
+    assert (build / "__main__.py").is_file() and report["worth"] == {"@HEAD": 0}
+    for arm in ("@HEAD", "profile"):
+        assert report["arms"][arm]["total"] == 1 and report["arms"][arm]["median_first_request_trace_s"] > 0
+    (result,) = [json.loads(line) for line in (tmp_path / "out" / "coaching-@HEAD.jsonl").read_text().splitlines()]
+    assert next((tmp_path / "out" / "runs-coaching-@HEAD").rglob(f"{result['run_id']}/trace.jsonl"))
+    bad = subprocess.run([sys.executable, str(SCRIPT), "--model", f"replay:{replay}", "--arms", "@no-such-rev",
+                          "--only", "convert-temperature", "--out-dir", str(tmp_path / "bad")],
+                         capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert bad.returncode != 0 and "not a revision" in bad.stderr and "Traceback" not in bad.stderr
 
 
 def test_bad_arms_and_budgets_are_clear_errors(tmp_path):

@@ -151,7 +151,14 @@ def runs(phoenix, tmp_path_factory) -> dict[str, list[dict]]:
     repl = [load_spans(d) for d in runs_in_order(base / "runs-repl")]
     single = [load_spans(d) for d in runs_in_order(base / "runs-single")]
     assert len(repl) == 2 and len(single) == 1
-    return {"messy": repl[0], "clean": repl[1], "failing": single[0]}
+    found = {"messy": repl[0], "clean": repl[1], "failing": single[0]}
+    # The runs' own test results, quoted whole if not as meant: a test run that fails for a reason of
+    # the machine's (not the code's) shows here, not as a wrong filter result three tests later.
+    for label, passed in (("messy", True), ("failing", False)):
+        (*_, last) = [s for s in found[label] if s["name"] == "run_tests"]
+        output = last["attributes"].get("output.value") or ""
+        assert f'"passed": {json.dumps(passed)}' in output, (label, output)
+    return found
 
 
 def _eval(phoenix: PhoenixServer, base: Path, label: str, replies: list[str]) -> str:
