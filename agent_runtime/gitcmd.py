@@ -14,7 +14,7 @@ anywhere but here. Each call:
   set here (GIT_CONFIG_NOSYSTEM, GIT_NO_LAZY_FETCH, GIT_TERMINAL_PROMPT=0, ...); nothing
   inherited (GIT_DIR, GIT_SSH_COMMAND, GIT_EXTERNAL_DIFF, GIT_CONFIG_PARAMETERS, SSH_ASKPASS);
 - pins with `-c` (which beats every config file) what runs programs: no transport at all
-  (protocol.allow=never, so no lazy fetch even where GIT_NO_LAZY_FETCH is unknown), hooks,
+  (GIT_ALLOW_PROTOCOL empty, which a repository's protocol.<name>.allow cannot lift, so no lazy fetch even where GIT_NO_LAZY_FETCH is unknown), hooks,
   fsmonitor, pager, editor, sshCommand, askPass, credential helpers (the list reset), gpg and
   ssh signing programs, diff.external, automatic gc;
 - reads the repository's configuration first (`git config --list`, which runs nothing) and
@@ -108,6 +108,10 @@ _DOOR_ENV = {
     "GIT_NO_REPLACE_OBJECTS": "1",
     "GIT_PAGER": "cat",
     "GIT_PROTOCOL_FROM_USER": "0",
+    # No transport at all (run_git's `protocols` names the allowed ones): unlike protocol.allow=never,
+    # a repository's own protocol.<name>.allow=always cannot lift it, so a git too old for
+    # GIT_NO_LAZY_FETCH still fetches nothing lazily.
+    "GIT_ALLOW_PROTOCOL": "",
 }
 # With a transport asked for: what reaching a remote needs from the user's environment.
 _TRANSPORT_ENV = ("http_proxy", "https_proxy", "no_proxy", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY",
@@ -339,6 +343,7 @@ def run_git(args: Sequence[str], cwd: Path, *, env: Mapping[str, str] | None = N
         if full_env.get("GIT_DIR"):
             roots.append(Path(os.path.realpath(cwd / full_env["GIT_DIR"])))
     full_env.update(read_overrides(cwd, full_env, roots, pins))
+    full_env["GIT_ALLOW_PROTOCOL"] = ":".join(protocols)
     return _call([*pins, *with_no_programs(args)], cwd, full_env, input, timeout)
 
 

@@ -184,8 +184,17 @@ def _mcp_env_secrets() -> Iterable[str]:
 def _file_values(path: Path) -> list[str]:
     from agent_runtime.config import read_env_file
 
+    # Read for its values even where it leads out of the workspace (config.py refuses it as settings:
+    # what it points at may still be printed in the sandbox), without python-dotenv's warnings, which
+    # would name the lines of a file that is not one of settings (a key).
+    quiet = logging.getLogger("dotenv.main")
+    was, quiet.disabled = quiet.disabled, True
+    try:
+        found = read_env_file(Path(path))
+    finally:
+        quiet.disabled = was
     values = []
-    for name, value in read_env_file(Path(path)).items():
+    for name, value in found.items():
         if value and (is_secret_name(name) or not _PLAIN_VALUE.match(value.strip())):
             values.append(value)
     return values

@@ -155,6 +155,32 @@ def test_the_reproduction_is_live_without_the_door(tmp_path):
     assert marker.exists()
 
 
+def partial_clone_with_ext_transport(tmp_path: Path) -> tuple[Path, Path]:
+    """A partial clone whose promisor is reached by the `ext::` transport (a command of the
+    repository's), allowed by the repository's own protocol.ext.allow=always."""
+    repo, marker = partial_clone_with_ssh_command(tmp_path)
+    for key, value in (("remote.origin.url", f"ext::sh -c id%S>{marker}"), ("protocol.ext.allow", "always")):
+        subprocess.run(["git", "config", key, value], cwd=repo, check=True, env={"PATH": os.environ["PATH"]})
+    return repo, marker
+
+
+def test_a_git_without_no_lazy_fetch_still_reaches_no_transport(tmp_path, monkeypatch):
+    """Gits the door accepts (MIN_GIT) but older than GIT_NO_LAZY_FETCH fetch a missing object; a
+    repository's protocol.ext.allow=always lifts the door's protocol.allow=never, GIT_ALLOW_PROTOCOL
+    does not. Simulated by leaving GIT_NO_LAZY_FETCH out of the door's environment."""
+    repo, marker = partial_clone_with_ext_transport(tmp_path)
+    monkeypatch.delitem(gitcmd._DOOR_ENV, "GIT_NO_LAZY_FETCH")
+    done = run_git(["rev-list", "--objects", "--all"], repo)
+    assert not marker.exists(), "the repository's ext:: command ran on the host"
+    assert done.returncode != 0
+    # what the lock holds shut: without it, the same walk runs the repository's command
+    monkeypatch.delitem(gitcmd._DOOR_ENV, "GIT_ALLOW_PROTOCOL")
+    env = gitcmd.git_environment()
+    subprocess.run([*gitcmd._pins(()), "rev-list", "--objects", "--all"], cwd=repo, env=env, capture_output=True,
+                   stdin=subprocess.DEVNULL, timeout=60)
+    assert marker.exists()
+
+
 # --- the door itself over the hostile repository ---
 
 def test_the_hostile_repository_is_live_without_the_door(hostile):

@@ -183,6 +183,33 @@ def test_policy_check_names_the_inner_command_its_rule_and_reason(root):
     assert unreadable.stdout.startswith("ask (rule interpreter-code): ed reads its commands from its input")
 
 
+# Programs no rule knows (or allowed only because the sandbox contains them: npx, a workspace script)
+# given a command as their arguments or as one string: the runners of the JS and other ecosystems.
+RUNS_ITS_ARGUMENTS = ["npx -c '{c}'", "npx --call='{c}'", "npm exec --offline -c '{c}'", "npm exec -- {c}",
+                      "npm x -c '{c}'", "pnpm exec {c}", "yarn exec {c}", "bun x {c}", "tox exec -- {c}",
+                      "mise exec -- {c}", "pixi run {c}", "nix-shell --run '{c}'", "nix develop -c {c}",
+                      "rlwrap {c}", "mpirun -n 1 {c}", "srun {c}", "concurrently '{c}'", "nodemon --exec '{c}'",
+                      "cross-env NODE_ENV=test {c}", "dotenv run -- {c}", "watchexec -- {c}",
+                      "./tools/run-in-env.sh {c}", "frobnicate --quiet {c}"]
+
+
+@pytest.mark.parametrize("form", RUNS_ITS_ARGUMENTS)
+@pytest.mark.parametrize("inner", ["rm -rf src", "mv src elsewhere", "sed -i s/x/y/ app.py"])
+def test_a_program_the_sandbox_contains_does_not_carry_a_workspace_change_unasked(policy, root, form, inner):
+    decision = policy.check_command(form.format(c=inner), root, ON)
+    assert (decision.decision, decision.rule, decision.sandbox) == ("ask", "runs-command", "escapes"), decision.as_dict()
+    assert f"may run `{inner}`" in decision.reason, decision.reason
+
+
+@pytest.mark.parametrize("command", [
+    "npx jest", "npx tsc --noEmit", "ruff format --check .", "python -c 'import sys; print(sys.version)'",
+    "frobnicate build src/app.py -o out", "./build.sh release", "concurrently 'npm:lint' 'npm:test'",
+    "cross-env NODE_ENV=test jest", "npm exec -- eslint .", "mpirun -n 2 ./a.out", "nodemon --exec 'python app.py'"])
+def test_what_such_a_program_runs_alone_stays_allowed(policy, root, command):
+    decision = policy.check_command(command, root, ON)
+    assert decision.decision == "allow", decision.as_dict()
+
+
 # --- for real: the forms of the issue, in the sandbox, with approval 'never' ---
 
 REAL = [("script", "script -qc 'rm -rf src notes.txt' /dev/null"),
@@ -190,7 +217,9 @@ REAL = [("script", "script -qc 'rm -rf src notes.txt' /dev/null"),
         ("vim", "vim -es -c ':!rm -rf src notes.txt' -c q"),
         ("gdb", "gdb -batch -ex '!rm -rf src notes.txt'"),
         ("chrt", "chrt -o 0 sh -c 'rm -rf src notes.txt'"),
-        ("bash", ". /dev/stdin <<< 'rm -rf src notes.txt'")]
+        ("bash", ". /dev/stdin <<< 'rm -rf src notes.txt'"),
+        ("npx", "npx -c 'rm -rf src notes.txt'"),
+        ("npm", "npm exec --offline -- rm -rf src notes.txt")]
 
 
 @needs_bwrap

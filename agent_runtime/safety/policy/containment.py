@@ -86,7 +86,7 @@ CODE_BECAUSE = "it runs code the policy cannot read, which a person looks at"
 for _rule in ("interpreter-code", "dynamic-program", "parse", "env-assignment", "sed-script-file", "sed-script",
               "sed-exec", "awk-program-file", "awk-program", "awk-exec", "awk-option", "awk-reads", "program-option",
               "pager-commands", "make-code", "runner-config", "pytest-options", "alias", "shell-options",
-              "git-writes-output", "git-alias"):
+              "git-writes-output", "git-alias", "runs-command"):
     ESCAPES_BECAUSE[_rule] = CODE_BECAUSE
 OTHERWISE = "the sandbox does not settle what it does"
 

@@ -11,6 +11,9 @@ scanned for deny_read files (history.py).
 
 from __future__ import annotations
 
+import posixpath
+import re
+import shlex
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -39,8 +42,18 @@ from agent_runtime.safety.policy.history import secrets_in_repository
 from agent_runtime.safety.policy.mcp import McpRules, argument_floor, server_of
 from agent_runtime.safety.policy.paths import PathRules, Place, write_denied_reason
 from agent_runtime.safety.policy.rules import RANK, PolicyError, Rule, Verdict, read_policy_file, stricter
+from agent_runtime.safety.programs import RUNS
 
 SHIPPED_POLICY = Path(__file__).resolve().parents[1] / "policy.toml"
+# A program allowed only because the sandbox contains it (one no rule knows, a workspace script, npx)
+# may run a command given as its arguments: `rlwrap rm -rf src`, `npm exec -- rm -rf src`,
+# `concurrently 'rm -rf src'`. Each word that could name a program is judged with what follows it, and
+# each argument holding a shell command as one string: a change to the workspace that asks alone does
+# not run unasked through it (issue 30). The first words only: a long file list is not a command.
+ARGUMENT_WORDS_SEEN = 24
+# No rule covers it, or a workspace script or npx; the launchers programs/ knows are unwrapped already.
+SEEN_THROUGH = (None, "run-script")
+_PROGRAM_WORD = re.compile(r"[A-Za-z0-9_./+][A-Za-z0-9_./+-]*")
 
 
 class Policy:
@@ -304,7 +317,7 @@ class Policy:
         entry = self.user.by_tool(name, server, root) if server is not None else None
         return self.user.where(entry) if entry is not None else None
 
-    def _judge(self, cmd: SimpleCommand, place: Place, contained: bool = False) -> Verdict:
+    def _judge(self, cmd: SimpleCommand, place: Place, contained: bool = False, see_through: bool = True) -> Verdict:
         """One simple command: the strictest rule, then the floors. contained: commands run in the
         sandbox, so an ask of the kind it contains is lifted (before the floors, which then judge
         what an allowed command reads)."""
@@ -348,5 +361,28 @@ class Policy:
             if verdict.decision == "ask":
                 verdict = replace(verdict, sandbox=kind)
         if verdict.decision == "allow" and lifted is not None:
+            if see_through and lifted.rule in SEEN_THROUGH and posixpath.basename(cmd.program or "") not in RUNS \
+                    and (inside := self._run_by_arguments(cmd, place)):
+                return inside
             return Verdict("allow", lifted.rule, contained_reason(lifted.reason), CONTAINED)
         return verdict
+
+    def _run_by_arguments(self, cmd: SimpleCommand, place: Place) -> Verdict | None:
+        """An ask, if a command this one's arguments could be (ARGUMENT_WORDS_SEEN) is a change to the
+        workspace that asks on its own (what the sandbox does not settle; its network, .git and the
+        rest of the machine are out of reach whatever runs)."""
+        words = cmd.argv[1:ARGUMENT_WORDS_SEEN + 1]
+        quoted = [shlex.quote(w.text) if w.static else '"$RUN_TIME_VALUE"' for w in cmd.argv[1:]]
+        strings = [" ".join(quoted[i:]) for i, w in reversed(list(enumerate(words)))  # the shortest first
+                   if w.static and _PROGRAM_WORD.fullmatch(w.text)]
+        strings += [w.text.split("=", 1)[1] if w.text.startswith("-") and "=" in w.text else w.text  # --call='...'
+                    for w in words if w.static and len(w.text.split()) > 1]
+        for text in strings:
+            parsed = parse(text)
+            for inner in parsed.commands if not parsed.problems else []:
+                verdict = self._judge(inner, place, True, see_through=False)
+                if verdict.decision == "ask" and verdict.sandbox == REVIEW:
+                    shown = text if len(text) <= 80 else text[:77] + "..."
+                    return Verdict("ask", "runs-command", f"{cmd.program or 'it'} may run `{shown}`, which would not "
+                                                          f"run unasked on its own: {verdict.reason}", ESCAPES)
+        return None
