@@ -229,3 +229,11 @@ class CallRecord:
         if "exit_code" in facts:
             return f"exit code {facts['exit_code']}"
         return self.outcome
+
+    def changed_files(self) -> bool:
+        """Whether this call changed the workspace's files: a patch applied or undone, or a command
+        whose checkpoint found changes (a test result before it no longer says what is on disk)."""
+        if self.outcome != "ok":
+            return False
+        return (self.tool == "undo_patch" or (self.tool == "apply_patch" and self.facts.get("applied") is True)
+                or bool(self.facts.get("files_changed")))

@@ -45,6 +45,8 @@ class RunLog:
         self.retries_before, self.switches_before = s.agent.format_retries, s.switches_reported
 
     def _tool_event(self, record: Any, decision: Any, approval: Any) -> None:
+        if record.outcome == "ok" and record.facts.get("files_changed"):  # a command's changes (its checkpoint's)
+            self.files_changed += [str(p) for p in record.facts.get("changed") or ()]
         self.session.display.event(
             "tool_call", step=self.session.calls.step_announced or None, tool=record.tool, arguments=record.arguments,
             outcome=record.outcome, decision=decision.decision if decision else "allow",

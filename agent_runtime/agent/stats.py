@@ -67,19 +67,13 @@ class StepMeter:
                 "cost_usd": round(self.cost_usd, 6) if self.cost_usd is not None else None,
                 "context_tokens": context, "context_window": window,
                 "tests_passed": calls[tests[-1]].facts["passed"] if tests else None,
-                "tests_stale": bool(tests) and any(changed_files(c) for c in calls[tests[-1] + 1:])}
+                "tests_stale": bool(tests) and any(c.changed_files() for c in calls[tests[-1] + 1:])}
 
     def review(self, calls: list[Any], files_changed: list[str], exit_code: int) -> dict[str, Any]:
         """The task's root span figures a reviewer filters on in Phoenix (telemetry/review.py)."""
         from agent_runtime.telemetry.review import task_review
 
         return task_review(calls, files_changed, exit_code, self._waited() - self._waited_at_start)
-
-
-def changed_files(call: Any) -> bool:
-    """A call that changed the workspace's files: a patch applied or undone."""
-    return call.outcome == "ok" and (call.tool == "undo_patch" or (call.tool == "apply_patch"
-                                                                    and call.facts.get("applied") is True))
 
 
 class ModelCalls:
@@ -184,7 +178,7 @@ def summary_line(fields: dict[str, Any]) -> str:
         parts.append("files changed: " + ", ".join(files[:5]) + (f" and {len(files) - 5} more" if len(files) > 5
                                                                  else ""))
     else:
-        parts.append("no patch applied")
+        parts.append("no file changed")
     if fields.get("tests_stale"):
         parts.append("tests: not run since the last change")
     elif fields.get("tests_passed") is not None:

@@ -465,6 +465,9 @@ class Store:
             raise
 
 
+CHANGED_SHOWN = 20  # the changed paths a command's result names (a formatter over the repository: a count)
+
+
 @dataclass
 class Mark:
     """What `around` found: the entry recorded for the command's changes, or why there is none."""
@@ -472,11 +475,12 @@ class Mark:
     id: str | None = None
     files: int = 0
     note: str | None = None
+    paths: tuple[str, ...] = ()  # the paths changed
 
     def facts(self) -> dict[str, object]:
-        """For a command's result: what undoes its changes."""
+        """For a command's result: what it changed (the first CHANGED_SHOWN paths) and what undoes it."""
         if self.id:
-            return {"files_changed": self.files, "undo_id": self.id}
+            return {"files_changed": self.files, "changed": list(self.paths[:CHANGED_SHOWN]), "undo_id": self.id}
         return {"checkpoint": self.note} if self.note else {}
 
 
@@ -507,5 +511,6 @@ def around(store: Store, record: Callable[[Snapshot, Snapshot, list[Change]], st
                 changes = store.changes(before.tree, after.tree) if after.tree != before.tree else []
                 if changes:
                     mark.id, mark.files = record(before, after, changes), len(changes)
+                    mark.paths = tuple(c.path for c in changes)
             except (GitError, OSError, subprocess.SubprocessError) as exc:
                 mark.note = f"no checkpoint after this command ({_why(exc)}): its changes cannot be undone"

@@ -28,7 +28,6 @@ from typing import Any, Iterable
 from agent_runtime.core import CallRecord
 
 PREFIX = "agent_runtime."
-_CHANGES = ("apply_patch", "undo_patch")  # the tools whose success changes files (a test result before is stale)
 ANNOTATION_NAME = "approval"
 
 
@@ -38,7 +37,7 @@ def tests_state(calls: Iterable[CallRecord]) -> str:
     for call in calls:
         if call.tool == "run_tests" and isinstance(call.facts.get("passed"), bool):
             state = "true" if call.facts["passed"] else "false"
-        elif call.tool in _CHANGES and call.outcome == "ok":
+        elif call.changed_files():
             state = "unknown"
     return state
 

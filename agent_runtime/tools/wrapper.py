@@ -23,7 +23,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 # Small facts of a result kept in the call history (what the next-step hints need).
-RECORDED_FACTS = ("passed", "summary", "patch_id", "applied", "exit_code", "error", "recovery_suggestion")
+RECORDED_FACTS = ("passed", "summary", "patch_id", "applied", "exit_code", "error", "recovery_suggestion",
+                  "files_changed", "undo_id", "changed")
 
 
 class Refused(ToolError):
@@ -117,7 +118,8 @@ def invoke(tool: "RuntimeTool", args: tuple, kwargs: dict[str, Any]) -> ToolResu
         duration_ms = (time.perf_counter() - started) * 1000
         outcome = "ok" if error_type is None else ("refused" if error_type == "refused" else "error")
         facts = {k: result[k] if not isinstance(result[k], str) else result[k][:600]
-                 for k in RECORDED_FACTS if isinstance(result.get(k), (bool, int, str))}
+                 for k in RECORDED_FACTS if isinstance(result.get(k), (bool, int, str))
+                 or (isinstance(result.get(k), list) and all(isinstance(v, str) for v in result[k]))}
         record = CallRecord(tool.name, arguments, outcome, error_type, duration_ms, facts=facts)
         runtime.state.record(record)  # 6 record
         runtime.observe(record, decision, approval)

@@ -50,6 +50,27 @@ def test_a_patch_applied_after_the_last_test_run_makes_the_summary_say_tests_not
     assert end["type"] == "run_ended" and end["tests_passed"] is True and end["tests_stale"] is False, end
 
 
+def test_a_command_that_changes_files_after_the_tests_makes_them_stale_too(tmp_path):
+    """Not only a patch: an approved `sed -i` after the failing tests fixed the file on disk. The
+    summary, run_ended and the root span's review say what changed and that no test ran since."""
+    repo = make_repo(tmp_path / "p", BUGGY_PROJECT)
+    replay = write_replay(tmp_path / "r.json", [
+        step("Run the tests.", "print(run_tests())"),
+        step("Fix it.", "print(run_cmd(command=\"sed -i 's/a - b/a + b/' calc.py\"))"),
+        step("Done.", 'final_answer("fixed add")')])
+    done = run_cli("--json", "--approval", "auto", "--model", f"replay:{replay}", "fix the test", cwd=repo,
+                   env={"RUNS_DIR": str(tmp_path / "runs")})
+    assert done.returncode == 0, done.stderr
+    assert "return a + b" in (repo / "calc.py").read_text(), "the command ran"
+    end = json.loads(done.stdout.splitlines()[-1])
+    assert end["files_changed"] == ["calc.py"] and end["tests_passed"] is False and end["tests_stale"] is True, end
+    assert re.search(r"files changed: calc.py · tests: not run since the last change", flat(done.stderr)), done.stderr
+    (trace,) = (tmp_path / "runs").rglob("trace.jsonl")
+    (root,) = [s for s in map(json.loads, trace.read_text().splitlines()) if s["parent_id"] is None]
+    assert root["attributes"]["agent_runtime.tests_passed"] == "unknown"
+    assert root["attributes"]["agent_runtime.files_changed"] == 1
+
+
 def test_run_ended_in_json_has_the_summary_fields(tmp_path):
     repo = make_repo(tmp_path / "p", BUGGY_PROJECT)
     replay = write_replay(tmp_path / "r.json", FIX)
@@ -165,7 +186,7 @@ def test_no_wrapping_when_not_a_terminal_and_the_terminals_own_width_on_one(tmp_
     assert any(f'print("{long}")' in line for line in lines), "the step's code line is whole"
     assert any(line.startswith("│ " + long) for line in lines), "the observation's line is whole, in its box"
     assert any(line.startswith("step 1 · ") and "context" in line for line in lines), done.stderr
-    assert any(line.startswith("done: 2 steps") and line.endswith("no patch applied") for line in lines), done.stderr
+    assert any(line.startswith("done: 2 steps") and line.endswith("no file changed") for line in lines), done.stderr
     assert all(cell_len(line) < 260 for line in lines), "boxes and rules are as wide as they need, no wider"
 
     env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
@@ -175,4 +196,4 @@ def test_no_wrapping_when_not_a_terminal_and_the_terminals_own_width_on_one(tmp_
     assert term.wait(120) == 0, term.output
     shown = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07", "", term.output).replace("\r", "")
     assert all(cell_len(line) <= 70 for line in shown.splitlines()), shown
-    assert "no patch applied" in flat(shown) and "steps ·" in flat(shown), shown
+    assert "no file changed" in flat(shown) and "steps ·" in flat(shown), shown

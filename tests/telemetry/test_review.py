@@ -37,6 +37,11 @@ def test_the_last_test_result_counts_until_a_change_makes_it_stale():
     # a patch that failed changed nothing; a read changes nothing
     assert state_of_tests([call("run_tests", passed=False), call("apply_patch", "error"), call("read_file")]) == "false"
     assert state_of_tests([call("apply_patch", applied=True), call("run_tests", passed=True)]) == "true"
+    # a command whose checkpoint found changes (`sed -i`, a formatter) is a change too; one that found none is not
+    assert state_of_tests([call("run_tests", passed=False), call("run_cmd", files_changed=1)]) == "unknown"
+    assert state_of_tests([call("run_tests", passed=False), call("run_cmd", exit_code=0)]) == "false"
+    # a test run that changed files (a snapshot update) still says how the tests went
+    assert state_of_tests([call("run_tests", passed=True, files_changed=2)]) == "true"
 
 
 def test_figures_and_problems():
