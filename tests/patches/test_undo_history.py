@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
+import pytest
 from conftest import git, make_repo, run_cli, step, write_replay
 
 from agent_runtime.core import Workspace
@@ -262,3 +264,38 @@ def test_a_fresh_cli_run_numbers_from_p1_and_continue_numbers_on_in_its_session(
     rows = json.loads(run_cli("undo", "--list", "--json", cwd=repo).stdout)
     assert [r["id"] for r in rows] == ["s2.p2", "s2.p1", "s1.p1"]
     assert [r["patch_id"] for r in rows] == ["p2", "p1", "s1.p1"]
+
+
+@pytest.mark.pty
+def test_a_fresh_repl_after_an_earlier_sessions_patch_numbers_from_p1_on_its_terminal(tmp_path):
+    """The issue's walk on a real terminal: a repository where an earlier run applied p1; a new REPL's
+    first patch is p1 again, and its /undo --list names both, the earlier one qualified."""
+    from conftest import VENV_BIN
+    from terminal import Terminal
+
+    repo = make_repo(tmp_path / "r", {"a.txt": "a1\n", "b.txt": "b1\n"})
+    env = {"RUNS_DIR": str(tmp_path / "runs")}
+    earlier = write_replay(tmp_path / "earlier.json", [step("Change a.", (
+        'p = propose_patch(path="a.txt", old="a1", new="a2")\nprint(apply_patch(patch_id=p["patch_id"]))\n'
+        'final_answer(p["patch_id"])'))])
+    done = run_cli("--approval", "auto", "--model", f"replay:{earlier}", "change a", cwd=repo, env=env)
+    assert done.returncode == 0 and done.stdout.strip() == "p1", done.stderr
+    replay = write_replay(tmp_path / "repl.json", [step("Change b.", (
+        'p = propose_patch(path="b.txt", old="b1", new="b2")\nprint(apply_patch(patch_id=p["patch_id"]))\n'
+        'final_answer("changed b with " + p["patch_id"])'))])
+    term = Terminal([str(VENV_BIN / "agent-runtime"), "--approval", "auto", "--model", f"replay:{replay}"], repo,
+                    {**os.environ, "TERM": "dumb", "COLUMNS": "160", **env})
+    try:
+        term.read_until("› ", timeout=90)
+        term.type("change b\n")
+        term.read_until_after("changed b with p1", "› ", timeout=120)
+        term.type("/undo --list\n")
+        term.read_until("s1.p1", timeout=30)
+        term.type("/exit\n")
+        assert term.wait() == 0, term.output[-3000:]
+    finally:
+        if term.proc.poll() is None:
+            term.proc.kill()
+    listing = term.output[term.output.rindex("/undo --list"):]
+    assert re.search(r"^\s*p1\s", listing, re.M) and re.search(r"^\s*s1\.p1\s", listing, re.M), listing
+    assert (repo / "a.txt").read_text() == "a2\n" and (repo / "b.txt").read_text() == "b2\n"
