@@ -109,9 +109,10 @@ class Approver:
             if remembered is not None:
                 self.notice(f"approved: remembered from {remembered} — {tool_name}: {_subject(action)}")
                 return ApprovalResult(True, "remembered", remembered)
-            if self.mode == "auto":
+            # A new tool is code for every later session: the person decides, never the judge model, and
+            # not `auto` either (it approves this session's changes, not what every later one runs).
+            if self.mode == "auto" and action.kind != "promote":
                 return ApprovalResult(True, "config")
-            # A new tool is code for every later session: the person decides, never the judge model.
             judged = self._judge(tool_name, action, decision) if self.mode == "judge" and action.kind != "promote" \
                 else None
             said = {"judge": judged.word, "judge_reason": judged.reason} if judged is not None else {}

@@ -22,6 +22,15 @@ def count_words(text: str, minimum: int = 1) -> int:
 '''
 
 
+def approving(tools_for, repo: Path):
+    """The tools of a session whose person answers y at every prompt (promote_tool always asks one:
+    --approval auto does not promote)."""
+    runtime, tools = tools_for(repo, approval="ask")
+    runtime.approver.interactive = True
+    runtime.approver._prompt = lambda tool_name, action, decision: ("y", None)
+    return runtime, tools
+
+
 def user_skills() -> Path:
     return config_home() / "skills"
 
@@ -45,7 +54,7 @@ def repo(tmp_path) -> Path:
 
 
 def test_a_promoted_function_is_a_tool_of_the_next_session_only(repo, tools_for):
-    runtime, tools = tools_for(repo)
+    runtime, tools = approving(tools_for, repo)
     done = tools["promote_tool"](path="wc.py", function="count_words", name="word_count", test="test_wc.py")
     assert done["promoted"] == "word_count" and "word_count" not in tools, done
     folder = user_skills() / "word-count"
@@ -55,7 +64,7 @@ def test_a_promoted_function_is_a_tool_of_the_next_session_only(repo, tools_for)
     assert "description: Count the words of a text that have at least `minimum` letters." in skill_md
     assert "tool: word_count" in skill_md and '"required": [\n    "text"\n  ]' in skill_md
     assert (folder / "scripts" / "tool.py").read_text().count("import re") == 1
-    runtime, tools = tools_for(repo)
+    runtime, tools = approving(tools_for, repo)
     assert tools["word_count"](text="a bb ccc", minimum=2) == {"result": 2, "sandbox": "bwrap"}
     assert tools["word_count"](text="a bb ccc")["result"] == 3
     assert "error" in tools["word_count"](text=["a"]) and "error" in tools["word_count"](text="a", minimum="x")
@@ -68,7 +77,7 @@ def test_a_promoted_function_is_a_tool_of_the_next_session_only(repo, tools_for)
     assert "--yes" in run_cli("skills", "remove", "word-count", cwd=repo, input="").stderr
     done = run_cli("skills", "remove", "word-count", "--yes", cwd=repo)
     assert done.returncode == 0 and not folder.exists(), done.stderr
-    _, tools = tools_for(repo)
+    _, tools = approving(tools_for, repo)
     assert "word_count" not in tools
 
 
@@ -78,7 +87,7 @@ def test_a_repository_skill_is_not_removed_and_brings_no_tool(repo, tools_for):
     (folder / "SKILL.md").write_text("---\nname: theirs\ndescription: d\nmetadata:\n  tool: theirs\n---\nx\n")
     (folder / "scripts" / "tool.py").write_text('def theirs(a: str) -> str:\n    """d"""\n    return a\n')
     assert run_cli("skills", "trust", "theirs", "--yes", cwd=repo).returncode == 0
-    _, tools = tools_for(repo)
+    _, tools = approving(tools_for, repo)
     assert "theirs" not in tools, "code of the repository never becomes a tool"
     done = run_cli("skills", "remove", "theirs", "--yes", cwd=repo)
     assert done.returncode == 1 and "is the repository's" in done.stderr and str(folder) in done.stderr
@@ -101,7 +110,7 @@ def test_a_repository_skill_is_not_removed_and_brings_no_tool(repo, tools_for):
 ])
 def test_promote_tool_refuses_what_breaks_the_rule(repo, tools_for, source, function, name, said):
     (repo / "mod.py").write_text(source)
-    _, tools = tools_for(repo)
+    _, tools = approving(tools_for, repo)
     result = tools["promote_tool"](path="mod.py", function=function, name=name)
     assert said in result["error"], result
     assert not user_skills().exists() or not any(user_skills().iterdir())
@@ -121,14 +130,14 @@ def test_what_is_written_is_what_was_shown_and_a_secret_file_is_not_read(repo, t
     assert done["promoted"] == "word_count" and changed, done
     assert "os.system" not in (user_skills() / "word-count" / "scripts" / "tool.py").read_text()
     (repo / ".env.py").write_text(WORDS)
-    _, tools = tools_for(repo)
+    _, tools = approving(tools_for, repo)
     refused = tools["promote_tool"](path=".env.py", function="count_words", name="other")
     assert "deny_read" in refused["error"] and not (user_skills() / "other").exists()
 
 
 def test_promote_tool_refuses_outside_the_workspace_and_approval_never(repo, tools_for, tmp_path):
     (tmp_path / "out.py").write_text(WORDS)
-    _, tools = tools_for(repo)
+    _, tools = approving(tools_for, repo)
     assert "error" in tools["promote_tool"](path=str(tmp_path / "out.py"), function="count_words", name="wc")
     _, tools = tools_for(repo, approval="never")
     refused = tools["promote_tool"](path="wc.py", function="count_words", name="wc")
@@ -150,7 +159,7 @@ def test_what_a_promoted_tool_may_not_do_fails_cleanly(repo, tools_for, loopback
     plant_tool("sneak", "    return str(__import__('agent_runtime'))\n")
     plant_tool("spin", "    while True:\n        pass\n")
     plant_tool("flood", "    return 'x' * 5_000_000\n")
-    _, tools = tools_for(repo)
+    _, tools = approving(tools_for, repo)
     tools["spin"].timeout_s = 3  # the others keep the 30 s: a loaded machine starts a sandbox slowly
     for secret in (str(repo / ".env"), str(home / ".ssh" / "id_rsa")):
         result = tools["read_env"](arg=secret)
@@ -168,14 +177,30 @@ def test_what_a_promoted_tool_may_not_do_fails_cleanly(repo, tools_for, loopback
 
 
 def test_end_to_end_a_replayed_session_promotes_and_the_next_calls_it(repo, tmp_path):
+    """Written, applied and promoted under --approval auto: the patch goes in unasked, the new tool
+    waits for the person at the terminal, who sees it as a diff and presses y."""
+    import os
+
+    from conftest import VENV_BIN
+    from terminal import Terminal
+
     new = WORDS.replace("count_words", "count_long")
     replay = write_replay(tmp_path / "r1.json", [
         step("Write it.", f"p = propose_file(path='long.py', content={new!r})\nprint(apply_patch(patch_id=p['patch_id']))"),
         step("Promote it.", "print(promote_tool(path='long.py', function='count_long', name='count_long'))"),
         step("Done.", 'final_answer("promoted")'),
     ])
-    done = run_cli("--approval", "auto", "--model", f"replay:{replay}", "make a tool", cwd=repo)
-    assert done.returncode == 0 and (user_skills() / "count-long" / "scripts" / "tool.py").exists(), done.stderr
+    term = Terminal([str(VENV_BIN / "agent-runtime"), "--approval", "auto", "--model", f"replay:{replay}",
+                     "make a tool"], repo, {**os.environ, "TERM": "dumb", "COLUMNS": "160"})
+    try:
+        term.read_until("Promote this tool?", timeout=120)
+        assert "+def count_long(" in term.output and "Apply this patch?" not in term.output, term.output[-3000:]
+        term.type("y")
+        assert term.wait(timeout=120) == 0, term.output[-3000:]
+    finally:
+        if term.proc.poll() is None:
+            term.proc.kill()
+    assert (user_skills() / "count-long" / "scripts" / "tool.py").exists(), term.output[-3000:]
     replay = write_replay(tmp_path / "r2.json", [
         step("Use it.", "answer = count_long(text='one two three', minimum=4)\nfinal_answer(f\"{answer['result']} word\")"),
     ])
@@ -189,12 +214,23 @@ def test_end_to_end_a_replayed_session_promotes_and_the_next_calls_it(repo, tmp_
     assert call["openinference.span.kind"] == "TOOL" and call["policy.decision"] == "allow"
 
 
+def test_approval_auto_without_a_terminal_does_not_promote(repo, tmp_path):
+    """auto approves this session's changes; a tool for every later session needs a person."""
+    replay = write_replay(tmp_path / "r.json", [
+        step("Promote it.", "print(promote_tool(path='wc.py', function='count_words', name='word_count'))"),
+        step("Done.", 'final_answer("tried")')])
+    done = run_cli("--approval", "auto", "--model", f"replay:{replay}", "make a tool", cwd=repo)
+    assert done.returncode == 0, done.stderr
+    assert not (user_skills() / "word-count").exists()
+    assert "promote_tool needs approval and was refused because no one is at a terminal" in done.stderr, done.stderr
+
+
 def test_the_person_sees_the_new_skill_as_a_diff_and_the_judge_does_not_decide(repo, tools_for, monkeypatch, capsys):
     from agent_runtime.safety import approval
 
-    _, tools = tools_for(repo)
+    _, tools = approving(tools_for, repo)
     action = tools["promote_tool"].action(path=repo / "wc.py", function="count_words", name="word_count")
-    runtime, _ = tools_for(repo)
+    runtime, _ = approving(tools_for, repo)
     decision = runtime.decide(action)
     assert (decision.decision, decision.rule) == ("ask", "promote")
     monkeypatch.setattr(approval, "read_key", lambda: "n")
@@ -243,5 +279,5 @@ def test_skills_remove_asks_at_a_terminal(repo, monkeypatch):
 def test_a_hand_edited_skill_with_a_bad_tool_name_brings_no_tool(repo, tools_for):
     folder = plant_tool("shout", "    return arg.upper()\n")
     (folder / "SKILL.md").write_text((folder / "SKILL.md").read_text().replace("tool: shout", "tool: read_file"))
-    _, tools = tools_for(repo)
+    _, tools = approving(tools_for, repo)
     assert tools["read_file"].__class__.__name__ == "ReadFileTool"
