@@ -22,6 +22,7 @@ from agent_runtime.models.grammar import (
     tool_call_grammar,
 )
 from agent_runtime.models.profiles import FULL, Coaching
+from agent_runtime.models.tokens import estimate_counter
 from agent_runtime.safety.executor import SandboxedPythonExecutor
 from agent_runtime.smol import add_to_observations, agent_class, stop_after_step
 from agent_runtime.tools import build_tools
@@ -177,7 +178,7 @@ def build_agent(runtime: "Runtime", model: Any, max_steps: int, constraint: Any 
         prompt_templates=prompt_templates(reply_format),
         instructions=project_instructions(runtime.workspace.root, denied=lambda rel: runtime.decide(
             Action("read", paths=(rel,))).decision == "deny"),
-        skills_catalogue=catalogue(runtime.skill_set().enabled),
+        skills_catalogue=catalogue(runtime.skill_set().enabled, estimate_counter()),
         max_steps=max_steps,
         additional_authorized_imports=[],
         # No executor timeout: smolagents' timeout runs each step in a worker thread that it cannot

@@ -21,6 +21,7 @@ import os
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Callable
 
 from agent_runtime.config import config_home, extra_trust_path
 from agent_runtime.core import visible, within
@@ -28,7 +29,7 @@ from agent_runtime.tools.skillfiles import SKILL_FILE, Skill, SkillError, read_s
 
 REPOSITORY_FOLDERS = (".agent-runtime/skills", ".agents/skills", ".claude/skills")
 TRUST_FILE = "trusted-skills.json"
-CATALOGUE_BUDGET = 1500  # characters of the system prompt for the skills' names and descriptions
+CATALOGUE_BUDGET = 500  # tokens of the system prompt for the skills' names and descriptions
 CATALOGUE_HEADING = "Skills (instructions for particular jobs; load_skill(name) gives one's instructions):"
 
 
@@ -158,20 +159,22 @@ class TrustStore:
         os.replace(temporary, self.path)  # a reader sees the old file or the new one, never half of one
 
 
-def catalogue(skills: list[Skill], budget: int = CATALOGUE_BUDGET) -> str | None:
-    """The enabled skills' names and descriptions for the system prompt, within `budget` characters;
-    beyond it, how many more there are (load_skill() lists them all). None when there is none."""
+def catalogue(skills: list[Skill], count: Callable[[str], int], budget: int = CATALOGUE_BUDGET) -> str | None:
+    """The enabled skills' names and descriptions for the system prompt, within `budget` tokens as
+    `count` counts them (models/tokens.py); beyond it, how many more there are (load_skill() lists
+    them all). None when there is none."""
     if not skills:
         return None
     lines: list[str] = []
-    used = len(CATALOGUE_HEADING)
+    used = count(CATALOGUE_HEADING)
     for index, skill in enumerate(skills):
         line = visible(f"- {skill.name}: {skill.description}")
         left = len(skills) - index
         note = f"- ... {left} more skills: load_skill() lists them all"
-        if used + len(line) + 1 + len(note) + 1 > budget and (index < len(skills) - 1 or used + len(line) + 1 > budget):
+        if used + count(line + "\n") + count(note) > budget and (index < len(skills) - 1
+                                                               or used + count(line) > budget):
             lines.append(note)
             break
         lines.append(line)
-        used += len(line) + 1
+        used += count(line + "\n")
     return "\n".join([CATALOGUE_HEADING, *lines])

@@ -12,6 +12,7 @@ import pytest
 from conftest import BUGGY_PROJECT, make_repo, run_cli, step, write_replay
 
 from agent_runtime.config import config_home
+from agent_runtime.models.tokens import estimate_counter
 from agent_runtime.tools.skillfiles import MAX_SKILL_MD, SkillError, parse_skill, read_skill
 from agent_runtime.tools.skillset import CATALOGUE_BUDGET, CATALOGUE_HEADING, TrustStore, catalogue, discover
 
@@ -124,12 +125,13 @@ def test_the_catalogue_keeps_to_its_budget_and_says_how_many_more():
         def __init__(self, index):
             self.name, self.description = f"skill-{index}", f"does job number {index} " + "with care " * 10
 
-    assert catalogue([]) is None, "no skill: nothing added to the prompt"
-    few = catalogue([Fake(1), Fake(2)])
+    count = estimate_counter()
+    assert catalogue([], count) is None, "no skill: nothing added to the prompt"
+    few = catalogue([Fake(1), Fake(2)], count)
     assert few is not None and few.startswith(CATALOGUE_HEADING) and "- skill-2: does job number 2" in few
     many = [Fake(i) for i in range(60)]
-    text = catalogue(many)
-    assert text is not None and len(text) <= CATALOGUE_BUDGET
+    text = catalogue(many, count)
+    assert text is not None and count(text) <= CATALOGUE_BUDGET
     shown = text.count("\n- skill-")
     assert 0 < shown < 60
     assert text.endswith(f"- ... {60 - shown} more skills: load_skill() lists them all")
@@ -140,7 +142,7 @@ def test_a_repository_skill_is_off_until_trusted_and_off_again_when_it_changes(t
     folder = write_skill(repo / ".agent-runtime" / "skills", "release", files={"references/steps.md": "1. tag\n"})
     runtime, tools = tools_for(repo)
     assert "load_skill" not in tools, "no enabled skill: the tools are not offered"
-    assert runtime.skill_set().enabled == [] and catalogue(runtime.skill_set().enabled) is None
+    assert runtime.skill_set().enabled == [] and catalogue(runtime.skill_set().enabled, estimate_counter()) is None
     # With a skill of the user's own, the tools are there, and the untrusted one is still refused.
     write_skill(user_skills(), "mine")
     runtime, tools = tools_for(repo)
@@ -153,7 +155,7 @@ def test_a_repository_skill_is_off_until_trusted_and_off_again_when_it_changes(t
     done = run_cli("skills", "trust", "release", "--yes", cwd=repo)
     assert done.returncode == 0 and "Trusted release" in done.stdout, done.stderr
     runtime, tools = tools_for(repo)
-    assert "- release: Does release things." in catalogue(runtime.skill_set().enabled)
+    assert "- release: Does release things." in catalogue(runtime.skill_set().enabled, estimate_counter())
     loaded = tools["load_skill"](name="release")
     assert loaded["instructions"] == "Steps for release." and loaded["files"] == ["references/steps.md"]
     assert tools["read_skill_file"](name="release", path="references/steps.md")["content"] == "1. tag\n"
