@@ -22,6 +22,9 @@ def count_words(text: str, minimum: int = 1) -> int:
 '''
 
 
+TEST_LONG = "from long import count_long\n\n\ndef test_it():\n    assert count_long('a bb ccc', minimum=2) == 2\n"
+
+
 def approving(tools_for, repo: Path):
     """The tools of a session whose person answers y at every prompt (promote_tool always asks one:
     --approval auto does not promote)."""
@@ -187,7 +190,10 @@ def test_end_to_end_a_replayed_session_promotes_and_the_next_calls_it(repo, tmp_
     new = WORDS.replace("count_words", "count_long")
     replay = write_replay(tmp_path / "r1.json", [
         step("Write it.", f"p = propose_file(path='long.py', content={new!r})\nprint(apply_patch(patch_id=p['patch_id']))"),
-        step("Promote it.", "print(promote_tool(path='long.py', function='count_long', name='count_long'))"),
+        step("Test it.", f"p = propose_file(path='test_long.py', content={TEST_LONG!r})\n"
+                         "print(apply_patch(patch_id=p['patch_id']))\nprint(run_tests(command='python -m pytest -q test_long.py'))"),
+        step("Promote it.", "print(promote_tool(path='long.py', function='count_long', name='count_long', "
+                            "test='test_long.py'))"),
         step("Done.", 'final_answer("promoted")'),
     ])
     term = Terminal([str(VENV_BIN / "agent-runtime"), "--approval", "auto", "--model", f"replay:{replay}",
@@ -201,6 +207,8 @@ def test_end_to_end_a_replayed_session_promotes_and_the_next_calls_it(repo, tmp_
         if term.proc.poll() is None:
             term.proc.kill()
     assert (user_skills() / "count-long" / "scripts" / "tool.py").exists(), term.output[-3000:]
+    assert "1 passed" in term.output, "the test ran before the promotion"
+    assert (user_skills() / "count-long" / "scripts" / "test_tool.py").read_text() == TEST_LONG
     replay = write_replay(tmp_path / "r2.json", [
         step("Use it.", "answer = count_long(text='one two three', minimum=4)\nfinal_answer(f\"{answer['result']} word\")"),
     ])
