@@ -170,6 +170,10 @@ def run_task(task: str, settings: Settings, repo: Path, json_events: bool = Fals
                      first_task=task) as session:  # the models file's routes may pick the coder for it
             display.banner({"model": session.model_label, "repo": str(repo),
                             "approval": session.approver.mode, "sandbox": session.runtime.sandbox.kind})
+            from agent_runtime.cli.skillscmd import startup_notes
+
+            for note in startup_notes(repo, "agent-runtime skills list"):  # off until trusted: say so
+                display.warn(note)
             if resume is not None:
                 from agent_runtime.agent.resume import describe
 

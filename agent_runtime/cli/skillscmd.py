@@ -41,8 +41,9 @@ def list_lines(repo: Path) -> list[str]:
     return [visible(line) for line in lines]
 
 
-def startup_notes(repo: Path) -> list[str]:
-    """What the REPL says as it opens: repository skills that are off until trusted, skills not read."""
+def startup_notes(repo: Path, shown_by: str = "/skills") -> list[str]:
+    """What a session says as it opens (the REPL, a single task): repository skills that are off until
+    trusted, skills not read. shown_by: where the person sees them listed."""
     from agent_runtime.tools.skillset import discover
 
     skills = discover(repo)
@@ -50,9 +51,9 @@ def startup_notes(repo: Path) -> list[str]:
     if skills.untrusted:
         names = ", ".join(skill.name for skill in skills.untrusted)
         notes.append(f"The repository has skills you have not trusted (off until you do): {names}. "
-                     "/skills shows them; agent-runtime skills trust NAME enables one.")
+                     f"{shown_by} shows them; agent-runtime skills trust NAME enables one.")
     if skills.problems:
-        notes.append(f"{len(skills.problems)} skill(s) could not be read: /skills says why.")
+        notes.append(f"{len(skills.problems)} skill(s) could not be read: {shown_by} says why.")
     return notes
 
 

@@ -236,6 +236,18 @@ def test_a_repository_skills_folder_that_links_out_is_not_read(tmp_path):
     assert problem.startswith(str(repo / ".claude" / "skills")) and "leads outside the repository" in problem
 
 
+def test_a_single_task_says_which_repository_skills_are_off_and_which_could_not_be_read(tmp_path):
+    repo = make_repo(tmp_path / "p", BUGGY_PROJECT)
+    write_skill(repo / ".agents" / "skills", "lint", "---\nname: lint\ndescription: How we lint.\n---\nRun ruff.\n")
+    write_skill(repo / ".claude" / "skills", "broken", "---\nname: [not, a, name]\n---\nbody\n")
+    replay = write_replay(tmp_path / "r.json", [step("Done.", 'final_answer("ok")')])
+    done = run_cli("--approval", "never", "--model", f"replay:{replay}", "say ok", cwd=repo)
+    assert done.returncode == 0, done.stderr
+    err = " ".join(done.stderr.split())
+    assert "skills you have not trusted (off until you do): lint. agent-runtime skills list shows them" in err, err
+    assert "1 skill(s) could not be read: agent-runtime skills list says why" in err, err
+
+
 def test_the_repl_says_what_is_off_and_lists_skills(tmp_path, capsys):
     from agent_runtime.cli.commands import cmd_tools
     from agent_runtime.cli.skillscmd import startup_notes
