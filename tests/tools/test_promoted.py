@@ -110,6 +110,10 @@ def test_a_repository_skill_is_not_removed_and_brings_no_tool(repo, tools_for):
     ("def f(a: str) -> str:\n    '''d'''\n    return a\n", "f", "read_file", "built-in tool"),
     ("def f(a: str) -> str:\n    '''d'''\n    return a\n", "f", "Bad-Name", "not a tool name"),
     ("def f(a: str) -> str\n", "f", "f_tool", "does not parse"),
+    ("def f(a: str) -> str:\n    '''d'''\n    return str(__import__('agent_runtime'))\n", "f", "f_tool", "uses __import__"),
+    ("import importlib\n\ndef f(a: str) -> str:\n    '''d'''\n    return str(importlib.import_module(a))\n", "f",
+     "f_tool", "uses importlib"),
+    ("def f(a: str) -> str:\n    '''d'''\n    return eval(a)\n", "f", "f_tool", "uses eval"),
 ])
 def test_promote_tool_refuses_what_breaks_the_rule(repo, tools_for, source, function, name, said):
     (repo / "mod.py").write_text(source)
@@ -159,7 +163,8 @@ def test_what_a_promoted_tool_may_not_do_fails_cleanly(repo, tools_for, loopback
     plant_tool("write_out", f"    open({str(outside)!r}, 'w').write(arg)\n    return 'written'\n")
     plant_tool("reach", f"    import socket\n    socket.create_connection(('127.0.0.1', {port}), 2)\n"
                         "    return 'connected'\n")
-    plant_tool("sneak", "    return str(__import__('agent_runtime'))\n")
+    # past the check's names (it refuses __import__ and importlib): the sandbox's `python -I -S` holds it
+    plant_tool("sneak", "    import sys\n    return str(vars(sys.modules['builtins'])['__imp' + 'ort__']('agent_runtime'))\n")
     plant_tool("spin", "    while True:\n        pass\n")
     plant_tool("flood", "    return 'x' * 5_000_000\n")
     _, tools = approving(tools_for, repo)
