@@ -193,6 +193,11 @@ RUNS_ITS_ARGUMENTS = ["npx -c '{c}'", "npx --call='{c}'", "npm exec --offline -c
                       "./tools/run-in-env.sh {c}", "frobnicate --quiet {c}"]
 
 
+def test_a_command_after_many_arguments_is_seen_too(policy, root):
+    decision = policy.check_command("frobnicate " + "x " * 300 + "rm -rf src", root, ON)
+    assert (decision.decision, decision.rule) == ("ask", "runs-command"), decision.as_dict()
+
+
 @pytest.mark.parametrize("form", RUNS_ITS_ARGUMENTS)
 @pytest.mark.parametrize("inner", ["rm -rf src", "mv src elsewhere", "sed -i s/x/y/ app.py"])
 def test_a_program_the_sandbox_contains_does_not_carry_a_workspace_change_unasked(policy, root, form, inner):
@@ -204,7 +209,8 @@ def test_a_program_the_sandbox_contains_does_not_carry_a_workspace_change_unaske
 @pytest.mark.parametrize("command", [
     "npx jest", "npx tsc --noEmit", "ruff format --check .", "python -c 'import sys; print(sys.version)'",
     "frobnicate build src/app.py -o out", "./build.sh release", "concurrently 'npm:lint' 'npm:test'",
-    "cross-env NODE_ENV=test jest", "npm exec -- eslint .", "mpirun -n 2 ./a.out", "nodemon --exec 'python app.py'"])
+    "cross-env NODE_ENV=test jest", "npm exec -- eslint .", "mpirun -n 2 ./a.out", "nodemon --exec 'python app.py'",
+    "./format.sh " + " ".join(f"src/m{i}.py" for i in range(200))])  # a long file list: no command in it
 def test_what_such_a_program_runs_alone_stays_allowed(policy, root, command):
     decision = policy.check_command(command, root, ON)
     assert decision.decision == "allow", decision.as_dict()

@@ -43,14 +43,17 @@ from agent_runtime.safety.policy.mcp import McpRules, argument_floor, server_of
 from agent_runtime.safety.policy.paths import PathRules, Place, write_denied_reason
 from agent_runtime.safety.policy.rules import RANK, PolicyError, Rule, Verdict, read_policy_file, stricter
 from agent_runtime.safety.programs import RUNS
+from agent_runtime.safety.programs.files import CHANGES_FILES
+from agent_runtime.safety.programs.interpreters import INTERPRETERS
+from agent_runtime.safety.programs.wrappers import WRAPPERS
 
 SHIPPED_POLICY = Path(__file__).resolve().parents[1] / "policy.toml"
 # A program allowed only because the sandbox contains it (one no rule knows, a workspace script, npx)
 # may run a command given as its arguments: `rlwrap rm -rf src`, `npm exec -- rm -rf src`,
 # `concurrently 'rm -rf src'`. Each word that could name a program is judged with what follows it, and
 # each argument holding a shell command as one string: a change to the workspace that asks alone does
-# not run unasked through it (issue 30). The first words only: a long file list is not a command.
-ARGUMENT_WORDS_SEEN = 24
+# not run unasked through it (issue 30). Only words naming a program the policy knows start one (an
+# unknown program would be contained anyway), so a long file list costs a lookup a word.
 # No rule covers it, or a workspace script or npx; the launchers programs/ knows are unwrapped already.
 SEEN_THROUGH = (None, "run-script")
 _PROGRAM_WORD = re.compile(r"[A-Za-z0-9_./+][A-Za-z0-9_./+-]*")
@@ -367,14 +370,20 @@ class Policy:
             return Verdict("allow", lifted.rule, contained_reason(lifted.reason), CONTAINED)
         return verdict
 
+    def _knows(self, name: str) -> bool:
+        """Whether a word names a program the policy judges as more than unknown (a rule, a launcher or
+        wrapper, a file tool, an interpreter): only such a word can start a command that would ask."""
+        return name in self._by_program or name in RUNS or name in WRAPPERS or name in CHANGES_FILES \
+            or name in INTERPRETERS or name in ("sed", "find")
+
     def _run_by_arguments(self, cmd: SimpleCommand, place: Place) -> Verdict | None:
         """An ask, if a command this one's arguments could be (ARGUMENT_WORDS_SEEN) is a change to the
         workspace that asks on its own (what the sandbox does not settle; its network, .git and the
         rest of the machine are out of reach whatever runs)."""
-        words = cmd.argv[1:ARGUMENT_WORDS_SEEN + 1]
-        quoted = [shlex.quote(w.text) if w.static else '"$RUN_TIME_VALUE"' for w in cmd.argv[1:]]
+        words = cmd.argv[1:]
+        quoted = [shlex.quote(w.text) if w.static else '"$RUN_TIME_VALUE"' for w in words]
         strings = [" ".join(quoted[i:]) for i, w in reversed(list(enumerate(words)))  # the shortest first
-                   if w.static and _PROGRAM_WORD.fullmatch(w.text)]
+                   if w.static and _PROGRAM_WORD.fullmatch(w.text) and self._knows(posixpath.basename(w.text))]
         strings += [w.text.split("=", 1)[1] if w.text.startswith("-") and "=" in w.text else w.text  # --call='...'
                     for w in words if w.static and len(w.text.split()) > 1]
         for text in strings:
