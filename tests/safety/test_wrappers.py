@@ -193,6 +193,22 @@ RUNS_ITS_ARGUMENTS = ["npx -c '{c}'", "npx --call='{c}'", "npm exec --offline -c
                       "./tools/run-in-env.sh {c}", "frobnicate --quiet {c}"]
 
 
+# What an attacking helper got past the first version: an inner command denied or asked for a reason
+# other than a declared change, one the parser cannot read, and words bash makes by brace expansion.
+THROUGH_ATTACKS = ["npx -c 'rm -rf src /tmp/zz'", "npm exec -- rm -rf src .git", "npx -c 'rm -rf src $HOME'",
+                   "npm exec -- dd if=/dev/null of=src/app.py", "npx -c 'sort -o src/app.py /dev/null'",
+                   "npm exec -- python3 -c 'import shutil;shutil.rmtree(\"src\")'", "npx -c 'git clean -fdx'",
+                   "npx -c 'f() { :; }; rm -rf src'", "npx -c 'rm -rf src; echo ``'", "npm exec -- {rm,-rf,src}",
+                   "npm exec -- r{m,} -rf src", "npm exec -- perl -i -pe s/x/y/ src/app.py",
+                   "frob --verbose 'rm -rf src'", "npx rimraf-like xargs rm"]
+
+
+@pytest.mark.parametrize("command", THROUGH_ATTACKS)
+def test_what_got_through_the_first_reading_asks(policy, root, command):
+    decision = policy.check_command(command, root, ON)
+    assert (decision.decision, decision.rule) == ("ask", "runs-command"), decision.as_dict()
+
+
 def test_a_command_after_many_arguments_is_seen_too(policy, root):
     decision = policy.check_command("frobnicate " + "x " * 300 + "rm -rf src", root, ON)
     assert (decision.decision, decision.rule) == ("ask", "runs-command"), decision.as_dict()
@@ -210,7 +226,10 @@ def test_a_program_the_sandbox_contains_does_not_carry_a_workspace_change_unaske
     "npx jest", "npx tsc --noEmit", "ruff format --check .", "python -c 'import sys; print(sys.version)'",
     "frobnicate build src/app.py -o out", "./build.sh release", "concurrently 'npm:lint' 'npm:test'",
     "cross-env NODE_ENV=test jest", "npm exec -- eslint .", "mpirun -n 2 ./a.out", "nodemon --exec 'python app.py'",
-    "./format.sh " + " ".join(f"src/m{i}.py" for i in range(200))])  # a long file list: no command in it
+    "./format.sh " + " ".join(f"src/m{i}.py" for i in range(200)),  # a long file list: no command in it
+    # a target, a program name alone, a test filter or message: text, not a command
+    "make install", "python3 setup.py install", "npx jest -t 'rm -rf removes files'", "npx mocha --grep 'mv renames'",
+    "./gradlew test --tests 'rm deletes'", "python3 -c 'import sys; print(sys.version)'"])
 def test_what_such_a_program_runs_alone_stays_allowed(policy, root, command):
     decision = policy.check_command(command, root, ON)
     assert decision.decision == "allow", decision.as_dict()
@@ -225,7 +244,9 @@ REAL = [("script", "script -qc 'rm -rf src notes.txt' /dev/null"),
         ("chrt", "chrt -o 0 sh -c 'rm -rf src notes.txt'"),
         ("bash", ". /dev/stdin <<< 'rm -rf src notes.txt'"),
         ("npx", "npx -c 'rm -rf src notes.txt'"),
-        ("npm", "npm exec --offline -- rm -rf src notes.txt")]
+        ("npm", "npm exec --offline -- rm -rf src notes.txt"),
+        ("npm", "npm exec --offline -- rm -rf src notes.txt .git"),  # a path the policy denies beside them
+        ("npx", "npx -c 'f() { :; }; rm -rf src notes.txt'")]  # a string the parser cannot read
 
 
 @needs_bwrap

@@ -40,12 +40,13 @@ from agent_runtime.safety.policy.floors import (
 )
 from agent_runtime.safety.policy.history import secrets_in_repository
 from agent_runtime.safety.policy.mcp import McpRules, argument_floor, server_of
-from agent_runtime.safety.policy.paths import PathRules, Place, write_denied_reason
+from agent_runtime.safety.policy.paths import PathRules, Place, expand_braces, write_denied_reason
 from agent_runtime.safety.policy.rules import RANK, PolicyError, Rule, Verdict, read_policy_file, stricter
 from agent_runtime.safety.programs import RUNS
 from agent_runtime.safety.programs.files import CHANGES_FILES
 from agent_runtime.safety.programs.interpreters import INTERPRETERS
 from agent_runtime.safety.programs.wrappers import WRAPPERS
+from agent_runtime.safety.shellwords import Word
 
 SHIPPED_POLICY = Path(__file__).resolve().parents[1] / "policy.toml"
 # A program allowed only because the sandbox contains it (one no rule knows, a workspace script, npx)
@@ -54,6 +55,10 @@ SHIPPED_POLICY = Path(__file__).resolve().parents[1] / "policy.toml"
 # each argument holding a shell command as one string: a change to the workspace that asks alone does
 # not run unasked through it (issue 30). Only words naming a program the policy knows start one (an
 # unknown program would be contained anyway), so a long file list costs a lookup a word.
+TARGETS_NOT_COMMANDS = frozenset({"make", "gmake", "ninja"})  # their words are targets and variables (make-code)
+# Options whose value is text, not a command: test-name filters, messages, titles.
+TEXT_OPTIONS = frozenset({"-t", "--testNamePattern", "--test-name-pattern", "-g", "--grep", "-k", "--tests", "--filter",
+                          "-m", "--message", "--title", "--name", "--description", "--label", "--comment"})
 # No rule covers it, or a workspace script or npx; the launchers programs/ knows are unwrapped already.
 SEEN_THROUGH = (None, "run-script")
 _PROGRAM_WORD = re.compile(r"[A-Za-z0-9_./+][A-Za-z0-9_./+-]*")
@@ -374,24 +379,36 @@ class Policy:
         """Whether a word names a program the policy judges as more than unknown (a rule, a launcher or
         wrapper, a file tool, an interpreter): only such a word can start a command that would ask."""
         return name in self._by_program or name in RUNS or name in WRAPPERS or name in CHANGES_FILES \
-            or name in INTERPRETERS or name in ("sed", "find")
+            or name in INTERPRETERS or name in ("sed", "find", "xargs", "env", "fd", "fdfind")
 
     def _run_by_arguments(self, cmd: SimpleCommand, place: Place) -> Verdict | None:
-        """An ask, if a command this one's arguments could be (ARGUMENT_WORDS_SEEN) is a change to the
-        workspace that asks on its own (what the sandbox does not settle; its network, .git and the
-        rest of the machine are out of reach whatever runs)."""
-        words = cmd.argv[1:]
+        """An ask, if a command this one's arguments could be would not run unasked on its own (in the
+        sandbox: what is left to ask once the sandbox has lifted what it contains), or cannot be read."""
+        name = posixpath.basename(cmd.program or "")
+        if name in TARGETS_NOT_COMMANDS:
+            return None
+        code_options = INTERPRETERS.get(name, ())  # `python -c CODE`: the floors judge the code, as Python
+        words = [Word(text, True) for w in cmd.argv[1:]  # as bash expands braces: {rm,-rf,src} is three words
+                 for text in (reversed(expand_braces(w.text)) if w.static and w.glob and "{" in w.text else [w.text])] \
+            if any(w.glob for w in cmd.argv[1:]) else cmd.argv[1:]
         quoted = [shlex.quote(w.text) if w.static else '"$RUN_TIME_VALUE"' for w in words]
-        strings = [" ".join(quoted[i:]) for i, w in reversed(list(enumerate(words)))  # the shortest first
-                   if w.static and _PROGRAM_WORD.fullmatch(w.text) and self._knows(posixpath.basename(w.text))]
-        strings += [w.text.split("=", 1)[1] if w.text.startswith("-") and "=" in w.text else w.text  # --call='...'
-                    for w in words if w.static and len(w.text.split()) > 1]
+        strings = [" ".join(quoted[i:]) for i, w in reversed(list(enumerate(words[:-1])))  # the shortest first;
+                   if w.static and _PROGRAM_WORD.fullmatch(w.text)  # a program alone (`make install`) changes nothing
+                   and self._knows(posixpath.basename(w.text))]
+        for i, w in enumerate(words):  # a command as one string: `concurrently 'rm -rf src'`, `--call='...'`
+            option, eq, value = w.text.partition("=") if w.text.startswith("-") else ("", "", w.text)
+            named_by = option if eq else (words[i - 1].text if i else "")
+            if w.static and len(value.split()) > 1 and named_by not in TEXT_OPTIONS and named_by not in code_options:
+                strings.append(value)
         for text in strings:
+            shown = text if len(text) <= 80 else text[:77] + "..."
             parsed = parse(text)
-            for inner in parsed.commands if not parsed.problems else []:
+            if parsed.problems:
+                return Verdict("ask", "runs-command", f"{cmd.program or 'it'} may run `{shown}`, which cannot be fully "
+                                                      f"read ({parsed.problems[0]})", ESCAPES)
+            for inner in parsed.commands:
                 verdict = self._judge(inner, place, True, see_through=False)
-                if verdict.decision == "ask" and verdict.sandbox == REVIEW:
-                    shown = text if len(text) <= 80 else text[:77] + "..."
+                if verdict.decision != "allow":
                     return Verdict("ask", "runs-command", f"{cmd.program or 'it'} may run `{shown}`, which would not "
                                                           f"run unasked on its own: {verdict.reason}", ESCAPES)
         return None
