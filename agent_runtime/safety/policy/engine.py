@@ -64,6 +64,17 @@ SEEN_THROUGH = (None, "run-script")
 _PROGRAM_WORD = re.compile(r"[A-Za-z0-9_./+][A-Za-z0-9_./+-]*")
 
 
+def _braces_expanded(words: list[Word]) -> list[Word]:
+    """The words as bash hands them to the program: an unquoted `{rm,-rf,src}` is three words."""
+    out: list[Word] = []
+    for word in words:
+        if word.static and word.glob and "{" in word.text:
+            out += [Word(text) for text in reversed(expand_braces(word.text))]  # expand_braces lists them last first
+        else:
+            out.append(word)
+    return out
+
+
 class Policy:
     def __init__(self, rules: list[Rule], default: str = "ask", deny_read: tuple[str, ...] = (),
                  allow_read: tuple[str, ...] = (), deny_write: tuple[str, ...] = (), network: bool = False,
@@ -388,9 +399,7 @@ class Policy:
         if name in TARGETS_NOT_COMMANDS:
             return None
         code_options = INTERPRETERS.get(name, ())  # `python -c CODE`: the floors judge the code, as Python
-        words = [Word(text, True) for w in cmd.argv[1:]  # as bash expands braces: {rm,-rf,src} is three words
-                 for text in (reversed(expand_braces(w.text)) if w.static and w.glob and "{" in w.text else [w.text])] \
-            if any(w.glob for w in cmd.argv[1:]) else cmd.argv[1:]
+        words = _braces_expanded(cmd.argv[1:])
         quoted = [shlex.quote(w.text) if w.static else '"$RUN_TIME_VALUE"' for w in words]
         strings = [" ".join(quoted[i:]) for i, w in reversed(list(enumerate(words[:-1])))  # the shortest first;
                    if w.static and _PROGRAM_WORD.fullmatch(w.text)  # a program alone (`make install`) changes nothing
