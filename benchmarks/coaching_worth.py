@@ -4,7 +4,7 @@ embedded server, so that load and the server's state fall alike on every arm.
 
     python benchmarks/coaching_worth.py [--model embedded:1.5b] [--arms profile,plain,-fresh_restart]
                                         [--suite evals/tasks.jsonl] [--only ID ...] [--budget 300]
-                                        [--out-dir DIR] [--dry-run]
+                                        [--seed 1] [--out-dir DIR] [--dry-run]
 
 An arm is `profile` (the model's built-in rules, AGENT_COACHING unset), `plain` (every rule off),
 `-RULE` (the profile without one rule), any other AGENT_COACHING value, or `@REV`: another build,
@@ -14,6 +14,10 @@ builds alternating task by task (`--arms @b3b57f5^1,profile`: before and after i
 seconds a task and to the first model request, steps and fix attempts; per task the arms side by
 side; `worth` is each arm's solved count against `profile`'s. The results files stay in --out-dir
 (one JSONL per arm, for `agent-runtime eval compare`).
+
+The server samples every request from one seed (--seed): a request both builds send alike gets the
+same reply in both, so the arms differ only where what they send differs. Unseeded, the first
+replies of two identical requests already differed, and two builds looked apart by chance.
 """
 
 from __future__ import annotations
@@ -93,15 +97,16 @@ def arm_figures(results: list[dict]) -> dict:
             "fix_attempts": sum(r.get("attempts") or 0 for r in results)}
 
 
-def start_server(model: str):
-    """One embedded server for every arm (stopped by the caller)."""
+def start_server(model: str, seed: int | None):
+    """One embedded server for every arm (stopped by the caller); with a seed, every request is
+    sampled from it, so that two builds sending the same request get the same reply."""
     from agent_runtime.config import load_settings
     from agent_runtime.models.constraints import context_window
     from agent_runtime.models.embedded import EmbeddedServer, resolve_embedded
 
     settings = load_settings({})
     choice = resolve_embedded(settings, model.split(":", 1)[1] if ":" in model else None)
-    server = EmbeddedServer(choice.gguf, context_window(settings, None), choice.chat_format)
+    server = EmbeddedServer(choice.gguf, context_window(settings, None), choice.chat_format, seed=seed)
     server.start()
     server.wait_ready()
     return server
@@ -117,6 +122,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--budget", type=int, default=300, metavar="S", help="seconds per task (default 300)")
     parser.add_argument("--max-steps", type=int, metavar="N", help="step limit per task (default: the agent's)")
     parser.add_argument("--out-dir", type=Path, metavar="DIR", help="where the results go (default: a new folder)")
+    parser.add_argument("--seed", type=int, default=1, metavar="N",
+                        help="sample every request from seed N, so that the same request gets the same reply in "
+                             "every arm (default 1; -1: the server's own chain of seeds)")
     parser.add_argument("--dry-run", action="store_true", help="print the commands and stop")
     args = parser.parse_args(argv)
     arms = [a.strip() for a in args.arms.split(",") if a.strip()]
@@ -139,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     builds = {arm: build_copy(out_dir, arm) for arm in arms if arm.startswith("@")}
     runs_dirs = {arm: out_dir / f"runs-{outs[arm].stem}" for arm in arms}
     server = None if os.environ.get(SHARED_SERVER_ENV) or not args.model.startswith("embedded") \
-        else start_server(args.model)
+        else start_server(args.model, None if args.seed < 0 else args.seed)
     shared = {SHARED_SERVER_ENV: server.api_base} if server is not None else {}
     failed: dict[str, int] = {}
     try:
@@ -169,7 +177,8 @@ def main(argv: list[str] | None = None) -> int:
                                       for r in by_arm[arm] if r.get("id") == task), None) for arm in arms}}
             for task in tasks]
     base = figures.get("profile")
-    emit({"model": args.model, "suite": str(args.suite), "budget_s": args.budget, "arms": figures,
+    emit({"model": args.model, "suite": str(args.suite), "budget_s": args.budget,
+          "seed": None if server is None or args.seed < 0 else args.seed, "arms": figures,
           **({"worth": {arm: base["solved"] - f["solved"] for arm, f in figures.items() if arm != "profile"}}
              if base else {}),
           "results": {arm: str(out) for arm, out in outs.items()}, **({"eval_exit_codes": failed} if failed else {}),

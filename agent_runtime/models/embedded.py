@@ -77,11 +77,13 @@ def crash_advice(returncode: int | None, log_path: Path) -> str:
 class EmbeddedServer:
     """llama-cpp-python's server on 127.0.0.1, for the life of a session."""
 
-    def __init__(self, gguf: Path, n_ctx: int, chat_format: str | None = None, prompt_lookup: bool = True):
+    def __init__(self, gguf: Path, n_ctx: int, chat_format: str | None = None, prompt_lookup: bool = True,
+                 seed: int | None = None):
         self.gguf = gguf
         self.n_ctx = n_ctx
         self.chat_format = chat_format
         self.prompt_lookup = prompt_lookup  # speculative decoding from prompt lookup (MODEL_PROMPT_LOOKUP)
+        self.seed = seed  # every request sampled from this seed: one request, one reply (paired benchmarks)
         self.port = free_port()
         self.proc: subprocess.Popen | None = None
         stamp = time.strftime("%Y%m%d-%H%M%S")
@@ -102,6 +104,8 @@ class EmbeddedServer:
                    "--prompt_lookup", "on" if self.prompt_lookup else "off"]
         if self.chat_format:
             command += ["--chat_format", self.chat_format]
+        if self.seed is not None:
+            command += ["--seed_each", str(self.seed)]
         with self.log_path.open("wb") as log:
             # stdin is a pipe that only we hold: when this process ends, the server sees EOF and exits.
             self.proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=log, stderr=subprocess.STDOUT,

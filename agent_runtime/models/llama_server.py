@@ -19,8 +19,13 @@ sampled token and the drafted ones). `generate` itself verifies drafts unchanged
 each drafted position in order (so a grammar sampler only ever accepts emitted tokens) and on
 the first mismatch truncates the KV cache.
 
-    python -m agent_runtime.models.llama_server --model FILE.gguf ... [--prompt_lookup on|off]
+    python -m agent_runtime.models.llama_server --model FILE.gguf ... [--prompt_lookup on|off] [--seed_each N]
         (the other options are llama_cpp.server's)
+
+`--seed_each N` samples every request that names no seed from seed N. llama-cpp-python otherwise
+draws each request's seed from the one before it, so a request's reply depends on how many came
+before it on that server. Seeded, the same request mostly gets the same reply; not always, because
+the part of the prompt found in the cache was evaluated in other batches, which round differently.
 
 Every patched point of llama_cpp is in this module; tests/models/test_llama_contract.py checks
 the behaviour of llama-cpp-python that each relies on.
@@ -93,14 +98,28 @@ class LazyGrammarSampler:
             self.grammar = None
 
 
-def install(prompt_lookup: bool = True) -> None:
-    """Make every Llama in this process sample grammars lazily, time its requests and (with
-    `prompt_lookup`) decode speculatively from prompt lookup."""
+def install(prompt_lookup: bool = True, seed: int | None = None) -> None:
+    """Make every Llama in this process sample grammars lazily, time its requests, (with
+    `prompt_lookup`) decode speculatively from prompt lookup and (with `seed`) sample every request
+    that names no seed from that one."""
     from llama_cpp import Llama
 
     _install_lazy_grammar(Llama)
     _install_timed_generation(Llama, prompt_lookup)
     _install_piece_cache()
+    if seed is not None:
+        _install_request_seed(Llama, seed)
+
+
+def _install_request_seed(Llama: Any, seed: int) -> None:
+    original = Llama.create_completion
+
+    def create_completion(self: Any, *args: Any, **kwargs: Any) -> Any:
+        if kwargs.get("seed") is None:
+            kwargs["seed"] = seed
+        return original(self, *args, **kwargs)
+
+    Llama.create_completion = create_completion
 
 
 def _install_lazy_grammar(Llama: Any) -> None:
@@ -351,13 +370,16 @@ def exit_when_parent_goes() -> None:
         threading.Thread(target=watch, daemon=True, name="parent-watch").start()
 
 
-def take_option(argv: list[str], name: str, choices: tuple[str, ...]) -> str | None:
-    """Remove `--name VALUE` (ours, unknown to llama_cpp.server) from argv; its value."""
+def take_option(argv: list[str], name: str, choices: tuple[str, ...] | None) -> str | None:
+    """Remove `--name VALUE` (ours, unknown to llama_cpp.server) from argv; its value (a whole
+    number where there are no choices)."""
     if name not in argv:
         return None
     at = argv.index(name)
     value = argv[at + 1] if at + 1 < len(argv) else ""
-    if value not in choices:
+    if choices is None and not value.isdigit():
+        sys.exit(f"{name}: expected a whole number, got {value!r}")
+    if choices is not None and value not in choices:
         sys.exit(f"{name}: expected one of {', '.join(choices)}, got {value!r}")
     del argv[at : at + 2]
     return value
@@ -366,8 +388,11 @@ def take_option(argv: list[str], name: str, choices: tuple[str, ...]) -> str | N
 def main() -> None:
     exit_when_parent_goes()
     prompt_lookup = take_option(sys.argv, "--prompt_lookup", ("on", "off")) != "off"
-    install(prompt_lookup)
+    seed = take_option(sys.argv, "--seed_each", None)
+    install(prompt_lookup, None if seed is None else int(seed))
     print(f"agent_runtime: prompt lookup decoding {'on' if prompt_lookup else 'off'}", file=sys.stderr, flush=True)
+    if seed is not None:
+        print(f"agent_runtime: every request sampled from seed {seed}", file=sys.stderr, flush=True)
     import llama_cpp.server.app as app_module
 
     create_app = app_module.create_app

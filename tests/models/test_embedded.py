@@ -570,3 +570,44 @@ def test_a_request_whose_client_went_away_stops_and_frees_the_server(tmp_path):
         assert answer["choices"][0]["message"]["content"] is not None and "timings" in answer
     finally:
         server.stop()
+
+
+SEEDED = """
+import sys
+import llama_cpp
+from agent_runtime.models import llama_server
+if sys.argv[2] == "seeded":
+    llama_server.install(False, 7)
+llm = llama_cpp.Llama(model_path=sys.argv[1], n_ctx=1024, verbose=False)
+def ask(text):
+    llm.reset()  # evaluated whole each time: the sampler's seed is all that differs
+    return llm.create_chat_completion(messages=[{"role": "user", "content": text}], temperature=1.0,
+                                      max_tokens=40)["choices"][0]["message"]["content"]
+replies = [ask("Name ten animals, in any order.") for _ in range(3)]
+print(len(set(replies)))
+"""
+
+
+def test_a_seeded_server_samples_every_request_from_its_seed():
+    """Paired benchmarks (benchmarks/coaching_worth.py) run two builds on one server. Unseeded,
+    llama-cpp-python draws each request's seed from the one before it, so the same request gets
+    another reply; with --seed_each every request that names no seed is sampled from that one."""
+    counts = {}
+    for arm in ("seeded", "plain"):
+        done = subprocess.run([sys.executable, "-c", SEEDED, str(small_gguf()), arm], capture_output=True,
+                              text=True, timeout=600)
+        assert done.returncode == 0, done.stderr[-2000:]
+        counts[arm] = int(done.stdout.split()[-1])
+    assert counts == {"seeded": 1, "plain": counts["plain"]} and counts["plain"] > 1, counts
+
+
+def test_the_embedded_server_takes_its_seed_from_the_benchmark(tmp_path):
+    from agent_runtime.models.embedded import EmbeddedServer
+
+    server = EmbeddedServer(small_gguf(), 2048, seed=7)
+    server.start()
+    try:
+        server.wait_ready(timeout=300)
+        assert "every request sampled from seed 7" in server.log_path.read_text(errors="replace")
+    finally:
+        server.stop()
