@@ -29,21 +29,32 @@ conversation, whose next request is the agent's own), `temperature_bumps` (the w
 
 from __future__ import annotations
 
-import re
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from agent_runtime.agent.edits import EditRequest
+from agent_runtime.agent.outcomes import (
+    ATTEMPT_AGAIN,
+    attempt_note,
+    failure_lines,
+    fix_failed,
+    fix_of,
+    reflection,
+    thought,
+)
 from agent_runtime.models.profiles import FULL, Coaching
 from agent_runtime.smol import add_to_observations
+
+if TYPE_CHECKING:
+    from smolagents.memory import ActionStep
+
+    from agent_runtime.core import CallRecord
 
 # A fix sampled again after a failed one: warm enough that a small model does not write the
 # same code again, cool enough to stay on the task.
 REFIX_TEMPERATURE = 0.7
-ATTEMPT_AGAIN = "The code is as shown above again: those changes were undone. Write a different fix."
 NOTES_KEPT = 3  # earlier attempts the next one is told about
-REFLECT_CHARS = 1500  # the most of a failed run's output reflected back (fresh_restart off)
 # When to stop: this many tested fixes in a row that leave the same failure, this many fixes the
 # model had already tried, this many replies that changed nothing. Generous, because a small model's
 # passing fix often comes after copies and repeats (docs/evaluation.md, "Where the coaching's
@@ -62,72 +73,6 @@ class RequestPlan:
     fresh: str | None = None  # the request is the task's first message and this note
 
 
-def fix_failed(calls: list[Any]) -> bool:
-    """Whether these calls (one attempt's) tried a fix that failed: a proposal refused and no later
-    one for its file (the attempt did not go through whole, even if it applied another file), or a
-    change applied and a test run after it that did not pass. A fix refused for one of its files
-    failed as a whole: its other files applied alone are untested and would be written again."""
-    refused = [i for i, c in enumerate(calls) if _proposes(c.tool) and c.outcome != "ok"]
-    if refused:
-        path = calls[refused[-1]].arguments.get("path")
-        if not any(_proposes(c.tool) and c.outcome == "ok" and c.arguments.get("path") in (None, path)
-                   for c in calls[refused[-1] + 1:]):
-            return True
-    return _tests_failed_after_apply(calls)
-
-
-def _proposes(tool: str) -> bool:
-    return tool.startswith("propose_") or tool == "replace_symbol"
-
-
-def _tests_failed_after_apply(calls: list[Any]) -> bool:
-    applied = [i for i, c in enumerate(calls) if c.tool == "apply_patch" and c.outcome == "ok"]
-    runs = [c for c in calls[applied[-1] + 1:] if c.tool == "run_tests" and c.outcome == "ok"] if applied else []
-    return bool(runs) and not runs[-1].facts.get("passed")
-
-
-def _last_test_output(observations: str) -> str:
-    """The output of the step's last test run (a fix runs the failing tests, then their files)."""
-    at = observations.rfind("\ncommand: ")
-    return observations[at:] if at >= 0 else observations
-
-
-def failure_lines(observations: str, limit: int = 8) -> list[str]:
-    return [line.rstrip() for line in _last_test_output(observations).splitlines() if re.match(r"E\s", line)][:limit]
-
-
-def attempt_note(number: int, calls: list[Any], undone: list[str], observations: str) -> str:
-    """What a failed fix did, for the next attempt, which does not see it: why its proposal was
-    refused (and what of it that went in is undone), or what it changed and the tests' failures."""
-    refused = [c for c in calls if _proposes(c.tool) and c.outcome != "ok"]
-    if refused and fix_failed(calls) and not _tests_failed_after_apply(calls):
-        why = refused[-1].facts.get("error", "it was refused")
-        return (f"Attempt {number} did not work: {refused[-1].tool} refused it: {why}. "
-                + (f"What it changed ({', '.join(undone)}) is undone." if undone else "Nothing was changed."))
-    if undone:
-        output = _last_test_output(observations)
-        summary = re.search(r"^summary: (.*)$", output, re.MULTILINE)
-        failures = failure_lines(observations)
-        return (f"Attempt {number} did not work: it changed {', '.join(undone)} and the tests still failed"
-                + (f" ({summary.group(1).strip()})" if summary else "") + ":\n" + "\n".join(failures)
-                + ("\n" if failures else "") + "That change is undone.")
-    return f"Attempt {number} did not work: it changed no file."
-
-
-def reflection(calls: list[Any], observations: str) -> str:
-    """A failed fix told in the same conversation (fresh_restart off): why its proposal was refused,
-    or the failures of the tests run after it, bounded; the change stays applied."""
-    refused = [c for c in calls if _proposes(c.tool) and c.outcome != "ok"]
-    if refused and not _tests_failed_after_apply(calls):
-        why = refused[-1].facts.get("error", "it was refused")
-        return f"That fix did not go in: {refused[-1].tool} refused it: {why}. Write the fix again."
-    output = _last_test_output(observations)
-    summary = re.search(r"^summary: (.*)$", output, re.MULTILINE)
-    shown = "\n".join(failure_lines(observations)) or output.strip()[-REFLECT_CHARS:]
-    return ("The tests still fail with your change applied" + (f" ({summary.group(1).strip()})" if summary else "")
-            + f":\n{shown[:REFLECT_CHARS]}\nThe change stays: fix the code as it is now.")
-
-
 @dataclass
 class Attempt:
     number: int
@@ -140,11 +85,11 @@ class Attempt:
 
 @dataclass
 class FixAttempts:
-    """The attempts of one fix task. `undo(patch_id)` undoes a patch through the tool path and
-    returns the tool's result; `say(text)` tells the user; `budget_s`: the task's time, if known."""
+    """The attempts of one fix task. `undo` is the undo_patch tool (the one tool path: a span and a
+    policy decision like any change); what the user should be told collects in `said`, for the task
+    loop to show; `budget_s`: the task's time, if known."""
 
-    undo: Callable[[str], dict[str, Any]]
-    say: Callable[[str], None] = lambda text: None
+    undo: Callable[..., dict[str, Any]]
     budget_s: float | None = None
     max_attempts: int | None = None  # failed fixes after which the task stops (AGENT_MAX_ATTEMPTS)
     clock: Callable[[], float] = time.monotonic
@@ -154,6 +99,7 @@ class FixAttempts:
     request: EditRequest | None = None
     attempts: list[Attempt] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    said: list[str] = field(default_factory=list)  # for the user, taken by the task loop after each step
     first_call: int = 0  # where the current attempt's calls begin in the session's history
     stopped: str | None = None  # the honest answer, once more attempts will not help
     _pending: RequestPlan | None = None
@@ -191,7 +137,7 @@ class FixAttempts:
         plan, self._pending = self._pending, None
         return plan
 
-    def after_step(self, step: Any, history: list[Any]) -> None:
+    def after_step(self, step: "ActionStep", history: list["CallRecord"]) -> None:
         """Decide after a step: nothing to do, or undo a failed fix and plan a new attempt, or stop.
         history: the session's tool calls (this attempt's begin at first_call)."""
         if self.request is None or step.is_final_answer:
@@ -205,8 +151,8 @@ class FixAttempts:
         observations = step.observations or ""
         now = self.clock()
         wrote = tuple(self._current.written) if self._current is not None else ()
-        self.attempts.append(Attempt(len(self.attempts) + 1, _thought(step), "\n".join(failure_lines(observations)),
-                                     _fix_of(step), now - self._attempt_started, wrote))
+        self.attempts.append(Attempt(len(self.attempts) + 1, thought(step), "\n".join(failure_lines(observations)),
+                                     fix_of(step), now - self._attempt_started, wrote))
         self._attempt_started = now
         fresh = None
         if undone is not None:  # the code is as the first message showed it: start from there
@@ -241,7 +187,7 @@ class FixAttempts:
         self._turns.append(left[0])
         return self.request.narrowed(left[0])
 
-    def _undo(self, calls: list[Any]) -> list[str] | None:
+    def _undo(self, calls: list["CallRecord"]) -> list[str] | None:
         """Undo the patches these calls applied (newest first): the files restored, or None if one
         could not be undone (then the attempt stays, and so does the history that shows it)."""
         ids = [c.facts.get("patch_id") for c in calls if c.tool == "apply_patch" and c.outcome == "ok"]
@@ -251,12 +197,12 @@ class FixAttempts:
             return None
         files: list[str] = []
         for patch_id in reversed(ids):
-            result = self.undo(str(patch_id))
+            result = dict(self.undo(patch_id=str(patch_id)))
             if "error" in result:
-                self.say(f"Could not undo {patch_id}: {result['error']}")
+                self.said.append(f"Could not undo {patch_id}: {result['error']}")
                 return None
             files += [str(f) for f in result.get("files", [])]
-        self.say(f"The tests still fail: undid {', '.join(ids)} ({', '.join(sorted(set(files)))}) and trying a new fix.")
+        self.said.append(f"The tests still fail: undid {', '.join(ids)} ({', '.join(sorted(set(files)))}) and trying a new fix.")
         return sorted(set(files))
 
     def _stop_reason(self) -> str | None:
@@ -299,16 +245,3 @@ class FixAttempts:
             lines.append("Still failing:\n" + last)
         return "\n".join(lines)
 
-
-def _thought(step: Any) -> str:
-    output = step.model_output if isinstance(step.model_output, str) else ""
-    first = output.split("\n", 1)[0]
-    return first.removeprefix("Thought:").strip()
-
-
-def _fix_of(step: Any) -> str:
-    """The change a step proposed, without its layout (a repeated fix compares equal)."""
-    code = step.code_action or ""
-    proposals = re.findall(r"^p\d* = (?:propose_\w+|replace_symbol)\(.*?(?=^p\d* = |^print\(apply_patch)", code,
-                           re.M | re.S)
-    return re.sub(r"\s+", " ", "".join(proposals)).strip()

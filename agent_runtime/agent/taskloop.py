@@ -51,7 +51,7 @@ class TaskLoop:
         self.shown: list[str] = []  # files the task's first message showed (whole or their failing code)
         self.first_call = self.step_first_call = len(runtime.state.history)  # this task's, this step's calls
         self.plan: Any = None  # the planner's plan (agent/planner.py Plan), if it was asked
-        self.attempts = FixAttempts(self.undo_patch, say=session.display.warn, budget_s=settings.agent_time_budget,
+        self.attempts = FixAttempts(self.undo_patch, budget_s=settings.agent_time_budget,
                                     max_attempts=settings.agent_max_attempts, coaching=session.kind.coaching,
                                     started=self.started)
 
@@ -136,6 +136,8 @@ class TaskLoop:
         from agent_runtime.smol import stop_after_step
 
         self.attempts.after_step(step, self.session.runtime.state.history)
+        while self.attempts.said:
+            self.session.display.warn(self.attempts.said.pop(0))
         if self.attempts.stopped is not None:
             stop_after_step(self.session.agent)  # ends the run before the next step; run() reports the answer
 

@@ -44,7 +44,7 @@ class Clock:
 
 def attempts_with(history, clock=None, budget=None):
     undone = []
-    attempts = FixAttempts(undo=lambda pid: undone.append(pid) or {"patch_id": pid, "files": ["calc.py"]},
+    attempts = FixAttempts(undo=lambda patch_id: undone.append(patch_id) or {"patch_id": patch_id, "files": ["calc.py"]},
                            budget_s=budget, clock=clock or Clock())
     attempts.begin(EditRequest(("calc.py",)), first_call=len(history))
     return attempts, undone
@@ -145,7 +145,7 @@ def test_the_first_attempt_counts_half_in_the_time_left():
     prompt); the next ones find it cached. It stopped with 130 s left; now it goes on."""
     history: list = []
     clock = Clock()
-    attempts = FixAttempts(undo=lambda pid: {"patch_id": pid}, budget_s=280, clock=clock)
+    attempts = FixAttempts(undo=lambda patch_id: {"patch_id": patch_id}, budget_s=280, clock=clock)
     clock.now = 3
     attempts.begin(EditRequest(("calc.py",)), first_call=0)
     clock.now = 145
@@ -158,7 +158,7 @@ def test_the_time_before_the_first_attempt_counts_against_the_budget():
     task time: a 300 s eval task whose plan took 40 s was killed at its timeout, not stopped."""
     history: list = []
     clock = Clock()
-    attempts = FixAttempts(undo=lambda pid: {"patch_id": pid}, budget_s=100, clock=clock)
+    attempts = FixAttempts(undo=lambda patch_id: {"patch_id": patch_id}, budget_s=100, clock=clock)
     clock.now = 40  # preparing the task
     attempts.begin(EditRequest(("calc.py",)), first_call=0)
     clock.now = 85
@@ -253,7 +253,7 @@ def test_in_a_big_repository_each_function_shown_gets_its_turn():
     request = EditRequest.of(targets)
     assert request.form == "changes" and request.max_blocks == 2
     history: list = []
-    attempts = FixAttempts(undo=lambda pid: {"patch_id": pid, "files": ["pkg/core.py"]})
+    attempts = FixAttempts(undo=lambda patch_id: {"patch_id": patch_id, "files": ["pkg/core.py"]})
     attempts.begin(request, first_call=0)
     first = attempts.take().edit
     assert first is request
@@ -272,7 +272,7 @@ def test_in_a_big_repository_each_function_shown_gets_its_turn():
     assert narrowed.current("pkg/core.py::C") == "def C():\n    return 1\n"
     # Small files written whole (the project's small tasks): the model always chooses.
     whole = EditRequest.of([EditTarget.file("a.py", "x = 1\n"), EditTarget.file("b.py", "y = 2\n")])
-    attempts = FixAttempts(undo=lambda pid: {"patch_id": pid, "files": ["a.py"]})
+    attempts = FixAttempts(undo=lambda patch_id: {"patch_id": patch_id, "files": ["a.py"]})
     attempts.begin(whole, first_call=0)
     attempts.take()
     one_attempt(attempts, [], "fix", patch="p9")

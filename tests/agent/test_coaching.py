@@ -100,7 +100,7 @@ def failed_attempt(coaching: Coaching, request=None):
     from agent_runtime.agent.edits import EditRequest
 
     undone: list = []
-    attempts = FixAttempts(undo=lambda pid: undone.append(pid) or {"patch_id": pid, "files": ["calc.py"]},
+    attempts = FixAttempts(undo=lambda patch_id: undone.append(patch_id) or {"patch_id": patch_id, "files": ["calc.py"]},
                            coaching=coaching)
     attempts.begin(request or EditRequest(("calc.py",)), first_call=0)
     attempts.take()
@@ -159,7 +159,7 @@ def test_the_time_to_the_first_request_is_measured_from_the_task_s_start():
     from agent_runtime.agent.attempts import FixAttempts
 
     now = [10.0]
-    attempts = FixAttempts(undo=lambda pid: {}, clock=lambda: now[0], started=4.0)
+    attempts = FixAttempts(undo=lambda patch_id: {}, clock=lambda: now[0], started=4.0)
     assert attempts.first_request_s is None
     now[0] = 12.5
     attempts.take()

@@ -1,0 +1,95 @@
+"""What one fix attempt's calls say: whether its fix failed, and what the model is told of it
+(agent/attempts.py decides what to do with that)."""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from smolagents.memory import ActionStep
+
+    from agent_runtime.core import CallRecord
+
+ATTEMPT_AGAIN = "The code is as shown above again: those changes were undone. Write a different fix."
+REFLECT_CHARS = 1500  # the most of a failed run's output reflected back (fresh_restart off)
+
+
+def fix_failed(calls: list["CallRecord"]) -> bool:
+    """Whether these calls (one attempt's) tried a fix that failed: a proposal refused and no later
+    one for its file (the attempt did not go through whole, even if it applied another file), or a
+    change applied and a test run after it that did not pass. A fix refused for one of its files
+    failed as a whole: its other files applied alone are untested and would be written again."""
+    refused = [i for i, c in enumerate(calls) if _proposes(c.tool) and c.outcome != "ok"]
+    if refused:
+        path = calls[refused[-1]].arguments.get("path")
+        if not any(_proposes(c.tool) and c.outcome == "ok" and c.arguments.get("path") in (None, path)
+                   for c in calls[refused[-1] + 1:]):
+            return True
+    return _tests_failed_after_apply(calls)
+
+
+def _proposes(tool: str) -> bool:
+    return tool.startswith("propose_") or tool == "replace_symbol"
+
+
+def _tests_failed_after_apply(calls: list["CallRecord"]) -> bool:
+    applied = [i for i, c in enumerate(calls) if c.tool == "apply_patch" and c.outcome == "ok"]
+    runs = [c for c in calls[applied[-1] + 1:] if c.tool == "run_tests" and c.outcome == "ok"] if applied else []
+    return bool(runs) and not runs[-1].facts.get("passed")
+
+
+def _last_test_output(observations: str) -> str:
+    """The output of the step's last test run (a fix runs the failing tests, then their files)."""
+    at = observations.rfind("\ncommand: ")
+    return observations[at:] if at >= 0 else observations
+
+
+def failure_lines(observations: str, limit: int = 8) -> list[str]:
+    return [line.rstrip() for line in _last_test_output(observations).splitlines() if re.match(r"E\s", line)][:limit]
+
+
+def attempt_note(number: int, calls: list["CallRecord"], undone: list[str], observations: str) -> str:
+    """What a failed fix did, for the next attempt, which does not see it: why its proposal was
+    refused (and what of it that went in is undone), or what it changed and the tests' failures."""
+    refused = [c for c in calls if _proposes(c.tool) and c.outcome != "ok"]
+    if refused and fix_failed(calls) and not _tests_failed_after_apply(calls):
+        why = refused[-1].facts.get("error", "it was refused")
+        return (f"Attempt {number} did not work: {refused[-1].tool} refused it: {why}. "
+                + (f"What it changed ({', '.join(undone)}) is undone." if undone else "Nothing was changed."))
+    if undone:
+        output = _last_test_output(observations)
+        summary = re.search(r"^summary: (.*)$", output, re.MULTILINE)
+        failures = failure_lines(observations)
+        return (f"Attempt {number} did not work: it changed {', '.join(undone)} and the tests still failed"
+                + (f" ({summary.group(1).strip()})" if summary else "") + ":\n" + "\n".join(failures)
+                + ("\n" if failures else "") + "That change is undone.")
+    return f"Attempt {number} did not work: it changed no file."
+
+
+def reflection(calls: list["CallRecord"], observations: str) -> str:
+    """A failed fix told in the same conversation (fresh_restart off): why its proposal was refused,
+    or the failures of the tests run after it, bounded; the change stays applied."""
+    refused = [c for c in calls if _proposes(c.tool) and c.outcome != "ok"]
+    if refused and not _tests_failed_after_apply(calls):
+        why = refused[-1].facts.get("error", "it was refused")
+        return f"That fix did not go in: {refused[-1].tool} refused it: {why}. Write the fix again."
+    output = _last_test_output(observations)
+    summary = re.search(r"^summary: (.*)$", output, re.MULTILINE)
+    shown = "\n".join(failure_lines(observations)) or output.strip()[-REFLECT_CHARS:]
+    return ("The tests still fail with your change applied" + (f" ({summary.group(1).strip()})" if summary else "")
+            + f":\n{shown[:REFLECT_CHARS]}\nThe change stays: fix the code as it is now.")
+
+
+def thought(step: "ActionStep") -> str:
+    output = step.model_output if isinstance(step.model_output, str) else ""
+    first = output.split("\n", 1)[0]
+    return first.removeprefix("Thought:").strip()
+
+
+def fix_of(step: "ActionStep") -> str:
+    """The change a step proposed, without its layout (a repeated fix compares equal)."""
+    code = step.code_action or ""
+    proposals = re.findall(r"^p\d* = (?:propose_\w+|replace_symbol)\(.*?(?=^p\d* = |^print\(apply_patch)", code,
+                           re.M | re.S)
+    return re.sub(r"\s+", " ", "".join(proposals)).strip()
