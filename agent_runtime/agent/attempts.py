@@ -43,7 +43,6 @@ from agent_runtime.agent.outcomes import (
     reflection,
     thought,
 )
-from agent_runtime.models.profiles import FULL, Coaching
 from agent_runtime.smol import add_to_observations
 
 if TYPE_CHECKING:
@@ -62,6 +61,7 @@ NOTES_KEPT = 3  # earlier attempts the next one is told about
 SAME_FAILURE_LIMIT = 6
 REPEATED_FIX_LIMIT = 5
 NO_CHANGE_LIMIT = 6
+RULES = ("fresh_restart", "temperature_bumps", "new_function_per_attempt")  # the coaching rules it follows
 
 
 @dataclass
@@ -93,7 +93,10 @@ class FixAttempts:
     budget_s: float | None = None
     max_attempts: int | None = None  # failed fixes after which the task stops (AGENT_MAX_ATTEMPTS)
     clock: Callable[[], float] = time.monotonic
-    coaching: Coaching = FULL  # the model's coaching rules (models/profiles.py)
+    # The coaching rules this loop follows (models/profiles.py; RULES, from the model's profile):
+    fresh_restart: bool = True
+    temperature_bumps: bool = True
+    new_function_per_attempt: bool = True
     started: float | None = None  # when the task began, on `clock` (None: now)
     first_request_s: float | None = None  # from the task's start to its first model request
     request: EditRequest | None = None
@@ -143,7 +146,7 @@ class FixAttempts:
         if self.request is None or step.is_final_answer:
             return
         calls = history[self.first_call:]
-        restart = self.coaching.on("fresh_restart")
+        restart = self.fresh_restart
         if (calls or not restart) and not fix_failed(calls):
             return  # e.g. applied and not tested yet: the model goes on from where it is
         undone = self._undo(calls) if restart else None
@@ -159,7 +162,7 @@ class FixAttempts:
             self.notes.append(attempt_note(len(self.notes) + 1, calls, undone, observations))
             fresh = "\n\n".join(self.notes[-NOTES_KEPT:]) + "\n\n" + ATTEMPT_AGAIN
         self.stopped = self._stop_reason()
-        warmer = REFIX_TEMPERATURE if self.coaching.on("temperature_bumps") else None
+        warmer = REFIX_TEMPERATURE if self.temperature_bumps else None
         if not restart:
             # The same conversation goes on: the next request is the agent's own, after this note.
             self._current = None
@@ -176,7 +179,7 @@ class FixAttempts:
         does not return to the same one or two functions. Once every one has had its turn, the model
         chooses again."""
         assert self.request is not None
-        if not self.coaching.on("new_function_per_attempt"):
+        if not self.new_function_per_attempt:
             return self.request
         if self.request.form != "changes" or len(self.request.paths) < 2:
             return self.request
@@ -234,7 +237,7 @@ class FixAttempts:
 
     def summary(self, why: str) -> str:
         """The honest answer: could not fix it, what was tried, what still fails."""
-        kept = "Each failed change was undone, so the code is as it was." if self.coaching.on("fresh_restart") \
+        kept = "Each failed change was undone, so the code is as it was." if self.fresh_restart \
             else "The changes are still applied (undo_patch or /undo takes them back)."
         lines = [f"Could not fix it: stopped after {len(self.attempts)} attempts because {why}. {kept}"]
         for attempt in self.attempts[-5:]:

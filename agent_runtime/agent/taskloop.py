@@ -39,7 +39,7 @@ def describe_model_error(exc: BaseException, model_id: str, api_base: str | None
 
 class TaskLoop:
     def __init__(self, session: "Session", task: str, attached: bool, fresh: bool):
-        from agent_runtime.agent.attempts import FixAttempts
+        from agent_runtime.agent.attempts import RULES, FixAttempts
 
         self.session = session
         self.task = task
@@ -52,7 +52,8 @@ class TaskLoop:
         self.first_call = self.step_first_call = len(runtime.state.history)  # this task's, this step's calls
         self.plan: Any = None  # the planner's plan (agent/planner.py Plan), if it was asked
         self.attempts = FixAttempts(self.undo_patch, budget_s=settings.agent_time_budget,
-                                    max_attempts=settings.agent_max_attempts, coaching=session.kind.coaching,
+                                    max_attempts=settings.agent_max_attempts,
+                                    **{rule: session.kind.coaching.on(rule) for rule in RULES},
                                     started=self.started)
 
     # --- what the model is told before each step (agent/replies.py GuardedModel.next_step) ---

@@ -96,12 +96,12 @@ def failed_step(fix: str = "a * b") -> SimpleNamespace:
 
 
 def failed_attempt(coaching: Coaching, request=None):
-    from agent_runtime.agent.attempts import FixAttempts
+    from agent_runtime.agent.attempts import RULES, FixAttempts
     from agent_runtime.agent.edits import EditRequest
 
     undone: list = []
     attempts = FixAttempts(undo=lambda patch_id: undone.append(patch_id) or {"patch_id": patch_id, "files": ["calc.py"]},
-                           coaching=coaching)
+                           **{rule: coaching.on(rule) for rule in RULES})
     attempts.begin(request or EditRequest(("calc.py",)), first_call=0)
     attempts.take()
     history = [call("propose_file", patch_id="p1"), call("apply_patch", patch_id="p1"), call("run_tests", passed=False)]
