@@ -10,6 +10,9 @@ Prints one JSON object:
   type-checking imports included, so a duck-typed argument counts once it is named), each with
   the module it comes from. Functions and constants are not concepts: they are read where used.
 - `callables_taken`: the repair loop's fields typed Callable (what it calls back into).
+- `fix_path`: the same count over every module one fix attempt passes through (FIX_PATH: the
+  session and task loop that drive it, the first message, the edit form, the model wrapper), the
+  whole of what a newcomer may meet when changing how a fix is attempted.
 - `session`: agent/session.py's lines and its function-level imports.
 - `agent_lines`: every module of agent/, and the total.
 Only the source is read (ast); nothing of the tree is imported, so an old build is read alike.
@@ -27,6 +30,7 @@ from _common import ROOT, emit
 
 LOOP = "agent_runtime/agent/attempts.py"
 SESSION = "agent_runtime/agent/session.py"
+FIX_PATH = ("attempts.py", "outcomes.py", "taskloop.py", "session.py", "start.py", "edits.py", "replies.py")
 
 
 def module_file(root: Path, module: str) -> Path | None:
@@ -64,12 +68,30 @@ def imported_names(tree: ast.Module) -> list[tuple[str, str]]:
     return names
 
 
-def loop_shape(root: Path) -> dict:
-    path = root / LOOP
-    tree = ast.parse(path.read_text())
+def classes(root: Path, tree: ast.Module) -> tuple[list[str], list[tuple[str, str]]]:
+    """The classes a module defines, and the (module, class) pairs it names from elsewhere."""
     own = [node.name for node in tree.body if isinstance(node, ast.ClassDef)]
     named = sorted({(module, name) for module, name in imported_names(tree)
                     if module.split(".")[0] in ("agent_runtime", "smolagents") and is_class(root, module, name)})
+    return own, named
+
+
+def path_shape(root: Path) -> dict:
+    found: set[str] = set()
+    modules = []
+    for name in FIX_PATH:
+        path = root / "agent_runtime" / "agent" / name
+        if path.exists():
+            own, named = classes(root, ast.parse(path.read_text()))
+            found |= set(own) | {name for _, name in named}
+            modules.append(name)
+    return {"modules": modules, "concepts": len(found), "concept_names": sorted(found)}
+
+
+def loop_shape(root: Path) -> dict:
+    path = root / LOOP
+    tree = ast.parse(path.read_text())
+    own, named = classes(root, tree)
     callables = []
     for node in ast.walk(tree):
         if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) \
@@ -97,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     if not (root / LOOP).exists():
         parser.error(f"no {LOOP} under {root}")
     modules = {p.name: len(p.read_text().splitlines()) for p in sorted((root / "agent_runtime/agent").glob("*.py"))}
-    emit({"root": str(root), "repair_loop": loop_shape(root), "session": session_shape(root),
+    emit({"root": str(root), "repair_loop": loop_shape(root), "fix_path": path_shape(root), "session": session_shape(root),
           "agent_lines": {"total": sum(modules.values()), "modules": modules}})
     return 0
 

@@ -48,6 +48,8 @@ def test_concepts_are_the_loops_classes_and_the_classes_it_names(tmp_path):
     assert loop["concept_names"] == ["Loop", "EditRequest (agent_runtime.agent.edits)", "CallRecord (agent_runtime.core)",
                                      "ActionStep (smolagents.memory)"]
     assert loop["concepts"] == 4 and loop["callables_taken"] == ["undo"] and loop["lines"] == 9
+    assert report["fix_path"] == {"modules": ["attempts.py", "session.py", "edits.py"], "concepts": 4,
+                                  "concept_names": ["ActionStep", "CallRecord", "EditRequest", "Loop"]}
     assert report["session"] == {"file": "agent_runtime/agent/session.py", "lines": 3, "function_level_imports": 2}
     assert report["agent_lines"]["modules"] == {"attempts.py": 9, "edits.py": 5, "session.py": 3}
 
