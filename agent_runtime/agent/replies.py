@@ -36,6 +36,7 @@ from typing import Any, Callable, ContextManager
 
 from smolagents.models import ChatMessage, MessageRole, Model, TokenUsage
 
+from agent_runtime.agent.tracing import REQUEST
 from agent_runtime.models.profiles import FULL, Coaching
 from agent_runtime.smol import set_reply_text
 
@@ -226,22 +227,27 @@ class GuardedModel(Model):
         return list(messages[:first + 1]) + [ChatMessage(role=MessageRole.USER,
                                                          content=[{"type": "text", "text": note}])]
 
-    def _call(self, messages: list, options: dict | None = None, **kwargs: Any) -> ChatMessage:
+    def _call(self, messages: list, options: dict | None = None, why: str = "step", **kwargs: Any) -> ChatMessage:
+        """One request to the model; `why` it is made goes on its span (agent/tracing.py REQUEST)."""
         chosen = self.grammars(list(self.agent.tools.values()) if self.agent is not None else [], **(options or {}))
         if chosen is not None:
             kwargs["grammar_for"] = chosen
-        with self.around_call(self.agent.step_number if self.agent is not None else 1):
-            reply = self.inner.generate(messages, **kwargs)
+        token = REQUEST.set(why)
+        try:
+            with self.around_call(self.agent.step_number if self.agent is not None else 1):
+                reply = self.inner.generate(messages, **kwargs)
+        finally:
+            REQUEST.reset(token)
         self.observe(reply)
         return reply
 
     def _again(self, messages: list, reply: ChatMessage, note: str, options: dict | None = None,
-               show_reply: bool = True, **kwargs: Any) -> ChatMessage:
+               show_reply: bool = True, why: str = "retry", **kwargs: Any) -> ChatMessage:
         shown = [ChatMessage(role=MessageRole.ASSISTANT, content=[{"type": "text", "text": reply.content or ""}])]
         again = list(messages) + (shown if show_reply else []) + [
             ChatMessage(role=MessageRole.USER, content=[{"type": "text", "text": note}]),
         ]
-        second = self._call(again, options, **kwargs)
+        second = self._call(again, options, why, **kwargs)
         second.token_usage = _add_usage(reply.token_usage, second.token_usage)
         return second
 
@@ -261,12 +267,15 @@ class GuardedModel(Model):
                   **({"max_tokens": request.max_tokens} if request.max_tokens else {})}
         options = {"edit": paths, "edit_blocks": request.max_blocks,
                    "edit_changes": {h: request.current(h) or "" for h in paths} if request.form == "changes" else None}
-        reply = self._call(messages, options, **kwargs)
+        reply = self._call(messages, options, "fix after a failed one, from the first message" if fresh else "fix",
+                           **kwargs)
         explanation, edits, unchanged = request.read(_text(reply))
         if not edits and not self._own_form(reply) and self.coaching.on("reply_repairs"):
             self.format_retries += 1
             note = request.again(bool(unchanged))
-            reply = self._again(messages, reply, note, options, **self._warmer(kwargs, floor=True))
+            why = "the file written back unchanged" if unchanged else "no usable file"
+            reply = self._again(messages, reply, note, options, why=f"retry (reply_repairs): {why}",
+                                **self._warmer(kwargs, floor=True))
             explanation, edits, unchanged = request.read(_text(reply))
         if edits:
             self.edits += 1
@@ -330,7 +339,8 @@ class GuardedModel(Model):
             return self._edit(messages, plan.edit, fresh, kwargs)
         if fresh:
             messages = self._fresh(messages, fresh)
-        reply = self._call(messages, options, **kwargs)
+        reply = self._call(messages, options, "step after a failed fix, from the first message" if fresh else "step",
+                           **kwargs)
         reply = checked = self._parses(messages, reply, options, kwargs)
         self.last_reply = reply.content if isinstance(reply.content, str) else None
         repeated = self._repeats(reply)
@@ -338,11 +348,13 @@ class GuardedModel(Model):
             self.repeat_retries += 1
             suggestion = self._hint if self.coaching.on("hints") else None
             nudge = REPEAT_NUDGE.format(step=repeated) + (f"\nSuggested next step: {suggestion}" if suggestion else "")
-            reply = self._again(messages, reply, nudge, options, **self._warmer(kwargs))
+            reply = self._again(messages, reply, nudge, options, why=f"retry (repeat_retry): repeats step {repeated}",
+                                **self._warmer(kwargs))
             if suggestion and self._repeats(reply) is not None:
                 # Still the same: small models copy what they are shown, so show the step itself.
                 reply = self._again(messages, reply, REPEAT_ONCE_MORE.format(step=repeated, suggestion=suggestion),
-                                    options, **self._warmer(kwargs))
+                                    options, why=f"retry (repeat_retry, hints): repeats step {repeated} again",
+                                    **self._warmer(kwargs))
             self.last_reply = reply.content if isinstance(reply.content, str) else None
         # Last, so that it also covers a reply that a retry above gave.
         note = self._bad_reads(reply)
@@ -351,7 +363,8 @@ class GuardedModel(Model):
             have = sorted(self._variables() or ())
             # The same model would write the same name again: where a grammar is sent, the retry's
             # code can read only the variables there are (not those it sets itself).
-            reply = self._again(messages, reply, note, {**options, "readable": set(have)}, **self._warmer(kwargs))
+            reply = self._again(messages, reply, note, {**options, "readable": set(have)},
+                                why="retry (reply_repairs): reads a name nothing set", **self._warmer(kwargs))
             self.last_reply = reply.content if isinstance(reply.content, str) else None
         if reply is not checked:
             # A retry's reply is checked too: a grammar holds its form but not its length (a
@@ -374,4 +387,5 @@ class GuardedModel(Model):
         cut_off = self.reply_format == "text" and self.code_tags[0] in text and self.code_tags[1] not in text
         if cut_off:
             note = note.replace("could not be used", "was cut off and could not be used")
-        return self._again(messages, reply, note, options, show_reply=not cut_off, **kwargs)
+        return self._again(messages, reply, note, options, show_reply=not cut_off,
+                           why=f"retry (reply_repairs): {problem}", **kwargs)

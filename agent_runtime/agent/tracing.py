@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from contextvars import ContextVar
 from enum import Enum
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
@@ -68,15 +69,26 @@ def _messages(messages: Any) -> list[tuple[str, str]]:
     return pairs
 
 
+# Why a model request is made, set by the model wrapper (agent/replies.py) around each call: "step"
+# (the agent's own), "fix", or a retry and the coaching rule that asked for it. On the LLM span as
+# `agent_runtime.request`, so a trace shows where coaching stepped in.
+REQUEST: ContextVar[str | None] = ContextVar("agent_runtime_request", default=None)
+SAMPLING = ("temperature", "top_p", "top_k", "max_tokens", "seed")  # a call's own, over the model's
+
+
 def _parameters(model: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
     """What the call was made with: stop sequences, the reply format's name, the model's
-    scalar settings (temperature, max_tokens, ...); never grammars, schemas or keys."""
+    scalar settings (temperature, max_tokens, ...) as this call set them (a retry or a refix is
+    sampled warmer); never grammars, schemas or keys."""
     found: dict[str, Any] = {}
     settings = getattr(model, "kwargs", None)
     for key, value in (settings if isinstance(settings, dict) else {}).items():
         plain = isinstance(value, (int, float, bool)) or (isinstance(value, str) and len(value) <= 200)
         if plain and not is_secret_name(key):
             found[key] = value
+    for key in SAMPLING:
+        if isinstance(kwargs.get(key), (int, float)) and not isinstance(kwargs.get(key), bool):
+            found[key] = kwargs[key]
     if kwargs.get("stop_sequences"):
         found["stop_sequences"] = list(kwargs["stop_sequences"])
     response_format = kwargs.get("response_format")
@@ -101,6 +113,8 @@ def _wrap_generate(model: Any, telemetry: "Telemetry", label: Callable[[], str],
             rules = coaching()  # the coaching rules the run holds this model to (models/profiles.py)
             if span.span.is_recording():
                 span.span.set_attribute("llm.coaching_rules", rules.names if rules is not None else [])
+                if REQUEST.get() is not None:
+                    span.span.set_attribute("agent_runtime.request", str(REQUEST.get()))
             with queue_waits() as waits:  # a model the models file limits waits for a slot inside (models/slots.py)
                 try:
                     message = generate(*args, **kwargs)

@@ -546,6 +546,29 @@ def test_a_file_written_back_unchanged_is_asked_again_warmer_before_it_costs_a_s
     assert (session.repo / "calc.py").read_text() == FIXED_CALC
 
 
+def test_each_llm_span_names_the_temperature_its_request_was_sampled_at(tmp_path):
+    """A retry (0.5) and a fix after a failed one (0.7) are sampled warmer than the model's setting:
+    the trace says what each request was made with, not the model's default."""
+    from agent_runtime.agent.attempts import REFIX_TEMPERATURE
+    from agent_runtime.agent.replies import RETRY_TEMPERATURE
+
+    replies = [edit("Nothing to change.", "calc.py", BUGGY_PROJECT["calc.py"]),  # retried warmer
+               edit("add() must multiply.", "calc.py", FIXED_CALC.replace("a + b", "a * b")),  # fails: refix
+               edit("add() must add.", "calc.py", FIXED_CALC)]
+    with session_for(tmp_path, replies, MODEL_TEMPERATURE="0.1") as session:
+        assert session.run("Fix the failing test.").status == "answered"
+    [run] = list((tmp_path / "runs").iterdir())
+    spans = [json.loads(line) for line in (run / "trace.jsonl").read_text().splitlines()]
+    llm = sorted((s for s in spans if s["attributes"].get("openinference.span.kind") == "LLM"),
+                 key=lambda s: s["start_time"])
+    sampled = [json.loads(s["attributes"]["llm.invocation_parameters"]).get("temperature") for s in llm]
+    assert sampled[1:] == [RETRY_TEMPERATURE, REFIX_TEMPERATURE], sampled
+    assert sampled[0] in (None, 0.1)
+    # and why each request was made, with the coaching rule that asked for a retry
+    assert [s["attributes"]["agent_runtime.request"] for s in llm] == [
+        "fix", "retry (reply_repairs): the file written back unchanged", "fix after a failed one, from the first message"]
+
+
 def test_a_refused_fix_is_tried_afresh_with_the_reason(tmp_path):
     """Where no grammar holds the model to the edit form, its own code runs; a refused proposal is
     a failed attempt, and the next one is told why."""
