@@ -373,6 +373,7 @@ class EditRequest:
     form: str = "whole"  # "whole": each heading's code written whole; "changes": SEARCH/REPLACE pairs
     file_text: Callable[[str], str | None] | None = None  # a file's text now (pieces go as one diff)
     written: list[str] = field(default_factory=list)  # the headings the last reply read wrote (changed or not)
+    held_to: str | None = None  # the heading an attempt is held to (narrowed)
 
     @classmethod
     def of(cls, targets: list[EditTarget], **options: Any) -> "EditRequest":
@@ -397,7 +398,8 @@ class EditRequest:
         """This request held to one of its headings: the next attempt writes its fix there."""
         target = self.targets.get(heading)
         return dataclasses.replace(self, paths=(heading,), targets={heading: target} if target else {},
-                                   max_blocks=1, ask=self.ask + LOOK_THERE.format(heading=heading), written=[])
+                                   max_blocks=1, ask=self.ask + LOOK_THERE.format(heading=heading), written=[],
+                                   held_to=heading)
 
     def _read_changes(self, text: str) -> tuple[str, list[Edit], list[str]]:
         """Each heading's code with its pairs applied. A heading any of whose SEARCH text is not in

@@ -267,8 +267,9 @@ class GuardedModel(Model):
                   **({"max_tokens": request.max_tokens} if request.max_tokens else {})}
         options = {"edit": paths, "edit_blocks": request.max_blocks,
                    "edit_changes": {h: request.current(h) or "" for h in paths} if request.form == "changes" else None}
-        reply = self._call(messages, options, "fix after a failed one, from the first message" if fresh else "fix",
-                           **kwargs)
+        why = "fix" + (f" held to {request.held_to} (new_function_per_attempt)" if request.held_to else "") \
+            + (" after a failed one, from the first message (fresh_restart)" if fresh else "")
+        reply = self._call(messages, options, why, **kwargs)
         explanation, edits, unchanged = request.read(_text(reply))
         if not edits and not self._own_form(reply) and self.coaching.on("reply_repairs"):
             self.format_retries += 1
@@ -339,7 +340,8 @@ class GuardedModel(Model):
             return self._edit(messages, plan.edit, fresh, kwargs)
         if fresh:
             messages = self._fresh(messages, fresh)
-        reply = self._call(messages, options, "step after a failed fix, from the first message" if fresh else "step",
+        reply = self._call(messages, options,
+                           "step after a failed fix, from the first message (fresh_restart)" if fresh else "step",
                            **kwargs)
         reply = checked = self._parses(messages, reply, options, kwargs)
         self.last_reply = reply.content if isinstance(reply.content, str) else None

@@ -4,6 +4,7 @@ what runs before the first request, the hints."""
 
 from __future__ import annotations
 
+import re
 from types import SimpleNamespace
 
 import pytest
@@ -166,3 +167,34 @@ def test_the_time_to_the_first_request_is_measured_from_the_task_s_start():
     now[0] = 20.0
     attempts.take()
     assert attempts.first_request_s == 8.5, "the first request only"
+
+
+def test_each_request_says_which_rule_shaped_it():
+    """The reason each request is made (agent/tracing.py REQUEST, the LLM span's
+    agent_runtime.request) names the rule: a fix held to a function, a fresh start, a retry."""
+    from smolagents.models import ChatMessage, MessageRole
+
+    from agent_runtime.agent.attempts import RequestPlan
+    from agent_runtime.agent.codeagent import CODE_TAGS
+    from agent_runtime.agent.edits import EditRequest, EditTarget
+    from agent_runtime.agent.replies import GuardedModel
+    from agent_runtime.agent.tracing import REQUEST
+
+    why: list = []
+    texts = iter(["A fix.\n### pkg/core.py::A\n```python\ndef A():\n    return 2\n```\n",
+                  "Thought: no code here", step("ok", "print(run_tests())")])
+    inner = SimpleNamespace(model_id="m", generate=lambda messages, **kw: why.append(REQUEST.get()) or ChatMessage(
+        role=MessageRole.ASSISTANT, content=next(texts)))
+    model = GuardedModel(inner, "text", CODE_TAGS, check_format=True, coaching=FULL)
+    model.bind(SimpleNamespace(step_number=1, tools={"run_tests": None}, task_codes=lambda: [],
+                               python_executor=SimpleNamespace(variable_names=lambda: set())))
+    request = EditRequest.of([EditTarget.of_symbol("pkg/core.py", n, f"def {n}():\n    return 1\n") for n in "AB"])
+    first = [ChatMessage(role=MessageRole.USER, content=[{"type": "text", "text": "Fix it."}])]
+    model.next_step(RequestPlan(edit=request.narrowed("pkg/core.py::A"), fresh="Attempt 1 did not work."), None)
+    model.generate(first)
+    model.next_step(None, None)
+    model.generate(first)
+    assert why[:2] == ["fix held to pkg/core.py::A (new_function_per_attempt) after a failed one, from the first "
+                       "message (fresh_restart)", "step"]
+    assert re.fullmatch(r"retry \(reply_repairs\): no code block: .+", why[2]), why
+    assert len(why) == 3 and REQUEST.get() is None, "set for the call only"

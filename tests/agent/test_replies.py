@@ -566,7 +566,7 @@ def test_each_llm_span_names_the_temperature_its_request_was_sampled_at(tmp_path
     assert sampled[0] in (None, 0.1)
     # and why each request was made, with the coaching rule that asked for a retry
     assert [s["attributes"]["agent_runtime.request"] for s in llm] == [
-        "fix", "retry (reply_repairs): the file written back unchanged", "fix after a failed one, from the first message"]
+        "fix", "retry (reply_repairs): the file written back unchanged", "fix after a failed one, from the first message (fresh_restart)"]
 
 
 def test_a_refused_fix_is_tried_afresh_with_the_reason(tmp_path):
