@@ -11,8 +11,9 @@ An arm is `profile` (the model's built-in rules, AGENT_COACHING unset), `plain` 
 this repository's package at git revision REV (its profile), run from a copy of it -- old and new
 builds alternating task by task (`--arms @b3b57f5^1,profile`: before and after issue 31). The default tasks are the
 12 small tasks of docs/evaluation.md. Prints one JSON object: per arm solved/total, the median
-seconds a task and to the first model request, steps and fix attempts; per task the arms side by
-side; `worth` is each arm's solved count against `profile`'s. The results files stay in --out-dir
+seconds a task and to the first model request, steps, fix attempts and the coder's requests by
+reason (`requests`: a step, a fix, or where a rule stepped in: a retry, a fresh start); per task
+the arms side by side; `worth` is each arm's solved count against `profile`'s. The results files stay in --out-dir
 (one JSONL per arm, for `agent-runtime eval compare`).
 
 The server samples every request from one seed (--seed): a request both builds send alike gets the
@@ -27,6 +28,7 @@ import os
 import subprocess
 import sys
 import tempfile
+from collections import Counter
 from pathlib import Path
 
 from _common import ROOT, emit, median
@@ -56,18 +58,23 @@ def build_copy(out_dir: Path, arm: str) -> Path:
     return target
 
 
-def first_request_s(runs_dir: Path, run_id: str | None) -> float | None:
-    """From the task's root span to its first LLM span, read from the run's trace: the same measure
-    for a build that does not record it."""
+def trace_figures(runs_dir: Path, run_id: str | None) -> dict:
+    """Read from the run's trace, the same for a build that does not record them: from the task's
+    root span to its first LLM span (`first_request_trace_s`), and why each coder request was made
+    (`requests`: the spans' agent_runtime.request -- a step, a fix, or a rule's retry or fresh start --
+    counted; builds older than that attribute count under "unrecorded")."""
     import json
 
     trace = runs_dir / str(run_id) / "trace.jsonl"
     if not run_id or not trace.is_file():
-        return None
+        return {"first_request_trace_s": None, "requests": {}}
     spans = [json.loads(line) for line in trace.read_text(encoding="utf-8").splitlines() if line.strip()]
     roots = [s["start_time"] for s in spans if s.get("parent_id") is None]
-    llm = [s["start_time"] for s in spans if (s.get("attributes") or {}).get("openinference.span.kind") == "LLM"]
-    return round((min(llm) - min(roots)) / 1e9, 3) if roots and llm else None
+    llm = [s for s in spans if (s.get("attributes") or {}).get("openinference.span.kind") == "LLM"
+           and s["attributes"].get("llm.role", "coder") == "coder"]
+    requests = Counter(str(s["attributes"].get("agent_runtime.request", "unrecorded")) for s in llm)
+    first = round((min(s["start_time"] for s in llm) - min(roots)) / 1e9, 3) if roots and llm else None
+    return {"first_request_trace_s": first, "requests": dict(sorted(requests.items()))}
 
 
 def arm_file(out_dir: Path, arm: str) -> Path:
@@ -94,7 +101,9 @@ def arm_figures(results: list[dict]) -> dict:
             # root span to first LLM span (every build's trace has both)
             "median_first_request_trace_s": median([r.get("first_request_trace_s") for r in results]),
             "steps": sum(r.get("steps") or 0 for r in results),
-            "fix_attempts": sum(r.get("attempts") or 0 for r in results)}
+            "fix_attempts": sum(r.get("attempts") or 0 for r in results),
+            # where the arm's rules stepped in: its requests by reason, over every task
+            "requests": dict(sorted(sum((Counter(r.get("requests") or {}) for r in results), Counter()).items()))}
 
 
 def start_server(model: str, seed: int | None):
@@ -168,12 +177,12 @@ def main(argv: list[str] | None = None) -> int:
     by_arm = {arm: read_results(out) for arm, out in outs.items()}
     for arm, results in by_arm.items():
         for result in results:
-            result["first_request_trace_s"] = first_request_s(runs_dirs[arm], result.get("run_id"))
+            result.update(trace_figures(runs_dirs[arm], result.get("run_id")))
     figures = {arm: arm_figures(results) for arm, results in by_arm.items()}
     rows = [{"id": task, **{arm: next(({"solved": bool(r.get("solved")), "status": r.get("status"),
                                        "wall_s": r.get("wall_s"), "first_request_s": r.get("time_to_first_request_s"),
                                        "first_request_trace_s": r.get("first_request_trace_s"),
-                                       "attempts": r.get("attempts")}
+                                       "attempts": r.get("attempts"), "requests": r.get("requests")}
                                       for r in by_arm[arm] if r.get("id") == task), None) for arm in arms}}
             for task in tasks]
     base = figures.get("profile")

@@ -5,6 +5,7 @@ the eval's results."""
 from __future__ import annotations
 
 import json
+from collections import Counter
 import subprocess
 import sys
 
@@ -42,6 +43,12 @@ def test_two_arms_alternate_on_each_task_and_each_runs_with_its_rules(tmp_path):
         ("basket-add-renamed", "plain"), ("basket-add-renamed", "hints"),
         ("convert-temperature", "plain"), ("convert-temperature", "hints")], "arms alternate within each task"
     assert [row["id"] for row in report["tasks"]] == ["basket-add-renamed", "convert-temperature"]
+    # why each request was made, read from the traces: per task, and summed per arm
+    for arm in ("plain", "hints"):
+        per_task = [row[arm]["requests"] for row in report["tasks"]]
+        assert all(sum(r.values()) == 2 for r in per_task), per_task  # the two replies of each task
+        assert report["arms"][arm]["requests"] == dict(sum((Counter(r) for r in per_task), Counter()))
+        assert set(report["arms"][arm]["requests"]) <= {"step", "fix"}, "no rule asked again"
 
 
 def test_a_build_arm_runs_the_package_of_its_revision_beside_this_one(tmp_path):
