@@ -5,9 +5,9 @@ the eval's results."""
 from __future__ import annotations
 
 import json
-from collections import Counter
 import subprocess
 import sys
+from collections import Counter
 
 from conftest import ROOT, step, write_replay
 
