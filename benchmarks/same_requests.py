@@ -8,7 +8,8 @@ requests behave alike on that path; where they differ, the first request that di
 
 DIR: a coaching_worth.py --out-dir (its coaching-ARM.jsonl results and runs-coaching-ARM/ traces);
 --source: whose replies are played back (default: every arm there, each in turn). Requests are
-compared after what varies from run to run is taken out: test durations, object addresses, the
+compared (with --sampling, what each was sampled at too: how temperature_bumps acts) after what
+varies from run to run is taken out: test durations, object addresses, the
 temporary repository's path, and the order of lines (a dict diff's lines follow the hash seed).
 Prints one JSON object: per replay the requests made and equal, the first that differs, each
 arm's outcome; and the totals. No model runs: a replay takes seconds.
@@ -52,8 +53,13 @@ def normalized(text: str) -> str:
     return "\n".join(sorted(text.splitlines()))
 
 
-def requests(span: dict) -> list[str]:
+def requests(span: dict, sampling: bool = False) -> list[str]:
+    """The request's messages, normalized; with `sampling`, what it was sampled at first (builds
+    from 62e6862 on record a call's own temperature; older ones the model's setting)."""
     attributes, found, index = span["attributes"], [], 0
+    if sampling:
+        parameters = json.loads(attributes.get("llm.invocation_parameters") or "{}")
+        found.append("sampled: " + json.dumps({k: parameters.get(k) for k in ("temperature", "top_p", "max_tokens")}))
     while f"llm.input_messages.{index}.message.role" in attributes:
         content = attributes.get(f"llm.input_messages.{index}.message.content") or ""
         found.append(f"{attributes[f'llm.input_messages.{index}.message.role']}: {normalized(content)}")
@@ -66,7 +72,8 @@ def results(out_dir: Path, arm: str) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.exists() else []
 
 
-def replay_one(source_dir: Path, source: str, result: dict, arms: list[str], work: Path) -> dict:
+def replay_one(source_dir: Path, source: str, result: dict, arms: list[str], work: Path,
+               sampling: bool = False) -> dict:
     spans = llm_spans(source_dir / f"runs-{Path(arm_file_name(source)).stem}", str(result.get("run_id")))
     replies = [s["attributes"].get("output.value") or "" for s in spans]
     safe = re.sub(r"[^\w.-]", "_", source)
@@ -83,7 +90,7 @@ def replay_one(source_dir: Path, source: str, result: dict, arms: list[str], wor
     sent = {}
     for arm in arms:
         [ran] = results(out, arm) or [{}]
-        sent[arm] = [requests(s) for s in llm_spans(out / f"runs-{Path(arm_file_name(arm)).stem}",
+        sent[arm] = [requests(s, sampling) for s in llm_spans(out / f"runs-{Path(arm_file_name(arm)).stem}",
                                                      str(ran.get("run_id")))]
         row[arm] = {"status": ran.get("status"), "solved": bool(ran.get("solved")), "requests": len(sent[arm])}
     first, second = (sent[arm] for arm in arms)
@@ -108,6 +115,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--arms", default="@ee7d811,profile", help="the two arms compared (default @ee7d811,profile)")
     parser.add_argument("--only", action="append", default=[], metavar="ID", help="these tasks (repeatable)")
     parser.add_argument("--out-dir", type=Path, metavar="DIR2", help="where the replays go (default: a new folder)")
+    parser.add_argument("--sampling", action="store_true",
+                        help="compare what each request was sampled at too (temperature: how temperature_bumps "
+                             "acts); only for arms of builds that record it")
     args = parser.parse_args(argv)
     arms = [a.strip() for a in args.arms.split(",") if a.strip()]
     if len(arms) != 2 or arms[0] == arms[1]:
@@ -126,11 +136,11 @@ def main(argv: list[str] | None = None) -> int:
     for source in sources:
         for result in results(args.source_dir, source):
             if not args.only or result.get("id") in args.only:
-                rows.append(replay_one(args.source_dir, source, result, arms, work))
+                rows.append(replay_one(args.source_dir, source, result, arms, work, args.sampling))
                 print(f"{source} {result['id']}: {rows[-1].get('requests_equal')} of "
                       f"{rows[-1].get(arms[0], {}).get('requests')} requests equal", file=sys.stderr, flush=True)
     compared = [r for r in rows if "error" not in r]
-    emit({"arms": arms, "from": str(args.source_dir), "replays": len(rows), "errors": len(rows) - len(compared),
+    emit({"arms": arms, "from": str(args.source_dir), "sampling": args.sampling, "replays": len(rows), "errors": len(rows) - len(compared),
           "identical": sum(1 for r in compared if r["first_different"] is None),
           "same_outcome": sum(1 for r in compared if all(r[a]["status"] == r[arms[0]]["status"]
                                                         and r[a]["solved"] == r[arms[0]]["solved"] for a in arms)),

@@ -50,6 +50,14 @@ def test_two_builds_of_the_same_code_send_the_same_requests_and_two_rule_sets_pa
     [row] = json.loads(done.stdout)["tasks"]
     assert row["requests_equal"] == 1 and row["first_different"] == 1, row  # the request after the failed fix
 
+    # temperature_bumps changes no message, only what the fix after a failed one is sampled at
+    arms = ("--arms", "profile,-temperature_bumps")
+    done = same_requests("--from", str(source), *arms, "--out-dir", str(tmp_path / "c"), cwd=tmp_path)
+    assert json.loads(done.stdout)["identical"] == 1, done.stdout
+    done = same_requests("--from", str(source), *arms, "--sampling", "--out-dir", str(tmp_path / "d"), cwd=tmp_path)
+    [row] = json.loads(done.stdout)["tasks"]
+    assert row["first_different"] == 1 and row["differs_at_message"] == 0, row
+
 
 def test_a_source_with_no_results_is_a_clear_error(tmp_path):
     done = same_requests("--from", str(tmp_path), cwd=tmp_path)
