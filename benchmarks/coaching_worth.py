@@ -16,9 +16,11 @@ reason (`requests`: a step, a fix, or where a rule stepped in: a retry, a fresh 
 the arms side by side; `worth` is each arm's solved count against `profile`'s. The results files stay in --out-dir
 (one JSONL per arm, for `agent-runtime eval compare`).
 
-The server samples every request from one seed (--seed): a request both builds send alike gets the
-same reply in both, so the arms differ only where what they send differs. Unseeded, the first
-replies of two identical requests already differed, and two builds looked apart by chance.
+The server samples every request from one seed (--seed), so that a request the arms send alike is
+not sampled apart by chance. It is not made alike: prompts differ by the tests' durations, and the
+cached part of a prompt was evaluated in other batches, which round differently (1 of 12 first
+replies alike, docs/evaluation.md). To compare what two arms send, without sampling, play one run's
+replies back to both: benchmarks/same_requests.py.
 """
 
 from __future__ import annotations
