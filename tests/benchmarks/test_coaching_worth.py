@@ -78,3 +78,24 @@ def test_bad_arms_and_budgets_are_clear_errors(tmp_path):
         done = subprocess.run([sys.executable, str(SCRIPT), *args, "--dry-run"], capture_output=True, text=True,
                               timeout=120, cwd=tmp_path)
         assert done.returncode == 2 and said in done.stderr and "Traceback" not in done.stderr
+
+
+def test_requests_are_counted_by_reason_with_the_function_a_fix_is_held_to_left_out(tmp_path):
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from coaching_worth import trace_figures
+
+    def span(start, **attributes):
+        return json.dumps({"start_time": start, "parent_id": "root" if attributes else None,
+                           "attributes": {"openinference.span.kind": "LLM", **attributes} if attributes else {}})
+
+    run = tmp_path / "r1"
+    run.mkdir()
+    held = "fix held to {} (new_function_per_attempt) after a failed one, from the first message (fresh_restart)"
+    (run / "trace.jsonl").write_text("\n".join([
+        span(1_000_000_000), span(3_500_000_000, **{"agent_runtime.request": "fix"}),
+        span(4_000_000_000, **{"agent_runtime.request": held.format("a.py::f")}),
+        span(5_000_000_000, **{"agent_runtime.request": held.format("b.py::C.g")}),
+        span(6_000_000_000, **{"llm.role": "planner"}), span(7_000_000_000, **{"llm.role": "coder"})]) + "\n")
+    assert trace_figures(tmp_path, "r1") == {"first_request_trace_s": 2.5, "requests": {
+        "fix": 1, held.format("F"): 2, "unrecorded": 1}}, "the planner's request is not the coder's"
+    assert trace_figures(tmp_path, "missing") == {"first_request_trace_s": None, "requests": {}}
