@@ -4,7 +4,7 @@ sends are compared, message by message. Fed the same replies, two builds that se
 requests behave alike on that path; where they differ, the first request that differs says how.
 
     python benchmarks/same_requests.py --from DIR [--source ARM] [--arms @ee7d811,profile]
-                                       [--only ID ...] [--out-dir DIR2]
+                                       [--suite FILE] [--only ID ...] [--sampling] [--out-dir DIR2]
 
 DIR: a coaching_worth.py --out-dir (its coaching-ARM.jsonl results and runs-coaching-ARM/ traces);
 --source: whose replies are played back (default: every arm there, each in turn). Requests are
@@ -73,7 +73,7 @@ def results(out_dir: Path, arm: str) -> list[dict]:
 
 
 def replay_one(source_dir: Path, source: str, result: dict, arms: list[str], work: Path,
-               sampling: bool = False) -> dict:
+               sampling: bool = False, suite: Path | None = None) -> dict:
     spans = llm_spans(source_dir / f"runs-{Path(arm_file_name(source)).stem}", str(result.get("run_id")))
     replies = [s["attributes"].get("output.value") or "" for s in spans]
     safe = re.sub(r"[^\w.-]", "_", source)
@@ -82,14 +82,17 @@ def replay_one(source_dir: Path, source: str, result: dict, arms: list[str], wor
     replay.write_text(json.dumps(replies))
     out = work / tag
     done = subprocess.run([sys.executable, str(SCRIPT), "--model", f"replay:{replay}", "--arms", ",".join(arms),
-                           "--only", result["id"], "--budget", "300", "--out-dir", str(out)],
+                           "--only", result["id"], "--budget", "300", "--out-dir", str(out),
+                           *(["--suite", str(suite)] if suite else [])],
                           capture_output=True, text=True, cwd=ROOT, check=False)
     row: dict = {"id": result["id"], "source": source, "replies": len(replies)}
     if done.returncode not in (0, 1):
         return {**row, "error": (done.stderr.strip().splitlines() or ["?"])[-1]}
     sent = {}
     for arm in arms:
-        [ran] = results(out, arm) or [{}]
+        if not results(out, arm):
+            return {**row, "error": f"{arm} has no result (is {result['id']} in the suite? --suite)"}
+        [ran] = results(out, arm)
         sent[arm] = [requests(s, sampling) for s in llm_spans(out / f"runs-{Path(arm_file_name(arm)).stem}",
                                                      str(ran.get("run_id")))]
         row[arm] = {"status": ran.get("status"), "solved": bool(ran.get("solved")), "requests": len(sent[arm])}
@@ -114,6 +117,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="whose replies (repeatable; default: every arm in DIR)")
     parser.add_argument("--arms", default="@ee7d811,profile", help="the two arms compared (default @ee7d811,profile)")
     parser.add_argument("--only", action="append", default=[], metavar="ID", help="these tasks (repeatable)")
+    parser.add_argument("--suite", type=Path, help="the suite the run was of (default: coaching_worth.py's)")
     parser.add_argument("--out-dir", type=Path, metavar="DIR2", help="where the replays go (default: a new folder)")
     parser.add_argument("--sampling", action="store_true",
                         help="compare what each request was sampled at too (temperature: how temperature_bumps "
@@ -136,9 +140,10 @@ def main(argv: list[str] | None = None) -> int:
     for source in sources:
         for result in results(args.source_dir, source):
             if not args.only or result.get("id") in args.only:
-                rows.append(replay_one(args.source_dir, source, result, arms, work, args.sampling))
-                print(f"{source} {result['id']}: {rows[-1].get('requests_equal')} of "
-                      f"{rows[-1].get(arms[0], {}).get('requests')} requests equal", file=sys.stderr, flush=True)
+                rows.append(replay_one(args.source_dir, source, result, arms, work, args.sampling, args.suite))
+                said = rows[-1].get("error") or (f"{rows[-1]['requests_equal']} of "
+                                                 f"{rows[-1][arms[0]]['requests']} requests equal")
+                print(f"{source} {result['id']}: {said}", file=sys.stderr, flush=True)
     compared = [r for r in rows if "error" not in r]
     emit({"arms": arms, "from": str(args.source_dir), "sampling": args.sampling, "replays": len(rows), "errors": len(rows) - len(compared),
           "identical": sum(1 for r in compared if r["first_different"] is None),

@@ -50,6 +50,13 @@ def test_two_builds_of_the_same_code_send_the_same_requests_and_two_rule_sets_pa
     [row] = json.loads(done.stdout)["tasks"]
     assert row["requests_equal"] == 1 and row["first_different"] == 1, row  # the request after the failed fix
 
+    # the run's suite must be named where it is not the default: a task not found is said, not compared
+    done = same_requests("--from", str(source), "--suite", str(ROOT / "evals" / "kinds" / "tasks.jsonl"),
+                         "--out-dir", str(tmp_path / "e"), cwd=tmp_path)
+    report = json.loads(done.stdout)
+    assert report["errors"] == 1 and "has no result (is convert-temperature in the suite? --suite)" in \
+        report["tasks"][0]["error"], report
+
     # temperature_bumps changes no message, only what the fix after a failed one is sampled at
     arms = ("--arms", "profile,-temperature_bumps")
     done = same_requests("--from", str(source), *arms, "--out-dir", str(tmp_path / "c"), cwd=tmp_path)
