@@ -80,7 +80,7 @@ def related(index: RepoIndex, paths: list[str], query: dict[str, float] | str, l
     for target, counts in docs:
         length = sum(counts.values())
         score = 0.0
-        for word in wanted & set(counts):
+        for word in sorted(wanted & set(counts)):  # one order of summing: the same score in every process
             idf = math.log(1 + (len(docs) - frequency[word] + 0.5) / (frequency[word] + 0.5))
             tf = counts[word]
             score += weights[word] * idf * tf * (K1 + 1) / (tf + K1 * (1 - B + B * length / average))
