@@ -25,6 +25,20 @@ def median_us(samples: list[float]) -> float:
     return round(statistics.median(samples) * 1e6, 1)
 
 
+def run_spans(runs_dir: Path, run_id: str | None) -> list[dict]:
+    """The spans of a run's trace.jsonl (RUNS_DIR/RUN_ID), in the order written; none if it has none."""
+    trace = runs_dir / str(run_id) / "trace.jsonl"
+    if not run_id or not trace.is_file():
+        return []
+    return [json.loads(line) for line in trace.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def coder_requests(spans: list[dict]) -> list[dict]:
+    """The coder's LLM spans (not the planner's or the judge's), oldest first."""
+    return sorted((s for s in spans if (s.get("attributes") or {}).get("openinference.span.kind") == "LLM"
+                   and s["attributes"].get("llm.role", "coder") == "coder"), key=lambda s: s["start_time"])
+
+
 def git_repo(path: Path) -> Path:
     path.mkdir(parents=True, exist_ok=True)
     subprocess.run(["git", "init", "-q", str(path)], check=True)

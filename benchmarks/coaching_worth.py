@@ -34,7 +34,7 @@ import tempfile
 from collections import Counter
 from pathlib import Path
 
-from _common import ROOT, emit, median
+from _common import ROOT, coder_requests, emit, median, run_spans
 
 SMALL_TASKS = ("cart-bulk-discount", "csv-export-quotes", "invoice-half-up-rounding", "serve-port-type-error",
                "events-json-datetime", "billing-month-end", "slugify-max-length", "convert-temperature",
@@ -66,15 +66,9 @@ def trace_figures(runs_dir: Path, run_id: str | None) -> dict:
     root span to its first LLM span (`first_request_trace_s`), and why each coder request was made
     (`requests`: the spans' agent_runtime.request -- a step, a fix, or a rule's retry or fresh start --
     counted; builds older than that attribute count under "unrecorded")."""
-    import json
-
-    trace = runs_dir / str(run_id) / "trace.jsonl"
-    if not run_id or not trace.is_file():
-        return {"first_request_trace_s": None, "requests": {}}
-    spans = [json.loads(line) for line in trace.read_text(encoding="utf-8").splitlines() if line.strip()]
+    spans = run_spans(runs_dir, run_id)
     roots = [s["start_time"] for s in spans if s.get("parent_id") is None]
-    llm = [s for s in spans if (s.get("attributes") or {}).get("openinference.span.kind") == "LLM"
-           and s["attributes"].get("llm.role", "coder") == "coder"]
+    llm = coder_requests(spans)
     # (a fix held to one function names it: counted together, as "held to F")
     requests = Counter(re.sub(r"held to \S+ \(", "held to F (", str(s["attributes"].get("agent_runtime.request",
                                                                                           "unrecorded"))) for s in llm)

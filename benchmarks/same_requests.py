@@ -25,7 +25,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from _common import ROOT, emit
+from _common import ROOT, coder_requests, emit, run_spans
 
 SCRIPT = ROOT / "benchmarks" / "coaching_worth.py"
 
@@ -37,12 +37,7 @@ def arm_file_name(arm: str) -> str:
 
 
 def llm_spans(runs_dir: Path, run_id: str) -> list[dict]:
-    trace = runs_dir / run_id / "trace.jsonl"
-    if not trace.is_file():
-        return []
-    spans = [json.loads(line) for line in trace.read_text(encoding="utf-8").splitlines() if line.strip()]
-    return sorted((s for s in spans if (s.get("attributes") or {}).get("openinference.span.kind") == "LLM"
-                   and s["attributes"].get("llm.role", "coder") == "coder"), key=lambda s: s["start_time"])
+    return coder_requests(run_spans(runs_dir, run_id))
 
 
 def normalized(text: str) -> str:
