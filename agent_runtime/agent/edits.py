@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from agent_runtime.models.grammar import DIVIDER, REPLACE, SEARCH
+from agent_runtime.patches.match import Match, by_lines
 
 EDIT_ASK = (
     "Fix the code so that the tests pass. Do not change the tests. First say in one or two sentences what is "
@@ -140,51 +141,27 @@ def _indent(line: str) -> str:
     return line[:len(line) - len(line.lstrip(" \t"))]
 
 
-def _locate(lines: list[str], search: list[str]) -> tuple[int, str, str] | None:
-    """(first line, the file's indentation, the search's) where `search` stands in `lines`: exactly,
-    else line by line with the indentation shifted by one amount (what a model copying by hand
-    drifts by), else None."""
-    n = len(search)
-    for at in range(len(lines) - n + 1):
-        if lines[at:at + n] == search:
-            return at, "", ""
-    first = next((line for line in search if line.strip()), None)
-    if first is None:
-        return None
-    for at in range(len(lines) - n + 1):
-        window = lines[at:at + n]
-        if [w.strip() for w in window] != [s.strip() for s in search]:
-            continue
-        pivot = next(k for k, line in enumerate(search) if line.strip())
-        theirs, ours = _indent(window[pivot]), _indent(search[pivot])
-        if all(w.strip() == "" or (w.startswith(theirs) and s.startswith(ours) and w[len(theirs):] == s[len(ours):])
-               for w, s in zip(window, search)):
-            return at, theirs, ours
-    return None
-
-
 def apply_changes(text: str, pairs: list[tuple[str, str]]) -> tuple[str, list[str]]:
-    """`text` with each (search, replace) applied, and the first line of each search that was not
-    found (left out). Each search is found in the text as it is now; one that overlaps an earlier
-    pair's lines is left out too (the first says what those lines become)."""
-    lines = text.splitlines()
-    missing, taken, spans = [], set(), []
+    """`text` with each (search, replace) applied where the search first stands as whole lines
+    (patches/match.py forgives trailing whitespace and indentation, and re-indents the replace),
+    and the first line of each search that was not found (left out). Each search is found in the
+    text as it was; one that overlaps an earlier pair's lines is left out too (the first says what
+    those lines become)."""
+    data = text.encode()
+    file_lines = data.splitlines(keepends=True)
+    missing, spans = [], []
     for search, replace in pairs:
-        old, new = search.splitlines(), replace.splitlines()
-        found = _locate(lines, old) if any(line.strip() for line in old) else None
-        if found is None:
-            missing.append(next((line.strip() for line in old if line.strip()), "(nothing under SEARCH)"))
+        found = by_lines(file_lines, search.encode().splitlines(keepends=True), replace.encode(), first=True)
+        if not isinstance(found, Match):
+            missing.append(next((line.strip() for line in search.splitlines() if line.strip()), "(nothing under SEARCH)"))
             continue
-        at, theirs, ours = found
-        if taken & set(range(at, at + len(old))):
+        if any(found.start < end and start < found.end for start, end, _ in spans):
             continue
-        taken |= set(range(at, at + len(old)))
-        if theirs != ours:
-            new = [theirs + line[len(ours):] if line.startswith(ours) else line for line in new]
-        spans.append((at, len(old), _keep_definition(lines[at:at + len(old)], new)))
-    for at, count, new in sorted(spans, reverse=True):
-        lines[at:at + count] = new
-    return "\n".join(lines) + ("\n" if text.endswith("\n") else ""), missing
+        old = data[found.start:found.end].decode().splitlines(keepends=True)
+        spans.append((found.start, found.end, "".join(_keep_definition(old, found.new.decode().splitlines(keepends=True)))))
+    for start, end, new in sorted(spans, reverse=True):
+        data = data[:start] + new.encode() + data[end:]
+    return data.decode(), missing
 
 
 _DEF = re.compile(r"^(\s*)(?:async\s+)?def\s")

@@ -84,23 +84,27 @@ def _find(data: bytes, old: bytes, new: bytes) -> Match | list[int] | None:
         return [data[: i].count(b"\n") + 1 for i in _all(data, old)][:10]
     file_lines = _lines(data)
     old_lines = _lines(old.strip(b"\n"))
-    found = _by_lines(file_lines, old_lines, new)
+    found = by_lines(file_lines, old_lines, new)
     if (found is None or isinstance(found, list)) and count == 1:
         start = data.index(old)
         return Match(start, start + len(old), new, "exact")
     return found
 
 
-def _by_lines(file_lines: list[bytes], old_lines: list[bytes], new: bytes) -> Match | list[int] | None:
+def by_lines(file_lines: list[bytes], old_lines: list[bytes], new: bytes,
+             first: bool = False) -> Match | list[int] | None:
+    """Where `old_lines` stand as whole lines of the file, forgiving trailing whitespace, then
+    indentation. Several places give their line numbers, or with `first` the first place (a
+    SEARCH/REPLACE block is applied where it first matches)."""
     if not old_lines or not any(line.strip() for line in old_lines):
         return None
     for how, key in (("trailing whitespace", lambda s: s.rstrip()), ("indentation", lambda s: s.strip())):
         wanted = [key(line) for line in old_lines]
         hits = [i for i in range(len(file_lines) - len(wanted) + 1)
                 if [key(line) for line in file_lines[i:i + len(wanted)]] == wanted]
-        if len(hits) > 1:
+        if len(hits) > 1 and not first:
             return [i + 1 for i in hits][:10]
-        if len(hits) == 1:
+        if hits:
             i = hits[0]
             start = sum(len(line) for line in file_lines[:i])
             block = file_lines[i:i + len(wanted)]
@@ -108,9 +112,13 @@ def _by_lines(file_lines: list[bytes], old_lines: list[bytes], new: bytes) -> Ma
             replacement = new
             if how == "indentation":
                 replacement = _reindent(new, old_lines, block)
+            if block[0].endswith(b"\r\n") and b"\r\n" not in replacement:  # the file's line endings
+                replacement = replacement.replace(b"\n", b"\r\n")
             # Keep the file's line ending after the block when old had none (or one too many).
             if block and block[-1].endswith(b"\n") and not replacement.endswith(b"\n") and replacement:
                 replacement += b"\r\n" if block[-1].endswith(b"\r\n") else b"\n"
+            elif block and not block[-1].endswith(b"\n"):
+                replacement = replacement.removesuffix(b"\n").removesuffix(b"\r")
             return Match(start, end, replacement, how)
     return None
 

@@ -257,3 +257,21 @@ def test_a_replace_without_the_def_line_is_the_functions_new_body():
     renamed = "    def process(self, tokens):\n        self.run(tokens)\n"
     assert "def process(self, tokens):" in apply_changes(text, [(search, renamed)])[0]
     assert "def process" not in apply_changes(text, [(search, "")])[0]
+
+
+def test_a_search_is_found_as_whole_lines_by_the_patch_tools_matcher():
+    """One matcher for every edit form (patches/match.py): whole lines, trailing spaces and
+    indentation forgiven, the first place when a search stands in several, and the file's own line
+    endings kept."""
+    from agent_runtime.agent.edits import apply_changes
+
+    assert apply_changes("x = 1\nmax = 1\n", [("x = 1\n", "x = 2\n")]) == ("x = 2\nmax = 1\n", [])
+    assert apply_changes("values = max(a)\n", [("max", "min")]) == ("values = max(a)\n", ["max"]), \
+        "part of a line is not a SEARCH's place"
+    assert apply_changes("a = 1   \nb = 2\n", [("a = 1\n", "a = 3\n")]) == ("a = 3\nb = 2\n", [])
+    assert apply_changes("if x:\n    y()\nif x:\n    y()\n", [("if x:\n    y()\n", "if x:\n    z()\n")]) == \
+        ("if x:\n    z()\nif x:\n    y()\n", []), "the first of two places"
+    assert apply_changes("a\r\nb\r\nc\r\n", [("b\n", "B\n")]) == ("a\r\nB\r\nc\r\n", [])
+    assert apply_changes("a\nb", [("b\n", "B\n")]) == ("a\nB", []), "no final newline added"
+    assert apply_changes("a\nb\n", [("b", "B")]) == ("a\nB\n", []), "nor one taken away"
+    assert apply_changes("a\n", [("\n\n", "b\n")]) == ("a\n", ["(nothing under SEARCH)"])

@@ -288,6 +288,12 @@ def test_old_text_that_does_not_match_says_which_of_its_lines_differ(tmp_path):
     edit, notes = plan_replace(workspace, "m.py", "  x = a + 1  \n  y = b * 2", "  x = a + 2\n  y = b * 2")
     assert edit.after == b"def f(a, b):\n    x = a + 2\n    y = b * 2\n    return x - y\n"
     assert notes == ["m.py: old matched once when indentation is ignored; new was applied there"]
+    (tmp_path / "n.py").write_text("x = 1\ny = 2")
+    edit, _ = plan_replace(workspace, "n.py", "y = 2\n", "y = 3\n")
+    assert edit.after == b"x = 1\ny = 3", "a file without a final newline does not gain one"
+    (tmp_path / "w.py").write_bytes(b"def g():\r\n    a = 1\r\n    return a\r\n")
+    edit, _ = plan_replace(workspace, "w.py", "a = 1\nreturn a\n", "a = 2\nreturn a\n")
+    assert edit.after == b"def g():\r\n    a = 2\r\n    return a\r\n", "re-indented with the file's CRLF endings"
     with pytest.raises(PatchError) as refused:
         plan_replace(workspace, "m.py", "x = a + 1\ny = b*2\nreturn x - y", "x = 0")
     assert "old line 2 'y = b*2' is not file line 3: 'y = b * 2'" in refused.value.error
