@@ -147,21 +147,24 @@ def apply_changes(text: str, pairs: list[tuple[str, str]]) -> tuple[str, list[st
     and the first line of each search that was not found (left out). Each search is found in the
     text as it was; one that overlaps an earlier pair's lines is left out too (the first says what
     those lines become)."""
-    data = text.encode()
+    def encoded(s: str) -> bytes:  # a lone surrogate (half an emoji in a model's JSON) passes through
+        return s.encode("utf-8", "surrogatepass")
+
+    data = encoded(text)
     file_lines = data.splitlines(keepends=True)
     missing, spans = [], []
     for search, replace in pairs:
-        found = by_lines(file_lines, search.encode().splitlines(keepends=True), replace.encode(), first=True)
+        found = by_lines(file_lines, encoded(search).splitlines(keepends=True), encoded(replace), first=True)
         if not isinstance(found, Match):
             missing.append(next((line.strip() for line in search.splitlines() if line.strip()), "(nothing under SEARCH)"))
             continue
         if any(found.start < end and start < found.end for start, end, _ in spans):
             continue
-        old = data[found.start:found.end].decode().splitlines(keepends=True)
-        spans.append((found.start, found.end, "".join(_keep_definition(old, found.new.decode().splitlines(keepends=True)))))
+        old, new = (b.decode("utf-8", "surrogatepass").splitlines(keepends=True) for b in (data[found.start:found.end], found.new))
+        spans.append((found.start, found.end, encoded("".join(_keep_definition(old, new)))))
     for start, end, new in sorted(spans, reverse=True):
-        data = data[:start] + new.encode() + data[end:]
-    return data.decode(), missing
+        data = data[:start] + new + data[end:]
+    return data.decode("utf-8", "surrogatepass"), missing
 
 
 _DEF = re.compile(r"^(\s*)(?:async\s+)?def\s")

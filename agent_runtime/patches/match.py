@@ -31,8 +31,13 @@ def _indent(line: bytes) -> bytes:
 
 def _reindent(new: bytes, old_lines: list[bytes], block: list[bytes]) -> bytes:
     """Shift each line of `new` as much as the line of `old` at the same position (or the last
-    one) had to shift to match the file: a lost indentation is put back where it was lost."""
-    shifts = [len(_indent(f)) - len(_indent(o)) for o, f in zip(old_lines, block)]
+    one) had to shift to match the file: a lost indentation is put back where it was lost. A blank
+    line says nothing of indentation: its position takes the shift of the line before it."""
+    shifts: list[int | None] = [len(_indent(f)) - len(_indent(o)) if o.strip() else None
+                                for o, f in zip(old_lines, block)]
+    first = next((x for x in shifts if x is not None), 0)
+    for i, x in enumerate(shifts):
+        shifts[i] = x if x is not None else (shifts[i - 1] if i else first)
     fill = next((_indent(f)[:1] for f in block if _indent(f)), b" ")
     out = []
     for i, line in enumerate(_lines(new)):
@@ -44,6 +49,22 @@ def _reindent(new: bytes, old_lines: list[bytes], block: list[bytes]) -> bytes:
         else:
             out.append(line[min(-shift, len(_indent(line))):])
     return b"".join(out)
+
+
+def _shifted(block: list[bytes], old_lines: list[bytes]) -> tuple[bytes, bytes] | None:
+    """(the file's indentation, old's) when every line of old is the block's line with one
+    indentation put for another (blank lines aside); None when the lines are indented otherwise."""
+    pivot = next(k for k, line in enumerate(old_lines) if line.strip())
+    theirs, ours = _indent(block[pivot]), _indent(old_lines[pivot])
+    if all(not o.strip() or (f.startswith(theirs) and o.startswith(ours) and f[len(theirs):].rstrip() == o[len(ours):].rstrip())
+           for f, o in zip(block, old_lines)):
+        return theirs, ours
+    return None
+
+
+def _one_kind_of_indentation(block: list[bytes], old_lines: list[bytes]) -> bool:
+    """Spaces or tabs, not both: a shift counted in characters means nothing across the two."""
+    return len({c for line in block + old_lines if line.strip() for c in _indent(line)}) <= 1
 
 
 # pytest's listing of the failing code: `>   ` marks the failing line, `E   ` lines and `^^^^`
@@ -93,34 +114,51 @@ def _find(data: bytes, old: bytes, new: bytes) -> Match | list[int] | None:
 
 def by_lines(file_lines: list[bytes], old_lines: list[bytes], new: bytes,
              first: bool = False) -> Match | list[int] | None:
-    """Where `old_lines` stand as whole lines of the file, forgiving trailing whitespace, then
-    indentation. Several places give their line numbers, or with `first` the first place (a
-    SEARCH/REPLACE block is applied where it first matches)."""
+    """Where `old_lines` stand as whole lines of the file: trailing whitespace forgiven, then an
+    indentation shifted by one amount, then (not with `first`) each line's indentation. Several
+    places give their line numbers, or with `first` the first place (a SEARCH/REPLACE block is
+    applied where it first matches, so it is never matched by the loosest stage, which would take a
+    block nested otherwise)."""
     if not old_lines or not any(line.strip() for line in old_lines):
         return None
-    for how, key in (("trailing whitespace", lambda s: s.rstrip()), ("indentation", lambda s: s.strip())):
-        wanted = [key(line) for line in old_lines]
-        hits = [i for i in range(len(file_lines) - len(wanted) + 1)
-                if [key(line) for line in file_lines[i:i + len(wanted)]] == wanted]
+    size = len(old_lines)
+    stripped = [line.strip() for line in old_lines]
+    stages = [("trailing whitespace", lambda block: [line.rstrip() for line in block] == [line.rstrip() for line in old_lines]),
+              ("indentation", lambda block: _shifted(block, old_lines) is not None)]
+    if not first:
+        stages.append(("indentation", lambda block: _one_kind_of_indentation(block, old_lines)))
+    for step, (how, fits) in enumerate(stages):
+        hits = [i for i in range(len(file_lines) - size + 1)
+                if [line.strip() for line in file_lines[i:i + size]] == stripped and fits(file_lines[i:i + size])]
         if len(hits) > 1 and not first:
             return [i + 1 for i in hits][:10]
         if hits:
-            i = hits[0]
-            start = sum(len(line) for line in file_lines[:i])
-            block = file_lines[i:i + len(wanted)]
-            end = start + sum(len(line) for line in block)
-            replacement = new
-            if how == "indentation":
-                replacement = _reindent(new, old_lines, block)
-            if block[0].endswith(b"\r\n") and b"\r\n" not in replacement:  # the file's line endings
-                replacement = replacement.replace(b"\n", b"\r\n")
-            # Keep the file's line ending after the block when old had none (or one too many).
-            if block and block[-1].endswith(b"\n") and not replacement.endswith(b"\n") and replacement:
-                replacement += b"\r\n" if block[-1].endswith(b"\r\n") else b"\n"
-            elif block and not block[-1].endswith(b"\n"):
-                replacement = replacement.removesuffix(b"\n").removesuffix(b"\r")
-            return Match(start, end, replacement, how)
+            return _replaced(file_lines, hits[0], old_lines, new, how, loose=step == 2)
     return None
+
+
+def _replaced(file_lines: list[bytes], i: int, old_lines: list[bytes], new: bytes, how: str, loose: bool) -> Match:
+    """The Match of old at line i: new re-indented as the file is there, in the file's line endings."""
+    block = file_lines[i:i + len(old_lines)]
+    start = sum(len(line) for line in file_lines[:i])
+    end = start + sum(len(line) for line in block)
+    if loose:
+        replacement = _reindent(new, old_lines, block)
+    else:
+        theirs, ours = _shifted(block, old_lines) or (b"", b"")
+        replacement = b"".join(theirs + line[len(ours):] if line.strip() and line.startswith(ours) else line
+                               for line in _lines(new))
+    if block[0].endswith(b"\r\n"):  # the file's line endings
+        replacement = replacement.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+    ends = block[-1].endswith((b"\n", b"\r"))
+    # Keep the file's line ending after the block when old had none (or one too many).
+    if ends and replacement and not replacement.endswith((b"\n", b"\r")):
+        replacement += b"\r\n" if block[-1].endswith(b"\r\n") else b"\n"
+    elif not ends:
+        replacement = replacement.removesuffix(b"\n").removesuffix(b"\r")
+        if not replacement and i:  # the file's last lines deleted: the line ending before them too
+            start -= len(file_lines[i - 1]) - len(file_lines[i - 1].rstrip(b"\r\n"))
+    return Match(start, end, replacement, how)
 
 
 def _all(data: bytes, old: bytes) -> list[int]:

@@ -275,3 +275,29 @@ def test_a_search_is_found_as_whole_lines_by_the_patch_tools_matcher():
     assert apply_changes("a\nb", [("b\n", "B\n")]) == ("a\nB", []), "no final newline added"
     assert apply_changes("a\nb\n", [("b", "B")]) == ("a\nB\n", []), "nor one taken away"
     assert apply_changes("a\n", [("\n\n", "b\n")]) == ("a\n", ["(nothing under SEARCH)"])
+
+
+def test_a_search_keeps_its_nesting_and_the_code_around_it():
+    """A SEARCH is found where its lines stand nested as written (one indentation put for another),
+    never where they only match with each line's indentation dropped; blank lines and tabs do not
+    throw the re-indented replace off; the text around the change is kept byte for byte."""
+    from agent_runtime.agent.edits import apply_changes
+
+    twice = "def f(a):\n    if a:\n        x = 1\n    y = 2\n    if a:\n        x = 1\n        y = 2\n    return x + y"
+    fixed, missing = apply_changes(twice, [("if a:\n    x = 1\n    y = 2\n", "if a:\n    x = 1\n    y = 3\n")])
+    assert (fixed, missing) == (twice.replace("        y = 2", "        y = 3"), []), "the block nested as the SEARCH is"
+    blank = "def f(x):\n    if x:\n        a = 1\n\n    return a"
+    assert apply_changes(blank, [("if x:\n    a = 1\n\n", "if x:\n    a = 1\n    b = 2\n\n")])[0] == \
+        "def f(x):\n    if x:\n        a = 1\n        b = 2\n\n    return a", "b stays inside the if"
+    method = "class A:\n    def f(self):\n        a = 1\n\n        b = 2"
+    fixed = apply_changes(method, [("a = 1\n\nb = 2\n", "a = 1\nc = 3\n\nb = 2\n")])[0]
+    assert fixed == "class A:\n    def f(self):\n        a = 1\n        c = 3\n\n        b = 2"
+    tabs = "def f():\n\tif x:\n\t\ty()\n\treturn 1"
+    assert apply_changes(tabs, [("if x:\n    y()\n", "if x:\n    z()\n")]) == (tabs, ["if x:"]), \
+        "spaces for tabs: left out, not half re-indented"
+    assert apply_changes("a\rb\nc\n", [("a\n", "A\n")]) == ("A\nb\nc\n", []), "a lone CR still ends a line"
+    assert apply_changes("a\nb\n", [("b\n", 'x = "\ud83d"\n')]) == ('a\nx = "\ud83d"\n', []), "half an emoji"
+    last = "class A:\n    def f(self):\n        return 1\n\n    def g(self):\n        return 2"
+    assert apply_changes(last, [("    def g(self):\n        return 2\n", "")])[0] == \
+        "class A:\n    def f(self):\n        return 1\n", "the last lines deleted, not a blank line added"
+    assert apply_changes("a\r\nb\r\nc\r\n", [("b\r\n", "B\r\nC\n")])[0] == "a\r\nB\r\nC\r\nc\r\n"

@@ -294,6 +294,13 @@ def test_old_text_that_does_not_match_says_which_of_its_lines_differ(tmp_path):
     (tmp_path / "w.py").write_bytes(b"def g():\r\n    a = 1\r\n    return a\r\n")
     edit, _ = plan_replace(workspace, "w.py", "a = 1\nreturn a\n", "a = 2\nreturn a\n")
     assert edit.after == b"def g():\r\n    a = 2\r\n    return a\r\n", "re-indented with the file's CRLF endings"
+    (tmp_path / "b.py").write_bytes(b"def h(x):\n    if x:\n        a = 1\n\n    return a\n")
+    edit, _ = plan_replace(workspace, "b.py", "if x:\n    a = 1\n\nreturn a\n", "if x:\n    a = 1\n    b = 2\n\nreturn a\n")
+    assert edit.after == b"def h(x):\n    if x:\n        a = 1\n        b = 2\n\n    return a\n", \
+        "a line new puts where old had a blank line is indented as the line before it"
+    (tmp_path / "r.py").write_bytes(b"a = 1\rb = 2\n")
+    edit, _ = plan_replace(workspace, "r.py", "a = 1\n", "a = 9\n")
+    assert edit.after.startswith(b"a = 9") and b"b = 2\n" in edit.after and b"a = 9b" not in edit.after
     with pytest.raises(PatchError) as refused:
         plan_replace(workspace, "m.py", "x = a + 1\ny = b*2\nreturn x - y", "x = 0")
     assert "old line 2 'y = b*2' is not file line 3: 'y = b * 2'" in refused.value.error
