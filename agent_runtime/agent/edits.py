@@ -143,10 +143,10 @@ def _indent(line: str) -> str:
 
 def apply_changes(text: str, pairs: list[tuple[str, str]]) -> tuple[str, list[str]]:
     """`text` with each (search, replace) applied where the search first stands as whole lines
-    (patches/match.py forgives trailing whitespace and indentation, and re-indents the replace),
-    and the first line of each search that was not found (left out). Each search is found in the
-    text as it was; one that overlaps an earlier pair's lines is left out too (the first says what
-    those lines become)."""
+    (patches/match.py: exactly, else forgiving trailing whitespace, else an indentation shifted by
+    one amount, the replace re-indented the same way), and the first line of each search that was
+    not found (left out). Each search is found in the text as it was; one that overlaps an earlier
+    pair's lines is left out too (the first says what those lines become)."""
     def encoded(s: str) -> bytes:  # a lone surrogate (half an emoji in a model's JSON) passes through
         return s.encode("utf-8", "surrogatepass")
 
@@ -164,6 +164,8 @@ def apply_changes(text: str, pairs: list[tuple[str, str]]) -> tuple[str, list[st
         spans.append((found.start, found.end, encoded("".join(_keep_definition(old, new)))))
     for start, end, new in sorted(spans, reverse=True):
         data = data[:start] + new + data[end:]
+    if not text.endswith(("\n", "\r")):  # the last lines deleted: no line ending left behind them
+        data = data.removesuffix(b"\n").removesuffix(b"\r")
     return data.decode("utf-8", "surrogatepass"), missing
 
 
@@ -182,7 +184,8 @@ def _keep_definition(old: list[str], new: list[str]) -> list[str]:
         return new  # the function deleted on purpose (nothing in its place)
     indent = head.group(1)
     body = [line for line in new if line.strip()]
-    shift = "    " if min(len(line) - len(line.lstrip()) for line in body) <= len(indent) else ""
+    unit = "\t" if any(_indent(line).startswith("\t") for line in old) else "    "
+    shift = unit if min(len(line) - len(line.lstrip()) for line in body) <= len(indent) else ""
     return old[:start + 1] + [shift + line if line.strip() else line for line in new]
 
 

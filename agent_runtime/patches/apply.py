@@ -196,6 +196,8 @@ def plan_replace(workspace: Workspace, rel: str, old: str, new: str) -> tuple[Fi
     if found.how != "exact":
         notes.append(f"{rel}: old matched once when {found.how} is ignored; new was applied there")
     after = before[:found.start] + found.new + before[found.end:]
+    if b"\r\n" in before and before.count(b"\n") == before.count(b"\r\n"):  # a CRLF file stays one
+        after = after.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
     if after == before:
         raise PatchError(f"the patch changes nothing in {rel} (new is the text that is there now)",
                          "Pass the corrected text as new.")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 import re
 from dataclasses import dataclass
+from typing import Callable
 
 
 @dataclass(frozen=True)
@@ -74,7 +75,8 @@ _PYTEST_REPORT = re.compile(rb"^(?:E   .*|[ \t]*\^+[ \t]*)(?:\r?\n|$)", re.M)
 
 
 def without_pytest_marks(text: bytes) -> bytes:
-    return _PYTEST_MARK.sub(b"", _PYTEST_REPORT.sub(b"", text))
+    # The mark takes the place of the 4 columns every listed line is indented by: spaces keep it in line.
+    return _PYTEST_MARK.sub(b"    ", _PYTEST_REPORT.sub(b"", text))
 
 
 def find(data: bytes, old: bytes, new: bytes) -> Match | list[int] | None:
@@ -106,16 +108,18 @@ def _find(data: bytes, old: bytes, new: bytes) -> Match | list[int] | None:
     file_lines = _lines(data)
     old_lines = _lines(old.strip(b"\n"))
     found = by_lines(file_lines, old_lines, new)
-    if (found is None or isinstance(found, list)) and count == 1:
+    if count == 1:
         start = data.index(old)
-        return Match(start, start + len(old), new, "exact")
+        if not (isinstance(found, Match) and found.start <= start < found.end):  # the exact place, not another
+            return Match(start, start + len(old), new, "exact")
     return found
 
 
 def by_lines(file_lines: list[bytes], old_lines: list[bytes], new: bytes,
              first: bool = False) -> Match | list[int] | None:
-    """Where `old_lines` stand as whole lines of the file: trailing whitespace forgiven, then an
-    indentation shifted by one amount, then (not with `first`) each line's indentation. Several
+    """Where `old_lines` stand as whole lines of the file: (with `first`, exactly, then) trailing
+    whitespace forgiven, then an indentation shifted by one amount, then (not with `first`) each
+    line's indentation. Several
     places give their line numbers, or with `first` the first place (a SEARCH/REPLACE block is
     applied where it first matches, so it is never matched by the loosest stage, which would take a
     block nested otherwise)."""
@@ -123,42 +127,59 @@ def by_lines(file_lines: list[bytes], old_lines: list[bytes], new: bytes,
         return None
     size = len(old_lines)
     stripped = [line.strip() for line in old_lines]
-    stages = [("trailing whitespace", lambda block: [line.rstrip() for line in block] == [line.rstrip() for line in old_lines]),
-              ("indentation", lambda block: _shifted(block, old_lines) is not None)]
+
+    def same(key: Callable[[bytes], bytes]) -> Callable[[list[bytes]], bool]:
+        return lambda block: [key(line) for line in block] == [key(line) for line in old_lines]
+
+    # (what is forgiven, whether a place fits, whether new is re-indented line by line)
+    stages = [("exact", same(lambda line: line.rstrip(b"\r\n")), False)] if first else []
+    stages += [("trailing whitespace", same(bytes.rstrip), False),
+               ("indentation", lambda block: _shifted(block, old_lines) is not None, False)]
     if not first:
-        stages.append(("indentation", lambda block: _one_kind_of_indentation(block, old_lines)))
-    for step, (how, fits) in enumerate(stages):
+        stages.append(("indentation", lambda block: _one_kind_of_indentation(block, old_lines), True))
+    for how, fits, by_line in stages:
         hits = [i for i in range(len(file_lines) - size + 1)
                 if [line.strip() for line in file_lines[i:i + size]] == stripped and fits(file_lines[i:i + size])]
         if len(hits) > 1 and not first:
             return [i + 1 for i in hits][:10]
         if hits:
-            return _replaced(file_lines, hits[0], old_lines, new, how, loose=step == 2)
+            return _replaced(file_lines, hits[0], old_lines, new, how, by_line)
     return None
 
 
-def _replaced(file_lines: list[bytes], i: int, old_lines: list[bytes], new: bytes, how: str, loose: bool) -> Match:
+def _replaced(file_lines: list[bytes], i: int, old_lines: list[bytes], new: bytes, how: str, by_line: bool) -> Match:
     """The Match of old at line i: new re-indented as the file is there, in the file's line endings."""
     block = file_lines[i:i + len(old_lines)]
     start = sum(len(line) for line in file_lines[:i])
     end = start + sum(len(line) for line in block)
-    if loose:
+    if by_line:
         replacement = _reindent(new, old_lines, block)
     else:
         theirs, ours = _shifted(block, old_lines) or (b"", b"")
-        replacement = b"".join(theirs + line[len(ours):] if line.strip() and line.startswith(ours) else line
-                               for line in _lines(new))
-    if block[0].endswith(b"\r\n"):  # the file's line endings
-        replacement = replacement.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+        replacement = b"".join(_swapped(line, theirs, ours) for line in _lines(new))
+    replacement = replacement.replace(b"\r\n", b"\n")
+    if any(line.endswith(b"\r\n") for line in file_lines[max(0, i - 1):i + len(block)]):  # the file's line endings
+        replacement = replacement.replace(b"\n", b"\r\n")
     ends = block[-1].endswith((b"\n", b"\r"))
     # Keep the file's line ending after the block when old had none (or one too many).
     if ends and replacement and not replacement.endswith((b"\n", b"\r")):
         replacement += b"\r\n" if block[-1].endswith(b"\r\n") else b"\n"
     elif not ends:
         replacement = replacement.removesuffix(b"\n").removesuffix(b"\r")
-        if not replacement and i:  # the file's last lines deleted: the line ending before them too
-            start -= len(file_lines[i - 1]) - len(file_lines[i - 1].rstrip(b"\r\n"))
     return Match(start, end, replacement, how)
+
+
+def _swapped(line: bytes, theirs: bytes, ours: bytes) -> bytes:
+    """A line of new with old's indentation put back as the file's; a line indented less than old
+    shifts by as many columns, where both are of one kind (spaces or tabs)."""
+    if not line.strip():
+        return line
+    if line.startswith(ours):
+        return theirs + line[len(ours):]
+    shift = len(theirs) - len(ours)
+    if len(set(theirs + ours)) != 1 or not shift:
+        return line
+    return theirs[:1] * shift + line if shift > 0 else line[min(-shift, len(_indent(line))):]
 
 
 def _all(data: bytes, old: bytes) -> list[int]:

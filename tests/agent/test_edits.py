@@ -301,3 +301,18 @@ def test_a_search_keeps_its_nesting_and_the_code_around_it():
     assert apply_changes(last, [("    def g(self):\n        return 2\n", "")])[0] == \
         "class A:\n    def f(self):\n        return 1\n", "the last lines deleted, not a blank line added"
     assert apply_changes("a\r\nb\r\nc\r\n", [("b\r\n", "B\r\nC\n")])[0] == "a\r\nB\r\nC\r\nc\r\n"
+
+
+def test_a_change_keeps_the_files_line_endings_and_every_other_pair():
+    from agent_runtime.agent.edits import apply_changes
+
+    piece = "def f(x):\n    y = g(x)\n    print(y)"  # a function as focus.py cuts it: no final newline
+    assert apply_changes(piece, [("    y = g(x)\n", "    y = g(x) + 1\n"), ("    print(y)\n", "")]) == \
+        ("def f(x):\n    y = g(x) + 1", []), "the last line deleted beside an edit of the line above"
+    assert apply_changes("a = 1\r\nb = 2", [("b = 2\n", "b = 3\nc = 4\n")])[0] == "a = 1\r\nb = 3\r\nc = 4"
+    assert apply_changes("a = 1\nb = 2\n", [("a = 1\r\n", "a = 1\r\nc = 3\r\n")])[0] == "a = 1\nc = 3\nb = 2\n"
+    assert apply_changes("def f():\n    x = 1  \n    y = 2\n    x = 1\n", [("    x = 1\n", "    x = 10\n")])[0] == \
+        "def f():\n    x = 1  \n    y = 2\n    x = 10\n", "the exact copy before one with trailing spaces"
+    tabs = "class A:\n\tdef f(self):\n\t\treturn 1\n"
+    assert apply_changes(tabs, [("\tdef f(self):\n\t\treturn 1\n", "\treturn 2\n")])[0] == \
+        "class A:\n\tdef f(self):\n\t\treturn 2\n", "a new body under the def, in the file's tabs"

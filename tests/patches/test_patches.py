@@ -301,6 +301,18 @@ def test_old_text_that_does_not_match_says_which_of_its_lines_differ(tmp_path):
     (tmp_path / "r.py").write_bytes(b"a = 1\rb = 2\n")
     edit, _ = plan_replace(workspace, "r.py", "a = 1\n", "a = 9\n")
     assert edit.after.startswith(b"a = 9") and b"b = 2\n" in edit.after and b"a = 9b" not in edit.after
+    (tmp_path / "c.py").write_bytes(b"class Cart:\n    def total(self):\n        s = sum(self.prices)\n        return s\n")
+    edit, _ = plan_replace(workspace, "c.py", "    s = sum(self.prices)\n    return s",
+                           "    s = sum(self.prices)\n    return round(s, 2)\n\ndef rounded(self):\n    return self.total()")
+    assert edit.after.endswith(b"        return round(s, 2)\n\n    def rounded(self):\n        return self.total()\n"), \
+        "a line new indents less than old moves as far as old did"
+    (tmp_path / "e.py").write_bytes(b"class A:\r\n    x = 1")
+    edit, _ = plan_replace(workspace, "e.py", "  x = 1", "  x = 1\n  y = 2")
+    assert edit.after == b"class A:\r\n    x = 1\r\n    y = 2", "the last line of a CRLF file"
+    (tmp_path / "t.py").write_bytes(b"def add(a, b):\n    c = a\n    return c - b\n")
+    edit, _ = plan_replace(workspace, "t.py", "    def add(a, b):\n        c = a\n>       return c - b\nE       assert -1 == 3",
+                           "    def add(a, b):\n        c = a\n        return c + b")
+    assert edit.after == b"def add(a, b):\n    c = a\n    return c + b\n", "pytest's > mark stands for 4 columns"
     with pytest.raises(PatchError) as refused:
         plan_replace(workspace, "m.py", "x = a + 1\ny = b*2\nreturn x - y", "x = 0")
     assert "old line 2 'y = b*2' is not file line 3: 'y = b * 2'" in refused.value.error
