@@ -164,8 +164,8 @@ def apply_changes(text: str, pairs: list[tuple[str, str]]) -> tuple[str, list[st
         spans.append((found.start, found.end, encoded("".join(_keep_definition(old, new)))))
     for start, end, new in sorted(spans, reverse=True):
         data = data[:start] + new + data[end:]
-    if not text.endswith(("\n", "\r")):  # the last lines deleted: no line ending left behind them
-        data = data.removesuffix(b"\n").removesuffix(b"\r")
+    if not text.endswith(("\n", "\r")) and any(end == len(encoded(text)) and not new for _, end, new in spans):
+        data = data.removesuffix(b"\n").removesuffix(b"\r")  # the last lines deleted: no line ending after them
     return data.decode("utf-8", "surrogatepass"), missing
 
 

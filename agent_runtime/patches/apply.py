@@ -170,8 +170,8 @@ def plan_replace(workspace: Workspace, rel: str, old: str, new: str) -> tuple[Fi
             "Pass the exact existing lines to replace as old (read them with read_file first).",
         )
     notes: list[str] = []
-    if b"\r\n" in before and b"\r\n" not in old_b and before.count(old_b) == 0:
-        crlf_old, crlf_new = old_b.replace(b"\n", b"\r\n"), new_b.replace(b"\n", b"\r\n")
+    if b"\r\n" in before and b"\r\n" not in old_b and b"\n" in old_b:  # an LF old would split a CRLF
+        crlf_old, crlf_new = old_b.replace(b"\n", b"\r\n"), new_b.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
         if before.count(crlf_old):
             old_b, new_b = crlf_old, crlf_new
             notes.append(f"{rel}: matched with CRLF line endings")
@@ -198,6 +198,8 @@ def plan_replace(workspace: Workspace, rel: str, old: str, new: str) -> tuple[Fi
     after = before[:found.start] + found.new + before[found.end:]
     if b"\r\n" in before and before.count(b"\n") == before.count(b"\r\n"):  # a CRLF file stays one
         after = after.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+    elif b"\r" not in before:  # and an LF file one
+        after = after.replace(b"\r\n", b"\n")
     if after == before:
         raise PatchError(f"the patch changes nothing in {rel} (new is the text that is there now)",
                          "Pass the corrected text as new.")

@@ -55,8 +55,8 @@ def _reindent(new: bytes, old_lines: list[bytes], block: list[bytes]) -> bytes:
 def _shifted(block: list[bytes], old_lines: list[bytes]) -> tuple[bytes, bytes] | None:
     """(the file's indentation, old's) when every line of old is the block's line with one
     indentation put for another (blank lines aside); None when the lines are indented otherwise."""
-    pivot = next(k for k, line in enumerate(old_lines) if line.strip())
-    theirs, ours = _indent(block[pivot]), _indent(old_lines[pivot])
+    pivot = min((k for k, line in enumerate(old_lines) if line.strip()), key=lambda k: len(_indent(old_lines[k])))
+    theirs, ours = _indent(block[pivot]), _indent(old_lines[pivot])  # at old's least indented line
     if all(not o.strip() or (f.startswith(theirs) and o.startswith(ours) and f[len(theirs):].rstrip() == o[len(ours):].rstrip())
            for f, o in zip(block, old_lines)):
         return theirs, ours
@@ -106,8 +106,9 @@ def _find(data: bytes, old: bytes, new: bytes) -> Match | list[int] | None:
     if count > 1:
         return [data[: i].count(b"\n") + 1 for i in _all(data, old)][:10]
     file_lines = _lines(data)
-    old_lines = _lines(old.strip(b"\n"))
-    found = by_lines(file_lines, old_lines, new)
+    # Blank lines at old's ends are not looked for; as many come off new's ends.
+    old_lines, lead, trail = _without_blank_ends(_lines(old), len(old), len(old))
+    found = by_lines(file_lines, old_lines, b"".join(_without_blank_ends(_lines(new), lead, trail)[0]))
     if count == 1:
         start = data.index(old)
         if not (isinstance(found, Match) and found.start <= start < found.end):  # the exact place, not another
@@ -180,6 +181,17 @@ def _swapped(line: bytes, theirs: bytes, ours: bytes) -> bytes:
     if len(set(theirs + ours)) != 1 or not shift:
         return line
     return theirs[:1] * shift + line if shift > 0 else line[min(-shift, len(_indent(line))):]
+
+
+def _without_blank_ends(lines: list[bytes], lead: int, trail: int) -> tuple[list[bytes], int, int]:
+    """The lines without up to `lead` blank lines at the start and `trail` at the end, and how
+    many of each were taken off."""
+    first, last = 0, len(lines)
+    while first < last and first < lead and not lines[first].strip(b"\r\n"):
+        first += 1
+    while last > first and len(lines) - last < trail and not lines[last - 1].strip(b"\r\n"):
+        last -= 1
+    return lines[first:last], first, len(lines) - last
 
 
 def _all(data: bytes, old: bytes) -> list[int]:

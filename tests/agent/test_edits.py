@@ -316,3 +316,5 @@ def test_a_change_keeps_the_files_line_endings_and_every_other_pair():
     tabs = "class A:\n\tdef f(self):\n\t\treturn 1\n"
     assert apply_changes(tabs, [("\tdef f(self):\n\t\treturn 1\n", "\treturn 2\n")])[0] == \
         "class A:\n\tdef f(self):\n\t\treturn 2\n", "a new body under the def, in the file's tabs"
+    assert apply_changes("if a:\n    x = 1\ny = 2\n", [("        x = 1\n    y = 2\n", "        x = 3\n    y = 2\n")]) == \
+        ("if a:\n    x = 3\ny = 2\n", []), "shifted by one amount, a later line indented less than the first"

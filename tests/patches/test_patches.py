@@ -313,6 +313,14 @@ def test_old_text_that_does_not_match_says_which_of_its_lines_differ(tmp_path):
     edit, _ = plan_replace(workspace, "t.py", "    def add(a, b):\n        c = a\n>       return c - b\nE       assert -1 == 3",
                            "    def add(a, b):\n        c = a\n        return c + b")
     assert edit.after == b"def add(a, b):\n    c = a\n    return c + b\n", "pytest's > mark stands for 4 columns"
+    (tmp_path / "k.py").write_bytes(b"def k():\n    pass\n\n\ndef j():\n    return 0\n")
+    edit, _ = plan_replace(workspace, "k.py", "\npass\n\n", "\nreturn 1\n\n")
+    assert edit.after == b"def k():\n    return 1\n\n\ndef j():\n    return 0\n", "old's blank ends are not looked for, nor new's added"
+    for data, old, new, after in ((b"a = 1\r\n", "a = 1\n", "b = 2\r\n", b"b = 2\r\n"),
+                                  (b"a = 1\n", "a = 1\n", "b = 2\r\n", b"b = 2\n"),
+                                  (b"x = 4\r\n\r\npass\r\n", "\npass", "\r\n", b"x = 4\r\n\r\n\r\n")):
+        (tmp_path / "l.py").write_bytes(data)
+        assert plan_replace(workspace, "l.py", old, new)[0].after == after, "the file's own line endings"
     with pytest.raises(PatchError) as refused:
         plan_replace(workspace, "m.py", "x = a + 1\ny = b*2\nreturn x - y", "x = 0")
     assert "old line 2 'y = b*2' is not file line 3: 'y = b * 2'" in refused.value.error
