@@ -1,6 +1,8 @@
 """What the coaching rules are worth to one model: the same tasks run in several arms, each a value
 of AGENT_COACHING (models/profiles.py), alternating arm by arm within each task on one shared
-embedded server, so that load and the server's state fall alike on every arm.
+embedded server, so that load and the server's state fall alike on every arm. Which arm goes first
+turns from task to task: the first run of a task evaluates its first prompt uncached, about 20 s
+more on this machine, which the arms after it are spared (docs/evaluation.md).
 
     python benchmarks/coaching_worth.py [--model embedded:1.5b] [--arms profile,plain,-fresh_restart]
                                         [--suite evals/tasks.jsonl] [--only ID ...] [--budget 300]
@@ -120,6 +122,11 @@ def start_server(model: str, seed: int | None):
     return server
 
 
+def turn(arms: list[str], i: int) -> list[str]:
+    """The arms in the order they run the i-th task: each goes first in turn."""
+    return arms[i % len(arms):] + arms[:i % len(arms)]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default="embedded:1.5b", help="the model of every arm (default embedded:1.5b)")
@@ -147,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     outs = {arm: arm_file(out_dir, arm) for arm in arms}
     if args.dry_run:
         emit({"commands": [{"arm": arm, "environment": arm_env(arm), "argv": eval_command(args, task, outs[arm])}
-                           for task in tasks for arm in arms]})
+                           for i, task in enumerate(tasks) for arm in turn(arms, i)]})
         return 0
     out_dir.mkdir(parents=True, exist_ok=True)
     for out in outs.values():
@@ -159,8 +166,8 @@ def main(argv: list[str] | None = None) -> int:
     shared = {SHARED_SERVER_ENV: server.api_base} if server is not None else {}
     failed: dict[str, int] = {}
     try:
-        for task in tasks:
-            for arm in arms:
+        for i, task in enumerate(tasks):
+            for arm in turn(arms, i):
                 env = {**os.environ, **shared, **arm_env(arm), "RUNS_DIR": str(runs_dirs[arm])}
                 if arm == "profile" or arm in builds:
                     env.pop("AGENT_COACHING", None)

@@ -99,3 +99,16 @@ def test_requests_are_counted_by_reason_with_the_function_a_fix_is_held_to_left_
     assert trace_figures(tmp_path, "r1") == {"first_request_trace_s": 2.5, "requests": {
         "fix": 1, held.format("F"): 2, "unrecorded": 1}}, "the planner's request is not the coder's"
     assert trace_figures(tmp_path, "missing") == {"first_request_trace_s": None, "requests": {}}
+
+
+def test_each_arm_goes_first_in_turn(tmp_path):
+    """The first run of a task evaluates its prompt uncached (about 20 s more here): no arm may
+    take that on every task."""
+    done = subprocess.run([sys.executable, str(SCRIPT), "--arms", "profile,plain,-hints", "--only", "a", "--only", "b",
+                           "--only", "c", "--only", "d", "--dry-run"], capture_output=True, text=True, timeout=120,
+                          cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    commands = json.loads(done.stdout)["commands"]
+    firsts = [commands[i]["arm"] for i in range(0, len(commands), 3)]
+    assert firsts == ["profile", "plain", "-hints", "profile"]
+    assert sorted(c["arm"] for c in commands[3:6]) == ["-hints", "plain", "profile"], "every arm runs every task"
