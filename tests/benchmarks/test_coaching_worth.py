@@ -41,7 +41,8 @@ def test_two_arms_alternate_on_each_task_and_each_runs_with_its_rules(tmp_path):
     assert rules == {"plain": {()}, "hints": {("hints",)}}
     assert [(task, arm) for _, task, arm in sorted(order)] == [
         ("basket-add-renamed", "plain"), ("basket-add-renamed", "hints"),
-        ("convert-temperature", "plain"), ("convert-temperature", "hints")], "arms alternate within each task"
+        ("convert-temperature", "hints"), ("convert-temperature", "plain")], \
+        "arms alternate within each task, each going first in turn"
     assert [row["id"] for row in report["tasks"]] == ["basket-add-renamed", "convert-temperature"]
     # why each request was made, read from the traces: per task, and summed per arm
     for arm in ("plain", "hints"):
