@@ -151,7 +151,7 @@ def apply_changes(text: str, pairs: list[tuple[str, str]]) -> tuple[str, list[st
         return s.encode("utf-8", "surrogatepass")
 
     data = encoded(text)
-    file_lines = data.splitlines(keepends=True)
+    size, file_lines = len(data), data.splitlines(keepends=True)
     missing, spans = [], []
     for search, replace in pairs:
         found = by_lines(file_lines, encoded(search).splitlines(keepends=True), encoded(replace), first=True)
@@ -164,7 +164,7 @@ def apply_changes(text: str, pairs: list[tuple[str, str]]) -> tuple[str, list[st
         spans.append((found.start, found.end, encoded("".join(_keep_definition(old, new)))))
     for start, end, new in sorted(spans, reverse=True):
         data = data[:start] + new + data[end:]
-    if not text.endswith(("\n", "\r")) and any(end == len(encoded(text)) and not new for _, end, new in spans):
+    if not text.endswith(("\n", "\r")) and any(end == size and not new for _, end, new in spans):
         data = data.removesuffix(b"\n").removesuffix(b"\r")  # the last lines deleted: no line ending after them
     return data.decode("utf-8", "surrogatepass"), missing
 
