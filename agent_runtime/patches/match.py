@@ -120,14 +120,14 @@ def by_lines(file_lines: list[bytes], old_lines: list[bytes], new: bytes,
              first: bool = False) -> Match | list[int] | None:
     """Where `old_lines` stand as whole lines of the file: (with `first`, exactly, then) trailing
     whitespace forgiven, then an indentation shifted by one amount, then (not with `first`) each
-    line's indentation. Several
-    places give their line numbers, or with `first` the first place (a SEARCH/REPLACE block is
+    line's indentation. Several places give their line numbers, or with `first` the first place (a SEARCH/REPLACE block is
     applied where it first matches, so it is never matched by the loosest stage, which would take a
     block nested otherwise)."""
     if not old_lines or not any(line.strip() for line in old_lines):
         return None
     size = len(old_lines)
-    stripped = [line.strip() for line in old_lines]
+    stripped, file_stripped = [line.strip() for line in old_lines], [line.strip() for line in file_lines]
+    places = [i for i in range(len(file_lines) - size + 1) if file_stripped[i:i + size] == stripped]  # once, every stage
 
     def same(key: Callable[[bytes], bytes]) -> Callable[[list[bytes]], bool]:
         return lambda block: [key(line) for line in block] == [key(line) for line in old_lines]
@@ -139,8 +139,7 @@ def by_lines(file_lines: list[bytes], old_lines: list[bytes], new: bytes,
     if not first:
         stages.append(("indentation", lambda block: _one_kind_of_indentation(block, old_lines), True))
     for how, fits, by_line in stages:
-        hits = [i for i in range(len(file_lines) - size + 1)
-                if [line.strip() for line in file_lines[i:i + size]] == stripped and fits(file_lines[i:i + size])]
+        hits = [i for i in places if fits(file_lines[i:i + size])]
         if len(hits) > 1 and not first:
             return [i + 1 for i in hits][:10]
         if hits:
