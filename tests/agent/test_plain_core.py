@@ -15,7 +15,7 @@ from rich.console import Console
 from agent_runtime.agent.session import Session
 from agent_runtime.cli.display import Display
 from agent_runtime.config import load_settings
-from agent_runtime.models.profiles import RULES, UNMEASURED
+from agent_runtime.models.profiles import RULES, RULES_BY_PROFILE
 from agent_runtime.safety.approval import Approver
 from agent_runtime.telemetry.records import load_spans
 
@@ -95,7 +95,7 @@ def test_every_llm_span_and_the_run_record_say_which_rules_ran_and_when_the_firs
     with session_for(tmp_path, replies) as session:  # replay: the 1.5B model's profile
         session.run("What does calc.py do?")
     llm = spans_of(session, "LLM")
-    small = [r for r in RULES if r not in UNMEASURED]  # the 1.5B profile: every rule measured on it
+    small = [r for r in RULES if r in RULES_BY_PROFILE["qwen2.5-coder-1.5b"]]
     assert len(llm) == 2 and all(s["attributes"]["llm.coaching_rules"] == small for s in llm)
     meta = json.loads((session.last_run.dir / "metadata.json").read_text())
     assert meta["coaching_rules"] == small

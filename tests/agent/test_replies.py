@@ -311,7 +311,7 @@ def test_a_reply_reading_a_name_nothing_set_is_asked_again_and_never_runs(tmp_pa
                step("all", "print(list_all)"),  # nothing set list_all: asked again, never run
                step("files again", "print(len(files))"),  # `files` is the interpreter's, from step 1
                step("done", 'final_answer(str(len(files)))')]
-    with session_for(tmp_path, replies) as session:
+    with session_for(tmp_path, replies, AGENT_COACHING="+reply_repairs") as session:
         result = session.run("Which files are in this repository?")
     assert result.status == "answered"
     codes = step_codes(session)
@@ -364,7 +364,7 @@ def test_a_reply_that_reads_an_item_of_a_number_is_asked_again(tmp_path):
     replies = [step("tests", "print(run_tests())"),
                step("apply", 'E = -1\nprint(apply_patch(patch_id=E["patch_id"]))'),  # retried
                *READ_AND_FINISH]
-    with session_for(tmp_path, replies) as session:
+    with session_for(tmp_path, replies, AGENT_COACHING="+reply_repairs") as session:
         session.run(LOOK_AROUND)
     codes = step_codes(session)
     assert codes == ["print(run_tests())", 'print(read_file(path="calc.py"))', 'final_answer("read it")']
@@ -381,7 +381,7 @@ def test_a_retry_that_reads_a_name_nothing_set_is_asked_again_too(tmp_path):
                step("tests again", "print(run_tests())"),  # a repeat: retried
                step("apply", 'print(apply_patch(patch_id=p["patch_id"]))'),  # the retry: no `p`
                *READ_AND_FINISH]
-    with session_for(tmp_path, replies) as session:
+    with session_for(tmp_path, replies, AGENT_COACHING="+reply_repairs") as session:
         session.run(LOOK_AROUND)
     codes = step_codes(session)
     assert codes == ["print(run_tests())", 'print(read_file(path="calc.py"))', 'final_answer("read it")']
@@ -399,7 +399,7 @@ def test_a_retry_cut_off_by_max_tokens_is_asked_again_in_the_format(tmp_path):
                'Thought: apply it\n<code>\nprint(apply_patch(patch_id="""\nThis should work as intended.',  # cut off
                step("read", 'print(read_file(path="calc.py"))'),
                step("done", 'final_answer("read it")')]
-    with session_for(tmp_path, replies) as session:
+    with session_for(tmp_path, replies, AGENT_COACHING="+reply_repairs") as session:
         session.run(LOOK_AROUND)
     codes = step_codes(session)
     assert codes == ["print(run_tests())", 'print(read_file(path="calc.py"))', 'final_answer("read it")']
@@ -455,7 +455,7 @@ def test_after_a_fix_that_fails_its_tests_the_next_reply_is_a_fix_again_sampled_
 
     replies = [edit("add() subtracts.", "calc.py", FIXED_CALC.replace("a + b", "a ** b")),  # the tests still fail: undone
                edit("add() must add.", "calc.py", FIXED_CALC)]  # from the file as first shown; passes and finishes
-    with session_for(tmp_path, replies) as session:
+    with session_for(tmp_path, replies, AGENT_COACHING="+temperature_bumps") as session:
         required = []
         told = session.agent.model.next_step  # the attempts' plan, as the task loop tells it
         session.agent.model.next_step = lambda plan, hint=None: required.append(plan) or told(plan, hint)
@@ -538,7 +538,7 @@ def test_a_file_written_back_unchanged_is_asked_again_warmer_before_it_costs_a_s
 
     replies = [edit("Nothing to change.", "calc.py", BUGGY_PROJECT["calc.py"]),  # the file as it is
                edit("add() must add.", "calc.py", FIXED_CALC)]
-    with session_for(tmp_path, replies) as session:
+    with session_for(tmp_path, replies, AGENT_COACHING="+reply_repairs,+temperature_bumps") as session:
         result = session.run("Fix the failing test.")
     assert result.status == "answered" and result.steps == 1
     assert text_of(session.model.requests[1][-1]) == UNCHANGED
@@ -555,7 +555,8 @@ def test_each_llm_span_names_the_temperature_its_request_was_sampled_at(tmp_path
     replies = [edit("Nothing to change.", "calc.py", BUGGY_PROJECT["calc.py"]),  # retried warmer
                edit("add() must multiply.", "calc.py", FIXED_CALC.replace("a + b", "a * b")),  # fails: refix
                edit("add() must add.", "calc.py", FIXED_CALC)]
-    with session_for(tmp_path, replies, MODEL_TEMPERATURE="0.1") as session:
+    with session_for(tmp_path, replies, MODEL_TEMPERATURE="0.1",
+                     AGENT_COACHING="+reply_repairs,+temperature_bumps") as session:
         assert session.run("Fix the failing test.").status == "answered"
     [run] = list((tmp_path / "runs").iterdir())
     spans = [json.loads(line) for line in (run / "trace.jsonl").read_text().splitlines()]
@@ -600,7 +601,7 @@ def test_an_attempt_tested_a_step_later_counts_too(tmp_path):
 def test_a_reply_with_no_file_and_no_code_gets_one_reminder(tmp_path):
     replies = ["calc.py is wrong, add() should add.",  # neither a file nor code: reminded once
                edit("add() must add.", "calc.py", FIXED_CALC)]
-    with session_for(tmp_path, replies) as session:
+    with session_for(tmp_path, replies, AGENT_COACHING="+reply_repairs") as session:
         result = session.run("Fix the failing test.")
     assert result.status == "answered" and result.steps == 1
     assert "That reply has no file to use" in text_of(session.model.requests[1][-1])
@@ -612,7 +613,7 @@ def test_a_fix_cannot_write_the_tests_and_an_unusable_attempt_is_tried_again(tmp
     those changes nothing, and the next request is a fresh attempt that says so."""
     tests_only = edit("The test is wrong.", "test_calc.py", "def test_add():\n    pass\n")
     replies = [tests_only, tests_only, edit("add() must add.", "calc.py", FIXED_CALC)]
-    with session_for(tmp_path, replies) as session:
+    with session_for(tmp_path, replies, AGENT_COACHING="+reply_repairs") as session:
         result = session.run("Fix the failing test.")
     assert result.status == "answered" and result.steps == 2
     assert "Attempt 1 did not work: it changed no file." in text_of(session.model.requests[2][-1])
@@ -638,7 +639,7 @@ def test_a_new_attempt_asked_for_at_the_step_limit_does_not_reach_the_next_task(
 
     replies = [edit("add() must multiply.", "calc.py", FIXED_CALC.replace("a + b", "a * b")),
                step("answer", 'final_answer("it adds")')]
-    with session_for(tmp_path, replies, AGENT_MAX_STEPS="1") as session:
+    with session_for(tmp_path, replies, AGENT_MAX_STEPS="1", AGENT_COACHING="+temperature_bumps") as session:
         assert session.run("Fix the failing test.").status == "step_limit"
         assert session.attempts._pending.temperature == REFIX_TEMPERATURE  # asked for, never made
         session.run("What does calc.py do?")

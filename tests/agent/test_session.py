@@ -72,7 +72,7 @@ def test_code_errors_are_steps_not_crashes(tmp_path):
         step("fixed", 'print(read_file(path="calc.py"))'),
         step("division", "print(1 / 0)"),
         step("done", 'final_answer("ok")'),
-    ], tmp_path)
+    ], tmp_path, AGENT_COACHING="+reply_repairs")
     result = session.run("x")
     assert result.status == "answered" and result.steps == 4
     errors = [type(s.error).__name__ for s in session.agent.memory.steps if getattr(s, "error", None)]
@@ -84,7 +84,8 @@ def test_code_errors_are_steps_not_crashes(tmp_path):
 
 def test_a_reply_that_does_not_parse_gets_one_retry_with_a_reminder(tmp_path):
     repo = make_repo(tmp_path / "p", BUGGY_PROJECT)
-    session = open_session(repo, ["I think I will read the file.", step("d", 'final_answer("ok")')], tmp_path)
+    session = open_session(repo, ["I think I will read the file.", step("d", 'final_answer("ok")')], tmp_path,
+                           AGENT_COACHING="+reply_repairs")
     result = session.run("x")
     seen = session.model.requests
     assert result.status == "answered" and result.steps == 1, "the retry is part of the same step"

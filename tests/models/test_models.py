@@ -222,7 +222,7 @@ def test_a_fix_over_ollama_is_free_text_and_a_new_attempt_really_goes_out_warmer
         # the plain core unless told otherwise (models/profiles.py).
         settings = load_settings({"RUNS_DIR": str(tmp_path / "runs"), "MODEL_ID": f"ollama_chat/{MODEL}",
                                   "MODEL_API_BASE": ollama.url, "MODEL_TEMPERATURE": "0.1", "MODEL_MAX_TOKENS": "512",
-                                  "AGENT_COACHING": "qwen2.5-coder-1.5b"})
+                                  "AGENT_COACHING": "fresh_restart,temperature_bumps"})
         with Session(settings, repo, Approver("auto", interactive=False),
                      Display(console=Console(file=io.StringIO(), width=200), out=io.StringIO())) as session:
             result = session.run("test_calc.py fails. Fix calc.py.")

@@ -8,7 +8,9 @@ import pytest
 from agent_runtime.config import ConfigError, load_settings
 from agent_runtime.models.profiles import (
     ALL,
+    DROPPED_FOR_1_5B,
     RULES,
+    RULES_BY_PROFILE,
     UNMEASURED,
     CoachingError,
     coaching_for,
@@ -16,7 +18,8 @@ from agent_runtime.models.profiles import (
     switches,
 )
 
-SMALL = ALL - UNMEASURED  # what the built-in profiles of the small models turn on
+SMALL = ALL - UNMEASURED  # every measured rule: the 0.5B's and the 270M's profiles
+SMALL_1_5B = SMALL - {"temperature_bumps", "reply_repairs"}  # the 1.5B's: two rules measured worth nothing
 
 
 @pytest.mark.parametrize("model_id, profile", [
@@ -28,11 +31,13 @@ SMALL = ALL - UNMEASURED  # what the built-in profiles of the small models turn 
 def test_built_in_profiles_know_the_small_models_and_anything_else_gets_the_plain_core(model_id, profile):
     assert profile_for(model_id) == profile
     coaching = coaching_for(model_id)
-    assert coaching.rules == (frozenset() if profile == "plain" else SMALL)
+    assert coaching.rules == {"plain": frozenset(), "qwen2.5-coder-1.5b": SMALL_1_5B}.get(profile, SMALL)
     assert coaching.source == "built-in"
 
 
 def test_the_rules_are_the_ones_the_issue_names():
+    assert DROPPED_FOR_1_5B == {"temperature_bumps", "reply_repairs"}
+    assert RULES_BY_PROFILE["qwen2.5-coder-1.5b"] == SMALL_1_5B, "a rule measured worth nothing is dropped"
     assert list(RULES) == ["grammar_limits", "reply_repairs", "repeat_retry", "fresh_restart",
                            "new_function_per_attempt", "temperature_bumps", "localization", "extra_test_runs",
                            "planner", "hints", "skill_preload"]
@@ -47,7 +52,9 @@ def test_the_models_file_sets_rules_as_a_list_or_switches_some_as_a_table():
     assert coaching_for("embedded:1.5b", exactly).names == ["planner", "hints"], "a list is exactly these"
     some = switches({"hints": False, "repeat_retry": False}, "[models.small] rules")
     small = coaching_for("embedded:1.5b", some)
-    assert small.rules == SMALL - {"hints", "repeat_retry"} and small.source == "models file"
+    assert small.rules == SMALL_1_5B - {"hints", "repeat_retry"} and small.source == "models file"
+    back = coaching_for("embedded:1.5b", switches({"reply_repairs": True}, "[models.small] rules"))
+    assert back.rules == SMALL_1_5B | {"reply_repairs"}, "a dropped rule can be switched back on"
     assert coaching_for("openai/gpt-4o", switches({"hints": True}, "x")).names == ["hints"]
     with pytest.raises(CoachingError, match="unknown rule 'hint' .*the rules: grammar_limits"):
         switches(["hint"], "[models.big] rules")
@@ -57,11 +64,11 @@ def test_the_models_file_sets_rules_as_a_list_or_switches_some_as_a_table():
 
 def test_agent_coaching_overrides_one_run():
     assert coaching_for("embedded", override="plain").rules == frozenset()
-    assert coaching_for("openai/gpt-4o", override="qwen2.5-coder-1.5b").rules == SMALL
+    assert coaching_for("openai/gpt-4o", override="qwen2.5-coder-1.5b").rules == SMALL_1_5B
     assert coaching_for("openai/gpt-4o", override="all").rules == ALL
     assert coaching_for("embedded", override="none").rules == frozenset()
-    assert coaching_for("embedded", override="-hints,-planner").rules == SMALL - {"hints", "planner"}
-    assert coaching_for("embedded", override="+skill_preload").rules == ALL
+    assert coaching_for("embedded", override="-hints,-planner").rules == SMALL_1_5B - {"hints", "planner"}
+    assert coaching_for("embedded", override="+skill_preload").rules == SMALL_1_5B | {"skill_preload"}
     assert coaching_for("openai/gpt-4o", override="+hints").names == ["hints"]
     assert coaching_for("openai/gpt-4o", override="localization, extra_test_runs").names == \
         ["localization", "extra_test_runs"]
@@ -79,7 +86,7 @@ def test_the_session_s_model_kind_carries_its_rules(tmp_path):
     plain = load_settings({"MODEL_ID": "ollama_chat/qwen2.5-coder:7b"})
     assert model_for_role(plain, "coder").open_kind(plain).coaching.rules == frozenset()
     replay = load_settings({"MODEL_ID": f"replay:{tmp_path / 'r.json'}"})
-    assert model_for_role(replay, "coder").open_kind(replay).coaching.rules == SMALL
+    assert model_for_role(replay, "coder").open_kind(replay).coaching.rules == SMALL_1_5B, "replies recorded from the 1.5B"
     off = load_settings({"MODEL_ID": f"replay:{tmp_path / 'r.json'}", "AGENT_COACHING": "plain"})
     assert model_for_role(off, "coder").open_kind(off).coaching.rules == frozenset()
     file = tmp_path / "models.toml"

@@ -259,7 +259,8 @@ def test_outcomes_set_the_span_status(tmp_path, monkeypatch):
     assert "division by zero" in first["attributes"]["output.value"]
 
     # a reply without code, and the format retry's as well: the step fails; each request is an LLM span
-    result, spans = run("noparse", ["I will not write code.", "Still no code.", step("Done.", 'final_answer("done")')])
+    result, spans = run("noparse", ["I will not write code.", "Still no code.", step("Done.", 'final_answer("done")')],
+                       AGENT_COACHING="+reply_repairs")
     assert result.status == "answered"
     first = next(s for s in spans if s["name"] == "step 1")
     assert first["status"] == "ERROR" and "Still no code." in first["attributes"]["input.value"]
