@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import tempfile
 import threading
+import time
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
@@ -68,6 +70,7 @@ class McpServer:
         self._session: Any = None
         self._stop: asyncio.Event | None = None
         self._task: asyncio.Task | None = None
+        self._pid: int | None = None  # the server's process, ours (its sandbox and server are below it)
         self._stderr = tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace", prefix="agent-runtime-mcp-")
         self.tools: list["types.Tool"] = []
 
@@ -134,6 +137,9 @@ class McpServer:
         task, stop = self._task, self._stop
         if task is None or stop is None or task.done():
             return
+        # The SDK kills the server's process group, but the sandboxed server is in a session of its own and
+        # dies with its sandbox a moment later: what to wait for is taken before anything is stopped.
+        tree = _tree(self._pid) if self._pid else []
         self._loop.loop.call_soon_threadsafe(stop.set)
         if self._session is None:
             # Still starting (no answer to initialize or to the tool list): nothing waits on `stop` yet, so the
@@ -145,6 +151,9 @@ class McpServer:
             self._loop.run(asyncio.wait_for(asyncio.shield(task), STOP_WAIT_S), STOP_WAIT_S + 2)
         except Exception:  # noqa: BLE001 - stopping is best effort; the loop thread dies with us anyway
             log.debug("MCP server %s did not stop cleanly", self.config.name, exc_info=True)
+        deadline = time.monotonic() + GRACE_S
+        while any(_alive(pid) for pid in tree) and time.monotonic() < deadline:
+            time.sleep(0.05)
 
     def close(self) -> None:
         self.stop()
@@ -199,9 +208,11 @@ class McpServer:
             with program as (argv, env):
                 # Started from this loop's thread, which lives until every server is stopped; killed with us if we
                 # die outright (a server that ignores the end of its stdin would go on alone).
-                argv = dies_with_us_prefix() + list(argv)
+                server, argv = list(argv), dies_with_us_prefix() + list(argv)
+                before = _children(server)
                 params = StdioServerParameters(command=argv[0], args=argv[1:], env=env, cwd=str(self.root))
                 async with stdio_client(params, errlog=self._stderr) as (read, write):
+                    self._pid = min(_children(server) - before, default=None)
                     async with ClientSession(read, write) as session:
                         await session.initialize()
                         self.tools = await _all_tools(session)
@@ -215,7 +226,7 @@ class McpServer:
             if not isinstance(exc, Exception):
                 raise
         finally:
-            self._session = None
+            self._session, self._pid = None, None
             if not ready.done():
                 ready.set_exception(RuntimeError("the server closed its connection"))
 
@@ -225,6 +236,45 @@ class McpServer:
             raise ToolError(f"MCP server {self.config.name} is not running", "Try the call again.",
                             kind="mcp_unavailable")
         return await session.call_tool(tool, arguments, read_timeout_seconds=timedelta(seconds=timeout))
+
+
+def _stat(pid: int) -> list[str]:
+    """/proc/PID/stat's fields after the command name ([0] the state, [1] the parent); [] when it is gone."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return []
+
+
+def _alive(pid: int) -> bool:
+    fields = _stat(pid)
+    return bool(fields) and fields[0] not in ("Z", "X")
+
+
+def _children(argv: list[str]) -> set[int]:
+    """This process's child processes whose command line ends with `argv` (a prefix may not have run it yet)."""
+    mine, tail, found = str(os.getpid()), [a.encode() for a in argv], set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and _stat(int(entry.name))[1:2] == [mine]:
+            try:
+                if (entry / "cmdline").read_bytes().split(b"\0")[:-1][-len(tail):] == tail:
+                    found.add(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
+def _tree(pid: int) -> list[int]:
+    """`pid` and every process below it."""
+    parents = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and (fields := _stat(int(entry.name))):
+            parents.setdefault(fields[1], []).append(int(entry.name))
+    tree, i = [pid], 0
+    while i < len(tree):
+        tree += parents.get(str(tree[i]), [])
+        i += 1
+    return tree
 
 
 async def _all_tools(session: Any) -> list["types.Tool"]:
