@@ -251,28 +251,32 @@ def _alive(pid: int) -> bool:
     return bool(fields) and fields[0] not in ("Z", "X")
 
 
+def _by_parent() -> dict[int, list[int]]:
+    """Every process, under its parent's pid."""
+    found: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and (fields := _stat(int(entry.name))):
+            found.setdefault(int(fields[1]), []).append(int(entry.name))
+    return found
+
+
 def _children(argv: list[str]) -> set[int]:
     """This process's child processes whose command line ends with `argv` (a prefix may not have run it yet)."""
-    mine, tail, found = str(os.getpid()), [a.encode() for a in argv], set()
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit() and _stat(int(entry.name))[1:2] == [mine]:
-            try:
-                if (entry / "cmdline").read_bytes().split(b"\0")[:-1][-len(tail):] == tail:
-                    found.add(int(entry.name))
-            except OSError:
-                continue
+    tail, found = [a.encode() for a in argv], set()
+    for pid in _by_parent().get(os.getpid(), []):
+        try:
+            if Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[:-1][-len(tail):] == tail:
+                found.add(pid)
+        except OSError:
+            continue
     return found
 
 
 def _tree(pid: int) -> list[int]:
     """`pid` and every process below it."""
-    parents = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit() and (fields := _stat(int(entry.name))):
-            parents.setdefault(fields[1], []).append(int(entry.name))
-    tree, i = [pid], 0
+    below, tree, i = _by_parent(), [pid], 0
     while i < len(tree):
-        tree += parents.get(str(tree[i]), [])
+        tree += below.get(tree[i], [])
         i += 1
     return tree
 
