@@ -164,7 +164,7 @@ system-deps:
 	fi
 
 bench: install models
-	@for script in benchmarks/*.py; do case $$script in */_common.py|*/baselines.py) continue;; esac; \
+	@for script in benchmarks/*.py; do case $$script in */_common.py|*/baselines.py|*/repeat_tests.py) continue;; esac; \
 	  echo "== $$script"; $(BIN)/python $$script; done
 
 # Re-resolve the pins (needs the package index).

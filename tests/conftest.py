@@ -212,9 +212,10 @@ def flat(text: str) -> str:
 
 
 def runs_in_order(runs_dir: Path) -> list[Path]:
-    """Run directories in the order the runs started. Ids tell the second only (then a random
-    suffix); a run's metadata.json is written last when it ends."""
-    return sorted(Path(runs_dir).iterdir(), key=lambda d: (d.name[:15], (d / "metadata.json").stat().st_mtime_ns))
+    """Run directories in the order the runs started (the product's own order)."""
+    from agent_runtime.telemetry.records import run_order
+
+    return sorted(Path(runs_dir).iterdir(), key=run_order)
 
 
 def step(thought: str, code: str) -> str:

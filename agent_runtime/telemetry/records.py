@@ -102,10 +102,9 @@ class RunRecord:
               models: dict[str, Any] | None = None) -> "RunRecord":
         """conversation: session_id, conversation (its first run's id), previous_run (the run whose
         conversation this one continues, or None). models: each role's model (coder, planner, judge)."""
-        run_id = datetime.now().strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(2)
-        directory = Path(runs_dir) / run_id
         Path(runs_dir).mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR)
-        directory.mkdir(exist_ok=False, mode=PRIVATE_DIR)
+        directory = _new_run_dir(Path(runs_dir))
+        run_id = directory.name
         os.chmod(directory, PRIVATE_DIR)  # whatever the umask
         record = cls(directory, redact)
         write_private(directory / ".running", str(os.getpid()))
@@ -222,19 +221,35 @@ def load_steps(directory: Path) -> list[dict[str, Any]]:
     return items
 
 
-def _newest_first(directory: Path) -> tuple[str, int]:
-    # Ids tell the second a run started; two in one second: the one whose record was written last.
+def _new_run_dir(runs_dir: Path) -> Path:
+    """A run's id is when it started, to the millisecond, and a random hex digit (two processes
+    sharing RUNS_DIR): ids sort in the order runs started, which a REPL's runs of one second did not
+    when the id ended in four random digits."""
+    for _ in range(64):
+        now = datetime.now()
+        directory = runs_dir / f"{now:%Y%m%d-%H%M%S}-{now.microsecond // 1000:03d}{secrets.token_hex(1)[0]}"
+        try:
+            directory.mkdir(mode=PRIVATE_DIR)
+            return directory
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free run id in {runs_dir}")
+
+
+def run_order(directory: Path) -> tuple[str, int]:
+    """Sort key, oldest first: the millisecond an id tells, then (one millisecond, two processes) the
+    run whose record was written last; the id's random last digit never decides."""
     try:
-        return directory.name[:15], (directory / "metadata.json").stat().st_mtime_ns
+        return directory.name[:19], (directory / "metadata.json").stat().st_mtime_ns
     except OSError:
-        return directory.name[:15], 0
+        return directory.name[:19], 0
 
 
 def list_runs(runs_dir: Path, limit: int = 20) -> list[dict[str, Any]]:
     if not Path(runs_dir).is_dir():
         return []
     directories = sorted((d for d in Path(runs_dir).iterdir() if (d / "metadata.json").is_file()),
-                         key=_newest_first, reverse=True)
+                         key=run_order, reverse=True)
     runs = []
     for directory in directories[:limit]:
         try:
@@ -252,7 +267,7 @@ def find_runs(runs_dir: Path, run_id: str) -> list[Path]:
     if not Path(runs_dir).is_dir() or not run_id or any(c in run_id for c in "/*?[]"):
         return []
     return sorted((d for d in Path(runs_dir).iterdir() if run_id in d.name and (d / "metadata.json").is_file()),
-                  key=_newest_first, reverse=True)
+                  key=run_order, reverse=True)
 
 
 PEEKS = ("reader_closed",)  # runs whose reader went away (`--json ... | head -1`): never "the last run"
@@ -265,7 +280,7 @@ def latest_run(runs_dir: Path, repo: Path | None = None) -> Path | None:
         return None
 
     for directory in sorted((d for d in Path(runs_dir).iterdir() if (d / "metadata.json").is_file()),
-                            key=_newest_first, reverse=True):
+                            key=run_order, reverse=True):
         try:
             metadata = json.loads((directory / "metadata.json").read_text())
         except (OSError, ValueError):

@@ -56,7 +56,9 @@ def _pump(term: Terminal) -> None:
 
 
 def newest_run(runs: Path) -> Path:
-    return max(runs.iterdir(), key=lambda d: (d.name[:15], (d / "metadata.json").stat().st_mtime_ns))
+    from agent_runtime.telemetry.records import run_order
+
+    return max(runs.iterdir(), key=run_order)
 
 
 def test_a_repl_session_then_continue_in_a_new_process(tmp_path):

@@ -5,7 +5,6 @@ uses the default (1.5B), as `make run` does."""
 
 from __future__ import annotations
 
-import builtins
 import io
 import json
 import os
@@ -116,23 +115,20 @@ def test_make_runs_first_task_on_the_default_model(tmp_path):
         assert tests.returncode == 0, tests.stdout
 
 
-# What a sampled reply can still get wrong under the grammar: the values it computes with.
-MODEL_VALUE_ERRORS = ("is not defined", "KeyError", "object is not iterable", "object is not subscriptable",
-                      "unsupported operand type")
-# A builtin given arguments it never takes (`abs(2, 3)`, written twice by the 0.5B model at
-# temperature 0 in a full run here): a grammar has no arities either. A tool called wrongly names the tool, not a builtin.
-BUILTIN_MISCALL = re.compile(r"\b(%s)\(\) (takes|expected|missing|got)\b" % "|".join(
-    name for name in dir(builtins) if callable(getattr(builtins, name)) and not name[0].isupper()))
+# What the grammar rules out, whatever the model samples: code that does not parse, a function that is
+# neither a tool nor one of the builtins it lists (a model once called a `summarize()` it made up), an
+# import, a keyword argument a tool does not take, an attribute that is not a method of the values code
+# can hold. Every other error is the model computing with a wrong value (`calc = 2 + bool(2, 3)`,
+# `sum(max(100, 200))`, a name it never set): how often that happens is its quality (benchmarks/), and
+# the runtime's part is that the error is recorded and the run goes on.
+GRAMMAR_VIOLATIONS = re.compile(r"SyntaxError|IndentationError|Forbidden function evaluation|Import (of|from) |"
+                                r"unexpected keyword argument|Forbidden access")
+ATTRIBUTE = re.compile(r"has no attribute '?(\w+)")
 
 
-# A real method of the wrong kind of value (`apply_patch(...).to_bytes()`: an int's method on the str
-# the tool returned, 1.5B model at temperature 0 in CI): the grammar allows every value method, untyped.
-WRONG_KIND_METHOD = re.compile(r"has no attribute (%s)\b" % "|".join(map(re.escape, VALUE_METHODS)))
-
-
-def model_value_error(message: str) -> bool:
-    return (any(kind in message for kind in MODEL_VALUE_ERRORS) or bool(BUILTIN_MISCALL.search(message))
-            or bool(WRONG_KIND_METHOD.search(message)))
+def grammar_violation(message: str) -> bool:
+    unknown_attribute = any(name not in VALUE_METHODS for name in ATTRIBUTE.findall(message))
+    return bool(GRAMMAR_VIOLATIONS.search(message)) or unknown_attribute
 
 
 def test_grammar_replies_always_parse_and_run(tmp_path):
@@ -164,12 +160,10 @@ def test_grammar_replies_always_parse_and_run(tmp_path):
             try:
                 agent.python_executor(code)  # raises if the code does not run
             except Exception as exc:  # noqa: BLE001
-                # The failures a grammar cannot rule out, for it has no types: reading a variable the
-                # code never set (sampled at 1.3, the 0.5B model prints names it made up), indexing a
-                # tool's error as if it were its result (p["patch_id"] after p = read_file(...) of a
-                # file that is not there), a value of the wrong kind (`sum(max(3, n))`). A tool called
-                # wrongly, a made-up function or method, or code that does not parse fails the test.
-                if not model_value_error(str(exc)):
+                # A grammar has no types: a variable the code never set (sampled at 1.3, the 0.5B model
+                # prints names it made up), a tool's error indexed as if it were its result, a value of
+                # the wrong kind. What it does rule out (GRAMMAR_VIOLATIONS) fails the test.
+                if grammar_violation(str(exc)):
                     raise
                 model_errors += 1
     # How many replies compute with a wrong value is the model's quality (benchmarks/), not the runtime's:
@@ -197,12 +191,10 @@ def test_five_short_tasks_three_steps_each_without_parse_or_code_errors(tmp_path
             session.reset()  # five short tasks, each on its own
     assert all(r["steps"] >= 1 for r in records)
     assert sum(r["parse_errors"] for r in records) == 0, "every reply parsed"
-    # Code that ran but failed on a value (what no grammar can rule out, for it has no types: a name
-    # it never set, `sum(max(100, 200))`, `abs(2, 3)`) is recorded and the run goes on: how often it
-    # happens is the model's quality (benchmarks/). A made-up function, a syntax error or a tool misuse
-    # fails the test: the grammar rules those out.
+    # Code that ran but failed on a value is recorded and the run goes on (every task ended answered or
+    # at its step limit, above); what the grammar rules out never happens (GRAMMAR_VIOLATIONS).
     assert sum(r["code_errors"] for r in records) == len(errors)
-    assert all(model_value_error(e) for e in errors), errors
+    assert not [e for e in errors if grammar_violation(e)], errors
     for history in histories:
         for a, b, c in zip(history, history[1:], history[2:]):
             if (a.tool, a.arguments) == (b.tool, b.arguments) == (c.tool, c.arguments) and a.outcome == b.outcome == "ok":
@@ -451,13 +443,16 @@ def test_grammar_replies_still_parse_with_prompt_lookup_on(lookup_servers):
     # (Not compared with the other server's reply: a batch of 4 or more positions goes through
     # other matrix kernels than one token, which round differently; where the model is near a
     # tie, as in free explanation text, greedy decoding can then pick another word.)
-    edit = ask(lookup_servers["on"], FIX, edit_grammar(["calc.py"]))
+    # Room for the explanation (8 lines at most) and the whole file; what the fix says is the model's.
+    edit = ask(lookup_servers["on"], FIX, edit_grammar(["calc.py"]), max_tokens=600)
     text = edit.content
     assert text[0] not in "#`\n \t", "an explanation comes first, as the grammar says"
-    assert [line for line in text.splitlines() if line.startswith("### ")] == ["### calc.py"]
-    fenced = text.split("```python\n", 1)[1].split("```", 1)[0]
-    compile(fenced, "calc.py", "exec")
-    assert "return a + b" in fenced
+    headings = [line for line in text.splitlines() if line.startswith("### ")]
+    if edit.raw.choices[0].finish_reason == "length":  # cut short (the grammar bounds no line): its form so far
+        assert all(line == "### calc.py" for line in headings), text
+    else:
+        assert headings == ["### calc.py"], text  # and one fenced block, closed: what the edit form reads
+        assert re.fullmatch(r"[^#`\n \t][\s\S]*?\n### calc\.py\n```[a-z]{0,12}\n(?:(?!```)[^\n]*\n)*```\n?", text), text
     tool = ask(lookup_servers["on"], "Reply with Thought: then a <code> block of tool calls.\nTask: read calc.py, then run the tests.",
                python_grammar(tool_classes(), 1024), max_tokens=160)
     if tool.raw.choices[0].finish_reason != "length":
