@@ -238,3 +238,15 @@ def test_hooks_that_never_run_may_live_anywhere(tmp_path):
     (repo / ".git" / "hooks").symlink_to(elsewhere)
     assert gitcmd.git_dir_escape(repo) is None
     assert gitcmd.safe_git(repo).head()
+
+
+def test_no_git_directory_comes_from_the_agents_environment(monkeypatch, tmp_path):
+    """What names a git directory in the environment is never inherited: only the door's own GIT_*."""
+    secret = secret_repo(tmp_path)
+    ws = make_repo(tmp_path / "ws", {"a.txt": "a\n"})
+    for name in ("GIT_DIR", "GIT_COMMON_DIR", "GIT_OBJECT_DIRECTORY", "GIT_ALTERNATE_OBJECT_DIRECTORIES",
+                 "GIT_INDEX_FILE", "GIT_WORK_TREE", "GIT_NAMESPACE", "GIT_CEILING_DIRECTORIES"):
+        monkeypatch.setenv(name, str(secret / ".git"))
+    env = gitcmd.git_environment()
+    assert set(env) - {"PATH", "HOME", "LANG", "LC_ALL"} == set(gitcmd._DOOR_ENV) | {"GIT_LITERAL_PATHSPECS"}
+    assert leaked(gitcmd.safe_git(ws).run("log", "-p", "--all")) == []
