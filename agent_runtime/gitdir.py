@@ -28,7 +28,7 @@ from typing import Callable, Iterable, NamedTuple
 from agent_runtime.config import agent_dirs
 from agent_runtime.core import within
 
-GITFILE_MAX_BYTES = 4096
+PATH_FILE_MAX_BYTES = 1 << 20  # git reads such a file whole
 # Left to other checks (see the module): the configuration, and hooks that never run.
 NOT_WALKED = ("config", "config.worktree", "hooks")
 
@@ -51,57 +51,66 @@ def _real(base: Path, text: str) -> Path:
     return Path(os.path.realpath(text if os.path.isabs(text) else base / text))
 
 
-def _first_line(path: Path) -> str | None:
-    """The first line of a small file git reads a path from (commondir, gitdir); None if unreadable."""
+def _path_file(path: Path) -> str | None:
+    """A path as git reads it from a file (commondir, gitdir, a `.git` file): the whole text, only
+    trailing CR and LF removed, as git does (a second line or a trailing blank is part of the path);
+    None when there is no such file."""
     try:
         if not path.is_file():
             return None
         with open(path, "rb") as handle:
-            text = handle.read(GITFILE_MAX_BYTES).decode("utf-8", "surrogateescape")
+            text = handle.read(PATH_FILE_MAX_BYTES).decode("utf-8", "surrogateescape")
     except OSError:
         return None
-    return (text.splitlines() or [""])[0].strip()
+    return text.rstrip("\r\n")
 
 
 def gitfile_target(dot_git: Path) -> Path | None:
-    """What a `.git` file (`gitdir: PATH`) names, resolved; None for anything else."""
+    """What a `.git` file (`gitdir: PATH`) names, resolved; None for anything else (git refuses it)."""
     if dot_git.is_symlink():
         return None
-    text = _first_line(dot_git)
-    if text is None or not text.startswith("gitdir:"):
+    text = _path_file(dot_git)
+    if text is None or not text.startswith("gitdir: "):
         return None
-    return _real(dot_git.parent, text[7:].strip())
+    return _real(dot_git.parent, text[8:])
 
 
 def common_dir(git_dir: Path) -> Path | None:
     """The common directory a git directory's `commondir` file names, resolved; None without one."""
-    text = _first_line(git_dir / "commondir")
+    text = _path_file(git_dir / "commondir")
     return _real(git_dir, text) if text else None
 
 
 def _links_back(git_dir: Path, dot_git: Path) -> bool:
     """Does this linked worktree's git directory name `dot_git` (a `.git` file) in its `gitdir` file?"""
-    text = _first_line(git_dir / "gitdir")
+    text = _path_file(git_dir / "gitdir")
     return bool(text) and _real(git_dir, text) == Path(os.path.realpath(dot_git))
 
 
-def _alternates(git_dir: Path) -> list[Path]:
-    """The object directories git borrows from (objects/info/alternates; info/alternates too, which
-    older tools wrote), resolved. A line may be C-quoted; `#` starts a comment."""
+def _unquote(line: str) -> str | None:
+    """A C-quoted alternates line ("..."), unquoted; None when it is not one."""
+    if not (len(line) > 1 and line.startswith('"') and line.endswith('"')):
+        return None
+    try:
+        raw = line[1:-1].encode("utf-8", "surrogateescape").decode("unicode_escape")
+        return raw.encode("latin-1").decode("utf-8", "surrogateescape")
+    except (UnicodeError, ValueError):
+        return None
+
+
+def _alternates(objects: Path) -> list[Path]:
+    """The object directories git borrows from through `<objects>/info/alternates`, resolved: each
+    line as git takes it (not stripped; empty lines and `#` comments skipped), relative to
+    `objects`. A quoted line counts both as written and unquoted: either reading is checked."""
+    try:
+        with open(objects / "info" / "alternates", "rb") as handle:
+            lines = handle.read(PATH_FILE_MAX_BYTES).decode("utf-8", "surrogateescape").split("\n")
+    except OSError:
+        return []
     found = []
-    for name in ("objects/info/alternates", "info/alternates"):
-        try:
-            with open(git_dir / name, "rb") as handle:
-                lines = handle.read(1 << 20).decode("utf-8", "surrogateescape").splitlines()
-        except OSError:
-            continue
-        for line in lines:
-            line = line.strip()
-            if not line or line.startswith("#"):
-                continue
-            if line.startswith('"') and line.endswith('"') and len(line) > 1:
-                line = line[1:-1].encode("utf-8", "surrogateescape").decode("unicode_escape", "replace")
-            found.append(_real(git_dir / "objects", line))
+    for line in lines:
+        if line and not line.startswith("#"):
+            found += [_real(objects, text) for text in (line, _unquote(line)) if text]
     return found
 
 
@@ -151,22 +160,29 @@ def _walk(starts: Iterable[Path], bounds: _Bounds) -> Escape | None:
 
 
 def _named_paths(git_dir: Path, bounds: _Bounds) -> tuple[list[Path], Escape | None]:
-    """The paths a git directory's own files name (commondir, gitdir, alternates) checked: the
-    alternates' object directories to walk too, or the first that leads out."""
+    """The paths a git directory's own files name (commondir, gitdir, alternates, followed from one
+    object directory to the next as git does) checked: the object directories to walk too, or the
+    first that leads out. The git directory's own `info/alternates` is read as git would if the
+    directory were named as an object directory."""
     common = common_dir(git_dir)
     if common is not None and (found := bounds.escape(git_dir / "commondir", common)) is not None:
         return [], found
-    text = _first_line(git_dir / "gitdir")
+    text = _path_file(git_dir / "gitdir")
     if text:  # where a linked worktree is: outside is fine if it is gone or names this directory back
         named = _real(git_dir, text)
-        if bounds.escape(git_dir / "gitdir", named) is not None and named.exists() \
-                and gitfile_target(named) != Path(os.path.realpath(git_dir)):
-            return [], bounds.escape(git_dir / "gitdir", named)
-    extra = []
-    for alternate in _alternates(git_dir):
-        if (found := bounds.escape(git_dir / "objects" / "info" / "alternates", alternate)) is not None:
+        found = bounds.escape(git_dir / "gitdir", named)
+        if found is not None and named.exists() and gitfile_target(named) != Path(os.path.realpath(git_dir)):
             return [], found
-        extra.append(alternate)
+    extra: list[Path] = []
+    queue = [git_dir / "objects", git_dir]
+    while queue:
+        objects = queue.pop()
+        for alternate in _alternates(objects):
+            if (found := bounds.escape(objects / "info" / "alternates", alternate)) is not None:
+                return [], found
+            if alternate not in extra and len(extra) < 64:  # git follows five levels; a loop ends here
+                extra.append(alternate)
+                queue.append(alternate)
     return extra, None
 
 

@@ -76,6 +76,20 @@ def via_relative_alternates(ws: Path, secret: Path) -> None:
     point_head(ws, secret)
 
 
+def via_two_line_commondir(ws: Path, secret: Path) -> None:
+    """git takes the whole file as the path (only the trailing newline removed): its first line alone
+    would name a folder inside."""
+    (ws / ".git" / "x\n").mkdir()
+    (ws / ".git" / "commondir").write_text(f"x\n/../../../{secret.name}/.git\n")
+
+
+def via_alternates_ending_in_cr(ws: Path, secret: Path) -> None:
+    """git keeps a carriage return in an alternates line: `store\r` is a symlink out, `store` is nothing."""
+    (ws / "store\r").symlink_to(secret / ".git" / "objects")
+    (ws / ".git" / "objects" / "info" / "alternates").write_bytes(b"../../store\r\n")
+    point_head(ws, secret)
+
+
 def via_info_alternates(ws: Path, secret: Path) -> None:
     (ws / ".git" / "info" / "alternates").write_text(f"{secret / '.git' / 'objects'}\n")
 
@@ -132,13 +146,14 @@ def via_one_loose_object(ws: Path, secret: Path) -> None:
 ATTACKS: dict[str, Callable[[Path, Path], None]] = {
     "commondir": via_commondir, "objects": via_objects, "refs": via_refs, "alternates": via_alternates,
     "relative-alternates": via_relative_alternates, "info-alternates": via_info_alternates,
+    "two-line-commondir": via_two_line_commondir, "alternates-ending-in-cr": via_alternates_ending_in_cr,
     "gitdir-file": via_gitdir_file, "fake-linked-worktree": via_fake_linked_worktree,
     "worktrees-gitdir": via_worktrees_gitdir, "HEAD": via_head, "packed-refs": via_packed_refs, "index": via_index,
     "loose-object": via_one_loose_object,
 }
 # The cases where plain git prints the other repository's secret: what the door is for.
 LIVE = ("commondir", "objects", "alternates", "relative-alternates", "gitdir-file", "fake-linked-worktree",
-        "index", "loose-object")
+        "index", "loose-object", "two-line-commondir", "alternates-ending-in-cr")
 
 
 def plain_git(ws: Path, *args: str) -> str:
