@@ -66,9 +66,8 @@ def _path_file(path: Path) -> str | None:
 
 
 def gitfile_target(dot_git: Path) -> Path | None:
-    """What a `.git` file (`gitdir: PATH`) names, resolved; None for anything else (git refuses it)."""
-    if dot_git.is_symlink():
-        return None
+    """What a `.git` file (`gitdir: PATH`) names, resolved; None for anything else (git refuses it).
+    A symlink to such a file is read like one, its path relative to where the link is, as git does."""
     text = _path_file(dot_git)
     if text is None or not text.startswith("gitdir: "):
         return None
@@ -193,11 +192,9 @@ def escape(top: Path, core_worktree: Callable[[Path], str | None]) -> Escape | N
     root = Path(os.path.realpath(top))
     bounds = _Bounds(root)
     dot_git = top / ".git"
-    if dot_git.is_symlink():
-        git_dir = Path(os.path.realpath(dot_git))
-        if (found := bounds.escape(dot_git, git_dir)) is not None:
-            return found
-    elif (target := gitfile_target(dot_git)) is not None:
+    if dot_git.is_symlink() and (found := bounds.escape(dot_git, Path(os.path.realpath(dot_git)))) is not None:
+        return found  # a symlink out is never a linked worktree's
+    if (target := gitfile_target(dot_git)) is not None:
         git_dir = target
         if (found := bounds.escape(dot_git, git_dir)) is not None:
             worktree = None if found.own else core_worktree(git_dir)

@@ -99,6 +99,13 @@ def via_gitdir_file(ws: Path, secret: Path) -> None:
     (ws / ".git").write_text(f"gitdir: {os.path.relpath(secret / '.git', ws)}\n")
 
 
+def via_symlink_to_a_gitfile(ws: Path, secret: Path) -> None:
+    """`.git` a symlink to a file inside the workspace, which names the other repository: git reads it."""
+    subprocess.run(["rm", "-rf", str(ws / ".git")], check=True)
+    (ws / "notes").write_text(f"gitdir: {secret / '.git'}\n")
+    (ws / ".git").symlink_to("notes")
+
+
 def via_fake_linked_worktree(ws: Path, secret: Path) -> None:
     """A `.git` file naming a git directory in the workspace that links back like a linked worktree's,
     whose commondir is the other repository."""
@@ -147,13 +154,14 @@ ATTACKS: dict[str, Callable[[Path, Path], None]] = {
     "commondir": via_commondir, "objects": via_objects, "refs": via_refs, "alternates": via_alternates,
     "relative-alternates": via_relative_alternates, "info-alternates": via_info_alternates,
     "two-line-commondir": via_two_line_commondir, "alternates-ending-in-cr": via_alternates_ending_in_cr,
-    "gitdir-file": via_gitdir_file, "fake-linked-worktree": via_fake_linked_worktree,
+    "gitdir-file": via_gitdir_file, "symlink-to-a-gitfile": via_symlink_to_a_gitfile,
+    "fake-linked-worktree": via_fake_linked_worktree,
     "worktrees-gitdir": via_worktrees_gitdir, "HEAD": via_head, "packed-refs": via_packed_refs, "index": via_index,
     "loose-object": via_one_loose_object,
 }
 # The cases where plain git prints the other repository's secret: what the door is for.
 LIVE = ("commondir", "objects", "alternates", "relative-alternates", "gitdir-file", "fake-linked-worktree",
-        "index", "loose-object", "two-line-commondir", "alternates-ending-in-cr")
+        "index", "loose-object", "two-line-commondir", "alternates-ending-in-cr", "symlink-to-a-gitfile")
 
 
 def plain_git(ws: Path, *args: str) -> str:
