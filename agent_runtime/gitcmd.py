@@ -430,7 +430,8 @@ class PrivateGit(SafeGit):
 
 
 def safe_git(root: Path) -> SafeGit:
-    """git for the repository that holds `root`; NotARepository when there is none."""
+    """git for the repository that holds `root`; NotARepository when there is none, ForeignRepository
+    (with the one-line reason) when git there would read outside it (git_dir_escape)."""
     top = find_top(root)
     if top is None:
         raise NotARepository(f"{root} is not inside a git repository")
