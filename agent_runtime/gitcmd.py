@@ -24,7 +24,9 @@ anywhere but here. Each call:
 - refuses a repository whose configuration comes from a file outside it (include.path,
   includeIf, a symlinked config file): UnsafeRepository;
 - pins the work tree to the directory that holds `.git` and stops discovery above it, and
-  refuses a `.git` file or symlink pointing into someone else's repository (ForeignRepository);
+  refuses a git directory through which git would read outside the work tree: a `.git` file or
+  symlink, a commondir, alternates or any symlink in it leading to another repository or to the
+  agent's own state (ForeignRepository; gitdir.py);
 - runs git in a session of its own (no terminal to read), and only git 2.31 or later (older
   ones ignore GIT_CONFIG_COUNT).
 
@@ -47,6 +49,7 @@ from pathlib import Path
 from typing import Mapping, Sequence
 
 from agent_runtime.core import within
+from agent_runtime.gitdir import Escape, common_dir, escape, gitfile_target
 
 GIT_TIMEOUT_S = 60
 # Pinned on every call. An empty credential.helper resets the list; an empty diff.external or
@@ -127,7 +130,7 @@ class NotARepository(GitError):
 
 
 class ForeignRepository(NotARepository):
-    """The work tree's .git file points to someone else's repository (see foreign_git_dir)."""
+    """git run in this work tree would read another repository's files (see git_dir_escape)."""
 
 
 class UnsafeRepository(GitError):
@@ -143,67 +146,35 @@ def find_top(start: Path) -> Path | None:
     return None
 
 
-GITFILE_MAX_BYTES = 4096
+def git_dir_escape(top: Path) -> Escape | None:
+    """The first path through which git run in the work tree `top` would read outside it: a `.git`
+    file or symlink naming someone else's repository, a commondir, an alternates line, a symlink
+    anywhere in the git directory (gitdir.py says why and how); None when git reads only `top`.
+    Allowed: a linked worktree's git directory and main repository (each names the other), a
+    submodule's git directory (its core.worktree names `top`)."""
+    return escape(top, lambda git_dir: config_file_get(git_dir / "config", "core.worktree"))
 
 
-def _gitfile_target(dot_git: Path) -> Path | None:
-    """What a `.git` file (`gitdir: PATH`) names, resolved; None for anything else."""
-    try:
-        if dot_git.is_symlink() or not dot_git.is_file():
-            return None
-        with open(dot_git, "rb") as handle:
-            text = handle.read(GITFILE_MAX_BYTES).decode("utf-8", "replace").strip()
-    except OSError:
-        return None
-    if not text.startswith("gitdir:"):
-        return None
-    target = Path(text[7:].strip())
-    return Path(os.path.realpath(target if target.is_absolute() else dot_git.parent / target))
+def check_git_dir(top: Path) -> None:
+    """ForeignRepository, saying which file leads where, when git_dir_escape finds a way out."""
+    found = git_dir_escape(top)
+    if found is not None:
+        raise ForeignRepository(found.message())
 
 
 def foreign_git_dir(top: Path) -> Path | None:
-    """When `top/.git` is a file (`gitdir: PATH`) naming a git directory outside `top` that is not
-    this work tree's, that directory; else None. Git follows such a file anywhere: an unpacked
-    archive whose `.git` says `gitdir: ../private/.git` makes `git diff` print every file of that
-    other repository as deleted lines, and `git log` its history. A linked worktree's git
-    directory names this `.git` file in its `gitdir` file, an absorbed submodule's names this
-    directory as core.worktree: those belong here. A `.git` symlink to a directory outside is
-    the same as such a file."""
-    root = Path(os.path.realpath(top))
-    if (top / ".git").is_symlink():
-        target = Path(os.path.realpath(top / ".git"))
-        return None if within(target, root) else target
-    git_dir = _gitfile_target(top / ".git")
-    if git_dir is None:
-        return None
-    if within(git_dir, root):
-        return None  # inside the workspace: nothing of anyone else's
-    try:  # a linked worktree (git worktree add): its gitdir file names our .git file
-        back = (git_dir / "gitdir").read_text(encoding="utf-8", errors="replace").strip()
-        if Path(os.path.realpath(Path(back) if os.path.isabs(back) else git_dir / back)) == root / ".git":
-            return None
-    except OSError:
-        pass
-    # a submodule's git directory (.git/modules/NAME): core.worktree names this directory
-    worktree = config_file_get(git_dir / "config", "core.worktree")
-    if worktree and Path(os.path.realpath(Path(worktree) if os.path.isabs(worktree) else git_dir / worktree)) == root:
-        return None
-    return git_dir
+    """Where git run in `top` would read outside it (git_dir_escape); None when nowhere."""
+    found = git_dir_escape(top)
+    return None if found is None else found.target
 
 
 def git_dirs(top: Path) -> list[Path]:
     """The git directory of the work tree `top` and its common directory (a linked worktree's
     main repository), resolved, without running git."""
     dot_git = top / ".git"
-    git_dir = _gitfile_target(dot_git) or Path(os.path.realpath(dot_git))
-    found = [git_dir]
-    try:
-        common = (git_dir / "commondir").read_text(encoding="utf-8", errors="replace").strip()
-        if common:
-            found.append(Path(os.path.realpath(common if os.path.isabs(common) else git_dir / common)))
-    except OSError:
-        pass
-    return found
+    git_dir = gitfile_target(dot_git) or Path(os.path.realpath(dot_git))
+    common = common_dir(git_dir)
+    return [git_dir] if common is None else [git_dir, common]
 
 
 def _search_path() -> str:
@@ -338,6 +309,8 @@ def run_git(args: Sequence[str], cwd: Path, *, env: Mapping[str, str] | None = N
     if roots is None:
         roots = [Path(os.path.realpath(cwd))]
         top = find_top(cwd)
+        if top is not None and not full_env.get("GIT_DIR"):
+            check_git_dir(top)
         if top is not None:
             roots += [Path(os.path.realpath(top)), *git_dirs(top)]
         if full_env.get("GIT_DIR"):
@@ -390,11 +363,19 @@ class SafeGit:
         self.roots = [Path(os.path.realpath(top)), *git_dirs(top)]
         self._pins = _pins(())
         self._read = False
+        self._checked = False
+
+    def check(self) -> None:
+        """ForeignRepository when git here would read outside the work tree (git_dir_escape); once."""
+        if not self._checked:
+            check_git_dir(self.top)
+            self._checked = True
 
     def command(self, *args: str) -> list[str]:
         """The argv of a call; the repository's configuration is read (and checked) first, and its
         programs blanked in self.env."""
         if not self._read:
+            self.check()
             self.env.update(read_overrides(self.top, self.env, self.roots, self._pins))
             self._read = True
         return [*self._pins, *with_no_programs(args)]
@@ -449,12 +430,11 @@ class PrivateGit(SafeGit):
 
 
 def safe_git(root: Path) -> SafeGit:
-    """git for the repository that holds `root`; NotARepository when there is none."""
+    """git for the repository that holds `root`; NotARepository when there is none, ForeignRepository
+    (with the one-line reason) when git there would read outside it (git_dir_escape)."""
     top = find_top(root)
     if top is None:
         raise NotARepository(f"{root} is not inside a git repository")
-    foreign = foreign_git_dir(top)
-    if foreign is not None:
-        raise ForeignRepository(f"{top}/.git points to {foreign}, a repository outside the workspace that is not "
-                                "this directory's (not its linked worktree or submodule), so git is not used here")
-    return SafeGit(top)
+    repo = SafeGit(top)
+    repo.check()
+    return repo

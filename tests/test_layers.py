@@ -8,14 +8,15 @@ import ast
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "agent_runtime"
-BASE = {"core", "config", "procs", "gitcmd", "smol", "redact"}
+BASE = {"core", "config", "procs", "gitcmd", "gitdir", "smol", "redact"}
 # layer -> the layers it may import (besides itself)
 ALLOWED: dict[str, set[str]] = {
     "core": set(),
     "smol": set(),  # the one adapter for what smolagents does not promise (standard library only at import)
     "procs": set(),
     "redact": {"core", "config"},  # secrets out of text: traces, the terminal, run records, a note a tool would save
-    "gitcmd": {"core"},  # the agent's own git calls, with the repository's programs switched off
+    "gitcmd": {"core", "gitdir"},  # the agent's own git calls, with the repository's programs switched off
+    "gitdir": {"core", "config"},  # does a git directory lead outside its work tree (files only, no git run)
     "config": {"core"},
     "code": {"core"},  # Python code by name: symbols, the repository index, failures (standard library only)
     "safety": BASE,

@@ -45,6 +45,7 @@ from agent_runtime.patches.apply import FileEdit, Patch, _read, write_edits
 from agent_runtime.patches.checkpoint import SHOWN, Change, Snapshot, Store
 from agent_runtime.patches.diffs import PatchError
 from agent_runtime.patches.ids import LEGACY, SESSION, current_sessions, label, resolve, split
+from agent_runtime.patches.storekey import checkpoint_dir
 
 
 def _b64(data: bytes | None) -> str | None:
@@ -148,7 +149,7 @@ class UndoJournal:
                  store: Store | None = None, mine: bool = False):
         key = hashlib.sha256(str(workspace.root).encode()).hexdigest()[:16]
         # The checkpoint store of this workspace, beside the journal (<state home>/checkpoints/<key>).
-        self.store = store or Store(Path(directory).parent / "checkpoints" / key, workspace.root)
+        self.store = store or Store(checkpoint_dir(Path(directory).parent, workspace.root), workspace.root)
         self.dir = Path(directory)
         self.path = self.dir / f"{key}.jsonl"
         self.proposed_path = self.dir / f"{key}.proposed.jsonl"

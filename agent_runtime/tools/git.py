@@ -24,7 +24,7 @@ PATHSPEC_BATCH = 500  # paths per git call when a diff is limited to the shown f
 def open_repo(root: Path) -> SafeGit:
     try:
         return safe_git(root)
-    except ForeignRepository as exc:  # its .git file names another repository: not read
+    except ForeignRepository as exc:  # its git directory leads to another repository: not read
         raise ToolError(str(exc), NOT_A_REPO_HINT, kind="not_a_repository") from None
     except NotARepository:
         raise ToolError(f"{root} is not a git repository", NOT_A_REPO_HINT, kind="not_a_repository") from None

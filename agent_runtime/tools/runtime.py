@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
@@ -12,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Callable, ContextManager, Iterator
 from agent_runtime.config import Settings, state_home
 from agent_runtime.core import Action, CallRecord, Decision, Workspace, within
 from agent_runtime.patches.checkpoint import Mark, Store, around, git_ignore_lines
+from agent_runtime.patches.storekey import checkpoint_dir
 from agent_runtime.patches.undo import UndoJournal
 from agent_runtime.safety.approval import Approver
 from agent_runtime.safety.policy import Policy
@@ -41,9 +41,9 @@ def undo_dir() -> Path:
 
 
 def checkpoint_store(workspace: Workspace, policy: Policy) -> Store:
-    """The workspace's checkpoint store (<state home>/checkpoints/<key>), never holding what the policy hides."""
-    key = hashlib.sha256(str(workspace.root).encode()).hexdigest()[:16]
-    return Store(state_home() / "checkpoints" / key, workspace.root,
+    """The workspace's checkpoint store (<state home>/checkpoints/<key>, patches/storekey.py), never holding
+    what the policy hides."""
+    return Store(checkpoint_dir(state_home(), workspace.root), workspace.root,
                  hidden=lambda rel: policy.read_denied(rel) is not None,
                  excludes=git_ignore_lines(policy.deny_read, policy.allow_read))
 

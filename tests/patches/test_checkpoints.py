@@ -309,3 +309,49 @@ def test_undoing_this_sessions_command_is_not_asked_an_earlier_sessions_is_asked
     assert tree(repo) == before
     again = first["undo_patch"](patch_id="c1")
     assert "command c1 (`bash tidy.sh`) is already undone" in again["error"]
+
+
+# --- where a store is (issue 45): not guessable from the workspace's path ---
+
+
+def test_the_store_key_is_an_hmac_with_a_private_secret_not_a_hash_of_the_path(tmp_path):
+    import hashlib
+
+    from agent_runtime.patches.storekey import CHECKPOINT_KEY, checkpoint_dir
+
+    root = tmp_path / "project"
+    first, second = tmp_path / "state-a", tmp_path / "state-b"
+    store = checkpoint_dir(first, root)
+    assert store.parent == first / "checkpoints"
+    assert store.name != hashlib.sha256(str(root).encode()).hexdigest()[:16]
+    assert len(store.name) == 32 and checkpoint_dir(first, root) == store  # stable for one user
+    assert checkpoint_dir(second, root).name != store.name  # another secret, another key
+    assert checkpoint_dir(first, tmp_path / "other").name != store.name
+    key = first / CHECKPOINT_KEY
+    assert stat.S_IMODE(key.stat().st_mode) == 0o600 and len(key.read_bytes()) == 32
+    assert [p.name for p in first.iterdir()] == [CHECKPOINT_KEY]  # no temporary file left
+
+
+def test_a_store_of_the_old_key_is_moved_to_its_new_place(tmp_path):
+    from agent_runtime.patches.storekey import checkpoint_dir, old_key
+
+    root = make_repo(tmp_path / "project", {"a.txt": "a\n"})
+    state = tmp_path / "state"
+    old = state / "checkpoints" / old_key(root)
+    (old / "git").mkdir(parents=True)
+    (old / "root").write_text(f"{root}\n")
+    new = checkpoint_dir(state, root)
+    assert not old.exists() and (new / "root").read_text() == f"{root}\n" and (new / "git").is_dir()
+
+
+def test_the_runtime_and_undo_use_the_same_unguessable_store(tmp_path, tools_for, isolated_state):
+    import hashlib
+
+    repo = project(tmp_path)
+    _, tools = tools_for(repo)
+    result = run(tools, "rm src/notes.txt")
+    assert result["undo_id"] == "c1"
+    stores = [p.name for p in (isolated_state / "agent-runtime" / "checkpoints").iterdir()]
+    assert stores and hashlib.sha256(str(repo).encode()).hexdigest()[:16] not in stores
+    done = run_cli("undo", cwd=repo)
+    assert done.returncode == 0 and (repo / "src" / "notes.txt").exists()

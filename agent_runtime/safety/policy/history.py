@@ -120,12 +120,12 @@ def history_floor(paths: PathRules, history: HistoryRead, place: Place) -> Itera
     if found is None:
         return  # not in a repository: git prints nothing
     worktree = found[0]
-    from agent_runtime.gitcmd import foreign_git_dir
+    from agent_runtime.gitcmd import git_dir_escape
 
-    foreign = foreign_git_dir(worktree)
+    foreign = git_dir_escape(worktree)
     if foreign is not None:
-        yield Verdict("ask", "git-history", f"{history.what} reads {foreign}: this directory's .git file points "
-                                            "to a repository outside the workspace that is not its own")
+        yield Verdict("ask", "git-history", f"{history.what} reads {foreign.target}: {foreign.entry} leads to a "
+                                            "repository outside the workspace that is not its own")
         return
     # Which objects and paths the command shows.
     revisions: list[Word] = []  # whole commits (or unknown objects)

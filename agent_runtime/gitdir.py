@@ -1,0 +1,224 @@
+"""Does a work tree's git directory lead outside it? Checked on the files alone, before any git runs
+(gitcmd, the door, asks here; issue 45).
+
+Why: git reads a repository's objects and refs wherever its git directory says they are. A `.git`
+file (`gitdir: PATH`) or symlink, a `commondir` file, an `objects/info/alternates` line, a symlinked
+`objects`, `refs`, `HEAD`, `packed-refs` or `index`, even one symlinked loose object or pack: each
+makes `git log` or `git diff` print another repository's history and files (another project of the
+user's, or the agent's own checkpoint store of one) as if they were this workspace's. Listing the
+cases would miss the next one, so the check is one rule over the class: every path git can follow
+from the git directory (each entry of it, at any depth, resolved; each path a commondir, gitdir or
+alternates file names) must stay in the work tree, and never in the agent's own directories.
+
+Allowed besides the work tree: a linked worktree's git directory and its main repository
+(`git worktree add`), whose `gitdir` file names this work tree's `.git` back, and a submodule's git
+directory, whose core.worktree names this work tree (the caller reads that, with git). Left to
+other checks: `config` and `config.worktree` (gitcmd refuses configuration read from outside, with
+what it includes), and `hooks` (the door never runs a hook: core.hooksPath=/dev/null).
+
+Standard library only, with core and config: gitcmd imports it, never the other way.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Callable, Iterable, NamedTuple
+
+from agent_runtime.config import agent_dirs
+from agent_runtime.core import within
+
+PATH_FILE_MAX_BYTES = 1 << 20  # git reads such a file whole
+# Left to other checks (see the module): the configuration, and hooks that never run.
+NOT_WALKED = ("config", "config.worktree", "hooks")
+
+
+class Escape(NamedTuple):
+    """`entry` (a `.git` file, a symlink, a commondir or alternates file) leads to `target`, outside."""
+    entry: Path
+    target: Path
+    own: bool  # the target is in the agent's own directories (state, checkpoints, config, caches)
+
+    def message(self) -> str:
+        if self.own:
+            return (f"{self.entry} leads to {self.target}, in the agent's own state (checkpoints, runs, "
+                    "configuration): git would read it as this workspace's, so git is not used here")
+        return (f"{self.entry} leads to {self.target}, outside the workspace and not this directory's linked "
+                "worktree or submodule: git would read another repository there, so git is not used here")
+
+
+def _real(base: Path, text: str) -> Path:
+    return Path(os.path.realpath(text if os.path.isabs(text) else base / text))
+
+
+def _path_file(path: Path) -> str | None:
+    """A path as git reads it from a file (commondir, gitdir, a `.git` file): the whole text, only
+    trailing CR and LF removed, as git does (a second line or a trailing blank is part of the path);
+    None when there is no such file."""
+    try:
+        if not path.is_file():
+            return None
+        with open(path, "rb") as handle:
+            text = handle.read(PATH_FILE_MAX_BYTES).decode("utf-8", "surrogateescape")
+    except OSError:
+        return None
+    return text.rstrip("\r\n")
+
+
+def gitfile_target(dot_git: Path) -> Path | None:
+    """What a `.git` file (`gitdir: PATH`) names, resolved; None for anything else (git refuses it).
+    A symlink to such a file is read like one, its path relative to where the link is, as git does."""
+    text = _path_file(dot_git)
+    if text is None or not text.startswith("gitdir: "):
+        return None
+    return _real(dot_git.parent, text[8:])
+
+
+def common_dir(git_dir: Path) -> Path | None:
+    """The common directory a git directory's `commondir` file names, resolved; None without one."""
+    text = _path_file(git_dir / "commondir")
+    return _real(git_dir, text) if text else None
+
+
+def _links_back(git_dir: Path, dot_git: Path) -> bool:
+    """Does this linked worktree's git directory name `dot_git` (a `.git` file) in its `gitdir` file?"""
+    text = _path_file(git_dir / "gitdir")
+    return bool(text) and _real(git_dir, text) == Path(os.path.realpath(dot_git))
+
+
+def _unquote(line: str) -> str | None:
+    """A C-quoted alternates line ("..."), unquoted; None when it is not one."""
+    if not (len(line) > 1 and line.startswith('"') and line.endswith('"')):
+        return None
+    try:
+        raw = line[1:-1].encode("utf-8", "surrogateescape").decode("unicode_escape")
+        return raw.encode("latin-1").decode("utf-8", "surrogateescape")
+    except (UnicodeError, ValueError):
+        return None
+
+
+def _alternates(objects: Path) -> list[Path]:
+    """The object directories git borrows from through `<objects>/info/alternates`, resolved: each
+    line as git takes it (not stripped; empty lines and `#` comments skipped), relative to
+    `objects`. A quoted line counts both as written and unquoted: either reading is checked."""
+    try:
+        with open(objects / "info" / "alternates", "rb") as handle:
+            lines = handle.read(PATH_FILE_MAX_BYTES).decode("utf-8", "surrogateescape").split("\n")
+    except OSError:
+        return []
+    found = []
+    for line in lines:
+        if line and not line.startswith("#"):
+            found += [_real(objects, text) for text in (line, _unquote(line)) if text]
+    return found
+
+
+class _Bounds:
+    """Where git may read: the roots, never the agent's own directories (unless the work tree is in one)."""
+
+    def __init__(self, root: Path):
+        self.roots = [root]
+        owned = [Path(os.path.realpath(d)) for d in agent_dirs()]
+        self.owned = [d for d in owned if not within(root, d)]
+
+    def escape(self, entry: Path, target: Path) -> Escape | None:
+        if any(within(target, d) for d in self.owned):
+            return Escape(entry, target, True)
+        if not any(within(target, r) for r in self.roots):
+            return Escape(entry, target, False)
+        return None
+
+
+def _walk(starts: Iterable[Path], bounds: _Bounds) -> Escape | None:
+    """Every entry under the git directories `starts`, at any depth: a symlink must resolve inside
+    the bounds (a symlinked directory inside is walked too)."""
+    seen: set[Path] = set()
+    stack = [(Path(os.path.realpath(s)), True) for s in starts]
+    while stack:
+        directory, top = stack.pop()
+        if directory in seen:
+            continue
+        seen.add(directory)
+        try:
+            entries = list(os.scandir(directory))
+        except OSError:
+            continue  # unreadable: git cannot read it either
+        for entry in entries:
+            if top and entry.name in NOT_WALKED:
+                continue
+            if entry.is_symlink():
+                target = Path(os.path.realpath(entry.path))
+                found = bounds.escape(Path(entry.path), target)
+                if found is not None:
+                    return found
+                if target.is_dir():
+                    stack.append((target, False))
+            elif entry.is_dir(follow_symlinks=False):
+                stack.append((Path(entry.path), False))
+    return None
+
+
+def _named_paths(git_dir: Path, bounds: _Bounds) -> tuple[list[Path], Escape | None]:
+    """The paths a git directory's own files name (commondir, gitdir, alternates, followed from one
+    object directory to the next as git does) checked: the object directories to walk too, or the
+    first that leads out. The git directory's own `info/alternates` is read as git would if the
+    directory were named as an object directory."""
+    common = common_dir(git_dir)
+    if common is not None and (found := bounds.escape(git_dir / "commondir", common)) is not None:
+        return [], found
+    text = _path_file(git_dir / "gitdir")
+    if text:  # where a linked worktree is: outside is fine if it is gone or names this directory back
+        named = _real(git_dir, text)
+        found = bounds.escape(git_dir / "gitdir", named)
+        if found is not None and named.exists() and gitfile_target(named) != Path(os.path.realpath(git_dir)):
+            return [], found
+    extra: list[Path] = []
+    queue = [git_dir / "objects", git_dir]
+    while queue:
+        objects = queue.pop()
+        for alternate in _alternates(objects):
+            if (found := bounds.escape(objects / "info" / "alternates", alternate)) is not None:
+                return [], found
+            if alternate not in extra and len(extra) < 64:  # git follows five levels; a loop ends here
+                extra.append(alternate)
+                queue.append(alternate)
+    return extra, None
+
+
+def escape(top: Path, core_worktree: Callable[[Path], str | None]) -> Escape | None:
+    """The first path through which git, run in the work tree `top`, would read outside it (see the
+    module); None when there is none. `core_worktree(git_dir)`: that git directory's core.worktree
+    (read by the caller, with git), for a submodule's git directory outside `top`."""
+    root = Path(os.path.realpath(top))
+    bounds = _Bounds(root)
+    dot_git = top / ".git"
+    if dot_git.is_symlink() and (found := bounds.escape(dot_git, Path(os.path.realpath(dot_git)))) is not None:
+        return found  # a symlink out is never a linked worktree's
+    if (target := gitfile_target(dot_git)) is not None:
+        git_dir = target
+        if (found := bounds.escape(dot_git, git_dir)) is not None:
+            worktree = None if found.own else core_worktree(git_dir)
+            if found.own or not (_links_back(git_dir, dot_git) or (worktree and _real(git_dir, worktree) == root)):
+                return found
+            bounds.roots.append(git_dir)  # a linked worktree's or a submodule's git directory
+    else:
+        git_dir = Path(os.path.realpath(dot_git))
+    starts = [git_dir]
+    common = common_dir(git_dir)
+    if common is not None and common not in starts:
+        # a linked worktree's main repository: git_dir is <common>/worktrees/<name>, linked back above
+        if git_dir in bounds.roots[1:] and git_dir.parent == common / "worktrees":
+            bounds.roots.append(common)
+        starts.append(common)
+    dirs = list(starts)
+    for base in starts:  # the other linked worktrees' git directories
+        try:
+            dirs += [Path(e.path) for e in os.scandir(base / "worktrees") if e.is_dir(follow_symlinks=False)]
+        except OSError:
+            pass
+    for directory in dirs:
+        extra, found = _named_paths(directory, bounds)
+        if found is not None:
+            return found
+        starts += extra
+    return _walk(starts, bounds)

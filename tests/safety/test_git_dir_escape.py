@@ -1,0 +1,275 @@
+"""Nothing outside the workspace is readable through its git directory (issue 45): a `.git` folder
+whose commondir, alternates or a symlink anywhere in it leads to another repository (another project
+of the user's, or the agent's own checkpoint store of one) is refused by the door (gitcmd and
+gitdir.py) with a one-line reason, and nothing of that repository appears in any output. A linked
+worktree made by `git worktree add` still works. Run as root and as an unprivileged user
+(tests/safety/test_unprivileged.py)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+from typing import Callable
+
+import pytest
+from conftest import git, make_repo, run_cli
+
+from agent_runtime import gitcmd
+from agent_runtime.safety.policy import Policy
+
+SECRET = "TOPSECRET-4f1e9a"
+SECRET_NAME = "merger-plans-7c2d.txt"
+SECRET_MESSAGE = "internal: the acquisition 93b1"
+REFUSED = "git is not used here"
+
+
+def secret_repo(tmp_path: Path) -> Path:
+    """Another repository of the user's: loose objects only (a fresh one), one commit."""
+    return make_secret(tmp_path / "secret")
+
+
+def make_secret(path: Path) -> Path:
+    repo = make_repo(path, {SECRET_NAME: f"{SECRET}\n"}, commit=False)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", SECRET_MESSAGE)
+    return repo
+
+
+def workspace(tmp_path: Path) -> Path:
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    git(ws, "init", "-q", "-b", "main")
+    (ws / "readme.md").write_text("hello\n")
+    return ws
+
+
+def point_head(ws: Path, secret: Path) -> None:
+    """The workspace's branch names the other repository's commit (found by whoever planted this)."""
+    (ws / ".git" / "refs" / "heads" / "main").write_text(git(secret, "rev-parse", "HEAD"))
+
+
+def via_commondir(ws: Path, secret: Path) -> None:
+    (ws / ".git" / "commondir").write_text(f"{secret / '.git'}\n")  # the issue's reproduction
+
+
+def via_objects(ws: Path, secret: Path) -> None:
+    subprocess.run(["rm", "-rf", str(ws / ".git" / "objects")], check=True)
+    (ws / ".git" / "objects").symlink_to(secret / ".git" / "objects")
+    point_head(ws, secret)
+
+
+def via_refs(ws: Path, secret: Path) -> None:
+    subprocess.run(["rm", "-rf", str(ws / ".git" / "refs")], check=True)
+    (ws / ".git" / "refs").symlink_to(secret / ".git" / "refs")
+    (ws / ".git" / "objects" / "info" / "alternates").write_text(f"{ws / 'borrowed'}\n")  # inside: allowed
+
+
+def via_alternates(ws: Path, secret: Path) -> None:
+    (ws / ".git" / "objects" / "info" / "alternates").write_text(f"{secret / '.git' / 'objects'}\n")
+    point_head(ws, secret)
+
+
+def via_relative_alternates(ws: Path, secret: Path) -> None:
+    rel = os.path.relpath(secret / ".git" / "objects", ws / ".git" / "objects")
+    (ws / ".git" / "objects" / "info" / "alternates").write_text(f"# borrowed\n{rel}\n")
+    point_head(ws, secret)
+
+
+def via_two_line_commondir(ws: Path, secret: Path) -> None:
+    """git takes the whole file as the path (only the trailing newline removed): its first line alone
+    would name a folder inside."""
+    (ws / ".git" / "x\n").mkdir()
+    (ws / ".git" / "commondir").write_text(f"x\n/../../../{secret.name}/.git\n")
+
+
+def via_alternates_ending_in_cr(ws: Path, secret: Path) -> None:
+    """git keeps a carriage return in an alternates line: `store\r` is a symlink out, `store` is nothing."""
+    (ws / "store\r").symlink_to(secret / ".git" / "objects")
+    (ws / ".git" / "objects" / "info" / "alternates").write_bytes(b"../../store\r\n")
+    point_head(ws, secret)
+
+
+def via_info_alternates(ws: Path, secret: Path) -> None:
+    (ws / ".git" / "info" / "alternates").write_text(f"{secret / '.git' / 'objects'}\n")
+
+
+def via_gitdir_file(ws: Path, secret: Path) -> None:
+    subprocess.run(["rm", "-rf", str(ws / ".git")], check=True)
+    (ws / ".git").write_text(f"gitdir: {os.path.relpath(secret / '.git', ws)}\n")
+
+
+def via_symlink_to_a_gitfile(ws: Path, secret: Path) -> None:
+    """`.git` a symlink to a file inside the workspace, which names the other repository: git reads it."""
+    subprocess.run(["rm", "-rf", str(ws / ".git")], check=True)
+    (ws / "notes").write_text(f"gitdir: {secret / '.git'}\n")
+    (ws / ".git").symlink_to("notes")
+
+
+def via_fake_linked_worktree(ws: Path, secret: Path) -> None:
+    """A `.git` file naming a git directory in the workspace that links back like a linked worktree's,
+    whose commondir is the other repository."""
+    fake = ws / "fake"
+    subprocess.run(["mv", str(ws / ".git"), str(fake)], check=True)
+    (ws / ".git").write_text(f"gitdir: {fake}\n")
+    (fake / "gitdir").write_text(f"{ws / '.git'}\n")
+    (fake / "commondir").write_text(f"{secret / '.git'}\n")
+
+
+def via_worktrees_gitdir(ws: Path, secret: Path) -> None:
+    """A worktree entry of this repository whose `gitdir` names the other repository's git directory."""
+    entry = ws / ".git" / "worktrees" / "x"
+    entry.mkdir(parents=True)
+    (entry / "commondir").write_text("../..\n")
+    (entry / "HEAD").write_text("ref: refs/heads/main\n")
+    (entry / "gitdir").write_text(f"{secret / '.git'}\n")
+
+
+def via_head(ws: Path, secret: Path) -> None:
+    (ws / ".git" / "HEAD").unlink()
+    (ws / ".git" / "HEAD").symlink_to(secret / ".git" / "HEAD")
+
+
+def via_packed_refs(ws: Path, secret: Path) -> None:
+    git(secret, "pack-refs", "--all")
+    (ws / ".git" / "packed-refs").symlink_to(secret / ".git" / "packed-refs")
+
+
+def via_index(ws: Path, secret: Path) -> None:
+    (ws / ".git" / "index").symlink_to(secret / ".git" / "index")  # the other repository's file names
+
+
+def via_one_loose_object(ws: Path, secret: Path) -> None:
+    """Deep in objects/: the other repository's commit, tree and blob, one symlink each."""
+    for name in git(secret, "rev-list", "--objects", "--all").split():
+        if len(name) != 40:
+            continue
+        folder = ws / ".git" / "objects" / name[:2]
+        folder.mkdir(exist_ok=True)
+        (folder / name[2:]).symlink_to(secret / ".git" / "objects" / name[:2] / name[2:])
+    point_head(ws, secret)
+
+
+ATTACKS: dict[str, Callable[[Path, Path], None]] = {
+    "commondir": via_commondir, "objects": via_objects, "refs": via_refs, "alternates": via_alternates,
+    "relative-alternates": via_relative_alternates, "info-alternates": via_info_alternates,
+    "two-line-commondir": via_two_line_commondir, "alternates-ending-in-cr": via_alternates_ending_in_cr,
+    "gitdir-file": via_gitdir_file, "symlink-to-a-gitfile": via_symlink_to_a_gitfile,
+    "fake-linked-worktree": via_fake_linked_worktree,
+    "worktrees-gitdir": via_worktrees_gitdir, "HEAD": via_head, "packed-refs": via_packed_refs, "index": via_index,
+    "loose-object": via_one_loose_object,
+}
+# The cases where plain git prints the other repository's secret: what the door is for.
+LIVE = ("commondir", "objects", "alternates", "relative-alternates", "gitdir-file", "fake-linked-worktree",
+        "index", "loose-object", "two-line-commondir", "alternates-ending-in-cr", "symlink-to-a-gitfile")
+
+
+def plain_git(ws: Path, *args: str) -> str:
+    done = subprocess.run(["git", *args], cwd=ws, capture_output=True, text=True,
+                          env={"PATH": os.environ["PATH"], "HOME": os.environ["HOME"], "GIT_CONFIG_NOSYSTEM": "1"})
+    return done.stdout + done.stderr
+
+
+def leaked(text: str) -> list[str]:
+    return [s for s in (SECRET, SECRET_NAME, SECRET_MESSAGE) if s in text]
+
+
+@pytest.mark.parametrize("attack", list(ATTACKS))
+def test_a_git_directory_leading_to_another_repository_is_refused(attack, tmp_path, tools_for):
+    secret, ws = secret_repo(tmp_path), workspace(tmp_path)
+    ATTACKS[attack](ws, secret)
+    if attack in LIVE:
+        shown = plain_git(ws, "log", "-p", "--stat") + plain_git(ws, "diff", "--staged") + plain_git(ws, "status")
+        assert leaked(shown), f"the attack is real for plain git: {shown}"
+    _, tools = tools_for(ws, "never")
+    outputs = [str(dict(tools[name](**args))) for name, args in
+               (("git_log", {}), ("git_diff", {"staged": True}), ("git_diff", {}), ("git_status", {}),
+                ("repo_info", {}))]
+    assert [leaked(text) for text in outputs] == [[]] * len(outputs), outputs
+    for text in outputs[:4]:
+        assert REFUSED in text, text
+    with pytest.raises(gitcmd.ForeignRepository, match=REFUSED):
+        gitcmd.safe_git(ws)
+    with pytest.raises(gitcmd.ForeignRepository):  # the eval's calls too
+        gitcmd.run_git(["log", "-p"], ws)
+    for command in ("git log -p", "git diff --staged", "git show HEAD"):
+        assert Policy.load().check_command(command, ws).decision == "ask", command
+
+
+@pytest.mark.parametrize("tool, args", [("git_log", "{}"), ("git_diff", '{"staged": true}')])
+def test_the_issues_reproduction_through_the_cli(tool, args, tmp_path):
+    """mkdir ws && git init && echo /elsewhere/.git > .git/commondir; agent-runtime tool git_log '{}'"""
+    secret, ws = secret_repo(tmp_path), workspace(tmp_path)
+    via_commondir(ws, secret)
+    done = run_cli("--approval", "never", "tool", tool, args, cwd=ws)
+    assert leaked(done.stdout + done.stderr) == []
+    assert done.returncode != 0
+    assert f"{ws}/.git/commondir leads to {secret}/.git, outside the workspace" in done.stdout
+    assert "Traceback" not in done.stdout + done.stderr
+
+
+def test_a_commondir_into_another_projects_checkpoint_store_is_refused(tmp_path, tools_for, isolated_state):
+    """The agent's own copy of another project (its checkpoint store), even with its path known."""
+    from agent_runtime.config import state_home
+    from agent_runtime.patches.checkpoint import Store
+    from agent_runtime.patches.storekey import checkpoint_dir
+
+    other = make_secret(tmp_path / "other")
+    store = Store(checkpoint_dir(state_home(), other), other)
+    store.snapshot()
+    ws = workspace(tmp_path)
+    (ws / ".git" / "commondir").write_text(f"{store.git_dir}\n")
+    (ws / ".git" / "HEAD").write_text("ref: refs/heads/checkpoints\n")
+    assert SECRET_NAME in plain_git(ws, "log", "--stat"), "the attack is real for plain git"
+    _, tools = tools_for(ws, "never")
+    outputs = [str(dict(tools[name](**args))) for name, args in
+               (("git_log", {}), ("git_diff", {"staged": True}), ("git_status", {}))]
+    assert [leaked(text) for text in outputs] == [[]] * 3, outputs
+    assert all("in the agent's own state" in text and REFUSED in text for text in outputs), outputs
+    # a symlinked objects folder into the state home: the same
+    ws2 = tmp_path / "ws2"
+    ws2.mkdir()
+    git(ws2, "init", "-q")
+    subprocess.run(["rm", "-rf", str(ws2 / ".git" / "objects")], check=True)
+    (ws2 / ".git" / "objects").symlink_to(store.git_dir / "objects")
+    found = gitcmd.git_dir_escape(ws2)
+    assert found is not None and found.own and found.entry == ws2 / ".git" / "objects"
+
+
+def test_a_linked_worktree_made_by_git_worktree_add_still_works(tmp_path, tools_for):
+    main = make_repo(tmp_path / "main", {"a.txt": "a\n"})
+    git(main, "worktree", "add", "-q", str(tmp_path / "wt"), "-b", "feature")
+    git(main, "worktree", "add", "-q", str(tmp_path / "gone"), "-b", "gone")
+    subprocess.run(["rm", "-rf", str(tmp_path / "gone")], check=True)  # a stale worktree: git prunes it later
+    (tmp_path / "wt" / "a.txt").write_text("a changed in the worktree\n")
+    (main / "a.txt").write_text("a changed in main\n")
+    for where, text in ((tmp_path / "wt", "a changed in the worktree"), (main, "a changed in main")):
+        assert gitcmd.git_dir_escape(where) is None, where
+        _, tools = tools_for(where, "never")
+        assert text in tools["git_diff"]()["diff"]
+        assert tools["git_log"]()["commits"], where
+        assert Policy.load().check_command("git log -p", where).decision == "allow", where
+
+
+def test_hooks_that_never_run_may_live_anywhere(tmp_path):
+    """The door never runs a hook (core.hooksPath=/dev/null): a hooks folder linked to the user's
+    dotfiles is no reason to refuse the repository."""
+    repo = make_repo(tmp_path / "r", {"a.txt": "a\n"})
+    elsewhere = tmp_path / "dotfiles-hooks"
+    elsewhere.mkdir()
+    subprocess.run(["rm", "-rf", str(repo / ".git" / "hooks")], check=True)
+    (repo / ".git" / "hooks").symlink_to(elsewhere)
+    assert gitcmd.git_dir_escape(repo) is None
+    assert gitcmd.safe_git(repo).head()
+
+
+def test_no_git_directory_comes_from_the_agents_environment(monkeypatch, tmp_path):
+    """What names a git directory in the environment is never inherited: only the door's own GIT_*."""
+    secret = secret_repo(tmp_path)
+    ws = make_repo(tmp_path / "ws", {"a.txt": "a\n"})
+    for name in ("GIT_DIR", "GIT_COMMON_DIR", "GIT_OBJECT_DIRECTORY", "GIT_ALTERNATE_OBJECT_DIRECTORIES",
+                 "GIT_INDEX_FILE", "GIT_WORK_TREE", "GIT_NAMESPACE", "GIT_CEILING_DIRECTORIES"):
+        monkeypatch.setenv(name, str(secret / ".git"))
+    env = gitcmd.git_environment()
+    assert set(env) - {"PATH", "HOME", "LANG", "LC_ALL"} == set(gitcmd._DOOR_ENV) | {"GIT_LITERAL_PATHSPECS"}
+    assert leaked(gitcmd.safe_git(ws).run("log", "-p", "--all")) == []
