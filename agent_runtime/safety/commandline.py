@@ -79,8 +79,10 @@ def _known_variable(text: str) -> str | None:
     name = text.strip("${}")
     if name == "HOME":
         return str(Path.home())
-    if name in ("PWD", "OLDPWD"):
+    if name == "PWD":
         return "."
+    if name == "OLDPWD":
+        return "~-"  # the previous directory, only known at run time: the policy expands `~-` (policy/tilde.py)
     if name in ("TMPDIR",):
         return "/tmp"
     return None

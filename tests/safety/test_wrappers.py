@@ -72,6 +72,21 @@ def test_what_a_wrapper_runs_is_judged_as_a_command_of_its_own(policy, root, for
     assert harmless.decision == "allow", harmless.as_dict()
 
 
+@pytest.mark.parametrize(("command", "decision", "rule"), [
+    ("flock /tmp/lock ls", "allow", None),  # the sandbox's private /tmp, whether or not the file is there now
+    ("flock -n 9 ls", "allow", None),  # a descriptor the shell opened
+    ("flock build.lock ls", "ask", "write"),  # creates a file in the workspace
+    ("flock /etc/agent-runtime.lock ls", "deny", "write-outside"),
+    ("flock .env ls", "deny", "deny_write"), ("flock .git/index.lock ls", "deny", "deny_write"),
+    ("flock $LOCK ls", "ask", "write-dynamic"),
+])
+def test_flocks_lock_file_is_judged_as_a_file_it_creates(policy, root, command, decision, rule):
+    """flock opens its lock file, creating it when missing, and never prints it (issue 45: judged as a
+    read, /tmp/lock asked once reads outside the workspace ask whether or not the path exists)."""
+    got = policy.check_command(command, root, ON)
+    assert (got.decision, got.rule if rule else None) == (decision, rule), got.as_dict()
+
+
 @pytest.mark.parametrize("command", ["git submodule foreach '{c}'", "git -c alias.x='!{c}' x", "env -S '{c}'",
                                      "git rebase -x '{c}' HEAD~1"])
 def test_wrappers_that_ask_anyway_still_judge_what_they_run(policy, root, command):

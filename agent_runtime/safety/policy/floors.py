@@ -150,10 +150,11 @@ def read_floor(paths: PathRules, word: Word, place: Place, verdict: Verdict, how
         path = place.resolve(text)
         if path is None:
             continue
-        if not place.known and not os.path.isabs(text) and not text.startswith("~"):
+        if not place.known and not place.anchored(text):
             yield Verdict("ask", "dynamic-directory", f"{label}{text} is relative to a directory only known "
                                                       "at run time")
-        elif not place.inside(path) and not place.neutral(path) and not place.neutral_text(text) and path.exists():
+        elif not place.inside(path) and not place.neutral(path) and not place.neutral_text(text):
+            # Whether or not it exists now: bash may expand it to a real file (`~user`), or it may appear later.
             yield Verdict("ask", "outside-workspace", f"{label}{text} is outside the workspace")
 
 
@@ -184,7 +185,7 @@ def write_floor(paths: PathRules, word: Word, place: Place, how: str,
         path = place.resolve(text)
         if path is None or place.neutral(path) or place.neutral_text(text):
             continue
-        if not place.known and not os.path.isabs(text) and not text.startswith("~"):
+        if not place.known and not place.anchored(text):
             yield Verdict("ask", "write-dynamic", f"{how} {text} in a directory only known at run time")
         elif not place.inside(path):
             if not place.scratch(text, path):
@@ -221,14 +222,18 @@ def redirect_floor(paths: PathRules, redirect: Redirect, place: Place) -> Iterab
                                                      "for it")
             return
         path = place.resolve(target.text)
-        if path is not None and (place.known or os.path.isabs(target.text)) and not place.inside(path) \
-                and not place.neutral(path) and not place.neutral_text(target.text) and path.exists():
+        if path is None:
+            return
+        if not place.known and not place.anchored(target.text):
+            yield Verdict("ask", "dynamic-directory", f"reads {target.text}, relative to a directory only known at "
+                                                      "run time")
+        elif not place.inside(path) and not place.neutral(path) and not place.neutral_text(target.text):
             yield Verdict("ask", "outside-workspace", f"reads {target.text}, outside the workspace")
         return
     path = place.resolve(target.text)
     if path is None or place.neutral(path) or place.neutral_text(target.text):
         return
-    anchored = place.known or os.path.isabs(target.text) or target.text.startswith("~")
+    anchored = place.known or place.anchored(target.text)
     if anchored and not place.inside(path) and not place.scratch(target.text, path):
         yield Verdict("deny", "redirect-outside", f"writes to {target.text}, outside the workspace")
         return

@@ -14,12 +14,12 @@ from pathlib import Path
 from typing import Iterable
 
 from agent_runtime.core import within
+from agent_runtime.safety.policy.tilde import UNKNOWN_DIRECTORY, expand_tilde
 from agent_runtime.safety.shellwords import Word
 
 NEUTRAL_PATHS = ("/dev/null", "/dev/stdin", "/dev/stdout", "/dev/stderr", "/dev/tty", "/dev/zero",
                  "/dev/urandom", "/dev/random", "/dev/fd/")
 PRIVATE_TMP = "/tmp"  # private to each sandboxed command
-UNKNOWN_DIRECTORY = Path("/dynamic-directory")  # `cd $X`: where relative paths then point is unknown
 # The project's instructions, read into every later session's prompt (agent/prompt.py).
 INSTRUCTION_FILES = ("AGENTS.md",)
 
@@ -71,16 +71,22 @@ class Place:
 
     @property
     def known(self) -> bool:
-        return self.cwd != UNKNOWN_DIRECTORY
+        return not within(self.cwd, UNKNOWN_DIRECTORY)  # `cd $X`, `cd ~-/sub`
+
+    def expand(self, text: str) -> str:
+        """The path as bash hands it to the program: its tilde prefix expanded (tilde.py)."""
+        return expand_tilde(text, self.cwd)
+
+    def anchored(self, text: str) -> bool:
+        """Does the path lead to the same place whatever the current directory (`/x`, `~/x`, `~user/x`)?"""
+        return os.path.isabs(self.expand(text))
 
     def _absolute(self, text: str) -> str | None:
+        """Every reading of a path goes through here: expanded as bash does, then made absolute. A glob
+        stands for the directory before its first pattern (`/home/*/.npmrc` is under /home)."""
         if not text or "://" in text or "\x00" in text:
             return None
-        if text.startswith("~"):
-            head, _, rest = text.partition("/")
-            if head != "~":
-                return str(Path("/nonexistent-user-home") / rest)  # ~user: someone else's home, outside
-            text = str(Path.home() / rest)
+        text = self.expand(text)
         glob_at = min([text.index(c) for c in "*?[" if c in text] or [len(text)])
         if glob_at < len(text):
             text = text[:glob_at].rpartition("/")[0] or ("/" if text.startswith("/") else ".")
@@ -210,7 +216,7 @@ def candidates(word: Word, place: Place) -> list[str]:
         for text in expand_braces(value) if word.glob else [value]:
             out.append(text)
             if word.glob and any(c in text for c in "*?[") and place.known:
-                pattern = os.path.expanduser(text) if text.startswith("~/") else text
+                pattern = place.expand(text)
                 base = None if os.path.isabs(pattern) else str(place.cwd)
                 try:
                     out += globbing.glob(pattern, root_dir=base)[:MAX_EXPANSIONS]
@@ -245,7 +251,7 @@ class PathRules:
             pattern = check(rel)
             if pattern:
                 return rel, pattern
-        if any(c in text for c in "*?[") and not os.path.isabs(text) and not text.startswith("~"):
+        if any(c in text for c in "*?[") and not place.anchored(text):
             # A pattern names the files it matches: `--include='.env*'` and `-g '.env*'` read .env.
             written = os.path.normpath(text.lstrip("!"))
             pattern = check(written)

@@ -306,6 +306,6 @@ HANDLERS = {
 CHANGES_FILES = frozenset({"cp", "install", "mv", "ln", "rm", "rmdir", "unlink", "shred", "touch", "mkdir", "mkfifo",
                            "mknod", "truncate", "chmod", "chown", "chgrp", "split", "csplit", "gzip", "gunzip",
                            "bzip2", "xz", "zstd", "tar", "unzip", "patch", "rsync", "scp", "tee", "dd"})
-DECLARED_CHANGES = ("sed -i ", "find -delete ", "python -m zipfile ", "python -m tarfile ")
+DECLARED_CHANGES = ("sed -i ", "find -delete ", "python -m zipfile ", "python -m tarfile ", "flock creates ")
 # Programs that only list or examine the paths they are given: `ls .env` shows a name, not secrets.
 NAMES_ONLY = {"ls", "stat", "du", "realpath", "readlink", "test", "[", "basename", "dirname", "cd", "pushd"}

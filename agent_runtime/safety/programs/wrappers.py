@@ -276,5 +276,13 @@ def time_like(args: list[Word], eff: Effects, how: str) -> None:
             eff.writes.append((Word(word.text.split("=", 1)[1]), f"{how} -o writes"))
 
 
-HANDLERS = {"xargs": xargs, "time": lambda a, e: time_like(a, e, "time"),
+def flock(args: list[Word], eff: Effects) -> None:
+    """`flock FILE ...` opens its lock file, creating it when missing; it never reads or prints it.
+    `flock 9` locks a descriptor the shell opened."""
+    rest = skip_options(args, WRAPPERS["flock"]) or []
+    if rest and not (rest[0].static and rest[0].text.isdigit()):
+        eff.writes.append((rest[0], "flock creates its lock file"))
+
+
+HANDLERS = {"xargs": xargs, "flock": flock, "time": lambda a, e: time_like(a, e, "time"),
             "strace": lambda a, e: time_like(a, e, "strace"), "ltrace": lambda a, e: time_like(a, e, "ltrace")}
