@@ -108,7 +108,7 @@ def main() -> None:
     head = subprocess.run(["git", "-C", str(repo), "rev-parse", "--short", "HEAD"], capture_output=True,
                           text=True).stdout.strip()
     passes = []
-    # Interleaved (x m m x m m x m ...): a failure of either kind shows early.
+    # Interleaved (x m x m ...): a failure of either kind shows early.
     xs, ms = args.xdist_passes, args.model_passes
     order = [k for i in range(max(xs, ms)) for k in (["xdist"] if i < xs else []) + (["model"] if i < ms else [])]
     with load(args.load):
