@@ -101,14 +101,15 @@ def secret_files(root: Path, start: Path, beside: list[Path]) -> list[Path]:
     return found
 
 
-def git_configs(root: Path, beside: list[Path]) -> list[Path]:
-    """git configuration files outside the workspace that a command can read."""
+def git_configs(root: Path, beside: list[Path], above: bool = True) -> list[Path]:
+    """git configuration files outside the workspace that a command can read (`above`: with the
+    repositories above the workspace; without, the user's and the system's own)."""
     home = Path.home()
     found = [home / ".gitconfig", home / ".config" / "git" / "config", Path("/etc/gitconfig")]
     xdg = os.environ.get("XDG_CONFIG_HOME")
     if xdg and os.path.isabs(xdg):
         found.append(Path(xdg) / "git" / "config")
-    found += [directory / ".git" / "config" for directory in (*root.parents, *beside)]
+    found += [directory / ".git" / "config" for directory in (*(root.parents if above else ()), *beside)]
     return [path for path in found if not within(path, root)]
 
 
@@ -167,12 +168,13 @@ def agent_state(root: Path, runs: Path | None = None) -> list[Path]:
 PRIVATE_TREES = ("/tmp", "/var/tmp", "/run", "/var/run")
 
 
-def named_by_command(argv: list[str], root: Path) -> list[Path]:
+def named_by_command(argv: list[str], root: Path, homes: list[Path] = ()) -> list[Path]:
     """What a user's configured program (an MCP server) names that the sandbox would hide: its
     executable and the files its arguments name, when they live under /tmp, /var/tmp or /run.
     A file's folder is bound (a script imports its neighbours), a virtualenv's interpreter brings
-    its environment; a folder that is itself private (/tmp) or the workspace brings the file alone."""
-    private = [Path(p).resolve() for p in PRIVATE_TREES if Path(p).is_dir()]
+    its environment; a folder that is itself private (/tmp) or the workspace brings the file alone.
+    `homes`: the homes the sandbox empties too (view.covers): a server kept there is bound back."""
+    private = [Path(p).resolve() for p in PRIVATE_TREES if Path(p).is_dir()] + list(homes)
     runtime_dir = os.environ.get("XDG_RUNTIME_DIR")
     if runtime_dir and Path(runtime_dir).is_dir():
         private.append(Path(runtime_dir).resolve())

@@ -47,7 +47,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from agent_runtime.core import is_secret_name, visible, within
-from agent_runtime.safety import outside, planted
+from agent_runtime.safety import outside, planted, view
 from agent_runtime.safety.capture import Capped, kill_group, pump
 from agent_runtime.safety.gitconfig import sanitized_git_config
 from agent_runtime.safety.isolation import (
@@ -77,8 +77,9 @@ ROOT_ONLY_FILES = ("/etc/shadow", "/etc/shadow-", "/etc/gshadow", "/etc/gshadow-
 # policy lets run because the sandbox contains it must not leave behind what runs outside it).
 COMMIT_HOOK_CONFIGS = (".pre-commit-config.yaml", ".husky", "lefthook.yml", ".lefthook.yml", "lefthook-local.yml",
                        ".lefthook-local.yml")
+# .agents and .claude: the repository's skills live there, and a command must not rewrite them.
 CONFIG_NAMES = (".git", ".gitattributes", ".gitmodules", "policy.toml", ".agent-runtime", "AGENTS.md",
-                *COMMIT_HOOK_CONFIGS)
+                ".agents", ".claude", *COMMIT_HOOK_CONFIGS)
 # Configuration at any depth (the policy's deny_write has `**/.git/**`; .gitattributes and
 # .gitmodules match at any depth): a nested repository's .git holds hooks and a config that run
 # when the user works in it. Existing ones are read-only in the sandbox, new ones are removed
@@ -172,6 +173,18 @@ def _under(path: Path, parent: Path) -> bool:
 
 def _is_config_name(name: str) -> bool:
     return name in CONFIG_NAMES or name.startswith(".env")
+
+
+def _through_file(bwrap: str, wrapped: list[str], argv: list[str], scratch: Path) -> list[str]:
+    """bwrap's options read from a file (`--args 3`), not given on its command line: the sandbox's
+    pid 1 is a fork of bwrap, and its /proc/1/cmdline would list every hidden path to the command.
+    `wrapped` is [prefix..., bwrap, options..., "--", *argv]; a shell opens the file as fd 3 and
+    becomes bwrap, which reads and closes it before anything runs."""
+    at = wrapped.index(bwrap)
+    options = wrapped[at + 1:len(wrapped) - len(argv) - 1]
+    listed = scratch / "bwrap-args"
+    listed.write_bytes(b"".join(os.fsencode(word) + b"\0" for word in options))
+    return [*wrapped[:at], "/bin/sh", "-c", 'exec "$@" 3< "$0"', str(listed), wrapped[at], "--args", "3", "--", *argv]
 
 
 def _feed(pipe, data: bytes) -> None:
@@ -310,6 +323,12 @@ class Sandbox:
                 "--size", str(16 << 20), "--tmpfs", "/run"]
         if Path("/var/run").is_dir() and not Path("/var/run").is_symlink():
             out += ["--size", str(16 << 20), "--tmpfs", "/var/run"]
+        # The homes: empty, then only the toolchains that live there bound back (view.py).
+        homes = view.covers(Path.home())
+        chains = view.toolchains(env, homes)
+        out += view.cover_args(homes, 1 << 20)
+        for source, dest in chains:
+            out += ["--ro-bind", str(source), str(dest)]
         xdg = os.environ.get("XDG_RUNTIME_DIR")
         if xdg and Path(xdg).is_dir() and not any(_under(Path(xdg), Path(p)) for p in ("/run", "/tmp", "/var/run")):
             out += hide_args(Path(xdg))
@@ -330,28 +349,49 @@ class Sandbox:
         agent_env = Path(sys.prefix).resolve()
         if _under(agent_env, self.root) and agent_env != self.root:
             out += ["--ro-bind", str(agent_env), str(agent_env)]  # code we run outside on the next start
-        out += self._hide(self.hidden_paths(walked))
+        shown = [Path(os.path.realpath(f)) for f in self.shown() if Path(f).is_dir()]
+        there = [dest for _, dest in chains] + _installed_under_tmp() + list(bound or ()) + [self.root] + shown
+
+        def seen(path: Path) -> bool:  # what a cover of the homes hides already needs no cover of its own
+            return view.shown_under(Path(os.path.realpath(path.parent)) / path.name, homes, there)
+
+        out += self._hide([p for p in self.hidden_paths(walked) if seen(p)], shown)
         for folder in (b for b in bound or () if b.is_dir()):  # a bound-back folder keeps its secrets hidden
             for entry in sorted(folder.iterdir()):
                 if outside.is_secret_file(entry.name):
                     out += hide_args(entry)
         if scratch is not None:  # git's configuration outside the workspace, without credentials (outside.py)
-            beside = outside.neighbours(self.root, Path.cwd())
-            for copy, original in outside.sanitized_copies(outside.git_configs(self.root, beside), scratch):
-                out += ["--ro-bind", str(copy), str(original)]
+            out += self._git_settings(scratch, homes, seen)
         for sock in self._sockets():
-            out += hide_args(sock)
+            if seen(sock):
+                out += hide_args(sock)
+        out += view.seal_args(homes, Path.home())
         out.append("--clearenv")  # bwrap's argv order: clear, then set
         for key, value in env.items():
             out += ["--setenv", key, value]
         out += ["--chdir", str(cwd), "--"]
         return out + argv
 
-    def _hide(self, paths: list[Path]) -> list[str]:
+    def _git_settings(self, scratch: Path, homes: list[Path], seen: Callable[[Path], bool]) -> list[str]:
+        """git's configuration outside the workspace: the user's own settings (~/.gitconfig, ...), shown
+        in the empty home (without credentials) so git still knows who commits; another repository's
+        (above the workspace, beside it) only where the sandbox shows that repository at all."""
+        beside = outside.neighbours(self.root, Path.cwd())
+        users = {Path(os.path.realpath(p)) for p in outside.git_configs(self.root, [], above=False)}
+        copies = dict((original, copy) for copy, original in
+                      outside.sanitized_copies(outside.git_configs(self.root, beside), scratch))
+        out: list[str] = []
+        for original in sorted(users | set(copies)):
+            if original in users and not seen(original) and original.is_file():
+                out += ["--ro-bind", str(copies.get(original, original)), str(original)]
+            elif original in copies and seen(original):
+                out += ["--ro-bind", str(copies[original]), str(original)]
+        return out
+
+    def _hide(self, paths: list[Path], shown: list[Path]) -> list[str]:
         """Cover each path; a shown folder inside a covered one is bound into the cover before the cover
         turns read-only (a mount point cannot be made in a read-only tmpfs), its secrets still hidden."""
         out: list[str] = []
-        shown = [Path(os.path.realpath(f)) for f in self.shown() if Path(f).is_dir()]
 
         def show(folders: list[Path]) -> list[str]:
             return [arg for folder in folders for arg in ["--ro-bind", str(folder), str(folder)] + [
@@ -453,8 +493,9 @@ class Sandbox:
                     tempfile.TemporaryDirectory(prefix="agent-runtime-sandbox-") as scratch:
                 if self._bwrap:
                     exclude = self._exclude_placeholder(Path(scratch)) if placeholder and placeholder.ours else None
-                    argv = self._bwrap_argv(argv, cwd, env, exclude, self._git_config_copy(Path(scratch)),
-                                            Path(scratch), listing)
+                    wrapped = self._bwrap_argv(argv, cwd, env, exclude, self._git_config_copy(Path(scratch)),
+                                               Path(scratch), listing)
+                    argv = _through_file(self._bwrap, wrapped, argv, Path(scratch))
                 nproc = not (self._bwrap and self.isolation.pid_limit)
                 libc = _libc()
                 proc = subprocess.Popen(
@@ -513,8 +554,10 @@ class Sandbox:
             with DotenvPlaceholder(self.root) as placeholder, \
                     tempfile.TemporaryDirectory(prefix="agent-runtime-sandbox-") as scratch:
                 exclude = self._exclude_placeholder(Path(scratch)) if placeholder.ours else None
+                named = outside.named_by_command(argv, self.root, view.covers(Path.home()))
                 wrapped = self._bwrap_argv(argv, self.root, env, exclude, self._git_config_copy(Path(scratch)),
-                                           Path(scratch), listing, outside.named_by_command(argv, self.root))
+                                           Path(scratch), listing, named)
+                wrapped = _through_file(self._bwrap, wrapped, argv, Path(scratch))
                 yield prlimit_prefix(limits) + wrapped, env
         finally:
             if live in self._live:
