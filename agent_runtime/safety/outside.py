@@ -29,6 +29,7 @@ import shutil
 import stat
 import time
 from pathlib import Path
+from typing import Callable
 
 from agent_runtime.core import within
 from agent_runtime.safety.gitconfig import sanitized_git_config
@@ -135,6 +136,25 @@ def sanitized_copies(paths: list[Path], scratch: Path) -> list[tuple[Path, Path]
             copy.write_text(clean, encoding="utf-8", errors="surrogateescape")
             out.append((copy, real))
     return out
+
+
+def git_settings(root: Path, scratch: Path, seen: Callable[[Path], bool]) -> list[str]:
+    """git's configuration outside the workspace: the user's own settings (~/.gitconfig, ...), shown
+    in the empty home (without credentials) so git still knows who commits; another repository's
+    (above the workspace, beside it) only where the sandbox shows that repository at all. `seen`:
+    is a path there in the sandbox (view.shown_under). bwrap arguments that bind them read-only."""
+    beside = neighbours(root, Path.cwd())
+    users = {Path(os.path.realpath(p)) for p in git_configs(root, [], above=False)}
+    copies = dict((original, copy) for copy, original in
+                  sanitized_copies(git_configs(root, beside), scratch))
+    out: list[str] = []
+    for original in sorted(users | set(copies)):
+        if original in users and not seen(original) and original.is_file():
+            out += ["--ro-bind", str(copies.get(original, original)), str(original)]
+        elif original in copies and seen(original):
+            out += ["--ro-bind", str(copies[original]), str(original)]
+    return out
+
 
 
 def agent_state(root: Path, runs: Path | None = None) -> list[Path]:

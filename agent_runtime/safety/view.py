@@ -32,6 +32,20 @@ TOOLCHAIN_ENV = ("VIRTUAL_ENV", "GOROOT", "GOPATH", "RUSTUP_HOME", "JAVA_HOME")
 MAX_LINKS = 500  # symlinks of one bin folder followed to their toolchain (pipx's ~/.local/bin)
 
 
+def installed_under_tmp() -> list[Path]:
+    """Our Python environment and $PATH entries that live under /tmp (a clone in /tmp, a CI
+    checkout): the private /tmp would hide them, and commands that work outside would not inside."""
+    tmp = Path("/tmp").resolve()
+    candidates = [Path(sys.prefix), Path(sys.base_prefix)]
+    candidates += [Path(part) for part in os.environ.get("PATH", "").split(os.pathsep) if os.path.isabs(part)]
+    found: list[Path] = []
+    for path in candidates:
+        path = path.resolve()
+        if within(path, tmp) and path != tmp and path.is_dir() and path not in found:
+            found.append(path)
+    return found
+
+
 def _real(path: Path) -> Path:
     return Path(os.path.realpath(path))
 
@@ -80,8 +94,10 @@ def _folder(path: Path, homes: list[Path]) -> list[Path]:
         return [first]
     if path.name == "bin" and (path.parent / "pyvenv.cfg").is_file():
         return [path.parent] + _venv_base(path.parent)
-    if path.name == "bin" and path.parent.name == ".cargo":  # rustup's proxies need the toolchains
-        return [path, Path(os.environ.get("RUSTUP_HOME") or home / ".rustup")]
+    if path.name == "bin" and path.parent.name == ".cargo":  # rustup's proxies need the toolchains, and
+        # an offline build its downloaded crates (not ~/.cargo whole: credentials.toml lives there)
+        return [path, Path(os.environ.get("RUSTUP_HOME") or home / ".rustup"), path.parent / "registry",
+                path.parent / "git"]
     return [path]
 
 
@@ -96,10 +112,12 @@ def _venv_base(venv: Path) -> list[Path]:
     return []
 
 
-def toolchains(env: dict[str, str], homes: list[Path]) -> list[tuple[Path, Path]]:
+def toolchains(env: dict[str, str], homes: list[Path], extra: list[Path] = ()) -> list[tuple[Path, Path]]:
     """(source, destination) of each toolchain folder under a home, to bind back read-only: the real
-    folder at the path a command names it by (a symlinked ~/.nix-profile/bin too)."""
+    folder at the path a command names it by (a symlinked ~/.nix-profile/bin too). `extra`: more
+    paths a command may run (the workspace's own virtualenv, whose interpreter may live in ~)."""
     wanted: list[Path] = [Path(p) for p in env.get("PATH", "").split(os.pathsep) if os.path.isabs(p)]
+    wanted += list(extra)
     wanted += [Path(sys.prefix), Path(sys.base_prefix), _real(Path(sys.executable)).parent]
     wanted += [Path(env[name]) for name in TOOLCHAIN_ENV if os.path.isabs(env.get(name, ""))]
     cargo = env.get("CARGO_HOME")
