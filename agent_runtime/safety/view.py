@@ -46,6 +46,13 @@ def installed_under_tmp() -> list[Path]:
     return found
 
 
+def _is_venv(folder: Path) -> bool:
+    try:  # a folder this user may not enter (another's 0700 home) raises rather than answers False
+        return (folder / "pyvenv.cfg").is_file()
+    except OSError:
+        return False
+
+
 def _real(path: Path) -> Path:
     return Path(os.path.realpath(path))
 
@@ -85,15 +92,15 @@ def _home_of(path: Path, homes: list[Path]) -> Path | None:
 
 def _folder(path: Path, homes: list[Path]) -> list[Path]:
     """What to show for a toolchain path inside a home: the toolchain manager's folder, the virtualenv
-    a bin folder belongs to (and its base interpreter), or the path itself. Nothing for a home whole."""
+    a bin folder belongs to, or the path itself. Nothing for a home whole."""
     home = _home_of(path, homes)
     if home is None or path == home:
         return []
     first = home / path.relative_to(home).parts[0]
     if first.name in TOOLCHAIN_DIRS:
         return [first]
-    if path.name == "bin" and (path.parent / "pyvenv.cfg").is_file():
-        return [path.parent] + _venv_base(path.parent)
+    if path.name == "bin" and _is_venv(path.parent):
+        return [path.parent]
     if path.name == "bin" and path.parent.name == ".cargo":  # rustup's proxies need the toolchains, and
         # an offline build its downloaded crates (not ~/.cargo whole: credentials.toml lives there)
         return [path, Path(os.environ.get("RUSTUP_HOME") or home / ".rustup"), path.parent / "registry",
@@ -131,9 +138,9 @@ def toolchains(env: dict[str, str], homes: list[Path], extra: list[Path] = ()) -
             continue
         seen.add(path)
         for candidate in (path, _real(path)):
-            if candidate.name == "bin" and _home_of(candidate, homes) is None \
-                    and (candidate.parent / "pyvenv.cfg").is_file():
-                wanted += _venv_base(candidate.parent)  # the project's .venv: its interpreter may live in ~
+            venv = candidate if _is_venv(candidate) else candidate.parent if candidate.name == "bin" else None
+            if venv is not None and _is_venv(venv):
+                wanted += _venv_base(venv)  # a virtualenv's interpreter may live in ~ (pyenv)
             for folder in _folder(candidate, homes):
                 try:
                     if not folder.is_dir():

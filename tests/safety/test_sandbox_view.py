@@ -152,3 +152,25 @@ def test_go_test_runs_when_go_is_installed(tmp_path):
                                                           "func TestTwo(t *testing.T) { if 1+1 != 2 { t.Fatal() } }\n"})
     result = Sandbox(repo).run("go test ./...", timeout=600)
     assert result.exit_code == 0 and "ok" in result.stdout, (result.stdout, result.stderr)
+
+
+def test_only_the_toolchain_folders_of_a_home_are_chosen(tmp_path):
+    """The rules of view.toolchains on a made-up home: a manager's whole folder (nvm), ~/.cargo/bin with
+    ~/.rustup but not ~/.cargo, a pipx link's virtualenv and its interpreter, a plain bin folder alone;
+    never the home itself, never a dotfile that is no toolchain."""
+    from agent_runtime.safety import view
+
+    home = tmp_path / "home" / "u"
+    for rel in (".nvm/versions/node/v20/bin", ".cargo/bin", ".cargo/registry", ".rustup/toolchains", ".ssh",
+                ".local/bin", ".local/share/pipx/venvs/black/bin", ".pyenv/versions/3.12/bin", "bin", "code/other"):
+        (home / rel).mkdir(parents=True)
+    (home / ".cargo" / "credentials.toml").write_text("token\n")
+    (home / ".local/share/pipx/venvs/black/pyvenv.cfg").write_text(f"home = {home}/.pyenv/versions/3.12/bin\n")
+    (home / ".local/share/pipx/venvs/black/bin/black").write_text("#!/bin/sh\n")
+    (home / ".local/bin/black").symlink_to(home / ".local/share/pipx/venvs/black/bin/black")
+    path = ":".join(str(home / p) for p in (".nvm/versions/node/v20/bin", ".cargo/bin", ".local/bin", "bin", ""))
+    chosen = {dest for _, dest in view.toolchains({"PATH": path}, [home])}
+    assert chosen == {home / ".nvm", home / ".cargo" / "bin", home / ".cargo" / "registry", home / ".rustup",
+                      home / ".local" / "bin", home / ".local/share/pipx/venvs/black", home / ".pyenv", home / "bin"}
+    assert view.shown_under(home / ".ssh", [home], sorted(chosen)) is False
+    assert view.shown_under(home / ".cargo" / "credentials.toml", [home], sorted(chosen)) is False
