@@ -4,6 +4,7 @@ credentials (a remote URL's user:token@, http.extraheader, and any key named lik
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from agent_runtime.core import is_secret_name
 
@@ -29,3 +30,17 @@ def sanitized_git_config(text: str) -> str:
             continue
         out.append(_URL_USERINFO.sub(r"\1", line))
     return "".join(out)
+
+
+def git_config_copy(root: Path, scratch: Path) -> Path | None:
+    """The repository's .git/config without credentials, to bind over it read-only."""
+    config = root / ".git" / "config"
+    if not config.is_file() or config.is_symlink() or (root / ".git").is_symlink():
+        return None
+    try:
+        text = config.read_text(encoding="utf-8", errors="surrogateescape")
+    except OSError:
+        return None
+    copy = scratch / "git-config"
+    copy.write_text(sanitized_git_config(text), encoding="utf-8", errors="surrogateescape")
+    return copy

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 
 log = logging.getLogger(__name__)
 
@@ -183,3 +184,15 @@ def isolation(use_bwrap: bool | None = None) -> Isolation:
         if result.note and result.bwrap:
             log.info("sandbox: %s", result.note)
         return result
+
+
+def args_through_file(bwrap: str, wrapped: list[str], argv: list[str], scratch: Path) -> list[str]:
+    """bwrap's options read from a file (`--args 3`), not given on its command line: the sandbox's
+    pid 1 is a fork of bwrap, and its /proc/1/cmdline would list every hidden path to the command.
+    `wrapped` is [prefix..., bwrap, options..., "--", *argv]; a shell opens the file as fd 3 and
+    becomes bwrap, which reads and closes it before anything runs."""
+    at = wrapped.index(bwrap)
+    options = wrapped[at + 1:len(wrapped) - len(argv) - 1]
+    listed = scratch / "bwrap-args"
+    listed.write_bytes(b"".join(os.fsencode(word) + b"\0" for word in options))
+    return [*wrapped[:at], "/bin/sh", "-c", 'exec "$@" 3< "$0"', str(listed), wrapped[at], "--args", "3", "--", *argv]

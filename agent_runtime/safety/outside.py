@@ -29,6 +29,7 @@ import shutil
 import stat
 import time
 from pathlib import Path
+from typing import Callable
 
 from agent_runtime.core import within
 from agent_runtime.safety.gitconfig import sanitized_git_config
@@ -101,14 +102,15 @@ def secret_files(root: Path, start: Path, beside: list[Path]) -> list[Path]:
     return found
 
 
-def git_configs(root: Path, beside: list[Path]) -> list[Path]:
-    """git configuration files outside the workspace that a command can read."""
+def git_configs(root: Path, beside: list[Path], above: bool = True) -> list[Path]:
+    """git configuration files outside the workspace that a command can read (`above`: with the
+    repositories above the workspace; without, the user's and the system's own)."""
     home = Path.home()
     found = [home / ".gitconfig", home / ".config" / "git" / "config", Path("/etc/gitconfig")]
     xdg = os.environ.get("XDG_CONFIG_HOME")
     if xdg and os.path.isabs(xdg):
         found.append(Path(xdg) / "git" / "config")
-    found += [directory / ".git" / "config" for directory in (*root.parents, *beside)]
+    found += [directory / ".git" / "config" for directory in (*(root.parents if above else ()), *beside)]
     return [path for path in found if not within(path, root)]
 
 
@@ -134,6 +136,25 @@ def sanitized_copies(paths: list[Path], scratch: Path) -> list[tuple[Path, Path]
             copy.write_text(clean, encoding="utf-8", errors="surrogateescape")
             out.append((copy, real))
     return out
+
+
+def git_settings(root: Path, scratch: Path, seen: Callable[[Path], bool]) -> list[str]:
+    """git's configuration outside the workspace: the user's own settings (~/.gitconfig, ...), shown
+    in the empty home (without credentials) so git still knows who commits; another repository's
+    (above the workspace, beside it) only where the sandbox shows that repository at all. `seen`:
+    is a path there in the sandbox (view.shown_under). bwrap arguments that bind them read-only."""
+    beside = neighbours(root, Path.cwd())
+    users = {Path(os.path.realpath(p)) for p in git_configs(root, [], above=False)}
+    copies = dict((original, copy) for copy, original in
+                  sanitized_copies(git_configs(root, beside), scratch))
+    out: list[str] = []
+    for original in sorted(users | set(copies)):
+        if original in users and not seen(original) and original.is_file():
+            out += ["--ro-bind", str(copies.get(original, original)), str(original)]
+        elif original in copies and seen(original):
+            out += ["--ro-bind", str(copies[original]), str(original)]
+    return out
+
 
 
 def agent_state(root: Path, runs: Path | None = None) -> list[Path]:
@@ -167,12 +188,13 @@ def agent_state(root: Path, runs: Path | None = None) -> list[Path]:
 PRIVATE_TREES = ("/tmp", "/var/tmp", "/run", "/var/run")
 
 
-def named_by_command(argv: list[str], root: Path) -> list[Path]:
+def named_by_command(argv: list[str], root: Path, homes: list[Path] = ()) -> list[Path]:
     """What a user's configured program (an MCP server) names that the sandbox would hide: its
     executable and the files its arguments name, when they live under /tmp, /var/tmp or /run.
     A file's folder is bound (a script imports its neighbours), a virtualenv's interpreter brings
-    its environment; a folder that is itself private (/tmp) or the workspace brings the file alone."""
-    private = [Path(p).resolve() for p in PRIVATE_TREES if Path(p).is_dir()]
+    its environment; a folder that is itself private (/tmp) or the workspace brings the file alone.
+    `homes`: the homes the sandbox empties too (view.covers): a server kept there is bound back."""
+    private = [Path(p).resolve() for p in PRIVATE_TREES if Path(p).is_dir()] + list(homes)
     runtime_dir = os.environ.get("XDG_RUNTIME_DIR")
     if runtime_dir and Path(runtime_dir).is_dir():
         private.append(Path(runtime_dir).resolve())

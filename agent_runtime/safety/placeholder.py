@@ -61,3 +61,17 @@ class Nothing:
 
     def __exit__(self, *exc: object) -> None:
         return None
+
+
+def exclude_placeholder(root: Path, scratch: Path) -> Path | None:
+    """The repository's .git/info/exclude plus the placeholder, to bind over it read-only."""
+    exclude = root / ".git" / "info" / "exclude"
+    if not exclude.is_file() or exclude.is_symlink():
+        return None
+    try:
+        text = exclude.read_text(errors="replace")
+    except OSError:
+        return None
+    copy = scratch / "exclude"
+    copy.write_text(text.rstrip("\n") + "\n/.env\n")
+    return copy

@@ -4,17 +4,23 @@ Inside bubblewrap a command has nothing of the host to gain, even when we run as
 - no capabilities: a user namespace, `--cap-drop ALL`, no further user namespaces, /proc/sys
   read-only (bwrap's own cover of it is silently skipped), root-only files hidden when root;
 - the root file system read-only; the workspace writable except its configuration (`.git`,
-  `.env*`, `.gitattributes`, `.gitmodules`, `policy.toml`, `.agent-runtime`, `AGENTS.md`, the
+  `.env*`, `.gitattributes`, `.gitmodules`, `policy.toml`, `.agent-runtime`, `AGENTS.md`, the skills'
+  `.agents` and `.claude`, the
   commit-hook configurations the host runs at the next commit (pre-commit, husky, lefthook), a
   core.hooksPath inside the workspace, what a symlinked one of those points at, the agent's own
   virtualenv when it lives there; below the top level, a nested repository's .git and any
   .gitattributes or .gitmodules): those are read-only, a new top-level `.env` cannot be
   created (a read-only placeholder stands there while the command runs), and any other of
   those names a command creates is removed afterwards and the command's output says so;
+- the homes an allow-list (view.py): /home, /root and $HOME empty and read-only, only the
+  toolchains a command runs that live there bound back read-only (pyenv, nvm, rustup, a
+  virtualenv, ...), and the workspace, the user's enabled skills and git's own settings;
 - deny_read files hidden (in the workspace, what symlinks named like them point at, the usual
   secret places in $HOME, the .env files of the start directory and of every directory above
   the workspace), and the agent's own state wherever XDG_* and RUNS_DIR put it (the user's
   configuration, run records, server logs, the undo journal, REPL history, traces, caches);
+- bwrap's options read from a file descriptor (`--args`): no process inside (its pid 1 is a
+  fork of bwrap) can read the list of what is hidden from a command line;
 - git's configuration a command creates at any depth removed afterwards (planted.py);
   .git/config is seen without credentials (remote URLs' user:token@, extraheader);
 - no host sockets: /run, /var/run and $XDG_RUNTIME_DIR are empty, socket files under $HOME and
@@ -47,9 +53,9 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from agent_runtime.core import is_secret_name, visible, within
-from agent_runtime.safety import outside, planted
+from agent_runtime.safety import outside, planted, view
 from agent_runtime.safety.capture import Capped, kill_group, pump
-from agent_runtime.safety.gitconfig import sanitized_git_config
+from agent_runtime.safety.gitconfig import git_config_copy, sanitized_git_config  # noqa: F401 (re-exported)
 from agent_runtime.safety.isolation import (
     PID_RESERVED,
     PROC_SYS_RO,
@@ -57,12 +63,13 @@ from agent_runtime.safety.isolation import (
     _ids,
     _libc,
     _set_limits,
+    args_through_file,
     isolation,
     pid_limit_prefix,
     prlimit_prefix,
 )
 from agent_runtime.safety.outside import HOME_SECRETS, find_sockets
-from agent_runtime.safety.placeholder import DotenvPlaceholder, Nothing
+from agent_runtime.safety.placeholder import DotenvPlaceholder, Nothing, exclude_placeholder
 
 log = logging.getLogger(__name__)
 
@@ -77,8 +84,9 @@ ROOT_ONLY_FILES = ("/etc/shadow", "/etc/shadow-", "/etc/gshadow", "/etc/gshadow-
 # policy lets run because the sandbox contains it must not leave behind what runs outside it).
 COMMIT_HOOK_CONFIGS = (".pre-commit-config.yaml", ".husky", "lefthook.yml", ".lefthook.yml", "lefthook-local.yml",
                        ".lefthook-local.yml")
+# .agents and .claude: the repository's skills live there, and a command must not rewrite them.
 CONFIG_NAMES = (".git", ".gitattributes", ".gitmodules", "policy.toml", ".agent-runtime", "AGENTS.md",
-                *COMMIT_HOOK_CONFIGS)
+                ".agents", ".claude", *COMMIT_HOOK_CONFIGS)
 # Configuration at any depth (the policy's deny_write has `**/.git/**`; .gitattributes and
 # .gitmodules match at any depth): a nested repository's .git holds hooks and a config that run
 # when the user works in it. Existing ones are read-only in the sandbox, new ones are removed
@@ -101,20 +109,6 @@ ENV_NETWORK = frozenset({"HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "ALL_PROXY",
                          "http_proxy", "https_proxy", "no_proxy", "all_proxy"})
 HOME_SCAN_TTL_S = 60.0
 SHOWN_REMOVED = 20  # paths named in the note about removed configuration
-
-
-def _installed_under_tmp() -> list[Path]:
-    """Our Python environment and $PATH entries that live under /tmp (a clone in /tmp, a CI
-    checkout): the private /tmp would hide them, and commands that work outside would not inside."""
-    tmp = Path("/tmp").resolve()
-    candidates = [Path(sys.prefix), Path(sys.base_prefix)]
-    candidates += [Path(part) for part in os.environ.get("PATH", "").split(os.pathsep) if os.path.isabs(part)]
-    found: list[Path] = []
-    for path in candidates:
-        path = path.resolve()
-        if within(path, tmp) and path != tmp and path.is_dir() and path not in found:
-            found.append(path)
-    return found
 
 
 @dataclass
@@ -310,10 +304,16 @@ class Sandbox:
                 "--size", str(16 << 20), "--tmpfs", "/run"]
         if Path("/var/run").is_dir() and not Path("/var/run").is_symlink():
             out += ["--size", str(16 << 20), "--tmpfs", "/var/run"]
+        # The homes: empty, then only the toolchains that live there bound back (view.py).
+        homes = view.covers(Path.home())
+        chains = view.toolchains(env, homes, [self.root / name / "bin" for name in (".venv", "venv")])
+        out += view.cover_args(homes, 1 << 20)
+        for source, dest in chains:
+            out += ["--ro-bind", str(source), str(dest)]
         xdg = os.environ.get("XDG_RUNTIME_DIR")
         if xdg and Path(xdg).is_dir() and not any(_under(Path(xdg), Path(p)) for p in ("/run", "/tmp", "/var/run")):
             out += hide_args(Path(xdg))
-        for path in _installed_under_tmp() + list(bound or ()):
+        for path in view.installed_under_tmp() + list(bound or ()):
             out += ["--ro-bind", str(path), str(path)]
         if os.geteuid() == 0:
             for name in ROOT_ONLY_FILES:
@@ -330,28 +330,33 @@ class Sandbox:
         agent_env = Path(sys.prefix).resolve()
         if _under(agent_env, self.root) and agent_env != self.root:
             out += ["--ro-bind", str(agent_env), str(agent_env)]  # code we run outside on the next start
-        out += self._hide(self.hidden_paths(walked))
+        shown = [Path(os.path.realpath(f)) for f in self.shown() if Path(f).is_dir()]
+        there = [dest for _, dest in chains] + view.installed_under_tmp() + list(bound or ()) + [self.root] + shown
+
+        def seen(path: Path) -> bool:  # what a cover of the homes hides already needs no cover of its own
+            return view.shown_under(Path(os.path.realpath(path.parent)) / path.name, homes, there)
+
+        out += self._hide([p for p in self.hidden_paths(walked) if seen(p)], shown)
         for folder in (b for b in bound or () if b.is_dir()):  # a bound-back folder keeps its secrets hidden
             for entry in sorted(folder.iterdir()):
                 if outside.is_secret_file(entry.name):
                     out += hide_args(entry)
         if scratch is not None:  # git's configuration outside the workspace, without credentials (outside.py)
-            beside = outside.neighbours(self.root, Path.cwd())
-            for copy, original in outside.sanitized_copies(outside.git_configs(self.root, beside), scratch):
-                out += ["--ro-bind", str(copy), str(original)]
+            out += outside.git_settings(self.root, scratch, seen)
         for sock in self._sockets():
-            out += hide_args(sock)
+            if seen(sock):
+                out += hide_args(sock)
+        out += view.seal_args(homes, Path.home())
         out.append("--clearenv")  # bwrap's argv order: clear, then set
         for key, value in env.items():
             out += ["--setenv", key, value]
         out += ["--chdir", str(cwd), "--"]
         return out + argv
 
-    def _hide(self, paths: list[Path]) -> list[str]:
+    def _hide(self, paths: list[Path], shown: list[Path]) -> list[str]:
         """Cover each path; a shown folder inside a covered one is bound into the cover before the cover
         turns read-only (a mount point cannot be made in a read-only tmpfs), its secrets still hidden."""
         out: list[str] = []
-        shown = [Path(os.path.realpath(f)) for f in self.shown() if Path(f).is_dir()]
 
         def show(folders: list[Path]) -> list[str]:
             return [arg for folder in folders for arg in ["--ro-bind", str(folder), str(folder)] + [
@@ -365,32 +370,6 @@ class Sandbox:
             out += ["--tmpfs", str(path), *show(inside), "--remount-ro", str(path)]
             shown = [f for f in shown if f not in inside]
         return out + show(shown)  # the rest: under the sandbox's own /tmp, or not hidden at all
-
-    def _exclude_placeholder(self, scratch: Path) -> Path | None:
-        """The repository's .git/info/exclude plus the placeholder, to bind over it read-only."""
-        exclude = self.root / ".git" / "info" / "exclude"
-        if not exclude.is_file() or exclude.is_symlink():
-            return None
-        try:
-            text = exclude.read_text(errors="replace")
-        except OSError:
-            return None
-        copy = scratch / "exclude"
-        copy.write_text(text.rstrip("\n") + "\n/.env\n")
-        return copy
-
-    def _git_config_copy(self, scratch: Path) -> Path | None:
-        """The repository's .git/config without credentials, to bind over it read-only."""
-        config = self.root / ".git" / "config"
-        if not config.is_file() or config.is_symlink() or (self.root / ".git").is_symlink():
-            return None
-        try:
-            text = config.read_text(encoding="utf-8", errors="surrogateescape")
-        except OSError:
-            return None
-        copy = scratch / "git-config"
-        copy.write_text(sanitized_git_config(text), encoding="utf-8", errors="surrogateescape")
-        return copy
 
     def _config_entries(self) -> list[Path]:
         """Top-level configuration entries that exist. A symlink (`.git -> .gitreal`) stands for its
@@ -452,9 +431,10 @@ class Sandbox:
             with DotenvPlaceholder(self.root) if self._bwrap else Nothing() as placeholder, \
                     tempfile.TemporaryDirectory(prefix="agent-runtime-sandbox-") as scratch:
                 if self._bwrap:
-                    exclude = self._exclude_placeholder(Path(scratch)) if placeholder and placeholder.ours else None
-                    argv = self._bwrap_argv(argv, cwd, env, exclude, self._git_config_copy(Path(scratch)),
-                                            Path(scratch), listing)
+                    exclude = exclude_placeholder(self.root, Path(scratch)) if placeholder and placeholder.ours else None
+                    wrapped = self._bwrap_argv(argv, cwd, env, exclude, git_config_copy(self.root, Path(scratch)),
+                                               Path(scratch), listing)
+                    argv = args_through_file(self._bwrap, wrapped, argv, Path(scratch))
                 nproc = not (self._bwrap and self.isolation.pid_limit)
                 libc = _libc()
                 proc = subprocess.Popen(
@@ -512,9 +492,11 @@ class Sandbox:
         try:
             with DotenvPlaceholder(self.root) as placeholder, \
                     tempfile.TemporaryDirectory(prefix="agent-runtime-sandbox-") as scratch:
-                exclude = self._exclude_placeholder(Path(scratch)) if placeholder.ours else None
-                wrapped = self._bwrap_argv(argv, self.root, env, exclude, self._git_config_copy(Path(scratch)),
-                                           Path(scratch), listing, outside.named_by_command(argv, self.root))
+                exclude = exclude_placeholder(self.root, Path(scratch)) if placeholder.ours else None
+                named = outside.named_by_command(argv, self.root, view.covers(Path.home()))
+                wrapped = self._bwrap_argv(argv, self.root, env, exclude, git_config_copy(self.root, Path(scratch)),
+                                           Path(scratch), listing, named)
+                wrapped = args_through_file(self._bwrap, wrapped, argv, Path(scratch))
                 yield prlimit_prefix(limits) + wrapped, env
         finally:
             if live in self._live:

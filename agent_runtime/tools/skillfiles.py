@@ -30,7 +30,10 @@ MAX_COMPATIBILITY = 500
 MAX_SKILL_MD = 64 * 1024  # the body goes into the conversation whole when the skill is loaded
 MAX_FILES = 200  # files of one skill, listed and hashed
 MAX_TOTAL_BYTES = 20 * 1024 * 1024  # what one skill's files may weigh, all together
-SKIPPED_DIRS = {".git", "__pycache__"}
+SKIPPED_DIRS = {".git"}
+# Hashed, not listed to the model: Python runs a .pyc there in place of its source when the source's
+# recorded size and time match, so a changed .pyc of a trusted skill is a changed skill.
+BYTECODE_DIR = "__pycache__"
 
 
 class SkillError(Exception):
@@ -187,4 +190,5 @@ def read_skill(folder: Path, origin: str) -> Skill:
         raise SkillError(f"{where}: not UTF-8 text") from None
     except OSError as exc:
         raise SkillError(f"{where}: cannot be read ({exc.strerror or exc})") from None
-    return Skill(folder=folder, origin=origin, digest=hashed, files=tuple(rel for rel, _ in files), **fields)
+    listed = tuple(rel for rel, _ in files if BYTECODE_DIR not in rel.split("/"))
+    return Skill(folder=folder, origin=origin, digest=hashed, files=listed, **fields)

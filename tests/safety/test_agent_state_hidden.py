@@ -22,6 +22,7 @@ from conftest import VENV_BIN, make_repo
 from agent_runtime.safety.sandbox import Sandbox
 
 SECRET = "agent-state-secret-7f3a"
+CONTROL = "probe-control-5e1d"  # in a file the sandbox shows (the workspace's own)
 PROBE = """
 import json, os, sys
 places = json.load(open("places.json"))
@@ -51,8 +52,9 @@ json.dump(found, open("found.json", "w"))
 @pytest.fixture
 def agent_state(monkeypatch) -> dict[str, Path]:
     """State, config, data and cache homes and a RUNS_DIR of their own, under $HOME (not /tmp),
-    each holding a secret where the agent keeps that kind of file; and a file beside them that
-    the sandbox shows (so a test that reads nothing at all cannot pass)."""
+    each holding a secret where the agent keeps that kind of file. The probe's control (a file the
+    sandbox shows, so a test that reads nothing at all cannot pass) is in the workspace: the rest
+    of $HOME is not there either (view.py)."""
     base = Path.home() / f".agent-runtime-state-test-{os.getpid()}"
     shutil.rmtree(base, ignore_errors=True)
     files = {
@@ -65,7 +67,7 @@ def agent_state(monkeypatch) -> dict[str, Path]:
         "cache": "cache/agent-runtime/models/weights.marker",
         "RUNS_DIR": "elsewhere/runs/20261126-def/messages.jsonl",
     }
-    for rel in (*files.values(), "visible.txt"):
+    for rel in files.values():
         (base / rel).parent.mkdir(parents=True, exist_ok=True)
         (base / rel).write_text(f"{SECRET} {rel}\n")
     for name, sub in (("XDG_STATE_HOME", "state"), ("XDG_CONFIG_HOME", "config"), ("XDG_DATA_HOME", "data"),
@@ -75,19 +77,20 @@ def agent_state(monkeypatch) -> dict[str, Path]:
     places = {name: base / rel.split("/agent-runtime/")[0] / "agent-runtime" if "/agent-runtime/" in rel
               else base / "elsewhere" / "runs" for name, rel in files.items()}
     places |= {f"{name} (file)": base / rel for name, rel in files.items()}
-    places["control"] = base / "visible.txt"
     yield places
     shutil.rmtree(base, ignore_errors=True)
 
 
 def workspace_with_probe(root: Path, places: dict[str, Path]) -> Path:
-    repo = make_repo(root, {"conftest.py": PROBE, "probe.py": PROBE, "test_ok.py": "def test_ok():\n    pass\n"})
+    repo = make_repo(root, {"conftest.py": PROBE, "probe.py": PROBE, "test_ok.py": "def test_ok():\n    pass\n",
+                            "visible.txt": f"{CONTROL}\n"})
+    places = {**places, "control": repo / "visible.txt"}
     (repo / "places.json").write_text(json.dumps({k: str(v) for k, v in places.items()}))
     return repo
 
 
 def assert_nothing_seen(found: dict[str, list[str]]) -> None:
-    assert any(SECRET in text for text in found.pop("control")), "the probe reads what the sandbox shows"
+    assert any(CONTROL in text for text in found.pop("control")), "the probe reads what the sandbox shows"
     leaked = {name: seen for name, seen in found.items() if any(SECRET in s or s.endswith((".log", ".jsonl", ".env"))
                                                                for s in seen)}
     assert leaked == {}, leaked
@@ -119,7 +122,7 @@ def test_a_workspace_inside_the_state_directory_stays_usable_and_the_rest_hidden
     result = Sandbox(repo).run("python3 probe.py && echo ok > written.txt && cat written.txt", timeout=60)
     assert result.stdout.strip() == "ok", result.stderr
     found = json.loads((repo / "found.json").read_text())
-    assert any(SECRET in text for text in found.pop("control")), "the probe reads what the sandbox shows"
+    assert any(CONTROL in text for text in found.pop("control")), "the probe reads what the sandbox shows"
     assert not any(SECRET in text for seen in found.values() for text in seen), found
     assert not (repo / ".." / ".." / "runs" / "written.txt").exists()
 
@@ -150,7 +153,7 @@ def test_a_runs_dir_set_only_in_the_users_config_file_is_hidden_too(tmp_path, ag
     assert result.exit_code == 0, result.stderr
     found = json.loads((repo / "found.json").read_text())
     assert all(SECRET not in text for text in found["RUNS_DIR"] + found["RUNS_DIR (file)"]), found["RUNS_DIR"]
-    assert any(SECRET in text for text in found["control"])
+    assert any(CONTROL in text for text in found["control"])
 
 
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -82,7 +83,7 @@ def test_the_users_config_and_shell_histories_are_hidden_from_commands(workspace
     out = result.stdout + result.stderr
     assert "configkey" not in out and "config.env" not in result.stdout
     assert "histtoken" not in out and "pgpass-9012" not in out
-    assert "plain notes" in result.stdout, "the rest of $HOME stays readable (tools need it)"
+    assert "plain notes" not in result.stdout, "nor is the rest of $HOME there: an allow-list (view.py)"
 
 
 def test_the_agent_reads_the_start_directorys_env_and_commands_do_not(workspace, tmp_path, fake_home, monkeypatch):
@@ -223,20 +224,36 @@ def test_a_file_option_written_attached_is_a_read_of_that_file(fake_home):
         assert POLICY.check_command(command, repo).decision != "deny", command
 
 
-def test_the_env_files_above_the_workspace_are_hidden_from_commands(fake_home):
+@pytest.mark.parametrize("where", ["home", "outside the homes"])
+def test_the_env_files_above_the_workspace_are_hidden_from_commands(fake_home, where):
     """What the policy denies (`cat ../.env`), a command it asks about could still do once approved
     (`python tests/load_settings.py`): the .env files of the directories above the workspace are
-    hidden too, as the workspace's own are. A template stays readable."""
-    parent = fake_home / "src"
-    repo = make_repo(parent / "app", {"app.py": "x = 1\n"})
-    (parent / ".env").write_text(f"SECRET={SECRET}\n")
-    (parent / ".env.production").write_text(f"SECRET={SECRET}\n")
-    (parent / ".env.example").write_text("SECRET=\n")
-    (fake_home / ".env.local").write_text(f"SECRET={SECRET}\n")
-    result = sandbox_for(repo).run("cat ../.env ../.env.production ../../.env.local; cat ../.env.example; "
-                                   "ls -a .. | grep -c env", timeout=60)
-    assert SECRET not in result.stdout, result.stdout
-    assert "SECRET=\n" in result.stdout and result.stdout.rstrip().endswith("3"), result.stdout + result.stderr
+    hidden too, as the workspace's own are. Outside the homes a template stays readable; in a home
+    nothing above the workspace is there at all (view.py)."""
+    if where == "home":
+        base = fake_home
+    else:  # not /tmp (private in the sandbox) nor a home: only root may make a folder there
+        place = next((Path(p) for p in ("/srv", "/mnt", "/opt") if os.access(p, os.W_OK)), None)
+        if place is None:
+            pytest.skip("no folder outside the homes and /tmp is writable by this user")
+        base = Path(tempfile.mkdtemp(prefix="agent-runtime-above-", dir=place))
+    try:
+        parent = base / "src"
+        repo = make_repo(parent / "app", {"app.py": "x = 1\n"})
+        (parent / ".env").write_text(f"SECRET={SECRET}\n")
+        (parent / ".env.production").write_text(f"SECRET={SECRET}\n")
+        (parent / ".env.example").write_text("SECRET=\n")
+        (base / ".env.local").write_text(f"SECRET={SECRET}\n")
+        result = sandbox_for(repo).run("cat ../.env ../.env.production ../../.env.local; cat ../.env.example; "
+                                       "ls -a .. | grep -c env", timeout=60)
+        assert SECRET not in result.stdout, result.stdout
+        if where == "home":
+            assert "SECRET=" not in result.stdout and result.stdout.rstrip().endswith("0"), result.stdout
+        else:
+            assert "SECRET=\n" in result.stdout and result.stdout.rstrip().endswith("3"), result.stdout + result.stderr
+    finally:
+        if base != fake_home:
+            shutil.rmtree(base, ignore_errors=True)
 
 
 @pytest.mark.parametrize("command", ["cat .ENV", "cat .Env.local", "grep x ID_RSA", "cat .SSH/config",

@@ -303,13 +303,16 @@ def test_host_unix_sockets_are_unreachable(sandbox, workspace, tmp_path):
             path.unlink(missing_ok=True)
 
 
-def test_home_is_visible_read_only_and_run_is_empty(sandbox, tmp_path):
+def test_home_is_empty_and_read_only_and_run_is_empty(sandbox, tmp_path):
+    """The homes are an allow-list (view.py): a plain dotfile of $HOME is not there at all, nor can
+    one be made there."""
     marker = Path.home() / f".agent-runtime-visible-{os.getpid()}"
     marker.write_text("plain setting\n")
     try:
-        result = sandbox.run(f"cat {marker}; echo more >> {marker}; echo rc=$?; ls -A /run | wc -l", timeout=30)
-        assert result.stdout.startswith("plain setting\n") and "rc=1" in result.stdout
-        assert result.stdout.split()[-1] == "0"
+        result = sandbox.run(f"cat {marker}; echo more >> {marker}; echo rc=$?; ls -A $HOME | wc -l; "
+                             "ls -A /run | wc -l", timeout=30)
+        assert "plain setting" not in result.stdout and "rc=1" in result.stdout
+        assert result.stdout.split()[-2:] == ["0", "0"], result.stdout
         assert marker.read_text() == "plain setting\n"
     finally:
         marker.unlink()

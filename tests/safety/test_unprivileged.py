@@ -11,7 +11,7 @@ That user must reach the interpreter and the repository: the interpreter often l
 directory it cannot enter is covered by an empty tmpfs, and the paths it needs under it
 (the repository, the virtualenv, the base interpreter) are bound back. Its $HOME is a fresh
 directory outside /tmp (the sandbox's /tmp is private: a $HOME there would be hidden from
-commands, and two tests check that $HOME is visible read-only).
+commands whatever the sandbox's view of the homes, and tests check that view).
 
 Marked slow (about a minute or two of the same tests again): `make test` runs it, `make test-fast`
 does not.
@@ -37,6 +37,7 @@ from conftest import ROOT
 # attacked, the reproductions from the trust-boundaries issue, the file and git tools on disk.
 UNPRIVILEGED_TESTS = [
     "tests/safety/test_sandbox.py",
+    "tests/safety/test_sandbox_view.py",  # the homes an allow-list, skills read-only, no hidden path in /proc
     "tests/safety/test_planted.py",  # git's configuration planted at any depth by a sandboxed command
     "tests/safety/test_config_readers.py",  # a repository's .env symlinked to a key
     "tests/safety/test_agent_state_hidden.py",  # run records, logs, journal, history out of the sandbox's sight

@@ -355,3 +355,17 @@ def test_a_skill_script_that_is_a_denied_command_reaches_nothing_outside(tmp_pat
     assert accepted == [] and precious.read_text() == "keep me\n" and not Path("/etc/agent-runtime-owned").exists()
     _, refusing = tools_for(repo, "never")
     assert "was refused" in refusing["run_cmd"](command=command)["error"]
+
+
+def test_a_changed_pycache_file_changes_the_skills_hash(tmp_path):
+    """Python runs a skill script's cached bytecode in place of its source when the recorded size and
+    time match: a trusted skill whose .pyc changed is another skill (hashed), never listed as a file."""
+    folder = write_skill(tmp_path, "tool", files={"scripts/run.py": "print('ok')\n",
+                                                  "scripts/__pycache__/run.cpython-311.pyc": "original bytecode"})
+    before = read_skill(folder.resolve(), "user")
+    assert before.files == ("SKILL.md", "scripts/run.py")
+    (folder / "scripts" / "__pycache__" / "run.cpython-311.pyc").write_bytes(b"planted bytecode")
+    assert read_skill(folder.resolve(), "user").digest != before.digest
+    (folder / "scripts" / "__pycache__" / "other.cpython-311.pyc").write_bytes(b"new")
+    (folder / "scripts" / "__pycache__" / "run.cpython-311.pyc").write_text("original bytecode")
+    assert read_skill(folder.resolve(), "user").digest != before.digest, "a new .pyc counts too"

@@ -1,0 +1,193 @@
+"""What a sandboxed command sees of the homes: an allow-list, not a list of secrets to hide (issue 45).
+
+Every home (/home, /root, the user's own $HOME, other users' homes wherever passwd puts them) is
+covered by an empty tmpfs. Bound back read-only are only the toolchains a command runs that live
+there: the folders of the PATH entries (a toolchain manager's whole tree: ~/.pyenv, ~/.nvm, ~/go;
+~/.cargo/bin with ~/.rustup; a virtualenv with its base interpreter), the agent's own interpreter,
+the toolchain folders the environment names (GOPATH, RUSTUP_HOME, ...). The caller binds the rest it
+shows into the cover (the workspace read-write, the user's enabled skills, git's settings without
+credentials) before the cover turns read-only. Dotfiles, other projects, other users' files: not there.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import sys
+from pathlib import Path
+
+from agent_runtime.core import within
+
+HOME_ROOTS = ("/home", "/root")
+# Where passwd may put an ordinary user's home that must not be covered whole (the system itself).
+SYSTEM = ("/bin", "/boot", "/dev", "/etc", "/lib", "/lib32", "/lib64", "/libx32", "/opt", "/proc", "/run", "/sbin",
+          "/sys", "/tmp", "/usr", "/var", "/nix", "/snap")
+# A PATH entry under one of these folders of a home brings the whole folder: a toolchain manager keeps
+# its versions, shims and settings side by side (pyenv's shims read ~/.pyenv/version).
+TOOLCHAIN_DIRS = frozenset({".pyenv", ".nvm", ".rbenv", ".rustup", "go", ".go", ".volta", ".bun", ".deno",
+                            ".sdkman", ".asdf", ".nodenv", ".goenv", ".jenv", ".fnm", ".ghcup", ".juliaup", ".pixi",
+                            ".elan", ".opam", "miniconda3", "anaconda3", "miniforge3", "mambaforge", ".swiftly"})
+# Folders the environment may name that hold a toolchain (a virtualenv, GOPATH's module cache).
+TOOLCHAIN_ENV = ("VIRTUAL_ENV", "GOROOT", "GOPATH", "RUSTUP_HOME", "JAVA_HOME")
+MAX_LINKS = 500  # symlinks of one bin folder followed to their toolchain (pipx's ~/.local/bin)
+
+
+def installed_under_tmp() -> list[Path]:
+    """Our Python environment and $PATH entries that live under /tmp (a clone in /tmp, a CI
+    checkout): the private /tmp would hide them, and commands that work outside would not inside."""
+    tmp = Path("/tmp").resolve()
+    candidates = [Path(sys.prefix), Path(sys.base_prefix)]
+    candidates += [Path(part) for part in os.environ.get("PATH", "").split(os.pathsep) if os.path.isabs(part)]
+    found: list[Path] = []
+    for path in candidates:
+        path = path.resolve()
+        if within(path, tmp) and path != tmp and path.is_dir() and path not in found:
+            found.append(path)
+    return found
+
+
+def _is_venv(folder: Path) -> bool:
+    try:  # a folder this user may not enter (another's 0700 home) raises rather than answers False
+        return (folder / "pyvenv.cfg").is_file()
+    except OSError:
+        return False
+
+
+def _real(path: Path) -> Path:
+    return Path(os.path.realpath(path))
+
+
+def _system(path: Path) -> bool:
+    return any(within(path, Path(s)) or within(Path(s), path) for s in SYSTEM) or path == Path("/")
+
+
+def covers(home: Path | None = None) -> list[Path]:
+    """The homes to cover, outermost only: /home, /root, $HOME, and ordinary users' homes elsewhere."""
+    found = [Path(p) for p in HOME_ROOTS] + [home or Path.home()]
+    try:
+        found += [Path(u.pw_dir) for u in pwd.getpwall() if 1000 <= u.pw_uid < 65534 and os.path.isabs(u.pw_dir)]
+    except OSError:
+        pass
+    out: list[Path] = []
+    for path in found:
+        try:
+            path = _real(path)
+            if not path.is_dir() or len(path.parts) < 2:
+                continue
+        except OSError:
+            continue
+        if path in (Path(p) for p in HOME_ROOTS) or not _system(path):
+            out.append(path)
+    return sorted({p for p in out if not any(o != p and within(p, o) for o in out)})
+
+
+def _home_of(path: Path, homes: list[Path]) -> Path | None:
+    """The home that holds `path` (/home/u for /home/u/x; $HOME for what is under it), or None."""
+    best = None
+    for home in homes:
+        if within(path, home) and (best is None or len(home.parts) > len(best.parts)):
+            best = home
+    return best
+
+
+def _folder(path: Path, homes: list[Path]) -> list[Path]:
+    """What to show for a toolchain path inside a home: the toolchain manager's folder, the virtualenv
+    a bin folder belongs to, or the path itself. Nothing for a home whole."""
+    home = _home_of(path, homes)
+    if home is None or path == home:
+        return []
+    first = home / path.relative_to(home).parts[0]
+    if first.name in TOOLCHAIN_DIRS:
+        return [first]
+    if path.name == "bin" and _is_venv(path.parent):
+        return [path.parent]
+    if path.name == "bin" and path.parent.name == ".cargo":  # rustup's proxies need the toolchains, and
+        # an offline build its downloaded crates (not ~/.cargo whole: credentials.toml lives there)
+        return [path, Path(os.environ.get("RUSTUP_HOME") or home / ".rustup"), path.parent / "registry",
+                path.parent / "git"]
+    return [path]
+
+
+def _venv_base(venv: Path) -> list[Path]:
+    try:
+        for line in (venv / "pyvenv.cfg").read_text(errors="replace").splitlines():
+            key, _, value = line.partition("=")
+            if key.strip() == "home" and os.path.isabs(value.strip()):
+                return [Path(value.strip())]
+    except OSError:
+        pass
+    return []
+
+
+def toolchains(env: dict[str, str], homes: list[Path], extra: list[Path] = ()) -> list[tuple[Path, Path]]:
+    """(source, destination) of each toolchain folder under a home, to bind back read-only: the real
+    folder at the path a command names it by (a symlinked ~/.nix-profile/bin too). `extra`: more
+    paths a command may run (the workspace's own virtualenv, whose interpreter may live in ~)."""
+    wanted: list[Path] = [Path(p) for p in env.get("PATH", "").split(os.pathsep) if os.path.isabs(p)]
+    wanted += list(extra)
+    wanted += [Path(sys.prefix), Path(sys.base_prefix), _real(Path(sys.executable)).parent]
+    wanted += [Path(env[name]) for name in TOOLCHAIN_ENV if os.path.isabs(env.get(name, ""))]
+    cargo = env.get("CARGO_HOME")
+    if cargo and os.path.isabs(cargo):
+        wanted.append(Path(cargo) / "bin")  # not CARGO_HOME whole: credentials.toml lives there
+    out: dict[Path, Path] = {}
+    seen: set[Path] = set()
+    while wanted:
+        path = Path(os.path.normpath(wanted.pop(0)))
+        if path in seen:
+            continue
+        seen.add(path)
+        for candidate in (path, _real(path)):
+            venv = candidate if _is_venv(candidate) else candidate.parent if candidate.name == "bin" else None
+            if venv is not None and _is_venv(venv):
+                wanted += _venv_base(venv)  # a virtualenv's interpreter may live in ~ (pyenv)
+            for folder in _folder(candidate, homes):
+                try:
+                    if not folder.is_dir():
+                        continue
+                except OSError:
+                    continue
+                if folder not in out:
+                    out[folder] = _real(folder)
+                    wanted += _links_out(folder, homes)
+    kept = [(src, dst) for dst, src in out.items() if not any(o != dst and within(dst, o) for o in out)]
+    return sorted(kept, key=lambda pair: len(pair[1].parts))
+
+
+def _links_out(folder: Path, homes: list[Path]) -> list[Path]:
+    """The folders of what a bin folder's symlinks point at inside a home (pipx links ~/.local/bin/x to
+    its virtualenv under ~/.local/share)."""
+    if folder.name != "bin":
+        return []
+    out: list[Path] = []
+    try:
+        with os.scandir(folder) as entries:
+            for n, entry in enumerate(entries):
+                if n >= MAX_LINKS:
+                    break
+                if entry.is_symlink():
+                    target = _real(Path(entry.path))
+                    if _home_of(target, homes) is not None and target.parent not in out:
+                        out.append(target.parent)
+    except OSError:
+        pass
+    return out
+
+
+def shown_under(path: Path, covered: list[Path], shown: list[Path]) -> bool:
+    """Is `path` there in the sandbox as far as the homes go: outside every cover, or inside a folder
+    bound back into one."""
+    if not any(within(path, c) for c in covered):
+        return True
+    return any(within(path, s) for s in shown)
+
+
+def cover_args(covered: list[Path], size: int) -> list[str]:
+    """Empty tmpfs over each home: writable until `seal_args` (the binds back need mount points)."""
+    return [a for c in covered for a in ("--size", str(size), "--tmpfs", str(c))]
+
+
+def seal_args(covered: list[Path], home: Path) -> list[str]:
+    """The user's $HOME there (empty), then every cover read-only (not the binds inside: non-recursive)."""
+    out = ["--dir", str(home)] if any(within(home, c) for c in covered) else []
+    return out + [a for c in covered for a in ("--remount-ro", str(c))]
