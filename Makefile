@@ -52,7 +52,7 @@ define llama_keep_wheel
 	  if [ -n "$$built" ]; then cp "$$built" "$(LLAMA_WHEELS)/"; fi; }
 endef
 
-.PHONY: run test test-fast lint install install-dev system-deps models rebuild-llama llama-flags doctor bench lock clean
+.PHONY: run test test-fast lint install install-dev system-deps test-deps models rebuild-llama llama-flags doctor bench lock clean
 
 run: install models
 	@repo=$$(mktemp -d "$${TMPDIR:-/tmp}/agent-runtime-first-task.XXXXXX") && cp -R examples/first-task/. "$$repo" && \
@@ -75,7 +75,7 @@ run: install models
 TEST_WORKERS ?= 2
 PYTEST_PARALLEL := $(if $(filter-out 1,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist loadfile,)
 
-test: install-dev models lint
+test: install-dev models lint test-deps
 	@$(BIN)/python -m compileall -q agent_runtime >/dev/null
 	@started=$$(date +%s); status=0; \
 	echo "== make test 1/2: all but the real-model tests$(if $(PYTEST_PARALLEL), on $(TEST_WORKERS) workers)"; \
@@ -161,6 +161,15 @@ system-deps:
 	    echo "Please install:$$missing  (Debian/Ubuntu: sudo apt-get install$$missing; macOS: brew install ripgrep)"; \
 	    command -v rg >/dev/null || exit 1; \
 	  fi; \
+	fi
+
+# Only for the tests: go, so the sandbox's view of the homes is tested with `go test` beside pytest,
+# npm and cargo (tests/safety/test_sandbox_view.py).
+test-deps:
+	@if ! command -v go >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "== Installing golang-go (apt-get), for the sandbox's go test"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq golang-go >/dev/null; \
+	  else echo "note: go is not installed: the sandbox's go test is skipped (Debian/Ubuntu: sudo apt-get install golang-go)"; fi; \
 	fi
 
 bench: install models

@@ -187,7 +187,15 @@ def cover_args(covered: list[Path], size: int) -> list[str]:
     return [a for c in covered for a in ("--size", str(size), "--tmpfs", str(c))]
 
 
+CACHE_BYTES = 512 << 20
+
+
 def seal_args(covered: list[Path], home: Path) -> list[str]:
-    """The user's $HOME there (empty), then every cover read-only (not the binds inside: non-recursive)."""
-    out = ["--dir", str(home)] if any(within(home, c) for c in covered) else []
-    return out + [a for c in covered for a in ("--remount-ro", str(c))]
+    """The user's $HOME there (empty), then every cover read-only (not the binds inside: non-recursive),
+    but for a private, writable ~/.cache: go's build cache and pip's live there, and go test fails
+    without one."""
+    if not any(within(home, c) for c in covered):
+        return [a for c in covered for a in ("--remount-ro", str(c))]
+    cache = str(home / ".cache")
+    return (["--dir", str(home), "--dir", cache] + [a for c in covered for a in ("--remount-ro", str(c))]
+            + ["--size", str(CACHE_BYTES), "--tmpfs", cache])
