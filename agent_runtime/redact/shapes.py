@@ -49,13 +49,25 @@ _REFERENCE = re.compile(r"^[\w.-]+[\[(]")
 _IDENTIFIER = re.compile(r"^[A-Za-z_]+(?:\.[A-Za-z_]+)*$")
 _ENV_NAME = re.compile(r"^[A-Z_]+$")
 MIN_LENGTH = 6  # a shorter value would be replaced everywhere it appears (`str`, `None`)
-_MAX_LINE = 4000  # the keyword patterns backtrack on very long lines: those are scanned in pieces
+# The plugins' patterns backtrack: `(?: *)(?: +)(?: *)` is cubic in a run of spaces, `password\w*` quadratic
+# in a long word. They read a line in pieces, runs of spaces made one, words cut at _LONG_WORD
+# characters: a found value never holds a space, and one cut short is completed by _REST_OF_TOKEN.
+_MAX_LINE = 4000
+_SPACES = re.compile(r"\s{2,}")
+_LONG_WORD = 200
+_LONG_WORDS = re.compile(r"\w{%d,}" % (_LONG_WORD + 1))
+# A line is read further only if it holds a secret-sounding name, or 16 letters, digits, '_' or '-' in
+# a row: every plugin's secret does (a key, a JWT's part, 40 characters of base64 do but for a rare '/'
+# or '+'; Artifactory's shortest, 11, aside) but for those that must follow a name (AWS, Azure); a
+# URL's password is URL_CREDENTIALS'. A mime type, a path or a sentence is not read further.
+_TOKEN_RUN = re.compile(r"[A-Za-z0-9_-]{16,}")
+_NAME_WORDS = ("key", "pass", "pwd", "secret", "contras")
 
 
 @functools.cache
-def _detector() -> tuple[list[Any], Callable[[str], Iterable[str]]]:
-    """The plugins, and the keyword plugin's search, loaded on first use (detect-secrets takes 80 ms
-    to import: a command that redacts nothing does not wait for it)."""
+def _detector() -> tuple[Callable[[str], bool], Callable[[str], Iterable[str]]]:
+    """Which lines are worth reading, and what the plugins find in one, loaded on first use
+    (detect-secrets takes 80 ms to import: a command that redacts nothing does not wait for it)."""
     from detect_secrets.core.plugins.util import get_mapping_from_secret_type_to_class
     from detect_secrets.filters.heuristic import (
         is_potential_uuid,
@@ -72,24 +84,41 @@ def _detector() -> tuple[list[Any], Callable[[str], Iterable[str]]]:
 
     classes = get_mapping_from_secret_type_to_class()
     plugins = [cls() for name, cls in sorted(classes.items()) if name not in LEFT_OUT and cls is not KeywordDetector]
+    # All their patterns in one search: most lines match none, and one search costs less than 22 calls.
+    any_plugin = re.compile("|".join(f"(?{_flags(p.flags)}:{p.pattern})" for plugin in plugins for p in plugin.denylist))
     keyword = KeywordDetector()
-    named = re.compile("|".join(DENYLIST), re.I)  # one quick search before the plugin's nine patterns
+    named = re.compile("|".join(DENYLIST), re.I)
+    # Words every name of the keyword plugin holds: looked for in lower case, much faster than its names
+    # in one case-blind pattern. A name of a later version without them is looked for as it is.
+    others = [name for name in DENYLIST if not any(word in name for word in _NAME_WORDS)]
+    other_names = re.compile("|".join(others), re.I) if others else None
 
-    def keyword_values(line: str) -> Iterable[str]:
-        """Values assigned to secret-sounding names (`password=...`, `"api_key": "..."`), quoted (as in
-        code) or not (as in config files and commands), less what the plugin's own filters drop."""
+    def worth_reading(text: str) -> bool:
+        lower = text.lower()
+        return bool(_TOKEN_RUN.search(text) or any(word in lower for word in _NAME_WORDS)
+                    or (other_names and other_names.search(text)))
+
+    def values(line: str) -> Iterable[str]:
+        if any_plugin.search(line):
+            for plugin in plugins:
+                yield from map(_clean, _plugin_values(plugin, line))
         if not named.search(line):
             return
+        # Values assigned to secret-sounding names (`password=...`, `"api_key": "..."`), quoted (as in code)
+        # or not (as in config files and commands), less what the plugin's own filters drop.
         for mapping, names in ((QUOTES_REQUIRED_DENYLIST_REGEX_TO_GROUP, _ENV_NAME),
                                (CONFIG_DENYLIST_REGEX_TO_GROUP, _IDENTIFIER)):
-            for value in keyword.analyze_string(line, denylist_regex_to_group=mapping):
-                value = _clean(value)
+            for value in map(_clean, keyword.analyze_string(line, denylist_regex_to_group=mapping)):
                 if not (names.match(value) or _REFERENCE.match(value) or is_templated_secret(value)
                         or is_prefixed_with_dollar_sign(value) or is_sequential_string(value)
                         or is_potential_uuid(value)):
                     yield value
 
-    return plugins, keyword_values
+    return worth_reading, values
+
+
+def _flags(flags: int) -> str:
+    return "".join(letter for letter, flag in (("i", re.I), ("x", re.X)) if flags & flag)
 
 
 def _clean(value: str) -> str:
@@ -111,28 +140,35 @@ def _plugin_values(plugin: Any, line: str) -> Iterable[str]:
 
 
 def _unescaped(line: str) -> list[str]:
-    """The line, or the lines of the JSON string it holds (a span's arguments: `{\\"password\\": ...}`)."""
-    if "\\" not in line:
-        return [line]
-    return [line, *line.replace('\\"', '"').replace("\\n", "\n").splitlines()]
+    """The line, and the lines of the JSON string it holds (a span's arguments: `{\\"password\\": ...}`),
+    as the plugins read them (see _MAX_LINE)."""
+    if "\\" in line:
+        pieces = [line, *line.replace('\\"', '"').replace("\\n", "\n").splitlines()]
+    else:
+        pieces = [line]
+    return [_LONG_WORDS.sub(lambda m: m.group()[:_LONG_WORD], _SPACES.sub(" ", piece)) for piece in pieces]
 
 
 def found_secrets(text: str) -> set[str]:
     """The secret values the plugins find in text, line by line."""
-    plugins, keyword_values = _detector()
+    worth_reading, values = _detector()
+    if not worth_reading(text):
+        return set()
     found: set[str] = set()
     for whole in text.splitlines():
+        if not worth_reading(whole):
+            continue
         for start in range(0, len(whole), _MAX_LINE):
             line = whole[start:start + _MAX_LINE + 200]  # pieces overlap: a secret on a boundary is whole in one
             for piece in _unescaped(line):
-                for plugin in plugins:
-                    found.update(_clean(value) for value in _plugin_values(plugin, piece))
-                found.update(keyword_values(piece))
+                found.update(values(piece))
     return {value for value in found if len(value) >= MIN_LENGTH and REDACTED not in value}
 
 
 def redact_shapes(text: str) -> str:
     """text with URL passwords, private keys and every key-shaped or assigned secret replaced."""
+    if len(text) < MIN_LENGTH:
+        return text
     text = URL_CREDENTIALS.sub(lambda m: m.group(1) + REDACTED + "@", text)
     text = PEM_BLOCK.sub(REDACTED, text)
     text = HAND_SHAPES.sub(REDACTED, text)
