@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 import stat
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -176,12 +177,22 @@ class Workspace:
 
 
 
-# Bidirectional-text controls reorder what a person sees ("Trojan Source"); shown by code point.
-# Line and paragraph separators can start a new line on some terminals.
-_BIDI = {0x061C, 0x200E, 0x200F, 0x2028, 0x2029, *range(0x202A, 0x202F), *range(0x2066, 0x206A)}
+# Shown by code point: what a terminal draws as nothing or as something else. Bidi controls reorder
+# what a person sees ("Trojan Source"); zero-width and other format characters (U+200B, U+FEFF, tag
+# characters, ...) hide inside a word; line and paragraph separators start a new line on some
+# terminals; spaces other than ' ' look like one; private-use and unassigned characters have no agreed
+# glyph; lone surrogates cannot be printed.
+_HIDDEN_CATEGORIES = {"Cc", "Cf", "Co", "Cn", "Cs", "Zl", "Zp", "Zs"}
+# Invisible, though their category is that of a mark or a letter: combining grapheme joiner, Hangul
+# fillers, Khmer inherent vowels, Mongolian variation selectors, braille blank, variation selectors.
+_HIDDEN_MARKS = frozenset({0x034F, 0x115F, 0x1160, 0x17B4, 0x17B5, *range(0x180B, 0x1810), 0x2800, 0x3164, 0xFFA0,
+                           *range(0xFE00, 0xFE10), *range(0xE0100, 0xE01F0)})
+_MAYBE_HIDDEN = re.compile("[\x00-\x08\x0b-\x1f\x7f-\U0010ffff]")  # all but printable ASCII, \n and \t
+# In exact text, also the '<' of a literal "<U+0430>": it cannot pass for an escaped character.
+_MAYBE_HIDDEN_EXACT = re.compile(_MAYBE_HIDDEN.pattern + r"|<(?=U\+[0-9A-F]{4,6}>)")
 
 
-def _visible_char(char: str) -> str:
+def _visible_char(char: str, exact: bool) -> str:
     code = ord(char)
     if code < 0x20:
         return "^" + chr(code + 0x40)  # ESC -> ^[, NUL -> ^@, CR -> ^M
@@ -189,21 +200,28 @@ def _visible_char(char: str) -> str:
         return "^?"
     if 0x80 <= code < 0xA0:
         return "M-^" + chr(code - 0x80 + 0x40)  # C1 controls (a one-character CSI is U+009B), as cat -v
-    if code in _BIDI or 0xD800 <= code < 0xE000:  # bidi controls; lone surrogates (cannot be printed)
+    if exact or code in _HIDDEN_MARKS or unicodedata.category(char) in _HIDDEN_CATEGORIES:
         return f"<U+{code:04X}>"
     return char
 
 
-_INVISIBLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069\ud800-\udfff]")
-
-
 def visible(text: str) -> str:
     """Text from the model, files or commands, safe to show on a terminal: control characters made
-    visible as `cat -v` does (ESC -> ^[), newlines and tabs kept. The one function every display uses,
-    so an escape sequence in a command, a diff or a file can never redraw what a person approves."""
+    visible as `cat -v` does (ESC -> ^[), invisible and format characters by code point (U+200B ->
+    <U+200B>), newlines and tabs kept. The one function every display uses, so an escape sequence or
+    a hidden character in a command, a diff or a file can never redraw or hide what a person approves."""
     if not isinstance(text, str):
         text = str(text)
-    return _INVISIBLE.sub(lambda m: _visible_char(m.group()), text)
+    return _MAYBE_HIDDEN.sub(lambda m: _visible_char(m.group(), False), text)
+
+
+def visible_exact(text: str) -> str:
+    """visible(), and every other non-ASCII character by code point too: for a command or a path a
+    person approves, where a Cyrillic 'а' (<U+0430>) or a division slash (<U+2215>) must not pass for
+    the ASCII letter or '/' it looks like. What is approved reads as what runs."""
+    if not isinstance(text, str):
+        text = str(text)
+    return _MAYBE_HIDDEN_EXACT.sub(lambda m: _visible_char(m.group(), True), text)
 
 
 @dataclass

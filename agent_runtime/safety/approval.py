@@ -23,7 +23,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any, Callable
 
-from agent_runtime.core import ApprovalResult, visible
+from agent_runtime.core import ApprovalResult, visible, visible_exact
 from agent_runtime.safety.judge import Judge, JudgeContext, JudgeVerdict
 from agent_runtime.safety.policy import PINNED_FLOORS
 
@@ -211,13 +211,19 @@ def _key(action: "Action") -> str:
 
 def _subject(action: "Action") -> str:
     if action.kind == "write":
-        return ", ".join(one_line(p) for p in action.paths)
-    return one_line(action.command or "")
+        return ", ".join(exact_line(p) for p in action.paths)
+    return exact_line(action.command or "")
 
 
 def one_line(text: str) -> str:
     """A path or name on one line, control characters visible (a newline in a name cannot fake a row)."""
     return visible(text).replace("\n", "^J").replace("\t", "^I")
+
+
+def exact_line(text: str) -> str:
+    """A command or path a person approves, on one line, every non-ASCII character by code point
+    (a look-alike letter cannot pass for the ASCII one that the person reads)."""
+    return visible_exact(text).replace("\n", "^J").replace("\t", "^I")
 
 
 def stderr_notice(message: str) -> None:
@@ -302,7 +308,7 @@ def terminal_prompt(tool_name: str, action: "Action", decision: "Decision") -> t
                 f"+{sum(int(s['added']) for s in stats)} -{sum(int(s['removed']) for s in stats)}"
         body = Text()
         for s in stats:
-            body.append(f"{s['status']:>8}  {one_line(str(s['path']))}  +{s['added']} -{s['removed']}\n", style="bold")
+            body.append(f"{s['status']:>8}  {exact_line(str(s['path']))}  +{s['added']} -{s['removed']}\n", style="bold")
         body.append("\n")
         body.append_text(colored_diff(patch.diff()))
         if pinned:
@@ -313,20 +319,20 @@ def terminal_prompt(tool_name: str, action: "Action", decision: "Decision") -> t
     elif action.kind == "promote":  # the new skill's files as a diff: the code that later sessions run
         body = colored_diff(str(action.preview))
         body.append(visible(f"\npolicy: {decision.decision}{rule}: {decision.reason}"), style="dim")
-        console.print(Panel(body, title=one_line(f"{tool_name}: {action.command or ''}"), border_style="yellow"))
+        console.print(Panel(body, title=exact_line(f"{tool_name}: {action.command or ''}"), border_style="yellow"))
         choices = CHOICES_PROMOTE
         keys = ["y", "n", "m"]
     elif action.kind == "mcp":  # the tool and its arguments, as they will be sent to the server
         import json
 
-        body = Text(visible(action.command or ""), style="bold")
+        body = Text(visible_exact(action.command or ""), style="bold")
         body.append(visible("\n" + json.dumps(action.preview, indent=2, ensure_ascii=False, default=str)))
         body.append(visible(f"\n\npolicy: {decision.decision}{rule}: {decision.reason}"), style="dim")
         console.print(Panel(body, title="MCP tool call", border_style="yellow"))
         choices = CHOICES_MCP
         keys = ["y", "n", "a", "m"]
     else:
-        body = Text(visible(action.command or ""), style="bold")
+        body = Text(visible_exact(action.command or ""), style="bold")
         body.append(visible(f"\n\npolicy: {decision.decision}{rule}: {decision.reason}"), style="dim")
         console.print(Panel(body, title=f"{tool_name} wants to run", border_style="yellow"))
         choices = CHOICES_COMMAND
@@ -363,10 +369,10 @@ def terminal_confirm_save(proposal: "Proposal") -> bool:
     from agent_runtime.safety.userpolicy import shown
 
     console = Console(stderr=True, highlight=False)
-    console.print(Panel(Text(visible(proposal.text.rstrip("\n"))), title=one_line(f"for {shown(proposal.path)}"),
+    console.print(Panel(Text(visible_exact(proposal.text.rstrip("\n"))), title=exact_line(f"for {shown(proposal.path)}"),
                         border_style="cyan"))
     console.print("Later sessions would approve it without asking; `agent-runtime policy test` checks it.")
-    console.print(f"[bold cyan]Save it to {escape(one_line(shown(proposal.path)))}?[/] {escape('[y/N]')} ", end="")
+    console.print(f"[bold cyan]Save it to {escape(exact_line(shown(proposal.path)))}?[/] {escape('[y/N]')} ", end="")
     try:
         return read_key() == "y"
     except EOFError:

@@ -7,7 +7,9 @@ Redacted, wherever they appear:
   (`agent_runtime.core.is_secret_name`, the one list) and the configured MODEL_API_KEY;
 - each of those values encoded: JSON-escaped, URL-encoded, hex, base64 (standard and URL-safe,
   at any alignment inside a longer base64 text);
-- the password of any URL (`scheme://user:password@host`), and strings shaped like API keys.
+- the password of any URL (`scheme://user:password@host`), private keys, strings shaped like API keys
+  and values assigned to secret-sounding names (`password=...`): found by detect-secrets' plugins,
+  and hand patterns for what they lack (agent_runtime.redact.shapes).
 
 A Redactor never fails and returns text that can always be written: lone surrogates (from a
 model or from undecodable bytes) come out as the escape `\\udXXX`.
@@ -25,22 +27,8 @@ from typing import Any, Iterable, Mapping
 from urllib.parse import quote, unquote, urlsplit
 
 from agent_runtime.core import is_secret_name
+from agent_runtime.redact.shapes import REDACTED, redact_shapes
 
-# Strings shaped like API keys, whatever variable they came from.
-KEY_SHAPES = re.compile(
-    r"\bsk-(?:ant-|proj-)?[A-Za-z0-9_-]{16,}"  # OpenAI, Anthropic
-    r"|\bgh[pousr]_[A-Za-z0-9]{30,}|\bgithub_pat_[A-Za-z0-9_]{30,}"  # GitHub
-    r"|\bxox[abprs]-[A-Za-z0-9-]{10,}"  # Slack
-    r"|\bAKIA[0-9A-Z]{16}\b"  # AWS access key id
-    r"|\bAIza[0-9A-Za-z_-]{35}\b"  # Google
-    r"|\bhf_[A-Za-z0-9]{30,}"  # Hugging Face
-    r"|\bglpat-[A-Za-z0-9_-]{20,}"  # GitLab
-    r"|(?i:bearer)\s+[A-Za-z0-9._~+/-]{20,}=*"  # bearer tokens
-    r"|(?i:basic)\s+[A-Za-z0-9+/]{16,}=*"  # HTTP basic credentials (user:password in base64)
-)
-# scheme://user:password@  (the password may hold '@'; it ends at the last '@' before a separator)
-URL_CREDENTIALS = re.compile(r"\b([A-Za-z][A-Za-z0-9+.-]*://)[^\s/:@\"'\\<>]*:[^\s/\"'\\<>]*@")
-REDACTED = "[REDACTED]"
 MIN_SECRET_LENGTH = 6  # shorter values would redact ordinary words
 MIN_ENCODED_LENGTH = 8  # shorter encoded pieces match too much by chance
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -98,7 +86,7 @@ def secret_values(value: str) -> list[str]:
 
 
 class Redactor:
-    """Replaces secret values (in every encoded form) and key-shaped strings in text."""
+    """Replaces secret values (in every encoded form) and secrets found by their shape in text."""
 
     def __init__(self, values: Iterable[str] = ()):
         secrets: set[str] = set()
@@ -140,8 +128,7 @@ class Redactor:
             text = str(text)
         if self._values is not None:
             text = self._values.sub(REDACTED, text)
-        text = URL_CREDENTIALS.sub(lambda m: m.group(1) + REDACTED + "@", text)
-        text = KEY_SHAPES.sub(REDACTED, text)
+        text = redact_shapes(text)
         return _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
     def value(self, value: Any) -> Any:
