@@ -1,7 +1,7 @@
 """The command line: `agent-runtime` (REPL), `agent-runtime "TASK"`, and subcommands.
 
-Exit codes of a single task: 0 final answer; 1 runtime error (model unreachable, bad
-configuration) with a one-line cause; 2 usage error; 3 step limit reached without a final
+Exit codes of a single task: 0 final answer; 1 runtime error (model unreachable, a model id
+no provider serves, bad configuration) with a one-line cause; 2 usage error; 3 step limit reached without a final
 answer; 4 a fix task stopped trying (more attempts would not help; the answer says what was
 tried and what still fails); 130 interrupted. When stdout is closed (`| head`), the command stops quietly with 0.
 Heavy libraries are imported only when needed, so `--help` and the REPL prompt come up fast.

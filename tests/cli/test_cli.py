@@ -76,6 +76,23 @@ def test_unreachable_openai_compatible_server(tmp_path):
     assert "llama_cpp.server" in result.stderr
 
 
+def test_a_model_id_no_provider_serves_stops_before_the_run(tmp_path):
+    """LiteLLM's own routing is asked before the run: one line saying what ids look like, exit 1,
+    and no run is recorded (as for an unreachable server), so nothing fails in step 1."""
+    repo = make_repo(tmp_path / "project", BUGGY_PROJECT)
+    runs = tmp_path / "runs"
+    result = run_cli("--model", "nonsense-model", "hi", cwd=repo, env={"RUNS_DIR": str(runs)})
+    assert result.returncode == 1, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in result.stderr and "litellm" not in result.stderr.lower()
+    assert "'nonsense-model'" in lines[0] and "ollama_chat/qwen2.5-coder:7b" in lines[0]
+    assert "agent-runtime models" in lines[0] and "Step 1" not in result.stderr
+    assert not runs.exists() or not any(runs.iterdir())
+    events = [json.loads(line) for line in run_cli("--json", "--model", "nonsense-model", "hi", cwd=repo).stdout.splitlines()]
+    assert [e["type"] for e in events] == ["error", "run_ended"]
+    assert events[-1]["run_id"] is None and events[-1]["exit_code"] == 1
+
+
 def test_end_to_end_fix_with_auto_approval(tmp_path):
     repo = make_repo(tmp_path / "project", BUGGY_PROJECT)
     replay = write_replay(tmp_path / "fix.json", FIX_REPLIES)
