@@ -109,18 +109,39 @@ def test_end_to_end_with_approval_never_refuses_and_tells_the_model(tmp_path):
     replies = FIX_REPLIES[:4] + [step("It was refused; report.", 'final_answer("I could not apply the fix.")')]
     replay = write_replay(tmp_path / "fix.json", replies)
     result = run_cli("--approval", "never", "--model", f"replay:{replay}", "fix the failing test", cwd=repo)
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 5, result.stderr  # answered, but something it tried was refused
     assert (repo / "calc.py").read_text() == BUGGY_PROJECT["calc.py"]
     assert "apply_patch needs approval and was refused because approval mode is 'never'" in flat(result.stderr)
     assert result.stdout.strip() == "I could not apply the fix."
+    summary = next(line for line in result.stderr.splitlines() if line.startswith("done:"))
+    assert "no file changed" in summary and summary.endswith("· 1 refused (apply_patch: approval mode is 'never')")
+
+
+def test_a_refused_patch_reaches_the_summary_run_ended_and_the_exit_code(tmp_path):
+    """The model says "fixed" although its patch was refused: a script sees exit 5 and run_ended's
+    refusals; a run with nothing refused still exits 0 with refusals 0."""
+    repo = make_repo(tmp_path / "project", BUGGY_PROJECT)
+    replies = [FIX_REPLIES[2], FIX_REPLIES[3], step("Done.", 'final_answer("fixed")')]
+    replay = write_replay(tmp_path / "fix.json", replies)
+    result = run_cli("--json", "-q", "--approval", "never", "--model", f"replay:{replay}", "fix it", cwd=repo)
+    assert result.returncode == 5, result.stderr
+    events = [json.loads(line) for line in result.stdout.splitlines()]
+    end = events[-1]
+    assert end["type"] == "run_ended" and end["status"] == "answered" and end["exit_code"] == 5
+    assert end["refusals"] == 1 and end["refused"] == ["apply_patch: approval mode is 'never'"]
+    assert events[-2] == {**events[-2], "type": "final_answer", "answer": "fixed"}
+    allowed = run_cli("--json", "-q", "--approval", "auto", "--model", f"replay:{replay}", "fix it", cwd=repo)
+    end = json.loads(allowed.stdout.splitlines()[-1])
+    assert allowed.returncode == 0 and end["exit_code"] == 0 and end["refusals"] == 0 and end["refused"] == []
 
 
 def test_without_a_terminal_approval_defaults_to_never(tmp_path):
     repo = make_repo(tmp_path / "project", BUGGY_PROJECT)
     replay = write_replay(tmp_path / "r.json", [FIX_REPLIES[2], FIX_REPLIES[3], FIX_REPLIES[5]])
     result = run_cli("--model", f"replay:{replay}", "fix it", cwd=repo, input="")
-    assert result.returncode == 0
+    assert result.returncode == 5  # answered, but the patch was refused
     assert "no one is at a terminal to approve it" in flat(result.stderr)
+    assert "1 refused (apply_patch: no one is at a terminal to approve it)" in result.stderr
     assert (repo / "calc.py").read_text() == BUGGY_PROJECT["calc.py"]
 
 
