@@ -478,7 +478,7 @@ SUBCOMMANDS: dict[str, tuple[Handler, list[tuple[str, str]]]] = {
                                                      "Agent Skills (SKILL.md): yours (promoted tools too), and the "
                                                      "repository's once trusted")]),
     "doctor": (_later("doctor", "cmd_doctor"), [("doctor", "the llama.cpp build's CPU features, the embedded models, "
-                                                           "sandbox and search")]),
+                                                           "whether the sandbox and search work")]),
 }
 HANDLERS: dict[str, Handler] = {name: handler for name, (handler, _) in SUBCOMMANDS.items()}
 
