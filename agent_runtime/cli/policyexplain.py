@@ -51,6 +51,8 @@ def sandbox_line(decision: Any, state: Any) -> str:
     """What the sandbox has to do with a decision, in a line."""
     if decision.decision == "deny":
         return "refused, in the sandbox or not"
+    if effective(decision) != decision.decision:
+        return "runs without asking, in the sandbox or not: your saved approval covers it"
     kind = decision.sandbox
     if kind == CONTAINED:
         return "runs in the sandbox without asking (without the sandbox it would ask)"

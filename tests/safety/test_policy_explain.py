@@ -77,5 +77,6 @@ def test_a_saved_approval_shows_the_effective_decision(repo):
     assert lines[0].startswith(f"allow (your saved approval in {path} ([[allow]] push)): the policy alone would "
                                "ask (rule git-push: publishes commits")
     assert "with --approval never it is refused" in lines[0]
+    assert lines[1] == "  sandbox: runs without asking, in the sandbox or not: your saved approval covers it"
     out = json.loads(run_cli("policy", "check", "--json", "git push origin main", cwd=repo).stdout)
     assert out["decision"] == "ask" and out["approved_by"]  # the policy's own decision, as spans record it
