@@ -83,6 +83,7 @@ class RunLog:
                     out[0] = TaskResult("error", error=f"{type(exc).__name__}: {exc}")
                     raise
                 result = out[0]
+                result.refusals = sum(1 for c in runtime.state.history[self.first_call:] if c.outcome == "refused")
                 root.finish(result.status, result.answer, result.error, result.steps, s.settings.agent_max_steps,
                             s.meter.review(runtime.state.history[self.first_call:], self.files_changed,
                                            result.exit_code))

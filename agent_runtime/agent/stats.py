@@ -62,7 +62,10 @@ class StepMeter:
         tests = [i for i, c in enumerate(calls) if c.tool == "run_tests" and isinstance(c.facts.get("passed"), bool)]
         waited = self._waited() - self._waited_at_start
         tool_s = sum(c.duration_ms for c in calls) / 1000  # a call's time includes its approval prompt
-        return {"approval_s": round(waited, 3), "tools_s": round(max(0.0, tool_s - waited), 3),
+        from agent_runtime.agent.refusals import refusal_notes
+
+        refused = refusal_notes(calls)
+        return {"refusals": len(refused), "refused": refused,"approval_s": round(waited, 3), "tools_s": round(max(0.0, tool_s - waited), 3),
                 "tests_s": round(sum(c.duration_ms for c in calls if c.tool == "run_tests") / 1000, 3),
                 "cost_usd": round(self.cost_usd, 6) if self.cost_usd is not None else None,
                 "context_tokens": context, "context_window": window,
@@ -183,6 +186,10 @@ def summary_line(fields: dict[str, Any]) -> str:
         parts.append("tests: not run since the last change")
     elif fields.get("tests_passed") is not None:
         parts.append("tests: " + ("passed" if fields["tests_passed"] else "failing"))
+    if fields.get("refused"):  # "done" must not read as "done as asked" when a step was refused
+        from agent_runtime.agent.refusals import summary_part
+
+        parts.append(summary_part(fields["refused"]))
     return " · ".join(parts)
 
 

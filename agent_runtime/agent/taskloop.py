@@ -23,9 +23,12 @@ class TaskResult:
     answer: str | None = None
     error: str | None = None
     steps: int = 0
+    refusals: int = 0  # tool calls the policy, a hook or a person refused (agent/runlog.py counts them)
 
     @property
     def exit_code(self) -> int:
+        if self.status == "answered" and self.refusals:
+            return 5  # answered, but something it tried was refused: a script must not read it as done
         return {"answered": 0, "step_limit": 3, "gave_up": 4, "interrupted": 130, "error": 1,
                 "reader_closed": 0}[self.status]  # `--json ... | head`: the reader had what it wanted
 

@@ -235,19 +235,14 @@ def cmd_policy(argv: list[str], settings: Settings, repo: Path) -> int:
         return 1 if failures else 0
     state = sandbox_state(args.sandbox, policy.network)
     decision = policy.check_command(args.command, repo, state)
-    status = {"allow": 0, "ask": 10, "deny": 20}[decision.decision]  # scripts can branch on the decision
+    from agent_runtime.cli.policyexplain import STATUS, effective, lines
+
+    status = STATUS[effective(decision)]  # a saved approval runs it without asking: allow
     if args.json:
         print(json.dumps({**decision.as_dict(), "sandbox_available": state.contains,
                           "sandbox_note": state.note or None}))
         return status
-    rule = f" (rule {decision.rule})" if decision.rule else ""
-    print(f"{decision.decision}{rule}: {decision.reason}")
-    print(f"  sandbox: {sandbox_line(decision, state.note)}")
-    if decision.approved_by:
-        print(f"  approved without asking: saved in {decision.approved_by}")
-    for item in decision.commands:
-        via = f"  [via {item['via']}]" if item["via"] else ""
-        print(f"  {item['decision']:5}  {' '.join(item['argv'])}{via}")
+    print("\n".join(lines(decision, state)))
     return status
 
 
@@ -267,21 +262,6 @@ def sandbox_state(choice: str, network: bool):
     if network:
         return SandboxState(False, "the policy gives sandboxed commands the network ([sandbox] network = true)")
     return SandboxState(True)
-
-
-def sandbox_line(decision: Any, note: str) -> str:
-    """What the sandbox has to do with a decision, in a line."""
-    from agent_runtime.safety.policy.containment import escapes_because
-
-    if decision.decision == "deny":
-        return "refused, in the sandbox or not"
-    return {
-        "contained": "runs in the sandbox without asking: the sandbox contains what it does",
-        "review": "asked even in the sandbox: it changes the workspace or reads what the policy cannot place "
-                  "(with --approval judge, the judge may approve it)",
-        "escapes": f"asked even in the sandbox: {escapes_because(decision.rule)} (a person decides)",
-        "unavailable": f"commands run without the sandbox here ({note}); in it, this would run without asking",
-    }.get(decision.sandbox or "", "allowed, in the sandbox or not")
 
 
 def positive_int(text: str) -> int:
@@ -498,7 +478,7 @@ SUBCOMMANDS: dict[str, tuple[Handler, list[tuple[str, str]]]] = {
                                                      "Agent Skills (SKILL.md): yours (promoted tools too), and the "
                                                      "repository's once trusted")]),
     "doctor": (_later("doctor", "cmd_doctor"), [("doctor", "the llama.cpp build's CPU features, the embedded models, "
-                                                           "sandbox and search")]),
+                                                           "whether the sandbox and search work")]),
 }
 HANDLERS: dict[str, Handler] = {name: handler for name, (handler, _) in SUBCOMMANDS.items()}
 

@@ -1,5 +1,6 @@
 """`agent-runtime doctor`: what this machine has for the agent — the llama.cpp build's CPU
-features, the embedded models and whether their weights are installed, bubblewrap, ripgrep."""
+features, the embedded models and whether their weights are installed, and whether the sandbox
+and search work (each tried once, cli/probes.py)."""
 
 from __future__ import annotations
 
@@ -32,6 +33,9 @@ def facts(settings: Settings, models_only: bool = False) -> dict[str, Any]:
     out["llama_cpp_build"] = cpu_features()
     out["bubblewrap"] = shutil.which("bwrap") or "missing (apt-get install bubblewrap): commands run without an OS sandbox"
     out["ripgrep"] = shutil.which("rg") or "missing (apt-get install ripgrep): search tools do not work"
+    from agent_runtime.cli.probes import sandbox_probe, search_probe
+
+    out["sandbox"], out["search"] = sandbox_probe(), search_probe()  # a path found is not a tool that works
     return out
 
 
@@ -47,7 +51,9 @@ def cmd_doctor(argv: list[str], settings: Settings, repo: Path) -> int:
     for row in found["models"]:
         mark = " (default)" if row.get("default") else ""
         print(f"{row['model']:<22} {row['label']}{mark}: {row['weights']}")
-    for key in ("llama_cpp_build", "bubblewrap", "ripgrep"):
+    if "llama_cpp_build" in found:
+        print(f"llama cpp build: {found['llama_cpp_build']}")
+    for key in ("sandbox", "search"):
         if key in found:
-            print(f"{key.replace('_', ' ')}: {found[key]}")
+            print(f"{key}: {found[key]['detail']}")
     return 0

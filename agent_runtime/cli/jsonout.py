@@ -44,7 +44,8 @@ EVENT_FIELDS: dict[str, dict[str, str]] = {
                   "context_tokens": "integer?", "context_window": "integer?", "tests_passed": "boolean?",
                   "tests_stale": "boolean", "tools_s": "number", "tests_s": "number", "attempts": "integer",
                   "prompt_s": "number?", "generation_s": "number?", "prompt_tokens": "integer?",
-                  "prompt_evaluated": "integer?", "models": "object?", "time_to_first_request_s": "number?"},
+                  "prompt_evaluated": "integer?", "models": "object?", "time_to_first_request_s": "number?",
+                  "refusals": "integer", "refused": "array"},
 }
 
 

@@ -1,9 +1,10 @@
 """The command line: `agent-runtime` (REPL), `agent-runtime "TASK"`, and subcommands.
 
-Exit codes of a single task: 0 final answer; 1 runtime error (model unreachable, bad
-configuration) with a one-line cause; 2 usage error; 3 step limit reached without a final
+Exit codes of a single task: 0 final answer; 1 runtime error (model unreachable, a model id
+no provider serves, bad configuration) with a one-line cause; 2 usage error; 3 step limit reached without a final
 answer; 4 a fix task stopped trying (more attempts would not help; the answer says what was
-tried and what still fails); 130 interrupted. When stdout is closed (`| head`), the command stops quietly with 0.
+tried and what still fails); 5 final answer, but a tool call was refused (policy, hook, person,
+--approval never: the answer may claim what was not done); 130 interrupted. When stdout is closed (`| head`), the command stops quietly with 0.
 Heavy libraries are imported only when needed, so `--help` and the REPL prompt come up fast.
 """
 
@@ -189,7 +190,8 @@ def run_task(task: str, settings: Settings, repo: Path, json_events: bool = Fals
                       model_s=0.0, wall_s=0.0, parse_errors=0, code_errors=0, format_retries=0, files_changed=[],
                       error=str(exc), approval_s=0.0, cost_usd=None, context_tokens=None, context_window=None,
                       tests_passed=None, tests_stale=False, tools_s=0.0, tests_s=0.0, attempts=0, prompt_s=None, generation_s=None,
-                      prompt_tokens=None, prompt_evaluated=None, models=None, time_to_first_request_s=None)
+                      prompt_tokens=None, prompt_evaluated=None, models=None, time_to_first_request_s=None,
+                      refusals=0, refused=[])
         return code
     except ReaderGone:  # before the run began (the run record, if any, says so)
         return PIPE_CLOSED

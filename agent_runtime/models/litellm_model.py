@@ -132,6 +132,23 @@ def check_reachable(model_id: str, api_base: str | None, api_key: str | None = N
             ) from None
 
 
+def check_routable(model_id: str, api_base: str | None) -> None:
+    """Raise ModelError with one line when LiteLLM cannot tell which provider serves `model_id`:
+    asked before the run, so the run does not start only to fail in step 1 in LiteLLM's words.
+    LiteLLM's own routing decides (the ids it routes change with its versions)."""
+    import litellm
+
+    litellm.suppress_debug_info = True  # its "Provider List" banner is printed otherwise
+    try:
+        litellm.get_llm_provider(model=model_id, api_base=api_base)
+    except Exception:  # noqa: BLE001 - litellm raises its own BadRequestError (and others) for an unroutable id
+        raise ModelError(
+            f"no provider for the model id {model_id!r}: an id names its provider, like "
+            "`ollama_chat/qwen2.5-coder:7b`, `openai/NAME` (a server at OPENAI_API_BASE or MODEL_API_BASE), "
+            "`embedded:1.5b`, or is a profile of the models file; see `agent-runtime models`"
+        ) from None
+
+
 def missing_key(model_id: str) -> str | None:
     """For a hosted model: the provider key that is not set, if any (no request is made)."""
     import litellm

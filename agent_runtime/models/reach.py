@@ -43,6 +43,9 @@ def _reachability(entry: ModelEntry, settings: Settings) -> tuple[bool | None, s
         return (True, "replay file exists") if path.is_file() else (False, f"replay file not found: {path}")
     if entry.embedded:
         return _embedded(model_id, settings)
+    from agent_runtime.models.litellm_model import check_routable
+
+    check_routable(model_id, entry.api_base)  # raises ModelError: shown as "unavailable: no provider ..."
     key = api_key(entry, settings)
     if is_ollama(model_id):
         from agent_runtime.models.litellm_model import ollama_base

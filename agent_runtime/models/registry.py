@@ -222,7 +222,7 @@ class LiteLLMKind(ModelKind):
 
     def open(self, ui: ModelUI, on_switch: Callable[[str, str, str], None]) -> OpenedModel:
         from agent_runtime.models.fallback import make_fallback_model
-        from agent_runtime.models.litellm_model import check_reachable, make_litellm_model
+        from agent_runtime.models.litellm_model import check_reachable, check_routable, make_litellm_model
 
         settings, ids = self.settings, self.ids
         for other in ids[1:]:  # the chain calls each through LiteLLM (a models file refuses these when read)
@@ -230,6 +230,8 @@ class LiteLLMKind(ModelKind):
                 raise ModelError(f"{other} cannot be a fallback of {ids[0]}: a fallback is a model reached through "
                                  "LiteLLM (a server or a provider), not the embedded model or recorded replies; "
                                  "take it out of MODEL_FALLBACK_IDS")
+        for model_id in ids:  # an id no provider serves is a mistake to fix, not a server to fall back from
+            check_routable(model_id, self.api_base(model_id))
         reachable: list[str] = []
         problems: dict[str, str] = {}
         for model_id in ids:

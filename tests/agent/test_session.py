@@ -39,7 +39,7 @@ def test_refused_patch_is_explained_to_the_model(tmp_path):
         step("report", 'final_answer("refused")'),
     ], tmp_path)
     result = session.run("fix add")
-    assert result.status == "answered" and result.exit_code == 0
+    assert result.status == "answered" and result.refusals == 1 and result.exit_code == 5  # answered, but refused
     told = observations(session)[1]
     assert "apply_patch needs approval and was refused because approval mode is 'never'" in told
     assert "recovery_suggestion: Choose an approach that does not need this action" in told

@@ -76,6 +76,23 @@ def test_unreachable_openai_compatible_server(tmp_path):
     assert "llama_cpp.server" in result.stderr
 
 
+def test_a_model_id_no_provider_serves_stops_before_the_run(tmp_path):
+    """LiteLLM's own routing is asked before the run: one line saying what ids look like, exit 1,
+    and no run is recorded (as for an unreachable server), so nothing fails in step 1."""
+    repo = make_repo(tmp_path / "project", BUGGY_PROJECT)
+    runs = tmp_path / "runs"
+    result = run_cli("--model", "nonsense-model", "hi", cwd=repo, env={"RUNS_DIR": str(runs)})
+    assert result.returncode == 1, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in result.stderr and "litellm" not in result.stderr.lower()
+    assert "'nonsense-model'" in lines[0] and "ollama_chat/qwen2.5-coder:7b" in lines[0]
+    assert "agent-runtime models" in lines[0] and "Step 1" not in result.stderr
+    assert not runs.exists() or not any(runs.iterdir())
+    events = [json.loads(line) for line in run_cli("--json", "--model", "nonsense-model", "hi", cwd=repo).stdout.splitlines()]
+    assert [e["type"] for e in events] == ["error", "run_ended"]
+    assert events[-1]["run_id"] is None and events[-1]["exit_code"] == 1
+
+
 def test_end_to_end_fix_with_auto_approval(tmp_path):
     repo = make_repo(tmp_path / "project", BUGGY_PROJECT)
     replay = write_replay(tmp_path / "fix.json", FIX_REPLIES)
@@ -92,18 +109,39 @@ def test_end_to_end_with_approval_never_refuses_and_tells_the_model(tmp_path):
     replies = FIX_REPLIES[:4] + [step("It was refused; report.", 'final_answer("I could not apply the fix.")')]
     replay = write_replay(tmp_path / "fix.json", replies)
     result = run_cli("--approval", "never", "--model", f"replay:{replay}", "fix the failing test", cwd=repo)
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 5, result.stderr  # answered, but something it tried was refused
     assert (repo / "calc.py").read_text() == BUGGY_PROJECT["calc.py"]
     assert "apply_patch needs approval and was refused because approval mode is 'never'" in flat(result.stderr)
     assert result.stdout.strip() == "I could not apply the fix."
+    summary = next(line for line in result.stderr.splitlines() if line.startswith("done:"))
+    assert "no file changed" in summary and summary.endswith("· 1 refused (apply_patch: approval mode is 'never')")
+
+
+def test_a_refused_patch_reaches_the_summary_run_ended_and_the_exit_code(tmp_path):
+    """The model says "fixed" although its patch was refused: a script sees exit 5 and run_ended's
+    refusals; a run with nothing refused still exits 0 with refusals 0."""
+    repo = make_repo(tmp_path / "project", BUGGY_PROJECT)
+    replies = [FIX_REPLIES[2], FIX_REPLIES[3], step("Done.", 'final_answer("fixed")')]
+    replay = write_replay(tmp_path / "fix.json", replies)
+    result = run_cli("--json", "-q", "--approval", "never", "--model", f"replay:{replay}", "fix it", cwd=repo)
+    assert result.returncode == 5, result.stderr
+    events = [json.loads(line) for line in result.stdout.splitlines()]
+    end = events[-1]
+    assert end["type"] == "run_ended" and end["status"] == "answered" and end["exit_code"] == 5
+    assert end["refusals"] == 1 and end["refused"] == ["apply_patch: approval mode is 'never'"]
+    assert events[-2] == {**events[-2], "type": "final_answer", "answer": "fixed"}
+    allowed = run_cli("--json", "-q", "--approval", "auto", "--model", f"replay:{replay}", "fix it", cwd=repo)
+    end = json.loads(allowed.stdout.splitlines()[-1])
+    assert allowed.returncode == 0 and end["exit_code"] == 0 and end["refusals"] == 0 and end["refused"] == []
 
 
 def test_without_a_terminal_approval_defaults_to_never(tmp_path):
     repo = make_repo(tmp_path / "project", BUGGY_PROJECT)
     replay = write_replay(tmp_path / "r.json", [FIX_REPLIES[2], FIX_REPLIES[3], FIX_REPLIES[5]])
     result = run_cli("--model", f"replay:{replay}", "fix it", cwd=repo, input="")
-    assert result.returncode == 0
+    assert result.returncode == 5  # answered, but the patch was refused
     assert "no one is at a terminal to approve it" in flat(result.stderr)
+    assert "1 refused (apply_patch: no one is at a terminal to approve it)" in result.stderr
     assert (repo / "calc.py").read_text() == BUGGY_PROJECT["calc.py"]
 
 

@@ -114,7 +114,7 @@ def test_the_issues_attacks_do_no_harm(repo, tmp_path):
     runs = tmp_path / "runs"
     result = run_cli("--approval", "never", "--model", f"replay:{replay}", "--max-steps", "20", "attack", cwd=repo,
                      env={"RUNS_DIR": str(runs)})
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 5, result.stderr  # answered, but the rm was refused
     assert (repo / "calc.py").read_text() == BUGGY_PROJECT["calc.py"], "the refused rm did not run"
     for path in [*runs.rglob("*")]:
         if path.is_file():

@@ -109,7 +109,7 @@ def test_a_replayed_task_over_the_hostile_repository(hostile, tmp_path, isolated
     replay = write_replay(tmp_path / "replay.json", [step("Look at the repository.", code),
                                                      step("Done.", 'final_answer("looked")')])
     done = run_cli("--approval", "never", "--model", f"replay:{replay}", "look at the repository", cwd=hostile.root)
-    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.returncode == 5, done.stdout + done.stderr  # answered, but the history reads were refused
     files = run_files(isolated_state)
     assert any("git_status" in text for text in files), "the run's steps were recorded"
     assert_nothing_ran_or_leaked(hostile, [done.stdout + done.stderr, *files])

@@ -73,7 +73,7 @@ FILTERS = {
     "agent_runtime.files_changed > 0": {"messy"},
     "agent_runtime.tests_passed == 'false'": {"failing"},
     "agent_runtime.tests_passed == 'unknown'": {"clean"},
-    "agent_runtime.exit_code != 0": set(),
+    "agent_runtime.exit_code != 0": {"messy"},  # answered, but refused: exit code 5
     "agent_runtime.approval_wait_ms > 0": {"messy"},
 }
 SPAN_FILTERS = {  # on every span: the TOOL spans refused / approved (annotations), the waits
@@ -272,7 +272,7 @@ def test_the_root_span_says_what_went_wrong(runs):
                if k.startswith("agent_runtime.")}
     assert figures["time_to_first_request_s"] >= 0
     assert {k: v for k, v in figures.items() if not k.endswith(("_ms", "_s"))} == {
-        "refusals": 2, "failed_tool_calls": 1, "files_changed": 1, "tests_passed": "true", "exit_code": 0}
+        "refusals": 2, "failed_tool_calls": 1, "files_changed": 1, "tests_passed": "true", "exit_code": 5}
     # The person's time at the prompts is out of the active time, and shown as spans of their own.
     latency_ms = (messy["end_time"] - messy["start_time"]) / 1e6
     assert figures["approval_wait_ms"] >= 1000, "the person looked at the patch for a second"

@@ -132,7 +132,7 @@ def test_a_run_sends_its_refusals_as_annotations_and_never_minds_a_failure(fake_
     assert result.status == "answered"
     root = next(s for s in spans if s["parent_id"] is None)
     assert root["status"] == "ERROR" and root["status_message"] == "answered, but: 1 refusal"
-    assert root["attributes"]["agent_runtime.refusals"] == 1 and root["attributes"]["agent_runtime.exit_code"] == 0
+    assert root["attributes"]["agent_runtime.refusals"] == 1 and root["attributes"]["agent_runtime.exit_code"] == 5  # answered, but refused
     paths = [path for path, _ in _Phoenix.received]
     assert "/v1/traces" in paths and "/v1/span_annotations" in paths
     assert paths.index("/v1/traces") < paths.index("/v1/span_annotations"), "the span first, then its annotation"

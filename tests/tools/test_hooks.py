@@ -72,7 +72,8 @@ name = "log"
     ])
     runs = tmp_path / "runs"
     done = run_cli("--model", f"replay:{replay}", "publish it", cwd=repo, env={"RUNS_DIR": str(runs)})
-    assert done.returncode == 0, done.stderr
+    assert done.returncode == 5, done.stderr  # answered, but the hook blocked the push
+    assert "1 refused (run_cmd: blocked by the hook no-push)" in done.stderr
     [run] = list(runs.iterdir())
     spans = spans_of(run)
     # The block reached the model: its next request carries the hook's message.

@@ -208,7 +208,7 @@ def test_a_skill_that_says_to_disable_approvals_changes_nothing(tmp_path):
     runs = tmp_path / "runs"
     done = run_cli("--approval", "never", "--model", f"replay:{replay}", "ship it", cwd=repo,
                    env={"RUNS_DIR": str(runs)})
-    assert done.returncode == 0, done.stderr
+    assert done.returncode == 5, done.stderr  # answered, but the push was refused
     [run] = list(runs.iterdir())
     spans = [json.loads(line) for line in (run / "trace.jsonl").read_text().splitlines()]
     llm = [s for s in spans if s["attributes"].get("openinference.span.kind") == "LLM"]

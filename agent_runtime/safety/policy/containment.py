@@ -9,7 +9,8 @@ for is one of three kinds:
              build of the workspace, inline code that neither runs programs nor changes files.
              Allowed when commands run in the sandbox; asked, as before, when they do not.
   review     the sandbox would contain it, but it is a change to the workspace that the command
-             declares (rm, mkdir, cp, sed -i, a redirection), which the sandbox does not undo.
+             declares (rm, mkdir, cp, sed -i, a redirection): a person sees it first, as a patch
+             (checkpoints let `agent-runtime undo` put it back after, as for any command).
              A person decides, or the judge (`--approval judge`, safety/judge.py) when commands
              run in the sandbox.
   escapes    what it does leaves the sandbox or cannot happen in it (the network, .git, a
@@ -81,7 +82,10 @@ ESCAPES_BECAUSE: dict[str, str] = {
     "network-redirect": "the sandbox has no network",
 }
 # Why a review is looked at although the sandbox would contain it.
-REVIEW_BECAUSE = "it changes the workspace directly, which the sandbox does not undo"
+# True of every review: the change is the command's declared purpose. Not "the sandbox does not undo
+# it": checkpoints (patches/checkpoint.py) let `agent-runtime undo` put a command's changes back.
+REVIEW_BECAUSE = ("it changes the workspace directly, as the command itself says: a person sees such a change "
+                  "first, as a patch (`agent-runtime undo` can put it back after)")
 CODE_BECAUSE = "it runs code the policy cannot read, which a person looks at"
 for _rule in ("interpreter-code", "dynamic-program", "parse", "env-assignment", "sed-script-file", "sed-script",
               "sed-exec", "awk-program-file", "awk-program", "awk-exec", "awk-option", "awk-reads", "program-option",
@@ -116,7 +120,8 @@ class SandboxState:
 
 
 CONTAINED_BECAUSE = ("runs in the sandbox, which contains it (no network, nothing writable outside the workspace "
-                     "but /tmp, configuration read-only, secrets hidden)")
+                     "but /tmp, configuration read-only, secrets hidden; what it changes in the workspace, "
+                     "`agent-runtime undo` can put back)")
 
 
 def contained_reason(asked: str) -> str:
