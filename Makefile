@@ -65,6 +65,7 @@ run: install models
 	  echo "== What changed in $$repo:"; git -C "$$repo" --no-pager diff --stat; \
 	  if [ $$code -eq 3 ]; then echo "(the model used its 6 steps without a final answer: exit code 3, as documented)"; \
 	  elif [ $$code -eq 4 ]; then echo "(the model's fixes failed the tests and were undone: exit code 4, as documented)"; \
+	  elif [ $$code -eq 5 ]; then echo "(the model answered, but something it tried was refused: exit code 5, as documented)"; \
 	  elif [ $$code -ne 0 ]; then exit $$code; fi; }
 
 # Two passes: everything but the real-model tests on TEST_WORKERS pytest-xdist workers (a test file each
