@@ -1,0 +1,146 @@
+"""What a git tree cannot hold, kept beside each checkpoint: every permission bit of the workspace's
+files (a tree keeps only the exec bit: 100644 or 100755) and its directories with their modes (a
+tree has no empty directory, and no directory mode at all).
+
+A snapshot's manifest is a JSON blob in the checkpoint store, {"files": {path: mode}, "dirs": {path:
+mode}}: a file only where its mode is not the one its git mode implies (0644, 0755), so a usual
+repository's manifest is its directories alone. A snapshot is named `<tree>+<manifest blob>`; one
+named by its tree alone was made before manifests, and is restored as then (0644 or 0755,
+directories made as needed).
+
+Writing (checkpoint.Store's restore) goes through here too: directories made private (0700) until
+their files are in, then given their mode, never through a symlink.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import stat
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable
+
+REGULAR, EXECUTABLE, SYMLINK, DIRECTORY = "100644", "100755", "120000", "040000"
+
+
+def implied(git_mode: str) -> int:
+    """The permission bits a git mode stands for (what a restore without a manifest writes)."""
+    return {EXECUTABLE: 0o755, SYMLINK: 0o777}.get(git_mode, 0o644)
+
+
+def split(snapshot: str) -> tuple[str, str | None]:
+    """`<tree>+<manifest>` -> (tree, manifest blob id); a tree alone (an old snapshot) -> (tree, None)."""
+    tree, _, manifest = snapshot.partition("+")
+    return tree, manifest or None
+
+
+@dataclass
+class Modes:
+    files: dict[str, int] = field(default_factory=dict)  # only the modes git's mode does not imply
+    dirs: dict[str, int] = field(default_factory=dict)  # every directory, empty ones too
+
+    def of(self, rel: str, git_mode: str) -> int:
+        return self.files.get(rel, implied(git_mode))
+
+    def data(self) -> bytes:
+        return json.dumps({"files": self.files, "dirs": self.dirs}, sort_keys=True, separators=(",", ":")).encode()
+
+    @classmethod
+    def parse(cls, data: bytes) -> "Modes":
+        raw = json.loads(data)
+        return cls({str(k): int(v) for k, v in raw.get("files", {}).items()},
+                   {str(k): int(v) for k, v in raw.get("dirs", {}).items()})
+
+
+def scan(root: Path, skip: Callable[[str], bool], shallow: set[str], extra: Iterable[str]) -> Modes:
+    """The modes of the workspace's files and directories, as a snapshot holds them.
+
+    skip: a path the snapshot leaves out (hidden, not kept, ignored and not kept); nothing under a
+    skipped directory is looked at. shallow: directories whose mode is kept but which are not
+    entered (ignored directories: their kept files come in `extra`, with their directories). The
+    workspace's .git and nested repositories are left out, and symlinks never entered."""
+    modes = Modes()
+    todo = [""]
+    while todo:
+        top = todo.pop()
+        try:
+            entries = list(os.scandir(root / top if top else root))
+        except OSError:
+            continue  # gone or unreadable since: the snapshot leaves it out too
+        for entry in entries:
+            rel = f"{top}/{entry.name}" if top else entry.name
+            if entry.name == ".git" or skip(rel):
+                continue
+            try:
+                info = entry.stat(follow_symlinks=False)
+            except OSError:
+                continue
+            if stat.S_ISDIR(info.st_mode):
+                if os.path.lexists(os.path.join(entry.path, ".git")):
+                    continue  # a nested repository: its files are not in the snapshot
+                modes.dirs[rel] = stat.S_IMODE(info.st_mode)
+                if rel not in shallow:
+                    todo.append(rel)
+            elif stat.S_ISREG(info.st_mode):
+                _file(modes, rel, info.st_mode)
+    for rel in extra:
+        try:
+            _file(modes, rel, os.lstat(root / rel).st_mode)
+        except OSError:
+            continue
+        parent = os.path.dirname(rel)
+        while parent and parent not in modes.dirs:
+            try:
+                modes.dirs[parent] = stat.S_IMODE(os.lstat(root / parent).st_mode)
+            except OSError:
+                break
+            parent = os.path.dirname(parent)
+    return modes
+
+
+def _file(modes: Modes, rel: str, mode: int) -> None:
+    if stat.S_ISREG(mode):
+        perm = stat.S_IMODE(mode)
+        if perm != (0o755 if mode & stat.S_IXUSR else 0o644):
+            modes.files[rel] = perm
+
+
+def now(path: Path) -> int | None:
+    """A real directory's mode (not a symlink to one); None when something else is there."""
+    try:
+        info = os.lstat(path)
+    except OSError:
+        return None
+    return stat.S_IMODE(info.st_mode) if stat.S_ISDIR(info.st_mode) else None
+
+
+def make_dir(path: Path) -> None:
+    """A directory to restore, private (0700) until its files are in: set_dir_mode gives its mode."""
+    if os.path.lexists(path):
+        if now(path) is None:
+            raise OSError(0, "a file or symlink the snapshots do not hold is where a directory was", str(path))
+        return
+    os.mkdir(path, 0o700)
+
+
+def set_dir_mode(path: Path, mode: int) -> None:
+    """chmod, never following a symlink put where the directory was."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    try:
+        os.fchmod(fd, mode)
+    finally:
+        os.close(fd)
+
+
+def remove_dir(path: Path) -> None:
+    """A directory the command made, removed when empty; one that holds what the snapshots do not
+    (a __pycache__, a later command's files) is left."""
+    if now(path) is None:
+        return
+    try:
+        os.rmdir(path)
+    except OSError as exc:
+        if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+            raise
