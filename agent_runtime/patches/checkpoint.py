@@ -31,16 +31,14 @@ import os
 import shutil
 import stat
 import subprocess
-import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Callable, Iterator
 
-from agent_runtime.core import within
 from agent_runtime.gitcmd import GitError, PrivateGit
-from agent_runtime.patches import modes
+from agent_runtime.patches import modes, restore
 from agent_runtime.patches.diffs import FileEdit, PatchError
 from agent_runtime.patches.modes import DIRECTORY, EXECUTABLE, REGULAR, SYMLINK, Modes
 
@@ -471,10 +469,10 @@ class Store:
         with self._locked():
             done: list[Change] = []
             try:
-                self._write(changes, "before", blobs, done)
+                restore.write(self.root, changes, "before", blobs, done)
             except OSError as exc:
                 try:
-                    self._write(list(reversed(done)), "after", blobs, [])
+                    restore.write(self.root, list(reversed(done)), "after", blobs, [])
                 except OSError:
                     raise PatchError(f"restoring failed ({exc}), and so did putting back what was restored",
                                      f"Check these files by hand: {', '.join(c.path for c in done[:SHOWN])}") from None
@@ -498,94 +496,6 @@ class Store:
             blobs[blob] = out[end + 1:end + 1 + size]
             at = end + 1 + size + 1
         return blobs
-
-    def _write(self, changes: list[Change], side: str, blobs: dict[str, bytes], done: list[Change]) -> None:
-        # Removals first, deepest first (a file where a directory was, a directory the command made),
-        # then the directories of `side`, shallowest first, then its files, then the directories'
-        # modes, deepest first (a read-only directory gets its files before its mode).
-        def depth(change: Change) -> int:
-            return change.path.count("/")
-
-        for change in sorted(changes, key=depth, reverse=True):
-            if getattr(change, side) is None:
-                self._remove(change)
-                done.append(change)
-        kept = [c for c in changes if getattr(c, side) is not None]
-        directories = sorted((c for c in kept if c.directory), key=depth)
-        for change in directories:
-            self._parents(change.path)
-            modes.make_dir(self._target(change.path))
-            done.append(change)
-        for change in kept:
-            if not change.directory:
-                entry = getattr(change, side)
-                self._put(change.path, entry, blobs[entry[1]])
-                done.append(change)
-        for change in reversed(directories):
-            modes.set_dir_mode(self._target(change.path), getattr(change, side)[2])
-
-    def _target(self, rel: str) -> Path:
-        """A path to write: its directory must be the workspace's own, not reached through a symlink."""
-        path = self.root / rel
-        parent = Path(os.path.realpath(path.parent))
-        if parent != self.root / os.path.dirname(rel) or not within(parent, self.root) or rel.split("/")[0] == ".git":
-            raise OSError(0, "a directory of it is now a symlink or outside the workspace", rel)
-        return path
-
-    def _remove(self, change: Change) -> None:
-        path = self._target(change.path)
-        if change.directory:
-            modes.remove_dir(path)
-            return
-        if os.path.lexists(path):
-            path.unlink()
-        if change.exact:
-            return  # the directories the command made are changes of their own
-        parent = path.parent
-        while parent != self.root:  # the directories the command made, now empty
-            try:
-                parent.rmdir()
-            except OSError:
-                break
-            parent = parent.parent
-
-    def _parents(self, rel: str) -> None:
-        """The directories of a path to write, made as needed (with a manifest, those the command
-        removed are changes of their own, made already), never where a symlink is."""
-        path = self.root / rel
-        for directory in reversed([path.parent, *path.parent.parents]):
-            if within(directory, self.root) and directory != self.root:
-                if os.path.islink(directory) or (directory.exists() and not directory.is_dir()):
-                    raise OSError(0, "a file or symlink the snapshots do not hold is where a directory was",
-                                  os.path.relpath(directory, self.root))
-                if not directory.exists():
-                    directory.mkdir()
-
-    def _put(self, rel: str, entry: Entry, data: bytes) -> None:
-        self._parents(rel)
-        path = self._target(rel)
-        if path.is_dir() and not path.is_symlink():
-            raise OSError(0, "a directory is there now", rel)
-        mode, _, perm = entry
-        if mode == SYMLINK:
-            tmp = path.parent / f".{path.name}.agent-tmp"
-            if os.path.lexists(tmp):
-                os.unlink(tmp)
-            os.symlink(os.fsdecode(data), tmp)
-            os.replace(tmp, path)  # replaces what is there, never follows it
-            return
-        # mkstemp makes the file 0600: a private file is never readable by others on the way.
-        fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".agent-tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-                os.fchmod(handle.fileno(), modes.implied(mode) if perm is None else perm)
-            os.replace(name, path)
-        except BaseException:
-            if os.path.exists(name):
-                os.unlink(name)
-            raise
-
 
 CHANGED_SHOWN = 20  # the changed paths a command's result names (a formatter over the repository: a count)
 

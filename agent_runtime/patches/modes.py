@@ -7,14 +7,10 @@ mode}}: a file only where its mode is not the one its git mode implies (0644, 07
 repository's manifest is its directories alone. A snapshot is named `<tree>+<manifest blob>`; one
 named by its tree alone was made before manifests, and is restored as then (0644 or 0755,
 directories made as needed).
-
-Writing (checkpoint.Store's restore) goes through here too: directories made private (0700) until
-their files are in, then given their mode, never through a symlink.
 """
 
 from __future__ import annotations
 
-import errno
 import json
 import os
 import stat
@@ -105,42 +101,3 @@ def _file(modes: Modes, rel: str, mode: int) -> None:
         perm = stat.S_IMODE(mode)
         if perm != (0o755 if mode & stat.S_IXUSR else 0o644):
             modes.files[rel] = perm
-
-
-def now(path: Path) -> int | None:
-    """A real directory's mode (not a symlink to one); None when something else is there."""
-    try:
-        info = os.lstat(path)
-    except OSError:
-        return None
-    return stat.S_IMODE(info.st_mode) if stat.S_ISDIR(info.st_mode) else None
-
-
-def make_dir(path: Path) -> None:
-    """A directory to restore, private (0700) until its files are in: set_dir_mode gives its mode."""
-    if os.path.lexists(path):
-        if now(path) is None:
-            raise OSError(0, "a file or symlink the snapshots do not hold is where a directory was", str(path))
-        return
-    os.mkdir(path, 0o700)
-
-
-def set_dir_mode(path: Path, mode: int) -> None:
-    """chmod, never following a symlink put where the directory was."""
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
-    try:
-        os.fchmod(fd, mode)
-    finally:
-        os.close(fd)
-
-
-def remove_dir(path: Path) -> None:
-    """A directory the command made, removed when empty; one that holds what the snapshots do not
-    (a __pycache__, a later command's files) is left."""
-    if now(path) is None:
-        return
-    try:
-        os.rmdir(path)
-    except OSError as exc:
-        if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST):
-            raise
