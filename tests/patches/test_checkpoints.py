@@ -449,3 +449,13 @@ def test_undoing_a_patch_keeps_a_private_file_private(tmp_path, tools_for):
     assert tools["undo_patch"](patch_id=proposed["patch_id"]).get("undone") is True
     assert (repo / "priv.txt").read_text() == "token = 1\n"
     assert stat.S_IMODE(os.stat(repo / "priv.txt").st_mode) == 0o600
+
+    os.chmod(repo / "priv.txt", 0o644)  # a patch, then the user makes the file private: undo leaves it private
+    proposed = tools["propose_patch"](path="priv.txt", old="token = 1", new="token = 3")
+    os.chmod(repo / "priv.txt", 0o600)  # and between proposing and applying: applying leaves it private too
+    assert tools["apply_patch"](patch_id=proposed["patch_id"])["applied"] is True
+    assert stat.S_IMODE(os.stat(repo / "priv.txt").st_mode) == 0o600
+    os.chmod(repo / "priv.txt", 0o640)
+    assert tools["undo_patch"](patch_id=proposed["patch_id"]).get("undone") is True
+    assert (repo / "priv.txt").read_text() == "token = 1\n"
+    assert stat.S_IMODE(os.stat(repo / "priv.txt").st_mode) == 0o640
