@@ -126,10 +126,14 @@ def _dir_mode(path: Path) -> int | None:
 
 
 def _make_dir(path: Path) -> None:
-    """A directory to restore, private (0700) until its files are in: _set_dir_mode gives its mode."""
+    """A directory to restore, private (0700) until its files are in: _set_dir_mode gives its mode.
+    One that is there is opened to its owner meanwhile (a `chmod 500` to undo after a file removed)."""
     if os.path.lexists(path):
-        if _dir_mode(path) is None:
+        mode = _dir_mode(path)
+        if mode is None:
             raise OSError(0, "a file or symlink the snapshots do not hold is where a directory was", str(path))
+        if mode & 0o700 != 0o700:
+            _set_dir_mode(path, mode | 0o700)  # the owner's bits only: nobody else gets anything
         return
     os.mkdir(path, 0o700)
 

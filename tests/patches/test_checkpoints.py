@@ -388,6 +388,11 @@ def test_a_private_folder_and_its_empty_folders_removed_by_rm_rf_come_back_with_
     done = run_cli("undo", cwd=repo)
     assert "removed 2 it made (made/, made/inner/)" in done.stdout and modes(repo) == before
 
+    run(tools, "rm private/tool && chmod 500 private")  # undone: the file put back first, then the mode
+    done = run_cli("undo", cwd=repo)
+    assert done.returncode == 0 and "put back 1 file (private/tool) and 1 folder (private/)" in done.stdout, done.stderr
+    assert modes(repo) == before
+
 
 @needs_bwrap
 def test_a_deleted_symlink_comes_back_a_symlink_and_none_is_followed_out_of_the_workspace(tmp_path, tools_for):
