@@ -280,8 +280,9 @@ class Store:
         nested, kept = set(self._nested_seen), set(picked)
         left_out = {e for e in ignored if not e.endswith("/")} - kept  # ignored files not kept
 
-        def skip(rel: str) -> bool:
-            return rel in left_out or rel in nested or not_kept(rel) or self.hidden(rel)
+        def skip(rel: str) -> bool:  # its directories were not skipped: its name is the one to judge
+            name = rel.rpartition("/")[2]
+            return rel in left_out or rel in nested or any(fnmatchcase(name, p) for p in NOT_KEPT) or self.hidden(rel)
 
         found = modes.scan(self.root, skip, {e.rstrip("/") for e in ignored if e.endswith("/")}, picked)
         data = found.data()

@@ -53,10 +53,12 @@ class Modes:
 def scan(root: Path, skip: Callable[[str], bool], shallow: set[str], extra: Iterable[str]) -> Modes:
     """The modes of the workspace's files and directories, as a snapshot holds them.
 
-    skip: a path the snapshot leaves out (hidden, not kept, ignored and not kept); nothing under a
-    skipped directory is looked at. shallow: directories whose mode is kept but which are not
-    entered (ignored directories: their kept files come in `extra`, with their directories). The
-    workspace's .git and nested repositories are left out, and symlinks never entered."""
+    skip: a path the snapshot leaves out (hidden, not kept, ignored and not kept), asked of every
+    directory (nothing under a skipped one is looked at, so its last component is the one to judge)
+    and of the files a manifest would name (those with a mode git's does not imply: few). shallow:
+    directories whose mode is kept but which are not entered (ignored directories: their kept files
+    come in `extra`, with their directories). The workspace's .git and nested repositories are left
+    out, and symlinks never entered."""
     modes = Modes()
     todo = [""]
     while todo:
@@ -67,25 +69,27 @@ def scan(root: Path, skip: Callable[[str], bool], shallow: set[str], extra: Iter
             continue  # gone or unreadable since: the snapshot leaves it out too
         for entry in entries:
             rel = f"{top}/{entry.name}" if top else entry.name
-            if entry.name == ".git" or skip(rel):
+            if entry.name == ".git":
                 continue
             try:
                 info = entry.stat(follow_symlinks=False)
             except OSError:
                 continue
             if stat.S_ISDIR(info.st_mode):
-                if os.path.lexists(os.path.join(entry.path, ".git")):
-                    continue  # a nested repository: its files are not in the snapshot
+                if skip(rel) or os.path.lexists(os.path.join(entry.path, ".git")):
+                    continue  # left out, or a nested repository: its files are not in the snapshot
                 modes.dirs[rel] = stat.S_IMODE(info.st_mode)
                 if rel not in shallow:
                     todo.append(rel)
-            elif stat.S_ISREG(info.st_mode):
-                _file(modes, rel, info.st_mode)
+            elif (perm := _named(info.st_mode)) is not None and not skip(rel):
+                modes.files[rel] = perm
     for rel in extra:
         try:
-            _file(modes, rel, os.lstat(root / rel).st_mode)
+            perm = _named(os.lstat(root / rel).st_mode)
         except OSError:
             continue
+        if perm is not None:
+            modes.files[rel] = perm
         parent = os.path.dirname(rel)
         while parent and parent not in modes.dirs:
             try:
@@ -96,8 +100,9 @@ def scan(root: Path, skip: Callable[[str], bool], shallow: set[str], extra: Iter
     return modes
 
 
-def _file(modes: Modes, rel: str, mode: int) -> None:
-    if stat.S_ISREG(mode):
-        perm = stat.S_IMODE(mode)
-        if perm != (0o755 if mode & stat.S_IXUSR else 0o644):
-            modes.files[rel] = perm
+def _named(mode: int) -> int | None:
+    """A regular file's permission bits where a manifest names them (git's mode does not imply them)."""
+    perm = stat.S_IMODE(mode)
+    if stat.S_ISREG(mode) and perm != (0o755 if mode & stat.S_IXUSR else 0o644):
+        return perm
+    return None
