@@ -67,22 +67,22 @@ def scan(root: Path, skip: Callable[[str], bool], shallow: set[str], extra: Iter
             entries = list(os.scandir(root / top if top else root))
         except OSError:
             continue  # gone or unreadable since: the snapshot leaves it out too
+        prefix = f"{top}/" if top else ""
         for entry in entries:
-            rel = f"{top}/{entry.name}" if top else entry.name
-            if entry.name == ".git":
-                continue
-            try:
-                info = entry.stat(follow_symlinks=False)
+            try:  # is_dir and is_file need no system call; the lstat is the walk's cost
+                if entry.is_dir(follow_symlinks=False):
+                    rel = prefix + entry.name
+                    if entry.name == ".git" or skip(rel) or os.path.lexists(os.path.join(entry.path, ".git")):
+                        continue  # left out, or a nested repository: its files are not in the snapshot
+                    modes.dirs[rel] = stat.S_IMODE(entry.stat(follow_symlinks=False).st_mode)
+                    if rel not in shallow:
+                        todo.append(rel)
+                elif entry.is_file(follow_symlinks=False):
+                    perm = _named(entry.stat(follow_symlinks=False).st_mode)
+                    if perm is not None and not skip(prefix + entry.name):
+                        modes.files[prefix + entry.name] = perm
             except OSError:
-                continue
-            if stat.S_ISDIR(info.st_mode):
-                if skip(rel) or os.path.lexists(os.path.join(entry.path, ".git")):
-                    continue  # left out, or a nested repository: its files are not in the snapshot
-                modes.dirs[rel] = stat.S_IMODE(info.st_mode)
-                if rel not in shallow:
-                    todo.append(rel)
-            elif (perm := _named(info.st_mode)) is not None and not skip(rel):
-                modes.files[rel] = perm
+                continue  # gone since
     for rel in extra:
         try:
             perm = _named(os.lstat(root / rel).st_mode)
