@@ -31,6 +31,7 @@ import os
 import shutil
 import stat
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
@@ -178,6 +179,7 @@ class Store:
         self._nested_seen: list[str] = []
         self._git: PrivateGit | None = None
         self._manifests: dict[str, Modes] = {}  # manifests read or written, by blob id
+        self._shallow: set[str] | None = None  # the ignored directories the last status found
 
     # --- the store ---
 
@@ -201,8 +203,11 @@ class Store:
             path.write_text(text, encoding="utf-8", errors="surrogateescape")  # only when it differs
 
     def _nested(self) -> list[str]:
+        return self._read_lines("nested")
+
+    def _read_lines(self, name: str) -> list[str]:
         try:
-            return (self.dir / "nested").read_text(encoding="utf-8", errors="surrogateescape").splitlines()
+            return (self.dir / name).read_text(encoding="utf-8", errors="surrogateescape").splitlines()
         except FileNotFoundError:
             return []
 
@@ -253,13 +258,19 @@ class Store:
                 self._exclude(self._nested())
             # One walk says whether anything changed since the last snapshot (the store's HEAD) and
             # which ignored files there are; the untracked cache spares reading unchanged directories.
-            listed = git.run_bytes("status", "--porcelain=v1", "-z", "--untracked-files=all", "--ignored=matching",
-                                   "--no-renames", "--ignore-submodules=all")
+            # The manifest's walk runs meanwhile (git is another process: two cores at once), not
+            # entering the ignored directories the last status found (checked in _manifest).
+            shallow = set(self._read_lines("ignored-dirs")) if self._shallow is None else self._shallow
+            with ThreadPoolExecutor(max_workers=1) as pool:
+                walked = pool.submit(modes.scan, self.root, self._skip, shallow)
+                listed = git.run_bytes("status", "--porcelain=v1", "-z", "--untracked-files=all",
+                                       "--ignored=matching", "--no-renames", "--ignore-submodules=all")
+                found = walked.result()
             entries = [os.fsdecode(e) for e in listed.split(b"\0") if len(e) > 3]
             changed = any(not e.startswith("!! ") for e in entries)
             ignored = [e[3:] for e in entries if e.startswith("!! ")]
             picked, not_covered = self._ignored(ignored)
-            manifest = self._manifest(ignored, picked)
+            manifest = self._manifest(found, shallow, ignored, picked)
             if self.last is not None and not changed and not picked:
                 self.last = Snapshot(self.last.tree, not_covered, manifest)
             else:
@@ -275,16 +286,22 @@ class Store:
             self._index_seen = self._index_stat()
         return self.last
 
-    def _manifest(self, ignored: list[str], picked: list[str]) -> str:
-        """The blob of the workspace's modes now (patches/modes.py), written when new."""
-        nested, kept = set(self._nested_seen), set(picked)
-        left_out = {e for e in ignored if not e.endswith("/")} - kept  # ignored files not kept
+    def _skip(self, rel: str) -> bool:
+        """Left out of the manifest's walk; its directories were not, so its name is the one to judge."""
+        name = rel.rpartition("/")[2]
+        return rel in self._nested_seen or any(fnmatchcase(name, p) for p in NOT_KEPT) or self.hidden(rel)
 
-        def skip(rel: str) -> bool:  # its directories were not skipped: its name is the one to judge
-            name = rel.rpartition("/")[2]
-            return rel in left_out or rel in nested or any(fnmatchcase(name, p) for p in NOT_KEPT) or self.hidden(rel)
-
-        found = modes.scan(self.root, skip, {e.rstrip("/") for e in ignored if e.endswith("/")}, picked)
+    def _manifest(self, found: Modes, shallow: set[str], ignored: list[str], picked: list[str]) -> str:
+        """The blob of the workspace's modes now (patches/modes.py), written when new. `found`: the
+        walk that did not enter the directories in `shallow`, walked again if this status's differ."""
+        ignored_dirs = {e.rstrip("/") for e in ignored if e.endswith("/")}
+        if ignored_dirs != shallow:
+            found = modes.scan(self.root, self._skip, ignored_dirs)
+            self._write_text(self.dir / "ignored-dirs", "".join(f"{d}\n" for d in sorted(ignored_dirs)))
+        self._shallow = ignored_dirs
+        left_out = {e for e in ignored if not e.endswith("/")} - set(picked)  # ignored files not kept
+        found.files = {rel: mode for rel, mode in found.files.items() if rel not in left_out}
+        modes.add(found, self.root, picked)
         data = found.data()
         manifest = blob_id(data)
         if manifest not in self._manifests:

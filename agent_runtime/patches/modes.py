@@ -50,15 +50,14 @@ class Modes:
                    {str(k): int(v) for k, v in raw.get("dirs", {}).items()})
 
 
-def scan(root: Path, skip: Callable[[str], bool], shallow: set[str], extra: Iterable[str]) -> Modes:
+def scan(root: Path, skip: Callable[[str], bool], shallow: set[str]) -> Modes:
     """The modes of the workspace's files and directories, as a snapshot holds them.
 
-    skip: a path the snapshot leaves out (hidden, not kept, ignored and not kept), asked of every
-    directory (nothing under a skipped one is looked at, so its last component is the one to judge)
-    and of the files a manifest would name (those with a mode git's does not imply: few). shallow:
-    directories whose mode is kept but which are not entered (ignored directories: their kept files
-    come in `extra`, with their directories). The workspace's .git and nested repositories are left
-    out, and symlinks never entered."""
+    skip: a path the snapshot leaves out (hidden, not kept), asked of every directory (nothing under
+    a skipped one is looked at) and of the files a manifest would name (those with a mode git's does
+    not imply: few). shallow: directories whose mode is kept but which are not entered (ignored
+    directories: their kept files come through `add`). The workspace's .git and nested repositories
+    are left out, and symlinks never entered."""
     modes = Modes()
     todo = [""]
     while todo:
@@ -83,7 +82,12 @@ def scan(root: Path, skip: Callable[[str], bool], shallow: set[str], extra: Iter
                         modes.files[prefix + entry.name] = perm
             except OSError:
                 continue  # gone since
-    for rel in extra:
+    return modes
+
+
+def add(modes: Modes, root: Path, paths: Iterable[str]) -> None:
+    """Files the walk did not enter (kept files of ignored directories), with their directories."""
+    for rel in paths:
         try:
             perm = _named(os.lstat(root / rel).st_mode)
         except OSError:
@@ -97,7 +101,6 @@ def scan(root: Path, skip: Callable[[str], bool], shallow: set[str], extra: Iter
             except OSError:
                 break
             parent = os.path.dirname(parent)
-    return modes
 
 
 def _named(mode: int) -> int | None:
