@@ -464,3 +464,28 @@ def test_undoing_a_patch_keeps_a_private_file_private(tmp_path, tools_for):
     assert tools["undo_patch"](patch_id=proposed["patch_id"]).get("undone") is True
     assert (repo / "priv.txt").read_text() == "token = 1\n"
     assert stat.S_IMODE(os.stat(repo / "priv.txt").st_mode) == 0o640
+
+
+def test_a_restore_never_writes_through_a_symlink_put_where_a_folder_or_file_was(tmp_path):
+    from agent_runtime.patches.checkpoint import Store
+    from agent_runtime.patches.diffs import PatchError
+
+    repo = make_repo(tmp_path / "r", {"d/a.txt": "a\n", "f.txt": "f\n"})
+    os.chmod(repo / "d" / "a.txt", 0o600)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "x").write_text("theirs")
+    store = Store(tmp_path / "store", repo)
+    before = store.snapshot()
+    subprocess.run(["rm", "-rf", str(repo / "d"), str(repo / "f.txt")], check=True)
+    after = store.snapshot()
+    os.symlink(str(outside), repo / "d")
+    for changes in (store.changes(before.id, after.id), store.changes(before.tree, after.tree)):  # and as before manifests
+        with pytest.raises(PatchError, match="nothing was changed"):
+            store.restore(changes)
+        assert sorted(os.listdir(outside)) == ["x"] and not (repo / "f.txt").exists()
+    os.unlink(repo / "d")
+    os.symlink(str(outside / "x"), repo / "f.txt")  # a file's own path a symlink now: replaced, never followed
+    store.restore(store.changes(before.id, after.id))
+    assert (outside / "x").read_text() == "theirs" and not (repo / "f.txt").is_symlink()
+    assert (repo / "f.txt").read_text() == "f\n" and stat.S_IMODE(os.stat(repo / "d" / "a.txt").st_mode) == 0o600
