@@ -42,6 +42,7 @@ from agent_runtime.gitcmd import GitError, PrivateGit
 from agent_runtime.patches import modes, restore
 from agent_runtime.patches.diffs import FileEdit, PatchError
 from agent_runtime.patches.modes import DIRECTORY, EXECUTABLE, REGULAR, SYMLINK, Modes
+from agent_runtime.patches.restore import Change, Entry, same
 
 IGNORED_FILE_MAX_BYTES = 1 << 20
 IGNORED_TOTAL_MAX_BYTES = 50 << 20
@@ -84,45 +85,6 @@ class Snapshot:
     def id(self) -> str:
         """What the journal names: `<tree>+<manifest>` (modes.split)."""
         return f"{self.tree}+{self.modes}" if self.modes else self.tree
-
-
-# A path's entry: (git mode, blob id, permission bits), a directory's (DIRECTORY, "", its mode). The
-# permission bits are None for a snapshot without a manifest: then they are not compared.
-Entry = tuple[str, str, "int | None"]
-
-
-@dataclass
-class Change:
-    """One path's entry before and after a command; None: nothing there."""
-
-    path: str
-    before: Entry | None
-    after: Entry | None
-
-    @property
-    def status(self) -> str:
-        return "added" if self.before is None else "deleted" if self.after is None else "modified"
-
-    @property
-    def directory(self) -> bool:
-        return any(e and e[0] == DIRECTORY for e in (self.before, self.after))
-
-    @property
-    def name(self) -> str:
-        """The path as shown: a directory's with a slash."""
-        return self.path + "/" if self.directory else self.path
-
-    @property
-    def exact(self) -> bool:
-        """From snapshots with manifests: directories are changes of their own (none are pruned)."""
-        return any(e and e[2] is not None for e in (self.before, self.after))
-
-
-def same(now: Entry | None | bool, entry: Entry | None) -> bool:
-    """Is what is there now this entry? Permission bits only where the entry has them."""
-    if now is None or now is False or entry is None:
-        return now is entry
-    return now[:2] == entry[:2] and (entry[2] is None or now[2] == entry[2])
 
 
 def git_ignore_lines(globs: tuple[str, ...], exceptions: tuple[str, ...] = ()) -> list[str]:

@@ -1,5 +1,6 @@
-"""Writing a checkpoint's entries back into the workspace (checkpoint.Store.restore): files with
-their permission bits, symlinks as symlinks, directories with their modes, never through a symlink.
+"""A path's change between two checkpoints (Change), and writing one side of it back into the
+workspace (checkpoint.Store.restore): files with their permission bits, symlinks as symlinks,
+directories with their modes, never through a symlink.
 
 A path is written only where its directory is the workspace's own (realpath), a directory is made
 where nothing is or refused where a file or symlink is, and a symlink put where a file or directory
@@ -13,14 +14,49 @@ import errno
 import os
 import stat
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from agent_runtime.core import within
-from agent_runtime.patches.modes import SYMLINK, implied
+from agent_runtime.patches.modes import DIRECTORY, SYMLINK, implied
 
-if TYPE_CHECKING:
-    from agent_runtime.patches.checkpoint import Change, Entry
+# A path's entry: (git mode, blob id, permission bits), a directory's (DIRECTORY, "", its mode). The
+# permission bits are None for a snapshot without a manifest: then they are not compared.
+Entry = tuple[str, str, "int | None"]
+
+
+@dataclass
+class Change:
+    """One path's entry before and after a command; None: nothing there."""
+
+    path: str
+    before: Entry | None
+    after: Entry | None
+
+    @property
+    def status(self) -> str:
+        return "added" if self.before is None else "deleted" if self.after is None else "modified"
+
+    @property
+    def directory(self) -> bool:
+        return any(e and e[0] == DIRECTORY for e in (self.before, self.after))
+
+    @property
+    def name(self) -> str:
+        """The path as shown: a directory's with a slash."""
+        return self.path + "/" if self.directory else self.path
+
+    @property
+    def exact(self) -> bool:
+        """From snapshots with manifests: directories are changes of their own (none are pruned)."""
+        return any(e and e[2] is not None for e in (self.before, self.after))
+
+
+def same(now: Entry | None | bool, entry: Entry | None) -> bool:
+    """Is what is there now this entry? Permission bits only where the entry has them."""
+    if now is None or now is False or entry is None:
+        return now is entry
+    return now[:2] == entry[:2] and (entry[2] is None or now[2] == entry[2])
 
 
 def write(root: Path, changes: list[Change], side: str, blobs: dict[str, bytes], done: list[Change]) -> None:
