@@ -420,12 +420,12 @@ class Store:
         if stat.S_ISLNK(info.st_mode):
             return SYMLINK, blob_id(os.fsencode(os.readlink(path))), modes.implied(SYMLINK)  # a link's mode is not its own
         if stat.S_ISDIR(info.st_mode):
-            return DIRECTORY, "", stat.S_IMODE(info.st_mode)
+            return DIRECTORY, "", modes.permissions(info.st_mode)
         if not stat.S_ISREG(info.st_mode):
             return False
         with open(path, "rb") as handle:
             data = handle.read()
-        return (EXECUTABLE if info.st_mode & stat.S_IXUSR else REGULAR), blob_id(data), stat.S_IMODE(info.st_mode)
+        return (EXECUTABLE if info.st_mode & stat.S_IXUSR else REGULAR), blob_id(data), modes.permissions(info.st_mode)
 
     def state(self, before: str, after: str) -> tuple[list[Change], list[str], list[str]]:
         """(changes still in effect, paths back as before by hand, paths changed since) of a command."""

@@ -73,7 +73,7 @@ def scan(root: Path, skip: Callable[[str], bool], shallow: set[str]) -> Modes:
                     rel = prefix + entry.name
                     if entry.name == ".git" or skip(rel) or os.path.lexists(os.path.join(entry.path, ".git")):
                         continue  # left out, or a nested repository: its files are not in the snapshot
-                    modes.dirs[rel] = stat.S_IMODE(entry.stat(follow_symlinks=False).st_mode)
+                    modes.dirs[rel] = permissions(entry.stat(follow_symlinks=False).st_mode)
                     if rel not in shallow:
                         todo.append(rel)
                 elif entry.is_file(follow_symlinks=False):
@@ -97,15 +97,21 @@ def add(modes: Modes, root: Path, paths: Iterable[str]) -> None:
         parent = os.path.dirname(rel)
         while parent and parent not in modes.dirs:
             try:
-                modes.dirs[parent] = stat.S_IMODE(os.lstat(root / parent).st_mode)
+                modes.dirs[parent] = permissions(os.lstat(root / parent).st_mode)
             except OSError:
                 break
             parent = os.path.dirname(parent)
 
 
+def permissions(mode: int) -> int:
+    """The bits kept and restored: read, write and execute for user, group and others. Never setuid,
+    setgid or sticky: the agent does not make those (as patches/apply.py)."""
+    return stat.S_IMODE(mode) & 0o777
+
+
 def _named(mode: int) -> int | None:
     """A regular file's permission bits where a manifest names them (git's mode does not imply them)."""
-    perm = stat.S_IMODE(mode)
+    perm = permissions(mode)
     if stat.S_ISREG(mode) and perm != (0o755 if mode & stat.S_IXUSR else 0o644):
         return perm
     return None

@@ -175,10 +175,11 @@ def _make_dir(path: Path) -> None:
 
 
 def _set_dir_mode(path: Path, mode: int) -> None:
-    """chmod, never following a symlink put where the directory was."""
+    """chmod, never following a symlink put where the directory was; a setgid or sticky bit the
+    directory has is kept (the manifest holds none: it is neither set nor taken away)."""
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
     try:
-        os.fchmod(fd, mode)
+        os.fchmod(fd, (stat.S_IMODE(os.fstat(fd).st_mode) & 0o7000) | mode)
     finally:
         os.close(fd)
 

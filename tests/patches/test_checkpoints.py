@@ -489,3 +489,19 @@ def test_a_restore_never_writes_through_a_symlink_put_where_a_folder_or_file_was
     store.restore(store.changes(before.id, after.id))
     assert (outside / "x").read_text() == "theirs" and not (repo / "f.txt").is_symlink()
     assert (repo / "f.txt").read_text() == "f\n" and stat.S_IMODE(os.stat(repo / "d" / "a.txt").st_mode) == 0o600
+
+
+def test_a_restore_puts_back_every_rwx_bit_but_never_sets_setuid_setgid_or_sticky(tmp_path):
+    from agent_runtime.patches.checkpoint import Store
+
+    repo = make_repo(tmp_path / "r", {"tool": "#!/bin/sh\n", "shared/a.txt": "a\n", "notes.txt": "n\n"})
+    os.chmod(repo / "tool", 0o4750)
+    os.chmod(repo / "shared", 0o3770)
+    os.chmod(repo / "notes.txt", 0o460)
+    store = Store(tmp_path / "store", repo)
+    before = store.snapshot()
+    subprocess.run(["rm", "-rf", str(repo / "tool"), str(repo / "shared"), str(repo / "notes.txt")], check=True)
+    after = store.snapshot()
+    store.restore(store.changes(before.id, after.id))
+    assert [oct(stat.S_IMODE(os.stat(repo / p).st_mode)) for p in ("tool", "shared", "shared/a.txt", "notes.txt")] \
+        == ["0o750", "0o770", "0o644", "0o460"]
