@@ -1,6 +1,6 @@
-"""What a git tree cannot hold, kept beside each checkpoint: every permission bit of the workspace's
-files (a tree keeps only the exec bit: 100644 or 100755) and its directories with their modes (a
-tree has no empty directory, and no directory mode at all).
+"""What a git tree cannot hold, kept beside each checkpoint: the read, write and execute bits of the
+workspace's files for user, group and others (a tree keeps only the exec bit: 100644 or 100755),
+and its directories with their modes (a tree has no empty directory, and no directory mode at all).
 
 A snapshot's manifest is a JSON blob in the checkpoint store, {"files": {path: mode}, "dirs": {path:
 mode}}: a file only where its mode is not the one its git mode implies (0644, 0755), so a usual
