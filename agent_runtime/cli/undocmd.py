@@ -55,10 +55,13 @@ def undo_last(repo: Path, display: Any = None, patch_id: str | None = None, jour
         _say(f"Undid patch {done['patch_id']}: restored {', '.join(done['files'])}{kept}", display)
         return 0
     removed = done.get("removed") or []
-    files = [f for f in done["files"] if f not in removed]
+    files = [f for f in done["files"] if f not in removed and not f.endswith("/")]
+    folders = [f for f in done["files"] if f not in removed and f.endswith("/")]  # a directory's name ends in /
     missed = (f". Not covered (ignored files past the checkpoint's size limits, left as they are): "
               f"{_paths(done['not_covered'])}") if done.get("not_covered") else ""
-    parts = [f"put back {len(files)} file{'s' if len(files) != 1 else ''} ({_paths(files)})"] if files else []
+    back = [f"{len(names)} {what}{'s' if len(names) != 1 else ''} ({_paths(names)})"
+            for names, what in ((files, "file"), (folders, "folder")) if names]
+    parts = [f"put back {' and '.join(back)}"] if back else []
     parts += [f"removed {len(removed)} it made ({_paths(removed)})"] if removed else []
     _say(f"Undid {done['what']}: {'; '.join(parts)}{kept}{missed}", display)
     return 0

@@ -352,7 +352,10 @@ def write_edits(edits: list[FileEdit], workspace: Workspace) -> None:
                 if existed and not path.is_file():
                     raise PatchError(f"{edit.new_path} is not a regular file", "Patch regular files only.")
                 previous = (path.read_bytes() if existed else None, path.stat().st_mode if existed else None)
-                _write_file(path, edit.after or b"", edit.new_mode)  # atomic: done, or not at all
+                mode = edit.new_mode
+                if existed and edit.old_mode is not None and permissions(edit.old_mode) == permissions(edit.new_mode):
+                    mode = previous[1]  # the edit leaves the mode as it found it: a chmod made since stays
+                _write_file(path, edit.after or b"", mode)  # atomic: done, or not at all
                 done.append((path, *previous))
             if edit.old_path is not None and edit.old_path != edit.new_path:
                 source = target(workspace, edit.old_path)

@@ -11,13 +11,16 @@ files are kept as the bytes they are.
 
 A snapshot holds every file git would list (tracked and untracked) but: the files the policy hides
 (deny_read: never stored), caches and installed environments (NOT_KEPT), and ignored files past
-IGNORED_FILE_MAX_BYTES each or IGNORED_TOTAL_MAX_BYTES in all (named as not covered). Empty
-directories and the files of a nested repository are not kept either.
+IGNORED_FILE_MAX_BYTES each or IGNORED_TOTAL_MAX_BYTES in all (named as not covered). The files of
+a nested repository are not kept either. Beside each tree, a manifest (patches/modes.py) keeps what
+a tree cannot: every file's permission bits and the directories, empty ones too, with theirs; a
+chmod alone is a change.
 
 Cost: one `git status` against the last snapshot (the store's HEAD) says whether anything changed,
 comparing stat data with the store's index and sparing unchanged directories (the untracked
 cache); when nothing did, that is the snapshot. Otherwise `git add -A` hashes again only the files
-whose stat data changed, and the tree is written.
+whose stat data changed, and the tree is written. The manifest takes one walk of the workspace
+(an lstat a file; ignored directories not entered), its blob written only when it differs.
 """
 
 from __future__ import annotations
@@ -28,16 +31,18 @@ import os
 import shutil
 import stat
 import subprocess
-import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Callable, Iterator
 
-from agent_runtime.core import within
 from agent_runtime.gitcmd import GitError, PrivateGit
+from agent_runtime.patches import modes, restore
 from agent_runtime.patches.diffs import FileEdit, PatchError
+from agent_runtime.patches.modes import DIRECTORY, EXECUTABLE, REGULAR, SYMLINK, Modes
+from agent_runtime.patches.restore import Change, Entry, same
 
 IGNORED_FILE_MAX_BYTES = 1 << 20
 IGNORED_TOTAL_MAX_BYTES = 50 << 20
@@ -46,7 +51,7 @@ IGNORED_MAX_FILES = 5000  # ignored files looked at in one snapshot (a build fol
 NOT_KEPT = ("__pycache__", "*.pyc", "*.pyo", ".pytest_cache", ".mypy_cache", ".ruff_cache", ".hypothesis", ".tox",
             ".nox", "node_modules", ".venv")
 SHOWN = 20  # paths named in a note
-REGULAR, EXECUTABLE, SYMLINK, GITLINK = "100644", "100755", "120000", "160000"
+GITLINK = "160000"
 STORE_CONFIG = """[core]
 \trepositoryformatversion = 0
 \tbare = false
@@ -74,19 +79,12 @@ STORE_ATTRIBUTES = "* -text -crlf -eol -filter -ident -working-tree-encoding\n"
 class Snapshot:
     tree: str
     not_covered: list[str] = field(default_factory=list)  # ignored files past the limits
-
-
-@dataclass
-class Change:
-    """One path's entry (mode, blob id) before and after a command; None: no file there."""
-
-    path: str
-    before: tuple[str, str] | None
-    after: tuple[str, str] | None
+    modes: str | None = None  # the manifest's blob (patches/modes.py)
 
     @property
-    def status(self) -> str:
-        return "added" if self.before is None else "deleted" if self.after is None else "modified"
+    def id(self) -> str:
+        """What the journal names: `<tree>+<manifest>` (modes.split)."""
+        return f"{self.tree}+{self.modes}" if self.modes else self.tree
 
 
 def git_ignore_lines(globs: tuple[str, ...], exceptions: tuple[str, ...] = ()) -> list[str]:
@@ -142,6 +140,8 @@ class Store:
         self._over: set[str] = set()  # ignored files past the limits, found in this session
         self._nested_seen: list[str] = []
         self._git: PrivateGit | None = None
+        self._manifests: dict[str, Modes] = {}  # manifests read or written, by blob id
+        self._shallow: set[str] | None = None  # the ignored directories the last status found
 
     # --- the store ---
 
@@ -165,8 +165,11 @@ class Store:
             path.write_text(text, encoding="utf-8", errors="surrogateescape")  # only when it differs
 
     def _nested(self) -> list[str]:
+        return self._read_lines("nested")
+
+    def _read_lines(self, name: str) -> list[str]:
         try:
-            return (self.dir / "nested").read_text(encoding="utf-8", errors="surrogateescape").splitlines()
+            return (self.dir / name).read_text(encoding="utf-8", errors="surrogateescape").splitlines()
         except FileNotFoundError:
             return []
 
@@ -217,13 +220,21 @@ class Store:
                 self._exclude(self._nested())
             # One walk says whether anything changed since the last snapshot (the store's HEAD) and
             # which ignored files there are; the untracked cache spares reading unchanged directories.
-            listed = git.run_bytes("status", "--porcelain=v1", "-z", "--untracked-files=all", "--ignored=matching",
-                                   "--no-renames", "--ignore-submodules=all")
+            # The manifest's walk runs meanwhile (git is another process: two cores at once), not
+            # entering the ignored directories the last status found (checked in _manifest).
+            shallow = set(self._read_lines("ignored-dirs")) if self._shallow is None else self._shallow
+            with ThreadPoolExecutor(max_workers=1) as pool:
+                walked = pool.submit(modes.scan, self.root, self._skip, shallow)
+                listed = git.run_bytes("status", "--porcelain=v1", "-z", "--untracked-files=all",
+                                       "--ignored=matching", "--no-renames", "--ignore-submodules=all")
+                found = walked.result()
             entries = [os.fsdecode(e) for e in listed.split(b"\0") if len(e) > 3]
             changed = any(not e.startswith("!! ") for e in entries)
-            picked, not_covered = self._ignored([e[3:] for e in entries if e.startswith("!! ")])
+            ignored = [e[3:] for e in entries if e.startswith("!! ")]
+            picked, not_covered = self._ignored(ignored)
+            manifest = self._manifest(found, shallow, ignored, picked)
             if self.last is not None and not changed and not picked:
-                self.last = Snapshot(self.last.tree, not_covered)
+                self.last = Snapshot(self.last.tree, not_covered, manifest)
             else:
                 # --ignore-errors: an unreadable file is left out, not the rest.
                 self._drop_nested(git.run_bytes("add", "-A", "-v", "--ignore-errors", ok_codes=(0, 1)))
@@ -233,9 +244,39 @@ class Store:
                 tree = git.run("write-tree").strip()
                 # HEAD is the last snapshot: what the next status compares with.
                 git.run("update-ref", "HEAD", git.run("commit-tree", tree, "-m", "checkpoint").strip())
-                self.last = Snapshot(tree, not_covered)
+                self.last = Snapshot(tree, not_covered, manifest)
             self._index_seen = self._index_stat()
         return self.last
+
+    def _skip(self, rel: str) -> bool:
+        """Left out of the manifest's walk; its directories were not, so its name is the one to judge."""
+        name = rel.rpartition("/")[2]
+        return rel in self._nested_seen or any(fnmatchcase(name, p) for p in NOT_KEPT) or self.hidden(rel)
+
+    def _manifest(self, found: Modes, shallow: set[str], ignored: list[str], picked: list[str]) -> str:
+        """The blob of the workspace's modes now (patches/modes.py), written when new. `found`: the
+        walk that did not enter the directories in `shallow`, walked again if this status's differ."""
+        ignored_dirs = {e.rstrip("/") for e in ignored if e.endswith("/")}
+        if ignored_dirs != shallow:
+            found = modes.scan(self.root, self._skip, ignored_dirs)
+            self._write_text(self.dir / "ignored-dirs", "".join(f"{d}\n" for d in sorted(ignored_dirs)))
+        self._shallow = ignored_dirs
+        left_out = {e for e in ignored if not e.endswith("/")} - set(picked)  # ignored files not kept
+        found.files = {rel: mode for rel, mode in found.files.items() if rel not in left_out}
+        modes.add(found, self.root, picked)
+        data = found.data()
+        manifest = blob_id(data)
+        if manifest not in self._manifests:
+            self.git().run_bytes("hash-object", "-w", "--no-filters", "--stdin", input=data)
+            self._manifests[manifest] = found
+        return manifest
+
+    def _modes(self, manifest: str | None) -> Modes | None:
+        if manifest is None:
+            return None
+        if manifest not in self._manifests:
+            self._manifests[manifest] = Modes.parse(self.git().run_bytes("cat-file", "blob", manifest))
+        return self._manifests[manifest]
 
     def _index_stat(self) -> tuple[int, int, int] | None:
         try:
@@ -305,36 +346,70 @@ class Store:
                 yield f"{here}/{name}"
 
     def changes(self, before: str, after: str) -> list[Change]:
-        """What changed between two snapshots, file by file (nested repositories left out)."""
+        """What changed between two snapshots (Snapshot.id), path by path (nested repositories left
+        out): files, and where both have manifests, modes and directories too."""
+        (old_tree, old_manifest), (new_tree, new_manifest) = modes.split(before), modes.split(after)
+        old, new = self._modes(old_manifest), self._modes(new_manifest)
+        exact = old is not None and new is not None
+
+        def entry(path: str, mode: str, blob: str, manifest: Modes | None) -> Entry | None:
+            if set(blob) == {"0"}:
+                return None
+            return mode, blob, manifest.of(path, mode) if exact and manifest else None
+
+        changes = [Change(path, entry(path, old_mode, old_id, old), entry(path, new_mode, new_id, new))
+                   for path, old_mode, new_mode, old_id, new_id in self._diff_tree(old_tree, new_tree)]
+        if old is not None and new is not None:
+            changes += self._mode_changes(new_tree, old, new, {c.path for c in changes})
+        return changes
+
+    def _diff_tree(self, before: str, after: str) -> Iterator[tuple[str, str, str, str, str]]:
         out = self.git().run_bytes("diff-tree", "-r", "-z", "--no-renames", "--no-ext-diff", "--no-textconv",
                                    before, after)
         fields = out.split(b"\0")
-        changes = []
         for meta, raw in zip(fields[0::2], fields[1::2]):
             parts = meta.decode("ascii", "replace").lstrip(":").split()
-            if len(parts) < 5:
-                continue
-            old_mode, new_mode, old_id, new_id = parts[:4]
-            if GITLINK in (old_mode, new_mode):
-                continue
-            changes.append(Change(os.fsdecode(raw), None if set(old_id) == {"0"} else (old_mode, old_id),
-                                  None if set(new_id) == {"0"} else (new_mode, new_id)))
-        return changes
+            if len(parts) >= 5 and GITLINK not in parts[:2]:
+                yield os.fsdecode(raw), *parts[:4]
+
+    def _mode_changes(self, tree: str, old: Modes, new: Modes, seen: set[str]) -> list[Change]:
+        """Files whose content stayed and whose permission bits did not, and directories made,
+        removed or given another mode."""
+        out = []
+        chmodded = {p for p in old.files.keys() | new.files.keys() if old.files.get(p) != new.files.get(p)} - seen
+        if chmodded:  # in neither tree's diff: the same entry in both, if in the snapshot at all
+            listed = self.git().run_bytes("ls-tree", "-r", "-z", "--full-tree", tree).split(b"\0")
+            for item in listed:
+                meta, _, raw = item.partition(b"\t")
+                path = os.fsdecode(raw)
+                if path in chmodded:
+                    mode, _, blob = meta.decode("ascii", "replace").split()
+                    if mode != SYMLINK and old.of(path, mode) != new.of(path, mode):
+                        out.append(Change(path, (mode, blob, old.of(path, mode)), (mode, blob, new.of(path, mode))))
+        for path in sorted(old.dirs.keys() | new.dirs.keys()):
+            if old.dirs.get(path) != new.dirs.get(path):
+                out.append(Change(path, *((DIRECTORY, "", m.dirs[path]) if path in m.dirs else None for m in (old, new))))
+        return out
 
     def edits(self, before: str, after: str) -> list[FileEdit]:
-        """A command's changes as file edits (bytes before and after): what an approval shows."""
-        changes = self.changes(before, after)
+        """A command's changes to files as file edits (bytes and modes before and after): what an
+        approval shows."""
+        changes = [c for c in self.changes(before, after) if not c.directory]
         blobs = self._blobs([e[1] for c in changes for e in (c.before, c.after) if e])
+
+        def mode(entry: Entry) -> int:
+            return int(entry[0], 8) if entry[2] is None or entry[0] == SYMLINK else stat.S_IFREG | entry[2]
+
         return [FileEdit(c.path if c.before else None, c.path if c.after else None,
                          blobs[c.before[1]] if c.before else None, blobs[c.after[1]] if c.after else None,
-                         int(c.before[0], 8) if c.before else None, int(c.after[0], 8) if c.after else None)
+                         mode(c.before) if c.before else None, mode(c.after) if c.after else None)
                 for c in changes]
 
     # --- restoring ---
 
-    def now(self, rel: str) -> tuple[str, str] | None | bool:
-        """The entry a path has in the workspace now: (mode, blob id), None when nothing is there,
-        False when something a snapshot cannot hold is (a directory, a FIFO)."""
+    def now(self, rel: str) -> Entry | None | bool:
+        """The entry a path has in the workspace now (a directory's too), None when nothing is there,
+        False when something a snapshot cannot hold is (a FIFO, a socket)."""
         path = self.root / rel
         if os.path.realpath(path.parent) != str(self.root / os.path.dirname(rel)).rstrip("/"):
             return None  # a directory of it is a symlink now (itself a change): not this path
@@ -343,12 +418,14 @@ class Store:
         except (FileNotFoundError, NotADirectoryError):
             return None
         if stat.S_ISLNK(info.st_mode):
-            return SYMLINK, blob_id(os.fsencode(os.readlink(path)))
+            return SYMLINK, blob_id(os.fsencode(os.readlink(path))), modes.implied(SYMLINK)  # a link's mode is not its own
+        if stat.S_ISDIR(info.st_mode):
+            return DIRECTORY, "", modes.permissions(info.st_mode)
         if not stat.S_ISREG(info.st_mode):
             return False
         with open(path, "rb") as handle:
             data = handle.read()
-        return (EXECUTABLE if info.st_mode & stat.S_IXUSR else REGULAR), blob_id(data)
+        return (EXECUTABLE if info.st_mode & stat.S_IXUSR else REGULAR), blob_id(data), modes.permissions(info.st_mode)
 
     def state(self, before: str, after: str) -> tuple[list[Change], list[str], list[str]]:
         """(changes still in effect, paths back as before by hand, paths changed since) of a command."""
@@ -357,9 +434,9 @@ class Store:
         changed: list[str] = []
         for change in self.changes(before, after):
             now = self.now(change.path)
-            if now == change.after:
+            if same(now, change.after):
                 in_effect.append(change)
-            elif now == change.before:
+            elif same(now, change.before):
                 restored.append(change.path)
             else:
                 changed.append(change.path)
@@ -368,14 +445,14 @@ class Store:
     def restore(self, changes: list[Change]) -> None:
         """Put every path back as it was before (its `before` entry); if a write fails, what was done
         is put back as it was after, so the workspace is left as found."""
-        blobs = self._blobs([c.before[1] for c in changes if c.before] + [c.after[1] for c in changes if c.after])
+        blobs = self._blobs([e[1] for c in changes if not c.directory for e in (c.before, c.after) if e])
         with self._locked():
             done: list[Change] = []
             try:
-                self._write(changes, "before", blobs, done)
+                restore.write(self.root, changes, "before", blobs, done)
             except OSError as exc:
                 try:
-                    self._write(list(reversed(done)), "after", blobs, [])
+                    restore.write(self.root, list(reversed(done)), "after", blobs, [])
                 except OSError:
                     raise PatchError(f"restoring failed ({exc}), and so did putting back what was restored",
                                      f"Check these files by hand: {', '.join(c.path for c in done[:SHOWN])}") from None
@@ -399,71 +476,6 @@ class Store:
             blobs[blob] = out[end + 1:end + 1 + size]
             at = end + 1 + size + 1
         return blobs
-
-    def _write(self, changes: list[Change], side: str, blobs: dict[str, bytes], done: list[Change]) -> None:
-        # Removals first, deepest first (a file where a directory was, a directory the command made),
-        # then every file of `side`, its directories made as needed.
-        for change in sorted(changes, key=lambda c: c.path.count("/"), reverse=True):
-            if getattr(change, side) is None:
-                self._remove(change.path)
-                done.append(change)
-        for change in changes:
-            entry = getattr(change, side)
-            if entry is not None:
-                self._put(change.path, entry, blobs[entry[1]])
-                done.append(change)
-
-    def _target(self, rel: str) -> Path:
-        """A path to write: its directory must be the workspace's own, not reached through a symlink."""
-        path = self.root / rel
-        parent = Path(os.path.realpath(path.parent))
-        if parent != self.root / os.path.dirname(rel) or not within(parent, self.root) or rel.split("/")[0] == ".git":
-            raise OSError(0, "a directory of it is now a symlink or outside the workspace", rel)
-        return path
-
-    def _remove(self, rel: str) -> None:
-        path = self._target(rel)
-        if os.path.lexists(path):
-            path.unlink()
-        parent = path.parent
-        while parent != self.root:  # the directories the command made, now empty
-            try:
-                parent.rmdir()
-            except OSError:
-                break
-            parent = parent.parent
-
-    def _put(self, rel: str, entry: tuple[str, str], data: bytes) -> None:
-        path = self.root / rel
-        for directory in reversed([path.parent, *path.parent.parents]):
-            if within(directory, self.root) and directory != self.root:
-                if os.path.islink(directory) or (directory.exists() and not directory.is_dir()):
-                    raise OSError(0, "a file or symlink the snapshots do not hold is where a directory was",
-                                  os.path.relpath(directory, self.root))
-                if not directory.exists():
-                    directory.mkdir()
-        path = self._target(rel)
-        if path.is_dir() and not path.is_symlink():
-            raise OSError(0, "a directory is there now", rel)
-        mode, _ = entry
-        if mode == SYMLINK:
-            tmp = path.parent / f".{path.name}.agent-tmp"
-            if os.path.lexists(tmp):
-                os.unlink(tmp)
-            os.symlink(os.fsdecode(data), tmp)
-            os.replace(tmp, path)
-            return
-        fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".agent-tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-            os.chmod(name, 0o755 if mode == EXECUTABLE else 0o644)
-            os.replace(name, path)
-        except BaseException:
-            if os.path.exists(name):
-                os.unlink(name)
-            raise
-
 
 CHANGED_SHOWN = 20  # the changed paths a command's result names (a formatter over the repository: a count)
 
@@ -508,9 +520,9 @@ def around(store: Store, record: Callable[[Snapshot, Snapshot, list[Change]], st
         if before is not None:
             try:
                 after = store.snapshot()
-                changes = store.changes(before.tree, after.tree) if after.tree != before.tree else []
+                changes = store.changes(before.id, after.id) if after.id != before.id else []
                 if changes:
-                    mark.id, mark.files = record(before, after, changes), len(changes)
-                    mark.paths = tuple(c.path for c in changes)
+                    mark.id, mark.files = record(before, after, changes), sum(not c.directory for c in changes)
+                    mark.paths = tuple(c.name for c in changes)
             except (GitError, OSError, subprocess.SubprocessError) as exc:
                 mark.note = f"no checkpoint after this command ({_why(exc)}): its changes cannot be undone"

@@ -109,7 +109,7 @@ class Applied:
     undone: str | None = None  # None (in effect), "undo", or "by hand"
     files: list[str] = field(default_factory=list)  # a command's: the paths it changed
     command: str | None = None  # set for a command's changes (a checkpoint), None for a patch
-    before: str = ""  # a command's snapshots (trees of the checkpoint store)
+    before: str = ""  # a command's snapshots (Snapshot.id: a tree of the checkpoint store, and its manifest)
     after: str = ""
     not_covered: list[str] = field(default_factory=list)  # ignored files past the snapshot's limits
     session: str = LEGACY  # the session that made it (s0: before sessions were numbered)
@@ -123,7 +123,7 @@ class Applied:
     @property
     def paths(self) -> list[str]:
         if self.command is not None:
-            return self.files
+            return [f.rstrip("/") for f in self.files]  # a directory is named with a slash
         return [p for e in self.edits for p in dict.fromkeys((e.old_path, e.new_path)) if p]
 
     @property
@@ -269,8 +269,8 @@ class UndoJournal:
         covered = set(after.not_covered) - set(before.not_covered)
         entry = {"type": "command", **self._entry_ids(entry_id), "time": time.time(),
                  "root": str(self.workspace.root),
-                 **self._tags(), "command": command, "before": before.tree, "after": after.tree,
-                 "files": [c.path for c in changes], "not_covered": sorted(covered)[:SHOWN]}
+                 **self._tags(), "command": command, "before": before.id, "after": after.id,
+                 "files": [c.name for c in changes], "not_covered": sorted(covered)[:SHOWN]}
         with self._locked():
             _write_private(self.path, json.dumps(entry, ensure_ascii=True) + "\n", append=True)
         return entry_id
@@ -433,8 +433,8 @@ class UndoJournal:
                 removed: list[str] = []
                 if entry.command is not None:
                     self.store.restore(in_effect)
-                    files = [c.path for c in in_effect]
-                    removed = [c.path for c in in_effect if c.before is None]
+                    files = [c.name for c in in_effect]
+                    removed = [c.name for c in in_effect if c.before is None]
                 else:
                     write_edits([edit.inverse() for edit in in_effect], self.workspace)
                     files = [e.inverse().path for e in in_effect]

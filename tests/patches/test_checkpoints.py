@@ -355,3 +355,199 @@ def test_the_runtime_and_undo_use_the_same_unguessable_store(tmp_path, tools_for
     assert stores and hashlib.sha256(str(repo).encode()).hexdigest()[:16] not in stores
     done = run_cli("undo", cwd=repo)
     assert done.returncode == 0 and (repo / "src" / "notes.txt").exists()
+
+
+def modes(root: Path) -> dict[str, tuple]:
+    """Every path of the workspace but .git, directories too: (kind, permission bits, bytes or link target)."""
+    out: dict[str, tuple] = {}
+    for top, dirs, files in os.walk(root):
+        dirs[:] = [d for d in dirs if d != ".git"]
+        for name in dirs + files:
+            path = os.path.join(top, name)
+            info = os.lstat(path)
+            kind = "link" if stat.S_ISLNK(info.st_mode) else "dir" if stat.S_ISDIR(info.st_mode) else "file"
+            what = os.readlink(path) if kind == "link" else Path(path).read_bytes() if kind == "file" else None
+            out[os.path.relpath(path, root)] = (kind, oct(stat.S_IMODE(info.st_mode)), what)
+    return out
+
+
+@needs_bwrap
+def test_a_private_file_removed_by_a_sandboxed_rm_comes_back_private(tmp_path):
+    repo = project(tmp_path)
+    (repo / "priv.txt").write_text("private")
+    os.chmod(repo / "priv.txt", 0o600)
+    before = modes(repo)
+    done = run_cli("--approval", "auto", "tool", "run_cmd", '{"command": "rm -f priv.txt"}', cwd=repo)
+    assert done.returncode == 0 and not (repo / "priv.txt").exists(), done.stdout + done.stderr
+    undone = run_cli("undo", cwd=repo)
+    assert undone.returncode == 0 and "put back 1 file (priv.txt)" in undone.stdout, undone.stderr
+    assert (repo / "priv.txt").read_text() == "private"
+    assert stat.S_IMODE(os.stat(repo / "priv.txt").st_mode) == 0o600, "not world-readable after the undo"
+    assert modes(repo) == before
+
+
+@needs_bwrap
+def test_a_chmod_alone_is_a_change_the_list_shows_and_undo_puts_back(tmp_path, tools_for):
+    repo = project(tmp_path)
+    (repo / "priv.txt").write_text("private")
+    os.chmod(repo / "priv.txt", 0o600)
+    (repo / "keys").mkdir(mode=0o700)
+    before = modes(repo)
+    _, tools = tools_for(repo)
+    result = run(tools, "chmod o+r priv.txt && chmod 755 keys")
+    assert stat.S_IMODE(os.stat(repo / "priv.txt").st_mode) == 0o604
+    assert result["undo_id"] == "c1" and result["files_changed"] == 1 and result["changed"] == ["priv.txt", "keys/"]
+    rows = json.loads(run_cli("undo", "--list", "--json", cwd=repo).stdout)
+    assert [f["path"] for f in rows[0]["files"]] == ["priv.txt", "keys/"] and rows[0]["state"] == "in effect"
+    assert "`chmod o+r priv.txt && chmod 755 keys`: priv.txt, keys/" in run_cli("undo", "--list", cwd=repo).stdout
+    done = run_cli("undo", cwd=repo)
+    assert done.returncode == 0 and "put back 1 file (priv.txt) and 1 folder (keys/)" in done.stdout, done.stderr
+    assert modes(repo) == before
+
+
+@needs_bwrap
+def test_a_private_folder_and_its_empty_folders_removed_by_rm_rf_come_back_with_their_modes(tmp_path, tools_for):
+    repo = project(tmp_path)
+    private = repo / "private"
+    private.mkdir(mode=0o700)
+    (private / "key").write_text("k")
+    os.chmod(private / "key", 0o600)
+    (private / "empty").mkdir(mode=0o750)
+    (private / "sealed").mkdir(mode=0o500)  # read-only: given its mode only once nothing is left to make in it
+    (private / "tool").write_text("#!/bin/sh\n")
+    os.chmod(private / "tool", 0o700)
+    (repo / "group.txt").write_text("g")
+    os.chmod(repo / "group.txt", 0o640)
+    before = modes(repo)
+    _, tools = tools_for(repo)
+    result = run(tools, "rm -rf private group.txt")
+    assert not private.exists() and result["files_changed"] == 3, result
+    assert sorted(result["changed"]) == ["group.txt", "private/", "private/empty/", "private/key", "private/sealed/",
+                                         "private/tool"]
+    done = run_cli("undo", cwd=repo)
+    assert done.returncode == 0, done.stderr
+    assert "and 3 folders (private/, private/empty/, private/sealed/)" in done.stdout
+    assert modes(repo) == before
+
+    result = run(tools, "mkdir -p made/inner && chmod 700 made")  # folders made, empty: undone too
+    assert result["undo_id"] and result["files_changed"] == 0 and result["changed"] == ["made/", "made/inner/"]
+    done = run_cli("undo", cwd=repo)
+    assert "removed 2 it made (made/, made/inner/)" in done.stdout and modes(repo) == before
+
+    run(tools, "rm private/tool && chmod 500 private")  # undone: the file put back first, then the mode
+    done = run_cli("undo", cwd=repo)
+    assert done.returncode == 0 and "put back 1 file (private/tool) and 1 folder (private/)" in done.stdout, done.stderr
+    assert modes(repo) == before
+
+
+@needs_bwrap
+def test_a_deleted_symlink_comes_back_a_symlink_and_none_is_followed_out_of_the_workspace(tmp_path, tools_for):
+    repo = project(tmp_path)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "victim.txt").write_text("theirs")
+    os.symlink("../../outside/victim.txt", repo / "src" / "away")  # leads out: kept as a link, never read through
+    os.symlink("src", repo / "srclink")
+    (repo / "unlink.sh").write_text("rm src/link.py src/away srclink\n")  # the policy refuses a plain rm of a link out
+    before = modes(repo)
+    _, tools = tools_for(repo)
+    run(tools, "sh unlink.sh")
+    assert not os.path.lexists(repo / "src" / "away") and (outside / "victim.txt").exists()
+    assert run_cli("undo", cwd=repo).returncode == 0
+    assert modes(repo) == before and os.readlink(repo / "src" / "away") == "../../outside/victim.txt"
+    assert (outside / "victim.txt").read_text() == "theirs" and os.listdir(outside) == ["victim.txt"]
+
+    # A symlink put where a removed folder was: undo writes nothing through it.
+    run(tools, "rm -rf src")
+    os.symlink(str(outside), repo / "src")
+    refused = run_cli("undo", cwd=repo)
+    assert refused.returncode == 1 and "src" in refused.stderr
+    assert os.listdir(outside) == ["victim.txt"] and (outside / "victim.txt").read_text() == "theirs"
+    assert os.path.islink(repo / "src"), "what is there now is left as it is"
+
+
+@needs_bwrap
+def test_a_command_recorded_before_manifests_is_undone_as_then(tmp_path, tools_for):
+    from agent_runtime.core import Workspace
+    from agent_runtime.patches.undo import UndoJournal
+    from agent_runtime.tools.runtime import undo_dir
+
+    repo = project(tmp_path)
+    (repo / "priv.txt").write_text("private")
+    os.chmod(repo / "priv.txt", 0o600)
+    _, tools = tools_for(repo)
+    run(tools, "rm -rf priv.txt src")
+    journal = UndoJournal(undo_dir(), Workspace(repo)).path
+    line = json.loads(journal.read_text())
+    assert "+" in line["before"] and "+" in line["after"], "a snapshot is named by its tree and its manifest"
+    line["before"], line["after"] = line["before"].split("+")[0], line["after"].split("+")[0]
+    line["files"] = [f for f in line["files"] if not f.endswith("/")]
+    journal.write_text(json.dumps(line) + "\n")  # as journals were written before manifests
+    done = run_cli("undo", cwd=repo)
+    assert done.returncode == 0 and "put back 6 files" in done.stdout, done.stdout + done.stderr
+    assert (repo / "priv.txt").read_text() == "private" and (repo / "src" / "link.py").is_symlink()
+    assert stat.S_IMODE(os.stat(repo / "priv.txt").st_mode) == 0o644, "the old snapshot had only the exec bit"
+    assert stat.S_IMODE(os.stat(repo / "src" / "run.sh").st_mode) & 0o111
+
+
+def test_undoing_a_patch_keeps_a_private_file_private(tmp_path, tools_for):
+    repo = make_repo(tmp_path / "r", {"priv.txt": "token = 1\n"})
+    os.chmod(repo / "priv.txt", 0o600)
+    _, tools = tools_for(repo)
+    proposed = tools["propose_patch"](path="priv.txt", old="token = 1", new="token = 2")
+    assert tools["apply_patch"](patch_id=proposed["patch_id"])["applied"] is True
+    assert stat.S_IMODE(os.stat(repo / "priv.txt").st_mode) == 0o600
+    assert tools["undo_patch"](patch_id=proposed["patch_id"]).get("undone") is True
+    assert (repo / "priv.txt").read_text() == "token = 1\n"
+    assert stat.S_IMODE(os.stat(repo / "priv.txt").st_mode) == 0o600
+
+    os.chmod(repo / "priv.txt", 0o644)  # a patch, then the user makes the file private: undo leaves it private
+    proposed = tools["propose_patch"](path="priv.txt", old="token = 1", new="token = 3")
+    os.chmod(repo / "priv.txt", 0o600)  # and between proposing and applying: applying leaves it private too
+    assert tools["apply_patch"](patch_id=proposed["patch_id"])["applied"] is True
+    assert stat.S_IMODE(os.stat(repo / "priv.txt").st_mode) == 0o600
+    os.chmod(repo / "priv.txt", 0o640)
+    assert tools["undo_patch"](patch_id=proposed["patch_id"]).get("undone") is True
+    assert (repo / "priv.txt").read_text() == "token = 1\n"
+    assert stat.S_IMODE(os.stat(repo / "priv.txt").st_mode) == 0o640
+
+
+def test_a_restore_never_writes_through_a_symlink_put_where_a_folder_or_file_was(tmp_path):
+    from agent_runtime.patches.checkpoint import Store
+    from agent_runtime.patches.diffs import PatchError
+
+    repo = make_repo(tmp_path / "r", {"d/a.txt": "a\n", "f.txt": "f\n"})
+    os.chmod(repo / "d" / "a.txt", 0o600)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "x").write_text("theirs")
+    store = Store(tmp_path / "store", repo)
+    before = store.snapshot()
+    subprocess.run(["rm", "-rf", str(repo / "d"), str(repo / "f.txt")], check=True)
+    after = store.snapshot()
+    os.symlink(str(outside), repo / "d")
+    for changes in (store.changes(before.id, after.id), store.changes(before.tree, after.tree)):  # and as before manifests
+        with pytest.raises(PatchError, match="nothing was changed"):
+            store.restore(changes)
+        assert sorted(os.listdir(outside)) == ["x"] and not (repo / "f.txt").exists()
+    os.unlink(repo / "d")
+    os.symlink(str(outside / "x"), repo / "f.txt")  # a file's own path a symlink now: replaced, never followed
+    store.restore(store.changes(before.id, after.id))
+    assert (outside / "x").read_text() == "theirs" and not (repo / "f.txt").is_symlink()
+    assert (repo / "f.txt").read_text() == "f\n" and stat.S_IMODE(os.stat(repo / "d" / "a.txt").st_mode) == 0o600
+
+
+def test_a_restore_puts_back_every_rwx_bit_but_never_sets_setuid_setgid_or_sticky(tmp_path):
+    from agent_runtime.patches.checkpoint import Store
+
+    repo = make_repo(tmp_path / "r", {"tool": "#!/bin/sh\n", "shared/a.txt": "a\n", "notes.txt": "n\n"})
+    os.chmod(repo / "tool", 0o4750)
+    os.chmod(repo / "shared", 0o3770)
+    os.chmod(repo / "notes.txt", 0o460)
+    store = Store(tmp_path / "store", repo)
+    before = store.snapshot()
+    subprocess.run(["rm", "-rf", str(repo / "tool"), str(repo / "shared"), str(repo / "notes.txt")], check=True)
+    after = store.snapshot()
+    store.restore(store.changes(before.id, after.id))
+    assert [oct(stat.S_IMODE(os.stat(repo / p).st_mode)) for p in ("tool", "shared", "shared/a.txt", "notes.txt")] \
+        == ["0o750", "0o770", "0o644", "0o460"]
