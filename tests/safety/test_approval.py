@@ -150,7 +150,7 @@ def test_terminal_prompt_for_a_patch_shows_the_diff_and_passes_a_message(tmp_pat
     term.type("m\n")
     term.read_until("Message to the model:")
     term.type("please add a test first\n")
-    assert term.wait(120) == 0
+    assert term.wait(120) == 5  # answered, but the patch was refused
     assert "The user refused this apply_patch. They said: please add a test first" in flat(term.output)
     assert (repo / "calc.py").read_text() == BUGGY_PROJECT["calc.py"]
 

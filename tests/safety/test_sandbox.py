@@ -305,15 +305,20 @@ def test_host_unix_sockets_are_unreachable(sandbox, workspace, tmp_path):
 
 def test_home_is_empty_and_read_only_and_run_is_empty(sandbox, tmp_path):
     """The homes are an allow-list (view.py): a plain dotfile of $HOME is not there at all, nor can
-    one be made there."""
+    one be made there; $HOME holds only an empty, private ~/.cache (what go and pip write), and what
+    is written there never reaches the real home."""
     marker = Path.home() / f".agent-runtime-visible-{os.getpid()}"
     marker.write_text("plain setting\n")
+    real_cache = Path.home() / ".cache"
+    before = sorted(real_cache.iterdir()) if real_cache.is_dir() else None
     try:
-        result = sandbox.run(f"cat {marker}; echo more >> {marker}; echo rc=$?; ls -A $HOME | wc -l; "
+        result = sandbox.run(f"cat {marker}; echo more >> {marker}; echo rc=$?; ls -A $HOME; "
+                             "ls -A $HOME/.cache | wc -l; echo x > $HOME/.cache/made && echo cache-ok; "
                              "ls -A /run | wc -l", timeout=30)
         assert "plain setting" not in result.stdout and "rc=1" in result.stdout
-        assert result.stdout.split()[-2:] == ["0", "0"], result.stdout
+        assert result.stdout.split()[-4:] == [".cache", "0", "cache-ok", "0"], result.stdout
         assert marker.read_text() == "plain setting\n"
+        assert (sorted(real_cache.iterdir()) if real_cache.is_dir() else None) == before
     finally:
         marker.unlink()
 

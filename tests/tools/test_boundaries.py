@@ -510,7 +510,7 @@ def test_diffs_and_observations_reach_the_terminal_with_escapes_visible(tmp_path
     assert "+    ^[[1A^[[2K    # innocent" in out, "the diff line shows its escape"
     assert "\x1b[1A\x1b[2K    # innocent" not in out  # (the spinner's own cursor moves are Rich's)
     term.type("n\n")
-    assert term.wait(120) == 0
+    assert term.wait(120) == 5  # answered, but the patch was refused
     assert "done ^[[31mred" in term.output
 
 
