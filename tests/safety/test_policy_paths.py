@@ -167,3 +167,37 @@ def test_run_cmd_refuses_to_read_the_own_home_however_it_is_written(root):
     (Path.home() / "token.txt").write_text(token + "\n")
     for command in ("cat ~/token.txt", "cat $HOME/token.txt", "cat ${HOME}/token.txt", "cat ~/tok*"):
         _refused(_run_cmd(command, root), token)
+
+
+# --- where cd, pushd and popd leave the shell, as bash moves it (attack review) ---
+
+CD_ESCAPES = [
+    "cd {/root,}; cat .npmrc",  # brace expansion: `cd /root` (the empty word is dropped)
+    "cd {,/root}; cat .npmrc",
+    "pushd {/root,}; cat .npmrc",
+    "pushd /root; pushd {ws}; pushd +1; cat .npmrc",  # +1 rotates the stack: back to /root
+    "cd /root; pushd -n {ws}; cat .npmrc",  # -n: the stack changes, the directory does not
+    "cd /root; cd -L {ws} -P; cat .npmrc",  # options end at the first operand: two operands, cd fails
+    "cd /root; cd -@ {ws}; cat .npmrc",  # an option bash may not have: cd fails
+    "cd /root; cd {ws}/agent-runtime-not-there; cat .npmrc",  # a missing directory: cd fails, stays in /root
+    "cd {missing}; cat {up}root/.npmrc",  # the missing folder: read from the workspace, not from it
+    "shopt -s cdable_vars; r=/root; cd r; cat .npmrc",  # `cd r` goes to $r
+]
+
+
+@pytest.mark.parametrize("command", CD_ESCAPES)
+def test_a_read_after_a_cd_is_judged_where_bash_would_be(policy, root, command):
+    depth = len(root.parts) - 1  # as many folders as lie above the workspace: from the missing one, that
+    # many `..` stay inside; from the workspace, where bash stays when cd fails, they reach /
+    command = command.replace("{missing}", "/".join(["d"] * depth)).replace("{up}", "../" * depth)
+    decision = policy.check_command(command.replace("{ws}", str(root)), root)
+    assert decision.decision == "ask", decision.as_dict()
+    assert decision.rule in ("outside-workspace", "dynamic-directory", "shell-options"), decision.as_dict()
+
+
+@pytest.mark.parametrize("command", ["cd src && cat app.py", "cd . && cat app.py", "pushd . && cat app.py",
+                                     "cd -P . && cat app.py", "cd -- . && cat README.md", "cd {.,} && cat app.py"])
+def test_a_cd_inside_the_workspace_still_reads_there(policy, root, command):
+    (root / "src").mkdir(exist_ok=True)
+    (root / "src" / "app.py").write_text("y = 2\n")
+    assert policy.check_command(command, root).decision == "allow", command
