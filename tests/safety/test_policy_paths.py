@@ -201,3 +201,39 @@ def test_a_cd_inside_the_workspace_still_reads_there(policy, root, command):
     (root / "src").mkdir(exist_ok=True)
     (root / "src" / "app.py").write_text("y = 2\n")
     assert policy.check_command(command, root).decision == "allow", command
+
+
+# --- a recursive read that follows symlinks, over a workspace holding one that leads out (attack review) ---
+
+
+@pytest.mark.parametrize("command", ["grep -R token .", "grep -Rn token", "grep -nR token src",
+                                     "grep --dereference-recursive token .", "rg -L token", "rg --follow token src",
+                                     "diff -r src other"])
+def test_a_recursive_read_that_follows_a_symlink_out_asks(policy, root, tmp_path, command):
+    outside = tmp_path / "sibling"
+    outside.mkdir()
+    (outside / "notes.txt").write_text("token = hunter2\n")
+    (root / "src").mkdir()
+    (root / "other").mkdir()
+    (root / "src" / "vendor").symlink_to(outside)  # committed by a hostile repository
+    decision = policy.check_command(command, root)
+    assert decision.decision == "ask" and decision.rule == "outside-workspace", decision.as_dict()
+
+
+def test_a_recursive_read_that_follows_a_symlink_to_secrets_is_denied(policy, root):
+    (root / "keys").symlink_to(Path(ROOT_HOME) / ".ssh")
+    for command in ("grep -R . .", "rg --follow BEGIN"):
+        decision = policy.check_command(command, root)
+        assert decision.decision == "deny" and decision.rule == "deny_read", decision.as_dict()
+
+
+@pytest.mark.parametrize("command", ["grep -r token .", "rg token", "grep -R token .", "rg -L token",
+                                     "diff -r --no-dereference src other", "grep -eR token ."])
+def test_recursive_reads_without_a_symlink_out_are_still_allowed(policy, root, command):
+    (root / "src").mkdir()
+    (root / "other").mkdir()
+    (root / "src" / "inside").symlink_to(root / "other")  # a symlink inside is fine
+    (root / "src" / "gone").symlink_to(root / "other" / "missing")  # a dangling one inside too
+    if command.startswith(("grep -r ", "rg token", "grep -eR")):  # these follow no symlink they meet
+        (root / "out").symlink_to("/")
+    assert policy.check_command(command, root).decision == "allow", command
