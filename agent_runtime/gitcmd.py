@@ -152,7 +152,14 @@ def git_dir_escape(top: Path) -> Escape | None:
     anywhere in the git directory (gitdir.py says why and how); None when git reads only `top`.
     Allowed: a linked worktree's git directory and main repository (each names the other), a
     submodule's git directory (its core.worktree names `top`)."""
-    return escape(top, lambda git_dir: config_file_get(git_dir / "config", "core.worktree"))
+    return escape(top, lambda git_dir: config_file_get(git_dir / "config", "core.worktree"), _worktrees)
+
+
+def _worktrees(git_dir: Path) -> list[str]:
+    """Every core.worktree the git directory's own configuration files set (git reads it from these two
+    only, not through include.path: checked, it is not honoured there)."""
+    found = (config_file_get(git_dir / name, "core.worktree") for name in ("config", "config.worktree"))
+    return [value for value in found if value]
 
 
 def check_git_dir(top: Path) -> None:

@@ -185,12 +185,30 @@ def _named_paths(git_dir: Path, bounds: _Bounds) -> tuple[list[Path], Escape | N
     return extra, None
 
 
-def escape(top: Path, core_worktree: Callable[[Path], str | None]) -> Escape | None:
+def _worktree_out(top: Path, root: Path, bounds: "_Bounds",
+                  worktrees: Callable[[Path], list[str]]) -> Escape | None:
+    dot_git = top / ".git"
+    git_dir = gitfile_target(dot_git) or Path(os.path.realpath(dot_git))
+    for value in worktrees(git_dir):
+        target = _real(git_dir, value)
+        if target != root and (found := bounds.escape(git_dir / "config", target)) is not None:
+            return Escape(found.entry, found.target, found.own)
+    return None
+
+
+def escape(top: Path, core_worktree: Callable[[Path], str | None],
+           worktrees: Callable[[Path], list[str]] = lambda git_dir: []) -> Escape | None:
     """The first path through which git, run in the work tree `top`, would read outside it (see the
     module); None when there is none. `core_worktree(git_dir)`: that git directory's core.worktree
-    (read by the caller, with git), for a submodule's git directory outside `top`."""
+    (read by the caller, with git), for a submodule's git directory outside `top`. `worktrees(git_dir)`:
+    every core.worktree its configuration files set (config, config.worktree): one that leads out of
+    `top` makes git take another folder (`/root`, a sibling project) for the work tree, so `git diff`
+    and `git status` print its files."""
     root = Path(os.path.realpath(top))
     bounds = _Bounds(root)
+    found = _worktree_out(top, root, bounds, worktrees)
+    if found is not None:
+        return found
     dot_git = top / ".git"
     if dot_git.is_symlink() and (found := bounds.escape(dot_git, Path(os.path.realpath(dot_git)))) is not None:
         return found  # a symlink out is never a linked worktree's

@@ -150,7 +150,18 @@ def via_one_loose_object(ws: Path, secret: Path) -> None:
     point_head(ws, secret)
 
 
+def via_core_worktree(ws: Path, secret: Path) -> None:
+    """The workspace's own config names the other project's folder as its work tree: `git diff` and
+    `git status -vv` print that folder's file, committed here under the same name (attack review)."""
+    (ws / SECRET_NAME).write_text("placeholder\n")
+    git(ws, "add", SECRET_NAME)
+    git(ws, "commit", "-q", "-m", "x")
+    (ws / SECRET_NAME).unlink()
+    git(ws, "config", "core.worktree", str(secret))
+
+
 ATTACKS: dict[str, Callable[[Path, Path], None]] = {
+    "core-worktree": via_core_worktree,
     "commondir": via_commondir, "objects": via_objects, "refs": via_refs, "alternates": via_alternates,
     "relative-alternates": via_relative_alternates, "info-alternates": via_info_alternates,
     "two-line-commondir": via_two_line_commondir, "alternates-ending-in-cr": via_alternates_ending_in_cr,
@@ -160,7 +171,7 @@ ATTACKS: dict[str, Callable[[Path, Path], None]] = {
     "loose-object": via_one_loose_object,
 }
 # The cases where plain git prints the other repository's secret: what the door is for.
-LIVE = ("commondir", "objects", "alternates", "relative-alternates", "gitdir-file", "fake-linked-worktree",
+LIVE = ("core-worktree", "commondir", "objects", "alternates", "relative-alternates", "gitdir-file", "fake-linked-worktree",
         "index", "loose-object", "two-line-commondir", "alternates-ending-in-cr", "symlink-to-a-gitfile")
 
 
@@ -273,3 +284,28 @@ def test_no_git_directory_comes_from_the_agents_environment(monkeypatch, tmp_pat
     env = gitcmd.git_environment()
     assert set(env) - {"PATH", "HOME", "LANG", "LC_ALL"} == set(gitcmd._DOOR_ENV) | {"GIT_LITERAL_PATHSPECS"}
     assert leaked(gitcmd.safe_git(ws).run("log", "-p", "--all")) == []
+
+
+@pytest.mark.parametrize("command", ["git diff", "git status -vv", "git blame {name}", "git annotate {name}",
+                                     "git status", "git grep TOPSECRET"])
+def test_any_git_command_asks_where_core_worktree_leads_out(command, tmp_path):
+    secret, ws = secret_repo(tmp_path), workspace(tmp_path)
+    via_core_worktree(ws, secret)
+    command = command.format(name=SECRET_NAME)
+    assert SECRET in plain_git(ws, *command.split()[1:]) or "status" in command or "grep" in command
+    decision = Policy.load().check_command(command, ws)
+    assert decision.decision == "ask", decision.as_dict()
+
+
+
+def test_a_core_worktree_in_config_worktree_is_refused_too(tmp_path):
+    secret, ws = secret_repo(tmp_path), workspace(tmp_path)
+    via_core_worktree(ws, secret)
+    git(ws, "config", "--unset", "core.worktree")
+    git(ws, "config", "core.repositoryformatversion", "1")
+    git(ws, "config", "extensions.worktreeConfig", "true")
+    git(ws, "config", "--worktree", "core.worktree", str(secret))
+    assert SECRET in plain_git(ws, "diff")
+    with pytest.raises(gitcmd.ForeignRepository, match=REFUSED):
+        gitcmd.safe_git(ws)
+    assert Policy.load().check_command("git diff", ws).decision == "ask"

@@ -13,10 +13,11 @@ from typing import Iterable
 
 from agent_runtime.safety import programs
 from agent_runtime.safety.policy.containment import CONTAINED, ESCAPES, REVIEW, floor_kind
-from agent_runtime.safety.policy.history import history_floor
+from agent_runtime.safety.policy.history import foreign_floor, history_floor
 from agent_runtime.safety.policy.paths import PathRules, Place, candidates, write_denied_reason
 from agent_runtime.safety.policy.rules import Verdict
 from agent_runtime.safety.programs.files import CHANGES_FILES, DECLARED_CHANGES
+from agent_runtime.safety.programs.git import git_chdir
 from agent_runtime.safety.programs.inline import inline_code, python_strings, what_code_does
 from agent_runtime.safety.programs.interpreters import INTERPRETERS
 from agent_runtime.safety.programs.shell import NO_FILE_ARGUMENTS, SAFE_ASSIGNMENTS, risky_variable
@@ -111,6 +112,8 @@ def _floors(paths: PathRules, cmd: SimpleCommand, place: Place, verdict: Verdict
                                                        f"{listed!r}): what is there, and its details, would be shown")
     if effects.history is not None:
         yield from history_floor(paths, effects.history, place)
+    elif cmd.program == "git":
+        yield from foreign_floor(git_chdir(cmd.argv[1:]), place, "git")
     yield from follow_floor(paths, cmd, place, verdict)
     for redirect in cmd.redirects:
         yield from redirect_floor(paths, redirect, place)

@@ -110,6 +110,24 @@ def _covers(pathspec: Path, secret: Path) -> bool:
     return any(c in text for c in "*?[") and fnmatch.fnmatchcase(str(secret), text)
 
 
+def foreign_floor(chdir: Word | None, place: Place, what: str) -> Iterable[Verdict]:
+    """Any git command run where git would read outside the work tree (a `.git` leading out, a
+    core.worktree naming another folder: `git status -vv` and `git blame FILE` print that folder's
+    files) asks, like a history read there."""
+    start = place.moved(chdir) if chdir is not None else place
+    if not start.known:
+        return  # judged elsewhere: a directory only known at run time
+    found = find_repository(start.cwd)
+    if found is None:
+        return
+    from agent_runtime.gitcmd import git_dir_escape
+
+    foreign = git_dir_escape(found[0])
+    if foreign is not None:
+        yield Verdict("ask", "git-history", f"{what} reads {foreign.target}: {foreign.entry} leads to a "
+                                            "repository or folder outside the workspace that is not its own")
+
+
 def history_floor(paths: PathRules, history: HistoryRead, place: Place) -> Iterable[Verdict]:
     start = place.moved(history.chdir) if history.chdir is not None else place
     if not start.known:
