@@ -151,6 +151,8 @@ def history_floor(paths: PathRules, history: HistoryRead, place: Place) -> Itera
     for word in history.maybe_paths:
         if not word.static:
             revisions.append(word)
+        elif word.text.startswith(":/"):
+            revisions.append(word)  # `:/three`: the newest commit whose message matches, printed whole
         elif ":" in word.text and "://" not in word.text:
             continue  # REV:path prints that one file, judged by its path (repo_paths)
         else:
