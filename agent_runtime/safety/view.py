@@ -119,28 +119,43 @@ def _venv_base(venv: Path) -> list[Path]:
     return []
 
 
+def _interpreter_folder(path: Path) -> bool:
+    """A folder that holds a Python interpreter (a `bin` with `python3` or `python` in it)."""
+    try:
+        return path.name == "bin" and any((path / name).is_file() for name in ("python3", "python"))
+    except OSError:
+        return False
+
+
 def toolchains(env: dict[str, str], homes: list[Path], extra: list[Path] = ()) -> list[tuple[Path, Path]]:
     """(source, destination) of each toolchain folder under a home, to bind back read-only: the real
     folder at the path a command names it by (a symlinked ~/.nix-profile/bin too). `extra`: more
-    paths a command may run (the workspace's own virtualenv, whose interpreter may live in ~)."""
-    wanted: list[Path] = [Path(p) for p in env.get("PATH", "").split(os.pathsep) if os.path.isabs(p)]
-    wanted += list(extra)
-    wanted += [Path(sys.prefix), Path(sys.base_prefix), _real(Path(sys.executable)).parent]
-    wanted += [Path(env[name]) for name in TOOLCHAIN_ENV if os.path.isabs(env.get(name, ""))]
+    paths a command may run (the workspace's own virtualenv, whose interpreter may live in ~). The
+    workspace is the repository's, so what it names (its `.venv/bin` a symlink, its pyvenv.cfg's `home`)
+    brings a folder of a home only when that folder holds a Python interpreter: a hostile repository's
+    `home = ~/.config` would otherwise show that folder."""
+    wanted: list[tuple[Path, bool]] = [(Path(p), True) for p in env.get("PATH", "").split(os.pathsep)
+                                       if os.path.isabs(p)]
+    wanted += [(Path(p), False) for p in extra]
+    wanted += [(Path(sys.prefix), True), (Path(sys.base_prefix), True), (_real(Path(sys.executable)).parent, True)]
+    wanted += [(Path(env[name]), True) for name in TOOLCHAIN_ENV if os.path.isabs(env.get(name, ""))]
     cargo = env.get("CARGO_HOME")
     if cargo and os.path.isabs(cargo):
-        wanted.append(Path(cargo) / "bin")  # not CARGO_HOME whole: credentials.toml lives there
+        wanted.append((Path(cargo) / "bin", True))  # not CARGO_HOME whole: credentials.toml lives there
     out: dict[Path, Path] = {}
-    seen: set[Path] = set()
+    seen: set[tuple[Path, bool]] = set()
     while wanted:
-        path = Path(os.path.normpath(wanted.pop(0)))
-        if path in seen:
+        raw, trusted = wanted.pop(0)
+        path = Path(os.path.normpath(raw))
+        if (path, trusted) in seen:
             continue
-        seen.add(path)
+        seen.add((path, trusted))
         for candidate in (path, _real(path)):
             venv = candidate if _is_venv(candidate) else candidate.parent if candidate.name == "bin" else None
             if venv is not None and _is_venv(venv):
-                wanted += _venv_base(venv)  # a virtualenv's interpreter may live in ~ (pyenv)
+                wanted += [(base, trusted) for base in _venv_base(venv)]  # its interpreter may live in ~ (pyenv)
+            if not trusted and _home_of(candidate, homes) is not None and not _interpreter_folder(candidate):
+                continue
             for folder in _folder(candidate, homes):
                 try:
                     if not folder.is_dir():
@@ -149,7 +164,7 @@ def toolchains(env: dict[str, str], homes: list[Path], extra: list[Path] = ()) -
                     continue
                 if folder not in out:
                     out[folder] = _real(folder)
-                    wanted += _links_out(folder, homes)
+                    wanted += [(link, trusted) for link in _links_out(folder, homes)]
     kept = [(src, dst) for dst, src in out.items() if not any(o != dst and within(dst, o) for o in out)]
     return sorted(kept, key=lambda pair: len(pair[1].parts))
 

@@ -174,3 +174,31 @@ def test_only_the_toolchain_folders_of_a_home_are_chosen(tmp_path):
                       home / ".local" / "bin", home / ".local/share/pipx/venvs/black", home / ".pyenv", home / "bin"}
     assert view.shown_under(home / ".ssh", [home], sorted(chosen)) is False
     assert view.shown_under(home / ".cargo" / "credentials.toml", [home], sorted(chosen)) is False
+
+
+@pytest.mark.parametrize("how", ["pyvenv-home", "symlinked-bin"])
+def test_a_workspace_virtualenv_brings_no_other_folder_of_a_home(tmp_path, how):
+    """A hostile repository's `.venv` names a folder of a home (its pyvenv.cfg's `home = ~/.config`, or
+    `.venv/bin` a symlink to ~/.m2): only a folder holding a Python interpreter is bound back, never
+    that one (attack review: both showed the user's ~/.config or ~/.m2 in the sandbox)."""
+    from agent_runtime.safety import view
+
+    home = tmp_path / "home" / "u"
+    for rel in (".config/gh", ".m2", ".pyenv/versions/3.12/bin"):
+        (home / rel).mkdir(parents=True)
+    (home / ".config/gh/hosts.yml").write_text("oauth_token: x\n")
+    (home / ".pyenv/versions/3.12/bin/python3").write_text("#!/bin/sh\n")
+    ws = tmp_path / "ws"
+    (ws / ".venv").mkdir(parents=True)
+    if how == "pyvenv-home":
+        (ws / ".venv" / "bin").mkdir()
+        (ws / ".venv" / "pyvenv.cfg").write_text(f"home = {home / '.config'}\n")
+    else:
+        (ws / ".venv" / "bin").symlink_to(home / ".m2")
+        (ws / ".venv" / "pyvenv.cfg").write_text("home = /usr/bin\n")
+    chosen = {dest for _, dest in view.toolchains({"PATH": "/usr/bin"}, [home], [ws / ".venv" / "bin"])}
+    assert not any(view.within(d, home) for d in chosen), chosen
+    # a real interpreter of the home is still brought back (pyenv's, as before)
+    (ws / ".venv" / "pyvenv.cfg").write_text(f"home = {home / '.pyenv/versions/3.12/bin'}\n")
+    chosen = {dest for _, dest in view.toolchains({"PATH": "/usr/bin"}, [home], [ws / ".venv" / "bin"])}
+    assert home / ".pyenv" in chosen, chosen
