@@ -49,7 +49,7 @@ from pathlib import Path
 from typing import Mapping, Sequence
 
 from agent_runtime.core import within
-from agent_runtime.gitdir import Escape, common_dir, escape, gitfile_target
+from agent_runtime.gitdir import Escape, common_dir, escape, gitfile_target, nested_escape
 
 GIT_TIMEOUT_S = 60
 # Pinned on every call. An empty credential.helper resets the list; an empty diff.external or
@@ -153,6 +153,13 @@ def git_dir_escape(top: Path) -> Escape | None:
     Allowed: a linked worktree's git directory and main repository (each names the other), a
     submodule's git directory (its core.worktree names `top`)."""
     return escape(top, lambda git_dir: config_file_get(git_dir / "config", "core.worktree"), _worktrees)
+
+
+def nested_git_escape(top: Path) -> Escape | str | None:
+    """The first nested repository of the work tree `top` whose git directory leads outside it (a planted
+    `sub/.git` naming another repository, whose files `git log -p --submodule=diff` prints); "many"
+    when there are too many files to look; None when there is none (gitdir.nested_escape)."""
+    return nested_escape(top, lambda git_dir: config_file_get(git_dir / "config", "core.worktree"), _worktrees)
 
 
 def _worktrees(git_dir: Path) -> list[str]:

@@ -309,3 +309,54 @@ def test_a_core_worktree_in_config_worktree_is_refused_too(tmp_path):
     with pytest.raises(gitcmd.ForeignRepository, match=REFUSED):
         gitcmd.safe_git(ws)
     assert Policy.load().check_command("git diff", ws).decision == "ask"
+
+
+def planted_submodule(ws: Path, secret: Path) -> None:
+    """A commit of the workspace names the other repository's commit as a submodule at `sub`, and a
+    `sub/.git` file names that repository: git shows its files as the submodule's diff (attack review)."""
+    commit = git(secret, "rev-parse", "HEAD").strip()
+    git(ws, "update-index", "--add", "--cacheinfo", f"160000,{commit},sub")
+    git(ws, "commit", "-q", "-m", "vendor")
+    (ws / "sub").mkdir()
+    (ws / "sub" / ".git").write_text(f"gitdir: {secret / '.git'}\n")
+
+
+@pytest.mark.parametrize("command", ["git log -p --submodule=diff", "git show --submodule=diff",
+                                     "git diff --submodule=diff HEAD~1", "git log -p", "git status"])
+def test_a_nested_git_file_leading_to_another_repository_asks(command, tmp_path):
+    secret, ws = secret_repo(tmp_path), workspace(tmp_path)
+    git(ws, "add", "-A")
+    git(ws, "commit", "-q", "-m", "first")
+    planted_submodule(ws, secret)
+    git(ws, "config", "diff.submodule", "diff")  # then a plain `git log -p` shows it too
+    assert SECRET in plain_git(ws, "log", "-p")
+    decision = Policy.load().check_command(command, ws)
+    assert decision.decision == "ask" and decision.rule == "git-history", decision.as_dict()
+
+
+def test_a_submodules_git_directory_borrowing_objects_from_outside_asks(tmp_path):
+    secret, ws = secret_repo(tmp_path), workspace(tmp_path)
+    git(ws, "add", "-A")
+    git(ws, "commit", "-q", "-m", "first")
+    planted_submodule(ws, secret)
+    module = ws / ".git" / "modules" / "sub"
+    module.mkdir(parents=True)
+    git(module, "init", "-q", "--bare")
+    (module / "objects" / "info" / "alternates").write_text(f"{secret / '.git' / 'objects'}\n")
+    git(module, "config", "core.worktree", "../../../sub")
+    (ws / "sub" / ".git").write_text("gitdir: ../.git/modules/sub\n")
+    assert SECRET in plain_git(ws, "log", "-p", "--submodule=diff")
+    assert Policy.load().check_command("git log -p --submodule=diff", ws).decision == "ask"
+
+
+def test_a_real_submodule_and_a_nested_repository_are_still_read_freely(tmp_path):
+    lib = make_secret(tmp_path / "lib")
+    ws = workspace(tmp_path)
+    git(ws, "add", "-A")
+    git(ws, "commit", "-q", "-m", "first")
+    git(ws, "-c", "protocol.file.allow=always", "submodule", "add", "-q", str(lib), "lib")
+    git(ws, "commit", "-q", "-m", "lib")
+    (ws / "vendor").mkdir()
+    git(ws / "vendor", "init", "-q")  # a nested repository of its own, inside the workspace
+    for command in ("git log -p", "git status", "git diff --submodule=diff HEAD~1"):
+        assert Policy.load().check_command(command, ws).decision == "allow", command

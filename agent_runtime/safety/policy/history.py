@@ -126,6 +126,22 @@ def foreign_floor(chdir: Word | None, place: Place, what: str) -> Iterable[Verdi
     if foreign is not None:
         yield Verdict("ask", "git-history", f"{what} reads {foreign.target}: {foreign.entry} leads to a "
                                             "repository or folder outside the workspace that is not its own")
+        return
+    yield from _nested_floor(found[0], what, False)
+
+
+def _nested_floor(worktree: Path, what: str, history: bool) -> Iterable[Verdict]:
+    """A nested repository whose git directory leads out: git shows its files as a submodule's diff."""
+    from agent_runtime.gitcmd import nested_git_escape
+
+    nested = nested_git_escape(worktree)
+    if nested == "many":
+        if history:
+            yield Verdict("ask", "git-history", f"{what} can show a submodule's files, and the work tree has too "
+                                                "many files to check that no nested .git leads outside it")
+    elif nested is not None:
+        yield Verdict("ask", "git-history", f"{what} can read {nested.target} as a submodule's: {nested.entry} "
+                                            "leads to a repository outside the workspace")
 
 
 def history_floor(paths: PathRules, history: HistoryRead, place: Place) -> Iterable[Verdict]:
@@ -144,6 +160,10 @@ def history_floor(paths: PathRules, history: HistoryRead, place: Place) -> Itera
     if foreign is not None:
         yield Verdict("ask", "git-history", f"{history.what} reads {foreign.target}: {foreign.entry} leads to a "
                                             "repository outside the workspace that is not its own")
+        return
+    nested = list(_nested_floor(worktree, history.what, True))
+    if nested:
+        yield from nested
         return
     # Which objects and paths the command shows.
     revisions: list[Word] = []  # whole commits (or unknown objects)
