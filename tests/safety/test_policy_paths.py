@@ -237,3 +237,21 @@ def test_recursive_reads_without_a_symlink_out_are_still_allowed(policy, root, c
     if command.startswith(("grep -r ", "rg token", "grep -eR")):  # these follow no symlink they meet
         (root / "out").symlink_to("/")
     assert policy.check_command(command, root).decision == "allow", command
+
+
+@pytest.mark.parametrize("command", ["cd /root; cat /proc/self/cwd/.npmrc", "cd /root && cat /proc/thread-self/cwd/.npmrc",
+                                     "cd /root; head /dev/fd/../cwd/.npmrc", "cd /root; cat < /proc/self/cwd/.npmrc",
+                                     "cd /root; cat /proc/self/../self/cwd/.npmrc", "cd /root; cat link/cwd/.npmrc"])
+def test_a_path_through_a_process_folder_of_proc_is_not_the_policys_own(policy, root, command, monkeypatch):
+    """/proc/self/cwd is the policy's current directory when the policy resolves it (the agent runs in the
+    workspace), the command's (here /root) when the command runs (attack review: it resolved into the
+    workspace and was allowed)."""
+    monkeypatch.chdir(root)
+    (root / "link").symlink_to("/proc/self")
+    decision = policy.check_command(command.replace("link/", f"{root}/link/"), root)
+    assert decision.decision == "ask" and decision.rule == "outside-workspace", decision.as_dict()
+
+
+@pytest.mark.parametrize("command", ["echo hi > /dev/stderr", "cat app.py > /dev/null", "cat app.py 2>/dev/stdout"])
+def test_the_standard_streams_are_still_neutral(policy, root, command):
+    assert policy.check_command(command, root).decision == "allow", command

@@ -62,6 +62,18 @@ def glob_match(pattern: str, rel: str) -> bool:
     return bool(_glob_regex(pattern).match(rel))
 
 
+def _through_proc(absolute: str) -> bool:
+    """Does resolving the path pass through a process's folder in /proc (/proc/self, /proc/PID, by a
+    symlink too), whose `cwd`, `root` and `fd` mean another process's at run time?"""
+    current = "/"
+    for part in Path(absolute).parts[1:]:
+        current = os.path.realpath(os.path.join(current, part))
+        head = Path(current).parts[1:3]
+        if len(head) == 2 and head[0] == "proc" and (head[1].isdigit() or head[1] in ("self", "thread-self")):
+            return True
+    return False
+
+
 @dataclass(frozen=True)
 class Place:
     """Where a command runs: the workspace and the current directory (moved by cd)."""
@@ -99,9 +111,14 @@ class Place:
         if absolute is None:
             return None
         try:
-            return Path(os.path.realpath(absolute))
+            real = os.path.realpath(absolute)
         except (OSError, ValueError):
             return Path(os.path.normpath(absolute))
+        if real != os.path.normpath(absolute) and _through_proc(absolute):
+            # /proc/self/cwd, /dev/fd/../cwd, a link to /proc/self: resolved here they name the policy's own
+            # process (its current directory, the workspace), at run time the command's (after `cd /root`)
+            return UNKNOWN_DIRECTORY / os.path.basename(os.path.normpath(absolute))
+        return Path(real)
 
     def lexical(self, text: str) -> Path | None:
         """The path as written, `.` and `..` folded: `hk/../.git/x` is `.git/x` whatever hk is."""
