@@ -61,8 +61,24 @@ def _system(path: Path) -> bool:
     return any(within(path, Path(s)) or within(Path(s), path) for s in SYSTEM) or path == Path("/")
 
 
+# Never covered, even as the user's own $HOME: private already in the sandbox, or the kernel's.
+NOT_COVERED = ("/tmp", "/var/tmp", "/proc", "/sys", "/dev", "/run", "/var/run")
+
+
+def _own_home_coverable(path: Path) -> bool:
+    """The user's own $HOME is covered wherever it is (a service account's /var/lib/jenkins, /opt/app):
+    but not one that holds a system folder (`/`, `/usr`) or lies where the sandbox has its own."""
+    if path == Path("/") or any(within(Path(s), path) for s in SYSTEM):
+        return False
+    return not any(within(path, Path(n)) for n in NOT_COVERED)
+
+
 def covers(home: Path | None = None) -> list[Path]:
     """The homes to cover, outermost only: /home, /root, $HOME, and ordinary users' homes elsewhere."""
+    try:
+        own = _real(home or Path.home())
+    except (OSError, RuntimeError):
+        own = None
     found = [Path(p) for p in HOME_ROOTS] + [home or Path.home()]
     try:
         found += [Path(u.pw_dir) for u in pwd.getpwall() if 1000 <= u.pw_uid < 65534 and os.path.isabs(u.pw_dir)]
@@ -76,7 +92,7 @@ def covers(home: Path | None = None) -> list[Path]:
                 continue
         except OSError:
             continue
-        if path in (Path(p) for p in HOME_ROOTS) or not _system(path):
+        if path in (Path(p) for p in HOME_ROOTS) or not _system(path) or (path == own and _own_home_coverable(path)):
             out.append(path)
     return sorted({p for p in out if not any(o != p and within(p, o) for o in out)})
 
