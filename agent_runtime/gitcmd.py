@@ -49,7 +49,7 @@ from pathlib import Path
 from typing import Mapping, Sequence
 
 from agent_runtime.core import within
-from agent_runtime.gitdir import Escape, common_dir, escape, gitfile_target, nested_escape
+from agent_runtime.gitdir import Escape, common_dir, escape, gitfile_target, nested_escape, worktree_escape
 
 GIT_TIMEOUT_S = 60
 # Pinned on every call. An empty credential.helper resets the list; an empty diff.external or
@@ -152,7 +152,13 @@ def git_dir_escape(top: Path) -> Escape | None:
     anywhere in the git directory (gitdir.py says why and how); None when git reads only `top`.
     Allowed: a linked worktree's git directory and main repository (each names the other), a
     submodule's git directory (its core.worktree names `top`)."""
-    return escape(top, lambda git_dir: config_file_get(git_dir / "config", "core.worktree"), _worktrees)
+    return escape(top, lambda git_dir: config_file_get(git_dir / "config", "core.worktree"))
+
+
+def git_worktree_escape(top: Path) -> Escape | None:
+    """A core.worktree of the repository naming a folder outside `top` (gitdir.worktree_escape): the door's
+    calls pin GIT_WORK_TREE, but a git command the user's shell runs there reads that folder's files."""
+    return worktree_escape(top, _worktrees)
 
 
 def nested_git_escape(top: Path) -> Escape | str | None:

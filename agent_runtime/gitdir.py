@@ -254,14 +254,22 @@ def _worktree_out(top: Path, root: Path, bounds: "_Bounds",
     return None
 
 
+def worktree_escape(top: Path, worktrees: Callable[[Path], list[str]]) -> Escape | None:
+    """A core.worktree of the git directory (its config or config.worktree) naming a folder outside `top`:
+    git run there without GIT_WORK_TREE (a command of the user's, not the door's, which pins it) takes
+    that folder for the work tree, so `git diff`, `git status -vv` and `git blame` print its files."""
+    root = Path(os.path.realpath(top))
+    return _worktree_out(top, root, _Bounds(root), worktrees)
+
+
 def escape(top: Path, core_worktree: Callable[[Path], str | None],
            worktrees: Callable[[Path], list[str]] = lambda git_dir: [], outer: Path | None = None) -> Escape | None:
     """The first path through which git, run in the work tree `top`, would read outside it (see the
     module); None when there is none. `core_worktree(git_dir)`: that git directory's core.worktree
     (read by the caller, with git), for a submodule's git directory outside `top`. `worktrees(git_dir)`:
-    every core.worktree its configuration files set (config, config.worktree): one that leads out of
-    `top` makes git take another folder (`/root`, a sibling project) for the work tree, so `git diff`
-    and `git status` print its files."""
+    every core.worktree its configuration files set (config, config.worktree), checked as in
+    worktree_escape (the door pins GIT_WORK_TREE, so it does not ask for that check). `outer`: the
+    work tree a nested repository `top` lies in, where its git directory may be too."""
     root = Path(os.path.realpath(top))
     bounds = _Bounds(root)
     if outer is not None:  # a nested repository: its git directory may be anywhere in the outer work tree

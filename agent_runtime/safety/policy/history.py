@@ -120,9 +120,9 @@ def foreign_floor(chdir: Word | None, place: Place, what: str) -> Iterable[Verdi
     found = find_repository(start.cwd)
     if found is None:
         return
-    from agent_runtime.gitcmd import git_dir_escape
+    from agent_runtime.gitcmd import git_dir_escape, git_worktree_escape
 
-    foreign = git_dir_escape(found[0])
+    foreign = git_dir_escape(found[0]) or git_worktree_escape(found[0])
     if foreign is not None:
         yield Verdict("ask", "git-history", f"{what} reads {foreign.target}: {foreign.entry} leads to a "
                                             "repository or folder outside the workspace that is not its own")
@@ -154,9 +154,9 @@ def history_floor(paths: PathRules, history: HistoryRead, place: Place) -> Itera
     if found is None:
         return  # not in a repository: git prints nothing
     worktree = found[0]
-    from agent_runtime.gitcmd import git_dir_escape
+    from agent_runtime.gitcmd import git_dir_escape, git_worktree_escape
 
-    foreign = git_dir_escape(worktree)
+    foreign = git_dir_escape(worktree) or git_worktree_escape(worktree)
     if foreign is not None:
         yield Verdict("ask", "git-history", f"{history.what} reads {foreign.target}: {foreign.entry} leads to a "
                                             "repository outside the workspace that is not its own")
