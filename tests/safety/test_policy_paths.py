@@ -182,6 +182,8 @@ CD_ESCAPES = [
     "cd /root; cd {ws}/agent-runtime-not-there; cat .npmrc",  # a missing directory: cd fails, stays in /root
     "cd {missing}; cat {up}root/.npmrc",  # the missing folder: read from the workspace, not from it
     "shopt -s cdable_vars; r=/root; cd r; cat .npmrc",  # `cd r` goes to $r
+    "echo $(cd /root; cat .npmrc)",  # a cd in a command substitution moves the commands after it there
+    "echo `cd /root && cat .npmrc`", 'x="$(cd /root; cat .npmrc)"; echo "$x"',
 ]
 
 

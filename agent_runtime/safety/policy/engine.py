@@ -335,14 +335,21 @@ class Policy:
         kind: str | None = ESCAPES if parsed.problems else None  # the worst kind of the asks
         relaxed: Verdict | None = None  # the first command allowed because the sandbox contains it
         fallbacks: list[Place] = []  # where the shell is instead if a cd to a missing directory failed
+        inner: Place | None = None  # where a cd in a command substitution `$(cd DIR; ...)` moved it
+        inner_fallbacks: list[Place] = []
         for cmd in parsed.commands:
-            if cmd.program in ("cd", "pushd", "popd") and not cmd.via.startswith("$("):
-                place, fallbacks = _moved(cmd, place, fallbacks)
+            substituted = cmd.via.startswith("$(")  # in a command substitution: a subshell of its own
+            if cmd.program in ("cd", "pushd", "popd"):
+                if not substituted:
+                    place, fallbacks = _moved(cmd, place, fallbacks)
+                else:  # moves only the substitution's commands, which are judged from there and from outside
+                    inner, inner_fallbacks = _moved(cmd, inner or place, inner_fallbacks if inner else fallbacks)
             here = place
             if cmd.chdir is not None:  # env -C DIR: this command (and what it runs) starts there
                 here = place.moved(cmd.chdir)
+            others = fallbacks + ([inner, *inner_fallbacks] if substituted and inner is not None else [])
             verdict = self._judge(cmd, here, contained)
-            for other in fallbacks:  # where it runs if a cd before it failed: judged from there too
+            for other in others:  # where it runs if a cd before it failed, or a cd in its substitution moved it
                 verdict = stricter(verdict, self._judge(cmd, other.moved(cmd.chdir) if cmd.chdir else other,
                                                         contained))
             if verdict.decision == "ask" and verdict.sandbox == REVIEW and cmd.through:
