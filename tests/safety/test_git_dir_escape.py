@@ -360,3 +360,22 @@ def test_a_real_submodule_and_a_nested_repository_are_still_read_freely(tmp_path
     git(ws / "vendor", "init", "-q")  # a nested repository of its own, inside the workspace
     for command in ("git log -p", "git status", "git diff --submodule=diff HEAD~1"):
         assert Policy.load().check_command(command, ws).decision == "allow", command
+
+
+def test_a_large_work_tree_is_walked_only_for_commands_that_open_submodules(tmp_path, monkeypatch):
+    """The walk for nested .git entries runs only when git would open a submodule's repository (a
+    --submodule option, diff.submodule, ...): a work tree too large to walk (a .venv, node_modules) does
+    not make every history read ask."""
+    from agent_runtime import gitdir
+
+    ws = workspace(tmp_path)
+    for n in range(8):
+        (ws / f"f{n}.txt").write_text("x\n")
+    git(ws, "add", "-A")
+    git(ws, "commit", "-q", "-m", "files")
+    monkeypatch.setattr(gitdir, "MAX_NESTED_WALK", 5)
+    policy = Policy.load()
+    assert policy.check_command("git log -p", ws).decision == "allow"
+    assert policy.check_command("git log -p --submodule=diff", ws).decision == "ask"
+    git(ws, "config", "diff.submodule", "diff")
+    assert policy.check_command("git log -p", ws).decision == "ask"

@@ -111,9 +111,9 @@ def _floors(paths: PathRules, cmd: SimpleCommand, place: Place, verdict: Verdict
                 yield Verdict("ask", "secret-listing", f"lists {word.text}, where secrets are kept (deny_read "
                                                        f"{listed!r}): what is there, and its details, would be shown")
     if effects.history is not None:
-        yield from history_floor(paths, effects.history, place)
+        yield from history_floor(paths, effects.history, place, cmd.texts())
     elif cmd.program == "git":
-        yield from foreign_floor(git_chdir(cmd.argv[1:]), place, "git")
+        yield from foreign_floor(git_chdir(cmd.argv[1:]), place, "git", cmd.texts())
     yield from follow_floor(paths, cmd, place, verdict)
     for redirect in cmd.redirects:
         yield from redirect_floor(paths, redirect, place)

@@ -110,7 +110,7 @@ def _covers(pathspec: Path, secret: Path) -> bool:
     return any(c in text for c in "*?[") and fnmatch.fnmatchcase(str(secret), text)
 
 
-def foreign_floor(chdir: Word | None, place: Place, what: str) -> Iterable[Verdict]:
+def foreign_floor(chdir: Word | None, place: Place, what: str, argv: Iterable[str] = ()) -> Iterable[Verdict]:
     """Any git command run where git would read outside the work tree (a `.git` leading out, a
     core.worktree naming another folder: `git status -vv` and `git blame FILE` print that folder's
     files) asks, like a history read there."""
@@ -127,13 +127,43 @@ def foreign_floor(chdir: Word | None, place: Place, what: str) -> Iterable[Verdi
         yield Verdict("ask", "git-history", f"{what} reads {foreign.target}: {foreign.entry} leads to a "
                                             "repository or folder outside the workspace that is not its own")
         return
-    yield from _nested_floor(found[0], what, False)
+    yield from _nested_floor(found[0], what, False, list(argv))
 
 
-def _nested_floor(worktree: Path, what: str, history: bool) -> Iterable[Verdict]:
-    """A nested repository whose git directory leads out: git shows its files as a submodule's diff."""
+# What makes git open a submodule's repository and print from it: a command's option, or a setting.
+SUBMODULE_WORDS = ("--submodule", "--recurse-submodules")
+SUBMODULE_SETTINGS = re.compile(r"^(diff\.submodule|status\.submodulesummary|submodule\.recurse|"
+                                r"grep\.recursesubmodules|fetch\.recursesubmodules)$", re.I)
+
+
+def _shows_submodules(worktree: Path, argv: Iterable[str]) -> bool:
+    """Does this git command open its submodules' repositories: `--submodule=diff`, `--recurse-submodules`,
+    or a setting of the repository's or the user's configuration (`diff.submodule = diff`)? Unknown: yes."""
+    if any(text.startswith(SUBMODULE_WORDS) for text in argv):
+        return True
+    from agent_runtime.gitcmd import GitError, SafeGit
+
+    try:
+        done = SafeGit(worktree).call("config", "--list", "--show-scope", "-z", timeout=GIT_SCAN_TIMEOUT_S)
+    except GitError:
+        return True
+    if done.returncode != 0:
+        return True
+    fields = done.stdout.decode("utf-8", "replace").split("\0")
+    for scope, entry in zip(fields[0::2], fields[1::2]):
+        key = entry.split("\n", 1)[0]
+        if scope != "command" and SUBMODULE_SETTINGS.match(key):
+            return True
+    return False
+
+
+def _nested_floor(worktree: Path, what: str, history: bool, argv: Iterable[str]) -> Iterable[Verdict]:
+    """A nested repository whose git directory leads out: git shows its files as a submodule's diff,
+    when the command or a setting makes it open its submodules (the work tree is walked only then)."""
     from agent_runtime.gitcmd import nested_git_escape
 
+    if not _shows_submodules(worktree, argv):
+        return
     nested = nested_git_escape(worktree)
     if nested == "many":
         if history:
@@ -144,7 +174,8 @@ def _nested_floor(worktree: Path, what: str, history: bool) -> Iterable[Verdict]
                                             "leads to a repository outside the workspace")
 
 
-def history_floor(paths: PathRules, history: HistoryRead, place: Place) -> Iterable[Verdict]:
+def history_floor(paths: PathRules, history: HistoryRead, place: Place,
+                  argv: Iterable[str] = ()) -> Iterable[Verdict]:
     start = place.moved(history.chdir) if history.chdir is not None else place
     if not start.known:
         yield Verdict("ask", "git-history", f"{history.what} runs in a directory only known at run time, so "
@@ -161,7 +192,7 @@ def history_floor(paths: PathRules, history: HistoryRead, place: Place) -> Itera
         yield Verdict("ask", "git-history", f"{history.what} reads {foreign.target}: {foreign.entry} leads to a "
                                             "repository outside the workspace that is not its own")
         return
-    nested = list(_nested_floor(worktree, history.what, True))
+    nested = list(_nested_floor(worktree, history.what, True, list(argv)))
     if nested:
         yield from nested
         return
