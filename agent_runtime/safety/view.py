@@ -143,13 +143,16 @@ def _interpreter_folder(path: Path) -> bool:
         return False
 
 
-def toolchains(env: dict[str, str], homes: list[Path], extra: list[Path] = ()) -> list[tuple[Path, Path]]:
+def toolchains(env: dict[str, str], homes: list[Path], extra: list[Path] = (),
+               workspace: Path | None = None) -> list[tuple[Path, Path]]:
     """(source, destination) of each toolchain folder under a home, to bind back read-only: the real
     folder at the path a command names it by (a symlinked ~/.nix-profile/bin too). `extra`: more
     paths a command may run (the workspace's own virtualenv, whose interpreter may live in ~). The
     workspace is the repository's, so what it names (its `.venv/bin` a symlink, its pyvenv.cfg's `home`)
     brings a folder of a home only when that folder holds a Python interpreter: a hostile repository's
-    `home = ~/.config` would otherwise show that folder."""
+    `home = ~/.config` would otherwise show that folder. So does what lies in `workspace` however it is
+    named (PATH or VIRTUAL_ENV of a virtualenv of the repository's that the user activated)."""
+    inside = Path(os.path.realpath(workspace)) if workspace is not None else None
     wanted: list[tuple[Path, bool]] = [(Path(p), True) for p in env.get("PATH", "").split(os.pathsep)
                                        if os.path.isabs(p)]
     wanted += [(Path(p), False) for p in extra]
@@ -163,6 +166,8 @@ def toolchains(env: dict[str, str], homes: list[Path], extra: list[Path] = ()) -
     while wanted:
         raw, trusted = wanted.pop(0)
         path = Path(os.path.normpath(raw))
+        if inside is not None and (within(path, inside) or within(_real(path), inside)):
+            trusted = False
         if (path, trusted) in seen:
             continue
         seen.add((path, trusted))

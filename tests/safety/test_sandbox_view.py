@@ -176,7 +176,7 @@ def test_only_the_toolchain_folders_of_a_home_are_chosen(tmp_path):
     assert view.shown_under(home / ".cargo" / "credentials.toml", [home], sorted(chosen)) is False
 
 
-@pytest.mark.parametrize("how", ["pyvenv-home", "symlinked-bin"])
+@pytest.mark.parametrize("how", ["pyvenv-home", "symlinked-bin", "activated"])
 def test_a_workspace_virtualenv_brings_no_other_folder_of_a_home(tmp_path, how):
     """A hostile repository's `.venv` names a folder of a home (its pyvenv.cfg's `home = ~/.config`, or
     `.venv/bin` a symlink to ~/.m2): only a folder holding a Python interpreter is bound back, never
@@ -190,17 +190,20 @@ def test_a_workspace_virtualenv_brings_no_other_folder_of_a_home(tmp_path, how):
     (home / ".pyenv/versions/3.12/bin/python3").write_text("#!/bin/sh\n")
     ws = tmp_path / "ws"
     (ws / ".venv").mkdir(parents=True)
-    if how == "pyvenv-home":
-        (ws / ".venv" / "bin").mkdir()
-        (ws / ".venv" / "pyvenv.cfg").write_text(f"home = {home / '.config'}\n")
-    else:
+    env = {"PATH": "/usr/bin"}
+    if how == "symlinked-bin":
         (ws / ".venv" / "bin").symlink_to(home / ".m2")
         (ws / ".venv" / "pyvenv.cfg").write_text("home = /usr/bin\n")
-    chosen = {dest for _, dest in view.toolchains({"PATH": "/usr/bin"}, [home], [ws / ".venv" / "bin"])}
+    else:
+        (ws / ".venv" / "bin").mkdir()
+        (ws / ".venv" / "pyvenv.cfg").write_text(f"home = {home / '.config'}\n")
+    if how == "activated":  # the user ran `source .venv/bin/activate` in the repository, then the agent
+        env = {"PATH": f"{ws / '.venv' / 'bin'}:/usr/bin", "VIRTUAL_ENV": str(ws / ".venv")}
+    chosen = {dest for _, dest in view.toolchains(env, [home], [ws / ".venv" / "bin"], ws)}
     assert not any(view.within(d, home) for d in chosen), chosen
     # a real interpreter of the home is still brought back (pyenv's, as before)
     (ws / ".venv" / "pyvenv.cfg").write_text(f"home = {home / '.pyenv/versions/3.12/bin'}\n")
-    chosen = {dest for _, dest in view.toolchains({"PATH": "/usr/bin"}, [home], [ws / ".venv" / "bin"])}
+    chosen = {dest for _, dest in view.toolchains(env, [home], [ws / ".venv" / "bin"], ws)}
     assert home / ".pyenv" in chosen, chosen
 
 
