@@ -184,6 +184,7 @@ CD_ESCAPES = [
     "shopt -s cdable_vars; r=/root; cd r; cat .npmrc",  # `cd r` goes to $r
     "echo $(cd /root; cat .npmrc)",  # a cd in a command substitution moves the commands after it there
     "echo `cd /root && cat .npmrc`", 'x="$(cd /root; cat .npmrc)"; echo "$x"',
+    "cd hom*; cat .npmrc", "cd {hom?,}; cat .npmrc", "pushd [h]ome; cat .npmrc",  # `home -> /root`, committed
 ]
 
 
@@ -192,6 +193,7 @@ def test_a_read_after_a_cd_is_judged_where_bash_would_be(policy, root, command):
     depth = len(root.parts) - 1  # as many folders as lie above the workspace: from the missing one, that
     # many `..` stay inside; from the workspace, where bash stays when cd fails, they reach /
     command = command.replace("{missing}", "/".join(["d"] * depth)).replace("{up}", "../" * depth)
+    (root / "home").symlink_to("/root")
     decision = policy.check_command(command.replace("{ws}", str(root)), root)
     assert decision.decision == "ask", decision.as_dict()
     assert decision.rule in ("outside-workspace", "dynamic-directory", "shell-options"), decision.as_dict()

@@ -94,7 +94,8 @@ def _moved(cmd: SimpleCommand, place: Place, fallbacks: list[Place]) -> tuple[Pl
     stack entry (`pushd +1`), pushd's swap, popd, two operands: only known at run time. Braces expand as
     bash expands them (`cd {/root,}` is `cd /root`). `pushd -n DIR` stays. A target that is not a
     directory one can enter now may fail to be entered: the shell then stays where it was, so that place
-    is kept as a fallback every later command is judged from too."""
+    is kept as a fallback every later command is judged from too. A pattern (`cd wl*`) is only known at
+    run time."""
     dynamic = (place.moved(DYNAMIC), [])
     operands: list[Word] = []
     stays = False
@@ -109,6 +110,8 @@ def _moved(cmd: SimpleCommand, place: Place, fallbacks: list[Place]) -> tuple[Pl
         stays = stays or "n" in word.text
     if any(not w.static for w in words) and cmd.program != "cd":
         return dynamic
+    if any(w.glob and any(c in w.text for c in "*?[") for w in words):
+        return dynamic  # `cd wl*`: the folder a pattern matches at run time (a symlink `wlink -> /root`)
     operands = [w for w in _braces_expanded(words) if not (w.static and w.text == "")]
     if cmd.program == "popd" or len(operands) > 1:
         return dynamic
