@@ -171,8 +171,19 @@ def nested_git_escape(top: Path) -> Escape | str | None:
 def _worktrees(git_dir: Path) -> list[str]:
     """Every core.worktree the git directory's own configuration files set (git reads it from these two
     only, not through include.path: checked, it is not honoured there)."""
-    found = (config_file_get(git_dir / name, "core.worktree") for name in ("config", "config.worktree"))
+    found = (config_file_get(git_dir / name, "core.worktree") for name in ("config", "config.worktree")
+             if "worktree" in config_text(git_dir / name).lower())  # git is asked only where it can be set
     return [value for value in found if value]
+
+
+def config_text(path: Path) -> str:
+    """A configuration file's text (its first MiB), "" when there is none: to see cheaply whether a key can
+    be set there at all before asking git."""
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(1 << 20).decode("utf-8", "replace")
+    except OSError:
+        return ""
 
 
 def check_git_dir(top: Path) -> None:

@@ -141,7 +141,14 @@ def _shows_submodules(worktree: Path, argv: Iterable[str]) -> bool:
     or a setting of the repository's or the user's configuration (`diff.submodule = diff`)? Unknown: yes."""
     if any(text.startswith(SUBMODULE_WORDS) for text in argv):
         return True
-    from agent_runtime.gitcmd import GitError, SafeGit
+    from agent_runtime.gitcmd import GitError, SafeGit, config_text, git_dirs
+
+    home = Path(os.environ.get("HOME") or "/nonexistent")
+    xdg = Path(os.environ.get("XDG_CONFIG_HOME") or home / ".config")
+    files = [d / name for d in git_dirs(worktree) for name in ("config", "config.worktree")]
+    files += [home / ".gitconfig", xdg / "git" / "config"]
+    if not any(word in config_text(f).lower() for f in files for word in ("submodule", "include")):
+        return False  # neither the repository nor the user sets one (the system file is the administrator's)
 
     try:
         done = SafeGit(worktree).call("config", "--list", "--show-scope", "-z", timeout=GIT_SCAN_TIMEOUT_S)
