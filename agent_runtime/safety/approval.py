@@ -221,6 +221,7 @@ def one_line(text: str) -> str:
     return visible(text).replace("\n", "^J").replace("\t", "^I")
 
 
+LONG_COMMAND_LINES = 20  # past this, the prompt's title says how many lines the command has
 _BLANK_RUN = re.compile(r"\n(?:[ \t]*\n){2,}")
 _SPACE_RUN = re.compile(r"[ \t]{16,}")
 
@@ -348,7 +349,9 @@ def terminal_prompt(tool_name: str, action: "Action", decision: "Decision") -> t
     else:
         body = Text(exact_block(action.command or ""), style="bold")
         body.append(visible(f"\n\npolicy: {decision.decision}{rule}: {decision.reason}"), style="dim")
-        console.print(Panel(body, title=f"{tool_name} wants to run", border_style="yellow"))
+        lines = exact_block(action.command or "").count("\n") + 1
+        more = f" ({lines} lines: read them all, from the top)" if lines > LONG_COMMAND_LINES else ""
+        console.print(Panel(body, title=one_line(f"{tool_name} wants to run{more}"), border_style="yellow"))
         choices = CHOICES_COMMAND
         keys = ["y", "n", "m"] if pinned else ["y", "n", "a", "r", "m"] if decision.rule else ["y", "n", "a", "m"]
     legend = "  ".join(f"[bold]{k}[/bold] {choices[k]}" for k in keys)
