@@ -185,6 +185,9 @@ CD_ESCAPES = [
     "echo $(cd /root; cat .npmrc)",  # a cd in a command substitution moves the commands after it there
     "echo `cd /root && cat .npmrc`", 'x="$(cd /root; cat .npmrc)"; echo "$x"',
     "cd hom*; cat .npmrc", "cd {hom?,}; cat .npmrc", "pushd [h]ome; cat .npmrc",  # `home -> /root`, committed
+    # `deep -> d/e` committed: bash's cd is logical, `..` is taken off the link's name, not its target
+    "cd deep/../..; cat {sibling}", "cd deep; cd ../..; cat {sibling}", "cd -P -L deep/../..; cat {sibling}",
+    "pushd deep; cd ../..; cat {sibling}",
 ]
 
 
@@ -194,16 +197,24 @@ def test_a_read_after_a_cd_is_judged_where_bash_would_be(policy, root, command):
     # many `..` stay inside; from the workspace, where bash stays when cd fails, they reach /
     command = command.replace("{missing}", "/".join(["d"] * depth)).replace("{up}", "../" * depth)
     (root / "home").symlink_to("/root")
+    (root / "d" / "e").mkdir(parents=True)
+    (root / "deep").symlink_to("d/e")
+    command = command.replace("{sibling}", f"{root.name}-sibling/notes.txt")  # beside the workspace
     decision = policy.check_command(command.replace("{ws}", str(root)), root)
     assert decision.decision == "ask", decision.as_dict()
     assert decision.rule in ("outside-workspace", "dynamic-directory", "shell-options"), decision.as_dict()
 
 
 @pytest.mark.parametrize("command", ["cd src && cat app.py", "cd . && cat app.py", "pushd . && cat app.py",
-                                     "cd -P . && cat app.py", "cd -- . && cat README.md", "cd {.,} && cat app.py"])
+                                     "cd -P . && cat app.py", "cd -- . && cat README.md", "cd {.,} && cat app.py",
+                                     "cd link/.. && cat app.py", "cd -P link/../.. && cat app.py",
+                                     "cd link && cat ../app.py"])
 def test_a_cd_inside_the_workspace_still_reads_there(policy, root, command):
     (root / "src").mkdir(exist_ok=True)
     (root / "src" / "app.py").write_text("y = 2\n")
+    (root / "src" / "in").mkdir()
+    (root / "src" / "in" / "app.py").write_text("z = 3\n")
+    (root / "link").symlink_to("src/in")
     assert policy.check_command(command, root).decision == "allow", command
 
 

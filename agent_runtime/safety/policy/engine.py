@@ -98,7 +98,7 @@ def _moved(cmd: SimpleCommand, place: Place, fallbacks: list[Place]) -> tuple[Pl
     run time."""
     dynamic = (place.moved(DYNAMIC), [])
     operands: list[Word] = []
-    stays = False
+    stays = physically = False
     words = list(cmd.argv[1:])
     while words and words[0].static and words[0].text.startswith("-") and words[0].text != "-" \
             and not _STACK_ARGUMENT.fullmatch(words[0].text):
@@ -108,6 +108,8 @@ def _moved(cmd: SimpleCommand, place: Place, fallbacks: list[Place]) -> tuple[Pl
         if not set(word.text[1:]) <= CD_OPTIONS[cmd.program]:
             return dynamic
         stays = stays or "n" in word.text
+        for letter in word.text[1:] if cmd.program == "cd" else ():
+            physically = {"P": True, "L": False}.get(letter, physically)  # the last of -L and -P wins
     if any(not w.static for w in words) and cmd.program != "cd":
         return dynamic
     if any(w.glob and any(c in w.text for c in "*?[") for w in words):
@@ -121,8 +123,11 @@ def _moved(cmd: SimpleCommand, place: Place, fallbacks: list[Place]) -> tuple[Pl
         if not operands or (operands[0].static and _STACK_ARGUMENT.fullmatch(operands[0].text)):
             return dynamic
     word = operands[0] if operands else None
-    target = place.moved(word)
-    others = [f.moved(word) for f in fallbacks]
+    physical = physically or word is None
+    target = place.moved(word) if physical else place.moved_logically(word)
+    others = [f.moved(word) if physical else f.moved_logically(word) for f in fallbacks]
+    if not physical:  # bash takes the physical path when the logical one cannot be entered
+        others += [p.moved(word) for p in (place, *fallbacks)]
     if not _entered(target.cwd):
         others.append(place)
     kept: list[Place] = []

@@ -80,6 +80,7 @@ class Place:
 
     root: Path
     cwd: Path
+    logical: Path | None = None  # bash's $PWD when it differs from cwd: `cd link` keeps the link's name
 
     @property
     def known(self) -> bool:
@@ -169,6 +170,23 @@ class Place:
             return Place(self.root, UNKNOWN_DIRECTORY)
         target = self.resolve(word.text)
         return Place(self.root, target or UNKNOWN_DIRECTORY)
+
+    def moved_logically(self, word: Word | None) -> "Place":
+        """The place after a logical `cd WORD` (bash's default, -L): `..` is taken off the text of $PWD and
+        the operand before the kernel resolves anything, so `cd link/../..` climbs from where the link
+        is named, not from its target. moved() is the physical reading (cd -P, or the fallback bash takes
+        when a component is missing)."""
+        if word is None or not word.static or word.text == "-" or not self.known:
+            return self.moved(word)
+        text = self.expand(word.text)
+        if not text or "\x00" in text or any(c in text for c in "*?["):
+            return self.moved(word)
+        base = self.logical or self.cwd
+        lexical = os.path.normpath(text if os.path.isabs(text) else str(base / text))
+        physical = self.resolve(lexical)
+        if physical is None or not self.known:
+            return self.moved(word)
+        return Place(self.root, physical, Path(lexical) if Path(lexical) != physical else None)
 
 
 def path_values(word: Word) -> Iterable[str]:
