@@ -188,6 +188,10 @@ CD_ESCAPES = [
     # `deep -> d/e` committed: bash's cd is logical, `..` is taken off the link's name, not its target
     "cd deep/../..; cat {sibling}", "cd deep; cd ../..; cat {sibling}", "cd -P -L deep/../..; cat {sibling}",
     "pushd deep; cd ../..; cat {sibling}",
+    # a cd in a subshell moves no one after it: the shell is still in /root
+    "cd /root; (cd {ws}); cat .npmrc", "cd /root; cd {ws} | true; cat .npmrc", "cd /root; true | cd {ws}; cat .npmrc",
+    "cd /root; cd {ws} & cat .npmrc", "cd /root; { cd {ws} & }; cat .npmrc",
+    "shopt -s lastpipe; true | cd /root; cat .npmrc",  # then the last stage runs in the shell itself
 ]
 
 

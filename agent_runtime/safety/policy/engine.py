@@ -346,7 +346,7 @@ class Policy:
         inner: Place | None = None  # where a cd in a command substitution `$(cd DIR; ...)` moved it
         inner_fallbacks: list[Place] = []
         for cmd in parsed.commands:
-            substituted = cmd.via.startswith("$(")  # in a command substitution: a subshell of its own
+            substituted = cmd.via.startswith("$(") or cmd.subshell  # a subshell: ( ), $( ), a pipe's stage, &
             if cmd.program in ("cd", "pushd", "popd"):
                 if not substituted:
                     place, fallbacks = _moved(cmd, place, fallbacks)

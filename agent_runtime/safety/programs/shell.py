@@ -98,7 +98,8 @@ def declare(args: list[Word], eff: Effects) -> None:
 
 
 SHOPT_RISKY = {"dotglob", "globstar", "nocaseglob", "extglob", "expand_aliases", "nocasematch", "sourcepath",
-               "cdable_vars"}  # cdable_vars: `cd name` goes to $name when there is no folder `name`
+               "cdable_vars", "lastpipe"}  # cdable_vars: `cd name` goes to $name when there is no folder `name`;
+# lastpipe: a pipeline's last stage (`true | cd /root`) runs in the shell itself
 
 
 def shopt(args: list[Word], eff: Effects) -> None:
