@@ -49,7 +49,7 @@ from pathlib import Path
 from typing import Mapping, Sequence
 
 from agent_runtime.core import within
-from agent_runtime.gitdir import Escape, common_dir, escape, gitfile_target
+from agent_runtime.gitdir import Escape, common_dir, escape, gitfile_target, nested_escape, worktree_escape
 
 GIT_TIMEOUT_S = 60
 # Pinned on every call. An empty credential.helper resets the list; an empty diff.external or
@@ -153,6 +153,37 @@ def git_dir_escape(top: Path) -> Escape | None:
     Allowed: a linked worktree's git directory and main repository (each names the other), a
     submodule's git directory (its core.worktree names `top`)."""
     return escape(top, lambda git_dir: config_file_get(git_dir / "config", "core.worktree"))
+
+
+def git_worktree_escape(top: Path) -> Escape | None:
+    """A core.worktree of the repository naming a folder outside `top` (gitdir.worktree_escape): the door's
+    calls pin GIT_WORK_TREE, but a git command the user's shell runs there reads that folder's files."""
+    return worktree_escape(top, _worktrees)
+
+
+def nested_git_escape(top: Path) -> Escape | str | None:
+    """The first nested repository of the work tree `top` whose git directory leads outside it (a planted
+    `sub/.git` naming another repository, whose files `git log -p --submodule=diff` prints); "many"
+    when there are too many files to look; None when there is none (gitdir.nested_escape)."""
+    return nested_escape(top, lambda git_dir: config_file_get(git_dir / "config", "core.worktree"), _worktrees)
+
+
+def _worktrees(git_dir: Path) -> list[str]:
+    """Every core.worktree the git directory's own configuration files set (git reads it from these two
+    only, not through include.path: checked, it is not honoured there)."""
+    found = (config_file_get(git_dir / name, "core.worktree") for name in ("config", "config.worktree")
+             if "worktree" in config_text(git_dir / name).lower())  # git is asked only where it can be set
+    return [value for value in found if value]
+
+
+def config_text(path: Path) -> str:
+    """A configuration file's text (its first MiB), "" when there is none: to see cheaply whether a key can
+    be set there at all before asking git."""
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(1 << 20).decode("utf-8", "replace")
+    except OSError:
+        return ""
 
 
 def check_git_dir(top: Path) -> None:

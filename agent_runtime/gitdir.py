@@ -185,12 +185,98 @@ def _named_paths(git_dir: Path, bounds: _Bounds) -> tuple[list[Path], Escape | N
     return extra, None
 
 
-def escape(top: Path, core_worktree: Callable[[Path], str | None]) -> Escape | None:
+MAX_MODULES = 256
+
+
+def _module_dirs(starts: list[Path]) -> list[Path]:
+    """The submodules' git directories (`modules/NAME`, nested ones within): git opens them to show a
+    submodule's diff (`git log -p --submodule=diff`, diff.submodule=diff), following their alternates."""
+    found: list[Path] = []
+    stack = [base / "modules" for base in starts]
+    while stack and len(found) < MAX_MODULES:
+        folder = stack.pop()
+        try:
+            entries = [Path(e.path) for e in os.scandir(folder) if e.is_dir(follow_symlinks=False)]
+        except OSError:
+            continue
+        for entry in entries:
+            if (entry / "HEAD").exists():
+                found.append(entry)
+                stack.append(entry / "modules")
+            else:
+                stack.append(entry)  # a name with a slash: modules/a/b
+    return found
+
+
+MAX_NESTED_WALK = 50000
+
+
+def nested_escape(top: Path, core_worktree: Callable[[Path], str | None],
+                  worktrees: Callable[[Path], list[str]] = lambda git_dir: []) -> Escape | str | None:
+    """The first nested repository of the work tree `top` (a `.git` at any depth below it) through which
+    git would read outside `top`: git opens `SUB/.git` to show a submodule's diff, at any path a commit
+    of the history names as a submodule, so a `sub/.git` file planted with `gitdir: /other/repo/.git`
+    prints that repository's files. "many" when the work tree has too many entries to look at all."""
+    root = Path(os.path.realpath(top))
+    stack, count = [root], 0
+    while stack:
+        folder = stack.pop()
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            continue
+        for entry in entries:
+            count += 1
+            if count > MAX_NESTED_WALK:
+                return "many"
+            if entry.name.lower() == ".git":
+                if folder != root:
+                    found = escape(Path(folder), core_worktree, worktrees, outer=root)
+                    if found is not None:
+                        return found
+                continue  # never into a git directory
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append(Path(entry.path))
+            except OSError:
+                continue
+    return None
+
+
+def _worktree_out(top: Path, root: Path, bounds: "_Bounds",
+                  worktrees: Callable[[Path], list[str]]) -> Escape | None:
+    dot_git = top / ".git"
+    git_dir = gitfile_target(dot_git) or Path(os.path.realpath(dot_git))
+    for value in worktrees(git_dir):
+        target = _real(git_dir, value)
+        if target != root and (found := bounds.escape(git_dir / "config", target)) is not None:
+            return Escape(found.entry, found.target, found.own)
+    return None
+
+
+def worktree_escape(top: Path, worktrees: Callable[[Path], list[str]]) -> Escape | None:
+    """A core.worktree of the git directory (its config or config.worktree) naming a folder outside `top`:
+    git run there without GIT_WORK_TREE (a command of the user's, not the door's, which pins it) takes
+    that folder for the work tree, so `git diff`, `git status -vv` and `git blame` print its files."""
+    root = Path(os.path.realpath(top))
+    return _worktree_out(top, root, _Bounds(root), worktrees)
+
+
+def escape(top: Path, core_worktree: Callable[[Path], str | None],
+           worktrees: Callable[[Path], list[str]] = lambda git_dir: [], outer: Path | None = None) -> Escape | None:
     """The first path through which git, run in the work tree `top`, would read outside it (see the
     module); None when there is none. `core_worktree(git_dir)`: that git directory's core.worktree
-    (read by the caller, with git), for a submodule's git directory outside `top`."""
+    (read by the caller, with git), for a submodule's git directory outside `top`. `worktrees(git_dir)`:
+    every core.worktree its configuration files set (config, config.worktree), checked as in
+    worktree_escape (the door pins GIT_WORK_TREE, so it does not ask for that check). `outer`: the
+    work tree a nested repository `top` lies in, where its git directory may be too."""
     root = Path(os.path.realpath(top))
     bounds = _Bounds(root)
+    if outer is not None:  # a nested repository: its git directory may be anywhere in the outer work tree
+        bounds.roots.append(outer)
+    found = _worktree_out(top, root, bounds, worktrees)
+    if found is not None:
+        return found
     dot_git = top / ".git"
     if dot_git.is_symlink() and (found := bounds.escape(dot_git, Path(os.path.realpath(dot_git)))) is not None:
         return found  # a symlink out is never a linked worktree's
@@ -216,6 +302,7 @@ def escape(top: Path, core_worktree: Callable[[Path], str | None]) -> Escape | N
             dirs += [Path(e.path) for e in os.scandir(base / "worktrees") if e.is_dir(follow_symlinks=False)]
         except OSError:
             pass
+    dirs += _module_dirs(starts)
     for directory in dirs:
         extra, found = _named_paths(directory, bounds)
         if found is not None:

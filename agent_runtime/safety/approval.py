@@ -18,6 +18,7 @@ Answers are read without entering the REPL's readline history: `y` is not a task
 from __future__ import annotations
 
 import os
+import re
 import sys
 import threading
 import time
@@ -220,6 +221,20 @@ def one_line(text: str) -> str:
     return visible(text).replace("\n", "^J").replace("\t", "^I")
 
 
+LONG_COMMAND_LINES = 20  # past this, the prompt's title says how many lines the command has
+_BLANK_RUN = re.compile(r"\n(?:[ \t]*\n){2,}")
+_SPACE_RUN = re.compile(r"[ \t]{16,}")
+
+
+def exact_block(text: str) -> str:
+    """A command a person approves, as visible_exact shows it, with runs of blank lines and of spaces
+    counted instead of drawn: 200 empty lines (or 5,000 spaces, wrapped) after `curl ... | sh` would push
+    it off the screen, leaving only a harmless last line in sight."""
+    shown = visible_exact(text)
+    shown = _BLANK_RUN.sub(lambda m: f"\n<{m.group().count(chr(10)) - 1} blank lines>\n", shown)
+    return _SPACE_RUN.sub(lambda m: f"<{len(m.group())} spaces and tabs>", shown)
+
+
 def exact_line(text: str) -> str:
     """A command or path a person approves, on one line, every non-ASCII character by code point
     (a look-alike letter cannot pass for the ASCII one that the person reads)."""
@@ -325,16 +340,18 @@ def terminal_prompt(tool_name: str, action: "Action", decision: "Decision") -> t
     elif action.kind == "mcp":  # the tool and its arguments, as they will be sent to the server
         import json
 
-        body = Text(visible_exact(action.command or ""), style="bold")
+        body = Text(exact_block(action.command or ""), style="bold")
         body.append(visible("\n" + json.dumps(action.preview, indent=2, ensure_ascii=False, default=str)))
         body.append(visible(f"\n\npolicy: {decision.decision}{rule}: {decision.reason}"), style="dim")
         console.print(Panel(body, title="MCP tool call", border_style="yellow"))
         choices = CHOICES_MCP
         keys = ["y", "n", "a", "m"]
     else:
-        body = Text(visible_exact(action.command or ""), style="bold")
+        body = Text(exact_block(action.command or ""), style="bold")
         body.append(visible(f"\n\npolicy: {decision.decision}{rule}: {decision.reason}"), style="dim")
-        console.print(Panel(body, title=f"{tool_name} wants to run", border_style="yellow"))
+        lines = exact_block(action.command or "").count("\n") + 1
+        more = f" ({lines} lines: read them all, from the top)" if lines > LONG_COMMAND_LINES else ""
+        console.print(Panel(body, title=one_line(f"{tool_name} wants to run{more}"), border_style="yellow"))
         choices = CHOICES_COMMAND
         keys = ["y", "n", "m"] if pinned else ["y", "n", "a", "r", "m"] if decision.rule else ["y", "n", "a", "m"]
     legend = "  ".join(f"[bold]{k}[/bold] {choices[k]}" for k in keys)

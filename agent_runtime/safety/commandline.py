@@ -187,6 +187,8 @@ class _Walker:
                 stage = self.statement(child, via, upstream)
                 made += stage
                 upstream = upstream | {c.program for c in stage if c.program}
+            for cmd in made:  # each stage runs in a subshell (`shopt -s lastpipe` asks: see shell.py)
+                cmd.subshell = True
             return made
         if kind == "redirected_statement":
             body = node.child_by_field_name("body")
@@ -243,7 +245,12 @@ class _Walker:
             if child.type in ("file_redirect", "heredoc_redirect", "herestring_redirect"):
                 self.redirect(child)
                 continue
-            made += self.statement(child, via, fed_by)
+            made_here = self.statement(child, via, fed_by)
+            following = child.next_sibling
+            if kind == "subshell" or (following is not None and following.type == "&"):
+                for cmd in made_here:  # `( ... )`, or `... &`: a subshell of its own
+                    cmd.subshell = True
+            made += made_here
         return made
 
     def assignments_in(self, node) -> list[tuple[str, Word]]:

@@ -306,7 +306,7 @@ class Sandbox:
             out += ["--size", str(16 << 20), "--tmpfs", "/var/run"]
         # The homes: empty, then only the toolchains that live there bound back (view.py).
         homes = view.covers(Path.home())
-        chains = view.toolchains(env, homes, [self.root / name / "bin" for name in (".venv", "venv")])
+        chains = view.toolchains(env, homes, [self.root / name / "bin" for name in (".venv", "venv")], self.root)
         out += view.cover_args(homes, 1 << 20)
         for source, dest in chains:
             out += ["--ro-bind", str(source), str(dest)]

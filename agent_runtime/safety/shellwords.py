@@ -39,6 +39,7 @@ class SimpleCommand:
     chdir: Word | None = None  # the directory it runs in, when a wrapper moves it (env -C DIR)
     input_script: bool = False  # its input is the shell script it runs (`bash`, `. /dev/stdin`)
     through: str = ""  # the launcher or shell escape that runs it (`script -c`, `sqlite3 .shell`), issue 30
+    subshell: bool = False  # runs in a subshell: `( ... )`, a pipeline's stage, `... &` (a cd there moves no one else)
 
     @property
     def program(self) -> str | None:

@@ -61,8 +61,24 @@ def _system(path: Path) -> bool:
     return any(within(path, Path(s)) or within(Path(s), path) for s in SYSTEM) or path == Path("/")
 
 
+# Never covered, even as the user's own $HOME: private already in the sandbox, or the kernel's.
+NOT_COVERED = ("/tmp", "/var/tmp", "/proc", "/sys", "/dev", "/run", "/var/run")
+
+
+def _own_home_coverable(path: Path) -> bool:
+    """The user's own $HOME is covered wherever it is (a service account's /var/lib/jenkins, /opt/app):
+    but not one that holds a system folder (`/`, `/usr`) or lies where the sandbox has its own."""
+    if path == Path("/") or any(within(Path(s), path) for s in SYSTEM):
+        return False
+    return not any(within(path, Path(n)) for n in NOT_COVERED)
+
+
 def covers(home: Path | None = None) -> list[Path]:
     """The homes to cover, outermost only: /home, /root, $HOME, and ordinary users' homes elsewhere."""
+    try:
+        own = _real(home or Path.home())
+    except (OSError, RuntimeError):
+        own = None
     found = [Path(p) for p in HOME_ROOTS] + [home or Path.home()]
     try:
         found += [Path(u.pw_dir) for u in pwd.getpwall() if 1000 <= u.pw_uid < 65534 and os.path.isabs(u.pw_dir)]
@@ -76,7 +92,7 @@ def covers(home: Path | None = None) -> list[Path]:
                 continue
         except OSError:
             continue
-        if path in (Path(p) for p in HOME_ROOTS) or not _system(path):
+        if path in (Path(p) for p in HOME_ROOTS) or not _system(path) or (path == own and _own_home_coverable(path)):
             out.append(path)
     return sorted({p for p in out if not any(o != p and within(p, o) for o in out)})
 
@@ -119,28 +135,48 @@ def _venv_base(venv: Path) -> list[Path]:
     return []
 
 
-def toolchains(env: dict[str, str], homes: list[Path], extra: list[Path] = ()) -> list[tuple[Path, Path]]:
+def _interpreter_folder(path: Path) -> bool:
+    """A folder that holds a Python interpreter (a `bin` with `python3` or `python` in it)."""
+    try:
+        return path.name == "bin" and any((path / name).is_file() for name in ("python3", "python"))
+    except OSError:
+        return False
+
+
+def toolchains(env: dict[str, str], homes: list[Path], extra: list[Path] = (),
+               workspace: Path | None = None) -> list[tuple[Path, Path]]:
     """(source, destination) of each toolchain folder under a home, to bind back read-only: the real
     folder at the path a command names it by (a symlinked ~/.nix-profile/bin too). `extra`: more
-    paths a command may run (the workspace's own virtualenv, whose interpreter may live in ~)."""
-    wanted: list[Path] = [Path(p) for p in env.get("PATH", "").split(os.pathsep) if os.path.isabs(p)]
-    wanted += list(extra)
-    wanted += [Path(sys.prefix), Path(sys.base_prefix), _real(Path(sys.executable)).parent]
-    wanted += [Path(env[name]) for name in TOOLCHAIN_ENV if os.path.isabs(env.get(name, ""))]
+    paths a command may run (the workspace's own virtualenv, whose interpreter may live in ~). The
+    workspace is the repository's, so what it names (its `.venv/bin` a symlink, its pyvenv.cfg's `home`)
+    brings a folder of a home only when that folder holds a Python interpreter: a hostile repository's
+    `home = ~/.config` would otherwise show that folder. So does what lies in `workspace` however it is
+    named (PATH or VIRTUAL_ENV of a virtualenv of the repository's that the user activated)."""
+    inside = Path(os.path.realpath(workspace)) if workspace is not None else None
+    wanted: list[tuple[Path, bool]] = [(Path(p), True) for p in env.get("PATH", "").split(os.pathsep)
+                                       if os.path.isabs(p)]
+    wanted += [(Path(p), False) for p in extra]
+    wanted += [(Path(sys.prefix), True), (Path(sys.base_prefix), True), (_real(Path(sys.executable)).parent, True)]
+    wanted += [(Path(env[name]), True) for name in TOOLCHAIN_ENV if os.path.isabs(env.get(name, ""))]
     cargo = env.get("CARGO_HOME")
     if cargo and os.path.isabs(cargo):
-        wanted.append(Path(cargo) / "bin")  # not CARGO_HOME whole: credentials.toml lives there
+        wanted.append((Path(cargo) / "bin", True))  # not CARGO_HOME whole: credentials.toml lives there
     out: dict[Path, Path] = {}
-    seen: set[Path] = set()
+    seen: set[tuple[Path, bool]] = set()
     while wanted:
-        path = Path(os.path.normpath(wanted.pop(0)))
-        if path in seen:
+        raw, trusted = wanted.pop(0)
+        path = Path(os.path.normpath(raw))
+        if inside is not None and (within(path, inside) or within(_real(path), inside)):
+            trusted = False
+        if (path, trusted) in seen:
             continue
-        seen.add(path)
+        seen.add((path, trusted))
         for candidate in (path, _real(path)):
             venv = candidate if _is_venv(candidate) else candidate.parent if candidate.name == "bin" else None
             if venv is not None and _is_venv(venv):
-                wanted += _venv_base(venv)  # a virtualenv's interpreter may live in ~ (pyenv)
+                wanted += [(base, trusted) for base in _venv_base(venv)]  # its interpreter may live in ~ (pyenv)
+            if not trusted and _home_of(candidate, homes) is not None and not _interpreter_folder(candidate):
+                continue
             for folder in _folder(candidate, homes):
                 try:
                     if not folder.is_dir():
@@ -149,7 +185,7 @@ def toolchains(env: dict[str, str], homes: list[Path], extra: list[Path] = ()) -
                     continue
                 if folder not in out:
                     out[folder] = _real(folder)
-                    wanted += _links_out(folder, homes)
+                    wanted += [(link, trusted) for link in _links_out(folder, homes)]
     kept = [(src, dst) for dst, src in out.items() if not any(o != dst and within(dst, o) for o in out)]
     return sorted(kept, key=lambda pair: len(pair[1].parts))
 

@@ -150,7 +150,18 @@ def via_one_loose_object(ws: Path, secret: Path) -> None:
     point_head(ws, secret)
 
 
+def via_core_worktree(ws: Path, secret: Path) -> None:
+    """The workspace's own config names the other project's folder as its work tree: `git diff` and
+    `git status -vv` print that folder's file, committed here under the same name (attack review)."""
+    (ws / SECRET_NAME).write_text("placeholder\n")
+    git(ws, "add", SECRET_NAME)
+    git(ws, "commit", "-q", "-m", "x")
+    (ws / SECRET_NAME).unlink()
+    git(ws, "config", "core.worktree", str(secret))
+
+
 ATTACKS: dict[str, Callable[[Path, Path], None]] = {
+
     "commondir": via_commondir, "objects": via_objects, "refs": via_refs, "alternates": via_alternates,
     "relative-alternates": via_relative_alternates, "info-alternates": via_info_alternates,
     "two-line-commondir": via_two_line_commondir, "alternates-ending-in-cr": via_alternates_ending_in_cr,
@@ -273,3 +284,98 @@ def test_no_git_directory_comes_from_the_agents_environment(monkeypatch, tmp_pat
     env = gitcmd.git_environment()
     assert set(env) - {"PATH", "HOME", "LANG", "LC_ALL"} == set(gitcmd._DOOR_ENV) | {"GIT_LITERAL_PATHSPECS"}
     assert leaked(gitcmd.safe_git(ws).run("log", "-p", "--all")) == []
+
+
+@pytest.mark.parametrize("command", ["git diff", "git status -vv", "git blame {name}", "git annotate {name}",
+                                     "git status", "git grep TOPSECRET"])
+def test_any_git_command_asks_where_core_worktree_leads_out(command, tmp_path):
+    secret, ws = secret_repo(tmp_path), workspace(tmp_path)
+    via_core_worktree(ws, secret)
+    command = command.format(name=SECRET_NAME)
+    assert SECRET in plain_git(ws, *command.split()[1:]) or "status" in command or "grep" in command
+    decision = Policy.load().check_command(command, ws)
+    assert decision.decision == "ask", decision.as_dict()
+
+
+
+def test_a_core_worktree_in_config_worktree_asks_too(tmp_path, tools_for):
+    secret, ws = secret_repo(tmp_path), workspace(tmp_path)
+    via_core_worktree(ws, secret)
+    git(ws, "config", "--unset", "core.worktree")
+    git(ws, "config", "core.repositoryformatversion", "1")
+    git(ws, "config", "extensions.worktreeConfig", "true")
+    git(ws, "config", "--worktree", "core.worktree", str(secret))
+    assert SECRET in plain_git(ws, "diff")
+    assert Policy.load().check_command("git diff", ws).decision == "ask"
+    _, tools = tools_for(ws, "never")  # the door pins GIT_WORK_TREE: its tools show the workspace's files
+    outputs = [str(dict(tools[name](**args))) for name, args in (("git_diff", {}), ("git_status", {}))]
+    assert not any(SECRET in text for text in outputs), outputs  # (the file's name is the workspace's own)
+
+def planted_submodule(ws: Path, secret: Path) -> None:
+    """A commit of the workspace names the other repository's commit as a submodule at `sub`, and a
+    `sub/.git` file names that repository: git shows its files as the submodule's diff (attack review)."""
+    commit = git(secret, "rev-parse", "HEAD").strip()
+    git(ws, "update-index", "--add", "--cacheinfo", f"160000,{commit},sub")
+    git(ws, "commit", "-q", "-m", "vendor")
+    (ws / "sub").mkdir()
+    (ws / "sub" / ".git").write_text(f"gitdir: {secret / '.git'}\n")
+
+
+@pytest.mark.parametrize("command", ["git log -p --submodule=diff", "git show --submodule=diff",
+                                     "git diff --submodule=diff HEAD~1", "git log -p", "git status"])
+def test_a_nested_git_file_leading_to_another_repository_asks(command, tmp_path):
+    secret, ws = secret_repo(tmp_path), workspace(tmp_path)
+    git(ws, "add", "-A")
+    git(ws, "commit", "-q", "-m", "first")
+    planted_submodule(ws, secret)
+    git(ws, "config", "diff.submodule", "diff")  # then a plain `git log -p` shows it too
+    assert SECRET in plain_git(ws, "log", "-p")
+    decision = Policy.load().check_command(command, ws)
+    assert decision.decision == "ask" and decision.rule == "git-history", decision.as_dict()
+
+
+def test_a_submodules_git_directory_borrowing_objects_from_outside_asks(tmp_path):
+    secret, ws = secret_repo(tmp_path), workspace(tmp_path)
+    git(ws, "add", "-A")
+    git(ws, "commit", "-q", "-m", "first")
+    planted_submodule(ws, secret)
+    module = ws / ".git" / "modules" / "sub"
+    module.mkdir(parents=True)
+    git(module, "init", "-q", "--bare")
+    (module / "objects" / "info" / "alternates").write_text(f"{secret / '.git' / 'objects'}\n")
+    git(module, "config", "core.worktree", "../../../sub")
+    (ws / "sub" / ".git").write_text("gitdir: ../.git/modules/sub\n")
+    assert SECRET in plain_git(ws, "log", "-p", "--submodule=diff")
+    assert Policy.load().check_command("git log -p --submodule=diff", ws).decision == "ask"
+
+
+def test_a_real_submodule_and_a_nested_repository_are_still_read_freely(tmp_path):
+    lib = make_secret(tmp_path / "lib")
+    ws = workspace(tmp_path)
+    git(ws, "add", "-A")
+    git(ws, "commit", "-q", "-m", "first")
+    git(ws, "-c", "protocol.file.allow=always", "submodule", "add", "-q", str(lib), "lib")
+    git(ws, "commit", "-q", "-m", "lib")
+    (ws / "vendor").mkdir()
+    git(ws / "vendor", "init", "-q")  # a nested repository of its own, inside the workspace
+    for command in ("git log -p", "git status", "git diff --submodule=diff HEAD~1"):
+        assert Policy.load().check_command(command, ws).decision == "allow", command
+
+
+def test_a_large_work_tree_is_walked_only_for_commands_that_open_submodules(tmp_path, monkeypatch):
+    """The walk for nested .git entries runs only when git would open a submodule's repository (a
+    --submodule option, diff.submodule, ...): a work tree too large to walk (a .venv, node_modules) does
+    not make every history read ask."""
+    from agent_runtime import gitdir
+
+    ws = workspace(tmp_path)
+    for n in range(8):
+        (ws / f"f{n}.txt").write_text("x\n")
+    git(ws, "add", "-A")
+    git(ws, "commit", "-q", "-m", "files")
+    monkeypatch.setattr(gitdir, "MAX_NESTED_WALK", 5)
+    policy = Policy.load()
+    assert policy.check_command("git log -p", ws).decision == "allow"
+    assert policy.check_command("git log -p --submodule=diff", ws).decision == "ask"
+    git(ws, "config", "diff.submodule", "diff")
+    assert policy.check_command("git log -p", ws).decision == "ask"

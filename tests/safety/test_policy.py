@@ -466,6 +466,15 @@ def test_history_reads_of_secrets(policy, planted):
         assert decide(policy, planted, command) == "allow", (command, policy.check_command(command, planted).as_dict())
 
 
+@pytest.mark.parametrize("command", ["git show :/secret", "git show ':/add'", "git log -p :/a", "git diff :/a HEAD",
+                                     "git show HEAD^{/a}"])
+def test_a_commit_named_by_its_message_is_a_whole_commit(policy, planted, command):
+    """`:/text` is the newest commit whose message matches: `git show :/x` prints it whole, a
+    deny_read file's diff included (attack review), not one file named after the colon."""
+    result = policy.check_command(command, planted)
+    assert result.decision == "ask" and result.rule == "git-history", (command, result.as_dict())
+
+
 def test_a_clean_history_reads_freely_until_a_secret_is_committed(policy, tmp_path):
     root = make_repo(tmp_path / "clean", {"app.py": "x = 1\n"})
     assert decide(policy, root, "git log -p") == "allow"

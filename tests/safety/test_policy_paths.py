@@ -167,3 +167,110 @@ def test_run_cmd_refuses_to_read_the_own_home_however_it_is_written(root):
     (Path.home() / "token.txt").write_text(token + "\n")
     for command in ("cat ~/token.txt", "cat $HOME/token.txt", "cat ${HOME}/token.txt", "cat ~/tok*"):
         _refused(_run_cmd(command, root), token)
+
+
+# --- where cd, pushd and popd leave the shell, as bash moves it (attack review) ---
+
+CD_ESCAPES = [
+    "cd {/root,}; cat .npmrc",  # brace expansion: `cd /root` (the empty word is dropped)
+    "cd {,/root}; cat .npmrc",
+    "pushd {/root,}; cat .npmrc",
+    "pushd /root; pushd {ws}; pushd +1; cat .npmrc",  # +1 rotates the stack: back to /root
+    "cd /root; pushd -n {ws}; cat .npmrc",  # -n: the stack changes, the directory does not
+    "cd /root; cd -L {ws} -P; cat .npmrc",  # options end at the first operand: two operands, cd fails
+    "cd /root; cd -@ {ws}; cat .npmrc",  # an option bash may not have: cd fails
+    "cd /root; cd {ws}/agent-runtime-not-there; cat .npmrc",  # a missing directory: cd fails, stays in /root
+    "cd {missing}; cat {up}root/.npmrc",  # the missing folder: read from the workspace, not from it
+    "shopt -s cdable_vars; r=/root; cd r; cat .npmrc",  # `cd r` goes to $r
+    "echo $(cd /root; cat .npmrc)",  # a cd in a command substitution moves the commands after it there
+    "echo `cd /root && cat .npmrc`", 'x="$(cd /root; cat .npmrc)"; echo "$x"',
+    "cd hom*; cat .npmrc", "cd {hom?,}; cat .npmrc", "pushd [h]ome; cat .npmrc",  # `home -> /root`, committed
+    # `deep -> d/e` committed: bash's cd is logical, `..` is taken off the link's name, not its target
+    "cd deep/../..; cat {sibling}", "cd deep; cd ../..; cat {sibling}", "cd -P -L deep/../..; cat {sibling}",
+    "pushd deep; cd ../..; cat {sibling}",
+    # a cd in a subshell moves no one after it: the shell is still in /root
+    "cd /root; (cd {ws}); cat .npmrc", "cd /root; cd {ws} | true; cat .npmrc", "cd /root; true | cd {ws}; cat .npmrc",
+    "cd /root; cd {ws} & cat .npmrc", "cd /root; { cd {ws} & }; cat .npmrc",
+    "shopt -s lastpipe; true | cd /root; cat .npmrc",  # then the last stage runs in the shell itself
+]
+
+
+@pytest.mark.parametrize("command", CD_ESCAPES)
+def test_a_read_after_a_cd_is_judged_where_bash_would_be(policy, root, command):
+    depth = len(root.parts) - 1  # as many folders as lie above the workspace: from the missing one, that
+    # many `..` stay inside; from the workspace, where bash stays when cd fails, they reach /
+    command = command.replace("{missing}", "/".join(["d"] * depth)).replace("{up}", "../" * depth)
+    (root / "home").symlink_to("/root")
+    (root / "d" / "e").mkdir(parents=True)
+    (root / "deep").symlink_to("d/e")
+    command = command.replace("{sibling}", f"{root.name}-sibling/notes.txt")  # beside the workspace
+    decision = policy.check_command(command.replace("{ws}", str(root)), root)
+    assert decision.decision == "ask", decision.as_dict()
+    assert decision.rule in ("outside-workspace", "dynamic-directory", "shell-options"), decision.as_dict()
+
+
+@pytest.mark.parametrize("command", ["cd src && cat app.py", "cd . && cat app.py", "pushd . && cat app.py",
+                                     "cd -P . && cat app.py", "cd -- . && cat README.md", "cd {.,} && cat app.py",
+                                     "cd link/.. && cat app.py", "cd -P link/../.. && cat app.py",
+                                     "cd link && cat ../app.py"])
+def test_a_cd_inside_the_workspace_still_reads_there(policy, root, command):
+    (root / "src").mkdir(exist_ok=True)
+    (root / "src" / "app.py").write_text("y = 2\n")
+    (root / "src" / "in").mkdir()
+    (root / "src" / "in" / "app.py").write_text("z = 3\n")
+    (root / "link").symlink_to("src/in")
+    assert policy.check_command(command, root).decision == "allow", command
+
+
+# --- a recursive read that follows symlinks, over a workspace holding one that leads out (attack review) ---
+
+
+@pytest.mark.parametrize("command", ["grep -R token .", "grep -Rn token", "grep -nR token src",
+                                     "grep --dereference-recursive token .", "rg -L token", "rg --follow token src",
+                                     "diff -r src other"])
+def test_a_recursive_read_that_follows_a_symlink_out_asks(policy, root, tmp_path, command):
+    outside = tmp_path / "sibling"
+    outside.mkdir()
+    (outside / "notes.txt").write_text("token = hunter2\n")
+    (root / "src").mkdir()
+    (root / "other").mkdir()
+    (root / "src" / "vendor").symlink_to(outside)  # committed by a hostile repository
+    decision = policy.check_command(command, root)
+    assert decision.decision == "ask" and decision.rule == "outside-workspace", decision.as_dict()
+
+
+def test_a_recursive_read_that_follows_a_symlink_to_secrets_is_denied(policy, root):
+    (root / "keys").symlink_to(Path(ROOT_HOME) / ".ssh")
+    for command in ("grep -R . .", "rg --follow BEGIN"):
+        decision = policy.check_command(command, root)
+        assert decision.decision == "deny" and decision.rule == "deny_read", decision.as_dict()
+
+
+@pytest.mark.parametrize("command", ["grep -r token .", "rg token", "grep -R token .", "rg -L token",
+                                     "diff -r --no-dereference src other", "grep -eR token ."])
+def test_recursive_reads_without_a_symlink_out_are_still_allowed(policy, root, command):
+    (root / "src").mkdir()
+    (root / "other").mkdir()
+    (root / "src" / "inside").symlink_to(root / "other")  # a symlink inside is fine
+    (root / "src" / "gone").symlink_to(root / "other" / "missing")  # a dangling one inside too
+    if command.startswith(("grep -r ", "rg token", "grep -eR")):  # these follow no symlink they meet
+        (root / "out").symlink_to("/")
+    assert policy.check_command(command, root).decision == "allow", command
+
+
+@pytest.mark.parametrize("command", ["cd /root; cat /proc/self/cwd/.npmrc", "cd /root && cat /proc/thread-self/cwd/.npmrc",
+                                     "cd /root; head /dev/fd/../cwd/.npmrc", "cd /root; cat < /proc/self/cwd/.npmrc",
+                                     "cd /root; cat /proc/self/../self/cwd/.npmrc", "cd /root; cat link/cwd/.npmrc"])
+def test_a_path_through_a_process_folder_of_proc_is_not_the_policys_own(policy, root, command, monkeypatch):
+    """/proc/self/cwd is the policy's current directory when the policy resolves it (the agent runs in the
+    workspace), the command's (here /root) when the command runs (attack review: it resolved into the
+    workspace and was allowed)."""
+    monkeypatch.chdir(root)
+    (root / "link").symlink_to("/proc/self")
+    decision = policy.check_command(command.replace("link/", f"{root}/link/"), root)
+    assert decision.decision == "ask" and decision.rule == "outside-workspace", decision.as_dict()
+
+
+@pytest.mark.parametrize("command", ["echo hi > /dev/stderr", "cat app.py > /dev/null", "cat app.py 2>/dev/stdout"])
+def test_the_standard_streams_are_still_neutral(policy, root, command):
+    assert policy.check_command(command, root).decision == "allow", command

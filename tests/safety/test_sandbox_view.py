@@ -174,3 +174,67 @@ def test_only_the_toolchain_folders_of_a_home_are_chosen(tmp_path):
                       home / ".local" / "bin", home / ".local/share/pipx/venvs/black", home / ".pyenv", home / "bin"}
     assert view.shown_under(home / ".ssh", [home], sorted(chosen)) is False
     assert view.shown_under(home / ".cargo" / "credentials.toml", [home], sorted(chosen)) is False
+
+
+@pytest.mark.parametrize("how", ["pyvenv-home", "symlinked-bin", "activated"])
+def test_a_workspace_virtualenv_brings_no_other_folder_of_a_home(tmp_path, how):
+    """A hostile repository's `.venv` names a folder of a home (its pyvenv.cfg's `home = ~/.config`, or
+    `.venv/bin` a symlink to ~/.m2): only a folder holding a Python interpreter is bound back, never
+    that one (attack review: both showed the user's ~/.config or ~/.m2 in the sandbox)."""
+    from agent_runtime.safety import view
+
+    home = tmp_path / "home" / "u"
+    for rel in (".config/gh", ".m2", ".pyenv/versions/3.12/bin"):
+        (home / rel).mkdir(parents=True)
+    (home / ".config/gh/hosts.yml").write_text("oauth_token: x\n")
+    (home / ".pyenv/versions/3.12/bin/python3").write_text("#!/bin/sh\n")
+    ws = tmp_path / "ws"
+    (ws / ".venv").mkdir(parents=True)
+    env = {"PATH": "/usr/bin"}
+    if how == "symlinked-bin":
+        (ws / ".venv" / "bin").symlink_to(home / ".m2")
+        (ws / ".venv" / "pyvenv.cfg").write_text("home = /usr/bin\n")
+    else:
+        (ws / ".venv" / "bin").mkdir()
+        (ws / ".venv" / "pyvenv.cfg").write_text(f"home = {home / '.config'}\n")
+    if how == "activated":  # the user ran `source .venv/bin/activate` in the repository, then the agent
+        env = {"PATH": f"{ws / '.venv' / 'bin'}:/usr/bin", "VIRTUAL_ENV": str(ws / ".venv")}
+    chosen = {dest for _, dest in view.toolchains(env, [home], [ws / ".venv" / "bin"], ws)}
+    assert not any(view.within(d, home) for d in chosen), chosen
+    # a real interpreter of the home is still brought back (pyenv's, as before)
+    (ws / ".venv" / "pyvenv.cfg").write_text(f"home = {home / '.pyenv/versions/3.12/bin'}\n")
+    chosen = {dest for _, dest in view.toolchains(env, [home], [ws / ".venv" / "bin"], ws)}
+    assert home / ".pyenv" in chosen, chosen
+
+
+def test_the_users_own_home_is_covered_under_a_system_folder_too(tmp_path, monkeypatch):
+    """A service account's $HOME under /var or /opt (Jenkins' /var/lib/jenkins) is covered like one under
+    /home (attack review: it was left whole, its files shown but for the secrets known by name); a
+    system folder itself (`/usr`) or `/` never is."""
+    from agent_runtime.safety import view
+
+    system = tmp_path / "var"
+    (system / "lib" / "jenkins").mkdir(parents=True)
+    monkeypatch.setattr(view, "SYSTEM", view.SYSTEM + (str(system),))
+    monkeypatch.setattr(view, "NOT_COVERED", ())
+    assert system / "lib" / "jenkins" in view.covers(system / "lib" / "jenkins")
+    assert system not in view.covers(system)
+    assert Path("/") not in view.covers(Path("/")) and Path("/usr") not in view.covers(Path("/usr"))
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="makes a home under /var/lib")
+def test_a_home_under_var_shows_nothing_of_itself_in_the_sandbox(tmp_path, monkeypatch):
+    import shutil
+    import tempfile
+
+    home = Path(tempfile.mkdtemp(prefix="agent-runtime-svc-home-", dir="/var/lib"))
+    try:
+        (home / "secrets").mkdir()
+        (home / "secrets" / "master.key").write_text("svc-master-key-4411\n")
+        monkeypatch.setenv("HOME", str(home))
+        repo = make_repo(home / "ws", {"app.py": "x = 1\n"})
+        result = Sandbox(repo).run(f"cat app.py; ls -A {home}; cat {home}/secrets/master.key", timeout=60)
+        assert "x = 1" in result.stdout, (result.stdout, result.stderr)
+        assert "svc-master-key-4411" not in result.stdout and "secrets" not in result.stdout, result.stdout
+    finally:
+        shutil.rmtree(home, ignore_errors=True)

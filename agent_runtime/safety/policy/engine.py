@@ -11,6 +11,7 @@ scanned for deny_read files (history.py).
 
 from __future__ import annotations
 
+import os
 import posixpath
 import re
 import shlex
@@ -73,6 +74,69 @@ def _braces_expanded(words: list[Word]) -> list[Word]:
         else:
             out.append(word)
     return out
+
+
+CD_OPTIONS = {"cd": frozenset("LPe"), "pushd": frozenset("n"), "popd": frozenset("n")}
+_STACK_ARGUMENT = re.compile(r"[+-]\d+")  # `pushd +1`: a directory of the stack, only known at run time
+MAX_FALLBACKS = 8
+
+
+def _entered(path: Path) -> bool:
+    try:
+        return path.is_dir() and os.access(path, os.X_OK)
+    except OSError:
+        return False
+
+
+def _moved(cmd: SimpleCommand, place: Place, fallbacks: list[Place]) -> tuple[Place, list[Place]]:
+    """Where the shell is after `cd`/`pushd`/`popd` (and where else it may be). Options only before the
+    first operand, as bash reads them (`cd -L DIR -P` is two operands: cd fails); an unknown option, a
+    stack entry (`pushd +1`), pushd's swap, popd, two operands: only known at run time. Braces expand as
+    bash expands them (`cd {/root,}` is `cd /root`). `pushd -n DIR` stays. A target that is not a
+    directory one can enter now may fail to be entered: the shell then stays where it was, so that place
+    is kept as a fallback every later command is judged from too. A pattern (`cd wl*`) is only known at
+    run time."""
+    dynamic = (place.moved(DYNAMIC), [])
+    operands: list[Word] = []
+    stays = physically = False
+    words = list(cmd.argv[1:])
+    while words and words[0].static and words[0].text.startswith("-") and words[0].text != "-" \
+            and not _STACK_ARGUMENT.fullmatch(words[0].text):
+        word = words.pop(0)
+        if word.text == "--":
+            break
+        if not set(word.text[1:]) <= CD_OPTIONS[cmd.program]:
+            return dynamic
+        stays = stays or "n" in word.text
+        for letter in word.text[1:] if cmd.program == "cd" else ():
+            physically = {"P": True, "L": False}.get(letter, physically)  # the last of -L and -P wins
+    if any(not w.static for w in words) and cmd.program != "cd":
+        return dynamic
+    if any(w.glob and any(c in w.text for c in "*?[") for w in words):
+        return dynamic  # `cd wl*`: the folder a pattern matches at run time (a symlink `wlink -> /root`)
+    operands = [w for w in _braces_expanded(words) if not (w.static and w.text == "")]
+    if cmd.program == "popd" or len(operands) > 1:
+        return dynamic
+    if cmd.program == "pushd":
+        if stays:
+            return place, fallbacks
+        if not operands or (operands[0].static and _STACK_ARGUMENT.fullmatch(operands[0].text)):
+            return dynamic
+    word = operands[0] if operands else None
+    physical = physically or word is None
+    target = place.moved(word) if physical else place.moved_logically(word)
+    others = [f.moved(word) if physical else f.moved_logically(word) for f in fallbacks]
+    if not physical:  # bash takes the physical path when the logical one cannot be entered
+        others += [p.moved(word) for p in (place, *fallbacks)]
+    if not _entered(target.cwd):
+        others.append(place)
+    kept: list[Place] = []
+    for other in others:
+        if other.cwd != target.cwd and other not in kept:
+            kept.append(other)
+    if len(kept) > MAX_FALLBACKS:
+        return dynamic
+    return target, kept
 
 
 class Policy:
@@ -278,14 +342,24 @@ class Policy:
         saved: list[str | None] = []  # for each command that asks: the user's entry that approves it
         kind: str | None = ESCAPES if parsed.problems else None  # the worst kind of the asks
         relaxed: Verdict | None = None  # the first command allowed because the sandbox contains it
+        fallbacks: list[Place] = []  # where the shell is instead if a cd to a missing directory failed
+        inner: Place | None = None  # where a cd in a command substitution `$(cd DIR; ...)` moved it
+        inner_fallbacks: list[Place] = []
         for cmd in parsed.commands:
-            if cmd.program in ("cd", "pushd", "popd") and not cmd.via.startswith("$("):
-                args = [w for w in cmd.argv[1:] if not (w.static and w.text.startswith("-") and w.text != "-")]
-                place = place.moved(args[0] if args else None) if cmd.program != "popd" else place.moved(DYNAMIC)
+            substituted = cmd.via.startswith("$(") or cmd.subshell  # a subshell: ( ), $( ), a pipe's stage, &
+            if cmd.program in ("cd", "pushd", "popd"):
+                if not substituted:
+                    place, fallbacks = _moved(cmd, place, fallbacks)
+                else:  # moves only the substitution's commands, which are judged from there and from outside
+                    inner, inner_fallbacks = _moved(cmd, inner or place, inner_fallbacks if inner else fallbacks)
             here = place
             if cmd.chdir is not None:  # env -C DIR: this command (and what it runs) starts there
                 here = place.moved(cmd.chdir)
+            others = fallbacks + ([inner, *inner_fallbacks] if substituted and inner is not None else [])
             verdict = self._judge(cmd, here, contained)
+            for other in others:  # where it runs if a cd before it failed, or a cd in its substitution moved it
+                verdict = stricter(verdict, self._judge(cmd, other.moved(cmd.chdir) if cmd.chdir else other,
+                                                        contained))
             if verdict.decision == "ask" and verdict.sandbox == REVIEW and cmd.through:
                 # a change run through another program (script -c, parallel, sqlite3 .shell) is a person's to see
                 verdict = Verdict("ask", verdict.rule, f"{verdict.reason}; {cmd.through} runs it, so a person "

@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import os
 from dataclasses import replace
+from pathlib import Path
 from typing import Iterable
 
 from agent_runtime.safety import programs
 from agent_runtime.safety.policy.containment import CONTAINED, ESCAPES, REVIEW, floor_kind
-from agent_runtime.safety.policy.history import history_floor
+from agent_runtime.safety.policy.history import foreign_floor, history_floor
 from agent_runtime.safety.policy.paths import PathRules, Place, candidates, write_denied_reason
 from agent_runtime.safety.policy.rules import Verdict
 from agent_runtime.safety.programs.files import CHANGES_FILES, DECLARED_CHANGES
+from agent_runtime.safety.programs.git import git_chdir
 from agent_runtime.safety.programs.inline import inline_code, python_strings, what_code_does
 from agent_runtime.safety.programs.interpreters import INTERPRETERS
 from agent_runtime.safety.programs.shell import NO_FILE_ARGUMENTS, SAFE_ASSIGNMENTS, risky_variable
@@ -109,7 +111,10 @@ def _floors(paths: PathRules, cmd: SimpleCommand, place: Place, verdict: Verdict
                 yield Verdict("ask", "secret-listing", f"lists {word.text}, where secrets are kept (deny_read "
                                                        f"{listed!r}): what is there, and its details, would be shown")
     if effects.history is not None:
-        yield from history_floor(paths, effects.history, place)
+        yield from history_floor(paths, effects.history, place, cmd.texts())
+    elif cmd.program == "git":
+        yield from foreign_floor(git_chdir(cmd.argv[1:]), place, "git", cmd.texts())
+    yield from follow_floor(paths, cmd, place, verdict)
     for redirect in cmd.redirects:
         yield from redirect_floor(paths, redirect, place)
 
@@ -243,3 +248,107 @@ def redirect_floor(paths: PathRules, redirect: Redirect, place: Place) -> Iterab
                                                    "the user review a change)")
         else:
             yield verdict
+
+
+# Programs that read a folder's files recursively and follow the symlinks they meet there when told to
+# (or, diff -r, always): a symlink the workspace holds (a hostile repository commits `l -> /`) is then
+# read as if its target were in the workspace, though no word of the command names it.
+# program: (long options that follow, short letters that follow, short letters that take a value)
+FOLLOWING = {
+    "grep": ({"--dereference-recursive"}, "R", "efmABCdD"),
+    "egrep": ({"--dereference-recursive"}, "R", "efmABCdD"),
+    "fgrep": ({"--dereference-recursive"}, "R", "efmABCdD"),
+    "rg": ({"--follow"}, "L", "ABCEMTdefgjmrt"),
+    "diff": ({"--recursive"}, "r", "CDFILSUWXx"),  # diff -r follows symlinks unless --no-dereference
+}
+MAX_FOLLOW_WALK = 20000
+
+
+def _follows_links(cmd: SimpleCommand) -> bool:
+    spec = FOLLOWING.get(cmd.program or "")
+    if spec is None:
+        return False
+    longs, letters, valued = spec
+    if cmd.program == "diff" and any(w.text == "--no-dereference" for w in cmd.argv[1:]):
+        return False
+    for word in cmd.argv[1:]:
+        if not word.static:
+            continue
+        text = word.text
+        if text == "--":
+            break
+        if text.startswith("--"):
+            if text.partition("=")[0] in longs:
+                return True
+        elif text.startswith("-") and len(text) > 1:
+            for letter in text[1:]:
+                if letter in letters:
+                    return True
+                if letter in valued:
+                    break
+    return False
+
+
+def _link_out(paths: PathRules, place: Place, tops: list[Path]) -> tuple[Path, Path] | str | None:
+    """The first symlink under `tops` (symlinked folders inside followed) that leads outside the
+    workspace, with its target; "many" when there are too many entries to look at all."""
+    seen: set[Path] = set()
+    stack = [t for t in tops if place.inside(t)]
+    count = 0
+    while stack:
+        directory = stack.pop()
+        if directory in seen:
+            continue
+        seen.add(directory)
+        try:
+            entries = list(os.scandir(directory))
+        except OSError:
+            continue
+        for entry in entries:
+            count += 1
+            if count > MAX_FOLLOW_WALK:
+                return "many"
+            try:
+                if entry.is_symlink():
+                    target = Path(os.path.realpath(entry.path))
+                    if not place.inside(target) and not place.neutral(target):
+                        return Path(entry.path), target
+                    if target.is_dir():
+                        stack.append(target)
+                elif entry.is_dir(follow_symlinks=False):
+                    stack.append(Path(entry.path))
+            except OSError:
+                continue
+    return None
+
+
+def follow_floor(paths: PathRules, cmd: SimpleCommand, place: Place, verdict: Verdict) -> Iterable[Verdict]:
+    """A recursive read that follows symlinks (grep -R, rg -L, diff -r) over a folder holding a symlink
+    that leads out reads outside the workspace: judged as reading the link's target (a secret denied)."""
+    if not _follows_links(cmd):
+        return
+    tops = []
+    for word in cmd.argv[1:]:
+        if word.static and not word.text.startswith("-"):
+            for text in candidates(word, place):
+                path = place.resolve(text)
+                if path is not None and path.is_dir():
+                    tops.append(path)
+    if not place.known:
+        return  # every relative path already asks
+    tops.append(place.cwd)  # grep -R and rg search the current folder without a path named
+    found = _link_out(paths, place, tops)
+    if found is None:
+        return
+    if found == "many":
+        yield Verdict("ask", "outside-workspace", f"{cmd.program} follows symlinks here, and there are too many "
+                                                  "files to check that none leads outside the workspace")
+        return
+    link, target = found
+    pattern = paths.read_denied(str(target))
+    if pattern:
+        yield Verdict("deny", "deny_read", f"{cmd.program} follows the symlink {place.relative(link)} to {target}, "
+                                           f"which may hold secrets (deny_read {pattern!r})")
+    elif verdict.decision == "allow":
+        yield Verdict("ask", "outside-workspace", f"{cmd.program} follows the symlink {place.relative(link)} to "
+                                                  f"{target}, outside the workspace")

@@ -110,7 +110,79 @@ def _covers(pathspec: Path, secret: Path) -> bool:
     return any(c in text for c in "*?[") and fnmatch.fnmatchcase(str(secret), text)
 
 
-def history_floor(paths: PathRules, history: HistoryRead, place: Place) -> Iterable[Verdict]:
+def foreign_floor(chdir: Word | None, place: Place, what: str, argv: Iterable[str] = ()) -> Iterable[Verdict]:
+    """Any git command run where git would read outside the work tree (a `.git` leading out, a
+    core.worktree naming another folder: `git status -vv` and `git blame FILE` print that folder's
+    files) asks, like a history read there."""
+    start = place.moved(chdir) if chdir is not None else place
+    if not start.known:
+        return  # judged elsewhere: a directory only known at run time
+    found = find_repository(start.cwd)
+    if found is None:
+        return
+    from agent_runtime.gitcmd import git_dir_escape, git_worktree_escape
+
+    foreign = git_dir_escape(found[0]) or git_worktree_escape(found[0])
+    if foreign is not None:
+        yield Verdict("ask", "git-history", f"{what} reads {foreign.target}: {foreign.entry} leads to a "
+                                            "repository or folder outside the workspace that is not its own")
+        return
+    yield from _nested_floor(found[0], what, False, list(argv))
+
+
+# What makes git open a submodule's repository and print from it: a command's option, or a setting.
+SUBMODULE_WORDS = ("--submodule", "--recurse-submodules")
+SUBMODULE_SETTINGS = re.compile(r"^(diff\.submodule|status\.submodulesummary|submodule\.recurse|"
+                                r"grep\.recursesubmodules|fetch\.recursesubmodules)$", re.I)
+
+
+def _shows_submodules(worktree: Path, argv: Iterable[str]) -> bool:
+    """Does this git command open its submodules' repositories: `--submodule=diff`, `--recurse-submodules`,
+    or a setting of the repository's or the user's configuration (`diff.submodule = diff`)? Unknown: yes."""
+    if any(text.startswith(SUBMODULE_WORDS) for text in argv):
+        return True
+    from agent_runtime.gitcmd import GitError, SafeGit, config_text, git_dirs
+
+    home = Path(os.environ.get("HOME") or "/nonexistent")
+    xdg = Path(os.environ.get("XDG_CONFIG_HOME") or home / ".config")
+    files = [d / name for d in git_dirs(worktree) for name in ("config", "config.worktree")]
+    files += [home / ".gitconfig", xdg / "git" / "config"]
+    if not any(word in config_text(f).lower() for f in files for word in ("submodule", "include")):
+        return False  # neither the repository nor the user sets one (the system file is the administrator's)
+
+    try:
+        done = SafeGit(worktree).call("config", "--list", "--show-scope", "-z", timeout=GIT_SCAN_TIMEOUT_S)
+    except GitError:
+        return True
+    if done.returncode != 0:
+        return True
+    fields = done.stdout.decode("utf-8", "replace").split("\0")
+    for scope, entry in zip(fields[0::2], fields[1::2]):
+        key = entry.split("\n", 1)[0]
+        if scope != "command" and SUBMODULE_SETTINGS.match(key):
+            return True
+    return False
+
+
+def _nested_floor(worktree: Path, what: str, history: bool, argv: Iterable[str]) -> Iterable[Verdict]:
+    """A nested repository whose git directory leads out: git shows its files as a submodule's diff,
+    when the command or a setting makes it open its submodules (the work tree is walked only then)."""
+    from agent_runtime.gitcmd import nested_git_escape
+
+    if not _shows_submodules(worktree, argv):
+        return
+    nested = nested_git_escape(worktree)
+    if nested == "many":
+        if history:
+            yield Verdict("ask", "git-history", f"{what} can show a submodule's files, and the work tree has too "
+                                                "many files to check that no nested .git leads outside it")
+    elif nested is not None:
+        yield Verdict("ask", "git-history", f"{what} can read {nested.target} as a submodule's: {nested.entry} "
+                                            "leads to a repository outside the workspace")
+
+
+def history_floor(paths: PathRules, history: HistoryRead, place: Place,
+                  argv: Iterable[str] = ()) -> Iterable[Verdict]:
     start = place.moved(history.chdir) if history.chdir is not None else place
     if not start.known:
         yield Verdict("ask", "git-history", f"{history.what} runs in a directory only known at run time, so "
@@ -120,12 +192,16 @@ def history_floor(paths: PathRules, history: HistoryRead, place: Place) -> Itera
     if found is None:
         return  # not in a repository: git prints nothing
     worktree = found[0]
-    from agent_runtime.gitcmd import git_dir_escape
+    from agent_runtime.gitcmd import git_dir_escape, git_worktree_escape
 
-    foreign = git_dir_escape(worktree)
+    foreign = git_dir_escape(worktree) or git_worktree_escape(worktree)
     if foreign is not None:
         yield Verdict("ask", "git-history", f"{history.what} reads {foreign.target}: {foreign.entry} leads to a "
                                             "repository outside the workspace that is not its own")
+        return
+    nested = list(_nested_floor(worktree, history.what, True, list(argv)))
+    if nested:
+        yield from nested
         return
     # Which objects and paths the command shows.
     revisions: list[Word] = []  # whole commits (or unknown objects)
@@ -133,6 +209,8 @@ def history_floor(paths: PathRules, history: HistoryRead, place: Place) -> Itera
     for word in history.maybe_paths:
         if not word.static:
             revisions.append(word)
+        elif word.text.startswith(":/"):
+            revisions.append(word)  # `:/three`: the newest commit whose message matches, printed whole
         elif ":" in word.text and "://" not in word.text:
             continue  # REV:path prints that one file, judged by its path (repo_paths)
         else:

@@ -62,12 +62,25 @@ def glob_match(pattern: str, rel: str) -> bool:
     return bool(_glob_regex(pattern).match(rel))
 
 
+def _through_proc(absolute: str) -> bool:
+    """Does resolving the path pass through a process's folder in /proc (/proc/self, /proc/PID, by a
+    symlink too), whose `cwd`, `root` and `fd` mean another process's at run time?"""
+    current = "/"
+    for part in Path(absolute).parts[1:]:
+        current = os.path.realpath(os.path.join(current, part))
+        head = Path(current).parts[1:3]
+        if len(head) == 2 and head[0] == "proc" and (head[1].isdigit() or head[1] in ("self", "thread-self")):
+            return True
+    return False
+
+
 @dataclass(frozen=True)
 class Place:
     """Where a command runs: the workspace and the current directory (moved by cd)."""
 
     root: Path
     cwd: Path
+    logical: Path | None = None  # bash's $PWD when it differs from cwd: `cd link` keeps the link's name
 
     @property
     def known(self) -> bool:
@@ -99,9 +112,14 @@ class Place:
         if absolute is None:
             return None
         try:
-            return Path(os.path.realpath(absolute))
+            real = os.path.realpath(absolute)
         except (OSError, ValueError):
             return Path(os.path.normpath(absolute))
+        if real != os.path.normpath(absolute) and _through_proc(absolute):
+            # /proc/self/cwd, /dev/fd/../cwd, a link to /proc/self: resolved here they name the policy's own
+            # process (its current directory, the workspace), at run time the command's (after `cd /root`)
+            return UNKNOWN_DIRECTORY / os.path.basename(os.path.normpath(absolute))
+        return Path(real)
 
     def lexical(self, text: str) -> Path | None:
         """The path as written, `.` and `..` folded: `hk/../.git/x` is `.git/x` whatever hk is."""
@@ -152,6 +170,23 @@ class Place:
             return Place(self.root, UNKNOWN_DIRECTORY)
         target = self.resolve(word.text)
         return Place(self.root, target or UNKNOWN_DIRECTORY)
+
+    def moved_logically(self, word: Word | None) -> "Place":
+        """The place after a logical `cd WORD` (bash's default, -L): `..` is taken off the text of $PWD and
+        the operand before the kernel resolves anything, so `cd link/../..` climbs from where the link
+        is named, not from its target. moved() is the physical reading (cd -P, or the fallback bash takes
+        when a component is missing)."""
+        if word is None or not word.static or word.text == "-" or not self.known:
+            return self.moved(word)
+        text = self.expand(word.text)
+        if not text or "\x00" in text or any(c in text for c in "*?["):
+            return self.moved(word)
+        base = self.logical or self.cwd
+        lexical = os.path.normpath(text if os.path.isabs(text) else str(base / text))
+        physical = self.resolve(lexical)
+        if physical is None or not self.known:
+            return self.moved(word)
+        return Place(self.root, physical, Path(lexical) if Path(lexical) != physical else None)
 
 
 def path_values(word: Word) -> Iterable[str]:

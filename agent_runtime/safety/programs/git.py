@@ -85,6 +85,19 @@ def _git_repo_paths(text: str) -> list[str]:
     return cleaned
 
 
+def git_chdir(args: list[Word]) -> Word | None:
+    """The folder `git -C DIR` runs in (the last -C before the subcommand), or None."""
+    i, chdir = 0, None
+    while i < len(args) and args[i].static and args[i].text.startswith("-"):
+        if args[i].text in GIT_GLOBAL_VALUES:
+            if args[i].text == "-C" and i + 1 < len(args):
+                chdir = args[i + 1]
+            i += 2
+            continue
+        i += 1
+    return chdir
+
+
 def git(args: list[Word], eff: Effects) -> None:
     i, chdir = 0, None
     while i < len(args) and args[i].static and args[i].text.startswith("-"):

@@ -97,7 +97,9 @@ def declare(args: list[Word], eff: Effects) -> None:
             eff.ask("env-assignment", "declare -n makes a name stand for another variable (ref=x then sets it)")
 
 
-SHOPT_RISKY = {"dotglob", "globstar", "nocaseglob", "extglob", "expand_aliases", "nocasematch", "sourcepath"}
+SHOPT_RISKY = {"dotglob", "globstar", "nocaseglob", "extglob", "expand_aliases", "nocasematch", "sourcepath",
+               "cdable_vars", "lastpipe"}  # cdable_vars: `cd name` goes to $name when there is no folder `name`;
+# lastpipe: a pipeline's last stage (`true | cd /root`) runs in the shell itself
 
 
 def shopt(args: list[Word], eff: Effects) -> None:
