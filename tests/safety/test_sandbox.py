@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 import shlex
 import shutil
 import signal
@@ -171,11 +172,13 @@ def test_limits_on_file_size_memory_and_cpu(workspace):
 
 
 def test_sandboxed_commands_die_with_the_agent(workspace, tmp_path):
+    # A sleep no other process runs (another checkout's suite, the other worker): pgrep finds this one only.
+    sleep = f"sleep 120.{secrets.randbelow(10**6):06d}"
     script = (
         "import sys; sys.path.insert(0, %r)\n"
         "from agent_runtime.safety.sandbox import Sandbox\n"
-        "Sandbox(%r).run('echo $$ > %s; sleep 120', timeout=300)\n"
-    ) % (str(Path(__file__).parents[2]), str(workspace), "build/pid")
+        "Sandbox(%r).run('echo $$ > %s; %s', timeout=300)\n"
+    ) % (str(Path(__file__).parents[2]), str(workspace), "build/pid", sleep)
     parent = subprocess.Popen([sys.executable, "-c", script])
     pid_file = workspace / "build" / "pid"
     deadline = time.monotonic() + 30
@@ -183,11 +186,11 @@ def test_sandboxed_commands_die_with_the_agent(workspace, tmp_path):
         time.sleep(0.1)
     assert pid_file.exists()
     time.sleep(0.5)
-    assert subprocess.run(["pgrep", "-u", str(os.geteuid()), "-f", "sleep 120"], capture_output=True).returncode == 0
+    assert subprocess.run(["pgrep", "-u", str(os.geteuid()), "-f", sleep], capture_output=True).returncode == 0
     parent.send_signal(signal.SIGKILL)
     parent.wait()
     deadline = time.monotonic() + 10
-    while subprocess.run(["pgrep", "-u", str(os.geteuid()), "-f", "sleep 120"], capture_output=True).returncode == 0:
+    while subprocess.run(["pgrep", "-u", str(os.geteuid()), "-f", sleep], capture_output=True).returncode == 0:
         assert time.monotonic() < deadline, "the sandboxed command outlived the agent"
         time.sleep(0.2)
 
