@@ -30,6 +30,8 @@ SAMPLE = [
     "bash -c 'cp untracked.txt tracked.txt'", "sh -c \"sed -i s/x/y/ tracked.txt\"", "command $'\\x74runcate' -s0 tracked.txt",
     "true | xargs chmod 000 tracked.txt", "find . -maxdepth 0 -exec tee tracked.txt \\;", "nohup cat ~/.npmrc",
     "git bisect run cat /etc/shadow", "echo x > tracked.txt", "exec rm -f build/out.bin",
+    # listed folders outside the workspace while allowed, before floors.py's listing_floor
+    "ls ~", "ls ..", "du -sh ~", "find .. -name '*.env'",
 ]
 
 
