@@ -165,12 +165,18 @@ system-deps:
 	fi
 
 # Only for the tests: go, so the sandbox's view of the homes is tested with `go test` beside pytest,
-# npm and cargo (tests/safety/test_sandbox_view.py).
+# npm and cargo (tests/safety/test_sandbox_view.py); strace, so the policy's differential check
+# (tests/safety/test_policy_diff.py) sees what a command opens and runs, not only what it changed.
 test-deps:
 	@if ! command -v go >/dev/null; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    echo "== Installing golang-go (apt-get), for the sandbox's go test"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq golang-go >/dev/null; \
 	  else echo "note: go is not installed: the sandbox's go test is skipped (Debian/Ubuntu: sudo apt-get install golang-go)"; fi; \
+	fi
+	@if ! command -v strace >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "== Installing strace (apt-get), for the policy's differential check"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq strace >/dev/null; \
+	  else echo "note: strace is not installed: the policy's differential check sees only file changes (Debian/Ubuntu: sudo apt-get install strace)"; fi; \
 	fi
 
 bench: install models

@@ -13,6 +13,7 @@ from conftest import git, make_repo, run_cli
 from agent_runtime.core import Action
 from agent_runtime.safety import programs
 from agent_runtime.safety.policy import Policy, PolicyError, glob_match
+from agent_runtime.safety.policy.containment import SandboxState
 
 DATA = Path(__file__).parents[1] / "data"
 
@@ -174,6 +175,19 @@ def test_reading_secrets_is_denied_everywhere(policy, root):
                     "cat ~/.aws/credentials", "cat key.pem", "cp ~/.netrc .", "rg token .env"):
         assert decide(policy, root, command) == "deny", command
     assert decide(policy, root, "cat .env.example") == "allow"  # allow_read exception
+
+
+def test_listing_a_folder_outside_the_workspace_asks(policy, root):
+    """ls, du, tree and find open the folders they list (benchmarks/policy_diff.py saw `ls ~` and `ls ..`
+    allowed): outside the workspace that asks, as reading a file there does; in it, and stat, do not."""
+    (root / "src").mkdir()
+    for command in ("ls ~", "ls ..", "ls -la ../", "ls /root", "ls /", "ls $HOME", "cd .. && ls", "du -sh ~",
+                    "find .. -name '*.env'", "find -L .. -maxdepth 1", "tree ~", "bash -c 'ls ..'"):
+        for state in (SandboxState(True), SandboxState(False)):
+            assert policy.check_command(command, root, state).decision == "ask", (command, state)
+    for command in ("ls", "ls -la src", "ls .env", "ls -I '*.pyc'", "du -sh .", "find . -name '*.py'",
+                    "find src -type f", "tree -L 2", "cd src && ls ..", "stat ~/.ssh/id_rsa.pub"):
+        assert policy.check_command(command, root, SandboxState(True)).decision == "allow", command
 
 
 def test_cd_moves_where_relative_paths_point(policy, root):

@@ -110,6 +110,8 @@ def _floors(paths: PathRules, cmd: SimpleCommand, place: Place, verdict: Verdict
             if listed:
                 yield Verdict("ask", "secret-listing", f"lists {word.text}, where secrets are kept (deny_read "
                                                        f"{listed!r}): what is there, and its details, would be shown")
+        for word in listed_folders(cmd):
+            yield from listing_floor(word, place, verdict)
     if effects.history is not None:
         yield from history_floor(paths, effects.history, place, cmd.texts())
     elif cmd.program == "git":
@@ -117,6 +119,51 @@ def _floors(paths: PathRules, cmd: SimpleCommand, place: Place, verdict: Verdict
     yield from follow_floor(paths, cmd, place, verdict)
     for redirect in cmd.redirects:
         yield from redirect_floor(paths, redirect, place)
+
+
+# Programs that open the folders they are given and print what is in them (ls, du, tree, find): outside the
+# workspace that is a look at the host, asked like a read (benchmarks/policy_diff.py saw `ls ..`, `du -sh ~`
+# and `find ..` open folders outside while allowed). stat, realpath and test only look at the path itself.
+LISTS_FOLDERS = frozenset({"ls", "du", "tree", "find"})
+FIND_LEADING = ("-H", "-L", "-P")  # find's options before its starting points
+
+
+def listed_folders(cmd: SimpleCommand) -> list[Word]:
+    """The folders a listing program opens: its operands, or the current directory without one."""
+    if cmd.program not in LISTS_FOLDERS:
+        return []
+    args = cmd.argv[1:]
+    if cmd.program == "find":
+        while args and (args[0].text in FIND_LEADING or args[0].text.startswith(("-D", "-O"))):
+            args = args[2:] if args[0].text == "-D" else args[1:]
+        operands = []
+        for word in args:
+            if word.text.startswith(("-", "(", "!")):
+                break
+            operands.append(word)
+    else:
+        operands = [word for word in args if not word.text.startswith("-")]
+    return operands or [Word(".")]
+
+
+def listing_floor(word: Word, place: Place, verdict: Verdict) -> Iterable[Verdict]:
+    """A folder listed outside the workspace asks, as reading a file there does (read_floor); listing a
+    deny_read name reads nothing (`ls .env`), so nothing here is denied."""
+    if verdict.decision != "allow":
+        return
+    if not word.static:
+        yield Verdict("ask", "dynamic-argument", f"lists {word.text}, only known at run time; it could name a "
+                                                 "folder outside the workspace")
+        return
+    for text in candidates(word, place):
+        path = place.resolve(text)
+        if path is None:
+            continue
+        if not place.known and not place.anchored(text):
+            yield Verdict("ask", "dynamic-directory", f"lists {text}, relative to a directory only known at run time")
+        elif not place.inside(path) and not place.neutral(path) and not place.neutral_text(text):
+            shown = text if text != "." else f"{text} ({place.cwd})"
+            yield Verdict("ask", "outside-workspace", f"lists {shown}, outside the workspace")
 
 
 def secret_directory(paths: PathRules, word: Word, place: Place) -> str | None:
