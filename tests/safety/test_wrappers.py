@@ -69,7 +69,10 @@ def test_what_a_wrapper_runs_is_judged_as_a_command_of_its_own(policy, root, for
         denied = policy.check_command(form.format(c="rm -rf /"), root, state)
         assert (denied.decision, denied.rule) == ("deny", "delete-outside"), denied.as_dict()
     harmless = policy.check_command(form.format(c="ls"), root, ON)
-    assert harmless.decision == "allow", harmless.as_dict()
+    if form == "parallel -- '{c}'":  # parallel appends a value read at run time: `ls VALUE` may list outside
+        assert (harmless.decision, harmless.rule) == ("ask", "dynamic-argument"), harmless.as_dict()
+    else:
+        assert harmless.decision == "allow", harmless.as_dict()
 
 
 @pytest.mark.parametrize(("command", "decision", "rule"), [
