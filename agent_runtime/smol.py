@@ -131,12 +131,6 @@ def agent_class() -> type:
     return _agent_class
 
 
-def set_reply_text(reply: Any, text: str) -> None:
-    """Make `text` the reply the agent parses. Relies on CodeAgent reading the code (and the step's
-    `model_output`) from the `content` of the very ChatMessage its model's `generate` returned."""
-    reply.content = text
-
-
 def wrap_generate(model: Any, wrap: Callable[..., Any]) -> None:
     """Replace this model instance's `generate` by `wrap(generate, *args, **kwargs)`. Relies on
     smolagents calling `self.model.generate(...)` through the instance (an instance attribute wins

@@ -246,20 +246,6 @@ def test_request_settings_win_over_the_models_own():
     assert model.kwargs["temperature"] == 0.1
 
 
-def test_set_reply_text_is_the_reply_the_agent_runs():
-    model = Scripted(code("final_answer(1)"))
-
-    def rewrite(generate, *args, **kwargs):
-        reply = generate(*args, **kwargs)
-        smol.set_reply_text(reply, code("final_answer(42)"))
-        return reply
-
-    smol.wrap_generate(model, rewrite)
-    agent = agent_for(model)
-    assert agent.run("t") == 42
-    assert "42" in agent.memory.steps[1].model_output
-
-
 # --- tools ---
 
 

@@ -1,19 +1,16 @@
-"""A fix task's attempts, owned in one place: what the model is asked for next, the decision after
-each step, the undo of a failed fix, and when more attempts will not help.
+"""A fix task's attempts, decided in one place: what the next request is, whether a failed fix
+is undone, and when more attempts will not help. agent/repair.py runs them.
 
-A fix task whose failure and code were put in front of the model starts with the fix: the first
-reply is asked in the edit form (agent/edits.py). After a step, the calls of the current attempt
-say how it went: the tests pass (the step's code has given the final answer), the fix is not
-tested yet (the model goes on from where it is), or it failed (refused, or applied and the tests
-still fail). A failed fix is undone -- through the tool path, `undo_patch`, so it is a span with a
-policy decision like any change -- and the next request is a new attempt: the task's first message
-and a note of what the failed attempts did, sampled warmer. (With a failed attempt in view, small
-models wrote it again, step after step.)
+A fix task starts with the fix: the failure and the code are in front of the model and the first
+reply is the fixed code (agent/edits.py). After each attempt, its tool calls say how it went (its
+proposal refused, or applied and the tests still fail). A failed fix is undone -- through the tool
+path, `undo_patch`, so it is a span with a policy decision like any change -- and the next request
+is a new attempt: the task's first message and a note of what the failed attempts did, sampled
+warmer. (With a failed attempt in view, small models wrote it again, step after step.) A reply that
+writes the change of an attempt that already failed is not applied again (`failed_with`).
 
-The request plan for the next model call is handed to the model wrapper explicitly
-(agent/replies.py asks `take()` once per step): nothing is left set on the model object. In a big
-repository (the changes form), each function shown gets its turn: the next attempt is held to the
-best-ranked one no attempt has written yet.
+In a big repository (the changes form), each function shown gets its turn: the next attempt is held
+to the best-ranked one no attempt has written yet.
 
 Stopping: attempts end early, with an honest answer, when they stop telling anything new -- the
 same failure after several different fixes, fixes the model already tried (or that change
@@ -23,8 +20,8 @@ docs/evaluation.md, "Attempts and time").
 
 Coaching rules (models/profiles.py) decide three of these: `fresh_restart` (the undo and the fresh
 start; off, the failed fix stays applied and its failure is reflected back, bounded, in the same
-conversation, whose next request is the agent's own), `temperature_bumps` (the warmer refix) and
-`new_function_per_attempt` (the turn of each function shown).
+conversation), `temperature_bumps` (the warmer refix) and `new_function_per_attempt` (the turn of
+each function shown).
 """
 
 from __future__ import annotations
@@ -43,7 +40,6 @@ from agent_runtime.agent.outcomes import (
     reflection,
     thought,
 )
-from agent_runtime.smol import add_to_observations
 
 if TYPE_CHECKING:
     from smolagents.memory import ActionStep
@@ -66,11 +62,13 @@ RULES = ("fresh_restart", "temperature_bumps", "new_function_per_attempt")  # th
 
 @dataclass
 class RequestPlan:
-    """What one model request is: a fix in the edit form, at a temperature, from a fresh start."""
+    """What one fix request is: the edit form's request, at a temperature, from a fresh start or
+    in the same conversation."""
 
     edit: EditRequest | None = None
     temperature: float | None = None
     fresh: str | None = None  # the request is the task's first message and this note
+    reflect: str | None = None  # the request follows the exchange so far with this note (fresh_restart off)
 
 
 @dataclass
@@ -81,6 +79,8 @@ class Attempt:
     fix: str  # the change itself, normalized (an attempt that repeats an earlier one has the same)
     seconds: float
     wrote: tuple[str, ...] = ()  # the headings its reply wrote
+    changed: tuple[str, ...] = ()  # the files it changed on disk (undone since, under fresh_restart)
+    repeated: int | None = None  # the earlier attempt whose change it wrote again (not applied)
 
 
 @dataclass
@@ -140,38 +140,54 @@ class FixAttempts:
         plan, self._pending = self._pending, None
         return plan
 
-    def after_step(self, step: "ActionStep", history: list["CallRecord"]) -> None:
-        """Decide after a step: nothing to do, or undo a failed fix and plan a new attempt, or stop.
-        history: the session's tool calls (this attempt's begin at first_call)."""
+    def failed_with(self, change: str) -> int | None:
+        """The earlier attempt that wrote this change and failed, if any: it is not applied again."""
+        key = " ".join(change.split())
+        return next((a.number for a in self.attempts if a.fix and a.fix == key and a.repeated is None), None)
+
+    def after_step(self, step: "ActionStep", history: list["CallRecord"], repeated: int | None = None) -> None:
+        """Decide after a failed attempt: undo it and plan the next, or stop. history: the session's
+        tool calls (this attempt's begin at first_call); repeated: the attempt whose change this one
+        wrote again (so it was not applied)."""
         if self.request is None or step.is_final_answer:
             return
         calls = history[self.first_call:]
         restart = self.fresh_restart
-        if (calls or not restart) and not fix_failed(calls):
-            return  # e.g. applied and not tested yet: the model goes on from where it is
         undone = self._undo(calls) if restart else None
         self.first_call = len(history)  # after the undo's own calls
         observations = step.observations or ""
         now = self.clock()
         wrote = tuple(self._current.written) if self._current is not None else ()
+        applied = any(c.tool == "apply_patch" and c.outcome == "ok" for c in calls)
+        changed = tuple(undone) if undone else tuple(dict.fromkeys(h.split("::")[0].split(" lines ")[0]
+                                                                    for h in wrote)) if applied else ()
         self.attempts.append(Attempt(len(self.attempts) + 1, thought(step), "\n".join(failure_lines(observations)),
-                                     fix_of(step), now - self._attempt_started, wrote))
+                                     fix_of(step), now - self._attempt_started, wrote, changed, repeated))
         self._attempt_started = now
-        fresh = None
-        if undone is not None:  # the code is as the first message showed it: start from there
-            self.notes.append(attempt_note(len(self.notes) + 1, calls, undone, observations))
-            fresh = "\n\n".join(self.notes[-NOTES_KEPT:]) + "\n\n" + ATTEMPT_AGAIN
+        number = len(self.attempts)
+        if repeated is not None:
+            note = (f"Attempt {number} wrote the change of attempt {repeated} again, which had failed: it was "
+                    "not applied.")
+        elif undone is not None:
+            note = attempt_note(number, calls, undone, observations)
+        else:
+            note = reflection(calls, observations)
         self.stopped = self._stop_reason()
+        if undone:
+            files = ", ".join(undone)
+            self.said.append(f"The tests still fail: undid the change to {files}"
+                             + ("." if self.stopped else " and trying a new fix."))
         warmer = REFIX_TEMPERATURE if self.temperature_bumps else None
-        if not restart:
-            # The same conversation goes on: the next request is the agent's own, after this note.
-            self._current = None
-            if not self.stopped:
-                add_to_observations(step, reflection(calls, observations))
-            self._pending = None if self.stopped or warmer is None else RequestPlan(temperature=warmer)
+        if self.stopped:
+            self._pending = None
             return
+        if not restart:  # the same conversation goes on, with the failure reflected back
+            self._pending = RequestPlan(edit=self._current or self.request, temperature=warmer, reflect=note)
+            return
+        self.notes.append(note)
+        fresh = "\n\n".join(self.notes[-NOTES_KEPT:]) + "\n\n" + ATTEMPT_AGAIN
         self._current = self._next_request()
-        self._pending = None if self.stopped else RequestPlan(edit=self._current, temperature=warmer, fresh=fresh)
+        self._pending = RequestPlan(edit=self._current, temperature=warmer, fresh=fresh)
 
     def _next_request(self) -> EditRequest:
         """In a big repository, each function shown gets its turn, in the order of the ranking: the
@@ -205,7 +221,6 @@ class FixAttempts:
                 self.said.append(f"Could not undo {patch_id}: {result['error']}")
                 return None
             files += [str(f) for f in result.get("files", [])]
-        self.said.append(f"The tests still fail: undid {', '.join(ids)} ({', '.join(sorted(set(files)))}) and trying a new fix.")
         return sorted(set(files))
 
     def _stop_reason(self) -> str | None:
@@ -242,7 +257,13 @@ class FixAttempts:
         lines = [f"Could not fix it: stopped after {len(self.attempts)} attempts because {why}. {kept}"]
         for attempt in self.attempts[-5:]:
             failure = attempt.failure.splitlines()[0].removeprefix("E").strip() if attempt.failure else "not tested"
-            lines.append(f"- attempt {attempt.number}: {attempt.what[:160] or '(no explanation)'} -> {failure[:160]}")
+            if attempt.repeated is not None:
+                did = f"wrote attempt {attempt.repeated}'s change again, not applied"
+            elif attempt.changed:
+                did = f"changed {', '.join(attempt.changed)}" + (", undone" if self.fresh_restart else "")
+            else:
+                did = "changed nothing"
+            lines.append(f"- attempt {attempt.number} ({did}): {attempt.what[:160] or '(no explanation)'} -> {failure[:160]}")
         last = next((a.failure for a in reversed(self.attempts) if a.failure), "")
         if last:
             lines.append("Still failing:\n" + last)

@@ -73,6 +73,25 @@ class UnprintedErrors:
                 notes.append(f"- {call.tool} failed: {error}" + (f" ({suggestion})" if suggestion else ""))
         if notes:
             add_to_observations(step, "Errors your code did not print:\n" + "\n".join(notes))
+class FileChanges:
+    """A step callback: the steps whose calls changed the workspace's files (a patch applied or
+    undone, a command that wrote). Code run again after such a step is no repeat: the tests run
+    after a patch run on other code than before it."""
+
+    def __init__(self, runtime: "Runtime"):
+        self.runtime = runtime
+        self.seen = 0
+        self.steps: set[int] = set()  # id() of the memory steps that changed files
+
+    def __call__(self, step: Any, agent: Any = None) -> None:
+        history = self.runtime.state.history
+        if self.seen > len(history):  # the history was reset (a new conversation)
+            self.seen = 0
+        calls, self.seen = history[self.seen:], len(history)
+        if any(c.changed_files() for c in calls):
+            self.steps.add(id(step))
+
+
 STEP_LIMIT_MESSAGE = "Stopped: the step limit ({n}) was reached before a final answer."
 
 
@@ -82,6 +101,7 @@ class CodingAgent(agent_class()):  # type: ignore[misc]
 
     step_limit_reached = False
     prompt_memory: PromptMemory | None = None
+    file_changes: FileChanges | None = None
 
     def __init__(self, *args: Any, skills_catalogue: str | None = None, **kwargs: Any):
         self.skills_catalogue = skills_catalogue  # before smolagents renders the system prompt
@@ -101,10 +121,12 @@ class CodingAgent(agent_class()):  # type: ignore[misc]
         return self.model.repeat_retries if isinstance(self.model, GuardedModel) else 0
 
     def task_codes(self) -> list[tuple[int, str]]:
-        """(step number, code) of the steps of the current task, for the repeat check."""
+        """(step number, code) of the steps of the current task since files last changed, for the
+        repeat check."""
         codes: list[tuple[int, str]] = []
+        changed = self.file_changes.steps if self.file_changes is not None else set()
         for step in self.memory.steps:
-            if isinstance(step, TaskStep):
+            if isinstance(step, TaskStep) or id(step) in changed:
                 codes.clear()
             elif isinstance(step, ActionStep) and step.code_action:
                 codes.append((step.step_number, step.code_action))
@@ -160,7 +182,8 @@ def grammar_chooser(tools: list, max_tokens: int, edit: tuple[str, ...] | None =
 def build_agent(runtime: "Runtime", model: Any, max_steps: int, constraint: Any = None,
                 prompt_memory: PromptMemory | None = None,
                 around_call: Callable[[int], ContextManager[Any]] = lambda step: nullcontext(),
-                observe: Callable[[Any], None] = lambda reply: None, coaching: Coaching = FULL) -> CodingAgent:
+                observe: Callable[[Any], None] = lambda reply: None, coaching: Coaching = FULL,
+                discarded: Callable[[str, float], None] = lambda why, seconds: None) -> CodingAgent:
     """coaching: the rules the model runs with (models/profiles.py); the default, every one."""
     reply_format = constraint.reply_format if constraint is not None else "text"
     limits = coaching.on("grammar_limits")
@@ -169,11 +192,12 @@ def build_agent(runtime: "Runtime", model: Any, max_steps: int, constraint: Any 
     guarded = GuardedModel(model, reply_format, CODE_TAGS, check_format=checked, around_call=around_call,
                            grammars=partial(grammar_chooser, max_tokens=runtime.settings.model_max_tokens,
                                             limits=limits),
-                           observe=observe, coaching=coaching)
+                           observe=observe, coaching=coaching, discarded=discarded)
+    changes = FileChanges(runtime)
     agent = CodingAgent(
         tools=build_tools(runtime),
         model=guarded,
-        step_callbacks=[UnprintedErrors(runtime), StepLimit(max_steps)],
+        step_callbacks=[UnprintedErrors(runtime), changes, StepLimit(max_steps)],
         code_block_tags=CODE_TAGS,
         prompt_templates=prompt_templates(reply_format),
         instructions=project_instructions(runtime.workspace.root, denied=lambda rel: runtime.decide(
@@ -193,6 +217,6 @@ def build_agent(runtime: "Runtime", model: Any, max_steps: int, constraint: Any 
         verbosity_level=LogLevel.OFF,
     )
     guarded.bind(agent)
-    agent.prompt_memory = prompt_memory
+    agent.prompt_memory, agent.file_changes = prompt_memory, changes
     constrain(model, list(agent.tools.values()), runtime.settings.model_max_tokens, limits)
     return agent

@@ -2,11 +2,9 @@
 
 Small coder models fix more bugs writing code in a Markdown block under a heading (as in a chat
 answer, or Aider's "whole" edit format) than writing it into a string argument of a tool call.
-For a fix request the model is asked for that form; its reply is then turned into the agent's
-own code (propose_file / replace_symbol / propose_patch, apply_patch, run_tests, and
-final_answer once the tests pass), which runs through the one tool path like any other step:
-policy, approval, sandbox, spans. The model's raw reply stays in the LLM span; the step shows
-the code that ran.
+For a fix request the model is asked for that form; agent/repair.py reads the reply here and
+proposes, applies and tests the change through the one tool path (policy, approval, sandbox,
+spans). The model's reply stays in the LLM span; the step shows the change as a diff.
 
 What a heading names (an EditTarget): a small file whole (`### shop/cart.py`); in a big file, one
 function or method whole (`### pkg/core.py::Parser.parse`: only that definition is written back,
@@ -21,7 +19,6 @@ from __future__ import annotations
 import ast
 import dataclasses
 import difflib
-import json
 import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -189,38 +186,15 @@ def _keep_definition(old: list[str], new: list[str]) -> list[str]:
     return old[:start + 1] + [shift + line if line.strip() else line for line in new]
 
 
-def _literal(content: str) -> str:
-    """A Python literal for a file's text that reads well in the step (a raw triple-quoted string
-    where one can hold it exactly) and always evaluates to the text."""
-    if "'''" not in content and not content.endswith(("'", "\\")):
-        candidate = f"r'''{content}'''"
-        try:
-            if ast.literal_eval(candidate) == content:
-                return candidate
-        except (SyntaxError, ValueError):
-            pass
-    return repr(content)
-
-
-def _thought(explanation: str) -> str:
-    """The explanation as one line of plain text. Anything that reads as the agent's own reply format
-    (a `Thought:` label, a code tag) is cut: the step's code must be the edit, nothing else."""
+def summary_line(explanation: str) -> str:
+    """The explanation as one line of plain text (the answer's last sentence): anything after a
+    code block or tag is cut, and a `Thought:` label."""
     text = re.split(r"</?code>|```", explanation, maxsplit=1)[0]
     text = re.sub(r"\b[Tt]hought:\s*", "", text)
     line = " ".join(text.replace("<", "‹").replace(">", "›").split())
     if len(line) > THOUGHT_CHARS:
         line = line[:THOUGHT_CHARS].rsplit(" ", 1)[0] + " ..."
     return line or "Fix the code and run the tests."
-
-
-def _proposal(name: str, edit: Edit, target: EditTarget | None) -> str:
-    """The call that proposes one piece of a fix."""
-    path = json.dumps(target.path if target else edit.path)
-    if target is not None and target.symbol:
-        return f"{name} = replace_symbol(path={path}, name={json.dumps(target.symbol)}, source={_literal(edit.content)})"
-    if target is not None and target.region:
-        return f"{name} = propose_patch(path={path}, old={_literal(target.text)}, new={_literal(edit.content)})"
-    return f"{name} = propose_file(path={path}, content={_literal(edit.content)})"
 
 
 def as_diff(pieces: list[Edit], targets: dict[str, EditTarget], file_text: Callable[[str], str | None]) -> str | None:
@@ -268,43 +242,7 @@ def _parses(source: str) -> bool:
     return True
 
 
-def edits_as_code(explanation: str, edits: list[Edit], test_timeout: int | None = None,
-                  test_command: str | None = None, targets: dict[str, EditTarget] | None = None,
-                  wider_command: str | None = None, file_text: Callable[[str], str | None] | None = None) -> str:
-    """The code that proposes each piece, applies it, runs the tests, and finishes when they pass.
-    Pieces of files (functions, lines) go as one unified diff when file_text can read their files.
-    test_timeout: a fix can loop forever; its test run should not take the task's whole time.
-    wider_command: once the failing tests pass, the tests around them (their files), so that a fix
-    that breaks a neighbour is no fix."""
-    lines = []
-    targets = targets or {}
-    pieces = [e for e in edits if targets.get(e.heading) is not None
-              and (targets[e.heading].symbol or targets[e.heading].region)]
-    diff = as_diff(pieces, targets, file_text) if pieces and file_text is not None else None
-    proposals: list[tuple[str | None, Edit]] = [(diff, pieces[0])] if diff else []
-    proposals += [(None, e) for e in edits if not (diff and e in pieces)]
-    names = ["p"] if len(proposals) == 1 else [f"p{i}" for i in range(1, len(proposals) + 1)]
-    for name, (unified, edit) in zip(names, proposals):
-        lines.append(f"{name} = propose_patch_unified(diff={_literal(unified)})" if unified
-                     else _proposal(name, edit, targets.get(edit.heading)))
-    for name in names:
-        lines.append(f'print(apply_patch(patch_id={name}["patch_id"]))')
-    answer = _thought(explanation)
-
-    def run(command: str | None, timeout: int | None) -> str:
-        args = ([f"command={json.dumps(command)}"] if command else []) + ([f"timeout={timeout}"] if timeout else [])
-        return f"run_tests({', '.join(args)})"
-
-    lines += [f"tests = {run(test_command, test_timeout)}", "print(tests)"]
-    if wider_command:
-        lines += ['if tests["passed"]:', f"    tests = {run(wider_command, 2 * test_timeout if test_timeout else None)}",
-                  "    print(tests)"]
-    lines += ['if tests["passed"]:',
-              f"    final_answer({json.dumps(tests_passed(test_command, wider_command) + answer, ensure_ascii=False)})"]
-    return "\n".join(lines)
-
-
-def tests_passed(test_command: str | None, wider_command: str | None) -> str:
+def passing_answer(test_command: str | None, wider_command: str | None) -> str:
     """What the answer says passed: the project's tests, or the ones a fix was judged by (a user
     reading "The tests pass." would take it that the whole suite ran)."""
     def shown(command: str) -> str:  # one line in the answer, never a code tag of the reply it sits in
@@ -319,18 +257,6 @@ def tests_passed(test_command: str | None, wider_command: str | None) -> str:
     return f"The failing tests pass (`{shown(test_command)}`); no other tests were run. "
 
 
-def as_reply(explanation: str, edits: list[Edit], reply_format: str, code_tags: tuple[str, str],
-             test_timeout: int | None = None, test_command: str | None = None,
-             targets: dict[str, EditTarget] | None = None, wider_command: str | None = None,
-             file_text: Callable[[str], str | None] | None = None) -> str:
-    """The edit as a reply in the agent's own format (what goes into memory and is run)."""
-    code = edits_as_code(explanation, edits, test_timeout, test_command, targets, wider_command, file_text)
-    if reply_format == "json":
-        return json.dumps({"thought": _thought(explanation), "code": code}, ensure_ascii=False)
-    return f"Thought: {_thought(explanation)}\n{code_tags[0]}\n{code}\n{code_tags[1]}"
-
-
-NO_USABLE_FILE = "The reply changed no file the fix may change ({paths})."
 # An attempt held to one heading (agent/attempts.py: each shown function gets its turn).
 LOOK_THERE = ("\n\nThe earlier attempts changed other code and the tests still failed. This time, look for the "
               "mistake in {heading} and write the fix there.")
@@ -413,11 +339,6 @@ class EditRequest:
             return CHANGES_UNCHANGED if unchanged else CHANGES_REMINDER.format(paths=", ".join(self.paths))
         return UNCHANGED if unchanged else EDIT_REMINDER.format(paths=", ".join(self.paths))
 
-    def as_reply(self, explanation: str, edits: list[Edit], reply_format: str, code_tags: tuple[str, str]) -> str:
-        return as_reply(explanation, edits, reply_format, code_tags, self.test_timeout, self.test_command,
-                        self.targets, self.wider_command, self.file_text)
-
-
 def _same(new: str, now: str | None) -> bool:
     """The same file but for trailing whitespace and blank lines: no fix, so it is not applied and
     tested as if it were one."""
@@ -428,14 +349,6 @@ def _same(new: str, now: str | None) -> bool:
         return [line.rstrip() for line in text.splitlines() if line.strip()]
 
     return lines(new) == lines(now)
-
-
-def as_note(explanation: str, note: str, reply_format: str, code_tags: tuple[str, str]) -> str:
-    """A reply with no usable file, as a step that only says so."""
-    code = f"print({json.dumps(note, ensure_ascii=False)})"
-    if reply_format == "json":
-        return json.dumps({"thought": _thought(explanation), "code": code}, ensure_ascii=False)
-    return f"Thought: {_thought(explanation)}\n{code_tags[0]}\n{code}\n{code_tags[1]}"
 
 
 def fence_for(content: str) -> str:

@@ -88,8 +88,6 @@ def thought(step: "ActionStep") -> str:
 
 
 def fix_of(step: "ActionStep") -> str:
-    """The change a step proposed, without its layout (a repeated fix compares equal)."""
-    code = step.code_action or ""
-    proposals = re.findall(r"^p\d* = (?:propose_\w+|replace_symbol)\(.*?(?=^p\d* = |^print\(apply_patch)", code,
-                           re.M | re.S)
-    return re.sub(r"\s+", " ", "".join(proposals)).strip()
+    """The change an attempt wrote (agent/repair.py: its diff), without its layout: a repeated fix
+    compares equal."""
+    return " ".join((step.code_action or "").split())

@@ -10,9 +10,8 @@ A wrapper (composition, not a patched method) around the real model:
 - a reply whose code repeats a step already taken in this task gets one retry with a nudge and
   a higher temperature. Small models copy their own last reply: the same context and a low
   temperature give the same answer again, step after step, until the step limit;
-- a request can be a fix in the edit form (a RequestPlan from agent/attempts.py, told by the task
-  loop before each step through `next_step`): the task's first message and what earlier attempts did, the reply's
-  pieces turned into the agent's code (agent/edits.py);
+- `fix` makes one request in the edit form for agent/repair.py (free text under the edit grammar,
+  room for the files): the harness, not this wrapper, applies and tests what it writes;
 - a grammar is chosen per request (`grammar_for`, passed with the request): the backend's own for a
   normal step, the edit form's for a fix, a stricter one for a retry;
 - the front end's hook runs around each call (a spinner, the model's time).
@@ -30,6 +29,7 @@ import ast
 import builtins
 import json
 import re
+import time
 from collections import Counter
 from contextlib import nullcontext
 from typing import Any, Callable, ContextManager
@@ -38,7 +38,6 @@ from smolagents.models import ChatMessage, MessageRole, Model, TokenUsage
 
 from agent_runtime.agent.tracing import REQUEST
 from agent_runtime.models.profiles import FULL, Coaching
-from agent_runtime.smol import set_reply_text
 
 FORMAT_REMINDERS = {
     "text": "Your reply could not be used ({problem}). Reply again in exactly this form:\n"
@@ -173,7 +172,8 @@ class GuardedModel(Model):
     def __init__(self, inner: Any, reply_format: str, code_tags: tuple[str, str], check_format: bool,
                  around_call: Callable[[int], ContextManager[Any]] = lambda step: nullcontext(),
                  grammars: Callable[..., Any] = lambda tools, **options: None,
-                 observe: Callable[[ChatMessage], None] = lambda reply: None, coaching: Coaching = FULL):
+                 observe: Callable[[ChatMessage], None] = lambda reply: None, coaching: Coaching = FULL,
+                 discarded: Callable[[str, float], None] = lambda why, seconds: None):
         super().__init__(model_id=getattr(inner, "model_id", None))
         self.inner = inner
         self.reply_format = reply_format
@@ -185,22 +185,22 @@ class GuardedModel(Model):
         self.grammars = grammars
         self.observe = observe  # every reply the model gives, retries included (the session's figures)
         self.coaching = coaching  # which of the retries run (models/profiles.py)
+        self.discarded = discarded  # (why, seconds): a reply not kept, asked again (the display says so)
         self.agent: Any = None  # the agent it answers (bind): its tools, variables and steps are what replies are checked against
-        self._plan: Any = None  # the next request's RequestPlan (agent/attempts.py), told by next_step
         self._hint: str | None = None  # the step the task's hints suggest (agent/hints.py), told by next_step
         self.edits = 0  # fix requests answered in the edit form
         self.format_retries = 0  # replies asked again: no code, invalid Python or an unbound name
         self.repeat_retries = 0
         self.last_reply: str | None = None  # the reply kept, for the front end to show its thought
+        self.last_call_s = 0.0  # how long the latest request took
 
     def bind(self, agent: Any) -> None:
         """The agent this model answers, once it is built."""
         self.agent = agent
 
-    def next_step(self, plan: Any = None, hint: str | None = None) -> None:
-        """What the task loop (agent/taskloop.py) says before a step: the plan of its request (None:
-        the agent's own), used by that request alone, its retries included; the suggested next step."""
-        self._plan, self._hint = plan, hint
+    def next_step(self, hint: str | None = None) -> None:
+        """What the task loop (agent/taskloop.py) says before a step: the step the task's hints suggest."""
+        self._hint = hint
 
     def _variables(self) -> set[str] | None:
         """The interpreter's variables now; None (no agent bound): reads are not checked."""
@@ -217,32 +217,27 @@ class GuardedModel(Model):
         wanted = max(RETRY_TEMPERATURE, kwargs.get("temperature") or 0) if floor else RETRY_TEMPERATURE
         return {**kwargs, "temperature": wanted}
 
-    @staticmethod
-    def _fresh(messages: list, note: str) -> list:
-        """The messages up to the task's first one, then `note` (as the user)."""
-        roles = [m.get("role") if isinstance(m, dict) else getattr(m, "role", None) for m in messages]
-        first = next((i for i, r in enumerate(roles) if r == MessageRole.USER), None)
-        if first is None:
-            return messages
-        return list(messages[:first + 1]) + [ChatMessage(role=MessageRole.USER,
-                                                         content=[{"type": "text", "text": note}])]
-
-    def _call(self, messages: list, options: dict | None = None, why: str = "step", **kwargs: Any) -> ChatMessage:
-        """One request to the model; `why` it is made goes on its span (agent/tracing.py REQUEST)."""
+    def _call(self, messages: list, options: dict | None = None, why: str = "step", step: int | None = None,
+              **kwargs: Any) -> ChatMessage:
+        """One request to the model; `why` it is made goes on its span (agent/tracing.py REQUEST);
+        step: the step it is for (None: the agent's current one)."""
         chosen = self.grammars(list(self.agent.tools.values()) if self.agent is not None else [], **(options or {}))
         if chosen is not None:
             kwargs["grammar_for"] = chosen
         token = REQUEST.set(why)
+        started = time.monotonic()
         try:
-            with self.around_call(self.agent.step_number if self.agent is not None else 1):
+            with self.around_call(step or (self.agent.step_number if self.agent is not None else 1)):
                 reply = self.inner.generate(messages, **kwargs)
         finally:
             REQUEST.reset(token)
+            self.last_call_s = round(time.monotonic() - started, 3)
         self.observe(reply)
         return reply
 
     def _again(self, messages: list, reply: ChatMessage, note: str, options: dict | None = None,
                show_reply: bool = True, why: str = "retry", **kwargs: Any) -> ChatMessage:
+        self.discarded(why, self.last_call_s)
         shown = [ChatMessage(role=MessageRole.ASSISTANT, content=[{"type": "text", "text": reply.content or ""}])]
         again = list(messages) + (shown if show_reply else []) + [
             ChatMessage(role=MessageRole.USER, content=[{"type": "text", "text": note}]),
@@ -251,50 +246,22 @@ class GuardedModel(Model):
         second.token_usage = _add_usage(reply.token_usage, second.token_usage)
         return second
 
-    def _edit(self, messages: list, request: Any, fresh: str | None, kwargs: dict[str, Any]) -> ChatMessage:
-        """A fix in the edit form (agent/edits.py): the task's first message (and what earlier
-        attempts did), the ask; the reply's files become the agent's code. A reply in the agent's
-        own form (where no grammar holds the model to the edit form) runs as usual. One with no
-        file, or only files as they already are, is asked again once (warmer, for the copy)."""
-        from agent_runtime.agent.edits import EDIT_ASK, NO_USABLE_FILE, as_note, edit_messages
-
-        paths = request.paths
-        ask = request.ask or EDIT_ASK
-        messages = edit_messages(messages, ask if not fresh else f"{fresh}\n\n{ask}")
-        # Free text with files, not the {thought, code} object a JSON-schema backend would force,
-        # and no stop strings of that form ("Observation:", "</code>") to cut it short.
-        kwargs = {**kwargs, "response_format": None, "stop_sequences": None,
-                  **({"max_tokens": request.max_tokens} if request.max_tokens else {})}
-        options = {"edit": paths, "edit_blocks": request.max_blocks,
-                   "edit_changes": {h: request.current(h) or "" for h in paths} if request.form == "changes" else None}
-        why = "fix" + (f" held to {request.held_to} (new_function_per_attempt)" if request.held_to else "") \
-            + (" after a failed one, from the first message (fresh_restart)" if fresh else "")
-        reply = self._call(messages, options, why, **kwargs)
-        explanation, edits, unchanged = request.read(_text(reply))
-        if not edits and not self._own_form(reply) and self.coaching.on("reply_repairs"):
-            self.format_retries += 1
-            note = request.again(bool(unchanged))
-            why = "the file written back unchanged" if unchanged else "no usable file"
-            reply = self._again(messages, reply, note, options, why=f"retry (reply_repairs): {why}",
-                                **self._warmer(kwargs, floor=True))
-            explanation, edits, unchanged = request.read(_text(reply))
-        if edits:
-            self.edits += 1
-            set_reply_text(reply, request.as_reply(explanation, edits, self.reply_format, self.code_tags))
-        elif not self._own_form(reply):
-            # Never run a file the model wrote as if it were the agent's code (smolagents would take a
-            # Markdown block for code): the step says what happened, and the next attempt starts afresh.
-            said = (f"The reply wrote {', '.join(unchanged)} exactly as it is now." if unchanged
-                    else NO_USABLE_FILE.format(paths=", ".join(paths)))
-            set_reply_text(reply, as_note(explanation, said, self.reply_format, self.code_tags))
+    def fix(self, messages: list, request: Any, why: str, step: int, temperature: float | None = None) -> ChatMessage:
+        """One fix request in the edit form (agent/repair.py): free text with files, not the {thought,
+        code} object a JSON-schema backend would force, no stop strings of that form to cut it short,
+        room for the files, the edit grammar where the backend takes one."""
+        kwargs: dict[str, Any] = {"response_format": None, "stop_sequences": None}
+        if request.max_tokens:
+            kwargs["max_tokens"] = request.max_tokens
+        if temperature is not None:
+            kwargs["temperature"] = temperature
+        options = {"edit": request.paths, "edit_blocks": request.max_blocks,
+                   "edit_changes": {h: request.current(h) or "" for h in request.paths}
+                   if request.form == "changes" else None}
+        reply = self._call(messages, options, why, step, **kwargs)
+        self.edits += 1
         self.last_reply = reply.content if isinstance(reply.content, str) else None
         return reply
-
-    def _own_form(self, reply: ChatMessage) -> bool:
-        """A reply in the agent's form (a code block in its tags, or the JSON object) that parses."""
-        text = _text(reply)
-        marked = text.lstrip().startswith("{") if self.reply_format == "json" else self.code_tags[0] in text
-        return marked and reply_problem(text, self.reply_format, self.code_tags) is None
 
     def _bad_reads(self, reply: ChatMessage) -> str | None:
         """Why the reply's code would fail at its first read, seen before it runs: a name nothing
@@ -331,18 +298,8 @@ class GuardedModel(Model):
                  tools_to_call_from: Any = None, **kwargs: Any) -> ChatMessage:
         kwargs.update(stop_sequences=stop_sequences, response_format=response_format,
                       tools_to_call_from=tools_to_call_from)
-        plan, self._plan = self._plan, None
         options: dict[str, Any] = {}
-        fresh = plan.fresh if plan is not None else None
-        if plan is not None and plan.temperature is not None:
-            kwargs["temperature"] = plan.temperature
-        if plan is not None and plan.edit is not None:
-            return self._edit(messages, plan.edit, fresh, kwargs)
-        if fresh:
-            messages = self._fresh(messages, fresh)
-        reply = self._call(messages, options,
-                           "step after a failed fix, from the first message (fresh_restart)" if fresh else "step",
-                           **kwargs)
+        reply = self._call(messages, options, "step", **kwargs)
         reply = checked = self._parses(messages, reply, options, kwargs)
         self.last_reply = reply.content if isinstance(reply.content, str) else None
         repeated = self._repeats(reply)

@@ -39,14 +39,15 @@ class RunLog:
         s.calls.step_announced = 0
         s.runtime.hooks.context["session_id"] = s.session_id  # (a resumed conversation brings its own)
         s.meter = StepMeter(s)  # per step and per task: time without approval prompts, context, cost
-        self.files_changed: list[str] = []
+        self.command_files: list[str] = []  # what commands changed (their checkpoints say)
+        self.patch_files: dict[str, list[str]] = {}  # patch id -> its files, while it stays applied
         self.first_step = 0 if s._fresh else len(s.agent.memory.steps)  # a fresh run empties memory
         self.first_call = len(s.runtime.state.history)
         self.retries_before, self.switches_before = s.agent.format_retries, s.switches_reported
 
     def _tool_event(self, record: Any, decision: Any, approval: Any) -> None:
         if record.outcome == "ok" and record.facts.get("files_changed"):  # a command's changes (its checkpoint's)
-            self.files_changed += [str(p) for p in record.facts.get("changed") or ()]
+            self.command_files += [str(p) for p in record.facts.get("changed") or ()]
         self.session.display.event(
             "tool_call", step=self.session.calls.step_announced or None, tool=record.tool, arguments=record.arguments,
             outcome=record.outcome, decision=decision.decision if decision else "allow",
@@ -56,8 +57,15 @@ class RunLog:
 
     def _patch_event(self, patch: Any) -> None:
         stats = patch.stats()
-        self.files_changed += [str(s["path"]) for s in stats]
+        self.patch_files[patch.id] = [str(s["path"]) for s in stats]
         self.session.display.event("patch_applied", patch_id=patch.id, files=stats)
+
+    def _undo_event(self, patch_id: str) -> None:
+        self.patch_files.pop(patch_id, None)  # undone: its files are as they were (a fix that failed)
+
+    @property
+    def files_changed(self) -> list[str]:
+        return sorted(set(self.command_files).union(*self.patch_files.values()))
 
     @contextmanager
     def around(self, task: str, loop: TaskLoop) -> Iterator[list[TaskResult]]:
@@ -67,6 +75,7 @@ class RunLog:
         runtime = s.runtime
         runtime.call_listeners += [record.on_call, self._tool_event]
         runtime.patch_listeners.append(self._patch_event)
+        runtime.undo_listeners.append(self._undo_event)
         s.tracing.start_run(record.dir / "trace.jsonl")
         out = [TaskResult("interrupted", error="interrupted")]
         try:
@@ -87,11 +96,12 @@ class RunLog:
                 root.finish(result.status, result.answer, result.error, result.steps, s.settings.agent_max_steps,
                             s.meter.review(runtime.state.history[self.first_call:], self.files_changed,
                                            result.exit_code))
-                root.note("agent_runtime.time_to_first_request_s", loop.attempts.first_request_s)
+                root.note("agent_runtime.time_to_first_request_s", loop.first_request_s)
         finally:
             runtime.call_listeners.remove(record.on_call)
             runtime.call_listeners.remove(self._tool_event)
             runtime.patch_listeners.remove(self._patch_event)
+            runtime.undo_listeners.remove(self._undo_event)
             s.tracing.end_run()
             if s.steps_saved is not None:
                 s.save_steps()  # the last step (a step-limit or interrupted one is not streamed)
@@ -127,7 +137,7 @@ class RunLog:
             model_switches=s.model_switches[self.switches_before:],  # includes any made at start-up
             models=roles_record(s),  # after any fallback: the model that answered last
             coaching_rules=s.kind.coaching.names,
-            time_to_first_request_s=loop.attempts.first_request_s,
+            time_to_first_request_s=loop.first_request_s,
             **({"plan": loop.plan.as_dict()} if loop.plan is not None else {}),
         )
         s.switches_reported = len(s.model_switches)
@@ -135,9 +145,9 @@ class RunLog:
                         steps=result.steps, tokens_in=tokens_in, tokens_out=tokens_out, model_s=model_s,
                         wall_s=round(time.monotonic() - self.started, 3), parse_errors=parse_errors,
                         code_errors=code_errors, format_retries=retries,
-                        files_changed=sorted(set(self.files_changed)), error=result.error,
+                        files_changed=self.files_changed, error=result.error,
                         models=models_by_role(s), attempts=loop.attempts.made(result.status == "answered"),
-                        time_to_first_request_s=loop.attempts.first_request_s,
+                        time_to_first_request_s=loop.first_request_s,
                         **server_figures(s.calls.server, self.server_before), **s.meter.summary(calls))
         s.display.run_saved(record.id, s.tracing.trace_url(trace_id))
         return result

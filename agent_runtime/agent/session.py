@@ -229,7 +229,8 @@ class Session:
 
         self.agent = build_agent(self.runtime, self.model, self.settings.agent_max_steps, self.constraint,
                                  prompt_memory=self.prompt_memory, around_call=self.calls.around,
-                                 observe=self.calls.observe, coaching=self.kind.coaching)
+                                 observe=self.calls.observe, coaching=self.kind.coaching,
+                                 discarded=self.calls.discarded)
         trace_agent(self.agent, self.tracing.telemetry)  # a CHAIN span per step
 
     def context_used(self) -> tuple[int, int]:

@@ -39,6 +39,7 @@ from agent_runtime.agent.tasks import (
     kept_by_task,
     named,
     named_tests,
+    repairable,
 )
 from agent_runtime.code.frames import parse_failure
 from agent_runtime.code.index import RepoIndex
@@ -201,7 +202,7 @@ def prepare(task: str, repo: Path, listing: tuple[list[str], bool], run_tests: A
     if plan.wider is None and plan.classes and extra_runs:
         # Their files too slow (or too broken) to judge each fix: their classes.
         plan.wider = _without_failing(plan.classes, run_tests, task, files)
-    if fresh and targets and asks_change(task):
+    if fresh and targets and repairable(task):
         whole = all(t.symbol is None and t.region is None for t in targets)
         # Room for the files whole, or (the changes form) for a few lines and what they become.
         room = min(max(max_tokens, sum(len(t.text) for t in targets) // 3 + 400), window // 3) if whole else max_tokens

@@ -106,6 +106,10 @@ class ModelCalls:
     def observe(self, reply: Any) -> None:
         observe_reply(self.server, reply)
 
+    def discarded(self, why: str, seconds: float) -> None:
+        """A reply the model wrapper did not keep and asked again (a coaching rule's retry)."""
+        self.display.event("harness_step", what=f"a reply was discarded and asked again: {why}", seconds=seconds)
+
 
 def tool_spinner(display: Any) -> Any:
     """The runtime's `activity`: a spinner naming the tool and its arguments while it runs."""
@@ -182,7 +186,9 @@ def summary_line(fields: dict[str, Any]) -> str:
                                                                  else ""))
     else:
         parts.append("no file changed")
-    if fields.get("tests_stale"):
+    if fields.get("tests_stale") and not files:
+        parts.append("tests: last run on a change since undone")
+    elif fields.get("tests_stale"):
         parts.append("tests: not run since the last change")
     elif fields.get("tests_passed") is not None:
         parts.append("tests: " + ("passed" if fields["tests_passed"] else "failing"))

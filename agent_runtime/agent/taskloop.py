@@ -1,5 +1,5 @@
-"""One task on the session's CodeAgent: what the model is shown first, the steps as they stream,
-a fix task's attempts (agent/attempts.py), and how the task ended.
+"""One task: what the model is shown first, then either a fix task's attempts, which the harness
+runs itself (agent/repair.py), or the CodeAgent's steps as they stream; and how the task ended.
 
 The session (agent/session.py) owns what lives across tasks: the model, the runtime, the agent,
 the conversation on disk. It makes one TaskLoop per task and reports what `run` returns.
@@ -54,26 +54,30 @@ class TaskLoop:
         self.shown: list[str] = []  # files the task's first message showed (whole or their failing code)
         self.first_call = self.step_first_call = len(runtime.state.history)  # this task's, this step's calls
         self.plan: Any = None  # the planner's plan (agent/planner.py Plan), if it was asked
+        self._first_request_s: float | None = None  # a CodeAgent task's (a fix task's: attempts.py measures it)
         self.attempts = FixAttempts(self.undo_patch, budget_s=settings.agent_time_budget,
                                     max_attempts=settings.agent_max_attempts,
                                     **{rule: session.kind.coaching.on(rule) for rule in RULES},
                                     started=self.started)
 
+    @property
+    def first_request_s(self) -> float | None:
+        """From the task's start to its first model request."""
+        return self.attempts.first_request_s if self.attempts.active else self._first_request_s
+
     # --- what the model is told before each step (agent/replies.py GuardedModel.next_step) ---
 
     def _next_step(self) -> None:
-        """The next request's plan (a fix attempt's, or None: the agent's own) and, where the hints
-        rule is on, the step they suggest should the model repeat one."""
+        """Where the hints rule is on, the step they suggest should the model repeat one."""
         from smolagents.memory import ActionStep
 
         from agent_runtime.agent.hints import next_step
 
-        hint = None
-        if self.session.kind.coaching.on("hints"):  # a coaching rule
-            calls = self.session.runtime.state.history[self.first_call:]
-            recent = [s.observations or "" for s in self.session.agent.memory.steps[-3:] if isinstance(s, ActionStep)]
-            hint = next_step(calls, self.files, "\n".join(recent), shown=self.shown, task=self.task)
-        self.session.agent.model.next_step(self.attempts.take(), hint)
+        if not self.session.kind.coaching.on("hints"):  # a coaching rule
+            return
+        calls = self.session.runtime.state.history[self.first_call:]
+        recent = [s.observations or "" for s in self.session.agent.memory.steps[-3:] if isinstance(s, ActionStep)]
+        self.session.agent.model.next_step(next_step(calls, self.files, "\n".join(recent), shown=self.shown, task=self.task))
 
     def undo_patch(self, patch_id: str) -> dict[str, Any]:
         """An automatic undo, through the one tool path (policy, span, record) like any call."""
@@ -106,12 +110,16 @@ class TaskLoop:
                         window=memory.window, cache_dir=state_home() / "code-index",
                         planner=session.planner, coaching=session.kind.coaching)
         self.shown = start.shown
+        if start.tests.first_run_s:
+            what = "ran the tests the task names" if start.tests.first else "ran the tests"
+            session.display.event("harness_step", what=f"{what} before the first request",
+                                  seconds=round(start.tests.first_run_s, 3))
         if start.plan is not None:
             self.plan = start.plan
             session.display.event("plan", **start.plan.as_dict())
         if start.request is not None:
-            # The failure and the code are in front of the model: its first reply is the fix, then one
-            # attempt per step (agent/attempts.py).
+            # The failure and the code are in front of the model: its first reply is the fix, and the
+            # harness runs the attempts (agent/repair.py).
             self.attempts.begin(start.request, len(session.runtime.state.history))
         overview = start.overview
         load_skill = session.agent.tools.get("load_skill")
@@ -135,15 +143,44 @@ class TaskLoop:
         if hints and (note := answer_now(self.task, task_calls, step_calls, self.files)):
             add_to_observations(step, note)
 
-    def _after_step(self, step: Any) -> None:
-        """A fix task's decision after a step (agent/attempts.py); it may stop the task early."""
-        from agent_runtime.smol import stop_after_step
+    def _repair(self) -> TaskResult:
+        """A fix task's attempts, run by the harness (agent/repair.py): no CodeAgent step."""
+        from smolagents.memory import TaskStep
 
-        self.attempts.after_step(step, self.session.runtime.state.history)
-        while self.attempts.said:
-            self.session.display.warn(self.attempts.said.pop(0))
-        if self.attempts.stopped is not None:
-            stop_after_step(self.session.agent)  # ends the run before the next step; run() reports the answer
+        from agent_runtime.agent.context import ContextOverflow
+        from agent_runtime.agent.repair import ModelFailed, Parts, Repair
+
+        session = self.session
+        agent, memory = session.agent, session.prompt_memory
+        if self.fresh:
+            agent.memory.reset()
+        kept = len(agent.memory.steps)
+        task_step = TaskStep(task=self.task)
+        agent.memory.steps.append(task_step)
+        session.steps_written(kept)
+        first = memory.build(agent.system_prompt, [task_step])
+        parts = Parts(agent.model, agent.tools, session.display, session.tracing.telemetry,
+                      session.runtime.state.history, agent.memory.steps, first, session.meter.step,
+                      session.settings.agent_max_steps)
+        try:
+            outcome = Repair(parts, self.attempts).run()
+        except KeyboardInterrupt:
+            return TaskResult("interrupted", error="interrupted", steps=len(agent.memory.steps) - kept - 1)
+        except ModelFailed as exc:
+            return TaskResult("error", error=describe_model_error(exc.__cause__ or exc, session.model_label,
+                                                                  session.settings.model_api_base),
+                              steps=len(agent.memory.steps) - kept - 1)
+        except ContextOverflow as exc:
+            return TaskResult("error", error=str(exc), steps=len(agent.memory.steps) - kept - 1)
+        finally:
+            session.save_steps()
+        if outcome.status == "step_limit":
+            from agent_runtime.agent.codeagent import STEP_LIMIT_MESSAGE
+
+            return TaskResult("step_limit", answer=STEP_LIMIT_MESSAGE.format(n=session.settings.agent_max_steps),
+                              steps=outcome.steps)
+        session.display.event("final_answer", answer=outcome.answer)
+        return TaskResult(outcome.status, answer=outcome.answer, steps=outcome.steps)
 
     def run(self) -> TaskResult:
         from smolagents.agents import FinalAnswerStep
@@ -162,6 +199,8 @@ class TaskLoop:
         if self.fresh and session.prompt_memory is not None:
             session.prompt_memory.reset()  # smolagents empties its memory on a fresh run
         self._prepare()
+        if self.attempts.active:
+            return self._repair()
         shown: set[int] = set()  # smolagents yields the last step twice when the step limit is hit
         code_shown = False
         try:
@@ -169,6 +208,7 @@ class TaskLoop:
             # One step to spare: StepLimit (codeagent.py) interrupts the run before it begins.
             stream = agent.run(self.task, stream=True, reset=self.fresh, max_steps=steps_to_run(settings.agent_max_steps))
             session.steps_written(kept)  # agent.run() has put the task in memory: it is written at once
+            self._first_request_s = round(time.monotonic() - self.started, 3)
             self._next_step()  # the stream runs nothing before it is read: this is before the first step
             for event in stream:
                 if isinstance(event, ToolCall):  # parsed, about to run: show it now
@@ -182,8 +222,7 @@ class TaskLoop:
                     display.step_done(event, code_shown)
                     display.event("step_ended", **session.meter.step(event))
                     code_shown = False
-                    self._after_step(event)
-                    if not (event.is_final_answer or agent.step_limit_reached or self.attempts.stopped):
+                    if not (event.is_final_answer or agent.step_limit_reached):
                         self._next_step()
                 elif isinstance(event, FinalAnswerStep):
                     answer = event.output
@@ -197,11 +236,8 @@ class TaskLoop:
         except ContextOverflow as exc:
             return TaskResult("error", error=str(exc), steps=steps)
         except AgentError:
-            if not agent.step_limit_reached and self.attempts.stopped is None:
+            if not agent.step_limit_reached:
                 raise
-        if self.attempts.stopped is not None:
-            display.event("final_answer", answer=self.attempts.stopped)
-            return TaskResult("gave_up", answer=self.attempts.stopped, steps=steps)
         if agent.step_limit_reached:
             return TaskResult("step_limit", answer=STEP_LIMIT_MESSAGE.format(n=settings.agent_max_steps), steps=steps)
         return TaskResult("answered", answer=str(answer) if answer is not None else "", steps=steps)

@@ -17,6 +17,8 @@ NOT_A_CHANGE = re.compile(r"^\s*(why|what|how|explain|which|where|who|when|is|ar
                           r"describe|list|run)\b", re.I)
 ASKS_CHANGE = re.compile(r"\b(fix|repair|make\b.{0,40}\bpass|resolve|correct|change|update|add|implement|support|"
                          r"handle|rename)", re.I)
+# A task that asks for a test to be written: the fix form writes the files shown, not new ones.
+WRITES_TEST = re.compile(r"\b(with|write|writes|add|adds|new)\b(\s+\w+){0,3}\s+tests?\b", re.I)
 # A pytest id as people paste it: tests/test_x.py::TestY::test_z[param]
 TEST_ID = re.compile(r"(?<![\w/.-])((?:[\w.-]+/)*[\w.-]+\.py)::([\w.]+(?:::[\w.]+)*(?:\[[^\]\s]*\])?)")
 
@@ -28,6 +30,12 @@ def about_failure(task: str) -> bool:
 def asks_change(task: str) -> bool:
     """Whether a task asks for a change to the code (a fix, a feature), not only for an answer."""
     return bool(ASKS_CHANGE.search(task)) or (about_failure(task) and not NOT_A_CHANGE.search(task))
+
+
+def repairable(task: str) -> bool:
+    """Whether the harness's repair loop (agent/repair.py) takes the task once tests fail: it asks for
+    a change and not for a new test (the CodeAgent writes new files)."""
+    return asks_change(task) and not WRITES_TEST.search(task)
 
 
 def named(task: str, files: list[str]) -> list[str]:

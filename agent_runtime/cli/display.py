@@ -159,6 +159,9 @@ class Display:
             self.console.print(f"[dim]{escape(step_line(fields))}[/]", soft_wrap=not self.wrap)
         elif kind == "plan":
             self.console.print(escape(for_terminal(plan_line(fields))), soft_wrap=not self.wrap)
+        elif kind == "harness_step":  # what the runtime ran or asked on its own, never hidden
+            took = f" ({fields['seconds']:.1f} s)" if fields.get("seconds") is not None else ""
+            self.console.print(f"[dim]runtime: {escape(for_terminal(fields['what']))}{took}[/]", soft_wrap=not self.wrap)
         elif kind == "run_ended" and fields.get("run_id"):  # not for a run that could not start
             from agent_runtime.agent.stats import summary_line
 

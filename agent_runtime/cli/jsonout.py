@@ -25,6 +25,7 @@ EVENT_FIELDS: dict[str, dict[str, str]] = {
                     "sandbox": "string", "max_steps": "integer"},
     "plan": {"model": "string", "targets": "array", "problem": "string?", "dropped": "array", "used": "boolean",
              "note": "string?", "seconds": "number"},
+    "harness_step": {"what": "string", "seconds": "number?"},
     "step_started": {"step": "integer"},
     "model_reply": {"step": "integer", "thought": "string", "code": "string"},
     "tool_call": {"step": "integer?", "tool": "string", "arguments": "object", "outcome": "string",

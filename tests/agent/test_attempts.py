@@ -70,13 +70,14 @@ def test_the_first_request_is_the_fix_and_a_failed_one_is_undone_and_tried_warme
     assert attempts.made(answered=True) == 2 and attempts.made(answered=False) == 1
 
 
-def test_a_fix_not_tested_yet_is_left_to_go_on():
-    history = [call("propose_file", patch_id="p1"), call("apply_patch", patch_id="p1")]
-    attempts, undone = attempts_with([])
-    attempts.first_call = 0
-    attempts.take()
-    attempts.after_step(failed_step("x"), history)
-    assert undone == [] and attempts.take() is None and attempts.attempts == []
+def test_a_change_that_already_failed_is_known_and_a_different_one_is_not():
+    history: list = []
+    attempts, _ = attempts_with(history)
+    one_attempt(attempts, history, "a * b")
+    first_change = failed_step("a * b").code_action
+    assert attempts.failed_with(first_change) == 1
+    assert attempts.failed_with(first_change.replace("\n", "\n  ")) == 1, "the layout does not matter"
+    assert attempts.failed_with(failed_step("a - b").code_action) is None
 
 
 def test_the_same_failure_after_several_different_fixes_stops_the_task():
@@ -119,7 +120,7 @@ def test_replies_that_change_nothing_stop_the_task_later_than_repeats_would():
     history: list = []
     attempts, _ = attempts_with(history)
     copy = SimpleNamespace(is_final_answer=False, observations="The reply wrote calc.py exactly as it is now.",
-                           model_output="Thought: it is fine\n", code_action='print("The reply wrote calc.py")\n')
+                           model_output="Thought: it is fine\n", code_action=None)
     for i in range(NO_CHANGE_LIMIT):
         assert attempts.stopped is None, f"stopped after {i} copies"
         attempts.after_step(copy, history)
@@ -175,8 +176,9 @@ def edit(explanation: str, content: str) -> str:
 
 
 def test_a_session_that_stops_trying_answers_what_it_tried_with_exit_code_4(tmp_path):
-    """The same wrong fix written again and again: undone each time (undo_patch through the tool
-    path), then the task ends with the honest answer; the code is as it was."""
+    """The same wrong fix written again and again: applied, tested and undone once (undo_patch
+    through the tool path), never applied again, then the task ends with the honest answer; the code
+    is as it was."""
     repo = make_repo(tmp_path / "p", BUGGY_PROJECT)
     wrong = edit("add() must multiply.", FIXED_CALC.replace("a + b", "a * b"))
     replay = write_replay(tmp_path / "r.json", [wrong] * (REPEATED_FIX_LIMIT + 1) + [edit("add.", FIXED_CALC)])
@@ -194,8 +196,12 @@ def test_a_session_that_stops_trying_answers_what_it_tried_with_exit_code_4(tmp_
                              "it had already tried")
     assert (repo / "calc.py").read_text() == BUGGY_PROJECT["calc.py"], "every failed change was undone"
     undos = [e for e in events if e["type"] == "tool_call" and e["tool"] == "undo_patch"]
-    assert len(undos) == REPEATED_FIX_LIMIT + 1 and all(u["outcome"] == "ok" for u in undos), \
-        "each undo is a call of the tool path (policy, span)"
+    assert len(undos) == 1 and undos[0]["outcome"] == "ok", "the undo is a call of the tool path (policy, span)"
+    applied = [e for e in events if e["type"] == "tool_call" and e["tool"] == "apply_patch"]
+    assert len(applied) == 1, "a change that already failed is not applied again"
+    assert answer.count("wrote attempt 1's change again, not applied") == 5
+    assert all(e["step"] == 1 for e in events if e["type"] == "tool_call" and e["tool"] != "run_tests"
+               or e["type"] == "tool_call" and e["step"] is not None)
 
 
 def test_the_attempt_limit_stops_the_task_and_says_how_to_try_more():

@@ -33,7 +33,7 @@ def guarded(replies: list[str], coaching: Coaching, earlier=(), hint="read calc.
     model = GuardedModel(inner, "text", CODE_TAGS, check_format=True, coaching=coaching, **options)
     model.bind(SimpleNamespace(step_number=1, tools=dict.fromkeys(tools), task_codes=lambda: list(earlier),
                                python_executor=SimpleNamespace(variable_names=lambda: set(variables))))
-    model.next_step(None, hint)
+    model.next_step(hint)
     return model, sent
 
 
@@ -118,9 +118,8 @@ def test_fresh_restart_undoes_a_failed_fix_and_starts_afresh_only_where_on():
     attempts, undone, step_ = failed_attempt(only_off("fresh_restart"))
     plan = attempts.take()
     assert undone == [], "the failed change stays: the next attempt builds on it"
-    assert plan.edit is None and plan.fresh is None, "the next request is the agent's own, in the same conversation"
-    reflected = step_.observations.split("(end of output)", 1)[1]
-    assert reflected.strip().startswith("The tests still fail with your change applied (1 failed, 1 passed):\n"
+    assert plan.edit is not None and plan.fresh is None, "the next fix is asked in the same conversation"
+    assert plan.reflect.startswith("The tests still fail with your change applied (1 failed, 1 passed):\n"
                                         "E       assert 6 == 5\nThe change stays")
     assert len(attempts.attempts) == 1 and attempts.made(answered=True) == 2
 
@@ -129,11 +128,10 @@ def test_a_plain_attempt_is_counted_only_when_a_fix_failed_and_its_stop_says_the
     from agent_runtime.agent.attempts import reflection
 
     attempts, undone, _ = failed_attempt(PLAIN_CORE)
-    assert attempts.take() is None, "no warmer fix, no fresh start, no edit form: nothing planned"
-    reading = SimpleNamespace(is_final_answer=False, observations="", model_output="Thought: look\n", code_action="")
-    attempts.after_step(reading, [call("read_file")])
-    attempts.after_step(reading, [])
-    assert len(attempts.attempts) == 1, "a step that tried no fix is no attempt"
+    plan = attempts.take()
+    assert plan.temperature is None and plan.fresh is None and plan.edit.paths == ("calc.py",), \
+        "no warmer fix, no fresh start: the failure reflected back in the same conversation"
+    assert undone == [] and len(attempts.attempts) == 1
     assert "The changes are still applied" in attempts.summary("test")
     refused = reflection([call("propose_file", outcome="refused", error="outside the workspace")], "")
     assert refused == "That fix did not go in: propose_file refused it: outside the workspace. Write the fix again."
@@ -177,6 +175,7 @@ def test_each_request_says_which_rule_shaped_it():
     from agent_runtime.agent.attempts import RequestPlan
     from agent_runtime.agent.codeagent import CODE_TAGS
     from agent_runtime.agent.edits import EditRequest, EditTarget
+    from agent_runtime.agent.repair import reason
     from agent_runtime.agent.replies import GuardedModel
     from agent_runtime.agent.tracing import REQUEST
 
@@ -190,9 +189,9 @@ def test_each_request_says_which_rule_shaped_it():
                                python_executor=SimpleNamespace(variable_names=lambda: set())))
     request = EditRequest.of([EditTarget.of_symbol("pkg/core.py", n, f"def {n}():\n    return 1\n") for n in "AB"])
     first = [ChatMessage(role=MessageRole.USER, content=[{"type": "text", "text": "Fix it."}])]
-    model.next_step(RequestPlan(edit=request.narrowed("pkg/core.py::A"), fresh="Attempt 1 did not work."), None)
-    model.generate(first)
-    model.next_step(None, None)
+    plan = RequestPlan(edit=request.narrowed("pkg/core.py::A"), fresh="Attempt 1 did not work.")
+    model.fix(first, plan.edit, reason(plan), 1)
+    model.next_step(None)
     model.generate(first)
     assert why[:2] == ["fix held to pkg/core.py::A (new_function_per_attempt) after a failed one, from the first "
                        "message (fresh_restart)", "step"]

@@ -1,10 +1,10 @@
-"""The edit form: a fix written as files under their headings, turned into the agent's own code."""
+"""The edit form: a fix written as files under their headings, read, and proposed through the tools
+(agent/repair.py)."""
 
 from __future__ import annotations
 
 import ast
 import json
-import random
 
 import pytest
 from smolagents.models import ChatMessage, MessageRole
@@ -13,14 +13,14 @@ from agent_runtime.agent.edits import (
     EDIT_ASK,
     Edit,
     EditRequest,
-    as_reply,
     edit_messages,
-    edits_as_code,
     file_block,
     parse_edits,
+    summary_line,
+    passing_answer,
 )
+from agent_runtime.agent.repair import _proposals
 
-CODE_TAGS = ("<code>", "</code>")
 
 
 def test_files_are_read_from_the_usual_headings_and_a_cut_off_one_is_dropped():
@@ -56,60 +56,35 @@ TRICKY = ["", "x = 1\n", "s = '''doc'''\n", "a = 'it''s'\n", 'r"\\d+\\n"\n', "en
 
 
 @pytest.mark.parametrize("content", TRICKY)
-def test_a_file_becomes_code_that_gives_back_exactly_its_text(content):
-    code = edits_as_code("fixed it", [Edit("a.py", content)])
-    tree = ast.parse(code)
-    call = tree.body[0].value
-    assert ast.literal_eval(call.keywords[1].value) == content
+def test_a_file_is_proposed_with_exactly_its_text(content):
+    """No code is generated from a reply: the text goes to the tool as it was written."""
+    assert _proposals([Edit("a.py", content)], EditRequest(("a.py",))) == [
+        ("propose_file", {"path": "a.py", "content": content})]
 
 
-def test_random_file_texts_survive_the_round_trip():
-    rng = random.Random(4)
-    alphabet = ["'", '"', "\\", "\n", "r", "x", " ", "`", "#", "<", ">", "é"]
-    for _ in range(500):
-        content = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 30)))
-        call = ast.parse(edits_as_code("e", [Edit("a.py", content)])).body[0].value
-        assert ast.literal_eval(call.keywords[1].value) == content
-
-
-def test_the_reply_proposes_applies_tests_and_finishes_only_when_the_tests_pass():
-    reply = as_reply("The sum is wrong.", [Edit("a.py", "x = 1\n"), Edit("b/c.py", "y = 2\n")], "text", CODE_TAGS)
-    thought, _, rest = reply.partition("\n<code>\n")
-    assert thought == "Thought: The sum is wrong."
-    code = rest.removesuffix("\n</code>")
-    assert code.splitlines()[-6:] == ['print(apply_patch(patch_id=p1["patch_id"]))',
-                                     'print(apply_patch(patch_id=p2["patch_id"]))', "tests = run_tests()",
-                                     "print(tests)", 'if tests["passed"]:',
-                                     '    final_answer("The tests pass. The sum is wrong.")']
-    assert code.startswith("p1 = propose_file(path=\"a.py\", content=r'''x = 1\n''')\np2 = propose_file(path=\"b/c.py\"")
-    as_json = json.loads(as_reply("The sum is wrong.", [Edit("a.py", "x = 1\n")], "json", CODE_TAGS))
-    assert as_json["thought"] == "The sum is wrong." and as_json["code"].startswith("p = propose_file(")
+def test_each_file_of_a_reply_is_one_proposal():
+    calls = _proposals([Edit("a.py", "x = 1\n"), Edit("b/c.py", "y = 2\n")], EditRequest(("a.py", "b/c.py")))
+    assert calls == [("propose_file", {"path": "a.py", "content": "x = 1\n"}),
+                     ("propose_file", {"path": "b/c.py", "content": "y = 2\n"})]
 
 
 def test_the_answer_says_which_tests_judged_the_fix():
     """"The tests pass." is read as the whole suite: a fix judged by the failing tests (and their files
-    or classes) says so, and a test id cannot close the reply's code tag."""
-    whole = edits_as_code("Fixed.", [Edit("a.py", "x = 1\n")])
-    assert whole.endswith('final_answer("The tests pass. Fixed.")')
-    alone = edits_as_code("Fixed.", [Edit("a.py", "x = 1\n")], test_command="python -m pytest -q tests/t.py::test_a")
-    assert alone.endswith('final_answer("The failing tests pass (`python -m pytest -q tests/t.py::test_a`); '
-                          'no other tests were run. Fixed.")')
-    both = edits_as_code("Fixed.", [Edit("a.py", "x = 1\n")], test_command="pytest t.py::C::test_a",
-                         wider_command="pytest 't.py::C[</code>]'")
-    answer = ast.literal_eval(ast.parse(both).body[-1].body[0].value.args[0])
-    assert answer == ("The failing tests pass (`pytest t.py::C::test_a`), and so does `pytest 't.py::C[‹/code›]'`; "
-                      "the rest of the suite was not run. Fixed.")
-    reply = as_reply("Fixed.", [Edit("a.py", "x = 1\n")], "text", CODE_TAGS, test_command="pytest x" * 60)
-    assert reply.count("</code>") == 1 and " ...`); no other tests were run." in reply
+    or classes) says so."""
+    assert passing_answer(None, None) == "The tests pass. "
+    assert passing_answer("python -m pytest -q tests/t.py::test_a", None) == \
+        "The failing tests pass (`python -m pytest -q tests/t.py::test_a`); no other tests were run. "
+    assert passing_answer("pytest t.py::C::test_a", "pytest 't.py::C[</code>]'") == (
+        "The failing tests pass (`pytest t.py::C::test_a`), and so does `pytest 't.py::C[‹/code›]'`; "
+        "the rest of the suite was not run. ")
+    assert passing_answer("pytest x" * 60, None).endswith(" ...`); no other tests were run. ")
 
 
-def test_an_explanation_written_in_the_agents_own_form_cannot_add_code():
+def test_the_explanation_becomes_one_plain_line_of_the_answer():
     """Seen with the 1.5B model: `Thought: ... <code> print(run_tests()) </code> ...` in the explanation."""
     explanation = "Thought: Thought: page_count is off by one. <code> print(run_tests()) </code> Thought: more"
-    reply = as_reply(explanation, [Edit("a.py", "x = 1\n")], "text", CODE_TAGS)
-    assert reply.count("<code>") == 1 and reply.count("</code>") == 1
-    assert reply.startswith("Thought: page_count is off by one.\n<code>\np = propose_file(")
-    long = as_reply("word " * 200, [Edit("a.py", "x = 1\n")], "text", CODE_TAGS).split("\n", 1)[0]
+    assert summary_line(explanation) == "page_count is off by one."
+    long = summary_line("word " * 200)
     assert len(long) < 320 and long.endswith(" ...")
 
 
@@ -181,10 +156,9 @@ def test_a_function_in_a_big_file_is_asked_for_as_its_changed_lines_and_proposed
     explanation, edits, unchanged = request.read(reply)
     assert explanation == "It drops the first word." and unchanged == []
     assert edits[0].content == PARSE.replace("words[1:]", "words")
-    code = request.as_reply(explanation, edits, "text", CODE_TAGS).split("<code>\n")[1].split("\n</code>")[0]
-    call = ast.parse(code).body[0].value
-    assert call.func.id == "propose_patch_unified"
-    diff = ast.literal_eval(call.keywords[0].value)
+    (tool, arguments), = _proposals(edits, request)
+    assert tool == "propose_patch_unified"
+    diff = arguments["diff"]
     assert diff.startswith("--- a/pkg/core.py\n+++ b/pkg/core.py\n@@ ")
     assert [line for line in diff.splitlines() if line[:1] in "+-" and line[:3] not in ("---", "+++")] == \
         ["-        return words[1:]", "+        return words"], "the step shows the change, not the function twice"
@@ -217,8 +191,7 @@ def test_a_change_that_would_break_the_file_goes_to_the_tool_that_says_so():
     request = parse_request()
     broken = changes("pkg/core.py::Parser.parse", ("        return words[1:]\n", "        return words[\n"))
     explanation, edits, _ = request.read(broken)
-    code = request.as_reply(explanation, edits, "text", CODE_TAGS)
-    assert "replace_symbol(" in code and "propose_patch_unified" not in code
+    assert [tool for tool, _ in _proposals(edits, request)] == ["replace_symbol"]
 
 
 def test_a_whole_method_written_without_its_indentation_is_put_back_inside_its_class():
@@ -229,8 +202,8 @@ def test_a_whole_method_written_without_its_indentation_is_put_back_inside_its_c
     reply = ("It drops the first word.\n\n### pkg/core.py::Parser.parse\n```python\ndef parse(self, text):\n"
              "    return text.split()\n```\n")
     explanation, edits, _ = request.read(reply)
-    code = request.as_reply(explanation, edits, "text", CODE_TAGS).split("<code>\n")[1].split("\n</code>")[0]
-    diff = ast.literal_eval(ast.parse(code).body[0].value.keywords[0].value)
+    (tool, arguments), = _proposals(edits, request)
+    diff = arguments["diff"]
     assert " class Parser:\n     def parse(self, text):\n" in diff and "+        return text.split()\n" in diff
     assert "\n     def count(self, text):\n" in diff, "the next method stays in the class"
 

@@ -67,26 +67,29 @@ def test_long_reasoning_and_several_tool_calls_in_one_step_run_as_written(tmp_pa
     assert "You have read" not in (first.observations or ""), "no hint"
 
 
+def edit(explanation: str, content: str) -> str:
+    return f"{explanation}\n\n### calc.py\n```python\n{content}```\n"
+
+
 def test_a_second_attempt_builds_on_the_first_ones_failure_in_the_same_conversation(tmp_path):
-    first = step("add must multiply.", 'p = propose_patch(path="calc.py", old="return a - b", new="return a * b")\n'
-                                       'print(apply_patch(patch_id=p["patch_id"]))\nprint(run_tests())')
-    # Its `old` is the first attempt's change: found only because that change was kept.
-    second = step("6 != 5: add must add.", 'p = propose_patch(path="calc.py", old="def add(a, b):\\n    return a * b", '
-                                           'new="def add(a, b):\\n    return a + b")\n'
-                                           'print(apply_patch(patch_id=p["patch_id"]))\nprint(run_tests())')
-    replies = [first, second, step("They pass.", 'final_answer("add adds now")')]
+    """The harness's repair loop (agent/repair.py) with every rule off: the failed change stays, its
+    failure is reflected back in the same conversation, and the model's code is applied as written."""
+    calc = BUGGY_PROJECT["calc.py"]
+    first = edit("add must multiply.", calc.replace("a - b", "a * b"))
+    second = edit("6 != 5: add must add.", calc.replace("a - b", "a + b"))
+    replies = [first, second]
     with session_for(tmp_path, replies, AGENT_COACHING="plain") as session:
         result = session.run("Fix the failing test.")
-        calc = (session.repo / "calc.py").read_text()
-    assert result.status == "answered" and result.answer == "add adds now", result
-    assert calc == BUGGY_PROJECT["calc.py"].replace("a - b", "a + b")
+        now = (session.repo / "calc.py").read_text()
+    assert result.status == "answered" and result.answer.endswith("6 != 5: add must add."), result
+    assert now == calc.replace("a - b", "a + b")
     untouched(session, replies)
     assert "undo_patch" not in [c.tool for c in session.runtime.state.history], "nothing undone"
     assert [e.undone for e in session.runtime.journal.history()] == [None, None]
     asked = [text_of(m) for m in session.model.requests[1]]
-    assert len(asked) > 2 and any(first in m for m in asked), "the same conversation, the first attempt in it"
-    reflected = next(m for m in asked if "The tests still fail with your change applied" in m)
-    assert "assert 6 == 5" in reflected and "Attempt 1 did not work" not in "".join(asked), "no restart"
+    assert len(asked) == 3 and asked[1] == first, "the same conversation, the first attempt's reply in it as written"
+    assert asked[2].startswith("The tests still fail with your change applied") and "assert 6 == 5" in asked[2]
+    assert "Attempt 1 did not work" not in "".join(asked), "no restart"
     assert session.attempts.made(answered=True) == 2
 
 
@@ -141,13 +144,13 @@ SHOP = {
 
 
 def test_a_fix_across_two_files_is_one_step_of_two_patches_and_one_test_run(tmp_path):
-    """The tests fail for two reasons in two files; the model fixes both in one step, then tests."""
-    fix = step("net subtracts the tax, and total adds a stray 1: two files.",
-               'a = propose_patch(path="shop/prices.py", old="return gross * rate", new="return gross * (1 - rate)")\n'
-               'b = propose_patch(path="shop/cart.py", old=") + 1", new=")")\n'
-               'print(apply_patch(patch_id=a["patch_id"]))\nprint(apply_patch(patch_id=b["patch_id"]))\n'
-               'print(run_tests())')
-    replies = [fix, step("They pass.", 'final_answer("net takes the rate off; total adds no 1")')]
+    """The tests fail for two reasons in two files; the model fixes both in one reply, the harness
+    proposes, applies and tests them."""
+    fix = ("net subtracts the tax, and total adds a stray 1: two files.\n\n"
+           "### shop/prices.py\n```python\ndef net(gross, rate):\n    return gross * (1 - rate)\n```\n\n"
+           "### shop/cart.py\n```python\nfrom shop.prices import net\n\n\ndef total(items, rate):\n"
+           "    return sum(net(g, rate) for g in items)\n```\n")
+    replies = [fix]
     with session_for(tmp_path, replies, files=SHOP, AGENT_COACHING="plain") as session:
         result = session.run("tests/test_cart.py fails: fix the shop code.")
         prices, cart = ((session.repo / f).read_text() for f in ("shop/prices.py", "shop/cart.py"))
@@ -156,7 +159,7 @@ def test_a_fix_across_two_files_is_one_step_of_two_patches_and_one_test_run(tmp_
     untouched(session, replies)
     # (the plain core's one run before the first request: the failing tests)
     tools = [c.tool for c in session.runtime.state.history]
-    assert tools == ["run_tests", "propose_patch", "propose_patch", "apply_patch", "apply_patch", "run_tests"], tools
+    assert tools == ["run_tests", "propose_file", "propose_file", "apply_patch", "apply_patch", "run_tests"], tools
     assert session.runtime.state.history[0].facts["passed"] is False
     assert session.runtime.state.history[-1].facts["passed"] is True
     assert [e.undone for e in session.runtime.journal.history()] == [None, None], "both changes kept"

@@ -1,0 +1,131 @@
+"""The repair loop the harness owns (agent/repair.py): the model writes code; the harness proposes,
+applies and tests it through the tool path, reflects the failure, never applies a failed change
+again, and stops with an answer that says what is on disk."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+
+from conftest import BUGGY_PROJECT, make_repo, run_cli, step, write_replay
+from rich.console import Console
+
+from agent_runtime.agent.session import Session
+from agent_runtime.cli.display import Display
+from agent_runtime.config import load_settings
+from agent_runtime.safety.approval import Approver
+from agent_runtime.telemetry.records import load_spans
+
+CALC = BUGGY_PROJECT["calc.py"]
+
+
+def edit(explanation: str, content: str) -> str:
+    return f"{explanation}\n\n### calc.py\n```python\n{content}```\n"
+
+
+def session_for(tmp_path, replies, approval="auto", **env):
+    repo = make_repo(tmp_path / "p", BUGGY_PROJECT)
+    replay = write_replay(tmp_path / "r.json", replies)
+    settings = load_settings({"MODEL_ID": f"replay:{replay}", "RUNS_DIR": str(tmp_path / "runs"), **env})
+    return Session(settings, repo, Approver(approval, interactive=False),
+                   Display(console=Console(file=io.StringIO()), out=io.StringIO()))
+
+
+def text_of(message) -> str:
+    content = message.content if not isinstance(message, dict) else message["content"]
+    return content if isinstance(content, str) else "".join(part.get("text", "") for part in content)
+
+
+def test_one_failed_attempt_stops_with_an_answer_that_says_what_is_on_disk(tmp_path):
+    """--max-attempts 1 and a fix that fails: the change is undone, nothing says "trying a new fix",
+    the answer says what the attempt changed and that it is undone, and the run says no file changed."""
+    repo = make_repo(tmp_path / "p", BUGGY_PROJECT)
+    replay = write_replay(tmp_path / "r.json", [edit("add must multiply.", CALC.replace("a - b", "a * b"))])
+    done = run_cli("--approval", "auto", "--model", f"replay:{replay}", "--json", "--max-attempts", "1",
+                   "Fix the failing test.", cwd=repo, timeout=600)
+    assert done.returncode == 4, done.stderr
+    events = [json.loads(line) for line in done.stdout.splitlines()]
+    warnings = [e["message"] for e in events if e["type"] == "warning"]
+    assert warnings == ["The tests still fail: undid the change to calc.py."], warnings
+    answer = next(e["answer"] for e in events if e["type"] == "final_answer")
+    assert "- attempt 1 (changed calc.py, undone): add must multiply. -> assert 6 == 5" in answer, answer
+    end = events[-1]
+    assert end["files_changed"] == [] and end["attempts"] == 1
+    assert subprocess.run(["git", "status", "--porcelain"], cwd=repo, capture_output=True, text=True).stdout == ""
+    assert "no file changed · tests: last run on a change since undone" in done.stderr
+    ran_first = next(e for e in events if e["type"] == "harness_step")
+    assert ran_first["what"] == "ran the tests before the first request" and ran_first["seconds"] > 0
+    assert events.index(ran_first) < next(i for i, e in enumerate(events) if e["type"] == "step_started"), \
+        "the runtime's own test run shows before the first request, as a step of its own"
+
+
+def test_each_attempt_is_a_step_span_with_its_model_call_and_tool_calls_under_it(tmp_path):
+    replies = [edit("add must multiply.", CALC.replace("a - b", "a * b")),
+               edit("add must add.", CALC.replace("a - b", "a + b"))]
+    with session_for(tmp_path, replies) as session:
+        result = session.run("Fix the failing test.")
+    assert result.status == "answered" and result.steps == 2, result
+    assert result.answer == "The tests pass. add must add."
+    spans = load_spans(session.last_run.dir)
+    steps = {s["span_id"]: s for s in spans if s["name"].startswith("step ")}
+    assert sorted(s["name"] for s in steps.values()) == ["step 1", "step 2"]
+    under = {name: [s for s in spans if s["parent_id"] in steps and steps[s["parent_id"]]["name"] == name]
+             for name in ("step 1", "step 2")}
+    kinds = {name: [s["attributes"]["openinference.span.kind"] for s in found] for name, found in under.items()}
+    assert kinds["step 1"].count("LLM") == 1 and kinds["step 1"].count("TOOL") == 4, kinds  # propose, apply, test, undo
+    assert kinds["step 2"].count("LLM") == 1 and kinds["step 2"].count("TOOL") == 3, kinds
+    assert all("python" not in s["name"] for s in spans), "no code is generated from a reply and run"
+    first = steps[next(k for k, s in steps.items() if s["name"] == "step 1")]
+    assert "-    return a - b\n+    return a * b" in first["attributes"]["input.value"], "the step shows the change"
+
+
+def test_the_exchange_stays_in_the_conversation_for_the_next_task(tmp_path):
+    replies = [edit("add must add.", CALC.replace("a - b", "a + b")),
+               step("I changed add.", 'final_answer("add now adds")')]
+    with session_for(tmp_path, replies) as session:
+        assert session.run("Fix the failing test.").status == "answered"
+        assert session.run("What did you change?").answer == "add now adds"
+        asked = "\n".join(text_of(m) for m in session.model.requests[1])
+    assert "New task:\nFix the failing test." in asked and "add must add." in asked
+    assert "passed: true" in asked, "the attempt's test run is in the conversation"
+
+
+def test_a_change_the_approval_refuses_ends_the_task_with_the_proposal_and_nothing_applied(tmp_path):
+    replies = [edit("add must add.", CALC.replace("a - b", "a + b"))] * 3
+    with session_for(tmp_path, replies, approval="never") as session:
+        result = session.run("Fix the failing test.")
+        now = (session.repo / "calc.py").read_text()
+    assert result.status == "answered" and result.exit_code == 5, result
+    assert result.answer.startswith("The fix was not applied: apply_patch needs approval and was refused")
+    assert "It was proposed as p1: add must add." in result.answer
+    assert now == CALC and session.model.calls == 1, "no second attempt the approval would refuse again"
+
+
+def test_a_test_run_after_a_change_is_no_repeat(tmp_path):
+    """The CodeAgent's own steps (a task with no failing test in front of the model): running the tests
+    again after a patch is not the step it repeats, so no reply is discarded."""
+    replies = [step("Run them.", "print(run_tests())"),
+               step("Fix add.", 'p = propose_patch(path="calc.py", old="a - b", new="a + b")\n'
+                                'print(apply_patch(patch_id=p["patch_id"]))'),
+               step("Run them again.", "print(run_tests())"),
+               step("Done.", 'final_answer("add adds")')]
+    with session_for(tmp_path, replies) as session:  # the 1.5B's profile: repeat_retry on
+        result = session.run("Change add in calc.py so that it adds.")
+    assert result.status == "answered", result
+    assert session.model.calls == 4 and session.agent.repeat_retries == 0
+    ran = [c for c in session.runtime.state.history if c.tool == "run_tests"]
+    assert [c.facts["passed"] for c in ran] == [False, True]
+
+
+def test_a_discarded_reply_shows_as_a_step_of_the_runtime(tmp_path):
+    replies = [step("Run them.", "print(run_tests())"), step("Run them.", "print(run_tests())"),
+               step("Done.", 'final_answer("it fails")')]
+    repo = make_repo(tmp_path / "p", BUGGY_PROJECT)
+    replay = write_replay(tmp_path / "r.json", replies)
+    done = run_cli("--approval", "auto", "--model", f"replay:{replay}", "--json", "Does calc.py work?", cwd=repo,
+                   timeout=600)
+    events = [json.loads(line) for line in done.stdout.splitlines()]
+    discarded = [e for e in events if e["type"] == "harness_step" and "discarded" in e["what"]]
+    assert len(discarded) == 1 and "repeat_retry" in discarded[0]["what"], events
+    assert "runtime: a reply was discarded and asked again" in done.stderr
