@@ -14,6 +14,7 @@ repository set-up and check, so the results files compare with `agent-runtime ev
 and `benchmarks/eval_table.py`. The two peers run from their own virtualenvs, made on first use.
 
     python benchmarks/baselines.py single_shot [--model embedded:0.5b] [--only ID ...] [--out FILE]
+    python benchmarks/baselines.py single_shot --suite evals/single   # the single-function bugs
     python benchmarks/baselines.py smolagents  [--max-steps 12]
     python benchmarks/baselines.py aider       [--only basket-add-renamed]
     python benchmarks/baselines.py mini_swe_agent [--max-steps 25]
@@ -194,7 +195,8 @@ def make_attempt(system: str, model: dict[str, Any], max_tokens: int, max_steps:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("system", choices=SYSTEMS)
-    parser.add_argument("--suite", type=Path, default=ROOT / "evals" / "tasks.jsonl")
+    parser.add_argument("--suite", type=Path, default=ROOT / "evals" / "tasks.jsonl",
+                        help="a JSONL file or a directory of them (default evals/tasks.jsonl; evals/single: single-function bugs)")
     parser.add_argument("--model", default=None, help="embedded[:KEY] (default) or a LiteLLM id with MODEL_API_BASE")
     parser.add_argument("--only", action="append")
     parser.add_argument("--max-steps", type=int, default=12)

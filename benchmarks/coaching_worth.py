@@ -12,9 +12,10 @@ An arm is `profile` (the model's built-in rules, AGENT_COACHING unset), `plain` 
 `-RULE` (the profile without one rule), any other AGENT_COACHING value, or `@REV`: another build,
 this repository's package at git revision REV (its profile), run from a copy of it -- old and new
 builds alternating task by task (`--arms @b3b57f5^1,profile`: before and after issue 31). The default tasks are the
-12 small tasks of docs/evaluation.md. Prints one JSON object: per arm solved/total, the median
-seconds a task and to the first model request, steps, fix attempts and the coder's requests by
-reason (`requests`: a step, a fix, or where a rule stepped in: a retry, a fresh start); per task
+12 small tasks of docs/evaluation.md; with another --suite (`--suite evals/single`), every task of that suite.
+Prints one JSON object: per arm solved/total, the median seconds a task and to the first model
+request, steps, fix attempts and the coder's requests by reason (`requests`: a step, a fix, or
+where a rule stepped in: a retry, a fresh start); per task
 the arms side by side; `worth` is each arm's solved count against `profile`'s. The results files stay in --out-dir
 (one JSONL per arm, for `agent-runtime eval compare`).
 
@@ -42,6 +43,15 @@ SMALL_TASKS = ("cart-bulk-discount", "csv-export-quotes", "invoice-half-up-round
                "events-json-datetime", "billing-month-end", "slugify-max-length", "convert-temperature",
                "page-count-exact-multiple", "split-bill-cents", "read-config-renamed", "basket-add-renamed")
 SHARED_SERVER_ENV = "AGENT_RUNTIME_EMBEDDED_SERVER"
+
+
+def default_tasks(suite: Path) -> list[str]:
+    """The tasks run without --only: the 12 small tasks of the project's suite, or every task of another."""
+    if suite.resolve() in (ROOT / "evals", ROOT / "evals" / "tasks.jsonl"):
+        return list(SMALL_TASKS)
+    from agent_runtime.eval.suite import load_suite
+
+    return [task.id for task in load_suite(suite)]
 
 
 def arm_env(arm: str) -> dict[str, str]:
@@ -149,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--budget must be at least 10 seconds")
     if not args.suite.exists():
         parser.error(f"no suite at {args.suite}")
-    tasks = args.only or list(SMALL_TASKS)
+    tasks = args.only or default_tasks(args.suite)
     out_dir = args.out_dir or (Path("OUT-DIR") if args.dry_run else Path(tempfile.mkdtemp(prefix="coaching-worth-")))
     outs = {arm: arm_file(out_dir, arm) for arm in arms}
     if args.dry_run:

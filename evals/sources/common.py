@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 PYTEST = "python -m pytest -q -p no:cacheprovider"
-KINDS = ("multi-module", "traceback", "feature", "edge-case", "renamed-api", "change", "question", "skill")
+KINDS = ("multi-module", "traceback", "feature", "edge-case", "renamed-api", "change", "question", "skill",
+         "single-function")
 DIFFICULTIES = ("easy", "medium", "hard")
+# the small bug of a single-function task (evals/single/), kept in sources like difficulty
+BUGS = ("off-by-one", "wrong-operator", "edge-case", "wrong-return", "swapped-args")
 
 
 def src(text: str) -> str:
@@ -98,4 +101,14 @@ def skill_task(*, id: str, difficulty: str, prompt: str, files: dict[str, str], 
                  also_protected=(path,), timeout_s=timeout_s)
     entry["task"]["check"] = procedure_check(procedure)
     entry["solution"]["without_skill"] = applied(id, entry["task"]["files"], without_skill)
+    return entry
+
+
+def single_function(*, id: str, bug: str, difficulty: str, prompt: str, files: dict[str, str],
+                    fix: dict[str, str | list[tuple[str, str]]]) -> dict:
+    """A single-function bug (evals/single/): one module, one wrong function in it, tests under
+    tests/. `bug` is its sub-kind (BUGS), kept beside difficulty, not in the task."""
+    assert bug in BUGS, id
+    entry = task(id=id, kind="single-function", difficulty=difficulty, prompt=prompt, files=files, fix=fix)
+    entry["bug"] = bug
     return entry

@@ -113,3 +113,23 @@ def test_each_arm_goes_first_in_turn(tmp_path):
     firsts = [commands[i]["arm"] for i in range(0, len(commands), 3)]
     assert firsts == ["profile", "plain", "-hints", "profile"]
     assert sorted(c["arm"] for c in commands[3:6]) == ["-hints", "plain", "profile"], "every arm runs every task"
+
+
+def test_another_suite_runs_every_task_of_it_by_default(tmp_path):
+    """The 12 small tasks are the project suite's; `--suite evals/single` runs that suite's tasks."""
+    single = ROOT / "evals" / "single"
+    ids = [json.loads(line)["id"] for line in (single / "tasks.jsonl").read_text().splitlines() if line.strip()]
+    for suite, expected in ((single, ids), (ROOT / "evals" / "tasks.jsonl", None)):
+        done = subprocess.run([sys.executable, str(SCRIPT), "--arms", "plain", "--suite", str(suite), "--dry-run"],
+                              capture_output=True, text=True, timeout=120, cwd=tmp_path)
+        assert done.returncode == 0, done.stderr
+        argvs = [c["argv"] for c in json.loads(done.stdout)["commands"]]
+        run = [argv[argv.index("--only") + 1] for argv in argvs]
+        assert all(argv[argv.index("eval") + 1] == str(suite) for argv in argvs)
+        if expected is None:
+            sys.path.insert(0, str(ROOT / "benchmarks"))
+            from coaching_worth import SMALL_TASKS
+
+            assert run == list(SMALL_TASKS)
+        else:
+            assert run == expected and len(run) >= 20

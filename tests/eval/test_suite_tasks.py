@@ -1,9 +1,11 @@
-"""The bug-fixing suite in evals/ and the change tasks of evals/kinds/: every task is well
-formed, fails as shipped, and passes once its reference solution is applied. Standard library
-and pytest only. (The question tasks of evals/kinds/: test_question_tasks.py.)"""
+"""The bug-fixing suite in evals/, the change tasks of evals/kinds/ and the single-function bugs of
+evals/single/: every task is well formed, fails as shipped, and passes once its reference
+solution is applied. Standard library and pytest only. (The question tasks of evals/kinds/:
+test_question_tasks.py.)"""
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import re
@@ -19,7 +21,8 @@ SOLUTIONS_FILE = EVALS / "solutions.jsonl"
 
 REQUIRED = {"id": str, "prompt": str, "files": dict, "setup": (str, type(None)), "check": str,
             "timeout_s": int, "protected": list, "kind": str}
-KINDS = {"multi-module", "traceback", "feature", "edge-case", "renamed-api", "change"}
+KINDS = {"multi-module", "traceback", "feature", "edge-case", "renamed-api", "change", "single-function"}
+BUGS = {"off-by-one", "wrong-operator", "edge-case", "wrong-return", "swapped-args"}
 PUBLIC_BENCHMARK_MARKERS = ("humaneval", "mbpp", "quixbugs", "fizzbuzz", "is_palindrome", "is_prime")
 
 
@@ -34,8 +37,11 @@ BY_ID = {task["id"]: task for task in TASKS}
 KIND_TASKS = read_jsonl(EVALS / "kinds" / "tasks.jsonl")
 KIND_SOLUTIONS = {entry["id"]: entry for entry in read_jsonl(EVALS / "kinds" / "solutions.jsonl")}
 CHANGES = [task for task in KIND_TASKS if task["kind"] == "change"]
-CHECKED = TASKS + CHANGES  # every task judged by its check command
-CHECKED_SOLUTIONS = {**SOLUTIONS, **{task["id"]: KIND_SOLUTIONS[task["id"]] for task in CHANGES}}
+# evals/single/: single-function bugs (one module, one wrong function)
+SINGLE_TASKS = read_jsonl(EVALS / "single" / "tasks.jsonl")
+SINGLE_SOLUTIONS = {entry["id"]: entry for entry in read_jsonl(EVALS / "single" / "solutions.jsonl")}
+CHECKED = TASKS + CHANGES + SINGLE_TASKS  # every task judged by its check command
+CHECKED_SOLUTIONS = {**SOLUTIONS, **{task["id"]: KIND_SOLUTIONS[task["id"]] for task in CHANGES}, **SINGLE_SOLUTIONS}
 
 
 def test_suite_shape():
@@ -43,7 +49,7 @@ def test_suite_shape():
     assert len(TASKS) >= 28
     assert len(ids) == len(set(ids)), "duplicate task ids"
     assert set(ids) == set(SOLUTIONS), "every task needs exactly one solution and vice versa"
-    counts = {kind: sum(task["kind"] == kind for task in TASKS) for kind in KINDS - {"change"}}
+    counts = {kind: sum(task["kind"] == kind for task in TASKS) for kind in KINDS - {"change", "single-function"}}
     assert min(counts.values()) >= 4, counts
 
 
@@ -66,6 +72,58 @@ def test_the_kinds_suite_shape():
     for task in CHANGES:  # several files change, and the check reads more than one of them
         assert len(KIND_SOLUTIONS[task["id"]]["files"]) >= 2, task["id"]
         assert "answer" not in task
+
+
+def single_bugs() -> dict[str, str]:
+    """Each single-function task's bug sub-kind, kept in evals/sources/ (read from `build.py --table`)."""
+    table = subprocess.run([sys.executable, str(EVALS / "build.py"), "--table"], capture_output=True, text=True,
+                           timeout=60, check=True).stdout
+    return {row[0]: row[3] for row in (line.split() for line in table.splitlines()) if row[1:2] == ["single-function"]}
+
+
+def functions(source: str) -> dict[str, str]:
+    """The module's top-level functions, each as its AST dump (what it does, not how it is laid out)."""
+    return {node.name: ast.dump(node) for node in ast.parse(source).body if isinstance(node, ast.FunctionDef)}
+
+
+def test_the_single_function_suite_shape():
+    ids = [task["id"] for task in SINGLE_TASKS]
+    assert len(ids) >= 20 and len(ids) == len(set(ids)) and set(ids) == set(SINGLE_SOLUTIONS)
+    assert not set(ids) & (set(BY_ID) | {task["id"] for task in KIND_TASKS}), "ids unique across the suites"
+    assert {task["kind"] for task in SINGLE_TASKS} == {"single-function"}
+    bugs = single_bugs()
+    assert set(bugs) == set(ids) and set(bugs.values()) == BUGS
+    counts = {bug: sum(b == bug for b in bugs.values()) for bug in BUGS}
+    assert min(counts.values()) >= 4, counts
+    assert load_suite_ids(EVALS / "single") == ids and not set(ids) & set(load_suite_ids(EVALS))
+
+
+def load_suite_ids(path: Path) -> list[str]:
+    from agent_runtime.eval.suite import load_suite
+
+    return [task.id for task in load_suite(path)]
+
+
+@pytest.mark.parametrize("task", SINGLE_TASKS, ids=[task["id"] for task in SINGLE_TASKS])
+def test_a_single_function_task_is_one_module_with_one_wrong_function(task):
+    """One module of 3-6 functions beside its tests, under 80 lines in all; the fix changes one
+    function of it and nothing else; the prompt names a test or quotes what running it printed."""
+    (module,) = [path for path in task["files"] if not path.startswith("tests/")]
+    assert module.endswith(".py") and "/" not in module
+    assert all(path.startswith("tests/test_") and path.endswith(".py") for path in task["files"] if path != module)
+    assert sum(content.count("\n") for content in task["files"].values()) <= 80
+    before = functions(task["files"][module])
+    assert 3 <= len(before) <= 6, sorted(before)
+    fixed = SINGLE_SOLUTIONS[task["id"]]["files"]
+    assert set(fixed) == {module}
+    after = functions(fixed[module])
+    assert set(after) == set(before)
+    changed = [name for name in before if before[name] != after[name]]
+    assert len(changed) == 1, changed
+    rest = [node for node in ast.parse(task["files"][module]).body if not isinstance(node, ast.FunctionDef)]
+    assert [ast.dump(n) for n in rest] == [ast.dump(n) for n in ast.parse(fixed[module]).body
+                                           if not isinstance(n, ast.FunctionDef)], "only the function changes"
+    assert re.search(r"test_\w+|Traceback|Error\b", task["prompt"]), "the prompt names a test or quotes the failure"
 
 
 def test_jsonl_matches_sources():
