@@ -8,7 +8,8 @@ more on this machine, which the arms after it are spared (docs/evaluation.md).
                                         [--suite evals/tasks.jsonl] [--only ID ...] [--budget 300]
                                         [--seed 1] [--out-dir DIR] [--dry-run]
 
-An arm is `profile` (the model's built-in rules, AGENT_COACHING unset), `plain` (every rule off),
+An arm is `single_shot` (one plain completion of the same model: benchmarks/baselines.py, the yardstick
+the agent must beat), `profile` (the model's built-in rules, AGENT_COACHING unset), `plain` (every rule off),
 `-RULE` (the profile without one rule), any other AGENT_COACHING value, or `@REV`: another build,
 this repository's package at git revision REV (its profile), run from a copy of it -- old and new
 builds alternating task by task (`--arms @b3b57f5^1,profile`: before and after issue 31). The default tasks are the
@@ -55,7 +56,7 @@ def default_tasks(suite: Path) -> list[str]:
 
 
 def arm_env(arm: str) -> dict[str, str]:
-    return {} if arm == "profile" or arm.startswith("@") else {"AGENT_COACHING": arm}
+    return {} if arm in ("profile", "single_shot") or arm.startswith("@") else {"AGENT_COACHING": arm}
 
 
 def build_copy(out_dir: Path, arm: str) -> Path:
@@ -85,7 +86,32 @@ def trace_figures(runs_dir: Path, run_id: str | None) -> dict:
     requests = Counter(re.sub(r"held to \S+ \(", "held to F (", str(s["attributes"].get("agent_runtime.request",
                                                                                           "unrecorded"))) for s in llm)
     first = round((min(s["start_time"] for s in llm) - min(roots)) / 1e9, 3) if roots and llm else None
-    return {"first_request_trace_s": first, "requests": dict(sorted(requests.items()))}
+    tokens = (llm[0]["attributes"].get("llm.token_count.prompt"), llm[0]["attributes"].get("llm.token_count.completion")) \
+        if llm else (None, None)
+    return {"first_request_trace_s": first, "requests": dict(sorted(requests.items())),
+            "first_request_tokens": list(tokens), "identical_fixes_applied": identical_fixes_applied(spans)}
+
+
+def identical_fixes_applied(spans: list[dict]) -> int:
+    """Steps whose model reply is one an earlier step of the run already gave, and that applied a patch
+    again: a retry that repeated a failed fix and tested it again."""
+    by_parent: dict[str, list[dict]] = {}
+    for span in spans:
+        by_parent.setdefault(str(span.get("parent_id")), []).append(span)
+    seen: set[str] = set()
+    count = 0
+    for step in sorted((s for s in spans if str(s.get("name", "")).startswith("step ")), key=lambda s: s["start_time"]):
+        children = by_parent.get(str(step.get("span_id")), [])
+        replies = [c["attributes"].get("output.value", "") for c in children
+                   if c["attributes"].get("openinference.span.kind") == "LLM"]
+        applied = any(c["attributes"].get("openinference.span.kind") == "TOOL" and "apply_patch" in c.get("name", "")
+                      and c.get("status") != "ERROR" for c in children)
+        reply = " ".join((replies[-1] if replies else "").split())
+        if reply and applied and reply in seen:
+            count += 1
+        if reply:
+            seen.add(reply)
+    return count
 
 
 def arm_file(out_dir: Path, arm: str) -> Path:
@@ -93,7 +119,10 @@ def arm_file(out_dir: Path, arm: str) -> Path:
     return out_dir / f"coaching-{name}.jsonl"
 
 
-def eval_command(args: argparse.Namespace, task: str, out: Path) -> list[str]:
+def eval_command(args: argparse.Namespace, task: str, out: Path, arm: str = "profile") -> list[str]:
+    if arm == "single_shot":
+        return [sys.executable, str(ROOT / "benchmarks" / "baselines.py"), "single_shot", "--model", args.model,
+                "--suite", str(args.suite), "--only", task, "--timeout", str(args.budget), "--out", str(out)]
     argv = [sys.executable, "-m", "agent_runtime", "--model", args.model, "eval", str(args.suite), "--only", task,
             "--planner", "none", "--timeout", str(args.budget), "--out", str(out)]
     return argv + (["--max-steps", str(args.max_steps)] if args.max_steps else [])
@@ -112,6 +141,11 @@ def arm_figures(results: list[dict]) -> dict:
             # root span to first LLM span (every build's trace has both)
             "median_first_request_trace_s": median([r.get("first_request_trace_s") for r in results]),
             "steps": sum(r.get("steps") or 0 for r in results),
+            # the first request's size beside one completion's (single_shot: its only request)
+            "median_first_request_tokens_in": median([(r.get("first_request_tokens") or [None])[0] or
+                                                      (r.get("tokens_in") if r.get("steps") == 1 else None)
+                                                      for r in results]),
+            "identical_fixes_applied": sum(r.get("identical_fixes_applied") or 0 for r in results),
             "fix_attempts": sum(r.get("attempts") or 0 for r in results),
             # where the arm's rules stepped in: its requests by reason, over every task
             "requests": dict(sorted(sum((Counter(r.get("requests") or {}) for r in results), Counter()).items()))}
@@ -163,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
     out_dir = args.out_dir or (Path("OUT-DIR") if args.dry_run else Path(tempfile.mkdtemp(prefix="coaching-worth-")))
     outs = {arm: arm_file(out_dir, arm) for arm in arms}
     if args.dry_run:
-        emit({"commands": [{"arm": arm, "environment": arm_env(arm), "argv": eval_command(args, task, outs[arm])}
+        emit({"commands": [{"arm": arm, "environment": arm_env(arm), "argv": eval_command(args, task, outs[arm], arm)}
                            for i, task in enumerate(tasks) for arm in turn(arms, i)]})
         return 0
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -179,13 +213,14 @@ def main(argv: list[str] | None = None) -> int:
         for i, task in enumerate(tasks):
             for arm in turn(arms, i):
                 env = {**os.environ, **shared, **arm_env(arm), "RUNS_DIR": str(runs_dirs[arm])}
-                if arm == "profile" or arm in builds:
+                if arm in ("profile", "single_shot") or arm in builds:
                     env.pop("AGENT_COACHING", None)
                 if arm in builds:
                     env["PYTHONPATH"] = str(builds[arm])
-                done = subprocess.run(eval_command(args, task, outs[arm]), cwd=builds.get(arm, ROOT),
-                                      stdout=subprocess.DEVNULL, check=False, env=env)
-                if done.returncode not in (0, 3):  # 3: some task unsolved
+                done = subprocess.run(eval_command(args, task, outs[arm], arm), cwd=builds.get(arm, ROOT),
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL if arm == "single_shot"
+                                      else None, check=False, env=env)
+                if done.returncode not in (0, 3):  # 3: some task unsolved (single_shot: 0 either way)
                     failed[f"{task} {arm}"] = done.returncode
     finally:
         if server is not None:
@@ -198,7 +233,9 @@ def main(argv: list[str] | None = None) -> int:
     rows = [{"id": task, **{arm: next(({"solved": bool(r.get("solved")), "status": r.get("status"),
                                        "wall_s": r.get("wall_s"), "first_request_s": r.get("time_to_first_request_s"),
                                        "first_request_trace_s": r.get("first_request_trace_s"),
-                                       "attempts": r.get("attempts"), "requests": r.get("requests")}
+                                       "attempts": r.get("attempts"), "requests": r.get("requests"),
+                                       "first_request_tokens": r.get("first_request_tokens"),
+                                       "identical_fixes_applied": r.get("identical_fixes_applied")}
                                       for r in by_arm[arm] if r.get("id") == task), None) for arm in arms}}
             for task in tasks]
     base = figures.get("profile")
