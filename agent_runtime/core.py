@@ -243,7 +243,8 @@ class CallRecord:
         if "passed" in facts:
             return f"tests {'passed' if facts['passed'] else 'failed'}" + (f": {facts['summary']}" if facts.get("summary") else "")
         if facts.get("patch_id"):
-            return f"patch {facts['patch_id']} " + ("applied" if facts.get("applied") else "proposed")
+            done = "undone" if facts.get("undone") else "applied" if facts.get("applied") else "proposed"
+            return f"patch {facts['patch_id']} {done}"
         if "exit_code" in facts:
             return f"exit code {facts['exit_code']}"
         return self.outcome

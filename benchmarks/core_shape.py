@@ -5,7 +5,8 @@ attempted, and how big the pieces are (issue 31's goals).
                                                     build extracted by coaching_worth.py --arms @REV)
 
 Prints one JSON object:
-- `repair_loop`: the file that decides a fix task's attempts (agent/attempts.py), its lines, and
+- `repair_loop`: the file that runs a fix task's attempts (agent/repair.py; agent/attempts.py in builds
+  before issue 44), its lines, and
   its `concepts`: the classes it defines plus the classes it names from elsewhere (in imports,
   type-checking imports included, so a duck-typed argument counts once it is named), each with
   the module it comes from. Functions and constants are not concepts: they are read where used.
@@ -28,9 +29,11 @@ from pathlib import Path
 
 from _common import ROOT, emit
 
-LOOP = "agent_runtime/agent/attempts.py"
+# The repair loop: the harness's own since issue 44 (agent/repair.py), the attempts' file before it.
+LOOPS = ("agent_runtime/agent/repair.py", "agent_runtime/agent/attempts.py")
 SESSION = "agent_runtime/agent/session.py"
-FIX_PATH = ("attempts.py", "outcomes.py", "taskloop.py", "session.py", "start.py", "edits.py", "replies.py")
+FIX_PATH = ("repair.py", "attempts.py", "outcomes.py", "taskloop.py", "session.py", "start.py", "testplan.py", "edits.py",
+            "blocks.py", "replies.py")
 
 
 def module_file(root: Path, module: str) -> Path | None:
@@ -88,8 +91,12 @@ def path_shape(root: Path) -> dict:
     return {"modules": modules, "concepts": len(found), "concept_names": sorted(found)}
 
 
-def loop_shape(root: Path) -> dict:
-    path = root / LOOP
+def loop_file(root: Path) -> str | None:
+    return next((loop for loop in LOOPS if (root / loop).exists()), None)
+
+
+def loop_shape(root: Path, loop: str) -> dict:
+    path = root / loop
     tree = ast.parse(path.read_text())
     own, named = classes(root, tree)
     callables = []
@@ -97,7 +104,7 @@ def loop_shape(root: Path) -> dict:
         if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) \
                 and "Callable" in ast.unparse(node.annotation):
             callables.append(node.target.id)
-    return {"file": LOOP, "lines": len(path.read_text().splitlines()),
+    return {"file": loop, "lines": len(path.read_text().splitlines()),
             "concepts": len(own) + len(named),
             "concept_names": own + [f"{name} ({module})" for module, name in named],
             "callables_taken": callables}
@@ -116,10 +123,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--root", type=Path, default=ROOT, help="the source tree (default: this one)")
     args = parser.parse_args(argv)
     root = args.root.resolve()
-    if not (root / LOOP).exists():
-        parser.error(f"no {LOOP} under {root}")
+    loop = loop_file(root)
+    if loop is None:
+        parser.error(f"no {' or '.join(LOOPS)} under {root}")
     modules = {p.name: len(p.read_text().splitlines()) for p in sorted((root / "agent_runtime/agent").glob("*.py"))}
-    emit({"root": str(root), "repair_loop": loop_shape(root), "fix_path": path_shape(root), "session": session_shape(root),
+    emit({"root": str(root), "repair_loop": loop_shape(root, loop), "fix_path": path_shape(root), "session": session_shape(root),
           "agent_lines": {"total": sum(modules.values()), "modules": modules}})
     return 0
 

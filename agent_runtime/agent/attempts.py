@@ -33,9 +33,9 @@ from typing import TYPE_CHECKING, Any, Callable
 from agent_runtime.agent.edits import EditRequest
 from agent_runtime.agent.outcomes import (
     ATTEMPT_AGAIN,
+    ATTEMPT_NEW,
     attempt_note,
     failure_lines,
-    fix_failed,
     fix_of,
     reflection,
     thought,
@@ -168,6 +168,9 @@ class FixAttempts:
         if repeated is not None:
             note = (f"Attempt {number} wrote the change of attempt {repeated} again, which had failed: it was "
                     "not applied.")
+        elif not calls and not self.attempts[-1].fix:  # the reply held no change: why, as its step said
+            note = f"Attempt {number} did not work: it changed no file. {observations}".rstrip() if restart \
+                else observations
         elif undone is not None:
             note = attempt_note(number, calls, undone, observations)
         else:
@@ -185,7 +188,8 @@ class FixAttempts:
             self._pending = RequestPlan(edit=self._current or self.request, temperature=warmer, reflect=note)
             return
         self.notes.append(note)
-        fresh = "\n\n".join(self.notes[-NOTES_KEPT:]) + "\n\n" + ATTEMPT_AGAIN
+        changed_any = any(a.changed for a in self.attempts)
+        fresh = "\n\n".join(self.notes[-NOTES_KEPT:]) + "\n\n" + (ATTEMPT_AGAIN if changed_any else ATTEMPT_NEW)
         self._current = self._next_request()
         self._pending = RequestPlan(edit=self._current, temperature=warmer, fresh=fresh)
 

@@ -59,6 +59,10 @@ class UnprintedErrors:
         self.runtime = runtime
         self.seen = 0
 
+    def sync(self) -> None:
+        """Calls made so far are not a step's (the runtime's own before a task, a fix task's)."""
+        self.seen = len(self.runtime.state.history)
+
     def __call__(self, step: Any, agent: Any = None) -> None:
         history = self.runtime.state.history
         if self.seen > len(history):  # the history was reset (a new conversation)
@@ -83,6 +87,10 @@ class FileChanges:
         self.seen = 0
         self.steps: set[int] = set()  # id() of the memory steps that changed files
 
+    def sync(self) -> None:
+        """Calls made so far are not a step's (the runtime's own before a task, a fix task's)."""
+        self.seen = len(self.runtime.state.history)
+
     def __call__(self, step: Any, agent: Any = None) -> None:
         history = self.runtime.state.history
         if self.seen > len(history):  # the history was reset (a new conversation)
@@ -102,6 +110,14 @@ class CodingAgent(agent_class()):  # type: ignore[misc]
     step_limit_reached = False
     prompt_memory: PromptMemory | None = None
     file_changes: FileChanges | None = None
+    unprinted: UnprintedErrors | None = None
+
+    def task_begins(self) -> None:
+        """A task's steps begin: the calls made before them (the runtime's test run, an earlier fix
+        task's attempts) belong to no step."""
+        for callback in (self.file_changes, self.unprinted):
+            if callback is not None:
+                callback.sync()
 
     def __init__(self, *args: Any, skills_catalogue: str | None = None, **kwargs: Any):
         self.skills_catalogue = skills_catalogue  # before smolagents renders the system prompt
@@ -193,11 +209,11 @@ def build_agent(runtime: "Runtime", model: Any, max_steps: int, constraint: Any 
                            grammars=partial(grammar_chooser, max_tokens=runtime.settings.model_max_tokens,
                                             limits=limits),
                            observe=observe, coaching=coaching, discarded=discarded)
-    changes = FileChanges(runtime)
+    changes, unprinted = FileChanges(runtime), UnprintedErrors(runtime)
     agent = CodingAgent(
         tools=build_tools(runtime),
         model=guarded,
-        step_callbacks=[UnprintedErrors(runtime), changes, StepLimit(max_steps)],
+        step_callbacks=[unprinted, changes, StepLimit(max_steps)],
         code_block_tags=CODE_TAGS,
         prompt_templates=prompt_templates(reply_format),
         instructions=project_instructions(runtime.workspace.root, denied=lambda rel: runtime.decide(
@@ -217,6 +233,6 @@ def build_agent(runtime: "Runtime", model: Any, max_steps: int, constraint: Any 
         verbosity_level=LogLevel.OFF,
     )
     guarded.bind(agent)
-    agent.prompt_memory, agent.file_changes = prompt_memory, changes
+    agent.prompt_memory, agent.file_changes, agent.unprinted = prompt_memory, changes, unprinted
     constrain(model, list(agent.tools.values()), runtime.settings.model_max_tokens, limits)
     return agent

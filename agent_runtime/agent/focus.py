@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from agent_runtime.agent.edits import EditTarget, file_block
+from agent_runtime.agent.blocks import file_block
+from agent_runtime.agent.edits import EditTarget
 from agent_runtime.code.focus import LONG_FUNCTION_LINES, Focus, failure_focus
 from agent_runtime.code.frames import Failure, parse_failure
 from agent_runtime.code.index import RepoIndex

@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from agent_runtime.core import CallRecord
 
 ATTEMPT_AGAIN = "The code is as shown above again: those changes were undone. Write a different fix."
+ATTEMPT_NEW = "The code is as shown above. Write a fix that changes it."  # no attempt changed anything
 REFLECT_CHARS = 1500  # the most of a failed run's output reflected back (fresh_restart off)
 
 
@@ -33,6 +34,11 @@ def _proposes(tool: str) -> bool:
     return tool.startswith("propose_") or tool == "replace_symbol"
 
 
+def _refused(calls: list["CallRecord"]) -> list["CallRecord"]:
+    """The calls that would have let the fix in and were refused: a proposal, or its apply."""
+    return [c for c in calls if (_proposes(c.tool) or c.tool == "apply_patch") and c.outcome != "ok"]
+
+
 def _tests_failed_after_apply(calls: list["CallRecord"]) -> bool:
     applied = [i for i, c in enumerate(calls) if c.tool == "apply_patch" and c.outcome == "ok"]
     runs = [c for c in calls[applied[-1] + 1:] if c.tool == "run_tests" and c.outcome == "ok"] if applied else []
@@ -52,8 +58,8 @@ def failure_lines(observations: str, limit: int = 8) -> list[str]:
 def attempt_note(number: int, calls: list["CallRecord"], undone: list[str], observations: str) -> str:
     """What a failed fix did, for the next attempt, which does not see it: why its proposal was
     refused (and what of it that went in is undone), or what it changed and the tests' failures."""
-    refused = [c for c in calls if _proposes(c.tool) and c.outcome != "ok"]
-    if refused and fix_failed(calls) and not _tests_failed_after_apply(calls):
+    refused = _refused(calls)
+    if refused and not _tests_failed_after_apply(calls):
         why = refused[-1].facts.get("error", "it was refused")
         return (f"Attempt {number} did not work: {refused[-1].tool} refused it: {why}. "
                 + (f"What it changed ({', '.join(undone)}) is undone." if undone else "Nothing was changed."))
@@ -70,7 +76,7 @@ def attempt_note(number: int, calls: list["CallRecord"], undone: list[str], obse
 def reflection(calls: list["CallRecord"], observations: str) -> str:
     """A failed fix told in the same conversation (fresh_restart off): why its proposal was refused,
     or the failures of the tests run after it, bounded; the change stays applied."""
-    refused = [c for c in calls if _proposes(c.tool) and c.outcome != "ok"]
+    refused = _refused(calls)
     if refused and not _tests_failed_after_apply(calls):
         why = refused[-1].facts.get("error", "it was refused")
         return f"That fix did not go in: {refused[-1].tool} refused it: {why}. Write the fix again."

@@ -10,7 +10,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Callable
 
-from agent_runtime.agent.edits import file_block
+from agent_runtime.agent.blocks import file_block
 from agent_runtime.agent.tasks import TEST_FILE
 from agent_runtime.tools.commands import detect_test_command
 from agent_runtime.tools.rg import base_command, run_rg

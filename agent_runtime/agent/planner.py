@@ -206,6 +206,10 @@ class Planner:
         self.opened: Any = None
         self.label = chosen.describe()
 
+    def use_coder_kind(self, kind: Any) -> None:
+        """The coder changed (/model): a planner on the same embedded model uses its server."""
+        self.coder_kind = kind
+
     def _open(self) -> Any:
         from agent_runtime.agent.tracing import trace_model
         from agent_runtime.models.registry import EmbeddedKind, kind_for

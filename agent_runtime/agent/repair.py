@@ -27,7 +27,8 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from opentelemetry import trace
 
-from agent_runtime.agent.edits import Edit, EditRequest, as_diff, edit_messages, passing_answer, summary_line
+from agent_runtime.agent.blocks import Edit
+from agent_runtime.agent.edits import EditRequest, as_diff, edit_messages, passing_answer, summary_line
 
 if TYPE_CHECKING:
     from agent_runtime.agent.attempts import FixAttempts, RequestPlan
@@ -121,6 +122,8 @@ class Repair:
     def _attempt(self, step: Any, plan: "RequestPlan") -> str | None:
         request = plan.edit
         assert request is not None
+        if plan.reflect is not None:  # the failed change stays: the reply is read against the code now
+            request = request.refreshed()
         messages = self._messages(plan)
         try:
             reply = self.parts.model.fix(messages, request, reason(plan), step.step_number, temperature=plan.temperature)
@@ -163,21 +166,21 @@ class Repair:
         ids = []
         for tool, arguments in _proposals(edits, request):
             result = self._call(tool, **arguments)
-            said.append(str(result))
             if "error" in result:
-                step.observations = "\n".join(said)
+                step.observations = "\n".join(said + [str(result)])
                 return None
             ids.append(str(result["patch_id"]))
+            said.append(f"proposed {result['patch_id']}: {', '.join(map(str, result.get('files') or []))}")
         for done, patch_id in enumerate(ids):
             result = self._call("apply_patch", patch_id=patch_id)
-            said.append(str(result))
+            said.append(f"applied {patch_id}" if "error" not in result else str(result))
             if "error" in result:
-                for applied in reversed(ids[:done]):  # half a fix is no fix: what went in goes out
-                    said.append(str(self._call("undo_patch", patch_id=applied)))
-                step.observations = "\n".join(said)
                 if "They said:" not in str(result["error"]):  # a person's words go back to the model
                     self._refused = (f"The fix was not applied: {result['error']}\nIt was proposed as "
                                      f"{', '.join(ids)}: {summary_line(explanation)}")
+                    # Half a fix is no fix: what went in goes out (otherwise the attempts' undo does it).
+                    said += [str(self._call("undo_patch", patch_id=applied)) for applied in reversed(ids[:done])]
+                step.observations = "\n".join(said)
                 return None
         options = {"timeout": request.test_timeout} if request.test_timeout else {}
         tests = self._call("run_tests", **({"command": request.test_command} if request.test_command else {}), **options)

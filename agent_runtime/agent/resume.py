@@ -253,17 +253,12 @@ def take_up(session: Any, conversation: Conversation) -> None:
 
     steps, contexts = memory_steps(conversation.items)
     session.runtime.reset()
-    session.notes.clear()
     if session.prompt_memory is not None:
         session.prompt_memory.reset()
         session.prompt_memory.task_context.update(contexts)
     set_memory(session.agent, steps)
-    session._fresh = False
-    session.conversation, session.previous_run = conversation.conversation, conversation.run_id
-    if conversation.session_id:
-        session.session_id = conversation.session_id  # one Phoenix session for the whole conversation
-    if session.runtime.journal is not None and conversation.conversation:
-        session.applied, note = restore_patches(session.runtime, conversation.conversation)
-        session.notes += [note] if note else []
+    applied, note = (restore_patches(session.runtime, conversation.conversation)
+                     if session.runtime.journal is not None and conversation.conversation else (session.applied, None))
+    session.continued(conversation.conversation, conversation.run_id, conversation.session_id, applied, note)
     session.display.event("resumed", run_id=conversation.run_id, runs=conversation.runs, tasks=conversation.tasks,
                           steps=conversation.steps, patches=[p.id for p in session.runtime.patches.all()])

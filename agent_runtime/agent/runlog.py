@@ -22,15 +22,13 @@ class RunLog:
 
         self.session = s = session
         self.typed = typed
-        fresh = s._fresh or s.conversation is None
+        fresh = s.fresh or s.conversation is None
         self.record = record = RunRecord.start(
             s.settings.runs_path, typed, s.settings, s.repo, s.model_label, s.approver.mode, s.runtime.sandbox.kind,
             s.redactor, conversation={"session_id": s.session_id, "conversation": None if fresh else s.conversation,
                                       "previous_run": None if fresh else s.previous_run},
             models=roles_record(s))
-        s.last_run = record
-        s.conversation, s.previous_run = record.metadata["conversation"], record.id
-        s.steps_saved = None
+        s.begin_run(record, StepMeter(s))  # the meter: per step and per task, time without approval prompts, context, cost
         if s.runtime.journal is not None:  # undo history and kept proposals say which run made them
             s.runtime.journal.context.update(run_id=record.id, conversation=s.conversation)
         self.started = time.monotonic()
@@ -38,10 +36,9 @@ class RunLog:
         self.server_before = dict(s.calls.server)
         s.calls.step_announced = 0
         s.runtime.hooks.context["session_id"] = s.session_id  # (a resumed conversation brings its own)
-        s.meter = StepMeter(s)  # per step and per task: time without approval prompts, context, cost
         self.command_files: list[str] = []  # what commands changed (their checkpoints say)
         self.patch_files: dict[str, list[str]] = {}  # patch id -> its files, while it stays applied
-        self.first_step = 0 if s._fresh else len(s.agent.memory.steps)  # a fresh run empties memory
+        self.first_step = 0 if s.fresh else len(s.agent.memory.steps)  # a fresh run empties memory
         self.first_call = len(s.runtime.state.history)
         self.retries_before, self.switches_before = s.agent.format_retries, s.switches_reported
 
@@ -140,7 +137,7 @@ class RunLog:
             time_to_first_request_s=loop.first_request_s,
             **({"plan": loop.plan.as_dict()} if loop.plan is not None else {}),
         )
-        s.switches_reported = len(s.model_switches)
+        s.switches_recorded()
         s.display.event("run_ended", run_id=record.id, status=result.status, exit_code=result.exit_code,
                         steps=result.steps, tokens_in=tokens_in, tokens_out=tokens_out, model_s=model_s,
                         wall_s=round(time.monotonic() - self.started, 3), parse_errors=parse_errors,

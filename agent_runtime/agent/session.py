@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from agent_runtime.agent.conversation import Conversation
 from agent_runtime.agent.frontend import Frontend
 from agent_runtime.agent.stats import ModelCalls, tool_spinner
 from agent_runtime.agent.taskloop import TaskLoop, TaskResult
@@ -44,22 +45,15 @@ class Session:
         self.tracing: Any = None
         self.prompt_memory: Any = None
         self.redactor: Any = None
-        self.last_run: Any = None
         self.constraint: Any = None
         self.model_switches: list[dict[str, str]] = []
         self.switches_reported = 0  # switches already written to a run record
-        self._fresh = True
         self.calls = ModelCalls(display)  # the coder's calls: time, server figures, step events (agent/stats.py)
         self.task: TaskLoop | None = None  # the running (or last) task
-        # The conversation (agent/resume.py): its id (its first run's), the run before the next one,
-        # memory steps already written to the run's steps.jsonl (None: the run has not begun).
-        self.conversation: str | None = None
-        self.previous_run: str | None = None
-        self.steps_saved: int | None = None
+        self.chat = Conversation()  # the conversation on disk (agent/conversation.py)
         self.applied: list[Any] = []  # patches applied in this session, in order (/diff)
         self._runs = 0  # tasks run in this session (session_end hooks get it)
         self.meter: Any = None  # the running task's figures (agent/stats.py)
-        self.notes: list[str] = []  # what changed since the last task (an undo): said with the next one
         self.planner: Any = None  # the planner's model (agent/planner.py), when the planner role has one
 
     # --- lifecycle ---
@@ -158,10 +152,62 @@ class Session:
 
     # --- tasks ---
 
+    # --- the conversation's part, read here; changed through self.chat's methods ---
+
+    @property
+    def fresh(self) -> bool:
+        return self.chat.fresh
+
+    @property
+    def conversation(self) -> str | None:
+        return self.chat.id
+
+    @property
+    def previous_run(self) -> str | None:
+        return self.chat.previous_run
+
+    @property
+    def last_run(self) -> Any:
+        return self.chat.last_run
+
+    @property
+    def steps_saved(self) -> int | None:
+        return self.chat.steps_saved
+
+    @property
+    def notes(self) -> list[str]:
+        return list(self.chat.notes)
+
+    def begin_run(self, record: Any, meter: Any) -> None:
+        """A task's run begins (agent/runlog.py): its record and the meter of its figures."""
+        self.chat.begin(record)
+        self.meter = meter
+
+    def switches_recorded(self) -> None:
+        self.switches_reported = len(self.model_switches)
+
+    def continued(self, conversation: str | None, run_id: str | None, session_id: str | None, applied: list[Any],
+                  note: str | None) -> None:
+        """A recorded conversation taken up (agent/resume.py): its ids, the patches back in play."""
+        self.chat.take_up(conversation, run_id, note)
+        if session_id:
+            self.session_id = session_id  # one Phoenix session for the whole conversation
+        self.applied = applied
+
+    def use_coder(self, chosen: Any, settings: Settings, kind: Any, opened: Any) -> None:
+        """Another coder model from the next task on (agent/switch.py opened it)."""
+        self.settings, self.kind, self.opened = settings, kind, opened
+        self.roles["coder"] = chosen
+        if self.planner is not None:
+            self.planner.use_coder_kind(kind)  # a planner on the same embedded model uses this one's server
+        self.model_label, self.model, self.constraint = opened.label, opened.model, opened.constraint
+        self.model_switches += opened.switches
+        contexts = dict(self.prompt_memory.task_context) if self.prompt_memory is not None else {}
+        self.prompt_memory = self._prompt_memory()  # the new model's window and token counter
+        self.prompt_memory.task_context.update(contexts)
+
     def reset(self) -> None:
-        self._fresh = True
-        self.conversation = self.previous_run = None
-        self.notes.clear()
+        self.chat.reset()
         if self.runtime is not None:
             self.runtime.reset()
         if self.prompt_memory is not None:
@@ -173,12 +219,13 @@ class Session:
         from agent_runtime.agent.runlog import RunLog
 
         typed, task = task, attach_files(task, self.runtime)  # @path: the file's content joins the task
-        if self.notes and not self._fresh:  # the model's memory says otherwise: tell it
-            task += f"\n\n(Since the last task: {'; '.join(self.notes)}.)"
-        self.notes.clear()
+        notes = self.chat.take_notes()
+        if notes and not self.chat.fresh:  # the model's memory says otherwise: tell it
+            task += f"\n\n(Since the last task: {'; '.join(notes)}.)"
         log = RunLog(self, typed)
         self._runs += 1
-        self.task, self._fresh = TaskLoop(self, task, attached=task != typed, fresh=self._fresh), False
+        self.task = TaskLoop(self, task, attached=task != typed, fresh=self.chat.fresh)
+        self.chat.task_started()
         with log.around(task, self.task) as result:
             result[0] = self.task.run()
         return result[0]
@@ -197,16 +244,17 @@ class Session:
 
     def steps_written(self, count: int) -> None:
         """The task's memory steps are on record from `count` on: written at once, then as they come."""
-        self.steps_saved = count
+        self.chat.saved_up_to(count)
         self.save_steps()
 
     def save_steps(self) -> None:
         """Write the memory steps not written yet to the run's steps.jsonl."""
         from agent_runtime.agent.resume import write_steps
 
-        if self.last_run is not None and self.steps_saved is not None:
+        chat = self.chat
+        if chat.last_run is not None and chat.steps_saved is not None:
             contexts = self.prompt_memory.task_context if self.prompt_memory is not None else {}
-            self.steps_saved = write_steps(self.last_run, self.agent.memory.steps, self.steps_saved, contexts)
+            chat.saved_up_to(write_steps(chat.last_run, self.agent.memory.steps, chat.steps_saved, contexts))
 
     def resume(self, conversation: Any) -> None:
         """Take up a recorded conversation (agent/resume.py); the next task continues it."""
@@ -238,10 +286,10 @@ class Session:
         memory = self.prompt_memory
         if memory is None or self.agent is None:
             return 0, 0
-        steps = [] if self._fresh else self.agent.memory.steps  # after /reset the next task starts afresh
+        steps = [] if self.chat.fresh else self.agent.memory.steps  # after /reset the next task starts afresh
         return memory.size(self.agent.system_prompt, steps), memory.window
 
     def compact(self) -> tuple[int, int]:
         """Compact older steps now (/compact): the conversation's tokens before and after."""
-        steps = [] if self._fresh else self.agent.memory.steps
+        steps = [] if self.chat.fresh else self.agent.memory.steps
         return self.prompt_memory.compact_now(self.agent.system_prompt, steps)

@@ -16,14 +16,12 @@ fix is judged by what it breaks) and `planner` (the planner role's plan).
 
 from __future__ import annotations
 
-import shlex
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 from agent_runtime.agent.edits import EditRequest, EditTarget
-from agent_runtime.agent.focus import Seen, focus_view
+from agent_runtime.agent.focus import focus_view
 from agent_runtime.agent.overview import (
     FAILURE_FILES_CHARS,
     failure_files,
@@ -37,38 +35,24 @@ from agent_runtime.agent.tasks import (
     asks_change,
     fix_targets,
     kept_by_task,
-    named,
-    named_tests,
     repairable,
 )
-from agent_runtime.code.frames import parse_failure
+from agent_runtime.agent.testplan import (
+    TestPlan,
+    observer,
+    plan_tests,
+    ran_by_failing,
+    run_once,
+    spectrum_run,
+    wider_from,
+    without_failing,
+)
 from agent_runtime.code.index import RepoIndex
 from agent_runtime.code.repomap import render_map
 from agent_runtime.models.profiles import FULL, Coaching
-from agent_runtime.tools.commands import detect_test_command
 
 # A file this short is shown and written back whole; a longer one by its functions.
 WHOLE_FILE_LINES = 150
-WIDER_FIRST_S = 30  # the longest the run of the failing tests' files may take before the first request
-
-
-@dataclass
-class TestPlan:
-    """The tests a fix is judged by: `first` (the failing ones the task names; None: the project's
-    whole suite, detected), then `wider` (their files, with tests that failed before the fix left
-    out), if any."""
-
-    first: str | None = None
-    wider: str | None = None
-    classes: str | None = None  # the failing tests' classes, when their files are too slow to run on each fix
-    first_run_s: float = 0.0
-    wider_checked: bool = False  # `wider` was run before any fix (what fails in it already is left out)
-    spectrum_timed_out: bool = False  # the traced run of `wider` was stopped at its timeout
-
-    @property
-    def timeout(self) -> int:
-        # A fix that loops forever should cost a minute, not the task's whole time.
-        return min(300, max(60, int(10 * self.first_run_s)))
 
 
 @dataclass
@@ -78,45 +62,6 @@ class TaskStart:
     request: EditRequest | None = None  # the first reply is this fix
     tests: TestPlan = field(default_factory=TestPlan)
     plan: Any = None  # the planner's answer (agent/planner.py Plan), when a planner was asked
-
-
-def plan_tests(task: str, files: list[str], repo: Path, small: bool) -> TestPlan:
-    """In a small repository the whole suite; else the tests (or test files) the task names."""
-    if small:
-        return TestPlan()
-    ids = named_tests(task, files)
-    test_files = [f for f in named(task, files) if TEST_FILE.search(f)]
-    if not ids and not test_files:
-        return TestPlan()
-    detected = detect_test_command(repo)
-    if not detected or "pytest" not in detected:
-        return TestPlan()
-    # Short tracebacks: the failing line and the error of each frame. The long form repeats code the
-    # first message shows whole anyway.
-    detected += " --tb=short"
-    if ids:
-        around = list(dict.fromkeys([i.split("::", 1)[0] for i in ids] + test_files))
-        # A test's class (`file::Class::test` -> `file::Class`): between the test and its file in cost, and
-        # a fix judged by the failing test alone can break its neighbours unseen.
-        classes = list(dict.fromkeys(_test_class(i) for i in ids))
-        return TestPlan(f"{detected} {' '.join(shlex.quote(i) for i in ids)}",
-                        f"{detected} {' '.join(shlex.quote(f) for f in around)}",
-                        classes=f"{detected} {' '.join(shlex.quote(c) for c in classes)}"
-                        if classes != ids and set(around) == {i.split("::", 1)[0] for i in ids} else None)
-    return TestPlan(f"{detected} {' '.join(shlex.quote(f) for f in test_files)}")
-
-
-def _test_class(test_id: str) -> str:
-    """`file::Class::test[params]` -> `file::Class`; a test outside a class stays as it is."""
-    base = test_id.split("[", 1)[0]
-    return base.rsplit("::", 1)[0] if base.count("::") >= 2 else test_id
-
-
-def _run_tests(tool: Any, command: str | None, **options: Any) -> tuple[dict | None, float]:
-    started = time.monotonic()
-    options = {k: v for k, v in options.items() if v}
-    result = tool(command=command, **options) if command else tool(**options)
-    return (result if isinstance(result, dict) and "error" not in result else None), time.monotonic() - started
 
 
 def prepare(task: str, repo: Path, listing: tuple[list[str], bool], run_tests: Any,
@@ -139,7 +84,7 @@ def prepare(task: str, repo: Path, listing: tuple[list[str], bool], run_tests: A
             start.overview += _code_map(repo, files, task, readable, cache_dir)
         return start
     plan = plan_tests(task, files, repo, small=bool(small_files))
-    result, plan.first_run_s = _run_tests(run_tests, plan.first)
+    result, plan.first_run_s = run_once(run_tests, plan.first)
     start.tests = plan
     if result is None:
         return start
@@ -182,14 +127,14 @@ def prepare(task: str, repo: Path, listing: tuple[list[str], bool], run_tests: A
             # The functions shown: ranked with what the failing tests run that the passing ones do not
             # (one traced run of their files, which also says what fails there already), then checked
             # against a traced run of the failing tests (agent/focus.py).
-            spectrum = _spectrum(run_tests, plan, task, files) if localize else None
+            spectrum = spectrum_run(run_tests, plan, task, files) if localize else None
             if spectrum is not None and plan.wider:
-                plan.wider, plan.wider_checked = _wider_from(spectrum, plan.wider, task, files), True
+                plan.wider, plan.wider_checked = wider_from(spectrum, plan.wider, task, files), True
             elif spectrum is None and plan.wider and plan.spectrum_timed_out:
                 plan.wider, plan.wider_checked = None, True  # too slow to run before the first request
             if localize:  # without it, the view as ranked by name (focus_view above)
                 view = focus_view(repo, files, output, task, readable, cache_dir=cache_dir, plan=planned or None,
-                                  observe=_observer(run_tests, plan), ran=_ran(spectrum),
+                                  observe=observer(run_tests, plan), ran=ran_by_failing(spectrum),
                                   suspects=[s["function"] for s in spectrum["suspects"]] if spectrum else None) or view
             start.shown = view.shown
             start.overview += "\n\n" + view.text
@@ -198,10 +143,10 @@ def prepare(task: str, repo: Path, listing: tuple[list[str], bool], run_tests: A
         start.overview += _code_map(repo, files, task, readable, cache_dir)
     if plan.wider and not plan.wider_checked:
         # Not run before the first request: the failing tests alone judge a fix.
-        plan.wider = _without_failing(plan.wider, run_tests, task, files) if extra_runs else None
+        plan.wider = without_failing(plan.wider, run_tests, task, files) if extra_runs else None
     if plan.wider is None and plan.classes and extra_runs:
         # Their files too slow (or too broken) to judge each fix: their classes.
-        plan.wider = _without_failing(plan.classes, run_tests, task, files)
+        plan.wider = without_failing(plan.classes, run_tests, task, files)
     if fresh and targets and repairable(task):
         whole = all(t.symbol is None and t.region is None for t in targets)
         # Room for the files whole, or (the changes form) for a few lines and what they become.
@@ -210,20 +155,6 @@ def prepare(task: str, repo: Path, listing: tuple[list[str], bool], run_tests: A
                                        test_command=plan.first, wider_command=plan.wider,
                                        file_text=lambda rel: _text(repo / rel))
     return start
-
-
-def _observer(run_tests: Any, plan: TestPlan) -> Callable[[list[str]], Seen | None] | None:
-    """The failing tests run again watching these functions (run_tests' `values`; pytest only)."""
-    if not plan.first:
-        return None
-
-    def observe(keys: list[str]) -> Seen | None:
-        result, _ = _run_tests(run_tests, plan.first, values=", ".join(keys), timeout=plan.timeout)
-        if result is None or "not_called" not in result:
-            return None  # not pytest, or the run never reported: the view as without
-        return Seen(str(result.get("values", "")).strip(), set(result["not_called"]))
-
-    return observe
 
 
 def _ask_planner(planner: Callable[[Any], Any], repo: Path, files: list[str], output: str, task: str,
@@ -243,70 +174,6 @@ def _ask_planner(planner: Callable[[Any], Any], repo: Path, files: list[str], ou
         if not plan.targets and plan.note is None:
             plan.note = "the plan named only code the task says to keep"
     return plan
-
-
-def _spectrum(run_tests: Any, plan: TestPlan, task: str, files: list[str]) -> dict | None:
-    """The failing tests' files run once, traced: which functions the failing tests run that the
-    passing ones do not (run_tests' `suspects`, code/spectrum.py), and which of their tests fail
-    already. None when it cannot be had (not pytest, no failing test counted)."""
-    command = plan.wider or plan.first
-    if not command or "pytest" not in command:
-        return None
-    named = named_tests(task, files)
-    result, _ = _run_tests(run_tests, command, suspects=", ".join(named) if named else "failing",
-                           timeout=spectrum_timeout())
-    plan.spectrum_timed_out = result is not None and "timed out" in str(result.get("summary", ""))
-    if result is None or not result.get("suspects"):
-        return None
-    return result
-
-
-def spectrum_timeout() -> int:
-    # The tracer stops starting tests at 70% of the timeout: WIDER_FIRST_S, as the untraced run had.
-    return int(WIDER_FIRST_S / 0.7) + 1
-
-
-def _ran(spectrum: dict | None) -> set[str] | None:
-    """Every function the failing tests ran, when the traced run listed them all."""
-    if spectrum is None:
-        return None
-    counted = spectrum.get("suspects_counted") or {}
-    ran = {s["function"] for s in spectrum.get("suspects", [])} | set(spectrum.get("ran_by_failing", []))
-    return ran if len(ran) >= counted.get("ran_by_failing", len(ran) + 1) else None
-
-
-def _wider_from(spectrum: dict, wider: str, task: str, files: list[str]) -> str | None:
-    """The wider run as _without_failing makes it, from the traced run: None when it did not run to
-    the end in its time; else with the tests that failed already (other than the named) left out."""
-    counted = spectrum.get("suspects_counted") or {}
-    if not counted.get("complete") or "timed out" in str(spectrum.get("summary", "")):
-        return None
-    listed = spectrum.get("other_failures", [])
-    if spectrum.get("other_failures_count", 0) > len(listed):
-        return None  # too many broken already to leave out one by one
-    return _deselecting(wider, listed, task, files)
-
-
-def _without_failing(wider: str, run_tests: Any, task: str, files: list[str]) -> str | None:
-    """The wider run with the tests that fail before any fix left out (other than those the task
-    names): a fix is judged by what it breaks, not by what was broken already. None when the wider
-    run cannot be made (it errs, or nothing of it passes) or takes longer than WIDER_FIRST_S: then
-    the failing tests alone judge a fix, rather than a large test file's run spending the task's
-    time before the model is asked anything."""
-    result, _ = _run_tests(run_tests, wider, timeout=WIDER_FIRST_S)
-    if result is None or "timed out" in str(result.get("summary", "")):
-        return None
-    if result.get("passed"):
-        return wider
-    return _deselecting(wider, parse_failure(str(result.get("output", "")), files).tests, task, files)
-
-
-def _deselecting(wider: str, failing: list[str], task: str, files: list[str]) -> str:
-    """The wider run without the tests that failed already, except those the task names (and their
-    parametrized cases)."""
-    wanted = set(named_tests(task, files))
-    others = [t for t in failing if t not in wanted and not any(t.startswith(w + "[") for w in wanted)]
-    return wider + "".join(f" --deselect {shlex.quote(t)}" for t in others)
 
 
 def _code_map(repo: Path, files: list[str], task: str, readable: Callable[[str], bool],

@@ -33,17 +33,9 @@ def switch_coder(session: Any, model_id: str | None) -> None:
         raise
     old_agent, old_kind = session.agent, session.kind
     steps = list(old_agent.memory.steps)
-    contexts = dict(session.prompt_memory.task_context) if session.prompt_memory is not None else {}
-    session.settings, session.kind, session.opened = settings, kind, opened
-    session.roles["coder"] = chosen
-    if session.planner is not None:
-        session.planner.coder_kind = kind  # a planner on the same embedded model uses this one's server
-    session.model_label, session.model, session.constraint = opened.label, opened.model, opened.constraint
-    session.model_switches += opened.switches
+    session.use_coder(chosen, settings, kind, opened)
     trace_model(session.model, session.tracing.telemetry, lambda: session.model_label, "coder",
                 lambda: session.kind.coaching)
-    session.prompt_memory = session._prompt_memory()  # the new model's window and token counter
-    session.prompt_memory.task_context.update(contexts)
     session.rebuild_agent()
     set_memory(session.agent, steps)
     old_agent.cleanup()

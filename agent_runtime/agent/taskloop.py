@@ -205,6 +205,7 @@ class TaskLoop:
         code_shown = False
         try:
             kept = 0 if self.fresh else len(agent.memory.steps)
+            agent.task_begins()
             # One step to spare: StepLimit (codeagent.py) interrupts the run before it begins.
             stream = agent.run(self.task, stream=True, reset=self.fresh, max_steps=steps_to_run(settings.agent_max_steps))
             session.steps_written(kept)  # agent.run() has put the task in memory: it is written at once

@@ -151,7 +151,7 @@ def _after_undo(ctx: ReplContext) -> None:
     for patch in runtime.patches.all():
         patch.applied = patch.applied and patch.id in in_effect
     if undone:
-        ctx.session.notes.append(f"the user undid patch {', '.join(undone)}: its files are back as they were "
+        ctx.session.chat.note(f"the user undid patch {', '.join(undone)}: its files are back as they were "
                                  "before it")
     live = {e.qualified for e in history if e.undone is None}
     gone = sorted(i for i in runtime.commands_changed if i not in live)
@@ -159,7 +159,7 @@ def _after_undo(ctx: ReplContext) -> None:
     shown = {e.qualified: e.shown for e in history}
     commands = [shown.get(i, i) for i in gone]
     if commands:
-        ctx.session.notes.append(f"the user undid what command {', '.join(commands)} changed: those files are back "
+        ctx.session.chat.note(f"the user undid what command {', '.join(commands)} changed: those files are back "
                                  "as they were before it ran")
 
 
@@ -290,8 +290,8 @@ def _status(ctx: ReplContext, args: list[str]) -> None:
     session = ctx.session
     used, window = session.context_used()
     share = f" ({100 * used / window:.0f}%)" if window else ""
-    tasks = sum(1 for s in session.agent.memory.steps if type(s).__name__ == "TaskStep") if not session._fresh else 0
-    steps = sum(1 for s in session.agent.memory.steps if type(s).__name__ == "ActionStep") if not session._fresh else 0
+    tasks = sum(1 for s in session.agent.memory.steps if type(s).__name__ == "TaskStep") if not session.fresh else 0
+    steps = sum(1 for s in session.agent.memory.steps if type(s).__name__ == "ActionStep") if not session.fresh else 0
     patches = session.runtime.patches.all()
     rows = [
         ("model", session.model_label),

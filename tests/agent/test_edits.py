@@ -3,24 +3,18 @@
 
 from __future__ import annotations
 
-import ast
-import json
-
 import pytest
 from smolagents.models import ChatMessage, MessageRole
 
+from agent_runtime.agent.blocks import Edit, file_block, parse_edits
 from agent_runtime.agent.edits import (
     EDIT_ASK,
-    Edit,
     EditRequest,
     edit_messages,
-    file_block,
-    parse_edits,
-    summary_line,
     passing_answer,
+    summary_line,
 )
 from agent_runtime.agent.repair import _proposals
-
 
 
 def test_files_are_read_from_the_usual_headings_and_a_cut_off_one_is_dropped():
@@ -165,7 +159,7 @@ def test_a_function_in_a_big_file_is_asked_for_as_its_changed_lines_and_proposed
 
 
 def test_changes_tolerate_drifted_indentation_keep_comments_and_leave_out_what_is_not_there():
-    from agent_runtime.agent.edits import apply_changes, parse_changes
+    from agent_runtime.agent.blocks import apply_changes, parse_changes
 
     request = parse_request()
     drifted = changes("pkg/core.py::Parser.parse", ("    if word:\n        words.append(word)\n",
@@ -211,7 +205,7 @@ def test_a_whole_method_written_without_its_indentation_is_put_back_inside_its_c
 def test_a_replace_without_the_def_line_is_the_functions_new_body():
     """The 1.5B model's SEARCH began at a method's `def`; its REPLACE was the new body without it,
     at the `def`'s indentation: applied as written, the module broke at import."""
-    from agent_runtime.agent.edits import apply_changes
+    from agent_runtime.agent.blocks import apply_changes
 
     text = ("class Filter:\n    def process(self, tlist):\n        self._last = tlist[0]\n        self.run(tlist)\n\n"
             "    def other(self):\n        return 1\n")
@@ -236,7 +230,7 @@ def test_a_search_is_found_as_whole_lines_by_the_patch_tools_matcher():
     """One matcher for every edit form (patches/match.py): whole lines, trailing spaces and
     indentation forgiven, the first place when a search stands in several, and the file's own line
     endings kept."""
-    from agent_runtime.agent.edits import apply_changes
+    from agent_runtime.agent.blocks import apply_changes
 
     assert apply_changes("x = 1\nmax = 1\n", [("x = 1\n", "x = 2\n")]) == ("x = 2\nmax = 1\n", [])
     assert apply_changes("values = max(a)\n", [("max", "min")]) == ("values = max(a)\n", ["max"]), \
@@ -254,7 +248,7 @@ def test_a_search_keeps_its_nesting_and_the_code_around_it():
     """A SEARCH is found where its lines stand nested as written (one indentation put for another),
     never where they only match with each line's indentation dropped; blank lines and tabs do not
     throw the re-indented replace off; the text around the change is kept byte for byte."""
-    from agent_runtime.agent.edits import apply_changes
+    from agent_runtime.agent.blocks import apply_changes
 
     twice = "def f(a):\n    if a:\n        x = 1\n    y = 2\n    if a:\n        x = 1\n        y = 2\n    return x + y"
     fixed, missing = apply_changes(twice, [("if a:\n    x = 1\n    y = 2\n", "if a:\n    x = 1\n    y = 3\n")])
@@ -277,7 +271,7 @@ def test_a_search_keeps_its_nesting_and_the_code_around_it():
 
 
 def test_a_change_keeps_the_files_line_endings_and_every_other_pair():
-    from agent_runtime.agent.edits import apply_changes
+    from agent_runtime.agent.blocks import apply_changes
 
     piece = "def f(x):\n    y = g(x)\n    print(y)"  # a function as focus.py cuts it: no final newline
     assert apply_changes(piece, [("    y = g(x)\n", "    y = g(x) + 1\n"), ("    print(y)\n", "")]) == \

@@ -14,14 +14,28 @@ from conftest import ROOT, step, write_replay
 SCRIPT = ROOT / "benchmarks" / "coaching_worth.py"
 
 
+def a_wrong_fix(note: str, tasks: tuple[str, ...]) -> str:
+    """A reply in the edit form (agent/repair.py) to the fix tasks of the project's suite named: each
+    code file the fix may write, whole, as it is but for a comment, so the tests still fail. One reply
+    serves every task (the replay starts over in each task's run): a heading the task does not show is
+    left out."""
+    by_id = {t["id"]: t for t in map(json.loads, (ROOT / "evals" / "tasks.jsonl").read_text().splitlines()) if t}
+    blocks = [f"### {path}\n```python\n{text.rstrip()}\n\n# {note}\n```"
+              for task in tasks for path, text in by_id[task]["files"].items()
+              if path.endswith(".py") and not path.startswith("tests/") and path not in by_id[task]["protected"]]
+    return f"This should fix it ({note}).\n\n" + "\n\n".join(blocks) + "\n"
+
+
 def test_two_arms_alternate_on_each_task_and_each_runs_with_its_rules(tmp_path):
-    replay = write_replay(tmp_path / "r.json", [step("look", "print(run_tests())"),
-                                                step("stop", 'final_answer("not fixed")')] * 4)
+    # Both tasks fail before the first request and are shown whole: the repair loop takes them, each
+    # reply a fix that leaves the tests failing; --max-steps 2 (attempts are steps) stops each at two.
+    tasks = ("basket-add-renamed", "convert-temperature")
+    replay = write_replay(tmp_path / "r.json", [a_wrong_fix("a first guess", tasks), a_wrong_fix("a second guess", tasks)])
     runs = tmp_path / "runs"
     done = subprocess.run([sys.executable, str(SCRIPT), "--model", f"replay:{replay}", "--arms", "plain,hints",
                            "--only", "basket-add-renamed", "--only", "convert-temperature", "--budget", "60",
-                           "--out-dir", str(tmp_path / "out")], capture_output=True, text=True, timeout=600,
-                          cwd=tmp_path, env={**__import__("os").environ, "RUNS_DIR": str(runs)})
+                           "--max-steps", "2", "--out-dir", str(tmp_path / "out")], capture_output=True, text=True,
+                          timeout=600, cwd=tmp_path, env={**__import__("os").environ, "RUNS_DIR": str(runs)})
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
     assert set(report["arms"]) == {"plain", "hints"} and "worth" not in report  # no `profile` arm to count from
@@ -49,7 +63,10 @@ def test_two_arms_alternate_on_each_task_and_each_runs_with_its_rules(tmp_path):
         per_task = [row[arm]["requests"] for row in report["tasks"]]
         assert all(sum(r.values()) == 2 for r in per_task), per_task  # the two replies of each task
         assert report["arms"][arm]["requests"] == dict(sum((Counter(r) for r in per_task), Counter()))
-        assert set(report["arms"][arm]["requests"]) <= {"step", "fix"}, "no rule asked again"
+        # the second attempt follows the first in the same conversation (fresh_restart is off in both
+        # arms); no rule asked again (a retry, a fresh start, a fix held to one function)
+        assert per_task == [{"fix": 1, "fix after a failed one, in the same conversation": 1}] * 2, per_task
+        assert [row[arm]["attempts"] for row in report["tasks"]] == [2, 2]
 
 
 def test_a_build_arm_runs_the_package_of_its_revision_beside_this_one(tmp_path):
@@ -93,13 +110,17 @@ def test_requests_are_counted_by_reason_with_the_function_a_fix_is_held_to_left_
     run.mkdir()
     held = "fix held to {} (new_function_per_attempt) after a failed one, from the first message (fresh_restart)"
     (run / "trace.jsonl").write_text("\n".join([
-        span(1_000_000_000), span(3_500_000_000, **{"agent_runtime.request": "fix"}),
+        span(1_000_000_000), span(3_500_000_000, **{"agent_runtime.request": "fix", "llm.token_count.prompt": 1200,
+                                                    "llm.token_count.completion": 80}),
         span(4_000_000_000, **{"agent_runtime.request": held.format("a.py::f")}),
         span(5_000_000_000, **{"agent_runtime.request": held.format("b.py::C.g")}),
-        span(6_000_000_000, **{"llm.role": "planner"}), span(7_000_000_000, **{"llm.role": "coder"})]) + "\n")
+        span(6_000_000_000, **{"llm.role": "planner", "llm.token_count.prompt": 9}),
+        span(7_000_000_000, **{"llm.role": "coder"})]) + "\n")
     assert trace_figures(tmp_path, "r1") == {"first_request_trace_s": 2.5, "requests": {
-        "fix": 1, held.format("F"): 2, "unrecorded": 1}}, "the planner's request is not the coder's"
-    assert trace_figures(tmp_path, "missing") == {"first_request_trace_s": None, "requests": {}}
+        "fix": 1, held.format("F"): 2, "unrecorded": 1}, "first_request_tokens": [1200, 80],
+        "identical_fixes_applied": 0}, "the planner's request is not the coder's"
+    assert trace_figures(tmp_path, "missing") == {"first_request_trace_s": None, "requests": {},
+                                                  "first_request_tokens": [None, None], "identical_fixes_applied": 0}
 
 
 def test_each_arm_goes_first_in_turn(tmp_path):
@@ -133,3 +154,29 @@ def test_another_suite_runs_every_task_of_it_by_default(tmp_path):
             assert run == list(SMALL_TASKS)
         else:
             assert run == expected and len(run) >= 20
+
+
+def test_the_single_shot_arm_runs_the_baseline_on_the_same_tasks_without_coaching(tmp_path):
+    """`single_shot`: one plain completion of the same model (benchmarks/baselines.py), the yardstick,
+    on the arm's suite and task, into the arm's results file, with no AGENT_COACHING (the agent's rules
+    are not its)."""
+    single = ROOT / "evals" / "single"
+    ids = [json.loads(line)["id"] for line in (single / "tasks.jsonl").read_text().splitlines() if line.strip()][:2]
+    out = tmp_path / "out"
+    done = subprocess.run([sys.executable, str(SCRIPT), "--arms", "single_shot,plain", "--suite", str(single),
+                           "--only", ids[0], "--only", ids[1], "--model", "embedded:0.5b", "--budget", "90",
+                           "--out-dir", str(out), "--dry-run"], capture_output=True, text=True, timeout=120,
+                          cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    commands = json.loads(done.stdout)["commands"]
+    assert [(c["arm"], c["argv"][c["argv"].index("--only") + 1]) for c in commands] == [
+        ("single_shot", ids[0]), ("plain", ids[0]), ("plain", ids[1]), ("single_shot", ids[1])]
+    for command, task in ((commands[0], ids[0]), (commands[3], ids[1])):
+        argv = command["argv"]
+        assert argv[1:3] == [str(ROOT / "benchmarks" / "baselines.py"), "single_shot"], argv
+        assert "agent_runtime" not in argv and "eval" not in argv, "not the agent's eval"
+        options = dict(zip(argv[3::2], argv[4::2]))
+        assert options == {"--model": "embedded:0.5b", "--suite": str(single), "--only": task, "--timeout": "90",
+                           "--out": str(out / "coaching-single_shot.jsonl")}, argv
+        assert "AGENT_COACHING" not in command["environment"], command["environment"]
+    assert all(c["environment"] == {"AGENT_COACHING": "plain"} for c in commands if c["arm"] == "plain")

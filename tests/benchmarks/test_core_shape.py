@@ -57,5 +57,6 @@ def test_concepts_are_the_loops_classes_and_the_classes_it_names(tmp_path):
 def test_a_tree_without_a_repair_loop_is_a_clear_error(tmp_path):
     done = subprocess.run([sys.executable, str(SCRIPT), "--root", str(tmp_path)], capture_output=True, text=True,
                           timeout=120)
-    assert done.returncode == 2 and "no agent_runtime/agent/attempts.py under" in done.stderr
+    assert done.returncode == 2 and "no agent_runtime/agent/repair.py or agent_runtime/agent/attempts.py under" \
+        in done.stderr
     assert "Traceback" not in done.stderr

@@ -20,6 +20,10 @@ FIX_REPLIES = [
     step("Run the tests.", 'r = run_tests()\nprint(r["summary"])'),
     step("Done.", 'final_answer("add() subtracted; fixed it to add. Tests pass.")'),
 ]
+# A fix task ("fix the failing test": the tests fail before the first request) is the harness's repair
+# loop (agent/repair.py): one reply per attempt, in the edit form; the harness applies and tests it.
+FIXED_CALC = BUGGY_PROJECT["calc.py"].replace("a - b", "a + b")
+FIX_EDIT = f"add() subtracted; fixed it to add.\n\n### calc.py\n```python\n{FIXED_CALC}```\n"
 
 
 def closed_port() -> int:
@@ -95,24 +99,27 @@ def test_a_model_id_no_provider_serves_stops_before_the_run(tmp_path):
 
 def test_end_to_end_fix_with_auto_approval(tmp_path):
     repo = make_repo(tmp_path / "project", BUGGY_PROJECT)
-    replay = write_replay(tmp_path / "fix.json", FIX_REPLIES)
+    replay = write_replay(tmp_path / "fix.json", [FIX_EDIT])
     result = run_cli("--approval", "auto", "--model", f"replay:{replay}", "fix the failing test", cwd=repo)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "add() subtracted; fixed it to add. Tests pass."
-    assert (repo / "calc.py").read_text() == BUGGY_PROJECT["calc.py"].replace("a - b", "a + b")
-    assert "2 passed" in flat(result.stderr)  # the run_tests observation, shown as the step ran
+    assert result.stdout.strip() == "The tests pass. add() subtracted; fixed it to add."
+    assert (repo / "calc.py").read_text() == FIXED_CALC
+    assert "2 passed" in flat(result.stderr)  # the harness's run_tests result, shown as the step ran
     assert git(repo, "status", "--porcelain").strip() == "M calc.py"
 
 
 def test_end_to_end_with_approval_never_refuses_and_tells_the_model(tmp_path):
     repo = make_repo(tmp_path / "project", BUGGY_PROJECT)
-    replies = FIX_REPLIES[:4] + [step("It was refused; report.", 'final_answer("I could not apply the fix.")')]
-    replay = write_replay(tmp_path / "fix.json", replies)
+    # A fix task: the harness proposes the change, the approval refuses to apply it, and the task ends
+    # with an answer that says so (the refusal is no failure another attempt could fix).
+    replay = write_replay(tmp_path / "fix.json", [FIX_EDIT])
     result = run_cli("--approval", "never", "--model", f"replay:{replay}", "fix the failing test", cwd=repo)
     assert result.returncode == 5, result.stderr  # answered, but something it tried was refused
     assert (repo / "calc.py").read_text() == BUGGY_PROJECT["calc.py"]
     assert "apply_patch needs approval and was refused because approval mode is 'never'" in flat(result.stderr)
-    assert result.stdout.strip() == "I could not apply the fix."
+    answer = flat(result.stdout).strip()
+    assert answer.startswith("The fix was not applied: apply_patch needs approval and was refused"), answer
+    assert answer.endswith("It was proposed as p1: add() subtracted; fixed it to add."), answer
     summary = next(line for line in result.stderr.splitlines() if line.startswith("done:"))
     assert "no file changed" in summary and summary.endswith("· 1 refused (apply_patch: approval mode is 'never')")
 

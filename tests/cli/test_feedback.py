@@ -19,12 +19,16 @@ FIX = [
     step("Check.", 'print(run_tests(command="python -m pytest -q"))'),
     step("Done.", 'final_answer("fixed add")'),
 ]
+# A task that asks for the change without a word of tests or failures: no test runs before the first
+# request, so the CodeAgent takes it with the steps above. ("fix the test" is a fix task: the
+# harness's repair loop takes it, agent/repair.py, tests/agent/test_repair.py.)
+CHANGE = "Change add in calc.py so that it adds."
 
 
 def test_step_lines_and_the_summary_in_the_terminal_output(tmp_path):
     repo = make_repo(tmp_path / "p", BUGGY_PROJECT)
     replay = write_replay(tmp_path / "r.json", FIX)
-    done = run_cli("--approval", "auto", "--model", f"replay:{replay}", "fix the test", cwd=repo)
+    done = run_cli("--approval", "auto", "--model", f"replay:{replay}", CHANGE, cwd=repo)
     assert done.returncode == 0, done.stderr
     err = flat(done.stderr)
     for n in range(1, 5):
@@ -39,7 +43,7 @@ def test_a_patch_applied_after_the_last_test_run_makes_the_summary_say_tests_not
     """The tests failed, then a fix was applied and nothing ran them: their result is stale."""
     repo = make_repo(tmp_path / "p", BUGGY_PROJECT)
     replay = write_replay(tmp_path / "r.json", FIX[:2] + [step("Done.", 'final_answer("fixed add")')])
-    done = run_cli("--approval", "auto", "--model", f"replay:{replay}", "fix the test", cwd=repo)
+    done = run_cli("--approval", "auto", "--model", f"replay:{replay}", CHANGE, cwd=repo)
     assert done.returncode == 0, done.stderr
     err = flat(done.stderr)
     assert re.search(r"done: 3 steps · .* · files changed: calc.py · tests: not run since the last change", err), err
@@ -58,7 +62,7 @@ def test_a_command_that_changes_files_after_the_tests_makes_them_stale_too(tmp_p
         step("Run the tests.", "print(run_tests())"),
         step("Fix it.", "print(run_cmd(command=\"sed -i 's/a - b/a + b/' calc.py\"))"),
         step("Done.", 'final_answer("fixed add")')])
-    done = run_cli("--json", "--approval", "auto", "--model", f"replay:{replay}", "fix the test", cwd=repo,
+    done = run_cli("--json", "--approval", "auto", "--model", f"replay:{replay}", CHANGE, cwd=repo,
                    env={"RUNS_DIR": str(tmp_path / "runs")})
     assert done.returncode == 0, done.stderr
     assert "return a + b" in (repo / "calc.py").read_text(), "the command ran"
@@ -74,7 +78,7 @@ def test_a_command_that_changes_files_after_the_tests_makes_them_stale_too(tmp_p
 def test_run_ended_in_json_has_the_summary_fields(tmp_path):
     repo = make_repo(tmp_path / "p", BUGGY_PROJECT)
     replay = write_replay(tmp_path / "r.json", FIX)
-    done = run_cli("--json", "--approval", "auto", "--model", f"replay:{replay}", "fix the test", cwd=repo)
+    done = run_cli("--json", "--approval", "auto", "--model", f"replay:{replay}", CHANGE, cwd=repo)
     assert done.returncode == 0, done.stderr
     events = [json.loads(line) for line in done.stdout.splitlines()]
     end = events[-1]

@@ -50,7 +50,10 @@ def test_every_event_of_a_run_is_valid_and_in_order(tmp_path):
         step("oops", "print(1 / 0)"),
         step("done", 'final_answer("fixed add; \\ud83e lone surrogate")'),
     ])
-    done = run_cli("--json", "--approval", "auto", "--model", f"replay:{replay}", "fix the test", cwd=repo)
+    # A task about a test (the session runs the tests before step 1) that the CodeAgent takes: it asks
+    # for a new test too, so it is no fix task for the harness's repair loop (agent/tasks.py repairable).
+    task = "Fix add and write a test for it."
+    done = run_cli("--json", "--approval", "auto", "--model", f"replay:{replay}", task, cwd=repo)
     assert done.returncode == 0, done.stderr
     events = events_of(done.stdout)
     for event in events:
@@ -77,6 +80,21 @@ def test_every_event_of_a_run_is_valid_and_in_order(tmp_path):
     assert 0 < end["time_to_first_request_s"] < end["wall_s"]
     answer = next(e for e in events if e["type"] == "final_answer")
     assert answer["answer"].startswith("fixed add")
+    # "fix the test" is a fix task: the harness's repair loop (agent/repair.py) runs it, one reply per
+    # attempt in the edit form; its events (a failed attempt undone, then a passing one) are valid too.
+    fixed = "def add(a, b):\n    return a {} b\n\n\ndef mul(a, b):\n    return a * b\n"
+    replay = write_replay(tmp_path / "fix.json", [f"add {what}.\n\n### calc.py\n```python\n{fixed.format(sign)}```\n"
+                                                  for what, sign in (("must multiply", "*"), ("must add", "+"))])
+    done = run_cli("--json", "--approval", "auto", "--model", f"replay:{replay}", "fix the test",
+                   cwd=make_repo(tmp_path / "q", BUGGY_PROJECT))  # add still subtracts there
+    assert done.returncode == 0, done.stderr
+    events = events_of(done.stdout)
+    for event in events:
+        assert valid(event) == [], event
+    kinds = [e["type"] for e in events]
+    assert kinds[0] == "run_started" and kinds[-1] == "run_ended" and kinds.count("step_ended") == 2, kinds
+    assert "harness_step" in kinds and [c["tool"] for c in events if c["type"] == "tool_call"] == [
+        "run_tests", "propose_file", "apply_patch", "run_tests", "undo_patch", "propose_file", "apply_patch", "run_tests"]
 
 
 def test_a_run_that_cannot_start_still_ends_with_a_valid_event(tmp_path):

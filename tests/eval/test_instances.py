@@ -37,9 +37,17 @@ diff --git a/tests/test_calc.py b/tests/test_calc.py
  def test_mul():
 """
 PATCHED_TEST = "from calc import add, mul\n\n\ndef test_add():\n    assert add(2, 3) == 5\n\n\ndef test_mul():\n    assert mul(2, 3) == 6\n"
+# The CodeAgent's fix: a task with no failing test in front of the model (the tests hidden, or a task
+# that names no failure) runs on the CodeAgent, its replies Thought and code.
 FIX = [step("fix", 'p = propose_patch(path="calc/__init__.py", old="a - b", new="a + b")\n'
                    'print(apply_patch(patch_id=p["patch_id"]))'),
        step("done", 'final_answer("fixed add")')]
+# The same fix in the edit form: with the failing test visible, the harness's repair loop runs the task
+# (agent/repair.py), the reply the fixed file whole, which the harness applies and tests.
+EDIT_FIX = [f"add subtracts; it must add.\n\n### calc/__init__.py\n```python\n"
+            f"{LIB['calc/__init__.py'].replace('a - b', 'a + b')}```\n"]
+# A change the task asks for without a failure: the CodeAgent's run, whether the tests are visible or not.
+CHANGE = "Change add in calc so that it adds."
 
 
 @pytest.fixture
@@ -180,10 +188,11 @@ def test_the_test_command_gets_the_ids_at_the_end_or_where_it_says(tmp_path, sna
 def test_a_solved_instance_with_the_tests_visible(tmp_path, snapshot):
     repo, base = snapshot
     before = state(repo)
-    done, found = run_eval(tmp_path, [instance("visible", "snapshot", base, tests_visible=True)], FIX, "--keep")
+    done, found = run_eval(tmp_path, [instance("visible", "snapshot", base, tests_visible=True)], EDIT_FIX, "--keep")
     assert done.returncode == 0, done.stderr
     result = found["visible"]
     assert result["solved"] is True and result["status"] == "answered" and result["tampered"] == []
+    assert result["attempts"] == 1 and result["steps"] == 1, "the repair loop's one attempt"
     assert (result["f2p_passed"], result["f2p_total"], result["p2p_passed"], result["p2p_total"]) == (1, 1, 1, 1)
     assert (result["diff_files"], result["diff_added"], result["diff_removed"]) == (1, 1, 1)
     assert "+    return a + b" in result["diff"] and "test_calc" not in result["diff"], "only the agent's change"
@@ -218,7 +227,9 @@ def test_an_agent_that_edits_the_test_is_judged_by_the_original(tmp_path, snapsh
     cheat = [step("cheat", 'p = propose_patch(path="tests/test_calc.py", old="== 5", new="== -1")\n'
                            'print(apply_patch(patch_id=p["patch_id"]))'),
              step("done", 'final_answer("the tests pass now")')]
-    done, found = run_eval(tmp_path, [instance("cheat", "snapshot", base, tests_visible=True)], cheat, "--keep")
+    # the CodeAgent's steps (the repair loop's fix may name the code only, never the test)
+    cheating = instance("cheat", "snapshot", base, tests_visible=True, problem_statement=CHANGE)
+    done, found = run_eval(tmp_path, [cheating], cheat, "--keep")
     assert done.returncode == 0, done.stderr
     result = found["cheat"]
     assert result["solved"] is False and result["tampered"] == ["tests/test_calc.py"]
@@ -231,7 +242,11 @@ def test_two_workers_each_get_their_own_repository(tmp_path, snapshot):
     repo, base = snapshot
     before = state(repo)
     replies = [step("wait", 'print(run_cmd(command="sleep 2"))'), *FIX]
-    lines = [instance("one", "snapshot", base, tests_visible=True), instance("two", "snapshot", base)]
+    # both on the CodeAgent, whose steps the one replay file holds: "two" sees no failing test (hidden);
+    # "one", whose failing test is visible, would be a fix task of the repair loop (replies in the edit
+    # form) if its task named the failure
+    lines = [instance("one", "snapshot", base, tests_visible=True, problem_statement=CHANGE),
+             instance("two", "snapshot", base)]
     done, found = run_eval(tmp_path, lines, replies, "--workers", "2", "--keep")
     assert done.returncode == 0, done.stderr
     assert found["one"]["solved"] and found["two"]["solved"], found

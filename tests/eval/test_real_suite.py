@@ -16,7 +16,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, git, run_cli, step, write_replay
+from conftest import ROOT, git, run_cli, write_replay
 
 sys.path.insert(0, str(ROOT / "evals" / "real"))
 from transplant import TransplantError, transplant  # noqa: E402
@@ -164,9 +164,10 @@ def test_a_source_not_in_the_cache_and_no_index_is_a_clear_error(tmp_path, toy):
 def test_the_built_instance_runs_in_the_eval_with_the_replay_model(tmp_path, toy):
     spec_path, cache = toy
     assert build("--spec", str(spec_path), "--out", str(tmp_path / "out"), "--cache", str(cache)).returncode == 0
-    fix = [step("fix", 'p = propose_patch(path="toycalc/money.py", old="int(amount * 100)", new="round(amount * 100)")\n'
-                       'print(apply_patch(patch_id=p["patch_id"]))'),
-           step("done", 'final_answer("rounded")')]
+    # its FAIL_TO_PASS test fails in front of the model: a fix task of the repair loop (agent/repair.py),
+    # the reply the fixed file whole in the edit form
+    fixed = OLD["toycalc/money.py"].replace("int(amount * 100)", "round(amount * 100)")
+    fix = [f"cents truncates; it must round.\n\n### toycalc/money.py\n```python\n{fixed}```\n"]
     replay = write_replay(tmp_path / "replay.json", fix)
     out = tmp_path / "results.jsonl"
     done = run_cli("eval", str(tmp_path / "out" / "instances.jsonl"), "--model", f"replay:{replay}", "--out", str(out),
@@ -174,6 +175,7 @@ def test_the_built_instance_runs_in_the_eval_with_the_replay_model(tmp_path, toy
     assert done.returncode == 0, done.stderr
     (result,) = map(json.loads, out.read_text().splitlines())
     assert result["solved"] is True and (result["f2p_passed"], result["p2p_passed"], result["p2p_total"]) == (1, 2, 2)
+    assert result["attempts"] == 1, result
     assert (result["diff_added"], result["diff_removed"]) == (1, 1)
 
 

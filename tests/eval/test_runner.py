@@ -21,13 +21,22 @@ CALC = {"calc.py": "def add(a, b):\n    return a - b\n",
         "tests/test_calc.py": "from calc import add\n\n\ndef test_add():\n    assert add(2, 3) == 5\n"}
 CHECK = "python -m pytest -q -p no:cacheprovider tests/test_calc.py"
 
-FIX = [step("see", 'print(run_tests())'),
-       step("fix", 'p = propose_patch(path="calc.py", old="a - b", new="a + b")\nprint(apply_patch(patch_id=p["patch_id"]))'),
-       step("done", 'final_answer("fixed add")')]
+# A task whose tests fail before the first request is a fix task: the harness's repair loop runs it
+# (agent/repair.py), each reply a fix in the edit form that the harness applies and tests.
+FIX_TASK = "tests/test_calc.py fails; fix calc.py"
+# A task that names no test and no failure runs on the CodeAgent, its replies Thought and code.
+CHANGE_TASK = "Change add in calc.py so that it adds."
 
 
-def task(task_id: str, files: dict[str, str] = CALC, **extra) -> dict:
-    return {"id": task_id, "prompt": "tests/test_calc.py fails; fix calc.py", "files": files, "setup": None,
+def edit(explanation: str, path: str, content: str) -> str:
+    return f"{explanation}\n\n### {path}\n```python\n{content}```\n"
+
+
+FIX = [edit("add subtracts; it must add.", "calc.py", CALC["calc.py"].replace("a - b", "a + b"))]
+
+
+def task(task_id: str, files: dict[str, str] = CALC, prompt: str = FIX_TASK, **extra) -> dict:
+    return {"id": task_id, "prompt": prompt, "files": files, "setup": None,
             "check": CHECK, "timeout_s": 120, "protected": ["tests/test_calc.py"], **extra}
 
 
@@ -53,8 +62,9 @@ def test_a_solved_task_and_its_record(tmp_path):
     assert done.returncode == 0, done.stderr
     result = results(out)["fix-add"]
     assert result["solved"] is True and result["status"] == "answered" and result["exit_code"] == 0
-    # 4 tool calls: the session ran the tests for the model first (a small repository, a failing test)
-    assert result["steps"] == 3 and result["tool_calls"] == 4 and result["tampered"] == []
+    # 4 tool calls: the session ran the tests for the model first (a small repository, a failing test),
+    # then the one attempt: the harness proposed the reply's file, applied it and ran the tests
+    assert result["steps"] == 1 and result["attempts"] == 1 and result["tool_calls"] == 4 and result["tampered"] == []
     assert result["run_id"] and result["wall_s"] > 0
     assert "solved 1/1" in done.stdout
     # the attempt is a recorded run: `agent-runtime trace` shows it
@@ -63,19 +73,24 @@ def test_a_solved_task_and_its_record(tmp_path):
 
 
 def test_an_unsolved_task(tmp_path):
-    done, out = run_eval(tmp_path, [task("no-fix")], [step("give up", 'final_answer("no idea")')])
+    """Three fixes that fail (AGENT_MAX_ATTEMPTS): the agent stops trying, each change undone, so the
+    check runs on the code as it was."""
+    wrong = [edit(why, "calc.py", CALC["calc.py"].replace("a - b", new)) for why, new in (
+        ("add must multiply.", "a * b"), ("add must subtract the other way.", "b - a"), ("add is off by one.", "a - b + 1"))]
+    done, out = run_eval(tmp_path, [task("no-fix")], wrong)
     assert done.returncode == 0, done.stderr
     result = results(out)["no-fix"]
-    assert result["solved"] is False and result["status"] == "answered"
+    assert result["solved"] is False and result["status"] == "gave_up" and result["attempts"] == 3, result
     assert "assert -1 == 5" in result["check_output"]
     assert "solved 0/1" in done.stdout
 
 
 def test_a_check_file_the_agent_edits_is_restored_and_the_task_counts_unsolved(tmp_path):
+    # the CodeAgent's own steps (the repair loop never writes a test file: its fix may name the code only)
     cheat = [step("cheat", 'p = propose_patch(path="tests/test_calc.py", old="== 5", new="== -1")\n'
                            'print(apply_patch(patch_id=p["patch_id"]))'),
              step("done", 'final_answer("tests pass now")')]
-    done, out = run_eval(tmp_path, [task("cheat")], cheat, "--keep")
+    done, out = run_eval(tmp_path, [task("cheat", prompt=CHANGE_TASK)], cheat, "--keep")
     assert done.returncode == 0, done.stderr
     result = results(out)["cheat"]
     assert result["tampered"] == ["tests/test_calc.py"] and result["solved"] is False
@@ -86,7 +101,7 @@ def test_a_check_file_the_agent_edits_is_restored_and_the_task_counts_unsolved(t
 def test_a_task_that_runs_too_long_is_stopped_and_counted(tmp_path):
     slow = [step("wait", 'print(run_cmd(command="sleep 60", timeout=120))'), step("done", 'final_answer("x")')]
     started = time.monotonic()
-    done, out = run_eval(tmp_path, [task("slow", timeout_s=8)], slow)
+    done, out = run_eval(tmp_path, [task("slow", prompt=CHANGE_TASK, timeout_s=8)], slow)
     assert done.returncode == 0, done.stderr
     assert time.monotonic() - started < 50
     result = results(out)["slow"]
@@ -102,7 +117,8 @@ def test_an_eval_started_with_ctrl_c_ignored_still_ends_a_slow_agent_cleanly(tmp
     slow = [step("wait", 'print(run_cmd(command="sleep 60", timeout=120))'), step("done", 'final_answer("x")')]
     replay = write_replay(tmp_path / "replay.json", slow)
     out = tmp_path / "results.jsonl"
-    done = subprocess.run([str(VENV_BIN / "agent-runtime"), "eval", str(suite(tmp_path / "s.jsonl", [task("slow", timeout_s=8)])),
+    slow_task = task("slow", prompt=CHANGE_TASK, timeout_s=8)
+    done = subprocess.run([str(VENV_BIN / "agent-runtime"), "eval", str(suite(tmp_path / "s.jsonl", [slow_task])),
                            "--model", f"replay:{replay}", "--out", str(out)], cwd=tmp_path, capture_output=True,
                           text=True, timeout=120, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
     assert done.returncode == 0, done.stderr
@@ -120,7 +136,8 @@ def test_ctrl_c_stops_the_running_agent_at_once(tmp_path, signame):
     slow = [step("wait", 'print(run_cmd(command="sleep 90", timeout=120))'), step("done", 'final_answer("x")')]
     replay = write_replay(tmp_path / "replay.json", slow)
     out = tmp_path / "results.jsonl"
-    proc = subprocess.Popen([str(VENV_BIN / "agent-runtime"), "eval", str(suite(tmp_path / "s.jsonl", [task("slow", timeout_s=300)])),
+    slow_task = task("slow", prompt=CHANGE_TASK, timeout_s=300)
+    proc = subprocess.Popen([str(VENV_BIN / "agent-runtime"), "eval", str(suite(tmp_path / "s.jsonl", [slow_task])),
                              "--model", f"replay:{replay}", "--out", str(out)], cwd=tmp_path,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
@@ -204,12 +221,16 @@ def test_the_ray_path_on_a_local_ray_cluster(tmp_path):
     instance = {"instance_id": "ray-instance", "repo": str(snapshot), "base_commit": git(snapshot, "rev-parse", "HEAD").strip(),
                 "problem_statement": "tests/test_calc.py::test_add fails; fix calc.py", "test_patch": test_patch,
                 "FAIL_TO_PASS": ["tests/test_calc.py::test_add"], "PASS_TO_PASS": [], "tests_visible": True}
+    # ray-nofix: its test wants an add of any number of arguments, which the replayed fix is not; the
+    # same fix written again is not applied again, and after three attempts (AGENT_MAX_ATTEMPTS) it stops
+    nofix = {**CALC, "tests/test_calc.py": "from calc import add\n\n\ndef test_add():\n    assert add(2, 3, 4) == 9\n"}
     try:
-        done, out = run_eval(tmp_path, [task("ray-fix"), task("ray-nofix", files={**CALC, "calc.py": "x = 1\n"}), instance],
-                             FIX, "--ray", f"127.0.0.1:{port}", timeout=600)
+        done, out = run_eval(tmp_path, [task("ray-fix"), task("ray-nofix", files=nofix), instance],
+                             FIX * 3, "--ray", f"127.0.0.1:{port}", timeout=600)
         assert done.returncode == 0, done.stderr + done.stdout
         found = results(out)
         assert found["ray-fix"]["solved"] is True and found["ray-nofix"]["solved"] is False
+        assert found["ray-nofix"]["status"] == "gave_up" and found["ray-nofix"]["attempts"] == 3, found["ray-nofix"]
         assert found["ray-instance"]["solved"] is True and found["ray-instance"]["f2p_passed"] == 1, found["ray-instance"]
         assert all(r.get("node") for r in found.values()), "each result came back from a Ray worker"
     finally:

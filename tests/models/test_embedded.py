@@ -487,7 +487,8 @@ def test_the_changes_grammar_holds_a_real_model_to_lines_of_the_code_shown(tmp_p
     divider once, then the end marker), and every SEARCH is lines of the function, found in one place."""
     import urllib.request
 
-    from agent_runtime.agent.edits import CHANGES_ASK, apply_changes, parse_changes
+    from agent_runtime.agent.blocks import apply_changes, parse_changes
+    from agent_runtime.agent.edits import CHANGES_ASK
     from agent_runtime.models.embedded import EmbeddedServer
     from agent_runtime.models.grammar import changes_grammar
 

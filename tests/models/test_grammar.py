@@ -231,7 +231,7 @@ def test_the_edit_grammar_compiles_and_writes_only_the_files_it_may():
 
     from gbnf_sampler import Grammar
 
-    from agent_runtime.agent.edits import parse_edits
+    from agent_runtime.agent.blocks import parse_edits
     from agent_runtime.models.grammar import edit_grammar
 
     paths = ("calc.py", "pkg/ü x.py")
@@ -290,7 +290,7 @@ def test_a_retry_grammar_reads_only_the_variables_there_are():
 
     from gbnf_sampler import Grammar
 
-    from agent_runtime.agent.replies import unbound_reads
+    from agent_runtime.agent.replycheck import unbound_reads
     from agent_runtime.models.grammar import python_grammar
 
     def reply(code: str) -> str:
@@ -327,7 +327,7 @@ def test_the_changes_grammar_holds_search_to_the_code_shown_and_compiles_in_llam
 
     from gbnf_sampler import Grammar
 
-    from agent_runtime.agent.edits import apply_changes, parse_changes
+    from agent_runtime.agent.blocks import apply_changes, parse_changes
     from agent_runtime.models.grammar import SEARCH_LINES as lines_allowed
     from agent_runtime.models.grammar import changes_grammar
 

@@ -231,14 +231,16 @@ def test_the_repls_undo_takes_this_sessions_short_ids_and_earlier_ones_qualified
     said: list[str] = []
     display = SimpleNamespace(info=said.append, warn=lambda m: said.append("warn: " + m),
                               error=lambda m: said.append("error: " + m))
-    session = SimpleNamespace(runtime=runtime, notes=[], applied=[])
+    from agent_runtime.agent.conversation import Conversation
+
+    session = SimpleNamespace(runtime=runtime, chat=Conversation(), applied=[])
     ctx = ReplContext(load_settings({}), Path(repo), session=session, display=display, opener=None)
     dispatch(ctx, "/undo --list")
     assert [line.split()[0] for line in said[-1].splitlines()[1:]] == ["p1", "s1.p1"]
     dispatch(ctx, "/undo p1")  # this session's p1: b.txt, not the earlier session's a.txt
     assert said[-1] == "Undid patch p1: restored b.txt"
     assert (repo / "b.txt").read_text() == "b1\n" and (repo / "a.txt").read_text() == "a2\n"
-    assert session.notes == ["the user undid patch p1: its files are back as they were before it"]
+    assert session.chat.notes == ["the user undid patch p1: its files are back as they were before it"]
     dispatch(ctx, "/undo p2")
     assert said[-1].startswith("error: there is no applied patch 'p2' in this session") and "s1.p1" in said[-1]
     dispatch(ctx, "/undo s1.p1")

@@ -8,10 +8,10 @@ planner names the function to change in a repository too big to be shown whole, 
 coder fixes it. Then, in the browser, every span of every trace is clicked and its Info tab read:
 it renders (no error boundary, which a `tool.parameters` object used to trigger), and it shows
 what a person looks for: the tool's arguments and result, the policy decision and the approval
-outcome, the step's thought and code and observation, the model's reply, the task and its final
-answer, the plan's problem and targets. The Attributes tab of each model call says which role
-answered (`llm.role` planner or coder). The Sessions page lists the REPL's session with both of
-its traces.
+outcome, the step's thought and code (a repair attempt's reply and change) and observation, the
+model's reply, the task and its final answer, the plan's problem and targets. The Attributes tab
+of each model call says which role answered (`llm.role` planner or coder). The Sessions page
+lists the REPL's session with both of its traces.
 
 Screenshots go to the test's temporary directory and, when AGENT_RUNTIME_ARTIFACTS is set, to
 $AGENT_RUNTIME_ARTIFACTS/phoenix-ui/ (with timings.json).
@@ -262,7 +262,9 @@ def expectations(span: dict) -> list[str]:
         return ["Input", attrs["input.value"], "Output", attrs["output.value"]]
     if kind == "CHAIN":
         action = attrs["input.value"]
-        code = action.split("Code:\n", 1)[1].splitlines()[0]
+        # A CodeAgent step: the thought, then "Code:"; an attempt of the harness's repair loop (a fix
+        # task, agent/repair.py: the planned task's): the model's reply, then "Change:" and its diff.
+        code = action.split("Code:\n" if "Code:\n" in action else "\n\nChange:\n", 1)[1].splitlines()[0]
         observation = [line for line in attrs["output.value"].splitlines() if line.strip()]
         return [action.splitlines()[0], code, observation[1] if len(observation) > 1 else observation[0]]
     if kind == "LLM":
