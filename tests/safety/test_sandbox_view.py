@@ -169,7 +169,8 @@ def test_only_the_toolchain_folders_of_a_home_are_chosen(tmp_path):
     (home / ".local/share/pipx/venvs/black/bin/black").write_text("#!/bin/sh\n")
     (home / ".local/bin/black").symlink_to(home / ".local/share/pipx/venvs/black/bin/black")
     path = ":".join(str(home / p) for p in (".nvm/versions/node/v20/bin", ".cargo/bin", ".local/bin", "bin", ""))
-    chosen = {dest for _, dest in view.toolchains({"PATH": path}, [home])}
+    agents = {dest for _, dest in view.toolchains({"PATH": ""}, [home])}  # the agent's own interpreter
+    chosen = {dest for _, dest in view.toolchains({"PATH": path}, [home])} - agents
     assert chosen == {home / ".nvm", home / ".cargo" / "bin", home / ".cargo" / "registry", home / ".rustup",
                       home / ".local" / "bin", home / ".local/share/pipx/venvs/black", home / ".pyenv", home / "bin"}
     assert view.shown_under(home / ".ssh", [home], sorted(chosen)) is False
