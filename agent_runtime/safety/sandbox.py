@@ -2,8 +2,13 @@
 
 Inside bubblewrap a command has nothing of the host to gain, even when we run as root:
 - no capabilities: a user namespace, `--cap-drop ALL`, no further user namespaces, /proc/sys
-  read-only (bwrap's own cover of it is silently skipped), root-only files hidden when root;
-- the root file system read-only; the workspace writable except its configuration (`.git`,
+  read-only (bwrap's own cover of it is silently skipped), what not everyone may read of /etc
+  hidden when root;
+- the root an allow-list, read-only (view.py): bwrap's empty tmpfs with the system folders (/usr,
+  /etc, /bin, /lib...), /dev, /proc, a private /tmp, the toolchains a command runs wherever they
+  live (pyenv, nvm, rustup in a home, /opt/node, a virtualenv, ...), the workspace, the user's
+  enabled skills and git's own settings; /srv, /opt, /var, /mnt, the homes and the projects
+  beside the workspace are not there; the workspace writable except its configuration (`.git`,
   `.env*`, `.gitattributes`, `.gitmodules`, `policy.toml`, `.agent-runtime`, `AGENTS.md`, the skills'
   `.agents` and `.claude`, the
   commit-hook configurations the host runs at the next commit (pre-commit, husky, lefthook), a
@@ -12,9 +17,6 @@ Inside bubblewrap a command has nothing of the host to gain, even when we run as
   .gitattributes or .gitmodules): those are read-only, a new top-level `.env` cannot be
   created (a read-only placeholder stands there while the command runs), and any other of
   those names a command creates is removed afterwards and the command's output says so;
-- the homes an allow-list (view.py): /home, /root and $HOME empty and read-only, only the
-  toolchains a command runs that live there bound back read-only (pyenv, nvm, rustup, a
-  virtualenv, ...), and the workspace, the user's enabled skills and git's own settings;
 - deny_read files hidden (in the workspace, what symlinks named like them point at, the usual
   secret places in $HOME, the .env files of the start directory and of every directory above
   the workspace), and the agent's own state wherever XDG_* and RUNS_DIR put it (the user's

@@ -136,17 +136,17 @@ def _home_of(path: Path, homes: list[Path]) -> Path | None:
     return best
 
 
-def _folder(path: Path, homes: list[Path], trusted: bool = True) -> list[Path]:
+def _folder(path: Path, homes: list[Path], trusted: bool = True, inside: Path | None = None) -> list[Path]:
     """What to show for a toolchain path the system folders do not: in a home, the toolchain manager's
     folder, the virtualenv a bin folder belongs to, or the path itself (nothing for a home whole);
     elsewhere, a virtualenv, the install prefix of a bin folder (/opt/node for /opt/node/bin: npm lives
-    in its lib), or the path itself. What the workspace names (`trusted` False): a Python's bin folder
+    in its lib; not one that holds the workspace `inside`), or the path itself. What the workspace names (`trusted` False): a Python's bin folder
     and its lib/python3.X and libpython3 only, not the prefix's other files."""
     home = _home_of(path, homes)
     if home is None:
         if path.name == "bin" and _is_venv(path.parent):
             return [path.parent]
-        if path.name not in ("bin", "sbin") or len(path.parent.parts) < 3:
+        if path.name not in ("bin", "sbin") or len(path.parent.parts) < 3 or (inside and within(inside, path.parent)):
             return [path]
         return [path.parent] if trusted else [path, *sorted(path.parent.glob("lib/*python3*"))]
     if path == home:
@@ -226,7 +226,7 @@ def toolchains(env: dict[str, str], homes: list[Path], extra: list[Path] = (),
                 continue
             if not trusted and not _interpreter_folder(candidate):
                 continue
-            for folder in _folder(candidate, homes, trusted):
+            for folder in _folder(candidate, homes, trusted, inside):
                 try:
                     if not folder.exists() or len(folder.parts) < 3 or (inside is not None and (
                             within(inside, folder) or within(folder, inside))):  # the workspace is bound anyway

@@ -373,3 +373,22 @@ def test_symlinked_system_folders_stay_symlinks(sandbox):
     assert result.stdout.split()[:len(links)] == [os.readlink(name) for name in links], result.stdout
     mounted = [line.split()[4] for line in result.stdout.splitlines()[len(links):] if len(line.split()) > 4]
     assert not set(links) & set(mounted), mounted
+
+
+def test_a_toolchain_outside_the_homes_brings_its_prefix_and_no_more(tmp_path):
+    """The rules of view.toolchains outside the homes: a PATH bin folder brings its install prefix (npm lives in
+    /opt/node/lib), a Python the workspace names only its bin and lib/python3.X; never `/`, a top-level folder,
+    nor a folder that holds the workspace (it would show the projects beside it)."""
+    from agent_runtime.safety import view
+
+    opt, ws = tmp_path / "opt", tmp_path / "work" / "ws"
+    for rel in ("node/bin", "node/lib/node_modules/npm", "py/bin", "py/lib/python3.12", "py/etc", "work/bin"):
+        (opt / rel if not rel.startswith("work") else tmp_path / rel).mkdir(parents=True)
+    (opt / "py/bin/python3").write_text("#!/bin/sh\n")
+    (opt / "py/etc/app-secret.conf").write_text("x\n")
+    (ws / ".venv/bin").mkdir(parents=True)
+    (ws / ".venv/pyvenv.cfg").write_text(f"home = {opt / 'py/bin'}\n")
+    agents = {dest for _, dest in view.toolchains({"PATH": ""}, [], [], ws)}
+    path = ":".join(map(str, (opt / "node/bin", "/", "/srv", tmp_path / "work" / "bin", tmp_path / "work")))
+    chosen = {dest for _, dest in view.toolchains({"PATH": path}, [], [ws / ".venv" / "bin"], ws)} - agents
+    assert chosen == {opt / "node", tmp_path / "work" / "bin", opt / "py/bin", opt / "py/lib/python3.12"}, chosen
