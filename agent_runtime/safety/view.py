@@ -56,24 +56,31 @@ def system_args() -> list[str]:
 
 
 def system_shown(path: Path) -> bool:
-    """Is `path` inside a system folder the sandbox shows (by its name: /bin/x is, the link shown)?"""
-    return any(within(path, Path(s)) for s in SHOWN_SYSTEM if os.path.lexists(s))
+    """Is `path` (absolute, normalised) inside a system folder the sandbox shows (/bin/x by the link's name)?"""
+    top = "/" + path.parts[1] if path.is_absolute() and len(path.parts) > 1 else ""
+    return top in SHOWN_SYSTEM and os.path.lexists(top)
 
 
 def root_only(top: str = "/etc") -> list[Path]:
     """What under /etc not everyone may read (shadow, sudoers, ssh host keys, ssl/private, a service's
     0600 password file): a sandboxed root still passes the owner check, so these are hidden from it."""
     out: list[Path] = []
-    for folder, dirs, files in os.walk(top):
-        for name in dirs + files:
-            try:
-                mode = os.lstat(os.path.join(folder, name)).st_mode
-            except OSError:
-                continue
-            if not stat.S_ISLNK(mode) and not mode & stat.S_IROTH:
-                out.append(Path(folder, name))
-        dirs[:] = [d for d in dirs if Path(folder, d) not in out]
-    return out
+    stack = [top]
+    while stack:
+        try:
+            with os.scandir(stack.pop()) as entries:
+                for entry in entries:
+                    try:
+                        mode = entry.stat(follow_symlinks=False).st_mode
+                    except OSError:
+                        continue
+                    if not stat.S_ISLNK(mode) and not mode & stat.S_IROTH:
+                        out.append(Path(entry.path))
+                    elif stat.S_ISDIR(mode):
+                        stack.append(entry.path)
+        except OSError:
+            continue
+    return sorted(out)
 
 
 def _is_venv(folder: Path) -> bool:
