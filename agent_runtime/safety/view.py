@@ -147,8 +147,8 @@ def _folder(path: Path, homes: list[Path], trusted: bool = True, inside: Path | 
     """What to show for a toolchain path the system folders do not: in a home, the toolchain manager's
     folder, the virtualenv a bin folder belongs to, or the path itself (nothing for a home whole);
     elsewhere, a virtualenv, the install prefix of a bin folder (/opt/node for /opt/node/bin: npm lives
-    in its lib; not one that holds the workspace `inside`), or the path itself. What the workspace names (`trusted` False): a Python's bin folder
-    and its lib/python3.X and libpython3 only, not the prefix's other files."""
+    in its lib; not a prefix that holds the workspace `inside`), or the path itself. What the workspace
+    names (`trusted` False): a Python's bin folder and its lib/python3.X and libpython3 only."""
     home = _home_of(path, homes)
     if home is None:
         if path.name == "bin" and _is_venv(path.parent):

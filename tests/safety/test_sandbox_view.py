@@ -279,14 +279,14 @@ def _not_shown(workspace: Path) -> list[Path]:
     from agent_runtime.safety import view
     from agent_runtime.safety.sandbox import allowed_env
 
-    own = ("/proc", "/sys", "/dev", "/tmp", "/run", "/var/tmp", "/var/run")
-    shown = [workspace, Path.home()] + [dest for _, dest in view.toolchains(allowed_env(), view.covers(), [], workspace)]
+    own = [Path(p) for p in ("/proc", "/sys", "/dev", "/tmp", "/run", "/var/tmp", "/var/run")]
+    chains = view.toolchains(allowed_env(), view.covers(), [], workspace)
+    shown = [workspace, Path.home(), *own] + [dest for _, dest in chains]
     found: list[Path] = []
     for top in sorted(Path("/").iterdir()):
-        for path in [top, *(sorted(top.iterdir()) if top.is_dir() and not top.is_symlink() and os.access(top, os.R_OK | os.X_OK) else [])]:
-            if view.system_shown(path):
-                continue
-            if not any(view.within(s, path) or view.within(path, s) for s in shown + [Path(o) for o in own]):
+        listable = top.is_dir() and not top.is_symlink() and os.access(top, os.R_OK | os.X_OK)
+        for path in [top, *(sorted(top.iterdir()) if listable else [])]:
+            if not view.system_shown(path) and not any(view.within(s, path) or view.within(path, s) for s in shown):
                 found.append(path)
     return found
 
