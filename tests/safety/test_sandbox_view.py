@@ -392,3 +392,18 @@ def test_a_toolchain_outside_the_homes_brings_its_prefix_and_no_more(tmp_path):
     path = ":".join(map(str, (opt / "node/bin", "/", "/srv", tmp_path / "work" / "bin", tmp_path / "work")))
     chosen = {dest for _, dest in view.toolchains({"PATH": path}, [], [ws / ".venv" / "bin"], ws)} - agents
     assert chosen == {opt / "node", tmp_path / "work" / "bin", opt / "py/bin", opt / "py/lib/python3.12"}, chosen
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root may write /etc (and only a sandboxed root passes the owner check)")
+def test_what_not_everyone_may_read_of_etc_is_hidden_from_a_sandboxed_root(sandbox):
+    """/etc is shown whole, but a service's 0600 password file there (no fixed list knows its name) is
+    hidden from root inside, as /etc/shadow is; the rest of /etc reads as on the host."""
+    secret = Path(tempfile.mkstemp(prefix="ar-test-", suffix=".conf", dir="/etc")[1])
+    try:
+        secret.write_text("password=etc-secret-4711\n")
+        secret.chmod(0o600)
+        result = sandbox.run(f"cat {secret} /etc/shadow; grep -c root /etc/passwd", timeout=60)
+        assert "etc-secret-4711" not in result.stdout and "root:" not in result.stdout, result.stdout
+        assert result.stdout.split()[-1] != "0", result.stdout
+    finally:
+        secret.unlink()
