@@ -47,7 +47,7 @@ except ImportError:  # imported from the tests (benchmarks/ on sys.path there to
 from agent_runtime.safety import view
 from agent_runtime.safety.policy import Policy
 from agent_runtime.safety.policy.containment import SandboxState
-from agent_runtime.safety.sandbox import ROOT_ONLY_FILES, Sandbox
+from agent_runtime.safety.sandbox import Sandbox
 
 STRACE = shutil.which("strace") or "/usr/bin/strace"
 SYSCALLS = ("execve,execveat,open,openat,openat2,creat,unlink,unlinkat,rename,renameat,renameat2,chmod,fchmodat,"
@@ -359,9 +359,10 @@ def outside(trace: Trace, root: Path, places: list[str]) -> dict[str, list[str]]
     root-only files (/etc/shadow...) are never a system folder's: reading one is always outside."""
     beside = str(root.parent)  # the workspace's parent and siblings: /tmp's, but the host's, not the sandbox's
     folders = [str(Path.home()), *map(str, root.parents)]  # where programs look for their own settings
+    root_only = [str(p) for p in view.root_only()]
 
     def out_of_bounds(path: str, program: str) -> bool:
-        if any(_within(path, f) for f in ROOT_ONLY_FILES):
+        if any(_within(path, f) for f in root_only):
             return True
         if own_settings(path, program, folders):
             return False

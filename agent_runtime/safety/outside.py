@@ -19,7 +19,7 @@ Only the top of each neighbouring directory is looked at: a secret deeper in ano
 code that only finds it at run time is not stopped by this module.
 
 The other way round, `named_by_command`: what a program the user configured (an MCP server) names
-under a folder the sandbox empties (/tmp), bound back read-only so it starts wherever it lives.
+where the sandbox shows nothing (/tmp, /srv, a home), bound in read-only so it starts wherever it lives.
 """
 
 from __future__ import annotations
@@ -184,20 +184,17 @@ def agent_state(root: Path, runs: Path | None = None) -> list[Path]:
     return [p for p in out if not any(other != p and within(p, other) for other in out)]
 
 
-# Covered whole inside the sandbox (empty tmpfs): a program the user configured there is bound back.
+# The sandbox's own, empty: a program the user configured there is bound in alone, never the folder.
 PRIVATE_TREES = ("/tmp", "/var/tmp", "/run", "/var/run")
 
 
-def named_by_command(argv: list[str], root: Path, homes: list[Path] = ()) -> list[Path]:
-    """What a user's configured program (an MCP server) names that the sandbox would hide: its
-    executable and the files its arguments name, when they live under /tmp, /var/tmp or /run.
-    A file's folder is bound (a script imports its neighbours), a virtualenv's interpreter brings
-    its environment; a folder that is itself private (/tmp) or the workspace brings the file alone.
-    `homes`: the homes the sandbox empties too (view.covers): a server kept there is bound back."""
-    private = [Path(p).resolve() for p in PRIVATE_TREES if Path(p).is_dir()] + list(homes)
-    runtime_dir = os.environ.get("XDG_RUNTIME_DIR")
-    if runtime_dir and Path(runtime_dir).is_dir():
-        private.append(Path(runtime_dir).resolve())
+def named_by_command(argv: list[str], root: Path, hidden: Callable[[Path], bool],
+                     homes: list[Path] = ()) -> list[Path]:
+    """What a user's configured program (an MCP server) names that the sandbox does not show (`hidden`,
+    view.hidden: under /srv, /opt, /tmp, a home...): its executable and the files its arguments name.
+    A file's folder is bound (a script imports its neighbours), a virtualenv's interpreter brings its
+    environment; a folder that is top-level (/srv), private (/var/tmp), a home (view.covers) or holds
+    the workspace brings the file alone."""
     words = list(argv[1:])
     found = shutil.which(argv[0]) if argv else None
     if found:
@@ -208,7 +205,7 @@ def named_by_command(argv: list[str], root: Path, homes: list[Path] = ()) -> lis
         if not os.path.isabs(text) or not os.path.lexists(text):
             continue
         path = Path(os.path.abspath(text))
-        if not any(within(path, tree) for tree in private) or within(path, root):
+        if not hidden(path) or within(path, root):
             continue
         if path.is_dir():
             named.append(path)
@@ -216,10 +213,10 @@ def named_by_command(argv: list[str], root: Path, homes: list[Path] = ()) -> lis
         folder = path.parent
         if folder.name == "bin" and (folder.parent / "pyvenv.cfg").is_file():
             folder = folder.parent
-        mount = folder if folder not in private and not within(root, folder) else path
+        wide = len(folder.parts) < 3 or str(folder) in PRIVATE_TREES or folder in homes or within(root, folder)
         real = Path(os.path.realpath(path))  # an interpreter symlink's target, when it too is hidden
-        for candidate in (mount, real):
-            if candidate not in named and any(within(candidate, tree) for tree in private):
+        for candidate in (path if wide else folder, real):
+            if candidate not in named and hidden(candidate):
                 named.append(candidate)
     return named
 

@@ -2,8 +2,13 @@
 
 Inside bubblewrap a command has nothing of the host to gain, even when we run as root:
 - no capabilities: a user namespace, `--cap-drop ALL`, no further user namespaces, /proc/sys
-  read-only (bwrap's own cover of it is silently skipped), root-only files hidden when root;
-- the root file system read-only; the workspace writable except its configuration (`.git`,
+  read-only (bwrap's own cover of it is silently skipped), what not everyone may read of /etc
+  hidden when root;
+- the root an allow-list, read-only (view.py): bwrap's empty tmpfs with the system folders (/usr,
+  /etc, /bin, /lib...), /dev, /proc, a private /tmp, the toolchains a command runs wherever they
+  live (pyenv, nvm, rustup in a home, /opt/node, a virtualenv, ...), the workspace, the user's
+  enabled skills and git's own settings; /srv, /opt, /var, /mnt, the homes and the projects
+  beside the workspace are not there; the workspace writable except its configuration (`.git`,
   `.env*`, `.gitattributes`, `.gitmodules`, `policy.toml`, `.agent-runtime`, `AGENTS.md`, the skills'
   `.agents` and `.claude`, the
   commit-hook configurations the host runs at the next commit (pre-commit, husky, lefthook), a
@@ -12,9 +17,6 @@ Inside bubblewrap a command has nothing of the host to gain, even when we run as
   .gitattributes or .gitmodules): those are read-only, a new top-level `.env` cannot be
   created (a read-only placeholder stands there while the command runs), and any other of
   those names a command creates is removed afterwards and the command's output says so;
-- the homes an allow-list (view.py): /home, /root and $HOME empty and read-only, only the
-  toolchains a command runs that live there bound back read-only (pyenv, nvm, rustup, a
-  virtualenv, ...), and the workspace, the user's enabled skills and git's own settings;
 - deny_read files hidden (in the workspace, what symlinks named like them point at, the usual
   secret places in $HOME, the .env files of the start directory and of every directory above
   the workspace), and the agent's own state wherever XDG_* and RUNS_DIR put it (the user's
@@ -73,10 +75,6 @@ from agent_runtime.safety.placeholder import DotenvPlaceholder, Nothing, exclude
 
 log = logging.getLogger(__name__)
 
-# Files only root may read; a sandboxed root (kuid 0, no capabilities) still passes the owner check.
-ROOT_ONLY_FILES = ("/etc/shadow", "/etc/shadow-", "/etc/gshadow", "/etc/gshadow-", "/etc/sudoers",
-                   "/etc/sudoers.d", "/etc/ssh/ssh_host_rsa_key", "/etc/ssh/ssh_host_ecdsa_key",
-                   "/etc/ssh/ssh_host_ed25519_key", "/etc/ssh/ssh_host_dsa_key", "/etc/ssl/private")
 # The workspace's configuration: read by git or by us on the next start, so never written by a
 # command. `.env*` matches by prefix.
 # AGENTS.md too: every later session reads it into the prompt (the policy asks for each write).
@@ -294,30 +292,25 @@ class Sandbox:
         out += [*iso.flags, "--hostname", "sandbox"]
         if not self.allow_network:
             out.append("--unshare-net")  # only lo: no TCP/UDP out, no abstract unix sockets (netns-scoped)
-        out += ["--ro-bind", "/", "/",
+        # The root an allow-list (view.py): bwrap's empty tmpfs, the system's folders read-only, ...
+        out += [*view.system_args(),
                 # a minimal /dev, read-only (device nodes still work); POSIX shm gets its own small tmpfs
                 "--dev", "/dev", "--size", str(64 << 20), "--tmpfs", "/dev/shm", "--remount-ro", "/dev",
                 "--proc", "/proc", *PROC_SYS_RO,
                 "--size", str(limits.tmp_bytes), "--tmpfs", "/tmp",
                 "--size", str(limits.tmp_bytes), "--tmpfs", "/var/tmp",
-                # host sockets (dbus, docker, systemd, $XDG_RUNTIME_DIR under /run/user) gone
+                # no host sockets (dbus, docker, systemd, $XDG_RUNTIME_DIR under /run/user)
                 "--size", str(16 << 20), "--tmpfs", "/run"]
-        if Path("/var/run").is_dir() and not Path("/var/run").is_symlink():
-            out += ["--size", str(16 << 20), "--tmpfs", "/var/run"]
-        # The homes: empty, then only the toolchains that live there bound back (view.py).
+        # ... and the toolchains that live elsewhere (in a home, under /opt, the agent's interpreter).
         homes = view.covers(Path.home())
+        covered = view.covered_homes(homes)
         chains = view.toolchains(env, homes, [self.root / name / "bin" for name in (".venv", "venv")], self.root)
-        out += view.cover_args(homes, 1 << 20)
-        for source, dest in chains:
+        out += view.cover_args(covered, 1 << 20)
+        for source, dest in chains + [(path, path) for path in bound or ()]:
             out += ["--ro-bind", str(source), str(dest)]
-        xdg = os.environ.get("XDG_RUNTIME_DIR")
-        if xdg and Path(xdg).is_dir() and not any(_under(Path(xdg), Path(p)) for p in ("/run", "/tmp", "/var/run")):
-            out += hide_args(Path(xdg))
-        for path in view.installed_under_tmp() + list(bound or ()):
-            out += ["--ro-bind", str(path), str(path)]
-        if os.geteuid() == 0:
-            for name in ROOT_ONLY_FILES:
-                out += hide_args(Path(name))
+        if os.geteuid() == 0:  # what not everyone may read of /etc (a sandboxed root passes the owner check)
+            for path in view.root_only():
+                out += hide_args(path)
         # The workspace, then what in it stays read-only or hidden (binds later in argv win).
         out += ["--bind", str(self.root), str(self.root)]
         walked = (listing or planted.walk(str(self.root))).entries()
@@ -331,10 +324,10 @@ class Sandbox:
         if _under(agent_env, self.root) and agent_env != self.root:
             out += ["--ro-bind", str(agent_env), str(agent_env)]  # code we run outside on the next start
         shown = [Path(os.path.realpath(f)) for f in self.shown() if Path(f).is_dir()]
-        there = [dest for _, dest in chains] + view.installed_under_tmp() + list(bound or ()) + [self.root] + shown
+        there = [dest for _, dest in chains] + list(bound or ()) + [self.root] + shown
 
-        def seen(path: Path) -> bool:  # what a cover of the homes hides already needs no cover of its own
-            return view.shown_under(Path(os.path.realpath(path.parent)) / path.name, homes, there)
+        def seen(path: Path) -> bool:  # what the sandbox does not show needs no cover (nor a mount point)
+            return view.shown_under(Path(os.path.realpath(path.parent)) / path.name, covered, there)
 
         out += self._hide([p for p in self.hidden_paths(walked) if seen(p)], shown)
         for folder in (b for b in bound or () if b.is_dir()):  # a bound-back folder keeps its secrets hidden
@@ -343,10 +336,11 @@ class Sandbox:
                     out += hide_args(entry)
         if scratch is not None:  # git's configuration outside the workspace, without credentials (outside.py)
             out += outside.git_settings(self.root, scratch, seen)
-        for sock in self._sockets():
+        xdg = os.environ.get("XDG_RUNTIME_DIR")
+        for sock in self._sockets() + ([Path(xdg)] if xdg and os.path.isabs(xdg) else []):
             if seen(sock):
                 out += hide_args(sock)
-        out += view.seal_args(homes, Path.home())
+        out += view.seal_args(covered, Path.home(), there)
         out.append("--clearenv")  # bwrap's argv order: clear, then set
         for key, value in env.items():
             out += ["--setenv", key, value]
@@ -493,7 +487,8 @@ class Sandbox:
             with DotenvPlaceholder(self.root) as placeholder, \
                     tempfile.TemporaryDirectory(prefix="agent-runtime-sandbox-") as scratch:
                 exclude = exclude_placeholder(self.root, Path(scratch)) if placeholder.ours else None
-                named = outside.named_by_command(argv, self.root, view.covers(Path.home()))
+                homes = view.covers(Path.home())
+                named = outside.named_by_command(argv, self.root, lambda path: view.hidden(path, homes), homes)
                 wrapped = self._bwrap_argv(argv, self.root, env, exclude, git_config_copy(self.root, Path(scratch)),
                                            Path(scratch), listing, named)
                 wrapped = args_through_file(self._bwrap, wrapped, argv, Path(scratch))

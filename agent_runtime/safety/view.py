@@ -1,23 +1,35 @@
-"""What a sandboxed command sees of the homes: an allow-list, not a list of secrets to hide (issue 45).
+"""What a sandboxed command sees of the file system: an allow-list, not a list of secrets to hide (issue 45).
 
-Every home (/home, /root, the user's own $HOME, other users' homes wherever passwd puts them) is
-covered by an empty tmpfs. Bound back read-only are only the toolchains a command runs that live
-there: the folders of the PATH entries (a toolchain manager's whole tree: ~/.pyenv, ~/.nvm, ~/go;
+The sandbox's root is bwrap's own empty tmpfs, read-only once set up. Shown in it, read-only at their
+paths: the system's folders (/usr, /etc, the /bin and /lib links or folders: SHOWN_SYSTEM), and the
+toolchains a command runs that live elsewhere: the folders of the PATH entries (an install prefix
+like /opt/node for /opt/node/bin; in a home, a toolchain manager's whole tree: ~/.pyenv, ~/.nvm, ~/go;
 ~/.cargo/bin with ~/.rustup; a virtualenv with its base interpreter), the agent's own interpreter,
-the toolchain folders the environment names (GOPATH, RUSTUP_HOME, ...). The caller binds the rest it
-shows into the cover (the workspace read-write, the user's enabled skills, git's settings without
-credentials) before the cover turns read-only. Dotfiles, other projects, other users' files: not there.
+the toolchain folders the environment names (GOPATH, RUSTUP_HOME, ...). The caller adds /dev, /proc,
+a private /tmp, the workspace read-write, the user's enabled skills and git's settings without
+credentials. Everything else (/srv, /opt, /var, /mnt, /media, the homes, the projects beside the
+workspace) is not there. A home that lies inside a system folder is covered by an empty tmpfs.
 """
 
 from __future__ import annotations
 
 import os
 import pwd
+import stat
 import sys
 from pathlib import Path
 
 from agent_runtime.core import within
 
+# Shown read-only at their paths; a symlinked one (merged /usr: /bin -> usr/bin) as the same symlink. /etc
+# whole: the system's settings, readable by every user by design (ld.so.cache, passwd, certificates,
+# alternatives); what only root may read there is hidden from a sandboxed root (root_only). /nix: a store
+# of world-readable packages. Not /opt (only the toolchains of PATH in it), /var, /srv, /sys, /boot.
+SHOWN_SYSTEM = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc", "/nix")
+# Recreated as the host has them when they are symlinks (/var/run -> /run, the sandbox's empty /run).
+LINKS = ("/var/run",)
+# PATH folders of the distribution: their symlinks point into /usr and /etc (not followed, see _links_out).
+DISTRO_BINS = ("/usr/bin", "/usr/sbin", "/bin", "/sbin")
 HOME_ROOTS = ("/home", "/root")
 # Where passwd may put an ordinary user's home that must not be covered whole (the system itself).
 SYSTEM = ("/bin", "/boot", "/dev", "/etc", "/lib", "/lib32", "/lib64", "/libx32", "/opt", "/proc", "/run", "/sbin",
@@ -32,18 +44,43 @@ TOOLCHAIN_ENV = ("VIRTUAL_ENV", "GOROOT", "GOPATH", "RUSTUP_HOME", "JAVA_HOME")
 MAX_LINKS = 500  # symlinks of one bin folder followed to their toolchain (pipx's ~/.local/bin)
 
 
-def installed_under_tmp() -> list[Path]:
-    """Our Python environment and $PATH entries that live under /tmp (a clone in /tmp, a CI
-    checkout): the private /tmp would hide them, and commands that work outside would not inside."""
-    tmp = Path("/tmp").resolve()
-    candidates = [Path(sys.prefix), Path(sys.base_prefix)]
-    candidates += [Path(part) for part in os.environ.get("PATH", "").split(os.pathsep) if os.path.isabs(part)]
-    found: list[Path] = []
-    for path in candidates:
-        path = path.resolve()
-        if within(path, tmp) and path != tmp and path.is_dir() and path not in found:
-            found.append(path)
-    return found
+def system_args() -> list[str]:
+    """bwrap arguments that show the system's folders read-only in the empty root."""
+    out: list[str] = []
+    for name in SHOWN_SYSTEM + LINKS:
+        if os.path.islink(name):
+            out += ["--symlink", os.readlink(name), name]
+        elif name in SHOWN_SYSTEM and os.path.isdir(name):
+            out += ["--ro-bind", name, name]
+    return out
+
+
+def system_shown(path: Path) -> bool:
+    """Is `path` (absolute, normalised) inside a system folder the sandbox shows (/bin/x by the link's name)?"""
+    top = "/" + path.parts[1] if path.is_absolute() and len(path.parts) > 1 else ""
+    return top in SHOWN_SYSTEM and os.path.lexists(top)
+
+
+def root_only(top: str = "/etc") -> list[Path]:
+    """What under /etc not everyone may read (shadow, sudoers, ssh host keys, ssl/private, a service's
+    0600 password file): a sandboxed root still passes the owner check, so these are hidden from it."""
+    out: list[Path] = []
+    stack = [top]
+    while stack:
+        try:
+            with os.scandir(stack.pop()) as entries:
+                for entry in entries:
+                    try:
+                        mode = entry.stat(follow_symlinks=False).st_mode
+                    except OSError:
+                        continue
+                    if not stat.S_ISLNK(mode) and not mode & stat.S_IROTH:
+                        out.append(Path(entry.path))
+                    elif stat.S_ISDIR(mode):
+                        stack.append(entry.path)
+        except OSError:
+            continue
+    return sorted(out)
 
 
 def _is_venv(folder: Path) -> bool:
@@ -106,11 +143,20 @@ def _home_of(path: Path, homes: list[Path]) -> Path | None:
     return best
 
 
-def _folder(path: Path, homes: list[Path]) -> list[Path]:
-    """What to show for a toolchain path inside a home: the toolchain manager's folder, the virtualenv
-    a bin folder belongs to, or the path itself. Nothing for a home whole."""
+def _folder(path: Path, homes: list[Path], trusted: bool = True, inside: Path | None = None) -> list[Path]:
+    """What to show for a toolchain path the system folders do not: in a home, the toolchain manager's
+    folder, the virtualenv a bin folder belongs to, or the path itself (nothing for a home whole);
+    elsewhere, a virtualenv, the install prefix of a bin folder (/opt/node for /opt/node/bin: npm lives
+    in its lib; not a prefix that holds the workspace `inside`), or the path itself. What the workspace
+    names (`trusted` False): a Python's bin folder and its lib/python3.X and libpython3 only."""
     home = _home_of(path, homes)
-    if home is None or path == home:
+    if home is None:
+        if path.name == "bin" and _is_venv(path.parent):
+            return [path.parent]
+        if path.name not in ("bin", "sbin") or len(path.parent.parts) < 3 or (inside and within(inside, path.parent)):
+            return [path]
+        return [path.parent] if trusted else [path, *sorted(path.parent.glob("lib/*python3*"))]
+    if path == home:
         return []
     first = home / path.relative_to(home).parts[0]
     if first.name in TOOLCHAIN_DIRS:
@@ -143,15 +189,21 @@ def _interpreter_folder(path: Path) -> bool:
         return False
 
 
+def hidden(path: Path, homes: list[Path]) -> bool:
+    """Not shown by the system folders: elsewhere, or in a home (covered where it lies inside one)."""
+    return not system_shown(path) or _home_of(path, homes) is not None
+
+
 def toolchains(env: dict[str, str], homes: list[Path], extra: list[Path] = (),
                workspace: Path | None = None) -> list[tuple[Path, Path]]:
-    """(source, destination) of each toolchain folder under a home, to bind back read-only: the real
-    folder at the path a command names it by (a symlinked ~/.nix-profile/bin too). `extra`: more
+    """(source, destination) of each toolchain folder the system folders do not show, to bind read-only:
+    the real folder at the path a command names it by (a symlinked ~/.nix-profile/bin too). `extra`: more
     paths a command may run (the workspace's own virtualenv, whose interpreter may live in ~). The
     workspace is the repository's, so what it names (its `.venv/bin` a symlink, its pyvenv.cfg's `home`)
-    brings a folder of a home only when that folder holds a Python interpreter: a hostile repository's
+    brings a folder only when that folder holds a Python interpreter: a hostile repository's
     `home = ~/.config` would otherwise show that folder. So does what lies in `workspace` however it is
-    named (PATH or VIRTUAL_ENV of a virtualenv of the repository's that the user activated)."""
+    named (PATH or VIRTUAL_ENV of a virtualenv of the repository's that the user activated). Never `/`, a
+    top-level folder (/srv, /tmp) whole, nor a folder that holds the workspace (its neighbours)."""
     inside = Path(os.path.realpath(workspace)) if workspace is not None else None
     wanted: list[tuple[Path, bool]] = [(Path(p), True) for p in env.get("PATH", "").split(os.pathsep)
                                        if os.path.isabs(p)]
@@ -171,15 +223,20 @@ def toolchains(env: dict[str, str], homes: list[Path], extra: list[Path] = (),
         if (path, trusted) in seen:
             continue
         seen.add((path, trusted))
-        for candidate in (path, _real(path)):
+        for candidate in dict.fromkeys((path, _real(path))):
             venv = candidate if _is_venv(candidate) else candidate.parent if candidate.name == "bin" else None
             if venv is not None and _is_venv(venv):
                 wanted += [(base, trusted) for base in _venv_base(venv)]  # its interpreter may live in ~ (pyenv)
-            if not trusted and _home_of(candidate, homes) is not None and not _interpreter_folder(candidate):
+            if not hidden(candidate, homes):
+                if trusted and str(candidate) not in DISTRO_BINS:  # /usr/local/bin/node -> /opt/node/bin/node
+                    wanted += [(link, True) for link in _links_out(candidate, homes)]
                 continue
-            for folder in _folder(candidate, homes):
+            if not trusted and not _interpreter_folder(candidate):
+                continue
+            for folder in _folder(candidate, homes, trusted, inside):
                 try:
-                    if not folder.is_dir():
+                    if not folder.exists() or len(folder.parts) < 3 or (inside is not None and (
+                            within(inside, folder) or within(folder, inside))):  # the workspace is bound anyway
                         continue
                 except OSError:
                     continue
@@ -191,9 +248,9 @@ def toolchains(env: dict[str, str], homes: list[Path], extra: list[Path] = (),
 
 
 def _links_out(folder: Path, homes: list[Path]) -> list[Path]:
-    """The folders of what a bin folder's symlinks point at inside a home (pipx links ~/.local/bin/x to
-    its virtualenv under ~/.local/share)."""
-    if folder.name != "bin":
+    """The folders of what a bin folder's symlinks point at that the sandbox does not show otherwise
+    (pipx links ~/.local/bin/x to its virtualenv under ~/.local/share; /usr/local/bin/node -> /opt/...)."""
+    if folder.name not in ("bin", "sbin"):
         return []
     out: list[Path] = []
     try:
@@ -203,7 +260,7 @@ def _links_out(folder: Path, homes: list[Path]) -> list[Path]:
                     break
                 if entry.is_symlink():
                     target = _real(Path(entry.path))
-                    if _home_of(target, homes) is not None and target.parent not in out:
+                    if hidden(target, homes) and target.parent not in out:
                         out.append(target.parent)
     except OSError:
         pass
@@ -211,11 +268,17 @@ def _links_out(folder: Path, homes: list[Path]) -> list[Path]:
 
 
 def shown_under(path: Path, covered: list[Path], shown: list[Path]) -> bool:
-    """Is `path` there in the sandbox as far as the homes go: outside every cover, or inside a folder
-    bound back into one."""
-    if not any(within(path, c) for c in covered):
+    """Is `path` there in the sandbox: inside a folder bound in (`shown`: the toolchains, the workspace,
+    ...), or inside a system folder but not in a home covered there."""
+    if any(within(path, s) for s in shown):
         return True
-    return any(within(path, s) for s in shown)
+    return system_shown(path) and not any(within(path, c) for c in covered)
+
+
+def covered_homes(homes: list[Path]) -> list[Path]:
+    """The homes a system folder would show (a $HOME under /usr/local): covered by an empty tmpfs. The
+    others are simply not there."""
+    return [home for home in homes if system_shown(home)]
 
 
 def cover_args(covered: list[Path], size: int) -> list[str]:
@@ -226,12 +289,11 @@ def cover_args(covered: list[Path], size: int) -> list[str]:
 CACHE_BYTES = 512 << 20
 
 
-def seal_args(covered: list[Path], home: Path) -> list[str]:
-    """The user's $HOME there (empty), then every cover read-only (not the binds inside: non-recursive),
-    but for a private, writable ~/.cache: go's build cache and pip's live there, and go test fails
-    without one."""
-    if not any(within(home, c) for c in covered):
-        return [a for c in covered for a in ("--remount-ro", str(c))]
-    cache = str(home / ".cache")
-    return (["--dir", str(home), "--dir", cache] + [a for c in covered for a in ("--remount-ro", str(c))]
-            + ["--size", str(CACHE_BYTES), "--tmpfs", cache])
+def seal_args(covered: list[Path], home: Path, shown: list[Path]) -> list[str]:
+    """The user's $HOME there, empty, with a private, writable ~/.cache (go's build cache and pip's live
+    there, and go test fails without one), unless a folder shown holds it (the workspace); then every
+    cover and the root read-only (not the mounts in them: non-recursive)."""
+    out: list[str] = []
+    if home != Path("/") and not shown_under(home, covered, shown):
+        out += ["--dir", str(home), "--size", str(CACHE_BYTES), "--tmpfs", str(home / ".cache")]
+    return out + [a for c in (*covered, Path("/")) for a in ("--remount-ro", str(c))]

@@ -6,9 +6,12 @@ unprivileged user (test_unprivileged.py)."""
 from __future__ import annotations
 
 import os
+import re
+import shlex
 import shutil
 import subprocess
 import sys
+import tempfile
 import uuid
 from pathlib import Path
 
@@ -169,7 +172,8 @@ def test_only_the_toolchain_folders_of_a_home_are_chosen(tmp_path):
     (home / ".local/share/pipx/venvs/black/bin/black").write_text("#!/bin/sh\n")
     (home / ".local/bin/black").symlink_to(home / ".local/share/pipx/venvs/black/bin/black")
     path = ":".join(str(home / p) for p in (".nvm/versions/node/v20/bin", ".cargo/bin", ".local/bin", "bin", ""))
-    chosen = {dest for _, dest in view.toolchains({"PATH": path}, [home])}
+    agents = {dest for _, dest in view.toolchains({"PATH": ""}, [home])}  # the agent's own interpreter
+    chosen = {dest for _, dest in view.toolchains({"PATH": path}, [home])} - agents
     assert chosen == {home / ".nvm", home / ".cargo" / "bin", home / ".cargo" / "registry", home / ".rustup",
                       home / ".local" / "bin", home / ".local/share/pipx/venvs/black", home / ".pyenv", home / "bin"}
     assert view.shown_under(home / ".ssh", [home], sorted(chosen)) is False
@@ -238,3 +242,168 @@ def test_a_home_under_var_shows_nothing_of_itself_in_the_sandbox(tmp_path, monke
         assert "svc-master-key-4411" not in result.stdout and "secrets" not in result.stdout, result.stdout
     finally:
         shutil.rmtree(home, ignore_errors=True)
+
+
+# ----------------------------------------------------------------- the rest of the root (issue 45)
+# The sandbox's root is an allow-list too: the system folders, /dev, /proc, a private /tmp, the toolchains,
+# the workspace. What else the host holds (/srv, /opt, /var, /mnt, the projects beside the workspace) is
+# not there, and /proc/self/mountinfo does not name it. Planted secrets need root (only root may write
+# under /srv or /var); the walk of the host's first two levels runs as any user.
+
+# What a workspace script finds at run time (the policy allows running it: the sandbox contains it).
+LEAK = """import os
+for top in open("targets.txt").read().split():
+    for folder, dirs, files in os.walk(top):
+        dirs[:] = [d for d in dirs if d != ".git"]
+        for name in dirs + files:
+            print("FOUND", os.path.join(folder, name))
+            try:
+                print(open(os.path.join(folder, name), errors="replace").read(200))
+            except OSError:
+                pass
+print("walked", "to the end")
+"""
+
+
+def _made_under(top: str) -> Path:
+    """A folder of the test's own under a top-level folder of the host (cleaned up by the caller)."""
+    if not os.path.isdir(top) or not os.access(top, os.W_OK):
+        pytest.skip(f"{top} is not writable by this user (root plants there)")
+    return Path(tempfile.mkdtemp(prefix="ar-test-", dir=top))
+
+
+def _not_shown(workspace: Path) -> list[Path]:
+    """The host's entries one and two levels down that the sandbox must not show: all but the system
+    folders, the sandbox's own (/proc, /tmp, ...) and what holds or lies in something it shows (the
+    workspace, $HOME, the toolchains: here the agent's interpreter, maybe in /work or a home)."""
+    from agent_runtime.safety import view
+    from agent_runtime.safety.sandbox import allowed_env
+
+    own = [Path(p) for p in ("/proc", "/sys", "/dev", "/tmp", "/run", "/var/tmp", "/var/run")]
+    chains = view.toolchains(allowed_env(), view.covers(), [], workspace)
+    shown = [workspace, Path.home(), *own] + [dest for _, dest in chains]
+    found: list[Path] = []
+    for top in sorted(Path("/").iterdir()):
+        listable = top.is_dir() and not top.is_symlink() and os.access(top, os.R_OK | os.X_OK)
+        for path in [top, *(sorted(top.iterdir()) if listable else [])]:
+            if not view.system_shown(path) and not any(view.within(s, path) or view.within(path, s) for s in shown):
+                found.append(path)
+    return found
+
+
+def test_nothing_of_the_host_beyond_the_allow_list_is_there(tmp_path, tools_for):
+    from agent_runtime.safety import view
+
+    """A workspace script the policy lets run (the sandbox contains it) walks /srv, /opt, /var, /mnt,
+    /media, /home and the workspace's parent: it finds nothing planted there, and every other entry of the
+    host's first two levels that the sandbox does not show is absent, also from /proc/self/mountinfo."""
+    planted: list[Path] = []
+    if os.geteuid() == 0:
+        for top in ("/srv", "/opt", "/mnt", "/var/backups" if os.path.isdir("/var/backups") else "/var"):
+            folder = _made_under(top)
+            (folder / "secret.txt").write_text(f"planted-secret-{folder.name}\n")
+            planted.append(folder)
+    try:
+        repo = make_repo(tmp_path / "ws", {"leak.py": LEAK, "targets.txt": "/srv /opt /mnt /media /var /home ..\n"})
+        absent = _not_shown(repo)
+        assert all(any(view.within(f, a) for a in absent) for f in planted), (planted, absent)
+        _, tools = tools_for(repo, "never")
+        walk = tools["run_cmd"](command="python3 leak.py")
+        assert walk.get("sandbox") == "bwrap" and "walked to the end" in walk["stdout"], walk
+        for folder in planted:
+            assert folder.name not in walk["stdout"], walk["stdout"]  # neither listed, read, nor a mount
+        (repo / "probe.sh").write_text("".join(f"test -e {shlex.quote(str(p))} && echo THERE {shlex.quote(str(p))}\n"
+                                               for p in absent) + "cat /proc/self/mountinfo\n")
+        seen = tools["run_cmd"](command="bash probe.sh")
+        assert "THERE" not in seen["stdout"], seen["stdout"]
+        mounts = seen["stdout"]
+        assert "/newroot / " in mounts, mounts  # it is mountinfo, and the root bwrap's own tmpfs
+        named = [str(p) for p in absent if re.search(rf"(^| ){re.escape(str(p))}(/| |$)", mounts, re.M)]
+        assert named == [], named
+    finally:
+        for folder in planted:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.mark.parametrize("top", ["/srv", "/var", "/mnt"])
+def test_a_project_beside_the_workspace_is_not_there(tools_for, top):
+    """A workspace at /srv/x/ws (or /var, /mnt) works, read-write, while /srv/x/other beside it, with its
+    secret, is not there: not listed, not read, not named in mountinfo."""
+    base = _made_under(top)
+    try:
+        other = make_repo(base / "other", {"secret.txt": "sibling-secret-4711\n"})
+        repo = make_repo(base / "ws", {"leak.py": LEAK, "targets.txt": f"{base}/other .. ../other\n",
+                                       "probe.sh": "cat /proc/self/mountinfo\n",
+                                       "test_it.py": "def test_one():\n    open('made.txt', 'w').write('x')\n"})
+        _, tools = tools_for(repo, "never")
+        walk = tools["run_cmd"](command="python3 leak.py; bash probe.sh")
+        out = walk["stdout"]
+        assert walk.get("sandbox") == "bwrap" and "walked to the end" in out, walk
+        assert "sibling-secret-4711" not in out, out
+        assert not [line for line in out.splitlines() if line.startswith("FOUND") and "other" in line], out
+        assert not re.search(rf" {re.escape(str(other))}[ /]", out), out  # nor a mount point
+        assert "FOUND ../ws/leak.py" in out  # the workspace itself is there
+        for command, expected in (("python3 -m pytest -q -p no:cacheprovider test_it.py", "1 passed"),
+                                  ("git status --short", "?? made.txt"), ("rg -l made", "test_it.py")):
+            ran = tools["run_cmd"](command=command)
+            assert ran.get("exit_code") == 0 and expected in ran["stdout"], (command, ran)
+        assert (repo / "made.txt").read_text() == "x"  # written by the test, in the workspace
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def test_a_workspace_under_tmp_runs_its_tests_git_and_rg(tmp_path, tools_for):
+    repo = make_repo(tmp_path / "ws", {"test_it.py": "def test_one():\n    assert 'needle'\n"})
+    _, tools = tools_for(repo, "never")
+    for command, expected in (("python -m pytest -q -p no:cacheprovider", "1 passed"),
+                              ("pytest -q -p no:cacheprovider", "1 passed"), ("git log --oneline", "initial"),
+                              ("rg -n needle", "test_it.py:2")):
+        if command.startswith("pytest") and not shutil.which("pytest"):
+            continue
+        ran = tools["run_cmd"](command=command)
+        assert ran.get("exit_code") == 0 and expected in ran["stdout"], (command, ran)
+
+
+def test_symlinked_system_folders_stay_symlinks(sandbox):
+    """Merged /usr: /bin -> usr/bin is the same symlink inside, not a second mount of /usr/bin."""
+    links = [name for name in ("/bin", "/sbin", "/lib", "/lib64") if os.path.islink(name)]
+    if not links:
+        pytest.skip("no symlinked system folder here")
+    result = sandbox.run("; ".join(f"readlink {name}" for name in links) + "; cat /proc/self/mountinfo", timeout=60)
+    assert result.stdout.split()[:len(links)] == [os.readlink(name) for name in links], result.stdout
+    mounted = [line.split()[4] for line in result.stdout.splitlines()[len(links):] if len(line.split()) > 4]
+    assert not set(links) & set(mounted), mounted
+
+
+def test_a_toolchain_outside_the_homes_brings_its_prefix_and_no_more(tmp_path):
+    """The rules of view.toolchains outside the homes: a PATH bin folder brings its install prefix (npm lives in
+    /opt/node/lib), a Python the workspace names only its bin and lib/python3.X; never `/`, a top-level folder,
+    nor a folder that holds the workspace (it would show the projects beside it)."""
+    from agent_runtime.safety import view
+
+    opt, ws = tmp_path / "opt", tmp_path / "work" / "ws"
+    for rel in ("node/bin", "node/lib/node_modules/npm", "py/bin", "py/lib/python3.12", "py/etc", "work/bin"):
+        (opt / rel if not rel.startswith("work") else tmp_path / rel).mkdir(parents=True)
+    (opt / "py/bin/python3").write_text("#!/bin/sh\n")
+    (opt / "py/etc/app-secret.conf").write_text("x\n")
+    (ws / ".venv/bin").mkdir(parents=True)
+    (ws / ".venv/pyvenv.cfg").write_text(f"home = {opt / 'py/bin'}\n")
+    agents = {dest for _, dest in view.toolchains({"PATH": ""}, [], [], ws)}
+    path = ":".join(map(str, (opt / "node/bin", "/", "/srv", tmp_path / "work" / "bin", tmp_path / "work")))
+    chosen = {dest for _, dest in view.toolchains({"PATH": path}, [], [ws / ".venv" / "bin"], ws)} - agents
+    assert chosen == {opt / "node", tmp_path / "work" / "bin", opt / "py/bin", opt / "py/lib/python3.12"}, chosen
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root may write /etc (and only a sandboxed root passes the owner check)")
+def test_what_not_everyone_may_read_of_etc_is_hidden_from_a_sandboxed_root(sandbox):
+    """/etc is shown whole, but a service's 0600 password file there (no fixed list knows its name) is
+    hidden from root inside, as /etc/shadow is; the rest of /etc reads as on the host."""
+    secret = Path(tempfile.mkstemp(prefix="ar-test-", suffix=".conf", dir="/etc")[1])
+    try:
+        secret.write_text("password=etc-secret-4711\n")
+        secret.chmod(0o600)
+        result = sandbox.run(f"cat {secret} /etc/shadow; grep -c root /etc/passwd", timeout=60)
+        assert "etc-secret-4711" not in result.stdout and "root:" not in result.stdout, result.stdout
+        assert result.stdout.split()[-1] != "0", result.stdout
+    finally:
+        secret.unlink()
