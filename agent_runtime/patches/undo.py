@@ -489,7 +489,20 @@ class UndoJournal:
             head += f" (by patch {', '.join(patches)}, applied later)"
         if commands:
             head += f" (by {', '.join(commands)}, run later)"
+        if later and not self._held_by(later, changed, live):
+            head += ", and by something else after them (by hand?)"  # the later entries alone do not explain it
         return head
+
+    def _held_by(self, later: list[Applied], changed: list[str], live: list[Applied]) -> bool:
+        """Does the newest of `later` touching each changed path still hold it (its change in effect)?"""
+        for path in changed:
+            newest = [e for e in later if path in e.paths][-1:]
+            try:
+                if not newest or path not in effect_paths(self._entry_state(newest[0], live)[0]):
+                    return False
+            except PatchError:
+                return False
+        return True
 
     def _advice(self, entry: Applied, changed: list[str]) -> str:
         files = " ".join(changed[:SHOWN])

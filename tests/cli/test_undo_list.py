@@ -59,12 +59,17 @@ def test_undo_list_tells_the_truth_after_a_hand_edit_and_keeps_its_columns(tmp_p
     repo = _two_runs(tmp_path)
     assert _states(repo) == {"c2": "in effect", "p1": "in effect, then c2", "s1.p1": "in effect, then p1, c2"}
     _columns_hold(repo)
+    refused = run_cli("undo", "s1.p1", cwd=repo)
+    assert refused.returncode == 1 and "(by patch p1, applied later)" in refused.stderr
+    assert "something else" not in refused.stderr, "p1 and c2 account for the change"
 
     (repo / "shop.py").write_text("def total(xs):\n    return sum(xs)  # mine\n")  # the person's own edit
     # Neither p1 nor c2 holds the file now: no entry is "in effect, then ..." on their account.
     assert _states(repo) == {"c2": "changed since: shop.py", "p1": "changed since: shop.py",
                              "s1.p1": "changed since: shop.py"}
     assert "in effect" not in run_cli("undo", "--list", cwd=repo).stdout
+    refused = run_cli("undo", "s1.p1", cwd=repo)
+    assert "(by patch p1, applied later)" in refused.stderr and "and by something else after them" in refused.stderr
     _columns_hold(repo)
 
     git(repo, "checkout", "--", "shop.py")  # back past every entry: each one is restored by hand

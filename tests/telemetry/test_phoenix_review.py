@@ -77,7 +77,7 @@ FILTERS = {
     "agent_runtime.approval_wait_ms > 0": {"messy"},
 }
 SPAN_FILTERS = {  # on every span: the TOOL spans refused / approved (annotations), the waits
-    "approval.outcome == 'denied'": {"run_cmd: rm -rf .git", "run_cmd: git push --force"},
+    "span_kind == 'TOOL' and approval.outcome == 'denied'": {"run_cmd: rm -rf .git", "run_cmd: git push --force"},
     "annotations['approval'].label == 'user refused'": {"run_cmd: git push --force"},
     "annotations['approval'].label == 'policy denied'": {"run_cmd: rm -rf .git"},
     "span_kind == 'TOOL' and annotations['approval'].label == 'user approved'": {"apply_patch p1"},
