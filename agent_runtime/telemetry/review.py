@@ -18,10 +18,11 @@ tests, files changed with no test run since), or a non-zero exit code: Phoenix's
 shows it red, never green.
 
 Annotations: each TOOL span the policy denied, a hook blocked or someone was asked about becomes one
-`approval` annotation (label: who decided, `refused by user`, `denied by policy`; explanation: what,
-`denied by rule git-push: publishes commits…`, `refused by the user: <their message>`; annotator HUMAN when a person answered,
-LLM for the judge, CODE for the policy, a hook or the approval mode), sent to Phoenix's REST API
-(`POST /v1/span_annotations`) after the span itself was exported.
+`approval` annotation (label: who decided, `user refused`, `policy denied`: telemetry/verdicts.py;
+explanation: what, `denied by rule git-push: publishes commits…`, `refused by the user: <their
+message>`; annotator HUMAN when a person answered, LLM for the judge, CODE for the policy, a hook or
+the approval mode), sent to Phoenix's REST API (`POST /v1/span_annotations`) after the span itself
+was exported.
 """
 
 from __future__ import annotations
