@@ -175,6 +175,11 @@ def run_task(task: str, settings: Settings, repo: Path, json_events: bool = Fals
 
             for note in startup_notes(repo, "agent-runtime skills list"):  # off until trusted: say so
                 display.warn(note)
+            from agent_runtime.cli.startnotes import not_git_note
+
+            outside_git = not_git_note(repo)
+            if outside_git:
+                display.warn(outside_git)
             if resume is not None:
                 from agent_runtime.agent.resume import describe
 

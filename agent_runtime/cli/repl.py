@@ -84,6 +84,11 @@ def run_repl(settings: Settings, repo: Path, resume: Any = None, model_option: s
 
     for note in startup_notes(repo):  # a repository's skills stay off until trusted: say so once
         display.warn(note)
+    from agent_runtime.cli.startnotes import not_git_note
+
+    outside_git = not_git_note(repo)
+    if outside_git:
+        display.warn(outside_git)
     if resume is not None:
         from agent_runtime.agent.resume import describe
 

@@ -18,7 +18,20 @@ def _state(skills: Any, skill: Any) -> str:
         return "enabled (your own)"
     if skills.is_enabled(skill):
         return "enabled (trusted)"
+    if skill.name in skills.changed:
+        return f"off: {changed_since(skills, skill)}"
     return f"off: not trusted (agent-runtime skills trust {skill.name})"
+
+
+def changed_since(skills: Any, skill: Any) -> str:
+    """A trusted skill edited since: say so, how to see the change, and how to trust this version."""
+    saved = skills.changed.get(skill.name) or ""
+    when = f" ({saved[:10]})" if saved else ""
+    since = f"--since={saved} " if saved else ""
+    folder = f"{skill.origin}/{skill.folder.name}"
+    return (f"changed since you trusted it{when}; see what changed with `git log -p {since}-- {folder}` and "
+            f"`git diff -- {folder}`, or the whole of it with `agent-runtime skills show {skill.name}`; "
+            f"`agent-runtime skills trust {skill.name}` trusts this version")
 
 
 def _where(skill: Any) -> str:
@@ -48,10 +61,14 @@ def startup_notes(repo: Path, shown_by: str = "/skills") -> list[str]:
 
     skills = discover(repo)
     notes = []
-    if skills.untrusted:
-        names = ", ".join(skill.name for skill in skills.untrusted)
+    never = [skill for skill in skills.untrusted if skill.name not in skills.changed]
+    if never:
+        names = ", ".join(skill.name for skill in never)
         notes.append(f"The repository has skills you have not trusted (off until you do): {names}. "
                      f"{shown_by} shows them; agent-runtime skills trust NAME enables one.")
+    for skill in skills.untrusted:
+        if skill.name in skills.changed:
+            notes.append(f"Skill {skill.name} is off: {changed_since(skills, skill)}.")
     if skills.problems:
         notes.append(f"{len(skills.problems)} skill(s) could not be read: {shown_by} says why.")
     return notes

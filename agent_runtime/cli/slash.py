@@ -53,8 +53,10 @@ class ReplContext:
     extra: dict[str, Any] = field(default_factory=dict)
     model_option: str | None = None  # what --model said, if anything (/model names where a choice came from)
 
-    def ready(self) -> bool:
-        """Wait for the session to be open (a spinner meanwhile); False (and said) if it failed."""
+    def ready(self, banner: bool = True) -> bool:
+        """Wait for the session to be open (a spinner meanwhile); False (and said) if it failed.
+        banner=False: the caller shows the model, approval and sandbox itself (/status), so the
+        session's banner line is not printed above the same facts."""
         opener = self.opener
         if opener is not None and opener.is_alive():
             with self.display.waiting("Getting the model ready…"):
@@ -65,8 +67,9 @@ class ReplContext:
             return False
         if not self.shown_banner:
             self.shown_banner = True
-            self.display.banner({"model": self.session.model_label, "approval": self.session.approver.mode,
-                                 "sandbox": self.session.runtime.sandbox.kind})
+            if banner:
+                self.display.banner({"model": self.session.model_label, "approval": self.session.approver.mode,
+                                     "sandbox": self.session.runtime.sandbox.kind})
         return True
 
     def say(self, text: str) -> None:
@@ -285,7 +288,7 @@ def _model(ctx: ReplContext, args: list[str]) -> None:
 
 @command("/status", "", "model, context window used, approval mode, sandbox, run and session ids")
 def _status(ctx: ReplContext, args: list[str]) -> None:
-    if not ctx.ready():
+    if not ctx.ready(banner=False):
         return
     session = ctx.session
     used, window = session.context_used()

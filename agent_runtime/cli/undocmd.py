@@ -45,8 +45,14 @@ def undo_last(repo: Path, display: Any = None, patch_id: str | None = None, jour
         _say(f"{exc.error}. {exc.suggestion}", display, error=True)
         return 1
     if done["by_hand"]:
-        ids = ", ".join(done["by_hand"])
-        _say(f"Patch {ids} had already been undone by hand (its files are back as before); marked undone.", display)
+        # An id's last part says what it was: s3.c2 a command's changes, p1 a patch.
+        groups: dict[str, list[str]] = {}
+        for i in done["by_hand"]:
+            groups.setdefault("command" if i.rsplit(".", 1)[-1].startswith("c") else "patch", []).append(i)
+        names = ", ".join(f"{kind} {', '.join(ids)}" for kind, ids in groups.items())
+        whose = "its files are" if len(done["by_hand"]) == 1 else "their files are"
+        _say(f"{names[0].upper()}{names[1:]} had already been undone by hand ({whose} back as before); "
+             "marked undone.", display)
     if done["patch_id"] is None:
         _say("No other applied patch is left to undo.", display)
         return 0
@@ -71,6 +77,9 @@ def _paths(paths: list[str], shown: int = 10) -> str:
     return ", ".join(paths[:shown]) + (f" and {len(paths) - shown} more" if len(paths) > shown else "")
 
 
+STATE_MAX = 32  # past this a state takes its own line
+
+
 def undo_list(repo: Path, display: Any = None, as_json: bool = False, journal: Any = None) -> int:
     """The history, newest first: ids short where they mean the entry (patches/ids.py), else qualified."""
     rows = (journal or _journal(repo)).status()
@@ -83,16 +92,23 @@ def undo_list(repo: Path, display: Any = None, as_json: bool = False, journal: A
     import time as _time
 
     width = max(7, *(len(row["patch_id"]) for row in rows))
-    lines = [f"{'PATCH':<{width}} {'APPLIED':<16} {'STATE':<16} {'FILES'}"]
-    for row in rows:
+    states = [row["state"] + (f": {', '.join(row['changed'])}" if row["changed"] else "") for row in rows]
+    # STATE is as wide as its longest text up to STATE_MAX; a longer one puts FILES on the next line,
+    # aligned, rather than running into it.
+    state_width = min(STATE_MAX, max(len("STATE"), *(len(s) for s in states)))
+    lines = [f"{'PATCH':<{width}} {'APPLIED':<16} {'STATE':<{state_width}} {'FILES'}"]
+    for row, state in zip(rows, states):
         when = _time.strftime("%Y-%m-%d %H:%M", _time.localtime(row["time"])) if row["time"] else "?"
         files = ", ".join(f"{f['path']} (+{f['added']} -{f['removed']})" for f in row["files"])
         if row.get("kind") == "command":  # a command's changes (a checkpoint): the command, then its files
             command = row["command"] if len(row["command"]) <= 60 else row["command"][:57] + "..."
             files = f"`{command}`: {_paths([f['path'] for f in row['files']], 5)}"
-        state = row["state"] + (f": {', '.join(row['changed'])}" if row["changed"] else "")
         run = f"  run {row['run_id']}" if row.get("run_id") else ""
-        lines.append(f"{row['patch_id']:<{width}} {when:<16} {state:<16} {files}{run}")
+        head = f"{row['patch_id']:<{width}} {when:<16} "
+        if len(state) > state_width:
+            lines += [head + state, " " * (len(head) + state_width + 1) + files + run]
+        else:
+            lines.append(f"{head}{state:<{state_width}} {files}{run}")
     _say("\n".join(lines), display)
     return 0
 

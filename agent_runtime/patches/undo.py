@@ -45,6 +45,8 @@ from agent_runtime.patches.apply import FileEdit, Patch, _read, write_edits
 from agent_runtime.patches.checkpoint import SHOWN, Change, Snapshot, Store
 from agent_runtime.patches.diffs import PatchError
 from agent_runtime.patches.ids import LEGACY, SESSION, current_sessions, label, resolve, split
+from agent_runtime.patches.restore import same
+from agent_runtime.patches.states import Found, account, effect_paths
 from agent_runtime.patches.storekey import checkpoint_dir
 
 
@@ -390,9 +392,7 @@ class UndoJournal:
                     (edit.old_path is None or not moved or old_now is None):
                 in_effect.append(edit)
                 continue
-            befores = [edit.before] + [e.before for other in earlier for e in other.edits
-                                       if edit.old_path is not None and e.old_path == edit.old_path]
-            if (edit.old_path is None or any(old_now == b for b in befores)) and \
+            if (edit.old_path is None or old_now == edit.before or self._held_before(edit.old_path, earlier)) and \
                     (edit.new_path is None or not moved or new_now is None):
                 restored.append(edit.path)
             else:
@@ -452,10 +452,31 @@ class UndoJournal:
         if entry.command is None:
             return self._state(entry, live)
         try:
-            return self.store.state(entry.before, entry.after)
+            in_effect, restored, changed = self.store.state(entry.before, entry.after)
         except (GitError, OSError, subprocess.SubprocessError) as exc:
             raise PatchError(f"the checkpoint of {entry.what} cannot be read ({exc})",
                              "Nothing was changed. Restore its files by hand (git checkout, your backups).") from None
+        # As for a patch: a file put back past this command (git checkout) counts as restored too.
+        earlier = [e for e in live if e.line < entry.line]
+        back = [p for p in changed if self._held_before(p, earlier)]
+        return in_effect, restored + back, [p for p in changed if p not in back]
+
+    def _held_before(self, path: str, earlier: list[Applied]) -> bool:
+        """Does `path` hold now what it held before one of the `earlier` entries that changed it?"""
+        for other in earlier:
+            if path not in other.paths:
+                continue
+            if other.command is None:
+                if any(e.old_path == path and _read(self.workspace, path)[0] == e.before for e in other.edits):
+                    return True
+                continue
+            try:
+                if any(c.path == path and same(self.store.now(path), c.before)
+                       for c in self.store.changes(other.before, other.after)):
+                    return True
+            except (GitError, OSError, subprocess.SubprocessError):
+                continue  # its checkpoint is gone: it cannot say
+        return False
 
     def _refusal(self, entry: Applied, changed: list[str], live: list[Applied]) -> str:
         later = [e for e in live if e.line > entry.line and set(e.paths) & set(changed)]
@@ -468,7 +489,20 @@ class UndoJournal:
             head += f" (by patch {', '.join(patches)}, applied later)"
         if commands:
             head += f" (by {', '.join(commands)}, run later)"
+        if later and not self._held_by(later, changed, live):
+            head += ", and by something else after them (by hand?)"  # the later entries alone do not explain it
         return head
+
+    def _held_by(self, later: list[Applied], changed: list[str], live: list[Applied]) -> bool:
+        """Does the newest of `later` touching each changed path still hold it (its change in effect)?"""
+        for path in changed:
+            newest = [e for e in later if path in e.paths][-1:]
+            try:
+                if not newest or path not in effect_paths(self._entry_state(newest[0], live)[0]):
+                    return False
+            except PatchError:
+                return False
+        return True
 
     def _advice(self, entry: Applied, changed: list[str]) -> str:
         files = " ".join(changed[:SHOWN])
@@ -482,21 +516,21 @@ class UndoJournal:
         """The history for `undo --list`, newest first: id, time, state, files, run."""
         history = self.history()
         live = [e for e in history if e.undone is None]
+        found = []
+        for entry in live:
+            try:
+                in_effect, _, changed = self._entry_state(entry, live)
+                found.append(Found(entry.line, entry.shown, entry.paths, effect_paths(in_effect), changed))
+            except PatchError as exc:
+                found.append(Found(entry.line, entry.shown, entry.paths, set(), [], exc.error))
+        states = account(found)
         rows = []
         for entry in reversed(history):
             if entry.undone:
                 state = "undone" if entry.undone == "undo" else "undone by hand"
                 changed: list[str] = []
             else:
-                try:
-                    in_effect, _, changed = self._entry_state(entry, live)
-                except PatchError as exc:
-                    in_effect, changed = [], [exc.error]
-                later = [e.shown for e in live if e.line > entry.line and set(e.paths) & set(changed)]
-                if changed and later:  # changed again by a later patch of the agent's: still in effect
-                    state, changed = f"in effect, then {', '.join(later)}", []
-                else:
-                    state = "changed since" if changed else ("in effect" if in_effect else "restored by hand")
+                state, changed = states[entry.line]
             if entry.command is None:
                 files = Patch(entry.patch_id, entry.edits).stats()
             else:

@@ -282,6 +282,10 @@ def read_key() -> str:
         data = os.read(fd, 64)
         if len(data) == 1 and data not in (b"\r", b"\n") and select.select([fd], [], [], 0.05)[0]:
             data += os.read(fd, 64)  # `y` then Enter out of habit: the Enter must not answer the next prompt
+    except KeyboardInterrupt:
+        # Ctrl-C ends the prompt's line, so what is said next (the summary) starts on its own.
+        print("^C", file=sys.stderr, flush=True)
+        raise
     finally:
         termios.tcsetattr(fd, termios.TCSADRAIN, saved)
     if not data or data[:1] == b"\x04":

@@ -23,7 +23,6 @@ one REPL share a Phoenix session. Without a tracer provider the spans record not
 from __future__ import annotations
 
 import json
-import re
 import time
 from contextlib import contextmanager
 from typing import Any, Callable, Iterable, Iterator
@@ -32,16 +31,13 @@ from opentelemetry import trace
 
 from agent_runtime.core import ApprovalResult, Decision
 from agent_runtime.telemetry import review as reviewing
+from agent_runtime.telemetry import verdicts
+from agent_runtime.telemetry.labels import NAME_MAX, one_line, tool_label  # noqa: F401 - also imported from here
 
 TRACER_NAME = "agent_runtime"
 JSON_MIME = "application/json"
 TEXT_MIME = "text/plain"
-NAME_MAX = 60  # characters of a task, command or path in a span name
 HIDDEN = "(hidden: TRACE_HIDE_CONTENT=true)"
-
-# The argument that says what a tool call is about, in order of preference.
-_SUBJECT_KEYS = ("command", "path", "patch_id", "pattern", "diff")
-_DIFF_TARGET = re.compile(r"^\+\+\+ (?:b/)?(\S+)", re.MULTILINE)
 _APPROVER = {"user": "by the user", "config": "by the approval mode",
              "non_interactive": "(no one at a terminal to approve)", "remembered": "remembered from",
              "hook": "by", "judge": "by the judge"}
@@ -49,38 +45,6 @@ _APPROVER = {"user": "by the user", "config": "by the approval mode",
 
 def _json(value: Any) -> str:
     return json.dumps(value, default=str, ensure_ascii=False)
-
-
-def one_line(text: str, limit: int = NAME_MAX) -> str:
-    """The first line of text, at most `limit` characters; '…' says something was left out."""
-    lines = str(text).strip().splitlines() or [""]
-    first = " ".join(lines[0].split())
-    cut = len(lines) > 1
-    if len(first) > limit:
-        first, cut = first[: limit - 1].rstrip(), True
-    return first + "…" if cut else first
-
-
-def tool_label(name: str, arguments: dict[str, Any]) -> str:
-    """A span name that says what the call did: `run_cmd: git push --force`, `read_file: src/app.py:10-40`,
-    `apply_patch p1`, `propose_patch_unified: calc.py`, or the tool's name alone."""
-    for key in _SUBJECT_KEYS:
-        value = arguments.get(key)
-        if not isinstance(value, str) or not value.strip():
-            continue
-        if key == "patch_id":
-            return f"{name} {one_line(value)}"
-        if key == "diff":
-            targets = list(dict.fromkeys(t for t in _DIFF_TARGET.findall(value) if t != "/dev/null"))
-            if not targets:
-                return name
-            return f"{name}: {one_line(', '.join(targets))}"
-        subject = one_line(value)
-        if key == "path" and isinstance(arguments.get("start_line"), int):
-            end = arguments.get("end_line")
-            subject += f":{arguments['start_line']}" + (f"-{end}" if isinstance(end, int) else "-")
-        return f"{name}: {subject}"
-    return name
 
 
 def policy_summary(decision: "Decision | None", approval: "ApprovalResult | None") -> str | None:
@@ -141,9 +105,10 @@ class ToolSpan:
 
     def finish(self, output: dict[str, Any], decision: "Decision | None", approval: "ApprovalResult | None",
                sandbox: str | None, truncated: bool, error_type: str | None,
-               approval_wait_ms: float | None = None) -> None:
+               approval_wait_ms: float | None = None, blocked_by: str | None = None) -> None:
         """approval_wait_ms: time at the approval prompt (when the gate was consulted), which the
-        span's duration includes: `approval.wait_ms`, for a reader to subtract."""
+        span's duration includes: `approval.wait_ms`, for a reader to subtract.
+        blocked_by: the user's hook that blocked the call, if one did."""
         span = self.span
         if not span.is_recording():
             return
@@ -154,15 +119,22 @@ class ToolSpan:
             "output.size": len(text),
             "output.truncated": truncated,
             "policy.decision": decision.decision if decision else "allow",
-            "approval.outcome": approval.outcome if approval else "not_required",
             "tool.duration_ms": round((time.perf_counter() - self._started) * 1000, 3),
         }
+        # Who decided, also when no one was asked: a denial is the policy's, a block a hook's.
+        decided = verdicts.verdict(decision, approval, blocked_by)
+        attributes["approval.outcome"] = decided[0] if decided else "not_required"
+        if decided:
+            attributes["approval.source"], attributes["approval.label"], attributes["approval.verdict"] = decided[1:]
         summary = policy_summary(decision, approval)
+        if blocked_by is not None and summary:
+            summary += f" → blocked by the hook {blocked_by}"
         metadata: dict[str, Any] = {
             "summary": summary or "policy: not consulted (the call stopped before it)",
             "policy": {"decision": decision.decision, "rule": decision.rule, "reason": self._redact(decision.reason)}
             if decision else {"decision": None, "rule": None, "reason": "not consulted: the call stopped before it"},
-            "approval": {"outcome": attributes["approval.outcome"], "source": approval.source if approval else None,
+            "approval": {"outcome": attributes["approval.outcome"], "source": attributes.get("approval.source"),
+                         **({"verdict": decided[3]} if decided else {}),
                          **({"from": approval.message} if approval and approval.source in ("remembered", "hook")
                             else {})},
             "sandbox": sandbox,  # null: nothing ran in a sandbox (a read, a refusal)
@@ -173,7 +145,6 @@ class ToolSpan:
             if decision.rule:
                 attributes["policy.rule"] = decision.rule
         if approval is not None:
-            attributes["approval.source"] = approval.source
             if approval.message:  # what the person told the model (or where an approval is remembered from)
                 attributes["approval.message"] = self._redact(approval.message)
             if approval.judge is not None:  # --approval judge: its verdict, also when a person decided
@@ -241,7 +212,8 @@ class TaskSpan:
                              "agent.outcome": status, **({"agent.steps": steps} if steps is not None else {})})
         if status == "answered":
             if found:
-                span.set_status(trace.Status(trace.StatusCode.ERROR, "answered, but: " + ", ".join(found)))
+                # What went wrong first: the trace list's error column is narrow.
+                span.set_status(trace.Status(trace.StatusCode.ERROR, ", ".join(found)))
             else:
                 span.set_status(trace.Status(trace.StatusCode.OK))
             return

@@ -34,6 +34,28 @@ def iter_lines(path: Path) -> Iterator[str]:
             yield line.rstrip("\r\n")
 
 
+def utf8(path: Path) -> bool:
+    """Whether the whole file decodes as UTF-8 (read in chunks: a file of any size)."""
+    import codecs
+
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    try:
+        with path.open("rb") as handle:
+            while chunk := handle.read(1 << 20):
+                decoder.decode(chunk)
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def not_utf8_note(shown: str) -> str:
+    """What the model (and the person reading the step) must know of a file in another encoding."""
+    return (f"{shown} is not UTF-8 (Latin-1 or another 8-bit encoding?): each byte shown as \ufffd is not that "
+            "character. Patches keep the file's bytes as they are except what they change, but a patch's old "
+            "text cannot match a line with \ufffd: change other lines, or tell the user what to change there.")
+
+
 def count_lines(path: Path) -> int:
     count, last = 0, b""
     with path.open("rb") as handle:
@@ -86,6 +108,8 @@ class ReadFileTool(RuntimeTool):
         result: dict[str, Any] = {"path": shown, "lines": f"{start}-{last} of {total}", "content": "\n".join(lines) + "\n"}
         if last < total:
             result["more"] = f'read_file(path="{shown}", start_line={last + 1})'
+        if "\ufffd" in result["content"] and not utf8(path):
+            result["note"] = not_utf8_note(shown)
         return result
 
 

@@ -14,6 +14,15 @@ from dataclasses import dataclass
 from typing import Any
 
 
+class FailedCall(LookupError):
+    """A key of a failed call's result (`p["patch_id"]` after propose_patch failed). Not a KeyError:
+    the interpreter would wrap that as `Could not index <the whole result> with ...`, a wall of text;
+    this one reaches the model and the person as one line saying the call failed and why."""
+
+
+ERROR_SHOWN = 300  # characters of the call's error in that line
+
+
 class ToolResult(dict):
     """A dict that prints as readable text."""
 
@@ -21,6 +30,14 @@ class ToolResult(dict):
         return render(self)
 
     __str__ = __repr__
+
+    def __missing__(self, key: Any) -> Any:
+        error = dict.get(self, "error")
+        if isinstance(error, str) and error:
+            first = " ".join(error.split())
+            first = first if len(first) <= ERROR_SHOWN else first[:ERROR_SHOWN - 1] + "…"
+            raise FailedCall(f"the call failed, so there is no {key!r} (nothing was made or changed): {first}")
+        raise KeyError(key)
 
 
 def render(value: dict[str, Any]) -> str:

@@ -48,6 +48,8 @@ class Skills:
     found: list[Skill] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     trusted: set[str] = field(default_factory=set)  # names of the repository skills the user trusts as they are
+    # Repository skills the user trusted once whose content changed since: name -> when it was trusted.
+    changed: dict[str, str] = field(default_factory=dict)
 
     def is_enabled(self, skill: Skill) -> bool:
         return not skill.from_repository or skill.name in self.trusted
@@ -120,6 +122,10 @@ def discover(repo: Path | None, user_dir: Path | None = None, trust_file: Path |
         stores = [TrustStore(trust_file)] + ([TrustStore(extra)] if extra is not None else [])
         skills.trusted = {s.name for s in skills.found if s.from_repository
                           and any(store.is_trusted(Path(repo).resolve(), s) for store in stores)}
+        for skill in skills.untrusted:  # trusted once, edited since: not the same as never trusted
+            saved = next((when for store in stores if (when := store.trusted_before(Path(repo).resolve(), skill))), None)
+            if saved is not None:
+                skills.changed[skill.name] = saved
     return skills
 
 
@@ -146,6 +152,16 @@ class TrustStore:
             return False  # an unreadable file trusts nothing
         return any(e.get("repo") == str(repo) and e.get("name") == skill.name and e.get("sha256") == skill.digest
                    for e in entries)
+
+    def trusted_before(self, repo: Path, skill: Skill) -> str | None:
+        """When another content of this skill was trusted here (its `saved` time, "" if unknown)."""
+        try:
+            entries = self.entries()
+        except SkillError:
+            return None
+        found = [e for e in entries if e.get("repo") == str(repo) and e.get("name") == skill.name
+                 and e.get("sha256") != skill.digest]
+        return str(found[-1].get("saved") or "") if found else None
 
     def trust(self, repo: Path, skill: Skill) -> None:
         """Trust this content of the skill in this repository (older agreements to it are replaced)."""

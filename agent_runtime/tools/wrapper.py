@@ -76,6 +76,7 @@ def invoke(tool: "RuntimeTool", args: tuple, kwargs: dict[str, Any]) -> ToolResu
     approval: ApprovalResult | None = None
     error_type: str | None = None
     approval_wait_ms: float | None = None  # time at the approval prompt, part of the span's duration
+    blocked_by: str | None = None  # the user's hook that blocked the call (the span says who refused)
 
     with runtime.telemetry.tool_span(tool, arguments) as span:
         try:
@@ -92,6 +93,7 @@ def invoke(tool: "RuntimeTool", args: tuple, kwargs: dict[str, Any]) -> ToolResu
             decision = runtime.decide(action)  # 2 policy
             hooks = runtime.hooks.before_tool(tool.name, arguments, decision)  # the user's hooks: block / approve
             if hooks.blocked is not None and decision.decision != "deny":
+                blocked_by = hooks.blocked.hook.name
                 raise _blocked(tool, hooks.blocked)
             if decision.decision == "ask":
                 approval = runtime.approver.review(tool.name, action, decision, hooks.approved)  # 3 approve
@@ -133,5 +135,6 @@ def invoke(tool: "RuntimeTool", args: tuple, kwargs: dict[str, Any]) -> ToolResu
             truncated=truncated,
             error_type=error_type,
             approval_wait_ms=approval_wait_ms,
+            blocked_by=blocked_by,
         )
     return shaped

@@ -77,8 +77,10 @@ FILTERS = {
     "agent_runtime.approval_wait_ms > 0": {"messy"},
 }
 SPAN_FILTERS = {  # on every span: the TOOL spans refused / approved (annotations), the waits
-    "annotations['approval'].label == 'refused'": {"run_cmd: rm -rf .git", "run_cmd: git push --force"},
-    "span_kind == 'TOOL' and annotations['approval'].label == 'approved'": {"apply_patch p1"},
+    "span_kind == 'TOOL' and approval.outcome == 'denied'": {"run_cmd: rm -rf .git", "run_cmd: git push --force"},
+    "annotations['approval'].label == 'user refused'": {"run_cmd: git push --force"},
+    "annotations['approval'].label == 'policy denied'": {"run_cmd: rm -rf .git"},
+    "span_kind == 'TOOL' and annotations['approval'].label == 'user approved'": {"apply_patch p1"},
     "name == 'approval.wait'": {"approval.wait"},
 }
 
@@ -267,12 +269,15 @@ def documented_filters() -> list[str]:
 def test_the_root_span_says_what_went_wrong(runs):
     messy, clean, failing = (root(runs[k]) for k in ("messy", "clean", "failing"))
     assert messy["status"] == "ERROR"
-    assert messy["status_message"] == "answered, but: 2 refusals, 1 failed tool call"
+    assert messy["status_message"] == ("2 refusals: denied by rule git-directory (run_cmd: rm -rf .git); "
+                                       "refused by the user (run_cmd: git push --force), 1 failed tool call")
     figures = {k.removeprefix("agent_runtime."): v for k, v in messy["attributes"].items()
                if k.startswith("agent_runtime.")}
     assert figures["time_to_first_request_s"] >= 0
     assert {k: v for k, v in figures.items() if not k.endswith(("_ms", "_s"))} == {
-        "refusals": 2, "failed_tool_calls": 1, "files_changed": 1, "tests_passed": "true", "exit_code": 5}
+        "refusals": 2, "failed_tool_calls": 1, "files_changed": 1, "tests_passed": "true", "exit_code": 5,
+        "refused": ["denied by rule git-directory (run_cmd: rm -rf .git)",
+                    "refused by the user (run_cmd: git push --force)"]}
     # The person's time at the prompts is out of the active time, and shown as spans of their own.
     latency_ms = (messy["end_time"] - messy["start_time"]) / 1e6
     assert figures["approval_wait_ms"] >= 1000, "the person looked at the patch for a second"
@@ -289,7 +294,7 @@ def test_the_root_span_says_what_went_wrong(runs):
                                                                                     abs=1)
     assert clean["status"] == "OK" and clean["attributes"]["agent_runtime.tests_passed"] == "unknown"
     assert clean["attributes"]["agent_runtime.refusals"] == 0
-    assert failing["status"] == "ERROR" and failing["status_message"] == "answered, but: tests failing"
+    assert failing["status"] == "ERROR" and failing["status_message"] == "tests failing"
     assert failing["attributes"]["agent_runtime.tests_passed"] == "false"
 
 
@@ -326,11 +331,14 @@ def test_approvals_and_refusals_are_annotations_on_their_tool_spans(phoenix, run
 
     found = wait_for(lambda: len(annotations()) == 3 and annotations())
     applied, pushed, removed = (found[i] for i in ids)
-    assert applied["annotator_kind"] == "HUMAN" and applied["result"]["label"] == "approved"
-    assert applied["result"]["score"] == 1.0
-    assert pushed["annotator_kind"] == "HUMAN" and pushed["result"]["label"] == "refused"
-    assert pushed["result"]["explanation"] == REFUSAL_MESSAGE and pushed["metadata"]["source"] == "user"
-    assert removed["annotator_kind"] == "CODE" and removed["result"]["label"] == "refused"
+    # Who decided as the label, with no score (Phoenix's chip would show a mean score); what, as the explanation.
+    assert applied["annotator_kind"] == "HUMAN" and applied["result"]["label"] == "user approved"
+    assert applied["result"]["score"] is None
+    assert pushed["annotator_kind"] == "HUMAN" and pushed["result"]["label"] == "user refused"
+    assert pushed["result"]["explanation"] == f"refused by the user: {REFUSAL_MESSAGE}"
+    assert pushed["metadata"]["source"] == "user" and pushed["metadata"]["refused"] is True
+    assert removed["annotator_kind"] == "CODE" and removed["result"]["label"] == "policy denied"
+    assert removed["result"]["explanation"].startswith("denied by rule git-directory: ")
     assert "repository's history" in removed["result"]["explanation"]
     assert removed["metadata"]["policy_rule"] == "git-directory"
     # Calls the policy let through without asking carry none; nor does the single task's (no question asked).
@@ -383,7 +391,7 @@ def test_the_filters_and_annotations_in_the_phoenix_ui(phoenix, runs, page, shot
         shown = listed(f"filter_{safe}.png", expected)
         assert {label for label, task in tasks.items() if f"task: {task}" in shown} == expected, (condition, shown)
         if "ERROR" in condition:
-            assert "answered, but: tests failing" in shown and "answered, but: 2 refusals" in shown, shown
+            assert "tests failing" in shown and "2 refusals: denied by rule git-directory" in shown, shown
 
     # The refused push: its Annotations tab shows the person's verdict and message.
     push = next(s for s in runs["messy"] if s["name"] == "run_cmd: git push --force")
@@ -402,7 +410,8 @@ def test_the_filters_and_annotations_in_the_phoenix_ui(phoenix, runs, page, shot
     page.screenshot(path=str(shots / "annotation_refused_push.png"))
     table = details.locator("table").first.inner_text()
     page.set_viewport_size({"width": 1700, "height": 1100})
-    assert re.search(r"approval\s+HUMAN\s+refused\s+0\s+" + re.escape(REFUSAL_MESSAGE), table), table
+    assert re.search(r"approval\s+HUMAN\s+user refused\s+(?:--\s+)?" + re.escape(f"refused by the user: {REFUSAL_MESSAGE}"),
+                     table), table
 
 
 def test_each_eval_is_an_experiment_on_the_suites_dataset(phoenix, evals):

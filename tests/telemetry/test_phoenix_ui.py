@@ -424,7 +424,9 @@ def test_spans_say_what_happened(runs):
     assert {s["attributes"]["output.value"].split(" after ")[0] for s in waits} == {"approved", "denied"}
     assert sorted(s["attributes"]["input.value"] for s in waits) == ["asked: apply_patch p1", "asked: run_cmd: git push"]
     # A refused call makes the whole trace ERROR (telemetry/review.py): the trace list shows it red.
-    statuses = {"single": ("ERROR", "answered, but: 1 refusal"), "repl1": ("ERROR", "answered, but: 1 refusal"),
+    # Who refused what, first (the trace list's error column is narrow); a patch no test ran after is not green.
+    statuses = {"single": ("ERROR", "refused: approval mode is 'never' (run_cmd: git push --force)"),
+                "repl1": ("ERROR", "refused by the user (run_cmd: git push), tests not run after the last change"),
                 "repl2": ("OK", None), "planned": ("OK", None)}
     for label, spans in runs.items():
         root = next(s for s in spans if s["kind"] == "AGENT")

@@ -8,19 +8,24 @@ import json
 import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from conftest import BUGGY_PROJECT, make_repo, step, write_replay
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from rich.console import Console
 
 from agent_runtime.agent.session import Session
 from agent_runtime.cli.display import Display
 from agent_runtime.config import load_settings
-from agent_runtime.core import CallRecord
+from agent_runtime.core import ApprovalResult, CallRecord, Decision
 from agent_runtime.safety.approval import Approver
 from agent_runtime.telemetry.records import load_spans
 from agent_runtime.telemetry.review import approval_annotation, problems, task_review
 from agent_runtime.telemetry.review import tests_state as state_of_tests
+from agent_runtime.telemetry.spans import Telemetry
 
 
 def call(tool: str, outcome: str = "ok", **facts) -> CallRecord:
@@ -45,42 +50,75 @@ def test_the_last_test_result_counts_until_a_change_makes_it_stale():
 
 
 def test_figures_and_problems():
-    calls = [call("propose_patch", "error"), call("run_cmd", "refused"), call("run_cmd", "refused"),
+    calls = [call("propose_patch", "error"),
+             CallRecord("run_cmd", {"command": "git push"}, "refused", facts={"error": "The user refused this run_cmd."}),
+             CallRecord("run_cmd", {"command": "rm -rf .git"}, "refused",
+                        facts={"error": "run_cmd was refused by the command policy (rule git-directory): .git"}),
              call("run_tests", passed=False)]
     review = task_review(calls, ["calc.py", "calc.py", "b.py"], 0, approval_wait_s=1.5)
-    assert review == {"refusals": 2, "failed_tool_calls": 1, "files_changed": 2, "tests_passed": "false",
-                      "exit_code": 0, "approval_wait_ms": 1500.0}
-    assert problems(review) == ["2 refusals", "1 failed tool call", "tests failing"]
+    refused = ["refused by the user (run_cmd: git push)", "denied by rule git-directory (run_cmd: rm -rf .git)"]
+    assert review == {"refusals": 2, "refused": refused, "failed_tool_calls": 1, "files_changed": 2,
+                      "tests_passed": "false", "exit_code": 0, "approval_wait_ms": 1500.0}
+    assert problems(review) == [f"2 refusals: {'; '.join(refused)}", "1 failed tool call", "tests failing"]
+    assert problems(task_review(calls[1:2], [], 0)) == [refused[0]], "one refusal: who refused what, alone"
     assert problems(task_review([call("read_file")], [], 0)) == []
 
 
-ASKED = {"openinference.span.kind": "TOOL", "tool.name": "run_cmd", "policy.decision": "ask", "policy.rule": "git-push"}
+def test_a_change_no_test_has_seen_is_a_problem_a_change_tested_after_is_not():
+    patched = call("apply_patch", applied=True)
+    assert problems(task_review([patched], ["calc.py"], 0)) == ["tests not run after the last change"]
+    assert problems(task_review([call("run_tests", passed=True), patched], ["calc.py"], 0)) == \
+        ["tests not run after the last change"], "tests before the change say nothing of it"
+    assert problems(task_review([patched, call("run_tests", passed=True)], ["calc.py"], 0)) == []
+    assert problems(task_review([call("read_file")], [], 0)) == [], "no change, nothing to test"
 
 
-@pytest.mark.parametrize("attrs, expected", [
-    ({**ASKED, "approval.outcome": "denied", "approval.source": "user", "approval.message": "not now"},
-     ("HUMAN", "refused", 0.0, "not now")),
-    ({**ASKED, "approval.outcome": "approved", "approval.source": "user"}, ("HUMAN", "approved", 1.0, "approved (user)")),
-    ({**ASKED, "approval.outcome": "approved", "approval.source": "remembered", "approval.message": "saved approvals"},
-     ("HUMAN", "approved", 1.0, "saved approvals")),
-    ({**ASKED, "approval.outcome": "approved", "approval.source": "judge", "approval.judge_reason": "a test run"},
-     ("LLM", "approved", 1.0, "a test run")),
-    ({**ASKED, "approval.outcome": "denied", "approval.source": "config"}, ("CODE", "refused", 0.0, "refused (config)")),
-    ({**ASKED, "policy.decision": "deny", "policy.reason": "would destroy .git", "approval.outcome": "not_required"},
-     ("CODE", "refused", 0.0, "would destroy .git")),
+ASK = Decision("ask", "git-push", "publishes commits")
+
+
+@pytest.mark.parametrize("decision, approval, blocked_by, expected", [
+    (ASK, ApprovalResult(False, "user", "not now"), None,
+     ("HUMAN", "user refused", "refused by the user: not now", "refused by the user")),
+    (ASK, ApprovalResult(True, "user"), None, ("HUMAN", "user approved", "approved by the user", "approved by the user")),
+    (ASK, ApprovalResult(True, "remembered", "saved approvals"), None,
+     ("HUMAN", "prior approval", "approved (remembered: saved approvals): saved approvals",
+      "approved (remembered: saved approvals)")),
+    (ASK, ApprovalResult(True, "judge", "a test run", judge="approve", judge_reason="a test run"), None,
+     ("LLM", "judge approved", "approved by the judge: a test run", "approved by the judge")),
+    (ASK, ApprovalResult(False, "config"), None,
+     ("CODE", "auto-refused", "refused: approval mode 'never'", "refused: approval mode 'never'")),
+    (ASK, ApprovalResult(False, "non_interactive"), None,
+     ("CODE", "no one to ask", "refused: no one at a terminal to approve", "refused: no one at a terminal to approve")),
+    (Decision("deny", "git-directory", "would destroy .git"), None, None,
+     ("CODE", "policy denied", "denied by rule git-directory: would destroy .git", "denied by rule git-directory")),
+    (Decision("allow", None, "reads"), None, "no-push",
+     ("CODE", "hook blocked", "blocked by the hook no-push", "blocked by the hook no-push")),
 ])
-def test_an_approval_or_refusal_is_one_annotation(attrs, expected):
+def test_who_decided_is_one_annotation_whose_label_fits_phoenixs_chip(decision, approval, blocked_by, expected):
+    """The span's attributes as ToolSpan.finish sets them, and the annotation made of them: its label
+    says who (short enough for Phoenix's chip), its explanation what."""
+    spans = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(spans))
+    with Telemetry(provider).tool_span(SimpleNamespace(name="run_cmd", description="d"), {"command": "x"}) as span:
+        span.finish({"error": "no"}, decision, approval, None, False, "refused", blocked_by=blocked_by)
+    attrs = dict(spans.get_finished_spans()[0].attributes)
+    assert attrs["approval.outcome"] == "denied" if approval is None or not approval.approved else "approved"
     found = approval_annotation("00f067aa0ba902b7", attrs)
     assert found is not None and found["span_id"] == "00f067aa0ba902b7" and found["name"] == "approval"
     result = found["result"]
-    assert (found["annotator_kind"], result["label"], result["score"], result["explanation"]) == expected
-    assert found["metadata"]["tool"] == "run_cmd"
+    assert (found["annotator_kind"], result["label"], result["explanation"], attrs["approval.verdict"]) == expected
+    assert "score" not in result, "a score makes Phoenix's chip show a mean (μ 0.00) instead of the label"
+    assert len(result["label"]) <= 14 and found["metadata"]["tool"] == "run_cmd"
+    assert json.loads(attrs["metadata"])["approval"]["verdict"] == expected[3]
 
 
 def test_calls_without_a_question_have_no_annotation():
-    assert approval_annotation("1", {**ASKED, "policy.decision": "allow"}) is None
+    asked = {"openinference.span.kind": "TOOL", "tool.name": "run_cmd", "policy.decision": "ask",
+             "approval.label": "user approved", "approval.verdict": "approved by the user"}
+    assert approval_annotation("1", {**asked, "policy.decision": "allow", "approval.label": None}) is None
     assert approval_annotation("1", {"openinference.span.kind": "TOOL"}) is None  # stopped before the policy
-    assert approval_annotation("1", {**ASKED, "openinference.span.kind": "CHAIN"}) is None
+    assert approval_annotation("1", {**asked, "openinference.span.kind": "CHAIN"}) is None
 
 
 def session_for(repo: Path, tmp_path: Path, replies: list[str], **env: str) -> Session:
@@ -131,7 +169,8 @@ def test_a_run_sends_its_refusals_as_annotations_and_never_minds_a_failure(fake_
         spans = load_spans(session.last_run.dir)
     assert result.status == "answered"
     root = next(s for s in spans if s["parent_id"] is None)
-    assert root["status"] == "ERROR" and root["status_message"] == "answered, but: 1 refusal"
+    assert root["status"] == "ERROR" and \
+        root["status_message"] == "refused: approval mode is 'never' (run_cmd: git push --force)"
     assert root["attributes"]["agent_runtime.refusals"] == 1 and root["attributes"]["agent_runtime.exit_code"] == 5  # answered, but refused
     paths = [path for path, _ in _Phoenix.received]
     assert "/v1/traces" in paths and "/v1/span_annotations" in paths
@@ -139,4 +178,4 @@ def test_a_run_sends_its_refusals_as_annotations_and_never_minds_a_failure(fake_
     (body,) = [json.loads(b) for p, b in _Phoenix.received if p == "/v1/span_annotations"]
     push = next(s for s in spans if s["name"] == "run_cmd: git push --force")
     assert [(a["span_id"], a["annotator_kind"], a["result"]["label"]) for a in body["data"]] == [
-        (push["span_id"], "CODE", "refused")]
+        (push["span_id"], "CODE", "auto-refused")]

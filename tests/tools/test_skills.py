@@ -166,7 +166,9 @@ def test_a_repository_skill_is_off_until_trusted_and_off_again_when_it_changes(t
     assert [s.name for s in runtime.skill_set().enabled] == ["mine"]
     assert "not trusted" in tools["load_skill"](name="release")["error"]
     shown = run_cli("skills", "list", cwd=repo).stdout
-    assert "release  [repository .agent-runtime/skills]  off: not trusted" in shown
+    # Not "not trusted": it was, in another version (issue 41: say so, and how to see the change).
+    assert "release  [repository .agent-runtime/skills]  off: changed since you trusted it" in shown
+    assert "git diff -- .agent-runtime/skills/release" in shown
     # Without a terminal, `trust` does not take silence for a yes.
     done = run_cli("skills", "trust", "release", cwd=repo, input="")
     assert done.returncode == 1 and "--yes" in done.stderr
