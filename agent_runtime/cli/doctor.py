@@ -1,5 +1,5 @@
-"""`agent-runtime doctor`: what this machine has for the agent — the llama.cpp build's CPU
-features, the embedded models and whether their weights are installed, and whether the sandbox
+"""`agent-runtime doctor`: what this machine has for the agent — which install this is (plain, or
+with the embedded model's llama-cpp-python), the llama.cpp build's CPU features, the embedded models and whether their weights are installed, and whether the sandbox
 and search work (each tried once, cli/probes.py)."""
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from agent_runtime.config import Settings
 
 def facts(settings: Settings, models_only: bool = False) -> dict[str, Any]:
     from agent_runtime.models import weights
-    from agent_runtime.models.embedded import cpu_features
+    from agent_runtime.models.embedded import cpu_features, embedded_installed, install_route
 
-    out: dict[str, Any] = {"models": []}
+    out: dict[str, Any] = {"install": install_route(), "models": []}
     for key, item in weights.CATALOG.items():
         cached = weights.cache_dir() / item.filename
         state = ("verified in the cache" if weights._verified(cached, item)
@@ -30,7 +30,7 @@ def facts(settings: Settings, models_only: bool = False) -> dict[str, Any]:
                               "weights": "file exists" if Path(settings.model_gguf).is_file() else "missing"})
     if models_only:
         return out
-    out["llama_cpp_build"] = cpu_features()
+    out["llama_cpp_build"] = cpu_features() if embedded_installed() else "none (the plain install)"
     out["bubblewrap"] = shutil.which("bwrap") or "missing (apt-get install bubblewrap): commands run without an OS sandbox"
     out["ripgrep"] = shutil.which("rg") or "missing (apt-get install ripgrep): search tools do not work"
     from agent_runtime.cli.probes import sandbox_probe, search_probe
@@ -48,6 +48,7 @@ def cmd_doctor(argv: list[str], settings: Settings, repo: Path) -> int:
     if args.json:
         print(json.dumps(found, indent=2))
         return 0
+    print(f"install: {found['install']}")
     for row in found["models"]:
         mark = " (default)" if row.get("default") else ""
         print(f"{row['model']:<22} {row['label']}{mark}: {row['weights']}")

@@ -223,8 +223,9 @@ def run_eval(tasks: list[Any], settings: Settings, args: argparse.Namespace, out
 def _start_shared_server(settings: Settings, key: str | None, display: Any) -> Any:
     """The embedded server `key` names (None: the default), for all the eval's workers."""
     from agent_runtime.models.constraints import context_window
-    from agent_runtime.models.embedded import EmbeddedServer, resolve_embedded
+    from agent_runtime.models.embedded import EmbeddedServer, require_llama_cpp, resolve_embedded
 
+    require_llama_cpp()
     choice = resolve_embedded(settings, key)
     if choice.note:
         display.warn(choice.note)

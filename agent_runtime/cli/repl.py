@@ -7,6 +7,7 @@ Line editing and history (kept across sessions) come from readline.
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 from pathlib import Path
@@ -66,6 +67,20 @@ def run_repl(settings: Settings, repo: Path, resume: Any = None, model_option: s
     from agent_runtime.cli.slash import ReplContext, dispatch
 
     display = Display()
+    from agent_runtime.models.embedded import LLAMA_MISSING, embedded_installed
+
+    if not embedded_installed():  # the plain install: say so before the prompt, not after the first task
+        from agent_runtime.config import ConfigError
+        from agent_runtime.models.registry import SHARED_SERVER_ENV
+        from agent_runtime.models.roles import model_for_role
+
+        try:
+            coder = model_for_role(settings, "coder")
+        except ConfigError:  # the session's opening says what is wrong with the models file
+            coder = None
+        if coder is not None and coder.entry.embedded and not os.environ.get(SHARED_SERVER_ENV):
+            display.error(LLAMA_MISSING)
+            return 1
     _setup_history()
     # Started by a script's background job, a process inherits SIGINT ignored; the REPL is typed at,
     # and its Ctrl-C must stop the running task (run commands get the default again when they start).

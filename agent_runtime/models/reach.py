@@ -93,6 +93,11 @@ def _embedded(model_id: str, settings: Settings) -> tuple[bool | None, str]:
             return True, f"the shared embedded server answers at {shared}"
         except (urllib.error.URLError, OSError, ValueError) as exc:
             return False, f"the shared embedded server at {shared} is not answering ({_reason(exc)})"
+    from agent_runtime.models.embedded import embedded_installed
+
+    if not embedded_installed():
+        return False, ("llama-cpp-python is not installed (the plain install): the `embedded` extra adds it "
+                       "(`make run`, or `uv tool install '.[embedded]'`)")
     if settings.model_gguf:
         gguf = Path(settings.model_gguf)
         return (True, f"MODEL_GGUF {gguf.name} present; starts with each session") if gguf.is_file() else \

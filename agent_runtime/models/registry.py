@@ -115,12 +115,14 @@ class EmbeddedKind(ModelKind):
         self.api_base_override: str | None = None
 
     def start(self, ui: ModelUI) -> None:
-        from agent_runtime.models.embedded import EmbeddedServer, resolve_embedded
+        from agent_runtime.models.embedded import EmbeddedServer, require_llama_cpp, resolve_embedded
 
+        shared = self.api_base_override or (os.environ.get(SHARED_SERVER_ENV) if self.shared else None)
+        if not shared:  # the plain install: one line saying what to install or pass, before the run
+            require_llama_cpp()
         self.choice = resolve_embedded(self.settings, self.key)
         if self.choice.note:
             ui.warn(self.choice.note)
-        shared = self.api_base_override or (os.environ.get(SHARED_SERVER_ENV) if self.shared else None)
         if shared:
             self.api_base = shared.rstrip("/")
             return
@@ -157,6 +159,10 @@ class EmbeddedKind(ModelKind):
         from agent_runtime.models import weights
 
         try:
+            if not os.environ.get(SHARED_SERVER_ENV):
+                from agent_runtime.models.embedded import require_llama_cpp
+
+                require_llama_cpp()
             if self.settings.model_gguf:
                 label, status = f"{Path(self.settings.model_gguf).name} (embedded)", "MODEL_GGUF"
             else:
