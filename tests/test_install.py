@@ -125,6 +125,8 @@ def test_the_plain_install_needs_no_compiler_and_works_with_a_model_server(tmp_p
     lines = default.stderr.strip().splitlines()
     assert len(lines) == 1 and "llama-cpp-python" in lines[0], default.stderr
     assert "uv tool install '.[embedded]'" in lines[0] and "make run" in lines[0] and "--model" in lines[0]
+    repl = subprocess.run([cli], cwd=repo, env=env, capture_output=True, text=True, timeout=60, input="fix it\n")
+    assert repl.returncode == 1 and repl.stderr.strip() == lines[0], "the REPL says it before its prompt"
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
 
     # A task on a model server (Ollama's protocol): a tool runs, the answer comes back.
