@@ -256,3 +256,24 @@ class CallRecord:
             return False
         return (self.tool == "undo_patch" or (self.tool == "apply_patch" and self.facts.get("applied") is True)
                 or bool(self.facts.get("files_changed")))
+
+
+# The refusals tools/wrapper.py writes, shortest true reason first; others keep their first clause.
+_FORMS = (
+    (re.compile(r"was refused by the command policy \(rule ([^)]+)\)"), r"denied by rule \1"),
+    (re.compile(r"was refused by the command policy"), "denied by the policy"),
+    (re.compile(r"refused because (approval mode is 'never')"), r"\1"),
+    (re.compile(r"refused because (no one is at a terminal to approve it)"), r"\1"),
+    (re.compile(r"^The user refused"), "refused by the user"),
+    (re.compile(r"was blocked by the user's hook (\S+?):"), r"blocked by the hook \1"),
+)
+
+
+def why_refused(error: str) -> str:
+    """A refusal's error in a few words: who refused and why (the summary line, the trace)."""
+    for pattern, short in _FORMS:
+        found = pattern.search(error)
+        if found:
+            return found.expand(short)
+    first = re.split(r"(?<=[.:;])\s", error.strip(), maxsplit=1)[0].rstrip(".:;")
+    return first[:80] + ("…" if len(first) > 80 else "")

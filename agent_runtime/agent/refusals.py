@@ -4,27 +4,9 @@ agent/taskloop.py TaskResult)."""
 
 from __future__ import annotations
 
-import re
 from typing import Any, Iterable
 
-# The refusals tools/wrapper.py writes, shortest true reason first; others keep their first clause.
-_FORMS = (
-    (re.compile(r"was refused by the command policy \(rule ([^)]+)\)"), r"denied by rule \1"),
-    (re.compile(r"was refused by the command policy"), "denied by the policy"),
-    (re.compile(r"refused because (approval mode is 'never')"), r"\1"),
-    (re.compile(r"refused because (no one is at a terminal to approve it)"), r"\1"),
-    (re.compile(r"^The user refused"), "refused by the user"),
-    (re.compile(r"was blocked by the user's hook (\S+?):"), r"blocked by the hook \1"),
-)
-
-
-def why_refused(error: str) -> str:
-    for pattern, short in _FORMS:
-        found = pattern.search(error)
-        if found:
-            return found.expand(short)
-    first = re.split(r"(?<=[.:;])\s", error.strip(), maxsplit=1)[0].rstrip(".:;")
-    return first[:80] + ("…" if len(first) > 80 else "")
+from agent_runtime.core import why_refused
 
 
 def refusal_notes(calls: Iterable[Any]) -> list[str]:

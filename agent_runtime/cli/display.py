@@ -22,6 +22,7 @@ from rich.text import Text
 
 from agent_runtime.core import visible
 from agent_runtime.redact import redact_text
+from agent_runtime.safety.approval import end_interrupted_prompt
 
 OBSERVATION_LINES = 14
 # Not a terminal (a log, `2>file`, a pipe): the file has no edge, so lines are never wrapped. The
@@ -153,6 +154,7 @@ class Display:
     def event(self, kind: str, **fields: Any) -> None:
         """A structured event (for --json); the terminal view shows the few it needs (the figures of a
         step and of a task, agent/stats.py) and everything else through the calls above."""
+        end_interrupted_prompt()  # a prompt Ctrl-C left mid-line: what follows starts a line of its own
         if kind == "step_ended":
             from agent_runtime.agent.stats import step_line
 
@@ -204,6 +206,7 @@ class Display:
 
     def step_done(self, step: Any, code_shown: bool) -> None:
         """What the step gave back, once it has run (or why it could not)."""
+        end_interrupted_prompt()
         if not code_shown:
             self._rule(f"Step {step.step_number}", style="dim", align="left")
             if isinstance(step.model_output, str) and step.model_output.strip():

@@ -262,6 +262,17 @@ def read_answer() -> str:
             automatic(True)
 
 
+_AT_PROMPT = threading.Event()  # a prompt is waiting for a key (read_key, in the thread that asks)
+
+
+def end_interrupted_prompt() -> None:
+    """Ctrl-C reached the task while a prompt waited in another thread (the tool call's): the prompt's
+    line is ended, so what is said next (the summary) starts on its own."""
+    if _AT_PROMPT.is_set():
+        _AT_PROMPT.clear()
+        print("", file=sys.stderr, flush=True)
+
+
 def read_key() -> str:
     """One answer at a prompt: on a terminal a single keypress, no Enter needed (Enter alone is "" and
     means the default); elsewhere a line. Raises EOFError when the input is closed (Ctrl-D)."""
@@ -271,7 +282,9 @@ def read_key() -> str:
     except (AttributeError, ValueError, OSError):
         terminal = False
     if not terminal:
-        return read_answer().strip().lower()[:1]
+        answer = read_answer().strip().lower()[:1]
+        _AT_PROMPT.clear()  # the line ended with the answer's Enter
+        return answer
     import select
     import termios
     import tty
@@ -280,10 +293,13 @@ def read_key() -> str:
     try:
         tty.setcbreak(fd, termios.TCSANOW)  # never a flush: keys typed once the question showed are the answer
         data = os.read(fd, 64)
+        if data and data[:1] != b"\x04":  # a key, not the input ended under it (Ctrl-C elsewhere, Ctrl-D)
+            _AT_PROMPT.clear()
         if len(data) == 1 and data not in (b"\r", b"\n") and select.select([fd], [], [], 0.05)[0]:
             data += os.read(fd, 64)  # `y` then Enter out of habit: the Enter must not answer the next prompt
     except KeyboardInterrupt:
         # Ctrl-C ends the prompt's line, so what is said next (the summary) starts on its own.
+        _AT_PROMPT.clear()
         print("^C", file=sys.stderr, flush=True)
         raise
     finally:
@@ -362,6 +378,7 @@ def terminal_prompt(tool_name: str, action: "Action", decision: "Decision") -> t
     console.print(legend)
     shown_keys = "/".join(k.upper() if k == DEFAULT_KEY else k for k in keys)
     while True:
+        _AT_PROMPT.set()  # the line stays open until a key answers; if Ctrl-C ends the wait, the next line ends it
         console.print(f"[bold yellow]{question(tool_name, action)}[/] {escape(f'[{shown_keys}]')} ", end="")
         try:
             answer = read_key() or DEFAULT_KEY

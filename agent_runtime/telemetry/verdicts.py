@@ -21,8 +21,7 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from agent_runtime.agent.refusals import why_refused
-from agent_runtime.core import ApprovalResult, CallRecord, Decision
+from agent_runtime.core import ApprovalResult, CallRecord, Decision, why_refused
 from agent_runtime.telemetry.labels import tool_label
 
 SHOWN = 2  # refusals named in the root's status; the rest are counted

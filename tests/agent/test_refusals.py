@@ -3,8 +3,8 @@ form the wrapper writes keeps its true reason, and who decided."""
 
 from __future__ import annotations
 
-from agent_runtime.agent.refusals import refusal_notes, summary_part, why_refused
-from agent_runtime.core import CallRecord
+from agent_runtime.agent.refusals import refusal_notes, summary_part
+from agent_runtime.core import CallRecord, why_refused
 
 
 def test_each_refusal_says_who_refused_and_why():
