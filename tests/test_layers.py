@@ -100,9 +100,6 @@ KNOWN_BACK_EDGES: dict[tuple[str, str], str] = {
     # store, so it sits above base.py; a tool's `runtime` attribute is only annotated.
     ("tools.base", "tools.runtime"): "TYPE_CHECKING: the Runtime annotation",
     ("tools.checks", "tools.runtime"): "TYPE_CHECKING: the Runtime annotation",
-    # A task's loop and its record work on their session's agent, runtime and display.
-    ("agent.taskloop", "agent.session"): "TYPE_CHECKING: the Session annotation",
-    ("agent.runlog", "agent.session"): "TYPE_CHECKING: the Session annotation",
 }
 
 

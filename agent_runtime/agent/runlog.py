@@ -6,16 +6,44 @@ from __future__ import annotations
 
 import time
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import Any, Iterator, Protocol
 
-from agent_runtime.agent.taskloop import TaskLoop, TaskResult
+from agent_runtime.agent.taskloop import TaskHost, TaskLoop, TaskResult
+from agent_runtime.safety.approval import Approver
 
-if TYPE_CHECKING:
-    from agent_runtime.agent.session import Session
+
+class RunHost(TaskHost, Protocol):
+    """What a task's record needs from its session besides what the task does: the conversation it
+    belongs to (read; a run begins through `begin_run`), the roles' models, the approver, the
+    coder's calls, the model switches to report."""
+
+    session_id: str
+    approver: Approver
+    redactor: Any
+    roles: dict[str, Any]
+    calls: Any  # agent/stats.py ModelCalls
+    model_switches: list[dict[str, str]]
+    switches_reported: int
+
+    @property
+    def fresh(self) -> bool: ...
+
+    @property
+    def conversation(self) -> str | None: ...
+
+    @property
+    def previous_run(self) -> str | None: ...
+
+    @property
+    def steps_saved(self) -> int | None: ...
+
+    def begin_run(self, record: Any, meter: Any) -> None: ...
+
+    def switches_recorded(self) -> None: ...
 
 
 class RunLog:
-    def __init__(self, session: "Session", typed: str):
+    def __init__(self, session: RunHost, typed: str):
         """typed: the task as the user typed it (before attachments and notes joined it)."""
         from agent_runtime.agent.stats import StepMeter
         from agent_runtime.telemetry.records import RunRecord
@@ -150,7 +178,7 @@ class RunLog:
         return result
 
 
-def models_by_role(s: "Session") -> dict[str, str | None]:
+def models_by_role(s: RunHost) -> dict[str, str | None]:
     """The model each role used (the run_ended event, the run record): the coder's as it answered
     (after any fallback), the judge's when one judges, the planner's as configured."""
     judge = getattr(s.approver, "judge", None)
@@ -159,7 +187,7 @@ def models_by_role(s: "Session") -> dict[str, str | None]:
             "judge": judge.label if judge is not None else None}
 
 
-def roles_record(s: "Session") -> dict[str, Any]:
+def roles_record(s: RunHost) -> dict[str, Any]:
     """models in metadata.json: each role's model, its id, where the choice came from."""
     from agent_runtime.models.roles import ROLES
 

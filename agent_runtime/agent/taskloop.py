@@ -9,12 +9,33 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import Any, Protocol
 
+from agent_runtime.agent.frontend import Frontend
+from agent_runtime.config import Settings
 from agent_runtime.core import Action
 
-if TYPE_CHECKING:
-    from agent_runtime.agent.session import Session
+
+class TaskHost(Protocol):
+    """What a task needs from the session it runs in (agent/session.py is the one): read, and the
+    steps written through its two methods."""
+
+    repo: Path
+    settings: Settings
+    display: Frontend
+    runtime: Any  # tools/runtime.py Runtime
+    kind: Any  # models/registry.py: the coder's kind (its coaching rules)
+    agent: Any  # agent/codeagent.py CodingAgent
+    prompt_memory: Any  # agent/context.py PromptMemory
+    planner: Any
+    tracing: Any  # telemetry/exporters.py Tracing
+    meter: Any  # agent/stats.py StepMeter of the running task
+    model_label: str
+
+    def steps_written(self, count: int) -> None: ...
+
+    def save_steps(self) -> None: ...
 
 
 @dataclass
@@ -41,7 +62,7 @@ def describe_model_error(exc: BaseException, model_id: str, api_base: str | None
 
 
 class TaskLoop:
-    def __init__(self, session: "Session", task: str, attached: bool, fresh: bool):
+    def __init__(self, session: TaskHost, task: str, attached: bool, fresh: bool):
         from agent_runtime.agent.attempts import RULES, FixAttempts
 
         self.session = session
