@@ -175,7 +175,8 @@ class Repair:
             result = self._call("apply_patch", patch_id=patch_id)
             said.append(f"applied {patch_id}" if "error" not in result else str(result))
             if "error" in result:
-                if "They said:" not in str(result["error"]):  # a person's words go back to the model
+                refused = bool(self.parts.history) and self.parts.history[-1].outcome == "refused"
+                if refused and "They said:" not in str(result["error"]):  # a person's words go back to the model
                     self._refused = (f"The fix was not applied: {result['error']}\nIt was proposed as "
                                      f"{', '.join(ids)}: {summary_line(explanation)}")
                     # Half a fix is no fix: what went in goes out (otherwise the attempts' undo does it).
