@@ -50,53 +50,54 @@ class StepLimit:
             stop_after_step(agent)
 
 
-class UnprintedErrors:
-    """A step callback: a tool call that failed inside code that did not print its result
-    (`p = propose_patch(...)`) is added to the step's observation, so the model learns why the
-    next call broke instead of guessing."""
+class StepCalls:
+    """The tool calls each CodeAgent step made, for the step callbacks below: those since the last
+    step ended (or since `sync`: calls made outside a step, the runtime's own before a task or a fix
+    task's attempts, belong to none)."""
 
     def __init__(self, runtime: "Runtime"):
         self.runtime = runtime
         self.seen = 0
 
     def sync(self) -> None:
-        """Calls made so far are not a step's (the runtime's own before a task, a fix task's)."""
         self.seen = len(self.runtime.state.history)
 
-    def __call__(self, step: Any, agent: Any = None) -> None:
+    def new_calls(self) -> list[Any]:
         history = self.runtime.state.history
         if self.seen > len(history):  # the history was reset (a new conversation)
             self.seen = 0
         calls, self.seen = history[self.seen:], len(history)
+        return calls
+
+
+class UnprintedErrors(StepCalls):
+    """A step callback: a tool call that failed inside code that did not print its result
+    (`p = propose_patch(...)`) is added to the step's observation, so the model learns why the
+    next call broke instead of guessing."""
+
+    def __call__(self, step: Any, agent: Any = None) -> None:
         observed = step.observations or ""
         notes = []
-        for call in calls:
+        for call in self.new_calls():
             error = call.facts.get("error")
             if error and error not in observed:
                 suggestion = call.facts.get("recovery_suggestion")
                 notes.append(f"- {call.tool} failed: {error}" + (f" ({suggestion})" if suggestion else ""))
         if notes:
             add_to_observations(step, "Errors your code did not print:\n" + "\n".join(notes))
-class FileChanges:
+
+
+class FileChanges(StepCalls):
     """A step callback: the steps whose calls changed the workspace's files (a patch applied or
     undone, a command that wrote). Code run again after such a step is no repeat: the tests run
     after a patch run on other code than before it."""
 
     def __init__(self, runtime: "Runtime"):
-        self.runtime = runtime
-        self.seen = 0
+        super().__init__(runtime)
         self.steps: set[int] = set()  # id() of the memory steps that changed files
 
-    def sync(self) -> None:
-        """Calls made so far are not a step's (the runtime's own before a task, a fix task's)."""
-        self.seen = len(self.runtime.state.history)
-
     def __call__(self, step: Any, agent: Any = None) -> None:
-        history = self.runtime.state.history
-        if self.seen > len(history):  # the history was reset (a new conversation)
-            self.seen = 0
-        calls, self.seen = history[self.seen:], len(history)
-        if any(c.changed_files() for c in calls):
+        if any(c.changed_files() for c in self.new_calls()):
             self.steps.add(id(step))
 
 
