@@ -38,6 +38,7 @@ from agent_runtime.agent.outcomes import (
     failure_lines,
     fix_of,
     reflection,
+    refusal,
     thought,
 )
 
@@ -81,6 +82,7 @@ class Attempt:
     wrote: tuple[str, ...] = ()  # the headings its reply wrote
     changed: tuple[str, ...] = ()  # the files it changed on disk (undone since, under fresh_restart)
     repeated: int | None = None  # the earlier attempt whose change it wrote again (not applied)
+    refused: str = ""  # why its change did not go in (a proposal or apply that was refused)
 
 
 @dataclass
@@ -162,7 +164,8 @@ class FixAttempts:
         changed = tuple(undone) if undone else tuple(dict.fromkeys(h.split("::")[0].split(" lines ")[0]
                                                                     for h in wrote)) if applied else ()
         self.attempts.append(Attempt(len(self.attempts) + 1, thought(step), "\n".join(failure_lines(observations)),
-                                     fix_of(step), now - self._attempt_started, wrote, changed, repeated))
+                                     fix_of(step), now - self._attempt_started, wrote, changed, repeated,
+                                     refusal(calls)))
         self._attempt_started = now
         number = len(self.attempts)
         if repeated is not None:
@@ -260,7 +263,8 @@ class FixAttempts:
             else "The changes are still applied (undo_patch or /undo takes them back)."
         lines = [f"Could not fix it: stopped after {len(self.attempts)} attempts because {why}. {kept}"]
         for attempt in self.attempts[-5:]:
-            failure = attempt.failure.splitlines()[0].removeprefix("E").strip() if attempt.failure else "not tested"
+            failure = attempt.failure.splitlines()[0].removeprefix("E").strip() if attempt.failure \
+                else f"not tested: {attempt.refused}" if attempt.refused else "not tested"
             if attempt.repeated is not None:
                 did = f"wrote attempt {attempt.repeated}'s change again, not applied"
             elif attempt.changed:

@@ -39,6 +39,12 @@ def _refused(calls: list["CallRecord"]) -> list["CallRecord"]:
     return [c for c in calls if (_proposes(c.tool) or c.tool == "apply_patch") and c.outcome != "ok"]
 
 
+def refusal(calls: list["CallRecord"]) -> str:
+    """Why a fix did not go in, as its refused proposal or apply said ("" when nothing refused it)."""
+    refused = _refused(calls)
+    return f"{refused[-1].tool} refused it: {refused[-1].facts.get('error', 'refused')}" if refused else ""
+
+
 def _tests_failed_after_apply(calls: list["CallRecord"]) -> bool:
     applied = [i for i, c in enumerate(calls) if c.tool == "apply_patch" and c.outcome == "ok"]
     runs = [c for c in calls[applied[-1] + 1:] if c.tool == "run_tests" and c.outcome == "ok"] if applied else []

@@ -285,3 +285,15 @@ def test_a_change_keeps_the_files_line_endings_and_every_other_pair():
         "class A:\n\tdef f(self):\n\t\treturn 2\n", "a new body under the def, in the file's tabs"
     assert apply_changes("if a:\n    x = 1\ny = 2\n", [("        x = 1\n    y = 2\n", "        x = 3\n    y = 2\n")]) == \
         ("if a:\n    x = 3\ny = 2\n", []), "shifted by one amount, a later line indented less than the first"
+
+
+def test_a_python_block_of_comments_alone_is_a_remark_not_the_file():
+    """make run's failure: the whole fixed file, then the heading again over one comment ("the rest of
+    the file remains unchanged"). The last block counted, deleting the file, and was refused."""
+    fixed = "def add(a, b):\n    return a + b\n"
+    reply = (f"add subtracts.\n\n### calc.py\n```python\n{fixed}```\n"
+             "### calc.py\n```python\n# The rest of the file remains unchanged as it is already correct.\n```\n")
+    assert parse_edits(reply, ("calc.py",))[1] == [Edit("calc.py", fixed)]
+    assert parse_edits("x\n### calc.py\n```python\n# nothing here\n\n```\n", ("calc.py",))[1] == []
+    notes = "### NOTES.md\n```\n# A title\n```\n"  # a heading line is the content of a Markdown file
+    assert parse_edits(notes, ("NOTES.md",))[1] == [Edit("NOTES.md", "# A title\n")]

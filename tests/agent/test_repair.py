@@ -129,3 +129,16 @@ def test_a_discarded_reply_shows_as_a_step_of_the_runtime(tmp_path):
     discarded = [e for e in events if e["type"] == "harness_step" and "discarded" in e["what"]]
     assert len(discarded) == 1 and "repeat_retry" in discarded[0]["what"], events
     assert "runtime: a reply was discarded and asked again" in done.stderr
+
+
+def test_the_give_up_answer_says_why_an_attempt_was_not_tested(tmp_path):
+    """An attempt whose proposal was refused (here: content that would delete a function) was told
+    as "changed nothing -> not tested": the answer says what refused it."""
+    repo = make_repo(tmp_path / "p", BUGGY_PROJECT)
+    replay = write_replay(tmp_path / "r.json", [edit("add subtracts.", "X = 1\n")])
+    done = run_cli("--approval", "auto", "--model", f"replay:{replay}", "--json", "--max-attempts", "1",
+                   "Fix the failing test.", cwd=repo, timeout=600)
+    assert done.returncode == 4, done.stderr
+    answer = next(json.loads(line)["answer"] for line in done.stdout.splitlines() if '"final_answer"' in line)
+    assert "- attempt 1 (changed nothing): add subtracts. -> not tested: propose_file refused it: content would " \
+           "delete add, mul from calc.py" in answer, answer
