@@ -221,9 +221,7 @@ def tool_class() -> type:
       and checks arguments).
     - `__call__`: Tool's own runs `setup()`, unpacks a dict argument (the wrapper does that) and
       takes the keyword `sanitize_inputs_outputs`; a tool is called from the model's code, which must
-      reach only `forward` and the wrapper, never an option of smolagents'. It is also what
-      OpenInference's smolagents instrumentor wraps in a TOOL span: the wrapper's span stays the one
-      span of a call."""
+      reach only `forward` and the wrapper, never an option of smolagents'."""
     global _tool_class
     if _tool_class is None:
         from smolagents import Tool

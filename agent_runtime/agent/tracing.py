@@ -2,9 +2,9 @@
 model's thought and code, output = the observation) and each model call (LLM `llm: <model>`).
 The task's root span is made by the session (telemetry's task_span).
 
-Why not OpenInference's smolagents instrumentor: its span names (`CodingAgent.run`, `Step 3`),
-its AGENT output (a RunResult repr) and its step input (an ActionStep repr) are not
-configurable, and its TOOL spans carry `tool.parameters`, which Phoenix's UI cannot show.
+Why not OpenInference's smolagents instrumentor: measured on real runs, beside these spans it
+doubles the AGENT and each step; in their place it loses the replay model's LLM spans and the
+LLM spans' llm.role, coaching rules and request (docs/architecture.md, "Spans: no instrumentor").
 Everything here wraps one agent's or one model's instance; nothing is patched globally. The step
 spans wrap smolagents' step method through agent_runtime/smol.py, the one place that reaches
 past smolagents' public API (wrap_step_stream says why no public hook will do).

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from agent_runtime.core import ApprovalResult, CallRecord, Decision
 
 PACKAGES = ("agent-runtime", "smolagents", "litellm", "llama-cpp-python", "arize-phoenix", "opentelemetry-sdk",
-            "openinference-instrumentation-smolagents", "tree-sitter-bash")
+            "openinference-instrumentation", "tree-sitter-bash")
 PRIVATE_DIR, PRIVATE_FILE = 0o700, 0o600
 
 
