@@ -9,14 +9,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from agent_runtime.agent.coder import Coder
 from agent_runtime.agent.conversation import Conversation
 from agent_runtime.agent.frontend import Frontend
 from agent_runtime.agent.stats import ModelCalls, tool_spinner
 from agent_runtime.agent.taskloop import TaskLoop, TaskResult
-from agent_runtime.agent.tasks import route_hint
 from agent_runtime.config import Settings
 from agent_runtime.models.litellm_model import quiet_libraries
-from agent_runtime.models.roles import RoleModel, roles_for
 from agent_runtime.safety.approval import Approver
 
 
@@ -27,27 +26,18 @@ class Session:
         may pick the coder by its kind and size; None (the REPL): the roles as configured."""
         from agent_runtime.agent.tracing import new_session_id
 
-        self.base_settings = settings  # as given; self.settings is the coder's view of them once open
-        self.settings = settings
+        self.coder = Coder(settings)  # the model part (agent/coder.py), read through the properties below
         self.first_task = first_task
-        self.roles: dict[str, RoleModel | None] = {}  # models/roles.py: the model of each role
         self.session_id = session_id or new_session_id("task")  # Phoenix's session: the REPL passes one for all tasks
         self.repo = repo
         self.approver = approver
         self.display = display
         self.use_bwrap = use_bwrap
-        self.kind: Any = None  # models/registry.py: what the model id means
-        self.opened: Any = None
         self.runtime: Any = None
         self.agent: Any = None
-        self.model: Any = None
-        self.model_label = ""
         self.tracing: Any = None
         self.prompt_memory: Any = None
         self.redactor: Any = None
-        self.constraint: Any = None
-        self.model_switches: list[dict[str, str]] = []
-        self.switches_reported = 0  # switches already written to a run record
         self.calls = ModelCalls(display)  # the coder's calls: time, server figures, step events (agent/stats.py)
         self.task: TaskLoop | None = None  # the running (or last) task
         self.chat = Conversation()  # the conversation on disk (agent/conversation.py)
@@ -70,11 +60,8 @@ class Session:
         self.close()
 
     def open(self) -> None:
-        self.roles = roles_for(self.base_settings, **route_hint(self.first_task))
-        coder = self.roles["coder"]
-        assert coder is not None  # the coder always has a model (the embedded one by default)
-        self.settings = settings = coder.apply(self.base_settings)  # MODEL_ID & co. as the coder's kind reads them
-        self.kind = coder.open_kind(self.base_settings)
+        self.coder.choose(self.first_task)
+        settings = self.settings
         self.kind.start(self.display)  # the embedded server loads while the slow imports below run
         quiet_libraries(settings.suppress_warnings, self.kind.uses_litellm)
         from agent_runtime.redact import Redactor
@@ -86,7 +73,7 @@ class Session:
         self.runtime = Runtime.create(settings, self.repo, self.approver, telemetry=self.tracing.telemetry,
                                       use_bwrap=self.use_bwrap)
         self.runtime.patch_listeners.append(lambda patch: self.applied.append(patch))
-        self.model, self.constraint = self._make_model()
+        self.coder.open(self.display, self.on_model_switch)  # the model, with its fallbacks
         planner = self.roles.get("planner")
         if planner is not None:
             from agent_runtime.agent.planner import Planner
@@ -109,20 +96,10 @@ class Session:
         hooks.session("session_start", model=self.model_label, approval=self.approver.mode,
                       sandbox=self.runtime.sandbox.kind)
 
-    def _make_model(self) -> tuple[Any, Any]:
-        """The model (with its fallbacks) and the constraint its replies are held to."""
-        opened = self.kind.open(self.display, self._on_model_switch)
-        self.opened = opened
-        self.model_label = opened.label
-        self.model_switches += opened.switches
-        return opened.model, opened.constraint
-
-    def _on_model_switch(self, before: str, after: str, reason: str) -> None:
+    def on_model_switch(self, before: str, after: str, reason: str) -> None:
         from opentelemetry import trace
 
-        self.model_label = after
-        switch = {"from": before, "to": after, "reason": reason}
-        self.model_switches.append(switch)
+        switch = self.coder.switched(before, after, reason)
         trace.get_current_span().set_attribute("llm.model_fallback", f"{before} -> {after}: {reason}")
         if self.last_run is not None:
             self.last_run.event("model_fallback", **switch)
@@ -142,15 +119,25 @@ class Session:
             self.agent.cleanup()  # stops the sandboxed interpreter process
         if self.planner is not None:
             self.planner.close()
-        if self.kind is not None:
-            self.kind.close()
+        self.coder.close()
         if self.runtime is not None:
             self.runtime.close()  # the MCP servers' processes
         if self.tracing is not None:
             self.tracing.shutdown()  # waits at most 2 s for Phoenix
             self.tracing = None
 
-    # --- tasks ---
+    # --- the model's part, read here; changed through self.coder's methods (agent/coder.py) ---
+
+    settings = property(lambda self: self.coder.settings, doc="the settings as the coder's kind reads them")
+    base_settings = property(lambda self: self.coder.base, doc="the settings as given")
+    roles = property(lambda self: self.coder.roles)
+    kind = property(lambda self: self.coder.kind)
+    opened = property(lambda self: self.coder.opened)
+    model = property(lambda self: self.coder.model)
+    constraint = property(lambda self: self.coder.constraint)
+    model_label = property(lambda self: self.coder.label)
+    model_switches = property(lambda self: self.coder.switches)
+    switches_reported = property(lambda self: self.coder.reported)
 
     # --- the conversation's part, read here; changed through self.chat's methods ---
 
@@ -184,7 +171,7 @@ class Session:
         self.meter = meter
 
     def switches_recorded(self) -> None:
-        self.switches_reported = len(self.model_switches)
+        self.coder.recorded()
 
     def continued(self, conversation: str | None, run_id: str | None, session_id: str | None, applied: list[Any],
                   note: str | None) -> None:
@@ -196,12 +183,9 @@ class Session:
 
     def use_coder(self, chosen: Any, settings: Settings, kind: Any, opened: Any) -> None:
         """Another coder model from the next task on (agent/switch.py opened it)."""
-        self.settings, self.kind, self.opened = settings, kind, opened
-        self.roles["coder"] = chosen
+        self.coder.use(chosen, settings, kind, opened)
         if self.planner is not None:
             self.planner.use_coder_kind(kind)  # a planner on the same embedded model uses this one's server
-        self.model_label, self.model, self.constraint = opened.label, opened.model, opened.constraint
-        self.model_switches += opened.switches
         contexts = dict(self.prompt_memory.task_context) if self.prompt_memory is not None else {}
         self.prompt_memory = self._prompt_memory()  # the new model's window and token counter
         self.prompt_memory.task_context.update(contexts)

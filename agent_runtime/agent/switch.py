@@ -27,7 +27,7 @@ def switch_coder(session: Any, model_id: str | None) -> None:
     try:
         kind.start(session.display)
         quiet_libraries(session.settings.suppress_warnings, kind.uses_litellm)  # LiteLLM, if this kind is its first user
-        opened = kind.open(session.display, session._on_model_switch)
+        opened = kind.open(session.display, session.on_model_switch)
     except BaseException:
         kind.close()
         raise
