@@ -6,7 +6,6 @@ field no type declares or a value of the wrong type."""
 from __future__ import annotations
 
 import json
-import os
 
 from conftest import BUGGY_PROJECT, ROOT, make_repo, run_cli, step, write_replay
 from events_check import SCHEMA, problems
