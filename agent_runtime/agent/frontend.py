@@ -34,4 +34,5 @@ class Frontend(Protocol):
     def run_saved(self, run_id: str, trace_url: str | None) -> None: ...
 
     def event(self, kind: str, **fields: Any) -> None:
-        """A structured event (run_started, tool_call, ...: cli/jsonout.py EVENT_FIELDS)."""
+        """A structured event (run_started, tool_call, ...): its fields as agent/events.py declares them
+        (made there and sent with `emit`)."""

@@ -83,7 +83,9 @@ class Repair:
             step, answer = self.attempt(number, plan)
             self.parts.steps.append(step)
             self.parts.display.step_done(step, True)
-            self.parts.display.event("step_ended", **self.parts.step_figures(step))
+            from agent_runtime.agent.events import StepEnded, emit
+
+            emit(self.parts.display, StepEnded(**self.parts.step_figures(step)))
             if answer is not None:
                 return Outcome("answered", answer, number)
             if self._refused is not None:  # no one would let a change in: another attempt cannot help

@@ -260,5 +260,7 @@ def take_up(session: Any, conversation: Conversation) -> None:
     applied, note = (restore_patches(session.runtime, conversation.conversation)
                      if session.runtime.journal is not None and conversation.conversation else (session.applied, None))
     session.continued(conversation.conversation, conversation.run_id, conversation.session_id, applied, note)
-    session.display.event("resumed", run_id=conversation.run_id, runs=conversation.runs, tasks=conversation.tasks,
-                          steps=conversation.steps, patches=[p.id for p in session.runtime.patches.all()])
+    from agent_runtime.agent.events import Resumed, emit
+
+    emit(session.display, Resumed(run_id=conversation.run_id, runs=conversation.runs, tasks=conversation.tasks,
+                                  steps=conversation.steps, patches=[p.id for p in session.runtime.patches.all()]))

@@ -8,6 +8,7 @@ import time
 from contextlib import contextmanager
 from typing import Any, Iterator, Protocol
 
+from agent_runtime.agent.events import PatchApplied, RunEnded, RunStarted, ToolCall, emit
 from agent_runtime.agent.taskloop import TaskHost, TaskLoop, TaskResult
 from agent_runtime.safety.approval import Approver
 
@@ -73,17 +74,17 @@ class RunLog:
     def _tool_event(self, record: Any, decision: Any, approval: Any) -> None:
         if record.outcome == "ok" and record.facts.get("files_changed"):  # a command's changes (its checkpoint's)
             self.command_files += [str(p) for p in record.facts.get("changed") or ()]
-        self.session.display.event(
-            "tool_call", step=self.session.calls.step_announced or None, tool=record.tool, arguments=record.arguments,
+        emit(self.session.display, ToolCall(
+            step=self.session.calls.step_announced or None, tool=record.tool, arguments=record.arguments,
             outcome=record.outcome, decision=decision.decision if decision else "allow",
             rule=decision.rule if decision else None, approval=approval.outcome if approval else "not_required",
             approval_source=approval.source if approval else None, error=record.error_type,
-            result=record.summary(), seconds=round(record.duration_ms / 1000, 3))
+            result=record.summary(), seconds=round(record.duration_ms / 1000, 3)))
 
     def _patch_event(self, patch: Any) -> None:
         stats = patch.stats()
         self.patch_files[patch.id] = [str(s["path"]) for s in stats]
-        self.session.display.event("patch_applied", patch_id=patch.id, files=stats)
+        emit(self.session.display, PatchApplied(patch_id=patch.id, files=stats))
 
     def _undo_event(self, patch_id: str) -> None:
         self.patch_files.pop(patch_id, None)  # undone: its files are as they were (a fix that failed)
@@ -104,9 +105,9 @@ class RunLog:
         s.tracing.start_run(record.dir / "trace.jsonl")
         out = [TaskResult("interrupted", error="interrupted")]
         try:
-            s.display.event("run_started", run_id=record.id, task=self.typed, model=s.model_label, repo=str(s.repo),
-                            approval=s.approver.mode, sandbox=runtime.sandbox.kind,
-                            max_steps=s.settings.agent_max_steps)
+            emit(s.display, RunStarted(run_id=record.id, task=self.typed, model=s.model_label, repo=str(s.repo),
+                                       approval=s.approver.mode, sandbox=runtime.sandbox.kind,
+                                       max_steps=s.settings.agent_max_steps))
             # The trace's root: the task in, the final answer out, the outcome as its status.
             with s.tracing.telemetry.task_span(task, s.session_id, {
                     "run_id": record.id, "model": s.model_label, "approval": s.approver.mode,
@@ -166,14 +167,14 @@ class RunLog:
             **({"plan": loop.plan.as_dict()} if loop.plan is not None else {}),
         )
         s.switches_recorded()
-        s.display.event("run_ended", run_id=record.id, status=result.status, exit_code=result.exit_code,
-                        steps=result.steps, tokens_in=tokens_in, tokens_out=tokens_out, model_s=model_s,
-                        wall_s=round(time.monotonic() - self.started, 3), parse_errors=parse_errors,
-                        code_errors=code_errors, format_retries=retries,
-                        files_changed=self.files_changed, error=result.error,
-                        models=models_by_role(s), attempts=loop.attempts.made(result.status == "answered"),
-                        time_to_first_request_s=loop.first_request_s,
-                        **server_figures(s.calls.server, self.server_before), **s.meter.summary(calls))
+        emit(s.display, RunEnded(run_id=record.id, status=result.status, exit_code=result.exit_code,
+                                 steps=result.steps, tokens_in=tokens_in, tokens_out=tokens_out, model_s=model_s,
+                                 wall_s=round(time.monotonic() - self.started, 3), parse_errors=parse_errors,
+                                 code_errors=code_errors, format_retries=retries,
+                                 files_changed=self.files_changed, error=result.error,
+                                 models=models_by_role(s), attempts=loop.attempts.made(result.status == "answered"),
+                                 time_to_first_request_s=loop.first_request_s,
+                                 **server_figures(s.calls.server, self.server_before), **s.meter.summary(calls)))
         s.display.run_saved(record.id, s.tracing.trace_url(trace_id))
         return result
 

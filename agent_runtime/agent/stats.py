@@ -33,7 +33,7 @@ class StepMeter:
         return used, memory.window
 
     def step(self, step: Any) -> dict[str, Any]:
-        """The fields of a step_ended event (cli/jsonout.py EVENT_FIELDS)."""
+        """The fields of a step_ended event (agent/events.py StepEnded)."""
         waited = self._waited() - self._waited_mark
         self._waited_mark = self._waited()
         timing = getattr(step, "timing", None)
@@ -95,7 +95,9 @@ class ModelCalls:
     def around(self, step: int) -> Iterator[None]:
         if step != self.step_announced:
             self.step_announced = step
-            self.display.event("step_started", step=step)
+            from agent_runtime.agent.events import StepStarted, emit
+
+            emit(self.display, StepStarted(step=step))
         started = time.monotonic()
         try:
             with self.display.waiting(f"Step {step}: the model is thinking…"):
@@ -108,7 +110,9 @@ class ModelCalls:
 
     def discarded(self, why: str, seconds: float) -> None:
         """A reply the model wrapper did not keep and asked again (a coaching rule's retry)."""
-        self.display.event("harness_step", what=f"a reply was discarded and asked again: {why}", seconds=seconds)
+        from agent_runtime.agent.events import HarnessStep, emit
+
+        emit(self.display, HarnessStep(what=f"a reply was discarded and asked again: {why}", seconds=seconds))
 
 
 def tool_spinner(display: Any) -> Any:

@@ -115,6 +115,7 @@ class TaskLoop:
 
     def _prepare(self) -> None:
         """The repository's listing and, for a fix task, its failure and code in the first message."""
+        from agent_runtime.agent.events import HarnessStep, Plan, emit
         from agent_runtime.agent.overview import repository_files, small_repository
         from agent_runtime.agent.start import prepare
         from agent_runtime.config import state_home
@@ -133,11 +134,11 @@ class TaskLoop:
         self.shown = start.shown
         if start.tests.first_run_s:
             what = "ran the tests the task names" if start.tests.first else "ran the tests"
-            session.display.event("harness_step", what=f"{what} before the first request",
-                                  seconds=round(start.tests.first_run_s, 3))
+            emit(session.display, HarnessStep(what=f"{what} before the first request",
+                                              seconds=round(start.tests.first_run_s, 3)))
         if start.plan is not None:
             self.plan = start.plan
-            session.display.event("plan", **start.plan.as_dict())
+            emit(session.display, Plan(**start.plan.as_dict()))
         if start.request is not None:
             # The failure and the code are in front of the model: its first reply is the fix, and the
             # harness runs the attempts (agent/repair.py).
@@ -200,7 +201,9 @@ class TaskLoop:
 
             return TaskResult("step_limit", answer=STEP_LIMIT_MESSAGE.format(n=session.settings.agent_max_steps),
                               steps=outcome.steps)
-        session.display.event("final_answer", answer=outcome.answer)
+        from agent_runtime.agent.events import FinalAnswer, emit
+
+        emit(session.display, FinalAnswer(answer=outcome.answer))
         return TaskResult(outcome.status, answer=outcome.answer, steps=outcome.steps)
 
     def run(self) -> TaskResult:
@@ -210,6 +213,7 @@ class TaskLoop:
 
         from agent_runtime.agent.codeagent import STEP_LIMIT_MESSAGE
         from agent_runtime.agent.context import ContextOverflow
+        from agent_runtime.agent.events import FinalAnswer, StepEnded, emit
         from agent_runtime.smol import steps_to_run
 
         session = self.session
@@ -242,14 +246,14 @@ class TaskLoop:
                     self._answer_note(event)
                     session.save_steps()  # as it happens: a killed run keeps its steps
                     display.step_done(event, code_shown)
-                    display.event("step_ended", **session.meter.step(event))
+                    emit(display, StepEnded(**session.meter.step(event)))
                     code_shown = False
                     if not (event.is_final_answer or agent.step_limit_reached):
                         self._next_step()
                 elif isinstance(event, FinalAnswerStep):
                     answer = event.output
                     if not agent.step_limit_reached:
-                        display.event("final_answer", answer=str(answer))
+                        emit(display, FinalAnswer(answer=str(answer)))
         except KeyboardInterrupt:
             return TaskResult("interrupted", error="interrupted", steps=steps)
         except AgentGenerationError as exc:

@@ -1,8 +1,9 @@
 """`--json`: one JSON object per line on stdout for each event of a single task, and nothing
 else on stdout (progress and warnings go to stderr as usual, without colour).
 
-Every event has `type`, `time` (ISO 8601, UTC) and the fields in EVENT_FIELDS; the README
-documents them and a test validates every event of a run against this table.
+Every event has `type`, `time` (ISO 8601, UTC) and the fields its type declares (agent/events.py);
+their JSON Schema is docs/events.schema.json (`agent-runtime --json-schema`), and a test validates
+every event of real runs against it.
 """
 
 from __future__ import annotations
@@ -14,40 +15,10 @@ from contextlib import contextmanager, nullcontext
 from datetime import datetime, timezone
 from typing import Any, Iterator
 
+from agent_runtime.agent.events import ErrorEvent, ModelReply, WarningEvent, emit
 from agent_runtime.agent.frontend import ReaderGone
 from agent_runtime.cli.common import stdout_to_devnull
 from agent_runtime.cli.display import Display, _thought, stderr_console
-
-# type -> {field: JSON type(s)}. "?" suffix: may be null.
-EVENT_FIELDS: dict[str, dict[str, str]] = {
-    "resumed": {"run_id": "string", "runs": "array", "tasks": "integer", "steps": "integer", "patches": "array"},
-    "run_started": {"run_id": "string", "task": "string", "model": "string", "repo": "string", "approval": "string",
-                    "sandbox": "string", "max_steps": "integer"},
-    "plan": {"model": "string", "targets": "array", "problem": "string?", "dropped": "array", "used": "boolean",
-             "note": "string?", "seconds": "number"},
-    "harness_step": {"what": "string", "seconds": "number?"},
-    "step_started": {"step": "integer"},
-    "model_reply": {"step": "integer", "thought": "string", "code": "string"},
-    "tool_call": {"step": "integer?", "tool": "string", "arguments": "object", "outcome": "string",
-                  "decision": "string", "rule": "string?", "approval": "string", "approval_source": "string?",
-                  "error": "string?", "result": "string", "seconds": "number"},
-    "patch_applied": {"patch_id": "string", "files": "array"},
-    "step_ended": {"step": "integer", "observation": "string", "error": "string?", "seconds": "number?",
-                   "tokens_in": "integer", "tokens_out": "integer", "approval_s": "number",
-                   "context_tokens": "integer?", "context_window": "integer?", "cost_usd": "number?"},
-    "final_answer": {"answer": "string"},
-    "warning": {"message": "string"},
-    "error": {"message": "string"},
-    "run_ended": {"run_id": "string?", "status": "string", "exit_code": "integer", "steps": "integer",
-                  "tokens_in": "integer", "tokens_out": "integer", "model_s": "number", "wall_s": "number",
-                  "parse_errors": "integer", "code_errors": "integer", "format_retries": "integer",
-                  "files_changed": "array", "error": "string?", "approval_s": "number", "cost_usd": "number?",
-                  "context_tokens": "integer?", "context_window": "integer?", "tests_passed": "boolean?",
-                  "tests_stale": "boolean", "tools_s": "number", "tests_s": "number", "attempts": "integer",
-                  "prompt_s": "number?", "generation_s": "number?", "prompt_tokens": "integer?",
-                  "prompt_evaluated": "integer?", "models": "object?", "time_to_first_request_s": "number?",
-                  "refusals": "integer", "refused": "array"},
-}
 
 
 def _now() -> str:
@@ -94,12 +65,12 @@ class JsonDisplay(Display):
     def warn(self, message: str) -> None:
         if not self.quiet:
             super().warn(message)
-        self.event("warning", message=message)
+        emit(self, WarningEvent(message=message))
 
     def error(self, message: str) -> None:
         if not self.quiet:
             super().error(message)
-        self.event("error", message=message)
+        emit(self, ErrorEvent(message=message))
 
     def banner(self, details: dict[str, str]) -> None:
         if not self.quiet:
@@ -119,15 +90,15 @@ class JsonDisplay(Display):
             self._unshown = (number, model_output, code)
         else:
             super().step_code(number, model_output, code)
-        self.event("model_reply", step=number, thought=_thought(model_output), code=code)
+        emit(self, ModelReply(step=number, thought=_thought(model_output), code=code))
 
     def step_done(self, step: Any, code_shown: bool) -> None:
         self._unshown = None
         if not self.quiet:
             super().step_done(step, code_shown)
         if not code_shown and isinstance(step.model_output, str):
-            self.event("model_reply", step=step.step_number, thought=_thought(step.model_output),
-                       code=getattr(step, "code_action", None) or "")
+            emit(self, ModelReply(step=step.step_number, thought=_thought(step.model_output),
+                                  code=getattr(step, "code_action", None) or ""))
         # step_ended comes from the session (agent/stats.py): its seconds leave out approval prompts.
 
     def before_approval(self) -> None:

@@ -91,7 +91,9 @@ def build_parser() -> argparse.ArgumentParser:
                              "judge: a small model (JUDGE_MODEL) approves what the sandbox would contain, and asks "
                              "you the rest (default: APPROVAL_MODE, else ask on a terminal, never without one)")
     parser.add_argument("--json", action="store_true",
-                        help="single task: JSON events on stdout, one per line (schema in the README)")
+                        help="single task: JSON events on stdout, one per line (their schema: --json-schema)")
+    parser.add_argument("--json-schema", action="store_true",
+                        help="print the JSON Schema of a --json event line (docs/events.schema.json) and exit")
     parser.add_argument("-q", "--quiet", action="store_true",
                         help="with --json: no progress on stderr, only the events on stdout (an approval prompt "
                              "still shows the step it asks about)")
@@ -191,12 +193,9 @@ def run_task(task: str, settings: Settings, repo: Path, json_events: bool = Fals
     except (ConfigError, ModelError, PolicyError, AttachmentError) as exc:
         code = 2 if isinstance(exc, AttachmentError) else 1  # a bad @path is the person's to fix: usage
         display.error(str(exc))
-        display.event("run_ended", run_id=None, status="error", exit_code=code, steps=0, tokens_in=0, tokens_out=0,
-                      model_s=0.0, wall_s=0.0, parse_errors=0, code_errors=0, format_retries=0, files_changed=[],
-                      error=str(exc), approval_s=0.0, cost_usd=None, context_tokens=None, context_window=None,
-                      tests_passed=None, tests_stale=False, tools_s=0.0, tests_s=0.0, attempts=0, prompt_s=None, generation_s=None,
-                      prompt_tokens=None, prompt_evaluated=None, models=None, time_to_first_request_s=None,
-                      refusals=0, refused=[])
+        from agent_runtime.agent.events import RunEnded, emit
+
+        emit(display, RunEnded.not_started(code, str(exc)))
         return code
     except ReaderGone:  # before the run began (the run record, if any, says so)
         return PIPE_CLOSED
@@ -267,6 +266,11 @@ def did_you_mean(words: list[str]) -> str | None:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.json_schema:  # needs no repository nor settings
+        from agent_runtime.agent.events import schema_text
+
+        sys.stdout.write(schema_text())
+        return 0
     rest: list[str] = list(args.rest)
     if rest and rest[0] not in COMMANDS:
         forced = "--" in rest  # `agent-runtime -- tols`: the user said it is a task

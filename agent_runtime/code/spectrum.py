@@ -9,11 +9,11 @@ failing tests run; the passing tests of the same files say what is ordinary. A f
 failing test runs and few passing tests run is suspect: score = failed / sqrt(all failed x
 (failed + passed)) (Ochiai), the measure that did best in studies of fault localization.
 
-The tracer is the fixed source below, handed to the project's own interpreter with `-c` (inside
-the sandbox, as the tests themselves run); what it found comes back as one marked JSON line on
-stderr. The named failing tests run early (after one other test, which takes what runs once per
-process), and the run stops itself after a time budget (the tests it reached are counted), so a
-slow test file costs at most that.
+The tracer is the tests' own tool: a pytest plugin that pytest loads inside the sandbox, as the
+tests themselves run (pytest_plugins/agent_runtime_spectrum.py, `-p`), never this process; what it
+found comes back as one marked JSON line on stderr. The named failing tests run early (after one
+other test, which takes what runs once per process), and the run stops itself after a time budget
+(the tests it reached are counted), so a slow test file costs at most that.
 """
 
 from __future__ import annotations
@@ -23,105 +23,11 @@ from dataclasses import dataclass
 from typing import Callable
 
 from agent_runtime.code.symbols import Symbol
-from agent_runtime.code.values import marked_report, with_tracer
+from agent_runtime.code.values import marked_report, with_plugin
 
 MARKER = "@@agent-runtime-spectrum@@"
 MAX_SUSPECTS = 20  # reported by run_tests with their counts
 MAX_RAN = 400  # the others the failing tests ran, by name only
-
-# Runs inside the sandbox under the project's Python (3.7+): argv = [-c, SPEC, -m, pytest, ...];
-# SPEC = {"first": [test ids], "budget": seconds}.
-TRACER = r'''
-import json, os, sys, threading, time
-spec, rest = json.loads(sys.argv[1]), sys.argv[2:]
-root = os.path.realpath(os.getcwd())
-first = [str(t) for t in spec.get("first") or []]
-budget = float(spec.get("budget", 30))
-codes, names, current = {}, [], set()
-failed, passed = {}, {}
-counts = {"failed": 0, "passed": 0}
-others = {}
-every = spec.get("first") is None
-def named(nodeid):
-    return every or any(nodeid == t or nodeid.startswith(t + "[") for t in first)
-def explaining(frame):
-    # pytest explaining a failure (an assertion's reprs) is not what the test ran
-    back = frame.f_back
-    while back is not None:
-        name = back.f_code.co_filename
-        if "_pytest" in name and ("assertion" in name or "_io" in name or "_code" in name or "reports" in name):
-            return True
-        back = back.f_back
-    return False
-def tracer(frame, event, arg):
-    code = frame.f_code
-    index = codes.get(code)
-    if index is None:
-        path = os.path.realpath(code.co_filename)
-        if path.startswith(root + os.sep) and os.sep + "site-packages" + os.sep not in path:
-            index = len(names)
-            names.append([os.path.relpath(path, root), code.co_firstlineno])
-        else:
-            index = -1
-        codes[code] = index
-    if index >= 0 and index not in current and not explaining(frame):
-        current.add(index)
-    return None
-class Spectrum:
-    def __init__(self):
-        self.started, self.outcome, self.stopped = time.monotonic(), {}, False
-    def pytest_collection_modifyitems(self, session, config, items):
-        # One other test first, then the named ones: what runs once per process (a lexer built on first
-        # use, a cache filled) is then the first test's, not the failing tests'.
-        failing = [item for item in items if named(item.nodeid)]
-        rest = [item for item in items if not named(item.nodeid)]
-        items[:] = rest[:1] + failing + rest[1:]
-    def pytest_runtest_setup(self, item):
-        current.clear()
-        threading.settrace(tracer)
-        sys.settrace(tracer)
-    def pytest_runtest_logreport(self, report):
-        if report.failed:
-            self.outcome[report.nodeid] = "failed"
-        elif report.skipped:
-            self.outcome.setdefault(report.nodeid, "skipped")
-        elif report.when == "call":
-            self.outcome.setdefault(report.nodeid, "passed")
-    def pytest_runtest_logfinish(self, nodeid, location):
-        sys.settrace(None)
-        threading.settrace(None)
-        outcome = self.outcome.get(nodeid, "skipped")
-        if outcome == "failed" and named(nodeid):
-            counts["failed"] += 1
-            for index in current:
-                failed[index] = failed.get(index, 0) + 1
-        elif outcome == "passed":
-            counts["passed"] += 1
-            for index in current:
-                passed[index] = passed.get(index, 0) + 1
-        elif outcome == "failed":
-            others[nodeid] = outcome
-        current.clear()
-    def pytest_runtest_protocol(self, item, nextitem):
-        if time.monotonic() - self.started > budget and not named(item.nodeid):
-            self.stopped = True
-            item.session.shouldstop = "the traced run's time is up"
-        return None
-watching = Spectrum()
-sys.argv = ["pytest"] + rest[2:]
-code = 3
-try:
-    import pytest
-    code = pytest.main(rest[2:], plugins=[watching])
-finally:
-    sys.settrace(None)
-    report = {"functions": names, "failed": failed, "passed": passed, "counts": counts,
-              "other_failures": sorted(others), "stopped": watching.stopped}
-    sys.stderr.flush()
-    os.write(2, ("\n__MARKER__" + json.dumps(report) + "\n").encode("utf-8", "replace"))
-sys.exit(int(code))
-'''.replace("__MARKER__", MARKER)
-
 
 @dataclass(frozen=True)
 class Suspect:
@@ -145,9 +51,10 @@ class Spectrum:
 
 
 def traced_command(argv: list[str], first: list[str], budget: float) -> str:
-    """`python -m pytest ARGS` (the caller checked the form) with the tracer in front; first: the
-    failing tests that count (empty: every test that fails)."""
-    return with_tracer(argv, TRACER, {"first": list(first) if first else None, "budget": budget})
+    """`python -m pytest ARGS` (the caller checked the form) with the spectrum plugin loaded; first:
+    the failing tests that count (empty: every test that fails)."""
+    return with_plugin(argv, "agent_runtime_spectrum",
+                       {"first": list(first) if first else None, "budget": budget, "marker": MARKER})
 
 
 def split_output(stderr: str) -> tuple[str, dict | None]:

@@ -52,7 +52,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterator, Sequence
 
 from agent_runtime.core import is_secret_name, visible, within
 from agent_runtime.safety import outside, planted, view
@@ -407,9 +407,11 @@ class Sandbox:
             extra["TMPDIR"] = os.environ["TMPDIR"]
         return allowed_env(extra=extra, network=self.allow_network)
 
-    def run(self, command: str, timeout: float, cwd: Path | None = None, stdin: bytes | None = None) -> CommandResult:
+    def run(self, command: str, timeout: float, cwd: Path | None = None, stdin: bytes | None = None,
+            show: Sequence[Path] = ()) -> CommandResult:
         """Run a shell command string; never raises for the command's own failures. `stdin`: bytes given
-        to it (written by a thread beside the output's reader, so neither side can block the other)."""
+        to it (written by a thread beside the output's reader, so neither side can block the other).
+        `show`: folders of ours the command reads, shown read-only (the pytest plugins of a traced test run)."""
         cwd = cwd or self.root
         env = self._env(cwd)
         argv = ["bash", "-c", command]
@@ -427,7 +429,7 @@ class Sandbox:
                 if self._bwrap:
                     exclude = exclude_placeholder(self.root, Path(scratch)) if placeholder and placeholder.ours else None
                     wrapped = self._bwrap_argv(argv, cwd, env, exclude, git_config_copy(self.root, Path(scratch)),
-                                               Path(scratch), listing)
+                                               Path(scratch), listing, bound=list(show))
                     argv = args_through_file(self._bwrap, wrapped, argv, Path(scratch))
                 nproc = not (self._bwrap and self.isolation.pid_limit)
                 libc = _libc()

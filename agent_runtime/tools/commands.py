@@ -16,6 +16,7 @@ from agent_runtime.code import spectrum, symbols
 from agent_runtime.code.focus import is_test_path
 from agent_runtime.code.values import (
     MAX_WATCHED,
+    PLUGINS,
     ValuesError,
     Watched,
     is_python,
@@ -259,7 +260,8 @@ class RunTestsTool(RuntimeTool):
         except ValuesError as exc:
             raise ToolError(exc.error, exc.suggestion) from None
         with self.runtime.checkpoint(chosen) as mark:
-            outcome = self.runtime.sandbox.run(ran, timeout=limit)
+            # a traced run loads our pytest plugin (code/pytest_plugins): the sandbox shows its folder
+            outcome = self.runtime.sandbox.run(ran, timeout=limit, show=[PLUGINS] if ran != chosen else [])
         stderr, found, report = outcome.stderr, None, None
         if watched:
             stderr, found = split_output(stderr)

@@ -1,40 +1,15 @@
 """`agent-runtime --json "TASK"`: one JSON object per line on stdout, every one valid against the
-documented schema (agent_runtime/cli/jsonout.py EVENT_FIELDS, the README's table), nothing else
-on stdout; and the command line's parsing of options around the task."""
+shipped schema (docs/events.schema.json, from agent_runtime/agent/events.py; the README's table
+names the same fields), nothing else on stdout; and the command line's parsing of options around the task."""
 
 from __future__ import annotations
 
 import json
 
 from conftest import BUGGY_PROJECT, make_repo, run_cli, step, write_replay
+from events_check import problems as valid
 
-from agent_runtime.cli.jsonout import EVENT_FIELDS
-
-JSON_TYPES = {"string": str, "integer": int, "number": (int, float), "object": dict, "array": list, "boolean": bool}
-
-
-def valid(event: dict) -> list[str]:
-    problems = []
-    kind = event.get("type")
-    if kind not in EVENT_FIELDS:
-        return [f"unknown event type {kind!r}"]
-    fields = EVENT_FIELDS[kind]
-    for name, spec in fields.items():
-        optional = spec.endswith("?")
-        expected = JSON_TYPES[spec.rstrip("?")]
-        if name not in event:
-            problems.append(f"{kind}: no {name}")
-        elif event[name] is None:
-            if not optional:
-                problems.append(f"{kind}.{name} is null")
-        elif not isinstance(event[name], expected) or (expected is int and isinstance(event[name], bool)):
-            problems.append(f"{kind}.{name} is {type(event[name]).__name__}, not {spec}")
-    extra = set(event) - set(fields) - {"type", "time"}
-    if extra:
-        problems.append(f"{kind}: undocumented fields {sorted(extra)}")
-    if not isinstance(event.get("time"), str):
-        problems.append(f"{kind}: no time")
-    return problems
+from agent_runtime.agent.events import EVENTS
 
 
 def events_of(stdout: str) -> list[dict]:
@@ -181,10 +156,11 @@ def test_the_readme_documents_every_event_and_field():
             kinds, fields = line.split("|")[1:3]
             for kind in kinds.replace("`", "").split(","):
                 rows[kind.strip()] = fields
-    assert set(rows) == set(EVENT_FIELDS), "the README's table lists exactly the event types"
-    for kind, fields in EVENT_FIELDS.items():
-        for name, spec in fields.items():
-            shown = f"`{name}?`" if spec.endswith("?") else f"`{name}`"
+    assert set(rows) == set(EVENTS), "the README's table lists exactly the event types"
+    for kind, event in EVENTS.items():
+        for name, field in event.model_fields.items():
+            nullable = type(None) in getattr(field.annotation, "__args__", ())
+            shown = f"`{name}?`" if nullable else f"`{name}`"
             assert shown in rows[kind], f"README: {kind} lacks {shown}"
 
 

@@ -6,7 +6,6 @@ model that the listing and the policy would not."""
 
 from __future__ import annotations
 
-import json
 import shlex
 import sys
 from pathlib import Path
@@ -200,7 +199,9 @@ def test_the_traced_command_quotes_every_word(tmp_path):
         subprocess.run(["bash", "-c", traced_command(argv, [FAILING], 5)], cwd=repo, capture_output=True, timeout=120)
         assert not (repo / "pwned").exists(), trick
     command = traced_command([sys.executable, "-m", "pytest", "-q"], [], 5)
-    assert json.dumps({"first": None, "budget": 5}) in command, "no names: every failing test counts"
+    assert '{"first": null, "budget": 5' in command, "no names: every failing test counts"
+    # the tracer is a plugin pytest loads in the sandbox, not source handed to python -c
+    assert " -m pytest -p agent_runtime_spectrum -q" in command and " -c " not in command
 
 
 def test_the_failures_code_shows_the_suspect_no_name_leads_to(tmp_path, tools_for):

@@ -51,6 +51,19 @@ def test_the_workspace_is_writable_and_outside_is_not(sandbox, workspace, tmp_pa
     assert not home_file.exists()
 
 
+def test_a_folder_shown_for_one_command_is_there_read_only_and_for_that_command_only(sandbox, tmp_path):
+    """`show`: a folder of ours a command reads (a traced test run's pytest plugins), read-only, its secrets hidden."""
+    ours = tmp_path / "plugins"
+    ours.mkdir()
+    (ours / "plugin.py").write_text("X = 1\n")
+    (ours / ".env").write_text("TOKEN=secret\n")
+    shown = sandbox.run(f"cat {ours}/plugin.py; cat {ours}/.env; touch {ours}/new", timeout=30, show=[ours])
+    assert shown.stdout == "X = 1\n" and "secret" not in shown.stdout and not (ours / "new").exists()
+    assert "Read-only file system" in shown.stderr or "Permission denied" in shown.stderr, shown.stderr
+    unshown = sandbox.run(f"cat {ours}/plugin.py", timeout=30)
+    assert unshown.exit_code != 0 and unshown.stdout == ""
+
+
 def test_git_directory_is_read_only(sandbox, workspace):
     head = (workspace / ".git" / "HEAD").read_text()
     result = sandbox.run("echo 'ref: refs/heads/evil' > .git/HEAD; rm -rf .git/objects", timeout=30)
