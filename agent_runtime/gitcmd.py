@@ -402,13 +402,17 @@ class SafeGit:
             check_git_dir(self.top)
             self._checked = True
 
-    def command(self, *args: str) -> list[str]:
-        """The argv of a call; the repository's configuration is read (and checked) first, and its
-        programs blanked in self.env."""
+    def ready(self) -> None:
+        """The door's checks, once: the git directory (check) and the repository's configuration
+        (read, refused when it comes from outside, its programs blanked in self.env)."""
         if not self._read:
             self.check()
             self.env.update(read_overrides(self.top, self.env, self.roots, self._pins))
             self._read = True
+
+    def command(self, *args: str) -> list[str]:
+        """The argv of a call, the door's checks run first (ready)."""
+        self.ready()
         return [*self._pins, *with_no_programs(args)]
 
     def call(self, *args: str, timeout: float = GIT_TIMEOUT_S, input: bytes | None = None) -> subprocess.CompletedProcess:
