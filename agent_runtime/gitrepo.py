@@ -193,6 +193,14 @@ class DoorRepo(git.Repo):
         self.git = DoorGit(door)
         self.odb = DoorObjects(self.git)
 
+    @classmethod
+    def init(cls, *args: Any, **kwargs: Any) -> Any:
+        raise NotThroughTheDoor("Repo.init makes a repository with GitPython's own git: not through the door")
+
+    @classmethod
+    def clone_from(cls, *args: Any, **kwargs: Any) -> Any:
+        raise NotThroughTheDoor("Repo.clone_from runs GitPython's own git: not through the door")
+
     def __getattribute__(self, name: str) -> Any:
         if name in PYTHON_SIDE:
             raise NotThroughTheDoor(f"Repo.{name} reads or writes the git directory in Python (or runs a program "
