@@ -8,7 +8,7 @@ when their moment comes. The repository may be hostile (an archive with its .git
 that code in the sandbox planted at any depth), and the policy runs git while still judging a
 command, before anyone approved anything. So no git call of the agent's may run anything of
 the repository's, and a test (tests/safety/test_git_door.py) fails on a git process started
-anywhere but here. Each call:
+anywhere but here (GitPython too: gitrepo.py runs its commands through SafeGit). Each call:
 
 - runs in a clean environment: PATH (absolute entries only), HOME, LANG/LC_ALL=C and the GIT_*
   set here (GIT_CONFIG_NOSYSTEM, GIT_NO_LAZY_FETCH, GIT_TERMINAL_PROMPT=0, ...); nothing
