@@ -15,6 +15,7 @@ GitPython's discovery, and reads nothing in Python:
   process to write to) is refused, and an `as_process` caller gets the finished process's output;
 - objects are read with one `git cat-file` per object through the door (DoorObjects), never from
   `objects/` in Python, and never by a long-lived `cat-file --batch` started outside the door;
+- commits are DoorCommit: re-encoded to UTF-8 as git log does (GitPython ignores their `encoding`);
 - what GitPython does in Python on the git directory (PYTHON_SIDE: references, configuration,
   index, submodules, rev_parse, hooks run by index.commit) raises NotThroughTheDoor.
 
@@ -176,6 +177,24 @@ class DoorObjects:
         return OStream(hex_to_bin(hexsha), kind, size, stream)
 
 
+class DoorCommit(git.Commit):
+    """A commit as git log reads it: GitPython 3.2 never honours a commit's `encoding` header (it compares
+    `buf[0:10]` with the nine bytes of b"encoding "), so a commit written in ISO-8859-1 would read as
+    UTF-8 with U+FFFD where git log shows the right letters. Like git, the whole commit is re-encoded to
+    UTF-8 first (left as it is when the encoding is unknown or the bytes do not fit it, as git does)."""
+
+    def _deserialize(self, stream: Any) -> DoorCommit:
+        raw = stream.read()
+        named = [line[9:].decode("ascii", "replace").strip() for line in raw.partition(b"\n\n")[0].split(b"\n")
+                 if line.startswith(b"encoding ")]
+        if named:
+            try:
+                raw = raw.decode(named[0]).encode("utf-8")
+            except (LookupError, UnicodeError):
+                pass
+        return super()._deserialize(io.BytesIO(raw))
+
+
 class DoorRepo(git.Repo):
     """git.Repo for the work tree of `door`, made from the door's own reading of its git directory
     (GitPython's discovery never runs), all its git commands through the door, PYTHON_SIDE refused."""
@@ -192,6 +211,10 @@ class DoorRepo(git.Repo):
         self.door = door
         self.git = DoorGit(door)
         self.odb = DoorObjects(self.git)
+
+    def iter_commits(self, rev: str, paths: Any = "", **kwargs: Any) -> Any:  # type: ignore[override]
+        """git.Repo.iter_commits with DoorCommit, from a revision given by name (HEAD is never read in Python)."""
+        return DoorCommit.iter_items(self, rev, paths, **kwargs)
 
     @classmethod
     def init(cls, *args: Any, **kwargs: Any) -> Any:
