@@ -35,7 +35,7 @@ from agent_runtime.gitcmd import GitError, SafeGit, git_dirs, safe_git
 
 # GitPython's import-time refresh runs `git version` through Popen: given a program that does not exist
 # (FileNotFoundError, so no program starts) and told to stay quiet, it starts nothing.
-_IMPORT_ENV = {"GIT_PYTHON_GIT_EXECUTABLE": "/nonexistent/git", "GIT_PYTHON_REFRESH": "quiet"}
+_IMPORT_ENV = {"GIT_PYTHON_GIT_EXECUTABLE": "/proc/self/no-git", "GIT_PYTHON_REFRESH": "quiet"}  # /proc: nobody can create it
 
 
 def _import_gitpython() -> Any:
