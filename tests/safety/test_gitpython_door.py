@@ -97,7 +97,9 @@ def test_the_doors_repo_reads_nothing_of_the_git_directory_in_python(tmp_path):
     secret, ws = other_repository(tmp_path), make_repo(tmp_path / "ws", {"a.txt": "a\n"})
     repo = door_repo(ws)
     ATTACKS["refs"](ws, secret)  # planted after the check: only a Python-side read would follow it now
-    for name in sorted(PYTHON_SIDE):
+    readers = {"head", "heads", "refs", "tags", "active_branch", "index", "config_reader", "rev_parse", "commit",
+               "tree", "submodules", "is_dirty", "alternates", "description"}  # each reads .git in Python
+    for name in sorted(PYTHON_SIDE | readers):
         with pytest.raises(NotThroughTheDoor, match=f"Repo.{name} "):
             getattr(repo, name)
     with pytest.raises(NotThroughTheDoor):  # a Repo made by GitPython itself never gets the door's git
