@@ -8,7 +8,7 @@ when their moment comes. The repository may be hostile (an archive with its .git
 that code in the sandbox planted at any depth), and the policy runs git while still judging a
 command, before anyone approved anything. So no git call of the agent's may run anything of
 the repository's, and a test (tests/safety/test_git_door.py) fails on a git process started
-anywhere but here. Each call:
+anywhere but here (GitPython too: gitrepo.py runs its commands through SafeGit). Each call:
 
 - runs in a clean environment: PATH (absolute entries only), HOME, LANG/LC_ALL=C and the GIT_*
   set here (GIT_CONFIG_NOSYSTEM, GIT_NO_LAZY_FETCH, GIT_TERMINAL_PROMPT=0, ...); nothing
@@ -402,13 +402,17 @@ class SafeGit:
             check_git_dir(self.top)
             self._checked = True
 
-    def command(self, *args: str) -> list[str]:
-        """The argv of a call; the repository's configuration is read (and checked) first, and its
-        programs blanked in self.env."""
+    def ready(self) -> None:
+        """The door's checks, once: the git directory (check) and the repository's configuration
+        (read, refused when it comes from outside, its programs blanked in self.env)."""
         if not self._read:
             self.check()
             self.env.update(read_overrides(self.top, self.env, self.roots, self._pins))
             self._read = True
+
+    def command(self, *args: str) -> list[str]:
+        """The argv of a call, the door's checks run first (ready)."""
+        self.ready()
         return [*self._pins, *with_no_programs(args)]
 
     def call(self, *args: str, timeout: float = GIT_TIMEOUT_S, input: bytes | None = None) -> subprocess.CompletedProcess:

@@ -1,7 +1,10 @@
 """One door to the host for git (issue 30): every git process the agent starts goes through
 agent_runtime/gitcmd.py, which runs nothing of the repository's. Read from the source (no git
 started anywhere else, every other process the agent starts listed with what it runs), and
-attacked with the hostile repository of tests/hostile_repo.py through the door itself.
+attacked with the hostile repository of tests/hostile_repo.py through the door itself. GitPython
+only through the door's Repo (agent_runtime/gitrepo.py): imported nowhere else, no plain Repo or Git
+made anywhere, and what would let it run git its own way refused (its attacks through a crafted `.git`:
+test_gitpython_door.py).
 The entry points (tools, CLI, MCP, a replayed task) are driven in test_hostile_entry_points.py.
 Run as root and as an unprivileged user (tests/safety/test_unprivileged.py)."""
 
@@ -10,6 +13,7 @@ from __future__ import annotations
 import ast
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -104,6 +108,64 @@ def test_no_git_process_starts_anywhere_but_the_door():
     expected = {rel: count for rel, (count, _) in KNOWN_PROCESSES.items()}
     assert counts == expected, ("a process is started where none was, or one is gone: list each in KNOWN_PROCESSES "
                                 f"with what it runs (never git, never a repository's program): {counts}")
+
+
+# GitPython (and gitdb under it) only in the door's own module for it: a plain git.Repo or git.Git runs
+# git with the inherited environment and none of the door's pins, and reads .git in Python.
+GITPYTHON_DOOR = "gitrepo.py"
+GITPYTHON_MODULES = ("git", "gitdb")
+# A GitPython object that starts git or opens a repository on its own, by the last parts of its name.
+GITPYTHON_OPENERS = {("Repo",), ("Git",), ("Repo", "init"), ("Repo", "clone_from"), ("cmd", "Git")}
+
+
+def gitpython_uses(path: Path) -> list[tuple[int, str]]:
+    """(line, what) for every import of GitPython, and every call that makes a plain Repo or Git."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    bound = {"git": "git"}  # local name -> what it is; `git` however bound (the door binds it by assignment)
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.split(".")[0] in GITPYTHON_MODULES:
+                    found.append((node.lineno, f"imports {alias.name}"))
+                    local = alias.asname or alias.name.split(".")[0]
+                    bound[local] = alias.name if alias.asname else local
+        elif isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] in GITPYTHON_MODULES:
+            found.append((node.lineno, f"imports from {node.module}"))
+            bound.update({alias.asname or alias.name: f"{node.module}.{alias.name}" for alias in node.names})
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        parts, func = [], node.func
+        while isinstance(func, ast.Attribute):
+            parts.insert(0, func.attr)
+            func = func.value
+        if isinstance(func, ast.Name) and func.id in bound:
+            names = [*bound[func.id].split("."), *parts]
+            if any(tuple(names[-len(tail):]) == tail for tail in GITPYTHON_OPENERS):
+                found.append((node.lineno, f"{'.'.join(names)}(...) outside the door"))
+    return sorted(found)
+
+
+def test_gitpython_runs_git_only_through_the_door():
+    wrong = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        rel = path.relative_to(PACKAGE).as_posix()
+        for line, what in gitpython_uses(path):
+            if rel != GITPYTHON_DOOR or "outside the door" in what:
+                wrong.append(f"agent_runtime/{rel}:{line}: {what}: use agent_runtime.gitrepo (door_repo, DoorRepo)")
+    assert wrong == [], "\n".join(wrong)
+    assert gitpython_uses(PACKAGE / GITPYTHON_DOOR), "the door's module no longer imports GitPython: update this test"
+
+
+def test_the_source_check_sees_plain_gitpython_however_it_is_named(tmp_path):
+    sample = tmp_path / "sample.py"
+    sample.write_text("import git\nimport git as g\nfrom git import Repo as R\nfrom git.cmd import Git\n"
+                      "git.Repo('.')\ng.Repo.init('x')\nR('.')\nGit('.').status()\ngit.cmd.Git().log()\n"
+                      "g.Repo.clone_from('a', 'b')\nDoorRepo(door)\nother.Repo('.')\n")
+    calls = [(line, what) for line, what in gitpython_uses(sample) if "outside the door" in what]
+    assert [line for line, _ in calls] == [5, 6, 7, 8, 9, 10]
+    assert len(gitpython_uses(sample)) == 4 + 6
 
 
 def test_the_source_check_sees_git_however_it_is_started(tmp_path):
@@ -325,3 +387,72 @@ def test_a_git_too_old_for_the_door_is_refused_not_run_unprotected(tmp_path, mon
             run_git(["status"], tmp_path)
     finally:
         gitcmd._version_problem.cache_clear()
+
+
+# --- GitPython through the door (issue 42): gitrepo.DoorRepo over the hostile repository ---
+
+def test_gitpython_through_the_door_runs_nothing_of_the_repositorys(hostile):
+    from agent_runtime.gitrepo import DoorCommandError, door_repo
+
+    repo = door_repo(hostile.root)
+    assert "notes" in repo.git.status("--porcelain=v1", "--untracked-files=all")  # fsmonitor, index hooks
+    assert "+notes, changed" in repo.git.diff()  # the work tree through the filter, textconv
+    repo.git.diff("HEAD~1", "HEAD")  # diff.external
+    commits = list(repo.iter_commits("HEAD", max_count=5))  # rev-list as a finished process, cat-file per commit
+    assert commits and all(commit.message for commit in commits)
+    with pytest.raises(DoorCommandError, match="missing"):  # the lazy fetch: an error, not core.sshCommand
+        repo.git.rev_list("--objects", "--all")
+    repo.git.log("-p", "--show-signature", with_exceptions=False)  # pager.log, gpg (fails at the missing blob)
+    assert hostile.markers_written() == []
+
+
+def test_what_would_let_gitpython_run_git_its_own_way_is_refused(hostile):
+    """A `-c` before the subcommand beats the door's pins; an environment, a shell or a live stdin would
+    be GitPython's, not the door's: each is refused before git starts."""
+    from subprocess import PIPE
+
+    from agent_runtime.gitrepo import NotThroughTheDoor, door_repo
+
+    repo = door_repo(hostile.root)
+    fsmonitor = str(hostile.markers / "fsmonitor.sh")
+    attempts = [lambda: repo.git(c=f"core.fsmonitor={fsmonitor}").status(),
+                lambda: repo.git.status(env={"GIT_CONFIG_PARAMETERS": f"'core.fsmonitor'='{fsmonitor}'"}),
+                lambda: repo.git.status(shell=True), lambda: repo.git.status(universal_newlines=True),
+                lambda: repo.git.cat_file("--batch", istream=PIPE, as_process=True),
+                lambda: repo.git.execute("git status"), lambda: repo.git.execute(["git", "--git-dir=/x", "status"])]
+    for attempt in attempts:
+        with pytest.raises(NotThroughTheDoor):
+            attempt()
+    repo.git.update_environment(GIT_DIR="/elsewhere")
+    with pytest.raises(NotThroughTheDoor):
+        repo.git.status()
+    assert hostile.markers_written() == []
+
+
+def test_plain_gitpython_runs_the_repositorys_programs(hostile, monkeypatch):
+    """What the door is for: GitPython's own git, as anyone would use it, runs them."""
+    from agent_runtime.gitrepo import git as gitpython
+
+    monkeypatch.setattr(gitpython.Git, "GIT_PYTHON_GIT_EXECUTABLE", "git")
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    repo = gitpython.Repo(hostile.root)
+    repo.git.status(with_exceptions=False)
+    repo.git.diff("HEAD~1", "HEAD", with_exceptions=False)
+    assert {"fsmonitor", "diff-external"} <= set(hostile.markers_written())
+
+
+def test_importing_gitpython_through_the_door_starts_no_git(tmp_path):
+    """GitPython runs `git version` when imported, with the inherited PATH: `.` there would start the
+    workspace's own `git`. Imported by the door, it starts nothing; imported plainly, it runs it."""
+    marker = tmp_path / "ran"
+    fake = tmp_path / "ws" / "git"
+    fake.parent.mkdir()
+    fake.write_text(f"#!/bin/sh\necho \"$@\" >> {marker}\necho 'git version 2.99.0'\n")
+    fake.chmod(0o755)
+    env = {**os.environ, "PATH": f".{os.pathsep}{os.environ['PATH']}"}
+    env.pop("GIT_PYTHON_GIT_EXECUTABLE", None)
+    for module, runs in (("agent_runtime.gitrepo", False), ("git", True)):
+        done = subprocess.run([sys.executable, "-c", f"import {module}"], cwd=fake.parent, env=env,
+                              capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        assert marker.exists() == runs, (module, marker.exists())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 
 import pytest
 from conftest import git, make_repo
@@ -381,3 +382,31 @@ def test_propose_patch_naming_the_wrong_file_goes_to_the_one_file_with_old(tmp_p
     (repo / "copy.py").write_text("def pages(n):\n    return n // 10 + 1\n")
     two = tools["propose_patch"](path="tests/test_paginate.py", old="    return n // 10 + 1", new="x")
     assert "was not found in tests/test_paginate.py" in two["error"]  # two candidates: no guess
+
+
+def test_git_log_shows_what_git_log_prints(tmp_path, tools_for):
+    """git_log reads commits with GitPython (through the door): the subject is git's %s (the whole first
+    paragraph, not GitPython's first line), the date the committer's own, a legacy encoding decoded."""
+    repo = make_repo(tmp_path / "r", {"a.txt": "a\n"})
+    latin1 = {"GIT_AUTHOR_NAME": "Ren\u00e9e".encode("latin-1")}  # a commit in ISO-8859-1, as an old git wrote it
+    commits = [("b.txt", ["-m", "first line\nsecond line of the subject   \n\nthe body"], {}),
+               ("c.txt", ["--cleanup=verbatim", "-m", "\n\n  indented subject\n\nbody"], {}),
+               ("a.txt", ["-m", "late evening"], {"GIT_COMMITTER_DATE": "2020-01-02T01:30:00+05:00"}),
+               ("d.txt", ["-m", "caf\u00e9 au lait".encode("latin-1")], latin1)]
+    for name, args, env in commits:
+        (repo / name).write_text(f"{name}\n")
+        git(repo, "add", name)
+        encoding = ["-c", "i18n.commitEncoding=ISO-8859-1"] if env is latin1 else []
+        subprocess.run(["git", *encoding, "commit", "-q", *args], cwd=repo, check=True, capture_output=True,
+                       env={**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com",
+                            "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com", **env})
+    _, tools = tools_for(repo)
+    expected = []
+    for line in git(repo, "log", "--format=%H%x00%cI%x00%an%x00%s").splitlines():
+        sha, date, author, subject = line.split("\0")
+        expected.append({"sha": sha[:10], "date": date[:10], "author": author, "subject": subject})
+    assert tools["git_log"](max_count=20)["commits"] == expected
+    assert [c["subject"] for c in expected[:4]] == ["caf\u00e9 au lait", "late evening", "  indented subject",
+                                                   "first line second line of the subject"]
+    assert expected[1]["date"] == "2020-01-02" and expected[0]["author"] == "Ren\u00e9e"
+    assert tools["git_log"](path="a.txt")["commits"] == [expected[1], expected[4]]
