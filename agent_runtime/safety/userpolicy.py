@@ -223,7 +223,7 @@ def parse(text: str, where: str) -> tuple[Allowance, ...]:
     duplicate = next((i for i in ids if ids.count(i) > 1), None)
     if duplicate:
         index = len(ids) - 1 - ids[::-1].index(duplicate)
-        raise schema.fail(PolicyError, where, ("allow", index, "id"), "each id once", f"{duplicate!r} a second time",
+        raise schema.fail(PolicyError, where, ("allow", index, "id"), "each id once", f"{schema.shown(duplicate)} a second time",
                           lines)
     return tuple(entries)
 
