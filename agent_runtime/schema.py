@@ -49,6 +49,8 @@ def key_path(loc: Loc) -> str:
     """('rules', 3, 'decision') -> rules[3].decision"""
     out = ""
     for part in loc:
+        if part == "[key]":
+            continue  # pydantic's mark of a dict key that is wrong: the path already ends with the key
         name = str(part) if re.fullmatch(r"[A-Za-z0-9_-]+", str(part)) else json.dumps(str(part))
         out += f"[{part}]" if isinstance(part, int) else (f".{name}" if out else name)
     return out
@@ -113,8 +115,8 @@ def _unwrap(annotation: Any) -> Any:
             return annotation
 
 
-def describe(error: Any, model: type[BaseModel]) -> tuple[tuple[str | int, ...], str, str]:
-    """One pydantic error as (key path, expected, found)."""
+def describe(error: Any, model: type[BaseModel], table: str = "a table") -> tuple[tuple[str | int, ...], str, str]:
+    """One pydantic error as (key path, expected, found); `table`: what the format calls a mapping."""
     loc = tuple(error["loc"])
     kind, ctx, value = error["type"], error.get("ctx") or {}, error.get("input")
     if kind == "value_error" and isinstance(ctx.get("error"), Wrong):
@@ -124,17 +126,17 @@ def describe(error: Any, model: type[BaseModel]) -> tuple[tuple[str | int, ...],
     if kind == "missing":
         return loc, "this key (it is required)", "none"
     if kind == "extra_forbidden":
-        table = _model_at(model, loc[:-1])
-        if table is None:
+        owner = _model_at(model, loc[:-1])
+        if owner is None:
             return loc, "no such key", f"unknown key {shown(loc[-1])}"
-        known = ", ".join(f.alias or name for name, f in table.model_fields.items())
-        hint = getattr(table, "unknown_key_hint", "")  # a model may say where such a key belongs
+        known = ", ".join(f.alias or name for name, f in owner.model_fields.items())
+        hint = getattr(owner, "unknown_key_hint", "")  # a model may say where such a key belongs
         return loc, f"one of the keys {known}" + (f" ({hint})" if hint else ""), f"unknown key {shown(loc[-1])}"
     if kind == "literal_error":
         options = re.findall(r"'([^']*)'", str(ctx.get("expected", "")))
         return loc, f"one of {', '.join(options)}", shown(value)
     if kind in _TYPES:
-        return loc, _TYPES[kind], shown(value)
+        return loc, table if _TYPES[kind] == "a table" else _TYPES[kind], shown(value)
     if kind in _BOUNDS:
         bound = next(iter(ctx.values()), "")
         return loc, f"a number {_BOUNDS[kind]} {bound:g}" if isinstance(bound, float) else \
@@ -152,9 +154,9 @@ def describe(error: Any, model: type[BaseModel]) -> tuple[tuple[str | int, ...],
     return loc, text[0].lower() + text[1:] if text else kind, shown(value)
 
 
-def first_error(exc: ValidationError, model: type[BaseModel]) -> tuple[tuple[str | int, ...], str, str]:
+def first_error(exc: ValidationError, model: type[BaseModel], table: str = "a table") -> tuple[tuple[str | int, ...], str, str]:
     """The error to report: the first (one line to the user; fixing it shows the next)."""
-    return describe(exc.errors(include_url=False)[0], model)
+    return describe(exc.errors(include_url=False)[0], model, table)
 
 
 def fail(error: type[Exception], file: str, loc: Loc, expected: str, found: str,
@@ -164,12 +166,12 @@ def fail(error: type[Exception], file: str, loc: Loc, expected: str, found: str,
 
 
 def validate(model: type[BaseModel], raw: Any, file: str, error: type[Exception] = ValueError,
-             lines: "KeyLines | None" = None, prefix: Loc = ()) -> Any:
+             lines: "KeyLines | None" = None, prefix: Loc = (), table: str = "a table") -> Any:
     """`raw` checked against `model`; else `error` (the loader's own class) with one line in the shape above."""
     try:
         return model.model_validate(raw)
     except ValidationError as exc:
-        loc, expected, found = first_error(exc, model)
+        loc, expected, found = first_error(exc, model, table)
         full = (*prefix, *loc)
         raise error(message(file, key_path(full), expected, found, lines.line(full) if lines else None)) from None
 
