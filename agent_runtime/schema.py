@@ -51,7 +51,7 @@ def key_path(loc: Loc) -> str:
     for part in loc:
         if part == "[key]":
             continue  # pydantic's mark of a dict key that is wrong: the path already ends with the key
-        name = str(part) if re.fullmatch(r"[A-Za-z0-9_-]+", str(part)) else json.dumps(str(part))
+        name = str(part) if re.fullmatch(r"[A-Za-z0-9_-]+", str(part)) else _quote(str(part))
         out += f"[{part}]" if isinstance(part, int) else (f".{name}" if out else name)
     return out
 
@@ -61,11 +61,23 @@ def shown(value: Any) -> str:
     if isinstance(value, dict):
         keys = ", ".join(str(k) for k in list(value)[:6])
         return f"a table ({keys})" if keys else "an empty table"
-    try:
-        text = json.dumps(value, ensure_ascii=False)
-    except (TypeError, ValueError):
-        text = repr(value)
+    if isinstance(value, list):
+        text = "[" + ", ".join(shown(v) for v in value) + "]"
+    elif isinstance(value, str):
+        text = _quote(value)
+    else:
+        try:
+            text = json.dumps(value)
+        except (TypeError, ValueError):
+            text = repr(value)
     return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _quote(text: str) -> str:
+    """A string in double quotes, on one line. Other control characters are left as they are: the
+    terminal's writer shows them visibly (ESC as ^[), as it does the rest of a message."""
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"')
+    return '"' + escaped.replace("\n", "\\n").replace("\r", "\\r").replace("\t", "\\t") + '"'
 
 
 def message(file: str, path: str, expected: str, found: str, line: int | None = None) -> str:
@@ -98,6 +110,36 @@ def _model_at(model: type[BaseModel], loc: Loc) -> type[BaseModel] | None:
             annotation = args[-1] if args else None  # list[X] / dict[str, X]: X
     annotation = _unwrap(annotation)
     return annotation if isinstance(annotation, type) and issubclass(annotation, BaseModel) else None
+
+
+def _range(model: type[BaseModel], loc: tuple[str | int, ...], kind: str, ctx: dict[str, Any]) -> str:
+    """What a bounded number accepts, both ends when the field has both: "a whole number from 1 to 256"."""
+    owner = _model_at(model, loc[:-1]) if loc and isinstance(loc[-1], str) else None
+    field = owner.model_fields.get(str(loc[-1])) if owner else None
+    bounds: dict[str, Any] = dict(ctx)
+    whole = False
+    if field is not None:
+        annotation = _unwrap(field.annotation)
+        whole = annotation is int
+        for constraint in [*field.metadata, *_metadata(field.annotation)]:
+            bounds.update({k: getattr(constraint, k) for k in ("gt", "ge", "lt", "le") if hasattr(constraint, k)})
+    number = "a whole number" if whole else "a number"
+    words = {k: f"{v:g}" if isinstance(v, float) else str(v) for k, v in bounds.items()}
+    if "ge" in words and "le" in words:
+        return f"{number} from {words['ge']} to {words['le']}"
+    parts = [f"{_BOUNDS[f'{name}']} {words[key]}" for key, name in (
+        ("gt", "greater_than"), ("ge", "greater_than_equal"), ("lt", "less_than"), ("le", "less_than_equal"))
+        if key in words]
+    return f"{number} {' and '.join(parts)}" if parts else f"{number} ({kind})"
+
+
+def _metadata(annotation: Any) -> list[Any]:
+    """The constraints inside Annotated[...] (under an optional)."""
+    found: list[Any] = []
+    for arg in (annotation, *typing.get_args(annotation)):
+        if typing.get_origin(arg) is typing.Annotated:
+            found += [m for a in typing.get_args(arg)[1:] for m in getattr(a, "metadata", [a])]
+    return found
 
 
 def _unwrap(annotation: Any) -> Any:
@@ -138,9 +180,7 @@ def describe(error: Any, model: type[BaseModel], table: str = "a table") -> tupl
     if kind in _TYPES:
         return loc, table if _TYPES[kind] == "a table" else _TYPES[kind], shown(value)
     if kind in _BOUNDS:
-        bound = next(iter(ctx.values()), "")
-        return loc, f"a number {_BOUNDS[kind]} {bound:g}" if isinstance(bound, float) else \
-            f"a number {_BOUNDS[kind]} {bound}", shown(value)
+        return loc, _range(model, loc, kind, ctx), shown(value)
     if kind in ("too_short", "string_too_short"):
         least = ctx.get("min_length", 1)
         what = "characters" if kind == "string_too_short" else "items"
@@ -216,7 +256,8 @@ class KeyLines:
                     table = (*parent, names[-1], index)
                 else:
                     table = (*parent, names[-1])
-                self.places.setdefault(table, number)
+                for end in range(1, len(table) + 1):  # [a.b] defines a too, where it was not before
+                    self.places.setdefault(table[:end], number)
                 continue
             key = self._KEY.match(line)
             if key:
