@@ -100,8 +100,7 @@ def _model_at(model: type[BaseModel], loc: Loc) -> type[BaseModel] | None:
     for part in loc:
         annotation = _unwrap(annotation)
         if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-            field = annotation.model_fields.get(str(part)) or next(
-                (f for f in annotation.model_fields.values() if f.alias == part), None)
+            field = _field(annotation, part)
             if field is None:
                 return None
             annotation = field.annotation
@@ -112,10 +111,15 @@ def _model_at(model: type[BaseModel], loc: Loc) -> type[BaseModel] | None:
     return annotation if isinstance(annotation, type) and issubclass(annotation, BaseModel) else None
 
 
+def _field(model: type[BaseModel], key: str | int) -> Any:
+    """A model's field by its name or its alias (what the file calls it)."""
+    return model.model_fields.get(str(key)) or next((f for f in model.model_fields.values() if f.alias == key), None)
+
+
 def _range(model: type[BaseModel], loc: tuple[str | int, ...], kind: str, ctx: dict[str, Any]) -> str:
     """What a bounded number accepts, both ends when the field has both: "a whole number from 1 to 256"."""
     owner = _model_at(model, loc[:-1]) if loc and isinstance(loc[-1], str) else None
-    field = owner.model_fields.get(str(loc[-1])) if owner else None
+    field = _field(owner, loc[-1]) if owner else None
     bounds: dict[str, Any] = dict(ctx)
     whole = False
     if field is not None:
