@@ -32,7 +32,7 @@ from typing import Annotated, Any, Callable, Literal, Mapping
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
-from agent_runtime import schema
+import agent_runtime.schema as schema
 
 
 class ConfigError(ValueError):
@@ -133,7 +133,7 @@ def _or_none(read: Callable[[str], Any]) -> Callable[[str], Any]:
 
 
 def _whole_from(low: int, high: int | None = None) -> Any:
-    return Annotated[int, BeforeValidator(_whole), Field(ge=low, le=high)]
+    return Annotated[int, Field(ge=low, le=high), BeforeValidator(_whole)]  # the text read first, then checked
 
 
 def _choice(*options: str) -> Any:
@@ -203,14 +203,13 @@ class Settings:
 
 
 class SettingsVars(BaseModel):
-    """The settings, by the names of .env.example: from the environment, the user's config.env, and
-    a repository's .env (only REPO_SETTINGS). Each is text, read into its type."""
+    """The settings, by the names of .env.example (its comments say what each does)."""
 
     model_config = ConfigDict(alias_generator=str.upper, extra="forbid", frozen=True)
     model_id: Text = None
     model_api_base: Annotated[str | None, BeforeValidator(_url)] = None
     model_api_key: Text = None
-    model_temperature: Annotated[float, BeforeValidator(_number), Field(ge=0.0, le=2.0)] = 0.1
+    model_temperature: Annotated[float, Field(ge=0.0, le=2.0), BeforeValidator(_number)] = 0.1
     model_max_tokens: _whole_from(16, 32768) = 1024
     model_context_window: Annotated[Annotated[int, Field(ge=512, le=1_048_576)] | None,
                                     BeforeValidator(_or_none(_whole))] = None
@@ -431,10 +430,10 @@ def _parse(raw: Mapping[str, tuple[str, str]], overrides: Mapping[str, Any]) -> 
     try:
         parsed = SettingsVars.model_validate({name: text for name, (text, _) in raw.items()})
     except ValidationError as exc:
-        loc, expected, found = schema.first_error(exc, SettingsVars)
+        loc, expected, _ = schema.first_error(exc, SettingsVars)
         name = str(loc[0])
-        where = raw[name][1]
-        raise ConfigError(schema.message(where or "environment", name, expected, found,
+        text, where = raw[name]  # found: the text as written, not what it was read as
+        raise ConfigError(schema.message(where or "environment", name, expected, schema.shown(text),
                                          _line_of(Path(where), name) if where else None)) from None
     values: dict[str, Any] = {key: getattr(parsed, key) for key in parsed.model_fields_set}
     for key, value in overrides.items():

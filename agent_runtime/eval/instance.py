@@ -18,7 +18,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, field_validator
 
-from agent_runtime import schema
+import agent_runtime.schema as schema
 from agent_runtime.eval.task import SuiteError, Task
 
 DEFAULT_TEST_CMD = "python -m pytest -q -p no:cacheprovider"

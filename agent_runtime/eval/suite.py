@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
-from agent_runtime import schema
+import agent_runtime.schema as schema
 from agent_runtime.eval.instance import Instance, parse_instance
 from agent_runtime.eval.task import SuiteError, Task
 

@@ -30,11 +30,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, WithJsonSchema, field_validator, model_validator
 
-from agent_runtime import schema
+import agent_runtime.schema as schema
 from agent_runtime.config import ConfigError, config_home, read_user_file
 from agent_runtime.models.profiles import RULES, switches
 
@@ -189,7 +189,8 @@ def _kinds(value: Any) -> Any:
     return kinds
 
 
-def _secret(check: Any, json_schema: dict[str, Any]) -> Any:
+def _checked_by(check: Any, json_schema: dict[str, Any]) -> Any:
+    """A value one function checks whole (its own message: no union's errors, no secret echoed)."""
     return Annotated[Any, BeforeValidator(check), WithJsonSchema(json_schema)]
 
 
@@ -205,15 +206,15 @@ class ModelSpec(BaseModel):
     """One [models.NAME] table: a model and what it is."""
 
     model_config = schema.STRICT
-    id: _secret(_model_id, {"type": "string"})  # a LiteLLM id, embedded or embedded:KEY
-    api_base: _secret(_address, {"type": "string", "format": "uri"}) = None
-    api_key_env: _secret(_env_name, {"type": "string"}) = None  # the NAME of the variable with its key
+    id: _checked_by(_model_id, {"type": "string"})  # a LiteLLM id, embedded or embedded:KEY
+    api_base: _checked_by(_address, {"type": "string", "format": "uri"}) = None
+    api_key_env: _checked_by(_env_name, {"type": "string"}) = None  # the NAME of the variable with its key
     context_window: Annotated[int, Field(ge=512, le=1_048_576)] | None = None
     capabilities: list[Annotated[str, AfterValidator(_word)]] = []
     cost: CostSpec = CostSpec()
     concurrency: Annotated[int, Field(ge=1, le=256)] = 1  # requests at once (models/slots.py)
     fallbacks: list[schema.Text] = []  # other models' names, tried in order when it does not answer
-    rules: _secret(_rules, {"anyOf": [{"type": "array", "items": {"enum": list(RULES)}},
+    rules: _checked_by(_rules, {"anyOf": [{"type": "array", "items": {"enum": list(RULES)}},
                                       {"type": "object", "additionalProperties": {"type": "boolean"}}]}) = None
 
     @field_validator("fallbacks")
@@ -237,8 +238,8 @@ class RouteSpec(BaseModel):
     """One [[routes]] entry: the first that fits a task picks that role's model."""
 
     model_config = schema.STRICT
-    role: _secret(_routed, {"enum": list(ROUTED_ROLES)})
-    kind: _secret(_kinds, {"anyOf": [{"enum": list(TASK_KINDS)}, {"type": "array", "items": {"enum": list(TASK_KINDS)}}]}) = []
+    role: _checked_by(_routed, {"enum": list(ROUTED_ROLES)})
+    kind: _checked_by(_kinds, {"anyOf": [{"enum": list(TASK_KINDS)}, {"type": "array", "items": {"enum": list(TASK_KINDS)}}]}) = []
     min_tokens: Annotated[int, Field(ge=0)] | None = None
     max_tokens: Annotated[int, Field(ge=0)] | None = None
     model: str

@@ -57,7 +57,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, model_validator
 
-from agent_runtime import schema
+import agent_runtime.schema as schema
 from agent_runtime.config import config_home
 from agent_runtime.core import Action
 from agent_runtime.safety.policy import Policy, PolicyError

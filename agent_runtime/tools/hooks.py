@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Callable, Literal
 
 from pydantic import BaseModel, BeforeValidator, Field, WithJsonSchema, field_validator
 
-from agent_runtime import schema
+import agent_runtime.schema as schema
 from agent_runtime.config import ConfigError, config_home
 from agent_runtime.procs import stop_group
 

@@ -26,7 +26,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, WithJsonSchema, field_validator
 
-from agent_runtime import schema
+import agent_runtime.schema as schema
 from agent_runtime.config import ConfigError, mcp_config_path, read_user_file
 
 SERVER_KEYS = ("command", "env", "network", "sandbox", "timeout", "startup_timeout", "default", "allow", "ask", "deny")

@@ -19,7 +19,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from agent_runtime import schema
+import agent_runtime.schema as schema
 from agent_runtime.core import Action, Decision
 from agent_runtime.safety.commandline import DYNAMIC, SimpleCommand, parse
 from agent_runtime.safety.policy.containment import (

@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, Field, WithJsonSchema, model_validator
 
-from agent_runtime import schema
+import agent_runtime.schema as schema
 from agent_runtime.safety.policy.containment import ESCAPES, RULE_KINDS
 from agent_runtime.safety.policy.mcp import KEYS as MCP_KEYS
 from agent_runtime.safety.policy.mcp import McpRules
