@@ -116,8 +116,9 @@ def _field(model: type[BaseModel], key: str | int) -> Any:
     return model.model_fields.get(str(key)) or next((f for f in model.model_fields.values() if f.alias == key), None)
 
 
-def _range(model: type[BaseModel], loc: tuple[str | int, ...], kind: str, ctx: dict[str, Any]) -> str:
-    """What a bounded number accepts, both ends when the field has both: "a whole number from 1 to 256"."""
+def _range(model: type[BaseModel], loc: tuple[str | int, ...], kind: str, ctx: dict[str, Any]) -> str | None:
+    """What a bounded number accepts, both ends when the field has both: "a whole number from 1 to 256"
+    (None: the field has no bounds)."""
     owner = _model_at(model, loc[:-1]) if loc and isinstance(loc[-1], str) else None
     field = _field(owner, loc[-1]) if owner else None
     bounds: dict[str, Any] = dict(ctx)
@@ -134,7 +135,7 @@ def _range(model: type[BaseModel], loc: tuple[str | int, ...], kind: str, ctx: d
     parts = [f"{_BOUNDS[f'{name}']} {words[key]}" for key, name in (
         ("gt", "greater_than"), ("ge", "greater_than_equal"), ("lt", "less_than"), ("le", "less_than_equal"))
         if key in words]
-    return f"{number} {' and '.join(parts)}" if parts else f"{number} ({kind})"
+    return f"{number} {' and '.join(parts)}" if parts else None
 
 
 def _metadata(annotation: Any) -> list[Any]:
@@ -163,6 +164,13 @@ def _unwrap(annotation: Any) -> Any:
 
 def describe(error: Any, model: type[BaseModel], table: str = "a table") -> tuple[tuple[str | int, ...], str, str]:
     """One pydantic error as (key path, expected, found); `table`: what the format calls a mapping."""
+    loc, expected, found = _describe(error, model, table)
+    if expected in ("a whole number", "a number"):  # not a number at all: say the range it must be in too
+        expected = _range(model, loc, error["type"], {}) or expected
+    return loc, expected, found
+
+
+def _describe(error: Any, model: type[BaseModel], table: str) -> tuple[tuple[str | int, ...], str, str]:
     loc = tuple(error["loc"])
     kind, ctx, value = error["type"], error.get("ctx") or {}, error.get("input")
     if kind == "value_error" and isinstance(ctx.get("error"), Wrong):
@@ -184,7 +192,8 @@ def describe(error: Any, model: type[BaseModel], table: str = "a table") -> tupl
     if kind in _TYPES:
         return loc, table if _TYPES[kind] == "a table" else _TYPES[kind], shown(value)
     if kind in _BOUNDS:
-        return loc, _range(model, loc, kind, ctx), shown(value)
+        return loc, _range(model, loc, kind, ctx) or f"a number {_BOUNDS[kind]} {next(iter(ctx.values()), '')}", \
+            shown(value)
     if kind in ("too_short", "string_too_short"):
         least = ctx.get("min_length", 1)
         what = "characters" if kind == "string_too_short" else "items"

@@ -167,7 +167,7 @@ def test_bad_values_in_files_name_the_file(tmp_path):
     _dotenv(repo / ".env", {"AGENT_MAX_STEPS": "many"})
     with pytest.raises(ConfigError) as info:
         load_config(repo, env={}, cwd=repo, user_file=tmp_path / "none.env")
-    assert str(info.value) == f'{repo / ".env"}:1, AGENT_MAX_STEPS: expected a whole number; found "many"'
+    assert str(info.value) == f'{repo / ".env"}:1, AGENT_MAX_STEPS: expected a whole number from 1 to 1000; found "many"'
 
 
 def test_the_cli_ignores_a_forged_env_and_says_so(tmp_path):

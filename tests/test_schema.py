@@ -50,7 +50,7 @@ def test_each_kind_of_mistake_reads_as_expected_and_found():
     assert _error({"entries": [{**ok, "colour": 1}]}) == \
         'f.toml, entries[0].colour: expected one of the keys id, decision, tries, tags; found unknown key "colour"'
     assert _error({"entries": [{**ok, "tries": 9}]}) == "f.toml, entries[0].tries: expected a whole number from 1 to 5; found 9"
-    assert _error({"entries": [{**ok, "tries": True}]}) == "f.toml, entries[0].tries: expected a whole number; found true"
+    assert _error({"entries": [{**ok, "tries": True}]}) == "f.toml, entries[0].tries: expected a whole number from 1 to 5; found true"
     assert _error({"entries": [{**ok, "id": "  "}]}) == 'f.toml, entries[0].id: expected a non-empty string; found "  "'
     assert _error({"entries": [{**ok, "tags": "x"}]}) == 'f.toml, entries[0].tags: expected a list; found "x"'
     assert _error({"entries": "none"}) == 'f.toml, entries: expected a list; found "none"'

@@ -131,7 +131,7 @@ def test_the_reader_takes_swe_bench_lines_and_our_own_tasks_side_by_side(tmp_pat
     ({"test_patch": "--- a/../../etc/x\n+++ b/../../etc/x\n"},
      'test_patch: expected a diff of files inside the repository; found it touches "../../etc/x"'),
     ({"tests_visible": "yes"}, 'tests_visible: expected true or false; found "yes"'),
-    ({"timeout_s": 0}, "timeout_s: expected a number above 0; found 0"),
+    ({"timeout_s": 0}, "timeout_s: expected a whole number above 0; found 0"),
 ])
 def test_a_bad_instance_fails_at_load_with_its_line_and_field(tmp_path, snapshot, change, message):
     _, base = snapshot

@@ -98,7 +98,7 @@ ERRORS = [
     (bad("[models.small]", 'id = "openai/x"', 'api_key_env = "sk-abc123"'), 3,
      "models.small.api_key_env: expected the name of an environment variable (the key itself is never written here); found a value not shown here"),
     (bad("[models.small]", 'id = "x/y"', "context_window = 100"), 3, "models.small.context_window: expected a whole number from 512 to 1048576; found 100"),
-    (bad("[models.small]", 'id = "x/y"', "context_window = true"), 3, "models.small.context_window: expected a whole number; found true"),
+    (bad("[models.small]", 'id = "x/y"', "context_window = true"), 3, "models.small.context_window: expected a whole number from 512 to 1048576; found true"),
     (bad("[models.small]", 'id = "x/y"', 'capabilities = "code"'), 3, 'models.small.capabilities: expected a list; found "code"'),
     (bad("[models.small]", 'id = "x/y"', "capabilities = [\"Code\"]"), 3, 'models.small.capabilities[0]: expected a lower-case word, e.g. "code"; found "Code"'),
     (bad("[models.small]", 'id = "x/y"', "cost = { input = -1 }"), 3, "models.small.cost.input: expected a number at least 0; found -1"),
