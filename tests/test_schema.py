@@ -90,8 +90,8 @@ def test_a_toml_syntax_error_has_its_line():
 SHAPE = re.compile(r"^(?P<file>[^,:]+)(:(?P<line>\d+))?, (?P<path>\S+): expected (?P<expected>.+); found (?P<found>.+)$")
 
 
-def _bad_files(tmp_path: Path) -> dict[str, tuple[type[Exception], object, str]]:
-    """One bad file of each format: (its error class, how it is read, the key path of the mistake)."""
+def _bad_files(tmp_path: Path) -> dict[str, tuple[type[Exception], object, str, str]]:
+    """One bad file of each format: (its error class, how it is read, the key path and line of the mistake)."""
     def write(name: str, text: str) -> Path:
         path = tmp_path / name
         path.write_text(text)
@@ -109,22 +109,22 @@ def _bad_files(tmp_path: Path) -> dict[str, tuple[type[Exception], object, str]]
         "FAIL_TO_PASS": "[oops"}))
     return {
         "settings": (ConfigError, lambda: load_config(None, env={}, cwd=tmp_path / "none", user_file=config,
-                                                      export=False), "MODEL_MAX_TOKENS"),
-        "policy": (PolicyError, lambda: Policy.load(policy), "rules[0].decision"),
-        "approvals": (PolicyError, lambda: UserPolicy.load(approvals), "allow[0].match"),
-        "models": (ModelsFileError, lambda: Catalog.load(models), "models.fast.concurrency"),
-        "mcp": (McpConfigError, lambda: load_servers(mcp), "servers.notes.timeout"),
-        "hooks": (HookConfigError, lambda: Hooks.load(tmp_path, hooks), "hooks[0].event"),
-        "suite": (SuiteError, lambda: load_suite(suite), "timeout_s"),
-        "instances": (SuiteError, lambda: load_suite(instances), "FAIL_TO_PASS"),
+                                                      export=False), "MODEL_MAX_TOKENS", "2"),
+        "policy": (PolicyError, lambda: Policy.load(policy), "rules[0].decision", "3"),
+        "approvals": (PolicyError, lambda: UserPolicy.load(approvals), "allow[0].match", "3"),
+        "models": (ModelsFileError, lambda: Catalog.load(models), "models.fast.concurrency", "3"),
+        "mcp": (McpConfigError, lambda: load_servers(mcp), "servers.notes.timeout", "3"),
+        "hooks": (HookConfigError, lambda: Hooks.load(tmp_path, hooks), "hooks[0].event", "2"),
+        "suite": (SuiteError, lambda: load_suite(suite), "timeout_s", "1"),
+        "instances": (SuiteError, lambda: load_suite(instances), "FAIL_TO_PASS", "1"),
     }
 
 
 @pytest.mark.parametrize("name", ["settings", "policy", "approvals", "models", "mcp", "hooks", "suite", "instances"])
 def test_every_format_says_a_mistake_in_the_one_shape(tmp_path, name):
-    error, read, path = _bad_files(tmp_path)[name]
+    error, read, path, line = _bad_files(tmp_path)[name]
     with pytest.raises(error) as raised:
         read()
     said = SHAPE.match(str(raised.value))
     assert said, str(raised.value)
-    assert Path(said["file"]).parent == tmp_path and said["path"] == path and said["line"] in ("2", "3", "1")
+    assert (Path(said["file"]).parent, said["path"], said["line"]) == (tmp_path, path, line)
