@@ -1,7 +1,8 @@
 """Settings, validated once, in one object.
 
-Every setting has the name it has in `.env.example`. A bad value stops start-up with a
-ConfigError whose message names the variable, where it was set and what it accepts.
+Every setting has the name it has in `.env.example` (its schema: SettingsVars, docs/configuration.md).
+A bad value stops start-up with a ConfigError in the one shape of schema.py: where it was set (the
+file and line, or the environment), the variable, what it accepts and what it was.
 
 Where settings come from, the first that has a value winning:
 
@@ -27,7 +28,11 @@ import re
 import sys
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Annotated, Any, Callable, Literal, Mapping
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+
+import agent_runtime.schema as schema
 
 
 class ConfigError(ValueError):
@@ -67,7 +72,7 @@ def agent_dirs(runs: Path | None = None) -> list[Path]:
     return [path for i, path in enumerate(found) if path.is_absolute() and path not in found[:i]]
 
 
-# --- parsers: each takes the raw string and returns a value or raises ValueError(accepts) ---
+# --- each variable's text read into its type: what it accepts, said by schema.Wrong ---
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
@@ -79,45 +84,25 @@ def _bool(raw: str) -> bool:
         return True
     if low in _FALSE:
         return False
-    raise ValueError("true or false")
+    raise schema.Wrong("true or false (1/0, yes/no, on/off)")
 
 
-def _int(low: int, high: int | None = None) -> Callable[[str], int]:
-    def parse(raw: str) -> int:
-        accepts = f"a whole number from {low}" + (f" to {high}" if high is not None else " up")
-        try:
-            value = int(raw.strip())
-        except ValueError:
-            raise ValueError(accepts) from None
-        if value < low or (high is not None and value > high):
-            raise ValueError(accepts)
-        return value
-
-    return parse
+def _whole(raw: str) -> int:
+    try:
+        return int(raw.strip())
+    except ValueError:
+        raise schema.Wrong("a whole number") from None
 
 
-def _float(low: float, high: float) -> Callable[[str], float]:
-    def parse(raw: str) -> float:
-        accepts = f"a number from {low:g} to {high:g}"
-        try:
-            value = float(raw.strip())
-        except ValueError:
-            raise ValueError(accepts) from None
-        if not low <= value <= high:
-            raise ValueError(accepts)
-        return value
-
-    return parse
+def _number(raw: str) -> float:
+    try:
+        return float(raw.strip())
+    except ValueError:
+        raise schema.Wrong("a number") from None
 
 
-def _choice(*options: str) -> Callable[[str], str]:
-    def parse(raw: str) -> str:
-        value = raw.strip().lower()
-        if value not in options:
-            raise ValueError(" or ".join(options))
-        return value
-
-    return parse
+def _lower(raw: str) -> str:
+    return raw.strip().lower()
 
 
 def _text(raw: str) -> str | None:
@@ -129,7 +114,7 @@ def _url(raw: str) -> str | None:
     if not value:
         return None
     if not value.startswith(("http://", "https://")):
-        raise ValueError("a URL starting with http:// or https://")
+        raise schema.Wrong("a URL starting with http:// or https://")
     return value
 
 
@@ -140,6 +125,29 @@ def _path(raw: str) -> Path | None:
 
 def _comma_list(raw: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in raw.split(",") if part.strip())
+
+
+def _or_none(read: Callable[[str], Any]) -> Callable[[str], Any]:
+    """Empty: unset (None); else `read`."""
+    return lambda raw: read(raw) if raw.strip() else None
+
+
+def _whole_from(low: int, high: int | None = None) -> Any:
+    return Annotated[int, Field(ge=low, le=high), BeforeValidator(_whole)]  # the text read first, then checked
+
+
+def _choice(*options: str) -> Any:
+    return Annotated[Literal[options], BeforeValidator(_lower)]  # type: ignore[valid-type]
+
+
+def _phoenix(raw: str) -> str:
+    # Phoenix's base URL; its OTLP address (…/v1/traces, what OpenTelemetry's docs give) means the same.
+    return (_url(raw) or "").removesuffix("/v1/traces").rstrip("/") or "http://127.0.0.1:6006"
+
+
+Text = Annotated[str | None, BeforeValidator(_text)]
+Flag = Annotated[bool, BeforeValidator(_bool)]
+Where = Annotated[Path | None, BeforeValidator(_path)]
 
 
 @dataclass(frozen=True)
@@ -194,48 +202,54 @@ class Settings:
         return self.model_id is None or self.model_id == "embedded" or self.model_id.startswith("embedded:")
 
 
-# Variable -> parser. The parser's ValueError text says what the variable accepts.
-_PARSERS: dict[str, Callable[[str], Any]] = {
-    "MODEL_ID": _text,
-    "MODEL_API_BASE": _url,
-    "MODEL_API_KEY": _text,
-    "MODEL_TEMPERATURE": _float(0.0, 2.0),
-    "MODEL_MAX_TOKENS": _int(16, 32768),
-    "MODEL_CONTEXT_WINDOW": lambda raw: _int(512, 1_048_576)(raw) if raw.strip() else None,
-    "MODEL_TIMEOUT": _int(1, 86400),
-    "MODEL_GGUF": _path,
-    "MODEL_FALLBACK_IDS": _comma_list,
-    "MODEL_PROMPT_LOOKUP": _bool,
-    "GRAMMAR": _choice("auto", "tools", "python", "off"),
-    "AGENT_MAX_STEPS": _int(1, 1000),
-    "AGENT_TIME_BUDGET": lambda raw: _int(10, 864000)(raw) if raw.strip() else None,
-    "AGENT_MAX_ATTEMPTS": _int(1, 1000),
-    "AGENT_COACHING": _text,  # read (and refused with the rules listed) by models/profiles.py
-    "APPROVAL_MODE": lambda raw: _choice("ask", "auto", "never", "judge")(raw) if raw.strip() else None,
-    "JUDGE_MODEL": lambda raw: raw.strip() or None,
-    "PLANNER_MODEL": lambda raw: raw.strip() or None,
-    "MODELS_FILE": _path,
-    "PHOENIX_ENABLED": _bool,
-    # Phoenix's base URL; its OTLP address (…/v1/traces, what OpenTelemetry's docs give) means the same.
-    "PHOENIX_ENDPOINT": lambda raw: (_url(raw) or "").removesuffix("/v1/traces").rstrip("/") or "http://127.0.0.1:6006",
-    "PHOENIX_PORT": _int(1, 65535),
-    "PHOENIX_PROJECT_NAME": lambda raw: raw.strip() or "agent-runtime",
-    "TRACE_HIDE_CONTENT": _bool,
-    "VALIDATION_MAX_CHARS": _int(100),
-    "VALIDATION_MAX_LINES": _int(10),
-    "VALIDATION_MAX_LINE_RANGE": _int(10),
-    "PATCH_MAX_BYTES": _int(1000, 100_000_000),
-    "TRUNCATION_MAX_CHARS": _int(200),
-    "TRUNCATION_MAX_LINES": _int(10),
-    "TRUNCATION_MAX_LIST_ITEMS": _int(5),
-    "LOG_LEVEL": lambda raw: _choice("debug", "info", "warning", "error")(raw).upper(),
-    "SUPPRESS_WARNINGS": _bool,
-    "RUNS_DIR": _path,
-    "POLICY_FILE": _path,
-    "CHECKPOINTS": _bool,
-}
+class SettingsVars(BaseModel):
+    """The settings, by the names of .env.example (its comments say what each does)."""
 
-assert set(_PARSERS) == {f.name.upper() for f in fields(Settings)}, "every setting needs a parser"
+    model_config = ConfigDict(alias_generator=str.upper, extra="forbid", frozen=True)
+    model_id: Text = None
+    model_api_base: Annotated[str | None, BeforeValidator(_url)] = None
+    model_api_key: Text = None
+    model_temperature: Annotated[float, Field(ge=0.0, le=2.0), BeforeValidator(_number)] = 0.1
+    model_max_tokens: _whole_from(16, 32768) = 1024
+    model_context_window: Annotated[Annotated[int, Field(ge=512, le=1_048_576)] | None,
+                                    BeforeValidator(_or_none(_whole))] = None
+    model_timeout: _whole_from(1, 86400) = 600
+    model_gguf: Where = None
+    model_fallback_ids: Annotated[tuple[str, ...], BeforeValidator(_comma_list)] = ()
+    model_prompt_lookup: Flag = True
+    grammar: _choice("auto", "tools", "python", "off") = "auto"
+    agent_max_steps: _whole_from(1, 1000) = 25
+    agent_time_budget: Annotated[Annotated[int, Field(ge=10, le=864000)] | None,
+                                 BeforeValidator(_or_none(_whole))] = None
+    agent_max_attempts: _whole_from(1, 1000) = 3
+    agent_coaching: Text = None  # read (and refused with the rules listed) by models/profiles.py
+    approval_mode: Annotated[Literal["ask", "auto", "never", "judge"] | None, BeforeValidator(_or_none(_lower))] = None
+    judge_model: Text = None
+    planner_model: Text = None
+    models_file: Where = None
+    phoenix_enabled: Flag = False
+    phoenix_endpoint: Annotated[str, BeforeValidator(_phoenix)] = "http://127.0.0.1:6006"
+    phoenix_port: _whole_from(1, 65535) = 6006
+    phoenix_project_name: Annotated[str, BeforeValidator(lambda raw: raw.strip() or "agent-runtime")] = "agent-runtime"
+    trace_hide_content: Flag = False
+    validation_max_chars: _whole_from(100) = 5000
+    validation_max_lines: _whole_from(10) = 200
+    validation_max_line_range: _whole_from(10) = 1000
+    patch_max_bytes: _whole_from(1000, 100_000_000) = 1_000_000
+    truncation_max_chars: _whole_from(200) = 3000
+    truncation_max_lines: _whole_from(10) = 150
+    truncation_max_list_items: _whole_from(5) = 100
+    log_level: Annotated[Literal["debug", "info", "warning", "error"], BeforeValidator(_lower),
+                         AfterValidator(str.upper)] = "INFO"  # as logging names them
+    suppress_warnings: Flag = True
+    runs_dir: Where = None
+    policy_file: Where = None
+    checkpoints: Flag = True
+
+
+_NAMES = frozenset(str(f.alias) for f in SettingsVars.model_fields.values())
+assert [(f.name, f.default) for f in fields(Settings)] == [
+    (name, f.default) for name, f in SettingsVars.model_fields.items()], "Settings and SettingsVars say the same"
 
 
 # Settings a repository's `.env` may set: how the agent works on this project. Not among them,
@@ -248,7 +262,7 @@ REPO_SETTINGS = frozenset({
     "VALIDATION_MAX_CHARS", "VALIDATION_MAX_LINES", "VALIDATION_MAX_LINE_RANGE", "PATCH_MAX_BYTES",
     "LOG_LEVEL", "PHOENIX_PROJECT_NAME", "TRACE_HIDE_CONTENT", "SUPPRESS_WARNINGS",
 })
-assert REPO_SETTINGS <= set(_PARSERS)
+assert REPO_SETTINGS <= _NAMES
 USER_CONFIG_NAME = "config.env"
 _SHOWN_NAMES = 12  # names listed in the warning about ignored variables
 
@@ -387,15 +401,15 @@ def load_config(repo: Path | None = None, *, env: Mapping[str, str] | None = Non
             else:
                 ignored.setdefault(path, []).append(name)
     for name, value in user.items():
-        if name in _PARSERS:
+        if name in _NAMES:
             raw[name] = (value, str(user_path))
-    for name in _PARSERS:
+    for name in _NAMES:
         if name in env:
             raw[name] = (env[name], "")
     settings = _parse(raw, overrides)
     if export:
         for name, value in user.items():
-            if name not in _PARSERS and name not in os.environ and is_variable_name(name):
+            if name not in _NAMES and name not in os.environ and is_variable_name(name):
                 os.environ[name] = value
     for path, names in ignored.items():
         home = str(Path.home())
@@ -413,23 +427,36 @@ def load_config(repo: Path | None = None, *, env: Mapping[str, str] | None = Non
 
 
 def _parse(raw: Mapping[str, tuple[str, str]], overrides: Mapping[str, Any]) -> Settings:
-    values: dict[str, Any] = {}
-    for name, (text, where) in raw.items():
-        try:
-            values[name.lower()] = _PARSERS[name](text)
-        except ValueError as exc:
-            place = f" (set in {where})" if where else ""
-            raise ConfigError(f"{name}={text!r} is not valid{place}: expected {exc}") from None
+    try:
+        parsed = SettingsVars.model_validate({name: text for name, (text, _) in raw.items()})
+    except ValidationError as exc:
+        loc, expected, _ = schema.first_error(exc, SettingsVars)
+        name = str(loc[0])
+        text, where = raw[name]  # found: the text as written, not what it was read as
+        raise ConfigError(schema.message(where or "environment", name, expected, schema.shown(text),
+                                         _line_of(Path(where), name) if where else None)) from None
+    values: dict[str, Any] = {key: getattr(parsed, key) for key in parsed.model_fields_set}
     for key, value in overrides.items():
         if value is not None:
             values[key] = value
     return Settings(**values)
 
 
+def _line_of(path: Path, name: str) -> int | None:
+    """The line that sets `name` in a dotenv file (the last: it is the one read)."""
+    pattern = re.compile(rf"^\s*(?:export\s+)?['\"]?{re.escape(name)}['\"]?\s*=")
+    try:
+        lines = read_user_file(path).splitlines()
+    except (OSError, UnicodeDecodeError):
+        return None
+    found = [number for number, line in enumerate(lines, 1) if pattern.match(line)]
+    return found[-1] if found else None
+
+
 def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
     """Settings from `env` alone (default os.environ); `overrides` are CLI options already parsed."""
     env = os.environ if env is None else env
-    return _parse({name: (env[name], "") for name in _PARSERS if name in env}, overrides)
+    return _parse({name: (env[name], "") for name in _NAMES if name in env}, overrides)
 
 
 def default_approval_mode(settings: Settings) -> str:

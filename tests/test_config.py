@@ -27,20 +27,21 @@ def test_defaults():
 @pytest.mark.parametrize(
     "name, value, accepts",
     [
-        ("MODEL_TEMPERATURE", "hot", "a number from 0 to 2"),
+        ("MODEL_TEMPERATURE", "hot", "a number"),
+        ("MODEL_TEMPERATURE", "5", "a number from 0 to 2"),
         ("AGENT_MAX_STEPS", "-1", "a whole number from 1 to 1000"),
         ("MODEL_MAX_TOKENS", "lots", "a whole number"),
         ("PHOENIX_ENABLED", "maybe", "true or false"),
-        ("APPROVAL_MODE", "sometimes", "ask or auto or never"),
+        ("APPROVAL_MODE", "sometimes", "one of ask, auto, never, judge"),
         ("MODEL_API_BASE", "localhost:8080", "a URL starting with http://"),
-        ("LOG_LEVEL", "loud", "debug or info or warning or error"),
+        ("LOG_LEVEL", "loud", "one of debug, info, warning, error"),
     ],
 )
 def test_bad_values_name_the_variable(name, value, accepts):
     with pytest.raises(ConfigError) as info:
         load_settings({name: value})
     message = str(info.value)
-    assert message.startswith(f"{name}={value!r} is not valid") and accepts in message
+    assert message.startswith(f"environment, {name}: expected {accepts}") and message.endswith(f'; found "{value}"')
     assert "\n" not in message
 
 
@@ -166,8 +167,7 @@ def test_bad_values_in_files_name_the_file(tmp_path):
     _dotenv(repo / ".env", {"AGENT_MAX_STEPS": "many"})
     with pytest.raises(ConfigError) as info:
         load_config(repo, env={}, cwd=repo, user_file=tmp_path / "none.env")
-    assert str(info.value).startswith("AGENT_MAX_STEPS='many' is not valid (set in ")
-    assert str(repo / ".env") in str(info.value)
+    assert str(info.value) == f'{repo / ".env"}:1, AGENT_MAX_STEPS: expected a whole number from 1 to 1000; found "many"'
 
 
 def test_the_cli_ignores_a_forged_env_and_says_so(tmp_path):

@@ -8,7 +8,7 @@ import ast
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "agent_runtime"
-BASE = {"core", "config", "procs", "gitcmd", "gitdir", "gitrepo", "smol", "redact"}
+BASE = {"core", "config", "procs", "gitcmd", "gitdir", "gitrepo", "smol", "redact", "schema"}
 # layer -> the layers it may import (besides itself)
 ALLOWED: dict[str, set[str]] = {
     "core": set(),
@@ -18,7 +18,8 @@ ALLOWED: dict[str, set[str]] = {
     "gitcmd": {"core", "gitdir"},  # the agent's own git calls, with the repository's programs switched off
     "gitdir": {"core", "config"},  # does a git directory lead outside its work tree (files only, no git run)
     "gitrepo": {"gitcmd"},  # GitPython's Repo, every git command of it through gitcmd's door
-    "config": {"core"},
+    "config": {"core", "schema"},
+    "schema": set(),  # the files users write: one error shape, pydantic's errors rendered in it
     "code": {"core"},  # Python code by name: symbols, the repository index, failures (standard library only)
     "safety": BASE,
     "patches": BASE | {"code"},

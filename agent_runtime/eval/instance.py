@@ -14,13 +14,15 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Annotated, Any
 
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, field_validator
+
+import agent_runtime.schema as schema
 from agent_runtime.eval.task import SuiteError, Task
 
 DEFAULT_TEST_CMD = "python -m pytest -q -p no:cacheprovider"
 _GITHUB_NAME = re.compile(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+")
-_SHA = re.compile(r"[0-9a-f]{7,40}")
 _KNOWN = {"instance_id", "repo", "base_commit", "problem_statement", "test_patch", "FAIL_TO_PASS", "PASS_TO_PASS",
           "test_cmd", "setup", "timeout_s", "patch", "tests_visible", "kind"}
 
@@ -68,21 +70,63 @@ def _relative(path: str) -> bool:
     return bool(path.strip()) and not path.startswith("/") and ".." not in parts and ".git" not in parts
 
 
-def _test_list(raw: dict[str, Any], name: str, where: str) -> tuple[str, ...]:
-    value = raw.get(name, [] if name == "PASS_TO_PASS" else None)
-    if value is None:
-        raise SuiteError(f"{where}: the instance has no {name!r}")
+def _test_ids(value: Any) -> Any:
     if isinstance(value, str):  # SWE-bench ships these as JSON strings of lists
         try:
             value = json.loads(value)
         except ValueError:
-            raise SuiteError(f"{where}: {name!r} is a string but not a JSON list of test ids") from None
+            raise schema.Wrong("a list of test ids (or a JSON string of one)", "a string that is not a JSON list") from None
     if not isinstance(value, list) or not all(isinstance(t, str) and t.strip() and "\n" not in t for t in value):
-        raise SuiteError(f"{where}: {name!r} must be a list of test ids")
+        raise schema.Wrong("a list of test ids (one line each)")
     for test in value:
         if not _relative(test.split("::")[0]):
-            raise SuiteError(f"{where}: {name!r}: {test!r} must name a test inside the repository")
-    return tuple(dict.fromkeys(value))
+            raise schema.Wrong("tests inside the repository", schema.shown(test))
+    return list(dict.fromkeys(value))
+
+
+# A list, or the JSON string of one (as SWE-bench ships them); one check for both.
+TestIds = Annotated[Any, BeforeValidator(_test_ids), WithJsonSchema(
+    {"anyOf": [{"type": "array", "items": {"type": "string"}}, {"type": "string"}]})]
+
+
+class SweInstance(BaseModel):
+    """One line of a suite with instance_id: a SWE-bench-shaped instance. Other keys are kept, for reports."""
+
+    model_config = ConfigDict(strict=True, extra="allow", frozen=True)
+    instance_id: schema.Text
+    repo: str  # a directory (relative to the suite file), a git URL, or owner/name on GitHub
+    base_commit: Annotated[str, Field(pattern=r"^[0-9a-f]{7,40}$")] | None = None
+    problem_statement: schema.Text  # the agent's task, and all it gets of the instance
+    test_patch: str  # a unified diff of the tests, applied before judging
+    FAIL_TO_PASS: TestIds
+    PASS_TO_PASS: TestIds = []
+    test_cmd: schema.Text = DEFAULT_TEST_CMD
+    setup: str | None = None
+    timeout_s: Annotated[int, Field(gt=0)] = 300
+    patch: str | None = None  # the reference fix: for reports, never the agent
+    tests_visible: bool = False  # the test patch committed before the agent starts
+    kind: str | None = None
+
+    @field_validator("test_patch")
+    @classmethod
+    def _diff(cls, value: str) -> str:
+        touched = patch_paths(value)
+        if value.strip() and not touched:
+            raise schema.Wrong("a unified diff (---/+++ file lines)", "none of them")
+        for path in touched:
+            if not _relative(path):
+                raise schema.Wrong("a diff of files inside the repository", f"it touches {schema.shown(path)}")
+        return value
+
+    @field_validator("FAIL_TO_PASS")
+    @classmethod
+    def _shows_the_fix(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise schema.Wrong("at least one test (nothing else would show the fix)", "[]")
+        return value
+
+
+assert set(SweInstance.model_fields) == _KNOWN
 
 
 def is_git_repository(path: Path) -> bool:
@@ -96,76 +140,52 @@ def _resolve_commit(repo: Path, commit: str, where: str) -> str:
     try:
         done = run_git(["rev-parse", "--verify", "--quiet", f"{commit}^{{commit}}"], repo)
     except GitError as exc:
-        raise SuiteError(f"{where}: 'base_commit': git could not read {repo} ({exc})") from None
+        raise SuiteError(schema.message(where, "base_commit", f"a commit of {repo}",
+                                        f"git could not read it ({exc})")) from None
     if done.returncode != 0:
-        raise SuiteError(f"{where}: 'base_commit' {commit} is not a commit of {repo}")
+        raise SuiteError(schema.message(where, "base_commit", f"a commit of {repo}", f"{commit}, which is not one"))
     return done.stdout.decode("utf-8", "replace").strip()  # the full sha: a fetch needs it
 
 
-def _source(raw: dict[str, Any], base_dir: Path, where: str) -> tuple[str, str | None]:
+def _source(repo: str, commit: str | None, base_dir: Path, where: str) -> tuple[str, str | None]:
     """(where the repository comes from, its full base commit or None for a plain directory)."""
-    repo, commit = raw["repo"], raw.get("base_commit")
-    if commit is not None and (not isinstance(commit, str) or not _SHA.fullmatch(commit)):
-        raise SuiteError(f"{where}: 'base_commit' must be a commit id (hex)")
     local = (base_dir / os.path.expanduser(repo)).resolve()
     if local.is_dir():
         if is_git_repository(local):
             if commit is None:
-                raise SuiteError(f"{where}: 'base_commit' is needed: {local} is a git repository")
+                raise SuiteError(schema.message(where, "base_commit", f"a commit: {local} is a git repository", "none"))
             return str(local), _resolve_commit(local, commit, where)
         if commit is not None:
-            raise SuiteError(f"{where}: 'base_commit' given, but {local} is a plain directory, not a git repository")
+            raise SuiteError(schema.message(where, "base_commit", f"none: {local} is a plain directory, not a git "
+                                            "repository", schema.shown(commit)))
         return str(local), None
     if "://" in repo or repo.startswith("git@"):
         url = repo
     elif _GITHUB_NAME.fullmatch(repo) and not repo.startswith("."):
         url = f"https://github.com/{repo}.git"  # SWE-bench names repositories owner/name
     else:
-        raise SuiteError(f"{where}: 'repo' {repo!r}: no such directory, and not a git URL or owner/name")
+        raise SuiteError(schema.message(where, "repo", "a directory, a git URL or owner/name",
+                                        f"{schema.shown(repo)}: no such directory"))
     if commit is None or len(commit) != 40:
-        raise SuiteError(f"{where}: 'base_commit' must be a full 40-character commit id for a remote repository")
+        raise SuiteError(schema.message(where, "base_commit", "a full 40-character commit id for a remote repository",
+                                        schema.shown(commit) if commit else "none"))
     return url, commit
 
 
 def parse_instance(raw: dict[str, Any], where: str, base_dir: Path) -> Instance:
     """One instance line; `base_dir` is where relative repository paths start (the suite file's folder)."""
-    for name in ("instance_id", "repo", "problem_statement", "test_patch"):
-        if name not in raw:
-            raise SuiteError(f"{where}: the instance has no {name!r}")
-        if not isinstance(raw[name], str):
-            raise SuiteError(f"{where}: {name!r} has the wrong type ({type(raw[name]).__name__})")
-    for name, kinds in {"test_cmd": str, "setup": (str, type(None)), "timeout_s": int, "patch": (str, type(None)),
-                        "tests_visible": bool, "kind": (str, type(None))}.items():
-        if name in raw and (not isinstance(raw[name], kinds) or (name == "timeout_s" and isinstance(raw[name], bool))):
-            raise SuiteError(f"{where}: {name!r} has the wrong type ({type(raw[name]).__name__})")
-    if not raw["instance_id"].strip():
-        raise SuiteError(f"{where}: 'instance_id' is empty")
-    if not raw["problem_statement"].strip():
-        raise SuiteError(f"{where}: 'problem_statement' is empty")
-    if raw.get("timeout_s", 300) <= 0:
-        raise SuiteError(f"{where}: 'timeout_s' must be positive")
-    if not raw.get("test_cmd", DEFAULT_TEST_CMD).strip():
-        raise SuiteError(f"{where}: 'test_cmd' is empty")
-    test_patch = raw["test_patch"]
-    touched = patch_paths(test_patch)
-    if test_patch.strip() and not touched:
-        raise SuiteError(f"{where}: 'test_patch' is not a unified diff (no ---/+++ file lines)")
-    for path in touched:
-        if not _relative(path):
-            raise SuiteError(f"{where}: 'test_patch' touches {path!r}, outside the repository")
-    fail_to_pass = _test_list(raw, "FAIL_TO_PASS", where)
-    if not fail_to_pass:
-        raise SuiteError(f"{where}: 'FAIL_TO_PASS' is empty: nothing would show the fix")
-    pass_to_pass = tuple(t for t in _test_list(raw, "PASS_TO_PASS", where) if t not in fail_to_pass)
-    source, commit = _source(raw, base_dir, where)
-    test_cmd = raw.get("test_cmd", DEFAULT_TEST_CMD).strip()
+    one = schema.validate(SweInstance, raw, where, SuiteError, table="a JSON object")
+    fail_to_pass = tuple(one.FAIL_TO_PASS)
+    pass_to_pass = tuple(t for t in one.PASS_TO_PASS if t not in fail_to_pass)
+    source, commit = _source(one.repo, one.base_commit, base_dir, where)
+    test_cmd = one.test_cmd.strip()
     test_files = [t.split("::")[0] for t in fail_to_pass + pass_to_pass]
     return Instance(
-        id=raw["instance_id"], prompt=raw["problem_statement"], files={},
+        id=one.instance_id, prompt=one.problem_statement, files={},
         check=f"{test_cmd} <{len(fail_to_pass)} FAIL_TO_PASS + {len(pass_to_pass)} PASS_TO_PASS tests>",
-        setup=raw.get("setup"), timeout_s=raw.get("timeout_s", 300),
-        protected=tuple(dict.fromkeys(touched + test_files)), kind=raw.get("kind") or "instance",
+        setup=one.setup, timeout_s=one.timeout_s,
+        protected=tuple(dict.fromkeys(patch_paths(one.test_patch) + test_files)), kind=one.kind or "instance",
         extra={k: v for k, v in raw.items() if k not in _KNOWN},
-        source=source, base_commit=commit, test_patch=test_patch, fail_to_pass=fail_to_pass,
-        pass_to_pass=pass_to_pass, test_cmd=test_cmd, tests_visible=raw.get("tests_visible", False),
-        reference_patch=raw.get("patch"))
+        source=source, base_commit=commit, test_patch=one.test_patch, fail_to_pass=fail_to_pass,
+        pass_to_pass=pass_to_pass, test_cmd=test_cmd, tests_visible=one.tests_visible,
+        reference_patch=one.patch)

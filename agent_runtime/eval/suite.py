@@ -8,62 +8,62 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from agent_runtime.eval.instance import parse_instance
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+
+import agent_runtime.schema as schema
+from agent_runtime.eval.instance import Instance, parse_instance
 from agent_runtime.eval.task import SuiteError, Task
 
 __all__ = ["SuiteError", "Task", "load_suite"]
 
 
-_FIELDS = {"id": str, "prompt": str, "files": dict, "check": str}
-_OPTIONAL = {"setup": (str, type(None)), "timeout_s": int, "protected": list, "kind": (str, type(None)),
-             "answer": list}
+def _regex(pattern: str) -> str:
+    if not pattern.strip():
+        raise schema.Wrong("a regex (a non-empty string)")
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        raise schema.Wrong("a valid regex", f"{schema.shown(pattern)} ({exc})") from None
+    return pattern
 
 
-def _answer(raw: dict[str, Any], where: str) -> tuple[str, ...]:
-    """A question's `answer`: regexes its final answer must all match. Its `check` may then be
-    null or missing (the answer alone judges it)."""
-    patterns = raw.get("answer", [])
-    if not isinstance(patterns, list):
-        raise SuiteError(f"{where}: 'answer' has the wrong type ({type(patterns).__name__})")
-    if "answer" in raw and not patterns:
-        raise SuiteError(f"{where}: 'answer' must list at least one regex")
-    for pattern in patterns:
-        if not isinstance(pattern, str) or not pattern.strip():
-            raise SuiteError(f"{where}: 'answer' must be a list of regexes (strings)")
-        try:
-            re.compile(pattern)
-        except re.error as exc:
-            raise SuiteError(f"{where}: 'answer' has an invalid regex {pattern!r} ({exc})") from None
-    return tuple(patterns)
+def _relative(path: str) -> str:
+    if path.startswith("/") or ".." in Path(path).parts or not path.strip():
+        raise schema.Wrong("a relative path inside the repository")
+    return path
+
+
+class SuiteTask(BaseModel):
+    """One line of a suite: one of the project's own tasks. Other keys are kept, for reports."""
+
+    model_config = ConfigDict(strict=True, extra="allow", frozen=True)
+    id: str
+    prompt: str
+    files: dict[Annotated[str, AfterValidator(_relative)], str]  # written into a fresh repository
+    check: str | None = None  # the command that judges it; only a question (with answer) has none
+    setup: str | None = None
+    timeout_s: Annotated[int, Field(gt=0)] = 300
+    protected: list[str] = []
+    kind: str | None = None
+    # Regexes the final answer must all match (a question: its check may then be null or missing).
+    # Absent: None; a null written is refused (it is not a list).
+    answer: list[Annotated[str, AfterValidator(_regex)]] = Field(None, min_length=1)  # type: ignore[assignment]
+
+    @model_validator(mode="after")
+    def _judged(self) -> "SuiteTask":
+        if self.check is None and self.answer is None:
+            raise schema.Wrong('a check command (or, for a question, "answer": regexes)', "none", "check")
+        return self
 
 
 def _task(raw: Any, where: str) -> Task:
-    if not isinstance(raw, dict):
-        raise SuiteError(f"{where}: a task must be a JSON object")
-    answer = _answer(raw, where)
-    for name, kind in {**_FIELDS, **_OPTIONAL}.items():
-        if name == "check" and answer and raw.get("check") is None:
-            continue  # a question: its answer is the check
-        if name in _FIELDS and name not in raw:
-            raise SuiteError(f"{where}: the task has no {name!r}")
-        if name in raw and not isinstance(raw[name], kind):
-            raise SuiteError(f"{where}: {name!r} has the wrong type ({type(raw[name]).__name__})")
-    for path, content in raw["files"].items():
-        if not isinstance(content, str):
-            raise SuiteError(f"{where}: files[{path!r}] must be a string")
-        if path.startswith("/") or ".." in Path(path).parts or not path.strip():
-            raise SuiteError(f"{where}: files[{path!r}] must be a relative path inside the repository")
-    protected = raw.get("protected", [])
-    if not all(isinstance(p, str) for p in protected):
-        raise SuiteError(f"{where}: 'protected' must be a list of paths")
-    if raw.get("timeout_s", 300) <= 0:
-        raise SuiteError(f"{where}: 'timeout_s' must be positive")
-    known = set(_FIELDS) | set(_OPTIONAL)
-    return Task(id=raw["id"], prompt=raw["prompt"], files=dict(raw["files"]), check=raw.get("check"),
-                setup=raw.get("setup"), timeout_s=raw.get("timeout_s", 300), protected=tuple(protected),
-                kind=raw.get("kind"), extra={k: v for k, v in raw.items() if k not in known}, answer=answer)
+    known = set(SuiteTask.model_fields)
+    task = schema.validate(SuiteTask, raw, where, SuiteError, table="a JSON object")
+    return Task(id=task.id, prompt=task.prompt, files=dict(task.files), check=task.check, setup=task.setup,
+                timeout_s=task.timeout_s, protected=tuple(task.protected), kind=task.kind,
+                extra={k: v for k, v in raw.items() if k not in known}, answer=tuple(task.answer or ()))
 
 
 def load_suite(path: Path) -> list[Task]:
@@ -89,13 +89,14 @@ def load_suite(path: Path) -> list[Task]:
             try:
                 raw = json.loads(line)
             except ValueError as exc:
-                raise SuiteError(f"{where}: not valid JSON ({exc})") from None
+                raise SuiteError(schema.message(where, "", "a JSON object", f"not valid JSON ({exc})")) from None
             if isinstance(raw, dict) and "instance_id" in raw and "id" not in raw:
                 task = parse_instance(raw, where, file.parent)
             else:
                 task = _task(raw, where)
             if task.id in seen:
-                raise SuiteError(f"{where}: the id {task.id!r} is used twice")
+                key = "instance_id" if isinstance(task, Instance) else "id"
+                raise SuiteError(schema.message(where, key, "each id once", f"{schema.shown(task.id)} a second time"))
             seen.add(task.id)
             tasks.append(task)
     if not tasks:

@@ -21,20 +21,22 @@
                                         min_tokens / max_tokens (the task's size), model: the first
                                         route that fits a single task picks that role's model
 
-Every key is checked when the file loads; an error names the file, the line and the key, and
-says what was expected. Only standard library (and models/profiles.py) here: `agent-runtime models` and start-up read it.
+Every key is checked when the file loads, by its schema (ModelsFile, docs/configuration.md); an error
+names the file, the line and the key, what was expected and what was found (schema.py).
 """
 
 from __future__ import annotations
 
 import re
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
+from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, WithJsonSchema, field_validator, model_validator
+
+import agent_runtime.schema as schema
 from agent_runtime.config import ConfigError, config_home, read_user_file
-from agent_runtime.models.profiles import CoachingError, switches
+from agent_runtime.models.profiles import RULES, switches
 
 ROLES = ("coder", "planner", "judge")
 ROUTED_ROLES = ("coder", "planner")  # a route picks by the task: the judge has none
@@ -126,196 +128,210 @@ class Catalog:
         return parse(text, str(path))
 
 
-# --- reading the file, with a line for every error ---
+# --- the file's schema ---
+
+HIDDEN = "a value not shown here (it may be a secret)"  # a key pasted in its variable's place is not echoed
 
 
-class _Lines:
-    """Where a table or key is in the file's text (tomllib gives values, not places)."""
-
-    def __init__(self, text: str, source: str):
-        self.lines = text.splitlines()
-        self.source = source
-
-    def header(self, table: str, index: int = 0) -> int | None:
-        """The line (1-based) of `[table]` or the index-th `[[table]]`, spaces and quotes aside."""
-        wanted = table.replace('"', "").replace("'", "").replace(" ", "")
-        seen = 0
-        for number, line in enumerate(self.lines, 1):
-            bare = line.split("#", 1)[0].strip().replace('"', "").replace("'", "").replace(" ", "")
-            if bare in (f"[{wanted}]", f"[[{wanted}]]"):
-                if seen == index:
-                    return number
-                seen += 1
-        return None
-
-    def section(self, name: str) -> int | None:
-        """The first line of a top-level section: `[name]`, `[[name]]` or a table under it (`[name.x]`)."""
-        for number, line in enumerate(self.lines, 1):
-            bare = line.split("#", 1)[0].strip().replace('"', "").replace("'", "").replace(" ", "").strip("[]")
-            if line.lstrip().startswith("[") and (bare == name or bare.startswith(name + ".")):
-                return number
-        return None
-
-    def key(self, table: str | None, key: str, index: int = 0) -> int | None:
-        start = self.header(table, index) if table else 0
-        if start is None:
-            return None
-        pattern = re.compile(rf"^\s*[\"']?{re.escape(key)}[\"']?\s*=")
-        for number in range(start + 1 if table else 1, len(self.lines) + 1):
-            line = self.lines[number - 1]
-            if table and number > start and line.lstrip().startswith("["):
-                break
-            if pattern.match(line):
-                return number
-        return start or None
-
-    def error(self, line: int | None, where: str, message: str) -> ModelsFileError:
-        place = f"{self.source}:{line}" if line else self.source
-        return ModelsFileError(f"{place}: {where}: {message}")
+def _model_id(value: Any) -> Any:
+    if not isinstance(value, str) or not value.strip() or any(c.isspace() for c in value):
+        raise schema.Wrong("a model id without spaces")
+    return value.strip()
 
 
-def _describe(value: Any) -> str:
-    kind = {str: "a string", bool: "true/false", int: "a number", float: "a number", list: "a list",
-            dict: "a table"}.get(type(value), type(value).__name__)
-    shown = repr(value) if not isinstance(value, (list, dict)) else kind
-    return f"{shown} ({kind})" if shown != kind else kind
+def _address(value: Any) -> Any:
+    if not isinstance(value, str) or not value.startswith(("http://", "https://")):
+        raise schema.Wrong("a URL starting with http:// or https://", HIDDEN)
+    if "@" in value.split("/")[2]:  # http://user:secret@host: a key in the file
+        raise schema.Wrong("an address without user:password@ (the key goes in the variable api_key_env names)",
+                           HIDDEN)
+    return value.rstrip("/")
+
+
+def _env_name(value: Any) -> Any:
+    if not isinstance(value, str) or not _ENV_NAME.match(value):
+        raise schema.Wrong("the name of an environment variable (the key itself is never written here)", HIDDEN)
+    return value
+
+
+def _word(value: str) -> str:
+    if not _WORD.match(value):
+        raise schema.Wrong('a lower-case word, e.g. "code"')
+    return value
+
+
+def _rules(value: Any) -> Any:
+    """Coaching rules (models/profiles.py): a list (exactly these on) or a table of rule = true/false."""
+    if not isinstance(value, (list, dict)):
+        raise schema.Wrong("a list of rule names, or a table of rule = true/false")
+    unknown = [n for n in value if not isinstance(n, str) or n not in RULES]
+    if unknown:
+        raise schema.Wrong(f"rule names among {', '.join(RULES)}", f"unknown rule {schema.shown(unknown[0])}")
+    wrong = [k for k, v in value.items() if not isinstance(v, bool)] if isinstance(value, dict) else []
+    if wrong:
+        raise schema.Wrong("true or false for each rule", f"{wrong[0]} = {schema.shown(value[wrong[0]])}")
+    return switches(value, "rules")
+
+
+def _routed(value: Any) -> Any:
+    if value == "judge":
+        raise schema.Wrong("coder or planner (the judge is not routed: it answers approvals, not tasks; set it "
+                           "in [roles])")
+    if value not in ROUTED_ROLES:
+        raise schema.Wrong(f"one of {', '.join(ROUTED_ROLES)}")
+    return value
+
+
+def _kinds(value: Any) -> Any:
+    kinds = [value] if isinstance(value, str) else value
+    if not isinstance(kinds, list) or not all(k in TASK_KINDS for k in kinds):
+        raise schema.Wrong(f"some of {', '.join(TASK_KINDS)} (a word or a list)")
+    return kinds
+
+
+def _checked_by(check: Any, json_schema: dict[str, Any]) -> Any:
+    """A value one function checks whole (its own message: no union's errors, no secret echoed)."""
+    return Annotated[Any, BeforeValidator(check), WithJsonSchema(json_schema)]
+
+
+class CostSpec(BaseModel):
+    """US dollars per million tokens."""
+
+    model_config = schema.STRICT
+    input: Annotated[float, Field(ge=0)] | None = None
+    output: Annotated[float, Field(ge=0)] | None = None
+
+
+class ModelSpec(BaseModel):
+    """One [models.NAME] table: a model and what it is."""
+
+    model_config = schema.STRICT
+    id: _checked_by(_model_id, {"type": "string"})  # a LiteLLM id, embedded or embedded:KEY
+    api_base: _checked_by(_address, {"type": "string", "format": "uri"}) = None
+    api_key_env: _checked_by(_env_name, {"type": "string"}) = None  # the NAME of the variable with its key
+    context_window: Annotated[int, Field(ge=512, le=1_048_576)] | None = None
+    capabilities: list[Annotated[str, AfterValidator(_word)]] = []
+    cost: CostSpec = CostSpec()
+    concurrency: Annotated[int, Field(ge=1, le=256)] = 1  # requests at once (models/slots.py)
+    fallbacks: list[schema.Text] = []  # other models' names, tried in order when it does not answer
+    rules: _checked_by(_rules, {"anyOf": [{"type": "array", "items": {"enum": list(RULES)}},
+                                      {"type": "object", "additionalProperties": {"type": "boolean"}}]}) = None
+
+    @field_validator("fallbacks")
+    @classmethod
+    def _once(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise schema.Wrong("each name once")
+        return value
+
+
+class RolesSpec(BaseModel):
+    """[roles] or [profiles.NAME]: a role -> a model's name."""
+
+    model_config = schema.STRICT
+    coder: str | None = None
+    planner: str | None = None
+    judge: str | None = None
+
+
+class RouteSpec(BaseModel):
+    """One [[routes]] entry: the first that fits a task picks that role's model."""
+
+    model_config = schema.STRICT
+    role: _checked_by(_routed, {"enum": list(ROUTED_ROLES)})
+    kind: _checked_by(_kinds, {"anyOf": [{"enum": list(TASK_KINDS)}, {"type": "array", "items": {"enum": list(TASK_KINDS)}}]}) = []
+    min_tokens: Annotated[int, Field(ge=0)] | None = None
+    max_tokens: Annotated[int, Field(ge=0)] | None = None
+    model: str
+
+    @model_validator(mode="after")
+    def _bounds(self) -> "RouteSpec":
+        if self.min_tokens is not None and self.max_tokens is not None and self.min_tokens > self.max_tokens:
+            raise schema.Wrong(f"at most max_tokens ({self.max_tokens}): else no request would match",
+                               str(self.min_tokens), "min_tokens")
+        return self
+
+
+class ModelsFile(BaseModel):
+    """models.toml: named models, the roles they play, profiles and routes."""
+
+    model_config = schema.STRICT
+    models: dict[str, ModelSpec] = {}
+    roles: RolesSpec = RolesSpec()
+    profiles: dict[str, RolesSpec] = {}
+    routes: list[RouteSpec] = []
+
+
+assert tuple(ModelSpec.model_fields) == MODEL_KEYS and tuple(RouteSpec.model_fields) == tuple(
+    k for k in ("role", "kind", "min_tokens", "max_tokens", "model")) and set(ROUTE_KEYS) == set(RouteSpec.model_fields)
+assert tuple(RolesSpec.model_fields) == ROLES and tuple(ModelsFile.model_fields) == SECTIONS
+
+
+# --- reading the file: what the schema cannot say (names, and what they refer to) ---
 
 
 def parse(text: str, source: str = "<models file>") -> Catalog:
-    try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        found = re.search(r"at line (\d+)", str(exc))
-        line = f":{found.group(1)}" if found else ""
-        raise ModelsFileError(f"{source}{line}: not valid TOML: {exc}") from None
-    at = _Lines(text, source)
-    unknown = sorted(set(raw) - set(SECTIONS))
-    if unknown:
-        raise at.error(at.section(unknown[0]) or at.key(None, unknown[0]), unknown[0],
-                       f"unknown section (known: {', '.join(SECTIONS)}); check the spelling")
+    raw, lines = schema.read_toml(text, source, ModelsFileError)
+
+    def fail(loc: tuple[str | int, ...], expected: str, found: str) -> ModelsFileError:
+        return schema.fail(ModelsFileError, source, loc, expected, found, lines)  # type: ignore[return-value]
+
+    for name in raw.get("models", {}) if isinstance(raw.get("models"), dict) else ():
+        if not _NAME.match(name):
+            raise fail(("models", name), "a model's name: letters, digits and . _ : - (no spaces)", schema.shown(name))
+        if name in ROLES:
+            raise fail(("models", name), "a name after what the model is", f"{schema.shown(name)}, a role")
+        if _is_kind_id(name):
+            raise fail(("models", name), 'a name of its own (and the model id as id = "...")',
+                       f"{schema.shown(name)}, a model id (embedded..., replay:...)")
+    file = schema.validate(ModelsFile, raw, source, ModelsFileError, lines)
     catalog = Catalog(source=source)
-    models = _table(raw, "models", at, None)
-    for name, body in models.items():
-        catalog.models[name] = _model(name, body, at)
+    for name, spec in file.models.items():
+        if spec.api_base is not None and _is_kind_id(spec.id):
+            raise fail(("models", name, "api_base"), f"no address: {spec.id.split(':')[0]} models have none (only a "
+                       "server you run has one)", "an address")
+        catalog.models[name] = ModelEntry(
+            name, spec.id, spec.api_base, spec.api_key_env, spec.context_window, tuple(spec.capabilities),
+            _float(spec.cost.input), _float(spec.cost.output), spec.concurrency, tuple(spec.fallbacks),
+            f"{source}:{lines.line(('models', name)) or '?'}", spec.rules or ())
+    known = _known(catalog)
     for name, entry in catalog.models.items():
-        where = (at.key(f"models.{name}", "fallbacks"), f"[models.{name}] fallbacks")
+        where = ("models", name, "fallbacks")
         for other in entry.fallbacks:
-            if other not in catalog.models or other == name:
-                why = "is this model itself" if other == name else f"is not a model of this file ({_known(catalog)})"
-                raise at.error(*where, f"{other!r} {why}")
+            if other == name:
+                raise fail(where, "other models' names", f"{schema.shown(other)}, this model itself")
+            if other not in catalog.models:
+                raise fail(where, f"names of models of this file ({known})", schema.shown(other))
         # Fallbacks are the LiteLLM chain's (models/registry.py LiteLLMKind): tried when a server or a provider
         # does not answer, each one reached through LiteLLM itself.
         if entry.fallbacks and _is_kind_id(entry.id):
-            raise at.error(*where, f"{entry.id} is never replaced by a fallback (fallbacks are tried when a server "
-                                   "or a provider does not answer): give them to such a model, or remove them")
+            raise fail(where, f"none: {entry.id} is never replaced by a fallback (fallbacks are tried when a server "
+                       "or a provider does not answer); give them to such a model", schema.shown(list(entry.fallbacks)))
         for other in entry.fallbacks:
             if _is_kind_id(catalog.models[other].id):
-                raise at.error(*where, f"{other!r} is {catalog.models[other].id}, which cannot stand in for "
-                                       f"{entry.id}: a fallback is a model reached through LiteLLM (a server or a "
-                                       "provider)")
-    catalog.roles = _assignments(_table(raw, "roles", at, None), "roles", at, catalog)
-    for name, body in _table(raw, "profiles", at, None).items():
-        where = f"[profiles.{name}]"
-        if not isinstance(body, dict):
-            raise at.error(at.key("profiles", name), where, f"expected a table of roles, got {_describe(body)}")
+                raise fail(where, f"models reached through LiteLLM (a server or a provider), to stand in for {entry.id}",
+                           f"{schema.shown(other)}, which is {catalog.models[other].id}")
+    catalog.roles = _assignments(file.roles, ("roles",), catalog, fail)
+    for name, roles in file.profiles.items():
         if not _NAME.match(name) or _is_kind_id(name):
-            raise at.error(at.header(f"profiles.{name}"), where, "a profile's name is letters, digits and . _ : - "
-                                                                 "(no spaces), and not a model id")
+            raise fail(("profiles", name), "a profile's name: letters, digits and . _ : - (no spaces), not a model id",
+                       schema.shown(name))
         if name in catalog.models:
-            raise at.error(at.header(f"profiles.{name}"), where,
-                           "a model has this name too; `--model NAME` would not know which one is meant")
-        if not body:
-            raise at.error(at.header(f"profiles.{name}"), where, f"names no role (the roles: {', '.join(ROLES)})")
-        catalog.profiles[name] = _assignments(body, f"profiles.{name}", at, catalog)
-    routes = raw.get("routes", [])
-    if not isinstance(routes, list):
-        raise at.error(at.key(None, "routes"), "routes", f"expected [[routes]] tables, got {_describe(routes)}")
-    for index, body in enumerate(routes):
-        catalog.routes.append(_route(index, body, at, catalog))
+            raise fail(("profiles", name), "a name no model has (`--model NAME` would not know which one is meant)",
+                       f"{schema.shown(name)}, a model's name")
+        if not roles.model_fields_set:
+            raise fail(("profiles", name), f"at least one role ({', '.join(ROLES)})", "an empty table")
+        catalog.profiles[name] = _assignments(roles, ("profiles", name), catalog, fail)
+    for index, route in enumerate(file.routes):
+        if route.model not in catalog.models:
+            raise fail(("routes", index, "model"), f"a model of this file ({known})", schema.shown(route.model))
+        catalog.routes.append(Route(route.role, route.model, tuple(route.kind), route.min_tokens, route.max_tokens,
+                                    f"{source}:{lines.line(('routes', index)) or '?'}"))
     return catalog
-
-
-def _shown(value: Any) -> str:
-    """A value in a message: a string quoted, anything else with its type."""
-    return repr(value) if isinstance(value, str) else _describe(value)
 
 
 def _known(catalog: Catalog) -> str:
     return "models: " + (", ".join(catalog.models) or "none")
-
-
-def _table(raw: dict[str, Any], name: str, at: _Lines, where: str | None) -> dict[str, Any]:
-    value = raw.get(name, {})
-    if not isinstance(value, dict):
-        raise at.error(at.key(where, name), name, f"expected a table ([{name}]), got {_describe(value)}")
-    return value
-
-
-def _model(name: str, body: Any, at: _Lines) -> ModelEntry:
-    table = f"models.{name}"
-    where = f"[{table}]"
-    if not _NAME.match(name):
-        raise at.error(at.header(table), where, "a model's name is letters, digits and . _ : - (no spaces)")
-    if name in ROLES:
-        raise at.error(at.header(table), where, f"{name!r} is a role; name the model after what it is")
-    if _is_kind_id(name):
-        raise at.error(at.header(table), where, f"{name!r} is a model id (embedded..., replay:...); give the model "
-                                                "a name of its own and the id as id = \"...\"")
-    if not isinstance(body, dict):
-        raise at.error(at.key("models", name), where, f"expected a table, got {_describe(body)}")
-
-    def wrong(key: str, expected: str, show: bool = True) -> ModelsFileError:
-        # A key pasted where its variable's name goes, or a URL with a password, is not echoed to the terminal.
-        got = _describe(body[key]) if show else "a value not shown here (it may be a secret)"
-        return at.error(at.key(table, key), f"{where} {key}", f"expected {expected}, got {got}")
-
-    for key in body:
-        if key not in MODEL_KEYS:
-            raise at.error(at.key(table, key), f"{where} {key}", f"unknown key (known: {', '.join(MODEL_KEYS)})")
-    if "id" not in body:
-        raise at.error(at.header(table), where, 'needs id = "..." (a LiteLLM id such as ollama_chat/qwen2.5-coder:7b, '
-                                                "or embedded / embedded:KEY)")
-    model_id = body["id"]
-    if not isinstance(model_id, str) or not model_id.strip() or any(c.isspace() for c in model_id):
-        raise wrong("id", "a model id without spaces")
-    api_base = body.get("api_base")
-    if api_base is not None and (not isinstance(api_base, str) or not api_base.startswith(("http://", "https://"))):
-        raise wrong("api_base", "a URL starting with http:// or https://", show=False)
-    if api_base is not None and "@" in api_base.split("/")[2]:  # http://user:secret@host: a key in the file
-        raise wrong("api_base", "an address without user:password@ (the key goes in the variable api_key_env "
-                                "names)", show=False)
-    if api_base is not None and _is_kind_id(model_id):
-        raise at.error(at.key(table, "api_base"), f"{where} api_base",
-                       f"{model_id.split(':')[0]} models have no address (only a server you run has one); remove it")
-    key_env = body.get("api_key_env")
-    if key_env is not None and (not isinstance(key_env, str) or not _ENV_NAME.match(key_env)):
-        raise wrong("api_key_env", "the name of an environment variable (the key itself is never written here)",
-                    show=False)
-    window = body.get("context_window")
-    if window is not None and (not _whole(window) or not 512 <= window <= 1_048_576):
-        raise wrong("context_window", "a whole number from 512 to 1048576")
-    capabilities = body.get("capabilities", [])
-    if not isinstance(capabilities, list) or not all(isinstance(c, str) and _WORD.match(c) for c in capabilities):
-        raise wrong("capabilities", 'a list of lower-case words, e.g. ["code", "plan"]')
-    cost = body.get("cost", {})
-    if not isinstance(cost, dict) or set(cost) - {"input", "output"} or not all(
-            isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0 for v in cost.values()):
-        raise wrong("cost", "{ input = N, output = N }: US dollars per million tokens, 0 or more")
-    concurrency = body.get("concurrency", 1)
-    if not _whole(concurrency) or not 1 <= concurrency <= 256:
-        raise wrong("concurrency", "a whole number from 1 to 256")
-    fallbacks = body.get("fallbacks", [])
-    if not isinstance(fallbacks, list) or not all(isinstance(f, str) and f for f in fallbacks):
-        raise wrong("fallbacks", "a list of other models' names")
-    if len(set(fallbacks)) != len(fallbacks):
-        raise wrong("fallbacks", "each name once")
-    try:
-        rules = switches(body["rules"], f"{where} rules") if "rules" in body else ()
-    except CoachingError as exc:
-        raise at.error(at.key(table, "rules"), f"{where} rules", str(exc).split(": ", 1)[1]) from None
-    return ModelEntry(name, model_id.strip(), api_base.rstrip("/") if api_base else None, key_env, window,
-                      tuple(capabilities), _float(cost.get("input")), _float(cost.get("output")), concurrency,
-                      tuple(fallbacks), f"{at.source}:{at.header(table) or '?'}", rules)
 
 
 def _is_kind_id(text: str) -> bool:
@@ -323,61 +339,15 @@ def _is_kind_id(text: str) -> bool:
     return text == "embedded" or text.startswith(("embedded:", "replay:"))
 
 
-def _whole(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
 def _float(value: Any) -> float | None:
     return None if value is None else float(value)
 
 
-def _assignments(body: dict[str, Any], table: str, at: _Lines, catalog: Catalog) -> dict[str, str]:
+def _assignments(roles: RolesSpec, table: tuple[str, ...], catalog: Catalog, fail: Any) -> dict[str, str]:
     out: dict[str, str] = {}
-    for role, name in body.items():
-        line = at.key(table, role)
-        if role not in ROLES:
-            raise at.error(line, f"[{table}] {role}", f"unknown role (the roles: {', '.join(ROLES)})")
-        if not isinstance(name, str) or name not in catalog.models:
-            raise at.error(line, f"[{table}] {role}", f"{_shown(name)} is not a model of this file ({_known(catalog)})")
+    for role in roles.model_fields_set:
+        name = getattr(roles, role)
+        if name not in catalog.models:
+            raise fail((*table, role), f"a model of this file ({_known(catalog)})", schema.shown(name))
         out[role] = name
-    return out
-
-
-def _route(index: int, body: Any, at: _Lines, catalog: Catalog) -> Route:
-    where = f"[[routes]] #{index + 1}"
-    if not isinstance(body, dict):
-        raise at.error(at.header("routes", index), where, f"expected a table, got {_describe(body)}")
-
-    def line(key: str) -> int | None:
-        return at.key("routes", key, index)
-
-    for key in body:
-        if key not in ROUTE_KEYS:
-            raise at.error(line(key), f"{where} {key}", f"unknown key (known: {', '.join(ROUTE_KEYS)})")
-    for key in ("role", "model"):
-        if key not in body:
-            raise at.error(at.header("routes", index), where, f"needs {key} = \"...\"")
-    if body["role"] == "judge":
-        raise at.error(line("role"), f"{where} role", "the judge is not routed (it answers approvals, not tasks): "
-                                                      "set it in [roles]")
-    if not isinstance(body["role"], str) or body["role"] not in ROUTED_ROLES:
-        raise at.error(line("role"), f"{where} role", f"{_shown(body['role'])} is not a role routes pick "
-                                                      f"({', '.join(ROUTED_ROLES)})")
-    if not isinstance(body["model"], str) or body["model"] not in catalog.models:
-        raise at.error(line("model"), f"{where} model", f"{_shown(body['model'])} is not a model of this file "
-                                                        f"({_known(catalog)})")
-    kinds = body.get("kind", [])
-    kinds = [kinds] if isinstance(kinds, str) else kinds
-    if not isinstance(kinds, list) or not all(k in TASK_KINDS for k in kinds):
-        raise at.error(line("kind"), f"{where} kind", f"expected some of {', '.join(TASK_KINDS)}, got "
-                                                      f"{_describe(body['kind'])}")
-    bounds = {}
-    for key in ("min_tokens", "max_tokens"):
-        value = body.get(key)
-        if value is not None and (not _whole(value) or value < 0):
-            raise at.error(line(key), f"{where} {key}", f"expected a whole number of tokens, got {_describe(value)}")
-        bounds[key] = value
-    if bounds["min_tokens"] is not None and bounds["max_tokens"] is not None and bounds["min_tokens"] > bounds["max_tokens"]:
-        raise at.error(line("min_tokens"), f"{where} min_tokens", "is above max_tokens: no request would match")
-    return Route(body["role"], body["model"], tuple(kinds), bounds["min_tokens"], bounds["max_tokens"],
-                 f"{at.source}:{at.header('routes', index) or '?'}")
+    return dict(sorted(out.items(), key=lambda item: ROLES.index(item[0])))

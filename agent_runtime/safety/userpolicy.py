@@ -50,12 +50,14 @@ from __future__ import annotations
 import json
 import os
 import re
-import tomllib
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
+from pydantic import BaseModel, model_validator
+
+import agent_runtime.schema as schema
 from agent_runtime.config import config_home
 from agent_runtime.core import Action
 from agent_runtime.safety.policy import Policy, PolicyError
@@ -149,70 +151,81 @@ class UserPolicy:
         return cls(path, parse(text, where))
 
 
+class AllowEntry(BaseModel):
+    """One [[allow]] entry of the user's policy.toml: a saved approval."""
+
+    model_config = schema.STRICT
+    id: schema.Text | None = None
+    command: schema.Text | None = None  # an exact command
+    rule: schema.Text | None = None  # every command this rule of the shipped policy asks about
+    tool: schema.Text | None = None  # one MCP tool, mcp__<server>__<tool>
+    server: schema.Text | None = None  # with tool: its server's name in mcp.toml
+    repo: schema.Text | None = None  # an absolute path; none: every repository
+    reason: schema.Text | None = None
+    match: list[schema.Text] | None = None  # example commands `policy test` checks (not for a tool)
+    saved: schema.Text | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> "AllowEntry":
+        given = [key for key in ("command", "rule", "tool") if getattr(self, key) is not None]
+        if len(given) != 1:
+            raise schema.Wrong("exactly one of command (an exact command), rule (a rule id of the shipped policy) "
+                               "or tool (an MCP tool's full name)", f"{' and '.join(given) or 'none of them'}")
+        if self.tool is not None:
+            if not TOOL_NAME.fullmatch(self.tool):
+                raise schema.Wrong("one MCP tool's full name as the prompt shows it, mcp__<server>__<tool> "
+                                   "(letters, digits and '_', no glob)", schema.shown(self.tool), "tool")
+            if self.server is None:
+                raise schema.Wrong('the server of the tool, named as in your mcp.toml (server = "...")', "none",
+                                   "server")
+            if server_of(self.tool) != self.server.replace("-", "_"):
+                raise schema.Wrong(f"the server of {self.tool}", schema.shown(self.server), "server")
+            if self.match is not None:
+                raise schema.Wrong("no match in a tool entry (it approves only the tool it names)",
+                                   schema.shown(self.match), "match")
+        elif self.server is not None:
+            raise schema.Wrong("server only with tool (an MCP tool), not with a command or a rule",
+                               schema.shown(self.server), "server")
+        elif not self.match:
+            raise schema.Wrong("a non-empty list of example commands (policy test checks them)",
+                               schema.shown(self.match) if self.match is not None else "none", "match")
+        if self.repo is not None and not os.path.isabs(os.path.expanduser(self.repo)):
+            raise schema.Wrong("an absolute path (or leave it out for every repository)", schema.shown(self.repo),
+                               "repo")
+        return self
+
+
+class UserPolicyFile(BaseModel):
+    """The user's policy.toml: only [[allow]] entries (saved approvals). To change the rules themselves,
+    copy the shipped policy.toml and point POLICY_FILE at it."""
+
+    model_config = schema.STRICT
+    unknown_key_hint: ClassVar[str] = ("your policy file holds only [[allow]] entries (saved approvals); to change "
+                                       "the rules themselves, copy the shipped policy.toml and point POLICY_FILE at it")
+    allow: list[AllowEntry] = []
+
+
+assert tuple(AllowEntry.model_fields) == ALLOW_KEYS
+
+
 def parse(text: str, where: str) -> tuple[Allowance, ...]:
-    try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise PolicyError(f"{where}: not valid TOML: {exc}; fix it or delete the file") from None
-    unknown = sorted(set(raw) - {"allow"})
-    if unknown:
-        raise PolicyError(f"{where}: unknown section(s) {', '.join(unknown)}: your policy file holds only [[allow]] "
-                          "entries (saved approvals); to change the rules themselves, copy the shipped policy.toml "
-                          "and point POLICY_FILE at it")
-    items = raw.get("allow", [])
-    if not isinstance(items, list):
-        raise PolicyError(f"{where}: allow must be an array of tables ([[allow]])")
+    raw, lines = schema.read_toml(text, where, PolicyError)
     entries: list[Allowance] = []
-    for index, item in enumerate(items, 1):
-        at = f"{where}: [[allow]] #{index}"
-        if not isinstance(item, dict):
-            raise PolicyError(f"{at}: must be a table")
-        extra = sorted(set(item) - set(ALLOW_KEYS))
-        if extra:
-            raise PolicyError(f"{at}: unknown key(s) {', '.join(extra)} (known: {', '.join(ALLOW_KEYS)}); "
-                              "check the spelling")
-        for key in ("id", "command", "rule", "tool", "server", "repo", "reason", "saved"):
-            if key in item and (not isinstance(item[key], str) or not item[key].strip()):
-                raise PolicyError(f"{at}: {key} must be a non-empty string")
-        if sum(key in item for key in ("command", "rule", "tool")) != 1:
-            raise PolicyError(f"{at}: give exactly one of command (an exact command), rule (a rule id of the "
-                              "shipped policy) or tool (an MCP tool's full name)")
-        if "tool" in item:
-            match = _tool_entry(item, at)
-        elif "server" in item:
-            raise PolicyError(f"{at}: server goes with tool (an MCP tool), not with a command or a rule")
-        else:
-            match = item.get("match")
-        if not isinstance(match, list) or not match or not all(isinstance(m, str) and m.strip() for m in match):
-            raise PolicyError(f"{at}: match must be a non-empty list of example commands (policy test checks them)")
-        if "repo" in item and not os.path.isabs(os.path.expanduser(item["repo"])):
-            raise PolicyError(f"{at}: repo must be an absolute path (or leave it out for every repository)")
-        command = item["command"].strip() if "command" in item else None
-        entry_id = item.get("id") or (f"command {command!r}" if command else
-                                      f"rule {item['rule']}" if "rule" in item else f"tool {item['tool']}")
-        repo = Path(os.path.expanduser(item["repo"])) if "repo" in item else None
-        entries.append(Allowance(entry_id, command, item.get("rule"), item.get("reason", "saved approval"),
-                                 tuple(match), item.get("saved"), repo, item.get("tool"), item.get("server")))
+    for item in schema.validate(UserPolicyFile, raw, where, PolicyError, lines).allow:
+        command = item.command.strip() if item.command is not None else None
+        entry_id = item.id or (f"command {command!r}" if command else
+                               f"rule {item.rule}" if item.rule is not None else f"tool {item.tool}")
+        match = [item.tool] if item.tool is not None else item.match  # a tool entry's one example is the tool
+        repo = Path(os.path.expanduser(item.repo)) if item.repo is not None else None
+        entries.append(Allowance(entry_id, command, item.rule, item.reason or "saved approval", tuple(match or ()),
+                                 item.saved, repo, item.tool, item.server))
     ids = [e.id for e in entries]
     duplicate = next((i for i in ids if ids.count(i) > 1), None)
     if duplicate:
-        raise PolicyError(f"{where}: the id {duplicate!r} is used twice")
+        index = len(ids) - 1 - ids[::-1].index(duplicate)
+        raise schema.fail(PolicyError, where, ("allow", index, "id"), "each id once", f"{schema.shown(duplicate)} a second time",
+                          lines)
     return tuple(entries)
-
-
-def _tool_entry(item: dict, at: str) -> list[str]:
-    """Check an MCP tool entry; its one example is the tool itself."""
-    tool, server = item["tool"], item.get("server")
-    if not TOOL_NAME.fullmatch(tool):
-        raise PolicyError(f"{at}: tool must be one MCP tool's full name as the prompt shows it, "
-                          f"mcp__<server>__<tool> (letters, digits and '_', no glob), not {tool!r}")
-    if server is None:
-        raise PolicyError(f"{at}: a tool entry names its server as in your mcp.toml (server = \"...\")")
-    if server_of(tool) != server.replace("-", "_"):
-        raise PolicyError(f"{at}: {tool} is not a tool of server {server!r}")
-    if "match" in item:
-        raise PolicyError(f"{at}: a tool entry approves only the tool it names: leave out match")
-    return [tool]
 
 
 def _same_directory(a: Path, b: Path) -> bool:

@@ -34,11 +34,14 @@ import shlex
 import signal
 import subprocess
 import time
-import tomllib
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Annotated, Any, Callable, Literal
 
+from pydantic import BaseModel, BeforeValidator, Field, WithJsonSchema, field_validator
+
+import agent_runtime.schema as schema
 from agent_runtime.config import ConfigError, config_home
 from agent_runtime.procs import stop_group
 
@@ -63,7 +66,7 @@ def hooks_path() -> Path:
 
 
 class HookConfigError(ConfigError):
-    """hooks.toml is invalid; the message names the file, the hook and the key."""
+    """hooks.toml is invalid; the message names the file, the line, the key, what was expected and found."""
 
 
 @dataclass(frozen=True)
@@ -98,47 +101,59 @@ class ToolVerdict:
     runs: list[HookRun] = field(default_factory=list)
 
 
+def _command(value: Any) -> Any:
+    if (isinstance(value, str) and value.strip()) or (
+            isinstance(value, list) and value and all(isinstance(c, str) and c for c in value)):
+        return value
+    raise schema.Wrong("a shell command (a string) or an argv list of strings")
+
+
+# One check for both shapes (a union would report each of its members' errors).
+Command = Annotated[Any, BeforeValidator(_command), WithJsonSchema(
+    {"anyOf": [{"type": "string", "minLength": 1}, {"type": "array", "items": {"type": "string"}, "minItems": 1}]})]
+
+
+class HookEntry(BaseModel):
+    """One [[hooks]] entry of hooks.toml."""
+
+    model_config = schema.STRICT
+    event: Literal["session_start", "session_end", "before_tool", "after_tool", "before_approval"]
+    command: Command
+    tools: list[Annotated[str, Field(min_length=1)]] = []
+    timeout: Annotated[float, Field(gt=0, le=MAX_TIMEOUT_S)] = DEFAULT_TIMEOUT_S
+    name: str | None = None  # default: the command's program
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise schema.Wrong("a non-empty name")
+        return value
+
+
+class HooksFile(BaseModel):
+    """hooks.toml: the user's programs run at events of a session."""
+
+    model_config = schema.STRICT
+    hooks: list[HookEntry] = []
+
+
+assert typing.get_args(HookEntry.model_fields["event"].annotation) == EVENTS
+assert tuple(HookEntry.model_fields) == HOOK_KEYS
+
+
 def _parse(text: str, where: str) -> tuple[Hook, ...]:
-    try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise HookConfigError(f"{where}: not valid TOML: {exc}") from None
-    unknown = sorted(set(raw) - {"hooks"})
-    if unknown:
-        raise HookConfigError(f"{where}: unknown section(s) {', '.join(unknown)}; the file holds [[hooks]] entries")
-    items = raw.get("hooks", [])
-    if not isinstance(items, list):
-        raise HookConfigError(f"{where}: hooks must be an array of tables ([[hooks]])")
+    raw, lines = schema.read_toml(text, where, HookConfigError)
     hooks = []
-    for index, item in enumerate(items, 1):
-        at = f"{where}: [[hooks]] #{index}"
-        if not isinstance(item, dict):
-            raise HookConfigError(f"{at}: must be a table")
-        extra = sorted(set(item) - set(HOOK_KEYS))
-        if extra:
-            raise HookConfigError(f"{at}: unknown key(s) {', '.join(extra)} (known: {', '.join(HOOK_KEYS)})")
-        event = item.get("event")
-        if event not in EVENTS:
-            raise HookConfigError(f"{at}: event must be one of {', '.join(EVENTS)}, got {event!r}")
-        command = item.get("command")
-        if isinstance(command, str) and command.strip():
-            argv: tuple[str, ...] = ("/bin/sh", "-c", command)
-            label = command.strip()
-        elif isinstance(command, list) and command and all(isinstance(c, str) and c for c in command):
-            argv = (os.path.expanduser(command[0]), *command[1:])
-            label = shlex.join(command)
+    for item in schema.validate(HooksFile, raw, where, HookConfigError, lines).hooks:
+        if isinstance(item.command, str):
+            argv: tuple[str, ...] = ("/bin/sh", "-c", item.command)
+            label = item.command.strip()
         else:
-            raise HookConfigError(f"{at}: command must be a shell command (a string) or an argv list of strings")
-        tools = item.get("tools", [])
-        if not isinstance(tools, list) or not all(isinstance(t, str) and t for t in tools):
-            raise HookConfigError(f'{at}: tools must be a list of tool names or globs, e.g. ["run_cmd"]')
-        timeout = item.get("timeout", DEFAULT_TIMEOUT_S)
-        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 < timeout <= MAX_TIMEOUT_S:
-            raise HookConfigError(f"{at}: timeout must be a number of seconds above 0 and at most {MAX_TIMEOUT_S:g}")
-        name = item.get("name", label.split()[0].rsplit("/", 1)[-1] if label else event)
-        if not isinstance(name, str) or not name.strip():
-            raise HookConfigError(f"{at}: name must be a non-empty string")
-        hooks.append(Hook(name.strip(), event, argv, tuple(tools), float(timeout)))
+            argv = (os.path.expanduser(item.command[0]), *item.command[1:])
+            label = shlex.join(item.command)
+        name = item.name if item.name is not None else label.split()[0].rsplit("/", 1)[-1] if label else item.event
+        hooks.append(Hook(name.strip(), item.event, argv, tuple(item.tools), float(item.timeout)))
     return tuple(hooks)
 
 

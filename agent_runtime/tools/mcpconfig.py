@@ -2,7 +2,7 @@
 
 Only the user's own configuration starts a program: never a repository file (a repository's
 `.mcp.json`, `mcp.toml` or `.env` is not read; XDG_CONFIG_HOME is not a repository setting, and the
-policy denies the agent writes to this directory). Standard library only.
+policy denies the agent writes to this directory). Its schema: McpFile (docs/configuration.md).
 
     [servers.notes]
     command = ["python3", "/home/me/notes_server.py"]   # argv (a string is split like a shell)
@@ -20,11 +20,13 @@ from __future__ import annotations
 
 import re
 import shlex
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
+from pydantic import BaseModel, Field, WithJsonSchema, field_validator
+
+import agent_runtime.schema as schema
 from agent_runtime.config import ConfigError, mcp_config_path, read_user_file
 
 SERVER_KEYS = ("command", "env", "network", "sandbox", "timeout", "startup_timeout", "default", "allow", "ask", "deny")
@@ -37,7 +39,50 @@ MAX_TIMEOUT_S = 3600.0
 
 
 class McpConfigError(ConfigError):
-    """mcp.toml is invalid; the message names the file, the server and the key."""
+    """mcp.toml is invalid; the message names the file, the line, the key, what was expected and found."""
+
+
+Seconds = Annotated[float, Field(gt=0, le=MAX_TIMEOUT_S)]
+Glob = Annotated[str, Field(min_length=1)]
+
+
+class McpServer(BaseModel):
+    """One [servers.NAME] table of mcp.toml."""
+
+    model_config = schema.STRICT
+    command: Annotated[list[Glob], Field(min_length=1), WithJsonSchema(
+        {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}, "minItems": 1}]})]
+    env: dict[str, str] = {}
+    network: bool = False
+    sandbox: bool = True
+    timeout: Seconds = DEFAULT_TIMEOUT_S
+    startup_timeout: Seconds = DEFAULT_STARTUP_S
+    default: Literal["allow", "ask", "deny"] | None = None
+    allow: list[Glob] = []
+    ask: list[Glob] = []
+    deny: list[Glob] = []
+
+    @field_validator("command", mode="before")
+    @classmethod
+    def _split(cls, value: Any) -> Any:
+        if isinstance(value, str):  # a string is split like a shell
+            try:
+                return shlex.split(value)
+            except ValueError as exc:
+                raise schema.Wrong("a command line a shell can split", f"{schema.shown(value)} ({exc})") from None
+        if not isinstance(value, list):
+            raise schema.Wrong("a program and its arguments (a list of strings, or a command line)")
+        return value
+
+
+class McpFile(BaseModel):
+    """mcp.toml: the MCP servers the user configured."""
+
+    model_config = schema.STRICT
+    servers: dict[str, McpServer] = {}
+
+
+assert tuple(McpServer.model_fields) == SERVER_KEYS
 
 
 @dataclass(frozen=True)
@@ -59,66 +104,26 @@ def load_servers(path: Path | None = None) -> list[ServerConfig]:
     """The configured servers (none when the file does not exist); McpConfigError when it is invalid."""
     path = path or mcp_config_path()
     try:
-        raw = tomllib.loads(read_user_file(path))  # a FIFO or a device is refused, not waited on
+        text = read_user_file(path)  # a FIFO or a device is refused, not waited on
     except FileNotFoundError:
         return []
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+    except (OSError, UnicodeDecodeError) as exc:
         raise McpConfigError(f"{path}: cannot be read as TOML: {exc}") from None
-    unknown = set(raw) - {"servers"}
-    if unknown:
-        raise McpConfigError(f"{path}: unknown key(s) {', '.join(sorted(unknown))} (known: servers)")
-    servers = raw.get("servers", {})
-    if not isinstance(servers, dict):
-        raise McpConfigError(f"{path}: servers must be a table ([servers.NAME])")
-    out = [_server(path, name, body) for name, body in servers.items()]
+    raw, lines = schema.read_toml(text, str(path), McpConfigError)
+    for name in raw.get("servers", {}) if isinstance(raw.get("servers"), dict) else ():
+        if not SERVER_NAME.match(name):  # before the tables: a name is what the user sees first
+            raise schema.fail(McpConfigError, str(path), ("servers", name),
+                              "a server name: a letter, then letters, digits and single '-' or '_' (it becomes "
+                              "part of the tool names mcp__<server>__<tool>)", schema.shown(name), lines)
+    config = schema.validate(McpFile, raw, str(path), McpConfigError, lines)
+    out = [ServerConfig(name, tuple(s.command), dict(s.env), s.network, s.sandbox, s.timeout, s.startup_timeout,
+                        s.default, tuple(s.allow), tuple(s.ask), tuple(s.deny)) for name, s in config.servers.items()]
     # a-b and a_b would share the tool names mcp__a_b__*, and with them each other's allow, deny and default.
     seen: dict[str, str] = {}
     for server in out:
         other = seen.setdefault(server.name.replace("-", "_"), server.name)
         if other != server.name:
-            raise McpConfigError(f"{path}: [servers.{server.name}] and [servers.{other}] would give their tools the "
-                                 "same names (mcp__<server>__<tool>, '-' as '_'): rename one")
+            raise schema.fail(McpConfigError, str(path), ("servers", server.name),
+                              "a name of its own in the tool names mcp__<server>__<tool> ('-' read as '_')",
+                              f"the same names as [servers.{other}]'s tools: rename one", lines)
     return out
-
-
-def _server(path: Path, name: str, body: Any) -> ServerConfig:
-    where = f"{path}: [servers.{name}]"
-    if not SERVER_NAME.match(name):
-        raise McpConfigError(f"{where}: a server name starts with a letter and holds letters, digits and "
-                             "single '-' or '_' (it becomes part of the tool names mcp__<server>__<tool>)")
-    if not isinstance(body, dict):
-        raise McpConfigError(f"{where}: must be a table")
-    unknown = set(body) - set(SERVER_KEYS)
-    if unknown:
-        raise McpConfigError(f"{where}: unknown key(s) {', '.join(sorted(unknown))} (known: {', '.join(SERVER_KEYS)})")
-    command = body.get("command")
-    if isinstance(command, str):
-        command = shlex.split(command)
-    if not isinstance(command, list) or not command or not all(isinstance(c, str) and c for c in command):
-        raise McpConfigError(f"{where}: command must be a program and its arguments (a list of strings)")
-    env = body.get("env", {})
-    if not isinstance(env, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in env.items()):
-        raise McpConfigError(f"{where}: env must be a table of strings")
-    flags = {}
-    for key, default in (("network", False), ("sandbox", True)):
-        value = body.get(key, default)
-        if not isinstance(value, bool):
-            raise McpConfigError(f"{where}: {key} must be true or false")
-        flags[key] = value
-    times = {}
-    for key, default in (("timeout", DEFAULT_TIMEOUT_S), ("startup_timeout", DEFAULT_STARTUP_S)):
-        value = body.get(key, default)
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= MAX_TIMEOUT_S:
-            raise McpConfigError(f"{where}: {key} must be a number of seconds from 0 to {MAX_TIMEOUT_S:g}")
-        times[key] = float(value)
-    default = body.get("default")
-    if default is not None and default not in DECISIONS:
-        raise McpConfigError(f'{where}: default must be "allow", "ask" or "deny"')
-    globs = {}
-    for key in DECISIONS:
-        value = body.get(key, [])
-        if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
-            raise McpConfigError(f"{where}: {key} must be a list of tool names (globs)")
-        globs[key] = tuple(value)
-    return ServerConfig(name, tuple(command), dict(env), flags["network"], flags["sandbox"], times["timeout"],
-                        times["startup_timeout"], default, globs["allow"], globs["ask"], globs["deny"])

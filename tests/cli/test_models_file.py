@@ -135,7 +135,7 @@ def test_a_bad_models_file_stops_start_up_in_one_line(tmp_path):
     result = run_cli("tools", cwd=tmp_path, env={"MODELS_FILE": str(models)}, timeout=120)
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert result.stderr.strip().splitlines() == [
-        f"agent-runtime: error: {models}:5: [roles] coder: 'smal' is not a model of this file (models: small)"]
+        f'agent-runtime: error: {models}:5, roles.coder: expected a model of this file (models: small); found "smal"']
     missing = run_cli("tools", cwd=tmp_path, env={"MODELS_FILE": str(tmp_path / "nope.toml")}, timeout=120)
     assert missing.returncode == 1 and "nope.toml: file not found (MODELS_FILE)" in missing.stderr
 
@@ -259,4 +259,5 @@ coder = "recorded"
     models.write_text('[models.small]\nid = "embedded"\nrules = ["hintz"]\n')
     broken = run_cli("tools", cwd=tmp_path, env=env, timeout=120)
     assert broken.returncode == 1 and "Traceback" not in broken.stderr
-    assert f"{models}:3: [models.small] rules: unknown rule 'hintz' (the rules: grammar_limits" in broken.stderr
+    assert f'{models}:3, models.small.rules: expected rule names among grammar_limits, ' in broken.stderr
+    assert broken.stderr.rstrip().endswith('; found unknown rule "hintz"')

@@ -114,21 +114,24 @@ def test_the_reader_takes_swe_bench_lines_and_our_own_tasks_side_by_side(tmp_pat
 
 
 @pytest.mark.parametrize("change, message", [
-    ({"problem_statement": None}, "the instance has no 'problem_statement'"),
-    ({"test_patch": 3}, "'test_patch' has the wrong type (int)"),
-    ({"FAIL_TO_PASS": "[not json"}, "'FAIL_TO_PASS' is a string but not a JSON list of test ids"),
-    ({"FAIL_TO_PASS": "[]"}, "'FAIL_TO_PASS' is empty"),
-    ({"PASS_TO_PASS": [1]}, "'PASS_TO_PASS' must be a list of test ids"),
-    ({"FAIL_TO_PASS": ["../up.py::t"]}, "must name a test inside the repository"),
-    ({"base_commit": "deadbeef"}, "'base_commit' deadbeef is not a commit of"),
-    ({"base_commit": "not-a-sha"}, "'base_commit' must be a commit id (hex)"),
-    ({"base_commit": None}, "'base_commit' is needed"),
-    ({"repo": "no/such/dir"}, "'repo' 'no/such/dir': no such directory"),
-    ({"repo": "owner/name", "base_commit": "abc1234"}, "must be a full 40-character commit id"),
-    ({"test_patch": "just words"}, "'test_patch' is not a unified diff"),
-    ({"test_patch": "--- a/../../etc/x\n+++ b/../../etc/x\n"}, "'test_patch' touches '../../etc/x'"),
-    ({"tests_visible": "yes"}, "'tests_visible' has the wrong type (str)"),
-    ({"timeout_s": 0}, "'timeout_s' must be positive"),
+    ({"problem_statement": None}, "problem_statement: expected this key (it is required); found none"),
+    ({"test_patch": 3}, "test_patch: expected a string; found 3"),
+    ({"FAIL_TO_PASS": "[not json"},
+     "FAIL_TO_PASS: expected a list of test ids (or a JSON string of one); found a string that is not a JSON list"),
+    ({"FAIL_TO_PASS": "[]"}, "FAIL_TO_PASS: expected at least one test (nothing else would show the fix); found []"),
+    ({"PASS_TO_PASS": [1]}, "PASS_TO_PASS: expected a list of test ids (one line each); found [1]"),
+    ({"FAIL_TO_PASS": ["../up.py::t"]}, 'FAIL_TO_PASS: expected tests inside the repository; found "../up.py::t"'),
+    ({"base_commit": "deadbeef"}, "base_commit: expected a commit of "),
+    ({"base_commit": "not-a-sha"}, 'base_commit: expected text matching ^[0-9a-f]{7,40}$; found "not-a-sha"'),
+    ({"base_commit": None}, "base_commit: expected a commit: "),
+    ({"repo": "no/such/dir"}, 'repo: expected a directory, a git URL or owner/name; found "no/such/dir": no such directory'),
+    ({"repo": "owner/name", "base_commit": "abc1234"},
+     'base_commit: expected a full 40-character commit id for a remote repository; found "abc1234"'),
+    ({"test_patch": "just words"}, "test_patch: expected a unified diff (---/+++ file lines); found none of them"),
+    ({"test_patch": "--- a/../../etc/x\n+++ b/../../etc/x\n"},
+     'test_patch: expected a diff of files inside the repository; found it touches "../../etc/x"'),
+    ({"tests_visible": "yes"}, 'tests_visible: expected true or false; found "yes"'),
+    ({"timeout_s": 0}, "timeout_s: expected a whole number above 0; found 0"),
 ])
 def test_a_bad_instance_fails_at_load_with_its_line_and_field(tmp_path, snapshot, change, message):
     _, base = snapshot
@@ -141,17 +144,17 @@ def test_a_bad_instance_fails_at_load_with_its_line_and_field(tmp_path, snapshot
     path = write_suite(tmp_path / "suite.jsonl", [instance("good", "snapshot", base), bad])
     with pytest.raises(SuiteError) as raised:
         load_suite(path)
-    assert str(raised.value).startswith(f"{path}:2: ") and message in str(raised.value)
+    assert str(raised.value).startswith(f"{path}:2, ") and message in str(raised.value)
 
 
 def test_a_plain_directory_with_a_base_commit_and_a_duplicate_id_are_refused(tmp_path, snapshot):
     _, base = snapshot
     (tmp_path / "plain").mkdir()
     path = write_suite(tmp_path / "a.jsonl", [instance("p", "plain", base)])
-    with pytest.raises(SuiteError, match="is a plain directory, not a git repository"):
+    with pytest.raises(SuiteError, match=r":1, base_commit: expected none: .* is a plain directory, not a git repository; found "):
         load_suite(path)
     path = write_suite(tmp_path / "b.jsonl", [instance("same", "snapshot", base), instance("same", "snapshot", base)])
-    with pytest.raises(SuiteError, match=":2: the id 'same' is used twice"):
+    with pytest.raises(SuiteError, match=r':2, instance_id: expected each id once; found "same" a second time$'):
         load_suite(path)
 
 
@@ -160,7 +163,8 @@ def test_the_cli_reports_a_bad_instance_in_one_line(tmp_path, snapshot):
     path = write_suite(tmp_path / "suite.jsonl", [instance("x", "snapshot", "0" * 40)])
     done = run_cli("eval", str(path), cwd=tmp_path)
     assert done.returncode == 2 and "Traceback" not in done.stderr
-    assert done.stderr.strip() == f"agent-runtime: error: {path}:1: 'base_commit' {'0' * 40} is not a commit of {tmp_path / 'snapshot'}"
+    assert done.stderr.strip() == (f"agent-runtime: error: {path}:1, base_commit: expected a commit of "
+                                   f"{tmp_path / 'snapshot'}; found {'0' * 40}, which is not one")
 
 
 def test_outcomes_are_read_from_pytests_last_summary_only():

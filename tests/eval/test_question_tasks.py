@@ -125,16 +125,16 @@ def test_the_loader_takes_answer_and_keeps_the_old_format(tmp_path):
 
 
 @pytest.mark.parametrize("bad, message", [
-    ({**BASE}, "the task has no 'check'"),
-    ({**BASE, "check": None}, "'check' has the wrong type"),
-    ({**BASE, "check": None, "answer": []}, "'answer' must list at least one regex"),
-    ({**BASE, "check": None, "answer": "x"}, "'answer' has the wrong type"),
-    ({**BASE, "check": None, "answer": [3]}, "'answer' must be a list of regexes"),
-    ({**BASE, "check": None, "answer": ["("]}, "'answer' has an invalid regex"),
+    ({**BASE}, 'check: expected a check command (or, for a question, "answer": regexes); found none'),
+    ({**BASE, "check": None}, 'check: expected a check command (or, for a question, "answer": regexes); found none'),
+    ({**BASE, "check": None, "answer": []}, "answer: expected a non-empty list; found []"),
+    ({**BASE, "check": None, "answer": "x"}, 'answer: expected a list; found "x"'),
+    ({**BASE, "check": None, "answer": [3]}, "answer[0]: expected a string; found 3"),
+    ({**BASE, "check": None, "answer": ["("]}, 'answer[0]: expected a valid regex; found "(" (missing )'),
 ])
 def test_the_loader_rejects_a_bad_question(tmp_path, bad, message):
     path = write(tmp_path, bad)
-    with pytest.raises(SuiteError, match=re.escape(f"{path}:1: {message}")):
+    with pytest.raises(SuiteError, match=re.escape(f"{path}:1, {message}")):
         load_suite(path)
 
 

@@ -199,7 +199,7 @@ def test_a_bad_suite_is_reported_with_its_line(tmp_path):
     bad = tmp_path / "bad.jsonl"
     bad.write_text(json.dumps(task("ok")) + "\n" + '{"id": "x", "prompt": "p"}\n')
     done = run_cli("eval", str(bad), cwd=tmp_path)
-    assert done.returncode == 2 and f"{bad}:2: the task has no 'files'" in done.stderr
+    assert done.returncode == 2 and f"{bad}:2, files: expected this key (it is required); found none" in done.stderr
 
 
 @pytest.mark.slow

@@ -165,19 +165,23 @@ def test_a_policy_decides_what_the_sandbox_contains(tmp_path, root):
     strict.write_text(base.replace('default = "allow"', 'default = "ask"', 1))
     assert Policy.load(strict).check_command("ruff check .", root, ON).decision == "ask"
     assert Policy.load(strict).check_command("./configure", root, ON).decision == "allow"  # its rule says contained
-    cases = [('id = "disk-tools"\ndecision = "deny"', 'sandbox = "contained"', "disk-tools", "only an ask rule"),
+    cases = [('id = "disk-tools"\ndecision = "deny"', 'sandbox = "contained"', "disk-tools",
+              "sandbox: expected sandbox = ... only in an ask rule (it says what the sandbox contains); found a deny rule"),
              ('id = "network"\ndecision = "ask"', 'sandbox = "allow"', "network",
-              'sandbox must be "contained" or "review"')]
+              'sandbox: expected one of contained, review; found "allow"')]
     for anchor, line, rule, message in cases:
         bad = tmp_path / "bad.toml"
         assert anchor in base
         bad.write_text(base.replace(anchor, f"{anchor}\n{line}"))
         with pytest.raises(PolicyError) as caught:
             Policy.load(bad)
-        assert f"rule {rule!r}" in str(caught.value) and message in str(caught.value)
+        lines = bad.read_text().splitlines()
+        ids = [text.split('"')[1] for text in lines if text.startswith("id = ")]  # the rule's index
+        number = lines.index(f'id = "{rule}"') + 3  # the line added after the anchor's two
+        assert str(caught.value) == f"{bad}:{number}, rules[{ids.index(rule)}].{message}"
     wrong = tmp_path / "wrong.toml"
     wrong.write_text(base.replace('default = "allow"', 'default = "deny"', 1))
-    with pytest.raises(PolicyError, match=r'\[sandbox\]: default must be "allow" or "ask"'):
+    with pytest.raises(PolicyError, match=r'toml:\d+, sandbox\.default: expected one of allow, ask; found "deny"$'):
         Policy.load(wrong)
 
 

@@ -552,24 +552,26 @@ def write_policy(tmp_path: Path, text: str) -> Path:
 def test_a_rule_whose_examples_fail_stops_loading_with_its_id(tmp_path):
     path = write_policy(tmp_path, '[[rules]]\nid = "my-rule"\ndecision = "allow"\nreason = "r"\n'
                                   'pattern = ["ls"]\nmatch = ["cat x"]\n')
-    with pytest.raises(PolicyError, match="rule 'my-rule': its match example 'cat x' does not match it"):
+    with pytest.raises(PolicyError, match=r'p.*\.toml:6, rules\[0\]\.match: expected commands rule "my-rule" matches; found "cat x", which it does not match$'):
         Policy.load(path)
     path = write_policy(tmp_path, '[[rules]]\nid = "other"\ndecision = "deny"\nreason = "r"\n'
                                   'pattern = ["rm"]\nnot_match = ["rm x"]\n')
-    with pytest.raises(PolicyError, match="rule 'other': its not_match example 'rm x' matches it"):
+    with pytest.raises(PolicyError, match=r'p.*\.toml:6, rules\[0\]\.not_match: expected commands rule "other" does not match; found "rm x", which it matches$'):
         Policy.load(path)
 
 
 @pytest.mark.parametrize(
     "text, message",
     [
-        ('[[rules]]\nid = "a"\ndecision = "maybe"\nreason = "r"\npattern = ["ls"]\n', "decision must be"),
-        ('[[rules]]\nid = "a"\ndecision = "allow"\npattern = ["ls"]\n', "a reason is required"),
-        ('[[rules]]\nid = "a"\ndecision = "allow"\nreason = "r"\npattern = ["ls"]\ncolour = "x"\n', "unknown field"),
+        ('[[rules]]\nid = "a"\ndecision = "maybe"\nreason = "r"\npattern = ["ls"]\n', r':3, rules\[0\]\.decision: expected one of allow, ask, deny; found "maybe"$'),
+        ('[[rules]]\nid = "a"\ndecision = "allow"\npattern = ["ls"]\n', r':1, rules\[0\]\.reason: expected this key \(it is required\); found none$'),
+        ('[[rules]]\nid = "a"\ndecision = "allow"\nreason = "r"\npattern = ["ls"]\ncolour = "x"\n',
+         r':6, rules\[0\]\.colour: expected one of the keys id, decision, reason, pattern, .*; found unknown key "colour"$'),
         ('[[rules]]\nid = "a"\ndecision = "allow"\nreason = "r"\npattern = ["ls"]\n'
-         '[[rules]]\nid = "a"\ndecision = "deny"\nreason = "r"\npattern = ["rm"]\n', "used twice"),
-        ("default = 'perhaps'\n", "default must be"),
-        ("this is not toml", "not valid TOML"),
+         '[[rules]]\nid = "a"\ndecision = "deny"\nreason = "r"\npattern = ["rm"]\n',
+         r':7, rules\[1\]\.id: expected each rule id once; found "a" a second time$'),
+        ("default = 'perhaps'\n", r':1, default: expected one of allow, ask, deny; found "perhaps"$'),
+        ("this is not toml", r':1: expected valid TOML; found expected '),
     ],
 )
 def test_invalid_policy_files(tmp_path, text, message):
@@ -632,35 +634,35 @@ RULE = '[[rules]]\nid = "r"\ndecision = "allow"\nreason = "why"\npattern = ["ls"
 @pytest.mark.parametrize(
     "text, key, expected",
     [
-        ('[sandbox]\nnetwork = "false"\n', "network", "boolean"),  # a string turned the network on
-        ("[sandbox]\nnetwork = 1\n", "network", "boolean"),
-        ('[paths]\ndeny_read = ".env"\n', "deny_read", "list of strings"),  # a string stopped hiding .env
-        ("[paths]\ndeny_write = [1, 2]\n", "deny_write", "list of strings"),
-        ('[paths]\nallow_read = [""]\n', "allow_read", "empty string"),
-        ('[paths]\ndeny_reads = [".env"]\n', "deny_reads", "unknown key"),
-        ("[sandbox]\nnetworking = true\n", "networking", "unknown key"),
-        ('sandbox = "none"\n', "sandbox", "table"),
-        ('paths = [".env"]\n', "paths", "table"),
-        ("default = 1\n", "default", '"allow", "ask" or "deny"'),
-        ('rules = "none"\n', "rules", "array of tables"),
-        ('examples = "none"\n', "examples", "array of tables"),
-        ('[[examples]]\ncommand = "ls"\ndecision = "allow"\nexpect = "x"\n', "expect", "unknown key"),
-        ('[[examples]]\ncommand = 1\ndecision = "allow"\n', "command", "string"),
-        ('[[examples]]\ncommand = "ls"\ndecision = "yes"\n', "decision", '"allow", "ask" or "deny"'),
-        (RULE + 'exact = "true"\n', "exact", "boolean"),
-        (RULE + 'outside_workspace = "yes"\n', "outside_workspace", "boolean"),
-        (RULE + 'any_arg = "-rf"\n', "any_arg", "list of strings"),
-        (RULE + 'any_flag = ["-r", 1]\n', "any_flag", "list of strings"),
-        (RULE + 'pipe_from = "curl"\n', "pipe_from", "list of strings"),
-        (RULE + 'match = "ls -la"\n', "match", "list of strings"),
-        (RULE + 'not_match = "rm x"\n', "not_match", "list of strings"),
-        ('[[rules]]\nid = "r"\ndecision = "allow"\nreason = "why"\npattern = "ls"\n', "pattern", "list"),
-        ('[[rules]]\nid = "r"\ndecision = "allow"\nreason = "why"\npattern = [1]\n', "pattern position",
-         "string or a list of strings"),
-        ('[[rules]]\nid = "r"\ndecision = true\nreason = "why"\npattern = ["ls"]\n', "decision", '"allow", "ask"'),
-        ('[[rules]]\nid = 7\ndecision = "allow"\nreason = "why"\npattern = ["ls"]\n', "id", "string"),
-        ('[[rules]]\nid = "r"\ndecision = "allow"\nreason = 3\npattern = ["ls"]\n', "reason", "integer 3"),
-        ("[tools]\nx = 1\n", "tools", "unknown section"),
+        ('[sandbox]\nnetwork = "false"\n', "sandbox.network", 'expected true or false; found "false"'),  # a string turned the network on
+        ("[sandbox]\nnetwork = 1\n", "sandbox.network", "expected true or false; found 1"),
+        ('[paths]\ndeny_read = ".env"\n', "paths.deny_read", 'expected a list; found ".env"'),  # a string stopped hiding .env
+        ("[paths]\ndeny_write = [1, 2]\n", "paths.deny_write[0]", "expected a string; found 1"),
+        ('[paths]\nallow_read = [""]\n', "paths.allow_read[0]", 'expected a non-empty string; found ""'),
+        ('[paths]\ndeny_reads = [".env"]\n', "paths.deny_reads", 'found unknown key "deny_reads"'),
+        ("[sandbox]\nnetworking = true\n", "sandbox.networking", 'found unknown key "networking"'),
+        ('sandbox = "none"\n', "sandbox", 'expected a table; found "none"'),
+        ('paths = [".env"]\n', "paths", 'expected a table; found [".env"]'),
+        ("default = 1\n", "default", "expected one of allow, ask, deny; found 1"),
+        ('rules = "none"\n', "rules", 'expected a list; found "none"'),
+        ('examples = "none"\n', "examples", 'expected a list; found "none"'),
+        ('[[examples]]\ncommand = "ls"\ndecision = "allow"\nexpect = "x"\n', "examples[0].expect", 'found unknown key "expect"'),
+        ('[[examples]]\ncommand = 1\ndecision = "allow"\n', "examples[0].command", "expected a string; found 1"),
+        ('[[examples]]\ncommand = "ls"\ndecision = "yes"\n', "examples[0].decision", 'expected one of allow, ask, deny; found "yes"'),
+        (RULE + 'exact = "true"\n', "rules[0].exact", 'expected true or false; found "true"'),
+        (RULE + 'outside_workspace = "yes"\n', "rules[0].outside_workspace", 'expected true or false; found "yes"'),
+        (RULE + 'any_arg = "-rf"\n', "rules[0].any_arg", 'expected a list; found "-rf"'),
+        (RULE + 'any_flag = ["-r", 1]\n', "rules[0].any_flag[1]", "expected a string; found 1"),
+        (RULE + 'pipe_from = "curl"\n', "rules[0].pipe_from", 'expected a list; found "curl"'),
+        (RULE + 'match = "ls -la"\n', "rules[0].match", 'expected a list; found "ls -la"'),
+        (RULE + 'not_match = "rm x"\n', "rules[0].not_match", 'expected a list; found "rm x"'),
+        ('[[rules]]\nid = "r"\ndecision = "allow"\nreason = "why"\npattern = "ls"\n', "rules[0].pattern", 'expected a list; found "ls"'),
+        ('[[rules]]\nid = "r"\ndecision = "allow"\nreason = "why"\npattern = [1]\n', "rules[0].pattern[0]",
+         'expected a word or a list of alternatives (strings), e.g. "git" or ["push", "pull"]; found 1'),
+        ('[[rules]]\nid = "r"\ndecision = true\nreason = "why"\npattern = ["ls"]\n', "rules[0].decision", "expected one of allow, ask, deny; found true"),
+        ('[[rules]]\nid = 7\ndecision = "allow"\nreason = "why"\npattern = ["ls"]\n', "rules[0].id", "expected a string; found 7"),
+        ('[[rules]]\nid = "r"\ndecision = "allow"\nreason = 3\npattern = ["ls"]\n', "rules[0].reason", "expected a string; found 3"),
+        ("[tools]\nx = 1\n", ":1, tools", 'expected one of the keys default, sandbox, paths, rules, examples, mcp; found unknown key "tools"'),
     ],
 )
 def test_policy_values_of_the_wrong_type_or_unknown_keys_are_refused(tmp_path, text, key, expected):
@@ -692,7 +694,7 @@ def test_shipped_policy_protects_configuration():
 def test_bad_policy_values_stop_the_cli_with_the_key(tmp_path):
     bad = write_policy(tmp_path, '[sandbox]\nnetwork = "false"\n')
     result = run_cli("policy", "check", "ls", cwd=tmp_path, env={"POLICY_FILE": str(bad)})
-    assert result.returncode == 1 and "network" in result.stderr and "boolean" in result.stderr
+    assert result.returncode == 1 and "sandbox.network: expected true or false" in result.stderr
     assert "Traceback" not in result.stderr
 
 

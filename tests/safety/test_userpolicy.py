@@ -151,7 +151,7 @@ def test_nothing_is_offered_for_saving_when_it_would_change_nothing(root):
 
 def test_a_broken_policy_file_is_a_clear_error_and_saving_never_clobbers_it(root):
     path = write_user_policy('[[allow]]\nid = "x"\ncommand = "ls"\nmatch = ["ls"]\nbogus = 1\n')
-    with pytest.raises(PolicyError, match="unknown key.*bogus"):
+    with pytest.raises(PolicyError, match=r'policy\.toml:5, allow\[0\]\.bogus: expected one of the keys id, .*; found unknown key "bogus"$'):
         load_policy()
     done = run_cli("policy", "check", "ls", cwd=root)
     assert done.returncode == 1 and "bogus" in done.stderr and str(path.parent) in done.stderr
@@ -161,10 +161,11 @@ def test_a_broken_policy_file_is_a_clear_error_and_saving_never_clobbers_it(root
     with pytest.raises(SaveError, match="nothing was saved"):
         store.save(proposal)
     assert path.read_text() == before
-    for bad, message in (("[[allow]]\nid='a'\nmatch=['ls']\n", "exactly one of command"),
-                         ("[[allow]]\ncommand='ls'\n", "match must be"),
-                         ("[rules]\n", "only \\[\\[allow\\]\\] entries"),
-                         ("[[allow]\n", "not valid TOML")):
+    for bad, message in (("[[allow]]\nid='a'\nmatch=['ls']\n",
+                          r":1, allow\[0\]: expected exactly one of command .*; found none of them$"),
+                         ("[[allow]]\ncommand='ls'\n", r":1, allow\[0\]\.match: expected a non-empty list of example commands"),
+                         ("[rules]\n", r":1, rules: expected one of the keys allow \(your policy file holds only \[\[allow\]\] entries"),
+                         ("[[allow]\n", r":1: expected valid TOML; found expected '\]\]'")):
         path.write_text(bad)
         with pytest.raises(PolicyError, match=message):
             UserPolicy.load(path)

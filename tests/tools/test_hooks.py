@@ -227,11 +227,13 @@ name = "after-the-block"
 
 
 @pytest.mark.parametrize("text, message", [
-    ('[[hooks]]\nevent = "before_everything"\ncommand = "x"\n', "event must be one of"),
-    ('[[hooks]]\nevent = "after_tool"\n', "command must be"),
-    ('[[hooks]]\nevent = "after_tool"\ncommand = "x"\ntimeout = "10"\n', "timeout must be"),
-    ('[[hooks]]\nevent = "after_tool"\ncommand = "x"\ncolour = 1\n', "unknown key"),
-    ('[[hook]]\nevent = "after_tool"\n', "unknown section"),
+    ('[[hooks]]\nevent = "before_everything"\ncommand = "x"\n',
+     r':2, hooks\[0\]\.event: expected one of session_start, session_end, .*; found "before_everything"$'),
+    ('[[hooks]]\nevent = "after_tool"\n', r':1, hooks\[0\]\.command: expected this key \(it is required\); found none$'),
+    ('[[hooks]]\nevent = "after_tool"\ncommand = "x"\ntimeout = "10"\n', r':4, hooks\[0\]\.timeout: expected a number above 0 and at most 600; found "10"$'),
+    ('[[hooks]]\nevent = "after_tool"\ncommand = "x"\ncolour = 1\n',
+     r':4, hooks\[0\]\.colour: expected one of the keys event, command, tools, timeout, name; found unknown key "colour"$'),
+    ('[[hook]]\nevent = "after_tool"\n', r':1, hook: expected one of the keys hooks; found unknown key "hook"$'),
 ])
 def test_a_bad_hooks_file_stops_start_up_with_its_name(tmp_path, text, message):
     repo = make_repo(tmp_path / "p", BUGGY_PROJECT)

@@ -186,13 +186,14 @@ def test_a_saved_approval_covers_that_exact_name_of_that_exact_server(repo, sess
 
 
 @pytest.mark.parametrize("entry, message", [
-    ('tool = "mcp__demo__*"\nserver = "demo"', "no glob"),
-    ('tool = "mcp__*__pick"\nserver = "demo"', "no glob"),
-    ('tool = "mcp__demo__pi?k"\nserver = "demo"', "no glob"),
-    ('tool = "mcp__demo__pick"', "names its server"),
-    ('tool = "mcp__demo__pick"\nserver = "other"', "not a tool of server 'other'"),
-    ('tool = "mcp__demo__pick"\nserver = "demo"\nmatch = ["mcp__demo__write_path"]', "leave out match"),
-    ('command = "ls"\nserver = "demo"\nmatch = ["ls"]', "server goes with tool"),
+    ('tool = "mcp__demo__*"\nserver = "demo"', r''':3, allow\[0\]\.tool: expected one MCP tool's full name .*no glob\); found "mcp__demo__\*"$'''),
+    ('tool = "mcp__*__pick"\nserver = "demo"', r''':3, allow\[0\]\.tool: expected one MCP tool's full name .*no glob\); found "mcp__\*__pick"$'''),
+    ('tool = "mcp__demo__pi?k"\nserver = "demo"', r''':3, allow\[0\]\.tool: expected one MCP tool's full name .*no glob\); found "mcp__demo__pi\?k"$'''),
+    ('tool = "mcp__demo__pick"', r':1, allow\[0\]\.server: expected the server of the tool, named as in your mcp\.toml .*; found none$'),
+    ('tool = "mcp__demo__pick"\nserver = "other"', r':4, allow\[0\]\.server: expected the server of mcp__demo__pick; found "other"$'),
+    ('tool = "mcp__demo__pick"\nserver = "demo"\nmatch = ["mcp__demo__write_path"]',
+     r':5, allow\[0\]\.match: expected no match in a tool entry \(it approves only the tool it names\)'),
+    ('command = "ls"\nserver = "demo"\nmatch = ["ls"]', r':4, allow\[0\]\.server: expected server only with tool \(an MCP tool\)'),
 ])
 def test_an_entry_that_is_not_one_exact_tool_is_refused(repo, entry, message):
     path = user_policy_path()

@@ -19,6 +19,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import agent_runtime.schema as schema
 from agent_runtime.core import Action, Decision
 from agent_runtime.safety.commandline import DYNAMIC, SimpleCommand, parse
 from agent_runtime.safety.policy.containment import (
@@ -178,25 +179,39 @@ class Policy:
     def load(cls, path: Path | None = None) -> "Policy":
         """Read and check a policy file: every key known, every value of its type, every example right."""
         policy = cls(**read_policy_file(Path(path) if path else SHIPPED_POLICY))
-        failures = policy.rule_example_failures()
-        if failures:
-            raise PolicyError(f"{policy.source}: {failures[0]}" +
-                              (f" (and {len(failures) - 1} more)" if len(failures) > 1 else ""))
+        wrong = policy._rule_examples_wrong()
+        if wrong:
+            index, key, example, said = wrong[0]
+            rule = schema.shown(policy.rules[index].id)
+            expected = f"commands rule {rule} matches" if key == "match" else f"commands rule {rule} does not match"
+            more = f" (and {len(wrong) - 1} more)" if len(wrong) > 1 else ""
+            try:  # the line of the key: the file is read again only to say where
+                lines: schema.KeyLines | None = schema.KeyLines(Path(policy.source).read_text(encoding="utf-8"))
+            except (OSError, UnicodeDecodeError):
+                lines = None
+            raise schema.fail(PolicyError, policy.source, ("rules", index, key), expected,
+                              f"{schema.shown(example)}, which {said}{more}", lines)
         return policy
 
     # --- examples that test the policy itself ---
 
-    def rule_example_failures(self) -> list[str]:
+    def _rule_examples_wrong(self) -> list[tuple[int, str, str, str]]:
+        """(rule index, match / not_match, the example, what is wrong) for each rule example that fails."""
         place = Place(Path("/policy-examples/workspace"), Path("/policy-examples/workspace"))
-        failures = []
-        for rule in self.rules:
+        wrong = []
+        for index, rule in enumerate(self.rules):
             for example in rule.match:
                 if not any(rule.applies(c, place) for c in parse(example).commands):
-                    failures.append(f"rule {rule.id!r}: its match example {example!r} does not match it")
+                    wrong.append((index, "match", example, "it does not match"))
             for example in rule.not_match:
                 if any(rule.applies(c, place) for c in parse(example).commands):
-                    failures.append(f"rule {rule.id!r}: its not_match example {example!r} matches it")
-        return failures
+                    wrong.append((index, "not_match", example, "it matches"))
+        return wrong
+
+    def rule_example_failures(self) -> list[str]:
+        return [f"rule {self.rules[index].id!r}: its {key} example {example!r} " +
+                ("does not match it" if key == "match" else "matches it")
+                for index, key, example, _ in self._rule_examples_wrong()]
 
     def example_failures(self, root: Path) -> list[str]:
         failures = self.rule_example_failures()
