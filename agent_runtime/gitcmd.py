@@ -49,7 +49,15 @@ from pathlib import Path
 from typing import Mapping, Sequence
 
 from agent_runtime.core import within
-from agent_runtime.gitdir import Escape, common_dir, escape, gitfile_target, nested_escape, worktree_escape
+from agent_runtime.gitdir import (
+    Escape,
+    common_dir,
+    escape,
+    gitfile_target,
+    nested_escape,
+    read_regular,
+    worktree_escape,
+)
 
 GIT_TIMEOUT_S = 60
 # Pinned on every call. An empty credential.helper resets the list; an empty diff.external or
@@ -179,11 +187,8 @@ def _worktrees(git_dir: Path) -> list[str]:
 def config_text(path: Path) -> str:
     """A configuration file's text (its first MiB), "" when there is none: to see cheaply whether a key can
     be set there at all before asking git."""
-    try:
-        with open(path, "rb") as handle:
-            return handle.read(1 << 20).decode("utf-8", "replace")
-    except OSError:
-        return ""
+    data = read_regular(path)  # a FIFO there would hold the agent for ever
+    return data.decode("utf-8", "replace") if data is not None else ""
 
 
 def check_git_dir(top: Path) -> None:

@@ -22,6 +22,7 @@ Standard library only, with core and config: gitcmd imports it, never the other 
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 from typing import Callable, Iterable, NamedTuple
 
@@ -38,8 +39,11 @@ class Escape(NamedTuple):
     entry: Path
     target: Path
     own: bool  # the target is in the agent's own directories (state, checkpoints, config, caches)
+    why: str = ""  # a refusal of another kind, said as it is (a FIFO in the git directory)
 
     def message(self) -> str:
+        if self.why:
+            return self.why
         if self.own:
             return (f"{self.entry} leads to {self.target}, in the agent's own state (checkpoints, runs, "
                     "configuration): git would read it as this workspace's, so git is not used here")
@@ -51,18 +55,31 @@ def _real(base: Path, text: str) -> Path:
     return Path(os.path.realpath(text if os.path.isabs(text) else base / text))
 
 
+def read_regular(path: Path, limit: int = PATH_FILE_MAX_BYTES) -> bytes | None:
+    """The first `limit` bytes of a regular file; None for anything else. Opened without blocking and
+    checked after opening: a FIFO put where a file of the git directory should be would otherwise
+    hold the agent for ever (and a file swapped for one after a check is still not read)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | getattr(os, "O_CLOEXEC", 0))
+    except OSError:
+        return None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        with os.fdopen(fd, "rb", closefd=False) as handle:
+            return handle.read(limit)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
 def _path_file(path: Path) -> str | None:
     """A path as git reads it from a file (commondir, gitdir, a `.git` file): the whole text, only
     trailing CR and LF removed, as git does (a second line or a trailing blank is part of the path);
     None when there is no such file."""
-    try:
-        if not path.is_file():
-            return None
-        with open(path, "rb") as handle:
-            text = handle.read(PATH_FILE_MAX_BYTES).decode("utf-8", "surrogateescape")
-    except OSError:
-        return None
-    return text.rstrip("\r\n")
+    data = read_regular(path)
+    return None if data is None else data.decode("utf-8", "surrogateescape").rstrip("\r\n")
 
 
 def gitfile_target(dot_git: Path) -> Path | None:
@@ -101,11 +118,10 @@ def _alternates(objects: Path) -> list[Path]:
     """The object directories git borrows from through `<objects>/info/alternates`, resolved: each
     line as git takes it (not stripped; empty lines and `#` comments skipped), relative to
     `objects`. A quoted line counts both as written and unquoted: either reading is checked."""
-    try:
-        with open(objects / "info" / "alternates", "rb") as handle:
-            lines = handle.read(PATH_FILE_MAX_BYTES).decode("utf-8", "surrogateescape").split("\n")
-    except OSError:
+    data = read_regular(objects / "info" / "alternates")
+    if data is None:
         return []
+    lines = data.decode("utf-8", "surrogateescape").split("\n")
     found = []
     for line in lines:
         if line and not line.startswith("#"):
@@ -144,6 +160,10 @@ def _walk(starts: Iterable[Path], bounds: _Bounds) -> Escape | None:
         except OSError:
             continue  # unreadable: git cannot read it either
         for entry in entries:
+            if not (entry.is_symlink() or entry.is_dir(follow_symlinks=False) or entry.is_file(follow_symlinks=False)):
+                return Escape(Path(entry.path), Path(entry.path), False,
+                              f"{entry.path} is not a file (a FIFO, socket or device): git would wait on it, "
+                              "so git is not used here")
             if top and entry.name in NOT_WALKED:
                 continue
             if entry.is_symlink():

@@ -13,11 +13,11 @@ GitPython's discovery, and reads nothing in Python:
 - DoorGit.execute runs each command through SafeGit.call; what would let a command differ from the
   door's (global options before the subcommand such as `-c`, an environment, a shell, a live
   process to write to) is refused, and an `as_process` caller gets the finished process's output;
-- objects are read with one `git cat-file` per object through the door (DoorObjects), never from
-  `objects/` in Python, and never by a long-lived `cat-file --batch` started outside the door;
-- commits are DoorCommit: re-encoded to UTF-8 as git log does (GitPython ignores their `encoding`);
 - what GitPython does in Python on the git directory (PYTHON_SIDE: references, configuration,
-  index, submodules, rev_parse, hooks run by index.commit) raises NotThroughTheDoor.
+  index, submodules, rev_parse, hooks run by index.commit) raises NotThroughTheDoor, and so do its
+  objects (odb, iter_commits, blame): parsed in Python from `cat-file`, they decode a commit with any
+  codec its `encoding` header names (punycode: quadratic), assume SHA-1 and copy a commit four times,
+  where git's own commands (`repo.git.log(...)`) read them in one process as git log does.
 
 GitPython itself runs `git version` when it is imported (Git.refresh), from the current directory,
 with the inherited environment and PATH (`.` there would start a repository's own `git`): it is
@@ -55,8 +55,6 @@ def _import_gitpython() -> Any:
 
 git = _import_gitpython()
 from git.exc import GitCommandError  # noqa: E402 (after the guarded import above)
-from git.util import bin_to_hex, hex_to_bin  # noqa: E402
-from gitdb.base import OInfo, OStream  # noqa: E402
 
 # What GitPython does in Python on the git directory, or that runs programs itself: not through the door.
 PYTHON_SIDE = frozenset({
@@ -65,6 +63,9 @@ PYTHON_SIDE = frozenset({
     "index", "config_reader", "config_writer", "submodules", "submodule", "create_submodule",
     "iter_submodules", "submodule_update", "rev_parse", "commit", "tree", "is_dirty", "alternates",
     "description", "daemon_export", "currently_rebasing_on", "has_separate_working_tree", "clone",
+    # GitPython's objects: parsed in Python from `cat-file` (a commit's encoding decoded by any codec it
+    # names, quadratic for some; SHA-1 assumed), where git's own commands read them as git log does.
+    "odb", "iter_commits", "iter_trees", "blame", "blame_incremental",
 })
 
 
@@ -143,57 +144,6 @@ class DoorGit(git.cmd.Git):
             raise NotThroughTheDoor(f"git options before the subcommand ({args[0]}) would override the door's")
         return args
 
-    # Objects one `git cat-file --batch` call each through the door, instead of GitPython's long-lived one.
-    def get_object_header(self, ref: str | bytes) -> tuple[str, str, int]:
-        return self._cat_file("--batch-check", ref)[:3]
-
-    def get_object_data(self, ref: str | bytes) -> tuple[str, str, int, bytes]:
-        return self._cat_file("--batch", ref)
-
-    def stream_object_data(self, ref: str | bytes) -> tuple[str, str, int, Any]:
-        hexsha, kind, size, data = self._cat_file("--batch", ref)
-        return hexsha, kind, size, self.CatFileContentStream(size, io.BytesIO(data + b"\n"))
-
-    def _cat_file(self, mode: str, ref: str | bytes) -> tuple[str, str, int, bytes]:
-        out = self.execute(["git", "cat-file", mode], istream=io.BytesIO(self._prepare_ref(ref)),
-                           stdout_as_string=False, strip_newline_in_stdout=False)
-        header, _, rest = out.partition(b"\n")
-        hexsha, kind, size = self._parse_object_header(header.decode("utf-8", "replace"))
-        return hexsha, kind, size, rest[:size]
-
-
-class DoorObjects:
-    """The object database as GitPython's objects ask it (info, stream): `git cat-file` through the door."""
-
-    def __init__(self, runner: DoorGit):
-        self._git = runner
-
-    def info(self, binsha: bytes) -> OInfo:
-        hexsha, kind, size = self._git.get_object_header(bin_to_hex(binsha))
-        return OInfo(hex_to_bin(hexsha), kind, size)
-
-    def stream(self, binsha: bytes) -> OStream:
-        hexsha, kind, size, stream = self._git.stream_object_data(bin_to_hex(binsha))
-        return OStream(hex_to_bin(hexsha), kind, size, stream)
-
-
-class DoorCommit(git.Commit):
-    """A commit as git log reads it: GitPython 3.2 never honours a commit's `encoding` header (it compares
-    `buf[0:10]` with the nine bytes of b"encoding "), so a commit written in ISO-8859-1 would read as
-    UTF-8 with U+FFFD where git log shows the right letters. Like git, the whole commit is re-encoded to
-    UTF-8 first (left as it is when the encoding is unknown or the bytes do not fit it, as git does)."""
-
-    def _deserialize(self, stream: Any) -> DoorCommit:
-        raw = stream.read()
-        named = [line[9:].decode("ascii", "replace").strip() for line in raw.partition(b"\n\n")[0].split(b"\n")
-                 if line.startswith(b"encoding ")]
-        if named:
-            try:
-                raw = raw.decode(named[0]).encode("utf-8")
-            except (LookupError, UnicodeError):
-                pass
-        return super()._deserialize(io.BytesIO(raw))
-
 
 class DoorRepo(git.Repo):
     """git.Repo for the work tree of `door`, made from the door's own reading of its git directory
@@ -210,11 +160,6 @@ class DoorRepo(git.Repo):
         self._bare = False
         self.door = door
         self.git = DoorGit(door)
-        self.odb = DoorObjects(self.git)
-
-    def iter_commits(self, rev: str, paths: Any = "", **kwargs: Any) -> Any:  # type: ignore[override]
-        """git.Repo.iter_commits with DoorCommit, from a revision given by name (HEAD is never read in Python)."""
-        return DoorCommit.iter_items(self, rev, paths, **kwargs)
 
     @classmethod
     def init(cls, *args: Any, **kwargs: Any) -> Any:
@@ -227,7 +172,7 @@ class DoorRepo(git.Repo):
     def __getattribute__(self, name: str) -> Any:
         if name in PYTHON_SIDE:
             raise NotThroughTheDoor(f"Repo.{name} reads or writes the git directory in Python (or runs a program "
-                                    "itself), not through the door: ask git through repo.git or iter_commits")
+                                    "itself), not through the door: ask git through repo.git")
         return super().__getattribute__(name)
 
 

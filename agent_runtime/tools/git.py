@@ -1,7 +1,7 @@
 """git_status, git_diff, git_log. Read-only.
 
 git runs through `safe_git` (the repository's configured programs switched off, see gitcmd); git_log
-reads commits with GitPython, through the same door (gitrepo.DoorRepo).
+asks it through GitPython's command layer on the same door (gitrepo.DoorRepo).
 What the policy forbids reading (deny_read, e.g. `.env`) never appears: not as a name in the
 status, not as a hunk of the diff, not in the files a log entry lists. Each tool says how many
 paths it left out, so the model knows the picture is partial.
@@ -201,15 +201,6 @@ class GitDiffTool(GitTool):
         return result
 
 
-def subject(message: str) -> str:
-    """A commit's subject as git's %s prints it: the first paragraph (after leading blank lines), its lines
-    stripped of trailing blanks and joined by spaces (GitPython's `summary` is the first line only)."""
-    lines = [line.rstrip(" \t\r") for line in message.split("\n")]
-    while lines and not lines[0]:
-        lines.pop(0)
-    return " ".join(lines[:lines.index("")] if "" in lines else lines)
-
-
 class GitLogTool(GitTool):
     name = "git_log"
     description = "Show recent commits (newest first), optionally only those touching a path."
@@ -227,13 +218,20 @@ class GitLogTool(GitTool):
         if not has_commits(repo):
             return {"commits": [], "note": "the repository has no commits yet"}
         rel = repo_relative(repo, path)
-        try:  # metadata only (no patches, so no file contents), each commit read by git through the door
-            found = DoorRepo(repo).iter_commits("HEAD", max_count=max_count or 10, paths=rel or "")
-            commits = [{"sha": c.hexsha[:10], "date": c.committed_datetime.date().isoformat(),
-                        "author": c.author.name, "subject": subject(c.message)} for c in found]
+        # Metadata only (no patches, so no file contents): sha, date, author, subject. git log reads the
+        # commits (their encodings, any hash), not GitPython's objects: one process, nothing parsed in Python.
+        try:
+            out = DoorRepo(repo).git.log(*NO_PROGRAMS, "--no-color", f"--max-count={max_count or 10}",
+                                         "--format=%H%x00%cI%x00%an%x00%s%x1e", *(["--", rel] if rel else []))
         except GitError as exc:
             raise ToolError(str(exc), "git could not answer; use list_files, rg_search and read_file instead.",
                             kind="git_failed") from None
+        commits = []
+        for record in out.split("\x1e"):
+            record = record.strip("\n")
+            if record:
+                sha, date, author, subject = (record.split("\x00") + ["", "", ""])[:4]
+                commits.append({"sha": sha[:10], "date": date[:10], "author": author, "subject": subject})
         result: dict[str, Any] = {"commits": commits}
         if not commits:
             result["note"] = "no commits touch that path"
