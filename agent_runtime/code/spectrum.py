@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from agent_runtime.code.symbols import Symbol
-from agent_runtime.code.values import marked_report, with_plugin
+from agent_runtime.code.values import marked_report, report_number, with_plugin
 
 MARKER = "@@agent-runtime-spectrum@@"
 MAX_SUSPECTS = 20  # reported by run_tests with their counts
@@ -69,13 +69,14 @@ def rank(report: dict, definition: Callable[[str, int], str | None]) -> Spectrum
     tests' stderr, which the project's code can write too: only well-formed entries count, and
     every key comes from `definition`, never from the report."""
     try:
-        functions = [(str(path), int(line)) for path, line in report["functions"]]
-        failed = {int(i): int(n) for i, n in dict(report["failed"]).items()}
-        passed = {int(i): int(n) for i, n in dict(report["passed"]).items()}
-        failing, passing = int(report["counts"]["failed"]), int(report["counts"]["passed"])
+        # Counts bounded (report_number): Ochiai's square root of a product of huge ones overflows.
+        functions = [(str(path), report_number(line)) for path, line in report["functions"]]
+        failed = {int(i): report_number(n) for i, n in dict(report["failed"]).items()}
+        passed = {int(i): report_number(n) for i, n in dict(report["passed"]).items()}
+        failing, passing = report_number(report["counts"]["failed"]), report_number(report["counts"]["passed"])
         others = [str(t) for t in report.get("other_failures", [])][:1000]
         stopped = bool(report.get("stopped", False))
-    except (TypeError, ValueError, KeyError, AttributeError):
+    except (TypeError, ValueError, KeyError, AttributeError, ArithmeticError):
         return None
     if failing <= 0:
         return None

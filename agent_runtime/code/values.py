@@ -12,6 +12,7 @@ comes back as one marked JSON line on stderr.
 from __future__ import annotations
 
 import json
+import math
 import re
 import shlex
 from dataclasses import dataclass
@@ -22,6 +23,11 @@ MAX_CALLS_RECORDED = 500  # a function called more often keeps the values of thi
 MAX_SHOWN_VARIABLES = 12
 MAX_WATCHED = 8
 MAX_VALUE_CHARS = 160
+# A report line is the tests' stderr, which the project's code can write too: a real one is a few
+# levels deep and holds counts and line numbers far below these.
+MAX_REPORT_CHARS = 8 << 20  # a spectrum report of 20,000 functions is about 1 MB
+MAX_REPORT_DEPTH = 8
+MAX_REPORT_NUMBER = 10**12
 PLUGINS = Path(__file__).resolve().parent / "pytest_plugins"  # shown to the sandbox for a traced run
 
 _PYTHON = re.compile(r"^(?:.*/)?python(?:3(?:\.\d+)?)?$")  # any folder: a checkout may have spaces in its path
@@ -43,6 +49,9 @@ class Watched:
     name: str  # the qualified name; the code object's is its last part
     first: int  # the definition's lines (decorators included)
     last: int
+    # Its text, read through the workspace's checks BEFORE the tests ran: the only text a report's
+    # line number may quote (the tests can replace the file with anything while they run).
+    lines: tuple[str, ...] = ()
 
 
 def pytest_argv(command: str, what: str = "values", how: str = "values=...") -> list[str]:
@@ -67,18 +76,63 @@ def with_plugin(argv: list[str], plugin: str, spec: object) -> str:
 
 
 def marked_report(stderr: str, marker: str) -> tuple[str, dict | None]:
-    """stderr without a plugin's line, and the JSON object it reported (None: it never reported).
-    The last marked line counts: the plugin writes its own last."""
+    """stderr without a plugin's line, and the JSON object it reported (None: it never reported, or
+    the line is not one a tracer writes). The last marked line counts: the plugin writes its own last."""
     at = stderr.rfind(marker)
     if at < 0:
         return stderr, None
     line, _, after = stderr[at + len(marker):].partition("\n")
-    try:
-        found = json.loads(line)
-    except ValueError:
-        found = None
     rest = stderr[:at].rstrip("\n") + ("\n" + after if after.strip() else "")
-    return rest, found if isinstance(found, dict) else None
+    return rest, parse_report(line)
+
+
+def parse_report(line: str) -> dict | None:
+    """A report line as a JSON object, or None. The tests can write the line themselves: one too long,
+    too deeply nested (json's RecursionError) or holding Infinity/NaN/1e999 (OverflowError once made
+    a count) is refused here, so no reader of the report meets it."""
+    if len(line) > MAX_REPORT_CHARS or _depth_over(line, MAX_REPORT_DEPTH):
+        return None
+    try:
+        found = json.loads(line, parse_constant=_not_a_number, parse_float=_finite)
+    except (ValueError, RecursionError):
+        return None
+    return found if isinstance(found, dict) else None
+
+
+_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')
+_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+_EMPTY_PAIR = re.compile(r"\[\]|\{\}")
+
+
+def _depth_over(line: str, limit: int) -> bool:
+    """Are brackets (outside strings) nested deeper than `limit`? Innermost pairs are taken away
+    `limit` times, each pass in C: a Python loop over a long line would cost seconds."""
+    brackets = _NOT_BRACKET.sub("", _JSON_STRING.sub("", line))
+    for _ in range(limit):
+        if not brackets:
+            return False
+        brackets = _EMPTY_PAIR.sub("", brackets)
+    return bool(brackets)
+
+
+def _not_a_number(name: str) -> float:
+    raise ValueError(f"{name} is not a number a tracer writes")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} is not a finite number")
+    return value
+
+
+def report_number(value: object) -> int:
+    """A report's count or line number as an int: ValueError for one no tracer writes (negative or
+    huge: its arithmetic would overflow a float)."""
+    number = int(value)  # type: ignore[call-overload]
+    if not 0 <= number <= MAX_REPORT_NUMBER:
+        raise ValueError(f"{number} is out of range")
+    return number
 
 
 def traced_command(command: str, watched: list[Watched]) -> str:
@@ -101,25 +155,27 @@ def _records(found: dict) -> dict:
         try:
             # A call that never returned (a hang, the tests killed, os._exit) was called all the same.
             how, what = record["outcome"] if "outcome" in record else ("was still running when the tests ended", "")
-            kept[str(key)] = {"calls": int(record.get("calls", 1)), "line": int(record.get("line", 0)),
+            kept[str(key)] = {"calls": report_number(record.get("calls", 1)), "line": report_number(record.get("line", 0)),
                               "outcome": (str(how), str(what)),
                               "locals": [(str(n), str(v)) for n, v in record.get("locals", [])]}
-        except (TypeError, ValueError, KeyError, AttributeError):
+        except (TypeError, ValueError, KeyError, AttributeError, ArithmeticError):
             continue
     return kept
 
 
-def render(watched: list[Watched], found: dict, source: dict[str, list[str]]) -> str:
+def render(watched: list[Watched], found: dict) -> str:
     """One paragraph a function the tests called: its last call's outcome, at which line, and its
-    variables then. source: path -> the file's lines (to quote the line it returned or raised at)."""
+    variables then. The line it returned or raised at is quoted from the watched definition's own
+    lines as read before the run, never from the file after it: the tests may have replaced that
+    file (a symlink to a secret, a FIFO) and forged the report to pick the line."""
     parts = []
     for w in watched:
         record = found.get(w.key)
         if record is None:
             continue  # never called (the caller lists those)
         calls, line, (how, what) = record["calls"], record["line"], record["outcome"]
-        lines = source.get(w.path, [])
-        quoted = f" `{lines[line - 1].strip()}`" if 0 < line <= len(lines) else ""
+        at = line - w.first  # a line outside the definition is not quoted
+        quoted = f" `{w.lines[at].strip()}`" if w.first <= line <= w.last and at < len(w.lines) else ""
         when = "its only call" if calls == 1 else (
             f"the last of {calls} calls" if calls <= MAX_CALLS_RECORDED else f"call {MAX_CALLS_RECORDED} of {calls}")
         head = f"{w.key} ({when}): {how} {_clean(what)}".rstrip() + (f" at line {line}{quoted}" if line else "")

@@ -28,6 +28,7 @@ from agent_runtime.code.values import (
 from agent_runtime.core import Action, ToolError
 from agent_runtime.tools.base import RuntimeTool
 from agent_runtime.tools.checks import int_check, text_check
+from agent_runtime.tools.rg import base_command, list_all, strip_dot
 
 MAX_TIMEOUT_S = 3600
 _PYTEST_SUMMARY = re.compile(r"^=+ (.*\b(passed|failed|error|errors|skipped|no tests ran|deselected)\b.*) =+$", re.M)
@@ -71,6 +72,8 @@ class RunCmdTool(RuntimeTool):
 # own pytest.py (sys.path[0] is the current directory), on the host, before any approval.
 _FINDS_PYTEST = "import importlib.util, sys; sys.exit(importlib.util.find_spec('pytest') is None)"
 MARKER_MAX_BYTES = 1 << 20  # pyproject.toml, Makefile, package.json: read only this much
+SOURCE_MAX_BYTES = 2_000_000  # a bigger .py is generated or data (code/index.py skips it too)
+SOURCES_MAX_BYTES = 64 << 20  # all the Python a suspects run may name, read before it
 
 
 @functools.lru_cache(maxsize=4)
@@ -101,6 +104,25 @@ def _marker_text(path: Path) -> str | None:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             return None
         return os.read(fd, MARKER_MAX_BYTES).decode("utf-8", "replace")
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
+def source_text(path: Path, limit: int = SOURCE_MAX_BYTES) -> str | None:
+    """A regular file's text, if it has at most `limit` bytes; None for anything else: a symlink
+    (not followed), a FIFO (opened without blocking, never read), a device, a bigger file."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_size > limit:
+            return None
+        data = os.read(fd, limit + 1)
+        return data.decode("utf-8", "replace") if len(data) <= limit else None
     except OSError:
         return None
     finally:
@@ -242,6 +264,10 @@ class RunTestsTool(RuntimeTool):
     def run(self, command: str | None = None, timeout: int | None = None, values: str | None = None,
             suspects: str | None = None) -> dict[str, Any]:
         chosen = self._command(command)
+        # Everything a traced run's result shows of the workspace's files is read here, before the
+        # tests run, through the workspace's checks (_watched, _sources). The tests are free to write
+        # the workspace (swap a file for a symlink to a secret, a FIFO, /dev/zero) and to forge the
+        # report: after the run, the host reads nothing of the workspace for the result.
         watched = self._watched(values) if values and values.strip() else []
         failing = self._failing(suspects) if suspects and suspects.strip() else None
         if watched and failing is not None:
@@ -259,6 +285,7 @@ class RunTestsTool(RuntimeTool):
                 ran = chosen
         except ValuesError as exc:
             raise ToolError(exc.error, exc.suggestion) from None
+        sources = self._sources() if failing is not None else {}
         with self.runtime.checkpoint(chosen) as mark:
             # a traced run loads our pytest plugin (code/pytest_plugins): the sandbox shows its folder
             outcome = self.runtime.sandbox.run(ran, timeout=limit, show=[PLUGINS] if ran != chosen else [])
@@ -282,15 +309,13 @@ class RunTestsTool(RuntimeTool):
         if outcome.exit_code == 5 and "pytest" in chosen:
             result["summary"] = "no tests were collected"
         if watched:
-            sources = {w.path: (self.workspace.root / w.path).read_text(encoding="utf-8", errors="replace").splitlines()
-                       for w in watched}
             if found is None:
                 result["values"] = "the tests ended before the values could be reported\n"
             else:
-                result["values"] = render(watched, found, sources) + "\n"
+                result["values"] = render(watched, found) + "\n"
                 result["not_called"] = [w.key for w in watched if w.key not in found]
         if failing is not None:
-            result.update(self._suspects(report))
+            result.update(self._suspects(report, sources))
         return result
 
     def _failing(self, suspects: str) -> list[str] | None:
@@ -304,10 +329,11 @@ class RunTestsTool(RuntimeTool):
                             'Name the failing tests as "tests/test_x.py::test_y", or pass "failing".')
         return ids
 
-    def _suspects(self, report: dict | None) -> dict[str, Any]:
+    def _suspects(self, report: dict | None, sources: dict[str, str]) -> dict[str, Any]:
         """The traced run's report as the functions to suspect, each a definition of a file the agent
-        may read (keys come from the files, never from the report, which the tests' code can write)."""
-        found = spectrum.rank(report, self._definitions()) if report is not None else None
+        may read (keys come from the files as read before the run, never from the report, which the
+        tests' code can write)."""
+        found = spectrum.rank(report, self._definitions(sources)) if report is not None else None
         if found is None:
             why = ("the tests ended before the tracer reported" if report is None
                    else "none of the named tests failed")
@@ -323,26 +349,44 @@ class RunTestsTool(RuntimeTool):
             "other_failures_count": len(found.other_failures),
         }
 
-    def _definitions(self) -> Callable[[str, int], str | None]:
-        """(path, line) -> `path::Name` of the function or method there, for files as they are now."""
+    def _sources(self) -> dict[str, str]:
+        """The Python files a suspects run may name (listed, not tests, not hidden by the policy), as
+        read before the run through the workspace's checks: path -> text. Past SOURCES_MAX_BYTES the
+        rest are left out (their functions cannot be suspects), not read."""
+        listed, _, _ = list_all(base_command((), "*.py") + ["--files"], self.workspace.root)
+        # The tracer counts no code under site-packages (a virtualenv in the workspace): not read.
+        rels = [strip_dot(f) for f in listed if is_python(f) and "site-packages" not in f.split("/")]
+        visible, _ = self.visible_paths(r for r in rels if not is_test_path(r))
+        sources: dict[str, str] = {}
+        total = 0
+        for rel in sorted(visible):
+            try:
+                path = self.workspace.resolve(rel)
+            except ToolError:
+                continue  # a symlink out of the workspace, a FIFO: not a source
+            if self.workspace.relative(path) != rel:
+                continue  # a symlink within it: its target is listed (and checked) by its own name
+            text = source_text(path)
+            if text is None or total + len(text) > SOURCES_MAX_BYTES:
+                continue
+            sources[rel] = text
+            total += len(text)
+        return sources
+
+    @staticmethod
+    def _definitions(sources: dict[str, str]) -> Callable[[str, int], str | None]:
+        """(path, line) -> `path::Name` of the function or method there, in the files as they were
+        before the run (`sources`); None for any other path the report names."""
         parsed: dict[str, list | None] = {}
 
         def definition(path: str, line: int) -> str | None:
-            if not is_python(path) or is_test_path(path) or path.startswith(("..", "/")):
+            if path not in sources:
                 return None
-            try:
-                rel = self.workspace.relative(self.workspace.resolve(path))
-            except ToolError:
-                return None
-            if rel not in parsed:
-                try:
-                    parsed[rel] = None if self.hidden(rel) else symbols.index(
-                        (self.workspace.root / rel).read_text(encoding="utf-8", errors="replace"))
-                except OSError:
-                    parsed[rel] = None
-            found = parsed[rel]
+            if path not in parsed:
+                parsed[path] = symbols.index(sources[path])
+            found = parsed[path]
             symbol = spectrum.definition_at(found, line) if found else None
-            return f"{rel}::{symbol.name}" if symbol is not None else None
+            return f"{path}::{symbol.name}" if symbol is not None else None
 
         return definition
 
@@ -358,12 +402,18 @@ class RunTestsTool(RuntimeTool):
             if self.hidden(rel):
                 raise ToolError(f"values: {rel} may not be read (policy)", "Name functions in other files.",
                                 kind="refused")
-            found = symbols.index((self.workspace.root / rel).read_text(encoding="utf-8", errors="replace"))
+            # Read once, here, before the run: render() quotes the definition from these lines only.
+            text = source_text(self.workspace.root / rel)
+            if text is None:
+                raise ToolError(f"values: {rel} is not a regular file of at most {SOURCE_MAX_BYTES:,} bytes",
+                                "Name functions in another file.")
+            found = symbols.index(text)
             if found is None:
                 raise ToolError(f"values: {rel} does not parse as Python", "Name functions in another file.")
             try:
                 symbol = symbols.find(found, name.split("[", 1)[0].replace("::", "."), rel)  # a test id: no [param]
             except symbols.SymbolError as exc:
                 raise ToolError(f"values: {exc.error}", exc.suggestion, kind="not_found") from None
-            watched.append(Watched(f"{rel}::{symbol.name}", rel, symbol.name, symbol.start, symbol.end))
+            lines = tuple(text.splitlines()[symbol.start - 1:symbol.end])
+            watched.append(Watched(f"{rel}::{symbol.name}", rel, symbol.name, symbol.start, symbol.end, lines))
         return watched[:MAX_WATCHED]

@@ -159,6 +159,23 @@ def test_what_the_tests_print_cannot_put_a_path_or_a_name_in_front_of_the_model(
     runtime.close()
 
 
+def test_suspects_are_named_from_the_files_as_they_were_before_the_run(tmp_path, tools_for):
+    """The tests may rewrite (or swap for a FIFO, a symlink) the files they ran: the names come from
+    the files as read before the run, never from what the tests left behind."""
+    renamed = FORMATTER.replace("strip_comments", "named_by_the_tests")
+    conftest = ("import atexit\n\n\ndef _rewrite():\n"
+                f"    with open('fmt/core.py', 'w') as out:\n        out.write({renamed!r})\n\n\n"
+                "atexit.register(_rewrite)\n")
+    repo = _repo(tmp_path, {"conftest.py": conftest})
+    runtime, tools = tools_for(repo)
+    result = tools["run_tests"](command=COMMAND, suspects=FAILING)
+    assert "named_by_the_tests" in (repo / "fmt/core.py").read_text(), "the tests rewrote the file"
+    keys = [s["function"] for s in result["suspects"]]
+    assert keys[0] == "fmt/core.py::strip_comments", keys
+    assert not any("named_by_the_tests" in k for k in keys + result["ran_by_failing"]), keys
+    runtime.close()
+
+
 def test_a_malformed_report_is_no_report():
     for report in ({}, {"functions": "x"}, {"functions": [["a.py", "one"]], "failed": {}, "passed": {},
                                             "counts": {"failed": 1, "passed": 0}},

@@ -12,7 +12,15 @@ from pathlib import Path
 from conftest import make_repo
 
 from agent_runtime.agent.focus import Seen, focus_view
-from agent_runtime.code.values import MARKER, Watched, render, split_output, traced_command
+from agent_runtime.code.values import (
+    MARKER,
+    MAX_REPORT_CHARS,
+    Watched,
+    parse_report,
+    render,
+    split_output,
+    traced_command,
+)
 
 LIBRARY = '''\
 def parse_price(text):
@@ -111,18 +119,31 @@ def test_the_traced_command_quotes_every_word_so_it_can_do_nothing_more(tmp_path
 
 
 def test_what_the_tests_print_cannot_break_or_forge_the_report():
-    watched = [Watched("a.py::f", "a.py", "f", 1, 3), Watched("a.py::g", "a.py", "g", 4, 6)]
+    watched = [Watched("a.py::f", "a.py", "f", 1, 3, ("def f():", "    return 1")), Watched("a.py::g", "a.py", "g", 4, 6)]
     forged = MARKER + json.dumps({"a.py::f": {"calls": "many", "outcome": 3}, "a.py::g": ["x"]})
     for stderr in (MARKER + "{not json", MARKER + "[1, 2]", forged, "no marker at all"):
         rest, found = split_output("before\n" + stderr + "\nafter\n")
         assert "before" in rest and MARKER not in rest
         if found is not None:
-            assert render(watched, found, {}) == "", "malformed records are dropped, not rendered"
+            assert render(watched, found) == "", "malformed records are dropped, not rendered"
     # The tracer's own line is written last: an earlier forged one is ignored.
     real = MARKER + json.dumps({"a.py::f": {"calls": 1, "line": 2, "outcome": ["returned", "1"], "locals": []}})
     rest, found = split_output(f"{forged}\n{real}\n")
-    assert render(watched, found, {"a.py": ["def f():", "    return 1"]}) == \
-        "a.py::f (its only call): returned 1 at line 2 `return 1`"
+    assert render(watched, found) == "a.py::f (its only call): returned 1 at line 2 `return 1`"
+
+
+def test_a_report_line_no_tracer_writes_is_refused():
+    """What would raise further on (OverflowError, RecursionError) or cost too much is no report."""
+    real = {"a.py::f": {"calls": 2, "line": 2, "outcome": ["raised", "ValueError: x"], "locals": [["t", "'a'"]]}}
+    assert parse_report(json.dumps(real)) == real
+    assert parse_report('{"a": "[[[[[[[[[[[[ {{{{{{{{{{ not brackets"}') is not None, "brackets in strings do not count"
+    for line in ('{"calls": Infinity}', '{"calls": -Infinity}', '{"calls": NaN}', '{"calls": 1e999}',
+                 '{"a": ' + "[" * 5000 + "]" * 5000 + "}", '{"a": ' + "[" * 9 + "]" * 9 + "}",
+                 '{"a": "' + "x" * MAX_REPORT_CHARS + '"}'):
+        assert parse_report(line) is None, line[:40]
+    forged = {"a.py::f": {"calls": 10**300, "line": 1e300, "outcome": ["returned", "1"], "locals": []}}
+    rest, found = split_output("out\n" + MARKER + json.dumps(forged) + "\n")
+    assert rest == "out" and found == {}, "counts no tracer writes: the record is dropped"
 
 
 def test_a_call_the_tests_killed_still_counts_as_called(tmp_path, tools_for):
