@@ -23,6 +23,29 @@ def is_secret_name(name: str) -> bool:
     return bool(SECRET_NAME.search(name))
 
 
+def read_regular(path: Path, limit: int, follow: bool = True) -> bytes | None:
+    """Up to `limit` + 1 bytes of a regular file (so a caller can tell one over `limit`); None for
+    anything else: a FIFO (opened without blocking, never read: the tests or a shipped repository can
+    leave one where a file was), a device, a socket, a symlink when `follow` is off."""
+    flags = os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC | (0 if follow else os.O_NOFOLLOW)
+    try:
+        fd = os.open(path, flags)
+    except OSError:
+        return None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        chunks, left = [], limit + 1
+        while left > 0 and (chunk := os.read(fd, min(left, 1 << 20))):
+            chunks.append(chunk)
+            left -= len(chunk)
+        return b"".join(chunks)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
 def within(path: Path, root: Path) -> bool:
     """Is `path` `root` itself or under it? The one containment check of the package.
 

@@ -22,11 +22,11 @@ Standard library only, with core and config: gitcmd imports it, never the other 
 from __future__ import annotations
 
 import os
-import stat
 from pathlib import Path
 from typing import Callable, Iterable, NamedTuple
 
 from agent_runtime.config import agent_dirs
+from agent_runtime.core import read_regular as core_read_regular
 from agent_runtime.core import within
 
 PATH_FILE_MAX_BYTES = 1 << 20  # git reads such a file whole
@@ -56,22 +56,10 @@ def _real(base: Path, text: str) -> Path:
 
 
 def read_regular(path: Path, limit: int = PATH_FILE_MAX_BYTES) -> bytes | None:
-    """The first `limit` bytes of a regular file; None for anything else. Opened without blocking and
-    checked after opening: a FIFO put where a file of the git directory should be would otherwise
-    hold the agent for ever (and a file swapped for one after a check is still not read)."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | getattr(os, "O_CLOEXEC", 0))
-    except OSError:
-        return None
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            return None
-        with os.fdopen(fd, "rb", closefd=False) as handle:
-            return handle.read(limit)
-    except OSError:
-        return None
-    finally:
-        os.close(fd)
+    """A file of the git directory as git reads it (its first `limit` bytes); None unless it is a
+    regular file: a FIFO put there would otherwise hold the agent for ever."""
+    data = core_read_regular(path, limit)
+    return None if data is None else data[:limit]
 
 
 def _path_file(path: Path) -> str | None:

@@ -12,6 +12,7 @@ from typing import Callable
 
 from agent_runtime.agent.blocks import file_block
 from agent_runtime.agent.tasks import TEST_FILE
+from agent_runtime.core import read_regular
 from agent_runtime.tools.commands import detect_test_command
 from agent_runtime.tools.rg import base_command, run_rg
 
@@ -33,10 +34,8 @@ def repository_files(root: Path, limit: int = 5000, hidden: tuple[str, ...] = ()
 
 def _size(path: Path) -> str:
     """' (12 lines)', ' (empty)': which files hold the code, at a glance."""
-    try:
-        with open(path, "rb") as handle:
-            data = handle.read(200_000)
-    except OSError:
+    data = read_regular(path, 200_000)  # never a FIFO opened blocking
+    if data is None:
         return ""
     if not data.strip():
         return " (empty)"

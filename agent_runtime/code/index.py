@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from agent_runtime.code.symbols import Symbol, index
+from agent_runtime.core import read_regular
 
 CACHE_VERSION = 1
 MAX_FILE_BYTES = 2_000_000  # bigger files are generated or data: not indexed
@@ -147,13 +148,10 @@ class RepoIndex:
         if path not in self._texts:
             if path not in self.known or not self.readable(path):
                 return None
-            try:
-                file = self.root / path
-                if file.stat().st_size > MAX_FILE_BYTES:
-                    return None
-                self._texts[path] = file.read_text(encoding="utf-8", errors="replace")
-            except OSError:
+            data = read_regular(self.root / path, MAX_FILE_BYTES)  # a FIFO the tests left is never opened blocking
+            if data is None or len(data) > MAX_FILE_BYTES:
                 return None
+            self._texts[path] = data.decode("utf-8", errors="replace")
         return self._texts[path]
 
     def facts(self, path: str) -> FileFacts | None:

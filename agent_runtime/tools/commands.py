@@ -7,7 +7,6 @@ import json
 import os
 import re
 import shutil
-import stat
 import subprocess
 from pathlib import Path
 from typing import Any, Callable
@@ -25,7 +24,7 @@ from agent_runtime.code.values import (
     split_output,
     traced_command,
 )
-from agent_runtime.core import Action, ToolError
+from agent_runtime.core import Action, ToolError, read_regular
 from agent_runtime.tools.base import RuntimeTool
 from agent_runtime.tools.checks import int_check, text_check
 from agent_runtime.tools.rg import base_command, list_all, strip_dot
@@ -96,37 +95,15 @@ def _python_with_pytest(path: str | None = None) -> str | None:
 def _marker_text(path: Path) -> str | None:
     """A small regular file's text; None for anything else. A repository's pyproject.toml can be
     a symlink to /dev/zero or a FIFO: reading it whole would hang or fill the agent's memory."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
-    except OSError:
-        return None
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            return None
-        return os.read(fd, MARKER_MAX_BYTES).decode("utf-8", "replace")
-    except OSError:
-        return None
-    finally:
-        os.close(fd)
+    data = read_regular(path, MARKER_MAX_BYTES)
+    return data[:MARKER_MAX_BYTES].decode("utf-8", "replace") if data is not None else None
 
 
 def source_text(path: Path, limit: int = SOURCE_MAX_BYTES) -> str | None:
     """A regular file's text, if it has at most `limit` bytes; None for anything else: a symlink
-    (not followed), a FIFO (opened without blocking, never read), a device, a bigger file."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC)
-    except OSError:
-        return None
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode) or info.st_size > limit:
-            return None
-        data = os.read(fd, limit + 1)
-        return data.decode("utf-8", "replace") if len(data) <= limit else None
-    except OSError:
-        return None
-    finally:
-        os.close(fd)
+    (not followed), a FIFO (never read), a device, a bigger file."""
+    data = read_regular(path, limit, follow=False)
+    return data.decode("utf-8", "replace") if data is not None and len(data) <= limit else None
 
 
 def detect_test_command(root: Path) -> str | None:

@@ -125,3 +125,24 @@ def test_a_forged_report_line_does_not_lose_the_test_run(case, tmp_path, tools_f
     assert "error" not in result, result
     assert "1 failed" in result["output"]
     runtime.close()
+
+
+def test_a_fifo_where_a_source_file_was_is_never_opened_blocking(tmp_path):
+    """The one reader of workspace files the tests may have replaced (core.read_regular, used by the
+    repository index, the overview, the markers, the git directory's files): a FIFO, a device or a
+    symlink when not followed is None at once; a regular file is read up to the limit and one byte."""
+    import os
+
+    from agent_runtime.code.index import RepoIndex
+    from agent_runtime.core import read_regular
+
+    (tmp_path / "a.py").write_text("x = 1\n")
+    os.mkfifo(tmp_path / "b.py")
+    (tmp_path / "c.py").symlink_to(tmp_path / "a.py")
+    assert read_regular(tmp_path / "a.py", 3) == b"x = "
+    assert read_regular(tmp_path / "b.py", 100) is None
+    assert read_regular(tmp_path / "c.py", 100, follow=False) is None
+    assert read_regular(tmp_path / "c.py", 100) == b"x = 1\n"
+    assert read_regular(Path("/dev/zero"), 100) is None
+    index = RepoIndex(tmp_path, ["a.py", "b.py"])
+    assert index.text("a.py") == "x = 1\n" and index.text("b.py") is None
