@@ -271,9 +271,14 @@ class FixAttempts:
                 did = f"changed {', '.join(attempt.changed)}" + (", undone" if self.fresh_restart else "")
             else:
                 did = "changed nothing"
-            lines.append(f"- attempt {attempt.number} ({did}): {attempt.what[:160] or '(no explanation)'} -> {failure[:160]}")
+            lines.append(f"- attempt {attempt.number} ({did}): {_clip(attempt.what) or '(no explanation)'} -> "
+                         f"{_clip(failure)}")
         last = next((a.failure for a in reversed(self.attempts) if a.failure), "")
         if last:
             lines.append("Still failing:\n" + last)
         return "\n".join(lines)
 
+
+def _clip(text: str, limit: int = 160) -> str:
+    """At most `limit` characters, cut between words (a line of the give-up answer)."""
+    return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0] + " …"

@@ -135,10 +135,13 @@ def test_the_give_up_answer_says_why_an_attempt_was_not_tested(tmp_path):
     """An attempt whose proposal was refused (here: content that would delete a function) was told
     as "changed nothing -> not tested": the answer says what refused it."""
     repo = make_repo(tmp_path / "p", BUGGY_PROJECT)
-    replay = write_replay(tmp_path / "r.json", [edit("add subtracts.", "X = 1\n")])
-    done = run_cli("--approval", "auto", "--model", f"replay:{replay}", "--json", "--max-attempts", "1",
+    long = "add subtracts where it should add, " * 8
+    replay = write_replay(tmp_path / "r.json", [edit("add subtracts.", "X = 1\n"), edit(long, "X = 2\n")])
+    done = run_cli("--approval", "auto", "--model", f"replay:{replay}", "--json", "--max-attempts", "2",
                    "Fix the failing test.", cwd=repo, timeout=600)
     assert done.returncode == 4, done.stderr
     answer = next(json.loads(line)["answer"] for line in done.stdout.splitlines() if '"final_answer"' in line)
     assert "- attempt 1 (changed nothing): add subtracts. -> not tested: propose_file refused it: content would " \
            "delete add, mul from calc.py" in answer, answer
+    second = next(line for line in answer.splitlines() if line.startswith("- attempt 2"))
+    assert second.split(" -> ")[0].endswith(", add subtracts where …"), second  # cut between words
