@@ -6,43 +6,13 @@ git, no mocks). Hangs are cut by an alarm: the test fails, it does not hang."""
 
 from __future__ import annotations
 
-import contextlib
 import os
-import signal
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
 from conftest import git, make_repo
-
-
-class Hung(BaseException):
-    """Raised by the alarm: a BaseException, so no `except Exception` (the tool wrapper's) takes it."""
-
-
-@contextlib.contextmanager
-def deadline(seconds: int, what: str):
-    """Fail (not hang) when the block takes longer than `seconds`. SIGALRM interrupts a blocking open()
-    of a FIFO and pure-Python loops alike."""
-
-    def ring(*_):
-        raise Hung()
-
-    previous = signal.signal(signal.SIGALRM, ring)
-    signal.alarm(seconds)
-    started, hung = time.monotonic(), False
-    try:
-        yield
-    except Hung:
-        hung = True
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, previous)
-    if hung or time.monotonic() - started >= seconds:
-        message = f"{what}: still running after {seconds} s (the agent's process hangs there)"
-        raise pytest.fail.Exception(message, pytrace=False) from None
-
+from deadline import deadline
 
 # --- a repository whose HEAD is a commit written byte for byte ---
 

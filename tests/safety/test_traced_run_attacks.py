@@ -6,45 +6,16 @@ so the test fails instead of hanging."""
 
 from __future__ import annotations
 
-import contextlib
 import shlex
-import signal
 import sys
-import time
 from pathlib import Path
 
 import pytest
 from conftest import make_repo
+from deadline import deadline
 
 PYTHON = shlex.quote(sys.executable)
 SECRET = "TOPSECRET-1128-c0ffee"
-
-
-class Hung(BaseException):
-    """Raised by the alarm: a BaseException, so no `except Exception` (the tool wrapper's) takes it."""
-
-
-@contextlib.contextmanager
-def deadline(seconds: int, what: str):
-    """Fail (not hang) when the block takes longer than `seconds`. SIGALRM interrupts a blocking open()
-    of a FIFO and pure-Python loops alike."""
-
-    def ring(*_):
-        raise Hung()
-
-    previous = signal.signal(signal.SIGALRM, ring)
-    signal.alarm(seconds)
-    started, hung = time.monotonic(), False
-    try:
-        yield
-    except Hung:
-        hung = True
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, previous)
-    if hung or time.monotonic() - started >= seconds:
-        raise pytest.fail.Exception(f"{what}: still running after {seconds} s (the agent's process hangs there)",
-                                    pytrace=False) from None
 
 
 # The tests forge the report's last line (the host takes the last marker; the spec, marker included, is
