@@ -148,11 +148,11 @@ def _parse(text: str, where: str) -> tuple[Hook, ...]:
     for item in schema.validate(HooksFile, raw, where, HookConfigError, lines).hooks:
         if isinstance(item.command, str):
             argv: tuple[str, ...] = ("/bin/sh", "-c", item.command)
-            label = item.command.strip()
+            program = item.command.split()[0] if item.command.split() else ""
         else:
             argv = (os.path.expanduser(item.command[0]), *item.command[1:])
-            label = shlex.join(item.command)
-        name = item.name if item.name is not None else label.split()[0].rsplit("/", 1)[-1] if label else item.event
+            program = item.command[0]  # as written: shlex.join would quote `~/bin/x` into a name `x'`
+        name = item.name if item.name is not None else program.rstrip("/").rsplit("/", 1)[-1] or item.event
         hooks.append(Hook(name.strip(), item.event, argv, tuple(item.tools), float(item.timeout)))
     return tuple(hooks)
 

@@ -274,3 +274,15 @@ def test_before_approval_and_session_hooks(tmp_path, make_runtime):
     assert [e["event"] for e in events] == ["before_approval", "session_end"]
     assert events[0]["action"] == {"kind": "command", "command": "rm calc.py", "paths": []}
     assert events[0]["policy"]["rule"] == "change-files"
+
+
+def test_a_hook_without_a_name_is_named_by_its_program(tmp_path):
+    """The program's file name, as written: `~/bin/notify` is `notify` (not `notify'`, which quoting
+    the argv for a shell gave), a shell line's first word likewise."""
+    path = tmp_path / "hooks.toml"
+    path.write_text('[[hooks]]\nevent = "after_tool"\ncommand = ["~/bin/notify", "--done"]\n\n'
+                    '[[hooks]]\nevent = "after_tool"\ncommand = "  /usr/bin/logger -t agent"\n\n'
+                    '[[hooks]]\nevent = "session_end"\ncommand = ["./it\'s here/run me"]\n')
+    hooks = Hooks.load(tmp_path, path)
+    assert [h.name for h in hooks.hooks] == ["notify", "logger", "run me"]
+    assert hooks.hooks[0].argv[0] == os.path.expanduser("~/bin/notify")
