@@ -12,7 +12,7 @@ import stat
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 # Environment variable names that hold credentials; the one list (redaction, the sandbox's
 # environment, run records).
@@ -23,13 +23,14 @@ def is_secret_name(name: str) -> bool:
     return bool(SECRET_NAME.search(name))
 
 
-def read_regular(path: Path, limit: int, follow: bool = True) -> bytes | None:
+def read_regular(path: Path, limit: int, follow: bool = True, dir_fd: int | None = None) -> bytes | None:
     """Up to `limit` + 1 bytes of a regular file (so a caller can tell one over `limit`); None for
     anything else: a FIFO (opened without blocking, never read: the tests or a shipped repository can
-    leave one where a file was), a device, a socket, a symlink when `follow` is off."""
+    leave one where a file was), a device, a socket, a symlink when `follow` is off. Not for a
+    workspace file's content, which may be a link out: read_inside."""
     flags = os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC | (0 if follow else os.O_NOFOLLOW)
     try:
-        fd = os.open(path, flags)
+        fd = os.open(path, flags, dir_fd=dir_fd)
     except OSError:
         return None
     try:
@@ -40,6 +41,46 @@ def read_regular(path: Path, limit: int, follow: bool = True) -> bytes | None:
             chunks.append(chunk)
             left -= len(chunk)
         return b"".join(chunks)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+def read_inside(root: Path, path: str | Path, limit: int,
+                allowed: Callable[[str], bool] | None = None) -> bytes | None:
+    """Up to `limit` + 1 bytes of a regular file of the workspace `root` (`path` relative to it or
+    absolute); None when it is anything else or leads outside. The one reader of workspace files'
+    content: the repository and the commands it runs (its tests, in the sandbox) can leave a symlink
+    to a file outside (`calc.py -> ~/.ssh/id_rsa`, `pkg -> ../other-repo`), which the host must never
+    read. Links inside the workspace are followed; the path they lead to is then opened one
+    component at a time with O_NOFOLLOW from the workspace's own descriptor, so a link swapped in
+    between is refused, not followed. A FIFO is never opened blocking (read_regular).
+    `allowed(rel)`: the policy's word on the path as named and as it leads (a link to .env), asked
+    now, when the file is read, not when it was listed (the tests may have replaced it since)."""
+    real_root = os.path.realpath(root)
+    real = os.path.realpath(os.path.join(real_root, path))
+    if real == real_root or not within(Path(real), Path(real_root)):
+        return None
+    rel = os.path.relpath(real, real_root)
+    if allowed is not None:
+        named = os.path.normpath(path) if not os.path.isabs(path) else rel
+        if not allowed(rel.replace(os.sep, "/")) or (named != rel and not allowed(str(named).replace(os.sep, "/"))):
+            return None
+    *folders, name = rel.split(os.sep)
+    try:
+        fd = os.open(real_root, _DIR_FLAGS)
+    except OSError:
+        return None
+    try:
+        for folder in folders:
+            child = os.open(folder, _DIR_FLAGS, dir_fd=fd)
+            os.close(fd)
+            fd = child
+        return read_regular(Path(name), limit, follow=False, dir_fd=fd)
     except OSError:
         return None
     finally:

@@ -12,7 +12,7 @@ from typing import Callable
 
 from agent_runtime.agent.blocks import file_block
 from agent_runtime.agent.tasks import TEST_FILE
-from agent_runtime.core import read_regular
+from agent_runtime.core import read_inside
 from agent_runtime.tools.commands import detect_test_command
 from agent_runtime.tools.rg import base_command, run_rg
 
@@ -20,6 +20,22 @@ MAX_LISTED_FILES = 40
 # A repository this small is shown whole with the task: the model starts where a person reading
 # it would, instead of spending steps (and often the whole budget) opening files one by one.
 SMALL_REPO_FILES, SMALL_REPO_CHARS = 12, 9000
+# Files are read through core.read_inside, asking the policy when read: the tests run before the
+# files are shown and may leave a link to a file outside the workspace (or to .env) where one was.
+TEXT_MAX_BYTES = 2_000_000
+
+
+def workspace_text(root: Path, rel: str, readable: Callable[[str], bool] | None = None,
+                   limit: int = TEXT_MAX_BYTES, errors: str = "replace") -> str | None:
+    """A workspace file's text, None when it cannot be shown: not a regular file inside the
+    workspace, not readable by the policy, over `limit` bytes, or (errors="strict") not UTF-8."""
+    data = read_inside(root, rel, limit, readable)
+    if data is None or len(data) > limit:
+        return None
+    try:
+        return data.decode("utf-8", errors)
+    except UnicodeDecodeError:
+        return None
 
 
 def repository_files(root: Path, limit: int = 5000, hidden: tuple[str, ...] = ()) -> tuple[list[str], bool]:
@@ -32,9 +48,9 @@ def repository_files(root: Path, limit: int = 5000, hidden: tuple[str, ...] = ()
     return sorted(files), more
 
 
-def _size(path: Path) -> str:
+def _size(root: Path, name: str, readable: Callable[[str], bool] | None) -> str:
     """' (12 lines)', ' (empty)': which files hold the code, at a glance."""
-    data = read_regular(path, 200_000)  # never a FIFO opened blocking
+    data = read_inside(root, name, 200_000, readable)
     if data is None:
         return ""
     if not data.strip():
@@ -53,7 +69,7 @@ def repository_overview(root: Path, listing: tuple[list[str], bool] | None = Non
     lines = []
     if files and len(files) <= MAX_LISTED_FILES and not more:
         lines.append(f"The repository's files ({len(files)}):")
-        lines += [f"  {name}{_size(root / name)}" for name in files]
+        lines += [f"  {name}{_size(root, name, readable)}" for name in files]
     elif files:
         tops = Counter(name.split("/", 1)[0] + ("/" if "/" in name else "") for name in files)
         lines.append(f"The repository has {len(files):,}{'+' if more else ''} files; at the top level:")
@@ -80,9 +96,8 @@ def small_repository(root: Path, files: list[str], readable: Callable[[str], boo
         if not readable(name):
             parts.append(f"### {name}\n(not shown: the policy keeps it from you)")
             continue
-        try:
-            data = (root / name).read_bytes()
-        except OSError:
+        data = read_inside(root, name, SMALL_REPO_CHARS * 4, readable)
+        if data is None or len(data) > SMALL_REPO_CHARS * 4:
             return None, []
         if b"\0" in data[:8000]:
             continue
@@ -116,8 +131,8 @@ def imported_files(root: Path, path: str, files: list[str]) -> list[str]:
     """Repository files a Python file imports (absolute imports, plain or src/ layout; relative ones
     from its folder)."""
     try:
-        tree = ast.parse((root / path).read_text(encoding="utf-8", errors="replace"))
-    except (OSError, SyntaxError, ValueError):
+        tree = ast.parse(workspace_text(root, path) or "")  # not a file inside: nothing imported
+    except (SyntaxError, ValueError):
         return []
     known, folder, found = set(files), str(Path(path).parent), []
     for node in ast.walk(tree):
@@ -153,18 +168,18 @@ def failure_files(root: Path, files: list[str], failure: str, task: str,
     chosen = [f for f in chosen if readable(f)]
     total = 0
     for path in chosen:
-        try:
-            total += (root / path).stat().st_size
-        except OSError:
+        data = read_inside(root, path, FAILURE_FILES_CHARS, readable)
+        if data is None:
             return []
+        total += len(data)
     if total > FAILURE_FILES_CHARS or not any(not TEST_FILE.search(f) for f in chosen):
         return []
     return chosen
 
 
-def show_files(root: Path, names: list[str]) -> str:
-    return "\n\n".join(file_block(name, (root / name).read_text(encoding="utf-8", errors="replace"))
-                       for name in names)
+def show_files(root: Path, names: list[str], readable: Callable[[str], bool]) -> str:
+    texts = {name: workspace_text(root, name, readable) for name in names}
+    return "\n\n".join(file_block(name, text) for name, text in texts.items() if text is not None)
 
 
 # A question that names files ("Read README.md, then say what this project is for"): their
@@ -179,9 +194,8 @@ def named_heads(root: Path, files: list[str], task: str, readable: Callable[[str
     shown whole; a file cut short says how much of it is shown."""
     texts: dict[str, list[str]] = {}
     for name in named_files(task, files)[:3]:
-        try:
-            data = (root / name).read_bytes() if readable(name) else b"\0"
-        except OSError:
+        data = read_inside(root, name, TEXT_MAX_BYTES, readable)
+        if data is None or len(data) > TEXT_MAX_BYTES:
             continue
         if b"\0" not in data[:8000] and data.strip():
             texts[name] = data.decode("utf-8", "replace").splitlines()

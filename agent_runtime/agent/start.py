@@ -28,6 +28,7 @@ from agent_runtime.agent.overview import (
     named_heads,
     repository_overview,
     show_files,
+    workspace_text,
 )
 from agent_runtime.agent.tasks import (
     TEST_FILE,
@@ -108,21 +109,21 @@ def prepare(task: str, repo: Path, listing: tuple[list[str], bool], run_tests: A
         # pair lost the three small tasks the coder solved alone (two fixes were in files it did not name).
         planned_files = {t.split("::", 1)[0] for t in planned}
         chosen = sorted(editable, key=lambda p: p not in planned_files)
-        targets = [EditTarget.file(p, (repo / p).read_text(encoding="utf-8", errors="replace"))
-                   for p in chosen if (repo / p).is_file()]
+        # Read again after the tests ran (they may have changed them), through the one reader.
+        targets = _targets(repo, chosen, readable)
     else:
         involved = failure_files(repo, files, output, task, readable)
         view = focus_view(repo, files, output, task, readable, cache_dir=cache_dir, plan=planned or None)
         code = sorted({t.path for t in view.targets}) if view is not None else [
             p for p in involved if not TEST_FILE.search(p)]
         whole = list(dict.fromkeys([p for p in involved if TEST_FILE.search(p)] + code))
-        if code and all(_lines(repo / p) <= WHOLE_FILE_LINES for p in code) and \
-                sum(_size(repo / p) for p in whole) <= FAILURE_FILES_CHARS:
+        texts = {p: workspace_text(repo, p, readable) or "" for p in whole}
+        if code and all(texts[p].count("\n") <= WHOLE_FILE_LINES for p in code) and \
+                sum(len(t) for t in texts.values()) <= FAILURE_FILES_CHARS:
             # Short files: shown and written back whole (what small models do best).
             start.shown = whole
-            start.overview += "\n\nThe files the failure involves (no need to read them again):\n" + show_files(repo, whole)
-            targets = [EditTarget.file(p, (repo / p).read_text(encoding="utf-8", errors="replace"))
-                       for p in fix_targets(code, task)]
+            start.overview += "\n\nThe files the failure involves (no need to read them again):\n" + show_files(repo, whole, readable)
+            targets = _targets(repo, fix_targets(code, task), readable)
         elif view is not None:
             # The functions shown: ranked with what the failing tests run that the passing ones do not
             # (one traced run of their files, which also says what fails there already), then checked
@@ -153,7 +154,7 @@ def prepare(task: str, repo: Path, listing: tuple[list[str], bool], run_tests: A
         room = min(max(max_tokens, sum(len(t.text) for t in targets) // 3 + 400), window // 3) if whole else max_tokens
         start.request = EditRequest.of(targets, max_tokens=room, test_timeout=plan.timeout,
                                        test_command=plan.first, wider_command=plan.wider,
-                                       file_text=lambda rel: _text(repo / rel))
+                                       file_text=lambda rel: workspace_text(repo, rel, readable, errors="strict"))
     return start
 
 
@@ -188,22 +189,8 @@ def _code_map(repo: Path, files: list[str], task: str, readable: Callable[[str],
             if text else "")
 
 
-def _size(path: Path) -> int:
-    try:
-        return path.stat().st_size
-    except OSError:
-        return 0
-
-
-def _lines(path: Path) -> int:
-    try:
-        return path.read_bytes().count(b"\n")
-    except OSError:
-        return 0
-
-
-def _text(path: Path) -> str | None:
-    try:
-        return path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
-        return None
+def _targets(repo: Path, paths: list[str], readable: Callable[[str], bool]) -> list[EditTarget]:
+    """The files a fix is asked for, whole, as they are now: one the tests replaced with a link out of
+    the workspace (or to a file the policy hides), or with anything but a file, is left out."""
+    texts = {p: workspace_text(repo, p, readable) for p in paths}
+    return [EditTarget.file(p, text) for p, text in texts.items() if text is not None]

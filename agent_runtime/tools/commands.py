@@ -24,7 +24,7 @@ from agent_runtime.code.values import (
     split_output,
     traced_command,
 )
-from agent_runtime.core import Action, ToolError, read_regular
+from agent_runtime.core import Action, ToolError, read_inside, read_regular
 from agent_runtime.tools.base import RuntimeTool
 from agent_runtime.tools.checks import int_check, text_check
 from agent_runtime.tools.rg import base_command, list_all, strip_dot
@@ -92,10 +92,11 @@ def _python_with_pytest(path: str | None = None) -> str | None:
     return None
 
 
-def _marker_text(path: Path) -> str | None:
+def _marker_text(root: Path, name: str) -> str | None:
     """A small regular file's text; None for anything else. A repository's pyproject.toml can be
-    a symlink to /dev/zero or a FIFO: reading it whole would hang or fill the agent's memory."""
-    data = read_regular(path, MARKER_MAX_BYTES)
+    a symlink to /dev/zero or a FIFO: reading it whole would hang or fill the agent's memory; or
+    to a file outside the workspace, which is never read (core.read_inside)."""
+    data = read_inside(root, name, MARKER_MAX_BYTES)
     return data[:MARKER_MAX_BYTES].decode("utf-8", "replace") if data is not None else None
 
 
@@ -114,13 +115,12 @@ def detect_test_command(root: Path) -> str | None:
     interpreter = ".venv/bin/python" if python.exists() else _python_with_pytest(os.environ.get("PATH"))
     pytest = f"{interpreter} -m pytest -q" if interpreter else "pytest -q"
     markers = ("pytest.ini", "conftest.py", "tox.ini", "setup.cfg")
-    pyproject = root / "pyproject.toml"
-    if any((root / m).exists() for m in markers) or "pytest" in (_marker_text(pyproject) or ""):
+    if any((root / m).exists() for m in markers) or "pytest" in (_marker_text(root, "pyproject.toml") or ""):
         return pytest
-    makefile = _marker_text(root / "Makefile")
+    makefile = _marker_text(root, "Makefile")
     if makefile is not None and re.search(r"^test\s*:", makefile, re.M):
         return "make test"
-    package = _marker_text(root / "package.json")
+    package = _marker_text(root, "package.json")
     if package is not None:
         try:
             if json.loads(package).get("scripts", {}).get("test"):
