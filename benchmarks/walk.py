@@ -42,6 +42,8 @@ starts with `agent_runtime.`; library frames are skipped but seen through):
 - `callbacks`: the re-entries into a module that still has a frame lower on the same stack (A -> B
   -> A: a callback, the coupling a layered design does not have).
 - `by_folder`: the visited modules counted by the package folder they are in.
+- `harness`: modules, re-entries and re-entered modules of the harness's own folders (agent/, cli/)
+  alone; a re-entry into one of them from any module counts. The goal is judged on the whole walk.
 
 The run must go as scripted: if the replay model is asked fewer than twice, or the task does not end
 solved with the second fix, the figures are not of this walk and the script fails (exit 1).
@@ -68,6 +70,7 @@ PACKAGE = "agent_runtime"
 MODEL_MODULE = "agent_runtime.models.replay"
 REQUEST = "generate"
 GOAL = {"modules": 20, "reentries": 5}
+HARNESS = ("agent", "cli")  # the folders of the harness itself, figured apart as `harness`
 
 CALC = "def add(a, b):\n    return a - b\n\n\ndef mul(a, b):\n    return a * b\n"
 TEST = "from calc import add, mul\n\n\ndef test_add():\n    assert add(2, 3) == 5\n\n\ndef test_mul():\n    assert mul(2, 3) == 6\n"
@@ -115,8 +118,17 @@ class Segment:
             "imported": len(self.imported),
             "most_reentered": dict(self.reentries.most_common(10)),
             "by_folder": dict(Counter(folder(m) for m in self.order).most_common()),
+            "harness": self.harness(),
             "order": self.order,
         }
+
+
+    def harness(self) -> dict:
+        """The same figures for the harness's own modules (agent/ and cli/) alone: the issue's "path
+        through agent/", without the runtime it calls (safety, tools, models, patches, telemetry)."""
+        own = [m for m in self.order if folder(m).split(".")[0] in HARNESS]
+        into = {m: n for m, n in self.reentries.items() if m in own}
+        return {"modules": len(own), "reentries": sum(into.values()), "reentered_modules": len(into), "order": own}
 
 
 class Walk:

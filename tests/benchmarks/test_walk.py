@@ -121,6 +121,11 @@ def test_one_fix_task_on_the_replay_model_is_walked_from_entry(tmp_path):
         assert segment["modules"] > 0 and segment["reentries"] > 0 and segment["calls"] > 0
         assert segment["modules"] == len(segment["order"]) == len(set(segment["order"]))
         assert all(m == "agent_runtime" or m.startswith("agent_runtime.") for m in segment["order"])
+        harness = segment["harness"]
+        assert harness["order"] == [m for m in segment["order"] if m.split(".")[1] in ("agent", "cli")]
+        assert harness["modules"] == len(harness["order"]) and harness["reentries"] <= segment["reentries"]
+        assert harness["reentered_modules"] <= min(harness["modules"], segment["reentered_modules"])
+    assert "agent_runtime.agent.repair" in first["harness"]["order"]
     assert first["order"][0] == "agent_runtime.cli.main"
     assert walk.MODEL_MODULE in first["order"], "the model is opened before it is asked"
     assert attempt["order"][0] == walk.MODEL_MODULE, "the attempt starts at the first request"
