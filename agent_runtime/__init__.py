@@ -6,3 +6,10 @@ __version__ = "0.1.0"
 
 # Before anything imports LiteLLM: read its model cost map from the package, never the internet.
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
+# Before anything imports smolagents or LiteLLM: both call python-dotenv's load_dotenv() at import,
+# which puts a found .env whole into os.environ, and what it finds can be the repository's (the agent
+# in the project's .venv, a debugger, `python -c`): LD_PRELOAD, XDG_*, OPENAI_API_BASE for every
+# host program. Set, not defaulted: only config.py reads a .env (tests/safety/test_library_dotenv.py).
+# Sandboxed programs get their own environment (safety/sandbox.py), so a project's tests still load theirs.
+os.environ["PYTHON_DOTENV_DISABLED"] = "1"
