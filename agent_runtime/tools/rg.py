@@ -7,7 +7,6 @@ list_files and rg_search (search.py), the symbol and repository tools all run rg
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import tempfile
 import threading
@@ -15,13 +14,14 @@ from pathlib import Path
 from typing import Callable
 
 from agent_runtime.core import ToolError
+from agent_runtime.procs import host_program
 
 RG_TIMEOUT_S = 60
 MAX_MATCH_COLUMNS = 300
 
 
 def rg_binary() -> str:
-    found = shutil.which("rg")
+    found = host_program("rg")
     if not found:
         raise ToolError(
             "ripgrep (rg) is not installed on this machine",

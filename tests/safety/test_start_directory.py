@@ -8,11 +8,12 @@ script never had the directory on sys.path.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
 import pytest
-from conftest import make_repo, step, write_replay
+from conftest import make_repo, run_cli, step, write_replay
 
 PLANTED = ("pydantic", "rich", "yaml", "smolagents", "litellm", "dotenv", "typing_extensions", "httpx", "tomllib")
 
@@ -65,3 +66,25 @@ def test_every_python_the_host_starts_with_dash_m_leaves_out_the_current_directo
     assert len(started) == 2
     for argv in started:
         assert argv[0] == sys.executable and argv[1:3] == ["-P", "-m"], argv
+
+
+PROGRAMS = ("bwrap", "rg", "git", "unshare", "prlimit", "rm", "python3")
+
+
+def test_a_relative_path_entry_finds_none_of_the_repositorys_programs(tmp_path, isolated_state):
+    """PATH with an empty entry (`PATH=:/usr/bin`, from `export PATH=$EXTRA:$PATH` with EXTRA unset) or `.`
+    means the current directory, the repository: its `bwrap` ran on the host when the sandbox was probed."""
+    markers = tmp_path / "markers"
+    markers.mkdir()
+    repo = make_repo(tmp_path / "project", {"app.py": "x = 1\n"})
+    for name in PROGRAMS:
+        (repo / name).write_text(f"#!/bin/sh\ntouch {markers / name}\nexit 1\n")
+        (repo / name).chmod(0o755)
+    replay = write_replay(tmp_path / "replay.json", [step("list", "print(list_files())"),
+                                                     step("search", "print(rg_search(pattern='x'))"),
+                                                     step("done", "final_answer('ok')")])
+    for path in (":" + os.environ["PATH"], ".:" + os.environ["PATH"]):
+        done = run_cli("list the files", "--model", f"replay:{replay}", "--approval", "never", cwd=repo,
+                       env={"PATH": path})
+        assert sorted(p.name for p in markers.iterdir()) == [], done.stderr[-2000:]
+        assert done.returncode == 0, done.stderr[-2000:]
