@@ -5,6 +5,7 @@ process group (SIGTERM, then SIGKILL), and a signal described in words. Standard
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -12,6 +13,19 @@ import time
 import urllib.error
 import urllib.request
 from typing import Callable, Sequence
+
+
+def search_path() -> str:
+    """PATH without relative entries, as gitcmd._search_path (a layer below): `.` or an empty entry
+    (`PATH=:/usr/bin`, a common slip) would find the repository's own `bwrap` or `rg`, the agent's
+    current directory being the repository."""
+    entries = [p for p in os.environ.get("PATH", "").split(os.pathsep) if os.path.isabs(p)]
+    return os.pathsep.join(entries) or "/usr/local/bin:/usr/bin:/bin"
+
+
+def host_program(name: str) -> str | None:
+    """The absolute path of a program the host runs (bwrap, rg, rm...), found on search_path() only."""
+    return shutil.which(name, path=search_path())
 
 
 def free_port() -> int:

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 from pathlib import Path
 from typing import Any
 
 from agent_runtime.config import Settings
+from agent_runtime.procs import host_program
 
 
 def facts(settings: Settings, models_only: bool = False) -> dict[str, Any]:
@@ -31,8 +31,8 @@ def facts(settings: Settings, models_only: bool = False) -> dict[str, Any]:
     if models_only:
         return out
     out["llama_cpp_build"] = cpu_features() if embedded_installed() else "none (the plain install)"
-    out["bubblewrap"] = shutil.which("bwrap") or "missing (apt-get install bubblewrap): commands run without an OS sandbox"
-    out["ripgrep"] = shutil.which("rg") or "missing (apt-get install ripgrep): search tools do not work"
+    out["bubblewrap"] = host_program("bwrap") or "missing (apt-get install bubblewrap): commands run without an OS sandbox"
+    out["ripgrep"] = host_program("rg") or "missing (apt-get install ripgrep): search tools do not work"
     from agent_runtime.cli.probes import sandbox_probe, search_probe
 
     out["sandbox"], out["search"] = sandbox_probe(), search_probe()  # a path found is not a tool that works

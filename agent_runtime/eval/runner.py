@@ -144,7 +144,7 @@ def supervise(argv: list[str], cwd: Path, env: dict[str, str], timeout: float,
 def agent_attempt(task: Task, repo: Path, options: EvalOptions, timeout: float) -> dict[str, Any]:
     """agent_runtime itself, through its command line, as a user's script would call it."""
     # -q: stderr keeps only what goes wrong (its last line is a crash's cause), not the step lines
-    argv = [sys.executable, "-m", "agent_runtime", "--repo", str(repo), "--approval", "auto", "--json", "-q"]
+    argv = [sys.executable, "-P", "-m", "agent_runtime", "--repo", str(repo), "--approval", "auto", "--json", "-q"]
     if options.model:
         argv += ["--model", options.model]
     if options.max_steps:

@@ -132,7 +132,8 @@ class EmbeddedServer:
         threads = str(os.cpu_count() or 2)  # the agent waits while the model runs: give it every core
         # llama_cpp.server with lazy grammar sampling and prompt lookup (see llama_server.py); logits
         # only where tokens are sampled (logits_all=false), which makes prompt processing ~2.5x faster.
-        command = [sys.executable, "-m", "agent_runtime.models.llama_server", "--model", str(self.gguf),
+        # -P: the current directory (the repository) is not on sys.path: its llama_cpp/ is not the library
+        command = [sys.executable, "-P", "-m", "agent_runtime.models.llama_server", "--model", str(self.gguf),
                    "--host", "127.0.0.1", "--port", str(self.port), "--n_ctx", str(self.n_ctx), "--logits_all", "false",
                    "--n_threads", threads, "--n_threads_batch", threads,
                    "--prompt_lookup", "on" if self.prompt_lookup else "off"]

@@ -7,13 +7,14 @@ from __future__ import annotations
 import logging
 import os
 import resource
-import shutil
 import signal
 import subprocess
 import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+
+from agent_runtime.procs import host_program
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +98,7 @@ def prlimit_prefix(limits: Limits) -> list[str]:
     """The limits of `_set_limits` as a prlimit(1) prefix, for a program another library starts
     (no preexec_fn there), each capped at the hard limit there is (as `cap_limits` does); nothing
     where prlimit is missing (bubblewrap's walls still hold)."""
-    found = shutil.which("prlimit")
+    found = host_program("prlimit")
     if not found:
         return []
     out = [found]
@@ -134,7 +135,7 @@ def pid_limit_prefix(pid_max: int) -> list[str]:
     it: no capabilities in this namespace, /proc/sys read-only. bwrap then runs as root of this
     user namespace, so the caller passes --uid/--gid to keep the real ids inside."""
     script = 'echo "$0" > /proc/sys/kernel/pid_max || exit 125; exec "$@"'
-    return [shutil.which("unshare") or "/usr/bin/unshare", "--user", "--map-root-user", "--pid", "--fork", "--kill-child", "--",
+    return [host_program("unshare") or "/usr/bin/unshare", "--user", "--map-root-user", "--pid", "--fork", "--kill-child", "--",
             "/bin/sh", "-c", script, str(max(pid_max, PID_RESERVED + 1))]
 
 
@@ -157,7 +158,7 @@ def _works(argv: list[str]) -> tuple[bool, str]:
 
 def isolation(use_bwrap: bool | None = None) -> Isolation:
     """Probe bubblewrap once: full isolation, then without user namespaces, then none."""
-    found = shutil.which("bwrap") if use_bwrap is not False else None
+    found = host_program("bwrap") if use_bwrap is not False else None
     key = (found, os.geteuid(), use_bwrap is False)
     with _isolation_lock:
         if key in _isolation:

@@ -25,13 +25,13 @@ where the sandbox shows nothing (/tmp, /srv, a home), bound in read-only so it s
 from __future__ import annotations
 
 import os
-import shutil
 import stat
 import time
 from pathlib import Path
 from typing import Callable
 
 from agent_runtime.core import within
+from agent_runtime.procs import host_program
 from agent_runtime.safety.gitconfig import sanitized_git_config
 
 # Secret places outside the workspace, relative to $HOME; hidden from sandboxed commands.
@@ -196,7 +196,7 @@ def named_by_command(argv: list[str], root: Path, hidden: Callable[[Path], bool]
     environment; a folder that is top-level (/srv), private (/var/tmp), a home (view.covers) or holds
     the workspace brings the file alone."""
     words = list(argv[1:])
-    found = shutil.which(argv[0]) if argv else None
+    found = host_program(argv[0]) if argv else None
     if found:
         words.insert(0, found)
     named: list[Path] = []

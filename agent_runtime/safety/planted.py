@@ -36,6 +36,8 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 
+from agent_runtime.procs import host_program
+
 log = logging.getLogger(__name__)
 
 PLANTED_NAMES = frozenset({".git", ".gitattributes", ".gitmodules"})
@@ -338,7 +340,7 @@ def remove(root: str, rel: str, keep: Keep | None = None) -> bool:
         if not stat.S_ISDIR(info.st_mode):
             os.unlink(name, dir_fd=fd)
             return True
-        rm = shutil.which("rm")
+        rm = host_program("rm")
         if rm:  # GNU rm walks a tree of any depth; through /proc/self/fd the path stays short
             done = subprocess.run([rm, "-rf", "--", f"/proc/self/fd/{fd}/{name}"], pass_fds=(fd,),
                                   capture_output=True, timeout=120)

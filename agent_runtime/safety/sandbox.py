@@ -55,6 +55,7 @@ from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
 from agent_runtime.core import is_secret_name, visible, within
+from agent_runtime.procs import host_program
 from agent_runtime.safety import outside, planted, view
 from agent_runtime.safety.capture import Capped, kill_group, pump
 from agent_runtime.safety.gitconfig import git_config_copy, sanitized_git_config  # noqa: F401 (re-exported)
@@ -199,7 +200,7 @@ class Sandbox:
         """deny_read files in the workspace (gitignored ones too) and secret places in $HOME.
         `walked`: what _walk() found, when the caller has it already."""
         found: list[Path] = []
-        rg = shutil.which("rg")
+        rg = host_program("rg")
         if rg and self.hidden_globs:
             command = [rg, "--files", "--hidden", "--no-ignore", "--no-config", "--glob-case-insensitive",
                        "--glob", "!.git"]

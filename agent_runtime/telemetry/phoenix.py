@@ -40,7 +40,8 @@ class PhoenixServer:
         env = {**os.environ, "PHOENIX_HOST": "127.0.0.1", "PHOENIX_PORT": str(self.port),
                "PHOENIX_GRPC_PORT": str(self.grpc_port), "PHOENIX_WORKING_DIR": str(self.working_dir)}
         with self.log_path.open("wb") as log:
-            self.proc = subprocess.Popen([sys.executable, "-m", "phoenix.server.main", "serve"], env=env,
+            # -P: not the current directory (the repository, often) first on sys.path: its modules are not Phoenix's
+            self.proc = subprocess.Popen([sys.executable, "-P", "-m", "phoenix.server.main", "serve"], env=env,
                                          stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                                          start_new_session=True)
 

@@ -41,6 +41,7 @@ UNPRIVILEGED_TESTS = [
     "tests/safety/test_planted.py",  # git's configuration planted at any depth by a sandboxed command
     "tests/safety/test_config_readers.py",  # a repository's .env symlinked to a key
     "tests/safety/test_symlinked_reads.py",  # the tests swap a source file or folder for a link out
+    "tests/safety/test_rg_reads.py",  # ripgrep's ignore files linked out of the workspace, or FIFOs
     "tests/safety/test_agent_state_hidden.py",  # run records, logs, journal, history out of the sandbox's sight
     "tests/safety/test_redteam.py",
     "tests/safety/test_containment.py",  # what the sandbox lets run without asking, trying to get out
