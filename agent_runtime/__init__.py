@@ -13,6 +13,7 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 # in the project's .venv, a debugger, `python -c`): LD_PRELOAD, XDG_*, OPENAI_API_BASE for every
 # host program. Set, not defaulted: only config.py reads a .env (tests/safety/test_library_dotenv.py).
 # Sandboxed programs get their own environment (safety/sandbox.py), so a project's tests still load theirs.
+USER_DOTENV_SWITCH = os.environ.get("PYTHON_DOTENV_DISABLED")  # the user's own programs (hooks) get it back
 os.environ["PYTHON_DOTENV_DISABLED"] = "1"
 
 

@@ -25,7 +25,7 @@ ALLOWED: dict[str, set[str]] = {
     "patches": BASE | {"code"},
     "models": BASE,
     "telemetry": BASE,
-    "tools": BASE | {"safety", "patches", "telemetry", "code"},
+    "tools": BASE | {"safety", "patches", "telemetry", "code", "package"},  # package: the user's dotenv switch (hooks)
     "agent": BASE | {"safety", "patches", "telemetry", "tools", "models", "code"},
     "eval": BASE | {"safety", "patches", "telemetry", "tools", "models", "agent", "code"},
     "cli": BASE | {"safety", "patches", "telemetry", "tools", "models", "agent", "eval", "package", "code"},

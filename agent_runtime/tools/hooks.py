@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Callable, Literal
 from pydantic import BaseModel, BeforeValidator, Field, WithJsonSchema, field_validator
 
 import agent_runtime.schema as schema
+from agent_runtime import USER_DOTENV_SWITCH
 from agent_runtime.config import ConfigError, config_home
 from agent_runtime.procs import stop_group
 
@@ -259,6 +260,10 @@ class Hooks:
             return HookRun(hook, outcome, message, code, round((time.monotonic() - started) * 1000, 3))
 
         env = {**os.environ, "AGENT_RUNTIME_EVENT": hook.event, "AGENT_RUNTIME_HOOK": hook.name}
+        if USER_DOTENV_SWITCH is None:  # set for the agent's own imports only (agent_runtime/__init__.py)
+            env.pop("PYTHON_DOTENV_DISABLED", None)
+        else:
+            env["PYTHON_DOTENV_DISABLED"] = USER_DOTENV_SWITCH
         if self.root is not None:
             env["AGENT_RUNTIME_REPO"] = str(self.root)
         try:

@@ -286,3 +286,18 @@ def test_a_hook_without_a_name_is_named_by_its_program(tmp_path):
     hooks = Hooks.load(tmp_path, path)
     assert [h.name for h in hooks.hooks] == ["notify", "logger", "run me"]
     assert hooks.hooks[0].argv[0] == os.path.expanduser("~/bin/notify")
+
+
+def test_a_hook_gets_the_users_environment_not_the_agents_dotenv_switch(tmp_path):
+    """The agent turns python-dotenv's load_dotenv off for its own imports (agent_runtime/__init__.py);
+    a user's hook that loads its .env must still do so: it gets the switch as the user had it."""
+    assert os.environ.get("PYTHON_DOTENV_DISABLED") == "1"  # the agent's own process, imported above
+    out = tmp_path / "env.txt"
+    path = tmp_path / "hooks.toml"
+    code = f"import os; open({str(out)!r}, 'w').write(repr(os.environ.get('PYTHON_DOTENV_DISABLED')))"
+    path.write_text(f'[[hooks]]\nevent = "session_start"\ncommand = [{json.dumps(sys.executable)}, "-c", '
+                    f'{json.dumps(code)}]\n')
+    Hooks.load(tmp_path, path).session("session_start")
+    from agent_runtime import USER_DOTENV_SWITCH
+
+    assert out.read_text() == repr(USER_DOTENV_SWITCH)
