@@ -29,6 +29,7 @@ from agent_runtime.code import symbols
 from agent_runtime.core import Workspace
 from agent_runtime.patches import fragments, match
 from agent_runtime.patches.diffs import (
+    SEARCH_BUDGET,
     FileEdit,
     PatchError,
     apply_hunks,
@@ -124,6 +125,7 @@ def plan_unified(diff: str, workspace: Workspace) -> tuple[list[FileEdit], list[
     edits: list[FileEdit] = []
     notes: list[str] = []
     seen: set[str] = set()
+    left = [SEARCH_BUDGET]  # one budget for placing all the diff's hunks
     for patched in patchset:
         old_path, new_path = strip_prefix(patched.source_file, patched.target_file)
         old_path = None if old_path is None else normalize(workspace, old_path)
@@ -141,7 +143,7 @@ def plan_unified(diff: str, workspace: Workspace) -> tuple[list[FileEdit], list[
             raise PatchError(f"{old_path} does not exist", "Check the path with list_files, or create it with '--- /dev/null'.")
         if new_path is not None and new_path != old_path and _read(workspace, new_path)[0] is not None:
             raise PatchError(f"{new_path} already exists", "Patch the existing file, or pick another name.")
-        after, hunk_notes = apply_hunks(shown, before or b"", patched)
+        after, hunk_notes = apply_hunks(shown, before or b"", patched, left)
         notes += hunk_notes
         if new_path is None and after:
             raise PatchError(f"{old_path}: the deletion does not remove the whole file", "Include every line of the file.")
