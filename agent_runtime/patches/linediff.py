@@ -14,7 +14,11 @@ import difflib
 from collections import Counter
 
 Opcode = tuple[str, int, int, int, int]
-PAIR_BUDGET = 2_000_000  # line pairs difflib may compare for one edit (about a second at worst)
+# difflib's time grows with the line pairs it compares times the matches it finds: about the cube
+# of a gap's length on repetitive lines (1,400 lines of `a b c` against `c b a`: 20 seconds). So
+# it sees gaps of at most GAP_PAIRS pairs, PAIR_BUDGET in all: a second or two at worst.
+GAP_PAIRS = 40_000
+PAIR_BUDGET = 1_000_000
 
 
 def opcodes(a: list[bytes], b: list[bytes], budget: int = PAIR_BUDGET) -> list[Opcode]:
@@ -48,7 +52,7 @@ def _middle(a, b, a1: int, a2: int, b1: int, b2: int, out: list[Opcode], left: l
         out.append(("delete" if a1 < a2 else "insert", a1, a2, b1, b2))
         return
     pairs = (a2 - a1) * (b2 - b1)
-    if pairs <= left[0]:
+    if pairs <= min(left[0], GAP_PAIRS):
         left[0] -= pairs
         for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a[a1:a2], b[b1:b2], autojunk=False).get_opcodes():
             out.append((tag, a1 + i1, a1 + i2, b1 + j1, b1 + j2))

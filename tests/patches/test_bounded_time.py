@@ -44,6 +44,19 @@ def test_the_bounded_line_diff_always_turns_the_old_lines_into_the_new():
             assert _replay(a, b, linediff.opcodes(a, b, budget)) == b
 
 
+def test_repetitive_lines_in_another_order_are_diffed_in_bounded_time(tmp_path, tools_for):
+    # difflib alone: 20 seconds for 1,400 lines of this, hours for the 30,000 here
+    repo = make_repo(tmp_path / "r", {"t.txt": "a\nb\nc\n" * 10_000})
+    _, tools = tools_for(repo, approval="auto")
+    started = time.monotonic()
+    proposed = tools["propose_file"](path="t.txt", content="c\nb\na\n" * 10_000)
+    shown = tools["show_patch"](patch_id=proposed["patch_id"])
+    assert time.monotonic() - started < SECONDS
+    assert "@@ -1," in shown["diff"] and 0 < proposed["added"] <= 30_000, proposed
+    tools["apply_patch"](patch_id=proposed["patch_id"])
+    assert (repo / "t.txt").read_text() == "c\nb\na\n" * 10_000
+
+
 def test_a_change_in_a_file_of_equal_lines_is_counted_shown_and_applied_quickly(tmp_path, tools_for):
     lines = 20_000
     repo = make_repo(tmp_path / "r", {"data.txt": "q\n" * lines})
