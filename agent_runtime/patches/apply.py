@@ -26,9 +26,10 @@ from pathlib import Path
 from typing import Iterable
 
 from agent_runtime.code import symbols
-from agent_runtime.core import Workspace
+from agent_runtime.core import ToolError, Workspace
 from agent_runtime.patches import fragments, match
 from agent_runtime.patches.diffs import (
+    SEARCH_BUDGET,
     FileEdit,
     PatchError,
     apply_hunks,
@@ -45,6 +46,7 @@ class Patch:
     edits: list[FileEdit]
     notes: list[str] = field(default_factory=list)
     applied: bool = False
+    made_dirs: list[str] = field(default_factory=list)  # folders applying it made (undo removes them)
 
     def stats(self) -> list[dict[str, object]]:
         out = []
@@ -124,6 +126,7 @@ def plan_unified(diff: str, workspace: Workspace) -> tuple[list[FileEdit], list[
     edits: list[FileEdit] = []
     notes: list[str] = []
     seen: set[str] = set()
+    left = [SEARCH_BUDGET]  # one budget for placing all the diff's hunks
     for patched in patchset:
         old_path, new_path = strip_prefix(patched.source_file, patched.target_file)
         old_path = None if old_path is None else normalize(workspace, old_path)
@@ -141,7 +144,7 @@ def plan_unified(diff: str, workspace: Workspace) -> tuple[list[FileEdit], list[
             raise PatchError(f"{old_path} does not exist", "Check the path with list_files, or create it with '--- /dev/null'.")
         if new_path is not None and new_path != old_path and _read(workspace, new_path)[0] is not None:
             raise PatchError(f"{new_path} already exists", "Patch the existing file, or pick another name.")
-        after, hunk_notes = apply_hunks(shown, before or b"", patched)
+        after, hunk_notes = apply_hunks(shown, before or b"", patched, left)
         notes += hunk_notes
         if new_path is None and after:
             raise PatchError(f"{old_path}: the deletion does not remove the whole file", "Include every line of the file.")
@@ -335,8 +338,9 @@ def _write_file(path: Path, data: bytes, mode: int | None) -> None:
         raise
 
 
-def write_edits(edits: list[FileEdit], workspace: Workspace) -> None:
-    """Apply every edit or, if any write fails, restore every file touched so far."""
+def write_edits(edits: list[FileEdit], workspace: Workspace) -> list[str]:
+    """Apply every edit or, if any write fails, restore every file touched so far. Returns the
+    folders it made, parents first: undoing a new file must remove them too."""
     done: list[tuple[Path, bytes | None, int | None]] = []  # (path, bytes before, mode before), once written
     made_dirs: list[Path] = []
     try:
@@ -375,6 +379,22 @@ def write_edits(edits: list[FileEdit], workspace: Workspace) -> None:
                 "Nothing was changed. Check permissions or disk space, then try again.",
             ) from None
         raise
+    return [workspace.relative(d) for d in made_dirs]
+
+
+def remove_made_dirs(workspace: Workspace, made: list[str]) -> list[str]:
+    """Remove the folders a patch made (write_edits' list), deepest first, where they are still
+    empty folders at their own place: never one holding a file made since, never through a symlink."""
+    removed = []
+    for rel in reversed(made):
+        try:
+            path = target(workspace, rel)
+            if path.is_dir() and not path.is_symlink():
+                path.rmdir()
+                removed.append(rel + "/")
+        except (OSError, PatchError, ToolError):
+            continue  # not empty, gone, or now leads elsewhere: left as it is
+    return removed
 
 
 def _roll_back(done: list[tuple[Path, bytes | None, int | None]], made_dirs: list[Path]) -> list[str]:

@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 
 from agent_runtime.core import ToolError
+from agent_runtime.patches import linediff
 
 DEV_NULL = "/dev/null"
 _PREFIX = re.compile(r"^[abciow12]/")
@@ -67,7 +68,7 @@ def split_lines(data: bytes) -> list[bytes]:
 def line_counts(before: bytes | None, after: bytes | None) -> tuple[int, int]:
     a, b = split_lines(before or b""), split_lines(after or b"")
     added = removed = 0
-    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
+    for tag, i1, i2, j1, j2 in linediff.opcodes(a, b):
         if tag in ("replace", "delete"):
             removed += i2 - i1
         if tag in ("replace", "insert"):
@@ -96,7 +97,7 @@ def render_edit(edit: FileEdit, context: int = 3) -> str:
         head += [f"old mode {oct(edit.old_mode)[2:]}\n", f"new mode {oct(edit.new_mode)[2:]}\n"]
     a, b = split_lines(edit.before or b""), split_lines(edit.after or b"")
     body: list[str] = []
-    for group in difflib.SequenceMatcher(None, a, b, autojunk=False).get_grouped_opcodes(context):
+    for group in _Grouped(a, b).get_grouped_opcodes(context):
         i1, i2, j1, j2 = group[0][1], group[-1][2], group[0][3], group[-1][4]
         body.append(f"@@ -{_range(i1, i2 - i1)} +{_range(j1, j2 - j1)} @@\n")
         for tag, x1, x2, y1, y2 in group:
@@ -107,6 +108,16 @@ def render_edit(edit: FileEdit, context: int = 3) -> str:
     if body:
         head += [f"--- {a_name}\n", f"+++ {b_name}\n"]
     return "".join(head + body)
+
+
+class _Grouped(difflib.SequenceMatcher):
+    """difflib's grouping into hunks, over the bounded-time opcodes of linediff."""
+
+    def __init__(self, a: list[bytes], b: list[bytes]) -> None:  # no super(): it would index b for nothing
+        self.a, self.b = a, b
+
+    def get_opcodes(self):
+        return linediff.opcodes(self.a, self.b)
 
 
 def _range(start: int, length: int) -> str:
@@ -213,8 +224,14 @@ def _hunk_lines(hunk) -> list[tuple[str, bytes]]:
     return seq
 
 
-def _find(lines: list[bytes], block: list[bytes], expected: int, floor: int, loose: bool) -> int | None:
-    """Index where `block` occurs in `lines` at or after `floor`, nearest to `expected` first."""
+# Line comparisons placing the hunks of one diff may make: a hunk whose numbers are far off is
+# searched for line by line, and 40,000 such hunks over a big file would take hours.
+SEARCH_BUDGET = 5_000_000
+
+
+def _find(lines: list[bytes], block: list[bytes], expected: int, floor: int, loose: bool, left: list[int]) -> int | None:
+    """Index where `block` occurs in `lines` at or after `floor`, nearest to `expected` first.
+    `left`: the comparisons still allowed (shared by the hunks of a diff); spent, the patch is refused."""
     def norm(line: bytes) -> bytes:
         return line.rstrip(b" \t\r\n") if loose else line
 
@@ -225,24 +242,34 @@ def _find(lines: list[bytes], block: list[bytes], expected: int, floor: int, loo
     expected = min(max(expected, floor), last_start)
     for distance in range(0, max(expected - floor, last_start - expected) + 1):
         for at in (expected - distance, expected + distance) if distance else (expected,):
-            if floor <= at <= last_start and all(norm(lines[at + k]) == want[k] for k in range(len(block))):
+            if not floor <= at <= last_start:
+                continue
+            k = 0
+            while k < len(want) and norm(lines[at + k]) == want[k]:
+                k += 1
+            left[0] -= k + 1
+            if k == len(want):
                 return at
+            if left[0] < 0:
+                raise PatchError("the diff's hunks are too far from the lines they name to be placed in bounded time",
+                                 "Give each hunk's @@ line numbers as they are in the file now, or split the patch.")
     return None
 
 
-def apply_hunks(shown: str, data: bytes, hunks) -> tuple[bytes, list[str]]:
+def apply_hunks(shown: str, data: bytes, hunks, left: list[int] | None = None) -> tuple[bytes, list[str]]:
     lines = split_lines(data)
     out: list[bytes] = []
     pos, offset = 0, 0
     notes: list[str] = []
+    left = [SEARCH_BUDGET] if left is None else left
     for number, hunk in enumerate(hunks, start=1):
         seq = _hunk_lines(hunk)
         old = [v for kind, v in seq if kind in " -"]
         new = [v for kind, v in seq if kind in " +"]
         anchor = hunk.source_start if not old else hunk.source_start - 1
-        at = _find(lines, old, anchor + offset, pos, loose=False)
+        at = _find(lines, old, anchor + offset, pos, False, left)
         if at is None:
-            at = _find(lines, old, anchor + offset, pos, loose=True)
+            at = _find(lines, old, anchor + offset, pos, True, left)
             if at is None:
                 raise PatchError(_mismatch(shown, number, hunk, lines, old, anchor + offset))
             new = _adapt(seq, lines[at : at + len(old)])

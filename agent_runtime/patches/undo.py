@@ -41,7 +41,7 @@ from typing import Any, Callable, Iterator
 
 from agent_runtime.core import Workspace
 from agent_runtime.gitcmd import GitError
-from agent_runtime.patches.apply import FileEdit, Patch, _read, write_edits
+from agent_runtime.patches.apply import FileEdit, Patch, _read, remove_made_dirs, write_edits
 from agent_runtime.patches.checkpoint import SHOWN, Change, Snapshot, Store
 from agent_runtime.patches.diffs import PatchError
 from agent_runtime.patches.ids import LEGACY, SESSION, current_sessions, label, resolve, split
@@ -117,6 +117,7 @@ class Applied:
     session: str = LEGACY  # the session that made it (s0: before sessions were numbered)
     shown: str = ""  # the id to show and accept: short where it means this entry, else qualified
     in_scope: bool = False  # of the session(s) short ids mean
+    made_dirs: list[str] = field(default_factory=list)  # a patch's: the folders applying it made
 
     @property
     def qualified(self) -> str:
@@ -262,6 +263,8 @@ class UndoJournal:
         self.refuse_secrets(patch)
         entry = {"type": "applied", **self._entry_ids(patch.id), "time": time.time(), "root": str(self.workspace.root),
                  **self._tags(), "edits": _edits_json(patch.edits)}
+        if patch.made_dirs:
+            entry["made_dirs"] = list(patch.made_dirs)
         with self._locked():
             _write_private(self.path, json.dumps(entry, ensure_ascii=True) + "\n", append=True)
 
@@ -308,6 +311,7 @@ class UndoJournal:
             if kind == "applied" and "edits" in item:
                 entry = Applied(number, str(item.get("patch_id", "?")), float(item.get("time") or 0),
                                 _edits(item["edits"]), item.get("run_id"), item.get("conversation"))
+                entry.made_dirs = [str(d) for d in item.get("made_dirs") or [] if isinstance(d, str)]
                 if item.get("undone"):  # the journal's first format marked undone entries in place
                     entry.undone = "undo"
                 applied[number] = entry
@@ -438,6 +442,7 @@ class UndoJournal:
                 else:
                     write_edits([edit.inverse() for edit in in_effect], self.workspace)
                     files = [e.inverse().path for e in in_effect]
+                    removed = remove_made_dirs(self.workspace, entry.made_dirs)
                 self._mark(entry, "undo")
                 return {"patch_id": entry.shown, "id": entry.qualified, "files": files, "by_hand": by_hand, "left_as_is": restored,
                         "what": entry.what, "command": entry.command, "not_covered": entry.not_covered,

@@ -276,7 +276,7 @@ class ApplyPatchTool(RuntimeTool):
                     "Leave that file to the user; change other files.", kind="refused",
                 )
         check_unchanged(patch.edits, self.workspace, patch.id)
-        write_edits(patch.edits, self.workspace)
+        patch.made_dirs = write_edits(patch.edits, self.workspace)
         patch.applied = True
         self.runtime.patch_applied(patch)
         return {"patch_id": patch.id, "applied": True, "files": proposal(patch)["files"]}

@@ -182,7 +182,7 @@ class RememberTool(RuntimeTool):
         self._planned = None
         check_unchanged(planned.edits, self.workspace, "note")
         patch = self.runtime.patches.add(planned.edits, [])
-        write_edits(patch.edits, self.workspace)
+        patch.made_dirs = write_edits(patch.edits, self.workspace)
         patch.applied = True
         self.runtime.patch_applied(patch)  # the undo journal: `agent-runtime undo` takes it back
         return {"saved": True, "file": NOTES_FILE, "patch_id": patch.id,

@@ -551,3 +551,28 @@ def test_a_restore_puts_back_every_rwx_bit_but_never_sets_setuid_setgid_or_stick
     store.restore(store.changes(before.id, after.id))
     assert [oct(stat.S_IMODE(os.stat(repo / p).st_mode)) for p in ("tool", "shared", "shared/a.txt", "notes.txt")] \
         == ["0o750", "0o770", "0o644", "0o460"]
+
+
+def test_undoing_a_patch_that_made_folders_removes_them_and_only_them(tmp_path, tools_for):
+    repo = make_repo(tmp_path / "r", {"src/app.py": "x = 1\n"})
+    (repo / "empty").mkdir()  # there before, empty: stays
+    outside = tmp_path / "outside"
+    (outside / "sub").mkdir(parents=True)
+    _, tools = tools_for(repo)
+    made = [tools["propose_file"](path=p, content="n\n")["patch_id"]
+            for p in ("new/deep/er/f.txt", "src/pkg/m.py", "empty/e.txt", "gone/g.txt", "kept/k.txt")]
+    for patch_id in made:
+        assert tools["apply_patch"](patch_id=patch_id)["applied"] is True
+    (repo / "kept" / "mine.txt").write_text("the user's\n")  # a folder that holds more than the patch's file
+    for patch_id in reversed(made[:3]):
+        assert tools["undo_patch"](patch_id=patch_id).get("undone") is True
+    assert not (repo / "new").exists() and not (repo / "src" / "pkg").exists() and (repo / "src" / "app.py").exists()
+    assert (repo / "empty").is_dir() and os.listdir(repo / "empty") == []
+    # a folder the patch made, swapped since for a link out with the same file: nothing is removed through it
+    os.rename(repo / "gone" / "g.txt", outside / "sub" / "g.txt")
+    os.rmdir(repo / "gone")
+    os.symlink(outside / "sub", repo / "gone")
+    assert "outside the workspace" in tools["undo_patch"](patch_id=made[3])["error"]
+    assert (outside / "sub" / "g.txt").read_text() == "n\n"
+    assert tools["undo_patch"](patch_id=made[4]).get("undone") is True
+    assert (repo / "kept" / "mine.txt").read_text() == "the user's\n"
