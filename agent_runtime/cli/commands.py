@@ -206,14 +206,14 @@ def cmd_policy(argv: list[str], settings: Settings, repo: Path) -> int:
 
     try:
         policy = load_policy(settings.policy_file)  # with the user's saved approvals (userpolicy.py)
-    except PolicyError as exc:
-        print(f"agent-runtime: error: {exc}", file=sys.stderr)
+    except PolicyError as exc:  # may quote the file: its escapes shown, never run
+        print(f"agent-runtime: error: {visible(str(exc))}", file=sys.stderr)
         return 1
     if args.action == "test":
         failures = policy.example_failures(repo)
         checked = sum(len(r.match) + len(r.not_match) for r in policy.rules) + len(policy.examples)
         for failure in failures:
-            print(f"FAIL {failure}")
+            print(visible(f"FAIL {failure}"))
         print(f"{policy.source}: {checked - len(failures)} of {checked} examples pass ({len(policy.rules)} rules)")
         user = policy.user
         if user:
@@ -228,7 +228,7 @@ def cmd_policy(argv: list[str], settings: Settings, repo: Path) -> int:
             saved = example_failures(policy, repo)
             total = sum(len(e.match) for e in user.entries)
             for failure in saved:
-                print(f"FAIL {failure}")
+                print(visible(f"FAIL {failure}"))
             print(f"{user.shown}: {total - len(saved)} of {total} examples approved ({len(user.entries)} saved "
                   "approvals)")
             failures += saved

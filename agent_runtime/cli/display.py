@@ -23,6 +23,7 @@ from rich.text import Text
 from agent_runtime.core import visible
 from agent_runtime.redact import redact_text
 from agent_runtime.safety.approval import end_interrupted_prompt
+from agent_runtime.safety.approval import stderr_console as plain_console
 
 OBSERVATION_LINES = 14
 # Not a terminal (a log, `2>file`, a pipe): the file has no edge, so lines are never wrapped. The
@@ -34,14 +35,13 @@ RULE_WIDTH = 80
 def stderr_console(**options: Any) -> Console:
     """The console for progress on stderr: the terminal's own width on a terminal (rich asks the
     terminal, COLUMNS overrides), no wrapping at all elsewhere."""
-    console = Console(stderr=True, highlight=False, **options)
+    console = plain_console(**options)  # no emoji codes, no highlighting (safety/approval.py)
     if console.is_terminal:
         columns, lines = os.environ.get("COLUMNS", ""), os.environ.get("LINES", "")
         if console.is_dumb_terminal and columns.isdigit():  # rich gives TERM=dumb 80 columns whatever COLUMNS says
-            return Console(stderr=True, highlight=False, width=int(columns),
-                           height=int(lines) if lines.isdigit() else 25, **options)
+            return plain_console(width=int(columns), height=int(lines) if lines.isdigit() else 25, **options)
         return console
-    return Console(stderr=True, highlight=False, width=UNBOUNDED, soft_wrap=True, **options)
+    return plain_console(width=UNBOUNDED, soft_wrap=True, **options)
 
 
 def for_terminal(text: Any) -> str:

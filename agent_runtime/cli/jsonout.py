@@ -19,6 +19,21 @@ from agent_runtime.agent.events import ErrorEvent, ModelReply, WarningEvent, emi
 from agent_runtime.agent.frontend import ReaderGone
 from agent_runtime.cli.common import stdout_to_devnull
 from agent_runtime.cli.display import Display, _thought, stderr_console
+from agent_runtime.core import visible
+
+_NOT_ASCII = re.compile("[\x7f-\U0010ffff]")
+
+
+def _hidden_escaped(match: re.Match[str]) -> str:
+    """A character that visible() would mark (core.py), as a JSON escape; any other letter as it is."""
+    char = match.group()
+    if visible(char) == char:
+        return char
+    code = ord(char)
+    if code > 0xFFFF:  # JSON escapes a character past the BMP as its UTF-16 surrogate pair
+        code -= 0x10000
+        return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
+    return f"\\u{code:04x}"
 
 
 def _now() -> str:
@@ -43,12 +58,13 @@ class JsonDisplay(Display):
             super().event(kind, **fields)
         if self.reader_closed:
             return
-        # Secrets redacted (in the values, before escaping could hide them, and in the line); DEL and C1
-        # controls, which JSON leaves raw, escaped so that no byte of the stream is a terminal command.
+        # Secrets redacted (in the values, before escaping could hide them, and in the line); what JSON
+        # leaves raw and a terminal would obey or hide (DEL, C1 controls, bidi overrides, zero-width and
+        # tag characters, line separators, lone surrogates), escaped: the same value, seen as \uXXXX.
         redact = active_redactor()
         line = redact(json.dumps(redact.value({"type": kind, "time": _now(), **fields}), ensure_ascii=False,
                                  default=str))
-        line = re.sub("[\x7f-\x9f]", lambda m: f"\\u{ord(m.group()):04x}", line)
+        line = _NOT_ASCII.sub(_hidden_escaped, line)
         try:  # a lone surrogate from a model must not break the stream: it goes out escaped
             self.stdout.write(line.encode("utf-8", "backslashreplace").decode("utf-8") + "\n")
             self.stdout.flush()

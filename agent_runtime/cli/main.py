@@ -135,17 +135,33 @@ def make_settings(args: argparse.Namespace, repo: Path | None = None) -> Setting
         raise UsageError(str(exc)) from None
 
 
+def terminal_log_handler() -> Any:
+    """The handler of every log line (ours, smolagents', httpx's, mcp's) on stderr. A line may quote
+    a file a sandboxed command named, a server's words, an exception: its control characters are
+    made visible here, once for all loggers, so an escape sequence there never reaches the terminal."""
+    import logging
+
+    from rich.logging import RichHandler
+
+    from agent_runtime.core import visible
+    from agent_runtime.safety.approval import stderr_console
+
+    class VisibleFormatter(logging.Formatter):
+        def format(self, record: logging.LogRecord) -> str:  # the message and any traceback text
+            return visible(super().format(record))
+
+    handler = RichHandler(console=stderr_console(soft_wrap=True), show_time=False, show_path=False,
+                          markup=False)  # no wrapping: one line stays one
+    handler.setFormatter(VisibleFormatter("%(message)s"))
+    return handler
+
+
 def configure_logging(settings: Settings, repo: Path) -> None:
     import logging
 
-    from rich.console import Console
-    from rich.logging import RichHandler
-
     from agent_runtime.redact import Redactor, install_redaction
 
-    logging.basicConfig(level=settings.log_level, format="%(message)s",
-                        handlers=[RichHandler(console=Console(stderr=True, soft_wrap=True), show_time=False,
-                                              show_path=False, markup=False)])  # no wrapping: one line stays one
+    logging.basicConfig(level=settings.log_level, handlers=[terminal_log_handler()])
     install_redaction(Redactor.for_session(repo, settings))
 
 
@@ -331,8 +347,10 @@ def main(argv: list[str] | None = None) -> int:
 
         try:
             resume = load_conversation(settings.runs_path, pick_run(settings.runs_path, repo, args.resume), repo)
-        except ResumeError as exc:
-            print(f"agent-runtime: error: {exc}", file=sys.stderr)
+        except ResumeError as exc:  # may quote a run's record: its escapes shown, never run
+            from agent_runtime.core import visible
+
+            print(f"agent-runtime: error: {visible(str(exc))}", file=sys.stderr)
             return 1
     if task:
         return run_task(task, settings, repo, json_events=args.json, resume=resume, quiet=args.quiet)
@@ -359,7 +377,9 @@ def entry() -> None:
         import logging
 
         logging.getLogger("agent_runtime").debug("unexpected error", exc_info=True)
-        print(f"agent-runtime: internal error: {type(exc).__name__}: {exc} "
+        from agent_runtime.core import visible
+
+        print(f"agent-runtime: internal error: {type(exc).__name__}: {visible(str(exc))} "
               "(run with LOG_LEVEL=debug for the traceback)", file=sys.stderr)
         code = 1
     sys.exit(code)

@@ -54,7 +54,11 @@ def run_on_ray(tasks: list[Task], options: EvalOptions, out: Path, address: str,
                               "status": "crashed", "error": f"{type(exc).__name__}: {str(exc)[:300]}"}
                 progress.record(result, sink)
                 if display is not None:
-                    display.info(f"[{progress.done}/{progress.total}] {result['id']}: "
+                    from rich.markup import escape  # a suite's task id: no markup, no escapes
+
+                    from agent_runtime.core import visible
+
+                    display.info(f"[{progress.done}/{progress.total}] {escape(visible(str(result['id'])))}: "
                                  f"{'solved' if result.get('solved') else 'not solved (' + str(result.get('status')) + ')'}"
                                  f" on {result.get('node', '?')} · solved so far {progress.solved}")
     order = {task.id: i for i, task in enumerate(tasks)}

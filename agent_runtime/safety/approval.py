@@ -29,6 +29,8 @@ from agent_runtime.safety.judge import Judge, JudgeContext, JudgeVerdict
 from agent_runtime.safety.policy import PINNED_FLOORS
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from agent_runtime.core import Action, Decision
     from agent_runtime.safety.userpolicy import ApprovalStore, Proposal
 
@@ -241,11 +243,18 @@ def exact_line(text: str) -> str:
     return visible_exact(text).replace("\n", "^J").replace("\t", "^I")
 
 
-def stderr_notice(message: str) -> None:
+def stderr_console(**options: Any) -> "Console":
+    """The console every display on stderr prints through. Never emoji codes: rich would draw
+    `cat :lock:` as `cat 🔒`, and markup escaping leaves them; nor highlighting (colour by guess)."""
     from rich.console import Console
+
+    return Console(stderr=True, highlight=False, emoji=False, **options)
+
+
+def stderr_notice(message: str) -> None:
     from rich.markup import escape
 
-    Console(stderr=True, highlight=False).print(f"[dim green]{escape(visible(message))}[/]", soft_wrap=True)
+    stderr_console().print(f"[dim green]{escape(visible(message))}[/]", soft_wrap=True)
 
 
 def read_answer() -> str:
@@ -328,12 +337,11 @@ def terminal_prompt(tool_name: str, action: "Action", decision: "Decision") -> t
 
     Everything shown passes `visible`: an escape sequence in a command or a diff is shown as
     ^[[..., never sent to the terminal, so what a person approves is what runs."""
-    from rich.console import Console
     from rich.markup import escape
     from rich.panel import Panel
     from rich.text import Text
 
-    console = Console(stderr=True, highlight=False)
+    console = stderr_console()
     rule = f" (rule {decision.rule})" if decision.rule else ""
     pinned = decision.rule in PINNED_FLOORS
     if action.kind == "write":
@@ -399,14 +407,13 @@ def terminal_prompt(tool_name: str, action: "Action", decision: "Decision") -> t
 
 def terminal_confirm_save(proposal: "Proposal") -> bool:
     """Show the entry that would go to the user's policy file; save only on an explicit yes."""
-    from rich.console import Console
     from rich.markup import escape
     from rich.panel import Panel
     from rich.text import Text
 
     from agent_runtime.safety.userpolicy import shown
 
-    console = Console(stderr=True, highlight=False)
+    console = stderr_console()
     console.print(Panel(Text(visible_exact(proposal.text.rstrip("\n"))), title=exact_line(f"for {shown(proposal.path)}"),
                         border_style="cyan"))
     console.print("Later sessions would approve it without asking; `agent-runtime policy test` checks it.")
