@@ -35,7 +35,15 @@ from typing import Any
 
 from smolagents.local_python_executor import CodeOutput, InterpreterError, PythonExecutor
 
-from agent_runtime.safety.isolation import PID_RESERVED, _ids, _libc, cap_limits, isolation, pid_limit_prefix
+from agent_runtime.safety.isolation import (
+    PID_RESERVED,
+    _ids,
+    _libc,
+    cap_limits,
+    isolation,
+    leave_session_keyring,
+    pid_limit_prefix,
+)
 from agent_runtime.safety.sandbox import _under
 from agent_runtime.smol import is_final_answer_tool, set_printed
 
@@ -153,6 +161,7 @@ def sandbox_works() -> tuple[bool, str]:
 def _limits(libc: Any, nproc: bool) -> None:
     # Between fork and exec: no locks, no logging. SIGKILL when the spawning thread's process dies.
     libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+    leave_session_keyring(libc)  # the agent's session keyring is not the model code's to read
     values = [(resource.RLIMIT_AS, CHILD_MEMORY_BYTES), (resource.RLIMIT_FSIZE, 1 << 20),
               (resource.RLIMIT_CORE, 0), (resource.RLIMIT_NOFILE, 256)]
     if nproc:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import os
+import platform
 import resource
 import signal
 import subprocess
@@ -46,6 +47,12 @@ class Limits:
 
 
 _PR_SET_PDEATHSIG = 1
+# Keyrings are the kernel's, not files a mount hides: a child inherits its parent's session keyring (a
+# login's Kerberos tickets, what `keyctl add ... @s` stored) and may read what it possesses, in any
+# namespace. So what starts a sandbox first joins a new, empty session keyring (keyctl(2)'s number per arch).
+_SYS_KEYCTL = {"x86_64": 250, "aarch64": 219, "arm64": 219, "riscv64": 219, "loongarch64": 219, "i686": 288,
+               "i386": 288, "armv7l": 311, "ppc64le": 271, "s390x": 280}.get(platform.machine())
+_KEYCTL_JOIN_SESSION_KEYRING = 1
 
 
 def _libc():
@@ -54,10 +61,17 @@ def _libc():
     return ctypes.CDLL(None, use_errno=True)
 
 
+def leave_session_keyring(libc) -> None:
+    """Join a new anonymous session keyring: the agent's own is out of reach. Between fork and exec too."""
+    if _SYS_KEYCTL is not None:
+        libc.syscall(_SYS_KEYCTL, _KEYCTL_JOIN_SESSION_KEYRING, None)
+
+
 def _set_limits(limits: Limits, nproc: bool, libc=None) -> None:
     # Runs in the child between fork and exec: no locks, no logging.
     if libc is not None:  # SIGKILL when we die: covers the pid_max wrapper (bwrap covers itself)
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        leave_session_keyring(libc)
     values = [(resource.RLIMIT_CPU, limits.cpu_seconds), (resource.RLIMIT_AS, limits.memory_bytes),
               (resource.RLIMIT_FSIZE, limits.file_bytes), (resource.RLIMIT_CORE, 0)]
     if nproc:
@@ -84,6 +98,19 @@ _DIE_WITH_PARENT = ("import ctypes, os, signal, sys\n"
                     "ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0)\n"
                     "if os.getppid() != int(sys.argv[1]):\n    sys.exit(125)\n"
                     "os.execvp(sys.argv[2], sys.argv[2:])\n")
+
+
+# The same for a program another library starts (an MCP server in the sandbox): a new session keyring, then it.
+_NEW_KEYRING = ("import ctypes, os, sys\n"
+                "ctypes.CDLL(None, use_errno=True).syscall(int(sys.argv[1]), 1, None)\n"
+                "os.execvp(sys.argv[2], sys.argv[2:])\n")
+
+
+def new_keyring_prefix() -> list[str]:
+    """A prefix that runs the rest in a new, empty session keyring (leave_session_keyring)."""
+    if _SYS_KEYCTL is None:
+        return []
+    return [sys.executable, "-I", "-S", "-c", _NEW_KEYRING, str(_SYS_KEYCTL)]
 
 
 def dies_with_us_prefix() -> list[str]:

@@ -31,7 +31,8 @@ Inside bubblewrap a command has nothing of the host to gain, even when we run as
 - a cap on processes that holds for root too (a PID namespace with its own pid_max, Linux
   >= 6.14); where that is not available, RLIMIT_NPROC (which root ignores);
 - an environment built from an allow-list, not the host's;
-- a new session and PID namespace; the sandbox dies with us.
+- a new session and PID namespace, and a new, empty session keyring (the agent's holds a login's keys); the
+  sandbox dies with us.
 Without bubblewrap the limits, the timeout and the allow-listed environment still apply, the
 result says sandbox="none", and we warn once.
 """
@@ -68,6 +69,7 @@ from agent_runtime.safety.isolation import (
     _set_limits,
     args_through_file,
     isolation,
+    new_keyring_prefix,
     pid_limit_prefix,
     prlimit_prefix,
 )
@@ -495,7 +497,7 @@ class Sandbox:
                 wrapped = self._bwrap_argv(argv, self.root, env, exclude, git_config_copy(self.root, Path(scratch)),
                                            Path(scratch), listing, named)
                 wrapped = args_through_file(self._bwrap, wrapped, argv, Path(scratch))
-                yield prlimit_prefix(limits) + wrapped, env
+                yield prlimit_prefix(limits) + new_keyring_prefix() + wrapped, env
         finally:
             if live in self._live:
                 self._live.remove(live)

@@ -407,3 +407,41 @@ def test_what_not_everyone_may_read_of_etc_is_hidden_from_a_sandboxed_root(sandb
         assert result.stdout.split()[-1] != "0", result.stdout
     finally:
         secret.unlink()
+
+
+# The kernel's keyrings are not namespaced files: a child inherits its parent's session keyring (a login's
+# Kerberos tickets, keys `keyctl add ... @s` stored), and what it possesses it may read, by syscall.
+_KEY_READER = r'''import ctypes
+libc = ctypes.CDLL(None, use_errno=True)
+SYS = {"x86_64": (249, 250), "aarch64": (218, 219)}[__import__("platform").machine()]
+key = libc.syscall(SYS[0], b"user", b"art-planted", None, 0)  # request_key: searches the keyrings possessed
+buf = ctypes.create_string_buffer(200)
+size = libc.syscall(SYS[1], 11, key, buf, 200) if key > 0 else -1  # KEYCTL_READ
+print("read:", buf.raw[:size] if size > 0 else ctypes.get_errno())'''
+
+
+@pytest.mark.parametrize("how", ["command", "program"])
+def test_the_agents_session_keyring_is_not_the_sandboxs(sandbox, how):
+    """A key in the agent's session keyring (where a login keeps its secrets) cannot be read by a command,
+    nor by a program started in the sandbox (an MCP server)."""
+    import ctypes
+    import platform
+
+    numbers = {"x86_64": (248, 250), "aarch64": (217, 219)}.get(platform.machine())
+    if numbers is None:
+        pytest.skip(f"keyctl's syscall numbers are not known here ({platform.machine()})")
+    libc = ctypes.CDLL(None, use_errno=True)
+    key = libc.syscall(numbers[0], b"user", b"art-planted", b"keyring-token-4711", 18, -3)  # add_key to @s
+    if key < 0:
+        pytest.skip(f"no session keyring here (errno {ctypes.get_errno()})")
+    try:
+        assert libc.syscall(numbers[1], 11, key, None, 0) == 18  # there, readable, outside: the test can tell
+        if how == "command":
+            result = sandbox.run(f"python3 -c {shlex.quote(_KEY_READER)}", timeout=60)
+        else:
+            with sandbox.program(["python3", "-c", _KEY_READER]) as (argv, env):
+                result = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60)
+        assert "read:" in result.stdout, result.stdout + result.stderr
+        assert "keyring-token-4711" not in result.stdout + result.stderr
+    finally:
+        libc.syscall(numbers[1], 3, key)  # KEYCTL_REVOKE
