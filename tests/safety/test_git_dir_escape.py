@@ -234,3 +234,25 @@ def test_a_large_work_tree_is_walked_only_for_commands_that_open_submodules(tmp_
     assert policy.check_command("git log -p --submodule=diff", ws).decision == "ask"
     git(ws, "config", "diff.submodule", "diff")
     assert policy.check_command("git log -p", ws).decision == "ask"
+
+
+@pytest.mark.parametrize("where", ["commondir", ".git file"])
+def test_a_fifo_where_the_policy_reads_the_git_directory_never_blocks_it(where, tmp_path):
+    """Judging `git log -p` looks for the repository and its history on the host: a FIFO as `commondir`
+    or as `.git` (a shipped archive can hold one) is never opened blocking. The door's check refuses the
+    first before the history's cache key would read it (policy/history.py); the second is no repository."""
+    from deadline import deadline
+
+    ws = make_repo(tmp_path / "ws", {"a.txt": "a\n"})
+    if where == "commondir":
+        os.mkfifo(ws / ".git" / "commondir")
+    else:
+        real = tmp_path / "real.git"
+        (ws / ".git").rename(real)
+        os.mkfifo(ws / ".git")
+    with deadline(10, f"judging git log -p with a FIFO as {where}"):
+        decision = Policy.load().check_command("git log -p", ws)
+    if where == "commondir":
+        assert decision.decision == "ask" and "commondir" in decision.reason, decision
+    else:
+        assert decision.decision == "allow", decision  # no repository here: nothing in a history to print
