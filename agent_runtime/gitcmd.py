@@ -58,6 +58,7 @@ from agent_runtime.gitdir import (
     read_regular,
     worktree_escape,
 )
+from agent_runtime.procs import search_path
 
 GIT_TIMEOUT_S = 60
 # Pinned on every call. An empty credential.helper resets the list; an empty diff.external or
@@ -213,15 +214,9 @@ def git_dirs(top: Path) -> list[Path]:
     return [git_dir] if common is None else [git_dir, common]
 
 
-def _search_path() -> str:
-    """PATH without relative entries (`.` would pick a repository's own `git` or `cat`)."""
-    entries = [p for p in os.environ.get("PATH", "").split(os.pathsep) if os.path.isabs(p)]
-    return os.pathsep.join(entries) or "/usr/local/bin:/usr/bin:/bin"
-
-
 def git_environment(extra: Mapping[str, str] | None = None, transport: bool = False) -> dict[str, str]:
     """The whole environment of a git call: only what git needs, and the door's own GIT_*."""
-    env = {"PATH": _search_path(), "LANG": "C", "LC_ALL": "C"}
+    env = {"PATH": search_path(), "LANG": "C", "LC_ALL": "C"}
     if "HOME" in os.environ:
         env["HOME"] = os.environ["HOME"]
     if transport:

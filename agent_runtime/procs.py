@@ -16,9 +16,8 @@ from typing import Callable, Sequence
 
 
 def search_path() -> str:
-    """PATH without relative entries, as gitcmd._search_path (a layer below): `.` or an empty entry
-    (`PATH=:/usr/bin`, a common slip) would find the repository's own `bwrap` or `rg`, the agent's
-    current directory being the repository."""
+    """PATH without relative entries: `.` or an empty entry (`PATH=:/usr/bin`, a common slip) would find
+    the repository's own `git`, `bwrap` or `rg`, the agent's current directory being the repository."""
     entries = [p for p in os.environ.get("PATH", "").split(os.pathsep) if os.path.isabs(p)]
     return os.pathsep.join(entries) or "/usr/local/bin:/usr/bin:/bin"
 

@@ -15,7 +15,7 @@ ALLOWED: dict[str, set[str]] = {
     "smol": set(),  # the one adapter for what smolagents does not promise (standard library only at import)
     "procs": set(),
     "redact": {"core", "config"},  # secrets out of text: traces, the terminal, run records, a note a tool would save
-    "gitcmd": {"core", "gitdir"},  # the agent's own git calls, with the repository's programs switched off
+    "gitcmd": {"core", "gitdir", "procs"},  # the agent's own git calls, with the repository's programs switched off
     "gitdir": {"core", "config"},  # does a git directory lead outside its work tree (files only, no git run)
     "gitrepo": {"gitcmd"},  # GitPython's Repo, every git command of it through gitcmd's door
     "config": {"core", "schema"},
