@@ -18,10 +18,11 @@ nothing), or no time left for another one -- and after AGENT_MAX_ATTEMPTS failed
 3 reflections): later attempts rarely pass and make an unfixable task wait longer (the figures:
 docs/evaluation.md, "Attempts and time").
 
-Coaching rules (models/profiles.py) decide three of these: `fresh_restart` (the undo and the fresh
+Coaching rules (models/profiles.py) decide four of these: `fresh_restart` (the undo and the fresh
 start; off, the failed fix stays applied and its failure is reflected back, bounded, in the same
-conversation), `temperature_bumps` (the warmer refix) and `new_function_per_attempt` (the turn of
-each function shown).
+conversation), `temperature_bumps` (the warmer refix), `new_function_per_attempt` (the turn of
+each function shown) and `plain_first` (the first fix, and every other one, asked for the code straight
+away; the others say first what is wrong).
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ NOTES_KEPT = 3  # earlier attempts the next one is told about
 SAME_FAILURE_LIMIT = 6
 REPEATED_FIX_LIMIT = 5
 NO_CHANGE_LIMIT = 6
-RULES = ("fresh_restart", "temperature_bumps", "new_function_per_attempt")  # the coaching rules it follows
+RULES = ("fresh_restart", "temperature_bumps", "new_function_per_attempt", "plain_first")  # the coaching rules it follows
 
 
 @dataclass
@@ -99,6 +100,7 @@ class FixAttempts:
     fresh_restart: bool = True
     temperature_bumps: bool = True
     new_function_per_attempt: bool = True
+    plain_first: bool = False  # unmeasured (models/profiles.py UNMEASURED): in no profile yet
     started: float | None = None  # when the task began, on `clock` (None: now)
     first_request_s: float | None = None  # from the task's start to its first model request
     request: EditRequest | None = None
@@ -131,8 +133,8 @@ class FixAttempts:
         """A fix task: the first reply is the fix."""
         self.request, self.first_call = request, first_call
         self._started = self._attempt_started = self.clock()
-        self._current = request
-        self._pending = RequestPlan(edit=request)
+        self._current = self._form(request, 1)
+        self._pending = RequestPlan(edit=self._current)
 
     def take(self) -> RequestPlan | None:
         """The plan of the request being made now (the model wrapper asks once per step; its
@@ -188,13 +190,20 @@ class FixAttempts:
             self._pending = None
             return
         if not restart:  # the same conversation goes on, with the failure reflected back
-            self._pending = RequestPlan(edit=self._current or self.request, temperature=warmer, reflect=note)
+            self._pending = RequestPlan(edit=self._form(self.request, number + 1),
+                                        temperature=warmer, reflect=note)
             return
         self.notes.append(note)
         changed_any = any(a.changed for a in self.attempts)
         fresh = "\n\n".join(self.notes[-NOTES_KEPT:]) + "\n\n" + (ATTEMPT_AGAIN if changed_any else ATTEMPT_NEW)
-        self._current = self._next_request()
+        self._current = self._form(self._next_request(), number + 1)
         self._pending = RequestPlan(edit=self._current, temperature=warmer, fresh=fresh)
+
+    def _form(self, request: EditRequest, number: int) -> EditRequest:
+        """Attempt `number`'s request: under plain_first the odd ones (the first included) are asked as
+        one completion is, the code straight away; the others, and all without the rule, say first what
+        is wrong. The two forms fixed different tasks (docs/evaluation.md): a retry is asked the other way."""
+        return request.plain() if self.plain_first and number % 2 == 1 else request
 
     def _next_request(self) -> EditRequest:
         """In a big repository, each function shown gets its turn, in the order of the ranking: the

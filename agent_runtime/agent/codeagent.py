@@ -171,12 +171,14 @@ def constrain(model: Any, tools: list, max_tokens: int, limits: bool = True) -> 
 
 def grammar_chooser(tools: list, max_tokens: int, edit: tuple[str, ...] | None = None,
                     readable: set[str] | None = None, edit_blocks: int | None = None,
-                    edit_changes: dict[str, str] | None = None, limits: bool = True) -> Callable[[str], str | None] | None:
+                    edit_changes: dict[str, str] | None = None, limits: bool = True,
+                    edit_explain: bool = True) -> Callable[[str], str | None] | None:
     """The grammar one request is held to, chosen per backend kind (a fallback chain mixes them):
     edit=headings, a fix in the edit form (models/grammar.edit_grammar); edit_changes=heading -> its
     code, the fix in the changes form (models/grammar.changes_grammar); readable=names, the Python
     grammar reading only those (a retry after a reply read a name nothing set). None: the model's
-    own grammar, as set by constrain(). limits: the coaching rule grammar_limits (a SEARCH's length)."""
+    own grammar, as set by constrain(). limits: the coaching rule grammar_limits (a SEARCH's length).
+    edit_explain: a fix's reply starts with what is wrong (False: with the code, as plain_first asks)."""
     if not edit and readable is None:
         return None
     made: dict[str, str] = {}
@@ -185,8 +187,9 @@ def grammar_chooser(tools: list, max_tokens: int, edit: tuple[str, ...] | None =
         if edit and kind in ("gbnf-python", "gbnf-tools"):
             if edit_changes:
                 made.setdefault("edit", changes_grammar(edit_changes, max_blocks=edit_blocks or 2,
-                                                        search_lines=SEARCH_LINES if limits else None))
-            made.setdefault("edit", edit_grammar(edit, max_blocks=edit_blocks))
+                                                        search_lines=SEARCH_LINES if limits else None,
+                                                        explanation_lines=4 if edit_explain else 0))
+            made.setdefault("edit", edit_grammar(edit, max_blocks=edit_blocks, explanation_lines=8 if edit_explain else 0))
             return made["edit"]
         if kind == "gbnf-python" and not edit:
             made.setdefault("python", python_grammar(tools, max_tokens, readable=readable, limits=limits))

@@ -26,18 +26,20 @@ from typing import Any, Callable
 from agent_runtime.agent.blocks import Edit, apply_changes, indent_of, parse_changes, parse_edits
 from agent_runtime.models.grammar import DIVIDER, REPLACE, SEARCH
 
+# A fix's reply says first what is wrong (the grammar holds it to that); plain_first leaves it out.
+EXPLAIN = "First say in one or two sentences what is wrong and where. Then "
 EDIT_ASK = (
-    "Fix the code so that the tests pass. Do not change the tests. First say in one or two sentences what is "
-    "wrong and where. Then reply with the complete new content of every file you change, each as a heading "
-    "with its path followed by a code block, like this:\n\n### path/to/file.py\n```python\n...the whole file...\n```"
+    f"Fix the code so that the tests pass. Do not change the tests. {EXPLAIN}reply with the complete new content "
+    "of every file you change, each as a heading with its path followed by a code block, like this:\n\n"
+    "### path/to/file.py\n```python\n...the whole file...\n```"
 )
 # Only the lines that change, for functions too long to write back whole on 2 cores (a 110-line
 # method re-typed to change one line took a 1.5B model 1,151 tokens, over two minutes). Aider's
 # SEARCH/REPLACE blocks, which coder models know; the grammar (models/grammar.changes_grammar)
 # holds SEARCH to lines of the code shown, so it is always found. The example names no real heading.
 CHANGES_ASK = (
-    "Fix the code so that the failing tests pass. Do not change the tests. First say in one or two sentences "
-    "what is wrong and where. Then write only the lines you change: the heading line exactly as shown above "
+    f"Fix the code so that the failing tests pass. Do not change the tests. {EXPLAIN}write only the lines you "
+    "change: the heading line exactly as shown above "
     "(### path::name), then a code block with the lines as they are now, copied exactly, and the lines that "
     f"replace them, like this:\n\n### shop/cart.py::Cart.total\n```python\n{SEARCH}\n        return sum(prices)\n"
     f"{DIVIDER}\n        return round(sum(prices), 2)\n{REPLACE}\n```"
@@ -49,8 +51,8 @@ CHANGES_UNCHANGED = ("The lines under REPLACE are the lines as they are now, and
                      "line that causes the failure and write it changed under REPLACE.")
 EDIT_REMINDER = ("That reply has no file to use. Say in one sentence what is wrong, then write the complete corrected "
                  "file under a heading with its path ({paths}) and a code block:\n\n### path\n```python\n...\n```")
-THOUGHT_CHARS = 300
-PROJECT_HEADING = "Project instructions (AGENTS.md):"  # as agent/prompt.py writes them  # the step's Thought line: the explanation's first sentences
+THOUGHT_CHARS = 300  # the step's Thought line: the explanation's first sentences
+PROJECT_HEADING = "Project instructions (AGENTS.md):"  # as agent/prompt.py writes them
 
 
 @dataclass(frozen=True)
@@ -175,6 +177,7 @@ class EditRequest:
     file_text: Callable[[str], str | None] | None = None  # a file's text now (pieces go as one diff)
     written: list[str] = field(default_factory=list)  # the headings the last reply read wrote (changed or not)
     held_to: str | None = None  # the heading an attempt is held to (narrowed)
+    explain: bool = True  # the reply starts with what is wrong (plain(): not asked, not let in)
 
     @classmethod
     def of(cls, targets: list[EditTarget], **options: Any) -> "EditRequest":
@@ -223,6 +226,11 @@ class EditRequest:
         return dataclasses.replace(self, paths=(heading,), targets={heading: target} if target else {},
                                    max_blocks=1, ask=self.ask + LOOK_THERE.format(heading=heading), written=[],
                                    held_to=heading)
+
+    def plain(self) -> "EditRequest":
+        """No explanation asked for: the code straight away, as one completion (plain_first)."""
+        ask = re.sub(re.escape(EXPLAIN) + "(.)", lambda m: m[1].upper(), self.ask)
+        return dataclasses.replace(self, ask=ask, explain=False, written=[])
 
     def _read_changes(self, text: str) -> tuple[str, list[Edit], list[str]]:
         """Each heading's code with its pairs applied. A heading any of whose SEARCH text is not in

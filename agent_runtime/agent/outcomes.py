@@ -94,9 +94,10 @@ def reflection(calls: list["CallRecord"], observations: str) -> str:
 
 
 def thought(step: "ActionStep") -> str:
+    """The reply's first line of explanation: none when it starts with the code (a heading, a fence)."""
     output = step.model_output if isinstance(step.model_output, str) else ""
     first = output.split("\n", 1)[0]
-    return first.removeprefix("Thought:").strip()
+    return "" if first.startswith(("### ", "```")) else first.removeprefix("Thought:").strip()
 
 
 def fix_of(step: "ActionStep") -> str:

@@ -145,6 +145,7 @@ class Repair:
             self.parts.display.step_code(step.step_number, text, "(no change to apply)")
             return None
         change = _change(edits, request)
+        explanation = explanation or f"Changed {', '.join(dict.fromkeys(e.heading for e in edits))}."  # the code alone
         step.code_action = change
         self.parts.display.step_code(step.step_number, text, change)
         self._repeated = self.attempts.failed_with(change)
@@ -211,6 +212,7 @@ def reason(plan: "RequestPlan") -> str:
     request = plan.edit
     assert request is not None
     return "fix" + (f" held to {request.held_to} (new_function_per_attempt)" if request.held_to else "") \
+        + ("" if request.explain else " asked plainly (plain_first)") \
         + (" after a failed one, from the first message (fresh_restart)" if plan.fresh
            else " after a failed one, in the same conversation" if plan.reflect else "")
 

@@ -153,7 +153,7 @@ class GuardedModel(Model):
             kwargs["max_tokens"] = request.max_tokens
         if temperature is not None:
             kwargs["temperature"] = temperature
-        options = {"edit": request.paths, "edit_blocks": request.max_blocks,
+        options = {"edit": request.paths, "edit_blocks": request.max_blocks, "edit_explain": request.explain,
                    "edit_changes": {h: request.current(h) or "" for h in request.paths}
                    if request.form == "changes" else None}
         reply = self._call(messages, options, why, step, **kwargs)

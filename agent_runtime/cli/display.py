@@ -54,6 +54,7 @@ def _thought(model_output: str | None) -> str:
     if not model_output:
         return ""
     head = re.split(r"<code>|```", model_output, maxsplit=1)[0]
+    head = re.sub(r"^### .*$", "", head, flags=re.M)  # a fix written straight away: its heading is no thought
     return head.replace("Thought:", "", 1).strip()
 
 

@@ -335,7 +335,8 @@ def reply_schema(tools: Iterable[Any] | None, limits: bool = True) -> dict:
 
 
 def edit_grammar(paths: Iterable[str], explanation_lines: int = 8, max_blocks: int | None = None) -> str:
-    """A few lines of explanation (none starting a heading or a fence), then one to len(paths)
+    """A few lines of explanation (none starting a heading or a fence; none at all with
+    explanation_lines=0: the code straight away, as one completion writes it), then one to len(paths)
     blocks, each `### heading` (one of `paths`: the code the task may change -- files, functions,
     lines -- never its tests), a fence, lines that do not close it, the closing fence. Every reply
     parses; a test file cannot be written. max_blocks=2: at most two blocks, under different
@@ -343,12 +344,10 @@ def edit_grammar(paths: Iterable[str], explanation_lines: int = 8, max_blocks: i
     shown = [json.dumps(p, ensure_ascii=False) for p in paths if p.isprintable() and "\n" not in p]
     if not shown:
         raise ValueError("no file the edit may change")
-    rules = [
-        # What is wrong comes first (a small model that says it fixes more than one that copies
-        # the file straight away): a line of text, then more lines or blank ones.
-        f"explain ::= etext eline{{0,{explanation_lines - 1}}}",
-        r'etext ::= [^#`\n \t] [^\n]{0,400} "\n"',
-        r'eline ::= etext | "\n"',
+    lead = "explain " if explanation_lines else ""
+    # What is wrong comes first (a small model that says it fixes more than one that copies the file
+    # straight away): a line of text, then more lines or blank ones.
+    rules = _explain_rules(explanation_lines) + [
         # Unbounded lines (max_tokens ends a reply): llama.cpp refuses a grammar whose bounded
         # repetitions would expand to more than 2,000 rules, and its server then samples without one.
         r'body ::= "\n```" [a-z]{0,12} "\n" cline* "```\n"',
@@ -361,13 +360,21 @@ def edit_grammar(paths: Iterable[str], explanation_lines: int = 8, max_blocks: i
             others = " | ".join(h for j, h in enumerate(shown) if j != i)
             rules.append(f'first{i} ::= "### " {heading} body ("### " ({others}) body)?')
             firsts.append(f"first{i}")
-        rules.insert(0, f"root ::= explain ({' | '.join(firsts)})")
+        rules.insert(0, f"root ::= {lead}({' | '.join(firsts)})")
     else:
         count = min(len(shown), max_blocks or len(shown))
-        rules.insert(0, f"root ::= explain block{{1,{count}}}")
+        rules.insert(0, f"root ::= {lead}block{{1,{count}}}")
         rules.append('block ::= "### " path body')
         rules.append("path ::= " + " | ".join(shown))
     return "\n".join(rules) + "\n"
+
+
+def _explain_rules(lines: int) -> list[str]:
+    """A reply's explanation: a line of text, then up to lines - 1 more (or blank ones); none for 0."""
+    if not lines:
+        return []
+    return [f"explain ::= etext eline{{0,{lines - 1}}}", r'etext ::= [^#`\n \t] [^\n]{0,400} "\n"',
+            r'eline ::= etext | "\n"']
 
 
 # --- the changes form (agent/edits.py): only the lines a fix changes, in a long function -------
@@ -392,11 +399,9 @@ def changes_grammar(targets: dict[str, str], explanation_lines: int = 4, max_blo
     failures with small models are mostly SEARCH text that is not in the file.) At most search_lines
     of them: the 1.5B model copied a 40-line function whole into SEARCH, then again into REPLACE,
     and ran out of tokens. REPLACE is free. search_lines None (grammar_limits off): any run of lines, to
-    the code's end."""
-    rules = [
-        f"explain ::= etext eline{{0,{explanation_lines - 1}}}",
-        r'etext ::= [^#`\n \t] [^\n]{0,400} "\n"',
-        r'eline ::= etext | "\n"',
+    the code's end. explanation_lines=0: no explanation, the blocks straight away."""
+    lead = "explain " if explanation_lines else ""
+    rules = _explain_rules(explanation_lines) + [
         # A line of the new code: anything but a line that starts with ">>" (the end marker's start)
         # or "=" (no line of code does; the 0.5B model wrote the divider again and again instead of
         # the end marker).
@@ -437,9 +442,9 @@ def changes_grammar(targets: dict[str, str], explanation_lines: int = 4, max_blo
             others = " | ".join(f"block{j}" for j in blocks if j != i)
             rules.append(f"first{i} ::= block{i} (\"\\n\"? ({others}))?")
             firsts.append(f"first{i}")
-        rules.insert(0, f"root ::= explain ({' | '.join(firsts)})")
+        rules.insert(0, f"root ::= {lead}({' | '.join(firsts)})")
     else:
-        rules.insert(0, f"root ::= explain ({' | '.join(f'block{i}' for i in blocks)})")
+        rules.insert(0, f"root ::= {lead}({' | '.join(f'block{i}' for i in blocks)})")
     return "\n".join(rules) + "\n"
 
 

@@ -29,6 +29,8 @@ RULES: dict[str, str] = {
                      "(off: the failure is reflected back in the same conversation, the change kept)",
     "new_function_per_attempt": "in a big repository each attempt is held to a function no attempt has written",
     "temperature_bumps": "fixes after a failed one and retries are sampled warmer than MODEL_TEMPERATURE",
+    "plain_first": "the first fix, and every other one, is asked as one completion is: the code straight away; "
+                   "the others say first what is wrong (off: every fix says first what is wrong)",
     "localization": "before the first request: the traced spectrum run and the values run rank the code shown",
     "extra_test_runs": "before the first request: the failing tests' files run without the failing tests, "
                        "so a fix is judged by what it breaks",
@@ -40,7 +42,7 @@ RULES: dict[str, str] = {
 ALL = frozenset(RULES)
 PLAIN = "plain"
 # A rule newer than the profiles joins one once a benchmark shows it pays there (docs/evaluation.md).
-UNMEASURED = frozenset({"skill_preload"})
+UNMEASURED = frozenset({"skill_preload", "plain_first"})
 # Worth nothing or less to the 1.5B, each measured alone (docs/evaluation.md). The smaller models were
 # not measured rule by rule and keep every rule they ran with before.
 DROPPED_FOR_1_5B = frozenset({"temperature_bumps", "reply_repairs"})

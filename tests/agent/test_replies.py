@@ -421,7 +421,8 @@ def test_a_stricter_grammar_holds_for_the_retry_only_and_a_fix_for_its_request_o
 
     texts = iter([step("fix", 'p = propose_file(path="calc.py", content="x = 1\\n")\nprint(newcontent)'),
                   step("fix", 'p = propose_file(path="calc.py", content="x = 1\\n")\nprint(p)'),
-                  edit("add() must add.", "calc.py", FIXED_CALC), step("again", "print(run_tests())")])
+                  edit("add() must add.", "calc.py", FIXED_CALC), f"### calc.py\n```python\n{FIXED_CALC}```\n",
+                  step("again", "print(run_tests())")])
     temperatures = []
     inner = SimpleNamespace(model_id="m", generate=lambda messages, **kw: temperatures.append(
         kw.get("temperature")) or ChatMessage(role=MessageRole.ASSISTANT, content=next(texts)))
@@ -436,11 +437,13 @@ def test_a_stricter_grammar_holds_for_the_retry_only_and_a_fix_for_its_request_o
     assert constrained == [{}, {"readable": {"files"}}], "the retry reads only the variables there are"
     fixed = model.fix([], EditRequest(("calc.py",)), "fix after a failed one", 2, temperature=0.7)
     assert "### calc.py" in fixed.content
-    assert constrained[2] == {"edit": ("calc.py",), "edit_blocks": None, "edit_changes": None}, \
+    assert constrained[2] == {"edit": ("calc.py",), "edit_blocks": None, "edit_changes": None, "edit_explain": True}, \
         "the fix request has the edit form's grammar"
+    model.fix([], EditRequest(("calc.py",)).plain(), "fix after a failed one", 2)
+    assert constrained[3]["edit_explain"] is False, "a plain request's grammar lets no explanation in (plain_first)"
     assert temperatures[2] == 0.7, "the fix's temperature for its request"
     model.generate([])
-    assert constrained[3:] == [{}] and temperatures[3] is None, "the fix's grammar and temperature held for it alone"
+    assert constrained[4:] == [{}] and temperatures[4] is None, "the fix's grammar and temperature held for it alone"
 
 
 def edit(explanation: str, path: str, content: str) -> str:

@@ -255,6 +255,41 @@ def test_the_edit_grammar_compiles_and_writes_only_the_files_it_may():
         assert all(e.path in paths and e.content.endswith("\n") and e.content.strip("# \n") for e in edits)
 
 
+def test_without_an_explanation_the_reply_is_the_code_straight_away():
+    """plain_first (models/profiles.py): a retry asked as one completion is, the code first. The
+    grammar then lets no text in before the first heading, and still only the files a fix may change;
+    the changes form likewise. Both compile in llama.cpp (a repetition {0,-1} did not: a 500 per retry)."""
+    import random
+
+    from gbnf_sampler import Grammar
+
+    from agent_runtime.agent.blocks import parse_edits
+    from agent_runtime.models.grammar import changes_grammar, edit_grammar
+
+    paths = ("calc.py", "pkg/ü x.py")
+    for blocks in (None, 2):
+        text = edit_grammar(paths, explanation_lines=0, max_blocks=blocks)
+        assert_llama_cpp_parses(text)
+        assert "explain" not in text
+        grammar = Grammar(text)
+        code = "### calc.py\n```python\ndef add(a, b):\n    return a + b\n```\n"
+        assert grammar.accepts(code)
+        assert not grammar.accepts("add() subtracts.\n\n" + code), "no explanation first"
+        assert not grammar.accepts(code.replace("### calc.py", "### test_calc.py")), "not a file it may change"
+        rng = random.Random(3)
+        for _ in range(50):
+            reply = grammar.sample(rng)
+            explanation, edits = parse_edits(reply, paths)
+            assert reply.startswith("### ") and explanation == "", reply[:200]
+    targets = {"pkg/core.py::Parser.parse": PARSE}
+    text = changes_grammar(targets, explanation_lines=0)
+    assert_llama_cpp_parses(text)
+    change = ("### pkg/core.py::Parser.parse\n```python\n<<<<<<< SEARCH\n        return words[1:]\n=======\n"
+              "        return words\n>>>>>>> REPLACE\n```\n")
+    assert Grammar(text).accepts(change)
+    assert not Grammar(text).accepts("It drops the first word.\n\n" + change)
+
+
 def test_raw_triple_quoted_content_reaches_the_tool_as_written():
     """A whole file as content: docstrings, backslashes and quotes pass through r'''...'''."""
     import random
