@@ -1,7 +1,10 @@
 """Baselines on the same model and the same tasks as `agent-runtime eval`, for the side-by-side table.
 
     single_shot   one completion: the repository's files and the failing test output in, the
-                  fixed files out (written back as given), then the task's check.
+                  fixed files out (written back as given), then the task's check. --form explain:
+                  asked as the agent asks its fix (what is wrong first, the agent's edit grammar:
+                  an explanation, then only the files a fix may change); --form plain: that
+                  grammar with no explanation (the coaching rule plain_first's request).
     smolagents    a stock smolagents CodeAgent with three tools a user would write in an
                   afternoon (read_file, write_file, run_tests) and smolagents' default prompt.
     aider         Aider as it ships (benchmarks/peers.py): its repo map, no files named, --auto-test.
@@ -15,6 +18,7 @@ and `benchmarks/eval_table.py`. The two peers run from their own virtualenvs, ma
 
     python benchmarks/baselines.py single_shot [--model embedded:0.5b] [--only ID ...] [--out FILE]
     python benchmarks/baselines.py single_shot --suite evals/single   # the single-function bugs
+    python benchmarks/baselines.py single_shot --form plain --seed 1  # the first reply alone, grammar-held
     python benchmarks/baselines.py smolagents  [--max-steps 12]
     python benchmarks/baselines.py aider       [--only basket-add-renamed]
     python benchmarks/baselines.py mini_swe_agent [--max-steps 25]
@@ -71,26 +75,40 @@ def _model_kwargs(api_base: str | None, model_id: str, api_key: str | None = Non
     return {"model": model_id, "api_base": api_base, "api_key": api_key or ("sk-local" if api_base else None)}
 
 
-def _complete(messages: list[dict[str, str]], model: dict[str, Any], max_tokens: int, timeout: float) -> tuple[str, Any]:
+FORMS = ("whole", "explain", "plain")
+ASKED = "Do not change the tests. Reply with"
+
+
+def _complete(messages: list[dict[str, str]], model: dict[str, Any], max_tokens: int, timeout: float,
+              grammar: str | None = None) -> tuple[str, Any]:
     import litellm
 
+    extra = {"extra_body": {"grammar": grammar}} if grammar else {}
     response = litellm.completion(messages=messages, temperature=0.1, max_tokens=max_tokens, timeout=timeout,
-                                  num_retries=0, **model)
+                                  num_retries=0, **model, **extra)
     return response.choices[0].message.content or "", response.usage
 
 
 FILE_BLOCK = re.compile(r"^#+\s*`?([\w./-]+\.\w+)`?\s*\n```[a-zA-Z]*\n(.*?)\n```", re.M | re.S)
 
 
-def single_shot(model: dict[str, Any], max_tokens: int):
+def single_shot(model: dict[str, Any], max_tokens: int, form: str = "whole"):
+    from agent_runtime.agent.edits import EXPLAIN
+    from agent_runtime.agent.tasks import fix_targets
+    from agent_runtime.models.grammar import edit_grammar
+
     def attempt(task: Task, repo: Path, options: EvalOptions, timeout: float) -> dict[str, Any]:
         env = check_env(python_bin_dir(repo.parent))
         before = run_shell(task.check, repo, env, timeout=300)
         files = "\n\n".join(f"### {path}\n```python\n{content.rstrip()}\n```" for path, content in sorted(task.files.items()))
         prompt = SINGLE_SHOT_PROMPT.format(prompt=task.prompt, files=files, check=task.check,
                                            output=before.output[-3000:])
+        grammar = None
+        if form != "whole":  # the agent's grammar: the files a fix may change, what is wrong first or not at all
+            grammar = edit_grammar(fix_targets(sorted(task.files), task.prompt), explanation_lines=8 if form == "explain" else 0)
+            prompt = prompt.replace(ASKED, f"Do not change the tests. {EXPLAIN}reply with") if form == "explain" else prompt
         started = time.monotonic()
-        text, usage = _complete([{"role": "user", "content": prompt}], model, max_tokens, timeout)
+        text, usage = _complete([{"role": "user", "content": prompt}], model, max_tokens, timeout, grammar)
         written = []
         for path, content in FILE_BLOCK.findall(text):
             target = (repo / path).resolve()
@@ -181,9 +199,10 @@ def smolagents_agent(model: dict[str, Any], max_tokens: int, max_steps: int):
     return attempt
 
 
-def make_attempt(system: str, model: dict[str, Any], max_tokens: int, max_steps: int, window: int | None):
+def make_attempt(system: str, model: dict[str, Any], max_tokens: int, max_steps: int, window: int | None,
+                 form: str = "whole"):
     if system == "single_shot":
-        return single_shot(model, max_tokens)
+        return single_shot(model, max_tokens, form)
     if system == "smolagents":
         return smolagents_agent(model, max_tokens, max_steps)
     from peers import Endpoint, aider_attempt, mini_attempt
@@ -202,6 +221,9 @@ def main() -> None:
     parser.add_argument("--max-steps", type=int, default=12)
     parser.add_argument("--max-tokens", type=int, help="the cap on every reply (default: MODEL_MAX_TOKENS)")
     parser.add_argument("--timeout", type=float, help="seconds per task (default: each task's timeout_s)")
+    parser.add_argument("--form", choices=FORMS, default="whole",
+                        help="single_shot's request: whole (default), explain or plain (the agent's fix grammar)")
+    parser.add_argument("--seed", type=int, help="the embedded server samples every request from this seed")
     parser.add_argument("--out", type=Path)
     parser.add_argument("--keep", action="store_true", help="keep each task's directory (repository, peer logs)")
     args = parser.parse_args()
@@ -230,7 +252,7 @@ def main() -> None:
         window = context_window(settings, None)
         api_base = os.environ.get(SHARED_SERVER_ENV)
         if not api_base:
-            server = EmbeddedServer(choice.gguf, window, choice.chat_format)
+            server = EmbeddedServer(choice.gguf, window, choice.chat_format, seed=args.seed)
             server.start()
             server.wait_ready()
             api_base = server.api_base
@@ -241,7 +263,7 @@ def main() -> None:
         window = context_window(settings, model_id, settings.model_api_base)
         label = model_id
     try:
-        attempt = make_attempt(args.system, model, max_tokens, args.max_steps, window)
+        attempt = make_attempt(args.system, model, max_tokens, args.max_steps, window, args.form)
         results = run_suite(tasks, attempt, EvalOptions(timeout_s=args.timeout, keep=args.keep), out, system=args.system,
                             on_result=lambda r, p: print(f"[{p.done}/{p.total}] {r['id']}: "
                                                          f"{'solved' if r.get('solved') else r.get('status')} "
@@ -250,7 +272,7 @@ def main() -> None:
         if server is not None:
             server.stop()
     s = summary(results)
-    emit({"benchmark": f"baseline_{args.system}", "model": label, "max_tokens": max_tokens, "solved": s["solved"],
+    emit({"benchmark": f"baseline_{args.system}", "form": args.form, "seed": args.seed, "model": label, "max_tokens": max_tokens, "solved": s["solved"],
           "total": s["total"], "median_wall_s": s["median_wall_s"], "steps": s["steps"], "tokens_in": s["tokens_in"],
           "tokens_out": s["tokens_out"], "parse_failures": s["parse_failures"], "results": str(out)})
 
