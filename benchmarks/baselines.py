@@ -50,25 +50,6 @@ from agent_runtime.models.registry import SHARED_SERVER_ENV
 SYSTEMS = ("single_shot", "smolagents", "aider", "mini_swe_agent")
 
 ROOT = Path(__file__).resolve().parents[1]
-SINGLE_SHOT_PROMPT = """\
-{prompt}
-
-Here are the repository's files.
-
-{files}
-
-Running `{check}` gives:
-
-{output}
-
-Fix the code so that the tests pass. Do not change the tests. Reply with the complete new content of \
-every file you change, each as a heading with its path followed by a python code block, like this:
-
-### path/to/file.py
-```python
-...the whole file...
-```
-"""
 
 
 def _model_kwargs(api_base: str | None, model_id: str, api_key: str | None = None) -> dict[str, Any]:
@@ -94,15 +75,14 @@ FILE_BLOCK = re.compile(r"^#+\s*`?([\w./-]+\.\w+)`?\s*\n```[a-zA-Z]*\n(.*?)\n```
 
 def single_shot(model: dict[str, Any], max_tokens: int, form: str = "whole"):
     from agent_runtime.agent.edits import EXPLAIN
+    from agent_runtime.agent.shot import shot_message
     from agent_runtime.agent.tasks import fix_targets
     from agent_runtime.models.grammar import edit_grammar
 
     def attempt(task: Task, repo: Path, options: EvalOptions, timeout: float) -> dict[str, Any]:
         env = check_env(python_bin_dir(repo.parent))
         before = run_shell(task.check, repo, env, timeout=300)
-        files = "\n\n".join(f"### {path}\n```python\n{content.rstrip()}\n```" for path, content in sorted(task.files.items()))
-        prompt = SINGLE_SHOT_PROMPT.format(prompt=task.prompt, files=files, check=task.check,
-                                           output=before.output[-3000:])
+        prompt = shot_message(task.prompt, task.files, task.check, before.output)  # the agent's shot_first asks the same
         grammar = None
         if form != "whole":  # the agent's grammar: the files a fix may change, what is wrong first or not at all
             grammar = edit_grammar(fix_targets(sorted(task.files), task.prompt), explanation_lines=8 if form == "explain" else 0)

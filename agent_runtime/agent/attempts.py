@@ -18,11 +18,11 @@ nothing), or no time left for another one -- and after AGENT_MAX_ATTEMPTS failed
 3 reflections): later attempts rarely pass and make an unfixable task wait longer (the figures:
 docs/evaluation.md, "Attempts and time").
 
-Coaching rules (models/profiles.py) decide four of these: `fresh_restart` (the undo and the fresh
+Coaching rules (models/profiles.py) decide five of these: `fresh_restart` (the undo and the fresh
 start; off, the failed fix stays applied and its failure is reflected back, bounded, in the same
 conversation), `temperature_bumps` (the warmer refix), `new_function_per_attempt` (the turn of
-each function shown) and `plain_first` (the first fix, and every other one, asked for the code straight
-away; the others say first what is wrong).
+each function shown), `plain_first` (the first fix, and every other one, asked for the code straight
+away) and `shot_first` (the first fix asked exactly as one completion is).
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ NOTES_KEPT = 3  # earlier attempts the next one is told about
 SAME_FAILURE_LIMIT = 6
 REPEATED_FIX_LIMIT = 5
 NO_CHANGE_LIMIT = 6
-RULES = ("fresh_restart", "temperature_bumps", "new_function_per_attempt", "plain_first")  # the coaching rules it follows
+RULES = ("fresh_restart", "temperature_bumps", "new_function_per_attempt", "plain_first", "shot_first")  # the coaching rules it follows
 
 
 @dataclass
@@ -101,6 +101,7 @@ class FixAttempts:
     temperature_bumps: bool = True
     new_function_per_attempt: bool = True
     plain_first: bool = False  # unmeasured (models/profiles.py UNMEASURED): in no profile yet
+    shot_first: bool = False  # the first fix asked as one completion is (agent/shot.py)
     started: float | None = None  # when the task began, on `clock` (None: now)
     first_request_s: float | None = None  # from the task's start to its first model request
     request: EditRequest | None = None
@@ -200,9 +201,11 @@ class FixAttempts:
         self._pending = RequestPlan(edit=self._current, temperature=warmer, fresh=fresh)
 
     def _form(self, request: EditRequest, number: int) -> EditRequest:
-        """Attempt `number`'s request: under plain_first the odd ones (the first included) are asked as
-        one completion is, the code straight away; the others, and all without the rule, say first what
-        is wrong. The two forms fixed different tasks (docs/evaluation.md): a retry is asked the other way."""
+        """Attempt `number`'s request: under shot_first the first is one completion's (agent/shot.py);
+        under plain_first the odd ones are asked for the code straight away; the others, and all without
+        the rules, say first what is wrong. The forms fixed different tasks (docs/evaluation.md)."""
+        if self.shot_first and number == 1 and request.shot:
+            return request.alone()
         return request.plain() if self.plain_first and number % 2 == 1 else request
 
     def _next_request(self) -> EditRequest:

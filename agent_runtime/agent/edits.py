@@ -136,21 +136,6 @@ def _parses(source: str) -> bool:
     return True
 
 
-def passing_answer(test_command: str | None, wider_command: str | None) -> str:
-    """What the answer says passed: the project's tests, or the ones a fix was judged by (a user
-    reading "The tests pass." would take it that the whole suite ran)."""
-    def shown(command: str) -> str:  # one line in the answer, never a code tag of the reply it sits in
-        line = " ".join(command.replace("<", "‹").replace(">", "›").split())
-        return line if len(line) <= 200 else line[:200] + " ..."
-
-    if not test_command:
-        return "The tests pass. "
-    if wider_command:
-        return (f"The failing tests pass (`{shown(test_command)}`), and so does `{shown(wider_command)}`; "
-                "the rest of the suite was not run. ")
-    return f"The failing tests pass (`{shown(test_command)}`); no other tests were run. "
-
-
 # An attempt held to one heading (agent/attempts.py: each shown function gets its turn).
 LOOK_THERE = ("\n\nThe earlier attempts changed other code and the tests still failed. This time, look for the "
               "mistake in {heading} and write the fix there.")
@@ -173,11 +158,12 @@ class EditRequest:
     wider_command: str | None = None  # then these tests, once the failing ones pass
     ask: str = EDIT_ASK
     max_blocks: int | None = None  # pieces one reply may write (None: every heading)
-    form: str = "whole"  # "whole": each heading's code written whole; "changes": SEARCH/REPLACE pairs
+    form: str = "whole"  # "whole": each heading's code written whole; "changes": SEARCH/REPLACE pairs; "shot": alone()
     file_text: Callable[[str], str | None] | None = None  # a file's text now (pieces go as one diff)
     written: list[str] = field(default_factory=list)  # the headings the last reply read wrote (changed or not)
     held_to: str | None = None  # the heading an attempt is held to (narrowed)
     explain: bool = True  # the reply starts with what is wrong (plain(): not asked, not let in)
+    shot: str | None = None  # this fix as one completion asks it (agent/shot.py), where the repository is shown whole
 
     @classmethod
     def of(cls, targets: list[EditTarget], **options: Any) -> "EditRequest":
@@ -231,6 +217,10 @@ class EditRequest:
         """No explanation asked for: the code straight away, as one completion (plain_first)."""
         ask = re.sub(re.escape(EXPLAIN) + "(.)", lambda m: m[1].upper(), self.ask)
         return dataclasses.replace(self, ask=ask, explain=False, written=[])
+
+    def alone(self) -> "EditRequest":
+        """Asked as one completion (shot_first): the shot's one message, no grammar, files whole."""
+        return dataclasses.replace(self, form="shot", explain=False, written=[]) if self.shot else self
 
     def _read_changes(self, text: str) -> tuple[str, list[Edit], list[str]]:
         """Each heading's code with its pairs applied. A heading any of whose SEARCH text is not in

@@ -104,3 +104,18 @@ def fix_of(step: "ActionStep") -> str:
     """The change an attempt wrote (agent/repair.py: its diff), without its layout: a repeated fix
     compares equal."""
     return " ".join((step.code_action or "").split())
+
+
+def passing_answer(test_command: str | None, wider_command: str | None) -> str:
+    """What the answer says passed: the project's tests, or the ones a fix was judged by (a user
+    reading "The tests pass." would take it that the whole suite ran)."""
+    def shown(command: str) -> str:  # one line in the answer, never a code tag of the reply it sits in
+        line = " ".join(command.replace("<", "‹").replace(">", "›").split())
+        return line if len(line) <= 200 else line[:200] + " ..."
+
+    if not test_command:
+        return "The tests pass. "
+    if wider_command:
+        return (f"The failing tests pass (`{shown(test_command)}`), and so does `{shown(wider_command)}`; "
+                "the rest of the suite was not run. ")
+    return f"The failing tests pass (`{shown(test_command)}`); no other tests were run. "

@@ -28,7 +28,8 @@ from typing import TYPE_CHECKING, Any, Callable
 from opentelemetry import trace
 
 from agent_runtime.agent.blocks import Edit
-from agent_runtime.agent.edits import EditRequest, as_diff, edit_messages, passing_answer, summary_line
+from agent_runtime.agent.edits import EditRequest, as_diff, edit_messages, summary_line
+from agent_runtime.agent.outcomes import passing_answer
 
 if TYPE_CHECKING:
     from agent_runtime.agent.attempts import FixAttempts, RequestPlan
@@ -160,6 +161,8 @@ class Repair:
         assert request is not None
         if plan.reflect is not None:  # the same conversation: the first request, the exchange, the failure
             return self.base + self.conversation + [_message("user", f"{plan.reflect}\n\n{request.ask}")]
+        if request.form == "shot" and request.shot:  # one completion's message (and AGENTS.md, the system's part)
+            return edit_messages(self.parts.first[:1], request.shot)
         return edit_messages(self.parts.first, request.ask if not plan.fresh else f"{plan.fresh}\n\n{request.ask}")
 
     def _apply_and_test(self, step: Any, explanation: str, edits: list[Edit], request: EditRequest) -> str | None:
@@ -212,7 +215,8 @@ def reason(plan: "RequestPlan") -> str:
     request = plan.edit
     assert request is not None
     return "fix" + (f" held to {request.held_to} (new_function_per_attempt)" if request.held_to else "") \
-        + ("" if request.explain else " asked plainly (plain_first)") \
+        + (" asked as one completion (shot_first)" if request.form == "shot"
+           else "" if request.explain else " asked plainly (plain_first)") \
         + (" after a failed one, from the first message (fresh_restart)" if plan.fresh
            else " after a failed one, in the same conversation" if plan.reflect else "")
 

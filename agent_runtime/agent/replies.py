@@ -156,6 +156,8 @@ class GuardedModel(Model):
         options = {"edit": request.paths, "edit_blocks": request.max_blocks, "edit_explain": request.explain,
                    "edit_changes": {h: request.current(h) or "" for h in request.paths}
                    if request.form == "changes" else None}
+        if request.form == "shot":  # as one completion: no grammar, not even the model's own (""), nothing held
+            options, kwargs["grammar_for"] = None, lambda kind: ""
         reply = self._call(messages, options, why, step, **kwargs)
         self.edits += 1
         self.last_reply = reply.content if isinstance(reply.content, str) else None

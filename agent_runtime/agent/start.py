@@ -30,6 +30,7 @@ from agent_runtime.agent.overview import (
     show_files,
     workspace_text,
 )
+from agent_runtime.agent.shot import shot_message
 from agent_runtime.agent.tasks import (
     TEST_FILE,
     about_failure,
@@ -96,6 +97,7 @@ def prepare(task: str, repo: Path, listing: tuple[list[str], bool], run_tests: A
         return start
     targets: list[EditTarget] = []
     output = str(result.get("output", ""))
+    shot: str | None = None  # the fix as one completion asks it (shot_first), in a repository shown whole
     planned: list[str] = []
     if planner is not None and coaching.on("planner") and fresh and asks_change(task):
         start.plan = _ask_planner(planner, repo, files, output, task, readable, cache_dir,
@@ -111,6 +113,9 @@ def prepare(task: str, repo: Path, listing: tuple[list[str], bool], run_tests: A
         chosen = sorted(editable, key=lambda p: p not in planned_files)
         # Read again after the tests ran (they may have changed them), through the one reader.
         targets = _targets(repo, chosen, readable)
+        texts = {p: workspace_text(repo, p, readable) for p in start.shown}
+        shot = shot_message(task, {p: t for p, t in texts.items() if t is not None},
+                            str(result.get("command") or plan.first), output)
     else:
         involved = failure_files(repo, files, output, task, readable)
         view = focus_view(repo, files, output, task, readable, cache_dir=cache_dir, plan=planned or None)
@@ -153,7 +158,7 @@ def prepare(task: str, repo: Path, listing: tuple[list[str], bool], run_tests: A
         # Room for the files whole, or (the changes form) for a few lines and what they become.
         room = min(max(max_tokens, sum(len(t.text) for t in targets) // 3 + 400), window // 3) if whole else max_tokens
         start.request = EditRequest.of(targets, max_tokens=room, test_timeout=plan.timeout,
-                                       test_command=plan.first, wider_command=plan.wider,
+                                       test_command=plan.first, wider_command=plan.wider, shot=shot,
                                        file_text=lambda rel: workspace_text(repo, rel, readable, errors="strict"))
     return start
 

@@ -35,7 +35,8 @@ def make_litellm_model(model_id: str, settings: Settings, api_base: str | None =
         def generate(self, messages, stop_sequences=None, response_format=None, tools_to_call_from=None, **kwargs):
             chooser = kwargs.pop("grammar_for", None)
             kind = getattr(getattr(self, "constraint", None), "kind", "none")
-            grammar = (chooser(kind) if chooser is not None else None) or self.grammar
+            chosen = chooser(kind) if chooser is not None else None
+            grammar = self.grammar if chosen is None else chosen  # "": this request has none
             if grammar:
                 extra = dict(kwargs.pop("extra_body", None) or {})
                 extra["grammar"] = grammar

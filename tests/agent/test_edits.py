@@ -11,9 +11,9 @@ from agent_runtime.agent.edits import (
     EDIT_ASK,
     EditRequest,
     edit_messages,
-    passing_answer,
     summary_line,
 )
+from agent_runtime.agent.outcomes import passing_answer
 from agent_runtime.agent.repair import _proposals
 
 

@@ -1,0 +1,37 @@
+"""The first fix asked as one completion asks it (the coaching rule `shot_first`).
+
+One plain completion -- the task, the repository's files, the failing tests' output, "reply with
+the complete new content of every file you change", one user message and no grammar -- is what
+the agent is measured against (benchmarks/baselines.py single_shot sends this same text). Asked
+this way first, in a repository small enough to show whole, the agent's first attempt starts where
+one completion is; its later attempts (agent/attempts.py) can only add.
+"""
+
+from __future__ import annotations
+
+PROMPT = """\
+{prompt}
+
+Here are the repository's files.
+
+{files}
+
+Running `{check}` gives:
+
+{output}
+
+Fix the code so that the tests pass. Do not change the tests. Reply with the complete new content of \
+every file you change, each as a heading with its path followed by a python code block, like this:
+
+### path/to/file.py
+```python
+...the whole file...
+```
+"""
+OUTPUT_CHARS = 3000  # the end of the output, where pytest puts the failures
+
+
+def shot_message(task: str, files: dict[str, str], command: str, output: str) -> str:
+    """The request: every file whole under its heading, in path order, then the tests' output."""
+    shown = "\n\n".join(f"### {path}\n```python\n{text.rstrip()}\n```" for path, text in sorted(files.items()))
+    return PROMPT.format(prompt=task, files=shown, check=command, output=output[-OUTPUT_CHARS:])
