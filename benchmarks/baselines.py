@@ -1,7 +1,8 @@
 """Baselines on the same model and the same tasks as `agent-runtime eval`, for the side-by-side table.
 
     single_shot   one completion: the repository's files and the failing test output in, the
-                  fixed files out (written back as given), then the task's check. --form explain:
+                  fixed files out (written back as given), then the task's check (the text is
+                  agent/shot.py's: the coaching rule shot_first asks the agent's first fix so). --form explain:
                   asked as the agent asks its fix (what is wrong first, the agent's edit grammar:
                   an explanation, then only the files a fix may change); --form plain: that
                   grammar with no explanation (the coaching rule plain_first's request).
