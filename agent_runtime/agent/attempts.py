@@ -166,7 +166,9 @@ class FixAttempts:
         applied = any(c.tool == "apply_patch" and c.outcome == "ok" for c in calls)
         changed = tuple(undone) if undone else tuple(dict.fromkeys(h.split("::")[0].split(" lines ")[0]
                                                                     for h in wrote)) if applied else ()
-        self.attempts.append(Attempt(len(self.attempts) + 1, thought(step), "\n".join(failure_lines(observations)),
+        explained = self._current is None or self._current.explain  # else the text before its code was not asked for
+        self.attempts.append(Attempt(len(self.attempts) + 1, thought(step) if explained else "",
+                                     "\n".join(failure_lines(observations)),
                                      fix_of(step), now - self._attempt_started, wrote, changed, repeated,
                                      refusal(calls)))
         self._attempt_started = now
@@ -190,9 +192,9 @@ class FixAttempts:
         if self.stopped:
             self._pending = None
             return
-        if not restart:  # the same conversation goes on, with the failure reflected back
-            self._pending = RequestPlan(edit=self._form(self.request, number + 1),
-                                        temperature=warmer, reflect=note)
+        if not restart:  # the same conversation goes on, with the failure reflected back, on the code as it is now
+            self._current = self._form(self.request.refreshed(), number + 1)
+            self._pending = RequestPlan(edit=self._current, temperature=warmer, reflect=note)
             return
         self.notes.append(note)
         changed_any = any(a.changed for a in self.attempts)

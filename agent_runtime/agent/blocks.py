@@ -5,6 +5,7 @@ reply and applied to the code shown. agent/edits.py says what a fix request asks
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 
@@ -41,6 +42,21 @@ def parse_edits(text: str, paths: tuple[str, ...] | None = None) -> tuple[str, l
         found[path] = Edit(path, match.group(2))
     explanation = (text or "")[:first].strip() if first is not None else (text or "").strip()
     return explanation, list(found.values())
+
+
+def thought_of(reply: str | None, code_tag: str = "<code>") -> str:
+    """What a reply says before its code, as every screen, span and give-up answer shows it: the JSON
+    reply format's thought, else the text before the first code tag, fence or heading, unlabelled."""
+    text = (reply or "").strip()
+    if text.startswith("{"):  # the JSON reply format: {"thought": ..., "code": ...}
+        try:
+            data = json.loads(text)
+            return str(data.get("thought") or "").strip() if isinstance(data, dict) else ""
+        except ValueError:
+            pass
+    # A heading is cut with its block (as parse_edits reads one); a heading with text under it is thought.
+    head = re.split(rf"{re.escape(code_tag)}|^#{{1,6}}[ \t][^\n]*\n+```|```", text, maxsplit=1, flags=re.M)[0]
+    return head.strip().removeprefix("Thought:").strip()
 
 
 def _has_code(content: str) -> bool:

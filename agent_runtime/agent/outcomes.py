@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
+from agent_runtime.agent.blocks import thought_of
+
 if TYPE_CHECKING:
     from smolagents.memory import ActionStep
 
@@ -95,9 +97,7 @@ def reflection(calls: list["CallRecord"], observations: str) -> str:
 
 def thought(step: "ActionStep") -> str:
     """The reply's first line of explanation: none when it starts with the code (a heading, a fence)."""
-    output = step.model_output if isinstance(step.model_output, str) else ""
-    first = output.split("\n", 1)[0]
-    return "" if first.startswith(("### ", "```")) else first.removeprefix("Thought:").strip()
+    return thought_of(step.model_output if isinstance(step.model_output, str) else "").split("\n", 1)[0].strip()
 
 
 def fix_of(step: "ActionStep") -> str:

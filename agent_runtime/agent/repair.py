@@ -125,8 +125,6 @@ class Repair:
     def _attempt(self, step: Any, plan: "RequestPlan") -> str | None:
         request = plan.edit
         assert request is not None
-        if plan.reflect is not None:  # the failed change stays: the reply is read against the code now
-            request = request.refreshed()
         messages = self._messages(plan)
         try:
             reply = self.parts.model.fix(messages, request, reason(plan), step.step_number, temperature=plan.temperature)
@@ -146,7 +144,8 @@ class Repair:
             self.parts.display.step_code(step.step_number, text, "(no change to apply)")
             return None
         change = _change(edits, request)
-        explanation = explanation or f"Changed {', '.join(dict.fromkeys(e.heading for e in edits))}."  # the code alone
+        if not explanation or not request.explain:  # the code alone, or text not asked for ("Here is the code:")
+            explanation = f"Changed {', '.join(dict.fromkeys(e.heading for e in edits))}."
         step.code_action = change
         self.parts.display.step_code(step.step_number, text, change)
         self._repeated = self.attempts.failed_with(change)

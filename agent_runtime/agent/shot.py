@@ -2,9 +2,11 @@
 
 One plain completion -- the task, the repository's files, the failing tests' output, "reply with
 the complete new content of every file you change", one user message and no grammar -- is what
-the agent is measured against (benchmarks/baselines.py single_shot sends this same text). Asked
-this way first, in a repository small enough to show whole, the agent's first attempt starts where
-one completion is; its later attempts (agent/attempts.py) can only add.
+the agent is measured against (benchmarks/baselines.py single_shot sends this text). Asked this way
+first, in a repository small enough to show whole, the agent's first attempt starts where one
+completion is; its later attempts (agent/attempts.py) can only add. What differs is the test run:
+the agent shows the command it ran and the output as run_tests gives it (failures kept, noise cut),
+the baseline the eval's own check and the end of its raw output.
 """
 
 from __future__ import annotations

@@ -113,9 +113,10 @@ def prepare(task: str, repo: Path, listing: tuple[list[str], bool], run_tests: A
         chosen = sorted(editable, key=lambda p: p not in planned_files)
         # Read again after the tests ran (they may have changed them), through the one reader.
         targets = _targets(repo, chosen, readable)
-        texts = {p: workspace_text(repo, p, readable) for p in start.shown}
-        shot = shot_message(task, {p: t for p, t in texts.items() if t is not None},
-                            str(result.get("command") or plan.first), output)
+        if coaching.on("shot_first"):
+            texts = {p: workspace_text(repo, p, readable) for p in start.shown}
+            shot = shot_message(task, {p: t for p, t in texts.items() if t is not None},
+                                str(result.get("command") or plan.first), output)
     else:
         involved = failure_files(repo, files, output, task, readable)
         view = focus_view(repo, files, output, task, readable, cache_dir=cache_dir, plan=planned or None)

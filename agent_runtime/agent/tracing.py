@@ -12,7 +12,6 @@ past smolagents' public API (wrap_step_stream says why no public hook will do).
 
 from __future__ import annotations
 
-import json
 import time
 import uuid
 from contextvars import ContextVar
@@ -21,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from opentelemetry import trace
 
+from agent_runtime.agent.blocks import thought_of
 from agent_runtime.core import is_secret_name
 from agent_runtime.models.registry import span_label
 from agent_runtime.models.slots import queue_waits
@@ -147,19 +147,6 @@ def trace_model(model: Any, telemetry: "Telemetry", label: Callable[[], str], ro
 # --- steps and the final answer ---
 
 
-def _thought(output: str, code_tags: tuple[str, str]) -> str:
-    text = output.strip()
-    if text.startswith("{"):  # the JSON reply format: {"thought": ..., "code": ...}
-        try:
-            data = json.loads(text)
-            return str(data.get("thought", "")).strip() if isinstance(data, dict) else ""
-        except ValueError:
-            pass
-    before = text.split(code_tags[0], 1)[0] if code_tags[0] in text else text.split("```", 1)[0]
-    before = before.strip()
-    return before[len("Thought:"):].strip() if before.startswith("Thought:") else before
-
-
 def step_action(memory_step: Any, code_tags: tuple[str, str] = ("<code>", "</code>")) -> str | None:
     """What the model did in a step, as a person reads it: the thought, then the code."""
     output = getattr(memory_step, "model_output", None)
@@ -167,7 +154,7 @@ def step_action(memory_step: Any, code_tags: tuple[str, str] = ("<code>", "</cod
     if not isinstance(output, str) and not code:
         return None
     parts = []
-    thought = _thought(output, code_tags) if isinstance(output, str) else ""
+    thought = thought_of(output, code_tags[0]) if isinstance(output, str) else ""
     if thought:
         parts.append(f"Thought: {thought}")
     if code:

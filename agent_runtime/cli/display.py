@@ -20,6 +20,7 @@ from rich.panel import Panel
 from rich.syntax import Syntax
 from rich.text import Text
 
+from agent_runtime.agent.blocks import thought_of
 from agent_runtime.core import visible
 from agent_runtime.redact import redact_text
 from agent_runtime.safety.approval import end_interrupted_prompt
@@ -48,14 +49,6 @@ def for_terminal(text: Any) -> str:
     """Text from the model, files or commands as it may reach a terminal: secrets redacted, control
     characters made visible (an escape sequence must never redraw the screen)."""
     return visible(redact_text(text if isinstance(text, str) else str(text)))
-
-
-def _thought(model_output: str | None) -> str:
-    if not model_output:
-        return ""
-    head = re.split(r"<code>|```", model_output, maxsplit=1)[0]
-    head = re.sub(r"^### .*$", "", head, flags=re.M)  # a fix written straight away: its heading is no thought
-    return head.replace("Thought:", "", 1).strip()
 
 
 def observation_lines(lines: list[str]) -> list[str]:
@@ -195,7 +188,7 @@ class Display:
     def step_code(self, number: int, model_output: str | None, code: str) -> None:
         """A step's thought and code, shown before the code runs."""
         self._rule(f"Step {number}", style="dim", align="left")
-        thought = _thought(model_output)
+        thought = thought_of(model_output)
         if thought:
             self.console.print(Text(for_terminal(thought), style="italic"))
         shown = for_terminal(code)

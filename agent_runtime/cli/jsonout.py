@@ -15,10 +15,11 @@ from contextlib import contextmanager, nullcontext
 from datetime import datetime, timezone
 from typing import Any, Iterator
 
+from agent_runtime.agent.blocks import thought_of
 from agent_runtime.agent.events import ErrorEvent, ModelReply, WarningEvent, emit
 from agent_runtime.agent.frontend import ReaderGone
 from agent_runtime.cli.common import stdout_to_devnull
-from agent_runtime.cli.display import Display, _thought, stderr_console
+from agent_runtime.cli.display import Display, stderr_console
 from agent_runtime.core import visible
 
 _NOT_ASCII = re.compile("[\x7f-\U0010ffff]")
@@ -106,14 +107,14 @@ class JsonDisplay(Display):
             self._unshown = (number, model_output, code)
         else:
             super().step_code(number, model_output, code)
-        emit(self, ModelReply(step=number, thought=_thought(model_output), code=code))
+        emit(self, ModelReply(step=number, thought=thought_of(model_output), code=code))
 
     def step_done(self, step: Any, code_shown: bool) -> None:
         self._unshown = None
         if not self.quiet:
             super().step_done(step, code_shown)
         if not code_shown and isinstance(step.model_output, str):
-            emit(self, ModelReply(step=step.step_number, thought=_thought(step.model_output),
+            emit(self, ModelReply(step=step.step_number, thought=thought_of(step.model_output),
                                   code=getattr(step, "code_action", None) or ""))
         # step_ended comes from the session (agent/stats.py): its seconds leave out approval prompts.
 

@@ -31,8 +31,8 @@ RULES: dict[str, str] = {
     "temperature_bumps": "fixes after a failed one and retries are sampled warmer than MODEL_TEMPERATURE",
     "plain_first": "the first fix, and every other one, is asked as one completion is: the code straight away; "
                    "the others say first what is wrong (off: every fix says first what is wrong)",
-    "shot_first": "in a repository shown whole, the first fix is asked exactly as one completion is (the files, "
-                  "the tests' output, no grammar); the next ones as usual (off: the first is asked as the others)",
+    "shot_first": "in a repository shown whole, the first fix is asked in one completion's words (the files, "
+                  "the tests' output as run, no grammar); the next ones as usual (off: the first is asked as the others)",
     "localization": "before the first request: the traced spectrum run and the values run rank the code shown",
     "extra_test_runs": "before the first request: the failing tests' files run without the failing tests, "
                        "so a fix is judged by what it breaks",

@@ -111,6 +111,33 @@ def failed_attempt(coaching: Coaching, request=None):
     return attempts, undone, step_
 
 
+def test_with_the_failed_change_kept_each_attempt_is_read_against_the_code_now_and_says_what_it_wrote(tmp_path):
+    """fresh_restart off: the next request is the code as the failed change left it (what a reply writes
+    back unchanged is no fix), and each attempt's record names the files its own reply wrote."""
+    from agent_runtime.agent.attempts import RULES, FixAttempts
+    from agent_runtime.agent.edits import EditRequest, EditTarget
+
+    (tmp_path / "a.py").write_text("A = 1\n")
+    (tmp_path / "b.py").write_text("B = 1\n")
+    rules = only_off("fresh_restart")
+    attempts = FixAttempts(undo=lambda patch_id: {}, **{rule: rules.on(rule) for rule in RULES})
+    attempts.begin(EditRequest.of([EditTarget.file(p, (tmp_path / p).read_text()) for p in ("a.py", "b.py")],
+                                  file_text=lambda p: (tmp_path / p).read_text()), first_call=0)
+    history = []
+    for number, (path, text) in enumerate([("a.py", "A = 2\n"), ("b.py", "B = 2\n")], start=1):
+        request = attempts.take().edit
+        explanation, edits, unchanged = request.read(f"Wrong.\n\n### {path}\n```python\n{text}```\n")
+        assert [e.heading for e in edits] == [path] and not unchanged
+        (tmp_path / path).write_text(text)  # applied, and it stays
+        history += [call("propose_file", patch_id=f"p{number}"), call("apply_patch", patch_id=f"p{number}"),
+                    call("run_tests", passed=False)]
+        attempts.after_step(failed_step(), history)
+    assert [a.wrote for a in attempts.attempts] == [("a.py",), ("b.py",)]
+    assert [a.changed for a in attempts.attempts] == [("a.py",), ("b.py",)]
+    _, edits, unchanged = attempts.take().edit.read("### a.py\n```python\nA = 2\n```\n")
+    assert not edits and unchanged == ["a.py"], "the code now is A = 2: writing it back changes nothing"
+
+
 def test_fresh_restart_undoes_a_failed_fix_and_starts_afresh_only_where_on():
     attempts, undone, step_ = failed_attempt(FULL)
     plan = attempts.take()

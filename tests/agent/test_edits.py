@@ -297,3 +297,28 @@ def test_a_python_block_of_comments_alone_is_a_remark_not_the_file():
     assert parse_edits("x\n### calc.py\n```python\n# nothing here\n\n```\n", ("calc.py",))[1] == []
     notes = "### NOTES.md\n```\n# A title\n```\n"  # a heading line is the content of a Markdown file
     assert parse_edits(notes, ("NOTES.md",))[1] == [Edit("NOTES.md", "# A title\n")]
+
+
+@pytest.mark.parametrize("reply, thought", [
+    ("Thought: check the sum\n<code>\nprint(run_tests())\n</code>", "check the sum"),
+    ('{"thought": "read it", "code": "print(1)"}', "read it"),
+    ("### calc.py\n```python\nx = 1\n```", ""),
+    ("add must add.\n\n### calc.py\n```python\nx = 1\n```", "add must add."),
+    ("Here it is:\n```python\nx = 1\n```", "Here it is:"),
+    ("", ""),
+    ("### Plan\nI will run the tests.\n<code>\nprint(run_tests())\n</code>", "### Plan\nI will run the tests."),
+    ('{"thought": null, "code": "print(1)"}', ""),
+])
+def test_one_reader_says_what_a_reply_thought_for_the_terminal_the_span_and_the_attempt(reply, thought):
+    """What a reply says before its code (agent/blocks.thought_of): the terminal and --json, the span's
+    action and an attempt's line in the give-up answer read it alike; a heading is never a thought."""
+    from types import SimpleNamespace
+
+    from agent_runtime.agent.blocks import thought_of
+    from agent_runtime.agent.outcomes import thought as attempt_thought
+    from agent_runtime.agent.tracing import step_action
+
+    assert thought_of(reply) == thought
+    step = SimpleNamespace(model_output=reply, code_action="x = 1")
+    assert attempt_thought(step) == thought.split("\n")[0]
+    assert step_action(step) == (f"Thought: {thought}\n\n" if thought else "") + "Code:\nx = 1"

@@ -24,8 +24,8 @@ def llm_spans(runs):
 
 
 def test_the_first_fix_is_one_completion_s_request_and_the_next_one_the_agent_s(tmp_path):
-    """The first request is the shot, byte for byte (the task, every file of the repository whole, the
-    command and its output, the ask for whole files), sent with no grammar; a reply of free text around
+    """The first request is the shot, byte for byte around the test run (the task, every file of the
+    repository whole, the command the agent ran and its output, the ask for whole files), with no grammar; a reply of free text around
     the files is read, only the files a fix may change are taken (never the tests), its failure undone;
     the next attempt is the agent's own request, asked with its explanation."""
     test_file = BUGGY_PROJECT["test_calc.py"]
@@ -48,11 +48,26 @@ def test_the_first_fix_is_one_completion_s_request_and_the_next_one_the_agent_s(
     command = first.split("Running `", 1)[1].split("`", 1)[0]
     output = first.split("` gives:\n\n", 1)[1].split("\n\nFix the code so that", 1)[0]
     assert "assert -1 == 5" in output and "1 failed" in output, "the tests' output as they ran"
-    assert first == shot_message(TASK, dict(BUGGY_PROJECT), command, output), "the shot, byte for byte"
+    assert first == shot_message(TASK, dict(BUGGY_PROJECT), command, output), "the shot, byte for byte around the run"
     assert "pytest" in command and EXPLAIN not in first and "run_tests" not in first
     assert EXPLAIN in second and "The repository's files (" in second, "the agent's own request after"
     thoughts = [e.get("thought") for e in events if e["type"] == "model_reply"]
     assert thoughts[0] == "Here is the corrected code:", "the text before the first heading is the thought"
+
+
+def test_a_shot_that_passes_is_labelled_by_what_it_changed_and_keeps_the_project_s_instructions(tmp_path):
+    """The shot asks for no explanation: the text before the files ("Here is the fix:") is not the answer's.
+    The project's instructions (AGENTS.md) come first, as in every fix request."""
+    repo = make_repo(tmp_path / "p", {**BUGGY_PROJECT, "AGENTS.md": "Keep functions short.\n"})
+    replay = write_replay(tmp_path / "r.json", [f"Here is the fix:\n\n### calc.py\n```python\n{CALC.replace('a - b', 'a + b')}```\n"])
+    done = run_cli("--approval", "auto", "--model", f"replay:{replay}", "--json", TASK, cwd=repo, timeout=600,
+                   env={"AGENT_COACHING": "+shot_first", "RUNS_DIR": str(tmp_path / "runs")})
+    assert done.returncode == 0, done.stderr
+    events = [json.loads(line) for line in done.stdout.splitlines()]
+    assert next(e["answer"] for e in events if e["type"] == "final_answer") == "The tests pass. Changed calc.py."
+    sent = llm_spans(tmp_path / "runs")[0]["llm.input_messages.0.message.content"]
+    assert sent.startswith("Project instructions (AGENTS.md):\nKeep functions short.\n\nFix the failing test.\n\n"
+                           "Here are the repository's files."), sent[:200]
 
 
 @pytest.mark.parametrize("rules", ["", "+shot_first"])
