@@ -22,7 +22,7 @@ Coaching rules (models/profiles.py) decide five of these: `fresh_restart` (the u
 start; off, the failed fix stays applied and its failure is reflected back, bounded, in the same
 conversation), `temperature_bumps` (the warmer refix), `new_function_per_attempt` (the turn of
 each function shown), `plain_first` (the first fix, and every other one, asked for the code straight
-away) and `shot_first` (the first fix asked exactly as one completion is).
+away) and `shot_first` (the first fix asked in one completion's words).
 """
 
 from __future__ import annotations
