@@ -10,7 +10,8 @@ more on this machine, which the arms after it are spared (docs/evaluation.md).
 
 An arm is `single_shot` (one plain completion of the same model: benchmarks/baselines.py, the yardstick
 the agent must beat), `profile` (the model's built-in rules, AGENT_COACHING unset), `plain` (every rule off),
-`-RULE` (the profile without one rule), any other AGENT_COACHING value, or `@REV`: another build,
+`-RULE` (the profile without one rule), changes joined (`+shot_first+function_retries`), any other
+AGENT_COACHING value, or `@REV`: another build,
 this repository's package at git revision REV (its profile), run from a copy of it -- old and new
 builds alternating task by task (`--arms @b3b57f5^1,profile`: before and after issue 31). The default tasks are the
 12 small tasks of docs/evaluation.md; with another --suite (`--suite evals/single`), every task of that suite.
@@ -56,7 +57,12 @@ def default_tasks(suite: Path) -> list[str]:
 
 
 def arm_env(arm: str) -> dict[str, str]:
-    return {} if arm in ("profile", "single_shot") or arm.startswith("@") else {"AGENT_COACHING": arm}
+    """The arm's AGENT_COACHING: several changes are written joined (`+shot_first+function_retries`),
+    as commas part the arms."""
+    if arm in ("profile", "single_shot") or arm.startswith("@"):
+        return {}
+    changes = re.findall(r"[+-][A-Za-z0-9_]+", arm)
+    return {"AGENT_COACHING": ",".join(changes) if len(changes) > 1 and "".join(changes) == arm else arm}
 
 
 def build_copy(out_dir: Path, arm: str) -> Path:

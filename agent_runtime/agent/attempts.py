@@ -9,20 +9,18 @@ is a new attempt: the task's first message and a note of what the failed attempt
 warmer. (With a failed attempt in view, small models wrote it again, step after step.) A reply that
 writes the change of an attempt that already failed is not applied again (`failed_with`).
 
-In a big repository (the changes form), each function shown gets its turn: the next attempt is held
-to the best-ranked one no attempt has written yet.
-
 Stopping: attempts end early, with an honest answer, when they stop telling anything new -- the
 same failure after several different fixes, fixes the model already tried (or that change
 nothing), or no time left for another one -- and after AGENT_MAX_ATTEMPTS failed ones (3, as Aider's
 3 reflections): later attempts rarely pass and make an unfixable task wait longer (the figures:
 docs/evaluation.md, "Attempts and time").
 
-Coaching rules (models/profiles.py) decide five of these: `fresh_restart` (the undo and the fresh
-start; off, the failed fix stays applied and its failure is reflected back, bounded, in the same
-conversation), `temperature_bumps` (the warmer refix), `new_function_per_attempt` (the turn of
-each function shown), `plain_first` (the first fix, and every other one, asked for the code straight
-away) and `shot_first` (the first fix asked in one completion's words).
+Coaching rules (models/profiles.py) decide six of these: `fresh_restart` (the undo and the fresh
+start; off, the failed fix stays and its failure is reflected back in the same conversation),
+`temperature_bumps` (the warmer refix), `new_function_per_attempt` (in a big repository, the next
+attempt held to the best-ranked function shown that no attempt wrote), `plain_first` (fixes asked for
+the code straight away), `shot_first` (the first asked in one completion's words) and
+`function_retries` (the later ones asked for functions, agent/pieces.py).
 """
 
 from __future__ import annotations
@@ -42,24 +40,24 @@ from agent_runtime.agent.outcomes import (
     refusal,
     thought,
 )
+from agent_runtime.agent.pieces import by_function
 
 if TYPE_CHECKING:
     from smolagents.memory import ActionStep
 
     from agent_runtime.core import CallRecord
 
-# A fix sampled again after a failed one: warm enough that a small model does not write the
-# same code again, cool enough to stay on the task.
+# A refix: warm enough that a small model does not write the same code again, cool enough to stay on task.
 REFIX_TEMPERATURE = 0.7
 NOTES_KEPT = 3  # earlier attempts the next one is told about
-# When to stop: this many tested fixes in a row that leave the same failure, this many fixes the
-# model had already tried, this many replies that changed nothing. Generous, because a small model's
-# passing fix often comes after copies and repeats (docs/evaluation.md, "Where the coaching's
-# constants come from").
+# When to stop: this many tested fixes in a row leaving the same failure, fixes already tried, replies
+# changing nothing. Generous: a small model's passing fix often comes after copies and repeats
+# (docs/evaluation.md, "Where the coaching's constants come from").
 SAME_FAILURE_LIMIT = 6
 REPEATED_FIX_LIMIT = 5
 NO_CHANGE_LIMIT = 6
-RULES = ("fresh_restart", "temperature_bumps", "new_function_per_attempt", "plain_first", "shot_first")  # the coaching rules it follows
+RULES = ("fresh_restart", "temperature_bumps", "new_function_per_attempt", "plain_first", "shot_first",
+         "function_retries")  # the coaching rules it follows
 
 
 @dataclass
@@ -102,6 +100,7 @@ class FixAttempts:
     new_function_per_attempt: bool = True
     plain_first: bool = False  # unmeasured (models/profiles.py UNMEASURED): in no profile yet
     shot_first: bool = False  # the first fix asked as one completion is (agent/shot.py)
+    function_retries: bool = False  # the later ones asked for functions, not files whole (agent/pieces.py)
     started: float | None = None  # when the task began, on `clock` (None: now)
     first_request_s: float | None = None  # from the task's start to its first model request
     request: EditRequest | None = None
@@ -203,11 +202,13 @@ class FixAttempts:
         self._pending = RequestPlan(edit=self._current, temperature=warmer, fresh=fresh)
 
     def _form(self, request: EditRequest, number: int) -> EditRequest:
-        """Attempt `number`'s request: under shot_first the first is one completion's (agent/shot.py);
-        under plain_first the odd ones are asked for the code straight away; the others, and all without
-        the rules, say first what is wrong. The forms fixed different tasks (docs/evaluation.md)."""
+        """Attempt `number`'s request: under shot_first the first is one completion's (agent/shot.py),
+        under function_retries the later ones name functions (agent/pieces.py), under plain_first the
+        odd ones are asked for the code straight away, the others say first what is wrong."""
         if self.shot_first and number == 1 and request.shot:
             return request.alone()
+        if self.function_retries and number > 1:
+            request = by_function(request)
         return request.plain() if self.plain_first and number % 2 == 1 else request
 
     def _next_request(self) -> EditRequest:

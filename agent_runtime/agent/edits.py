@@ -179,6 +179,9 @@ class EditRequest:
             explanation, changed, unchanged = self._read_changes(text)
         else:
             explanation, edits = parse_edits(text, self.paths)
+            whole = {e.heading for e in edits if e.heading in self.targets and self.targets[e.heading].symbol is None}
+            edits = [e for e in edits if e.heading in whole or self.targets.get(e.heading, EditTarget(
+                "", e.heading)).path not in whole]  # a file written whole holds its functions as written there
             changed = [e for e in edits if not _same(e.content, self.current(e.heading))]
             unchanged = [e.heading for e in edits if e not in changed]
         self.written = [e.heading for e in changed] + unchanged

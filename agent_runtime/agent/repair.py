@@ -225,9 +225,7 @@ def _proposals(edits: list[Edit], request: EditRequest) -> list[tuple[str, dict[
     their files can be read, a function on its own (replace_symbol) or lines (propose_patch)
     otherwise, a file whole (propose_file)."""
     targets = request.targets
-    pieces = [e for e in edits if targets.get(e.heading) is not None
-              and (targets[e.heading].symbol or targets[e.heading].region)]
-    diff = as_diff(pieces, targets, request.file_text) if pieces and request.file_text is not None else None
+    pieces, diff = _pieces(edits, request)
     calls: list[tuple[str, dict[str, Any]]] = [("propose_patch_unified", {"diff": diff})] if diff else []
     for edit in edits:
         if diff and edit in pieces:
@@ -243,13 +241,25 @@ def _proposals(edits: list[Edit], request: EditRequest) -> list[tuple[str, dict[
     return calls
 
 
+def _pieces(edits: list[Edit], request: EditRequest) -> tuple[list[Edit], str | None]:
+    """The edits that write pieces of files (functions, lines), and their files' unified diff."""
+    targets = request.targets
+    pieces = [e for e in edits if targets.get(e.heading) is not None
+              and (targets[e.heading].symbol or targets[e.heading].region)]
+    return pieces, as_diff(pieces, targets, request.file_text) if pieces and request.file_text is not None else None
+
+
 def _change(edits: list[Edit], request: EditRequest) -> str:
-    """The change as a person reads it (and as a repeat compares): a unified diff of what it
-    writes, or the file written whole where no diff can be made."""
+    """The change as a person reads it (and as a repeat compares): a unified diff of the files it
+    writes (a function written alone and its file written whole with it compare alike), or the file
+    written whole where no diff can be made."""
     import difflib
 
-    parts = []
+    pieces, diff = _pieces(edits, request)
+    parts = [diff] if diff else []
     for edit in edits:
+        if diff and edit in pieces:
+            continue
         target = request.targets.get(edit.heading)
         before = target.text if target is not None else (request.current(edit.heading) or "")
         parts += difflib.unified_diff(before.splitlines(True), edit.content.splitlines(True),

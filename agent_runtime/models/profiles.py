@@ -33,6 +33,8 @@ RULES: dict[str, str] = {
                    "the others say first what is wrong (off: every fix says first what is wrong)",
     "shot_first": "in a repository shown whole, the first fix is asked in one completion's words (the files, "
                   "the tests' output as run, no grammar); the next ones as usual (off: the first is asked as the others)",
+    "function_retries": "in a repository shown whole, the fixes after the first are asked for each function they "
+                        "change, written alone (### path::name); off: each file they change, whole",
     "localization": "before the first request: the traced spectrum run and the values run rank the code shown",
     "extra_test_runs": "before the first request: the failing tests' files run without the failing tests, "
                        "so a fix is judged by what it breaks",
@@ -44,7 +46,7 @@ RULES: dict[str, str] = {
 ALL = frozenset(RULES)
 PLAIN = "plain"
 # A rule newer than the profiles joins one once a benchmark shows it pays there (docs/evaluation.md).
-UNMEASURED = frozenset({"skill_preload", "plain_first", "shot_first"})
+UNMEASURED = frozenset({"skill_preload", "plain_first", "shot_first", "function_retries"})
 # Worth nothing or less to the 1.5B, each measured alone (docs/evaluation.md). The smaller models were
 # not measured rule by rule and keep every rule they ran with before.
 DROPPED_FOR_1_5B = frozenset({"temperature_bumps", "reply_repairs"})

@@ -180,3 +180,14 @@ def test_the_single_shot_arm_runs_the_baseline_on_the_same_tasks_without_coachin
                            "--out": str(out / "coaching-single_shot.jsonl")}, argv
         assert "AGENT_COACHING" not in command["environment"], command["environment"]
     assert all(c["environment"] == {"AGENT_COACHING": "plain"} for c in commands if c["arm"] == "plain")
+
+
+def test_an_arm_of_several_changes_joined_runs_them_all(tmp_path):
+    """Commas part the arms, so `+a-b` is AGENT_COACHING `+a,-b`; one change, or a list, goes as written."""
+    done = subprocess.run([sys.executable, str(SCRIPT), "--arms", "+shot_first+function_retries,-hints,plain,profile",
+                           "--only", "convert-temperature", "--dry-run"],
+                          capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    environments = {c["arm"]: c["environment"] for c in json.loads(done.stdout)["commands"]}
+    assert environments == {"+shot_first+function_retries": {"AGENT_COACHING": "+shot_first,+function_retries"},
+                            "-hints": {"AGENT_COACHING": "-hints"}, "plain": {"AGENT_COACHING": "plain"}, "profile": {}}

@@ -39,9 +39,10 @@ def test_the_rules_are_the_ones_the_issue_names():
     assert DROPPED_FOR_1_5B == {"temperature_bumps", "reply_repairs"}
     assert RULES_BY_PROFILE["qwen2.5-coder-1.5b"] == SMALL_1_5B, "a rule measured worth nothing is dropped"
     assert list(RULES) == ["grammar_limits", "reply_repairs", "repeat_retry", "fresh_restart",
-                           "new_function_per_attempt", "temperature_bumps", "plain_first", "shot_first", "localization",
-                           "extra_test_runs", "planner", "hints", "skill_preload"]
-    assert UNMEASURED == {"skill_preload", "plain_first", "shot_first"}, "a rule joins the small models' profiles once measured there"
+                           "new_function_per_attempt", "temperature_bumps", "plain_first", "shot_first", "function_retries",
+                           "localization", "extra_test_runs", "planner", "hints", "skill_preload"]
+    assert UNMEASURED == {"skill_preload", "plain_first", "shot_first", "function_retries"}, \
+        "a rule joins the small models' profiles once measured there"
     with pytest.raises(KeyError):
         coaching_for(None).on("no_such_rule")
 
