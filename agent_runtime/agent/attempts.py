@@ -35,7 +35,7 @@ from agent_runtime.agent.outcomes import (
     ATTEMPT_NEW,
     attempt_note,
     failure_lines,
-    fix_of,
+    fix_key,
     reflection,
     refusal,
     thought,
@@ -146,7 +146,7 @@ class FixAttempts:
 
     def failed_with(self, change: str) -> int | None:
         """The earlier attempt that wrote this change and failed, if any: it is not applied again."""
-        key = " ".join(change.split())
+        key = fix_key(change)
         return next((a.number for a in self.attempts if a.fix and a.fix == key and a.repeated is None), None)
 
     def after_step(self, step: "ActionStep", history: list["CallRecord"], repeated: int | None = None) -> None:
@@ -168,7 +168,7 @@ class FixAttempts:
         explained = self._current is None or self._current.explain  # else the text before its code was not asked for
         self.attempts.append(Attempt(len(self.attempts) + 1, thought(step) if explained else "",
                                      "\n".join(failure_lines(observations)),
-                                     fix_of(step), now - self._attempt_started, wrote, changed, repeated,
+                                     fix_key(step.code_action or ""), now - self._attempt_started, wrote, changed, repeated,
                                      refusal(calls)))
         self._attempt_started = now
         number = len(self.attempts)

@@ -16,14 +16,13 @@ heading, the "changes" form), and the step proposes them as one unified diff.
 
 from __future__ import annotations
 
-import ast
 import dataclasses
-import difflib
 import re
+import textwrap
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from agent_runtime.agent.blocks import Edit, apply_changes, indent_of, parse_changes, parse_edits
+from agent_runtime.agent.blocks import Edit, apply_changes, parse_changes, parse_edits
 from agent_runtime.models.grammar import DIVIDER, REPLACE, SEARCH
 
 # A fix's reply says first what is wrong (the grammar holds it to that); plain_first leaves it out.
@@ -51,6 +50,9 @@ CHANGES_UNCHANGED = ("The lines under REPLACE are the lines as they are now, and
                      "line that causes the failure and write it changed under REPLACE.")
 EDIT_REMINDER = ("That reply has no file to use. Say in one sentence what is wrong, then write the complete corrected "
                  "file under a heading with its path ({paths}) and a code block:\n\n### path\n```python\n...\n```")
+FUNCTIONS_REMINDER = ("That reply has no function to use. Say in one sentence what is wrong, then write the complete "
+                      "corrected function under a heading with its file and name ({paths}) and a code block:\n\n"
+                      "### path/to/file.py::function_name\n```python\n...\n```")
 THOUGHT_CHARS = 300  # the step's Thought line: the explanation's first sentences
 PROJECT_HEADING = "Project instructions (AGENTS.md):"  # as agent/prompt.py writes them
 
@@ -89,51 +91,6 @@ def summary_line(explanation: str) -> str:
     if len(line) > THOUGHT_CHARS:
         line = line[:THOUGHT_CHARS].rsplit(" ", 1)[0] + " ..."
     return line or "Fix the code and run the tests."
-
-
-def as_diff(pieces: list[Edit], targets: dict[str, EditTarget], file_text: Callable[[str], str | None]) -> str | None:
-    """Pieces of files (functions, lines) as one unified diff of their files: the step shows what
-    changes, not the function twice. None when a file cannot be read or no longer holds its piece."""
-    texts: dict[str, str] = {}
-    for edit in pieces:
-        target = targets[edit.heading]
-        now = texts.get(target.path) if target.path in texts else file_text(target.path)
-        if now is None or not now.endswith("\n"):
-            return None
-        wrapped = "\n" + now
-        old = "\n" + target.text.rstrip("\n") + "\n"
-        if wrapped.count(old) != 1:
-            return None
-        piece = _aligned(edit.content, target.text)
-        new = "\n" + piece.rstrip("\n") + "\n" if piece.strip() else "\n"
-        texts[target.path] = wrapped.replace(old, new, 1)[1:]
-    parts = []
-    for path, new in texts.items():
-        if path.endswith(".py") and not _parses(new):
-            return None  # replace_symbol and propose_patch say what the change would break
-        before = file_text(path) or ""
-        parts += difflib.unified_diff(before.splitlines(True), new.splitlines(True), f"a/{path}", f"b/{path}")
-    return "".join(parts) or None
-
-
-def _aligned(content: str, now: str) -> str:
-    """`content` indented as `now` is (by its first line): a method written without its class's
-    indentation would otherwise become a function that swallows the methods after it, and parse."""
-    first_new = next((line for line in content.splitlines() if line.strip()), "")
-    first_now = next((line for line in now.splitlines() if line.strip()), "")
-    theirs, ours = indent_of(first_now), indent_of(first_new)
-    if theirs == ours:
-        return content
-    return "\n".join(theirs + line[len(ours):] if line.startswith(ours) and line.strip() else line
-                     for line in content.splitlines()) + ("\n" if content.endswith("\n") else "")
-
-
-def _parses(source: str) -> bool:
-    try:
-        ast.parse(source)
-    except (SyntaxError, ValueError):
-        return False
-    return True
 
 
 # An attempt held to one heading (agent/attempts.py: each shown function gets its turn).
@@ -179,9 +136,6 @@ class EditRequest:
             explanation, changed, unchanged = self._read_changes(text)
         else:
             explanation, edits = parse_edits(text, self.paths)
-            whole = {e.heading for e in edits if e.heading in self.targets and self.targets[e.heading].symbol is None}
-            edits = [e for e in edits if e.heading in whole or self.targets.get(e.heading, EditTarget(
-                "", e.heading)).path not in whole]  # a file written whole holds its functions as written there
             changed = [e for e in edits if not _same(e.content, self.current(e.heading))]
             unchanged = [e.heading for e in edits if e not in changed]
         self.written = [e.heading for e in changed] + unchanged
@@ -252,7 +206,13 @@ class EditRequest:
         """What a retry is told when a reply changed nothing usable."""
         if self.form == "changes":
             return CHANGES_UNCHANGED if unchanged else CHANGES_REMINDER.format(paths=", ".join(self.paths))
-        return UNCHANGED if unchanged else EDIT_REMINDER.format(paths=", ".join(self.paths))
+        reminder = FUNCTIONS_REMINDER if self.by_function else EDIT_REMINDER
+        return UNCHANGED if unchanged else reminder.format(paths=", ".join(self.paths))
+
+    @property
+    def by_function(self) -> bool:
+        """Asked for functions written whole (agent/pieces.py, function_retries), not files."""
+        return self.form == "whole" and any(t.symbol for t in self.targets.values())
 
 def _same(new: str, now: str | None) -> bool:
     """The same file but for trailing whitespace and blank lines: no fix, so it is not applied and
@@ -260,8 +220,8 @@ def _same(new: str, now: str | None) -> bool:
     if now is None:
         return False
 
-    def lines(text: str) -> list[str]:
-        return [line.rstrip() for line in text.splitlines() if line.strip()]
+    def lines(text: str) -> list[str]:  # dedented: a method written back at column 0 is no change either
+        return [line.rstrip() for line in textwrap.dedent(text).splitlines() if line.strip()]
 
     return lines(new) == lines(now)
 

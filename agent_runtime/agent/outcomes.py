@@ -100,10 +100,10 @@ def thought(step: "ActionStep") -> str:
     return thought_of(step.model_output if isinstance(step.model_output, str) else "").split("\n", 1)[0].strip()
 
 
-def fix_of(step: "ActionStep") -> str:
-    """The change an attempt wrote (agent/repair.py: its diff), without its layout: a repeated fix
-    compares equal."""
-    return " ".join((step.code_action or "").split())
+def fix_key(change: str) -> str:
+    """A change without trailing spaces and blank lines: a repeated fix compares equal. Indentation
+    stays (`return 0` inside a loop and after it are different fixes)."""
+    return "\n".join(line.rstrip() for line in change.splitlines() if line.strip())
 
 
 def passing_answer(test_command: str | None, wider_command: str | None) -> str:

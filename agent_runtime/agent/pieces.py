@@ -5,36 +5,40 @@ In a repository shown whole a fix is asked for whole files, and a 1.5B model re-
 of them -- files it does not change too -- at about 20 tokens a second on 2 cores: three attempts
 took twice one completion's time and more. Here the request names each function and method of the
 files as a heading of its own (`### shop/cart.py::Cart.total`), written back alone as a diff
-(agent/repair.py), with the files whole still there for what no function holds (an import, a
-constant). The files shown stay as they were; only what the reply writes gets shorter.
+(agent/repair.py); a fix outside any function (an import, a constant) is not asked for here. The
+files shown stay as they were; only what the reply writes gets shorter.
 """
 
 from __future__ import annotations
 
+import ast
 import dataclasses
+import difflib
+from typing import Callable
 
+from agent_runtime.agent.blocks import Edit, indent_of
 from agent_runtime.agent.edits import EXPLAIN, EditRequest, EditTarget
-from agent_runtime.code.symbols import index, source
+from agent_runtime.code.symbols import SymbolError, index, replace, source
+from agent_runtime.patches.apply import ELISION
 
 FUNCTIONS_ASK = (
     f"Fix the code so that the tests pass. Do not change the tests. {EXPLAIN}reply with the complete new definition "
-    "of each function you change, each as a heading with its file and name followed by a code block, like this:"
-    "\n\n### path/to/file.py::function_name\n```python\ndef function_name(...):\n    ...\n```\n\n"
-    "Name a method with its class (### path/to/file.py::Class.method). Write only the functions you change; "
-    "to change code outside any function, write that file whole under ### path/to/file.py."
+    "of each function you change, with its decorators, each as a heading with its file and name followed by a code "
+    "block, like this:\n\n### path/to/file.py::function_name\n```python\ndef function_name(...):\n    ...\n```\n\n"
+    "Name a method with its class (### path/to/file.py::Class.method). Write only the functions you change."
 )
-
 
 def by_function(request: EditRequest) -> EditRequest:
     """The request with a heading for each function and method of its Python files (nested
-    functions go with the one that holds them), before the files' own headings. A request that
-    already names pieces (a big repository), or whose files hold no function, is left as it is."""
+    functions go with the one that holds them) in place of the files' own headings: offered a file's
+    heading, the 1.5B wrote the files whole again, longer than before. A file with no function keeps
+    its heading. A request that already names pieces (a big repository) is left as it is."""
     if request.form != "whole" or any(t.symbol or t.region for t in request.targets.values()):
         return request
-    pieces = [piece for target in request.targets.values() for piece in _functions(target)]
-    if not pieces:
+    offered = [piece for target in request.targets.values() for piece in _functions(target) or [target]]
+    if not any(t.symbol for t in offered):
         return request
-    targets = {t.heading: t for t in pieces + list(request.targets.values())}
+    targets = {t.heading: t for t in offered}
     return dataclasses.replace(request, paths=tuple(targets), targets=targets, ask=FUNCTIONS_ASK, written=[],
                                current=lambda heading: targets[heading].text if heading in targets else None)
 
@@ -46,3 +50,72 @@ def _functions(target: EditTarget) -> list[EditTarget]:
     outer = [s for s in symbols if not any(o is not s and o.start <= s.start and s.end <= o.end for o in symbols)]
     once = [s for s in outer if sum(o.name == s.name for o in outer) == 1]  # a property's setter shares its name
     return [EditTarget.of_symbol(target.path, s.name, source(target.text, s)) for s in once]
+
+
+def new_texts(pieces: list[Edit], targets: dict[str, EditTarget],
+              file_text: Callable[[str], str | None]) -> dict[str, str] | None:
+    """Each file the pieces (functions, lines) write, with them in place: a function found by its
+    name, as replace_symbol finds it (one definition of that name, re-indented where it stands), lines
+    by their text. None when a file cannot be read, no longer holds a piece, a function is not one
+    definition of its name, or a piece elides code ("# ... rest unchanged"): replace_symbol and
+    propose_patch then say why to the model."""
+    texts: dict[str, str] = {}
+    for edit in pieces:
+        target = targets[edit.heading]
+        now = texts.get(target.path) if target.path in texts else file_text(target.path)
+        if now is None or not now.endswith("\n") or _elides(edit.content, target.text):
+            return None
+        if target.symbol:
+            try:
+                texts[target.path] = replace(now, target.symbol, edit.content, target.path)[0]
+            except SymbolError:
+                return None
+            continue
+        wrapped = "\n" + now
+        old = "\n" + target.text.rstrip("\n") + "\n"
+        if wrapped.count(old) != 1:
+            return None
+        piece = _aligned(edit.content, target.text)
+        new = "\n" + piece.rstrip("\n") + "\n" if piece.strip() else "\n"
+        texts[target.path] = wrapped.replace(old, new, 1)[1:]
+    return texts
+
+
+def as_diff(pieces: list[Edit], targets: dict[str, EditTarget], file_text: Callable[[str], str | None]) -> str | None:
+    """Pieces of files (functions, lines) as one unified diff of their files: the step shows what
+    changes, not the function twice. None where new_texts is, or a file would not parse."""
+    texts = new_texts(pieces, targets, file_text)
+    if texts is None:
+        return None
+    parts = []
+    for path, new in texts.items():
+        if path.endswith(".py") and not _parses(new):
+            return None  # replace_symbol and propose_patch say what the change would break
+        before = file_text(path) or ""
+        parts += difflib.unified_diff(before.splitlines(True), new.splitlines(True), f"a/{path}", f"b/{path}")
+    return "".join(parts) or None
+
+
+def _elides(piece: str, now: str) -> bool:
+    """The piece stands in for code with an ellipsis comment the code did not have."""
+    return bool(ELISION.search(piece.encode())) and not ELISION.search(now.encode())
+
+
+def _aligned(content: str, now: str) -> str:
+    """`content` indented as `now` is (by its first line): a method written without its class's
+    indentation would otherwise become a function that swallows the methods after it, and parse."""
+    first_new = next((line for line in content.splitlines() if line.strip()), "")
+    first_now = next((line for line in now.splitlines() if line.strip()), "")
+    theirs, ours = indent_of(first_now), indent_of(first_new)
+    if theirs == ours:
+        return content
+    return "\n".join(theirs + line[len(ours):] if line.startswith(ours) and line.strip() else line
+                     for line in content.splitlines()) + ("\n" if content.endswith("\n") else "")
+
+
+def _parses(source: str) -> bool:
+    try:
+        ast.parse(source)
+    except (SyntaxError, ValueError):
+        return False
+    return True

@@ -28,8 +28,9 @@ from typing import TYPE_CHECKING, Any, Callable
 from opentelemetry import trace
 
 from agent_runtime.agent.blocks import Edit
-from agent_runtime.agent.edits import EditRequest, as_diff, edit_messages, summary_line
+from agent_runtime.agent.edits import EditRequest, edit_messages, summary_line
 from agent_runtime.agent.outcomes import passing_answer
+from agent_runtime.agent.pieces import as_diff, new_texts
 
 if TYPE_CHECKING:
     from agent_runtime.agent.attempts import FixAttempts, RequestPlan
@@ -214,6 +215,7 @@ def reason(plan: "RequestPlan") -> str:
     request = plan.edit
     assert request is not None
     return "fix" + (f" held to {request.held_to} (new_function_per_attempt)" if request.held_to else "") \
+        + (" asked for functions (function_retries)" if request.by_function else "") \
         + (" asked as one completion (shot_first)" if request.form == "shot"
            else "" if request.explain else " asked plainly (plain_first)") \
         + (" after a failed one, from the first message (fresh_restart)" if plan.fresh
@@ -250,20 +252,25 @@ def _pieces(edits: list[Edit], request: EditRequest) -> tuple[list[Edit], str | 
 
 
 def _change(edits: list[Edit], request: EditRequest) -> str:
-    """The change as a person reads it (and as a repeat compares): a unified diff of the files it
-    writes (a function written alone and its file written whole with it compare alike), or the file
-    written whole where no diff can be made."""
+    """The change as a person reads it and a repeat compares it: one diff a file, in path order, of
+    what the files become (a function written alone and the same change in its file written whole
+    read alike), trailing spaces left out; a piece that cannot be put in place diffs alone."""
     import difflib
 
     pieces, diff = _pieces(edits, request)
-    parts = [diff] if diff else []
+    after = new_texts(pieces, request.targets, request.file_text) or {} if diff else {}
+    before = {path: request.file_text(path) or "" for path in after} if request.file_text else {}
     for edit in edits:
         if diff and edit in pieces:
             continue
         target = request.targets.get(edit.heading)
-        before = target.text if target is not None else (request.current(edit.heading) or "")
-        parts += difflib.unified_diff(before.splitlines(True), edit.content.splitlines(True),
-                                      f"a/{edit.heading}", f"b/{edit.heading}")
+        name = target.path if target is not None and not (target.symbol or target.region) else edit.heading
+        before[name] = target.text if target is not None else (request.current(edit.heading) or "")
+        after[name] = edit.content
+    parts = []
+    for name in sorted(after):
+        old, new = ([line.rstrip() + "\n" for line in text.rstrip().splitlines()] for text in (before[name], after[name]))
+        parts += difflib.unified_diff(old, new, f"a/{name}", f"b/{name}")
     return "".join(parts) or "\n".join(e.content for e in edits)
 
 

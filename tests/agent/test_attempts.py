@@ -76,7 +76,8 @@ def test_a_change_that_already_failed_is_known_and_a_different_one_is_not():
     one_attempt(attempts, history, "a * b")
     first_change = failed_step("a * b").code_action
     assert attempts.failed_with(first_change) == 1
-    assert attempts.failed_with(first_change.replace("\n", "\n  ")) == 1, "the layout does not matter"
+    assert attempts.failed_with(first_change.replace("\n", "  \n\n")) == 1, "trailing spaces and blank lines do not matter"
+    assert attempts.failed_with(first_change.replace("\n", "\n  ")) is None, "indentation does: Python reads it"
     assert attempts.failed_with(failed_step("a - b").code_action) is None
 
 

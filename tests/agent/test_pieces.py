@@ -1,6 +1,6 @@
 """function_retries (agent/pieces.py): in a repository shown whole, the fixes after the first are asked
-for the functions they change, each written alone under `### path::name` and applied as a diff of its
-file; the file whole is still a heading. Off, every fix is asked for whole files."""
+for the functions they change, each written alone under `### path::name` in place of its file's heading
+and applied as a diff of its file. Off, every fix is asked for whole files."""
 
 from __future__ import annotations
 
@@ -10,7 +10,9 @@ import pytest
 from conftest import BUGGY_PROJECT, make_repo, run_cli, write_replay
 
 from agent_runtime.agent.edits import EDIT_ASK, EditRequest, EditTarget
-from agent_runtime.agent.pieces import FUNCTIONS_ASK, by_function
+from agent_runtime.agent.outcomes import fix_key
+from agent_runtime.agent.pieces import FUNCTIONS_ASK, by_function, new_texts
+from agent_runtime.agent.repair import _change
 from agent_runtime.telemetry.records import load_spans
 
 CALC = BUGGY_PROJECT["calc.py"]
@@ -43,30 +45,56 @@ def llm_spans(runs):
     return [s["attributes"] for s in load_spans(run_dir) if s["attributes"].get("openinference.span.kind") == "LLM"]
 
 
-def test_a_heading_for_each_function_and_method_then_each_file_whole():
+def test_a_heading_for_each_function_and_method_in_place_of_its_file():
     """Methods by their class, a nested function with the one that holds it, names two definitions share
-    (a property and its setter) only in their file; a file that is not Python keeps its one heading."""
+    (a property and its setter) left out; a file with no function keeps its one heading."""
     request = EditRequest.of([EditTarget.file("shapes.py", SHAPES), EditTarget.file("notes.txt", "x\n")])
     asked = by_function(request)
-    assert asked.paths == ("shapes.py::Box.area", "shapes.py::helper", "shapes.py", "notes.txt")
-    assert asked.ask == FUNCTIONS_ASK and request.ask == EDIT_ASK and asked.form == "whole"
+    assert asked.paths == ("shapes.py::Box.area", "shapes.py::helper", "notes.txt")
+    assert asked.ask == FUNCTIONS_ASK and request.ask == EDIT_ASK and asked.by_function and not request.by_function
     assert asked.current("shapes.py::helper") == "def helper():\n    return os.sep"
-    assert asked.current("shapes.py") == SHAPES
+    assert "function_name" in asked.again(False) and "file" in request.again(False)
     pieces = EditRequest.of([EditTarget.of_symbol("shapes.py", "helper", "def helper():\n    return os.sep")])
     assert by_function(pieces) is pieces, "a request that already names pieces is left as it is"
-    plain = EditRequest.of([EditTarget.file("notes.txt", "x\n")])
+    plain = EditRequest.of([EditTarget.file("notes.txt", "x\n"), EditTarget.file("c.py", "X = 1\n")])
     assert by_function(plain) is plain, "no function: whole files, as before"
 
 
-def test_a_file_written_whole_wins_over_its_functions_written_beside_it():
-    asked = by_function(EditRequest.of([EditTarget.file("calc.py", CALC)]))
-    whole = CALC.replace("a - b", "a + b")
-    _, edits, _ = asked.read(f"Fix.\n\n### calc.py::add\n```python\ndef add(a, b):\n    return b\n```\n\n"
-                             f"### calc.py\n```python\n{whole}```\n")
-    assert [(e.heading, e.content) for e in edits] == [("calc.py", whole)]
-    _, edits, unchanged = asked.read("Fix.\n\n### calc.py::mul\n```python\ndef mul(a, b):\n    return a * b\n```\n\n"
-                                     "### calc.py::add\n```python\ndef add(a, b):\n    return a + b\n```\n")
-    assert [e.heading for e in edits] == ["calc.py::add"] and unchanged == ["calc.py::mul"]
+def test_a_function_goes_in_by_its_name_and_one_that_is_not_that_function_does_not():
+    """Put in place as replace_symbol puts it (CRLF kept, twin methods told apart, a method written at
+    column 0 indented); refused -- left to replace_symbol to say why -- a new name, code beside the
+    definition, or an ellipsis for code; written back unchanged but dedented is no change."""
+    twins = "class A:\r\n    def __init__(self):\r\n        pass\r\n\r\n\r\nclass B:\r\n    def __init__(self):\r\n        pass\r\n"
+    asked = by_function(EditRequest.of([EditTarget.file("t.py", twins), EditTarget.file("calc.py", CALC)]))
+    read = lambda text: asked.read(text)[1]  # noqa: E731
+    edits = read("Fix.\n\n### t.py::B.__init__\n```python\ndef __init__(self):\n    self.b = 1\n```\n\n"
+                 "### calc.py::add\n```python\ndef add(a, b):\n    return a + b\n```\n")
+    texts = new_texts(edits, asked.targets, {"t.py": twins, "calc.py": CALC}.get)
+    assert texts == {"t.py": twins.replace("pass\r\n", "self.b = 1\r\n").replace("self.b = 1", "pass", 1),
+                     "calc.py": CALC.replace("a - b", "a + b")}
+    for wrong in ("def plus(a, b):\n    return a + b", "import math\n\ndef add(a, b):\n    return a + b",
+                  "def add(a, b):\n    # ... rest unchanged\n    return a + b"):
+        edits = read(f"### calc.py::add\n```python\n{wrong}\n```\n")
+        assert edits and new_texts(edits, asked.targets, {"calc.py": CALC}.get) is None, wrong
+    _, edits, unchanged = asked.read("### t.py::A.__init__\n```python\ndef __init__(self):\n    pass\n```\n")
+    assert edits == [] and unchanged == ["t.py::A.__init__"]
+
+
+def test_a_change_reads_the_same_however_it_was_written():
+    """What a repeat compares: a function written alone and its file written whole with the same change,
+    two functions in either order, trailing spaces -- alike; the same line at another depth -- not."""
+    two = CALC.replace("a - b", "a + b").replace("a * b", "b * a")
+    files = EditRequest.of([EditTarget.file("calc.py", CALC)], file_text={"calc.py": CALC}.get)
+    functions = by_function(files)
+    add, mul = ("### calc.py::add\n```python\ndef add(a, b):\n    return a + b\n```\n",
+                "### calc.py::mul\n```python\ndef mul(a, b):  \n    return b * a\n```\n")
+    whole = _change(files.read(f"### calc.py\n```python\n{two}```\n")[1], files)
+    assert whole == _change(functions.read(add + mul)[1], functions) == _change(functions.read(mul + add)[1], functions)
+    assert "-    return a - b\n+    return a + b" in whole
+    deeper = "def add(a, b):\n    if a:\n        return a + b\n    return a + b\n"
+    shallower = "def add(a, b):\n    if a:\n        return a + b\n        return a + b\n"
+    assert fix_key(_change(functions.read(f"### calc.py::add\n```python\n{deeper}```")[1], functions)) != \
+        fix_key(_change(functions.read(f"### calc.py::add\n```python\n{shallower}```")[1], functions))
 
 
 @pytest.mark.parametrize("rules", ["+function_retries", "+shot_first,+function_retries"])
@@ -84,8 +112,12 @@ def test_a_fix_after_a_failed_one_writes_one_function_and_the_rest_of_the_file_s
     assert (repo / "calc.py").read_text() == files["calc.py"].replace("a - b", "a + b"), "only add changed"
     events = [json.loads(line) for line in done.stdout.splitlines()]
     assert next(e["answer"] for e in events if e["type"] == "final_answer") == "The tests pass. add subtracts."
-    asked = [a["llm.input_messages.0.message.content"] for a in llm_spans(tmp_path / "runs")]
+    spans = llm_spans(tmp_path / "runs")
+    asked = [a["llm.input_messages.0.message.content"] for a in spans]
     assert len(asked) == 2 and FUNCTIONS_ASK not in asked[0] and asked[1].endswith(FUNCTIONS_ASK)
+    assert spans[1]["agent_runtime.request"] == \
+        "fix asked for functions (function_retries) after a failed one, from the first message (fresh_restart)"
+    assert "function_retries" not in spans[0]["agent_runtime.request"]
     proposed = [e for e in events if e["type"] == "tool_call" and e.get("tool", "").startswith("propose")]
     assert [e["tool"] for e in proposed] == ["propose_file", "propose_patch_unified"], proposed
 
