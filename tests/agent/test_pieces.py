@@ -52,6 +52,7 @@ def test_a_heading_for_each_function_and_method_in_place_of_its_file():
     asked = by_function(request)
     assert asked.paths == ("shapes.py::Box.area", "shapes.py::helper", "notes.txt")
     assert asked.ask == FUNCTIONS_ASK and request.ask == EDIT_ASK and asked.by_function and not request.by_function
+    assert (asked.max_blocks, request.max_blocks) == (2, None), "one or two functions a reply, as the grammar holds it"
     assert asked.current("shapes.py::helper") == "def helper():\n    return os.sep"
     assert "function_name" in asked.again(False) and "file" in request.again(False)
     pieces = EditRequest.of([EditTarget.of_symbol("shapes.py", "helper", "def helper():\n    return os.sep")])
