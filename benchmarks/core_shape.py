@@ -33,7 +33,7 @@ from _common import ROOT, emit
 LOOPS = ("agent_runtime/agent/repair.py", "agent_runtime/agent/attempts.py")
 SESSION = "agent_runtime/agent/session.py"
 FIX_PATH = ("repair.py", "attempts.py", "outcomes.py", "taskloop.py", "session.py", "start.py", "testplan.py", "edits.py",
-            "blocks.py", "replies.py")
+            "blocks.py", "pieces.py", "replies.py")
 
 
 def module_file(root: Path, module: str) -> Path | None:

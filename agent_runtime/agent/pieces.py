@@ -1,10 +1,11 @@
 """A fix after the first asked for the functions it changes, not its files whole (the coaching
 rule `function_retries`).
 
-In a repository shown whole a fix is asked for whole files, and a 1.5B model re-types every line
-of them -- files it does not change too -- at about 20 tokens a second on 2 cores: three attempts
-took twice one completion's time and more. Here the request names each function and method of the
-files as a heading of its own (`### shop/cart.py::Cart.total`), written back alone as a diff
+Where its files are shown whole (a small repository, short files a failure involves) a fix is
+asked for them whole, and a 1.5B model re-types every line of them -- files it does not change
+too -- at about 20 tokens a second on 2 cores: three attempts took twice one completion's time and
+more. Here the request names each function and method of the files as a heading of its own
+(`### shop/cart.py::Cart.total`), at most two a reply, written back alone as a diff
 (agent/repair.py); a fix outside any function (an import, a constant) is not asked for here. The
 files shown stay as they were; only what the reply writes gets shorter.
 """

@@ -31,6 +31,7 @@ from agent_runtime.agent.blocks import Edit
 from agent_runtime.agent.edits import EditRequest, edit_messages, summary_line
 from agent_runtime.agent.outcomes import passing_answer
 from agent_runtime.agent.pieces import as_diff, new_texts
+from agent_runtime.agent.shot import shot_context
 
 if TYPE_CHECKING:
     from agent_runtime.agent.attempts import FixAttempts, RequestPlan
@@ -163,6 +164,8 @@ class Repair:
             return self.base + self.conversation + [_message("user", f"{plan.reflect}\n\n{request.ask}")]
         if request.form == "shot" and request.shot:  # one completion's message (and AGENTS.md, the system's part)
             return edit_messages(self.parts.first[:1], request.shot)
+        if plan.fresh is not None and request.shot:  # shot_first's later fixes: its words, then the notes and the ask
+            return edit_messages(self.parts.first[:1], f"{shot_context(request.shot)}{plan.fresh}\n\n{request.ask}")
         return edit_messages(self.parts.first, request.ask if not plan.fresh else f"{plan.fresh}\n\n{request.ask}")
 
     def _apply_and_test(self, step: Any, explanation: str, edits: list[Edit], request: EditRequest) -> str | None:
@@ -218,7 +221,8 @@ def reason(plan: "RequestPlan") -> str:
         + (" asked for functions (function_retries)" if request.by_function else "") \
         + (" asked as one completion (shot_first)" if request.form == "shot"
            else "" if request.explain else " asked plainly (plain_first)") \
-        + (" after a failed one, from the first message (fresh_restart)" if plan.fresh
+        + (" after a failed one, from one completion's words (fresh_restart, shot_first)" if plan.fresh and request.shot
+           else " after a failed one, from the first message (fresh_restart)" if plan.fresh
            else " after a failed one, in the same conversation" if plan.reflect else "")
 
 

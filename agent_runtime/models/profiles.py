@@ -32,9 +32,10 @@ RULES: dict[str, str] = {
     "plain_first": "the first fix, and every other one, is asked as one completion is: the code straight away; "
                    "the others say first what is wrong (off: every fix says first what is wrong)",
     "shot_first": "in a repository shown whole, the first fix is asked in one completion's words (the files, "
-                  "the tests' output as run, no grammar); the next ones as usual (off: the first is asked as the others)",
-    "function_retries": "in a repository shown whole, the fixes after the first are asked for each function they "
-                        "change, written alone (### path::name); off: each file they change, whole",
+                  "the tests' output as run, no grammar); the next ones start from the same words, then the notes and the "
+                  "agent's ask (off: every fix is asked from the agent's first message)",
+    "function_retries": "where the files a fix may change are shown whole, the fixes after the first are asked "
+                        "for each function they change, written alone (### path::name); off: each file, whole",
     "localization": "before the first request: the traced spectrum run and the values run rank the code shown",
     "extra_test_runs": "before the first request: the failing tests' files run without the failing tests, "
                        "so a fix is judged by what it breaks",

@@ -116,8 +116,9 @@ def test_a_fix_after_a_failed_one_writes_one_function_and_the_rest_of_the_file_s
     spans = llm_spans(tmp_path / "runs")
     asked = [a["llm.input_messages.0.message.content"] for a in spans]
     assert len(asked) == 2 and FUNCTIONS_ASK not in asked[0] and asked[1].endswith(FUNCTIONS_ASK)
-    assert spans[1]["agent_runtime.request"] == \
-        "fix asked for functions (function_retries) after a failed one, from the first message (fresh_restart)"
+    assert spans[1]["agent_runtime.request"] == "fix asked for functions (function_retries) after a failed one, " + (
+        "from one completion's words (fresh_restart, shot_first)" if "shot_first" in rules
+        else "from the first message (fresh_restart)")
     assert "function_retries" not in spans[0]["agent_runtime.request"]
     proposed = [e for e in events if e["type"] == "tool_call" and e.get("tool", "").startswith("propose")]
     assert [e["tool"] for e in proposed] == ["propose_file", "propose_patch_unified"], proposed

@@ -1,6 +1,6 @@
 """shot_first (agent/shot.py): in a repository shown whole, the first fix is asked exactly as one plain
 completion is -- the request benchmarks/baselines.py single_shot measures the agent against -- with no
-grammar; the next attempts as usual. Off, or where the repository is not shown whole, nothing changes."""
+grammar; the next attempts start from the same words, then the notes and the agent's own ask. Off, or where the repository is not shown whole, nothing changes."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from types import SimpleNamespace
 import pytest
 from conftest import BUGGY_PROJECT, make_repo, run_cli, write_replay
 
-from agent_runtime.agent.edits import EXPLAIN, EditRequest, EditTarget
-from agent_runtime.agent.shot import shot_message
+from agent_runtime.agent.edits import EDIT_ASK, EXPLAIN, EditRequest, EditTarget
+from agent_runtime.agent.shot import shot_context, shot_message
 from agent_runtime.telemetry.records import load_spans
 
 CALC = BUGGY_PROJECT["calc.py"]
@@ -27,7 +27,8 @@ def test_the_first_fix_is_one_completion_s_request_and_the_next_one_the_agent_s(
     """The first request is the shot, byte for byte around the test run (the task, every file of the
     repository whole, the command the agent ran and its output, the ask for whole files), with no grammar; a reply of free text around
     the files is read, only the files a fix may change are taken (never the tests), its failure undone;
-    the next attempt is the agent's own request, asked with its explanation."""
+    the next attempt starts from the shot's words (a prefix the server has cached), then the note and
+    the agent's own ask, with its explanation."""
     test_file = BUGGY_PROJECT["test_calc.py"]
     replies = ["Here is the corrected code:\n\n### calc.py\n```python\n" + CALC.replace("a - b", "a * b") + "```\n\n"
                "### test_calc.py\n```python\n" + test_file.replace("== 5", "== 6") + "```\nThat should do it.",
@@ -42,7 +43,8 @@ def test_the_first_fix_is_one_completion_s_request_and_the_next_one_the_agent_s(
     assert "a + b" in (repo / "calc.py").read_text() and (repo / "test_calc.py").read_text() == test_file
     asked = llm_spans(tmp_path / "runs")
     assert [a["agent_runtime.request"] for a in asked] == [
-        "fix asked as one completion (shot_first)", "fix after a failed one, from the first message (fresh_restart)"]
+        "fix asked as one completion (shot_first)",
+        "fix after a failed one, from one completion's words (fresh_restart, shot_first)"]
     first, second = (a["llm.input_messages.0.message.content"] for a in asked)
     assert all("llm.input_messages.1.message.content" not in a for a in asked), "one user message each"
     command = first.split("Running `", 1)[1].split("`", 1)[0]
@@ -50,7 +52,9 @@ def test_the_first_fix_is_one_completion_s_request_and_the_next_one_the_agent_s(
     assert "assert -1 == 5" in output and "1 failed" in output, "the tests' output as they ran"
     assert first == shot_message(TASK, dict(BUGGY_PROJECT), command, output), "the shot, byte for byte around the run"
     assert "pytest" in command and EXPLAIN not in first and "run_tests" not in first
-    assert EXPLAIN in second and "The repository's files (" in second, "the agent's own request after"
+    assert second.startswith(shot_context(first)) and first != shot_context(first), "the same words first: cached"
+    assert "Attempt 1 did not work" in second and second.endswith(EDIT_ASK), "then the note and the agent's own ask"
+    assert "The repository's files (" not in second, "not the agent's own first message: other words, read again"
     thoughts = [e.get("thought") for e in events if e["type"] == "model_reply"]
     assert thoughts[0] == "Here is the corrected code:", "the text before the first heading is the thought"
 
