@@ -5,7 +5,7 @@ A fix task starts with the fix: the failure and the code are in front of the mod
 reply is the fixed code (agent/edits.py). After each attempt, its tool calls say how it went (its
 proposal refused, or applied and the tests still fail). A failed fix is undone -- through the tool
 path, `undo_patch`, so it is a span with a policy decision like any change -- and the next request
-is a new attempt: the task's first message and a note of what the failed attempts did, sampled
+is a new attempt: the task's first message (shot_first: the shot's) and a note of what failed, sampled
 warmer. (With a failed attempt in view, small models wrote it again, step after step.) A reply that
 writes the change of an attempt that already failed is not applied again (`failed_with`).
 
@@ -176,8 +176,8 @@ class FixAttempts:
             note = (f"Attempt {number} wrote the change of attempt {repeated} again, which had failed: it was "
                     "not applied.")
         elif not calls and not self.attempts[-1].fix:  # the reply held no change: why, as its step said
-            note = f"Attempt {number} did not work: it changed no file. {observations}".rstrip() if restart \
-                else observations
+            said = self._current.unreminded(observations) if self._current else observations  # the next has its own
+            note = f"Attempt {number} did not work: it changed no file. {said}".rstrip() if restart else observations
         elif undone is not None:
             note = attempt_note(number, calls, undone, observations)
         else:

@@ -28,8 +28,8 @@ class Edit:
 
 def parse_edits(text: str, paths: tuple[str, ...] | None = None) -> tuple[str, list[Edit]]:
     """(explanation, pieces) of a reply in the edit form. Headings outside `paths` (when given) are
-    left out; a heading given twice counts once, the last time. A Python block of comments alone
-    writes no code: it is a remark ("# the rest of the file stays"), not the file."""
+    left out; a heading given twice counts once, the last time. A Python block (a file or a piece of
+    one) of comments alone writes no code: it is a remark ("# the rest of the file stays"), not the file."""
     found: dict[str, Edit] = {}
     first = None
     for match in _BLOCK.finditer(text or ""):
@@ -37,7 +37,7 @@ def parse_edits(text: str, paths: tuple[str, ...] | None = None) -> tuple[str, l
         first = match.start() if first is None else first
         if paths is not None and path not in paths:
             continue
-        if path.endswith(".py") and not _has_code(match.group(2)):
+        if Edit(path, "").path.endswith(".py") and not _has_code(match.group(2)):
             continue
         found[path] = Edit(path, match.group(2))
     explanation = (text or "")[:first].strip() if first is not None else (text or "").strip()
@@ -60,7 +60,9 @@ def thought_of(reply: str | None, code_tag: str = "<code>") -> str:
 
 
 def _has_code(content: str) -> bool:
-    return any(line.strip() and not line.lstrip().startswith("#") for line in content.splitlines())
+    """Not comments alone, nor an ellipsis standing for code ("...")."""
+    return any(line.strip() and not line.lstrip().startswith("#") and line.strip() not in ("...", "…")
+               for line in content.splitlines())
 
 
 def fence_for(content: str) -> str:

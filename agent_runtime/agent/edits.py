@@ -209,6 +209,12 @@ class EditRequest:
         reminder = FUNCTIONS_REMINDER if self.by_function else EDIT_REMINDER
         return UNCHANGED if unchanged else reminder.format(paths=", ".join(self.paths))
 
+    def unreminded(self, observations: str) -> str:
+        """A step's observation without this request's reminder of its form (again())."""
+        for reminder in (self.again(True), self.again(False)):
+            observations = observations.replace(reminder, "")
+        return observations.strip()
+
     @property
     def by_function(self) -> bool:
         """Asked for functions written whole (agent/pieces.py, function_retries), not files."""

@@ -15,6 +15,8 @@ from __future__ import annotations
 import ast
 import dataclasses
 import difflib
+import re
+import textwrap
 from typing import Callable
 
 from agent_runtime.agent.blocks import Edit, indent_of
@@ -67,17 +69,17 @@ def new_texts(pieces: list[Edit], targets: dict[str, EditTarget],
     for edit in pieces:
         target = targets[edit.heading]
         now = texts.get(target.path) if target.path in texts else file_text(target.path)
-        if now is None or not now.endswith("\n") or _elides(edit.content, target.text):
+        if now is None or _elides(edit.content, target.text):
             return None
         if target.symbol:
             try:
-                texts[target.path] = replace(now, target.symbol, edit.content, target.path)[0]
+                texts[target.path] = replace(now, target.symbol, _decorated(edit.content, target.text), target.path)[0]
             except SymbolError:
                 return None
             continue
         wrapped = "\n" + now
         old = "\n" + target.text.rstrip("\n") + "\n"
-        if wrapped.count(old) != 1:
+        if not now.endswith("\n") or wrapped.count(old) != 1:
             return None
         piece = _aligned(edit.content, target.text)
         new = "\n" + piece.rstrip("\n") + "\n" if piece.strip() else "\n"
@@ -96,8 +98,22 @@ def as_diff(pieces: list[Edit], targets: dict[str, EditTarget], file_text: Calla
         if path.endswith(".py") and not _parses(new):
             return None  # replace_symbol and propose_patch say what the change would break
         before = file_text(path) or ""
+        if not before.endswith("\n"):
+            return None  # a diff's last line without its newline: replace_symbol writes it instead
         parts += difflib.unified_diff(before.splitlines(True), new.splitlines(True), f"a/{path}", f"b/{path}")
     return "".join(parts) or None
+
+
+def _decorated(piece: str, now: str) -> str:
+    """The piece with the function's decorators as they are now, when it writes none: a small model
+    asked for a function drops them more often than it means to."""
+    if re.match(r"\s*@", piece):
+        return piece
+    old = textwrap.dedent(now)
+    symbol = next(iter(index(old) or []), None)
+    if symbol is None or symbol.line == symbol.start:
+        return piece
+    return "\n".join(old.splitlines()[:symbol.line - symbol.start]) + "\n" + textwrap.dedent(piece)
 
 
 def _elides(piece: str, now: str) -> bool:

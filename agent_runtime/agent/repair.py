@@ -11,8 +11,8 @@ Read top to bottom, as mini-swe-agent's default.py:
         else propose, apply_patch, run_tests: the one tool path (validators, policy, approval,
             sandbox, a span each, undo)
         the tests pass: the answer
-        else agent/attempts.py decides: undo and start again from the first message with a note of
-        what failed (fresh_restart), or reflect the failure in the same conversation, or stop
+        else agent/attempts.py decides: undo and start again from the first message (shot_first: the
+        shot's) with a note of what failed (fresh_restart), or reflect it in the same conversation, or stop
 
 No Python is generated from a reply and no CodeAgent runs: the CodeAgent is for exploring and
 answering. Each attempt is a step: a CHAIN span (the LLM and TOOL spans under it), a memory step
@@ -261,11 +261,12 @@ def _change(edits: list[Edit], request: EditRequest) -> str:
     read alike), trailing spaces left out; a piece that cannot be put in place diffs alone."""
     import difflib
 
-    pieces, diff = _pieces(edits, request)
-    after = new_texts(pieces, request.targets, request.file_text) or {} if diff else {}
+    pieces, _ = _pieces(edits, request)
+    placed = new_texts(pieces, request.targets, request.file_text) if pieces and request.file_text else None
+    after = dict(placed or {})
     before = {path: request.file_text(path) or "" for path in after} if request.file_text else {}
     for edit in edits:
-        if diff and edit in pieces:
+        if placed is not None and edit in pieces:
             continue
         target = request.targets.get(edit.heading)
         name = target.path if target is not None and not (target.symbol or target.region) else edit.heading

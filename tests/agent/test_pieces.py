@@ -140,3 +140,41 @@ def test_the_same_change_written_as_a_function_after_its_file_failed_is_not_appl
     tests = [e for e in events if e["type"] == "tool_call" and e.get("tool") == "run_tests"]
     assert len(tests) == 3, "the run before the first request, attempt 1's, attempt 3's: none for the repeat"
     assert "a + b" in (repo / "calc.py").read_text()
+
+
+def test_a_block_of_comments_or_an_ellipsis_is_no_function_and_a_dropped_decorator_stays():
+    """A remark under a function's heading ("# unchanged", "...") writes nothing, so the real fix beside
+    it still goes in; a function written without its decorator keeps the one it had."""
+    source = "import functools\n\n\n@functools.lru_cache(\n    maxsize=None)\ndef add(a, b):\n    return a - b\n\n\n" \
+             "def mul(a, b):\n    return a * b\n"
+    asked = by_function(EditRequest.of([EditTarget.file("calc.py", source)]))
+    for remark in ("# unchanged", "..."):
+        _, edits, _ = asked.read(f"### calc.py::add\n```python\ndef add(a, b):\n    return a + b\n```\n"
+                                 f"### calc.py::mul\n```python\n{remark}\n```\n")
+        assert [e.heading for e in edits] == ["calc.py::add"], remark
+        assert new_texts(edits, asked.targets, {"calc.py": source}.get) == {
+            "calc.py": source.replace("a - b", "a + b")}, "the decorator, over two lines, kept"
+
+
+def test_a_file_without_a_final_newline_compares_alike_written_whole_or_as_a_function():
+    source = CALC.rstrip("\n")
+    files = EditRequest.of([EditTarget.file("calc.py", source)], file_text={"calc.py": source}.get)
+    functions = by_function(files)
+    whole = _change(files.read(f"### calc.py\n```python\n{source.replace('a - b', 'a + b')}\n```\n")[1], files)
+    alone = _change(functions.read("### calc.py::add\n```python\ndef add(a, b):\n    return a + b\n```\n")[1], functions)
+    assert fix_key(whole) == fix_key(alone) and "+    return a + b" in whole
+
+
+def test_the_note_of_a_reply_that_changed_nothing_does_not_ask_for_the_other_form(tmp_path):
+    """The shot wrote only the tests (not taken): the next request, asked for functions, is not told
+    to write whole files by the note it carries."""
+    repo = make_repo(tmp_path / "p", BUGGY_PROJECT)
+    tests_only = "### test_calc.py\n```python\n" + BUGGY_PROJECT["test_calc.py"].replace("== 5", "== -1") + "```\n"
+    replies = [tests_only, "add adds.\n\n### calc.py::add\n```python\ndef add(a, b):\n    return a + b\n```\n"]
+    done = run_cli("--approval", "auto", "--model", f"replay:{write_replay(tmp_path / 'r.json', replies)}", "--json",
+                   TASK, cwd=repo, timeout=600,
+                   env={"AGENT_COACHING": "+shot_first,+function_retries", "RUNS_DIR": str(tmp_path / "runs")})
+    assert done.returncode == 0, done.stderr
+    second = llm_spans(tmp_path / "runs")[1]["llm.input_messages.0.message.content"]
+    assert "Attempt 1 did not work: it changed no file." in second and second.endswith(FUNCTIONS_ASK)
+    assert "complete corrected file" not in second and "a + b" in (repo / "calc.py").read_text()
