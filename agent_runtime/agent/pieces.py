@@ -73,7 +73,8 @@ def new_texts(pieces: list[Edit], targets: dict[str, EditTarget],
             return None
         if target.symbol:
             try:
-                texts[target.path] = replace(now, target.symbol, _decorated(edit.content, target.text), target.path)[0]
+                piece = _decorated(_definition_only(edit.content, now), target.text)
+                texts[target.path] = replace(now, target.symbol, piece, target.path)[0]
             except SymbolError:
                 return None
             continue
@@ -102,6 +103,29 @@ def as_diff(pieces: list[Edit], targets: dict[str, EditTarget], file_text: Calla
             return None  # a diff's last line without its newline: replace_symbol writes it instead
         parts += difflib.unified_diff(before.splitlines(True), new.splitlines(True), f"a/{path}", f"b/{path}")
     return "".join(parts) or None
+
+
+def _definition_only(piece: str, now: str) -> str:
+    """The piece without the imports and assignments it copied from the top of its file, as they are
+    there: shown the files whole, the 1.5B wrote a function with its file's imports above it."""
+    text = textwrap.dedent(piece)
+    tree = _tree(text)
+    definitions = [n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))] if tree else []
+    if len(definitions) != 1 or len(tree.body) == 1:
+        return piece
+    lines, have = text.splitlines(), {line.strip() for line in now.splitlines()}
+    copied = [n for n in tree.body if n is not definitions[0]]
+    if not all(all(line.strip() in have for line in lines[n.lineno - 1:n.end_lineno]) for n in copied):
+        return piece  # something new beside the function: replace_symbol says it must be the definition alone
+    first = min([definitions[0].lineno] + [d.lineno for d in definitions[0].decorator_list])
+    return "\n".join(lines[first - 1:definitions[0].end_lineno])
+
+
+def _tree(text: str) -> ast.Module | None:
+    try:
+        return ast.parse(text)
+    except (SyntaxError, ValueError):
+        return None
 
 
 def _decorated(piece: str, now: str) -> str:
@@ -134,8 +158,4 @@ def _aligned(content: str, now: str) -> str:
 
 
 def _parses(source: str) -> bool:
-    try:
-        ast.parse(source)
-    except (SyntaxError, ValueError):
-        return False
-    return True
+    return _tree(source) is not None

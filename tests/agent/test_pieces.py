@@ -178,3 +178,15 @@ def test_the_note_of_a_reply_that_changed_nothing_does_not_ask_for_the_other_for
     second = llm_spans(tmp_path / "runs")[1]["llm.input_messages.0.message.content"]
     assert "Attempt 1 did not work: it changed no file." in second and second.endswith(FUNCTIONS_ASK)
     assert "complete corrected file" not in second and "a + b" in (repo / "calc.py").read_text()
+
+
+def test_a_function_written_with_its_file_s_imports_above_it_goes_in_alone():
+    """The imports and constants it copied from its file, as they are there, are left where they are;
+    one the file does not have is new code beside the function, refused as before."""
+    source = "from decimal import Decimal\n\nCENT = Decimal('0.01')\n\n\ndef cents(x):\n    return Decimal(x)\n"
+    asked = by_function(EditRequest.of([EditTarget.file("m.py", source)]))
+    fixed = "def cents(x):\n    return Decimal(x).quantize(CENT)\n"
+    copied = asked.read(f"### m.py::cents\n```python\nfrom decimal import Decimal\n\nCENT = Decimal('0.01')\n\n\n{fixed}```\n")
+    assert new_texts(copied[1], asked.targets, {"m.py": source}.get) == {"m.py": source.replace("Decimal(x)\n", "Decimal(x).quantize(CENT)\n")}
+    new = asked.read(f"### m.py::cents\n```python\nimport math\n\n{fixed}```\n")
+    assert new_texts(new[1], asked.targets, {"m.py": source}.get) is None
