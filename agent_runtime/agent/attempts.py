@@ -11,9 +11,8 @@ writes the change of an attempt that already failed is not applied again (`faile
 
 Stopping: attempts end early, with an honest answer, when they stop telling anything new -- the
 same failure after several different fixes, fixes the model already tried (or that change
-nothing), or no time left for another one -- and after AGENT_MAX_ATTEMPTS failed ones (3, as Aider's
-3 reflections): later attempts rarely pass and make an unfixable task wait longer (the figures:
-docs/evaluation.md, "Attempts and time").
+nothing), or no time left for another one -- and after AGENT_MAX_ATTEMPTS failed ones (3, as Aider's 3
+reflections): later attempts rarely pass and keep an unfixable task waiting (docs/evaluation.md).
 
 Coaching rules (models/profiles.py) decide six of these: `fresh_restart` (the undo and the fresh
 start; off, the failed fix stays and its failure is reflected back in the same conversation),
@@ -176,7 +175,8 @@ class FixAttempts:
             note = (f"Attempt {number} wrote the change of attempt {repeated} again, which had failed: it was "
                     "not applied.")
         elif not calls and not self.attempts[-1].fix:  # the reply held no change: why, as its step said
-            said = self._current.unreminded(observations) if self._current else observations  # the next has its own
+            other = self.function_retries and self._current is not None and not self._current.by_function
+            said = self._current.unreminded(observations) if other and self._current else observations  # next: functions
             note = f"Attempt {number} did not work: it changed no file. {said}".rstrip() if restart else observations
         elif undone is not None:
             note = attempt_note(number, calls, undone, observations)
