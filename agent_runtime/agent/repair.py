@@ -231,7 +231,8 @@ def _proposals(edits: list[Edit], request: EditRequest) -> list[tuple[str, dict[
     their files can be read, a function on its own (replace_symbol) or lines (propose_patch)
     otherwise, a file whole (propose_file)."""
     targets = request.targets
-    pieces, diff = _pieces(edits, request)
+    pieces = _pieces(edits, request)
+    diff = as_diff(pieces, targets, request.file_text) if pieces and request.file_text is not None else None
     calls: list[tuple[str, dict[str, Any]]] = [("propose_patch_unified", {"diff": diff})] if diff else []
     for edit in edits:
         if diff and edit in pieces:
@@ -247,12 +248,11 @@ def _proposals(edits: list[Edit], request: EditRequest) -> list[tuple[str, dict[
     return calls
 
 
-def _pieces(edits: list[Edit], request: EditRequest) -> tuple[list[Edit], str | None]:
-    """The edits that write pieces of files (functions, lines), and their files' unified diff."""
+def _pieces(edits: list[Edit], request: EditRequest) -> list[Edit]:
+    """The edits that write pieces of files (functions, lines), not files whole."""
     targets = request.targets
-    pieces = [e for e in edits if targets.get(e.heading) is not None
-              and (targets[e.heading].symbol or targets[e.heading].region)]
-    return pieces, as_diff(pieces, targets, request.file_text) if pieces and request.file_text is not None else None
+    return [e for e in edits if targets.get(e.heading) is not None
+            and (targets[e.heading].symbol or targets[e.heading].region)]
 
 
 def _change(edits: list[Edit], request: EditRequest) -> str:
@@ -261,7 +261,7 @@ def _change(edits: list[Edit], request: EditRequest) -> str:
     read alike), trailing spaces left out; a piece that cannot be put in place diffs alone."""
     import difflib
 
-    pieces, _ = _pieces(edits, request)
+    pieces = _pieces(edits, request)
     placed = new_texts(pieces, request.targets, request.file_text) if pieces and request.file_text else None
     after = dict(placed or {})
     before = {path: request.file_text(path) or "" for path in after} if request.file_text else {}
