@@ -6,9 +6,10 @@ attempt, recorded with a profiler hook. Goal: at most 20 modules and 5 re-entrie
 
 One task, in this process: a scratch git repository (a one-function bug, `add` subtracting, and its
 failing pytest test) and `agent-runtime --approval auto --model replay:FILE "Fix the failing test."`,
-run by calling `entry()` with that argv (exit caught). The replay file holds two replies written as a
-model writes a fix (an explanation, a `### calc.py` heading, the whole file in a ```python block): the
-first multiplies, so its test fails; the second adds, so the task ends solved.
+run by calling `entry()` with that argv (exit caught). The replay file holds two replies written as the
+1.5B's profile asks them (an explanation, then a heading and a ```python block): the first the whole
+file (`### calc.py`), multiplying, so its test fails; the second the function alone (`### calc.py::add`,
+function_retries), adding, so the task ends solved.
 
 The hook (`sys.setprofile` and `threading.setprofile`, so threads the run starts are seen too) cuts
 the run into two segments at the replay model's requests, found by where they land rather than by
@@ -78,12 +79,14 @@ FIXED = CALC.replace("a - b", "a + b")
 WRONG = CALC.replace("a - b", "a * b")
 
 
-def fix_reply(explanation: str, content: str) -> str:
-    """A fix as a model writes one: what it changes, then the file's whole new text under its path."""
-    return f"{explanation}\n\n### calc.py\n```python\n{content}```\n"
+def fix_reply(explanation: str, content: str, heading: str = "calc.py") -> str:
+    """A fix as a model writes one: what it changes, then the new text under its heading."""
+    return f"{explanation}\n\n### {heading}\n```python\n{content}```\n"
 
 
-REPLIES = [fix_reply("add() must multiply its arguments.", WRONG), fix_reply("add() must add, not subtract.", FIXED)]
+# The first fix is asked for files whole, the second (the 1.5B's profile: function_retries) for functions.
+REPLIES = [fix_reply("add() must multiply its arguments.", WRONG),
+           fix_reply("add() must add, not subtract.", "def add(a, b):\n    return a + b\n", "calc.py::add")]
 
 COMPREHENSIONS = {"<listcomp>", "<dictcomp>", "<setcomp>", "<genexpr>"}  # a function's own expression (3.12 inlines most)
 GENERATOR_LIKE = 0x20 | 0x80 | 0x200  # CO_GENERATOR, CO_COROUTINE, CO_ASYNC_GENERATOR

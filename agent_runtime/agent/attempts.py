@@ -164,8 +164,8 @@ class FixAttempts:
         applied = any(c.tool == "apply_patch" and c.outcome == "ok" for c in calls)
         changed = tuple(undone) if undone else tuple(dict.fromkeys(h.split("::")[0].split(" lines ")[0]
                                                                     for h in wrote)) if applied else ()
-        explained = self._current is None or self._current.explain  # else the text before its code was not asked for
-        self.attempts.append(Attempt(len(self.attempts) + 1, thought(step) if explained else "",
+        explained = self._current is None or self._current.explain  # else what it said less its lead-in to the code
+        self.attempts.append(Attempt(len(self.attempts) + 1, thought(step, explained),
                                      "\n".join(failure_lines(observations)),
                                      fix_key(step.code_action or ""), now - self._attempt_started, wrote, changed, repeated,
                                      refusal(calls)))

@@ -44,6 +44,13 @@ def parse_edits(text: str, paths: tuple[str, ...] | None = None) -> tuple[str, l
     return explanation, list(found.values())
 
 
+def without_lead_in(said: str) -> str:
+    """What a reply not asked to explain said before its code anyway, less a last sentence that only
+    leads in to the code ("Here is the corrected code:")."""
+    sentences = re.split(r"(?<=[.!?])\s+", said.strip())
+    return " ".join(sentences[:-1] if sentences[-1].endswith(":") else sentences)
+
+
 def thought_of(reply: str | None, code_tag: str = "<code>") -> str:
     """What a reply says before its code, as every screen, span and give-up answer shows it: the JSON
     reply format's thought, else the text before the first code tag, fence or heading, unlabelled."""

@@ -135,7 +135,11 @@ class EditRequest:
         if self.form == "changes":
             explanation, changed, unchanged = self._read_changes(text)
         else:
-            explanation, edits = parse_edits(text, self.paths)
+            files = tuple(dict.fromkeys(t.path for t in self.targets.values())) if self.by_function and not self.held_to else ()
+            explanation, edits = parse_edits(text, self.paths + tuple(f for f in files if f not in self.paths))
+            if files:  # without a grammar a model may write a file whole instead; beside a function of it, not
+                pieces_of = {e.path for e in edits if e.heading != e.path}
+                edits = [e for e in edits if e.heading != e.path or e.path not in pieces_of]
             changed = [e for e in edits if not _same(e.content, self.current(e.heading))]
             unchanged = [e.heading for e in edits if e not in changed]
         self.written = [e.heading for e in changed] + unchanged
@@ -211,9 +215,7 @@ class EditRequest:
 
     def unreminded(self, observations: str) -> str:
         """A step's observation without this request's reminder of its form (again())."""
-        for reminder in (self.again(True), self.again(False)):
-            observations = observations.replace(reminder, "")
-        return observations.strip()
+        return observations.replace(self.again(False), "").strip()
 
     @property
     def by_function(self) -> bool:

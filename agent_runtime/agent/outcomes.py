@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from agent_runtime.agent.blocks import thought_of
+from agent_runtime.agent.blocks import thought_of, without_lead_in
 
 if TYPE_CHECKING:
     from smolagents.memory import ActionStep
@@ -95,9 +95,11 @@ def reflection(calls: list["CallRecord"], observations: str) -> str:
             + f":\n{shown[:REFLECT_CHARS]}\nThe change stays: fix the code as it is now.")
 
 
-def thought(step: "ActionStep") -> str:
-    """The reply's first line of explanation: none when it starts with the code (a heading, a fence)."""
-    return thought_of(step.model_output if isinstance(step.model_output, str) else "").split("\n", 1)[0].strip()
+def thought(step: "ActionStep", asked: bool = True) -> str:
+    """The reply's first line of explanation: none when it starts with the code (a heading, a fence);
+    where none was asked for, without its lead-in to the code."""
+    line = thought_of(step.model_output if isinstance(step.model_output, str) else "").split("\n", 1)[0].strip()
+    return line if asked else without_lead_in(line)
 
 
 def fix_key(change: str) -> str:

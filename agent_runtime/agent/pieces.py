@@ -7,7 +7,8 @@ too -- at about 20 tokens a second on 2 cores: three attempts took twice one com
 more. Here the request names each function and method of the files as a heading of its own
 (`### shop/cart.py::Cart.total`), at most two a reply, written back alone as a diff
 (agent/repair.py); a fix outside any function (an import, a constant) is not asked for here. The
-files shown stay as they were; only what the reply writes gets shorter.
+files shown stay as they were; only what the reply writes gets shorter. A reply that writes a file
+whole instead (a model without a grammar) is taken whole.
 """
 
 from __future__ import annotations
@@ -43,10 +44,12 @@ def by_function(request: EditRequest) -> EditRequest:
     if not any(t.symbol for t in offered):
         return request
     targets = {t.heading: t for t in offered}
+    files = {t.path: t.text for t in request.targets.values()}  # a reply may still write them (EditRequest.read)
     # At most two, as in the changes form: told to write the functions it changes, the 1.5B wrote four
     # (three unchanged), as long as the files whole.
     return dataclasses.replace(request, paths=tuple(targets), targets=targets, ask=FUNCTIONS_ASK, written=[],
-                               max_blocks=2, current=lambda heading: targets[heading].text if heading in targets else None)
+                               max_blocks=2, current=lambda heading: targets[heading].text if heading in targets
+                               else files.get(heading))
 
 
 def _functions(target: EditTarget) -> list[EditTarget]:

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from opentelemetry import trace
 
-from agent_runtime.agent.blocks import Edit
+from agent_runtime.agent.blocks import Edit, without_lead_in
 from agent_runtime.agent.edits import EditRequest, edit_messages, summary_line
 from agent_runtime.agent.outcomes import passing_answer
 from agent_runtime.agent.pieces import as_diff, new_texts
@@ -146,7 +146,9 @@ class Repair:
             self.parts.display.step_code(step.step_number, text, "(no change to apply)")
             return None
         change = _change(edits, request)
-        if not explanation or not request.explain:  # the code alone, or text not asked for ("Here is the code:")
+        if not request.explain:  # not asked for: what it said anyway, less the lead-in ("Here is the code:")
+            explanation = without_lead_in(explanation)
+        if not explanation:
             explanation = f"Changed {', '.join(dict.fromkeys(e.heading for e in edits))}."
         step.code_action = change
         self.parts.display.step_code(step.step_number, text, change)

@@ -115,7 +115,7 @@ def prepare(task: str, repo: Path, listing: tuple[list[str], bool], run_tests: A
         targets = _targets(repo, chosen, readable)
         if coaching.on("shot_first"):
             texts = {p: workspace_text(repo, p, readable) for p in start.shown}
-            shot = shot_message(task, {p: t for p, t in texts.items() if t is not None},
+            shot = shot_message(task + (start.plan.for_coder() if planned else ""), {p: t for p, t in texts.items() if t is not None},
                                 str(result.get("command") or plan.first), output)
     else:
         involved = failure_files(repo, files, output, task, readable)

@@ -47,15 +47,18 @@ RULES: dict[str, str] = {
 ALL = frozenset(RULES)
 PLAIN = "plain"
 # A rule newer than the profiles joins one once a benchmark shows it pays there (docs/evaluation.md).
-UNMEASURED = frozenset({"skill_preload", "plain_first", "shot_first", "function_retries"})
+UNMEASURED = frozenset({"skill_preload", "plain_first"})
 # Worth nothing or less to the 1.5B, each measured alone (docs/evaluation.md). The smaller models were
 # not measured rule by rule and keep every rule they ran with before.
 DROPPED_FOR_1_5B = frozenset({"temperature_bumps", "reply_repairs"})
+# Measured together with the 1.5B alone, against one completion on both suites (docs/evaluation.md).
+JOINED_FOR_1_5B = frozenset({"shot_first", "function_retries"})
+SMALLER = ALL - UNMEASURED - JOINED_FOR_1_5B  # what the 0.5B and the 270M run with
 RULES_BY_PROFILE: dict[str, frozenset[str]] = {
     PLAIN: frozenset(),
     "qwen2.5-coder-1.5b": ALL - UNMEASURED - DROPPED_FOR_1_5B,
-    "qwen2.5-coder-0.5b": ALL - UNMEASURED,
-    "gemma-3-270m": ALL - UNMEASURED,
+    "qwen2.5-coder-0.5b": SMALLER,
+    "gemma-3-270m": SMALLER,
 }
 _QWEN = re.compile(r"qwen2\.5-coder[-:_]?(0\.5|1\.5)b", re.IGNORECASE)
 
@@ -89,7 +92,7 @@ class Coaching:
 
 PLAIN_CORE = Coaching(PLAIN, frozenset())
 # Every measured rule on: the loops' default where no profile is passed (the session always passes one).
-FULL = Coaching("every measured rule", ALL - UNMEASURED)
+FULL = Coaching("the smaller models' rules", SMALLER)
 
 
 def profile_for(model_id: str | None) -> str:

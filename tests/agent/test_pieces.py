@@ -12,7 +12,7 @@ from conftest import BUGGY_PROJECT, make_repo, run_cli, write_replay
 from agent_runtime.agent.edits import EDIT_ASK, EditRequest, EditTarget
 from agent_runtime.agent.outcomes import fix_key
 from agent_runtime.agent.pieces import FUNCTIONS_ASK, by_function, new_texts
-from agent_runtime.agent.repair import _change
+from agent_runtime.agent.repair import _change, _proposals
 from agent_runtime.telemetry.records import load_spans
 
 CALC = BUGGY_PROJECT["calc.py"]
@@ -98,7 +98,7 @@ def test_a_change_reads_the_same_however_it_was_written():
         fix_key(_change(functions.read(f"### calc.py::add\n```python\n{shallower}```")[1], functions))
 
 
-@pytest.mark.parametrize("rules", ["+function_retries", "+shot_first,+function_retries"])
+@pytest.mark.parametrize("rules", ["-shot_first,+function_retries", "+shot_first,+function_retries"])
 def test_a_fix_after_a_failed_one_writes_one_function_and_the_rest_of_the_file_stays(tmp_path, rules):
     """The first fix fails (written whole) and is undone; the second request asks for functions, and its
     reply -- one function, indented as it likes -- changes that function alone, through one diff."""
@@ -117,7 +117,7 @@ def test_a_fix_after_a_failed_one_writes_one_function_and_the_rest_of_the_file_s
     asked = [a["llm.input_messages.0.message.content"] for a in spans]
     assert len(asked) == 2 and FUNCTIONS_ASK not in asked[0] and asked[1].endswith(FUNCTIONS_ASK)
     assert spans[1]["agent_runtime.request"] == "fix asked for functions (function_retries) after a failed one, " + (
-        "from one completion's words (fresh_restart, shot_first)" if "shot_first" in rules
+        "from one completion's words (fresh_restart, shot_first)" if "+shot_first" in rules
         else "from the first message (fresh_restart)")
     assert "function_retries" not in spans[0]["agent_runtime.request"]
     proposed = [e for e in events if e["type"] == "tool_call" and e.get("tool", "").startswith("propose")]
@@ -134,7 +134,7 @@ def test_the_same_change_written_as_a_function_after_its_file_failed_is_not_appl
                "add adds.\n\n### calc.py::add\n```python\ndef add(a, b):\n    return a + b\n```\n"]
     done = run_cli("--approval", "auto", "--model", f"replay:{write_replay(tmp_path / 'r.json', replies)}", "--json",
                    TASK, cwd=repo, timeout=600,
-                   env={"AGENT_COACHING": "+function_retries", "RUNS_DIR": str(tmp_path / "runs")})
+                   env={"AGENT_COACHING": "-shot_first,+function_retries", "RUNS_DIR": str(tmp_path / "runs")})
     assert done.returncode == 0, done.stderr
     events = [json.loads(line) for line in done.stdout.splitlines()]
     tests = [e for e in events if e["type"] == "tool_call" and e.get("tool") == "run_tests"]
@@ -190,3 +190,33 @@ def test_a_function_written_with_its_file_s_imports_above_it_goes_in_alone():
     assert new_texts(copied[1], asked.targets, {"m.py": source}.get) == {"m.py": source.replace("Decimal(x)\n", "Decimal(x).quantize(CENT)\n")}
     new = asked.read(f"### m.py::cents\n```python\nimport math\n\n{fixed}```\n")
     assert new_texts(new[1], asked.targets, {"m.py": source}.get) is None
+
+
+def test_a_file_written_whole_where_functions_were_asked_is_taken_whole_and_compares_alike():
+    """Without a grammar (a server that takes none) a model may write its file whole as before: taken
+    whole, proposed as the file, the same change as that function written alone. Beside a function it
+    is left out (the function is what was asked)."""
+    files = EditRequest.of([EditTarget.file("calc.py", CALC)], file_text={"calc.py": CALC}.get)
+    asked = by_function(files)
+    fixed = CALC.replace("a - b", "a + b")
+    _, whole, _ = asked.read(f"add adds.\n\n### calc.py\n```python\n{fixed}```\n")
+    assert [(e.heading, e.content) for e in whole] == [("calc.py", fixed)]
+    assert _proposals(whole, asked) == [("propose_file", {"path": "calc.py", "content": fixed})]
+    alone = asked.read("### calc.py::add\n```python\ndef add(a, b):\n    return a + b\n```\n")[1]
+    assert _change(whole, asked) == _change(alone, asked) and "+    return a + b" in _change(whole, asked)
+    assert asked.read(f"### calc.py\n```python\n{CALC}```\n")[1:] == ([], ["calc.py"]), "written back as it is"
+    both = asked.read(f"### calc.py\n```python\n{CALC}```\n### calc.py::add\n```python\ndef add(a, b):\n    return a + b\n```\n")
+    assert [e.heading for e in both[1]] == ["calc.py::add"]
+
+
+def test_a_reply_writing_files_whole_beside_one_with_no_function_takes_them_all():
+    """Half a fix is no fix: a file with no function keeps its heading, and a file written whole beside
+    it goes in with it, whether that one changes or not."""
+    consts = "LIMIT = 1\n"
+    asked = by_function(EditRequest.of([EditTarget.file("calc.py", CALC), EditTarget.file("consts.py", consts)]))
+    assert asked.paths == ("calc.py::add", "calc.py::mul", "consts.py")
+    fixed = CALC.replace("a - b", "a + b")
+    for other in ("LIMIT = 2\n", consts):
+        _, edits, unchanged = asked.read(f"### calc.py\n```python\n{fixed}```\n### consts.py\n```python\n{other}```\n")
+        assert [e.heading for e in edits] == ["calc.py"] + (["consts.py"] if other != consts else []), other
+        assert unchanged == ([] if other != consts else ["consts.py"])

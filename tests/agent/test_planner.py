@@ -12,9 +12,10 @@ import pytest
 from conftest import BUGGY_PROJECT, make_repo, step, write_replay
 from rich.console import Console
 
-from agent_runtime.agent.edits import CHANGES_ASK, EDIT_ASK
+from agent_runtime.agent.edits import CHANGES_ASK
 from agent_runtime.agent.planner import PlanRequest, read_plan
 from agent_runtime.agent.session import Session
+from agent_runtime.agent.shot import ASK
 from agent_runtime.cli.display import Display
 from agent_runtime.config import load_settings
 from agent_runtime.safety.approval import Approver
@@ -153,7 +154,7 @@ def test_in_a_small_repository_the_plan_orders_the_files_but_every_one_stays_wri
                         name="planned")
     assert session.attempts.request.paths == ("fmt.py", "calc.py")
     request = first_request(session)
-    assert request.endswith(EDIT_ASK) and "The code to change: fmt.py::show." in request
+    assert request.endswith(ASK) and "The code to change: fmt.py::show." in request, "the shot carries the plan"
     assert "def add(a, b)" in request, "a small repository is still shown whole"
 
 

@@ -156,7 +156,7 @@ def test_plain_first_asks_the_first_fix_plainly_and_the_next_one_with_its_explan
     repo = make_repo(tmp_path / "p", BUGGY_PROJECT)
     replay = write_replay(tmp_path / "r.json", replies)
     done = run_cli("--approval", "auto", "--model", f"replay:{replay}", "--json", "Fix the failing test.", cwd=repo,
-                   timeout=600, env={"AGENT_COACHING": "+plain_first", "RUNS_DIR": str(tmp_path / "runs")})
+                   timeout=600, env={"AGENT_COACHING": "+plain_first,-shot_first,-function_retries", "RUNS_DIR": str(tmp_path / "runs")})
     assert done.returncode == 0, done.stderr
     events = [json.loads(line) for line in done.stdout.splitlines()]
     assert next(e["answer"] for e in events if e["type"] == "final_answer") == "The tests pass. add must add."

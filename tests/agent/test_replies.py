@@ -240,13 +240,19 @@ def test_a_reply_that_did_not_parse_is_not_shown_to_the_model_again(tmp_path):
     assert "print(apply_patch(patch_id=')" not in after.split("Thought: patch it", 1)[1].split("Error", 1)[0]
 
 
-def test_a_small_repository_and_a_failing_test_come_with_the_task(tmp_path):
+@pytest.mark.parametrize("rules", ["", "-shot_first"])
+def test_a_small_repository_and_a_failing_test_come_with_the_task(tmp_path, rules):
+    """In the agent's first message, or (the 1.5B's profile: shot_first) in one completion's words."""
     replies = [step("done", 'final_answer("x")')]
-    with session_for(tmp_path, replies) as session:
+    with session_for(tmp_path, replies, AGENT_COACHING=rules) as session:
         session.run("The test test_add fails. Fix it.")
     first = "\n".join(text_of(m) for m in session.model.requests[0])
-    assert "The repository is small; here are its files" in first and "def add(a, b):\n    return a - b" in first
-    assert "The tests, run for you just now (run_tests()):" in first and "assert -1 == 5" in first
+    assert "def add(a, b):\n    return a - b" in first and "assert -1 == 5" in first
+    if rules:
+        assert "The repository is small; here are its files" in first
+        assert "The tests, run for you just now (run_tests()):" in first
+    else:
+        assert "Here are the repository's files." in first and "Running `" in first
     assert [c.tool for c in session.runtime.state.history] == ["run_tests"]
 
 
@@ -268,14 +274,15 @@ def test_a_fix_task_with_everything_shown_starts_with_the_fix(tmp_path, task, fo
     fix in the edit form, as one message without the agent's instructions (what one completion
     gets); a question or "run the tests" is not."""
     from agent_runtime.agent.edits import EDIT_ASK
+    from agent_runtime.agent.shot import ASK
 
     with session_for(tmp_path, [step("done", 'final_answer("x")')]) as session:
         session.run(task)
     first = session.model.requests[0]
-    assert "passed: false" in "\n".join(text_of(m) for m in first)  # the tests ran first in both cases
-    if forced:
+    assert "assert -1 == 5" in "\n".join(text_of(m) for m in first)  # the tests ran first in both cases
+    if forced:  # the 1.5B's profile: in one completion's words (shot_first)
         assert len(first) == 1 and text_of(first[0]).startswith(task)
-        assert text_of(first[0]).endswith(EDIT_ASK) and "You are a coding agent" not in text_of(first[0])
+        assert text_of(first[0]).endswith(ASK) and "You are a coding agent" not in text_of(first[0])
     else:
         assert len(first) == 2 and EDIT_ASK not in text_of(first[-1])
 
@@ -461,7 +468,7 @@ def test_after_a_fix_that_fails_its_tests_the_next_reply_is_a_fix_again_sampled_
 
     replies = [edit("add() subtracts.", "calc.py", FIXED_CALC.replace("a + b", "a ** b")),  # the tests still fail: undone
                edit("add() must add.", "calc.py", FIXED_CALC)]  # from the file as first shown; passes and finishes
-    with session_for(tmp_path, replies, AGENT_COACHING="+temperature_bumps") as session:
+    with session_for(tmp_path, replies, AGENT_COACHING="+temperature_bumps,-shot_first,-function_retries") as session:
         required = []
         fix = session.agent.model.fix  # each fix request the repair loop makes (agent/repair.py)
         session.agent.model.fix = lambda messages, request, why, step, temperature=None: required.append(
@@ -589,7 +596,8 @@ def test_each_llm_span_names_the_temperature_its_request_was_sampled_at(tmp_path
                step("readme", 'print(read_file(path="README.md"))'),
                step("read", 'print(read_file(path="calc.py"))'), step("read", 'print(read_file(path="calc.py"))'),
                step("done", 'final_answer("it adds")')]
-    with session_for(tmp_path, replies, MODEL_TEMPERATURE="0.1", AGENT_COACHING="+temperature_bumps") as session:
+    with session_for(tmp_path, replies, MODEL_TEMPERATURE="0.1",
+                     AGENT_COACHING="+temperature_bumps,-shot_first,-function_retries") as session:
         assert session.run("Fix the failing test.").status == "answered"
         assert session.run("What does calc.py do? Look before you answer.").status == "answered"
     spans = [json.loads(line) for run in (tmp_path / "runs").iterdir()
@@ -654,7 +662,7 @@ def test_a_reply_with_no_file_and_no_code_gets_one_reminder(tmp_path, restart):
 
     replies = ["calc.py is wrong, add() should add.",  # neither a file nor code: reminded once
                edit("add() must add.", "calc.py", FIXED_CALC)]
-    with session_for(tmp_path, replies, **({} if restart else {"AGENT_COACHING": "-fresh_restart"})) as session:
+    with session_for(tmp_path, replies, AGENT_COACHING="-function_retries" if restart else "-fresh_restart") as session:
         result = session.run("Fix the failing test.")
     assert result.status == "answered" and result.steps == 2
     assert [c.tool for c in session.runtime.state.history] == ["run_tests", "propose_file", "apply_patch", "run_tests"]

@@ -36,7 +36,7 @@ def test_the_first_fix_is_one_completion_s_request_and_the_next_one_the_agent_s(
     repo = make_repo(tmp_path / "p", BUGGY_PROJECT)
     replay = write_replay(tmp_path / "r.json", replies)
     done = run_cli("--approval", "auto", "--model", f"replay:{replay}", "--json", TASK, cwd=repo,
-                   timeout=600, env={"AGENT_COACHING": "+shot_first", "RUNS_DIR": str(tmp_path / "runs")})
+                   timeout=600, env={"AGENT_COACHING": "+shot_first,-function_retries", "RUNS_DIR": str(tmp_path / "runs")})
     assert done.returncode == 0, done.stderr
     events = [json.loads(line) for line in done.stdout.splitlines()]
     assert next(e["answer"] for e in events if e["type"] == "final_answer") == "The tests pass. add must add."
@@ -59,30 +59,34 @@ def test_the_first_fix_is_one_completion_s_request_and_the_next_one_the_agent_s(
     assert thoughts[0] == "Here is the corrected code:", "the text before the first heading is the thought"
 
 
-def test_a_shot_that_passes_is_labelled_by_what_it_changed_and_keeps_the_project_s_instructions(tmp_path):
-    """The shot asks for no explanation: the text before the files ("Here is the fix:") is not the answer's.
-    The project's instructions (AGENTS.md) come first, as in every fix request."""
+@pytest.mark.parametrize("said, answer", [("Here is the fix:", "Changed calc.py."),
+                                           ("add subtracts. Here is the fix:", "add subtracts.")])
+def test_a_shot_that_passes_is_labelled_by_what_it_said_or_changed_and_keeps_the_project_s_instructions(
+        tmp_path, said, answer):
+    """The shot asks for no explanation: what the model says anyway is the answer's, but for its lead-in
+    to the code ("Here is the fix:"); with nothing else said, the answer names what changed. The
+    project's instructions (AGENTS.md) come first, as in every fix request. The 1.5B's profile."""
     repo = make_repo(tmp_path / "p", {**BUGGY_PROJECT, "AGENTS.md": "Keep functions short.\n"})
-    replay = write_replay(tmp_path / "r.json", [f"Here is the fix:\n\n### calc.py\n```python\n{CALC.replace('a - b', 'a + b')}```\n"])
+    replay = write_replay(tmp_path / "r.json", [f"{said}\n\n### calc.py\n```python\n{CALC.replace('a - b', 'a + b')}```\n"])
     done = run_cli("--approval", "auto", "--model", f"replay:{replay}", "--json", TASK, cwd=repo, timeout=600,
-                   env={"AGENT_COACHING": "+shot_first", "RUNS_DIR": str(tmp_path / "runs")})
+                   env={"RUNS_DIR": str(tmp_path / "runs")})
     assert done.returncode == 0, done.stderr
     events = [json.loads(line) for line in done.stdout.splitlines()]
-    assert next(e["answer"] for e in events if e["type"] == "final_answer") == "The tests pass. Changed calc.py."
+    assert next(e["answer"] for e in events if e["type"] == "final_answer") == f"The tests pass. {answer}"
     sent = llm_spans(tmp_path / "runs")[0]["llm.input_messages.0.message.content"]
     assert sent.startswith("Project instructions (AGENTS.md):\nKeep functions short.\n\nFix the failing test.\n\n"
                            "Here are the repository's files."), sent[:200]
 
 
-@pytest.mark.parametrize("rules", ["", "+shot_first"])
+@pytest.mark.parametrize("rules", ["-shot_first", "+shot_first"])
 def test_off_or_in_a_repository_not_shown_whole_the_first_fix_is_the_agent_s(tmp_path, rules):
     """Without the rule the first request is the agent's. With it, a repository too big to show whole
     (here: over the small repository's file count) has no shot, and its first request is the agent's too."""
-    files = dict(BUGGY_PROJECT) if not rules else {**BUGGY_PROJECT, **{f"pkg/m{i}.py": f"X{i} = {i}\n" for i in range(40)}}
+    files = dict(BUGGY_PROJECT) if rules == "-shot_first" else {**BUGGY_PROJECT, **{f"pkg/m{i}.py": f"X{i} = {i}\n" for i in range(40)}}
     repo = make_repo(tmp_path / "p", files)
     replay = write_replay(tmp_path / "r.json", [f"add must add.\n\n### calc.py\n```python\n{CALC.replace('a - b', 'a + b')}```\n"])
     done = run_cli("--approval", "auto", "--model", f"replay:{replay}", "--json", TASK, cwd=repo, timeout=600,
-                   env={"AGENT_COACHING": rules or "qwen2.5-coder-1.5b", "RUNS_DIR": str(tmp_path / "runs")})
+                   env={"AGENT_COACHING": rules, "RUNS_DIR": str(tmp_path / "runs")})
     assert done.returncode == 0, done.stderr
     asked = llm_spans(tmp_path / "runs")
     assert [a["agent_runtime.request"] for a in asked] == ["fix"]
