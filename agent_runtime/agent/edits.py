@@ -121,6 +121,7 @@ class EditRequest:
     held_to: str | None = None  # the heading an attempt is held to (narrowed)
     explain: bool = True  # the reply starts with what is wrong (plain(): not asked, not let in)
     shot: str | None = None  # this fix as one completion asks it (agent/shot.py), where the repository is shown whole
+    split: Callable[[list[Edit]], list[Edit]] = lambda edits: edits  # blocks into pieces (agent/pieces.py)
 
     @classmethod
     def of(cls, targets: list[EditTarget], **options: Any) -> "EditRequest":
@@ -140,8 +141,13 @@ class EditRequest:
             if files:  # without a grammar a model may write a file whole instead; beside a function of it, not
                 pieces_of = {e.path for e in edits if e.heading != e.path}
                 edits = [e for e in edits if e.heading != e.path or e.path not in pieces_of]
-            changed = [e for e in edits if not _same(e.content, self.current(e.heading))]
-            unchanged = [e.heading for e in edits if e not in changed]
+            edits = self.split(edits)
+            first: dict[str, Edit] = {}  # a heading split out of two blocks: the first that changes it
+            for edit in edits:
+                if edit.heading not in first and not _same(edit.content, self.current(edit.heading)):
+                    first[edit.heading] = edit
+            changed = list(first.values())
+            unchanged = list(dict.fromkeys(e.heading for e in edits if e.heading not in first))
         self.written = [e.heading for e in changed] + unchanged
         return explanation, changed, unchanged
 

@@ -25,6 +25,7 @@ from agent_runtime.agent.edits import EXPLAIN, EditRequest, EditTarget
 from agent_runtime.code.symbols import SymbolError, index, replace, source
 from agent_runtime.patches.apply import ELISION
 
+FUNCTION = (ast.FunctionDef, ast.AsyncFunctionDef)
 FUNCTIONS_ASK = (
     f"Fix the code so that the tests pass. Do not change the tests. {EXPLAIN}reply with the complete new definition "
     "of each function you change, with its decorators, each as a heading with its file and name followed by a code "
@@ -49,7 +50,38 @@ def by_function(request: EditRequest) -> EditRequest:
     # (three unchanged), as long as the files whole.
     return dataclasses.replace(request, paths=tuple(targets), targets=targets, ask=FUNCTIONS_ASK, written=[],
                                max_blocks=2, current=lambda heading: targets[heading].text if heading in targets
-                               else files.get(heading))
+                               else files.get(heading), split=lambda edits: definitions_apart(edits, targets))
+
+
+def definitions_apart(edits: list[Edit], targets: dict[str, EditTarget]) -> list[Edit]:
+    """A block that defines two or more of its file's functions (asked for one, the 1.5B often wrote
+    its file whole under that function's heading, which replace_symbol refuses) as a piece for each of
+    them; the rest of the block (imports, other code) is not a function asked for and is not written. Each block's own function first, then the others
+    (EditRequest.read keeps the first piece that changes a function)."""
+    own: list[Edit] = []
+    others: list[Edit] = []
+    for edit in edits:
+        for piece in _apart(edit, targets) or [edit]:
+            (own if piece.heading == edit.heading else others).append(piece)
+    return own + others
+
+
+def _apart(edit: Edit, targets: dict[str, EditTarget]) -> list[Edit] | None:
+    target = targets.get(edit.heading)
+    text = textwrap.dedent(edit.content)
+    tree = _tree(text) if target is not None and target.symbol else None
+    if tree is None:
+        return None
+    headings = {t.symbol: heading for heading, t in targets.items() if t.path == target.path and t.symbol}
+    named = [(node.name, node) for node in tree.body if isinstance(node, FUNCTION)]
+    named += [(f"{node.name}.{m.name}", m) for node in tree.body if isinstance(node, ast.ClassDef)
+              for m in node.body if isinstance(m, FUNCTION)]
+    found = sorted((d.lineno, name, d) for name, d in named if name in headings)
+    if len(found) < 2:
+        return None  # one function, with what it copied or not: _definition_only and replace_symbol decide
+    lines = text.splitlines()
+    return [Edit(headings[name], "\n".join(lines[min([d.lineno] + [x.lineno for x in d.decorator_list]) - 1:d.end_lineno]) + "\n")
+            for _, name, d in found]
 
 
 def _functions(target: EditTarget) -> list[EditTarget]:

@@ -52,6 +52,7 @@ from agent_runtime.agent.testplan import (
 from agent_runtime.code.index import RepoIndex
 from agent_runtime.code.repomap import render_map
 from agent_runtime.models.profiles import FULL, Coaching
+from agent_runtime.tools.remember import NOTES_FILE
 
 # A file this short is shown and written back whole; a longer one by its functions.
 WHOLE_FILE_LINES = 150
@@ -114,7 +115,8 @@ def prepare(task: str, repo: Path, listing: tuple[list[str], bool], run_tests: A
         # Read again after the tests ran (they may have changed them), through the one reader.
         targets = _targets(repo, chosen, readable)
         if coaching.on("shot_first"):
-            texts = {p: workspace_text(repo, p, readable) for p in start.shown}
+            # AGENTS.md leads every fix request already (the instructions): not shown a second time.
+            texts = {p: workspace_text(repo, p, readable) for p in start.shown if p != NOTES_FILE}
             shot = shot_message(task + (start.plan.for_coder() if planned else ""), {p: t for p, t in texts.items() if t is not None},
                                 str(result.get("command") or plan.first), output)
     else:

@@ -220,3 +220,73 @@ def test_a_reply_writing_files_whole_beside_one_with_no_function_takes_them_all(
         _, edits, unchanged = asked.read(f"### calc.py\n```python\n{fixed}```\n### consts.py\n```python\n{other}```\n")
         assert [e.heading for e in edits] == ["calc.py"] + (["consts.py"] if other != consts else []), other
         assert unchanged == ([] if other != consts else ["consts.py"])
+
+
+INVOICES = '''from datetime import timedelta
+
+
+def is_weekend(day):
+    return day.weekday() >= 5
+
+
+def add_business_days(start, days):
+    current, added = start, 0
+    while added <= days:
+        current += timedelta(days=1)
+        if not is_weekend(current):
+            added += 1
+    return current
+
+
+def due_date(issued, terms="net 10"):
+    return add_business_days(issued, int(terms.split()[1]))
+
+
+def days_overdue(due, today):
+    return max((today - due).days, 0)
+'''
+
+
+def test_a_file_written_whole_under_a_function_s_heading_goes_in_function_by_function():
+    """Asked for functions, the 1.5B often writes its file whole (less a function, its imports garbled)
+    under a function's heading: each function of the file it defines is a piece, the rest of the block
+    is not written, and a function two blocks write is taken where it changes. One function with a new
+    import above it is still refused (the import is code beside it)."""
+    fixed = INVOICES.replace("added <= days", "added < days")
+    upper = fixed.rsplit("\n\n\ndef days_overdue", 1)[0] + "\n"  # days_overdue left out: it stays
+    garbled = "from datetime import date\n\n\n" + upper.split("\n\n\n", 1)[1]
+    asked = by_function(EditRequest.of([EditTarget.file("invoices.py", INVOICES)], file_text={"invoices.py": INVOICES}.get))
+    for first, second in ((upper, garbled), (INVOICES.split("\n\n\n", 1)[1], garbled)):
+        _, edits, unchanged = asked.read(f"Off by one.\n\n### invoices.py::add_business_days\n```python\n{first}```\n"
+                                         f"### invoices.py::due_date\n```python\n{second}```\n")
+        assert [e.heading for e in edits] == ["invoices.py::add_business_days"], "where it changes, whichever block"
+        assert set(unchanged) == {"invoices.py::due_date", "invoices.py::is_weekend"} | (
+            set() if first == upper else {"invoices.py::days_overdue"})
+        assert new_texts(edits, asked.targets, {"invoices.py": INVOICES}.get) == {"invoices.py": fixed}
+        assert _proposals(edits, asked)[0][0] == "propose_patch_unified" and len(_proposals(edits, asked)) == 1
+    cart = "class Cart:\n    def add(self, x):\n        self.items.append(x)\n\n    def total(self):\n        return 0\n"
+    methods = by_function(EditRequest.of([EditTarget.file("cart.py", cart)]))
+    _, edits, _ = methods.read(f"### cart.py::Cart.total\n```python\n{cart.replace('return 0', 'return sum(self.items)')}```\n")
+    assert [e.heading for e in edits] == ["cart.py::Cart.total"]
+    assert new_texts(edits, methods.targets, {"cart.py": cart}.get) == {"cart.py": cart.replace("return 0", "return sum(self.items)")}
+    one = asked.read("### invoices.py::days_overdue\n```python\nimport math\n\n\ndef days_overdue(due, today):\n"
+                     "    return math.fabs((today - due).days)\n```\n")[1]
+    assert new_texts(one, asked.targets, {"invoices.py": INVOICES}.get) is None
+
+
+def test_a_fix_written_as_its_file_under_a_function_s_heading_is_applied_and_tested(tmp_path):
+    """End to end (the 1.5B's profile): the first fix fails and is undone; the second, its file whole
+    under the function's heading, goes in as that function's diff and the task ends solved."""
+    files = {**BUGGY_PROJECT, "calc.py": "import math\n\n\n" + CALC + "\n\nPI = math.pi\n"}
+    repo = make_repo(tmp_path / "p", files)
+    whole = "import os\n\n\n" + CALC.replace("a - b", "a + b")  # its import garbled, PI left out: neither written
+    replies = [f"### calc.py\n```python\n{files['calc.py'].replace('a - b', 'a * b')}```\n",
+               f"add subtracts.\n\n### calc.py::add\n```python\n{whole}```\n"]
+    done = run_cli("--approval", "auto", "--model", f"replay:{write_replay(tmp_path / 'r.json', replies)}", "--json",
+                   TASK, cwd=repo, timeout=600, env={"RUNS_DIR": str(tmp_path / "runs")})
+    assert done.returncode == 0, done.stderr
+    assert (repo / "calc.py").read_text() == files["calc.py"].replace("a - b", "a + b"), "add alone changed"
+    events = [json.loads(line) for line in done.stdout.splitlines()]
+    assert next(e["answer"] for e in events if e["type"] == "final_answer") == "The tests pass. add subtracts."
+    errors = [e for e in events if e["type"] == "tool_call" and e.get("outcome") == "error"]
+    assert errors == [], errors

@@ -65,7 +65,7 @@ def test_a_shot_that_passes_is_labelled_by_what_it_said_or_changed_and_keeps_the
         tmp_path, said, answer):
     """The shot asks for no explanation: what the model says anyway is the answer's, but for its lead-in
     to the code ("Here is the fix:"); with nothing else said, the answer names what changed. The
-    project's instructions (AGENTS.md) come first, as in every fix request. The 1.5B's profile."""
+    project's instructions (AGENTS.md) come first, as in every fix request, and only there. The 1.5B's profile."""
     repo = make_repo(tmp_path / "p", {**BUGGY_PROJECT, "AGENTS.md": "Keep functions short.\n"})
     replay = write_replay(tmp_path / "r.json", [f"{said}\n\n### calc.py\n```python\n{CALC.replace('a - b', 'a + b')}```\n"])
     done = run_cli("--approval", "auto", "--model", f"replay:{replay}", "--json", TASK, cwd=repo, timeout=600,
@@ -76,6 +76,7 @@ def test_a_shot_that_passes_is_labelled_by_what_it_said_or_changed_and_keeps_the
     sent = llm_spans(tmp_path / "runs")[0]["llm.input_messages.0.message.content"]
     assert sent.startswith("Project instructions (AGENTS.md):\nKeep functions short.\n\nFix the failing test.\n\n"
                            "Here are the repository's files."), sent[:200]
+    assert sent.count("Keep functions short.") == 1, "AGENTS.md leads the request, not again among the files"
 
 
 @pytest.mark.parametrize("rules", ["-shot_first", "+shot_first"])
