@@ -56,8 +56,9 @@ def by_function(request: EditRequest) -> EditRequest:
 def definitions_apart(edits: list[Edit], targets: dict[str, EditTarget]) -> list[Edit]:
     """A block that defines two or more of its file's functions (asked for one, the 1.5B often wrote
     its file whole under that function's heading, which replace_symbol refuses) as a piece for each of
-    them; the rest of the block (imports, other code) is not a function asked for and is not written. Each block's own function first, then the others
-    (EditRequest.read keeps the first piece that changes a function)."""
+    them; the rest of the block (imports, other code) is not a function asked for and is not written.
+    Each block's own function first, then the others (EditRequest.read keeps the first piece that
+    changes a function)."""
     own: list[Edit] = []
     others: list[Edit] = []
     for edit in edits:
@@ -80,8 +81,12 @@ def _apart(edit: Edit, targets: dict[str, EditTarget]) -> list[Edit] | None:
     if len(found) < 2:
         return None  # one function, with what it copied or not: _definition_only and replace_symbol decide
     lines = text.splitlines()
-    return [Edit(headings[name], "\n".join(lines[min([d.lineno] + [x.lineno for x in d.decorator_list]) - 1:d.end_lineno]) + "\n")
-            for _, name, d in found]
+    return [Edit(headings[name], "\n".join(lines[_first_line(d) - 1:d.end_lineno]) + "\n") for _, name, d in found]
+
+
+def _first_line(definition: ast.AST) -> int:
+    """Where a definition starts: at its first decorator."""
+    return min([definition.lineno] + [d.lineno for d in getattr(definition, "decorator_list", [])])
 
 
 def _functions(target: EditTarget) -> list[EditTarget]:
@@ -152,8 +157,7 @@ def _definition_only(piece: str, now: str) -> str:
     copied = [n for n in tree.body if n is not definitions[0]]
     if not all(all(line.strip() in have for line in lines[n.lineno - 1:n.end_lineno]) for n in copied):
         return piece  # something new beside the function: replace_symbol says it must be the definition alone
-    first = min([definitions[0].lineno] + [d.lineno for d in definitions[0].decorator_list])
-    return "\n".join(lines[first - 1:definitions[0].end_lineno])
+    return "\n".join(lines[_first_line(definitions[0]) - 1:definitions[0].end_lineno])
 
 
 def _tree(text: str) -> ast.Module | None:
