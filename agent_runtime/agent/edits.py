@@ -178,7 +178,7 @@ class EditRequest:
         target = self.targets.get(heading)
         return dataclasses.replace(self, paths=(heading,), targets={heading: target} if target else {},
                                    max_blocks=1, ask=self.ask + LOOK_THERE.format(heading=heading), written=[],
-                                   held_to=heading)
+                                   held_to=heading, split=lambda edits: edits)
 
     def plain(self) -> "EditRequest":
         """No explanation asked for: the code straight away, as one completion (plain_first)."""

@@ -25,7 +25,6 @@ from agent_runtime.agent.edits import EXPLAIN, EditRequest, EditTarget
 from agent_runtime.code.symbols import SymbolError, index, replace, source
 from agent_runtime.patches.apply import ELISION
 
-FUNCTION = (ast.FunctionDef, ast.AsyncFunctionDef)
 FUNCTIONS_ASK = (
     f"Fix the code so that the tests pass. Do not change the tests. {EXPLAIN}reply with the complete new definition "
     "of each function you change, with its decorators, each as a heading with its file and name followed by a code "
@@ -50,43 +49,51 @@ def by_function(request: EditRequest) -> EditRequest:
     # (three unchanged), as long as the files whole.
     return dataclasses.replace(request, paths=tuple(targets), targets=targets, ask=FUNCTIONS_ASK, written=[],
                                max_blocks=2, current=lambda heading: targets[heading].text if heading in targets
-                               else files.get(heading), split=lambda edits: definitions_apart(edits, targets))
+                               else files.get(heading), split=lambda edits: definitions_apart(edits, targets, files))
 
 
-def definitions_apart(edits: list[Edit], targets: dict[str, EditTarget]) -> list[Edit]:
+def definitions_apart(edits: list[Edit], targets: dict[str, EditTarget], files: dict[str, str]) -> list[Edit]:
     """A block that defines two or more of its file's functions (asked for one, the 1.5B often wrote
     its file whole under that function's heading, which replace_symbol refuses) as a piece for each of
-    them; the rest of the block (imports, other code) is not a function asked for and is not written.
-    Each block's own function first, then the others (EditRequest.read keeps the first piece that
-    changes a function)."""
+    them, when the rest of it is as the file has it (an import no piece uses aside: the 1.5B garbles
+    them). Anything else in it -- a changed constant, a new helper, a function offered under no
+    heading -- keeps the block whole, for replace_symbol to say why. Each block's own function first,
+    then the others (EditRequest.read keeps the first piece that changes a function)."""
     own: list[Edit] = []
     others: list[Edit] = []
     for edit in edits:
-        for piece in _apart(edit, targets) or [edit]:
+        for piece in _apart(edit, targets, files) or [edit]:
             (own if piece.heading == edit.heading else others).append(piece)
     return own + others
 
 
-def _apart(edit: Edit, targets: dict[str, EditTarget]) -> list[Edit] | None:
+def _apart(edit: Edit, targets: dict[str, EditTarget], files: dict[str, str]) -> list[Edit] | None:
     target = targets.get(edit.heading)
+    if target is None or not target.symbol or target.path not in files:
+        return None
     text = textwrap.dedent(edit.content)
-    tree = _tree(text) if target is not None and target.symbol else None
+    tree = _tree(text)
     if tree is None:
         return None
+    symbols = index(text, tree) or []
     headings = {t.symbol: heading for heading, t in targets.items() if t.path == target.path and t.symbol}
-    named = [(node.name, node) for node in tree.body if isinstance(node, FUNCTION)]
-    named += [(f"{node.name}.{m.name}", m) for node in tree.body if isinstance(node, ast.ClassDef)
-              for m in node.body if isinstance(m, FUNCTION)]
-    found = sorted((d.lineno, name, d) for name, d in named if name in headings)
-    if len(found) < 2:
-        return None  # one function, with what it copied or not: _definition_only and replace_symbol decide
-    lines = text.splitlines()
-    return [Edit(headings[name], "\n".join(lines[_first_line(d) - 1:d.end_lineno]) + "\n") for _, name, d in found]
-
-
-def _first_line(definition: ast.AST) -> int:
-    """Where a definition starts: at its first decorator."""
-    return min([definition.lineno] + [d.lineno for d in getattr(definition, "decorator_list", [])])
+    found = [s for s in symbols if s.name in headings]
+    names = [s.name for s in found]
+    if len(found) < 2 or len(set(names)) < len(names) or any(
+            a.start <= b.start <= a.end for a in found for b in found if a is not b):
+        return None  # one function (_definition_only decides), one written twice, or one inside another
+    pieces = [Edit(headings[s.name], source(text, s) + "\n") for s in found]
+    used = {n.id for p in pieces for n in ast.walk(_tree(textwrap.dedent(p.content)) or ast.Module([], []))
+            if isinstance(n, ast.Name)}
+    unused_imports = {line for node in tree.body if isinstance(node, (ast.Import, ast.ImportFrom))
+                      and not {(a.asname or a.name).split(".")[0] for a in node.names} & used
+                      for line in range(node.lineno, node.end_lineno + 1)}
+    taken = {line for s in found for line in range(s.start, s.end + 1)} | unused_imports
+    have = {line.strip() for line in files[target.path].splitlines()}
+    rest = [line.strip() for number, line in enumerate(text.splitlines(), 1) if number not in taken]
+    if any(line and not line.startswith("#") and line not in have for line in rest):
+        return None
+    return pieces
 
 
 def _functions(target: EditTarget) -> list[EditTarget]:
@@ -157,7 +164,8 @@ def _definition_only(piece: str, now: str) -> str:
     copied = [n for n in tree.body if n is not definitions[0]]
     if not all(all(line.strip() in have for line in lines[n.lineno - 1:n.end_lineno]) for n in copied):
         return piece  # something new beside the function: replace_symbol says it must be the definition alone
-    return "\n".join(lines[_first_line(definitions[0]) - 1:definitions[0].end_lineno])
+    first = min([definitions[0].lineno] + [d.lineno for d in definitions[0].decorator_list])
+    return "\n".join(lines[first - 1:definitions[0].end_lineno])
 
 
 def _tree(text: str) -> ast.Module | None:

@@ -272,6 +272,36 @@ def test_a_file_written_whole_under_a_function_s_heading_goes_in_function_by_fun
     one = asked.read("### invoices.py::days_overdue\n```python\nimport math\n\n\ndef days_overdue(due, today):\n"
                      "    return math.fabs((today - due).days)\n```\n")[1]
     assert new_texts(one, asked.targets, {"invoices.py": INVOICES}.get) is None
+    nested = "class Outer:\n    def a(self):\n        return 1\n\n    class Inner:\n        def m(self):\n            return 0\n"
+    inner = by_function(EditRequest.of([EditTarget.file("o.py", nested)]))
+    _, edits, _ = inner.read(f"### o.py::Outer.a\n```python\n{nested.replace('return 0', 'return 42')}```\n")
+    assert [e.heading for e in edits] == ["o.py::Outer.Inner.m"], "a nested class's method by its qualified name"
+
+
+@pytest.mark.parametrize("beside", ["from datetime import timedelta as td\n", "LIMIT = 3\n",
+                                    "def _helper(day):\n    return day\n", "class Other:\n    pass\n"])
+def test_a_file_written_under_a_function_s_heading_with_anything_new_beside_its_functions_is_refused(beside):
+    """Nothing the reply wrote is dropped but an import no function uses: code beside the functions that
+    the file does not have (a constant, a helper, an import a function uses) keeps the block whole, and
+    replace_symbol refuses it as before; so does a block writing a function twice."""
+    fixed = INVOICES.replace("added <= days", "added < days").replace("timedelta(days=1)", "td(days=1)"
+                                                                   if "td" in beside else "timedelta(days=1)")
+    asked = by_function(EditRequest.of([EditTarget.file("invoices.py", INVOICES)], file_text={"invoices.py": INVOICES}.get))
+    _, edits, unchanged = asked.read(f"### invoices.py::add_business_days\n```python\n{beside}\n\n{fixed}```\n")
+    assert [e.heading for e in edits] == ["invoices.py::add_business_days"] and unchanged == []
+    assert new_texts(edits, asked.targets, {"invoices.py": INVOICES}.get) is None
+    assert _proposals(edits, asked)[0][0] == "replace_symbol"
+    twice = fixed + "\n\ndef is_weekend(day):\n    return False\n"
+    _, edits, _ = asked.read(f"### invoices.py::add_business_days\n```python\n{twice}```\n")
+    assert new_texts(edits, asked.targets, {"invoices.py": INVOICES}.get) is None
+
+
+def test_a_request_held_to_one_function_takes_nothing_but_that_function():
+    """Narrowed to one heading, a block writing its file whole is no longer split into the others."""
+    two = "def a():\n    return 0\n\n\ndef b():\n    return 1\n"
+    held = by_function(EditRequest.of([EditTarget.file("g.py", two)], file_text={"g.py": two}.get)).narrowed("g.py::a")
+    _, edits, _ = held.read(f"### g.py::a\n```python\n{two.replace('0', '7').replace('1', '8')}```\n")
+    assert [e.heading for e in edits] == ["g.py::a"] and _proposals(edits, held)[0][0] == "replace_symbol"
 
 
 def test_a_fix_written_as_its_file_under_a_function_s_heading_is_applied_and_tested(tmp_path):
