@@ -8,7 +8,8 @@ more. Here the request names each function and method of the files as a heading 
 (`### shop/cart.py::Cart.total`), at most two a reply, written back alone as a diff
 (agent/repair.py); a fix outside any function (an import, a constant) is not asked for here. The
 files shown stay as they were; only what the reply writes gets shorter. A reply that writes a file
-whole instead (a model without a grammar) is taken whole.
+whole instead (a model without a grammar) is taken whole; one that writes it under a function's
+heading, function by function (definitions_apart).
 """
 
 from __future__ import annotations
