@@ -222,28 +222,27 @@ def test_a_reply_writing_files_whole_beside_one_with_no_function_takes_them_all(
         assert unchanged == ([] if other != consts else ["consts.py"])
 
 
-INVOICES = '''from datetime import timedelta
+PAGES = '''from math import ceil
 
 
-def is_weekend(day):
-    return day.weekday() >= 5
+def is_blank(line):
+    return not line.strip()
 
 
-def add_business_days(start, days):
-    current, added = start, 0
-    while added <= days:
-        current += timedelta(days=1)
-        if not is_weekend(current):
-            added += 1
-    return current
+def page_count(lines, per_page):
+    kept = [line for line in lines if not is_blank(line)]
+    pages = 0
+    while pages * per_page <= len(kept):
+        pages += 1
+    return pages
 
 
-def due_date(issued, terms="net 10"):
-    return add_business_days(issued, int(terms.split()[1]))
+def last_page(lines, per_page=10):
+    return page_count(lines, per_page) - 1
 
 
-def days_overdue(due, today):
-    return max((today - due).days, 0)
+def rounded(value):
+    return ceil(value)
 '''
 
 
@@ -252,48 +251,48 @@ def test_a_file_written_whole_under_a_function_s_heading_goes_in_function_by_fun
     under a function's heading: each function of the file it defines is a piece, the rest of the block
     is not written, and a function two blocks write is taken where it changes. One function with a new
     import above it is still refused (the import is code beside it)."""
-    fixed = INVOICES.replace("added <= days", "added < days")
-    upper = fixed.rsplit("\n\n\ndef days_overdue", 1)[0] + "\n"  # days_overdue left out: it stays
-    garbled = "from datetime import date\n\n\n" + upper.split("\n\n\n", 1)[1]
-    asked = by_function(EditRequest.of([EditTarget.file("invoices.py", INVOICES)], file_text={"invoices.py": INVOICES}.get))
-    for first, second in ((upper, garbled), (INVOICES.split("\n\n\n", 1)[1], garbled)):
-        _, edits, unchanged = asked.read(f"Off by one.\n\n### invoices.py::add_business_days\n```python\n{first}```\n"
-                                         f"### invoices.py::due_date\n```python\n{second}```\n")
-        assert [e.heading for e in edits] == ["invoices.py::add_business_days"], "where it changes, whichever block"
-        assert set(unchanged) == {"invoices.py::due_date", "invoices.py::is_weekend"} | (
-            set() if first == upper else {"invoices.py::days_overdue"})
-        assert new_texts(edits, asked.targets, {"invoices.py": INVOICES}.get) == {"invoices.py": fixed}
+    fixed = PAGES.replace("pages * per_page <= len(kept)", "pages * per_page < len(kept)")
+    upper = fixed.rsplit("\n\n\ndef rounded", 1)[0] + "\n"  # rounded left out: it stays
+    garbled = "from math import floor\n\n\n" + upper.split("\n\n\n", 1)[1]
+    asked = by_function(EditRequest.of([EditTarget.file("pages.py", PAGES)], file_text={"pages.py": PAGES}.get))
+    for first, second in ((upper, garbled), (PAGES.split("\n\n\n", 1)[1], garbled)):
+        _, edits, unchanged = asked.read(f"Off by one.\n\n### pages.py::page_count\n```python\n{first}```\n"
+                                         f"### pages.py::last_page\n```python\n{second}```\n")
+        assert [e.heading for e in edits] == ["pages.py::page_count"], "where it changes, whichever block"
+        assert set(unchanged) == {"pages.py::last_page", "pages.py::is_blank"} | (
+            set() if first == upper else {"pages.py::rounded"})
+        assert new_texts(edits, asked.targets, {"pages.py": PAGES}.get) == {"pages.py": fixed}
         assert _proposals(edits, asked)[0][0] == "propose_patch_unified" and len(_proposals(edits, asked)) == 1
     cart = "class Cart:\n    def add(self, x):\n        self.items.append(x)\n\n    def total(self):\n        return 0\n"
     methods = by_function(EditRequest.of([EditTarget.file("cart.py", cart)]))
     _, edits, _ = methods.read(f"### cart.py::Cart.total\n```python\n{cart.replace('return 0', 'return sum(self.items)')}```\n")
     assert [e.heading for e in edits] == ["cart.py::Cart.total"]
     assert new_texts(edits, methods.targets, {"cart.py": cart}.get) == {"cart.py": cart.replace("return 0", "return sum(self.items)")}
-    one = asked.read("### invoices.py::days_overdue\n```python\nimport math\n\n\ndef days_overdue(due, today):\n"
-                     "    return math.fabs((today - due).days)\n```\n")[1]
-    assert new_texts(one, asked.targets, {"invoices.py": INVOICES}.get) is None
+    one = asked.read("### pages.py::rounded\n```python\nimport math\n\n\ndef rounded(value):\n"
+                     "    return math.floor(value)\n```\n")[1]
+    assert new_texts(one, asked.targets, {"pages.py": PAGES}.get) is None
     nested = "class Outer:\n    def a(self):\n        return 1\n\n    class Inner:\n        def m(self):\n            return 0\n"
     inner = by_function(EditRequest.of([EditTarget.file("o.py", nested)]))
     _, edits, _ = inner.read(f"### o.py::Outer.a\n```python\n{nested.replace('return 0', 'return 42')}```\n")
     assert [e.heading for e in edits] == ["o.py::Outer.Inner.m"], "a nested class's method by its qualified name"
 
 
-@pytest.mark.parametrize("beside", ["from datetime import timedelta as td\n", "LIMIT = 3\n",
-                                    "def _helper(day):\n    return day\n", "class Other:\n    pass\n"])
+@pytest.mark.parametrize("beside", ["from math import ceil as up\n", "LIMIT = 3\n",
+                                    "def _helper(line):\n    return line\n", "class Other:\n    pass\n"])
 def test_a_file_written_under_a_function_s_heading_with_anything_new_beside_its_functions_is_refused(beside):
     """Nothing the reply wrote is dropped but an import no function uses: code beside the functions that
     the file does not have (a constant, a helper, an import a function uses) keeps the block whole, and
     replace_symbol refuses it as before; so does a block writing a function twice."""
-    fixed = INVOICES.replace("added <= days", "added < days").replace("timedelta(days=1)", "td(days=1)"
-                                                                   if "td" in beside else "timedelta(days=1)")
-    asked = by_function(EditRequest.of([EditTarget.file("invoices.py", INVOICES)], file_text={"invoices.py": INVOICES}.get))
-    _, edits, unchanged = asked.read(f"### invoices.py::add_business_days\n```python\n{beside}\n\n{fixed}```\n")
-    assert [e.heading for e in edits] == ["invoices.py::add_business_days"] and unchanged == []
-    assert new_texts(edits, asked.targets, {"invoices.py": INVOICES}.get) is None
+    fixed = PAGES.replace("pages * per_page <= len(kept)", "pages * per_page < len(kept)").replace(
+        "return ceil(value)", "return up(value)" if "up" in beside else "return ceil(value)")
+    asked = by_function(EditRequest.of([EditTarget.file("pages.py", PAGES)], file_text={"pages.py": PAGES}.get))
+    _, edits, unchanged = asked.read(f"### pages.py::page_count\n```python\n{beside}\n\n{fixed}```\n")
+    assert [e.heading for e in edits] == ["pages.py::page_count"] and unchanged == []
+    assert new_texts(edits, asked.targets, {"pages.py": PAGES}.get) is None
     assert _proposals(edits, asked)[0][0] == "replace_symbol"
-    twice = fixed + "\n\ndef is_weekend(day):\n    return False\n"
-    _, edits, _ = asked.read(f"### invoices.py::add_business_days\n```python\n{twice}```\n")
-    assert new_texts(edits, asked.targets, {"invoices.py": INVOICES}.get) is None
+    twice = fixed + "\n\ndef is_blank(line):\n    return False\n"
+    _, edits, _ = asked.read(f"### pages.py::page_count\n```python\n{twice}```\n")
+    assert new_texts(edits, asked.targets, {"pages.py": PAGES}.get) is None
 
 
 def test_a_request_held_to_one_function_takes_nothing_but_that_function():
