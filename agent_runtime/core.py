@@ -298,6 +298,7 @@ class CallRecord:
     error_type: str | None = None
     duration_ms: float = 0.0
     facts: dict[str, Any] = field(default_factory=dict)  # passed, patch_id, ... (see wrapper.RECORDED_FACTS)
+    refused_by: str | None = None  # "policy", "hook", "user", "config", "non_interactive" (outcome "refused")
 
     def summary(self) -> str:
         """What came back, in a few words: the error, the tests' summary, a patch, an exit code."""

@@ -1,11 +1,10 @@
 """Baselines on the same model and the same tasks as `agent-runtime eval`, for the side-by-side table.
 
-    single_shot   one completion: the repository's files and the failing test output in, the
-                  fixed files out (written back as given), then the task's check (the text is
-                  agent/shot.py's: the coaching rule shot_first asks the agent's first fix so). --form explain:
-                  asked as the agent asks its fix (what is wrong first, the agent's edit grammar:
-                  an explanation, then only the files a fix may change); --form plain: that
-                  grammar with no explanation (the coaching rule plain_first's request).
+    single_shot   the strong one completion, what a user gets by pasting the failure into a chat: the
+                  modules the failing tests import, the test files, the tests' output, and the ask for
+                  the corrected function(s) only, in one code block (agent/shot.py: the agent's first
+                  fix asks the same); the block written back by name (code/byname.py), then the
+                  task's check. Not stopped at the block's end (a chat is not).
     smolagents    a stock smolagents CodeAgent with three tools a user would write in an
                   afternoon (read_file, write_file, run_tests) and smolagents' default prompt.
     aider         Aider as it ships (benchmarks/peers.py): its repo map, no files named, --auto-test.
@@ -19,7 +18,7 @@ and `benchmarks/eval_table.py`. The two peers run from their own virtualenvs, ma
 
     python benchmarks/baselines.py single_shot [--model embedded:0.5b] [--only ID ...] [--out FILE]
     python benchmarks/baselines.py single_shot --suite evals/single   # the single-function bugs
-    python benchmarks/baselines.py single_shot --form plain --seed 1  # the first reply alone, grammar-held
+    python benchmarks/baselines.py single_shot --seed 1               # the embedded server seeded
     python benchmarks/baselines.py smolagents  [--max-steps 12]
     python benchmarks/baselines.py aider       [--only basket-add-renamed]
     python benchmarks/baselines.py mini_swe_agent [--max-steps 25]
@@ -32,7 +31,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import subprocess
 import sys
 import time
@@ -57,48 +55,63 @@ def _model_kwargs(api_base: str | None, model_id: str, api_key: str | None = Non
     return {"model": model_id, "api_base": api_base, "api_key": api_key or ("sk-local" if api_base else None)}
 
 
-FORMS = ("whole", "explain", "plain")
-ASKED = "Do not change the tests. Reply with"
-
-
-def _complete(messages: list[dict[str, str]], model: dict[str, Any], max_tokens: int, timeout: float,
-              grammar: str | None = None) -> tuple[str, Any]:
+def _complete(messages: list[dict[str, str]], model: dict[str, Any], max_tokens: int, timeout: float) -> tuple[str, Any]:
     import litellm
 
-    extra = {"extra_body": {"grammar": grammar}} if grammar else {}
     response = litellm.completion(messages=messages, temperature=0.1, max_tokens=max_tokens, timeout=timeout,
-                                  num_retries=0, **model, **extra)
+                                  num_retries=0, **model)
     return response.choices[0].message.content or "", response.usage
 
 
-FILE_BLOCK = re.compile(r"^#+\s*`?([\w./-]+\.\w+)`?\s*\n```[a-zA-Z]*\n(.*?)\n```", re.M | re.S)
+def imported_code(files: dict[str, str], tests: list[str]) -> dict[str, str]:
+    """The repository's modules the test files import, and the modules those import (not tests)."""
+    from agent_runtime.agent.tasks import TEST_FILE
+    from agent_runtime.code.index import file_facts, module_of
+
+    modules = {module_of(path): path for path in files if path.endswith(".py")}
+    found: dict[str, str] = {}
+    queue, seen = list(tests), set(tests)
+    while queue:
+        path = queue.pop()
+        facts = file_facts(files[path], path)
+        for module, attribute in list(facts.imports.values()) + [(m, None) for m in facts.star] if facts else []:
+            for name in (f"{module}.{attribute}" if attribute else None, module):
+                other = modules.get(name) if name else None
+                if other and other not in seen:
+                    seen.add(other)
+                    queue.append(other)
+                    if not TEST_FILE.search(other):
+                        found[other] = files[other]
+    return found
 
 
-def single_shot(model: dict[str, Any], max_tokens: int, form: str = "whole"):
-    from agent_runtime.agent.edits import EXPLAIN
+def single_shot(model: dict[str, Any], max_tokens: int):
     from agent_runtime.agent.shot import shot_message
-    from agent_runtime.agent.tasks import fix_targets
-    from agent_runtime.models.grammar import edit_grammar
+    from agent_runtime.agent.tasks import TEST_FILE
+    from agent_runtime.code.byname import first_block, place
+    from agent_runtime.code.symbols import SymbolError
 
     def attempt(task: Task, repo: Path, options: EvalOptions, timeout: float) -> dict[str, Any]:
         env = check_env(python_bin_dir(repo.parent))
         before = run_shell(task.check, repo, env, timeout=300)
-        prompt = shot_message(task.prompt, task.files, task.check, before.output)  # the agent's shot_first asks the same
-        grammar = None
-        if form != "whole":  # the agent's grammar: the files a fix may change, what is wrong first or not at all
-            grammar = edit_grammar(fix_targets(sorted(task.files), task.prompt), explanation_lines=8 if form == "explain" else 0)
-            prompt = prompt.replace(ASKED, f"Do not change the tests. {EXPLAIN}reply with") if form == "explain" else prompt
+        tests = {path: text for path, text in task.files.items() if TEST_FILE.search(path)}
+        code = imported_code(task.files, sorted(tests)) or {p: t for p, t in task.files.items()
+                                                            if p.endswith(".py") and p not in tests}
+        prompt = shot_message(task.prompt, code, tests, task.check, before.output)
         started = time.monotonic()
-        text, usage = _complete([{"role": "user", "content": prompt}], model, max_tokens, timeout, grammar)
-        written = []
-        for path, content in FILE_BLOCK.findall(text):
-            target = (repo / path).resolve()
-            if repo.resolve() in target.parents and path in task.files:  # only the task's own files
-                target.write_text(content.rstrip("\n") + "\n", encoding="utf-8")
-                written.append(path)
+        text, usage = _complete([{"role": "user", "content": prompt}], model, max_tokens, timeout)
+        written, why = [], None
+        _, block = first_block(text)
+        try:
+            placed = place(block, code).texts if block is not None else {}
+        except SymbolError as exc:
+            placed, why = {}, exc.error
+        for path, content in placed.items():
+            (repo / path).write_text(content, encoding="utf-8")
+            written.append(path)
         return {"status": "answered" if written else "no_files", "steps": 1, "model_s": round(time.monotonic() - started, 2),
                 "tokens_in": getattr(usage, "prompt_tokens", None), "tokens_out": getattr(usage, "completion_tokens", None),
-                "files_written": written, "parse_failures": 0 if written else 1}
+                "files_written": written, "parse_failures": 0 if written else 1, "unplaced": why}
 
     return attempt
 
@@ -180,10 +193,9 @@ def smolagents_agent(model: dict[str, Any], max_tokens: int, max_steps: int):
     return attempt
 
 
-def make_attempt(system: str, model: dict[str, Any], max_tokens: int, max_steps: int, window: int | None,
-                 form: str = "whole"):
+def make_attempt(system: str, model: dict[str, Any], max_tokens: int, max_steps: int, window: int | None):
     if system == "single_shot":
-        return single_shot(model, max_tokens, form)
+        return single_shot(model, max_tokens)
     if system == "smolagents":
         return smolagents_agent(model, max_tokens, max_steps)
     from peers import Endpoint, aider_attempt, mini_attempt
@@ -202,8 +214,6 @@ def main() -> None:
     parser.add_argument("--max-steps", type=int, default=12)
     parser.add_argument("--max-tokens", type=int, help="the cap on every reply (default: MODEL_MAX_TOKENS)")
     parser.add_argument("--timeout", type=float, help="seconds per task (default: each task's timeout_s)")
-    parser.add_argument("--form", choices=FORMS, default="whole",
-                        help="single_shot's request: whole (default), explain or plain (the agent's fix grammar)")
     parser.add_argument("--seed", type=int, help="the embedded server samples every request from this seed")
     parser.add_argument("--out", type=Path)
     parser.add_argument("--keep", action="store_true", help="keep each task's directory (repository, peer logs)")
@@ -244,7 +254,7 @@ def main() -> None:
         window = context_window(settings, model_id, settings.model_api_base)
         label = model_id
     try:
-        attempt = make_attempt(args.system, model, max_tokens, args.max_steps, window, args.form)
+        attempt = make_attempt(args.system, model, max_tokens, args.max_steps, window)
         results = run_suite(tasks, attempt, EvalOptions(timeout_s=args.timeout, keep=args.keep), out, system=args.system,
                             on_result=lambda r, p: print(f"[{p.done}/{p.total}] {r['id']}: "
                                                          f"{'solved' if r.get('solved') else r.get('status')} "
@@ -253,7 +263,7 @@ def main() -> None:
         if server is not None:
             server.stop()
     s = summary(results)
-    emit({"benchmark": f"baseline_{args.system}", "form": args.form, "seed": args.seed, "model": label, "max_tokens": max_tokens, "solved": s["solved"],
+    emit({"benchmark": f"baseline_{args.system}", "seed": args.seed, "model": label, "max_tokens": max_tokens, "solved": s["solved"],
           "total": s["total"], "median_wall_s": s["median_wall_s"], "steps": s["steps"], "tokens_in": s["tokens_in"],
           "tokens_out": s["tokens_out"], "parse_failures": s["parse_failures"], "results": str(out)})
 

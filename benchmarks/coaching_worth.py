@@ -8,17 +8,19 @@ more on this machine, which the arms after it are spared (docs/evaluation.md).
                                         [--suite evals/tasks.jsonl] [--only ID ...] [--budget 300]
                                         [--seed 1] [--out-dir DIR] [--dry-run]
 
-An arm is `single_shot` (one plain completion of the same model: benchmarks/baselines.py, the yardstick
-the agent must beat), `profile` (the model's built-in rules, AGENT_COACHING unset), `plain` (every rule off),
+An arm is `single_shot` (the strong one completion of the same model: benchmarks/baselines.py, the
+yardstick the agent must beat), `profile` (the model's built-in rules, AGENT_COACHING unset), `plain` (every rule off),
 `-RULE` (the profile without one rule), changes joined (`+shot_first+function_retries`), any other
 AGENT_COACHING value, or `@REV`: another build,
 this repository's package at git revision REV (its profile), run from a copy of it -- old and new
-builds alternating task by task (`--arms @b3b57f5^1,profile`: before and after issue 31). The default tasks are the
+builds alternating task by task (`--arms @b3b57f5^1,profile`: before and after a change). The default tasks are the
 12 small tasks of docs/evaluation.md; with another --suite (`--suite evals/single`), every task of that suite.
 Prints one JSON object: per arm solved/total, the median seconds a task and to the first model
 request, steps, fix attempts and the coder's requests by reason (`requests`: a step, a fix, or
 where a rule stepped in: a retry, a fresh start); per task
-the arms side by side; `worth` is each arm's solved count against `profile`'s. The results files stay in --out-dir
+the arms side by side; `worth` is each arm's solved count against `profile`'s; `against_one_completion` each
+arm's median time and first request's tokens written over single_shot's (over every task, and over the tasks
+both solved at the first attempt). The results files stay in --out-dir
 (one JSONL per arm, for `agent-runtime eval compare`).
 
 The server samples every request from one seed (--seed), so that a request the arms send alike is
@@ -151,10 +153,47 @@ def arm_figures(results: list[dict]) -> dict:
             "median_first_request_tokens_in": median([(r.get("first_request_tokens") or [None])[0] or
                                                       (r.get("tokens_in") if r.get("steps") == 1 else None)
                                                       for r in results]),
+            # tokens written by the first request (single_shot: its only one): the time a 2-core CPU spends
+            "median_first_request_tokens_out": median([first_tokens_out(r) for r in results]),
             "identical_fixes_applied": sum(r.get("identical_fixes_applied") or 0 for r in results),
             "fix_attempts": sum(r.get("attempts") or 0 for r in results),
             # where the arm's rules stepped in: its requests by reason, over every task
             "requests": dict(sorted(sum((Counter(r.get("requests") or {}) for r in results), Counter()).items()))}
+
+
+def first_tokens_out(result: dict) -> int | None:
+    tokens = (result.get("first_request_tokens") or [None, None])[1]
+    return tokens if tokens is not None else result.get("tokens_out") if result.get("steps") == 1 else None
+
+
+def one_attempt(result: dict) -> bool:
+    """Solved by its first request (single_shot: always its only one)."""
+    return bool(result.get("solved")) and (result.get("attempts") in (None, 1) or result.get("steps") == 1)
+
+
+def paired(by_arm: dict[str, list[dict]], base: str = "single_shot") -> dict:
+    """Each arm beside the strong one completion on the same tasks: medians of wall time over every task
+    and over the tasks both solved at the first attempt, and their ratios."""
+    if base not in by_arm:
+        return {}
+    ones = {r.get("id"): r for r in by_arm[base]}
+    out = {}
+    for arm, results in by_arm.items():
+        if arm == base:
+            continue
+        both = [(r, ones[r.get("id")]) for r in results if r.get("id") in ones]
+        firsts = [(a, b) for a, b in both if one_attempt(a) and one_attempt(b)]
+        ratio = [a.get("wall_s") / b.get("wall_s") for a, b in both if a.get("wall_s") and b.get("wall_s")]
+        out[arm] = {"tasks": len(both), "median_wall_s_ratio": _ratio(both), "median_per_task_ratio": median(ratio),
+                    "both_first_attempt": len(firsts), "both_first_attempt_wall_s_ratio": _ratio(firsts),
+                    "first_request_tokens_out_ratio": (lambda a, b: round(a / b, 2) if a and b else None)(
+                        median([first_tokens_out(a) for a, _ in both]), median([first_tokens_out(b) for _, b in both]))}
+    return out
+
+
+def _ratio(pairs: list[tuple[dict, dict]]) -> float | None:
+    a, b = median([x.get("wall_s") for x, _ in pairs]), median([y.get("wall_s") for _, y in pairs])
+    return round(a / b, 2) if a and b else None
 
 
 def start_server(model: str, seed: int | None):
@@ -249,6 +288,7 @@ def main(argv: list[str] | None = None) -> int:
           "seed": None if server is None or args.seed < 0 else args.seed, "arms": figures,
           **({"worth": {arm: base["solved"] - f["solved"] for arm, f in figures.items() if arm != "profile"}}
              if base else {}),
+          "against_one_completion": paired(by_arm),
           "results": {arm: str(out) for arm, out in outs.items()}, **({"eval_exit_codes": failed} if failed else {}),
           "tasks": rows})
     return 1 if failed else 0

@@ -5,7 +5,7 @@ A fix task starts with the fix: the failure and the code are in front of the mod
 reply is the fixed code (agent/edits.py). After each attempt, its tool calls say how it went (its
 proposal refused, or applied and the tests still fail). A failed fix is undone -- through the tool
 path, `undo_patch`, so it is a span with a policy decision like any change -- and the next request
-is a new attempt: the task's first message (shot_first: the shot's) and a note of what failed, sampled
+is a new attempt: the task's first message (the shot's, where there is one) and a note of what failed, sampled
 warmer. (With a failed attempt in view, small models wrote it again, step after step.) A reply that
 writes the change of an attempt that already failed is not applied again (`failed_with`).
 
@@ -14,11 +14,11 @@ same failure after several different fixes, fixes the model already tried (or th
 nothing), or no time left for another one -- and after AGENT_MAX_ATTEMPTS failed ones (3, as Aider's 3
 reflections): later attempts rarely pass and keep an unfixable task waiting (docs/evaluation.md).
 
-Coaching rules (models/profiles.py) decide six of these: `fresh_restart` (the undo and the fresh
-start; off, the failed fix stays and its failure is reflected back in the same conversation),
-`temperature_bumps` (the warmer refix), `new_function_per_attempt` (in a big repository, the next
-attempt held to the best-ranked function shown that no attempt wrote), `plain_first` (fixes asked for
-the code straight away), `shot_first` (the first asked in one completion's words) and
+The first fix, where the repository is shown whole, is asked as the strong one completion asks it
+(agent/shot.py), for every model. Coaching rules (models/profiles.py) decide four things after it:
+`fresh_restart` (the undo and the fresh start; off, the failed fix stays and its failure is reflected
+back in the same conversation), `temperature_bumps` (the warmer refix), `new_function_per_attempt` (in
+a big repository, the next attempt held to the best-ranked function shown that no attempt wrote) and
 `function_retries` (the later ones asked for functions, agent/pieces.py).
 """
 
@@ -55,8 +55,7 @@ NOTES_KEPT = 3  # earlier attempts the next one is told about
 SAME_FAILURE_LIMIT = 6
 REPEATED_FIX_LIMIT = 5
 NO_CHANGE_LIMIT = 6
-RULES = ("fresh_restart", "temperature_bumps", "new_function_per_attempt", "plain_first", "shot_first",
-         "function_retries")  # the coaching rules it follows
+RULES = ("fresh_restart", "temperature_bumps", "new_function_per_attempt", "function_retries")  # the coaching rules it follows
 
 
 @dataclass
@@ -81,6 +80,13 @@ class Attempt:
     changed: tuple[str, ...] = ()  # the files it changed on disk (undone since, under fresh_restart)
     repeated: int | None = None  # the earlier attempt whose change it wrote again (not applied)
     refused: str = ""  # why its change did not go in (a proposal or apply that was refused)
+    applied: bool = False  # its change went in (and was tested)
+
+    @property
+    def tried(self) -> bool:
+        """A fix that went in and failed its tests: what AGENT_MAX_ATTEMPTS counts (a reply that changed
+        nothing, a repeat, a change someone refused are bounded by their own limits)."""
+        return self.applied or bool(self.failure)
 
 
 @dataclass
@@ -97,8 +103,6 @@ class FixAttempts:
     fresh_restart: bool = True
     temperature_bumps: bool = True
     new_function_per_attempt: bool = True
-    plain_first: bool = False  # unmeasured (models/profiles.py UNMEASURED): in no profile yet
-    shot_first: bool = False  # the first fix asked as one completion is (agent/shot.py)
     function_retries: bool = False  # the later ones asked for functions, not files whole (agent/pieces.py)
     started: float | None = None  # when the task began, on `clock` (None: now)
     first_request_s: float | None = None  # from the task's start to its first model request
@@ -168,7 +172,7 @@ class FixAttempts:
         self.attempts.append(Attempt(len(self.attempts) + 1, thought(step, explained),
                                      "\n".join(failure_lines(observations)),
                                      fix_key(step.code_action or ""), now - self._attempt_started, wrote, changed, repeated,
-                                     refusal(calls)))
+                                     refusal(calls), applied))
         self._attempt_started = now
         number = len(self.attempts)
         if repeated is not None:
@@ -202,14 +206,13 @@ class FixAttempts:
         self._pending = RequestPlan(edit=self._current, temperature=warmer, fresh=fresh)
 
     def _form(self, request: EditRequest, number: int) -> EditRequest:
-        """Attempt `number`'s request: under shot_first the first is one completion's (agent/shot.py),
-        under function_retries the later ones name functions (agent/pieces.py), under plain_first the
-        odd ones are asked for the code straight away, the others say first what is wrong."""
-        if self.shot_first and number == 1 and request.shot:
+        """Attempt `number`'s request: the first is the strong one completion's where there is a shot
+        (agent/shot.py); under function_retries the later ones name functions (agent/pieces.py)."""
+        if number == 1 and request.shot:
             return request.alone()
         if self.function_retries and number > 1:
             request = by_function(request)
-        return request.plain() if self.plain_first and number % 2 == 1 else request
+        return request
 
     def _next_request(self) -> EditRequest:
         """In a big repository, each function shown gets its turn, in the order of the ranking: the
@@ -248,7 +251,7 @@ class FixAttempts:
     def _stop_reason(self) -> str | None:
         tested = [a for a in self.attempts if a.failure]
         same = tested[-SAME_FAILURE_LIMIT:]
-        if self.max_attempts is not None and len(self.attempts) >= self.max_attempts:
+        if self.max_attempts is not None and sum(1 for a in self.attempts if a.tried) >= self.max_attempts:
             why = f"that is the limit (AGENT_MAX_ATTEMPTS={self.max_attempts}; --max-attempts N tries more)"
         elif len(same) == SAME_FAILURE_LIMIT and len({a.failure for a in same}) == 1 \
                 and len({a.fix for a in same}) == SAME_FAILURE_LIMIT:
@@ -274,9 +277,11 @@ class FixAttempts:
 
     def summary(self, why: str) -> str:
         """The honest answer: could not fix it, what was tried, what still fails."""
-        kept = "Each failed change was undone, so the code is as it was." if self.fresh_restart \
-            else "The changes are still applied (undo_patch or /undo takes them back)."
-        lines = [f"Could not fix it: stopped after {len(self.attempts)} attempts because {why}. {kept}"]
+        applied = [a for a in self.attempts if a.applied]
+        kept = "No change was applied." if not applied else "Each failed change was undone, so the code is as it was." \
+            if self.fresh_restart else "The changes are still applied (undo_patch or /undo takes them back)."
+        count = len(self.attempts)
+        lines = [f"Could not fix it: stopped after {count} attempt{'' if count == 1 else 's'} because {why}. {kept}"]
         for attempt in self.attempts[-5:]:
             failure = attempt.failure.splitlines()[0].removeprefix("E").strip() if attempt.failure \
                 else f"not tested: {attempt.refused}" if attempt.refused else "not tested"

@@ -178,7 +178,7 @@ def grammar_chooser(tools: list, max_tokens: int, edit: tuple[str, ...] | None =
     code, the fix in the changes form (models/grammar.changes_grammar); readable=names, the Python
     grammar reading only those (a retry after a reply read a name nothing set). None: the model's
     own grammar, as set by constrain(). limits: the coaching rule grammar_limits (a SEARCH's length).
-    edit_explain: a fix's reply starts with what is wrong (False: with the code, as plain_first asks)."""
+    edit_explain: a fix's reply starts with what is wrong (False: with the code)."""
     if not edit and readable is None:
         return None
     made: dict[str, str] = {}

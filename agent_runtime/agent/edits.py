@@ -23,9 +23,12 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from agent_runtime.agent.blocks import Edit, apply_changes, parse_changes, parse_edits
+from agent_runtime.agent.shot import by_name
+from agent_runtime.code.byname import first_block, place
+from agent_runtime.code.symbols import SymbolError
 from agent_runtime.models.grammar import DIVIDER, REPLACE, SEARCH
 
-# A fix's reply says first what is wrong (the grammar holds it to that); plain_first leaves it out.
+# A fix's reply says first what is wrong (the grammar holds it to that); the shot asks it in a sentence.
 EXPLAIN = "First say in one or two sentences what is wrong and where. Then "
 EDIT_ASK = (
     f"Fix the code so that the tests pass. Do not change the tests. {EXPLAIN}reply with the complete new content "
@@ -98,6 +101,10 @@ LOOK_THERE = ("\n\nThe earlier attempts changed other code and the tests still f
               "mistake in {heading} and write the fix there.")
 UNCHANGED = ("That is the code exactly as it is now, and the tests fail with it. Find the line that causes the "
              "failure, change it, and write the corrected code whole under its heading.")
+NAMED_UNCHANGED = ("That is the code exactly as it is now, and the tests fail with it. Find the line that causes the "
+                   "failure, change it, and write the corrected function whole in one python code block.")
+NAMED_REMINDER = ("That reply has no python code block to use. Say in one sentence what is wrong, then write the "
+                  "corrected function whole in one python code block.")
 
 
 @dataclass
@@ -115,13 +122,16 @@ class EditRequest:
     wider_command: str | None = None  # then these tests, once the failing ones pass
     ask: str = EDIT_ASK
     max_blocks: int | None = None  # pieces one reply may write (None: every heading)
-    form: str = "whole"  # "whole": each heading's code written whole; "changes": SEARCH/REPLACE pairs; "shot": alone()
+    # "whole": each heading's code written whole; "changes": SEARCH/REPLACE pairs; "named" (Python) and
+    # "shot" (other code, files whole): the first fix as one completion asks it, alone()
+    form: str = "whole"
     file_text: Callable[[str], str | None] | None = None  # a file's text now (pieces go as one diff)
     written: list[str] = field(default_factory=list)  # the headings the last reply read wrote (changed or not)
     held_to: str | None = None  # the heading an attempt is held to (narrowed)
     explain: bool = True  # the reply starts with what is wrong (plain(): not asked, not let in)
     shot: str | None = None  # this fix as one completion asks it (agent/shot.py), where the repository is shown whole
     split: Callable[[list[Edit]], list[Edit]] = lambda edits: edits  # blocks into pieces (agent/pieces.py)
+    unplaced: str = ""  # why the last reply's block could not be written back by name (form "named")
 
     @classmethod
     def of(cls, targets: list[EditTarget], **options: Any) -> "EditRequest":
@@ -135,6 +145,8 @@ class EditRequest:
         """(explanation, the edits that change something, the headings written back as they are)."""
         if self.form == "changes":
             explanation, changed, unchanged = self._read_changes(text)
+        elif self.form == "named":
+            explanation, changed, unchanged = self._read_named(text)
         else:
             files = tuple(dict.fromkeys(t.path for t in self.targets.values())) if self.by_function and not self.held_to else ()
             explanation, edits = parse_edits(text, self.paths + tuple(f for f in files if f not in self.paths))
@@ -180,14 +192,29 @@ class EditRequest:
                                    max_blocks=1, ask=self.ask + LOOK_THERE.format(heading=heading), written=[],
                                    held_to=heading, split=lambda edits: edits)
 
-    def plain(self) -> "EditRequest":
-        """No explanation asked for: the code straight away, as one completion (plain_first)."""
-        ask = re.sub(re.escape(EXPLAIN) + "(.)", lambda m: m[1].upper(), self.ask)
-        return dataclasses.replace(self, ask=ask, explain=False, written=[])
-
     def alone(self) -> "EditRequest":
-        """Asked as one completion (shot_first): the shot's one message, no grammar, files whole."""
-        return dataclasses.replace(self, form="shot", explain=False, written=[]) if self.shot else self
+        """Asked as the strong one completion (agent/shot.py): the shot's one message, no grammar; Python
+        by name (the corrected functions in one block), other code files whole."""
+        if not self.shot:
+            return self
+        named = by_name({t.path: t.text for t in self.targets.values()})
+        return dataclasses.replace(self, form="named" if named else "shot", explain=False, written=[])
+
+    def _read_named(self, text: str) -> tuple[str, list[Edit], list[str]]:
+        """The reply's first code block, its definitions put into the files by name: each file it
+        changes written whole (what the model wrote, and not a line more, is what changes)."""
+        explanation, block = first_block(text)
+        self.unplaced = ""
+        if block is None:
+            return explanation, [], []
+        files = {heading: self.current(heading) or "" for heading in self.paths}
+        try:
+            placed = place(block, files)
+        except SymbolError as exc:
+            self.unplaced = f"{exc.error}. {exc.suggestion}"
+            return explanation, [], []
+        changed = [Edit(path, new) for path, new in placed.texts.items() if not _same(new, files[path])]
+        return explanation, changed, [] if changed else placed.names
 
     def _read_changes(self, text: str) -> tuple[str, list[Edit], list[str]]:
         """Each heading's code with its pairs applied. A heading any of whose SEARCH text is not in
@@ -216,6 +243,9 @@ class EditRequest:
         """What a retry is told when a reply changed nothing usable."""
         if self.form == "changes":
             return CHANGES_UNCHANGED if unchanged else CHANGES_REMINDER.format(paths=", ".join(self.paths))
+        if self.form == "named":
+            return NAMED_UNCHANGED if unchanged else f"That reply could not be used: {self.unplaced}" \
+                if self.unplaced else NAMED_REMINDER
         reminder = FUNCTIONS_REMINDER if self.by_function else EDIT_REMINDER
         return UNCHANGED if unchanged else reminder.format(paths=", ".join(self.paths))
 

@@ -11,8 +11,8 @@ Read top to bottom, as mini-swe-agent's default.py:
         else propose, apply_patch, run_tests: the one tool path (validators, policy, approval,
             sandbox, a span each, undo)
         the tests pass: the answer
-        else agent/attempts.py decides: undo and start again from the first message (shot_first: the
-        shot's) with a note of what failed (fresh_restart), or reflect it in the same conversation, or stop
+        else agent/attempts.py decides: undo and start again from the first message (the shot's,
+        where there is one) with a note of what failed (fresh_restart), or reflect it in the same conversation, or stop
 
 No Python is generated from a reply and no CodeAgent runs: the CodeAgent is for exploring and
 answering. Each attempt is a step: a CHAIN span (the LLM and TOOL spans under it), a memory step
@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from opentelemetry import trace
 
+from agent_runtime.agent.attempts import REFIX_TEMPERATURE
 from agent_runtime.agent.blocks import Edit, without_lead_in
 from agent_runtime.agent.edits import EditRequest, edit_messages, summary_line
 from agent_runtime.agent.outcomes import passing_answer
@@ -37,8 +38,8 @@ if TYPE_CHECKING:
     from agent_runtime.agent.attempts import FixAttempts, RequestPlan
     from agent_runtime.agent.frontend import Frontend
 
-REPEATED = ("That is the same change as attempt {number}, which was tested and failed:\n{failure}\nIt was not "
-            "applied again. The mistake is elsewhere, or that change is not the right one: write a different fix.")
+REPEATED = ("That is the same change as attempt {number}, which {what}\nIt was not applied again. The mistake is "
+            "elsewhere, or that change is not the right one: write a different fix.")
 
 
 class ModelFailed(Exception):
@@ -140,6 +141,18 @@ class Repair:
         step.model_input_messages, step.model_output_message = messages, reply
         step.model_output, step.token_usage = text, reply.token_usage
         explanation, edits, unchanged = request.read(text)
+        if not edits:  # asked again once, differently: a reply that changes nothing is no attempt yet
+            again = [*messages, _message("assistant", text), _message("user", request.again(bool(unchanged)))]
+            try:
+                second = self.parts.model.fix(again, request, reason(plan) + ", asked again: the reply changed nothing",
+                                              step.step_number, temperature=REFIX_TEMPERATURE)
+            except Exception as exc:  # noqa: BLE001 (as the first request)
+                raise ModelFailed(str(exc)) from exc
+            text = _text(second.content)
+            step.model_output, step.token_usage = text, _sum_usage(reply.token_usage, second.token_usage)
+            if plan.reflect is not None:
+                self.conversation += [again[-1], _message("assistant", text)]
+            explanation, edits, unchanged = request.read(text)
         if not edits:
             step.observations = (f"The reply wrote {', '.join(unchanged)} exactly as it is now. " if unchanged
                                  else "") + request.again(bool(unchanged))
@@ -155,7 +168,9 @@ class Repair:
         self._repeated = self.attempts.failed_with(change)
         if self._repeated is not None:
             failed = self.attempts.attempts[self._repeated - 1]
-            step.observations = REPEATED.format(number=self._repeated, failure=failed.failure or "(not tested)")
+            what = f"was tested and failed:\n{failed.failure}" if failed.failure else \
+                f"was not tested: {failed.refused}." if failed.refused else "was not tested."
+            step.observations = REPEATED.format(number=self._repeated, what=what)
             return None
         return self._apply_and_test(step, explanation, edits, request)
 
@@ -164,9 +179,9 @@ class Repair:
         assert request is not None
         if plan.reflect is not None:  # the same conversation: the first request, the exchange, the failure
             return self.base + self.conversation + [_message("user", f"{plan.reflect}\n\n{request.ask}")]
-        if request.form == "shot" and request.shot:  # one completion's message (and AGENTS.md, the system's part)
+        if request.form in ("shot", "named") and request.shot:  # one completion's message (and AGENTS.md, the system's part)
             return edit_messages(self.parts.first[:1], request.shot)
-        if plan.fresh is not None and request.shot:  # shot_first's later fixes: its words, then the notes and the ask
+        if plan.fresh is not None and request.shot:  # the later fixes after a shot: its words, then the notes and the ask
             return edit_messages(self.parts.first[:1], f"{shot_context(request.shot)}{plan.fresh}\n\n{request.ask}")
         return edit_messages(self.parts.first, request.ask if not plan.fresh else f"{plan.fresh}\n\n{request.ask}")
 
@@ -186,8 +201,10 @@ class Repair:
             result = self._call("apply_patch", patch_id=patch_id)
             said.append(f"applied {patch_id}" if "error" not in result else str(result))
             if "error" in result:
-                refused = bool(self.parts.history) and self.parts.history[-1].outcome == "refused"
-                if refused and "They said:" not in str(result["error"]):  # a person's words go back to the model
+                record = self.parts.history[-1] if self.parts.history else None
+                if record is not None and record.outcome == "refused" and record.refused_by != "user":
+                    # No one would let a change in (the policy, a hook, no terminal): another attempt cannot
+                    # help. A person's no asks for another fix, their words (if any) told to the model.
                     self._refused = (f"The fix was not applied: {result['error']}\nIt was proposed as "
                                      f"{', '.join(ids)}: {summary_line(explanation)}")
                     # Half a fix is no fix: what went in goes out (otherwise the attempts' undo does it).
@@ -221,9 +238,9 @@ def reason(plan: "RequestPlan") -> str:
     assert request is not None
     return "fix" + (f" held to {request.held_to} (new_function_per_attempt)" if request.held_to else "") \
         + (" asked for functions (function_retries)" if request.by_function else "") \
-        + (" asked as one completion (shot_first)" if request.form == "shot"
-           else "" if request.explain else " asked plainly (plain_first)") \
-        + (" after a failed one, from one completion's words (fresh_restart, shot_first)" if plan.fresh and request.shot
+        + (" asked as one completion" if request.form in ("shot", "named")
+           else "") \
+        + (" after a failed one, from one completion's words (fresh_restart)" if plan.fresh and request.shot
            else " after a failed one, from the first message (fresh_restart)" if plan.fresh
            else " after a failed one, in the same conversation" if plan.reflect else "")
 
@@ -279,6 +296,14 @@ def _change(edits: list[Edit], request: EditRequest) -> str:
         old, new = ([line.rstrip() + "\n" for line in text.rstrip().splitlines()] for text in (before[name], after[name]))
         parts += difflib.unified_diff(old, new, f"a/{name}", f"b/{name}")
     return "".join(parts) or "\n".join(e.content for e in edits)
+
+
+def _sum_usage(first: Any, second: Any) -> Any:
+    if first is None or second is None:
+        return second or first
+    from smolagents.monitoring import TokenUsage
+
+    return TokenUsage(first.input_tokens + second.input_tokens, first.output_tokens + second.output_tokens)
 
 
 def _message(role: str, text: str) -> Any:

@@ -32,6 +32,7 @@ from typing import Any, Callable, ContextManager
 from smolagents.models import ChatMessage, MessageRole, Model, TokenUsage
 
 from agent_runtime.agent.replycheck import normalized, reply_code, reply_problem, subscripted_numbers, unbound_reads
+from agent_runtime.agent.shot import STOP
 from agent_runtime.agent.tracing import REQUEST
 from agent_runtime.models.profiles import FULL, Coaching
 
@@ -156,8 +157,10 @@ class GuardedModel(Model):
         options = {"edit": request.paths, "edit_blocks": request.max_blocks, "edit_explain": request.explain,
                    "edit_changes": {h: request.current(h) or "" for h in request.paths}
                    if request.form == "changes" else None}
-        if request.form == "shot":  # as one completion: no grammar, not even the model's own (""), nothing held
+        if request.form in ("shot", "named"):  # as one completion: no grammar, not even the model's own ("")
             options, kwargs["grammar_for"] = None, lambda kind: ""
+        if request.form == "named":  # one block asked: the reply ends where it closes
+            kwargs["stop_sequences"] = [STOP]
         reply = self._call(messages, options, why, step, **kwargs)
         self.edits += 1
         self.last_reply = reply.content if isinstance(reply.content, str) else None

@@ -98,7 +98,7 @@ def prepare(task: str, repo: Path, listing: tuple[list[str], bool], run_tests: A
         return start
     targets: list[EditTarget] = []
     output = str(result.get("output", ""))
-    shot: str | None = None  # the fix as one completion asks it (shot_first), in a repository shown whole
+    shot: str | None = None  # the first fix as one completion asks it, in a repository shown whole
     planned: list[str] = []
     if planner is not None and coaching.on("planner") and fresh and asks_change(task):
         start.plan = _ask_planner(planner, repo, files, output, task, readable, cache_dir,
@@ -114,11 +114,13 @@ def prepare(task: str, repo: Path, listing: tuple[list[str], bool], run_tests: A
         chosen = sorted(editable, key=lambda p: p not in planned_files)
         # Read again after the tests ran (they may have changed them), through the one reader.
         targets = _targets(repo, chosen, readable)
-        if coaching.on("shot_first"):
-            # AGENTS.md leads every fix request already (the instructions): not shown a second time.
-            texts = {p: workspace_text(repo, p, readable) for p in start.shown if p != NOTES_FILE}
-            shot = shot_message(task + (start.plan.for_coder() if planned else ""), {p: t for p, t in texts.items() if t is not None},
-                                str(result.get("command") or plan.first), output)
+        # The first fix is asked as the strong one completion asks it (agent/shot.py): the code that
+        # may change, the tests and the other files read-only, AGENTS.md not again (it leads every request).
+        texts = {p: workspace_text(repo, p, readable) for p in start.shown if p not in (NOTES_FILE, "AGENTS.md")}
+        code = {t.path: t.text for t in targets}
+        context = {p: t for p, t in texts.items() if t is not None and p not in code and not p.rsplit("/", 1)[-1].startswith(".")}
+        shot = shot_message(task + (start.plan.for_coder() if planned else ""), code, context,
+                            str(result.get("command") or plan.first), output)
     else:
         involved = failure_files(repo, files, output, task, readable)
         view = focus_view(repo, files, output, task, readable, cache_dir=cache_dir, plan=planned or None)

@@ -29,11 +29,6 @@ RULES: dict[str, str] = {
                      "(off: the failure is reflected back in the same conversation, the change kept)",
     "new_function_per_attempt": "in a big repository each attempt is held to a function no attempt has written",
     "temperature_bumps": "fixes after a failed one and retries are sampled warmer than MODEL_TEMPERATURE",
-    "plain_first": "the first fix, and every other one, is asked as one completion is: the code straight away; "
-                   "the others say first what is wrong (off: every fix says first what is wrong)",
-    "shot_first": "in a repository shown whole, the first fix is asked in one completion's words (the files, "
-                  "the tests' output as run, no grammar); the next ones start from the same words, then the notes and the "
-                  "agent's ask (off: every fix is asked from the agent's first message)",
     "function_retries": "where the files a fix may change are shown whole, the fixes after the first are asked "
                         "for each function they change, written alone (### path::name); off: each file, whole",
     "localization": "before the first request: the traced spectrum run and the values run rank the code shown",
@@ -47,12 +42,12 @@ RULES: dict[str, str] = {
 ALL = frozenset(RULES)
 PLAIN = "plain"
 # A rule newer than the profiles joins one once a benchmark shows it pays there (docs/evaluation.md).
-UNMEASURED = frozenset({"skill_preload", "plain_first"})
+UNMEASURED = frozenset({"skill_preload"})
 # Worth nothing or less to the 1.5B, each measured alone (docs/evaluation.md). The smaller models were
 # not measured rule by rule and keep every rule they ran with before.
 DROPPED_FOR_1_5B = frozenset({"temperature_bumps", "reply_repairs"})
 # Measured together with the 1.5B alone, against one completion on both suites (docs/evaluation.md).
-JOINED_FOR_1_5B = frozenset({"shot_first", "function_retries"})
+JOINED_FOR_1_5B = frozenset({"function_retries"})
 SMALLER = ALL - UNMEASURED - JOINED_FOR_1_5B  # what the 0.5B and the 270M run with
 RULES_BY_PROFILE: dict[str, frozenset[str]] = {
     PLAIN: frozenset(),

@@ -122,7 +122,9 @@ def invoke(tool: "RuntimeTool", args: tuple, kwargs: dict[str, Any]) -> ToolResu
         facts = {k: result[k] if not isinstance(result[k], str) else result[k][:600]
                  for k in RECORDED_FACTS if isinstance(result.get(k), (bool, int, str))
                  or (isinstance(result.get(k), list) and all(isinstance(v, str) for v in result[k]))}
-        record = CallRecord(tool.name, arguments, outcome, error_type, duration_ms, facts=facts)
+        refused_by = None if outcome != "refused" else "hook" if blocked_by else \
+            approval.source if approval is not None and not approval.approved else "policy"
+        record = CallRecord(tool.name, arguments, outcome, error_type, duration_ms, facts=facts, refused_by=refused_by)
         runtime.state.record(record)  # 6 record
         runtime.observe(record, decision, approval)
         runtime.hooks.after_tool(record, shaped, decision, approval)

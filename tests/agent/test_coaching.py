@@ -181,32 +181,6 @@ def test_new_function_per_attempt_holds_the_next_attempt_to_another_function_onl
     assert (attempts.take().edit.paths == ("pkg/core.py::A",)) is narrowed
 
 
-@pytest.mark.parametrize("coaching, plain", [(Coaching("all", ALL), True), (FULL, False)])
-@pytest.mark.parametrize("fresh", [True, False])
-def test_plain_first_asks_the_first_fix_for_the_code_straight_away_only_where_on(coaching, plain, fresh):
-    """Where plain_first is on, the first fix is asked as one completion is (no explanation asked for,
-    none let in by its grammar) and the next one says first what is wrong, from a fresh start or in
-    the same conversation alike; where it is off, every fix says first what is wrong."""
-    from agent_runtime.agent.attempts import RULES, FixAttempts
-    from agent_runtime.agent.edits import EXPLAIN, EditRequest, EditTarget
-
-    rules = coaching if fresh else Coaching(coaching.profile, coaching.rules - {"fresh_restart"})
-    for request in (EditRequest.of([EditTarget.file("calc.py", "x = 1\n")]),
-                    EditRequest.of([EditTarget.of_symbol("pkg/core.py", n, f"def {n}():\n    return 1\n") for n in "AB"])):
-        assert request.explain and EXPLAIN in request.ask
-        attempts = FixAttempts(undo=lambda patch_id: {"patch_id": patch_id, "files": ["calc.py"]},
-                               **{rule: rules.on(rule) for rule in RULES})
-        attempts.begin(request, first_call=0)
-        first = attempts.take().edit
-        assert first.explain is not plain and (EXPLAIN in first.ask) is not plain, request.form
-        assert ("Do not change the tests. Reply with" in first.ask or "Do not change the tests. Write only" in first.ask) \
-            is plain
-        history = [call("propose_file", patch_id="p1"), call("apply_patch", patch_id="p1"), call("run_tests", passed=False)]
-        attempts.after_step(failed_step(), history)
-        second = attempts.take().edit
-        assert second.explain and EXPLAIN in second.ask, "the next fix is asked the other way"
-
-
 def test_the_time_to_the_first_request_is_measured_from_the_task_s_start():
     from agent_runtime.agent.attempts import FixAttempts
 

@@ -98,8 +98,7 @@ def test_a_change_reads_the_same_however_it_was_written():
         fix_key(_change(functions.read(f"### calc.py::add\n```python\n{shallower}```")[1], functions))
 
 
-@pytest.mark.parametrize("rules", ["-shot_first,+function_retries", "+shot_first,+function_retries"])
-def test_a_fix_after_a_failed_one_writes_one_function_and_the_rest_of_the_file_stays(tmp_path, rules):
+def test_a_fix_after_a_failed_one_writes_one_function_and_the_rest_of_the_file_stays(tmp_path):
     """The first fix fails (written whole) and is undone; the second request asks for functions, and its
     reply -- one function, indented as it likes -- changes that function alone, through one diff."""
     files = {**BUGGY_PROJECT, "calc.py": "# calculator\nimport math\n\n\n" + CALC + "\n\nPI = math.pi\n"}
@@ -108,7 +107,7 @@ def test_a_fix_after_a_failed_one_writes_one_function_and_the_rest_of_the_file_s
     replies = [f"add is wrong.\n\n### calc.py\n```python\n{first}```\n",
                "add subtracts.\n\n### calc.py::add\n```python\n  def add(a, b):\n      return a + b\n```\n"]
     done = run_cli("--approval", "auto", "--model", f"replay:{write_replay(tmp_path / 'r.json', replies)}", "--json",
-                   TASK, cwd=repo, timeout=600, env={"AGENT_COACHING": rules, "RUNS_DIR": str(tmp_path / "runs")})
+                   TASK, cwd=repo, timeout=600, env={"AGENT_COACHING": "+function_retries", "RUNS_DIR": str(tmp_path / "runs")})
     assert done.returncode == 0, done.stderr
     assert (repo / "calc.py").read_text() == files["calc.py"].replace("a - b", "a + b"), "only add changed"
     events = [json.loads(line) for line in done.stdout.splitlines()]
@@ -116,9 +115,8 @@ def test_a_fix_after_a_failed_one_writes_one_function_and_the_rest_of_the_file_s
     spans = llm_spans(tmp_path / "runs")
     asked = [a["llm.input_messages.0.message.content"] for a in spans]
     assert len(asked) == 2 and FUNCTIONS_ASK not in asked[0] and asked[1].endswith(FUNCTIONS_ASK)
-    assert spans[1]["agent_runtime.request"] == "fix asked for functions (function_retries) after a failed one, " + (
-        "from one completion's words (fresh_restart, shot_first)" if "+shot_first" in rules
-        else "from the first message (fresh_restart)")
+    assert spans[1]["agent_runtime.request"] == "fix asked for functions (function_retries) after a failed one, " \
+        "from one completion's words (fresh_restart)"
     assert "function_retries" not in spans[0]["agent_runtime.request"]
     proposed = [e for e in events if e["type"] == "tool_call" and e.get("tool", "").startswith("propose")]
     assert [e["tool"] for e in proposed] == ["propose_file", "propose_patch_unified"], proposed
@@ -134,7 +132,7 @@ def test_the_same_change_written_as_a_function_after_its_file_failed_is_not_appl
                "add adds.\n\n### calc.py::add\n```python\ndef add(a, b):\n    return a + b\n```\n"]
     done = run_cli("--approval", "auto", "--model", f"replay:{write_replay(tmp_path / 'r.json', replies)}", "--json",
                    TASK, cwd=repo, timeout=600,
-                   env={"AGENT_COACHING": "-shot_first,+function_retries", "RUNS_DIR": str(tmp_path / "runs")})
+                   env={"AGENT_COACHING": "+function_retries", "RUNS_DIR": str(tmp_path / "runs")})
     assert done.returncode == 0, done.stderr
     events = [json.loads(line) for line in done.stdout.splitlines()]
     tests = [e for e in events if e["type"] == "tool_call" and e.get("tool") == "run_tests"]
@@ -170,12 +168,14 @@ def test_the_note_of_a_reply_that_changed_nothing_does_not_ask_for_the_other_for
     to write whole files by the note it carries."""
     repo = make_repo(tmp_path / "p", BUGGY_PROJECT)
     tests_only = "### test_calc.py\n```python\n" + BUGGY_PROJECT["test_calc.py"].replace("== 5", "== -1") + "```\n"
-    replies = [tests_only, "add adds.\n\n### calc.py::add\n```python\ndef add(a, b):\n    return a + b\n```\n"]
+    replies = [tests_only, tests_only, "add adds.\n\n### calc.py::add\n```python\ndef add(a, b):\n    return a + b\n```\n"]
     done = run_cli("--approval", "auto", "--model", f"replay:{write_replay(tmp_path / 'r.json', replies)}", "--json",
                    TASK, cwd=repo, timeout=600,
-                   env={"AGENT_COACHING": "+shot_first,+function_retries", "RUNS_DIR": str(tmp_path / "runs")})
+                   env={"AGENT_COACHING": "+function_retries", "RUNS_DIR": str(tmp_path / "runs")})
     assert done.returncode == 0, done.stderr
-    second = llm_spans(tmp_path / "runs")[1]["llm.input_messages.0.message.content"]
+    spans = llm_spans(tmp_path / "runs")
+    assert spans[1]["agent_runtime.request"].endswith("asked again: the reply changed nothing"), "once, in the same attempt"
+    second = spans[2]["llm.input_messages.0.message.content"]
     assert "Attempt 1 did not work: it changed no file." in second and second.endswith(FUNCTIONS_ASK)
     assert "complete corrected file" not in second and "a + b" in (repo / "calc.py").read_text()
 

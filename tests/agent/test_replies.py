@@ -240,19 +240,15 @@ def test_a_reply_that_did_not_parse_is_not_shown_to_the_model_again(tmp_path):
     assert "print(apply_patch(patch_id=')" not in after.split("Thought: patch it", 1)[1].split("Error", 1)[0]
 
 
-@pytest.mark.parametrize("rules", ["", "-shot_first"])
+@pytest.mark.parametrize("rules", ["", "plain"])
 def test_a_small_repository_and_a_failing_test_come_with_the_task(tmp_path, rules):
-    """In the agent's first message, or (the 1.5B's profile: shot_first) in one completion's words."""
+    """In one completion's words, for every model: the code, the tests read-only, the tests' output."""
     replies = [step("done", 'final_answer("x")')]
     with session_for(tmp_path, replies, AGENT_COACHING=rules) as session:
         session.run("The test test_add fails. Fix it.")
     first = "\n".join(text_of(m) for m in session.model.requests[0])
     assert "def add(a, b):\n    return a - b" in first and "assert -1 == 5" in first
-    if rules:
-        assert "The repository is small; here are its files" in first
-        assert "The tests, run for you just now (run_tests()):" in first
-    else:
-        assert "Here are the repository's files." in first and "Running `" in first
+    assert "The code (the fix goes here):" in first and "Running `" in first
     assert [c.tool for c in session.runtime.state.history] == ["run_tests"]
 
 
@@ -280,7 +276,7 @@ def test_a_fix_task_with_everything_shown_starts_with_the_fix(tmp_path, task, fo
         session.run(task)
     first = session.model.requests[0]
     assert "assert -1 == 5" in "\n".join(text_of(m) for m in first)  # the tests ran first in both cases
-    if forced:  # the 1.5B's profile: in one completion's words (shot_first)
+    if forced:  # in one completion's words
         assert len(first) == 1 and text_of(first[0]).startswith(task)
         assert text_of(first[0]).endswith(ASK) and "You are a coding agent" not in text_of(first[0])
     else:
@@ -446,8 +442,6 @@ def test_a_stricter_grammar_holds_for_the_retry_only_and_a_fix_for_its_request_o
     assert "### calc.py" in fixed.content
     assert constrained[2] == {"edit": ("calc.py",), "edit_blocks": None, "edit_changes": None, "edit_explain": True}, \
         "the fix request has the edit form's grammar"
-    model.fix([], EditRequest(("calc.py",)).plain(), "fix after a failed one", 2)
-    assert constrained[3]["edit_explain"] is False, "a plain request's grammar lets no explanation in (plain_first)"
     assert temperatures[2] == 0.7, "the fix's temperature for its request"
     model.generate([])
     assert constrained[4:] == [{}] and temperatures[4] is None, "the fix's grammar and temperature held for it alone"
@@ -468,7 +462,7 @@ def test_after_a_fix_that_fails_its_tests_the_next_reply_is_a_fix_again_sampled_
 
     replies = [edit("add() subtracts.", "calc.py", FIXED_CALC.replace("a + b", "a ** b")),  # the tests still fail: undone
                edit("add() must add.", "calc.py", FIXED_CALC)]  # from the file as first shown; passes and finishes
-    with session_for(tmp_path, replies, AGENT_COACHING="+temperature_bumps,-shot_first,-function_retries") as session:
+    with session_for(tmp_path, replies, AGENT_COACHING="+temperature_bumps,-function_retries") as session:
         required = []
         fix = session.agent.model.fix  # each fix request the repair loop makes (agent/repair.py)
         session.agent.model.fix = lambda messages, request, why, step, temperature=None: required.append(
@@ -597,7 +591,7 @@ def test_each_llm_span_names_the_temperature_its_request_was_sampled_at(tmp_path
                step("read", 'print(read_file(path="calc.py"))'), step("read", 'print(read_file(path="calc.py"))'),
                step("done", 'final_answer("it adds")')]
     with session_for(tmp_path, replies, MODEL_TEMPERATURE="0.1",
-                     AGENT_COACHING="+temperature_bumps,-shot_first,-function_retries") as session:
+                     AGENT_COACHING="+temperature_bumps,-function_retries") as session:
         assert session.run("Fix the failing test.").status == "answered"
         assert session.run("What does calc.py do? Look before you answer.").status == "answered"
     spans = [json.loads(line) for run in (tmp_path / "runs").iterdir()

@@ -184,10 +184,10 @@ def test_the_single_shot_arm_runs_the_baseline_on_the_same_tasks_without_coachin
 
 def test_an_arm_of_several_changes_joined_runs_them_all(tmp_path):
     """Commas part the arms, so `+a-b` is AGENT_COACHING `+a,-b`; one change, or a list, goes as written."""
-    done = subprocess.run([sys.executable, str(SCRIPT), "--arms", "+shot_first+function_retries,-hints,plain,profile",
+    done = subprocess.run([sys.executable, str(SCRIPT), "--arms", "+hints+function_retries,-hints,plain,profile",
                            "--only", "convert-temperature", "--dry-run"],
                           capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     environments = {c["arm"]: c["environment"] for c in json.loads(done.stdout)["commands"]}
-    assert environments == {"+shot_first+function_retries": {"AGENT_COACHING": "+shot_first,+function_retries"},
+    assert environments == {"+hints+function_retries": {"AGENT_COACHING": "+hints,+function_retries"},
                             "-hints": {"AGENT_COACHING": "-hints"}, "plain": {"AGENT_COACHING": "plain"}, "profile": {}}

@@ -248,7 +248,7 @@ coder = "recorded"
     assert rows["big"] == {"profile": "plain", "source": "built-in", "rules": []}
     assert rows["helped"] == {"profile": "plain", "source": "models file", "rules": ["hints"]}
     its = [r for r in every if r not in ("reply_repairs", "temperature_bumps")]  # the 1.5B's profile, and its own two
-    its[4:4] = ["shot_first", "function_retries"]
+    its[4:4] = ["function_retries"]
     assert rows["recorded"] == {"profile": "qwen2.5-coder-1.5b", "source": "built-in", "rules": its}
     text = run_cli("models", cwd=tmp_path, env={**env, "AGENT_COACHING": "-hints"}, timeout=120)
     assert text.returncode == 0, text.stderr

@@ -256,7 +256,7 @@ def test_the_edit_grammar_compiles_and_writes_only_the_files_it_may():
 
 
 def test_without_an_explanation_the_reply_is_the_code_straight_away():
-    """plain_first (models/profiles.py): a retry asked as one completion is, the code first. The
+    """A request that asks for no explanation (explanation_lines=0): the code first. The
     grammar then lets no text in before the first heading, and still only the files a fix may change;
     the changes form likewise. Both compile in llama.cpp (a repetition {0,-1} did not: a 500 per retry)."""
     import random

@@ -19,9 +19,9 @@ from agent_runtime.models.profiles import (
     switches,
 )
 
-SMALL = ALL - UNMEASURED - {"shot_first", "function_retries"}  # the 0.5B's and the 270M's profiles
+SMALL = ALL - UNMEASURED - {"function_retries"}  # the 0.5B's and the 270M's profiles
 # the 1.5B's: two rules measured worth nothing out, two measured with it alone in
-SMALL_1_5B = SMALL - {"temperature_bumps", "reply_repairs"} | {"shot_first", "function_retries"}
+SMALL_1_5B = SMALL - {"temperature_bumps", "reply_repairs"} | {"function_retries"}
 
 
 @pytest.mark.parametrize("model_id, profile", [
@@ -41,12 +41,12 @@ def test_the_rules_are_the_ones_the_issue_names():
     assert DROPPED_FOR_1_5B == {"temperature_bumps", "reply_repairs"}
     assert RULES_BY_PROFILE["qwen2.5-coder-1.5b"] == SMALL_1_5B, "a rule measured worth nothing is dropped"
     assert list(RULES) == ["grammar_limits", "reply_repairs", "repeat_retry", "fresh_restart",
-                           "new_function_per_attempt", "temperature_bumps", "plain_first", "shot_first", "function_retries",
+                           "new_function_per_attempt", "temperature_bumps", "function_retries",
                            "localization", "extra_test_runs", "planner", "hints", "skill_preload"]
-    assert UNMEASURED == {"skill_preload", "plain_first"}, "a rule joins the small models' profiles once measured there"
-    assert JOINED_FOR_1_5B == {"shot_first", "function_retries"}
-    assert {"shot_first", "function_retries"} <= RULES_BY_PROFILE["qwen2.5-coder-1.5b"]
-    assert not {"shot_first", "function_retries"} & RULES_BY_PROFILE["qwen2.5-coder-0.5b"], \
+    assert UNMEASURED == {"skill_preload"}, "a rule joins the small models' profiles once measured there"
+    assert JOINED_FOR_1_5B == {"function_retries"}
+    assert {"function_retries"} <= RULES_BY_PROFILE["qwen2.5-coder-1.5b"]
+    assert not {"function_retries"} & RULES_BY_PROFILE["qwen2.5-coder-0.5b"], \
         "measured with the 1.5B only"
     with pytest.raises(KeyError):
         coaching_for(None).on("no_such_rule")
