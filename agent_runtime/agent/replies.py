@@ -162,6 +162,8 @@ class GuardedModel(Model):
         if request.form == "named":  # one block asked: the reply ends where it closes
             kwargs["stop_sequences"] = [STOP]
         reply = self._call(messages, options, why, step, **kwargs)
+        if request.form == "named" and isinstance(reply.content, str) and reply.content.count("```") % 2:
+            reply.content += STOP.rstrip()  # the fence the stop took: the exchange reads as the model wrote it
         self.edits += 1
         self.last_reply = reply.content if isinstance(reply.content, str) else None
         return reply

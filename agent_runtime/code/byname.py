@@ -5,8 +5,8 @@ What a person gets by pasting a failing test into a chat is "the corrected funct
 writes the few lines that change, not the files around them, and tokens written are a small model's
 time. Each definition of the block replaces the one definition of its name in the files given
 (symbols.replace: re-indented to where it stands, every other line byte for byte); a name no file
-defines is new and goes into the file of the first definition replaced; an import goes in only where a
-piece placed there uses it. Tests the block writes (`test_*`, `Test*`) and imports of the file's own
+defines is new and goes into the file of the first definition replaced; an import goes into each file
+changed whose code uses the name it binds and does not bind it yet. Tests the block writes (`test_*`, `Test*`) and imports of the file's own
 module are never put into code. Standard library only.
 """
 
@@ -96,7 +96,8 @@ def place(block: str, files: dict[str, str]) -> Placed:
     for piece in new:
         texts[home] = texts[home].rstrip("\n") + "\n\n\n" + piece.rstrip() + "\n"
         placed.names.append(f"{home}::{_name_of(ast.parse(piece).body[0])}")
-    texts[home] = _with_imports(texts[home], imports, home)
+    for path in [p for p, t in texts.items() if t != files[p]]:
+        texts[path] = _with_imports(texts[path], imports, path)
     placed.texts = {p: t for p, t in texts.items() if t != files[p]}
     return placed
 
@@ -195,4 +196,6 @@ def _with_imports(text: str, imports: list[tuple[str, set[str]]], path: str) -> 
     if not last and tree.body and isinstance(tree.body[0], ast.Expr) and isinstance(tree.body[0].value, ast.Constant):
         last = tree.body[0].end_lineno  # after the module's docstring
     lines = text.splitlines(keepends=True)
-    return "".join(lines[:last]) + "".join(w.rstrip() + "\n" for w in wanted) + "".join(lines[last:])
+    gap = "\n" if last < len(lines) and lines[last].strip() and not any(
+        isinstance(n, (ast.Import, ast.ImportFrom)) and n.lineno == last + 1 for n in tree.body) else ""
+    return "".join(lines[:last]) + "".join(w.rstrip() + "\n" for w in wanted) + gap + "".join(lines[last:])

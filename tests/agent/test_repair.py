@@ -160,3 +160,69 @@ def test_a_fix_of_code_alone_that_fails_is_told_apart_in_the_give_up_answer(tmp_
     assert done.returncode == 4, done.stderr
     answer = next(json.loads(line)["answer"] for line in done.stdout.splitlines() if '"final_answer"' in line)
     assert "- attempt 1 (changed calc.py, undone): (no explanation) -> assert 6 == 5" in answer, answer
+
+
+def test_a_person_s_no_at_a_fix_asks_for_another_and_a_yes_applies_it(tmp_path):
+    """At a terminal the person refuses the first fix (n): it is not applied, and the next fix is asked
+    for (a person's no is not the end of the task); the second, approved, is applied and passes. What
+    the give-up or the answer says of the first is that it was refused, never that it was tested."""
+    import os
+
+    from conftest import VENV_BIN
+    from terminal import Terminal
+
+    repo = make_repo(tmp_path / "p", BUGGY_PROJECT)
+    replies = [edit("add subtracts.", CALC.replace("a - b", "a + b")), edit("add must add.", CALC.replace("a - b", "b + a"))]
+    replay = write_replay(tmp_path / "r.json", replies)
+    env = {**os.environ, "TERM": "xterm", "COLUMNS": "160", "RUNS_DIR": str(tmp_path / "runs")}
+    term = Terminal([str(VENV_BIN / "agent-runtime"), "--approval", "ask", "--model", f"replay:{replay}",
+                     "Fix the failing test."], repo, env)
+    term.read_until("[y/N", timeout=120)
+    term.type("n")
+    term.read_count("[y/N", 2, timeout=120)
+    assert "a + b" not in (repo / "calc.py").read_text(), "the refused fix is not on disk"
+    term.type("y")
+    assert term.wait(timeout=120) == 5, term.output[-3000:]  # answered, with a call refused on the way
+    assert "b + a" in (repo / "calc.py").read_text()
+    run_dir = next((tmp_path / "runs").iterdir())
+    asked = [s["attributes"] for s in load_spans(run_dir) if s["attributes"].get("openinference.span.kind") == "LLM"]
+    assert len(asked) == 2 and "fresh_restart" in asked[1]["agent_runtime.request"]
+
+
+def test_a_reply_that_changes_nothing_is_asked_again_once_and_is_no_attempt(tmp_path):
+    """The first reply writes the code back as it is: asked again in the same exchange (the reply and
+    why it changed nothing shown), warmer; the second reply is the fix, so one attempt, not two, and
+    --max-attempts 1 is enough."""
+    repo = make_repo(tmp_path / "p", BUGGY_PROJECT)
+    replies = [edit("Looks right.", CALC), edit("add subtracts.", CALC.replace("a - b", "a + b"))]
+    replay = write_replay(tmp_path / "r.json", replies)
+    done = run_cli("--approval", "auto", "--model", f"replay:{replay}", "--json", "--max-attempts", "1",
+                   "Fix the failing test.", cwd=repo, timeout=600, env={"RUNS_DIR": str(tmp_path / "runs")})
+    assert done.returncode == 0, done.stderr
+    assert "a + b" in (repo / "calc.py").read_text()
+    events = [json.loads(line) for line in done.stdout.splitlines()]
+    assert len([e for e in events if e["type"] == "step_ended"]) == 1
+    run_dir = next((tmp_path / "runs").iterdir())
+    asked = [s["attributes"] for s in load_spans(run_dir) if s["attributes"].get("openinference.span.kind") == "LLM"]
+    assert [a["agent_runtime.request"] for a in asked] == [
+        "fix asked as one completion", "fix asked as one completion, asked again: the reply changed nothing"]
+    again = asked[1]
+    assert "That is the code exactly as it is now" in again["llm.input_messages.2.message.content"]
+    assert json.loads(again["llm.invocation_parameters"]).get("temperature") == 0.7
+
+
+def test_the_give_up_of_a_fix_that_never_went_in_says_no_change_was_applied():
+    """An attempt whose change never went in: the answer says no change was applied (not that changes
+    are still applied, not that each was undone), and counts one attempt in the singular."""
+    from agent_runtime.agent.attempts import Attempt, FixAttempts
+
+    for fresh in (True, False):
+        attempts = FixAttempts(undo=lambda **_: {}, fresh_restart=fresh)
+        attempts.attempts.append(Attempt(1, "Looks right.", "", "", 1.0))
+        said = attempts.summary("the model kept writing the code back unchanged")
+        assert said.startswith("Could not fix it: stopped after 1 attempt because the model kept writing the code "
+                               "back unchanged. No change was applied.\n- attempt 1 (changed nothing)"), said
+        attempts.attempts.append(Attempt(2, "add subtracts.", "E assert 6 == 5", "x", 1.0, changed=("calc.py",),
+                                         applied=True))
+        said = attempts.summary("that is the limit")
+        assert ("Each failed change was undone" in said) is fresh and ("still applied" in said) is not fresh

@@ -96,3 +96,9 @@ def test_the_first_block_is_read_even_when_the_reply_stopped_at_its_closing_fenc
     assert block == "def a():\n    pass\n", "only the first block"
     assert first_block("no code here") == ("no code here", None)
     assert first_block("add subtracts.\n\n### calc.py\n```python\nx = 1\n```")[0] == "add subtracts.", "not the heading"
+
+
+def test_an_import_goes_into_each_changed_file_that_uses_it():
+    files = {"a.py": "def f(x):\n    return x\n", "b.py": "def g(x):\n    return x\n"}
+    placed = place("import math\n\ndef f(x):\n    return x\n\ndef g(x):\n    return math.floor(x)\n", files)
+    assert placed.texts == {"b.py": "import math\n\ndef g(x):\n    return math.floor(x)\n"}
