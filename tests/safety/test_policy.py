@@ -728,3 +728,36 @@ def test_mcp_defaults_written_in_either_place_vote_and_the_strictest_wins():
     assert decide("ask", "allow") == "ask"
     assert decide("allow", "deny") == "deny"
     assert decide("deny", "allow") == "deny"
+
+
+def test_a_user_s_policy_examples_are_checked_once_per_content_and_the_shipped_ones_by_the_suite(tmp_path, monkeypatch):
+    """Loading the shipped file parses none of its examples (this suite and `policy test` check them);
+    a user's file is checked the first time its content is read, not again, and again once it changes;
+    a wrong example fails the load every time (nothing is remembered for it)."""
+    from agent_runtime.safety.policy import engine
+    from agent_runtime.safety.policy.engine import SHIPPED_POLICY, Policy
+    from agent_runtime.safety.policy.rules import PolicyError
+
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    checked = []
+    real = Policy._rule_examples_wrong
+    monkeypatch.setattr(Policy, "_rule_examples_wrong", lambda self: checked.append(self.source) or real(self))
+    Policy.load()
+    assert checked == [], "the shipped file: checked by the suite, not at every start"
+    user = tmp_path / "policy.toml"
+    user.write_text(SHIPPED_POLICY.read_text())
+    Policy.load(user)
+    Policy.load(user)
+    assert len(checked) == 1, "once for this content"
+    user.write_text(SHIPPED_POLICY.read_text() + "\n")
+    Policy.load(user)
+    assert len(checked) == 2, "again once it changed"
+    Policy.load(user, check_examples=True)
+    assert len(checked) == 3
+    text = SHIPPED_POLICY.read_text()
+    first_match = text.index("match = [")
+    user.write_text(text[:first_match] + 'match = ["zzz-no-such-program"]\n' + text[first_match:].split("\n", 1)[1])
+    for _ in range(2):
+        with pytest.raises(PolicyError):
+            Policy.load(user)
+    assert not engine._examples_stamp(user).exists()

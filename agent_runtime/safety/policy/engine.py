@@ -2,7 +2,7 @@
 
 Each rule matches simple commands by an argv prefix (alternatives per position, globs
 allowed) and optional conditions, and carries a decision, a reason, and example commands
-that must and must not match; the examples are checked when the file loads (rules.py). Every
+that must and must not match; the examples are checked when a file is first loaded (Policy.load). Every
 simple command a shell string would run (see commandline.py) is judged; the strictest decision
 wins; a command no rule matches gets the default (ask). The floors (floors.py) hold whatever
 the rules say; a path is judged as written and as resolved (paths.py); git's history is
@@ -11,13 +11,14 @@ scanned for deny_read files (history.py).
 
 from __future__ import annotations
 
+import hashlib
 import os
 import posixpath
 import re
 import shlex
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import agent_runtime.schema as schema
 from agent_runtime.core import Action, Decision
@@ -51,6 +52,27 @@ from agent_runtime.safety.programs.wrappers import WRAPPERS
 from agent_runtime.safety.shellwords import Word
 
 SHIPPED_POLICY = Path(__file__).resolve().parents[1] / "policy.toml"
+
+
+def _examples_stamp(source: Path) -> Path | Literal["shipped"] | None:
+    """Where it is remembered that this file's rule examples held, for this content and this build
+    (what a command means to the parser can change with it); "shipped" for the file this build ships."""
+    from agent_runtime.config import state_home
+
+    try:
+        content = source.read_bytes()
+    except OSError:
+        return None
+    if source.resolve() == SHIPPED_POLICY.resolve():
+        return "shipped"
+    build = hashlib.sha256()
+    try:
+        for module in sorted(SHIPPED_POLICY.parent.rglob("*.py")):  # the parser, the programs, the rules
+            build.update(module.read_bytes())
+    except OSError:
+        return None
+    key = hashlib.sha256(content + b"\0" + build.digest()).hexdigest()
+    return state_home() / "policy-examples" / key
 # A program allowed only because the sandbox contains it (one no rule knows, a workspace script, npx)
 # may run a command given as its arguments: `rlwrap rm -rf src`, `npm exec -- rm -rf src`,
 # `concurrently 'rm -rf src'`. Each word that could name a program is judged with what follows it, and
@@ -176,9 +198,16 @@ class Policy:
         return [rule for _, rule in sorted(found, key=lambda item: item[0])]
 
     @classmethod
-    def load(cls, path: Path | None = None) -> "Policy":
-        """Read and check a policy file: every key known, every value of its type, every example right."""
-        policy = cls(**read_policy_file(Path(path) if path else SHIPPED_POLICY))
+    def load(cls, path: Path | None = None, check_examples: bool | None = None) -> "Policy":
+        """Read and check a policy file: every key known, every value of its type, every example right.
+        The rules' examples (a few hundred command parses) are checked once per file content and build:
+        the shipped file's by the test suite and `policy test`, a user's file the first time it is read
+        (remembered by its hash). check_examples=True checks them whatever was remembered."""
+        source = Path(path) if path else SHIPPED_POLICY
+        policy = cls(**read_policy_file(source))
+        stamp = None if check_examples else _examples_stamp(source)
+        if stamp is not None and (stamp == "shipped" or stamp.exists()):
+            return policy
         wrong = policy._rule_examples_wrong()
         if wrong:
             index, key, example, said = wrong[0]
@@ -191,6 +220,12 @@ class Policy:
                 lines = None
             raise schema.fail(PolicyError, policy.source, ("rules", index, key), expected,
                               f"{schema.shown(example)}, which {said}{more}", lines)
+        if isinstance(stamp, Path):
+            try:
+                stamp.parent.mkdir(parents=True, exist_ok=True)
+                stamp.touch()
+            except OSError:  # a read-only state folder: checked again next time
+                pass
         return policy
 
     # --- examples that test the policy itself ---
