@@ -4,7 +4,9 @@
                   modules the failing tests import, the test files, the tests' output, and the ask for
                   the corrected function(s) only, in one code block (agent/shot.py: the agent's first
                   fix asks the same); the block written back by name (code/byname.py), then the
-                  task's check. Not stopped at the block's end (a chat is not).
+                  task's check. Stopped where the block ends, as the agent's first request is:
+                  what the model writes after it (tests, an explanation, repetition to the cap)
+                  would count against one completion's time, not for it.
     smolagents    a stock smolagents CodeAgent with three tools a user would write in an
                   afternoon (read_file, write_file, run_tests) and smolagents' default prompt.
     aider         Aider as it ships (benchmarks/peers.py): its repo map, no files named, --auto-test.
@@ -55,11 +57,12 @@ def _model_kwargs(api_base: str | None, model_id: str, api_key: str | None = Non
     return {"model": model_id, "api_base": api_base, "api_key": api_key or ("sk-local" if api_base else None)}
 
 
-def _complete(messages: list[dict[str, str]], model: dict[str, Any], max_tokens: int, timeout: float) -> tuple[str, Any]:
+def _complete(messages: list[dict[str, str]], model: dict[str, Any], max_tokens: int, timeout: float,
+              stop: list[str] | None = None) -> tuple[str, Any]:
     import litellm
 
     response = litellm.completion(messages=messages, temperature=0.1, max_tokens=max_tokens, timeout=timeout,
-                                  num_retries=0, **model)
+                                  num_retries=0, stop=stop, **model)
     return response.choices[0].message.content or "", response.usage
 
 
@@ -86,7 +89,7 @@ def imported_code(files: dict[str, str], tests: list[str]) -> dict[str, str]:
 
 
 def single_shot(model: dict[str, Any], max_tokens: int):
-    from agent_runtime.agent.shot import shot_message
+    from agent_runtime.agent.shot import STOP, shot_message
     from agent_runtime.agent.tasks import TEST_FILE
     from agent_runtime.code.byname import first_block, place
     from agent_runtime.code.symbols import SymbolError
@@ -99,7 +102,7 @@ def single_shot(model: dict[str, Any], max_tokens: int):
                                                             if p.endswith(".py") and p not in tests}
         prompt = shot_message(task.prompt, code, tests, task.check, before.output)
         started = time.monotonic()
-        text, usage = _complete([{"role": "user", "content": prompt}], model, max_tokens, timeout)
+        text, usage = _complete([{"role": "user", "content": prompt}], model, max_tokens, timeout, stop=[STOP])
         written, why = [], None
         _, block = first_block(text)
         try:
