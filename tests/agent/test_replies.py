@@ -424,8 +424,7 @@ def test_a_stricter_grammar_holds_for_the_retry_only_and_a_fix_for_its_request_o
 
     texts = iter([step("fix", 'p = propose_file(path="calc.py", content="x = 1\\n")\nprint(newcontent)'),
                   step("fix", 'p = propose_file(path="calc.py", content="x = 1\\n")\nprint(p)'),
-                  edit("add() must add.", "calc.py", FIXED_CALC), f"### calc.py\n```python\n{FIXED_CALC}```\n",
-                  step("again", "print(run_tests())")])
+                  edit("add() must add.", "calc.py", FIXED_CALC), step("again", "print(run_tests())")])
     temperatures = []
     inner = SimpleNamespace(model_id="m", generate=lambda messages, **kw: temperatures.append(
         kw.get("temperature")) or ChatMessage(role=MessageRole.ASSISTANT, content=next(texts)))
@@ -444,7 +443,7 @@ def test_a_stricter_grammar_holds_for_the_retry_only_and_a_fix_for_its_request_o
         "the fix request has the edit form's grammar"
     assert temperatures[2] == 0.7, "the fix's temperature for its request"
     model.generate([])
-    assert constrained[4:] == [{}] and temperatures[4] is None, "the fix's grammar and temperature held for it alone"
+    assert constrained[3:] == [{}] and temperatures[3] is None, "the fix's grammar and temperature held for it alone"
 
 
 def edit(explanation: str, path: str, content: str) -> str:
@@ -474,10 +473,12 @@ def test_after_a_fix_that_fails_its_tests_the_next_reply_is_a_fix_again_sampled_
     assert required == [(("calc.py",), None), (("calc.py",), REFIX_TEMPERATURE)], \
         "only the code, not its tests; warmer after the failed fix"
     assert session.model.temperatures == [None, REFIX_TEMPERATURE]
-    # The new attempt starts from the task's first message and a note; it does not see the failed one.
+    # The new attempt starts from the first request's words and a note; it does not see the failed one.
+    from agent_runtime.agent.shot import shot_context
+
     first, fresh = session.model.requests
-    assert len(fresh) == 1 and text_of(fresh[0]).startswith(text_of(first[0]).removesuffix(EDIT_ASK).rstrip())
-    note = text_of(fresh[0]).removeprefix(text_of(first[0]).removesuffix(EDIT_ASK).rstrip())
+    assert len(fresh) == 1 and text_of(fresh[0]).startswith(shot_context(text_of(first[0])))
+    note = text_of(fresh[0]).removeprefix(shot_context(text_of(first[0])))
     assert note.lstrip().startswith("Attempt 1 did not work: it changed calc.py and the tests still failed (1 failed, 1 passed")
     assert "E       assert 8 == 5" in note and "That change is undone." in note and "Write a different fix" in note
     assert "a ** b" not in note and note.endswith(EDIT_ASK)
@@ -512,7 +513,7 @@ def test_a_refused_proposal_is_a_failed_fix_and_a_question_never_gets_one():
 
 
 def test_a_fix_with_one_file_refused_is_undone_whole_and_attempted_afresh(tmp_path):
-    """The edit form's reply writes calc.py fixed and util.py changed: the person approves calc.py's
+    """The first reply changes add (calc.py) and double (util.py): the person approves calc.py's
     patch and refuses util.py's, telling the model why. calc.py's change that did go in is undone
     (once, without asking), the person's words reach the next request, which is a new attempt that
     does not say the tests failed (they never ran) or that the change stays."""
@@ -526,7 +527,8 @@ def test_a_fix_with_one_file_refused_is_undone_whole_and_attempted_afresh(tmp_pa
         asked.append((tool_name, action.paths))
         return ("m", "leave util.py alone") if "util.py" in action.paths else ("y", None)
 
-    replies = [edit("add() subtracts.", "calc.py", FIXED_CALC) + f'### util.py\n```python\n"""Helpers."""\n\n\n{util}```\n',
+    # one block, two files: add goes into calc.py, double into util.py (by name)
+    replies = ["add() subtracts.\n\n```python\ndef add(a, b):\n    return a + b\n\n\ndef double(x):\n    return x + x\n```\n",
                edit("add() must add.", "calc.py", FIXED_CALC)]
     repo = make_repo(tmp_path / "p", files)
     replay = write_replay(tmp_path / "r.json", replies)
@@ -560,20 +562,20 @@ def test_a_fix_names_the_code_not_its_tests():
 
 def test_a_file_written_back_unchanged_is_no_change_and_the_next_attempt_is_told_so_warmer(tmp_path):
     """The 1.5B model often copies the file it was shown: that is no fix, so nothing is proposed or
-    tested; the next attempt is told the code it wrote is the code as it is, and is sampled warmer."""
+    tested; it is asked again in the same attempt, told the code it wrote is the code as it is, warmer."""
     from agent_runtime.agent.attempts import REFIX_TEMPERATURE
-    from agent_runtime.agent.edits import UNCHANGED
+    from agent_runtime.agent.edits import NAMED_UNCHANGED
 
     replies = [edit("Nothing to change.", "calc.py", BUGGY_PROJECT["calc.py"]),  # the file as it is
                edit("add() must add.", "calc.py", FIXED_CALC)]
     with session_for(tmp_path, replies, AGENT_COACHING="+temperature_bumps") as session:
         result = session.run("Fix the failing test.")
-    assert result.status == "answered" and result.steps == 2
+    assert result.status == "answered" and result.steps == 1, "asked again in the same attempt"
     tools = [c.tool for c in session.runtime.state.history]
     assert tools == ["run_tests", "propose_file", "apply_patch", "run_tests"], "the copy was not proposed or tested"
     assert session.model.temperatures == [None, REFIX_TEMPERATURE]
     note = text_of(session.model.requests[1][-1])
-    assert "Attempt 1 did not work" in note and UNCHANGED in note, note[-1200:]
+    assert note == NAMED_UNCHANGED and "Attempt 1" not in note, note[-1200:]
     assert (session.repo / "calc.py").read_text() == FIXED_CALC
 
 
@@ -583,7 +585,7 @@ def test_each_llm_span_names_the_temperature_its_request_was_sampled_at(tmp_path
     from agent_runtime.agent.attempts import REFIX_TEMPERATURE
     from agent_runtime.agent.replies import RETRY_TEMPERATURE
 
-    replies = [edit("Nothing to change.", "calc.py", BUGGY_PROJECT["calc.py"]),  # no change: refix
+    replies = [edit("Nothing to change.", "calc.py", BUGGY_PROJECT["calc.py"]),  # no change: asked again
                edit("add() must multiply.", "calc.py", FIXED_CALC.replace("a + b", "a * b")),  # fails: refix
                edit("add() must add.", "calc.py", FIXED_CALC),
                # a question next: a repeated step is asked again (repeat_retry), warmer
@@ -602,9 +604,10 @@ def test_each_llm_span_names_the_temperature_its_request_was_sampled_at(tmp_path
     assert sampled[1:3] == [REFIX_TEMPERATURE, REFIX_TEMPERATURE], sampled
     assert sampled[0] in (None, 0.1) and set(sampled[3:6]) <= {None, 0.1} and sampled[6] == RETRY_TEMPERATURE, sampled
     # and why each request was made, with the coaching rule that shaped it
-    refix = "fix after a failed one, from the first message (fresh_restart)"
+    refix = "fix after a failed one, from one completion's words (fresh_restart)"
+    again = "fix asked as one completion, asked again: the reply changed nothing"
     assert [s["attributes"]["agent_runtime.request"] for s in llm][:7] == [
-        "fix", refix, refix, "step", "step", "step", "retry (repeat_retry): repeats step 2"]
+        "fix asked as one completion", again, refix, "step", "step", "step", "retry (repeat_retry): repeats step 2"]
 
 
 def test_the_first_step_of_a_task_after_a_fix_is_a_step_a_repeat_of_it_is_checked_against(tmp_path):
@@ -628,7 +631,7 @@ def test_a_refused_fix_is_tried_afresh_with_the_reason(tmp_path):
     files = {**BUGGY_PROJECT, "util.py": util}
     own_form = step("fix", 'p = propose_file(path="calc.py", content="def add(a, b):\\n    return a + b\\n")\n'
                            'print(apply_patch(patch_id=p["patch_id"]))')
-    replies = [own_form,
+    replies = [own_form, own_form,  # the first request's reply, and its one re-ask
                edit("add() subtracts.", "calc.py", FIXED_CALC) + '### util.py\n```python\n"""Helpers."""\n```\n',
                edit("add() must add.", "calc.py", FIXED_CALC)]
     with session_for(tmp_path, replies, files=files) as session:
@@ -639,8 +642,8 @@ def test_a_refused_fix_is_tried_afresh_with_the_reason(tmp_path):
                      ("propose_file", "ok"), ("propose_file", "error"),  # calc.py, util.py refused: nothing applied
                      ("propose_file", "ok"), ("apply_patch", "ok"), ("run_tests", "ok")], calls
     assert [e.undone for e in session.runtime.journal.history()] == [None], "only the passing fix went in"
-    assert "Attempt 1 did not work: it changed no file." in text_of(session.model.requests[1][-1])
-    note = text_of(session.model.requests[2][-1])
+    assert "Attempt 1 did not work: it changed no file." in text_of(session.model.requests[2][-1])
+    note = text_of(session.model.requests[3][-1])
     assert "Attempt 2 did not work: propose_file refused it: content would delete double, half from util.py. " \
            "Nothing was changed." in note and "tests still failed" not in note
     assert (session.repo / "util.py").read_text() == util
@@ -649,33 +652,31 @@ def test_a_refused_fix_is_tried_afresh_with_the_reason(tmp_path):
 
 @pytest.mark.parametrize("restart", [True, False])
 def test_a_reply_with_no_file_and_no_code_gets_one_reminder(tmp_path, restart):
-    """A reply with neither a file nor code is an attempt that changed nothing: the next request
-    reminds the model of the form (from the first message, or in the same conversation), and says
-    no change was made rather than that one failed its tests."""
-    from agent_runtime.agent.edits import EDIT_REMINDER
+    """A reply with neither a file nor code changed nothing: it is asked again in the same attempt,
+    reminded of the form (with or without fresh restarts alike), and not told that a change failed."""
+    from agent_runtime.agent.edits import NAMED_REMINDER
 
     replies = ["calc.py is wrong, add() should add.",  # neither a file nor code: reminded once
                edit("add() must add.", "calc.py", FIXED_CALC)]
     with session_for(tmp_path, replies, AGENT_COACHING="-function_retries" if restart else "-fresh_restart") as session:
         result = session.run("Fix the failing test.")
-    assert result.status == "answered" and result.steps == 2
+    assert result.status == "answered" and result.steps == 1
     assert [c.tool for c in session.runtime.state.history] == ["run_tests", "propose_file", "apply_patch", "run_tests"]
     nudge = text_of(session.model.requests[1][-1])
-    assert EDIT_REMINDER.format(paths="calc.py") in nudge, nudge[-1200:]
+    assert nudge == NAMED_REMINDER, nudge[-1200:]
     assert "tests still fail" not in nudge and "The change stays" not in nudge, nudge[-1200:]
     assert (session.repo / "calc.py").read_text() == FIXED_CALC
 
 
 def test_a_fix_cannot_write_the_tests_and_an_unusable_attempt_is_tried_again(tmp_path):
-    """A file outside the ones the fix may change (the tests) is dropped; a reply that names only
-    those changes nothing, and the next request is a fresh attempt that says so."""
+    """Tests written in the reply are never put into code: a reply of tests alone changes nothing,
+    is asked again once, and then the next request is a fresh attempt that says so."""
     tests_only = edit("The test is wrong.", "test_calc.py", "def test_add():\n    pass\n")
     replies = [tests_only, tests_only, edit("add() must add.", "calc.py", FIXED_CALC)]
     with session_for(tmp_path, replies) as session:
         result = session.run("Fix the failing test.")
-    assert result.status == "answered" and result.steps == 3
-    assert "Attempt 1 did not work: it changed no file." in text_of(session.model.requests[1][-1])
-    assert "Attempt 2 did not work: it changed no file." in text_of(session.model.requests[2][-1])
+    assert result.status == "answered" and result.steps == 2
+    assert "Attempt 1 did not work: it changed no file." in text_of(session.model.requests[2][-1])
     proposed = [c.arguments.get("path") for c in session.runtime.state.history if c.tool.startswith("propose")]
     assert proposed == ["calc.py"], "the tests were never proposed"
     assert (session.repo / "test_calc.py").read_text() == BUGGY_PROJECT["test_calc.py"]
