@@ -117,6 +117,16 @@ def _alternatives(words: Iterable[str]) -> str:
 
 MAX_REMEMBERED = 5000  # encoded forms of values found by shape that one redactor keeps
 MAX_REMEMBERED_LENGTH = 1024  # a longer find is no token (a run of `password` repeated): not kept
+MIN_REMEMBERED_LENGTH = 8
+_LETTER = re.compile(r"[A-Za-z]")
+_NOT_A_WORD = re.compile(r"[^A-Za-z_.-]")  # a digit or a symbol, which no word of prose holds
+
+
+def worth_remembering(value: str) -> bool:
+    """A find by shape kept as a known value: long enough, with a letter and something no word of code
+    or prose holds; an ordinary word found beside a label is taken out there, not everywhere."""
+    return (MIN_REMEMBERED_LENGTH <= len(value) <= MAX_REMEMBERED_LENGTH and bool(_LETTER.search(value))
+            and bool(_NOT_A_WORD.search(value)))
 
 
 class Redactor:
@@ -136,10 +146,9 @@ class Redactor:
         self.count = len(secrets)
 
     def remember(self, values: Iterable[str]) -> None:
-        """Known values from now on, in every encoded form (up to MAX_REMEMBERED forms in all)."""
+        """Those worth it known values from now on, in every encoded form (up to MAX_REMEMBERED forms in all)."""
         with self._lock:
-            new = {form for value in values if MIN_SECRET_LENGTH <= len(value) <= MAX_REMEMBERED_LENGTH
-                   for form in encoded_forms(value)} - self._known
+            new = {form for value in values if worth_remembering(value) for form in encoded_forms(value)} - self._known
             if not new or self._remembered + len(new) > MAX_REMEMBERED:
                 return
             self._remembered += len(new)
