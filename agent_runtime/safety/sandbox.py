@@ -311,6 +311,7 @@ class Sandbox:
         out += view.cover_args(covered, 1 << 20)
         for source, dest in chains + [(path, path) for path in bound or ()]:
             out += ["--ro-bind", str(source), str(dest)]
+        out += view.library_covers(chains)
         if os.geteuid() == 0:  # what not everyone may read of /etc (a sandboxed root passes the owner check)
             for path in view.root_only():
                 out += hide_args(path)

@@ -270,8 +270,9 @@ def workspace_python(named: list[Path], homes: list[Path], shown: list[Path],
     """(file or folder, where it is bound) for a Python that the repository names (`named`: its `.venv/bin`,
     a PATH entry or VIRTUAL_ENV in the workspace, a `pyvenv.cfg`'s `home`): each interpreter file of that
     bin folder (`python`, `python3`, `python3.X`) at every path its symlinks pass through, and the
-    interpreter's own `lib/python3.X` and `libpython3` beside it, never a virtualenv's lib nor any other
-    folder. Nothing for what the sandbox shows anyway (the system folders, `shown`, the workspace)."""
+    interpreter's own `lib/python3.X` (its installed packages emptied: library_covers) and `libpython3`
+    beside it, never a virtualenv's lib nor any other folder; only files in ELF format. Nothing for
+    what the sandbox shows anyway (the system folders, `shown`, the workspace)."""
     out: dict[Path, Path] = {}
 
     def bind(source: Path, dest: Path) -> None:
@@ -298,15 +299,12 @@ def workspace_python(named: list[Path], homes: list[Path], shown: list[Path],
         for name in names:
             hops = _hops(bin_dir / name)
             real = hops[-1]
-            try:
-                if real.is_symlink() or not real.is_file():
-                    continue
-            except OSError:
+            if not _elf(real, program=True):  # `.venv/bin/python3 -> /srv/app/.env` shows nothing
                 continue
             for hop in hops:
                 bind(real, hop)
             prefix = real.parent.parent
-            if real.parent.name != "bin" or len(prefix.parts) < 2:
+            if real.parent.name != "bin" or len(prefix.parts) < 2 or not PYTHON_NAME.fullmatch(real.name):
                 continue
             if _is_venv(prefix):  # a virtualenv's copied interpreter: its base holds the library
                 queue += _venv_base(prefix)
@@ -322,10 +320,39 @@ def workspace_python(named: list[Path], homes: list[Path], shown: list[Path],
                         bind(_real(path), path)
                     elif LIBPYTHON_NAME.fullmatch(entry):
                         hops = _hops(path)
-                        if hops[-1].is_file():
+                        if _elf(hops[-1], program=False):
                             for hop in hops:
                                 bind(hops[-1], hop)
     return [(source, dest) for dest, source in out.items()]
+
+
+def _elf(path: Path, program: bool) -> bool:
+    """A regular file in ELF format (executable by someone, for a `program`): an interpreter or its
+    library, not a file of settings a link named `python3` points at."""
+    try:
+        info = path.lstat()
+        if not stat.S_ISREG(info.st_mode) or (program and not info.st_mode & 0o111):
+            return False
+        with open(path, "rb") as handle:
+            return handle.read(4) == b"\x7fELF"
+    except OSError:
+        return False
+
+
+# Installed packages live beside the standard library: what a deployed application keeps there.
+PACKAGES = ("site-packages", "dist-packages")
+
+
+def library_covers(shown: list[tuple[Path, Path]]) -> list[str]:
+    """bwrap arguments that empty the installed packages of a standard library bound by itself
+    (`lib/python3.X`: only workspace_python binds one so; the user's toolchains come whole)."""
+    out: list[str] = []
+    for source, dest in shown:
+        if STDLIB_NAME.fullmatch(dest.name) and dest.parent.name in ("lib", "lib64"):
+            for name in PACKAGES:
+                if (source / name).is_dir() and not (source / name).is_symlink():
+                    out += ["--tmpfs", str(dest / name), "--remount-ro", str(dest / name)]
+    return out
 
 
 def _links_out(folder: Path, homes: list[Path]) -> list[Path]:

@@ -191,7 +191,7 @@ def test_a_workspace_virtualenv_brings_no_other_folder_of_a_home(tmp_path, how):
     for rel in (".config/gh", ".m2", ".pyenv/versions/3.12/bin"):
         (home / rel).mkdir(parents=True)
     (home / ".config/gh/hosts.yml").write_text("oauth_token: x\n")
-    (home / ".pyenv/versions/3.12/bin/python3").write_text("#!/bin/sh\n")
+    shutil.copy(os.path.realpath(sys.executable), home / ".pyenv/versions/3.12/bin/python3")  # an ELF program
     ws = tmp_path / "ws"
     (ws / ".venv").mkdir(parents=True)
     env = {"PATH": "/usr/bin"}
@@ -388,7 +388,7 @@ def test_a_toolchain_outside_the_homes_brings_its_prefix_and_no_more(tmp_path):
     opt, ws = tmp_path / "opt", tmp_path / "work" / "ws"
     for rel in ("node/bin", "node/lib/node_modules/npm", "py/bin", "py/lib/python3.12", "py/etc", "work/bin"):
         (opt / rel if not rel.startswith("work") else tmp_path / rel).mkdir(parents=True)
-    (opt / "py/bin/python3").write_text("#!/bin/sh\n")
+    shutil.copy(os.path.realpath(sys.executable), opt / "py/bin/python3")  # an interpreter: an ELF program
     (opt / "py/etc/app-secret.conf").write_text("x\n")
     (ws / ".venv/bin").mkdir(parents=True)
     (ws / ".venv/pyvenv.cfg").write_text(f"home = {opt / 'py/bin'}\n")
@@ -460,12 +460,12 @@ def _host_app(tmp_path: Path) -> Path:
     return tmp_path / "host" / "app"
 
 
-@pytest.mark.parametrize("how", ["venv-symlink", "pyvenv-home"])
+@pytest.mark.parametrize("how", ["venv-symlink", "pyvenv-home", "python-linked-to-a-file"])
 def test_a_repositorys_virtualenv_shows_an_interpreter_not_the_folder_it_names(tmp_path, how):
     """`.venv -> /srv/app`, or a `.venv/pyvenv.cfg` with `home = /srv/app/bin`, where /srv/app is a
     deployed virtualenv with its settings and .env: a sandboxed command runs the interpreter it links
     to, and reads neither file (attack review: the "bin of a virtualenv -> its folder" rule showed
-    /srv/app whole)."""
+    /srv/app whole). Nor does `.venv/bin/python -> /srv/app/.env` show that file: only an ELF program."""
     app = _host_app(tmp_path)
     try:
         (app / "bin").mkdir(parents=True)
@@ -476,11 +476,18 @@ def test_a_repositorys_virtualenv_shows_an_interpreter_not_the_folder_it_names(t
         repo = make_repo(tmp_path / "ws", {"app.py": "x = 1\n"})
         if how == "venv-symlink":
             (repo / ".venv").symlink_to(app)
+        elif how == "python-linked-to-a-file":
+            (repo / ".venv" / "bin").mkdir(parents=True)
+            (repo / ".venv" / "pyvenv.cfg").write_text(f"home = {app / 'bin'}\n")
+            (repo / ".venv" / "bin" / "python3").symlink_to(os.path.realpath("/usr/bin/python3"))
+            (repo / ".venv" / "bin" / "python").symlink_to(app / ".env")
+            (app / "bin" / "python3.11").symlink_to(app / "settings.py")
         else:
             (repo / ".venv" / "bin").mkdir(parents=True)
             (repo / ".venv" / "pyvenv.cfg").write_text(f"home = {app / 'bin'}\n")
             (repo / ".venv" / "bin" / "python3").symlink_to(app / "bin" / "python3")
-        result = Sandbox(repo).run(f"cat {app}/settings.py {app}/.env .venv/settings.py .venv/.env; ls -A {app}; "
+        result = Sandbox(repo).run(f"cat {app}/settings.py {app}/.env .venv/settings.py .venv/.env .venv/bin/python "
+                                   f"{app}/bin/python3.11; ls -A {app}; "
                                    ".venv/bin/python3 -c 'print(\"py-\" + \"ok\")'", timeout=60)
         out = result.stdout + result.stderr
         assert "app-settings-4711" not in out and "app-env-4711" not in out, out
@@ -500,6 +507,10 @@ def test_a_workspace_virtualenv_on_an_interpreter_the_sandbox_does_not_show_runs
         (base / "bin").mkdir(parents=True)
         shutil.copy2(os.path.realpath("/usr/bin/python3"), base / "bin" / "python3")
         (base / "private.txt").write_text("py-private-4711\n")
+        installed = base / "lib" / "python3.11" / "site-packages"  # the interpreter's library: its packages emptied
+        installed.mkdir(parents=True)
+        (installed / "deployed_settings.py").write_text("TOKEN = 'site-packages-4711'\n")
+        (base / "lib" / "python3.11" / "marker.txt").write_text("library\n")
         repo = make_repo(tmp_path / "ws", {"test_it.py": "import sys\n\ndef test_one():\n    print(sys.prefix)\n"})
         subprocess.run([str(base / "bin" / "python3"), "-m", "venv", "--without-pip", str(repo / ".venv")],
                        check=True, capture_output=True)
@@ -509,9 +520,11 @@ def test_a_workspace_virtualenv_on_an_interpreter_the_sandbox_does_not_show_runs
         _, tools = tools_for(repo, "never")
         ran = tools["run_cmd"](command=".venv/bin/python -m pytest -q -p no:cacheprovider test_it.py")
         assert ran.get("sandbox") == "bwrap" and "1 passed" in ran["stdout"], ran
-        probe = Sandbox(repo).run(f"cat {base}/private.txt; ls -A {base} {base}/bin", timeout=60)
-        assert "py-private-4711" not in probe.stdout and "private.txt" not in probe.stdout, probe.stdout
-        assert probe.stdout.split() == [f"{base}:", "bin", f"{base}/bin:", "python3"], probe.stdout  # the file, no more
+        probe = Sandbox(repo).run(f"cat {base}/private.txt {installed}/deployed_settings.py; "
+                                  f"ls -A {base} {base}/bin {installed}; cat {base}/lib/python3.11/marker.txt", timeout=60)
+        assert "4711" not in probe.stdout and "private.txt" not in probe.stdout, probe.stdout
+        assert probe.stdout.split() == [f"{base}:", "bin", "lib", f"{base}/bin:", "python3", f"{installed}:",
+                                        "library"], probe.stdout  # the file and the library, no more
     finally:
         if str(base).startswith("/srv/"):
             shutil.rmtree(base.parent, ignore_errors=True)
