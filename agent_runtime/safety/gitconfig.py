@@ -80,9 +80,10 @@ def allowed(section: str, subsection: str | None, variable: str) -> bool:
     return kept == "*" or (isinstance(kept, frozenset) and variable in kept)
 
 
-def _continues(value: str) -> bool:
-    """Does a value go on on the next line (an unescaped backslash at its end, outside a comment)?"""
-    quoted = escaped = False
+def _continues(value: str, quoted: bool = False) -> tuple[bool, bool]:
+    """(does a value go on on the next line, is a quote open at its end): an unescaped backslash at its
+    end, outside a comment, as git reads it (`\\\\` at the end is a backslash, and the value ends)."""
+    escaped = False
     for char in value:
         if escaped:
             escaped = False
@@ -91,8 +92,8 @@ def _continues(value: str) -> bool:
         elif char == '"':
             quoted = not quoted
         elif char in "#;" and not quoted:
-            return False
-    return escaped
+            return False, False
+    return escaped, quoted
 
 
 def _clean_url(line: str) -> str:
@@ -106,13 +107,14 @@ def sanitized_git_config(text: str) -> str:
     out: list[str] = []
     section: tuple[str, str | None] | None = None
     header = ""  # the current section's header, written before its first kept key
-    keeping = dropping = False
+    keeping = dropping = quoted = False
     for line in text.splitlines(keepends=True):
         body = line.rstrip("\r\n")
         if keeping or dropping:  # a continuation line of the key before
             if keeping:
                 out.append(line)
-            keeping, dropping = (keeping and body.endswith("\\")), (dropping and body.endswith("\\"))
+            more, quoted = _continues(body, quoted)
+            keeping, dropping = keeping and more, dropping and more
             continue
         stripped = body.strip()
         if not stripped or stripped[0] in "#;":
@@ -134,8 +136,9 @@ def sanitized_git_config(text: str) -> str:
         if section is None or key is None:
             continue  # a key before any section, or not a line of git's format
         value = rest[key.end(1):]
+        more, quoted = _continues(value)
         if not allowed(section[0], section[1], key.group(1)):
-            dropping = _continues(value)
+            dropping = more
             continue
         if section[0].lower() == "filter" and value.strip().lstrip("=").strip() != LFS_FILTER[key.group(1).lower()]:
             continue
@@ -143,7 +146,7 @@ def sanitized_git_config(text: str) -> str:
             out.append(header)
             header = ""
         out.append("\t" + _clean_url(rest.strip()) + "\n")
-        keeping = _continues(value)
+        keeping = more
     return "".join(out)
 
 

@@ -143,6 +143,26 @@ def test_git_settings_reach_commands_by_an_allow_list_of_keys(workspace, fake_ho
     assert "fatal" not in result.stderr, result.stderr
 
 
+def test_the_allow_list_reads_continued_and_quoted_values_as_git_does(tmp_path):
+    """A kept value's continuation that ends in an escaped backslash ends there, so the next line is a
+    key of its own (dropped); a quoted `#` is no comment. git reads the copy as the original less the
+    keys not allowed."""
+    text = ('[user]\n\tname = a\\\nb\\\\\n\tsmtppass = leak-4711\n\temail = "x\\\n#y"\n'
+            '\tpassword = leak2-4711\n[core] bare = false\n\tfoo = leak3-4711\n[sendemail] smtpPass = leak4-4711\n')
+    out = sanitized_git_config(text)
+    original, copy = tmp_path / "original", tmp_path / "copy"
+    original.write_text(text)
+    copy.write_text(out)
+
+    def listed(path):
+        return subprocess.run(["git", "config", "-f", str(path), "--list"], capture_output=True, text=True,
+                              check=True).stdout.splitlines()
+
+    assert "4711" not in out, out
+    assert listed(copy) == [line for line in listed(original) if "4711" not in line] == [
+        "user.name=ab\\", "user.email=x#y", "core.bare=false"]
+
+
 def test_symlinks_named_like_secrets_are_hidden_from_commands(workspace, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # not the workspace: its .env would be hidden for that reason
     (workspace / ".env").unlink()
