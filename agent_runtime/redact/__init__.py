@@ -115,7 +115,7 @@ def _alternatives(words: Iterable[str]) -> str:
     return pattern(tree)
 
 
-MAX_REMEMBERED = 5000  # encoded forms of values found by shape that one redactor keeps
+MAX_REMEMBERED = 2000  # encoded forms of values found by shape that one redactor keeps
 MAX_REMEMBERED_LENGTH = 1024  # a longer find is no token (a run of `password` repeated): not kept
 MIN_REMEMBERED_LENGTH = 8
 _LETTER = re.compile(r"[A-Za-z]")
@@ -139,22 +139,30 @@ class Redactor:
             for piece in secret_values(value) if value else ():
                 if len(piece) >= MIN_SECRET_LENGTH:
                     secrets |= encoded_forms(piece)
-        self._known = secrets
-        self._remembered = 0
-        self._lock = threading.Lock()  # spans are exported from other threads
         self._values = re.compile(_alternatives(secrets)) if secrets else None
+        self._known = secrets
+        self._remembered: set[str] = set()
+        # What was found by shape, in batches of forms with their pattern: each find is compiled alone, and
+        # two batches of like size into one (as a binary counter adds), so there are few, and compiling
+        # every form again at each find (a second near the limit) never happens.
+        self._found: list[tuple[set[str], re.Pattern[str]]] = []
+        self._lock = threading.Lock()  # spans are exported from other threads
         self.count = len(secrets)
 
     def remember(self, values: Iterable[str]) -> None:
         """Those worth it known values from now on, in every encoded form (up to MAX_REMEMBERED forms in all)."""
         with self._lock:
-            new = {form for value in values if worth_remembering(value) for form in encoded_forms(value)} - self._known
-            if not new or self._remembered + len(new) > MAX_REMEMBERED:
+            new = {form for value in values if worth_remembering(value)
+                   for form in encoded_forms(value)} - self._known - self._remembered
+            if not new or len(self._remembered) + len(new) > MAX_REMEMBERED:
                 return
-            self._remembered += len(new)
-            self._known |= new
-            self._values = re.compile(_alternatives(self._known))
-            self.count = len(self._known)
+            self._remembered |= new
+            batches = [*self._found, (new, re.compile(_alternatives(new)))]
+            while len(batches) > 1 and len(batches[-2][0]) <= 2 * len(batches[-1][0]):
+                forms = batches[-2][0] | batches[-1][0]
+                batches[-2:] = [(forms, re.compile(_alternatives(forms)))]
+            self._found = batches
+            self.count = len(self._known) + len(self._remembered)
 
     @classmethod
     def from_environment(cls, env: Mapping[str, str], dotenv_files: Iterable[Path] = ()) -> "Redactor":
@@ -184,8 +192,7 @@ class Redactor:
     def __call__(self, text: str) -> str:
         if not isinstance(text, str):
             text = str(text)
-        known = self._values
-        if known is not None:
+        for known in ([self._values] if self._values is not None else []) + [pattern for _, pattern in self._found]:
             text = known.sub(REDACTED, text)
         text, found = redact_found(text)
         if found:

@@ -102,3 +102,20 @@ def test_a_run_record_takes_them_out_after_the_first_sighting(tmp_path):
     for name, text in written.items():
         assert [s for s in secrets if s in text or json.dumps(s)[1:-1] in text] == [], name
     assert [s for s in secrets if s in done.stdout + done.stderr] == [], "the terminal"
+
+
+def test_many_finds_stay_quick_and_each_is_remembered_up_to_the_limit():
+    """A run that prints hundreds of distinct tokens: each find is compiled alone and batches of like
+    size merged, so the memory costs milliseconds a find, not a recompilation of everything."""
+    import time
+
+    from agent_runtime.redact import MAX_REMEMBERED
+
+    redact = Redactor()
+    redact("password = 'warm-up-1'")  # detect-secrets' import, outside the clock
+    started = time.monotonic()
+    for n in range(400):
+        redact(f"password = 'Tok3n-{n:04d}-abcdefgh'")
+    assert time.monotonic() - started < 10
+    assert MAX_REMEMBERED - 20 < redact.count <= MAX_REMEMBERED
+    assert redact("first Tok3n-0000-abcdefgh, later Tok3n-0120-abcdefgh") == f"first {REDACTED}, later {REDACTED}"
