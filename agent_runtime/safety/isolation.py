@@ -227,10 +227,11 @@ def args_through_file(bwrap: str, wrapped: list[str], argv: list[str], scratch: 
     listed.write_bytes(b"".join(os.fsencode(word) + b"\0" for word in options))
     if not data:
         return [*wrapped[:at], "/bin/sh", "-c", 'exec "$@" 3< "$0"', str(listed), wrapped[at], "--args", "3", "--", *argv]
-    opened = " ".join(f'{FIRST_DATA_FD + n}< "${{{n + 1}}}"' for n in range(len(data)))  # bash: fds past 9
-    script = f'exec "${{@:{len(data) + 1}}}" 3< "$0" {opened}'
-    return [*wrapped[:at], host_program("bash") or "/bin/bash", "-c", script, str(listed), *data, wrapped[at],
-            "--args", "3", "--", *argv]
+    opened = " ".join(f'{FIRST_DATA_FD + n}< "${{{n + 1}}}"' for n in range(len(data)))
+    script = f'exec {opened}; shift {len(data)}; exec "$@" 3< "$0"'
+    # POSIX sh opens descriptors up to 9 only; bash, slower to start, for more
+    shell = "/bin/sh" if FIRST_DATA_FD + len(data) - 1 <= 9 else host_program("bash") or "/bin/bash"
+    return [*wrapped[:at], shell, "-c", script, str(listed), *data, wrapped[at], "--args", "3", "--", *argv]
 
 
 FIRST_DATA_FD = 4

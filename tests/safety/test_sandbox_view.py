@@ -546,3 +546,24 @@ def test_mountinfo_names_no_scratch_folder_of_the_host(workspace):
     assert " /proc " in result.stdout, result.stdout  # it is mountinfo
     assert "agent-runtime-sandbox-" not in result.stdout and tempfile.gettempdir() + "/" not in result.stdout.replace(
         str(workspace), ""), result.stdout
+
+
+@pytest.mark.parametrize("files", [2, 9])
+def test_files_of_the_scratch_folder_reach_the_sandbox_as_data(tmp_path, files):
+    """Each file bound from the scratch folder is read from a descriptor of its own, by sh up to fd 9,
+    by bash past it: every one arrives whole at its place, and mountinfo names none of their sources."""
+    from agent_runtime.safety import view
+    from agent_runtime.safety.isolation import args_through_file, isolation
+
+    iso = isolation()
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    options = [*iso.flags, *view.system_args(), "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/data"]
+    for n in range(files):
+        (scratch / f"f{n}").write_text(f"content {n}\n")
+        options += ["--ro-bind", str(scratch / f"f{n}"), f"/data/f{n}"]
+    argv = ["sh", "-c", "for f in /data/f*; do cat $f; done; cat /proc/self/mountinfo"]
+    done = subprocess.run(args_through_file(iso.bwrap, [iso.bwrap, *options, "--", *argv], argv, scratch),
+                          capture_output=True, text=True, timeout=60)
+    assert done.stdout.startswith("".join(f"content {n}\n" for n in sorted(range(files), key=str))), done
+    assert str(scratch) not in done.stdout and " /data/f0 " in done.stdout, done.stdout
