@@ -9,7 +9,10 @@ Redacted, wherever they appear:
   at any alignment inside a longer base64 text);
 - the password of any URL (`scheme://user:password@host`), private keys, strings shaped like API keys
   and values assigned to secret-sounding names (`password=...`): found by detect-secrets' plugins,
-  and hand patterns for what they lack (agent_runtime.redact.shapes).
+  and hand patterns for what they lack (agent_runtime.redact.shapes);
+- what was found by its shape once, from then on wherever it appears, in every encoded form above,
+  without its label too (`password=x7Qp...` once, then `x7Qp...` alone; a JWT's signature alone;
+  a private key's lines without its header): a Redactor remembers it (the session has one).
 
 A Redactor never fails and returns text that can always be written: lone surrogates (from a
 model or from undecodable bytes) come out as the escape `\\udXXX`.
@@ -22,12 +25,13 @@ import binascii
 import json
 import logging
 import re
+import threading
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 from urllib.parse import quote, unquote, urlsplit
 
 from agent_runtime.core import is_secret_name
-from agent_runtime.redact.shapes import REDACTED, redact_shapes
+from agent_runtime.redact.shapes import REDACTED, redact_found
 
 MIN_SECRET_LENGTH = 6  # shorter values would redact ordinary words
 MIN_ENCODED_LENGTH = 8  # shorter encoded pieces match too much by chance
@@ -85,8 +89,49 @@ def secret_values(value: str) -> list[str]:
     return found
 
 
+def _alternatives(words: Iterable[str]) -> str:
+    """One pattern for many literal strings, as a tree of their common prefixes: the regex engine
+    tries each alternative at each position, so hundreds of flat ones (every encoded form of every
+    value) would be slow. Where one word is the start of another, the longer is tried first."""
+    tree: dict[str, Any] = {}
+    for word in words:
+        node = tree
+        for char in word:
+            node = node.setdefault(char, {})
+        node[""] = {}
+
+    def pattern(node: dict[str, Any]) -> str:
+        out = ""
+        while len(node) == 1 and "" not in node:  # one way on: no group needed
+            (char, node), = node.items()
+            out += re.escape(char)
+        if not node or list(node) == [""]:
+            return out
+        ends = "" in node
+        branches = [re.escape(char) + pattern(rest) for char, rest in sorted(node.items()) if char]
+        inner = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+        return out + (f"(?:{inner})?" if ends else inner)
+
+    return pattern(tree)
+
+
+MAX_REMEMBERED = 2000  # encoded forms of values found by shape that one redactor keeps
+MAX_REMEMBERED_LENGTH = 1024  # a longer find is no token (a run of `password` repeated): not kept
+MIN_REMEMBERED_LENGTH = 8
+_LETTER = re.compile(r"[A-Za-z]")
+_NOT_A_WORD = re.compile(r"[^A-Za-z_.-]")  # a digit or a symbol, which no word of prose holds
+
+
+def worth_remembering(value: str) -> bool:
+    """A find by shape kept as a known value: long enough, with a letter and something no word of code
+    or prose holds; an ordinary word found beside a label is taken out there, not everywhere."""
+    return (MIN_REMEMBERED_LENGTH <= len(value) <= MAX_REMEMBERED_LENGTH and bool(_LETTER.search(value))
+            and bool(_NOT_A_WORD.search(value)))
+
+
 class Redactor:
-    """Replaces secret values (in every encoded form) and secrets found by their shape in text."""
+    """Replaces secret values (in every encoded form) and secrets found by their shape in text, and
+    from then on those found by shape as known values too."""
 
     def __init__(self, values: Iterable[str] = ()):
         secrets: set[str] = set()
@@ -94,9 +139,30 @@ class Redactor:
             for piece in secret_values(value) if value else ():
                 if len(piece) >= MIN_SECRET_LENGTH:
                     secrets |= encoded_forms(piece)
-        ordered = sorted(secrets, key=len, reverse=True)  # longest first: no half-redacted secret
-        self._values = re.compile("|".join(re.escape(v) for v in ordered)) if ordered else None
-        self.count = len(ordered)
+        self._values = re.compile(_alternatives(secrets)) if secrets else None
+        self._known = secrets
+        self._remembered: set[str] = set()
+        # What was found by shape, in batches of forms with their pattern: each find is compiled alone, and
+        # two batches of like size into one (as a binary counter adds), so there are few, and compiling
+        # every form again at each find (a second near the limit) never happens.
+        self._found: list[tuple[set[str], re.Pattern[str]]] = []
+        self._lock = threading.Lock()  # spans are exported from other threads
+        self.count = len(secrets)
+
+    def remember(self, values: Iterable[str]) -> None:
+        """Those worth it known values from now on, in every encoded form (up to MAX_REMEMBERED forms in all)."""
+        with self._lock:
+            new = {form for value in values if worth_remembering(value)
+                   for form in encoded_forms(value)} - self._known - self._remembered
+            if not new or len(self._remembered) + len(new) > MAX_REMEMBERED:
+                return
+            self._remembered |= new
+            batches = [*self._found, (new, re.compile(_alternatives(new)))]
+            while len(batches) > 1 and len(batches[-2][0]) <= 2 * len(batches[-1][0]):
+                forms = batches[-2][0] | batches[-1][0]
+                batches[-2:] = [(forms, re.compile(_alternatives(forms)))]
+            self._found = batches
+            self.count = len(self._known) + len(self._remembered)
 
     @classmethod
     def from_environment(cls, env: Mapping[str, str], dotenv_files: Iterable[Path] = ()) -> "Redactor":
@@ -126,9 +192,11 @@ class Redactor:
     def __call__(self, text: str) -> str:
         if not isinstance(text, str):
             text = str(text)
-        if self._values is not None:
-            text = self._values.sub(REDACTED, text)
-        text = redact_shapes(text)
+        for known in ([self._values] if self._values is not None else []) + [pattern for _, pattern in self._found]:
+            text = known.sub(REDACTED, text)
+        text, found = redact_found(text)
+        if found:
+            self.remember(found)
         return _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
     def value(self, value: Any) -> Any:

@@ -32,11 +32,28 @@ HAND_SHAPES = re.compile(
     r"|(?i:basic)\s+[A-Za-z0-9+/]{16,}=*"  # HTTP basic credentials (user:password in base64)
 )
 # The plugin finds a private key's `BEGIN ... PRIVATE KEY` line, not its body: the whole block goes,
-# with real newlines or the `\n` of a JSON string (a GCP service-account file).
-PEM_BLOCK = re.compile(r"-----BEGIN[A-Z0-9 ]*PRIVATE KEY( BLOCK)?-----.*?(?:-----END[A-Z0-9 ]*-----|\Z)", re.S)
+# with real newlines or the `\n` of a JSON string (a GCP service-account file), also with its header
+# folded or cut anywhere (`fold -w 20`): a line break may fall between any two of its characters.
+_BREAK = r"(?:\s|\\n)*"
+
+
+def _folded(word: str) -> str:
+    return _BREAK.join(re.escape(char) for char in word)
+
+
+PEM_BLOCK = re.compile(_folded("-----BEGIN") + r"[A-Za-z0-9 \s\\]{0,40}?" + _folded("PRIVATE") + _BREAK + _folded("KEY")
+                       + r"(?: BLOCK)?" + _BREAK + _folded("-----") + r".*?(?:-----END[A-Z0-9 ]*-----|\Z)", re.S)
+# What is left of a block whose header was cut off in an earlier output: from `KEY-----` on, or its
+# body's lines before `-----END ... PRIVATE KEY-----`.
+_BODY_LINES = r"(?:^|(?<=\\n))(?:[A-Za-z0-9+/=]{16,}+(?:\r?\n|\\n))+"  # from a line's start: no backtracking
+PEM_REST = re.compile(r"(?<!PUBLIC )KEY(?: BLOCK)?-----(?=(?:\s|\\n)+[A-Za-z0-9+/=]{40,}).*?(?:-----END[A-Z0-9 ]*-----|\Z)"
+                      r"|" + _BODY_LINES + r"-----END[A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----", re.S | re.M)
+_PEM_LINE = re.compile(r"[A-Za-z0-9+/=]{16,}")
 # scheme://user:password@  (the password may hold '@' and characters the plugin's pattern excludes;
 # it ends at the last '@' before a separator)
-URL_CREDENTIALS = re.compile(r"\b([A-Za-z][A-Za-z0-9+.-]*://)[^\s/:@\"'\\<>]*:[^\s/\"'\\<>]*@")
+URL_CREDENTIALS = re.compile(r"\b([A-Za-z][A-Za-z0-9+.-]*://)[^\s/:@\"'\\<>]*:([^\s/\"'\\<>]*)@")
+# A JWT's parts: its signature (and claims) alone are the token's secret part.
+JWT_PARTS = re.compile(r"eyJ[A-Za-z0-9_-]+\.(eyJ[A-Za-z0-9_-]+)\.([A-Za-z0-9_-]{16,})")
 # A key the plugin matched on its first characters (Stripe's 24 of 99, GitHub's 36) goes whole.
 _REST_OF_TOKEN = r"[A-Za-z0-9_-]*"
 # A value ends at a space, a quote or a backslash: a sentence goes on (the npm plugin takes the rest of
@@ -167,13 +184,36 @@ def found_secrets(text: str) -> set[str]:
 
 def redact_shapes(text: str) -> str:
     """text with URL passwords, private keys and every key-shaped or assigned secret replaced."""
+    return redact_found(text)[0]
+
+
+def redact_found(text: str) -> tuple[str, set[str]]:
+    """redact_shapes' text, and the secrets it took out (a URL's password, a key's lines, a token,
+    a JWT's claims and signature): what a redactor remembers to take out wherever they appear again."""
     if len(text) < MIN_LENGTH:
-        return text
-    text = URL_CREDENTIALS.sub(lambda m: m.group(1) + REDACTED + "@", text)
-    text = PEM_BLOCK.sub(REDACTED, text)
-    text = HAND_SHAPES.sub(REDACTED, text)
+        return text, set()
+    taken: set[str] = set()
+
+    def url(match: re.Match[str]) -> str:
+        taken.add(match.group(2))
+        return match.group(1) + REDACTED + "@"
+
+    def pem(match: re.Match[str]) -> str:
+        taken.update(_PEM_LINE.findall(match.group().replace("\\n", "\n")))
+        return REDACTED
+
+    def whole(match: re.Match[str]) -> str:
+        taken.add(match.group().split()[-1])  # a bearer or basic credential without its word
+        return REDACTED
+
+    text = URL_CREDENTIALS.sub(url, text)
+    text = PEM_BLOCK.sub(pem, text)
+    text = PEM_REST.sub(pem, text)
+    text = HAND_SHAPES.sub(whole, text)
     found = sorted(found_secrets(text), key=len, reverse=True)  # longest first: no half-redacted secret
-    if not found:
-        return text
-    pattern = "|".join(re.escape(value) + (_REST_OF_TOKEN if value[-1].isalnum() else "") for value in found)
-    return re.sub(pattern, REDACTED, text)
+    if found:
+        pattern = "|".join(re.escape(value) + (_REST_OF_TOKEN if value[-1].isalnum() else "") for value in found)
+        text = re.sub(pattern, lambda match: taken.add(match.group()) or REDACTED, text)
+    for token in list(taken):
+        taken.update(part for jwt in JWT_PARTS.finditer(token) for part in jwt.groups())
+    return text, {value for value in taken if len(value) >= MIN_LENGTH and REDACTED not in value}

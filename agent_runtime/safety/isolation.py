@@ -218,9 +218,44 @@ def args_through_file(bwrap: str, wrapped: list[str], argv: list[str], scratch: 
     """bwrap's options read from a file (`--args 3`), not given on its command line: the sandbox's
     pid 1 is a fork of bwrap, and its /proc/1/cmdline would list every hidden path to the command.
     `wrapped` is [prefix..., bwrap, options..., "--", *argv]; a shell opens the file as fd 3 and
-    becomes bwrap, which reads and closes it before anything runs."""
+    becomes bwrap, which reads and closes it before anything runs. A file of `scratch` bound in (a
+    copy of git's settings) goes in as data on a descriptor of its own (`--ro-bind-data`): bwrap
+    copies it into its own tmpfs, so /proc/self/mountinfo inside names no folder of the host's."""
     at = wrapped.index(bwrap)
-    options = wrapped[at + 1:len(wrapped) - len(argv) - 1]
+    options, data = _scratch_as_data(wrapped[at + 1:len(wrapped) - len(argv) - 1], scratch)
     listed = scratch / "bwrap-args"
     listed.write_bytes(b"".join(os.fsencode(word) + b"\0" for word in options))
-    return [*wrapped[:at], "/bin/sh", "-c", 'exec "$@" 3< "$0"', str(listed), wrapped[at], "--args", "3", "--", *argv]
+    if not data:
+        return [*wrapped[:at], "/bin/sh", "-c", 'exec "$@" 3< "$0"', str(listed), wrapped[at], "--args", "3", "--", *argv]
+    opened = " ".join(f'{FIRST_DATA_FD + n}< "${{{n + 1}}}"' for n in range(len(data)))
+    script = f'exec {opened}; shift {len(data)}; exec "$@" 3< "$0"'
+    # POSIX sh opens descriptors up to 9 only; bash, slower to start, for more
+    shell = "/bin/sh" if FIRST_DATA_FD + len(data) - 1 <= 9 else host_program("bash") or "/bin/bash"
+    return [*wrapped[:at], shell, "-c", script, str(listed), *data, wrapped[at], "--args", "3", "--", *argv]
+
+
+FIRST_DATA_FD = 4
+
+
+def _scratch_as_data(options: list[str], scratch: Path) -> tuple[list[str], list[str]]:
+    """`options` with each `--ro-bind FILE DEST` whose FILE lies in `scratch` read from a descriptor
+    instead, and those files in the order of their descriptors (from FIRST_DATA_FD)."""
+    out: list[str] = []
+    data: list[str] = []
+    folder = os.path.realpath(scratch) + os.sep
+    i = 0
+    while i < len(options):
+        word = options[i]
+        if word == "--setenv":  # free text follows: a value is never read as an option
+            out += options[i:i + 3]
+            i += 3
+            continue
+        source = options[i + 1] if word == "--ro-bind" and i + 2 < len(options) else ""
+        if source and os.path.realpath(source).startswith(folder) and os.path.isfile(source):
+            out += ["--ro-bind-data", str(FIRST_DATA_FD + len(data)), options[i + 2]]
+            data.append(source)
+            i += 3
+            continue
+        out.append(word)
+        i += 1
+    return out, data

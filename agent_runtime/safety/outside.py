@@ -11,8 +11,8 @@ likely to find it:
   next to this one (`../other/.env`) or next to a folder above it;
 - the credentials in git's configuration outside the workspace (the user's `~/.gitconfig` and
   `~/.config/git/config`, a repository above the workspace, the repositories beside it): shown
-  as the workspace's own `.git/config` is, without them (gitconfig.sanitized_git_config), so git
-  still works with the rest.
+  as the workspace's own `.git/config` is, by an allow-list of the keys commands need
+  (gitconfig.sanitized_git_config), so git still works with those.
 
 Only the top of each neighbouring directory is looked at: a secret deeper in another project
 (`../other/config/.env`) is not known here. Reading it by name asks (policy: outside-workspace);
@@ -115,8 +115,8 @@ def git_configs(root: Path, beside: list[Path], above: bool = True) -> list[Path
 
 
 def sanitized_copies(paths: list[Path], scratch: Path) -> list[tuple[Path, Path]]:
-    """(copy without credentials, the file it stands for) for each of `paths` that holds any; the
-    file is its real path, so a symlinked ~/.gitconfig is covered where it lives."""
+    """(copy with the allowed keys only, the file it stands for) for each of `paths` that holds any other;
+    the file is its real path, so a symlinked ~/.gitconfig is covered where it lives."""
     out: list[tuple[Path, Path]] = []
     seen: set[Path] = set()
     for path in paths:
@@ -140,7 +140,7 @@ def sanitized_copies(paths: list[Path], scratch: Path) -> list[tuple[Path, Path]
 
 def git_settings(root: Path, scratch: Path, seen: Callable[[Path], bool]) -> list[str]:
     """git's configuration outside the workspace: the user's own settings (~/.gitconfig, ...), shown
-    in the empty home (without credentials) so git still knows who commits; another repository's
+    in the empty home (the allowed keys only) so git still knows who commits; another repository's
     (above the workspace, beside it) only where the sandbox shows that repository at all. `seen`:
     is a path there in the sandbox (view.shown_under). bwrap arguments that bind them read-only."""
     beside = neighbours(root, Path.cwd())

@@ -24,7 +24,7 @@ Inside bubblewrap a command has nothing of the host to gain, even when we run as
 - bwrap's options read from a file descriptor (`--args`): no process inside (its pid 1 is a
   fork of bwrap) can read the list of what is hidden from a command line;
 - git's configuration a command creates at any depth removed afterwards (planted.py);
-  .git/config is seen without credentials (remote URLs' user:token@, extraheader);
+  .git/config is seen as a copy with only the keys commands need (gitconfig.py);
 - no host sockets: /run, /var/run and $XDG_RUNTIME_DIR are empty, socket files under $HOME and
   the workspace are covered, /tmp is private (tools installed under it stay visible,
   read-only), and no network (not even abstract unix sockets) unless the policy allows it;
@@ -311,6 +311,7 @@ class Sandbox:
         out += view.cover_args(covered, 1 << 20)
         for source, dest in chains + [(path, path) for path in bound or ()]:
             out += ["--ro-bind", str(source), str(dest)]
+        out += view.library_covers(chains)
         if os.geteuid() == 0:  # what not everyone may read of /etc (a sandboxed root passes the owner check)
             for path in view.root_only():
                 out += hide_args(path)
@@ -321,7 +322,7 @@ class Sandbox:
             out += ["--ro-bind", str(entry), str(entry)]
         if exclude is not None:  # git inside does not list the .env placeholder as untracked
             out += ["--ro-bind", str(exclude), str(self.root / ".git" / "info" / "exclude")]
-        if git_config is not None:  # .git/config without its credentials (see sanitized_git_config)
+        if git_config is not None:  # .git/config with the allowed keys only (see sanitized_git_config)
             out += ["--ro-bind", str(git_config), str(self.root / ".git" / "config")]
         agent_env = Path(sys.prefix).resolve()
         if _under(agent_env, self.root) and agent_env != self.root:
@@ -337,7 +338,7 @@ class Sandbox:
             for entry in sorted(folder.iterdir()):
                 if outside.is_secret_file(entry.name):
                     out += hide_args(entry)
-        if scratch is not None:  # git's configuration outside the workspace, without credentials (outside.py)
+        if scratch is not None:  # git's configuration outside the workspace, the allowed keys only (outside.py)
             out += outside.git_settings(self.root, scratch, seen)
         xdg = os.environ.get("XDG_RUNTIME_DIR")
         for sock in self._sockets() + ([Path(xdg)] if xdg and os.path.isabs(xdg) else []):

@@ -5,7 +5,9 @@ paths: the system's folders (/usr, /etc, the /bin and /lib links or folders: SHO
 toolchains a command runs that live elsewhere: the folders of the PATH entries (an install prefix
 like /opt/node for /opt/node/bin; in a home, a toolchain manager's whole tree: ~/.pyenv, ~/.nvm, ~/go;
 ~/.cargo/bin with ~/.rustup; a virtualenv with its base interpreter), the agent's own interpreter,
-the toolchain folders the environment names (GOPATH, RUSTUP_HOME, ...). The caller adds /dev, /proc,
+the toolchain folders the environment names (GOPATH, RUSTUP_HOME, ...): all named by the user. What
+the repository names (its `.venv`, a `pyvenv.cfg`'s `home`) brings files, never a folder: the
+interpreter at each path its links pass through, and that interpreter's standard library. The caller adds /dev, /proc,
 a private /tmp, the workspace read-write, the user's enabled skills and git's settings without
 credentials. Everything else (/srv, /opt, /var, /mnt, /media, the homes, the projects beside the
 workspace) is not there. A home that lies inside a system folder is covered by an empty tmpfs.
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import os
 import pwd
+import re
 import stat
 import sys
 from pathlib import Path
@@ -143,19 +146,18 @@ def _home_of(path: Path, homes: list[Path]) -> Path | None:
     return best
 
 
-def _folder(path: Path, homes: list[Path], trusted: bool = True, inside: Path | None = None) -> list[Path]:
-    """What to show for a toolchain path the system folders do not: in a home, the toolchain manager's
-    folder, the virtualenv a bin folder belongs to, or the path itself (nothing for a home whole);
-    elsewhere, a virtualenv, the install prefix of a bin folder (/opt/node for /opt/node/bin: npm lives
-    in its lib; not a prefix that holds the workspace `inside`), or the path itself. What the workspace
-    names (`trusted` False): a Python's bin folder and its lib/python3.X and libpython3 only."""
+def _folder(path: Path, homes: list[Path], inside: Path | None = None) -> list[Path]:
+    """What to show for a toolchain path the user names that the system folders do not: in a home, the
+    toolchain manager's folder, the virtualenv a bin folder belongs to, or the path itself (nothing for a
+    home whole); elsewhere, a virtualenv, the install prefix of a bin folder (/opt/node for /opt/node/bin:
+    npm lives in its lib; not a prefix that holds the workspace `inside`), or the path itself."""
     home = _home_of(path, homes)
     if home is None:
         if path.name == "bin" and _is_venv(path.parent):
             return [path.parent]
         if path.name not in ("bin", "sbin") or len(path.parent.parts) < 3 or (inside and within(inside, path.parent)):
             return [path]
-        return [path.parent] if trusted else [path, *sorted(path.parent.glob("lib/*python3*"))]
+        return [path.parent]
     if path == home:
         return []
     first = home / path.relative_to(home).parts[0]
@@ -181,14 +183,6 @@ def _venv_base(venv: Path) -> list[Path]:
     return []
 
 
-def _interpreter_folder(path: Path) -> bool:
-    """A folder that holds a Python interpreter (a `bin` with `python3` or `python` in it)."""
-    try:
-        return path.name == "bin" and any((path / name).is_file() for name in ("python3", "python"))
-    except OSError:
-        return False
-
-
 def hidden(path: Path, homes: list[Path]) -> bool:
     """Not shown by the system folders: elsewhere, or in a home (covered where it lies inside one)."""
     return not system_shown(path) or _home_of(path, homes) is not None
@@ -196,44 +190,41 @@ def hidden(path: Path, homes: list[Path]) -> bool:
 
 def toolchains(env: dict[str, str], homes: list[Path], extra: list[Path] = (),
                workspace: Path | None = None) -> list[tuple[Path, Path]]:
-    """(source, destination) of each toolchain folder the system folders do not show, to bind read-only:
-    the real folder at the path a command names it by (a symlinked ~/.nix-profile/bin too). `extra`: more
-    paths a command may run (the workspace's own virtualenv, whose interpreter may live in ~). The
-    workspace is the repository's, so what it names (its `.venv/bin` a symlink, its pyvenv.cfg's `home`)
-    brings a folder only when that folder holds a Python interpreter: a hostile repository's
-    `home = ~/.config` would otherwise show that folder. So does what lies in `workspace` however it is
-    named (PATH or VIRTUAL_ENV of a virtualenv of the repository's that the user activated). Never `/`, a
-    top-level folder (/srv, /tmp) whole, nor a folder that holds the workspace (its neighbours)."""
+    """(source, destination) of each toolchain folder or file the system folders do not show, to bind
+    read-only: the real one at the path a command names it by (a symlinked ~/.nix-profile/bin too).
+    What the user names (PATH, the toolchain variables, the agent's own interpreter) brings folders
+    (`_folder`). What the repository names brings files and a standard library only
+    (`workspace_python`): `extra` (the workspace's own virtualenvs, whose interpreter may live in ~),
+    and whatever the user names that lies in `workspace` (a virtualenv of the repository's that the
+    user activated). Never `/`, a top-level folder (/srv, /tmp) whole, nor a folder that holds the
+    workspace (its neighbours)."""
     inside = Path(os.path.realpath(workspace)) if workspace is not None else None
-    wanted: list[tuple[Path, bool]] = [(Path(p), True) for p in env.get("PATH", "").split(os.pathsep)
-                                       if os.path.isabs(p)]
-    wanted += [(Path(p), False) for p in extra]
-    wanted += [(Path(sys.prefix), True), (Path(sys.base_prefix), True), (_real(Path(sys.executable)).parent, True)]
-    wanted += [(Path(env[name]), True) for name in TOOLCHAIN_ENV if os.path.isabs(env.get(name, ""))]
+    wanted = [Path(p) for p in env.get("PATH", "").split(os.pathsep) if os.path.isabs(p)]
+    wanted += [Path(sys.prefix), Path(sys.base_prefix), _real(Path(sys.executable)).parent]
+    wanted += [Path(env[name]) for name in TOOLCHAIN_ENV if os.path.isabs(env.get(name, ""))]
     cargo = env.get("CARGO_HOME")
     if cargo and os.path.isabs(cargo):
-        wanted.append((Path(cargo) / "bin", True))  # not CARGO_HOME whole: credentials.toml lives there
+        wanted.append(Path(cargo) / "bin")  # not CARGO_HOME whole: credentials.toml lives there
+    named = [Path(p) for p in extra]
     out: dict[Path, Path] = {}
-    seen: set[tuple[Path, bool]] = set()
+    seen: set[Path] = set()
     while wanted:
-        raw, trusted = wanted.pop(0)
-        path = Path(os.path.normpath(raw))
+        path = Path(os.path.normpath(wanted.pop(0)))
         if inside is not None and (within(path, inside) or within(_real(path), inside)):
-            trusted = False
-        if (path, trusted) in seen:
+            named.append(path)  # the repository's: never a folder
             continue
-        seen.add((path, trusted))
+        if path in seen:
+            continue
+        seen.add(path)
         for candidate in dict.fromkeys((path, _real(path))):
             venv = candidate if _is_venv(candidate) else candidate.parent if candidate.name == "bin" else None
             if venv is not None and _is_venv(venv):
-                wanted += [(base, trusted) for base in _venv_base(venv)]  # its interpreter may live in ~ (pyenv)
+                wanted += _venv_base(venv)  # its interpreter may live in ~ (pyenv)
             if not hidden(candidate, homes):
-                if trusted and str(candidate) not in DISTRO_BINS:  # /usr/local/bin/node -> /opt/node/bin/node
-                    wanted += [(link, True) for link in _links_out(candidate, homes)]
+                if str(candidate) not in DISTRO_BINS:  # /usr/local/bin/node -> /opt/node/bin/node
+                    wanted += _links_out(candidate, homes)
                 continue
-            if not trusted and not _interpreter_folder(candidate):
-                continue
-            for folder in _folder(candidate, homes, trusted, inside):
+            for folder in _folder(candidate, homes, inside):
                 try:
                     if not folder.exists() or len(folder.parts) < 3 or (inside is not None and (
                             within(inside, folder) or within(folder, inside))):  # the workspace is bound anyway
@@ -242,9 +233,126 @@ def toolchains(env: dict[str, str], homes: list[Path], extra: list[Path] = (),
                     continue
                 if folder not in out:
                     out[folder] = _real(folder)
-                    wanted += [(link, trusted) for link in _links_out(folder, homes)]
+                    wanted += _links_out(folder, homes)
     kept = [(src, dst) for dst, src in out.items() if not any(o != dst and within(dst, o) for o in out)]
+    kept += workspace_python(named, homes, [dst for _, dst in kept], inside)
     return sorted(kept, key=lambda pair: len(pair[1].parts))
+
+
+# What a repository may name brings only these: an interpreter's files and its standard library.
+PYTHON_NAME = re.compile(r"python(?:3(?:\.\d+)?)?")
+STDLIB_NAME = re.compile(r"python3\.\d+")
+LIBPYTHON_NAME = re.compile(r"libpython3(?:\.\d+)?\.so(?:\.[\d.]+)?")
+MAX_HOPS = 40  # symlinks followed from an interpreter's name to its file
+MAX_NAMED = 16  # virtualenvs and base folders followed from what a repository names
+
+
+def _hops(path: Path) -> list[Path]:
+    """Where a command meets `path` on its way to the file: the path, each symlink it passes through,
+    the file; each with its folder resolved (a `.venv -> /srv/app` link reaches /srv/app/bin/python)."""
+    out: list[Path] = []
+    here = Path(os.path.realpath(path.parent)) / path.name
+    for _ in range(MAX_HOPS):
+        out.append(here)
+        try:
+            if not here.is_symlink():
+                break
+            target = Path(os.readlink(here))
+        except OSError:
+            break
+        target = target if target.is_absolute() else here.parent / target
+        here = Path(os.path.realpath(target.parent)) / target.name
+    return out
+
+
+def workspace_python(named: list[Path], homes: list[Path], shown: list[Path],
+                     inside: Path | None) -> list[tuple[Path, Path]]:
+    """(file or folder, where it is bound) for a Python that the repository names (`named`: its `.venv/bin`,
+    a PATH entry or VIRTUAL_ENV in the workspace, a `pyvenv.cfg`'s `home`): each interpreter file of that
+    bin folder (`python`, `python3`, `python3.X`) at every path its symlinks pass through, and the
+    interpreter's own `lib/python3.X` (its installed packages emptied: library_covers) and `libpython3`
+    beside it, never a virtualenv's lib nor any other folder; only files in ELF format. Nothing for
+    what the sandbox shows anyway (the system folders, `shown`, the workspace)."""
+    out: dict[Path, Path] = {}
+
+    def bind(source: Path, dest: Path) -> None:
+        there = not hidden(dest, homes) or any(within(dest, s) for s in shown)
+        if not there and not (inside is not None and within(dest, inside)) and dest not in out:
+            out[dest] = source
+
+    queue, seen = list(named), set()
+    while queue and len(seen) < MAX_NAMED:
+        named_as = queue.pop(0)
+        folder = _real(named_as)
+        if folder in seen:
+            continue
+        seen.add(folder)
+        for candidate in dict.fromkeys((Path(os.path.realpath(named_as.parent)) / named_as.name, folder)):
+            venv = candidate if _is_venv(candidate) else candidate.parent if candidate.name == "bin" else None
+            if venv is not None and _is_venv(venv):
+                queue += _venv_base(venv)  # .venv/bin a link elsewhere: .venv/pyvenv.cfg still names the base
+        bin_dir = folder / "bin" if _is_venv(folder) else folder
+        try:
+            names = sorted(name for name in os.listdir(bin_dir) if PYTHON_NAME.fullmatch(name))
+        except OSError:
+            continue
+        for name in names:
+            hops = _hops(bin_dir / name)
+            real = hops[-1]
+            if not _elf(real, program=True):  # `.venv/bin/python3 -> /srv/app/.env` shows nothing
+                continue
+            for hop in hops:
+                bind(real, hop)
+            prefix = real.parent.parent
+            if real.parent.name != "bin" or len(prefix.parts) < 2 or not PYTHON_NAME.fullmatch(real.name):
+                continue
+            if _is_venv(prefix):  # a virtualenv's copied interpreter: its base holds the library
+                queue += _venv_base(prefix)
+                continue
+            for lib in (prefix / "lib", prefix / "lib64"):
+                try:
+                    entries = sorted(os.listdir(lib))
+                except OSError:
+                    continue
+                for entry in entries:
+                    path = lib / entry
+                    if STDLIB_NAME.fullmatch(entry) and path.is_dir():
+                        bind(_real(path), path)
+                    elif LIBPYTHON_NAME.fullmatch(entry):
+                        hops = _hops(path)
+                        if _elf(hops[-1], program=False):
+                            for hop in hops:
+                                bind(hops[-1], hop)
+    return [(source, dest) for dest, source in out.items()]
+
+
+def _elf(path: Path, program: bool) -> bool:
+    """A regular file in ELF format (executable by someone, for a `program`): an interpreter or its
+    library, not a file of settings a link named `python3` points at."""
+    try:
+        info = path.lstat()
+        if not stat.S_ISREG(info.st_mode) or (program and not info.st_mode & 0o111):
+            return False
+        with open(path, "rb") as handle:
+            return handle.read(4) == b"\x7fELF"
+    except OSError:
+        return False
+
+
+# Installed packages live beside the standard library: what a deployed application keeps there.
+PACKAGES = ("site-packages", "dist-packages")
+
+
+def library_covers(shown: list[tuple[Path, Path]]) -> list[str]:
+    """bwrap arguments that empty the installed packages of a standard library bound by itself
+    (`lib/python3.X`: only workspace_python binds one so; the user's toolchains come whole)."""
+    out: list[str] = []
+    for source, dest in shown:
+        if STDLIB_NAME.fullmatch(dest.name) and dest.parent.name in ("lib", "lib64"):
+            for name in PACKAGES:
+                if (source / name).is_dir() and not (source / name).is_symlink():
+                    out += ["--tmpfs", str(dest / name), "--remount-ro", str(dest / name)]
+    return out
 
 
 def _links_out(folder: Path, homes: list[Path]) -> list[Path]:

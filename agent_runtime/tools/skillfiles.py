@@ -132,25 +132,33 @@ def parse_skill(text: str, where: str, folder_name: str) -> dict[str, Any]:
 
 def skill_files(folder: Path) -> list[tuple[str, Path]]:
     """(relative path, resolved path) of every regular file of a skill's folder. Symlinks are followed
-    only while they stay inside the folder; one that leads out makes the whole skill unusable."""
+    only while they stay inside the folder; one that leads out makes the whole skill unusable. A link to
+    a folder is walked as a folder of its own, its files listed (and hashed) under the link's path:
+    `scripts -> .git/payload` runs what lies where `.git` is not walked, and a link that points
+    elsewhere later is another skill. `.git` itself is not walked."""
     found: list[tuple[str, Path]] = []
     total = 0
-    for top, dirs, names in os.walk(folder):
-        dirs[:] = sorted(d for d in dirs if d not in SKIPPED_DIRS and not os.path.islink(os.path.join(top, d)))
-        linked = [d for d in os.listdir(top) if os.path.islink(os.path.join(top, d)) and os.path.isdir(os.path.join(top, d))]
-        for name in sorted(names) + sorted(linked):
-            path = Path(top, name)
-            rel = path.relative_to(folder).as_posix()
+
+    def walk(directory: Path, prefix: str, chain: frozenset[Path]) -> None:
+        nonlocal total
+        folders: list[tuple[str, Path]] = []
+        for name in sorted(os.listdir(directory)):
+            path = directory / name
+            rel = prefix + name
             resolved = path.resolve()
-            if not within(resolved, folder):
-                raise SkillError(f"{_shown(path)}: a link that leads outside the skill's folder "
+            if path.is_symlink() and not within(resolved, folder):
+                raise SkillError(f"{_shown(folder / rel)}: a link that leads outside the skill's folder "
                                  f"(to {_shown(resolved)}); skills may not link out")
-            if name in linked:
-                continue  # a link to a folder inside the skill: its files are listed where they are
+            if name in SKIPPED_DIRS and path.is_dir():
+                continue
             try:
                 info = resolved.stat()
             except FileNotFoundError:
                 continue  # a dangling link inside the folder: nothing to read
+            if stat.S_ISDIR(info.st_mode):
+                if resolved not in chain:  # a link to a folder above this one: listed there already
+                    folders.append((rel, resolved))
+                continue
             if not stat.S_ISREG(info.st_mode):
                 continue  # FIFOs, sockets, devices: never read
             total += info.st_size
@@ -158,6 +166,10 @@ def skill_files(folder: Path) -> list[tuple[str, Path]]:
             if len(found) > MAX_FILES or total > MAX_TOTAL_BYTES:
                 raise SkillError(f"{_shown(folder)}: the skill holds more than {MAX_FILES} files or "
                                  f"{MAX_TOTAL_BYTES // (1024 * 1024)} MB; keep a skill small")
+        for rel, resolved in folders:
+            walk(resolved, rel + "/", chain | {resolved})
+
+    walk(folder, "", frozenset({folder.resolve()}))
     return found
 
 

@@ -121,6 +121,48 @@ def test_sanitized_git_config_keeps_what_git_needs():
         assert kept in out, kept
 
 
+GIT_SECRETS = {"sendemail.smtpPass": "smtp-pass-4711", "imap.pass": "imap-pass-4711",
+               "credential.helper": "store --file /srv/cred-store-4711", "foo.token": "foo-token-4711",
+               "http.https://example.com/.extraHeader": "X-Auth: header-4711"}
+
+
+@pytest.mark.parametrize("where", ["repository", "user"])
+def test_git_settings_reach_commands_by_an_allow_list_of_keys(workspace, fake_home, where):
+    """Keys that are no secret by their name (sendemail.smtpPass, imap.pass, a credential helper, an
+    unknown foo.token) stay on the host, in the repository's .git/config and in the user's ~/.gitconfig:
+    the sandbox's copy keeps only the keys commands need, and git still knows who commits."""
+    target = ["--file", str(fake_home / ".gitconfig")] if where == "user" else []
+    for key, value in {**GIT_SECRETS, "user.name": "Allowed Person", "init.defaultBranch": "trunk"}.items():
+        git(workspace, "config", *target, key, value)
+    result = sandbox_for(workspace).run("cat .git/config ~/.gitconfig; git config --get-regexp '.*'; "
+                                        "git config user.name; git config init.defaultBranch; git status --short",
+                                        timeout=60)
+    out = result.stdout + result.stderr
+    assert [value for value in GIT_SECRETS.values() if value.split()[-1] in out] == [], out
+    assert "Allowed Person\ntrunk\n" in result.stdout, out
+    assert "fatal" not in result.stderr, result.stderr
+
+
+def test_the_allow_list_reads_continued_and_quoted_values_as_git_does(tmp_path):
+    """A kept value's continuation that ends in an escaped backslash ends there, so the next line is a
+    key of its own (dropped); a quoted `#` is no comment. git reads the copy as the original less the
+    keys not allowed."""
+    text = ('[user]\n\tname = a\\\nb\\\\\n\tsmtppass = leak-4711\n\temail = "x\\\n#y"\n'
+            '\tpassword = leak2-4711\n[core] bare = false\n\tfoo = leak3-4711\n[sendemail] smtpPass = leak4-4711\n')
+    out = sanitized_git_config(text)
+    original, copy = tmp_path / "original", tmp_path / "copy"
+    original.write_text(text)
+    copy.write_text(out)
+
+    def listed(path):
+        return subprocess.run(["git", "config", "-f", str(path), "--list"], capture_output=True, text=True,
+                              check=True).stdout.splitlines()
+
+    assert "4711" not in out, out
+    assert listed(copy) == [line for line in listed(original) if "4711" not in line] == [
+        "user.name=ab\\", "user.email=x#y", "core.bare=false"]
+
+
 def test_symlinks_named_like_secrets_are_hidden_from_commands(workspace, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # not the workspace: its .env would be hidden for that reason
     (workspace / ".env").unlink()

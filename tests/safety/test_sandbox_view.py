@@ -191,7 +191,7 @@ def test_a_workspace_virtualenv_brings_no_other_folder_of_a_home(tmp_path, how):
     for rel in (".config/gh", ".m2", ".pyenv/versions/3.12/bin"):
         (home / rel).mkdir(parents=True)
     (home / ".config/gh/hosts.yml").write_text("oauth_token: x\n")
-    (home / ".pyenv/versions/3.12/bin/python3").write_text("#!/bin/sh\n")
+    shutil.copy(os.path.realpath(sys.executable), home / ".pyenv/versions/3.12/bin/python3")  # an ELF program
     ws = tmp_path / "ws"
     (ws / ".venv").mkdir(parents=True)
     env = {"PATH": "/usr/bin"}
@@ -205,10 +205,14 @@ def test_a_workspace_virtualenv_brings_no_other_folder_of_a_home(tmp_path, how):
         env = {"PATH": f"{ws / '.venv' / 'bin'}:/usr/bin", "VIRTUAL_ENV": str(ws / ".venv")}
     chosen = {dest for _, dest in view.toolchains(env, [home], [ws / ".venv" / "bin"], ws)}
     assert not any(view.within(d, home) for d in chosen), chosen
-    # a real interpreter of the home is still brought back (pyenv's, as before)
+    # a real interpreter of the home: that file and its standard library, not the rest of ~/.pyenv
+    (home / ".pyenv/versions/3.12/lib/python3.12").mkdir(parents=True)
+    (home / ".pyenv/versions/3.12/notes.txt").write_text("x\n")
     (ws / ".venv" / "pyvenv.cfg").write_text(f"home = {home / '.pyenv/versions/3.12/bin'}\n")
     chosen = {dest for _, dest in view.toolchains(env, [home], [ws / ".venv" / "bin"], ws)}
-    assert home / ".pyenv" in chosen, chosen
+    agents = {dest for _, dest in view.toolchains({"PATH": "/usr/bin"}, [home], [], ws)}  # the agent's interpreter
+    assert chosen - agents == {home / ".pyenv/versions/3.12/bin/python3",
+                               home / ".pyenv/versions/3.12/lib/python3.12"}, chosen
 
 
 def test_the_users_own_home_is_covered_under_a_system_folder_too(tmp_path, monkeypatch):
@@ -377,21 +381,21 @@ def test_symlinked_system_folders_stay_symlinks(sandbox):
 
 def test_a_toolchain_outside_the_homes_brings_its_prefix_and_no_more(tmp_path):
     """The rules of view.toolchains outside the homes: a PATH bin folder brings its install prefix (npm lives in
-    /opt/node/lib), a Python the workspace names only its bin and lib/python3.X; never `/`, a top-level folder,
+    /opt/node/lib), a Python the workspace names only its interpreter file and lib/python3.X; never `/`, a top-level folder,
     nor a folder that holds the workspace (it would show the projects beside it)."""
     from agent_runtime.safety import view
 
     opt, ws = tmp_path / "opt", tmp_path / "work" / "ws"
     for rel in ("node/bin", "node/lib/node_modules/npm", "py/bin", "py/lib/python3.12", "py/etc", "work/bin"):
         (opt / rel if not rel.startswith("work") else tmp_path / rel).mkdir(parents=True)
-    (opt / "py/bin/python3").write_text("#!/bin/sh\n")
+    shutil.copy(os.path.realpath(sys.executable), opt / "py/bin/python3")  # an interpreter: an ELF program
     (opt / "py/etc/app-secret.conf").write_text("x\n")
     (ws / ".venv/bin").mkdir(parents=True)
     (ws / ".venv/pyvenv.cfg").write_text(f"home = {opt / 'py/bin'}\n")
     agents = {dest for _, dest in view.toolchains({"PATH": ""}, [], [], ws)}
     path = ":".join(map(str, (opt / "node/bin", "/", "/srv", tmp_path / "work" / "bin", tmp_path / "work")))
     chosen = {dest for _, dest in view.toolchains({"PATH": path}, [], [ws / ".venv" / "bin"], ws)} - agents
-    assert chosen == {opt / "node", tmp_path / "work" / "bin", opt / "py/bin", opt / "py/lib/python3.12"}, chosen
+    assert chosen == {opt / "node", tmp_path / "work" / "bin", opt / "py/bin/python3", opt / "py/lib/python3.12"}, chosen
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="only root may write /etc (and only a sandboxed root passes the owner check)")
@@ -445,3 +449,121 @@ def test_the_agents_session_keyring_is_not_the_sandboxs(sandbox, how):
         assert "keyring-token-4711" not in result.stdout + result.stderr
     finally:
         libc.syscall(numbers[1], 3, key)  # KEYCTL_REVOKE
+
+
+# ----------------------------------------------------------------- what a repository names for the view
+def _host_app(tmp_path: Path) -> Path:
+    """A folder the sandbox does not show, beside no workspace: under /srv when this user may write
+    there (root), else under the test's /tmp (the sandbox's /tmp is private)."""
+    if os.path.isdir("/srv") and os.access("/srv", os.W_OK):
+        return Path(tempfile.mkdtemp(prefix="ar-test-", dir="/srv")) / "app"
+    return tmp_path / "host" / "app"
+
+
+@pytest.mark.parametrize("how", ["venv-symlink", "pyvenv-home", "python-linked-to-a-file"])
+def test_a_repositorys_virtualenv_shows_an_interpreter_not_the_folder_it_names(tmp_path, how):
+    """`.venv -> /srv/app`, or a `.venv/pyvenv.cfg` with `home = /srv/app/bin`, where /srv/app is a
+    deployed virtualenv with its settings and .env: a sandboxed command runs the interpreter it links
+    to, and reads neither file (attack review: the "bin of a virtualenv -> its folder" rule showed
+    /srv/app whole). Nor does `.venv/bin/python -> /srv/app/.env` show that file: only an ELF program."""
+    app = _host_app(tmp_path)
+    try:
+        (app / "bin").mkdir(parents=True)
+        (app / "pyvenv.cfg").write_text("home = /usr/bin\n")
+        (app / "bin" / "python3").symlink_to(os.path.realpath("/usr/bin/python3"))
+        (app / "settings.py").write_text("DATABASE_PASSWORD_HINT = 'app-settings-4711'\n")
+        (app / ".env").write_text("APP_TOKEN=app-env-4711\n")
+        repo = make_repo(tmp_path / "ws", {"app.py": "x = 1\n"})
+        if how == "venv-symlink":
+            (repo / ".venv").symlink_to(app)
+        elif how == "python-linked-to-a-file":
+            (repo / ".venv" / "bin").mkdir(parents=True)
+            (repo / ".venv" / "pyvenv.cfg").write_text(f"home = {app / 'bin'}\n")
+            (repo / ".venv" / "bin" / "python3").symlink_to(os.path.realpath("/usr/bin/python3"))
+            (repo / ".venv" / "bin" / "python").symlink_to(app / ".env")
+            (app / "bin" / "python3.11").symlink_to(app / "settings.py")
+        else:
+            (repo / ".venv" / "bin").mkdir(parents=True)
+            (repo / ".venv" / "pyvenv.cfg").write_text(f"home = {app / 'bin'}\n")
+            (repo / ".venv" / "bin" / "python3").symlink_to(app / "bin" / "python3")
+        result = Sandbox(repo).run(f"cat {app}/settings.py {app}/.env .venv/settings.py .venv/.env .venv/bin/python "
+                                   f"{app}/bin/python3.11; ls -A {app}; "
+                                   ".venv/bin/python3 -c 'print(\"py-\" + \"ok\")'", timeout=60)
+        out = result.stdout + result.stderr
+        assert "app-settings-4711" not in out and "app-env-4711" not in out, out
+        assert "settings.py" in result.stderr and "No such file" in result.stderr, result.stderr
+        assert "py-ok" in result.stdout, out  # the interpreter it names still runs
+    finally:
+        if str(app).startswith("/srv/"):
+            shutil.rmtree(app.parent, ignore_errors=True)
+
+
+def test_a_workspace_virtualenv_on_an_interpreter_the_sandbox_does_not_show_runs_pytest(tmp_path, tools_for):
+    """A real virtualenv in the workspace whose base interpreter lives where the sandbox shows nothing
+    (a Python copied to /srv/py or the host's /tmp): run_cmd runs pytest with it, the interpreter's file
+    bound at its path, and nothing else of that folder is there."""
+    base = _host_app(tmp_path).parent / "py"
+    try:
+        (base / "bin").mkdir(parents=True)
+        shutil.copy2(os.path.realpath("/usr/bin/python3"), base / "bin" / "python3")
+        (base / "private.txt").write_text("py-private-4711\n")
+        installed = base / "lib" / "python3.11" / "site-packages"  # the interpreter's library: its packages emptied
+        installed.mkdir(parents=True)
+        (installed / "deployed_settings.py").write_text("TOKEN = 'site-packages-4711'\n")
+        (base / "lib" / "python3.11" / "marker.txt").write_text("library\n")
+        repo = make_repo(tmp_path / "ws", {"test_it.py": "import sys\n\ndef test_one():\n    print(sys.prefix)\n"})
+        subprocess.run([str(base / "bin" / "python3"), "-m", "venv", "--without-pip", str(repo / ".venv")],
+                       check=True, capture_output=True)
+        site = next((repo / ".venv" / "lib").glob("python3.*")) / "site-packages"
+        pytest_home = Path(os.path.realpath(pytest.__file__)).parent.parent  # the agent's: shown read-only
+        (site / "agent.pth").write_text(f"{pytest_home}\n")
+        _, tools = tools_for(repo, "never")
+        ran = tools["run_cmd"](command=".venv/bin/python -m pytest -q -p no:cacheprovider test_it.py")
+        assert ran.get("sandbox") == "bwrap" and "1 passed" in ran["stdout"], ran
+        probe = Sandbox(repo).run(f"cat {base}/private.txt {installed}/deployed_settings.py; "
+                                  f"ls -A {base} {base}/bin {installed}; cat {base}/lib/python3.11/marker.txt", timeout=60)
+        assert "4711" not in probe.stdout and "private.txt" not in probe.stdout, probe.stdout
+        assert probe.stdout.split() == [f"{base}:", "bin", "lib", f"{base}/bin:", "python3", f"{installed}:",
+                                        "library"], probe.stdout  # the file and the library, no more
+    finally:
+        if str(base).startswith("/srv/"):
+            shutil.rmtree(base.parent, ignore_errors=True)
+
+
+def test_mountinfo_names_no_scratch_folder_of_the_host(workspace):
+    """The copies of git's settings (the repository's, the user's) are given to bwrap as data: the
+    sandbox's /proc/self/mountinfo names no `/tmp/agent-runtime-sandbox-...` folder of the host (attack
+    review: it named the host's scratch folder), and git inside still reads the copies."""
+    from conftest import git
+
+    git(workspace, "config", "user.name", "Copied Person")
+    git(workspace, "config", "foo.token", "scratch-4711")  # not allowed: the copy differs, so it is bound
+    (Path.home() / ".gitconfig").write_text("[user]\n\temail = copied@example.com\n[imap]\n\tpass = x-4711\n")
+    result = Sandbox(workspace).run("cat /proc/self/mountinfo; git config user.name; git config user.email; "
+                                    "cat .git/config ~/.gitconfig", timeout=60)
+    assert "Copied Person\ncopied@example.com\n" in result.stdout, (result.stdout, result.stderr)
+    assert "4711" not in result.stdout, result.stdout
+    assert " /proc " in result.stdout, result.stdout  # it is mountinfo
+    assert "agent-runtime-sandbox-" not in result.stdout and tempfile.gettempdir() + "/" not in result.stdout.replace(
+        str(workspace), ""), result.stdout
+
+
+@pytest.mark.parametrize("files", [2, 9])
+def test_files_of_the_scratch_folder_reach_the_sandbox_as_data(tmp_path, files):
+    """Each file bound from the scratch folder is read from a descriptor of its own, by sh up to fd 9,
+    by bash past it: every one arrives whole at its place, and mountinfo names none of their sources."""
+    from agent_runtime.safety import view
+    from agent_runtime.safety.isolation import args_through_file, isolation
+
+    iso = isolation()
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    options = [*iso.flags, *view.system_args(), "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/data"]
+    for n in range(files):
+        (scratch / f"f{n}").write_text(f"content {n}\n")
+        options += ["--ro-bind", str(scratch / f"f{n}"), f"/data/f{n}"]
+    argv = ["sh", "-c", "for f in /data/f*; do cat $f; done; cat /proc/self/mountinfo"]
+    done = subprocess.run(args_through_file(iso.bwrap, [iso.bwrap, *options, "--", *argv], argv, scratch),
+                          capture_output=True, text=True, timeout=60)
+    assert done.stdout.startswith("".join(f"content {n}\n" for n in sorted(range(files), key=str))), done
+    assert str(scratch) not in done.stdout and " /data/f0 " in done.stdout, done.stdout
