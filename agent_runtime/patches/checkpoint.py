@@ -79,7 +79,7 @@ STORE_CONFIG = """[core]
 STORE_ATTRIBUTES = "* -text -crlf -eol -filter -ident -working-tree-encoding\n"
 
 
-Ident = tuple[int, int, int]  # st_ino, st_size, st_mtime_ns (a folder's: st_ino, 0, 0)
+Ident = tuple[int, int, int]  # st_ino, st_size, st_ctime_ns (a folder's: st_ino, 0, 0)
 SPECIAL_BITS = ((stat.S_ISUID, "setuid"), (stat.S_ISGID, "setgid"), (stat.S_ISVTX, "sticky"))
 
 
@@ -112,7 +112,7 @@ def not_kept(rel: str) -> bool:
 def ident(info: os.stat_result) -> Ident:
     if stat.S_ISDIR(info.st_mode):
         return info.st_ino, 0, 0  # its files are not looked at: gone or replaced is what is seen
-    return info.st_ino, info.st_size, info.st_mtime_ns
+    return info.st_ino, info.st_size, info.st_ctime_ns  # ctime: no command sets it back (touch -d does mtime)
 
 
 def blob_id(data: bytes) -> str:
@@ -473,10 +473,13 @@ class Store:
                 yield os.fsdecode(raw), *parts[:4]
 
     def _mode_changes(self, tree: str, old: Modes, new: Modes, seen: set[str]) -> list[Change]:
-        """Files whose content stayed and whose permission bits did not, and directories made,
-        removed or given another mode."""
+        """Files whose content stayed and whose permission bits did not (or their setuid, setgid or
+        sticky bit: a restore writes the file without it), and directories made, removed or given
+        another mode."""
         out = []
-        chmodded = {p for p in old.files.keys() | new.files.keys() if old.files.get(p) != new.files.get(p)} - seen
+        chmodded = {p for p in old.files.keys() | new.files.keys() if old.files.get(p) != new.files.get(p)}
+        special = {p for p in old.special.keys() | new.special.keys() if old.special.get(p) != new.special.get(p)}
+        chmodded = (chmodded | special) - seen
         if chmodded:  # in neither tree's diff: the same entry in both, if in the snapshot at all
             listed = self.git().run_bytes("ls-tree", "-r", "-z", "--full-tree", tree).split(b"\0")
             for item in listed:
@@ -484,7 +487,7 @@ class Store:
                 path = os.fsdecode(raw)
                 if path in chmodded:
                     mode, _, blob = meta.decode("ascii", "replace").split()
-                    if mode != SYMLINK and old.of(path, mode) != new.of(path, mode):
+                    if mode != SYMLINK and (old.of(path, mode) != new.of(path, mode) or path in special):
                         out.append(Change(path, (mode, blob, old.of(path, mode)), (mode, blob, new.of(path, mode))))
         for path in sorted(old.dirs.keys() | new.dirs.keys()):
             if old.dirs.get(path) != new.dirs.get(path):

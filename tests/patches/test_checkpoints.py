@@ -674,8 +674,14 @@ def test_the_store_keeps_no_file_past_its_limit_and_names_it_and_undo_never_gues
                             env={**os.environ, "GIT_DIR": str(tmp_path / "store" / "git")}).stdout.split()
     assert "f1.bin" not in listed, "its old content is no longer taken for what is there"
 
+    was = os.stat(repo / "f8.bin")  # not held: rewritten in place, same size, its mtime put back
+    with open(repo / "f8.bin", "r+b") as handle:
+        handle.write(os.urandom(was.st_size))
+    os.utime(repo / "f8.bin", ns=(was.st_atime_ns, was.st_mtime_ns))
+    assert store.not_covered(grown, store.snapshot()) == ["f8.bin"]
 
-def test_setuid_and_setgid_bits_a_command_took_away_are_named_never_set_again(tmp_path):
+
+def test_setuid_and_setgid_bits_a_command_took_away_are_named_never_set_again_and_one_it_set_is_undone(tmp_path):
     from agent_runtime.patches.checkpoint import Store
 
     repo = make_repo(tmp_path / "r", {"tool": "#!/bin/sh\n", "suid": "#!/bin/sh\n", "shared/a.txt": "a\n"})
@@ -691,6 +697,16 @@ def test_setuid_and_setgid_bits_a_command_took_away_are_named_never_set_again(tm
     store.restore(store.changes(before.id, after.id))
     assert [oct(stat.S_IMODE(os.stat(repo / p).st_mode)) for p in ("tool", "suid", "shared")] \
         == ["0o755", "0o755", "0o775"]
+
+    (repo / "plain").write_text("#!/bin/sh\n")
+    os.chmod(repo / "plain", 0o755)
+    first = store.snapshot()
+    os.chmod(repo / "plain", 0o4755)  # a command that makes a file setuid: undo takes the bit away
+    second = store.snapshot()
+    changes = store.changes(first.id, second.id)
+    assert [c.path for c in changes] == ["plain"] and store.not_covered(first, second) == []
+    store.restore(changes)
+    assert oct(stat.S_IMODE(os.stat(repo / "plain").st_mode)) == "0o755"
 
 
 def test_checkpoint_max_bytes_reaches_the_store_and_a_bad_value_stops_the_start(tmp_path, make_runtime):
