@@ -315,10 +315,11 @@ class Store:
         return self._size
 
     def not_covered(self, before: Snapshot, after: Snapshot) -> list[str]:
-        """What a command did that undo cannot put back: what no snapshot held and it deleted, changed
-        or made, and the setuid / setgid / sticky bits it took away (`path (setuid bit)`)."""
+        """What a command did that undo cannot put back: what no snapshot held and it deleted or
+        changed, a file it made that no snapshot holds (undo leaves it; a cache or an environment it
+        made is no news), and the setuid / setgid / sticky bits it took away (`path (setuid bit)`)."""
         lost = [rel for rel, was in before.unheld.items() if after.unheld.get(rel) != was]
-        lost += [rel for rel in after.unheld if rel not in before.unheld]
+        lost += [rel for rel in after.unheld if rel not in before.unheld and not not_kept(rel.rstrip("/"))]
         old, new = self._modes(before.modes), self._modes(after.modes)
         if old is not None and new is not None:
             for rel, bits in old.special.items():

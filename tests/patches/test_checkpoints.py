@@ -635,6 +635,8 @@ def test_a_command_that_only_removes_a_cache_says_so_and_makes_no_entry(tmp_path
     _, tools = tools_for(repo)
     result = run(tools, "rm -rf src/__pycache__")
     assert "undo_id" not in result and result["not_covered"] == ["src/__pycache__/"], result
+    made = run(tools, "mkdir -p .pytest_cache/v node_modules/x src/__pycache__ && touch .pytest_cache/v/lastfailed")
+    assert "not_covered" not in made and "undo_id" not in made, "caches a test run makes are no news"
 
 
 def test_the_store_keeps_no_file_past_its_limit_and_names_it_and_undo_never_guesses_it(tmp_path):
