@@ -192,6 +192,7 @@ class Settings:
     # never read: POLICY_FILE comes only from the user (environment, config file, not a repo's .env).
     policy_file: Path | None = None
     checkpoints: bool = True  # the workspace saved around every sandboxed command, for undo (patches/checkpoint.py)
+    checkpoint_max_bytes: int = 1 << 30  # the checkpoint store's size at most; what does not fit is named, not kept
 
     @property
     def runs_path(self) -> Path:
@@ -245,6 +246,7 @@ class SettingsVars(BaseModel):
     runs_dir: Where = None
     policy_file: Where = None
     checkpoints: Flag = True
+    checkpoint_max_bytes: _whole_from(1 << 20) = 1 << 30
 
 
 _NAMES = frozenset(str(f.alias) for f in SettingsVars.model_fields.values())
@@ -255,7 +257,7 @@ assert [(f.name, f.default) for f in fields(Settings)] == [
 # Settings a repository's `.env` may set: how the agent works on this project. Not among them,
 # and so only from the user: APPROVAL_MODE, JUDGE_MODEL, PLANNER_MODEL, MODELS_FILE, POLICY_FILE, MODEL_ID,
 # MODEL_API_BASE, MODEL_API_KEY, MODEL_FALLBACK_IDS, MODEL_GGUF, MODEL_CONTEXT_WINDOW, PHOENIX_ENABLED,
-# PHOENIX_ENDPOINT, PHOENIX_PORT, RUNS_DIR, CHECKPOINTS (they lower safety, redirect data, or load files as models).
+# PHOENIX_ENDPOINT, PHOENIX_PORT, RUNS_DIR, CHECKPOINTS, CHECKPOINT_MAX_BYTES (they lower safety, redirect data, or load files as models).
 REPO_SETTINGS = frozenset({
     "MODEL_TEMPERATURE", "MODEL_MAX_TOKENS", "MODEL_TIMEOUT", "GRAMMAR", "AGENT_MAX_STEPS", "AGENT_TIME_BUDGET", "AGENT_MAX_ATTEMPTS",
     "TRUNCATION_MAX_CHARS", "TRUNCATION_MAX_LINES", "TRUNCATION_MAX_LIST_ITEMS",

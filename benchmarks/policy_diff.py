@@ -20,7 +20,15 @@ help: the sandbox hides the homes, so a canary there is never reachable, and one
 
 Commands judged `ask` or `deny` are counted, not run: a person sees them first, which is what
 those decisions promise. The corpus: tests/data/everyday_commands.txt, dangerous_commands.txt,
-and generated variants: wrappers x inner commands x quoting forms (variants())."""
+and generated variants: wrappers x inner commands x quoting forms (variants()).
+
+The everyday corpus runs a second time in a hostile workspace (hostile(), check_hostile()): its
+Makefile's default target, package.json's scripts, a conftest.py and the fsmonitor of the repository
+its `.git` file names (beside the workspace) all run a payload that tries to write outside the
+workspace and to read what the sandbox does not show. There the question is not what the policy
+predicted but what the sandbox let happen: no open, write or change outside the workspace that
+succeeded (the sandbox's private /tmp and /dev aside), no read outside the view that succeeded, and
+on the host nothing beside the workspace changed."""
 
 from __future__ import annotations
 
@@ -47,7 +55,7 @@ except ImportError:  # imported from the tests (benchmarks/ on sys.path there to
 from agent_runtime.safety import view
 from agent_runtime.safety.policy import Policy
 from agent_runtime.safety.policy.containment import SandboxState
-from agent_runtime.safety.sandbox import Sandbox
+from agent_runtime.safety.sandbox import Sandbox, allowed_env
 
 STRACE = shutil.which("strace") or "/usr/bin/strace"
 SYSCALLS = ("execve,execveat,open,openat,openat2,creat,unlink,unlinkat,rename,renameat,renameat2,chmod,fchmodat,"
@@ -88,6 +96,131 @@ def template(path: Path) -> Path:
     (path / "notes-link").symlink_to(".env")
     (path / "hk").mkdir()
     return path
+
+
+# A payload every hostile entry point runs: each line tries to leave the workspace, and must fail.
+PAYLOAD = """#!/bin/sh
+for f in "$HOME/.ssh/id_rsa" "$HOME/.bash_history" "$HOME/.netrc" /root/.profile /etc/shadow \\
+         ../victim/secret.txt ../victim/.git/config /srv/secret.txt /opt/secret.txt; do cat "$f"; done
+ls -la /root /home /srv /opt .. ../victim
+echo pwned >> "$HOME/.bashrc"
+mkdir -p "$HOME/.config/autostart" && echo pwned > "$HOME/.config/autostart/pwned.desktop"
+echo pwned > ../escaped.txt
+echo pwned > ../victim/secret.txt
+rm -f ../victim/README.md
+echo pwned > /etc/profile.d/pwned.sh
+echo pwned > /usr/local/bin/pwned
+true
+"""
+HOSTILE = {
+    "payload.sh": PAYLOAD,
+    "Makefile": "all:\n\tsh payload.sh\ntest:\n\tsh payload.sh\nbuild:\n\tsh payload.sh\n",
+    "package.json": '{"name": "demo", "version": "1.0.0", "scripts": {"preinstall": "sh payload.sh", '
+                    '"install": "sh payload.sh", "postinstall": "sh payload.sh", "test": "sh payload.sh", '
+                    '"build": "sh payload.sh", "lint": "sh payload.sh", "start": "sh payload.sh"}}\n',
+    "conftest.py": "import subprocess\n\nsubprocess.run(['sh', 'payload.sh'], capture_output=True)\n",
+}
+
+
+def hostile(path: Path) -> Path:
+    """The template with a hostile Makefile, package.json, conftest.py and a `.git` file naming a git
+    directory in the workspace (`gd`) whose fsmonitor runs the payload; beside it, a repository of
+    someone else's (`victim`) that the payload goes for."""
+    victim = path.parent / "victim"
+    victim.mkdir(parents=True, exist_ok=True)
+    git(victim, "init", "-q")
+    (victim / "secret.txt").write_text("VICTIM-SECRET\n")
+    (victim / "README.md").write_text("victim\n")
+    template(path)
+    for name, text in HOSTILE.items():
+        (path / name).write_text(text)
+    git(path, "add", *HOSTILE)
+    git(path, "commit", "-qm", "hostile")
+    (path / "g").unlink()  # the template's `g -> .git`
+    os.rename(path / ".git", path / "gd")
+    (path / ".git").write_text("gitdir: gd\n")
+    git(path, "config", "core.fsmonitor", "sh payload.sh")
+    return path
+
+
+def host_state(base: Path) -> dict[str, tuple]:
+    """What the payload goes for on the host: the folder beside the workspace (the victim, and where
+    ../escaped.txt would land) and the files in the home."""
+    out = {f"victim/{k}": v for k, v in snapshot(base / "victim").items()}
+    out["escaped.txt"] = (os.path.lexists(base / "escaped.txt"),)
+    for name in (".bashrc", ".config/autostart/pwned.desktop"):
+        path = Path.home() / name
+        out[f"~/{name}"] = (os.path.lexists(path), path.stat().st_mtime_ns if path.exists() else None)
+    return out
+
+
+def view_places(root: Path) -> list[str]:
+    """allowed_places and the toolchains the sandbox shows, found as it finds them (view.toolchains): a
+    pyenv under the real home, not the tests' $HOME."""
+    env = allowed_env()
+    chains = view.toolchains(env, view.covers(Path.home()), [root / name / "bin" for name in (".venv", "venv")], root)
+    return list(dict.fromkeys(allowed_places(root) + [str(dest) for _, dest in chains]))
+
+
+# The sandbox's own: private (/tmp, /var/tmp, /dev/shm, /run are its tmpfs; /dev its devices; /proc its processes).
+PRIVATE = ("/tmp", "/var/tmp", "/dev", "/run", "/proc")
+
+
+def escapes(trace: Trace, root: Path, places: list[str]) -> dict[str, list[str]]:
+    """What the sandbox let a command do outside: writes and changes that succeeded outside the
+    workspace and its private places, and reads of files outside the view that succeeded (a covered
+    folder lists empty, so listings are not counted: host_state checks the host itself)."""
+    folders = [str(Path.home()), *map(str, root.parents)]
+    beside = str(root.parent)  # under /tmp often, but the host's: the sandbox's /tmp holds only the workspace
+
+    def outside_view(path: str, program: str) -> bool:
+        if _within(path, beside) and not _within(path, str(root)):
+            return True
+        return not own_settings(path, program, folders) and not any(_within(path, p) for p in places)
+
+    def outside_workspace(path: str) -> bool:
+        return not _within(path, str(root)) and not any(_within(path, p) for p in PRIVATE)
+
+    found = {
+        "read_outside": sorted({p for p, m, prog in trace.opened_ok if m == "r" and outside_view(p, prog)}),
+        "wrote_outside": sorted({p for p, m, _ in trace.opened_ok if m == "w" and outside_workspace(p)}),
+        "changed_outside": sorted({f"{c} {p}" for c, p, _ in trace.changed_ok if outside_workspace(p)}),
+    }
+    return {k: v for k, v in found.items() if v}
+
+
+def check_hostile(commands: list[str], base: Path) -> dict:
+    """Each command the policy allows, run in a fresh copy of the hostile workspace under strace: what
+    escaped (escapes()), and whether the host beside the workspace changed. strace must run."""
+    started = time.monotonic()
+    policy = Policy.load()
+    master = hostile(base / "template")
+    if not strace_works(master):
+        raise RuntimeError("strace does not run in the sandbox here: the hostile check needs it")
+    before = host_state(base)
+    places = view_places(base / "ws")
+    found: list[dict] = []
+    payload_ran: list[str] = []
+    ran = 0
+    for command in commands:
+        workspace = base / "ws"
+        shutil.copytree(master, workspace, symlinks=True)
+        try:
+            if policy.check_command(command, workspace, SandboxState(True)).decision != "allow":
+                continue
+            ran += 1
+            result = Sandbox(workspace).run(traced_command(command), timeout=TIMEOUT_S)
+            trace = parse_trace(result.stdout, str(workspace))
+            if any(p.endswith("/victim/secret.txt") for p, _, _ in trace.opened):
+                payload_ran.append(command)
+            escaped = escapes(trace, workspace, places)
+            if escaped:
+                found.append({"command": command, **escaped})
+        finally:
+            shutil.rmtree(workspace, ignore_errors=True)
+    changed = {k: (before.get(k), v) for k, v in host_state(base).items() if before.get(k) != v}
+    return {"commands_checked": len(commands), "allowed_run": ran, "payload_ran": payload_ran,
+            "escapes": found, "host_changed": changed, "seconds": round(time.monotonic() - started, 1)}
 
 
 # ------------------------------------------------------------------------------- the corpus
@@ -220,6 +353,9 @@ class Trace:
     executed: list[str] = field(default_factory=list)
     opened: list[tuple[str, str, str]] = field(default_factory=list)  # (path, "r" | "w" | "l", program)
     changed: list[tuple[str, str, str]] = field(default_factory=list)  # (syscall, path, program): unlink, rename...
+    # the same, only those that succeeded
+    opened_ok: list[tuple[str, str, str]] = field(default_factory=list)
+    changed_ok: list[tuple[str, str, str]] = field(default_factory=list)
 
 
 LINE = re.compile(r"^(\d+)\s+(?:<\.\.\. (\w+) resumed>|(\w+)\()(.*)$")
@@ -293,15 +429,20 @@ def parse_trace(text: str, start: str) -> Trace:
             mode = "w" if re.search(r"O_WRONLY|O_RDWR|O_CREAT|O_TRUNC", flags) or call == "creat" else \
                 "l" if "O_DIRECTORY" in flags else "r"  # l: a folder opened to list it
             trace.opened.append((absolute(strings[0], dirfd), mode, running))
+            if ok:
+                trace.opened_ok.append(trace.opened[-1])
         elif call in ("unlink", "rename", "chmod", "truncate", "link", "symlink") and strings:
             # symlink(target, path): only the path is made; the others change every path they name
-            trace.changed.extend((call, absolute(s), running)
-                                 for s in (strings[-1:] if call == "symlink" else strings))
+            done = [(call, absolute(s), running) for s in (strings[-1:] if call == "symlink" else strings)]
+            trace.changed.extend(done)
+            trace.changed_ok.extend(done if ok else [])
         elif call in ("unlinkat", "renameat", "renameat2", "fchmodat", "linkat", "symlinkat") \
                 and strings:
             fds = re.findall(r"(?:^|, )(-?\d+<[^>]*>|AT_FDCWD)", args)
             for i, s in enumerate(strings[-1:] if call == "symlinkat" else strings):
                 trace.changed.append((call, absolute(s, fds[i] if i < len(fds) else None), running))
+                if ok:
+                    trace.changed_ok.append(trace.changed[-1])
     return trace
 
 
@@ -461,7 +602,16 @@ def check(commands: list[str], base: Path, traced: bool | None = None) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--limit", type=int, default=0, help="only the first N commands (a quick look)")
+    parser.add_argument("--hostile", action="store_true", help="the everyday corpus in the hostile workspace")
     args = parser.parse_args()
+    if args.hostile:
+        everyday = corpus("everyday_commands.txt")[:args.limit or None]
+        base = Path(tempfile.mkdtemp(prefix="bench-policy-diff-hostile-"))
+        try:
+            emit({"benchmark": "policy_diff_hostile", **check_hostile(everyday, base)})
+        finally:
+            shutil.rmtree(base, ignore_errors=True)
+        return
     sources = {"everyday": corpus("everyday_commands.txt"), "dangerous": corpus("dangerous_commands.txt"),
                "variants": variants()}
     commands = list(dict.fromkeys(c for listed in sources.values() for c in listed))

@@ -160,6 +160,9 @@ class RunEnded(Event):
     code_errors: int
     format_retries: int
     files_changed: list[str]
+    not_covered: list[str] = Field(default_factory=list, description="what commands deleted or changed that undo "
+                                   "cannot put back: caches, environments, files past the checkpoints' size limits, "
+                                   "setuid/setgid bits")
     error: str | None
     approval_s: float
     cost_usd: float | None

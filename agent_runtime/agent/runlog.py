@@ -66,6 +66,7 @@ class RunLog:
         s.calls.step_announced = 0
         s.runtime.hooks.context["session_id"] = s.session_id  # (a resumed conversation brings its own)
         self.command_files: list[str] = []  # what commands changed (their checkpoints say)
+        self.not_covered: list[str] = []  # what commands did that undo cannot put back (their checkpoints say)
         self.patch_files: dict[str, list[str]] = {}  # patch id -> its files, while it stays applied
         self.first_step = 0 if s.fresh else len(s.agent.memory.steps)  # a fresh run empties memory
         self.first_call = len(s.runtime.state.history)
@@ -74,6 +75,8 @@ class RunLog:
     def _tool_event(self, record: Any, decision: Any, approval: Any) -> None:
         if record.outcome == "ok" and record.facts.get("files_changed"):  # a command's changes (its checkpoint's)
             self.command_files += [str(p) for p in record.facts.get("changed") or ()]
+        if record.outcome == "ok":
+            self.not_covered += [str(p) for p in record.facts.get("not_covered") or () if str(p) not in self.not_covered]
         emit(self.session.display, ToolCall(
             step=self.session.calls.step_announced or None, tool=record.tool, arguments=record.arguments,
             outcome=record.outcome, decision=decision.decision if decision else "allow",
@@ -171,7 +174,7 @@ class RunLog:
                                  steps=result.steps, tokens_in=tokens_in, tokens_out=tokens_out, model_s=model_s,
                                  wall_s=round(time.monotonic() - self.started, 3), parse_errors=parse_errors,
                                  code_errors=code_errors, format_retries=retries,
-                                 files_changed=self.files_changed, error=result.error,
+                                 files_changed=self.files_changed, not_covered=self.not_covered, error=result.error,
                                  models=models_by_role(s), attempts=loop.attempts.made(result.status == "answered"),
                                  time_to_first_request_s=loop.first_request_s,
                                  **server_figures(s.calls.server, self.server_before), **s.meter.summary(calls)))

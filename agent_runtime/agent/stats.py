@@ -190,6 +190,10 @@ def summary_line(fields: dict[str, Any]) -> str:
                                                                  else ""))
     else:
         parts.append("no file changed")
+    lost = fields.get("not_covered") or []
+    if lost:
+        parts.append("undo cannot put back: " + ", ".join(lost[:5]) + (f" and {len(lost) - 5} more" if len(lost) > 5
+                                                                       else ""))
     if fields.get("tests_stale") and not files:
         parts.append("tests: last run on a change since undone")
     elif fields.get("tests_stale"):

@@ -63,8 +63,8 @@ def undo_last(repo: Path, display: Any = None, patch_id: str | None = None, jour
     removed = done.get("removed") or []
     files = [f for f in done["files"] if f not in removed and not f.endswith("/")]
     folders = [f for f in done["files"] if f not in removed and f.endswith("/")]  # a directory's name ends in /
-    missed = (f". Not covered (ignored files past the checkpoint's size limits, left as they are): "
-              f"{_paths(done['not_covered'])}") if done.get("not_covered") else ""
+    missed = (f". Not put back, the checkpoints do not hold them (caches, environments, secrets, files past the "
+              f"size limits, setuid/setgid bits): {_paths(done['not_covered'])}") if done.get("not_covered") else ""
     back = [f"{len(names)} {what}{'s' if len(names) != 1 else ''} ({_paths(names)})"
             for names, what in ((files, "file"), (folders, "folder")) if names]
     parts = [f"put back {' and '.join(back)}"] if back else []
@@ -103,6 +103,8 @@ def undo_list(repo: Path, display: Any = None, as_json: bool = False, journal: A
         if row.get("kind") == "command":  # a command's changes (a checkpoint): the command, then its files
             command = row["command"] if len(row["command"]) <= 60 else row["command"][:57] + "..."
             files = f"`{command}`: {_paths([f['path'] for f in row['files']], 5)}"
+            if row.get("not_covered"):
+                files += f"; not covered: {_paths(row['not_covered'], 5)}"
         run = f"  run {row['run_id']}" if row.get("run_id") else ""
         head = f"{row['patch_id']:<{width}} {when:<16} "
         if len(state) > state_width:

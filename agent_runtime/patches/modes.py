@@ -4,7 +4,10 @@ and its directories with their modes (a tree has no empty directory, and no dire
 
 A snapshot's manifest is a JSON blob in the checkpoint store, {"files": {path: mode}, "dirs": {path:
 mode}}: a file only where its mode is not the one its git mode implies (0644, 0755), so a usual
-repository's manifest is its directories alone. A snapshot is named `<tree>+<manifest blob>`; one
+repository's manifest is its directories alone. Two more keys where they have anything: "special",
+the setuid, setgid and sticky bits of what has them (never restored: a restore says it leaves them
+off), and "unheld", what was there that the snapshot does not hold (caches, environments, files past
+the size limits, secrets; a folder with a slash): no change of theirs is undone. A snapshot is named `<tree>+<manifest blob>`; one
 named by its tree alone was made before manifests, and is restored as then (0644 or 0755,
 directories made as needed).
 """
@@ -36,18 +39,28 @@ def split(snapshot: str) -> tuple[str, str | None]:
 class Modes:
     files: dict[str, int] = field(default_factory=dict)  # only the modes git's mode does not imply
     dirs: dict[str, int] = field(default_factory=dict)  # every directory, empty ones too
+    special: dict[str, int] = field(default_factory=dict)  # setuid / setgid / sticky bits, where set
+    unheld: list[str] = field(default_factory=list)  # there, not in the snapshot (a folder ends in /)
 
     def of(self, rel: str, git_mode: str) -> int:
         return self.files.get(rel, implied(git_mode))
 
     def data(self) -> bytes:
-        return json.dumps({"files": self.files, "dirs": self.dirs}, sort_keys=True, separators=(",", ":")).encode()
+        raw: dict[str, object] = {"files": self.files, "dirs": self.dirs}
+        raw.update((k, v) for k, v in (("special", self.special), ("unheld", sorted(self.unheld))) if v)
+        return json.dumps(raw, sort_keys=True, separators=(",", ":")).encode()
 
     @classmethod
     def parse(cls, data: bytes) -> "Modes":
         raw = json.loads(data)
         return cls({str(k): int(v) for k, v in raw.get("files", {}).items()},
-                   {str(k): int(v) for k, v in raw.get("dirs", {}).items()})
+                   {str(k): int(v) for k, v in raw.get("dirs", {}).items()},
+                   {str(k): int(v) for k, v in raw.get("special", {}).items()},
+                   [str(p) for p in raw.get("unheld", [])])
+
+    def holds(self, rel: str) -> bool:
+        """Is `rel` held by the snapshot as far as this manifest says (not unheld, nor under an unheld folder)?"""
+        return not any(rel == u or (u.endswith("/") and rel.startswith(u)) for u in self.unheld)
 
 
 def scan(root: Path, skip: Callable[[str], bool], shallow: set[str]) -> Modes:
@@ -73,13 +86,17 @@ def scan(root: Path, skip: Callable[[str], bool], shallow: set[str]) -> Modes:
                     rel = prefix + entry.name
                     if entry.name == ".git" or skip(rel) or os.path.lexists(os.path.join(entry.path, ".git")):
                         continue  # left out, or a nested repository: its files are not in the snapshot
-                    modes.dirs[rel] = permissions(entry.stat(follow_symlinks=False).st_mode)
+                    info = entry.stat(follow_symlinks=False)
+                    modes.dirs[rel] = permissions(info.st_mode)
+                    if stat.S_IMODE(info.st_mode) & SPECIAL:
+                        modes.special[rel + "/"] = stat.S_IMODE(info.st_mode) & SPECIAL
                     if rel not in shallow:
                         todo.append(rel)
                 elif entry.is_file(follow_symlinks=False):
-                    perm = _named(entry.stat(follow_symlinks=False).st_mode)
-                    if perm is not None and not skip(prefix + entry.name):
-                        modes.files[prefix + entry.name] = perm
+                    mode = entry.stat(follow_symlinks=False).st_mode
+                    perm = _named(mode)
+                    if (perm is not None or stat.S_IMODE(mode) & SPECIAL) and not skip(prefix + entry.name):
+                        _name(modes, prefix + entry.name, mode)
             except OSError:
                 continue  # gone since
     return modes
@@ -89,11 +106,9 @@ def add(modes: Modes, root: Path, paths: Iterable[str]) -> None:
     """Files the walk did not enter (kept files of ignored directories), with their directories."""
     for rel in paths:
         try:
-            perm = _named(os.lstat(root / rel).st_mode)
+            _name(modes, rel, os.lstat(root / rel).st_mode)
         except OSError:
             continue
-        if perm is not None:
-            modes.files[rel] = perm
         parent = os.path.dirname(rel)
         while parent and parent not in modes.dirs:
             try:
@@ -101,6 +116,18 @@ def add(modes: Modes, root: Path, paths: Iterable[str]) -> None:
             except OSError:
                 break
             parent = os.path.dirname(parent)
+
+
+def _name(modes: Modes, rel: str, mode: int) -> None:
+    """A regular file's mode in the manifest where a tree does not imply it, its special bits apart."""
+    perm = _named(mode)
+    if perm is not None:
+        modes.files[rel] = perm
+    if stat.S_ISREG(mode) and stat.S_IMODE(mode) & SPECIAL:
+        modes.special[rel] = stat.S_IMODE(mode) & SPECIAL
+
+
+SPECIAL = stat.S_ISUID | stat.S_ISGID | stat.S_ISVTX
 
 
 def permissions(mode: int) -> int:

@@ -42,7 +42,7 @@ from typing import Any, Callable, Iterator
 from agent_runtime.core import Workspace
 from agent_runtime.gitcmd import GitError
 from agent_runtime.patches.apply import FileEdit, Patch, _read, remove_made_dirs, write_edits
-from agent_runtime.patches.checkpoint import SHOWN, Change, Snapshot, Store
+from agent_runtime.patches.checkpoint import SHOWN, Change, Snapshot, Store, shown
 from agent_runtime.patches.diffs import PatchError
 from agent_runtime.patches.ids import LEGACY, SESSION, current_sessions, label, resolve, split
 from agent_runtime.patches.restore import same
@@ -113,7 +113,7 @@ class Applied:
     command: str | None = None  # set for a command's changes (a checkpoint), None for a patch
     before: str = ""  # a command's snapshots (Snapshot.id: a tree of the checkpoint store, and its manifest)
     after: str = ""
-    not_covered: list[str] = field(default_factory=list)  # ignored files past the snapshot's limits
+    not_covered: list[str] = field(default_factory=list)  # what the command did that undo cannot put back
     session: str = LEGACY  # the session that made it (s0: before sessions were numbered)
     shown: str = ""  # the id to show and accept: short where it means this entry, else qualified
     in_scope: bool = False  # of the session(s) short ids mean
@@ -269,13 +269,12 @@ class UndoJournal:
             _write_private(self.path, json.dumps(entry, ensure_ascii=True) + "\n", append=True)
 
     def record_command(self, command: str, before: Snapshot, after: Snapshot, changes: list[Change]) -> str:
-        """A command that changed files (checkpoint.around's `record`): its id."""
+        """A command that changed files (mark.around's `record`): its id."""
         entry_id = self.new_id("c")
-        covered = set(after.not_covered) - set(before.not_covered)
         entry = {"type": "command", **self._entry_ids(entry_id), "time": time.time(),
                  "root": str(self.workspace.root),
                  **self._tags(), "command": command, "before": before.id, "after": after.id,
-                 "files": [c.name for c in changes], "not_covered": sorted(covered)[:SHOWN]}
+                 "files": [c.name for c in changes], "not_covered": shown(self.store.not_covered(before, after))}
         with self._locked():
             _write_private(self.path, json.dumps(entry, ensure_ascii=True) + "\n", append=True)
         return entry_id

@@ -75,6 +75,7 @@ from agent_runtime.safety.isolation import (
 )
 from agent_runtime.safety.outside import HOME_SECRETS, find_sockets
 from agent_runtime.safety.placeholder import DotenvPlaceholder, Nothing, exclude_placeholder
+from agent_runtime.safety.policy.paths import OBEYED_FILES
 
 log = logging.getLogger(__name__)
 
@@ -85,9 +86,10 @@ log = logging.getLogger(__name__)
 # policy lets run because the sandbox contains it must not leave behind what runs outside it).
 COMMIT_HOOK_CONFIGS = (".pre-commit-config.yaml", ".husky", "lefthook.yml", ".lefthook.yml", "lefthook-local.yml",
                        ".lefthook-local.yml")
-# .agents and .claude: the repository's skills live there, and a command must not rewrite them.
-CONFIG_NAMES = (".git", ".gitattributes", ".gitmodules", "policy.toml", ".agent-runtime", "AGENTS.md",
-                ".agents", ".claude", *COMMIT_HOOK_CONFIGS)
+# .agents and .claude: the repository's skills live there, and a command must not rewrite them. And what
+# other programs run or obey when the folder is opened (policy/paths.py: an editor's tasks, .mcp.json).
+CONFIG_NAMES = tuple(dict.fromkeys((".git", ".gitattributes", ".gitmodules", "policy.toml", ".agent-runtime",
+                                    "AGENTS.md", ".agents", ".claude", *COMMIT_HOOK_CONFIGS, *OBEYED_FILES)))
 # Configuration at any depth (the policy's deny_write has `**/.git/**`; .gitattributes and
 # .gitmodules match at any depth): a nested repository's .git holds hooks and a config that run
 # when the user works in it. Existing ones are read-only in the sandbox, new ones are removed

@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Any, Callable, ContextManager, Iterator
 
 from agent_runtime.config import Settings, state_home
 from agent_runtime.core import Action, CallRecord, Decision, Workspace, within
-from agent_runtime.patches.checkpoint import Mark, Store, around, git_ignore_lines
+from agent_runtime.patches.checkpoint import MAX_BYTES, Store, git_ignore_lines
+from agent_runtime.patches.mark import Mark, around
 from agent_runtime.patches.storekey import checkpoint_dir
 from agent_runtime.patches.undo import UndoJournal
 from agent_runtime.safety.approval import Approver
@@ -40,12 +41,12 @@ def undo_dir() -> Path:
     return state_home() / "undo"
 
 
-def checkpoint_store(workspace: Workspace, policy: Policy) -> Store:
+def checkpoint_store(workspace: Workspace, policy: Policy, max_bytes: int = MAX_BYTES) -> Store:
     """The workspace's checkpoint store (<state home>/checkpoints/<key>, patches/storekey.py), never holding
-    what the policy hides."""
+    what the policy hides, nor more than `max_bytes` (CHECKPOINT_MAX_BYTES)."""
     return Store(checkpoint_dir(state_home(), workspace.root), workspace.root,
                  hidden=lambda rel: policy.read_denied(rel) is not None,
-                 excludes=git_ignore_lines(policy.deny_read, policy.allow_read))
+                 excludes=git_ignore_lines(policy.deny_read, policy.allow_read), max_bytes=max_bytes)
 
 
 def sandbox_state(sandbox: Sandbox, network: bool) -> SandboxState:
@@ -118,8 +119,9 @@ class Runtime:
         if approver.steps is None:  # what the judge (--approval judge) sees of the work so far
             approver.steps = lambda: [describe_call(r) for r in runtime.state.history[-STEPS_FOR_JUDGE:]]
         # The journal stores files' contents: never of files the policy forbids reading.
+        store = checkpoint_store(workspace, policy, settings.checkpoint_max_bytes)
         journal = UndoJournal(undo_dir(), workspace, secret=lambda rel: runtime.decide(
-            Action("read", paths=(rel,))).decision == "deny", store=checkpoint_store(workspace, policy), mine=True)
+            Action("read", paths=(rel,))).decision == "deny", store=store, mine=True)
         runtime.patch_listeners.append(journal.record)
         runtime.journal = journal
         runtime.patches = PatchStore(journal)  # ids numbered per session, unique in the history (patches/ids.py)
@@ -160,7 +162,7 @@ class Runtime:
     @contextmanager
     def checkpoint(self, command: str) -> Iterator[Mark]:
         """Around a sandboxed command: the workspace saved before and after, and its changes an entry
-        of the undo history (patches/checkpoint.py); nothing when CHECKPOINTS is off."""
+        of the undo history (patches/checkpoint.py, patches/mark.py); nothing when CHECKPOINTS is off."""
         if self.journal is None or not self.settings.checkpoints:
             yield Mark()
             return

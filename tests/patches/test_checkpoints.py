@@ -11,7 +11,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import git, make_repo, run_cli
+from conftest import flat, git, make_repo, run_cli, step, write_replay
 
 from agent_runtime.safety.isolation import isolation
 
@@ -216,12 +216,12 @@ def test_secrets_are_never_stored_and_big_ignored_files_are_named_not_covered(tm
     (repo / "certs" / "server.PEM").write_text("sk-checkpoint-secret-2\n")
     (repo / "build" / "big.bin").write_bytes(b"\0" * (2 << 20))
     (repo / "src" / "__pycache__").mkdir()
-    (repo / "src" / "__pycache__" / "app.cpython-311.pyc").write_bytes(b"cache")
+    (repo / "src" / "__pycache__" / "app.cpython-311.pyc").write_bytes(b"compiled-bytecode")
     _, tools = tools_for(repo)
     result = run(tools, "rm -rf build src/app.py")
     assert result["undo_id"] == "c1"
     rows = json.loads(run_cli("undo", "--list", "--json", cwd=repo).stdout)
-    assert rows[0]["not_covered"] == [] and "build/big.bin" not in [f["path"] for f in rows[0]["files"]]
+    assert rows[0]["not_covered"] == ["build/big.bin"] and "build/big.bin" not in [f["path"] for f in rows[0]["files"]]
     done = run_cli("undo", cwd=repo)
     assert done.returncode == 0 and (repo / "build" / "out.txt").read_text() == "ignored, small\n"
     assert not (repo / "build" / "big.bin").exists(), "past the size limit: not kept, so not put back"
@@ -229,15 +229,15 @@ def test_secrets_are_never_stored_and_big_ignored_files_are_named_not_covered(tm
     assert len(stores) == 1 and stat.S_IMODE(stores[0].stat().st_mode) == 0o700
     everything = subprocess.run(["git", "cat-file", "--batch-all-objects", "--batch"], capture_output=True,
                                 env={**os.environ, "GIT_DIR": str(stores[0] / "git")}, check=True).stdout
-    assert b"sk-checkpoint-secret" not in everything and b"cache" not in everything
+    assert b"sk-checkpoint-secret" not in everything and b"compiled-bytecode" not in everything
     assert b"ignored, small" in everything
 
     result = run(tools, "head -c 2000000 /dev/zero > build/huge.bin && echo z > build/small.txt")
     row = json.loads(run_cli("undo", "--list", "--json", cwd=repo).stdout)[0]
     assert row["patch_id"] == result["undo_id"] and row["not_covered"] == ["build/huge.bin"]
     done = run_cli("undo", cwd=repo)
-    assert "Not covered (ignored files past the checkpoint's size limits, left as they are): build/huge.bin" \
-        in done.stdout
+    assert "Not put back, the checkpoints do not hold them (caches, environments, secrets, files past the size " \
+        "limits, setuid/setgid bits): build/huge.bin" in done.stdout
     assert not (repo / "build" / "small.txt").exists() and (repo / "build" / "huge.bin").exists()
 
 
@@ -576,3 +576,145 @@ def test_undoing_a_patch_that_made_folders_removes_them_and_only_them(tmp_path, 
     assert (outside / "sub" / "g.txt").read_text() == "n\n"
     assert tools["undo_patch"](patch_id=made[4]).get("undone") is True
     assert (repo / "kept" / "mine.txt").read_text() == "the user's\n"
+
+
+@needs_bwrap
+def test_what_a_hostile_makefile_deleted_that_no_checkpoint_held_is_named_not_covered(tmp_path, tools_for):
+    """The Makefile's default target deletes node_modules, .venv and an ignored 3 MB file: undo puts back
+    what the checkpoints hold, and the command's result, `undo --list --json` and undo itself name the rest."""
+    repo = make_repo(tmp_path / "r", {
+        "Makefile": "all:\n\trm -rf node_modules .venv data/train.bin build.db\n",
+        ".gitignore": "node_modules/\n.venv/\ndata/\n*.db\n", "src/app.py": "x = 1\n"})
+    for rel, data in {"node_modules/left-pad/index.js": b"module.exports = 1\n",
+                      ".venv/lib/python3/site-packages/dep.py": b"DEP = 1\n",
+                      "data/train.bin": os.urandom(3 << 20), "data/small.txt": b"kept\n",
+                      "build.db": b"rows\n"}.items():
+        (repo / rel).parent.mkdir(parents=True, exist_ok=True)
+        (repo / rel).write_bytes(data)
+    _, tools = tools_for(repo)
+    result = run(tools, "make")
+    assert not (repo / "node_modules").exists() and not (repo / ".venv").exists() and not (repo / "build.db").exists()
+    expected = [".venv/", "data/train.bin", "node_modules/"]
+    assert result["not_covered"] == expected and result["undo_id"] == "c1", result
+    row = json.loads(run_cli("undo", "--list", "--json", cwd=repo).stdout)[0]
+    assert row["patch_id"] == "c1" and row["not_covered"] == expected, row
+    assert "not covered: .venv/, data/train.bin, node_modules/" in run_cli("undo", "--list", cwd=repo).stdout
+    done = run_cli("undo", cwd=repo)
+    assert done.returncode == 0, done.stderr
+    assert "put back 1 file (build.db)" in done.stdout
+    assert "Not put back, the checkpoints do not hold them" in done.stdout and \
+        ".venv/, data/train.bin, node_modules/" in done.stdout, done.stdout
+    assert (repo / "build.db").read_bytes() == b"rows\n" and (repo / "data" / "small.txt").read_bytes() == b"kept\n"
+
+
+@needs_bwrap
+def test_the_runs_summary_and_run_ended_say_what_undo_cannot_put_back(tmp_path):
+    replay = write_replay(tmp_path / "r.json", [step("Build.", 'print(run_cmd(command="make"))'),
+                                                step("Done.", 'final_answer("built")')])
+    for how in ("--json", "--approval"):
+        repo = make_repo(tmp_path / how.strip("-"), {"Makefile": "all:\n\trm -rf node_modules build.db\n",
+                                                     ".gitignore": "node_modules/\n", "build.db": "rows\n"})
+        (repo / "node_modules" / "x").mkdir(parents=True)
+        (repo / "node_modules" / "x" / "index.js").write_text("1\n")
+        done = run_cli(*([how] if how == "--json" else []), "--approval", "auto", "--model", f"replay:{replay}",
+                       "Build it.", cwd=repo)
+        assert done.returncode == 0 and not (repo / "node_modules").exists(), done.stderr
+        if how == "--json":
+            end = json.loads(done.stdout.splitlines()[-1])
+            assert end["type"] == "run_ended" and end["not_covered"] == ["node_modules/"], end
+            assert end["files_changed"] == ["build.db"], end
+        else:
+            assert "files changed: build.db · undo cannot put back: node_modules/" in flat(done.stderr), done.stderr
+
+
+@needs_bwrap
+def test_a_command_that_only_removes_a_cache_says_so_and_makes_no_entry(tmp_path, tools_for):
+    repo = make_repo(tmp_path / "r", {"src/app.py": "x = 1\n"})
+    (repo / "src" / "__pycache__").mkdir()
+    (repo / "src" / "__pycache__" / "app.cpython-311.pyc").write_bytes(b"cache")
+    _, tools = tools_for(repo)
+    result = run(tools, "rm -rf src/__pycache__")
+    assert "undo_id" not in result and result["not_covered"] == ["src/__pycache__/"], result
+    made = run(tools, "mkdir -p .pytest_cache/v node_modules/x src/__pycache__ && touch .pytest_cache/v/lastfailed")
+    assert "not_covered" not in made and "undo_id" not in made, "caches a test run makes are no news"
+
+
+def test_the_store_keeps_no_file_past_its_limit_and_names_it_and_undo_never_guesses_it(tmp_path):
+    """CHECKPOINT_MAX_BYTES: a 200 MB untracked file is not copied (no one file past an eighth of the
+    limit), files that do not fit in what is left are not either; each is named, and no change of one
+    is undone (its content before is not known)."""
+    from agent_runtime.patches.checkpoint import Store
+
+    repo = make_repo(tmp_path / "r", {"src/app.py": "x = 1\n"})
+    with open(repo / "huge.bin", "wb") as handle:  # sparse: 200 MB on paper, nothing on disk
+        handle.truncate(200 << 20)
+    for i in range(10):
+        (repo / f"f{i}.bin").write_bytes(os.urandom(500 << 10))  # random: git cannot compress them
+    store = Store(tmp_path / "store", repo, max_bytes=4 << 20)  # 4 MB in all, one file at most 512 KB
+    before = store.snapshot()
+    stored = sum(f.stat().st_size for f in (tmp_path / "store" / "git" / "objects").rglob("*") if f.is_file())
+    assert stored <= 4 << 20, f"the store's objects take {stored} bytes"
+    assert sorted(before.unheld) == ["f8.bin", "f9.bin", "huge.bin"], "what does not fit is named"
+    listed = subprocess.run(["git", "ls-tree", "-r", "--name-only", before.tree], capture_output=True, text=True,
+                            env={**os.environ, "GIT_DIR": str(tmp_path / "store" / "git")}).stdout.split()
+    assert sorted(listed) == [f"f{i}.bin" for i in range(8)] + ["src/app.py"]
+
+    os.unlink(repo / "huge.bin")
+    os.unlink(repo / "f0.bin")
+    (repo / "f9.bin").write_bytes(b"shrunk\n")  # fits now; what it held before is not known
+    after = store.snapshot()
+    assert store.not_covered(before, after) == ["f9.bin", "huge.bin"], "f8.bin is as it was: nothing lost"
+    assert [(c.path, c.status) for c in store.changes(before.id, after.id)] == [("f0.bin", "deleted")]
+    store.restore(store.changes(before.id, after.id))
+    assert (repo / "f0.bin").stat().st_size == 500 << 10 and (repo / "f9.bin").read_bytes() == b"shrunk\n"
+
+    (repo / "f1.bin").write_bytes(os.urandom(600 << 10))  # held until now; past one file's limit now
+    grown = store.snapshot()
+    # f0.bin, put back by the restore, no longer fits either (the store is full): named too
+    assert store.not_covered(after, grown) == ["f0.bin", "f1.bin"] and store.changes(after.id, grown.id) == []
+    listed = subprocess.run(["git", "ls-tree", "-r", "--name-only", grown.tree], capture_output=True, text=True,
+                            env={**os.environ, "GIT_DIR": str(tmp_path / "store" / "git")}).stdout.split()
+    assert "f1.bin" not in listed, "its old content is no longer taken for what is there"
+
+    was = os.stat(repo / "f8.bin")  # not held: rewritten in place, same size, its mtime put back
+    with open(repo / "f8.bin", "r+b") as handle:
+        handle.write(os.urandom(was.st_size))
+    os.utime(repo / "f8.bin", ns=(was.st_atime_ns, was.st_mtime_ns))
+    assert store.not_covered(grown, store.snapshot()) == ["f8.bin"]
+
+
+def test_setuid_and_setgid_bits_a_command_took_away_are_named_never_set_again_and_one_it_set_is_undone(tmp_path):
+    from agent_runtime.patches.checkpoint import Store
+
+    repo = make_repo(tmp_path / "r", {"tool": "#!/bin/sh\n", "suid": "#!/bin/sh\n", "shared/a.txt": "a\n"})
+    os.chmod(repo / "tool", 0o4755)
+    os.chmod(repo / "suid", 0o2755)
+    os.chmod(repo / "shared", 0o2775)
+    store = Store(tmp_path / "store", repo)
+    before = store.snapshot()
+    os.chmod(repo / "suid", 0o755)  # chmod g-s alone
+    subprocess.run(["rm", "-rf", str(repo / "tool"), str(repo / "shared")], check=True)
+    after = store.snapshot()
+    assert store.not_covered(before, after) == ["shared/ (setgid bit)", "suid (setgid bit)", "tool (setuid bit)"]
+    store.restore(store.changes(before.id, after.id))
+    assert [oct(stat.S_IMODE(os.stat(repo / p).st_mode)) for p in ("tool", "suid", "shared")] \
+        == ["0o755", "0o755", "0o775"]
+
+    (repo / "plain").write_text("#!/bin/sh\n")
+    os.chmod(repo / "plain", 0o755)
+    first = store.snapshot()
+    os.chmod(repo / "plain", 0o4755)  # a command that makes a file setuid: undo takes the bit away
+    second = store.snapshot()
+    changes = store.changes(first.id, second.id)
+    assert [c.path for c in changes] == ["plain"] and store.not_covered(first, second) == []
+    store.restore(changes)
+    assert oct(stat.S_IMODE(os.stat(repo / "plain").st_mode)) == "0o755"
+
+
+def test_checkpoint_max_bytes_reaches_the_store_and_a_bad_value_stops_the_start(tmp_path, make_runtime):
+    repo = make_repo(tmp_path / "r", {"a.txt": "a\n"})
+    runtime = make_runtime(repo, env={"CHECKPOINT_MAX_BYTES": str(64 << 20)})
+    assert runtime.journal.store.max_bytes == 64 << 20
+    assert make_runtime(repo).journal.store.max_bytes == 1 << 30
+    done = run_cli("tools", cwd=repo, env={"CHECKPOINT_MAX_BYTES": "2MB"})
+    assert done.returncode == 1 and "CHECKPOINT_MAX_BYTES: expected a whole number at least 1048576" in done.stderr

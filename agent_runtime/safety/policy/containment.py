@@ -69,6 +69,7 @@ ESCAPES_BECAUSE: dict[str, str] = {
     "process-environment": "its output leaves the sandbox and can carry a secret",
     "secret-listing": "its output leaves the sandbox and names what is kept secret",
     "instructions": "later sessions outside the sandbox follow AGENTS.md",
+    "obeyed-file": "other programs outside the sandbox run or obey it when the folder is opened",
     "package-scripts": "npm runs package.json's scripts outside the sandbox too (npm install on your machine)",
     "package-scripts-pkg": "npm runs package.json's scripts outside the sandbox too (npm install on your machine)",
     "write": "it writes through an option of a program that otherwise only reads",

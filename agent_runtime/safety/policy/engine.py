@@ -40,6 +40,7 @@ from agent_runtime.safety.policy.floors import (
     ROUTINE_FLOORS,
     USER_LOWERABLE,
     floors,
+    obeyed_reason,
 )
 from agent_runtime.safety.policy.history import secrets_in_repository
 from agent_runtime.safety.policy.mcp import McpRules, argument_floor, server_of
@@ -359,6 +360,10 @@ class Policy:
             return Decision("allow", "restore", "puts back files as they were before this session's own patch")
         if any(self.paths.instructions_at(place, rel) for rel in action.paths):
             return Decision("ask", "instructions", INSTRUCTIONS_REASON)
+        for rel in action.paths:
+            obeyed = self.paths.obeyed_at(place, rel)
+            if obeyed is not None:
+                return Decision("ask", "obeyed-file", obeyed_reason(obeyed))
         return Decision("ask", "write", "changes files in the workspace")
 
     def check_command(self, command: str, root: Path, sandbox: SandboxState | None = None) -> Decision:

@@ -27,7 +27,7 @@ from agent_runtime.safety.shellwords import Redirect, SimpleCommand, Word
 ROUTINE_FLOORS = {"write", "redirect-write", "write-dynamic", "redirect", "outside-workspace", "dynamic-argument",
                   "dynamic-directory"}
 # Floors that name the decision even when a rule already asks (the approval gate treats them apart).
-PINNED_FLOORS = frozenset({"instructions"})
+PINNED_FLOORS = frozenset({"instructions", "obeyed-file"})
 # Floors a user's saved approval (safety/userpolicy.py) may cover: a write to a named file inside the
 # workspace (not a deny_write file, not AGENTS.md: those are other floors). Every other floor still applies.
 USER_LOWERABLE = frozenset({"write", "redirect-write"})
@@ -35,6 +35,12 @@ USER_LOWERABLE = frozenset({"write", "redirect-write"})
 # (a session's "always" or the user's saved approvals).
 INSTRUCTIONS_REASON = ("changes AGENTS.md, the project instructions every later session follows (asked every time, "
                        "never approved from memory)")
+
+
+def obeyed_reason(name: str) -> str:
+    """Why a write under an OBEYED_FILES name asks every time."""
+    return (f"changes {name}, which other programs run or obey when the folder is opened (an editor, another "
+            "agent, CI): asked every time, never approved from memory")
 
 
 def floors(paths: PathRules, cmd: SimpleCommand, place: Place, verdict: Verdict) -> Iterable[Verdict]:
@@ -247,6 +253,8 @@ def write_floor(paths: PathRules, word: Word, place: Place, how: str,
             yield Verdict("deny", "workspace-root", f"{how} the whole workspace, .git included")
         elif paths.instructions_at(place, text, follow):
             yield Verdict("ask", "instructions", f"{how} {place.relative(path)}: {INSTRUCTIONS_REASON}")
+        elif (obeyed := paths.obeyed_at(place, text, follow)) is not None:
+            yield Verdict("ask", "obeyed-file", f"{how} {place.relative(path)}: {obeyed_reason(obeyed)}")
         else:
             # A change the command declares (rm, cp, mkdir, sed -i, ...) is the judge's to review in the
             # sandbox; one hidden in an option of a program that reads (sort -o, uniq IN OUT, awk's print >)

@@ -22,6 +22,17 @@ NEUTRAL_PATHS = ("/dev/null", "/dev/stdin", "/dev/stdout", "/dev/stderr", "/dev/
 PRIVATE_TMP = "/tmp"  # private to each sandboxed command
 # The project's instructions, read into every later session's prompt (agent/prompt.py).
 INSTRUCTION_FILES = ("AGENTS.md",)
+# What other programs run or obey when the folder is opened: other agents' instructions, settings,
+# hooks and MCP servers, editors' tasks and settings, CI workflows, dev containers. Top-level names,
+# without regard to case; a folder's name stands for all it holds. Written only as a patch the person
+# sees (asked every time), never by a command unasked; the sandbox keeps them read-only (sandbox.py).
+OBEYED_FILES = (
+    "CLAUDE.md", "CLAUDE.local.md", "GEMINI.md", ".cursorrules", ".windsurfrules", ".clinerules", ".roorules",
+    ".goosehints", ".aider.conf.yml", ".mcp.json", ".claude", ".agents", ".cursor", ".windsurf", ".gemini",
+    ".codex", ".roo", ".kiro", ".amazonq", ".continue", ".junie", ".github", ".gitlab-ci.yml", ".gitlab",
+    ".vscode", ".idea", ".zed", ".devcontainer", ".devcontainer.json",
+)
+_OBEYED = {name.lower(): name for name in OBEYED_FILES}
 
 
 @lru_cache(maxsize=512)
@@ -303,11 +314,34 @@ class PathRules:
                     return directory
         return None
 
+    def obeyed_at(self, place: Place, text: str, follow: bool = True) -> str | None:
+        """The OBEYED_FILES name `text` falls under (also through a symlink: what it points at, or a
+        link named like one), or None."""
+        for path in place.forms(text, follow):
+            if place.inside(path) and path != place.root:
+                first = os.path.relpath(path, place.root).split("/")[0]
+                if first.lower() in _OBEYED:
+                    return _OBEYED[first.lower()]
+        targets = [(name, Path(os.path.realpath(place.root / name))) for name in obeyed_names(place.root)]
+        for path in place.forms(text, follow):
+            for name, target in targets:
+                if target != place.root and within(path, target):
+                    return name
+        return None
+
     def instructions_at(self, place: Place, text: str, follow: bool = True) -> bool:
         """Does `text` name the project's instructions file (or what its symlink points at)?"""
         targets = {place.root / name for name in INSTRUCTION_FILES}
         targets |= {Path(os.path.realpath(t)) for t in targets}
         return any(path in targets for path in place.forms(text, follow))
+
+
+def obeyed_names(root: Path) -> list[str]:
+    """The OBEYED_FILES names present at the workspace's top level, as spelt there."""
+    try:
+        return sorted(n for n in os.listdir(root) if n.lower() in _OBEYED)
+    except OSError:
+        return []
 
 
 def write_denied_reason(rel: str, pattern: str) -> str:
