@@ -1,5 +1,5 @@
 """Does a work tree's git directory lead outside it? Checked on the files alone, before any git runs
-(gitcmd, the door, asks here; issue 45).
+(gitcmd, the door, asks here).
 
 Why: git reads a repository's objects and refs wherever its git directory says they are. A `.git`
 file (`gitdir: PATH`) or symlink, a `commondir` file, an `objects/info/alternates` line, a symlinked

@@ -1,4 +1,4 @@
-"""GitPython through the door (issue 42): the `Repo` the agent uses, every git command of it run by
+"""GitPython through the door: the `Repo` the agent uses, every git command of it run by
 gitcmd's SafeGit, so with the door's environment, its `-c` pins and its checks first.
 
 Why a module of its own: GitPython does more than start git. It reads the git directory in Python

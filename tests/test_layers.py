@@ -202,10 +202,32 @@ def test_the_cycle_check_finds_a_cycle_hidden_inside_a_function():
     assert "tools.runtime" in graph["tools.checks"], "an import under TYPE_CHECKING is seen"
 
 
-MAX_MODULE_LINES = 600  # a module a newcomer reads in one sitting (issue 24)
+MAX_MODULE_LINES = 600  # a module a newcomer reads in one sitting
 
 
 def test_no_module_is_longer_than_a_newcomer_reads_at_once():
     long = {str(path.relative_to(PACKAGE)): n for path in PACKAGE.rglob("*.py")
             if (n := len(path.read_text(encoding="utf-8").splitlines())) > MAX_MODULE_LINES}
     assert long == {}, f"split these by what they do (docs/architecture.md): {long}"
+
+
+ISSUE_NUMBER = r"\b[Ii]ssues?\s+#?\d+|\(#\d+\)"
+
+
+def test_the_product_names_no_issue_number():
+    """Comments and texts say why in the present tense; a tracker the repository does not hold means
+    nothing to a reader (git keeps the history)."""
+    import re
+
+    found = [f"{path.relative_to(PACKAGE)}:{number}" for path in sorted(PACKAGE.rglob("*"))
+             if path.suffix in (".py", ".toml", ".md", ".json") and path.is_file()
+             for number, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), 1)
+             if re.search(ISSUE_NUMBER, line)]
+    assert found == [], f"say why instead: {found}"
+
+
+def test_the_issue_number_check_sees_one(tmp_path):
+    import re
+
+    assert re.search(ISSUE_NUMBER, "# kept for issue 31") and re.search(ISSUE_NUMBER, "fixed (#12)")
+    assert not re.search(ISSUE_NUMBER, "# the issue is that 3 files differ")

@@ -1,5 +1,5 @@
 """The planner: a second model that reads a failure and says where the fix belongs, before the
-coder's first request (issue 25's planner/coder mode, as a clear two-stage loop).
+coder's first request (the planner/coder mode, as a clear two-stage loop).
 
 When a planner is set (models/roles.py: `--model coder=...,planner=...`, PLANNER_MODEL, the models
 file) and a task asks for a change with failing tests in front of it (agent/start.py), the planner

@@ -370,7 +370,7 @@ def entry() -> None:
         code = 130
     except BrokenPipeError:
         # Whatever read stdout went away (`agent-runtime runs --json | head`, a CI step that stopped
-        # reading --json events): stop quietly, with 0 (issue 13: "exit 0 on BrokenPipe").
+        # reading --json events): stop quietly, with 0.
         stdout_to_devnull()
         code = PIPE_CLOSED
     except Exception as exc:  # a bug: one line for the person, the traceback for LOG_LEVEL=debug

@@ -1,4 +1,4 @@
-"""The models file: named models, the roles they play, routing rules and profiles (issue 25).
+"""The models file: named models, the roles they play, routing rules and profiles.
 
     ~/.config/agent-runtime/models.toml   (or MODELS_FILE; the user's, never a repository's)
 

@@ -1,4 +1,4 @@
-"""Coaching: the small-model aids, as named rules a model's profile turns on (issue 31).
+"""Coaching: the small-model aids, as named rules a model's profile turns on.
 
 The agent's core is the same for every model; each aid below is opt-in, chosen per model:
 

@@ -1,5 +1,5 @@
 """Where a workspace's checkpoint store is: <state home>/checkpoints/<key>, the key an HMAC of the
-workspace's path with a secret of the user's (issue 45).
+workspace's path with a secret of the user's.
 
 Why: a store is a git repository holding a copy of its workspace's files. Its key used to be a
 plain hash of the path (sha256(path)[:16]), so anyone knowing another project's path could name its

@@ -1,5 +1,5 @@
 """The judge (`--approval judge`): a small model answers an `ask` the sandbox would contain, so
-the person is prompted less (issue 23).
+the person is prompted less.
 
 What reaches the judge is narrow by construction, whatever the model says:
 - only commands the policy asks about with kind `review` (policy/containment.py) while commands

@@ -1,7 +1,7 @@
 """Secrets outside the workspace that sandboxed commands could otherwise read and print.
 
 The sandbox shows the host read-only, and what the policy lets run without asking because the
-sandbox contains it (a build, a script or a Makefile of the workspace, `npm run`: issue 23)
+sandbox contains it (a build, a script or a Makefile of the workspace, `npm run`)
 prints what it reads to the model. So the sandbox hides, besides the usual secret places of
 $HOME (HOME_SECRETS), what the policy itself calls secret where a command of this workspace is
 likely to find it:

@@ -38,7 +38,7 @@ class SimpleCommand:
     variables: list[str] = field(default_factory=list)  # shell variables it sets (x=1, export, read, for)
     chdir: Word | None = None  # the directory it runs in, when a wrapper moves it (env -C DIR)
     input_script: bool = False  # its input is the shell script it runs (`bash`, `. /dev/stdin`)
-    through: str = ""  # the launcher or shell escape that runs it (`script -c`, `sqlite3 .shell`), issue 30
+    through: str = ""  # the launcher or shell escape that runs it (`script -c`, `sqlite3 .shell`)
     subshell: bool = False  # runs in a subshell: `( ... )`, a pipeline's stage, `... &` (a cd there moves no one else)
 
     @property

@@ -1,4 +1,4 @@
-"""What a sandboxed command sees of the file system: an allow-list, not a list of secrets to hide (issue 45).
+"""What a sandboxed command sees of the file system: an allow-list, not a list of secrets to hide.
 
 The sandbox's root is bwrap's own empty tmpfs, read-only once set up. Shown in it, read-only at their
 paths: the system's folders (/usr, /etc, the /bin and /lib links or folders: SHOWN_SYSTEM), and the

@@ -1,4 +1,4 @@
-"""What the sandbox contains (issue 23): which `ask`s it makes safe to run without asking.
+"""What the sandbox contains: which `ask`s it makes safe to run without asking.
 
 Commands run inside bubblewrap (safety/sandbox.py): no network, nothing writable outside the
 workspace but a private /tmp, the workspace's configuration (.git, .env*, ...) read-only,

@@ -78,7 +78,7 @@ def _examples_stamp(source: Path) -> Path | Literal["shipped"] | None:
 # may run a command given as its arguments: `rlwrap rm -rf src`, `npm exec -- rm -rf src`,
 # `concurrently 'rm -rf src'`. Each word that could name a program is judged with what follows it, and
 # each argument holding a shell command as one string: what would not run unasked alone in the sandbox,
-# or cannot be read, does not run unasked through it (issue 30). Only words naming a program the policy
+# or cannot be read, does not run unasked through it. Only words naming a program the policy
 # knows start one (an unknown program would be contained anyway), so a long file list costs a lookup a word.
 TARGETS_NOT_COMMANDS = frozenset({"make", "gmake", "ninja"})  # their words are targets and variables (make-code)
 # Options whose value is text, not a command: test-name filters, messages, titles.

@@ -1,4 +1,4 @@
-"""A word's leading `~` as bash expands it before the program sees the word (issue 45).
+"""A word's leading `~` as bash expands it before the program sees the word.
 
 `~` and `~/x` are $HOME; `~user/x` is that user's home (an unknown user stays literal, as bash
 leaves it); `~+` is the current directory; `~-` (OLDPWD) and `~N`, `~+N`, `~-N` (the directory

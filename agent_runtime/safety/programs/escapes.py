@@ -1,4 +1,4 @@
-"""Programs with a language of their own that can run a shell (issue 30): sqlite3's `.shell` and
+"""Programs with a language of their own that can run a shell: sqlite3's `.shell` and
 `.system`, vim's `:!` (also ex, vi, nvim, view), gdb's `!`/`shell`/`pipe`, dc's `!`, ed's commands
 and emacs' Lisp. What they are told on the command line is read: a shell command inside is judged as
 a command of its own (programs/launchers.py's Runs, which the parser walks); any other command of

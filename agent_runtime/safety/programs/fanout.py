@@ -1,4 +1,4 @@
-"""Programs that run many commands given to them (issue 30): GNU parallel (and moreutils'),
+"""Programs that run many commands given to them: GNU parallel (and moreutils'),
 hyperfine, entr, moreutils' pee. What they run is judged as commands of their own (launchers.Runs);
 values they read from their input or a file are only known at run time."""
 

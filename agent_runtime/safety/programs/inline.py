@@ -1,5 +1,5 @@
 """Code given to an interpreter on the command line (`python -c`, `node -e`, `perl -e`): what it
-visibly does, so the sandbox can run what stays inside it (issue 23).
+visibly does, so the sandbox can run what stays inside it.
 
 Code handed to an interpreter is never allowed where commands run without the sandbox. In the
 sandbox its effect is contained (no network, nothing writable outside the workspace) except for

@@ -1,4 +1,4 @@
-"""Programs that run a command given to them as an argument (issue 30): `script -c`, GNU `parallel`,
+"""Programs that run a command given to them as an argument: `script -c`, GNU `parallel`,
 `chrt`, `taskset`, `ionice`, `firejail`, `xvfb-run`, `dbus-run-session`, `busybox`, `cmake -E`,
 moreutils' `ifne`/`chronic`, `numactl`, `setarch`, `faketime`, `bundle exec`, `conda run`, `perf stat`,
 `git bisect run`, `git submodule foreach`, `git rebase -x`, a `git -c alias.x='!...'`, `source

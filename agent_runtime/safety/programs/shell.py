@@ -111,7 +111,7 @@ HANDLERS = {"date": date, "hostname": hostname, "alias": alias, "shopt": shopt, 
             "typeset": declare, "local": declare, "ps": ps}
 
 
-# --- builtins that run a command or a string given to them (issue 30) ---
+# --- builtins that run a command or a string given to them ---
 
 
 def trap(args: list[Word]) -> Runs:
