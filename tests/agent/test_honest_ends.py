@@ -108,3 +108,12 @@ def test_code_run_again_after_a_change_is_no_repeat(tmp_path):
     ], "change mul in calc.py to compute b * a")
     assert done.returncode == 0, done.stderr[-3000:]
     assert events[-1]["status"] == "answered" and events[-1]["steps"] == 4, events[-1]
+
+
+def test_the_same_reply_without_code_twice_ends_the_task(tmp_path):
+    """A small model's "The code is already correct." with no code, again: the task stops at the second."""
+    repo, done, events = _run(tmp_path, ["The code is already correct."] * 6, "rename mul to multiply in calc.py")
+    assert done.returncode == 3, done.stderr[-3000:]
+    answer = next(e["answer"] for e in events if e["type"] == "final_answer")
+    assert answer.startswith("Stopped without a final answer: step 2 repeated step 1 (the same reply)"), answer
+    assert "No tool was called." in answer and events[-1]["steps"] == 2, answer
