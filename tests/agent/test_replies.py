@@ -158,6 +158,12 @@ def test_a_question_about_a_named_file_is_told_to_answer_once_it_is_read():
     assert answer_now(task, other, other, files) is None  # not what the task names
     refused = calls(("read_file", {"path": "README.md"}, "refused", {}))
     assert answer_now(task, refused, refused, files) is None
+    # A snippet that matched no line showed nothing of the file (1.5B: a pattern with a stray quote).
+    missed = calls(("read_file_snippet", {"path": "README.md", "pattern": "'def x"}, "ok", {"matches": 0}))
+    assert answer_now(task, missed, missed, files) is None
+    assert next_step(missed, files, task=task) == 'Read it next: print(read_file(path="README.md"))'
+    found = calls(("read_file_snippet", {"path": "README.md", "pattern": "def x"}, "ok", {"matches": 2}))
+    assert answer_now(task, found, found, files).startswith("(You have read README.md.")
     both = "Compare README.md and shop/cart.py: do they agree?"
     assert answer_now(both, read, read, files) is None  # shop/cart.py not read yet
     assert answer_now(both, read + other, other, files).startswith("(You have read README.md, shop/cart.py.")
