@@ -130,8 +130,9 @@ class CodingAgent(agent_class()):  # type: ignore[misc]
     @contextmanager
     def only(self, offered: Callable[[Any], bool]) -> Iterator[None]:
         """For one task, only the tools `offered` takes, and final_answer: the prompt lists only them, the
-        grammar writes calls to only them, and the interpreter's process is sent only them; a call to
-        another is refused in this process (safety/executor.py serves only the tools it was sent)."""
+        grammar writes calls to only them, and the interpreter's process is sent only them (by run()); a
+        call to another is refused in this process (safety/executor.py serves only the tools it was sent).
+        The next run() sends the tools it then has."""
         full = self.tools
         self.tools = {name: tool for name, tool in full.items() if name == "final_answer" or offered(tool)}
         self.constrain_to(list(self.tools.values()))
@@ -140,7 +141,6 @@ class CodingAgent(agent_class()):  # type: ignore[misc]
         finally:
             self.tools = full
             self.constrain_to(list(full.values()))
-            self.python_executor.send_tools(dict(full))
 
     @property
     def repeated(self) -> Any:

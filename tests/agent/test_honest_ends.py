@@ -117,3 +117,36 @@ def test_the_same_reply_without_code_twice_ends_the_task(tmp_path):
     answer = next(e["answer"] for e in events if e["type"] == "final_answer")
     assert answer.startswith("Stopped without a final answer: step 2 repeated step 1 (the same reply)"), answer
     assert "No tool was called." in answer and events[-1]["steps"] == 2, answer
+
+
+def test_after_a_question_the_next_task_of_the_session_has_every_tool_again(tmp_path):
+    """As in the REPL: a question, then a change in the same session; the change's code reaches the
+    patch tools (the interpreter is sent the session's tools again), and the question's did not."""
+    import io
+
+    from rich.console import Console
+
+    from agent_runtime.agent.session import Session
+    from agent_runtime.cli.display import Display
+    from agent_runtime.config import load_settings
+    from agent_runtime.safety.approval import Approver
+
+    repo = make_repo(tmp_path / "p", FIXED)
+    replay = write_replay(tmp_path / "r.json", [
+        step("Try to change it.", PROPOSE),
+        step("Answer.", 'final_answer("add adds")'),
+        step("Change it.", PROPOSE),
+        step("Done.", 'final_answer("add subtracts now")'),
+    ])
+    settings = load_settings({"MODEL_ID": f"replay:{replay}", "RUNS_DIR": str(tmp_path / "runs"),
+                              "AGENT_COACHING": "plain"})
+    with Session(settings, repo, Approver("auto", interactive=False),
+                 Display(console=Console(file=io.StringIO()), out=io.StringIO())) as session:
+        asked = session.run("what does add do?")
+        assert asked.status == "answered" and session.runtime.state.history == [], "no tool ran for the question"
+        assert "propose_patch" not in session.agent.memory.system_prompt.system_prompt
+        changed = session.run("change add in calc.py to subtract")
+        assert changed.status == "answered", changed
+        assert [c.tool for c in session.runtime.state.history] == ["propose_patch", "apply_patch"]
+        assert "propose_patch" in session.agent.memory.system_prompt.system_prompt
+    assert "a - b" in (repo / "calc.py").read_text()
