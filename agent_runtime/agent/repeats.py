@@ -9,6 +9,7 @@ before it. It found nothing new, so the task stops there and says what its calls
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -17,6 +18,8 @@ from agent_runtime.tools.history import call_key
 
 SHOWN_RESULT = 1200  # characters of the last step's result the answer quotes
 SHOWN_CALLS = 8
+# Numbers in a result (a test run's "3 passed in 2.21s", a command's timing) differ from run to run.
+NUMBER = re.compile(r"\d+(?:\.\d+)?")
 
 
 @dataclass(frozen=True)
@@ -69,7 +72,7 @@ class RepeatedSteps:
             self.seen.clear()  # what ran before the change would not give the same result now
             return
         now = _Seen(step.step_number, _code(step), tuple(call_key(c.tool, c.arguments) for c in calls),
-                    f"{step.observations or ''}\n{step.error or ''}", _reply(step))
+                    NUMBER.sub("#", f"{step.observations or ''}\n{step.error or ''}"), _reply(step))
         repeat = self._repeats(now)
         self.seen.append(now)
         if repeat is not None:
@@ -78,7 +81,8 @@ class RepeatedSteps:
                 self.stop(agent)
 
     def _repeats(self, now: _Seen) -> Repeat | None:
-        same = [s for s in self.seen if s.result == now.result]  # a different result is something new
+        # A different result (but for its numbers: times) is something new.
+        same = [s for s in self.seen if s.result == now.result]
         if now.code is not None:
             earlier = next((s for s in reversed(same) if s.code == now.code), None)
             if earlier is not None:

@@ -150,3 +150,14 @@ def test_after_a_question_the_next_task_of_the_session_has_every_tool_again(tmp_
         assert [c.tool for c in session.runtime.state.history] == ["propose_patch", "apply_patch"]
         assert "propose_patch" in session.agent.memory.system_prompt.system_prompt
     assert "a - b" in (repo / "calc.py").read_text()
+
+
+def test_the_tests_run_again_on_the_same_code_are_a_repeat_though_their_times_differ(tmp_path):
+    """1.5B, asked what a function returns: `print(run_tests())` again; pytest's "3 passed in 2.21s" is
+    not the same text twice, but nothing new was found."""
+    tests = step("Test.", "print(run_tests())")
+    repo, done, events = _run(tmp_path, [tests] * 6, "rename mul to multiply in calc.py")
+    assert done.returncode == 3, done.stderr[-3000:]
+    answer = next(e["answer"] for e in events if e["type"] == "final_answer")
+    assert answer.startswith("Stopped without a final answer: step 2 repeated step 1 (the same code)"), answer
+    assert "- run_tests(): tests passed" in answer, answer
