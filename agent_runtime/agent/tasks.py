@@ -18,9 +18,12 @@ NOT_A_CHANGE = re.compile(r"^\s*(why|what|how|explain|which|where|who|when|is|ar
 # A task put as a question ("what does add do?", "explain ..."): answered, whatever words it has ("add").
 QUESTION = re.compile(r"^\s*(why|what|how|explain|which|where|who|when|is|are|does|do|did|tell|show|describe|list|"
                       r"summari[sz]e)\b", re.I)
-# ...unless a later sentence or clause asks for a change ("why does it fail? fix it", "... and then fix it").
-THEN_CHANGE = re.compile(r"(?:[.?!;:]\s*|\b(?:then|and|so)\s+)(please\s+)?(fix|repair|make|resolve|correct|change|"
-                         r"update|add|implement|rename|remove|delete|write|apply|replace|use)\b", re.I)
+# ...unless a later sentence or clause asks for something done ("why does it fail? fix it", "explain it, then
+# push it"): then the task keeps every tool, as any task did before questions were told apart.
+THEN_CHANGE = re.compile(r"(?:[.?!;:,]\s*|\b(?:then|and|so)\s+)(please\s+)?(fix|repair|make|resolve|correct|change|"
+                         r"update|add|implement|rename|remove|delete|write|apply|replace|use|push|commit|run|install|"
+                         r"create|build|format|merge|revert|undo|save|remember|move|copy|generate|refactor|clean|"
+                         r"promote|edit|set)\b", re.I)
 ASKS_CHANGE = re.compile(r"\b(fix|repair|make\b.{0,40}\bpass|resolve|correct|change|update|add|implement|support|"
                          r"handle|rename)", re.I)
 # A task that asks for a test to be written: the fix form writes the files shown, not new ones.
