@@ -65,7 +65,7 @@ run: install models
 	  echo "   under the policy and the sandbox as always)" && \
 	  { $(BIN)/agent-runtime --repo "$$repo" --approval auto --max-steps 6 "$(TASK)"; code=$$?; \
 	  echo "== What changed in $$repo:"; git -C "$$repo" --no-pager diff --stat; \
-	  if [ $$code -eq 3 ]; then echo "(the model used its 6 steps without a final answer: exit code 3, as documented)"; \
+	  if [ $$code -eq 3 ]; then echo "(the model stopped without a final answer, at its 6 steps or at a step it repeated: exit code 3, as documented)"; \
 	  elif [ $$code -eq 4 ]; then echo "(the model's fixes failed the tests and were undone: exit code 4, as documented)"; \
 	  elif [ $$code -eq 5 ]; then echo "(the model answered, but something it tried was refused: exit code 5, as documented)"; \
 	  elif [ $$code -ne 0 ]; then exit $$code; fi; }

@@ -312,6 +312,8 @@ class CallRecord:
             return f"patch {facts['patch_id']} {done}"
         if "exit_code" in facts:
             return f"exit code {facts['exit_code']}"
+        if "matches" in facts:
+            return f"{facts['matches']} matching lines"
         return self.outcome
 
     def changed_files(self) -> bool:

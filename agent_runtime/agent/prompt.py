@@ -16,6 +16,7 @@ below; the code runs and you see what it printed.
 
 {REPLY_FORM}
 
+{% if "apply_patch" in tools -%}
 To fix a bug or make failing tests pass, work in this order ("..." stands for what you fill in):
 1. See the failure: print(run_tests())
 2. Read the file the failure points at: print(read_file(path="..."))
@@ -28,7 +29,10 @@ To fix a bug or make failing tests pass, work in this order ("..." stands for wh
 4. If the tests still fail, read the new output and fix again.
 5. When they pass: final_answer("what you changed and why").
 For a question about the code: look with rg_search, list_files and read_file, then final_answer(...).
-
+{% else -%}
+This task is a question: answer it, change nothing (no tool here writes). Look with rg_search, list_files \
+and read_file, then final_answer("...") with what the code you read says and does, in your own words.
+{% endif %}
 Rules:
 - Use only the tools below and plain Python. No imports, no open(), no os or subprocess.
 - print() what you need to see. Text of several lines goes in r\'\'\'...\'\'\'.

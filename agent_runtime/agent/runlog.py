@@ -157,7 +157,7 @@ class RunLog:
         model_s = round(s.calls.seconds - self.model_seconds, 3)
         retries = s.agent.format_retries - self.retries_before
         record.finish(
-            result.status, result.answer if result.status in ("answered", "step_limit") else None,
+            result.status, result.answer if result.status in ("answered", "step_limit", "repeated", "gave_up") else None,
             error=result.error, steps=result.steps, trace_id=trace_id,
             tokens={"input": tokens_in, "output": tokens_out}, model_s=model_s,
             tool_calls=len(calls), tool_errors=sum(1 for c in calls if c.outcome == "error"),

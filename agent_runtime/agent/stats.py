@@ -166,6 +166,7 @@ def step_line(fields: dict[str, Any]) -> str:
 def summary_line(fields: dict[str, Any]) -> str:
     """The task's last line: outcome, steps, time, tokens, context, cost, files changed, last test result."""
     status = {"answered": "done", "step_limit": "stopped at the step limit", "interrupted": "interrupted",
+              "repeated": "stopped: a step repeated",
               "gave_up": "stopped trying", "error": "failed",
               "reader_closed": "stopped by the reader"}.get(fields.get("status", ""), str(fields.get("status")))
     steps = fields.get("steps", 0)

@@ -40,7 +40,7 @@ class TaskHost(Protocol):
 
 @dataclass
 class TaskResult:
-    status: str  # "answered", "step_limit", "gave_up", "interrupted", "reader_closed", "error"
+    status: str  # "answered", "step_limit", "repeated", "gave_up", "interrupted", "reader_closed", "error"
     answer: str | None = None
     error: str | None = None
     steps: int = 0
@@ -50,7 +50,8 @@ class TaskResult:
     def exit_code(self) -> int:
         if self.status == "answered" and self.refusals:
             return 5  # answered, but something it tried was refused: a script must not read it as done
-        return {"answered": 0, "step_limit": 3, "gave_up": 4, "interrupted": 130, "error": 1,
+        # "repeated": a step repeated an earlier one and the task stopped without a final answer, as at the step limit
+        return {"answered": 0, "step_limit": 3, "repeated": 3, "gave_up": 4, "interrupted": 130, "error": 1,
                 "reader_closed": 0}[self.status]  # `--json ... | head`: the reader had what it wanted
 
 
@@ -206,7 +207,38 @@ class TaskLoop:
         emit(session.display, FinalAnswer(answer=outcome.answer))
         return TaskResult(outcome.status, answer=outcome.answer, steps=outcome.steps)
 
+    def _repeated(self, repeat: Any, steps: int) -> TaskResult:
+        """A step repeated an earlier one (agent/repeats.py): the task ends with what its calls found."""
+        from smolagents.memory import ActionStep
+
+        from agent_runtime.agent.events import FinalAnswer, emit
+        from agent_runtime.agent.repeats import repeat_answer
+
+        session = self.session
+        last = next((s for s in reversed(session.agent.memory.steps) if isinstance(s, ActionStep)), None)
+        result = "" if last is None else "\n".join(str(p) for p in (last.observations, last.error) if p)
+        answer = repeat_answer(repeat, session.runtime.state.history[self.first_call:], result)
+        emit(session.display, FinalAnswer(answer=answer))
+        return TaskResult("repeated", answer=answer, steps=steps)
+
     def run(self) -> TaskResult:
+        session = self.session
+        agent = session.agent
+        agent.step_limit_reached = False
+        if self.fresh and session.prompt_memory is not None:
+            session.prompt_memory.reset()  # smolagents empties its memory on a fresh run
+        self._prepare()
+        if self.attempts.active:
+            return self._repair()
+        from agent_runtime.agent.tasks import is_question
+
+        if is_question(self.task):  # answered from what is read: no tool that writes is there to call
+            with agent.only(lambda tool: getattr(tool, "reads_only", False)):
+                return self._steps()
+        return self._steps()
+
+    def _steps(self) -> TaskResult:
+        """The CodeAgent's steps as they stream, and how they ended."""
         from smolagents.agents import FinalAnswerStep
         from smolagents.memory import ActionStep, ToolCall
         from smolagents.utils import AgentError, AgentGenerationError
@@ -218,14 +250,8 @@ class TaskLoop:
 
         session = self.session
         agent, display, settings = session.agent, session.display, session.settings
-        agent.step_limit_reached = False
         steps = 0
         answer: Any = None
-        if self.fresh and session.prompt_memory is not None:
-            session.prompt_memory.reset()  # smolagents empties its memory on a fresh run
-        self._prepare()
-        if self.attempts.active:
-            return self._repair()
         shown: set[int] = set()  # smolagents yields the last step twice when the step limit is hit
         code_shown = False
         try:
@@ -262,8 +288,10 @@ class TaskLoop:
         except ContextOverflow as exc:
             return TaskResult("error", error=str(exc), steps=steps)
         except AgentError:
-            if not agent.step_limit_reached:
+            if not (agent.step_limit_reached or agent.repeated):
                 raise
+        if agent.repeated is not None:
+            return self._repeated(agent.repeated, steps)
         if agent.step_limit_reached:
             return TaskResult("step_limit", answer=STEP_LIMIT_MESSAGE.format(n=settings.agent_max_steps), steps=steps)
         return TaskResult("answered", answer=str(answer) if answer is not None else "", steps=steps)

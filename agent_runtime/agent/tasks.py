@@ -15,6 +15,15 @@ FAILURE = re.compile(r"\btests?\b|\bfail|\berror|traceback|exception|\bcrash|\bb
 # A question ("why do the tests fail?") or "run the tests" asks for no change, unless it also asks for a fix.
 NOT_A_CHANGE = re.compile(r"^\s*(why|what|how|explain|which|where|who|when|is|are|does|do|can|could|tell|show|"
                           r"describe|list|run)\b", re.I)
+# A task put as a question ("what does add do?", "explain ..."): answered, whatever words it has ("add").
+QUESTION = re.compile(r"^\s*(why|what|how|explain|which|where|who|when|is|are|does|do|did|tell|show|describe|list|"
+                      r"summari[sz]e)\b", re.I)
+# ...unless a later sentence or clause asks for something done ("why does it fail? fix it", "explain it, then
+# push it"): then the task keeps every tool, as any task did before questions were told apart.
+THEN_CHANGE = re.compile(r"(?:[.?!;:,]\s*|\b(?:then|and|so)\s+)(please\s+)?(fix|repair|make|resolve|correct|change|"
+                         r"update|add|implement|rename|remove|delete|write|apply|replace|use|push|commit|run|install|"
+                         r"create|build|format|merge|revert|undo|save|remember|move|copy|generate|refactor|clean|"
+                         r"promote|edit|set)\b", re.I)
 ASKS_CHANGE = re.compile(r"\b(fix|repair|make\b.{0,40}\bpass|resolve|correct|change|update|add|implement|support|"
                          r"handle|rename)", re.I)
 # A task that asks for a test to be written: the fix form writes the files shown, not new ones.
@@ -29,7 +38,15 @@ def about_failure(task: str) -> bool:
 
 def asks_change(task: str) -> bool:
     """Whether a task asks for a change to the code (a fix, a feature), not only for an answer."""
+    if is_question(task):
+        return False
     return bool(ASKS_CHANGE.search(task)) or (about_failure(task) and not NOT_A_CHANGE.search(task))
+
+
+def is_question(task: str) -> bool:
+    """Whether a task asks only for an answer: put as a question, no sentence after it asking for a change.
+    It is answered from what is read (agent/taskloop.py offers it the tools that only read)."""
+    return bool(QUESTION.search(task)) and not THEN_CHANGE.search(task)
 
 
 def repairable(task: str) -> bool:

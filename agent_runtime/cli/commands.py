@@ -238,11 +238,18 @@ def cmd_policy(argv: list[str], settings: Settings, repo: Path) -> int:
     from agent_runtime.cli.policyexplain import STATUS, effective, lines
 
     status = STATUS[effective(decision)]  # a saved approval runs it without asking: allow
+    from agent_runtime.cli.startnotes import repo_policy_note
+
+    ignored = repo_policy_note(repo, settings.policy_file)
+    answered = str(decision.approved_by or policy.source)  # a saved approval answers from the user's file
     if args.json:
         print(json.dumps({**decision.as_dict(), "sandbox_available": state.contains,
-                          "sandbox_note": state.note or None}))
+                          "sandbox_note": state.note or None, "policy_file": answered,
+                          "repository_policy": ignored}))
         return status
-    print("\n".join(lines(decision, state)))
+    print("\n".join([*lines(decision, state), f"policy file: {answered}"]))
+    if ignored:
+        print(visible(ignored), file=sys.stderr)
     return status
 
 

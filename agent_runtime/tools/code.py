@@ -36,6 +36,7 @@ def _symbols(tool: RuntimeTool, path: Path) -> tuple[str, str, list[symbols.Symb
 
 
 class OutlineTool(RuntimeTool):
+    reads_only = True
     name = "outline"
     description = "List the classes, functions and methods of a Python file, with their lines and signatures."
     inputs = {"path": {"type": "string", "description": "Python file path relative to the repository root"}}
@@ -52,6 +53,7 @@ class OutlineTool(RuntimeTool):
 
 
 class ReadSymbolTool(RuntimeTool):
+    reads_only = True
     name = "read_symbol"
     description = ("Read one class, function or method of a Python file by name (\"Class.method\" or \"function\"), "
                    "decorators included.")
@@ -84,6 +86,7 @@ class ReadSymbolTool(RuntimeTool):
 
 
 class FindSymbolTool(RuntimeTool):
+    reads_only = True
     name = "find_symbol"
     description = ("Find where a name is defined (classes, functions, methods of the Python files) and where it is "
                    "used (lines that mention it).")

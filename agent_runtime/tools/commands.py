@@ -203,6 +203,7 @@ def summarize(output: str, exit_code: int | None) -> str:
 
 
 class RunTestsTool(RuntimeTool):
+    reads_only = True  # the tests run in the sandbox; what they write is checkpointed, as any command's
     name = "run_tests"
     description = "Run the project's tests (detects pytest, make test, npm test, cargo test, go test) and summarize."
     inputs = {

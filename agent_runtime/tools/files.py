@@ -66,6 +66,7 @@ def count_lines(path: Path) -> int:
 
 
 class ReadFileTool(RuntimeTool):
+    reads_only = True
     name = "read_file"
     description = (
         "Read lines of a text file. Without a range it returns the first lines and says how to read on."
@@ -117,6 +118,7 @@ WHOLE_FILE_LINES = 80
 
 
 class ReadFileSnippetTool(RuntimeTool):
+    reads_only = True
     name = "read_file_snippet"
     description = ("Show the lines of one file that match a regex, with line numbers and context around each match "
                    "(a small file is shown whole, matches marked with >).")

@@ -77,6 +77,7 @@ def left_out_note(count: int, what: str = "path") -> str:
 
 class GitTool(RuntimeTool):
     """What the git tools share: the policy's read check on the paths git names."""
+    reads_only = True
 
     def hidden_git_path(self, repo: SafeGit, git_path: str) -> bool:
         """`git_path` is relative to the repository's top level, which may be above the workspace."""

@@ -242,6 +242,7 @@ class ProposeFileTool(RuntimeTool):
 
 
 class ShowPatchTool(RuntimeTool):
+    reads_only = True
     name = "show_patch"
     description = "Show a proposed patch as a diff, with its files and line counts."
     inputs = {"patch_id": {"type": "string", "description": "id returned by a propose tool, e.g. 'p1'"}}

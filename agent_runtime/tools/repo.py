@@ -15,6 +15,7 @@ MAX_SCANNED_FILES = 200_000
 
 
 class RepoInfoTool(RuntimeTool):
+    reads_only = True
     name = "repo_info"
     description = "Summarize the repository: git branch and state, languages, top-level entries, how to run tests."
     inputs: dict[str, Any] = {}

@@ -18,6 +18,7 @@ from agent_runtime.tools.rg import MAX_MATCH_COLUMNS, base_command, list_all, ru
 
 
 class ListFilesTool(RuntimeTool):
+    reads_only = True
     name = "list_files"
     description = "List files in the repository (respects .gitignore). pattern is a glob such as '*.py' or 'src/**/*.ts'."
     inputs = {
@@ -53,6 +54,7 @@ class ListFilesTool(RuntimeTool):
 
 
 class RgSearchTool(RuntimeTool):
+    reads_only = True
     name = "rg_search"
     description = "Search file contents with ripgrep (regex). Returns 'path:line: text' for each match."
     inputs = {

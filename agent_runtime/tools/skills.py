@@ -71,6 +71,7 @@ def skill_action(tool: RuntimeTool, skill: Skill, rel: str) -> Action:
 
 
 class LoadSkillTool(RuntimeTool):
+    reads_only = True
     name = "load_skill"
     description = ("Read a skill's instructions (the skills are listed in the system prompt) and the list of its "
                    "files; without a name, list the skills.")
@@ -98,6 +99,7 @@ class LoadSkillTool(RuntimeTool):
 
 
 class ReadSkillFileTool(RuntimeTool):
+    reads_only = True
     name = "read_skill_file"
     description = "Read one file of a skill (path relative to the skill's folder, as load_skill lists them)."
     inputs = {

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 # Small facts of a result kept in the call history (what the next-step hints need).
 RECORDED_FACTS = ("passed", "summary", "patch_id", "applied", "undone", "exit_code", "error", "recovery_suggestion",
-                  "files_changed", "undo_id", "changed", "not_covered")
+                  "files_changed", "undo_id", "changed", "not_covered", "matches")
 
 
 class Refused(ToolError):

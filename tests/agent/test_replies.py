@@ -158,6 +158,12 @@ def test_a_question_about_a_named_file_is_told_to_answer_once_it_is_read():
     assert answer_now(task, other, other, files) is None  # not what the task names
     refused = calls(("read_file", {"path": "README.md"}, "refused", {}))
     assert answer_now(task, refused, refused, files) is None
+    # A snippet that matched no line showed nothing of the file (1.5B: a pattern with a stray quote).
+    missed = calls(("read_file_snippet", {"path": "README.md", "pattern": "'def x"}, "ok", {"matches": 0}))
+    assert answer_now(task, missed, missed, files) is None
+    assert next_step(missed, files, task=task) == 'Read it next: print(read_file(path="README.md"))'
+    found = calls(("read_file_snippet", {"path": "README.md", "pattern": "def x"}, "ok", {"matches": 2}))
+    assert answer_now(task, found, found, files).startswith("(You have read README.md.")
     both = "Compare README.md and shop/cart.py: do they agree?"
     assert answer_now(both, read, read, files) is None  # shop/cart.py not read yet
     assert answer_now(both, read + other, other, files).startswith("(You have read README.md, shop/cart.py.")
@@ -362,9 +368,10 @@ def test_items_of_numbers(code, found):
 
 def test_a_reply_that_reads_an_item_of_a_number_is_asked_again(tmp_path):
     """CI, the 0.5B model at temperature 0 after a test run: `E = -1` (pytest's `E   assert -1 == 5`
-    copied) then apply_patch(patch_id=E["patch_id"]), a TypeError. Retried before it runs."""
+    copied) then apply_patch(patch_id=E["patch_id"]), a TypeError. Retried before it runs. (The task is a
+    question, whose tools only read: show_patch stands in for apply_patch.)"""
     replies = [step("tests", "print(run_tests())"),
-               step("apply", 'E = -1\nprint(apply_patch(patch_id=E["patch_id"]))'),  # retried
+               step("show", 'E = -1\nprint(show_patch(patch_id=E["patch_id"]))'),  # retried
                *READ_AND_FINISH]
     with session_for(tmp_path, replies, AGENT_COACHING="+reply_repairs") as session:
         session.run(LOOK_AROUND)
@@ -378,10 +385,11 @@ def test_a_reply_that_reads_an_item_of_a_number_is_asked_again(tmp_path):
 
 def test_a_retry_that_reads_a_name_nothing_set_is_asked_again_too(tmp_path):
     """The repeat retry's reply followed the suggestion half-way: apply_patch(patch_id=p[...])
-    with no `p` (seen with the 0.5B model)."""
+    with no `p` (seen with the 0.5B model). The task is a question, whose tools only read: show_patch
+    stands in for apply_patch."""
     replies = [step("tests", "print(run_tests())"),
                step("tests again", "print(run_tests())"),  # a repeat: retried
-               step("apply", 'print(apply_patch(patch_id=p["patch_id"]))'),  # the retry: no `p`
+               step("show", 'print(show_patch(patch_id=p["patch_id"]))'),  # the retry: no `p`
                *READ_AND_FINISH]
     with session_for(tmp_path, replies, AGENT_COACHING="+reply_repairs") as session:
         session.run(LOOK_AROUND)

@@ -51,12 +51,16 @@ SECOND = [
 ]
 
 
+# Not put as a question: a question's tools only read, and this task proposes a patch.
+FIRST_TASK = "read calc.py and propose a patch for add(), without applying it"
+
+
 def test_a_resumed_conversation_sends_exactly_what_the_live_one_sent(tmp_path):
     # Live: two tasks in one session.
     live_repo = make_repo(tmp_path / "live", BUGGY_PROJECT)
     live = new_session(live_repo, tmp_path, FIRST + SECOND, "live")
     try:
-        assert live.run("why does test_add fail?").status == "answered"
+        assert live.run(FIRST_TASK).status == "answered"
         assert live.run("apply your fix and run the tests").status == "answered"
         live_requests = [texts(r) for r in live.model.requests[len(FIRST):]]
     finally:
@@ -66,7 +70,7 @@ def test_a_resumed_conversation_sends_exactly_what_the_live_one_sent(tmp_path):
     repo = make_repo(tmp_path / "resumed", BUGGY_PROJECT)
     first = new_session(repo, tmp_path, FIRST, "first")
     try:
-        assert first.run("why does test_add fail?").status == "answered"
+        assert first.run(FIRST_TASK).status == "answered"
     finally:
         first.close()
     runs = tmp_path / "runs"

@@ -64,7 +64,8 @@ def test_every_event_of_real_runs_is_valid_against_the_shipped_schema(tmp_path):
         step("Divide.", "print(1 / 0)"),
         step("Done.", 'final_answer("the folder holds notes.txt")'),
     ])
-    runs = {"answer": run_events("--approval", "never", "--model", f"replay:{answer}", "what is in this folder?",
+    # Not put as a question: a question's tools only read, and this run needs a command refused.
+    runs = {"answer": run_events("--approval", "never", "--model", f"replay:{answer}", "say what is in this folder",
                                  cwd=outside_git, env=env, code=5)}
     repo = make_repo(tmp_path / "p", BUGGY_PROJECT)
     endless = write_replay(tmp_path / "endless.json", [step("Look.", "print(repo_info())")] * 2)

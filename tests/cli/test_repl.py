@@ -198,3 +198,29 @@ def test_roles_a_profile_a_plan_and_an_mcp_tool_in_the_repl(tmp_path):
     assert tool["attributes"]["policy.decision"] == "allow" and tool["attributes"]["sandbox"] == "bwrap"
     assert '"content": "5"' in tool["attributes"]["output.value"]
     assert {s["attributes"]["llm.role"] for s in added_spans if "llm.role" in s["attributes"]} == {"coder"}
+
+
+def test_a_fix_given_up_in_the_repl_shows_its_attempts_report_and_so_does_its_root_span(tmp_path):
+    """The REPL prints what the single-task route prints (`Could not fix it: ... - attempt 1 ...`), not a
+    bare error; the trace's root span carries the same first line as its error."""
+    from conftest import flat, runs_in_order
+
+    from agent_runtime.telemetry.records import load_spans
+
+    repo = make_repo(tmp_path / "p", BUGGY_PROJECT)
+    wrong = "add must multiply.\n\n### calc.py\n```python\n" + BUGGY_PROJECT["calc.py"].replace("a - b", "a * b") + "```\n"
+    replay = write_replay(tmp_path / "r.json", [wrong])
+    runs = tmp_path / "runs"
+    env = {**os.environ, "TERM": "dumb", "COLUMNS": "200", "RUNS_DIR": str(runs)}
+    term = Terminal([str(VENV_BIN / "agent-runtime"), "--model", f"replay:{replay}", "--approval", "auto",
+                     "--max-attempts", "1"], repo, env)
+    term.read_until("› ", timeout=20)
+    term.type("Fix the failing test.\n")
+    term.read_until_after("Could not fix it", "› ", timeout=300)
+    shown = flat(term.output)
+    assert "Could not fix it: stopped after 1 attempt" in shown and "- attempt 1 (changed calc.py, undone)" in shown, shown
+    assert "the task failed" not in shown
+    term.type("/exit\n")
+    assert term.wait() == 0
+    root = next(s for s in load_spans(runs_in_order(runs)[-1]) if s["parent_id"] is None)
+    assert root["status"] == "ERROR" and root["status_message"].startswith("Could not fix it: stopped after 1 attempt"), root

@@ -141,6 +141,7 @@ def test_a_repl_session_then_continue_in_a_new_process(tmp_path):
 
 
 def test_a_killed_run_keeps_its_steps_and_is_resumed_with_them(tmp_path):
+    # The task is not put as a question: a question's tools only read, and its third step runs a command.
     repo = make_repo(tmp_path / "p", BUGGY_PROJECT)
     runs = tmp_path / "runs"
     replay = write_replay(tmp_path / "slow.json", [
@@ -150,7 +151,7 @@ def test_a_killed_run_keeps_its_steps_and_is_resumed_with_them(tmp_path):
         step("never reached", 'final_answer("no")'),
     ])
     proc = subprocess.Popen([str(VENV_BIN / "agent-runtime"), "--json", "--approval", "auto", "--model",
-                             f"replay:{replay}", "why does test_add fail?"], cwd=repo,
+                             f"replay:{replay}", "read calc.py and search for add"], cwd=repo,
                             env={**os.environ, "RUNS_DIR": str(runs)}, stdout=subprocess.PIPE,
                             stderr=subprocess.DEVNULL, text=True, start_new_session=True)
     events = []
@@ -180,7 +181,7 @@ def test_a_killed_run_keeps_its_steps_and_is_resumed_with_them(tmp_path):
     first = json.loads(done.stdout.splitlines()[0])
     assert first["type"] == "resumed" and first["run_id"] == run_id and first["steps"] == 2 and first["tasks"] == 1
     sent = llm_inputs(newest_run(runs))[0]
-    assert "why does test_add fail?" in sent and 'print(rg_search(pattern="def add"))' in sent
+    assert "read calc.py and search for add" in sent and 'print(rg_search(pattern="def add"))' in sent
     assert "Wait for the slow test" not in sent, "the step that was cut off never ended"
 
 

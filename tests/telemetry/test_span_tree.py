@@ -121,7 +121,8 @@ def test_a_codeagent_run_has_one_span_per_step_request_and_tool_call(tmp_path):
                                'print(apply_patch(patch_id=p["patch_id"]))'),
                step("Check.", "print(run_tests())"),
                step("Done.", 'final_answer("add adds now")')]
-    result, calls, spans = _run(tmp_path, "explain what calc.py does", replies)
+    # Not put as a question (a question's tools only read): the run needs a command and a patch.
+    result, calls, spans = _run(tmp_path, "look over calc.py, then say what it does", replies)
     assert result.steps == 5 and calls == 5, (result, calls)
     kinds = _check_tree(spans, steps=5, model_calls=5)
     tools = {s["name"]: s["attributes"] for s in kinds["TOOL"]}

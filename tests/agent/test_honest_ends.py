@@ -1,0 +1,163 @@
+"""Every CodeAgent task ends on its own, and says only what happened: a question is answered from
+what was read, with no tool that writes (agent/codeagent.py CodingAgent.only); a step that repeats
+an earlier one ends the task with what its calls found and exit code 3 (agent/repeats.py)."""
+
+from __future__ import annotations
+
+import subprocess
+
+from conftest import BUGGY_PROJECT, json_lines, make_repo, run_cli, step, write_replay
+
+# Tests that pass: a task here goes to the CodeAgent, not to the repair loop a failure starts.
+FIXED = {**BUGGY_PROJECT, "calc.py": BUGGY_PROJECT["calc.py"].replace("a - b", "a + b")}
+PROPOSE = 'p = propose_patch(path="calc.py", old="a + b", new="a - b")\nprint(apply_patch(patch_id=p["patch_id"]))'
+
+
+def _run(tmp_path, replies, task, *extra, env=None, files=FIXED):
+    repo = make_repo(tmp_path / "p", files)
+    replay = write_replay(tmp_path / "r.json", replies)
+    done = run_cli("--approval", "auto", "--model", f"replay:{replay}", "--json", *extra, task, cwd=repo,
+                   env={"RUNS_DIR": str(tmp_path / "runs"), **(env or {})})
+    return repo, done, json_lines(done.stdout)
+
+
+def _unchanged(repo) -> bool:
+    return subprocess.run(["git", "status", "--porcelain"], cwd=repo, capture_output=True, text=True).stdout == ""
+
+
+def test_a_question_is_offered_only_the_tools_that_read_and_ends_with_its_answer(tmp_path):
+    """The model reads, then writes a patch as small models do when asked what code does: the patch
+    tools are not there (the reply is asked again), and the answer comes in two steps."""
+    repo, done, events = _run(tmp_path, [
+        step("Read it.", 'print(read_file(path="calc.py"))'),
+        step("Fix it.", PROPOSE),
+        step("Answer.", 'final_answer("add returns a + b; mul returns a * b")'),
+    ], "what does calc.py do?")
+    assert done.returncode == 0, done.stderr[-3000:]
+    calls = [e["tool"] for e in events if e["type"] == "tool_call"]
+    assert calls == ["read_file"], calls
+    end = events[-1]
+    assert end["type"] == "run_ended" and end["status"] == "answered" and end["steps"] <= 3, end
+    assert next(e["answer"] for e in events if e["type"] == "final_answer") == "add returns a + b; mul returns a * b"
+    assert _unchanged(repo)
+
+
+def test_a_question_cannot_reach_a_patch_tool_even_when_its_code_calls_one(tmp_path):
+    """With every coaching rule off nothing asks the reply again: the code that calls propose_patch runs,
+    and the interpreter has no such tool; nothing is proposed or applied."""
+    repo, done, events = _run(tmp_path, [
+        step("Fix it.", PROPOSE),
+        step("Answer.", 'final_answer("add adds")'),
+    ], "what does add do in calc.py?", env={"AGENT_COACHING": "plain"})
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert not [e for e in events if e["type"] == "tool_call"], "no tool ran"
+    step_one = next(e for e in events if e["type"] == "step_ended")
+    assert "propose_patch" in str(step_one.get("error")), step_one
+    assert _unchanged(repo)
+
+
+def test_a_change_task_keeps_the_tools_that_write(tmp_path):
+    repo, done, events = _run(tmp_path, [
+        step("Change it.", PROPOSE),
+        step("Done.", 'final_answer("add now subtracts")'),
+    ], "change add in calc.py to subtract")
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert [e["tool"] for e in events if e["type"] == "tool_call"] == ["propose_patch", "apply_patch"]
+    assert "a - b" in (repo / "calc.py").read_text()
+
+
+def test_a_step_that_repeats_the_one_before_ends_the_task_with_what_was_found(tmp_path):
+    """The model reads the same file again and again (the retries that ask it not to are spent too): the
+    task ends at the second read with exit code 3 and an answer that says why and what the calls found."""
+    read = step("Read it.", 'print(read_file(path="calc.py"))')
+    repo, done, events = _run(tmp_path, [read] * 8, "rename mul to multiply in calc.py")
+    assert done.returncode == 3, done.stderr[-3000:]
+    end = events[-1]
+    assert end["status"] == "repeated" and end["exit_code"] == 3 and end["steps"] == 2, end
+    assert [e["tool"] for e in events if e["type"] == "tool_call"] == ["read_file", "read_file"]
+    answer = next(e["answer"] for e in events if e["type"] == "final_answer")
+    first = answer.splitlines()[0]
+    assert first == ("Stopped without a final answer: step 2 repeated step 1 (the same code), so doing it again "
+                     "would find nothing new."), answer
+    assert "- read_file(path='calc.py'): ok" in answer and "def mul(a, b):" in answer, answer
+    assert "stopped: a step repeated" in done.stderr
+    assert _unchanged(repo)
+
+
+def test_the_same_calls_with_the_same_results_are_a_repeat_though_the_code_differs(tmp_path):
+    repo, done, events = _run(tmp_path, [
+        step("Look.", 'print(rg_search(pattern="def "))'),
+        step("Look again.", 'found = rg_search(pattern="def ")\nprint(found)'),
+        step("Answer.", 'final_answer("never reached")'),
+    ], "rename mul to multiply in calc.py")
+    assert done.returncode == 3, done.stderr[-3000:]
+    answer = next(e["answer"] for e in events if e["type"] == "final_answer")
+    assert answer.startswith("Stopped without a final answer: step 2 repeated step 1 (the same tool calls, "
+                             "with the same results)"), answer
+
+
+def test_code_run_again_after_a_change_is_no_repeat(tmp_path):
+    """The tests run before and after a patch run on other code: the task goes on to its answer."""
+    tests = step("Test.", "print(run_tests())")
+    repo, done, events = _run(tmp_path, [
+        tests,
+        step("Change it.", 'p = propose_patch(path="calc.py", old="a * b", new="b * a")\n'
+                           'print(apply_patch(patch_id=p["patch_id"]))'),
+        tests,
+        step("Done.", 'final_answer("mul now computes b * a; the tests pass")'),
+    ], "change mul in calc.py to compute b * a")
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert events[-1]["status"] == "answered" and events[-1]["steps"] == 4, events[-1]
+
+
+def test_the_same_reply_without_code_twice_ends_the_task(tmp_path):
+    """A small model's "The code is already correct." with no code, again: the task stops at the second."""
+    repo, done, events = _run(tmp_path, ["The code is already correct."] * 6, "rename mul to multiply in calc.py")
+    assert done.returncode == 3, done.stderr[-3000:]
+    answer = next(e["answer"] for e in events if e["type"] == "final_answer")
+    assert answer.startswith("Stopped without a final answer: step 2 repeated step 1 (the same reply)"), answer
+    assert "No tool was called." in answer and events[-1]["steps"] == 2, answer
+
+
+def test_after_a_question_the_next_task_of_the_session_has_every_tool_again(tmp_path):
+    """As in the REPL: a question, then a change in the same session; the change's code reaches the
+    patch tools (the interpreter is sent the session's tools again), and the question's did not."""
+    import io
+
+    from rich.console import Console
+
+    from agent_runtime.agent.session import Session
+    from agent_runtime.cli.display import Display
+    from agent_runtime.config import load_settings
+    from agent_runtime.safety.approval import Approver
+
+    repo = make_repo(tmp_path / "p", FIXED)
+    replay = write_replay(tmp_path / "r.json", [
+        step("Try to change it.", PROPOSE),
+        step("Answer.", 'final_answer("add adds")'),
+        step("Change it.", PROPOSE),
+        step("Done.", 'final_answer("add subtracts now")'),
+    ])
+    settings = load_settings({"MODEL_ID": f"replay:{replay}", "RUNS_DIR": str(tmp_path / "runs"),
+                              "AGENT_COACHING": "plain"})
+    with Session(settings, repo, Approver("auto", interactive=False),
+                 Display(console=Console(file=io.StringIO()), out=io.StringIO())) as session:
+        asked = session.run("what does add do?")
+        assert asked.status == "answered" and session.runtime.state.history == [], "no tool ran for the question"
+        assert "propose_patch" not in session.agent.memory.system_prompt.system_prompt
+        changed = session.run("change add in calc.py to subtract")
+        assert changed.status == "answered", changed
+        assert [c.tool for c in session.runtime.state.history] == ["propose_patch", "apply_patch"]
+        assert "propose_patch" in session.agent.memory.system_prompt.system_prompt
+    assert "a - b" in (repo / "calc.py").read_text()
+
+
+def test_the_tests_run_again_on_the_same_code_are_a_repeat_though_their_times_differ(tmp_path):
+    """1.5B, asked what a function returns: `print(run_tests())` again; pytest's "3 passed in 2.21s" is
+    not the same text twice, but nothing new was found."""
+    tests = step("Test.", "print(run_tests())")
+    repo, done, events = _run(tmp_path, [tests] * 6, "rename mul to multiply in calc.py")
+    assert done.returncode == 3, done.stderr[-3000:]
+    answer = next(e["answer"] for e in events if e["type"] == "final_answer")
+    assert answer.startswith("Stopped without a final answer: step 2 repeated step 1 (the same code)"), answer
+    assert "- run_tests(): tests passed" in answer, answer
