@@ -84,8 +84,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "PLANNER_MODEL, JUDGE_MODEL, then the models file's [roles], else the embedded model)")
     parser.add_argument("--max-steps", type=positive_int, metavar="N", help="step limit per task (default: AGENT_MAX_STEPS, 25)")
     parser.add_argument("--max-attempts", type=positive_int, metavar="N",
-                        help="a fix task stops after N fixes that fail their tests, undone, with what it tried "
-                             "(default: AGENT_MAX_ATTEMPTS, 3)")
+                        help="a fix task stops after N fixes that went in and failed their tests (undone), with "
+                             "what it tried; a reply that changed nothing is asked again once and, like a change "
+                             "someone refused, is not counted (default: AGENT_MAX_ATTEMPTS, 3)")
     parser.add_argument("--approval", choices=("ask", "auto", "never", "judge"),
                         help="ask: prompt on the terminal; auto: approve ask-level actions; never: refuse them; "
                              "judge: a small model (JUDGE_MODEL) approves what the sandbox would contain, and asks "
