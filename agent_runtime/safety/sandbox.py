@@ -74,7 +74,7 @@ from agent_runtime.safety.isolation import (
     prlimit_prefix,
 )
 from agent_runtime.safety.outside import HOME_SECRETS, find_sockets
-from agent_runtime.safety.placeholder import DotenvPlaceholder, Nothing, exclude_placeholder
+from agent_runtime.safety.placeholder import DotenvPlaceholder, FolderPlaceholders, Nothing, exclude_placeholder
 
 log = logging.getLogger(__name__)
 
@@ -163,6 +163,14 @@ def _under(path: Path, parent: Path) -> bool:
         return within(path.resolve(), parent.resolve())
     except OSError:
         return False
+
+
+def pin_args(root: Path, kept: list[Path]) -> list[str]:
+    """Each folder between the workspace and a path kept read-only, bound onto itself (as writable as it
+    was): a mount point cannot be renamed, so a command cannot move a kept folder's parent aside and make
+    a fresh folder, hooks and all, where the kept one was."""
+    folders = {a for p in kept for a in p.parents if a != root and within(a, root)}
+    return [arg for a in sorted(folders, key=lambda p: len(p.parts)) for arg in ("--bind", str(a), str(a))]
 
 
 def _is_config_name(name: str) -> bool:
@@ -287,7 +295,8 @@ class Sandbox:
 
     def _bwrap_argv(self, argv: list[str], cwd: Path, env: dict[str, str], exclude: Path | None = None,
                     git_config: Path | None = None, scratch: Path | None = None,
-                    listing: planted.Listing | None = None, bound: list[Path] | None = None) -> list[str]:
+                    listing: planted.Listing | None = None, bound: list[Path] | None = None,
+                    kept: list[Path] | None = None) -> list[str]:
         iso, limits = self.isolation, self.limits
         out = [self._bwrap]
         if iso.pid_limit:
@@ -316,8 +325,11 @@ class Sandbox:
                 out += hide_args(path)
         # The workspace, then what in it stays read-only or hidden (binds later in argv win).
         out += ["--bind", str(self.root), str(self.root)]
+        kept = [p for p in (self._git_kept() if kept is None else kept) if p != self.root and _under(p, self.root)
+                and p.exists()]
+        out += pin_args(self.root, kept)
         walked = (listing or planted.walk(str(self.root))).entries()
-        for entry in self._config_entries() + self._nested_config(walked):
+        for entry in self._config_entries() + self._nested_config(walked) + kept:
             out += ["--ro-bind", str(entry), str(entry)]
         if exclude is not None:  # git inside does not list the .env placeholder as untracked
             out += ["--ro-bind", str(exclude), str(self.root / ".git" / "info" / "exclude")]
@@ -383,22 +395,35 @@ class Sandbox:
             path = self._config_target(self.root / name)
             if path is not None and path not in out:
                 out.append(path)
-        hooks = self._hooks_dir()
-        if hooks is not None and hooks not in out:
-            out.append(hooks)
         return out
 
-    def _hooks_dir(self) -> Path | None:
-        """The repository's core.hooksPath when it lies in the workspace (`.husky`, `githooks/`):
-        the user's own git runs the hooks there, on the host, at the next commit."""
-        from agent_runtime.gitcmd import config_file_get  # git only through the door
+    def _git_kept(self) -> list[Path]:
+        """Every git directory, common directory, hooks folder (core.hooksPath from the whole configuration:
+        local, global, includes) and linked worktree's `.git` the user's own git would use here, existing or
+        not: git's own answer through the door (gitcmd.SafeGit.paths), with what the files say beside it
+        (git_dirs and `<git dir>/hooks`) in case git cannot answer. Read-only in the sandbox: a command
+        cannot leave a hook, an fsmonitor or an alias there for the user's next `git commit`."""
+        from agent_runtime.gitcmd import GitError, SafeGit, config_file_get, find_top, git_dirs  # through the door
 
-        config = self.root / ".git" / "config"
-        value = config_file_get(config, "core.hooksPath") if config.is_file() else None
-        if not value:
-            return None
-        path = Path(os.path.realpath(self.root / os.path.expanduser(value)))
-        return path if path != self.root and _under(path, self.root) and path.is_dir() else None
+        top = find_top(self.root)
+        if top is None:
+            return []
+        found = [*git_dirs(top)]
+        found.append(found[-1] / "hooks")
+        try:
+            paths = SafeGit(top).paths()
+            found += [paths.git_dir, paths.common_dir, paths.hooks]
+            found += [tree / ".git" for tree in paths.worktrees if tree != top]
+        except GitError:  # not a repository git will use (ForeignRepository, UnsafeRepository): the files' word
+            value = config_file_get(found[0] / "config", "core.hooksPath")
+            if value:
+                found.append(top / os.path.expanduser(value))
+        out: list[Path] = []
+        for path in found:
+            real = Path(os.path.realpath(path))
+            if real not in out:
+                out.append(real)
+        return out
 
     def _env(self, cwd: Path) -> dict[str, str]:
         extra = {"AGENT_RUNTIME_SANDBOX": self.kind, "PWD": str(cwd)}
@@ -423,16 +448,18 @@ class Sandbox:
             log.warning("%s: commands run without an OS sandbox (limits, timeout and a clean environment "
                         "still apply). Install it: apt-get install bubblewrap", self.isolation.note)
         before, listing, dangling = self._before()
+        kept = self._git_kept() if self._bwrap else []
         started = time.monotonic()
         out, err = Capped(), Capped()
         timed_out = False
         try:
             with DotenvPlaceholder(self.root) if self._bwrap else Nothing() as placeholder, \
+                    FolderPlaceholders(self.root, kept), \
                     tempfile.TemporaryDirectory(prefix="agent-runtime-sandbox-") as scratch:
                 if self._bwrap:
                     exclude = exclude_placeholder(self.root, Path(scratch)) if placeholder and placeholder.ours else None
                     wrapped = self._bwrap_argv(argv, cwd, env, exclude, git_config_copy(self.root, Path(scratch)),
-                                               Path(scratch), listing, bound=list(show))
+                                               Path(scratch), listing, bound=list(show), kept=kept)
                     argv = args_through_file(self._bwrap, wrapped, argv, Path(scratch))
                 nproc = not (self._bwrap and self.isolation.pid_limit)
                 libc = _libc()
@@ -485,17 +512,18 @@ class Sandbox:
         limits = limits or self.limits
         env = {**self._env(self.root), **(extra_env or {})}
         before, listing, dangling = self._before()
+        kept = self._git_kept()
         live = (listing, dangling)
         if listing is not None:
             self._live.append(live)
         try:
-            with DotenvPlaceholder(self.root) as placeholder, \
+            with DotenvPlaceholder(self.root) as placeholder, FolderPlaceholders(self.root, kept), \
                     tempfile.TemporaryDirectory(prefix="agent-runtime-sandbox-") as scratch:
                 exclude = exclude_placeholder(self.root, Path(scratch)) if placeholder.ours else None
                 homes = view.covers(Path.home())
                 named = outside.named_by_command(argv, self.root, lambda path: view.hidden(path, homes), homes)
                 wrapped = self._bwrap_argv(argv, self.root, env, exclude, git_config_copy(self.root, Path(scratch)),
-                                           Path(scratch), listing, named)
+                                           Path(scratch), listing, named, kept=kept)
                 wrapped = args_through_file(self._bwrap, wrapped, argv, Path(scratch))
                 yield prlimit_prefix(limits) + new_keyring_prefix() + wrapped, env
         finally:
