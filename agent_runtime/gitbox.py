@@ -18,8 +18,8 @@ would be a list of cases; instead git itself runs where a program it starts reac
 
 So a repository program that slips past the door's checks finds no host file to read or write, no
 socket and no network, and anything it prints comes from what the workspace's own commands see.
-Where bubblewrap cannot run (not installed, no user namespaces, a Mac), `probe` says why and the door
-runs git on the host with its checks alone (docs/safety.md says what holds then).
+Where bubblewrap cannot run (not installed, no user namespaces, a Mac), gitcmd.containment says why
+and the door runs git on the host with its checks alone (docs/safety.md says what holds then).
 
 Standard library only, with core (secret names) and procs (the PATH without relative entries).
 """

@@ -27,13 +27,13 @@ anywhere but here (GitPython too: gitrepo.py runs its commands through SafeGit).
   refuses a git directory through which git would read outside the work tree: a `.git` file or
   symlink, a commondir, alternates or any symlink in it leading to another repository or to the
   agent's own state (ForeignRepository; gitdir.py);
-- runs git in a session of its own (no terminal to read), and only git 2.31 or later (older
-  ones ignore GIT_CONFIG_COUNT).
+- runs git contained (gitbox.py: the work tree and the git directories its check found, read-only,
+  nothing else of the host), so what slips past the checks reaches nothing; on the host with the
+  checks alone where bubblewrap cannot run (containment); in its own session; git 2.31 or later.
 
-What remains: the user's own ~/.gitconfig is read (identity, safe.directory), but the programs
-it names are switched off like the repository's. Pathspecs are literal. A missing
-object is an error (rev-list fails), never a fetch. The eval's preparing step may ask for a
-transport (`protocols`) into a repository it has just created.
+What remains: the user's global settings are a copy of the keys git needs, their programs off like
+the repository's. Pathspecs are literal. A missing object is an error, never a fetch. The eval's
+fetch may use a transport (`protocols`) into a repository it just made: that call runs on the host.
 
 Standard library only, a base module beside core and config: tools, telemetry (run records),
 safety and eval all use it.
