@@ -58,6 +58,7 @@ class View:
 
     read: tuple[Path, ...] = ()
     write: tuple[Path, ...] = ()
+    hidden: tuple[Path, ...] = ()  # inside those, covered: what the policy hides from commands (.env, keys)
 
 
 @dataclass(frozen=True)
@@ -182,6 +183,11 @@ def wrap(way: Probe, command: Sequence[str], cwd: Path, view: View, config_fd: i
     # a writable folder inside a read-only one must come after it; a read-only one inside a writable one too
     for path, how in sorted(shown, key=lambda item: len(item[0].parts)):
         out += [how, str(path), str(path)]
+    for path in view.hidden:  # a program that slips through must not print what commands cannot read
+        if os.path.isdir(path) and not os.path.islink(path):
+            out += ["--tmpfs", str(path), "--remount-ro", str(path)]
+        elif os.path.lexists(path):
+            out += ["--ro-bind", "/dev/null", str(path)]
     if config_fd is not None:
         out += ["--ro-bind-data", str(config_fd), GLOBAL_CONFIG]
     return [*out, "--chdir", str(cwd), "--", *command]

@@ -387,8 +387,7 @@ def _call(command: list[str], cwd: Path, env: dict[str, str], input: bytes | Non
         program = host_program("git")  # the git the host would run (and the version check saw), shown inside
         command = gitbox.wrap(way, [program or command[0], *command[1:]], cwd, view, settings)
     try:
-        # A session of its own: no controlling terminal, so `include.path = /dev/tty` or a prompt
-        # can never read what the user types.
+        # A session of its own: no terminal, so `include.path = /dev/tty` or a prompt reads nothing the user types.
         return subprocess.run(command, cwd=cwd, env=env, input=input, capture_output=True, timeout=timeout,
                               stdin=None if input is not None else subprocess.DEVNULL, start_new_session=True,
                               pass_fds=() if settings is None else (settings,))
@@ -478,8 +477,9 @@ class GitPaths:
 class SafeGit:
     """git for one repository (its work tree `top`), through the door (see the module)."""
 
-    def __init__(self, top: Path):
-        self.top = top
+    def __init__(self, top: Path, hidden: Sequence[Path] = ()):
+        dirs = git_dirs(top) if hidden else []  # git reads its own directory: never covered
+        self.top, self.hidden = top, tuple(p for p in hidden if not any(within(p, d) for d in dirs))
         self.env = git_environment({"GIT_WORK_TREE": str(top)})
         self.env["GIT_CEILING_DIRECTORIES"] = str(top.parent)
         self.roots = [Path(os.path.realpath(top))]  # and what check() finds git may read besides
@@ -490,7 +490,7 @@ class SafeGit:
     def view(self, args: Sequence[str]) -> gitbox.View:
         """What a call with `args` is shown (contained, see gitbox): the work tree and the git directories the
         check found, read-only."""
-        return gitbox.View(read=tuple(self.roots))
+        return gitbox.View(read=tuple(self.roots), hidden=self.hidden)
 
     def check(self) -> None:
         """ForeignRepository when git here would read outside the work tree (git_dir_escape); once."""
@@ -589,12 +589,12 @@ class PrivateGit(SafeGit):
         return gitbox.View(read=tuple(self.roots), write=self.store)
 
 
-def safe_git(root: Path) -> SafeGit:
+def safe_git(root: Path, hidden: Sequence[Path] = ()) -> SafeGit:
     """git for the repository that holds `root`; NotARepository when there is none, ForeignRepository
     (with the one-line reason) when git there would read outside it (git_dir_escape)."""
     top = find_top(root)
     if top is None:
         raise NotARepository(f"{root} is not inside a git repository")
-    repo = SafeGit(top)
+    repo = SafeGit(top, hidden)
     repo.check()
     return repo

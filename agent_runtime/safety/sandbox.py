@@ -230,6 +230,11 @@ class Sandbox:
         # command the sandbox lets run, or one the user approves, would otherwise find them there.
         return found + outside.secret_files(self.root, Path.cwd(), outside.neighbours(self.root, Path.cwd()))
 
+    def workspace_secrets(self) -> list[Path]:
+        """The workspace's files the policy hides from commands (deny_read, and what links named like them
+        point at inside it): the agent's own git is shown none of them either (gitcmd.SafeGit's `hidden`)."""
+        return [p for p in self.hidden_paths() if _under(p, self.root)]
+
     def _walk(self) -> list[tuple[str, str]]:
         """(find's type letter, relative path) of every symlink of the workspace and of every
         configuration entry below the top level (a nested repository's .git is not entered)."""

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -29,14 +30,15 @@ from conftest import git
 
 from agent_runtime.safety.sandbox import Sandbox
 
+SECRET = "plain4711value"
 ATTEMPTS = 50
 FLIPS_PER_ATTEMPT = 200
 ATTEMPT_LIMIT_S = 20.0  # an attempt that cannot see its flips in this time fails: the flipper is stuck
 
 # Swaps `target` between two prepared files (or a file and nothing) as fast as it can, counting the
-# swaps done and the ones refused (a read-only git directory) in `count` after each one.
+# swaps done and the ones refused (a read-only git directory) in `count` every 16.
 FLIPPER = r"""
-import os, sys, time
+import os, sys
 target, first, second, count = sys.argv[1:5]
 done = refused = 0
 while True:
@@ -52,10 +54,10 @@ while True:
             done += 1
         except OSError:
             refused += 1
-        with open(count + ".tmp", "w") as handle:
-            handle.write(f"{done} {refused}")
-        os.replace(count + ".tmp", count)
-        time.sleep(0.0002)
+        if (done + refused) % 16 == 0:
+            with open(count + ".tmp", "w") as handle:
+                handle.write(f"{done} {refused}")
+            os.replace(count + ".tmp", count)
 """
 
 
@@ -73,6 +75,7 @@ def _workspace(tmp_path: Path) -> tuple[Path, Path]:
     (ws / "a.txt").write_text("one changed\n")
     (ws / "b.txt").write_text("two changed\n")
     git(ws, "add", "b.txt")
+    (ws / ".env").write_text(f"TOKEN={SECRET}\n")  # deny_read: hidden from commands, and from the agent's git
     return ws, ws / "gd"
 
 
@@ -124,7 +127,8 @@ def test_a_filter_flipped_into_the_config_never_runs_on_the_host(tmp_path, tools
     ws, gd = _workspace(tmp_path)
     marker = tmp_path / "MARKER"
     original = (gd / "config").read_text()
-    evil = original + f'[filter "pwn"]\n\tclean = sh -c "hostname >> {marker}; sed s/^/RAN-/"\n'
+    evil = original + (f'[filter "pwn"]\n\tclean = sh -c "hostname >> {marker}; cat .env 2>/dev/null; '
+                       'sed s/^/RAN-/"\n')
     (tmp_path / "config.good").write_text(original)
     (tmp_path / "config.evil").write_text(evil)
     (gd / "info").mkdir(exist_ok=True)
@@ -140,6 +144,7 @@ def test_a_filter_flipped_into_the_config_never_runs_on_the_host(tmp_path, tools
                                               lambda: tools["git_log"](max_count=2)])
     assert not marker.exists(), f"a repository program ran on the host: {marker.read_text()}"
     assert not any(os.path.exists(p) for p in (ws / "MARKER", Path("/tmp") / marker.name))
+    assert not [text for text in outputs if SECRET in text], "a file the policy hides was printed"
     done, refused = flips[-1]
     assert done + refused >= ATTEMPTS * FLIPS_PER_ATTEMPT
     if how == "host":
@@ -171,3 +176,47 @@ def test_a_commondir_flipped_to_another_repository_shows_none_of_it(tmp_path, to
     foreign = [text for text in outputs if "FOREIGN" in text]
     assert foreign == [], foreign[:3]
     assert any("own subject" in text for text in outputs)  # between flips the workspace's own history shows
+
+
+def test_what_slips_past_the_checks_runs_contained(tmp_path):
+    """The race made certain: the checks ran (ready), then a filter and its attributes appear before the
+    call. It runs, contained: no host file written (neither a marker outside nor a file in the workspace),
+    no host name, no folder beside the workspace, and not the `.env` the policy hides."""
+    from agent_runtime.gitcmd import safe_git
+
+    ws, gd = _workspace(tmp_path)
+    marker = tmp_path / "MARKER"
+    beside = tmp_path / "beside"
+    beside.mkdir()
+    (beside / "sibling-file-4711").write_text("x\n")
+    repo = safe_git(ws, hidden=[ws / ".env"])
+    repo.ready()
+    (gd / "info").mkdir(exist_ok=True)
+    (gd / "info" / "attributes").write_text("* filter=pwn\n")
+    probe = (f"hostname >> {marker}; touch {ws / 'PLANTED'}; echo host=$(hostname); ls {beside} {Path.home()}; "
+             "cat .env; sed s/^/RAN-/")
+    with open(gd / "config", "a") as handle:
+        handle.write(f'[filter "pwn"]\n\tclean = sh -c "{probe}"\n')
+    out = repo.call("diff").stdout.decode()
+    assert "RAN-one changed" in out  # it did run
+    assert not marker.exists() and not (ws / "PLANTED").exists()
+    assert f"host={socket.gethostname()}" not in out and "host=git" in out
+    assert SECRET not in out and "sibling-file-4711" not in out
+
+
+def test_a_commondir_that_appears_after_the_checks_leads_nowhere(tmp_path):
+    from agent_runtime.gitcmd import safe_git
+
+    ws, gd = _workspace(tmp_path)
+    other = tmp_path / "other"
+    other.mkdir()
+    git(other, "init", "-q", "-b", "main")
+    (other / "b.txt").write_text("FOREIGN-CONTENT\n")
+    git(other, "add", "-A")
+    git(other, "commit", "-q", "-m", "FOREIGN-SUBJECT")
+    repo = safe_git(ws)
+    repo.ready()
+    (gd / "commondir").write_text(f"{other / '.git'}\n")
+    for args in (["log", "-2"], ["diff", "--staged"], ["show", "HEAD"]):
+        done = repo.call(*args)
+        assert b"FOREIGN" not in done.stdout + done.stderr, args
