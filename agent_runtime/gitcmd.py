@@ -467,7 +467,6 @@ def config_file_get(path: Path, key: str) -> str | None:
 @dataclass(frozen=True)
 class GitPaths:
     """What git run in a work tree uses besides it (SafeGit.paths), each absolute, existing or not."""
-
     git_dir: Path
     common_dir: Path
     hooks: Path
@@ -541,19 +540,20 @@ class SafeGit:
         return out or None
 
     def paths(self) -> "GitPaths":
-        """Where the user's own git, run in this work tree, finds its git directory, common directory,
-        hooks (core.hooksPath over the whole configuration: local, global, includes) and linked worktrees:
-        git's own answer, asked through the door (the hooks pin left out: rev-parse runs no hook)."""
-        self.ready()
-        asked = _call([*_pins((), leave=("core.hooksPath=/dev/null",)), "rev-parse", "--path-format=absolute", "--git-dir", "--git-common-dir", "--git-path",
+        """Where the user's git, run in this work tree, finds its git and common directories, hooks (core.hooksPath
+        from all its configuration: local, global, includes) and worktrees: git's own answer, contained, after the
+        check (rev-parse and worktree list run no repository program: no configuration read first, no hooks pin)."""
+        self.check()
+        pins = _pins((), leave=("core.hooksPath=/dev/null",))
+        asked = _call([*pins, "rev-parse", "--path-format=absolute", "--git-dir", "--git-common-dir", "--git-path",
                        "hooks"], self.top, self.env, None, GIT_TIMEOUT_S, self.view(("rev-parse",)))
         lines = asked.stdout.decode("utf-8", "surrogateescape").split("\n")
         if asked.returncode != 0 or len(lines) < 3:
             raise GitError("git rev-parse failed: " + " ".join(asked.stderr.decode("utf-8", "replace").split())[:300])
-        common = Path(lines[1])
-        worktrees: list[Path] = []
+        common, worktrees = Path(lines[1]), []
         if (common / "worktrees").is_dir():
-            listed = self.run_bytes("worktree", "list", "--porcelain", "-z")
+            listed = _call([*pins, "worktree", "list", "--porcelain", "-z"], self.top, self.env, None, GIT_TIMEOUT_S,
+                           self.view(("worktree",))).stdout
             worktrees = [Path(os.fsdecode(item[9:])) for item in listed.split(b"\0") if item.startswith(b"worktree ")]
         return GitPaths(Path(lines[0]), common, Path(lines[2]), tuple(worktrees))
 
