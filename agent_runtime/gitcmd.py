@@ -270,8 +270,7 @@ MIN_GIT = (2, 31)  # GIT_CONFIG_COUNT/KEY/VALUE; an older git would ignore the b
 @functools.lru_cache(maxsize=1)
 def _version_problem() -> str | None:
     """Why this git cannot be used through the door (too old, missing); None when it can."""
-    env = git_environment()
-    env["GIT_DIR"] = os.devnull + "/none"
+    env = {**git_environment(), "GIT_DIR": os.devnull + "/none"}
     try:
         proc = _call(["git", "version"], Path("/"), env, None, GIT_TIMEOUT_S, gitbox.View())
     except GitError as exc:
@@ -469,7 +468,8 @@ class GitPaths:
     """What git run in a work tree uses besides it (SafeGit.paths), each absolute, existing or not."""
     git_dir: Path
     common_dir: Path
-    hooks: Path
+    hooks: Path  # resolved; hooks_named: as configured, its symlinks not followed (`.githooks -> tools/hooks`)
+    hooks_named: Path
     worktrees: tuple[Path, ...] = ()  # the work trees of the repository (linked ones and the main one)
 
 
@@ -545,9 +545,9 @@ class SafeGit:
         check (rev-parse and worktree list run no repository program: no configuration read first, no hooks pin)."""
         self.check()
         pins = _pins((), leave=("core.hooksPath=/dev/null",))
-        asked = _call([*pins, "rev-parse", "--path-format=absolute", "--git-dir", "--git-common-dir", "--git-path",
-                       "hooks"], self.top, self.env, None, GIT_TIMEOUT_S, self.view(("rev-parse",)))
-        lines = asked.stdout.decode("utf-8", "surrogateescape").split("\n")
+        asked = _call([*pins, "rev-parse", "--git-path", "hooks", "--path-format=absolute", "--git-dir", "--git-common-dir",
+                       "--git-path", "hooks"], self.top, self.env, None, GIT_TIMEOUT_S, self.view(("rev-parse",)))
+        named, *lines = asked.stdout.decode("utf-8", "surrogateescape").split("\n")
         if asked.returncode != 0 or len(lines) < 3:
             raise GitError("git rev-parse failed: " + " ".join(asked.stderr.decode("utf-8", "replace").split())[:300])
         common, worktrees = Path(lines[1]), []
@@ -555,7 +555,7 @@ class SafeGit:
             listed = _call([*pins, "worktree", "list", "--porcelain", "-z"], self.top, self.env, None, GIT_TIMEOUT_S,
                            self.view(("worktree",))).stdout
             worktrees = [Path(os.fsdecode(item[9:])) for item in listed.split(b"\0") if item.startswith(b"worktree ")]
-        return GitPaths(Path(lines[0]), common, Path(lines[2]), tuple(worktrees))
+        return GitPaths(Path(lines[0]), common, Path(lines[2]), self.top / named, tuple(worktrees))
 
     def status_z(self) -> bytes:
         return self.run_bytes("status", "--porcelain=v1", "-z", "--branch", "--untracked-files=all",

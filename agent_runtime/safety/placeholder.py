@@ -149,3 +149,24 @@ class FolderPlaceholders:
                 pass
             finally:
                 os.close(fd)
+
+
+def relink(root: Path, rel: str, target: str) -> bool:
+    """Make the symlink `rel` -> `target` in the workspace again, reaching its folder one level at a time
+    through directory descriptors (never through a symlink a command left on the way)."""
+    parts = Path(rel).parts
+    try:
+        fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError:
+        return False
+    try:
+        for name in parts[:-1]:
+            child = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=fd)
+            os.close(fd)
+            fd = child
+        os.symlink(target, parts[-1], dir_fd=fd)
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(fd)

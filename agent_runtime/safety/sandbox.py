@@ -74,7 +74,7 @@ from agent_runtime.safety.isolation import (
     prlimit_prefix,
 )
 from agent_runtime.safety.outside import HOME_SECRETS, find_sockets
-from agent_runtime.safety.placeholder import DotenvPlaceholder, FolderPlaceholders, Nothing, exclude_placeholder
+from agent_runtime.safety.placeholder import DotenvPlaceholder, FolderPlaceholders, Nothing, exclude_placeholder, relink
 
 log = logging.getLogger(__name__)
 
@@ -197,7 +197,8 @@ class Sandbox:
         self._bwrap = self.isolation.bwrap
         self._warned = False
         self._home_sockets: tuple[float, list[Path]] = (0.0, [])
-        self._live: list[tuple[planted.Listing, dict[str, str]]] = []  # programs running (program())
+        # programs running (program()): what they started from, and the links on the way to kept git paths
+        self._live: list[tuple[planted.Listing, dict[str, str], dict[str, str]]] = []
         # Folders shown read-only even where the agent's state is hidden: the user's enabled skills
         # (their scripts run through run_cmd), asked of the runtime's skill set when a command starts.
         self.shown: Callable[[], list[Path]] = list
@@ -330,8 +331,8 @@ class Sandbox:
                 out += hide_args(path)
         # The workspace, then what in it stays read-only or hidden (binds later in argv win).
         out += ["--bind", str(self.root), str(self.root)]
-        kept = [p for p in (self._git_kept() if kept is None else kept) if p != self.root and _under(p, self.root)
-                and p.exists()]
+        kept = [p for p in (self._git_kept()[0] if kept is None else kept) if p != self.root
+                and _under(p, self.root) and p.exists()]
         out += pin_args(self.root, kept)
         walked = (listing or planted.walk(str(self.root))).entries()
         for entry in self._config_entries() + self._nested_config(walked) + kept:
@@ -402,33 +403,57 @@ class Sandbox:
                 out.append(path)
         return out
 
-    def _git_kept(self) -> list[Path]:
+    def _git_kept(self) -> tuple[list[Path], dict[str, str]]:
         """Every git directory, common directory, hooks folder (core.hooksPath from the whole configuration:
         local, global, includes) and linked worktree's `.git` the user's own git would use here, existing or
         not: git's own answer through the door (gitcmd.SafeGit.paths), with what the files say beside it
         (git_dirs and `<git dir>/hooks`) in case git cannot answer. Read-only in the sandbox: a command
-        cannot leave a hook, an fsmonitor or an alias there for the user's next `git commit`."""
+        cannot leave a hook, an fsmonitor or an alias there for the user's next `git commit`. Beside them,
+        the symlinks of the workspace on the way to one (`.githooks -> tools/hooks`): a link cannot be
+        bound read-only, so one a command replaces is put back afterwards (_relink)."""
         from agent_runtime.gitcmd import GitError, SafeGit, config_file_get, find_top, git_dirs  # through the door
 
         top = find_top(self.root)
         if top is None:
-            return []
+            return [], {}
         found = [*git_dirs(top)]
         found.append(found[-1] / "hooks")
         try:
             paths = SafeGit(top).paths()
-            found += [paths.git_dir, paths.common_dir, paths.hooks]
+            found += [paths.git_dir, paths.common_dir, paths.hooks, paths.hooks_named]
             found += [tree / ".git" for tree in paths.worktrees if tree != top]
         except GitError:  # not a repository git will use (ForeignRepository, UnsafeRepository): the files' word
             value = config_file_get(found[0] / "config", "core.hooksPath")
             if value:
                 found.append(top / os.path.expanduser(value))
         out: list[Path] = []
+        links: dict[str, str] = {}
         for path in found:
             real = Path(os.path.realpath(path))
             if real not in out:
                 out.append(real)
-        return out
+            for step in [*reversed(Path(os.path.abspath(path)).parents), Path(os.path.abspath(path))]:
+                if step != self.root and within(step, self.root) and step.is_symlink():
+                    links.setdefault(str(step.relative_to(self.root)), os.readlink(step))
+        return out, links
+
+    def _relink(self, links: dict[str, str]) -> list[str]:
+        """The links of _git_kept as they were: one a command replaced (by a folder of hooks) is taken out
+        of the workspace (planted.Keep) and the link made again."""
+        from agent_runtime.config import state_home
+
+        keep, put_back = planted.Keep(str(state_home() / "removed")), []
+        for rel, target in links.items():
+            try:
+                if os.readlink(self.root / rel) == target:
+                    continue
+            except OSError:
+                pass
+            if os.path.lexists(self.root / rel) and not planted.remove(str(self.root), rel, keep):
+                continue
+            if relink(self.root, rel, target):
+                put_back.append(rel)
+        return put_back
 
     def _env(self, cwd: Path) -> dict[str, str]:
         extra = {"AGENT_RUNTIME_SANDBOX": self.kind, "PWD": str(cwd)}
@@ -453,7 +478,7 @@ class Sandbox:
             log.warning("%s: commands run without an OS sandbox (limits, timeout and a clean environment "
                         "still apply). Install it: apt-get install bubblewrap", self.isolation.note)
         before, listing, dangling = self._before()
-        kept = self._git_kept() if self._bwrap else []
+        kept, links = self._git_kept() if self._bwrap else ([], {})
         started = time.monotonic()
         out, err = Capped(), Capped()
         timed_out = False
@@ -486,6 +511,7 @@ class Sandbox:
                             pump(proc, out, err, deadline=time.monotonic() + 2)
         finally:  # also after Ctrl-C
             removed = self._remove_new_config(before | {".env"}, listing, dangling)  # .env: the placeholder's
+            removed += self._relink(links)
         stderr = err.text()
         if removed:
             # one line whatever the names hold (a newline in a name must not start a line of its own)
@@ -517,8 +543,8 @@ class Sandbox:
         limits = limits or self.limits
         env = {**self._env(self.root), **(extra_env or {})}
         before, listing, dangling = self._before()
-        kept = self._git_kept()
-        live = (listing, dangling)
+        kept, links = self._git_kept()
+        live = (listing, dangling, links)
         if listing is not None:
             self._live.append(live)
         try:
@@ -535,6 +561,7 @@ class Sandbox:
             if live in self._live:
                 self._live.remove(live)
             self._remove_new_config(before | {".env"}, listing, dangling)
+            self._relink(links)
 
     def _before(self) -> tuple[set[str], planted.Listing | None, dict[str, str]]:
         """What the workspace holds before a command: its top-level names, and with bubblewrap one
@@ -585,6 +612,6 @@ class Sandbox:
         since they started, taken out: after each of their calls, when the host may use the workspace
         next. They run on, so this narrows the window, it does not close it (the host's git is hardened)."""
         taken: list[str] = []
-        for listing, dangling in list(self._live):
-            taken += self._take_out(listing, dangling)
+        for listing, dangling, links in list(self._live):
+            taken += self._take_out(listing, dangling) + self._relink(links)
         return taken

@@ -126,3 +126,27 @@ def test_a_command_still_writes_the_workspace_beside_the_kept_folders(tmp_path, 
     assert "done" in ran.get("stdout", ""), ran
     assert (ws / "app.py").read_text() == "new\n" and (ws / "tools" / "other" / "f").read_text() == "x\n"
     assert not (ws / "tools" / "git-hooks").exists()
+
+
+@pytest.mark.parametrize("target", ["tools/hooks", "/nonexistent-hooks"])
+def test_a_symlinked_hooks_path_replaced_by_a_folder_is_put_back(tmp_path, tools_for, target):
+    """`.githooks -> tools/hooks` (or a link out of the workspace): the link itself cannot be bound
+    read-only, so a command can replace it with a folder of hooks; afterwards the folder is taken out
+    and the link is there again, and the user's git runs nothing of the command's."""
+    ws, marker = tmp_path / "ws", tmp_path / "MARKER"
+    ws.mkdir()
+    git(ws, "init", "-q", "-b", "main")
+    (ws / "tools" / "hooks").mkdir(parents=True)
+    (ws / "app.py").write_text("x = 1\n")
+    (ws / ".githooks").symlink_to(target)
+    git(ws, "add", "app.py")
+    git(ws, "commit", "-q", "-m", "first")
+    git(ws, "config", "core.hooksPath", ".githooks")
+    _script(ws, "plant.sh", f"rm .githooks && mkdir .githooks && printf '{_hook(marker)}' > .githooks/pre-commit\n"
+                            "chmod +x .githooks/pre-commit; echo done\n")
+    _, tools = tools_for(ws, "auto")
+    ran = tools["run_cmd"](command="./plant.sh")
+    assert "done" in ran.get("stdout", ""), ran
+    assert (ws / ".githooks").is_symlink() and os.readlink(ws / ".githooks") == target
+    assert not (ws / "tools" / "hooks" / "pre-commit").exists()
+    _users_git(ws, marker)
