@@ -14,8 +14,6 @@ from pathlib import Path
 # The placeholders standing for a missing top-level .env while commands run: (path -> users).
 _placeholders: dict[Path, int] = {}
 _placeholder_lock = threading.Lock()
-# The folders FolderPlaceholders made that stand now: (path -> commands using them).
-_folders: dict[Path, int] = {}
 
 
 class DotenvPlaceholder:
@@ -77,96 +75,3 @@ def exclude_placeholder(root: Path, scratch: Path) -> Path | None:
     copy = scratch / "exclude"
     copy.write_text(text.rstrip("\n") + "\n/.env\n")
     return copy
-
-
-class FolderPlaceholders:
-    """Empty folders standing where git would look for hooks or a git directory that does not exist
-    yet (a core.hooksPath of `.githooks`), while a command runs, so bwrap can bind them read-only: a
-    command cannot create them for the user's own git to run. Made one level at a time through
-    directory descriptors (never through a symlink), and removed afterwards, deepest first, when
-    still empty; the folders above them that were made for them too."""
-
-    def __init__(self, root: Path, paths: list[Path]):
-        self.root = root
-        self.wanted = [p for p in paths if p != root and p.is_relative_to(root)]
-        self.made: list[Path] = []
-
-    def __enter__(self) -> "FolderPlaceholders":
-        with _placeholder_lock:
-            self._make()
-        return self
-
-    def _make(self) -> None:
-        for path in self.wanted:
-            parts = path.relative_to(self.root).parts
-            try:
-                fd = os.open(self.root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-            except OSError:
-                return
-            try:
-                for depth, name in enumerate(parts):
-                    here = self.root.joinpath(*parts[:depth + 1])
-                    if here in _folders and here not in self.made:  # another command's, standing: shared
-                        _folders[here] += 1
-                        self.made.append(here)
-                    else:
-                        try:
-                            os.mkdir(name, 0o755, dir_fd=fd)
-                            _folders[here] = 1
-                            self.made.append(here)
-                        except FileExistsError:
-                            pass
-                    child = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=fd)
-                    os.close(fd)
-                    fd = child
-            except OSError:  # a file or a link on the way, a read-only workspace: nothing stands there
-                pass
-            finally:
-                os.close(fd)
-
-    def __exit__(self, *exc: object) -> None:
-        with _placeholder_lock:
-            self._remove()
-
-    def _remove(self) -> None:
-        for path in sorted(self.made, key=lambda p: len(p.parts), reverse=True):
-            _folders[path] -= 1
-            if _folders[path]:
-                continue  # another command still runs with it standing
-            del _folders[path]
-            parts = path.relative_to(self.root).parts
-            try:
-                fd = os.open(self.root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-            except OSError:
-                continue
-            try:
-                for name in parts[:-1]:
-                    child = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=fd)
-                    os.close(fd)
-                    fd = child
-                os.rmdir(parts[-1], dir_fd=fd)  # only when still empty (something inside: it stays)
-            except OSError:
-                pass
-            finally:
-                os.close(fd)
-
-
-def relink(root: Path, rel: str, target: str) -> bool:
-    """Make the symlink `rel` -> `target` in the workspace again, reaching its folder one level at a time
-    through directory descriptors (never through a symlink a command left on the way)."""
-    parts = Path(rel).parts
-    try:
-        fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    except OSError:
-        return False
-    try:
-        for name in parts[:-1]:
-            child = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=fd)
-            os.close(fd)
-            fd = child
-        os.symlink(target, parts[-1], dir_fd=fd)
-        return True
-    except OSError:
-        return False
-    finally:
-        os.close(fd)

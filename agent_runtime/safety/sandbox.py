@@ -57,7 +57,7 @@ from typing import Callable, Iterator, Sequence
 
 from agent_runtime.core import is_secret_name, visible, within
 from agent_runtime.procs import host_program
-from agent_runtime.safety import outside, planted, view
+from agent_runtime.safety import gitkept, outside, planted, view
 from agent_runtime.safety.capture import Capped, kill_group, pump
 from agent_runtime.safety.gitconfig import git_config_copy, sanitized_git_config  # noqa: F401 (re-exported)
 from agent_runtime.safety.isolation import (
@@ -74,7 +74,7 @@ from agent_runtime.safety.isolation import (
     prlimit_prefix,
 )
 from agent_runtime.safety.outside import HOME_SECRETS, find_sockets
-from agent_runtime.safety.placeholder import DotenvPlaceholder, FolderPlaceholders, Nothing, exclude_placeholder, relink
+from agent_runtime.safety.placeholder import DotenvPlaceholder, Nothing, exclude_placeholder
 
 log = logging.getLogger(__name__)
 
@@ -163,14 +163,6 @@ def _under(path: Path, parent: Path) -> bool:
         return within(path.resolve(), parent.resolve())
     except OSError:
         return False
-
-
-def pin_args(root: Path, kept: list[Path]) -> list[str]:
-    """Each folder between the workspace and a path kept read-only, bound onto itself (as writable as it
-    was): a mount point cannot be renamed, so a command cannot move a kept folder's parent aside and make
-    a fresh folder, hooks and all, where the kept one was."""
-    folders = {a for p in kept for a in p.parents if a != root and within(a, root)}
-    return [arg for a in sorted(folders, key=lambda p: len(p.parts)) for arg in ("--bind", str(a), str(a))]
 
 
 def _is_config_name(name: str) -> bool:
@@ -331,9 +323,9 @@ class Sandbox:
                 out += hide_args(path)
         # The workspace, then what in it stays read-only or hidden (binds later in argv win).
         out += ["--bind", str(self.root), str(self.root)]
-        kept = [p for p in (self._git_kept()[0] if kept is None else kept) if p != self.root
+        kept = [p for p in (gitkept.kept(self.root)[0] if kept is None else kept) if p != self.root
                 and _under(p, self.root) and p.exists()]
-        out += pin_args(self.root, kept)
+        out += gitkept.pin_args(self.root, kept)
         walked = (listing or planted.walk(str(self.root))).entries()
         for entry in self._config_entries() + self._nested_config(walked) + kept:
             out += ["--ro-bind", str(entry), str(entry)]
@@ -403,58 +395,6 @@ class Sandbox:
                 out.append(path)
         return out
 
-    def _git_kept(self) -> tuple[list[Path], dict[str, str]]:
-        """Every git directory, common directory, hooks folder (core.hooksPath from the whole configuration:
-        local, global, includes) and linked worktree's `.git` the user's own git would use here, existing or
-        not: git's own answer through the door (gitcmd.SafeGit.paths), with what the files say beside it
-        (git_dirs and `<git dir>/hooks`) in case git cannot answer. Read-only in the sandbox: a command
-        cannot leave a hook, an fsmonitor or an alias there for the user's next `git commit`. Beside them,
-        the symlinks of the workspace on the way to one (`.githooks -> tools/hooks`): a link cannot be
-        bound read-only, so one a command replaces is put back afterwards (_relink)."""
-        from agent_runtime.gitcmd import GitError, SafeGit, config_file_get, find_top, git_dirs  # through the door
-
-        top = find_top(self.root)
-        if top is None:
-            return [], {}
-        found = [*git_dirs(top)]
-        found.append(found[-1] / "hooks")
-        try:
-            paths = SafeGit(top).paths()
-            found += [paths.git_dir, paths.common_dir, paths.hooks, paths.hooks_named]
-            found += [tree / ".git" for tree in paths.worktrees if tree != top]
-        except GitError:  # not a repository git will use (ForeignRepository, UnsafeRepository): the files' word
-            value = config_file_get(found[0] / "config", "core.hooksPath")
-            if value:
-                found.append(top / os.path.expanduser(value))
-        out: list[Path] = []
-        links: dict[str, str] = {}
-        for path in found:
-            real = Path(os.path.realpath(path))
-            if real not in out:
-                out.append(real)
-            for step in [*reversed(Path(os.path.abspath(path)).parents), Path(os.path.abspath(path))]:
-                if step != self.root and within(step, self.root) and step.is_symlink():
-                    links.setdefault(str(step.relative_to(self.root)), os.readlink(step))
-        return out, links
-
-    def _relink(self, links: dict[str, str]) -> list[str]:
-        """The links of _git_kept as they were: one a command replaced (by a folder of hooks) is taken out
-        of the workspace (planted.Keep) and the link made again."""
-        from agent_runtime.config import state_home
-
-        keep, put_back = planted.Keep(str(state_home() / "removed")), []
-        for rel, target in links.items():
-            try:
-                if os.readlink(self.root / rel) == target:
-                    continue
-            except OSError:
-                pass
-            if os.path.lexists(self.root / rel) and not planted.remove(str(self.root), rel, keep):
-                continue
-            if relink(self.root, rel, target):
-                put_back.append(rel)
-        return put_back
-
     def _env(self, cwd: Path) -> dict[str, str]:
         extra = {"AGENT_RUNTIME_SANDBOX": self.kind, "PWD": str(cwd)}
         if self._bwrap:
@@ -478,13 +418,13 @@ class Sandbox:
             log.warning("%s: commands run without an OS sandbox (limits, timeout and a clean environment "
                         "still apply). Install it: apt-get install bubblewrap", self.isolation.note)
         before, listing, dangling = self._before()
-        kept, links = self._git_kept() if self._bwrap else ([], {})
+        kept, links = gitkept.kept(self.root) if self._bwrap else ([], {})
         started = time.monotonic()
         out, err = Capped(), Capped()
         timed_out = False
         try:
             with DotenvPlaceholder(self.root) if self._bwrap else Nothing() as placeholder, \
-                    FolderPlaceholders(self.root, kept), \
+                    gitkept.FolderPlaceholders(self.root, kept), \
                     tempfile.TemporaryDirectory(prefix="agent-runtime-sandbox-") as scratch:
                 if self._bwrap:
                     exclude = exclude_placeholder(self.root, Path(scratch)) if placeholder and placeholder.ours else None
@@ -511,7 +451,7 @@ class Sandbox:
                             pump(proc, out, err, deadline=time.monotonic() + 2)
         finally:  # also after Ctrl-C
             removed = self._remove_new_config(before | {".env"}, listing, dangling)  # .env: the placeholder's
-            removed += self._relink(links)
+            removed += gitkept.relink_all(self.root, links)
         stderr = err.text()
         if removed:
             # one line whatever the names hold (a newline in a name must not start a line of its own)
@@ -543,12 +483,12 @@ class Sandbox:
         limits = limits or self.limits
         env = {**self._env(self.root), **(extra_env or {})}
         before, listing, dangling = self._before()
-        kept, links = self._git_kept()
+        kept, links = gitkept.kept(self.root)
         live = (listing, dangling, links)
         if listing is not None:
             self._live.append(live)
         try:
-            with DotenvPlaceholder(self.root) as placeholder, FolderPlaceholders(self.root, kept), \
+            with DotenvPlaceholder(self.root) as placeholder, gitkept.FolderPlaceholders(self.root, kept), \
                     tempfile.TemporaryDirectory(prefix="agent-runtime-sandbox-") as scratch:
                 exclude = exclude_placeholder(self.root, Path(scratch)) if placeholder.ours else None
                 homes = view.covers(Path.home())
@@ -561,7 +501,7 @@ class Sandbox:
             if live in self._live:
                 self._live.remove(live)
             self._remove_new_config(before | {".env"}, listing, dangling)
-            self._relink(links)
+            gitkept.relink_all(self.root, links)
 
     def _before(self) -> tuple[set[str], planted.Listing | None, dict[str, str]]:
         """What the workspace holds before a command: its top-level names, and with bubblewrap one
@@ -613,5 +553,5 @@ class Sandbox:
         next. They run on, so this narrows the window, it does not close it (the host's git is hardened)."""
         taken: list[str] = []
         for listing, dangling, links in list(self._live):
-            taken += self._take_out(listing, dangling) + self._relink(links)
+            taken += self._take_out(listing, dangling) + gitkept.relink_all(self.root, links)
         return taken
