@@ -27,13 +27,13 @@ anywhere but here (GitPython too: gitrepo.py runs its commands through SafeGit).
   refuses a git directory through which git would read outside the work tree: a `.git` file or
   symlink, a commondir, alternates or any symlink in it leading to another repository or to the
   agent's own state (ForeignRepository; gitdir.py);
-- runs git in a session of its own (no terminal to read), and only git 2.31 or later (older
-  ones ignore GIT_CONFIG_COUNT).
+- runs git contained (gitbox.py: the work tree and the git directories its check found, read-only,
+  nothing else of the host), so what slips past the checks reaches nothing; on the host with the
+  checks alone where bubblewrap cannot run (containment); in its own session; git 2.31 or later.
 
-What remains: the user's own ~/.gitconfig is read (identity, safe.directory), but the programs
-it names are switched off like the repository's. Pathspecs are literal. A missing
-object is an error (rev-list fails), never a fetch. The eval's preparing step may ask for a
-transport (`protocols`) into a repository it has just created.
+What remains: the user's global settings are a copy of the keys git needs, their programs off like
+the repository's. Pathspecs are literal. A missing object is an error, never a fetch. The eval's
+fetch may use a transport (`protocols`) into a repository it just made: that call runs on the host.
 
 Standard library only, a base module beside core and config: tools, telemetry (run records),
 safety and eval all use it.
@@ -45,20 +45,24 @@ import functools
 import os
 import re
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, Sequence
 
+import agent_runtime.gitbox as gitbox
 from agent_runtime.core import within
 from agent_runtime.gitdir import (
     Escape,
     common_dir,
     escape,
     gitfile_target,
+    include_target,
+    is_include,
     nested_escape,
     read_regular,
     worktree_escape,
 )
-from agent_runtime.procs import search_path
+from agent_runtime.procs import host_program, search_path
 
 GIT_TIMEOUT_S = 60
 # Pinned on every call. An empty credential.helper resets the list; an empty diff.external or
@@ -155,13 +159,13 @@ def find_top(start: Path) -> Path | None:
     return None
 
 
-def git_dir_escape(top: Path) -> Escape | None:
+def git_dir_escape(top: Path, allowed: list[Path] | None = None) -> Escape | None:
     """The first path through which git run in the work tree `top` would read outside it: a `.git`
     file or symlink naming someone else's repository, a commondir, an alternates line, a symlink
     anywhere in the git directory (gitdir.py says why and how); None when git reads only `top`.
     Allowed: a linked worktree's git directory and main repository (each names the other), a
     submodule's git directory (its core.worktree names `top`)."""
-    return escape(top, lambda git_dir: config_file_get(git_dir / "config", "core.worktree"))
+    return escape(top, lambda git_dir: config_file_get(git_dir / "config", "core.worktree"), allowed=allowed)
 
 
 def git_worktree_escape(top: Path) -> Escape | None:
@@ -192,11 +196,15 @@ def config_text(path: Path) -> str:
     return data.decode("utf-8", "replace") if data is not None else ""
 
 
-def check_git_dir(top: Path) -> None:
-    """ForeignRepository, saying which file leads where, when git_dir_escape finds a way out."""
-    found = git_dir_escape(top)
+def check_git_dir(top: Path) -> list[Path]:
+    """ForeignRepository, saying which file leads where, when git_dir_escape finds a way out; else the
+    folders that look found git may read (the work tree, a linked worktree's git directories): all a
+    contained git call is shown, so a `.git`, `commondir` or alternates flipped after the look leads nowhere."""
+    allowed: list[Path] = []
+    found = git_dir_escape(top, allowed)
     if found is not None:
         raise ForeignRepository(found.message())
+    return allowed
 
 
 def foreign_git_dir(top: Path) -> Path | None:
@@ -230,8 +238,8 @@ def git_environment(extra: Mapping[str, str] | None = None, transport: bool = Fa
     return env
 
 
-def _pins(protocols: Sequence[str]) -> list[str]:
-    pins = [item for item in SAFE_CONFIG if not (protocols and item in _TRANSPORT_PINS)]
+def _pins(protocols: Sequence[str], leave: Sequence[str] = ()) -> list[str]:
+    pins = [item for item in SAFE_CONFIG if not (protocols and item in _TRANSPORT_PINS) and item not in leave]
     pins += [f"protocol.{name}.allow=always" for name in protocols]
     args = ["git", "--no-pager"]
     for item in pins:
@@ -262,13 +270,11 @@ MIN_GIT = (2, 31)  # GIT_CONFIG_COUNT/KEY/VALUE; an older git would ignore the b
 @functools.lru_cache(maxsize=1)
 def _version_problem() -> str | None:
     """Why this git cannot be used through the door (too old, missing); None when it can."""
-    env = git_environment()
-    env["GIT_DIR"] = os.devnull + "/none"
+    env = {**git_environment(), "GIT_DIR": os.devnull + "/none"}
     try:
-        proc = subprocess.run(["git", "version"], cwd="/", env=env, capture_output=True, timeout=GIT_TIMEOUT_S,
-                              stdin=subprocess.DEVNULL, start_new_session=True)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        return f"git could not start: {exc}"
+        proc = _call(["git", "version"], Path("/"), env, None, GIT_TIMEOUT_S, gitbox.View())
+    except GitError as exc:
+        return str(exc)
     found = re.search(rb"(\d+)\.(\d+)", proc.stdout)
     if found is None or (int(found[1]), int(found[2])) < MIN_GIT:
         text = proc.stdout.decode("utf-8", "replace").strip() or "an unknown version"
@@ -276,22 +282,26 @@ def _version_problem() -> str | None:
     return None
 
 
-def read_overrides(cwd: Path, env: Mapping[str, str], roots: Sequence[Path], pins: Sequence[str]) -> dict[str, str]:
+def read_overrides(cwd: Path, env: Mapping[str, str], roots: Sequence[Path], pins: Sequence[str],
+                   view: gitbox.View | None = None) -> dict[str, str]:
     """GIT_CONFIG_COUNT/KEY/VALUE entries blanking every program the configuration seen from
     `cwd` names (see the module): like `-c`, but for any key, even a subsection holding `=`.
-    UnsafeRepository when the repository's own configuration (local, worktree) comes from a
-    file outside `roots`; GitError when git cannot read it."""
+    UnsafeRepository when the repository's own configuration (local, worktree) comes from, or
+    includes, a file outside `roots`; GitError when git cannot read it. `view`: what the reading
+    git is shown (contained, see _call); by default `roots`."""
     problem = _version_problem()
     if problem is not None:
         raise GitError(problem)
-    try:
-        proc = subprocess.run([*pins, "config", "--list", "--includes", "--show-scope", "--show-origin", "-z"],
-                              cwd=cwd, env=dict(env), capture_output=True, timeout=GIT_TIMEOUT_S,
-                              stdin=subprocess.DEVNULL, start_new_session=True)
-    except subprocess.TimeoutExpired:
-        raise GitError(f"git config took over {GIT_TIMEOUT_S} s (a configuration file that never ends?)") from None
-    except OSError as exc:
-        raise GitError(f"git could not start: {exc}") from None
+    top = find_top(cwd)
+    for root in [*roots, *(git_dirs(top) if top is not None else [])]:
+        # a configuration file that is a symlink out: refused, whether or not git could see its target
+        for name in ("config", "config.worktree"):
+            path = Path(root) / name
+            if path.is_symlink() and not any(within(Path(os.path.realpath(path)), r) for r in roots):
+                raise UnsafeRepository(f"the repository's configuration {path} is a link to a file outside it, "
+                                       "so git is not used there")
+    proc = _call([*pins, "config", "--list", "--includes", "--show-scope", "--show-origin", "-z"], cwd, dict(env),
+                 None, GIT_TIMEOUT_S, gitbox.View(read=tuple(roots)) if view is None else view)
     if proc.returncode != 0:
         text = proc.stderr.decode("utf-8", "replace")
         if "not a git repository" in text:
@@ -300,20 +310,26 @@ def read_overrides(cwd: Path, env: Mapping[str, str], roots: Sequence[Path], pin
     fields = proc.stdout.decode("utf-8", "surrogateescape").split("\0")
     items: dict[str, str] = {}
     for scope, origin, entry in zip(fields[0::3], fields[1::3], fields[2::3]):
-        key = entry.split("\n", 1)[0]
-        if scope in ("local", "worktree") and _outside(origin, cwd, roots):
-            raise UnsafeRepository(f"the repository's configuration reads {origin[5:]}, a file outside it "
-                                   "(include.path, includeIf or a symlink), so git is not used there")
+        key, _, named = entry.partition("\n")
+        if scope in ("local", "worktree"):
+            outside = origin if _outside(origin, cwd, roots) else None
+            if outside is None and is_include(key) and origin.startswith("file:"):
+                # contained, git skips a file it cannot see: the include itself says where it reads
+                target = include_target(cwd / origin[5:], named, env.get("HOME", ""))
+                outside = "file:" + str(target) if not any(within(target, r) for r in roots) else None
+            if outside is not None:
+                raise UnsafeRepository(f"the repository's configuration reads {outside[5:]}, a file outside it "
+                                       "(include.path, includeIf or a symlink), so git is not used there")
         value = _program_key(key)
         if value is None:
             continue
         items[key] = value
         if key.lower().startswith("filter."):  # a blanked filter must not be required either
             items[f"{key.rpartition('.')[0]}.required"] = "false"
-    env = {"GIT_CONFIG_COUNT": str(len(items))}
+    out = {"GIT_CONFIG_COUNT": str(len(items))}
     for i, (key, value) in enumerate(items.items()):
-        env[f"GIT_CONFIG_KEY_{i}"], env[f"GIT_CONFIG_VALUE_{i}"] = key, value
-    return env
+        out[f"GIT_CONFIG_KEY_{i}"], out[f"GIT_CONFIG_VALUE_{i}"] = key, value
+    return out
 
 
 def with_no_programs(args: Sequence[str]) -> list[str]:
@@ -340,28 +356,90 @@ def run_git(args: Sequence[str], cwd: Path, *, env: Mapping[str, str] | None = N
     if roots is None:
         roots = [Path(os.path.realpath(cwd))]
         top = find_top(cwd)
-        if top is not None and not full_env.get("GIT_DIR"):
-            check_git_dir(top)
         if top is not None:
-            roots += [Path(os.path.realpath(top)), *git_dirs(top)]
+            roots.append(Path(os.path.realpath(top)))
+        if top is not None and not full_env.get("GIT_DIR"):
+            roots += check_git_dir(top)
         if full_env.get("GIT_DIR"):
             roots.append(Path(os.path.realpath(cwd / full_env["GIT_DIR"])))
-    full_env.update(read_overrides(cwd, full_env, roots, pins))
+    # The eval's own repositories, which it writes: shown writable, and nothing else of the host.
+    named = [full_env[k] for k in ("GIT_WORK_TREE", "GIT_DIR") if full_env.get(k)]
+    if full_env.get("GIT_INDEX_FILE"):
+        named.append(os.path.dirname(cwd / full_env["GIT_INDEX_FILE"]))
+    view = gitbox.View(write=(*roots, *(Path(os.path.realpath(cwd / p)) for p in named)))
+    full_env.update(read_overrides(cwd, full_env, roots, pins, view))
     full_env["GIT_ALLOW_PROTOCOL"] = ":".join(protocols)
-    return _call([*pins, *with_no_programs(args)], cwd, full_env, input, timeout)
+    # A transport needs the network and what reaches a remote: on the host (the eval fetching a snapshot).
+    return _call([*pins, *with_no_programs(args)], cwd, full_env, input, timeout, None if protocols else view)
 
 
 def _call(command: list[str], cwd: Path, env: dict[str, str], input: bytes | None,
-          timeout: float) -> subprocess.CompletedProcess:
+          timeout: float, view: gitbox.View | None = None) -> subprocess.CompletedProcess:
+    """Run one git command: contained (gitbox) and shown only `view` when given and bubblewrap runs here."""
+    way = containment() if view is not None else None
+    settings = None
+    if way is not None and way.bwrap is not None:
+        env = dict(env)
+        if "GIT_CONFIG_GLOBAL" not in env:
+            settings = _settings_fd()
+            env["GIT_CONFIG_GLOBAL"] = gitbox.GLOBAL_CONFIG
+        program = host_program("git")  # the git the host would run (and the version check saw), shown inside
+        command = gitbox.wrap(way, [program or command[0], *command[1:]], cwd, view, settings)
     try:
-        # A session of its own: no controlling terminal, so `include.path = /dev/tty` or a prompt
-        # can never read what the user types.
+        # A session of its own: no terminal, so `include.path = /dev/tty` or a prompt reads nothing the user types.
         return subprocess.run(command, cwd=cwd, env=env, input=input, capture_output=True, timeout=timeout,
-                              stdin=None if input is not None else subprocess.DEVNULL, start_new_session=True)
+                              stdin=None if input is not None else subprocess.DEVNULL, start_new_session=True,
+                              pass_fds=() if settings is None else (settings,))
     except subprocess.TimeoutExpired:
         raise GitError(f"git {_subcommand(command)} took over {timeout:.0f} s") from None
     except OSError as exc:
         raise GitError(f"git could not start: {exc}") from None
+    finally:
+        if settings is not None:
+            os.close(settings)
+
+
+@functools.lru_cache(maxsize=2)
+def _containment(euid: int) -> gitbox.Probe:
+    git = host_program("git") or "git"
+    why = gitbox.NOT_INSTALLED
+    for way in gitbox.candidates():
+        try:
+            done = subprocess.run(gitbox.probe_argv(way, git), capture_output=True, timeout=20,
+                                  stdin=subprocess.DEVNULL, env=git_environment(), start_new_session=True)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            why = str(exc)
+            continue
+        if done.returncode == 0:
+            return way
+        why = " ".join(done.stderr.decode("utf-8", "replace").split())[:200] or f"exit code {done.returncode}"
+    return gitbox.Probe(None, note=f"{why}: the agent's git runs on the host, with the door's checks only")
+
+
+def containment() -> gitbox.Probe:
+    """How the agent's git is contained here (bwrap and its flags), or why it is not (probed once)."""
+    return _containment(os.geteuid())
+
+
+def _settings_fd() -> int:
+    """A file descriptor holding the copy of the user's global settings (gitbox.global_settings), read
+    again when ~/.gitconfig or git's XDG file changes."""
+    key = gitbox.settings_key()
+    if key not in _SETTINGS:
+        env = git_environment()
+        env["GIT_DIR"] = os.devnull + "/none"  # the user's own files only: no repository is read
+        try:
+            done = subprocess.run([*_pins(()), "config", "--global", "--list", "--includes", "-z"], cwd="/", env=env,
+                                  capture_output=True, timeout=10, stdin=subprocess.DEVNULL, start_new_session=True)
+            listed = done.stdout.decode("utf-8", "surrogateescape").split("\0") if done.returncode == 0 else []
+        except (OSError, subprocess.TimeoutExpired):
+            listed = []
+        _SETTINGS.clear()
+        _SETTINGS[key] = gitbox.global_settings([e for e in listed if e]).encode("utf-8", "surrogateescape")
+    return gitbox.memory_file(_SETTINGS[key])
+
+
+_SETTINGS: dict[tuple, bytes] = {}
 
 
 def _subcommand(command: Sequence[str]) -> str:
@@ -377,29 +455,46 @@ def config_file_get(path: Path, key: str) -> str | None:
     env = git_environment()
     env["GIT_DIR"] = os.devnull + "/none"  # no repository: nothing discovered from the current directory
     try:
-        proc = _call([*_pins(()), "config", "--file", str(path), "--get", key], Path("/"), env, None, 10)
+        proc = _call([*_pins(()), "config", "--file", str(path), "--get", key], Path("/"), env, None, 10,
+                     gitbox.View(read=(Path(path),)))
     except GitError:
         return None
     value = proc.stdout.decode("utf-8", "replace").strip()
     return value if proc.returncode == 0 and value else None
 
 
+@dataclass(frozen=True)
+class GitPaths:
+    """What git run in a work tree uses besides it (SafeGit.paths), each absolute, existing or not."""
+    git_dir: Path
+    common_dir: Path
+    hooks: Path  # resolved; hooks_named: as configured, its symlinks not followed (`.githooks -> tools/hooks`)
+    hooks_named: Path
+    worktrees: tuple[Path, ...] = ()  # the work trees of the repository (linked ones and the main one)
+
+
 class SafeGit:
     """git for one repository (its work tree `top`), through the door (see the module)."""
 
-    def __init__(self, top: Path):
-        self.top = top
+    def __init__(self, top: Path, hidden: Sequence[Path] = ()):
+        dirs = git_dirs(top) if hidden else []  # git reads its own directory: never covered
+        self.top, self.hidden = top, tuple(p for p in hidden if not any(within(p, d) for d in dirs))
         self.env = git_environment({"GIT_WORK_TREE": str(top)})
         self.env["GIT_CEILING_DIRECTORIES"] = str(top.parent)
-        self.roots = [Path(os.path.realpath(top)), *git_dirs(top)]
+        self.roots = [Path(os.path.realpath(top))]  # and what check() finds git may read besides
         self._pins = _pins(())
         self._read = False
         self._checked = False
 
+    def view(self, args: Sequence[str]) -> gitbox.View:
+        """What a call with `args` is shown (contained, see gitbox): the work tree and the git directories the
+        check found, read-only."""
+        return gitbox.View(read=tuple(self.roots), hidden=self.hidden)
+
     def check(self) -> None:
         """ForeignRepository when git here would read outside the work tree (git_dir_escape); once."""
         if not self._checked:
-            check_git_dir(self.top)
+            self.roots += [p for p in check_git_dir(self.top) if p not in self.roots]
             self._checked = True
 
     def ready(self) -> None:
@@ -418,7 +513,7 @@ class SafeGit:
     def call(self, *args: str, timeout: float = GIT_TIMEOUT_S, input: bytes | None = None) -> subprocess.CompletedProcess:
         """The finished process, whatever its exit code; GitError when git could not be run safely."""
         command = self.command(*args)
-        return _call(command, self.top, self.env, input, timeout)
+        return _call(command, self.top, self.env, input, timeout, self.view(args))
 
     def run_bytes(self, *args: str, ok_codes: tuple[int, ...] = (0,), input: bytes | None = None) -> bytes:
         proc = self.call(*args, input=input)
@@ -444,9 +539,32 @@ class SafeGit:
         out = self.run("symbolic-ref", "--short", "-q", "HEAD", ok_codes=(0, 1)).strip()
         return out or None
 
+    def paths(self) -> "GitPaths":
+        """Where the user's git, run in this work tree, finds its git and common directories, hooks (core.hooksPath
+        from all its configuration: local, global, includes) and worktrees: git's own answer, contained, after the
+        check (rev-parse and worktree list run no repository program: no configuration read first, no hooks pin)."""
+        self.check()
+        pins = _pins((), leave=("core.hooksPath=/dev/null",))
+        asked = _call([*pins, "rev-parse", "--git-path", "hooks", "--path-format=absolute", "--git-dir", "--git-common-dir",
+                       "--git-path", "hooks"], self.top, self.env, None, GIT_TIMEOUT_S, self.view(("rev-parse",)))
+        named, *lines = asked.stdout.decode("utf-8", "surrogateescape").split("\n")
+        if asked.returncode != 0 or len(lines) < 3:
+            raise GitError("git rev-parse failed: " + " ".join(asked.stderr.decode("utf-8", "replace").split())[:300])
+        common, worktrees = Path(lines[1]), []
+        if (common / "worktrees").is_dir():
+            listed = _call([*pins, "worktree", "list", "--porcelain", "-z"], self.top, self.env, None, GIT_TIMEOUT_S,
+                           self.view(("worktree",))).stdout
+            worktrees = [Path(os.fsdecode(item[9:])) for item in listed.split(b"\0") if item.startswith(b"worktree ")]
+        return GitPaths(Path(lines[0]), common, Path(lines[2]), self.top / named, tuple(worktrees))
+
     def status_z(self) -> bytes:
         return self.run_bytes("status", "--porcelain=v1", "-z", "--branch", "--untracked-files=all",
                               "--ignore-submodules=all")
+
+
+# What PrivateGit runs that changes nothing in its store (the rest, `status` too, may write it).
+STORE_READS = frozenset({"cat-file", "diff-tree", "ls-tree", "ls-files", "rev-parse", "log", "show", "config",
+                         "version", "for-each-ref"})
 
 
 class PrivateGit(SafeGit):
@@ -461,15 +579,22 @@ class PrivateGit(SafeGit):
         self.env.pop("GIT_CEILING_DIRECTORIES", None)
         self.env.pop("GIT_OPTIONAL_LOCKS", None)  # its index is ours: status may refresh it (the stat cache)
         self.roots.append(Path(os.path.realpath(git_dir)))
+        self.store = (Path(os.path.realpath(git_dir)), Path(os.path.realpath(index_file.parent)))
         self._read = True  # its configuration is ours: no program to blank
 
+    def view(self, args: Sequence[str]) -> gitbox.View:
+        """The work tree read-only; the store writable only for a command that writes it."""
+        if args and args[0] in STORE_READS:
+            return gitbox.View(read=(*self.roots, *self.store))
+        return gitbox.View(read=tuple(self.roots), write=self.store)
 
-def safe_git(root: Path) -> SafeGit:
+
+def safe_git(root: Path, hidden: Sequence[Path] = ()) -> SafeGit:
     """git for the repository that holds `root`; NotARepository when there is none, ForeignRepository
     (with the one-line reason) when git there would read outside it (git_dir_escape)."""
     top = find_top(root)
     if top is None:
         raise NotARepository(f"{root} is not inside a git repository")
-    repo = SafeGit(top)
+    repo = SafeGit(top, hidden)
     repo.check()
     return repo

@@ -70,6 +70,19 @@ def _path_file(path: Path) -> str | None:
     return None if data is None else data.decode("utf-8", "surrogateescape").rstrip("\r\n")
 
 
+def is_include(key: str) -> bool:
+    """Is this configuration key (as `git config --list` prints it) an include.path or includeIf.*.path?"""
+    lower = key.lower()
+    return lower == "include.path" or (lower.startswith("includeif.") and lower.endswith(".path"))
+
+
+def include_target(config: Path, value: str, home: str) -> Path:
+    """The file an include in `config` names, resolved as git finds it: `~/` from HOME, relative to the file."""
+    if value.startswith("~/"):
+        value = home + value[1:]
+    return _real(config.parent, value)
+
+
 def gitfile_target(dot_git: Path) -> Path | None:
     """What a `.git` file (`gitdir: PATH`) names, resolved; None for anything else (git refuses it).
     A symlink to such a file is read like one, its path relative to where the link is, as git does."""
@@ -271,13 +284,17 @@ def worktree_escape(top: Path, worktrees: Callable[[Path], list[str]]) -> Escape
 
 
 def escape(top: Path, core_worktree: Callable[[Path], str | None],
-           worktrees: Callable[[Path], list[str]] = lambda git_dir: [], outer: Path | None = None) -> Escape | None:
+           worktrees: Callable[[Path], list[str]] = lambda git_dir: [], outer: Path | None = None,
+           allowed: list[Path] | None = None) -> Escape | None:
     """The first path through which git, run in the work tree `top`, would read outside it (see the
     module); None when there is none. `core_worktree(git_dir)`: that git directory's core.worktree
     (read by the caller, with git), for a submodule's git directory outside `top`. `worktrees(git_dir)`:
     every core.worktree its configuration files set (config, config.worktree), checked as in
     worktree_escape (the door pins GIT_WORK_TREE, so it does not ask for that check). `outer`: the
-    work tree a nested repository `top` lies in, where its git directory may be too."""
+    work tree a nested repository `top` lies in, where its git directory may be too. `allowed`, when
+    given and nothing leads out: filled with the folders this one look found git may read (the work tree,
+    a linked worktree's or submodule's git directory and main repository), each checked on its own: a
+    contained git is shown those and nothing else, so what a file says after this look cannot widen it."""
     root = Path(os.path.realpath(top))
     bounds = _Bounds(root)
     if outer is not None:  # a nested repository: its git directory may be anywhere in the outer work tree
@@ -316,4 +333,7 @@ def escape(top: Path, core_worktree: Callable[[Path], str | None],
         if found is not None:
             return found
         starts += extra
-    return _walk(starts, bounds)
+    found = _walk(starts, bounds)
+    if found is None and allowed is not None:
+        allowed += bounds.roots
+    return found

@@ -8,14 +8,15 @@ import ast
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "agent_runtime"
-BASE = {"core", "config", "procs", "gitcmd", "gitdir", "gitrepo", "smol", "redact", "schema"}
+BASE = {"core", "config", "procs", "gitcmd", "gitbox", "gitdir", "gitrepo", "smol", "redact", "schema"}
 # layer -> the layers it may import (besides itself)
 ALLOWED: dict[str, set[str]] = {
     "core": set(),
     "smol": set(),  # the one adapter for what smolagents does not promise (standard library only at import)
     "procs": set(),
     "redact": {"core", "config"},  # secrets out of text: traces, the terminal, run records, a note a tool would save
-    "gitcmd": {"core", "gitdir", "procs"},  # the agent's own git calls, with the repository's programs switched off
+    "gitcmd": {"core", "gitbox", "gitdir", "procs"},  # the agent's own git calls, with the repository's programs switched off
+    "gitbox": {"core", "procs"},  # where those calls run: a bubblewrap showing git the work tree and nothing else
     "gitdir": {"core", "config"},  # does a git directory lead outside its work tree (files only, no git run)
     "gitrepo": {"gitcmd"},  # GitPython's Repo, every git command of it through gitcmd's door
     "config": {"core", "schema"},

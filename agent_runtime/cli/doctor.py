@@ -36,6 +36,12 @@ def facts(settings: Settings, models_only: bool = False) -> dict[str, Any]:
     from agent_runtime.cli.probes import sandbox_probe, search_probe
 
     out["sandbox"], out["search"] = sandbox_probe(), search_probe()  # a path found is not a tool that works
+    from agent_runtime.gitcmd import containment
+
+    way = containment()
+    out["git_door"] = {"contained": way.bwrap is not None,
+                       "detail": "contained (the agent's git runs in bubblewrap, shown only the work tree)"
+                       if way.bwrap else f"on the host: {way.note}"}
     return out
 
 
@@ -54,7 +60,7 @@ def cmd_doctor(argv: list[str], settings: Settings, repo: Path) -> int:
         print(f"{row['model']:<22} {row['label']}{mark}: {row['weights']}")
     if "llama_cpp_build" in found:
         print(f"llama cpp build: {found['llama_cpp_build']}")
-    for key in ("sandbox", "search"):
+    for key in ("sandbox", "search", "git_door"):
         if key in found:
-            print(f"{key}: {found[key]['detail']}")
+            print(f"{key.replace('_', ' ')}: {found[key]['detail']}")
     return 0

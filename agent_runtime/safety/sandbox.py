@@ -57,7 +57,7 @@ from typing import Callable, Iterator, Sequence
 
 from agent_runtime.core import is_secret_name, visible, within
 from agent_runtime.procs import host_program
-from agent_runtime.safety import outside, planted, view
+from agent_runtime.safety import gitkept, outside, planted, view
 from agent_runtime.safety.capture import Capped, kill_group, pump
 from agent_runtime.safety.gitconfig import git_config_copy, sanitized_git_config  # noqa: F401 (re-exported)
 from agent_runtime.safety.isolation import (
@@ -191,7 +191,8 @@ class Sandbox:
         self._bwrap = self.isolation.bwrap
         self._warned = False
         self._home_sockets: tuple[float, list[Path]] = (0.0, [])
-        self._live: list[tuple[planted.Listing, dict[str, str]]] = []  # programs running (program())
+        # programs running (program()): what they started from, and the links on the way to kept git paths
+        self._live: list[tuple[planted.Listing, dict[str, str], dict[str, str]]] = []
         # Folders shown read-only even where the agent's state is hidden: the user's enabled skills
         # (their scripts run through run_cmd), asked of the runtime's skill set when a command starts.
         self.shown: Callable[[], list[Path]] = list
@@ -223,6 +224,11 @@ class Sandbox:
         # its projects) and beside them (another project's): the policy denies reading them, but a
         # command the sandbox lets run, or one the user approves, would otherwise find them there.
         return found + outside.secret_files(self.root, Path.cwd(), outside.neighbours(self.root, Path.cwd()))
+
+    def workspace_secrets(self) -> list[Path]:
+        """The workspace's files the policy hides from commands (deny_read, and what links named like them
+        point at inside it): the agent's own git is shown none of them either (gitcmd.SafeGit's `hidden`)."""
+        return [p for p in self.hidden_paths() if _under(p, self.root)]
 
     def _walk(self) -> list[tuple[str, str]]:
         """(find's type letter, relative path) of every symlink of the workspace and of every
@@ -289,7 +295,8 @@ class Sandbox:
 
     def _bwrap_argv(self, argv: list[str], cwd: Path, env: dict[str, str], exclude: Path | None = None,
                     git_config: Path | None = None, scratch: Path | None = None,
-                    listing: planted.Listing | None = None, bound: list[Path] | None = None) -> list[str]:
+                    listing: planted.Listing | None = None, bound: list[Path] | None = None,
+                    kept: list[Path] | None = None) -> list[str]:
         iso, limits = self.isolation, self.limits
         out = [self._bwrap]
         if iso.pid_limit:
@@ -319,8 +326,11 @@ class Sandbox:
                 out += hide_args(path)
         # The workspace, then what in it stays read-only or hidden (binds later in argv win).
         out += ["--bind", str(self.root), str(self.root)]
+        kept = [p for p in (gitkept.kept(self.root)[0] if kept is None else kept) if p != self.root
+                and _under(p, self.root) and p.exists()]
+        out += gitkept.pin_args(self.root, kept)
         walked = (listing or planted.walk(str(self.root))).entries()
-        for entry in self._config_entries() + self._nested_config(walked):
+        for entry in self._config_entries() + self._nested_config(walked) + kept:
             out += ["--ro-bind", str(entry), str(entry)]
         if exclude is not None:  # git inside does not list the .env placeholder as untracked
             out += ["--ro-bind", str(exclude), str(self.root / ".git" / "info" / "exclude")]
@@ -386,22 +396,7 @@ class Sandbox:
             path = self._config_target(self.root / name)
             if path is not None and path not in out:
                 out.append(path)
-        hooks = self._hooks_dir()
-        if hooks is not None and hooks not in out:
-            out.append(hooks)
         return out
-
-    def _hooks_dir(self) -> Path | None:
-        """The repository's core.hooksPath when it lies in the workspace (`.husky`, `githooks/`):
-        the user's own git runs the hooks there, on the host, at the next commit."""
-        from agent_runtime.gitcmd import config_file_get  # git only through the door
-
-        config = self.root / ".git" / "config"
-        value = config_file_get(config, "core.hooksPath") if config.is_file() else None
-        if not value:
-            return None
-        path = Path(os.path.realpath(self.root / os.path.expanduser(value)))
-        return path if path != self.root and _under(path, self.root) and path.is_dir() else None
 
     def _env(self, cwd: Path) -> dict[str, str]:
         extra = {"AGENT_RUNTIME_SANDBOX": self.kind, "PWD": str(cwd)}
@@ -426,16 +421,18 @@ class Sandbox:
             log.warning("%s: commands run without an OS sandbox (limits, timeout and a clean environment "
                         "still apply). Install it: apt-get install bubblewrap", self.isolation.note)
         before, listing, dangling = self._before()
+        kept, links = gitkept.kept(self.root) if self._bwrap else ([], {})
         started = time.monotonic()
         out, err = Capped(), Capped()
         timed_out = False
         try:
             with DotenvPlaceholder(self.root) if self._bwrap else Nothing() as placeholder, \
+                    gitkept.FolderPlaceholders(self.root, kept), \
                     tempfile.TemporaryDirectory(prefix="agent-runtime-sandbox-") as scratch:
                 if self._bwrap:
                     exclude = exclude_placeholder(self.root, Path(scratch)) if placeholder and placeholder.ours else None
                     wrapped = self._bwrap_argv(argv, cwd, env, exclude, git_config_copy(self.root, Path(scratch)),
-                                               Path(scratch), listing, bound=list(show))
+                                               Path(scratch), listing, bound=list(show), kept=kept)
                     argv = args_through_file(self._bwrap, wrapped, argv, Path(scratch))
                 nproc = not (self._bwrap and self.isolation.pid_limit)
                 libc = _libc()
@@ -457,6 +454,7 @@ class Sandbox:
                             pump(proc, out, err, deadline=time.monotonic() + 2)
         finally:  # also after Ctrl-C
             removed = self._remove_new_config(before | {".env"}, listing, dangling)  # .env: the placeholder's
+            removed += gitkept.relink_all(self.root, links)
         stderr = err.text()
         if removed:
             # one line whatever the names hold (a newline in a name must not start a line of its own)
@@ -488,23 +486,25 @@ class Sandbox:
         limits = limits or self.limits
         env = {**self._env(self.root), **(extra_env or {})}
         before, listing, dangling = self._before()
-        live = (listing, dangling)
+        kept, links = gitkept.kept(self.root)
+        live = (listing, dangling, links)
         if listing is not None:
             self._live.append(live)
         try:
-            with DotenvPlaceholder(self.root) as placeholder, \
+            with DotenvPlaceholder(self.root) as placeholder, gitkept.FolderPlaceholders(self.root, kept), \
                     tempfile.TemporaryDirectory(prefix="agent-runtime-sandbox-") as scratch:
                 exclude = exclude_placeholder(self.root, Path(scratch)) if placeholder.ours else None
                 homes = view.covers(Path.home())
                 named = outside.named_by_command(argv, self.root, lambda path: view.hidden(path, homes), homes)
                 wrapped = self._bwrap_argv(argv, self.root, env, exclude, git_config_copy(self.root, Path(scratch)),
-                                           Path(scratch), listing, named)
+                                           Path(scratch), listing, named, kept=kept)
                 wrapped = args_through_file(self._bwrap, wrapped, argv, Path(scratch))
                 yield prlimit_prefix(limits) + new_keyring_prefix() + wrapped, env
         finally:
             if live in self._live:
                 self._live.remove(live)
             self._remove_new_config(before | {".env"}, listing, dangling)
+            gitkept.relink_all(self.root, links)
 
     def _before(self) -> tuple[set[str], planted.Listing | None, dict[str, str]]:
         """What the workspace holds before a command: its top-level names, and with bubblewrap one
@@ -555,6 +555,6 @@ class Sandbox:
         since they started, taken out: after each of their calls, when the host may use the workspace
         next. They run on, so this narrows the window, it does not close it (the host's git is hardened)."""
         taken: list[str] = []
-        for listing, dangling in list(self._live):
-            taken += self._take_out(listing, dangling)
+        for listing, dangling, links in list(self._live):
+            taken += self._take_out(listing, dangling) + gitkept.relink_all(self.root, links)
         return taken

@@ -44,8 +44,10 @@ def test_doctor_says_the_sandbox_and_search_work(tmp_path):
     found = lines_of(run_cli("doctor", cwd=tmp_path))
     assert found["sandbox"].startswith("works (bwrap ") and "`echo` ran in it" in found["sandbox"]
     assert found["search"].startswith("works (ripgrep ")
+    assert found["git door"].startswith("contained (the agent's git runs in bubblewrap")
     facts = json.loads(run_cli("doctor", "--json", cwd=tmp_path).stdout)
     assert facts["sandbox"]["works"] is True and facts["search"]["works"] is True
+    assert facts["git_door"]["contained"] is True
 
 
 def test_without_bwrap_or_rg_on_path_doctor_says_what_to_install(tmp_path):
@@ -55,6 +57,7 @@ def test_without_bwrap_or_rg_on_path_doctor_says_what_to_install(tmp_path):
     assert "commands run without an OS sandbox" in found["sandbox"]
     assert found["search"].startswith("not available: ripgrep (rg) is not installed")
     assert "apt-get install ripgrep" in found["search"]
+    assert found["git door"].startswith("on the host: bubblewrap (bwrap) is not installed")
 
 
 def test_a_bwrap_that_cannot_run_is_not_called_working(tmp_path):
@@ -62,6 +65,7 @@ def test_a_bwrap_that_cannot_run_is_not_called_working(tmp_path):
     found = lines_of(run_cli("doctor", cwd=tmp_path, env={"PATH": path_without(tmp_path, extra={"bwrap": broken})}))
     assert found["sandbox"].startswith("not available (bubblewrap is installed but cannot run here")
     assert "user namespaces" in found["sandbox"] and found["search"].startswith("works")
+    assert found["git door"].startswith("on the host: ") and "No permissions" in found["git door"]
 
 
 def test_a_sandbox_run_that_fails_says_failed_and_why(monkeypatch):

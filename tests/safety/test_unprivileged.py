@@ -61,6 +61,8 @@ UNPRIVILEGED_TESTS = [
     "tests/safety/test_hostile_entry_points.py",
     "tests/safety/test_git_dir_escape.py",  # a git directory leading to another repository (issue 45)
     "tests/safety/test_gitpython_door.py",  # GitPython's Repo led by a crafted .git (issue 42)
+    "tests/safety/test_git_race.py",  # the door raced: a filter or commondir flipped in runs contained
+    "tests/safety/test_git_planting.py",  # hooks and git directories read-only in the sandbox, existing or not
     # undo without asking only for the session's own patch, and never where a write is denied
     "tests/tools/test_code_tools.py::test_undoing_this_sessions_patch_is_not_asked_an_older_one_is_asked_with_its_diff",
     "tests/tools/test_code_tools.py::test_a_restore_is_judged_for_its_paths_like_a_write",
