@@ -179,3 +179,25 @@ def test_a_nested_repositorys_hooks_folder_is_pinned_below_its_top_only(tmp_path
     assert not (moved / "aside").exists()
     assert (moved / "tools" / "git-hooks" / "pre-commit").read_text() == "#!/bin/sh\nexit 0\n"
     _users_git(moved, marker)
+
+
+def test_a_global_config_linked_into_the_workspace_is_kept(tmp_path, tools_for, monkeypatch):
+    """Dotfiles kept with stow: `~/.gitconfig -> ~/dotfiles/.gitconfig`, the dotfiles repository the
+    workspace. The file git reads as the person's global configuration is kept read-only, through the link."""
+    ws, marker, home = tmp_path / "ws", tmp_path / "MARKER", tmp_path / "home"
+    ws.mkdir()
+    home.mkdir()
+    git(ws, "init", "-q", "-b", "main")
+    (ws / ".gitconfig").write_text("[user]\n\tname = t\n")
+    (home / ".gitconfig").symlink_to(ws / ".gitconfig")
+    monkeypatch.setenv("HOME", str(home))
+    _script(ws, "plant.sh", f"printf '[core]\\n\\tfsmonitor = \"hostname >> {marker}; false\"\\n' >> .gitconfig\n"
+                            "echo done\n")
+    _, tools = tools_for(ws, "auto")
+    ran = tools["run_cmd"](command="./plant.sh")
+    assert ran.get("sandbox") == "bwrap" and "done" in ran.get("stdout", ""), ran
+    assert (ws / ".gitconfig").read_text() == "[user]\n\tname = t\n"
+    other = tmp_path / "other"
+    other.mkdir()
+    git(other, "init", "-q", "-b", "main")
+    _users_git(other, marker, home)
