@@ -45,7 +45,6 @@ import functools
 import os
 import re
 import subprocess
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, Sequence
 
@@ -374,13 +373,14 @@ def run_git(args: Sequence[str], cwd: Path, *, env: Mapping[str, str] | None = N
 
 
 def _call(command: list[str], cwd: Path, env: dict[str, str], input: bytes | None,
-          timeout: float, view: gitbox.View | None = None) -> subprocess.CompletedProcess:
-    """Run one git command: contained (gitbox) and shown only `view` when given and bubblewrap runs here."""
+          timeout: float, view: gitbox.View | None = None, persons: bool = False) -> subprocess.CompletedProcess:
+    """Run one git command: contained (gitbox) and shown only `view` when given and bubblewrap runs here.
+    `persons`: git reads the person's own global files the view shows, not the copy of their settings."""
     way = containment() if view is not None else None
     settings = None
     if way is not None and way.bwrap is not None:
         env = dict(env)
-        if "GIT_CONFIG_GLOBAL" not in env:
+        if "GIT_CONFIG_GLOBAL" not in env and not persons:
             settings = _settings_fd()
             env["GIT_CONFIG_GLOBAL"] = gitbox.GLOBAL_CONFIG
         program = host_program("git")  # the git the host would run (and the version check saw), shown inside
@@ -463,16 +463,6 @@ def config_file_get(path: Path, key: str) -> str | None:
     return value if proc.returncode == 0 and value else None
 
 
-@dataclass(frozen=True)
-class GitPaths:
-    """What git run in a work tree uses besides it (SafeGit.paths), each absolute, existing or not."""
-    git_dir: Path
-    common_dir: Path
-    hooks: Path  # resolved; hooks_named: as configured, its symlinks not followed (`.githooks -> tools/hooks`)
-    hooks_named: Path
-    worktrees: tuple[Path, ...] = ()  # the work trees of the repository (linked ones and the main one)
-
-
 class SafeGit:
     """git for one repository (its work tree `top`), through the door (see the module)."""
 
@@ -539,23 +529,14 @@ class SafeGit:
         out = self.run("symbolic-ref", "--short", "-q", "HEAD", ok_codes=(0, 1)).strip()
         return out or None
 
-    def paths(self) -> "GitPaths":
-        """Where the user's git, run in this work tree, finds its git and common directories, hooks (core.hooksPath
-        from all its configuration: local, global, includes) and worktrees: git's own answer, contained, after the
-        check (rev-parse and worktree list run no repository program: no configuration read first, no hooks pin)."""
-        self.check()
-        pins = _pins((), leave=("core.hooksPath=/dev/null",))
-        asked = _call([*pins, "rev-parse", "--git-path", "hooks", "--path-format=absolute", "--git-dir", "--git-common-dir",
-                       "--git-path", "hooks"], self.top, self.env, None, GIT_TIMEOUT_S, self.view(("rev-parse",)))
-        named, *lines = asked.stdout.decode("utf-8", "surrogateescape").split("\n")
-        if asked.returncode != 0 or len(lines) < 3:
-            raise GitError("git rev-parse failed: " + " ".join(asked.stderr.decode("utf-8", "replace").split())[:300])
-        common, worktrees = Path(lines[1]), []
-        if (common / "worktrees").is_dir():
-            listed = _call([*pins, "worktree", "list", "--porcelain", "-z"], self.top, self.env, None, GIT_TIMEOUT_S,
-                           self.view(("worktree",))).stdout
-            worktrees = [Path(os.fsdecode(item[9:])) for item in listed.split(b"\0") if item.startswith(b"worktree ")]
-        return GitPaths(Path(lines[0]), common, Path(lines[2]), self.top / named, tuple(worktrees))
+    def ask(self, args: Sequence[str], env: Mapping[str, str], view: gitbox.View,
+            hooks: bool = False) -> subprocess.CompletedProcess:
+        """A call that runs no repository program whatever the configuration says (`config --list`, `rev-parse`,
+        `worktree list`), so none is read first: with `env` and `view` of the caller's (the person's own system
+        and global files shown, read instead of the copy of their settings). `hooks`: core.hooksPath left to
+        the configuration, for asking where it points."""
+        pins = _pins((), leave=("core.hooksPath=/dev/null",)) if hooks else self._pins
+        return _call([*pins, *args], self.top, dict(env), None, GIT_TIMEOUT_S, view, persons=True)
 
     def status_z(self) -> bytes:
         return self.run_bytes("status", "--porcelain=v1", "-z", "--branch", "--untracked-files=all",

@@ -296,7 +296,7 @@ class Sandbox:
     def _bwrap_argv(self, argv: list[str], cwd: Path, env: dict[str, str], exclude: Path | None = None,
                     git_config: Path | None = None, scratch: Path | None = None,
                     listing: planted.Listing | None = None, bound: list[Path] | None = None,
-                    kept: list[Path] | None = None) -> list[str]:
+                    kept: gitkept.Kept | None = None) -> list[str]:
         iso, limits = self.isolation, self.limits
         out = [self._bwrap]
         if iso.pid_limit:
@@ -326,11 +326,11 @@ class Sandbox:
                 out += hide_args(path)
         # The workspace, then what in it stays read-only or hidden (binds later in argv win).
         out += ["--bind", str(self.root), str(self.root)]
-        kept = [p for p in (gitkept.kept(self.root)[0] if kept is None else kept) if p != self.root
-                and _under(p, self.root) and p.exists()]
-        out += gitkept.pin_args(self.root, kept)
+        held = gitkept.kept(self.root, listing) if kept is None else kept
+        paths = [p for p in held.paths if p != self.root and _under(p, self.root) and p.exists()]
+        out += gitkept.pin_args(self.root, paths, held.floors)
         walked = (listing or planted.walk(str(self.root))).entries()
-        for entry in self._config_entries() + self._nested_config(walked) + kept:
+        for entry in self._config_entries() + self._nested_config(walked) + paths:
             out += ["--ro-bind", str(entry), str(entry)]
         if exclude is not None:  # git inside does not list the .env placeholder as untracked
             out += ["--ro-bind", str(exclude), str(self.root / ".git" / "info" / "exclude")]
@@ -421,13 +421,13 @@ class Sandbox:
             log.warning("%s: commands run without an OS sandbox (limits, timeout and a clean environment "
                         "still apply). Install it: apt-get install bubblewrap", self.isolation.note)
         before, listing, dangling = self._before()
-        kept, links = gitkept.kept(self.root) if self._bwrap else ([], {})
+        kept = gitkept.kept(self.root, listing) if self._bwrap else gitkept.Kept()
         started = time.monotonic()
         out, err = Capped(), Capped()
         timed_out = False
         try:
             with DotenvPlaceholder(self.root) if self._bwrap else Nothing() as placeholder, \
-                    gitkept.FolderPlaceholders(self.root, kept), \
+                    gitkept.FolderPlaceholders(self.root, kept.paths), \
                     tempfile.TemporaryDirectory(prefix="agent-runtime-sandbox-") as scratch:
                 if self._bwrap:
                     exclude = exclude_placeholder(self.root, Path(scratch)) if placeholder and placeholder.ours else None
@@ -454,7 +454,7 @@ class Sandbox:
                             pump(proc, out, err, deadline=time.monotonic() + 2)
         finally:  # also after Ctrl-C
             removed = self._remove_new_config(before | {".env"}, listing, dangling)  # .env: the placeholder's
-            removed += gitkept.relink_all(self.root, links)
+            removed += gitkept.relink_all(self.root, kept.links)
         stderr = err.text()
         if removed:
             # one line whatever the names hold (a newline in a name must not start a line of its own)
@@ -486,12 +486,12 @@ class Sandbox:
         limits = limits or self.limits
         env = {**self._env(self.root), **(extra_env or {})}
         before, listing, dangling = self._before()
-        kept, links = gitkept.kept(self.root)
-        live = (listing, dangling, links)
+        kept = gitkept.kept(self.root, listing)
+        live = (listing, dangling, kept.links)
         if listing is not None:
             self._live.append(live)
         try:
-            with DotenvPlaceholder(self.root) as placeholder, gitkept.FolderPlaceholders(self.root, kept), \
+            with DotenvPlaceholder(self.root) as placeholder, gitkept.FolderPlaceholders(self.root, kept.paths), \
                     tempfile.TemporaryDirectory(prefix="agent-runtime-sandbox-") as scratch:
                 exclude = exclude_placeholder(self.root, Path(scratch)) if placeholder.ours else None
                 homes = view.covers(Path.home())
@@ -504,7 +504,7 @@ class Sandbox:
             if live in self._live:
                 self._live.remove(live)
             self._remove_new_config(before | {".env"}, listing, dangling)
-            gitkept.relink_all(self.root, links)
+            gitkept.relink_all(self.root, kept.links)
 
     def _before(self) -> tuple[set[str], planted.Listing | None, dict[str, str]]:
         """What the workspace holds before a command: its top-level names, and with bubblewrap one

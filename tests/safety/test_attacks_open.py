@@ -60,7 +60,6 @@ def _fsmonitor(marker: Path) -> str:
     return f"cat >> {{file}} <<'EOF'\n[core]\n\tfsmonitor = \"echo planted >> {marker}; false\"\nEOF\n"
 
 
-@pytest.mark.xfail(strict=True, reason="open: a config file git includes from the work tree is writable in the sandbox")
 def test_a_config_file_the_repository_includes_from_the_work_tree_runs_nothing_planted(tmp_path, tools_for):
     """`git config include.path ../.gitconfig` (a project's shared settings, a common set-up): git reads that
     work-tree file as configuration, but the sandbox keeps only git directories and hooks read-only."""
@@ -71,7 +70,6 @@ def test_a_config_file_the_repository_includes_from_the_work_tree_runs_nothing_p
     _users_git(ws, marker)
 
 
-@pytest.mark.xfail(strict=True, reason="open: the person's global git config inside the workspace (a dotfiles repository) is writable in the sandbox")
 @pytest.mark.parametrize("where", ["home", "xdg"])
 def test_the_persons_global_git_config_inside_the_workspace_runs_nothing_planted(tmp_path, tools_for, monkeypatch,
                                                                                  where):
@@ -105,7 +103,6 @@ def test_a_hooks_path_through_a_symlink_in_the_work_tree_cannot_be_swapped(tmp_p
     _users_git(ws, marker)
 
 
-@pytest.mark.xfail(strict=True, reason="open: a hook that links to a work-tree script: the script is writable in the sandbox")
 @pytest.mark.parametrize("hooks", [".git/hooks", ".githooks"])
 def test_a_hook_linked_to_a_work_tree_script_cannot_be_rewritten(tmp_path, tools_for, hooks):
     """The usual way to share a hook: `ln -s ../../scripts/pre-commit .git/hooks/pre-commit` (or a committed
@@ -125,7 +122,6 @@ def test_a_hook_linked_to_a_work_tree_script_cannot_be_rewritten(tmp_path, tools
     _users_git(ws, marker)
 
 
-@pytest.mark.xfail(strict=True, reason="open: for a repository the door refuses, the hooks path is read from .git/config alone")
 @pytest.mark.parametrize("how", ["included-from-outside", "shared-clone"])
 def test_the_hooks_path_of_a_repository_the_door_refuses_is_kept_too(tmp_path, tools_for, how):
     """When the agent's git will not read the repository (its configuration includes a file outside it; a
@@ -149,7 +145,6 @@ def test_the_hooks_path_of_a_repository_the_door_refuses_is_kept_too(tmp_path, t
     _users_git(ws, marker)
 
 
-@pytest.mark.xfail(strict=True, reason="open: a hooks path from the system config or an includeIf of the global config is not kept")
 @pytest.mark.parametrize("where", ["system", "conditional-include"])
 def test_a_hooks_path_from_the_system_or_a_conditional_include_is_kept_too(tmp_path, tools_for, monkeypatch, where):
     """The sandbox asks git for the hooks path with no system configuration (the door's GIT_CONFIG_NOSYSTEM)
@@ -173,7 +168,6 @@ def test_a_hooks_path_from_the_system_or_a_conditional_include_is_kept_too(tmp_p
     _users_git(ws, marker, keep)
 
 
-@pytest.mark.xfail(strict=True, reason="open: the hooks folder of a linked worktree or nested repository in the workspace is not kept")
 @pytest.mark.parametrize("where", ["linked-worktree", "nested-repository"])
 def test_the_hooks_folder_of_another_work_tree_in_the_workspace_is_kept_too(tmp_path, tools_for, where):
     """A relative core.hooksPath (`.githooks`, husky's `.husky/_`) is read from the top of the work tree the

@@ -150,3 +150,54 @@ def test_a_symlinked_hooks_path_replaced_by_a_folder_is_put_back(tmp_path, tools
     assert (ws / ".githooks").is_symlink() and os.readlink(ws / ".githooks") == target
     assert not (ws / "tools" / "hooks" / "pre-commit").exists()
     _users_git(ws, marker)
+
+
+def test_a_nested_repositorys_hooks_folder_is_pinned_below_its_top_only(tmp_path, tools_for):
+    """A nested repository (`vendor/lib`, core.hooksPath = tools/git-hooks): the folder between its top and
+    its hooks folder cannot be moved aside for a fresh one, while the repository itself still moves whole
+    (a user's `mv vendor third_party`), its kept folders and .git with it."""
+    ws, marker = tmp_path / "ws", tmp_path / "MARKER"
+    ws.mkdir()
+    git(ws, "init", "-q", "-b", "main")
+    (ws / ".gitignore").write_text("vendor/\nthird_party/\n")
+    lib = ws / "vendor" / "lib"
+    lib.mkdir(parents=True)
+    git(lib, "init", "-q", "-b", "main")
+    (lib / "tools" / "git-hooks").mkdir(parents=True)
+    (lib / "tools" / "git-hooks" / "pre-commit").write_text("#!/bin/sh\nexit 0\n")
+    (lib / "tools" / "git-hooks" / "pre-commit").chmod(0o755)
+    git(lib, "config", "core.hooksPath", "tools/git-hooks")
+    hooks = "vendor/lib/tools/git-hooks"
+    _script(ws, "plant.sh", f"mv vendor/lib/tools vendor/lib/aside; mkdir -p {hooks}; "
+                            f"printf '{_hook(marker)}' > {hooks}/pre-commit; chmod +x {hooks}/pre-commit\n"
+                            f"printf '{_hook(marker)}' > vendor/lib/aside/git-hooks/pre-commit\n"
+                            "mv vendor third_party && echo done\n")
+    _, tools = tools_for(ws, "auto")
+    ran = tools["run_cmd"](command="./plant.sh")
+    assert ran.get("sandbox") == "bwrap" and "done" in ran.get("stdout", ""), ran
+    moved = ws / "third_party" / "lib"
+    assert not (moved / "aside").exists()
+    assert (moved / "tools" / "git-hooks" / "pre-commit").read_text() == "#!/bin/sh\nexit 0\n"
+    _users_git(moved, marker)
+
+
+def test_a_global_config_linked_into_the_workspace_is_kept(tmp_path, tools_for, monkeypatch):
+    """Dotfiles kept with stow: `~/.gitconfig -> ~/dotfiles/.gitconfig`, the dotfiles repository the
+    workspace. The file git reads as the person's global configuration is kept read-only, through the link."""
+    ws, marker, home = tmp_path / "ws", tmp_path / "MARKER", tmp_path / "home"
+    ws.mkdir()
+    home.mkdir()
+    git(ws, "init", "-q", "-b", "main")
+    (ws / ".gitconfig").write_text("[user]\n\tname = t\n")
+    (home / ".gitconfig").symlink_to(ws / ".gitconfig")
+    monkeypatch.setenv("HOME", str(home))
+    _script(ws, "plant.sh", f"printf '[core]\\n\\tfsmonitor = \"hostname >> {marker}; false\"\\n' >> .gitconfig\n"
+                            "echo done\n")
+    _, tools = tools_for(ws, "auto")
+    ran = tools["run_cmd"](command="./plant.sh")
+    assert ran.get("sandbox") == "bwrap" and "done" in ran.get("stdout", ""), ran
+    assert (ws / ".gitconfig").read_text() == "[user]\n\tname = t\n"
+    other = tmp_path / "other"
+    other.mkdir()
+    git(other, "init", "-q", "-b", "main")
+    _users_git(other, marker, home)
