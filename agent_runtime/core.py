@@ -302,7 +302,11 @@ class Workspace:
                 "Use a path relative to the repository root, without '..'.",
                 kind="path_outside_workspace",
             )
-        resolved = lexical.resolve()
+        try:
+            resolved = lexical.resolve()
+        except OSError as exc:  # a component swapped between its lstat and its readlink
+            raise ToolError(f"cannot resolve {raw!r}: {exc.strerror} (it changed while it was looked at)",
+                            "Try again once the command that changes it has finished.", kind="not_found") from None
         if not within(resolved, self.root):
             raise ToolError(
                 f"path {raw!r} is a symlink that leads outside the workspace",
