@@ -10,10 +10,11 @@ Every path a patch names is normalized and resolved when the patch is planned (`
 symlinks in any component: `b/./.git/hooks/x`, `hk/../.git/hooks/x` and `g/hooks/x` with
 `g -> .git` all become `.git/hooks/x`), and the edit keeps that path: it is what the policy
 judges and what is written. Writing checks again that each path still resolves to itself (a
-symlink made since would redirect the write), and then writes, renames, removes and makes folders
-only relative to a descriptor of the file's folder, walked from the workspace's own one component
-at a time (core.folder_of): a folder swapped for a symlink after the check is refused, not followed. Only regular files are made: modes 100644 and
-100755; no symlinks (120000), submodules, setuid/setgid or other bits.
+symlink made since would redirect the write), then writes, removes and makes folders only relative
+to a descriptor of the file's folder, walked from the workspace's own one component at a time
+(core.folder_of): a folder swapped for a symlink after the check is refused, not followed. Only
+regular files are made: modes 100644 and 100755; no symlinks (120000), submodules, setuid/setgid or
+other bits.
 """
 
 from __future__ import annotations

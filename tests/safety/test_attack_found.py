@@ -135,7 +135,7 @@ def test_applying_a_patch_never_writes_through_a_folder_swapped_for_a_symlink(tm
                     write_edits([new, deep], workspace)  # what apply_patch does once approved
                     outcomes["written"] = outcomes.get("written", 0) + 1
                 except (PatchError, ToolError):  # a folder on the way was a symlink when walked through
-                    outcomes["refused by the walk"] = outcomes.get("refused by the walk", 0) + 1
+                    outcomes["refused at the write"] = outcomes.get("refused at the write", 0) + 1
                 break
             pause()
             shutil.rmtree(ws / "src" / "new", ignore_errors=True)
