@@ -52,7 +52,7 @@ def read_regular(path: Path, limit: int, follow: bool = True, dir_fd: int | None
 
 # O_PATH: a folder is walked through (and written in) with only the search permission a path needs.
 _DIR_FLAGS = getattr(os, "O_PATH", os.O_RDONLY) | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
-# The file sizes read_regular is asked for when the whole file is wanted (a patch's rollback copy).
+# The limit read_regular is given when the whole file is wanted (a patch's rollback copy).
 WHOLE = 1 << 62
 
 
@@ -63,7 +63,7 @@ def read_inside(root: Path, path: str | Path, limit: int,
     content: the repository and the commands it runs (its tests, in the sandbox) can leave a symlink
     to a file outside (`calc.py -> ~/.ssh/id_rsa`, `pkg -> ../other-repo`), which the host must never
     read. Links inside the workspace are followed; the path they lead to is then opened one
-    component at a time from the workspace's own descriptor (open_folder), so a link swapped in
+    component at a time from the workspace's own descriptor (folder_of), so a link swapped in
     between is refused, not followed. A FIFO is never opened blocking (read_regular).
     `allowed(rel)`: the policy's word on the path as named and as it leads (a link to .env), asked
     now, when the file is read, not when it was listed (the tests may have replaced it since)."""
@@ -91,7 +91,7 @@ def _parts(rel: str) -> list[str]:
     return parts
 
 
-def open_folder(root: Path, folders: list[str], made: list[str] | None = None, rel: str | None = None) -> int:
+def _open_folder(root: Path, folders: list[str], made: list[str] | None = None, rel: str | None = None) -> int:
     """A descriptor of the workspace folder `folders` (its components; [] is `root`), walked from
     `root`'s own descriptor one component at a time with O_NOFOLLOW: a symlink anywhere on the way
     (one a sandboxed process swapped in a moment ago) is an error, never followed, and once open the
@@ -143,9 +143,9 @@ def _not_a_folder(fd: int, folders: list[str], depth: int, shown: str) -> OSErro
 @contextmanager
 def folder_of(root: Path, rel: str, made: list[str] | None = None) -> Iterator[tuple[int, str]]:
     """(a descriptor of the folder workspace path `rel` is in, its last component), for the calls
-    that take dir_fd: the one way the host reads and writes a workspace file by name (open_folder)."""
+    that take dir_fd: the one way the host reads and writes a workspace file by name (_open_folder)."""
     *folders, name = _parts(rel)
-    fd = open_folder(root, folders, made, rel)
+    fd = _open_folder(root, folders, made, rel)
     try:
         yield fd, name
     finally:

@@ -7,6 +7,7 @@ Run as root and as an unprivileged user (tests/safety/test_unprivileged.py).
 
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
 import signal
@@ -23,7 +24,7 @@ from agent_runtime.safety.sandbox import Sandbox
 
 # Swaps the workspace's `src` folder and a symlink to the folder named by its argument (renameat2's
 # RENAME_EXCHANGE: `src` is always one or the other), over and over; while a file `pause` exists it leaves
-# `src` the folder and says so in `paused`.
+# `src` the folder and says so by copying the pause's token into `paused`.
 FLIP_FOLDER = r"""
 import ctypes, os, sys, time
 libc = ctypes.CDLL(None, use_errno=True)
@@ -31,28 +32,39 @@ os.symlink(sys.argv[1], "src.link")
 def swap():
     if libc.renameat2(-100, b"src", -100, b"src.link", 2) != 0:  # AT_FDCWD, RENAME_EXCHANGE
         raise OSError(ctypes.get_errno(), "renameat2")
+said = None
 while True:
-    if os.path.exists("pause"):
-        if os.path.islink("src"):
-            swap()
-        open("paused", "w").close()
-        time.sleep(0.001)
+    try:
+        token = open("pause").read()
+    except FileNotFoundError:
+        swap()
         continue
-    swap()
+    if os.path.islink("src"):
+        swap()
+    if token != said:  # once a pause: the workspace stays still while it lasts
+        with open("paused.tmp", "w") as handle:
+            handle.write(token)
+        os.replace("paused.tmp", "paused")
+        said = token
+    time.sleep(0.001)
 """
 
 
 @contextmanager
 def _flipping(ws: Path, outside: Path) -> Iterator[Callable[[], None]]:
     """FLIP_FOLDER running in the sandbox (as an MCP server with sandbox=true runs) on `ws`; yields
-    `pause`, which returns once `src` is the folder and stays so until `flip` is called."""
+    `pause`, which returns once `src` is the folder and stays so until `_flip` is called."""
     with Sandbox(ws).program(["python3", "-c", FLIP_FOLDER, str(outside)]) as (argv, env):
         server = subprocess.Popen(argv, env=env, start_new_session=True, stdin=subprocess.DEVNULL)
 
+        pauses = itertools.count()
+
         def pause() -> None:
-            (ws / "pause").touch()
+            token = str(next(pauses))  # a `paused` from a pause before (a stale loop of the flipper) is not this one
+            (ws / "pause.tmp").write_text(token)
+            os.replace(ws / "pause.tmp", ws / "pause")
             deadline = time.monotonic() + 20
-            while not (ws / "paused").exists():
+            while not (ws / "paused").exists() or (ws / "paused").read_text() != token:
                 assert time.monotonic() < deadline and server.poll() is None, "the flipper is not running"
                 time.sleep(0.001)
 
@@ -66,7 +78,6 @@ def _flipping(ws: Path, outside: Path) -> Iterator[Callable[[], None]]:
 def _flip(ws: Path) -> None:
     """Lets the flipper run again, and returns once `src` is the symlink."""
     (ws / "pause").unlink()
-    (ws / "paused").unlink()
     while not os.path.islink(ws / "src"):
         time.sleep(0.0001)  # flipping again
 
