@@ -6,13 +6,16 @@ a failure the model can act on (ToolError), and the one directory the agent work
 
 from __future__ import annotations
 
+import errno
 import os
 import re
+import secrets
 import stat
 import unicodedata
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 # Environment variable names that hold credentials; the one list (redaction, the sandbox's
 # environment, run records).
@@ -47,7 +50,10 @@ def read_regular(path: Path, limit: int, follow: bool = True, dir_fd: int | None
         os.close(fd)
 
 
-_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+# O_PATH: a folder is walked through (and written in) with only the search permission a path needs.
+_DIR_FLAGS = getattr(os, "O_PATH", os.O_RDONLY) | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+# The limit read_regular is given when the whole file is wanted (a patch's rollback copy).
+WHOLE = 1 << 62
 
 
 def read_inside(root: Path, path: str | Path, limit: int,
@@ -57,7 +63,7 @@ def read_inside(root: Path, path: str | Path, limit: int,
     content: the repository and the commands it runs (its tests, in the sandbox) can leave a symlink
     to a file outside (`calc.py -> ~/.ssh/id_rsa`, `pkg -> ../other-repo`), which the host must never
     read. Links inside the workspace are followed; the path they lead to is then opened one
-    component at a time with O_NOFOLLOW from the workspace's own descriptor, so a link swapped in
+    component at a time from the workspace's own descriptor (folder_of), so a link swapped in
     between is refused, not followed. A FIFO is never opened blocking (read_regular).
     `allowed(rel)`: the policy's word on the path as named and as it leads (a link to .env), asked
     now, when the file is read, not when it was listed (the tests may have replaced it since)."""
@@ -70,21 +76,114 @@ def read_inside(root: Path, path: str | Path, limit: int,
         named = os.path.normpath(path) if not os.path.isabs(path) else rel
         if not allowed(rel.replace(os.sep, "/")) or (named != rel and not allowed(str(named).replace(os.sep, "/"))):
             return None
-    *folders, name = rel.split(os.sep)
     try:
-        fd = os.open(real_root, _DIR_FLAGS)
+        with folder_of(Path(real_root), rel) as (fd, name):
+            return read_regular(Path(name), limit, follow=False, dir_fd=fd)
     except OSError:
         return None
+
+
+def _parts(rel: str) -> list[str]:
+    """A workspace-relative path's components; an OSError for one that could name anything else."""
+    parts = rel.split("/")
+    if os.path.isabs(rel) or any(p in ("", ".", "..") or "\0" in p for p in parts):
+        raise OSError(errno.EINVAL, "not a plain path inside the workspace", rel)
+    return parts
+
+
+def _open_folder(root: Path, folders: list[str], made: list[str] | None = None, rel: str | None = None) -> int:
+    """A descriptor of the workspace folder `folders` (its components; [] is `root`), walked from
+    `root`'s own descriptor one component at a time with O_NOFOLLOW: a symlink anywhere on the way
+    (one a sandboxed process swapped in a moment ago) is an error, never followed, and once open the
+    folder stays the one walked to, whatever is renamed since. With `made`, a missing folder is made
+    (its path appended to `made`) and opened the same way; `rel` is the path named in errors."""
+    shown = rel or "/".join(folders) or "."
+    fd = os.open(root, _DIR_FLAGS)
     try:
-        for folder in folders:
-            child = os.open(folder, _DIR_FLAGS, dir_fd=fd)
+        for depth in range(len(folders)):
+            try:
+                child = _open_child(fd, folders, depth, shown)
+            except FileNotFoundError:
+                if made is None:
+                    raise
+                try:
+                    os.mkdir(folders[depth], dir_fd=fd)
+                    made.append("/".join(folders[:depth + 1]))
+                except FileExistsError:
+                    pass  # made meanwhile: opened below as any other, never through a symlink
+                child = _open_child(fd, folders, depth, shown)
             os.close(fd)
             fd = child
-        return read_regular(Path(name), limit, follow=False, dir_fd=fd)
+        return fd
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _open_child(fd: int, folders: list[str], depth: int, shown: str) -> int:
+    try:
+        return os.open(folders[depth], _DIR_FLAGS, dir_fd=fd)
+    except OSError as exc:
+        if exc.errno not in (errno.ENOTDIR, errno.ELOOP):
+            raise
+        raise _not_a_folder(fd, folders, depth, shown) from None
+
+
+def _not_a_folder(fd: int, folders: list[str], depth: int, shown: str) -> OSError:
+    """Why a folder on the way could not be entered, naming it."""
+    where = "/".join(folders[:depth + 1])
+    try:
+        link = stat.S_ISLNK(os.stat(folders[depth], dir_fd=fd, follow_symlinks=False).st_mode)
     except OSError:
-        return None
+        link = False
+    what = "a symlink (not followed)" if link else "not a folder"
+    return OSError(errno.ELOOP if link else errno.ENOTDIR, f"{where} is {what}", shown)
+
+
+@contextmanager
+def folder_of(root: Path, rel: str, made: list[str] | None = None) -> Iterator[tuple[int, str]]:
+    """(a descriptor of the folder workspace path `rel` is in, its last component), for the calls
+    that take dir_fd: the one way the host reads and writes a workspace file by name (_open_folder)."""
+    *folders, name = _parts(rel)
+    fd = _open_folder(root, folders, made, rel)
+    try:
+        yield fd, name
     finally:
         os.close(fd)
+
+
+def entry_at(fd: int, name: str) -> os.stat_result | None:
+    """What is at `name` in the folder `fd`, a symlink as itself; None when nothing is."""
+    try:
+        return os.stat(name, dir_fd=fd, follow_symlinks=False)
+    except FileNotFoundError:
+        return None
+
+
+def replace_file(fd: int, name: str, data: bytes, mode: int, sync: bool = False) -> None:
+    """`name` in the folder `fd` holds `data` with permission bits `mode`, or is as it was: written to a
+    private (0600) file beside it, then renamed over what is there (a symlink is replaced, not followed)."""
+    for _ in range(100):
+        tmp = f".{name}.{secrets.token_hex(4)}.agent-tmp"
+        try:
+            out = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600, dir_fd=fd)
+            break
+        except FileExistsError:
+            continue
+    else:
+        raise OSError(errno.EEXIST, "no free temporary name beside it", name)
+    try:
+        with os.fdopen(out, "wb") as handle:
+            handle.write(data)
+            os.fchmod(handle.fileno(), mode)
+            if sync:
+                handle.flush()
+                os.fsync(handle.fileno())
+        os.replace(tmp, name, src_dir_fd=fd, dst_dir_fd=fd)
+    except BaseException:
+        with suppress(OSError):
+            os.unlink(tmp, dir_fd=fd)
+        raise
 
 
 def within(path: Path, root: Path) -> bool:
@@ -203,7 +302,11 @@ class Workspace:
                 "Use a path relative to the repository root, without '..'.",
                 kind="path_outside_workspace",
             )
-        resolved = lexical.resolve()
+        try:
+            resolved = lexical.resolve()
+        except OSError as exc:  # a component swapped between its lstat and its readlink
+            raise ToolError(f"cannot resolve {raw!r}: {exc.strerror} (it changed while it was looked at)",
+                            "Try again once the command that changes it has finished.", kind="not_found") from None
         if not within(resolved, self.root):
             raise ToolError(
                 f"path {raw!r} is a symlink that leads outside the workspace",

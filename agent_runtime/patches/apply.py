@@ -10,8 +10,11 @@ Every path a patch names is normalized and resolved when the patch is planned (`
 symlinks in any component: `b/./.git/hooks/x`, `hk/../.git/hooks/x` and `g/hooks/x` with
 `g -> .git` all become `.git/hooks/x`), and the edit keeps that path: it is what the policy
 judges and what is written. Writing checks again that each path still resolves to itself (a
-symlink made since would redirect the write). Only regular files are made: modes 100644 and
-100755; no symlinks (120000), submodules, setuid/setgid or other bits.
+symlink made since would redirect the write), then writes, removes and makes folders only relative
+to a descriptor of the file's folder, walked from the workspace's own one component at a time
+(core.folder_of): a folder swapped for a symlink after the check is refused, not followed. Only
+regular files are made: modes 100644 and 100755; no symlinks (120000), submodules, setuid/setgid or
+other bits.
 """
 
 from __future__ import annotations
@@ -20,13 +23,13 @@ import hashlib
 import os
 import re
 import stat
-import tempfile
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
 from agent_runtime.code import symbols
-from agent_runtime.core import ToolError, Workspace
+from agent_runtime.core import WHOLE, ToolError, Workspace, entry_at, folder_of, read_regular, replace_file
 from agent_runtime.patches import fragments, match
 from agent_runtime.patches.diffs import (
     SEARCH_BUDGET,
@@ -113,12 +116,25 @@ def target(workspace: Workspace, rel: str, patch_id: str | None = None) -> Path:
 
 
 def _read(workspace: Workspace, rel: str) -> tuple[bytes | None, int | None]:
-    path = target(workspace, rel)
-    if not path.exists():
+    target(workspace, rel)
+    try:
+        with folder_of(workspace.root, rel) as (fd, name):
+            return _read_at(fd, name, rel)
+    except FileNotFoundError:
         return None, None
-    if not path.is_file():
+    except OSError as exc:
+        raise PatchError(f"{rel} cannot be read ({exc.strerror})", "Check the path with list_files.") from None
+
+
+def _read_at(fd: int, name: str, rel: str) -> tuple[bytes | None, int | None]:
+    """The bytes and mode of `name` in the folder `fd`; (None, None) when nothing is there."""
+    info = entry_at(fd, name)
+    if info is None:
+        return None, None
+    data = read_regular(Path(name), WHOLE, follow=False, dir_fd=fd) if stat.S_ISREG(info.st_mode) else None
+    if data is None:
         raise PatchError(f"{rel} is not a regular file", "Patch regular files only.")
-    return path.read_bytes(), path.stat().st_mode
+    return data, info.st_mode
 
 
 def plan_unified(diff: str, workspace: Workspace) -> tuple[list[FileEdit], list[str]]:
@@ -323,51 +339,34 @@ def check_unchanged(edits: Iterable[FileEdit], workspace: Workspace, patch_id: s
             raise PatchError(f"{edit.new_path} was created since patch {patch_id} was proposed", "Propose the change again.")
 
 
-def _write_file(path: Path, data: bytes, mode: int | None) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".agent-tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, permissions(mode))
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def write_edits(edits: list[FileEdit], workspace: Workspace) -> list[str]:
     """Apply every edit or, if any write fails, restore every file touched so far. Returns the
-    folders it made, parents first: undoing a new file must remove them too."""
-    done: list[tuple[Path, bytes | None, int | None]] = []  # (path, bytes before, mode before), once written
-    made_dirs: list[Path] = []
+    folders it made, parents first: undoing a new file must remove them too. Every write is made
+    in a descriptor of the file's folder walked from the workspace's (core.folder_of): never
+    through a symlink, one a sandboxed process swaps in between included."""
+    root = workspace.root
+    done: list[tuple[str, bytes | None, int | None]] = []  # (path, bytes before, mode before), once written
+    made_dirs: list[str] = []
     try:
         for edit in edits:
             if edit.new_path is not None:
-                path = target(workspace, edit.new_path)
-                missing = [p for p in [path.parent, *path.parent.parents] if not p.exists()]
-                for directory in reversed(missing):
-                    directory.mkdir()
-                    made_dirs.append(directory)
-                path = target(workspace, edit.new_path)  # the directories made are still where they were planned
-                existed = path.exists()
-                if existed and not path.is_file():
-                    raise PatchError(f"{edit.new_path} is not a regular file", "Patch regular files only.")
-                previous = (path.read_bytes() if existed else None, path.stat().st_mode if existed else None)
-                mode = edit.new_mode
-                if existed and edit.old_mode is not None and permissions(edit.old_mode) == permissions(edit.new_mode):
-                    mode = previous[1]  # the edit leaves the mode as it found it: a chmod made since stays
-                _write_file(path, edit.after or b"", mode)  # atomic: done, or not at all
-                done.append((path, *previous))
+                target(workspace, edit.new_path)  # refused clearly where it now leads elsewhere
+                with folder_of(root, edit.new_path, made_dirs) as (fd, name):
+                    previous = _read_at(fd, name, edit.new_path)
+                    mode = edit.new_mode
+                    if previous[1] is not None and edit.old_mode is not None \
+                            and permissions(edit.old_mode) == permissions(edit.new_mode):
+                        mode = previous[1]  # the edit leaves the mode as it found it: a chmod made since stays
+                    replace_file(fd, name, edit.after or b"", permissions(mode), sync=True)  # done, or not at all
+                done.append((edit.new_path, *previous))
             if edit.old_path is not None and edit.old_path != edit.new_path:
-                source = target(workspace, edit.old_path)
-                previous = (source.read_bytes(), source.stat().st_mode)
-                source.unlink()
-                done.append((source, *previous))
+                target(workspace, edit.old_path)
+                with folder_of(root, edit.old_path) as (fd, name):
+                    previous = _read_at(fd, name, edit.old_path)
+                    os.unlink(name, dir_fd=fd)
+                done.append((edit.old_path, *previous))
     except BaseException as exc:
-        unrestored = _roll_back(done, made_dirs)
+        unrestored = _roll_back(root, done, made_dirs)
         if unrestored:
             raise PatchError(
                 f"writing the patch failed ({exc}) and {', '.join(unrestored)} could not be restored",
@@ -379,7 +378,7 @@ def write_edits(edits: list[FileEdit], workspace: Workspace) -> list[str]:
                 "Nothing was changed. Check permissions or disk space, then try again.",
             ) from None
         raise
-    return [workspace.relative(d) for d in made_dirs]
+    return made_dirs
 
 
 def remove_made_dirs(workspace: Workspace, made: list[str]) -> list[str]:
@@ -388,31 +387,32 @@ def remove_made_dirs(workspace: Workspace, made: list[str]) -> list[str]:
     removed = []
     for rel in reversed(made):
         try:
-            path = target(workspace, rel)
-            if path.is_dir() and not path.is_symlink():
-                path.rmdir()
-                removed.append(rel + "/")
+            target(workspace, rel)
+            with folder_of(workspace.root, rel) as (fd, name):
+                os.rmdir(name, dir_fd=fd)  # a symlink there is not a folder: refused, not followed
+            removed.append(rel + "/")
         except (OSError, PatchError, ToolError):
             continue  # not empty, gone, or now leads elsewhere: left as it is
     return removed
 
 
-def _roll_back(done: list[tuple[Path, bytes | None, int | None]], made_dirs: list[Path]) -> list[str]:
+def _roll_back(root: Path, done: list[tuple[str, bytes | None, int | None]], made_dirs: list[str]) -> list[str]:
     """Put back what `done` lists, newest first; return the paths that could not be restored."""
     unrestored = []
-    for path, data, mode in reversed(done):
+    for rel, data, mode in reversed(done):
         try:
-            if data is None:
-                path.unlink(missing_ok=True)
-            else:
-                _write_file(path, data, mode)
+            with folder_of(root, rel) as (fd, name):
+                if data is None:
+                    with suppress(FileNotFoundError):
+                        os.unlink(name, dir_fd=fd)
+                else:
+                    replace_file(fd, name, data, permissions(mode), sync=True)
         except OSError:
-            unrestored.append(str(path))
-    for directory in reversed(made_dirs):
+            unrestored.append(rel)
+    for rel in reversed(made_dirs):
         try:
-            directory.rmdir()
+            with folder_of(root, rel) as (fd, name):
+                os.rmdir(name, dir_fd=fd)
         except OSError:
             pass  # not empty (someone else's file) or already gone: leave it
     return unrestored
-
-

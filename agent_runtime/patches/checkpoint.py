@@ -28,6 +28,7 @@ whose stat data changed, and the tree is written. The manifest takes one walk of
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import hashlib
 import os
@@ -40,6 +41,7 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Callable, Iterator
 
+from agent_runtime.core import WHOLE, entry_at, folder_of, read_regular
 from agent_runtime.gitcmd import PrivateGit
 from agent_runtime.patches import modes, restore
 from agent_runtime.patches.diffs import FileEdit, PatchError
@@ -514,21 +516,26 @@ class Store:
     def now(self, rel: str) -> Entry | None | bool:
         """The entry a path has in the workspace now (a directory's too), None when nothing is there,
         False when something a snapshot cannot hold is (a FIFO, a socket)."""
-        path = self.root / rel
-        if os.path.realpath(path.parent) != str(self.root / os.path.dirname(rel)).rstrip("/"):
-            return None  # a directory of it is a symlink now (itself a change): not this path
         try:
-            info = os.lstat(path)
+            with folder_of(self.root, rel) as (fd, name):
+                info = entry_at(fd, name)
+                if info is None:
+                    return None
+                if stat.S_ISLNK(info.st_mode):  # a link's mode is not its own
+                    return SYMLINK, blob_id(os.fsencode(os.readlink(name, dir_fd=fd))), modes.implied(SYMLINK)
+                if stat.S_ISDIR(info.st_mode):
+                    return DIRECTORY, "", modes.permissions(info.st_mode)
+                if not stat.S_ISREG(info.st_mode):
+                    return False
+                data = read_regular(Path(name), WHOLE, follow=False, dir_fd=fd)
         except (FileNotFoundError, NotADirectoryError):
             return None
-        if stat.S_ISLNK(info.st_mode):
-            return SYMLINK, blob_id(os.fsencode(os.readlink(path))), modes.implied(SYMLINK)  # a link's mode is not its own
-        if stat.S_ISDIR(info.st_mode):
-            return DIRECTORY, "", modes.permissions(info.st_mode)
-        if not stat.S_ISREG(info.st_mode):
-            return False
-        with open(path, "rb") as handle:
-            data = handle.read()
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                return None  # a directory of it is a symlink now (itself a change): not this path
+            raise
+        if data is None:
+            raise OSError(errno.EIO, "cannot be read as the regular file it was", rel)
         return (EXECUTABLE if info.st_mode & stat.S_IXUSR else REGULAR), blob_id(data), modes.permissions(info.st_mode)
 
     def state(self, before: str, after: str) -> tuple[list[Change], list[str], list[str]]:

@@ -2,10 +2,12 @@
 workspace (checkpoint.Store.restore): files with their permission bits, symlinks as symlinks,
 directories with their modes, never through a symlink.
 
-A path is written only where its directory is the workspace's own (realpath), a directory is made
+Every write is made relative to a descriptor of the path's folder, walked from the workspace's own
+descriptor one component at a time (core.folder_of): a folder on the way that is a symlink (a
+sandboxed process can swap one in at any moment) is an error, never followed. A directory is made
 where nothing is or refused where a file or symlink is, and a symlink put where a file or directory
-was is replaced, never followed. A file is written to a temporary file made 0600 (mkstemp) and given
-its mode before the rename; a directory is made 0700 and given its mode once its files are in.
+was is replaced, never followed. A file is written to a temporary file made 0600 and given its mode
+before the rename; a directory is made 0700 and given its mode once its files are in.
 """
 
 from __future__ import annotations
@@ -13,11 +15,12 @@ from __future__ import annotations
 import errno
 import os
 import stat
-import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
-from agent_runtime.core import within
+from agent_runtime.core import entry_at, folder_of, replace_file
 from agent_runtime.patches.modes import DIRECTORY, SYMLINK, implied
 
 # A path's entry: (git mode, blob id, permission bits), a directory's (DIRECTORY, "", its mode). The
@@ -74,8 +77,8 @@ def write(root: Path, changes: list[Change], side: str, blobs: dict[str, bytes],
     kept = [c for c in changes if getattr(c, side) is not None]
     directories = sorted((c for c in kept if c.directory), key=depth)
     for change in directories:
-        _parents(root, change.path)
-        _make_dir(target(root, change.path))
+        with _folder(root, change.path, make=True) as (fd, name):
+            _make_dir(fd, name, change.path)
         done.append(change)
     for change in kept:
         if not change.directory:
@@ -83,114 +86,95 @@ def write(root: Path, changes: list[Change], side: str, blobs: dict[str, bytes],
             _put(root, change.path, entry, blobs[entry[1]])
             done.append(change)
     for change in reversed(directories):
-        _set_dir_mode(target(root, change.path), getattr(change, side)[2])
+        with _folder(root, change.path) as (fd, name):
+            _set_dir_mode(fd, name, getattr(change, side)[2])
 
 
-def target(root: Path, rel: str) -> Path:
-    """A path to write: its directory must be the workspace's own, not reached through a symlink."""
-    path = root / rel
-    parent = Path(os.path.realpath(path.parent))
-    if parent != root / os.path.dirname(rel) or not within(parent, root) or rel.split("/")[0] == ".git":
-        raise OSError(0, "a directory of it is now a symlink or outside the workspace", rel)
-    return path
+@contextmanager
+def _folder(root: Path, rel: str, make: bool = False) -> Iterator[tuple[int, str]]:
+    """The folder a path is written in, walked from the workspace's descriptor (core.folder_of): never
+    through a symlink, never in .git; with `make`, its missing folders made (with a manifest, those the
+    command removed are changes of their own, made already)."""
+    if rel.split("/")[0] == ".git":
+        raise OSError(errno.EPERM, "the workspace's .git is not restored", rel)
+    with folder_of(root, rel, [] if make else None) as found:
+        yield found
 
 
 def _remove(root: Path, change: Change) -> None:
-    path = target(root, change.path)
-    if change.directory:
-        _remove_dir(path)
-        return
-    if os.path.lexists(path):
-        path.unlink()
+    with _folder(root, change.path) as (fd, name):
+        if change.directory:
+            _remove_dir(fd, name)
+            return
+        if entry_at(fd, name) is not None:
+            os.unlink(name, dir_fd=fd)
     if change.exact:
         return  # the directories the command made are changes of their own
-    parent = path.parent
-    while parent != root:  # the directories the command made, now empty
+    parent = os.path.dirname(change.path)
+    while parent:  # the directories the command made, now empty
         try:
-            parent.rmdir()
+            with _folder(root, parent) as (fd, name):
+                os.rmdir(name, dir_fd=fd)
         except OSError:
             break
-        parent = parent.parent
-
-
-def _parents(root: Path, rel: str) -> None:
-    """The directories of a path to write, made as needed (with a manifest, those the command
-    removed are changes of their own, made already), never where a symlink is."""
-    path = root / rel
-    for directory in reversed([path.parent, *path.parent.parents]):
-        if within(directory, root) and directory != root:
-            if os.path.islink(directory) or (directory.exists() and not directory.is_dir()):
-                raise OSError(0, "a file or symlink the snapshots do not hold is where a directory was",
-                              os.path.relpath(directory, root))
-            if not directory.exists():
-                directory.mkdir()
+        parent = os.path.dirname(parent)
 
 
 def _put(root: Path, rel: str, entry: Entry, data: bytes) -> None:
-    _parents(root, rel)
-    path = target(root, rel)
-    if path.is_dir() and not path.is_symlink():
-        raise OSError(0, "a directory is there now", rel)
-    mode, _, perm = entry
-    if mode == SYMLINK:
-        tmp = path.parent / f".{path.name}.agent-tmp"
-        if os.path.lexists(tmp):
-            os.unlink(tmp)
-        os.symlink(os.fsdecode(data), tmp)
-        os.replace(tmp, path)  # replaces what is there, never follows it
-        return
-    # mkstemp makes the file 0600: a private file is never readable by others on the way.
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".agent-tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            os.fchmod(handle.fileno(), implied(mode) if perm is None else perm)
-        os.replace(name, path)
-    except BaseException:
-        if os.path.exists(name):
-            os.unlink(name)
-        raise
+    with _folder(root, rel, make=True) as (fd, name):
+        there = entry_at(fd, name)
+        if there is not None and stat.S_ISDIR(there.st_mode):
+            raise OSError(errno.EISDIR, "a directory is there now", rel)
+        mode, _, perm = entry
+        if mode == SYMLINK:
+            tmp = f".{name}.agent-tmp"
+            if entry_at(fd, tmp) is not None:
+                os.unlink(tmp, dir_fd=fd)
+            os.symlink(os.fsdecode(data), tmp, dir_fd=fd)
+            os.replace(tmp, name, src_dir_fd=fd, dst_dir_fd=fd)  # replaces what is there, never follows it
+            return
+        replace_file(fd, name, data, implied(mode) if perm is None else perm)
 
 
-def _dir_mode(path: Path) -> int | None:
+def _dir_mode(fd: int, name: str) -> int | None:
     """A real directory's mode (not a symlink to one); None when something else is there."""
     try:
-        info = os.lstat(path)
+        info = os.stat(name, dir_fd=fd, follow_symlinks=False)
     except OSError:
         return None
     return stat.S_IMODE(info.st_mode) if stat.S_ISDIR(info.st_mode) else None
 
 
-def _make_dir(path: Path) -> None:
+def _make_dir(fd: int, name: str, rel: str) -> None:
     """A directory to restore, private (0700) until its files are in: _set_dir_mode gives its mode.
     One that is there is opened to its owner meanwhile (a `chmod 500` to undo after a file removed)."""
-    if os.path.lexists(path):
-        mode = _dir_mode(path)
+    if entry_at(fd, name) is not None:
+        mode = _dir_mode(fd, name)
         if mode is None:
-            raise OSError(0, "a file or symlink the snapshots do not hold is where a directory was", str(path))
+            raise OSError(errno.EEXIST, "a file or symlink the snapshots do not hold is where a directory was", rel)
         if mode & 0o700 != 0o700:
-            _set_dir_mode(path, mode | 0o700)  # the owner's bits only: nobody else gets anything
+            _set_dir_mode(fd, name, mode | 0o700)  # the owner's bits only: nobody else gets anything
         return
-    os.mkdir(path, 0o700)
+    os.mkdir(name, 0o700, dir_fd=fd)
 
 
-def _set_dir_mode(path: Path, mode: int) -> None:
+def _set_dir_mode(fd: int, name: str, mode: int) -> None:
     """chmod, never following a symlink put where the directory was; a setgid or sticky bit the
     directory has is kept (the manifest holds none: it is neither set nor taken away)."""
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    child = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=fd)
     try:
-        os.fchmod(fd, (stat.S_IMODE(os.fstat(fd).st_mode) & 0o7000) | mode)
+        os.fchmod(child, (stat.S_IMODE(os.fstat(child).st_mode) & 0o7000) | mode)
     finally:
-        os.close(fd)
+        os.close(child)
 
 
-def _remove_dir(path: Path) -> None:
+def _remove_dir(fd: int, name: str) -> None:
     """A directory the command made, removed when empty; one that holds what the snapshots do not
     (a __pycache__, a later command's files) is left."""
-    if _dir_mode(path) is None:
+    if _dir_mode(fd, name) is None:
         return
     try:
-        os.rmdir(path)
+        os.rmdir(name, dir_fd=fd)
     except OSError as exc:
         if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST):
             raise

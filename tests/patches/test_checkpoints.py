@@ -537,6 +537,29 @@ def test_a_restore_never_writes_through_a_symlink_put_where_a_folder_or_file_was
     assert (repo / "f.txt").read_text() == "f\n" and stat.S_IMODE(os.stat(repo / "d" / "a.txt").st_mode) == 0o600
 
 
+def test_a_restore_refuses_a_folder_now_a_symlink_by_name_and_leaves_the_workspace_as_found(tmp_path):
+    """Every write of a restore walks from the workspace's own descriptor: `src` a symlink by then (a
+    sandboxed process swapped it) is named as not followed, the file put back before it is put back
+    as the command left it, and nothing is written out."""
+    from agent_runtime.patches.checkpoint import Store
+    from agent_runtime.patches.diffs import PatchError
+
+    repo = make_repo(tmp_path / "r", {"a.txt": "a\n", "src/keys": "mine\n"})
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    store = Store(tmp_path / "store", repo)
+    before = store.snapshot()
+    (repo / "a.txt").write_text("a by the command\n")
+    (repo / "src" / "keys").write_text("ssh-ed25519 AAAA-attacker\n")
+    changes = store.changes(before.id, store.snapshot().id)
+    os.rename(repo / "src", repo / "src.real")
+    os.symlink(outside, repo / "src")
+    with pytest.raises(PatchError) as raised:
+        store.restore(changes)
+    assert "src is a symlink (not followed): src/keys); nothing was changed" in raised.value.error
+    assert (repo / "a.txt").read_text() == "a by the command\n" and os.listdir(outside) == []
+
+
 def test_a_restore_puts_back_every_rwx_bit_but_never_sets_setuid_setgid_or_sticky(tmp_path):
     from agent_runtime.patches.checkpoint import Store
 

@@ -326,3 +326,39 @@ def test_old_text_that_does_not_match_says_which_of_its_lines_differ(tmp_path):
     assert "old line 2 'y = b*2' is not file line 3: 'y = b * 2'" in refused.value.error
     assert "old line 1" not in refused.value.error and "old line 3" not in refused.value.error
     assert "The closest lines in m.py (from line 1)" in refused.value.suggestion
+
+
+def test_a_folder_swapped_for_a_symlink_after_the_last_check_is_refused_and_the_patch_rolled_back(tmp_path, monkeypatch):
+    """A process that swaps `src` for a link out exactly when the check that the path still leads to itself
+    has passed (a sandboxed MCP server can, at any moment): the write walks from the workspace's own
+    descriptor, so it is refused by name, the file already written is put back, and nothing is written out."""
+    from agent_runtime.core import Workspace
+    from agent_runtime.patches import apply
+    from agent_runtime.patches.diffs import PatchError
+
+    repo = make_repo(tmp_path / "r", {"a.txt": "a\n", "src/app.py": "x = 1\n"})
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    workspace = Workspace(repo)
+    edits = [apply.plan_write(workspace, "a.txt", "a changed\n")[0],
+             apply.plan_write(workspace, "src/new/keys", "ssh-ed25519 AAAA-attacker\n")[0]]
+    apply.check_unchanged(edits, workspace, "p1")
+    checked = apply.target
+
+    def swapping(workspace: Workspace, rel: str, patch_id: str | None = None) -> Path:
+        if (repo / "src").is_symlink():
+            os.unlink(repo / "src")
+            os.rename(repo / "src.real", repo / "src")
+        path = checked(workspace, rel, patch_id)
+        if rel.startswith("src/"):
+            os.rename(repo / "src", repo / "src.real")
+            os.symlink(outside, repo / "src")
+        return path
+
+    monkeypatch.setattr(apply, "target", swapping)
+    with pytest.raises(PatchError) as raised:
+        apply.write_edits(edits, workspace)
+    assert "src is a symlink (not followed): src/new/keys" in raised.value.error
+    assert "every file was restored" in raised.value.error
+    assert os.listdir(outside) == [] and (repo / "a.txt").read_text() == "a\n"
+    assert os.listdir(repo / "src.real") == ["app.py"]

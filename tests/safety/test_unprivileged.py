@@ -40,6 +40,7 @@ UNPRIVILEGED_TESTS = [
     "tests/safety/test_sandbox_view.py",  # the homes an allow-list, skills read-only, no hidden path in /proc
     "tests/safety/test_planted.py",  # git's configuration planted at any depth by a sandboxed command
     "tests/safety/test_obeyed_files.py",  # what editors and other agents obey on open: read-only to commands
+    "tests/safety/test_attack_found.py",  # undo and apply while a sandboxed process swaps a folder for a link out
     # the everyday corpus in a hostile workspace: nothing written outside, nothing read out of view
     "tests/safety/test_policy_diff.py::test_the_everyday_corpus_in_a_hostile_workspace_writes_nothing_outside_and_reads_nothing_out_of_view",
     "tests/safety/test_config_readers.py",  # a repository's .env symlinked to a key
