@@ -23,11 +23,13 @@ NOT_A_REPO_HINT = "This directory is not under git: use list_files, rg_search an
 PATHSPEC_BATCH = 500  # paths per git call when a diff is limited to the shown files
 
 
-def open_repo(root: Path, hidden: list[Path] | None = None) -> SafeGit:
-    """The door for the repository holding `root`; `hidden`: files its git calls are not shown (the
-    policy's deny_read), so a repository program that slipped through cannot print them."""
+def open_repo(root: Path) -> SafeGit:
+    """The door for the repository holding `root`. Its git sees the work tree whole (covering a deny_read
+    file there made git report it changed, or fail to hash it); the tools leave those paths out of what
+    they show, and what could plant a program for git (config, attributes' drivers) is read-only to
+    sandboxed commands (docs/safety.md)."""
     try:
-        return safe_git(root, hidden or ())
+        return safe_git(root)
     except ForeignRepository as exc:  # its git directory leads to another repository: not read
         raise ToolError(str(exc), NOT_A_REPO_HINT, kind="not_a_repository") from None
     except NotARepository:
@@ -96,7 +98,7 @@ class GitStatusTool(GitTool):
         return self.reads()  # the repository's state as a whole; hidden paths are left out below
 
     def run(self) -> dict[str, Any]:
-        repo = open_repo(self.workspace.root, self.runtime.sandbox.workspace_secrets())
+        repo = open_repo(self.workspace.root)
         fields = run_git_bytes(repo, "status", "--porcelain=v1", "-z", "--branch", "--untracked-files=all",
                                "--ignore-submodules=all").split(b"\0")
         branch_line = ""
@@ -178,7 +180,7 @@ class GitDiffTool(GitTool):
         return self.reads(path)
 
     def run(self, path: Path | None = None, staged: bool | None = None) -> dict[str, Any]:
-        repo = open_repo(self.workspace.root, self.runtime.sandbox.workspace_secrets())
+        repo = open_repo(self.workspace.root)
         args = ["diff", "--no-color", *NO_PROGRAMS, "--ignore-submodules=all"]
         if staged:
             args.append("--cached")
@@ -217,7 +219,7 @@ class GitLogTool(GitTool):
         return self.reads(path)
 
     def run(self, max_count: int | None = None, path: Path | None = None) -> dict[str, Any]:
-        repo = open_repo(self.workspace.root, self.runtime.sandbox.workspace_secrets())
+        repo = open_repo(self.workspace.root)
         if not has_commits(repo):
             return {"commits": [], "note": "the repository has no commits yet"}
         rel = repo_relative(repo, path)

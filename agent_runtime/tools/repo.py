@@ -38,18 +38,18 @@ class RepoInfoTool(RuntimeTool):
             )[:60],
             "test_command": detect_test_command(root) or "none detected",
         }
-        result.update(self._git(root, self.runtime.sandbox.workspace_secrets()))
+        result.update(self._git(root))
         if (root / "AGENTS.md").is_file():
             result["instructions"] = "AGENTS.md (already in your instructions)"
         return result
 
     @staticmethod
-    def _git(root: Path, hidden: list[Path]) -> dict[str, Any]:
+    def _git(root: Path) -> dict[str, Any]:
         from agent_runtime.gitcmd import GitError
         from agent_runtime.tools.git import has_commits, open_repo
 
         try:
-            repo = open_repo(root, hidden)
+            repo = open_repo(root)
         except ToolError:
             return {"git": "not a git repository"}
         info: dict[str, Any] = {}

@@ -15,12 +15,18 @@ SCRIPT = ROOT / "benchmarks" / "coaching_worth.py"
 
 
 def a_wrong_fix(note: str, tasks: tuple[str, ...]) -> str:
-    """A reply in the edit form (agent/repair.py) to the fix tasks of the project's suite named: each
-    code file the fix may write, whole, as it is but for a comment, so the tests still fail. One reply
-    serves every task (the replay starts over in each task's run): a heading the task does not show is
-    left out."""
+    """A reply to the fix tasks of the project's suite named: each code file a fix may write under its
+    heading, as it is but for a comment inside its first function, so the tests still fail. One reply
+    serves every task (the replay starts over in each task's run): the first request takes the first
+    block by its names (what a task does not define goes in as new code, and its tests fail all the
+    same); a later request, the blocks under the task's own headings."""
+    import re
+
+    def noted(text: str) -> str:
+        return re.sub(r"^(\s*)(def [^\n]*:)[ \t]*\n", lambda m: f"{m[1]}{m[2]}\n{m[1]}    # {note}\n", text, count=1, flags=re.M)
+
     by_id = {t["id"]: t for t in map(json.loads, (ROOT / "evals" / "tasks.jsonl").read_text().splitlines()) if t}
-    blocks = [f"### {path}\n```python\n{text.rstrip()}\n\n# {note}\n```"
+    blocks = [f"### {path}\n```python\n{noted(text).rstrip()}\n```"
               for task in tasks for path, text in by_id[task]["files"].items()
               if path.endswith(".py") and not path.startswith("tests/") and path not in by_id[task]["protected"]]
     return f"This should fix it ({note}).\n\n" + "\n\n".join(blocks) + "\n"
@@ -65,7 +71,8 @@ def test_two_arms_alternate_on_each_task_and_each_runs_with_its_rules(tmp_path):
         assert report["arms"][arm]["requests"] == dict(sum((Counter(r) for r in per_task), Counter()))
         # the second attempt follows the first in the same conversation (fresh_restart is off in both
         # arms); no rule asked again (a retry, a fresh start, a fix held to one function)
-        assert per_task == [{"fix": 1, "fix after a failed one, in the same conversation": 1}] * 2, per_task
+        assert per_task == [{"fix asked as one completion": 1,
+                             "fix after a failed one, in the same conversation": 1}] * 2, per_task
         assert [row[arm]["attempts"] for row in report["tasks"]] == [2, 2]
 
 

@@ -163,31 +163,16 @@ def test_the_runner_judges_the_final_answer(tmp_path):
     assert "solved 1/2" in done.stdout
 
 
-def test_a_right_answer_after_editing_the_code_is_not_solved(tmp_path):
-    """A question is answered from the code as it is: an agent that changes it (here to make its
-    answer true) has its edit undone and the task counts unsolved."""
+def test_a_question_cannot_edit_the_code_it_is_judged_on(tmp_path):
+    """A question is answered from the code as it is: its tools only read, so an agent that tries to
+    change the code (here to make its answer true) changes nothing, and the answer is judged on the
+    code as shipped."""
     replies = [step("edit", 'p = propose_patch(path="shop/settings.py", old="15 * MINUTE", new="900")\n'
                             'print(apply_patch(patch_id=p["patch_id"]))'),
                step("answer", 'final_answer("900 seconds, in shop/settings.py")')]
     done, found = run_questions(tmp_path, replies, "question-cache-ttl")
     assert done.returncode == 0, done.stderr
     result = found["question-cache-ttl"]
-    assert result["answer_missing"] == [] and result["tampered"] == ["shop/settings.py"]
-    assert result["solved"] is False
+    assert result["tampered"] == [], "nothing was changed"
     settings = next(t for t in QUESTIONS if t["id"] == "question-cache-ttl")["files"]["shop/settings.py"]
-    assert (Path(result["repo"]) / "shop" / "settings.py").read_text() == settings, "restored"
-
-
-def test_a_run_that_ends_without_answering_is_not_solved(tmp_path):
-    """Only the final answer is judged: a run stopped at its step limit is not solved, whatever
-    it printed on the way."""
-    replies = [step("look", 'print("900 seconds, in shop/settings.py")'),
-               step("look again", 'print("900 seconds, in shop/settings.py")')]
-    replay = write_replay(tmp_path / "replay.json", replies)
-    out = tmp_path / "results.jsonl"
-    done = run_cli("eval", str(EVALS / "kinds"), "--only", "question-cache-ttl", "--max-steps", "1",
-                   "--model", f"replay:{replay}", "--out", str(out), cwd=tmp_path)
-    assert done.returncode == 0, done.stderr
-    result = json.loads(out.read_text().splitlines()[0])
-    assert result["status"] != "answered" and result["solved"] is False
-    assert result["answer_missing"] == QUESTIONS[IDS.index("question-cache-ttl")]["answer"]
+    assert (Path(result["repo"]) / "shop" / "settings.py").read_text() == settings

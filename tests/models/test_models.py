@@ -231,4 +231,7 @@ def test_a_fix_over_ollama_is_free_text_and_a_new_attempt_really_goes_out_warmer
     assert "format" not in first and "format" not in second, "the edit form is free text"
     assert first["options"]["temperature"] == 0.1 and second["options"]["temperature"] == REFIX_TEMPERATURE
     assert first["options"]["num_predict"] >= 512 and len(first["messages"]) == 1
-    assert "stop" not in first["options"], "no stop strings of the agent's own form cut a file short"
+    from agent_runtime.agent.shot import STOP
+
+    assert first["options"]["stop"] == [STOP], "the first fix stops where its one block ends, and only there"
+    assert "stop" not in second["options"], "no stop strings of the agent's own form cut a file short"

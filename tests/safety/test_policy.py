@@ -599,8 +599,9 @@ def test_policy_check_json(tmp_path):
     out = json.loads(result.stdout)
     # approved_by: where the user's saved approvals approve an `ask` (safety/userpolicy.py), else null;
     # sandbox: what the sandbox has to do with it, and whether commands run in one here (issue 23)
+    # policy_file: the file that answered; repository_policy: a policy.toml in the repository, and whether it is used
     assert set(out) == {"decision", "rule", "reason", "commands", "approved_by", "sandbox", "sandbox_available",
-                        "sandbox_note"}
+                        "sandbox_note", "policy_file", "repository_policy"}
     assert out["decision"] == "deny" and out["rule"] == "privilege" and out["approved_by"] is None
     assert [c["argv"] for c in out["commands"]] == [["ls"], ["sudo", "rm", "-rf", "/"], ["rm", "-rf", "/"]]
     assert [c["decision"] for c in out["commands"]] == ["allow", "deny", "deny"]
