@@ -84,7 +84,7 @@ def test_spans_in_phoenix_have_the_right_shape_and_no_secrets(phoenix, tmp_path,
     session = session_for(repo, tmp_path, TASK_REPLIES, PHOENIX_ENABLED="true", PHOENIX_ENDPOINT=phoenix.url,
                           PHOENIX_PROJECT_NAME=project)
     with session:
-        result = session.run(f"explain calc.py (my key is {SECRET_ENV})")
+        result = session.run(f"go through calc.py (my key is {SECRET_ENV})")
         record = session.last_run
     assert result.status == "answered"
     local = load_spans(record.dir)
@@ -93,7 +93,7 @@ def test_spans_in_phoenix_have_the_right_shape_and_no_secrets(phoenix, tmp_path,
     by_id = {s["context"]["span_id"]: s for s in spans}
     agents = [s for s in spans if s["span_kind"] == "AGENT"]
     assert len(agents) == 1 and agents[0]["parent_id"] is None
-    assert agents[0]["name"] == f"task: explain calc.py (my key is {REDACTED})"
+    assert agents[0]["name"] == f"task: go through calc.py (my key is {REDACTED})"
     steps = [s for s in spans if s["span_kind"] == "CHAIN" and s["name"].startswith("step ")]
     assert len(steps) == 5 and all(by_id[s["parent_id"]] is agents[0] for s in steps)
     llms = [s for s in spans if s["span_kind"] == "LLM"]
@@ -128,12 +128,12 @@ def test_spans_in_phoenix_have_the_right_shape_and_no_secrets(phoenix, tmp_path,
 def test_run_record_files(tmp_path):
     repo = make_repo(tmp_path / "p", BUGGY_PROJECT)
     with session_for(repo, tmp_path, TASK_REPLIES) as session:
-        session.run("explain calc.py")
+        session.run("go through calc.py")
         record = session.last_run
     names = sorted(p.name for p in record.dir.iterdir())
     assert names == ["events.jsonl", "final.md", "metadata.json", "steps.jsonl", "trace.jsonl"]  # no .running left
     meta = json.loads((record.dir / "metadata.json").read_text())
-    assert meta["outcome"] == "answered" and meta["task"] == "explain calc.py" and meta["steps"] == 5
+    assert meta["outcome"] == "answered" and meta["task"] == "go through calc.py" and meta["steps"] == 5
     assert meta["git"]["head"] and meta["git"]["dirty"] is False
     assert meta["versions"]["smolagents"] and meta["settings"]["agent_max_steps"] == 25
     assert "model_api_key" not in meta["settings"] and meta["tool_calls"] == 5 and meta["refused"] == 1
@@ -146,7 +146,7 @@ def test_run_record_files(tmp_path):
                           "rule": "change-files"}]
     assert (record.dir / "final.md").read_text() == "calc.py adds wrongly\n"
     tree = "\n".join(span_tree(load_spans(record.dir)))
-    assert re.search(r"\[AGENT\] task: explain calc.py .*\n  \[CHAIN\] step 1 .*\n    \[LLM\] llm: replay:replay.json .*\n"
+    assert re.search(r"\[AGENT\] task: go through calc.py .*\n  \[CHAIN\] step 1 .*\n    \[LLM\] llm: replay:replay.json .*\n"
                      r"    \[TOOL\] list_files \*\.py .* policy allow", tree), tree
     # No person refused it (--approval never): the rule's reason says why
     assert re.search(r'policy ask \(change-files\): "changes files directly[^"]*" · approval denied \(config\)', tree), tree
@@ -157,9 +157,9 @@ def test_runs_and_trace_commands(tmp_path):
     replay = write_replay(tmp_path / "r.json", TASK_REPLIES)
     env = {"RUNS_DIR": str(tmp_path / "runs")}
     # 5: answered, but `rm calc.py` was refused (no terminal to approve it)
-    assert run_cli("--model", f"replay:{replay}", "explain calc.py", cwd=repo, env=env).returncode == 5
+    assert run_cli("--model", f"replay:{replay}", "go through calc.py", cwd=repo, env=env).returncode == 5
     listing = run_cli("runs", cwd=repo, env=env)
-    assert listing.returncode == 0 and "answered" in listing.stdout and "explain calc.py" in listing.stdout
+    assert listing.returncode == 0 and "answered" in listing.stdout and "go through calc.py" in listing.stdout
     run_id = json_lines(run_cli("runs", "--json", cwd=repo, env=env).stdout)[0]["run_id"]
     shown = run_cli("trace", run_id[-4:], cwd=repo, env=env)
     assert shown.returncode == 0 and "[TOOL] run_cmd rm calc.py" in shown.stdout and "approval denied" in shown.stdout
@@ -379,7 +379,7 @@ def test_the_cli_says_once_why_phoenix_does_not_take_spans(tmp_path):
     try:
         repo = make_repo(tmp_path / "p", BUGGY_PROJECT)
         replay = write_replay(tmp_path / "r.json", TASK_REPLIES)
-        result = run_cli("--model", f"replay:{replay}", "explain", cwd=repo,
+        result = run_cli("--model", f"replay:{replay}", "go through it", cwd=repo,
                          env={"PHOENIX_ENABLED": "true", "PHOENIX_ENDPOINT": server.url,
                               "RUNS_DIR": str(tmp_path / "runs")})
     finally:
@@ -398,7 +398,7 @@ def test_phoenix_down_never_breaks_a_run(tmp_path):
     replay = write_replay(tmp_path / "r.json", TASK_REPLIES)
     port = _free_port()
     started = time.monotonic()
-    result = run_cli("--model", f"replay:{replay}", "explain", cwd=repo,
+    result = run_cli("--model", f"replay:{replay}", "go through it", cwd=repo,
                      env={"PHOENIX_ENABLED": "true", "PHOENIX_ENDPOINT": f"http://127.0.0.1:{port}",
                           "RUNS_DIR": str(tmp_path / "runs")})
     assert result.returncode == 5 and time.monotonic() - started < 120  # answered, but `rm calc.py` was refused
@@ -433,7 +433,7 @@ def test_a_hanging_phoenix_delays_exit_by_at_most_two_seconds(tmp_path):
                           PHOENIX_ENDPOINT=f"http://127.0.0.1:{sink.getsockname()[1]}")
     session.open()
     started = time.monotonic()
-    result = session.run("explain")
+    result = session.run("go through it")
     run_time = time.monotonic() - started
     closing = time.monotonic()
     session.close()
