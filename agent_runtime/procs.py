@@ -9,6 +9,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -25,6 +26,20 @@ def search_path() -> str:
 def host_program(name: str) -> str | None:
     """The absolute path of a program the host runs (bwrap, rg, rm...), found on search_path() only."""
     return shutil.which(name, path=search_path())
+
+
+def own_python() -> str:
+    """This interpreter by a path without `.` or `..` parts (`../.venv/bin/python` started from a
+    subfolder): inside the sandbox only the interpreter's folders are shown, so the folders such a path
+    walks through are not there to walk. The venv's own name for it (not the file it links to) keeps
+    its site-packages."""
+    for candidate in (os.path.abspath(sys.executable), os.path.join(sys.prefix, "bin", os.path.basename(sys.executable))):
+        try:
+            if os.path.samefile(candidate, sys.executable):
+                return candidate
+        except OSError:
+            continue
+    return sys.executable
 
 
 def free_port() -> int:

@@ -35,6 +35,7 @@ from typing import Any
 
 from smolagents.local_python_executor import CodeOutput, InterpreterError, PythonExecutor
 
+from agent_runtime.procs import own_python
 from agent_runtime.safety.isolation import (
     PID_RESERVED,
     _ids,
@@ -131,7 +132,7 @@ def sandbox_argv(python_args: list[str], hide: tuple[Path, ...] = ()) -> list[st
     argv += ["--remount-ro", "/", "--clearenv"]  # the root is bwrap's own tmpfs: read-only too
     for key, value in CHILD_ENV.items():
         argv += ["--setenv", key, value]
-    return argv + ["--chdir", "/", "--", sys.executable, "-I", "-B", *python_args]
+    return argv + ["--chdir", "/", "--", own_python(), "-I", "-B", *python_args]
 
 
 _works: tuple[bool, str] | None = None
@@ -361,7 +362,7 @@ class SandboxedPythonExecutor(PythonExecutor):
         args = [f"{INSIDE}/executor_child.py", f"{INSIDE}/results.py", f"{INSIDE}/smol.py"]
         if self.kind == "bwrap":
             return sandbox_argv(args, self.hide)
-        return [sys.executable, "-I", "-B", str(CHILD), str(self.results_file), str(ADAPTER)]
+        return [own_python(), "-I", "-B", str(CHILD), str(self.results_file), str(ADAPTER)]
 
     def _start(self) -> _Child:
         if self.kind == "bwrap" and self.results_file.resolve() != RESULTS:

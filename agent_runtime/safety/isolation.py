@@ -10,12 +10,11 @@ import platform
 import resource
 import signal
 import subprocess
-import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from agent_runtime.procs import host_program
+from agent_runtime.procs import host_program, own_python
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +109,7 @@ def new_keyring_prefix() -> list[str]:
     """A prefix that runs the rest in a new, empty session keyring (leave_session_keyring)."""
     if _SYS_KEYCTL is None:
         return []
-    return [sys.executable, "-I", "-S", "-c", _NEW_KEYRING, str(_SYS_KEYCTL)]
+    return [own_python(), "-I", "-S", "-c", _NEW_KEYRING, str(_SYS_KEYCTL)]
 
 
 def dies_with_us_prefix() -> list[str]:
@@ -118,7 +117,7 @@ def dies_with_us_prefix() -> list[str]:
     killer): `unshare` ignores SIGTERM and outlives its parent, and a program that does not stop when its
     stdin ends would go on alone. The signal comes when the thread that started it ends: start it from
     one that lives as long as the program should (an MCP client's event loop thread)."""
-    return [sys.executable, "-I", "-S", "-c", _DIE_WITH_PARENT, str(os.getpid())]
+    return [own_python(), "-I", "-S", "-c", _DIE_WITH_PARENT, str(os.getpid())]
 
 
 def prlimit_prefix(limits: Limits) -> list[str]:

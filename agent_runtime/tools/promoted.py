@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import json
 import shlex
-import sys
 from typing import TYPE_CHECKING, Any, Callable
 
 from agent_runtime.core import Action, ToolError, visible
+from agent_runtime.procs import own_python
 from agent_runtime.tools.base import RuntimeTool
 from agent_runtime.tools.promotecheck import HINTS, MAX_NAME, TOOL_NAME, Checked, PromoteError, check_source
 
@@ -93,7 +93,7 @@ class PromotedTool(RuntimeTool):
         request = json.dumps({"source": self.checked.source, "function": self.checked.function, "arguments": given})
         if len(request) - len(self.checked.source) > MAX_ARGUMENTS:
             raise ToolError(f"the arguments are over {MAX_ARGUMENTS:,} characters", "Pass shorter arguments.")
-        command = shlex.join([sys.executable, "-I", "-S", "-c", RUNNER])
+        command = shlex.join([own_python(), "-I", "-S", "-c", RUNNER])
         outcome = sandbox.run(command, timeout=self.timeout_s, stdin=request.encode())
         if outcome.timed_out:
             raise ToolError(f"{self.name} was stopped after {self.timeout_s:g}s", "Call it with smaller input, or work "

@@ -497,3 +497,17 @@ def test_the_child_imports_only_the_standard_library_and_smolagents():
         names |= {node.module.split(".")[0] for node in ast.walk(tree)
                   if isinstance(node, ast.ImportFrom) and node.module and node.level == 0}
         assert names <= set(sys.stdlib_module_names) | {"smolagents"}, (path.name, names)
+
+
+def test_the_sandbox_starts_when_python_was_started_by_a_path_with_dots(tmp_path):
+    """`../.venv/bin/python` from a subfolder: the subfolder is not in the sandbox's view, so the
+    interpreter must be named there by a path that does not walk through it."""
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    python = Path(os.path.relpath(sys.executable, sub))
+    assert ".." in python.parts
+    code = ("from agent_runtime.safety.executor import sandbox_works\n"
+            "ok, why = sandbox_works()\nprint('works' if ok else why)")
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    done = subprocess.run([str(python), "-c", code], cwd=sub, env=env, capture_output=True, text=True, timeout=120)
+    assert done.stdout.strip() == "works", done.stdout + done.stderr
