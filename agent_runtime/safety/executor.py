@@ -329,7 +329,6 @@ class SandboxedPythonExecutor(PythonExecutor):
     def __init__(self, additional_authorized_imports: list[str] | None = None,
                  max_print_outputs_length: int | None = None, use_bwrap: bool | None = None,
                  result_type: type[dict] | None = None, hide: tuple[Path, ...] = ()):
-        global _warned_unsandboxed
         self.additional_authorized_imports = list(additional_authorized_imports or [])
         self.max_print_outputs_length = max_print_outputs_length
         self.timeout_seconds = None  # no step timeout: tools carry theirs, Ctrl-C stops a step
@@ -341,12 +340,8 @@ class SandboxedPythonExecutor(PythonExecutor):
         self.tools: dict[str, Any] = {}
         self.variables: dict[str, Any] = {}
         self.names: set[str] = set()  # the interpreter's variables after the last step
-        usable, why = (False, "bubblewrap is not used in this session") if use_bwrap is False else sandbox_works()
-        self.kind = "bwrap" if usable else "none"
-        if self.kind == "none" and not _warned_unsandboxed:
-            _warned_unsandboxed = True
-            log.warning("The model's code runs in a separate process, but without an OS sandbox (%s). Install "
-                        "bubblewrap (apt-get install bubblewrap) and let it create namespaces here.", why)
+        self._use_bwrap = use_bwrap
+        self._kind: str | None = None
         # Started from one long-lived thread: a child's parent-death signal follows the thread that
         # forked it, and the session may be opened on a thread that ends right after.
         self._spawner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="executor-spawn")
@@ -354,7 +349,26 @@ class SandboxedPythonExecutor(PythonExecutor):
         self._notice = ""
         self._step = 0
         self._closed = False
-        self._start()
+        # No child yet: it starts when a task first runs the agent (send_tools), so a task that never
+        # runs the model's code (a fix the harness drives) starts no interpreter and no sandbox probe.
+
+    @property
+    def kind(self) -> str:
+        """"bwrap", or "none" where the sandbox cannot start (decided once, when first needed)."""
+        global _warned_unsandboxed
+        if self._kind is None:
+            usable, why = ((False, "bubblewrap is not used in this session") if self._use_bwrap is False
+                           else sandbox_works())
+            self._kind = "bwrap" if usable else "none"
+            if self._kind == "none" and not _warned_unsandboxed:
+                _warned_unsandboxed = True
+                log.warning("The model's code runs in a separate process, but without an OS sandbox (%s). Install "
+                            "bubblewrap (apt-get install bubblewrap) and let it create namespaces here.", why)
+        return self._kind
+
+    def started(self) -> bool:
+        """Whether an interpreter process has been started (and not yet stopped)."""
+        return self._child is not None
 
     # --- the child ---
 
@@ -423,8 +437,8 @@ class SandboxedPythonExecutor(PythonExecutor):
                 log.warning("variable %r (%s) is not plain data and cannot be sent to the sandboxed interpreter",
                             name, type(value).__name__)
         self.variables.update(plain)
-        if plain:
-            self._ensure().send({"op": "vars", "vars": plain})
+        if plain and self._child is not None and self._child.alive():
+            self._child.send({"op": "vars", "vars": plain})  # else they go with the next start
 
     def __call__(self, code_action: str) -> CodeOutput:
         child = self._ensure()

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import subprocess
+from pathlib import Path
 
 from conftest import BUGGY_PROJECT, make_repo, run_cli, step, write_replay
 from rich.console import Console
@@ -226,3 +228,39 @@ def test_the_give_up_of_a_fix_that_never_went_in_says_no_change_was_applied():
                                          applied=True))
         said = attempts.summary("that is the limit")
         assert ("Each failed change was undone" in said) is fresh and ("still applied" in said) is not fresh
+
+
+def descendants_running(marker: bytes) -> list[int]:
+    """This process's descendants whose command line holds `marker`."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit():
+                parents[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+    found = []
+    for pid in parents:
+        up = pid
+        while up in parents and up not in (0, 1, os.getpid()):
+            up = parents[up]
+        try:
+            if up == os.getpid() and pid != up and marker in (Path(f"/proc/{pid}/cmdline")).read_bytes():
+                found.append(pid)
+        except OSError:
+            continue
+    return found
+
+
+def test_a_fix_task_starts_no_interpreter_and_a_task_that_runs_code_does(tmp_path):
+    """The harness drives a fix: the model's code never runs, so no sandboxed interpreter is started
+    (nor the sandbox probed for it); the first task that runs the model's code starts one."""
+    replies = [edit("add must add.", CALC.replace("a - b", "a + b")),
+               step("I changed add.", 'final_answer("add now adds")')]
+    with session_for(tmp_path, replies) as session:
+        assert session.run("Fix the failing test.").status == "answered"
+        executor = session.agent.python_executor
+        assert not executor.started() and executor._kind is None
+        assert descendants_running(b"executor_child.py") == []
+        assert session.run("What did you change?").answer == "add now adds"
+        assert executor.started() and descendants_running(b"executor_child.py")
