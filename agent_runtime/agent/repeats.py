@@ -125,7 +125,9 @@ def repeat_answer(repeat: Repeat, calls: list[Any], last_result: str) -> str:
              f"({HOW[repeat.how]}), so doing it again would find nothing new."]
     distinct: dict[str, Any] = {}
     for call in calls:
-        distinct[call_key(call.tool, call.arguments)] = call  # the latest result of each call
+        key = call_key(call.tool, call.arguments)
+        if call.error_type != "loop_detected" or key not in distinct:  # "called 3 times in a row": no finding
+            distinct[key] = call  # the latest result of each call
     if distinct:
         lines.append("What the calls found:")
         shown = list(distinct.values())[-SHOWN_CALLS:]

@@ -161,3 +161,15 @@ def test_the_tests_run_again_on_the_same_code_are_a_repeat_though_their_times_di
     answer = next(e["answer"] for e in events if e["type"] == "final_answer")
     assert answer.startswith("Stopped without a final answer: step 2 repeated step 1 (the same code)"), answer
     assert "- run_tests(): tests passed" in answer, answer
+
+
+def test_what_the_calls_found_is_their_result_not_the_refusal_to_run_them_again(tmp_path):
+    """A step that runs the tests three times (the third is refused as a loop), then the same step twice
+    (every call refused): the answer quotes what the test run found, not "called 3 times in a row"."""
+    tests = step("Test.", "print(run_tests())\nprint(run_tests())\nprint(run_tests())")
+    repo, done, events = _run(tmp_path, [tests] * 8, "rename mul to multiply in calc.py")
+    assert done.returncode == 3, done.stderr[-3000:]
+    assert [e["outcome"] for e in events if e["type"] == "tool_call"][:3] == ["ok", "ok", "error"], events
+    answer = next(e["answer"] for e in events if e["type"] == "final_answer")
+    found = answer.split("What the calls found:")[1].split("The last step's result:")[0]
+    assert "- run_tests(): tests passed" in found and "times in a row" not in found, answer
