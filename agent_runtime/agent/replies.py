@@ -168,6 +168,14 @@ class GuardedModel(Model):
         self.last_reply = reply.content if isinstance(reply.content, str) else None
         return reply
 
+    def answer(self, messages: list, step: int) -> ChatMessage:
+        """A question's answer in plain words, in one request (agent/answer.py): no tool format, no
+        grammar, no stop of the code form."""
+        reply = self._call(messages, None, "answer", step, response_format=None, stop_sequences=None,
+                           grammar_for=lambda kind: "")
+        self.last_reply = reply.content if isinstance(reply.content, str) else None
+        return reply
+
     def _bad_reads(self, reply: ChatMessage) -> str | None:
         """Why the reply's code would fail at its first read, seen before it runs: a name nothing
         sets, or an item of a number. None: nothing seen (or reply_repairs is off)."""

@@ -74,6 +74,7 @@ class TaskLoop:
         runtime, settings = session.runtime, session.settings
         self.files: list[str] = []  # the repository's files
         self.shown: list[str] = []  # files the task's first message showed (whole or their failing code)
+        self.whole = False  # the first message shows the repository whole
         self.first_call = self.step_first_call = len(runtime.state.history)  # this task's, this step's calls
         self.plan: Any = None  # the planner's plan (agent/planner.py Plan), if it was asked
         self._first_request_s: float | None = None  # a CodeAgent task's (a fix task's: attempts.py measures it)
@@ -125,6 +126,7 @@ class TaskLoop:
         listing = repository_files(session.repo, hidden=session.runtime.workspace.hidden)
         self.files = listing[0]
         self.shown = small = small_repository(session.repo, listing[0], self._may_read)[1] if not listing[1] else []
+        self.whole = bool(small)
         memory = session.prompt_memory
         if memory is None:
             return
@@ -207,6 +209,40 @@ class TaskLoop:
         emit(session.display, FinalAnswer(answer=outcome.answer))
         return TaskResult(outcome.status, answer=outcome.answer, steps=outcome.steps)
 
+    def _answer(self) -> TaskResult:
+        """A question about a repository the first message shows whole (agent/answer.py): one request."""
+        from smolagents.memory import TaskStep
+
+        from agent_runtime.agent.answer import answer_shown
+        from agent_runtime.agent.context import ContextOverflow
+        from agent_runtime.agent.events import FinalAnswer, emit
+
+        session = self.session
+        agent = session.agent
+        if self.fresh:
+            agent.memory.reset()
+        kept = len(agent.memory.steps)
+        task_step = TaskStep(task=self.task)
+        agent.memory.steps.append(task_step)
+        session.steps_written(kept)
+        self._first_request_s = round(time.monotonic() - self.started, 3)
+        try:
+            first = session.prompt_memory.build(agent.system_prompt, [task_step])
+            step = answer_shown(agent.model, first, agent.memory.steps[:kept], session.display,
+                                session.tracing.telemetry, session.meter.step)
+            agent.memory.steps.append(step)
+        except KeyboardInterrupt:
+            return TaskResult("interrupted", error="interrupted")
+        except ContextOverflow as exc:
+            return TaskResult("error", error=str(exc))
+        except Exception as exc:  # noqa: BLE001 (whatever the model's client raises: said in one line)
+            return TaskResult("error", error=describe_model_error(exc, session.model_label,
+                                                                  session.settings.model_api_base))
+        finally:
+            session.save_steps()
+        emit(session.display, FinalAnswer(answer=step.action_output))
+        return TaskResult("answered", answer=step.action_output, steps=1)
+
     def _repeated(self, repeat: Any, steps: int) -> TaskResult:
         """A step repeated an earlier one (agent/repeats.py): the task ends with what its calls found."""
         from smolagents.memory import ActionStep
@@ -233,6 +269,8 @@ class TaskLoop:
         from agent_runtime.agent.tasks import is_question
 
         if is_question(self.task):  # answered from what is read: no tool that writes is there to call
+            if self.whole and session.prompt_memory is not None:
+                return self._answer()  # everything is shown: answered in one request
             with agent.only(lambda tool: getattr(tool, "reads_only", False)):
                 return self._steps()
         return self._steps()

@@ -1,15 +1,19 @@
-"""Every CodeAgent task ends on its own, and says only what happened: a question is answered from
+"""Every CodeAgent task ends on its own, and says only what happened: a question about a repository
+shown whole is answered in one request (agent/answer.py); another is answered from
 what was read, with no tool that writes (agent/codeagent.py CodingAgent.only); a step that repeats
 an earlier one ends the task with what its calls found and exit code 3 (agent/repeats.py)."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 
 from conftest import BUGGY_PROJECT, json_lines, make_repo, run_cli, step, write_replay
 
 # Tests that pass: a task here goes to the CodeAgent, not to the repair loop a failure starts.
 FIXED = {**BUGGY_PROJECT, "calc.py": BUGGY_PROJECT["calc.py"].replace("a - b", "a + b")}
+# Too big to show whole in the first message: a question goes to the CodeAgent's read-only steps.
+BIG = {**FIXED, "NOTES.md": "A line of notes about nothing in particular.\n" * 250}
 PROPOSE = 'p = propose_patch(path="calc.py", old="a + b", new="a - b")\nprint(apply_patch(patch_id=p["patch_id"]))'
 
 
@@ -32,7 +36,7 @@ def test_a_question_is_offered_only_the_tools_that_read_and_ends_with_its_answer
         step("Read it.", 'print(read_file(path="calc.py"))'),
         step("Fix it.", PROPOSE),
         step("Answer.", 'final_answer("add returns a + b; mul returns a * b")'),
-    ], "what does calc.py do?")
+    ], "what does calc.py do?", files=BIG)
     assert done.returncode == 0, done.stderr[-3000:]
     calls = [e["tool"] for e in events if e["type"] == "tool_call"]
     assert calls == ["read_file"], calls
@@ -48,7 +52,7 @@ def test_a_question_cannot_reach_a_patch_tool_even_when_its_code_calls_one(tmp_p
     repo, done, events = _run(tmp_path, [
         step("Fix it.", PROPOSE),
         step("Answer.", 'final_answer("add adds")'),
-    ], "what does add do in calc.py?", env={"AGENT_COACHING": "plain"})
+    ], "what does add do in calc.py?", env={"AGENT_COACHING": "plain"}, files=BIG)
     assert done.returncode == 0, done.stderr[-3000:]
     assert not [e for e in events if e["type"] == "tool_call"], "no tool ran"
     step_one = next(e for e in events if e["type"] == "step_ended")
@@ -131,7 +135,7 @@ def test_after_a_question_the_next_task_of_the_session_has_every_tool_again(tmp_
     from agent_runtime.config import load_settings
     from agent_runtime.safety.approval import Approver
 
-    repo = make_repo(tmp_path / "p", FIXED)
+    repo = make_repo(tmp_path / "p", BIG)
     replay = write_replay(tmp_path / "r.json", [
         step("Try to change it.", PROPOSE),
         step("Answer.", 'final_answer("add adds")'),
@@ -173,3 +177,47 @@ def test_what_the_calls_found_is_their_result_not_the_refusal_to_run_them_again(
     answer = next(e["answer"] for e in events if e["type"] == "final_answer")
     found = answer.split("What the calls found:")[1].split("The last step's result:")[0]
     assert "- run_tests(): tests passed" in found and "times in a row" not in found, answer
+
+
+def test_a_question_about_a_repository_shown_whole_is_answered_in_one_request(tmp_path):
+    """Every file is in the first message: one request asks for the answer in plain words; no code
+    runs, no tool is called; the answer is the reply; the next task of the session reads the exchange."""
+    import io
+
+    from rich.console import Console
+
+    from agent_runtime.agent.answer import ASK
+    from agent_runtime.agent.session import Session
+    from agent_runtime.cli.display import Display
+    from agent_runtime.config import load_settings
+    from agent_runtime.safety.approval import Approver
+
+    repo = make_repo(tmp_path / "p", FIXED)
+    reply = "`mul` in calc.py returns `a * b`, the product of its two arguments."
+    replay = write_replay(tmp_path / "r.json", [reply, "I said it returns a * b.",
+                                                step("Change it.", PROPOSE), step("Done.", 'final_answer("done")')])
+    settings = load_settings({"MODEL_ID": f"replay:{replay}", "RUNS_DIR": str(tmp_path / "runs")})
+    with Session(settings, repo, Approver("auto", interactive=False),
+                 Display(console=Console(file=io.StringIO()), out=io.StringIO())) as session:
+        asked = session.run("what does mul return?")
+        assert (asked.status, asked.steps, asked.answer) == ("answered", 1, reply), asked
+        assert session.runtime.state.history == [], "no tool ran"
+        assert not session.agent.python_executor.started(), "no code ran"
+        [request] = session.model.requests
+        text = "".join(part["text"] for m in request for part in (m.content if isinstance(m.content, list) else []))
+        assert BUGGY_PROJECT["calc.py"].replace("a - b", "a + b").strip() in text and text.endswith(ASK), text[-500:]
+        assert "final_answer" not in text, "not the CodeAgent's reply format"
+        followed = session.run("what did you say mul returns?")
+        assert (followed.status, followed.answer) == ("answered", "I said it returns a * b.")
+        later = "".join(str(m.content) for m in session.model.requests[1])
+        assert "- The task: what does mul return?\\n  Your answer: " + reply in later, "the exchange is recalled"
+        assert session.run("change add in calc.py to subtract").status == "answered"
+    assert "a - b" in (repo / "calc.py").read_text()
+    for trace in (tmp_path / "runs").glob("*/trace.jsonl"):
+        spans = [json.loads(line) for line in trace.read_text().splitlines()]
+        if any(s["name"] == "task: what does mul return?" for s in spans):
+            break
+    [step_span] = [s for s in spans if s["name"] == "step 1"]
+    [llm] = [s for s in spans if s["kind"] == "LLM"]
+    assert llm["parent_id"] == step_span["span_id"] and step_span["status"] == "OK", spans
+    assert "Observation:" not in llm["attributes"].get("llm.invocation_parameters", ""), "no stop of the code form"
