@@ -137,7 +137,7 @@ def test_the_plain_install_needs_no_compiler_and_works_with_a_model_server(tmp_p
     replies = [json.dumps({"thought": "Look.", "code": 'print(read_file(path="calc.py"))\n'}),
                json.dumps({"thought": "Done.", "code": 'final_answer("add subtracts")\n'})]
     with OllamaProtocolFake(["qwen2.5-coder:14b"], replies) as ollama:
-        task = run("--model", "ollama_chat/qwen2.5-coder:14b", "--approval", "never", "what does add do?",
+        task = run("--model", "ollama_chat/qwen2.5-coder:14b", "--approval", "never", "go through calc.py and say what add does",
                    MODEL_API_BASE=ollama.url)
     assert task.returncode == 0 and task.stdout.strip() == "add subtracts", task.stderr[-3000:]
     assert "def add" in ollama.requests[1]["messages"][-1]["content"], "the tool ran in the plain install"

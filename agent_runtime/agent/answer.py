@@ -1,7 +1,9 @@
-"""A question about a repository shown whole, answered as a person asking a chat gets it: one request.
+"""A question about the code of a repository shown whole, answered as a person asking a chat gets
+it: one request.
 
 The task's first message already holds every file (and, for a question about a failure, the tests'
-output): nothing is left to look up. Asked through the CodeAgent, a small model runs the tests again
+output): nothing is left to look up (agent/tasks.py about_code: the question names a file or a
+definition shown, and nothing the files cannot answer: a commit, the working tree, what a run gives). Asked through the CodeAgent, a small model runs the tests again
 and again or reads what it was shown; asked for the answer in plain words, it answers. No code runs
 and no tool is called: the answer can only come from what was shown.
 """

@@ -74,7 +74,7 @@ class TaskLoop:
         runtime, settings = session.runtime, session.settings
         self.files: list[str] = []  # the repository's files
         self.shown: list[str] = []  # files the task's first message showed (whole or their failing code)
-        self.whole = False  # the first message shows the repository whole
+        self.whole: str | None = None  # the repository's text, where the first message shows it whole
         self.first_call = self.step_first_call = len(runtime.state.history)  # this task's, this step's calls
         self.plan: Any = None  # the planner's plan (agent/planner.py Plan), if it was asked
         self._first_request_s: float | None = None  # a CodeAgent task's (a fix task's: attempts.py measures it)
@@ -125,8 +125,8 @@ class TaskLoop:
         session = self.session
         listing = repository_files(session.repo, hidden=session.runtime.workspace.hidden)
         self.files = listing[0]
-        self.shown = small = small_repository(session.repo, listing[0], self._may_read)[1] if not listing[1] else []
-        self.whole = bool(small)
+        self.whole, small = small_repository(session.repo, listing[0], self._may_read) if not listing[1] else (None, [])
+        self.shown = small
         memory = session.prompt_memory
         if memory is None:
             return
@@ -210,7 +210,8 @@ class TaskLoop:
         return TaskResult(outcome.status, answer=outcome.answer, steps=outcome.steps)
 
     def _answer(self) -> TaskResult:
-        """A question about a repository the first message shows whole (agent/answer.py): one request."""
+        """A question about the code of a repository the first message shows whole (agent/answer.py):
+        one request."""
         from smolagents.memory import TaskStep
 
         from agent_runtime.agent.answer import answer_shown
@@ -266,11 +267,11 @@ class TaskLoop:
         self._prepare()
         if self.attempts.active:
             return self._repair()
-        from agent_runtime.agent.tasks import is_question
+        from agent_runtime.agent.tasks import about_code, is_question
 
         if is_question(self.task):  # answered from what is read: no tool that writes is there to call
-            if self.whole and session.prompt_memory is not None:
-                return self._answer()  # everything is shown: answered in one request
+            if self.whole and session.prompt_memory is not None and about_code(self.task, self.shown, self.whole):
+                return self._answer()  # what it asks about is shown: answered in one request
             with agent.only(lambda tool: getattr(tool, "reads_only", False)):
                 return self._steps()
         return self._steps()

@@ -49,6 +49,26 @@ def is_question(task: str) -> bool:
     return bool(QUESTION.search(task)) and not THEN_CHANGE.search(task)
 
 
+# What the files alone cannot answer: the repository's state and history, what running something gives.
+STATE = re.compile(r"\b(commit|branch|diff|stag|status|log|history|histories|chang|undo|patch|run|pass|install|"
+                   r"version|tag|merge|remote|working tree|clean|dirty|you|your)", re.I)
+DEFINED = re.compile(r"^[ \t]*(?:async[ \t]+)?(?:def|class)[ \t]+(\w+)", re.M)
+
+
+def about_code(task: str, paths: list[str], text: str) -> bool:
+    """Whether a question is about the code the first message shows (its `paths`, their `text`): it names one
+    of those files or a function or class defined in them, and nothing the files cannot answer (a commit,
+    the working tree, what a run gives, what the agent did). The tests a question about a failure names
+    ran before the first request, so their output is shown too."""
+    if not is_question(task) or STATE.search(task):
+        return False
+    if named(task, paths) or any(re.search(rf"(?<![\w/.-]){re.escape(p.rsplit('/', 1)[-1])}(?![\w-])", task)
+                                 for p in paths):
+        return True
+    names = {n for n in DEFINED.findall(text) if len(n) > 2}
+    return any(re.search(rf"\b{re.escape(n)}\b", task) for n in names)
+
+
 def repairable(task: str) -> bool:
     """Whether the harness's repair loop (agent/repair.py) takes the task once tests fail: it asks for
     a change and not for a new test (the CodeAgent writes new files)."""

@@ -179,9 +179,10 @@ def test_what_the_calls_found_is_their_result_not_the_refusal_to_run_them_again(
     assert "- run_tests(): tests passed" in found and "times in a row" not in found, answer
 
 
-def test_a_question_about_a_repository_shown_whole_is_answered_in_one_request(tmp_path):
-    """Every file is in the first message: one request asks for the answer in plain words; no code
-    runs, no tool is called; the answer is the reply; the next task of the session reads the exchange."""
+def test_a_question_about_code_shown_whole_is_answered_in_one_request(tmp_path):
+    """Every file is in the first message and the question names a function there: one request asks
+    for the answer in plain words; no code runs, no tool is called; the answer is the reply; the next
+    question recalls the exchange; a change after it has every tool."""
     import io
 
     from rich.console import Console
@@ -194,7 +195,7 @@ def test_a_question_about_a_repository_shown_whole_is_answered_in_one_request(tm
 
     repo = make_repo(tmp_path / "p", FIXED)
     reply = "`mul` in calc.py returns `a * b`, the product of its two arguments."
-    replay = write_replay(tmp_path / "r.json", [reply, "I said it returns a * b.",
+    replay = write_replay(tmp_path / "r.json", [reply, "add returns a + b.",
                                                 step("Change it.", PROPOSE), step("Done.", 'final_answer("done")')])
     settings = load_settings({"MODEL_ID": f"replay:{replay}", "RUNS_DIR": str(tmp_path / "runs")})
     with Session(settings, repo, Approver("auto", interactive=False),
@@ -207,8 +208,8 @@ def test_a_question_about_a_repository_shown_whole_is_answered_in_one_request(tm
         text = "".join(part["text"] for m in request for part in (m.content if isinstance(m.content, list) else []))
         assert BUGGY_PROJECT["calc.py"].replace("a - b", "a + b").strip() in text and text.endswith(ASK), text[-500:]
         assert "final_answer" not in text, "not the CodeAgent's reply format"
-        followed = session.run("what did you say mul returns?")
-        assert (followed.status, followed.answer) == ("answered", "I said it returns a * b.")
+        followed = session.run("What does add return?")
+        assert (followed.status, followed.answer) == ("answered", "add returns a + b.")
         later = "".join(str(m.content) for m in session.model.requests[1])
         assert "- The task: what does mul return?\\n  Your answer: " + reply in later, "the exchange is recalled"
         assert session.run("change add in calc.py to subtract").status == "answered"
@@ -221,3 +222,25 @@ def test_a_question_about_a_repository_shown_whole_is_answered_in_one_request(tm
     [llm] = [s for s in spans if s["kind"] == "LLM"]
     assert llm["parent_id"] == step_span["span_id"] and step_span["status"] == "OK", spans
     assert "Observation:" not in llm["attributes"].get("llm.invocation_parameters", ""), "no stop of the code form"
+
+
+def test_a_question_the_files_cannot_answer_goes_to_the_tools(tmp_path):
+    """The recent commits, what the agent did, a question that names no code: read with the tools."""
+    for task in ("Show the recent commits.", "What did you change in calc.py?", "Which files are there?"):
+        repo, done, events = _run(tmp_path / task[:4], [step("Look.", 'print(git_log())'),
+                                                        step("Answer.", 'final_answer("one commit")')], task)
+        assert done.returncode == 0, done.stderr[-3000:]
+        assert [e["tool"] for e in events if e["type"] == "tool_call"] == ["git_log"], (task, events)
+
+
+def test_which_questions_are_about_the_code_shown():
+    from agent_runtime.agent.tasks import about_code
+
+    paths, text = ["shop/cart.py", "README.md"], "def cart_total(items):\n    pass\n\nclass Cart:\n    pass\n"
+    about = ["What does shop/cart.py do?", "what does cart.py do?", "Where is cart_total defined?",
+             "Explain what Cart holds.", "What does README.md say?"]
+    not_about = ["Which files are there?", "What did you change?", "Show the recent commits.",
+                 "what changed in cart.py since the last commit?", "does cart_total pass its tests?",
+                 "Fix cart_total.", "What is the branch?"]
+    assert [t for t in about if not about_code(t, paths, text)] == []
+    assert [t for t in not_about if about_code(t, paths, text)] == []

@@ -125,7 +125,7 @@ def test_a_discarded_reply_shows_as_a_step_of_the_runtime(tmp_path):
                step("Done.", 'final_answer("it fails")')]
     repo = make_repo(tmp_path / "p", BUGGY_PROJECT)
     replay = write_replay(tmp_path / "r.json", replies)
-    done = run_cli("--approval", "auto", "--model", f"replay:{replay}", "--json", "Does calc.py work?", cwd=repo,
+    done = run_cli("--approval", "auto", "--model", f"replay:{replay}", "--json", "Check whether calc.py works.", cwd=repo,
                    timeout=600)
     events = [json.loads(line) for line in done.stdout.splitlines()]
     discarded = [e for e in events if e["type"] == "harness_step" and "discarded" in e["what"]]

@@ -240,7 +240,7 @@ def test_a_reply_that_did_not_parse_is_not_shown_to_the_model_again(tmp_path):
     replies = [garbled, garbled,  # the reply and its format retry: both unparseable, the step fails
                step("read", 'print(read_file(path="calc.py"))'), step("done", 'final_answer("x")')]
     with session_for(tmp_path, replies) as session:
-        session.run("What does calc.py do?")
+        session.run("Go through calc.py and say what it does.")
     after = "\n".join(text_of(m) for m in session.model.requests[2])
     assert "Thought: patch it" in after and "(this code could not be parsed; it is left out)" in after
     assert "print(apply_patch(patch_id=')" not in after.split("Thought: patch it", 1)[1].split("Error", 1)[0]
@@ -261,7 +261,7 @@ def test_a_small_repository_and_a_failing_test_come_with_the_task(tmp_path, rule
 def test_a_question_does_not_run_the_tests(tmp_path):
     replies = [step("done", 'final_answer("it adds")')]
     with session_for(tmp_path, replies) as session:
-        session.run("What does calc.py do?")
+        session.run("Go through calc.py and say what it does.")
     first = "\n".join(text_of(m) for m in session.model.requests[0])
     assert "def add(a, b)" in first and "run for you" not in first
     assert session.runtime.state.history == []
@@ -712,7 +712,7 @@ def test_a_new_attempt_asked_for_at_the_step_limit_does_not_reach_the_next_task(
     with session_for(tmp_path, replies, AGENT_MAX_STEPS="1", AGENT_COACHING="+temperature_bumps") as session:
         assert session.run("Fix the failing test.").status == "step_limit"
         assert session.attempts._pending.temperature == REFIX_TEMPERATURE  # asked for, never made
-        session.run("What does calc.py do?")
+        session.run("Go through calc.py and say what it does.")
     assert session.model.temperatures == [None, None]
     assert "Attempt 1" not in text_of(session.model.requests[1][-1])
 
@@ -754,7 +754,7 @@ def test_a_follow_up_task_keeps_its_conversation_rather_than_starting_a_fresh_fi
     replies = [step("done", 'final_answer("add() subtracts")'), step("look", "print(run_tests())"),
                step("done", 'final_answer("ok")')]
     with session_for(tmp_path, replies) as session:
-        session.run("What does calc.py do?")
+        session.run("Go through calc.py and say what it does.")
         session.run("Now fix the failing test as you said.")
     second = session.model.requests[1]
     assert len(second) > 2 and "add() subtracts" in "\n".join(text_of(m) for m in second)

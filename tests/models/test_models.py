@@ -41,7 +41,7 @@ def test_ollama_gets_num_ctx_and_the_reply_schema_and_its_json_replies_run(tmp_p
     with OllamaProtocolFake([MODEL], replies) as ollama:
         with session_with(repo, tmp_path, MODEL_ID=f"ollama_chat/{MODEL}", MODEL_API_BASE=ollama.url,
                           MODEL_CONTEXT_WINDOW="8192") as session:
-            result = session.run("what does add do?")
+            result = session.run("go through calc.py and say what add does")
     assert result.status == "answered" and result.answer == "add subtracts"
     first = ollama.requests[0]
     assert first["model"] == MODEL and first["stream"] is False

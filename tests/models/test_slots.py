@@ -419,7 +419,7 @@ def test_a_session_waits_for_the_slot_says_so_then_asks(tmp_path, chat_server):
                               "RUNS_DIR": str(tmp_path / "runs")})
     with Session(settings, repo, Approver("auto", interactive=False),
                  Watching(console=Console(file=shown, width=400), out=io.StringIO())) as session:
-        result = session.run("What does calc.py do?")
+        result = session.run("Go through calc.py and say what it does.")
     assert result.status == "answered" and result.answer == "it adds", result.error
     assert f"waiting for model {MODEL} at {server.api_base}: 1 request already in flight" in shown.getvalue()
     assert finish(first) == 0
