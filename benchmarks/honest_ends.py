@@ -100,9 +100,8 @@ def run_case(settings_env: dict, name: str, first: str | None, task: str, expect
                workspace_changed=worktree_changed(repo) and not changed_before or None,
                answer=answer[:300], expect=expect,
                expect_found=bool(re.search(expect, answer, re.I | re.S)),
-               within_goal=result.steps <= 5 and seconds <= 180)
-    shutil.rmtree(repo.parent, ignore_errors=True)
-    return row
+               within_goal=result.steps <= 5 and seconds <= 180, runs=str(repo.parent / "runs"))
+    return row  # the scratch folder stays: its runs/ hold each task's steps and trace
 
 
 def main() -> int:
