@@ -152,10 +152,11 @@ class FixAttempts:
         key = fix_key(change)
         return next((a.number for a in self.attempts if a.fix and a.fix == key and a.repeated is None), None)
 
-    def after_step(self, step: "ActionStep", history: list["CallRecord"], repeated: int | None = None) -> None:
+    def after_step(self, step: "ActionStep", history: list["CallRecord"], repeated: int | None = None,
+                   tests: dict | None = None) -> None:
         """Decide after a failed attempt: undo it and plan the next, or stop. history: the session's
         tool calls (this attempt's begin at first_call); repeated: the attempt whose change this one
-        wrote again (so it was not applied)."""
+        wrote again (so it was not applied); tests: the attempt's last run_tests result (None: none ran)."""
         if self.request is None or step.is_final_answer:
             return
         calls = history[self.first_call:]
@@ -170,7 +171,7 @@ class FixAttempts:
                                                                     for h in wrote)) if applied else ()
         explained = self._current is None or self._current.explain  # else what it said less its lead-in to the code
         self.attempts.append(Attempt(len(self.attempts) + 1, thought(step, explained),
-                                     "\n".join(failure_lines(observations)),
+                                     "\n".join(failure_lines(tests)),
                                      fix_key(step.code_action or ""), now - self._attempt_started, wrote, changed, repeated,
                                      refusal(calls), applied))
         self._attempt_started = now
@@ -183,9 +184,9 @@ class FixAttempts:
             said = self._current.unreminded(observations) if other and self._current else observations  # next: functions
             note = f"Attempt {number} did not work: it changed no file. {said}".rstrip() if restart else observations
         elif undone is not None:
-            note = attempt_note(number, calls, undone, observations)
+            note = attempt_note(number, calls, undone, tests)
         else:
-            note = reflection(calls, observations)
+            note = reflection(calls, tests, observations)
         self.stopped = self._stop_reason()
         if undone:
             files = ", ".join(undone)

@@ -3,10 +3,10 @@
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING
 
 from agent_runtime.agent.blocks import thought_of, without_lead_in
+from agent_runtime.code.frames import error_lines
 
 if TYPE_CHECKING:
     from smolagents.memory import ActionStep
@@ -53,45 +53,41 @@ def _tests_failed_after_apply(calls: list["CallRecord"]) -> bool:
     return bool(runs) and not runs[-1].facts.get("passed")
 
 
-def _last_test_output(observations: str) -> str:
-    """The output of the step's last test run (a fix runs the failing tests, then their files)."""
-    at = observations.rfind("\ncommand: ")
-    return observations[at:] if at >= 0 else observations
+def failure_lines(tests: dict | None, limit: int = 8) -> list[str]:
+    """The failures of the attempt's last test run (its run_tests result), as pytest printed them."""
+    return error_lines(str(tests.get("output", "")), limit) if tests else []
 
 
-def failure_lines(observations: str, limit: int = 8) -> list[str]:
-    return [line.rstrip() for line in _last_test_output(observations).splitlines() if re.match(r"E\s", line)][:limit]
-
-
-def attempt_note(number: int, calls: list["CallRecord"], undone: list[str], observations: str) -> str:
+def attempt_note(number: int, calls: list["CallRecord"], undone: list[str], tests: dict | None) -> str:
     """What a failed fix did, for the next attempt, which does not see it: why its proposal was
-    refused (and what of it that went in is undone), or what it changed and the tests' failures."""
+    refused (and what of it that went in is undone), or what it changed and the tests' failures
+    (`tests`: the attempt's last run_tests result)."""
     refused = _refused(calls)
     if refused and not _tests_failed_after_apply(calls):
         why = refused[-1].facts.get("error", "it was refused")
         return (f"Attempt {number} did not work: {refused[-1].tool} refused it: {why}. "
                 + (f"What it changed ({', '.join(undone)}) is undone." if undone else "Nothing was changed."))
     if undone:
-        output = _last_test_output(observations)
-        summary = re.search(r"^summary: (.*)$", output, re.MULTILINE)
-        failures = failure_lines(observations)
+        summary = str(tests.get("summary") or "").strip() if tests else ""
+        failures = failure_lines(tests)
         return (f"Attempt {number} did not work: it changed {', '.join(undone)} and the tests still failed"
-                + (f" ({summary.group(1).strip()})" if summary else "") + ":\n" + "\n".join(failures)
+                + (f" ({summary})" if summary else "") + ":\n" + "\n".join(failures)
                 + ("\n" if failures else "") + "That change is undone.")
     return f"Attempt {number} did not work: it changed no file."
 
 
-def reflection(calls: list["CallRecord"], observations: str) -> str:
+def reflection(calls: list["CallRecord"], tests: dict | None, said: str = "") -> str:
     """A failed fix told in the same conversation (fresh_restart off): why its proposal was refused,
-    or the failures of the tests run after it, bounded; the change stays applied."""
+    or the failures of the tests run after it (`tests`: its last run_tests result; `said`: what the
+    step's calls gave back, where no test ran), bounded; the change stays applied."""
     refused = _refused(calls)
     if refused and not _tests_failed_after_apply(calls):
         why = refused[-1].facts.get("error", "it was refused")
         return f"That fix did not go in: {refused[-1].tool} refused it: {why}. Write the fix again."
-    output = _last_test_output(observations)
-    summary = re.search(r"^summary: (.*)$", output, re.MULTILINE)
-    shown = "\n".join(failure_lines(observations)) or output.strip()[-REFLECT_CHARS:]
-    return ("The tests still fail with your change applied" + (f" ({summary.group(1).strip()})" if summary else "")
+    summary = str(tests.get("summary") or "").strip() if tests else ""
+    output = str(tests.get("output", "")) if tests else said
+    shown = "\n".join(failure_lines(tests)) or output.strip()[-REFLECT_CHARS:]
+    return ("The tests still fail with your change applied" + (f" ({summary})" if summary else "")
             + f":\n{shown[:REFLECT_CHARS]}\nThe change stays: fix the code as it is now.")
 
 

@@ -33,6 +33,7 @@ from agent_runtime.agent.edits import EditRequest, edit_messages, summary_line
 from agent_runtime.agent.outcomes import passing_answer
 from agent_runtime.agent.pieces import as_diff, new_texts
 from agent_runtime.agent.shot import shot_context
+from agent_runtime.tools.results import ToolResult
 
 if TYPE_CHECKING:
     from agent_runtime.agent.attempts import FixAttempts, RequestPlan
@@ -76,6 +77,7 @@ class Repair:
         self.conversation: list[Any] = []  # its replies and the failures reflected back (fresh_restart off)
         self._repeated: int | None = None
         self._refused: str | None = None  # why the attempt's change was not let in, with no word for the model
+        self._tests: dict[str, Any] | None = None  # the attempt's last run_tests result
 
     def run(self) -> Outcome:
         number = 0
@@ -111,12 +113,12 @@ class Repair:
         step = ActionStep(step_number=number, timing=Timing(start_time=time.time()))
         span = self.parts.telemetry.start_step(number)
         answer: str | None = None
-        self._repeated = self._refused = None
+        self._repeated = self._refused = self._tests = None
         try:
             with trace.use_span(span.span, end_on_exit=False, record_exception=False, set_status_on_exception=False):
                 answer = self._attempt(step, plan)
                 if answer is None and self._refused is None:  # the undo of a failed fix is part of its step
-                    self.attempts.after_step(step, self.parts.history, repeated=self._repeated)
+                    self.attempts.after_step(step, self.parts.history, repeated=self._repeated, tests=self._tests)
         finally:
             step.timing.end_time = time.time()
             action = f"{step.model_output or ''}\n\nChange:\n{step.code_action}" if step.code_action else step.model_output
@@ -201,7 +203,7 @@ class Repair:
             result = self._call("apply_patch", patch_id=patch_id)
             said.append(f"applied {patch_id}" if "error" not in result else str(result))
             if "error" in result:
-                record = self.parts.history[-1] if self.parts.history else None
+                record = result.call if isinstance(result, ToolResult) else None
                 if record is not None and record.outcome == "refused" and record.refused_by != "user":
                     # No one would let a change in (the policy, a hook, no terminal): another attempt cannot
                     # help. A person's no asks for another fix, their words (if any) told to the model.
@@ -212,11 +214,12 @@ class Repair:
                 step.observations = "\n".join(said)
                 return None
         options = {"timeout": request.test_timeout} if request.test_timeout else {}
-        tests = self._call("run_tests", **({"command": request.test_command} if request.test_command else {}), **options)
+        tests = self._tests = self._call("run_tests", **({"command": request.test_command} if request.test_command else {}),
+                                         **options)
         said.append(str(tests))
         if tests.get("passed") and request.wider_command:
             wider = {"timeout": 2 * request.test_timeout} if request.test_timeout else {}
-            tests = self._call("run_tests", command=request.wider_command, **wider)
+            tests = self._tests = self._call("run_tests", command=request.wider_command, **wider)
             said.append(str(tests))
         step.observations = "\n".join(said)
         if tests.get("passed"):

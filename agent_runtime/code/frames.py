@@ -18,6 +18,7 @@ _PYTEST_FRAME = re.compile(r"^([^\s:\"'][^:\n]*?\.py):(\d+):(?: in (\S+)| (\w[\w
 _FAILED = re.compile(r"^(?:FAILED|ERROR) (\S+?\.py(?:::\S+)?)(?: - (.*))?$", re.M)
 _TEST_ID = re.compile(r"(?<![\w/.-])([\w./-]+\.py)::([\w:\[\]-]+(?:\[[^\]\n]*\])?)")
 _E_LINE = re.compile(r"^E {2,}(.*)$", re.M)
+_E_LINE_AS_PRINTED = re.compile(r"^E\s.*$", re.M)
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,11 @@ def repository_path(printed: str, files: set[str]) -> str | None:
         if tail in files:
             return tail
     return None
+
+
+def error_lines(output: str, limit: int = 8) -> list[str]:
+    """pytest's `E   ...` lines of a test run's output, as printed (what a failed fix is told of it)."""
+    return [line.rstrip() for line in _E_LINE_AS_PRINTED.findall(output)][:limit]
 
 
 def parse_failure(output: str, files: list[str] | set[str]) -> Failure:

@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from agent_runtime.core import CallRecord
 
 
 class FailedCall(LookupError):
@@ -24,7 +27,10 @@ ERROR_SHOWN = 300  # characters of the call's error in that line
 
 
 class ToolResult(dict):
-    """A dict that prints as readable text."""
+    """A dict that prints as readable text; `call` is the one tool path's record of the call that gave
+    it (its outcome, who refused it), for the harness: the model never sees it."""
+
+    call: "CallRecord | None" = None
 
     def __repr__(self) -> str:
         return render(self)

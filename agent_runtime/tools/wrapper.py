@@ -126,6 +126,7 @@ def invoke(tool: "RuntimeTool", args: tuple, kwargs: dict[str, Any]) -> ToolResu
             approval.source if approval is not None and not approval.approved else "policy"
         record = CallRecord(tool.name, arguments, outcome, error_type, duration_ms, facts=facts, refused_by=refused_by)
         runtime.state.record(record)  # 6 record
+        shaped.call = record
         runtime.observe(record, decision, approval)
         runtime.hooks.after_tool(record, shaped, decision, approval)
 

@@ -30,8 +30,13 @@ def call(tool, outcome="ok", **facts):
 def failed_step(fix: str, failure: str = "E       assert -1 == 5") -> SimpleNamespace:
     code = f'p = propose_file(path="calc.py", content={fix!r})\nprint(apply_patch(patch_id=p["patch_id"]))\n'
     observations = f"patch_id: p\ncommand: python -m pytest -q\npassed: false\noutput:\n{failure}\n(end of output)"
+    tests = {"command": "python -m pytest -q", "passed": False, "output": failure}  # the run_tests result
     return SimpleNamespace(is_final_answer=False, observations=observations, model_output=f"Thought: try {fix}\n",
-                           code_action=code)
+                           code_action=code, tests=tests)
+
+
+def after(attempts, step, history):
+    attempts.after_step(step, history, tests=getattr(step, "tests", None))
 
 
 class Clock:
@@ -53,7 +58,7 @@ def attempts_with(history, clock=None, budget=None):
 def one_attempt(attempts, history, fix, failure="E       assert -1 == 5", patch="p1"):
     history += [call("propose_file", patch_id=patch), call("apply_patch", patch_id=patch),
                 call("run_tests", passed=False)]
-    attempts.after_step(failed_step(fix, failure), history)
+    after(attempts, failed_step(fix, failure), history)
     history.append(call("undo_patch"))  # what the undo callable would have recorded
 
 
@@ -124,7 +129,7 @@ def test_replies_that_change_nothing_stop_the_task_later_than_repeats_would():
                            model_output="Thought: it is fine\n", code_action=None)
     for i in range(NO_CHANGE_LIMIT):
         assert attempts.stopped is None, f"stopped after {i} copies"
-        attempts.after_step(copy, history)
+        after(attempts, copy, history)
     assert "the model kept writing the code back unchanged" in attempts.stopped
     assert NO_CHANGE_LIMIT > REPEATED_FIX_LIMIT
 

@@ -91,9 +91,11 @@ def call(tool, outcome="ok", **facts):
 def failed_step(fix: str = "a * b") -> SimpleNamespace:
     observations = ("patch_id: p\ncommand: python -m pytest -q\npassed: false\nsummary: 1 failed, 1 passed\noutput:\n"
                     "E       assert 6 == 5\n(end of output)")
+    tests = {"command": "python -m pytest -q", "passed": False, "summary": "1 failed, 1 passed",
+             "output": "E       assert 6 == 5"}  # the run_tests result
     code = f'p = propose_file(path="calc.py", content={fix!r})\nprint(apply_patch(patch_id=p["patch_id"]))\n'
     return SimpleNamespace(is_final_answer=False, observations=observations, model_output=f"Thought: {fix}\n",
-                           code_action=code)
+                           code_action=code, tests=tests)
 
 
 def failed_attempt(coaching: Coaching, request=None):
@@ -107,7 +109,7 @@ def failed_attempt(coaching: Coaching, request=None):
     attempts.take()
     history = [call("propose_file", patch_id="p1"), call("apply_patch", patch_id="p1"), call("run_tests", passed=False)]
     step_ = failed_step()
-    attempts.after_step(step_, history)
+    attempts.after_step(step_, history, tests=step_.tests)
     return attempts, undone, step_
 
 
@@ -131,7 +133,8 @@ def test_with_the_failed_change_kept_each_attempt_is_read_against_the_code_now_a
         (tmp_path / path).write_text(text)  # applied, and it stays
         history += [call("propose_file", patch_id=f"p{number}"), call("apply_patch", patch_id=f"p{number}"),
                     call("run_tests", passed=False)]
-        attempts.after_step(failed_step(), history)
+        step_ = failed_step()
+        attempts.after_step(step_, history, tests=step_.tests)
     assert [a.wrote for a in attempts.attempts] == [("a.py",), ("b.py",)]
     assert [a.changed for a in attempts.attempts] == [("a.py",), ("b.py",)]
     _, edits, unchanged = attempts.take().edit.read("### a.py\n```python\nA = 2\n```\n")
@@ -160,9 +163,9 @@ def test_a_plain_attempt_is_counted_only_when_a_fix_failed_and_its_stop_says_the
         "no warmer fix, no fresh start: the failure reflected back in the same conversation"
     assert undone == [] and len(attempts.attempts) == 1
     assert "The changes are still applied" in attempts.summary("test")
-    refused = reflection([call("propose_file", outcome="refused", error="outside the workspace")], "")
+    refused = reflection([call("propose_file", outcome="refused", error="outside the workspace")], None)
     assert refused == "That fix did not go in: propose_file refused it: outside the workspace. Write the fix again."
-    long = reflection([call("apply_patch"), call("run_tests", passed=False)], "command: x\n" + "y" * 9000)
+    long = reflection([call("apply_patch"), call("run_tests", passed=False)], {"output": "y" * 9000})
     assert len(long) < 1700, "bounded"
 
 
