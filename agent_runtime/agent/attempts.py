@@ -281,8 +281,13 @@ class FixAttempts:
         applied = [a for a in self.attempts if a.applied]
         kept = "No change was applied." if not applied else "Each failed change was undone, so the code is as it was." \
             if self.fresh_restart else "The changes are still applied (undo_patch or /undo takes them back)."
-        count = len(self.attempts)
-        lines = [f"Could not fix it: stopped after {count} attempt{'' if count == 1 else 's'} because {why}. {kept}"]
+        count, tried = len(self.attempts), sum(1 for a in self.attempts if a.tried)
+        # AGENT_MAX_ATTEMPTS counts the tried ones: the count says which those are when not all were.
+        parts = [f"{tried} went in and failed its tests" if tried == 1 else f"{tried} went in and failed their tests"
+                 if tried else "", f"{count - tried} changed nothing or were not applied" if count - tried > 1
+                 else "1 changed nothing or was not applied" if count - tried == 1 else ""]
+        which = f" ({'; '.join(p for p in parts if p)})" if tried < count else ""
+        lines = [f"Could not fix it: stopped after {count} attempt{'' if count == 1 else 's'}{which} because {why}. {kept}"]
         for attempt in self.attempts[-5:]:
             failure = attempt.failure.splitlines()[0].removeprefix("E").strip() if attempt.failure \
                 else f"not tested: {attempt.refused}" if attempt.refused else "not tested"

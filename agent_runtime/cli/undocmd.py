@@ -37,10 +37,14 @@ def _say(message: str, display: Any, error: bool = False) -> None:
 def undo_last(repo: Path, display: Any = None, patch_id: str | None = None, journal: Any = None) -> int:
     """Undo the newest applied patch still in effect (or `patch_id`); 0 done, 1 refused or nothing to do.
     journal: a session's (the REPL's), where a short id is that session's; else the newest session's."""
-    from agent_runtime.patches.diffs import PatchError
+    from agent_runtime.patches.diffs import NothingToUndo, PatchError
 
     try:
         done = (journal or _journal(repo)).undo(patch_id)
+    except NothingToUndo as exc:  # no error: its exit code (and stderr, from the shell) say nothing was done
+        said = f"{exc.error[0].upper()}{exc.error[1:]}. {exc.suggestion}"
+        _say(said, display) if display is not None else print(f"agent-runtime: {said}", file=sys.stderr)
+        return 1
     except PatchError as exc:
         _say(f"{exc.error}. {exc.suggestion}", display, error=True)
         return 1

@@ -17,7 +17,8 @@ from pathlib import Path
 
 PORTABLE = "CMAKE_ARGS=-DGGML_NATIVE=OFF"
 DEFAULT_LOCK = "requirements-models-1.5b.lock"
-FROM_CLONE = " (in the agent-runtime clone it was installed from)"
+# A shell comment, so that the command pastes as it is: the locks are files of the clone.
+FROM_CLONE = "  # in the agent-runtime clone it was installed from"
 
 
 def checkout() -> Path | None:

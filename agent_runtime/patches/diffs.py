@@ -24,6 +24,10 @@ class PatchError(ToolError):
         super().__init__(error, suggestion, kind="patch_failed")
 
 
+class NothingToUndo(PatchError):
+    """An undo with nothing applied left: nothing went wrong, nothing was done."""
+
+
 @dataclass
 class FileEdit:
     """One file's change, as bytes before and after. None = the file does not exist."""

@@ -43,7 +43,7 @@ from agent_runtime.core import Workspace
 from agent_runtime.gitcmd import GitError
 from agent_runtime.patches.apply import FileEdit, Patch, _read, remove_made_dirs, write_edits
 from agent_runtime.patches.checkpoint import SHOWN, Change, Snapshot, Store, shown
-from agent_runtime.patches.diffs import PatchError
+from agent_runtime.patches.diffs import NothingToUndo, PatchError
 from agent_runtime.patches.ids import LEGACY, SESSION, current_sessions, label, resolve, split
 from agent_runtime.patches.restore import same
 from agent_runtime.patches.states import Found, account, effect_paths
@@ -448,7 +448,7 @@ class UndoJournal:
                         "removed": removed}
             if by_hand:
                 return {"patch_id": None, "files": [], "by_hand": by_hand, "left_as_is": []}
-            raise PatchError("there is no applied patch to undo in this repository (nor a command's changes)",
+            raise NothingToUndo("there is no applied patch to undo in this repository (nor a command's changes)",
                              "Nothing to do (agent-runtime undo --list shows the history).")
 
     def _entry_state(self, entry: Applied, live: list[Applied]) -> tuple[list[Any], list[str], list[str]]:

@@ -198,8 +198,9 @@ def test_a_session_that_stops_trying_answers_what_it_tried_with_exit_code_4(tmp_
     assert end["type"] == "run_ended" and end["status"] == "gave_up" and end["exit_code"] == 4
     assert end["attempts"] == REPEATED_FIX_LIMIT + 1 and end["steps"] == REPEATED_FIX_LIMIT + 1
     answer = next(e["answer"] for e in events if e["type"] == "final_answer")
-    assert answer.startswith(f"Could not fix it: stopped after {REPEATED_FIX_LIMIT + 1} attempts because the model kept writing fixes "
-                             "it had already tried")
+    assert answer.startswith(f"Could not fix it: stopped after {REPEATED_FIX_LIMIT + 1} attempts (1 went in and failed its "
+                             f"tests; {REPEATED_FIX_LIMIT} changed nothing or were not applied) because the model kept "
+                             "writing fixes it had already tried"), answer
     assert (repo / "calc.py").read_text() == BUGGY_PROJECT["calc.py"], "every failed change was undone"
     undos = [e for e in events if e["type"] == "tool_call" and e["tool"] == "undo_patch"]
     assert len(undos) == 1 and undos[0]["outcome"] == "ok", "the undo is a call of the tool path (policy, span)"

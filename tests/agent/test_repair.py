@@ -146,7 +146,8 @@ def test_the_give_up_answer_says_why_an_attempt_was_not_tested(tmp_path):
                    "Fix the failing test.", cwd=repo, timeout=600)
     assert done.returncode == 4, done.stderr
     answer = next(json.loads(line)["answer"] for line in done.stdout.splitlines() if '"final_answer"' in line)
-    assert answer.startswith("Could not fix it: stopped after 3 attempts because that is the limit"), answer
+    assert answer.startswith("Could not fix it: stopped after 3 attempts (2 went in and failed their tests; 1 changed "
+                             "nothing or was not applied) because that is the limit (AGENT_MAX_ATTEMPTS=2"), answer
     assert "- attempt 2 (changed nothing): add subtracts. -> not tested: propose_file refused it: content would " \
            "delete add, mul from calc.py" in answer, answer
     third = next(line for line in answer.splitlines() if line.startswith("- attempt 3"))
@@ -222,12 +223,15 @@ def test_the_give_up_of_a_fix_that_never_went_in_says_no_change_was_applied():
         attempts = FixAttempts(undo=lambda **_: {}, fresh_restart=fresh)
         attempts.attempts.append(Attempt(1, "Looks right.", "", "", 1.0))
         said = attempts.summary("the model kept writing the code back unchanged")
-        assert said.startswith("Could not fix it: stopped after 1 attempt because the model kept writing the code "
+        assert said.startswith("Could not fix it: stopped after 1 attempt (1 changed nothing or was not applied) "
+                               "because the model kept writing the code "
                                "back unchanged. No change was applied.\n- attempt 1 (changed nothing)"), said
         attempts.attempts.append(Attempt(2, "add subtracts.", "E assert 6 == 5", "x", 1.0, changed=("calc.py",),
                                          applied=True))
         said = attempts.summary("that is the limit")
         assert ("Each failed change was undone" in said) is fresh and ("still applied" in said) is not fresh
+        assert said.startswith("Could not fix it: stopped after 2 attempts (1 went in and failed its tests; 1 changed "
+                               "nothing or was not applied) because that is the limit."), said
 
 
 def descendants_running(marker: bytes) -> list[int]:
