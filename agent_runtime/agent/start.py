@@ -70,11 +70,13 @@ class TaskStart:
 def prepare(task: str, repo: Path, listing: tuple[list[str], bool], run_tests: Any,
             readable: Callable[[str], bool], small_files: list[str], *, fresh: bool, attached: bool,
             max_tokens: int, window: int, cache_dir: Path | None = None,
-            planner: Callable[[Any], Any] | None = None, coaching: Coaching = FULL) -> TaskStart:
+            planner: Callable[[Any], Any] | None = None, coaching: Coaching = FULL, recap: str = "") -> TaskStart:
     """Everything the task's first message holds, and the fix request if the first reply is a fix.
     small_files: the files of a repository small enough to show whole (none otherwise).
     planner: a PlanRequest -> Plan (agent/planner.py), asked before a fix where the coaching rule
-    `planner` is on; None: the coder alone. coaching: the model's rules (see the module's note)."""
+    `planner` is on; None: the coder alone. coaching: the model's rules (see the module's note).
+    recap: the conversation's earlier tasks and answers (agent/answer.py earlier), which a fix asked
+    as one completion is told before the task, since it does not see the conversation."""
     localize, extra_runs = coaching.on("localization"), coaching.on("extra_test_runs")
     files, more = listing
     start = TaskStart(repository_overview(repo, listing, readable), shown=list(small_files))
@@ -119,7 +121,7 @@ def prepare(task: str, repo: Path, listing: tuple[list[str], bool], run_tests: A
         texts = {p: workspace_text(repo, p, readable) for p in start.shown if p not in (NOTES_FILE, "AGENTS.md")}
         code = {t.path: t.text for t in targets}
         context = {p: t for p, t in texts.items() if t is not None and p not in code and not p.rsplit("/", 1)[-1].startswith(".")}
-        shot = shot_message(task + (start.plan.for_coder() if planned else ""), code, context,
+        shot = shot_message(recap + task + (start.plan.for_coder() if planned else ""), code, context,
                             str(result.get("command") or plan.first), output)
     else:
         involved = failure_files(repo, files, output, task, readable)
@@ -158,7 +160,7 @@ def prepare(task: str, repo: Path, listing: tuple[list[str], bool], run_tests: A
     if plan.wider is None and plan.classes and extra_runs:
         # Their files too slow (or too broken) to judge each fix: their classes.
         plan.wider = without_failing(plan.classes, run_tests, task, files)
-    if fresh and targets and repairable(task):
+    if targets and repairable(task):  # a fix asked in a conversation too (the REPL's next task)
         whole = all(t.symbol is None and t.region is None for t in targets)
         # Room for the files whole, or (the changes form) for a few lines and what they become.
         room = min(max(max_tokens, sum(len(t.text) for t in targets) // 3 + 400), window // 3) if whole else max_tokens

@@ -117,6 +117,7 @@ class TaskLoop:
 
     def _prepare(self) -> None:
         """The repository's listing and, for a fix task, its failure and code in the first message."""
+        from agent_runtime.agent.answer import earlier
         from agent_runtime.agent.events import HarnessStep, Plan, emit
         from agent_runtime.agent.overview import repository_files, small_repository
         from agent_runtime.agent.start import prepare
@@ -133,7 +134,8 @@ class TaskLoop:
         start = prepare(self.task, session.repo, listing, session.agent.tools.get("run_tests"), self._may_read, small,
                         fresh=self.fresh, attached=self.attached, max_tokens=session.settings.model_max_tokens,
                         window=memory.window, cache_dir=state_home() / "code-index",
-                        planner=session.planner, coaching=session.kind.coaching)
+                        planner=session.planner, coaching=session.kind.coaching,
+                        recap="" if self.fresh else earlier(session.agent.memory.steps))
         self.shown = start.shown
         if start.tests.first_run_s:
             what = "ran the tests the task names" if start.tests.first else "ran the tests"

@@ -69,10 +69,16 @@ def about_code(task: str, paths: list[str], text: str) -> bool:
     return any(re.search(rf"\b{re.escape(n)}\b", task) for n in names)
 
 
+# A task about a change already proposed ("apply your fix", "undo p2"): the CodeAgent's, which has the
+# patches and the conversation; the repair loop would write a new fix instead.
+NAMES_PROPOSAL = re.compile(r"\b(apply|undo|revert)\b|\b(your|that|this|the same) (fix|patch|change)\b|\bp\d+\b", re.I)
+
+
 def repairable(task: str) -> bool:
     """Whether the harness's repair loop (agent/repair.py) takes the task once tests fail: it asks for
-    a change and not for a new test (the CodeAgent writes new files)."""
-    return asks_change(task) and not WRITES_TEST.search(task)
+    a change, not for a new test (the CodeAgent writes new files), and not about a change already
+    proposed."""
+    return asks_change(task) and not WRITES_TEST.search(task) and not NAMES_PROPOSAL.search(task)
 
 
 def named(task: str, files: list[str]) -> list[str]:

@@ -268,3 +268,27 @@ def test_a_fix_task_starts_no_interpreter_and_a_task_that_runs_code_does(tmp_pat
         assert descendants_running(b"executor_child.py") == []
         assert session.run("What did you change?").answer == "add now adds"
         assert executor.started() and descendants_running(b"executor_child.py")
+
+
+def test_a_fix_asked_after_a_question_in_the_same_conversation_is_the_harness_s_too(tmp_path):
+    """The REPL's next task: after a question, "fix the failing test" is still run by the repair loop,
+    its first request the one completion's, told the conversation's earlier task and answer."""
+    fix = "add subtracts.\n\n```python\ndef add(a, b):\n    return a + b\n```\n"
+    with session_for(tmp_path, ["add returns a - b.", fix]) as session:
+        assert session.run("What does add return?").answer == "add returns a - b."
+        result = session.run("Fix the failing test.")
+        assert result.status == "answered" and result.answer.startswith("The tests pass"), result
+        asked = text_of(session.model.requests[1][-1])
+    assert asked.startswith("Earlier in this conversation:\n- The task: What does add return?\n"
+                            "  Your answer: add returns a - b.\n\nFix the failing test."), asked[:400]
+    assert [c.tool for c in session.runtime.state.history][-2:] == ["apply_patch", "run_tests"]
+    assert "a + b" in (session.repo / "calc.py").read_text()
+
+
+def test_the_repair_loop_takes_a_fix_but_not_a_task_about_a_change_already_proposed():
+    from agent_runtime.agent.tasks import repairable
+
+    assert all(repairable(t) for t in ("Fix the failing test.", "Now fix the failing test as you said.",
+                                       "tests/test_calc.py::test_add fails: fix it"))
+    assert not any(repairable(t) for t in ("apply your fix and run the tests", "undo p2 and fix it another way",
+                                           "fix that patch: it breaks mul", "add a test for add and fix it"))

@@ -748,16 +748,17 @@ def test_a_bigger_repository_shows_the_files_the_failure_involves_and_runs_only_
         "the fix is checked with the same tests"
 
 
-def test_a_follow_up_task_keeps_its_conversation_rather_than_starting_a_fresh_fix(tmp_path):
-    """A fix request sees only the task's first message: for a follow-up that refers to earlier
-    work it would lose it, so only a conversation's first task is asked for a fix that way."""
-    replies = [step("done", 'final_answer("add() subtracts")'), step("look", "print(run_tests())"),
-               step("done", 'final_answer("ok")')]
+def test_a_follow_up_fix_is_told_the_conversation_s_earlier_tasks_and_answers(tmp_path):
+    """A fix request is one completion's, which does not see the conversation: a follow-up that refers
+    to earlier work ("as you said") is told the earlier tasks and their answers before its own."""
+    fix = "add subtracts.\n\n```python\ndef add(a, b):\n    return a + b\n```\n"
+    replies = [step("done", 'final_answer("add() subtracts")'), fix]
     with session_for(tmp_path, replies) as session:
         session.run("Go through calc.py and say what it does.")
-        session.run("Now fix the failing test as you said.")
-    second = session.model.requests[1]
-    assert len(second) > 2 and "add() subtracts" in "\n".join(text_of(m) for m in second)
+        result = session.run("Now fix the failing test as you said.")
+    second = "\n".join(text_of(m) for m in session.model.requests[1])
+    assert "- The task: Go through calc.py and say what it does.\n  Your answer: add() subtracts" in second, second
+    assert result.status == "answered" and "a + b" in (session.repo / "calc.py").read_text()
 
 
 def test_a_fix_in_a_big_file_is_asked_for_as_changed_lines_and_applied_as_one_diff(tmp_path):

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from conftest import VENV_BIN, git, make_repo, run_cli, step, write_replay
 
+from agent_runtime.agent.attempts import REPEATED_FIX_LIMIT
 from agent_runtime.procs import free_port
 
 CALC = {"calc.py": "def add(a, b):\n    return a - b\n",
@@ -222,15 +223,18 @@ def test_the_ray_path_on_a_local_ray_cluster(tmp_path):
                 "problem_statement": "tests/test_calc.py::test_add fails; fix calc.py", "test_patch": test_patch,
                 "FAIL_TO_PASS": ["tests/test_calc.py::test_add"], "PASS_TO_PASS": [], "tests_visible": True}
     # ray-nofix: its test wants an add of any number of arguments, which the replayed fix is not; the
-    # same fix written again is not applied again, and after three attempts (AGENT_MAX_ATTEMPTS) it stops
+    # same fix written again is not applied again (nor counted by AGENT_MAX_ATTEMPTS), and after
+    # REPEATED_FIX_LIMIT of those it stops
     nofix = {**CALC, "tests/test_calc.py": "from calc import add\n\n\ndef test_add():\n    assert add(2, 3, 4) == 9\n"}
     try:
         done, out = run_eval(tmp_path, [task("ray-fix"), task("ray-nofix", files=nofix), instance],
-                             FIX * 3, "--ray", f"127.0.0.1:{port}", timeout=600)
+                             FIX * (REPEATED_FIX_LIMIT + 1), "--ray", f"127.0.0.1:{port}", timeout=600)
         assert done.returncode == 0, done.stderr + done.stdout
         found = results(out)
         assert found["ray-fix"]["solved"] is True and found["ray-nofix"]["solved"] is False
-        assert found["ray-nofix"]["status"] == "gave_up" and found["ray-nofix"]["attempts"] == 3, found["ray-nofix"]
+        nofix = found["ray-nofix"]
+        assert nofix["status"] == "gave_up" and nofix["attempts"] == REPEATED_FIX_LIMIT + 1, nofix
+        assert "the model kept writing fixes it had already tried" in nofix["answer"], nofix["answer"]
         assert found["ray-instance"]["solved"] is True and found["ray-instance"]["f2p_passed"] == 1, found["ray-instance"]
         assert all(r.get("node") for r in found.values()), "each result came back from a Ray worker"
     finally:
