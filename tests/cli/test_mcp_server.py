@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, make_repo, step, write_replay
+from conftest import ROOT, make_repo, write_replay
 
 
 def call_server(repo: Path, calls: list[tuple[str, dict]], *options: str, env: dict | None = None):
