@@ -71,6 +71,6 @@ def answer_shown(model: Any, first: list[Any], before: list[Any], display: "Fron
     finally:
         step.timing.end_time = time.time()
         span.end(step.model_output, None, None)
-    display.step_done(step, False)
+    display.step_done(step, True)  # its text is the final answer, shown next: not twice
     emit(display, StepEnded(**step_figures(step)))
     return step

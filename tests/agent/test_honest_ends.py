@@ -198,10 +198,13 @@ def test_a_question_about_code_shown_whole_is_answered_in_one_request(tmp_path):
     replay = write_replay(tmp_path / "r.json", [reply, "add returns a + b.",
                                                 step("Change it.", PROPOSE), step("Done.", 'final_answer("done")')])
     settings = load_settings({"MODEL_ID": f"replay:{replay}", "RUNS_DIR": str(tmp_path / "runs")})
+    shown, out = io.StringIO(), io.StringIO()
     with Session(settings, repo, Approver("auto", interactive=False),
-                 Display(console=Console(file=io.StringIO()), out=io.StringIO())) as session:
+                 Display(console=Console(file=shown, width=200), out=out)) as session:
         asked = session.run("what does mul return?")
         assert (asked.status, asked.steps, asked.answer) == ("answered", 1, reply), asked
+        # The step is shown by its figures: its text is the final answer, which the front end prints once.
+        assert "step 1 ·" in shown.getvalue() and reply not in shown.getvalue(), shown.getvalue()
         assert session.runtime.state.history == [], "no tool ran"
         assert not session.agent.python_executor.started(), "no code ran"
         [request] = session.model.requests
