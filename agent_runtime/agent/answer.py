@@ -3,7 +3,9 @@ it: one request.
 
 The task's first message already holds every file (and, for a question about a failure, the tests'
 output): nothing is left to look up (agent/tasks.py about_code: the question names a file or a
-definition shown, and nothing the files cannot answer: a commit, the working tree, what a run gives). Asked through the CodeAgent, a small model runs the tests again
+definition shown, and nothing the files cannot answer: a commit, the working tree, what a run gives).
+A question about the history or the working tree is answered the same way from what the git tools
+said before the first request (agent/tasks.py git_questions). Asked through the CodeAgent, a small model runs the tests again
 and again or reads what it was shown; asked for the answer in plain words, it answers. No code runs
 and no tool is called: the answer can only come from what was shown.
 """
@@ -20,7 +22,7 @@ from agent_runtime.agent.edits import edit_messages
 if TYPE_CHECKING:
     from agent_runtime.agent.frontend import Frontend
 
-ASK = ("Answer the task above from the files shown, in plain words: a few sentences, quoting the names and "
+ASK = ("Answer the task above from what is shown above, in plain words: a few sentences, quoting the names and "
        "lines you rely on. Do not write code to run and do not change any file.")
 
 

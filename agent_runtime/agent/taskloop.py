@@ -75,6 +75,7 @@ class TaskLoop:
         self.files: list[str] = []  # the repository's files
         self.shown: list[str] = []  # files the task's first message showed (whole or their failing code)
         self.whole: str | None = None  # the repository's text, where the first message shows it whole
+        self.git_shown = False  # the first message shows what git says of the state a question asks about
         self.first_call = self.step_first_call = len(runtime.state.history)  # this task's, this step's calls
         self.plan: Any = None  # the planner's plan (agent/planner.py Plan), if it was asked
         self._first_request_s: float | None = None  # a CodeAgent task's (a fix task's: attempts.py measures it)
@@ -148,13 +149,29 @@ class TaskLoop:
             # The failure and the code are in front of the model: its first reply is the fix, and the
             # harness runs the attempts (agent/repair.py).
             self.attempts.begin(start.request, len(session.runtime.state.history))
-        overview = start.overview
+        overview = start.overview + self._git_facts()
         load_skill = session.agent.tools.get("load_skill")
         if session.kind.coaching.on("skill_preload") and load_skill is not None:  # a coaching rule
             from agent_runtime.agent.preload import preloaded
 
             overview += preloaded(self.task, session.runtime.skill_set().enabled, load_skill)
         memory.set_task_context(self.task, overview)
+
+    def _git_facts(self) -> str:
+        """For a question about the repository's history or working tree: what the git tools say,
+        called before the first request through the one tool path, as the tests are for a failure."""
+        from agent_runtime.agent.tasks import git_questions
+
+        shown = []
+        for name, arguments in git_questions(self.task):
+            tool = self.session.agent.tools.get(name)
+            result = tool(**arguments) if tool is not None else None
+            if not isinstance(result, dict) or "error" in result:
+                return ""  # not all of it: the model asks the tools itself
+            call = f"{name}({', '.join(f'{k}={v!r}' for k, v in arguments.items())})"
+            shown.append(f"{call}:\n{result}")
+        self.git_shown = bool(shown)
+        return "\n\nWhat git says, read for you just now:\n" + "\n\n".join(shown) if shown else ""
 
     def _answer_note(self, step: Any) -> None:
         """A question about named files, once this step has read them: the step's observation
@@ -272,7 +289,8 @@ class TaskLoop:
         from agent_runtime.agent.tasks import about_code, is_question
 
         if is_question(self.task):  # answered from what is read: no tool that writes is there to call
-            if self.whole and session.prompt_memory is not None and about_code(self.task, self.shown, self.whole):
+            if session.prompt_memory is not None and (self.git_shown or (
+                    self.whole and about_code(self.task, self.shown, self.whole))):
                 return self._answer()  # what it asks about is shown: answered in one request
             with agent.only(lambda tool: getattr(tool, "reads_only", False)):
                 return self._steps()

@@ -55,6 +55,21 @@ STATE = re.compile(r"\b(commit|branch|diff|stag|status|log|history|histories|cha
 DEFINED = re.compile(r"^[ \t]*(?:async[ \t]+)?(?:def|class)[ \t]+(\w+)", re.M)
 
 
+# A question about the repository's history: what git's log says answers it. (One about the working
+# tree or what the agent did is the CodeAgent's, which reads git_status and git_diff itself.)
+HISTORY = re.compile(r"\b(commits?|history|git log|recent|authors?)\b", re.I)
+WORKING_TREE = re.compile(r"\b(status|working tree|clean|dirty|staged|uncommitted|modified|chang\w*|diff|branch|"
+                          r"you|your)\b", re.I)
+
+
+def git_questions(task: str) -> list[tuple[str, dict]]:
+    """The git tool calls (name, arguments) whose results answer a question about the repository's
+    history, to run before its first request (none: not such a question)."""
+    if not is_question(task) or not HISTORY.search(task) or WORKING_TREE.search(task):
+        return []
+    return [("git_log", {"max_count": 10})]
+
+
 def about_code(task: str, paths: list[str], text: str) -> bool:
     """Whether a question is about the code the first message shows (its `paths`, their `text`): it names one
     of those files or a function or class defined in them, and nothing the files cannot answer (a commit,

@@ -227,13 +227,34 @@ def test_a_question_about_code_shown_whole_is_answered_in_one_request(tmp_path):
     assert "Observation:" not in llm["attributes"].get("llm.invocation_parameters", ""), "no stop of the code form"
 
 
-def test_a_question_the_files_cannot_answer_goes_to_the_tools(tmp_path):
-    """The recent commits, what the agent did, a question that names no code: read with the tools."""
-    for task in ("Show the recent commits.", "What did you change in calc.py?", "Which files are there?"):
-        repo, done, events = _run(tmp_path / task[:4], [step("Look.", 'print(git_log())'),
-                                                        step("Answer.", 'final_answer("one commit")')], task)
+def test_a_question_naming_no_code_goes_to_the_tools(tmp_path):
+    repo, done, events = _run(tmp_path, [step("Look.", 'print(list_files())'),
+                                         step("Answer.", 'final_answer("four files")')], "Which files are there?")
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert [e["tool"] for e in events if e["type"] == "tool_call"] == ["list_files"], events
+
+
+def test_a_question_about_the_history_is_answered_from_what_git_says(tmp_path):
+    """git_log runs before the first request, through the one tool path (a tool_call); the question is
+    answered in one request from what it said. One about the working tree is the CodeAgent's."""
+    from agent_runtime.agent.tasks import git_questions
+
+    assert git_questions("What changed in calc.py?") == git_questions("What did you change?") == []
+    assert git_questions("Who are the authors?") == [("git_log", {"max_count": 10})]
+    for task, tools in (("Show the recent commits.", ["git_log"]), ("What is the git log?", ["git_log"])):
+        repo = make_repo(tmp_path / task[:4], FIXED)
+        (repo / "calc.py").write_text(FIXED["calc.py"] + "\n# a note\n")
+        replay = write_replay(tmp_path / f"{task[:4]}.json", ["It says so."])
+        done = run_cli("--approval", "never", "--model", f"replay:{replay}", "--json", task, cwd=repo,
+                       env={"RUNS_DIR": str(tmp_path / "runs")})
+        events = json_lines(done.stdout)
         assert done.returncode == 0, done.stderr[-3000:]
-        assert [e["tool"] for e in events if e["type"] == "tool_call"] == ["git_log"], (task, events)
+        assert [e["tool"] for e in events if e["type"] == "tool_call"] == tools, (task, events)
+        assert events[-1]["steps"] == 1 and next(e["answer"] for e in events if e["type"] == "final_answer") == "It says so."
+    spans = [json.loads(line) for p in (tmp_path / "runs").glob("*/trace.jsonl") for line in p.read_text().splitlines()]
+    sent = " ".join(s["attributes"].get("input.value", "") for s in spans if s["kind"] == "LLM")
+    assert "What git says, read for you just now:" in sent, sent[-2000:]
+    assert "subject=initial" in sent, sent[-2000:]
 
 
 def test_which_questions_are_about_the_code_shown():
