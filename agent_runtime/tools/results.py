@@ -11,10 +11,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from agent_runtime.core import CallRecord
+from typing import Any
 
 
 class FailedCall(LookupError):
@@ -30,7 +27,8 @@ class ToolResult(dict):
     """A dict that prints as readable text; `call` is the one tool path's record of the call that gave
     it (its outcome, who refused it), for the harness: the model never sees it."""
 
-    call: "CallRecord | None" = None
+    # core.CallRecord, by its name only: the sandboxed interpreter loads this file alone (standard library).
+    call: Any = None
 
     def __repr__(self) -> str:
         return render(self)
