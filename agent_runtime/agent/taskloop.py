@@ -187,22 +187,28 @@ class TaskLoop:
         if hints and (note := answer_now(self.task, task_calls, step_calls, self.files)):
             add_to_observations(step, note)
 
-    def _repair(self) -> TaskResult:
-        """A fix task's attempts, run by the harness (agent/repair.py): no CodeAgent step."""
+    def _task_in_memory(self) -> tuple[int, list[Any]]:
+        """For a task the harness runs without a CodeAgent step: the task put in the agent's memory (and
+        written), as agent.run() would; returns the steps kept before it and the task's first request."""
         from smolagents.memory import TaskStep
 
-        from agent_runtime.agent.context import ContextOverflow
-        from agent_runtime.agent.repair import ModelFailed, Parts, Repair
-
-        session = self.session
-        agent, memory = session.agent, session.prompt_memory
+        agent = self.session.agent
         if self.fresh:
             agent.memory.reset()
         kept = len(agent.memory.steps)
         task_step = TaskStep(task=self.task)
         agent.memory.steps.append(task_step)
-        session.steps_written(kept)
-        first = memory.build(agent.system_prompt, [task_step])
+        self.session.steps_written(kept)
+        return kept, self.session.prompt_memory.build(agent.system_prompt, [task_step])
+
+    def _repair(self) -> TaskResult:
+        """A fix task's attempts, run by the harness (agent/repair.py): no CodeAgent step."""
+        from agent_runtime.agent.context import ContextOverflow
+        from agent_runtime.agent.repair import ModelFailed, Parts, Repair
+
+        session = self.session
+        agent = session.agent
+        kept, first = self._task_in_memory()
         parts = Parts(agent.model, agent.tools, session.display, session.tracing.telemetry,
                       session.runtime.state.history, agent.memory.steps, first, session.meter.step,
                       session.settings.agent_max_steps)
@@ -231,23 +237,15 @@ class TaskLoop:
     def _answer(self) -> TaskResult:
         """A question about the code of a repository the first message shows whole (agent/answer.py):
         one request."""
-        from smolagents.memory import TaskStep
-
         from agent_runtime.agent.answer import answer_shown
         from agent_runtime.agent.context import ContextOverflow
         from agent_runtime.agent.events import FinalAnswer, emit
 
         session = self.session
         agent = session.agent
-        if self.fresh:
-            agent.memory.reset()
-        kept = len(agent.memory.steps)
-        task_step = TaskStep(task=self.task)
-        agent.memory.steps.append(task_step)
-        session.steps_written(kept)
         self._first_request_s = round(time.monotonic() - self.started, 3)
         try:
-            first = session.prompt_memory.build(agent.system_prompt, [task_step])
+            kept, first = self._task_in_memory()
             step = answer_shown(agent.model, first, agent.memory.steps[:kept], session.display,
                                 session.tracing.telemetry, session.meter.step)
             agent.memory.steps.append(step)
